@@ -1,0 +1,193 @@
+"""Settings: defaults < TOML file < ``GATEWAY_*`` environment variables.
+
+Loading fails fast with :class:`ConfigError` naming the offending key, so a typo in a
+configuration file or an environment variable stops the service at start-up instead of
+silently falling back to a default. Secrets are ``SecretStr``: their ``repr`` is redacted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_FILE = Path(__file__).with_name("default.toml")
+ENV_PREFIX = "GATEWAY_"
+#: The shape of an API key; the gateway's client service uses the same pattern.
+API_KEY_FORMAT = re.compile(r"^gw_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$")
+#: Environment variables that are not settings keys but steer the loading itself.
+LOADER_VARIABLES = frozenset({"GATEWAY_CONFIG"})
+
+
+class ConfigError(Exception):
+    """A configuration key is unknown or invalid; ``key`` names it (dotted path)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"configuration key {key!r}: {message}")
+        self.key = key
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PaymentSettings(_Section):
+    default_expiry_seconds: int = Field(900, ge=60)
+    min_expiry_seconds: int = Field(60, ge=30)
+    max_expiry_seconds: int = Field(7 * 24 * 3600, ge=60)
+    #: Largest payment total accepted, in VND.
+    max_amount: int = Field(1_000_000_000, ge=1, le=9_999_999_999_999)
+    max_items: int = Field(50, ge=1, le=50)
+    #: Upper-case letters that start every payment reference (travels in the transfer text).
+    reference_prefix: str = Field("DVC", pattern=r"^[A-Z]{2,5}$")
+    expiry_sweep_seconds: float = Field(15, gt=0)
+    checkout_poll_ms: int = Field(3000, ge=100)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PaymentSettings:
+        if not self.min_expiry_seconds <= self.default_expiry_seconds <= self.max_expiry_seconds:
+            raise ValueError("need min_expiry_seconds <= default_expiry_seconds <= max_expiry_seconds")
+        return self
+
+
+class BankSettings(_Section):
+    """A collection bank that posts signed credit notices to ``/callbacks/bank/<name>``."""
+
+    secret: SecretStr
+    timestamp_tolerance_seconds: int = Field(300, ge=1)
+
+
+class SandboxBankSettings(_Section):
+    bin: str = Field("970499", pattern=r"^\d{6}$")
+    #: Seconds between redelivery attempts of a credit notice the gateway did not accept.
+    retry_seconds: float = Field(2.0, gt=0)
+    max_attempts: int = Field(10, ge=1)
+
+
+class DemoSettings(_Section):
+    agency_code: str = "DEMO"
+    #: Fixed demo portal key (else a new one is printed at start-up).
+    api_key: SecretStr | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_format(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not API_KEY_FORMAT.match(value.get_secret_value()):
+            raise ValueError("an API key looks like gw_<10 of a-z0-9>_<32 to 64 of A-Za-z0-9_->")
+        return value
+
+
+class Settings(_Section):
+    sandbox: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    data_dir: Path = Path("./var")
+    database_url: SecretStr | None = None
+    public_base_url: str | None = None
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_bytes: int = Field(65536, ge=1024)
+    payments: PaymentSettings = PaymentSettings()
+    banks: dict[str, BankSettings] = {}
+    sandbox_bank: SandboxBankSettings = SandboxBankSettings()
+    demo: DemoSettings = DemoSettings()
+
+    @property
+    def database_dsn(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from ``config/default.toml``, then ``path`` (or ``$GATEWAY_CONFIG``),
+    then ``GATEWAY_*`` variables of ``environ`` (``os.environ`` if omitted), then ``overrides``.
+
+    Raises :class:`ConfigError` naming the first unknown or invalid key.
+    """
+    env = os.environ if environ is None else environ
+    data = _read_toml(DEFAULT_FILE)
+    chosen = path or env.get("GATEWAY_CONFIG")
+    if chosen:
+        data = _read_toml(Path(chosen))  # an explicit file replaces the sandbox defaults
+    _merge(data, _from_environment(env))
+    _merge(data, dict(overrides or {}))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "<root>"
+        raise ConfigError(key, first["msg"]) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError("GATEWAY_CONFIG", f"file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+
+
+def _env_names() -> dict[str, tuple[str, ...]]:
+    """Map every scalar settings key to its variable: ``payments.max_amount`` →
+    ``GATEWAY_PAYMENTS_MAX_AMOUNT``. Mapping-valued keys (``banks``) are TOML-only."""
+    names: dict[str, tuple[str, ...]] = {}
+
+    def walk(model: type[BaseModel], prefix: tuple[str, ...]) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, (*prefix, name))
+            elif getattr(annotation, "__origin__", None) is not dict:
+                path = (*prefix, name)
+                names[ENV_PREFIX + "_".join(path).upper()] = path
+
+    walk(Settings, ())
+    return names
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    known = _env_names()
+    result: dict[str, Any] = {}
+    for variable, value in env.items():
+        if not variable.startswith(ENV_PREFIX) or variable in LOADER_VARIABLES:
+            continue
+        path = known.get(variable)
+        if path is None:
+            raise ConfigError(variable, "unknown environment variable")
+        node = result
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return result
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value

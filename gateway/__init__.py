@@ -1,0 +1,1 @@
+"""The gateway service: app factory, HTTP API, pages, CLI, domain services, persistence."""

@@ -1,0 +1,63 @@
+"""Request bodies of the JSON API. These models are the single source for validation and
+for the request schemas in ``/openapi.json``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Payer(_Body):
+    name: Annotated[Text, StringConstraints(max_length=255)]
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{8,20}$")] | None = None
+    email: Annotated[EmailStr, StringConstraints(max_length=254)] | None = None
+    id_number: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{6,20}$")] | None = None
+
+
+class FeeItem(_Body):
+    kind: Literal["fee", "charge"] = Field(description="fee = phí, charge = lệ phí")
+    code: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    description: Annotated[Text, StringConstraints(max_length=255)]
+    amount: Annotated[StrictInt, Field(gt=0, description="Integer VND")]
+    budget_subitem: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = Field(
+        None, description="Budget sub-item (tiểu mục), 4 digits"
+    )
+
+
+class CreatePayment(_Body):
+    agency_code: Annotated[Text, StringConstraints(max_length=32)]
+    dossier_code: Annotated[Text, StringConstraints(max_length=64)]
+    procedure_code: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    procedure_name: Annotated[Text, StringConstraints(max_length=255)] | None = None
+    payer: Payer
+    items: Annotated[list[FeeItem], Field(min_length=1, max_length=50)]
+    expires_in_seconds: StrictInt | None = Field(
+        None, description="Default 900; bounded by configuration (60..604800 by default)"
+    )
+    return_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2048)] | None = (
+        None
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Echoed back; ≤ 4 KiB")
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, ensure_ascii=False).encode()) > 4096:
+            raise ValueError("metadata must be at most 4 KiB of JSON")
+        return value

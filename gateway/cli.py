@@ -1,0 +1,131 @@
+"""The ``gateway`` command: serve, migrate, and agency/client administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from config import ConfigError, Settings, load_settings
+from gateway.db import Database
+from gateway.db.migrate import upgrade
+from gateway.domain.ids import system_clock
+from gateway.errors import GatewayError
+from gateway.observability import configure_logging
+from gateway.services.agencies import NewAgency, add_agency, list_agencies
+from gateway.services.clients import Role, create_client
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (default: $GATEWAY_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service (sandbox without config)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    commands.add_parser("migrate", help="apply database migrations")
+
+    agencies = commands.add_parser("agencies", help="manage agencies").add_subparsers(
+        dest="action", required=True
+    )
+    add = agencies.add_parser("add", help="register an agency and its collection account")
+    add.add_argument("--code", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--bank-bin", required=True, help="NAPAS BIN of the collection bank")
+    add.add_argument("--account-number", required=True)
+    add.add_argument("--account-name", required=True)
+    add.add_argument("--kbnn-code", help="State Treasury (KBNN) office code")
+    add.add_argument("--revenue-account", help="budget revenue account at the treasury")
+    add.add_argument("--fees-pending-account", help="fees-pending account at the treasury")
+    agencies.add_parser("list", help="list agencies")
+
+    clients = commands.add_parser("clients", help="manage API clients").add_subparsers(
+        dest="action", required=True
+    )
+    create = clients.add_parser("create", help="create an API key (printed once)")
+    create.add_argument("--agency", action="append", required=True, help="agency code (repeat)")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--name", help="who holds the key (default: role and agencies)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        overrides = {
+            key: value
+            for key, value in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+            if value is not None
+        }
+        settings = load_settings(args.config, overrides=overrides)
+    except ConfigError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "migrate":
+        upgrade(settings.database_dsn)
+        print("database is up to date")
+        return 0
+    try:
+        return asyncio.run(_admin(settings, args))
+    except GatewayError as exc:
+        print(f"gateway: {exc.detail}", file=sys.stderr)
+        for error in getattr(exc, "errors", []):
+            print(f"  {error.field}: {error.message}", file=sys.stderr)
+        return 1
+
+
+def _serve(settings: Settings) -> int:
+    from gateway.app import create_app
+
+    # Sandbox mode migrates at start-up; production applies migrations explicitly
+    # (`gateway migrate`) so that several processes never race to do it.
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+async def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.sandbox:
+        await asyncio.to_thread(upgrade, settings.database_dsn)
+    db = Database(settings.database_dsn)
+    try:
+        if args.command == "agencies" and args.action == "add":
+            agency = await add_agency(
+                db,
+                system_clock,
+                NewAgency(
+                    code=args.code,
+                    name=args.name,
+                    bank_bin=args.bank_bin,
+                    account_number=args.account_number,
+                    account_name=args.account_name,
+                    kbnn_code=args.kbnn_code,
+                    revenue_account=args.revenue_account,
+                    fees_pending_account=args.fees_pending_account,
+                ),
+            )
+            print(f"agency {agency.code} added")
+        elif args.command == "agencies":
+            for agency in await list_agencies(db):
+                print(f"{agency.code}\t{agency.name}\t{agency.bank_bin}/{agency.account_number}")
+        elif args.command == "clients":
+            role = Role(args.role)
+            name = args.name or f"{role.value} for {', '.join(args.agency)}"
+            client_id, key = await create_client(
+                db, system_clock, name=name, role=role, agency_codes=args.agency
+            )
+            print(f"client {client_id} created; its API key (shown only now):\n{key}")
+    finally:
+        await db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

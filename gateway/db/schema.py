@@ -1,0 +1,143 @@
+"""The relational schema (SQLAlchemy Core). Money columns are BigInteger VND; time columns are
+UTC. Alembic migrations in ``gateway/db/migrations`` must produce exactly this (a test checks)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from gateway.db.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("bank_bin", String(6), nullable=False),
+    Column("account_number", String(19), nullable=False),
+    Column("account_name", String(100), nullable=False),
+    Column("kbnn_code", String(16)),
+    Column("revenue_account", String(32)),
+    Column("fees_pending_account", String(32)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("id", String(16), primary_key=True),  # the public key id embedded in the key
+    Column("name", String(255), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False),  # SHA-256 hex of the whole key
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+api_client_agencies = Table(
+    "api_client_agencies",
+    metadata,
+    Column("client_id", ForeignKey("api_clients.id"), primary_key=True),
+    Column("agency_id", ForeignKey("agencies.id"), primary_key=True),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("client_id", ForeignKey("api_clients.id"), nullable=False),
+    Column("dossier_code", String(64), nullable=False),
+    Column("procedure_code", String(64)),
+    Column("procedure_name", String(255)),
+    Column("payer", JSON, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reference", String(25), nullable=False, unique=True),
+    Column("status", String(24), nullable=False),
+    Column("review_reason", String(64)),
+    Column("vietqr_payload", Text, nullable=False),
+    Column("return_url", Text),
+    Column("metadata", JSON, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Index("ix_payments_agency_created", "agency_id", "created_at", "id"),
+    Index("ix_payments_dossier", "dossier_code"),
+    Index("ix_payments_status_expires", "status", "expires_at"),
+)
+
+payment_items = Table(
+    "payment_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),  # fee (phí) | charge (lệ phí) | postal
+    Column("code", String(64)),
+    Column("description", String(255), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("budget_subitem", String(16)),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("provider_reference", String(64), nullable=False),
+    Column("provider_transaction_id", String(64)),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "provider_reference", name="uq_attempts_channel_reference"),
+)
+
+provider_events = Table(
+    "provider_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("event_key", String(128), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),  # the raw verified body, as received
+    Column("outcome", String(24), nullable=False),
+    Column("reason", String(64)),
+    Column("payment_id", ForeignKey("payments.id")),
+    Column("amount", BigInteger),
+    UniqueConstraint("provider", "event_key", name="uq_provider_events_provider_key"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("client_id", ForeignKey("api_clients.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response_body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

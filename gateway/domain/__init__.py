@@ -1,0 +1,1 @@
+"""Domain rules that do not touch the database or the network."""

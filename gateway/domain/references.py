@@ -1,0 +1,77 @@
+"""Payment references: short upper-case ASCII tokens that travel in the VietQR (tag 62.08) and
+in the bank transfer text, with a check character so a mistyped or truncated reference is
+never matched to somebody else's bill.
+
+Layout: ``PREFIX`` + 10 random symbols + 1 check symbol, e.g. ``DVC7K3M9QX2PAB`` (14 chars).
+The alphabet is Crockford's base-32 (no I, L, O, U), the check is Luhn mod 32 over the
+prefix and body. Functions here are pure: randomness is passed in.
+"""
+
+from __future__ import annotations
+
+import re
+
+from providers.payment.vietqr import fold_vietnamese
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+BODY_LENGTH = 10
+_VALUE = {symbol: index for index, symbol in enumerate(ALPHABET)}
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
+
+
+def _code_point(char: str) -> int:
+    """Value of a character for the check: Crockford symbols by position, other letters
+    (the prefix may use I, L, O, U) by their alphabet index mod 32."""
+    if char in _VALUE:
+        return _VALUE[char]
+    return (ord(char) - ord("A")) % len(ALPHABET)
+
+
+def check_symbol(text: str) -> str:
+    """Luhn mod N check symbol (N = 32) over ``text``."""
+    factor = 2
+    total = 0
+    n = len(ALPHABET)
+    for char in reversed(text):
+        addend = factor * _code_point(char)
+        factor = 1 if factor == 2 else 2
+        total += addend // n + addend % n
+    return ALPHABET[(n - total % n) % n]
+
+
+def make_reference(prefix: str, random_bytes: bytes) -> str:
+    """Build a reference from ``prefix`` and at least 7 bytes of randomness (50 bits used)."""
+    if len(random_bytes) < 7:
+        raise ValueError("need at least 7 random bytes")
+    number = int.from_bytes(random_bytes[:7], "big")
+    body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(BODY_LENGTH))
+    return prefix + body + check_symbol(prefix + body)
+
+
+def is_valid_reference(candidate: str, prefix: str) -> bool:
+    if len(candidate) != len(prefix) + BODY_LENGTH + 1 or not candidate.startswith(prefix):
+        return False
+    body = candidate[:-1]
+    if any(char not in _VALUE for char in body[len(prefix) :]):
+        return False
+    return check_symbol(body) == candidate[-1]
+
+
+def normalise_transfer_text(text: str) -> str:
+    """Fold diacritics, upper-case and drop everything but A–Z and 0–9 (banks add prefixes,
+    suffixes, dots and spaces around what the payer typed or the QR carried)."""
+    return _NOT_ALNUM.sub("", fold_vietnamese(text).upper())
+
+
+def find_references(text: str, prefix: str) -> list[str]:
+    """Every well-formed reference in ``text``, in order of appearance, without repeats."""
+    compact = normalise_transfer_text(text)
+    size = len(prefix) + BODY_LENGTH + 1
+    found: list[str] = []
+    start = compact.find(prefix)
+    while start != -1:
+        candidate = compact[start : start + size]
+        if is_valid_reference(candidate, prefix) and candidate not in found:
+            found.append(candidate)
+        start = compact.find(prefix, start + 1)
+    return found

@@ -1,0 +1,97 @@
+"""Payment and attempt state machines as explicit transition tables.
+
+A late or duplicate message never moves a final state backwards: callers ask
+:func:`can_transition` first and record the message instead of applying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from gateway.errors import InvalidTransition
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    #: Money arrived that does not fit (wrong amount, after expiry or cancellation).
+    NEEDS_REVIEW = "needs_review"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+PAYMENT_TRANSITIONS: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.PENDING: frozenset(
+        {
+            PaymentStatus.PAID,
+            PaymentStatus.EXPIRED,
+            PaymentStatus.CANCELLED,
+            PaymentStatus.NEEDS_REVIEW,
+        }
+    ),
+    # Money arriving for an expired or cancelled bill must not be lost: it is put up for review.
+    PaymentStatus.EXPIRED: frozenset({PaymentStatus.NEEDS_REVIEW}),
+    PaymentStatus.CANCELLED: frozenset({PaymentStatus.NEEDS_REVIEW}),
+    # Finance staff settle a review by accepting the money or refunding it.
+    PaymentStatus.NEEDS_REVIEW: frozenset({PaymentStatus.PAID, PaymentStatus.REFUNDED}),
+    PaymentStatus.PAID: frozenset({PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}),
+    PaymentStatus.PARTIALLY_REFUNDED: frozenset(
+        {PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
+    ),
+    PaymentStatus.REFUNDED: frozenset(),
+}
+
+
+class AttemptStatus(StrEnum):
+    CREATED = "created"
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    #: A provider call timed out: resolved by querying the provider, never by guessing.
+    UNKNOWN = "unknown"
+
+
+ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
+    AttemptStatus.CREATED: frozenset(
+        {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.UNKNOWN, AttemptStatus.CANCELLED}
+    ),
+    AttemptStatus.PENDING: frozenset(
+        {
+            AttemptStatus.SUCCEEDED,
+            AttemptStatus.FAILED,
+            AttemptStatus.EXPIRED,
+            AttemptStatus.CANCELLED,
+            AttemptStatus.UNKNOWN,
+        }
+    ),
+    AttemptStatus.UNKNOWN: frozenset(
+        {AttemptStatus.SUCCEEDED, AttemptStatus.FAILED, AttemptStatus.EXPIRED}
+    ),
+    # A bank transfer can still land on a QR whose bill has expired: the money is real.
+    AttemptStatus.EXPIRED: frozenset({AttemptStatus.SUCCEEDED}),
+    AttemptStatus.CANCELLED: frozenset({AttemptStatus.SUCCEEDED}),
+    AttemptStatus.SUCCEEDED: frozenset(),
+    AttemptStatus.FAILED: frozenset(),
+}
+
+
+def can_transition(current: PaymentStatus, requested: PaymentStatus) -> bool:
+    return requested in PAYMENT_TRANSITIONS[current]
+
+
+def transition(current: PaymentStatus, requested: PaymentStatus) -> PaymentStatus:
+    """Return ``requested`` if the table allows it, else raise :class:`InvalidTransition`."""
+    if not can_transition(current, requested):
+        raise InvalidTransition(current.value, requested.value)
+    return requested
+
+
+def attempt_transition(current: AttemptStatus, requested: AttemptStatus) -> AttemptStatus:
+    if requested not in ATTEMPT_TRANSITIONS[current]:
+        raise InvalidTransition(current.value, requested.value)
+    return requested

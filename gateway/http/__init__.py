@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every route: middleware, request parsing, responses."""

@@ -1,0 +1,90 @@
+"""JSON and problem responses, and strict JSON request bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from gateway.errors import (
+    FieldError,
+    GatewayError,
+    MalformedJson,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+#: pydantic's error types → our stable field error codes.
+_FIELD_CODES = {
+    "missing": "required",
+    "extra_forbidden": "unknown_field",
+    "int_type": "not_integer",
+    "int_from_float": "not_integer",
+    "int_parsing": "not_integer",
+    "greater_than": "must_be_positive",
+    "too_short": "too_short",
+    "too_long": "too_long",
+    "string_too_short": "too_short",
+    "string_too_long": "too_long",
+    "string_type": "not_string",
+    "string_pattern_mismatch": "invalid_format",
+    "literal_error": "invalid_choice",
+    "value_error": "invalid",
+    "dict_type": "not_object",
+    "list_type": "not_list",
+    "model_type": "not_object",
+    "model_attributes_type": "not_object",
+}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def problem(error: GatewayError, *, status: int | None = None, code: str | None = None) -> web.Response:
+    body = error.problem()
+    if status is not None:
+        body["status"] = status
+    if code is not None:
+        body["code"] = code
+    return web.Response(
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        status=body["status"],
+        content_type="application/problem+json",
+    )
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON; 415 for another media type, 400 for bad JSON, 413 when too large."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge() from None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedJson(f"body is not valid JSON: {exc}") from None
+
+
+def parse_body(model: type[Model], data: Any) -> Model:
+    try:
+        return model.model_validate(data, strict=False)
+    except ValidationError as exc:
+        raise ValidationFailed([_field_error(error) for error in exc.errors()]) from None
+
+
+def _field_error(error: Any) -> FieldError:
+    location = ".".join(str(part) for part in error["loc"]) or "body"
+    return FieldError(location, _FIELD_CODES.get(error["type"], error["type"]), error["msg"])

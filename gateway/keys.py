@@ -1,0 +1,19 @@
+"""Typed keys for everything stored on the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from config import Settings
+from gateway.db import Database
+from gateway.domain.ids import Clock
+from gateway.observability import Metrics
+from gateway.services.bank_credits import BankCreditService
+from gateway.services.payments import PaymentService
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+DATABASE = web.AppKey("database", Database)
+METRICS = web.AppKey("metrics", Metrics)
+PAYMENTS = web.AppKey("payments", PaymentService)
+BANK_CREDITS = web.AppKey("bank_credits", BankCreditService)

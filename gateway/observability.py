@@ -1,0 +1,79 @@
+"""structlog configured once (contextvars first, ISO timestamps, JSON unless asked otherwise)
+and the Prometheus metrics of one application instance."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+#: Keys whose values never reach a log line, whatever a caller binds.
+REDACTED_KEYS = frozenset(
+    {"phone", "email", "id_number", "address", "secret", "api_key", "authorization", "password"}
+)
+
+
+def _redact(
+    _logger: object, _name: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    for key in REDACTED_KEYS & event.keys():
+        event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(
+    fmt: Literal["json", "console"] = "json", level: str = "info"
+) -> None:
+    renderer: structlog.typing.Processor = (
+        structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+class Metrics:
+    """Metrics live in a registry per application, so several apps (tests) can coexist."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gateway_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gateway_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.payments_created = Counter(
+            "gateway_payments_created", "Payments created", registry=self.registry
+        )
+        self.payments_paid = Counter(
+            "gateway_payments_paid", "Payments settled as paid", ["channel"], registry=self.registry
+        )
+        self.notices = Counter(
+            "gateway_provider_notices",
+            "Inbound provider notices by outcome",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Vietnamese): the citizen's checkout page."""

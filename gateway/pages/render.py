@@ -1,0 +1,37 @@
+"""Jinja2 with autoescaping, and the formatting helpers pages share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def vnd(amount: int) -> str:
+    """150000 → ``150.000 ₫`` (Vietnamese groups thousands with dots)."""
+    return f"{amount:,}".replace(",", ".") + " ₫"
+
+
+_env.filters["vnd"] = vnd
+
+
+def render(template: str, *, status: int = 200, **context: Any) -> web.Response:
+    html = _env.get_template(template).render(**context)
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline'; connect-src 'self'; form-action 'self'"
+    )
+    return response

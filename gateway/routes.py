@@ -1,0 +1,28 @@
+"""Every route of the service, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api import callbacks, health, openapi, payments
+from gateway.pages import checkout
+
+
+def setup_routes(app: web.Application) -> None:
+    add = app.router
+    add.add_get("/healthz", health.healthz)
+    add.add_get("/readyz", health.readyz)
+    add.add_get("/metrics", health.metrics)
+    add.add_get("/openapi.json", openapi.openapi_json)
+
+    add.add_post("/v1/payments", payments.create_payment)
+    add.add_get("/v1/payments", payments.list_payments)
+    add.add_get("/v1/payments/{payment_id}", payments.get_payment)
+    add.add_post("/v1/payments/{payment_id}/cancel", payments.cancel_payment)
+
+    add.add_post("/callbacks/bank/{bank}", callbacks.bank_credit_notice)
+
+    add.add_get("/pay/{payment_id}", checkout.checkout_page)
+    add.add_get("/pay/{payment_id}/status", checkout.checkout_status)
+    add.add_get("/pay/{payment_id}/qr.png", checkout.qr_png)
+    add.add_get("/pay/{payment_id}/qr.svg", checkout.qr_svg)

@@ -1,0 +1,97 @@
+"""Sandbox mode: migrate, seed the demo agency and key, mount the sandbox providers.
+
+With no configuration, ``gateway serve`` lets a newcomer walk the whole flow on one machine:
+the demo agency ``DEMO`` collects into an account at the sandbox bank (fictional BIN
+970499, so no real banking app can send real money to it), and transfers made through
+``POST /sandbox/bank/transfers`` come back as signed credit notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import select
+
+from gateway.db.migrate import upgrade
+from gateway.db.schema import api_clients
+from gateway.keys import CLOCK, DATABASE, SETTINGS
+from gateway.services.agencies import NewAgency, add_agency, list_agencies
+from gateway.services.clients import Role, create_client, key_id
+from providers.sandbox.bank import SandboxBankConfig, create_bank_app
+
+DEMO_ACCOUNT = "0011001234567"
+DEMO_ACCOUNT_NAME = "SO TAI CHINH TINH DEMO - THU PHI LE PHI"
+
+
+def mount_sandboxes(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    bank = settings.banks.get("sandbox")
+    if bank is None:
+        raise RuntimeError("sandbox mode needs [banks.sandbox] in the configuration")
+    app.add_subapp(
+        "/sandbox/bank",
+        create_bank_app(
+            SandboxBankConfig(
+                bin=settings.sandbox_bank.bin,
+                secret=bank.secret.get_secret_value().encode(),
+                notify_url=f"{settings.base_url}/callbacks/bank/sandbox",
+                retry_seconds=settings.sandbox_bank.retry_seconds,
+                max_attempts=settings.sandbox_bank.max_attempts,
+                clock=app[CLOCK],
+            )
+        ),
+    )
+
+
+async def sandbox_context(app: web.Application) -> AsyncIterator[None]:
+    await asyncio.to_thread(upgrade, app[SETTINGS].database_dsn)
+    key = await seed_demo(app)
+    if key is not None:
+        print(  # noqa: T201 — the one place a key is shown, as the sandbox promises
+            f"\n  Sandbox ready at {app[SETTINGS].base_url}\n"
+            f"  Demo agency: {app[SETTINGS].demo.agency_code}\n"
+            f"  Demo portal API key: {key}\n",
+            file=sys.stderr,
+            flush=True,
+        )
+    yield
+
+
+async def seed_demo(app: web.Application) -> str | None:
+    """Create the demo agency and portal key if missing; return the key when it is new or
+    fixed by configuration (so it can be printed)."""
+    settings, db, clock = app[SETTINGS], app[DATABASE], app[CLOCK]
+    code = settings.demo.agency_code
+    if code not in {agency.code for agency in await list_agencies(db)}:
+        await add_agency(
+            db,
+            clock,
+            NewAgency(
+                code=code,
+                name="Sở Tài chính tỉnh Demo",
+                bank_bin=settings.sandbox_bank.bin,
+                account_number=DEMO_ACCOUNT,
+                account_name=DEMO_ACCOUNT_NAME,
+                kbnn_code="0011",
+                revenue_account="7111",
+                fees_pending_account="3511",
+            ),
+        )
+    configured = settings.demo.api_key.get_secret_value() if settings.demo.api_key else None
+    if configured is not None:
+        async with db.read() as conn:
+            exists = (
+                await conn.execute(select(api_clients.c.id).where(api_clients.c.id == key_id(configured)))
+            ).first()
+        if exists is None:
+            await create_client(
+                db, clock, name="Demo portal", role=Role.PORTAL, agency_codes=[code], key=configured
+            )
+        return configured
+    _, key = await create_client(
+        db, clock, name="Demo portal", role=Role.PORTAL, agency_codes=[code]
+    )
+    return key

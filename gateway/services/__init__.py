@@ -1,0 +1,1 @@
+"""Domain services: each takes the database and plain values, returns plain values."""

@@ -1,0 +1,89 @@
+"""Agencies (cơ quan, đơn vị): who collects the fees and into which account."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.db import Database
+from gateway.db.schema import agencies
+from gateway.domain.ids import Clock
+from gateway.errors import Conflict, FieldError, ValidationFailed
+from providers.payment.vietqr import VietQRError, to_qr_text
+
+
+@dataclass(frozen=True)
+class Agency:
+    id: int
+    code: str
+    name: str
+    bank_bin: str
+    account_number: str
+    account_name: str
+    kbnn_code: str | None = None
+    revenue_account: str | None = None
+    fees_pending_account: str | None = None
+
+
+@dataclass(frozen=True)
+class NewAgency:
+    code: str
+    name: str
+    bank_bin: str
+    account_number: str
+    account_name: str
+    kbnn_code: str | None = None
+    revenue_account: str | None = None
+    fees_pending_account: str | None = None
+
+    def validate(self) -> None:
+        errors: list[FieldError] = []
+        if not re.fullmatch(r"[A-Z0-9_.-]{2,32}", self.code):
+            errors.append(FieldError("code", "invalid", "2–32 of A–Z, 0–9, '_', '.', '-'"))
+        if not self.name.strip():
+            errors.append(FieldError("name", "required", "name is required"))
+        if not re.fullmatch(r"\d{6}", self.bank_bin):
+            errors.append(FieldError("bank_bin", "invalid", "a NAPAS BIN has 6 digits"))
+        if not re.fullmatch(r"[A-Za-z0-9]{1,19}", self.account_number):
+            errors.append(FieldError("account_number", "invalid", "1–19 letters or digits"))
+        try:
+            to_qr_text(self.account_name, "account_name", 100)
+        except VietQRError as exc:
+            errors.append(FieldError("account_name", exc.code, exc.message))
+        if errors:
+            raise ValidationFailed(errors)
+
+
+def _agency(row: object) -> Agency:
+    return Agency(**{field: getattr(row, field) for field in Agency.__dataclass_fields__})
+
+
+async def add_agency(db: Database, clock: Clock, new: NewAgency) -> Agency:
+    new.validate()
+    async with db.write() as conn:
+        if await find_agency(conn, new.code) is not None:
+            raise Conflict(f"agency {new.code} already exists")
+        values = dict(new.__dict__)
+        result = await conn.execute(
+            insert(agencies).values(**values, created_at=clock()).returning(agencies.c.id)
+        )
+        return Agency(id=result.scalar_one(), **values)
+
+
+async def find_agency(conn: AsyncConnection, code: str) -> Agency | None:
+    row = (await conn.execute(select(agencies).where(agencies.c.code == code))).first()
+    return None if row is None else _agency(row)
+
+
+async def get_agency_by_id(conn: AsyncConnection, agency_id: int) -> Agency:
+    row = (await conn.execute(select(agencies).where(agencies.c.id == agency_id))).one()
+    return _agency(row)
+
+
+async def list_agencies(db: Database) -> list[Agency]:
+    async with db.read() as conn:
+        rows = (await conn.execute(select(agencies).order_by(agencies.c.code))).all()
+    return [_agency(row) for row in rows]

@@ -1,0 +1,121 @@
+"""API clients: keys are shown once and stored as SHA-256 hashes.
+
+A key looks like ``gw_<id>_<secret>``; the id finds the row, the hash of the whole key is
+compared in constant time. Keys carry 192 random bits, so a fast hash is appropriate (a slow
+password hash protects low-entropy secrets, which these are not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import insert, select
+
+from config.settings import API_KEY_FORMAT
+from gateway.db import Database
+from gateway.db.schema import agencies, api_client_agencies, api_clients
+from gateway.domain.ids import Clock
+from gateway.errors import NotFound, Unauthenticated
+
+
+
+class Role(StrEnum):
+    PORTAL = "portal"
+    COUNTER = "counter"
+    FINANCE = "finance"
+    FINANCE_APPROVER = "finance_approver"
+    POSTAL_OPERATOR = "postal_operator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the client and the agencies its key is scoped to."""
+
+    client_id: str
+    role: Role
+    agency_ids: frozenset[int]
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_key() -> str:
+    client_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(10))
+    return f"gw_{client_id}_{secrets.token_urlsafe(24)}"
+
+
+def key_id(key: str) -> str | None:
+    match = API_KEY_FORMAT.match(key)
+    return match.group(1) if match else None
+
+
+async def create_client(
+    db: Database,
+    clock: Clock,
+    *,
+    name: str,
+    role: Role,
+    agency_codes: list[str],
+    key: str | None = None,
+) -> tuple[str, str]:
+    """Create a client scoped to ``agency_codes``; return ``(client_id, key)``.
+
+    ``key`` lets sandbox mode use a key fixed by configuration; it must have the key format.
+    """
+    key = key or generate_key()
+    client_id = key_id(key)
+    if client_id is None:
+        raise ValueError("API key must look like gw_<10 lower-case letters/digits>_<32+ chars>")
+    async with db.write() as conn:
+        rows = (
+            await conn.execute(select(agencies.c.id, agencies.c.code).where(
+                agencies.c.code.in_(agency_codes)))
+        ).all()
+        missing = set(agency_codes) - {row.code for row in rows}
+        if missing:
+            raise NotFound(f"unknown agency: {', '.join(sorted(missing))}")
+        await conn.execute(
+            insert(api_clients).values(
+                id=client_id, name=name, role=role.value, key_hash=hash_key(key),
+                created_at=clock(),
+            )
+        )
+        if rows:
+            await conn.execute(
+                insert(api_client_agencies),
+                [{"client_id": client_id, "agency_id": row.id} for row in rows],
+            )
+    return client_id, key
+
+
+async def authenticate(db: Database, key: str) -> Principal:
+    """Resolve a presented key to a :class:`Principal` or raise :class:`Unauthenticated`."""
+    client_id = key_id(key)
+    if client_id is None:
+        raise Unauthenticated("API key is malformed")
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                select(api_clients.c.key_hash, api_clients.c.role, api_clients.c.revoked_at).where(
+                    api_clients.c.id == client_id
+                )
+            )
+        ).first()
+        if row is None or row.revoked_at is not None:
+            raise Unauthenticated("API key is not valid")
+        if not hmac.compare_digest(row.key_hash, hash_key(key)):
+            raise Unauthenticated("API key is not valid")
+        scope = (
+            await conn.execute(
+                select(api_client_agencies.c.agency_id).where(
+                    api_client_agencies.c.client_id == client_id
+                )
+            )
+        ).scalars()
+        return Principal(client_id=client_id, role=Role(row.role), agency_ids=frozenset(scope))

@@ -1,0 +1,419 @@
+"""Fee payments: create, read, list, cancel and expire.
+
+A payment is one bill for one dossier. Creating it issues the dynamic VietQR to the agency's
+collection account (the QR is the ``vietqr`` attempt), so a citizen can pay from any banking
+app; the bank's credit notice then settles it (:mod:`gateway.services.bank_credits`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from config import PaymentSettings
+from gateway.api.schemas import CreatePayment
+from gateway.db import Database
+from gateway.db.schema import agencies, attempts, payment_items, payments
+from gateway.domain.ids import Clock, new_id
+from gateway.domain.references import make_reference
+from gateway.domain.statuses import AttemptStatus, PaymentStatus, transition
+from gateway.errors import (
+    AgencyNotInScope,
+    FieldError,
+    InvalidCursor,
+    NotFound,
+    ValidationFailed,
+)
+from gateway.services.agencies import Agency, find_agency
+from gateway.services.clients import Principal
+from providers.payment.vietqr import VietQR, VietQRError, encode, to_qr_text
+
+#: Longest text that fits the QR's bill number (tag 62.01).
+QR_BILL_NUMBER_MAX = 25
+
+_PAYMENT_COLUMNS = (
+    payments,
+    agencies.c.code.label("agency_code"),
+    agencies.c.name.label("agency_name"),
+    agencies.c.bank_bin,
+    agencies.c.account_number,
+    agencies.c.account_name,
+)
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    dossier_code: str | None = None
+    status: PaymentStatus | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+class PaymentService:
+    def __init__(
+        self, db: Database, clock: Clock, settings: PaymentSettings, base_url: str
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.base_url = base_url
+
+    # -- create -------------------------------------------------------------------------
+
+    async def create(
+        self, conn: AsyncConnection, principal: Principal, request: CreatePayment
+    ) -> dict[str, Any]:
+        """Insert the payment, its lines and its VietQR attempt on ``conn`` (the caller's
+        transaction) and return the API view."""
+        agency = await find_agency(conn, request.agency_code)
+        if agency is None:
+            raise ValidationFailed(
+                [FieldError("agency_code", "unknown_agency", "no agency has this code")]
+            )
+        if agency.id not in principal.agency_ids:
+            raise AgencyNotInScope()
+        expires_in = self._expiry(request.expires_in_seconds)
+        total = sum(item.amount for item in request.items)
+        if total > self.settings.max_amount:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "items",
+                        "amount_too_large",
+                        f"total {total} VND exceeds the maximum of {self.settings.max_amount}",
+                    )
+                ]
+            )
+        bill_number = _qr_bill_number(request.dossier_code)
+        now = self.clock()
+        payment_id = new_id("pay")
+        values = {
+            "id": payment_id,
+            "agency_id": agency.id,
+            "client_id": principal.client_id,
+            "dossier_code": request.dossier_code,
+            "procedure_code": request.procedure_code,
+            "procedure_name": request.procedure_name,
+            "payer": request.payer.model_dump(exclude_none=True),
+            "amount": total,
+            "currency": "VND",
+            "status": PaymentStatus.PENDING.value,
+            "return_url": request.return_url,
+            "metadata": request.metadata,
+            "expires_at": now + timedelta(seconds=expires_in),
+            "created_at": now,
+            "updated_at": now,
+        }
+        reference = await self._insert_with_fresh_reference(conn, values, agency, bill_number)
+        await conn.execute(
+            insert(payment_items),
+            [
+                {"payment_id": payment_id, "position": index, **item.model_dump()}
+                for index, item in enumerate(request.items)
+            ],
+        )
+        await conn.execute(
+            insert(attempts).values(
+                id=new_id("att"),
+                payment_id=payment_id,
+                channel="vietqr",
+                status=AttemptStatus.PENDING.value,
+                provider_reference=reference,
+                amount=total,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return await self._view(conn, payment_id)
+
+    def _expiry(self, requested: int | None) -> int:
+        settings = self.settings
+        if requested is None:
+            return settings.default_expiry_seconds
+        if not settings.min_expiry_seconds <= requested <= settings.max_expiry_seconds:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "expires_in_seconds",
+                        "out_of_range",
+                        f"must be between {settings.min_expiry_seconds} and "
+                        f"{settings.max_expiry_seconds}",
+                    )
+                ]
+            )
+        return requested
+
+    async def _insert_with_fresh_reference(
+        self, conn: AsyncConnection, values: dict[str, Any], agency: Agency, bill: str | None
+    ) -> str:
+        """References carry 60 random bits; a collision is retried inside a savepoint."""
+        for _ in range(5):
+            reference = make_reference(self.settings.reference_prefix, secrets.token_bytes(8))
+            payload = encode(
+                VietQR(
+                    bin=agency.bank_bin,
+                    account=agency.account_number,
+                    amount=values["amount"],
+                    purpose=reference,
+                    bill_number=bill,
+                )
+            )
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(
+                        insert(payments).values(
+                            **values, reference=reference, vietqr_payload=payload
+                        )
+                    )
+            except IntegrityError:
+                continue
+            return reference
+        raise RuntimeError("could not allocate a unique payment reference")
+
+    # -- read ---------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, payment_id: str) -> dict[str, Any]:
+        """The payment if the caller's agencies own it (else 404); a pending payment past
+        its expiry is expired on the way."""
+        async with self.db.read() as conn:
+            row = await self._row(conn, payment_id)
+        if row is None or row.agency_id not in principal.agency_ids:
+            raise NotFound("payment not found")
+        if self._is_overdue(row):
+            await self.expire_one(payment_id)
+        async with self.db.read() as conn:
+            return await self._view(conn, payment_id)
+
+    async def get_public(self, payment_id: str) -> dict[str, Any]:
+        """The payment for the checkout page, whose URL is the capability."""
+        async with self.db.read() as conn:
+            row = await self._row(conn, payment_id)
+        if row is None:
+            raise NotFound("payment not found")
+        if self._is_overdue(row):
+            await self.expire_one(payment_id)
+        async with self.db.read() as conn:
+            return await self._view(conn, payment_id)
+
+    async def list(self, principal: Principal, query: ListFilter) -> dict[str, Any]:
+        conditions = [payments.c.agency_id.in_(sorted(principal.agency_ids))]
+        if query.dossier_code:
+            conditions.append(payments.c.dossier_code == query.dossier_code)
+        if query.status:
+            conditions.append(payments.c.status == query.status.value)
+        if query.created_from:
+            conditions.append(payments.c.created_at >= query.created_from)
+        if query.created_to:
+            conditions.append(payments.c.created_at < query.created_to)
+        if query.cursor:
+            after_created, after_id = decode_cursor(query.cursor)
+            conditions.append(
+                or_(
+                    payments.c.created_at < after_created,
+                    and_(payments.c.created_at == after_created, payments.c.id < after_id),
+                )
+            )
+        statement = (
+            select(*_PAYMENT_COLUMNS)
+            .join(agencies, agencies.c.id == payments.c.agency_id)
+            .where(*conditions)
+            .order_by(payments.c.created_at.desc(), payments.c.id.desc())
+            .limit(query.limit + 1)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(statement)).all()
+            page = rows[: query.limit]
+            lines = await self._items(conn, [row.id for row in page])
+        data = [self._render(row, lines.get(row.id, [])) for row in page]
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > len(page) else None
+        return {"data": data, "next_cursor": next_cursor}
+
+    # -- state changes ------------------------------------------------------------------
+
+    async def cancel(self, principal: Principal, payment_id: str) -> dict[str, Any]:
+        """Cancel a pending payment; cancelling a cancelled one answers its current state."""
+        async with self.db.write() as conn:
+            row = await self._row(conn, payment_id, lock=True)
+            if row is None or row.agency_id not in principal.agency_ids:
+                raise NotFound("payment not found")
+            current = PaymentStatus(row.status)
+            if current is PaymentStatus.PENDING and self._is_overdue(row):
+                await self._set_status(conn, row, PaymentStatus.EXPIRED)
+                current = PaymentStatus.EXPIRED
+            if current is not PaymentStatus.CANCELLED:
+                await self._set_status(conn, row, transition(current, PaymentStatus.CANCELLED))
+            return await self._view(conn, payment_id)
+
+    async def expire_one(self, payment_id: str) -> None:
+        async with self.db.write() as conn:
+            row = await self._row(conn, payment_id, lock=True)
+            if row is not None and self._is_overdue(row):
+                await self._set_status(conn, row, PaymentStatus.EXPIRED)
+
+    async def expire_due(self, batch: int = 500) -> int:
+        """Expire pending payments whose time is up; return how many were expired."""
+        now = self.clock()
+        async with self.db.write() as conn:
+            due = (
+                await conn.execute(
+                    select(payments.c.id)
+                    .where(
+                        payments.c.status == PaymentStatus.PENDING.value,
+                        payments.c.expires_at <= now,
+                    )
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars().all()
+            if due:
+                await _set_many(conn, due, PaymentStatus.EXPIRED, now)
+        return len(due)
+
+    async def _set_status(
+        self, conn: AsyncConnection, row: Row[Any], status: PaymentStatus
+    ) -> None:
+        transition(PaymentStatus(row.status), status)
+        await _set_many(conn, [row.id], status, self.clock())
+
+    def _is_overdue(self, row: Row[Any]) -> bool:
+        return row.status == PaymentStatus.PENDING.value and row.expires_at <= self.clock()
+
+    # -- views --------------------------------------------------------------------------
+
+    async def _row(
+        self, conn: AsyncConnection, payment_id: str, *, lock: bool = False
+    ) -> Row[Any] | None:
+        statement = select(payments).where(payments.c.id == payment_id)
+        if lock:
+            statement = statement.with_for_update()
+        return (await conn.execute(statement)).first()
+
+    async def _view(self, conn: AsyncConnection, payment_id: str) -> dict[str, Any]:
+        row = (
+            await conn.execute(
+                select(*_PAYMENT_COLUMNS)
+                .join(agencies, agencies.c.id == payments.c.agency_id)
+                .where(payments.c.id == payment_id)
+            )
+        ).one()
+        lines = await self._items(conn, [payment_id])
+        return self._render(row, lines.get(payment_id, []))
+
+    async def _items(
+        self, conn: AsyncConnection, payment_ids: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        if not payment_ids:
+            return {}
+        rows = (
+            await conn.execute(
+                select(payment_items)
+                .where(payment_items.c.payment_id.in_(payment_ids))
+                .order_by(payment_items.c.payment_id, payment_items.c.position)
+            )
+        ).all()
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row.payment_id, []).append(
+                {
+                    "kind": row.kind,
+                    "code": row.code,
+                    "description": row.description,
+                    "amount": row.amount,
+                    "budget_subitem": row.budget_subitem,
+                }
+            )
+        return grouped
+
+    def _render(self, row: Row[Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
+        pay_url = f"{self.base_url}/pay/{row.id}"
+        return {
+            "id": row.id,
+            "status": row.status,
+            "review_reason": row.review_reason,
+            "amount": row.amount,
+            "currency": row.currency,
+            "reference": row.reference,
+            "agency_code": row.agency_code,
+            "agency_name": row.agency_name,
+            "dossier_code": row.dossier_code,
+            "procedure_code": row.procedure_code,
+            "procedure_name": row.procedure_name,
+            "payer": {"name": row.payer.get("name")},
+            "items": lines,
+            "expires_at": _iso(row.expires_at),
+            "created_at": _iso(row.created_at),
+            "paid_at": _iso(row.paid_at),
+            "return_url": row.return_url,
+            "metadata": row.metadata,
+            "checkout_url": pay_url,
+            "vietqr": {
+                "payload": row.vietqr_payload,
+                "bank_bin": row.bank_bin,
+                "account_number": row.account_number,
+                "account_name": row.account_name,
+                "png_url": f"{pay_url}/qr.png",
+                "svg_url": f"{pay_url}/qr.svg",
+            },
+        }
+
+
+async def _set_many(
+    conn: AsyncConnection, ids: Sequence[str], status: PaymentStatus, now: datetime
+) -> None:
+    await conn.execute(
+        update(payments).where(payments.c.id.in_(ids)).values(status=status.value, updated_at=now)
+    )
+    attempt_status = {
+        PaymentStatus.EXPIRED: AttemptStatus.EXPIRED,
+        PaymentStatus.CANCELLED: AttemptStatus.CANCELLED,
+    }.get(status)
+    if attempt_status is not None:
+        await conn.execute(
+            update(attempts)
+            .where(
+                attempts.c.payment_id.in_(ids),
+                attempts.c.status.in_([AttemptStatus.CREATED.value, AttemptStatus.PENDING.value]),
+            )
+            .values(status=attempt_status.value, updated_at=now)
+        )
+
+
+def _qr_bill_number(dossier_code: str) -> str | None:
+    """The dossier code travels in the QR's bill number when it fits; it must fold to ASCII."""
+    try:
+        folded = to_qr_text(dossier_code, "dossier_code", 64)
+    except VietQRError as exc:
+        raise ValidationFailed([FieldError("dossier_code", exc.code, exc.message)]) from None
+    return folded if len(folded) <= QR_BILL_NUMBER_MAX else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def encode_cursor(created_at: datetime, payment_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{payment_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, payment_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(created)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor() from None
+    if moment.tzinfo is None or not payment_id.startswith("pay_"):
+        raise InvalidCursor()
+    return moment, payment_id

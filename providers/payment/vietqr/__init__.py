@@ -1,0 +1,23 @@
+"""NAPAS VietQR (EMVCo merchant-presented QR, tag 38): codec, text folding, rendering.
+
+Pure: no network, clock, randomness or database. ``encode(VietQR(...))`` builds a
+payload, ``decode(payload)`` verifies and parses one, ``render_png``/``render_svg`` draw it;
+every failure is a :class:`VietQRError` with a stable ``code``.
+"""
+
+from .codec import decode, encode
+from .errors import VietQRError
+from .image import render_png, render_svg
+from .model import VietQR
+from .text import fold_vietnamese, to_qr_text
+
+__all__ = [
+    "VietQR",
+    "VietQRError",
+    "decode",
+    "encode",
+    "fold_vietnamese",
+    "render_png",
+    "render_svg",
+    "to_qr_text",
+]

@@ -1,0 +1,58 @@
+"""Text normalisation for QR fields and bank transfer text.
+
+Banks and the EMV QR character set carry printable ASCII only, so Vietnamese text is
+folded to its unaccented letters ("Lệ phí cấp đổi hộ chiếu" → "Le phi cap doi ho chieu").
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .errors import UNSUPPORTED_CHARACTER, VALUE_TOO_LONG, VietQRError
+
+# đ/Đ are letters of their own in Unicode (no decomposition), so NFD leaves them alone.
+_D_MAP = str.maketrans({"đ": "d", "Đ": "D"})
+
+
+def fold_vietnamese(text: str) -> str:
+    """Remove diacritics: NFD, drop every combining mark, map đ→d and Đ→D.
+
+    Nothing else changes: case, spacing, punctuation and characters without combining
+    marks are kept (the result is recomposed to NFC so that, e.g., Hangul is untouched).
+    Any Latin accent is dropped too (é → e), which is what bank transfer text needs.
+    """
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped).translate(_D_MAP)
+
+
+def is_qr_text(text: str) -> bool:
+    """True if every character is printable ASCII (0x20–0x7E)."""
+    return all(" " <= c <= "~" for c in text)
+
+
+def to_qr_text(text: str, field: str, max_len: int) -> str:
+    """Return ``text`` folded, whitespace-collapsed and checked for use in a QR/transfer.
+
+    Steps: :func:`fold_vietnamese`; every run of whitespace (incl. tabs, newlines, NBSP)
+    becomes one space and the ends are stripped; then every character must be printable
+    ASCII, else ``VietQRError("unsupported_character", field=field)``; then the length must
+    be ≤ ``max_len``, else ``VietQRError("value_too_long", field=field)``.
+    The result may be empty; callers that need a value check that themselves.
+    """
+    folded = " ".join(fold_vietnamese(text).split())
+    for index, char in enumerate(folded):
+        if not " " <= char <= "~":
+            raise VietQRError(
+                UNSUPPORTED_CHARACTER,
+                f"{field}: character {char!r} (U+{ord(char):04X}) at position {index} "
+                "cannot be represented in a QR payload",
+                field,
+            )
+    if len(folded) > max_len:
+        raise VietQRError(
+            VALUE_TOO_LONG,
+            f"{field}: {len(folded)} characters after folding, max {max_len}",
+            field,
+        )
+    return folded
