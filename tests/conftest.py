@@ -1,0 +1,211 @@
+"""Shared fixtures. Every database test runs twice: on SQLite and on PostgreSQL.
+
+PostgreSQL is reached at ``$GATEWAY_TEST_POSTGRES_URL`` (default: user ``postgres`` on
+127.0.0.1:5432, trust auth). Without it the PostgreSQL half skips on a developer machine,
+but under ``CI=true`` a missing PostgreSQL is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from config import Settings, load_settings
+from gateway.app import create_app
+from gateway.db.migrate import upgrade
+from gateway.db.schema import metadata
+from gateway.keys import CLOCK, DATABASE
+from gateway.services.agencies import NewAgency, add_agency
+from gateway.services.clients import Role, create_client
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BANK_SECRET = "test-bank-secret"
+AGENCY_BIN = "970499"
+AGENCY_ACCOUNT = "0011001234567"
+
+
+class FixedClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+# -- databases ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "gateway.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def _in_thread(function: Any, *args: Any) -> Any:
+    """Run blocking set-up (its own event loop, e.g. Alembic) off the test's running loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
+
+
+async def _postgres_admin(statement: str) -> None:
+    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    name = f"gateway_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        _in_thread(asyncio.run, _postgres_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 — any failure means "no PostgreSQL here"
+        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    _in_thread(upgrade, url)
+    yield url
+    _in_thread(asyncio.run, _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate(url: str) -> None:
+    engine = create_async_engine(url)
+    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
+) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "gateway.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        yield url
+        await _truncate(url)
+
+
+# -- the service -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 22, 2, 0, tzinfo=UTC))
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "sandbox": False,
+        "database_url": database_url,
+        "public_base_url": "http://gateway.test",
+        "banks": {"testbank": {"secret": BANK_SECRET}},
+        "log_format": "json",
+    }
+    values.update(overrides)
+    return load_settings(environ={}, overrides=values)
+
+
+@dataclass
+class Gateway:
+    """The running service plus what the seed created."""
+
+    client: TestClient  # type: ignore[type-arg]
+    clock: FixedClock
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, who: str = "portal") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    async def create_payment(
+        self, who: str = "portal", key: str | None = None, **overrides: Any
+    ) -> Any:
+        body = payment_body(**overrides)
+        response = await self.client.post(
+            "/v1/payments",
+            json=body,
+            headers={**self.auth(who), "Idempotency-Key": key or uuid.uuid4().hex},
+        )
+        assert response.status == 201, await response.text()
+        return await response.json()
+
+
+def payment_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "agency_code": "HCM",
+        "dossier_code": "000.00.12.H29-241122-0001",
+        "procedure_code": "1.001234",
+        "procedure_name": "Cấp đổi giấy phép lái xe",
+        "payer": {"name": "Nguyễn Văn An", "phone": "0912345678"},
+        "items": [
+            {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 135000},
+            {"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 50000},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def seed(app_client: TestClient) -> dict[str, str]:  # type: ignore[type-arg]
+    db, clock = app_client.app[DATABASE], app_client.app[CLOCK]
+    for code, name in (("HCM", "Sở Tư pháp TP. Hồ Chí Minh"), ("HN", "Sở Tư pháp Hà Nội")):
+        await add_agency(
+            db,
+            clock,
+            NewAgency(
+                code=code,
+                name=name,
+                bank_bin=AGENCY_BIN,
+                account_number=AGENCY_ACCOUNT if code == "HCM" else "0022002345678",
+                account_name=f"SO TU PHAP {code}",
+            ),
+        )
+    keys = {}
+    for who, role, agencies in (
+        ("portal", Role.PORTAL, ["HCM"]),
+        ("other", Role.PORTAL, ["HN"]),
+        ("finance", Role.FINANCE, ["HCM"]),
+    ):
+        _, keys[who] = await create_client(db, clock, name=who, role=role, agency_codes=agencies)
+    return keys
+
+
+@pytest.fixture
+async def gateway(
+    aiohttp_client: Any, database_url: str, clock: FixedClock
+) -> Gateway:
+    app = create_app(make_settings(database_url), clock=clock, background=False)
+    client = await aiohttp_client(app)
+    return Gateway(client=client, clock=clock, keys=await seed(client))

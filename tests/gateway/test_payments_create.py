@@ -1,0 +1,109 @@
+"""Creating fee payments: the happy path, the QR, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from conftest import AGENCY_ACCOUNT, AGENCY_BIN, Gateway, payment_body
+
+from providers.payment.vietqr import decode
+
+
+async def test_created_payment_totals_its_lines_and_carries_a_vietqr(gateway: Gateway) -> None:
+    payment = await gateway.create_payment()
+
+    assert payment["status"] == "pending"
+    assert payment["amount"] == 185000
+    assert payment["currency"] == "VND"
+    assert payment["expires_at"] == "2026-11-22T02:15:00Z"
+    assert payment["checkout_url"] == f"http://gateway.test/pay/{payment['id']}"
+    assert [item["kind"] for item in payment["items"]] == ["charge", "fee"]
+    qr = decode(payment["vietqr"]["payload"])
+    assert (qr.bin, qr.account, qr.amount) == (AGENCY_BIN, AGENCY_ACCOUNT, 185000)
+    assert qr.poi == "12" and qr.service == "QRIBFTTA"
+    assert qr.purpose == payment["reference"]
+    assert qr.bill_number == "000.00.12.H29-241122-0001"
+    assert len(payment["reference"]) <= 25 and payment["reference"].isascii()
+
+
+async def test_payment_can_be_read_back(gateway: Gateway) -> None:
+    payment = await gateway.create_payment()
+    response = await gateway.client.get(f"/v1/payments/{payment['id']}", headers=gateway.auth())
+    assert response.status == 200
+    assert await response.json() == payment
+
+
+async def test_same_key_and_body_returns_the_same_payment(gateway: Gateway) -> None:
+    first = await gateway.create_payment(key="dossier-1")
+    response = await gateway.client.post(
+        "/v1/payments",
+        json=payment_body(),
+        headers={**gateway.auth(), "Idempotency-Key": "dossier-1"},
+    )
+    assert response.status == 201
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert await response.json() == first
+
+
+async def test_same_key_with_another_body_is_refused(gateway: Gateway) -> None:
+    await gateway.create_payment(key="dossier-1")
+    response = await gateway.client.post(
+        "/v1/payments",
+        json=payment_body(dossier_code="OTHER-1"),
+        headers={**gateway.auth(), "Idempotency-Key": "dossier-1"},
+    )
+    assert response.status == 409
+    assert (await response.json())["code"] == "idempotency_key_reused"
+    listing = await (await gateway.client.get("/v1/payments", headers=gateway.auth())).json()
+    assert len(listing["data"]) == 1
+
+
+async def test_concurrent_requests_with_one_key_create_exactly_one_payment(
+    gateway: Gateway,
+) -> None:
+    key = uuid.uuid4().hex
+
+    async def post() -> tuple[int, dict[str, object]]:
+        response = await gateway.client.post(
+            "/v1/payments", json=payment_body(), headers={**gateway.auth(), "Idempotency-Key": key}
+        )
+        return response.status, await response.json()
+
+    results = await asyncio.gather(*(post() for _ in range(8)))
+
+    assert {status for status, _ in results} == {201}
+    assert len({body["id"] for _, body in results}) == 1
+    listing = await (await gateway.client.get("/v1/payments", headers=gateway.auth())).json()
+    assert len(listing["data"]) == 1
+
+
+async def test_the_same_key_from_two_clients_is_two_payments(gateway: Gateway) -> None:
+    mine = await gateway.create_payment(key="shared")
+    theirs = await gateway.create_payment(who="other", key="shared", agency_code="HN")
+    assert mine["id"] != theirs["id"]
+
+
+async def test_each_payment_gets_its_own_reference(gateway: Gateway) -> None:
+    references = {(await gateway.create_payment())["reference"] for _ in range(20)}
+    assert len(references) == 20
+
+
+async def test_long_dossier_code_is_kept_but_left_out_of_the_qr(gateway: Gateway) -> None:
+    code = "000.00.12.H29-241122-0001-PHU-LUC-A"
+    payment = await gateway.create_payment(dossier_code=code)
+    assert payment["dossier_code"] == code
+    assert decode(payment["vietqr"]["payload"]).bill_number is None
+
+
+async def test_expiry_can_be_chosen_within_bounds(gateway: Gateway) -> None:
+    payment = await gateway.create_payment(expires_in_seconds=3600)
+    assert payment["expires_at"] == "2026-11-22T03:00:00Z"
+
+
+async def test_metadata_and_return_url_are_echoed(gateway: Gateway) -> None:
+    payment = await gateway.create_payment(
+        metadata={"portal_ref": "abc", "n": 1}, return_url="https://dichvucong.example.vn/hs/1"
+    )
+    assert payment["metadata"] == {"portal_ref": "abc", "n": 1}
+    assert payment["return_url"] == "https://dichvucong.example.vn/hs/1"
