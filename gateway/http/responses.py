@@ -80,7 +80,7 @@ async def read_json(request: web.Request) -> Any:
 
 def parse_body(model: type[Model], data: Any) -> Model:
     try:
-        return model.model_validate(data, strict=False)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed([_field_error(error) for error in exc.errors()]) from None
 

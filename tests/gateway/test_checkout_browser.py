@@ -1,0 +1,249 @@
+"""The citizen's checkout page ``/pay/{id}`` in a real headless browser (Debian's chromium
+driven by Playwright): what a payer sees on a phone, and the status switching by itself.
+
+The service polls fast here (``checkout_poll_ms = 200``); every wait is Playwright's
+auto-waiting ``expect``, never a sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from conftest import (
+    AGENCY_ACCOUNT,
+    AGENCY_BIN,
+    BANK_SECRET,
+    IN_CI,
+    FixedClock,
+    Gateway,
+    make_settings,
+    seed,
+)
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+
+from gateway.app import create_app
+from providers.sandbox.bank import SandboxBankConfig, create_bank_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+POLL_MS = 200
+#: Long enough for a few polls on a loaded machine, far below the test's own budget.
+SWITCH_TIMEOUT_MS = 5000
+SCREENSHOT = "/tmp/checkout.png"
+
+
+# -- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Playwright objects belong to the event loop that made them, and every test has its
+    own loop, so the browser is per test (about a second to start)."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: install Debian's chromium package"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass
+class Phone:
+    """A phone-sized tab, with what went wrong in it (script errors, console errors)."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+async def phone(browser: Browser) -> AsyncIterator[Phone]:
+    context = await browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = await context.new_page()
+    phone = Phone(page)
+    page.on("pageerror", lambda error: phone.errors.append(f"pageerror: {error}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            phone.errors.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    try:
+        yield phone
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def checkout(aiohttp_client: Any, database_url: str, clock: FixedClock) -> Gateway:
+    """Like ``gateway`` from conftest, but the page polls its status every 200 ms."""
+    settings = make_settings(database_url, payments={"checkout_poll_ms": POLL_MS})
+    client = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    return Gateway(client=client, clock=clock, keys=await seed(client))
+
+
+async def open_checkout(phone: Phone, checkout: Gateway, payment_id: str) -> Page:
+    response = await phone.page.goto(str(checkout.client.make_url(f"/pay/{payment_id}")))
+    assert response is not None and response.status == 200
+    return phone.page
+
+
+# -- tests -------------------------------------------------------------------------------
+
+
+async def test_pending_page_shows_everything_needed_to_pay_on_a_phone(
+    checkout: Gateway, phone: Phone
+) -> None:
+    payment = await checkout.create_payment()
+    page = await open_checkout(phone, checkout, payment["id"])
+
+    await expect(page.locator("html")).to_have_attribute("lang", "vi")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Sở Tư pháp TP. Hồ Chí Minh")
+    await expect(page.get_by_test_id("dossier")).to_have_text("000.00.12.H29-241122-0001")
+    await expect(page.get_by_test_id("status")).to_have_text("Chờ thanh toán")
+
+    items = page.get_by_test_id("item")
+    await expect(items.get_by_test_id("item-kind")).to_have_text(["Lệ phí", "Phí"])
+    await expect(items.get_by_test_id("item-description")).to_have_text(
+        ["Lệ phí cấp đổi GPLX", "Phí thẩm định hồ sơ"]
+    )
+    await expect(items.get_by_test_id("item-amount")).to_have_text(["135.000 ₫", "50.000 ₫"])
+    await expect(page.get_by_test_id("total")).to_have_text("185.000 ₫")
+
+    qr = page.get_by_test_id("qr")
+    await expect(qr).to_be_visible()
+    # decode() rejects if the image cannot be loaded (404, CSP, broken SVG).
+    natural_width = await qr.evaluate("img => img.decode().then(() => img.naturalWidth)")
+    assert natural_width > 0
+
+    await expect(page.get_by_test_id("bank")).to_have_text("Ngân hàng mô phỏng (sandbox)")
+    await expect(page.get_by_test_id("account-number")).to_have_text(AGENCY_ACCOUNT)
+    await expect(page.get_by_test_id("account-name")).to_have_text("SO TU PHAP HCM")
+    await expect(page.get_by_test_id("transfer-amount")).to_have_text("185.000 ₫")
+    await expect(page.get_by_test_id("reference")).to_have_text(payment["reference"])
+
+    # Rendered at the fixed clock's creation time with the default 15 minutes to go; the
+    # browser counts down on its own (real) clock from there.
+    await expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^1[45]:[0-5]\d$"))
+
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.screenshot(path=SCREENSHOT, full_page=True)
+    assert phone.errors == []
+
+
+async def test_page_turns_paid_after_a_bank_transfer_without_reloading(
+    checkout: Gateway, phone: Phone, aiohttp_server: Any
+) -> None:
+    bank = await aiohttp_server(
+        create_bank_app(
+            SandboxBankConfig(
+                bin=AGENCY_BIN,
+                secret=BANK_SECRET.encode(),
+                notify_url=str(checkout.client.make_url("/callbacks/bank/testbank")),
+                clock=checkout.clock,
+            )
+        )
+    )
+    payment = await checkout.create_payment()
+    page = await open_checkout(phone, checkout, payment["id"])
+    await expect(page.get_by_test_id("status")).to_have_text("Chờ thanh toán")
+    await expect(page.get_by_test_id("result")).to_be_hidden()
+    await page.evaluate("window.__marker = 1")
+
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            str(bank.make_url("/transfers")),
+            json={
+                "bin": AGENCY_BIN,
+                "account_number": AGENCY_ACCOUNT,
+                "amount": payment["amount"],
+                "description": f"{payment['reference']} NGUYEN VAN AN NOP PHI",
+            },
+        )
+        assert response.status == 201, await response.text()
+        assert (await response.json())["delivered"] is True
+
+    await expect(page.get_by_test_id("status")).to_have_text(
+        "Đã thanh toán", timeout=SWITCH_TIMEOUT_MS
+    )
+    await expect(page.get_by_test_id("qr")).to_be_hidden()
+    await expect(page.get_by_test_id("countdown")).to_be_hidden()
+    await expect(page.get_by_test_id("result")).to_be_visible()
+    await expect(page.get_by_test_id("result")).to_have_text(
+        "Đã thanh toán thành công. Cảm ơn bạn!"
+    )
+    assert await page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert phone.errors == []
+
+
+async def test_page_turns_expired_once_the_payment_runs_out(
+    checkout: Gateway, phone: Phone
+) -> None:
+    payment = await checkout.create_payment()
+    page = await open_checkout(phone, checkout, payment["id"])
+    await expect(page.get_by_test_id("status")).to_have_text("Chờ thanh toán")
+    await page.evaluate("window.__marker = 1")
+
+    # No expiry sweep runs here: the next status poll expires the overdue payment on read.
+    checkout.clock.advance(minutes=16)
+
+    await expect(page.get_by_test_id("status")).to_have_text("Hết hạn", timeout=SWITCH_TIMEOUT_MS)
+    await expect(page.get_by_test_id("result")).to_have_text(
+        "Khoản thanh toán đã hết hạn. Vui lòng tạo lại yêu cầu thanh toán trên Cổng Dịch vụ công."
+    )
+    await expect(page.get_by_test_id("qr")).to_be_hidden()
+    await expect(page.get_by_test_id("countdown")).to_be_hidden()
+    assert await page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert phone.errors == []
+
+
+async def test_cancelled_payment_shows_cancelled_on_load(checkout: Gateway, phone: Phone) -> None:
+    payment = await checkout.create_payment()
+    response = await checkout.client.post(
+        f"/v1/payments/{payment['id']}/cancel", headers=checkout.auth()
+    )
+    assert response.status == 200, await response.text()
+
+    page = await open_checkout(phone, checkout, payment["id"])
+
+    await expect(page.get_by_test_id("status")).to_have_text("Đã hủy")
+    await expect(page.get_by_test_id("result")).to_have_text("Khoản thanh toán đã bị hủy.")
+    await expect(page.get_by_test_id("qr")).to_be_hidden()
+    await expect(page.get_by_test_id("countdown")).to_be_hidden()
+    assert phone.errors == []
+
+
+async def test_unknown_payment_shows_the_vietnamese_not_found_page(
+    checkout: Gateway, phone: Phone
+) -> None:
+    page = phone.page
+    response = await page.goto(str(checkout.client.make_url("/pay/pay_" + "a" * 26)))
+
+    assert response is not None and response.status == 404
+    assert response.headers["content-type"].startswith("text/html")
+    await expect(page).to_have_title("Không tìm thấy khoản thanh toán")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Không tìm thấy khoản thanh toán"
+    )
+    await expect(page.locator("main")).to_contain_text("Cổng Dịch vụ công")
