@@ -31,7 +31,7 @@ def render(template: str, *, status: int = 200, **context: Any) -> web.Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
         "script-src 'self' 'unsafe-inline'; connect-src 'self'; form-action 'self'"
     )
     return response

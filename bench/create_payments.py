@@ -1,0 +1,682 @@
+"""Payment creation throughput of the gateway on PostgreSQL, beside a floor measured in the
+same run.
+
+    .venv/bin/python bench/create_payments.py [--requests N] [--concurrency C] [--json out.json]
+
+What it does, in order:
+
+1. creates a fresh database ``gateway_bench_<pid>`` on the PostgreSQL server at ``--pg``
+   and applies the gateway's migrations (``gateway.db.migrate.upgrade``);
+2. writes a TOML configuration (``sandbox = false``, that database, a free loopback port,
+   ``log_level = "warning"``), seeds one agency and one portal API key with the ``gateway``
+   CLI, and starts ``gateway serve`` as a separate process (``python -m gateway.cli``, run
+   from the source tree this script sits in);
+3. starts ``bench/floor_server.py`` as a separate process on the same database (its own
+   table): parse the same body, one asyncpg ``INSERT``, answer 201;
+4. drives each server with the same closed-loop load from this process: ``C`` aiohttp
+   workers, a warm-up (``--warmup`` requests, not counted), then ``N`` requests, each one a
+   realistic create-payment body with a fresh ``Idempotency-Key`` and the bearer key.
+   It records requests/s, p50/p99 latency, non-201 answers (errors), the server's peak RSS
+   (sampled every 50 ms, and VmHWM), the CPU time used by the server, by PostgreSQL and by
+   this load generator, and the PostgreSQL sessions opened during the run;
+5. prints a table and the ratio gateway/floor (target >= 0.5x), writes ``--json`` if asked,
+   and drops the database. Child processes are stopped on every exit path.
+
+The exit status is non-zero only when the benchmark could not run; missing the target is a
+result, not a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR_SERVER = Path(__file__).resolve().with_name("floor_server.py")
+TARGET_RATIO = 0.5
+API_KEY = re.compile(r"gw_[a-z0-9]{10}_[A-Za-z0-9_-]{32,64}")
+AGENCY_CODE = "BENCH"
+
+
+class BenchError(Exception):
+    """The benchmark could not run (as opposed to: it ran and the figures are poor)."""
+
+
+# -- child processes ---------------------------------------------------------------------
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the bench process dies (Linux)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn(argv: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = log_path.open("wb")
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop the children
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        )
+    finally:
+        log.close()
+    _children.append(process)
+    return process
+
+
+def stop_children() -> None:
+    for process in _children:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+    deadline = time.monotonic() + 5
+    for process in _children:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            process.wait(timeout=5)
+    _children.clear()
+
+
+def _on_sigterm(_signum: int, _frame: Any) -> None:
+    raise SystemExit(143)
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# -- the database ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Postgres:
+    base: str  # postgresql://user@host:port (no database)
+
+    def dsn(self, database: str) -> str:
+        return f"{self.base}/{database}"
+
+    def sqlalchemy_url(self, database: str) -> str:
+        return self.dsn(database).replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    async def admin(self, statement: str) -> None:
+        conn = await asyncpg.connect(self.dsn("postgres"))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    async def version(self) -> str:
+        conn = await asyncpg.connect(self.dsn("postgres"))
+        try:
+            return str(await conn.fetchval("SHOW server_version"))
+        finally:
+            await conn.close()
+
+    async def settings(self) -> dict[str, str]:
+        conn = await asyncpg.connect(self.dsn("postgres"))
+        try:
+            rows = await conn.fetch(
+                "SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])",
+                ["synchronous_commit", "fsync", "max_connections", "shared_buffers"],
+            )
+        finally:
+            await conn.close()
+        return {row["name"]: row["setting"] for row in rows}
+
+
+async def db_counters(pg: Postgres, database: str) -> dict[str, int]:
+    """Sessions opened and transactions committed in ``database`` so far (pg_stat_database)."""
+    conn = await asyncpg.connect(pg.dsn("postgres"))
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = await conn.fetchrow(
+            "SELECT sessions, xact_commit, xact_rollback FROM pg_stat_database WHERE datname = $1",
+            database,
+        )
+    finally:
+        await conn.close()
+    return {key: int(row[key] or 0) for key in ("sessions", "xact_commit", "xact_rollback")}
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every ``postgres`` process on this machine (server and backends)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] != "postgres":
+            continue
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+# -- load --------------------------------------------------------------------------------
+
+
+def payment_body(number: int) -> bytes:
+    """A create-payment body as a public-service portal sends it (cf. tests/conftest.py)."""
+    body = {
+        "agency_code": AGENCY_CODE,
+        "dossier_code": f"000.00.12.H29-241122-{number % 10000:04d}",
+        "procedure_code": "1.001234",
+        "procedure_name": "Cấp đổi giấy phép lái xe",
+        "payer": {"name": "Nguyễn Văn An", "phone": "0912345678"},
+        "items": [
+            {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 135000},
+            {"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 50000},
+        ],
+        "metadata": {"portal": "dvc", "ma_ho_so": f"H29-{number}"},
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
+
+
+async def drive(url: str, api_key: str, count: int, concurrency: int, first: int) -> LoadResult:
+    """Send ``count`` create-payment requests with ``concurrency`` closed-loop workers."""
+    bodies = [payment_body(first + index) for index in range(count)]
+    keys = [uuid.uuid4().hex for _ in range(count)]
+    result = LoadResult(requests=count, seconds=0.0)
+    next_index = 0
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < count:
+                index = next_index
+                next_index += 1
+                headers = {
+                    "Authorization": f"Bearer {api_key}",
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": keys[index],
+                }
+                started = time.perf_counter()
+                try:
+                    async with session.post(url, data=bodies[index], headers=headers) as resp:
+                        payload = await resp.read()
+                        status = resp.status
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    status, payload = -1, f"{type(exc).__name__}: {exc}".encode()
+                result.latencies.append(time.perf_counter() - started)
+                if status != 201:
+                    label = str(status) if status > 0 else "connection_error"
+                    result.errors[label] = result.errors.get(label, 0) + 1
+                    if len(result.error_samples) < 5:
+                        text = payload[:300].decode(errors="replace")
+                        result.error_samples.append(f"{label}: {text}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+class RssSampler:
+    """Peak RSS of one process, sampled every ``interval`` seconds on a thread (so that a
+    busy event loop in this process does not skew the sampling)."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, self.process.memory_info().rss)
+                self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def vm_hwm(pid: int) -> int:
+    """Peak resident set size over the process's life (bytes), from /proc/<pid>/status."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class Measurement:
+    name: str
+    requests: int
+    concurrency: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+    error_kinds: dict[str, int]
+    error_samples: list[str]
+    rss_idle_mb: float
+    rss_peak_mb: float
+    vm_hwm_mb: float
+    server_cpu_ms_per_request: float
+    postgres_cpu_ms_per_request: float
+    loadgen_cpu_ms_per_request: float
+    pg_sessions_opened: int
+    pg_commits_per_request: float
+
+
+async def measure(
+    name: str,
+    process: subprocess.Popen[bytes],
+    url: str,
+    api_key: str,
+    args: argparse.Namespace,
+    pg: Postgres,
+    database: str,
+    first: int,
+) -> Measurement:
+    server = psutil.Process(process.pid)
+    me = psutil.Process()
+    idle_rss = server.memory_info().rss
+    with RssSampler(process.pid) as sampler:
+        if args.warmup:
+            warm = await drive(url, api_key, args.warmup, args.concurrency, first)
+            if warm.errors:
+                print(f"  {name}: warm-up errors {warm.errors}", file=sys.stderr)
+        before_db = await db_counters(pg, database)
+        before_server, before_me = server.cpu_times(), me.cpu_times()
+        before_pg = postgres_cpu_seconds()
+        load = await drive(url, api_key, args.requests, args.concurrency, first + args.warmup)
+        after_server, after_me = server.cpu_times(), me.cpu_times()
+        after_pg = postgres_cpu_seconds()
+        after_db = await db_counters(pg, database)
+    if process.poll() is not None:
+        raise BenchError(f"{name} exited during the run (status {process.returncode})")
+    latencies = sorted(load.latencies)
+    per_request = 1000 / load.requests
+
+    def cpu(after: Any, before: Any) -> float:
+        return (after.user + after.system - before.user - before.system) * per_request
+
+    return Measurement(
+        name=name,
+        requests=load.requests,
+        concurrency=args.concurrency,
+        seconds=round(load.seconds, 3),
+        rps=round(load.requests / load.seconds, 1),
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
+        p90_ms=round(percentile(latencies, 0.90) * 1000, 2),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
+        max_ms=round(latencies[-1] * 1000, 2),
+        errors=sum(load.errors.values()),
+        error_kinds=load.errors,
+        error_samples=load.error_samples,
+        rss_idle_mb=round(idle_rss / 2**20, 1),
+        rss_peak_mb=round(sampler.peak / 2**20, 1),
+        vm_hwm_mb=round(vm_hwm(process.pid) / 2**20, 1),
+        server_cpu_ms_per_request=round(cpu(after_server, before_server), 3),
+        postgres_cpu_ms_per_request=round((after_pg - before_pg) * per_request, 3),
+        loadgen_cpu_ms_per_request=round(cpu(after_me, before_me), 3),
+        pg_sessions_opened=after_db["sessions"] - before_db["sessions"],
+        pg_commits_per_request=round(
+            (after_db["xact_commit"] - before_db["xact_commit"]) / load.requests, 2
+        ),
+    )
+
+
+# -- set-up ------------------------------------------------------------------------------
+
+
+def run_cli(config: Path, *arguments: str) -> str:
+    argv = [sys.executable, "-m", "gateway.cli", "--config", str(config), *arguments]
+    done = subprocess.run(argv, cwd=ROOT, env=child_env(), capture_output=True, timeout=60)
+    output = done.stdout.decode(errors="replace")
+    if done.returncode != 0:
+        raise BenchError(
+            f"gateway {' '.join(arguments[:2])} failed ({done.returncode}):\n"
+            f"{output}{done.stderr.decode(errors='replace')}"
+        )
+    return output
+
+
+async def wait_ready(
+    name: str, url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise BenchError(
+                    f"{name} exited with status {process.returncode} before it was ready:\n"
+                    f"{tail(log)}"
+                )
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise BenchError(f"{name} was not ready at {url} after {timeout:.0f}s:\n{tail(log)}")
+
+
+def write_config(path: Path, database_url: str, port: int) -> None:
+    path.write_text(
+        "# written by bench/create_payments.py\n"
+        "sandbox = false\n"
+        f'database_url = "{database_url}"\n'
+        'host = "127.0.0.1"\n'
+        f"port = {port}\n"
+        f'public_base_url = "http://127.0.0.1:{port}"\n'
+        'log_format = "json"\n'
+        'log_level = "warning"\n'
+        "\n[banks.sandbox]\n"
+        'secret = "bench-bank-notice-secret"\n',
+        encoding="utf-8",
+    )
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
+        "asyncpg": asyncpg.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    pg = Postgres(args.pg.rstrip("/"))
+    database = f"gateway_bench_{os.getpid()}"
+    try:
+        pg_version = await pg.version()
+        pg_settings = await pg.settings()
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BenchError(f"PostgreSQL is not reachable at {pg.base}: {exc}") from exc
+    await pg.admin(f'CREATE DATABASE "{database}"')
+    try:
+        return await _run_on(args, workdir, pg, database, pg_version, pg_settings)
+    finally:
+        stop_children()  # before the drop: they hold connections
+        with contextlib.suppress(Exception):
+            await pg.admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def _run_on(
+    args: argparse.Namespace,
+    workdir: Path,
+    pg: Postgres,
+    database: str,
+    pg_version: str,
+    pg_settings: dict[str, str],
+) -> dict[str, Any]:
+    from gateway.db.migrate import upgrade  # the tree this script sits in (see main)
+
+    url = pg.sqlalchemy_url(database)
+    print(f"database {database}: applying migrations", flush=True)
+    await asyncio.to_thread(upgrade, url)
+
+    gateway_port, floor_port = free_port(), free_port()
+    config = workdir / "gateway.toml"
+    write_config(config, url, gateway_port)
+    run_cli(
+        config, "agencies", "add", "--code", AGENCY_CODE, "--name", "Sở Tài chính (bench)",
+        "--bank-bin", "970499", "--account-number", "0011001234567",
+        "--account-name", "SO TAI CHINH BENCH",
+    )  # fmt: skip
+    printed = run_cli(config, "clients", "create", "--agency", AGENCY_CODE, "--role", "portal")
+    match = API_KEY.search(printed)
+    if match is None:
+        raise BenchError(f"no API key in the output of 'gateway clients create':\n{printed}")
+    api_key = match.group(0)
+
+    env = child_env()
+    gateway_log, floor_log = workdir / "gateway.log", workdir / "floor.log"
+    gateway = spawn(
+        [sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"], gateway_log, env
+    )
+    floor = spawn(
+        [sys.executable, str(FLOOR_SERVER), "--dsn", pg.dsn(database), "--port", str(floor_port)],
+        floor_log,
+        env,
+    )
+    gateway_base, floor_base = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{floor_port}"
+    await wait_ready("gateway", f"{gateway_base}/readyz", gateway, gateway_log)
+    await wait_ready("floor", f"{floor_base}/readyz", floor, floor_log)
+    print(
+        f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}; "
+        f"{args.rounds} round(s) of {args.warmup} warm-up + {args.requests} requests, "
+        f"concurrency {args.concurrency}",
+        flush=True,
+    )
+
+    targets = {
+        "floor": (floor, f"{floor_base}/v1/payments", floor_log),
+        "gateway": (gateway, f"{gateway_base}/v1/payments", gateway_log),
+    }
+    rounds: list[dict[str, Measurement]] = []
+    first = 0
+    for number in range(1, args.rounds + 1):
+        measured: dict[str, Measurement] = {}
+        # Alternate the order so neither server always runs on a table the other just grew.
+        order = ("floor", "gateway") if number % 2 else ("gateway", "floor")
+        for name in order:
+            process, target, log = targets[name]
+            try:
+                measured[name] = await measure(
+                    name, process, target, api_key, args, pg, database, first
+                )
+            except BenchError as exc:
+                raise BenchError(f"{exc}\n{tail(log)}") from exc
+            first += args.warmup + args.requests
+            m = measured[name]
+            print(
+                f"  round {number} {name:8s} {m.rps:8.1f} req/s  p50 {m.p50_ms:7.2f} ms  "
+                f"p99 {m.p99_ms:7.2f} ms  errors {m.errors}",
+                flush=True,
+            )
+        rounds.append(measured)
+
+    return {
+        "benchmark": "create_payments",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine(),
+        "postgres": {"version": pg_version, **pg_settings},
+        "gateway_source": str(ROOT),
+        "parameters": {
+            "requests": args.requests,
+            "warmup": args.warmup,
+            "concurrency": args.concurrency,
+            "rounds": args.rounds,
+        },
+        "rounds": [{name: asdict(m) for name, m in measured.items()} for measured in rounds],
+        "summary": summarise(rounds),
+    }
+
+
+def summarise(rounds: list[dict[str, Measurement]]) -> dict[str, Any]:
+    """Per server: the median round by requests/s (for one or two rounds, the worse one is
+    not hidden: with two rounds the lower is reported). Ratio from those."""
+
+    def pick(name: str) -> Measurement:
+        ordered = sorted((measured[name] for measured in rounds), key=lambda m: m.rps)
+        return ordered[(len(ordered) - 1) // 2]
+
+    gateway, floor = pick("gateway"), pick("floor")
+    ratio = gateway.rps / floor.rps if floor.rps else math.nan
+    return {
+        "gateway": asdict(gateway),
+        "floor": asdict(floor),
+        "ratio": round(ratio, 3),
+        "target_ratio": TARGET_RATIO,
+        "meets_target": ratio >= TARGET_RATIO,
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    summary = report["summary"]
+    rows = [
+        ("requests/s", "rps", "{:.1f}"),
+        ("p50 latency (ms)", "p50_ms", "{:.2f}"),
+        ("p90 latency (ms)", "p90_ms", "{:.2f}"),
+        ("p99 latency (ms)", "p99_ms", "{:.2f}"),
+        ("errors (non-201)", "errors", "{}"),
+        ("RSS idle (MiB)", "rss_idle_mb", "{:.1f}"),
+        ("RSS peak, sampled (MiB)", "rss_peak_mb", "{:.1f}"),
+        ("VmHWM (MiB)", "vm_hwm_mb", "{:.1f}"),
+        ("server CPU ms/request", "server_cpu_ms_per_request", "{:.2f}"),
+        ("PostgreSQL CPU ms/request", "postgres_cpu_ms_per_request", "{:.2f}"),
+        ("load generator CPU ms/request", "loadgen_cpu_ms_per_request", "{:.2f}"),
+        ("PG sessions opened", "pg_sessions_opened", "{}"),
+        ("PG commits/request", "pg_commits_per_request", "{:.2f}"),
+    ]
+    params = report["parameters"]
+    print()
+    print(
+        f"create payment, {params['requests']} requests x {params['rounds']} round(s), "
+        f"concurrency {params['concurrency']} (median round shown)"
+    )
+    print(f"{'':32s}{'gateway':>12s}{'floor':>12s}")
+    for label, key, fmt in rows:
+        values = [fmt.format(summary[name][key]) for name in ("gateway", "floor")]
+        print(f"{label:32s}{values[0]:>12s}{values[1]:>12s}")
+    verdict = "meets" if summary["meets_target"] else "MISSES"
+    print(
+        f"\nratio gateway/floor = {summary['ratio']:.3f}x "
+        f"(target >= {summary['target_ratio']}x: {verdict})"
+    )
+    for name in ("gateway", "floor"):
+        for sample in summary[name]["error_samples"]:
+            print(f"  {name} error: {sample}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] + "..")
+    parser.add_argument("--requests", type=int, default=3000, help="measured requests per run")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent workers")
+    parser.add_argument("--warmup", type=int, default=200, help="uncounted requests first")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs per server, alternating which goes first"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server, without a database name (env BENCH_POSTGRES)",
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.concurrency < 1 or args.warmup < 0 or args.rounds < 1:
+        parser.error("--requests, --concurrency and --rounds must be >= 1, --warmup >= 0")
+
+    # Import the gateway from the tree this script belongs to (also for a scratch copy).
+    sys.path.insert(0, str(ROOT))
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    try:
+        report = asyncio.run(run(args, workdir))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_children()
+        if args.keep_logs:
+            print(f"logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_table(report)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
