@@ -57,6 +57,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR_SERVER = Path(__file__).resolve().with_name("floor_server.py")
 TARGET_RATIO = 0.5
+STATS_SETTLE_SECONDS = 1.2
 API_KEY = re.compile(r"gw_[a-z0-9]{10}_[A-Za-z0-9_-]{32,64}")
 AGENCY_CODE = "BENCH"
 
@@ -189,15 +190,25 @@ async def db_counters(pg: Postgres, database: str) -> dict[str, int]:
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU time of every ``postgres`` process on this machine (server and backends)."""
+    """CPU time of every ``postgres`` process on this machine, including backends that have
+    exited (reaped by the postmaster: its children's times). Per-process times tick in
+    1/100 s, so short runs read coarsely."""
     total = 0.0
     for process in psutil.process_iter(["name"]):
         if process.info["name"] != "postgres":
             continue
         with contextlib.suppress(psutil.Error):
             times = process.cpu_times()
-            total += times.user + times.system
+            total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, summed over cores."""
+    times = psutil.cpu_times()
+    total = sum(times)
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    return total - idle, total
 
 
 # -- load --------------------------------------------------------------------------------
@@ -335,6 +346,7 @@ class Measurement:
     server_cpu_ms_per_request: float
     postgres_cpu_ms_per_request: float
     loadgen_cpu_ms_per_request: float
+    machine_busy_percent: float
     pg_sessions_opened: int
     pg_commits_per_request: float
 
@@ -357,12 +369,15 @@ async def measure(
             warm = await drive(url, api_key, args.warmup, args.concurrency, first)
             if warm.errors:
                 print(f"  {name}: warm-up errors {warm.errors}", file=sys.stderr)
+        # PostgreSQL backends publish their statistics when idle, at most once a second.
+        await asyncio.sleep(STATS_SETTLE_SECONDS)
         before_db = await db_counters(pg, database)
         before_server, before_me = server.cpu_times(), me.cpu_times()
-        before_pg = postgres_cpu_seconds()
+        before_pg, before_machine = postgres_cpu_seconds(), machine_busy_seconds()
         load = await drive(url, api_key, args.requests, args.concurrency, first + args.warmup)
         after_server, after_me = server.cpu_times(), me.cpu_times()
-        after_pg = postgres_cpu_seconds()
+        after_pg, after_machine = postgres_cpu_seconds(), machine_busy_seconds()
+        await asyncio.sleep(STATS_SETTLE_SECONDS)
         after_db = await db_counters(pg, database)
     if process.poll() is not None:
         raise BenchError(f"{name} exited during the run (status {process.returncode})")
@@ -391,6 +406,13 @@ async def measure(
         server_cpu_ms_per_request=round(cpu(after_server, before_server), 3),
         postgres_cpu_ms_per_request=round((after_pg - before_pg) * per_request, 3),
         loadgen_cpu_ms_per_request=round(cpu(after_me, before_me), 3),
+        machine_busy_percent=round(
+            100
+            * (after_machine[0] - before_machine[0])
+            / max(1e-9, after_machine[1] - before_machine[1])
+            * (os.cpu_count() or 1),
+            1,
+        ),
         pg_sessions_opened=after_db["sessions"] - before_db["sessions"],
         pg_commits_per_request=round(
             (after_db["xact_commit"] - before_db["xact_commit"]) / load.requests, 2
@@ -610,6 +632,7 @@ def print_table(report: dict[str, Any]) -> None:
         ("server CPU ms/request", "server_cpu_ms_per_request", "{:.2f}"),
         ("PostgreSQL CPU ms/request", "postgres_cpu_ms_per_request", "{:.2f}"),
         ("load generator CPU ms/request", "loadgen_cpu_ms_per_request", "{:.2f}"),
+        ("machine CPU busy (% of 1 core)", "machine_busy_percent", "{:.0f}"),
         ("PG sessions opened", "pg_sessions_opened", "{}"),
         ("PG commits/request", "pg_commits_per_request", "{:.2f}"),
     ]

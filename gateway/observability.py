@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -16,11 +17,25 @@ REDACTED_KEYS = frozenset(
 )
 
 
+def _scrub(value: Any) -> Any:
+    """A copy of ``value`` with every redacted key replaced, however deeply it is nested."""
+    if isinstance(value, Mapping):
+        return {
+            key: "[redacted]" if key in REDACTED_KEYS else _scrub(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if type(value) is tuple:  # stays a tuple: exc_info may be one
+        return tuple(_scrub(item) for item in value)
+    return value
+
+
 def _redact(
     _logger: object, _name: str, event: structlog.typing.EventDict
 ) -> structlog.typing.EventDict:
-    for key in REDACTED_KEYS & event.keys():
-        event[key] = "[redacted]"
+    for key, value in event.items():
+        event[key] = "[redacted]" if key in REDACTED_KEYS else _scrub(value)
     return event
 
 

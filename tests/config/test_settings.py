@@ -1,0 +1,162 @@
+"""Settings: defaults < TOML file < GATEWAY_* variables; typos and bad values stop the load
+naming the key; secrets never show in a repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings
+
+DEMO_KEY = "gw_demo000001_" + "K7wq2ZpR4xYv9LmN3bTc8HdF6gJs5AeU"
+DEFAULT_BANK_SECRET = "sandbox-bank-notice-secret"  # from config/default.toml
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_sandbox() -> None:
+    settings = load_settings(environ={})
+    assert settings.sandbox is True
+    assert settings.payments.max_amount == 1_000_000_000
+    assert settings.payments.default_expiry_seconds == 900
+    assert settings.banks["sandbox"].secret.get_secret_value() == DEFAULT_BANK_SECRET
+    assert settings.database_dsn.startswith("sqlite+aiosqlite:///")
+
+
+def test_an_environment_variable_overrides_the_default() -> None:
+    settings = load_settings(environ={"GATEWAY_PAYMENTS_MAX_AMOUNT": "5000"})
+    assert settings.payments.max_amount == 5000
+    assert settings.payments.max_items == 50  # the rest of the section is kept
+
+
+def test_an_environment_variable_overrides_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "sandbox = true\nport = 9000\n[payments]\nmax_amount = 7000\n")
+    settings = load_settings(path, environ={"GATEWAY_PORT": "9100", "GATEWAY_SANDBOX": "false"})
+    assert (settings.port, settings.sandbox, settings.payments.max_amount) == (9100, False, 7000)
+
+
+def test_the_file_can_come_from_gateway_config(tmp_path: Path) -> None:
+    path = write(tmp_path, "port = 9001\n")
+    assert load_settings(environ={"GATEWAY_CONFIG": str(path)}).port == 9001
+
+
+def test_an_unknown_environment_variable_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"GATEWAY_FOO": "1"})
+    assert caught.value.key == "GATEWAY_FOO"
+    assert "GATEWAY_FOO" in str(caught.value)
+
+
+def test_a_misspelt_environment_variable_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="GATEWAY_PAYMENTS_MAX_AMOUT"):
+        load_settings(environ={"GATEWAY_PAYMENTS_MAX_AMOUT": "5000"})
+
+
+def test_other_environment_variables_are_ignored() -> None:
+    settings = load_settings(environ={"PATH": "/usr/bin", "GATEWAYX": "1", "HOME": "/root"})
+    assert settings.sandbox is True
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[payments]\nmax_amout = 5000\n", "payments.max_amout"),
+        ("prot = 8080\n", "prot"),
+        ("[banks.acb]\nsecret = 's'\ntolerance = 5\n", "banks.acb.tolerance"),
+        ("[paymnets]\nmax_amount = 1\n", "paymnets"),
+    ],
+)
+def test_an_unknown_key_in_the_file_is_refused_by_name(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), environ={})
+    assert caught.value.key == key
+    assert key in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "key"),
+    [
+        ({"GATEWAY_PAYMENTS_MAX_AMOUNT": "lots"}, "payments.max_amount"),
+        ({"GATEWAY_PAYMENTS_MAX_AMOUNT": "0"}, "payments.max_amount"),
+        ({"GATEWAY_PORT": "70000"}, "port"),
+        ({"GATEWAY_LOG_FORMAT": "xml"}, "log_format"),
+        ({"GATEWAY_PAYMENTS_REFERENCE_PREFIX": "dvc"}, "payments.reference_prefix"),
+        ({"GATEWAY_SANDBOX_BANK_BIN": "97049"}, "sandbox_bank.bin"),
+    ],
+)
+def test_an_invalid_value_is_refused_naming_the_key(environ: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=environ)
+    assert caught.value.key == key
+    assert key in str(caught.value)
+
+
+def test_a_bank_without_a_secret_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "[banks.acb]\ntimestamp_tolerance_seconds = 60\n"), environ={})
+    assert caught.value.key == "banks.acb.secret"
+
+
+def test_inconsistent_expiry_bounds_are_refused(tmp_path: Path) -> None:
+    text = "[payments]\nmin_expiry_seconds = 600\ndefault_expiry_seconds = 300\n"
+    with pytest.raises(ConfigError, match="payments"):
+        load_settings(write(tmp_path, text), environ={})
+
+
+def test_a_missing_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_a_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="TOML"):
+        load_settings(write(tmp_path, "port = \n"), environ={})
+
+
+def test_secrets_are_redacted_in_repr_and_str() -> None:
+    database_password = "pg-Pa55word-do-not-print"
+    settings = load_settings(
+        environ={
+            "GATEWAY_DEMO_API_KEY": DEMO_KEY,
+            "GATEWAY_DATABASE_URL": f"postgresql+asyncpg://gateway:{database_password}@db/gateway",
+        }
+    )
+    # The secrets are there ...
+    assert settings.demo.api_key is not None
+    assert settings.demo.api_key.get_secret_value() == DEMO_KEY
+    assert database_password in settings.database_dsn
+    # ... but no rendering of the settings shows them.
+    for rendering in (repr(settings), str(settings), f"{settings}", repr(settings.model_dump())):
+        assert DEFAULT_BANK_SECRET not in rendering
+        assert DEMO_KEY not in rendering
+        assert database_password not in rendering
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "not-a-key",
+        "gw_demo000001_short",
+        "gw_DEMO000001_" + "K" * 32,  # the id is lower-case
+        "gw_demo000001_" + "K" * 65,
+        "gw_demo000001_" + "K" * 31 + "!",
+    ],
+)
+def test_a_malformed_demo_api_key_is_refused_at_load(key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"GATEWAY_DEMO_API_KEY": key})
+    assert caught.value.key == "demo.api_key"
+    assert key not in str(caught.value)  # the refusal does not echo the secret
+
+
+def test_settings_are_immutable() -> None:
+    settings = load_settings(environ={})
+    with pytest.raises(ValueError, match="frozen"):
+        settings.port = 1  # type: ignore[misc]
