@@ -59,7 +59,9 @@ class PaymentSettings(_Section):
     @model_validator(mode="after")
     def _bounds(self) -> PaymentSettings:
         if not self.min_expiry_seconds <= self.default_expiry_seconds <= self.max_expiry_seconds:
-            raise ValueError("need min_expiry_seconds <= default_expiry_seconds <= max_expiry_seconds")
+            raise ValueError(
+                "need min_expiry_seconds <= default_expiry_seconds <= max_expiry_seconds"
+            )
         return self
 
 

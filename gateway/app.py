@@ -27,15 +27,13 @@ def create_app(
 ) -> web.Application:
     """Build the service. ``background=False`` leaves out the periodic loops (tests drive
     them directly)."""
-    app = web.Application(
-        middlewares=[observe, problems], client_max_size=settings.max_body_bytes
-    )
+    app = web.Application(middlewares=[observe, problems], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_database)
     if settings.sandbox:
-        from gateway.sandbox import sandbox_context, mount_sandboxes
+        from gateway.sandbox import mount_sandboxes, sandbox_context
 
         app.cleanup_ctx.append(sandbox_context)
         mount_sandboxes(app)

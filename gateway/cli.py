@@ -59,7 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         overrides = {
             key: value
-            for key, value in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+            for key, value in (
+                ("host", getattr(args, "host", None)),
+                ("port", getattr(args, "port", None)),
+            )
             if value is not None
         }
         settings = load_settings(args.config, overrides=overrides)

@@ -12,7 +12,7 @@ from gateway.services.bank_credits import BankCreditService
 from gateway.services.payments import PaymentService
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 DATABASE = web.AppKey("database", Database)
 METRICS = web.AppKey("metrics", Metrics)
 PAYMENTS = web.AppKey("payments", PaymentService)

@@ -39,9 +39,7 @@ def _redact(
     return event
 
 
-def configure_logging(
-    fmt: Literal["json", "console"] = "json", level: str = "info"
-) -> None:
+def configure_logging(fmt: Literal["json", "console"] = "json", level: str = "info") -> None:
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
     )

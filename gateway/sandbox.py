@@ -50,7 +50,7 @@ async def sandbox_context(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(upgrade, app[SETTINGS].database_dsn)
     key = await seed_demo(app)
     if key is not None:
-        print(  # noqa: T201 — the one place a key is shown, as the sandbox promises
+        print(
             f"\n  Sandbox ready at {app[SETTINGS].base_url}\n"
             f"  Demo agency: {app[SETTINGS].demo.agency_code}\n"
             f"  Demo portal API key: {key}\n",
@@ -84,7 +84,9 @@ async def seed_demo(app: web.Application) -> str | None:
     if configured is not None:
         async with db.read() as conn:
             exists = (
-                await conn.execute(select(api_clients.c.id).where(api_clients.c.id == key_id(configured)))
+                await conn.execute(
+                    select(api_clients.c.id).where(api_clients.c.id == key_id(configured))
+                )
             ).first()
         if exists is None:
             await create_client(

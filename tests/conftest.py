@@ -83,7 +83,7 @@ def postgres_database() -> Iterator[str]:
     name = f"gateway_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
         _in_thread(asyncio.run, _postgres_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 — any failure means "no PostgreSQL here"
+    except Exception as exc:
         message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}"
         if IN_CI:
             pytest.fail(message)
@@ -203,9 +203,7 @@ async def seed(app_client: TestClient) -> dict[str, str]:  # type: ignore[type-a
 
 
 @pytest.fixture
-async def gateway(
-    aiohttp_client: Any, database_url: str, clock: FixedClock
-) -> Gateway:
+async def gateway(aiohttp_client: Any, database_url: str, clock: FixedClock) -> Gateway:
     app = create_app(make_settings(database_url), clock=clock, background=False)
     client = await aiohttp_client(app)
     return Gateway(client=client, clock=clock, keys=await seed(client))

@@ -14,7 +14,13 @@ from gateway.http.responses import json_response
 
 _REF = "#/components/schemas/{model}"
 _STATUSES = [
-    "pending", "paid", "expired", "cancelled", "needs_review", "partially_refunded", "refunded",
+    "pending",
+    "paid",
+    "expired",
+    "cancelled",
+    "needs_review",
+    "partially_refunded",
+    "refunded",
 ]
 
 
@@ -34,7 +40,10 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _PAYMENT_ID = {
-    "name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"},
+    "name": "payment_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
 }
 _AUTH_ERRORS = {
     "401": _problem("Missing or invalid API key (`unauthenticated`)"),
@@ -80,8 +89,18 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": [
-            "id", "status", "amount", "currency", "reference", "agency_code", "dossier_code",
-            "items", "expires_at", "created_at", "checkout_url", "vietqr",
+            "id",
+            "status",
+            "amount",
+            "currency",
+            "reference",
+            "agency_code",
+            "dossier_code",
+            "items",
+            "expires_at",
+            "created_at",
+            "checkout_url",
+            "vietqr",
         ],
         "properties": {
             "id": {"type": "string", "pattern": "^pay_[a-z2-7]{26}$"},
@@ -115,7 +134,12 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": [
-                    "payload", "bank_bin", "account_number", "account_name", "png_url", "svg_url",
+                    "payload",
+                    "bank_bin",
+                    "account_number",
+                    "account_name",
+                    "png_url",
+                    "svg_url",
                 ],
                 "properties": {
                     "payload": {"type": "string", "description": "NAPAS VietQR (EMVCo) text"},
@@ -173,7 +197,11 @@ def document() -> dict[str, Any]:
             ("status", {"type": "string", "enum": _STATUSES}, "payment status"),
             ("created_from", {"type": "string", "format": "date-time"}, "inclusive"),
             ("created_to", {"type": "string", "format": "date-time"}, "exclusive"),
-            ("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "page size"),
+            (
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                "page size",
+            ),
             ("cursor", {"type": "string"}, "next_cursor of the previous page"),
         )
     ]
@@ -196,7 +224,9 @@ def document() -> dict[str, Any]:
                     "security": [{"apiKey": []}],
                     "parameters": [
                         {
-                            "name": "Idempotency-Key", "in": "header", "required": True,
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": True,
                             "schema": {"type": "string", "maxLength": 255},
                         }
                     ],
@@ -205,8 +235,9 @@ def document() -> dict[str, Any]:
                         "content": {"application/json": {"schema": _ref("CreatePayment")}},
                     },
                     "responses": {
-                        "201": _json("Created (or the stored response of a retried key)",
-                                     _ref("Payment")),
+                        "201": _json(
+                            "Created (or the stored response of a retried key)", _ref("Payment")
+                        ),
                         "400": _problem("`malformed_json`"),
                         **_AUTH_ERRORS,
                         "403": _problem("`forbidden` or `agency_not_in_scope`"),
@@ -259,12 +290,24 @@ def document() -> dict[str, Any]:
                     "description": "HMAC-SHA256 over '<X-Bank-Timestamp>.<raw body>' in "
                     "X-Bank-Signature as 'v1=<hex>'. De-duplicated by transaction_id.",
                     "parameters": [
-                        {"name": "bank", "in": "path", "required": True,
-                         "schema": {"type": "string"}},
-                        {"name": "X-Bank-Timestamp", "in": "header", "required": True,
-                         "schema": {"type": "string"}},
-                        {"name": "X-Bank-Signature", "in": "header", "required": True,
-                         "schema": {"type": "string"}},
+                        {
+                            "name": "bank",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "X-Bank-Timestamp",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "X-Bank-Signature",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
                     ],
                     "requestBody": {
                         "required": True,
@@ -321,17 +364,38 @@ def document() -> dict[str, Any]:
                     },
                 },
             },
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
-                "Alive", {"type": "object"})}}},
-            "/readyz": {"get": {"summary": "Readiness (checks the database)", "responses": {
-                "200": _json("Ready", {"type": "object"}),
-                "503": _problem("`service_unavailable`"),
-            }}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-                "200": {"description": "Prometheus text format", "content": {"text/plain": {}}},
-            }}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {
-                "200": _json("OpenAPI 3.1", {"type": "object"})}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "responses": {"200": _json("Alive", {"type": "object"})},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness (checks the database)",
+                    "responses": {
+                        "200": _json("Ready", {"type": "object"}),
+                        "503": _problem("`service_unavailable`"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {}},
+                        },
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _json("OpenAPI 3.1", {"type": "object"})},
+                }
+            },
         },
     }
 

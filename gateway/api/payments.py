@@ -84,11 +84,9 @@ async def list_payments(request: web.Request) -> web.Response:
         created_from=created.get("created_from"),
         created_to=created.get("created_to"),
     )
-    return json_response(await request.app[PAYMENTS].list(who, listing))
+    return json_response(await request.app[PAYMENTS].list_page(who, listing))
 
 
 async def cancel_payment(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
-    return json_response(
-        await request.app[PAYMENTS].cancel(who, request.match_info["payment_id"])
-    )
+    return json_response(await request.app[PAYMENTS].cancel(who, request.match_info["payment_id"]))

@@ -58,7 +58,12 @@ class AttemptStatus(StrEnum):
 
 ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
     AttemptStatus.CREATED: frozenset(
-        {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.UNKNOWN, AttemptStatus.CANCELLED}
+        {
+            AttemptStatus.PENDING,
+            AttemptStatus.FAILED,
+            AttemptStatus.UNKNOWN,
+            AttemptStatus.CANCELLED,
+        }
     ),
     AttemptStatus.PENDING: frozenset(
         {

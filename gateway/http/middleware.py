@@ -79,5 +79,3 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:
         log.exception("unhandled_error")
         return problem(GatewayError("an unexpected error occurred; it has been logged"))
-
-

@@ -42,7 +42,9 @@ _FIELD_CODES = {
 }
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         body=json.dumps(body, ensure_ascii=False).encode(),
         status=status,
@@ -51,7 +53,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def problem(error: GatewayError, *, status: int | None = None, code: str | None = None) -> web.Response:
+def problem(
+    error: GatewayError, *, status: int | None = None, code: str | None = None
+) -> web.Response:
     body = error.problem()
     if status is not None:
         body["status"] = status

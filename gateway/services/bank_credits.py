@@ -36,7 +36,7 @@ from gateway.db.schema import agencies, attempts, payments, provider_events
 from gateway.domain.ids import Clock
 from gateway.domain.references import find_references
 from gateway.domain.statuses import AttemptStatus, PaymentStatus, transition
-from gateway.errors import NoticeRejected, NotFound
+from gateway.errors import NotFound, NoticeRejected
 from providers.payment.vietqr import notice as wire
 
 log = structlog.get_logger(__name__)
@@ -69,9 +69,7 @@ class BankCreditService:
         self.banks = banks
         self.reference_prefix = reference_prefix
 
-    async def receive(
-        self, bank: str, headers: Mapping[str, str], body: bytes
-    ) -> NoticeResult:
+    async def receive(self, bank: str, headers: Mapping[str, str], body: bytes) -> NoticeResult:
         settings = self.banks.get(bank)
         if settings is None:
             raise NotFound(f"no bank is configured under the name {bank!r}")

@@ -22,7 +22,6 @@ from gateway.domain.ids import Clock
 from gateway.errors import NotFound, Unauthenticated
 
 
-
 class Role(StrEnum):
     PORTAL = "portal"
     COUNTER = "counter"
@@ -74,15 +73,19 @@ async def create_client(
         raise ValueError("API key must look like gw_<10 lower-case letters/digits>_<32+ chars>")
     async with db.write() as conn:
         rows = (
-            await conn.execute(select(agencies.c.id, agencies.c.code).where(
-                agencies.c.code.in_(agency_codes)))
+            await conn.execute(
+                select(agencies.c.id, agencies.c.code).where(agencies.c.code.in_(agency_codes))
+            )
         ).all()
         missing = set(agency_codes) - {row.code for row in rows}
         if missing:
             raise NotFound(f"unknown agency: {', '.join(sorted(missing))}")
         await conn.execute(
             insert(api_clients).values(
-                id=client_id, name=name, role=role.value, key_hash=hash_key(key),
+                id=client_id,
+                name=name,
+                role=role.value,
+                key_hash=hash_key(key),
                 created_at=clock(),
             )
         )

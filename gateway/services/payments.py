@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -206,8 +206,10 @@ class PaymentService:
         async with self.db.read() as conn:
             return await self._view(conn, payment_id)
 
-    async def list(self, principal: Principal, query: ListFilter) -> dict[str, Any]:
-        conditions = [payments.c.agency_id.in_(sorted(principal.agency_ids))]
+    async def list_page(self, principal: Principal, query: ListFilter) -> dict[str, Any]:
+        conditions: list[ColumnElement[bool]] = [
+            payments.c.agency_id.in_(sorted(principal.agency_ids))
+        ]
         if query.dossier_code:
             conditions.append(payments.c.dossier_code == query.dossier_code)
         if query.status:
@@ -236,7 +238,9 @@ class PaymentService:
             page = rows[: query.limit]
             lines = await self._items(conn, [row.id for row in page])
         data = [self._render(row, lines.get(row.id, [])) for row in page]
-        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > len(page) else None
+        next_cursor = (
+            encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > len(page) else None
+        )
         return {"data": data, "next_cursor": next_cursor}
 
     # -- state changes ------------------------------------------------------------------
@@ -266,16 +270,20 @@ class PaymentService:
         now = self.clock()
         async with self.db.write() as conn:
             due = (
-                await conn.execute(
-                    select(payments.c.id)
-                    .where(
-                        payments.c.status == PaymentStatus.PENDING.value,
-                        payments.c.expires_at <= now,
+                (
+                    await conn.execute(
+                        select(payments.c.id)
+                        .where(
+                            payments.c.status == PaymentStatus.PENDING.value,
+                            payments.c.expires_at <= now,
+                        )
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
                     )
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if due:
                 await _set_many(conn, due, PaymentStatus.EXPIRED, now)
         return len(due)
@@ -287,7 +295,7 @@ class PaymentService:
         await _set_many(conn, [row.id], status, self.clock())
 
     def _is_overdue(self, row: Row[Any]) -> bool:
-        return row.status == PaymentStatus.PENDING.value and row.expires_at <= self.clock()
+        return bool(row.status == PaymentStatus.PENDING.value and row.expires_at <= self.clock())
 
     # -- views --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -50,17 +50,38 @@ class Transfer:
         return {**self.notice.to_json(), "delivered": self.delivered, "attempts": self.deliveries}
 
 
+class Redeliveries:
+    """The bank's background redelivery tasks."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait(self) -> None:
+        """Wait until every scheduled redelivery has finished (delivered or given up)."""
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.wait()
+
+
 CONFIG = web.AppKey("sandbox_bank_config", SandboxBankConfig)
 TRANSFERS = web.AppKey("sandbox_bank_transfers", dict[str, Transfer])
 SESSION = web.AppKey("sandbox_bank_session", aiohttp.ClientSession)
-TASKS = web.AppKey("sandbox_bank_tasks", set[asyncio.Task[None]])
+REDELIVERIES = web.AppKey("sandbox_bank_redeliveries", Redeliveries)
 
 
 def create_bank_app(config: SandboxBankConfig) -> web.Application:
     app = web.Application()
     app[CONFIG] = config
     app[TRANSFERS] = {}
-    app[TASKS] = set()
+    app[REDELIVERIES] = Redeliveries()
     app.cleanup_ctx.append(_session)
     app.router.add_post("/transfers", book_transfer)
     app.router.add_get("/transfers", list_transfers)
@@ -72,9 +93,7 @@ async def _session(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         app[SESSION] = session
         yield
-        for task in list(app[TASKS]):
-            task.cancel()
-        await asyncio.gather(*app[TASKS], return_exceptions=True)
+        await app[REDELIVERIES].cancel()
 
 
 def _error(status: int, code: str, detail: str) -> web.Response:
@@ -134,9 +153,7 @@ async def _deliver(app: web.Application, transfer: Transfer) -> None:
     """One attempt now; if it fails, the rest in the background."""
     if await _attempt(app, transfer):
         return
-    task = asyncio.create_task(_retry(app, transfer))
-    app[TASKS].add(task)
-    task.add_done_callback(app[TASKS].discard)
+    app[REDELIVERIES].start(_retry(app, transfer))
 
 
 async def _retry(app: web.Application, transfer: Transfer) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from gateway.db.schema import provider_events
 from gateway.keys import DATABASE
 from providers.payment.vietqr import notice as wire
-from providers.sandbox.bank import TASKS, SandboxBankConfig, create_bank_app
+from providers.sandbox.bank import REDELIVERIES, SandboxBankConfig, create_bank_app
 
 
 class BankClient:
@@ -32,8 +32,12 @@ class BankClient:
     ) -> dict[str, Any]:
         response = await self.session.post(
             "/transfers",
-            json={"bin": AGENCY_BIN, "account_number": account, "amount": amount,
-                  "description": description},
+            json={
+                "bin": AGENCY_BIN,
+                "account_number": account,
+                "amount": amount,
+                "description": description,
+            },
         )
         assert response.status == 201, await response.text()
         return await response.json()
@@ -72,7 +76,9 @@ async def _payment(gateway: Gateway, payment_id: str) -> dict[str, Any]:
 
 async def _events(gateway: Gateway) -> list[Any]:
     async with gateway.client.app[DATABASE].read() as conn:
-        return list((await conn.execute(select(provider_events).order_by(provider_events.c.id))).all())
+        return list(
+            (await conn.execute(select(provider_events).order_by(provider_events.c.id))).all()
+        )
 
 
 async def test_transfer_with_the_reference_marks_the_payment_paid(
@@ -87,7 +93,9 @@ async def test_transfer_with_the_reference_marks_the_payment_paid(
     assert after["paid_at"] == "2026-11-22T02:00:00Z"
     [event] = await _events(gateway)
     assert (event.outcome, event.payment_id, event.event_key) == (
-        "applied", payment["id"], sent["transaction_id"],
+        "applied",
+        payment["id"],
+        sent["transaction_id"],
     )
     assert json.loads(event.payload)["transaction_id"] == sent["transaction_id"]
 
@@ -120,7 +128,11 @@ async def test_notice_with_an_unknown_reference_is_kept_as_unmatched(
     await transfer(185000, "chuyen tien hoc phi DVC0000000000")
 
     [event] = await _events(gateway)
-    assert (event.outcome, event.reason, event.payment_id) == ("unmatched", "unknown_reference", None)
+    assert (event.outcome, event.reason, event.payment_id) == (
+        "unmatched",
+        "unknown_reference",
+        None,
+    )
     assert event.amount == 185000
     assert (await _payment(gateway, payment["id"]))["status"] == "pending"
 
@@ -137,7 +149,9 @@ async def test_wrong_amount_puts_the_payment_up_for_review(
     assert (event.outcome, event.amount) == ("needs_review", 180000)
 
 
-async def test_money_after_expiry_is_put_up_for_review(gateway: Gateway, transfer: Transfer) -> None:
+async def test_money_after_expiry_is_put_up_for_review(
+    gateway: Gateway, transfer: Transfer
+) -> None:
     payment = await gateway.create_payment()
     gateway.clock.advance(minutes=20)  # not yet swept: still 'pending' in the database
     await transfer(185000, payment["reference"])
@@ -213,15 +227,25 @@ def _signed(body: bytes, timestamp: int, secret: str = BANK_SECRET) -> dict[str,
 
 def _notice_body(reference: str, amount: int = 185000, **extra: Any) -> bytes:
     data = {
-        "transaction_id": "FT0001", "bin": AGENCY_BIN, "account_number": AGENCY_ACCOUNT,
-        "amount": amount, "description": reference, "booked_at": "2026-11-22T09:00:00+07:00",
+        "transaction_id": "FT0001",
+        "bin": AGENCY_BIN,
+        "account_number": AGENCY_ACCOUNT,
+        "amount": amount,
+        "description": reference,
+        "booked_at": "2026-11-22T09:00:00+07:00",
         **extra,
     }
     return json.dumps(data).encode()
 
 
-async def _refused(gateway: Gateway, body: bytes, headers: dict[str, str], code: str,
-                   status: int = 401, bank: str = "testbank") -> None:
+async def _refused(
+    gateway: Gateway,
+    body: bytes,
+    headers: dict[str, str],
+    code: str,
+    status: int = 401,
+    bank: str = "testbank",
+) -> None:
     response = await gateway.client.post(f"/callbacks/bank/{bank}", data=body, headers=headers)
     problem = await response.json()
     assert (response.status, problem["code"]) == (status, code)
@@ -292,21 +316,28 @@ async def test_sandbox_bank_retries_until_the_gateway_accepts(
     """The bank keeps its promise to retry: first to a wrong secret (refused), then fixed."""
     payment = await gateway.create_payment()
     config = SandboxBankConfig(
-        bin=AGENCY_BIN, secret=b"wrong", retry_seconds=0.01, max_attempts=3, clock=gateway.clock,
+        bin=AGENCY_BIN,
+        secret=b"wrong",
+        retry_seconds=0.01,
+        max_attempts=3,
+        clock=gateway.clock,
         notify_url=str(gateway.client.make_url("/callbacks/bank/testbank")),
     )
     server = await aiohttp_server(create_bank_app(config))
     async with aiohttp.ClientSession() as session:
         response = await session.post(
             server.make_url("/transfers"),
-            json={"bin": AGENCY_BIN, "account_number": AGENCY_ACCOUNT, "amount": 185000,
-                  "description": payment["reference"]},
+            json={
+                "bin": AGENCY_BIN,
+                "account_number": AGENCY_ACCOUNT,
+                "amount": 185000,
+                "description": payment["reference"],
+            },
         )
         sent = await response.json()
         assert sent["delivered"] is False and sent["attempts"] == [401]
         config.secret = BANK_SECRET.encode()  # the bank fixes its key; retries now succeed
-        for task in list(server.app[TASKS]):
-            await task  # the background redeliveries; no sleeping
+        await server.app[REDELIVERIES].wait()  # the background redeliveries; no sleeping
         listed = await (await session.get(server.make_url("/transfers"))).json()
     assert listed[0]["delivered"] is True
     assert listed[0]["attempts"][0] == 401 and listed[0]["attempts"][-1] == 200

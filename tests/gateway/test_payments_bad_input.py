@@ -13,8 +13,12 @@ from gateway.app import create_app
 
 
 async def _post(
-    gateway: Gateway, *, body: Any = None, raw: bytes | None = None,
-    headers: dict[str, str] | None = None, who: str = "portal",
+    gateway: Gateway,
+    *,
+    body: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    who: str = "portal",
 ) -> tuple[int, str, dict[str, Any]]:
     all_headers = {**gateway.auth(who), "Idempotency-Key": uuid.uuid4().hex}
     if raw is None:
@@ -57,8 +61,11 @@ def _item(**overrides: Any) -> dict[str, Any]:
         ({"expires_in_seconds": 10**9}, "expires_in_seconds", "out_of_range"),
         ({"agency_code": "NOPE"}, "agency_code", "unknown_agency"),
         ({"dossier_code": "HS-2024-\u4e2d\u6587"}, "dossier_code", "unsupported_character"),
-        ({"items": [_item(amount=600_000_000), _item(amount=600_000_000)]}, "items",
-         "amount_too_large"),
+        (
+            {"items": [_item(amount=600_000_000), _item(amount=600_000_000)]},
+            "items",
+            "amount_too_large",
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -141,8 +148,13 @@ async def test_missing_idempotency_key_is_refused(gateway: Gateway) -> None:
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer", "Basic dXNlcjpwYXNz", "Bearer not-a-key",
-     "Bearer gw_aaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"],
+    [
+        None,
+        "Bearer",
+        "Basic dXNlcjpwYXNz",
+        "Bearer not-a-key",
+        "Bearer gw_aaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    ],
 )
 async def test_missing_or_bad_api_key_is_unauthenticated(
     gateway: Gateway, authorization: str | None
@@ -159,7 +171,9 @@ async def test_missing_or_bad_api_key_is_unauthenticated(
 async def test_key_with_a_wrong_secret_part_is_unauthenticated(gateway: Gateway) -> None:
     real = gateway.keys["portal"]
     forged = real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB")
-    response = await gateway.client.get("/v1/payments", headers={"Authorization": f"Bearer {forged}"})
+    response = await gateway.client.get(
+        "/v1/payments", headers={"Authorization": f"Bearer {forged}"}
+    )
     assert response.status == 401
 
 

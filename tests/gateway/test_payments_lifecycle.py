@@ -9,7 +9,9 @@ from gateway.keys import PAYMENTS
 
 async def test_another_agencys_client_cannot_see_the_payment(gateway: Gateway) -> None:
     payment = await gateway.create_payment()
-    response = await gateway.client.get(f"/v1/payments/{payment['id']}", headers=gateway.auth("other"))
+    response = await gateway.client.get(
+        f"/v1/payments/{payment['id']}", headers=gateway.auth("other")
+    )
     assert response.status == 404
     assert (await response.json())["code"] == "not_found"
     listing = await (await gateway.client.get("/v1/payments", headers=gateway.auth("other"))).json()
@@ -106,7 +108,9 @@ async def test_expired_payment_cannot_be_cancelled(gateway: Gateway) -> None:
     problem = await response.json()
     assert response.status == 409
     assert (problem["code"], problem["current"], problem["requested"]) == (
-        "invalid_transition", "expired", "cancelled",
+        "invalid_transition",
+        "expired",
+        "cancelled",
     )
 
 
