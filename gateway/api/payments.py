@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +20,7 @@ from gateway.services.clients import Role
 from gateway.services.payments import ListFilter
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)
+log = structlog.get_logger(__name__)
 
 
 async def create_payment(request: web.Request) -> web.Response:
@@ -41,6 +43,12 @@ async def create_payment(request: web.Request) -> web.Response:
     )
     if not stored.replayed:
         request.app[METRICS].payments_created.inc()
+        log.info(
+            "payment_created",
+            payment_id=stored.body["id"],
+            agency_code=stored.body["agency_code"],
+            amount=stored.body["amount"],
+        )
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
     return json_response(stored.body, status=stored.status, headers=headers)
 
