@@ -97,4 +97,6 @@ async def list_payments(request: web.Request) -> web.Response:
 
 async def cancel_payment(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
-    return json_response(await request.app[PAYMENTS].cancel(who, request.match_info["payment_id"]))
+    payment = await request.app[PAYMENTS].cancel(who, request.match_info["payment_id"])
+    log.info("payment_cancelled", payment_id=payment["id"])
+    return json_response(payment)
