@@ -46,23 +46,30 @@ PHONE = {"width": 390, "height": 844}
 POLL_MS = 200
 #: Long enough for a few polls on a loaded machine, far below the test's own budget.
 SWITCH_TIMEOUT_MS = 5000
-SCREENSHOT = "/tmp/checkout.png"
+#: For a human to look at; nothing asserts on it.
+SCREENSHOT = "/tmp/checkout.png"  # noqa: S108 — a fixed, well-known place on purpose
 
 
 # -- fixtures ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Playwright objects belong to the event loop that made them, and every test has its
-    own loop, so the browser is per test (about a second to start)."""
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium (Playwright cannot download its own browsers here)."""
     if not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is missing: install Debian's chromium package"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    """Playwright objects belong to the event loop that made them, and every test has its
+    own loop, so the browser is per test (about a second to start)."""
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
