@@ -2,9 +2,16 @@
 # Re-installs only when pyproject.toml changed since the last install.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PYTHON=${PYTHON:-$(command -v python3.12 || command -v python3.11 || command -v python3)}
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-  echo "Python 3.11 or newer is required (found $("$PYTHON" --version))" >&2
+if [ -z "${PYTHON:-}" ]; then
+  for candidate in python3 python3.13 python3.12 python3.11; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      PYTHON=$candidate
+      break
+    fi
+  done
+fi
+if [ -z "${PYTHON:-}" ]; then
+  echo "Python 3.11 or newer is required; set PYTHON=/path/to/python3.11" >&2
   exit 1
 fi
 if [ ! -x .venv/bin/python ]; then
