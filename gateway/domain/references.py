@@ -3,8 +3,8 @@ in the bank transfer text, with a check character so a mistyped or truncated ref
 never matched to somebody else's bill.
 
 Layout: ``PREFIX`` + 10 random symbols + 1 check symbol, e.g. ``DVC7K3M9QX2PAB`` (14 chars).
-The alphabet is Crockford's base-32 (no I, L, O, U), the check is Luhn mod 32 over the
-prefix and body. Functions here are pure: randomness is passed in.
+The alphabet is Crockford's base-32 (no I, L, O, U), the check is a Damm check symbol over
+the prefix and body. Functions here are pure: randomness is passed in.
 """
 
 from __future__ import annotations
@@ -27,16 +27,23 @@ def _code_point(char: str) -> int:
     return (ord(char) - ord("A")) % len(ALPHABET)
 
 
+def _times_two(value: int) -> int:
+    """Multiply by x in GF(2^5) with the primitive polynomial x^5 + x^2 + 1."""
+    value <<= 1
+    return value ^ 0b100101 if value & 0b100000 else value
+
+
 def check_symbol(text: str) -> str:
-    """Luhn mod N check symbol (N = 32) over ``text``."""
-    factor = 2
-    total = 0
-    n = len(ALPHABET)
-    for char in reversed(text):
-        addend = factor * _code_point(char)
-        factor = 1 if factor == 2 else 2
-        total += addend // n + addend % n
-    return ALPHABET[(n - total % n) % n]
+    """Damm check symbol over the quasigroup ``a * b = 2a XOR b`` in GF(32).
+
+    The quasigroup is totally anti-symmetric (``(c*x)*y = (c*y)*x`` only if ``x = y``), so
+    the check catches every single-symbol substitution and every transposition of two
+    neighbours, including one with the check symbol itself. (Luhn mod 32 misses ``0``↔``Z``.)
+    """
+    interim = 0
+    for char in text:
+        interim = _times_two(interim) ^ _code_point(char)
+    return ALPHABET[_times_two(interim)]  # the symbol that brings the interim back to 0
 
 
 def make_reference(prefix: str, random_bytes: bytes) -> str:

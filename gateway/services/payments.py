@@ -157,7 +157,7 @@ class PaymentService:
     async def _insert_with_fresh_reference(
         self, conn: AsyncConnection, values: dict[str, Any], agency: Agency, bill: str | None
     ) -> str:
-        """References carry 60 random bits; a collision is retried inside a savepoint."""
+        """References carry 50 random bits; a collision is retried inside a savepoint."""
         for _ in range(5):
             reference = make_reference(self.settings.reference_prefix, secrets.token_bytes(8))
             payload = encode(

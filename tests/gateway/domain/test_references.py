@@ -23,10 +23,31 @@ def test_reference_is_prefix_ten_symbols_and_a_check_symbol() -> None:
     assert is_valid_reference(reference, "DVC")
 
 
-def test_luhn_mod_32_check_symbol_golden() -> None:
-    # Computed by hand: body "DVC0000000001" → value of '1' doubled = 2, D,V,C by index mod 32.
+def test_damm_check_symbol_golden() -> None:
+    # By hand: interim = 2·interim XOR value in GF(32) (x^5 + x^2 + 1); check = 2·interim.
     assert check_symbol("0") == "0"
-    assert check_symbol("1") == ALPHABET[30]  # (32 - 2) % 32
+    assert check_symbol("1") == "2"  # interim 1 → check 2
+    assert check_symbol("Z") == "V"  # interim 31 → 62 XOR 0b100101 = 27 → 'V'
+
+
+def test_every_substitution_and_neighbour_swap_is_caught_exhaustively() -> None:
+    """For every position and every pair of symbols — including 0↔Z, which Luhn mod 32 misses."""
+    reference = make_reference("DVC", bytes(range(8)))
+    for index in range(3, len(reference)):
+        for symbol in ALPHABET:
+            if symbol != reference[index]:
+                typo = reference[:index] + symbol + reference[index + 1 :]
+                assert not is_valid_reference(typo, "DVC"), typo
+    for a in ALPHABET:
+        for b in ALPHABET:
+            if a == b:
+                continue
+            body = "DVC" + "0" * 8 + a + b
+            good = body + check_symbol(body)
+            swapped = "DVC" + "0" * 8 + b + a + check_symbol(body)
+            assert is_valid_reference(good, "DVC")
+            assert not is_valid_reference(swapped, "DVC"), (a, b)
+
 
 
 @given(st.binary(min_size=8, max_size=8), st.integers(0, 12), st.sampled_from(ALPHABET))
