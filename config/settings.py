@@ -107,6 +107,12 @@ class Settings(_Section):
     sandbox_bank: SandboxBankSettings = SandboxBankSettings()
     demo: DemoSettings = DemoSettings()
 
+    @model_validator(mode="after")
+    def _sandbox_needs_its_bank(self) -> Settings:
+        if self.sandbox and "sandbox" not in self.banks:
+            raise ValueError("sandbox mode needs [banks.sandbox] with the sandbox bank's secret")
+        return self
+
     @property
     def database_dsn(self) -> str:
         if self.database_url is not None:
@@ -147,8 +153,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError("GATEWAY_CONFIG", f"file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(
+            str(path), f"cannot read the configuration file: {exc.strerror}"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
 

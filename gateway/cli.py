@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from aiohttp import web
+from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, Settings, load_settings
 from gateway.db import Database
@@ -78,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return asyncio.run(_admin(settings, args))
+    except OperationalError as exc:
+        print(
+            f"gateway: the database is not ready ({exc.orig}); run `gateway migrate`",
+            file=sys.stderr,
+        )
+        return 1
     except GatewayError as exc:
         print(f"gateway: {exc.detail}", file=sys.stderr)
         for error in getattr(exc, "errors", []):

@@ -1,6 +1,6 @@
 """Shared fixtures. Every database test runs twice: on SQLite and on PostgreSQL.
 
-PostgreSQL is reached at ``$GATEWAY_TEST_POSTGRES_URL`` (default: user ``postgres`` on
+PostgreSQL is reached at ``$TEST_POSTGRES_URL`` (default: user ``postgres`` on
 127.0.0.1:5432, trust auth). Without it the PostgreSQL half skips on a developer machine,
 but under ``CI=true`` a missing PostgreSQL is a failure.
 """
@@ -32,7 +32,7 @@ from gateway.services.agencies import NewAgency, add_agency
 from gateway.services.clients import Role, create_client
 
 POSTGRES_ADMIN_URL = os.environ.get(
-    "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BANK_SECRET = "test-bank-secret"

@@ -83,6 +83,8 @@ payments = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("paid_at", UTCDateTime),
+    #: Last ``sequence`` given to an outbox event about this payment (portals drop stale ones).
+    Column("sequence", Integer, nullable=False, server_default="0"),
     Index("ix_payments_agency_created", "agency_id", "created_at", "id"),
     Index("ix_payments_dossier", "dossier_code"),
     Index("ix_payments_status_expires", "status", "expires_at"),
@@ -111,9 +113,112 @@ attempts = Table(
     Column("provider_reference", String(64), nullable=False),
     Column("provider_transaction_id", String(64)),
     Column("amount", BigInteger, nullable=False),
+    Column("terminal_id", String(32)),
+    #: What the payer must do next (redirect URL, terminal), as returned by the API.
+    Column("next_action", JSON),
+    #: Provider facts: card brand, masked PAN, approval code, RRN, bank code, response codes.
+    Column("details", JSON),
+    Column("failure_code", String(32)),
+    #: Set when money arrived through this attempt after another one had paid the bill.
+    Column("review_reason", String(64)),
+    Column("expires_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("channel", "provider_reference", name="uq_attempts_channel_reference"),
+    Index("ix_attempts_channel_status", "channel", "status"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False, index=True),
+    Column("attempt_id", ForeignKey("attempts.id"), nullable=False),
+    Column("client_id", ForeignKey("api_clients.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    #: Our reference towards the provider (VNPAY vnp_RequestId); unique per refund.
+    Column("provider_reference", String(64), nullable=False, unique=True),
+    Column("provider_transaction_id", String(64)),
+    Column("failure_code", String(32)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+pos_terminals = Table(
+    "pos_terminals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    #: The terminal's id at the POS cloud (printed on the device).
+    Column("terminal_id", String(32), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    #: The one sale the terminal is running, if any (a terminal does one thing at a time).
+    Column("active_attempt_id", String(32)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("client_id", ForeignKey("api_clients.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),  # event types, or ["*"]
+    Column("secret", String(64), nullable=False),
+    #: During a rotation the old secret signs too, until ``previous_secret_expires_at``.
+    Column("previous_secret", String(64)),
+    Column("previous_secret_expires_at", UTCDateTime),
+    Column("disabled_at", UTCDateTime),
+    Column("disabled_reason", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("type", String(64), nullable=False),
+    #: The API client the event is about (owner of the payment); its endpoints receive it.
+    Column("client_id", ForeignKey("api_clients.id"), nullable=False),
+    Column("payment_id", ForeignKey("payments.id")),
+    Column("sequence", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON bytes every delivery sends
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_outbox_events_payment", "payment_id", "sequence"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("outbox_events.id"), nullable=False),
+    Column("endpoint_id", ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivering | succeeded | failed
+    Column("attempt_count", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    #: A claimed delivery belongs to one worker until this time (then it may be reclaimed).
+    Column("locked_until", UTCDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", String(255)),
+    Column("delivered_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("event_id", "endpoint_id", name="uq_deliveries_event_endpoint"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_endpoint", "endpoint_id", "id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", ForeignKey("deliveries.id"), nullable=False, index=True),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(255)),
+    Column("duration_ms", Integer, nullable=False),
 )
 
 provider_events = Table(

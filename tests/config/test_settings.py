@@ -71,9 +71,7 @@ def test_other_environment_variables_are_ignored() -> None:
         ("[paymnets]\nmax_amount = 1\n", "paymnets"),
     ],
 )
-def test_an_unknown_key_in_the_file_is_refused_by_name(
-    tmp_path: Path, text: str, key: str
-) -> None:
+def test_an_unknown_key_in_the_file_is_refused_by_name(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text), environ={})
     assert caught.value.key == key
@@ -100,7 +98,9 @@ def test_an_invalid_value_is_refused_naming_the_key(environ: dict[str, str], key
 
 def test_a_bank_without_a_secret_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_settings(write(tmp_path, "[banks.acb]\ntimestamp_tolerance_seconds = 60\n"), environ={})
+        load_settings(
+            write(tmp_path, "[banks.acb]\ntimestamp_tolerance_seconds = 60\n"), environ={}
+        )
     assert caught.value.key == "banks.acb.secret"
 
 
@@ -110,9 +110,15 @@ def test_inconsistent_expiry_bounds_are_refused(tmp_path: Path) -> None:
         load_settings(write(tmp_path, text), environ={})
 
 
-def test_a_missing_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found"):
+def test_a_missing_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="No such file") as caught:
         load_settings(tmp_path / "nope.toml", environ={})
+    assert caught.value.key == str(tmp_path / "nope.toml")
+
+
+def test_sandbox_without_the_sandbox_bank_secret_is_refused_at_load(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"banks.sandbox"):
+        load_settings(write(tmp_path, "sandbox = true\n"), environ={})
 
 
 def test_a_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:

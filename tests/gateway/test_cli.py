@@ -21,9 +21,9 @@ from gateway.app import create_app
 from gateway.cli import main
 
 AGENCY = [
-    "agencies", "add", "--code", "HCM", "--name", "Sở Tư pháp TP. Hồ Chí Minh",
-    "--bank-bin", "970499", "--account-number", "0011001234567",
-    "--account-name", "SO TU PHAP HCM",
+    *("agencies", "add", "--code", "HCM", "--name", "Sở Tư pháp TP. Hồ Chí Minh"),
+    *("--bank-bin", "970499", "--account-number", "0011001234567"),
+    *("--account-name", "SO TU PHAP HCM"),
 ]
 
 

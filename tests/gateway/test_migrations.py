@@ -45,7 +45,11 @@ async def test_the_database_is_at_the_latest_revision(database_url: str) -> None
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as connection:
-            versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+            versions = (
+                (await connection.execute(text("SELECT version_num FROM alembic_version")))
+                .scalars()
+                .all()
+            )
     finally:
         await engine.dispose()
 

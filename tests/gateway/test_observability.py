@@ -176,9 +176,13 @@ async def test_the_payers_contact_data_never_reaches_the_logs(
     key = uuid.uuid4().hex
     headers = {**gateway.auth(), "Idempotency-Key": key}
 
-    created = await gateway.client.post("/v1/payments", json=payment_body(payer=payer), headers=headers)
+    created = await gateway.client.post(
+        "/v1/payments", json=payment_body(payer=payer), headers=headers
+    )
     assert created.status == 201
-    replayed = await gateway.client.post("/v1/payments", json=payment_body(payer=payer), headers=headers)
+    replayed = await gateway.client.post(
+        "/v1/payments", json=payment_body(payer=payer), headers=headers
+    )
     assert replayed.status == 201
     invalid = await gateway.client.post(
         "/v1/payments",

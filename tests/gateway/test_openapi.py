@@ -55,9 +55,7 @@ def _pointer(*parts: str) -> str:
     return "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
-async def assert_documented(
-    document: dict[str, Any], method: str, path: str, response: Any
-) -> Any:
+async def assert_documented(document: dict[str, Any], method: str, path: str, response: Any) -> Any:
     """Check ``response`` against the schema documented for ``method path`` and its status;
     ``$ref``s resolve against the document itself. Return the parsed body."""
     responses = document["paths"][path][method]["responses"]
@@ -82,7 +80,9 @@ async def assert_documented(
         registry=registry,
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
-    errors = [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)]
+    errors = [
+        f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)
+    ]
     assert not errors, f"{method.upper()} {path} → {status} does not match its schema: {errors}"
     return body
 
@@ -187,17 +187,51 @@ async def test_payment_responses_match_their_documented_schemas(gateway: Gateway
     await assert_documented(document, "get", "/pay/{payment_id}/status", status)
 
 
+UNKNOWN_PAYMENT = "pay_" + "a" * 26
+
+
 @pytest.mark.parametrize(
-    ("method", "path", "request_kwargs", "status", "code"),
+    ("who", "method", "path", "request_kwargs", "status", "code"),
     [
-        ("post", "/v1/payments", {"json": payment_body(items=[])}, 422, "validation_failed"),
-        ("post", "/v1/payments", {"data": b"{not json"}, 400, "malformed_json"),
-        ("get", "/v1/payments", {"params": {"limit": "0"}}, 422, "validation_failed"),
-        ("get", "/v1/payments/{payment_id}", {}, 404, "not_found"),
+        (
+            "portal",
+            "post",
+            "/v1/payments",
+            {"json": payment_body(items=[])},
+            422,
+            "validation_failed",
+        ),
+        ("portal", "post", "/v1/payments", {"data": b"{not json"}, 400, "malformed_json"),
+        (
+            "portal",
+            "post",
+            "/v1/payments",
+            {"data": b"{}", "headers": {"Content-Type": "text/plain"}},
+            415,
+            "unsupported_media_type",
+        ),
+        ("portal", "post", "/v1/payments", {"data": b" " * 70_000}, 413, "payload_too_large"),
+        (
+            "portal",
+            "post",
+            "/v1/payments",
+            {"json": payment_body(agency_code="HN")},
+            403,
+            "agency_not_in_scope",
+        ),
+        ("finance", "post", "/v1/payments", {"json": payment_body()}, 403, "forbidden"),
+        ("portal", "get", "/v1/payments", {"params": {"limit": "0"}}, 422, "validation_failed"),
+        ("portal", "get", "/v1/payments", {"params": {"cursor": "bogus"}}, 400, "invalid_cursor"),
+        ("portal", "get", "/v1/payments/{payment_id}", {}, 404, "not_found"),
+        ("portal", "post", "/v1/payments/{payment_id}/cancel", {}, 404, "not_found"),
+        (None, "get", "/pay/{payment_id}/status", {}, 404, "not_found"),
+        (None, "get", "/pay/{payment_id}/qr.png", {}, 404, "not_found"),
+        (None, "post", "/callbacks/bank/{bank}", {"data": b"{}"}, 404, "not_found"),
     ],
 )
 async def test_problem_responses_match_the_documented_problem_schema(
     gateway: Gateway,
+    who: str | None,
     method: str,
     path: str,
     request_kwargs: dict[str, Any],
@@ -205,16 +239,21 @@ async def test_problem_responses_match_the_documented_problem_schema(
     code: str,
 ) -> None:
     document = await served_document(gateway)
-    url = path.replace("{payment_id}", "pay_" + "a" * 26)
-    headers = {**gateway.auth(), "Idempotency-Key": uuid.uuid4().hex}
-    if "data" in request_kwargs:
-        headers["Content-Type"] = "application/json"
-    response = await gateway.client.request(method, url, headers=headers, **request_kwargs)
+    url = path.replace("{payment_id}", UNKNOWN_PAYMENT).replace("{bank}", "nosuchbank")
+    headers = {"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}
+    if who is not None:
+        headers.update(gateway.auth(who))
+    if "json" in request_kwargs:
+        del headers["Content-Type"]
+    kwargs = dict(request_kwargs)  # shared by both database runs: do not consume it
+    headers.update(kwargs.pop("headers", {}))
+    response = await gateway.client.request(method, url, headers=headers, **kwargs)
 
-    assert response.status == status
+    assert response.status == status, await response.text()
     assert response.content_type == "application/problem+json"
     body = await assert_documented(document, method, path, response)
     assert body["code"] == code
+    assert body["status"] == status
     if code == "validation_failed":
         assert body["errors"], "a validation problem names the fields"
 

@@ -1,0 +1,125 @@
+"""Dependencies point inward: providers know nothing of the gateway, and only ``config``
+reads the environment."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTER_PACKAGES = frozenset({"gateway", "webhooks", "reconciliation", "config"})
+ENVIRONMENT_READERS = frozenset({"environ", "environb", "getenv", "getenvb"})
+
+
+def python_files(*packages: str) -> list[Path]:
+    files = sorted(path for package in packages for path in (ROOT / package).rglob("*.py"))
+    return [path for path in files if "__pycache__" not in path.parts]
+
+
+def parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def absolute_imports(tree: ast.Module) -> list[tuple[int, str]]:
+    """Top-level package of every absolute import, with its line."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name.split(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module.split(".")[0]))
+    return found
+
+
+def environment_reads(tree: ast.Module) -> list[tuple[int, str]]:
+    """``os.environ``/``os.getenv`` (also through ``import os as x`` or
+    ``from os import environ``) and ``posix.environ``."""
+    os_names = {"os", "posix"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            os_names |= {
+                alias.asname for alias in node.names if alias.name in os_names and alias.asname
+            }
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ENVIRONMENT_READERS
+            and isinstance(node.value, ast.Name)
+            and node.value.id in os_names
+        ):
+            found.append((node.lineno, f"{node.value.id}.{node.attr}"))
+        elif isinstance(node, ast.ImportFrom) and node.module in {"os", "posix"}:
+            found += [
+                (node.lineno, f"from {node.module} import {alias.name}")
+                for alias in node.names
+                if alias.name in ENVIRONMENT_READERS or alias.name == "*"
+            ]
+    return found
+
+
+def test_the_scanned_packages_exist() -> None:
+    assert python_files("providers"), "no providers found: has the layout changed?"
+    assert python_files("gateway")
+
+
+@pytest.mark.parametrize(
+    "path", python_files("providers"), ids=lambda path: str(path.relative_to(ROOT))
+)
+def test_providers_do_not_import_outer_layers(path: Path) -> None:
+    outward = [
+        f"line {line}: {package}"
+        for line, package in absolute_imports(parse(path))
+        if package in OUTER_PACKAGES
+    ]
+    assert outward == [], f"{path.relative_to(ROOT)} imports an outer layer"
+
+
+@pytest.mark.parametrize(
+    "path",
+    python_files("gateway", "providers", "webhooks", "reconciliation"),
+    ids=lambda path: str(path.relative_to(ROOT)),
+)
+def test_only_config_reads_the_environment(path: Path) -> None:
+    reads = [f"line {line}: {what}" for line, what in environment_reads(parse(path))]
+    assert reads == [], f"{path.relative_to(ROOT)} reads the environment; use config.Settings"
+
+
+# The detectors themselves, so that a blind spot would show here rather than pass silently.
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import gateway.app", ["gateway"]),
+        ("from config import Settings", ["config"]),
+        ("from webhooks.outbox import x", ["webhooks"]),
+        ("import reconciliation as r", ["reconciliation"]),
+        ("def f():\n    from gateway import errors", ["gateway"]),
+        ("from . import codec\nfrom .tlv import parse", []),
+        ("import json\nfrom aiohttp import web", []),
+    ],
+)
+def test_the_import_detector(source: str, expected: list[str]) -> None:
+    found = [package for _, package in absolute_imports(ast.parse(source))]
+    assert [package for package in found if package in OUTER_PACKAGES] == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "count"),
+    [
+        ("import os\nos.environ['X']", 1),
+        ("import os\nos.getenv('X')", 1),
+        ("import os\nos.environ.get('X')", 1),
+        ("import os as o\no.environ.get('X')", 1),
+        ("from os import environ", 1),
+        ("from os import getenv as g", 1),
+        ("from os import *", 1),
+        ("import os\nos.path.join('a')", 0),
+        ("settings.environ", 0),
+    ],
+)
+def test_the_environment_detector(source: str, count: int) -> None:
+    assert len(environment_reads(ast.parse(source))) == count
