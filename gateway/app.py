@@ -16,6 +16,7 @@ from gateway.http.middleware import observe, problems
 from gateway.keys import BANK_CREDITS, CLOCK, DATABASE, METRICS, PAYMENTS, SETTINGS
 from gateway.observability import Metrics
 from gateway.routes import setup_routes
+from gateway.services import payment_state
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.payments import PaymentService
 
@@ -47,9 +48,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     database = Database(settings.database_dsn)
     app[DATABASE] = database
+    context = payment_state.Context(app[CLOCK], settings.base_url)
     app[PAYMENTS] = PaymentService(database, app[CLOCK], settings.payments, settings.base_url)
     app[BANK_CREDITS] = BankCreditService(
-        database, app[CLOCK], settings.banks, settings.payments.reference_prefix
+        database, context, settings.banks, settings.payments.reference_prefix
     )
     yield
     await database.close()

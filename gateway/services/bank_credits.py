@@ -23,21 +23,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import BankSettings
 from gateway.db import Database
-from gateway.db.schema import agencies, attempts, payments, provider_events
-from gateway.domain.ids import Clock
+from gateway.db.schema import agencies, attempts, payments
 from gateway.domain.references import find_references
-from gateway.domain.statuses import AttemptStatus, PaymentStatus, transition
+from gateway.domain.statuses import AttemptStatus, PaymentStatus
 from gateway.errors import NotFound, NoticeRejected
+from gateway.services import payment_state as state
 from providers.payment.vietqr import notice as wire
+from webhooks import inbox
 
 log = structlog.get_logger(__name__)
 
@@ -60,12 +62,13 @@ class BankCreditService:
     def __init__(
         self,
         db: Database,
-        clock: Clock,
+        context: state.Context,
         banks: Mapping[str, BankSettings],
         reference_prefix: str,
     ) -> None:
         self.db = db
-        self.clock = clock
+        self.context = context
+        self.clock = context.clock
         self.banks = banks
         self.reference_prefix = reference_prefix
 
@@ -104,40 +107,30 @@ class BankCreditService:
 
     async def _earlier(self, provider: str, event_key: str) -> NoticeResult:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(provider_events).where(
-                        provider_events.c.provider == provider,
-                        provider_events.c.event_key == event_key,
-                    )
-                )
-            ).one()
-        return NoticeResult(row.outcome, row.reason, row.payment_id, duplicate=True)
+            earlier = await inbox.find(conn, provider, event_key)
+        if earlier is None:
+            raise RuntimeError("notice conflicted in the inbox but is not there")
+        return NoticeResult(earlier.outcome, earlier.reason, earlier.payment_id, duplicate=True)
 
     async def _apply(
         self, conn: AsyncConnection, provider: str, notice: wire.CreditNotice, body: bytes
     ) -> NoticeResult:
-        now = self.clock()
         # The inbox insert comes first: a duplicate fails here, before anything else changes.
-        event_id = (
-            await conn.execute(
-                insert(provider_events)
-                .values(
-                    provider=provider,
-                    event_key=notice.transaction_id,
-                    received_at=now,
-                    payload=body.decode(),
-                    outcome="received",
-                    amount=notice.amount,
-                )
-                .returning(provider_events.c.id)
-            )
-        ).scalar_one()
+        event_id = await inbox.store(
+            conn,
+            provider=provider,
+            event_key=notice.transaction_id,
+            payload=body.decode(),
+            received_at=self.clock(),
+            amount=notice.amount,
+        )
         result = await self._decide(conn, notice)
-        await conn.execute(
-            update(provider_events)
-            .where(provider_events.c.id == event_id)
-            .values(outcome=result.outcome, reason=result.reason, payment_id=result.payment_id)
+        await inbox.settle(
+            conn,
+            event_id,
+            outcome=result.outcome,
+            reason=result.reason,
+            payment_id=result.payment_id,
         )
         return result
 
@@ -175,11 +168,8 @@ class BankCreditService:
             reason = "paid_after_cancellation"
         else:
             return NoticeResult("duplicate_payment", "already_paid", row.id)
-        transition(status, PaymentStatus.NEEDS_REVIEW)
-        await conn.execute(
-            update(payments)
-            .where(payments.c.id == row.id)
-            .values(status=PaymentStatus.NEEDS_REVIEW.value, review_reason=reason, updated_at=now)
+        await state.move(
+            conn, self.context, row.id, status, PaymentStatus.NEEDS_REVIEW, review_reason=reason
         )
         return NoticeResult("needs_review", reason, row.id)
 
@@ -189,14 +179,8 @@ class BankCreditService:
         payment_id: str,
         status: PaymentStatus,
         notice: wire.CreditNotice,
-        now: Any,
+        now: datetime,
     ) -> None:
-        transition(status, PaymentStatus.PAID)
-        await conn.execute(
-            update(payments)
-            .where(payments.c.id == payment_id)
-            .values(status=PaymentStatus.PAID.value, paid_at=now, updated_at=now)
-        )
         await conn.execute(
             update(attempts)
             .where(attempts.c.payment_id == payment_id, attempts.c.channel == "vietqr")
@@ -206,3 +190,4 @@ class BankCreditService:
                 updated_at=now,
             )
         )
+        await state.move(conn, self.context, payment_id, status, PaymentStatus.PAID)

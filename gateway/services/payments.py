@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,7 +24,7 @@ from gateway.db import Database
 from gateway.db.schema import agencies, attempts, payment_items, payments
 from gateway.domain.ids import Clock, new_id
 from gateway.domain.references import make_reference
-from gateway.domain.statuses import AttemptStatus, PaymentStatus, transition
+from gateway.domain.statuses import AttemptStatus, PaymentStatus
 from gateway.errors import (
     AgencyNotInScope,
     FieldError,
@@ -33,21 +32,13 @@ from gateway.errors import (
     NotFound,
     ValidationFailed,
 )
+from gateway.services import payment_state as state
 from gateway.services.agencies import Agency, find_agency
 from gateway.services.clients import Principal
 from providers.payment.vietqr import VietQR, VietQRError, encode, to_qr_text
 
 #: Longest text that fits the QR's bill number (tag 62.01).
 QR_BILL_NUMBER_MAX = 25
-
-_PAYMENT_COLUMNS = (
-    payments,
-    agencies.c.code.label("agency_code"),
-    agencies.c.name.label("agency_name"),
-    agencies.c.bank_bin,
-    agencies.c.account_number,
-    agencies.c.account_name,
-)
 
 
 @dataclass(frozen=True)
@@ -68,6 +59,7 @@ class PaymentService:
         self.clock = clock
         self.settings = settings
         self.base_url = base_url
+        self.context = state.Context(clock, base_url)
 
     # -- create -------------------------------------------------------------------------
 
@@ -227,7 +219,7 @@ class PaymentService:
                 )
             )
         statement = (
-            select(*_PAYMENT_COLUMNS)
+            select(*state.PAYMENT_COLUMNS)
             .join(agencies, agencies.c.id == payments.c.agency_id)
             .where(*conditions)
             .order_by(payments.c.created_at.desc(), payments.c.id.desc())
@@ -236,8 +228,8 @@ class PaymentService:
         async with self.db.read() as conn:
             rows = (await conn.execute(statement)).all()
             page = rows[: query.limit]
-            lines = await self._items(conn, [row.id for row in page])
-        data = [self._render(row, lines.get(row.id, [])) for row in page]
+            lines = await state.items_of(conn, [row.id for row in page])
+        data = [state.render(row, lines.get(row.id, []), self.base_url) for row in page]
         next_cursor = (
             encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > len(page) else None
         )
@@ -253,17 +245,17 @@ class PaymentService:
                 raise NotFound("payment not found")
             current = PaymentStatus(row.status)
             if current is PaymentStatus.PENDING and self._is_overdue(row):
-                await self._set_status(conn, row, PaymentStatus.EXPIRED)
+                await self._move(conn, row.id, current, PaymentStatus.EXPIRED)
                 current = PaymentStatus.EXPIRED
             if current is not PaymentStatus.CANCELLED:
-                await self._set_status(conn, row, transition(current, PaymentStatus.CANCELLED))
+                await self._move(conn, row.id, current, PaymentStatus.CANCELLED)
             return await self._view(conn, payment_id)
 
     async def expire_one(self, payment_id: str) -> None:
         async with self.db.write() as conn:
             row = await self._row(conn, payment_id, lock=True)
             if row is not None and self._is_overdue(row):
-                await self._set_status(conn, row, PaymentStatus.EXPIRED)
+                await self._move(conn, row.id, PaymentStatus.PENDING, PaymentStatus.EXPIRED)
 
     async def expire_due(self, batch: int = 500) -> int:
         """Expire pending payments whose time is up; return how many were expired."""
@@ -284,20 +276,14 @@ class PaymentService:
                 .scalars()
                 .all()
             )
-            if due:
-                await _set_many(conn, due, PaymentStatus.EXPIRED, now)
+            for payment_id in due:
+                await self._move(conn, payment_id, PaymentStatus.PENDING, PaymentStatus.EXPIRED)
         return len(due)
 
-    async def _set_status(
-        self, conn: AsyncConnection, row: Row[Any], status: PaymentStatus
+    async def _move(
+        self, conn: AsyncConnection, payment_id: str, current: PaymentStatus, new: PaymentStatus
     ) -> None:
-        transition(PaymentStatus(row.status), status)
-        await _set_many(conn, [row.id], status, self.clock())
-
-    def _is_overdue(self, row: Row[Any]) -> bool:
-        return bool(row.status == PaymentStatus.PENDING.value and row.expires_at <= self.clock())
-
-    # -- views --------------------------------------------------------------------------
+        await state.move(conn, self.context, payment_id, current, new)
 
     async def _row(
         self, conn: AsyncConnection, payment_id: str, *, lock: bool = False
@@ -308,93 +294,10 @@ class PaymentService:
         return (await conn.execute(statement)).first()
 
     async def _view(self, conn: AsyncConnection, payment_id: str) -> dict[str, Any]:
-        row = (
-            await conn.execute(
-                select(*_PAYMENT_COLUMNS)
-                .join(agencies, agencies.c.id == payments.c.agency_id)
-                .where(payments.c.id == payment_id)
-            )
-        ).one()
-        lines = await self._items(conn, [payment_id])
-        return self._render(row, lines.get(payment_id, []))
+        return await state.view(conn, payment_id, self.base_url)
 
-    async def _items(
-        self, conn: AsyncConnection, payment_ids: Sequence[str]
-    ) -> dict[str, list[dict[str, Any]]]:
-        if not payment_ids:
-            return {}
-        rows = (
-            await conn.execute(
-                select(payment_items)
-                .where(payment_items.c.payment_id.in_(payment_ids))
-                .order_by(payment_items.c.payment_id, payment_items.c.position)
-            )
-        ).all()
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            grouped.setdefault(row.payment_id, []).append(
-                {
-                    "kind": row.kind,
-                    "code": row.code,
-                    "description": row.description,
-                    "amount": row.amount,
-                    "budget_subitem": row.budget_subitem,
-                }
-            )
-        return grouped
-
-    def _render(self, row: Row[Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
-        pay_url = f"{self.base_url}/pay/{row.id}"
-        return {
-            "id": row.id,
-            "status": row.status,
-            "review_reason": row.review_reason,
-            "amount": row.amount,
-            "currency": row.currency,
-            "reference": row.reference,
-            "agency_code": row.agency_code,
-            "agency_name": row.agency_name,
-            "dossier_code": row.dossier_code,
-            "procedure_code": row.procedure_code,
-            "procedure_name": row.procedure_name,
-            "payer": {"name": row.payer.get("name")},
-            "items": lines,
-            "expires_at": _iso(row.expires_at),
-            "created_at": _iso(row.created_at),
-            "paid_at": _iso(row.paid_at),
-            "return_url": row.return_url,
-            "metadata": row.metadata,
-            "checkout_url": pay_url,
-            "vietqr": {
-                "payload": row.vietqr_payload,
-                "bank_bin": row.bank_bin,
-                "account_number": row.account_number,
-                "account_name": row.account_name,
-                "png_url": f"{pay_url}/qr.png",
-                "svg_url": f"{pay_url}/qr.svg",
-            },
-        }
-
-
-async def _set_many(
-    conn: AsyncConnection, ids: Sequence[str], status: PaymentStatus, now: datetime
-) -> None:
-    await conn.execute(
-        update(payments).where(payments.c.id.in_(ids)).values(status=status.value, updated_at=now)
-    )
-    attempt_status = {
-        PaymentStatus.EXPIRED: AttemptStatus.EXPIRED,
-        PaymentStatus.CANCELLED: AttemptStatus.CANCELLED,
-    }.get(status)
-    if attempt_status is not None:
-        await conn.execute(
-            update(attempts)
-            .where(
-                attempts.c.payment_id.in_(ids),
-                attempts.c.status.in_([AttemptStatus.CREATED.value, AttemptStatus.PENDING.value]),
-            )
-            .values(status=attempt_status.value, updated_at=now)
-        )
+    def _is_overdue(self, row: Row[Any]) -> bool:
+        return bool(row.status == PaymentStatus.PENDING.value and row.expires_at <= self.clock())
 
 
 def _qr_bill_number(dossier_code: str) -> str | None:
@@ -404,10 +307,6 @@ def _qr_bill_number(dossier_code: str) -> str | None:
     except VietQRError as exc:
         raise ValidationFailed([FieldError("dossier_code", exc.code, exc.message)]) from None
     return folded if len(folded) <= QR_BILL_NUMBER_MAX else None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def encode_cursor(created_at: datetime, payment_id: str) -> str:

@@ -1,0 +1,161 @@
+"""Reading a payment as the API shows it, and changing its status — the one place where a
+payment's status changes, so every change is checked against the transition table and
+announced through the outbox in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.db.schema import agencies, attempts, payment_items, payments
+from gateway.domain.ids import Clock
+from gateway.domain.statuses import AttemptStatus, PaymentStatus, transition
+from gateway.errors import Conflict
+from webhooks import outbox
+
+PAYMENT_COLUMNS = (
+    payments,
+    agencies.c.code.label("agency_code"),
+    agencies.c.name.label("agency_name"),
+    agencies.c.bank_bin,
+    agencies.c.account_number,
+    agencies.c.account_name,
+)
+
+#: What closing a bill does to the attempts still open on it.
+_CLOSES_ATTEMPTS = {
+    PaymentStatus.EXPIRED: AttemptStatus.EXPIRED,
+    PaymentStatus.CANCELLED: AttemptStatus.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What rendering and changing payments needs besides a connection."""
+
+    clock: Clock
+    base_url: str
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+async def items_of(
+    conn: AsyncConnection, payment_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    if not payment_ids:
+        return {}
+    rows = (
+        await conn.execute(
+            select(payment_items)
+            .where(payment_items.c.payment_id.in_(payment_ids))
+            .order_by(payment_items.c.payment_id, payment_items.c.position)
+        )
+    ).all()
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.payment_id, []).append(
+            {
+                "kind": row.kind,
+                "code": row.code,
+                "description": row.description,
+                "amount": row.amount,
+                "budget_subitem": row.budget_subitem,
+            }
+        )
+    return grouped
+
+
+def render(row: Row[Any], lines: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
+    pay_url = f"{base_url}/pay/{row.id}"
+    return {
+        "id": row.id,
+        "status": row.status,
+        "review_reason": row.review_reason,
+        "amount": row.amount,
+        "currency": row.currency,
+        "reference": row.reference,
+        "agency_code": row.agency_code,
+        "agency_name": row.agency_name,
+        "dossier_code": row.dossier_code,
+        "procedure_code": row.procedure_code,
+        "procedure_name": row.procedure_name,
+        "payer": {"name": row.payer.get("name")},
+        "items": lines,
+        "expires_at": iso(row.expires_at),
+        "created_at": iso(row.created_at),
+        "paid_at": iso(row.paid_at),
+        "return_url": row.return_url,
+        "metadata": row.metadata,
+        "checkout_url": pay_url,
+        "vietqr": {
+            "payload": row.vietqr_payload,
+            "bank_bin": row.bank_bin,
+            "account_number": row.account_number,
+            "account_name": row.account_name,
+            "png_url": f"{pay_url}/qr.png",
+            "svg_url": f"{pay_url}/qr.svg",
+        },
+    }
+
+
+async def view(conn: AsyncConnection, payment_id: str, base_url: str) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            select(*PAYMENT_COLUMNS)
+            .join(agencies, agencies.c.id == payments.c.agency_id)
+            .where(payments.c.id == payment_id)
+        )
+    ).one()
+    lines = await items_of(conn, [payment_id])
+    return render(row, lines.get(payment_id, []), base_url)
+
+
+async def move(
+    conn: AsyncConnection,
+    context: Context,
+    payment_id: str,
+    current: PaymentStatus,
+    new: PaymentStatus,
+    **values: Any,
+) -> None:
+    """Move a payment from ``current`` to ``new`` (checked against the table), close its open
+    attempts if the bill closes, and emit ``payment.<new>`` in the same transaction.
+
+    The update is guarded by ``current``: if another transaction moved the payment first,
+    :class:`Conflict` is raised rather than overwriting its decision.
+    """
+    transition(current, new)
+    now = context.clock()
+    if new is PaymentStatus.PAID:
+        values.setdefault("paid_at", now)
+    result = await conn.execute(
+        update(payments)
+        .where(payments.c.id == payment_id, payments.c.status == current.value)
+        .values(status=new.value, updated_at=now, **values)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"payment {payment_id} changed concurrently; try again")
+    closing = _CLOSES_ATTEMPTS.get(new)
+    if closing is not None:
+        await conn.execute(
+            update(attempts)
+            .where(
+                attempts.c.payment_id == payment_id,
+                attempts.c.status.in_([AttemptStatus.CREATED.value, AttemptStatus.PENDING.value]),
+            )
+            .values(status=closing.value, updated_at=now)
+        )
+    await outbox.emit(
+        conn,
+        now=now,
+        type=f"payment.{new.value}",
+        payment_id=payment_id,
+        data={"payment": await view(conn, payment_id, context.base_url)},
+    )
