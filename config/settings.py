@@ -79,6 +79,20 @@ class SandboxBankSettings(_Section):
     max_attempts: int = Field(10, ge=1)
 
 
+class WebhookSettings(_Section):
+    #: Let portals register loopback/private addresses (always allowed in sandbox mode).
+    allow_private_urls: bool = False
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    #: How long the old secret keeps signing after a rotation.
+    secret_overlap_hours: float = Field(24.0, ge=0, le=24 * 14)
+    batch_size: int = Field(200, ge=1, le=5000)
+    concurrency: int = Field(100, ge=1, le=1000)
+    #: How often an idle delivery worker looks for due deliveries.
+    poll_seconds: float = Field(1.0, gt=0)
+    #: A claimed delivery is reclaimed by another worker after this long (worker died).
+    lease_seconds: float = Field(120.0, gt=0)
+
+
 class DemoSettings(_Section):
     agency_code: str = "DEMO"
     #: Fixed demo portal key (else a new one is printed at start-up).
@@ -105,7 +119,10 @@ class Settings(_Section):
     payments: PaymentSettings = PaymentSettings()
     banks: dict[str, BankSettings] = {}
     sandbox_bank: SandboxBankSettings = SandboxBankSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     demo: DemoSettings = DemoSettings()
+    #: ``gateway serve`` runs the background loops (delivery, expiry, polling) in-process.
+    workers_in_process: bool = True
 
     @model_validator(mode="after")
     def _sandbox_needs_its_bank(self) -> Settings:

@@ -2,76 +2,91 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
-import structlog
+import aiohttp
 from aiohttp import web
 
 from config import Settings
+from gateway.background import loops as periodic_work
 from gateway.db import Database
 from gateway.domain.ids import Clock, system_clock
 from gateway.http.middleware import observe, problems
-from gateway.keys import BANK_CREDITS, CLOCK, DATABASE, METRICS, PAYMENTS, SETTINGS
+from gateway.keys import (
+    BANK_CREDITS,
+    CLOCK,
+    DATABASE,
+    DELIVERY,
+    ENDPOINTS,
+    EVENTS,
+    METRICS,
+    PAYMENTS,
+    SETTINGS,
+)
 from gateway.observability import Metrics
 from gateway.routes import setup_routes
 from gateway.services import payment_state
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.payments import PaymentService
-
-log = structlog.get_logger(__name__)
+from webhooks.delivery import DeliveryOptions, DeliveryWorker
+from webhooks.endpoints import EndpointService
+from webhooks.events import EventService
+from webhooks.resolver import connector_options
 
 
 def create_app(
     settings: Settings, *, clock: Clock = system_clock, background: bool = True
 ) -> web.Application:
-    """Build the service. ``background=False`` leaves out the periodic loops (tests drive
-    them directly)."""
+    """Build the service. ``background=False`` leaves out the periodic work (delivery,
+    expiry, polling): tests drive it directly, and ``gateway worker`` processes can own it."""
     app = web.Application(middlewares=[observe, problems], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = Metrics()
-    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_services)
     if settings.sandbox:
         from gateway.sandbox import mount_sandboxes, sandbox_context
 
         app.cleanup_ctx.append(sandbox_context)
         mount_sandboxes(app)
     if background:
-        app.cleanup_ctx.append(_expiry_loop)
+        app.cleanup_ctx.append(periodic_work)
     setup_routes(app)
     return app
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings, clock = app[SETTINGS], app[CLOCK]
     database = Database(settings.database_dsn)
     app[DATABASE] = database
-    context = payment_state.Context(app[CLOCK], settings.base_url)
-    app[PAYMENTS] = PaymentService(database, app[CLOCK], settings.payments, settings.base_url)
+    context = payment_state.Context(clock, settings.base_url)
+    app[PAYMENTS] = PaymentService(database, clock, settings.payments, settings.base_url)
     app[BANK_CREDITS] = BankCreditService(
         database, context, settings.banks, settings.payments.reference_prefix
     )
-    yield
+    hooks = settings.webhooks
+    allow_private = hooks.allow_private_urls or settings.sandbox
+    app[ENDPOINTS] = EndpointService(
+        database,
+        clock,
+        allow_private=allow_private,
+        secret_overlap=timedelta(hours=hooks.secret_overlap_hours),
+    )
+    app[EVENTS] = EventService(database, clock)
+    connector = aiohttp.TCPConnector(limit=hooks.concurrency, **connector_options(allow_private))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        app[DELIVERY] = DeliveryWorker(
+            database,
+            clock,
+            session,
+            app[ENDPOINTS],
+            DeliveryOptions(
+                batch_size=hooks.batch_size,
+                concurrency=hooks.concurrency,
+                timeout_seconds=hooks.timeout_seconds,
+                lease_seconds=hooks.lease_seconds,
+            ),
+        )
+        yield
     await database.close()
-
-
-async def _expiry_loop(app: web.Application) -> AsyncIterator[None]:
-    interval = app[SETTINGS].payments.expiry_sweep_seconds
-
-    async def loop() -> None:
-        while True:
-            try:
-                expired = await app[PAYMENTS].expire_due()
-                if expired:
-                    log.info("payments_expired", count=expired)
-            except Exception:
-                log.exception("expiry_sweep_failed")
-            await asyncio.sleep(interval)
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -10,6 +10,9 @@ from gateway.domain.ids import Clock
 from gateway.observability import Metrics
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.payments import PaymentService
+from webhooks.delivery import DeliveryWorker
+from webhooks.endpoints import EndpointService
+from webhooks.events import EventService
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
@@ -17,3 +20,6 @@ DATABASE = web.AppKey("database", Database)
 METRICS = web.AppKey("metrics", Metrics)
 PAYMENTS = web.AppKey("payments", PaymentService)
 BANK_CREDITS = web.AppKey("bank_credits", BankCreditService)
+ENDPOINTS = web.AppKey("webhook_endpoints", EndpointService)
+EVENTS = web.AppKey("events", EventService)
+DELIVERY = web.AppKey("delivery_worker", DeliveryWorker)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import callbacks, health, openapi, payments
+from gateway.api import callbacks, health, openapi, payments, webhooks
 from gateway.pages import checkout
 
 
@@ -19,6 +19,14 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/v1/payments", payments.list_payments)
     add.add_get("/v1/payments/{payment_id}", payments.get_payment)
     add.add_post("/v1/payments/{payment_id}/cancel", payments.cancel_payment)
+
+    add.add_post("/v1/webhook-endpoints", webhooks.create_endpoint)
+    add.add_get("/v1/webhook-endpoints", webhooks.list_endpoints)
+    add.add_delete("/v1/webhook-endpoints/{endpoint_id}", webhooks.delete_endpoint)
+    add.add_post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret", webhooks.rotate_secret)
+    add.add_get("/v1/webhook-endpoints/{endpoint_id}/deliveries", webhooks.endpoint_deliveries)
+    add.add_get("/v1/events/{event_id}", webhooks.get_event)
+    add.add_post("/v1/events/{event_id}/redeliver", webhooks.redeliver_event)
 
     add.add_post("/callbacks/bank/{bank}", callbacks.bank_credit_notice)
 

@@ -61,3 +61,10 @@ class CreatePayment(_Body):
         if len(json.dumps(value, ensure_ascii=False).encode()) > 4096:
             raise ValueError("metadata must be at most 4 KiB of JSON")
         return value
+
+
+class CreateWebhookEndpoint(_Body):
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+    events: Annotated[
+        list[Annotated[str, StringConstraints(max_length=64)]], Field(min_length=1, max_length=20)
+    ] = Field(description='Event types to receive, or ["*"] for all')

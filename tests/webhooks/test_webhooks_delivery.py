@@ -1,0 +1,312 @@
+"""Outbound webhooks end to end: a state change → outbox → signed delivery to the portal,
+retries with persisted back-off, 410 disables, manual redelivery, secret rotation."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from conftest import FixedClock, Gateway, make_settings, seed
+from sqlalchemy import select
+from standardwebhooks import Webhook
+
+from gateway.app import create_app
+from gateway.db.schema import deliveries
+from gateway.keys import DATABASE, DELIVERY
+
+
+class Portal:
+    """The portal's webhook receiver: records requests, answers what it is told to."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.received.append((dict(request.headers), await request.read()))
+        return web.Response(status=self.answers.pop(0) if self.answers else 200)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.received]
+
+
+@pytest.fixture
+async def portal(aiohttp_server: Any) -> tuple[Portal, str]:
+    receiver = Portal()
+    app = web.Application()
+    app.router.add_post("/hooks", receiver.handle)
+    server = await aiohttp_server(app)
+    return receiver, str(server.make_url("/hooks"))
+
+
+@pytest.fixture
+async def hooks(aiohttp_client: Any, database_url: str) -> Gateway:
+    # Real time: the standardwebhooks verifier checks the timestamp against the real clock.
+    clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
+    settings = make_settings(database_url, webhooks={"allow_private_urls": True})
+    client = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    return Gateway(client=client, clock=clock, keys=await seed(client))
+
+
+async def register(gateway: Gateway, url: str, events: list[str] | None = None) -> dict[str, Any]:
+    response = await gateway.client.post(
+        "/v1/webhook-endpoints",
+        json={"url": url, "events": events or ["*"]},
+        headers={**gateway.auth(), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def deliver(gateway: Gateway) -> int:
+    return await gateway.client.app[DELIVERY].run_until_idle()
+
+
+async def cancel(gateway: Gateway, payment_id: str) -> None:
+    response = await gateway.client.post(f"/v1/payments/{payment_id}/cancel", headers=gateway.auth())
+    assert response.status == 200
+
+
+async def test_cancelled_payment_is_announced_with_a_verifiable_signature(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    endpoint = await register(hooks, url)
+    assert endpoint["secret"].startswith("whsec_")
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+
+    assert await deliver(hooks) == 1
+    [(headers, body)] = receiver.received
+    verified = Webhook(endpoint["secret"]).verify(body, headers)
+    assert verified["type"] == "payment.cancelled"
+    assert verified["data"]["payment"]["id"] == payment["id"]
+    assert verified["data"]["payment"]["status"] == "cancelled"
+    assert verified["data"]["sequence"] == 1
+    assert headers["webhook-id"] == verified["id"]
+
+
+async def test_sequence_grows_per_payment(hooks: Gateway, portal: tuple[Portal, str]) -> None:
+    receiver, url = portal
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    other = await hooks.create_payment()
+    hooks.clock.advance(minutes=16)
+    await hooks.client.get(f"/v1/payments/{other['id']}", headers=hooks.auth())  # expires it
+    await deliver(hooks)
+    sequences = {(e["data"]["payment"]["id"], e["type"]): e["data"]["sequence"] for e in receiver.bodies()}
+    assert sequences == {(payment["id"], "payment.cancelled"): 1, (other["id"], "payment.expired"): 1}
+
+
+async def test_endpoint_receives_only_the_events_it_subscribed_to(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    await register(hooks, url, events=["payment.paid"])
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    assert await deliver(hooks) == 0
+    assert receiver.received == []
+
+
+async def test_failed_delivery_is_retried_later_with_the_same_webhook_id(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.answers = [500, 503]
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+
+    assert await deliver(hooks) == 1  # 500, then nothing is due until the back-off passes
+    assert await deliver(hooks) == 0
+    hooks.clock.advance(seconds=7)  # first back-off is 5 s ± 20 %
+    assert await deliver(hooks) == 1  # 503
+    hooks.clock.advance(seconds=37)  # second is 30 s ± 20 %
+    assert await deliver(hooks) == 1  # 200
+
+    ids = {headers["webhook-id"] for headers, _ in receiver.received}
+    stamps = [int(headers["webhook-timestamp"]) for headers, _ in receiver.received]
+    assert len(receiver.received) == 3 and len(ids) == 1
+    assert stamps == sorted(stamps) and stamps[0] < stamps[-1]  # timestamp of each attempt
+    event_id = ids.pop()
+    view = await (await hooks.client.get(f"/v1/events/{event_id}", headers=hooks.auth())).json()
+    [delivery] = view["deliveries"]
+    assert delivery["status"] == "succeeded"
+    assert [attempt["status_code"] for attempt in delivery["attempts"]] == [500, 503, 200]
+
+
+async def test_delivery_gives_up_after_the_schedule_spanning_three_days(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.answers = [500] * 100
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    started = hooks.clock()
+    while await deliver(hooks) or hooks.clock() - started < timedelta(days=5):
+        hooks.clock.advance(hours=1)
+    async with hooks.client.app[DATABASE].read() as conn:
+        [row] = (await conn.execute(select(deliveries))).all()
+    assert row.status == "failed"
+    assert row.attempt_count == len(receiver.received) == 17
+    first, last = (int(h["webhook-timestamp"]) for h in (receiver.received[0][0], receiver.received[-1][0]))
+    assert last - first >= 72 * 3600
+
+
+async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, str]) -> None:
+    receiver, url = portal
+    receiver.answers = [410]
+    endpoint = await register(hooks, url)
+    for _ in range(2):
+        payment = await hooks.create_payment()
+        await cancel(hooks, payment["id"])
+    await deliver(hooks)
+    listing = await (await hooks.client.get("/v1/webhook-endpoints", headers=hooks.auth())).json()
+    [view] = listing["data"]
+    assert (view["id"], view["status"], view["disabled_reason"]) == (endpoint["id"], "disabled", "gone")
+    third = await hooks.create_payment()
+    await cancel(hooks, third["id"])
+    await deliver(hooks)
+    assert len(receiver.received) <= 2  # nothing after the 410 answer's batch
+
+
+async def test_manual_redelivery_sends_a_delivered_event_again(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    await deliver(hooks)
+    event_id = receiver.received[0][0]["webhook-id"]
+
+    response = await hooks.client.post(f"/v1/events/{event_id}/redeliver", headers=hooks.auth())
+    assert response.status == 202
+    await deliver(hooks)
+    assert [headers["webhook-id"] for headers, _ in receiver.received] == [event_id, event_id]
+    assert receiver.received[0][1] == receiver.received[1][1]  # the very same body
+
+
+async def test_other_clients_cannot_see_or_redeliver_an_event(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    await deliver(hooks)
+    event_id = receiver.received[0][0]["webhook-id"]
+    for method in ("get", "post"):
+        path = f"/v1/events/{event_id}" + ("/redeliver" if method == "post" else "")
+        response = await getattr(hooks.client, method)(path, headers=hooks.auth("other"))
+        assert response.status == 404
+
+
+async def test_rotation_signs_with_both_secrets_during_the_overlap(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    endpoint = await register(hooks, url)
+    rotated = await (
+        await hooks.client.post(
+            f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=hooks.auth()
+        )
+    ).json()
+    assert rotated["secret"] != endpoint["secret"]
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    await deliver(hooks)
+    [(headers, body)] = receiver.received
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    Webhook(endpoint["secret"]).verify(body, headers)
+    Webhook(rotated["secret"]).verify(body, headers)
+
+    hooks.clock.advance(hours=25)  # the overlap is over: only the new secret signs
+    receiver.received.clear()
+    second = await hooks.create_payment()
+    await cancel(hooks, second["id"])
+    await deliver(hooks)
+    [(headers, _)] = receiver.received
+    assert len(headers["webhook-signature"].split(" ")) == 1
+
+
+async def test_deleted_endpoint_gets_nothing_more(hooks: Gateway, portal: tuple[Portal, str]) -> None:
+    receiver, url = portal
+    endpoint = await register(hooks, url)
+    response = await hooks.client.delete(
+        f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth()
+    )
+    assert response.status == 204
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    assert await deliver(hooks) == 0
+    listing = await (await hooks.client.get("/v1/webhook-endpoints", headers=hooks.auth())).json()
+    assert listing["data"] == []
+    again = await hooks.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth())
+    assert again.status == 404
+
+
+async def test_endpoint_deliveries_are_listed_with_their_attempts(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    endpoint = await register(hooks, url)
+    for _ in range(3):
+        payment = await hooks.create_payment()
+        await cancel(hooks, payment["id"])
+    await deliver(hooks)
+    path = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+    first = await (await hooks.client.get(path, params={"limit": "2"}, headers=hooks.auth())).json()
+    second = await (
+        await hooks.client.get(path, params={"limit": "2", "cursor": first["next_cursor"]},
+                               headers=hooks.auth())
+    ).json()
+    listed = first["data"] + second["data"]
+    assert len(listed) == 3 and second["next_cursor"] is None
+    assert all(item["status"] == "succeeded" and len(item["attempts"]) == 1 for item in listed)
+    other = await hooks.client.get(path, headers=hooks.auth("other"))
+    assert other.status == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("ftp://portal.example.vn/hooks", "scheme_not_allowed"),
+        ("not a url", "invalid_url"),
+        ("http://127.0.0.1:9/hooks", "address_not_allowed"),
+        ("http://169.254.169.254/latest/meta-data", "address_not_allowed"),
+        ("http://10.1.2.3/hooks", "address_not_allowed"),
+        ("https://user:pw@portal.example.vn/hooks", "invalid_url"),
+    ],
+)
+async def test_forbidden_endpoint_urls_are_refused_outside_sandbox(
+    gateway: Gateway, url: str, code: str
+) -> None:
+    response = await gateway.client.post(
+        "/v1/webhook-endpoints",
+        json={"url": url, "events": ["*"]},
+        headers={**gateway.auth(), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    problem = await response.json()
+    assert response.status == 422
+    assert problem["errors"][0]["field"] == "url" and problem["errors"][0]["code"] == code
+    listing = await (await gateway.client.get("/v1/webhook-endpoints", headers=gateway.auth())).json()
+    assert listing["data"] == []
+
+
+async def test_unknown_event_type_is_refused(hooks: Gateway, portal: tuple[Portal, str]) -> None:
+    _, url = portal
+    response = await hooks.client.post(
+        "/v1/webhook-endpoints",
+        json={"url": url, "events": ["payment.teleported"]},
+        headers={**hooks.auth(), "Idempotency-Key": "k"},
+    )
+    assert response.status == 422
+    assert (await response.json())["errors"][0]["code"] == "unknown_event_type"

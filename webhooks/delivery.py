@@ -1,0 +1,211 @@
+"""The delivery worker: claim due deliveries, send them signed, record the outcome.
+
+Claiming is a short transaction that moves rows to ``delivering`` with a lease
+(``locked_until``); on PostgreSQL it selects with ``FOR UPDATE SKIP LOCKED``, so any number of
+workers share the table and each delivery goes to exactly one of them. A worker that dies
+leaves its rows ``delivering``; when the lease runs out another worker takes them over.
+Sending happens outside any transaction; results are written in one transaction per batch.
+
+Outcomes: 2xx → ``succeeded``; 410 → the endpoint asked to be disabled (its pending deliveries
+fail); anything else → retried on the back-off schedule (persisted as ``next_attempt_at``)
+until it is exhausted (≥ 72 h), then ``failed``. ``webhook-id`` is the event id on every try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+import structlog
+from sqlalchemy import and_, insert, or_, select, update
+
+from gateway.db import Database
+from gateway.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
+from gateway.domain.ids import Clock
+from webhooks import sender, signing
+from webhooks.endpoints import EndpointService, current_secrets
+from webhooks.schedule import next_attempt_delay
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    event_id: str
+    endpoint_id: str
+    url: str
+    body: bytes
+    secrets: list[str]
+    attempt_count: int
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    batch_size: int = 200
+    concurrency: int = 100
+    timeout_seconds: float = 10.0
+    lease_seconds: float = 120.0
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        session: aiohttp.ClientSession,
+        endpoints: EndpointService,
+        options: DeliveryOptions = DeliveryOptions(),
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.session = session
+        self.endpoints = endpoints
+        self.options = options
+        self.jitter = jitter
+        self._limit = asyncio.Semaphore(options.concurrency)
+
+    async def run_once(self) -> int:
+        """Deliver one batch of due deliveries; return how many were attempted."""
+        claimed = await self._claim()
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(item) for item in claimed))
+        await self._record(list(zip(claimed, outcomes, strict=True)))
+        return len(claimed)
+
+    async def run_until_idle(self) -> int:
+        """Deliver batches until nothing is due now (tests and the CLI use this)."""
+        total = 0
+        while count := await self.run_once():
+            total += count
+        return total
+
+    async def _claim(self) -> list[Claimed]:
+        now = self.clock()
+        due = or_(
+            and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now),
+            and_(deliveries.c.status == "delivering", deliveries.c.locked_until < now),
+        )
+        async with self.db.write() as conn:
+            ids = (
+                (
+                    await conn.execute(
+                        select(deliveries.c.id)
+                        .where(due)
+                        .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+                        .limit(self.options.batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return []
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids))
+                .values(
+                    status="delivering",
+                    locked_until=now + timedelta(seconds=self.options.lease_seconds),
+                )
+            )
+            rows = (
+                await conn.execute(
+                    select(
+                        deliveries.c.id,
+                        deliveries.c.attempt_count,
+                        deliveries.c.endpoint_id,
+                        outbox_events.c.id.label("event_id"),
+                        outbox_events.c.body,
+                        webhook_endpoints.c.url,
+                        webhook_endpoints.c.secret,
+                        webhook_endpoints.c.previous_secret,
+                        webhook_endpoints.c.previous_secret_expires_at,
+                    )
+                    .join(outbox_events, outbox_events.c.id == deliveries.c.event_id)
+                    .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+                    .where(deliveries.c.id.in_(ids))
+                )
+            ).all()
+        return [
+            Claimed(
+                delivery_id=row.id,
+                event_id=row.event_id,
+                endpoint_id=row.endpoint_id,
+                url=row.url,
+                body=row.body.encode(),
+                secrets=current_secrets(row, now),
+                attempt_count=row.attempt_count,
+            )
+            for row in rows
+        ]
+
+    async def _send(self, item: Claimed) -> tuple[datetime, sender.AttemptOutcome]:
+        async with self._limit:
+            sent_at = self.clock()
+            headers = signing.headers(
+                item.secrets, item.event_id, int(sent_at.timestamp()), item.body
+            )
+            outcome = await sender.send(
+                self.session, item.url, item.body, headers, self.options.timeout_seconds
+            )
+            return sent_at, outcome
+
+    async def _record(
+        self, results: list[tuple[Claimed, tuple[datetime, sender.AttemptOutcome]]]
+    ) -> None:
+        now = self.clock()
+        attempts: list[dict[str, Any]] = []
+        gone: set[str] = set()
+        async with self.db.write() as conn:
+            for item, (sent_at, outcome) in results:
+                attempts.append(
+                    {
+                        "delivery_id": item.delivery_id,
+                        "attempted_at": sent_at,
+                        "status_code": outcome.status_code,
+                        "error": (outcome.error or "")[:255] or None,
+                        "duration_ms": outcome.duration_ms,
+                    }
+                )
+                count = item.attempt_count + 1
+                values: dict[str, Any] = {
+                    "attempt_count": count,
+                    "last_status_code": outcome.status_code,
+                    "last_error": (outcome.error or "")[:255] or None,
+                    "locked_until": None,
+                    "updated_at": now,
+                }
+                if outcome.delivered:
+                    values.update(status="succeeded", delivered_at=now, next_attempt_at=None)
+                elif outcome.gone:
+                    values.update(status="failed", next_attempt_at=None)
+                    gone.add(item.endpoint_id)
+                else:
+                    delay = next_attempt_delay(count, self.jitter())
+                    if delay is None:
+                        values.update(status="failed", next_attempt_at=None)
+                    else:
+                        values.update(
+                            status="pending", next_attempt_at=now + timedelta(seconds=delay)
+                        )
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == item.delivery_id, deliveries.c.status == "delivering")
+                    .values(**values)
+                )
+            await conn.execute(insert(delivery_attempts), attempts)
+            for endpoint_id in gone:
+                await self.endpoints.disable(conn, endpoint_id, "gone")
+        for endpoint_id in gone:
+            log.warning("webhook_endpoint_disabled", endpoint_id=endpoint_id, reason="gone")
+        delivered = sum(1 for _, (_, outcome) in results if outcome.delivered)
+        log.info("webhook_deliveries", attempted=len(results), delivered=delivered)

@@ -1,0 +1,185 @@
+"""What a portal can see and do about events: an event with its deliveries and their
+attempts, the deliveries of an endpoint, and manual redelivery."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.db import Database
+from gateway.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
+from gateway.domain.ids import Clock
+from gateway.errors import InvalidCursor, NotFound
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+class EventService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def get(self, client_id: str, event_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            return await self._event_view(conn, client_id, event_id)
+
+    async def redeliver(self, client_id: str, event_id: str) -> dict[str, Any]:
+        """Send the event again, now, to every enabled endpoint subscribed to it — including
+        endpoints created after the event. The retry schedule starts afresh."""
+        now = self.clock()
+        async with self.db.write() as conn:
+            event = await self._event_row(conn, client_id, event_id)
+            endpoints = (
+                await conn.execute(
+                    select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
+                        webhook_endpoints.c.client_id == client_id,
+                        webhook_endpoints.c.disabled_at.is_(None),
+                    )
+                )
+            ).all()
+            subscribed = {e.id for e in endpoints if "*" in e.events or event.type in e.events}
+            existing = set(
+                (
+                    await conn.execute(
+                        select(deliveries.c.endpoint_id).where(deliveries.c.event_id == event_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if subscribed & existing:
+                await conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.event_id == event_id,
+                        deliveries.c.endpoint_id.in_(sorted(subscribed & existing)),
+                    )
+                    .values(
+                        status="pending",
+                        next_attempt_at=now,
+                        attempt_count=0,
+                        locked_until=None,
+                        updated_at=now,
+                    )
+                )
+            missing = sorted(subscribed - existing)
+            if missing:
+                await conn.execute(
+                    insert(deliveries),
+                    [
+                        {
+                            "event_id": event_id,
+                            "endpoint_id": endpoint_id,
+                            "status": "pending",
+                            "attempt_count": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for endpoint_id in missing
+                    ],
+                )
+            return await self._event_view(conn, client_id, event_id)
+
+    async def deliveries_of_endpoint(
+        self, client_id: str, endpoint_id: str, limit: int, cursor: str | None
+    ) -> dict[str, Any]:
+        conditions = [deliveries.c.endpoint_id == endpoint_id]
+        if cursor is not None:
+            if not cursor.isdigit():
+                raise InvalidCursor()
+            conditions.append(deliveries.c.id < int(cursor))
+        async with self.db.read() as conn:
+            owner = (
+                await conn.execute(
+                    select(webhook_endpoints.c.client_id).where(
+                        webhook_endpoints.c.id == endpoint_id
+                    )
+                )
+            ).scalar()
+            if owner != client_id:
+                raise NotFound("webhook endpoint not found")
+            rows = (
+                await conn.execute(
+                    select(deliveries, outbox_events.c.type)
+                    .join(outbox_events, outbox_events.c.id == deliveries.c.event_id)
+                    .where(*conditions)
+                    .order_by(deliveries.c.id.desc())
+                    .limit(limit + 1)
+                )
+            ).all()
+            page = rows[:limit]
+            views = await self._deliveries_view(conn, page)
+        next_cursor = str(page[-1].id) if len(rows) > limit else None
+        return {"data": views, "next_cursor": next_cursor}
+
+    async def _event_row(self, conn: AsyncConnection, client_id: str, event_id: str) -> Any:
+        row = (
+            await conn.execute(
+                select(outbox_events).where(
+                    outbox_events.c.id == event_id, outbox_events.c.client_id == client_id
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound("event not found")
+        return row
+
+    async def _event_view(
+        self, conn: AsyncConnection, client_id: str, event_id: str
+    ) -> dict[str, Any]:
+        event = await self._event_row(conn, client_id, event_id)
+        rows = (
+            await conn.execute(
+                select(deliveries, outbox_events.c.type)
+                .join(outbox_events, outbox_events.c.id == deliveries.c.event_id)
+                .where(deliveries.c.event_id == event_id)
+                .order_by(deliveries.c.id)
+            )
+        ).all()
+        return {
+            "event": json.loads(event.body),
+            "deliveries": await self._deliveries_view(conn, rows),
+        }
+
+    async def _deliveries_view(
+        self, conn: AsyncConnection, rows: Sequence[Row[Any]]
+    ) -> list[dict[str, Any]]:
+        tries: dict[int, list[dict[str, Any]]] = {}
+        if rows:
+            for attempt in (
+                await conn.execute(
+                    select(delivery_attempts)
+                    .where(delivery_attempts.c.delivery_id.in_([row.id for row in rows]))
+                    .order_by(delivery_attempts.c.id)
+                )
+            ).all():
+                tries.setdefault(attempt.delivery_id, []).append(
+                    {
+                        "attempted_at": _iso(attempt.attempted_at),
+                        "status_code": attempt.status_code,
+                        "error": attempt.error,
+                        "duration_ms": attempt.duration_ms,
+                    }
+                )
+        return [
+            {
+                "id": row.id,
+                "event_id": row.event_id,
+                "event_type": row.type,
+                "endpoint_id": row.endpoint_id,
+                "status": row.status,
+                "attempt_count": row.attempt_count,
+                "next_attempt_at": _iso(row.next_attempt_at),
+                "delivered_at": _iso(row.delivered_at),
+                "last_status_code": row.last_status_code,
+                "attempts": tries.get(row.id, []),
+            }
+            for row in rows
+        ]
