@@ -67,7 +67,9 @@ async def deliver(gateway: Gateway) -> int:
 
 
 async def cancel(gateway: Gateway, payment_id: str) -> None:
-    response = await gateway.client.post(f"/v1/payments/{payment_id}/cancel", headers=gateway.auth())
+    response = await gateway.client.post(
+        f"/v1/payments/{payment_id}/cancel", headers=gateway.auth()
+    )
     assert response.status == 200
 
 
@@ -99,8 +101,13 @@ async def test_sequence_grows_per_payment(hooks: Gateway, portal: tuple[Portal, 
     hooks.clock.advance(minutes=16)
     await hooks.client.get(f"/v1/payments/{other['id']}", headers=hooks.auth())  # expires it
     await deliver(hooks)
-    sequences = {(e["data"]["payment"]["id"], e["type"]): e["data"]["sequence"] for e in receiver.bodies()}
-    assert sequences == {(payment["id"], "payment.cancelled"): 1, (other["id"], "payment.expired"): 1}
+    sequences = {
+        (e["data"]["payment"]["id"], e["type"]): e["data"]["sequence"] for e in receiver.bodies()
+    }
+    assert sequences == {
+        (payment["id"], "payment.cancelled"): 1,
+        (other["id"], "payment.expired"): 1,
+    }
 
 
 async def test_endpoint_receives_only_the_events_it_subscribed_to(
@@ -156,7 +163,9 @@ async def test_delivery_gives_up_after_the_schedule_spanning_three_days(
         [row] = (await conn.execute(select(deliveries))).all()
     assert row.status == "failed"
     assert row.attempt_count == len(receiver.received) == 17
-    first, last = (int(h["webhook-timestamp"]) for h in (receiver.received[0][0], receiver.received[-1][0]))
+    first, last = (
+        int(h["webhook-timestamp"]) for h in (receiver.received[0][0], receiver.received[-1][0])
+    )
     assert last - first >= 72 * 3600
 
 
@@ -170,7 +179,11 @@ async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, s
     await deliver(hooks)
     listing = await (await hooks.client.get("/v1/webhook-endpoints", headers=hooks.auth())).json()
     [view] = listing["data"]
-    assert (view["id"], view["status"], view["disabled_reason"]) == (endpoint["id"], "disabled", "gone")
+    assert (view["id"], view["status"], view["disabled_reason"]) == (
+        endpoint["id"],
+        "disabled",
+        "gone",
+    )
     third = await hooks.create_payment()
     await cancel(hooks, third["id"])
     await deliver(hooks)
@@ -237,8 +250,10 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(
     assert len(headers["webhook-signature"].split(" ")) == 1
 
 
-async def test_deleted_endpoint_gets_nothing_more(hooks: Gateway, portal: tuple[Portal, str]) -> None:
-    receiver, url = portal
+async def test_deleted_endpoint_gets_nothing_more(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    _, url = portal
     endpoint = await register(hooks, url)
     response = await hooks.client.delete(
         f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth()
@@ -249,14 +264,16 @@ async def test_deleted_endpoint_gets_nothing_more(hooks: Gateway, portal: tuple[
     assert await deliver(hooks) == 0
     listing = await (await hooks.client.get("/v1/webhook-endpoints", headers=hooks.auth())).json()
     assert listing["data"] == []
-    again = await hooks.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth())
+    again = await hooks.client.delete(
+        f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth()
+    )
     assert again.status == 404
 
 
 async def test_endpoint_deliveries_are_listed_with_their_attempts(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
+    _, url = portal
     endpoint = await register(hooks, url)
     for _ in range(3):
         payment = await hooks.create_payment()
@@ -265,8 +282,9 @@ async def test_endpoint_deliveries_are_listed_with_their_attempts(
     path = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
     first = await (await hooks.client.get(path, params={"limit": "2"}, headers=hooks.auth())).json()
     second = await (
-        await hooks.client.get(path, params={"limit": "2", "cursor": first["next_cursor"]},
-                               headers=hooks.auth())
+        await hooks.client.get(
+            path, params={"limit": "2", "cursor": first["next_cursor"]}, headers=hooks.auth()
+        )
     ).json()
     listed = first["data"] + second["data"]
     assert len(listed) == 3 and second["next_cursor"] is None
@@ -297,7 +315,9 @@ async def test_forbidden_endpoint_urls_are_refused_outside_sandbox(
     problem = await response.json()
     assert response.status == 422
     assert problem["errors"][0]["field"] == "url" and problem["errors"][0]["code"] == code
-    listing = await (await gateway.client.get("/v1/webhook-endpoints", headers=gateway.auth())).json()
+    listing = await (
+        await gateway.client.get("/v1/webhook-endpoints", headers=gateway.auth())
+    ).json()
     assert listing["data"] == []
 
 
