@@ -1,0 +1,100 @@
+"""What VNPAY tells us, as verified values: an IPN, a querydr answer, a refund answer.
+
+Each is built only by :mod:`.codec` after its signature has been checked. Amounts are
+integer VND (VNPAY's ×100 is undone by the codec); times are aware datetimes in GMT+7.
+``raw`` keeps the signed fields exactly as received, for the inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .statuses import Outcome, payment_outcome, query_outcome, refund_outcome
+
+FULL_REFUND = "02"
+PARTIAL_REFUND = "03"
+
+
+@dataclass(frozen=True)
+class IpnResult:
+    """A verified IPN (or return-URL) message for one payment."""
+
+    tmn_code: str
+    txn_ref: str
+    amount_vnd: int
+    response_code: str
+    transaction_status: str
+    transaction_no: str | None
+    bank_code: str | None
+    bank_tran_no: str | None
+    card_type: str | None
+    pay_date: datetime | None
+    raw: Mapping[str, str] = field(hash=False, repr=False)
+
+    @property
+    def succeeded(self) -> bool:
+        """VNPAY's rule: the payment went through only if both codes are ``00``."""
+        return self.response_code == "00" and self.transaction_status == "00"
+
+    @property
+    def outcome(self) -> Outcome:
+        return payment_outcome(self.response_code, self.transaction_status)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A verified querydr answer. ``response_code`` is about the query; ``outcome`` about
+    the payment (see :func:`~.statuses.query_outcome`)."""
+
+    response_id: str
+    response_code: str
+    message: str
+    tmn_code: str
+    txn_ref: str
+    amount_vnd: int | None
+    order_info: str
+    bank_code: str | None
+    pay_date: datetime | None
+    transaction_no: str | None
+    transaction_type: str | None
+    transaction_status: str | None
+    promotion_code: str | None
+    promotion_amount: str | None
+    raw: Mapping[str, str] = field(hash=False, repr=False)
+
+    @property
+    def found(self) -> bool:
+        return self.response_code == "00"
+
+    @property
+    def outcome(self) -> Outcome:
+        return query_outcome(self.response_code, self.transaction_status or "")
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """A verified refund answer: accepted, or a decline with VNPAY's code and message."""
+
+    response_id: str
+    response_code: str
+    message: str
+    tmn_code: str
+    txn_ref: str
+    amount_vnd: int | None
+    order_info: str
+    bank_code: str | None
+    pay_date: datetime | None
+    transaction_no: str | None
+    transaction_type: str | None
+    transaction_status: str | None
+    raw: Mapping[str, str] = field(hash=False, repr=False)
+
+    @property
+    def accepted(self) -> bool:
+        return self.response_code == "00"
+
+    @property
+    def outcome(self) -> Outcome:
+        return refund_outcome(self.response_code)
