@@ -93,6 +93,42 @@ class WebhookSettings(_Section):
     lease_seconds: float = Field(120.0, gt=0)
 
 
+class VnpayTerminalSettings(_Section):
+    tmn_code: str = Field(pattern=r"^[A-Z0-9]{4,16}$")
+    hash_secret: SecretStr
+
+
+class VnpaySettings(_Section):
+    """VNPAY (API 2.1.0). In sandbox mode the URLs default to the mounted sandbox."""
+
+    payment_url: str | None = None  # …/paymentv2/vpcpay.html
+    api_url: str | None = None  # …/merchant_webapi/api/transaction (querydr, refund)
+    #: The terminal used by agencies without their own entry in ``terminals``.
+    tmn_code: str | None = Field(None, pattern=r"^[A-Z0-9]{4,16}$")
+    hash_secret: SecretStr | None = None
+    #: Per agency code: that agency's own terminal (TOML only).
+    terminals: dict[str, VnpayTerminalSettings] = {}
+    #: How long a citizen has on VNPAY's page (capped by the bill's own expiry).
+    attempt_minutes: int = Field(15, ge=5, le=60)
+    #: Query an attempt with querydr when no IPN came this long after it started.
+    query_after_seconds: float = Field(300, gt=0)
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: How the sandbox VNPAY redelivers IPNs (VNPAY: up to 10 times).
+    sandbox_ipn_retry_seconds: float = Field(5, gt=0)
+    sandbox_ipn_max_attempts: int = Field(10, ge=1)
+
+
+class PosSettings(_Section):
+    """The acquirer's POS cloud. In sandbox mode the URL defaults to the mounted sandbox."""
+
+    base_url: str | None = None
+    merchant_id: str = "DEMO-MERCHANT"
+    secret: SecretStr = SecretStr("sandbox-pos-secret")
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: Query a sale when no callback came this long after it was pushed.
+    query_after_seconds: float = Field(120, gt=0)
+
+
 class DemoSettings(_Section):
     agency_code: str = "DEMO"
     #: Fixed demo portal key (else a new one is printed at start-up).
@@ -120,6 +156,10 @@ class Settings(_Section):
     banks: dict[str, BankSettings] = {}
     sandbox_bank: SandboxBankSettings = SandboxBankSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    vnpay: VnpaySettings = VnpaySettings()
+    pos: PosSettings = PosSettings()
+    #: How often pending provider attempts are looked at by the poller.
+    poll_seconds: float = Field(30, gt=0)
     demo: DemoSettings = DemoSettings()
     #: ``gateway serve`` runs the background loops (delivery, expiry, polling) in-process.
     workers_in_process: bool = True

@@ -10,11 +10,15 @@ from aiohttp import web
 
 from config import Settings
 from gateway.background import loops as periodic_work
+from gateway.channels.registry import build_channels, pos_merchant
+from gateway.channels.vnpay import VnpayChannel
 from gateway.db import Database
 from gateway.domain.ids import Clock, system_clock
 from gateway.http.middleware import observe, problems
 from gateway.keys import (
+    ATTEMPTS,
     BANK_CREDITS,
+    CALLBACKS,
     CLOCK,
     DATABASE,
     DELIVERY,
@@ -22,13 +26,21 @@ from gateway.keys import (
     EVENTS,
     METRICS,
     PAYMENTS,
+    POLLER,
+    REFUNDS,
     SETTINGS,
+    TERMINALS,
 )
 from gateway.observability import Metrics
 from gateway.routes import setup_routes
 from gateway.services import payment_state
+from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.payments import PaymentService
+from gateway.services.polling import Poller
+from gateway.services.provider_callbacks import ProviderCallbacks
+from gateway.services.refunds import RefundService
+from gateway.services.terminals import TerminalService
 from webhooks.delivery import DeliveryOptions, DeliveryWorker
 from webhooks.endpoints import EndpointService
 from webhooks.events import EventService
@@ -75,7 +87,28 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     app[EVENTS] = EventService(database, clock)
     connector = aiohttp.TCPConnector(limit=hooks.concurrency, **connector_options(allow_private))
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        aiohttp.ClientSession() as provider_session,
+    ):
+        channels = build_channels(settings, provider_session)
+        app[ATTEMPTS] = AttemptService(database, context, channels, settings.vnpay.attempt_minutes)
+        app[REFUNDS] = RefundService(database, context, channels)
+        app[TERMINALS] = TerminalService(database, clock)
+        vnpay_channel = channels.get("vnpay")
+        app[CALLBACKS] = ProviderCallbacks(
+            database,
+            clock,
+            app[ATTEMPTS],
+            vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
+            pos_merchant(settings),
+        )
+        app[POLLER] = Poller(
+            database,
+            app[ATTEMPTS],
+            channels,
+            {"vnpay": settings.vnpay.query_after_seconds, "pos": settings.pos.query_after_seconds},
+        )
         app[DELIVERY] = DeliveryWorker(
             database,
             clock,

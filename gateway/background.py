@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.keys import DELIVERY, PAYMENTS, SETTINGS
+from gateway.keys import DELIVERY, PAYMENTS, POLLER, SETTINGS
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +24,7 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
     return [
         ("payment_expiry", settings.payments.expiry_sweep_seconds, app[PAYMENTS].expire_due),
         ("webhook_delivery", settings.webhooks.poll_seconds, app[DELIVERY].run_until_idle),
+        ("provider_polling", settings.poll_seconds, app[POLLER].run_once),
     ]
 
 

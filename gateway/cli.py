@@ -18,6 +18,7 @@ from gateway.errors import GatewayError
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import Role, create_client
+from gateway.services.terminals import TerminalService
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +29,15 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service (sandbox without config)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="leave the background loops to separate `gateway worker` processes",
+    )
 
+    commands.add_parser(
+        "worker", help="run the background loops (delivery, expiry, polling) without HTTP"
+    )
     commands.add_parser("migrate", help="apply database migrations")
 
     agencies = commands.add_parser("agencies", help="manage agencies").add_subparsers(
@@ -44,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--revenue-account", help="budget revenue account at the treasury")
     add.add_argument("--fees-pending-account", help="fees-pending account at the treasury")
     agencies.add_parser("list", help="list agencies")
+
+    terminals = commands.add_parser("terminals", help="manage POS card terminals").add_subparsers(
+        dest="action", required=True
+    )
+    terminal_add = terminals.add_parser("add", help="register a terminal for an agency")
+    terminal_add.add_argument("--agency", required=True)
+    terminal_add.add_argument("--terminal-id", required=True, help="the id at the POS cloud")
+    terminal_add.add_argument("--name", required=True, help="e.g. the counter it stands at")
+    terminal_list = terminals.add_parser("list", help="list an agency's terminals")
+    terminal_list.add_argument("--agency", required=True)
 
     clients = commands.add_parser("clients", help="manage API clients").add_subparsers(
         dest="action", required=True
@@ -72,7 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_format, settings.log_level)
     if args.command == "serve":
+        if args.no_workers:
+            settings = settings.model_copy(update={"workers_in_process": False})
         return _serve(settings)
+    if args.command == "worker":
+        return asyncio.run(_worker(settings))
     if args.command == "migrate":
         upgrade(settings.database_dsn)
         print("database is up to date")
@@ -97,7 +120,26 @@ def _serve(settings: Settings) -> int:
 
     # Sandbox mode migrates at start-up; production applies migrations explicitly
     # (`gateway migrate`) so that several processes never race to do it.
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    app = create_app(settings, background=settings.workers_in_process)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+async def _worker(settings: Settings) -> int:
+    """The same wiring as the service, without an HTTP listener: only the loops run."""
+    import signal
+
+    from gateway.app import create_app
+
+    runner = web.AppRunner(create_app(settings, background=True))
+    await runner.setup()  # starts the cleanup contexts, hence the background loops
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print("gateway worker running; stop with Ctrl-C", file=sys.stderr)
+    await stop.wait()
+    await runner.cleanup()
     return 0
 
 
@@ -125,6 +167,8 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
         elif args.command == "agencies":
             for agency in await list_agencies(db):
                 print(f"{agency.code}\t{agency.name}\t{agency.bank_bin}/{agency.account_number}")
+        elif args.command == "terminals":
+            await _terminals(db, args)
         elif args.command == "clients":
             role = Role(args.role)
             name = args.name or f"{role.value} for {', '.join(args.agency)}"
@@ -135,6 +179,18 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await db.close()
     return 0
+
+
+async def _terminals(db: Database, args: argparse.Namespace) -> None:
+    service = TerminalService(db, system_clock)
+    if args.action == "add":
+        view = await service.add(args.agency, args.terminal_id, args.name)
+        print(f"terminal {view['terminal_id']} registered for {view['agency_code']}")
+        return
+    agency_ids = frozenset(a.id for a in await list_agencies(db) if a.code == args.agency)
+    for terminal in await service.list(agency_ids):
+        state = "busy" if terminal["busy"] else "idle"
+        print(f"{terminal['terminal_id']}\t{terminal['name']}\t{state}")
 
 
 if __name__ == "__main__":

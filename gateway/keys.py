@@ -8,8 +8,13 @@ from config import Settings
 from gateway.db import Database
 from gateway.domain.ids import Clock
 from gateway.observability import Metrics
+from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.payments import PaymentService
+from gateway.services.polling import Poller
+from gateway.services.provider_callbacks import ProviderCallbacks
+from gateway.services.refunds import RefundService
+from gateway.services.terminals import TerminalService
 from webhooks.delivery import DeliveryWorker
 from webhooks.endpoints import EndpointService
 from webhooks.events import EventService
@@ -23,3 +28,8 @@ BANK_CREDITS = web.AppKey("bank_credits", BankCreditService)
 ENDPOINTS = web.AppKey("webhook_endpoints", EndpointService)
 EVENTS = web.AppKey("events", EventService)
 DELIVERY = web.AppKey("delivery_worker", DeliveryWorker)
+ATTEMPTS = web.AppKey("attempts", AttemptService)
+REFUNDS = web.AppKey("refunds", RefundService)
+TERMINALS = web.AppKey("terminals", TerminalService)
+CALLBACKS = web.AppKey("provider_callbacks", ProviderCallbacks)
+POLLER = web.AppKey("poller", Poller)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import callbacks, health, openapi, payments, webhooks
+from gateway.api import attempts, callbacks, health, openapi, payments, webhooks
 from gateway.pages import checkout
 
 
@@ -19,6 +19,15 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/v1/payments", payments.list_payments)
     add.add_get("/v1/payments/{payment_id}", payments.get_payment)
     add.add_post("/v1/payments/{payment_id}/cancel", payments.cancel_payment)
+    add.add_post("/v1/payments/{payment_id}/attempts", attempts.create_attempt)
+    add.add_get("/v1/payments/{payment_id}/attempts", attempts.list_attempts)
+    add.add_get("/v1/payments/{payment_id}/attempts/{attempt_id}", attempts.get_attempt)
+    add.add_post("/v1/payments/{payment_id}/attempts/{attempt_id}/cancel", attempts.cancel_attempt)
+    add.add_post("/v1/payments/{payment_id}/refunds", attempts.create_refund)
+    add.add_get("/v1/refunds/{refund_id}", attempts.get_refund)
+    add.add_post("/v1/refunds/{refund_id}/complete", attempts.complete_refund)
+    add.add_post("/v1/terminals", attempts.create_terminal)
+    add.add_get("/v1/terminals", attempts.list_terminals)
 
     add.add_post("/v1/webhook-endpoints", webhooks.create_endpoint)
     add.add_get("/v1/webhook-endpoints", webhooks.list_endpoints)
@@ -29,6 +38,9 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/v1/events/{event_id}/redeliver", webhooks.redeliver_event)
 
     add.add_post("/callbacks/bank/{bank}", callbacks.bank_credit_notice)
+    add.add_get("/callbacks/vnpay/ipn", callbacks.vnpay_ipn)
+    add.add_get("/callbacks/vnpay/return", callbacks.vnpay_return)
+    add.add_post("/callbacks/pos", callbacks.pos_result)
 
     add.add_get("/pay/{payment_id}", checkout.checkout_page)
     add.add_get("/pay/{payment_id}/status", checkout.checkout_status)

@@ -16,13 +16,16 @@ from aiohttp import web
 from sqlalchemy import select
 
 from gateway.db.migrate import upgrade
-from gateway.db.schema import api_clients
-from gateway.keys import CLOCK, DATABASE, SETTINGS
+from gateway.db.schema import agencies, api_clients
+from gateway.keys import CLOCK, DATABASE, SETTINGS, TERMINALS
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import Role, create_client, key_id
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
+from providers.sandbox.pos import SandboxPosConfig, create_pos_app
+from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
 
 DEMO_ACCOUNT = "0011001234567"
+DEMO_TERMINAL = "DEMO-POS-01"
 DEMO_ACCOUNT_NAME = "SO TAI CHINH TINH DEMO - THU PHI LE PHI"
 
 
@@ -31,6 +34,33 @@ def mount_sandboxes(app: web.Application) -> None:
     bank = settings.banks.get("sandbox")
     if bank is None:
         raise RuntimeError("sandbox mode needs [banks.sandbox] in the configuration")
+    app.add_subapp(
+        "/sandbox/vnpay",
+        create_vnpay_app(
+            SandboxVnpayConfig(
+                tmn_code=settings.vnpay.tmn_code or "DEMOTMN1",
+                hash_secret=(
+                    settings.vnpay.hash_secret.get_secret_value()
+                    if settings.vnpay.hash_secret
+                    else "sandbox-vnpay-hash-secret"
+                ),
+                ipn_url=f"{settings.base_url}/callbacks/vnpay/ipn",
+                retry_seconds=settings.vnpay.sandbox_ipn_retry_seconds,
+                max_ipn_attempts=settings.vnpay.sandbox_ipn_max_attempts,
+                clock=app[CLOCK],
+            )
+        ),
+    )
+    app.add_subapp(
+        "/sandbox/pos",
+        create_pos_app(
+            SandboxPosConfig(
+                merchant_id=settings.pos.merchant_id,
+                secret=settings.pos.secret.get_secret_value().encode(),
+                clock=app[CLOCK],
+            )
+        ),
+    )
     app.add_subapp(
         "/sandbox/bank",
         create_bank_app(
@@ -80,6 +110,8 @@ async def seed_demo(app: web.Application) -> str | None:
                 fees_pending_account="3511",
             ),
         )
+    if not await app[TERMINALS].list(frozenset({await _agency_id(app, code)})):
+        await app[TERMINALS].add(code, DEMO_TERMINAL, "Quầy 1 – Trung tâm Phục vụ hành chính công")
     configured = settings.demo.api_key.get_secret_value() if settings.demo.api_key else None
     if configured is not None:
         async with db.read() as conn:
@@ -97,3 +129,10 @@ async def seed_demo(app: web.Application) -> str | None:
         db, clock, name="Demo portal", role=Role.PORTAL, agency_codes=[code]
     )
     return key
+
+
+async def _agency_id(app: web.Application, code: str) -> int:
+    async with app[DATABASE].read() as conn:
+        return int(
+            (await conn.execute(select(agencies.c.id).where(agencies.c.code == code))).scalar_one()
+        )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.http.responses import json_response
-from gateway.keys import BANK_CREDITS, METRICS
+from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS
+from gateway.pages.render import render
 
 
 async def bank_credit_notice(request: web.Request) -> web.Response:
@@ -18,3 +19,28 @@ async def bank_credit_notice(request: web.Request) -> web.Response:
     if result.outcome == "applied" and not result.duplicate:
         metrics.payments_paid.labels("vietqr").inc()
     return json_response(result.acknowledgement())
+
+
+async def vnpay_ipn(request: web.Request) -> web.Response:
+    """VNPAY's IPN: always HTTP 200 with ``{"RspCode", "Message"}``."""
+    answer = await request.app[CALLBACKS].vnpay_ipn(
+        request.rel_url.query, request.rel_url.raw_query_string
+    )
+    outcome = "rejected" if answer.rsp_code in ("97", "99") else answer.outcome
+    request.app[METRICS].notices.labels("vnpay", outcome).inc()
+    return json_response(answer.body())
+
+
+async def vnpay_return(request: web.Request) -> web.Response:
+    """Where VNPAY sends the citizen back: display only, never a state change."""
+    payment_id = await request.app[CALLBACKS].vnpay_return(request.rel_url.query)
+    if payment_id is None:
+        return render("vnpay_return_invalid.html", status=400)
+    raise web.HTTPSeeOther(f"/pay/{payment_id}")
+
+
+async def pos_result(request: web.Request) -> web.Response:
+    body = await request.read()
+    outcome = await request.app[CALLBACKS].pos_callback(request.headers, body)
+    request.app[METRICS].notices.labels("pos", outcome).inc()
+    return json_response({"status": "accepted", "outcome": outcome})

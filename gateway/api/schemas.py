@@ -68,3 +68,25 @@ class CreateWebhookEndpoint(_Body):
     events: Annotated[
         list[Annotated[str, StringConstraints(max_length=64)]], Field(min_length=1, max_length=20)
     ] = Field(description='Event types to receive, or ["*"] for all')
+
+
+class CreateAttempt(_Body):
+    method: Literal["vnpay", "pos"]
+    terminal_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = Field(
+        None, description="Required for pos: the registered terminal to push to"
+    )
+    bank_code: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,20}$")] | None = Field(
+        None, description="VNPAY: preselect a bank or method (e.g. VNPAYQR, VNBANK, INTCARD)"
+    )
+    locale: Literal["vn", "en"] = "vn"
+
+
+class CreateRefund(_Body):
+    amount: Annotated[StrictInt, Field(gt=0, description="Integer VND, at most the refundable")]
+    reason: Annotated[Text, StringConstraints(max_length=255)]
+
+
+class CreateTerminal(_Body):
+    agency_code: Annotated[Text, StringConstraints(max_length=32)]
+    terminal_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name: Annotated[Text, StringConstraints(max_length=255)]

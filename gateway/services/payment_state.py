@@ -27,10 +27,12 @@ PAYMENT_COLUMNS = (
     agencies.c.account_name,
 )
 
-#: What closing a bill does to the attempts still open on it.
+#: What closing a bill does to the attempts still open on it. Once it is paid the others are
+#: cancelled; money that still arrives through one of them is caught as a duplicate payment.
 _CLOSES_ATTEMPTS = {
     PaymentStatus.EXPIRED: AttemptStatus.EXPIRED,
     PaymentStatus.CANCELLED: AttemptStatus.CANCELLED,
+    PaymentStatus.PAID: AttemptStatus.CANCELLED,
 }
 
 

@@ -1,0 +1,108 @@
+"""What a payment channel can do, one small Protocol per capability.
+
+A channel that lacks a capability does not implement its Protocol (POS has no refund API:
+refunds for card payments go to finance staff), and callers check with ``isinstance``.
+Provider outcomes are values: a decline is an :class:`Outcome` with status ``failed``, not
+an exception; only "we do not know" (a timeout) is special, and it leads to a query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from gateway.domain.statuses import AttemptStatus
+
+
+@dataclass(frozen=True)
+class AttemptRequest:
+    """Everything a channel needs to start taking money for one attempt."""
+
+    attempt_id: str
+    provider_reference: str
+    agency_code: str
+    payment_id: str
+    payment_reference: str
+    amount: int
+    description: str
+    created_at: datetime
+    expires_at: datetime
+    client_ip: str
+    terminal_id: str | None = None
+    bank_code: str | None = None
+    locale: str = "vn"
+
+
+@dataclass(frozen=True)
+class Started:
+    status: AttemptStatus  # pending (waiting for the payer), failed, or unknown
+    next_action: dict[str, Any] | None = None
+    failure_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the provider says about an attempt (callback or query)."""
+
+    status: AttemptStatus
+    amount: int | None = None
+    provider_transaction_id: str | None = None
+    failure_code: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttemptRef:
+    attempt_id: str
+    provider_reference: str
+    agency_code: str
+    amount: int
+    terminal_id: str | None
+    created_at: datetime
+    client_ip: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    refund_id: str
+    provider_reference: str
+    attempt: AttemptRef
+    provider_transaction_id: str | None
+    amount: int
+    full: bool
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    status: str  # succeeded | failed | pending (outcome unknown: query later)
+    provider_transaction_id: str | None = None
+    failure_code: str | None = None
+
+
+class Channel(Protocol):
+    name: ClassVar[str]
+
+    async def start(self, request: AttemptRequest) -> Started: ...
+
+
+@runtime_checkable
+class Queryable(Protocol):
+    async def query(self, attempt: AttemptRef) -> Outcome | None:
+        """The provider's current word on the attempt; ``None``: it does not know it."""
+        ...
+
+
+@runtime_checkable
+class Cancellable(Protocol):
+    async def cancel(self, attempt: AttemptRef) -> bool:
+        """Ask the provider to stop the attempt; the result arrives like any other."""
+        ...
+
+
+@runtime_checkable
+class Refundable(Protocol):
+    async def refund(self, request: RefundRequest) -> RefundOutcome: ...

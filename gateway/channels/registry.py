@@ -1,0 +1,79 @@
+"""The literal registry: channel name → factory. A factory returns ``None`` when its channel
+is not configured; the gateway then refuses attempts for it with a clear error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aiohttp
+
+from config import Settings
+from gateway.channels.base import Channel
+from gateway.channels.pos import PosChannel
+from gateway.channels.vnpay import VnpayChannel
+from providers.payment.pos import PosMerchant
+from providers.payment.vnpay import VnpayTerminal
+
+
+def vnpay_urls(settings: Settings) -> tuple[str, str] | None:
+    base = f"{settings.base_url}/sandbox/vnpay" if settings.sandbox else None
+    payment_url = settings.vnpay.payment_url or (base and f"{base}/paymentv2/vpcpay.html")
+    api_url = settings.vnpay.api_url or (base and f"{base}/merchant_webapi/api/transaction")
+    return (payment_url, api_url) if payment_url and api_url else None
+
+
+def build_vnpay(settings: Settings, session: aiohttp.ClientSession) -> VnpayChannel | None:
+    urls = vnpay_urls(settings)
+    if urls is None:
+        return None
+    payment_url, api_url = urls
+    config = settings.vnpay
+    terminals = {
+        agency: VnpayTerminal(t.tmn_code, t.hash_secret.get_secret_value(), payment_url, api_url)
+        for agency, t in config.terminals.items()
+    }
+    default = (
+        VnpayTerminal(config.tmn_code, config.hash_secret.get_secret_value(), payment_url, api_url)
+        if config.tmn_code and config.hash_secret
+        else None
+    )
+    if not terminals and default is None:
+        return None
+    return VnpayChannel(
+        session,
+        terminals,
+        default,
+        f"{settings.base_url}/callbacks/vnpay/return",
+        config.timeout_seconds,
+    )
+
+
+def pos_merchant(settings: Settings) -> PosMerchant | None:
+    base_url = settings.pos.base_url or (
+        f"{settings.base_url}/sandbox/pos" if settings.sandbox else None
+    )
+    if base_url is None:
+        return None
+    return PosMerchant(
+        settings.pos.merchant_id, settings.pos.secret.get_secret_value().encode(), base_url
+    )
+
+
+def build_pos(settings: Settings, session: aiohttp.ClientSession) -> PosChannel | None:
+    merchant = pos_merchant(settings)
+    if merchant is None:
+        return None
+    return PosChannel(
+        session, merchant, f"{settings.base_url}/callbacks/pos", settings.pos.timeout_seconds
+    )
+
+
+FACTORIES: dict[str, Callable[[Settings, aiohttp.ClientSession], Channel | None]] = {
+    "vnpay": build_vnpay,
+    "pos": build_pos,
+}
+
+
+def build_channels(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Channel]:
+    built = {name: factory(settings, session) for name, factory in FACTORIES.items()}
+    return {name: channel for name, channel in built.items() if channel is not None}

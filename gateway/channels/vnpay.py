@@ -1,0 +1,134 @@
+"""VNPAY (API 2.1.0) through :mod:`providers.payment.vnpay`: redirect attempts, IPN parsing,
+``querydr`` polling and refunds. Each agency pays into its own VNPAY terminal (TmnCode and
+secret from configuration); agencies without one use the default terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import aiohttp
+
+from gateway.channels.base import (
+    AttemptRef,
+    AttemptRequest,
+    Outcome,
+    RefundOutcome,
+    RefundRequest,
+    Started,
+)
+from gateway.domain.statuses import AttemptStatus
+from providers.payment import vnpay
+
+_ATTEMPT_STATUS = {
+    vnpay.Outcome.SUCCEEDED: AttemptStatus.SUCCEEDED,
+    vnpay.Outcome.FAILED: AttemptStatus.FAILED,
+    vnpay.Outcome.PENDING: AttemptStatus.PENDING,
+}
+
+
+def outcome_of(
+    outcome: vnpay.Outcome,
+    *,
+    amount: int | None,
+    transaction_no: str | None,
+    response_code: str | None,
+    details: dict[str, str | None],
+) -> Outcome | None:
+    status = _ATTEMPT_STATUS.get(outcome)
+    if status is None:
+        return None
+    return Outcome(
+        status=status,
+        amount=amount,
+        provider_transaction_id=transaction_no,
+        failure_code=f"vnpay_{response_code}" if status is AttemptStatus.FAILED else None,
+        details={key: value for key, value in details.items() if value},
+    )
+
+
+class VnpayChannel:
+    name: ClassVar[str] = "vnpay"
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        terminals: Mapping[str, vnpay.VnpayTerminal],
+        default: vnpay.VnpayTerminal | None,
+        return_url: str,
+        timeout_seconds: float,
+    ) -> None:
+        self.session = session
+        self.terminals = terminals
+        self.default = default
+        self.return_url = return_url
+        self.timeout_seconds = timeout_seconds
+
+    def terminal_for(self, agency_code: str) -> vnpay.VnpayTerminal:
+        terminal = self.terminals.get(agency_code, self.default)
+        if terminal is None:
+            raise LookupError(f"agency {agency_code} has no VNPAY terminal")
+        return terminal
+
+    def secret_for(self, tmn_code: str) -> str | None:
+        """The hash secret of a terminal by its TmnCode (IPNs name their terminal)."""
+        for terminal in [*self.terminals.values(), self.default]:
+            if terminal is not None and terminal.tmn_code == tmn_code:
+                return terminal.hash_secret
+        return None
+
+    def _client(self, agency_code: str) -> vnpay.VnpayClient:
+        return vnpay.VnpayClient(self.session, self.terminal_for(agency_code), self.timeout_seconds)
+
+    async def start(self, request: AttemptRequest) -> Started:
+        url = vnpay.build_payment_url(
+            self.terminal_for(request.agency_code),
+            txn_ref=request.provider_reference,
+            amount_vnd=request.amount,
+            order_info=request.description,
+            ip_addr=request.client_ip,
+            return_url=self.return_url,
+            create_date=request.created_at,
+            expire_date=request.expires_at,
+            locale=request.locale,
+            bank_code=request.bank_code,
+        )
+        return Started(AttemptStatus.PENDING, {"type": "redirect", "url": url})
+
+    async def query(self, attempt: AttemptRef) -> Outcome | None:
+        result = await self._client(attempt.agency_code).query(
+            txn_ref=attempt.provider_reference,
+            transaction_date=attempt.created_at,
+            ip_addr=attempt.client_ip,
+            order_info=f"Truy van {attempt.provider_reference}",
+        )
+        if not result.found:
+            return None
+        return outcome_of(
+            result.outcome,
+            amount=result.amount_vnd,
+            transaction_no=result.transaction_no,
+            response_code=result.transaction_status,
+            details={"bank_code": result.bank_code},
+        )
+
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        try:
+            result = await self._client(request.attempt.agency_code).refund(
+                request_id=request.provider_reference,
+                transaction_type=vnpay.FULL_REFUND if request.full else vnpay.PARTIAL_REFUND,
+                txn_ref=request.attempt.provider_reference,
+                amount_vnd=request.amount,
+                transaction_no=request.provider_transaction_id,
+                transaction_date=request.attempt.created_at,
+                create_by=request.requested_by[:50],
+                ip_addr=request.attempt.client_ip,
+                order_info=f"Hoan tien {request.attempt.provider_reference}",
+            )
+        except vnpay.VnpayError as exc:
+            if exc.code == "refund_outcome_unknown":
+                return RefundOutcome("pending", failure_code="outcome_unknown")
+            return RefundOutcome("failed", failure_code=exc.code[:32])
+        if result.accepted:
+            return RefundOutcome("succeeded", provider_transaction_id=result.transaction_no)
+        return RefundOutcome("failed", failure_code=f"vnpay_{result.response_code}")

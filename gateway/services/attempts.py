@@ -1,0 +1,388 @@
+"""Attempts: one try to take a payment's money through one channel.
+
+A payment may have many attempts; only one can pay it. Starting an attempt is three steps so
+that no database transaction waits on a provider: (1) insert the attempt as ``created`` (and
+claim the POS terminal), (2) call the provider, (3) record what it said. Every later word
+from a provider — callback or query — goes through :meth:`AttemptService.apply_outcome`.
+
+A success that arrives after the bill was already paid through another attempt is kept: the
+attempt is ``succeeded`` with ``review_reason = duplicate_payment`` and ``attempt.needs_review``
+is emitted, so finance staff refund it; the bill stays ``paid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.api.schemas import CreateAttempt
+from gateway.channels.base import (
+    AttemptRef,
+    AttemptRequest,
+    Cancellable,
+    Channel,
+    Outcome,
+    Started,
+)
+from gateway.db import Database
+from gateway.db.schema import agencies, attempts, payments
+from gateway.domain.ids import new_id
+from gateway.domain.statuses import (
+    ATTEMPT_TRANSITIONS,
+    AttemptStatus,
+    PaymentStatus,
+)
+from gateway.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.services import payment_state as state
+from gateway.services import terminals
+from gateway.services.clients import Principal
+from webhooks import outbox
+
+log = structlog.get_logger(__name__)
+
+_OPEN = (AttemptStatus.CREATED, AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a provider's word did: ``applied``, ``already_final``, ``ignored``."""
+
+    result: str
+    attempt_id: str
+    payment_id: str
+
+
+def attempt_view(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "payment_id": row.payment_id,
+        "method": row.channel,
+        "status": row.status,
+        "amount": row.amount,
+        "next_action": row.next_action,
+        "terminal_id": row.terminal_id,
+        "provider_reference": row.provider_reference,
+        "provider_transaction_id": row.provider_transaction_id,
+        "failure_code": row.failure_code,
+        "review_reason": row.review_reason,
+        "details": row.details or {},
+        "expires_at": state.iso(row.expires_at),
+        "created_at": state.iso(row.created_at),
+        "updated_at": state.iso(row.updated_at),
+    }
+
+
+def reference_for(attempt_id: str) -> str:
+    """The provider-facing reference of an attempt: upper-case, ≤ 32 ASCII characters
+    (VNPAY's ``vnp_TxnRef`` must be unique per terminal and is shown to the payer)."""
+    return attempt_id.removeprefix("att_").upper()[:20]
+
+
+class AttemptService:
+    def __init__(
+        self,
+        db: Database,
+        context: state.Context,
+        channels: Mapping[str, Channel],
+        vnpay_minutes: int,
+    ) -> None:
+        self.db = db
+        self.context = context
+        self.clock = context.clock
+        self.channels = channels
+        self.vnpay_minutes = vnpay_minutes
+
+    # -- starting ----------------------------------------------------------------------
+
+    async def begin(
+        self,
+        conn: AsyncConnection,
+        principal: Principal | None,
+        payment_id: str,
+        request: CreateAttempt,
+    ) -> str:
+        """Step 1, inside the caller's (idempotent) transaction: insert the attempt."""
+        row = (
+            await conn.execute(
+                select(payments, agencies.c.code.label("agency_code"))
+                .join(agencies, agencies.c.id == payments.c.agency_id)
+                .where(payments.c.id == payment_id)
+                .with_for_update(of=payments)
+            )
+        ).first()
+        if row is None or (principal is not None and row.agency_id not in principal.agency_ids):
+            raise NotFound("payment not found")
+        if request.method not in self.channels:
+            raise ValidationFailed(
+                [FieldError("method", "channel_unavailable", f"{request.method} is not configured")]
+            )
+        now = self.clock()
+        if row.status != PaymentStatus.PENDING.value or row.expires_at <= now:
+            status = "expired" if row.status == "pending" else row.status
+            raise InvalidTransition(status, "attempt")
+        if request.method == "pos" and not request.terminal_id:
+            raise ValidationFailed(
+                [FieldError("terminal_id", "required", "a POS attempt names its terminal")]
+            )
+        attempt_id = new_id("att")
+        if request.method == "pos":
+            assert request.terminal_id is not None
+            await terminals.claim(conn, request.terminal_id, row.agency_id, attempt_id)
+        expires_at = min(row.expires_at, now + timedelta(minutes=self.vnpay_minutes))
+        await conn.execute(
+            insert(attempts).values(
+                id=attempt_id,
+                payment_id=payment_id,
+                channel=request.method,
+                status=AttemptStatus.CREATED.value,
+                provider_reference=reference_for(attempt_id),
+                amount=row.amount,
+                terminal_id=request.terminal_id if request.method == "pos" else None,
+                details={"bank_code": request.bank_code, "locale": request.locale}
+                if request.method == "vnpay"
+                else {},
+                expires_at=expires_at if request.method == "vnpay" else row.expires_at,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return attempt_id
+
+    async def start(self, attempt_id: str, client_ip: str) -> dict[str, Any]:
+        """Steps 2 and 3: call the provider (outside any transaction), record its answer."""
+        async with self.db.read() as conn:
+            row = await self._joined(conn, attempt_id)
+        if row.status != AttemptStatus.CREATED.value:
+            return attempt_view(row)  # already started (a replayed request)
+        details = row.details or {}
+        started = await self.channels[row.channel].start(
+            AttemptRequest(
+                attempt_id=row.id,
+                provider_reference=row.provider_reference,
+                agency_code=row.agency_code,
+                payment_id=row.payment_id,
+                payment_reference=row.payment_reference,
+                amount=row.amount,
+                description=f"Thanh toan ho so {row.dossier_code}",
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+                client_ip=client_ip,
+                terminal_id=row.terminal_id,
+                bank_code=details.get("bank_code"),
+                locale=details.get("locale", "vn"),
+            )
+        )
+        async with self.db.write() as conn:
+            await self._record_start(conn, attempt_id, started)
+            return attempt_view(await self._joined(conn, attempt_id))
+
+    async def _record_start(self, conn: AsyncConnection, attempt_id: str, started: Started) -> None:
+        row = await self._joined(conn, attempt_id, lock=True)
+        if row.status != AttemptStatus.CREATED.value:
+            return  # a callback was faster than the provider's answer to the push
+        now = self.clock()
+        await conn.execute(
+            update(attempts)
+            .where(attempts.c.id == attempt_id)
+            .values(
+                status=started.status.value,
+                next_action=started.next_action,
+                failure_code=started.failure_code,
+                updated_at=now,
+            )
+        )
+        if started.status is AttemptStatus.FAILED:
+            await self._closed(conn, row, AttemptStatus.FAILED)
+
+    # -- reading, cancelling -------------------------------------------------------------
+
+    async def get(self, principal: Principal, payment_id: str, attempt_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = await self._owned(conn, principal, payment_id, attempt_id)
+            return attempt_view(row)
+
+    async def list(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            owner = (
+                await conn.execute(select(payments.c.agency_id).where(payments.c.id == payment_id))
+            ).scalar()
+            if owner is None or owner not in principal.agency_ids:
+                raise NotFound("payment not found")
+            rows = (
+                await conn.execute(
+                    select(attempts)
+                    .where(attempts.c.payment_id == payment_id)
+                    .order_by(attempts.c.created_at, attempts.c.id)
+                )
+            ).all()
+        return [attempt_view(row) for row in rows]
+
+    async def cancel(
+        self, principal: Principal, payment_id: str, attempt_id: str
+    ) -> dict[str, Any]:
+        """Ask the provider to stop a running attempt. The outcome still comes from the
+        provider (the card may have been faster); nothing is assumed here."""
+        async with self.db.read() as conn:
+            row = await self._owned(conn, principal, payment_id, attempt_id)
+        channel = self.channels[row.channel]
+        if AttemptStatus(row.status) not in _OPEN or not isinstance(channel, Cancellable):
+            raise InvalidTransition(row.status, "cancelled")
+        await channel.cancel(self.ref(row))
+        return await self.get(principal, payment_id, attempt_id)
+
+    # -- what providers say --------------------------------------------------------------
+
+    async def apply_outcome(
+        self, conn: AsyncConnection, attempt_id: str, outcome: Outcome
+    ) -> Applied:
+        """Apply a provider's word about an attempt, once. A final attempt never moves
+        backwards (a late 'failed' after 'succeeded' is ignored); money that does not fit the
+        bill puts it up for review rather than being lost."""
+        row = await self._joined(conn, attempt_id, lock=True)
+        current = AttemptStatus(row.status)
+        new = outcome.status
+        if new is current and new not in _OPEN:
+            return Applied("already_final", row.id, row.payment_id)
+        if new not in ATTEMPT_TRANSITIONS[current]:
+            if new in _OPEN and current in _OPEN:
+                return Applied("ignored", row.id, row.payment_id)  # still waiting: nothing new
+            log.warning(
+                "attempt_outcome_ignored",
+                attempt_id=row.id,
+                current=current.value,
+                reported=new.value,
+            )
+            return Applied("already_final", row.id, row.payment_id)
+        now = self.clock()
+        values: dict[str, Any] = {"status": new.value, "updated_at": now}
+        if outcome.provider_transaction_id:
+            values["provider_transaction_id"] = outcome.provider_transaction_id
+        if outcome.failure_code:
+            values["failure_code"] = outcome.failure_code
+        if outcome.details:
+            values["details"] = {**(row.details or {}), **outcome.details}
+        await conn.execute(update(attempts).where(attempts.c.id == row.id).values(**values))
+        review = None
+        if new is AttemptStatus.SUCCEEDED:
+            review = await self._settle_payment(conn, row, outcome.amount)
+            if review is not None:
+                await conn.execute(
+                    update(attempts).where(attempts.c.id == row.id).values(review_reason=review)
+                )
+        if new not in _OPEN:
+            await self._closed(conn, row, new)
+        if review == "duplicate_payment":
+            await self._emit_attempt(conn, "attempt.needs_review", row.id, row.payment_id)
+        return Applied("applied", row.id, row.payment_id)
+
+    async def _settle_payment(
+        self, conn: AsyncConnection, row: Row[Any], paid_amount: int | None
+    ) -> str | None:
+        """Money arrived through this attempt: pay the bill, or say why it needs review."""
+        status = PaymentStatus(row.payment_status)
+        amount_ok = paid_amount is None or paid_amount == row.amount
+        overdue = row.payment_expires_at <= self.clock()
+        if status is PaymentStatus.PENDING and amount_ok and not overdue:
+            await state.move(conn, self.context, row.payment_id, status, PaymentStatus.PAID)
+            return None
+        if status in (PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED):
+            reason = (
+                "amount_mismatch"
+                if not amount_ok
+                else "paid_after_cancellation"
+                if status is PaymentStatus.CANCELLED
+                else "paid_after_expiry"
+            )
+            await state.move(
+                conn,
+                self.context,
+                row.payment_id,
+                status,
+                PaymentStatus.NEEDS_REVIEW,
+                review_reason=reason,
+            )
+            return reason
+        return "duplicate_payment"
+
+    async def _closed(self, conn: AsyncConnection, row: Row[Any], status: AttemptStatus) -> None:
+        if row.terminal_id:
+            await terminals.release(conn, row.terminal_id, row.id)
+        if status is AttemptStatus.FAILED:
+            await self._emit_attempt(conn, "attempt.failed", row.id, row.payment_id)
+
+    async def _emit_attempt(
+        self, conn: AsyncConnection, type: str, attempt_id: str, payment_id: str
+    ) -> None:
+        attempt = (await conn.execute(select(attempts).where(attempts.c.id == attempt_id))).one()
+        await outbox.emit(
+            conn,
+            now=self.clock(),
+            type=type,
+            payment_id=payment_id,
+            data={"attempt": attempt_view(attempt), "payment_id": payment_id},
+        )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def ref(self, row: Row[Any]) -> AttemptRef:
+        return AttemptRef(
+            attempt_id=row.id,
+            provider_reference=row.provider_reference,
+            agency_code=row.agency_code,
+            amount=row.amount,
+            terminal_id=row.terminal_id,
+            created_at=row.created_at,
+        )
+
+    async def _joined(
+        self, conn: AsyncConnection, attempt_id: str, *, lock: bool = False
+    ) -> Row[Any]:
+        statement = (
+            select(
+                attempts,
+                payments.c.status.label("payment_status"),
+                payments.c.expires_at.label("payment_expires_at"),
+                payments.c.reference.label("payment_reference"),
+                payments.c.dossier_code,
+                payments.c.agency_id,
+                agencies.c.code.label("agency_code"),
+            )
+            .join(payments, payments.c.id == attempts.c.payment_id)
+            .join(agencies, agencies.c.id == payments.c.agency_id)
+            .where(attempts.c.id == attempt_id)
+        )
+        if lock:
+            statement = statement.with_for_update(of=[attempts, payments])
+        row = (await conn.execute(statement)).first()
+        if row is None:
+            raise NotFound("attempt not found")
+        return row
+
+    async def _owned(
+        self, conn: AsyncConnection, principal: Principal, payment_id: str, attempt_id: str
+    ) -> Row[Any]:
+        row = await self._joined(conn, attempt_id)
+        if row.payment_id != payment_id or row.agency_id not in principal.agency_ids:
+            raise NotFound("attempt not found")
+        return row
+
+    async def find_by_reference(
+        self, conn: AsyncConnection, channel: str, reference: str
+    ) -> Row[Any] | None:
+        row = (
+            await conn.execute(
+                select(attempts.c.id).where(
+                    attempts.c.channel == channel, attempts.c.provider_reference == reference
+                )
+            )
+        ).first()
+        return None if row is None else await self._joined(conn, row.id, lock=True)
+
+
+__all__ = ["Applied", "AttemptService", "Conflict", "attempt_view", "reference_for"]

@@ -1,0 +1,206 @@
+"""Inbound messages from VNPAY and the POS cloud: verify on the raw message → store in the
+inbox (unique per provider and message) → apply through :class:`AttemptService` in the same
+transaction → acknowledge in the provider's own format.
+
+VNPAY IPN answers (HTTP 200, JSON ``RspCode``): 97 bad signature, 99 malformed, 01 unknown
+``vnp_TxnRef``, 04 amount differs, 02 already final (also for a replay), 00 recorded — for a
+failed payment too. The POS cloud gets 200 when the result is recorded (or was before), 401
+for a bad signature, 404 for an unknown sale and 409 when the sale is no longer running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from gateway.channels.pos import outcome_of as pos_outcome
+from gateway.channels.vnpay import VnpayChannel
+from gateway.channels.vnpay import outcome_of as vnpay_outcome
+from gateway.db import Database
+from gateway.domain.ids import Clock
+from gateway.domain.statuses import AttemptStatus
+from gateway.errors import Conflict, GatewayError, NotFound, NoticeRejected
+from gateway.services.attempts import AttemptService, reference_for
+from providers.payment import pos, vnpay
+from webhooks import inbox
+
+log = structlog.get_logger(__name__)
+_FINAL = {AttemptStatus.SUCCEEDED.value, AttemptStatus.FAILED.value}
+
+
+class SaleNotRunning(Conflict):
+    code = "terminal_not_busy"
+    title = "The terminal is not running this sale"
+
+
+@dataclass(frozen=True)
+class IpnAnswer:
+    rsp_code: str
+    outcome: str
+
+    def body(self) -> dict[str, str]:
+        return vnpay.ipn_response(self.rsp_code)
+
+
+class ProviderCallbacks:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        attempts: AttemptService,
+        vnpay_channel: VnpayChannel | None,
+        pos_merchant: pos.PosMerchant | None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.attempts = attempts
+        self.vnpay = vnpay_channel
+        self.pos_merchant = pos_merchant
+
+    # -- VNPAY ---------------------------------------------------------------------------
+
+    def verify_vnpay(self, params: Mapping[str, str]) -> vnpay.IpnResult:
+        if self.vnpay is None:
+            raise vnpay.VnpayError("unknown_terminal", "VNPAY is not configured")
+        return vnpay.parse_ipn(params, self.vnpay.secret_for)
+
+    async def vnpay_ipn(self, params: Mapping[str, str], raw_query: str) -> IpnAnswer:
+        try:
+            ipn = self.verify_vnpay(params)
+        except vnpay.VnpayError as exc:
+            log.warning("callback_rejected", provider="vnpay", code=exc.code)
+            return IpnAnswer(exc.rsp_code or "99", exc.code)
+        key = hashlib.sha256(raw_query.encode()).hexdigest()
+        try:
+            async with self.db.write() as conn:
+                event_id = await inbox.store(
+                    conn,
+                    provider="vnpay",
+                    event_key=key,
+                    payload=raw_query,
+                    received_at=self.clock(),
+                    amount=ipn.amount_vnd,
+                )
+                answer, payment_id = await self._apply_ipn(conn, ipn)
+                await inbox.settle(
+                    conn,
+                    event_id,
+                    outcome=answer.outcome,
+                    payment_id=payment_id,
+                    reason=None if answer.rsp_code == "00" else f"rsp_{answer.rsp_code}",
+                )
+        except IntegrityError:
+            # The very same IPN again (VNPAY retries until it hears 00 or 02).
+            async with self.db.read() as conn:
+                row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
+            if row is None:
+                answer = IpnAnswer("01", "unmatched")
+            else:
+                answer = IpnAnswer("02" if row.status in _FINAL else "00", "duplicate")
+        log.info("vnpay_ipn", txn_ref=ipn.txn_ref, rsp_code=answer.rsp_code, outcome=answer.outcome)
+        return answer
+
+    async def _apply_ipn(self, conn: Any, ipn: vnpay.IpnResult) -> tuple[IpnAnswer, str | None]:
+        row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
+        if row is None:
+            return IpnAnswer("01", "unmatched"), None
+        if ipn.amount_vnd != row.amount:
+            return IpnAnswer("04", "amount_mismatch"), row.payment_id
+        if row.status in _FINAL:
+            return IpnAnswer("02", "already_final"), row.payment_id
+        outcome = vnpay_outcome(
+            ipn.outcome,
+            amount=ipn.amount_vnd,
+            transaction_no=ipn.transaction_no,
+            response_code=ipn.response_code,
+            details={
+                "bank_code": ipn.bank_code,
+                "bank_tran_no": ipn.bank_tran_no,
+                "card_type": ipn.card_type,
+                "response_code": ipn.response_code,
+                "transaction_status": ipn.transaction_status,
+            },
+        )
+        if outcome is None:  # contradictory codes: leave it to querydr, never guess
+            return IpnAnswer("00", "deferred_to_query"), row.payment_id
+        applied = await self.attempts.apply_outcome(conn, row.id, outcome)
+        return IpnAnswer("00", applied.result), row.payment_id
+
+    async def vnpay_return(self, params: Mapping[str, str]) -> str | None:
+        """The payment id to show the citizen, or ``None`` for a message we cannot trust.
+        Display only: the return URL never changes state."""
+        try:
+            ipn = self.verify_vnpay(params)
+        except vnpay.VnpayError:
+            return None
+        async with self.db.read() as conn:
+            row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
+        return None if row is None else str(row.payment_id)
+
+    # -- POS -----------------------------------------------------------------------------
+
+    async def pos_callback(self, headers: Mapping[str, str], body: bytes) -> str:
+        merchant = self.pos_merchant
+        if merchant is None:
+            raise NotFound("no POS cloud is configured")
+        try:
+            pos.verify(
+                merchant.secret,
+                timestamp=headers.get("X-Pos-Timestamp"),
+                signature=headers.get("X-Pos-Signature"),
+                body=body,
+                now=int(self.clock().timestamp()),
+            )
+            result = pos.parse_result(body)
+        except pos.PosError as exc:
+            log.warning("callback_rejected", provider="pos", code=exc.code)
+            raise NoticeRejected(
+                exc.code, exc.message, http_status=400 if exc.code == "malformed" else 401
+            ) from None
+        key = f"{result.sale_id}:{result.status.value}"
+        try:
+            async with self.db.write() as conn:
+                event_id = await inbox.store(
+                    conn,
+                    provider="pos",
+                    event_key=key,
+                    payload=body.decode(),
+                    received_at=self.clock(),
+                    amount=result.amount,
+                )
+                outcome, payment_id, refusal = await self._apply_sale(conn, result)
+                await inbox.settle(
+                    conn,
+                    event_id,
+                    outcome=outcome,
+                    payment_id=payment_id,
+                    reason=refusal.code if refusal else None,
+                )
+        except IntegrityError:
+            return "duplicate"
+        if refusal is not None:  # stored for triage, and the cloud is told why not applied
+            raise refusal
+        return outcome
+
+    async def _apply_sale(
+        self, conn: Any, result: pos.SaleResult
+    ) -> tuple[str, str | None, GatewayError | None]:
+        """Apply the result, or say (without raising: the inbox row must be kept) why not."""
+        row = await self.attempts.find_by_reference(conn, "pos", reference_for(result.sale_id))
+        if row is None or row.id != result.sale_id:
+            return "unmatched", None, NotFound(f"no POS sale {result.sale_id}")
+        if row.status not in ("created", "pending", "unknown"):
+            not_running = SaleNotRunning(
+                f"sale {result.sale_id} is already {row.status}; the terminal is not running it"
+            )
+            return "rejected", row.payment_id, not_running
+        if result.amount != row.amount:
+            mismatch = NoticeRejected("amount_mismatch", "sale amount differs", http_status=409)
+            return "rejected", row.payment_id, mismatch
+        applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
+        return applied.result, row.payment_id, None

@@ -1,0 +1,242 @@
+"""Refunds: through the channel that took the money.
+
+A refund is inserted ``pending`` in the caller's idempotent transaction (after checking the
+refundable amount under a row lock, so two refunds cannot together exceed it), then sent to
+the provider outside any transaction. Channels with a refund API (VNPAY) settle it at once;
+a refund whose outcome is unknown stays ``pending``. Money taken by bank transfer (VietQR) or
+card terminal is refunded by finance staff, who then record the result
+(``POST /v1/refunds/{id}/complete``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.api.schemas import CreateRefund
+from gateway.channels.base import AttemptRef, Channel, Refundable, RefundOutcome, RefundRequest
+from gateway.db import Database
+from gateway.db.schema import agencies, attempts, payments, refunds
+from gateway.domain.ids import new_id
+from gateway.domain.statuses import AttemptStatus, PaymentStatus
+from gateway.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.services import payment_state as state
+from gateway.services.clients import Principal
+from webhooks import outbox
+
+_REFUNDABLE = (
+    PaymentStatus.PAID.value,
+    PaymentStatus.PARTIALLY_REFUNDED.value,
+    PaymentStatus.NEEDS_REVIEW.value,
+)
+
+
+def refund_view(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "payment_id": row.payment_id,
+        "attempt_id": row.attempt_id,
+        "amount": row.amount,
+        "reason": row.reason,
+        "status": row.status,
+        "failure_code": row.failure_code,
+        "provider_reference": row.provider_reference,
+        "provider_transaction_id": row.provider_transaction_id,
+        "created_at": state.iso(row.created_at),
+        "updated_at": state.iso(row.updated_at),
+    }
+
+
+class RefundService:
+    def __init__(
+        self, db: Database, context: state.Context, channels: Mapping[str, Channel]
+    ) -> None:
+        self.db = db
+        self.context = context
+        self.clock = context.clock
+        self.channels = channels
+
+    async def begin(
+        self, conn: AsyncConnection, principal: Principal, payment_id: str, body: CreateRefund
+    ) -> str:
+        payment = (
+            await conn.execute(
+                select(payments).where(payments.c.id == payment_id).with_for_update()
+            )
+        ).first()
+        if payment is None or payment.agency_id not in principal.agency_ids:
+            raise NotFound("payment not found")
+        if payment.status not in _REFUNDABLE:
+            raise InvalidTransition(payment.status, "refunded")
+        taken = (
+            await conn.execute(
+                select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
+                    refunds.c.payment_id == payment_id,
+                    refunds.c.status.in_(["pending", "succeeded"]),
+                )
+            )
+        ).scalar_one()
+        refundable = payment.amount - int(taken)
+        if body.amount > refundable:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "amount",
+                        "exceeds_refundable",
+                        f"at most {refundable} VND can still be refunded",
+                    )
+                ]
+            )
+        attempt = (
+            await conn.execute(
+                select(attempts.c.id)
+                .where(
+                    attempts.c.payment_id == payment_id,
+                    attempts.c.status == AttemptStatus.SUCCEEDED.value,
+                )
+                .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at)
+            )
+        ).first()
+        if attempt is None:
+            raise InvalidTransition(payment.status, "refunded")
+        now = self.clock()
+        refund_id = new_id("ref")
+        await conn.execute(
+            insert(refunds).values(
+                id=refund_id,
+                payment_id=payment_id,
+                attempt_id=attempt.id,
+                client_id=principal.client_id,
+                amount=body.amount,
+                reason=body.reason,
+                status="pending",
+                provider_reference=refund_id.removeprefix("ref_").upper()[:20],
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return refund_id
+
+    async def execute(self, refund_id: str, requested_by: str) -> dict[str, Any]:
+        """Send a pending refund to its channel, if the channel can refund."""
+        async with self.db.read() as conn:
+            row = await self._joined(conn, refund_id)
+        channel = self.channels.get(row.channel)
+        if row.status == "pending" and isinstance(channel, Refundable):
+            outcome = await channel.refund(
+                RefundRequest(
+                    refund_id=row.id,
+                    provider_reference=row.provider_reference,
+                    attempt=AttemptRef(
+                        attempt_id=row.attempt_id,
+                        provider_reference=row.attempt_reference,
+                        agency_code=row.agency_code,
+                        amount=row.attempt_amount,
+                        terminal_id=row.terminal_id,
+                        created_at=row.attempt_created_at,
+                    ),
+                    provider_transaction_id=row.attempt_transaction_id,
+                    amount=row.amount,
+                    full=row.amount == row.payment_amount,
+                    reason=row.reason,
+                    requested_by=requested_by,
+                    requested_at=self.clock(),
+                )
+            )
+            async with self.db.write() as conn:
+                await self.settle(conn, refund_id, outcome)
+        async with self.db.read() as conn:
+            return refund_view(await self._joined(conn, refund_id))
+
+    async def complete(
+        self, principal: Principal, refund_id: str, outcome: RefundOutcome
+    ) -> dict[str, Any]:
+        """Finance staff record the result of a refund they made by hand."""
+        async with self.db.write() as conn:
+            row = await self._joined(conn, refund_id)
+            if row.agency_id not in principal.agency_ids:
+                raise NotFound("refund not found")
+            if row.status != "pending":
+                raise InvalidTransition(row.status, outcome.status)
+            await self.settle(conn, refund_id, outcome)
+            return refund_view(await self._joined(conn, refund_id))
+
+    async def settle(self, conn: AsyncConnection, refund_id: str, outcome: RefundOutcome) -> None:
+        if outcome.status == "pending":
+            return
+        row = await self._joined(conn, refund_id, lock=True)
+        if row.status != "pending":
+            return
+        now = self.clock()
+        await conn.execute(
+            update(refunds)
+            .where(refunds.c.id == refund_id)
+            .values(
+                status=outcome.status,
+                failure_code=outcome.failure_code,
+                provider_transaction_id=outcome.provider_transaction_id,
+                updated_at=now,
+            )
+        )
+        view = refund_view(await self._joined(conn, refund_id))
+        await outbox.emit(
+            conn,
+            now=now,
+            type=f"refund.{outcome.status}",
+            payment_id=row.payment_id,
+            data={"refund": view, "payment_id": row.payment_id},
+        )
+        if outcome.status == "succeeded":
+            refunded = (
+                await conn.execute(
+                    select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
+                        refunds.c.payment_id == row.payment_id, refunds.c.status == "succeeded"
+                    )
+                )
+            ).scalar_one()
+            current = PaymentStatus(row.payment_status)
+            new = (
+                PaymentStatus.REFUNDED
+                if int(refunded) >= row.payment_amount
+                else PaymentStatus.PARTIALLY_REFUNDED
+            )
+            await state.move(conn, self.context, row.payment_id, current, new)
+
+    async def get(self, principal: Principal, refund_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = await self._joined(conn, refund_id)
+        if row.agency_id not in principal.agency_ids:
+            raise NotFound("refund not found")
+        return refund_view(row)
+
+    async def _joined(
+        self, conn: AsyncConnection, refund_id: str, *, lock: bool = False
+    ) -> Row[Any]:
+        statement = (
+            select(
+                refunds,
+                attempts.c.channel,
+                attempts.c.provider_reference.label("attempt_reference"),
+                attempts.c.provider_transaction_id.label("attempt_transaction_id"),
+                attempts.c.amount.label("attempt_amount"),
+                attempts.c.terminal_id,
+                attempts.c.created_at.label("attempt_created_at"),
+                payments.c.amount.label("payment_amount"),
+                payments.c.status.label("payment_status"),
+                payments.c.agency_id,
+                agencies.c.code.label("agency_code"),
+            )
+            .join(attempts, attempts.c.id == refunds.c.attempt_id)
+            .join(payments, payments.c.id == refunds.c.payment_id)
+            .join(agencies, agencies.c.id == payments.c.agency_id)
+            .where(refunds.c.id == refund_id)
+        )
+        if lock:
+            statement = statement.with_for_update(of=[refunds, payments])
+        row = (await conn.execute(statement)).first()
+        if row is None:
+            raise NotFound("refund not found")
+        return row
