@@ -207,3 +207,78 @@ async def gateway(aiohttp_client: Any, database_url: str, clock: FixedClock) -> 
     app = create_app(make_settings(database_url), clock=clock, background=False)
     client = await aiohttp_client(app)
     return Gateway(client=client, clock=clock, keys=await seed(client))
+
+
+# -- payment channels: the gateway with the sandbox VNPAY and POS cloud as real servers --------
+
+VNPAY_TMN = "TESTTMN1"
+VNPAY_SECRET = "test-vnpay-secret"
+POS_MERCHANT = "TEST-MERCHANT"
+POS_SECRET = "test-pos-secret"
+
+
+@dataclass
+class Channels(Gateway):
+    vnpay: Any = None  # the sandbox VNPAY TestServer
+    pos: Any = None  # the sandbox POS cloud TestServer
+
+    async def attempt(self, payment_id: str, **body: Any) -> Any:
+        response = await self.client.post(
+            f"/v1/payments/{payment_id}/attempts",
+            json=body,
+            headers={**self.auth(), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        return response.status, await response.json()
+
+
+@pytest.fixture
+async def channels(
+    aiohttp_server: Any, aiohttp_client: Any, database_url: str, clock: FixedClock,
+    unused_tcp_port_factory: Any,
+) -> AsyncIterator[Channels]:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from providers.sandbox.pos import SandboxPosConfig, create_pos_app
+    from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
+
+    port = unused_tcp_port_factory()
+    base = f"http://127.0.0.1:{port}"
+    vnpay = await aiohttp_server(
+        create_vnpay_app(
+            SandboxVnpayConfig(
+                tmn_code=VNPAY_TMN, hash_secret=VNPAY_SECRET,
+                ipn_url=f"{base}/callbacks/vnpay/ipn", retry_seconds=0.01, clock=clock,
+            )
+        )
+    )
+    pos = await aiohttp_server(
+        create_pos_app(
+            SandboxPosConfig(
+                merchant_id=POS_MERCHANT, secret=POS_SECRET.encode(), retry_seconds=0.01,
+                clock=clock,
+            )
+        )
+    )
+    settings = make_settings(
+        database_url,
+        public_base_url=base,
+        vnpay={
+            "payment_url": str(vnpay.make_url("/paymentv2/vpcpay.html")),
+            "api_url": str(vnpay.make_url("/merchant_webapi/api/transaction")),
+            "tmn_code": VNPAY_TMN,
+            "hash_secret": VNPAY_SECRET,
+        },
+        pos={"base_url": str(pos.make_url("")), "merchant_id": POS_MERCHANT, "secret": POS_SECRET},
+        webhooks={"allow_private_urls": True},
+    )
+    app = create_app(settings, clock=clock, background=False)
+    server = TestServer(app, host="127.0.0.1", port=port)
+    client = TestClient(server)
+    await client.start_server()
+    keys = await seed(client)
+    from gateway.keys import TERMINALS
+
+    await client.app[TERMINALS].add("HCM", "T-HCM-1", "Quầy 1")
+    await client.app[TERMINALS].add("HN", "T-HN-1", "Quầy Hà Nội")
+    yield Channels(client=client, clock=clock, keys=keys, vnpay=vnpay, pos=pos)
+    await client.close()

@@ -81,13 +81,12 @@ class Poller:
         outcome = await channel.query(self.attempts.ref(row))
         now = self.clock()
         if outcome is None and row.expires_at is not None and row.expires_at + GRACE <= now:
-            shown = row.status == AttemptStatus.PENDING.value and row.channel == "vnpay"
-            outcome = Outcome(
-                status=AttemptStatus.EXPIRED if shown else AttemptStatus.FAILED,
-                failure_code=None if shown else "not_sent",
-            )
-            if row.status == AttemptStatus.CREATED.value and shown is False:
+            # Unknown to the provider and out of time: shown to the payer → expired;
+            # never received by the provider → failed.
+            if row.status == AttemptStatus.CREATED.value:
                 outcome = Outcome(status=AttemptStatus.FAILED, failure_code="not_sent")
+            else:
+                outcome = Outcome(status=AttemptStatus.EXPIRED)
         async with self.db.write() as conn:
             if outcome is not None:
                 applied = await self.attempts.apply_outcome(conn, attempt_id, outcome)
