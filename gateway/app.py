@@ -91,7 +91,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         aiohttp.ClientSession(connector=connector) as session,
         aiohttp.ClientSession() as provider_session,
     ):
-        channels = build_channels(settings, provider_session)
+        channels = build_channels(settings, provider_session, clock)
         app[ATTEMPTS] = AttemptService(database, context, channels, settings.vnpay.attempt_minutes)
         app[REFUNDS] = RefundService(database, context, channels)
         app[TERMINALS] = TerminalService(database, clock)

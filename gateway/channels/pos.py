@@ -7,6 +7,7 @@ from typing import ClassVar
 import aiohttp
 
 from gateway.channels.base import AttemptRef, AttemptRequest, Outcome, Started
+from gateway.domain.ids import Clock
 from gateway.domain.statuses import AttemptStatus
 from providers.payment.pos import (
     PosClient,
@@ -52,8 +53,9 @@ class PosChannel:
         merchant: PosMerchant,
         callback_url: str,
         timeout_seconds: float,
+        clock: Clock,
     ) -> None:
-        self.client = PosClient(session, merchant, timeout_seconds)
+        self.client = PosClient(session, merchant, timeout_seconds, clock=clock)
         self.callback_url = callback_url
 
     async def start(self, request: AttemptRequest) -> Started:

@@ -11,6 +11,7 @@ from config import Settings
 from gateway.channels.base import Channel
 from gateway.channels.pos import PosChannel
 from gateway.channels.vnpay import VnpayChannel
+from gateway.domain.ids import Clock
 from providers.payment.pos import PosMerchant
 from providers.payment.vnpay import VnpayTerminal
 
@@ -22,7 +23,9 @@ def vnpay_urls(settings: Settings) -> tuple[str, str] | None:
     return (payment_url, api_url) if payment_url and api_url else None
 
 
-def build_vnpay(settings: Settings, session: aiohttp.ClientSession) -> VnpayChannel | None:
+def build_vnpay(
+    settings: Settings, session: aiohttp.ClientSession, clock: Clock
+) -> VnpayChannel | None:
     urls = vnpay_urls(settings)
     if urls is None:
         return None
@@ -45,6 +48,7 @@ def build_vnpay(settings: Settings, session: aiohttp.ClientSession) -> VnpayChan
         default,
         f"{settings.base_url}/callbacks/vnpay/return",
         config.timeout_seconds,
+        clock,
     )
 
 
@@ -59,21 +63,29 @@ def pos_merchant(settings: Settings) -> PosMerchant | None:
     )
 
 
-def build_pos(settings: Settings, session: aiohttp.ClientSession) -> PosChannel | None:
+def build_pos(
+    settings: Settings, session: aiohttp.ClientSession, clock: Clock
+) -> PosChannel | None:
     merchant = pos_merchant(settings)
     if merchant is None:
         return None
     return PosChannel(
-        session, merchant, f"{settings.base_url}/callbacks/pos", settings.pos.timeout_seconds
+        session,
+        merchant,
+        f"{settings.base_url}/callbacks/pos",
+        settings.pos.timeout_seconds,
+        clock,
     )
 
 
-FACTORIES: dict[str, Callable[[Settings, aiohttp.ClientSession], Channel | None]] = {
+FACTORIES: dict[str, Callable[[Settings, aiohttp.ClientSession, Clock], Channel | None]] = {
     "vnpay": build_vnpay,
     "pos": build_pos,
 }
 
 
-def build_channels(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Channel]:
-    built = {name: factory(settings, session) for name, factory in FACTORIES.items()}
+def build_channels(
+    settings: Settings, session: aiohttp.ClientSession, clock: Clock
+) -> dict[str, Channel]:
+    built = {name: factory(settings, session, clock) for name, factory in FACTORIES.items()}
     return {name: channel for name, channel in built.items() if channel is not None}

@@ -17,6 +17,7 @@ from gateway.channels.base import (
     RefundRequest,
     Started,
 )
+from gateway.domain.ids import Clock
 from gateway.domain.statuses import AttemptStatus
 from providers.payment import vnpay
 
@@ -57,7 +58,9 @@ class VnpayChannel:
         default: vnpay.VnpayTerminal | None,
         return_url: str,
         timeout_seconds: float,
+        clock: Clock,
     ) -> None:
+        self.clock = clock
         self.session = session
         self.terminals = terminals
         self.default = default

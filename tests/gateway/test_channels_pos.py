@@ -1,0 +1,238 @@
+"""Card terminals end to end through the real sandbox POS cloud: push, callback, one sale per
+terminal, cancel, queries instead of assumptions, refunds by finance staff, bad callbacks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import aiohttp
+from conftest import POS_SECRET, Channels
+from sqlalchemy import select
+
+from gateway.db.schema import provider_events
+from gateway.keys import DATABASE, POLLER
+from providers.payment.pos import sign
+from providers.sandbox.pos import BACKGROUND, SALES
+
+
+async def _cloud(channels: Channels, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(channels.pos.make_url(path), json=body)
+        assert response.status == 200, await response.text()
+        answer = await response.json()
+    await channels.pos.app[BACKGROUND].wait()  # the cardholder and the callback, no sleeping
+    return answer
+
+
+async def _script(channels: Channels, terminal: str, outcome: str) -> None:
+    await _cloud(channels, f"/sandbox/terminals/{terminal}/script", {"outcome": outcome})
+
+
+async def _payment(channels: Channels, payment_id: str) -> dict[str, Any]:
+    response = await channels.client.get(f"/v1/payments/{payment_id}", headers=channels.auth())
+    return await response.json()
+
+
+async def _attempt(channels: Channels, payment_id: str, attempt_id: str) -> dict[str, Any]:
+    response = await channels.client.get(
+        f"/v1/payments/{payment_id}/attempts/{attempt_id}", headers=channels.auth()
+    )
+    return await response.json()
+
+
+async def _push(channels: Channels, terminal: str = "T-HCM-1") -> tuple[dict[str, Any], dict[str, Any]]:
+    payment = await channels.create_payment()
+    status, attempt = await channels.attempt(payment["id"], method="pos", terminal_id=terminal)
+    assert status == 201, attempt
+    return payment, attempt
+
+
+async def test_card_payment_on_the_terminal_pays_the_bill_with_card_details(
+    channels: Channels,
+) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    assert attempt["status"] == "pending"
+    assert attempt["next_action"] == {"type": "terminal", "terminal_id": "T-HCM-1"}
+
+    await _cloud(channels, "/sandbox/terminals/T-HCM-1/complete", {"outcome": "approve"})
+
+    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+    paid = await _attempt(channels, payment["id"], attempt["id"])
+    assert paid["status"] == "succeeded"
+    details = paid["details"]
+    assert len(details["approval_code"]) == 6 and len(details["rrn"]) == 12
+    assert "******" in details["masked_pan"] and details["card_brand"]
+    assert paid["provider_transaction_id"] == details["rrn"]
+
+
+async def test_declined_card_fails_the_attempt_and_frees_the_terminal(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "decline")
+    payment, attempt = await _push(channels)
+    await channels.pos.app[BACKGROUND].wait()
+
+    failed = await _attempt(channels, payment["id"], attempt["id"])
+    assert failed["status"] == "failed" and failed["failure_code"].startswith("card_declined")
+    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    await _script(channels, "T-HCM-1", "approve")
+    status, again = await channels.attempt(payment["id"], method="pos", terminal_id="T-HCM-1")
+    assert status == 201
+    await channels.pos.app[BACKGROUND].wait()
+    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+
+
+async def test_a_busy_terminal_refuses_a_second_payment(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    await _push(channels)
+    other = await channels.create_payment()
+    status, problem = await channels.attempt(other["id"], method="pos", terminal_id="T-HCM-1")
+    assert (status, problem["code"]) == (409, "terminal_busy")
+    response = await channels.client.get(f"/v1/payments/{other['id']}/attempts", headers=channels.auth())
+    assert [a["method"] for a in (await response.json())["data"]] == ["vietqr"]
+
+
+async def test_terminal_of_another_agency_is_not_usable(channels: Channels) -> None:
+    payment = await channels.create_payment()
+    status, problem = await channels.attempt(payment["id"], method="pos", terminal_id="T-HN-1")
+    assert (status, problem["code"]) == (404, "not_found")
+
+
+async def test_cancel_while_waiting_for_the_card(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    response = await channels.client.post(
+        f"/v1/payments/{payment['id']}/attempts/{attempt['id']}/cancel", headers=channels.auth()
+    )
+    assert response.status == 202
+    await channels.pos.app[BACKGROUND].wait()
+    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "cancelled"
+    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    listing = await (await channels.client.get("/v1/terminals", headers=channels.auth())).json()
+    assert listing["data"][0]["busy"] is False
+
+
+async def test_a_silent_terminal_is_queried_never_assumed_failed(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    channels.clock.advance(seconds=121)
+    assert await channels.client.app[POLLER].run_once() == 1
+    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "pending"
+
+
+async def test_lost_callback_is_made_up_for_by_a_query(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, _ = await _push(channels)
+    # The card is approved, but its callback never reaches us (it goes to a dead address).
+    await _complete_without_callback(channels, "T-HCM-1")
+    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    channels.clock.advance(seconds=121)
+    await channels.client.app[POLLER].run_once()
+    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+
+
+async def _complete_without_callback(channels: Channels, terminal: str) -> None:
+    for sale in channels.pos.app[SALES].values():
+        sale.callback_url = "http://127.0.0.1:9/nowhere"
+    await _cloud(channels, f"/sandbox/terminals/{terminal}/complete", {"outcome": "approve"})
+
+
+def _signed(body: bytes, secret: str = POS_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-Pos-Timestamp": str(timestamp),
+        "X-Pos-Signature": sign(secret.encode(), timestamp or 0, body),
+    }
+
+
+def _result(sale_id: str, status: str = "approved", amount: int = 185000) -> bytes:
+    return json.dumps(
+        {"sale_id": sale_id, "status": status, "amount": amount, "approval_code": "123456",
+         "masked_pan": "970436******1234", "card_brand": "NAPAS", "rrn": "123456789012",
+         "decline_reason": None, "completed_at": "2026-11-22T02:01:00+00:00"}
+    ).encode()
+
+
+async def _post_result(channels: Channels, body: bytes, secret: str = POS_SECRET) -> Any:
+    now = int(channels.clock().timestamp())
+    headers = _signed(body, secret, now)
+    headers["X-Pos-Signature"] = sign(secret.encode(), now, body)
+    return await channels.client.post("/callbacks/pos", data=body, headers=headers)
+
+
+async def test_callback_with_a_bad_signature_is_refused(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    response = await _post_result(channels, _result(attempt["id"]), secret="guessed")
+    assert (response.status, (await response.json())["code"]) == (401, "signature_invalid")
+    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+
+
+async def test_callback_for_an_unknown_sale_is_stored_and_refused(channels: Channels) -> None:
+    response = await _post_result(channels, _result("att_nosuchsale000000000000000"))
+    assert (response.status, (await response.json())["code"]) == (404, "not_found")
+    async with channels.client.app[DATABASE].read() as conn:
+        [event] = (await conn.execute(select(provider_events))).all()
+    assert event.outcome == "unmatched"
+
+
+async def test_callback_for_a_terminal_that_is_not_running_the_sale_is_refused(
+    channels: Channels,
+) -> None:
+    await _script(channels, "T-HCM-1", "decline")
+    payment, attempt = await _push(channels)
+    await channels.pos.app[BACKGROUND].wait()  # declined: the terminal is free again
+    response = await _post_result(channels, _result(attempt["id"], "approved"))
+    assert (response.status, (await response.json())["code"]) == (409, "terminal_not_busy")
+    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "failed"
+
+
+async def test_replayed_callback_is_acknowledged_once(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    body = _result(attempt["id"])
+    first = await _post_result(channels, body)
+    second = await _post_result(channels, body)
+    assert (await first.json())["outcome"] == "applied"
+    assert (second.status, (await second.json())["outcome"]) == (200, "duplicate")
+    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+
+
+async def test_callback_with_another_amount_is_refused(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    response = await _post_result(channels, _result(attempt["id"], amount=1000))
+    assert (response.status, (await response.json())["code"]) == (409, "amount_mismatch")
+    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+
+
+async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "approve")
+    payment, _ = await _push(channels)
+    await channels.pos.app[BACKGROUND].wait()
+    response = await channels.client.post(
+        f"/v1/payments/{payment['id']}/refunds",
+        json={"amount": 185000, "reason": "Hồ sơ bị từ chối"},
+        headers={**channels.auth(), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    refund = await response.json()
+    assert (response.status, refund["status"]) == (201, "pending")  # no POS refund API
+
+    portal_try = await channels.client.post(
+        f"/v1/refunds/{refund['id']}/complete", json={"status": "succeeded"}, headers=channels.auth()
+    )
+    assert portal_try.status == 403
+    done = await channels.client.post(
+        f"/v1/refunds/{refund['id']}/complete",
+        json={"status": "succeeded", "provider_transaction_id": "RF-001"},
+        headers=channels.auth("finance"),
+    )
+    assert (done.status, (await done.json())["status"]) == (200, "succeeded")
+    assert (await _payment(channels, payment["id"]))["status"] == "refunded"
+    again = await channels.client.post(
+        f"/v1/refunds/{refund['id']}/complete", json={"status": "failed"},
+        headers=channels.auth("finance"),
+    )
+    assert again.status == 409
