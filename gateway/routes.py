@@ -44,5 +44,6 @@ def setup_routes(app: web.Application) -> None:
 
     add.add_get("/pay/{payment_id}", checkout.checkout_page)
     add.add_get("/pay/{payment_id}/status", checkout.checkout_status)
+    add.add_post("/pay/{payment_id}/vnpay", checkout.pay_with_vnpay)
     add.add_get("/pay/{payment_id}/qr.png", checkout.qr_png)
     add.add_get("/pay/{payment_id}/qr.svg", checkout.qr_svg)

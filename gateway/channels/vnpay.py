@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -72,6 +73,16 @@ class VnpayChannel:
         if terminal is None:
             raise LookupError(f"agency {agency_code} has no VNPAY terminal")
         return terminal
+
+    def origins(self) -> tuple[str, ...]:
+        """Origins of VNPAY's payment pages (the checkout page's form leads there)."""
+        found = {
+            f"{parts.scheme}://{parts.netloc}"
+            for terminal in [*self.terminals.values(), self.default]
+            if terminal is not None
+            for parts in [urlsplit(terminal.payment_url)]
+        }
+        return tuple(sorted(found))
 
     def secret_for(self, tmn_code: str) -> str | None:
         """The hash secret of a terminal by its TmnCode (IPNs name their terminal)."""

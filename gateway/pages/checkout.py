@@ -11,9 +11,10 @@ import asyncio
 
 from aiohttp import web
 
-from gateway.errors import NotFound
+from gateway.channels.vnpay import VnpayChannel
+from gateway.errors import InvalidTransition, NotFound, ValidationFailed
 from gateway.http.responses import json_response
-from gateway.keys import CLOCK, PAYMENTS, SETTINGS
+from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, SETTINGS
 from gateway.pages.render import render
 from providers.payment.vietqr import render_png, render_svg
 
@@ -51,14 +52,17 @@ async def checkout_page(request: web.Request) -> web.Response:
     except NotFound:
         return render("not_found.html", status=404)
     qr = payment["vietqr"]
+    vnpay = request.app[ATTEMPTS].channels.get("vnpay")
     return render(
         "checkout.html",
+        form_origins=vnpay.origins() if isinstance(vnpay, VnpayChannel) else (),
         payment=payment,
         bank_name=BANK_NAMES.get(qr["bank_bin"], f"Ngân hàng (BIN {qr['bank_bin']})"),
         status_label=STATUS_LABELS[payment["status"]],
         status_labels=STATUS_LABELS,
         kind_labels=KIND_LABELS,
         server_now=request.app[CLOCK]().isoformat(),
+        vnpay_available=vnpay is not None,
         poll_ms=request.app[SETTINGS].payments.checkout_poll_ms,
     )
 
@@ -92,3 +96,19 @@ def _image(body: bytes, content_type: str) -> web.Response:
     response = web.Response(body=body, content_type=content_type)
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
     return response
+
+
+async def pay_with_vnpay(request: web.Request) -> web.Response:
+    """The citizen chose VNPAY: start (or reuse) a VNPAY attempt and go to VNPAY's page."""
+    payment_id = request.match_info["payment_id"]
+    service = request.app[ATTEMPTS]
+    try:
+        async with request.app[DATABASE].write() as conn:
+            attempt_id = await service.reuse_or_begin_vnpay(conn, payment_id)
+        view = await service.start(attempt_id, request.remote or "127.0.0.1")
+    except (InvalidTransition, NotFound, ValidationFailed):
+        raise web.HTTPSeeOther(f"/pay/{payment_id}") from None
+    action = view.get("next_action") or {}
+    if view["status"] != "pending" or action.get("type") != "redirect":
+        raise web.HTTPSeeOther(f"/pay/{payment_id}")
+    raise web.HTTPSeeOther(action["url"])

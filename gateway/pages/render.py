@@ -24,14 +24,20 @@ def vnd(amount: int) -> str:
 _env.filters["vnd"] = vnd
 
 
-def render(template: str, *, status: int = 200, **context: Any) -> web.Response:
+def render(
+    template: str, *, status: int = 200, form_origins: tuple[str, ...] = (), **context: Any
+) -> web.Response:
+    """Render a page. ``form_origins``: where a form on it may lead (a form that redirects to
+    a payment provider needs the provider's origin: browsers check redirects too)."""
     html = _env.get_template(template).render(**context)
+    form_action = " ".join(("'self'", *form_origins))
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' 'unsafe-inline'; connect-src 'self'; form-action 'self'"
+        "script-src 'self' 'unsafe-inline'; connect-src 'self'; "
+        f"form-action {form_action}"
     )
     return response

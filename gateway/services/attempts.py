@@ -154,6 +154,26 @@ class AttemptService:
         )
         return attempt_id
 
+    async def reuse_or_begin_vnpay(self, conn: AsyncConnection, payment_id: str) -> str:
+        """For the checkout page: the payment's open VNPAY attempt if it has time left (so
+        repeated clicks do not pile up attempts), else a new one."""
+        now = self.clock()
+        open_attempt = (
+            await conn.execute(
+                select(attempts.c.id)
+                .where(
+                    attempts.c.payment_id == payment_id,
+                    attempts.c.channel == "vnpay",
+                    attempts.c.status.in_([s.value for s in _OPEN]),
+                    attempts.c.expires_at > now + timedelta(minutes=2),
+                )
+                .order_by(attempts.c.created_at.desc())
+            )
+        ).first()
+        if open_attempt is not None:
+            return str(open_attempt.id)
+        return await self.begin(conn, None, payment_id, CreateAttempt(method="vnpay"))
+
     async def start(self, attempt_id: str, client_ip: str) -> dict[str, Any]:
         """Steps 2 and 3: call the provider (outside any transaction), record its answer."""
         async with self.db.read() as conn:

@@ -183,7 +183,7 @@ async def _session(app: web.Application) -> AsyncIterator[None]:
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:
     text = (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
+        '<!doctype html><html lang="vi"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
         f"<title>{html.escape(title)}</title></head><body>{body}</body></html>"
     )
     return web.Response(text=text, status=status, content_type="text/html")

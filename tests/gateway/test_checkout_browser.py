@@ -254,3 +254,20 @@ async def test_unknown_payment_shows_the_vietnamese_not_found_page(
         "Không tìm thấy khoản thanh toán"
     )
     await expect(page.locator("main")).to_contain_text("Cổng Dịch vụ công")
+
+
+async def test_citizen_pays_through_vnpay_and_comes_back_to_a_paid_page(
+    channels: Any, phone: Phone
+) -> None:
+    """Checkout → "Thanh toán qua VNPAY" → VNPAY's page → success → back on the checkout page,
+    which shows the result the IPN recorded (the return itself changes nothing)."""
+    payment = await channels.create_payment()
+    page = phone.page
+    await page.goto(str(channels.client.make_url(f"/pay/{payment['id']}")))
+    await page.get_by_test_id("vnpay").click()
+    await expect(page).to_have_url(re.compile(r".*/paymentv2/vpcpay\.html\?.*vnp_TxnRef=.*"))
+    await page.get_by_role("button", name="Thanh toán thành công").click()
+
+    await expect(page).to_have_url(re.compile(rf".*/pay/{payment['id']}$"))
+    await expect(page.get_by_test_id("status")).to_have_text("Đã thanh toán")
+    assert phone.errors == []
