@@ -77,7 +77,7 @@ async def test_declined_card_fails_the_attempt_and_frees_the_terminal(channels: 
     assert failed["status"] == "failed" and failed["failure_code"].startswith("card_declined")
     assert (await _payment(channels, payment["id"]))["status"] == "pending"
     await _script(channels, "T-HCM-1", "approve")
-    status, again = await channels.attempt(payment["id"], method="pos", terminal_id="T-HCM-1")
+    status, _ = await channels.attempt(payment["id"], method="pos", terminal_id="T-HCM-1")
     assert status == 201
     await channels.pos.app[BACKGROUND].wait()
     assert (await _payment(channels, payment["id"]))["status"] == "paid"
