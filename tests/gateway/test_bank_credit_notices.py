@@ -345,3 +345,9 @@ async def test_sandbox_bank_retries_until_the_gateway_accepts(
     async with gateway.client.app[DATABASE].read() as conn:
         count = (await conn.execute(select(func.count()).select_from(provider_events))).scalar()
     assert count == 1
+
+
+async def test_oversized_notice_is_refused_before_anything_is_read(gateway: Gateway) -> None:
+    body = _notice_body("x" * 70_000)
+    now = int(gateway.clock().timestamp())
+    await _refused(gateway, body, _signed(body, now), "payload_too_large", status=413)
