@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 import structlog
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from gateway.db import Database
 from gateway.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
@@ -164,44 +164,57 @@ class DeliveryWorker:
     ) -> None:
         now = self.clock()
         attempts: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
         gone: set[str] = set()
-        async with self.db.write() as conn:
-            for item, (sent_at, outcome) in results:
-                attempts.append(
-                    {
-                        "delivery_id": item.delivery_id,
-                        "attempted_at": sent_at,
-                        "status_code": outcome.status_code,
-                        "error": (outcome.error or "")[:255] or None,
-                        "duration_ms": outcome.duration_ms,
-                    }
-                )
-                count = item.attempt_count + 1
-                values: dict[str, Any] = {
-                    "attempt_count": count,
-                    "last_status_code": outcome.status_code,
-                    "last_error": (outcome.error or "")[:255] or None,
-                    "locked_until": None,
-                    "updated_at": now,
+        for item, (sent_at, outcome) in results:
+            error = (outcome.error or "")[:255] or None
+            attempts.append(
+                {
+                    "delivery_id": item.delivery_id,
+                    "attempted_at": sent_at,
+                    "status_code": outcome.status_code,
+                    "error": error,
+                    "duration_ms": outcome.duration_ms,
                 }
-                if outcome.delivered:
-                    values.update(status="succeeded", delivered_at=now, next_attempt_at=None)
-                elif outcome.gone:
-                    values.update(status="failed", next_attempt_at=None)
-                    gone.add(item.endpoint_id)
-                else:
-                    delay = next_attempt_delay(count, self.jitter())
-                    if delay is None:
-                        values.update(status="failed", next_attempt_at=None)
-                    else:
-                        values.update(
-                            status="pending", next_attempt_at=now + timedelta(seconds=delay)
-                        )
-                await conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == item.delivery_id, deliveries.c.status == "delivering")
-                    .values(**values)
-                )
+            )
+            count = item.attempt_count + 1
+            status, next_at, delivered_at = "failed", None, None
+            if outcome.delivered:
+                status, delivered_at = "succeeded", now
+            elif outcome.gone:
+                gone.add(item.endpoint_id)
+            else:
+                delay = next_attempt_delay(count, self.jitter())
+                if delay is not None:
+                    status, next_at = "pending", now + timedelta(seconds=delay)
+            changes.append(
+                {
+                    "b_id": item.delivery_id,
+                    "b_status": status,
+                    "b_count": count,
+                    "b_code": outcome.status_code,
+                    "b_error": error,
+                    "b_next": next_at,
+                    "b_delivered": delivered_at,
+                }
+            )
+        async with self.db.write() as conn:
+            # One statement for the whole batch (executemany), guarded by the claim.
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "delivering")
+                .values(
+                    status=bindparam("b_status"),
+                    attempt_count=bindparam("b_count"),
+                    last_status_code=bindparam("b_code"),
+                    last_error=bindparam("b_error"),
+                    next_attempt_at=bindparam("b_next"),
+                    delivered_at=bindparam("b_delivered"),
+                    locked_until=None,
+                    updated_at=now,
+                ),
+                changes,
+            )
             await conn.execute(insert(delivery_attempts), attempts)
             for endpoint_id in gone:
                 await self.endpoints.disable(conn, endpoint_id, "gone")
