@@ -1,6 +1,7 @@
 """``/openapi.json``: request schemas come from the pydantic models that validate requests,
-so they cannot drift; responses are described here and checked against real responses by
-the test suite, and a test checks that every route is documented and every path exists."""
+so they cannot drift; responses are described in :mod:`gateway.api.openapi_schemas` and
+checked against real responses by the test suite, and a test checks that every route is
+documented and every path exists."""
 
 from __future__ import annotations
 
@@ -9,29 +10,21 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.schemas import CreatePayment
+from gateway.api.openapi_schemas import (
+    PAYMENT_STATUSES,
+    component_schemas,
+    ref,
+    webhook_payloads,
+)
 from gateway.http.responses import json_response
 
-_REF = "#/components/schemas/{model}"
-_STATUSES = [
-    "pending",
-    "paid",
-    "expired",
-    "cancelled",
-    "needs_review",
-    "partially_refunded",
-    "refunded",
-]
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+_SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 
 def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        "content": {"application/problem+json": {"schema": ref("Problem")}},
     }
 
 
@@ -39,364 +32,624 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_PAYMENT_ID = {
-    "name": "payment_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-}
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {}}}
+
+
+def _see_other(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+    }
+
+
+def _param(
+    name: str, where: str, schema: dict[str, Any], description: str = "", required: bool = True
+) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": where, "required": required, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+def _path(name: str) -> dict[str, Any]:
+    return _param(name, "path", {"type": "string"})
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    description: str | None = None,
+    secured: bool = True,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary}
+    if description:
+        operation["description"] = description
+    if secured:
+        operation["security"] = _SECURED
+    if params:
+        operation["parameters"] = params
+    if body is not None:
+        operation["requestBody"] = body
+    operation["responses"] = responses
+    return operation
+
+
+_PAYMENT_ID = _path("payment_id")
+_IDEMPOTENCY_KEY = _param(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "maxLength": 255},
+    "1–255 printable characters, scoped to the API client; missing → 422",
+)
 _AUTH_ERRORS = {
     "401": _problem("Missing or invalid API key (`unauthenticated`)"),
     "403": _problem("Role not allowed (`forbidden`)"),
 }
-
-_SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "required": ["type", "title", "status", "code", "detail"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "code": {"type": "string", "description": "Stable machine-readable error code"},
-            "detail": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["field", "code", "message"],
-                    "properties": {
-                        "field": {"type": "string"},
-                        "code": {"type": "string"},
-                        "message": {"type": "string"},
-                    },
-                },
-            },
-        },
-    },
-    "PaymentItem": {
-        "type": "object",
-        "required": ["kind", "description", "amount"],
-        "properties": {
-            "kind": {"type": "string", "enum": ["fee", "charge", "postal"]},
-            "code": {"type": ["string", "null"]},
-            "description": {"type": "string"},
-            "amount": {"type": "integer", "minimum": 1},
-            "budget_subitem": {"type": ["string", "null"]},
-        },
-    },
-    "Payment": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": [
-            "id",
-            "status",
-            "amount",
-            "currency",
-            "reference",
-            "agency_code",
-            "dossier_code",
-            "items",
-            "expires_at",
-            "created_at",
-            "checkout_url",
-            "vietqr",
-        ],
-        "properties": {
-            "id": {"type": "string", "pattern": "^pay_[a-z2-7]{26}$"},
-            "status": {"type": "string", "enum": _STATUSES},
-            "review_reason": {"type": ["string", "null"]},
-            "amount": {"type": "integer", "description": "Total in VND (sum of items)"},
-            "currency": {"type": "string", "enum": ["VND"]},
-            "reference": {
-                "type": "string",
-                "maxLength": 25,
-                "description": "Travels in the QR and the transfer text; ends in a check symbol",
-            },
-            "agency_code": {"type": "string"},
-            "agency_name": {"type": "string"},
-            "dossier_code": {"type": "string"},
-            "procedure_code": {"type": ["string", "null"]},
-            "procedure_name": {"type": ["string", "null"]},
-            "payer": {
-                "type": "object",
-                "properties": {"name": {"type": "string"}},
-                "description": "Only the name is echoed back; contact data stays in the gateway",
-            },
-            "items": {"type": "array", "items": _ref("PaymentItem")},
-            "expires_at": {"type": "string", "format": "date-time"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "paid_at": {"type": ["string", "null"], "format": "date-time"},
-            "return_url": {"type": ["string", "null"]},
-            "metadata": {"type": "object"},
-            "checkout_url": {"type": "string"},
-            "vietqr": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "payload",
-                    "bank_bin",
-                    "account_number",
-                    "account_name",
-                    "png_url",
-                    "svg_url",
-                ],
-                "properties": {
-                    "payload": {"type": "string", "description": "NAPAS VietQR (EMVCo) text"},
-                    "bank_bin": {"type": "string"},
-                    "account_number": {"type": "string"},
-                    "account_name": {"type": "string"},
-                    "png_url": {"type": "string"},
-                    "svg_url": {"type": "string"},
-                },
-            },
-        },
-    },
-    "PaymentList": {
-        "type": "object",
-        "required": ["data", "next_cursor"],
-        "properties": {
-            "data": {"type": "array", "items": _ref("Payment")},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "NoticeAck": {
-        "type": "object",
-        "required": ["status", "outcome"],
-        "properties": {
-            "status": {"type": "string", "enum": ["accepted", "duplicate"]},
-            "outcome": {
-                "type": "string",
-                "enum": ["applied", "needs_review", "duplicate_payment", "unmatched"],
-            },
-        },
-    },
-    "CheckoutStatus": {
-        "type": "object",
-        "required": ["status", "status_label", "expires_at", "paid_at"],
-        "properties": {
-            "status": {"type": "string", "enum": _STATUSES},
-            "status_label": {"type": "string"},
-            "expires_at": {"type": "string", "format": "date-time"},
-            "paid_at": {"type": ["string", "null"], "format": "date-time"},
-        },
-    },
+#: What reading a JSON body can answer (before the fields are validated).
+_BODY_ERRORS = {
+    "400": _problem("`malformed_json`"),
+    "413": _problem("`payload_too_large`"),
+    "415": _problem("`unsupported_media_type`"),
 }
+_NOT_FOUND = _problem("`not_found`")
+_PAGING = [
+    _param(name, "query", schema, text, required=False)
+    for name, schema, text in (
+        ("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "page size"),
+        ("cursor", {"type": "string"}, "next_cursor of the previous page"),
+    )
+]
+
+
+def _roles(*roles: str) -> str:
+    return "Roles: " + ", ".join(f"`{role}`" for role in (*roles, "admin")) + "."
+
+
+_PORTAL_ROLES = _roles("portal", "counter")
+_REFUND_ROLES = _roles("portal", "counter", "finance", "finance_approver")
+_FINANCE_ROLES = _roles("finance", "finance_approver")
+_WEBHOOK_ROLES = _roles("portal", "postal_operator") + " Endpoints and events are per API client."
+
+
+def _payment_paths() -> dict[str, Any]:
+    query = [
+        _param(name, "query", schema, text, required=False)
+        for name, schema, text in (
+            ("dossier_code", {"type": "string"}, "exact dossier code"),
+            ("status", {"type": "string", "enum": PAYMENT_STATUSES}, "payment status"),
+            ("created_from", {"type": "string", "format": "date-time"}, "inclusive"),
+            ("created_to", {"type": "string", "format": "date-time"}, "exclusive"),
+        )
+    ] + _PAGING
+    return {
+        "/v1/payments": {
+            "post": _op(
+                "Create a fee payment for a dossier",
+                {
+                    "201": _json(
+                        "Created (or the stored response of a retried key)", ref("Payment")
+                    ),
+                    **_BODY_ERRORS,
+                    **_AUTH_ERRORS,
+                    "403": _problem("`forbidden` or `agency_not_in_scope`"),
+                    "409": _problem("`idempotency_key_reused`"),
+                    "422": _problem("`validation_failed` with field-level `errors`"),
+                },
+                params=[_IDEMPOTENCY_KEY],
+                body=_body(ref("CreatePayment")),
+                description=_PORTAL_ROLES,
+            ),
+            "get": _op(
+                "List payments of the caller's agencies, newest first",
+                {
+                    "200": _json("A page of payments", ref("PaymentList")),
+                    "400": _problem("`invalid_cursor`"),
+                    **_AUTH_ERRORS,
+                    "422": _problem("`validation_failed`"),
+                },
+                params=query,
+                description=_PORTAL_ROLES,
+            ),
+        },
+        "/v1/payments/{payment_id}": {
+            "get": _op(
+                "Get a payment",
+                {
+                    "200": _json("The payment", ref("Payment")),
+                    **_AUTH_ERRORS,
+                    "404": _problem("`not_found` (also for other agencies' payments)"),
+                },
+                params=[_PAYMENT_ID],
+                description=_PORTAL_ROLES,
+            ),
+        },
+        "/v1/payments/{payment_id}/cancel": {
+            "post": _op(
+                "Cancel a pending payment",
+                {
+                    "200": _json("The cancelled payment", ref("Payment")),
+                    **_AUTH_ERRORS,
+                    "404": _NOT_FOUND,
+                    "409": _problem("`invalid_transition`: not pending"),
+                },
+                params=[_PAYMENT_ID],
+                description=_PORTAL_ROLES,
+            ),
+        },
+    }
+
+
+def _attempt_paths() -> dict[str, Any]:
+    attempt = [_PAYMENT_ID, _path("attempt_id")]
+    return {
+        "/v1/payments/{payment_id}/attempts": {
+            "post": _op(
+                "Start an attempt: pay through VNPAY or push the bill to a card terminal",
+                {
+                    "201": {
+                        **_json(
+                            "The attempt (or, for a retried key, the attempt as it is now). "
+                            "`status` is `pending` with a `next_action`, or `failed` when the "
+                            "provider refused, or `unknown` when its answer was lost",
+                            ref("Attempt"),
+                        ),
+                        "headers": {
+                            "Idempotent-Replayed": {
+                                "schema": {"const": "true"},
+                                "description": "Present when the key was used before",
+                            }
+                        },
+                    },
+                    **_BODY_ERRORS,
+                    **_AUTH_ERRORS,
+                    "404": _problem(
+                        "`not_found`: no such payment for the caller's agencies, or (pos) the "
+                        "terminal is not registered for the payment's agency"
+                    ),
+                    "409": _problem(
+                        "`invalid_transition` (the payment is not pending or has expired; "
+                        "`current` names its status), `terminal_busy` (the terminal runs "
+                        "another sale), `idempotency_key_reused`"
+                    ),
+                    "422": _problem(
+                        "`validation_failed`; field codes include `channel_unavailable` "
+                        "(`method` not configured) and `required` (`terminal_id` for pos, "
+                        "`Idempotency-Key`)"
+                    ),
+                },
+                params=[_PAYMENT_ID, _IDEMPOTENCY_KEY],
+                body=_body(ref("CreateAttempt")),
+                description=_PORTAL_ROLES,
+            ),
+            "get": _op(
+                "List a payment's attempts, oldest first",
+                {
+                    "200": _json("The attempts", ref("AttemptList")),
+                    **_AUTH_ERRORS,
+                    "404": _NOT_FOUND,
+                },
+                params=[_PAYMENT_ID],
+                description=_PORTAL_ROLES,
+            ),
+        },
+        "/v1/payments/{payment_id}/attempts/{attempt_id}": {
+            "get": _op(
+                "Get an attempt",
+                {
+                    "200": _json("The attempt", ref("Attempt")),
+                    **_AUTH_ERRORS,
+                    "404": _problem("`not_found` (also for an attempt of another payment)"),
+                },
+                params=attempt,
+                description=_PORTAL_ROLES,
+            ),
+        },
+        "/v1/payments/{payment_id}/attempts/{attempt_id}/cancel": {
+            "post": _op(
+                "Ask the provider to stop a running card-terminal attempt",
+                {
+                    "202": _json(
+                        "Asked. The outcome still comes from the provider (the card may have "
+                        "been faster): the attempt is returned as it is now",
+                        ref("Attempt"),
+                    ),
+                    **_AUTH_ERRORS,
+                    "404": _NOT_FOUND,
+                    "409": _problem(
+                        "`invalid_transition`: the attempt is not open (`created`, `pending`, "
+                        "`unknown`) or its channel cannot be cancelled (VNPAY)"
+                    ),
+                },
+                params=attempt,
+                description=_PORTAL_ROLES,
+            ),
+        },
+        "/v1/payments/{payment_id}/refunds": {
+            "post": _op(
+                "Refund (part of) a paid payment through the channel that took the money",
+                {
+                    "201": _json(
+                        "The refund: VNPAY settles it at once; bank-transfer and card refunds "
+                        "stay `pending` until finance staff complete them",
+                        ref("Refund"),
+                    ),
+                    **_BODY_ERRORS,
+                    **_AUTH_ERRORS,
+                    "404": _NOT_FOUND,
+                    "409": _problem(
+                        "`invalid_transition` (the payment is not `paid`, "
+                        "`partially_refunded` or `needs_review`, or no attempt took money), "
+                        "`idempotency_key_reused`, `conflict` (changed concurrently: retry)"
+                    ),
+                    "422": _problem(
+                        "`validation_failed`; `amount` → `exceeds_refundable` when more than "
+                        "what is still refundable"
+                    ),
+                },
+                params=[_PAYMENT_ID, _IDEMPOTENCY_KEY],
+                body=_body(ref("CreateRefund")),
+                description=_REFUND_ROLES,
+            ),
+        },
+        "/v1/refunds/{refund_id}": {
+            "get": _op(
+                "Get a refund",
+                {"200": _json("The refund", ref("Refund")), **_AUTH_ERRORS, "404": _NOT_FOUND},
+                params=[_path("refund_id")],
+                description=_REFUND_ROLES,
+            ),
+        },
+        "/v1/refunds/{refund_id}/complete": {
+            "post": _op(
+                "Record the result of a refund finance staff made by bank transfer or at the "
+                "terminal",
+                {
+                    "200": _json("The settled refund", ref("Refund")),
+                    **_BODY_ERRORS,
+                    **_AUTH_ERRORS,
+                    "404": _NOT_FOUND,
+                    "409": _problem("`invalid_transition`: the refund is not `pending`"),
+                    "422": _problem(
+                        "`validation_failed`: `status` → `invalid_choice`, "
+                        "`provider_transaction_id` → `invalid`"
+                    ),
+                },
+                params=[_path("refund_id")],
+                body=_body(ref("CompleteRefund")),
+                description=_FINANCE_ROLES,
+            ),
+        },
+        "/v1/terminals": {
+            "post": _op(
+                "Register a card terminal for an agency",
+                {
+                    "201": _json("The terminal", ref("Terminal")),
+                    **_BODY_ERRORS,
+                    **_AUTH_ERRORS,
+                    "409": _problem("`conflict`: the terminal id is already registered"),
+                    "422": _problem("`validation_failed`; `agency_code` → `unknown_agency`"),
+                },
+                body=_body(ref("CreateTerminal")),
+                description=_roles(),
+            ),
+            "get": _op(
+                "List the card terminals of the caller's agencies",
+                {"200": _json("The terminals", ref("TerminalList")), **_AUTH_ERRORS},
+                description=_PORTAL_ROLES,
+            ),
+        },
+    }
+
+
+def _webhook_paths() -> dict[str, Any]:
+    endpoint = [_path("endpoint_id")]
+    event = [_path("event_id")]
+    return {
+        "/v1/webhook-endpoints": {
+            "post": _op(
+                "Register a webhook endpoint",
+                {
+                    "201": _json(
+                        "The endpoint with its signing secret (a retried key answers the "
+                        "stored response)",
+                        ref("WebhookEndpointWithSecret"),
+                    ),
+                    **_BODY_ERRORS,
+                    **_AUTH_ERRORS,
+                    "409": _problem("`idempotency_key_reused`"),
+                    "422": _problem(
+                        "`validation_failed`; `url` → `invalid_url`, `scheme_not_allowed`, "
+                        "`address_not_allowed`, `too_many_endpoints` (20); `events` → "
+                        "`unknown_event_type`"
+                    ),
+                },
+                params=[_IDEMPOTENCY_KEY],
+                body=_body(ref("CreateWebhookEndpoint")),
+                description=_WEBHOOK_ROLES,
+            ),
+            "get": _op(
+                "List webhook endpoints (disabled ones too; deleted ones are gone)",
+                {"200": _json("The endpoints", ref("WebhookEndpointList")), **_AUTH_ERRORS},
+                description=_WEBHOOK_ROLES,
+            ),
+        },
+        "/v1/webhook-endpoints/{endpoint_id}": {
+            "delete": _op(
+                "Delete a webhook endpoint; its pending deliveries fail",
+                {"204": {"description": "Deleted"}, **_AUTH_ERRORS, "404": _NOT_FOUND},
+                params=endpoint,
+                description=_WEBHOOK_ROLES,
+            ),
+        },
+        "/v1/webhook-endpoints/{endpoint_id}/rotate-secret": {
+            "post": _op(
+                "Issue a new signing secret; the previous one keeps signing for an overlap",
+                {
+                    "200": _json(
+                        "The endpoint with its new secret", ref("WebhookEndpointWithSecret")
+                    ),
+                    **_AUTH_ERRORS,
+                    "404": _problem("`not_found` (also for a disabled endpoint)"),
+                },
+                params=endpoint,
+                description=_WEBHOOK_ROLES,
+            ),
+        },
+        "/v1/webhook-endpoints/{endpoint_id}/deliveries": {
+            "get": _op(
+                "Deliveries to an endpoint, newest first",
+                {
+                    "200": _json("A page of deliveries", ref("DeliveryPage")),
+                    "400": _problem("`invalid_cursor`"),
+                    **_AUTH_ERRORS,
+                    "404": _NOT_FOUND,
+                    "422": _problem("`validation_failed`: `limit` → `out_of_range`"),
+                },
+                params=endpoint + _PAGING,
+                description=_WEBHOOK_ROLES,
+            ),
+        },
+        "/v1/events/{event_id}": {
+            "get": _op(
+                "An event with its deliveries and their attempts",
+                {
+                    "200": _json("The event", ref("EventWithDeliveries")),
+                    **_AUTH_ERRORS,
+                    "404": _NOT_FOUND,
+                },
+                params=event,
+                description=_WEBHOOK_ROLES,
+            ),
+        },
+        "/v1/events/{event_id}/redeliver": {
+            "post": _op(
+                "Send an event again now to every enabled endpoint subscribed to it",
+                {
+                    "202": _json(
+                        "Queued (the retry schedule starts afresh); the event as it is now",
+                        ref("EventWithDeliveries"),
+                    ),
+                    **_AUTH_ERRORS,
+                    "404": _NOT_FOUND,
+                },
+                params=event,
+                description=_WEBHOOK_ROLES,
+            ),
+        },
+    }
+
+
+_SIGNED_QUERY = "All `vnp_*` parameters are covered by `vnp_SecureHash`."
+_VNPAY_PARAMS = [
+    _param(name, "query", {"type": "string"}, text, required=required)
+    for name, text, required in (
+        ("vnp_TmnCode", "the VNPAY terminal", True),
+        ("vnp_TxnRef", "the attempt's `provider_reference`", True),
+        ("vnp_Amount", "VND × 100", True),
+        ("vnp_ResponseCode", "two digits", True),
+        ("vnp_TransactionStatus", "two digits; paid only when both codes are `00`", True),
+        ("vnp_SecureHash", "HMAC-SHA512 of the sorted parameters", True),
+        ("vnp_TransactionNo", "VNPAY's transaction number", False),
+        ("vnp_BankCode", "", False),
+        ("vnp_PayDate", "yyyyMMddHHmmss, GMT+7", False),
+    )
+]
+
+
+def _callback_paths() -> dict[str, Any]:
+    return {
+        "/callbacks/bank/{bank}": {
+            "post": _op(
+                "Signed credit notice from a collection bank",
+                {
+                    "200": _json("Stored (and applied if it fits)", ref("NoticeAck")),
+                    "400": _problem("`malformed_notice`"),
+                    "401": _problem(
+                        "`signature_missing`, `signature_invalid`, `timestamp_invalid`, "
+                        "`timestamp_stale`"
+                    ),
+                    "404": _problem("`not_found`: no such bank configured"),
+                },
+                params=[
+                    _path("bank"),
+                    _param("X-Bank-Timestamp", "header", {"type": "string"}),
+                    _param("X-Bank-Signature", "header", {"type": "string"}),
+                ],
+                body=_body({"type": "object"}),
+                description="HMAC-SHA256 over '<X-Bank-Timestamp>.<raw body>' in "
+                "X-Bank-Signature as 'v1=<hex>'. De-duplicated by transaction_id.",
+                secured=False,
+            ),
+        },
+        "/callbacks/vnpay/ipn": {
+            "get": _op(
+                "VNPAY's IPN (server to server): records the attempt's outcome",
+                {
+                    "200": _json("Always HTTP 200; the outcome is in `RspCode`", ref("IpnAnswer")),
+                },
+                params=_VNPAY_PARAMS,
+                description=f"{_SIGNED_QUERY} De-duplicated by the exact query string.",
+                secured=False,
+            ),
+        },
+        "/callbacks/vnpay/return": {
+            "get": _op(
+                "Where VNPAY sends the citizen back (display only, never a state change)",
+                {
+                    "303": _see_other("To the checkout page `/pay/{payment_id}`"),
+                    "400": _html("The parameters are not signed by VNPAY or name no attempt"),
+                },
+                params=_VNPAY_PARAMS,
+                description=_SIGNED_QUERY,
+                secured=False,
+            ),
+        },
+        "/callbacks/pos": {
+            "post": _op(
+                "Signed sale result from the POS cloud",
+                {
+                    "200": _json("Recorded (or received before)", ref("PosAck")),
+                    "400": _problem("`malformed`: signed, but not the documented shape"),
+                    "401": _problem(
+                        "`signature_missing`, `signature_invalid`, `timestamp_invalid`, "
+                        "`timestamp_stale`"
+                    ),
+                    "404": _problem("`not_found`: no such sale (or no POS cloud configured)"),
+                    "409": _problem(
+                        "`terminal_not_busy` (the sale is no longer running), "
+                        "`amount_mismatch`; the result is kept for review"
+                    ),
+                },
+                params=[
+                    _param("X-Pos-Timestamp", "header", {"type": "string"}, "Unix seconds"),
+                    _param("X-Pos-Signature", "header", {"type": "string"}, "v1=<hex>"),
+                ],
+                body=_body(ref("PosSaleResult")),
+                description="HMAC-SHA256 with the merchant secret over "
+                "'<X-Pos-Timestamp>.<raw body>' as 'v1=<hex>'. De-duplicated by sale and status.",
+                secured=False,
+            ),
+        },
+    }
+
+
+def _page_paths() -> dict[str, Any]:
+    payment = [_PAYMENT_ID]
+    return {
+        "/pay/{payment_id}": {
+            "get": _op(
+                "Checkout page for the citizen (HTML, Vietnamese)",
+                {"200": _html("HTML page"), "404": _html("HTML page")},
+                params=payment,
+                secured=False,
+            ),
+        },
+        "/pay/{payment_id}/status": {
+            "get": _op(
+                "Status polled by the checkout page",
+                {"200": _json("Current status", ref("CheckoutStatus")), "404": _NOT_FOUND},
+                params=payment,
+                secured=False,
+            ),
+        },
+        "/pay/{payment_id}/vnpay": {
+            "post": _op(
+                "The checkout page's VNPAY button: start (or reuse) a VNPAY attempt",
+                {
+                    "303": _see_other(
+                        "To VNPAY's payment page; back to `/pay/{payment_id}` when the "
+                        "payment cannot be paid through VNPAY (unknown, not pending, VNPAY "
+                        "not configured, provider refused)"
+                    ),
+                },
+                params=payment,
+                secured=False,
+            ),
+        },
+        "/pay/{payment_id}/qr.png": {
+            "get": _op(
+                "VietQR image (PNG)",
+                {"200": {"description": "PNG", "content": {"image/png": {}}}, "404": _NOT_FOUND},
+                params=payment,
+                secured=False,
+            ),
+        },
+        "/pay/{payment_id}/qr.svg": {
+            "get": _op(
+                "VietQR image (SVG)",
+                {
+                    "200": {"description": "SVG", "content": {"image/svg+xml": {}}},
+                    "404": _NOT_FOUND,
+                },
+                params=payment,
+                secured=False,
+            ),
+        },
+    }
+
+
+def _service_paths() -> dict[str, Any]:
+    return {
+        "/healthz": {
+            "get": _op("Liveness", {"200": _json("Alive", {"type": "object"})}, secured=False)
+        },
+        "/readyz": {
+            "get": _op(
+                "Readiness (checks the database)",
+                {
+                    "200": _json("Ready", {"type": "object"}),
+                    "503": _problem("`service_unavailable`"),
+                },
+                secured=False,
+            )
+        },
+        "/metrics": {
+            "get": _op(
+                "Prometheus metrics",
+                {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+                secured=False,
+            )
+        },
+        "/openapi.json": {
+            "get": _op(
+                "This document", {"200": _json("OpenAPI 3.1", {"type": "object"})}, secured=False
+            )
+        },
+    }
 
 
 @cache
 def document() -> dict[str, Any]:
-    request_schema = CreatePayment.model_json_schema(ref_template=_REF)
-    schemas = dict(_SCHEMAS)
-    schemas.update(request_schema.pop("$defs", {}))
-    schemas["CreatePayment"] = request_schema
-    query = [
-        {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
-        for name, schema, text in (
-            ("dossier_code", {"type": "string"}, "exact dossier code"),
-            ("status", {"type": "string", "enum": _STATUSES}, "payment status"),
-            ("created_from", {"type": "string", "format": "date-time"}, "inclusive"),
-            ("created_to", {"type": "string", "format": "date-time"}, "exclusive"),
-            (
-                "limit",
-                {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-                "page size",
-            ),
-            ("cursor", {"type": "string"}, "next_cursor of the previous page"),
-        )
-    ]
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Cổng thanh toán & bưu chính công ích",
             "version": "0.1.0",
-            "description": "Fee payments (VietQR) for online public services. "
-            "Amounts are integer VND. Errors are application/problem+json with a stable code.",
+            "description": "Fee payments (VietQR, VNPAY, card terminals) for online public "
+            "services. Amounts are integer VND. Errors are application/problem+json with a "
+            "stable code. Events reach the portal as signed webhooks (see `webhooks`).",
         },
         "components": {
-            "schemas": schemas,
+            "schemas": component_schemas(),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
         },
         "paths": {
-            "/v1/payments": {
-                "post": {
-                    "summary": "Create a fee payment for a dossier",
-                    "security": [{"apiKey": []}],
-                    "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": True,
-                            "schema": {"type": "string", "maxLength": 255},
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("CreatePayment")}},
-                    },
-                    "responses": {
-                        "201": _json(
-                            "Created (or the stored response of a retried key)", _ref("Payment")
-                        ),
-                        "400": _problem("`malformed_json`"),
-                        **_AUTH_ERRORS,
-                        "403": _problem("`forbidden` or `agency_not_in_scope`"),
-                        "409": _problem("`idempotency_key_reused`"),
-                        "413": _problem("`payload_too_large`"),
-                        "415": _problem("`unsupported_media_type`"),
-                        "422": _problem("`validation_failed` with field-level `errors`"),
-                    },
-                },
-                "get": {
-                    "summary": "List payments of the caller's agencies, newest first",
-                    "security": [{"apiKey": []}],
-                    "parameters": query,
-                    "responses": {
-                        "200": _json("A page of payments", _ref("PaymentList")),
-                        "400": _problem("`invalid_cursor`"),
-                        **_AUTH_ERRORS,
-                        "422": _problem("`validation_failed`"),
-                    },
-                },
-            },
-            "/v1/payments/{payment_id}": {
-                "get": {
-                    "summary": "Get a payment",
-                    "security": [{"apiKey": []}],
-                    "parameters": [_PAYMENT_ID],
-                    "responses": {
-                        "200": _json("The payment", _ref("Payment")),
-                        **_AUTH_ERRORS,
-                        "404": _problem("`not_found` (also for other agencies' payments)"),
-                    },
-                },
-            },
-            "/v1/payments/{payment_id}/cancel": {
-                "post": {
-                    "summary": "Cancel a pending payment",
-                    "security": [{"apiKey": []}],
-                    "parameters": [_PAYMENT_ID],
-                    "responses": {
-                        "200": _json("The cancelled payment", _ref("Payment")),
-                        **_AUTH_ERRORS,
-                        "404": _problem("`not_found`"),
-                        "409": _problem("`invalid_transition`: not pending"),
-                    },
-                },
-            },
-            "/callbacks/bank/{bank}": {
-                "post": {
-                    "summary": "Signed credit notice from a collection bank",
-                    "description": "HMAC-SHA256 over '<X-Bank-Timestamp>.<raw body>' in "
-                    "X-Bank-Signature as 'v1=<hex>'. De-duplicated by transaction_id.",
-                    "parameters": [
-                        {
-                            "name": "bank",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                        {
-                            "name": "X-Bank-Timestamp",
-                            "in": "header",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                        {
-                            "name": "X-Bank-Signature",
-                            "in": "header",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    "responses": {
-                        "200": _json("Stored (and applied if it fits)", _ref("NoticeAck")),
-                        "400": _problem("`malformed_notice`"),
-                        "401": _problem(
-                            "`signature_missing`, `signature_invalid`, `timestamp_invalid`, "
-                            "`timestamp_stale`"
-                        ),
-                        "404": _problem("`not_found`: no such bank configured"),
-                    },
-                },
-            },
-            "/pay/{payment_id}": {
-                "get": {
-                    "summary": "Checkout page for the citizen (HTML, Vietnamese)",
-                    "parameters": [_PAYMENT_ID],
-                    "responses": {
-                        "200": {"description": "HTML page", "content": {"text/html": {}}},
-                        "404": {"description": "HTML page", "content": {"text/html": {}}},
-                    },
-                },
-            },
-            "/pay/{payment_id}/status": {
-                "get": {
-                    "summary": "Status polled by the checkout page",
-                    "parameters": [_PAYMENT_ID],
-                    "responses": {
-                        "200": _json("Current status", _ref("CheckoutStatus")),
-                        "404": _problem("`not_found`"),
-                    },
-                },
-            },
-            "/pay/{payment_id}/qr.png": {
-                "get": {
-                    "summary": "VietQR image (PNG)",
-                    "parameters": [_PAYMENT_ID],
-                    "responses": {
-                        "200": {"description": "PNG", "content": {"image/png": {}}},
-                        "404": _problem("`not_found`"),
-                    },
-                },
-            },
-            "/pay/{payment_id}/qr.svg": {
-                "get": {
-                    "summary": "VietQR image (SVG)",
-                    "parameters": [_PAYMENT_ID],
-                    "responses": {
-                        "200": {"description": "SVG", "content": {"image/svg+xml": {}}},
-                        "404": _problem("`not_found`"),
-                    },
-                },
-            },
-            "/healthz": {
-                "get": {
-                    "summary": "Liveness",
-                    "responses": {"200": _json("Alive", {"type": "object"})},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "summary": "Readiness (checks the database)",
-                    "responses": {
-                        "200": _json("Ready", {"type": "object"}),
-                        "503": _problem("`service_unavailable`"),
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text format",
-                            "content": {"text/plain": {}},
-                        },
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "responses": {"200": _json("OpenAPI 3.1", {"type": "object"})},
-                }
-            },
+            **_payment_paths(),
+            **_attempt_paths(),
+            **_webhook_paths(),
+            **_callback_paths(),
+            **_page_paths(),
+            **_service_paths(),
         },
+        "webhooks": webhook_payloads(),
     }
 
 

@@ -15,9 +15,17 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gateway.errors import ServiceUnavailable
+
 _IMMEDIATE = "gateway_sqlite_immediate"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "service_unavailable"
+    title = "The database is unavailable; retry later"
 
 
 class Database:
@@ -39,16 +47,35 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on error."""
         lock = self._write_lock or contextlib.nullcontext()
-        async with lock, self._writer.begin() as conn:
-            yield conn
+        async with lock:
+            conn = await self._connect(self._writer)
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                await conn.close()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        conn = await self._connect(self.engine)
+        try:
             yield conn
+        finally:
+            await conn.close()
+
+    @staticmethod
+    async def _connect(engine: AsyncEngine) -> AsyncConnection:
+        """A connection from the pool; failing to get one is :class:`DatabaseUnavailable`
+        (retryable, 503) — unlike errors of the statements run on it."""
+        conn = engine.connect()
+        try:
+            await conn.start()
+        except (OSError, DBAPIError) as exc:
+            raise DatabaseUnavailable() from exc
+        return conn
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.read() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:

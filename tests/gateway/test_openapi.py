@@ -7,16 +7,33 @@ import json
 import uuid
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
-from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, Gateway, make_settings, payment_body
+from conftest import (
+    AGENCY_ACCOUNT,
+    AGENCY_BIN,
+    BANK_SECRET,
+    POS_SECRET,
+    VNPAY_SECRET,
+    VNPAY_TMN,
+    Channels,
+    Gateway,
+    make_settings,
+    payment_body,
+)
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from gateway.app import create_app
+from gateway.keys import CLOCK, DATABASE, DELIVERY
+from gateway.services.clients import Role, create_client
+from providers.payment import pos, vnpay
 from providers.payment.vietqr import notice as wire
+from providers.sandbox.pos import BACKGROUND
+from webhooks import outbox
 
 DOCUMENT_URI = "urn:gateway:openapi"
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
@@ -55,34 +72,47 @@ def _pointer(*parts: str) -> str:
     return "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
-async def assert_documented(document: dict[str, Any], method: str, path: str, response: Any) -> Any:
-    """Check ``response`` against the schema documented for ``method path`` and its status;
-    ``$ref``s resolve against the document itself. Return the parsed body."""
-    responses = document["paths"][path][method]["responses"]
-    status = str(response.status)
-    assert status in responses, f"{method.upper()} {path} → {status} is not documented"
-    content = responses[status]["content"]
-    assert response.content_type in content, (
-        f"{method.upper()} {path} → {status} sent {response.content_type}, "
-        f"documented {sorted(content)}"
-    )
-    body = await response.json(content_type=None)
+def schema_errors(document: dict[str, Any], parts: tuple[str, ...], instance: Any) -> list[str]:
+    """Validate ``instance`` against the schema at ``parts`` inside ``document``."""
     # Point into the document (rather than copy the schema out) so that relative
     # "#/components/schemas/..." references keep resolving against the whole document.
-    pointer = _pointer(
-        "paths", path, method, "responses", status, "content", response.content_type, "schema"
-    )
     registry: Registry[Any] = Registry().with_resource(
         DOCUMENT_URI, Resource.from_contents(document, default_specification=DRAFT202012)
     )
     validator = Draft202012Validator(
-        {"$ref": f"{DOCUMENT_URI}#/{pointer}"},
+        {"$ref": f"{DOCUMENT_URI}#/{_pointer(*parts)}"},
         registry=registry,
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
-    errors = [
-        f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)
+    return [
+        f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(instance)
     ]
+
+
+async def assert_documented(document: dict[str, Any], method: str, path: str, response: Any) -> Any:
+    """Check ``response`` against what is documented for ``method path`` and its status: the
+    required headers, the media type and the schema (``$ref``s resolve against the document
+    itself). Return the parsed body (``None`` when nothing is documented; the text when the
+    media type has no schema)."""
+    responses = document["paths"][path][method]["responses"]
+    status = str(response.status)
+    assert status in responses, f"{method.upper()} {path} → {status} is not documented"
+    documented = responses[status]
+    for name, header in documented.get("headers", {}).items():
+        if header.get("required"):
+            assert name in response.headers, f"{method.upper()} {path} → {status} lacks {name}"
+    if "content" not in documented:
+        return None
+    content = documented["content"]
+    assert response.content_type in content, (
+        f"{method.upper()} {path} → {status} sent {response.content_type}, "
+        f"documented {sorted(content)}"
+    )
+    if "schema" not in content[response.content_type]:
+        return await response.text()
+    body = await response.json(content_type=None)
+    parts = ("paths", path, method, "responses", status, "content", response.content_type, "schema")
+    errors = schema_errors(document, parts, body)
     assert not errors, f"{method.upper()} {path} → {status} does not match its schema: {errors}"
     return body
 
@@ -144,15 +174,9 @@ async def test_request_body_of_the_examples_matches_the_documented_request_schem
     gateway: Gateway,
 ) -> None:
     document = await served_document(gateway)
-    registry: Registry[Any] = Registry().with_resource(
-        DOCUMENT_URI, Resource.from_contents(document, default_specification=DRAFT202012)
-    )
-    pointer = _pointer(
-        "paths", "/v1/payments", "post", "requestBody", "content", "application/json", "schema"
-    )
-    validator = Draft202012Validator({"$ref": f"{DOCUMENT_URI}#/{pointer}"}, registry=registry)
-    assert list(validator.iter_errors(payment_body())) == []
-    assert list(validator.iter_errors(payment_body(surprise=1))) != []
+    parts = ("paths", "/v1/payments", "post", "requestBody", "content", "application/json")
+    assert schema_errors(document, (*parts, "schema"), payment_body()) == []
+    assert schema_errors(document, (*parts, "schema"), payment_body(surprise=1)) != []
 
 
 async def test_payment_responses_match_their_documented_schemas(gateway: Gateway) -> None:
@@ -188,6 +212,162 @@ async def test_payment_responses_match_their_documented_schemas(gateway: Gateway
 
 
 UNKNOWN_PAYMENT = "pay_" + "a" * 26
+#: Path parameters of the problem cases: ids that exist nowhere.
+UNKNOWN = {
+    "{payment_id}": UNKNOWN_PAYMENT,
+    "{attempt_id}": "att_" + "a" * 26,
+    "{refund_id}": "ref_" + "a" * 26,
+    "{endpoint_id}": "we_" + "a" * 26,
+    "{event_id}": "evt_" + "a" * 26,
+    "{bank}": "nosuchbank",
+}
+TERMINAL = {"agency_code": "HCM", "terminal_id": "T-1", "name": "Quầy 1"}
+
+
+async def check_problem(
+    gateway: Gateway,
+    document: dict[str, Any],
+    who: str | None,
+    method: str,
+    path: str,
+    request_kwargs: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    url = path
+    for placeholder, value in UNKNOWN.items():
+        url = url.replace(placeholder, value)
+    headers = {"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}
+    if who is not None:
+        headers.update(gateway.auth(who))
+    if "json" in request_kwargs:
+        del headers["Content-Type"]
+    kwargs = dict(request_kwargs)  # shared by both database runs: do not consume it
+    headers.update(kwargs.pop("headers", {}))
+    response = await gateway.client.request(method, url, headers=headers, **kwargs)
+
+    case = f"{method.upper()} {path} as {who}"
+    assert response.status == status, f"{case}: {await response.text()}"
+    assert response.content_type == "application/problem+json", case
+    body = await assert_documented(document, method, path, response)
+    assert body["code"] == code, case
+    assert body["status"] == status, case
+    if code == "validation_failed":
+        assert body["errors"], f"{case}: a validation problem names the fields"
+
+
+#: Problems of attempts, refunds, terminals, webhook endpoints, events and the POS callback,
+#: checked in one test (one service set-up per database) to keep the file fast.
+MORE_PROBLEMS: list[tuple[str | None, str, str, dict[str, Any], int, str]] = [
+    # attempts, refunds, terminals
+    ("portal", "get", "/v1/payments/{payment_id}/attempts", {}, 404, "not_found"),
+    (
+        "portal",
+        "post",
+        "/v1/payments/{payment_id}/attempts",
+        {"json": {"method": "vnpay"}},
+        404,
+        "not_found",
+    ),
+    (
+        "portal",
+        "post",
+        "/v1/payments/{payment_id}/attempts",
+        {"json": {"method": "cash"}},
+        422,
+        "validation_failed",
+    ),
+    (
+        "portal",
+        "post",
+        "/v1/payments/{payment_id}/attempts",
+        {"json": {"method": "vnpay"}, "headers": {"Idempotency-Key": " "}},
+        422,
+        "validation_failed",
+    ),
+    ("portal", "get", "/v1/payments/{payment_id}/attempts/{attempt_id}", {}, 404, "not_found"),
+    (
+        "portal",
+        "post",
+        "/v1/payments/{payment_id}/attempts/{attempt_id}/cancel",
+        {},
+        404,
+        "not_found",
+    ),
+    (
+        "portal",
+        "post",
+        "/v1/payments/{payment_id}/refunds",
+        {"json": {"amount": 0, "reason": "x"}},
+        422,
+        "validation_failed",
+    ),
+    ("finance", "get", "/v1/refunds/{refund_id}", {}, 404, "not_found"),
+    (
+        "portal",
+        "post",
+        "/v1/refunds/{refund_id}/complete",
+        {"json": {"status": "succeeded"}},
+        403,
+        "forbidden",
+    ),
+    (
+        "finance",
+        "post",
+        "/v1/refunds/{refund_id}/complete",
+        {"json": {"status": "done"}},
+        422,
+        "validation_failed",
+    ),
+    ("portal", "post", "/v1/terminals", {"json": TERMINAL}, 403, "forbidden"),
+    ("finance", "get", "/v1/terminals", {}, 403, "forbidden"),
+    # webhook endpoints and events
+    (
+        "portal",
+        "post",
+        "/v1/webhook-endpoints",
+        {"json": {"url": "ftp://portal.example.vn/hooks", "events": ["payment.won"]}},
+        422,
+        "validation_failed",
+    ),
+    (
+        "portal",
+        "post",
+        "/v1/webhook-endpoints",
+        {"data": b"{}", "headers": {"Content-Type": "text/plain"}},
+        415,
+        "unsupported_media_type",
+    ),
+    ("portal", "delete", "/v1/webhook-endpoints/{endpoint_id}", {}, 404, "not_found"),
+    (
+        "portal",
+        "post",
+        "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        {},
+        404,
+        "not_found",
+    ),
+    (
+        "portal",
+        "get",
+        "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        {"params": {"limit": "0"}},
+        422,
+        "validation_failed",
+    ),
+    (
+        "portal",
+        "get",
+        "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        {"params": {"cursor": "bogus"}},
+        400,
+        "invalid_cursor",
+    ),
+    ("portal", "get", "/v1/events/{event_id}", {}, 404, "not_found"),
+    ("portal", "post", "/v1/events/{event_id}/redeliver", {}, 404, "not_found"),
+    # no POS cloud is configured here
+    (None, "post", "/callbacks/pos", {"data": b"{}"}, 404, "not_found"),
+]
 
 
 @pytest.mark.parametrize(
@@ -239,23 +419,15 @@ async def test_problem_responses_match_the_documented_problem_schema(
     code: str,
 ) -> None:
     document = await served_document(gateway)
-    url = path.replace("{payment_id}", UNKNOWN_PAYMENT).replace("{bank}", "nosuchbank")
-    headers = {"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}
-    if who is not None:
-        headers.update(gateway.auth(who))
-    if "json" in request_kwargs:
-        del headers["Content-Type"]
-    kwargs = dict(request_kwargs)  # shared by both database runs: do not consume it
-    headers.update(kwargs.pop("headers", {}))
-    response = await gateway.client.request(method, url, headers=headers, **kwargs)
+    await check_problem(gateway, document, who, method, path, request_kwargs, status, code)
 
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    body = await assert_documented(document, method, path, response)
-    assert body["code"] == code
-    assert body["status"] == status
-    if code == "validation_failed":
-        assert body["errors"], "a validation problem names the fields"
+
+async def test_problem_responses_of_the_newer_endpoints_match_the_problem_schema(
+    gateway: Gateway,
+) -> None:
+    document = await served_document(gateway)
+    for case in MORE_PROBLEMS:
+        await check_problem(gateway, document, *case)
 
 
 async def test_unauthenticated_problem_matches_the_documented_schema(gateway: Gateway) -> None:
@@ -298,3 +470,328 @@ async def test_bank_notice_ack_and_the_paid_payment_match_their_schemas(
     paid = await gateway.client.get(f"/v1/payments/{payment['id']}", headers=gateway.auth())
     paid_body = await assert_documented(document, "get", "/v1/payments/{payment_id}", paid)
     assert paid_body["status"] == "paid" and paid_body["paid_at"]
+
+
+# -- attempts, refunds, terminals, webhooks and provider callbacks: through the sandboxes ------
+
+
+def test_documented_webhooks_are_the_event_types_the_gateway_emits() -> None:
+    from gateway.api.openapi import document
+
+    assert set(document()["webhooks"]) == outbox.EVENT_TYPES
+
+
+class Receiver:
+    """A portal's webhook receiver that answers 200 and keeps what it got."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.received.append((dict(request.headers), await request.read()))
+        return web.Response(status=200)
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: Any) -> tuple[Receiver, str]:
+    hooks = Receiver()
+    app = web.Application()
+    app.router.add_post("/hooks", hooks.handle)
+    server = await aiohttp_server(app)
+    return hooks, str(server.make_url("/hooks"))
+
+
+async def post(channels: Channels, path: str, who: str = "portal", **kwargs: Any) -> Any:
+    headers = {**channels.auth(who), "Idempotency-Key": uuid.uuid4().hex}
+    return await channels.client.post(path, headers=headers, **kwargs)
+
+
+async def get(channels: Channels, path: str, who: str = "portal", **kwargs: Any) -> Any:
+    return await channels.client.get(path, headers=channels.auth(who), **kwargs)
+
+
+def ipn_params(
+    attempt: dict[str, Any], secret: str = VNPAY_SECRET, **changes: str
+) -> dict[str, str]:
+    params = {
+        "vnp_Amount": str(attempt["amount"] * 100),
+        "vnp_BankCode": "NCB",
+        "vnp_PayDate": "20261122091500",
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": VNPAY_TMN,
+        "vnp_TransactionNo": "14422574",
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": attempt["provider_reference"],
+        **changes,
+    }
+    params = {name: value for name, value in params.items() if value != "<drop>"}
+    return {**params, "vnp_SecureHash": vnpay.sign(secret, vnpay.canonical_query(params))}
+
+
+def pos_result(sale_id: str, status: str = "approved", amount: int = 185000) -> bytes:
+    card = status == "approved"
+    return json.dumps(
+        {
+            "sale_id": sale_id,
+            "status": status,
+            "amount": amount,
+            "approval_code": "123456" if card else None,
+            "masked_pan": "970436******1234",
+            "card_brand": "NAPAS",
+            "rrn": "123456789012",
+            "decline_reason": None if status != "declined" else "insufficient_funds",
+            "completed_at": None if status == "sent_to_terminal" else "2026-11-22T02:01:00+00:00",
+        }
+    ).encode()
+
+
+async def no_card_comes(channels: Channels, terminal: str = "T-HCM-1") -> None:
+    """Script the sandbox terminal: the sale waits on it until it is cancelled."""
+    async with aiohttp.ClientSession() as session:
+        script = channels.pos.make_url(f"/sandbox/terminals/{terminal}/script")
+        assert (await session.post(script, json={"outcome": "no_answer"})).status == 200
+
+
+async def pos_callback(channels: Channels, body: bytes, secret: str = POS_SECRET) -> Any:
+    now = int(channels.clock().timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "X-Pos-Timestamp": str(now),
+        "X-Pos-Signature": pos.sign(secret.encode(), now, body),
+    }
+    return await channels.client.post("/callbacks/pos", data=body, headers=headers)
+
+
+async def test_vnpay_attempt_refund_and_webhook_responses_match_their_schemas(
+    channels: Channels, receiver: tuple[Receiver, str]
+) -> None:
+    document = await served_document(channels)
+    hooks, url = receiver
+    created = await post(channels, "/v1/webhook-endpoints", json={"url": url, "events": ["*"]})
+    endpoint = await assert_documented(document, "post", "/v1/webhook-endpoints", created)
+    assert created.status == 201 and endpoint["secret"].startswith("whsec_")
+    listed = await assert_documented(
+        document, "get", "/v1/webhook-endpoints", await get(channels, "/v1/webhook-endpoints")
+    )
+    assert [e["id"] for e in listed["data"]] == [endpoint["id"]]
+    rotate = await post(channels, f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret")
+    rotate_path = "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"
+    rotated = await assert_documented(document, "post", rotate_path, rotate)
+    assert rotated["secret"] != endpoint["secret"] and rotated["previous_secret_expires_at"]
+
+    payment = await channels.create_payment()
+    attempts = f"/v1/payments/{payment['id']}/attempts"
+    started = await post(channels, attempts, json={"method": "vnpay", "bank_code": "NCB"})
+    assert started.status == 201
+    attempt = await assert_documented(
+        document, "post", "/v1/payments/{payment_id}/attempts", started
+    )
+    assert attempt["next_action"]["type"] == "redirect"
+    listing = await assert_documented(
+        document, "get", "/v1/payments/{payment_id}/attempts", await get(channels, attempts)
+    )
+    assert sorted(a["method"] for a in listing["data"]) == ["vietqr", "vnpay"]
+    one = "/v1/payments/{payment_id}/attempts/{attempt_id}"
+    cancel = await post(channels, f"{attempts}/{attempt['id']}/cancel")
+    assert cancel.status == 409  # VNPAY cannot be cancelled
+    await assert_documented(document, "post", f"{one}/cancel", cancel)
+
+    async with aiohttp.ClientSession() as browser:  # the citizen pays at VNPAY
+        assert (await browser.get(attempt["next_action"]["url"])).status == 200
+        paid = await browser.post(
+            channels.vnpay.make_url("/paymentv2/simulate"),
+            json={"txn_ref": attempt["provider_reference"], "outcome": "success"},
+        )
+        assert paid.status == 200
+    done = await assert_documented(
+        document, "get", one, await get(channels, f"{attempts}/{attempt['id']}")
+    )
+    assert done["status"] == "succeeded" and done["details"]
+
+    refunds = f"/v1/payments/{payment['id']}/refunds"
+    created_refund = await post(channels, refunds, json={"amount": 50000, "reason": "Nộp thừa"})
+    assert created_refund.status == 201
+    refund = await assert_documented(
+        document, "post", "/v1/payments/{payment_id}/refunds", created_refund
+    )
+    assert refund["status"] == "succeeded"
+    fetched = await get(channels, f"/v1/refunds/{refund['id']}")
+    await assert_documented(document, "get", "/v1/refunds/{refund_id}", fetched)
+    settled = await post(
+        channels, f"/v1/refunds/{refund['id']}/complete", "finance", json={"status": "failed"}
+    )
+    assert settled.status == 409
+    await assert_documented(document, "post", "/v1/refunds/{refund_id}/complete", settled)
+    too_much = await post(channels, refunds, json={"amount": 200000, "reason": "Nộp thừa"})
+    problem = await assert_documented(
+        document, "post", "/v1/payments/{payment_id}/refunds", too_much
+    )
+    assert (too_much.status, problem["errors"][0]["code"]) == (422, "exceeds_refundable")
+
+    # The events went out signed; each body is what `webhooks` documents for its type.
+    assert await channels.client.app[DELIVERY].run_until_idle() == 3
+    types = []
+    for headers, raw in hooks.received:
+        body = json.loads(raw)
+        types.append(body["type"])
+        parts = ("webhooks", body["type"], "post", "requestBody", "content", "application/json")
+        assert schema_errors(document, (*parts, "schema"), body) == []
+        documented = document["webhooks"][body["type"]]["post"]["parameters"]
+        assert {p["name"] for p in documented} <= set(map(str.lower, headers))
+        assert headers["webhook-id"] == body["id"]
+        assert len(headers["webhook-signature"].split()) == 2  # rotated: both secrets sign
+    assert types == ["payment.paid", "refund.succeeded", "payment.partially_refunded"]
+
+    event_id = json.loads(hooks.received[0][1])["id"]
+    view = await assert_documented(
+        document, "get", "/v1/events/{event_id}", await get(channels, f"/v1/events/{event_id}")
+    )
+    assert view["deliveries"][0]["attempts"][0]["status_code"] == 200
+    deliveries = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+    page_path = "/v1/webhook-endpoints/{endpoint_id}/deliveries"
+    first = await assert_documented(
+        document, "get", page_path, await get(channels, deliveries, params={"limit": "2"})
+    )
+    assert len(first["data"]) == 2 and first["next_cursor"]
+    rest = await get(channels, deliveries, params={"cursor": first["next_cursor"]})
+    assert (await assert_documented(document, "get", page_path, rest))["next_cursor"] is None
+    again = await post(channels, f"/v1/events/{event_id}/redeliver")
+    assert again.status == 202
+    redelivered = await assert_documented(
+        document, "post", "/v1/events/{event_id}/redeliver", again
+    )
+    assert redelivered["deliveries"][0]["status"] == "pending"
+
+    gone = f"/v1/webhook-endpoints/{endpoint['id']}"
+    deleted = await channels.client.delete(gone, headers=channels.auth())
+    assert deleted.status == 204
+    gone_path = "/v1/webhook-endpoints/{endpoint_id}"
+    assert await assert_documented(document, "delete", gone_path, deleted) is None
+    twice = await channels.client.delete(gone, headers=channels.auth())
+    assert twice.status == 404
+    await assert_documented(document, "delete", gone_path, twice)
+
+
+async def test_card_terminal_responses_and_pos_callbacks_match_their_schemas(
+    channels: Channels,
+) -> None:
+    document = await served_document(channels)
+    db, clock = channels.client.app[DATABASE], channels.client.app[CLOCK]
+    _, channels.keys["admin"] = await create_client(
+        db, clock, name="admin", role=Role.ADMIN, agency_codes=["HCM"]
+    )
+    terminal = {"agency_code": "HCM", "terminal_id": "T-HCM-2", "name": "Quầy 2"}
+    added = await post(channels, "/v1/terminals", "admin", json=terminal)
+    assert added.status == 201
+    assert (await assert_documented(document, "post", "/v1/terminals", added))["busy"] is False
+    twice = await post(channels, "/v1/terminals", "admin", json=terminal)
+    assert (await assert_documented(document, "post", "/v1/terminals", twice))["code"] == "conflict"
+
+    await no_card_comes(channels)
+    attempt_path = "/v1/payments/{payment_id}/attempts"
+    first = await channels.create_payment()
+    pushed = await post(
+        channels,
+        f"/v1/payments/{first['id']}/attempts",
+        json={"method": "pos", "terminal_id": "T-HCM-1"},
+    )
+    assert pushed.status == 201
+    attempt = await assert_documented(document, "post", attempt_path, pushed)
+    assert attempt["next_action"] == {"type": "terminal", "terminal_id": "T-HCM-1"}
+    second = await channels.create_payment()
+    busy = await post(
+        channels,
+        f"/v1/payments/{second['id']}/attempts",
+        json={"method": "pos", "terminal_id": "T-HCM-1"},
+    )
+    problem = await assert_documented(document, "post", attempt_path, busy)
+    assert problem["code"] == "terminal_busy"
+    terminals = await assert_documented(
+        document, "get", "/v1/terminals", await get(channels, "/v1/terminals")
+    )
+    assert [t["busy"] for t in terminals["data"]] == [True, False]
+
+    ack_cases = [
+        (pos_result(attempt["id"]), "guessed", 401, "signature_invalid"),
+        # not "approved": a refused result is stored under (sale, status) and would shadow it
+        (pos_result(attempt["id"], "sent_to_terminal", 1000), POS_SECRET, 409, "amount_mismatch"),
+        (b'{"sale_id": 1}', POS_SECRET, 400, "malformed"),
+        (pos_result("att_" + "b" * 26), POS_SECRET, 404, "not_found"),
+        (pos_result(attempt["id"]), POS_SECRET, 200, "applied"),
+        (pos_result(attempt["id"]), POS_SECRET, 200, "duplicate"),
+        (pos_result(attempt["id"], "declined"), POS_SECRET, 409, "terminal_not_busy"),
+    ]
+    for body, secret, status, code in ack_cases:
+        response = await pos_callback(channels, body, secret)
+        assert response.status == status, await response.text()
+        answer = await assert_documented(document, "post", "/callbacks/pos", response)
+        assert answer["outcome" if status == 200 else "code"] == code
+
+    # Card money is refunded by finance staff, who then record the result.
+    refunds = f"/v1/payments/{first['id']}/refunds"
+    created = await post(channels, refunds, json={"amount": 185000, "reason": "Hồ sơ bị từ chối"})
+    assert created.status == 201
+    refund = await assert_documented(document, "post", "/v1/payments/{payment_id}/refunds", created)
+    assert refund["status"] == "pending"
+    completed = await post(
+        channels,
+        f"/v1/refunds/{refund['id']}/complete",
+        "finance",
+        json={"status": "succeeded", "provider_transaction_id": "RF-001"},
+    )
+    assert completed.status == 200
+    done = await assert_documented(document, "post", "/v1/refunds/{refund_id}/complete", completed)
+    assert done["status"] == "succeeded"
+
+
+async def test_card_attempt_cancel_matches_its_schema(channels: Channels) -> None:
+    document = await served_document(channels)
+    await no_card_comes(channels)
+    payment = await channels.create_payment()
+    status, attempt = await channels.attempt(payment["id"], method="pos", terminal_id="T-HCM-1")
+    assert status == 201
+    cancel = await post(channels, f"/v1/payments/{payment['id']}/attempts/{attempt['id']}/cancel")
+    assert cancel.status == 202
+    path = "/v1/payments/{payment_id}/attempts/{attempt_id}/cancel"
+    assert (await assert_documented(document, "post", path, cancel))["id"] == attempt["id"]
+    await channels.pos.app[BACKGROUND].wait()  # the cloud reports the cancelled sale
+    cancelled = await get(channels, f"/v1/payments/{payment['id']}/attempts/{attempt['id']}")
+    assert (await cancelled.json())["status"] == "cancelled"
+
+
+async def test_vnpay_callbacks_and_the_checkout_button_match_their_schemas(
+    channels: Channels,
+) -> None:
+    document = await served_document(channels)
+    payment = await channels.create_payment()
+    button = await channels.client.post(f"/pay/{payment['id']}/vnpay", allow_redirects=False)
+    assert button.status == 303
+    await assert_documented(document, "post", "/pay/{payment_id}/vnpay", button)
+    assert button.headers["Location"].startswith(str(channels.vnpay.make_url("/paymentv2/")))
+    listing = await (await get(channels, f"/v1/payments/{payment['id']}/attempts")).json()
+    [attempt] = [a for a in listing["data"] if a["method"] == "vnpay"]
+    unknown = await channels.client.post(f"/pay/{UNKNOWN_PAYMENT}/vnpay", allow_redirects=False)
+    assert (unknown.status, unknown.headers["Location"]) == (303, f"/pay/{UNKNOWN_PAYMENT}")
+
+    cases = [
+        (ipn_params(attempt, secret="guessed"), "97"),
+        (ipn_params(attempt, vnp_Amount="<drop>"), "99"),
+        (ipn_params(attempt, vnp_TxnRef="NOSUCHREF"), "01"),
+        (ipn_params(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100)), "04"),
+        (ipn_params(attempt), "00"),
+        (ipn_params(attempt, vnp_TransactionNo="14422575"), "02"),
+    ]
+    for params, rsp_code in cases:
+        response = await channels.client.get("/callbacks/vnpay/ipn", params=params)
+        answer = await assert_documented(document, "get", "/callbacks/vnpay/ipn", response)
+        assert answer["RspCode"] == rsp_code
+
+    back = await channels.client.get(
+        "/callbacks/vnpay/return", params=ipn_params(attempt), allow_redirects=False
+    )
+    assert (back.status, back.headers["Location"]) == (303, f"/pay/{payment['id']}")
+    await assert_documented(document, "get", "/callbacks/vnpay/return", back)
+    forged = {**ipn_params(attempt), "vnp_Amount": "1"}
+    bad = await channels.client.get("/callbacks/vnpay/return", params=forged, allow_redirects=False)
+    assert bad.status == 400
+    assert "<html" in await assert_documented(document, "get", "/callbacks/vnpay/return", bad)

@@ -1,0 +1,172 @@
+"""Webhook delivery throughput to a loopback receiver, on PostgreSQL.
+
+    .venv/bin/python bench/webhook_delivery.py [--events N] [--batch B] [--concurrency C]
+
+Creates a fresh database, applies the migrations, writes N outbox events with one pending
+delivery each (straight into the tables: this measures delivery, not event creation), starts a
+receiver in its own process (aiohttp, answers 204 and counts), and times one
+``DeliveryWorker.run_until_idle()`` — claim with ``FOR UPDATE SKIP LOCKED``, sign, POST, record
+— until every delivery is done. Target: at least 1,000 deliveries/s. Exits non-zero only when
+the benchmark cannot run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.db import Database  # noqa: E402  (after the path set-up above)
+from gateway.db.migrate import upgrade  # noqa: E402
+from gateway.domain.ids import system_clock  # noqa: E402
+from gateway.observability import configure_logging  # noqa: E402
+from webhooks.delivery import DeliveryOptions, DeliveryWorker  # noqa: E402
+from webhooks.endpoints import EndpointService  # noqa: E402
+
+RECEIVER = """
+import sys
+from aiohttp import web
+count = 0
+async def hook(request):
+    global count
+    await request.read()
+    count += 1
+    return web.Response(status=204)
+async def total(request):
+    return web.json_response({"count": count})
+app = web.Application()
+app.router.add_post("/hooks", hook)
+app.router.add_get("/count", total)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def seed(dsn: str, events: int, url: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    now = datetime.now(UTC)
+    try:
+        await conn.execute(
+            "INSERT INTO api_clients (id, name, role, key_hash, created_at) "
+            "VALUES ('benchclient', 'bench', 'portal', 'x', $1)",
+            now,
+        )
+        await conn.execute(
+            "INSERT INTO webhook_endpoints (id, client_id, url, events, secret, created_at) "
+            """VALUES ('we_bench', 'benchclient', $1, '["*"]', $2, $3)""",
+            url,
+            "whsec_" + "A" * 43 + "=",
+            now,
+        )
+        body = json.dumps({"type": "payment.paid", "data": {"payment": {"id": "pay_x"}}})
+        await conn.copy_records_to_table(
+            "outbox_events",
+            records=[
+                (f"evt_{i:026d}", "payment.paid", "benchclient", None, 1, body, now)
+                for i in range(events)
+            ],
+            columns=["id", "type", "client_id", "payment_id", "sequence", "body", "created_at"],
+        )
+        await conn.copy_records_to_table(
+            "deliveries",
+            records=[
+                (f"evt_{i:026d}", "we_bench", "pending", 0, now, now, now) for i in range(events)
+            ],
+            columns=[
+                "event_id", "endpoint_id", "status", "attempt_count", "next_attempt_at",
+                "created_at", "updated_at",
+            ],
+        )
+    finally:
+        await conn.close()
+
+
+async def run(args: argparse.Namespace) -> dict[str, float]:
+    name = f"gateway_bench_wh_{os.getpid()}"
+    admin = await asyncpg.connect(args.pg)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = args.pg.rsplit("/", 1)[0] + f"/{name}"
+    port = free_port()
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    db = Database(dsn.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        await asyncio.to_thread(upgrade, db.url)
+        await seed(dsn, args.events, f"http://127.0.0.1:{port}/hooks")
+        async with aiohttp.ClientSession() as probe:
+            for _ in range(100):
+                try:
+                    await probe.get(f"http://127.0.0.1:{port}/count")
+                    break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            endpoints = EndpointService(
+                db, system_clock, allow_private=True, secret_overlap=timedelta(hours=1)
+            )
+            worker = DeliveryWorker(
+                db, system_clock, session, endpoints,
+                DeliveryOptions(batch_size=args.batch, concurrency=args.concurrency),
+            )
+            me = psutil.Process()
+            cpu_before = me.cpu_times()
+            started = time.perf_counter()
+            delivered = await worker.run_until_idle()
+            elapsed = time.perf_counter() - started
+            cpu_after = me.cpu_times()
+            received = (await (await session.get(f"http://127.0.0.1:{port}/count")).json())["count"]
+        return {
+            "events": args.events,
+            "delivered": delivered,
+            "received": received,
+            "seconds": round(elapsed, 3),
+            "deliveries_per_second": round(delivered / elapsed, 1),
+            "worker_cpu_seconds": round(
+                (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system), 2
+            ),
+        }
+    finally:
+        await db.close()
+        receiver.terminate()
+        receiver.wait(timeout=10)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    configure_logging("json", "warning")
+    result = asyncio.run(run(args))
+    for key, value in result.items():
+        print(f"{key:>24}: {value}")
+    verdict = "meets" if result["deliveries_per_second"] >= 1000 else "misses"
+    print(f"{'target':>24}: >= 1000 deliveries/s — {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

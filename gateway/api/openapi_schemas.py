@@ -1,0 +1,560 @@
+"""Component schemas of ``/openapi.json``.
+
+Request schemas are generated from the pydantic models in :mod:`gateway.api.schemas` (the ones
+that validate requests). Response schemas are written here, one per view function; a view that
+is a fixed dict has ``additionalProperties: false`` so that a field added to the view without
+documenting it fails the response tests. The webhook payloads (the document's top-level
+``webhooks``) are built from the event schemas here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.api.schemas import (
+    CreateAttempt,
+    CreatePayment,
+    CreateRefund,
+    CreateTerminal,
+    CreateWebhookEndpoint,
+)
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+PAYMENT_STATUSES = [
+    "pending",
+    "paid",
+    "expired",
+    "cancelled",
+    "needs_review",
+    "partially_refunded",
+    "refunded",
+]
+ATTEMPT_STATUSES = ["created", "pending", "succeeded", "failed", "expired", "cancelled", "unknown"]
+
+#: Every event type, with what it announces (a test checks these against the outbox's list).
+EVENT_TYPES: dict[str, str] = {
+    "payment.paid": "The payment is paid.",
+    "payment.expired": "The payment expired unpaid.",
+    "payment.cancelled": "The payment was cancelled.",
+    "payment.needs_review": "Money arrived that does not fit the bill (see `review_reason`).",
+    "payment.partially_refunded": "A refund succeeded; part of the amount is refunded.",
+    "payment.refunded": "Refunds now cover the whole amount.",
+    "attempt.failed": "An attempt failed (declined, refused by the provider, timed out).",
+    "attempt.needs_review": "An attempt took money for a bill already paid through another "
+    "attempt (`review_reason: duplicate_payment`); finance staff refund it.",
+    "refund.succeeded": "A refund succeeded.",
+    "refund.failed": "A refund failed.",
+}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": REF_TEMPLATE.format(model=name)}
+
+
+def _id(prefix: str) -> dict[str, str]:
+    return {"type": "string", "pattern": f"^{prefix}_[a-z2-7]{{26}}$"}
+
+
+def _fixed(properties: dict[str, Any], description: str | None = None) -> dict[str, Any]:
+    """An object with exactly these properties, all present (values may be null)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(properties),
+        "properties": properties,
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _list_of(name: str) -> dict[str, Any]:
+    return _fixed({"data": {"type": "array", "items": ref(name)}})
+
+
+def _page_of(name: str) -> dict[str, Any]:
+    return _fixed(
+        {
+            "data": {"type": "array", "items": ref(name)},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last page",
+            },
+        }
+    )
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+
+_PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "Stable machine-readable error code"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "code", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+        "current": {"type": "string", "description": "`invalid_transition`: the current status"},
+        "requested": {"type": "string", "description": "`invalid_transition`: what was asked"},
+    },
+}
+
+_PAYMENT = _fixed(
+    {
+        "id": _id("pay"),
+        "status": {"type": "string", "enum": PAYMENT_STATUSES},
+        "review_reason": _TEXT_OR_NULL,
+        "amount": {"type": "integer", "description": "Total in VND (sum of items)"},
+        "currency": {"type": "string", "enum": ["VND"]},
+        "reference": {
+            "type": "string",
+            "maxLength": 25,
+            "description": "Travels in the QR and the transfer text; ends in a check symbol",
+        },
+        "agency_code": {"type": "string"},
+        "agency_name": {"type": "string"},
+        "dossier_code": {"type": "string"},
+        "procedure_code": _TEXT_OR_NULL,
+        "procedure_name": _TEXT_OR_NULL,
+        "payer": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}},
+            "description": "Only the name is echoed back; contact data stays in the gateway",
+        },
+        "items": {"type": "array", "items": ref("PaymentItem")},
+        "expires_at": _TIME,
+        "created_at": _TIME,
+        "paid_at": _TIME_OR_NULL,
+        "return_url": _TEXT_OR_NULL,
+        "metadata": {"type": "object"},
+        "checkout_url": {"type": "string"},
+        "vietqr": _fixed(
+            {
+                "payload": {"type": "string", "description": "NAPAS VietQR (EMVCo) text"},
+                "bank_bin": {"type": "string"},
+                "account_number": {"type": "string"},
+                "account_name": {"type": "string"},
+                "png_url": {"type": "string"},
+                "svg_url": {"type": "string"},
+            }
+        ),
+    }
+)
+_PAYMENT["required"] = [
+    "id",
+    "status",
+    "amount",
+    "currency",
+    "reference",
+    "agency_code",
+    "dossier_code",
+    "items",
+    "expires_at",
+    "created_at",
+    "checkout_url",
+    "vietqr",
+]
+
+_NEXT_ACTION = {
+    "description": "What to do to finish the attempt; null when nothing (VietQR, or failed "
+    "before the provider took it)",
+    "oneOf": [
+        {"type": "null"},
+        _fixed(
+            {
+                "type": {"const": "redirect"},
+                "url": {
+                    "type": "string",
+                    "description": "VNPAY's payment page: send the citizen there",
+                },
+            },
+            "VNPAY",
+        ),
+        _fixed(
+            {"type": {"const": "terminal"}, "terminal_id": {"type": "string"}},
+            "Card terminal: the bill is on this terminal, waiting for the card",
+        ),
+    ],
+}
+
+_ATTEMPT = _fixed(
+    {
+        "id": _id("att"),
+        "payment_id": _id("pay"),
+        "method": {
+            "type": "string",
+            "enum": ["vietqr", "vnpay", "pos"],
+            "description": "`vietqr` is the bank-transfer attempt every payment starts with",
+        },
+        "status": {
+            "type": "string",
+            "enum": ATTEMPT_STATUSES,
+            "description": "`unknown`: a provider call timed out; resolved by querying the "
+            "provider, never by guessing",
+        },
+        "amount": {"type": "integer", "description": "VND"},
+        "next_action": _NEXT_ACTION,
+        "terminal_id": _TEXT_OR_NULL,
+        "provider_reference": {
+            "type": "string",
+            "description": "The reference the provider knows (VNPAY `vnp_TxnRef`; for VietQR "
+            "the payment reference)",
+        },
+        "provider_transaction_id": _TEXT_OR_NULL,
+        "failure_code": {
+            "type": ["string", "null"],
+            "description": "e.g. `vnpay_24`, `card_declined:<reason>`, `no_card_presented`",
+        },
+        "review_reason": {
+            "type": ["string", "null"],
+            "enum": [
+                "duplicate_payment",
+                "amount_mismatch",
+                "paid_after_expiry",
+                "paid_after_cancellation",
+                None,
+            ],
+            "description": "Set when money taken through this attempt needs a person",
+        },
+        "details": {
+            "type": "object",
+            "description": "Provider details: VNPAY `bank_code`, `locale`, `response_code`, "
+            "…; card `approval_code`, `masked_pan`, `card_brand`, `rrn`, `decline_reason`",
+        },
+        "expires_at": _TIME_OR_NULL,
+        "created_at": _TIME,
+        "updated_at": _TIME,
+    }
+)
+
+_REFUND = _fixed(
+    {
+        "id": _id("ref"),
+        "payment_id": _id("pay"),
+        "attempt_id": {**_id("att"), "description": "The attempt whose money is refunded"},
+        "amount": {"type": "integer", "description": "VND"},
+        "reason": {"type": "string"},
+        "status": {
+            "type": "string",
+            "enum": ["pending", "succeeded", "failed"],
+            "description": "VNPAY refunds settle at once (`pending` only if its answer was "
+            "lost); bank-transfer and card refunds stay `pending` until finance staff "
+            "record the result",
+        },
+        "failure_code": _TEXT_OR_NULL,
+        "provider_reference": {"type": "string"},
+        "provider_transaction_id": _TEXT_OR_NULL,
+        "created_at": _TIME,
+        "updated_at": _TIME,
+    }
+)
+
+_TERMINAL = _fixed(
+    {
+        "terminal_id": {"type": "string"},
+        "agency_code": {"type": "string"},
+        "name": {"type": "string"},
+        "busy": {"type": "boolean", "description": "Running a sale (one at a time)"},
+        "active_attempt_id": {"type": ["string", "null"]},
+    }
+)
+
+_ENDPOINT_PROPERTIES: dict[str, Any] = {
+    "id": _id("we"),
+    "url": {"type": "string"},
+    "events": {"type": "array", "items": {"type": "string"}},
+    "status": {"type": "string", "enum": ["enabled", "disabled"]},
+    "disabled_reason": {
+        "type": ["string", "null"],
+        "enum": ["gone", None],
+        "description": "`gone`: the endpoint answered 410 and was disabled",
+    },
+    "created_at": _TIME,
+    "previous_secret_expires_at": {
+        **_TIME_OR_NULL,
+        "description": "After a rotation the previous secret signs too, until this time",
+    },
+}
+_SECRET = {
+    "type": "string",
+    "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
+    "description": "Standard Webhooks signing secret; shown only in this answer",
+}
+
+_DELIVERY = _fixed(
+    {
+        "id": {"type": "integer"},
+        "event_id": _id("evt"),
+        "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
+        "endpoint_id": _id("we"),
+        "status": {"type": "string", "enum": ["pending", "delivering", "succeeded", "failed"]},
+        "attempt_count": {"type": "integer", "minimum": 0},
+        "next_attempt_at": _TIME_OR_NULL,
+        "delivered_at": _TIME_OR_NULL,
+        "last_status_code": {"type": ["integer", "null"]},
+        "attempts": {
+            "type": "array",
+            "items": _fixed(
+                {
+                    "attempted_at": _TIME,
+                    "status_code": {"type": ["integer", "null"]},
+                    "error": {
+                        "type": ["string", "null"],
+                        "description": "`timeout` or `connection_error: …` when no status came",
+                    },
+                    "duration_ms": {"type": "integer", "minimum": 0},
+                }
+            ),
+        },
+    }
+)
+
+
+def _event(types: list[str], data: dict[str, Any], description: str) -> dict[str, Any]:
+    return _fixed(
+        {
+            "id": {**_id("evt"), "description": "Also the `webhook-id` of every delivery"},
+            "type": {"type": "string", "enum": types},
+            "created_at": _TIME,
+            "data": _fixed(
+                {
+                    **data,
+                    "sequence": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Grows per payment: drop an event older than one "
+                        "already applied",
+                    },
+                }
+            ),
+        },
+        description,
+    )
+
+
+def _of_kind(kind: str) -> list[str]:
+    return [name for name in EVENT_TYPES if name.startswith(f"{kind}.")]
+
+
+_IPN_ANSWERS = [
+    ("00", "Confirm Success", "Recorded (a failed payment too; also a duplicate still open)"),
+    ("01", "Order not found", "No attempt has this `vnp_TxnRef`"),
+    ("02", "Order already confirmed", "The attempt is already final (also for a replay)"),
+    ("04", "invalid amount", "`vnp_Amount` differs from the attempt's amount"),
+    ("97", "Invalid signature", "Bad `vnp_SecureHash`, or a `vnp_TmnCode` without a secret"),
+    ("99", "Unknow error", "Malformed: a parameter missing, repeated or badly formatted"),
+]
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": _PROBLEM,
+    "PaymentItem": {
+        "type": "object",
+        "required": ["kind", "description", "amount"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["fee", "charge", "postal"]},
+            "code": _TEXT_OR_NULL,
+            "description": {"type": "string"},
+            "amount": {"type": "integer", "minimum": 1},
+            "budget_subitem": _TEXT_OR_NULL,
+        },
+    },
+    "Payment": _PAYMENT,
+    "PaymentList": {
+        "type": "object",
+        "required": ["data", "next_cursor"],
+        "properties": {
+            "data": {"type": "array", "items": ref("Payment")},
+            "next_cursor": _TEXT_OR_NULL,
+        },
+    },
+    "NoticeAck": {
+        "type": "object",
+        "required": ["status", "outcome"],
+        "properties": {
+            "status": {"type": "string", "enum": ["accepted", "duplicate"]},
+            "outcome": {
+                "type": "string",
+                "enum": ["applied", "needs_review", "duplicate_payment", "unmatched"],
+            },
+        },
+    },
+    "CheckoutStatus": {
+        "type": "object",
+        "required": ["status", "status_label", "expires_at", "paid_at"],
+        "properties": {
+            "status": {"type": "string", "enum": PAYMENT_STATUSES},
+            "status_label": {"type": "string"},
+            "expires_at": _TIME,
+            "paid_at": _TIME_OR_NULL,
+        },
+    },
+    "Attempt": _ATTEMPT,
+    "AttemptList": _list_of("Attempt"),
+    "Refund": _REFUND,
+    "CompleteRefund": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["succeeded", "failed"]},
+            "provider_transaction_id": {
+                "type": ["string", "null"],
+                "maxLength": 64,
+                "description": "The bank's or terminal's reference of the refund",
+            },
+        },
+        "description": "Other fields are ignored.",
+    },
+    "Terminal": _TERMINAL,
+    "TerminalList": _list_of("Terminal"),
+    "WebhookEndpoint": _fixed(_ENDPOINT_PROPERTIES),
+    "WebhookEndpointWithSecret": _fixed({**_ENDPOINT_PROPERTIES, "secret": _SECRET}),
+    "WebhookEndpointList": _list_of("WebhookEndpoint"),
+    "PaymentEvent": _event(
+        _of_kind("payment"), {"payment": ref("Payment")}, "The payment as it is after the change"
+    ),
+    "AttemptEvent": _event(
+        _of_kind("attempt"),
+        {"attempt": ref("Attempt"), "payment_id": _id("pay")},
+        "The attempt as it is after the change",
+    ),
+    "RefundEvent": _event(
+        _of_kind("refund"),
+        {"refund": ref("Refund"), "payment_id": _id("pay")},
+        "The refund as it is after the change",
+    ),
+    "Event": {
+        "oneOf": [ref("PaymentEvent"), ref("AttemptEvent"), ref("RefundEvent")],
+        "description": "The exact body every delivery of the event sends",
+    },
+    "Delivery": _DELIVERY,
+    "DeliveryPage": _page_of("Delivery"),
+    "EventWithDeliveries": _fixed(
+        {"event": ref("Event"), "deliveries": {"type": "array", "items": ref("Delivery")}}
+    ),
+    "IpnAnswer": {
+        "description": "VNPAY reads `RspCode`; it stops retrying on `00` and `02`",
+        "oneOf": [
+            _fixed({"RspCode": {"const": code}, "Message": {"const": message}}, meaning)
+            for code, message, meaning in _IPN_ANSWERS
+        ],
+    },
+    "PosSaleResult": {
+        "type": "object",
+        "required": ["sale_id", "status", "amount"],
+        "description": "The POS cloud's sale result. Unknown fields are ignored.",
+        "properties": {
+            "sale_id": {"type": "string", "description": "The attempt id"},
+            "status": {
+                "type": "string",
+                "enum": ["sent_to_terminal", "approved", "declined", "cancelled", "timed_out"],
+            },
+            "amount": {"type": "integer", "minimum": 1},
+            "approval_code": _TEXT_OR_NULL,
+            "masked_pan": _TEXT_OR_NULL,
+            "card_brand": {
+                "type": ["string", "null"],
+                "enum": ["NAPAS", "VISA", "MASTERCARD", "JCB", None],
+            },
+            "rrn": _TEXT_OR_NULL,
+            "decline_reason": _TEXT_OR_NULL,
+            "completed_at": {**_TIME_OR_NULL, "description": "Required once the sale is final"},
+        },
+    },
+    "PosAck": _fixed(
+        {
+            "status": {"const": "accepted"},
+            "outcome": {
+                "type": "string",
+                "enum": ["applied", "already_final", "ignored", "duplicate"],
+                "description": "`duplicate`: this very result was received before",
+            },
+        }
+    ),
+}
+
+
+def component_schemas() -> dict[str, Any]:
+    """Response schemas plus the request schemas of the pydantic models."""
+    schemas = dict(SCHEMAS)
+    for model in (
+        CreatePayment,
+        CreateAttempt,
+        CreateRefund,
+        CreateTerminal,
+        CreateWebhookEndpoint,
+    ):
+        schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+_WEBHOOK_HEADERS = [
+    _header("webhook-id", "The event id; the same on every retry: use it to drop duplicates"),
+    _header("webhook-timestamp", "Unix seconds of this attempt"),
+    _header(
+        "webhook-signature",
+        "Space-separated `v1,<base64 HMAC-SHA256>` over '<webhook-id>.<webhook-timestamp>."
+        "<raw body>' with the key after `whsec_` in the secret; during a rotation one "
+        "signature per live secret",
+    ),
+]
+
+
+def webhook_payloads() -> dict[str, Any]:
+    """One entry per event type: what a subscribed endpoint receives (Standard Webhooks)."""
+    family = {"payment": "PaymentEvent", "attempt": "AttemptEvent", "refund": "RefundEvent"}
+    entries = {}
+    for event_type, meaning in EVENT_TYPES.items():
+        schema = {
+            "allOf": [
+                ref(family[event_type.partition(".")[0]]),
+                {"properties": {"type": {"const": event_type}}},
+            ]
+        }
+        entries[event_type] = {
+            "post": {
+                "summary": meaning,
+                "description": "Sent to every enabled endpoint subscribed to this type or to "
+                '`"*"`. Verify with any Standard Webhooks library.',
+                "parameters": _WEBHOOK_HEADERS,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": schema}},
+                },
+                "responses": {
+                    "2XX": {"description": "Delivered"},
+                    "410": {"description": "Disables the endpoint; its pending deliveries fail"},
+                    "default": {
+                        "description": "Retried with back-off for more than 72 hours, then "
+                        "the delivery fails; redirects are not followed"
+                    },
+                },
+            }
+        }
+    return entries
