@@ -36,8 +36,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.db.migrate import upgrade  # noqa: E402  (after the path set-up above)
-from providers.payment.vnpay import canonical_query, sign  # noqa: E402
+from gateway.db.migrate import upgrade
+from providers.payment.vnpay import canonical_query, sign
 
 TMN, SECRET = "BENCHTMN", "bench-vnpay-secret"
 
@@ -68,9 +68,15 @@ def free_port() -> int:
 
 def ipn_params(ref: str, amount: int) -> dict[str, str]:
     params = {
-        "vnp_Amount": str(amount * 100), "vnp_BankCode": "NCB", "vnp_OrderInfo": "Bench",
-        "vnp_PayDate": "20261122091500", "vnp_ResponseCode": "00", "vnp_TmnCode": TMN,
-        "vnp_TransactionNo": ref[-8:], "vnp_TransactionStatus": "00", "vnp_TxnRef": ref,
+        "vnp_Amount": str(amount * 100),
+        "vnp_BankCode": "NCB",
+        "vnp_OrderInfo": "Bench",
+        "vnp_PayDate": "20261122091500",
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": TMN,
+        "vnp_TransactionNo": ref[-8:],
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": ref,
     }
     return {**params, "vnp_SecureHash": sign(SECRET, canonical_query(params))}
 
@@ -94,23 +100,70 @@ async def seed(dsn: str, count: int) -> list[str]:
         await conn.copy_records_to_table(
             "payments",
             records=[
-                (f"pay_{i:026d}", agency, "benchclient", "HS-1", '{"name": "A"}', 50000, "VND",
-                 f"DVCB{i:010d}", "pending", "000201", "{}", later, now, now, 0)
+                (
+                    f"pay_{i:026d}",
+                    agency,
+                    "benchclient",
+                    "HS-1",
+                    '{"name": "A"}',
+                    50000,
+                    "VND",
+                    f"DVCB{i:010d}",
+                    "pending",
+                    "000201",
+                    "{}",
+                    later,
+                    now,
+                    now,
+                    0,
+                )
                 for i in range(count)
             ],
-            columns=["id", "agency_id", "client_id", "dossier_code", "payer", "amount", "currency",
-                     "reference", "status", "vietqr_payload", "metadata", "expires_at",
-                     "created_at", "updated_at", "sequence"],
+            columns=[
+                "id",
+                "agency_id",
+                "client_id",
+                "dossier_code",
+                "payer",
+                "amount",
+                "currency",
+                "reference",
+                "status",
+                "vietqr_payload",
+                "metadata",
+                "expires_at",
+                "created_at",
+                "updated_at",
+                "sequence",
+            ],
         )
         await conn.copy_records_to_table(
             "attempts",
             records=[
-                (f"att_{i:026d}", f"pay_{i:026d}", "vnpay", "pending", refs[i], 50000, later,
-                 now, now)
+                (
+                    f"att_{i:026d}",
+                    f"pay_{i:026d}",
+                    "vnpay",
+                    "pending",
+                    refs[i],
+                    50000,
+                    later,
+                    now,
+                    now,
+                )
                 for i in range(count)
             ],
-            columns=["id", "payment_id", "channel", "status", "provider_reference", "amount",
-                     "expires_at", "created_at", "updated_at"],
+            columns=[
+                "id",
+                "payment_id",
+                "channel",
+                "status",
+                "provider_reference",
+                "amount",
+                "expires_at",
+                "created_at",
+                "updated_at",
+            ],
         )
         await conn.execute(
             "CREATE TABLE floor_attempts (ref text PRIMARY KEY, status text, amount bigint)"
@@ -182,14 +235,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             config.write(
                 f'sandbox = false\nport = {gateway_port}\nlog_level = "warning"\n'
                 f'database_url = "{dsn.replace("postgresql://", "postgresql+asyncpg://")}"\n'
-                f'workers_in_process = false\n'
+                f"workers_in_process = false\n"
                 f'[vnpay]\npayment_url = "http://127.0.0.1:9/pay"\n'
                 f'api_url = "http://127.0.0.1:9/api"\ntmn_code = "{TMN}"\n'
                 f'hash_secret = "{SECRET}"\n'
             )
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "--config", config.name, "serve"], cwd=ROOT,
-        ))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", "--config", config.name, "serve"],
+                cwd=ROOT,
+            )
+        )
         processes.append(subprocess.Popen([sys.executable, "-c", FLOOR, str(floor_port), dsn]))
         gateway_url = f"http://127.0.0.1:{gateway_port}/callbacks/vnpay/ipn"
         floor_url = f"http://127.0.0.1:{floor_port}/ipn"
@@ -203,8 +259,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         conn = await asyncpg.connect(dsn)
         paid = await conn.fetchval("SELECT count(*) FROM payments WHERE status = 'paid'")
         await conn.close()
-        return {"gateway": gateway, "floor": floor, "paid": paid,
-                "ratio": round(gateway["rps"] / floor["rps"], 2)}
+        return {
+            "gateway": gateway,
+            "floor": floor,
+            "paid": paid,
+            "ratio": round(gateway["rps"] / floor["rps"], 2),
+        }
     finally:
         for process in processes:
             process.terminate()

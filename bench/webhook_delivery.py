@@ -30,12 +30,12 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.db import Database  # noqa: E402  (after the path set-up above)
-from gateway.db.migrate import upgrade  # noqa: E402
-from gateway.domain.ids import system_clock  # noqa: E402
-from gateway.observability import configure_logging  # noqa: E402
-from webhooks.delivery import DeliveryOptions, DeliveryWorker  # noqa: E402
-from webhooks.endpoints import EndpointService  # noqa: E402
+from gateway.db import Database
+from gateway.db.migrate import upgrade
+from gateway.domain.ids import system_clock
+from gateway.observability import configure_logging
+from webhooks.delivery import DeliveryOptions, DeliveryWorker
+from webhooks.endpoints import EndpointService
 
 RECEIVER = """
 import sys
@@ -92,8 +92,13 @@ async def seed(dsn: str, events: int, url: str) -> None:
                 (f"evt_{i:026d}", "we_bench", "pending", 0, now, now, now) for i in range(events)
             ],
             columns=[
-                "event_id", "endpoint_id", "status", "attempt_count", "next_attempt_at",
-                "created_at", "updated_at",
+                "event_id",
+                "endpoint_id",
+                "status",
+                "attempt_count",
+                "next_attempt_at",
+                "created_at",
+                "updated_at",
             ],
         )
     finally:
@@ -124,7 +129,10 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 db, system_clock, allow_private=True, secret_overlap=timedelta(hours=1)
             )
             worker = DeliveryWorker(
-                db, system_clock, session, endpoints,
+                db,
+                system_clock,
+                session,
+                endpoints,
                 DeliveryOptions(batch_size=args.batch, concurrency=args.concurrency),
             )
             me = psutil.Process()
