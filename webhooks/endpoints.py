@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.db import Database
 from gateway.db.schema import deliveries, webhook_endpoints
 from gateway.domain.ids import Clock, new_id
-from gateway.errors import FieldError, NotFound, ValidationFailed
+from gateway.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 from webhooks import signing
 from webhooks.outbox import EVENT_TYPES
 from webhooks.url_policy import UrlRejected, check_url, resolve_host
@@ -93,7 +93,8 @@ class EndpointService:
 
     async def create(
         self, conn: AsyncConnection, client_id: str, url: str, events: Sequence[str]
-    ) -> dict[str, Any]:
+    ) -> str:
+        """Insert an endpoint with a fresh secret; return its id."""
         count = len(
             (
                 await conn.execute(
@@ -120,7 +121,14 @@ class EndpointService:
                 created_at=self.clock(),
             )
         )
-        return render(await self._row(conn, client_id, endpoint_id), secret)
+        return endpoint_id
+
+    async def created_view(self, client_id: str, endpoint_id: str) -> dict[str, Any]:
+        """The answer to a creation (also when replayed): the endpoint with its current secret
+        while it is enabled, so a retried creation still tells its caller the secret."""
+        async with self.db.read() as conn:
+            row = await self._row(conn, client_id, endpoint_id)
+        return render(row, None if row.disabled_at else row.secret)
 
     async def list(self, client_id: str) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
@@ -170,8 +178,10 @@ class EndpointService:
     async def rotate(self, client_id: str, endpoint_id: str) -> dict[str, Any]:
         async with self.db.write() as conn:
             row = await self._row(conn, client_id, endpoint_id)
-            if row.disabled_at is not None:
+            if row.disabled_reason == "deleted":
                 raise NotFound("webhook endpoint not found")
+            if row.disabled_at is not None:
+                raise InvalidTransition("disabled", "rotate-secret")
             secret = signing.generate_secret(secrets.token_bytes(signing.SECRET_BYTES))
             await conn.execute(
                 update(webhook_endpoints)

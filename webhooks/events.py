@@ -98,12 +98,12 @@ class EventService:
         async with self.db.read() as conn:
             owner = (
                 await conn.execute(
-                    select(webhook_endpoints.c.client_id).where(
-                        webhook_endpoints.c.id == endpoint_id
-                    )
+                    select(
+                        webhook_endpoints.c.client_id, webhook_endpoints.c.disabled_reason
+                    ).where(webhook_endpoints.c.id == endpoint_id)
                 )
-            ).scalar()
-            if owner != client_id:
+            ).first()
+            if owner is None or owner.client_id != client_id or owner.disabled_reason == "deleted":
                 raise NotFound("webhook endpoint not found")
             rows = (
                 await conn.execute(

@@ -3,7 +3,7 @@
 What a receiver gets::
 
     POST <endpoint url>
-    webhook-id: msg_2KWPBgLlAfxdpx2AI54pPJ85f4W        (same on every retry: the idempotency key)
+    webhook-id: evt_2kwpbgllafxdpx2ai54ppj85f4        (same on every retry: the idempotency key)
     webhook-timestamp: 1674087231                      (Unix seconds of this attempt)
     webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<raw body>")> [v1,... ]
     content-type: application/json

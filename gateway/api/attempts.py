@@ -7,9 +7,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.schemas import CreateAttempt, CreateRefund, CreateTerminal
+from gateway.api.schemas import CompleteRefund, CreateAttempt, CreateRefund, CreateTerminal
 from gateway.channels.base import RefundOutcome
-from gateway.errors import FieldError, ValidationFailed
 from gateway.http.auth import principal
 from gateway.http.responses import json_response, parse_body, read_json
 from gateway.keys import ATTEMPTS, CLOCK, DATABASE, REFUNDS, TERMINALS
@@ -101,19 +100,11 @@ async def get_refund(request: web.Request) -> web.Response:
 async def complete_refund(request: web.Request) -> web.Response:
     """Finance staff record a refund they made by bank transfer or at the terminal."""
     who = await principal(request, *FINANCE_ROLES)
-    data = await read_json(request)
-    status = data.get("status") if isinstance(data, dict) else None
-    if status not in ("succeeded", "failed"):
-        raise ValidationFailed([FieldError("status", "invalid_choice", "succeeded or failed")])
-    reference = data.get("provider_transaction_id")
-    if reference is not None and (not isinstance(reference, str) or len(reference) > 64):
-        raise ValidationFailed(
-            [FieldError("provider_transaction_id", "invalid", "text of at most 64 characters")]
-        )
+    body = parse_body(CompleteRefund, await read_json(request))
     outcome = RefundOutcome(
-        status,
-        provider_transaction_id=reference,
-        failure_code="manual" if status == "failed" else None,
+        body.status,
+        provider_transaction_id=body.provider_transaction_id,
+        failure_code="manual" if body.status == "failed" else None,
     )
     view = await request.app[REFUNDS].complete(who, request.match_info["refund_id"], outcome)
     return json_response(view)

@@ -90,3 +90,10 @@ class CreateTerminal(_Body):
     agency_code: Annotated[Text, StringConstraints(max_length=32)]
     terminal_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     name: Annotated[Text, StringConstraints(max_length=255)]
+
+
+class CompleteRefund(_Body):
+    status: Literal["succeeded", "failed"]
+    provider_transaction_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="The bank's or terminal's reference of the refund made by hand"
+    )

@@ -27,7 +27,10 @@ async def create_endpoint(request: web.Request) -> web.Response:
     await service.validate(body.url, body.events)
 
     async def create(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:
-        return 201, await service.create(conn, who.client_id, body.url, body.events)
+        # Only the id is kept with the idempotency key: the secret lives in one place.
+        return 201, {
+            "endpoint_id": await service.create(conn, who.client_id, body.url, body.events)
+        }
 
     stored = await idempotency.run_once(
         request.app[DATABASE],
@@ -37,7 +40,9 @@ async def create_endpoint(request: web.Request) -> web.Response:
         fingerprint=idempotency.request_fingerprint("POST", request.path, data),
         create=create,
     )
-    return json_response(stored.body, status=stored.status)
+    view = await service.created_view(who.client_id, stored.body["endpoint_id"])
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
+    return json_response(view, status=stored.status, headers=headers)
 
 
 async def list_endpoints(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from gateway.domain.statuses import AttemptStatus
+from gateway.errors import ServiceUnavailable
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ class RefundOutcome:
 class Channel(Protocol):
     name: ClassVar[str]
 
+    def available_for(self, agency_code: str) -> bool:
+        """Whether this agency can take money through the channel (has credentials)."""
+        ...
+
     async def start(self, request: AttemptRequest) -> Started: ...
 
 
@@ -99,8 +104,14 @@ class Queryable(Protocol):
 @runtime_checkable
 class Cancellable(Protocol):
     async def cancel(self, attempt: AttemptRef) -> bool:
-        """Ask the provider to stop the attempt; the result arrives like any other."""
+        """Ask the provider to stop the attempt; the result arrives like any other. Raises
+        :class:`ProviderUnavailable` when the provider cannot be asked right now."""
         ...
+
+
+class ProviderUnavailable(ServiceUnavailable):
+    code = "provider_unavailable"
+    title = "The payment provider cannot be reached; retry later"
 
 
 @runtime_checkable

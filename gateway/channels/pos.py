@@ -6,7 +6,13 @@ from typing import ClassVar
 
 import aiohttp
 
-from gateway.channels.base import AttemptRef, AttemptRequest, Outcome, Started
+from gateway.channels.base import (
+    AttemptRef,
+    AttemptRequest,
+    Outcome,
+    ProviderUnavailable,
+    Started,
+)
 from gateway.domain.ids import Clock
 from gateway.domain.statuses import AttemptStatus
 from providers.payment.pos import (
@@ -83,9 +89,17 @@ class PosChannel:
         result = await self.client.get_sale(attempt.terminal_id, attempt.attempt_id)
         return None if result is None else outcome_of(result)
 
+    def available_for(self, agency_code: str) -> bool:
+        return True  # which terminals an agency has is checked when one is claimed
+
     async def cancel(self, attempt: AttemptRef) -> bool:
         assert attempt.terminal_id is not None
-        answer = await self.client.cancel_sale(attempt.terminal_id, attempt.attempt_id)
+        try:
+            answer = await self.client.cancel_sale(attempt.terminal_id, attempt.attempt_id)
+        except PosError as exc:
+            raise ProviderUnavailable(
+                f"the POS cloud did not answer the cancel: {exc.code}"
+            ) from exc
         return answer.accepted
 
     @staticmethod

@@ -74,6 +74,9 @@ class VnpayChannel:
             raise LookupError(f"agency {agency_code} has no VNPAY terminal")
         return terminal
 
+    def available_for(self, agency_code: str) -> bool:
+        return agency_code in self.terminals or self.default is not None
+
     def origins(self) -> tuple[str, ...]:
         """Origins of VNPAY's payment pages (the checkout page's form leads there)."""
         found = {

@@ -118,9 +118,16 @@ class AttemptService:
         ).first()
         if row is None or (principal is not None and row.agency_id not in principal.agency_ids):
             raise NotFound("payment not found")
-        if request.method not in self.channels:
+        channel = self.channels.get(request.method)
+        if channel is None or not channel.available_for(row.agency_code):
             raise ValidationFailed(
-                [FieldError("method", "channel_unavailable", f"{request.method} is not configured")]
+                [
+                    FieldError(
+                        "method",
+                        "channel_unavailable",
+                        f"{request.method} is not configured for agency {row.agency_code}",
+                    )
+                ]
             )
         now = self.clock()
         if row.status != PaymentStatus.PENDING.value or row.expires_at <= now:
@@ -250,9 +257,9 @@ class AttemptService:
         provider (the card may have been faster); nothing is assumed here."""
         async with self.db.read() as conn:
             row = await self._owned(conn, principal, payment_id, attempt_id)
-        channel = self.channels[row.channel]
+        channel = self.channels.get(row.channel)
         if AttemptStatus(row.status) not in _OPEN or not isinstance(channel, Cancellable):
-            raise InvalidTransition(row.status, "cancelled")
+            raise InvalidTransition(row.status, "cancelled")  # e.g. a bank transfer (VietQR)
         await channel.cancel(self.ref(row))
         return await self.get(principal, payment_id, attempt_id)
 

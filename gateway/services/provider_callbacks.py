@@ -11,7 +11,7 @@ for a bad signature, 404 for an unknown sale and 409 when the sale is no longer 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,18 @@ _FINAL = {AttemptStatus.SUCCEEDED.value, AttemptStatus.FAILED.value}
 class SaleNotRunning(Conflict):
     code = "terminal_not_busy"
     title = "The terminal is not running this sale"
+
+
+def _amount_mismatch(detail: str) -> GatewayError:
+    return NoticeRejected("amount_mismatch", detail, http_status=409)
+
+
+#: A replayed POS result that was refused is refused again, with the same code.
+_REFUSALS: dict[str, Callable[[str], GatewayError]] = {
+    "not_found": NotFound,
+    "terminal_not_busy": SaleNotRunning,
+    "amount_mismatch": _amount_mismatch,
+}
 
 
 @dataclass(frozen=True)
@@ -162,7 +174,8 @@ class ProviderCallbacks:
             raise NoticeRejected(
                 exc.code, exc.message, http_status=400 if exc.code == "malformed" else 401
             ) from None
-        key = f"{result.sale_id}:{result.status.value}"
+        # The exact message: a corrected result for the same sale is a different message.
+        key = hashlib.sha256(body).hexdigest()
         try:
             async with self.db.write() as conn:
                 event_id = await inbox.store(
@@ -182,6 +195,10 @@ class ProviderCallbacks:
                     reason=refusal.code if refusal else None,
                 )
         except IntegrityError:
+            async with self.db.read() as conn:
+                earlier = await inbox.find(conn, "pos", key)
+            if earlier is not None and earlier.reason in _REFUSALS:
+                raise _REFUSALS[earlier.reason]("this result was refused before") from None
             return "duplicate"
         if refusal is not None:  # stored for triage, and the cloud is told why not applied
             raise refusal
@@ -200,7 +217,6 @@ class ProviderCallbacks:
             )
             return "rejected", row.payment_id, not_running
         if result.amount != row.amount:
-            mismatch = NoticeRejected("amount_mismatch", "sale amount differs", http_status=409)
-            return "rejected", row.payment_id, mismatch
+            return "rejected", row.payment_id, _amount_mismatch("sale amount differs")
         applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
         return applied.result, row.payment_id, None

@@ -236,3 +236,38 @@ async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> 
         headers=channels.auth("finance"),
     )
     assert again.status == 409
+
+
+async def test_a_corrected_result_after_a_refused_one_is_applied(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    wrong = await _post_result(channels, _result(attempt["id"], amount=1000))
+    assert wrong.status == 409
+    again = await _post_result(channels, _result(attempt["id"], amount=1000))
+    assert (again.status, (await again.json())["code"]) == (409, "amount_mismatch")  # same answer
+    right = await _post_result(channels, _result(attempt["id"]))
+    assert (right.status, (await right.json())["outcome"]) == (200, "applied")
+    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+
+
+async def test_a_bank_transfer_attempt_cannot_be_cancelled(channels: Channels) -> None:
+    payment = await channels.create_payment()
+    listing = await channels.client.get(f"/v1/payments/{payment['id']}/attempts", headers=channels.auth())
+    [vietqr] = (await listing.json())["data"]
+    response = await channels.client.post(
+        f"/v1/payments/{payment['id']}/attempts/{vietqr['id']}/cancel", headers=channels.auth()
+    )
+    assert (response.status, (await response.json())["code"]) == (409, "invalid_transition")
+
+
+async def test_cancel_when_the_pos_cloud_is_down_is_503_and_changes_nothing(
+    channels: Channels,
+) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    await channels.pos.close()  # the cloud goes away
+    response = await channels.client.post(
+        f"/v1/payments/{payment['id']}/attempts/{attempt['id']}/cancel", headers=channels.auth()
+    )
+    assert (response.status, (await response.json())["code"]) == (503, "provider_unavailable")
+    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "pending"

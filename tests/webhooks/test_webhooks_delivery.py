@@ -15,7 +15,7 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from gateway.app import create_app
-from gateway.db.schema import deliveries
+from gateway.db.schema import deliveries, idempotency_keys
 from gateway.keys import DATABASE, DELIVERY
 
 
@@ -330,3 +330,47 @@ async def test_unknown_event_type_is_refused(hooks: Gateway, portal: tuple[Porta
     )
     assert response.status == 422
     assert (await response.json())["errors"][0]["code"] == "unknown_event_type"
+
+
+async def test_retried_creation_returns_the_same_endpoint_and_its_current_secret(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    _, url = portal
+    headers = {**hooks.auth(), "Idempotency-Key": "create-once"}
+    body = {"url": url, "events": ["*"]}
+    first = await (await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)).json()
+    rotated = await (
+        await hooks.client.post(f"/v1/webhook-endpoints/{first['id']}/rotate-secret", headers=hooks.auth())
+    ).json()
+    replay = await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)
+    again = await replay.json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert (again["id"], again["secret"]) == (first["id"], rotated["secret"])
+    async with hooks.client.app[DATABASE].read() as conn:
+        stored = (await conn.execute(select(idempotency_keys.c.response_body))).scalars().all()
+    assert all(first["secret"] not in text and rotated["secret"] not in text for text in stored)
+
+
+async def test_deleted_endpoint_deliveries_are_gone_too(hooks: Gateway, portal: tuple[Portal, str]) -> None:
+    _, url = portal
+    endpoint = await register(hooks, url)
+    await hooks.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth())
+    response = await hooks.client.get(
+        f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=hooks.auth()
+    )
+    assert response.status == 404
+
+
+async def test_an_endpoint_disabled_by_410_cannot_be_rotated(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.answers = [410]
+    endpoint = await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    await deliver(hooks)
+    response = await hooks.client.post(
+        f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=hooks.auth()
+    )
+    assert (response.status, (await response.json())["code"]) == (409, "invalid_transition")
