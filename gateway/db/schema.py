@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     Column,
     ForeignKey,
     Index,
@@ -245,4 +246,160 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response_body", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# -- reconciliation ----------------------------------------------------------------------------
+
+statement_imports = Table(
+    "statement_imports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("source", String(16), nullable=False),  # gateway | vnpay | pos | bank | treasury | cod
+    Column("format", String(32), nullable=False),
+    Column("account", String(34)),
+    Column("filename", String(255)),
+    #: SHA-256 of the file's bytes: a file is accepted once; re-uploading answers this import.
+    Column("file_hash", String(64), nullable=False, unique=True),
+    Column("size", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # accepted | quarantined
+    Column("reason", String(255)),  # why quarantined
+    Column("line_count", Integer, nullable=False),
+    Column("error_count", Integer, nullable=False),
+    Column("row_errors", JSON, nullable=False),
+    Column("control", JSON, nullable=False),
+    Column("period_start", Date),
+    Column("period_end", Date),
+    Column("imported_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+statement_lines = Table(
+    "statement_lines",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("import_id", ForeignKey("statement_imports.id"), nullable=False, index=True),
+    Column("source", String(16), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("direction", String(6), nullable=False),
+    Column("booking_date", Date, nullable=False),
+    Column("value_date", Date),
+    Column("reference", String(64)),
+    Column("provider_txn_id", String(64)),
+    Column("end_to_end_id", String(64)),
+    Column("text", Text, nullable=False),
+    Column("account", String(34)),
+    Column("status", String(16)),
+    Column("fee_kind", String(8)),
+    Column("agency_code", String(32)),
+    Column("document_no", String(64)),
+    Index("ix_statement_lines_source_date", "source", "booking_date"),
+)
+
+recon_runs = Table(
+    "recon_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("business_date", Date, nullable=False),
+    Column("rule_version", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # current | superseded
+    Column("inputs", JSON, nullable=False),  # import ids and the ledger window used
+    Column("summary", JSON, nullable=False),  # counts and VND sums per status and source
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("superseded_by", String(32)),
+    Index("ix_recon_runs_date", "business_date", "status"),
+)
+
+recon_matches = Table(
+    "recon_matches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", ForeignKey("recon_runs.id"), nullable=False, index=True),
+    Column("source", String(16), nullable=False),
+    Column("rule", String(32), nullable=False),
+    #: The ledger side: ``payment:<id>``, ``refund:<id>`` or ``item:<payment>:<n>``.
+    Column("internal_key", String(64), nullable=False),
+    Column("line_id", ForeignKey("statement_lines.id"), nullable=False),
+)
+
+recon_exceptions = Table(
+    "recon_exceptions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("run_id", ForeignKey("recon_runs.id"), nullable=False, index=True),
+    Column("business_date", Date, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("type", String(32), nullable=False),
+    #: open → resolved (by a maker, awaiting approval) → approved (by a checker); superseded
+    #: when a re-run replaces the run that raised it.
+    Column("status", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("internal_keys", JSON, nullable=False),
+    Column("line_ids", JSON, nullable=False),
+    Column("candidates", JSON, nullable=False),
+    #: Identifies "the same exception" across re-runs, so a decision carries over.
+    Column("fingerprint", String(64), nullable=False),
+    Column("resolution", String(24)),  # manual_match | write_off | refund_requested
+    Column("resolution_reason", Text),
+    Column("resolved_by", String(64)),
+    Column("resolved_at", UTCDateTime),
+    Column("approved_by", String(64)),
+    Column("approved_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_recon_exceptions_day", "business_date", "status", "type"),
+)
+
+day_closes = Table(
+    "day_closes",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("run_id", ForeignKey("recon_runs.id"), nullable=False),
+    Column("closed_by", String(64), nullable=False),
+    Column("closed_at", UTCDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),  # staff user or API client id
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", String(64), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_log_object", "object_type", "object_id"),
+)
+
+# -- staff console ------------------------------------------------------------------------------
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(255), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("password_hash", String(255), nullable=False),  # scrypt, with its parameters
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+)
+
+staff_user_agencies = Table(
+    "staff_user_agencies",
+    metadata,
+    Column("user_id", ForeignKey("staff_users.id"), primary_key=True),
+    Column("agency_id", ForeignKey("agencies.id"), primary_key=True),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    #: SHA-256 of the session cookie's value; the cookie itself is never stored.
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("staff_users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )
