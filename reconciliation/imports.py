@@ -1,0 +1,186 @@
+"""Importing a statement file: parsed once, accepted whole or quarantined whole.
+
+- The file's SHA-256 identifies it: uploading the same bytes again answers the earlier
+  import (accepted or quarantined) and changes nothing.
+- A file that cannot be read, does not tie to its own control totals, or has any bad row is
+  **quarantined** with the reason and every row error (line number and why); none of its lines
+  is used. Nothing is ever half-imported: the finance officer fixes the file and uploads it again.
+- A file with a line on a closed day is refused outright (a closed day is immutable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.db import Database
+from gateway.db.schema import day_closes, statement_imports, statement_lines
+from gateway.domain.ids import Clock, new_id
+from gateway.errors import Conflict, FieldError, ValidationFailed
+from reconciliation import parsers
+from reconciliation.audit import record
+from reconciliation.model import ParsedFile, ParseError, Source
+
+#: The ``source`` field of an upload names the file's format; each belongs to one side.
+FORMAT_SOURCES: dict[str, Source] = {
+    "camt053": Source.BANK,
+    "camt054": Source.BANK,
+    "mt940": Source.BANK,
+    "bank_csv": Source.BANK,
+    "bank_xlsx": Source.BANK,
+    "vnpay_day": Source.VNPAY,
+    "pos_settlement": Source.POS,
+    "treasury_csv": Source.TREASURY,
+    "treasury_xlsx": Source.TREASURY,
+}
+
+
+class DayClosed(Conflict):
+    code = "day_closed"
+    title = "The business day is closed; its records cannot change"
+
+
+def import_view(row: Any, *, duplicate: bool = False) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "source": row.source,
+        "format": row.format,
+        "account": row.account,
+        "filename": row.filename,
+        "file_hash": row.file_hash,
+        "status": row.status,
+        "reason": row.reason,
+        "line_count": row.line_count,
+        "error_count": row.error_count,
+        "row_errors": row.row_errors,
+        "control": row.control,
+        "period_start": row.period_start.isoformat() if row.period_start else None,
+        "period_end": row.period_end.isoformat() if row.period_end else None,
+        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
+        "duplicate": duplicate,
+    }
+
+
+class ImportService:
+    def __init__(self, db: Database, clock: Clock, max_bytes: int = 50 * 1024 * 1024) -> None:
+        self.db = db
+        self.clock = clock
+        self.max_bytes = max_bytes
+
+    async def import_file(
+        self, *, format: str, data: bytes, filename: str | None, account: str | None, actor: str
+    ) -> dict[str, Any]:
+        source = FORMAT_SOURCES.get(format)
+        if source is None:
+            raise ValidationFailed(
+                [FieldError("source", "invalid_choice", f"one of {', '.join(FORMAT_SOURCES)}")]
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        async with self.db.read() as conn:
+            earlier = await self._by_hash(conn, digest)
+        if earlier is not None:
+            return import_view(earlier, duplicate=True)
+        parsed: ParsedFile | None = None
+        reason: str | None = None
+        try:
+            parsed = parsers.parse(format, data, max_bytes=self.max_bytes)
+        except ParseError as exc:
+            reason = f"{exc.code}: {exc.message}"
+        if parsed is not None and parsed.errors:
+            reason = f"row_errors: {len(parsed.errors)} row(s) could not be read"
+        import_id = new_id("imp")
+        async with self.db.write() as conn:
+            if await self._by_hash(conn, digest) is not None:  # a concurrent upload won
+                return import_view(await self._by_hash(conn, digest), duplicate=True)
+            if parsed is not None and reason is None:
+                await self._refuse_closed_days(conn, parsed)
+            lines = parsed.lines if parsed is not None else ()
+            await conn.execute(
+                insert(statement_imports).values(
+                    id=import_id,
+                    source=source.value,
+                    format=format,
+                    account=account or (parsed.account if parsed else None),
+                    filename=(filename or "")[:255] or None,
+                    file_hash=digest,
+                    size=len(data),
+                    status="quarantined" if reason else "accepted",
+                    reason=reason[:255] if reason else None,
+                    line_count=len(lines),
+                    error_count=len(parsed.errors) if parsed else 0,
+                    row_errors=[asdict(error) for error in parsed.errors] if parsed else [],
+                    control=asdict(parsed.control) if parsed else {},
+                    period_start=parsed.period_start if parsed else None,
+                    period_end=parsed.period_end if parsed else None,
+                    imported_by=actor,
+                    created_at=self.clock(),
+                )
+            )
+            if reason is None and lines:
+                await conn.execute(
+                    insert(statement_lines),
+                    [
+                        {
+                            "import_id": import_id,
+                            "source": line.source.value,
+                            "line_no": line.line_no,
+                            "amount": line.amount,
+                            "direction": line.direction.value,
+                            "booking_date": line.booking_date,
+                            "value_date": line.value_date,
+                            "reference": line.reference,
+                            "provider_txn_id": line.provider_txn_id,
+                            "end_to_end_id": line.end_to_end_id,
+                            "text": line.text,
+                            "account": line.account or account,
+                            "status": line.status,
+                            "fee_kind": line.fee_kind,
+                            "agency_code": line.agency_code,
+                            "document_no": line.document_no,
+                        }
+                        for line in lines
+                    ],
+                )
+            await record(
+                conn,
+                self.clock(),
+                actor,
+                "statement_imported",
+                "statement_import",
+                import_id,
+                {
+                    "format": format,
+                    "status": "quarantined" if reason else "accepted",
+                    "lines": len(lines),
+                    "reason": reason,
+                },
+            )
+            return import_view(await self._by_hash(conn, digest))
+
+    async def _by_hash(self, conn: AsyncConnection, digest: str) -> Any:
+        return (
+            await conn.execute(
+                select(statement_imports).where(statement_imports.c.file_hash == digest)
+            )
+        ).first()
+
+    async def _refuse_closed_days(self, conn: AsyncConnection, parsed: ParsedFile) -> None:
+        days = sorted({line.booking_date for line in parsed.lines})
+        if not days:
+            return
+        closed = (
+            (
+                await conn.execute(
+                    select(day_closes.c.business_date).where(day_closes.c.business_date.in_(days))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if closed:
+            listed = ", ".join(day.isoformat() for day in sorted(closed))
+            raise DayClosed(f"the file has lines on closed day(s) {listed}")

@@ -1,0 +1,149 @@
+"""The gateway's own side of a reconciliation day, as statement lines per counterpart.
+
+Each counterpart sees the ledger the way its records are keyed: the bank by the payment
+reference in the transfer text (VietQR) and by one settlement credit per provider per day;
+VNPAY by ``vnp_TxnRef`` and ``vnp_TransactionNo``; the POS acquirer by RRN; the treasury by
+agency and fee kind. Every line carries a stable key (``payment:…``, ``attempt:…``,
+``item:…``, ``refund:…``) so matches and exceptions can name what they are about.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.db.schema import agencies, attempts, payment_items, payments, refunds
+from reconciliation.model import BUSINESS_TZ, Direction, Source, StatementLine
+
+PAID_STATUSES = ("paid", "partially_refunded", "refunded", "needs_review")
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The business day ``day`` (Asia/Ho_Chi_Minh) as a UTC interval [start, end)."""
+    start = datetime.combine(day, time.min, tzinfo=BUSINESS_TZ).astimezone(UTC)
+    return start, start + timedelta(days=1)
+
+
+async def ledger(
+    conn: AsyncConnection, day: date, counterpart: Source
+) -> tuple[list[StatementLine], list[str]]:
+    """The ledger lines of ``day`` for ``counterpart`` and their keys (same order)."""
+    start, end = day_bounds(day)
+    lines: list[StatementLine] = []
+    keys: list[str] = []
+
+    def add(key: str, **fields: object) -> None:
+        keys.append(key)
+        lines.append(
+            StatementLine(source=Source.GATEWAY, line_no=len(lines) + 1, booking_date=day, **fields)  # type: ignore[arg-type]
+        )
+
+    paid_today = and_(payments.c.paid_at >= start, payments.c.paid_at < end)
+    if counterpart is Source.TREASURY:
+        rows = (
+            await conn.execute(
+                select(payment_items, payments.c.reference, agencies.c.code.label("agency"))
+                .join(payments, payments.c.id == payment_items.c.payment_id)
+                .join(agencies, agencies.c.id == payments.c.agency_id)
+                .where(paid_today, payments.c.status.in_(PAID_STATUSES))
+                .order_by(payment_items.c.payment_id, payment_items.c.position)
+            )
+        ).all()
+        for row in rows:
+            add(
+                f"item:{row.payment_id}:{row.position}",
+                amount=row.amount,
+                direction=Direction.CREDIT,
+                reference=row.reference,
+                fee_kind=row.kind,
+                agency_code=row.agency,
+                text=row.description,
+            )
+        return lines, keys
+
+    channels = {
+        Source.BANK: ("vietqr", "vnpay", "pos"),
+        Source.VNPAY: ("vnpay",),
+        Source.POS: ("pos",),
+    }.get(counterpart, ())
+    rows = (
+        await conn.execute(
+            select(
+                attempts,
+                payments.c.reference.label("payment_reference"),
+                payments.c.status.label("payment_status"),
+                agencies.c.code.label("agency"),
+                agencies.c.account_number,
+            )
+            .join(payments, payments.c.id == attempts.c.payment_id)
+            .join(agencies, agencies.c.id == payments.c.agency_id)
+            .where(
+                attempts.c.channel.in_(channels),
+                attempts.c.updated_at >= start,
+                attempts.c.updated_at < end,
+                attempts.c.status.in_(["succeeded", "failed"]),
+            )
+            .order_by(attempts.c.updated_at, attempts.c.id)
+        )
+    ).all()
+    for row in rows:
+        if counterpart is Source.BANK:
+            if row.status != "succeeded":
+                continue
+            if row.channel == "vietqr":
+                add(
+                    f"payment:{row.payment_id}",
+                    amount=row.amount,
+                    direction=Direction.CREDIT,
+                    reference=row.payment_reference,
+                    provider_txn_id=row.provider_transaction_id,
+                    account=row.account_number,
+                    agency_code=row.agency,
+                    status="succeeded",
+                )
+            else:  # settled to the bank as one credit per provider per day
+                add(
+                    f"attempt:{row.id}",
+                    amount=row.amount,
+                    direction=Direction.CREDIT,
+                    reference=row.provider_reference,
+                    account=row.account_number,
+                    agency_code=row.agency,
+                    status="succeeded",
+                    document_no=f"{row.channel}:{day.isoformat()}",
+                )
+        else:
+            add(
+                f"attempt:{row.id}",
+                amount=row.amount,
+                direction=Direction.CREDIT,
+                reference=row.provider_reference,
+                provider_txn_id=row.provider_transaction_id,
+                agency_code=row.agency,
+                status=row.status,
+            )
+    if counterpart in (Source.VNPAY, Source.POS):
+        refunded = (
+            await conn.execute(
+                select(refunds, attempts.c.provider_reference)
+                .join(attempts, attempts.c.id == refunds.c.attempt_id)
+                .where(
+                    attempts.c.channel == counterpart.value,
+                    refunds.c.status == "succeeded",
+                    refunds.c.updated_at >= start,
+                    refunds.c.updated_at < end,
+                )
+            )
+        ).all()
+        for row in refunded:
+            add(
+                f"refund:{row.id}",
+                amount=row.amount,
+                direction=Direction.DEBIT,
+                reference=row.provider_reference,
+                provider_txn_id=row.provider_transaction_id,
+                status="succeeded",
+            )
+    return lines, keys

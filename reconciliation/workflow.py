@@ -1,0 +1,285 @@
+"""Finance workflow on a reconciliation day: the exception queue, maker-checker resolution,
+and closing the day.
+
+- A ``finance`` or ``finance_approver`` user resolves an open exception with a resolution
+  (``manual_match``, ``write_off``, ``refund_requested``) and a reason (maker); a
+  ``finance_approver`` who is not the maker approves it (checker).
+- A day closes only when its current run has no exception that is open or awaiting approval;
+  a closed day is immutable: no import, run, resolution or approval touches it again.
+Everything is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.db import Database
+from gateway.db.schema import day_closes, recon_exceptions, recon_runs, statement_lines
+from gateway.domain.ids import Clock
+from gateway.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from gateway.services.clients import Role
+from reconciliation.audit import record
+from reconciliation.imports import DayClosed
+from reconciliation.model import BUSINESS_TZ
+
+RESOLUTIONS = ("manual_match", "write_off", "refund_requested")
+MAKERS = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
+CHECKERS = (Role.FINANCE_APPROVER, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a staff user or an API client, with the role that decides what they may do."""
+
+    id: str
+    role: Role
+
+
+class SelfApproval(Conflict):
+    code = "cannot_approve_own_resolution"
+    title = "A resolution must be approved by someone else"
+
+
+class OpenExceptions(Conflict):
+    code = "open_exceptions"
+    title = "The day still has exceptions that are open or awaiting approval"
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "run_id": row.run_id,
+        "business_date": row.business_date.isoformat(),
+        "source": row.source,
+        "type": row.type,
+        "status": row.status,
+        "amount": row.amount,
+        "internal_keys": row.internal_keys,
+        "line_ids": row.line_ids,
+        "candidates": row.candidates,
+        "resolution": row.resolution,
+        "resolution_reason": row.resolution_reason,
+        "resolved_by": row.resolved_by,
+        "resolved_at": _iso(row.resolved_at),
+        "approved_by": row.approved_by,
+        "approved_at": _iso(row.approved_at),
+        "age_days": (today - row.business_date).days if today else None,
+    }
+
+
+class Workflow:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def today(self) -> date:
+        return self.clock().astimezone(BUSINESS_TZ).date()
+
+    async def is_closed(self, conn: AsyncConnection, day: date) -> bool:
+        found = await conn.execute(
+            select(day_closes.c.business_date).where(day_closes.c.business_date == day)
+        )
+        return found.first() is not None
+
+    async def list(
+        self,
+        *,
+        business_date: date | None = None,
+        type: str | None = None,
+        status: str | None = None,
+        source: str | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        statement: Select[Any] = select(recon_exceptions).where(
+            recon_exceptions.c.status != "superseded"
+        )
+        for column, value in (
+            (recon_exceptions.c.business_date, business_date),
+            (recon_exceptions.c.type, type),
+            (recon_exceptions.c.status, status),
+            (recon_exceptions.c.source, source),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        statement = statement.order_by(
+            recon_exceptions.c.business_date, recon_exceptions.c.type, recon_exceptions.c.id
+        ).limit(limit)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(statement)).all()
+        today = self.today()
+        return [exception_view(row, today) for row in rows]
+
+    async def get(self, exception_id: str) -> dict[str, Any]:
+        """The exception with its statement lines, for side-by-side review."""
+        async with self.db.read() as conn:
+            row = await self._row(conn, exception_id)
+            ids = [*row.line_ids, *row.candidates]
+            lines = (
+                (
+                    await conn.execute(select(statement_lines).where(statement_lines.c.id.in_(ids)))
+                ).all()
+                if ids
+                else []
+            )
+        view = exception_view(row, self.today())
+        view["lines"] = [
+            {
+                "id": line.id,
+                "source": line.source,
+                "amount": line.amount,
+                "direction": line.direction,
+                "booking_date": line.booking_date.isoformat(),
+                "reference": line.reference,
+                "provider_txn_id": line.provider_txn_id,
+                "text": line.text,
+                "account": line.account,
+                "document_no": line.document_no,
+            }
+            for line in lines
+        ]
+        return view
+
+    async def resolve(
+        self, actor: Actor, exception_id: str, resolution: str, reason: str
+    ) -> dict[str, Any]:
+        if actor.role not in MAKERS:
+            raise Forbidden("resolving exceptions needs the finance role")
+        errors = []
+        if resolution not in RESOLUTIONS:
+            errors.append(FieldError("resolution", "invalid_choice", f"one of {RESOLUTIONS}"))
+        if not reason.strip():
+            errors.append(FieldError("reason", "required", "say why"))
+        if errors:
+            raise ValidationFailed(errors)
+        async with self.db.write() as conn:
+            row = await self._row(conn, exception_id, lock=True)
+            await self._open_day(conn, row.business_date)
+            if row.status != "open":
+                raise InvalidTransition(row.status, "resolved")
+            now = self.clock()
+            await conn.execute(
+                update(recon_exceptions)
+                .where(recon_exceptions.c.id == exception_id)
+                .values(
+                    status="resolved",
+                    resolution=resolution,
+                    resolution_reason=reason.strip(),
+                    resolved_by=actor.id,
+                    resolved_at=now,
+                )
+            )
+            await record(
+                conn,
+                now,
+                actor.id,
+                "exception_resolved",
+                "recon_exception",
+                exception_id,
+                {"resolution": resolution, "reason": reason.strip()},
+            )
+            return exception_view(await self._row(conn, exception_id), self.today())
+
+    async def approve(self, actor: Actor, exception_id: str) -> dict[str, Any]:
+        if actor.role not in CHECKERS:
+            raise Forbidden("approving resolutions needs the finance_approver role")
+        async with self.db.write() as conn:
+            row = await self._row(conn, exception_id, lock=True)
+            await self._open_day(conn, row.business_date)
+            if row.status != "resolved":
+                raise InvalidTransition(row.status, "approved")
+            if row.resolved_by == actor.id:
+                raise SelfApproval(f"{actor.id} resolved this exception and cannot approve it")
+            now = self.clock()
+            await conn.execute(
+                update(recon_exceptions)
+                .where(recon_exceptions.c.id == exception_id)
+                .values(status="approved", approved_by=actor.id, approved_at=now)
+            )
+            await record(
+                conn,
+                now,
+                actor.id,
+                "exception_approved",
+                "recon_exception",
+                exception_id,
+                {"resolved_by": row.resolved_by},
+            )
+            return exception_view(await self._row(conn, exception_id), self.today())
+
+    async def close_day(self, actor: Actor, day: date) -> dict[str, Any]:
+        if actor.role not in CHECKERS:
+            raise Forbidden("closing a day needs the finance_approver role")
+        async with self.db.write() as conn:
+            await self._open_day(conn, day)
+            run = (
+                await conn.execute(
+                    select(recon_runs.c.id).where(
+                        recon_runs.c.business_date == day, recon_runs.c.status == "current"
+                    )
+                )
+            ).first()
+            if run is None:
+                raise InvalidTransition("not_reconciled", "closed")
+            pending = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(recon_exceptions)
+                    .where(
+                        recon_exceptions.c.run_id == run.id,
+                        recon_exceptions.c.status.in_(["open", "resolved"]),
+                    )
+                )
+            ).scalar_one()
+            if pending:
+                raise OpenExceptions(f"{pending} exception(s) are open or awaiting approval")
+            now = self.clock()
+            await conn.execute(
+                insert(day_closes).values(
+                    business_date=day, run_id=run.id, closed_by=actor.id, closed_at=now
+                )
+            )
+            await record(
+                conn,
+                now,
+                actor.id,
+                "day_closed",
+                "business_day",
+                day.isoformat(),
+                {"run_id": run.id},
+            )
+        return {
+            "business_date": day.isoformat(),
+            "status": "closed",
+            "run_id": run.id,
+            "closed_by": actor.id,
+            "closed_at": _iso(now),
+        }
+
+    async def _open_day(self, conn: AsyncConnection, day: date) -> None:
+        if await self.is_closed(conn, day):
+            raise DayClosed(f"{day.isoformat()} is closed")
+
+    async def _row(self, conn: AsyncConnection, exception_id: str, *, lock: bool = False) -> Any:
+        statement = select(recon_exceptions).where(recon_exceptions.c.id == exception_id)
+        if lock:
+            statement = statement.with_for_update()
+        row = (await conn.execute(statement)).first()
+        if row is None:
+            raise NotFound("exception not found")
+        return row
