@@ -151,7 +151,10 @@ class Settings(_Section):
     public_base_url: str | None = None
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: Largest JSON body or provider callback; larger ones get 413 payload_too_large.
     max_body_bytes: int = Field(65536, ge=1024)
+    #: Largest statement file a finance officer may upload (reconciliation imports).
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     payments: PaymentSettings = PaymentSettings()
     banks: dict[str, BankSettings] = {}
     sandbox_bank: SandboxBankSettings = SandboxBankSettings()

@@ -52,7 +52,11 @@ def create_app(
 ) -> web.Application:
     """Build the service. ``background=False`` leaves out the periodic work (delivery,
     expiry, polling): tests drive it directly, and ``gateway worker`` processes can own it."""
-    app = web.Application(middlewares=[observe, problems], client_max_size=settings.max_body_bytes)
+    # The transport allows the largest upload; each route enforces its own, smaller limit.
+    app = web.Application(
+        middlewares=[observe, problems],
+        client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes),
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = Metrics()

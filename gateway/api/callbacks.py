@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.http.responses import json_response
+from gateway.http.responses import json_response, read_body
 from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS
 from gateway.pages.render import render
 
 
 async def bank_credit_notice(request: web.Request) -> web.Response:
     bank = request.match_info["bank"]
-    body = await request.read()
+    body = await read_body(request)
     result = await request.app[BANK_CREDITS].receive(bank, request.headers, body)
     metrics = request.app[METRICS]
     outcome = "duplicate" if result.duplicate else result.outcome
@@ -40,7 +40,7 @@ async def vnpay_return(request: web.Request) -> web.Response:
 
 
 async def pos_result(request: web.Request) -> web.Response:
-    body = await request.read()
+    body = await read_body(request)
     outcome = await request.app[CALLBACKS].pos_callback(request.headers, body)
     request.app[METRICS].notices.labels("pos", outcome).inc()
     return json_response({"status": "accepted", "outcome": outcome})

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Date,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,

@@ -72,14 +72,28 @@ async def read_json(request: web.Request) -> Any:
     """The body as JSON; 415 for another media type, 400 for bad JSON, 413 when too large."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType()
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge() from None
+    raw = await read_body(request)
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJson(f"body is not valid JSON: {exc}") from None
+
+
+async def read_body(request: web.Request, limit: int | None = None) -> bytes:
+    """The raw body, refused with 413 above ``limit`` (default: the app's ``max_body_bytes``)
+    before it is read whole when the client declares its length."""
+    from gateway.keys import SETTINGS  # a late import: keys import the services
+
+    limit = limit or request.app[SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"at most {limit} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge() from None
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"at most {limit} bytes")
+    return raw
 
 
 def parse_body(model: type[Model], data: Any) -> Model:
