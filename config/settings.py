@@ -133,8 +133,11 @@ class DemoSettings(_Section):
     agency_code: str = "DEMO"
     #: Fixed demo portal key (else a new one is printed at start-up).
     api_key: SecretStr | None = None
+    #: Fixed demo keys for the finance roles (else new ones are printed at start-up).
+    finance_key: SecretStr | None = None
+    approver_key: SecretStr | None = None
 
-    @field_validator("api_key")
+    @field_validator("api_key", "finance_key", "approver_key")
     @classmethod
     def _key_format(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not API_KEY_FORMAT.match(value.get_secret_value()):

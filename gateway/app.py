@@ -24,12 +24,17 @@ from gateway.keys import (
     DELIVERY,
     ENDPOINTS,
     EVENTS,
+    IMPORTS,
     METRICS,
     PAYMENTS,
     POLLER,
+    RECON_RUNS,
     REFUNDS,
+    REPORTS,
     SETTINGS,
+    STAFF,
     TERMINALS,
+    WORKFLOW,
 )
 from gateway.observability import Metrics
 from gateway.routes import setup_routes
@@ -40,7 +45,12 @@ from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
+from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from reconciliation.imports import ImportService
+from reconciliation.report import ReportService
+from reconciliation.runs import RunService
+from reconciliation.workflow import Workflow
 from webhooks.delivery import DeliveryOptions, DeliveryWorker
 from webhooks.endpoints import EndpointService
 from webhooks.events import EventService
@@ -90,6 +100,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         secret_overlap=timedelta(hours=hooks.secret_overlap_hours),
     )
     app[EVENTS] = EventService(database, clock)
+    app[IMPORTS] = ImportService(database, clock, settings.max_upload_bytes)
+    app[WORKFLOW] = Workflow(database, clock)
+    app[RECON_RUNS] = RunService(
+        database, clock, app[WORKFLOW], reference_prefix=settings.payments.reference_prefix
+    )
+    app[REPORTS] = ReportService(database)
+    app[STAFF] = StaffService(database, clock)
     connector = aiohttp.TCPConnector(limit=hooks.concurrency, **connector_options(allow_private))
     async with (
         aiohttp.ClientSession(connector=connector) as session,

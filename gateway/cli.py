@@ -18,6 +18,7 @@ from gateway.errors import GatewayError
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import Role, create_client
+from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
 
 
@@ -63,6 +64,36 @@ def _parser() -> argparse.ArgumentParser:
     terminal_add.add_argument("--name", required=True, help="e.g. the counter it stands at")
     terminal_list = terminals.add_parser("list", help="list an agency's terminals")
     terminal_list.add_argument("--agency", required=True)
+
+    users = commands.add_parser("users", help="manage staff console users").add_subparsers(
+        dest="action", required=True
+    )
+    user_create = users.add_parser("create", help="create a console user (asks the password)")
+    user_create.add_argument("--username", required=True)
+    user_create.add_argument("--name", required=True, help="display name")
+    user_create.add_argument(
+        "--role", required=True, choices=["finance", "finance_approver", "postal_operator", "admin"]
+    )
+    user_create.add_argument("--agency", action="append", default=[], help="agency code (repeat)")
+
+    recon = commands.add_parser("recon", help="daily reconciliation").add_subparsers(
+        dest="action", required=True
+    )
+    recon_import = recon.add_parser("import", help="import a statement file")
+    recon_import.add_argument("file")
+    recon_import.add_argument(
+        "--source",
+        required=True,
+        help="the file's format: camt053, camt054, mt940, bank_csv, "
+        "bank_xlsx, vnpay_day, pos_settlement, treasury_csv, treasury_xlsx",
+    )
+    recon_import.add_argument("--account", help="collection account, where relevant")
+    recon_run = recon.add_parser("run", help="reconcile a business day")
+    recon_run.add_argument("--date", required=True, help="YYYY-MM-DD (Asia/Ho_Chi_Minh)")
+    recon_report = recon.add_parser("report", help="write a day's report")
+    recon_report.add_argument("--date", required=True)
+    recon_report.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    recon_report.add_argument("--output", help="file to write (default: doi-soat-DATE.FORMAT)")
 
     clients = commands.add_parser("clients", help="manage API clients").add_subparsers(
         dest="action", required=True
@@ -169,6 +200,10 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{agency.code}\t{agency.name}\t{agency.bank_bin}/{agency.account_number}")
         elif args.command == "terminals":
             await _terminals(db, args)
+        elif args.command == "users":
+            await _users(db, args)
+        elif args.command == "recon":
+            await _recon(db, args)
         elif args.command == "clients":
             role = Role(args.role)
             name = args.name or f"{role.value} for {', '.join(args.agency)}"
@@ -179,6 +214,63 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await db.close()
     return 0
+
+
+async def _users(db: Database, args: argparse.Namespace) -> None:
+    import getpass
+
+    password = getpass.getpass("password (12+ characters): ")
+    await StaffService(db, system_clock).create_user(
+        username=args.username,
+        display_name=args.name,
+        role=Role(args.role),
+        password=password,
+        agency_codes=args.agency,
+    )
+    print(f"user {args.username} created")
+
+
+async def _recon(db: Database, args: argparse.Namespace) -> None:
+    """The CLI acts as the operator at the keyboard (actor ``cli``, role admin)."""
+    from datetime import date
+    from pathlib import Path
+
+    from reconciliation.imports import ImportService
+    from reconciliation.report import ReportService
+    from reconciliation.runs import RunService
+    from reconciliation.workflow import Actor, Workflow
+
+    actor = Actor("cli", Role.ADMIN)
+    if args.action == "import":
+        path = Path(args.file)
+        view = await ImportService(db, system_clock).import_file(
+            format=args.source,
+            data=path.read_bytes(),
+            filename=path.name,
+            account=args.account,
+            actor=actor.id,
+        )
+        note = " (already imported)" if view["duplicate"] else ""
+        print(f"{view['id']}: {view['status']}{note}, {view['line_count']} lines")
+        if view["reason"]:
+            print(f"  reason: {view['reason']}")
+        for error in view["row_errors"]:
+            print(f"  line {error['line_no']}: {error['code']}: {error['message']}")
+        return
+    day = date.fromisoformat(args.date)
+    if args.action == "run":
+        workflow = Workflow(db, system_clock)
+        run = await RunService(db, system_clock, workflow).run(actor, day)
+        summary = run["summary"]
+        print(
+            f"{run['id']}: {summary['matched']['count']} matched, "
+            f"{summary['exceptions']['count']} exceptions {summary['exceptions']['by_type']}"
+        )
+        return
+    body, _ = await ReportService(db).render(day, args.format)
+    output = Path(args.output or f"doi-soat-{day.isoformat()}.{args.format}")
+    output.write_bytes(body)
+    print(f"report written to {output}")
 
 
 async def _terminals(db: Database, args: argparse.Namespace) -> None:

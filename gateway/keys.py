@@ -14,7 +14,12 @@ from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
+from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from reconciliation.imports import ImportService
+from reconciliation.report import ReportService
+from reconciliation.runs import RunService
+from reconciliation.workflow import Workflow
 from webhooks.delivery import DeliveryWorker
 from webhooks.endpoints import EndpointService
 from webhooks.events import EventService
@@ -33,3 +38,8 @@ REFUNDS = web.AppKey("refunds", RefundService)
 TERMINALS = web.AppKey("terminals", TerminalService)
 CALLBACKS = web.AppKey("provider_callbacks", ProviderCallbacks)
 POLLER = web.AppKey("poller", Poller)
+IMPORTS = web.AppKey("statement_imports", ImportService)
+RECON_RUNS = web.AppKey("recon_runs", RunService)
+WORKFLOW = web.AppKey("recon_workflow", Workflow)
+REPORTS = web.AppKey("recon_reports", ReportService)
+STAFF = web.AppKey("staff", StaffService)

@@ -9,17 +9,20 @@ the demo agency ``DEMO`` collects into an account at the sandbox bank (fictional
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import select
+from pydantic import SecretStr
+from sqlalchemy import select, update
 
 from gateway.db.migrate import upgrade
-from gateway.db.schema import agencies, api_clients
-from gateway.keys import CLOCK, DATABASE, SETTINGS, TERMINALS
+from gateway.db.schema import agencies, api_clients, staff_users
+from gateway.keys import CLOCK, DATABASE, SETTINGS, STAFF, TERMINALS
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import Role, create_client, key_id
+from gateway.services.staff import hash_password
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
 from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
@@ -90,9 +93,11 @@ async def sandbox_context(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def seed_demo(app: web.Application) -> str | None:
-    """Create the demo agency and portal key if missing; return the key when it is new or
-    fixed by configuration (so it can be printed)."""
+async def seed_demo(
+    app: web.Application,
+) -> tuple[str, dict[Role, str], dict[str, str]]:
+    """Create the demo agency, terminal, API keys and console users if missing; return the
+    portal key, every demo key by role and the console passwords (to print them)."""
     settings, db, clock = app[SETTINGS], app[DATABASE], app[CLOCK]
     code = settings.demo.agency_code
     if code not in {agency.code for agency in await list_agencies(db)}:
@@ -112,23 +117,66 @@ async def seed_demo(app: web.Application) -> str | None:
         )
     if not await app[TERMINALS].list(frozenset({await _agency_id(app, code)})):
         await app[TERMINALS].add(code, DEMO_TERMINAL, "Quầy 1 – Trung tâm Phục vụ hành chính công")
-    configured = settings.demo.api_key.get_secret_value() if settings.demo.api_key else None
-    if configured is not None:
-        async with db.read() as conn:
-            exists = (
-                await conn.execute(
-                    select(api_clients.c.id).where(api_clients.c.id == key_id(configured))
-                )
-            ).first()
-        if exists is None:
-            await create_client(
-                db, clock, name="Demo portal", role=Role.PORTAL, agency_codes=[code], key=configured
-            )
-        return configured
-    _, key = await create_client(
-        db, clock, name="Demo portal", role=Role.PORTAL, agency_codes=[code]
-    )
+    keys = {
+        role: await _demo_key(app, role, configured)
+        for role, configured in (
+            (Role.PORTAL, settings.demo.api_key),
+            (Role.FINANCE, settings.demo.finance_key),
+            (Role.FINANCE_APPROVER, settings.demo.approver_key),
+        )
+    }
+    return keys[Role.PORTAL], keys, await _console_users(app, code)
+
+
+async def _demo_key(app: web.Application, role: Role, configured: SecretStr | None) -> str:
+    """The demo key of ``role``: the configured one (created if missing), else a new one."""
+    db, clock, code = app[DATABASE], app[CLOCK], app[SETTINGS].demo.agency_code
+    name = f"Demo {role.value}"
+    if configured is None:
+        _, key = await create_client(db, clock, name=name, role=role, agency_codes=[code])
+        return key
+    key = configured.get_secret_value()
+    async with db.read() as conn:
+        exists = (
+            await conn.execute(select(api_clients.c.id).where(api_clients.c.id == key_id(key)))
+        ).first()
+    if exists is None:
+        await create_client(db, clock, name=name, role=role, agency_codes=[code], key=key)
     return key
+
+
+#: The sandbox's console users: a finance officer (maker) and an approver (checker).
+CONSOLE_USERS = (
+    ("ketoan", "Kế toán viên (demo)", Role.FINANCE),
+    ("truongphong", "Trưởng phòng Kế toán (demo)", Role.FINANCE_APPROVER),
+)
+
+
+async def _console_users(app: web.Application, agency_code: str) -> dict[str, str]:
+    """Create the console users if missing and give them fresh passwords at every start, so
+    the passwords can be printed (a sandbox convenience; production users are made with
+    ``gateway users create``)."""
+    staff, db = app[STAFF], app[DATABASE]
+    passwords = {}
+    for username, display_name, role in CONSOLE_USERS:
+        password = secrets.token_urlsafe(12)
+        if await staff.has_user(username):
+            async with db.write() as conn:
+                await conn.execute(
+                    update(staff_users)
+                    .where(staff_users.c.username == username)
+                    .values(password_hash=hash_password(password))
+                )
+        else:
+            await staff.create_user(
+                username=username,
+                display_name=display_name,
+                role=role,
+                password=password,
+                agency_codes=[agency_code],
+            )
+        passwords[username] = password
+    return passwords
 
 
 async def _agency_id(app: web.Application, code: str) -> int:

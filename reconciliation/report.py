@@ -1,0 +1,247 @@
+"""The day report for finance staff, as XLSX and CSV: per collection account the opening
+balance, credits, debits and closing balance from the bank's statements; what was matched;
+the exceptions still open; and what reached the State Treasury by fee kind (phí, lệ phí)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import func, select
+
+from gateway.db import Database
+from gateway.db.schema import (
+    day_closes,
+    recon_exceptions,
+    recon_runs,
+    statement_imports,
+    statement_lines,
+)
+from gateway.errors import FieldError, NotFound, ValidationFailed
+
+KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí"}
+
+
+@dataclass
+class AccountRow:
+    account: str
+    opening: int | None
+    credits: int
+    debits: int
+    closing: int | None
+
+
+@dataclass
+class DayReport:
+    business_date: date
+    run_id: str
+    closed: bool
+    accounts: list[AccountRow] = field(default_factory=list)
+    matched_count: int = 0
+    matched_amount: int = 0
+    open_exceptions: list[dict[str, Any]] = field(default_factory=list)
+    treasury_by_kind: dict[str, int] = field(default_factory=dict)
+
+    def summary_rows(self) -> list[tuple[str, Any]]:
+        open_amount = sum(item["amount"] for item in self.open_exceptions)
+        return [
+            ("Ngày đối soát", self.business_date.isoformat()),
+            ("Lần chạy", self.run_id),
+            ("Đã khóa sổ", "Có" if self.closed else "Chưa"),
+            ("Số giao dịch khớp", self.matched_count),
+            ("Số tiền khớp (VND)", self.matched_amount),
+            ("Ngoại lệ chưa xử lý", len(self.open_exceptions)),
+            ("Số tiền ngoại lệ chưa xử lý (VND)", open_amount),
+            *[
+                (f"Đã nộp KBNN – {KIND_LABELS.get(kind, kind)} (VND)", amount)
+                for kind, amount in sorted(self.treasury_by_kind.items())
+            ],
+        ]
+
+
+class ReportService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def build(self, day: date) -> DayReport:
+        async with self.db.read() as conn:
+            run = (
+                await conn.execute(
+                    select(recon_runs).where(
+                        recon_runs.c.business_date == day, recon_runs.c.status == "current"
+                    )
+                )
+            ).first()
+            if run is None:
+                raise NotFound(f"{day.isoformat()} has not been reconciled")
+
+            closed = (
+                await conn.execute(
+                    select(day_closes.c.business_date).where(day_closes.c.business_date == day)
+                )
+            ).first() is not None
+            flows = (
+                await conn.execute(
+                    select(
+                        statement_lines.c.account,
+                        statement_lines.c.direction,
+                        func.sum(statement_lines.c.amount),
+                    )
+                    .join(statement_imports, statement_imports.c.id == statement_lines.c.import_id)
+                    .where(
+                        statement_imports.c.status == "accepted",
+                        statement_lines.c.source == "bank",
+                        statement_lines.c.booking_date == day,
+                    )
+                    .group_by(statement_lines.c.account, statement_lines.c.direction)
+                )
+            ).all()
+            balances = (
+                await conn.execute(
+                    select(statement_imports.c.account, statement_imports.c.control).where(
+                        statement_imports.c.status == "accepted",
+                        statement_imports.c.source == "bank",
+                        statement_imports.c.period_start == day,
+                        statement_imports.c.period_end == day,
+                    )
+                )
+            ).all()
+            open_rows = (
+                await conn.execute(
+                    select(recon_exceptions)
+                    .where(
+                        recon_exceptions.c.run_id == run.id,
+                        recon_exceptions.c.status.in_(["open", "resolved"]),
+                    )
+                    .order_by(recon_exceptions.c.type, recon_exceptions.c.id)
+                )
+            ).all()
+            treasury = (
+                await conn.execute(
+                    select(statement_lines.c.fee_kind, func.sum(statement_lines.c.amount))
+                    .join(statement_imports, statement_imports.c.id == statement_lines.c.import_id)
+                    .where(
+                        statement_imports.c.status == "accepted",
+                        statement_lines.c.source == "treasury",
+                        statement_lines.c.booking_date == day,
+                    )
+                    .group_by(statement_lines.c.fee_kind)
+                )
+            ).all()
+        accounts: dict[str, AccountRow] = {}
+        for account, direction, total in flows:
+            row = accounts.setdefault(account or "", AccountRow(account or "", None, 0, 0, None))
+            if direction == "credit":
+                row.credits += int(total)
+            else:
+                row.debits += int(total)
+        for account, control in balances:
+            row = accounts.setdefault(account or "", AccountRow(account or "", None, 0, 0, None))
+            row.opening = control.get("opening_balance")
+            row.closing = control.get("closing_balance")
+        summary = run.summary.get("matched", {})
+        return DayReport(
+            business_date=day,
+            run_id=run.id,
+            closed=closed,
+            accounts=sorted(accounts.values(), key=lambda a: a.account),
+            matched_count=int(summary.get("count", 0)),
+            matched_amount=int(summary.get("amount", 0)),
+            open_exceptions=[
+                {
+                    "id": r.id,
+                    "source": r.source,
+                    "type": r.type,
+                    "status": r.status,
+                    "amount": r.amount,
+                    "line_ids": r.line_ids,
+                    "internal_keys": r.internal_keys,
+                }
+                for r in open_rows
+            ],
+            treasury_by_kind={str(kind or "unknown"): int(total) for kind, total in treasury},
+        )
+
+    async def render(self, day: date, fmt: str) -> tuple[bytes, str]:
+        report = await self.build(day)
+        if fmt == "xlsx":
+            return to_xlsx(report), (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            )
+        if fmt == "csv":
+            return to_csv(report), "text/csv"
+        raise ValidationFailed([FieldError("format", "invalid_choice", "xlsx or csv")])
+
+
+ACCOUNT_HEADER = ("Tài khoản", "Số dư đầu", "Ghi có", "Ghi nợ", "Số dư cuối")
+EXCEPTION_HEADER = ("Mã", "Nguồn", "Loại", "Trạng thái", "Số tiền (VND)", "Dòng sao kê", "Sổ cổng")
+
+
+def _account_cells(row: AccountRow) -> tuple[Any, ...]:
+    return (row.account, row.opening, row.credits, row.debits, row.closing)
+
+
+def _exception_cells(item: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        item["id"],
+        item["source"],
+        item["type"],
+        item["status"],
+        item["amount"],
+        " ".join(map(str, item["line_ids"])),
+        " ".join(item["internal_keys"]),
+    )
+
+
+def to_xlsx(report: DayReport) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Tong hop"
+    bold = Font(bold=True)
+    for label, value in report.summary_rows():
+        sheet.append([label, value])
+    sheet.append([])
+    sheet.append(list(ACCOUNT_HEADER))
+    for cell in sheet[sheet.max_row]:
+        cell.font = bold
+    for row in report.accounts:
+        sheet.append(list(_account_cells(row)))
+    sheet.column_dimensions["A"].width = 40
+    for column in "BCDE":
+        sheet.column_dimensions[column].width = 18
+    exceptions = book.create_sheet("Ngoai le")
+    exceptions.append(list(EXCEPTION_HEADER))
+    for cell in exceptions[1]:
+        cell.font = bold
+    for item in report.open_exceptions:
+        exceptions.append(list(_exception_cells(item)))
+    for sheet_ in (sheet, exceptions):
+        for row_cells in sheet_.iter_rows():
+            for cell in row_cells:
+                if isinstance(cell.value, int):
+                    cell.number_format = "#,##0"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def to_csv(report: DayReport) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for label, value in report.summary_rows():
+        writer.writerow([label, value])
+    writer.writerow([])
+    writer.writerow(ACCOUNT_HEADER)
+    for row in report.accounts:
+        writer.writerow(["" if v is None else v for v in _account_cells(row)])
+    writer.writerow([])
+    writer.writerow(EXCEPTION_HEADER)
+    for item in report.open_exceptions:
+        writer.writerow(_exception_cells(item))
+    return ("\ufeff" + buffer.getvalue()).encode()  # BOM: Excel opens Vietnamese correctly
