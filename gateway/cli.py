@@ -243,9 +243,10 @@ async def _recon(db: Database, args: argparse.Namespace) -> None:
     actor = Actor("cli", Role.ADMIN)
     if args.action == "import":
         path = Path(args.file)
+        data = await asyncio.to_thread(path.read_bytes)
         view = await ImportService(db, system_clock).import_file(
             format=args.source,
-            data=path.read_bytes(),
+            data=data,
             filename=path.name,
             account=args.account,
             actor=actor.id,
@@ -269,7 +270,7 @@ async def _recon(db: Database, args: argparse.Namespace) -> None:
         return
     body, _ = await ReportService(db).render(day, args.format)
     output = Path(args.output or f"doi-soat-{day.isoformat()}.{args.format}")
-    output.write_bytes(body)
+    await asyncio.to_thread(output.write_bytes, body)
     print(f"report written to {output}")
 
 
