@@ -197,6 +197,9 @@ async def seed(app_client: TestClient) -> dict[str, str]:  # type: ignore[type-a
         ("portal", Role.PORTAL, ["HCM"]),
         ("other", Role.PORTAL, ["HN"]),
         ("finance", Role.FINANCE, ["HCM"]),
+        ("finance2", Role.FINANCE, ["HCM"]),
+        ("approver", Role.FINANCE_APPROVER, ["HCM"]),
+        ("approver2", Role.FINANCE_APPROVER, ["HCM"]),
     ):
         _, keys[who] = await create_client(db, clock, name=who, role=role, agency_codes=agencies)
     return keys

@@ -1,0 +1,142 @@
+"""The finance workflow: exception queue, maker-checker, closing a day, immutability."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from conftest import Gateway
+from sqlalchemy import insert, select
+
+from gateway.db.schema import audit_log, recon_exceptions, recon_runs
+from gateway.keys import CLOCK, DATABASE
+
+DAY = date(2026, 11, 21)
+
+
+async def _seed_run(gateway: Gateway, exceptions: int = 2) -> list[str]:
+    """A current run for DAY with open exceptions (what a run with discrepancies leaves)."""
+    now = gateway.client.app[CLOCK]()
+    ids = [f"exc_test{i:022d}" for i in range(exceptions)]
+    async with gateway.client.app[DATABASE].write() as conn:
+        await conn.execute(
+            insert(recon_runs).values(
+                id="run_test0000000000000000000000", business_date=DAY, rule_version="1",
+                status="current", inputs={}, summary={}, created_by="test", created_at=now,
+            )
+        )
+        for number, exception_id in enumerate(ids):
+            await conn.execute(
+                insert(recon_exceptions).values(
+                    id=exception_id, run_id="run_test0000000000000000000000", business_date=DAY,
+                    source="bank", type="missing_in_bank", status="open", amount=185000,
+                    internal_keys=[f"payment:pay_{number}"], line_ids=[], candidates=[],
+                    fingerprint=f"fp{number}", created_at=now,
+                )
+            )
+    return ids
+
+
+async def _post(gateway: Gateway, path: str, who: str, body: Any = None) -> tuple[int, Any]:
+    response = await gateway.client.post(
+        f"/v1/reconciliation{path}", json=body if body is not None else {},
+        headers=gateway.auth(who),
+    )
+    return response.status, await response.json()
+
+
+async def test_exception_is_resolved_by_one_person_and_approved_by_another(gateway: Gateway) -> None:
+    [first, _] = await _seed_run(gateway)
+    status, resolved = await _post(
+        gateway, f"/exceptions/{first}/resolve", "finance",
+        {"resolution": "write_off", "reason": "Phí ngân hàng thu nhầm, đã đối chiếu"},
+    )
+    assert (status, resolved["status"], resolved["resolved_by"]) == (200, "resolved", resolved["resolved_by"])
+    status, approved = await _post(gateway, f"/exceptions/{first}/approve", "approver")
+    assert (status, approved["status"]) == (200, "approved")
+    async with gateway.client.app[DATABASE].read() as conn:
+        actions = (await conn.execute(select(audit_log.c.action))).scalars().all()
+    assert actions == ["exception_resolved", "exception_approved"]
+
+
+async def test_nobody_approves_their_own_resolution(gateway: Gateway) -> None:
+    [first, _] = await _seed_run(gateway)
+    await _post(gateway, f"/exceptions/{first}/resolve", "approver",
+                {"resolution": "manual_match", "reason": "Khớp với sao kê ngày sau"})
+    status, problem = await _post(gateway, f"/exceptions/{first}/approve", "approver")
+    assert (status, problem["code"]) == (409, "cannot_approve_own_resolution")
+    status, _ = await _post(gateway, f"/exceptions/{first}/approve", "approver2")
+    assert status == 200
+
+
+async def test_a_finance_officer_cannot_approve(gateway: Gateway) -> None:
+    [first, _] = await _seed_run(gateway)
+    await _post(gateway, f"/exceptions/{first}/resolve", "finance",
+                {"resolution": "write_off", "reason": "x"})
+    status, problem = await _post(gateway, f"/exceptions/{first}/approve", "finance2")
+    assert (status, problem["code"]) == (403, "forbidden")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"resolution": "ignore", "reason": "x"}, "resolution"), ({"resolution": "write_off"}, "reason")],
+)
+async def test_a_resolution_needs_a_known_kind_and_a_reason(
+    gateway: Gateway, body: dict[str, str], field: str
+) -> None:
+    [first, _] = await _seed_run(gateway)
+    status, problem = await _post(gateway, f"/exceptions/{first}/resolve", "finance", body)
+    assert (status, problem["errors"][0]["field"]) == (422, field)
+
+
+async def test_a_day_with_open_exceptions_cannot_be_closed(gateway: Gateway) -> None:
+    await _seed_run(gateway)
+    status, problem = await _post(gateway, f"/days/{DAY}/close", "approver")
+    assert (status, problem["code"]) == (409, "open_exceptions")
+
+
+async def test_a_day_closes_when_every_exception_is_approved_and_is_then_immutable(
+    gateway: Gateway,
+) -> None:
+    ids = await _seed_run(gateway)
+    for exception_id in ids:
+        await _post(gateway, f"/exceptions/{exception_id}/resolve", "finance",
+                    {"resolution": "write_off", "reason": "Đã đối chiếu"})
+        status, problem = await _post(gateway, f"/days/{DAY}/close", "approver")
+        assert (status, problem["code"]) == (409, "open_exceptions")  # awaiting approval
+        await _post(gateway, f"/exceptions/{exception_id}/approve", "approver")
+    status, closed = await _post(gateway, f"/days/{DAY}/close", "approver")
+    assert (status, closed["status"]) == (200, "closed")
+
+    status, problem = await _post(gateway, "/runs", "finance", {"business_date": DAY.isoformat()})
+    assert (status, problem["code"]) == (409, "day_closed")
+    status, problem = await _post(gateway, f"/days/{DAY}/close", "approver")
+    assert (status, problem["code"]) == (409, "day_closed")
+
+
+async def test_only_an_approver_closes_a_day(gateway: Gateway) -> None:
+    status, problem = await _post(gateway, f"/days/{DAY}/close", "finance")
+    assert (status, problem["code"]) == (403, "forbidden")
+
+
+async def test_a_portal_key_cannot_touch_reconciliation(gateway: Gateway) -> None:
+    response = await gateway.client.get("/v1/reconciliation/exceptions", headers=gateway.auth())
+    assert response.status == 403
+
+
+async def test_exception_queue_filters_by_day_type_and_status(gateway: Gateway) -> None:
+    [first, second] = await _seed_run(gateway)
+    await _post(gateway, f"/exceptions/{first}/resolve", "finance",
+                {"resolution": "write_off", "reason": "x"})
+
+    async def ids(**params: str) -> list[str]:
+        response = await gateway.client.get(
+            "/v1/reconciliation/exceptions", params=params, headers=gateway.auth("finance")
+        )
+        return [item["id"] for item in (await response.json())["data"]]
+
+    assert await ids(business_date=DAY.isoformat()) == [first, second]
+    assert await ids(status="open") == [second]
+    assert await ids(type="amount_mismatch") == []
+    assert await ids(business_date="2026-11-20") == []
