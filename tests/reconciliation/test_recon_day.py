@@ -1,0 +1,213 @@
+"""A reconciliation day end to end: payments paid through the sandbox bank, statements made
+by the sandbox generator with chosen discrepancies, uploaded through the API, run, reported.
+The test states exactly which exceptions must appear."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from typing import Any
+
+import aiohttp
+import pytest
+from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, Gateway
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from gateway.db.schema import attempts, payments
+from gateway.keys import DATABASE
+from providers.payment.vietqr import notice as wire
+from providers.sandbox.statements import Discrepancies, PaidPayment, camt053, treasury_csv
+
+DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_Minh
+
+
+async def _pay_by_transfer(gateway: Gateway, payment: dict[str, Any], number: int) -> None:
+    """The bank's signed credit notice for a transfer of the whole amount."""
+    body = wire.CreditNotice(
+        transaction_id=f"FT26112200{number:04d}", bin=AGENCY_BIN, account_number=AGENCY_ACCOUNT,
+        amount=payment["amount"], description=f"MBVCB.{payment['reference']}.nop phi",
+        booked_at=gateway.clock(),
+    ).to_json()
+    raw = json.dumps(body).encode()
+    stamp = int(gateway.clock().timestamp())
+    response = await gateway.client.post(
+        "/callbacks/bank/testbank", data=raw,
+        headers={wire.TIMESTAMP_HEADER: str(stamp),
+                 wire.SIGNATURE_HEADER: wire.sign(BANK_SECRET.encode(), stamp, raw)},
+    )
+    assert (await response.json())["outcome"] == "applied"
+
+
+async def _paid(gateway: Gateway) -> list[PaidPayment]:
+    """The gateway's paid payments, as the sandbox generator wants them."""
+    async with gateway.client.app[DATABASE].read() as conn:
+        rows = (
+            await conn.execute(
+                select(payments, attempts.c.provider_transaction_id)
+                .join(attempts, attempts.c.payment_id == payments.c.id)
+                .where(payments.c.status == "paid", attempts.c.status == "succeeded")
+                .order_by(payments.c.created_at, payments.c.id)
+            )
+        ).all()
+    return [
+        PaidPayment(reference=row.reference, amount=row.amount, paid_at=row.paid_at,
+                    channel="vietqr", provider_txn_id=row.provider_transaction_id,
+                    agency_code="HCM", fee_lines=(("charge", 135000), ("fee", 50000)),
+                    account_number=AGENCY_ACCOUNT)
+        for row in rows
+    ]
+
+
+async def _upload(gateway: Gateway, source: str, data: bytes, name: str = "file") -> tuple[int, Any]:
+    form = aiohttp.FormData()
+    form.add_field("source", source)
+    form.add_field("account", AGENCY_ACCOUNT)
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    response = await gateway.client.post(
+        "/v1/reconciliation/statements", data=form, headers=gateway.auth("finance")
+    )
+    return response.status, await response.json()
+
+
+async def _run(gateway: Gateway) -> dict[str, Any]:
+    response = await gateway.client.post(
+        "/v1/reconciliation/runs", json={"business_date": DAY.isoformat()},
+        headers=gateway.auth("finance"),
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def _exceptions(gateway: Gateway, **params: str) -> list[dict[str, Any]]:
+    response = await gateway.client.get(
+        "/v1/reconciliation/exceptions", params={"business_date": DAY.isoformat(), **params},
+        headers=gateway.auth("finance"),
+    )
+    return (await response.json())["data"]
+
+
+@pytest.fixture
+async def paid_day(gateway: Gateway) -> list[PaidPayment]:
+    for number in range(3):
+        payment = await gateway.create_payment(dossier_code=f"HS-{number}")
+        await _pay_by_transfer(gateway, payment, number)
+    return await _paid(gateway)
+
+
+async def test_bank_statement_with_discrepancies_yields_exactly_the_expected_exceptions(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    first, second, third = paid_day
+    statement = camt053(
+        AGENCY_ACCOUNT, paid_day, DAY, opening_balance=1_000_000,
+        problems=Discrepancies(drop=frozenset({second.reference}),
+                               amount_delta={third.reference: -5000}, unknown_credits=(99000,)),
+    )
+    status, imported = await _upload(gateway, "camt053", statement, "sao-ke.xml")
+    assert (status, imported["status"]) == (201, "accepted")
+
+    run = await _run(gateway)
+    found = {(item["type"], item["amount"]) for item in await _exceptions(gateway)}
+    assert found == {
+        ("missing_in_bank", second.amount),
+        ("amount_mismatch", 5000),
+        ("missing_in_gateway", 99000),
+    } or found == {
+        ("missing_in_bank", second.amount),
+        ("amount_mismatch", third.amount),
+        ("missing_in_gateway", 99000),
+    }
+    assert run["summary"]["matched"]["count"] == 1
+    assert run["summary"]["matched"]["amount"] == first.amount
+
+
+async def test_the_same_file_twice_is_one_import(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
+    statement = camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0)
+    status, first = await _upload(gateway, "camt053", statement)
+    again_status, again = await _upload(gateway, "camt053", statement)
+    assert (status, again_status) == (201, 200)
+    assert again["id"] == first["id"] and again["duplicate"] is True
+
+
+async def test_a_rerun_supersedes_and_keeps_decisions(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
+    statement = camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0,
+                        problems=Discrepancies(unknown_credits=(42000,)))
+    await _upload(gateway, "camt053", statement)
+    first_run = await _run(gateway)
+    [unknown] = await _exceptions(gateway)
+    await gateway.client.post(
+        f"/v1/reconciliation/exceptions/{unknown['id']}/resolve",
+        json={"resolution": "refund_requested", "reason": "Người nộp chuyển nhầm"},
+        headers=gateway.auth("finance"),
+    )
+    second_run = await _run(gateway)
+    assert second_run["id"] != first_run["id"]
+    [carried] = await _exceptions(gateway)
+    assert (carried["status"], carried["resolution"]) == ("resolved", "refund_requested")
+    assert carried["run_id"] == second_run["id"]
+
+
+async def test_treasury_receives_the_days_fees_by_kind(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
+    await _upload(gateway, "camt053", camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0))
+    status, imported = await _upload(gateway, "treasury_csv", treasury_csv(paid_day, DAY))
+    assert (status, imported["status"]) == (201, "accepted")
+    run = await _run(gateway)
+    assert await _exceptions(gateway) == []
+    assert run["summary"]["sources"]["treasury"]["exceptions"] == 0
+
+
+async def test_day_report_downloads_as_xlsx_and_csv(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
+    await _upload(gateway, "camt053", camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=1_000_000))
+    await _run(gateway)
+    xlsx = await gateway.client.get(
+        f"/v1/reconciliation/days/{DAY}/report.xlsx", headers=gateway.auth("finance")
+    )
+    assert xlsx.status == 200
+    book = load_workbook(io.BytesIO(await xlsx.read()))
+    cells = {row[0]: row[1] for row in book["Tong hop"].iter_rows(values_only=True) if row}
+    assert cells["Số giao dịch khớp"] == 3
+    credits = sum(p.amount for p in paid_day)
+    account_rows = [row for row in book["Tong hop"].iter_rows(values_only=True) if row and row[0] == AGENCY_ACCOUNT]
+    assert account_rows == [(AGENCY_ACCOUNT, 1_000_000, credits, 0, 1_000_000 + credits)]
+    csv_response = await gateway.client.get(
+        f"/v1/reconciliation/days/{DAY}/report.csv", headers=gateway.auth("finance")
+    )
+    text = (await csv_response.read()).decode("utf-8-sig")
+    assert "Số giao dịch khớp,3" in text and AGENCY_ACCOUNT in text
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"<Document><Stmt>", "malformed_xml"),
+        (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>',
+         "external_entity"),
+        (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"/>', "unsupported_namespace"),
+    ],
+)
+async def test_a_bad_file_is_quarantined_with_its_reason_and_adds_nothing(
+    gateway: Gateway, data: bytes, reason: str
+) -> None:
+    status, imported = await _upload(gateway, "camt053", data)
+    assert (status, imported["status"]) == (422, "quarantined")
+    assert imported["reason"].startswith(reason) and imported["line_count"] == 0
+    assert "root:" not in str(imported)  # nothing of /etc/passwd leaked
+
+
+async def test_a_file_for_a_closed_day_is_refused(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
+    await _upload(gateway, "camt053", camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0))
+    await _run(gateway)
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+    assert close.status == 200, await close.text()
+    late = camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=5)
+    status, problem = await _upload(gateway, "camt053", late)
+    assert (status, problem["code"]) == (409, "day_closed")
+
+
+async def test_an_unknown_source_is_refused(gateway: Gateway) -> None:
+    status, problem = await _upload(gateway, "swift_mt999", b"x")
+    assert (status, problem["errors"][0]["field"]) == (422, "source")
