@@ -59,7 +59,8 @@ class StatementLine:
 @dataclass(frozen=True, slots=True)
 class RowError:
     line_no: int
-    code: str  # stable: bad_amount, bad_date, date_out_of_range, unknown_currency, missing_field, ...
+    #: Stable: bad_amount, bad_date, date_out_of_range, unknown_currency, missing_field, ...
+    code: str
     message: str
 
 

@@ -85,8 +85,16 @@ class RunService:
                 inputs["imports"] += import_ids
                 if not external:
                     continue  # no file from this counterpart yet: nothing to compare
+                reported_through = await self._reported_through(conn, day, counterpart, external)
+                inputs.setdefault("reported_through", {})[counterpart.value] = (
+                    reported_through.isoformat()
+                )
                 internal, keys = await ledger(conn, day, counterpart)
-                outcomes.append(self._compare(day, counterpart, internal, keys, external, line_ids))
+                outcomes.append(
+                    self._compare(
+                        day, counterpart, internal, keys, external, line_ids, reported_through
+                    )
+                )
         summary = _summary(outcomes)
         run_id = new_id("run")
         now = self.clock()
@@ -224,6 +232,29 @@ class RunService:
         ]
         return lines, [row.id for row in rows], sorted({row.import_id for row in rows})
 
+    async def _reported_through(
+        self, conn: AsyncConnection, day: date, source: Source, external: list[StatementLine]
+    ) -> date:
+        """How far the counterpart has reported: the end of its latest statement period (or
+        its latest booking). A ledger line later than that minus the settlement lag may
+        simply not have reached it yet (``expected_in_transit``)."""
+        ends = (
+            (
+                await conn.execute(
+                    select(statement_imports.c.period_end).where(
+                        statement_imports.c.source == source.value,
+                        statement_imports.c.status == "accepted",
+                        statement_imports.c.period_end >= day,
+                        statement_imports.c.period_end <= day + timedelta(days=self.window_days),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        dates: list[date] = [line.booking_date for line in external] + list(ends)
+        return max(dates)
+
     def _compare(
         self,
         day: date,
@@ -232,12 +263,15 @@ class RunService:
         keys: list[str],
         external: list[StatementLine],
         line_ids: list[int],
+        reported_through: date,
     ) -> Outcome:
         prefix = self.reference_prefix
         result = engine.reconcile(
             frame.to_frame(internal),
             frame.to_frame(external),
-            business_date=day,
+            # The engine's "as of": a line booked on or after (as of − lag) is in transit;
+            # as of = the day after the counterpart's last reported day.
+            business_date=reported_through + timedelta(days=1),
             window_days=self.window_days,
             settlement_lag_days=self.settlement_lag_days,
             reference_pattern=rf"{prefix}[0-9A-Z]{{11}}",
