@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from gateway.db.migrate import upgrade
 from gateway.db.schema import agencies, api_clients, staff_users
 from gateway.keys import CLOCK, DATABASE, SETTINGS, STAFF, TERMINALS
+from gateway.sandbox_statements import add_statement_routes
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import Role, create_client, key_id
 from gateway.services.staff import hash_password
@@ -64,6 +65,7 @@ def mount_sandboxes(app: web.Application) -> None:
             )
         ),
     )
+    add_statement_routes(app)
     app.add_subapp(
         "/sandbox/bank",
         create_bank_app(

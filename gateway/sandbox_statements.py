@@ -1,0 +1,138 @@
+"""Sandbox statement files: what the bank, VNPAY and the treasury would send for a day,
+generated from the gateway's own payments, with chosen discrepancies, so the demo can show a
+full reconciliation day.
+
+    GET /sandbox/statements/2026-11-22/camt053.xml?drop=DVC…&delta=DVC…:-5000&unknown=99000
+    GET /sandbox/statements/2026-11-22/vnpay_day.csv?failed=…
+    GET /sandbox/statements/2026-11-22/treasury.csv
+
+Query parameters (comma-separated): ``drop`` (references left out), ``delta`` (``REF:VND``
+added to a line), ``duplicate`` (references written twice), ``unknown`` (credits nobody
+explains), ``failed`` (VNPAY reports these failed), ``shift`` (``REF:days``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from gateway.db.schema import agencies, attempts, payment_items, payments
+from gateway.errors import FieldError, ValidationFailed
+from gateway.keys import DATABASE
+from providers.sandbox.statements import (
+    Discrepancies,
+    PaidPayment,
+    camt053,
+    treasury_csv,
+    vnpay_day_file,
+)
+from reconciliation.ledger import PAID_STATUSES, day_bounds
+
+
+def _pairs(text: str) -> dict[str, int]:
+    result = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition(":")
+        result[key.strip()] = int(value)
+    return result
+
+
+def discrepancies(query: Any) -> Discrepancies:
+    try:
+        return Discrepancies(
+            drop=frozenset(filter(None, query.get("drop", "").split(","))),
+            amount_delta=_pairs(query.get("delta", "")),
+            duplicate=frozenset(filter(None, query.get("duplicate", "").split(","))),
+            unknown_credits=tuple(
+                int(x) for x in filter(None, query.get("unknown", "").split(","))
+            ),
+            failed=frozenset(filter(None, query.get("failed", "").split(","))),
+            shift_days=_pairs(query.get("shift", "")),
+        )
+    except ValueError:
+        raise ValidationFailed(
+            [FieldError("query", "invalid_format", "see the discrepancy parameters")]
+        ) from None
+
+
+async def paid_payments(request: web.Request, day: date) -> list[PaidPayment]:
+    start, end = day_bounds(day)
+    async with request.app[DATABASE].read() as conn:
+        rows = (
+            await conn.execute(
+                select(
+                    payments.c.id,
+                    payments.c.reference,
+                    payments.c.amount,
+                    payments.c.paid_at,
+                    attempts.c.channel,
+                    attempts.c.provider_transaction_id,
+                    attempts.c.provider_reference,
+                    agencies.c.code,
+                    agencies.c.account_number,
+                )
+                .join(attempts, attempts.c.payment_id == payments.c.id)
+                .join(agencies, agencies.c.id == payments.c.agency_id)
+                .where(
+                    payments.c.paid_at >= start,
+                    payments.c.paid_at < end,
+                    payments.c.status.in_(PAID_STATUSES),
+                    attempts.c.status == "succeeded",
+                    attempts.c.review_reason.is_(None),
+                )
+                .order_by(payments.c.paid_at, payments.c.id)
+            )
+        ).all()
+        items = (
+            await conn.execute(
+                select(payment_items.c.payment_id, payment_items.c.kind, payment_items.c.amount)
+                .where(payment_items.c.payment_id.in_([row.id for row in rows]))
+                .order_by(payment_items.c.payment_id, payment_items.c.position)
+            )
+        ).all()
+    lines: dict[str, list[tuple[Any, int]]] = {}
+    for item in items:
+        lines.setdefault(item.payment_id, []).append((item.kind, item.amount))
+    return [
+        PaidPayment(
+            reference=row.provider_reference if row.channel == "vnpay" else row.reference,
+            amount=row.amount,
+            paid_at=row.paid_at,
+            channel=row.channel,
+            provider_txn_id=row.provider_transaction_id or row.reference,
+            agency_code=row.code,
+            fee_lines=lines.get(row.id, []),
+            account_number=row.account_number,
+        )
+        for row in rows
+    ]
+
+
+async def statement_file(request: web.Request) -> web.Response:
+    try:
+        day = date.fromisoformat(request.match_info["day"])
+    except ValueError:
+        raise ValidationFailed([FieldError("day", "invalid_format", "YYYY-MM-DD")]) from None
+    kind = request.match_info["kind"]
+    problems = discrepancies(request.rel_url.query)
+    paid = await paid_payments(request, day)
+    if kind == "camt053.xml":
+        account = request.rel_url.query.get("account") or (paid[0].account_number if paid else "")
+        body, content_type = camt053(account, paid, day, 0, problems=problems), "application/xml"
+    elif kind == "vnpay_day.csv":
+        body, content_type = vnpay_day_file(paid, day, problems=problems), "text/csv"
+    else:
+        body, content_type = treasury_csv(paid, day, problems=problems), "text/csv"
+    response = web.Response(body=body, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{day}-{kind}"'
+    return response
+
+
+def add_statement_routes(app: web.Application) -> None:
+    app.router.add_get(
+        "/sandbox/statements/{day}/{kind:camt053\\.xml|vnpay_day\\.csv|treasury\\.csv}",
+        statement_file,
+    )
