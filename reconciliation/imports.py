@@ -39,6 +39,11 @@ FORMAT_SOURCES: dict[str, Source] = {
 }
 
 
+#: Row notes that do not make a file wrong: a pending (not yet booked) entry is left out of
+#: the statement's lines and balances by the parser, and reported for information.
+INFORMATIONAL = frozenset({"not_booked"})
+
+
 class DayClosed(Conflict):
     code = "day_closed"
     title = "The business day is closed; its records cannot change"
@@ -90,8 +95,9 @@ class ImportService:
             parsed = parsers.parse(format, data, max_bytes=self.max_bytes)
         except ParseError as exc:
             reason = f"{exc.code}: {exc.message}"
-        if parsed is not None and parsed.errors:
-            reason = f"row_errors: {len(parsed.errors)} row(s) could not be read"
+        bad_rows = [e for e in parsed.errors if e.code not in INFORMATIONAL] if parsed else []
+        if bad_rows:
+            reason = f"row_errors: {len(bad_rows)} row(s) could not be read"
         import_id = new_id("imp")
         async with self.db.write() as conn:
             if await self._by_hash(conn, digest) is not None:  # a concurrent upload won

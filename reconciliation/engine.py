@@ -1,0 +1,297 @@
+"""The matching engine: the gateway's ledger of a day against one counterpart's lines.
+
+Pure: two frames (:mod:`reconciliation.frame`) and explicit parameters in, a
+:class:`~reconciliation.results.Result` out; no database, no clock. Passes run in this order,
+and each consumes what it pairs, so no line is matched or reported twice:
+
+1. **keys** — reference, provider transaction id or EndToEndId equal on both sides, equal
+   signed amount, booking dates at most ``window_days`` apart → matched;
+2. the same key pairs that are not exact → ``status_mismatch`` (one side failed),
+   ``amount_mismatch`` or ``date_mismatch`` (consumes both lines);
+3. **text** — our reference found in the counterpart's normalised transfer text → as 1 and 2;
+   then ``duplicate``: a leftover line whose key named a line another one already took;
+4. **amount** — equal amount within the window, matched only when the pair is the only
+   candidate of both lines (lines of a multi-line batch wait for pass 5a);
+5. **groups** — (a) a batch of internal lines sharing ``document_no`` against one external
+   line; (b) a day's internal lines per agency per fee kind against one treasury document.
+
+Leftovers: ``ambiguous`` (lines that still have equal-amount candidates, listed), then
+``expected_in_transit`` (internal, booked on or after ``business_date − settlement_lag_days``),
+then ``missing_in_<counterpart>`` / ``missing_in_gateway``.
+
+Both sides must state ``direction`` from the same account's point of view (credit = money in);
+amounts are compared signed, so a refund pairs only with a debit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import polars as pl
+
+from reconciliation import passes
+from reconciliation.model import Source
+from reconciliation.results import (
+    EXCEPTION_SCHEMA,
+    MATCH_SCHEMA,
+    MISSING_IN,
+    RULE_VERSION,
+    STATUS_DTYPE,
+    SUMMARY_SCHEMA,
+    ExceptionItem,
+    ExceptionType,
+    MatchRule,
+    Result,
+)
+
+__all__ = [
+    "DEFAULT_REFERENCE_PATTERN",
+    "EXCEPTION_SCHEMA",
+    "GROUPED_COUNTERPARTS",
+    "MATCH_SCHEMA",
+    "RULE_VERSION",
+    "SUMMARY_SCHEMA",
+    "ExceptionItem",
+    "ExceptionType",
+    "MatchRule",
+    "Result",
+    "reconcile",
+]
+
+DEFAULT_REFERENCE_PATTERN = r"DVC[0-9A-Z]{11}"
+
+#: Counterparts whose every line is a sum of many of ours (a treasury document per agency,
+#: day and fee kind): pairing one of our lines with one of theirs by amount alone (pass 4)
+#: would only ever be a coincidence, so it is not tried and nothing is called ambiguous.
+GROUPED_COUNTERPARTS = frozenset({Source.TREASURY})
+
+_EPOCH = date(1970, 1, 1)
+
+
+class _Book:
+    """What is left on each side, and what the passes have taken so far."""
+
+    def __init__(self, internal: pl.DataFrame, external: pl.DataFrame) -> None:
+        self.internal = internal
+        self.external = external
+        self.matches: list[pl.DataFrame] = []
+        self.exceptions: list[pl.DataFrame] = []
+
+    def take(
+        self, matches: pl.DataFrame | None = None, exceptions: pl.DataFrame | None = None
+    ) -> None:
+        taken_i: list[pl.Series] = []
+        taken_e: list[pl.Series] = []
+        if matches is not None and matches.height:
+            self.matches.append(matches.select(MATCH_SCHEMA.names()))
+            taken_i.append(matches.get_column("internal_id"))
+            taken_e.append(matches.get_column("external_id"))
+        if exceptions is not None and exceptions.height:
+            self.exceptions.append(exceptions)
+            taken_i.append(exceptions.get_column("internal_ids").explode().drop_nulls())
+            taken_e.append(exceptions.get_column("external_ids").explode().drop_nulls())
+        self.internal = _without(self.internal, taken_i)
+        self.external = _without(self.external, taken_e)
+
+
+def _without(lines: pl.DataFrame, taken: list[pl.Series]) -> pl.DataFrame:
+    ids = pl.concat(taken) if taken else None
+    if ids is None or ids.is_empty():
+        return lines
+    return lines.filter(~pl.col("line_id").is_in(ids.implode()))
+
+
+def _exact(chosen: pl.DataFrame) -> pl.DataFrame:
+    return chosen.filter(pl.col("category") == passes.EXACT).select(
+        "internal_id", "external_id", "rule"
+    )
+
+
+def _counterpart(external: pl.DataFrame, given: Source | None) -> Source:
+    if given is None:
+        sources = external.get_column("source").drop_nulls().unique().to_list()
+        if len(sources) != 1:
+            raise ValueError("the external lines do not name one source: pass counterpart=")
+        given = Source(sources[0])
+    side = Source(given)
+    if side is Source.GATEWAY:
+        raise ValueError("the counterpart is the other side of the gateway's ledger")
+    return side
+
+
+def reconcile(
+    internal: pl.DataFrame,
+    external: pl.DataFrame,
+    *,
+    business_date: date,
+    counterpart: Source | None = None,
+    window_days: int = 2,
+    settlement_lag_days: int = 1,
+    reference_pattern: str = DEFAULT_REFERENCE_PATTERN,
+    is_valid_reference: Callable[[str], bool] | None = None,
+) -> Result:
+    """Match the gateway's lines (``internal``) against one counterpart's (``external``).
+
+    Both frames have :data:`~reconciliation.frame.FRAME_SCHEMA` (extra columns are ignored),
+    ``line_id`` unique within each. ``counterpart`` names the external side (taken from its
+    ``source`` column when not given); it names the ``missing_in_…`` type. ``reference_pattern``
+    is a regular expression for our references in the normalised text; ``is_valid_reference``
+    checks a candidate that is not one of the internal side's references (None: every
+    candidate the pattern finds is a reference).
+    """
+    if window_days < 0 or settlement_lag_days < 0:
+        raise ValueError("window_days and settlement_lag_days must not be negative")
+    side = _counterpart(external, counterpart)
+    work_i = passes.prepare(internal, "internal").drop("text")
+    work_e = passes.prepare(external, "external")
+    book = _Book(work_i, work_e)
+
+    # 1 and 2: equal keys.
+    direct = passes.direct_pairs(book.internal, book.external)
+    chosen_direct, conflicts = passes.key_pass(direct, window_days)
+    book.take(_exact(chosen_direct), conflicts)
+
+    # 3: our reference in the transfer text, then what lost a key pair to another line.
+    ours = passes.internal_keys(work_i, "reference")
+    found, text = passes.text_references(book.external, reference_pattern, ours, is_valid_reference)
+    offered = text
+    if book.internal.height < work_i.height:  # only lines that passes 1 and 2 left
+        left = book.internal.get_column("line_id").implode()
+        offered = text.filter(pl.col("internal_id").is_in(left))
+    chosen_text, conflicts = passes.key_pass(offered, window_days)
+    book.take(_exact(chosen_text), conflicts)
+    ids = ["internal_id", "external_id"]
+    book.take(
+        exceptions=passes.duplicates(
+            pl.concat([direct.select(*ids, "key"), text.select(*ids, "key")]),
+            pl.concat([chosen_direct.select(ids), chosen_text.select(ids)]),
+            book.internal,
+            book.external,
+        )
+    )
+
+    # A line's own reference (the smallest found in its text, on the external side) names it in
+    # the exceptions; two lines that both carry one never pair by amount (they would have
+    # paired by key).
+    book.internal = book.internal.with_columns(own_key=pl.col("reference"))
+    in_text = (
+        found.filter(pl.col("external_id").is_in(book.external.get_column("line_id").implode()))
+        .group_by("external_id")
+        .agg(pl.col("key").min().alias("text_key"))
+    )
+    book.external = (
+        book.external.join(in_text, left_on="line_id", right_on="external_id", how="left")
+        .with_columns(own_key=pl.coalesce("reference", "text_key"))
+        .drop("text_key")
+    )
+    by_amount = side not in GROUPED_COUNTERPARTS
+
+    # 4: the only equal amount in the window, both ways.
+    if by_amount:
+        batch = pl.col("document_no").is_not_null() & pl.col("document_no").is_duplicated()
+        pairs, _, _ = passes.amount_candidates(
+            book.internal.filter(~batch), book.external, window_days
+        )
+        book.take(passes.unique_amount_matches(pairs))
+
+    # 5: group sums.
+    book.take(passes.document_groups(book.internal, book.external, window_days))
+    book.take(passes.agency_day_groups(book.internal, book.external, window_days))
+
+    # Leftovers.
+    if by_amount:
+        pairs, counts_i, counts_e = passes.amount_candidates(
+            book.internal, book.external, window_days
+        )
+        book.take(
+            exceptions=passes.ambiguous(book.internal, book.external, pairs, counts_i, counts_e)
+        )
+    since = (business_date - timedelta(days=settlement_lag_days) - _EPOCH).days
+    in_transit = (
+        pl.when(pl.col("day") >= since)
+        .then(pl.lit(ExceptionType.EXPECTED_IN_TRANSIT.value))
+        .otherwise(pl.lit(MISSING_IN[side].value))
+    )
+    book.take(exceptions=passes.one_sided(book.internal, in_transit, internal=True))
+    missing = pl.lit(ExceptionType.MISSING_IN_GATEWAY.value)
+    book.take(exceptions=passes.one_sided(book.external, missing, internal=False))
+    return _result(book, work_i, work_e, business_date, side)
+
+
+def _result(
+    book: _Book, internal: pl.DataFrame, external: pl.DataFrame, day: date, side: Source
+) -> Result:
+    matches = (
+        pl.concat(book.matches).select(
+            pl.col(name).cast(dtype) for name, dtype in MATCH_SCHEMA.items()
+        )
+        if book.matches
+        else MATCH_SCHEMA.to_frame()
+    ).sort("external_id", "internal_id")
+    exceptions = passes.exception_rows(book.exceptions).sort(
+        pl.col("type"),
+        pl.col("internal_ids").list.first(),
+        pl.col("external_ids").list.first(),
+        nulls_last=True,
+    )
+    return Result(matches, exceptions, _totals(matches, exceptions, internal, external), day, side)
+
+
+def _totals(
+    matches: pl.DataFrame,
+    exceptions: pl.DataFrame,
+    internal: pl.DataFrame,
+    external: pl.DataFrame,
+) -> pl.DataFrame:
+    """The summary, after checking that every line is in exactly one place.
+
+    Every id in the result comes from the inputs, so as many distinct ids as input lines, and
+    no repeats, means each line exactly once; the matched sums are then the inputs' sums less
+    the exceptions', and must agree between the sides (every match is amount-exact).
+    """
+    matched_external = matches.get_column("external_id").unique()
+    sums = {}
+    for column, lines, matched in (
+        ("internal", internal, matches.get_column("internal_id")),
+        ("external", external, matched_external),
+    ):
+        ids = pl.concat([matched, exceptions.get_column(f"{column}_ids").explode().drop_nulls()])
+        if ids.len() != lines.height or ids.n_unique() != lines.height:
+            raise RuntimeError(f"engine bug: {column} lines not accounted for exactly once")
+        sums[column] = lines.get_column("amount").sum() - exceptions[f"{column}_amount"].sum()
+    if sums["internal"] != sums["external"]:
+        raise RuntimeError("engine bug: matched sums differ between the sides")
+    matched = pl.DataFrame(
+        {
+            "status": ["matched"],
+            "items": [matched_external.len()],
+            "internal_lines": [matches.height],
+            "external_lines": [matched_external.len()],
+            "internal_amount": [sums["internal"]],
+            "external_amount": [sums["external"]],
+        }
+    )
+    per_type = exceptions.group_by("type").agg(
+        pl.len().alias("items"),
+        pl.col("internal_ids").list.len().sum().alias("internal_lines"),
+        pl.col("external_ids").list.len().sum().alias("external_lines"),
+        pl.col("internal_amount").sum(),
+        pl.col("external_amount").sum(),
+    )
+    statuses = pl.DataFrame({"status": STATUS_DTYPE.categories}).cast(STATUS_DTYPE)
+    counted = pl.concat(
+        [
+            matched.cast({"status": STATUS_DTYPE}),
+            per_type.rename({"type": "status"})
+            .cast({"status": pl.String})
+            .cast({"status": STATUS_DTYPE}),
+        ],
+        how="vertical_relaxed",
+    )
+    return (
+        statuses.join(counted, on="status", how="left", maintain_order="left")
+        .fill_null(0)
+        .with_columns(difference=pl.col("external_amount") - pl.col("internal_amount"))
+        .select(pl.col(name).cast(dtype) for name, dtype in SUMMARY_SCHEMA.items())
+    )

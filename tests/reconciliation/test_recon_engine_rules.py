@@ -1,0 +1,416 @@
+"""One small hand-made day per pass and per exception type: each test states every match and
+every exception that must come out (lines are named by their position, from 0, per side)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from gateway.domain.references import is_valid_reference, make_reference
+from reconciliation.engine import Result, reconcile
+from reconciliation.frame import to_frame
+from reconciliation.model import Direction, Source, StatementLine
+
+D = date(2026, 5, 15)
+CREDIT, DEBIT = Direction.CREDIT, Direction.DEBIT
+
+
+def ref(n: int) -> str:
+    return make_reference("DVC", n.to_bytes(7, "big"))
+
+
+R1, R2, R3, R4, R9 = ref(1), ref(2), ref(3), ref(4), ref(9)
+
+
+def days(n: int) -> date:
+    return D + timedelta(days=n)
+
+
+def gw(amount: int, day: date = D, direction: Direction = CREDIT, **fields: Any) -> StatementLine:
+    return StatementLine(Source.GATEWAY, 1, amount, direction, day, **fields)
+
+
+def ext(
+    amount: int,
+    day: date = D,
+    direction: Direction = CREDIT,
+    source: Source = Source.BANK,
+    **fields: Any,
+) -> StatementLine:
+    return StatementLine(source, 1, amount, direction, day, **fields)
+
+
+def run(internal: list[StatementLine], external: list[StatementLine], **options: Any) -> Result:
+    options.setdefault("counterpart", Source.BANK)
+    options.setdefault("is_valid_reference", lambda text: is_valid_reference(text, "DVC"))
+    return reconcile(to_frame(internal), to_frame(external), business_date=D, **options)
+
+
+def matched(result: Result) -> set[tuple[int, int, str]]:
+    return {(i, e, str(rule)) for i, e, rule in result.matches.iter_rows()}
+
+
+def raised(result: Result) -> set[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    return {
+        (item.type.value, item.internal_ids, item.external_ids) for item in result.exception_items()
+    }
+
+
+# -- pass 1: equal keys --------------------------------------------------------------------
+
+
+def test_equal_reference_amount_and_dates_within_the_window_match() -> None:
+    result = run([gw(100_000, days(-2), reference=R1)], [ext(100_000, reference=R1)])
+    assert matched(result) == {(0, 0, "reference")}
+    assert raised(result) == set()
+
+
+def test_provider_transaction_id_and_end_to_end_id_are_keys_too() -> None:
+    result = run(
+        [gw(50_000, provider_txn_id="FT1"), gw(60_000, end_to_end_id="E2E-9")],
+        [ext(60_000, end_to_end_id="E2E-9"), ext(50_000, provider_txn_id="FT1")],
+    )
+    assert matched(result) == {(0, 1, "provider_txn_id"), (1, 0, "end_to_end_id")}
+    assert raised(result) == set()
+
+
+def test_a_pair_equal_on_two_keys_is_one_match_named_by_the_first_key() -> None:
+    result = run(
+        [gw(50_000, reference=R1, provider_txn_id="FT1")],
+        [ext(50_000, reference=R1, provider_txn_id="FT1")],
+    )
+    assert matched(result) == {(0, 0, "reference")}
+
+
+def test_a_refund_pairs_with_the_debit_and_the_payment_with_the_credit() -> None:
+    result = run(
+        [gw(100_000, reference=R1), gw(100_000, direction=DEBIT, reference=R1)],
+        [
+            ext(100_000, direction=DEBIT, source=Source.VNPAY, reference=R1),
+            ext(100_000, source=Source.VNPAY, reference=R1),
+        ],
+        counterpart=Source.VNPAY,
+    )
+    assert matched(result) == {(0, 1, "reference"), (1, 0, "reference")}
+    assert raised(result) == set()
+
+
+# -- pass 2: the same key, not exact -------------------------------------------------------
+
+
+def test_same_key_different_amount_is_an_amount_mismatch_that_consumes_both_lines() -> None:
+    result = run(
+        [gw(100_000, reference=R1)],
+        [ext(90_000, reference=R1), ext(100_000, text="chuyen tien")],
+    )
+    assert matched(result) == set()  # the unreferenced 100 000 is not offered the line
+    assert raised(result) == {
+        ("amount_mismatch", (0,), (0,)),
+        ("missing_in_gateway", (), (1,)),
+    }
+    item = result.exception_items()[0]
+    assert (item.key, item.internal_amount, item.external_amount, item.amount) == (
+        R1,
+        100_000,
+        90_000,
+        100_000,
+    )
+
+
+def test_same_key_and_amount_beyond_the_window_is_a_date_mismatch() -> None:
+    result = run([gw(70_000, days(-3), reference=R1)], [ext(70_000, reference=R1)])
+    assert matched(result) == set()
+    assert raised(result) == {("date_mismatch", (0,), (0,))}
+
+
+def test_provider_failed_and_gateway_paid_or_the_reverse_is_a_status_mismatch() -> None:
+    vnpay = Source.VNPAY
+    result = run(
+        [
+            gw(100_000, reference=R1, status="succeeded"),
+            gw(50_000, reference=R2, status="failed"),
+            gw(30_000, reference=R3, status="failed"),
+            gw(20_000, reference=R4, status="succeeded"),
+        ],
+        [
+            ext(100_000, source=vnpay, reference=R1, status="failed"),
+            ext(50_000, source=vnpay, reference=R2, status="succeeded"),
+            ext(30_000, source=vnpay, reference=R3, status="failed"),  # agree: both failed
+            ext(20_000, source=vnpay, reference=R4),  # no status: nothing to contradict
+        ],
+        counterpart=vnpay,
+    )
+    assert matched(result) == {(2, 2, "reference"), (3, 3, "reference")}
+    assert raised(result) == {
+        ("status_mismatch", (0,), (0,)),
+        ("status_mismatch", (1,), (1,)),
+    }
+
+
+# -- pass 3: our reference in the transfer text --------------------------------------------
+
+
+def test_reference_found_in_bank_text_despite_prefixes_spaces_dashes_and_case() -> None:
+    result = run(
+        [
+            gw(10_000, reference=R1),
+            gw(20_000, reference=R2),
+            gw(30_000, reference=R3),
+            gw(40_000, reference=R4),
+        ],
+        [
+            ext(40_000, text=f"{R4[:3]}-{R4[3:]} FT26135"),
+            ext(30_000, text=f"nộp lệ phí {R3.lower()}"),
+            ext(20_000, text=f"IBFT {R2[:7]} {R2[7:]} Nguyễn Văn Đức"),
+            ext(10_000, text=f"MBVCB.8812345.{R1}.Thanh toán lệ phí"),
+        ],
+    )
+    assert matched(result) == {
+        (0, 3, "text_reference"),
+        (1, 2, "text_reference"),
+        (2, 1, "text_reference"),
+        (3, 0, "text_reference"),
+    }
+    assert raised(result) == set()
+
+
+def test_reference_in_text_with_a_different_amount_is_an_amount_mismatch() -> None:
+    result = run([gw(10_000, reference=R1)], [ext(11_000, text=f"TT {R1}")])
+    assert raised(result) == {("amount_mismatch", (0,), (0,))}
+    assert result.exception_items()[0].key == R1
+
+
+def test_a_reference_behind_a_stray_prefix_is_found_by_the_overlapping_scan() -> None:
+    result = run([gw(10_000, reference=R1)], [ext(10_000, text=f"DVC {R1} le phi")])
+    assert matched(result) == {(0, 0, "text_reference")}
+
+
+def test_only_distinct_candidates_that_are_not_ours_are_checked() -> None:
+    checked: list[str] = []
+
+    def is_valid(text: str) -> bool:
+        checked.append(text)
+        return is_valid_reference(text, "DVC")
+
+    run(
+        [gw(10_000, reference=R1)],
+        [ext(10_000, text=R1), ext(20_000, text=f"a {R9}"), ext(30_000, text=f"b {R9}")],
+        is_valid_reference=is_valid,
+    )
+    assert checked == [R9]
+
+
+def test_a_valid_reference_we_never_issued_keeps_its_line_from_amount_matching() -> None:
+    typo = R1[:5] + ("0" if R1[5] != "0" else "1") + R1[6:]
+    assert not is_valid_reference(typo, "DVC")
+    result = run(
+        [gw(80_000, days(-1), reference=R1), gw(90_000, reference=R2)],
+        [ext(80_000, text=f"TT {typo}"), ext(90_000, text=f"TT {R9}")],
+    )
+    # The typo is no reference, so its line is paired by amount; R9 is somebody's reference.
+    assert matched(result) == {(0, 0, "amount_date")}
+    assert raised(result) == {
+        ("expected_in_transit", (1,), ()),
+        ("missing_in_gateway", (), (1,)),
+    }
+    assert {item.key for item in result.exception_items()} == {R2, R9}
+
+
+# -- duplicates ----------------------------------------------------------------------------
+
+
+def test_the_same_reference_paid_twice_at_the_bank_is_a_duplicate() -> None:
+    result = run(
+        [gw(100_000, reference=R1)],
+        [ext(100_000, text=f"{R1}"), ext(100_000, days(-1), text=f"{R1} lan 2")],
+    )
+    assert matched(result) == {(0, 0, "text_reference")}  # the nearer date wins
+    assert raised(result) == {("duplicate", (), (1,))}
+    item = result.exception_items()[0]
+    assert (item.key, item.candidates, item.internal_candidates) == (R1, (0,), (0,))
+
+
+def test_a_payment_recorded_twice_by_the_gateway_is_a_duplicate() -> None:
+    result = run(
+        [gw(100_000, reference=R1), gw(100_000, reference=R1)], [ext(100_000, reference=R1)]
+    )
+    assert matched(result) == {(0, 0, "reference")}
+    assert raised(result) == {("duplicate", (1,), ())}
+    item = result.exception_items()[0]
+    assert (item.candidates, item.internal_candidates) == ((0,), (0,))
+
+
+# -- pass 4: equal amount in the window ----------------------------------------------------
+
+
+def test_the_only_equal_amount_within_the_window_both_ways_is_matched() -> None:
+    result = run(
+        [gw(123_000, days(-2), reference=R1), gw(77_000, days(-3), reference=R2)],
+        [ext(123_000, text="hoc phi"), ext(77_000, text="le phi")],
+    )
+    assert matched(result) == {(0, 0, "amount_date")}
+    assert raised(result) == {
+        ("missing_in_bank", (1,), ()),  # three days apart: beyond the window
+        ("missing_in_gateway", (), (1,)),
+    }
+
+
+def test_equal_amounts_that_are_not_one_to_one_are_ambiguous_with_their_candidates() -> None:
+    result = run(
+        [gw(50_000, reference=R1), gw(50_000, days(-1), reference=R2)],
+        [ext(50_000, text="nop tien"), ext(70_000, text="nop tien")],
+    )
+    assert matched(result) == set()
+    items = {(i.type.value, i.internal_ids, i.external_ids): i for i in result.exception_items()}
+    assert set(items) == {
+        ("ambiguous", (0,), ()),
+        ("ambiguous", (1,), ()),
+        ("ambiguous", (), (0,)),
+        ("missing_in_gateway", (), (1,)),
+    }
+    assert items["ambiguous", (0,), ()].candidates == (0,)
+    assert items["ambiguous", (), (0,)].internal_candidates == (0, 1)
+    assert items["ambiguous", (), (0,)].candidate_count == 2
+
+
+def test_a_line_matched_by_reference_is_not_offered_to_the_amount_pass() -> None:
+    result = run(
+        [gw(100_000, reference=R1)],
+        [ext(100_000, text=f"TT {R1}"), ext(100_000, text="khong ghi ma")],
+    )
+    assert matched(result) == {(0, 0, "text_reference")}
+    assert raised(result) == {("missing_in_gateway", (), (1,))}
+
+
+# -- pass 5: group sums --------------------------------------------------------------------
+
+
+def test_a_settlement_batch_matches_the_one_credit_equal_to_its_sum() -> None:
+    batch = "VNPAY-20260515"
+    result = run(
+        [
+            gw(100_000, reference=R1, document_no=batch),
+            gw(50_000, days(-1), reference=R2, document_no=batch),
+            gw(70_000, reference=R3, document_no=batch),
+            gw(40_000, reference=R4),
+        ],
+        [
+            ext(50_000, text="khong ghi ma"),  # would take line 1 alone if batches were offered
+            ext(220_000, text=f"VNPAY TT {batch}"),
+            ext(40_000, text=R4),
+        ],
+    )
+    assert matched(result) == {
+        (0, 1, "group_document"),
+        (1, 1, "group_document"),
+        (2, 1, "group_document"),
+        (3, 2, "text_reference"),
+    }
+    assert raised(result) == {("missing_in_gateway", (), (0,))}
+
+
+def test_a_treasury_document_matches_the_days_receipts_per_agency_and_fee_kind() -> None:
+    kb = Source.TREASURY
+    result = run(
+        [
+            gw(30_000, reference=R1, agency_code="H29.01", fee_kind="fee"),
+            gw(20_000, reference=R1, agency_code="H29.01", fee_kind="fee"),
+            gw(50_000, reference=R2, agency_code="H29.01", fee_kind="charge"),
+            gw(40_000, reference=R3, agency_code="H29.02", fee_kind="fee"),
+            gw(10_000, days(-2), reference=R4, agency_code="H30.01", fee_kind="fee"),
+        ],
+        [
+            ext(50_000, days(1), source=kb, agency_code="H29.01", fee_kind="charge"),
+            ext(50_000, days(1), source=kb, agency_code="H29.01", fee_kind="fee"),
+            ext(40_000, days(1), source=kb, agency_code="H29.02", fee_kind="fee"),
+        ],
+        counterpart=kb,
+    )
+    assert matched(result) == {
+        (0, 1, "group_agency_day"),
+        (1, 1, "group_agency_day"),
+        (2, 0, "group_agency_day"),
+        (3, 2, "group_agency_day"),
+    }
+    # Two items of one payment share its reference: that is no duplicate.
+    assert raised(result) == {("missing_in_treasury", (4,), ())}
+
+
+# -- leftovers -----------------------------------------------------------------------------
+
+
+def test_lines_inside_the_settlement_lag_are_in_transit_and_older_ones_missing() -> None:
+    result = run(
+        [
+            gw(10_000, reference=R1),
+            gw(20_000, days(-1), reference=R2),
+            gw(30_000, days(-2), reference=R3),
+        ],
+        [],
+        settlement_lag_days=1,
+    )
+    assert raised(result) == {
+        ("expected_in_transit", (0,), ()),
+        ("expected_in_transit", (1,), ()),
+        ("missing_in_bank", (2,), ()),
+    }
+
+
+def test_the_counterpart_is_read_from_the_source_column_and_names_the_missing_type() -> None:
+    result = reconcile(
+        to_frame([gw(10_000, days(-3), reference=R1)]),
+        to_frame([ext(99_000, source=Source.VNPAY, reference=R9)]),
+        business_date=D,
+    )
+    assert result.counterpart is Source.VNPAY
+    assert raised(result) == {("missing_in_vnpay", (0,), ()), ("missing_in_gateway", (), (0,))}
+    with pytest.raises(ValueError, match="counterpart"):
+        reconcile(to_frame([]), to_frame([]), business_date=D)
+
+
+def test_the_summary_has_every_status_with_counts_and_signed_sums() -> None:
+    result = run(
+        [
+            gw(100_000, reference=R1),
+            gw(30_000, days(-5), reference=R2),
+            gw(5_000, direction=DEBIT, reference=R3),
+        ],
+        [ext(100_000, text=R1), ext(60_000, text="?")],
+    )
+    rows = {row["status"]: row for row in result.summary().iter_rows(named=True)}
+    assert rows["matched"] == {
+        "status": "matched",
+        "items": 1,
+        "internal_lines": 1,
+        "external_lines": 1,
+        "internal_amount": 100_000,
+        "external_amount": 100_000,
+        "difference": 0,
+    }
+    assert (rows["missing_in_bank"]["internal_amount"], rows["missing_in_bank"]["items"]) == (
+        30_000,
+        1,
+    )
+    assert rows["expected_in_transit"]["internal_amount"] == -5_000  # a debit
+    assert rows["missing_in_gateway"]["difference"] == 60_000
+    assert rows["duplicate"]["items"] == 0
+    assert sum(row["difference"] for row in rows.values()) == 160_000 - 125_000
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([gw(1_000), gw(2_000)], "line_id"),
+        ([gw(0)], "positive"),
+    ],
+)
+def test_lines_that_break_the_invariants_are_refused(
+    lines: list[StatementLine], message: str
+) -> None:
+    frame = to_frame(lines)
+    if message == "line_id":
+        frame = frame.with_columns(line_id=0)
+    with pytest.raises(ValueError, match=message):
+        reconcile(frame, to_frame([]), business_date=D, counterpart=Source.BANK)
