@@ -12,7 +12,7 @@ Everything is written to the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, insert, select, update
@@ -104,6 +104,7 @@ class Workflow:
         type: str | None = None,
         status: str | None = None,
         source: str | None = None,
+        min_age_days: int | None = None,
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         statement: Select[Any] = select(recon_exceptions).where(
@@ -117,6 +118,10 @@ class Workflow:
         ):
             if value is not None:
                 statement = statement.where(column == value)
+        if min_age_days is not None:  # age counts from the business day, in Vietnam's calendar
+            statement = statement.where(
+                recon_exceptions.c.business_date <= self.today() - timedelta(days=min_age_days)
+            )
         statement = statement.order_by(
             recon_exceptions.c.business_date, recon_exceptions.c.type, recon_exceptions.c.id
         ).limit(limit)

@@ -91,11 +91,15 @@ async def list_exceptions(request: web.Request) -> web.Response:
     await _actor(request, *FINANCE)
     query = request.rel_url.query
     day = _day(query["business_date"]) if query.get("business_date") else None
+    age = query.get("min_age_days")
+    if age is not None and not age.isdigit():
+        raise ValidationFailed([FieldError("min_age_days", "invalid_format", "whole days")])
     items = await request.app[WORKFLOW].list(
         business_date=day,
         type=query.get("type") or None,
         status=query.get("status") or None,
         source=query.get("source") or None,
+        min_age_days=int(age) if age is not None else None,
     )
     return json_response({"data": items})
 

@@ -140,3 +140,5 @@ async def test_exception_queue_filters_by_day_type_and_status(gateway: Gateway) 
     assert await ids(status="open") == [second]
     assert await ids(type="amount_mismatch") == []
     assert await ids(business_date="2026-11-20") == []
+    assert await ids(min_age_days="1") == [first, second]  # DAY is yesterday in Vietnam
+    assert await ids(min_age_days="2") == []
