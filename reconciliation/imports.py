@@ -116,7 +116,7 @@ class ImportService:
                     size=len(data),
                     status="quarantined" if reason else "accepted",
                     reason=reason[:255] if reason else None,
-                    line_count=len(lines),
+                    line_count=0 if reason else len(lines),  # lines kept, not lines read
                     error_count=len(parsed.errors) if parsed else 0,
                     row_errors=[asdict(error) for error in parsed.errors] if parsed else [],
                     control=asdict(parsed.control) if parsed else {},

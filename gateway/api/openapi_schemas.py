@@ -18,6 +18,9 @@ from gateway.api.schemas import (
     CreateTerminal,
     CreateWebhookEndpoint,
 )
+from reconciliation.imports import FORMAT_SOURCES
+from reconciliation.results import ExceptionType
+from reconciliation.workflow import RESOLUTIONS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 PAYMENT_STATUSES = [
@@ -87,6 +90,8 @@ def _page_of(name: str) -> dict[str, Any]:
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 _TEXT_OR_NULL = {"type": ["string", "null"]}
+_DATE = {"type": "string", "format": "date"}
+_DATE_OR_NULL = {"type": ["string", "null"], "format": "date"}
 
 _PROBLEM = {
     "type": "object",
@@ -325,6 +330,193 @@ _DELIVERY = _fixed(
 )
 
 
+# -- reconciliation -------------------------------------------------------------------------
+
+#: The ``source`` of an upload names the file's format (a test checks the parsers know each).
+STATEMENT_FORMATS = list(FORMAT_SOURCES)
+#: The counterparts: where statement files (and so exceptions) come from.
+RECON_SOURCES = list(dict.fromkeys(source.value for source in FORMAT_SOURCES.values()))
+EXCEPTION_TYPES = [kind.value for kind in ExceptionType]
+#: ``superseded`` exceptions (of a run replaced by a re-run) are left out of the queue.
+EXCEPTION_STATUSES = ["open", "resolved", "approved", "superseded"]
+_VND = {"type": "integer", "description": "VND"}
+_COUNT = {"type": "integer", "minimum": 0}
+
+
+def _by(keys: list[str], values: dict[str, Any]) -> dict[str, Any]:
+    """An object keyed by some of ``keys``."""
+    return {"type": "object", "propertyNames": {"enum": keys}, "additionalProperties": values}
+
+
+_CONTROL_TOTALS = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "What the file says about itself, where its format says it (null "
+    "otherwise); empty when the file could not be read",
+    "properties": {
+        name: {"type": ["integer", "null"], "description": text}
+        for name, text in (
+            ("opening_balance", "VND"),
+            ("closing_balance", "VND"),
+            ("total_credits", "VND"),
+            ("total_debits", "VND"),
+            ("entry_count", "lines the file declares"),
+        )
+    },
+}
+
+_STATEMENT_IMPORT = _fixed(
+    {
+        "id": _id("imp"),
+        "source": {
+            "type": "string",
+            "enum": RECON_SOURCES,
+            "description": "The counterpart the format belongs to",
+        },
+        "format": {"type": "string", "enum": STATEMENT_FORMATS},
+        "account": {
+            "type": ["string", "null"],
+            "description": "The upload's `account`, else the account the file names",
+        },
+        "filename": _TEXT_OR_NULL,
+        "file_hash": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "SHA-256 of the bytes: the same bytes are one import",
+        },
+        "status": {
+            "type": "string",
+            "enum": ["accepted", "quarantined"],
+            "description": "Accepted whole or quarantined whole: a quarantined file "
+            "contributes no line; fix it and upload it again",
+        },
+        "reason": {
+            "type": ["string", "null"],
+            "description": "Why quarantined, as `<code>: <message>`: `malformed_xml`, "
+            "`external_entity`, `unsupported_namespace`, `missing_column`, "
+            "`balances_do_not_tie`, `count_mismatch`, `too_large`, … or `row_errors` "
+            "(see `row_errors`); null when accepted",
+        },
+        "line_count": {
+            **_COUNT,
+            "description": "Lines read from the file; they are used only when it is accepted",
+        },
+        "error_count": _COUNT,
+        "row_errors": {"type": "array", "items": ref("RowError")},
+        "control": _CONTROL_TOTALS,
+        "period_start": _DATE_OR_NULL,
+        "period_end": _DATE_OR_NULL,
+        "created_at": _TIME,
+        "duplicate": {
+            "type": "boolean",
+            "description": "True when this answers an earlier upload of the same bytes",
+        },
+    }
+)
+
+_STATEMENT_LINE = _fixed(
+    {
+        "id": {"type": "integer"},
+        "source": {"type": "string", "enum": RECON_SOURCES},
+        "amount": {"type": "integer", "minimum": 1, "description": "VND, with `direction`"},
+        "direction": {"type": "string", "enum": ["credit", "debit"]},
+        "booking_date": _DATE,
+        "reference": {
+            "type": ["string", "null"],
+            "description": "Our payment reference when the line carries it",
+        },
+        "provider_txn_id": _TEXT_OR_NULL,
+        "text": {"type": "string", "description": "Transfer text exactly as the file gave it"},
+        "account": _TEXT_OR_NULL,
+        "document_no": _TEXT_OR_NULL,
+    },
+    "A line of an accepted statement file",
+)
+
+_EXCEPTION_PROPERTIES: dict[str, Any] = {
+    "id": _id("exc"),
+    "run_id": _id("run"),
+    "business_date": _DATE,
+    "source": {"type": "string", "enum": RECON_SOURCES, "description": "The counterpart"},
+    "type": {"type": "string", "enum": EXCEPTION_TYPES},
+    "status": {
+        "type": "string",
+        "enum": EXCEPTION_STATUSES,
+        "description": "`open` → `resolved` (maker) → `approved` (checker, not the maker); "
+        "`superseded` when a re-run replaced its run",
+    },
+    "amount": _VND,
+    "internal_keys": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "The gateway's side: `payment:<id>`, `refund:<id>`, `item:<payment>:<n>`",
+    },
+    "line_ids": {
+        "type": "array",
+        "items": {"type": "integer"},
+        "description": "The counterpart's statement lines",
+    },
+    "candidates": {
+        "type": "array",
+        "items": {"type": "integer"},
+        "description": "`ambiguous`: statement lines of an equal amount in the window",
+    },
+    "resolution": {"type": ["string", "null"], "enum": [*RESOLUTIONS, None]},
+    "resolution_reason": _TEXT_OR_NULL,
+    "resolved_by": _TEXT_OR_NULL,
+    "resolved_at": _TIME_OR_NULL,
+    "approved_by": _TEXT_OR_NULL,
+    "approved_at": _TIME_OR_NULL,
+    "age_days": {"type": "integer", "description": "Days since the business date"},
+}
+
+_RECON_RUN = _fixed(
+    {
+        "id": _id("run"),
+        "business_date": _DATE,
+        "rule_version": {"type": "string", "description": "The matching rules that ran"},
+        "status": {"const": "current", "description": "Re-running the day supersedes it"},
+        "inputs": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["imports", "window_days"],
+            "properties": {
+                "imports": {
+                    "type": "array",
+                    "items": _id("imp"),
+                    "description": "The imports whose lines were compared",
+                },
+                "window_days": {"type": "integer", "minimum": 0},
+                "reported_through": {
+                    **_by(RECON_SOURCES, _DATE),
+                    "description": "Per counterpart that sent lines: the last day it reported",
+                },
+            },
+        },
+        "summary": _fixed(
+            {
+                "matched": _fixed({"count": _COUNT, "amount": _VND}),
+                "exceptions": _fixed(
+                    {
+                        "count": _COUNT,
+                        "by_type": _by(EXCEPTION_TYPES, _COUNT),
+                        "amount_by_type": _by(EXCEPTION_TYPES, _VND),
+                    }
+                ),
+                "sources": _by(
+                    RECON_SOURCES,
+                    _fixed({"matched": _COUNT, "matched_amount": _VND, "exceptions": _COUNT}),
+                ),
+            }
+        ),
+        "day_closed": {"type": "boolean"},
+        "created_by": {"type": "string", "description": "Who ran it"},
+        "created_at": _TIME,
+    },
+    "The current run of a business day",
+)
+
+
 def _event(types: list[str], data: dict[str, Any], description: str) -> dict[str, Any]:
     return _fixed(
         {
@@ -483,6 +675,82 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["applied", "already_final", "ignored", "duplicate"],
                 "description": "`duplicate`: this very result was received before",
             },
+        }
+    ),
+    "StatementUpload": {
+        "type": "object",
+        "required": ["source", "file"],
+        "properties": {
+            "source": {
+                "type": "string",
+                "enum": STATEMENT_FORMATS,
+                "description": "The file's format (docs/reconciliation-formats.md)",
+            },
+            "account": {
+                "type": "string",
+                "maxLength": 34,
+                "description": "The collection account; defaults to the one the file names",
+            },
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "contentMediaType": "application/octet-stream",
+                "description": "The statement file as the counterpart sent it",
+            },
+        },
+        "description": "Other fields are ignored.",
+    },
+    "RowError": _fixed(
+        {
+            "line_no": {
+                "type": "integer",
+                "description": "Line (CSV), row (XLSX) or entry (XML, MT940) in the file",
+            },
+            "code": {
+                "type": "string",
+                "description": "`bad_amount`, `bad_date`, `date_out_of_range`, "
+                "`unknown_currency`, `missing_field`, …",
+            },
+            "message": {"type": "string"},
+        }
+    ),
+    "StatementImport": _STATEMENT_IMPORT,
+    "CreateReconRun": {
+        "type": "object",
+        "required": ["business_date"],
+        "properties": {"business_date": _DATE},
+        "description": "Other fields are ignored.",
+    },
+    "ReconRun": _RECON_RUN,
+    "StatementLine": _STATEMENT_LINE,
+    "ReconException": _fixed(_EXCEPTION_PROPERTIES),
+    "ReconExceptionDetail": _fixed(
+        {
+            **_EXCEPTION_PROPERTIES,
+            "lines": {
+                "type": "array",
+                "items": ref("StatementLine"),
+                "description": "The statement lines of `line_ids` and `candidates`",
+            },
+        }
+    ),
+    "ReconExceptionList": _list_of("ReconException"),
+    "ResolveException": {
+        "type": "object",
+        "required": ["resolution", "reason"],
+        "properties": {
+            "resolution": {"type": "string", "enum": list(RESOLUTIONS)},
+            "reason": {"type": "string", "minLength": 1, "pattern": "\\S"},
+        },
+        "description": "Other fields are ignored.",
+    },
+    "DayClosed": _fixed(
+        {
+            "business_date": _DATE,
+            "status": {"const": "closed"},
+            "run_id": {**_id("run"), "description": "The run the day was closed on"},
+            "closed_by": {"type": "string"},
+            "closed_at": _TIME,
         }
     ),
 }

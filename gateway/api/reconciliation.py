@@ -59,6 +59,10 @@ async def upload_statement(request: web.Request) -> web.Response:
         errors.append(FieldError("source", "required", "the file's format, e.g. camt053"))
     if data is None:
         errors.append(FieldError("file", "required", "the statement file"))
+    if len(fields.get("account", "")) > 34:
+        errors.append(
+            FieldError("account", "too_long", "an account number has at most 34 characters")
+        )
     if errors:
         raise ValidationFailed(errors)
     assert data is not None

@@ -4,7 +4,9 @@ serves, and whose response schemas describe what the service really sends."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from datetime import date, datetime
 from typing import Any
 
 import aiohttp
@@ -21,6 +23,7 @@ from conftest import (
     Gateway,
     make_settings,
     payment_body,
+    seed,
 )
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
@@ -33,6 +36,7 @@ from gateway.services.clients import Role, create_client
 from providers.payment import pos, vnpay
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.pos import BACKGROUND
+from providers.sandbox.statements import Discrepancies, PaidPayment, camt053, treasury_csv
 from webhooks import outbox
 
 DOCUMENT_URI = "urn:gateway:openapi"
@@ -47,16 +51,47 @@ async def served_document(gateway: Gateway) -> dict[str, Any]:
     return document
 
 
+def is_console(path: str) -> bool:
+    """The staff console: server-rendered HTML pages for finance staff behind a login session
+    (cookie + CSRF), not part of the API contract, so /openapi.json does not describe them. The
+    citizen's checkout pages under /pay/ are documented: the portal links to them."""
+    return path == "/console" or path.startswith("/console/")
+
+
 def registered_operations(app: web.Application) -> set[tuple[str, str]]:
+    """``(method, path)`` of every route, the path as OpenAPI writes it: aiohttp's canonical
+    form drops a parameter's regex (``report.{format:xlsx|csv}`` → ``report.{format}``), which
+    :func:`constrained_parameters` checks against the documented enum."""
     operations = set()
     for route in app.router.routes():
         resource = route.resource
         assert resource is not None
         path = resource.canonical
-        if route.method == "HEAD" or path.startswith("/sandbox/"):
+        if route.method == "HEAD" or path.startswith("/sandbox/") or is_console(path):
             continue
         operations.add((route.method.lower(), path))
     return operations
+
+
+#: A path parameter limited to literal choices: ``{format:xlsx|csv}`` → ``(?P<format>xlsx|csv)``.
+CHOICES = re.compile(r"\(\?P<(\w+)>([\w-]+(?:\|[\w-]+)*)\)")
+
+
+def constrained_parameters(app: web.Application) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """The operations (of :func:`registered_operations`) whose route limits a path parameter
+    to literal choices, with each such parameter's choices."""
+    documented = registered_operations(app)
+    found: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for route in app.router.routes():
+        resource = route.resource
+        assert resource is not None
+        pattern = resource.get_info().get("pattern")
+        operation = (route.method.lower(), resource.canonical)
+        if pattern is None or operation not in documented:
+            continue
+        for name, choices in CHOICES.findall(pattern.pattern):
+            found.setdefault(operation, {})[name] = set(choices.split("|"))
+    return found
 
 
 def documented_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
@@ -92,8 +127,8 @@ def schema_errors(document: dict[str, Any], parts: tuple[str, ...], instance: An
 async def assert_documented(document: dict[str, Any], method: str, path: str, response: Any) -> Any:
     """Check ``response`` against what is documented for ``method path`` and its status: the
     required headers, the media type and the schema (``$ref``s resolve against the document
-    itself). Return the parsed body (``None`` when nothing is documented; the text when the
-    media type has no schema)."""
+    itself). Return the parsed body (``None`` when nothing is documented; when the media type
+    has no schema, the text of a ``text/*`` body, else its bytes)."""
     responses = document["paths"][path][method]["responses"]
     status = str(response.status)
     assert status in responses, f"{method.upper()} {path} → {status} is not documented"
@@ -109,7 +144,8 @@ async def assert_documented(document: dict[str, Any], method: str, path: str, re
         f"documented {sorted(content)}"
     )
     if "schema" not in content[response.content_type]:
-        return await response.text()
+        text = response.content_type.startswith("text/")
+        return await response.text() if text else await response.read()
     body = await response.json(content_type=None)
     parts = ("paths", path, method, "responses", status, "content", response.content_type, "schema")
     errors = schema_errors(document, parts, body)
@@ -152,9 +188,22 @@ async def test_every_route_is_documented_and_every_documented_path_exists(
     assert registered - documented == set(), "routes missing from /openapi.json"
     assert documented - registered == set(), "documented operations that are not served"
 
+    constrained = constrained_parameters(gateway.client.app)
+    assert ("get", "/v1/reconciliation/days/{day}/report.{format}") in constrained
+    for (method, path), parameters in constrained.items():
+        operation = document["paths"][path][method]
+        declared = {
+            p["name"]: p["schema"] for p in operation.get("parameters", []) if p["in"] == "path"
+        }
+        for name, choices in parameters.items():
+            assert set(declared[name].get("enum", ())) == choices, (
+                f"{method.upper()} {path}: `{name}` is one of {sorted(choices)}"
+            )
+
 
 def test_sandbox_routes_are_the_only_undocumented_ones(tmp_path: Any) -> None:
-    # Sandbox mode mounts the sandbox bank under /sandbox/; everything else is still the API.
+    # Sandbox mode mounts the sandbox bank under /sandbox/; everything else is still the API
+    # (the staff console aside, see is_console).
     settings = make_settings(
         f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         sandbox=True,
@@ -220,6 +269,9 @@ UNKNOWN = {
     "{endpoint_id}": "we_" + "a" * 26,
     "{event_id}": "evt_" + "a" * 26,
     "{bank}": "nosuchbank",
+    "{exception_id}": "exc_" + "a" * 26,
+    "{day}": "2026-11-22",  # never reconciled
+    "{format}": "csv",
 }
 TERMINAL = {"agency_code": "HCM", "terminal_id": "T-1", "name": "Quầy 1"}
 
@@ -367,6 +419,72 @@ MORE_PROBLEMS: list[tuple[str | None, str, str, dict[str, Any], int, str]] = [
     ("portal", "post", "/v1/events/{event_id}/redeliver", {}, 404, "not_found"),
     # no POS cloud is configured here
     (None, "post", "/callbacks/pos", {"data": b"{}"}, 404, "not_found"),
+    # reconciliation
+    (None, "get", "/v1/reconciliation/runs", {}, 401, "unauthenticated"),
+    ("portal", "post", "/v1/reconciliation/statements", {"data": b"x"}, 403, "forbidden"),
+    ("finance", "post", "/v1/reconciliation/statements", {"data": b"{}"}, 400, "bad_request"),
+    (
+        "finance",
+        "post",
+        "/v1/reconciliation/runs",
+        {"json": {"business_date": "22/11/2026"}},
+        422,
+        "validation_failed",
+    ),
+    ("finance", "get", "/v1/reconciliation/runs", {}, 422, "validation_failed"),
+    (
+        "finance",
+        "get",
+        "/v1/reconciliation/runs",
+        {"params": {"business_date": "2026-11-22"}},
+        404,
+        "not_found",
+    ),
+    ("portal", "get", "/v1/reconciliation/exceptions", {}, 403, "forbidden"),
+    (
+        "finance",
+        "get",
+        "/v1/reconciliation/exceptions",
+        {"params": {"business_date": "yesterday"}},
+        422,
+        "validation_failed",
+    ),
+    ("finance", "get", "/v1/reconciliation/exceptions/{exception_id}", {}, 404, "not_found"),
+    (
+        "finance",
+        "post",
+        "/v1/reconciliation/exceptions/{exception_id}/resolve",
+        {"json": {"resolution": "write_off", "reason": "Đã đối chiếu"}},
+        404,
+        "not_found",
+    ),
+    (
+        "finance",
+        "post",
+        "/v1/reconciliation/exceptions/{exception_id}/resolve",
+        {"json": ["write_off"]},
+        422,
+        "validation_failed",
+    ),
+    (
+        "finance",
+        "post",
+        "/v1/reconciliation/exceptions/{exception_id}/approve",
+        {},
+        403,
+        "forbidden",
+    ),
+    (
+        "approver",
+        "post",
+        "/v1/reconciliation/exceptions/{exception_id}/approve",
+        {},
+        404,
+        "not_found",
+    ),
+    ("finance", "post", "/v1/reconciliation/days/{day}/close", {}, 403, "forbidden"),
+    ("approver", "post", "/v1/reconciliation/days/{day}/close", {}, 409, "invalid_transition"),
+    ("finance", "get", "/v1/reconciliation/days/{day}/report.{format}", {}, 404, "not_found"),
 ]
 
 
@@ -470,6 +588,243 @@ async def test_bank_notice_ack_and_the_paid_payment_match_their_schemas(
     paid = await gateway.client.get(f"/v1/payments/{payment['id']}", headers=gateway.auth())
     paid_body = await assert_documented(document, "get", "/v1/payments/{payment_id}", paid)
     assert paid_body["status"] == "paid" and paid_body["paid_at"]
+
+
+# -- reconciliation: paid payments, statements from the sandbox generator, the finance workflow --
+
+RECON = "/v1/reconciliation"
+RECON_DAY = date(2026, 11, 22)  # the fixed clock's business day (Asia/Ho_Chi_Minh)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def paid_by_transfer(gateway: Gateway, count: int) -> list[PaidPayment]:
+    """``count`` payments paid by bank transfer, as the sandbox statement generator wants them."""
+    paid = []
+    for number in range(count):
+        payment = await gateway.create_payment(dossier_code=f"HS-{number}")
+        body, headers = signed_notice(payment, int(gateway.clock.now.timestamp()))
+        ack = await gateway.client.post("/callbacks/bank/testbank", data=body, headers=headers)
+        assert (await ack.json())["outcome"] == "applied"
+        fetched = await gateway.client.get(f"/v1/payments/{payment['id']}", headers=gateway.auth())
+        paid.append(
+            PaidPayment(
+                reference=payment["reference"],
+                amount=payment["amount"],
+                paid_at=datetime.fromisoformat((await fetched.json())["paid_at"]),
+                channel="vietqr",
+                provider_txn_id=json.loads(body)["transaction_id"],
+                agency_code="HCM",
+                fee_lines=(("charge", 135000), ("fee", 50000)),
+                account_number=AGENCY_ACCOUNT,
+            )
+        )
+    return paid
+
+
+async def upload(
+    gateway: Gateway, source: str | None, data: bytes | None, who: str = "finance"
+) -> Any:
+    form = aiohttp.FormData(default_to_multipart=True)
+    if source is not None:
+        form.add_field("source", source)
+    form.add_field("account", AGENCY_ACCOUNT)
+    if data is not None:
+        form.add_field("file", data, filename="sao-ke", content_type="application/octet-stream")
+    return await gateway.client.post(f"{RECON}/statements", data=form, headers=gateway.auth(who))
+
+
+async def recon(
+    gateway: Gateway, document: dict[str, Any], method: str, path: str, who: str, **kwargs: Any
+) -> tuple[int, Any]:
+    """Call ``path`` (a documented template) with ``{exception_id}``/``{day}``/``{format}``
+    from ``kwargs``; check the answer against the document; return status and body."""
+    values = {
+        name: kwargs.pop(name) for name in ("exception_id", "day", "format") if name in kwargs
+    }
+    url = path.format(**values) if values else path
+    response = await gateway.client.request(method, url, headers=gateway.auth(who), **kwargs)
+    return response.status, await assert_documented(document, method, path, response)
+
+
+async def test_statement_import_responses_match_their_schemas(gateway: Gateway) -> None:
+    document = await served_document(gateway)
+    path = f"{RECON}/statements"
+    paid = await paid_by_transfer(gateway, 1)
+    statement = camt053(AGENCY_ACCOUNT, paid, RECON_DAY, opening_balance=1_000_000)
+
+    accepted = await upload(gateway, "camt053", statement)
+    imported = await assert_documented(document, "post", path, accepted)
+    assert (accepted.status, imported["status"], imported["duplicate"]) == (201, "accepted", False)
+    assert imported["line_count"] == 1 and imported["control"]["opening_balance"] == 1_000_000
+    again = await upload(gateway, "camt053", statement)
+    duplicate = await assert_documented(document, "post", path, again)
+    assert (again.status, duplicate["id"], duplicate["duplicate"]) == (200, imported["id"], True)
+
+    # A row that cannot be read quarantines the whole file: the body is the import, not a problem.
+    bad_row = treasury_csv(paid, RECON_DAY).replace(b'"135,000"', b'"135,000.5"', 1)
+    unreadable = b"<Document><Stmt>"
+    for source, data, reason in (
+        ("treasury_csv", bad_row, "row_errors"),
+        ("camt053", unreadable, "malformed_xml"),
+    ):
+        response = await upload(gateway, source, data)
+        assert (response.status, response.content_type) == (422, "application/json")
+        quarantined = await assert_documented(document, "post", path, response)
+        assert quarantined["status"] == "quarantined"
+        assert quarantined["reason"].startswith(reason)
+        assert len(quarantined["row_errors"]) == quarantined["error_count"]
+    assert quarantined["row_errors"] == [] and quarantined["control"] == {}
+    response = await upload(gateway, "treasury_csv", bad_row)
+    assert (response.status, (await response.json())["duplicate"]) == (200, True)
+
+    for source, data, field in (("swift_mt999", b"x", "source"), ("camt053", None, "file")):
+        response = await upload(gateway, source, data)
+        assert (response.status, response.content_type) == (422, "application/problem+json")
+        problem = await assert_documented(document, "post", path, response)
+        assert (problem["code"], problem["errors"][0]["field"]) == ("validation_failed", field)
+
+
+async def test_a_statement_over_the_upload_limit_matches_the_problem_schema(
+    aiohttp_client: Any, database_url: str, clock: Any
+) -> None:
+    app = create_app(
+        make_settings(database_url, max_upload_bytes=1024), clock=clock, background=False
+    )
+    gateway = Gateway(client=await aiohttp_client(app), clock=clock)
+    gateway.keys = await seed(gateway.client)
+    document = await served_document(gateway)
+    response = await upload(gateway, "camt053", b"<x/>" * 1000)
+    assert response.status == 413
+    problem = await assert_documented(document, "post", f"{RECON}/statements", response)
+    assert problem["code"] == "payload_too_large"
+
+
+async def test_reconciliation_workflow_responses_match_their_schemas(gateway: Gateway) -> None:
+    document = await served_document(gateway)
+    day = RECON_DAY.isoformat()
+    paid = await paid_by_transfer(gateway, 2)
+    # The bank credited the second payment 5,000 short and sent 42,000 nobody explains.
+    problems = Discrepancies(amount_delta={paid[1].reference: -5000}, unknown_credits=(42000,))
+    statement = camt053(AGENCY_ACCOUNT, paid, RECON_DAY, opening_balance=0, problems=problems)
+    assert (await upload(gateway, "camt053", statement)).status == 201
+
+    runs = f"{RECON}/runs"
+    status, run = await recon(
+        gateway, document, "post", runs, "finance", json={"business_date": day}
+    )
+    assert status == 201 and run["summary"]["matched"]["count"] == 1
+    status, current = await recon(
+        gateway, document, "get", runs, "approver", params={"business_date": day}
+    )
+    assert (status, current["id"], current["day_closed"]) == (200, run["id"], False)
+
+    status, listing = await recon(gateway, document, "get", f"{RECON}/exceptions", "finance")
+    mismatch, unknown = listing["data"]
+    assert (mismatch["type"], unknown["type"]) == ("amount_mismatch", "missing_in_gateway")
+    one = f"{RECON}/exceptions/{{exception_id}}"
+    for item in listing["data"]:
+        status, detail = await recon(
+            gateway, document, "get", one, "finance", exception_id=item["id"]
+        )
+        assert status == 200 and [line["id"] for line in detail["lines"]] == item["line_ids"]
+    status, filtered = await recon(
+        gateway,
+        document,
+        "get",
+        f"{RECON}/exceptions",
+        "finance",
+        params={
+            "business_date": day,
+            "type": "missing_in_gateway",
+            "status": "open",
+            "source": "bank",
+        },
+    )
+    assert [item["id"] for item in filtered["data"]] == [unknown["id"]]
+
+    close = f"{RECON}/days/{{day}}/close"
+    status, problem = await recon(gateway, document, "post", close, "approver", day=day)
+    assert (status, problem["code"]) == (409, "open_exceptions")
+
+    resolve, approve = f"{one}/resolve", f"{one}/approve"
+    decision = {"resolution": "write_off", "reason": "Ngân hàng thu phí chuyển tiền"}
+    status, resolved = await recon(
+        gateway, document, "post", resolve, "finance", exception_id=mismatch["id"], json=decision
+    )
+    assert (status, resolved["status"], resolved["resolution"]) == (200, "resolved", "write_off")
+    status, problem = await recon(
+        gateway, document, "post", resolve, "finance", exception_id=mismatch["id"], json=decision
+    )
+    assert (status, problem["code"]) == (409, "invalid_transition")
+    status, problem = await recon(
+        gateway,
+        document,
+        "post",
+        resolve,
+        "finance",
+        exception_id=unknown["id"],
+        json={"resolution": "ignore", "reason": " "},
+    )
+    assert (status, [e["field"] for e in problem["errors"]]) == (422, ["resolution", "reason"])
+    status, approved = await recon(
+        gateway, document, "post", approve, "approver", exception_id=mismatch["id"]
+    )
+    assert (status, approved["status"]) == (200, "approved") and approved["approved_at"]
+
+    refund = {"resolution": "refund_requested", "reason": "Người nộp chuyển nhầm"}
+    await recon(
+        gateway, document, "post", resolve, "approver", exception_id=unknown["id"], json=refund
+    )
+    status, problem = await recon(
+        gateway, document, "post", approve, "approver", exception_id=unknown["id"]
+    )
+    assert (status, problem["code"]) == (409, "cannot_approve_own_resolution")
+    status, _ = await recon(
+        gateway, document, "post", approve, "approver2", exception_id=unknown["id"]
+    )
+    assert status == 200
+
+    report = f"{RECON}/days/{{day}}/report.{{format}}"
+    for fmt, media in (("xlsx", XLSX), ("csv", "text/csv")):
+        response = await gateway.client.get(
+            report.format(day=day, format=fmt), headers=gateway.auth("finance")
+        )
+        assert (response.status, response.content_type) == (200, media)
+        body = await assert_documented(document, "get", report, response)
+        assert response.headers["Content-Disposition"].endswith(f'doi-soat-{day}.{fmt}"')
+        if fmt == "xlsx":
+            assert body.startswith(b"PK")  # a zip: the workbook
+        else:
+            assert body.startswith("\ufeff") and "Số giao dịch khớp,1" in body
+    status, problem = await recon(
+        gateway, document, "get", report, "finance", day="2026-11-31", format="csv"
+    )
+    assert (status, problem["code"]) == (422, "validation_failed")
+
+    status, closed = await recon(gateway, document, "post", close, "approver", day=day)
+    assert (status, closed["status"], closed["run_id"]) == (200, "closed", run["id"])
+
+    # A closed day is immutable.
+    status, problem = await recon(gateway, document, "post", close, "approver", day=day)
+    assert (status, problem["code"]) == (409, "day_closed")
+    status, problem = await recon(
+        gateway, document, "post", approve, "approver2", exception_id=unknown["id"]
+    )
+    assert (status, problem["code"]) == (409, "day_closed")
+    status, problem = await recon(
+        gateway, document, "post", runs, "finance", json={"business_date": day}
+    )
+    assert (status, problem["code"]) == (409, "day_closed")
+    late = camt053(AGENCY_ACCOUNT, paid, RECON_DAY, opening_balance=7)
+    response = await upload(gateway, "camt053", late)
+    problem = await assert_documented(document, "post", f"{RECON}/statements", response)
+    assert (response.status, problem["code"]) == (409, "day_closed")
+    status, current = await recon(
+        gateway, document, "get", runs, "finance", params={"business_date": day}
+    )
+    assert current["day_closed"] is True
+    status, problem = await recon(gateway, document, "post", close, "approver", day="21-11-2026")
+    assert (status, problem["code"]) == (422, "validation_failed")
 
 
 # -- attempts, refunds, terminals, webhooks and provider callbacks: through the sandboxes ------
