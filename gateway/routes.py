@@ -13,7 +13,7 @@ from gateway.api import (
     reconciliation,
     webhooks,
 )
-from gateway.pages import checkout
+from gateway.pages import checkout, console, console_auth
 
 
 def setup_routes(app: web.Application) -> None:
@@ -66,3 +66,19 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/pay/{payment_id}/vnpay", checkout.pay_with_vnpay)
     add.add_get("/pay/{payment_id}/qr.png", checkout.qr_png)
     add.add_get("/pay/{payment_id}/qr.svg", checkout.qr_svg)
+
+    # -- staff console (server-rendered; session cookie + CSRF): gateway/pages/console*.py --
+    add.add_get("/console/login", console_auth.login_form)
+    add.add_post("/console/login", console_auth.login)
+    add.add_post("/console/logout", console_auth.logout)
+    add.add_get("/console", console.dashboard)
+    add.add_post("/console/days/{day}/run", console.run_day)
+    add.add_post("/console/days/{day}/close", console.close_day)
+    add.add_get("/console/days/{day}/report.{format:xlsx|csv}", console.day_report)
+    add.add_get("/console/statements", console.statements_form)
+    add.add_post("/console/statements", console.upload_statement)
+    add.add_get("/console/exceptions", console.exception_list)
+    add.add_get("/console/exceptions/{exception_id}", console.exception_detail)
+    add.add_post("/console/exceptions/{exception_id}/resolve", console.resolve_exception)
+    add.add_post("/console/exceptions/{exception_id}/approve", console.approve_exception)
+    # -- end of staff console --

@@ -83,15 +83,20 @@ def mount_sandboxes(app: web.Application) -> None:
 
 async def sandbox_context(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(upgrade, app[SETTINGS].database_dsn)
-    key = await seed_demo(app)
-    if key is not None:
-        print(
-            f"\n  Sandbox ready at {app[SETTINGS].base_url}\n"
-            f"  Demo agency: {app[SETTINGS].demo.agency_code}\n"
-            f"  Demo portal API key: {key}\n",
-            file=sys.stderr,
-            flush=True,
-        )
+    _, keys, passwords = await seed_demo(app)
+    base = app[SETTINGS].base_url
+    users = "\n".join(f"    {user} / {password}" for user, password in passwords.items())
+    # The one place keys and passwords are shown, as the sandbox promises (never logged).
+    print(
+        f"\n  Sandbox ready at {base}\n"
+        f"  Demo agency: {app[SETTINGS].demo.agency_code}\n"
+        f"  Demo portal API key:   {keys[Role.PORTAL]}\n"
+        f"  Demo finance API key:  {keys[Role.FINANCE]}\n"
+        f"  Demo approver API key: {keys[Role.FINANCE_APPROVER]}\n"
+        f"  Finance console: {base}/console (user / password)\n{users}\n",
+        file=sys.stderr,
+        flush=True,
+    )
     yield
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -21,7 +23,28 @@ def vnd(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " ₫"
 
 
+_BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local_time(value: str | datetime | None) -> str:
+    """An ISO timestamp (UTC ``Z`` or with an offset) → ``22/11/2026 09:00`` in Vietnam time."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.astimezone(_BUSINESS_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def vn_date(value: str | date | None) -> str:
+    """``2026-11-22`` → ``22/11/2026``."""
+    if not value:
+        return ""
+    day = value if isinstance(value, date) else date.fromisoformat(value)
+    return day.strftime("%d/%m/%Y")
+
+
 _env.filters["vnd"] = vnd
+_env.filters["local_time"] = local_time
+_env.filters["vn_date"] = vn_date
 
 
 def render(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import FixedClock
 
@@ -19,7 +20,11 @@ APPROVER = "gw_demo000003_approverapproverapproverappr0000"
 
 
 async def test_a_sandbox_day_from_payment_to_reconciliation(
-    aiohttp_client: Any, tmp_path: Any, unused_tcp_port: int, clock: FixedClock
+    aiohttp_client: Any,
+    tmp_path: Any,
+    unused_tcp_port: int,
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = load_settings(
         environ={},
@@ -38,6 +43,11 @@ async def test_a_sandbox_day_from_payment_to_reconciliation(
         )
     )
     await client.start_server()
+    banner = capsys.readouterr().err
+    assert f"Demo portal API key:   {PORTAL}" in banner
+    assert f"Demo finance API key:  {FINANCE}" in banner
+    assert f"Demo approver API key: {APPROVER}" in banner
+    assert "ketoan / " in banner and "truongphong / " in banner
     try:
         portal = {"Authorization": f"Bearer {PORTAL}"}
         created = await client.post(

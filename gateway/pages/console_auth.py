@@ -1,0 +1,289 @@
+"""Signing in to the staff console, and the guard every console page goes through.
+
+- The session lives in the ``gw_session`` cookie (HttpOnly, SameSite=Strict, Path=/console,
+  Secure over https); the server keeps only its hash (:mod:`gateway.services.staff`).
+- Every page needs a session (else: to the sign-in page) and a console role (else: 403).
+- Every POST form carries the session's CSRF token in the hidden field ``csrf``; a missing
+  or wrong token is refused with 403 before anything is done.
+- Service errors become a Vietnamese sentence on a page; nothing reaches the browser as a
+  traceback or as the API's ``problem+json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from aiohttp import BodyPartReader, web
+
+from gateway.errors import GatewayError, PayloadTooLarge, Unauthenticated
+from gateway.http.responses import read_body
+from gateway.keys import SETTINGS, STAFF
+from gateway.pages.console_labels import error_message
+from gateway.pages.render import render
+from gateway.services.clients import Role
+from gateway.services.staff import StaffUser
+
+log = structlog.get_logger(__name__)
+
+COOKIE = "gw_session"
+PREFIX = "/console"
+LOGIN = f"{PREFIX}/login"
+CONSOLE_ROLES = frozenset({Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN})
+APPROVER_ROLES = frozenset({Role.FINANCE_APPROVER, Role.ADMIN})
+ROLE_LABELS = {
+    Role.FINANCE: "Kế toán viên",
+    Role.FINANCE_APPROVER: "Người phê duyệt",
+    Role.ADMIN: "Quản trị",
+}
+_TEXT_FIELD_LIMIT = 8192
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Form:
+    fields: dict[str, str]
+    upload: Upload | None = None
+
+    def get(self, name: str) -> str:
+        return self.fields.get(name, "")
+
+
+Page = Callable[[web.Request, StaffUser], Awaitable[web.StreamResponse]]
+FormPage = Callable[[web.Request, StaffUser, Form], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def page(
+    template: str,
+    *,
+    status: int = 200,
+    user: StaffUser | None = None,
+    **context: Any,
+) -> web.Response:
+    """Render a console page. The console is never framed (clickjacking)."""
+    response = render(
+        template,
+        status=status,
+        user=user,
+        role_label=ROLE_LABELS.get(user.role, user.role.value) if user else "",
+        is_approver=user is not None and user.role in APPROVER_ROLES,
+        **context,
+    )
+    response.headers["Content-Security-Policy"] += "; frame-ancestors 'none'"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def see_other(location: str) -> web.Response:
+    """303 to ``location`` (after a POST, the browser asks for the next page with GET)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def error_page(user: StaffUser | None, error: GatewayError) -> web.Response:
+    return page(
+        "console_error.html",
+        status=error.http_status,
+        user=user,
+        title="Không thực hiện được",
+        message=error_message(error),
+        code=error.code,
+    )
+
+
+def _invalid_session(user: StaffUser) -> web.Response:
+    return page(
+        "console_error.html",
+        status=403,
+        user=user,
+        title="Phiên làm việc không hợp lệ",
+        message="Biểu mẫu đã hết hạn hoặc không được gửi từ trang này. "
+        "Hãy tải lại trang và thử lại.",
+        code="csrf",
+    )
+
+
+def _not_allowed(user: StaffUser) -> web.Response:
+    return page(
+        "console_error.html",
+        status=403,
+        user=None,  # no navigation: none of it would open
+        title="Không có quyền truy cập",
+        message="Tài khoản của bạn không có quyền sử dụng trang đối soát.",
+        code="forbidden",
+    )
+
+
+async def signed_in(request: web.Request) -> StaffUser | None:
+    token = request.cookies.get(COOKIE, "")
+    if not token:
+        return None
+    try:
+        return await request.app[STAFF].session_user(token)
+    except Unauthenticated:
+        return None
+
+
+def _guarded(handler: Page) -> Handler:
+    """Session, role and error handling shared by GET and POST pages."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        user = await signed_in(request)
+        if user is None:
+            raise web.HTTPSeeOther(LOGIN)
+        if user.role not in CONSOLE_ROLES:
+            return _not_allowed(user)
+        try:
+            return await handler(request, user)
+        except web.HTTPException:
+            raise
+        except GatewayError as exc:
+            if exc.http_status >= 500:
+                log.error("console_request_failed", code=exc.code, exc_info=True)
+            return error_page(user, exc)
+        except Exception:
+            log.exception("console_unhandled_error")
+            return error_page(user, GatewayError())
+
+    return guarded
+
+
+def view(handler: Page) -> Handler:
+    """A GET page for a signed-in console user."""
+    return _guarded(handler)
+
+
+def action(handler: FormPage, *, upload_limit: bool = False) -> Handler:
+    """A POST form for a signed-in console user, with its CSRF token checked first."""
+
+    async def checked(request: web.Request, user: StaffUser) -> web.StreamResponse:
+        settings = request.app[SETTINGS]
+        limit = settings.max_upload_bytes if upload_limit else settings.max_body_bytes
+        form = await read_form(request, limit)
+        if not _csrf_ok(form, user):
+            log.warning("console_csrf_rejected", user_id=user.id, path=request.path)
+            return _invalid_session(user)
+        return await handler(request, user, form)
+
+    functools.update_wrapper(checked, handler)
+    return _guarded(checked)
+
+
+def _csrf_ok(form: Form, user: StaffUser) -> bool:
+    sent = form.get("csrf").encode()
+    return bool(sent) and hmac.compare_digest(sent, user.csrf_token.encode())
+
+
+def upload_action(handler: FormPage) -> Handler:
+    return action(handler, upload_limit=True)
+
+
+async def read_form(request: web.Request, limit: int) -> Form:
+    """A URL-encoded or multipart form, refused with 413 beyond ``limit`` bytes in all."""
+    if not request.content_type.startswith("multipart/"):
+        raw = await read_body(request, limit)
+        try:
+            pairs = parse_qsl(raw.decode(), keep_blank_values=True)
+        except UnicodeDecodeError:
+            pairs = []
+        fields: dict[str, str] = {}
+        for name, value in pairs:
+            fields.setdefault(name, value)
+        return Form(fields)
+    fields = {}
+    upload: Upload | None = None
+    size = 0
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.name:
+            continue
+        chunks = []
+        while chunk := await part.read_chunk(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"at most {limit} bytes")
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if part.filename is not None:
+            if upload is None:
+                upload = Upload(part.filename, data)
+        elif part.name not in fields:
+            fields[part.name] = data[:_TEXT_FIELD_LIMIT].decode(errors="replace")
+    return Form(fields, upload)
+
+
+# -- sign in and out -------------------------------------------------------------------------
+
+
+def _login_form(*, status: int = 200, error: str | None = None, username: str = "") -> web.Response:
+    return page("console_login.html", status=status, error=error, username=username)
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    user = await signed_in(request)
+    if user is not None and user.role in CONSOLE_ROLES:
+        raise web.HTTPSeeOther(PREFIX)
+    return _login_form()
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request, request.app[SETTINGS].max_body_bytes)
+    username = form.get("username").strip()[:64]
+    password = form.get("password")[:1024]
+    staff = request.app[STAFF]
+    try:
+        token, user = await staff.login(username, password)
+    except Unauthenticated:
+        log.info("console_login_failed")
+        return _login_form(status=401, error="Sai tên đăng nhập hoặc mật khẩu", username=username)
+    if user.role not in CONSOLE_ROLES:
+        await staff.logout(token)
+        log.info("console_login_refused", user_id=user.id, role=user.role.value)
+        return _login_form(
+            status=403,
+            error="Tài khoản của bạn không có quyền sử dụng trang đối soát.",
+            username=username,
+        )
+    log.info("console_login", user_id=user.id)
+    response = see_other(PREFIX)
+    response.set_cookie(
+        COOKIE,
+        token,
+        path=PREFIX,
+        httponly=True,
+        samesite="Strict",
+        secure=_is_https(request),
+    )
+    return response
+
+
+def _is_https(request: web.Request) -> bool:
+    # Behind a TLS-terminating proxy the request itself is plain http, but the browser's is
+    # not: the public base URL says which one the browser uses.
+    return request.secure or request.app[SETTINGS].base_url.startswith("https://")
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """Ends the session (with a valid CSRF token only: a cross-site logout is a nuisance)."""
+    user = await signed_in(request)
+    if user is None:
+        raise web.HTTPSeeOther(LOGIN)
+    form = await read_form(request, request.app[SETTINGS].max_body_bytes)
+    if not _csrf_ok(form, user):
+        return _invalid_session(user)
+    await request.app[STAFF].logout(request.cookies[COOKIE])
+    log.info("console_logout", user_id=user.id)
+    response = see_other(LOGIN)
+    response.del_cookie(COOKIE, path=PREFIX)
+    return response

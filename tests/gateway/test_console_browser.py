@@ -1,0 +1,305 @@
+"""The finance staff console in a real headless browser (Debian's chromium driven by
+Playwright): a quarantined upload, then a whole reconciliation day with maker-checker —
+the officer resolves, the approver approves, nobody approves their own resolution, and
+the day is closed.
+
+The day's data comes through the services: a citizen pays 185.000 ₫ by bank transfer
+through the sandbox bank, and the bank's camt.053 for the day shows that credit as
+180.000 ₫ (an amount mismatch) plus a credit nobody at the gateway knows about.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from conftest import (
+    AGENCY_ACCOUNT,
+    AGENCY_BIN,
+    BANK_SECRET,
+    IN_CI,
+    FixedClock,
+    Gateway,
+    make_settings,
+    seed,
+)
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from test_console_http import DAY, PASSWORD, camt053
+
+from gateway.app import create_app
+from gateway.keys import STAFF
+from gateway.services.clients import Role
+from providers.sandbox.bank import SandboxBankConfig, create_bank_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+EXPECTED_STATUS = re.compile(r"^Failed to load resource: .* status of (409|422) ")
+#: For a human to look at; nothing asserts on it.
+SCREENSHOT = "/tmp/console.png"  # noqa: S108 — a fixed, well-known place on purpose
+STAFF_USERS = (
+    ("ketoan", "Nguyễn Thị Kế Toán", Role.FINANCE),
+    ("truongphong", "Trần Văn Trưởng Phòng", Role.FINANCE_APPROVER),
+    ("phophong", "Lê Thị Phó Phòng", Role.FINANCE_APPROVER),
+)
+
+
+# -- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium (Playwright cannot download its own browsers here)."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: install Debian's chromium package"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass
+class Desk:
+    """A desktop-sized tab, with what went wrong in it (script errors, CSP reports)."""
+
+    page: Page
+    base: str
+    errors: list[str] = field(default_factory=list)
+
+    async def goto(self, path: str) -> None:
+        await self.page.goto(self.base + path)
+
+    async def login(self, username: str) -> None:
+        await self.goto("/console/login")
+        await self.page.get_by_label("Tên đăng nhập").fill(username)
+        await self.page.get_by_label("Mật khẩu").fill(PASSWORD)
+        await self.page.get_by_role("button", name="Đăng nhập").click()
+        await expect(self.page.get_by_role("heading", level=1)).to_contain_text("Đối soát ngày")
+
+    async def logout(self) -> None:
+        await self.page.get_by_role("button", name="Đăng xuất").click()
+        await expect(self.page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
+
+    async def open_exception(self, type_label: str) -> None:
+        await self.page.get_by_role("link", name="Ngoại lệ", exact=True).click()
+        await self.page.get_by_role("link", name=type_label).click()
+        await expect(self.page.get_by_role("heading", level=1)).to_have_text(type_label)
+
+
+@pytest.fixture
+async def desk(browser: Browser, console_day: Gateway) -> AsyncIterator[Desk]:
+    context = await browser.new_context(viewport=DESKTOP, locale="vi-VN", accept_downloads=True)
+    page = await context.new_page()
+    desk = Desk(page, str(console_day.client.make_url("")).rstrip("/"))
+    page.on("pageerror", lambda error: desk.errors.append(f"pageerror: {error}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        # A refused form answers its page with 409/422 on purpose; chromium logs that as a
+        # failed "resource". Anything else (a CSP violation, a script error) counts.
+        if message.type == "error" and not EXPECTED_STATUS.match(message.text):
+            desk.errors.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    try:
+        yield desk
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def console_day(
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str, clock: FixedClock
+) -> Gateway:
+    """The service with three console users and one payment paid by bank transfer."""
+    app = create_app(make_settings(database_url), clock=clock, background=False)
+    client = await aiohttp_client(app)
+    gateway = Gateway(client=client, clock=clock, keys=await seed(client))
+    for username, display_name, role in STAFF_USERS:
+        await app[STAFF].create_user(
+            username=username,
+            display_name=display_name,
+            role=role,
+            password=PASSWORD,
+            agency_codes=["HCM"],
+        )
+    bank = await aiohttp_server(
+        create_bank_app(
+            SandboxBankConfig(
+                bin=AGENCY_BIN,
+                secret=BANK_SECRET.encode(),
+                notify_url=str(client.make_url("/callbacks/bank/testbank")),
+                clock=clock,
+            )
+        )
+    )
+    payment = await gateway.create_payment()
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            str(bank.make_url("/transfers")),
+            json={
+                "bin": AGENCY_BIN,
+                "account_number": AGENCY_ACCOUNT,
+                "amount": payment["amount"],
+                "description": f"{payment['reference']} NGUYEN VAN AN NOP PHI",
+            },
+        )
+        assert response.status == 201, await response.text()
+        assert (await response.json())["delivered"] is True
+    gateway.keys["reference"] = payment["reference"]
+    return gateway
+
+
+def bank_statement(reference: str, *, closing: int | None = None) -> bytes:
+    return camt053(
+        [
+            ("180000", "CRDT", f"{reference} NGUYEN VAN AN NOP PHI"),
+            ("500000", "CRDT", "TRAN THI BINH CHUYEN TIEN"),
+        ],
+        closing=closing,
+    )
+
+
+async def upload(desk: Desk, name: str, data: bytes) -> None:
+    page = desk.page
+    await page.get_by_role("link", name="Nhập sao kê").click()
+    await page.get_by_label("Loại tệp").select_option("camt053")
+    await page.get_by_label("Số tài khoản").fill(AGENCY_ACCOUNT)
+    await page.get_by_label("Tệp sao kê").set_input_files(
+        {"name": name, "mimeType": "application/xml", "buffer": data}
+    )
+    await page.get_by_role("button", name="Tải lên").click()
+
+
+# -- tests -------------------------------------------------------------------------------
+
+
+async def test_a_reconciliation_day_from_upload_to_close_with_maker_checker(
+    console_day: Gateway, desk: Desk
+) -> None:
+    page = desk.page
+    reference = console_day.keys["reference"]
+
+    # The finance officer signs in; nothing has been reconciled yet.
+    await desk.login("ketoan")
+    await expect(page.get_by_test_id("who")).to_have_text("Nguyễn Thị Kế Toán · Kế toán viên")
+    await expect(page.get_by_test_id("no-run")).to_be_visible()
+    await expect(page.get_by_role("button", name="Khóa sổ ngày")).to_have_count(0)
+
+    # A statement whose balances do not tie is quarantined whole, with the reason.
+    await upload(desk, "saoke-sai.xml", bank_statement(reference, closing=10_600_000))
+    await expect(page.get_by_test_id("import-status")).to_have_text("Bị cách ly")
+    await expect(page.get_by_test_id("reason")).to_contain_text(
+        "Số dư không khớp (đầu kỳ + ghi có − ghi nợ ≠ cuối kỳ)"
+    )
+    await expect(page.get_by_test_id("reason")).to_contain_text("closing balance is 10600000")
+
+    # The corrected file is accepted.
+    await upload(desk, "saoke.xml", bank_statement(reference))
+    await expect(page.get_by_test_id("import-status")).to_have_text("Đã nhận")
+    await expect(page.get_by_test_id("line-count")).to_have_text("2 dòng giao dịch")
+
+    # Run the day: two exceptions.
+    await page.get_by_role("link", name="Tổng quan").click()
+    await page.get_by_role("button", name="Chạy đối soát").click()
+    await expect(page.get_by_test_id("notice")).to_have_text("Đã chạy đối soát cho ngày này.")
+    await expect(page.get_by_test_id("exception-count")).to_have_text("2")
+    by_type = page.get_by_test_id("by-type")
+    await expect(by_type).to_contain_text("Lệch số tiền")
+    await expect(by_type).to_contain_text("Không có trên cổng")
+    await expect(page.get_by_test_id("day-status")).to_have_text("Chưa khóa sổ")
+
+    # The officer reviews the amount mismatch side by side, and resolves it (maker).
+    await desk.open_exception("Lệch số tiền")
+    await expect(page.get_by_test_id("exception-status")).to_have_text("Chưa xử lý")
+    gateway_side = page.get_by_test_id("gateway-side")
+    await expect(gateway_side).to_contain_text(reference)
+    await expect(gateway_side).to_contain_text("185.000 ₫")
+    await expect(page.get_by_test_id("statement-side")).to_contain_text("180.000 ₫")
+    await expect(page.get_by_test_id("statement-side")).to_contain_text("NGUYEN VAN AN NOP PHI")
+    await expect(page.get_by_test_id("difference")).to_have_text("5.000 ₫")
+    await page.screenshot(path=SCREENSHOT, full_page=True)
+
+    await page.get_by_label("Cách xử lý").select_option(label="Ghi giảm")
+    await page.get_by_label("Lý do").fill(
+        "Ngân hàng thu phí chuyển tiền 5.000 ₫ của người nộp; đã đối chiếu chứng từ."
+    )
+    await page.get_by_role("button", name="Ghi nhận xử lý").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("đang chờ phê duyệt")
+    await expect(page.get_by_test_id("exception-status")).to_have_text("Chờ phê duyệt")
+    await expect(page.get_by_test_id("resolution")).to_have_text("Ghi giảm")
+    await expect(page.get_by_role("button", name="Phê duyệt")).to_have_count(0)
+    await desk.logout()
+
+    # The approver approves it (checker).
+    await desk.login("truongphong")
+    await desk.open_exception("Lệch số tiền")
+    await page.get_by_role("button", name="Phê duyệt").click()
+    await expect(page.get_by_test_id("notice")).to_have_text("Đã phê duyệt xử lý ngoại lệ.")
+    await expect(page.get_by_test_id("exception-status")).to_have_text("Đã phê duyệt")
+    await expect(page.get_by_test_id("approved-by")).to_contain_text("Trần Văn Trưởng Phòng")
+
+    # The approver resolves the unknown credit himself and cannot approve his own decision.
+    await desk.open_exception("Không có trên cổng")
+    await expect(page.get_by_test_id("gateway-side")).to_contain_text(
+        "Không có giao dịch tương ứng trên cổng."
+    )
+    await expect(page.get_by_test_id("statement-side")).to_contain_text("500.000 ₫")
+    await page.get_by_label("Cách xử lý").select_option(label="Đề nghị hoàn tiền")
+    await page.get_by_label("Lý do").fill("Không có hồ sơ nào khớp; đề nghị ngân hàng trả lại.")
+    await page.get_by_role("button", name="Ghi nhận xử lý").click()
+    await page.get_by_role("button", name="Phê duyệt").click()
+    await expect(page.get_by_test_id("error")).to_have_text(
+        "Không thể tự phê duyệt xử lý của chính mình."
+    )
+    await expect(page.get_by_test_id("exception-status")).to_have_text("Chờ phê duyệt")
+
+    # So the day cannot be closed yet.
+    await page.get_by_role("link", name="Tổng quan").click()
+    await page.get_by_role("button", name="Khóa sổ ngày").click()
+    await expect(page.get_by_test_id("error")).to_contain_text("Chưa thể khóa sổ")
+    await expect(page.get_by_test_id("day-status")).to_have_text("Chưa khóa sổ")
+    await desk.logout()
+
+    # A second approver approves it and closes the day.
+    await desk.login("phophong")
+    await desk.open_exception("Không có trên cổng")
+    await page.get_by_role("button", name="Phê duyệt").click()
+    await expect(page.get_by_test_id("exception-status")).to_have_text("Đã phê duyệt")
+    await page.get_by_role("link", name="Tổng quan").click()
+    await page.get_by_role("button", name="Khóa sổ ngày").click()
+    await expect(page.get_by_test_id("notice")).to_have_text("Đã khóa sổ ngày.")
+    await expect(page.get_by_test_id("day-status")).to_have_text("Đã khóa sổ")
+    await expect(page.get_by_role("button", name="Chạy đối soát")).to_have_count(0)
+
+    # The day's report downloads.
+    async with page.expect_download() as download_info:
+        await page.get_by_test_id("report-xlsx").click()
+    download = await download_info.value
+    assert download.suggested_filename == f"doi-soat-{DAY.isoformat()}.xlsx"
+
+    assert desk.errors == []

@@ -1,0 +1,577 @@
+"""The staff console over plain HTTP: signing in, the session cookie, CSRF, roles, and service
+errors shown as Vietnamese pages. Fast; both databases. The browser flow is in
+``test_console_browser.py``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import aiohttp
+import pytest
+from conftest import FixedClock, Gateway, make_settings, seed
+from sqlalchemy import func, insert, select
+
+from gateway.app import create_app
+from gateway.db.schema import (
+    audit_log,
+    recon_exceptions,
+    recon_runs,
+    staff_sessions,
+    statement_imports,
+)
+from gateway.keys import CLOCK, DATABASE, STAFF
+from gateway.services.clients import Role
+
+DAY = date(2026, 11, 22)  # the fixed clock's business day (09:00 in Hà Nội)
+PASSWORD = "mat-khau-thu-nghiem-2026"
+USERS = {
+    "ketoan": Role.FINANCE,
+    "truongphong": Role.FINANCE_APPROVER,
+    "phophong": Role.FINANCE_APPROVER,
+    "buudien": Role.POSTAL_OPERATOR,
+}
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class Session:
+    token: str
+    csrf: str
+
+    @property
+    def cookie(self) -> dict[str, str]:
+        return {"Cookie": f"gw_session={self.token}"}
+
+
+@pytest.fixture
+async def console(aiohttp_client: Any, database_url: str, clock: FixedClock) -> Gateway:
+    """The service with staff users; cookies are sent by hand (no jar), one user per call."""
+    app = create_app(make_settings(database_url), clock=clock, background=False)
+    client = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
+    gateway = Gateway(client=client, clock=clock, keys=await seed(client))
+    for username, role in USERS.items():
+        await app[STAFF].create_user(
+            username=username,
+            display_name=username.title(),
+            role=role,
+            password=PASSWORD,
+            agency_codes=["HCM"],
+        )
+    return gateway
+
+
+async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> Session:
+    response = await gateway.client.post(
+        "/console/login",
+        data={"username": username, "password": password},
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    token = response.cookies["gw_session"].value
+    page = await gateway.client.get("/console", headers={"Cookie": f"gw_session={token}"})
+    found = _CSRF.search(await page.text())
+    assert found, "the dashboard carries the CSRF token in its forms"
+    return Session(token, found.group(1))
+
+
+async def seed_exceptions(gateway: Gateway, how_many: int = 2) -> list[str]:
+    """A current run of DAY with open exceptions (what a run with discrepancies leaves)."""
+    now = gateway.client.app[CLOCK]()
+    ids = [f"exc_console{i:019d}" for i in range(how_many)]
+    async with gateway.client.app[DATABASE].write() as conn:
+        await conn.execute(
+            insert(recon_runs).values(
+                id="run_console000000000000000000",
+                business_date=DAY,
+                rule_version="1",
+                status="current",
+                inputs={},
+                summary={},
+                created_by="test",
+                created_at=now,
+            )
+        )
+        for number, exception_id in enumerate(ids):
+            await conn.execute(
+                insert(recon_exceptions).values(
+                    id=exception_id,
+                    run_id="run_console000000000000000000",
+                    business_date=DAY,
+                    source="bank",
+                    type="missing_in_bank",
+                    status="open",
+                    amount=185000,
+                    internal_keys=[f"payment:pay_{number}"],
+                    line_ids=[],
+                    candidates=[],
+                    fingerprint=f"fp{number}",
+                    created_at=now,
+                )
+            )
+    return ids
+
+
+def camt053(
+    entries: list[tuple[str, str, str]],
+    *,
+    day: date = DAY,
+    opening: int = 10_000_000,
+    closing: int | None = None,
+    account: str = "0011001234567",
+) -> bytes:
+    """A camt.053.001.08 end-of-day statement. ``entries``: (amount as written, CRDT/DBIT,
+    remittance text); ``closing`` defaults to the one that ties."""
+    if closing is None:
+        closing = opening + sum(
+            int(amount) * (1 if side == "CRDT" else -1) for amount, side, _ in entries
+        )
+    rows = "".join(
+        f"""<Ntry><NtryRef>{n}</NtryRef><Amt Ccy="VND">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>
+<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>
+<AcctSvcrRef>FT{day:%y%m%d}{n:05d}</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd>
+<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+<RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"""
+        for n, (amount, side, text) in enumerate(entries, 1)
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+<BkToCstmrStmt><GrpHdr><MsgId>STMT{day:%Y%m%d}</MsgId><CreDtTm>{day}T23:59:00+07:00</CreDtTm></GrpHdr>
+<Stmt><Id>STMT{day:%Y%m%d}-1</Id><CreDtTm>{day}T23:59:00+07:00</CreDtTm>
+<FrToDt><FrDtTm>{day}T00:00:00+07:00</FrDtTm><ToDtTm>{day}T23:59:59+07:00</ToDtTm></FrToDt>
+<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>VND</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">{opening}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">{closing}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+{rows}</Stmt></BkToCstmrStmt></Document>""".encode()
+
+
+async def upload(gateway: Gateway, session: Session, data: bytes, source: str = "camt053") -> Any:
+    form = aiohttp.FormData()
+    form.add_field("csrf", session.csrf)
+    form.add_field("source", source)
+    form.add_field("account", "0011001234567")
+    form.add_field("file", data, filename="saoke.xml", content_type="application/xml")
+    return await gateway.client.post("/console/statements", data=form, headers=session.cookie)
+
+
+async def count(gateway: Gateway, table: Any) -> int:
+    async with gateway.client.app[DATABASE].read() as conn:
+        return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def exception_row(gateway: Gateway, exception_id: str) -> Any:
+    async with gateway.client.app[DATABASE].read() as conn:
+        return (
+            await conn.execute(
+                select(recon_exceptions).where(recon_exceptions.c.id == exception_id)
+            )
+        ).one()
+
+
+# -- signing in --------------------------------------------------------------------------
+
+
+async def test_wrong_password_shows_the_form_again_with_401_and_sets_no_cookie(
+    console: Gateway,
+) -> None:
+    response = await console.client.post(
+        "/console/login",
+        data={"username": "ketoan", "password": "sai-mat-khau-roi"},
+        allow_redirects=False,
+    )
+    assert response.status == 401
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "Sai tên đăng nhập hoặc mật khẩu" in await response.text()
+    assert "Set-Cookie" not in response.headers
+    assert await count(console, staff_sessions) == 0
+
+
+async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(console: Gateway) -> None:
+    response = await console.client.post(
+        "/console/login",
+        data={"username": "khongco", "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert response.status == 401
+    assert "Sai tên đăng nhập hoặc mật khẩu" in await response.text()
+    assert "Set-Cookie" not in response.headers
+
+
+async def test_right_password_sets_an_httponly_strict_session_cookie_and_opens_the_dashboard(
+    console: Gateway,
+) -> None:
+    response = await console.client.post(
+        "/console/login",
+        data={"username": "ketoan", "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == "/console"
+    cookie = response.cookies["gw_session"]
+    assert len(cookie.value) >= 40
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/console"
+    assert not cookie["secure"]  # plain http here; see the https test below
+
+    page = await console.client.get("/console", headers={"Cookie": f"gw_session={cookie.value}"})
+    assert page.status == 200
+    text = await page.text()
+    assert "Đối soát ngày 22/11/2026" in text
+    assert "Chạy đối soát" in text
+    assert "Khóa sổ ngày" not in text  # a finance officer does not close days
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+async def test_the_session_cookie_is_secure_when_the_service_is_served_over_https(
+    aiohttp_client: Any, database_url: str, clock: FixedClock
+) -> None:
+    app = create_app(
+        make_settings(database_url, public_base_url="https://gateway.test"),
+        clock=clock,
+        background=False,
+    )
+    client = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
+    await seed(client)
+    await app[STAFF].create_user(
+        username="ketoan",
+        display_name="Kế toán",
+        role=Role.FINANCE,
+        password=PASSWORD,
+        agency_codes=["HCM"],
+    )
+    response = await client.post(
+        "/console/login",
+        data={"username": "ketoan", "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.cookies["gw_session"]["secure"] is True
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/console"),
+        ("GET", "/console?date=2026-11-21"),
+        ("GET", "/console/statements"),
+        ("GET", "/console/exceptions"),
+        ("GET", "/console/exceptions/exc_console0000000000000000000"),
+        ("GET", "/console/days/2026-11-22/report.csv"),
+        ("POST", "/console/days/2026-11-22/run"),
+        ("POST", "/console/logout"),
+    ],
+)
+async def test_pages_without_a_session_redirect_to_the_login_page(
+    console: Gateway, method: str, path: str
+) -> None:
+    response = await console.client.request(method, path, allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == "/console/login"
+
+
+async def test_an_unknown_or_expired_session_redirects_to_the_login_page(
+    console: Gateway,
+) -> None:
+    session = await login(console, "ketoan")
+    response = await console.client.get(
+        "/console", headers={"Cookie": "gw_session=not-a-session"}, allow_redirects=False
+    )
+    assert (response.status, response.headers["Location"]) == (303, "/console/login")
+
+    console.clock.advance(hours=8, seconds=1)
+    response = await console.client.get("/console", headers=session.cookie, allow_redirects=False)
+    assert (response.status, response.headers["Location"]) == (303, "/console/login")
+
+
+async def test_logout_ends_the_session_and_clears_the_cookie(console: Gateway) -> None:
+    session = await login(console, "ketoan")
+    response = await console.client.post(
+        "/console/logout",
+        data={"csrf": session.csrf},
+        headers=session.cookie,
+        allow_redirects=False,
+    )
+    assert (response.status, response.headers["Location"]) == (303, "/console/login")
+    assert response.cookies["gw_session"].value == ""
+    response = await console.client.get("/console", headers=session.cookie, allow_redirects=False)
+    assert response.status == 303
+    assert await count(console, staff_sessions) == 0
+
+
+# -- CSRF --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("csrf", [None, "", "wrong-token", "ć"])
+async def test_a_post_without_the_sessions_csrf_token_is_refused_and_runs_nothing(
+    console: Gateway, csrf: str | None
+) -> None:
+    session = await login(console, "ketoan")
+    data = {} if csrf is None else {"csrf": csrf}
+    response = await console.client.post(
+        f"/console/days/{DAY}/run", data=data, headers=session.cookie, allow_redirects=False
+    )
+    assert response.status == 403
+    assert "Phiên làm việc không hợp lệ" in await response.text()
+    assert await count(console, recon_runs) == 0
+
+
+async def test_the_token_of_another_session_is_not_accepted(console: Gateway) -> None:
+    mine = await login(console, "ketoan")
+    theirs = await login(console, "truongphong")
+    response = await console.client.post(
+        f"/console/days/{DAY}/run",
+        data={"csrf": theirs.csrf},
+        headers=mine.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert await count(console, recon_runs) == 0
+
+
+async def test_resolving_with_a_wrong_csrf_token_changes_nothing(console: Gateway) -> None:
+    [first, _] = await seed_exceptions(console)
+    session = await login(console, "ketoan")
+    response = await console.client.post(
+        f"/console/exceptions/{first}/resolve",
+        data={"csrf": session.csrf + "x", "resolution": "write_off", "reason": "Phí ngân hàng"},
+        headers=session.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert "Phiên làm việc không hợp lệ" in await response.text()
+    assert (await exception_row(console, first)).status == "open"
+    assert await count(console, audit_log) == 0
+
+
+async def test_a_multipart_upload_without_the_csrf_token_imports_nothing(console: Gateway) -> None:
+    session = await login(console, "ketoan")
+    form = aiohttp.FormData()
+    form.add_field("source", "bank_csv")
+    form.add_field("file", b"date,amount\n", filename="saoke.csv", content_type="text/csv")
+    response = await console.client.post(
+        "/console/statements", data=form, headers=session.cookie, allow_redirects=False
+    )
+    assert response.status == 403
+    assert await count(console, statement_imports) == 0
+
+
+async def test_running_the_day_with_the_right_token_creates_a_run(console: Gateway) -> None:
+    """The control for the CSRF tests above: the same request with the token works."""
+    session = await login(console, "ketoan")
+    response = await console.client.post(
+        f"/console/days/{DAY}/run",
+        data={"csrf": session.csrf},
+        headers=session.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    assert response.headers["Location"] == f"/console?date={DAY}&msg=run"
+    assert await count(console, recon_runs) == 1
+    page = await console.client.get(response.headers["Location"], headers=session.cookie)
+    assert "Đã chạy đối soát cho ngày này." in await page.text()
+
+
+# -- roles -------------------------------------------------------------------------------
+
+
+async def test_a_postal_operator_cannot_sign_in_to_the_console(console: Gateway) -> None:
+    response = await console.client.post(
+        "/console/login",
+        data={"username": "buudien", "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert "không có quyền" in await response.text()
+    assert "Set-Cookie" not in response.headers
+    assert await count(console, staff_sessions) == 0
+
+
+async def test_a_postal_operator_session_cannot_open_console_pages(console: Gateway) -> None:
+    token, _ = await console.client.app[STAFF].login("buudien", PASSWORD)
+    for path in ("/console", "/console/exceptions", "/console/statements"):
+        response = await console.client.get(
+            path, headers={"Cookie": f"gw_session={token}"}, allow_redirects=False
+        )
+        assert response.status == 403, path
+        assert "không có quyền" in await response.text()
+
+
+async def test_a_finance_officer_cannot_close_a_day_and_sees_why_in_vietnamese(
+    console: Gateway,
+) -> None:
+    await seed_exceptions(console, how_many=0)
+    session = await login(console, "ketoan")
+    response = await console.client.post(
+        f"/console/days/{DAY}/close",
+        data={"csrf": session.csrf},
+        headers=session.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "Bạn không có quyền thực hiện thao tác này." in await response.text()
+
+
+async def test_closing_a_day_with_open_exceptions_is_refused_with_a_vietnamese_message(
+    console: Gateway,
+) -> None:
+    await seed_exceptions(console)
+    session = await login(console, "truongphong")
+    response = await console.client.post(
+        f"/console/days/{DAY}/close",
+        data={"csrf": session.csrf},
+        headers=session.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 409
+    text = await response.text()
+    assert "Chưa thể khóa sổ" in text
+    assert "Traceback" not in text
+
+
+# -- maker-checker -----------------------------------------------------------------------
+
+
+async def test_an_approver_cannot_approve_their_own_resolution_but_another_can(
+    console: Gateway,
+) -> None:
+    [first, _] = await seed_exceptions(console)
+    maker = await login(console, "truongphong")
+    response = await console.client.post(
+        f"/console/exceptions/{first}/resolve",
+        data={
+            "csrf": maker.csrf,
+            "resolution": "manual_match",
+            "reason": "Khớp với sao kê ngày sau",
+        },
+        headers=maker.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    response = await console.client.post(
+        f"/console/exceptions/{first}/approve",
+        data={"csrf": maker.csrf},
+        headers=maker.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 409
+    assert "Không thể tự phê duyệt xử lý của chính mình" in await response.text()
+    assert (await exception_row(console, first)).status == "resolved"
+
+    checker = await login(console, "phophong")
+    response = await console.client.post(
+        f"/console/exceptions/{first}/approve",
+        data={"csrf": checker.csrf},
+        headers=checker.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert (await exception_row(console, first)).status == "approved"
+
+
+async def test_resolving_without_a_reason_keeps_the_exception_open_and_says_so(
+    console: Gateway,
+) -> None:
+    [first, _] = await seed_exceptions(console)
+    session = await login(console, "ketoan")
+    response = await console.client.post(
+        f"/console/exceptions/{first}/resolve",
+        data={"csrf": session.csrf, "resolution": "write_off", "reason": "  "},
+        headers=session.cookie,
+        allow_redirects=False,
+    )
+    assert response.status == 422
+    assert "Hãy nhập lý do xử lý." in await response.text()
+    assert (await exception_row(console, first)).status == "open"
+
+
+async def test_the_exception_queue_filters_and_speaks_vietnamese(console: Gateway) -> None:
+    [first, second] = await seed_exceptions(console)
+    session = await login(console, "ketoan")
+    await console.client.post(
+        f"/console/exceptions/{first}/resolve",
+        data={"csrf": session.csrf, "resolution": "write_off", "reason": "Đã đối chiếu"},
+        headers=session.cookie,
+    )
+    page = await console.client.get(
+        "/console/exceptions",
+        params={"date": DAY.isoformat(), "status": "open"},
+        headers=session.cookie,
+    )
+    text = await page.text()
+    assert second in text and first not in text
+    assert "Thiếu trên sao kê ngân hàng" in text
+    assert "Chưa xử lý" in text
+
+    page = await console.client.get(f"/console/exceptions/{first}", headers=session.cookie)
+    text = await page.text()
+    assert "Chờ phê duyệt" in text and "Ghi giảm" in text
+    assert "/approve" not in text  # a finance officer gets no approve button
+
+
+async def test_an_unknown_exception_is_a_vietnamese_404_page(console: Gateway) -> None:
+    session = await login(console, "ketoan")
+    response = await console.client.get("/console/exceptions/exc_nope", headers=session.cookie)
+    assert response.status == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "Không tìm thấy dữ liệu yêu cầu." in await response.text()
+
+
+async def test_an_upload_without_a_file_says_what_is_missing(console: Gateway) -> None:
+    session = await login(console, "ketoan")
+    form = aiohttp.FormData()
+    form.add_field("csrf", session.csrf)
+    form.add_field("source", "camt053")
+    response = await console.client.post("/console/statements", data=form, headers=session.cookie)
+    assert response.status == 422
+    assert "Hãy chọn tệp sao kê để tải lên." in await response.text()
+
+
+# -- statement upload ----------------------------------------------------------------------
+
+
+async def test_an_accepted_statement_shows_its_line_count_and_a_second_upload_is_a_duplicate(
+    console: Gateway,
+) -> None:
+    session = await login(console, "ketoan")
+    data = camt053([("180000", "CRDT", "NGUYEN VAN AN NOP PHI"), ("20000", "DBIT", "PHI SMS")])
+    response = await upload(console, session, data)
+    assert response.status == 200
+    text = await response.text()
+    assert "Đã nhận" in text and "2 dòng giao dịch" in text
+
+    response = await upload(console, session, data)
+    assert response.status == 200
+    assert "Tệp đã được nhập trước đó" in await response.text()
+    assert await count(console, statement_imports) == 1
+
+
+async def test_a_statement_whose_balances_do_not_tie_is_quarantined_with_the_reason(
+    console: Gateway,
+) -> None:
+    session = await login(console, "ketoan")
+    response = await upload(
+        console, session, camt053([("180000", "CRDT", "NOP PHI")], closing=10_100_000)
+    )
+    assert response.status == 422
+    text = await response.text()
+    assert "Bị cách ly" in text
+    assert "Số dư không khớp" in text
+    assert "closing balance is 10100000" in text
+
+
+async def test_every_bad_row_of_a_quarantined_statement_is_listed(console: Gateway) -> None:
+    session = await login(console, "ketoan")
+    data = camt053(
+        [("180000", "CRDT", "NOP PHI"), ("50000.50", "CRDT", "LE"), ("1,000", "CRDT", "X")],
+        closing=10_180_000,
+    )
+    response = await upload(console, session, data)
+    assert response.status == 422
+    text = await response.text()
+    assert "Có dòng không đọc được" in text
+    rows = re.findall(r'<td class="num">(\d+)</td>\s*<td><span class="mono">([a-z_]+)</span>', text)
+    assert rows == [("2", "bad_amount"), ("3", "bad_amount")]
