@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -226,8 +227,26 @@ async def read_form(request: web.Request, limit: int) -> Form:
 # -- sign in and out -------------------------------------------------------------------------
 
 
+LOGIN_COOKIE = "gw_login"
+
+
 def _login_form(*, status: int = 200, error: str | None = None, username: str = "") -> web.Response:
-    return page("console_login.html", status=status, error=error, username=username)
+    """The sign-in form with a fresh double-submit token: the same random value in a
+    SameSite=Strict cookie and in the form, so another site cannot sign a browser in to an
+    account of its choosing (login CSRF)."""
+    token = secrets.token_urlsafe(24)
+    response = page(
+        "console_login.html", status=status, error=error, username=username, login_token=token
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        path=f"{PREFIX}/login",
+        httponly=True,
+        samesite="Strict",
+        max_age=3600,
+    )
+    return response
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
@@ -239,6 +258,11 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await read_form(request, request.app[SETTINGS].max_body_bytes)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    given = form.get("login_token")
+    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        log.warning("console_login_csrf_refused")
+        return _login_form(status=403, error="Phiên làm việc không hợp lệ. Vui lòng đăng nhập lại.")
     username = form.get("username").strip()[:64]
     password = form.get("password")[:1024]
     staff = request.app[STAFF]

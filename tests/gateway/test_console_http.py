@@ -63,12 +63,26 @@ async def console(aiohttp_client: Any, database_url: str, clock: FixedClock) -> 
     return gateway
 
 
-async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> Session:
-    response = await gateway.client.post(
+_LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
+
+
+async def post_login(client: Any, fields: dict[str, str]) -> Any:
+    """Sign in as a browser does: fetch the form (its token and cookie), then post it."""
+    form = await client.get("/console/login")
+    found = _LOGIN_TOKEN.search(await form.text())
+    assert found, "the sign-in form carries its login token"
+    cookie = form.cookies["gw_login"].value
+    assert cookie == found.group(1)
+    return await client.post(
         "/console/login",
-        data={"username": username, "password": password},
+        data={**fields, "login_token": found.group(1)},
+        headers={"Cookie": f"gw_login={cookie}"},
         allow_redirects=False,
     )
+
+
+async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> Session:
+    response = await post_login(gateway.client, {"username": username, "password": password})
     assert response.status == 303, await response.text()
     token = response.cookies["gw_session"].value
     page = await gateway.client.get("/console", headers={"Cookie": f"gw_session={token}"})
@@ -176,37 +190,27 @@ async def exception_row(gateway: Gateway, exception_id: str) -> Any:
 async def test_wrong_password_shows_the_form_again_with_401_and_sets_no_cookie(
     console: Gateway,
 ) -> None:
-    response = await console.client.post(
-        "/console/login",
-        data={"username": "ketoan", "password": "sai-mat-khau-roi"},
-        allow_redirects=False,
+    response = await post_login(
+        console.client, {"username": "ketoan", "password": "sai-mat-khau-roi"}
     )
     assert response.status == 401
     assert response.headers["Content-Type"].startswith("text/html")
     assert "Sai tên đăng nhập hoặc mật khẩu" in await response.text()
-    assert "Set-Cookie" not in response.headers
+    assert "gw_session" not in response.cookies
     assert await count(console, staff_sessions) == 0
 
 
 async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(console: Gateway) -> None:
-    response = await console.client.post(
-        "/console/login",
-        data={"username": "khongco", "password": PASSWORD},
-        allow_redirects=False,
-    )
+    response = await post_login(console.client, {"username": "khongco", "password": PASSWORD})
     assert response.status == 401
     assert "Sai tên đăng nhập hoặc mật khẩu" in await response.text()
-    assert "Set-Cookie" not in response.headers
+    assert "gw_session" not in response.cookies
 
 
 async def test_right_password_sets_an_httponly_strict_session_cookie_and_opens_the_dashboard(
     console: Gateway,
 ) -> None:
-    response = await console.client.post(
-        "/console/login",
-        data={"username": "ketoan", "password": PASSWORD},
-        allow_redirects=False,
-    )
+    response = await post_login(console.client, {"username": "ketoan", "password": PASSWORD})
     assert response.status == 303
     assert response.headers["Location"] == "/console"
     cookie = response.cookies["gw_session"]
@@ -242,11 +246,7 @@ async def test_the_session_cookie_is_secure_when_the_service_is_served_over_http
         password=PASSWORD,
         agency_codes=["HCM"],
     )
-    response = await client.post(
-        "/console/login",
-        data={"username": "ketoan", "password": PASSWORD},
-        allow_redirects=False,
-    )
+    response = await post_login(client, {"username": "ketoan", "password": PASSWORD})
     assert response.status == 303
     assert response.cookies["gw_session"]["secure"] is True
 
@@ -378,14 +378,10 @@ async def test_running_the_day_with_the_right_token_creates_a_run(console: Gatew
 
 
 async def test_a_postal_operator_cannot_sign_in_to_the_console(console: Gateway) -> None:
-    response = await console.client.post(
-        "/console/login",
-        data={"username": "buudien", "password": PASSWORD},
-        allow_redirects=False,
-    )
+    response = await post_login(console.client, {"username": "buudien", "password": PASSWORD})
     assert response.status == 403
     assert "không có quyền" in await response.text()
-    assert "Set-Cookie" not in response.headers
+    assert "gw_session" not in response.cookies
     assert await count(console, staff_sessions) == 0
 
 
@@ -575,3 +571,14 @@ async def test_every_bad_row_of_a_quarantined_statement_is_listed(console: Gatew
     assert "Có dòng không đọc được" in text
     rows = re.findall(r'<td class="num">(\d+)</td>\s*<td><span class="mono">([a-z_]+)</span>', text)
     assert rows == [("2", "bad_amount"), ("3", "bad_amount")]
+
+
+async def test_a_sign_in_posted_from_another_site_is_refused(console: Gateway) -> None:
+    """Login CSRF: without the form's token (and its cookie) nobody is signed in."""
+    response = await console.client.post(
+        "/console/login",
+        data={"username": "ketoan", "password": PASSWORD, "login_token": "forged"},
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert "gw_session" not in response.cookies
