@@ -16,9 +16,11 @@ What it does, in order:
 4. drives each server with the same closed-loop load from this process: ``C`` aiohttp
    workers, a warm-up (``--warmup`` requests, not counted), then ``N`` requests, each one a
    realistic create-payment body with a fresh ``Idempotency-Key`` and the bearer key.
-   It records requests/s, p50/p99 latency, non-201 answers (errors), the server's peak RSS
-   (sampled every 50 ms, and VmHWM), the CPU time used by the server, by PostgreSQL and by
-   this load generator, and the PostgreSQL sessions opened during the run;
+   It records requests/s, p50/p90/p99 latency, non-201 answers (errors), the server's peak
+   RSS (sampled every 50 ms, and VmHWM), the CPU time per request used by the server, by
+   PostgreSQL and by this load generator, how busy the machine was (other processes
+   included), and with ``--pg-stats`` the PostgreSQL sessions opened and transactions
+   committed/rolled back per request;
 5. prints a table and the ratio gateway/floor (target >= 0.5x), writes ``--json`` if asked,
    and drops the database. Child processes are stopped on every exit path.
 
@@ -57,7 +59,9 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR_SERVER = Path(__file__).resolve().with_name("floor_server.py")
 TARGET_RATIO = 0.5
-STATS_SETTLE_SECONDS = 1.2
+#: An idle PostgreSQL 15 backend may hold its statistics back for up to 10 s
+#: (PGSTAT_IDLE_INTERVAL), so exact pg_stat_database deltas need this long a pause.
+STATS_SETTLE_SECONDS = 11.0
 API_KEY = re.compile(r"gw_[a-z0-9]{10}_[A-Za-z0-9_-]{32,64}")
 AGENCY_CODE = "BENCH"
 
@@ -88,7 +92,7 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Po
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     finally:
         log.close()
@@ -175,8 +179,12 @@ class Postgres:
         return {row["name"]: row["setting"] for row in rows}
 
 
-async def db_counters(pg: Postgres, database: str) -> dict[str, int]:
-    """Sessions opened and transactions committed in ``database`` so far (pg_stat_database)."""
+async def db_counters(pg: Postgres, database: str, enabled: bool) -> dict[str, int] | None:
+    """Sessions opened and transactions ended in ``database`` so far (pg_stat_database), after
+    a pause that lets idle backends publish theirs; None unless ``enabled``."""
+    if not enabled:
+        return None
+    await asyncio.sleep(STATS_SETTLE_SECONDS)
     conn = await asyncpg.connect(pg.dsn("postgres"))
     try:
         await conn.execute("SELECT pg_stat_clear_snapshot()")
@@ -189,18 +197,46 @@ async def db_counters(pg: Postgres, database: str) -> dict[str, int]:
     return {key: int(row[key] or 0) for key in ("sessions", "xact_commit", "xact_rollback")}
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU time of every ``postgres`` process on this machine, including backends that have
-    exited (reaped by the postmaster: its children's times). Per-process times tick in
-    1/100 s, so short runs read coarsely."""
-    total = 0.0
-    for process in psutil.process_iter(["name"]):
+def postgres_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of the PostgreSQL processes that work for ``database``: its client
+    backends and the server's own processes (postmaster, WAL writer, checkpointer, ...).
+    Backends of other databases (other clients of the same server) are left out."""
+    seconds: dict[int, float] = {}
+    for process in psutil.process_iter(["name", "cmdline"]):
         if process.info["name"] != "postgres":
+            continue
+        title = " ".join(process.info["cmdline"] or ())
+        is_client_backend = "(" in title or "[local]" in title
+        if is_client_backend and f" {database} " not in f" {title} ":
             continue
         with contextlib.suppress(psutil.Error):
             times = process.cpu_times()
-            total += times.user + times.system + times.children_user + times.children_system
+            seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def postgres_reaped_cpu() -> float:
+    """CPU seconds of the postmaster's exited children so far: backends that closed, of any
+    database (PostgreSQL cannot tell whose they were)."""
+    processes = {
+        process.pid: process
+        for process in psutil.process_iter(["name", "ppid"])
+        if process.info["name"] == "postgres"
+    }
+    total = 0.0
+    for process in processes.values():
+        if process.info["ppid"] in processes:
+            continue  # a backend or helper; the postmaster is the one whose parent is not
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.children_user + times.children_system
     return total
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two :func:`postgres_cpu` snapshots by the processes alive at the end.
+    A backend that exits in between shows up in :func:`postgres_reaped_cpu` instead."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 def machine_busy_seconds() -> tuple[float, float]:
@@ -344,11 +380,15 @@ class Measurement:
     rss_peak_mb: float
     vm_hwm_mb: float
     server_cpu_ms_per_request: float
+    server_cpu_system_ms_per_request: float
     postgres_cpu_ms_per_request: float
+    postgres_exited_backends_cpu_ms_per_request: float
     loadgen_cpu_ms_per_request: float
     machine_busy_percent: float
-    pg_sessions_opened: int
-    pg_commits_per_request: float
+    other_processes_percent: float
+    pg_sessions_opened: int | None
+    pg_commits_per_request: float | None
+    pg_rollbacks_per_request: float | None
 
 
 async def measure(
@@ -369,16 +409,18 @@ async def measure(
             warm = await drive(url, api_key, args.warmup, args.concurrency, first)
             if warm.errors:
                 print(f"  {name}: warm-up errors {warm.errors}", file=sys.stderr)
-        # PostgreSQL backends publish their statistics when idle, at most once a second.
-        await asyncio.sleep(STATS_SETTLE_SECONDS)
-        before_db = await db_counters(pg, database)
+        before_db = await db_counters(pg, database, args.pg_stats)
         before_server, before_me = server.cpu_times(), me.cpu_times()
-        before_pg, before_machine = postgres_cpu_seconds(), machine_busy_seconds()
+        before_pg, before_machine = postgres_cpu(database), machine_busy_seconds()
+        before_reaped = postgres_reaped_cpu()
         load = await drive(url, api_key, args.requests, args.concurrency, first + args.warmup)
         after_server, after_me = server.cpu_times(), me.cpu_times()
-        after_pg, after_machine = postgres_cpu_seconds(), machine_busy_seconds()
-        await asyncio.sleep(STATS_SETTLE_SECONDS)
-        after_db = await db_counters(pg, database)
+        after_pg, after_machine = postgres_cpu(database), machine_busy_seconds()
+        # Backends of this database alive at the end, the server's own processes, and the
+        # backends that exited meanwhile (pool churn; possibly other databases' too).
+        reaped_seconds = postgres_reaped_cpu() - before_reaped
+        pg_seconds = cpu_delta(before_pg, after_pg) + reaped_seconds
+        after_db = await db_counters(pg, database, args.pg_stats)
     if process.poll() is not None:
         raise BenchError(f"{name} exited during the run (status {process.returncode})")
     latencies = sorted(load.latencies)
@@ -386,6 +428,23 @@ async def measure(
 
     def cpu(after: Any, before: Any) -> float:
         return (after.user + after.system - before.user - before.system) * per_request
+
+    def delta(key: str) -> float | None:
+        if after_db is None or before_db is None:
+            return None
+        return round((after_db[key] - before_db[key]) / load.requests, 2)
+
+    # Everything the machine did during the run, as % of one core; minus what the server,
+    # PostgreSQL and this load generator used = other processes (noise from elsewhere).
+    cores = os.cpu_count() or 1
+    busy = (after_machine[0] - before_machine[0]) / max(1e-9, after_machine[1] - before_machine[1])
+    busy_percent = 100 * busy * cores
+    ours_seconds = (
+        sum(t.user + t.system for t in (after_server, after_me))
+        - sum(t.user + t.system for t in (before_server, before_me))
+        + pg_seconds
+    )
+    other_percent = max(0.0, busy_percent - 100 * ours_seconds / load.seconds)
 
     return Measurement(
         name=name,
@@ -404,19 +463,21 @@ async def measure(
         rss_peak_mb=round(sampler.peak / 2**20, 1),
         vm_hwm_mb=round(vm_hwm(process.pid) / 2**20, 1),
         server_cpu_ms_per_request=round(cpu(after_server, before_server), 3),
-        postgres_cpu_ms_per_request=round((after_pg - before_pg) * per_request, 3),
+        server_cpu_system_ms_per_request=round(
+            (after_server.system - before_server.system) * per_request, 3
+        ),
+        postgres_cpu_ms_per_request=round(pg_seconds * per_request, 3),
+        postgres_exited_backends_cpu_ms_per_request=round(reaped_seconds * per_request, 3),
         loadgen_cpu_ms_per_request=round(cpu(after_me, before_me), 3),
-        machine_busy_percent=round(
-            100
-            * (after_machine[0] - before_machine[0])
-            / max(1e-9, after_machine[1] - before_machine[1])
-            * (os.cpu_count() or 1),
-            1,
+        machine_busy_percent=round(busy_percent, 1),
+        other_processes_percent=round(other_percent, 1),
+        pg_sessions_opened=(
+            None
+            if after_db is None or before_db is None
+            else after_db["sessions"] - before_db["sessions"]
         ),
-        pg_sessions_opened=after_db["sessions"] - before_db["sessions"],
-        pg_commits_per_request=round(
-            (after_db["xact_commit"] - before_db["xact_commit"]) / load.requests, 2
-        ),
+        pg_commits_per_request=delta("xact_commit"),
+        pg_rollbacks_per_request=delta("xact_rollback"),
     )
 
 
@@ -436,9 +497,9 @@ def run_cli(config: Path, *arguments: str) -> str:
 
 
 async def wait_ready(
-    name: str, url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+    name: str, url: str, process: subprocess.Popen[bytes], log: Path, limit_seconds: float = 60
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_seconds
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -451,7 +512,7 @@ async def wait_ready(
                     if resp.status == 200:
                         return
             await asyncio.sleep(0.1)
-    raise BenchError(f"{name} was not ready at {url} after {timeout:.0f}s:\n{tail(log)}")
+    raise BenchError(f"{name} was not ready at {url} after {limit_seconds:.0f}s:\n{tail(log)}")
 
 
 def write_config(path: Path, database_url: str, port: int) -> None:
@@ -480,6 +541,34 @@ def machine() -> dict[str, Any]:
         "asyncpg": asyncpg.__version__,
         "platform": platform.platform(),
     }
+
+
+def source_revision() -> dict[str, Any]:
+    """The commit of the gateway tree and whether its code differs from it (read-only git)."""
+
+    def git(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(ROOT), *arguments],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode == 0:
+            changed = git("status", "--porcelain", "--", "gateway", "config", "providers")
+            return {"commit": head.stdout.strip(), "code_modified": bool(changed.stdout.strip())}
+    return {"commit": None, "code_modified": None}
+
+
+async def background_cpu_percent(seconds: float = 2.0) -> float:
+    """How busy the machine is before the load starts (servers idle), as % of one core."""
+    before = machine_busy_seconds()
+    await asyncio.sleep(seconds)
+    after = machine_busy_seconds()
+    share = (after[0] - before[0]) / max(1e-9, after[1] - before[1])
+    return round(100 * share * (os.cpu_count() or 1), 1)
 
 
 def _cpu_model() -> str:
@@ -555,6 +644,14 @@ async def _run_on(
         flush=True,
     )
 
+    background = await background_cpu_percent()
+    if background > 25:
+        print(
+            f"  warning: the machine is already {background:.0f}% busy (of one core) before the"
+            " load; other processes will compete with the servers",
+            flush=True,
+        )
+
     targets = {
         "floor": (floor, f"{floor_base}/v1/payments", floor_log),
         "gateway": (gateway, f"{gateway_base}/v1/payments", gateway_log),
@@ -587,12 +684,14 @@ async def _run_on(
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
         "postgres": {"version": pg_version, **pg_settings},
-        "gateway_source": str(ROOT),
+        "gateway_source": {"path": str(ROOT), **source_revision()},
+        "background_cpu_percent": background,
         "parameters": {
             "requests": args.requests,
             "warmup": args.warmup,
             "concurrency": args.concurrency,
             "rounds": args.rounds,
+            "pg_stats": args.pg_stats,
         },
         "rounds": [{name: asdict(m) for name, m in measured.items()} for measured in rounds],
         "summary": summarise(rounds),
@@ -600,8 +699,8 @@ async def _run_on(
 
 
 def summarise(rounds: list[dict[str, Measurement]]) -> dict[str, Any]:
-    """Per server: the median round by requests/s (for one or two rounds, the worse one is
-    not hidden: with two rounds the lower is reported). Ratio from those."""
+    """Per server, the median round by requests/s (with an even number of rounds, the lower
+    of the two middle ones); the ratio is taken between those."""
 
     def pick(name: str) -> Measurement:
         ordered = sorted((measured[name] for measured in rounds), key=lambda m: m.rps)
@@ -630,11 +729,19 @@ def print_table(report: dict[str, Any]) -> None:
         ("RSS peak, sampled (MiB)", "rss_peak_mb", "{:.1f}"),
         ("VmHWM (MiB)", "vm_hwm_mb", "{:.1f}"),
         ("server CPU ms/request", "server_cpu_ms_per_request", "{:.2f}"),
+        ("  of which in the kernel", "server_cpu_system_ms_per_request", "{:.2f}"),
         ("PostgreSQL CPU ms/request", "postgres_cpu_ms_per_request", "{:.2f}"),
+        (
+            "  of which backends that exited",
+            "postgres_exited_backends_cpu_ms_per_request",
+            "{:.2f}",
+        ),
         ("load generator CPU ms/request", "loadgen_cpu_ms_per_request", "{:.2f}"),
         ("machine CPU busy (% of 1 core)", "machine_busy_percent", "{:.0f}"),
+        ("  of which other processes (%)", "other_processes_percent", "{:.0f}"),
         ("PG sessions opened", "pg_sessions_opened", "{}"),
         ("PG commits/request", "pg_commits_per_request", "{:.2f}"),
+        ("PG rollbacks/request", "pg_rollbacks_per_request", "{:.2f}"),
     ]
     params = report["parameters"]
     print()
@@ -642,9 +749,13 @@ def print_table(report: dict[str, Any]) -> None:
         f"create payment, {params['requests']} requests x {params['rounds']} round(s), "
         f"concurrency {params['concurrency']} (median round shown)"
     )
+    print(f"machine busy before the load: {report['background_cpu_percent']:.0f}% of one core")
     print(f"{'':32s}{'gateway':>12s}{'floor':>12s}")
     for label, key, fmt in rows:
-        values = [fmt.format(summary[name][key]) for name in ("gateway", "floor")]
+        values = [
+            "-" if summary[name][key] is None else fmt.format(summary[name][key])
+            for name in ("gateway", "floor")
+        ]
         print(f"{label:32s}{values[0]:>12s}{values[1]:>12s}")
     verdict = "meets" if summary["meets_target"] else "MISSES"
     print(
@@ -669,6 +780,12 @@ def main(argv: list[str] | None = None) -> int:
         "--pg",
         default=os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432"),
         help="PostgreSQL server, without a database name (env BENCH_POSTGRES)",
+    )
+    parser.add_argument(
+        "--pg-stats",
+        action="store_true",
+        help=f"also count PostgreSQL sessions and transactions per request (pg_stat_database;"
+        f" adds a {STATS_SETTLE_SECONDS:.0f} s pause before and after each measured run)",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args(argv)
