@@ -76,11 +76,10 @@ async def run_once(
     fingerprint: str,
     create: Callable[[AsyncConnection], Awaitable[tuple[int, dict[str, Any]]]],
 ) -> StoredResponse:
-    """Run ``create`` at most once per ``(client_id, key)`` and return its response."""
-    async with db.read() as conn:
-        found = await _stored(conn, client_id, key, fingerprint)
-    if found is not None:
-        return found
+    """Run ``create`` at most once per ``(client_id, key)`` and return its response.
+
+    The key is looked up inside the write transaction only: a separate read first would cost
+    every new request a checkout and a transaction to make rare replays a little cheaper."""
     try:
         async with db.write() as conn:
             found = await _stored(conn, client_id, key, fingerprint)

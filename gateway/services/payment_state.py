@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.db.schema import agencies, attempts, payment_items, payments
@@ -74,7 +74,8 @@ async def items_of(
     return grouped
 
 
-def render(row: Row[Any], lines: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
+def render(row: Any, lines: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
+    """The API view of a payment row (a database row, or the values just inserted)."""
     pay_url = f"{base_url}/pay/{row.id}"
     return {
         "id": row.id,

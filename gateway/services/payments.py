@@ -12,10 +12,12 @@ import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import PaymentSettings
@@ -107,7 +109,9 @@ class PaymentService:
             "created_at": now,
             "updated_at": now,
         }
-        reference = await self._insert_with_fresh_reference(conn, values, agency, bill_number)
+        reference, payload = await self._insert_with_fresh_reference(
+            conn, values, agency, bill_number
+        )
         await conn.execute(
             insert(payment_items),
             [
@@ -127,7 +131,21 @@ class PaymentService:
                 updated_at=now,
             )
         )
-        return await self._view(conn, payment_id)
+        # The view from what was just written (no read-back: two statements saved).
+        row = SimpleNamespace(
+            **values,
+            reference=reference,
+            vietqr_payload=payload,
+            review_reason=None,
+            paid_at=None,
+            agency_code=agency.code,
+            agency_name=agency.name,
+            bank_bin=agency.bank_bin,
+            account_number=agency.account_number,
+            account_name=agency.account_name,
+        )
+        lines = [item.model_dump() for item in request.items]
+        return state.render(row, lines, self.base_url)
 
     def _expiry(self, requested: int | None) -> int:
         settings = self.settings
@@ -148,8 +166,12 @@ class PaymentService:
 
     async def _insert_with_fresh_reference(
         self, conn: AsyncConnection, values: dict[str, Any], agency: Agency, bill: str | None
-    ) -> str:
-        """References carry 50 random bits; a collision is retried inside a savepoint."""
+    ) -> tuple[str, str]:
+        """Insert with a fresh reference; return ``(reference, VietQR payload)``.
+
+        References carry 50 random bits; on the rare collision the insert does nothing
+        (``ON CONFLICT DO NOTHING`` on the unique reference) and is tried with another."""
+        dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
         for _ in range(5):
             reference = make_reference(self.settings.reference_prefix, secrets.token_bytes(8))
             payload = encode(
@@ -161,16 +183,14 @@ class PaymentService:
                     bill_number=bill,
                 )
             )
-            try:
-                async with conn.begin_nested():
-                    await conn.execute(
-                        insert(payments).values(
-                            **values, reference=reference, vietqr_payload=payload
-                        )
-                    )
-            except IntegrityError:
-                continue
-            return reference
+            inserted = await conn.execute(
+                dialect_insert(payments)
+                .values(**values, reference=reference, vietqr_payload=payload)
+                .on_conflict_do_nothing(index_elements=["reference"])
+                .returning(payments.c.id)
+            )
+            if inserted.first() is not None:
+                return reference, payload
         raise RuntimeError("could not allocate a unique payment reference")
 
     # -- read ---------------------------------------------------------------------------
