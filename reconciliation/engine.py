@@ -30,7 +30,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from reconciliation import passes
+from reconciliation import keypasses, passes
 from reconciliation.model import Source
 from reconciliation.results import (
     EXCEPTION_SCHEMA,
@@ -91,20 +91,22 @@ class _Book:
             self.exceptions.append(exceptions)
             taken_i.append(exceptions.get_column("internal_ids").explode().drop_nulls())
             taken_e.append(exceptions.get_column("external_ids").explode().drop_nulls())
-        self.internal = _without(self.internal, taken_i)
-        self.external = _without(self.external, taken_e)
+        # Both sides at once: independent queries collected together run in parallel.
+        self.internal, self.external = pl.collect_all(
+            [_without(self.internal, taken_i), _without(self.external, taken_e)]
+        )
 
 
-def _without(lines: pl.DataFrame, taken: list[pl.Series]) -> pl.DataFrame:
+def _without(lines: pl.DataFrame, taken: list[pl.Series]) -> pl.LazyFrame:
     ids = pl.concat(taken) if taken else None
     if ids is None or ids.is_empty():
-        return lines
-    return lines.filter(~pl.col("line_id").is_in(ids.implode()))
+        return lines.lazy()
+    return lines.lazy().filter(~pl.col("line_id").is_in(ids.implode()))
 
 
 def _exact(chosen: pl.DataFrame) -> pl.DataFrame:
-    return chosen.filter(pl.col("category") == passes.EXACT).select(
-        "internal_id", "external_id", "rule"
+    return chosen.select("internal_id", "external_id", "rule", "category").filter(
+        pl.col("category") == keypasses.EXACT
     )
 
 
@@ -148,23 +150,30 @@ def reconcile(
     book = _Book(work_i, work_e)
 
     # 1 and 2: equal keys.
-    direct = passes.direct_pairs(book.internal, book.external)
-    chosen_direct, conflicts = passes.key_pass(direct, window_days)
+    direct = keypasses.direct_pairs(book.internal, book.external)
+    chosen_direct, conflicts = keypasses.key_pass(direct, window_days)
     book.take(_exact(chosen_direct), conflicts)
 
     # 3: our reference in the transfer text, then what lost a key pair to another line.
-    ours = passes.internal_keys(work_i, "reference")
-    found, text = passes.text_references(book.external, reference_pattern, ours, is_valid_reference)
+    ours = keypasses.internal_keys(work_i, "reference")
+    found, text = keypasses.text_references(
+        book.external, reference_pattern, ours, is_valid_reference
+    )
     offered = text
     if book.internal.height < work_i.height:  # only lines that passes 1 and 2 left
         left = book.internal.get_column("line_id").implode()
         offered = text.filter(pl.col("internal_id").is_in(left))
-    chosen_text, conflicts = passes.key_pass(offered, window_days)
+    chosen_text, conflicts = keypasses.key_pass(offered, window_days)
     book.take(_exact(chosen_text), conflicts)
     ids = ["internal_id", "external_id"]
+    lost = pl.col("internal_id").is_in(book.internal.get_column("line_id").implode()) | pl.col(
+        "external_id"
+    ).is_in(book.external.get_column("line_id").implode())
     book.take(
-        exceptions=passes.duplicates(
-            pl.concat([direct.select(*ids, "key"), text.select(*ids, "key")]),
+        exceptions=keypasses.duplicates(
+            pl.concat(
+                [direct.select(*ids, "key").filter(lost), text.select(*ids, "key").filter(lost)]
+            ),
             pl.concat([chosen_direct.select(ids), chosen_text.select(ids)]),
             book.internal,
             book.external,
@@ -228,7 +237,7 @@ def _result(
         )
         if book.matches
         else MATCH_SCHEMA.to_frame()
-    ).sort("external_id", "internal_id")
+    ).sort("external_id", maintain_order=True)  # a group's lines come in id order already
     exceptions = passes.exception_rows(book.exceptions).sort(
         pl.col("type"),
         pl.col("internal_ids").list.first(),
@@ -247,27 +256,44 @@ def _totals(
     """The summary, after checking that every line is in exactly one place.
 
     Every id in the result comes from the inputs, so as many distinct ids as input lines, and
-    no repeats, means each line exactly once; the matched sums are then the inputs' sums less
-    the exceptions', and must agree between the sides (every match is amount-exact).
+    as many places (a matched external line counted once) as lines, means each line exactly
+    once; the matched sums are then the inputs' sums less the exceptions', and must agree
+    between the sides (every match is amount-exact).
     """
-    matched_external = matches.get_column("external_id").unique()
-    sums = {}
-    for column, lines, matched in (
-        ("internal", internal, matches.get_column("internal_id")),
-        ("external", external, matched_external),
+    listed_i = exceptions.get_column("internal_ids").explode().drop_nulls()
+    listed_e = exceptions.get_column("external_ids").explode().drop_nulls()
+    counted = pl.collect_all(  # three hash counts over a million ids: in parallel
+        [
+            matches.lazy().select(pl.col("external_id").n_unique()),
+            pl.concat([matches.get_column("internal_id"), listed_i])
+            .to_frame()
+            .lazy()
+            .select(pl.all().n_unique()),
+            pl.concat([matches.get_column("external_id"), listed_e])
+            .to_frame()
+            .lazy()
+            .select(pl.all().n_unique()),
+        ]
+    )
+    matched_external, distinct_i, distinct_e = (int(frame.item()) for frame in counted)
+    sums: dict[str, int] = {}
+    for column, lines, places, distinct in (
+        ("internal", internal, matches.height + listed_i.len(), distinct_i),
+        ("external", external, matched_external + listed_e.len(), distinct_e),
     ):
-        ids = pl.concat([matched, exceptions.get_column(f"{column}_ids").explode().drop_nulls()])
-        if ids.len() != lines.height or ids.n_unique() != lines.height:
+        if places != lines.height or distinct != lines.height:
             raise RuntimeError(f"engine bug: {column} lines not accounted for exactly once")
-        sums[column] = lines.get_column("amount").sum() - exceptions[f"{column}_amount"].sum()
+        sums[column] = int(lines.get_column("amount").sum()) - int(
+            exceptions.get_column(f"{column}_amount").sum()
+        )
     if sums["internal"] != sums["external"]:
         raise RuntimeError("engine bug: matched sums differ between the sides")
-    matched = pl.DataFrame(
+    matched_row = pl.DataFrame(
         {
             "status": ["matched"],
-            "items": [matched_external.len()],
+            "items": [matched_external],
             "internal_lines": [matches.height],
-            "external_lines": [matched_external.len()],
+            "external_lines": [matched_external],
             "internal_amount": [sums["internal"]],
             "external_amount": [sums["external"]],
         }
@@ -280,9 +306,9 @@ def _totals(
         pl.col("external_amount").sum(),
     )
     statuses = pl.DataFrame({"status": STATUS_DTYPE.categories}).cast(STATUS_DTYPE)
-    counted = pl.concat(
+    rows = pl.concat(
         [
-            matched.cast({"status": STATUS_DTYPE}),
+            matched_row.cast({"status": STATUS_DTYPE}),
             per_type.rename({"type": "status"})
             .cast({"status": pl.String})
             .cast({"status": STATUS_DTYPE}),
@@ -290,7 +316,7 @@ def _totals(
         how="vertical_relaxed",
     )
     return (
-        statuses.join(counted, on="status", how="left", maintain_order="left")
+        statuses.join(rows, on="status", how="left", maintain_order="left")
         .fill_null(0)
         .with_columns(difference=pl.col("external_amount") - pl.col("internal_amount"))
         .select(pl.col(name).cast(dtype) for name, dtype in SUMMARY_SCHEMA.items())

@@ -149,6 +149,25 @@ def test_provider_failed_and_gateway_paid_or_the_reverse_is_a_status_mismatch() 
     }
 
 
+def test_lines_whose_statuses_disagree_are_not_paired_by_amount_either() -> None:
+    vnpay = Source.VNPAY
+    result = run(
+        [gw(100_000, days(-3), reference=R1, status="failed")],
+        [ext(100_000, source=vnpay, status="succeeded")],
+        counterpart=vnpay,
+    )
+    assert matched(result) == set()
+    assert raised(result) == {("missing_in_vnpay", (0,), ()), ("missing_in_gateway", (), (0,))}
+
+
+def test_an_empty_key_is_no_key() -> None:
+    result = run(
+        [gw(10_000, days(-3), reference="", provider_txn_id="")],
+        [ext(20_000, reference="", provider_txn_id="")],
+    )
+    assert raised(result) == {("missing_in_bank", (0,), ()), ("missing_in_gateway", (), (0,))}
+
+
 # -- pass 3: our reference in the transfer text --------------------------------------------
 
 
@@ -180,6 +199,18 @@ def test_reference_in_text_with_a_different_amount_is_an_amount_mismatch() -> No
     result = run([gw(10_000, reference=R1)], [ext(11_000, text=f"TT {R1}")])
     assert raised(result) == {("amount_mismatch", (0,), (0,))}
     assert result.exception_items()[0].key == R1
+
+
+def test_every_reference_in_a_text_is_offered_and_the_exact_one_wins() -> None:
+    result = run(
+        [gw(10_000, days(-3), reference=R1), gw(20_000, reference=R2)],
+        [ext(20_000, text=f"TT {R1} va {R2} va {R1}")],
+    )
+    assert matched(result) == {(1, 0, "text_reference")}
+    # R1 named a line that R2's payment took: reported beside it, not lost.
+    assert raised(result) == {("duplicate", (0,), ())}
+    item = result.exception_items()[0]
+    assert (item.key, item.candidates, item.internal_candidates) == (R1, (0,), (1,))
 
 
 def test_a_reference_behind_a_stray_prefix_is_found_by_the_overlapping_scan() -> None:

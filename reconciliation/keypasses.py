@@ -1,0 +1,310 @@
+"""Passes 1–3 of the matching engine: lines paired by an equal key, and duplicates.
+
+Pass 1/2 compare the key columns (reference, provider transaction id, EndToEndId); pass 3
+finds our references in the counterpart's normalised transfer text. Both produce candidate
+pairs (:data:`PAIR_SCHEMA`), resolved one-to-one by :func:`key_pass`: exact pairs first,
+then the conflicts (status, amount, date) as exceptions. Python loops only over a small
+leftover set: the texts with a candidate that is not one of our references.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import polars as pl
+
+from reconciliation.frame import normalise_text
+from reconciliation.passes import NO_IDS, exception_rows
+from reconciliation.results import RULE_DTYPE, TYPE_DTYPE, ExceptionType, MatchRule
+
+#: Key columns compared as equal strings in pass 1, in order of preference.
+KEY_KINDS: tuple[tuple[str, MatchRule], ...] = (
+    ("reference", MatchRule.REFERENCE),
+    ("provider_txn_id", MatchRule.PROVIDER_TXN_ID),
+    ("end_to_end_id", MatchRule.END_TO_END_ID),
+)
+
+# Categories of a key pair, in order of preference when pairs compete for a line.
+EXACT, STATUS, AMOUNT, DATE = 0, 1, 2, 3
+_CATEGORY_TYPE = {
+    STATUS: ExceptionType.STATUS_MISMATCH.value,
+    AMOUNT: ExceptionType.AMOUNT_MISMATCH.value,
+    DATE: ExceptionType.DATE_MISMATCH.value,
+}
+_PAIR_ORDER = ["category", "amount_gap", "day_gap", "rank", "internal_id", "external_id"]
+
+
+PAIR_SCHEMA = pl.Schema(
+    {
+        "internal_id": pl.Int64(),
+        "key": pl.String(),
+        "amount_i": pl.Int64(),
+        "day_i": pl.Int32(),
+        "outcome_i": pl.Boolean(),
+        "external_id": pl.Int64(),
+        "amount_e": pl.Int64(),
+        "day_e": pl.Int32(),
+        "outcome_e": pl.Boolean(),
+        "rule": RULE_DTYPE,
+        "rank": pl.Int8(),
+    }
+)
+
+
+def internal_keys(lines: pl.DataFrame, column: str) -> pl.DataFrame:
+    return lines.select(
+        pl.col("line_id").alias("internal_id"),
+        pl.col(column).alias("key"),
+        pl.col("amount").alias("amount_i"),
+        pl.col("day").alias("day_i"),
+        pl.col("outcome").alias("outcome_i"),
+    ).filter(pl.col("key").is_not_null())
+
+
+def _external_columns() -> list[pl.Expr]:
+    return [
+        pl.col("line_id").alias("external_id"),
+        pl.col("amount").alias("amount_e"),
+        pl.col("day").alias("day_e"),
+        pl.col("outcome").alias("outcome_e"),
+    ]
+
+
+def direct_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
+    """Pass 1/2 candidates: every (internal, external) pair with an equal key column; a pair
+    equal on several keys is kept once, under the first key of :data:`KEY_KINDS`."""
+    found = []
+    for rank, (column, rule) in enumerate(KEY_KINDS):
+        left = internal_keys(internal, column)
+        right = external.select(pl.col(column).alias("key"), *_external_columns()).filter(
+            pl.col("key").is_not_null()
+        )
+        if left.height and right.height:
+            pairs = left.join(right, on="key").with_columns(
+                rule=pl.lit(rule.value, RULE_DTYPE), rank=pl.lit(rank, pl.Int8)
+            )
+            found.append(pairs.select(PAIR_SCHEMA.names()))
+    if not found:
+        return PAIR_SCHEMA.to_frame()
+    if len(found) == 1:
+        return found[0]
+    return pl.concat(found).unique(["internal_id", "external_id"], keep="first")
+
+
+def text_references(
+    external: pl.DataFrame,
+    pattern: str,
+    ours: pl.DataFrame,
+    is_valid: Callable[[str], bool] | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pass 3: the references found in the external lines' normalised text.
+
+    ``ours`` are the internal side's references (:func:`internal_keys`). Returns every
+    ``(external_id, key)`` found, and the key pairs they make with ``ours`` (all of it).
+
+    Matching is leftmost and non-overlapping, so ``…DVC DVC7K3M…`` first yields
+    ``DVCDVC7K3M…``, which is not ours (and may even pass the check, 1 time in 32). The few
+    texts with a candidate that is not ours are scanned again, in Python, for overlapping
+    ones; of those, a text that names one of ours keeps only ours, and otherwise each distinct
+    candidate is kept if ``is_valid`` accepts it (a typo is dropped; a valid reference we have
+    no record of stays, so the line is known to carry one). Candidates that are ours are
+    never checked: they are references we issued.
+    """
+
+    joined = (
+        external.lazy()
+        .select(
+            *_external_columns(),
+            normalise_text(pl.col("text")).str.extract_all(pattern).alias("key"),
+        )
+        .explode("key")
+        .drop_nulls("key")
+        .join(ours.lazy(), on="key", how="left")
+        # The in-memory engine runs a string expression on one core; streaming splits it.
+        .collect(engine="streaming")
+    )
+    unsure = joined.filter(pl.col("internal_id").is_null()).get_column("external_id").unique()
+    pairs = joined.filter(
+        pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
+    )
+    if not unsure.is_empty():
+        scanned = _overlapping(external.filter(pl.col("line_id").is_in(unsure.implode())), pattern)
+        named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
+        rescanned = (
+            scanned.unique(["external_id", "key"])
+            .join(named, on="key", how="left")  # not all of ours: hashing them costs more
+            .with_columns(ours=pl.col("internal_id").is_not_null())
+            .filter(pl.col("ours") | ~pl.col("ours").any().over("external_id"))
+        )
+        if is_valid is not None:
+            others = rescanned.filter(~pl.col("ours")).get_column("key").unique().sort()
+            valid = pl.Series([key for key in others.to_list() if is_valid(key)], dtype=pl.String)
+            rescanned = rescanned.filter(pl.col("ours") | pl.col("key").is_in(valid.implode()))
+        pairs = pl.concat([pairs, rescanned.filter("ours").select(pairs.columns)])
+        found = pl.concat([pairs, rescanned.filter(~pl.col("ours")).select(pairs.columns)])
+    else:
+        found = pairs
+    pairs = pairs.with_columns(
+        rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE), rank=pl.lit(0, pl.Int8)
+    )
+    return found.select("external_id", "key"), pairs.select(PAIR_SCHEMA.names())
+
+
+def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
+    """Every match of ``pattern`` in each line's normalised text, overlapping ones included
+    (``re`` can look ahead; polars' regex engine cannot)."""
+    scan = re.compile(f"(?=({pattern}))")
+    # One chunk: polars builds the fold table's automaton once per chunk, and a filtered
+    # frame can have a chunk per few rows.
+    texts = (
+        external.select("line_id", "text")
+        .rechunk()
+        .select("line_id", normalise_text(pl.col("text")))
+    )
+    ids: list[int] = []
+    keys: list[str] = []
+    for line_id, text in zip(texts["line_id"].to_list(), texts["text"].to_list(), strict=True):
+        for match in scan.finditer(text or ""):
+            ids.append(line_id)
+            keys.append(match.group(1))
+    found = pl.DataFrame(
+        {"external_id": ids, "key": keys}, schema={"external_id": pl.Int64, "key": pl.String}
+    )
+    return external.select(_external_columns()).join(found, on="external_id")
+
+
+def classify(pairs: pl.DataFrame, window_days: int) -> pl.DataFrame:
+    day_gap = (pl.col("day_i") - pl.col("day_e")).abs()
+    conflict = (
+        pl.col("outcome_i").is_not_null()
+        & pl.col("outcome_e").is_not_null()
+        & (pl.col("outcome_i") != pl.col("outcome_e"))
+    )
+    return pairs.with_columns(
+        category=pl.when(conflict)
+        .then(STATUS)
+        .when(pl.col("amount_i") != pl.col("amount_e"))
+        .then(AMOUNT)
+        .when(day_gap > window_days)
+        .then(DATE)
+        .otherwise(EXACT)
+        .cast(pl.Int8),
+        amount_gap=(pl.col("amount_i") - pl.col("amount_e")).abs(),
+        day_gap=day_gap,
+    )
+
+
+def one_to_one(pairs: pl.DataFrame, order: list[str]) -> pl.DataFrame:
+    """The greedy one-to-one choice among candidate pairs, best ``order`` first.
+
+    A pair whose two lines have no other candidate is taken at once (nearly all of them).
+    The rest go in rounds: take every pair that is the best of both its lines, drop the pairs
+    that touch a taken line, repeat. Each round takes at least the overall best pair, and the
+    result equals taking pairs one by one in ``order`` — which does not depend on row order,
+    since ``order`` ends with both ids.
+    """
+    repeated_i, repeated_e = pl.collect_all(
+        [_repeated(pairs, "internal_id"), _repeated(pairs, "external_id")]
+    )
+    contested = pl.col("internal_id").is_in(repeated_i.to_series().implode()) | pl.col(
+        "external_id"
+    ).is_in(repeated_e.to_series().implode())
+    taken = [pairs.filter(~contested)]
+    rest = pairs.filter(contested).sort(order)
+    while rest.height:
+        best_internal = rest.unique("internal_id", keep="first", maintain_order=True)
+        best_external = rest.unique("external_id", keep="first", maintain_order=True)
+        mutual = best_internal.join(
+            best_external.select("internal_id", "external_id"),
+            on=["internal_id", "external_id"],
+            how="semi",
+        )
+        taken.append(mutual)
+        rest = rest.filter(
+            ~pl.col("internal_id").is_in(mutual.get_column("internal_id").implode())
+            & ~pl.col("external_id").is_in(mutual.get_column("external_id").implode())
+        )
+    return pl.concat(taken)
+
+
+def _repeated(pairs: pl.DataFrame, column: str) -> pl.LazyFrame:
+    """The ids of ``column`` that occur more than once (sorting integers is cheaper than
+    hashing them)."""
+    ordered = pairs.lazy().select(pl.col(column).sort())
+    return ordered.filter(pl.col(column).diff() == 0)
+
+
+def key_pass(pairs: pl.DataFrame, window_days: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Passes 1+2 (or 3): the chosen pairs (all columns), and the exception rows of those that
+    are not exact. Exact pairs are preferred, so a line with an exact partner is matched."""
+    needed = ["internal_id", "external_id", "key", "amount_i", "amount_e", "rule", *_PAIR_ORDER]
+    chosen = one_to_one(
+        classify(pairs, window_days).select(list(dict.fromkeys(needed))), _PAIR_ORDER
+    )
+    conflicts = chosen.filter(pl.col("category") != EXACT).select(
+        pl.col("category").replace_strict(_CATEGORY_TYPE, return_dtype=TYPE_DTYPE).alias("type"),
+        pl.concat_list("internal_id").alias("internal_ids"),
+        pl.concat_list("external_id").alias("external_ids"),
+        pl.col("amount_i").alias("internal_amount"),
+        pl.col("amount_e").alias("external_amount"),
+        "key",
+        candidates=NO_IDS,
+        internal_candidates=NO_IDS,
+        candidate_count=pl.lit(0, pl.Int64),
+    )
+    return chosen, conflicts
+
+
+def duplicates(
+    participants: pl.DataFrame,
+    taken: pl.DataFrame,
+    internal_left: pl.DataFrame,
+    external_left: pl.DataFrame,
+) -> pl.DataFrame:
+    """Leftover lines that had a key pair: the line their key names was taken by another line
+    of their own side (the same key twice on one side, or one payment under two of its keys).
+
+    ``participants`` are all key pairs of passes 1–3 (``internal_id, external_id, key``);
+    ``taken`` the pairs chosen from them. Candidates: the counterpart lines the key named,
+    and the same-side lines that took them.
+    """
+    found = []
+    for own, other, left, own_list, other_list in (
+        ("external_id", "internal_id", external_left, "candidates", "internal_candidates"),
+        ("internal_id", "external_id", internal_left, "internal_candidates", "candidates"),
+    ):
+        ids = left.get_column("line_id").implode()
+        lost = participants.filter(pl.col(own).is_in(ids))
+        if lost.is_empty():
+            continue
+        named = lost.get_column(other).unique().implode()
+        winners = taken.filter(pl.col(other).is_in(named)).select(
+            pl.col(other), pl.col(own).alias("winner")
+        )
+        rows = (
+            lost.join(winners, on=other, how="left")
+            .group_by(own)
+            .agg(
+                pl.col("key").min(),
+                pl.col(other).unique().sort().alias(other_list),
+                pl.col("winner").drop_nulls().unique().sort().alias(own_list),
+            )
+            .join(left.select(pl.col("line_id").alias(own), "amount"), on=own)
+        )
+        amount, nothing = pl.col("amount"), pl.lit(0, pl.Int64)
+        internal = own == "internal_id"
+        found.append(
+            rows.select(
+                type=pl.lit(ExceptionType.DUPLICATE.value, TYPE_DTYPE),
+                internal_ids=pl.concat_list(own) if internal else NO_IDS,
+                external_ids=NO_IDS if internal else pl.concat_list(own),
+                internal_amount=amount if internal else nothing,
+                external_amount=nothing if internal else amount,
+                key=pl.col("key"),
+                candidates=pl.col("candidates"),
+                internal_candidates=pl.col("internal_candidates"),
+                candidate_count=pl.col(other_list).list.len().cast(pl.Int64),
+            )
+        )
+    return exception_rows(found)
