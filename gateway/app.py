@@ -28,6 +28,7 @@ from gateway.keys import (
     METRICS,
     PAYMENTS,
     POLLER,
+    PRINCIPALS,
     RECON_RUNS,
     REFUNDS,
     REPORTS,
@@ -41,6 +42,7 @@ from gateway.routes import setup_routes
 from gateway.services import payment_state
 from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
+from gateway.services.clients import PrincipalCache
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.provider_callbacks import ProviderCallbacks
@@ -86,6 +88,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, clock = app[SETTINGS], app[CLOCK]
     database = Database(settings.database_dsn)
     app[DATABASE] = database
+    app[PRINCIPALS] = PrincipalCache(database, clock)
     context = payment_state.Context(clock, settings.base_url)
     app[PAYMENTS] = PaymentService(database, clock, settings.payments, settings.base_url)
     app[BANK_CREDITS] = BankCreditService(

@@ -10,6 +10,7 @@ from gateway.domain.ids import Clock
 from gateway.observability import Metrics
 from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
+from gateway.services.clients import PrincipalCache
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.provider_callbacks import ProviderCallbacks
@@ -43,3 +44,4 @@ RECON_RUNS = web.AppKey("recon_runs", RunService)
 WORKFLOW = web.AppKey("recon_workflow", Workflow)
 REPORTS = web.AppKey("recon_reports", ReportService)
 STAFF = web.AppKey("staff", StaffService)
+PRINCIPALS = web.AppKey("principals", PrincipalCache)

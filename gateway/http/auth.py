@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import Forbidden, Unauthenticated
-from gateway.keys import DATABASE
-from gateway.services.clients import Principal, Role, authenticate
+from gateway.keys import PRINCIPALS
+from gateway.services.clients import Principal, Role
 
 
 async def principal(request: web.Request, *roles: Role) -> Principal:
@@ -14,7 +14,7 @@ async def principal(request: web.Request, *roles: Role) -> Principal:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthenticated("send the API key as 'Authorization: Bearer <key>'")
-    who = await authenticate(request.app[DATABASE], key.strip())
+    who = await request.app[PRINCIPALS].authenticate(key.strip())
     if roles and who.role not in roles and who.role is not Role.ADMIN:
         raise Forbidden(f"role {who.role.value!r} may not do this")
     return who

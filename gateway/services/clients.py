@@ -122,3 +122,32 @@ async def authenticate(db: Database, key: str) -> Principal:
             )
         ).scalars()
         return Principal(client_id=client_id, role=Role(row.role), agency_ids=frozenset(scope))
+
+
+class PrincipalCache:
+    """Recently verified keys → their principal, for ``ttl_seconds``.
+
+    Authentication otherwise costs every request a pool checkout and two statements (measured
+    on payment creation). Only successful checks are kept, under the SHA-256 of the key, so a
+    wrong key always reaches the database; a revoked key or a changed scope takes effect
+    within the TTL. It is derived data: losing it loses nothing.
+    """
+
+    def __init__(self, db: Database, clock: Clock, ttl_seconds: float = 10, size: int = 10_000):
+        self.db = db
+        self.clock = clock
+        self.ttl = ttl_seconds
+        self.size = size
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, key: str) -> Principal:
+        digest = hash_key(key)
+        now = self.clock().timestamp()
+        cached = self._entries.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        who = await authenticate(self.db, key)
+        if len(self._entries) >= self.size:
+            self._entries.clear()  # simple and bounded; a refill costs one lookup per key
+        self._entries[digest] = (now + self.ttl, who)
+        return who
