@@ -14,6 +14,7 @@ from gateway.db import Database
 from gateway.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
 from gateway.domain.ids import Clock
 from gateway.errors import InvalidCursor, NotFound
+from webhooks.outbox import new_delivery
 
 
 def _iso(value: Any) -> str | None:
@@ -71,19 +72,7 @@ class EventService:
             missing = sorted(subscribed - existing)
             if missing:
                 await conn.execute(
-                    insert(deliveries),
-                    [
-                        {
-                            "event_id": event_id,
-                            "endpoint_id": endpoint_id,
-                            "status": "pending",
-                            "attempt_count": 0,
-                            "next_attempt_at": now,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for endpoint_id in missing
-                    ],
+                    insert(deliveries), [new_delivery(event_id, e, now) for e in missing]
                 )
             return await self._event_view(conn, client_id, event_id)
 

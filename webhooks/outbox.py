@@ -81,19 +81,18 @@ async def emit(
     ).all()
     subscribed = [row.id for row in endpoints if "*" in row.events or type in row.events]
     if subscribed:
-        await conn.execute(
-            insert(deliveries),
-            [
-                {
-                    "event_id": event_id,
-                    "endpoint_id": endpoint_id,
-                    "status": "pending",
-                    "attempt_count": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for endpoint_id in subscribed
-            ],
-        )
+        await conn.execute(insert(deliveries), [new_delivery(event_id, e, now) for e in subscribed])
     return event_id
+
+
+def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict[str, Any]:
+    """A delivery due now, with its retry schedule not started."""
+    return {
+        "event_id": event_id,
+        "endpoint_id": endpoint_id,
+        "status": "pending",
+        "attempt_count": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.api.schemas import CompleteRefund, CreateAttempt, CreateRefund, CreateTerminal
 from gateway.channels.base import RefundOutcome
 from gateway.http.auth import principal
+from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_json
-from gateway.keys import ATTEMPTS, CLOCK, DATABASE, REFUNDS, TERMINALS
-from gateway.services import idempotency
+from gateway.keys import ATTEMPTS, REFUNDS, TERMINALS
 from gateway.services.clients import Role
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)
@@ -25,26 +25,17 @@ def client_ip(request: web.Request) -> str:
 
 async def create_attempt(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     data = await read_json(request)
     body = parse_body(CreateAttempt, data)
     payment_id = request.match_info["payment_id"]
     service = request.app[ATTEMPTS]
 
-    async def begin(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:
-        return 201, {"attempt_id": await service.begin(conn, who, payment_id, body)}
+    async def begin(conn: AsyncConnection) -> dict[str, Any]:
+        return {"attempt_id": await service.begin(conn, who, payment_id, body)}
 
-    stored = await idempotency.run_once(
-        request.app[DATABASE],
-        request.app[CLOCK],
-        client_id=who.client_id,
-        key=key,
-        fingerprint=idempotency.request_fingerprint("POST", request.path, data),
-        create=begin,
-    )
+    stored = await create_once(request, who, data, begin)
     view = await service.start(stored.body["attempt_id"], client_ip(request))
-    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
-    return json_response(view, status=201, headers=headers)
+    return json_response(view, status=201, headers=replay_headers(stored))
 
 
 async def list_attempts(request: web.Request) -> web.Response:
@@ -71,25 +62,17 @@ async def cancel_attempt(request: web.Request) -> web.Response:
 
 async def create_refund(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES, *FINANCE_ROLES)
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     data = await read_json(request)
     body = parse_body(CreateRefund, data)
     payment_id = request.match_info["payment_id"]
     service = request.app[REFUNDS]
 
-    async def begin(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:
-        return 201, {"refund_id": await service.begin(conn, who, payment_id, body)}
+    async def begin(conn: AsyncConnection) -> dict[str, Any]:
+        return {"refund_id": await service.begin(conn, who, payment_id, body)}
 
-    stored = await idempotency.run_once(
-        request.app[DATABASE],
-        request.app[CLOCK],
-        client_id=who.client_id,
-        key=key,
-        fingerprint=idempotency.request_fingerprint("POST", request.path, data),
-        create=begin,
-    )
+    stored = await create_once(request, who, data, begin)
     view = await service.execute(stored.body["refund_id"], who.client_id)
-    return json_response(view, status=201)
+    return json_response(view, status=201, headers=replay_headers(stored))
 
 
 async def get_refund(request: web.Request) -> web.Response:

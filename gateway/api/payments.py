@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.schemas import CreatePayment
 from gateway.domain.statuses import PaymentStatus
 from gateway.errors import FieldError, ValidationFailed
 from gateway.http.auth import principal
+from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_json
-from gateway.keys import CLOCK, DATABASE, METRICS, PAYMENTS
-from gateway.services import idempotency
+from gateway.keys import METRICS, PAYMENTS
 from gateway.services.clients import Role
 from gateway.services.payments import ListFilter
 
@@ -25,22 +23,10 @@ log = structlog.get_logger(__name__)
 
 async def create_payment(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     data = await read_json(request)
     body = parse_body(CreatePayment, data)
     service = request.app[PAYMENTS]
-
-    async def create(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:
-        return 201, await service.create(conn, who, body)
-
-    stored = await idempotency.run_once(
-        request.app[DATABASE],
-        request.app[CLOCK],
-        client_id=who.client_id,
-        key=key,
-        fingerprint=idempotency.request_fingerprint("POST", request.path, data),
-        create=create,
-    )
+    stored = await create_once(request, who, data, lambda conn: service.create(conn, who, body))
     if not stored.replayed:
         request.app[METRICS].payments_created.inc()
         log.info(
@@ -49,8 +35,7 @@ async def create_payment(request: web.Request) -> web.Response:
             agency_code=stored.body["agency_code"],
             amount=stored.body["amount"],
         )
-    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
-    return json_response(stored.body, status=stored.status, headers=headers)
+    return json_response(stored.body, status=stored.status, headers=replay_headers(stored))
 
 
 async def get_payment(request: web.Request) -> web.Response:

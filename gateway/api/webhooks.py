@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.api.schemas import CreateWebhookEndpoint
 from gateway.errors import FieldError, ValidationFailed
 from gateway.http.auth import principal
+from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_json
-from gateway.keys import CLOCK, DATABASE, ENDPOINTS, EVENTS
-from gateway.services import idempotency
+from gateway.keys import ENDPOINTS, EVENTS
 from gateway.services.clients import Role
 
 ROLES = (Role.PORTAL, Role.POSTAL_OPERATOR)
@@ -20,29 +20,18 @@ ROLES = (Role.PORTAL, Role.POSTAL_OPERATOR)
 
 async def create_endpoint(request: web.Request) -> web.Response:
     who = await principal(request, *ROLES)
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     data = await read_json(request)
     body = parse_body(CreateWebhookEndpoint, data)
     service = request.app[ENDPOINTS]
     await service.validate(body.url, body.events)
 
-    async def create(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:
+    async def create(conn: AsyncConnection) -> dict[str, Any]:
         # Only the id is kept with the idempotency key: the secret lives in one place.
-        return 201, {
-            "endpoint_id": await service.create(conn, who.client_id, body.url, body.events)
-        }
+        return {"endpoint_id": await service.create(conn, who.client_id, body.url, body.events)}
 
-    stored = await idempotency.run_once(
-        request.app[DATABASE],
-        request.app[CLOCK],
-        client_id=who.client_id,
-        key=key,
-        fingerprint=idempotency.request_fingerprint("POST", request.path, data),
-        create=create,
-    )
+    stored = await create_once(request, who, data, create)
     view = await service.created_view(who.client_id, stored.body["endpoint_id"])
-    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
-    return json_response(view, status=stored.status, headers=headers)
+    return json_response(view, status=stored.status, headers=replay_headers(stored))
 
 
 async def list_endpoints(request: web.Request) -> web.Response:
