@@ -236,7 +236,10 @@ class Channels(Gateway):
 
 @pytest.fixture
 async def channels(
-    aiohttp_server: Any, aiohttp_client: Any, database_url: str, clock: FixedClock,
+    aiohttp_server: Any,
+    aiohttp_client: Any,
+    database_url: str,
+    clock: FixedClock,
     unused_tcp_port_factory: Any,
 ) -> AsyncIterator[Channels]:
     from aiohttp.test_utils import TestClient, TestServer
@@ -249,15 +252,20 @@ async def channels(
     vnpay = await aiohttp_server(
         create_vnpay_app(
             SandboxVnpayConfig(
-                tmn_code=VNPAY_TMN, hash_secret=VNPAY_SECRET,
-                ipn_url=f"{base}/callbacks/vnpay/ipn", retry_seconds=0.01, clock=clock,
+                tmn_code=VNPAY_TMN,
+                hash_secret=VNPAY_SECRET,
+                ipn_url=f"{base}/callbacks/vnpay/ipn",
+                retry_seconds=0.01,
+                clock=clock,
             )
         )
     )
     pos = await aiohttp_server(
         create_pos_app(
             SandboxPosConfig(
-                merchant_id=POS_MERCHANT, secret=POS_SECRET.encode(), retry_seconds=0.01,
+                merchant_id=POS_MERCHANT,
+                secret=POS_SECRET.encode(),
+                retry_seconds=0.01,
                 clock=clock,
             )
         )
@@ -285,3 +293,41 @@ async def channels(
     await client.app[TERMINALS].add("HN", "T-HN-1", "Quầy Hà Nội")
     yield Channels(client=client, clock=clock, keys=keys, vnpay=vnpay, pos=pos)
     await client.close()
+
+
+# -- the browser: Debian's chromium driven by Playwright ---------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium (Playwright cannot download its own browsers here). Missing, it
+    skips the browser tests on a developer machine and fails them in CI."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: install Debian's chromium package"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -7,7 +7,6 @@ auto-waiting ``expect``, never a sleep.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,29 +18,18 @@ from conftest import (
     AGENCY_ACCOUNT,
     AGENCY_BIN,
     BANK_SECRET,
-    IN_CI,
     FixedClock,
     Gateway,
     make_settings,
     seed,
 )
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from gateway.app import create_app
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = {"width": 390, "height": 844}
 POLL_MS = 200
 #: Long enough for a few polls on a loaded machine, far below the test's own budget.
@@ -51,29 +39,6 @@ SCREENSHOT = "/tmp/checkout.png"  # noqa: S108 — a fixed, well-known place on 
 
 
 # -- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium (Playwright cannot download its own browsers here)."""
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing: install Debian's chromium package"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    """Playwright objects belong to the event loop that made them, and every test has its
-    own loop, so the browser is per test (about a second to start)."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @dataclass

@@ -10,7 +10,6 @@ through the sandbox bank, and the bank's camt.053 for the day shows that credit 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,13 +21,12 @@ from conftest import (
     AGENCY_ACCOUNT,
     AGENCY_BIN,
     BANK_SECRET,
-    IN_CI,
     FixedClock,
     Gateway,
     make_settings,
     seed,
 )
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 from test_console_http import DAY, PASSWORD, camt053
 
 from gateway.app import create_app
@@ -38,16 +36,6 @@ from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1280, "height": 900}
 EXPECTED_STATUS = re.compile(r"^Failed to load resource: .* status of (409|422) ")
 #: For a human to look at; nothing asserts on it.
@@ -60,27 +48,6 @@ STAFF_USERS = (
 
 
 # -- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium (Playwright cannot download its own browsers here)."""
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing: install Debian's chromium package"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @dataclass
