@@ -1,0 +1,337 @@
+"""VNPost's partner API, in memory: the carrier the gateway's postal legs drive.
+
+The ``{path_prefix}/...`` routes (``/api``) speak the protocol of
+:mod:`providers.postal.vnpost.codec`: ``POST /api/token`` sells a token valid
+``token_ttl_seconds`` by the configured clock; every other ``/api`` route answers 401 to a
+missing, wrong or expired token. Orders are idempotent per ``sale_order_code``: a second
+create answers 409 ``DUPLICATE_REFERENCE``. Item codes are UPU S10 (``EB12345678`` + check
+digit + ``VN``).
+
+What postmen do is played by unsigned control routes (they stand for the network, not for
+the protocol)::
+
+    POST /orders/{item_code}/advance   {"status": <code 0–29>}   moves the order, records the
+         event and pushes the status webhook (first attempt before answering, then retries in
+         the background every ``retry_seconds`` up to ``max_attempts`` deliveries in all)
+    POST /sandbox/tokens/expire        every issued token expires now
+    GET  /sandbox/orders               every order with its webhook delivery statuses
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import aiohttp
+from aiohttp import web
+from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_fixed
+
+from providers.postal.vnpost import codec as wire
+from providers.postal.vnpost.statuses import VNPOST_STATUS, PostalStatus, normalise
+from providers.sandbox.pos import Background
+
+# Codes the partner may still cancel from: nothing has been picked up yet.
+CANCELLABLE: Final = frozenset(
+    {PostalStatus.CREATED, PostalStatus.PICKUP_ASSIGNED, PostalStatus.PICKUP_FAILED}
+)
+_S10_WEIGHTS: Final = (8, 6, 4, 2, 3, 5, 9, 7)
+
+
+@dataclass
+class SandboxVnpostConfig:
+    username: str
+    password: str
+    customer_code: str
+    webhook_url: str
+    webhook_key: bytes
+    retry_seconds: float = 2.0
+    max_attempts: int = 10
+    token_ttl_seconds: int = 3600
+    path_prefix: str = "/api"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass
+class CarrierOrder:
+    item_code: str
+    request: dict[str, Any]
+    status: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[int] = field(default_factory=list)  # HTTP status per push, 0 = none
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "item_code": self.item_code,
+            "sale_order_code": self.request["sale_order_code"],
+            "status": self.status,
+            "events": self.events,
+        }
+
+
+@dataclass
+class Carrier:
+    tokens: dict[str, datetime] = field(default_factory=dict)
+    orders: dict[str, CarrierOrder] = field(default_factory=dict)  # by item code
+    by_reference: dict[str, str] = field(default_factory=dict)  # sale_order_code → item code
+    serial: int = 12_345_677
+
+
+CONFIG = web.AppKey("sandbox_vnpost_config", SandboxVnpostConfig)
+CARRIER = web.AppKey("sandbox_vnpost_carrier", Carrier)
+SESSION = web.AppKey("sandbox_vnpost_session", aiohttp.ClientSession)
+BACKGROUND = web.AppKey("sandbox_vnpost_background", Background)
+
+
+def create_vnpost_app(config: SandboxVnpostConfig) -> web.Application:
+    app = web.Application(middlewares=[require_token])
+    app[CONFIG] = config
+    app[CARRIER] = Carrier()
+    app[BACKGROUND] = Background()
+    app.cleanup_ctx.append(_session)
+    api = config.path_prefix.rstrip("/")
+    app.router.add_post(f"{api}/token", issue_token)
+    app.router.add_post(f"{api}/orders", create_order)
+    app.router.add_get(f"{api}/orders", find_order)
+    app.router.add_get(f"{api}/orders/{{item_code}}", get_order)
+    app.router.add_post(f"{api}/orders/{{item_code}}/cancel", cancel_order)
+    app.router.add_get(f"{api}/orders/{{item_code}}/history", history)
+    app.router.add_post("/orders/{item_code}/advance", advance)
+    app.router.add_post("/sandbox/tokens/expire", expire_tokens)
+    app.router.add_get("/sandbox/orders", list_orders)
+    return app
+
+
+async def _session(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        app[SESSION] = session
+        yield
+        await app[BACKGROUND].cancel()
+
+
+# -- the protocol -------------------------------------------------------------------------
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    api = config.path_prefix.rstrip("/")
+    if not request.path.startswith(f"{api}/") or request.path == f"{api}/token":
+        return await handler(request)
+    expires = request.app[CARRIER].tokens.get(request.headers.get(wire.TOKEN_HEADER, ""))
+    if expires is None or config.clock() >= expires:
+        return _error(401, "UNAUTHORIZED", "missing, wrong or expired token")
+    return await handler(request)
+
+
+def _error(status: int, code: str, detail: str) -> web.Response:
+    return web.json_response({"code": code, "detail": detail}, status=status)
+
+
+async def issue_token(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    data = await _json(request)
+    expected = {
+        "username": config.username,
+        "password": config.password,
+        "customer_code": config.customer_code,
+    }
+    if not isinstance(data, dict) or {k: data.get(k) for k in expected} != expected:
+        return _error(401, "UNAUTHORIZED", "wrong username, password or customer code")
+    token = secrets.token_urlsafe(24)
+    expires_at = config.clock() + timedelta(seconds=config.token_ttl_seconds)
+    request.app[CARRIER].tokens[token] = expires_at
+    return web.json_response({"token": token, "expires_in": config.token_ttl_seconds})
+
+
+async def create_order(request: web.Request) -> web.Response:
+    app = request.app
+    data = await _json(request)
+    problem = _check_order(app[CONFIG], data)
+    if problem:
+        return _error(422, "INVALID_ORDER", problem)
+    carrier = app[CARRIER]
+    reference = data["sale_order_code"]
+    if reference in carrier.by_reference:
+        return _error(409, "DUPLICATE_REFERENCE", "this sale_order_code already has an order")
+    carrier.serial += 1
+    item_code = s10_item_code("EB", carrier.serial, "VN")
+    order = CarrierOrder(item_code, data)
+    carrier.orders[item_code] = order
+    carrier.by_reference[reference] = item_code
+    _record(app, order, 0, "Đơn hàng đã được tạo")
+    return web.json_response({"item_code": item_code, "sale_order_code": reference})
+
+
+def _check_order(config: SandboxVnpostConfig, data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "body must be a JSON object"
+    if data.get("customer_code") != config.customer_code:
+        return "customer_code is not this partner"
+    if not isinstance(data.get("sale_order_code"), str):
+        return "sale_order_code must be a string"
+    if not wire.REFERENCE_PATTERN.fullmatch(data["sale_order_code"]):
+        return "sale_order_code must be 1–50 letters, digits, '_' or '-'"
+    if data.get("service_code") not in wire.SERVICE_CODES.values():
+        return "service_code must be CTN or EMS"
+    for role in ("sender", "receiver"):
+        party = data.get(role)
+        if not isinstance(party, dict) or not isinstance(party.get("address"), dict):
+            return f"{role} must carry full_name, phone and address"
+        address = party["address"]
+        if not all(isinstance(address.get(k), str) for k in ("ward_code", "province_code")):
+            return f"{role} address needs ward_code and province_code"
+    weight = data.get("weight")
+    if type(weight) is not int or weight <= 0:
+        return "weight must be a positive integer number of grams"
+    return None
+
+
+async def find_order(request: web.Request) -> web.Response:
+    carrier = request.app[CARRIER]
+    item_code = carrier.by_reference.get(request.query.get("sale_order_code", ""))
+    if item_code is None:
+        return _error(404, "NOT_FOUND", "no order under this sale_order_code")
+    return web.json_response(carrier.orders[item_code].as_json())
+
+
+async def get_order(request: web.Request) -> web.Response:
+    order = request.app[CARRIER].orders.get(request.match_info["item_code"])
+    if order is None:
+        return _error(404, "NOT_FOUND", "no such item code")
+    return web.json_response(order.as_json())
+
+
+async def history(request: web.Request) -> web.Response:
+    order = request.app[CARRIER].orders.get(request.match_info["item_code"])
+    if order is None:
+        return _error(404, "NOT_FOUND", "no such item code")
+    return web.json_response({"item_code": order.item_code, "events": order.events})
+
+
+async def cancel_order(request: web.Request) -> web.Response:
+    app = request.app
+    order = app[CARRIER].orders.get(request.match_info["item_code"])
+    if order is None:
+        return _error(404, "NOT_FOUND", "no such item code")
+    if normalise(order.status) not in CANCELLABLE:
+        return _error(409, "NOT_CANCELLABLE", f"the order is at status {order.status}")
+    await _move(app, order, 13, "Hủy theo yêu cầu của khách hàng")
+    return web.json_response(order.as_json())
+
+
+# -- the network --------------------------------------------------------------------------
+
+
+async def advance(request: web.Request) -> web.Response:
+    app = request.app
+    order = app[CARRIER].orders.get(request.match_info["item_code"])
+    if order is None:
+        return _error(404, "NOT_FOUND", "no such item code")
+    data = await _json(request)
+    code = data.get("status") if isinstance(data, dict) else None
+    if type(code) is not int or code not in VNPOST_STATUS:
+        return _error(422, "INVALID_STATUS", "status must be a documented code 0–29")
+    location = data.get("location", "Bưu cục Sài Gòn")
+    note = data.get("note", "")
+    if not isinstance(location, str) or not isinstance(note, str):
+        return _error(422, "INVALID_STATUS", "location and note must be text")
+    await _move(app, order, code, note, location)
+    return web.json_response({**order.as_json(), "deliveries": order.deliveries})
+
+
+async def expire_tokens(request: web.Request) -> web.Response:
+    tokens = request.app[CARRIER].tokens
+    now = request.app[CONFIG].clock()
+    for token in tokens:
+        tokens[token] = now
+    return web.json_response({"expired": len(tokens)})
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    orders = request.app[CARRIER].orders.values()
+    return web.json_response([{**o.as_json(), "deliveries": o.deliveries} for o in orders])
+
+
+def _record(
+    app: web.Application, order: CarrierOrder, code: int, note: str, location: str = ""
+) -> dict[str, Any]:
+    event = {
+        "status": code,
+        "time": wire.format_time(app[CONFIG].clock()),
+        "location": location,
+        "note": note,
+    }
+    order.status = code
+    order.events.append(event)
+    return event
+
+
+async def _move(
+    app: web.Application, order: CarrierOrder, code: int, note: str, location: str = ""
+) -> None:
+    """Record the event and push it: once now, then in the background until acknowledged."""
+    event = _record(app, order, code, note, location)
+    push = {
+        "item_code": order.item_code,
+        "sale_order_code": order.request["sale_order_code"],
+        **event,
+    }
+    if not await _attempt(app, order, push):
+        app[BACKGROUND].start(_redeliver(app, order, push))
+
+
+async def _redeliver(app: web.Application, order: CarrierOrder, push: dict[str, Any]) -> None:
+    config = app[CONFIG]
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(config.max_attempts - 1),
+        wait=wait_fixed(config.retry_seconds),
+        reraise=False,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                if not await _attempt(app, order, push):
+                    raise ConnectionError("webhook not acknowledged")
+    except RetryError:
+        pass  # gave up, as VNPost would; the order stays listed with its failed deliveries
+
+
+async def _attempt(app: web.Application, order: CarrierOrder, push: dict[str, Any]) -> bool:
+    config = app[CONFIG]
+    signature = wire.webhook_signature(
+        config.webhook_key, push["item_code"], push["status"], push["time"]
+    )
+    headers = {"Content-Type": "application/json", wire.SIGNATURE_HEADER: signature}
+    try:
+        async with app[SESSION].post(
+            config.webhook_url, data=wire.encode_json(push), headers=headers
+        ) as response:
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError):
+        status = 0
+    order.deliveries.append(status)
+    return 200 <= status < 300
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def s10_item_code(prefix: str, serial: int, country: str) -> str:
+    """A UPU S10 item identifier: 2 letters, 8-digit serial, check digit, country code."""
+    digits = f"{serial % 100_000_000:08d}"
+    check = 11 - sum(int(d) * w for d, w in zip(digits, _S10_WEIGHTS, strict=True)) % 11
+    check = {10: 0, 11: 5}.get(check, check)
+    return f"{prefix}{digits}{check}{country}"
+
+
+async def _json(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read() or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None

@@ -1,0 +1,238 @@
+"""The VNPost client against the sandbox carrier, reached through settings, nothing patched."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from conftest import FixedClock
+
+from providers.postal.vnpost import (
+    Address,
+    OrderRequest,
+    Party,
+    VnpostAccount,
+    VnpostClient,
+    VnpostError,
+    parse_webhook,
+)
+from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
+
+KEY = b"vnpost-webhook-key"
+CITIZEN = Party("Nguyễn Văn An", "0912345678", Address("12 Lý Tự Trọng", "26734", "79"))
+AGENCY = Party("Sở Tư pháp", "0283829000", Address("141 Pasteur", "26740", "79"))
+ORDER = OrderRequest("PR01-delivery-1", AGENCY, CITIZEN, 250, cod_amount=50_000)
+
+
+@dataclass
+class Receiver:
+    """The gateway's webhook endpoint: records every push, answers as told (then 200)."""
+
+    calls: list[tuple[str | None, bytes]] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/webhooks/vnpost", self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.calls.append((request.headers.get("X-Vnpost-Signature"), await request.read()))
+        return web.Response(status=self.answers.pop(0) if self.answers else 200)
+
+
+@dataclass
+class World:
+    client: VnpostClient
+    carrier: aiohttp.ClientSession  # the sandbox's control routes
+    receiver: Receiver
+    clock: FixedClock
+
+
+@pytest.fixture
+async def world(aiohttp_server: Any, clock: FixedClock) -> AsyncIterator[World]:
+    receiver = Receiver()
+    hook: TestServer = await aiohttp_server(receiver.app())
+    config = SandboxVnpostConfig(
+        username="dvc-hcm",
+        password="s3cret",
+        customer_code="KH001",
+        webhook_url=str(hook.make_url("/webhooks/vnpost")),
+        webhook_key=KEY,
+        retry_seconds=0.01,
+        max_attempts=3,
+        clock=clock,
+    )
+    server: TestServer = await aiohttp_server(create_vnpost_app(config))
+    base = str(server.make_url("/"))
+    account = VnpostAccount("dvc-hcm", "s3cret", "KH001", base)
+    async with aiohttp.ClientSession() as session, aiohttp.ClientSession(base) as carrier:
+        client = VnpostClient(session, account, 5, clock, read_wait_seconds=0.01)
+        yield World(client, carrier, receiver, clock)
+
+
+async def test_create_issues_an_s10_item_code_and_get_reads_it(world: World) -> None:
+    created = await world.client.create_order(ORDER)
+    assert created.client_reference == "PR01-delivery-1"
+    assert created.item_code.startswith("EB") and created.item_code.endswith("VN")
+    state = await world.client.get_order(created.item_code)
+    assert (state.status_code, state.status, len(state.events)) == (0, "created", 1)
+
+
+async def test_second_create_with_the_same_reference_adopts_the_existing_order(
+    world: World,
+) -> None:
+    first = await world.client.create_order(ORDER)
+    again = await world.client.create_order(ORDER)
+    assert again == first
+    orders = await (await world.carrier.get("/sandbox/orders")).json()
+    assert len(orders) == 1
+
+
+async def test_find_by_reference_answers_none_for_an_unknown_reference(world: World) -> None:
+    assert await world.client.find_by_reference("PR99-pickup-1") is None
+
+
+async def test_expired_token_is_renewed_once_and_the_call_repeated(world: World) -> None:
+    created = await world.client.create_order(ORDER)
+    await world.carrier.post("/sandbox/tokens/expire")
+    state = await world.client.get_order(created.item_code)  # 401, new token, 200
+    assert state.item_code == created.item_code
+
+
+async def test_wrong_credentials_are_unauthorized(world: World, clock: FixedClock) -> None:
+    account = VnpostAccount("dvc-hcm", "wrong", "KH001", str(world.carrier._base_url))
+    async with aiohttp.ClientSession() as session:
+        client = VnpostClient(session, account, 5, clock)
+        with pytest.raises(VnpostError) as caught:
+            await client.create_order(ORDER)
+    assert caught.value.code == "unauthorized"
+
+
+async def test_cancel_before_pickup_then_cancel_again_is_rejected(world: World) -> None:
+    created = await world.client.create_order(ORDER)
+    state = await world.client.cancel_order(created.item_code)
+    assert state.status == "cancelled"
+    with pytest.raises(VnpostError) as caught:
+        await world.client.cancel_order(created.item_code)
+    assert (caught.value.code, caught.value.http_status) == ("rejected", 409)
+
+
+async def test_unknown_item_code_is_not_found(world: World) -> None:
+    with pytest.raises(VnpostError, match="not_found"):
+        await world.client.get_order("EB000000000VN")
+
+
+async def test_advance_pushes_a_signed_webhook_and_the_history_grows(world: World) -> None:
+    created = await world.client.create_order(ORDER)
+    response = await world.carrier.post(f"/orders/{created.item_code}/advance", json={"status": 9})
+    assert response.status == 200
+    signature, body = world.receiver.calls[-1]
+    push = parse_webhook(KEY, signature, body)
+    assert (push.item_code, push.client_reference) == (created.item_code, "PR01-delivery-1")
+    assert (push.event.code, push.event.status) == (9, "out_for_delivery")
+    assert push.event.at == world.clock()
+    events = await world.client.history(created.item_code)
+    assert [event.code for event in events] == [0, 9]
+
+
+async def test_unacknowledged_webhook_is_redelivered_in_the_background(world: World) -> None:
+    created = await world.client.create_order(ORDER)
+    world.receiver.answers = [500, 503]
+    await world.carrier.post(f"/orders/{created.item_code}/advance", json={"status": 10})
+    for _ in range(100):
+        if len(world.receiver.calls) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    orders = await (await world.carrier.get("/sandbox/orders")).json()
+    assert orders[0]["deliveries"] == [500, 503, 200]
+    assert world.receiver.calls[0] == world.receiver.calls[2]
+
+
+async def test_advance_to_an_undocumented_code_is_refused(world: World) -> None:
+    created = await world.client.create_order(ORDER)
+    response = await world.carrier.post(f"/orders/{created.item_code}/advance", json={"status": 30})
+    assert response.status == 422
+
+
+# -- a carrier that misbehaves (the sandbox never does) -----------------------------------
+
+
+@dataclass
+class ScriptedCarrier:
+    """Answers the token route properly and everything else from a script; counts calls."""
+
+    answers: list[tuple[int, bytes]]
+    calls: list[str] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/token", self._token)
+        app.router.add_route("*", "/api/{tail:.*}", self._handle)
+        return app
+
+    async def _token(self, request: web.Request) -> web.Response:
+        return web.json_response({"token": "t", "expires_in": 3600})
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.calls.append(f"{request.method} {request.path}")
+        status, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return web.Response(status=status, body=body, content_type="application/json")
+
+
+async def _scripted(
+    aiohttp_server: Any, clock: FixedClock, answers: list[tuple[int, bytes]]
+) -> tuple[ScriptedCarrier, VnpostAccount]:
+    carrier = ScriptedCarrier(answers)
+    server = await aiohttp_server(carrier.app())
+    account = VnpostAccount("u", "p", "KH001", str(server.make_url("/")))
+    return carrier, account
+
+
+async def test_create_on_5xx_is_outcome_unknown_and_sent_once(
+    aiohttp_server: Any, clock: FixedClock
+) -> None:
+    carrier, account = await _scripted(aiohttp_server, clock, [(502, b"")])
+    async with aiohttp.ClientSession() as session:
+        client = VnpostClient(session, account, 5, clock)
+        with pytest.raises(VnpostError) as caught:
+            await client.create_order(ORDER)
+    assert caught.value.code == "outcome_unknown"
+    assert carrier.calls == ["POST /api/orders"]
+
+
+async def test_reads_are_retried_on_5xx(aiohttp_server: Any, clock: FixedClock) -> None:
+    order = b'{"item_code":"EB123456789VN","sale_order_code":"R1","status":5,"events":[]}'
+    carrier, account = await _scripted(aiohttp_server, clock, [(503, b""), (200, order)])
+    async with aiohttp.ClientSession() as session:
+        client = VnpostClient(session, account, 5, clock, read_wait_seconds=0.01)
+        state = await client.get_order("EB123456789VN")
+    assert state.status == "picked_up"
+    assert len(carrier.calls) == 2
+
+
+async def test_malformed_answer_is_malformed(aiohttp_server: Any, clock: FixedClock) -> None:
+    _carrier, account = await _scripted(aiohttp_server, clock, [(200, b"<html>oops</html>")])
+    async with aiohttp.ClientSession() as session:
+        client = VnpostClient(session, account, 5, clock)
+        with pytest.raises(VnpostError, match="malformed"):
+            await client.history("EB123456789VN")
+        with pytest.raises(VnpostError, match="malformed"):
+            await client.create_order(ORDER)
+
+
+async def test_persistent_401_after_renewal_is_unauthorized(
+    aiohttp_server: Any, clock: FixedClock
+) -> None:
+    carrier, account = await _scripted(aiohttp_server, clock, [(401, b'{"code":"UNAUTHORIZED"}')])
+    async with aiohttp.ClientSession() as session:
+        client = VnpostClient(session, account, 5, clock)
+        with pytest.raises(VnpostError, match="unauthorized"):
+            await client.get_order("EB123456789VN")
+    assert len(carrier.calls) == 2  # the call, then once more with a renewed token
