@@ -104,6 +104,13 @@ async def _truncate(url: str) -> None:
         await engine.dispose()
 
 
+@pytest.fixture
+async def postgres_url(postgres_database: str) -> AsyncIterator[str]:
+    """PostgreSQL only (for tests of behaviour SQLite does not have), emptied afterwards."""
+    yield postgres_database
+    await _truncate(postgres_database)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(
     request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path

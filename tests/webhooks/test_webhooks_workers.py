@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 from conftest import FixedClock, make_settings, seed
 
@@ -22,11 +21,6 @@ from webhooks.delivery import DeliveryOptions, DeliveryWorker
 from webhooks.endpoints import EndpointService
 
 EVENTS = 300
-
-
-@pytest.fixture
-def postgres_url(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("postgres_database")
 
 
 async def test_two_workers_deliver_every_event_exactly_once(
