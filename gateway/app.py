@@ -89,7 +89,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     database = Database(settings.database_dsn)
     app[DATABASE] = database
     app[PRINCIPALS] = PrincipalCache(database, clock)
-    context = payment_state.Context(clock, settings.base_url)
+    metrics = app[METRICS]
+    context = payment_state.Context(
+        clock,
+        settings.base_url,
+        on_paid=lambda channel: metrics.payments_paid.labels(channel).inc(),
+    )
     app[PAYMENTS] = PaymentService(database, clock, settings.payments, settings.base_url)
     app[BANK_CREDITS] = BankCreditService(
         database, context, settings.banks, settings.payments.reference_prefix

@@ -16,8 +16,6 @@ async def bank_credit_notice(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     outcome = "duplicate" if result.duplicate else result.outcome
     metrics.notices.labels(f"bank:{bank}", outcome).inc()
-    if result.outcome == "applied" and not result.duplicate:
-        metrics.payments_paid.labels("vietqr").inc()
     return json_response(result.acknowledgement())
 
 

@@ -316,7 +316,14 @@ class AttemptService:
         amount_ok = paid_amount is None or paid_amount == row.amount
         overdue = row.payment_expires_at <= self.clock()
         if status is PaymentStatus.PENDING and amount_ok and not overdue:
-            await state.move(conn, self.context, row.payment_id, status, PaymentStatus.PAID)
+            await state.move(
+                conn,
+                self.context,
+                row.payment_id,
+                status,
+                PaymentStatus.PAID,
+                channel=row.channel,
+            )
             return None
         if status in (PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED):
             reason = (

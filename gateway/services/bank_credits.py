@@ -190,4 +190,6 @@ class BankCreditService:
                 updated_at=now,
             )
         )
-        await state.move(conn, self.context, payment_id, status, PaymentStatus.PAID)
+        await state.move(
+            conn, self.context, payment_id, status, PaymentStatus.PAID, channel="vietqr"
+        )

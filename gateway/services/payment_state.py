@@ -4,8 +4,8 @@ announced through the outbox in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,9 @@ class Context:
 
     clock: Clock
     base_url: str
+    #: Told the channel of every payment that becomes paid (the metrics counter). It runs
+    #: inside the transaction, so a rare rollback after it would count one too many.
+    on_paid: Callable[[str], None] = field(default=lambda channel: None)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -126,6 +129,8 @@ async def move(
     payment_id: str,
     current: PaymentStatus,
     new: PaymentStatus,
+    *,
+    channel: str | None = None,
     **values: Any,
 ) -> None:
     """Move a payment from ``current`` to ``new`` (checked against the table), close its open
@@ -145,6 +150,8 @@ async def move(
     )
     if result.rowcount != 1:
         raise Conflict(f"payment {payment_id} changed concurrently; try again")
+    if new is PaymentStatus.PAID:
+        context.on_paid(channel or "unknown")
     closing = _CLOSES_ATTEMPTS.get(new)
     if closing is not None:
         await conn.execute(

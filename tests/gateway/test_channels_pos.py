@@ -271,3 +271,11 @@ async def test_cancel_when_the_pos_cloud_is_down_is_503_and_changes_nothing(
     )
     assert (response.status, (await response.json())["code"]) == (503, "provider_unavailable")
     assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "pending"
+
+
+async def test_paid_payments_are_counted_by_channel_in_metrics(channels: Channels) -> None:
+    await _script(channels, "T-HCM-1", "approve")
+    await _push(channels)
+    await channels.pos.app[BACKGROUND].wait()
+    metrics = await (await channels.client.get("/metrics")).text()
+    assert 'gateway_payments_paid_total{channel="pos"} 1.0' in metrics
