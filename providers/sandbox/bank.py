@@ -20,9 +20,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_fixed
 
 from providers.payment.vietqr import notice as wire
+from providers.sandbox.redelivery import redeliver
 
 ICT = timezone(timedelta(hours=7))
 
@@ -158,18 +158,12 @@ async def _deliver(app: web.Application, transfer: Transfer) -> None:
 
 async def _retry(app: web.Application, transfer: Transfer) -> None:
     config = app[CONFIG]
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(config.max_attempts - 1),
-        wait=wait_fixed(config.retry_seconds),
-        reraise=False,
+    # Then gives up, as a bank would; the transfer stays listed as not delivered
+    await redeliver(
+        lambda: _attempt(app, transfer),
+        tries=config.max_attempts - 1,
+        interval=config.retry_seconds,
     )
-    try:
-        async for attempt in retrying:
-            with attempt:
-                if not await _attempt(app, transfer):
-                    raise ConnectionError("notice not accepted")
-    except RetryError:
-        pass  # gave up, as a bank would; the transfer stays listed as not delivered
 
 
 async def _attempt(app: web.Application, transfer: Transfer) -> bool:

@@ -33,12 +33,12 @@ from typing import Any, Final
 
 import aiohttp
 from aiohttp import web
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_fixed
 
 from providers.payment.pos import codec as wire
 from providers.payment.pos.codec import CardBrand, SaleResult
 from providers.payment.pos.errors import PosError
 from providers.payment.pos.statuses import SaleStatus
+from providers.sandbox.redelivery import redeliver
 
 ICT: Final = timezone(timedelta(hours=7))
 SCRIPT_OUTCOMES: Final = frozenset({"approve", "decline", "no_answer"})
@@ -377,18 +377,12 @@ async def _finish(app: web.Application, sale: CloudSale, status: SaleStatus, **c
 
 async def _redeliver(app: web.Application, sale: CloudSale) -> None:
     config = app[CONFIG]
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(config.max_attempts - 1),
-        wait=wait_fixed(config.retry_seconds),
-        reraise=False,
+    # Then gives up, as the cloud would; the sale stays listed as not delivered
+    await redeliver(
+        lambda: _attempt(app, sale),
+        tries=config.max_attempts - 1,
+        interval=config.retry_seconds,
     )
-    try:
-        async for attempt in retrying:
-            with attempt:
-                if not await _attempt(app, sale):
-                    raise ConnectionError("callback not acknowledged")
-    except RetryError:
-        pass  # gave up, as the cloud would; the sale stays listed as not delivered
 
 
 async def _attempt(app: web.Application, sale: CloudSale) -> bool:

@@ -28,7 +28,6 @@ from typing import Any, Final
 
 import aiohttp
 from aiohttp import web
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_fixed
 from yarl import URL
 
 from providers.payment.vnpay import VnpayError
@@ -49,6 +48,7 @@ from providers.payment.vnpay.wire import (
     verify_query,
 )
 from providers.sandbox.bank import Redeliveries
+from providers.sandbox.redelivery import redeliver
 
 
 @dataclass
@@ -345,18 +345,12 @@ async def _deliver(app: web.Application, txn: Transaction) -> None:
 
 async def _retry(app: web.Application, txn: Transaction) -> None:
     config = app[CONFIG]
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(config.max_ipn_attempts - 1),
-        wait=wait_fixed(config.retry_seconds),
-        reraise=False,
+    # Then gives up, as VNPAY does; the merchant has querydr
+    await redeliver(
+        lambda: _attempt(app, txn),
+        tries=config.max_ipn_attempts - 1,
+        interval=config.retry_seconds,
     )
-    try:
-        async for attempt in retrying:
-            with attempt:
-                if not await _attempt(app, txn):
-                    raise ConnectionError("IPN not confirmed")
-    except RetryError:
-        pass  # VNPAY gives up too; the merchant has querydr
 
 
 async def _attempt(app: web.Application, txn: Transaction) -> bool:

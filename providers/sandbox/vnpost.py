@@ -28,11 +28,11 @@ from typing import Any, Final
 
 import aiohttp
 from aiohttp import web
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_fixed
 
 from providers.postal.vnpost import codec as wire
 from providers.postal.vnpost.statuses import VNPOST_STATUS, PostalStatus, normalise
 from providers.sandbox.pos import Background
+from providers.sandbox.redelivery import redeliver
 
 # Codes the partner may still cancel from: nothing has been picked up yet.
 CANCELLABLE: Final = frozenset(
@@ -288,18 +288,12 @@ async def _move(
 
 async def _redeliver(app: web.Application, order: CarrierOrder, push: dict[str, Any]) -> None:
     config = app[CONFIG]
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(config.max_attempts - 1),
-        wait=wait_fixed(config.retry_seconds),
-        reraise=False,
+    # Then gives up, as VNPost would; the order stays listed with its failed deliveries
+    await redeliver(
+        lambda: _attempt(app, order, push),
+        tries=config.max_attempts - 1,
+        interval=config.retry_seconds,
     )
-    try:
-        async for attempt in retrying:
-            with attempt:
-                if not await _attempt(app, order, push):
-                    raise ConnectionError("webhook not acknowledged")
-    except RetryError:
-        pass  # gave up, as VNPost would; the order stays listed with its failed deliveries
 
 
 async def _attempt(app: web.Application, order: CarrierOrder, push: dict[str, Any]) -> bool:
