@@ -526,7 +526,10 @@ def write_config(path: Path, database_url: str, port: int) -> None:
         'log_format = "json"\n'
         'log_level = "warning"\n'
         "\n[banks.sandbox]\n"
-        'secret = "bench-bank-notice-secret"\n',
+        'secret = "bench-bank-notice-secret"\n'
+        "\n[pii]\n"  # a throwaway key: benchmark data is not real
+        'current_key_id = "bench"\n'
+        'keys = { bench = "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=" }\n',
         encoding="utf-8",
     )
 

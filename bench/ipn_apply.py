@@ -239,6 +239,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 f'[vnpay]\npayment_url = "http://127.0.0.1:9/pay"\n'
                 f'api_url = "http://127.0.0.1:9/api"\ntmn_code = "{TMN}"\n'
                 f'hash_secret = "{SECRET}"\n'
+                '[pii]\ncurrent_key_id = "bench"\n'  # a throwaway key: the data is not real
+                'keys = { bench = "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=" }\n'
             )
         processes.append(
             subprocess.Popen(

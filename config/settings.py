@@ -7,6 +7,7 @@ silently falling back to a default. Secrets are ``SecretStr``: their ``repr`` is
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import tomllib
@@ -129,6 +130,35 @@ class PosSettings(_Section):
     query_after_seconds: float = Field(120, gt=0)
 
 
+#: The key that seals personal data in sandbox mode only (base64 of 32 bytes; not a secret).
+SANDBOX_PII_KEY = SecretStr("c2FuZGJveC1vbmx5LWtleS1uZXZlci1mb3ItcHJvZCE=")
+
+
+class PiiSettings(_Section):
+    """Keys that seal personal data at rest (AES-256-GCM). ``keys`` maps a key id to the
+    base64 of 32 random bytes (TOML only); every key still needed to read stays listed, and
+    ``current_key_id`` seals new values."""
+
+    current_key_id: str = Field("k1", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    keys: dict[str, SecretStr] = {}
+
+    @model_validator(mode="after")
+    def _usable(self) -> PiiSettings:
+        for key_id, key in self.keys.items():
+            try:
+                raw = base64.b64decode(key.get_secret_value(), validate=True)
+            except ValueError:
+                raise ValueError(f"key {key_id!r} is not base64") from None
+            if len(raw) != 32:
+                raise ValueError(f"key {key_id!r} must be 32 bytes (base64 of 32 random bytes)")
+        if self.keys and self.current_key_id not in self.keys:
+            raise ValueError(f"current_key_id {self.current_key_id!r} is not among the keys")
+        return self
+
+    def keyring(self) -> dict[str, bytes]:
+        return {k: base64.b64decode(v.get_secret_value()) for k, v in self.keys.items()}
+
+
 class DemoSettings(_Section):
     agency_code: str = "DEMO"
     #: Fixed demo portal key (else a new one is printed at start-up).
@@ -162,6 +192,7 @@ class Settings(_Section):
     banks: dict[str, BankSettings] = {}
     sandbox_bank: SandboxBankSettings = SandboxBankSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    pii: PiiSettings = PiiSettings()
     vnpay: VnpaySettings = VnpaySettings()
     pos: PosSettings = PosSettings()
     #: How often pending provider attempts are looked at by the poller.
@@ -169,6 +200,17 @@ class Settings(_Section):
     demo: DemoSettings = DemoSettings()
     #: ``gateway serve`` runs the background loops (delivery, expiry, polling) in-process.
     workers_in_process: bool = True
+
+    @model_validator(mode="after")
+    def _personal_data_is_sealed(self) -> Settings:
+        if self.pii.keys:
+            return self
+        if not self.sandbox:
+            raise ValueError("pii.keys is required: personal data is never stored unsealed")
+        # Sandbox mode seals with a well-known key: the demo data is not real.
+        sandbox = PiiSettings(current_key_id="sandbox", keys={"sandbox": SANDBOX_PII_KEY})
+        object.__setattr__(self, "pii", sandbox)
+        return self
 
     @model_validator(mode="after")
     def _sandbox_needs_its_bank(self) -> Settings:

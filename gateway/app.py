@@ -47,6 +47,7 @@ from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
+from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
 from reconciliation.imports import ImportService
@@ -95,7 +96,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         settings.base_url,
         on_paid=lambda channel: metrics.payments_paid.labels(channel).inc(),
     )
-    app[PAYMENTS] = PaymentService(database, clock, settings.payments, settings.base_url)
+    sealer = Sealer(settings.pii.keyring(), settings.pii.current_key_id)
+    app[PAYMENTS] = PaymentService(database, clock, settings.payments, settings.base_url, sealer)
     app[BANK_CREDITS] = BankCreditService(
         database, context, settings.banks, settings.payments.reference_prefix
     )

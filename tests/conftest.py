@@ -36,6 +36,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BANK_SECRET = "test-bank-secret"
+PII_KEY = "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="  # base64 of 32 bytes, tests only
 AGENCY_BIN = "970499"
 AGENCY_ACCOUNT = "0011001234567"
 
@@ -139,6 +140,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "public_base_url": "http://gateway.test",
         "banks": {"testbank": {"secret": BANK_SECRET}},
+        "pii": {"current_key_id": "t1", "keys": {"t1": PII_KEY}},
         "log_format": "json",
     }
     values.update(overrides)

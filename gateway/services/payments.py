@@ -37,6 +37,7 @@ from gateway.errors import (
 from gateway.services import payment_state as state
 from gateway.services.agencies import Agency, find_agency
 from gateway.services.clients import Principal
+from gateway.services.sealing import Sealer
 from providers.payment.vietqr import VietQR, VietQRError, encode, to_qr_text
 
 #: Longest text that fits the QR's bill number (tag 62.01).
@@ -55,8 +56,14 @@ class ListFilter:
 
 class PaymentService:
     def __init__(
-        self, db: Database, clock: Clock, settings: PaymentSettings, base_url: str
+        self,
+        db: Database,
+        clock: Clock,
+        settings: PaymentSettings,
+        base_url: str,
+        sealer: Sealer,
     ) -> None:
+        self.sealer = sealer
         self.db = db
         self.clock = clock
         self.settings = settings
@@ -99,7 +106,7 @@ class PaymentService:
             "dossier_code": request.dossier_code,
             "procedure_code": request.procedure_code,
             "procedure_name": request.procedure_name,
-            "payer": request.payer.model_dump(exclude_none=True),
+            "payer": self._sealed_payer(request),
             "amount": total,
             "currency": "VND",
             "status": PaymentStatus.PENDING.value,
@@ -146,6 +153,15 @@ class PaymentService:
         )
         lines = [item.model_dump() for item in request.items]
         return state.render(row, lines, self.base_url)
+
+    def _sealed_payer(self, request: CreatePayment) -> dict[str, str]:
+        """The payer as stored: the name in clear (the checkout page shows it), contact data
+        and ID number sealed, each bound to its field."""
+        payer = request.payer.model_dump(exclude_none=True)
+        return {
+            key: value if key == "name" else self.sealer.seal(value, f"payer.{key}")
+            for key, value in payer.items()
+        }
 
     def _expiry(self, requested: int | None) -> int:
         settings = self.settings

@@ -13,6 +13,11 @@ DEMO_KEY = "gw_demo000001_" + "K7wq2ZpR4xYv9LmN3bTc8HdF6gJs5AeU"
 DEFAULT_BANK_SECRET = "sandbox-bank-notice-secret"  # from config/default.toml
 
 
+PII = (
+    '[pii]\ncurrent_key_id = "t1"\nkeys = { t1 = "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE=" }\n'
+)
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "gateway.toml"
     path.write_text(text, encoding="utf-8")
@@ -35,13 +40,13 @@ def test_an_environment_variable_overrides_the_default() -> None:
 
 
 def test_an_environment_variable_overrides_the_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "sandbox = true\nport = 9000\n[payments]\nmax_amount = 7000\n")
+    path = write(tmp_path, "sandbox = true\nport = 9000\n[payments]\nmax_amount = 7000\n" + PII)
     settings = load_settings(path, environ={"GATEWAY_PORT": "9100", "GATEWAY_SANDBOX": "false"})
     assert (settings.port, settings.sandbox, settings.payments.max_amount) == (9100, False, 7000)
 
 
 def test_the_file_can_come_from_gateway_config(tmp_path: Path) -> None:
-    path = write(tmp_path, "port = 9001\n")
+    path = write(tmp_path, "port = 9001\n" + PII)
     assert load_settings(environ={"GATEWAY_CONFIG": str(path)}).port == 9001
 
 
@@ -166,3 +171,30 @@ def test_settings_are_immutable() -> None:
     settings = load_settings(environ={})
     with pytest.raises(ValueError, match="frozen"):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_outside_sandbox_personal_data_keys_are_required(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"pii\.keys is required"):
+        load_settings(write(tmp_path, "port = 9001\n"), environ={})
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ('{ t1 = "not base64!" }', "not base64"),
+        ('{ t1 = "c2hvcnQ=" }', "32 bytes"),
+        ('{ other = "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE=" }', "current_key_id"),
+    ],
+)
+def test_unusable_personal_data_keys_are_refused(tmp_path: Path, keys: str, message: str) -> None:
+    text = f'[pii]\ncurrent_key_id = "t1"\nkeys = {keys}\n'
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text), environ={})
+
+
+def test_sandbox_without_keys_seals_with_the_sandbox_key(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(tmp_path, 'sandbox = true\n[banks.sandbox]\nsecret = "s"\n'), environ={}
+    )
+    assert settings.pii.current_key_id == "sandbox"
+    assert "c2FuZGJveC" not in repr(settings)  # still redacted

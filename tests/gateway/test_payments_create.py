@@ -107,3 +107,22 @@ async def test_metadata_and_return_url_are_echoed(gateway: Gateway) -> None:
     )
     assert payment["metadata"] == {"portal_ref": "abc", "n": 1}
     assert payment["return_url"] == "https://dichvucong.example.vn/hs/1"
+
+
+async def test_payer_contact_data_is_sealed_at_rest(gateway: Gateway) -> None:
+    from sqlalchemy import select
+
+    from gateway.db.schema import payments
+    from gateway.keys import DATABASE
+
+    payment = await gateway.create_payment(
+        payer={"name": "Nguyễn Văn An", "phone": "0912345678", "email": "an@example.vn",
+               "id_number": "012345678901"}
+    )
+    async with gateway.client.app[DATABASE].read() as conn:
+        stored = (await conn.execute(select(payments.c.payer))).scalar_one()
+    assert stored["name"] == "Nguyễn Văn An"  # shown on the checkout page
+    for field, value in (("phone", "0912345678"), ("email", "an@example.vn"),
+                         ("id_number", "012345678901")):
+        assert stored[field].startswith("v1.t1.") and value not in stored[field]
+    assert payment["payer"] == {"name": "Nguyễn Văn An"}
