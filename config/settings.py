@@ -8,6 +8,7 @@ silently falling back to a default. Secrets are ``SecretStr``: their ``repr`` is
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import tomllib
@@ -130,6 +131,49 @@ class PosSettings(_Section):
     query_after_seconds: float = Field(120, gt=0)
 
 
+class VnpostSettings(_Section):
+    """VNPost's partner API (public-postal pickups and deliveries). In sandbox mode the URL
+    defaults to the mounted sandbox and the credentials to the sandbox's own."""
+
+    base_url: str | None = None
+    path_prefix: str = "/api"
+    username: str = "sandbox-partner"
+    password: SecretStr = SecretStr("sandbox-vnpost-password")
+    customer_code: str = Field("DEMO-KH001", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    #: HMAC key VNPost signs status pushes with.
+    webhook_key: SecretStr = SecretStr("sandbox-vnpost-webhook-key")
+    #: When set, pushes must come to ``/callbacks/vnpost/<secret>`` (the bare path is refused).
+    callback_secret: SecretStr | None = None
+    #: Addresses (CIDR) pushes may come from; empty allows any.
+    callback_allowed_ips: list[str] = []
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: How often the background loop submits, cancels and reads orders that are due.
+    poll_seconds: float = Field(5, gt=0)
+    #: Read an order from the carrier when it has been silent this long.
+    sync_after_seconds: float = Field(6 * 3600, gt=0)
+    #: First wait before a failed submission is looked up and tried again (doubles each time).
+    submit_retry_seconds: float = Field(30, gt=0)
+    submit_max_attempts: int = Field(8, ge=1, le=50)
+    default_weight_grams: int = Field(500, ge=1, le=30_000)
+    #: Largest collect-on-delivery amount, in VND.
+    max_cod: int = Field(5_000_000, ge=1, le=100_000_000)
+    #: Sandbox carrier: seconds between pushes it redelivers, and how many tries in all.
+    sandbox_retry_seconds: float = Field(2, gt=0)
+    sandbox_max_attempts: int = Field(10, ge=1)
+    #: Sandbox carrier: move every live order one step this often (0: only on request).
+    sandbox_auto_advance_seconds: float = Field(0, ge=0)
+
+    @field_validator("callback_allowed_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or CIDR network") from None
+        return value
+
+
 #: The key that seals personal data in sandbox mode only (base64 of 32 bytes; not a secret).
 SANDBOX_PII_KEY = SecretStr("c2FuZGJveC1vbmx5LWtleS1uZXZlci1mb3ItcHJvZCE=")
 
@@ -195,6 +239,7 @@ class Settings(_Section):
     pii: PiiSettings = PiiSettings()
     vnpay: VnpaySettings = VnpaySettings()
     pos: PosSettings = PosSettings()
+    vnpost: VnpostSettings = VnpostSettings()
     #: How often pending provider attempts are looked at by the poller.
     poll_seconds: float = Field(30, gt=0)
     demo: DemoSettings = DemoSettings()
@@ -210,6 +255,20 @@ class Settings(_Section):
         # Sandbox mode seals with a well-known key: the demo data is not real.
         sandbox = PiiSettings(current_key_id="sandbox", keys={"sandbox": SANDBOX_PII_KEY})
         object.__setattr__(self, "pii", sandbox)
+        return self
+
+    @model_validator(mode="after")
+    def _carrier_is_real(self) -> Settings:
+        """Outside sandbox mode VNPost must be configured, never the sandbox's credentials."""
+        if self.sandbox:
+            return self
+        vnpost, defaults = self.vnpost, VnpostSettings()
+        if vnpost.base_url is None:
+            raise ValueError("vnpost.base_url is required outside sandbox mode")
+        for name in ("password", "webhook_key"):
+            configured: SecretStr = getattr(vnpost, name)
+            if configured.get_secret_value() == getattr(defaults, name).get_secret_value():
+                raise ValueError(f"vnpost.{name} must be set outside sandbox mode")
         return self
 
     @model_validator(mode="after")

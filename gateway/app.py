@@ -19,6 +19,7 @@ from gateway.keys import (
     ATTEMPTS,
     BANK_CREDITS,
     CALLBACKS,
+    CARRIER_SYNC,
     CLOCK,
     DATABASE,
     DELIVERY,
@@ -26,8 +27,10 @@ from gateway.keys import (
     EVENTS,
     IMPORTS,
     METRICS,
+    OPERATORS,
     PAYMENTS,
     POLLER,
+    POSTAL_ORDERS,
     PRINCIPALS,
     RECON_RUNS,
     REFUNDS,
@@ -45,11 +48,16 @@ from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
+from gateway.services.postal.carrier import CarrierSync
+from gateway.services.postal.operators import OperatorService
+from gateway.services.postal.orders import PostalOrderService
+from gateway.services.postal.state import PostalContext
 from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
 from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
 from reconciliation.report import ReportService
 from reconciliation.runs import RunService
@@ -83,6 +91,20 @@ def create_app(
         app.cleanup_ctx.append(periodic_work)
     setup_routes(app)
     return app
+
+
+def vnpost_client(settings: Settings, session: aiohttp.ClientSession, clock: Clock) -> VnpostClient:
+    """VNPost's client; in sandbox mode without a URL, the mounted sandbox carrier."""
+    vnpost = settings.vnpost
+    base_url = vnpost.base_url or f"{settings.base_url}/sandbox/vnpost"
+    account = VnpostAccount(
+        username=vnpost.username,
+        password=vnpost.password.get_secret_value(),
+        customer_code=vnpost.customer_code,
+        base_url=base_url,
+        path_prefix=vnpost.path_prefix,
+    )
+    return VnpostClient(session, account, vnpost.timeout_seconds, clock)
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -140,6 +162,16 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             channels,
             {"vnpay": settings.vnpay.query_after_seconds, "pos": settings.pos.query_after_seconds},
         )
+        postal = PostalContext(
+            clock,
+            context,
+            sync_after=timedelta(seconds=settings.vnpost.sync_after_seconds),
+            on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
+        )
+        app[POSTAL_ORDERS] = PostalOrderService(database, postal, settings.vnpost, sealer)
+        carrier = vnpost_client(settings, provider_session, clock)
+        app[CARRIER_SYNC] = CarrierSync(database, postal, carrier, settings.vnpost, sealer)
+        app[OPERATORS] = OperatorService(database, postal, sealer)
         app[DELIVERY] = DeliveryWorker(
             database,
             clock,

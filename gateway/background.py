@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.keys import DELIVERY, PAYMENTS, POLLER, SETTINGS
+from gateway.keys import CARRIER_SYNC, DELIVERY, PAYMENTS, POLLER, SETTINGS
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +25,9 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
         ("payment_expiry", settings.payments.expiry_sweep_seconds, app[PAYMENTS].expire_due),
         ("webhook_delivery", settings.webhooks.poll_seconds, app[DELIVERY].run_until_idle),
         ("provider_polling", settings.poll_seconds, app[POLLER].run_once),
+        ("postal_submission", settings.vnpost.poll_seconds, app[CARRIER_SYNC].submit_due),
+        ("postal_cancellation", settings.vnpost.poll_seconds, app[CARRIER_SYNC].cancel_requested),
+        ("postal_sync", settings.vnpost.poll_seconds, app[CARRIER_SYNC].sync_due),
     ]
 
 

@@ -13,6 +13,9 @@ from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
+from gateway.services.postal.carrier import CarrierSync
+from gateway.services.postal.operators import OperatorService
+from gateway.services.postal.orders import PostalOrderService
 from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
 from gateway.services.staff import StaffService
@@ -45,3 +48,6 @@ WORKFLOW = web.AppKey("recon_workflow", Workflow)
 REPORTS = web.AppKey("recon_reports", ReportService)
 STAFF = web.AppKey("staff", StaffService)
 PRINCIPALS = web.AppKey("principals", PrincipalCache)
+POSTAL_ORDERS = web.AppKey("postal_orders", PostalOrderService)
+CARRIER_SYNC = web.AppKey("carrier_sync", CarrierSync)
+OPERATORS = web.AppKey("postal_operators", OperatorService)

@@ -84,6 +84,12 @@ class Metrics:
         self.payments_paid = Counter(
             "gateway_payments_paid", "Payments settled as paid", ["channel"], registry=self.registry
         )
+        self.postal_statuses = Counter(
+            "gateway_postal_order_statuses",
+            "Postal orders reaching a status",
+            ["status"],
+            registry=self.registry,
+        )
         self.notices = Counter(
             "gateway_provider_notices",
             "Inbound provider notices by outcome",

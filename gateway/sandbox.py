@@ -27,6 +27,7 @@ from gateway.services.staff import hash_password
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
 from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
+from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 
 DEMO_ACCOUNT = "0011001234567"
 DEMO_TERMINAL = "DEMO-POS-01"
@@ -61,6 +62,28 @@ def mount_sandboxes(app: web.Application) -> None:
             SandboxPosConfig(
                 merchant_id=settings.pos.merchant_id,
                 secret=settings.pos.secret.get_secret_value().encode(),
+                clock=app[CLOCK],
+            )
+        ),
+    )
+    vnpost = settings.vnpost
+    secret = vnpost.callback_secret
+    push_url = f"{settings.base_url}/callbacks/vnpost" + (
+        f"/{secret.get_secret_value()}" if secret else ""
+    )
+    app.add_subapp(
+        "/sandbox/vnpost",
+        create_vnpost_app(
+            SandboxVnpostConfig(
+                username=vnpost.username,
+                password=vnpost.password.get_secret_value(),
+                customer_code=vnpost.customer_code,
+                webhook_url=push_url,
+                webhook_key=vnpost.webhook_key.get_secret_value().encode(),
+                retry_seconds=vnpost.sandbox_retry_seconds,
+                max_attempts=vnpost.sandbox_max_attempts,
+                path_prefix=vnpost.path_prefix,
+                auto_advance_seconds=vnpost.sandbox_auto_advance_seconds or None,
                 clock=app[CLOCK],
             )
         ),

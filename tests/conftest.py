@@ -134,6 +134,10 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 11, 22, 2, 0, tzinfo=UTC))
 
 
+VNPOST_PASSWORD = "test-vnpost-password"
+VNPOST_WEBHOOK_KEY = "test-vnpost-webhook-key"
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "sandbox": False,
@@ -141,6 +145,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "public_base_url": "http://gateway.test",
         "banks": {"testbank": {"secret": BANK_SECRET}},
         "pii": {"current_key_id": "t1", "keys": {"t1": PII_KEY}},
+        # No carrier listens here: tests that book postal orders start the sandbox VNPost.
+        "vnpost": {
+            "base_url": "http://127.0.0.1:9",
+            "password": VNPOST_PASSWORD,
+            "webhook_key": VNPOST_WEBHOOK_KEY,
+        },
         "log_format": "json",
     }
     values.update(overrides)
@@ -301,6 +311,137 @@ async def channels(
     await client.app[TERMINALS].add("HCM", "T-HCM-1", "Quầy 1")
     await client.app[TERMINALS].add("HN", "T-HN-1", "Quầy Hà Nội")
     yield Channels(client=client, clock=clock, keys=keys, vnpay=vnpay, pos=pos)
+    await client.close()
+
+
+# -- postal: the gateway with the sandbox VNPost as a real server -------------------------------
+
+VNPOST_USER = "test-partner"
+VNPOST_CUSTOMER = "KH-TEST"
+
+
+def party(name: str, phone: str, street: str, ward: str, province: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "phone": phone,
+        "address": {"street": street, "ward_code": ward, "province_code": province},
+    }
+
+
+AGENCY_PARTY = party("Sở Tư pháp TP. Hồ Chí Minh", "02838290230", "141 Pasteur", "26740", "79")
+CITIZEN_PARTY = party("Nguyễn Văn An", "0912345678", "12 Lê Lợi", "25747", "79")
+
+
+def order_body(leg: str = "delivery", **overrides: Any) -> dict[str, Any]:
+    """A delivery of a result (agency → citizen) by default; ``leg="pickup"`` swaps them."""
+    agency, citizen = AGENCY_PARTY, CITIZEN_PARTY
+    body: dict[str, Any] = {
+        "leg": leg,
+        "agency_code": "HCM",
+        "dossier_code": "000.00.12.H29-241122-0001",
+        "sender": agency if leg == "delivery" else citizen,
+        "recipient": citizen if leg == "delivery" else agency,
+        "note": "Hồ sơ hành chính",
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Postal(Gateway):
+    carrier: Any = None  # the sandbox VNPost TestServer
+
+    async def book(self, who: str = "portal", **overrides: Any) -> Any:
+        """Book an order (the carrier accepts it at once) and return the API view."""
+        response = await self.client.post(
+            "/v1/postal/orders",
+            json=order_body(**overrides),
+            headers={**self.auth(who), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status == 201, await response.text()
+        return await response.json()
+
+    async def order(self, order_id: str, who: str = "portal") -> Any:
+        response = await self.client.get(f"/v1/postal/orders/{order_id}", headers=self.auth(who))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    async def advance(self, tracking_number: str, code: int, **extra: Any) -> Any:
+        """What a postman does: the sandbox carrier moves the order and pushes the status
+        (the first push is answered before this returns)."""
+        url = self.carrier.make_url(f"/orders/{tracking_number}/advance")
+        async with self.client.session.post(url, json={"status": code, **extra}) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def sync_due(self) -> int:
+        """One pass of the background read-back (confirms final and money statuses)."""
+        from gateway.keys import CARRIER_SYNC
+
+        return await self.client.app[CARRIER_SYNC].sync_due()
+
+
+@pytest.fixture
+async def postal(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    unused_tcp_port_factory: Any,
+) -> AsyncIterator[Postal]:
+    """The gateway and the sandbox VNPost pushing to it; post office ``BC-HCM`` serves HCM,
+    ``BC-HN`` serves HN; API keys ``operator`` (BC-HCM) and ``operator_hn`` (BC-HN)."""
+    from aiohttp.test_utils import TestServer
+
+    from gateway.services.postal import offices
+    from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
+
+    port = unused_tcp_port_factory()
+    base = f"http://127.0.0.1:{port}"
+    carrier = await aiohttp_server(
+        create_vnpost_app(
+            SandboxVnpostConfig(
+                username=VNPOST_USER,
+                password=VNPOST_PASSWORD,
+                customer_code=VNPOST_CUSTOMER,
+                webhook_url=f"{base}/callbacks/vnpost",
+                webhook_key=VNPOST_WEBHOOK_KEY.encode(),
+                retry_seconds=0.01,
+                max_attempts=2,
+                clock=clock,
+            )
+        )
+    )
+    settings = make_settings(
+        database_url,
+        public_base_url=base,
+        vnpost={
+            "base_url": str(carrier.make_url("")).rstrip("/"),
+            "username": VNPOST_USER,
+            "password": VNPOST_PASSWORD,
+            "customer_code": VNPOST_CUSTOMER,
+            "webhook_key": VNPOST_WEBHOOK_KEY,
+            "submit_retry_seconds": 10,
+            "submit_max_attempts": 3,
+        },
+        webhooks={"allow_private_urls": True},
+    )
+    app = create_app(settings, clock=clock, background=False)
+    client = TestClient(TestServer(app, host="127.0.0.1", port=port))
+    await client.start_server()
+    keys = await seed(client)
+    db = client.app[DATABASE]
+    for office, name, agency in (
+        ("BC-HCM", "Bưu cục Sài Gòn", "HCM"),
+        ("BC-HN", "Bưu cục Hoàn Kiếm", "HN"),
+    ):
+        await offices.add_post_office(db, clock, office, name)
+        await offices.serve_agency(db, agency, office)
+    for who, office in (("operator", "BC-HCM"), ("operator_hn", "BC-HN")):
+        client_id, keys[who] = await create_client(
+            db, clock, name=who, role=Role.POSTAL_OPERATOR, agency_codes=[]
+        )
+        await offices.scope_client(db, client_id, [office])
+    yield Postal(client=client, clock=clock, keys=keys, carrier=carrier)
     await client.close()
 
 

@@ -3,7 +3,8 @@ caused it, together with one delivery row per subscribed endpoint, so an event i
 (the change rolled back → no event) and never invented (no change → no event).
 
 Body: ``{"id", "type", "created_at", "data": {..., "sequence": n}}``; ``sequence`` grows per
-payment, so a portal can drop an event older than one it already applied.
+subject (a payment or a postal order), so a portal can drop an event older than one it
+already applied.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import deliveries, outbox_events, payments, webhook_endpoints
+from gateway.db.schema import (
+    deliveries,
+    outbox_events,
+    payments,
+    postal_orders,
+    webhook_endpoints,
+)
 from gateway.domain.ids import new_id
 
 #: Every event type the gateway emits; endpoints subscribe to some or to ``"*"``.
@@ -31,6 +38,13 @@ EVENT_TYPES = frozenset(
         "attempt.needs_review",
         "refund.succeeded",
         "refund.failed",
+        "postal.order.created",
+        "postal.order.updated",
+        "postal.order.picked_up",
+        "postal.order.delivered",
+        "postal.order.failed",
+        "postal.order.returned",
+        "postal.order.cancelled",
     }
 )
 
@@ -40,17 +54,27 @@ def _iso(moment: datetime) -> str:
 
 
 async def emit(
-    conn: AsyncConnection, *, now: datetime, type: str, payment_id: str, data: dict[str, Any]
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    type: str,
+    data: dict[str, Any],
+    payment_id: str | None = None,
+    postal_order_id: str | None = None,
 ) -> str:
-    """Write one event about ``payment_id`` and queue its deliveries; return the event id."""
+    """Write one event about ``payment_id`` or ``postal_order_id`` (exactly one) and queue
+    its deliveries; return the event id."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
+    if (payment_id is None) == (postal_order_id is None):
+        raise ValueError("an event is about one payment or one postal order")
+    subject = payments if payment_id is not None else postal_orders
     sequence, client_id = (
         await conn.execute(
-            update(payments)
-            .where(payments.c.id == payment_id)
-            .values(sequence=payments.c.sequence + 1)
-            .returning(payments.c.sequence, payments.c.client_id)
+            update(subject)
+            .where(subject.c.id == (payment_id or postal_order_id))
+            .values(sequence=subject.c.sequence + 1)
+            .returning(subject.c.sequence, subject.c.client_id)
         )
     ).one()
     event_id = new_id("evt")
@@ -66,6 +90,7 @@ async def emit(
             type=type,
             client_id=client_id,
             payment_id=payment_id,
+            postal_order_id=postal_order_id,
             sequence=sequence,
             body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
             created_at=now,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     ForeignKey,
@@ -183,11 +184,14 @@ outbox_events = Table(
     Column("type", String(64), nullable=False),
     #: The API client the event is about (owner of the payment); its endpoints receive it.
     Column("client_id", ForeignKey("api_clients.id"), nullable=False),
+    #: What the event is about: a payment, or a postal order (exactly one of the two).
     Column("payment_id", ForeignKey("payments.id")),
+    Column("postal_order_id", ForeignKey("postal_orders.id")),
     Column("sequence", Integer, nullable=False),
     Column("body", Text, nullable=False),  # the exact JSON bytes every delivery sends
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_outbox_events_payment", "payment_id", "sequence"),
+    Index("ix_outbox_events_postal_order", "postal_order_id", "sequence"),
 )
 
 deliveries = Table(
@@ -402,4 +406,146 @@ staff_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# -- postal (bưu chính công ích) ----------------------------------------------------------------
+
+post_offices = Table(
+    "post_offices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(16), nullable=False, unique=True),  # the carrier's office code
+    Column("name", String(255), nullable=False),
+    Column("province_code", String(2)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: The post office that serves an agency's postal orders (one per agency).
+agency_post_offices = Table(
+    "agency_post_offices",
+    metadata,
+    Column("agency_id", ForeignKey("agencies.id"), primary_key=True),
+    Column("post_office_id", ForeignKey("post_offices.id"), nullable=False),
+)
+
+#: Which post offices a ``postal_operator`` API client may see and report on.
+api_client_post_offices = Table(
+    "api_client_post_offices",
+    metadata,
+    Column("client_id", ForeignKey("api_clients.id"), primary_key=True),
+    Column("post_office_id", ForeignKey("post_offices.id"), primary_key=True),
+)
+
+#: Which post offices a ``postal_operator`` console user may see and report on.
+staff_user_post_offices = Table(
+    "staff_user_post_offices",
+    metadata,
+    Column("user_id", ForeignKey("staff_users.id"), primary_key=True),
+    Column("post_office_id", ForeignKey("post_offices.id"), primary_key=True),
+)
+
+postal_orders = Table(
+    "postal_orders",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("client_id", ForeignKey("api_clients.id"), nullable=False),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("post_office_id", ForeignKey("post_offices.id")),
+    Column("dossier_code", String(64), nullable=False),
+    Column("leg", String(8), nullable=False),  # pickup | delivery
+    #: 1, 2, ... per dossier and leg: a returned result is sent again as a new attempt.
+    Column("attempt", Integer, nullable=False),
+    #: Our reference at the carrier (VNPost ``sale_order_code``): agency, dossier, leg, attempt.
+    Column("client_reference", String(50), nullable=False, unique=True),
+    Column("carrier", String(16), nullable=False),
+    Column("service", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    #: When the event that set ``status`` happened (the rank/time guard compares with it).
+    Column("status_at", UTCDateTime, nullable=False),
+    Column("tracking_number", String(32), unique=True),  # the carrier's item code
+    #: Names and ward/province codes in clear; phones and streets sealed (gateway.domain.pii).
+    Column("sender", JSON, nullable=False),
+    Column("recipient", JSON, nullable=False),
+    Column("weight_grams", Integer, nullable=False),
+    Column("cod_amount", BigInteger),
+    Column("cod_collected", BigInteger),
+    Column("cod_collected_at", UTCDateTime),
+    Column("payment_id", ForeignKey("payments.id")),
+    Column("note", Text, nullable=False),
+    Column("pickup_window_start", UTCDateTime),
+    Column("pickup_window_end", UTCDateTime),
+    #: Submission to the carrier: due time of the next try (or look-up), tries, last error.
+    Column("submit_due_at", UTCDateTime),
+    Column("submit_attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(255)),
+    #: Carrier sync: when the poller should next read the order from the carrier.
+    Column("sync_due_at", UTCDateTime),
+    #: requested → the carrier is being asked; refused → it would not cancel any more.
+    Column("cancel_state", String(16)),
+    Column("cancel_requested_at", UTCDateTime),
+    Column("accepted_at", UTCDateTime),
+    Column("accepted_by", String(64)),
+    #: A pickup handed to the agency: the procedure's processing clock starts here.
+    Column("handed_over_at", UTCDateTime),
+    #: A delivery leg that came back: the portal may book a new attempt.
+    Column("result_undelivered_at", UTCDateTime),
+    Column("sequence", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint(
+        "agency_id", "dossier_code", "leg", "attempt", name="uq_postal_orders_dossier_leg"
+    ),
+    Index("ix_postal_orders_agency_created", "agency_id", "created_at", "id"),
+    Index("ix_postal_orders_dossier", "dossier_code"),
+    Index("ix_postal_orders_office_updated", "post_office_id", "updated_at", "id"),
+    Index("ix_postal_orders_submit_due", "status", "submit_due_at"),
+    Index("ix_postal_orders_sync_due", "sync_due_at"),
+)
+
+#: Everything that happened to an order, append-only: carrier pushes and reads, operator
+#: reports. ``applied`` says whether the event moved the order (an older or lower-ranked one
+#: is kept but does not).
+postal_events = Table(
+    "postal_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("postal_orders.id"), nullable=False),
+    #: ``vnpost`` (the carrier), ``operator:<client id>``, ``staff:<user id>`` or ``gateway``.
+    Column("source", String(48), nullable=False),
+    #: The source's id of the event (carrier: item|code|time; operator: their event id).
+    Column("external_id", String(128), nullable=False),
+    Column("carrier_code", Integer),
+    Column("status", String(24), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("location", String(255), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("applied", Boolean, nullable=False),
+    UniqueConstraint("source", "external_id", name="uq_postal_events_source_external"),
+    Index("ix_postal_events_order", "order_id", "id"),
+)
+
+#: A handover of the dossier or the result between people (biên bản bàn giao).
+postal_handovers = Table(
+    "postal_handovers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("order_id", ForeignKey("postal_orders.id"), nullable=False, index=True),
+    Column("recorded_by", String(64), nullable=False),  # operator client or staff user
+    #: The reporter's own id of the handover, so a resent report is recognised.
+    Column("external_id", String(64), nullable=False),
+    #: collected (postman takes it) | delivered (postman hands it over)
+    Column("kind", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("documents", JSON, nullable=False),  # [{"item", "original", "count"}]
+    Column("seal_number", String(32)),
+    Column("counterpart_name", String(255), nullable=False),
+    Column("counterpart_role", String(32), nullable=False),
+    Column("id_type", String(16)),
+    Column("id_number_masked", String(32)),
+    Column("id_number_sealed", Text),
+    Column("proof_reference", String(255)),
+    Column("cod_collected", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("recorded_by", "external_id", name="uq_postal_handovers_reporter_external"),
 )

@@ -346,17 +346,18 @@ def _qr_bill_number(dossier_code: str) -> str | None:
 
 
 def encode_cursor(created_at: datetime, payment_id: str) -> str:
+    """An opaque keyset cursor for lists ordered by (created_at, id) descending."""
     raw = f"{created_at.isoformat()}|{payment_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, prefix: str = "pay_") -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created, payment_id = raw.split("|", 1)
         moment = datetime.fromisoformat(created)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursor() from None
-    if moment.tzinfo is None or not payment_id.startswith("pay_"):
+    if moment.tzinfo is None or not payment_id.startswith(prefix):
         raise InvalidCursor()
     return moment, payment_id

@@ -13,12 +13,16 @@ the protocol)::
     POST /orders/{item_code}/advance   {"status": <code 0–29>}   moves the order, records the
          event and pushes the status webhook (first attempt before answering, then retries in
          the background every ``retry_seconds`` up to ``max_attempts`` deliveries in all)
+    POST /orders/{item_code}/step      moves the order one step along a postman's usual path
+    POST /sandbox/tick                 one step for every live order (what the timer does
+         every ``auto_advance_seconds`` when that is set)
     POST /sandbox/tokens/expire        every issued token expires now
     GET  /sandbox/orders               every order with its webhook delivery statuses
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,6 +56,8 @@ class SandboxVnpostConfig:
     max_attempts: int = 10
     token_ttl_seconds: int = 3600
     path_prefix: str = "/api"
+    #: When set, every live order takes one step along its path this often.
+    auto_advance_seconds: float | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -100,6 +106,8 @@ def create_vnpost_app(config: SandboxVnpostConfig) -> web.Application:
     app.router.add_post(f"{api}/orders/{{item_code}}/cancel", cancel_order)
     app.router.add_get(f"{api}/orders/{{item_code}}/history", history)
     app.router.add_post("/orders/{item_code}/advance", advance)
+    app.router.add_post("/orders/{item_code}/step", step)
+    app.router.add_post("/sandbox/tick", tick)
     app.router.add_post("/sandbox/tokens/expire", expire_tokens)
     app.router.add_get("/sandbox/orders", list_orders)
     return app
@@ -108,8 +116,17 @@ def create_vnpost_app(config: SandboxVnpostConfig) -> web.Application:
 async def _session(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         app[SESSION] = session
+        interval = app[CONFIG].auto_advance_seconds
+        if interval:
+            app[BACKGROUND].start(_timer(app, interval))
         yield
         await app[BACKGROUND].cancel()
+
+
+async def _timer(app: web.Application, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        await _tick(app)
 
 
 # -- the protocol -------------------------------------------------------------------------
@@ -243,6 +260,49 @@ async def advance(request: web.Request) -> web.Response:
         return _error(422, "INVALID_STATUS", "location and note must be text")
     await _move(app, order, code, note, location)
     return web.json_response({**order.as_json(), "deliveries": order.deliveries})
+
+
+#: A postman's usual path: assigned, picking up, picked up, accepted, in transit, out for
+#: delivery, delivered (or COD collected, when the order carries COD).
+PATH: Final = (2, 3, 5, 6, 7, 9, 10)
+COD_PATH: Final = (2, 3, 5, 6, 7, 9, 26)
+
+
+def next_code(order: CarrierOrder) -> int | None:
+    """The next code on the order's path, or None when it is done (or off the path)."""
+    has_cod = any(addon.get("code") == "COD" for addon in order.request.get("addons", []))
+    path = COD_PATH if has_cod else PATH
+    if order.status == 0:
+        return path[0]
+    if order.status in path[:-1]:
+        return path[path.index(order.status) + 1]
+    return None
+
+
+async def step(request: web.Request) -> web.Response:
+    app = request.app
+    order = app[CARRIER].orders.get(request.match_info["item_code"])
+    if order is None:
+        return _error(404, "NOT_FOUND", "no such item code")
+    code = next_code(order)
+    if code is None:
+        return _error(409, "PATH_DONE", f"the order is at status {order.status}")
+    await _move(app, order, code, "", "Bưu cục Sài Gòn")
+    return web.json_response({**order.as_json(), "deliveries": order.deliveries})
+
+
+async def tick(request: web.Request) -> web.Response:
+    return web.json_response({"moved": await _tick(request.app)})
+
+
+async def _tick(app: web.Application) -> int:
+    moved = 0
+    for order in list(app[CARRIER].orders.values()):
+        code = next_code(order)
+        if code is not None:
+            await _move(app, order, code, "", "Bưu cục Sài Gòn")
+            moved += 1
+    return moved
 
 
 async def expire_tokens(request: web.Request) -> web.Response:

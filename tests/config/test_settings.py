@@ -15,6 +15,8 @@ DEFAULT_BANK_SECRET = "sandbox-bank-notice-secret"  # from config/default.toml
 
 PII = (
     '[pii]\ncurrent_key_id = "t1"\nkeys = { t1 = "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE=" }\n'
+    # Outside sandbox mode the carrier must be configured too.
+    '[vnpost]\nbase_url = "https://vnpost.test"\npassword = "p"\nwebhook_key = "k"\n'
 )
 
 

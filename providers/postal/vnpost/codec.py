@@ -81,7 +81,7 @@ MAX_WEIGHT_GRAMS: Final = 30_000
 
 REFERENCE_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,50}")
 ITEM_CODE_PATTERN: Final = re.compile(r"[A-Z]{2}[0-9]{9}[A-Z]{2}")  # UPU S10
-_PHONE: Final = re.compile(r"0[0-9]{9}")
+_PHONE: Final = re.compile(r"0[0-9]{9,10}")  # mobile: 10 digits; fixed line: 11
 _CODE: Final = re.compile(r"[0-9]{1,6}")
 
 
@@ -236,7 +236,7 @@ def _check_order(order: OrderRequest) -> None:
         if not party.name.strip() or len(party.name) > 100:
             _invalid(f"{role} name must be 1–100 characters")
         if not _PHONE.fullmatch(party.phone):
-            _invalid(f"{role} phone must be 10 digits starting with 0")
+            _invalid(f"{role} phone must be 10 or 11 digits starting with 0")
         address = party.address
         if not address.street.strip() or len(address.street) > 200:
             _invalid(f"{role} street must be 1–200 characters")

@@ -1,0 +1,1 @@
+"""Postal pickups and deliveries: orders, their carrier, post offices and operators."""

@@ -1,0 +1,480 @@
+"""The gateway's side of VNPost: submit booked orders, cancel, follow orders, take pushes.
+
+Submission is idempotent: the order row with its client reference exists before the call;
+an answer lost to a timeout or a 5xx leaves the order ``submitting`` and the next try looks
+the reference up first (a carrier "duplicate reference" is adopted by the client too).
+
+Pushes (``POST /callbacks/vnpost``) are verified, stored raw in the inbox and acknowledged.
+A push that would move an order to a final status or touch money (COD) is not believed as
+is — VNPost's signature covers only item code, status and time — so the order is read back
+from the carrier (:meth:`CarrierSync.sync`) and the carrier's own history is applied. Other
+pushes are applied directly, by rank and time. Orders that stay silent are read on a timer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from config.settings import VnpostSettings
+from gateway.db import Database
+from gateway.db.schema import postal_orders
+from gateway.domain.postal.orders import SUBMIT_FAILED, SUBMITTING, Leg, is_final
+from gateway.errors import GatewayError
+from gateway.services.postal import state
+from gateway.services.postal.state import NewEvent
+from gateway.services.sealing import Sealer
+from providers.postal.vnpost import (
+    Address,
+    CarrierEvent,
+    OrderRequest,
+    OrderState,
+    Party,
+    Service,
+    VnpostClient,
+    VnpostError,
+    parse_webhook,
+)
+from providers.postal.vnpost.codec import SIGNATURE_HEADER, format_time
+from providers.postal.vnpost.errors import (
+    INVALID_FIELD,
+    OUTCOME_UNKNOWN,
+    REJECTED,
+    UNAUTHORIZED,
+)
+from providers.postal.vnpost.statuses import FINAL_STATUSES, PostalStatus
+from webhooks import inbox
+
+log = structlog.get_logger(__name__)
+
+PROVIDER = "vnpost"
+#: Codes that touch money: COD paid out to us, COD collected from the receiver.
+MONEY_CODES = frozenset({16, 26})
+#: A claimed submission belongs to one worker this long.
+LEASE = timedelta(seconds=60)
+
+
+class CallbackRejected(GatewayError):
+    """A push that cannot be believed: wrong path secret, address or signature."""
+
+    http_status = 401
+    code = "callback_rejected"
+    title = "The carrier push could not be verified"
+
+
+class CallbackMalformed(GatewayError):
+    http_status = 400
+    code = "callback_malformed"
+    title = "The carrier push is not a status push"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    outcome: str  # applied | stored | duplicate | deferred | unknown_order
+    order_id: str | None = None
+
+
+def carrier_event_key(item_code: str, event: CarrierEvent) -> str:
+    """One carrier event, however it reached us (push, order read or history)."""
+    return f"{item_code}|{event.code}|{format_time(event.at)}"
+
+
+def _new_event(item_code: str, event: CarrierEvent) -> NewEvent:
+    return NewEvent(
+        source=PROVIDER,
+        external_id=carrier_event_key(item_code, event),
+        status=event.status,
+        occurred_at=event.at,
+        carrier_code=event.code,
+        location=event.location,
+        note=event.note,
+    )
+
+
+class CarrierSync:
+    def __init__(
+        self,
+        db: Database,
+        context: state.PostalContext,
+        client: VnpostClient,
+        settings: VnpostSettings,
+        sealer: Sealer,
+    ) -> None:
+        self.db = db
+        self.context = context
+        self.client = client
+        self.settings = settings
+        self.sealer = sealer
+        self._networks = [
+            ipaddress.ip_network(n, strict=False) for n in settings.callback_allowed_ips
+        ]
+
+    # -- submission -----------------------------------------------------------------------
+
+    async def submit_due(self) -> int:
+        """Submit (or look up) every order due for it; return how many were handled."""
+        now = self.context.clock()
+        async with self.db.read() as conn:
+            due = (
+                (
+                    await conn.execute(
+                        select(postal_orders.c.id)
+                        .where(
+                            postal_orders.c.status == SUBMITTING,
+                            postal_orders.c.submit_due_at <= now,
+                        )
+                        .order_by(postal_orders.c.submit_due_at)
+                        .limit(100)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for order_id in due:
+            await self.submit(order_id)
+        return len(due)
+
+    async def submit(self, order_id: str) -> None:
+        """One submission try of a ``submitting`` order, if no other worker holds it."""
+        now = self.context.clock()
+        async with self.db.write() as conn:
+            claimed = (
+                await conn.execute(
+                    update(postal_orders)
+                    .where(
+                        postal_orders.c.id == order_id,
+                        postal_orders.c.status == SUBMITTING,
+                        or_(
+                            postal_orders.c.submit_due_at.is_(None),
+                            postal_orders.c.submit_due_at <= now,
+                        ),
+                    )
+                    .values(submit_due_at=now + LEASE)
+                    .returning(postal_orders.c.id)
+                )
+            ).first()
+            order = await state.load(conn, order_id) if claimed else None
+        if order is None:
+            return
+        try:
+            existing = None
+            if order.submit_attempts > 0 or order.cancel_state == "requested":
+                existing = await self.client.find_by_reference(order.client_reference)
+            if existing is None and order.cancel_state == "requested":
+                await self._cancel_unsubmitted(order)
+                return
+            if existing is not None:
+                item_code = existing.item_code
+            else:
+                item_code = (await self.client.create_order(self._request(order))).item_code
+        except VnpostError as error:
+            await self._submission_failed(order, error)
+            return
+        async with self.db.write() as conn:
+            current = await state.load(conn, order_id, for_update=True)
+            if current.status != SUBMITTING:
+                return
+            accepted = NewEvent(
+                source="gateway",
+                external_id=f"{order_id}|accepted",
+                status=PostalStatus.CREATED,
+                occurred_at=self.context.clock(),
+                note=f"VNPost accepted the order as {item_code}",
+            )
+            await state.store_event(conn, self.context, order_id, accepted, applied=True)
+            await state.move(
+                conn,
+                self.context,
+                current,
+                PostalStatus.CREATED.value,
+                self.context.clock(),
+                tracking_number=item_code,
+                submit_due_at=None,
+                submit_attempts=current.submit_attempts + 1,
+                last_error=None,
+            )
+        log.info("postal_order_submitted", postal_order_id=order_id, tracking_number=item_code)
+        if order.cancel_state == "requested":
+            await self.cancel(order_id)
+
+    def _request(self, order: Any) -> OrderRequest:
+        return OrderRequest(
+            client_reference=order.client_reference,
+            sender=self._party(order.sender, "sender"),
+            receiver=self._party(order.recipient, "recipient"),
+            weight_grams=order.weight_grams,
+            service=Service(order.service),
+            door_pickup=order.leg == Leg.PICKUP.value,
+            cod_amount=order.cod_amount,
+            note=order.note,
+        )
+
+    def _party(self, party: Mapping[str, Any], role: str) -> Party:
+        """Unseal a party for the carrier, in memory only. VNPost takes national numbers."""
+        phone = self.sealer.open(party["phone"], f"postal.{role}.phone")
+        national = "0" + phone[3:] if phone.startswith("+84") else phone
+        address = party["address"]
+        return Party(
+            name=party["name"],
+            phone=national,
+            address=Address(
+                street=self.sealer.open(address["street"], f"postal.{role}.street"),
+                ward_code=address["ward_code"],
+                province_code=address["province_code"],
+            ),
+        )
+
+    async def _submission_failed(self, order: Any, error: VnpostError) -> None:
+        now = self.context.clock()
+        attempts = order.submit_attempts + 1
+        definitive = error.code in (REJECTED, INVALID_FIELD)
+        exhausted = attempts >= self.settings.submit_max_attempts
+        log.warning(
+            "postal_submission_failed",
+            postal_order_id=order.id,
+            error=error.code,
+            attempts=attempts,
+            definitive=definitive,
+        )
+        async with self.db.write() as conn:
+            current = await state.load(conn, order.id, for_update=True)
+            if current.status != SUBMITTING:
+                return
+            message = f"{error.code}: {error}"[:255]
+            if definitive or exhausted:
+                await state.move(
+                    conn,
+                    self.context,
+                    current,
+                    SUBMIT_FAILED,
+                    now,
+                    submit_due_at=None,
+                    submit_attempts=attempts,
+                    last_error=message,
+                )
+                return
+            wait = self.settings.submit_retry_seconds * 2 ** (attempts - 1)
+            await conn.execute(
+                update(postal_orders)
+                .where(postal_orders.c.id == order.id)
+                .values(
+                    submit_due_at=now + timedelta(seconds=wait),
+                    submit_attempts=attempts,
+                    last_error=message,
+                    updated_at=now,
+                )
+            )
+
+    async def _cancel_unsubmitted(self, order: Any) -> None:
+        """Cancelled before the carrier ever had it (the look-up found nothing)."""
+        async with self.db.write() as conn:
+            current = await state.load(conn, order.id, for_update=True)
+            if current.status != SUBMITTING:
+                return
+            now = self.context.clock()
+            await conn.execute(
+                update(postal_orders)
+                .where(postal_orders.c.id == order.id)
+                .values(
+                    status=PostalStatus.CANCELLED.value,
+                    status_at=now,
+                    updated_at=now,
+                    cancel_state="confirmed",
+                    submit_due_at=None,
+                    sync_due_at=None,
+                )
+            )
+            await state.announce(conn, self.context, order.id, "postal.order.cancelled")
+
+    # -- cancellation ---------------------------------------------------------------------
+
+    async def cancel(self, order_id: str) -> None:
+        """Ask the carrier to cancel an order whose cancellation was requested."""
+        async with self.db.read() as conn:
+            order = await state.load(conn, order_id)
+        if order is None or order.cancel_state != "requested" or order.tracking_number is None:
+            return
+        try:
+            answer = await self.client.cancel_order(order.tracking_number)
+        except VnpostError as error:
+            if error.code == REJECTED:
+                await self._cancel_refused(order_id)
+            elif error.code != OUTCOME_UNKNOWN:
+                log.warning("postal_cancel_failed", postal_order_id=order_id, error=error.code)
+            # outcome unknown: the next sync reads the order and settles it either way
+            return
+        await self._apply_state(order_id, answer)
+
+    async def _cancel_refused(self, order_id: str) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(postal_orders)
+                .where(postal_orders.c.id == order_id)
+                .values(cancel_state="refused", updated_at=self.context.clock())
+            )
+            await state.announce(conn, self.context, order_id, "postal.order.updated")
+        log.info("postal_cancel_refused", postal_order_id=order_id)
+
+    async def cancel_requested(self) -> int:
+        async with self.db.read() as conn:
+            ids = (
+                (
+                    await conn.execute(
+                        select(postal_orders.c.id).where(
+                            postal_orders.c.cancel_state == "requested",
+                            postal_orders.c.tracking_number.is_not(None),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for order_id in ids:
+            await self.cancel(order_id)
+        return len(ids)
+
+    # -- following orders -----------------------------------------------------------------
+
+    async def sync_due(self) -> int:
+        """Read from the carrier every live order whose read is due; return how many."""
+        now = self.context.clock()
+        async with self.db.read() as conn:
+            due = (
+                (
+                    await conn.execute(
+                        select(postal_orders.c.id)
+                        .where(
+                            postal_orders.c.sync_due_at <= now,
+                            postal_orders.c.tracking_number.is_not(None),
+                        )
+                        .order_by(postal_orders.c.sync_due_at)
+                        .limit(100)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for order_id in due:
+            await self.sync(order_id)
+        return len(due)
+
+    async def sync(self, order_id: str) -> None:
+        """Read the order from the carrier and apply its history (the authoritative copy)."""
+        async with self.db.read() as conn:
+            order = await state.load(conn, order_id)
+        if order is None or order.tracking_number is None:
+            return
+        try:
+            answer = await self.client.get_order(order.tracking_number)
+        except VnpostError as error:
+            log.warning("postal_sync_failed", postal_order_id=order_id, error=error.code)
+            async with self.db.write() as conn:
+                await conn.execute(
+                    update(postal_orders)
+                    .where(postal_orders.c.id == order_id)
+                    .values(sync_due_at=self.context.clock() + timedelta(minutes=5))
+                )
+            return
+        await self._apply_state(order_id, answer)
+
+    async def _apply_state(self, order_id: str, answer: OrderState) -> None:
+        async with self.db.write() as conn:
+            for event in sorted(answer.events, key=lambda e: e.at):
+                order = await state.load(conn, order_id, for_update=True)
+                await state.record_event(
+                    conn, self.context, order, _new_event(answer.item_code, event)
+                )
+            order = await state.load(conn, order_id)
+            if not is_final(order.status):
+                await conn.execute(
+                    update(postal_orders)
+                    .where(postal_orders.c.id == order_id)
+                    .values(sync_due_at=self.context.clock() + self.context.sync_after)
+                )
+
+    # -- pushes ---------------------------------------------------------------------------
+
+    def verify_origin(self, remote: str | None, path_secret: str | None) -> None:
+        configured = self.settings.callback_secret
+        if configured is not None:
+            if path_secret is None or not hmac.compare_digest(
+                path_secret.encode(), configured.get_secret_value().encode()
+            ):
+                raise CallbackRejected("wrong or missing secret path segment")
+        if self._networks:
+            try:
+                address = ipaddress.ip_address(remote or "")
+            except ValueError:
+                raise CallbackRejected("unknown sender address") from None
+            if not any(address in network for network in self._networks):
+                raise CallbackRejected("sender address not allowed")
+
+    async def receive_push(
+        self, headers: Mapping[str, str], body: bytes, remote: str | None, path_secret: str | None
+    ) -> PushResult:
+        self.verify_origin(remote, path_secret)
+        key = self.settings.webhook_key.get_secret_value().encode()
+        try:
+            push = parse_webhook(key, headers.get(SIGNATURE_HEADER), body)
+        except VnpostError as error:
+            if error.code == UNAUTHORIZED:
+                raise CallbackRejected(str(error)) from None
+            raise CallbackMalformed(str(error)) from None
+        now = self.context.clock()
+        event_key = carrier_event_key(push.item_code, push.event)
+        async with self.db.write() as conn:
+            try:
+                async with conn.begin_nested():
+                    stored = await inbox.store(
+                        conn,
+                        provider=PROVIDER,
+                        event_key=event_key,
+                        payload=body.decode("utf-8", "replace"),
+                        received_at=now,
+                    )
+            except IntegrityError:
+                return PushResult("duplicate")
+            order_id = (
+                await conn.execute(
+                    select(postal_orders.c.id).where(
+                        postal_orders.c.tracking_number == push.item_code
+                    )
+                )
+            ).scalar()
+            if order_id is None:
+                await inbox.settle(conn, stored, outcome="unknown_order", reason="item_code")
+                log.warning("postal_push_unknown_order", tracking_number=push.item_code)
+                return PushResult("unknown_order")
+            if push.event.status in FINAL_STATUSES or push.event.code in MONEY_CODES:
+                # Believed only once the carrier confirms it: read the order back now.
+                await conn.execute(
+                    update(postal_orders)
+                    .where(postal_orders.c.id == order_id)
+                    .values(sync_due_at=now)
+                )
+                await inbox.settle(conn, stored, outcome="deferred", reason="confirm_by_read")
+                return PushResult("deferred", order_id)
+            order = await state.load(conn, order_id, for_update=True)
+            outcome = await state.record_event(
+                conn, self.context, order, _new_event(push.item_code, push.event)
+            )
+            await inbox.settle(conn, stored, outcome=outcome.value)
+        log.info(
+            "postal_push_received",
+            postal_order_id=order_id,
+            carrier_code=push.event.code,
+            outcome=outcome.value,
+        )
+        return PushResult(outcome.value, order_id)
+
+
+def push_summary(result: PushResult) -> dict[str, Any]:
+    return {"status": "accepted", "outcome": result.outcome}

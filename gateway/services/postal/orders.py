@@ -1,0 +1,329 @@
+"""Postal orders as the portal sees them: book a pickup or a delivery, read, list, cancel.
+
+Booking writes the order as ``submitting`` in the caller's transaction (with the idempotency
+key); the carrier is called afterwards by :mod:`gateway.services.postal.carrier`, so the
+row — and its client reference — exists before the carrier could have acted on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from config.settings import VnpostSettings
+from gateway.api.postal_schemas import CreatePostalOrder, PostalParty
+from gateway.db import Database
+from gateway.db.schema import agencies, payments, postal_orders
+from gateway.domain.ids import new_id
+from gateway.domain.postal import admin_units
+from gateway.domain.postal.orders import (
+    CANCELLABLE,
+    ORDER_STATUSES,
+    SUBMITTING,
+    Leg,
+    is_final,
+    mask_phone,
+    new_client_reference,
+)
+from gateway.domain.postal.phones import InvalidPhone, normalise_phone
+from gateway.errors import (
+    AgencyNotInScope,
+    Conflict,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from gateway.services.agencies import find_agency
+from gateway.services.clients import Principal
+from gateway.services.payments import decode_cursor, encode_cursor
+from gateway.services.postal import state
+from gateway.services.postal.offices import office_of_agency
+from gateway.services.sealing import Sealer
+
+CARRIER = "vnpost"
+
+
+class ActiveOrderExists(Conflict):
+    code = "postal_order_active"
+    title = "This dossier already has a live order for this leg"
+
+
+class NotCancellable(InvalidTransition):
+    code = "not_cancellable"
+    title = "The order can no longer be cancelled"
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    dossier_code: str | None = None
+    status: str | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+class PostalOrderService:
+    def __init__(
+        self,
+        db: Database,
+        context: state.PostalContext,
+        settings: VnpostSettings,
+        sealer: Sealer,
+    ) -> None:
+        self.db = db
+        self.context = context
+        self.settings = settings
+        self.sealer = sealer
+
+    # -- book -----------------------------------------------------------------------------
+
+    async def create(
+        self, conn: AsyncConnection, principal: Principal, request: CreatePostalOrder
+    ) -> dict[str, Any]:
+        """Write the order as ``submitting`` on ``conn`` and return its view, with
+        ``warnings`` for numbers accepted on shape alone."""
+        agency = await find_agency(conn, request.agency_code)
+        if agency is None:
+            raise ValidationFailed(
+                [FieldError("agency_code", "unknown_agency", "no agency has this code")]
+            )
+        if agency.id not in principal.agency_ids:
+            raise AgencyNotInScope()
+        errors: list[FieldError] = []
+        warnings: list[dict[str, str]] = []
+        parties = {}
+        for role in ("sender", "recipient"):
+            parties[role] = self._party(role, getattr(request, role), errors, warnings)
+        errors.extend(self._cod_errors(request))
+        window = request.pickup_window
+        if window is not None:
+            if request.leg != Leg.PICKUP.value:
+                errors.append(
+                    FieldError("pickup_window", "not_allowed", "only a pickup has a pickup window")
+                )
+            elif window.end <= window.start:
+                errors.append(FieldError("pickup_window.end", "invalid", "must follow start"))
+        if request.payment_id is not None:
+            errors.extend(await self._payment_errors(conn, agency.id, request))
+        if errors:
+            raise ValidationFailed(errors)
+        leg = Leg(request.leg)
+        live, attempt = await self._attempts(conn, agency.id, request.dossier_code, leg)
+        if live:
+            raise ActiveOrderExists(
+                f"dossier {request.dossier_code} has a live {leg.value} order; cancel it first"
+            )
+        now = self.context.clock()
+        order_id = new_id("pso")
+        values = {
+            "id": order_id,
+            "client_id": principal.client_id,
+            "agency_id": agency.id,
+            "post_office_id": await office_of_agency(conn, agency.id),
+            "dossier_code": request.dossier_code,
+            "leg": leg.value,
+            "attempt": attempt,
+            "client_reference": new_client_reference(leg, attempt),
+            "carrier": CARRIER,
+            "service": request.service,
+            "status": SUBMITTING,
+            "status_at": now,
+            "sender": parties["sender"],
+            "recipient": parties["recipient"],
+            "weight_grams": request.weight_grams or self.settings.default_weight_grams,
+            "cod_amount": request.cod_amount,
+            "payment_id": request.payment_id,
+            "note": request.note,
+            "pickup_window_start": window.start if window else None,
+            "pickup_window_end": window.end if window else None,
+            "submit_due_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            async with conn.begin_nested():
+                await conn.execute(postal_orders.insert().values(**values))
+        except IntegrityError:
+            message = "another order for this dossier and leg was just booked"
+            raise ActiveOrderExists(message) from None
+        view = state.render(await state.load(conn, order_id), [])
+        return {**view, "warnings": warnings}
+
+    def _party(
+        self,
+        role: str,
+        party: PostalParty,
+        errors: list[FieldError],
+        warnings: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        """The party as stored: phone and street sealed, codes canonical."""
+        address = party.address
+        errors.extend(
+            admin_units.validate_address(
+                address.province_code,
+                address.ward_code,
+                province_field=f"{role}.address.province_code",
+                ward_field=f"{role}.address.ward_code",
+            )
+        )
+        try:
+            phone = normalise_phone(party.phone)
+        except InvalidPhone as exc:
+            errors.append(exc.field_error(f"{role}.phone"))
+            return {}
+        if phone.warning:
+            warnings.append({"field": f"{role}.phone", "code": phone.warning})
+        ward = admin_units.ward(address.ward_code)
+        province = admin_units.province(address.province_code)
+        stored_address: dict[str, Any] = {
+            "street": self.sealer.seal(address.street, f"postal.{role}.street"),
+            "ward_code": ward.code if ward else address.ward_code,
+            "province_code": province.code if province else address.province_code,
+        }
+        if address.legacy_district:
+            stored_address["legacy_district"] = address.legacy_district
+        return {
+            "name": party.name,
+            "phone": self.sealer.seal(phone.e164, f"postal.{role}.phone"),
+            "phone_masked": mask_phone(phone.e164),
+            "address": stored_address,
+        }
+
+    def _cod_errors(self, request: CreatePostalOrder) -> list[FieldError]:
+        cod = request.cod_amount
+        if cod is None:
+            return []
+        if request.leg == Leg.PICKUP.value:
+            message = "fees are collected on delivery of the result, never on a pickup"
+            return [FieldError("cod_amount", "cod_on_pickup", message)]
+        if cod <= 0:
+            return [FieldError("cod_amount", "out_of_range", "must be a positive number of VND")]
+        if cod > self.settings.max_cod:
+            message = f"at most {self.settings.max_cod} VND may be collected on delivery"
+            return [FieldError("cod_amount", "cod_too_large", message)]
+        return []
+
+    async def _payment_errors(
+        self, conn: AsyncConnection, agency_id: int, request: CreatePostalOrder
+    ) -> list[FieldError]:
+        row = (
+            await conn.execute(
+                select(payments.c.agency_id, payments.c.amount, payments.c.status).where(
+                    payments.c.id == request.payment_id
+                )
+            )
+        ).first()
+        if row is None or row.agency_id != agency_id:
+            return [FieldError("payment_id", "unknown_payment", "no payment of this agency")]
+        if request.cod_amount is not None and request.cod_amount != row.amount:
+            message = f"the COD amount must equal the payment's {row.amount} VND"
+            return [FieldError("cod_amount", "amount_mismatch", message)]
+        if request.cod_amount is not None and row.status != "pending":
+            return [FieldError("payment_id", "payment_not_pending", "the payment is settled")]
+        return []
+
+    async def _attempts(
+        self, conn: AsyncConnection, agency_id: int, dossier_code: str, leg: Leg
+    ) -> tuple[bool, int]:
+        """Whether a live order exists for the dossier's leg, and the next attempt number."""
+        rows = (
+            await conn.execute(
+                select(postal_orders.c.status, postal_orders.c.attempt).where(
+                    postal_orders.c.agency_id == agency_id,
+                    postal_orders.c.dossier_code == dossier_code,
+                    postal_orders.c.leg == leg.value,
+                )
+            )
+        ).all()
+        live = any(not is_final(row.status) for row in rows)
+        return live, max((row.attempt for row in rows), default=0) + 1
+
+    # -- read -----------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, order_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = await state.load(conn, order_id)
+            if row is None or row.agency_id not in principal.agency_ids:
+                raise NotFound("postal order not found")
+            return state.render(row, await state.events_of(conn, order_id))
+
+    async def list_page(self, principal: Principal, query: OrderFilter) -> dict[str, Any]:
+        if query.status is not None and query.status not in ORDER_STATUSES:
+            raise ValidationFailed([FieldError("status", "invalid_choice", "unknown status")])
+        conditions: list[ColumnElement[bool]] = [
+            postal_orders.c.agency_id.in_(sorted(principal.agency_ids))
+        ]
+        if query.dossier_code:
+            conditions.append(postal_orders.c.dossier_code == query.dossier_code)
+        if query.status:
+            conditions.append(postal_orders.c.status == query.status)
+        if query.cursor:
+            after_created, after_id = decode_cursor(query.cursor, prefix="pso_")
+            conditions.append(
+                or_(
+                    postal_orders.c.created_at < after_created,
+                    and_(
+                        postal_orders.c.created_at == after_created,
+                        postal_orders.c.id < after_id,
+                    ),
+                )
+            )
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(*state.ORDER_COLUMNS)
+                    .join(agencies, agencies.c.id == postal_orders.c.agency_id)
+                    .where(*conditions)
+                    .order_by(postal_orders.c.created_at.desc(), postal_orders.c.id.desc())
+                    .limit(query.limit + 1)
+                )
+            ).all()
+            page = rows[: query.limit]
+            data = [state.render(row, await state.events_of(conn, row.id)) for row in page]
+        next_cursor = None
+        if len(rows) > query.limit:
+            last = page[-1]
+            next_cursor = encode_cursor(last.created_at, last.id)
+        return {"data": data, "next_cursor": next_cursor}
+
+    # -- cancel ---------------------------------------------------------------------------
+
+    async def request_cancel(self, principal: Principal, order_id: str) -> dict[str, Any]:
+        """Ask for a cancellation: allowed until the parcel is picked up. The carrier is told
+        afterwards (it may refuse if a postman got there first): ``cancel_state`` shows
+        ``requested``, then the order is ``cancelled`` or the state ``refused``."""
+        now = self.context.clock()
+        async with self.db.write() as conn:
+            row = await state.load(conn, order_id, for_update=True)
+            if row is None or row.agency_id not in principal.agency_ids:
+                raise NotFound("postal order not found")
+            if row.cancel_state == "requested":
+                return state.render(row, await state.events_of(conn, order_id))
+            if row.status not in CANCELLABLE:
+                raise NotCancellable(row.status, "cancelled")
+            await conn.execute(
+                update(postal_orders)
+                .where(postal_orders.c.id == order_id, postal_orders.c.status == row.status)
+                .values(
+                    cancel_state="requested",
+                    cancel_requested_at=now,
+                    submit_due_at=now if row.status == SUBMITTING else row.submit_due_at,
+                    sync_due_at=now,
+                    updated_at=now,
+                )
+            )
+            await state.announce(conn, self.context, order_id, "postal.order.updated")
+            return state.render(
+                await state.load(conn, order_id), await state.events_of(conn, order_id)
+            )
+
+    async def due_cancellations(self) -> list[str]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(postal_orders.c.id).where(postal_orders.c.cancel_state == "requested")
+            )
+            return list(rows.scalars())

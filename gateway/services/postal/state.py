@@ -1,0 +1,303 @@
+"""The one place a postal order changes: events are stored, judged by rank and time, applied,
+and announced through the outbox in the same transaction.
+
+Every report about an order — a carrier push, a carrier read, an operator's event, a
+handover — becomes a :class:`NewEvent`. :func:`record_event` stores it once per
+``(source, external_id)`` (a resent report is a ``duplicate``), and moves the order only if
+:func:`providers.postal.vnpost.should_advance` says so; otherwise it is kept as history
+(``stored``). A move emits ``postal.order.<what>`` with the order's next ``sequence``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.db.schema import agencies, attempts, payments, postal_events, postal_orders
+from gateway.domain.ids import Clock, new_id
+from gateway.domain.postal import admin_units
+from gateway.domain.postal.orders import (
+    SUBMIT_FAILED,
+    SUBMITTING,
+    Leg,
+    event_type,
+    is_final,
+    submission_transition,
+)
+from gateway.domain.statuses import AttemptStatus, PaymentStatus
+from gateway.errors import Conflict
+from gateway.services import payment_state
+from providers.postal.vnpost.statuses import PostalStatus, should_advance
+from webhooks import outbox
+
+
+@dataclass(frozen=True)
+class PostalContext:
+    """What changing postal orders needs besides a connection."""
+
+    clock: Clock
+    payments: payment_state.Context
+    #: A live order is read from the carrier when it has been silent this long.
+    sync_after: timedelta = timedelta(hours=6)
+    #: Told every status an order reaches (the metrics counter).
+    on_status: Callable[[str], None] = field(default=lambda status: None)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A report about an order from ``source`` (``vnpost``, ``operator:<client>``, ...)."""
+
+    source: str
+    external_id: str
+    status: PostalStatus
+    occurred_at: datetime
+    carrier_code: int | None = None
+    location: str = ""
+    note: str = ""
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # stored, and it moved the order
+    STORED = "stored"  # stored as history: older, lower-ranked, unknown, or the order is final
+    DUPLICATE = "duplicate"  # this source already reported this event
+
+
+ORDER_COLUMNS = (postal_orders, agencies.c.code.label("agency_code"))
+
+
+async def load(conn: AsyncConnection, order_id: str, *, for_update: bool = False) -> Any:
+    query = (
+        select(*ORDER_COLUMNS)
+        .join(agencies, agencies.c.id == postal_orders.c.agency_id)
+        .where(postal_orders.c.id == order_id)
+    )
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=postal_orders)
+    return (await conn.execute(query)).first()
+
+
+async def record_event(
+    conn: AsyncConnection, context: PostalContext, order: Any, event: NewEvent
+) -> Outcome:
+    """Store ``event`` about ``order`` (a row from :func:`load`) and apply it if it advances
+    the order. Runs in the caller's transaction."""
+    current = order.status
+    applies = (
+        current not in (SUBMITTING, SUBMIT_FAILED)
+        and not is_final(current)
+        and should_advance(PostalStatus(current), event.status, order.status_at, event.occurred_at)
+    )
+    if not await store_event(conn, context, order.id, event, applied=applies):
+        return Outcome.DUPLICATE
+    if event.carrier_code == COD_COLLECTED_CODE and order.cod_amount and not order.cod_collected:
+        await collect_cod(conn, context, order, order.cod_amount, event.occurred_at)
+    if not applies:
+        return Outcome.STORED
+    await move(conn, context, order, event.status.value, event.occurred_at)
+    return Outcome.APPLIED
+
+
+async def store_event(
+    conn: AsyncConnection, context: PostalContext, order_id: str, event: NewEvent, *, applied: bool
+) -> bool:
+    """Append ``event`` to the order's history; False if its source reported it before."""
+    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
+    stored = await conn.execute(
+        dialect_insert(postal_events)
+        .values(
+            order_id=order_id,
+            source=event.source,
+            external_id=event.external_id[:128],
+            carrier_code=event.carrier_code,
+            status=event.status.value,
+            occurred_at=event.occurred_at,
+            received_at=context.clock(),
+            location=event.location[:255],
+            note=event.note,
+            applied=applied,
+        )
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(postal_events.c.id)
+    )
+    return stored.first() is not None
+
+
+#: VNPost's "COD collected from the receiver" (see providers.postal.vnpost.statuses).
+COD_COLLECTED_CODE = 26
+
+
+async def move(
+    conn: AsyncConnection, context: PostalContext, order: Any, new: str, at: datetime, **values: Any
+) -> None:
+    """Set ``order`` to ``new`` as of ``at`` (guarded by its current status) with the side
+    effects the status carries, and emit the event. Callers have checked the move."""
+    now = context.clock()
+    if order.status in (SUBMITTING, SUBMIT_FAILED):
+        submission_transition(order.status, new)
+    if new == PostalStatus.DELIVERED.value and order.leg == Leg.PICKUP.value:
+        values.setdefault("handed_over_at", at)  # the procedure's processing clock starts
+    if order.leg == Leg.DELIVERY.value and new in (
+        PostalStatus.RETURNED.value,
+        PostalStatus.LOST.value,
+    ):
+        values.setdefault("result_undelivered_at", at)
+    if new == PostalStatus.CANCELLED.value and order.cancel_state is not None:
+        values.setdefault("cancel_state", "confirmed")
+    final = is_final(new)
+    values.setdefault("sync_due_at", None if final else now + context.sync_after)
+    result = await conn.execute(
+        update(postal_orders)
+        .where(postal_orders.c.id == order.id, postal_orders.c.status == order.status)
+        .values(status=new, status_at=at, updated_at=now, **values)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"postal order {order.id} changed concurrently; try again")
+    context.on_status(new)
+    await announce(conn, context, order.id, event_type(new))
+
+
+async def announce(conn: AsyncConnection, context: PostalContext, order_id: str, type: str) -> None:
+    """Emit ``type`` about the order as it now stands."""
+    row = await load(conn, order_id)
+    events = await events_of(conn, order_id)
+    await outbox.emit(
+        conn,
+        now=context.clock(),
+        type=type,
+        postal_order_id=order_id,
+        data={"postal_order": render(row, events)},
+    )
+
+
+async def collect_cod(
+    conn: AsyncConnection, context: PostalContext, order: Any, amount: int, at: datetime
+) -> None:
+    """Record COD collected by the postman; if the order carries a payment still pending for
+    exactly this amount, that payment is paid through the ``cod`` channel. Any other case
+    (already paid, another amount) leaves the payment alone: the money is then reconciled
+    from the COD side as an exception, never lost."""
+    now = context.clock()
+    await conn.execute(
+        update(postal_orders)
+        .where(postal_orders.c.id == order.id)
+        .values(cod_collected=amount, cod_collected_at=at, updated_at=now)
+    )
+    if order.payment_id is None:
+        return
+    payment = (
+        await conn.execute(
+            select(payments.c.status, payments.c.amount).where(payments.c.id == order.payment_id)
+        )
+    ).one()
+    fits = payment.status == PaymentStatus.PENDING.value and payment.amount == amount
+    await conn.execute(
+        insert(attempts).values(
+            id=new_id("att"),
+            payment_id=order.payment_id,
+            channel="cod",
+            status=AttemptStatus.SUCCEEDED.value,
+            provider_reference=order.client_reference,
+            provider_transaction_id=order.tracking_number,
+            amount=amount,
+            details={"postal_order_id": order.id, "collected_at": payment_state.iso(at)},
+            review_reason=None if fits else "cod_does_not_fit",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    if fits:
+        await payment_state.move(
+            conn,
+            context.payments,
+            order.payment_id,
+            PaymentStatus.PENDING,
+            PaymentStatus.PAID,
+            channel="cod",
+        )
+
+
+async def events_of(conn: AsyncConnection, order_id: str) -> list[Any]:
+    return list(
+        (
+            await conn.execute(
+                select(postal_events)
+                .where(postal_events.c.order_id == order_id)
+                .order_by(postal_events.c.id)
+            )
+        ).all()
+    )
+
+
+def _party(party: dict[str, Any]) -> dict[str, Any]:
+    """A sender or recipient as the portal sees it: no street, a masked phone."""
+    address = party["address"]
+    ward = admin_units.ward(address["ward_code"])
+    province = admin_units.province(address["province_code"])
+    return {
+        "name": party["name"],
+        "phone": party["phone_masked"],
+        "address": {
+            "ward_code": address["ward_code"],
+            "ward_name": ward.name if ward else None,
+            "province_code": address["province_code"],
+            "province_name": province.name if province else None,
+        },
+    }
+
+
+def render_event(row: Any) -> dict[str, Any]:
+    return {
+        "status": row.status,
+        "carrier_code": row.carrier_code,
+        "source": row.source.split(":", 1)[0],
+        "occurred_at": payment_state.iso(row.occurred_at),
+        "received_at": payment_state.iso(row.received_at),
+        "location": row.location,
+        "note": row.note,
+        "applied": row.applied,
+    }
+
+
+def render(row: Any, events: list[Any]) -> dict[str, Any]:
+    """The portal's view of an order row (from :func:`load`) and its events."""
+    iso = payment_state.iso
+    window = None
+    if row.pickup_window_start is not None:
+        window = {"start": iso(row.pickup_window_start), "end": iso(row.pickup_window_end)}
+    return {
+        "id": row.id,
+        "status": row.status,
+        "leg": row.leg,
+        "attempt": row.attempt,
+        "carrier": row.carrier,
+        "service": row.service,
+        "client_reference": row.client_reference,
+        "tracking_number": row.tracking_number,
+        "agency_code": row.agency_code,
+        "dossier_code": row.dossier_code,
+        "sender": _party(row.sender),
+        "recipient": _party(row.recipient),
+        "weight_grams": row.weight_grams,
+        "cod_amount": row.cod_amount,
+        "cod_collected": row.cod_collected,
+        "cod_collected_at": iso(row.cod_collected_at),
+        "payment_id": row.payment_id,
+        "note": row.note,
+        "pickup_window": window,
+        "cancel_state": row.cancel_state,
+        "handed_over_at": iso(row.handed_over_at),
+        "result_undelivered": row.result_undelivered_at is not None,
+        "last_error": row.last_error,
+        "status_at": iso(row.status_at),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "events": [render_event(event) for event in events],
+    }

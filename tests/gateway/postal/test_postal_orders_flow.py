@@ -1,0 +1,101 @@
+"""Booking a postal order and following it: the carrier accepts it, pushes statuses, and
+final or money statuses are believed only once read back from the carrier."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from tests_support import outbox_types
+
+from gateway.db.schema import outbox_events, postal_orders, provider_events
+from gateway.keys import DATABASE
+
+
+async def test_a_booked_delivery_is_accepted_by_the_carrier_with_a_tracking_number(
+    postal: Any,
+) -> None:
+    order = await postal.book()
+    assert order["status"] == "created"
+    assert order["tracking_number"].endswith("VN")
+    assert order["leg"] == "delivery" and order["attempt"] == 1
+    assert order["client_reference"].startswith("BCD1-")
+    assert order["recipient"]["phone"] == "091****678"
+    assert order["recipient"]["address"]["province_name"] == "Thành phố Hồ Chí Minh"
+    assert "street" not in order["recipient"]["address"]
+    assert order["warnings"] == []
+    assert await outbox_types(postal, order["id"]) == ["postal.order.created"]
+
+
+async def test_phones_and_streets_are_sealed_at_rest(postal: Any) -> None:
+    order = await postal.book()
+    async with postal.client.app[DATABASE].read() as conn:
+        row = (
+            await conn.execute(select(postal_orders).where(postal_orders.c.id == order["id"]))
+        ).one()
+    stored = json.dumps([row.sender, row.recipient], ensure_ascii=False)
+    assert "0912345678" not in stored and "+84912345678" not in stored
+    assert "Lê Lợi" not in stored and "Pasteur" not in stored
+    assert row.recipient["phone"].startswith("v1.t1.")
+
+
+async def test_carrier_pushes_move_the_order_by_rank(postal: Any) -> None:
+    order = await postal.book()
+    item = order["tracking_number"]
+    postal.clock.advance(minutes=5)
+    await postal.advance(item, 2)
+    postal.clock.advance(minutes=5)
+    await postal.advance(item, 5)
+    view = await postal.order(order["id"])
+    assert view["status"] == "picked_up"
+    assert [e["carrier_code"] for e in view["events"]] == [None, 2, 5]
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.updated",
+        "postal.order.picked_up",
+    ]
+
+
+async def test_a_pushed_delivery_is_confirmed_by_reading_the_order_back(postal: Any) -> None:
+    order = await postal.book()
+    item = order["tracking_number"]
+    postal.clock.advance(minutes=5)
+    await postal.advance(item, 9)
+    postal.clock.advance(minutes=5)
+    await postal.advance(item, 10)
+    assert (await postal.order(order["id"]))["status"] == "out_for_delivery"
+    assert await postal.sync_due() == 1
+    view = await postal.order(order["id"])
+    assert view["status"] == "delivered"
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.updated",
+        "postal.order.delivered",
+    ]
+    async with postal.client.app[DATABASE].read() as conn:
+        outcomes = (
+            await conn.execute(
+                select(provider_events.c.outcome).where(provider_events.c.provider == "vnpost")
+            )
+        ).scalars().all()
+    assert sorted(outcomes) == ["applied", "deferred"]
+
+
+async def test_the_outbox_sequence_grows_per_order(postal: Any) -> None:
+    first = await postal.book()
+    second = await postal.book(dossier_code="000.00.12.H29-241122-0002")
+    postal.clock.advance(minutes=1)
+    await postal.advance(first["tracking_number"], 2)
+    async with postal.client.app[DATABASE].read() as conn:
+        rows = (
+            await conn.execute(
+                select(outbox_events.c.postal_order_id, outbox_events.c.sequence).order_by(
+                    outbox_events.c.created_at, outbox_events.c.sequence
+                )
+            )
+        ).all()
+    by_order: dict[str, list[int]] = {}
+    for row in rows:
+        by_order.setdefault(row.postal_order_id, []).append(row.sequence)
+    assert by_order == {first["id"]: [1, 2], second["id"]: [1]}
