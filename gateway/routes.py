@@ -14,7 +14,9 @@ from gateway.api import (
     reconciliation,
     webhooks,
 )
+from gateway.api.postal_operators import setup_operator_routes
 from gateway.pages import checkout, console, console_auth
+from gateway.pages.operator import setup_operator_pages
 
 
 def setup_routes(app: web.Application) -> None:
@@ -90,3 +92,6 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/console/exceptions/{exception_id}/resolve", console.resolve_exception)
     add.add_post("/console/exceptions/{exception_id}/approve", console.approve_exception)
     # -- end of staff console --
+
+    setup_operator_routes(app)
+    setup_operator_pages(app)

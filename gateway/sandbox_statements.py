@@ -1,14 +1,17 @@
-"""Sandbox statement files: what the bank, VNPAY and the treasury would send for a day,
-generated from the gateway's own payments, with chosen discrepancies, so the demo can show a
-full reconciliation day.
+"""Sandbox statement files: what the bank, VNPAY, the treasury and VNPost (COD) would send
+for a day, generated from the gateway's own payments and postal orders, with chosen
+discrepancies, so the demo can show a full reconciliation day.
 
     GET /sandbox/statements/2026-11-22/camt053.xml?drop=DVC…&delta=DVC…:-5000&unknown=99000
     GET /sandbox/statements/2026-11-22/vnpay_day.csv?failed=…
     GET /sandbox/statements/2026-11-22/treasury.csv
+    GET /sandbox/statements/2026-11-22/vnpost_cod.csv?drop=BCD1-…   (COD collected that day,
+                                                                    remitted the next)
 
 Query parameters (comma-separated): ``drop`` (references left out), ``delta`` (``REF:VND``
 added to a line), ``duplicate`` (references written twice), ``unknown`` (credits nobody
-explains), ``failed`` (VNPAY reports these failed), ``shift`` (``REF:days``).
+explains), ``failed`` (VNPAY reports these failed), ``shift`` (``REF:days``). For the COD
+file, references are our sale order codes (the postal orders' client references).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from gateway.db.schema import agencies, attempts, payment_items, payments
+from gateway.db.schema import agencies, attempts, payment_items, payments, postal_orders
 from gateway.errors import FieldError, ValidationFailed
-from gateway.keys import DATABASE
+from gateway.keys import DATABASE, SETTINGS
 from providers.sandbox.statements import (
     Discrepancies,
     PaidPayment,
@@ -29,6 +32,7 @@ from providers.sandbox.statements import (
     treasury_csv,
     vnpay_day_file,
 )
+from providers.sandbox.statements_cod import CodCollection, vnpost_cod_csv
 from reconciliation.ledger import PAID_STATUSES, day_bounds
 
 
@@ -111,6 +115,25 @@ async def paid_payments(request: web.Request, day: date) -> list[PaidPayment]:
     ]
 
 
+async def cod_collections(request: web.Request, day: date) -> list[CodCollection]:
+    start, end = day_bounds(day)
+    async with request.app[DATABASE].read() as conn:
+        rows = await conn.execute(
+            select(postal_orders).where(
+                postal_orders.c.cod_collected > 0,
+                postal_orders.c.cod_collected_at >= start,
+                postal_orders.c.cod_collected_at < end,
+                postal_orders.c.tracking_number.is_not(None),
+            )
+        )
+        return [
+            CodCollection(
+                r.tracking_number, r.client_reference, r.cod_collected, r.cod_collected_at
+            )
+            for r in rows
+        ]
+
+
 async def statement_file(request: web.Request) -> web.Response:
     try:
         day = date.fromisoformat(request.match_info["day"])
@@ -118,6 +141,11 @@ async def statement_file(request: web.Request) -> web.Response:
         raise ValidationFailed([FieldError("day", "invalid_format", "YYYY-MM-DD")]) from None
     kind = request.match_info["kind"]
     problems = discrepancies(request.rel_url.query)
+    if kind == "vnpost_cod.csv":
+        customer = request.app[SETTINGS].vnpost.customer_code
+        collected = await cod_collections(request, day)
+        body = vnpost_cod_csv(collected, day, customer_code=customer, problems=problems)
+        return _attachment(body, "text/csv", f"{day}-{kind}")
     paid = await paid_payments(request, day)
     if kind == "camt053.xml":
         account = request.rel_url.query.get("account") or (paid[0].account_number if paid else "")
@@ -126,13 +154,18 @@ async def statement_file(request: web.Request) -> web.Response:
         body, content_type = vnpay_day_file(paid, day, problems=problems), "text/csv"
     else:
         body, content_type = treasury_csv(paid, day, problems=problems), "text/csv"
+    return _attachment(body, content_type, f"{day}-{kind}")
+
+
+def _attachment(body: bytes, content_type: str, filename: str) -> web.Response:
     response = web.Response(body=body, content_type=content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{day}-{kind}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
 def add_statement_routes(app: web.Application) -> None:
     app.router.add_get(
-        "/sandbox/statements/{day}/{kind:camt053\\.xml|vnpay_day\\.csv|treasury\\.csv}",
+        "/sandbox/statements/{day}/{kind:camt053\\.xml|vnpay_day\\.csv|treasury\\.csv"
+        "|vnpost_cod\\.csv}",
         statement_file,
     )

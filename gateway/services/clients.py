@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 
 from config.settings import API_KEY_FORMAT
 from gateway.db import Database
-from gateway.db.schema import agencies, api_client_agencies, api_clients
+from gateway.db.schema import agencies, api_client_agencies, api_client_post_offices, api_clients
 from gateway.domain.ids import Clock
 from gateway.errors import NotFound, Unauthenticated
 
@@ -33,11 +33,13 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the client and the agencies its key is scoped to."""
+    """Who is calling: the client and the agencies its key is scoped to; a
+    ``postal_operator`` also to the post offices whose orders it may see and report on."""
 
     client_id: str
     role: Role
     agency_ids: frozenset[int]
+    post_office_ids: frozenset[int] = frozenset()
 
 
 def hash_key(key: str) -> str:
@@ -121,7 +123,22 @@ async def authenticate(db: Database, key: str) -> Principal:
                 )
             )
         ).scalars()
-        return Principal(client_id=client_id, role=Role(row.role), agency_ids=frozenset(scope))
+        agency_ids = frozenset(scope)
+        role = Role(row.role)
+        offices: frozenset[int] = frozenset()
+        if role in (Role.POSTAL_OPERATOR, Role.ADMIN):  # other keys skip the third statement
+            offices = frozenset(
+                (
+                    await conn.execute(
+                        select(api_client_post_offices.c.post_office_id).where(
+                            api_client_post_offices.c.client_id == client_id
+                        )
+                    )
+                ).scalars()
+            )
+        return Principal(
+            client_id=client_id, role=role, agency_ids=agency_ids, post_office_ids=offices
+        )
 
 
 class PrincipalCache:

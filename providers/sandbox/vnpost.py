@@ -16,6 +16,9 @@ the protocol)::
     POST /orders/{item_code}/step      moves the order one step along a postman's usual path
     POST /sandbox/tick                 one step for every live order (what the timer does
          every ``auto_advance_seconds`` when that is set)
+    POST /sandbox/faults               {"create": ["lost_answer" | "unavailable", ...]}: the next
+         creates fail in turn — ``lost_answer`` creates the order but answers 500 (the
+         partner cannot know it exists), ``unavailable`` answers 503 and creates nothing
     POST /sandbox/tokens/expire        every issued token expires now
     GET  /sandbox/orders               every order with its webhook delivery statuses
 """
@@ -83,6 +86,7 @@ class Carrier:
     tokens: dict[str, datetime] = field(default_factory=dict)
     orders: dict[str, CarrierOrder] = field(default_factory=dict)  # by item code
     by_reference: dict[str, str] = field(default_factory=dict)  # sale_order_code → item code
+    create_faults: list[str] = field(default_factory=list)  # consumed one per create
     serial: int = 12_345_677
 
 
@@ -108,6 +112,7 @@ def create_vnpost_app(config: SandboxVnpostConfig) -> web.Application:
     app.router.add_post("/orders/{item_code}/advance", advance)
     app.router.add_post("/orders/{item_code}/step", step)
     app.router.add_post("/sandbox/tick", tick)
+    app.router.add_post("/sandbox/faults", set_faults)
     app.router.add_post("/sandbox/tokens/expire", expire_tokens)
     app.router.add_get("/sandbox/orders", list_orders)
     return app
@@ -173,6 +178,9 @@ async def create_order(request: web.Request) -> web.Response:
     if problem:
         return _error(422, "INVALID_ORDER", problem)
     carrier = app[CARRIER]
+    fault = carrier.create_faults.pop(0) if carrier.create_faults else None
+    if fault == "unavailable":
+        return _error(503, "UNAVAILABLE", "the order service is down (sandbox fault)")
     reference = data["sale_order_code"]
     if reference in carrier.by_reference:
         return _error(409, "DUPLICATE_REFERENCE", "this sale_order_code already has an order")
@@ -182,6 +190,8 @@ async def create_order(request: web.Request) -> web.Response:
     carrier.orders[item_code] = order
     carrier.by_reference[reference] = item_code
     _record(app, order, 0, "Đơn hàng đã được tạo")
+    if fault == "lost_answer":
+        return _error(500, "INTERNAL", "the order was created but the answer is lost")
     return web.json_response({"item_code": item_code, "sale_order_code": reference})
 
 
@@ -303,6 +313,18 @@ async def _tick(app: web.Application) -> int:
             await _move(app, order, code, "", "Bưu cục Sài Gòn")
             moved += 1
     return moved
+
+
+FAULTS: Final = frozenset({"lost_answer", "unavailable"})
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    data = await _json(request)
+    faults = data.get("create") if isinstance(data, dict) else None
+    if not isinstance(faults, list) or not all(f in FAULTS for f in faults):
+        return _error(422, "INVALID_FAULTS", f"create must list faults among {sorted(FAULTS)}")
+    request.app[CARRIER].create_faults[:] = faults
+    return web.json_response({"create": faults})
 
 
 async def expire_tokens(request: web.Request) -> web.Response:

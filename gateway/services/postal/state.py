@@ -182,8 +182,9 @@ async def collect_cod(
 ) -> None:
     """Record COD collected by the postman; if the order carries a payment still pending for
     exactly this amount, that payment is paid through the ``cod`` channel. Any other case
-    (already paid, another amount) leaves the payment alone: the money is then reconciled
-    from the COD side as an exception, never lost."""
+    (already paid, another amount) leaves the payment as it is — an expired or cancelled
+    bill goes to ``needs_review`` — and the money is reconciled from the COD side, never
+    lost."""
     now = context.clock()
     await conn.execute(
         update(postal_orders)
@@ -194,10 +195,13 @@ async def collect_cod(
         return
     payment = (
         await conn.execute(
-            select(payments.c.status, payments.c.amount).where(payments.c.id == order.payment_id)
+            select(payments.c.status, payments.c.amount, payments.c.expires_at).where(
+                payments.c.id == order.payment_id
+            )
         )
     ).one()
-    fits = payment.status == PaymentStatus.PENDING.value and payment.amount == amount
+    open_bill = payment.status == PaymentStatus.PENDING.value and payment.expires_at > at
+    fits = open_bill and payment.amount == amount
     await conn.execute(
         insert(attempts).values(
             id=new_id("att"),
@@ -221,6 +225,20 @@ async def collect_cod(
             PaymentStatus.PENDING,
             PaymentStatus.PAID,
             channel="cod",
+        )
+    elif not open_bill and payment.status in (
+        PaymentStatus.PENDING.value,  # overdue, not yet swept
+        PaymentStatus.EXPIRED.value,
+        PaymentStatus.CANCELLED.value,
+    ):
+        # The citizen paid the postman for a bill that had closed: real money, reviewed.
+        await payment_state.move(
+            conn,
+            context.payments,
+            order.payment_id,
+            PaymentStatus(payment.status),
+            PaymentStatus.NEEDS_REVIEW,
+            review_reason="cod_after_close",
         )
 
 

@@ -75,10 +75,14 @@ async def test_a_pushed_delivery_is_confirmed_by_reading_the_order_back(postal: 
     ]
     async with postal.client.app[DATABASE].read() as conn:
         outcomes = (
-            await conn.execute(
-                select(provider_events.c.outcome).where(provider_events.c.provider == "vnpost")
+            (
+                await conn.execute(
+                    select(provider_events.c.outcome).where(provider_events.c.provider == "vnpost")
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert sorted(outcomes) == ["applied", "deferred"]
 
 

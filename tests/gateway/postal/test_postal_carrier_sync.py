@@ -1,0 +1,350 @@
+"""The carrier side of postal orders: submission that survives lost answers, cancellation,
+pushes that cannot be believed, and what final statuses mean for the dossier."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import VNPOST_WEBHOOK_KEY, Postal, make_settings
+from sqlalchemy import select
+from tests_support import outbox_types
+
+from gateway.app import create_app
+from gateway.db.schema import postal_events, postal_orders, provider_events
+from gateway.keys import CARRIER_SYNC, DATABASE
+from providers.postal.vnpost import webhook_signature
+
+
+async def carrier_orders(postal: Postal) -> list[Any]:
+    async with postal.client.session.get(postal.carrier.make_url("/sandbox/orders")) as answer:
+        return list(await answer.json())
+
+
+async def fault(postal: Postal, *faults: str) -> None:
+    url = postal.carrier.make_url("/sandbox/faults")
+    async with postal.client.session.post(url, json={"create": list(faults)}) as answer:
+        assert answer.status == 200
+
+
+# -- submission -------------------------------------------------------------------------------
+
+
+async def test_a_lost_create_answer_is_looked_up_and_adopted_never_sent_twice(
+    postal: Postal,
+) -> None:
+    await fault(postal, "lost_answer")
+    order = await postal.book()
+    assert order["status"] == "submitting"
+    assert order["tracking_number"] is None
+    assert order["last_error"].startswith("outcome_unknown")
+    assert await postal.client.app[CARRIER_SYNC].submit_due() == 0  # not due yet
+    postal.clock.advance(seconds=11)
+    assert await postal.client.app[CARRIER_SYNC].submit_due() == 1
+    view = await postal.order(order["id"])
+    at_carrier = await carrier_orders(postal)
+    assert len(at_carrier) == 1
+    assert view["status"] == "created"
+    assert view["tracking_number"] == at_carrier[0]["item_code"]
+    assert await outbox_types(postal, order["id"]) == ["postal.order.created"]
+
+
+async def test_an_unavailable_carrier_is_retried_with_a_growing_wait(postal: Postal) -> None:
+    await fault(postal, "unavailable", "unavailable")
+    order = await postal.book()
+    assert order["status"] == "submitting"
+    sync = postal.client.app[CARRIER_SYNC]
+    postal.clock.advance(seconds=11)
+    assert await sync.submit_due() == 1  # second failure: next wait is 20 s
+    postal.clock.advance(seconds=11)
+    assert await sync.submit_due() == 0
+    postal.clock.advance(seconds=10)
+    assert await sync.submit_due() == 1
+    assert (await postal.order(order["id"]))["status"] == "created"
+    assert len(await carrier_orders(postal)) == 1
+
+
+async def test_a_carrier_that_stays_down_fails_the_order_after_the_last_try(
+    postal: Postal,
+) -> None:
+    await fault(postal, "unavailable", "unavailable", "unavailable")
+    order = await postal.book()
+    sync = postal.client.app[CARRIER_SYNC]
+    for wait in (11, 21):
+        postal.clock.advance(seconds=wait)
+        await sync.submit_due()
+    view = await postal.order(order["id"])
+    assert view["status"] == "submit_failed"
+    assert await outbox_types(postal, order["id"]) == ["postal.order.failed"]
+    assert await carrier_orders(postal) == []
+
+
+# -- cancellation -----------------------------------------------------------------------------
+
+
+async def cancel(postal: Postal, order_id: str) -> Any:
+    response = await postal.client.post(
+        f"/v1/postal/orders/{order_id}/cancel", headers=postal.auth()
+    )
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def test_cancel_before_pickup_is_confirmed_by_the_carrier(postal: Postal) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=1)
+    view = await cancel(postal, order["id"])
+    assert (view["status"], view["cancel_state"]) == ("cancelled", "confirmed")
+    assert (await carrier_orders(postal))[0]["status"] == 13
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.updated",
+        "postal.order.cancelled",
+    ]
+
+
+async def test_cancel_while_still_submitting_withdraws_the_order(postal: Postal) -> None:
+    await fault(postal, "unavailable")
+    order = await postal.book()
+    await fault(postal, "unavailable")  # the carrier is still down when the cancel comes
+    view = await cancel(postal, order["id"])
+    assert (view["status"], view["cancel_state"]) == ("cancelled", "confirmed")
+    assert await carrier_orders(postal) == []
+
+
+async def test_after_a_cancellation_the_dossier_can_be_booked_again(postal: Postal) -> None:
+    order = await postal.book()
+    await cancel(postal, order["id"])
+    again = await postal.book()
+    assert again["attempt"] == 2
+    assert again["client_reference"] != order["client_reference"]
+
+
+# -- pushes -----------------------------------------------------------------------------------
+
+
+def signed_push(item_code: str, status: int, time: str, key: str = VNPOST_WEBHOOK_KEY) -> Any:
+    body = json.dumps({"item_code": item_code, "status": status, "time": time}).encode()
+    signature = webhook_signature(key.encode(), item_code, status, time)
+    return body, {"X-Vnpost-Signature": signature, "Content-Type": "application/json"}
+
+
+async def push(postal: Postal, body: bytes, headers: dict[str, str], path: str = "") -> Any:
+    response = await postal.client.post(f"/callbacks/vnpost{path}", data=body, headers=headers)
+    return response.status, await response.json()
+
+
+async def events(postal: Postal, order_id: str) -> list[Any]:
+    async with postal.client.app[DATABASE].read() as conn:
+        return list(
+            (
+                await conn.execute(
+                    select(postal_events).where(postal_events.c.order_id == order_id)
+                )
+            ).all()
+        )
+
+
+async def test_a_forged_push_is_refused_and_changes_nothing(postal: Postal) -> None:
+    order = await postal.book()
+    body, headers = signed_push(order["tracking_number"], 5, "22/11/2026 09:30:00", key="wrong")
+    status, problem = await push(postal, body, headers)
+    assert (status, problem["code"]) == (401, "callback_rejected")
+    assert (await postal.order(order["id"]))["status"] == "created"
+    assert len(await events(postal, order["id"])) == 1
+
+
+async def test_a_push_that_is_not_json_is_refused(postal: Postal) -> None:
+    status, problem = await push(
+        postal, b"item_code=EB1", {"X-Vnpost-Signature": "00", "Content-Type": "text/plain"}
+    )
+    assert (status, problem["code"]) == (400, "callback_malformed")
+
+
+async def test_a_push_for_an_unknown_item_is_stored_acknowledged_and_not_applied(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    body, headers = signed_push("EB999999995VN", 5, "22/11/2026 09:30:00")
+    status, answer = await push(postal, body, headers)
+    assert (status, answer["outcome"]) == (200, "unknown_order")
+    async with postal.client.app[DATABASE].read() as conn:
+        stored = (
+            await conn.execute(
+                select(provider_events).where(provider_events.c.provider == "vnpost")
+            )
+        ).one()
+    assert (stored.outcome, json.loads(stored.payload)["item_code"]) == (
+        "unknown_order",
+        "EB999999995VN",
+    )
+    assert (await postal.order(order["id"]))["status"] == "created"
+
+
+async def test_a_replayed_push_is_a_duplicate(postal: Postal) -> None:
+    order = await postal.book()
+    body, headers = signed_push(order["tracking_number"], 2, "22/11/2026 09:30:00")
+    assert (await push(postal, body, headers))[1]["outcome"] == "applied"
+    assert (await push(postal, body, headers))[1]["outcome"] == "duplicate"
+    assert len(await events(postal, order["id"])) == 2  # accepted + one push
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.updated",
+    ]
+
+
+async def test_an_out_of_order_push_is_stored_but_does_not_move_the_order(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    item = order["tracking_number"]
+    newer, headers = signed_push(item, 7, "22/11/2026 11:00:00")
+    assert (await push(postal, newer, headers))[1]["outcome"] == "applied"
+    older, headers = signed_push(item, 3, "22/11/2026 10:00:00")
+    assert (await push(postal, older, headers))[1]["outcome"] == "stored"
+    view = await postal.order(order["id"])
+    assert view["status"] == "in_transit"
+    assert [(e["carrier_code"], e["applied"]) for e in view["events"]][1:] == [
+        (7, True),
+        (3, False),
+    ]
+
+
+async def test_a_pushed_final_status_the_carrier_does_not_confirm_is_not_applied(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    body, headers = signed_push(order["tracking_number"], 10, "22/11/2026 09:30:00")
+    assert (await push(postal, body, headers))[1]["outcome"] == "deferred"
+    await postal.sync_due()  # the carrier's own copy says: created
+    assert (await postal.order(order["id"]))["status"] == "created"
+
+
+@pytest.mark.parametrize(
+    ("settings", "path"),
+    [
+        ({"callback_secret": "s3cr3t-path"}, ""),
+        ({"callback_secret": "s3cr3t-path"}, "/wrong"),
+        ({"callback_allowed_ips": ["10.0.0.0/8"]}, ""),
+    ],
+)
+async def test_pushes_from_the_wrong_path_or_address_are_refused(
+    aiohttp_client: Any, database_url: str, settings: dict[str, Any], path: str
+) -> None:
+    vnpost = {
+        "base_url": "http://127.0.0.1:9",
+        "password": "p",
+        "webhook_key": VNPOST_WEBHOOK_KEY,
+        **settings,
+    }
+    app = create_app(make_settings(database_url, vnpost=vnpost), background=False)
+    client = await aiohttp_client(app)
+    body, headers = signed_push("EB123456785VN", 5, "22/11/2026 09:30:00")
+    response = await client.post(f"/callbacks/vnpost{path}", data=body, headers=headers)
+    assert response.status == 401
+    assert (await response.json())["code"] == "callback_rejected"
+
+
+async def test_a_push_on_the_secret_path_is_accepted(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    vnpost = {
+        "base_url": "http://127.0.0.1:9",
+        "password": "p",
+        "webhook_key": VNPOST_WEBHOOK_KEY,
+        "callback_secret": "s3cr3t-path",
+        "callback_allowed_ips": ["127.0.0.0/8", "::1/128"],
+    }
+    app = create_app(make_settings(database_url, vnpost=vnpost), background=False)
+    client = await aiohttp_client(app)
+    body, headers = signed_push("EB123456785VN", 5, "22/11/2026 09:30:00")
+    response = await client.post("/callbacks/vnpost/s3cr3t-path", data=body, headers=headers)
+    assert response.status == 200
+    assert (await response.json())["outcome"] == "unknown_order"
+
+
+# -- what final statuses mean -----------------------------------------------------------------
+
+
+async def test_a_pickup_delivered_to_the_agency_starts_the_processing_clock(
+    postal: Postal,
+) -> None:
+    order = await postal.book(leg="pickup")
+    assert order["handed_over_at"] is None
+    for code in (2, 5, 7, 9, 10):
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    await postal.sync_due()
+    view = await postal.order(order["id"])
+    assert view["status"] == "delivered"
+    assert view["handed_over_at"] == view["status_at"]
+    assert view["handed_over_at"] is not None
+
+
+async def test_a_returned_result_is_marked_undelivered_and_can_be_sent_again(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    for code in (5, 9, 11, 12, 14, 15):
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    await postal.sync_due()
+    view = await postal.order(order["id"])
+    assert (view["status"], view["result_undelivered"]) == ("returned", True)
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.picked_up",
+        "postal.order.updated",  # out for delivery
+        "postal.order.failed",  # delivery failed
+        "postal.order.updated",  # waiting to return
+        "postal.order.updated",  # returning
+        "postal.order.returned",
+    ]
+    again = await postal.book()
+    assert (again["attempt"], again["status"]) == (2, "created")
+
+
+async def test_cod_collected_by_the_postman_pays_the_linked_payment(postal: Postal) -> None:
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    for code in (5, 9, 26):
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    pending = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    assert (await pending.json())["status"] == "pending"  # a push alone moves no money
+    await postal.sync_due()
+    view = await postal.order(order["id"])
+    assert (view["status"], view["cod_collected"]) == ("delivered", payment["amount"])
+    paid = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    assert (await paid.json())["status"] == "paid"
+
+
+async def test_a_silent_order_is_read_from_the_carrier_after_a_while(postal: Postal) -> None:
+    order = await postal.book()
+    assert await postal.sync_due() == 0
+    postal.clock.advance(hours=6, seconds=1)
+    assert await postal.sync_due() == 1
+    async with postal.client.app[DATABASE].read() as conn:
+        due = (
+            await conn.execute(
+                select(postal_orders.c.sync_due_at).where(postal_orders.c.id == order["id"])
+            )
+        ).scalar_one()
+    assert due == postal.clock() + timedelta(hours=6)  # and again after the next quiet spell
+
+
+async def test_cod_collected_after_the_bill_expired_puts_the_payment_up_for_review(
+    postal: Postal,
+) -> None:
+    payment = await postal.create_payment(expires_in_seconds=3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    for code in (5, 9, 26):
+        postal.clock.advance(hours=1)
+        await postal.advance(order["tracking_number"], code)
+    await postal.sync_due()
+    assert (await postal.order(order["id"]))["cod_collected"] == payment["amount"]
+    answer = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    view = await answer.json()
+    assert (view["status"], view["review_reason"]) == ("needs_review", "cod_after_close")
