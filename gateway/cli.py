@@ -18,6 +18,7 @@ from gateway.errors import GatewayError
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import Role, create_client
+from gateway.services.postal import offices
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
 
@@ -75,6 +76,24 @@ def _parser() -> argparse.ArgumentParser:
         "--role", required=True, choices=["finance", "finance_approver", "postal_operator", "admin"]
     )
     user_create.add_argument("--agency", action="append", default=[], help="agency code (repeat)")
+    user_create.add_argument(
+        "--post-office",
+        action="append",
+        default=[],
+        help="post office code a postal_operator works for (repeat)",
+    )
+
+    offices = commands.add_parser(
+        "post-offices", help="manage post offices (bưu cục) for postal orders"
+    ).add_subparsers(dest="action", required=True)
+    office_add = offices.add_parser("add", help="register a post office")
+    office_add.add_argument("--code", required=True, help="the carrier's office code")
+    office_add.add_argument("--name", required=True)
+    office_add.add_argument("--province", help="province code (NSO), e.g. 79")
+    offices.add_parser("list", help="list post offices")
+    office_serve = offices.add_parser("serve", help="route an agency's new orders to an office")
+    office_serve.add_argument("--office", required=True)
+    office_serve.add_argument("--agency", required=True)
 
     recon = commands.add_parser("recon", help="daily reconciliation").add_subparsers(
         dest="action", required=True
@@ -99,7 +118,13 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     create = clients.add_parser("create", help="create an API key (printed once)")
-    create.add_argument("--agency", action="append", required=True, help="agency code (repeat)")
+    create.add_argument("--agency", action="append", default=[], help="agency code (repeat)")
+    create.add_argument(
+        "--post-office",
+        action="append",
+        default=[],
+        help="post office code, for a postal_operator key (repeat)",
+    )
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--name", help="who holds the key (default: role and agencies)")
     return parser
@@ -204,12 +229,19 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             await _users(db, args)
         elif args.command == "recon":
             await _recon(db, args)
+        elif args.command == "post-offices":
+            await _post_offices(db, args)
         elif args.command == "clients":
             role = Role(args.role)
-            name = args.name or f"{role.value} for {', '.join(args.agency)}"
+            scope = args.post_office if role is Role.POSTAL_OPERATOR else args.agency
+            if not scope:
+                option = "--post-office" if role is Role.POSTAL_OPERATOR else "--agency"
+                raise GatewayError(f"a {role.value} key needs at least one {option}")
+            name = args.name or f"{role.value} for {', '.join(scope)}"
             client_id, key = await create_client(
                 db, system_clock, name=name, role=role, agency_codes=args.agency
             )
+            await offices.scope_client(db, client_id, args.post_office)
             print(f"client {client_id} created; its API key (shown only now):\n{key}")
     finally:
         await db.close()
@@ -227,7 +259,22 @@ async def _users(db: Database, args: argparse.Namespace) -> None:
         password=password,
         agency_codes=args.agency,
     )
+    await offices.scope_user(db, args.username, args.post_office)
     print(f"user {args.username} created")
+
+
+async def _post_offices(db: Database, args: argparse.Namespace) -> None:
+    if args.action == "add":
+        office = await offices.add_post_office(
+            db, system_clock, args.code, args.name, args.province
+        )
+        print(f"post office {office.code} added")
+    elif args.action == "serve":
+        await offices.serve_agency(db, args.agency, args.office)
+        print(f"post office {args.office} now serves agency {args.agency}")
+    else:
+        for office in await offices.list_post_offices(db):
+            print(f"{office.code}\t{office.name}\t{office.province_code or ''}")
 
 
 async def _recon(db: Database, args: argparse.Namespace) -> None:

@@ -165,3 +165,25 @@ async def _call_service(config: Path, key: str) -> dict[str, tuple[int, str | No
             body = await response.json(content_type=None)
             results[label] = (response.status, None if response.status == 200 else body["code"])
     return results
+
+
+def test_post_offices_route_an_agencys_orders_and_scope_an_operator_key(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, *AGENCY) == 0
+    office = ("--code", "BC-700000", "--name", "Bưu cục Sài Gòn", "--province", "79")
+    assert run(config, "post-offices", "add", *office) == 0
+    assert run(config, "post-offices", "serve", "--office", "BC-700000", "--agency", "HCM") == 0
+    capsys.readouterr()
+    assert run(config, "post-offices", "list") == 0
+    assert capsys.readouterr().out.strip() == "BC-700000\tBưu cục Sài Gòn\t79"
+    assert run(config, "clients", "create", "--role", "postal_operator") == 1
+    assert "needs at least one --post-office" in capsys.readouterr().err
+    assert (
+        run(config, "clients", "create", "--role", "postal_operator", "--post-office", "BC-700000")
+        == 0
+    )
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    assert API_KEY_FORMAT.match(key)
+    assert run(config, "post-offices", "serve", "--office", "BC-999", "--agency", "HCM") == 1
+    assert "unknown post office: BC-999" in capsys.readouterr().err

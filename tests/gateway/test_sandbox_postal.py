@@ -1,0 +1,74 @@
+"""Sandbox mode's postal walk-through: the demo agency books a delivery with the mounted
+sandbox VNPost, the postman's steps come back as signed pushes, and delivery is confirmed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from conftest import AGENCY_PARTY, CITIZEN_PARTY, FixedClock
+
+from config import load_settings
+from gateway.app import create_app
+from gateway.keys import CARRIER_SYNC
+
+PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
+
+
+async def test_a_sandbox_delivery_from_booking_to_the_citizens_door(
+    tmp_path: Any, unused_tcp_port: int, clock: FixedClock
+) -> None:
+    settings = load_settings(
+        environ={},
+        overrides={"data_dir": str(tmp_path), "port": unused_tcp_port, "demo": {"api_key": PORTAL}},
+    )
+    client = TestClient(
+        TestServer(
+            create_app(settings, clock=clock, background=False),
+            host="127.0.0.1",
+            port=unused_tcp_port,
+        )
+    )
+    await client.start_server()
+    try:
+        portal = {"Authorization": f"Bearer {PORTAL}"}
+        booked = await client.post(
+            "/v1/postal/orders",
+            headers={**portal, "Idempotency-Key": "demo-delivery-1"},
+            json={
+                "leg": "delivery",
+                "agency_code": "DEMO",
+                "dossier_code": "H29-1",
+                "sender": AGENCY_PARTY,
+                "recipient": CITIZEN_PARTY,
+            },
+        )
+        assert booked.status == 201, await booked.text()
+        order = await booked.json()
+        assert order["status"] == "created"
+        item = order["tracking_number"]
+        statuses = []
+        for _ in range(7):
+            clock.advance(minutes=20)
+            step = await client.post(f"/sandbox/vnpost/orders/{item}/step")
+            assert step.status == 200
+            view = await (
+                await client.get(f"/v1/postal/orders/{order['id']}", headers=portal)
+            ).json()
+            statuses.append(view["status"])
+        assert statuses == [
+            "pickup_assigned",
+            "picking_up",
+            "picked_up",
+            "picked_up",
+            "in_transit",
+            "out_for_delivery",
+            "out_for_delivery",  # delivered: pushed, not yet confirmed
+        ]
+        done = await client.post(f"/sandbox/vnpost/orders/{item}/step")
+        assert (done.status, (await done.json())["code"]) == (409, "PATH_DONE")
+        assert await client.app[CARRIER_SYNC].sync_due() == 1
+        view = await (await client.get(f"/v1/postal/orders/{order['id']}", headers=portal)).json()
+        assert view["status"] == "delivered"
+    finally:
+        await client.close()
