@@ -838,30 +838,45 @@ def _service_paths() -> dict[str, Any]:
     }
 
 
+def _merged(*parts: dict[str, Any]) -> dict[str, Any]:
+    """One mapping of several; a name defined twice (differently) is a mistake."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for name, value in part.items():
+            if merged.setdefault(name, value) != value:
+                raise ValueError(f"{name!r} is defined twice in /openapi.json")
+    return merged
+
+
 @cache
 def document() -> dict[str, Any]:
+    # A late import: the postal module builds its operations with this module's helpers.
+    from gateway.api.openapi_postal import postal_paths, postal_schemas
+
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Cổng thanh toán & bưu chính công ích",
             "version": "0.1.0",
             "description": "Fee payments (VietQR, VNPAY, card terminals) for online public "
-            "services. Amounts are integer VND. Errors are application/problem+json with a "
-            "stable code. Events reach the portal as signed webhooks (see `webhooks`).",
+            "services, and the postal pickup of dossiers and delivery of results (VNPost). "
+            "Amounts are integer VND. Errors are application/problem+json with a stable code. "
+            "Events reach the portal as signed webhooks (see `webhooks`).",
         },
         "components": {
-            "schemas": component_schemas(),
+            "schemas": _merged(component_schemas(), postal_schemas()),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": {
-            **_payment_paths(),
-            **_attempt_paths(),
-            **_webhook_paths(),
-            **_reconciliation_paths(),
-            **_callback_paths(),
-            **_page_paths(),
-            **_service_paths(),
-        },
+        "paths": _merged(
+            _payment_paths(),
+            _attempt_paths(),
+            postal_paths(),
+            _webhook_paths(),
+            _reconciliation_paths(),
+            _callback_paths(),
+            _page_paths(),
+            _service_paths(),
+        ),
         "webhooks": webhook_payloads(),
     }
 

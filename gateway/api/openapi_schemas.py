@@ -1,15 +1,18 @@
 """Component schemas of ``/openapi.json``.
 
 Request schemas are generated from the pydantic models in :mod:`gateway.api.schemas` (the ones
-that validate requests). Response schemas are written here, one per view function; a view that
-is a fixed dict has ``additionalProperties: false`` so that a field added to the view without
-documenting it fails the response tests. The webhook payloads (the document's top-level
-``webhooks``) are built from the event schemas here too.
+that validate requests). Response schemas are written here, one per view function (the postal
+ones in :mod:`gateway.api.openapi_postal`); a view that is a fixed dict has
+``additionalProperties: false`` so that a field added to the view without documenting it fails
+the response tests. The webhook payloads (the document's top-level ``webhooks``) are built from
+the event schemas here too.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import BaseModel
 
 from gateway.api.schemas import (
     CreateAttempt,
@@ -47,6 +50,17 @@ EVENT_TYPES: dict[str, str] = {
     "attempt (`review_reason: duplicate_payment`); finance staff refund it.",
     "refund.succeeded": "A refund succeeded.",
     "refund.failed": "A refund failed.",
+    "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",
+    "postal.order.updated": "The postal order moved to a status without an event of its own "
+    "(pickup assigned, in transit, out for delivery, return pending, …), or its cancellation "
+    "was requested or refused (`cancel_state`).",
+    "postal.order.picked_up": "The postman picked the parcel up.",
+    "postal.order.delivered": "The parcel was delivered (pickup leg: the dossier reached the "
+    "agency, `handed_over_at`).",
+    "postal.order.failed": "A pickup or delivery attempt failed, the parcel was lost, or VNPost "
+    "refused the order (`submit_failed`, see `last_error`).",
+    "postal.order.returned": "The parcel came back to the sender.",
+    "postal.order.cancelled": "The postal order was cancelled.",
 }
 
 
@@ -203,8 +217,9 @@ _ATTEMPT = _fixed(
         "payment_id": _id("pay"),
         "method": {
             "type": "string",
-            "enum": ["vietqr", "vnpay", "pos"],
-            "description": "`vietqr` is the bank-transfer attempt every payment starts with",
+            "enum": ["vietqr", "vnpay", "pos", "cod"],
+            "description": "`vietqr` is the bank-transfer attempt every payment starts with; "
+            "`cod`: collected by the postman on delivery of a postal order",
         },
         "status": {
             "type": "string",
@@ -232,6 +247,7 @@ _ATTEMPT = _fixed(
                 "amount_mismatch",
                 "paid_after_expiry",
                 "paid_after_cancellation",
+                "cod_does_not_fit",
                 None,
             ],
             "description": "Set when money taken through this attempt needs a person",
@@ -517,7 +533,9 @@ _RECON_RUN = _fixed(
 )
 
 
-def _event(types: list[str], data: dict[str, Any], description: str) -> dict[str, Any]:
+def _event(
+    types: list[str], data: dict[str, Any], description: str, subject: str = "payment"
+) -> dict[str, Any]:
     return _fixed(
         {
             "id": {**_id("evt"), "description": "Also the `webhook-id` of every delivery"},
@@ -529,7 +547,7 @@ def _event(types: list[str], data: dict[str, Any], description: str) -> dict[str
                     "sequence": {
                         "type": "integer",
                         "minimum": 1,
-                        "description": "Grows per payment: drop an event older than one "
+                        "description": f"Grows per {subject}: drop an event older than one "
                         "already applied",
                     },
                 }
@@ -630,7 +648,12 @@ SCHEMAS: dict[str, Any] = {
         "The refund as it is after the change",
     ),
     "Event": {
-        "oneOf": [ref("PaymentEvent"), ref("AttemptEvent"), ref("RefundEvent")],
+        "oneOf": [
+            ref("PaymentEvent"),
+            ref("AttemptEvent"),
+            ref("RefundEvent"),
+            ref("PostalOrderEvent"),  # in gateway.api.openapi_postal
+        ],
         "description": "The exact body every delivery of the event sends",
     },
     "Delivery": _DELIVERY,
@@ -756,20 +779,24 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def component_schemas() -> dict[str, Any]:
-    """Response schemas plus the request schemas of the pydantic models."""
-    schemas = dict(SCHEMAS)
-    for model in (
-        CreatePayment,
-        CreateAttempt,
-        CreateRefund,
-        CreateTerminal,
-        CreateWebhookEndpoint,
-    ):
+def request_schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schemas of pydantic request models, with the models they nest."""
+    schemas: dict[str, Any] = {}
+    for model in models:
         schema = model.model_json_schema(ref_template=REF_TEMPLATE)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
     return schemas
+
+
+def component_schemas() -> dict[str, Any]:
+    """Response schemas plus the request schemas of the pydantic models."""
+    return {
+        **SCHEMAS,
+        **request_schemas(
+            CreatePayment, CreateAttempt, CreateRefund, CreateTerminal, CreateWebhookEndpoint
+        ),
+    }
 
 
 def _header(name: str, description: str) -> dict[str, Any]:
@@ -796,7 +823,12 @@ _WEBHOOK_HEADERS = [
 
 def webhook_payloads() -> dict[str, Any]:
     """One entry per event type: what a subscribed endpoint receives (Standard Webhooks)."""
-    family = {"payment": "PaymentEvent", "attempt": "AttemptEvent", "refund": "RefundEvent"}
+    family = {
+        "payment": "PaymentEvent",
+        "attempt": "AttemptEvent",
+        "refund": "RefundEvent",
+        "postal": "PostalOrderEvent",
+    }
     entries = {}
     for event_type, meaning in EVENT_TYPES.items():
         schema = {

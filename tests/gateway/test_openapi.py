@@ -10,18 +10,23 @@ from datetime import date, datetime
 from typing import Any
 
 import aiohttp
+import phonenumbers
 import pytest
 from aiohttp import web
 from conftest import (
     AGENCY_ACCOUNT,
     AGENCY_BIN,
     BANK_SECRET,
+    CITIZEN_PARTY,
     POS_SECRET,
     VNPAY_SECRET,
     VNPAY_TMN,
+    VNPOST_WEBHOOK_KEY,
     Channels,
     Gateway,
+    Postal,
     make_settings,
+    order_body,
     payment_body,
     seed,
 )
@@ -29,12 +34,16 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from sqlalchemy import select
 
 from gateway.app import create_app
+from gateway.db.schema import outbox_events
+from gateway.domain.postal.orders import ORDER_STATUSES
 from gateway.keys import CLOCK, DATABASE, DELIVERY
 from gateway.services.clients import Role, create_client
 from providers.payment import pos, vnpay
 from providers.payment.vietqr import notice as wire
+from providers.postal.vnpost import codec as vnpost_wire
 from providers.sandbox.pos import BACKGROUND
 from providers.sandbox.statements import Discrepancies, PaidPayment, camt053, treasury_csv
 from webhooks import outbox
@@ -272,6 +281,8 @@ UNKNOWN = {
     "{exception_id}": "exc_" + "a" * 26,
     "{day}": "2026-11-22",  # never reconciled
     "{format}": "csv",
+    "{order_id}": "pso_" + "a" * 26,
+    "{secret}": "not-configured-here",
 }
 TERMINAL = {"agency_code": "HCM", "terminal_id": "T-1", "name": "Quầy 1"}
 
@@ -485,6 +496,38 @@ MORE_PROBLEMS: list[tuple[str | None, str, str, dict[str, Any], int, str]] = [
     ("finance", "post", "/v1/reconciliation/days/{day}/close", {}, 403, "forbidden"),
     ("approver", "post", "/v1/reconciliation/days/{day}/close", {}, 409, "invalid_transition"),
     ("finance", "get", "/v1/reconciliation/days/{day}/report.{format}", {}, 404, "not_found"),
+    # postal orders (no carrier listens here: only answers that come before calling it)
+    ("finance", "post", "/v1/postal/orders", {"json": order_body()}, 403, "forbidden"),
+    (
+        "portal",
+        "post",
+        "/v1/postal/orders",
+        {"json": order_body(agency_code="HN")},
+        403,
+        "agency_not_in_scope",
+    ),
+    ("portal", "post", "/v1/postal/orders", {"data": b"{not json"}, 400, "malformed_json"),
+    ("portal", "get", "/v1/postal/orders", {"params": {"limit": "0"}}, 422, "validation_failed"),
+    (
+        "portal",
+        "get",
+        "/v1/postal/orders",
+        {"params": {"status": "shipped"}},
+        422,
+        "validation_failed",
+    ),
+    ("portal", "get", "/v1/postal/orders", {"params": {"cursor": "bogus"}}, 400, "invalid_cursor"),
+    ("portal", "get", "/v1/postal/orders/{order_id}", {}, 404, "not_found"),
+    ("portal", "post", "/v1/postal/orders/{order_id}/cancel", {}, 404, "not_found"),
+    (None, "post", "/callbacks/vnpost", {"data": b"{}"}, 401, "callback_rejected"),
+    (
+        None,
+        "post",
+        "/callbacks/vnpost/{secret}",
+        {"data": b"[", "headers": {"X-Vnpost-Signature": "0" * 64}},
+        400,
+        "callback_malformed",
+    ),
 ]
 
 
@@ -1150,3 +1193,215 @@ async def test_vnpay_callbacks_and_the_checkout_button_match_their_schemas(
     bad = await channels.client.get("/callbacks/vnpay/return", params=forged, allow_redirects=False)
     assert bad.status == 400
     assert "<html" in await assert_documented(document, "get", "/callbacks/vnpay/return", bad)
+
+
+# -- postal orders and VNPost's pushes: through the sandbox VNPost -----------------------------
+
+POSTAL = "/v1/postal/orders"
+ONE_ORDER = f"{POSTAL}/{{order_id}}"
+
+
+def test_documented_order_statuses_are_the_ones_an_order_can_have() -> None:
+    from gateway.api.openapi import document
+
+    schemas = document()["components"]["schemas"]
+    assert set(schemas["PostalOrder"]["properties"]["status"]["enum"]) == ORDER_STATUSES
+
+
+def unknown_range_phone() -> str:
+    """A mobile-shaped number the phone metadata does not know (booked with a warning)."""
+    for national in ["0502345678", "0552345678", "0742345678", "0802345678", "0992345678"]:
+        if not phonenumbers.is_valid_number(phonenumbers.parse(national, "VN")):
+            return national
+    pytest.fail("every candidate range is now known to phonenumbers; add new candidates")
+
+
+async def book(postal: Postal, key: str | None = None, **overrides: Any) -> Any:
+    headers = {**postal.auth(), "Idempotency-Key": key or uuid.uuid4().hex}
+    return await postal.client.post(POSTAL, json=order_body(**overrides), headers=headers)
+
+
+async def postal_events(postal: Postal) -> list[dict[str, Any]]:
+    """The body of every event about a postal order."""
+    async with postal.client.app[DATABASE].read() as conn:
+        bodies = await conn.execute(
+            select(outbox_events.c.body)
+            .where(outbox_events.c.postal_order_id.is_not(None))
+            .order_by(outbox_events.c.created_at, outbox_events.c.sequence)
+        )
+        return [json.loads(body) for body in bodies.scalars()]
+
+
+async def test_postal_order_responses_and_events_match_their_schemas(postal: Postal) -> None:
+    document = await served_document(postal)
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    key = uuid.uuid4().hex
+    cod = {"payment_id": payment["id"], "cod_amount": payment["amount"]}
+    recipient = {**CITIZEN_PARTY, "phone": unknown_range_phone()}
+    created = await book(postal, key, recipient=recipient, **cod)
+    assert created.status == 201, await created.text()
+    order = await assert_documented(document, "post", POSTAL, created)
+    assert (order["status"], order["cod_amount"]) == ("created", payment["amount"])
+    assert order["warnings"] == [{"field": "recipient.phone", "code": "unknown_range"}]
+    replay = await book(postal, key, recipient=recipient, **cod)
+    assert (replay.status, replay.headers.get("Idempotent-Replayed")) == (201, "true")
+    replayed = await assert_documented(document, "post", POSTAL, replay)
+    assert (replayed["id"], replayed["warnings"]) == (order["id"], order["warnings"])
+
+    unknown_ward = {**CITIZEN_PARTY["address"], "ward_code": "99999"}
+    refusals: list[tuple[dict[str, Any], int, str, list[tuple[str, str]]]] = [
+        ({"key": key}, 409, "idempotency_key_reused", []),
+        ({}, 409, "postal_order_active", []),
+        (
+            {"recipient": {**CITIZEN_PARTY, "address": unknown_ward}},
+            422,
+            "validation_failed",
+            [("recipient.address.ward_code", "unknown_ward")],
+        ),
+        (
+            {"leg": "pickup", "cod_amount": 50_000},
+            422,
+            "validation_failed",
+            [("cod_amount", "cod_on_pickup")],
+        ),
+    ]
+    for overrides, status, code, errors in refusals:
+        response = await book(postal, **overrides)
+        assert response.status == status, await response.text()
+        problem = await assert_documented(document, "post", POSTAL, response)
+        assert problem["code"] == code
+        assert [(e["field"], e["code"]) for e in problem.get("errors", [])] == errors
+
+    window = {"start": "2026-11-23T01:00:00Z", "end": "2026-11-23T04:00:00Z"}
+    pickup = await assert_documented(
+        document, "post", POSTAL, await book(postal, leg="pickup", pickup_window=window)
+    )
+    assert pickup["pickup_window"] is not None and pickup["tracking_number"]
+    async with postal.client.session.post(
+        postal.carrier.make_url("/sandbox/faults"), json={"create": ["unavailable"]}
+    ) as faults:
+        assert faults.status == 200
+    unreachable = await book(postal, dossier_code="000.00.12.H29-241122-0009")
+    waiting = await assert_documented(document, "post", POSTAL, unreachable)
+    assert (waiting["status"], waiting["tracking_number"]) == ("submitting", None)
+    assert waiting["last_error"]
+
+    # The delivery goes its way; COD collected pays the payment once read back from VNPost.
+    for code in (5, 9, 26):
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    assert await postal.sync_due() == 1
+    fetched = await postal.client.get(f"{POSTAL}/{order['id']}", headers=postal.auth())
+    delivered = await assert_documented(document, "get", ONE_ORDER, fetched)
+    assert (delivered["status"], delivered["cod_collected"]) == ("delivered", payment["amount"])
+    assert {e["source"] for e in delivered["events"]} == {"gateway", "vnpost"}
+    attempts = await postal.client.get(
+        f"/v1/payments/{payment['id']}/attempts", headers=postal.auth()
+    )
+    listing = await assert_documented(
+        document, "get", "/v1/payments/{payment_id}/attempts", attempts
+    )
+    assert "cod" in {attempt["method"] for attempt in listing["data"]}
+
+    first = await postal.client.get(POSTAL, params={"limit": "2"}, headers=postal.auth())
+    page = await assert_documented(document, "get", POSTAL, first)
+    assert len(page["data"]) == 2 and page["next_cursor"]
+    rest = await postal.client.get(
+        POSTAL, params={"cursor": page["next_cursor"]}, headers=postal.auth()
+    )
+    last = await assert_documented(document, "get", POSTAL, rest)
+    assert len(last["data"]) == 1 and last["next_cursor"] is None
+    listed = {o["id"] for o in page["data"] + last["data"]}
+    assert listed == {order["id"], pickup["id"], waiting["id"]}
+    by_status = await postal.client.get(
+        POSTAL,
+        params={"status": "submitting", "dossier_code": waiting["dossier_code"]},
+        headers=postal.auth(),
+    )
+    filtered = await assert_documented(document, "get", POSTAL, by_status)
+    assert [o["id"] for o in filtered["data"]] == [waiting["id"]]
+
+    cancel = f"{ONE_ORDER}/cancel"
+    cancelled = await postal.client.post(f"{POSTAL}/{pickup['id']}/cancel", headers=postal.auth())
+    assert cancelled.status == 200, await cancelled.text()
+    view = await assert_documented(document, "post", cancel, cancelled)
+    assert (view["status"], view["cancel_state"]) == ("cancelled", "confirmed")
+    too_late = await postal.client.post(f"{POSTAL}/{order['id']}/cancel", headers=postal.auth())
+    problem = await assert_documented(document, "post", cancel, too_late)
+    assert too_late.status == 409
+    assert (problem["code"], problem["current"]) == ("not_cancellable", "delivered")
+
+    # Every event went out as `webhooks` documents it for its type.
+    events = await postal_events(postal)
+    for event in events:
+        parts = ("webhooks", event["type"], "post", "requestBody", "content", "application/json")
+        assert schema_errors(document, (*parts, "schema"), event) == [], event["type"]
+    assert {event["type"] for event in events} == {
+        "postal.order.created",
+        "postal.order.updated",
+        "postal.order.picked_up",
+        "postal.order.delivered",
+        "postal.order.cancelled",
+    }
+    [event] = [e for e in events if e["type"] == "postal.order.cancelled"]
+    shown = await postal.client.get(f"/v1/events/{event['id']}", headers=postal.auth())
+    view = await assert_documented(document, "get", "/v1/events/{event_id}", shown)
+    assert view["event"] == event
+
+
+def vnpost_push(
+    item_code: str, code: int, at: datetime, key: str = VNPOST_WEBHOOK_KEY
+) -> tuple[bytes, dict[str, str]]:
+    """A status push as VNPost sends it, signed with ``key``."""
+    time = vnpost_wire.format_time(at)
+    body = vnpost_wire.encode_json(
+        {
+            "item_code": item_code,
+            "status": code,
+            "time": time,
+            "location": "Bưu cục Sài Gòn",
+            "note": "",
+        }
+    )
+    signature = vnpost_wire.webhook_signature(key.encode(), item_code, code, time)
+    return body, {"Content-Type": "application/json", vnpost_wire.SIGNATURE_HEADER: signature}
+
+
+async def test_vnpost_push_answers_match_their_schemas(postal: Postal) -> None:
+    document = await served_document(postal)
+    order = await postal.book()
+    item = order["tracking_number"]
+    booked_at = postal.clock()
+    postal.clock.advance(minutes=10)
+    now = postal.clock()
+    cases = [
+        ("/callbacks/vnpost", vnpost_push(item, 2, now), 200, "applied"),
+        ("/callbacks/vnpost/{secret}", vnpost_push(item, 2, now), 200, "duplicate"),
+        ("/callbacks/vnpost", vnpost_push(item, 1, booked_at), 200, "stored"),
+        ("/callbacks/vnpost", vnpost_push(item, 10, now), 200, "deferred"),
+        ("/callbacks/vnpost", vnpost_push("EE000000000VN", 2, now), 200, "unknown_order"),
+        ("/callbacks/vnpost", vnpost_push(item, 3, now, key="guessed"), 401, "callback_rejected"),
+    ]
+    for path, (body, headers), status, outcome in cases:
+        url = path.replace("{secret}", "any-segment")  # no callback secret configured here
+        response = await postal.client.post(url, data=body, headers=headers)
+        assert response.status == status, await response.text()
+        answer = await assert_documented(document, "post", path, response)
+        assert answer["outcome" if status == 200 else "code"] == outcome
+        if status == 200:
+            assert answer["status"] == "accepted"
+            parts = ("paths", path, "post", "requestBody", "content", "application/json", "schema")
+            assert schema_errors(document, parts, json.loads(body)) == []
+
+    _, headers = vnpost_push(item, 3, now)
+    malformed = await postal.client.post("/callbacks/vnpost", data=b"not json", headers=headers)
+    assert malformed.status == 400
+    problem = await assert_documented(document, "post", "/callbacks/vnpost", malformed)
+    assert problem["code"] == "callback_malformed"
+    view = await postal.order(order["id"])
+    assert view["status"] == "pickup_assigned"
+    assert [(e["carrier_code"], e["applied"]) for e in view["events"]] == [
+        (None, True),
+        (2, True),
+        (1, False),
+    ]

@@ -87,7 +87,7 @@ def event_type(status: str) -> str:
 
 
 def new_client_reference(leg: Leg, attempt: int) -> str:
-    """Our reference at the carrier (VNPost ``sale_order_code``), e.g. ``BCD1-K7Q2M9XW4PJ3``:
+    """Our reference at the carrier (VNPost ``sale_order_code``), e.g. ``BCD1-K7Q2M9XW4PJ3RT5A``:
     leg (P/D) and attempt for the people who read it on a label, then 80 random bits.
 
     It is drawn once and stored with the order before the carrier is called, so every retry
