@@ -36,6 +36,7 @@ FORMAT_SOURCES: dict[str, Source] = {
     "pos_settlement": Source.POS,
     "treasury_csv": Source.TREASURY,
     "treasury_xlsx": Source.TREASURY,
+    "vnpost_cod": Source.COD,
 }
 
 

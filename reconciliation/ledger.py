@@ -3,21 +3,40 @@
 Each counterpart sees the ledger the way its records are keyed: the bank by the payment
 reference in the transfer text (VietQR) and by one settlement credit per provider per day;
 VNPAY by ``vnp_TxnRef`` and ``vnp_TransactionNo``; the POS acquirer by RRN; the treasury by
-agency and fee kind. Every line carries a stable key (``payment:…``, ``attempt:…``,
-``item:…``, ``refund:…``) so matches and exceptions can name what they are about.
+agency and fee kind; the postal operator's COD remittance by item code and our sale order
+code. Every line carries a stable key (``payment:…``, ``attempt:…``, ``item:…``,
+``refund:…``, ``postal:…``) so matches and exceptions can name what they are about.
+
+**COD is counted once, from the postal order.** Money a postman collects is recorded on the
+postal order (``cod_collected``, ``cod_collected_at``) whether or not the order is linked to a
+payment; a linked order also gets a ``cod`` attempt for the same money. The COD ledger line
+is the *order* (key ``postal:<order id>``), because every collection has one and only linked
+ones have an attempt; ``cod`` attempts are read by no counterpart (see :data:`CHANNELS`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import agencies, attempts, payment_items, payments, refunds
+from gateway.db.schema import agencies, attempts, payment_items, payments, postal_orders, refunds
 from reconciliation.model import BUSINESS_TZ, Direction, Source, StatementLine
 
 PAID_STATUSES = ("paid", "partially_refunded", "refunded", "needs_review")
+
+#: The attempt channels each counterpart sees. ``cod`` is in none: COD money is the postal
+#: order's line (:func:`_cod`), and listing its attempt too would count it twice.
+CHANNELS: Mapping[Source, tuple[str, ...]] = MappingProxyType(
+    {
+        Source.BANK: ("vietqr", "vnpay", "pos"),
+        Source.VNPAY: ("vnpay",),
+        Source.POS: ("pos",),
+    }
+)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -63,11 +82,11 @@ async def ledger(
             )
         return lines, keys
 
-    channels = {
-        Source.BANK: ("vietqr", "vnpay", "pos"),
-        Source.VNPAY: ("vnpay",),
-        Source.POS: ("pos",),
-    }.get(counterpart, ())
+    if counterpart is Source.COD:
+        await _cod(conn, start, end, add)
+        return lines, keys
+
+    channels = CHANNELS.get(counterpart, ())
     rows = (
         await conn.execute(
             select(
@@ -147,3 +166,39 @@ async def ledger(
                 status="succeeded",
             )
     return lines, keys
+
+
+async def _cod(
+    conn: AsyncConnection, start: datetime, end: datetime, add: Callable[..., None]
+) -> None:
+    """Every COD the gateway's postal orders recorded as collected in [start, end), linked to
+    a payment or not: one line per order, keyed by our sale order code (``reference``) and the
+    carrier's item code (``provider_txn_id``), on the business day of ``cod_collected_at``."""
+    rows = (
+        await conn.execute(
+            select(
+                postal_orders.c.id,
+                postal_orders.c.client_reference,
+                postal_orders.c.tracking_number,
+                postal_orders.c.cod_collected,
+                agencies.c.code.label("agency"),
+            )
+            .join(agencies, agencies.c.id == postal_orders.c.agency_id)
+            .where(
+                postal_orders.c.cod_collected > 0,
+                postal_orders.c.cod_collected_at >= start,
+                postal_orders.c.cod_collected_at < end,
+            )
+            .order_by(postal_orders.c.cod_collected_at, postal_orders.c.id)
+        )
+    ).all()
+    for row in rows:
+        add(
+            f"postal:{row.id}",
+            amount=row.cod_collected,
+            direction=Direction.CREDIT,
+            reference=row.client_reference,
+            provider_txn_id=row.tracking_number,
+            agency_code=row.agency,
+            status="succeeded",
+        )

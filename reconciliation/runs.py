@@ -38,7 +38,7 @@ from reconciliation.model import Direction, Source, StatementLine
 from reconciliation.workflow import Actor, Workflow
 
 log = structlog.get_logger(__name__)
-COUNTERPARTS = (Source.BANK, Source.VNPAY, Source.POS, Source.TREASURY)
+COUNTERPARTS = (Source.BANK, Source.VNPAY, Source.POS, Source.TREASURY, Source.COD)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Statement parsers: bytes of a provider, bank or treasury file → :class:`ParsedFile`.
+"""Statement parsers: bytes of a provider, bank, treasury or COD file → :class:`ParsedFile`.
 
 Each parser is a pure function ``parse_<format>(data: bytes, **options) -> ParsedFile``: no
 clock, no database, no file system. A file that cannot be accepted as a whole raises
@@ -23,6 +23,7 @@ from .pos_settlement import parse_pos_settlement
 from .tabular import ColumnMapping, parse_bank_csv, parse_bank_xlsx
 from .treasury import parse_treasury_csv, parse_treasury_xlsx
 from .vnpay_dayfile import parse_vnpay_day
+from .vnpost_cod import parse_vnpost_cod
 
 #: Files above this are refused before parsing (``too_large``); override with ``max_bytes``.
 DEFAULT_MAX_BYTES: Final = 50 * 1024 * 1024
@@ -37,6 +38,7 @@ PARSERS: dict[str, Callable[..., ParsedFile]] = {
     "pos_settlement": parse_pos_settlement,
     "treasury_csv": parse_treasury_csv,
     "treasury_xlsx": parse_treasury_xlsx,
+    "vnpost_cod": parse_vnpost_cod,
 }
 
 
@@ -73,4 +75,5 @@ __all__ = [
     "parse_treasury_csv",
     "parse_treasury_xlsx",
     "parse_vnpay_day",
+    "parse_vnpost_cod",
 ]

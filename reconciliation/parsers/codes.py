@@ -34,7 +34,8 @@ Callers branch on ``code``, never on a message. Two kinds::
     ├── bad_field                        a value outside its allowed set or shape (named)
     ├── bad_record                       a row/record that cannot be read at all
     ├── not_booked                       a bank entry that is pending/information only
-    └── details_do_not_tie               camt transaction details do not sum to their entry
+    └── details_do_not_tie               camt transaction details do not sum to their entry;
+                                         a COD row's remitted ≠ COD − fee
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ SAMPLE_FORMATS = {
     "pos_settlement_2024-05-15.csv": ("pos_settlement", {}),
     "treasury_kbnn_2024-05-15.csv": ("treasury_csv", {}),
     "bank_statement_2024-05-15.csv": ("bank_csv", {"mapping": BANK_MAPPING}),
+    "vnpost_cod_2024-05-16.csv": ("vnpost_cod", {}),
 }
 
 
@@ -42,6 +43,7 @@ def test_registry_has_every_source_format() -> None:
         "pos_settlement",
         "treasury_csv",
         "treasury_xlsx",
+        "vnpost_cod",
     }
 
 
