@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
         "--source",
         required=True,
         help="the file's format: camt053, camt054, mt940, bank_csv, "
-        "bank_xlsx, vnpay_day, pos_settlement, treasury_csv, treasury_xlsx",
+        "bank_xlsx, vnpay_day, pos_settlement, treasury_csv, treasury_xlsx, vnpost_cod",
     )
     recon_import.add_argument("--account", help="collection account, where relevant")
     recon_run = recon.add_parser("run", help="reconcile a business day")

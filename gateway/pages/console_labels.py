@@ -53,6 +53,7 @@ FORMATS = {
     "pos_settlement": "Quyết toán cuối ngày POS",
     "treasury_csv": "Chứng từ Kho bạc Nhà nước (CSV)",
     "treasury_xlsx": "Chứng từ Kho bạc Nhà nước (Excel XLSX)",
+    "vnpost_cod": "Bảng kê chuyển tiền thu hộ (COD) VNPost",
 }
 
 IMPORT_STATUSES = {"accepted": "Đã nhận", "quarantined": "Bị cách ly"}

@@ -1,8 +1,9 @@
 """What the gateway's own books say about an exception, for the side-by-side review.
 
 An exception names its ledger side by keys (``payment:<id>``, ``attempt:<id>``,
-``item:<payment>:<position>``, ``refund:<id>``, see :mod:`reconciliation.ledger`); this reads
-those rows back for display. Read-only, and nothing personal beyond the dossier code.
+``item:<payment>:<position>``, ``refund:<id>``, ``postal:<order id>`` for COD, see
+:mod:`reconciliation.ledger`); this reads those rows back for display. Read-only, and
+nothing personal beyond the dossier code.
 """
 
 from __future__ import annotations
@@ -14,15 +15,28 @@ from datetime import datetime
 from sqlalchemy import select
 
 from gateway.db import Database
-from gateway.db.schema import attempts, payment_items, payments, refunds, staff_users
+from gateway.db.schema import (
+    attempts,
+    payment_items,
+    payments,
+    postal_orders,
+    refunds,
+    staff_users,
+)
 
 KIND_LABELS = {
     "payment": "Khoản thanh toán",
     "attempt": "Giao dịch kênh",
     "item": "Khoản thu",
     "refund": "Hoàn tiền",
+    "postal": "Thu hộ COD",
 }
-CHANNEL_LABELS = {"vietqr": "Chuyển khoản VietQR", "vnpay": "VNPAY", "pos": "POS"}
+CHANNEL_LABELS = {
+    "vietqr": "Chuyển khoản VietQR",
+    "vnpay": "VNPAY",
+    "pos": "POS",
+    "cod": "Thu hộ COD",
+}
 FEE_KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí", "postal": "Cước bưu chính"}
 
 
@@ -48,7 +62,12 @@ class LedgerEntry:
 async def ledger_entries(db: Database, keys: Iterable[str]) -> list[LedgerEntry]:
     """One entry per key, in order; a key whose row is gone is shown as not found."""
     parsed = [(key, *key.split(":", 1)) for key in keys]
-    ids: dict[str, set[str]] = {"payment": set(), "attempt": set(), "refund": set()}
+    ids: dict[str, set[str]] = {
+        "payment": set(),
+        "attempt": set(),
+        "refund": set(),
+        "postal": set(),
+    }
     for _, kind, rest in (p for p in parsed if len(p) == 3):
         ids.setdefault(kind, set()).add(rest.split(":", 1)[0])
     ids["payment"] |= ids.pop("item", set())
@@ -77,6 +96,12 @@ async def ledger_entries(db: Database, keys: Iterable[str]) -> list[LedgerEntry]
             (row.payment_id, row.position): row
             for row in await conn.execute(
                 select(payment_items).where(payment_items.c.payment_id.in_(ids["payment"]))
+            )
+        }
+        cod = {
+            row.id: row
+            for row in await conn.execute(
+                select(postal_orders).where(postal_orders.c.id.in_(ids["postal"]))
             )
         }
     entries = []
@@ -121,6 +146,17 @@ async def ledger_entries(db: Database, keys: Iterable[str]) -> list[LedgerEntry]
                 status=row.status,
                 at=row.updated_at,
                 detail=row.reason,
+            )
+        elif kind == "postal" and rest in cod:
+            row = cod[rest]
+            entry = LedgerEntry(
+                key,
+                label,
+                reference=row.client_reference,
+                amount=row.cod_collected,
+                status=row.status,
+                at=row.cod_collected_at,
+                detail=f"Bưu gửi {row.tracking_number} · hồ sơ {row.dossier_code}",
             )
         elif kind == "item":
             payment_id, _, position = rest.partition(":")

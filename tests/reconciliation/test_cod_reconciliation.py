@@ -340,3 +340,15 @@ async def test_the_sandbox_serves_the_days_remittance_from_the_postal_orders(
     assert await _exceptions(gateway) == {
         ("missing_in_cod", linked.amount, (f"postal:{linked.order_id}",))
     }
+
+
+async def test_the_console_shows_the_postal_order_behind_a_cod_line(
+    gateway: Gateway, cod_day: list[Collected]
+) -> None:
+    from gateway.pages.console_ledger import ledger_entries
+
+    _, linked, _ = cod_day
+    (entry,) = await ledger_entries(gateway.client.app[DATABASE], [f"postal:{linked.order_id}"])
+    assert (entry.found, entry.kind, entry.amount) == (True, "Thu hộ COD", linked.amount)
+    assert entry.reference == linked.reference
+    assert linked.item_code in entry.detail
