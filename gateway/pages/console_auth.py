@@ -3,6 +3,9 @@
 - The session lives in the ``gw_session`` cookie (HttpOnly, SameSite=Strict, Path=/console,
   Secure over https); the server keeps only its hash (:mod:`gateway.services.staff`).
 - Every page needs a session (else: to the sign-in page) and a console role (else: 403).
+- Postal operators sign in here too, but their session cookie is scoped to ``/operator``
+  (their console, :mod:`gateway.pages.operator_auth`) and they land there; a finance
+  session is never sent to ``/operator``, nor an operator's to ``/console``.
 - Every POST form carries the session's CSRF token in the hidden field ``csrf``; a missing
   or wrong token is refused with 403 before anything is done.
 - Service errors become a Vietnamese sentence on a page; nothing reaches the browser as a
@@ -35,6 +38,7 @@ log = structlog.get_logger(__name__)
 COOKIE = "gw_session"
 PREFIX = "/console"
 LOGIN = f"{PREFIX}/login"
+OPERATOR_PREFIX = "/operator"
 CONSOLE_ROLES = frozenset({Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN})
 APPROVER_ROLES = frozenset({Role.FINANCE_APPROVER, Role.ADMIN})
 ROLE_LABELS = {
@@ -271,7 +275,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     except Unauthenticated:
         log.info("console_login_failed")
         return _login_form(status=401, error="Sai tên đăng nhập hoặc mật khẩu", username=username)
-    if user.role not in CONSOLE_ROLES:
+    if user.role not in CONSOLE_ROLES and user.role is not Role.POSTAL_OPERATOR:
         await staff.logout(token)
         log.info("console_login_refused", user_id=user.id, role=user.role.value)
         return _login_form(
@@ -280,11 +284,12 @@ async def login(request: web.Request) -> web.StreamResponse:
             username=username,
         )
     log.info("console_login", user_id=user.id)
-    response = see_other(PREFIX)
+    home = OPERATOR_PREFIX if user.role is Role.POSTAL_OPERATOR else PREFIX
+    response = see_other(home)
     response.set_cookie(
         COOKIE,
         token,
-        path=PREFIX,
+        path=home,
         httponly=True,
         samesite="Strict",
         secure=_is_https(request),

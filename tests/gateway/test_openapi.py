@@ -61,10 +61,11 @@ async def served_document(gateway: Gateway) -> dict[str, Any]:
 
 
 def is_console(path: str) -> bool:
-    """The staff console: server-rendered HTML pages for finance staff behind a login session
-    (cookie + CSRF), not part of the API contract, so /openapi.json does not describe them. The
-    citizen's checkout pages under /pay/ are documented: the portal links to them."""
-    return path == "/console" or path.startswith("/console/")
+    """The staff consoles: server-rendered HTML pages for finance staff and postal operators
+    behind a login session (cookie + CSRF), not part of the API contract, so /openapi.json does
+    not describe them. The citizen's checkout pages under /pay/ are documented: the portal
+    links to them."""
+    return any(path == root or path.startswith(f"{root}/") for root in ("/console", "/operator"))
 
 
 def registered_operations(app: web.Application) -> set[tuple[str, str]]:

@@ -181,9 +181,7 @@ async def reporter_names(conn: AsyncConnection, reporters: list[str | None]) -> 
         names.update({f"operator:{row.id}": row.name for row in rows})
     if users:
         rows = await conn.execute(
-            select(staff_users.c.id, staff_users.c.display_name).where(
-                staff_users.c.id.in_(users)
-            )
+            select(staff_users.c.id, staff_users.c.display_name).where(staff_users.c.id.in_(users))
         )
         names.update({f"staff:{row.id}": row.display_name for row in rows})
     return names

@@ -10,12 +10,23 @@ exactly as an order that does not exist (its existence is not revealed).
   comes again. Orders still ``submitting`` or ``submit_failed`` are left out: the carrier has
   not accepted them, so there is nothing to pick up; one that the carrier accepts becomes
   ``created``, which moves its ``updated_at`` into the feed. ``next_cursor`` is always given,
-  so a poller keeps the last one and asks again from it.
+  so a poller keeps the last one and asks again from it. (Asked for by id, such an order is
+  shown, and an event about it is stored but moves nothing.) A known limit of a feed keyed
+  on time: ``updated_at`` is the writer's clock, so on PostgreSQL two transactions that
+  commit out of order within a moment could let a poller step past the earlier one; it
+  comes again at its next change, and an occasional read from the start (no cursor)
+  catches up.
 - **Events** are stored once per ``(operator:<client id>, event_id)`` through
   :func:`gateway.services.postal.state.record_event`, so rank and time decide whether one
   moves the order (``applied``) or is kept as history. The same ``event_id`` sent again with
   the same content is recognised (``200``, the first answer's event, ``Idempotent-Replayed``);
   with other content it is refused: ``409 duplicate_event``, nothing changed.
+- **Accepting** sets ``accepted_at``/``accepted_by`` once and announces
+  ``postal.order.updated``; the same operator accepting again gets the same answer, another
+  one ``409 already_accepted``; an order not with the carrier or final cannot be accepted
+  (``409 order_not_acceptable``).
+- **Times** more than :data:`MAX_CLOCK_SKEW` ahead of ours are refused (``422``, field code
+  ``in_future``): a future time would hold the order against every later report.
 - **Handovers**: see :mod:`gateway.services.postal.operator_handovers`.
 """
 
@@ -37,7 +48,7 @@ from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
 from gateway.services.postal import operator_views as views
 from gateway.services.postal import state
-from gateway.services.postal.operator_handovers import HandoverRecorder
+from gateway.services.postal.operator_handovers import HANDOVER_EVENT_PREFIX, HandoverRecorder
 from gateway.services.sealing import Sealer
 from providers.postal.vnpost.statuses import FINAL_STATUSES, PostalStatus
 
@@ -185,7 +196,9 @@ class OperatorService:
             raise NotFound("postal order not found")
         return row
 
-    async def _view(self, conn: AsyncConnection, operator: Operator, order_id: str) -> Any:
+    async def _view(
+        self, conn: AsyncConnection, operator: Operator, order_id: str
+    ) -> dict[str, Any]:
         row = (await conn.execute(views.view_query().where(postal_orders.c.id == order_id))).first()
         if row is None or row.post_office_id not in operator.office_ids:
             raise NotFound("postal order not found")
@@ -226,6 +239,9 @@ class OperatorService:
     ) -> Reported:
         operator = Operator.of(who)
         check_not_future(report.occurred_at, self.context.clock(), "occurred_at")
+        if report.event_id.startswith(HANDOVER_EVENT_PREFIX):
+            message = f"'{HANDOVER_EVENT_PREFIX}' ids are the handovers' own events"
+            raise ValidationFailed([FieldError("event_id", "reserved", message)])
         event = state.NewEvent(
             source=operator.reporter,
             external_id=report.event_id,
@@ -286,7 +302,7 @@ async def _stored_event(conn: AsyncConnection, event: state.NewEvent) -> Any:
 
 
 def _same_event(stored: Any, order_id: str, event: state.NewEvent) -> bool:
-    return (
+    return bool(
         stored.order_id == order_id
         and stored.status == event.status.value
         and stored.occurred_at == event.occurred_at

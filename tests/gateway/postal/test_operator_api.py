@@ -1,0 +1,449 @@
+"""The postal operators' API: a feed of their offices' orders, accepting, events with their own
+ids, handovers with the identity check sealed, and COD collected on delivery."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from conftest import Postal
+from sqlalchemy import func, select
+from tests_support import outbox_types
+
+from gateway.db.schema import attempts, outbox_events, postal_events, postal_handovers
+from gateway.keys import DATABASE, STAFF
+from gateway.services.clients import Role, create_client
+from gateway.services.postal import offices
+
+ORDERS = "/v1/operator/orders"
+ID_NUMBER = "079204001234"
+
+
+def at(postal: Postal) -> str:
+    return postal.clock().isoformat()
+
+
+async def feed(postal: Postal, who: str = "operator", **query: Any) -> Any:
+    response = await postal.client.get(ORDERS, params=query, headers=postal.auth(who))
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def post(postal: Postal, path: str, body: Any = None, who: str = "operator") -> Any:
+    response = await postal.client.post(path, json=body or {}, headers=postal.auth(who))
+    return response.status, await response.json(), response.headers
+
+
+async def report(
+    postal: Postal, order_id: str, status: str, who: str = "operator", **extra: Any
+) -> Any:
+    body = {
+        "event_id": extra.pop("event_id", uuid.uuid4().hex),
+        "status": status,
+        "occurred_at": at(postal),
+        **extra,
+    }
+    return await post(postal, f"{ORDERS}/{order_id}/events", body, who)
+
+
+def handover_body(postal: Postal, kind: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "handover_id": uuid.uuid4().hex,
+        "kind": kind,
+        "at": at(postal),
+        "documents": [
+            {"item": "Quyết định cấp giấy phép", "original": True, "count": 1},
+            {"item": "Bản sao giấy khai sinh", "original": False, "count": 2},
+        ],
+        "seal_number": "NP-000123",
+        "counterpart_name": "Nguyễn Văn An",
+        "counterpart_role": "citizen",
+        "identity": {"id_type": "cccd", "id_number": ID_NUMBER},
+        "proof_reference": "photo/2026/11/22/abc.jpg",
+    }
+    body.update(overrides)
+    return body
+
+
+async def handover(postal: Postal, order_id: str, kind: str, **overrides: Any) -> Any:
+    body = handover_body(postal, kind, **overrides)
+    return await post(postal, f"{ORDERS}/{order_id}/handovers", body)
+
+
+async def count(postal: Postal, table: Any, *where: Any) -> int:
+    async with postal.client.app[DATABASE].read() as conn:
+        return int(
+            (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+        )
+
+
+async def payment_status(postal: Postal, payment_id: str) -> str:
+    response = await postal.client.get(f"/v1/payments/{payment_id}", headers=postal.auth())
+    return str((await response.json())["status"])
+
+
+# -- the feed ----------------------------------------------------------------------------
+
+
+async def test_an_operator_sees_only_the_orders_of_their_offices_with_full_addresses(
+    postal: Postal,
+) -> None:
+    hcm = await postal.book()
+    hn = await postal.book(who="other", agency_code="HN")
+
+    mine = await feed(postal)
+    assert [order["id"] for order in mine["data"]] == [hcm["id"]]
+    order = mine["data"][0]
+    assert order["tracking_number"] == hcm["tracking_number"]
+    assert order["post_office"] == {"code": "BC-HCM", "name": "Bưu cục Sài Gòn"}
+    recipient = order["recipient"]
+    assert (recipient["phone"], recipient["phone_national"]) == ("+84912345678", "0912345678")
+    assert recipient["address"]["street"] == "12 Lê Lợi"
+    assert recipient["address"]["province_name"] == "Thành phố Hồ Chí Minh"
+    assert order["handovers"] == [] and order["accepted_at"] is None
+
+    assert [order["id"] for order in (await feed(postal, "operator_hn"))["data"]] == [hn["id"]]
+    response = await postal.client.get(f"{ORDERS}/{hcm['id']}", headers=postal.auth("operator_hn"))
+    assert response.status == 404
+    assert (await response.json())["code"] == "not_found"
+
+
+async def test_the_feed_pages_with_a_cursor_and_a_changed_order_comes_again(postal: Postal) -> None:
+    booked = []
+    for number in range(3):
+        booked.append(await postal.book(dossier_code=f"000.00.12.H29-241122-000{number}"))
+        postal.clock.advance(seconds=1)
+
+    first = await feed(postal, limit=2)
+    assert [o["id"] for o in first["data"]] == [o["id"] for o in booked[:2]]
+    assert first["has_more"] is True
+    second = await feed(postal, limit=2, cursor=first["next_cursor"])
+    assert [o["id"] for o in second["data"]] == [booked[2]["id"]]
+    assert second["has_more"] is False
+    quiet = await feed(postal, cursor=second["next_cursor"])
+    assert (quiet["data"], quiet["next_cursor"]) == ([], second["next_cursor"])
+
+    postal.clock.advance(minutes=5)
+    await postal.advance(booked[0]["tracking_number"], 2)
+    changed = await feed(postal, cursor=quiet["next_cursor"])
+    assert [(o["id"], o["status"]) for o in changed["data"]] == [
+        (booked[0]["id"], "pickup_assigned")
+    ]
+
+
+async def test_a_made_up_cursor_is_refused(postal: Postal) -> None:
+    response = await postal.client.get(
+        ORDERS, params={"cursor": "not-a-cursor"}, headers=postal.auth("operator")
+    )
+    assert response.status == 400
+    assert (await response.json())["code"] == "invalid_cursor"
+
+
+async def test_a_portal_key_cannot_use_the_operator_api(postal: Postal) -> None:
+    response = await postal.client.get(ORDERS, headers=postal.auth("portal"))
+    assert response.status == 403
+    assert (await response.json())["code"] == "forbidden"
+
+
+# -- accepting ---------------------------------------------------------------------------
+
+
+async def test_accepting_an_order_is_recorded_once_and_announced(postal: Postal) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=1)
+    status, view, _ = await post(postal, f"{ORDERS}/{order['id']}/accept")
+    assert status == 200
+    assert view["accepted_at"] == "2026-11-22T02:01:00Z"
+    assert view["accepted_by"] == "operator"  # the client's name
+
+    postal.clock.advance(minutes=1)
+    status, again, _ = await post(postal, f"{ORDERS}/{order['id']}/accept")
+    assert (status, again["accepted_at"]) == (200, view["accepted_at"])
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.updated",
+    ]
+
+    db, clock = postal.client.app[DATABASE], postal.clock
+    client_id, postal.keys["colleague"] = await create_client(
+        db, clock, name="colleague", role=Role.POSTAL_OPERATOR, agency_codes=[]
+    )
+    await offices.scope_client(db, client_id, ["BC-HCM"])
+    status, problem, _ = await post(postal, f"{ORDERS}/{order['id']}/accept", who="colleague")
+    assert (status, problem["code"]) == (409, "already_accepted")
+
+
+async def test_a_cancelled_order_cannot_be_accepted(postal: Postal) -> None:
+    order = await postal.book()
+    cancelled = await postal.client.post(
+        f"/v1/postal/orders/{order['id']}/cancel", headers=postal.auth()
+    )
+    assert (await cancelled.json())["status"] == "cancelled"
+    status, problem, _ = await post(postal, f"{ORDERS}/{order['id']}/accept")
+    assert (status, problem["code"]) == (409, "order_not_acceptable")
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+async def test_an_operator_event_moves_the_order_and_an_older_one_is_only_stored(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=10)
+    status, answer, _ = await report(postal, order["id"], "picked_up", note="Đã nhận hồ sơ")
+    assert (status, answer["applied"]) == (201, True)
+    assert answer["order"]["status"] == "picked_up"
+
+    older = {"occurred_at": "2026-11-22T02:05:00Z"}
+    status, answer, _ = await report(postal, order["id"], "picking_up", **older)
+    assert (status, answer["applied"]) == (201, False)
+
+    view = await postal.order(order["id"])
+    assert view["status"] == "picked_up"
+    assert [(e["source"], e["status"], e["applied"]) for e in view["events"]][1:] == [
+        ("operator", "picked_up", True),
+        ("operator", "picking_up", False),
+    ]
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.picked_up",
+    ]
+
+
+async def test_a_duplicate_operator_event_id_with_other_content_is_refused_and_changes_nothing(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=10)
+    status, _, _ = await report(postal, order["id"], "pickup_assigned", event_id="ev-1")
+    assert status == 201
+    events_before = await count(postal, postal_events)
+    outbox_before = await count(postal, outbox_events)
+
+    postal.clock.advance(minutes=10)
+    status, problem, _ = await report(postal, order["id"], "picked_up", event_id="ev-1")
+    assert (status, problem["code"]) == (409, "duplicate_event")
+    assert (await postal.order(order["id"]))["status"] == "pickup_assigned"
+    assert await count(postal, postal_events) == events_before
+    assert await count(postal, outbox_events) == outbox_before
+
+
+async def test_the_same_event_sent_again_is_answered_with_the_first_result(postal: Postal) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=10)
+    body = {"event_id": "ev-7", "status": "picked_up", "occurred_at": at(postal), "note": "ok"}
+    path = f"{ORDERS}/{order['id']}/events"
+    status, first, _ = await post(postal, path, body)
+    assert status == 201
+    postal.clock.advance(minutes=1)
+    status, again, headers = await post(postal, path, body)
+    assert status == 200
+    assert headers["Idempotent-Replayed"] == "true"
+    assert (again["event"], again["applied"]) == (first["event"], True)
+    assert await count(postal, postal_events, postal_events.c.source.like("operator:%")) == 1
+
+
+async def test_an_event_for_an_order_outside_the_operators_offices_is_not_found(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=10)
+    status, problem, _ = await report(postal, order["id"], "picked_up", who="operator_hn")
+    assert (status, problem["code"]) == (404, "not_found")
+    assert (await postal.order(order["id"]))["status"] == "created"
+    assert await count(postal, postal_events, postal_events.c.source.like("operator:%")) == 0
+
+
+async def test_an_event_from_the_future_is_refused(postal: Postal) -> None:
+    order = await postal.book()
+    status, problem, _ = await report(
+        postal, order["id"], "picked_up", occurred_at="2026-11-22T03:00:00Z"
+    )
+    assert (status, problem["code"]) == (422, "validation_failed")
+    assert problem["errors"][0]["field"] == "occurred_at"
+
+
+async def test_an_event_id_of_the_handovers_own_kind_is_refused(postal: Postal) -> None:
+    order = await postal.book()
+    status, problem, _ = await report(postal, order["id"], "picked_up", event_id="handover:h1")
+    assert (status, problem["errors"][0]["field"], problem["errors"][0]["code"]) == (
+        422,
+        "event_id",
+        "reserved",
+    )
+
+
+# -- handovers ---------------------------------------------------------------------------
+
+
+async def test_a_handover_keeps_the_identity_number_sealed_and_masked(postal: Postal) -> None:
+    order = await postal.book(leg="pickup")
+    postal.clock.advance(minutes=30)
+    status, answer, _ = await handover(postal, order["id"], "collected")
+    assert status == 201
+    recorded = answer["handover"]
+    assert recorded["identity"] == {"id_type": "cccd", "id_number_masked": "********1234"}
+    assert recorded["documents"][1] == {
+        "item": "Bản sao giấy khai sinh",
+        "original": False,
+        "count": 2,
+    }
+    assert recorded["seal_number"] == "NP-000123"
+    assert answer["order"]["status"] == "picked_up"
+    assert ID_NUMBER not in json.dumps(answer)
+
+    async with postal.client.app[DATABASE].read() as conn:
+        row = (await conn.execute(select(postal_handovers))).one()
+    assert ID_NUMBER not in json.dumps([str(value) for value in row], ensure_ascii=False)
+    assert row.id_number_masked == "********1234"
+    assert row.id_number_sealed.startswith("v1.t1.")
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.picked_up",
+    ]
+
+
+async def test_a_handover_sent_again_is_recognised_and_another_with_its_id_refused(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=30)
+    body = handover_body(postal, "collected", counterpart_role="agency_officer")
+    path = f"{ORDERS}/{order['id']}/handovers"
+    status, first, _ = await post(postal, path, body)
+    assert status == 201
+    status, again, headers = await post(postal, path, body)
+    assert (status, headers["Idempotent-Replayed"]) == (200, "true")
+    assert again["handover"] == first["handover"]
+
+    status, problem, _ = await post(postal, path, {**body, "seal_number": "NP-999"})
+    assert (status, problem["code"]) == (409, "duplicate_handover")
+    assert await count(postal, postal_handovers) == 1
+
+
+async def test_cod_collected_on_delivery_pays_the_linked_payment(postal: Postal) -> None:
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    postal.clock.advance(minutes=30)
+    await handover(postal, order["id"], "collected", counterpart_role="agency_officer")
+    postal.clock.advance(hours=2)
+    status, answer, _ = await handover(
+        postal, order["id"], "delivered", cod_collected=payment["amount"]
+    )
+    assert status == 201, answer
+    assert answer["handover"]["cod_collected"] == payment["amount"]
+
+    view = await postal.order(order["id"])
+    assert (view["status"], view["cod_collected"]) == ("delivered", payment["amount"])
+    assert await payment_status(postal, payment["id"]) == "paid"
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.picked_up",
+        "postal.order.delivered",
+    ]
+
+
+async def test_cod_of_another_amount_is_refused_and_changes_nothing(postal: Postal) -> None:
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    postal.clock.advance(minutes=30)
+    status, problem, _ = await handover(postal, order["id"], "delivered", cod_collected=100_000)
+    assert (status, problem["code"]) == (422, "cod_amount_mismatch")
+
+    view = await postal.order(order["id"])
+    assert (view["status"], view["cod_collected"]) == ("created", None)
+    assert await payment_status(postal, payment["id"]) == "pending"
+    assert await count(postal, postal_handovers) == 0
+    assert await count(postal, attempts, attempts.c.channel == "cod") == 0
+    assert await outbox_types(postal, order["id"]) == ["postal.order.created"]
+
+
+async def test_cod_on_an_order_without_cod_is_refused(postal: Postal) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=30)
+    status, problem, _ = await handover(postal, order["id"], "delivered", cod_collected=50_000)
+    assert (status, problem["code"]) == (422, "cod_not_expected")
+    assert await count(postal, postal_handovers) == 0
+
+
+async def test_a_dossier_handed_to_the_agency_starts_the_processing_clock(postal: Postal) -> None:
+    order = await postal.book(leg="pickup")
+    postal.clock.advance(minutes=30)
+    await handover(postal, order["id"], "collected")
+    postal.clock.advance(hours=1)
+    handed_at = at(postal)
+    status, _, _ = await handover(
+        postal,
+        order["id"],
+        "delivered",
+        counterpart_name="Trần Thị Bình",
+        counterpart_role="agency_officer",
+        identity=None,
+    )
+    assert status == 201
+
+    view = await postal.order(order["id"])
+    assert view["status"] == "delivered"
+    assert view["handed_over_at"] == handed_at.replace("+00:00", "Z")
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.created",
+        "postal.order.picked_up",
+        "postal.order.delivered",
+    ]
+    detail = await postal.client.get(f"{ORDERS}/{order['id']}", headers=postal.auth("operator"))
+    kinds = [h["kind"] for h in (await detail.json())["handovers"]]
+    assert kinds == ["collected", "delivered"]
+
+
+# -- the sandbox -------------------------------------------------------------------------
+
+DEMO_PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
+
+
+async def test_the_sandbox_post_office_serves_the_demo_agency_with_a_fresh_key_each_start(
+    tmp_path: Any, unused_tcp_port: int, clock: Any
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+    from conftest import AGENCY_PARTY, CITIZEN_PARTY
+
+    from config import load_settings
+    from gateway.app import create_app
+    from gateway.pages.operator import seed_demo_operator
+
+    settings = load_settings(
+        environ={},
+        overrides={
+            "data_dir": str(tmp_path),
+            "port": unused_tcp_port,
+            "demo": {"api_key": DEMO_PORTAL},
+        },
+    )
+    app = create_app(settings, clock=clock, background=False)
+    client = TestClient(TestServer(app, host="127.0.0.1", port=unused_tcp_port))
+    await client.start_server()
+    try:
+        old_key, _ = await seed_demo_operator(app)
+        key, password = await seed_demo_operator(app)  # the next start
+        booked = await client.post(
+            "/v1/postal/orders",
+            headers={"Authorization": f"Bearer {DEMO_PORTAL}", "Idempotency-Key": "demo-1"},
+            json={
+                "leg": "delivery",
+                "agency_code": "DEMO",
+                "dossier_code": "H29-1",
+                "sender": AGENCY_PARTY,
+                "recipient": CITIZEN_PARTY,
+            },
+        )
+        assert booked.status == 201, await booked.text()
+        answer = await client.get(ORDERS, headers={"Authorization": f"Bearer {key}"})
+        orders = (await answer.json())["data"]
+        assert [o["post_office"]["code"] for o in orders] == ["BC-DEMO"]
+        revoked = await client.get(ORDERS, headers={"Authorization": f"Bearer {old_key}"})
+        assert revoked.status == 401
+        _, user = await app[STAFF].login("buucuc", password)
+        assert user.role is Role.POSTAL_OPERATOR
+    finally:
+        await client.close()

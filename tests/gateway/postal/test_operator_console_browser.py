@@ -1,0 +1,128 @@
+"""The operator console in a real headless browser (Debian's chromium driven by Playwright): a
+postal operator signs in, finds today's delivery, opens it, reports an event, records the
+handover of the result at the agency, and prints the handover record (biên bản bàn giao)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from conftest import Postal
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
+
+from gateway.keys import DATABASE, STAFF
+from gateway.services.clients import Role
+from gateway.services.postal import offices
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "mat-khau-buu-cuc-2026"
+DESKTOP = {"width": 1280, "height": 900}
+#: For a human to look at; nothing asserts on it.
+SCREENSHOT = "/tmp/operator.png"  # noqa: S108 — a fixed, well-known place on purpose
+
+
+@dataclass
+class Counter:
+    """A desktop-sized tab at the post office, with what went wrong in it."""
+
+    page: Page
+    base: str
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+async def counter(browser: Browser, postal: Postal) -> AsyncIterator[Counter]:
+    await postal.client.app[STAFF].create_user(
+        username="buudien",
+        display_name="Lê Văn Bưu",
+        role=Role.POSTAL_OPERATOR,
+        password=PASSWORD,
+        agency_codes=[],
+    )
+    await offices.scope_user(postal.client.app[DATABASE], "buudien", ["BC-HCM"])
+    context = await browser.new_context(viewport=DESKTOP, locale="vi-VN")
+    page = await context.new_page()
+    desk = Counter(page, str(postal.client.make_url("")).rstrip("/"))
+    page.on("pageerror", lambda error: desk.errors.append(f"pageerror: {error}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            desk.errors.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    try:
+        yield desk
+    finally:
+        await context.close()
+
+
+async def test_an_operator_delivers_a_result_and_prints_the_handover_record(
+    postal: Postal, counter: Counter
+) -> None:
+    page = counter.page
+    order: Any = await postal.book()
+    item = order["tracking_number"]
+    postal.clock.advance(minutes=20)
+
+    # Sign in on the staff login; a postal operator lands on today's work.
+    await page.goto(counter.base + "/console/login")
+    await page.get_by_label("Tên đăng nhập").fill("buudien")
+    await page.get_by_label("Mật khẩu").fill(PASSWORD)
+    await page.get_by_role("button", name="Đăng nhập").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Việc hôm nay – 22/11/2026")
+    await expect(page.get_by_test_id("who")).to_have_text("Lê Văn Bưu · Nhân viên bưu chính")
+    deliveries = page.get_by_test_id("deliveries")
+    await expect(deliveries).to_contain_text("Nguyễn Văn An")
+    await expect(deliveries).to_contain_text("0912345678")
+
+    # Open the delivery: the recipient in full.
+    await deliveries.get_by_role("link", name=item).click()
+    await expect(page.get_by_test_id("tracking-number")).to_have_text(item)
+    await expect(page.get_by_test_id("recipient")).to_contain_text("12 Lê Lợi")
+    await expect(page.get_by_test_id("order-status")).to_have_text("Mới tạo")
+
+    # Report that a postman is on it.
+    await page.get_by_label("Trạng thái mới").select_option(label="Đã phân công bưu tá")
+    await page.get_by_label("Ghi chú").fill("Bưu tá Lê Văn Bưu nhận việc")
+    await page.get_by_role("button", name="Ghi nhận sự kiện").click()
+    await expect(page.get_by_test_id("notice")).to_have_text(
+        "Đã ghi nhận sự kiện và cập nhật trạng thái đơn."
+    )
+    await expect(page.get_by_test_id("order-status")).to_have_text("Đã phân công bưu tá")
+    await expect(page.get_by_test_id("events")).to_contain_text("Bưu tá Lê Văn Bưu nhận việc")
+
+    # The result is handed to the postman at the agency: the checklist and the seal.
+    form = page.get_by_test_id("handover-form")
+    await expect(form.get_by_label("Loại bàn giao")).to_have_value("collected")
+    await form.get_by_label("Họ tên người bàn giao/nhận").fill("Trần Thị Bình")
+    await form.get_by_label("Tên giấy tờ 1", exact=True).fill("Giấy phép lái xe")
+    await form.get_by_label("Tên giấy tờ 2", exact=True).fill("Quyết định cấp đổi")
+    await form.get_by_label("Bản chính hay bản sao 2").select_option(label="Bản sao")
+    await form.get_by_label("Số lượng 2").fill("2")
+    await form.get_by_label("Số niêm phong").fill("NP-0001")
+    await form.get_by_role("button", name="Ghi nhận bàn giao").click()
+    await expect(page.get_by_test_id("notice")).to_have_text("Đã ghi nhận biên bản bàn giao.")
+    await expect(page.get_by_test_id("order-status")).to_have_text("Đã lấy hàng")
+    await expect(page.get_by_test_id("handovers")).to_contain_text("Trần Thị Bình")
+    await page.screenshot(path=SCREENSHOT, full_page=True)
+
+    # The printable record lists the documents in Vietnamese.
+    await page.get_by_role("link", name="In biên bản bàn giao").click()
+    await expect(page.get_by_test_id("record-title")).to_have_text(
+        "BIÊN BẢN BÀN GIAO KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"
+    )
+    documents = page.get_by_test_id("document")
+    await expect(documents).to_have_count(2)
+    await expect(documents.nth(0)).to_contain_text("Giấy phép lái xe")
+    await expect(documents.nth(0)).to_contain_text("Bản chính")
+    await expect(documents.nth(1)).to_contain_text("Quyết định cấp đổi")
+    await expect(documents.nth(1)).to_contain_text("Bản sao")
+    await expect(page.get_by_test_id("documents")).to_contain_text("Tên giấy tờ")
+    await expect(page.get_by_test_id("seal-number")).to_have_text("NP-0001")
+    await expect(page.get_by_role("button", name="In")).to_be_visible()
+
+    assert counter.errors == []
+    assert (await postal.order(order["id"]))["status"] == "picked_up"
