@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from gateway.db.migrate import upgrade
 from gateway.db.schema import agencies, api_clients, staff_users
 from gateway.keys import CLOCK, DATABASE, SETTINGS, STAFF, TERMINALS
+from gateway.pages.operator_demo import DEMO_OPERATOR_USER, seed_demo_operator
 from gateway.sandbox_statements import add_statement_routes
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import Role, create_client, key_id
@@ -107,6 +108,8 @@ def mount_sandboxes(app: web.Application) -> None:
 async def sandbox_context(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(upgrade, app[SETTINGS].database_dsn)
     _, keys, passwords = await seed_demo(app)
+    operator_key, operator_password = await seed_demo_operator(app)
+    passwords = {**passwords, DEMO_OPERATOR_USER[0]: operator_password}
     base = app[SETTINGS].base_url
     users = "\n".join(f"    {user} / {password}" for user, password in passwords.items())
     # The one place keys and passwords are shown, as the sandbox promises (never logged).
@@ -116,7 +119,9 @@ async def sandbox_context(app: web.Application) -> AsyncIterator[None]:
         f"  Demo portal API key:   {keys[Role.PORTAL]}\n"
         f"  Demo finance API key:  {keys[Role.FINANCE]}\n"
         f"  Demo approver API key: {keys[Role.FINANCE_APPROVER]}\n"
-        f"  Finance console: {base}/console (user / password)\n{users}\n",
+        f"  Demo post office API key: {operator_key}\n"
+        f"  Consoles: {base}/console/login (user / password; buucuc opens the post office's)\n"
+        f"{users}\n",
         file=sys.stderr,
         flush=True,
     )

@@ -202,6 +202,10 @@ _ORDER_PROPERTIES: dict[str, Any] = {
         "told or not yet answered; `confirmed`: the order is `cancelled`; `refused`: VNPost "
         "refused (a postman got there first) and the order goes on",
     },
+    "accepted_at": {
+        **_TIME_OR_NULL,
+        "description": "When the serving post office accepted the order (operator API/console)",
+    },
     "handed_over_at": {
         **_TIME_OR_NULL,
         "description": "Pickup leg: when the dossier reached the agency (the procedure's "

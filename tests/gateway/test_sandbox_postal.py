@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import AGENCY_PARTY, CITIZEN_PARTY, FixedClock
 
@@ -16,7 +17,7 @@ PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
 
 
 async def test_a_sandbox_delivery_from_booking_to_the_citizens_door(
-    tmp_path: Any, unused_tcp_port: int, clock: FixedClock
+    tmp_path: Any, unused_tcp_port: int, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = load_settings(
         environ={},
@@ -30,6 +31,9 @@ async def test_a_sandbox_delivery_from_booking_to_the_citizens_door(
         )
     )
     await client.start_server()
+    banner = capsys.readouterr().err
+    operator_key = banner.split("Demo post office API key: ")[1].split()[0]
+    assert "buucuc / " in banner
     try:
         portal = {"Authorization": f"Bearer {PORTAL}"}
         booked = await client.post(
@@ -70,5 +74,10 @@ async def test_a_sandbox_delivery_from_booking_to_the_citizens_door(
         assert await client.app[CARRIER_SYNC].sync_due() == 1
         view = await (await client.get(f"/v1/postal/orders/{order['id']}", headers=portal)).json()
         assert view["status"] == "delivered"
+        # The demo post office serves the demo agency: its operator sees the order.
+        feed = await client.get(
+            "/v1/operator/orders", headers={"Authorization": f"Bearer {operator_key}"}
+        )
+        assert [o["id"] for o in (await feed.json())["data"]] == [order["id"]]
     finally:
         await client.close()

@@ -311,6 +311,7 @@ def render(row: Any, events: list[Any]) -> dict[str, Any]:
         "note": row.note,
         "pickup_window": window,
         "cancel_state": row.cancel_state,
+        "accepted_at": iso(row.accepted_at),
         "handed_over_at": iso(row.handed_over_at),
         "result_undelivered": row.result_undelivered_at is not None,
         "last_error": row.last_error,

@@ -103,3 +103,19 @@ async def test_the_outbox_sequence_grows_per_order(postal: Any) -> None:
     for row in rows:
         by_order.setdefault(row.postal_order_id, []).append(row.sequence)
     assert by_order == {first["id"]: [1, 2], second["id"]: [1]}
+
+
+async def test_phones_and_streets_never_reach_the_logs(postal: Any) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        order = await postal.book()
+        postal.clock.advance(minutes=5)
+        await postal.advance(order["tracking_number"], 9)
+        postal.clock.advance(minutes=5)
+        await postal.advance(order["tracking_number"], 10)
+        await postal.sync_due()
+    text = json.dumps(logs, ensure_ascii=False, default=str)
+    assert "postal_order_booked" in text and "postal_push_received" in text
+    for secret in ("0912345678", "912345678", "Lê Lợi", "Pasteur", "02838290230"):
+        assert secret not in text
