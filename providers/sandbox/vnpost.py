@@ -16,9 +16,11 @@ the protocol)::
     POST /orders/{item_code}/step      moves the order one step along a postman's usual path
     POST /sandbox/tick                 one step for every live order (what the timer does
          every ``auto_advance_seconds`` when that is set)
-    POST /sandbox/faults               {"create": ["lost_answer" | "unavailable", ...]}: the next
-         creates fail in turn — ``lost_answer`` creates the order but answers 500 (the
-         partner cannot know it exists), ``unavailable`` answers 503 and creates nothing
+    POST /sandbox/faults               {"create": ["lost_answer" | "unavailable", ...],
+                                        "pushes": "drop" | "send"}: the next creates fail in
+         turn — ``lost_answer`` creates the order but answers 500 (the partner cannot know it
+         exists), ``unavailable`` answers 503 and creates nothing; ``"pushes": "drop"`` stops
+         status pushes (they are lost, not queued) until ``"send"``
     POST /sandbox/tokens/expire        every issued token expires now
     GET  /sandbox/orders               every order with its webhook delivery statuses
 """
@@ -87,6 +89,7 @@ class Carrier:
     orders: dict[str, CarrierOrder] = field(default_factory=dict)  # by item code
     by_reference: dict[str, str] = field(default_factory=dict)  # sale_order_code → item code
     create_faults: list[str] = field(default_factory=list)  # consumed one per create
+    drop_pushes: bool = False
     serial: int = 12_345_677
 
 
@@ -320,11 +323,18 @@ FAULTS: Final = frozenset({"lost_answer", "unavailable"})
 
 async def set_faults(request: web.Request) -> web.Response:
     data = await _json(request)
-    faults = data.get("create") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return _error(422, "INVALID_FAULTS", "the body must be a JSON object")
+    faults = data.get("create", [])
     if not isinstance(faults, list) or not all(f in FAULTS for f in faults):
         return _error(422, "INVALID_FAULTS", f"create must list faults among {sorted(FAULTS)}")
-    request.app[CARRIER].create_faults[:] = faults
-    return web.json_response({"create": faults})
+    pushes = data.get("pushes", "send")
+    if pushes not in ("drop", "send"):
+        return _error(422, "INVALID_FAULTS", "pushes must be drop or send")
+    carrier = request.app[CARRIER]
+    carrier.create_faults[:] = faults
+    carrier.drop_pushes = pushes == "drop"
+    return web.json_response({"create": faults, "pushes": pushes})
 
 
 async def expire_tokens(request: web.Request) -> web.Response:
@@ -359,6 +369,9 @@ async def _move(
 ) -> None:
     """Record the event and push it: once now, then in the background until acknowledged."""
     event = _record(app, order, code, note, location)
+    if app[CARRIER].drop_pushes:
+        order.deliveries.append(0)
+        return
     push = {
         "item_code": order.item_code,
         "sale_order_code": order.request["sale_order_code"],

@@ -348,3 +348,52 @@ async def test_cod_collected_after_the_bill_expired_puts_the_payment_up_for_revi
     answer = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
     view = await answer.json()
     assert (view["status"], view["review_reason"]) == ("needs_review", "cod_after_close")
+
+
+# -- what the read-back catches -----------------------------------------------------------------
+
+
+async def drop_pushes(postal: Postal, drop: bool = True) -> None:
+    url = postal.carrier.make_url("/sandbox/faults")
+    body = {"pushes": "drop" if drop else "send"}
+    async with postal.client.session.post(url, json=body) as answer:
+        assert answer.status == 200
+
+
+async def test_statuses_whose_pushes_were_lost_arrive_with_the_next_read(postal: Postal) -> None:
+    order = await postal.book()
+    await drop_pushes(postal)
+    for code in (2, 5, 7):
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    assert (await postal.order(order["id"]))["status"] == "created"
+    postal.clock.advance(hours=6)
+    assert await postal.sync_due() == 1
+    view = await postal.order(order["id"])
+    assert view["status"] == "in_transit"
+    assert [e["carrier_code"] for e in view["events"] if e["source"] == "vnpost"] == [0, 2, 5, 7]
+
+
+async def test_a_cancel_the_carrier_refuses_leaves_the_order_going(postal: Postal) -> None:
+    order = await postal.book()
+    await drop_pushes(postal)  # the postman picked it up; we have not heard yet
+    postal.clock.advance(minutes=30)
+    await postal.advance(order["tracking_number"], 5)
+    view = await cancel(postal, order["id"])
+    assert (view["status"], view["cancel_state"]) == ("created", "refused")
+    await postal.sync_due()
+    view = await postal.order(order["id"])
+    assert (view["status"], view["cancel_state"]) == ("picked_up", "refused")
+    assert "postal.order.cancelled" not in await outbox_types(postal, order["id"])
+
+
+async def test_two_workers_submit_a_due_order_once(postal: Postal) -> None:
+    import asyncio
+
+    await fault(postal, "unavailable")
+    order = await postal.book()
+    postal.clock.advance(seconds=11)
+    sync = postal.client.app[CARRIER_SYNC]
+    await asyncio.gather(sync.submit_due(), sync.submit_due(), sync.submit(order["id"]))
+    assert len(await carrier_orders(postal)) == 1
+    assert await outbox_types(postal, order["id"]) == ["postal.order.created"]
