@@ -38,6 +38,7 @@ from gateway.keys import (
     SETTINGS,
     STAFF,
     TERMINALS,
+    VNPOST_PUSHES,
     WORKFLOW,
 )
 from gateway.observability import Metrics
@@ -51,6 +52,7 @@ from gateway.services.polling import Poller
 from gateway.services.postal.carrier import CarrierSync
 from gateway.services.postal.operators import OperatorService
 from gateway.services.postal.orders import PostalOrderService
+from gateway.services.postal.pushes import PushReceiver
 from gateway.services.postal.state import PostalContext
 from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
@@ -171,6 +173,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[POSTAL_ORDERS] = PostalOrderService(database, postal, settings.vnpost, sealer)
         carrier = vnpost_client(settings, provider_session, clock)
         app[CARRIER_SYNC] = CarrierSync(database, postal, carrier, settings.vnpost, sealer)
+        app[VNPOST_PUSHES] = PushReceiver(database, postal, settings.vnpost)
         app[OPERATORS] = OperatorService(database, postal, sealer)
         app[DELIVERY] = DeliveryWorker(
             database,

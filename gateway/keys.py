@@ -16,6 +16,7 @@ from gateway.services.polling import Poller
 from gateway.services.postal.carrier import CarrierSync
 from gateway.services.postal.operators import OperatorService
 from gateway.services.postal.orders import PostalOrderService
+from gateway.services.postal.pushes import PushReceiver
 from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
 from gateway.services.staff import StaffService
@@ -51,3 +52,4 @@ PRINCIPALS = web.AppKey("principals", PrincipalCache)
 POSTAL_ORDERS = web.AppKey("postal_orders", PostalOrderService)
 CARRIER_SYNC = web.AppKey("carrier_sync", CarrierSync)
 OPERATORS = web.AppKey("postal_operators", OperatorService)
+VNPOST_PUSHES = web.AppKey("vnpost_pushes", PushReceiver)

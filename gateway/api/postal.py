@@ -12,10 +12,10 @@ from gateway.errors import FieldError, ValidationFailed
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_body, read_json
-from gateway.keys import CARRIER_SYNC, METRICS, POSTAL_ORDERS
+from gateway.keys import CARRIER_SYNC, METRICS, POSTAL_ORDERS, VNPOST_PUSHES
 from gateway.services.clients import Role
-from gateway.services.postal.carrier import push_summary
 from gateway.services.postal.orders import OrderFilter
+from gateway.services.postal.pushes import push_summary
 
 PORTAL_ROLES = (Role.PORTAL,)
 log = structlog.get_logger(__name__)
@@ -86,7 +86,7 @@ async def vnpost_push(request: web.Request) -> web.Response:
     """A VNPost status push: verified, stored, acknowledged with 200 (VNPost retries on any
     other answer, so only an unverifiable push gets one)."""
     body = await read_body(request)
-    result = await request.app[CARRIER_SYNC].receive_push(
+    result = await request.app[VNPOST_PUSHES].receive_push(
         request.headers, body, request.remote, request.match_info.get("secret")
     )
     request.app[METRICS].notices.labels("vnpost", result.outcome).inc()

@@ -4,31 +4,24 @@ Submission is idempotent: the order row with its client reference exists before 
 an answer lost to a timeout or a 5xx leaves the order ``submitting`` and the next try looks
 the reference up first (a carrier "duplicate reference" is adopted by the client too).
 
-Pushes (``POST /callbacks/vnpost``) are verified, stored raw in the inbox and acknowledged.
-A push that would move an order to a final status or touch money (COD) is not believed as
-is — VNPost's signature covers only item code, status and time — so the order is read back
-from the carrier (:meth:`CarrierSync.sync`) and the carrier's own history is applied. Other
-pushes are applied directly, by rank and time. Orders that stay silent are read on a timer.
+The carrier's own copy of an order is what final and money statuses are believed from:
+:meth:`CarrierSync.sync` reads the order and applies its history, for orders whose push
+asked for it (:mod:`gateway.services.postal.pushes`) and for orders silent for a while.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from config.settings import VnpostSettings
 from gateway.db import Database
 from gateway.db.schema import postal_orders
 from gateway.domain.postal.orders import SUBMIT_FAILED, SUBMITTING, Leg, is_final
-from gateway.errors import GatewayError
 from gateway.services.postal import state
 from gateway.services.postal.state import NewEvent
 from gateway.services.sealing import Sealer
@@ -41,17 +34,14 @@ from providers.postal.vnpost import (
     Service,
     VnpostClient,
     VnpostError,
-    parse_webhook,
 )
-from providers.postal.vnpost.codec import SIGNATURE_HEADER, format_time
+from providers.postal.vnpost.codec import format_time
 from providers.postal.vnpost.errors import (
     INVALID_FIELD,
     OUTCOME_UNKNOWN,
     REJECTED,
-    UNAUTHORIZED,
 )
-from providers.postal.vnpost.statuses import FINAL_STATUSES, PostalStatus
-from webhooks import inbox
+from providers.postal.vnpost.statuses import PostalStatus
 
 log = structlog.get_logger(__name__)
 
@@ -62,32 +52,12 @@ MONEY_CODES = frozenset({16, 26})
 LEASE = timedelta(seconds=60)
 
 
-class CallbackRejected(GatewayError):
-    """A push that cannot be believed: wrong path secret, address or signature."""
-
-    http_status = 401
-    code = "callback_rejected"
-    title = "The carrier push could not be verified"
-
-
-class CallbackMalformed(GatewayError):
-    http_status = 400
-    code = "callback_malformed"
-    title = "The carrier push is not a status push"
-
-
-@dataclass(frozen=True)
-class PushResult:
-    outcome: str  # applied | stored | duplicate | deferred | unknown_order
-    order_id: str | None = None
-
-
 def carrier_event_key(item_code: str, event: CarrierEvent) -> str:
     """One carrier event, however it reached us (push, order read or history)."""
     return f"{item_code}|{event.code}|{format_time(event.at)}"
 
 
-def _new_event(item_code: str, event: CarrierEvent) -> NewEvent:
+def new_event(item_code: str, event: CarrierEvent) -> NewEvent:
     return NewEvent(
         source=PROVIDER,
         external_id=carrier_event_key(item_code, event),
@@ -113,9 +83,6 @@ class CarrierSync:
         self.client = client
         self.settings = settings
         self.sealer = sealer
-        self._networks = [
-            ipaddress.ip_network(n, strict=False) for n in settings.callback_allowed_ips
-        ]
 
     # -- submission -----------------------------------------------------------------------
 
@@ -390,7 +357,7 @@ class CarrierSync:
             for event in sorted(answer.events, key=lambda e: e.at):
                 order = await state.load(conn, order_id, for_update=True)
                 await state.record_event(
-                    conn, self.context, order, _new_event(answer.item_code, event)
+                    conn, self.context, order, new_event(answer.item_code, event)
                 )
             order = await state.load(conn, order_id)
             if not is_final(order.status):
@@ -399,82 +366,3 @@ class CarrierSync:
                     .where(postal_orders.c.id == order_id)
                     .values(sync_due_at=self.context.clock() + self.context.sync_after)
                 )
-
-    # -- pushes ---------------------------------------------------------------------------
-
-    def verify_origin(self, remote: str | None, path_secret: str | None) -> None:
-        configured = self.settings.callback_secret
-        if configured is not None:
-            if path_secret is None or not hmac.compare_digest(
-                path_secret.encode(), configured.get_secret_value().encode()
-            ):
-                raise CallbackRejected("wrong or missing secret path segment")
-        if self._networks:
-            try:
-                address = ipaddress.ip_address(remote or "")
-            except ValueError:
-                raise CallbackRejected("unknown sender address") from None
-            if not any(address in network for network in self._networks):
-                raise CallbackRejected("sender address not allowed")
-
-    async def receive_push(
-        self, headers: Mapping[str, str], body: bytes, remote: str | None, path_secret: str | None
-    ) -> PushResult:
-        self.verify_origin(remote, path_secret)
-        key = self.settings.webhook_key.get_secret_value().encode()
-        try:
-            push = parse_webhook(key, headers.get(SIGNATURE_HEADER), body)
-        except VnpostError as error:
-            if error.code == UNAUTHORIZED:
-                raise CallbackRejected(str(error)) from None
-            raise CallbackMalformed(str(error)) from None
-        now = self.context.clock()
-        event_key = carrier_event_key(push.item_code, push.event)
-        async with self.db.write() as conn:
-            try:
-                async with conn.begin_nested():
-                    stored = await inbox.store(
-                        conn,
-                        provider=PROVIDER,
-                        event_key=event_key,
-                        payload=body.decode("utf-8", "replace"),
-                        received_at=now,
-                    )
-            except IntegrityError:
-                return PushResult("duplicate")
-            order_id = (
-                await conn.execute(
-                    select(postal_orders.c.id).where(
-                        postal_orders.c.tracking_number == push.item_code
-                    )
-                )
-            ).scalar()
-            if order_id is None:
-                await inbox.settle(conn, stored, outcome="unknown_order", reason="item_code")
-                log.warning("postal_push_unknown_order", tracking_number=push.item_code)
-                return PushResult("unknown_order")
-            if push.event.status in FINAL_STATUSES or push.event.code in MONEY_CODES:
-                # Believed only once the carrier confirms it: read the order back now.
-                await conn.execute(
-                    update(postal_orders)
-                    .where(postal_orders.c.id == order_id)
-                    .values(sync_due_at=now)
-                )
-                await inbox.settle(conn, stored, outcome="deferred", reason="confirm_by_read")
-                return PushResult("deferred", order_id)
-            order = await state.load(conn, order_id, for_update=True)
-            outcome = await state.record_event(
-                conn, self.context, order, _new_event(push.item_code, push.event)
-            )
-            await inbox.settle(conn, stored, outcome=outcome.value)
-        log.info(
-            "postal_push_received",
-            postal_order_id=order_id,
-            carrier_code=push.event.code,
-            outcome=outcome.value,
-        )
-        return PushResult(outcome.value, order_id)
-
-
-def push_summary(result: PushResult) -> dict[str, Any]:
-    return {"status": "accepted", "outcome": result.outcome}

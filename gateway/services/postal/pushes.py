@@ -1,0 +1,145 @@
+"""VNPost's status pushes (``POST /callbacks/vnpost``): verified, stored raw, acknowledged.
+
+Checked in order: the secret path segment (when configured), the sender's address (when an
+allowlist is configured), the ``X-Vnpost-Signature``. A verified push is stored in the inbox
+once per item code, status and time (a replay is a ``duplicate``). A push that would move an
+order to a final status or touch money is not believed as is — VNPost's signature covers only
+item code, status and time — so the order's read-back from the carrier is made due now
+(``deferred``) and :class:`gateway.services.postal.carrier.CarrierSync` applies the carrier's
+own history. Other pushes are applied directly, by rank and time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from config.settings import VnpostSettings
+from gateway.db import Database
+from gateway.db.schema import postal_orders
+from gateway.errors import GatewayError
+from gateway.services.postal import state
+from gateway.services.postal.carrier import MONEY_CODES, PROVIDER, carrier_event_key, new_event
+from providers.postal.vnpost import VnpostError, parse_webhook
+from providers.postal.vnpost.codec import SIGNATURE_HEADER
+from providers.postal.vnpost.errors import UNAUTHORIZED
+from providers.postal.vnpost.statuses import FINAL_STATUSES
+from webhooks import inbox
+
+log = structlog.get_logger(__name__)
+
+
+class CallbackRejected(GatewayError):
+    """A push that cannot be believed: wrong path secret, address or signature."""
+
+    http_status = 401
+    code = "callback_rejected"
+    title = "The carrier push could not be verified"
+
+
+class CallbackMalformed(GatewayError):
+    http_status = 400
+    code = "callback_malformed"
+    title = "The carrier push is not a status push"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    outcome: str  # applied | stored | duplicate | deferred | unknown_order
+    order_id: str | None = None
+
+
+class PushReceiver:
+    def __init__(
+        self, db: Database, context: state.PostalContext, settings: VnpostSettings
+    ) -> None:
+        self.db = db
+        self.context = context
+        self.settings = settings
+        self._networks = [
+            ipaddress.ip_network(n, strict=False) for n in settings.callback_allowed_ips
+        ]
+
+    def verify_origin(self, remote: str | None, path_secret: str | None) -> None:
+        configured = self.settings.callback_secret
+        if configured is not None:
+            if path_secret is None or not hmac.compare_digest(
+                path_secret.encode(), configured.get_secret_value().encode()
+            ):
+                raise CallbackRejected("wrong or missing secret path segment")
+        if self._networks:
+            try:
+                address = ipaddress.ip_address(remote or "")
+            except ValueError:
+                raise CallbackRejected("unknown sender address") from None
+            if not any(address in network for network in self._networks):
+                raise CallbackRejected("sender address not allowed")
+
+    async def receive_push(
+        self, headers: Mapping[str, str], body: bytes, remote: str | None, path_secret: str | None
+    ) -> PushResult:
+        self.verify_origin(remote, path_secret)
+        key = self.settings.webhook_key.get_secret_value().encode()
+        try:
+            push = parse_webhook(key, headers.get(SIGNATURE_HEADER), body)
+        except VnpostError as error:
+            if error.code == UNAUTHORIZED:
+                raise CallbackRejected(str(error)) from None
+            raise CallbackMalformed(str(error)) from None
+        now = self.context.clock()
+        event_key = carrier_event_key(push.item_code, push.event)
+        async with self.db.write() as conn:
+            try:
+                async with conn.begin_nested():
+                    stored = await inbox.store(
+                        conn,
+                        provider=PROVIDER,
+                        event_key=event_key,
+                        payload=body.decode("utf-8", "replace"),
+                        received_at=now,
+                    )
+            except IntegrityError:
+                return PushResult("duplicate")
+            order_id = (
+                await conn.execute(
+                    select(postal_orders.c.id).where(
+                        postal_orders.c.tracking_number == push.item_code
+                    )
+                )
+            ).scalar()
+            if order_id is None:
+                await inbox.settle(conn, stored, outcome="unknown_order", reason="item_code")
+                log.warning("postal_push_unknown_order", tracking_number=push.item_code)
+                return PushResult("unknown_order")
+            if push.event.status in FINAL_STATUSES or push.event.code in MONEY_CODES:
+                # Believed only once the carrier confirms it: read the order back now.
+                await conn.execute(
+                    update(postal_orders)
+                    .where(postal_orders.c.id == order_id)
+                    .values(sync_due_at=now)
+                )
+                await inbox.settle(conn, stored, outcome="deferred", reason="confirm_by_read")
+                return PushResult("deferred", order_id)
+            order = await state.load(conn, order_id, for_update=True)
+            outcome = await state.record_event(
+                conn, self.context, order, new_event(push.item_code, push.event)
+            )
+            await inbox.settle(conn, stored, outcome=outcome.value)
+        log.info(
+            "postal_push_received",
+            postal_order_id=order_id,
+            carrier_code=push.event.code,
+            outcome=outcome.value,
+        )
+        return PushResult(outcome.value, order_id)
+
+
+def push_summary(result: PushResult) -> dict[str, Any]:
+    return {"status": "accepted", "outcome": result.outcome}
