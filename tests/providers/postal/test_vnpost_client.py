@@ -233,3 +233,36 @@ async def test_persistent_401_after_renewal_is_unauthorized(
         with pytest.raises(VnpostError, match="unauthorized"):
             await client.get_order("EB123456789VN")
     assert len(carrier.calls) == 2  # the call, then once more with a renewed token
+
+
+async def test_tick_moves_every_live_order_one_step_along_its_path(world: World) -> None:
+    plain = await world.client.create_order(OrderRequest("PR02-delivery-1", AGENCY, CITIZEN, 250))
+    with_cod = await world.client.create_order(ORDER)
+    codes: dict[str, list[int]] = {plain.item_code: [], with_cod.item_code: []}
+    for _ in range(8):
+        async with world.carrier.post("/sandbox/tick") as answer:
+            assert answer.status == 200
+        for item in codes:
+            codes[item].append((await world.client.get_order(item)).status_code)
+    assert codes[plain.item_code] == [2, 3, 5, 6, 7, 9, 10, 10]
+    assert codes[with_cod.item_code] == [2, 3, 5, 6, 7, 9, 26, 26]  # COD collected at the door
+    async with world.carrier.post("/sandbox/tick") as answer:
+        assert (await answer.json())["moved"] == 0  # both paths are done
+
+
+async def test_faults_lose_a_create_answer_and_drop_pushes(world: World) -> None:
+    async with world.carrier.post(
+        "/sandbox/faults", json={"create": ["lost_answer"], "pushes": "drop"}
+    ) as answer:
+        assert answer.status == 200
+    with pytest.raises(VnpostError) as lost:
+        await world.client.create_order(ORDER)
+    assert lost.value.code == "outcome_unknown"
+    found = await world.client.find_by_reference(ORDER.client_reference)
+    assert found is not None
+    async with world.carrier.post(f"/orders/{found.item_code}/step") as answer:
+        assert answer.status == 200
+    assert world.receiver.calls == []  # the push was lost, the history was not
+    assert [e.code for e in await world.client.history(found.item_code)] == [0, 2]
+    async with world.carrier.post("/sandbox/faults", json={"create": ["late"]}) as answer:
+        assert answer.status == 422
