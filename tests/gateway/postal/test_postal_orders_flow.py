@@ -119,3 +119,13 @@ async def test_phones_and_streets_never_reach_the_logs(postal: Any) -> None:
     assert "postal_order_booked" in text and "postal_push_received" in text
     for secret in ("0912345678", "912345678", "Lê Lợi", "Pasteur", "02838290230"):
         assert secret not in text
+
+
+async def test_metrics_count_orders_by_the_status_they_reach(postal: Any) -> None:
+    order = await postal.book()
+    postal.clock.advance(minutes=5)
+    await postal.advance(order["tracking_number"], 5)
+    text = await (await postal.client.get("/metrics")).text()
+    assert 'gateway_postal_order_statuses_total{status="created"} 1.0' in text
+    assert 'gateway_postal_order_statuses_total{status="picked_up"} 1.0' in text
+    assert 'gateway_provider_notices_total{outcome="applied",provider="vnpost"} 1.0' in text
