@@ -850,7 +850,8 @@ def _merged(*parts: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def document() -> dict[str, Any]:
-    # A late import: the postal module builds its operations with this module's helpers.
+    # Late imports: the postal modules build their operations with this module's helpers.
+    from gateway.api.openapi_operators import operator_paths, operator_schemas
     from gateway.api.openapi_postal import postal_paths, postal_schemas
 
     return {
@@ -864,13 +865,14 @@ def document() -> dict[str, Any]:
             "Events reach the portal as signed webhooks (see `webhooks`).",
         },
         "components": {
-            "schemas": _merged(component_schemas(), postal_schemas()),
+            "schemas": _merged(component_schemas(), postal_schemas(), operator_schemas()),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
         },
         "paths": _merged(
             _payment_paths(),
             _attempt_paths(),
             postal_paths(),
+            operator_paths(),
             _webhook_paths(),
             _reconciliation_paths(),
             _callback_paths(),

@@ -120,9 +120,10 @@ _TRACKING_EVENT = _fixed(
         "source": {
             "type": "string",
             "enum": POSTAL_EVENT_SOURCES,
-            "description": "`vnpost`: the carrier (push or read); `operator`: the post "
-            "office's staff through the API; `staff`: gateway staff; `gateway`: the gateway "
-            "itself (e.g. the carrier accepted the order)",
+            "description": "`vnpost`: the carrier (push or read); `operator`: a post "
+            "office through the operator API; `staff`: a post office's staff through the "
+            "operator console; `gateway`: the gateway itself (e.g. the carrier accepted the "
+            "order)",
         },
         "occurred_at": _TIME,
         "received_at": _TIME,

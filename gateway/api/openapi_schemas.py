@@ -52,8 +52,9 @@ EVENT_TYPES: dict[str, str] = {
     "refund.failed": "A refund failed.",
     "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",
     "postal.order.updated": "The postal order moved to a status without an event of its own "
-    "(pickup assigned, in transit, out for delivery, return pending, …), or its cancellation "
-    "was requested or refused (`cancel_state`).",
+    "(pickup assigned, in transit, out for delivery, return pending, …), its cancellation "
+    "was requested or refused (`cancel_state`), the post office accepted it (`accepted_at`), "
+    "or COD was recorded without a move.",
     "postal.order.picked_up": "The postman picked the parcel up.",
     "postal.order.delivered": "The parcel was delivered (pickup leg: the dossier reached the "
     "agency, `handed_over_at`).",
@@ -128,8 +129,20 @@ _PROBLEM = {
                 },
             },
         },
-        "current": {"type": "string", "description": "`invalid_transition`: the current status"},
-        "requested": {"type": "string", "description": "`invalid_transition`: what was asked"},
+        "current": {
+            "type": "string",
+            "description": "`invalid_transition`, `not_cancellable`, `order_not_acceptable`: "
+            "the current status",
+        },
+        "requested": {
+            "type": "string",
+            "description": "`invalid_transition`, `not_cancellable`, `order_not_acceptable`: "
+            "what was asked",
+        },
+        "cod_amount": {
+            "type": "integer",
+            "description": "`cod_amount_mismatch`: the order's COD amount, VND",
+        },
     },
 }
 

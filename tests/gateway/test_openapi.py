@@ -521,6 +521,9 @@ MORE_PROBLEMS: list[tuple[str | None, str, str, dict[str, Any], int, str]] = [
     ("portal", "get", "/v1/postal/orders/{order_id}", {}, 404, "not_found"),
     ("portal", "post", "/v1/postal/orders/{order_id}/cancel", {}, 404, "not_found"),
     (None, "post", "/callbacks/vnpost", {"data": b"{}"}, 401, "callback_rejected"),
+    # the postal operators' API (its answers for an operator: see the operator tests below)
+    (None, "get", "/v1/operator/orders", {}, 401, "unauthenticated"),
+    ("portal", "post", "/v1/operator/orders/{order_id}/accept", {}, 403, "forbidden"),
     (
         None,
         "post",
@@ -1406,3 +1409,276 @@ async def test_vnpost_push_answers_match_their_schemas(postal: Postal) -> None:
         (2, True),
         (1, False),
     ]
+
+
+# -- the postal operators' API -----------------------------------------------------------------
+
+OPERATOR = "/v1/operator/orders"
+OPERATOR_ORDER = f"{OPERATOR}/{{order_id}}"
+ID_NUMBER = "079204001234"
+
+
+def handover_body(postal: Postal, kind: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "handover_id": uuid.uuid4().hex,
+        "kind": kind,
+        "at": postal.clock().isoformat(),
+        "documents": [
+            {"item": "Tờ khai đăng ký khai sinh", "original": True, "count": 1},
+            {"item": "Bản sao CCCD của người đi đăng ký", "original": False, "count": 2},
+        ],
+        "seal_number": "NP-000123",
+        "counterpart_name": "Nguyễn Văn An",
+        "counterpart_role": "citizen",
+        "identity": {"id_type": "cccd", "id_number": ID_NUMBER},
+        "proof_reference": "photo/2026/11/22/abc.jpg",
+    }
+    body.update(overrides)
+    return body
+
+
+async def operator_call(
+    postal: Postal,
+    document: dict[str, Any],
+    method: str,
+    path: str,
+    order_id: str | None = None,
+    who: str = "operator",
+    **kwargs: Any,
+) -> tuple[int, Any, Any]:
+    """Call the operator API as ``who`` and check the answer against what is documented for
+    ``method path``; return the status, the body and the headers."""
+    url = path.replace("{order_id}", order_id or "")
+    headers = {**postal.auth(who), **kwargs.pop("headers", {})}
+    response = await postal.client.request(method, url, headers=headers, **kwargs)
+    body = await assert_documented(document, method, path, response)
+    return response.status, body, response.headers
+
+
+async def test_operator_feed_order_and_accept_match_their_schemas(postal: Postal) -> None:
+    document = await served_document(postal)
+    pickup = await postal.book(leg="pickup")
+    postal.clock.advance(seconds=1)
+    delivery = await postal.book()
+    await postal.book(who="other", agency_code="HN")  # another office's: never in this feed
+
+    status, first, _ = await operator_call(postal, document, "get", OPERATOR, params={"limit": "1"})
+    assert (status, [o["id"] for o in first["data"]], first["has_more"]) == (
+        200,
+        [pickup["id"]],
+        True,
+    )
+    order = first["data"][0]
+    assert order["recipient"]["address"]["street"] and order["recipient"]["phone"].startswith("+84")
+    assert (order["post_office"]["code"], order["handovers"], order["accepted_by"]) == (
+        "BC-HCM",
+        [],
+        None,
+    )
+    _, rest, _ = await operator_call(
+        postal, document, "get", OPERATOR, params={"cursor": first["next_cursor"]}
+    )
+    assert ([o["id"] for o in rest["data"]], rest["has_more"]) == ([delivery["id"]], False)
+    _, quiet, _ = await operator_call(
+        postal, document, "get", OPERATOR, params={"cursor": rest["next_cursor"]}
+    )
+    assert (quiet["data"], quiet["next_cursor"]) == ([], rest["next_cursor"])
+
+    postal.clock.advance(minutes=1)
+    accept = f"{OPERATOR_ORDER}/accept"
+    status, accepted, _ = await operator_call(postal, document, "post", accept, pickup["id"])
+    assert (status, accepted["accepted_at"], accepted["accepted_by"]) == (
+        200,
+        "2026-11-22T02:01:01Z",
+        "operator",  # the client's name
+    )
+    assert accepted["events"] and accepted["handovers"] == []
+    status, again, _ = await operator_call(postal, document, "post", accept, pickup["id"])
+    assert (status, again["accepted_at"]) == (200, accepted["accepted_at"])
+    _, changed, _ = await operator_call(
+        postal, document, "get", OPERATOR, params={"cursor": quiet["next_cursor"]}
+    )
+    assert [(o["id"], o["accepted_by"]) for o in changed["data"]] == [(pickup["id"], "operator")]
+
+    # The portal sees the acceptance too, in its view and in the webhook.
+    portal_view = await postal.client.get(f"{POSTAL}/{pickup['id']}", headers=postal.auth())
+    shown = await assert_documented(document, "get", ONE_ORDER, portal_view)
+    assert shown["accepted_at"] == accepted["accepted_at"]
+    events = await postal_events(postal)
+    for event in events:
+        parts = ("webhooks", event["type"], "post", "requestBody", "content", "application/json")
+        assert schema_errors(document, (*parts, "schema"), event) == [], event["type"]
+    assert [e["type"] for e in events if e["data"]["postal_order"]["id"] == pickup["id"]] == [
+        "postal.order.created",
+        "postal.order.updated",
+    ]
+
+    problems = [
+        ("get", OPERATOR_ORDER, pickup["id"], "operator_hn", {}, 404, "not_found"),
+        ("post", accept, pickup["id"], "operator_hn", {}, 404, "not_found"),
+        ("get", OPERATOR, None, "operator", {"params": {"cursor": "bogus"}}, 400, "invalid_cursor"),
+        ("get", OPERATOR, None, "operator", {"params": {"limit": "101"}}, 422, "validation_failed"),
+        ("get", OPERATOR, None, "portal", {}, 403, "forbidden"),
+    ]
+    for method, path, order_id, who, kwargs, expected, code in problems:
+        status, problem, _ = await operator_call(
+            postal, document, method, path, order_id, who, **kwargs
+        )
+        assert (status, problem["code"]) == (expected, code), f"{method} {path} as {who}"
+
+
+async def test_operator_events_and_handovers_match_their_schemas(postal: Postal) -> None:
+    document = await served_document(postal)
+    pickup = await postal.book(leg="pickup")
+    events_path = f"{OPERATOR_ORDER}/events"
+    handovers_path = f"{OPERATOR_ORDER}/handovers"
+
+    # An event: new (201), sent again (200, replayed), older than the status (stored only).
+    postal.clock.advance(minutes=10)
+    event = {
+        "event_id": "ev-1",
+        "status": "pickup_assigned",
+        "occurred_at": postal.clock().isoformat(),
+        "location": "Bưu cục Sài Gòn",
+        "note": "Bưu tá Trần Văn Bình",
+    }
+    parts = ("paths", events_path, "post", "requestBody", "content", "application/json", "schema")
+    assert schema_errors(document, parts, event) == []
+    status, reported, _ = await operator_call(
+        postal, document, "post", events_path, pickup["id"], json=event
+    )
+    assert (status, reported["event_id"], reported["applied"]) == (201, "ev-1", True)
+    assert reported["event"]["source"] == "operator"
+    assert reported["order"]["status"] == "pickup_assigned"
+    postal.clock.advance(minutes=1)
+    status, replayed, headers = await operator_call(
+        postal, document, "post", events_path, pickup["id"], json=event
+    )
+    assert (status, headers.get("Idempotent-Replayed")) == (200, "true")
+    assert replayed["event"] == reported["event"]
+    older = {**event, "event_id": "ev-0", "occurred_at": "2026-11-22T02:05:00+07:00"}
+    status, stored, _ = await operator_call(
+        postal, document, "post", events_path, pickup["id"], json=older
+    )
+    assert (status, stored["applied"], stored["order"]["status"]) == (
+        201,
+        False,
+        "pickup_assigned",
+    )
+
+    # A handover: the identity number sealed, only its masked copy shown.
+    postal.clock.advance(minutes=20)
+    collected = handover_body(postal, "collected")
+    parts = ("paths", handovers_path, "post", "requestBody", "content", "application/json")
+    assert schema_errors(document, (*parts, "schema"), collected) == []
+    status, recorded, _ = await operator_call(
+        postal, document, "post", handovers_path, pickup["id"], json=collected
+    )
+    assert status == 201
+    assert recorded["handover"]["identity"] == {
+        "id_type": "cccd",
+        "id_number_masked": "********1234",
+    }
+    assert recorded["order"]["status"] == "picked_up"
+    assert ID_NUMBER not in json.dumps(recorded)
+
+    status, detail, _ = await operator_call(postal, document, "get", OPERATOR_ORDER, pickup["id"])
+    assert status == 200
+    assert [h["id"] for h in detail["handovers"]] == [recorded["handover"]["id"]]
+    assert [(e["source"], e["status"], e["applied"]) for e in detail["events"]][1:] == [
+        ("operator", "pickup_assigned", True),
+        ("operator", "pickup_assigned", False),
+        ("operator", "picked_up", True),
+    ]
+
+    # A delivery collecting COD: the wrong amount is refused, the right one pays the bill.
+    payment = await postal.create_payment(expires_in_seconds=604800)
+    delivery = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    postal.clock.advance(minutes=30)
+    taken = handover_body(postal, "collected", counterpart_role="agency_officer", identity=None)
+    status, taken_answer, _ = await operator_call(
+        postal, document, "post", handovers_path, delivery["id"], json=taken
+    )
+    assert (status, taken_answer["handover"]["identity"]) == (201, None)
+    postal.clock.advance(hours=2)
+    wrong = handover_body(postal, "delivered", cod_collected=payment["amount"] + 1000)
+    status, problem, _ = await operator_call(
+        postal, document, "post", handovers_path, delivery["id"], json=wrong
+    )
+    assert (status, problem["code"], problem["cod_amount"]) == (
+        422,
+        "cod_amount_mismatch",
+        payment["amount"],
+    )
+    handed = handover_body(postal, "delivered", cod_collected=payment["amount"])
+    status, delivered, _ = await operator_call(
+        postal, document, "post", handovers_path, delivery["id"], json=handed
+    )
+    assert status == 201
+    assert delivered["handover"]["cod_collected"] == payment["amount"]
+    assert (delivered["order"]["status"], delivered["order"]["cod_collected"]) == (
+        "delivered",
+        payment["amount"],
+    )
+    status, again, headers = await operator_call(
+        postal, document, "post", handovers_path, delivery["id"], json=handed
+    )
+    assert (status, headers.get("Idempotent-Replayed")) == (200, "true")
+    assert again["handover"] == delivered["handover"]
+
+    # The feed lists the handovers in short.
+    _, feed, _ = await operator_call(postal, document, "get", OPERATOR)
+    summaries = {o["id"]: o["handovers"] for o in feed["data"]}
+    assert [h["kind"] for h in summaries[delivery["id"]]] == ["collected", "delivered"]
+
+    # The portal's view and webhooks still match theirs.
+    for order_id in (pickup["id"], delivery["id"]):
+        portal_view = await postal.client.get(f"{POSTAL}/{order_id}", headers=postal.auth())
+        await assert_documented(document, "get", ONE_ORDER, portal_view)
+    for sent in await postal_events(postal):
+        parts = ("webhooks", sent["type"], "post", "requestBody", "content", "application/json")
+        assert schema_errors(document, (*parts, "schema"), sent) == [], sent["type"]
+
+    accept = f"{OPERATOR_ORDER}/accept"
+    status, problem, _ = await operator_call(postal, document, "post", accept, delivery["id"])
+    assert (status, problem["code"], problem["current"]) == (
+        409,
+        "order_not_acceptable",
+        "delivered",
+    )
+    malformed = {"data": b"{not json", "headers": {"Content-Type": "application/json"}}
+    cod_on_pickup = handover_body(postal, "delivered", cod_collected=50_000)
+    problems: list[tuple[str, dict[str, Any], int, str, str | None]] = [
+        (events_path, {"json": {**event, "status": "picked_up"}}, 409, "duplicate_event", None),
+        (
+            events_path,
+            {"json": {**event, "event_id": "handover:1"}},
+            422,
+            "validation_failed",
+            "reserved",
+        ),
+        (
+            events_path,
+            {"json": {**event, "event_id": "ev-9", "occurred_at": "2026-11-23T00:00:00Z"}},
+            422,
+            "validation_failed",
+            "in_future",
+        ),
+        (events_path, {"json": {"event_id": "ev-8"}}, 422, "validation_failed", "required"),
+        (
+            handovers_path,
+            {"json": {**collected, "seal_number": "NP-9"}},
+            409,
+            "duplicate_handover",
+            None,
+        ),
+        (handovers_path, {"json": cod_on_pickup}, 422, "cod_not_expected", None),
+        (handovers_path, malformed, 400, "malformed_json", None),
+    ]
+    for path, kwargs, expected, code, field_code in problems:
+        status, problem, _ = await operator_call(
+            postal, document, "post", path, pickup["id"], **kwargs
+        )
+        assert (status, problem["code"]) == (expected, code), f"{path}: {problem}"
+        if field_code is not None:
+            assert field_code in {e["code"] for e in problem["errors"]}, problem
