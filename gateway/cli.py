@@ -270,8 +270,9 @@ async def _post_offices(db: Database, args: argparse.Namespace) -> None:
         )
         print(f"post office {office.code} added")
     elif args.action == "serve":
-        await offices.serve_agency(db, args.agency, args.office)
-        print(f"post office {args.office} now serves agency {args.agency}")
+        routed = await offices.serve_agency(db, args.agency, args.office)
+        note = f"; {routed} waiting orders routed to it" if routed else ""
+        print(f"post office {args.office} now serves agency {args.agency}{note}")
     else:
         for office in await offices.list_post_offices(db):
             print(f"{office.code}\t{office.name}\t{office.province_code or ''}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.db import Database
@@ -15,11 +15,17 @@ from gateway.db.schema import (
     agency_post_offices,
     api_client_post_offices,
     post_offices,
+    postal_orders,
     staff_user_post_offices,
     staff_users,
 )
 from gateway.domain.ids import Clock
+from gateway.domain.postal.orders import SUBMIT_FAILED
 from gateway.errors import Conflict, FieldError, NotFound, ValidationFailed
+from providers.postal.vnpost.statuses import FINAL_STATUSES
+
+#: Orders that are over: no operator needs to see them any more.
+FINAL = frozenset({SUBMIT_FAILED, *(status.value for status in FINAL_STATUSES)})
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,11 @@ async def _office_id(conn: AsyncConnection, code: str) -> int:
     return office.id
 
 
-async def serve_agency(db: Database, agency_code: str, office_code: str) -> None:
-    """Make ``office_code`` the office that receives ``agency_code``'s new postal orders."""
+async def serve_agency(db: Database, agency_code: str, office_code: str) -> int:
+    """Make ``office_code`` the office that receives ``agency_code``'s new postal orders.
+
+    Live orders of the agency booked while no office served it are routed to this office too
+    (otherwise no operator would ever see them); return how many."""
     async with db.write() as conn:
         office_id = await _office_id(conn, office_code)
         agency_id = (
@@ -84,6 +93,16 @@ async def serve_agency(db: Database, agency_code: str, office_code: str) -> None
         await conn.execute(
             insert(agency_post_offices).values(agency_id=agency_id, post_office_id=office_id)
         )
+        routed = await conn.execute(
+            update(postal_orders)
+            .where(
+                postal_orders.c.agency_id == agency_id,
+                postal_orders.c.post_office_id.is_(None),
+                postal_orders.c.status.not_in(sorted(FINAL)),
+            )
+            .values(post_office_id=office_id)
+        )
+        return int(routed.rowcount)
 
 
 async def office_of_agency(conn: AsyncConnection, agency_id: int) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,6 +47,7 @@ from gateway.services.postal.offices import office_of_agency
 from gateway.services.sealing import Sealer
 
 CARRIER = "vnpost"
+log = structlog.get_logger(__name__)
 
 
 class ActiveOrderExists(Conflict):
@@ -150,6 +152,9 @@ class PostalOrderService:
         except IntegrityError:
             message = "another order for this dossier and leg was just booked"
             raise ActiveOrderExists(message) from None
+        if values["post_office_id"] is None:
+            # Still booked and sent to VNPost; operators see it once an office serves the agency.
+            log.warning("postal_order_without_post_office", postal_order_id=order_id)
         view = state.render(await state.load(conn, order_id), [])
         return {**view, "warnings": warnings}
 

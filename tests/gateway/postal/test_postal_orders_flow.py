@@ -129,3 +129,20 @@ async def test_metrics_count_orders_by_the_status_they_reach(postal: Any) -> Non
     assert 'gateway_postal_order_statuses_total{status="created"} 1.0' in text
     assert 'gateway_postal_order_statuses_total{status="picked_up"} 1.0' in text
     assert 'gateway_provider_notices_total{outcome="applied",provider="vnpost"} 1.0' in text
+
+
+async def test_orders_booked_before_an_office_served_the_agency_reach_it_later(
+    postal: Any,
+) -> None:
+    from gateway.db.schema import agency_post_offices
+    from gateway.services.postal import offices
+
+    db = postal.client.app[DATABASE]
+    async with db.write() as conn:
+        await conn.execute(agency_post_offices.delete())  # no office serves HCM any more
+    order = await postal.book()
+    feed = await postal.client.get("/v1/operator/orders", headers=postal.auth("operator"))
+    assert (await feed.json())["data"] == []
+    assert await offices.serve_agency(db, "HCM", "BC-HCM") == 1
+    feed = await postal.client.get("/v1/operator/orders", headers=postal.auth("operator"))
+    assert [o["id"] for o in (await feed.json())["data"]] == [order["id"]]
