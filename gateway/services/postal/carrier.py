@@ -154,7 +154,7 @@ class CarrierSync:
                 external_id=f"{order_id}|accepted",
                 status=PostalStatus.CREATED,
                 occurred_at=self.context.clock(),
-                note=f"VNPost accepted the order as {item_code}",
+                note=f"VNPost đã nhận đơn, số hiệu bưu gửi {item_code}",
             )
             await state.store_event(conn, self.context, order_id, accepted, applied=True)
             await state.move(
