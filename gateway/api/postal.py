@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import structlog
 from aiohttp import web
 
@@ -39,8 +37,10 @@ async def create_order(request: web.Request) -> web.Response:
             agency_code=stored.body["agency_code"],
         )
         # A failed try is not the caller's problem: the order is booked and will be retried.
-        with contextlib.suppress(Exception):
+        try:
             await request.app[CARRIER_SYNC].submit(order_id)
+        except Exception:
+            log.exception("postal_submission_deferred", postal_order_id=order_id)
     view = await orders.get(who, order_id)
     view["warnings"] = stored.body.get("warnings", [])
     return json_response(view, status=stored.status, headers=replay_headers(stored))
@@ -76,9 +76,11 @@ async def cancel_order(request: web.Request) -> web.Response:
     await orders.request_cancel(who, order_id)
     log.info("postal_cancel_requested", postal_order_id=order_id)
     carrier = request.app[CARRIER_SYNC]
-    with contextlib.suppress(Exception):
+    try:
         await carrier.submit(order_id)  # still submitting: look up, then cancel or withdraw
         await carrier.cancel(order_id)
+    except Exception:  # the background loop asks again
+        log.exception("postal_cancel_deferred", postal_order_id=order_id)
     return json_response(await orders.get(who, order_id))
 
 
