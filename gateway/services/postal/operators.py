@@ -238,10 +238,6 @@ class OperatorService:
         self, who: Principal | Operator, order_id: str, report: OperatorEvent
     ) -> Reported:
         operator = Operator.of(who)
-        check_not_future(report.occurred_at, self.context.clock(), "occurred_at")
-        if report.event_id.startswith(HANDOVER_EVENT_PREFIX):
-            message = f"'{HANDOVER_EVENT_PREFIX}' ids are the handovers' own events"
-            raise ValidationFailed([FieldError("event_id", "reserved", message)])
         event = state.NewEvent(
             source=operator.reporter,
             external_id=report.event_id,
@@ -251,7 +247,12 @@ class OperatorService:
             note=report.note,
         )
         async with self.db.write() as conn:
+            # Scope first: an order outside the operator's offices is 404 whatever the report.
             row = await self._row(conn, operator, order_id, for_update=True)
+            check_not_future(report.occurred_at, self.context.clock(), "occurred_at")
+            if report.event_id.startswith(HANDOVER_EVENT_PREFIX):
+                message = f"'{HANDOVER_EVENT_PREFIX}' ids are the handovers' own events"
+                raise ValidationFailed([FieldError("event_id", "reserved", message)])
             earlier = await _stored_event(conn, event)
             if earlier is not None:
                 if not _same_event(earlier, order_id, event):
@@ -281,9 +282,9 @@ class OperatorService:
         """Store the handover, its event and any COD, all in one transaction (see
         :mod:`gateway.services.postal.operator_handovers`)."""
         operator = Operator.of(who)
-        check_not_future(report.at, self.context.clock(), "at")
         async with self.db.write() as conn:
             row = await self._row(conn, operator, order_id, for_update=True)
+            check_not_future(report.at, self.context.clock(), "at")
             handover, replayed = await self.handovers.record(conn, operator.reporter, row, report)
             view = await self._view(conn, operator, order_id)
             answer = next(h for h in view["handovers"] if h["id"] == handover)

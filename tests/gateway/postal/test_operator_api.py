@@ -252,6 +252,11 @@ async def test_an_event_for_an_order_outside_the_operators_offices_is_not_found(
     postal.clock.advance(minutes=10)
     status, problem, _ = await report(postal, order["id"], "picked_up", who="operator_hn")
     assert (status, problem["code"]) == (404, "not_found")
+    # Even a report that would be refused for itself says nothing about another office's order.
+    status, problem, _ = await report(
+        postal, order["id"], "picked_up", who="operator_hn", occurred_at="2026-11-23T03:00:00Z"
+    )
+    assert (status, problem["code"]) == (404, "not_found")
     assert (await postal.order(order["id"]))["status"] == "created"
     assert await count(postal, postal_events, postal_events.c.source.like("operator:%")) == 0
 
