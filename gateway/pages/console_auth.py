@@ -149,19 +149,37 @@ def _guarded(handler: Page) -> Handler:
             raise web.HTTPSeeOther(LOGIN)
         if user.role not in CONSOLE_ROLES:
             return _not_allowed(user)
-        try:
-            return await handler(request, user)
-        except web.HTTPException:
-            raise
-        except GatewayError as exc:
-            if exc.http_status >= 500:
-                log.error("console_request_failed", code=exc.code, exc_info=True)
-            return error_page(user, exc)
-        except Exception:
-            log.exception("console_unhandled_error")
-            return error_page(user, GatewayError())
+        return await as_page(
+            handler(request, user),
+            lambda error: error_page(user, error),
+            failed="console_request_failed",
+            unhandled="console_unhandled_error",
+        )
 
     return guarded
+
+
+async def as_page(
+    work: Awaitable[web.StreamResponse],
+    error_page: Callable[[GatewayError], web.StreamResponse],
+    *,
+    failed: str,
+    unhandled: str,
+) -> web.StreamResponse:
+    """Run a console page; a service error becomes ``error_page`` (logged as ``failed`` when
+    it is the server's fault), anything unexpected is logged as ``unhandled`` and shown as an
+    internal error. Redirects and other HTTP exceptions pass through."""
+    try:
+        return await work
+    except web.HTTPException:
+        raise
+    except GatewayError as exc:
+        if exc.http_status >= 500:
+            log.error(failed, code=exc.code, exc_info=True)
+        return error_page(exc)
+    except Exception:
+        log.exception(unhandled)
+        return error_page(GatewayError())
 
 
 def view(handler: Page) -> Handler:
@@ -176,7 +194,7 @@ def action(handler: FormPage, *, upload_limit: bool = False) -> Handler:
         settings = request.app[SETTINGS]
         limit = settings.max_upload_bytes if upload_limit else settings.max_body_bytes
         form = await read_form(request, limit)
-        if not _csrf_ok(form, user):
+        if not csrf_ok(form, user):
             log.warning("console_csrf_rejected", user_id=user.id, path=request.path)
             return _invalid_session(user)
         return await handler(request, user, form)
@@ -185,7 +203,7 @@ def action(handler: FormPage, *, upload_limit: bool = False) -> Handler:
     return _guarded(checked)
 
 
-def _csrf_ok(form: Form, user: StaffUser) -> bool:
+def csrf_ok(form: Form, user: StaffUser) -> bool:
     sent = form.get("csrf").encode()
     return bool(sent) and hmac.compare_digest(sent, user.csrf_token.encode())
 
@@ -309,7 +327,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if user is None:
         raise web.HTTPSeeOther(LOGIN)
     form = await read_form(request, request.app[SETTINGS].max_body_bytes)
-    if not _csrf_ok(form, user):
+    if not csrf_ok(form, user):
         return _invalid_session(user)
     await request.app[STAFF].logout(request.cookies[COOKIE])
     log.info("console_logout", user_id=user.id)

@@ -10,7 +10,6 @@ request, so a changed scope applies at once. POST forms carry the session's CSRF
 from __future__ import annotations
 
 import functools
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +24,8 @@ from gateway.pages.console_auth import (
     LOGIN,
     OPERATOR_PREFIX,
     Form,
+    as_page,
+    csrf_ok,
     read_form,
     see_other,
     signed_in,
@@ -84,17 +85,12 @@ def _guarded(handler: Page) -> Handler:
             )
         async with request.app[DATABASE].read() as conn:
             office_ids = await offices.user_offices(conn, user.id)
-        try:
-            return await handler(request, user, Operator.staff(user.id, office_ids))
-        except web.HTTPException:
-            raise
-        except GatewayError as exc:
-            if exc.http_status >= 500:
-                log.error("operator_console_failed", code=exc.code, exc_info=True)
-            return error_page(user, exc)
-        except Exception:
-            log.exception("operator_console_unhandled_error")
-            return error_page(user, GatewayError())
+        return await as_page(
+            handler(request, user, Operator.staff(user.id, office_ids)),
+            lambda error: error_page(user, error),
+            failed="operator_console_failed",
+            unhandled="operator_console_unhandled_error",
+        )
 
     return guarded
 
@@ -124,11 +120,6 @@ def action(handler: FormPage) -> Handler:
 
     functools.update_wrapper(checked, handler)
     return _guarded(checked)
-
-
-def csrf_ok(form: Form, user: StaffUser) -> bool:
-    sent = form.get("csrf").encode()
-    return bool(sent) and hmac.compare_digest(sent, user.csrf_token.encode())
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
