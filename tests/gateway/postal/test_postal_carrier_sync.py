@@ -397,3 +397,21 @@ async def test_two_workers_submit_a_due_order_once(postal: Postal) -> None:
     await asyncio.gather(sync.submit_due(), sync.submit_due(), sync.submit(order["id"]))
     assert len(await carrier_orders(postal)) == 1
     assert await outbox_types(postal, order["id"]) == ["postal.order.created"]
+
+
+async def test_an_oversized_push_is_refused_before_it_is_read_and_stores_nothing(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    body, headers = signed_push(order["tracking_number"], 5, "22/11/2026 09:30:00")
+    padded = body[:-1] + b',"note":"' + b"x" * 70_000 + b'"}'
+    status, problem = await push(postal, padded, headers)
+    assert (status, problem["code"]) == (413, "payload_too_large")
+    async with postal.client.app[DATABASE].read() as conn:
+        stored = (
+            await conn.execute(
+                select(provider_events).where(provider_events.c.provider == "vnpost")
+            )
+        ).all()
+    assert stored == []
+    assert (await postal.order(order["id"]))["status"] == "created"

@@ -173,3 +173,9 @@ async def test_cancel_after_pickup_is_refused_and_changes_nothing(postal: Any) -
 async def test_an_unknown_status_filter_is_refused(postal: Any) -> None:
     response = await postal.client.get("/v1/postal/orders?status=teleported", headers=postal.auth())
     assert response.status == 422
+
+
+async def test_an_oversized_booking_is_refused_and_creates_nothing(postal: Any) -> None:
+    status, problem = await post(postal, order_body(note="x" * 70_000))
+    assert (status, problem["code"]) == (413, "payload_too_large")
+    assert await order_count(postal) == 0
