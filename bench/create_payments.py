@@ -6,7 +6,7 @@ same run.
 What it does, in order:
 
 1. creates a fresh database ``gateway_bench_<pid>`` on the PostgreSQL server at ``--pg``
-   and applies the gateway's migrations (``gateway.db.migrate.upgrade``);
+   and applies the gateway's migrations (``gateway.core.db.migrate.upgrade``);
 2. writes a TOML configuration (``sandbox = false``, that database, a free loopback port,
    ``log_level = "warning"``), seeds one agency and one portal API key with the ``gateway``
    CLI, and starts ``gateway serve`` as a separate process (``python -m gateway.cli``, run
@@ -607,7 +607,7 @@ async def _run_on(
     pg_version: str,
     pg_settings: dict[str, str],
 ) -> dict[str, Any]:
-    from gateway.db.migrate import upgrade  # the tree this script sits in (see main)
+    from gateway.core.db.migrate import upgrade  # the tree this script sits in (see main)
 
     url = pg.sqlalchemy_url(database)
     print(f"database {database}: applying migrations", flush=True)

@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     # The gateway's engine keeps 10 connections and opens up to 20 more under load
-    # (gateway/db/database.py); the floor may hold as many, but keeps them open.
+    # (gateway/core/db/database.py); the floor may hold as many, but keeps them open.
     parser.add_argument("--pool-min", type=int, default=10)
     parser.add_argument("--pool-max", type=int, default=30)
     args = parser.parse_args()

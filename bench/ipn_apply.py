@@ -36,7 +36,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.db.migrate import upgrade
+from gateway.core.db.migrate import upgrade
 from providers.payment.vnpay import canonical_query, sign
 
 TMN, SECRET = "BENCHTMN", "bench-vnpay-secret"

@@ -6,7 +6,7 @@
 and ``--seed`` reuses them instead of generating again.
 
 1. Generates (not timed) ``gateway.csv`` — N paid fees, references with valid check symbols
-   (``gateway.domain.references.make_reference`` fed by a seeded random) — and ``bank.csv``,
+   (``gateway.core.references.make_reference`` fed by a seeded random) — and ``bank.csv``,
    the collection account's statement of the same day: transfer texts with bank prefixes,
    Vietnamese words, spaces or dashes inside references, lower case; ≈ 0.5 % of N injected of
    each discrepancy kind, plus settlement batches (one credit for many payments).
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 import polars as pl
 import psutil
 
-from gateway.domain.references import is_valid_reference, make_reference
+from gateway.core.references import is_valid_reference, make_reference
 from reconciliation.engine import reconcile
 from reconciliation.frame import FRAME_SCHEMA, normalise_text
 from reconciliation.model import Source

@@ -30,9 +30,9 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.db import Database
-from gateway.db.migrate import upgrade
-from gateway.domain.ids import system_clock
+from gateway.core.db import Database
+from gateway.core.db.migrate import upgrade
+from gateway.core.ids import system_clock
 from gateway.observability import configure_logging
 from webhooks.delivery import DeliveryOptions, DeliveryWorker
 from webhooks.endpoints import EndpointService

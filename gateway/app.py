@@ -12,8 +12,8 @@ from config import Settings
 from gateway.background import loops as periodic_work
 from gateway.channels.registry import build_channels, pos_merchant
 from gateway.channels.vnpay import VnpayChannel
-from gateway.db import Database
-from gateway.domain.ids import Clock, system_clock
+from gateway.core.db import Database
+from gateway.core.ids import Clock, system_clock
 from gateway.http.middleware import observe, problems
 from gateway.keys import (
     ATTEMPTS,

@@ -11,13 +11,14 @@ from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, Settings, load_settings
-from gateway.db import Database
-from gateway.db.migrate import upgrade
-from gateway.domain.ids import system_clock
-from gateway.errors import GatewayError
+from gateway.core.db import Database
+from gateway.core.db.migrate import upgrade
+from gateway.core.errors import GatewayError
+from gateway.core.ids import system_clock
+from gateway.core.roles import Role
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
-from gateway.services.clients import Role, create_client
+from gateway.services.clients import create_client
 from gateway.services.postal import offices
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService

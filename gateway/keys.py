@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from config import Settings
-from gateway.db import Database
-from gateway.domain.ids import Clock
+from gateway.core.db import Database
+from gateway.core.ids import Clock
 from gateway.observability import Metrics
 from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService

@@ -17,13 +17,14 @@ from aiohttp import web
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from gateway.db.migrate import upgrade
-from gateway.db.schema import agencies, api_clients, staff_users
+from gateway.core.db.migrate import upgrade
+from gateway.core.db.schema import agencies, api_clients, staff_users
+from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, SETTINGS, STAFF, TERMINALS
 from gateway.pages.operator_demo import DEMO_OPERATOR_USER, seed_demo_operator
 from gateway.sandbox_statements import add_statement_routes
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
-from gateway.services.clients import Role, create_client, key_id
+from gateway.services.clients import create_client, key_id
 from gateway.services.staff import hash_password
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app

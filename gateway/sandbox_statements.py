@@ -22,8 +22,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from gateway.db.schema import agencies, attempts, payment_items, payments, postal_orders
-from gateway.errors import FieldError, ValidationFailed
+from gateway.core.db.schema import agencies, attempts, payment_items, payments, postal_orders
+from gateway.core.errors import FieldError, ValidationFailed
 from gateway.keys import DATABASE, SETTINGS
 from providers.sandbox.statements import (
     Discrepancies,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import audit_log
+from gateway.core.db.schema import audit_log
 
 
 async def record(

@@ -109,7 +109,7 @@ def normalise_text(text: pl.Expr) -> pl.Expr:
     """Transfer text as the engine searches it: diacritics folded (``đ`` → ``D``), upper-case,
     nothing but ``A–Z`` and ``0–9`` left. ``"Lệ phí: DVC-7K3M…"`` → ``"LEPHIDVC7K3M…"``.
 
-    The vectorised twin of ``gateway.domain.references.normalise_transfer_text`` (the tests
+    The vectorised twin of ``gateway.core.references.normalise_transfer_text`` (the tests
     compare the two). Folding comes first so that upper-casing sees mostly ASCII.
     """
     return text.str.replace_many(FOLD_TABLE).str.to_uppercase().str.replace_all("[^A-Z0-9]+", "")

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import day_closes, statement_imports, statement_lines
-from gateway.domain.ids import Clock, new_id
-from gateway.errors import Conflict, FieldError, ValidationFailed
+from gateway.core.db import Database
+from gateway.core.db.schema import day_closes, statement_imports, statement_lines
+from gateway.core.errors import Conflict, FieldError, ValidationFailed
+from gateway.core.ids import Clock, new_id
 from reconciliation import parsers
 from reconciliation.audit import record
 from reconciliation.model import ParsedFile, ParseError, Source

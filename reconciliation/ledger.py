@@ -23,7 +23,14 @@ from types import MappingProxyType
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import agencies, attempts, payment_items, payments, postal_orders, refunds
+from gateway.core.db.schema import (
+    agencies,
+    attempts,
+    payment_items,
+    payments,
+    postal_orders,
+    refunds,
+)
 from reconciliation.model import BUSINESS_TZ, Direction, Source, StatementLine
 
 PAID_STATUSES = ("paid", "partially_refunded", "refunded", "needs_review")

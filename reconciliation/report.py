@@ -14,15 +14,15 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import func, select
 
-from gateway.db import Database
-from gateway.db.schema import (
+from gateway.core.db import Database
+from gateway.core.db.schema import (
     day_closes,
     recon_exceptions,
     recon_runs,
     statement_imports,
     statement_lines,
 )
-from gateway.errors import FieldError, NotFound, ValidationFailed
+from gateway.core.errors import FieldError, NotFound, ValidationFailed
 
 KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí"}
 

@@ -19,17 +19,17 @@ import structlog
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import (
+from gateway.core.db import Database
+from gateway.core.db.schema import (
     recon_exceptions,
     recon_matches,
     recon_runs,
     statement_imports,
     statement_lines,
 )
-from gateway.domain.ids import Clock, new_id
-from gateway.domain.references import is_valid_reference
-from gateway.errors import NotFound
+from gateway.core.errors import NotFound
+from gateway.core.ids import Clock, new_id
+from gateway.core.references import is_valid_reference
 from reconciliation import engine, frame
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed

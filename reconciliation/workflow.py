@@ -18,10 +18,9 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import day_closes, recon_exceptions, recon_runs, statement_lines
-from gateway.domain.ids import Clock
-from gateway.errors import (
+from gateway.core.db import Database
+from gateway.core.db.schema import day_closes, recon_exceptions, recon_runs, statement_lines
+from gateway.core.errors import (
     Conflict,
     FieldError,
     Forbidden,
@@ -29,7 +28,8 @@ from gateway.errors import (
     NotFound,
     ValidationFailed,
 )
-from gateway.services.clients import Role
+from gateway.core.ids import Clock
+from gateway.core.roles import Role
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ

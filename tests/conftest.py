@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from config import Settings, load_settings
 from gateway.app import create_app
-from gateway.db.migrate import upgrade
-from gateway.db.schema import metadata
+from gateway.core.db.migrate import upgrade
+from gateway.core.db.schema import metadata
+from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE
 from gateway.services.agencies import NewAgency, add_agency
-from gateway.services.clients import Role, create_client
+from gateway.services.clients import create_client
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -59,7 +60,7 @@ class FixedClock:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "gateway.db"
+    path = tmp_path_factory.mktemp("template") / "gateway.core.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
     return path
 
@@ -117,7 +118,7 @@ async def database_url(
     request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
 ) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        path = tmp_path / "gateway.db"
+        path = tmp_path / "gateway.core.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
     else:

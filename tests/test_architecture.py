@@ -95,9 +95,9 @@ def test_only_config_reads_the_environment(path: Path) -> None:
     [
         ("import gateway.app", ["gateway"]),
         ("from config import Settings", ["config"]),
-        ("from webhooks.outbox import x", ["webhooks"]),
+        ("from webhooks.delivery import x", ["webhooks"]),
         ("import reconciliation as r", ["reconciliation"]),
-        ("def f():\n    from gateway import errors", ["gateway"]),
+        ("def f():\n    from gateway.core import errors", ["gateway"]),
         ("from . import codec\nfrom .tlv import parse", []),
         ("import json\nfrom aiohttp import web", []),
     ],

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.db.schema import outbox_events
+from gateway.core.db.schema import outbox_events
 from gateway.keys import DATABASE
 
 

@@ -24,9 +24,9 @@ import aiohttp
 import structlog
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 
-from gateway.db import Database
-from gateway.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
-from gateway.domain.ids import Clock
+from gateway.core.db import Database
+from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
+from gateway.core.ids import Clock
 from webhooks import sender, signing
 from webhooks.endpoints import EndpointService, current_secrets
 from webhooks.schedule import next_attempt_delay

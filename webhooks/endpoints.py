@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import deliveries, webhook_endpoints
-from gateway.domain.ids import Clock, new_id
-from gateway.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.db import Database
+from gateway.core.db.schema import deliveries, webhook_endpoints
+from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.ids import Clock, new_id
+from gateway.core.outbox import EVENT_TYPES
 from webhooks import signing
-from webhooks.outbox import EVENT_TYPES
 from webhooks.url_policy import UrlRejected, check_url, resolve_host
 
 MAX_ENDPOINTS_PER_CLIENT = 20

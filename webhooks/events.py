@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
-from gateway.domain.ids import Clock
-from gateway.errors import InvalidCursor, NotFound
-from webhooks.outbox import new_delivery
+from gateway.core.db import Database
+from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
+from gateway.core.errors import InvalidCursor, NotFound
+from gateway.core.ids import Clock
+from gateway.core.outbox import new_delivery
 
 
 def _iso(value: Any) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.errors import ServiceUnavailable
+from gateway.core.errors import ServiceUnavailable
 from gateway.http.responses import json_response
 from gateway.keys import DATABASE, METRICS
 

@@ -42,16 +42,16 @@ from gateway.api.openapi_schemas import (
     request_schemas,
 )
 from gateway.api.postal_schemas import CreatePostalOrder
-from gateway.domain.postal.orders import (
+from gateway.core.postal.orders import (
     CANCELLABLE,
     ORDER_STATUSES,
     SUBMIT_FAILED,
     SUBMITTING,
     Leg,
 )
-from gateway.domain.postal.phones import UNKNOWN_RANGE
+from gateway.core.postal.phones import UNKNOWN_RANGE
+from providers.common.postal import PostalStatus
 from providers.postal.vnpost.codec import ITEM_CODE_PATTERN, SIGNATURE_HEADER
-from providers.postal.vnpost.statuses import PostalStatus
 
 #: What an order's ``status`` can be, along an order's life.
 POSTAL_ORDER_STATUSES = [

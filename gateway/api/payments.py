@@ -8,13 +8,13 @@ import structlog
 from aiohttp import web
 
 from gateway.api.schemas import CreatePayment
-from gateway.domain.statuses import PaymentStatus
-from gateway.errors import FieldError, ValidationFailed
+from gateway.core.errors import FieldError, ValidationFailed
+from gateway.core.roles import Role
+from gateway.core.statuses import PaymentStatus
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_json
 from gateway.keys import METRICS, PAYMENTS
-from gateway.services.clients import Role
 from gateway.services.payments import ListFilter
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)

@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from gateway.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
+from gateway.core.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
+from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.responses import json_response, read_json
 from gateway.keys import IMPORTS, RECON_RUNS, REPORTS, SETTINGS, WORKFLOW
-from gateway.services.clients import Role
 from reconciliation.workflow import Actor
 
 FINANCE = (Role.FINANCE, Role.FINANCE_APPROVER)

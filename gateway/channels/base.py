@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from gateway.domain.statuses import AttemptStatus
-from gateway.errors import ServiceUnavailable
+from gateway.core.errors import ServiceUnavailable
+from gateway.core.statuses import AttemptStatus
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from gateway.channels.base import (
     ProviderUnavailable,
     Started,
 )
-from gateway.domain.ids import Clock
-from gateway.domain.statuses import AttemptStatus
+from gateway.core.ids import Clock
+from gateway.core.statuses import AttemptStatus
 from providers.payment.pos import (
     PosClient,
     PosError,

@@ -11,7 +11,7 @@ from config import Settings
 from gateway.channels.base import Channel
 from gateway.channels.pos import PosChannel
 from gateway.channels.vnpay import VnpayChannel
-from gateway.domain.ids import Clock
+from gateway.core.ids import Clock
 from providers.payment.pos import PosMerchant
 from providers.payment.vnpay import VnpayTerminal
 

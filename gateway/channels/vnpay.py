@@ -18,8 +18,8 @@ from gateway.channels.base import (
     RefundRequest,
     Started,
 )
-from gateway.domain.ids import Clock
-from gateway.domain.statuses import AttemptStatus
+from gateway.core.ids import Clock
+from gateway.core.statuses import AttemptStatus
 from providers.payment import vnpay
 
 _ATTEMPT_STATUS = {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.errors import Forbidden, Unauthenticated
+from gateway.core.errors import Forbidden, Unauthenticated
+from gateway.core.roles import Role
 from gateway.keys import PRINCIPALS
-from gateway.services.clients import Principal, Role
+from gateway.services.clients import Principal
 
 
 async def principal(request: web.Request, *roles: Role) -> Principal:

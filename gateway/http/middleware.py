@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.errors import GatewayError, NotFound, PayloadTooLarge
+from gateway.core.errors import GatewayError, NotFound, PayloadTooLarge
 from gateway.http.responses import problem
 from gateway.keys import METRICS
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import (
+from gateway.core.errors import (
     FieldError,
     GatewayError,
     MalformedJson,

@@ -12,7 +12,7 @@ import asyncio
 from aiohttp import web
 
 from gateway.channels.vnpay import VnpayChannel
-from gateway.errors import InvalidTransition, NotFound, ValidationFailed
+from gateway.core.errors import InvalidTransition, NotFound, ValidationFailed
 from gateway.http.responses import json_response
 from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, SETTINGS
 from gateway.pages.render import render

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.errors import GatewayError, NotFound
+from gateway.core.errors import GatewayError, NotFound
 from gateway.keys import DATABASE, IMPORTS, RECON_RUNS, REPORTS, WORKFLOW
 from gateway.pages import console_labels as labels
 from gateway.pages.console_auth import (

@@ -25,12 +25,12 @@ from urllib.parse import parse_qsl
 import structlog
 from aiohttp import BodyPartReader, web
 
-from gateway.errors import GatewayError, PayloadTooLarge, Unauthenticated
+from gateway.core.errors import GatewayError, PayloadTooLarge, Unauthenticated
+from gateway.core.roles import Role
 from gateway.http.responses import read_body
 from gateway.keys import SETTINGS, STAFF
 from gateway.pages.console_labels import error_message
 from gateway.pages.render import render
-from gateway.services.clients import Role
 from gateway.services.staff import StaffUser
 
 log = structlog.get_logger(__name__)

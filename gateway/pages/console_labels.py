@@ -3,7 +3,7 @@ sentence a finance officer reads for each error (never the English detail or a t
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError, InvalidTransition, ValidationFailed
+from gateway.core.errors import GatewayError, InvalidTransition, ValidationFailed
 
 #: In the order of ``reconciliation.results.ExceptionType`` (the report's order).
 EXCEPTION_TYPES = {

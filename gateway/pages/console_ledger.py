@@ -14,8 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from gateway.db import Database
-from gateway.db.schema import (
+from gateway.core.db import Database
+from gateway.core.db.schema import (
     attempts,
     payment_items,
     payments,

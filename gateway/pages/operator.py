@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.errors import GatewayError, NotFound
+from gateway.core.errors import GatewayError, NotFound
 from gateway.keys import CLOCK, OPERATORS
 from gateway.pages import operator_forms as forms
 from gateway.pages import operator_labels as labels

@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
+from gateway.core.roles import Role
 from gateway.keys import DATABASE, SETTINGS, STAFF
 from gateway.pages import operator_labels as labels
 from gateway.pages.console_auth import (
@@ -31,7 +32,6 @@ from gateway.pages.console_auth import (
     signed_in,
 )
 from gateway.pages.render import render
-from gateway.services.clients import Role
 from gateway.services.postal import offices
 from gateway.services.postal.operators import Operator
 from gateway.services.staff import StaffUser

@@ -8,9 +8,10 @@ import secrets
 from aiohttp import web
 from sqlalchemy import select, update
 
-from gateway.db.schema import agencies, api_clients, staff_users
+from gateway.core.db.schema import agencies, api_clients, staff_users
+from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, SETTINGS, STAFF
-from gateway.services.clients import Role, create_client
+from gateway.services.clients import create_client
 from gateway.services.postal import offices
 from gateway.services.staff import hash_password
 

@@ -11,7 +11,7 @@ from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from gateway.api.postal_schemas import Handover, OperatorEvent
-from gateway.errors import FieldError, ValidationFailed
+from gateway.core.errors import FieldError, ValidationFailed
 from gateway.http.responses import parse_body
 from gateway.pages.console_auth import Form
 

@@ -3,7 +3,7 @@ documents, and the sentence a postal operator reads for each error."""
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError, ValidationFailed
+from gateway.core.errors import GatewayError, ValidationFailed
 
 STATUSES = {
     "submitting": "Đang gửi sang bưu điện",

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import agencies
-from gateway.domain.ids import Clock
-from gateway.errors import Conflict, FieldError, ValidationFailed
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies
+from gateway.core.errors import Conflict, FieldError, ValidationFailed
+from gateway.core.ids import Clock
 from providers.payment.vietqr import VietQRError, to_qr_text
 
 

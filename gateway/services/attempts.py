@@ -30,19 +30,19 @@ from gateway.channels.base import (
     Outcome,
     Started,
 )
-from gateway.db import Database
-from gateway.db.schema import agencies, attempts, payments
-from gateway.domain.ids import new_id
-from gateway.domain.statuses import (
+from gateway.core import outbox
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, attempts, payments
+from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.ids import new_id
+from gateway.core.statuses import (
     ATTEMPT_TRANSITIONS,
     AttemptStatus,
     PaymentStatus,
 )
-from gateway.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.services import payment_state as state
 from gateway.services import terminals
 from gateway.services.clients import Principal
-from webhooks import outbox
 
 log = structlog.get_logger(__name__)
 

@@ -32,14 +32,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import BankSettings
-from gateway.db import Database
-from gateway.db.schema import agencies, attempts, payments
-from gateway.domain.references import find_references
-from gateway.domain.statuses import AttemptStatus, PaymentStatus
-from gateway.errors import NotFound, NoticeRejected
+from gateway.core import inbox
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, attempts, payments
+from gateway.core.errors import NotFound, NoticeRejected
+from gateway.core.references import find_references
+from gateway.core.statuses import AttemptStatus, PaymentStatus
 from gateway.services import payment_state as state
 from providers.payment.vietqr import notice as wire
-from webhooks import inbox
 
 log = structlog.get_logger(__name__)
 

@@ -11,24 +11,20 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import insert, select
 
 from config.settings import API_KEY_FORMAT
-from gateway.db import Database
-from gateway.db.schema import agencies, api_client_agencies, api_client_post_offices, api_clients
-from gateway.domain.ids import Clock
-from gateway.errors import NotFound, Unauthenticated
-
-
-class Role(StrEnum):
-    PORTAL = "portal"
-    COUNTER = "counter"
-    FINANCE = "finance"
-    FINANCE_APPROVER = "finance_approver"
-    POSTAL_OPERATOR = "postal_operator"
-    ADMIN = "admin"
+from gateway.core.db import Database
+from gateway.core.db.schema import (
+    agencies,
+    api_client_agencies,
+    api_client_post_offices,
+    api_clients,
+)
+from gateway.core.errors import NotFound, Unauthenticated
+from gateway.core.ids import Clock
+from gateway.core.roles import Role
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import idempotency_keys
-from gateway.domain.ids import Clock
-from gateway.errors import FieldError, IdempotencyKeyReused, ValidationFailed
+from gateway.core.db import Database
+from gateway.core.db.schema import idempotency_keys
+from gateway.core.errors import FieldError, IdempotencyKeyReused, ValidationFailed
+from gateway.core.ids import Clock
 
 MAX_KEY_LENGTH = 255
 

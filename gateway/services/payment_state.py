@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import agencies, attempts, payment_items, payments
-from gateway.domain.ids import Clock
-from gateway.domain.statuses import AttemptStatus, PaymentStatus, transition
-from gateway.errors import Conflict
-from webhooks import outbox
+from gateway.core import outbox
+from gateway.core.db.schema import agencies, attempts, payment_items, payments
+from gateway.core.errors import Conflict
+from gateway.core.ids import Clock
+from gateway.core.statuses import AttemptStatus, PaymentStatus, transition
 
 PAYMENT_COLUMNS = (
     payments,

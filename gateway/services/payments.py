@@ -22,18 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import PaymentSettings
 from gateway.api.schemas import CreatePayment
-from gateway.db import Database
-from gateway.db.schema import agencies, attempts, payment_items, payments
-from gateway.domain.ids import Clock, new_id
-from gateway.domain.references import make_reference
-from gateway.domain.statuses import AttemptStatus, PaymentStatus
-from gateway.errors import (
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, attempts, payment_items, payments
+from gateway.core.errors import (
     AgencyNotInScope,
     FieldError,
     InvalidCursor,
     NotFound,
     ValidationFailed,
 )
+from gateway.core.ids import Clock, new_id
+from gateway.core.references import make_reference
+from gateway.core.statuses import AttemptStatus, PaymentStatus
 from gateway.services import payment_state as state
 from gateway.services.agencies import Agency, find_agency
 from gateway.services.clients import Principal

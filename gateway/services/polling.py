@@ -15,9 +15,9 @@ import structlog
 from sqlalchemy import or_, select, update
 
 from gateway.channels.base import Channel, Outcome, Queryable
-from gateway.db import Database
-from gateway.db.schema import attempts
-from gateway.domain.statuses import AttemptStatus
+from gateway.core.db import Database
+from gateway.core.db.schema import attempts
+from gateway.core.statuses import AttemptStatus
 from gateway.services.attempts import AttemptService
 
 log = structlog.get_logger(__name__)

@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from gateway.channels.pos import outcome_of as pos_outcome
 from gateway.channels.vnpay import VnpayChannel
 from gateway.channels.vnpay import outcome_of as vnpay_outcome
-from gateway.db import Database
-from gateway.domain.ids import Clock
-from gateway.domain.statuses import AttemptStatus
-from gateway.errors import Conflict, GatewayError, NotFound, NoticeRejected
+from gateway.core import inbox
+from gateway.core.db import Database
+from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
+from gateway.core.ids import Clock
+from gateway.core.statuses import AttemptStatus
 from gateway.services.attempts import AttemptService, reference_for
 from providers.payment import pos, vnpay
-from webhooks import inbox
 
 log = structlog.get_logger(__name__)
 _FINAL = {AttemptStatus.SUCCEEDED.value, AttemptStatus.FAILED.value}

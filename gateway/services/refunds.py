@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.schemas import CreateRefund
 from gateway.channels.base import AttemptRef, Channel, Refundable, RefundOutcome, RefundRequest
-from gateway.db import Database
-from gateway.db.schema import agencies, attempts, payments, refunds
-from gateway.domain.ids import new_id
-from gateway.domain.statuses import AttemptStatus, PaymentStatus
-from gateway.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core import outbox
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, attempts, payments, refunds
+from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.ids import new_id
+from gateway.core.statuses import AttemptStatus, PaymentStatus
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
-from webhooks import outbox
 
 _REFUNDABLE = (
     PaymentStatus.PAID.value,

@@ -1,12 +1,12 @@
 """Sealing personal data before it is stored (phones, e-mail addresses, ID numbers, postal
-addresses): :mod:`gateway.domain.pii` with the configured key ring and a fresh nonce each time."""
+addresses): :mod:`gateway.core.pii` with the configured key ring and a fresh nonce each time."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
 
-from gateway.domain import pii
+from gateway.core import pii
 
 
 class Sealer:

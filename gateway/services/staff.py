@@ -17,11 +17,11 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.db import Database
-from gateway.db.schema import agencies, staff_sessions, staff_user_agencies, staff_users
-from gateway.domain.ids import Clock, new_id
-from gateway.errors import Conflict, FieldError, Unauthenticated, ValidationFailed
-from gateway.services.clients import Role
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, staff_sessions, staff_user_agencies, staff_users
+from gateway.core.errors import Conflict, FieldError, Unauthenticated, ValidationFailed
+from gateway.core.ids import Clock, new_id
+from gateway.core.roles import Role
 
 SESSION_LIFETIME = timedelta(hours=8)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}

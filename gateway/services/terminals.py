@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import agencies, pos_terminals
-from gateway.domain.ids import Clock
-from gateway.errors import Conflict, FieldError, NotFound, ValidationFailed
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, pos_terminals
+from gateway.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from gateway.core.ids import Clock
 from gateway.services.agencies import find_agency
 
 _TERMINAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")

@@ -10,10 +10,9 @@ in the background every ``retry_seconds`` up to ``max_attempts`` times, as banks
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -22,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from providers.payment.vietqr import notice as wire
-from providers.sandbox.redelivery import redeliver
+from providers.sandbox.redelivery import Background, redeliver
 
 ICT = timezone(timedelta(hours=7))
 
@@ -50,38 +49,17 @@ class Transfer:
         return {**self.notice.to_json(), "delivered": self.delivered, "attempts": self.deliveries}
 
 
-class Redeliveries:
-    """The bank's background redelivery tasks."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def start(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def wait(self) -> None:
-        """Wait until every scheduled redelivery has finished (delivered or given up)."""
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await self.wait()
-
-
 CONFIG = web.AppKey("sandbox_bank_config", SandboxBankConfig)
 TRANSFERS = web.AppKey("sandbox_bank_transfers", dict[str, Transfer])
 SESSION = web.AppKey("sandbox_bank_session", aiohttp.ClientSession)
-REDELIVERIES = web.AppKey("sandbox_bank_redeliveries", Redeliveries)
+REDELIVERIES = web.AppKey("sandbox_bank_redeliveries", Background)
 
 
 def create_bank_app(config: SandboxBankConfig) -> web.Application:
     app = web.Application()
     app[CONFIG] = config
     app[TRANSFERS] = {}
-    app[REDELIVERIES] = Redeliveries()
+    app[REDELIVERIES] = Background()
     app.cleanup_ctx.append(_session)
     app.router.add_post("/transfers", book_transfer)
     app.router.add_get("/transfers", list_transfers)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
@@ -38,7 +38,7 @@ from providers.payment.pos import codec as wire
 from providers.payment.pos.codec import CardBrand, SaleResult
 from providers.payment.pos.errors import PosError
 from providers.payment.pos.statuses import SaleStatus
-from providers.sandbox.redelivery import redeliver
+from providers.sandbox.redelivery import Background, redeliver
 
 ICT: Final = timezone(timedelta(hours=7))
 SCRIPT_OUTCOMES: Final = frozenset({"approve", "decline", "no_answer"})
@@ -98,30 +98,6 @@ class CloudSale:
             **self.result.to_json(),
             "deliveries": self.deliveries,
         }
-
-
-class Background:
-    """The cloud's background work: scripted cardholders and callback redeliveries."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def wait(self) -> None:
-        """Wait until nothing is left, including work started meanwhile (a cardholder who
-        completes a sale may start a redelivery)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 CONFIG = web.AppKey("sandbox_pos_config", SandboxPosConfig)

@@ -47,8 +47,7 @@ from providers.payment.vnpay.wire import (
     signed_query,
     verify_query,
 )
-from providers.sandbox.bank import Redeliveries
-from providers.sandbox.redelivery import redeliver
+from providers.sandbox.redelivery import Background, redeliver
 
 
 @dataclass
@@ -127,7 +126,7 @@ CONFIG = web.AppKey("sandbox_vnpay_config", SandboxVnpayConfig)
 TRANSACTIONS = web.AppKey("sandbox_vnpay_transactions", dict[tuple[str, str], Transaction])
 REQUEST_IDS = web.AppKey("sandbox_vnpay_request_ids", set[tuple[str, str]])
 SESSION = web.AppKey("sandbox_vnpay_session", aiohttp.ClientSession)
-REDELIVERIES = web.AppKey("sandbox_vnpay_redeliveries", Redeliveries)
+REDELIVERIES = web.AppKey("sandbox_vnpay_redeliveries", Background)
 
 # outcome -> (vnp_ResponseCode, vnp_TransactionStatus)
 OUTCOMES: Final[Mapping[str, tuple[str, str]]] = {
@@ -160,7 +159,7 @@ def create_vnpay_app(config: SandboxVnpayConfig) -> web.Application:
     app[CONFIG] = config
     app[TRANSACTIONS] = {}
     app[REQUEST_IDS] = set()
-    app[REDELIVERIES] = Redeliveries()
+    app[REDELIVERIES] = Background()
     app.cleanup_ctx.append(_session)
     app.router.add_get("/paymentv2/vpcpay.html", payment_page)
     app.router.add_post("/paymentv2/complete", complete)

@@ -40,8 +40,7 @@ from aiohttp import web
 
 from providers.postal.vnpost import codec as wire
 from providers.postal.vnpost.statuses import VNPOST_STATUS, PostalStatus, normalise
-from providers.sandbox.pos import Background
-from providers.sandbox.redelivery import redeliver
+from providers.sandbox.redelivery import Background, redeliver
 
 # Codes the partner may still cancel from: nothing has been picked up yet.
 CANCELLABLE: Final = frozenset(

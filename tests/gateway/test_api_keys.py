@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import Gateway
 from sqlalchemy import update
 
-from gateway.db.schema import api_clients
+from gateway.core.db.schema import api_clients
 from gateway.keys import DATABASE
 from gateway.services.clients import key_id
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, Gateway
 from sqlalchemy import func, select
 
-from gateway.db.schema import provider_events
+from gateway.core.db.schema import provider_events
 from gateway.keys import DATABASE
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.bank import REDELIVERIES, SandboxBankConfig, create_bank_app

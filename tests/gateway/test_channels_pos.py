@@ -11,7 +11,7 @@ import aiohttp
 from conftest import POS_SECRET, Channels
 from sqlalchemy import select
 
-from gateway.db.schema import provider_events
+from gateway.core.db.schema import provider_events
 from gateway.keys import DATABASE, POLLER
 from providers.payment.pos import sign
 from providers.sandbox.pos import BACKGROUND, SALES

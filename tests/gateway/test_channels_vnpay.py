@@ -12,7 +12,7 @@ import pytest
 from conftest import VNPAY_SECRET, VNPAY_TMN, Channels
 from sqlalchemy import select
 
-from gateway.db.schema import attempts, outbox_events, provider_events
+from gateway.core.db.schema import attempts, outbox_events, provider_events
 from gateway.keys import DATABASE, POLLER
 from providers.payment.vnpay import canonical_query, sign
 from providers.sandbox.vnpay import CONFIG

@@ -30,8 +30,8 @@ from playwright.async_api import Browser, ConsoleMessage, Page, expect
 from test_console_http import DAY, PASSWORD, camt053
 
 from gateway.app import create_app
+from gateway.core.roles import Role
 from gateway.keys import STAFF
-from gateway.services.clients import Role
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 
 pytestmark = pytest.mark.browser

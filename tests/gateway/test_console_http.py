@@ -15,15 +15,15 @@ from conftest import FixedClock, Gateway, make_settings, seed
 from sqlalchemy import func, insert, select
 
 from gateway.app import create_app
-from gateway.db.schema import (
+from gateway.core.db.schema import (
     audit_log,
     recon_exceptions,
     recon_runs,
     staff_sessions,
     statement_imports,
 )
+from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, STAFF
-from gateway.services.clients import Role
 
 DAY = date(2026, 11, 22)  # the fixed clock's business day (09:00 in Hà Nội)
 PASSWORD = "mat-khau-thu-nghiem-2026"

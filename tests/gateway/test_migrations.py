@@ -11,12 +11,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.db.migrate import alembic_config
-from gateway.db.schema import metadata
+from gateway.core.db.migrate import alembic_config
+from gateway.core.db.schema import metadata
 
 
 def _differences(connection: Connection) -> list[Any]:
-    # The same options as gateway/db/migrations/env.py, so the test sees what a
+    # The same options as gateway/core/db/migrations/env.py, so the test sees what a
     # `alembic revision --autogenerate` would see.
     context = MigrationContext.configure(
         connection,
@@ -37,7 +37,7 @@ async def test_migrated_schema_matches_the_declared_metadata(database_url: str) 
     finally:
         await engine.dispose()
 
-    assert differences == [], "migrations and gateway/db/schema.py disagree"
+    assert differences == [], "migrations and gateway/core/db/schema.py disagree"
 
 
 async def test_the_database_is_at_the_latest_revision(database_url: str) -> None:

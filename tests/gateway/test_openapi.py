@@ -37,16 +37,17 @@ from referencing.jsonschema import DRAFT202012
 from sqlalchemy import select
 
 from gateway.app import create_app
-from gateway.db.schema import outbox_events
-from gateway.domain.postal.orders import ORDER_STATUSES
+from gateway.core import outbox
+from gateway.core.db.schema import outbox_events
+from gateway.core.postal.orders import ORDER_STATUSES
+from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, DELIVERY
-from gateway.services.clients import Role, create_client
+from gateway.services.clients import create_client
 from providers.payment import pos, vnpay
 from providers.payment.vietqr import notice as wire
 from providers.postal.vnpost import codec as vnpost_wire
 from providers.sandbox.pos import BACKGROUND
 from providers.sandbox.statements import Discrepancies, PaidPayment, camt053, treasury_csv
-from webhooks import outbox
 
 DOCUMENT_URI = "urn:gateway:openapi"
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
@@ -215,7 +216,7 @@ def test_sandbox_routes_are_the_only_undocumented_ones(tmp_path: Any) -> None:
     # Sandbox mode mounts the sandbox bank under /sandbox/; everything else is still the API
     # (the staff console aside, see is_console).
     settings = make_settings(
-        f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
+        f"sqlite+aiosqlite:///{tmp_path / 'gateway.core.db'}",
         sandbox=True,
         banks={"sandbox": {"secret": BANK_SECRET}},
     )

@@ -112,7 +112,7 @@ async def test_metadata_and_return_url_are_echoed(gateway: Gateway) -> None:
 async def test_payer_contact_data_is_sealed_at_rest(gateway: Gateway) -> None:
     from sqlalchemy import select
 
-    from gateway.db.schema import payments
+    from gateway.core.db.schema import payments
     from gateway.keys import DATABASE
 
     payment = await gateway.create_payment(

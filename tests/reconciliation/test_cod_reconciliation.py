@@ -19,7 +19,7 @@ from aiohttp import web
 from conftest import Gateway
 from sqlalchemy import insert, select, update
 
-from gateway.db.schema import agencies, api_clients, attempts, payments, postal_orders
+from gateway.core.db.schema import agencies, api_clients, attempts, payments, postal_orders
 from gateway.keys import DATABASE, SETTINGS
 from gateway.sandbox_statements import add_statement_routes
 from providers.sandbox.statements import Discrepancies

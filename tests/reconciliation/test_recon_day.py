@@ -15,7 +15,7 @@ from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, Gateway
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from gateway.db.schema import attempts, payments
+from gateway.core.db.schema import attempts, payments
 from gateway.keys import DATABASE
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.statements import Discrepancies, PaidPayment, camt053, treasury_csv

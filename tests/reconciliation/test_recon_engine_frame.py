@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.domain.references import normalise_transfer_text
+from gateway.core.references import normalise_transfer_text
 from reconciliation.frame import FRAME_SCHEMA, conform, normalise_text, to_frame
 from reconciliation.model import Direction, Source, StatementLine
 

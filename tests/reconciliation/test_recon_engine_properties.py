@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.domain.references import is_valid_reference, make_reference
+from gateway.core.references import is_valid_reference, make_reference
 from reconciliation.engine import GROUPED_COUNTERPARTS, Result, reconcile
 from reconciliation.frame import to_frame
 from reconciliation.model import Direction, Source, StatementLine

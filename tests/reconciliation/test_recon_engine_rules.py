@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.domain.references import is_valid_reference, make_reference
+from gateway.core.references import is_valid_reference, make_reference
 from reconciliation.engine import Result, reconcile
 from reconciliation.frame import to_frame
 from reconciliation.model import Direction, Source, StatementLine

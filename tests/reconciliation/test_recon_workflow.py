@@ -9,7 +9,7 @@ import pytest
 from conftest import Gateway
 from sqlalchemy import insert, select
 
-from gateway.db.schema import audit_log, recon_exceptions, recon_runs
+from gateway.core.db.schema import audit_log, recon_exceptions, recon_runs
 from gateway.keys import CLOCK, DATABASE
 
 DAY = date(2026, 11, 21)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from gateway.app import create_app
-from gateway.db.schema import deliveries, idempotency_keys
+from gateway.core.db.schema import deliveries, idempotency_keys
 from gateway.keys import DATABASE, DELIVERY
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from conftest import FixedClock, make_settings, seed
 
 from gateway.app import create_app
-from gateway.db import Database
+from gateway.core.db import Database
 from gateway.keys import DATABASE
 from webhooks.delivery import DeliveryOptions, DeliveryWorker
 from webhooks.endpoints import EndpointService

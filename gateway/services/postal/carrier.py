@@ -19,12 +19,13 @@ import structlog
 from sqlalchemy import or_, select, update
 
 from config.settings import VnpostSettings
-from gateway.db import Database
-from gateway.db.schema import postal_orders
-from gateway.domain.postal.orders import SUBMIT_FAILED, SUBMITTING, Leg, is_final
+from gateway.core.db import Database
+from gateway.core.db.schema import postal_orders
+from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING, Leg, is_final
 from gateway.services.postal import state
 from gateway.services.postal.state import NewEvent
 from gateway.services.sealing import Sealer
+from providers.common.postal import PostalStatus
 from providers.postal.vnpost import (
     Address,
     CarrierEvent,
@@ -41,7 +42,6 @@ from providers.postal.vnpost.errors import (
     OUTCOME_UNKNOWN,
     REJECTED,
 )
-from providers.postal.vnpost.statuses import PostalStatus
 
 log = structlog.get_logger(__name__)
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.db.schema import (
+from gateway.core.db import Database
+from gateway.core.db.schema import (
     agencies,
     agency_post_offices,
     api_client_post_offices,
@@ -19,10 +19,10 @@ from gateway.db.schema import (
     staff_user_post_offices,
     staff_users,
 )
-from gateway.domain.ids import Clock
-from gateway.domain.postal.orders import SUBMIT_FAILED
-from gateway.errors import Conflict, FieldError, NotFound, ValidationFailed
-from providers.postal.vnpost.statuses import FINAL_STATUSES
+from gateway.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from gateway.core.ids import Clock
+from gateway.core.postal.orders import SUBMIT_FAILED
+from providers.common.postal import FINAL_STATUSES
 
 #: Orders that are over: no operator needs to see them any more.
 FINAL = frozenset({SUBMIT_FAILED, *(status.value for status in FINAL_STATUSES)})

@@ -31,13 +31,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.postal_schemas import Handover
-from gateway.db.schema import postal_handovers, postal_orders
-from gateway.domain.ids import new_id
-from gateway.domain.postal.orders import mask_id_number
-from gateway.errors import BadRequest, Conflict
+from gateway.core.db.schema import postal_handovers, postal_orders
+from gateway.core.errors import BadRequest, Conflict
+from gateway.core.ids import new_id
+from gateway.core.postal.orders import mask_id_number
 from gateway.services.postal import state
 from gateway.services.sealing import Sealer
-from providers.postal.vnpost.statuses import PostalStatus
+from providers.common.postal import PostalStatus
 
 ID_NUMBER_FIELD = "postal.handover.id_number"
 #: The external id of a handover's event: this prefix and the reporter's handover id.

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import (
+from gateway.core.db.schema import (
     agencies,
     api_clients,
     post_offices,
@@ -22,7 +22,7 @@ from gateway.db.schema import (
     postal_orders,
     staff_users,
 )
-from gateway.domain.postal import admin_units
+from gateway.core.postal import admin_units
 from gateway.services.payment_state import iso
 from gateway.services.postal import state
 from gateway.services.sealing import Sealer

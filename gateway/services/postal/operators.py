@@ -40,17 +40,17 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.postal_schemas import Handover, OperatorEvent
-from gateway.db import Database
-from gateway.db.schema import postal_events, postal_orders
-from gateway.domain.postal.orders import SUBMIT_FAILED, SUBMITTING, is_final
-from gateway.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.db import Database
+from gateway.core.db.schema import postal_events, postal_orders
+from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING, is_final
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
 from gateway.services.postal import operator_views as views
 from gateway.services.postal import state
 from gateway.services.postal.operator_handovers import HANDOVER_EVENT_PREFIX, HandoverRecorder
 from gateway.services.sealing import Sealer
-from providers.postal.vnpost.statuses import FINAL_STATUSES, PostalStatus
+from providers.common.postal import FINAL_STATUSES, PostalStatus
 
 #: How far ahead of our clock a reported time may be (a handset's clock runs fast); beyond
 #: it the report is refused: a future time would hold the order against every later event.

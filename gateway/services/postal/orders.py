@@ -17,11 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config.settings import VnpostSettings
 from gateway.api.postal_schemas import CreatePostalOrder, PostalParty
-from gateway.db import Database
-from gateway.db.schema import agencies, payments, postal_orders
-from gateway.domain.ids import new_id
-from gateway.domain.postal import admin_units
-from gateway.domain.postal.orders import (
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, payments, postal_orders
+from gateway.core.errors import (
+    AgencyNotInScope,
+    Conflict,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from gateway.core.ids import new_id
+from gateway.core.postal import admin_units
+from gateway.core.postal.orders import (
     CANCELLABLE,
     ORDER_STATUSES,
     SUBMITTING,
@@ -30,15 +38,7 @@ from gateway.domain.postal.orders import (
     mask_phone,
     new_client_reference,
 )
-from gateway.domain.postal.phones import InvalidPhone, normalise_phone
-from gateway.errors import (
-    AgencyNotInScope,
-    Conflict,
-    FieldError,
-    InvalidTransition,
-    NotFound,
-    ValidationFailed,
-)
+from gateway.core.postal.phones import InvalidPhone, normalise_phone
 from gateway.services.agencies import find_agency
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor

@@ -22,16 +22,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from config.settings import VnpostSettings
-from gateway.db import Database
-from gateway.db.schema import postal_orders
-from gateway.errors import GatewayError
+from gateway.core import inbox
+from gateway.core.db import Database
+from gateway.core.db.schema import postal_orders
+from gateway.core.errors import GatewayError
 from gateway.services.postal import state
 from gateway.services.postal.carrier import MONEY_CODES, PROVIDER, carrier_event_key, new_event
+from providers.common.postal import FINAL_STATUSES
 from providers.postal.vnpost import VnpostError, parse_webhook
 from providers.postal.vnpost.codec import SIGNATURE_HEADER
 from providers.postal.vnpost.errors import UNAUTHORIZED
-from providers.postal.vnpost.statuses import FINAL_STATUSES
-from webhooks import inbox
 
 log = structlog.get_logger(__name__)
 

@@ -21,10 +21,12 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import agencies, attempts, payments, postal_events, postal_orders
-from gateway.domain.ids import Clock, new_id
-from gateway.domain.postal import admin_units
-from gateway.domain.postal.orders import (
+from gateway.core import outbox
+from gateway.core.db.schema import agencies, attempts, payments, postal_events, postal_orders
+from gateway.core.errors import Conflict
+from gateway.core.ids import Clock, new_id
+from gateway.core.postal import admin_units
+from gateway.core.postal.orders import (
     SUBMIT_FAILED,
     SUBMITTING,
     Leg,
@@ -32,11 +34,9 @@ from gateway.domain.postal.orders import (
     is_final,
     submission_transition,
 )
-from gateway.domain.statuses import AttemptStatus, PaymentStatus
-from gateway.errors import Conflict
+from gateway.core.statuses import AttemptStatus, PaymentStatus
 from gateway.services import payment_state
-from providers.postal.vnpost.statuses import PostalStatus, should_advance
-from webhooks import outbox
+from providers.common.postal import PostalStatus, should_advance
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ payload, ``decode(payload)`` verifies and parses one, ``render_png``/``render_sv
 every failure is a :class:`VietQRError` with a stable ``code``.
 """
 
+from providers.common.text import fold_vietnamese
+
 from .codec import decode, encode
 from .errors import VietQRError
 from .image import render_png, render_svg
 from .model import VietQR
-from .text import fold_vietnamese, to_qr_text
+from .text import to_qr_text
 
 __all__ = [
     "VietQR",

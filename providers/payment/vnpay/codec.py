@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Final, TypedDict
 
-from providers.payment.vietqr import fold_vietnamese
+from providers.common.text import fold_vietnamese
 
 from .errors import INVALID_FIELD, MALFORMED, SIGNATURE_INVALID, UNKNOWN_TERMINAL, VnpayError
 from .model import FULL_REFUND, PARTIAL_REFUND, IpnResult, QueryResult, RefundResult

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.domain.references import (
+from gateway.core.references import (
     ALPHABET,
     check_symbol,
     find_references,

@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from gateway.domain.statuses import (
+from gateway.core.errors import InvalidTransition
+from gateway.core.statuses import (
     ATTEMPT_TRANSITIONS,
     PAYMENT_TRANSITIONS,
     AttemptStatus,
@@ -14,7 +15,6 @@ from gateway.domain.statuses import (
     attempt_transition,
     transition,
 )
-from gateway.errors import InvalidTransition
 
 P = PaymentStatus
 ALLOWED_PAYMENT_MOVES = {

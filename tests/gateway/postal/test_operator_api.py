@@ -11,9 +11,10 @@ from conftest import Postal
 from sqlalchemy import func, select
 from tests_support import outbox_types
 
-from gateway.db.schema import attempts, outbox_events, postal_events, postal_handovers
+from gateway.core.db.schema import attempts, outbox_events, postal_events, postal_handovers
+from gateway.core.roles import Role
 from gateway.keys import DATABASE, STAFF
-from gateway.services.clients import Role, create_client
+from gateway.services.clients import create_client
 from gateway.services.postal import offices
 
 ORDERS = "/v1/operator/orders"

@@ -12,8 +12,8 @@ import pytest
 from conftest import Postal
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
+from gateway.core.roles import Role
 from gateway.keys import DATABASE, STAFF
-from gateway.services.clients import Role
 from gateway.services.postal import offices
 
 pytestmark = pytest.mark.browser

@@ -13,9 +13,9 @@ import pytest
 from conftest import Postal
 from sqlalchemy import func, select
 
-from gateway.db.schema import postal_events, postal_handovers
+from gateway.core.db.schema import postal_events, postal_handovers
+from gateway.core.roles import Role
 from gateway.keys import DATABASE, STAFF
-from gateway.services.clients import Role
 from gateway.services.postal import offices
 
 PASSWORD = "mat-khau-buu-cuc-2026"

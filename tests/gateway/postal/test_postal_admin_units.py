@@ -1,12 +1,12 @@
 """The shipped list of administrative units (vietnam-provinces 2025.10.1, see
-gateway/domain/postal/data/SOURCE.md)."""
+gateway/core/postal/data/SOURCE.md)."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from gateway.domain.postal import admin_units
-from gateway.domain.postal.admin_units import province, validate_address, ward
+from gateway.core.postal import admin_units
+from gateway.core.postal.admin_units import province, validate_address, ward
 
 
 def test_the_list_has_34_provinces_and_3321_communes_and_wards() -> None:

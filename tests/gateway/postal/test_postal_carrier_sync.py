@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests_support import outbox_types
 
 from gateway.app import create_app
-from gateway.db.schema import postal_events, postal_orders, provider_events
+from gateway.core.db.schema import postal_events, postal_orders, provider_events
 from gateway.keys import CARRIER_SYNC, DATABASE
 from providers.postal.vnpost import webhook_signature
 

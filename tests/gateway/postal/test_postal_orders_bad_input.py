@@ -11,7 +11,7 @@ import pytest
 from conftest import CITIZEN_PARTY, order_body
 from sqlalchemy import func, select
 
-from gateway.db.schema import postal_orders
+from gateway.core.db.schema import postal_orders
 from gateway.keys import DATABASE
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from tests_support import outbox_types
 
-from gateway.db.schema import outbox_events, postal_orders, provider_events
+from gateway.core.db.schema import outbox_events, postal_orders, provider_events
 from gateway.keys import DATABASE
 
 
@@ -134,7 +134,7 @@ async def test_metrics_count_orders_by_the_status_they_reach(postal: Any) -> Non
 async def test_orders_booked_before_an_office_served_the_agency_reach_it_later(
     postal: Any,
 ) -> None:
-    from gateway.db.schema import agency_post_offices
+    from gateway.core.db.schema import agency_post_offices
     from gateway.services.postal import offices
 
     db = postal.client.app[DATABASE]

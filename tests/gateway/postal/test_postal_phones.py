@@ -3,7 +3,7 @@ from __future__ import annotations
 import phonenumbers
 import pytest
 
-from gateway.domain.postal.phones import InvalidPhone, PhoneResult, normalise_phone
+from gateway.core.postal.phones import InvalidPhone, PhoneResult, normalise_phone
 
 
 @pytest.mark.parametrize(

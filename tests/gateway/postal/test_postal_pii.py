@@ -5,7 +5,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gateway.domain.pii import PiiError, mask_id_number, open_sealed, seal
+from gateway.core.pii import PiiError, mask_id_number, open_sealed, seal
 
 OLD_KEY = bytes(range(32))
 NEW_KEY = bytes(range(32, 64))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.domain.statuses import AttemptStatus
+from gateway.core.statuses import AttemptStatus
 from providers.payment.pos import PosError, PosMerchant, codec
 from providers.payment.pos.codec import CardBrand, Sale, SaleResult
 from providers.payment.pos.statuses import (

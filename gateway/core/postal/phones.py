@@ -17,7 +17,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
-from gateway.errors import FieldError
+from gateway.core.errors import FieldError
 
 REGION: Final = "VN"
 COUNTRY_CODE: Final = 84

@@ -1,5 +1,6 @@
 """The relational schema (SQLAlchemy Core). Money columns are BigInteger VND; time columns are
-UTC. Alembic migrations in ``gateway/db/migrations`` must produce exactly this (a test checks)."""
+UTC. Alembic migrations in ``gateway/core/db/migrations`` must produce exactly this (a test
+checks)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from gateway.db.types import UTCDateTime
+from gateway.core.db.types import UTCDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -463,7 +464,7 @@ postal_orders = Table(
     #: When the event that set ``status`` happened (the rank/time guard compares with it).
     Column("status_at", UTCDateTime, nullable=False),
     Column("tracking_number", String(32), unique=True),  # the carrier's item code
-    #: Names and ward/province codes in clear; phones and streets sealed (gateway.domain.pii).
+    #: Names and ward/province codes in clear; phones and streets sealed (gateway.core.pii).
     Column("sender", JSON, nullable=False),
     Column("recipient", JSON, nullable=False),
     Column("weight_grams", Integer, nullable=False),

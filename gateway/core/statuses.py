@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from gateway.errors import InvalidTransition
+from gateway.core.db.schema import attempts, payments
+from gateway.core.errors import InvalidTransition
+from gateway.core.machines import Machine
 
 
 class PaymentStatus(StrEnum):
@@ -100,3 +102,8 @@ def attempt_transition(current: AttemptStatus, requested: AttemptStatus) -> Atte
     if requested not in ATTEMPT_TRANSITIONS[current]:
         raise InvalidTransition(current.value, requested.value)
     return requested
+
+
+#: The only writers of ``payments.status`` and ``attempts.status``.
+PAYMENTS: Machine[PaymentStatus] = Machine("payment", payments, PAYMENT_TRANSITIONS)
+ATTEMPTS: Machine[AttemptStatus] = Machine("attempt", attempts, ATTEMPT_TRANSITIONS)

@@ -18,8 +18,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from gateway.errors import InvalidTransition
-from providers.postal.vnpost.statuses import FINAL_STATUSES, PostalStatus
+from gateway.core.errors import InvalidTransition
+from providers.common.postal import FINAL_STATUSES, PostalStatus
 
 
 class Leg(StrEnum):

@@ -16,14 +16,14 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import (
+from gateway.core.db.schema import (
     deliveries,
     outbox_events,
     payments,
     postal_orders,
     webhook_endpoints,
 )
-from gateway.domain.ids import new_id
+from gateway.core.ids import new_id
 
 #: Every event type the gateway emits; endpoints subscribe to some or to ``"*"``.
 EVENT_TYPES = frozenset(

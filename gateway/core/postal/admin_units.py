@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
-from gateway.errors import FieldError
+from gateway.core.errors import FieldError
 
 DATA_FILE = "admin_units.json"
 
@@ -84,7 +84,7 @@ def parse_units(document: Mapping[str, object]) -> AdminUnits:
 def units() -> AdminUnits:
     """The shipped list, parsed on first call and kept for the life of the process."""
     text = (
-        resources.files("gateway.domain.postal")
+        resources.files("gateway.core.postal")
         .joinpath("data", DATA_FILE)
         .read_text(encoding="utf-8")
     )

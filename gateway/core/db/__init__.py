@@ -1,6 +1,6 @@
 """Persistence: the schema, the database handle and the Alembic migrations."""
 
-from gateway.db.database import Database
-from gateway.db.schema import metadata
+from gateway.core.db.database import Database
+from gateway.core.db.schema import metadata
 
 __all__ = ["Database", "metadata"]

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from gateway.errors import ServiceUnavailable
+from gateway.core.errors import ServiceUnavailable
 
 _IMMEDIATE = "gateway_sqlite_immediate"
 

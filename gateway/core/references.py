@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from providers.payment.vietqr import fold_vietnamese
+from providers.common.text import fold_vietnamese
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BODY_LENGTH = 10

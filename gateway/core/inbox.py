@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db.schema import provider_events
+from gateway.core.db.schema import provider_events
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""One way to change a status: a :class:`Machine` per state machine, built from its
+transition table, whose :meth:`Machine.move` is the only code that writes the status column.
+
+A move is a guarded ``UPDATE … SET status = :to WHERE id = :id AND status = :from``. The
+table is checked first (:class:`InvalidTransition` for a move it forbids); if the row is no
+longer in ``from`` — another transaction moved it first — the move raises
+:class:`StaleStatus` rather than overwriting that decision. :meth:`Machine.move_all` moves
+every row matching a condition that is in one of the given states (expiry sweeps, closing the
+open attempts of a bill) and returns how many moved.
+
+Statuses are ``StrEnum`` members; each machine's table lives beside its enum
+(:mod:`gateway.core.statuses`) and its column carries a CHECK constraint of the allowed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Table, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.core.errors import Conflict, InvalidTransition
+
+S = TypeVar("S", bound=StrEnum)
+
+
+class StaleStatus(Conflict):
+    code = "conflict"
+    title = "The object changed concurrently; try again"
+
+
+class Machine(Generic[S]):
+    def __init__(
+        self,
+        name: str,
+        table: Table,
+        transitions: Mapping[S, frozenset[S]],
+        *,
+        column: str = "status",
+        key: str = "id",
+    ) -> None:
+        self.name = name
+        self.table = table
+        self.transitions = transitions
+        self.column = table.c[column]
+        self.key = table.c[key]
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """Every value the column may hold (its CHECK constraint)."""
+        return tuple(status.value for status in self.transitions)
+
+    def can(self, current: S, new: S) -> bool:
+        return new in self.transitions[current]
+
+    def check(self, current: S, new: S) -> S:
+        """``new`` if the table allows ``current → new``, else :class:`InvalidTransition`."""
+        if not self.can(current, new):
+            raise InvalidTransition(current.value, new.value)
+        return new
+
+    async def move(
+        self, conn: AsyncConnection, key: Any, current: S, new: S, **values: Any
+    ) -> None:
+        """Move the row ``key`` from ``current`` to ``new``, writing ``values`` with it."""
+        self.check(current, new)
+        result = await conn.execute(
+            update(self.table)
+            .where(self.key == key, self.column == current.value)
+            .values({self.column.name: new.value, **values})
+        )
+        if result.rowcount != 1:
+            raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
+
+    async def move_all(
+        self,
+        conn: AsyncConnection,
+        where: ColumnElement[bool],
+        current: Iterable[S],
+        new: S,
+        **values: Any,
+    ) -> int:
+        """Move every row matching ``where`` that is in one of ``current`` to ``new``."""
+        sources = list(current)
+        for status in sources:
+            self.check(status, new)
+        result = await conn.execute(
+            update(self.table)
+            .where(where, self.column.in_([status.value for status in sources]))
+            .values({self.column.name: new.value, **values})
+        )
+        return int(result.rowcount)

@@ -1,1 +1,0 @@
-"""Domain rules that do not touch the database or the network."""
