@@ -281,7 +281,7 @@ class Settings(_Section):
     def database_dsn(self) -> str:
         if self.database_url is not None:
             return self.database_url.get_secret_value()
-        return f"sqlite+aiosqlite:///{self.data_dir / 'gateway.core.db'}"
+        return f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
 
     @property
     def base_url(self) -> str:

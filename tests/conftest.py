@@ -60,7 +60,7 @@ class FixedClock:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "gateway.core.db"
+    path = tmp_path_factory.mktemp("template") / "gateway.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
     return path
 
@@ -118,7 +118,7 @@ async def database_url(
     request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
 ) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        path = tmp_path / "gateway.core.db"
+        path = tmp_path / "gateway.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
     else:

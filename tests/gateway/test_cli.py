@@ -60,7 +60,7 @@ def test_migrate_reports_an_up_to_date_database(
 ) -> None:
     assert run(config, "migrate") == 0
     assert "up to date" in capsys.readouterr().out
-    assert (tmp_path / "data" / "gateway.core.db").is_file()
+    assert (tmp_path / "data" / "gateway.db").is_file()
 
     assert run(config, "migrate") == 0  # a second run changes nothing and says so
     assert "up to date" in capsys.readouterr().out

@@ -216,7 +216,7 @@ def test_sandbox_routes_are_the_only_undocumented_ones(tmp_path: Any) -> None:
     # Sandbox mode mounts the sandbox bank under /sandbox/; everything else is still the API
     # (the staff console aside, see is_console).
     settings = make_settings(
-        f"sqlite+aiosqlite:///{tmp_path / 'gateway.core.db'}",
+        f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         sandbox=True,
         banks={"sandbox": {"secret": BANK_SECRET}},
     )
