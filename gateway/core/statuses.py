@@ -1,4 +1,7 @@
-"""Payment and attempt state machines as explicit transition tables.
+"""Every state machine as an explicit transition table beside its ``StrEnum``, and the
+:class:`~gateway.core.machines.Machine` that is the only writer of its status column.
+
+Sections: payments and attempts; webhook deliveries; refunds, reconciliation and postal orders.
 
 A late or duplicate message never moves a final state backwards: callers ask
 :func:`can_transition` first and record the message instead of applying it.
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from gateway.core.db.schema import attempts, payments
+from gateway.core.db.schema import attempts, deliveries, payments
 from gateway.core.errors import InvalidTransition
 from gateway.core.machines import Machine
 
@@ -107,3 +110,35 @@ def attempt_transition(current: AttemptStatus, requested: AttemptStatus) -> Atte
 #: The only writers of ``payments.status`` and ``attempts.status``.
 PAYMENTS: Machine[PaymentStatus] = Machine("payment", payments, PAYMENT_TRANSITIONS)
 ATTEMPTS: Machine[AttemptStatus] = Machine("attempt", attempts, ATTEMPT_TRANSITIONS)
+
+
+# -- webhook deliveries ------------------------------------------------------------------
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    #: Claimed by a worker (with a lease); an expired lease makes it claimable again.
+    DELIVERING = "delivering"
+    SUCCEEDED = "succeeded"
+    #: Given up after the last try, or its endpoint was disabled; can be sent again by hand.
+    FAILED = "failed"
+
+
+DELIVERY_TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    DeliveryStatus.PENDING: frozenset({DeliveryStatus.DELIVERING, DeliveryStatus.FAILED}),
+    DeliveryStatus.DELIVERING: frozenset(
+        {
+            DeliveryStatus.SUCCEEDED,
+            DeliveryStatus.PENDING,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.DELIVERING,  # a lease that expired is claimed again
+        }
+    ),
+    DeliveryStatus.SUCCEEDED: frozenset({DeliveryStatus.PENDING}),  # redelivered on request
+    DeliveryStatus.FAILED: frozenset({DeliveryStatus.PENDING}),  # recovered
+}
+
+DELIVERIES: Machine[DeliveryStatus] = Machine("delivery", deliveries, DELIVERY_TRANSITIONS)
+
+
+# -- refunds, reconciliation and postal orders ----------------------------------------------
