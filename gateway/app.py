@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
-import aiohttp
 from aiohttp import web
 
 from config import Settings
 from gateway.background import loops as periodic_work
-from gateway.channels.registry import build_channels, pos_merchant
-from gateway.channels.vnpay import VnpayChannel
-from gateway.core.db import Database
 from gateway.core.ids import Clock, system_clock
 from gateway.http.middleware import observe, problems
 from gateway.keys import (
@@ -35,6 +30,7 @@ from gateway.keys import (
     RECON_RUNS,
     REFUNDS,
     REPORTS,
+    SERVICES,
     SETTINGS,
     STAFF,
     TERMINALS,
@@ -43,31 +39,7 @@ from gateway.keys import (
 )
 from gateway.observability import Metrics
 from gateway.routes import setup_routes
-from gateway.services import payment_state
-from gateway.services.attempts import AttemptService
-from gateway.services.bank_credits import BankCreditService
-from gateway.services.clients import PrincipalCache
-from gateway.services.payments import PaymentService
-from gateway.services.polling import Poller
-from gateway.services.postal.carrier import CarrierSync
-from gateway.services.postal.operators import OperatorService
-from gateway.services.postal.orders import PostalOrderService
-from gateway.services.postal.pushes import PushReceiver
-from gateway.services.postal.state import PostalContext
-from gateway.services.provider_callbacks import ProviderCallbacks
-from gateway.services.refunds import RefundService
-from gateway.services.sealing import Sealer
-from gateway.services.staff import StaffService
-from gateway.services.terminals import TerminalService
-from providers.postal.vnpost import VnpostAccount, VnpostClient
-from reconciliation.imports import ImportService
-from reconciliation.report import ReportService
-from reconciliation.runs import RunService
-from reconciliation.workflow import Workflow
-from webhooks.delivery import DeliveryOptions, DeliveryWorker
-from webhooks.endpoints import EndpointService
-from webhooks.events import EventService
-from webhooks.resolver import connector_options
+from gateway.services.wiring import build_services
 
 
 def create_app(
@@ -95,97 +67,30 @@ def create_app(
     return app
 
 
-def vnpost_client(settings: Settings, session: aiohttp.ClientSession, clock: Clock) -> VnpostClient:
-    """VNPost's client; in sandbox mode without a URL, the mounted sandbox carrier."""
-    vnpost = settings.vnpost
-    base_url = vnpost.base_url or f"{settings.base_url}/sandbox/vnpost"
-    account = VnpostAccount(
-        username=vnpost.username,
-        password=vnpost.password.get_secret_value(),
-        customer_code=vnpost.customer_code,
-        base_url=base_url,
-        path_prefix=vnpost.path_prefix,
-    )
-    return VnpostClient(session, account, vnpost.timeout_seconds, clock)
-
-
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    settings, clock = app[SETTINGS], app[CLOCK]
-    database = Database(settings.database_dsn)
-    app[DATABASE] = database
-    app[PRINCIPALS] = PrincipalCache(database, clock)
-    metrics = app[METRICS]
-    context = payment_state.Context(
-        clock,
-        settings.base_url,
-        on_paid=lambda channel: metrics.payments_paid.labels(channel).inc(),
-    )
-    sealer = Sealer(settings.pii.keyring(), settings.pii.current_key_id)
-    app[PAYMENTS] = PaymentService(database, clock, settings.payments, settings.base_url, sealer)
-    app[BANK_CREDITS] = BankCreditService(
-        database, context, settings.banks, settings.payments.reference_prefix
-    )
-    hooks = settings.webhooks
-    allow_private = hooks.allow_private_urls or settings.sandbox
-    app[ENDPOINTS] = EndpointService(
-        database,
-        clock,
-        allow_private=allow_private,
-        secret_overlap=timedelta(hours=hooks.secret_overlap_hours),
-    )
-    app[EVENTS] = EventService(database, clock)
-    app[IMPORTS] = ImportService(database, clock, settings.max_upload_bytes)
-    app[WORKFLOW] = Workflow(database, clock)
-    app[RECON_RUNS] = RunService(
-        database, clock, app[WORKFLOW], reference_prefix=settings.payments.reference_prefix
-    )
-    app[REPORTS] = ReportService(database)
-    app[STAFF] = StaffService(database, clock)
-    connector = aiohttp.TCPConnector(limit=hooks.concurrency, **connector_options(allow_private))
-    async with (
-        aiohttp.ClientSession(connector=connector) as session,
-        aiohttp.ClientSession() as provider_session,
-    ):
-        channels = build_channels(settings, provider_session, clock)
-        app[ATTEMPTS] = AttemptService(database, context, channels, settings.vnpay.attempt_minutes)
-        app[REFUNDS] = RefundService(database, context, channels)
-        app[TERMINALS] = TerminalService(database, clock)
-        vnpay_channel = channels.get("vnpay")
-        app[CALLBACKS] = ProviderCallbacks(
-            database,
-            clock,
-            app[ATTEMPTS],
-            vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
-            pos_merchant(settings),
-        )
-        app[POLLER] = Poller(
-            database,
-            app[ATTEMPTS],
-            channels,
-            {"vnpay": settings.vnpay.query_after_seconds, "pos": settings.pos.query_after_seconds},
-        )
-        postal = PostalContext(
-            clock,
-            context,
-            sync_after=timedelta(seconds=settings.vnpost.sync_after_seconds),
-            on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
-        )
-        app[POSTAL_ORDERS] = PostalOrderService(database, postal, settings.vnpost, sealer)
-        carrier = vnpost_client(settings, provider_session, clock)
-        app[CARRIER_SYNC] = CarrierSync(database, postal, carrier, settings.vnpost, sealer)
-        app[VNPOST_PUSHES] = PushReceiver(database, postal, settings.vnpost)
-        app[OPERATORS] = OperatorService(database, postal, sealer)
-        app[DELIVERY] = DeliveryWorker(
-            database,
-            clock,
-            session,
-            app[ENDPOINTS],
-            DeliveryOptions(
-                batch_size=hooks.batch_size,
-                concurrency=hooks.concurrency,
-                timeout_seconds=hooks.timeout_seconds,
-                lease_seconds=hooks.lease_seconds,
-            ),
-        )
+    """The services of :func:`build_services`, open for the life of the application. Each
+    is also under its own typed key, which handlers and pages read."""
+    async with build_services(app[SETTINGS], clock=app[CLOCK], metrics=app[METRICS]) as services:
+        app[SERVICES] = services
+        app[DATABASE] = services.database
+        app[PRINCIPALS] = services.principals
+        app[PAYMENTS] = services.payments
+        app[BANK_CREDITS] = services.bank_credits
+        app[ATTEMPTS] = services.attempts
+        app[REFUNDS] = services.refunds
+        app[TERMINALS] = services.terminals
+        app[CALLBACKS] = services.callbacks
+        app[POLLER] = services.poller
+        app[STAFF] = services.staff
+        app[ENDPOINTS] = services.endpoints
+        app[EVENTS] = services.events
+        app[DELIVERY] = services.delivery
+        app[IMPORTS] = services.imports
+        app[WORKFLOW] = services.workflow
+        app[RECON_RUNS] = services.recon_runs
+        app[REPORTS] = services.reports
+        app[POSTAL_ORDERS] = services.postal_orders
+        app[CARRIER_SYNC] = services.carrier_sync
+        app[VNPOST_PUSHES] = services.vnpost_pushes
+        app[OPERATORS] = services.operators
         yield
-    await database.close()

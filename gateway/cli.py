@@ -11,17 +11,14 @@ from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, Settings, load_settings
-from gateway.core.db import Database
 from gateway.core.db.migrate import upgrade
 from gateway.core.errors import GatewayError
-from gateway.core.ids import system_clock
 from gateway.core.roles import Role
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
-from gateway.services.staff import StaffService
-from gateway.services.terminals import TerminalService
+from gateway.services.wiring import Services, build_services
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -201,14 +198,15 @@ async def _worker(settings: Settings) -> int:
 
 
 async def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    """Every administrative command works on the services the app itself would build."""
     if settings.sandbox:
         await asyncio.to_thread(upgrade, settings.database_dsn)
-    db = Database(settings.database_dsn)
-    try:
+    async with build_services(settings) as services:
+        db, clock = services.database, services.clock
         if args.command == "agencies" and args.action == "add":
             agency = await add_agency(
                 db,
-                system_clock,
+                clock,
                 NewAgency(
                     code=args.code,
                     name=args.name,
@@ -225,13 +223,13 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             for agency in await list_agencies(db):
                 print(f"{agency.code}\t{agency.name}\t{agency.bank_bin}/{agency.account_number}")
         elif args.command == "terminals":
-            await _terminals(db, args)
+            await _terminals(services, args)
         elif args.command == "users":
-            await _users(db, args)
+            await _users(services, args)
         elif args.command == "recon":
-            await _recon(db, args)
+            await _recon(services, args)
         elif args.command == "post-offices":
-            await _post_offices(db, args)
+            await _post_offices(services, args)
         elif args.command == "clients":
             role = Role(args.role)
             scope = args.post_office if role is Role.POSTAL_OPERATOR else args.agency
@@ -240,34 +238,33 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
                 raise GatewayError(f"a {role.value} key needs at least one {option}")
             name = args.name or f"{role.value} for {', '.join(scope)}"
             client_id, key = await create_client(
-                db, system_clock, name=name, role=role, agency_codes=args.agency
+                db, clock, name=name, role=role, agency_codes=args.agency
             )
             await offices.scope_client(db, client_id, args.post_office)
             print(f"client {client_id} created; its API key (shown only now):\n{key}")
-    finally:
-        await db.close()
     return 0
 
 
-async def _users(db: Database, args: argparse.Namespace) -> None:
+async def _users(services: Services, args: argparse.Namespace) -> None:
     import getpass
 
     password = getpass.getpass("password (12+ characters): ")
-    await StaffService(db, system_clock).create_user(
+    await services.staff.create_user(
         username=args.username,
         display_name=args.name,
         role=Role(args.role),
         password=password,
         agency_codes=args.agency,
     )
-    await offices.scope_user(db, args.username, args.post_office)
+    await offices.scope_user(services.database, args.username, args.post_office)
     print(f"user {args.username} created")
 
 
-async def _post_offices(db: Database, args: argparse.Namespace) -> None:
+async def _post_offices(services: Services, args: argparse.Namespace) -> None:
+    db = services.database
     if args.action == "add":
         office = await offices.add_post_office(
-            db, system_clock, args.code, args.name, args.province
+            db, services.clock, args.code, args.name, args.province
         )
         print(f"post office {office.code} added")
     elif args.action == "serve":
@@ -279,21 +276,18 @@ async def _post_offices(db: Database, args: argparse.Namespace) -> None:
             print(f"{office.code}\t{office.name}\t{office.province_code or ''}")
 
 
-async def _recon(db: Database, args: argparse.Namespace) -> None:
+async def _recon(services: Services, args: argparse.Namespace) -> None:
     """The CLI acts as the operator at the keyboard (actor ``cli``, role admin)."""
     from datetime import date
     from pathlib import Path
 
-    from reconciliation.imports import ImportService
-    from reconciliation.report import ReportService
-    from reconciliation.runs import RunService
-    from reconciliation.workflow import Actor, Workflow
+    from reconciliation.workflow import Actor
 
     actor = Actor("cli", Role.ADMIN)
     if args.action == "import":
         path = Path(args.file)
         data = await asyncio.to_thread(path.read_bytes)
-        view = await ImportService(db, system_clock).import_file(
+        view = await services.imports.import_file(
             format=args.source,
             data=data,
             filename=path.name,
@@ -309,28 +303,28 @@ async def _recon(db: Database, args: argparse.Namespace) -> None:
         return
     day = date.fromisoformat(args.date)
     if args.action == "run":
-        workflow = Workflow(db, system_clock)
-        run = await RunService(db, system_clock, workflow).run(actor, day)
+        run = await services.recon_runs.run(actor, day)
         summary = run["summary"]
         print(
             f"{run['id']}: {summary['matched']['count']} matched, "
             f"{summary['exceptions']['count']} exceptions {summary['exceptions']['by_type']}"
         )
         return
-    body, _ = await ReportService(db).render(day, args.format)
+    body, _ = await services.reports.render(day, args.format)
     output = Path(args.output or f"doi-soat-{day.isoformat()}.{args.format}")
     await asyncio.to_thread(output.write_bytes, body)
     print(f"report written to {output}")
 
 
-async def _terminals(db: Database, args: argparse.Namespace) -> None:
-    service = TerminalService(db, system_clock)
+async def _terminals(services: Services, args: argparse.Namespace) -> None:
     if args.action == "add":
-        view = await service.add(args.agency, args.terminal_id, args.name)
+        view = await services.terminals.add(args.agency, args.terminal_id, args.name)
         print(f"terminal {view['terminal_id']} registered for {view['agency_code']}")
         return
-    agency_ids = frozenset(a.id for a in await list_agencies(db) if a.code == args.agency)
-    for terminal in await service.list(agency_ids):
+    agency_ids = frozenset(
+        a.id for a in await list_agencies(services.database) if a.code == args.agency
+    )
+    for terminal in await services.terminals.list(agency_ids):
         state = "busy" if terminal["busy"] else "idle"
         print(f"{terminal['terminal_id']}\t{terminal['name']}\t{state}")
 

@@ -21,6 +21,7 @@ from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from gateway.services.wiring import Services
 from reconciliation.imports import ImportService
 from reconciliation.report import ReportService
 from reconciliation.runs import RunService
@@ -30,6 +31,8 @@ from webhooks.endpoints import EndpointService
 from webhooks.events import EventService
 
 SETTINGS = web.AppKey("settings", Settings)
+#: Every service, as :func:`gateway.services.wiring.build_services` built them.
+SERVICES = web.AppKey("services", Services)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 DATABASE = web.AppKey("database", Database)
 METRICS = web.AppKey("metrics", Metrics)

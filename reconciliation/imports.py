@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import day_closes, statement_imports, statement_lines
-from gateway.core.errors import Conflict, FieldError, ValidationFailed
+from gateway.core.errors import Conflict, FieldError, PayloadTooLarge, ValidationFailed
 from gateway.core.ids import Clock, new_id
 from reconciliation import parsers
 from reconciliation.audit import record
@@ -72,6 +72,9 @@ def import_view(row: Any, *, duplicate: bool = False) -> dict[str, Any]:
 
 
 class ImportService:
+    """``max_bytes`` is the upload limit (``max_upload_bytes``): a larger file is refused
+    with ``payload_too_large`` and nothing is stored, whichever way it arrives."""
+
     def __init__(self, db: Database, clock: Clock, max_bytes: int = 50 * 1024 * 1024) -> None:
         self.db = db
         self.clock = clock
@@ -85,6 +88,8 @@ class ImportService:
             raise ValidationFailed(
                 [FieldError("source", "invalid_choice", f"one of {', '.join(FORMAT_SOURCES)}")]
             )
+        if len(data) > self.max_bytes:
+            raise PayloadTooLarge(f"statement files are limited to {self.max_bytes} bytes")
         digest = hashlib.sha256(data).hexdigest()
         async with self.db.read() as conn:
             earlier = await self._by_hash(conn, digest)

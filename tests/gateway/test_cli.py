@@ -7,18 +7,26 @@ the one that needs the HTTP service starts it with its own ``asyncio.run`` after
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
 
 from config import load_settings
 from config.settings import API_KEY_FORMAT
 from gateway.app import create_app
 from gateway.cli import main
+from gateway.core.db import Database
+from gateway.core.db.schema import statement_imports
+from providers.payment.vietqr import notice as wire
+from providers.sandbox.statements import PaidPayment, camt053
+from reconciliation.model import BUSINESS_TZ
 
 AGENCY = [
     *("agencies", "add", "--code", "HCM", "--name", "Sở Tư pháp TP. Hồ Chí Minh"),
@@ -187,3 +195,136 @@ def test_post_offices_route_an_agencys_orders_and_scope_an_operator_key(
     assert API_KEY_FORMAT.match(key)
     assert run(config, "post-offices", "serve", "--office", "BC-999", "--agency", "HCM") == 1
     assert "unknown post office: BC-999" in capsys.readouterr().err
+
+
+# -- reconciliation: the CLI uses the configured services ----------------------------------
+
+ACCOUNT = "0011009876543"
+BANK_SECRET = "cli-test-bank-secret"
+
+
+def _configure(config: Path, *, top: str = "", tables: str = "") -> None:
+    """More settings for the test configuration: top-level keys before its tables, then more
+    tables after them."""
+    config.write_text(top + config.read_text(encoding="utf-8") + tables, encoding="utf-8")
+
+
+async def _pay_two_by_transfer(config: Path, key: str) -> list[PaidPayment]:
+    """Two equal bills of agency HCM, each paid by a signed bank credit notice."""
+    settings = load_settings(config, environ={})
+    paid: list[PaidPayment] = []
+    async with TestClient(TestServer(create_app(settings, background=False))) as client:
+        portal = {"Authorization": f"Bearer {key}"}
+        for number in (1, 2):
+            created = await client.post(
+                "/v1/payments",
+                headers={**portal, "Idempotency-Key": f"cli-recon-{number}"},
+                json={
+                    "agency_code": "HCM",
+                    "dossier_code": f"H29-{number}",
+                    "payer": {"name": "An"},
+                    "items": [{"kind": "charge", "description": "Lệ phí", "amount": 135000}],
+                },
+            )
+            assert created.status == 201, await created.text()
+            payment = await created.json()
+            booked_at = datetime.now(BUSINESS_TZ)
+            raw = json.dumps(
+                wire.CreditNotice(
+                    transaction_id=f"FT-GATEWAY-{number}",
+                    bin="970499",
+                    account_number=ACCOUNT,
+                    amount=135000,
+                    description=f"MBVCB.{payment['reference']}.nop phi",
+                    booked_at=booked_at,
+                ).to_json()
+            ).encode()
+            stamp = int(booked_at.timestamp())
+            notice = await client.post(
+                "/callbacks/bank/sandbox",
+                data=raw,
+                headers={
+                    wire.TIMESTAMP_HEADER: str(stamp),
+                    wire.SIGNATURE_HEADER: wire.sign(BANK_SECRET.encode(), stamp, raw),
+                },
+            )
+            assert (await notice.json())["outcome"] == "applied", await notice.text()
+            paid.append(
+                PaidPayment(
+                    reference=payment["reference"],
+                    amount=135000,
+                    paid_at=booked_at,
+                    channel="vietqr",
+                    # The statement carries another bank reference than the notice did, so
+                    # only our reference in the transfer text can tell the two lines apart.
+                    provider_txn_id=f"FT-STATEMENT-{number}",
+                    agency_code="HCM",
+                    account_number=ACCOUNT,
+                )
+            )
+    return paid
+
+
+def test_recon_run_finds_the_configured_reference_prefix_in_transfer_texts(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _configure(config, tables='[payments]\nreference_prefix = "SOTP"\n')
+    agency = list(AGENCY)
+    agency[agency.index("0011001234567")] = ACCOUNT
+    assert run(config, *agency) == 0
+    assert run(config, "clients", "create", "--agency", "HCM", "--role", "portal") == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    paid = asyncio.run(_pay_two_by_transfer(config, key))
+    assert all(payment.reference.startswith("SOTP") for payment in paid)
+    day = paid[0].business_day
+    statement = tmp_path / "camt053.xml"
+    statement.write_bytes(camt053(ACCOUNT, paid, day, opening_balance=0))
+
+    assert run(config, "recon", "import", str(statement), "--source", "camt053") == 0
+    assert "accepted" in capsys.readouterr().out
+    assert run(config, "recon", "run", "--date", day.isoformat()) == 0
+    # Two equal amounts: without the references the lines could not be told apart.
+    assert "2 matched, 0 exceptions {}" in capsys.readouterr().out
+
+
+def _imports(config: Path) -> int:
+    async def count() -> int:
+        database = Database(load_settings(config, environ={}).database_dsn)
+        try:
+            async with database.read() as conn:
+                return int(
+                    (
+                        await conn.execute(select(func.count()).select_from(statement_imports))
+                    ).scalar_one()
+                )
+        finally:
+            await database.close()
+
+    return asyncio.run(count())
+
+
+def test_recon_import_refuses_a_file_over_the_configured_upload_limit(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _configure(config, top="max_upload_bytes = 2048\n")
+    payments = [
+        PaidPayment(
+            reference=f"DVC{number:011d}",
+            amount=135000,
+            paid_at=datetime(2026, 11, 22, 9, number, tzinfo=BUSINESS_TZ),
+            channel="vietqr",
+            provider_txn_id=f"FT{number:010d}",
+            agency_code="HCM",
+            account_number=ACCOUNT,
+        )
+        for number in range(1, 6)
+    ]
+    statement = tmp_path / "camt053.xml"
+    statement.write_bytes(camt053(ACCOUNT, payments, payments[0].business_day, 0))
+    assert statement.stat().st_size > 2048  # a well-formed statement, only too large
+
+    assert run(config, "recon", "import", str(statement), "--source", "camt053") == 1
+    captured = capsys.readouterr()
+    assert "2048 bytes" in captured.err
+    assert "accepted" not in captured.out
+    assert _imports(config) == 0

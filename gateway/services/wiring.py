@@ -1,0 +1,194 @@
+"""One place that builds the services from the settings, for the app and for every CLI command.
+
+``create_app`` and the ``gateway`` command both enter :func:`build_services`; neither
+constructs a service itself, so a setting (the reference prefix, the upload limit, …) reaches
+every entry point or none. The HTTP client sessions and the database engine are opened here
+and closed when the context ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+
+from config import Settings
+from gateway.channels.registry import build_channels, pos_merchant
+from gateway.channels.vnpay import VnpayChannel
+from gateway.core.db import Database
+from gateway.core.ids import Clock, system_clock
+from gateway.observability import Metrics
+from gateway.services import payment_state
+from gateway.services.attempts import AttemptService
+from gateway.services.bank_credits import BankCreditService
+from gateway.services.clients import PrincipalCache
+from gateway.services.payments import PaymentService
+from gateway.services.polling import Poller
+from gateway.services.postal.carrier import CarrierSync
+from gateway.services.postal.operators import OperatorService
+from gateway.services.postal.orders import PostalOrderService
+from gateway.services.postal.pushes import PushReceiver
+from gateway.services.postal.state import PostalContext
+from gateway.services.provider_callbacks import ProviderCallbacks
+from gateway.services.refunds import RefundService
+from gateway.services.sealing import Sealer
+from gateway.services.staff import StaffService
+from gateway.services.terminals import TerminalService
+from providers.postal.vnpost import VnpostAccount, VnpostClient
+from reconciliation.imports import ImportService
+from reconciliation.report import ReportService
+from reconciliation.runs import RunService
+from reconciliation.workflow import Workflow
+from webhooks.delivery import DeliveryOptions, DeliveryWorker
+from webhooks.endpoints import EndpointService
+from webhooks.events import EventService
+from webhooks.resolver import connector_options
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the HTTP handlers, pages, background loops and CLI commands call."""
+
+    settings: Settings
+    clock: Clock
+    metrics: Metrics
+    database: Database
+    principals: PrincipalCache
+    payments: PaymentService
+    bank_credits: BankCreditService
+    attempts: AttemptService
+    refunds: RefundService
+    terminals: TerminalService
+    callbacks: ProviderCallbacks
+    poller: Poller
+    staff: StaffService
+    endpoints: EndpointService
+    events: EventService
+    delivery: DeliveryWorker
+    imports: ImportService
+    workflow: Workflow
+    recon_runs: RunService
+    reports: ReportService
+    postal_orders: PostalOrderService
+    carrier_sync: CarrierSync
+    vnpost_pushes: PushReceiver
+    operators: OperatorService
+
+
+def vnpost_client(settings: Settings, session: aiohttp.ClientSession, clock: Clock) -> VnpostClient:
+    """VNPost's client; in sandbox mode without a URL, the mounted sandbox carrier."""
+    vnpost = settings.vnpost
+    base_url = vnpost.base_url or f"{settings.base_url}/sandbox/vnpost"
+    account = VnpostAccount(
+        username=vnpost.username,
+        password=vnpost.password.get_secret_value(),
+        customer_code=vnpost.customer_code,
+        base_url=base_url,
+        path_prefix=vnpost.path_prefix,
+    )
+    return VnpostClient(session, account, vnpost.timeout_seconds, clock)
+
+
+@asynccontextmanager
+async def build_services(
+    settings: Settings, *, clock: Clock = system_clock, metrics: Metrics | None = None
+) -> AsyncIterator[Services]:
+    """Open the database and the HTTP client sessions, build every service from
+    ``settings``, and close them all when the block ends."""
+    metrics = metrics if metrics is not None else Metrics()
+    database = Database(settings.database_dsn)
+    try:
+        context = payment_state.Context(
+            clock,
+            settings.base_url,
+            on_paid=lambda channel: metrics.payments_paid.labels(channel).inc(),
+        )
+        sealer = Sealer(settings.pii.keyring(), settings.pii.current_key_id)
+        hooks = settings.webhooks
+        allow_private = hooks.allow_private_urls or settings.sandbox
+        endpoints = EndpointService(
+            database,
+            clock,
+            allow_private=allow_private,
+            secret_overlap=timedelta(hours=hooks.secret_overlap_hours),
+        )
+        workflow = Workflow(database, clock)
+        connector = aiohttp.TCPConnector(
+            limit=hooks.concurrency, **connector_options(allow_private)
+        )
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            aiohttp.ClientSession() as provider_session,
+        ):
+            channels = build_channels(settings, provider_session, clock)
+            attempts = AttemptService(database, context, channels, settings.vnpay.attempt_minutes)
+            vnpay_channel = channels.get("vnpay")
+            postal = PostalContext(
+                clock,
+                context,
+                sync_after=timedelta(seconds=settings.vnpost.sync_after_seconds),
+                on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
+            )
+            carrier = vnpost_client(settings, provider_session, clock)
+            yield Services(
+                settings=settings,
+                clock=clock,
+                metrics=metrics,
+                database=database,
+                principals=PrincipalCache(database, clock),
+                payments=PaymentService(
+                    database, clock, settings.payments, settings.base_url, sealer
+                ),
+                bank_credits=BankCreditService(
+                    database, context, settings.banks, settings.payments.reference_prefix
+                ),
+                attempts=attempts,
+                refunds=RefundService(database, context, channels),
+                terminals=TerminalService(database, clock),
+                callbacks=ProviderCallbacks(
+                    database,
+                    clock,
+                    attempts,
+                    vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
+                    pos_merchant(settings),
+                ),
+                poller=Poller(
+                    database,
+                    attempts,
+                    channels,
+                    {
+                        "vnpay": settings.vnpay.query_after_seconds,
+                        "pos": settings.pos.query_after_seconds,
+                    },
+                ),
+                staff=StaffService(database, clock),
+                endpoints=endpoints,
+                events=EventService(database, clock),
+                delivery=DeliveryWorker(
+                    database,
+                    clock,
+                    session,
+                    endpoints,
+                    DeliveryOptions(
+                        batch_size=hooks.batch_size,
+                        concurrency=hooks.concurrency,
+                        timeout_seconds=hooks.timeout_seconds,
+                        lease_seconds=hooks.lease_seconds,
+                    ),
+                ),
+                imports=ImportService(database, clock, settings.max_upload_bytes),
+                workflow=workflow,
+                recon_runs=RunService(
+                    database, clock, workflow, reference_prefix=settings.payments.reference_prefix
+                ),
+                reports=ReportService(database),
+                postal_orders=PostalOrderService(database, postal, settings.vnpost, sealer),
+                carrier_sync=CarrierSync(database, postal, carrier, settings.vnpost, sealer),
+                vnpost_pushes=PushReceiver(database, postal, settings.vnpost),
+                operators=OperatorService(database, postal, sealer),
+            )
+    finally:
+        await database.close()
