@@ -21,6 +21,7 @@ from gateway.keys import (
     ENDPOINTS,
     EVENTS,
     IMPORTS,
+    LEDGER,
     METRICS,
     OPERATORS,
     PAYMENTS,
@@ -89,6 +90,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[WORKFLOW] = services.workflow
         app[RECON_RUNS] = services.recon_runs
         app[REPORTS] = services.reports
+        app[LEDGER] = services.ledger
         app[POSTAL_ORDERS] = services.postal_orders
         app[CARRIER_SYNC] = services.carrier_sync
         app[VNPOST_PUSHES] = services.vnpost_pushes

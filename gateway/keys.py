@@ -23,6 +23,7 @@ from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
 from gateway.services.wiring import Services
 from reconciliation.imports import ImportService
+from reconciliation.ledger_lookup import LedgerLookup
 from reconciliation.report import ReportService
 from reconciliation.runs import RunService
 from reconciliation.workflow import Workflow
@@ -50,6 +51,7 @@ IMPORTS = web.AppKey("statement_imports", ImportService)
 RECON_RUNS = web.AppKey("recon_runs", RunService)
 WORKFLOW = web.AppKey("recon_workflow", Workflow)
 REPORTS = web.AppKey("recon_reports", ReportService)
+LEDGER = web.AppKey("recon_ledger_lookup", LedgerLookup)
 STAFF = web.AppKey("staff", StaffService)
 PRINCIPALS = web.AppKey("principals", PrincipalCache)
 POSTAL_ORDERS = web.AppKey("postal_orders", PostalOrderService)

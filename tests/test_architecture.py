@@ -1,10 +1,15 @@
 """Dependencies point inward: providers know nothing of the gateway, and only ``config``
-reads the environment."""
+reads the environment. The import rules themselves are the ``import-linter`` contracts in
+pyproject.toml; the tests at the end run them and check they cover every connector."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +128,70 @@ def test_the_import_detector(source: str, expected: list[str]) -> None:
 )
 def test_the_environment_detector(source: str, count: int) -> None:
     assert len(environment_reads(ast.parse(source))) == count
+
+
+# -- the import-linter contracts ----------------------------------------------------------
+
+
+def contracts() -> dict[str, dict[str, Any]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return {c["name"]: c for c in config["tool"]["importlinter"]["contracts"]}
+
+
+def test_every_import_linter_contract_is_kept() -> None:
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(  # noqa: S603 -- our own tool, a fixed argument list
+        [str(lint_imports), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"Contracts: {len(contracts())} kept, 0 broken." in output, output
+
+
+def test_every_connector_and_sandbox_is_in_its_independence_contract() -> None:
+    """A new connector or sandbox is held to the rules as soon as it exists."""
+    by_type = {
+        name: set(contract["modules"])
+        for name, contract in contracts().items()
+        if contract["type"] == "independence"
+    }
+    connectors = {
+        f"providers.{kind}.{path.name}"
+        for kind in ("payment", "postal")
+        for path in (ROOT / "providers" / kind).iterdir()
+        if (path / "__init__.py").is_file()
+    }
+    assert connectors <= by_type["Providers are independent of each other"]
+    sandboxes = {
+        f"providers.sandbox.{path.stem}"
+        for path in (ROOT / "providers" / "sandbox").glob("*.py")
+        # Shared helpers of the sandboxes, not sandboxes: redelivery is their retry loop,
+        # statements_cod writes the COD remittance with the statements' own helpers.
+        if path.stem not in {"__init__", "redelivery", "statements_cod"}
+    }
+    assert sandboxes <= by_type["Sandboxes are independent of each other"]
+
+
+def test_the_gateway_package_imports_nothing_so_the_core_loads_alone() -> None:
+    tree = parse(ROOT / "gateway" / "__init__.py")
+    assert absolute_imports(tree) == []
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, gateway.core.db, gateway.core.machines; "
+            "print(sorted(m for m in sys.modules if m.startswith(('gateway.', 'webhooks', "
+            "'reconciliation')) and not m.startswith('gateway.core')))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.core.errors import GatewayError, NotFound
-from gateway.keys import DATABASE, IMPORTS, RECON_RUNS, REPORTS, WORKFLOW
+from gateway.keys import IMPORTS, LEDGER, RECON_RUNS, REPORTS, WORKFLOW
 from gateway.pages import console_labels as labels
 from gateway.pages.console_auth import (
     APPROVER_ROLES,
@@ -29,7 +29,7 @@ from gateway.pages.console_auth import (
     upload_action,
     view,
 )
-from gateway.pages.console_ledger import ledger_entries, staff_names
+from gateway.pages.console_ledger import ledger_entries
 from gateway.services.staff import StaffUser
 from reconciliation.workflow import Actor
 
@@ -290,7 +290,7 @@ async def _detail(
     reason: str = "",
 ) -> web.Response:
     item = await request.app[WORKFLOW].get(request.match_info["exception_id"])
-    db = request.app[DATABASE]
+    books = request.app[LEDGER]
     try:
         closed = (await request.app[RECON_RUNS].current(date.fromisoformat(item["business_date"])))[
             "day_closed"
@@ -298,8 +298,8 @@ async def _detail(
     except NotFound:
         closed = False
     lines = {line["id"]: line for line in item["lines"]}
-    names = await staff_names(db, [item["resolved_by"], item["approved_by"]])
-    ledger = await ledger_entries(db, item["internal_keys"])
+    names = await books.staff_names([item["resolved_by"], item["approved_by"]])
+    ledger = await ledger_entries(books, item["internal_keys"])
     ours = [entry.signed_amount for entry in ledger if entry.signed_amount is not None]
     theirs = [
         lines[i]["amount"] * (-1 if lines[i]["direction"] == "debit" else 1)

@@ -25,6 +25,7 @@ from gateway.services import payment_state
 from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
+from gateway.services.demo import DemoSeeder
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.postal.carrier import CarrierSync
@@ -39,6 +40,7 @@ from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
+from reconciliation.ledger_lookup import LedgerLookup
 from reconciliation.report import ReportService
 from reconciliation.runs import RunService
 from reconciliation.workflow import Workflow
@@ -72,10 +74,12 @@ class Services:
     workflow: Workflow
     recon_runs: RunService
     reports: ReportService
+    ledger: LedgerLookup
     postal_orders: PostalOrderService
     carrier_sync: CarrierSync
     vnpost_pushes: PushReceiver
     operators: OperatorService
+    demo: DemoSeeder
 
 
 def vnpost_client(settings: Settings, session: aiohttp.ClientSession, clock: Clock) -> VnpostClient:
@@ -116,6 +120,8 @@ async def build_services(
             secret_overlap=timedelta(hours=hooks.secret_overlap_hours),
         )
         workflow = Workflow(database, clock)
+        staff = StaffService(database, clock)
+        terminals = TerminalService(database, clock)
         connector = aiohttp.TCPConnector(
             limit=hooks.concurrency, **connector_options(allow_private)
         )
@@ -147,7 +153,7 @@ async def build_services(
                 ),
                 attempts=attempts,
                 refunds=RefundService(database, context, channels),
-                terminals=TerminalService(database, clock),
+                terminals=terminals,
                 callbacks=ProviderCallbacks(
                     database,
                     clock,
@@ -164,7 +170,7 @@ async def build_services(
                         "pos": settings.pos.query_after_seconds,
                     },
                 ),
-                staff=StaffService(database, clock),
+                staff=staff,
                 endpoints=endpoints,
                 events=EventService(database, clock),
                 delivery=DeliveryWorker(
@@ -185,10 +191,12 @@ async def build_services(
                     database, clock, workflow, reference_prefix=settings.payments.reference_prefix
                 ),
                 reports=ReportService(database),
+                ledger=LedgerLookup(database),
                 postal_orders=PostalOrderService(database, postal, settings.vnpost, sealer),
                 carrier_sync=CarrierSync(database, postal, carrier, settings.vnpost, sealer),
                 vnpost_pushes=PushReceiver(database, postal, settings.vnpost),
                 operators=OperatorService(database, postal, sealer),
+                demo=DemoSeeder(database, clock, settings, staff, terminals),
             )
     finally:
         await database.close()

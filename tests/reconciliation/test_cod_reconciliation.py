@@ -20,7 +20,7 @@ from conftest import Gateway
 from sqlalchemy import insert, select, update
 
 from gateway.core.db.schema import agencies, api_clients, attempts, payments, postal_orders
-from gateway.keys import DATABASE, SETTINGS
+from gateway.keys import DATABASE, LEDGER, SETTINGS
 from gateway.sandbox_statements import add_statement_routes
 from providers.sandbox.statements import Discrepancies
 from providers.sandbox.statements_cod import CodCollection, vnpost_cod_csv
@@ -348,7 +348,7 @@ async def test_the_console_shows_the_postal_order_behind_a_cod_line(
     from gateway.pages.console_ledger import ledger_entries
 
     _, linked, _ = cod_day
-    (entry,) = await ledger_entries(gateway.client.app[DATABASE], [f"postal:{linked.order_id}"])
+    (entry,) = await ledger_entries(gateway.client.app[LEDGER], [f"postal:{linked.order_id}"])
     assert (entry.found, entry.kind, entry.amount) == (True, "Thu hộ COD", linked.amount)
     assert entry.reference == linked.reference
     assert linked.item_code in entry.detail
