@@ -12,6 +12,7 @@ from gateway.channels.base import Channel
 from gateway.channels.pos import PosChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.ids import Clock
+from providers.common.secrets import Secret
 from providers.payment.pos import PosMerchant
 from providers.payment.vnpay import VnpayTerminal
 
@@ -32,11 +33,15 @@ def build_vnpay(
     payment_url, api_url = urls
     config = settings.vnpay
     terminals = {
-        agency: VnpayTerminal(t.tmn_code, t.hash_secret.get_secret_value(), payment_url, api_url)
+        agency: VnpayTerminal(
+            t.tmn_code, Secret(t.hash_secret.get_secret_value()), payment_url, api_url
+        )
         for agency, t in config.terminals.items()
     }
     default = (
-        VnpayTerminal(config.tmn_code, config.hash_secret.get_secret_value(), payment_url, api_url)
+        VnpayTerminal(
+            config.tmn_code, Secret(config.hash_secret.get_secret_value()), payment_url, api_url
+        )
         if config.tmn_code and config.hash_secret
         else None
     )
@@ -59,7 +64,7 @@ def pos_merchant(settings: Settings) -> PosMerchant | None:
     if base_url is None:
         return None
     return PosMerchant(
-        settings.pos.merchant_id, settings.pos.secret.get_secret_value().encode(), base_url
+        settings.pos.merchant_id, Secret(settings.pos.secret.get_secret_value()), base_url
     )
 
 

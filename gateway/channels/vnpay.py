@@ -91,7 +91,7 @@ class VnpayChannel:
         """The hash secret of a terminal by its TmnCode (IPNs name their terminal)."""
         for terminal in [*self.terminals.values(), self.default]:
             if terminal is not None and terminal.tmn_code == tmn_code:
-                return terminal.hash_secret
+                return terminal.hash_secret.reveal()
         return None
 
     def _client(self, agency_code: str) -> vnpay.VnpayClient:

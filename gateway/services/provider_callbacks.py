@@ -162,7 +162,7 @@ class ProviderCallbacks:
             raise NotFound("no POS cloud is configured")
         try:
             pos.verify(
-                merchant.secret,
+                merchant.secret.encode(),
                 timestamp=headers.get("X-Pos-Timestamp"),
                 signature=headers.get("X-Pos-Signature"),
                 body=body,

@@ -38,6 +38,7 @@ from gateway.services.refunds import RefundService
 from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from providers.common.secrets import Secret
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
@@ -88,7 +89,7 @@ def vnpost_client(settings: Settings, session: aiohttp.ClientSession, clock: Clo
     base_url = vnpost.base_url or f"{settings.base_url}/sandbox/vnpost"
     account = VnpostAccount(
         username=vnpost.username,
-        password=vnpost.password.get_secret_value(),
+        password=Secret(vnpost.password.get_secret_value()),
         customer_code=vnpost.customer_code,
         base_url=base_url,
         path_prefix=vnpost.path_prefix,

@@ -123,7 +123,7 @@ class PosClient:
         return status, body
 
     async def _exchange(self, request: codec.WireRequest) -> tuple[int, bytes, Mapping[str, str]]:
-        headers = codec.signed_headers(self._merchant.secret, self._now(), request.body)
+        headers = codec.signed_headers(self._merchant.secret.encode(), self._now(), request.body)
         async with self._session.request(
             request.method,
             self._merchant.base_url + request.path,
@@ -135,7 +135,7 @@ class PosClient:
 
     def _verify(self, headers: Mapping[str, str], body: bytes) -> None:
         codec.verify(
-            self._merchant.secret,
+            self._merchant.secret.encode(),
             timestamp=headers.get(codec.TIMESTAMP_HEADER),
             signature=headers.get(codec.SIGNATURE_HEADER),
             body=body,

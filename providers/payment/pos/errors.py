@@ -1,10 +1,12 @@
 """The one error type of the POS package.
 
-Every failure raised here is a :class:`PosError` whose ``code`` is a stable snake_case string
+Every failure raised here is a :class:`PosError`, a
+:class:`~providers.common.errors.ProviderError` whose ``code`` is a stable snake_case string
 that callers branch on (never parse the message)::
 
-    Exception
-    └── PosError(code, message, http_status=None)
+    ValueError
+    └── ProviderError
+          └── PosError(code, message, http_status=None)
           code ∈
           │  a message that cannot be trusted (codec.verify, codec.parse_*):
           ├── signature_missing   no X-Pos-Timestamp or X-Pos-Signature header
@@ -18,8 +20,11 @@ that callers branch on (never parse the message)::
           ├── outcome_unknown     push/cancel: no trustworthy answer (timeout, connection lost
           │                       mid-request, 5xx, unsigned or malformed reply). The cloud
           │                       may have acted: query with ``get_sale``; never assume.
+          │                       ``retryable`` and ``outcome_unknown``: after the query, the
+          │                       same ``sale_id`` keeps a repeat from charging twice
           ├── unavailable         the cloud could not be reached before anything was sent, or a
           │                       query still failed after its retries; nothing changed
+          │                       (``retryable``)
           └── rejected            the cloud refused the request (a signed 4xx that is not a
                                   business answer: bad signature, other merchant, a sale_id
                                   reused for another sale); this request changed nothing
@@ -30,7 +35,9 @@ values (:class:`~.codec.PushResult`, :class:`~.codec.CancelResult`, :class:`~.co
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
+
+from providers.common.errors import ProviderError
 
 SIGNATURE_MISSING: Final = "signature_missing"
 SIGNATURE_INVALID: Final = "signature_invalid"
@@ -54,7 +61,7 @@ ERROR_CODES: Final[frozenset[str]] = UNTRUSTED_CODES | {
 }
 
 
-class PosError(Exception):
+class PosError(ProviderError):
     """A POS message or call failed.
 
     Attributes:
@@ -63,16 +70,15 @@ class PosError(Exception):
         http_status: the cloud's HTTP status where one was received, else ``None``.
     """
 
-    code: str
-    message: str
+    RETRYABLE_CODES: ClassVar[frozenset[str]] = frozenset({OUTCOME_UNKNOWN, UNAVAILABLE})
+    OUTCOME_UNKNOWN_CODES: ClassVar[frozenset[str]] = frozenset({OUTCOME_UNKNOWN})
+
     http_status: int | None
 
     def __init__(self, code: str, message: str, http_status: int | None = None) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown PosError code {code!r}")
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.http_status = http_status
 
     def __repr__(self) -> str:

@@ -1,11 +1,13 @@
 """The one error type of the VietQR codec.
 
-Every failure raised by this package is a :class:`VietQRError`, a ``ValueError`` whose
-``code`` attribute is a stable snake_case string that callers branch on (never parse the
-message)::
+Every failure raised by this package is a :class:`VietQRError`, a
+:class:`~providers.common.errors.ProviderError` whose ``code`` attribute is a stable
+snake_case string that callers branch on (never parse the message); none is retryable, and
+none leaves an outcome unknown (the codec sends nothing)::
 
     ValueError
-    └── VietQRError(code, message, field=None)
+    └── ProviderError
+          └── VietQRError(code, message, field=None)
           code ∈
           ├── tlv_malformed          TLV syntax broken: bad/short id or length, truncated value,
           │                          length 00, or a template (26–51, 38, 62, 64, 80–99) whose
@@ -30,6 +32,8 @@ message)::
 from __future__ import annotations
 
 from typing import Final
+
+from providers.common.errors import ProviderError
 
 TLV_MALFORMED: Final = "tlv_malformed"
 CRC_MISSING: Final = "crc_missing"
@@ -56,7 +60,7 @@ ERROR_CODES: Final[frozenset[str]] = frozenset(
 )
 
 
-class VietQRError(ValueError):
+class VietQRError(ProviderError):
     """A VietQR payload or field was rejected.
 
     Attributes:
@@ -72,9 +76,7 @@ class VietQRError(ValueError):
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown VietQRError code {code!r}")
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.field = field
 
     def __repr__(self) -> str:

@@ -24,19 +24,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from providers.common.errors import ProviderError
+
 TIMESTAMP_HEADER = "X-Bank-Timestamp"
 SIGNATURE_HEADER = "X-Bank-Signature"
 MAX_AMOUNT = 9_999_999_999_999
 
 
-class NoticeError(ValueError):
+class NoticeError(ProviderError):
     """A notice failed a check; ``code`` names it: ``signature_missing``,
-    ``signature_invalid``, ``timestamp_invalid``, ``timestamp_stale``, ``malformed_notice``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    ``signature_invalid``, ``timestamp_invalid``, ``timestamp_stale``, ``malformed_notice``.
+    None is retryable: the same bytes fail the same way."""
 
 
 @dataclass(frozen=True)

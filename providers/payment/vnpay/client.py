@@ -101,7 +101,7 @@ class VnpayClient:
             raise VnpayError(
                 PROVIDER_UNAVAILABLE, f"querydr failed {QUERY_ATTEMPTS} times: {cause}"
             ) from cause
-        result = parse_query_response(self._terminal.hash_secret, answer)
+        result = parse_query_response(self._terminal.hash_secret.reveal(), answer)
         _check_echo(result.tmn_code, result.txn_ref, self._terminal.tmn_code, txn_ref)
         return result
 
@@ -137,7 +137,7 @@ class VnpayClient:
         )
         try:
             answer = await self._post(body)
-            result = parse_refund_response(self._terminal.hash_secret, answer)
+            result = parse_refund_response(self._terminal.hash_secret.reveal(), answer)
             _check_echo(result.tmn_code, result.txn_ref, self._terminal.tmn_code, txn_ref)
         except (_Transient, VnpayError) as exc:
             raise VnpayError(

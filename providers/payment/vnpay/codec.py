@@ -162,7 +162,7 @@ def build_payment_url(
     }
     if bank_code is not None:
         params["vnp_BankCode"] = _checked(bank_code, "bank_code", _BANK_CODE_RE)
-    return f"{terminal.payment_url}?{signed_query(terminal.hash_secret, params)}"
+    return f"{terminal.payment_url}?{signed_query(terminal.hash_secret.reveal(), params)}"
 
 
 def ascii_text(text: str, field: str, max_len: int = MAX_ORDER_INFO) -> str:
@@ -257,7 +257,7 @@ def querydr_request(
         "vnp_IpAddr": _ip(ip_addr),
         "vnp_OrderInfo": _pipe_safe(ascii_text(order_info, "order_info"), "order_info"),
     }
-    body[HASH_PARAM] = pipe_hash(terminal.hash_secret, body, QUERYDR_REQUEST_FIELDS)
+    body[HASH_PARAM] = pipe_hash(terminal.hash_secret.reveal(), body, QUERYDR_REQUEST_FIELDS)
     return body
 
 
@@ -297,7 +297,7 @@ def refund_request(
         "vnp_IpAddr": _ip(ip_addr),
         "vnp_OrderInfo": _pipe_safe(ascii_text(order_info, "order_info"), "order_info"),
     }
-    body[HASH_PARAM] = pipe_hash(terminal.hash_secret, body, REFUND_REQUEST_FIELDS)
+    body[HASH_PARAM] = pipe_hash(terminal.hash_secret.reveal(), body, REFUND_REQUEST_FIELDS)
     return body
 
 

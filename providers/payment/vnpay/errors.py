@@ -1,10 +1,12 @@
 """The one error type of the VNPAY connector.
 
-Every failure raised by this package is a :class:`VnpayError`, a ``ValueError`` whose ``code``
-is a stable snake_case string that callers branch on (never parse the message)::
+Every failure raised by this package is a :class:`VnpayError`, a
+:class:`~providers.common.errors.ProviderError` whose ``code`` is a stable snake_case string
+that callers branch on (never parse the message)::
 
     ValueError
-    └── VnpayError(code, message)
+    └── ProviderError
+     └── VnpayError(code, message)
           code ∈                      rsp_code  retryable
           ├── signature_invalid        97        no    vnp_SecureHash missing or wrong (IPN,
           │                                            return URL or an API answer)
@@ -16,7 +18,9 @@ is a stable snake_case string that callers branch on (never parse the message)::
           ├── provider_unavailable     —         yes   querydr failed on connection errors,
           │                                            timeouts or HTTP 5xx, retries spent
           └── refund_outcome_unknown   —         no    a refund was sent but no verified answer
-                                                       came back: query, never resubmit
+                                                       came back (``outcome_unknown``): query,
+                                                       never resubmit (a refund carries no
+                                                       idempotency key at VNPAY)
 
 ``rsp_code`` is the ``RspCode`` to answer VNPAY's IPN with (``ipn_response(err.rsp_code)``);
 ``retryable`` says whether the same call may simply be made again later. A business decline
@@ -26,7 +30,9 @@ from VNPAY (refund refused, transaction not found) is a result value, not a ``Vn
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import ClassVar, Final
+
+from providers.common.errors import ProviderError
 
 SIGNATURE_INVALID: Final = "signature_invalid"
 UNKNOWN_TERMINAL: Final = "unknown_terminal"
@@ -35,20 +41,20 @@ INVALID_FIELD: Final = "invalid_field"
 PROVIDER_UNAVAILABLE: Final = "provider_unavailable"
 REFUND_OUTCOME_UNKNOWN: Final = "refund_outcome_unknown"
 
-# code -> (IPN RspCode, retryable)
-_META: Final[Mapping[str, tuple[str | None, bool]]] = {
-    SIGNATURE_INVALID: ("97", False),
-    UNKNOWN_TERMINAL: ("97", False),
-    MALFORMED: ("99", False),
-    INVALID_FIELD: (None, False),
-    PROVIDER_UNAVAILABLE: (None, True),
-    REFUND_OUTCOME_UNKNOWN: (None, False),
+# code -> the IPN RspCode to answer with (None: not an IPN failure)
+_RSP_CODES: Final[Mapping[str, str | None]] = {
+    SIGNATURE_INVALID: "97",
+    UNKNOWN_TERMINAL: "97",
+    MALFORMED: "99",
+    INVALID_FIELD: None,
+    PROVIDER_UNAVAILABLE: None,
+    REFUND_OUTCOME_UNKNOWN: None,
 }
 
-ERROR_CODES: Final[frozenset[str]] = frozenset(_META)
+ERROR_CODES: Final[frozenset[str]] = frozenset(_RSP_CODES)
 
 
-class VnpayError(ValueError):
+class VnpayError(ProviderError):
     """A VNPAY message or call was rejected.
 
     Attributes:
@@ -56,20 +62,19 @@ class VnpayError(ValueError):
         message: English explanation, meant for people and logs (never holds a secret).
         rsp_code: the IPN ``RspCode`` for this failure, or ``None`` if not an IPN failure.
         retryable: True if the same call may be repeated later as is.
+        outcome_unknown: True if a refund was sent without a verified answer.
     """
 
-    code: str
-    message: str
+    RETRYABLE_CODES: ClassVar[frozenset[str]] = frozenset({PROVIDER_UNAVAILABLE})
+    OUTCOME_UNKNOWN_CODES: ClassVar[frozenset[str]] = frozenset({REFUND_OUTCOME_UNKNOWN})
+
     rsp_code: str | None
-    retryable: bool
 
     def __init__(self, code: str, message: str) -> None:
-        if code not in _META:
+        if code not in _RSP_CODES:
             raise ValueError(f"unknown VnpayError code {code!r}")
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.rsp_code, self.retryable = _META[code]
+        super().__init__(code, message)
+        self.rsp_code = _RSP_CODES[code]
 
     def __repr__(self) -> str:
         return f"VnpayError(code={self.code!r}, message={self.message!r})"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from providers.common.secrets import Secret
+
 SANDBOX_PAYMENT_URL: Final = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
 SANDBOX_API_URL: Final = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
 
@@ -15,20 +17,25 @@ class VnpayTerminal:
 
     Attributes:
         tmn_code: the terminal (website) code VNPAY assigned, e.g. ``"2QXUI4J4"``.
-        hash_secret: the HMAC-SHA512 key; never printed (see ``__repr__``).
+        hash_secret: the HMAC-SHA512 key, a :class:`Secret` (given as text, it is wrapped);
+            never printed.
         payment_url: ``.../paymentv2/vpcpay.html``, where the payer's browser is sent.
         api_url: ``.../merchant_webapi/api/transaction``, for ``querydr`` and ``refund``.
     """
 
     tmn_code: str
-    hash_secret: str
+    hash_secret: Secret
     payment_url: str
     api_url: str
 
     def __post_init__(self) -> None:
-        for name in ("tmn_code", "hash_secret", "payment_url", "api_url"):
+        # Frozen: wrap through object.__setattr__, once, at construction.
+        object.__setattr__(self, "hash_secret", Secret.of(self.hash_secret))
+        for name in ("tmn_code", "payment_url", "api_url"):
             if not getattr(self, name):
                 raise ValueError(f"VnpayTerminal.{name} must not be empty")
+        if not self.hash_secret.reveal():
+            raise ValueError("VnpayTerminal.hash_secret must not be empty")
 
     def __repr__(self) -> str:
         return (

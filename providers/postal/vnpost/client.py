@@ -168,7 +168,9 @@ class VnpostClient:
             if token is not None and token != refused and self._clock() < self._token_until:
                 return token
             account = self._account
-            request = codec.build_token(account.username, account.password, account.customer_code)
+            request = codec.build_token(
+                account.username, account.password.reveal(), account.customer_code
+            )
             try:
                 status, body = await self._exchange(request, None)
             except (aiohttp.ClientError, TimeoutError) as exc:

@@ -1,10 +1,12 @@
 """The one error type of the VNPost package.
 
-Every failure raised here is a :class:`VnpostError` whose ``code`` is a stable snake_case
-string that callers branch on (never parse the message)::
+Every failure raised here is a :class:`VnpostError`, a
+:class:`~providers.common.errors.ProviderError` whose ``code`` is a stable snake_case string
+that callers branch on (never parse the message)::
 
-    Exception
-    └── VnpostError(code, message, http_status=None)
+    ValueError
+    └── ProviderError
+          └── VnpostError(code, message, http_status=None)
           code ∈
           ├── malformed            an answer or webhook that is not the documented shape
           ├── invalid_field        a request we refuse to build (bad phone, weight, COD...);
@@ -17,16 +19,21 @@ string that callers branch on (never parse the message)::
           ├── not_found            no such order (item code or client reference)
           ├── outcome_unknown      create/cancel: no trustworthy answer (timeout, connection
           │                        lost mid-request, 5xx). The carrier may have acted: look
-          │                        the reference up (find_by_reference) before any retry
+          │                        the reference up (find_by_reference) before any retry.
+          │                        ``retryable`` and ``outcome_unknown``: the client
+          │                        reference keeps a repeat from booking twice
           ├── unavailable          the carrier could not be reached before anything was
           │                        sent, or a read still failed after its retries
+          │                        (``retryable``)
           └── rejected             the carrier refused the request (a 4xx that is none of
                                    the above, e.g. an order that can no longer be cancelled)
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
+
+from providers.common.errors import ProviderError
 
 MALFORMED: Final = "malformed"
 INVALID_FIELD: Final = "invalid_field"
@@ -51,7 +58,7 @@ ERROR_CODES: Final[frozenset[str]] = frozenset(
 )
 
 
-class VnpostError(Exception):
+class VnpostError(ProviderError):
     """A VNPost message or call failed.
 
     Attributes:
@@ -60,16 +67,15 @@ class VnpostError(Exception):
         http_status: the carrier's HTTP status where one was received, else ``None``.
     """
 
-    code: str
-    message: str
+    RETRYABLE_CODES: ClassVar[frozenset[str]] = frozenset({OUTCOME_UNKNOWN, UNAVAILABLE})
+    OUTCOME_UNKNOWN_CODES: ClassVar[frozenset[str]] = frozenset({OUTCOME_UNKNOWN})
+
     http_status: int | None
 
     def __init__(self, code: str, message: str = "", http_status: int | None = None) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown VnpostError code {code!r}")
-        super().__init__(f"{code}: {message}" if message else code)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.http_status = http_status
 
     def __repr__(self) -> str:
