@@ -52,7 +52,7 @@ ALLOWED: dict[str, set[tuple[Any, Any]]] = {
     "reconciliation run": {(U.CURRENT, U.SUPERSEDED)},
     "statement import": set(),
 }
-SIMPLE = [REFUNDS, EXCEPTIONS, RUNS, IMPORTS]
+SIMPLE: list[Machine[Any]] = [REFUNDS, EXCEPTIONS, RUNS, IMPORTS]
 
 
 def _pairs(machine: Machine[Any]) -> list[tuple[Machine[Any], Any, Any]]:
