@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from gateway.core.statuses import (
     RefundStatus,
     RunStatus,
 )
+from gateway.core.statuses_doc import render
 from providers.common.postal import PostalStatus
 
 R = RefundStatus
@@ -169,3 +171,8 @@ def test_check_constraint_lists_every_status(machine: Machine[Any]) -> None:
     assert constraint.name == f"ck_{machine.table_name}_status"
     for status in machine.transitions:
         assert f"'{status.value}'" in str(constraint.sqltext)
+
+
+def test_docs_statuses_md_is_written_from_the_machines() -> None:
+    written = (Path(__file__).resolve().parents[3] / "docs" / "statuses.md").read_text("utf-8")
+    assert written == render(), "run: python -m gateway.core.statuses_doc > docs/statuses.md"
