@@ -120,6 +120,10 @@ class Machine(Generic[S]):
             {**values, self.column_name: self.check_initial(status).value}
             for status, values in rows
         ]
+        if len({frozenset(record) for record in records}) > 1:
+            # One executemany binds the first row's columns: a column only some rows name is
+            # either missing (an error) or silently dropped from the others.
+            raise ValueError(f"{self.name} rows of one insert must name the same columns")
         await conn.execute(insert(self.table), records)
 
     async def move(

@@ -33,6 +33,7 @@ from gateway.core.statuses import (
     RunStatus,
 )
 from gateway.core.statuses_doc import render
+from gateway.pages import console_labels, operator_labels
 from providers.common.postal import PostalStatus
 
 R = RefundStatus
@@ -176,3 +177,28 @@ def test_check_constraint_lists_every_status(machine: Machine[Any]) -> None:
 def test_docs_statuses_md_is_written_from_the_machines() -> None:
     written = (Path(__file__).resolve().parents[3] / "docs" / "statuses.md").read_text("utf-8")
     assert written == render(), "run: python -m gateway.core.statuses_doc > docs/statuses.md"
+
+
+@pytest.mark.parametrize(
+    ("machine", "labels"),
+    [
+        (EXCEPTIONS, console_labels.EXCEPTION_STATUS_DISPLAY),
+        (IMPORTS, console_labels.IMPORT_STATUSES),
+        (PAYMENTS, console_labels.LEDGER_STATUSES),
+        (ATTEMPTS, console_labels.LEDGER_STATUSES),
+        (REFUNDS, console_labels.LEDGER_STATUSES),
+        (POSTAL_ORDERS, operator_labels.STATUSES),
+    ],
+    ids=lambda value: getattr(value, "name", "labels"),
+)
+def test_staff_read_every_status_in_vietnamese(
+    machine: Machine[Any], labels: dict[str, str]
+) -> None:
+    assert set(machine.statuses) <= set(labels)
+
+
+async def test_rows_of_one_insert_must_name_the_same_columns() -> None:
+    """What made a re-run answer 500 (issue 10 item 1) is refused before the database."""
+    rows = [(E.OPEN, {"id": "a"}), (E.RESOLVED, {"id": "b", "resolution": "write_off"})]
+    with pytest.raises(ValueError, match="same columns"):
+        await EXCEPTIONS.insert_many(None, rows)  # type: ignore[arg-type]  # never reached
