@@ -21,6 +21,7 @@ from gateway.core.db import Database
 from gateway.core.db.schema import day_closes, statement_imports, statement_lines
 from gateway.core.errors import Conflict, FieldError, PayloadTooLarge, ValidationFailed
 from gateway.core.ids import Clock, new_id
+from gateway.core.statuses import IMPORTS, ImportStatus
 from reconciliation import parsers
 from reconciliation.audit import record
 from reconciliation.model import ParsedFile, ParseError, Source
@@ -111,26 +112,25 @@ class ImportService:
             if parsed is not None and reason is None:
                 await self._refuse_closed_days(conn, parsed)
             lines = parsed.lines if parsed is not None else ()
-            await conn.execute(
-                insert(statement_imports).values(
-                    id=import_id,
-                    source=source.value,
-                    format=format,
-                    account=account or (parsed.account if parsed else None),
-                    filename=(filename or "")[:255] or None,
-                    file_hash=digest,
-                    size=len(data),
-                    status="quarantined" if reason else "accepted",
-                    reason=reason[:255] if reason else None,
-                    line_count=0 if reason else len(lines),  # lines kept, not lines read
-                    error_count=len(parsed.errors) if parsed else 0,
-                    row_errors=[asdict(error) for error in parsed.errors] if parsed else [],
-                    control=asdict(parsed.control) if parsed else {},
-                    period_start=parsed.period_start if parsed else None,
-                    period_end=parsed.period_end if parsed else None,
-                    imported_by=actor,
-                    created_at=self.clock(),
-                )
+            await IMPORTS.insert(
+                conn,
+                ImportStatus.QUARANTINED if reason else ImportStatus.ACCEPTED,
+                id=import_id,
+                source=source.value,
+                format=format,
+                account=account or (parsed.account if parsed else None),
+                filename=(filename or "")[:255] or None,
+                file_hash=digest,
+                size=len(data),
+                reason=reason[:255] if reason else None,
+                line_count=0 if reason else len(lines),  # lines kept, not lines read
+                error_count=len(parsed.errors) if parsed else 0,
+                row_errors=[asdict(error) for error in parsed.errors] if parsed else [],
+                control=asdict(parsed.control) if parsed else {},
+                period_start=parsed.period_start if parsed else None,
+                period_end=parsed.period_end if parsed else None,
+                imported_by=actor,
+                created_at=self.clock(),
             )
             if reason is None and lines:
                 await conn.execute(
@@ -166,7 +166,7 @@ class ImportService:
                 import_id,
                 {
                     "format": format,
-                    "status": "quarantined" if reason else "accepted",
+                    "status": ImportStatus.QUARANTINED if reason else ImportStatus.ACCEPTED,
                     "lines": len(lines),
                     "reason": reason,
                 },

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -30,6 +30,13 @@ from gateway.core.db.schema import (
 from gateway.core.errors import NotFound
 from gateway.core.ids import Clock, new_id
 from gateway.core.references import is_valid_reference
+from gateway.core.statuses import (
+    EXCEPTIONS,
+    RUNS,
+    ExceptionStatus,
+    ImportStatus,
+    RunStatus,
+)
 from reconciliation import engine, frame
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
@@ -105,7 +112,10 @@ class RunService:
                 (
                     await conn.execute(
                         select(recon_runs.c.id)
-                        .where(recon_runs.c.business_date == day, recon_runs.c.status == "current")
+                        .where(
+                            recon_runs.c.business_date == day,
+                            recon_runs.c.status == RunStatus.CURRENT,
+                        )
                         .with_for_update()
                     )
                 )
@@ -113,28 +123,30 @@ class RunService:
                 .all()
             )
             decided = await self._decisions(conn, list(previous))
-            await conn.execute(
-                insert(recon_runs).values(
-                    id=run_id,
-                    business_date=day,
-                    rule_version=engine.RULE_VERSION,
-                    status="current",
-                    inputs=inputs,
-                    summary=summary,
-                    created_by=actor.id,
-                    created_at=now,
-                )
+            await RUNS.insert(
+                conn,
+                RunStatus.CURRENT,
+                id=run_id,
+                business_date=day,
+                rule_version=engine.RULE_VERSION,
+                inputs=inputs,
+                summary=summary,
+                created_by=actor.id,
+                created_at=now,
             )
             if previous:
-                await conn.execute(
-                    update(recon_runs)
-                    .where(recon_runs.c.id.in_(previous))
-                    .values(status="superseded", superseded_by=run_id)
+                await RUNS.move_all(
+                    conn,
+                    recon_runs.c.id.in_(previous),
+                    [RunStatus.CURRENT],
+                    RunStatus.SUPERSEDED,
+                    superseded_by=run_id,
                 )
-                await conn.execute(
-                    update(recon_exceptions)
-                    .where(recon_exceptions.c.run_id.in_(previous))
-                    .values(status="superseded")
+                await EXCEPTIONS.move_all(
+                    conn,
+                    recon_exceptions.c.run_id.in_(previous),
+                    [ExceptionStatus.OPEN, ExceptionStatus.RESOLVED, ExceptionStatus.APPROVED],
+                    ExceptionStatus.SUPERSEDED,
                 )
             await self._store(conn, run_id, day, outcomes, decided, now)
             await record(
@@ -163,7 +175,8 @@ class RunService:
             row = (
                 await conn.execute(
                     select(recon_runs).where(
-                        recon_runs.c.business_date == day, recon_runs.c.status == "current"
+                        recon_runs.c.business_date == day,
+                        recon_runs.c.status == RunStatus.CURRENT,
                     )
                 )
             ).first()
@@ -192,14 +205,14 @@ class RunService:
         taken_elsewhere = (
             select(recon_matches.c.line_id)
             .join(recon_runs, recon_runs.c.id == recon_matches.c.run_id)
-            .where(recon_runs.c.status == "current", recon_runs.c.business_date != day)
+            .where(recon_runs.c.status == RunStatus.CURRENT, recon_runs.c.business_date != day)
         )
         rows = (
             await conn.execute(
                 select(statement_lines)
                 .join(statement_imports, statement_imports.c.id == statement_lines.c.import_id)
                 .where(
-                    statement_imports.c.status == "accepted",
+                    statement_imports.c.status == ImportStatus.ACCEPTED,
                     statement_lines.c.source == source.value,
                     and_(
                         statement_lines.c.booking_date >= day - window,
@@ -243,7 +256,7 @@ class RunService:
                 await conn.execute(
                     select(statement_imports.c.period_end).where(
                         statement_imports.c.source == source.value,
-                        statement_imports.c.status == "accepted",
+                        statement_imports.c.status == ImportStatus.ACCEPTED,
                         statement_imports.c.period_end >= day,
                         statement_imports.c.period_end <= day + timedelta(days=self.window_days),
                     )
@@ -306,7 +319,9 @@ class RunService:
             await conn.execute(
                 select(recon_exceptions).where(
                     recon_exceptions.c.run_id.in_(runs),
-                    recon_exceptions.c.status.in_(["resolved", "approved"]),
+                    recon_exceptions.c.status.in_(
+                        [ExceptionStatus.RESOLVED, ExceptionStatus.APPROVED]
+                    ),
                 )
             )
         ).all()
@@ -334,7 +349,7 @@ class RunService:
         ]
         if match_rows:
             await conn.execute(insert(recon_matches), match_rows)
-        exception_rows = []
+        exception_rows: list[tuple[ExceptionStatus, dict[str, Any]]] = []
         for o in outcomes:
             for item in o.exceptions:
                 mark = fingerprint(
@@ -346,24 +361,29 @@ class RunService:
                     "run_id": run_id,
                     "business_date": day,
                     "source": o.source.value,
-                    "status": "open",
                     "fingerprint": mark,
                     "created_at": now,
                     **item,
                 }
-                if earlier is not None:  # the same exception was decided before: keep it
-                    row.update(
-                        status=earlier.status,
-                        resolution=earlier.resolution,
-                        resolution_reason=earlier.resolution_reason,
-                        resolved_by=earlier.resolved_by,
-                        resolved_at=earlier.resolved_at,
-                        approved_by=earlier.approved_by,
-                        approved_at=earlier.approved_at,
-                    )
-                exception_rows.append(row)
-        if exception_rows:
-            await conn.execute(insert(recon_exceptions), exception_rows)
+                # Every row names the same columns (one executemany): a decision already
+                # taken on the same exception carries over, the others are undecided.
+                row.update({column: getattr(earlier, column, None) for column in _DECISION})
+                status = (
+                    ExceptionStatus.OPEN if earlier is None else ExceptionStatus(earlier.status)
+                )
+                exception_rows.append((status, row))
+        await EXCEPTIONS.insert_many(conn, exception_rows)
+
+
+#: What a maker and a checker decided about an exception: carried over by a re-run.
+_DECISION = (
+    "resolution",
+    "resolution_reason",
+    "resolved_by",
+    "resolved_at",
+    "approved_by",
+    "approved_at",
+)
 
 
 def _summary(outcomes: list[Outcome]) -> dict[str, Any]:

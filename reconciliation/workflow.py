@@ -4,6 +4,9 @@ and closing the day.
 - A ``finance`` or ``finance_approver`` user resolves an open exception with a resolution
   (``manual_match``, ``write_off``, ``refund_requested``) and a reason (maker); a
   ``finance_approver`` who is not the maker approves it (checker).
+- A checker may instead reject the resolution, with a reason: the exception is ``open``
+  again (its resolution cleared, the rejection kept in the audit log) for a maker to
+  resolve anew. There is no HTTP route for it yet; the service is :meth:`Workflow.reject`.
 - A day closes only when its current run has no exception that is open or awaiting approval;
   a closed day is immutable: no import, run, resolution or approval touches it again.
 Everything is written to the audit log.
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -30,6 +33,7 @@ from gateway.core.errors import (
 )
 from gateway.core.ids import Clock
 from gateway.core.roles import Role
+from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, RunStatus
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ
@@ -37,6 +41,8 @@ from reconciliation.model import BUSINESS_TZ
 RESOLUTIONS = ("manual_match", "write_off", "refund_requested")
 MAKERS = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
 CHECKERS = (Role.FINANCE_APPROVER, Role.ADMIN)
+#: What keeps a day from closing: an exception no one has decided, or one awaiting a checker.
+UNDECIDED = (ExceptionStatus.OPEN, ExceptionStatus.RESOLVED)
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ class Workflow:
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         statement: Select[Any] = select(recon_exceptions).where(
-            recon_exceptions.c.status != "superseded"
+            recon_exceptions.c.status != ExceptionStatus.SUPERSEDED
         )
         for column, value in (
             (recon_exceptions.c.business_date, business_date),
@@ -175,19 +181,16 @@ class Workflow:
         async with self.db.write() as conn:
             row = await self._row(conn, exception_id, lock=True)
             await self._open_day(conn, row.business_date)
-            if row.status != "open":
-                raise InvalidTransition(row.status, "resolved")
             now = self.clock()
-            await conn.execute(
-                update(recon_exceptions)
-                .where(recon_exceptions.c.id == exception_id)
-                .values(
-                    status="resolved",
-                    resolution=resolution,
-                    resolution_reason=reason.strip(),
-                    resolved_by=actor.id,
-                    resolved_at=now,
-                )
+            await EXCEPTIONS.move(
+                conn,
+                exception_id,
+                ExceptionStatus(row.status),
+                ExceptionStatus.RESOLVED,
+                resolution=resolution,
+                resolution_reason=reason.strip(),
+                resolved_by=actor.id,
+                resolved_at=now,
             )
             await record(
                 conn,
@@ -206,15 +209,17 @@ class Workflow:
         async with self.db.write() as conn:
             row = await self._row(conn, exception_id, lock=True)
             await self._open_day(conn, row.business_date)
-            if row.status != "resolved":
-                raise InvalidTransition(row.status, "approved")
+            EXCEPTIONS.check(ExceptionStatus(row.status), ExceptionStatus.APPROVED)
             if row.resolved_by == actor.id:
                 raise SelfApproval(f"{actor.id} resolved this exception and cannot approve it")
             now = self.clock()
-            await conn.execute(
-                update(recon_exceptions)
-                .where(recon_exceptions.c.id == exception_id)
-                .values(status="approved", approved_by=actor.id, approved_at=now)
+            await EXCEPTIONS.move(
+                conn,
+                exception_id,
+                ExceptionStatus.RESOLVED,
+                ExceptionStatus.APPROVED,
+                approved_by=actor.id,
+                approved_at=now,
             )
             await record(
                 conn,
@@ -227,6 +232,42 @@ class Workflow:
             )
             return exception_view(await self._row(conn, exception_id), self.today())
 
+    async def reject(self, actor: Actor, exception_id: str, reason: str) -> dict[str, Any]:
+        """A checker turns a resolution down: the exception is open again for a maker."""
+        if actor.role not in CHECKERS:
+            raise Forbidden("rejecting resolutions needs the finance_approver role")
+        if not reason.strip():
+            raise ValidationFailed([FieldError("reason", "required", "say why")])
+        async with self.db.write() as conn:
+            row = await self._row(conn, exception_id, lock=True)
+            await self._open_day(conn, row.business_date)
+            now = self.clock()
+            await EXCEPTIONS.move(
+                conn,
+                exception_id,
+                ExceptionStatus(row.status),
+                ExceptionStatus.OPEN,
+                resolution=None,
+                resolution_reason=None,
+                resolved_by=None,
+                resolved_at=None,
+            )
+            await record(
+                conn,
+                now,
+                actor.id,
+                "exception_rejected",
+                "recon_exception",
+                exception_id,
+                {
+                    "reason": reason.strip(),
+                    "resolution": row.resolution,
+                    "resolution_reason": row.resolution_reason,
+                    "resolved_by": row.resolved_by,
+                },
+            )
+            return exception_view(await self._row(conn, exception_id), self.today())
+
     async def close_day(self, actor: Actor, day: date) -> dict[str, Any]:
         if actor.role not in CHECKERS:
             raise Forbidden("closing a day needs the finance_approver role")
@@ -235,7 +276,8 @@ class Workflow:
             run = (
                 await conn.execute(
                     select(recon_runs.c.id).where(
-                        recon_runs.c.business_date == day, recon_runs.c.status == "current"
+                        recon_runs.c.business_date == day,
+                        recon_runs.c.status == RunStatus.CURRENT,
                     )
                 )
             ).first()
@@ -247,7 +289,9 @@ class Workflow:
                     .select_from(recon_exceptions)
                     .where(
                         recon_exceptions.c.run_id == run.id,
-                        recon_exceptions.c.status.in_(["open", "resolved"]),
+                        recon_exceptions.c.status.in_(
+                            [ExceptionStatus.OPEN, ExceptionStatus.RESOLVED]
+                        ),
                     )
                 )
             ).scalar_one()

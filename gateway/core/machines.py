@@ -6,24 +6,33 @@ table is checked first (:class:`InvalidTransition` for a move it forbids); if th
 longer in ``from`` — another transaction moved it first — the move raises
 :class:`StaleStatus` rather than overwriting that decision. :meth:`Machine.move_all` moves
 every row matching a condition that is in one of the given states (expiry sweeps, closing the
-open attempts of a bill) and returns how many moved.
+open attempts of a bill) and returns how many moved. A row is born through
+:meth:`Machine.insert` / :meth:`Machine.insert_many`, in one of the machine's ``initial``
+statuses.
 
 Statuses are ``StrEnum`` members; each machine's table lives beside its enum
-(:mod:`gateway.core.statuses`) and its column carries a CHECK constraint of the allowed values.
+(:mod:`gateway.core.statuses`) and its column carries the CHECK constraint
+:meth:`Machine.check_constraint` of the allowed values. The schema declares those
+constraints from the machines, so a machine names its table and finds it on first use
+(the schema imports the machines, not the other way round).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Table, update
+from sqlalchemy import CheckConstraint, Column, ColumnElement, Table, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.errors import Conflict, InvalidTransition
 
 S = TypeVar("S", bound=StrEnum)
+
+#: The ``current`` an :class:`InvalidTransition` names when a row is born in a status that
+#: is not one of its machine's initial ones.
+NEW = "new"
 
 
 class StaleStatus(Conflict):
@@ -31,26 +40,56 @@ class StaleStatus(Conflict):
     title = "The object changed concurrently; try again"
 
 
+def check_constraint(table: str, column: str, values: Iterable[str]) -> CheckConstraint:
+    """``CHECK (column IN (...))`` named ``ck_<table>_<column>`` (also for history columns
+    that are not a machine's, e.g. the statuses a postal event reports)."""
+    listed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=f"ck_{table}_{column}")
+
+
 class Machine(Generic[S]):
     def __init__(
         self,
         name: str,
-        table: Table,
+        table: Table | str,
         transitions: Mapping[S, frozenset[S]],
         *,
+        initial: Iterable[S],
         column: str = "status",
         key: str = "id",
     ) -> None:
         self.name = name
-        self.table = table
         self.transitions = transitions
-        self.column = table.c[column]
-        self.key = table.c[key]
+        self.initial = frozenset(initial)
+        self.table_name = table if isinstance(table, str) else table.name
+        self._table = None if isinstance(table, str) else table
+        self.column_name = column
+        self.key_name = key
+
+    @property
+    def table(self) -> Table:
+        if self._table is None:
+            from gateway.core.db.schema import metadata
+
+            self._table = metadata.tables[self.table_name]
+        return self._table
+
+    @property
+    def column(self) -> Column[Any]:
+        return self.table.c[self.column_name]
+
+    @property
+    def key(self) -> Column[Any]:
+        return self.table.c[self.key_name]
 
     @property
     def statuses(self) -> tuple[str, ...]:
         """Every value the column may hold (its CHECK constraint)."""
         return tuple(status.value for status in self.transitions)
+
+    def check_constraint(self) -> CheckConstraint:
+        """The CHECK constraint of the status column: one of :attr:`statuses`."""
+        return check_constraint(self.table_name, self.column_name, self.statuses)
 
     def can(self, current: S, new: S) -> bool:
         return new in self.transitions[current]
@@ -61,6 +100,32 @@ class Machine(Generic[S]):
             raise InvalidTransition(current.value, new.value)
         return new
 
+    def check_initial(self, status: S) -> S:
+        """``status`` if a row may be born in it, else :class:`InvalidTransition`."""
+        if status not in self.initial:
+            raise InvalidTransition(NEW, status.value)
+        return status
+
+    async def insert(self, conn: AsyncConnection, status: S, **values: Any) -> None:
+        """Insert one row born in ``status`` (one of :attr:`initial`)."""
+        await self.insert_many(conn, [(status, values)])
+
+    async def insert_many(
+        self, conn: AsyncConnection, rows: Sequence[tuple[S, Mapping[str, Any]]]
+    ) -> None:
+        """Insert rows, each born in its status. Every row must name the same columns."""
+        if not rows:
+            return
+        records = [
+            {**values, self.column_name: self.check_initial(status).value}
+            for status, values in rows
+        ]
+        if len({frozenset(record) for record in records}) > 1:
+            # One executemany binds the first row's columns: a column only some rows name is
+            # either missing (an error) or silently dropped from the others.
+            raise ValueError(f"{self.name} rows of one insert must name the same columns")
+        await conn.execute(insert(self.table), records)
+
     async def move(
         self, conn: AsyncConnection, key: Any, current: S, new: S, **values: Any
     ) -> None:
@@ -69,7 +134,7 @@ class Machine(Generic[S]):
         result = await conn.execute(
             update(self.table)
             .where(self.key == key, self.column == current.value)
-            .values({self.column.name: new.value, **values})
+            .values({self.column_name: new.value, **values})
         )
         if result.rowcount != 1:
             raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
@@ -89,6 +154,6 @@ class Machine(Generic[S]):
         result = await conn.execute(
             update(self.table)
             .where(where, self.column.in_([status.value for status in sources]))
-            .values({self.column.name: new.value, **values})
+            .values({self.column_name: new.value, **values})
         )
         return int(result.rowcount)

@@ -1,7 +1,9 @@
 """Every state machine as an explicit transition table beside its ``StrEnum``, and the
 :class:`~gateway.core.machines.Machine` that is the only writer of its status column.
 
-Sections: payments and attempts; webhook deliveries; refunds, reconciliation and postal orders.
+Sections: payments and attempts; webhook deliveries; refunds, reconciliation and postal orders;
+then :data:`MACHINES`, every machine (the schema declares their CHECK constraints from it).
+Each machine names its table rather than importing it: the schema imports this module.
 
 A late or duplicate message never moves a final state backwards: callers ask
 :func:`can_transition` first and record the message instead of applying it.
@@ -10,11 +12,16 @@ A late or duplicate message never moves a final state backwards: callers ask
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from gateway.core.db.schema import attempts, deliveries, payments
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.core.errors import InvalidTransition
 from gateway.core.machines import Machine
+from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING
+from providers.common.postal import FINAL_STATUSES, RANK, PostalStatus, should_advance
 
 
 class PaymentStatus(StrEnum):
@@ -108,8 +115,16 @@ def attempt_transition(current: AttemptStatus, requested: AttemptStatus) -> Atte
 
 
 #: The only writers of ``payments.status`` and ``attempts.status``.
-PAYMENTS: Machine[PaymentStatus] = Machine("payment", payments, PAYMENT_TRANSITIONS)
-ATTEMPTS: Machine[AttemptStatus] = Machine("attempt", attempts, ATTEMPT_TRANSITIONS)
+PAYMENTS: Machine[PaymentStatus] = Machine(
+    "payment", "payments", PAYMENT_TRANSITIONS, initial={PaymentStatus.PENDING}
+)
+#: A VietQR attempt is born ``pending`` (the QR is shown at once); the others ``created``.
+ATTEMPTS: Machine[AttemptStatus] = Machine(
+    "attempt",
+    "attempts",
+    ATTEMPT_TRANSITIONS,
+    initial={AttemptStatus.CREATED, AttemptStatus.PENDING},
+)
 
 
 # -- webhook deliveries ------------------------------------------------------------------
@@ -138,7 +153,205 @@ DELIVERY_TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
     DeliveryStatus.FAILED: frozenset({DeliveryStatus.PENDING}),  # recovered
 }
 
-DELIVERIES: Machine[DeliveryStatus] = Machine("delivery", deliveries, DELIVERY_TRANSITIONS)
+DELIVERIES: Machine[DeliveryStatus] = Machine(
+    "delivery", "deliveries", DELIVERY_TRANSITIONS, initial={DeliveryStatus.PENDING}
+)
 
 
 # -- refunds, reconciliation and postal orders ----------------------------------------------
+
+
+class RefundStatus(StrEnum):
+    #: Sent to the channel (or to be made by hand) and not yet confirmed.
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+REFUND_TRANSITIONS: Mapping[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
+    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.FAILED: frozenset(),
+}
+
+REFUNDS: Machine[RefundStatus] = Machine(
+    "refund", "refunds", REFUND_TRANSITIONS, initial={RefundStatus.PENDING}
+)
+
+
+class ExceptionStatus(StrEnum):
+    """A reconciliation exception, decided maker-checker."""
+
+    OPEN = "open"
+    #: A maker chose a resolution; it awaits a checker.
+    RESOLVED = "resolved"
+    APPROVED = "approved"
+    #: Its run was replaced by a re-run (which carries a decision over to its own copy).
+    SUPERSEDED = "superseded"
+
+
+EXCEPTION_TRANSITIONS: Mapping[ExceptionStatus, frozenset[ExceptionStatus]] = {
+    ExceptionStatus.OPEN: frozenset({ExceptionStatus.RESOLVED, ExceptionStatus.SUPERSEDED}),
+    # A checker approves, or rejects the resolution: the exception is open again for a maker.
+    ExceptionStatus.RESOLVED: frozenset(
+        {ExceptionStatus.APPROVED, ExceptionStatus.OPEN, ExceptionStatus.SUPERSEDED}
+    ),
+    ExceptionStatus.APPROVED: frozenset({ExceptionStatus.SUPERSEDED}),
+    ExceptionStatus.SUPERSEDED: frozenset(),
+}
+
+#: A re-run's exception is born open, or with the decision its previous copy carried.
+EXCEPTIONS: Machine[ExceptionStatus] = Machine(
+    "reconciliation exception",
+    "recon_exceptions",
+    EXCEPTION_TRANSITIONS,
+    initial={ExceptionStatus.OPEN, ExceptionStatus.RESOLVED, ExceptionStatus.APPROVED},
+)
+
+
+class RunStatus(StrEnum):
+    CURRENT = "current"
+    SUPERSEDED = "superseded"
+
+
+RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.CURRENT: frozenset({RunStatus.SUPERSEDED}),
+    RunStatus.SUPERSEDED: frozenset(),
+}
+
+RUNS: Machine[RunStatus] = Machine(
+    "reconciliation run", "recon_runs", RUN_TRANSITIONS, initial={RunStatus.CURRENT}
+)
+
+
+class ImportStatus(StrEnum):
+    ACCEPTED = "accepted"
+    #: Kept for the record but not used: unreadable, or rows that could not be read.
+    QUARANTINED = "quarantined"
+
+
+#: An import is decided when it is stored and never changes (a new file is a new import).
+IMPORT_TRANSITIONS: Mapping[ImportStatus, frozenset[ImportStatus]] = {
+    ImportStatus.ACCEPTED: frozenset(),
+    ImportStatus.QUARANTINED: frozenset(),
+}
+
+IMPORTS: Machine[ImportStatus] = Machine(
+    "statement import",
+    "statement_imports",
+    IMPORT_TRANSITIONS,
+    initial={ImportStatus.ACCEPTED, ImportStatus.QUARANTINED},
+)
+
+
+class PostalOrderStatus(StrEnum):
+    """Submission (the gateway's), then the carrier's normalised statuses
+    (:class:`providers.common.postal.PostalStatus`, all but ``unknown``)."""
+
+    SUBMITTING = SUBMITTING
+    SUBMIT_FAILED = SUBMIT_FAILED
+    CREATED = "created"
+    PICKUP_ASSIGNED = "pickup_assigned"
+    PICKING_UP = "picking_up"
+    PICKUP_FAILED = "pickup_failed"
+    PICKED_UP = "picked_up"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERY_FAILED = "delivery_failed"
+    DELIVERED = "delivered"
+    RETURN_PENDING = "return_pending"
+    RETURNING = "returning"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+
+def _carrier_moves(current: PostalStatus) -> frozenset[PostalOrderStatus]:
+    """Where the rank rule lets a carrier status go: never from a final one, never lower."""
+    if current in FINAL_STATUSES:
+        return frozenset()
+    return frozenset(
+        PostalOrderStatus(new.value)
+        for new in PostalStatus
+        if new is not PostalStatus.UNKNOWN and new != current and RANK[new] >= RANK[current]
+    )
+
+
+POSTAL_ORDER_TRANSITIONS: Mapping[PostalOrderStatus, frozenset[PostalOrderStatus]] = {
+    # The carrier accepts or refuses it; cancelled before the carrier ever had it.
+    PostalOrderStatus.SUBMITTING: frozenset(
+        {
+            PostalOrderStatus.CREATED,
+            PostalOrderStatus.SUBMIT_FAILED,
+            PostalOrderStatus.CANCELLED,
+        }
+    ),
+    PostalOrderStatus.SUBMIT_FAILED: frozenset(),
+    **{
+        PostalOrderStatus(status.value): _carrier_moves(status)
+        for status in PostalStatus
+        if status is not PostalStatus.UNKNOWN
+    },
+}
+
+
+class PostalOrderMachine(Machine[PostalOrderStatus]):
+    """Postal orders also follow the carrier's rank and time rule: an event that is older or
+    lower-ranked than the order's status is stored by the caller but does not move it."""
+
+    def advances(
+        self, current: str, current_at: datetime, new: PostalStatus, new_at: datetime
+    ) -> bool:
+        """Whether an event ``new`` at ``new_at`` moves an order ``current`` since ``current_at``
+        (never while it is being submitted, never from a final status)."""
+        if current in (SUBMITTING, SUBMIT_FAILED):
+            return False
+        return should_advance(PostalStatus(current), new, current_at, new_at)
+
+    async def advance(
+        self,
+        conn: AsyncConnection,
+        key: Any,
+        current: str,
+        current_at: datetime,
+        new: PostalStatus,
+        new_at: datetime,
+        **values: Any,
+    ) -> bool:
+        """Move the order to ``new`` as of ``new_at`` if :meth:`advances`; False if not."""
+        if not self.advances(current, current_at, new, new_at):
+            return False
+        await self.move(
+            conn,
+            key,
+            PostalOrderStatus(current),
+            PostalOrderStatus(new.value),
+            status_at=new_at,
+            **values,
+        )
+        return True
+
+
+POSTAL_ORDERS = PostalOrderMachine(
+    "postal order",
+    "postal_orders",
+    POSTAL_ORDER_TRANSITIONS,
+    initial={PostalOrderStatus.SUBMITTING},
+)
+
+#: What a postal event reports (history, not a state: ``unknown`` included).
+POSTAL_EVENT_STATUSES: tuple[str, ...] = tuple(status.value for status in PostalStatus)
+
+
+# -- every machine --------------------------------------------------------------------------
+
+MACHINES: tuple[Machine[Any], ...] = (
+    PAYMENTS,
+    ATTEMPTS,
+    DELIVERIES,
+    REFUNDS,
+    EXCEPTIONS,
+    RUNS,
+    IMPORTS,
+    POSTAL_ORDERS,
+)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.schemas import CreateRefund
@@ -23,7 +23,7 @@ from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments, refunds
 from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.ids import new_id
-from gateway.core.statuses import AttemptStatus, PaymentStatus
+from gateway.core.statuses import REFUNDS, AttemptStatus, PaymentStatus, RefundStatus
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 
@@ -75,7 +75,7 @@ class RefundService:
             await conn.execute(
                 select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
                     refunds.c.payment_id == payment_id,
-                    refunds.c.status.in_(["pending", "succeeded"]),
+                    refunds.c.status.in_([RefundStatus.PENDING, RefundStatus.SUCCEEDED]),
                 )
             )
         ).scalar_one()
@@ -104,19 +104,18 @@ class RefundService:
             raise InvalidTransition(payment.status, "refunded")
         now = self.clock()
         refund_id = new_id("ref")
-        await conn.execute(
-            insert(refunds).values(
-                id=refund_id,
-                payment_id=payment_id,
-                attempt_id=attempt.id,
-                client_id=principal.client_id,
-                amount=body.amount,
-                reason=body.reason,
-                status="pending",
-                provider_reference=refund_id.removeprefix("ref_").upper()[:20],
-                created_at=now,
-                updated_at=now,
-            )
+        await REFUNDS.insert(
+            conn,
+            RefundStatus.PENDING,
+            id=refund_id,
+            payment_id=payment_id,
+            attempt_id=attempt.id,
+            client_id=principal.client_id,
+            amount=body.amount,
+            reason=body.reason,
+            provider_reference=refund_id.removeprefix("ref_").upper()[:20],
+            created_at=now,
+            updated_at=now,
         )
         return refund_id
 
@@ -125,7 +124,7 @@ class RefundService:
         async with self.db.read() as conn:
             row = await self._joined(conn, refund_id)
         channel = self.channels.get(row.channel)
-        if row.status == "pending" and isinstance(channel, Refundable):
+        if row.status == RefundStatus.PENDING and isinstance(channel, Refundable):
             outcome = await channel.refund(
                 RefundRequest(
                     refund_id=row.id,
@@ -159,27 +158,26 @@ class RefundService:
             row = await self._joined(conn, refund_id)
             if row.agency_id not in principal.agency_ids:
                 raise NotFound("refund not found")
-            if row.status != "pending":
-                raise InvalidTransition(row.status, outcome.status)
+            REFUNDS.check(RefundStatus(row.status), RefundStatus(outcome.status))
             await self.settle(conn, refund_id, outcome)
             return refund_view(await self._joined(conn, refund_id))
 
     async def settle(self, conn: AsyncConnection, refund_id: str, outcome: RefundOutcome) -> None:
-        if outcome.status == "pending":
+        settled = RefundStatus(outcome.status)
+        if settled is RefundStatus.PENDING:
             return
         row = await self._joined(conn, refund_id, lock=True)
-        if row.status != "pending":
+        if row.status != RefundStatus.PENDING:
             return
         now = self.clock()
-        await conn.execute(
-            update(refunds)
-            .where(refunds.c.id == refund_id)
-            .values(
-                status=outcome.status,
-                failure_code=outcome.failure_code,
-                provider_transaction_id=outcome.provider_transaction_id,
-                updated_at=now,
-            )
+        await REFUNDS.move(
+            conn,
+            refund_id,
+            RefundStatus.PENDING,
+            settled,
+            failure_code=outcome.failure_code,
+            provider_transaction_id=outcome.provider_transaction_id,
+            updated_at=now,
         )
         view = refund_view(await self._joined(conn, refund_id))
         await outbox.emit(
@@ -189,11 +187,12 @@ class RefundService:
             payment_id=row.payment_id,
             data={"refund": view, "payment_id": row.payment_id},
         )
-        if outcome.status == "succeeded":
+        if settled is RefundStatus.SUCCEEDED:
             refunded = (
                 await conn.execute(
                     select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
-                        refunds.c.payment_id == row.payment_id, refunds.c.status == "succeeded"
+                        refunds.c.payment_id == row.payment_id,
+                        refunds.c.status == RefundStatus.SUCCEEDED,
                     )
                 )
             ).scalar_one()

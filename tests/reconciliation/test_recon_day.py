@@ -160,6 +160,49 @@ async def test_a_rerun_supersedes_and_keeps_decisions(gateway: Gateway, paid_day
     assert carried["run_id"] == second_run["id"]
 
 
+async def test_a_rerun_after_some_exceptions_were_decided_keeps_every_decision(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """Issue 10 item 1: one exception approved, one resolved, one open; re-running the day
+    answered 500 (rows of one insert with different columns) or wiped the decisions."""
+    statement = camt053(
+        AGENCY_ACCOUNT,
+        paid_day,
+        DAY,
+        opening_balance=0,
+        problems=Discrepancies(unknown_credits=(42000, 57000, 61000)),
+    )
+    await _upload(gateway, "camt053", statement)
+    await _run(gateway)
+    by_amount = {item["amount"]: item["id"] for item in await _exceptions(gateway)}
+    for amount in (42000, 57000):
+        response = await gateway.client.post(
+            f"/v1/reconciliation/exceptions/{by_amount[amount]}/resolve",
+            json={"resolution": "refund_requested", "reason": "Người nộp chuyển nhầm"},
+            headers=gateway.auth("finance"),
+        )
+        assert response.status == 200, await response.text()
+    response = await gateway.client.post(
+        f"/v1/reconciliation/exceptions/{by_amount[42000]}/approve",
+        headers=gateway.auth("approver"),
+    )
+    assert response.status == 200, await response.text()
+
+    for _ in range(2):  # a second re-run carries what the first carried
+        run = await _run(gateway)
+        carried = {item["amount"]: item for item in await _exceptions(gateway)}
+        assert {amount: item["run_id"] for amount, item in carried.items()} == {
+            42000: run["id"],
+            57000: run["id"],
+            61000: run["id"],
+        }
+        assert [
+            (carried[amount]["status"], carried[amount]["resolution"])
+            for amount in (42000, 57000, 61000)
+        ] == [("approved", "refund_requested"), ("resolved", "refund_requested"), ("open", None)]
+        assert carried[42000]["approved_by"] is not None
+
+
 async def test_treasury_receives_the_days_fees_by_kind(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
     await _upload(gateway, "camt053", camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0))
     status, imported = await _upload(gateway, "treasury_csv", treasury_csv(paid_day, DAY))

@@ -10,7 +10,10 @@ from conftest import Gateway
 from sqlalchemy import insert, select
 
 from gateway.core.db.schema import audit_log, recon_exceptions, recon_runs
-from gateway.keys import CLOCK, DATABASE
+from gateway.core.errors import Forbidden, InvalidTransition, ValidationFailed
+from gateway.core.roles import Role
+from gateway.keys import CLOCK, DATABASE, WORKFLOW
+from reconciliation.workflow import Actor
 
 DAY = date(2026, 11, 21)
 
@@ -142,3 +145,52 @@ async def test_exception_queue_filters_by_day_type_and_status(gateway: Gateway) 
     assert await ids(business_date="2026-11-20") == []
     assert await ids(min_age_days="1") == [first, second]  # DAY is yesterday in Vietnam
     assert await ids(min_age_days="2") == []
+
+
+async def test_a_checker_rejects_a_resolution_and_the_exception_is_open_again(
+    gateway: Gateway,
+) -> None:
+    """Maker-checker, the other answer: the service (no HTTP route yet) reopens the exception,
+    clears the resolution and keeps the rejection in the audit log."""
+    workflow = gateway.client.app[WORKFLOW]
+    checker = Actor("usr_checker", Role.FINANCE_APPROVER)
+    [first, _] = await _seed_run(gateway)
+    await _post(
+        gateway,
+        f"/exceptions/{first}/resolve",
+        "finance",
+        {"resolution": "write_off", "reason": "Phí ngân hàng thu nhầm"},
+    )
+
+    with pytest.raises(Forbidden):
+        await workflow.reject(Actor("usr_maker2", Role.FINANCE), first, "Không đúng")
+    with pytest.raises(ValidationFailed):
+        await workflow.reject(checker, first, "  ")
+    rejected = await workflow.reject(checker, first, "Chưa có chứng từ của ngân hàng")
+    assert (rejected["status"], rejected["resolution"], rejected["resolved_by"]) == (
+        "open",
+        None,
+        None,
+    )
+    with pytest.raises(InvalidTransition):  # nothing to reject any more; changes nothing
+        await workflow.reject(checker, first, "lần nữa")
+    async with gateway.client.app[DATABASE].read() as conn:
+        audit = (
+            await conn.execute(
+                select(audit_log.c.action, audit_log.c.details).order_by(audit_log.c.id)
+            )
+        ).all()
+    assert [action for action, _ in audit] == ["exception_resolved", "exception_rejected"]
+    assert audit[1].details["reason"] == "Chưa có chứng từ của ngân hàng"
+    assert audit[1].details["resolution"] == "write_off"
+
+    # The maker resolves again; another person approves; the day can close.
+    status, resolved = await _post(
+        gateway,
+        f"/exceptions/{first}/resolve",
+        "finance",
+        {"resolution": "manual_match", "reason": "Đã có chứng từ"},
+    )
+    assert (status, resolved["status"]) == (200, "resolved")
+    status, approved = await _post(gateway, f"/exceptions/{first}/approve", "approver")
+    assert (status, approved["status"]) == (200, "approved")

@@ -1,6 +1,7 @@
 """The relational schema (SQLAlchemy Core). Money columns are BigInteger VND; time columns are
 UTC. Alembic migrations in ``gateway/core/db/migrations`` must produce exactly this (a test
-checks)."""
+checks). Every status column carries the CHECK constraint of its machine
+(:mod:`gateway.core.statuses`), which is the only writer of the column."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ from sqlalchemy import (
 )
 
 from gateway.core.db.types import UTCDateTime
+from gateway.core.machines import check_constraint
+from gateway.core.statuses import (
+    ATTEMPTS,
+    DELIVERIES,
+    EXCEPTIONS,
+    IMPORTS,
+    PAYMENTS,
+    POSTAL_EVENT_STATUSES,
+    POSTAL_ORDERS,
+    REFUNDS,
+    RUNS,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -91,6 +104,7 @@ payments = Table(
     Index("ix_payments_agency_created", "agency_id", "created_at", "id"),
     Index("ix_payments_dossier", "dossier_code"),
     Index("ix_payments_status_expires", "status", "expires_at"),
+    PAYMENTS.check_constraint(),
 )
 
 payment_items = Table(
@@ -129,6 +143,7 @@ attempts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("channel", "provider_reference", name="uq_attempts_channel_reference"),
     Index("ix_attempts_channel_status", "channel", "status"),
+    ATTEMPTS.check_constraint(),
 )
 
 refunds = Table(
@@ -147,6 +162,7 @@ refunds = Table(
     Column("failure_code", String(32)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    REFUNDS.check_constraint(),
 )
 
 pos_terminals = Table(
@@ -214,6 +230,7 @@ deliveries = Table(
     UniqueConstraint("event_id", "endpoint_id", name="uq_deliveries_event_endpoint"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_endpoint", "endpoint_id", "id"),
+    DELIVERIES.check_constraint(),
 )
 
 delivery_attempts = Table(
@@ -276,6 +293,7 @@ statement_imports = Table(
     Column("period_end", Date),
     Column("imported_by", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    IMPORTS.check_constraint(),
 )
 
 statement_lines = Table(
@@ -314,6 +332,7 @@ recon_runs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("superseded_by", String(32)),
     Index("ix_recon_runs_date", "business_date", "status"),
+    RUNS.check_constraint(),
 )
 
 recon_matches = Table(
@@ -353,6 +372,7 @@ recon_exceptions = Table(
     Column("approved_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_recon_exceptions_day", "business_date", "status", "type"),
+    EXCEPTIONS.check_constraint(),
 )
 
 day_closes = Table(
@@ -501,6 +521,7 @@ postal_orders = Table(
     Index("ix_postal_orders_office_updated", "post_office_id", "updated_at", "id"),
     Index("ix_postal_orders_submit_due", "status", "submit_due_at"),
     Index("ix_postal_orders_sync_due", "sync_due_at"),
+    POSTAL_ORDERS.check_constraint(),
 )
 
 #: Everything that happened to an order, append-only: carrier pushes and reads, operator
@@ -524,6 +545,7 @@ postal_events = Table(
     Column("applied", Boolean, nullable=False),
     UniqueConstraint("source", "external_id", name="uq_postal_events_source_external"),
     Index("ix_postal_events_order", "order_id", "id"),
+    check_constraint("postal_events", "status", POSTAL_EVENT_STATUSES),
 )
 
 #: A handover of the dossier or the result between people (biên bản bàn giao).

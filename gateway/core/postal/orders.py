@@ -5,8 +5,8 @@ An order is one leg of a dossier's postal request: ``pickup`` (the citizen's dos
 agency) or ``delivery`` (the agency's result to the citizen). Before the carrier has it the
 order is ``submitting`` (the row is written before the carrier call, so a lost answer is
 looked up, never resubmitted blindly) and ends ``submit_failed`` if the carrier refuses it.
-From then on the carrier's normalised statuses apply, moved by rank and event time
-(:func:`providers.postal.vnpost.should_advance`).
+From then on the carrier's normalised statuses apply, moved by rank and event time; the
+transition table is :data:`gateway.core.statuses.POSTAL_ORDERS`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from gateway.core.errors import InvalidTransition
 from providers.common.postal import FINAL_STATUSES, PostalStatus
 
 
@@ -36,14 +35,6 @@ ORDER_STATUSES: Final = frozenset(
     {SUBMITTING, SUBMIT_FAILED} | {s.value for s in PostalStatus if s is not PostalStatus.UNKNOWN}
 )
 
-#: Submission is the one part of an order's life the gateway moves itself.
-SUBMISSION_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
-    {
-        SUBMITTING: frozenset({PostalStatus.CREATED.value, SUBMIT_FAILED}),
-        SUBMIT_FAILED: frozenset(),
-    }
-)
-
 #: Where a cancellation may still be asked for: nothing has been picked up yet.
 CANCELLABLE: Final = frozenset(
     {
@@ -54,11 +45,6 @@ CANCELLABLE: Final = frozenset(
         PostalStatus.PICKUP_FAILED.value,
     }
 )
-
-
-def submission_transition(current: str, new: str) -> None:
-    if new not in SUBMISSION_TRANSITIONS.get(current, frozenset()):
-        raise InvalidTransition(current, new)
 
 
 def is_final(status: str) -> bool:

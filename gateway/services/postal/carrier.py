@@ -22,6 +22,7 @@ from config.settings import VnpostSettings
 from gateway.core.db import Database
 from gateway.core.db.schema import postal_orders
 from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING, Leg, is_final
+from gateway.core.statuses import POSTAL_ORDERS, PostalOrderStatus
 from gateway.services.postal import state
 from gateway.services.postal.state import NewEvent
 from gateway.services.sealing import Sealer
@@ -247,17 +248,16 @@ class CarrierSync:
             if current.status != SUBMITTING:
                 return
             now = self.context.clock()
-            await conn.execute(
-                update(postal_orders)
-                .where(postal_orders.c.id == order.id)
-                .values(
-                    status=PostalStatus.CANCELLED.value,
-                    status_at=now,
-                    updated_at=now,
-                    cancel_state="confirmed",
-                    submit_due_at=None,
-                    sync_due_at=None,
-                )
+            await POSTAL_ORDERS.move(
+                conn,
+                order.id,
+                PostalOrderStatus.SUBMITTING,
+                PostalOrderStatus.CANCELLED,
+                status_at=now,
+                updated_at=now,
+                cancel_state="confirmed",
+                submit_due_at=None,
+                sync_due_at=None,
             )
             await state.announce(conn, self.context, order.id, "postal.order.cancelled")
 

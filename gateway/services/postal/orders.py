@@ -39,6 +39,7 @@ from gateway.core.postal.orders import (
     new_client_reference,
 )
 from gateway.core.postal.phones import InvalidPhone, normalise_phone
+from gateway.core.statuses import POSTAL_ORDERS, PostalOrderStatus
 from gateway.services.agencies import find_agency
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
@@ -132,7 +133,6 @@ class PostalOrderService:
             "client_reference": new_client_reference(leg, attempt),
             "carrier": CARRIER,
             "service": request.service,
-            "status": SUBMITTING,
             "status_at": now,
             "sender": parties["sender"],
             "recipient": parties["recipient"],
@@ -148,7 +148,7 @@ class PostalOrderService:
         }
         try:
             async with conn.begin_nested():
-                await conn.execute(postal_orders.insert().values(**values))
+                await POSTAL_ORDERS.insert(conn, PostalOrderStatus.SUBMITTING, **values)
         except IntegrityError:
             message = "another order for this dossier and leg was just booked"
             raise ActiveOrderExists(message) from None

@@ -4,8 +4,9 @@ and announced through the outbox in the same transaction.
 Every report about an order — a carrier push, a carrier read, an operator's event, a
 handover — becomes a :class:`NewEvent`. :func:`record_event` stores it once per
 ``(source, external_id)`` (a resent report is a ``duplicate``), and moves the order only if
-:func:`providers.postal.vnpost.should_advance` says so; otherwise it is kept as history
-(``stored``). A move emits ``postal.order.<what>`` with the order's next ``sequence``.
+:meth:`gateway.core.statuses.POSTAL_ORDERS.advances` (the carrier's rank and time rule)
+says so; otherwise it is kept as history (``stored``). Every change of an order's status is a
+move of that machine. A move emits ``postal.order.<what>`` with the order's next ``sequence``.
 """
 
 from __future__ import annotations
@@ -16,27 +17,25 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
-from gateway.core.db.schema import agencies, attempts, payments, postal_events, postal_orders
-from gateway.core.errors import Conflict
+from gateway.core.db.schema import agencies, payments, postal_events, postal_orders
 from gateway.core.ids import Clock, new_id
 from gateway.core.postal import admin_units
-from gateway.core.postal.orders import (
-    SUBMIT_FAILED,
-    SUBMITTING,
-    Leg,
-    event_type,
-    is_final,
-    submission_transition,
+from gateway.core.postal.orders import Leg, event_type, is_final
+from gateway.core.statuses import (
+    ATTEMPTS,
+    POSTAL_ORDERS,
+    AttemptStatus,
+    PaymentStatus,
+    PostalOrderStatus,
 )
-from gateway.core.statuses import AttemptStatus, PaymentStatus
 from gateway.services import payment_state
-from providers.common.postal import PostalStatus, should_advance
+from providers.common.postal import PostalStatus
 
 
 @dataclass(frozen=True)
@@ -89,12 +88,7 @@ async def record_event(
 ) -> Outcome:
     """Store ``event`` about ``order`` (a row from :func:`load`) and apply it if it advances
     the order. Runs in the caller's transaction."""
-    current = order.status
-    applies = (
-        current not in (SUBMITTING, SUBMIT_FAILED)
-        and not is_final(current)
-        and should_advance(PostalStatus(current), event.status, order.status_at, event.occurred_at)
-    )
+    applies = POSTAL_ORDERS.advances(order.status, order.status_at, event.status, event.occurred_at)
     if not await store_event(conn, context, order.id, event, applied=applies):
         return Outcome.DUPLICATE
     if event.carrier_code == COD_COLLECTED_CODE and order.cod_amount and not order.cod_collected:
@@ -137,11 +131,10 @@ COD_COLLECTED_CODE = 26
 async def move(
     conn: AsyncConnection, context: PostalContext, order: Any, new: str, at: datetime, **values: Any
 ) -> None:
-    """Set ``order`` to ``new`` as of ``at`` (guarded by its current status) with the side
-    effects the status carries, and emit the event. Callers have checked the move."""
+    """Move ``order`` to ``new`` as of ``at`` through :data:`POSTAL_ORDERS` (guarded by its
+    current status) with the side effects the status carries, and emit the event. Callers
+    have checked the move is wanted (:meth:`POSTAL_ORDERS.advances` for carrier events)."""
     now = context.clock()
-    if order.status in (SUBMITTING, SUBMIT_FAILED):
-        submission_transition(order.status, new)
     if new == PostalStatus.DELIVERED.value and order.leg == Leg.PICKUP.value:
         values.setdefault("handed_over_at", at)  # the procedure's processing clock starts
     if order.leg == Leg.DELIVERY.value and new in (
@@ -153,13 +146,15 @@ async def move(
         values.setdefault("cancel_state", "confirmed")
     final = is_final(new)
     values.setdefault("sync_due_at", None if final else now + context.sync_after)
-    result = await conn.execute(
-        update(postal_orders)
-        .where(postal_orders.c.id == order.id, postal_orders.c.status == order.status)
-        .values(status=new, status_at=at, updated_at=now, **values)
+    await POSTAL_ORDERS.move(
+        conn,
+        order.id,
+        PostalOrderStatus(order.status),
+        PostalOrderStatus(new),
+        status_at=at,
+        updated_at=now,
+        **values,
     )
-    if result.rowcount != 1:
-        raise Conflict(f"postal order {order.id} changed concurrently; try again")
     context.on_status(new)
     await announce(conn, context, order.id, event_type(new))
 
@@ -202,21 +197,23 @@ async def collect_cod(
     ).one()
     open_bill = payment.status == PaymentStatus.PENDING.value and payment.expires_at > at
     fits = open_bill and payment.amount == amount
-    await conn.execute(
-        insert(attempts).values(
-            id=new_id("att"),
-            payment_id=order.payment_id,
-            channel="cod",
-            status=AttemptStatus.SUCCEEDED.value,
-            provider_reference=order.client_reference,
-            provider_transaction_id=order.tracking_number,
-            amount=amount,
-            details={"postal_order_id": order.id, "collected_at": payment_state.iso(at)},
-            review_reason=None if fits else "cod_does_not_fit",
-            created_at=now,
-            updated_at=now,
-        )
+    # The postman has the money: the COD attempt is born pending and succeeds at once.
+    attempt_id = new_id("att")
+    await ATTEMPTS.insert(
+        conn,
+        AttemptStatus.PENDING,
+        id=attempt_id,
+        payment_id=order.payment_id,
+        channel="cod",
+        provider_reference=order.client_reference,
+        provider_transaction_id=order.tracking_number,
+        amount=amount,
+        details={"postal_order_id": order.id, "collected_at": payment_state.iso(at)},
+        review_reason=None if fits else "cod_does_not_fit",
+        created_at=now,
+        updated_at=now,
     )
+    await ATTEMPTS.move(conn, attempt_id, AttemptStatus.PENDING, AttemptStatus.SUCCEEDED)
     if fits:
         await payment_state.move(
             conn,
