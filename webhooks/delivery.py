@@ -6,6 +6,13 @@ workers share the table and each delivery goes to exactly one of them. A worker 
 leaves its rows ``delivering``; when the lease runs out another worker takes them over.
 Sending happens outside any transaction; results are written in one transaction per batch.
 
+Order: the events of one resource (a payment or a postal order) reach one endpoint in
+``sequence`` order. Only the head of each (endpoint, resource) queue can be claimed — a delivery
+none of whose earlier events (lower ``sequence``) to that endpoint is still ``pending`` or
+``delivering`` — so an event is sent only after the earlier ones were delivered or finally given
+up, and a batch holds at most one delivery per queue. A resource whose head keeps failing waits
+alone; the heads of other resources stay claimable.
+
 Outcomes: 2xx → ``succeeded``; 410 → the endpoint asked to be disabled (its pending deliveries
 fail); anything else → retried on the back-off schedule (persisted as ``next_attempt_at``)
 until it is exhausted (≥ 72 h), then ``failed``. ``webhook-id`` is the event id on every try.
@@ -22,7 +29,7 @@ from typing import Any
 
 import aiohttp
 import structlog
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Column, Exists, and_, bindparam, exists, insert, or_, select, update
 
 from gateway.core.db import Database
 from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
@@ -32,6 +39,24 @@ from webhooks.endpoints import EndpointService, current_secrets
 from webhooks.schedule import next_attempt_delay
 
 log = structlog.get_logger(__name__)
+
+#: A delivery in one of these states still holds back the later events of its queue.
+_OPEN = ("pending", "delivering")
+
+
+def _earlier_open(subject: Column[Any]) -> Exists:
+    """Whether an earlier event about the same subject (``subject`` is the claimed event's
+    ``payment_id`` or ``postal_order_id`` column) still has an open delivery to the same
+    endpoint."""
+    earlier = deliveries.alias("earlier")
+    earlier_event = outbox_events.alias("earlier_event")
+    return exists().where(
+        earlier.c.endpoint_id == deliveries.c.endpoint_id,
+        earlier.c.status.in_(_OPEN),
+        earlier.c.event_id == earlier_event.c.id,
+        earlier_event.c[subject.name] == subject,
+        earlier_event.c.sequence < outbox_events.c.sequence,
+    )
 
 
 @dataclass(frozen=True)
@@ -98,10 +123,15 @@ class DeliveryWorker:
                 (
                     await conn.execute(
                         select(deliveries.c.id)
-                        .where(due)
+                        .join(outbox_events, outbox_events.c.id == deliveries.c.event_id)
+                        .where(
+                            due,
+                            ~_earlier_open(outbox_events.c.payment_id),
+                            ~_earlier_open(outbox_events.c.postal_order_id),
+                        )
                         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
                         .limit(self.options.batch_size)
-                        .with_for_update(skip_locked=True)
+                        .with_for_update(skip_locked=True, of=deliveries)
                     )
                 )
                 .scalars()
