@@ -29,11 +29,12 @@ from typing import Any
 
 import aiohttp
 import structlog
-from sqlalchemy import Column, Exists, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Column, Exists, and_, exists, insert, or_, select
 
 from gateway.core.db import Database
 from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
 from gateway.core.ids import Clock
+from gateway.core.statuses import DELIVERIES, DeliveryStatus
 from webhooks import sender, signing
 from webhooks.endpoints import EndpointService, current_secrets
 from webhooks.schedule import next_attempt_delay
@@ -41,7 +42,7 @@ from webhooks.schedule import next_attempt_delay
 log = structlog.get_logger(__name__)
 
 #: A delivery in one of these states still holds back the later events of its queue.
-_OPEN = ("pending", "delivering")
+_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.DELIVERING.value)
 
 
 def _earlier_open(subject: Column[Any]) -> Exists:
@@ -115,8 +116,14 @@ class DeliveryWorker:
     async def _claim(self) -> list[Claimed]:
         now = self.clock()
         due = or_(
-            and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now),
-            and_(deliveries.c.status == "delivering", deliveries.c.locked_until < now),
+            and_(
+                deliveries.c.status == DeliveryStatus.PENDING.value,
+                deliveries.c.next_attempt_at <= now,
+            ),
+            and_(
+                deliveries.c.status == DeliveryStatus.DELIVERING.value,
+                deliveries.c.locked_until < now,
+            ),
         )
         async with self.db.write() as conn:
             ids = (
@@ -139,13 +146,12 @@ class DeliveryWorker:
             )
             if not ids:
                 return []
-            await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids))
-                .values(
-                    status="delivering",
-                    locked_until=now + timedelta(seconds=self.options.lease_seconds),
-                )
+            await DELIVERIES.move_all(
+                conn,
+                deliveries.c.id.in_(ids),
+                [DeliveryStatus.PENDING, DeliveryStatus.DELIVERING],
+                DeliveryStatus.DELIVERING,
+                locked_until=now + timedelta(seconds=self.options.lease_seconds),
             )
             rows = (
                 await conn.execute(
@@ -194,7 +200,7 @@ class DeliveryWorker:
     ) -> None:
         now = self.clock()
         attempts: list[dict[str, Any]] = []
-        changes: list[dict[str, Any]] = []
+        moves: list[tuple[int, DeliveryStatus, dict[str, Any]]] = []
         gone: set[str] = set()
         for item, (sent_at, outcome) in results:
             error = (outcome.error or "")[:255] or None
@@ -208,42 +214,32 @@ class DeliveryWorker:
                 }
             )
             count = item.attempt_count + 1
-            status, next_at, delivered_at = "failed", None, None
+            status, next_at, delivered_at = DeliveryStatus.FAILED, None, None
             if outcome.delivered:
-                status, delivered_at = "succeeded", now
+                status, delivered_at = DeliveryStatus.SUCCEEDED, now
             elif outcome.gone:
                 gone.add(item.endpoint_id)
             else:
                 delay = next_attempt_delay(count, self.jitter())
                 if delay is not None:
-                    status, next_at = "pending", now + timedelta(seconds=delay)
-            changes.append(
-                {
-                    "b_id": item.delivery_id,
-                    "b_status": status,
-                    "b_count": count,
-                    "b_code": outcome.status_code,
-                    "b_error": error,
-                    "b_next": next_at,
-                    "b_delivered": delivered_at,
-                }
+                    status, next_at = DeliveryStatus.PENDING, now + timedelta(seconds=delay)
+            moves.append(
+                (
+                    item.delivery_id,
+                    status,
+                    {
+                        "attempt_count": count,
+                        "last_status_code": outcome.status_code,
+                        "last_error": error,
+                        "next_attempt_at": next_at,
+                        "delivered_at": delivered_at,
+                    },
+                )
             )
         async with self.db.write() as conn:
             # One statement for the whole batch (executemany), guarded by the claim.
-            await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "delivering")
-                .values(
-                    status=bindparam("b_status"),
-                    attempt_count=bindparam("b_count"),
-                    last_status_code=bindparam("b_code"),
-                    last_error=bindparam("b_error"),
-                    next_attempt_at=bindparam("b_next"),
-                    delivered_at=bindparam("b_delivered"),
-                    locked_until=None,
-                    updated_at=now,
-                ),
-                changes,
+            await DELIVERIES.move_each(
+                conn, DeliveryStatus.DELIVERING, moves, locked_until=None, updated_at=now
             )
             await conn.execute(insert(delivery_attempts), attempts)
             for endpoint_id in gone:

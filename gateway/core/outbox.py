@@ -24,6 +24,7 @@ from gateway.core.db.schema import (
     webhook_endpoints,
 )
 from gateway.core.ids import new_id
+from gateway.core.statuses import DeliveryStatus
 
 #: Every event type the gateway emits; endpoints subscribe to some or to ``"*"``.
 EVENT_TYPES = frozenset(
@@ -115,7 +116,7 @@ def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict[str, An
     return {
         "event_id": event_id,
         "endpoint_id": endpoint_id,
-        "status": "pending",
+        "status": DeliveryStatus.PENDING.value,
         "attempt_count": 0,
         "next_attempt_at": now,
         "created_at": now,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from tests_support import pay_at_vnpay
 
 from gateway.app import create_app
 from gateway.core.db.schema import deliveries, idempotency_keys
+from gateway.core.errors import InvalidTransition
+from gateway.core.statuses import DELIVERIES, DeliveryStatus
 from gateway.keys import DATABASE, DELIVERY
 
 
@@ -31,10 +34,14 @@ class Portal:
         self.refuse_first: set[str] = set()
         #: (event type, sequence, the status answered), in the order the requests arrived.
         self.answered: list[tuple[str, int, int]] = []
+        #: Run while a request is being answered (the portal acting on the gateway meanwhile).
+        self.meanwhile: Callable[[], Awaitable[None]] | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append((dict(request.headers), body))
+        if self.meanwhile is not None:
+            await self.meanwhile()
         event = json.loads(body)
         if event["type"] in self.refuse_first:
             self.refuse_first.discard(event["type"])
@@ -224,6 +231,49 @@ async def test_manual_redelivery_sends_a_delivered_event_again(
     await deliver(hooks)
     assert [headers["webhook-id"] for headers, _ in receiver.received] == [event_id, event_id]
     assert receiver.received[0][1] == receiver.received[1][1]  # the very same body
+
+
+async def test_redelivery_of_an_event_waiting_for_its_retry_sends_it_now(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.answers = [500]
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    assert await deliver(hooks) == 1  # 500: the next try is seconds away
+    event_id = receiver.received[0][0]["webhook-id"]
+
+    response = await hooks.client.post(f"/v1/events/{event_id}/redeliver", headers=hooks.auth())
+    assert response.status == 202
+    assert await deliver(hooks) == 1  # now, without waiting for the back-off
+    view = await (await hooks.client.get(f"/v1/events/{event_id}", headers=hooks.auth())).json()
+    [delivery] = view["deliveries"]
+    assert (delivery["status"], delivery["attempt_count"]) == ("succeeded", 1)
+
+
+async def test_endpoint_deleted_while_a_delivery_is_in_flight_is_not_retried(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.answers = [500]
+    endpoint = await register(hooks, url)
+
+    async def delete_endpoint() -> None:
+        path = f"/v1/webhook-endpoints/{endpoint['id']}"
+        assert (await hooks.client.delete(path, headers=hooks.auth())).status == 204
+
+    receiver.meanwhile = delete_endpoint
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    assert await deliver(hooks) == 1
+    receiver.meanwhile = None
+
+    hooks.clock.advance(hours=1)
+    assert await deliver(hooks) == 0  # the 500 did not put it back in the retry queue
+    async with hooks.client.app[DATABASE].read() as conn:
+        [row] = (await conn.execute(select(deliveries))).all()
+    assert (row.status, row.last_error) == ("failed", "endpoint deleted")
 
 
 async def test_other_clients_cannot_see_or_redeliver_an_event(
@@ -455,3 +505,28 @@ async def test_a_failing_payment_does_not_hold_back_another_payment(
     assert sorted(receiver.answered) == [("payment.cancelled", 1, 200), ("payment.paid", 1, 500)]
     await deliver_all(channels)
     assert receiver.answered[2:] == [("payment.paid", 1, 200), ("attempt.needs_review", 2, 200)]
+
+
+async def test_a_batch_status_move_the_delivery_table_forbids_changes_nothing(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    _, url = portal
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    await deliver(hooks)
+    db = hooks.client.app[DATABASE]
+    async with db.read() as conn:
+        [before] = (await conn.execute(select(deliveries))).all()
+    assert before.status == "succeeded"
+
+    with pytest.raises(InvalidTransition):
+        async with db.write() as conn:
+            await DELIVERIES.move_each(
+                conn,
+                DeliveryStatus.SUCCEEDED,
+                [(before.id, DeliveryStatus.FAILED, {"last_error": "x"})],
+            )
+    async with db.read() as conn:
+        [after] = (await conn.execute(select(deliveries))).all()
+    assert after == before
