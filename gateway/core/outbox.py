@@ -3,8 +3,9 @@ caused it, together with one delivery row per subscribed endpoint, so an event i
 (the change rolled back → no event) and never invented (no change → no event).
 
 Body: ``{"id", "type", "created_at", "data": {..., "sequence": n}}``; ``sequence`` grows per
-subject (a payment or a postal order), so a portal can drop an event older than one it
-already applied.
+subject (a payment or a postal order), and :mod:`webhooks.delivery` sends the events of one
+subject to one endpoint in that order (the next only after the earlier one was delivered or
+given up).
 """
 
 from __future__ import annotations
