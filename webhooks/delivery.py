@@ -6,6 +6,13 @@ workers share the table and each delivery goes to exactly one of them. A worker 
 leaves its rows ``delivering``; when the lease runs out another worker takes them over.
 Sending happens outside any transaction; results are written in one transaction per batch.
 
+Order: the events of one resource (a payment or a postal order) reach one endpoint in
+``sequence`` order. Only the head of each (endpoint, resource) queue can be claimed — a delivery
+none of whose earlier events (lower ``sequence``) to that endpoint is still ``pending`` or
+``delivering`` — so an event is sent only after the earlier ones were delivered or finally given
+up, and a batch holds at most one delivery per queue. A resource whose head keeps failing waits
+alone; the heads of other resources stay claimable.
+
 Outcomes: 2xx → ``succeeded``; 410 → the endpoint asked to be disabled (its pending deliveries
 fail); anything else → retried on the back-off schedule (persisted as ``next_attempt_at``)
 until it is exhausted (≥ 72 h), then ``failed``. ``webhook-id`` is the event id on every try.
@@ -22,16 +29,35 @@ from typing import Any
 
 import aiohttp
 import structlog
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Column, Exists, and_, exists, insert, or_, select
 
 from gateway.core.db import Database
 from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
 from gateway.core.ids import Clock
+from gateway.core.statuses import DELIVERIES, DeliveryStatus
 from webhooks import sender, signing
 from webhooks.endpoints import EndpointService, current_secrets
 from webhooks.schedule import next_attempt_delay
 
 log = structlog.get_logger(__name__)
+
+#: A delivery in one of these states still holds back the later events of its queue.
+_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.DELIVERING.value)
+
+
+def _earlier_open(subject: Column[Any]) -> Exists:
+    """Whether an earlier event about the same subject (``subject`` is the claimed event's
+    ``payment_id`` or ``postal_order_id`` column) still has an open delivery to the same
+    endpoint."""
+    earlier = deliveries.alias("earlier")
+    earlier_event = outbox_events.alias("earlier_event")
+    return exists().where(
+        earlier.c.endpoint_id == deliveries.c.endpoint_id,
+        earlier.c.status.in_(_OPEN),
+        earlier.c.event_id == earlier_event.c.id,
+        earlier_event.c[subject.name] == subject,
+        earlier_event.c.sequence < outbox_events.c.sequence,
+    )
 
 
 @dataclass(frozen=True)
@@ -90,18 +116,29 @@ class DeliveryWorker:
     async def _claim(self) -> list[Claimed]:
         now = self.clock()
         due = or_(
-            and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now),
-            and_(deliveries.c.status == "delivering", deliveries.c.locked_until < now),
+            and_(
+                deliveries.c.status == DeliveryStatus.PENDING.value,
+                deliveries.c.next_attempt_at <= now,
+            ),
+            and_(
+                deliveries.c.status == DeliveryStatus.DELIVERING.value,
+                deliveries.c.locked_until < now,
+            ),
         )
         async with self.db.write() as conn:
             ids = (
                 (
                     await conn.execute(
                         select(deliveries.c.id)
-                        .where(due)
+                        .join(outbox_events, outbox_events.c.id == deliveries.c.event_id)
+                        .where(
+                            due,
+                            ~_earlier_open(outbox_events.c.payment_id),
+                            ~_earlier_open(outbox_events.c.postal_order_id),
+                        )
                         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
                         .limit(self.options.batch_size)
-                        .with_for_update(skip_locked=True)
+                        .with_for_update(skip_locked=True, of=deliveries)
                     )
                 )
                 .scalars()
@@ -109,13 +146,12 @@ class DeliveryWorker:
             )
             if not ids:
                 return []
-            await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids))
-                .values(
-                    status="delivering",
-                    locked_until=now + timedelta(seconds=self.options.lease_seconds),
-                )
+            await DELIVERIES.move_all(
+                conn,
+                deliveries.c.id.in_(ids),
+                [DeliveryStatus.PENDING, DeliveryStatus.DELIVERING],
+                DeliveryStatus.DELIVERING,
+                locked_until=now + timedelta(seconds=self.options.lease_seconds),
             )
             rows = (
                 await conn.execute(
@@ -164,7 +200,7 @@ class DeliveryWorker:
     ) -> None:
         now = self.clock()
         attempts: list[dict[str, Any]] = []
-        changes: list[dict[str, Any]] = []
+        moves: list[tuple[int, DeliveryStatus, dict[str, Any]]] = []
         gone: set[str] = set()
         for item, (sent_at, outcome) in results:
             error = (outcome.error or "")[:255] or None
@@ -178,42 +214,32 @@ class DeliveryWorker:
                 }
             )
             count = item.attempt_count + 1
-            status, next_at, delivered_at = "failed", None, None
+            status, next_at, delivered_at = DeliveryStatus.FAILED, None, None
             if outcome.delivered:
-                status, delivered_at = "succeeded", now
+                status, delivered_at = DeliveryStatus.SUCCEEDED, now
             elif outcome.gone:
                 gone.add(item.endpoint_id)
             else:
                 delay = next_attempt_delay(count, self.jitter())
                 if delay is not None:
-                    status, next_at = "pending", now + timedelta(seconds=delay)
-            changes.append(
-                {
-                    "b_id": item.delivery_id,
-                    "b_status": status,
-                    "b_count": count,
-                    "b_code": outcome.status_code,
-                    "b_error": error,
-                    "b_next": next_at,
-                    "b_delivered": delivered_at,
-                }
+                    status, next_at = DeliveryStatus.PENDING, now + timedelta(seconds=delay)
+            moves.append(
+                (
+                    item.delivery_id,
+                    status,
+                    {
+                        "attempt_count": count,
+                        "last_status_code": outcome.status_code,
+                        "last_error": error,
+                        "next_attempt_at": next_at,
+                        "delivered_at": delivered_at,
+                    },
+                )
             )
         async with self.db.write() as conn:
             # One statement for the whole batch (executemany), guarded by the claim.
-            await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "delivering")
-                .values(
-                    status=bindparam("b_status"),
-                    attempt_count=bindparam("b_count"),
-                    last_status_code=bindparam("b_code"),
-                    last_error=bindparam("b_error"),
-                    next_attempt_at=bindparam("b_next"),
-                    delivered_at=bindparam("b_delivered"),
-                    locked_until=None,
-                    updated_at=now,
-                ),
-                changes,
+            await DELIVERIES.move_each(
+                conn, DeliveryStatus.DELIVERING, moves, locked_until=None, updated_at=now
             )
             await conn.execute(insert(delivery_attempts), attempts)
             for endpoint_id in gone:

@@ -20,6 +20,7 @@ from gateway.core.db.schema import deliveries, webhook_endpoints
 from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.ids import Clock, new_id
 from gateway.core.outbox import EVENT_TYPES
+from gateway.core.statuses import DELIVERIES, DeliveryStatus
 from webhooks import signing
 from webhooks.url_policy import UrlRejected, check_url, resolve_host
 
@@ -160,19 +161,15 @@ class EndpointService:
             .where(webhook_endpoints.c.id == endpoint_id)
             .values(disabled_at=now, disabled_reason=reason)
         )
-        await conn.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.endpoint_id == endpoint_id,
-                deliveries.c.status.in_(["pending", "delivering"]),
-            )
-            .values(
-                status="failed",
-                last_error=f"endpoint {reason}",
-                updated_at=now,
-                locked_until=None,
-                next_attempt_at=None,
-            )
+        await DELIVERIES.move_all(
+            conn,
+            deliveries.c.endpoint_id == endpoint_id,
+            [DeliveryStatus.PENDING, DeliveryStatus.DELIVERING],
+            DeliveryStatus.FAILED,
+            last_error=f"endpoint {reason}",
+            updated_at=now,
+            locked_until=None,
+            next_attempt_at=None,
         )
 
     async def rotate(self, client_id: str, endpoint_id: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -15,6 +15,7 @@ from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events,
 from gateway.core.errors import InvalidCursor, NotFound
 from gateway.core.ids import Clock
 from gateway.core.outbox import new_delivery
+from gateway.core.statuses import DELIVERIES, DeliveryStatus
 
 
 def _iso(value: Any) -> str | None:
@@ -55,19 +56,18 @@ class EventService:
                 .all()
             )
             if subscribed & existing:
-                await conn.execute(
-                    update(deliveries)
-                    .where(
+                await DELIVERIES.move_all(
+                    conn,
+                    and_(
                         deliveries.c.event_id == event_id,
                         deliveries.c.endpoint_id.in_(sorted(subscribed & existing)),
-                    )
-                    .values(
-                        status="pending",
-                        next_attempt_at=now,
-                        attempt_count=0,
-                        locked_until=None,
-                        updated_at=now,
-                    )
+                    ),
+                    list(DeliveryStatus),
+                    DeliveryStatus.PENDING,
+                    next_attempt_at=now,
+                    attempt_count=0,
+                    locked_until=None,
+                    updated_at=now,
                 )
             missing = sorted(subscribed - existing)
             if missing:

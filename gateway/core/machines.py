@@ -6,7 +6,9 @@ table is checked first (:class:`InvalidTransition` for a move it forbids); if th
 longer in ``from`` — another transaction moved it first — the move raises
 :class:`StaleStatus` rather than overwriting that decision. :meth:`Machine.move_all` moves
 every row matching a condition that is in one of the given states (expiry sweeps, closing the
-open attempts of a bill) and returns how many moved. A row is born through
+open attempts of a bill) and returns how many moved. :meth:`Machine.move_each` moves a batch of
+rows from one state, each to its own target with its own values, in one guarded statement
+(executemany) — a worker recording the outcomes of what it claimed. A row is born through
 :meth:`Machine.insert` / :meth:`Machine.insert_many`, in one of the machine's ``initial``
 statuses.
 
@@ -23,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import CheckConstraint, Column, ColumnElement, Table, insert, update
+from sqlalchemy import CheckConstraint, Column, ColumnElement, Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.errors import Conflict, InvalidTransition
@@ -157,3 +159,37 @@ class Machine(Generic[S]):
             .values({self.column_name: new.value, **values})
         )
         return int(result.rowcount)
+
+    async def move_each(
+        self,
+        conn: AsyncConnection,
+        current: S,
+        moves: Sequence[tuple[Any, S, Mapping[str, Any]]],
+        **common: Any,
+    ) -> None:
+        """Move each ``(key, new, values)`` row from ``current`` to its ``new``, writing its
+        ``values`` (the same column names for every row) and the ``common`` values, in one
+        statement. A row no longer in ``current`` is left as it is (its new owner decides)."""
+        if not moves:
+            return
+        columns = sorted(moves[0][2])
+        params: list[dict[str, Any]] = []
+        for key, new, values in moves:
+            self.check(current, new)
+            if sorted(values) != columns:
+                raise ValueError("every move of a batch writes the same columns")
+            params.append(
+                {"m_key": key, "m_to": new.value, **{f"m_{n}": values[n] for n in columns}}
+            )
+        await conn.execute(
+            update(self.table)
+            .where(self.key == bindparam("m_key"), self.column == current.value)
+            .values(
+                {
+                    self.column.name: bindparam("m_to"),
+                    **{name: bindparam(f"m_{name}") for name in columns},
+                    **common,
+                }
+            ),
+            params,
+        )

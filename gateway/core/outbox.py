@@ -3,8 +3,9 @@ caused it, together with one delivery row per subscribed endpoint, so an event i
 (the change rolled back → no event) and never invented (no change → no event).
 
 Body: ``{"id", "type", "created_at", "data": {..., "sequence": n}}``; ``sequence`` grows per
-subject (a payment or a postal order), so a portal can drop an event older than one it
-already applied.
+subject (a payment or a postal order), and :mod:`webhooks.delivery` sends the events of one
+subject to one endpoint in that order (the next only after the earlier one was delivered or
+given up).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.core.db.schema import (
     webhook_endpoints,
 )
 from gateway.core.ids import new_id
+from gateway.core.statuses import DeliveryStatus
 
 #: Every event type the gateway emits; endpoints subscribe to some or to ``"*"``.
 EVENT_TYPES = frozenset(
@@ -115,7 +117,7 @@ def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict[str, An
     return {
         "event_id": event_id,
         "endpoint_id": endpoint_id,
-        "status": "pending",
+        "status": DeliveryStatus.PENDING.value,
         "attempt_count": 0,
         "next_attempt_at": now,
         "created_at": now,

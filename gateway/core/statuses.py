@@ -140,7 +140,13 @@ class DeliveryStatus(StrEnum):
 
 
 DELIVERY_TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
-    DeliveryStatus.PENDING: frozenset({DeliveryStatus.DELIVERING, DeliveryStatus.FAILED}),
+    DeliveryStatus.PENDING: frozenset(
+        {
+            DeliveryStatus.DELIVERING,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.PENDING,  # sent again by hand before its next try: schedule restarts
+        }
+    ),
     DeliveryStatus.DELIVERING: frozenset(
         {
             DeliveryStatus.SUCCEEDED,

@@ -1,34 +1,55 @@
 """Outbound webhooks end to end: a state change → outbox → signed delivery to the portal,
-retries with persisted back-off, 410 disables, manual redelivery, secret rotation."""
+retries with persisted back-off, 410 disables, manual redelivery, secret rotation, and the
+events of one payment arriving in ``sequence`` order."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import FixedClock, Gateway, make_settings, seed
+from conftest import Channels, FixedClock, Gateway, make_settings, seed
 from sqlalchemy import select
 from standardwebhooks import Webhook
+from tests_support import pay_at_vnpay
 
 from gateway.app import create_app
 from gateway.core.db.schema import deliveries, idempotency_keys
+from gateway.core.errors import InvalidTransition
+from gateway.core.statuses import DELIVERIES, DeliveryStatus
 from gateway.keys import DATABASE, DELIVERY
 
 
 class Portal:
-    """The portal's webhook receiver: records requests, answers what it is told to."""
+    """The portal's webhook receiver: records requests, answers what it is told to —
+    ``answers`` in turn, and 500 to the first arrival of each type in ``refuse_first``."""
 
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.answers: list[int] = []
+        self.refuse_first: set[str] = set()
+        #: (event type, sequence, the status answered), in the order the requests arrived.
+        self.answered: list[tuple[str, int, int]] = []
+        #: Run while a request is being answered (the portal acting on the gateway meanwhile).
+        self.meanwhile: Callable[[], Awaitable[None]] | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=self.answers.pop(0) if self.answers else 200)
+        body = await request.read()
+        self.received.append((dict(request.headers), body))
+        if self.meanwhile is not None:
+            await self.meanwhile()
+        event = json.loads(body)
+        if event["type"] in self.refuse_first:
+            self.refuse_first.discard(event["type"])
+            status = 500
+        else:
+            status = self.answers.pop(0) if self.answers else 200
+        self.answered.append((event["type"], event["data"]["sequence"], status))
+        return web.Response(status=status)
 
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(body) for _, body in self.received]
@@ -212,6 +233,49 @@ async def test_manual_redelivery_sends_a_delivered_event_again(
     assert receiver.received[0][1] == receiver.received[1][1]  # the very same body
 
 
+async def test_redelivery_of_an_event_waiting_for_its_retry_sends_it_now(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.answers = [500]
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    assert await deliver(hooks) == 1  # 500: the next try is seconds away
+    event_id = receiver.received[0][0]["webhook-id"]
+
+    response = await hooks.client.post(f"/v1/events/{event_id}/redeliver", headers=hooks.auth())
+    assert response.status == 202
+    assert await deliver(hooks) == 1  # now, without waiting for the back-off
+    view = await (await hooks.client.get(f"/v1/events/{event_id}", headers=hooks.auth())).json()
+    [delivery] = view["deliveries"]
+    assert (delivery["status"], delivery["attempt_count"]) == ("succeeded", 1)
+
+
+async def test_endpoint_deleted_while_a_delivery_is_in_flight_is_not_retried(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.answers = [500]
+    endpoint = await register(hooks, url)
+
+    async def delete_endpoint() -> None:
+        path = f"/v1/webhook-endpoints/{endpoint['id']}"
+        assert (await hooks.client.delete(path, headers=hooks.auth())).status == 204
+
+    receiver.meanwhile = delete_endpoint
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    assert await deliver(hooks) == 1
+    receiver.meanwhile = None
+
+    hooks.clock.advance(hours=1)
+    assert await deliver(hooks) == 0  # the 500 did not put it back in the retry queue
+    async with hooks.client.app[DATABASE].read() as conn:
+        [row] = (await conn.execute(select(deliveries))).all()
+    assert (row.status, row.last_error) == ("failed", "endpoint deleted")
+
+
 async def test_other_clients_cannot_see_or_redeliver_an_event(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
@@ -343,9 +407,13 @@ async def test_retried_creation_returns_the_same_endpoint_and_its_current_secret
     _, url = portal
     headers = {**hooks.auth(), "Idempotency-Key": "create-once"}
     body = {"url": url, "events": ["*"]}
-    first = await (await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)).json()
+    first = await (
+        await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)
+    ).json()
     rotated = await (
-        await hooks.client.post(f"/v1/webhook-endpoints/{first['id']}/rotate-secret", headers=hooks.auth())
+        await hooks.client.post(
+            f"/v1/webhook-endpoints/{first['id']}/rotate-secret", headers=hooks.auth()
+        )
     ).json()
     replay = await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)
     again = await replay.json()
@@ -356,7 +424,9 @@ async def test_retried_creation_returns_the_same_endpoint_and_its_current_secret
     assert all(first["secret"] not in text and rotated["secret"] not in text for text in stored)
 
 
-async def test_deleted_endpoint_deliveries_are_gone_too(hooks: Gateway, portal: tuple[Portal, str]) -> None:
+async def test_deleted_endpoint_deliveries_are_gone_too(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
     _, url = portal
     endpoint = await register(hooks, url)
     await hooks.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth())
@@ -379,3 +449,84 @@ async def test_an_endpoint_disabled_by_410_cannot_be_rotated(
         f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=hooks.auth()
     )
     assert (response.status, (await response.json())["code"]) == (409, "invalid_transition")
+
+
+# -- order: the events of one resource, per endpoint, in sequence order ----------------------
+
+
+async def paid_twice(channels: Channels) -> str:
+    """A bill paid through VNPAY twice: ``payment.paid`` (sequence 1), then
+    ``attempt.needs_review`` (sequence 2) for the second money."""
+    payment = await channels.create_payment()
+    _, first = await channels.attempt(payment["id"], method="vnpay")
+    _, second = await channels.attempt(payment["id"], method="vnpay")
+    await pay_at_vnpay(channels, first, "success")
+    await pay_at_vnpay(channels, second, "success")
+    return str(payment["id"])
+
+
+async def deliver_all(channels: Channels) -> None:
+    """Run the worker, letting the clock pass each back-off, until nothing is left."""
+    for _ in range(10):
+        await deliver(channels)
+        channels.clock.advance(seconds=7)  # the first back-off is 5 s ± 20 %
+    assert await deliver(channels) == 0
+
+
+async def test_paid_reaches_the_portal_before_the_review_even_when_its_first_try_fails(
+    channels: Channels, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.refuse_first = {"payment.paid"}
+    await register(channels, url)
+    await paid_twice(channels)
+
+    await deliver_all(channels)
+
+    assert receiver.answered == [
+        ("payment.paid", 1, 500),
+        ("payment.paid", 1, 200),
+        ("attempt.needs_review", 2, 200),
+    ]
+
+
+async def test_a_failing_payment_does_not_hold_back_another_payment(
+    channels: Channels, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.refuse_first = {"payment.paid"}
+    await register(channels, url)
+    await paid_twice(channels)
+    other = await channels.create_payment()
+    await cancel(channels, other["id"])
+
+    await deliver(channels)  # the paid bill waits for its back-off; the other is delivered
+
+    assert sorted(receiver.answered) == [("payment.cancelled", 1, 200), ("payment.paid", 1, 500)]
+    await deliver_all(channels)
+    assert receiver.answered[2:] == [("payment.paid", 1, 200), ("attempt.needs_review", 2, 200)]
+
+
+async def test_a_batch_status_move_the_delivery_table_forbids_changes_nothing(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    _, url = portal
+    await register(hooks, url)
+    payment = await hooks.create_payment()
+    await cancel(hooks, payment["id"])
+    await deliver(hooks)
+    db = hooks.client.app[DATABASE]
+    async with db.read() as conn:
+        [before] = (await conn.execute(select(deliveries))).all()
+    assert before.status == "succeeded"
+
+    with pytest.raises(InvalidTransition):
+        async with db.write() as conn:
+            await DELIVERIES.move_each(
+                conn,
+                DeliveryStatus.SUCCEEDED,
+                [(before.id, DeliveryStatus.FAILED, {"last_error": "x"})],
+            )
+    async with db.read() as conn:
+        [after] = (await conn.execute(select(deliveries))).all()
+    assert after == before

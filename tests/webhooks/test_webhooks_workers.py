@@ -1,10 +1,11 @@
 """Two delivery workers — two processes' worth of engines and sessions — on one PostgreSQL
-database deliver every event exactly once."""
+database deliver every event exactly once, and the events of each payment in order."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,12 +16,31 @@ from aiohttp import web
 from conftest import FixedClock, make_settings, seed
 
 from gateway.app import create_app
+from gateway.core import outbox
 from gateway.core.db import Database
 from gateway.keys import DATABASE
 from webhooks.delivery import DeliveryOptions, DeliveryWorker
 from webhooks.endpoints import EndpointService
 
 EVENTS = 300
+PAYMENTS = 40
+PER_PAYMENT = 4
+
+
+async def worker(url: str, clock: FixedClock, batch_size: int) -> int:
+    """A delivery worker with its own engine and pool, like a separate process."""
+    db = Database(url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            endpoints = EndpointService(
+                db, clock, allow_private=True, secret_overlap=timedelta(hours=1)
+            )
+            work = DeliveryWorker(
+                db, clock, session, endpoints, DeliveryOptions(batch_size=batch_size)
+            )
+            return await work.run_until_idle()
+    finally:
+        await db.close()
 
 
 async def test_two_workers_deliver_every_event_exactly_once(
@@ -74,21 +94,9 @@ async def test_two_workers_deliver_every_event_exactly_once(
             payment = await created.json()
             await client.post(f"/v1/payments/{payment['id']}/cancel", headers=auth)
 
-        async def worker() -> int:
-            db = Database(postgres_url)  # its own engine and pool, like a separate process
-            try:
-                async with aiohttp.ClientSession() as session:
-                    endpoints = EndpointService(
-                        db, clock, allow_private=True, secret_overlap=timedelta(hours=1)
-                    )
-                    work = DeliveryWorker(
-                        db, clock, session, endpoints, DeliveryOptions(batch_size=25)
-                    )
-                    return await work.run_until_idle()
-            finally:
-                await db.close()
-
-        first, second = await asyncio.gather(worker(), worker())
+        first, second = await asyncio.gather(
+            worker(postgres_url, clock, 25), worker(postgres_url, clock, 25)
+        )
     finally:
         await client.app[DATABASE].close()
 
@@ -97,3 +105,72 @@ async def test_two_workers_deliver_every_event_exactly_once(
     assert first > 0 and second > 0
     assert len(received) == EVENTS
     assert set(received.values()) == {1}
+
+
+async def test_two_workers_deliver_the_events_of_each_payment_in_sequence_order(
+    aiohttp_client: Any, aiohttp_server: Any, postgres_url: str
+) -> None:
+    accepted: dict[str, list[int]] = {}
+    refused: set[str] = set()
+
+    async def receive(request: web.Request) -> web.Response:
+        # The first try of each payment's first event fails; everything else is accepted.
+        event = json.loads(await request.read())
+        payment_id, sequence = event["data"]["payment"]["id"], event["data"]["sequence"]
+        if sequence == 1 and payment_id not in refused:
+            refused.add(payment_id)
+            return web.Response(status=500)
+        accepted.setdefault(payment_id, []).append(sequence)
+        return web.Response(status=204)
+
+    receiver = web.Application()
+    receiver.router.add_post("/hooks", receive)
+    server = await aiohttp_server(receiver)
+    clock = FixedClock(datetime.now(UTC))
+    settings = make_settings(postgres_url, webhooks={"allow_private_urls": True})
+    client = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    try:
+        keys = await seed(client)
+        auth = {"Authorization": f"Bearer {keys['portal']}"}
+        response = await client.post(
+            "/v1/webhook-endpoints",
+            json={"url": str(server.make_url("/hooks")), "events": ["*"]},
+            headers={**auth, "Idempotency-Key": "endpoint"},
+        )
+        assert response.status == 201
+        payment_ids = []
+        for _ in range(PAYMENTS):
+            created = await client.post(
+                "/v1/payments",
+                json={
+                    "agency_code": "HCM",
+                    "dossier_code": "HS-1",
+                    "payer": {"name": "An"},
+                    "items": [{"kind": "fee", "description": "Phí", "amount": 1000}],
+                },
+                headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+            )
+            payment_ids.append((await created.json())["id"])
+        # Several events per payment, written by the real outbox, interleaved across payments.
+        async with client.app[DATABASE].write() as conn:
+            for _ in range(PER_PAYMENT):
+                for payment_id in payment_ids:
+                    await outbox.emit(
+                        conn,
+                        now=clock(),
+                        type="attempt.failed",
+                        data={"payment": {"id": payment_id}},
+                        payment_id=payment_id,
+                    )
+        tries = []
+        for _ in range(3):
+            tries += await asyncio.gather(
+                worker(postgres_url, clock, 7), worker(postgres_url, clock, 7)
+            )
+            clock.advance(seconds=7)  # the first back-off is 5 s ± 20 %
+    finally:
+        await client.app[DATABASE].close()
+
+    assert sum(tries) == PAYMENTS * (PER_PAYMENT + 1)
+    expected = list(range(1, PER_PAYMENT + 1))
+    assert accepted == {payment_id: expected for payment_id in payment_ids}
