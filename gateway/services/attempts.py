@@ -35,6 +35,7 @@ from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.ids import new_id
+from gateway.core.money import lock_bill
 from gateway.core.statuses import (
     ATTEMPT_TRANSITIONS,
     AttemptStatus,
@@ -205,9 +206,12 @@ class AttemptService:
                 locale=details.get("locale", "vn"),
             )
         )
-        async with self.db.write() as conn:
+
+        async def record(conn: AsyncConnection) -> dict[str, Any]:
             await self._record_start(conn, attempt_id, started)
             return attempt_view(await self._joined(conn, attempt_id))
+
+        return await self.db.transaction(record)
 
     async def _record_start(self, conn: AsyncConnection, attempt_id: str, started: Started) -> None:
         row = await self._joined(conn, attempt_id, lock=True)
@@ -392,7 +396,13 @@ class AttemptService:
             .where(attempts.c.id == attempt_id)
         )
         if lock:
-            statement = statement.with_for_update(of=[attempts, payments])
+            # The one lock order (gateway.core.money): the payment, then its attempts.
+            payment_id = (
+                await conn.execute(select(attempts.c.payment_id).where(attempts.c.id == attempt_id))
+            ).scalar()
+            if payment_id is None:
+                raise NotFound("attempt not found")
+            await lock_bill(conn, payment_id)
         row = (await conn.execute(statement)).first()
         if row is None:
             raise NotFound("attempt not found")

@@ -36,6 +36,7 @@ from gateway.core import inbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments
 from gateway.core.errors import NotFound, NoticeRejected
+from gateway.core.money import lock_bill
 from gateway.core.references import find_references
 from gateway.core.statuses import AttemptStatus, PaymentStatus
 from gateway.services import payment_state as state
@@ -92,8 +93,9 @@ class BankCreditService:
             raise NoticeRejected(exc.code, exc.message, http_status=status) from None
         provider = f"bank:{bank}"
         try:
-            async with self.db.write() as conn:
-                result = await self._apply(conn, provider, notice, body)
+            result = await self.db.transaction(
+                lambda conn: self._apply(conn, provider, notice, body)
+            )
         except IntegrityError:
             result = await self._earlier(provider, notice.transaction_id)
         log.info(
@@ -153,6 +155,7 @@ class BankCreditService:
                 break
         if row is None:
             return NoticeResult("unmatched", "unknown_reference", None)
+        await lock_bill(conn, row.id)  # the payment is locked; now its attempts
         if (notice.bin, notice.account_number) != (row.bank_bin, row.agency_account):
             return NoticeResult("unmatched", "account_mismatch", row.id)
         now = self.clock()

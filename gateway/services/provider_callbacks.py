@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.pos import outcome_of as pos_outcome
 from gateway.channels.vnpay import VnpayChannel
@@ -88,24 +89,28 @@ class ProviderCallbacks:
             log.warning("callback_rejected", provider="vnpay", code=exc.code)
             return IpnAnswer(exc.rsp_code or "99", exc.code)
         key = hashlib.sha256(raw_query.encode()).hexdigest()
+
+        async def work(conn: AsyncConnection) -> IpnAnswer:
+            event_id = await inbox.store(
+                conn,
+                provider="vnpay",
+                event_key=key,
+                payload=raw_query,
+                received_at=self.clock(),
+                amount=ipn.amount_vnd,
+            )
+            answer, payment_id = await self._apply_ipn(conn, ipn)
+            await inbox.settle(
+                conn,
+                event_id,
+                outcome=answer.outcome,
+                payment_id=payment_id,
+                reason=None if answer.rsp_code == "00" else f"rsp_{answer.rsp_code}",
+            )
+            return answer
+
         try:
-            async with self.db.write() as conn:
-                event_id = await inbox.store(
-                    conn,
-                    provider="vnpay",
-                    event_key=key,
-                    payload=raw_query,
-                    received_at=self.clock(),
-                    amount=ipn.amount_vnd,
-                )
-                answer, payment_id = await self._apply_ipn(conn, ipn)
-                await inbox.settle(
-                    conn,
-                    event_id,
-                    outcome=answer.outcome,
-                    payment_id=payment_id,
-                    reason=None if answer.rsp_code == "00" else f"rsp_{answer.rsp_code}",
-                )
+            answer = await self.db.transaction(work)
         except IntegrityError:
             # The very same IPN again (VNPAY retries until it hears 00 or 02).
             async with self.db.read() as conn:
@@ -176,24 +181,28 @@ class ProviderCallbacks:
             ) from None
         # The exact message: a corrected result for the same sale is a different message.
         key = hashlib.sha256(body).hexdigest()
+
+        async def work(conn: AsyncConnection) -> tuple[str, GatewayError | None]:
+            event_id = await inbox.store(
+                conn,
+                provider="pos",
+                event_key=key,
+                payload=body.decode(),
+                received_at=self.clock(),
+                amount=result.amount,
+            )
+            outcome, payment_id, refusal = await self._apply_sale(conn, result)
+            await inbox.settle(
+                conn,
+                event_id,
+                outcome=outcome,
+                payment_id=payment_id,
+                reason=refusal.code if refusal else None,
+            )
+            return outcome, refusal
+
         try:
-            async with self.db.write() as conn:
-                event_id = await inbox.store(
-                    conn,
-                    provider="pos",
-                    event_key=key,
-                    payload=body.decode(),
-                    received_at=self.clock(),
-                    amount=result.amount,
-                )
-                outcome, payment_id, refusal = await self._apply_sale(conn, result)
-                await inbox.settle(
-                    conn,
-                    event_id,
-                    outcome=outcome,
-                    payment_id=payment_id,
-                    reason=refusal.code if refusal else None,
-                )
+            outcome, refusal = await self.db.transaction(work)
         except IntegrityError:
             async with self.db.read() as conn:
                 earlier = await inbox.find(conn, "pos", key)
