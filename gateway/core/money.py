@@ -1,4 +1,22 @@
-"""Arriving money: the one lock order, and (below) the one decision of what money does to a bill.
+"""Arriving money: the one decision of what it does to a bill, and the one lock order.
+
+What money does to a bill
+-------------------------
+:func:`money_arrived` is the only place that decides it, for every channel:
+
+==============================================  ================  =============================
+the bill, when money arrives                    the bill becomes  review reason
+==============================================  ================  =============================
+``pending``, in time, the amount due            ``paid``          —
+``pending``/``expired``/``cancelled``, another  ``needs_review``  ``amount_mismatch``
+amount
+``pending`` past its expiry, or ``expired``     ``needs_review``  ``paid_after_expiry``
+``cancelled``                                   ``needs_review``  ``paid_after_cancellation``
+already ``paid``, ``needs_review``, refunded    unchanged         ``duplicate_payment``
+==============================================  ================  =============================
+
+The attempt the money came through is ``succeeded`` in every row (the money is real) and
+carries the review reason, so reconciliation sees every channel the same way.
 
 Lock order
 ----------
@@ -19,10 +37,64 @@ instead; a deadlock or serialization failure that still happens is retried by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import attempts, payments
+from gateway.core.statuses import PaymentStatus
+
+
+class ChannelName(StrEnum):
+    """The payment channels; each is a :class:`gateway.channels.base.Channel` named so."""
+
+    VIETQR = "vietqr"
+    VNPAY = "vnpay"
+    POS = "pos"
+
+
+class ReviewReason(StrEnum):
+    """Why arriving money needs a person (``payments/attempts.review_reason``)."""
+
+    AMOUNT_MISMATCH = "amount_mismatch"
+    PAID_AFTER_EXPIRY = "paid_after_expiry"
+    PAID_AFTER_CANCELLATION = "paid_after_cancellation"
+    DUPLICATE_PAYMENT = "duplicate_payment"
+
+
+@dataclass(frozen=True)
+class MoneyDecision:
+    #: What the bill becomes; ``None``: it keeps its status (a duplicate payment).
+    payment: PaymentStatus | None
+    review: ReviewReason | None = None
+
+
+_UNPAID = (PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED)
+
+
+def money_arrived(
+    bill: PaymentStatus,
+    *,
+    due: int,
+    received: int | None,
+    expires_at: datetime,
+    now: datetime,
+) -> MoneyDecision:
+    """What ``received`` VND arriving for a bill in status ``bill`` does (the table above).
+    ``received`` is ``None`` when the provider did not state the amount (then it is taken to
+    be the amount the provider was asked for, ``due``)."""
+    if bill not in _UNPAID:
+        return MoneyDecision(None, ReviewReason.DUPLICATE_PAYMENT)
+    if received is not None and received != due:
+        return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.AMOUNT_MISMATCH)
+    if bill is PaymentStatus.CANCELLED:
+        return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.PAID_AFTER_CANCELLATION)
+    if bill is PaymentStatus.EXPIRED or expires_at <= now:
+        return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.PAID_AFTER_EXPIRY)
+    return MoneyDecision(PaymentStatus.PAID)
 
 
 async def lock_bill(conn: AsyncConnection, payment_id: str) -> bool:

@@ -26,6 +26,7 @@ from gateway.core import inbox
 from gateway.core.db import Database
 from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
+from gateway.core.money import ChannelName
 from gateway.core.statuses import AttemptStatus
 from gateway.services.attempts import AttemptService, reference_for
 from providers.payment import pos, vnpay
@@ -114,7 +115,7 @@ class ProviderCallbacks:
         except IntegrityError:
             # The very same IPN again (VNPAY retries until it hears 00 or 02).
             async with self.db.read() as conn:
-                row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
+                row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
             if row is None:
                 answer = IpnAnswer("01", "unmatched")
             else:
@@ -123,7 +124,7 @@ class ProviderCallbacks:
         return answer
 
     async def _apply_ipn(self, conn: Any, ipn: vnpay.IpnResult) -> tuple[IpnAnswer, str | None]:
-        row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
+        row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
         if row is None:
             return IpnAnswer("01", "unmatched"), None
         if ipn.amount_vnd != row.amount:
@@ -156,7 +157,7 @@ class ProviderCallbacks:
         except vnpay.VnpayError:
             return None
         async with self.db.read() as conn:
-            row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
+            row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
         return None if row is None else str(row.payment_id)
 
     # -- POS -----------------------------------------------------------------------------
@@ -217,7 +218,9 @@ class ProviderCallbacks:
         self, conn: Any, result: pos.SaleResult
     ) -> tuple[str, str | None, GatewayError | None]:
         """Apply the result, or say (without raising: the inbox row must be kept) why not."""
-        row = await self.attempts.find_by_reference(conn, "pos", reference_for(result.sale_id))
+        row = await self.attempts.find_by_reference(
+            conn, ChannelName.POS, reference_for(result.sale_id)
+        )
         if row is None or row.id != result.sale_id:
             return "unmatched", None, NotFound(f"no POS sale {result.sale_id}")
         if row.status not in ("created", "pending", "unknown"):
