@@ -30,7 +30,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import BankSettings
@@ -39,6 +38,7 @@ from gateway.core import inbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments
 from gateway.core.errors import NotFound, NoticeRejected
+from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
 from gateway.core.references import find_references
 from gateway.services import payment_state as state
@@ -50,7 +50,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class NoticeResult:
-    outcome: str
+    outcome: EventOutcome
     reason: str | None
     payment_id: str | None
     duplicate: bool = False
@@ -95,12 +95,18 @@ class BankCreditService:
             status = 400 if exc.code == "malformed_notice" else 401
             raise NoticeRejected(exc.code, exc.message, http_status=status) from None
         provider = f"bank:{bank}"
-        try:
-            result = await self.db.transaction(
-                lambda conn: self._apply(conn, provider, notice, body)
-            )
-        except IntegrityError:
-            result = await self._earlier(provider, notice.transaction_id)
+        received = await inbox.receive(
+            self.db,
+            provider=provider,
+            event_key=notice.transaction_id,
+            raw=body.decode(),
+            received_at=self.clock(),
+            amount=notice.amount,
+            apply=lambda conn: self._decide(conn, notice),
+        )
+        result = NoticeResult(
+            received.outcome, received.reason, received.payment_id, received.duplicate
+        )
         log.info(
             "credit_notice_" + ("duplicate" if result.duplicate else result.outcome),
             provider=provider,
@@ -110,36 +116,9 @@ class BankCreditService:
         )
         return result
 
-    async def _earlier(self, provider: str, event_key: str) -> NoticeResult:
-        async with self.db.read() as conn:
-            earlier = await inbox.find(conn, provider, event_key)
-        if earlier is None:
-            raise RuntimeError("notice conflicted in the inbox but is not there")
-        return NoticeResult(earlier.outcome, earlier.reason, earlier.payment_id, duplicate=True)
-
-    async def _apply(
-        self, conn: AsyncConnection, provider: str, notice: wire.CreditNotice, body: bytes
-    ) -> NoticeResult:
-        # The inbox insert comes first: a duplicate fails here, before anything else changes.
-        event_id = await inbox.store(
-            conn,
-            provider=provider,
-            event_key=notice.transaction_id,
-            payload=body.decode(),
-            received_at=self.clock(),
-            amount=notice.amount,
-        )
-        result = await self._decide(conn, notice)
-        await inbox.settle(
-            conn,
-            event_id,
-            outcome=result.outcome,
-            reason=result.reason,
-            payment_id=result.payment_id,
-        )
-        return result
-
-    async def _decide(self, conn: AsyncConnection, notice: wire.CreditNotice) -> NoticeResult:
+    async def _decide(
+        self, conn: AsyncConnection, notice: wire.CreditNotice
+    ) -> inbox.Settled[None]:
         row = None
         for reference in find_references(notice.description, self.reference_prefix):
             row = (
@@ -157,9 +136,9 @@ class BankCreditService:
             if row is not None:
                 break
         if row is None:
-            return NoticeResult("unmatched", "unknown_reference", None)
+            return _settled(EventOutcome.UNMATCHED, "unknown_reference", None)
         if (notice.bin, notice.account_number) != (row.bank_bin, row.agency_account):
-            return NoticeResult("unmatched", "account_mismatch", row.id)
+            return _settled(EventOutcome.UNMATCHED, "account_mismatch", row.id)
         qr_attempt = (
             await conn.execute(
                 select(attempts.c.id).where(
@@ -171,7 +150,13 @@ class BankCreditService:
         if applied.result != "applied" or applied.review is ReviewReason.DUPLICATE_PAYMENT:
             # Paid before (through another channel, or by an earlier transfer to this QR):
             # the bill keeps its status; the money is flagged for refund.
-            return NoticeResult("duplicate_payment", "already_paid", row.id)
+            return _settled(EventOutcome.DUPLICATE_PAYMENT, "already_paid", row.id)
         if applied.review is not None:
-            return NoticeResult("needs_review", applied.review.value, row.id)
-        return NoticeResult("applied", None, row.id)
+            return _settled(EventOutcome.NEEDS_REVIEW, applied.review.value, row.id)
+        return _settled(EventOutcome.APPLIED, None, row.id)
+
+
+def _settled(
+    outcome: EventOutcome, reason: str | None, payment_id: str | None
+) -> inbox.Settled[None]:
+    return inbox.Settled(outcome, None, reason, payment_id)

@@ -36,7 +36,7 @@ from gateway.core.db.database import DatabaseBusy
 from gateway.core.db.schema import attempts, outbox_events, payments, provider_events
 from gateway.keys import DATABASE
 
-ROUNDS = 24
+ROUNDS = 30
 
 
 @pytest.fixture
@@ -204,3 +204,41 @@ async def test_a_deadlock_that_keeps_happening_is_answered_database_busy(
         await db.close()
     assert tries == 3
     assert (raised.value.code, raised.value.http_status) == ("database_busy", 503)
+
+
+async def test_the_same_notice_at_both_processes_at_once_is_applied_once(
+    two_gateways: tuple[TestClient, TestClient, dict[str, str]],  # type: ignore[type-arg]
+    clock: FixedClock,
+) -> None:
+    """The bank delivers one notice twice, to both processes at the same moment: one copy
+    is applied; the other waits for it and is answered from it as a duplicate."""
+    first, second, keys = two_gateways
+    auth = {"Authorization": f"Bearer {keys['portal']}"}
+    for round_ in range(10):
+        created = await first.post(
+            "/v1/payments",
+            json=payment_body(dossier_code=f"000.00.12.H29-241122-9{round_:03d}"),
+            headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        payment = await created.json()
+        body, headers = signed_notice(payment, int(clock().timestamp()))
+        answers = await asyncio.gather(
+            first.post("/callbacks/bank/testbank", data=body, headers=headers),
+            second.post("/callbacks/bank/testbank", data=body, headers=headers),
+        )
+        assert [answer.status for answer in answers] == [200, 200]
+        bodies = [await answer.json() for answer in answers]
+        acknowledged = sorted([body["status"], body["outcome"]] for body in bodies)
+        assert acknowledged == [["accepted", "applied"], ["duplicate", "applied"]]
+        async with first.app[DATABASE].read() as conn:
+            paid = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(outbox_events)
+                    .where(
+                        outbox_events.c.payment_id == payment["id"],
+                        outbox_events.c.type == "payment.paid",
+                    )
+                )
+            ).scalar_one()
+        assert paid == 1
