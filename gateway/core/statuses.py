@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from gateway.core.db.schema import attempts, deliveries, payments
-from gateway.core.errors import InvalidTransition
 from gateway.core.machines import Machine
 
 
@@ -92,19 +91,6 @@ ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
 
 def can_transition(current: PaymentStatus, requested: PaymentStatus) -> bool:
     return requested in PAYMENT_TRANSITIONS[current]
-
-
-def transition(current: PaymentStatus, requested: PaymentStatus) -> PaymentStatus:
-    """Return ``requested`` if the table allows it, else raise :class:`InvalidTransition`."""
-    if not can_transition(current, requested):
-        raise InvalidTransition(current.value, requested.value)
-    return requested
-
-
-def attempt_transition(current: AttemptStatus, requested: AttemptStatus) -> AttemptStatus:
-    if requested not in ATTEMPT_TRANSITIONS[current]:
-        raise InvalidTransition(current.value, requested.value)
-    return requested
 
 
 #: The only writers of ``payments.status`` and ``attempts.status``.
