@@ -31,6 +31,7 @@ from gateway.core.db.schema import (
     postal_orders,
     refunds,
 )
+from gateway.core.money import ChannelName
 from reconciliation.model import BUSINESS_TZ, Direction, Source, StatementLine
 
 PAID_STATUSES = ("paid", "partially_refunded", "refunded", "needs_review")
@@ -39,9 +40,9 @@ PAID_STATUSES = ("paid", "partially_refunded", "refunded", "needs_review")
 #: order's line (:func:`_cod`), and listing its attempt too would count it twice.
 CHANNELS: Mapping[Source, tuple[str, ...]] = MappingProxyType(
     {
-        Source.BANK: ("vietqr", "vnpay", "pos"),
-        Source.VNPAY: ("vnpay",),
-        Source.POS: ("pos",),
+        Source.BANK: (ChannelName.VIETQR, ChannelName.VNPAY, ChannelName.POS),
+        Source.VNPAY: (ChannelName.VNPAY,),
+        Source.POS: (ChannelName.POS,),
     }
 )
 
@@ -118,7 +119,7 @@ async def ledger(
         if counterpart is Source.BANK:
             if row.status != "succeeded":
                 continue
-            if row.channel == "vietqr":
+            if row.channel == ChannelName.VIETQR:
                 add(
                     f"payment:{row.payment_id}",
                     amount=row.amount,

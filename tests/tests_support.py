@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
 import aiohttp
+from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, VNPAY_SECRET, VNPAY_TMN
 from sqlalchemy import select
 
 from gateway.core.db.schema import outbox_events
 from gateway.keys import DATABASE
+from providers.payment.vietqr import notice as wire
+from providers.payment.vnpay import canonical_query, sign
 
 
 async def outbox_types(gateway: Any, postal_order_id: str) -> list[str]:
@@ -35,3 +40,41 @@ async def pay_at_vnpay(channels: Any, attempt: dict[str, Any], outcome: str) -> 
         assert done.status == 200, await done.text()
         result: dict[str, Any] = await done.json()
         return result
+
+
+def signed_notice(
+    payment: dict[str, Any], now: int, amount: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """What the bank posts to ``/callbacks/bank/testbank`` for a transfer paying ``payment``."""
+    body = json.dumps(
+        {
+            "transaction_id": f"FT{uuid.uuid4().hex[:12].upper()}",
+            "bin": AGENCY_BIN,
+            "account_number": AGENCY_ACCOUNT,
+            "amount": payment["amount"] if amount is None else amount,
+            "description": f"Nop phi {payment['reference']}",
+            "booked_at": "2026-11-22T02:00:00+00:00",
+        }
+    ).encode()
+    headers = {
+        wire.TIMESTAMP_HEADER: str(now),
+        wire.SIGNATURE_HEADER: wire.sign(BANK_SECRET.encode(), now, body),
+        "Content-Type": "application/json",
+    }
+    return body, headers
+
+
+def signed_ipn(attempt: dict[str, Any]) -> dict[str, str]:
+    """VNPAY's success IPN for a VNPAY attempt (a fresh transaction number each time)."""
+    params = {
+        "vnp_Amount": str(attempt["amount"] * 100),
+        "vnp_BankCode": "NCB",
+        "vnp_OrderInfo": "Thanh toan",
+        "vnp_PayDate": "20261122091500",
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": VNPAY_TMN,
+        "vnp_TransactionNo": str(uuid.uuid4().int % 10**8),
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": attempt["provider_reference"],
+    }
+    return {**params, "vnp_SecureHash": sign(VNPAY_SECRET, canonical_query(params))}

@@ -14,6 +14,7 @@ from gateway.channels.base import (
     Started,
 )
 from gateway.core.ids import Clock
+from gateway.core.money import ChannelName
 from gateway.core.statuses import AttemptStatus
 from providers.payment.pos import (
     PosClient,
@@ -51,7 +52,7 @@ def outcome_of(result: SaleResult) -> Outcome:
 
 
 class PosChannel:
-    name: ClassVar[str] = "pos"
+    name: ClassVar[str] = ChannelName.POS
 
     def __init__(
         self,

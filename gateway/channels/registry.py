@@ -10,8 +10,10 @@ import aiohttp
 from config import Settings
 from gateway.channels.base import Channel
 from gateway.channels.pos import PosChannel
+from gateway.channels.vietqr import VietQrChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.ids import Clock
+from gateway.core.money import ChannelName
 from providers.common.secrets import Secret
 from providers.payment.pos import PosMerchant
 from providers.payment.vnpay import VnpayTerminal
@@ -83,9 +85,14 @@ def build_pos(
     )
 
 
+def build_vietqr(settings: Settings, session: aiohttp.ClientSession, clock: Clock) -> VietQrChannel:
+    return VietQrChannel()  # the banks' notices are configured under settings.banks
+
+
 FACTORIES: dict[str, Callable[[Settings, aiohttp.ClientSession, Clock], Channel | None]] = {
-    "vnpay": build_vnpay,
-    "pos": build_pos,
+    ChannelName.VIETQR: build_vietqr,
+    ChannelName.VNPAY: build_vnpay,
+    ChannelName.POS: build_pos,
 }
 
 

@@ -19,6 +19,7 @@ from gateway.channels.base import (
     Started,
 )
 from gateway.core.ids import Clock
+from gateway.core.money import ChannelName
 from gateway.core.statuses import AttemptStatus
 from providers.payment import vnpay
 
@@ -50,7 +51,7 @@ def outcome_of(
 
 
 class VnpayChannel:
-    name: ClassVar[str] = "vnpay"
+    name: ClassVar[str] = ChannelName.VNPAY
 
     def __init__(
         self,

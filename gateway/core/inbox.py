@@ -1,67 +1,145 @@
-"""The inbox: every verified inbound provider message is stored raw, once, before it is
-applied. ``(provider, event_key)`` is unique, so a duplicate fails at :func:`store` — before
-anything else in the caller's transaction changed — and the caller answers from the first copy.
+"""The inbox: the one inbound pipeline for every provider message (bank credit notices,
+VNPAY IPNs, POS results, VNPost pushes).
+
+``verify → receive(store once → apply) → acknowledge``. Each provider module owns only the
+first and last step — its verification and its reply format; :func:`receive` does the rest
+the same way for all of them, in one transaction (retried on a deadlock by
+:meth:`gateway.core.db.Database.transaction`, so a message is never applied twice):
+
+1. the raw message is inserted into ``provider_events`` with ``INSERT … ON CONFLICT DO
+   NOTHING`` on ``(provider, event_key)`` — the one duplicate strategy. If a row came back the
+   message is new; otherwise it was received before (a concurrent first copy is waited for)
+   and the answer is made from the first copy's record, without applying anything;
+2. the caller's ``apply`` runs in the same transaction and says what it did (:class:`Settled`);
+3. the outcome — one vocabulary, :class:`EventOutcome` — is recorded on the inbox row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.core.db import Database
 from gateway.core.db.schema import provider_events
+
+R = TypeVar("R")
+
+
+class EventOutcome(StrEnum):
+    """What an inbound message did (``provider_events.outcome``), for every provider."""
+
+    RECEIVED = "received"  # stored; applied in the same transaction (never seen committed)
+    APPLIED = "applied"  # it changed what it is about
+    NEEDS_REVIEW = "needs_review"  # money arrived that does not fit the bill
+    DUPLICATE_PAYMENT = "duplicate_payment"  # money for a bill already paid
+    ALREADY_FINAL = "already_final"  # about something already final: nothing changed
+    IGNORED = "ignored"  # nothing new (still waiting)
+    DUPLICATE = "duplicate"  # the same event again, from another message (postal)
+    STORED = "stored"  # kept as history only (an older or lower-ranked postal status)
+    DEFERRED = "deferred"  # believed only after the carrier's own read-back
+    DEFERRED_TO_QUERY = "deferred_to_query"  # contradictory: the provider will be queried
+    UNMATCHED = "unmatched"  # about nothing we know (reference, account)
+    UNKNOWN_ORDER = "unknown_order"  # a postal push for an order we do not have
+    AMOUNT_MISMATCH = "amount_mismatch"  # refused: the amount differs from the attempt's
+    REJECTED = "rejected"  # refused for another reason (see ``reason``)
+
+
+@dataclass(frozen=True)
+class Settled(Generic[R]):
+    """What ``apply`` did, and the provider-specific ``value`` its caller replies from."""
+
+    outcome: EventOutcome
+    value: R
+    reason: str | None = None
+    payment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Received(Generic[R]):
+    outcome: EventOutcome
+    reason: str | None
+    payment_id: str | None
+    #: The message was received before: this is the first copy's record, and ``value`` is
+    #: ``None`` (nothing was applied this time).
+    duplicate: bool
+    value: R | None = None
+
+
+async def receive(
+    db: Database,
+    *,
+    provider: str,
+    event_key: str,
+    raw: str,
+    received_at: datetime,
+    apply: Callable[[AsyncConnection], Awaitable[Settled[R]]],
+    amount: int | None = None,
+) -> Received[R]:
+    """Store a verified message once and apply it once (see the module docstring)."""
+
+    async def work(conn: AsyncConnection) -> Received[R]:
+        event_id = await _store(conn, provider, event_key, raw, received_at, amount)
+        if event_id is None:
+            first = await find(conn, provider, event_key)
+            if first is None:  # pragma: no cover - the conflicting row is committed
+                raise RuntimeError(f"{provider} {event_key} conflicted but is not stored")
+            return Received(first.outcome, first.reason, first.payment_id, duplicate=True)
+        settled = await apply(conn)
+        await conn.execute(
+            update(provider_events)
+            .where(provider_events.c.id == event_id)
+            .values(
+                outcome=settled.outcome.value,
+                reason=settled.reason,
+                payment_id=settled.payment_id,
+            )
+        )
+        return Received(settled.outcome, settled.reason, settled.payment_id, False, settled.value)
+
+    return await db.transaction(work)
+
+
+async def _store(
+    conn: AsyncConnection,
+    provider: str,
+    event_key: str,
+    raw: str,
+    received_at: datetime,
+    amount: int | None,
+) -> int | None:
+    """Insert the message; ``None`` if it was stored before."""
+    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
+    result = await conn.execute(
+        dialect_insert(provider_events)
+        .values(
+            provider=provider,
+            event_key=event_key,
+            received_at=received_at,
+            payload=raw,
+            outcome=EventOutcome.RECEIVED.value,
+            amount=amount,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_key"])
+        .returning(provider_events.c.id)
+    )
+    event_id = result.scalar()
+    return None if event_id is None else int(event_id)
 
 
 @dataclass(frozen=True)
 class StoredEvent:
     id: int
-    outcome: str
+    outcome: EventOutcome
     reason: str | None
     payment_id: str | None
-
-
-async def store(
-    conn: AsyncConnection,
-    *,
-    provider: str,
-    event_key: str,
-    payload: str,
-    received_at: datetime,
-    amount: int | None = None,
-) -> int:
-    """Insert the message; raises ``IntegrityError`` if it was stored before."""
-    result = await conn.execute(
-        insert(provider_events)
-        .values(
-            provider=provider,
-            event_key=event_key,
-            received_at=received_at,
-            payload=payload,
-            outcome="received",
-            amount=amount,
-        )
-        .returning(provider_events.c.id)
-    )
-    return int(result.scalar_one())
-
-
-async def settle(
-    conn: AsyncConnection,
-    event_id: int,
-    *,
-    outcome: str,
-    reason: str | None = None,
-    payment_id: str | None = None,
-) -> None:
-    """Record what applying the message did."""
-    await conn.execute(
-        update(provider_events)
-        .where(provider_events.c.id == event_id)
-        .values(outcome=outcome, reason=reason, payment_id=payment_id)
-    )
 
 
 async def find(conn: AsyncConnection, provider: str, event_key: str) -> StoredEvent | None:
@@ -74,4 +152,4 @@ async def find(conn: AsyncConnection, provider: str, event_key: str) -> StoredEv
     ).first()
     if row is None:
         return None
-    return StoredEvent(row.id, row.outcome, row.reason, row.payment_id)
+    return StoredEvent(row.id, EventOutcome(row.outcome), row.reason, row.payment_id)

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.core.errors import InvalidTransition
 from gateway.core.machines import Machine
 from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING
 from providers.common.postal import FINAL_STATUSES, RANK, PostalStatus, should_advance
@@ -99,19 +98,6 @@ ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
 
 def can_transition(current: PaymentStatus, requested: PaymentStatus) -> bool:
     return requested in PAYMENT_TRANSITIONS[current]
-
-
-def transition(current: PaymentStatus, requested: PaymentStatus) -> PaymentStatus:
-    """Return ``requested`` if the table allows it, else raise :class:`InvalidTransition`."""
-    if not can_transition(current, requested):
-        raise InvalidTransition(current.value, requested.value)
-    return requested
-
-
-def attempt_transition(current: AttemptStatus, requested: AttemptStatus) -> AttemptStatus:
-    if requested not in ATTEMPT_TRANSITIONS[current]:
-        raise InvalidTransition(current.value, requested.value)
-    return requested
 
 
 #: The only writers of ``payments.status`` and ``attempts.status``.

@@ -5,9 +5,13 @@ that no database transaction waits on a provider: (1) insert the attempt as ``cr
 claim the POS terminal), (2) call the provider, (3) record what it said. Every later word
 from a provider — callback or query — goes through :meth:`AttemptService.apply_outcome`.
 
-A success that arrives after the bill was already paid through another attempt is kept: the
-attempt is ``succeeded`` with ``review_reason = duplicate_payment`` and ``attempt.needs_review``
-is emitted, so finance staff refund it; the bill stays ``paid``.
+Every channel's word — a VNPAY IPN or query, a POS result or query, a VietQR bank notice —
+goes through :func:`apply_outcome`; what the money does to the bill is decided once, by
+:func:`gateway.core.money.money_arrived`. Money that arrives through an attempt always makes
+it ``succeeded`` (the money is real); if it does not fit, the attempt carries the
+``review_reason``. A success after the bill was already paid through another attempt is
+``duplicate_payment``: ``attempt.needs_review`` is emitted so finance staff refund it, and the
+bill stays ``paid``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.schemas import CreateAttempt
@@ -35,11 +39,8 @@ from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.ids import new_id
-from gateway.core.statuses import (
-    ATTEMPT_TRANSITIONS,
-    AttemptStatus,
-    PaymentStatus,
-)
+from gateway.core.money import ChannelName, MoneyDecision, ReviewReason, lock_bill, money_arrived
+from gateway.core.statuses import ATTEMPTS, AttemptStatus, PaymentStatus
 from gateway.services import payment_state as state
 from gateway.services import terminals
 from gateway.services.clients import Principal
@@ -51,11 +52,13 @@ _OPEN = (AttemptStatus.CREATED, AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
 
 @dataclass(frozen=True)
 class Applied:
-    """What applying a provider's word did: ``applied``, ``already_final``, ``ignored``."""
+    """What applying a provider's word did: ``applied``, ``already_final``, ``ignored``;
+    ``review``: why the money it brought needs a person (``None``: it fits, or no money)."""
 
     result: str
     attempt_id: str
     payment_id: str
+    review: ReviewReason | None = None
 
 
 def attempt_view(row: Row[Any]) -> dict[str, Any]:
@@ -170,7 +173,7 @@ class AttemptService:
                 select(attempts.c.id)
                 .where(
                     attempts.c.payment_id == payment_id,
-                    attempts.c.channel == "vnpay",
+                    attempts.c.channel == ChannelName.VNPAY,
                     attempts.c.status.in_([s.value for s in _OPEN]),
                     attempts.c.expires_at > now + timedelta(minutes=2),
                 )
@@ -205,27 +208,28 @@ class AttemptService:
                 locale=details.get("locale", "vn"),
             )
         )
-        async with self.db.write() as conn:
+
+        async def record(conn: AsyncConnection) -> dict[str, Any]:
             await self._record_start(conn, attempt_id, started)
             return attempt_view(await self._joined(conn, attempt_id))
+
+        return await self.db.transaction(record)
 
     async def _record_start(self, conn: AsyncConnection, attempt_id: str, started: Started) -> None:
         row = await self._joined(conn, attempt_id, lock=True)
         if row.status != AttemptStatus.CREATED.value:
             return  # a callback was faster than the provider's answer to the push
-        now = self.clock()
-        await conn.execute(
-            update(attempts)
-            .where(attempts.c.id == attempt_id)
-            .values(
-                status=started.status.value,
-                next_action=started.next_action,
-                failure_code=started.failure_code,
-                updated_at=now,
-            )
+        await ATTEMPTS.move(
+            conn,
+            attempt_id,
+            AttemptStatus.CREATED,
+            started.status,
+            next_action=started.next_action,
+            failure_code=started.failure_code,
+            updated_at=self.clock(),
         )
         if started.status is AttemptStatus.FAILED:
-            await self._closed(conn, row, AttemptStatus.FAILED)
+            await _closed(conn, self.context, row, AttemptStatus.FAILED)
 
     # -- reading, cancelling -------------------------------------------------------------
 
@@ -268,99 +272,7 @@ class AttemptService:
     async def apply_outcome(
         self, conn: AsyncConnection, attempt_id: str, outcome: Outcome
     ) -> Applied:
-        """Apply a provider's word about an attempt, once. A final attempt never moves
-        backwards (a late 'failed' after 'succeeded' is ignored); money that does not fit the
-        bill puts it up for review rather than being lost."""
-        row = await self._joined(conn, attempt_id, lock=True)
-        current = AttemptStatus(row.status)
-        new = outcome.status
-        if new is current and new not in _OPEN:
-            return Applied("already_final", row.id, row.payment_id)
-        if new not in ATTEMPT_TRANSITIONS[current]:
-            if new in _OPEN and current in _OPEN:
-                return Applied("ignored", row.id, row.payment_id)  # still waiting: nothing new
-            log.warning(
-                "attempt_outcome_ignored",
-                attempt_id=row.id,
-                current=current.value,
-                reported=new.value,
-            )
-            return Applied("already_final", row.id, row.payment_id)
-        now = self.clock()
-        values: dict[str, Any] = {"status": new.value, "updated_at": now}
-        if outcome.provider_transaction_id:
-            values["provider_transaction_id"] = outcome.provider_transaction_id
-        if outcome.failure_code:
-            values["failure_code"] = outcome.failure_code
-        if outcome.details:
-            values["details"] = {**(row.details or {}), **outcome.details}
-        await conn.execute(update(attempts).where(attempts.c.id == row.id).values(**values))
-        review = None
-        if new is AttemptStatus.SUCCEEDED:
-            review = await self._settle_payment(conn, row, outcome.amount)
-            if review is not None:
-                await conn.execute(
-                    update(attempts).where(attempts.c.id == row.id).values(review_reason=review)
-                )
-        if new not in _OPEN:
-            await self._closed(conn, row, new)
-        if review == "duplicate_payment":
-            await self._emit_attempt(conn, "attempt.needs_review", row.id, row.payment_id)
-        return Applied("applied", row.id, row.payment_id)
-
-    async def _settle_payment(
-        self, conn: AsyncConnection, row: Row[Any], paid_amount: int | None
-    ) -> str | None:
-        """Money arrived through this attempt: pay the bill, or say why it needs review."""
-        status = PaymentStatus(row.payment_status)
-        amount_ok = paid_amount is None or paid_amount == row.amount
-        overdue = row.payment_expires_at <= self.clock()
-        if status is PaymentStatus.PENDING and amount_ok and not overdue:
-            await state.move(
-                conn,
-                self.context,
-                row.payment_id,
-                status,
-                PaymentStatus.PAID,
-                channel=row.channel,
-            )
-            return None
-        if status in (PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED):
-            reason = (
-                "amount_mismatch"
-                if not amount_ok
-                else "paid_after_cancellation"
-                if status is PaymentStatus.CANCELLED
-                else "paid_after_expiry"
-            )
-            await state.move(
-                conn,
-                self.context,
-                row.payment_id,
-                status,
-                PaymentStatus.NEEDS_REVIEW,
-                review_reason=reason,
-            )
-            return reason
-        return "duplicate_payment"
-
-    async def _closed(self, conn: AsyncConnection, row: Row[Any], status: AttemptStatus) -> None:
-        if row.terminal_id:
-            await terminals.release(conn, row.terminal_id, row.id)
-        if status is AttemptStatus.FAILED:
-            await self._emit_attempt(conn, "attempt.failed", row.id, row.payment_id)
-
-    async def _emit_attempt(
-        self, conn: AsyncConnection, type: str, attempt_id: str, payment_id: str
-    ) -> None:
-        attempt = (await conn.execute(select(attempts).where(attempts.c.id == attempt_id))).one()
-        await outbox.emit(
-            conn,
-            now=self.clock(),
-            type=type,
-            payment_id=payment_id,
-            data={"attempt": attempt_view(attempt), "payment_id": payment_id},
-        )
+        return await apply_outcome(conn, self.context, attempt_id, outcome)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -377,26 +289,7 @@ class AttemptService:
     async def _joined(
         self, conn: AsyncConnection, attempt_id: str, *, lock: bool = False
     ) -> Row[Any]:
-        statement = (
-            select(
-                attempts,
-                payments.c.status.label("payment_status"),
-                payments.c.expires_at.label("payment_expires_at"),
-                payments.c.reference.label("payment_reference"),
-                payments.c.dossier_code,
-                payments.c.agency_id,
-                agencies.c.code.label("agency_code"),
-            )
-            .join(payments, payments.c.id == attempts.c.payment_id)
-            .join(agencies, agencies.c.id == payments.c.agency_id)
-            .where(attempts.c.id == attempt_id)
-        )
-        if lock:
-            statement = statement.with_for_update(of=[attempts, payments])
-        row = (await conn.execute(statement)).first()
-        if row is None:
-            raise NotFound("attempt not found")
-        return row
+        return await joined(conn, attempt_id, lock=lock)
 
     async def _owned(
         self, conn: AsyncConnection, principal: Principal, payment_id: str, attempt_id: str
@@ -419,4 +312,129 @@ class AttemptService:
         return None if row is None else await self._joined(conn, row.id, lock=True)
 
 
-__all__ = ["Applied", "AttemptService", "Conflict", "attempt_view", "reference_for"]
+# -- what providers say: the one way a provider's word changes an attempt and its bill -------
+
+
+async def apply_outcome(
+    conn: AsyncConnection, context: state.Context, attempt_id: str, outcome: Outcome
+) -> Applied:
+    """Apply a provider's word about an attempt, once — for every channel (VNPAY IPN or
+    query, POS result or query, a VietQR bank notice). A final attempt never moves backwards
+    (a late 'failed' after 'succeeded' is ignored); what arriving money does to the bill is
+    decided by :func:`gateway.core.money.money_arrived`, and money that does not fit the bill
+    puts it up for review rather than being lost."""
+    row = await joined(conn, attempt_id, lock=True)
+    current = AttemptStatus(row.status)
+    new = outcome.status
+    if new is current and new not in _OPEN:
+        return Applied("already_final", row.id, row.payment_id)
+    if not ATTEMPTS.can(current, new):
+        if new in _OPEN and current in _OPEN:
+            return Applied("ignored", row.id, row.payment_id)  # still waiting: nothing new
+        log.warning(
+            "attempt_outcome_ignored",
+            attempt_id=row.id,
+            current=current.value,
+            reported=new.value,
+        )
+        return Applied("already_final", row.id, row.payment_id)
+    values: dict[str, Any] = {"updated_at": context.clock()}
+    if outcome.provider_transaction_id:
+        values["provider_transaction_id"] = outcome.provider_transaction_id
+    if outcome.failure_code:
+        values["failure_code"] = outcome.failure_code
+    if outcome.details:
+        values["details"] = {**(row.details or {}), **outcome.details}
+    decision: MoneyDecision | None = None
+    if new is AttemptStatus.SUCCEEDED:
+        decision = money_arrived(
+            PaymentStatus(row.payment_status),
+            due=row.amount,
+            received=outcome.amount,
+            expires_at=row.payment_expires_at,
+            now=context.clock(),
+        )
+        if decision.review is not None:
+            values["review_reason"] = decision.review.value
+    # The attempt first: closing the bill below closes only the *other* open attempts.
+    await ATTEMPTS.move(conn, row.id, current, new, **values)
+    review = decision.review if decision is not None else None
+    if decision is not None and decision.payment is not None:
+        await state.move(
+            conn,
+            context,
+            row.payment_id,
+            PaymentStatus(row.payment_status),
+            decision.payment,
+            channel=row.channel,
+            **({"review_reason": review.value} if review is not None else {}),
+        )
+    if new not in _OPEN:
+        await _closed(conn, context, row, new)
+    if review is ReviewReason.DUPLICATE_PAYMENT:
+        await _emit_attempt(conn, context, "attempt.needs_review", row.id, row.payment_id)
+    return Applied("applied", row.id, row.payment_id, review)
+
+
+async def _closed(
+    conn: AsyncConnection, context: state.Context, row: Row[Any], status: AttemptStatus
+) -> None:
+    if row.terminal_id:
+        await terminals.release(conn, row.terminal_id, row.id)
+    if status is AttemptStatus.FAILED:
+        await _emit_attempt(conn, context, "attempt.failed", row.id, row.payment_id)
+
+
+async def _emit_attempt(
+    conn: AsyncConnection, context: state.Context, type: str, attempt_id: str, payment_id: str
+) -> None:
+    attempt = (await conn.execute(select(attempts).where(attempts.c.id == attempt_id))).one()
+    await outbox.emit(
+        conn,
+        now=context.clock(),
+        type=type,
+        payment_id=payment_id,
+        data={"attempt": attempt_view(attempt), "payment_id": payment_id},
+    )
+
+
+async def joined(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) -> Row[Any]:
+    """The attempt with what it needs of its payment and agency. ``lock``: in the one lock
+    order (:mod:`gateway.core.money`) — the payment, then its attempts."""
+    if lock:
+        payment_id = (
+            await conn.execute(select(attempts.c.payment_id).where(attempts.c.id == attempt_id))
+        ).scalar()
+        if payment_id is None:
+            raise NotFound("attempt not found")
+        await lock_bill(conn, payment_id)
+    row = (
+        await conn.execute(
+            select(
+                attempts,
+                payments.c.status.label("payment_status"),
+                payments.c.expires_at.label("payment_expires_at"),
+                payments.c.reference.label("payment_reference"),
+                payments.c.dossier_code,
+                payments.c.agency_id,
+                agencies.c.code.label("agency_code"),
+            )
+            .join(payments, payments.c.id == attempts.c.payment_id)
+            .join(agencies, agencies.c.id == payments.c.agency_id)
+            .where(attempts.c.id == attempt_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("attempt not found")
+    return row
+
+
+__all__ = [
+    "Applied",
+    "AttemptService",
+    "Conflict",
+    "apply_outcome",
+    "attempt_view",
+    "joined",
+    "reference_for",
+]

@@ -2,7 +2,9 @@
 
 verify on raw bytes → parse → in one transaction: insert into the inbox (unique
 ``(provider, transaction_id)``), find the payment by the reference in the transfer text,
-check account and amount, change the payment → acknowledge. A notice that does not fit is
+check the account, then apply the notice as the :class:`~gateway.channels.base.Outcome` of
+the bill's VietQR attempt through the same ``apply_outcome`` as every channel (which decides
+with :func:`gateway.core.money.money_arrived`) → acknowledge. A notice that does not fit is
 kept with its outcome; it never disappears and is never applied twice.
 
 Outcomes (``provider_events.outcome``):
@@ -12,8 +14,9 @@ Outcomes (``provider_events.outcome``):
 ``needs_review``        money arrived that does not fit; payment → ``needs_review``
                         (``amount_mismatch``, ``paid_after_expiry``,
                         ``paid_after_cancellation``)
-``duplicate_payment``   the payment was already settled; it keeps its status and the
-                        money is left to reconciliation (``already_paid``)
+``duplicate_payment``   the payment was already settled; it keeps its status, the
+                        VietQR attempt is flagged ``duplicate_payment`` for refund
+                        (``already_paid``)
 ``unmatched``           no known reference, or the money reached another account
                         (``unknown_reference``, ``account_mismatch``)
 ======================  ========================================================
@@ -23,22 +26,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import BankSettings
+from gateway.channels import vietqr
 from gateway.core import inbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments
 from gateway.core.errors import NotFound, NoticeRejected
+from gateway.core.inbox import EventOutcome
+from gateway.core.money import ChannelName, ReviewReason
 from gateway.core.references import find_references
-from gateway.core.statuses import AttemptStatus, PaymentStatus
 from gateway.services import payment_state as state
+from gateway.services.attempts import apply_outcome
 from providers.payment.vietqr import notice as wire
 
 log = structlog.get_logger(__name__)
@@ -46,7 +50,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class NoticeResult:
-    outcome: str
+    outcome: EventOutcome
     reason: str | None
     payment_id: str | None
     duplicate: bool = False
@@ -91,11 +95,18 @@ class BankCreditService:
             status = 400 if exc.code == "malformed_notice" else 401
             raise NoticeRejected(exc.code, exc.message, http_status=status) from None
         provider = f"bank:{bank}"
-        try:
-            async with self.db.write() as conn:
-                result = await self._apply(conn, provider, notice, body)
-        except IntegrityError:
-            result = await self._earlier(provider, notice.transaction_id)
+        received = await inbox.receive(
+            self.db,
+            provider=provider,
+            event_key=notice.transaction_id,
+            raw=body.decode(),
+            received_at=self.clock(),
+            amount=notice.amount,
+            apply=lambda conn: self._decide(conn, notice),
+        )
+        result = NoticeResult(
+            received.outcome, received.reason, received.payment_id, received.duplicate
+        )
         log.info(
             "credit_notice_" + ("duplicate" if result.duplicate else result.outcome),
             provider=provider,
@@ -105,36 +116,9 @@ class BankCreditService:
         )
         return result
 
-    async def _earlier(self, provider: str, event_key: str) -> NoticeResult:
-        async with self.db.read() as conn:
-            earlier = await inbox.find(conn, provider, event_key)
-        if earlier is None:
-            raise RuntimeError("notice conflicted in the inbox but is not there")
-        return NoticeResult(earlier.outcome, earlier.reason, earlier.payment_id, duplicate=True)
-
-    async def _apply(
-        self, conn: AsyncConnection, provider: str, notice: wire.CreditNotice, body: bytes
-    ) -> NoticeResult:
-        # The inbox insert comes first: a duplicate fails here, before anything else changes.
-        event_id = await inbox.store(
-            conn,
-            provider=provider,
-            event_key=notice.transaction_id,
-            payload=body.decode(),
-            received_at=self.clock(),
-            amount=notice.amount,
-        )
-        result = await self._decide(conn, notice)
-        await inbox.settle(
-            conn,
-            event_id,
-            outcome=result.outcome,
-            reason=result.reason,
-            payment_id=result.payment_id,
-        )
-        return result
-
-    async def _decide(self, conn: AsyncConnection, notice: wire.CreditNotice) -> NoticeResult:
+    async def _decide(
+        self, conn: AsyncConnection, notice: wire.CreditNotice
+    ) -> inbox.Settled[None]:
         row = None
         for reference in find_references(notice.description, self.reference_prefix):
             row = (
@@ -152,44 +136,27 @@ class BankCreditService:
             if row is not None:
                 break
         if row is None:
-            return NoticeResult("unmatched", "unknown_reference", None)
+            return _settled(EventOutcome.UNMATCHED, "unknown_reference", None)
         if (notice.bin, notice.account_number) != (row.bank_bin, row.agency_account):
-            return NoticeResult("unmatched", "account_mismatch", row.id)
-        now = self.clock()
-        status = PaymentStatus(row.status)
-        if status is PaymentStatus.PENDING and notice.amount == row.amount and row.expires_at > now:
-            await self._settle(conn, row.id, status, notice, now)
-            return NoticeResult("applied", None, row.id)
-        if status is PaymentStatus.PENDING and notice.amount != row.amount:
-            reason = "amount_mismatch"
-        elif status in (PaymentStatus.PENDING, PaymentStatus.EXPIRED):
-            reason = "paid_after_expiry"
-        elif status is PaymentStatus.CANCELLED:
-            reason = "paid_after_cancellation"
-        else:
-            return NoticeResult("duplicate_payment", "already_paid", row.id)
-        await state.move(
-            conn, self.context, row.id, status, PaymentStatus.NEEDS_REVIEW, review_reason=reason
-        )
-        return NoticeResult("needs_review", reason, row.id)
-
-    async def _settle(
-        self,
-        conn: AsyncConnection,
-        payment_id: str,
-        status: PaymentStatus,
-        notice: wire.CreditNotice,
-        now: datetime,
-    ) -> None:
-        await conn.execute(
-            update(attempts)
-            .where(attempts.c.payment_id == payment_id, attempts.c.channel == "vietqr")
-            .values(
-                status=AttemptStatus.SUCCEEDED.value,
-                provider_transaction_id=notice.transaction_id,
-                updated_at=now,
+            return _settled(EventOutcome.UNMATCHED, "account_mismatch", row.id)
+        qr_attempt = (
+            await conn.execute(
+                select(attempts.c.id).where(
+                    attempts.c.payment_id == row.id, attempts.c.channel == ChannelName.VIETQR
+                )
             )
-        )
-        await state.move(
-            conn, self.context, payment_id, status, PaymentStatus.PAID, channel="vietqr"
-        )
+        ).scalar_one()
+        applied = await apply_outcome(conn, self.context, qr_attempt, vietqr.outcome_of(notice))
+        if applied.result != "applied" or applied.review is ReviewReason.DUPLICATE_PAYMENT:
+            # Paid before (through another channel, or by an earlier transfer to this QR):
+            # the bill keeps its status; the money is flagged for refund.
+            return _settled(EventOutcome.DUPLICATE_PAYMENT, "already_paid", row.id)
+        if applied.review is not None:
+            return _settled(EventOutcome.NEEDS_REVIEW, applied.review.value, row.id)
+        return _settled(EventOutcome.APPLIED, None, row.id)
+
+
+def _settled(
+    outcome: EventOutcome, reason: str | None, payment_id: str | None
+) -> inbox.Settled[None]:
+    return inbox.Settled(outcome, None, reason, payment_id)

@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
 from gateway.core.db.schema import agencies, attempts, payment_items, payments
-from gateway.core.errors import Conflict
 from gateway.core.ids import Clock
-from gateway.core.statuses import AttemptStatus, PaymentStatus, transition
+from gateway.core.statuses import ATTEMPTS, PAYMENTS, AttemptStatus, PaymentStatus
 
 PAYMENT_COLUMNS = (
     payments,
@@ -34,6 +33,7 @@ _CLOSES_ATTEMPTS = {
     PaymentStatus.CANCELLED: AttemptStatus.CANCELLED,
     PaymentStatus.PAID: AttemptStatus.CANCELLED,
 }
+_STILL_OPEN = (AttemptStatus.CREATED, AttemptStatus.PENDING)
 
 
 @dataclass(frozen=True)
@@ -136,31 +136,27 @@ async def move(
     """Move a payment from ``current`` to ``new`` (checked against the table), close its open
     attempts if the bill closes, and emit ``payment.<new>`` in the same transaction.
 
-    The update is guarded by ``current``: if another transaction moved the payment first,
-    :class:`Conflict` is raised rather than overwriting its decision.
+    Both go through their machines (:data:`PAYMENTS`, :data:`ATTEMPTS`): the update is
+    guarded by ``current``, so if another transaction moved the payment first,
+    :class:`~gateway.core.machines.StaleStatus` (a :class:`Conflict`) is raised rather than
+    overwriting its decision.
     """
-    transition(current, new)
     now = context.clock()
     if new is PaymentStatus.PAID:
         values.setdefault("paid_at", now)
-    result = await conn.execute(
-        update(payments)
-        .where(payments.c.id == payment_id, payments.c.status == current.value)
-        .values(status=new.value, updated_at=now, **values)
-    )
-    if result.rowcount != 1:
-        raise Conflict(f"payment {payment_id} changed concurrently; try again")
+    await PAYMENTS.move(conn, payment_id, current, new, updated_at=now, **values)
     if new is PaymentStatus.PAID:
         context.on_paid(channel or "unknown")
     closing = _CLOSES_ATTEMPTS.get(new)
     if closing is not None:
-        await conn.execute(
-            update(attempts)
-            .where(
-                attempts.c.payment_id == payment_id,
-                attempts.c.status.in_([AttemptStatus.CREATED.value, AttemptStatus.PENDING.value]),
-            )
-            .values(status=closing.value, updated_at=now)
+        # Only the moves the attempt table allows: a ``created`` attempt (its provider call
+        # still under way) is not expired here; the poller settles it once its time is up.
+        await ATTEMPTS.move_all(
+            conn,
+            attempts.c.payment_id == payment_id,
+            [status for status in _STILL_OPEN if ATTEMPTS.can(status, closing)],
+            closing,
+            updated_at=now,
         )
     await outbox.emit(
         conn,

@@ -32,6 +32,7 @@ from gateway.core.errors import (
     ValidationFailed,
 )
 from gateway.core.ids import Clock, new_id
+from gateway.core.money import ChannelName
 from gateway.core.references import make_reference
 from gateway.core.statuses import AttemptStatus, PaymentStatus
 from gateway.services import payment_state as state
@@ -130,7 +131,7 @@ class PaymentService:
             insert(attempts).values(
                 id=new_id("att"),
                 payment_id=payment_id,
-                channel="vietqr",
+                channel=ChannelName.VIETQR,
                 status=AttemptStatus.PENDING.value,
                 provider_reference=reference,
                 amount=total,

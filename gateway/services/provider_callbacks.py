@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.pos import outcome_of as pos_outcome
 from gateway.channels.vnpay import VnpayChannel
@@ -25,6 +24,8 @@ from gateway.core import inbox
 from gateway.core.db import Database
 from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
+from gateway.core.inbox import EventOutcome
+from gateway.core.money import ChannelName
 from gateway.core.statuses import AttemptStatus
 from gateway.services.attempts import AttemptService, reference_for
 from providers.payment import pos, vnpay
@@ -87,44 +88,29 @@ class ProviderCallbacks:
         except vnpay.VnpayError as exc:
             log.warning("callback_rejected", provider="vnpay", code=exc.code)
             return IpnAnswer(exc.rsp_code or "99", exc.code)
-        key = hashlib.sha256(raw_query.encode()).hexdigest()
-        try:
-            async with self.db.write() as conn:
-                event_id = await inbox.store(
-                    conn,
-                    provider="vnpay",
-                    event_key=key,
-                    payload=raw_query,
-                    received_at=self.clock(),
-                    amount=ipn.amount_vnd,
-                )
-                answer, payment_id = await self._apply_ipn(conn, ipn)
-                await inbox.settle(
-                    conn,
-                    event_id,
-                    outcome=answer.outcome,
-                    payment_id=payment_id,
-                    reason=None if answer.rsp_code == "00" else f"rsp_{answer.rsp_code}",
-                )
-        except IntegrityError:
-            # The very same IPN again (VNPAY retries until it hears 00 or 02).
-            async with self.db.read() as conn:
-                row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
-            if row is None:
-                answer = IpnAnswer("01", "unmatched")
-            else:
-                answer = IpnAnswer("02" if row.status in _FINAL else "00", "duplicate")
+        received = await inbox.receive(
+            self.db,
+            provider="vnpay",
+            event_key=hashlib.sha256(raw_query.encode()).hexdigest(),
+            raw=raw_query,
+            received_at=self.clock(),
+            amount=ipn.amount_vnd,
+            apply=lambda conn: self._apply_ipn(conn, ipn),
+        )
+        answer = received.value if received.value is not None else _replayed(received)
         log.info("vnpay_ipn", txn_ref=ipn.txn_ref, rsp_code=answer.rsp_code, outcome=answer.outcome)
         return answer
 
-    async def _apply_ipn(self, conn: Any, ipn: vnpay.IpnResult) -> tuple[IpnAnswer, str | None]:
-        row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
+    async def _apply_ipn(
+        self, conn: AsyncConnection, ipn: vnpay.IpnResult
+    ) -> inbox.Settled[IpnAnswer]:
+        row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
         if row is None:
-            return IpnAnswer("01", "unmatched"), None
+            return _ipn_settled("01", EventOutcome.UNMATCHED, None)
         if ipn.amount_vnd != row.amount:
-            return IpnAnswer("04", "amount_mismatch"), row.payment_id
+            return _ipn_settled("04", EventOutcome.AMOUNT_MISMATCH, row.payment_id)
         if row.status in _FINAL:
-            return IpnAnswer("02", "already_final"), row.payment_id
+            return _ipn_settled("02", EventOutcome.ALREADY_FINAL, row.payment_id)
         outcome = vnpay_outcome(
             ipn.outcome,
             amount=ipn.amount_vnd,
@@ -139,9 +125,9 @@ class ProviderCallbacks:
             },
         )
         if outcome is None:  # contradictory codes: leave it to querydr, never guess
-            return IpnAnswer("00", "deferred_to_query"), row.payment_id
+            return _ipn_settled("00", EventOutcome.DEFERRED_TO_QUERY, row.payment_id)
         applied = await self.attempts.apply_outcome(conn, row.id, outcome)
-        return IpnAnswer("00", applied.result), row.payment_id
+        return _ipn_settled("00", EventOutcome(applied.result), row.payment_id)
 
     async def vnpay_return(self, params: Mapping[str, str]) -> str | None:
         """The payment id to show the citizen, or ``None`` for a message we cannot trust.
@@ -151,7 +137,7 @@ class ProviderCallbacks:
         except vnpay.VnpayError:
             return None
         async with self.db.read() as conn:
-            row = await self.attempts.find_by_reference(conn, "vnpay", ipn.txn_ref)
+            row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
         return None if row is None else str(row.payment_id)
 
     # -- POS -----------------------------------------------------------------------------
@@ -174,49 +160,62 @@ class ProviderCallbacks:
             raise NoticeRejected(
                 exc.code, exc.message, http_status=400 if exc.code == "malformed" else 401
             ) from None
-        # The exact message: a corrected result for the same sale is a different message.
-        key = hashlib.sha256(body).hexdigest()
-        try:
-            async with self.db.write() as conn:
-                event_id = await inbox.store(
-                    conn,
-                    provider="pos",
-                    event_key=key,
-                    payload=body.decode(),
-                    received_at=self.clock(),
-                    amount=result.amount,
-                )
-                outcome, payment_id, refusal = await self._apply_sale(conn, result)
-                await inbox.settle(
-                    conn,
-                    event_id,
-                    outcome=outcome,
-                    payment_id=payment_id,
-                    reason=refusal.code if refusal else None,
-                )
-        except IntegrityError:
-            async with self.db.read() as conn:
-                earlier = await inbox.find(conn, "pos", key)
-            if earlier is not None and earlier.reason in _REFUSALS:
-                raise _REFUSALS[earlier.reason]("this result was refused before") from None
+        received = await inbox.receive(
+            self.db,
+            provider="pos",
+            # The exact message: a corrected result for the same sale is a different message.
+            event_key=hashlib.sha256(body).hexdigest(),
+            raw=body.decode(),
+            received_at=self.clock(),
+            amount=result.amount,
+            apply=lambda conn: self._apply_sale(conn, result),
+        )
+        if received.duplicate:
+            if received.reason in _REFUSALS:  # refused again, with the same code
+                raise _REFUSALS[received.reason]("this result was refused before")
             return "duplicate"
-        if refusal is not None:  # stored for triage, and the cloud is told why not applied
-            raise refusal
-        return outcome
+        if received.value is not None:  # stored for triage; the cloud is told why not applied
+            raise received.value
+        return received.outcome
 
     async def _apply_sale(
-        self, conn: Any, result: pos.SaleResult
-    ) -> tuple[str, str | None, GatewayError | None]:
+        self, conn: AsyncConnection, result: pos.SaleResult
+    ) -> inbox.Settled[GatewayError | None]:
         """Apply the result, or say (without raising: the inbox row must be kept) why not."""
-        row = await self.attempts.find_by_reference(conn, "pos", reference_for(result.sale_id))
+        row = await self.attempts.find_by_reference(
+            conn, ChannelName.POS, reference_for(result.sale_id)
+        )
         if row is None or row.id != result.sale_id:
-            return "unmatched", None, NotFound(f"no POS sale {result.sale_id}")
+            return _refused(EventOutcome.UNMATCHED, None, NotFound(f"no POS sale {result.sale_id}"))
         if row.status not in ("created", "pending", "unknown"):
             not_running = SaleNotRunning(
                 f"sale {result.sale_id} is already {row.status}; the terminal is not running it"
             )
-            return "rejected", row.payment_id, not_running
+            return _refused(EventOutcome.REJECTED, row.payment_id, not_running)
         if result.amount != row.amount:
-            return "rejected", row.payment_id, _amount_mismatch("sale amount differs")
+            mismatch = _amount_mismatch("sale amount differs")
+            return _refused(EventOutcome.REJECTED, row.payment_id, mismatch)
         applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
-        return applied.result, row.payment_id, None
+        return inbox.Settled(EventOutcome(applied.result), None, payment_id=row.payment_id)
+
+
+def _ipn_settled(
+    rsp_code: str, outcome: EventOutcome, payment_id: str | None
+) -> inbox.Settled[IpnAnswer]:
+    reason = None if rsp_code == "00" else f"rsp_{rsp_code}"
+    return inbox.Settled(outcome, IpnAnswer(rsp_code, outcome), reason, payment_id)
+
+
+def _replayed(first: inbox.Received[IpnAnswer]) -> IpnAnswer:
+    """The same IPN again (VNPAY retries until it hears 00 or 02), answered from the first
+    copy: its refusal again, ``02`` once the attempt is final, else ``00``."""
+    if first.reason is not None and first.reason != "rsp_02":
+        return IpnAnswer(first.reason.removeprefix("rsp_"), "duplicate")
+    final = first.outcome in (EventOutcome.APPLIED, EventOutcome.ALREADY_FINAL)
+    return IpnAnswer("02" if final else "00", "duplicate")
+
+
+def _refused(
+    outcome: EventOutcome, payment_id: str | None, refusal: GatewayError
+) -> inbox.Settled[GatewayError | None]:
+    return inbox.Settled(outcome, refusal, refusal.code, payment_id)

@@ -3,29 +3,70 @@
 SQLite allows one writer at a time. Rather than let concurrent writers fail with
 ``database is locked``, writers in this process queue on an ``asyncio.Lock`` and open their
 transaction with ``BEGIN IMMEDIATE``; readers never wait (WAL). On PostgreSQL writers run
-concurrently and lock the rows they change (``SELECT ... FOR UPDATE``).
+concurrently and lock the rows they change (``SELECT ... FOR UPDATE``), in the one order
+documented in :mod:`gateway.core.money`.
+
+:meth:`Database.transaction` runs a unit of work and, on PostgreSQL, runs it again when the
+server aborted it for a deadlock or a serialization failure (SQLSTATE ``40P01``/``40001``):
+a bounded number of tries with jittered backoff, before any answer is sent. The aborted try
+was rolled back entirely, so a retried unit — an inbound notice included — is applied once.
+When the tries are used up the caller gets :class:`DatabaseBusy` (503 ``database_busy``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from gateway.core.errors import ServiceUnavailable
 
 _IMMEDIATE = "gateway_sqlite_immediate"
+#: Deadlock detected, serialization failure: the server aborted the transaction; retry it.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 class DatabaseUnavailable(ServiceUnavailable):
     code = "service_unavailable"
     title = "The database is unavailable; retry later"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    code = "database_busy"
+    title = "The database is busy with a conflicting change; retry later"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A deadlock or serialization failure reported by the database (asyncpg's ``sqlstate``)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def _log_retry(state: RetryCallState) -> None:
+    outcome = state.outcome
+    error = outcome.exception() if outcome is not None else None
+    log.warning(
+        "transaction_retried",
+        attempt=state.attempt_number,
+        sqlstate=getattr(getattr(error, "orig", None), "sqlstate", None),
+    )
 
 
 class Database:
@@ -64,6 +105,37 @@ class Database:
                 raise
             finally:
                 await conn.close()
+
+    async def transaction(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        *,
+        tries: int = 6,
+        max_wait_seconds: float = 0.25,
+    ) -> T:
+        """Run ``work`` in one write transaction; retry it from the start (a fresh
+        transaction) when the database aborted it for a deadlock or serialization failure.
+
+        ``work`` must do nothing but database work on ``conn``: it may run more than once.
+        """
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(tries),
+            wait=wait_random_exponential(multiplier=0.01, max=max_wait_seconds),
+            retry=retry_if_exception(is_retryable),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    async with self.write() as conn:
+                        return await work(conn)
+        except DBAPIError as exc:
+            if is_retryable(exc):
+                log.error("transaction_retries_exhausted", tries=tries)
+                raise DatabaseBusy() from exc
+            raise
+        raise AssertionError("unreachable: tenacity either returned or raised")
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

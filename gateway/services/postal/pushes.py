@@ -2,7 +2,8 @@
 
 Checked in order: the secret path segment (when configured), the sender's address (when an
 allowlist is configured), the ``X-Vnpost-Signature``. A verified push is stored in the inbox
-once per item code, status and time (a replay is a ``duplicate``). A push that would move an
+once per item code, status and time through the one inbound pipeline
+(:func:`gateway.core.inbox.receive`; a replay is a ``duplicate``). A push that would move an
 order to a final status or touch money is not believed as is — VNPost's signature covers only
 item code, status and time — so the order's read-back from the carrier is made due now
 (``deferred``) and :class:`gateway.services.postal.carrier.CarrierSync` applies the carrier's
@@ -19,13 +20,14 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config.settings import VnpostSettings
 from gateway.core import inbox
 from gateway.core.db import Database
 from gateway.core.db.schema import postal_orders
 from gateway.core.errors import GatewayError
+from gateway.core.inbox import EventOutcome
 from gateway.services.postal import state
 from gateway.services.postal.carrier import MONEY_CODES, PROVIDER, carrier_event_key, new_event
 from providers.common.postal import FINAL_STATUSES
@@ -94,19 +96,8 @@ class PushReceiver:
                 raise CallbackRejected(str(error)) from None
             raise CallbackMalformed(str(error)) from None
         now = self.context.clock()
-        event_key = carrier_event_key(push.item_code, push.event)
-        async with self.db.write() as conn:
-            try:
-                async with conn.begin_nested():
-                    stored = await inbox.store(
-                        conn,
-                        provider=PROVIDER,
-                        event_key=event_key,
-                        payload=body.decode("utf-8", "replace"),
-                        received_at=now,
-                    )
-            except IntegrityError:
-                return PushResult("duplicate")
+
+        async def apply(conn: AsyncConnection) -> inbox.Settled[str | None]:
             order_id = (
                 await conn.execute(
                     select(postal_orders.c.id).where(
@@ -115,9 +106,8 @@ class PushReceiver:
                 )
             ).scalar()
             if order_id is None:
-                await inbox.settle(conn, stored, outcome="unknown_order", reason="item_code")
                 log.warning("postal_push_unknown_order", tracking_number=push.item_code)
-                return PushResult("unknown_order")
+                return inbox.Settled(EventOutcome.UNKNOWN_ORDER, None, "item_code")
             if push.event.status in FINAL_STATUSES or push.event.code in MONEY_CODES:
                 # Believed only once the carrier confirms it: read the order back now.
                 await conn.execute(
@@ -125,20 +115,30 @@ class PushReceiver:
                     .where(postal_orders.c.id == order_id)
                     .values(sync_due_at=now)
                 )
-                await inbox.settle(conn, stored, outcome="deferred", reason="confirm_by_read")
-                return PushResult("deferred", order_id)
+                return inbox.Settled(EventOutcome.DEFERRED, order_id, "confirm_by_read")
             order = await state.load(conn, order_id, for_update=True)
-            outcome = await state.record_event(
+            recorded = await state.record_event(
                 conn, self.context, order, new_event(push.item_code, push.event)
             )
-            await inbox.settle(conn, stored, outcome=outcome.value)
-        log.info(
-            "postal_push_received",
-            postal_order_id=order_id,
-            carrier_code=push.event.code,
-            outcome=outcome.value,
+            log.info(
+                "postal_push_received",
+                postal_order_id=order_id,
+                carrier_code=push.event.code,
+                outcome=recorded.value,
+            )
+            return inbox.Settled(EventOutcome(recorded.value), order_id)
+
+        received = await inbox.receive(
+            self.db,
+            provider=PROVIDER,
+            event_key=carrier_event_key(push.item_code, push.event),
+            raw=body.decode("utf-8", "replace"),
+            received_at=now,
+            apply=apply,
         )
-        return PushResult(outcome.value, order_id)
+        if received.duplicate:
+            return PushResult(EventOutcome.DUPLICATE)
+        return PushResult(received.outcome, received.value)
 
 
 def push_summary(result: PushResult) -> dict[str, Any]:

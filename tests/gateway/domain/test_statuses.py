@@ -9,11 +9,11 @@ import pytest
 from gateway.core.errors import InvalidTransition
 from gateway.core.statuses import (
     ATTEMPT_TRANSITIONS,
+    ATTEMPTS,
     PAYMENT_TRANSITIONS,
+    PAYMENTS,
     AttemptStatus,
     PaymentStatus,
-    attempt_transition,
-    transition,
 )
 
 P = PaymentStatus
@@ -40,10 +40,10 @@ def test_every_payment_status_has_a_row() -> None:
 @pytest.mark.parametrize(("current", "requested"), list(itertools.product(P, P)))
 def test_payment_transition_table(current: P, requested: P) -> None:
     if (current, requested) in ALLOWED_PAYMENT_MOVES:
-        assert transition(current, requested) is requested
+        assert PAYMENTS.check(current, requested) is requested
     else:
         with pytest.raises(InvalidTransition) as raised:
-            transition(current, requested)
+            PAYMENTS.check(current, requested)
         assert (raised.value.current, raised.value.requested) == (current.value, requested.value)
         assert raised.value.code == "invalid_transition"
 
@@ -78,7 +78,7 @@ def test_every_attempt_status_has_a_row() -> None:
 @pytest.mark.parametrize(("current", "requested"), list(itertools.product(A, A)))
 def test_attempt_transition_table(current: A, requested: A) -> None:
     if (current, requested) in ALLOWED_ATTEMPT_MOVES:
-        assert attempt_transition(current, requested) is requested
+        assert ATTEMPTS.check(current, requested) is requested
     else:
         with pytest.raises(InvalidTransition):
-            attempt_transition(current, requested)
+            ATTEMPTS.check(current, requested)

@@ -1,0 +1,83 @@
+"""The one decision of what arriving money does to a bill (no database: a pure function)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.core.money import MoneyDecision, ReviewReason, money_arrived
+from gateway.core.statuses import PaymentStatus
+
+NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=15)
+EARLIER = NOW - timedelta(seconds=1)
+
+
+def decide(
+    bill: PaymentStatus, received: int | None = 185000, expires_at: datetime = LATER
+) -> MoneyDecision:
+    return money_arrived(bill, due=185000, received=received, expires_at=expires_at, now=NOW)
+
+
+def test_the_amount_due_in_time_pays_a_pending_bill() -> None:
+    assert decide(PaymentStatus.PENDING) == MoneyDecision(PaymentStatus.PAID, None)
+
+
+def test_an_unstated_amount_is_the_amount_the_provider_was_asked_for() -> None:
+    assert decide(PaymentStatus.PENDING, received=None) == MoneyDecision(PaymentStatus.PAID)
+
+
+@pytest.mark.parametrize("received", [184999, 185001, 1])
+@pytest.mark.parametrize(
+    "bill", [PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED]
+)
+def test_another_amount_puts_an_unpaid_bill_up_for_review(
+    bill: PaymentStatus, received: int
+) -> None:
+    assert decide(bill, received=received) == MoneyDecision(
+        PaymentStatus.NEEDS_REVIEW, ReviewReason.AMOUNT_MISMATCH
+    )
+
+
+def test_money_at_or_after_the_expiry_is_late_even_before_the_sweep() -> None:
+    late = MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.PAID_AFTER_EXPIRY)
+    assert decide(PaymentStatus.PENDING, expires_at=NOW) == late
+    assert decide(PaymentStatus.PENDING, expires_at=EARLIER) == late
+    assert decide(PaymentStatus.EXPIRED) == late
+
+
+def test_money_for_a_cancelled_bill_is_put_up_for_review() -> None:
+    assert decide(PaymentStatus.CANCELLED, expires_at=EARLIER) == MoneyDecision(
+        PaymentStatus.NEEDS_REVIEW, ReviewReason.PAID_AFTER_CANCELLATION
+    )
+
+
+@pytest.mark.parametrize(
+    "bill",
+    [
+        PaymentStatus.PAID,
+        PaymentStatus.NEEDS_REVIEW,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.REFUNDED,
+    ],
+)
+def test_money_for_a_settled_bill_is_a_duplicate_and_leaves_it_alone(
+    bill: PaymentStatus,
+) -> None:
+    assert decide(bill) == MoneyDecision(None, ReviewReason.DUPLICATE_PAYMENT)
+    assert decide(bill, received=1) == MoneyDecision(None, ReviewReason.DUPLICATE_PAYMENT)
+
+
+def test_every_decision_is_a_move_the_payment_table_allows() -> None:
+    from gateway.core.statuses import PAYMENTS
+
+    for bill in PaymentStatus:
+        for received in (185000, 1):
+            for expires_at in (LATER, EARLIER):
+                decision = decide(bill, received, expires_at)
+                assert (decision.payment is None) == (
+                    decision.review is ReviewReason.DUPLICATE_PAYMENT
+                )
+                if decision.payment is not None:
+                    assert PAYMENTS.can(bill, decision.payment)
