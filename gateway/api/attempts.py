@@ -7,13 +7,13 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.schemas import CompleteRefund, CreateAttempt, CreateRefund, CreateTerminal
 from gateway.channels.base import RefundOutcome
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_json
 from gateway.keys import ATTEMPTS, REFUNDS, TERMINALS
+from gateway.models.requests import CompleteRefund, CreateAttempt, CreateRefund, CreateTerminal
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)
 FINANCE_ROLES = (Role.FINANCE, Role.FINANCE_APPROVER)

@@ -7,7 +7,6 @@ from datetime import datetime
 import structlog
 from aiohttp import web
 
-from gateway.api.schemas import CreatePayment
 from gateway.core.errors import FieldError, ValidationFailed
 from gateway.core.roles import Role
 from gateway.core.statuses import PaymentStatus
@@ -15,6 +14,7 @@ from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_json
 from gateway.keys import METRICS, PAYMENTS
+from gateway.models.requests import CreatePayment
 from gateway.services.payments import ListFilter
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from gateway.api.postal_schemas import CreatePostalOrder
 from gateway.core.errors import FieldError, ValidationFailed
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_body, read_json
 from gateway.keys import CARRIER_SYNC, METRICS, POSTAL_ORDERS, VNPOST_PUSHES
+from gateway.models.postal_requests import CreatePostalOrder
 from gateway.services.postal.orders import OrderFilter
 from gateway.services.postal.pushes import push_summary
 

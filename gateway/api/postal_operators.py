@@ -12,12 +12,12 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from gateway.api.postal_schemas import Handover, OperatorEvent
 from gateway.core.errors import FieldError, ValidationFailed
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.responses import json_response, parse_body, read_json
 from gateway.keys import OPERATORS
+from gateway.models.postal_requests import Handover, OperatorEvent
 from gateway.services.postal.operators import FEED_LIMIT_MAX, Reported
 
 log = structlog.get_logger(__name__)

@@ -7,13 +7,13 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.schemas import CreateWebhookEndpoint
 from gateway.core.errors import FieldError, ValidationFailed
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import json_response, parse_body, read_json
 from gateway.keys import ENDPOINTS, EVENTS
+from gateway.models.requests import CreateWebhookEndpoint
 
 ROLES = (Role.PORTAL, Role.POSTAL_OPERATOR)
 

@@ -1,0 +1,75 @@
+"""The building blocks of every API model: one aware-datetime type, the bases of request and
+response bodies, and the page of a listing.
+
+A time in the API is always timezone-aware and written ISO 8601 with ``Z`` for UTC (another
+offset is kept as it is): :data:`Time` parses and writes it that way, and :func:`iso` is the
+one function that writes it for code that still builds dicts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar, overload
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+
+__all__ = ["ListOf", "Page", "RequestModel", "ResponseModel", "Time", "iso"]
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+def iso(value: datetime | None) -> str | None:
+    """``2026-11-22T02:01:00Z``: ISO 8601, UTC written ``Z``; ``None`` stays ``None``."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+#: A timezone-aware moment; a naive one is refused. Serialises as :func:`iso` does.
+Time = Annotated[
+    AwareDatetime,
+    PlainSerializer(iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class RequestModel(BaseModel):
+    """A request body or query: an unknown field is an error (``unknown_field``) and the
+    parsed value cannot be changed. Integers are declared ``StrictInt`` field by field, so
+    ``"1"`` is not an amount."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResponseModel(BaseModel):
+    """A response body. Every field is always present (``null`` when it has no value), so
+    the generated schema lists them all as required; a field the code adds without declaring
+    it here fails validation instead of slipping out undocumented."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
+
+
+class ListOf(ResponseModel, Generic[Item]):
+    """Everything there is, in one answer."""
+
+    data: list[Item]
+
+
+class Page(ResponseModel, Generic[Item]):
+    """One page of a listing."""
+
+    data: list[Item]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
