@@ -5,11 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api import (
-    attempts,
     callbacks,
     health,
     openapi,
-    payments,
     postal,
     reconciliation,
     webhooks,
@@ -26,19 +24,9 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/metrics", health.metrics)
     add.add_get("/openapi.json", openapi.openapi_json)
 
-    add.add_post("/v1/payments", payments.create_payment)
-    add.add_get("/v1/payments", payments.list_payments)
-    add.add_get("/v1/payments/{payment_id}", payments.get_payment)
-    add.add_post("/v1/payments/{payment_id}/cancel", payments.cancel_payment)
-    add.add_post("/v1/payments/{payment_id}/attempts", attempts.create_attempt)
-    add.add_get("/v1/payments/{payment_id}/attempts", attempts.list_attempts)
-    add.add_get("/v1/payments/{payment_id}/attempts/{attempt_id}", attempts.get_attempt)
-    add.add_post("/v1/payments/{payment_id}/attempts/{attempt_id}/cancel", attempts.cancel_attempt)
-    add.add_post("/v1/payments/{payment_id}/refunds", attempts.create_refund)
-    add.add_get("/v1/refunds/{refund_id}", attempts.get_refund)
-    add.add_post("/v1/refunds/{refund_id}/complete", attempts.complete_refund)
-    add.add_post("/v1/terminals", attempts.create_terminal)
-    add.add_get("/v1/terminals", attempts.list_terminals)
+    # The declared routes: each with its documentation (gateway/api/spec.py).
+    for route in openapi.ROUTES:
+        add.add_route(route.method, route.path, route.handler)
 
     add.add_post("/v1/webhook-endpoints", webhooks.create_endpoint)
     add.add_get("/v1/webhook-endpoints", webhooks.list_endpoints)

@@ -10,16 +10,21 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api import attempts, payments
 from gateway.api.openapi_schemas import (
     EXCEPTION_STATUSES,
     EXCEPTION_TYPES,
-    PAYMENT_STATUSES,
     RECON_SOURCES,
     component_schemas,
     ref,
     webhook_payloads,
 )
+from gateway.api.spec import Route, paths_and_schemas
 from gateway.http.responses import json_response
+
+#: The routes declared with their documentation (the others are still described by hand
+#: below, until they are declared too).
+ROUTES: tuple[Route, ...] = (*payments.ROUTES, *attempts.ROUTES)
 
 _SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 
@@ -121,236 +126,6 @@ _REFUND_ROLES = _roles("portal", "counter", "finance", "finance_approver")
 _FINANCE_ROLES = _roles("finance", "finance_approver")
 _WEBHOOK_ROLES = _roles("portal", "postal_operator") + " Endpoints and events are per API client."
 _APPROVER_ROLES = _roles("finance_approver")
-
-
-def _payment_paths() -> dict[str, Any]:
-    query = [
-        _param(name, "query", schema, text, required=False)
-        for name, schema, text in (
-            ("dossier_code", {"type": "string"}, "exact dossier code"),
-            ("status", {"type": "string", "enum": PAYMENT_STATUSES}, "payment status"),
-            ("created_from", {"type": "string", "format": "date-time"}, "inclusive"),
-            ("created_to", {"type": "string", "format": "date-time"}, "exclusive"),
-        )
-    ] + _PAGING
-    return {
-        "/v1/payments": {
-            "post": _op(
-                "Create a fee payment for a dossier",
-                {
-                    "201": _json(
-                        "Created (or the stored response of a retried key)", ref("Payment")
-                    ),
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "403": _problem("`forbidden` or `agency_not_in_scope`"),
-                    "409": _problem("`idempotency_key_reused`"),
-                    "422": _problem("`validation_failed` with field-level `errors`"),
-                },
-                params=[_IDEMPOTENCY_KEY],
-                body=_body(ref("CreatePayment")),
-                description=_PORTAL_ROLES,
-            ),
-            "get": _op(
-                "List payments of the caller's agencies, newest first",
-                {
-                    "200": _json("A page of payments", ref("PaymentList")),
-                    "400": _problem("`invalid_cursor`"),
-                    **_AUTH_ERRORS,
-                    "422": _problem("`validation_failed`"),
-                },
-                params=query,
-                description=_PORTAL_ROLES,
-            ),
-        },
-        "/v1/payments/{payment_id}": {
-            "get": _op(
-                "Get a payment",
-                {
-                    "200": _json("The payment", ref("Payment")),
-                    **_AUTH_ERRORS,
-                    "404": _problem("`not_found` (also for other agencies' payments)"),
-                },
-                params=[_PAYMENT_ID],
-                description=_PORTAL_ROLES,
-            ),
-        },
-        "/v1/payments/{payment_id}/cancel": {
-            "post": _op(
-                "Cancel a pending payment",
-                {
-                    "200": _json("The cancelled payment", ref("Payment")),
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                    "409": _problem("`invalid_transition`: not pending"),
-                },
-                params=[_PAYMENT_ID],
-                description=_PORTAL_ROLES,
-            ),
-        },
-    }
-
-
-def _attempt_paths() -> dict[str, Any]:
-    attempt = [_PAYMENT_ID, _path("attempt_id")]
-    return {
-        "/v1/payments/{payment_id}/attempts": {
-            "post": _op(
-                "Start an attempt: pay through VNPAY or push the bill to a card terminal",
-                {
-                    "201": {
-                        **_json(
-                            "The attempt (or, for a retried key, the attempt as it is now). "
-                            "`status` is `pending` with a `next_action`, or `failed` when the "
-                            "provider refused, or `unknown` when its answer was lost",
-                            ref("Attempt"),
-                        ),
-                        "headers": {
-                            "Idempotent-Replayed": {
-                                "schema": {"const": "true"},
-                                "description": "Present when the key was used before",
-                            }
-                        },
-                    },
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "404": _problem(
-                        "`not_found`: no such payment for the caller's agencies, or (pos) the "
-                        "terminal is not registered for the payment's agency"
-                    ),
-                    "409": _problem(
-                        "`invalid_transition` (the payment is not pending or has expired; "
-                        "`current` names its status), `terminal_busy` (the terminal runs "
-                        "another sale), `idempotency_key_reused`"
-                    ),
-                    "422": _problem(
-                        "`validation_failed`; field codes include `channel_unavailable` "
-                        "(`method` not configured) and `required` (`terminal_id` for pos, "
-                        "`Idempotency-Key`)"
-                    ),
-                },
-                params=[_PAYMENT_ID, _IDEMPOTENCY_KEY],
-                body=_body(ref("CreateAttempt")),
-                description=_PORTAL_ROLES,
-            ),
-            "get": _op(
-                "List a payment's attempts, oldest first",
-                {
-                    "200": _json("The attempts", ref("AttemptList")),
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                },
-                params=[_PAYMENT_ID],
-                description=_PORTAL_ROLES,
-            ),
-        },
-        "/v1/payments/{payment_id}/attempts/{attempt_id}": {
-            "get": _op(
-                "Get an attempt",
-                {
-                    "200": _json("The attempt", ref("Attempt")),
-                    **_AUTH_ERRORS,
-                    "404": _problem("`not_found` (also for an attempt of another payment)"),
-                },
-                params=attempt,
-                description=_PORTAL_ROLES,
-            ),
-        },
-        "/v1/payments/{payment_id}/attempts/{attempt_id}/cancel": {
-            "post": _op(
-                "Ask the provider to stop a running card-terminal attempt",
-                {
-                    "202": _json(
-                        "Asked. The outcome still comes from the provider (the card may have "
-                        "been faster): the attempt is returned as it is now",
-                        ref("Attempt"),
-                    ),
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                    "409": _problem(
-                        "`invalid_transition`: the attempt is not open (`created`, `pending`, "
-                        "`unknown`) or its channel cannot be cancelled (VNPAY)"
-                    ),
-                },
-                params=attempt,
-                description=_PORTAL_ROLES,
-            ),
-        },
-        "/v1/payments/{payment_id}/refunds": {
-            "post": _op(
-                "Refund (part of) a paid payment through the channel that took the money",
-                {
-                    "201": _json(
-                        "The refund: VNPAY settles it at once; bank-transfer and card refunds "
-                        "stay `pending` until finance staff complete them",
-                        ref("Refund"),
-                    ),
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                    "409": _problem(
-                        "`invalid_transition` (the payment is not `paid`, "
-                        "`partially_refunded` or `needs_review`, or no attempt took money), "
-                        "`idempotency_key_reused`, `conflict` (changed concurrently: retry)"
-                    ),
-                    "422": _problem(
-                        "`validation_failed`; `amount` → `exceeds_refundable` when more than "
-                        "what is still refundable"
-                    ),
-                },
-                params=[_PAYMENT_ID, _IDEMPOTENCY_KEY],
-                body=_body(ref("CreateRefund")),
-                description=_REFUND_ROLES,
-            ),
-        },
-        "/v1/refunds/{refund_id}": {
-            "get": _op(
-                "Get a refund",
-                {"200": _json("The refund", ref("Refund")), **_AUTH_ERRORS, "404": _NOT_FOUND},
-                params=[_path("refund_id")],
-                description=_REFUND_ROLES,
-            ),
-        },
-        "/v1/refunds/{refund_id}/complete": {
-            "post": _op(
-                "Record the result of a refund finance staff made by bank transfer or at the "
-                "terminal",
-                {
-                    "200": _json("The settled refund", ref("Refund")),
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                    "409": _problem("`invalid_transition`: the refund is not `pending`"),
-                    "422": _problem(
-                        "`validation_failed`: `status` → `invalid_choice`, "
-                        "`provider_transaction_id` → `invalid`"
-                    ),
-                },
-                params=[_path("refund_id")],
-                body=_body(ref("CompleteRefund")),
-                description=_FINANCE_ROLES,
-            ),
-        },
-        "/v1/terminals": {
-            "post": _op(
-                "Register a card terminal for an agency",
-                {
-                    "201": _json("The terminal", ref("Terminal")),
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "409": _problem("`conflict`: the terminal id is already registered"),
-                    "422": _problem("`validation_failed`; `agency_code` → `unknown_agency`"),
-                },
-                body=_body(ref("CreateTerminal")),
-                description=_roles(),
-            ),
-            "get": _op(
-                "List the card terminals of the caller's agencies",
-                {"200": _json("The terminals", ref("TerminalList")), **_AUTH_ERRORS},
-                description=_PORTAL_ROLES,
-            ),
-        },
-    }
 
 
 def _webhook_paths() -> dict[str, Any]:
@@ -854,6 +629,8 @@ def document() -> dict[str, Any]:
     from gateway.api.openapi_operators import operator_paths, operator_schemas
     from gateway.api.openapi_postal import postal_paths, postal_schemas
 
+    generated_paths, generated_schemas = paths_and_schemas(ROUTES)
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -865,12 +642,13 @@ def document() -> dict[str, Any]:
             "Events reach the portal as signed webhooks (see `webhooks`).",
         },
         "components": {
-            "schemas": _merged(component_schemas(), postal_schemas(), operator_schemas()),
+            "schemas": _merged(
+                component_schemas(), postal_schemas(), operator_schemas(), generated_schemas
+            ),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
         },
         "paths": _merged(
-            _payment_paths(),
-            _attempt_paths(),
+            generated_paths,
             postal_paths(),
             operator_paths(),
             _webhook_paths(),

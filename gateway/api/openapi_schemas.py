@@ -15,10 +15,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway.api.schemas import (
-    CreateAttempt,
-    CreatePayment,
-    CreateRefund,
-    CreateTerminal,
     CreateWebhookEndpoint,
 )
 from reconciliation.imports import FORMAT_SOURCES
@@ -108,205 +104,6 @@ _TEXT_OR_NULL = {"type": ["string", "null"]}
 _DATE = {"type": "string", "format": "date"}
 _DATE_OR_NULL = {"type": ["string", "null"], "format": "date"}
 
-_PROBLEM = {
-    "type": "object",
-    "required": ["type", "title", "status", "code", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "code": {"type": "string", "description": "Stable machine-readable error code"},
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "code", "message"],
-                "properties": {
-                    "field": {"type": "string"},
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                },
-            },
-        },
-        "current": {
-            "type": "string",
-            "description": "`invalid_transition`, `not_cancellable`, `order_not_acceptable`: "
-            "the current status",
-        },
-        "requested": {
-            "type": "string",
-            "description": "`invalid_transition`, `not_cancellable`, `order_not_acceptable`: "
-            "what was asked",
-        },
-        "cod_amount": {
-            "type": "integer",
-            "description": "`cod_amount_mismatch`: the order's COD amount, VND",
-        },
-    },
-}
-
-_PAYMENT = _fixed(
-    {
-        "id": _id("pay"),
-        "status": {"type": "string", "enum": PAYMENT_STATUSES},
-        "review_reason": _TEXT_OR_NULL,
-        "amount": {"type": "integer", "description": "Total in VND (sum of items)"},
-        "currency": {"type": "string", "enum": ["VND"]},
-        "reference": {
-            "type": "string",
-            "maxLength": 25,
-            "description": "Travels in the QR and the transfer text; ends in a check symbol",
-        },
-        "agency_code": {"type": "string"},
-        "agency_name": {"type": "string"},
-        "dossier_code": {"type": "string"},
-        "procedure_code": _TEXT_OR_NULL,
-        "procedure_name": _TEXT_OR_NULL,
-        "payer": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}},
-            "description": "Only the name is echoed back; contact data stays in the gateway",
-        },
-        "items": {"type": "array", "items": ref("PaymentItem")},
-        "expires_at": _TIME,
-        "created_at": _TIME,
-        "paid_at": _TIME_OR_NULL,
-        "return_url": _TEXT_OR_NULL,
-        "metadata": {"type": "object"},
-        "checkout_url": {"type": "string"},
-        "vietqr": _fixed(
-            {
-                "payload": {"type": "string", "description": "NAPAS VietQR (EMVCo) text"},
-                "bank_bin": {"type": "string"},
-                "account_number": {"type": "string"},
-                "account_name": {"type": "string"},
-                "png_url": {"type": "string"},
-                "svg_url": {"type": "string"},
-            }
-        ),
-    }
-)
-_PAYMENT["required"] = [
-    "id",
-    "status",
-    "amount",
-    "currency",
-    "reference",
-    "agency_code",
-    "dossier_code",
-    "items",
-    "expires_at",
-    "created_at",
-    "checkout_url",
-    "vietqr",
-]
-
-_NEXT_ACTION = {
-    "description": "What to do to finish the attempt; null when nothing (VietQR, or failed "
-    "before the provider took it)",
-    "oneOf": [
-        {"type": "null"},
-        _fixed(
-            {
-                "type": {"const": "redirect"},
-                "url": {
-                    "type": "string",
-                    "description": "VNPAY's payment page: send the citizen there",
-                },
-            },
-            "VNPAY",
-        ),
-        _fixed(
-            {"type": {"const": "terminal"}, "terminal_id": {"type": "string"}},
-            "Card terminal: the bill is on this terminal, waiting for the card",
-        ),
-    ],
-}
-
-_ATTEMPT = _fixed(
-    {
-        "id": _id("att"),
-        "payment_id": _id("pay"),
-        "method": {
-            "type": "string",
-            "enum": ["vietqr", "vnpay", "pos", "cod"],
-            "description": "`vietqr` is the bank-transfer attempt every payment starts with; "
-            "`cod`: collected by the postman on delivery of a postal order",
-        },
-        "status": {
-            "type": "string",
-            "enum": ATTEMPT_STATUSES,
-            "description": "`unknown`: a provider call timed out; resolved by querying the "
-            "provider, never by guessing",
-        },
-        "amount": {"type": "integer", "description": "VND"},
-        "next_action": _NEXT_ACTION,
-        "terminal_id": _TEXT_OR_NULL,
-        "provider_reference": {
-            "type": "string",
-            "description": "The reference the provider knows (VNPAY `vnp_TxnRef`; for VietQR "
-            "the payment reference)",
-        },
-        "provider_transaction_id": _TEXT_OR_NULL,
-        "failure_code": {
-            "type": ["string", "null"],
-            "description": "e.g. `vnpay_24`, `card_declined:<reason>`, `no_card_presented`",
-        },
-        "review_reason": {
-            "type": ["string", "null"],
-            "enum": [
-                "duplicate_payment",
-                "amount_mismatch",
-                "paid_after_expiry",
-                "paid_after_cancellation",
-                "cod_does_not_fit",
-                None,
-            ],
-            "description": "Set when money taken through this attempt needs a person",
-        },
-        "details": {
-            "type": "object",
-            "description": "Provider details: VNPAY `bank_code`, `locale`, `response_code`, "
-            "…; card `approval_code`, `masked_pan`, `card_brand`, `rrn`, `decline_reason`",
-        },
-        "expires_at": _TIME_OR_NULL,
-        "created_at": _TIME,
-        "updated_at": _TIME,
-    }
-)
-
-_REFUND = _fixed(
-    {
-        "id": _id("ref"),
-        "payment_id": _id("pay"),
-        "attempt_id": {**_id("att"), "description": "The attempt whose money is refunded"},
-        "amount": {"type": "integer", "description": "VND"},
-        "reason": {"type": "string"},
-        "status": {
-            "type": "string",
-            "enum": ["pending", "succeeded", "failed"],
-            "description": "VNPAY refunds settle at once (`pending` only if its answer was "
-            "lost); bank-transfer and card refunds stay `pending` until finance staff "
-            "record the result",
-        },
-        "failure_code": _TEXT_OR_NULL,
-        "provider_reference": {"type": "string"},
-        "provider_transaction_id": _TEXT_OR_NULL,
-        "created_at": _TIME,
-        "updated_at": _TIME,
-    }
-)
-
-_TERMINAL = _fixed(
-    {
-        "terminal_id": {"type": "string"},
-        "agency_code": {"type": "string"},
-        "name": {"type": "string"},
-        "busy": {"type": "boolean", "description": "Running a sale (one at a time)"},
-        "active_attempt_id": {"type": ["string", "null"]},
-    }
-)
 
 _ENDPOINT_PROPERTIES: dict[str, Any] = {
     "id": _id("we"),
@@ -584,27 +381,6 @@ _IPN_ANSWERS = [
 ]
 
 SCHEMAS: dict[str, Any] = {
-    "Problem": _PROBLEM,
-    "PaymentItem": {
-        "type": "object",
-        "required": ["kind", "description", "amount"],
-        "properties": {
-            "kind": {"type": "string", "enum": ["fee", "charge", "postal"]},
-            "code": _TEXT_OR_NULL,
-            "description": {"type": "string"},
-            "amount": {"type": "integer", "minimum": 1},
-            "budget_subitem": _TEXT_OR_NULL,
-        },
-    },
-    "Payment": _PAYMENT,
-    "PaymentList": {
-        "type": "object",
-        "required": ["data", "next_cursor"],
-        "properties": {
-            "data": {"type": "array", "items": ref("Payment")},
-            "next_cursor": _TEXT_OR_NULL,
-        },
-    },
     "NoticeAck": {
         "type": "object",
         "required": ["status", "outcome"],
@@ -626,24 +402,6 @@ SCHEMAS: dict[str, Any] = {
             "paid_at": _TIME_OR_NULL,
         },
     },
-    "Attempt": _ATTEMPT,
-    "AttemptList": _list_of("Attempt"),
-    "Refund": _REFUND,
-    "CompleteRefund": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {
-            "status": {"type": "string", "enum": ["succeeded", "failed"]},
-            "provider_transaction_id": {
-                "type": ["string", "null"],
-                "maxLength": 64,
-                "description": "The bank's or terminal's reference of the refund",
-            },
-        },
-        "description": "Other fields are ignored.",
-    },
-    "Terminal": _TERMINAL,
-    "TerminalList": _list_of("Terminal"),
     "WebhookEndpoint": _fixed(_ENDPOINT_PROPERTIES),
     "WebhookEndpointWithSecret": _fixed({**_ENDPOINT_PROPERTIES, "secret": _SECRET}),
     "WebhookEndpointList": _list_of("WebhookEndpoint"),
@@ -806,9 +564,7 @@ def component_schemas() -> dict[str, Any]:
     """Response schemas plus the request schemas of the pydantic models."""
     return {
         **SCHEMAS,
-        **request_schemas(
-            CreatePayment, CreateAttempt, CreateRefund, CreateTerminal, CreateWebhookEndpoint
-        ),
+        **request_schemas(CreateWebhookEndpoint),
     }
 
 

@@ -9,18 +9,29 @@ one function that writes it for code that still builds dicts.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar, overload
+from typing import Annotated, Any, Generic, TypeVar, overload
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
-__all__ = ["ListOf", "Page", "RequestModel", "ResponseModel", "Time", "iso"]
+__all__ = [
+    "ListOf",
+    "Page",
+    "PageSize",
+    "QueryModel",
+    "RequestModel",
+    "ResponseModel",
+    "Time",
+    "iso",
+]
 
 Item = TypeVar("Item", bound=BaseModel)
 
@@ -73,3 +84,22 @@ class Page(ResponseModel, Generic[Item]):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page"
     )
+
+
+class QueryModel(BaseModel):
+    """A query string: unknown parameters are ignored (links carry tracking parameters), an
+    empty one counts as absent."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _page_size(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.isdigit() or not 1 <= int(value) <= 100:
+            raise PydanticCustomError("out_of_range", "1..100")
+        return int(value)
+    return value
+
+
+#: ``limit`` of a listing: 1..100, else ``out_of_range``.
+PageSize = Annotated[int, BeforeValidator(_page_size), Field(ge=1, le=100, description="page size")]

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, StrictInt, StringConstraints, field_validator
 
-from gateway.core.fields import RequestModel
+from gateway.core.fields import PageSize, QueryModel, RequestModel, Time
+from gateway.core.statuses import PaymentStatus
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 TerminalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -88,3 +89,12 @@ class CompleteRefund(RequestModel):
     provider_transaction_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         None, description="The bank's or terminal's reference of the refund made by hand"
     )
+
+
+class PaymentQuery(QueryModel):
+    dossier_code: str | None = Field(None, description="exact dossier code")
+    status: PaymentStatus | None = Field(None, description="payment status")
+    created_from: Time | None = Field(None, description="inclusive")
+    created_to: Time | None = Field(None, description="exclusive")
+    limit: PageSize = 20
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
