@@ -8,7 +8,6 @@ from gateway.api import (
     callbacks,
     health,
     openapi,
-    postal,
     reconciliation,
     webhooks,
 )
@@ -36,11 +35,6 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/v1/events/{event_id}", webhooks.get_event)
     add.add_post("/v1/events/{event_id}/redeliver", webhooks.redeliver_event)
 
-    add.add_post("/v1/postal/orders", postal.create_order)
-    add.add_get("/v1/postal/orders", postal.list_orders)
-    add.add_get("/v1/postal/orders/{order_id}", postal.get_order)
-    add.add_post("/v1/postal/orders/{order_id}/cancel", postal.cancel_order)
-
     recon = "/v1/reconciliation"
     add.add_post(f"{recon}/statements", reconciliation.upload_statement)
     add.add_post(f"{recon}/runs", reconciliation.create_run)
@@ -56,8 +50,6 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/callbacks/vnpay/ipn", callbacks.vnpay_ipn)
     add.add_get("/callbacks/vnpay/return", callbacks.vnpay_return)
     add.add_post("/callbacks/pos", callbacks.pos_result)
-    add.add_post("/callbacks/vnpost", postal.vnpost_push)
-    add.add_post("/callbacks/vnpost/{secret}", postal.vnpost_push)
 
     add.add_get("/pay/{payment_id}", checkout.checkout_page)
     add.add_get("/pay/{payment_id}/status", checkout.checkout_status)

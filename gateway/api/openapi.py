@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import attempts, payments
+from gateway.api import attempts, payments, postal
 from gateway.api.openapi_schemas import (
     EXCEPTION_STATUSES,
     EXCEPTION_TYPES,
@@ -24,7 +24,7 @@ from gateway.http.responses import json_response
 
 #: The routes declared with their documentation (the others are still described by hand
 #: below, until they are declared too).
-ROUTES: tuple[Route, ...] = (*payments.ROUTES, *attempts.ROUTES)
+ROUTES: tuple[Route, ...] = (*payments.ROUTES, *attempts.ROUTES, *postal.ROUTES)
 
 _SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 
@@ -627,7 +627,7 @@ def _merged(*parts: dict[str, Any]) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     # Late imports: the postal modules build their operations with this module's helpers.
     from gateway.api.openapi_operators import operator_paths, operator_schemas
-    from gateway.api.openapi_postal import postal_paths, postal_schemas
+    from gateway.api.openapi_postal import postal_schemas
 
     generated_paths, generated_schemas = paths_and_schemas(ROUTES)
 
@@ -649,7 +649,6 @@ def document() -> dict[str, Any]:
         },
         "paths": _merged(
             generated_paths,
-            postal_paths(),
             operator_paths(),
             _webhook_paths(),
             _reconciliation_paths(),

@@ -16,19 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.api.openapi import (
-    _AUTH_ERRORS,
-    _BODY_ERRORS,
-    _IDEMPOTENCY_KEY,
-    _PAGING,
-    _body,
-    _json,
-    _op,
-    _param,
-    _path,
-    _problem,
-    _roles,
-)
 from gateway.api.openapi_schemas import (
     _TEXT_OR_NULL,
     _TIME,
@@ -39,9 +26,7 @@ from gateway.api.openapi_schemas import (
     _of_kind,
     _page_of,
     ref,
-    request_schemas,
 )
-from gateway.api.postal_schemas import CreatePostalOrder
 from gateway.core.postal.orders import (
     CANCELLABLE,
     ORDER_STATUSES,
@@ -51,7 +36,7 @@ from gateway.core.postal.orders import (
 )
 from gateway.core.postal.phones import UNKNOWN_RANGE
 from providers.common.postal import PostalStatus
-from providers.postal.vnpost.codec import ITEM_CODE_PATTERN, SIGNATURE_HEADER
+from providers.postal.vnpost.codec import ITEM_CODE_PATTERN
 
 #: What an order's ``status`` can be, along an order's life.
 POSTAL_ORDER_STATUSES = [
@@ -303,181 +288,5 @@ SCHEMAS: dict[str, Any] = {
 
 
 def postal_schemas() -> dict[str, Any]:
-    """The postal response schemas plus the request schemas of the pydantic models."""
-    return {**SCHEMAS, **request_schemas(CreatePostalOrder)}
-
-
-_ORDER_ID = _path("order_id")
-_PORTAL_ROLES = _roles("portal")
-_FIELD_CODES = (
-    "`validation_failed` with field-level `errors`. Besides the codes of the shape "
-    "(`required`, `unknown_field`, `too_long`, `invalid_choice`, `not_integer`, …): "
-    "`agency_code` → `unknown_agency`; `sender.address.province_code` (and `recipient.…`) → "
-    "`unknown_province`; `….address.ward_code` → `unknown_ward`, `ward_not_in_province` "
-    "(since July 2025 a ward belongs directly to a province); `….phone` → `invalid_phone`; "
-    "`cod_amount` → `cod_on_pickup` (COD only on a delivery), `out_of_range` (not positive), "
-    "`cod_too_large`, `amount_mismatch` (differs from the linked payment's amount); "
-    "`payment_id` → `unknown_payment` (not a payment of the agency), `payment_not_pending` "
-    "(COD for a settled payment); `pickup_window` → `not_allowed` (delivery leg), "
-    "`pickup_window.end` → `invalid` (not after `start`); `Idempotency-Key` → `required`"
-)
-
-
-def _order_paths() -> dict[str, Any]:
-    query = [
-        _param(name, "query", schema, text, required=False)
-        for name, schema, text in (
-            ("dossier_code", {"type": "string"}, "exact dossier code"),
-            ("status", {"type": "string", "enum": POSTAL_ORDER_STATUSES}, "order status"),
-        )
-    ] + _PAGING
-    return {
-        "/v1/postal/orders": {
-            "post": _op(
-                "Book a postal pickup (citizen → agency) or delivery (agency → citizen)",
-                {
-                    "201": {
-                        **_json(
-                            "Booked (or, for a retried key, the order as it stands now with "
-                            "the first answer's `warnings`). VNPost is tried once before the "
-                            "answer: `status` is `created` with a `tracking_number` when it "
-                            "accepted the order, still `submitting` when it could not be "
-                            "reached (retried in the background, never booked twice), or "
-                            "`submit_failed` when it refused (`last_error`)",
-                            ref("PostalOrderCreated"),
-                        ),
-                        "headers": {
-                            "Idempotent-Replayed": {
-                                "schema": {"const": "true"},
-                                "description": "Present when the key was used before",
-                            }
-                        },
-                    },
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "403": _problem("`forbidden` or `agency_not_in_scope`"),
-                    "409": _problem(
-                        "`postal_order_active`: the dossier already has a live order for this "
-                        "leg (cancel it, or wait until it ends); `idempotency_key_reused`"
-                    ),
-                    "422": _problem(_FIELD_CODES),
-                },
-                params=[_IDEMPOTENCY_KEY],
-                body=_body(ref("CreatePostalOrder")),
-                description="Phones and streets are encrypted at rest and never shown again "
-                "(the view has masked phones and no street). The order's changes reach the "
-                f"portal as `postal.order.*` webhooks. {_PORTAL_ROLES}",
-            ),
-            "get": _op(
-                "List the postal orders of the caller's agencies, newest first",
-                {
-                    "200": _json("A page of orders", ref("PostalOrderPage")),
-                    "400": _problem("`invalid_cursor`"),
-                    **_AUTH_ERRORS,
-                    "422": _problem(
-                        "`validation_failed`: `limit` → `out_of_range`, `status` → `invalid_choice`"
-                    ),
-                },
-                params=query,
-                description=_PORTAL_ROLES,
-            ),
-        },
-        "/v1/postal/orders/{order_id}": {
-            "get": _op(
-                "Get a postal order with its history",
-                {
-                    "200": _json("The order", ref("PostalOrder")),
-                    **_AUTH_ERRORS,
-                    "404": _problem("`not_found` (also for other agencies' orders)"),
-                },
-                params=[_ORDER_ID],
-                description=_PORTAL_ROLES,
-            ),
-        },
-        "/v1/postal/orders/{order_id}/cancel": {
-            "post": _op(
-                "Ask for a postal order to be cancelled (asynchronous)",
-                {
-                    "200": _json(
-                        "The order as it stands: `cancel_state` is `requested` until VNPost "
-                        "answers, then the order is `cancelled` (`cancel_state: confirmed`) "
-                        "or goes on with `cancel_state: refused`. Asking again while "
-                        "`requested` answers the order as it is",
-                        ref("PostalOrder"),
-                    ),
-                    **_AUTH_ERRORS,
-                    "404": _problem("`not_found` (also for other agencies' orders)"),
-                    "409": _problem(
-                        "`not_cancellable` (`current` names the status): the parcel is "
-                        "picked up, or the order has ended"
-                    ),
-                },
-                params=[_ORDER_ID],
-                description=f"Allowed while nothing is picked up: {_code_list(_CANCELLABLE)}. "
-                "VNPost is told at once when it can be (else by the background loop); an order "
-                "VNPost never received is cancelled without it. The outcome arrives as "
-                f"`postal.order.cancelled` or `postal.order.updated`. {_PORTAL_ROLES}",
-            ),
-        },
-    }
-
-
-def _callback_paths() -> dict[str, Any]:
-    def push(params: list[dict[str, Any]], summary: str) -> dict[str, Any]:
-        return {
-            "post": _op(
-                summary,
-                {
-                    "200": _json(
-                        "Verified and stored; `outcome` tells what became of it. VNPost "
-                        "retries on any other answer, so only an unverifiable push gets one",
-                        ref("VnpostPushAck"),
-                    ),
-                    "400": _problem(
-                        "`callback_malformed`: not a status push (not a JSON object, "
-                        "`item_code`, `status` or `time` missing or badly formatted)"
-                    ),
-                    "401": _problem(
-                        f"`callback_rejected`: `{SIGNATURE_HEADER}` missing or wrong, wrong "
-                        "secret path segment, or a sender address not allowed"
-                    ),
-                    "413": _problem("`payload_too_large`"),
-                },
-                params=[
-                    *params,
-                    _param(
-                        SIGNATURE_HEADER,
-                        "header",
-                        {"type": "string"},
-                        "hex HMAC-SHA256 with the webhook key over '<item_code>|<status>|<time>'",
-                    ),
-                ],
-                body=_body(ref("VnpostStatusPush")),
-                description="De-duplicated by item code, status code and time. A push that "
-                "would end the order or touches COD (codes 16, 26) is `deferred`: the "
-                "signature covers only item code, status and time, so the order is read back "
-                "from VNPost before it is believed. When `vnpost.callback_secret` is "
-                "configured, pushes must come to `/callbacks/vnpost/{secret}`; when "
-                "`vnpost.callback_allowed_ips` is, only from those addresses.",
-                secured=False,
-            )
-        }
-
-    return {
-        "/callbacks/vnpost": push([], "VNPost status push (server to server)"),
-        "/callbacks/vnpost/{secret}": push(
-            [
-                _param(
-                    "secret",
-                    "path",
-                    {"type": "string"},
-                    "`vnpost.callback_secret` (checked only when configured)",
-                )
-            ],
-            "VNPost status push to the secret callback URL",
-        ),
-    }
-
-
-def postal_paths() -> dict[str, Any]:
-    return {**_order_paths(), **_callback_paths()}
+    """The order event; the order's schemas are generated (gateway.models.postal)."""
+    return {"PostalOrderEvent": SCHEMAS["PostalOrderEvent"]}

@@ -83,6 +83,9 @@ class Route:
     query: type[BaseModel] | None = None
     params: tuple[Param, ...] = ()
     description: str = ""
+    #: The body is read as JSON by :func:`gateway.http.responses.read_json`, with its errors
+    #: (a provider's callback reads raw bytes and declares its own).
+    json_body: bool = True
 
     @property
     def canonical(self) -> str:
@@ -225,7 +228,7 @@ def _operation(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
         responses[str(status)] = answer
     errors = {
         **(AUTH_ERRORS if route.roles is not None else {}),
-        **(BODY_ERRORS if route.body is not None else {}),
+        **(BODY_ERRORS if route.body is not None and route.json_body else {}),
         **route.errors,
     }
     for status, text in sorted(errors.items()):

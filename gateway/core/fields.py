@@ -8,6 +8,7 @@ one function that writes it for code that still builds dicts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar, overload
 
@@ -17,13 +18,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 __all__ = [
     "ListOf",
+    "OneOf",
     "Page",
     "PageSize",
     "QueryModel",
@@ -103,3 +108,33 @@ def _page_size(value: Any) -> Any:
 
 #: ``limit`` of a listing: 1..100, else ``out_of_range``.
 PageSize = Annotated[int, BeforeValidator(_page_size), Field(ge=1, le=100, description="page size")]
+
+
+class OneOf:
+    """``Annotated[str, OneOf(choices)]``: a string that must be one of ``choices``
+    (``invalid_choice`` otherwise), documented as an ``enum``; for statuses kept as constants
+    rather than a ``StrEnum``."""
+
+    def __init__(self, choices: Iterable[str], description: str | None = None) -> None:
+        self.choices = tuple(choices)
+        self.description = description
+
+    def _check(self, value: str) -> str:
+        if value not in self.choices:
+            raise PydanticCustomError(
+                "invalid_choice", "one of {choices}", {"choices": self.choices}
+            )
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        documented: JsonSchemaValue = {"type": "string", "enum": list(self.choices)}
+        if self.description:
+            documented["description"] = self.description
+        return documented

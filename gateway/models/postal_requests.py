@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from gateway.core.fields import RequestModel, Time
+from gateway.core.fields import OneOf, PageSize, QueryModel, RequestModel, Time
+from gateway.models.postal import POSTAL_ORDER_STATUSES
 from gateway.models.requests import Text
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,6}$")]
@@ -111,12 +112,22 @@ class Handover(RequestModel):
     cod_collected: StrictInt | None = Field(None, description="COD collected, integer VND")
 
 
+class OrderQuery(QueryModel):
+    dossier_code: str | None = Field(None, description="exact dossier code")
+    status: Annotated[str, OneOf(POSTAL_ORDER_STATUSES)] | None = Field(
+        None, description="order status"
+    )
+    limit: PageSize = 20
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
+
+
 __all__ = [
     "CreatePostalOrder",
     "Handover",
     "HandoverDocument",
     "IdentityCheck",
     "OperatorEvent",
+    "OrderQuery",
     "PickupWindow",
     "PostalAddress",
     "PostalParty",
