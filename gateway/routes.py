@@ -11,7 +11,6 @@ from gateway.api import (
     reconciliation,
     webhooks,
 )
-from gateway.api.postal_operators import setup_operator_routes
 from gateway.pages import checkout, console, console_auth
 from gateway.pages.operator import setup_operator_pages
 
@@ -73,5 +72,4 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/console/exceptions/{exception_id}/approve", console.approve_exception)
     # -- end of staff console --
 
-    setup_operator_routes(app)
     setup_operator_pages(app)

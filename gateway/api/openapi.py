@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import attempts, payments, postal
+from gateway.api import attempts, payments, postal, postal_operators
 from gateway.api.openapi_schemas import (
     EXCEPTION_STATUSES,
     EXCEPTION_TYPES,
@@ -24,7 +24,12 @@ from gateway.http.responses import json_response
 
 #: The routes declared with their documentation (the others are still described by hand
 #: below, until they are declared too).
-ROUTES: tuple[Route, ...] = (*payments.ROUTES, *attempts.ROUTES, *postal.ROUTES)
+ROUTES: tuple[Route, ...] = (
+    *payments.ROUTES,
+    *attempts.ROUTES,
+    *postal.ROUTES,
+    *postal_operators.ROUTES,
+)
 
 _SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 
@@ -626,7 +631,6 @@ def _merged(*parts: dict[str, Any]) -> dict[str, Any]:
 @cache
 def document() -> dict[str, Any]:
     # Late imports: the postal modules build their operations with this module's helpers.
-    from gateway.api.openapi_operators import operator_paths, operator_schemas
     from gateway.api.openapi_postal import postal_schemas
 
     generated_paths, generated_schemas = paths_and_schemas(ROUTES)
@@ -642,14 +646,11 @@ def document() -> dict[str, Any]:
             "Events reach the portal as signed webhooks (see `webhooks`).",
         },
         "components": {
-            "schemas": _merged(
-                component_schemas(), postal_schemas(), operator_schemas(), generated_schemas
-            ),
+            "schemas": _merged(component_schemas(), postal_schemas(), generated_schemas),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
         },
         "paths": _merged(
             generated_paths,
-            operator_paths(),
             _webhook_paths(),
             _reconciliation_paths(),
             _callback_paths(),

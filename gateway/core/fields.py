@@ -36,6 +36,7 @@ __all__ = [
     "ResponseModel",
     "Time",
     "iso",
+    "page_size",
 ]
 
 Item = TypeVar("Item", bound=BaseModel)
@@ -98,16 +99,21 @@ class QueryModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-def _page_size(value: Any) -> Any:
-    if isinstance(value, str):
-        if not value.isdigit() or not 1 <= int(value) <= 100:
-            raise PydanticCustomError("out_of_range", "1..100")
-        return int(value)
-    return value
+def page_size(maximum: int) -> BeforeValidator:
+    """A query's ``limit`` of 1..``maximum``: digits only, else ``out_of_range``."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.isdigit() or not 1 <= int(value) <= maximum:
+                raise PydanticCustomError("out_of_range", f"1..{maximum}")
+            return int(value)
+        return value
+
+    return BeforeValidator(check)
 
 
 #: ``limit`` of a listing: 1..100, else ``out_of_range``.
-PageSize = Annotated[int, BeforeValidator(_page_size), Field(ge=1, le=100, description="page size")]
+PageSize = Annotated[int, page_size(100), Field(ge=1, le=100, description="page size")]
 
 
 class OneOf:

@@ -24,6 +24,7 @@ CANCEL_STATES = ("requested", "confirmed", "refused")
 S10_PATTERN = "^[A-Z]{2}[0-9]{9}[A-Z]{2}$"
 
 OrderId = Annotated[str, public_id("pso")]
+Service = Literal["standard", "express"]
 OrderStatus = Annotated[str, OneOf(POSTAL_ORDER_STATUSES)]
 
 
@@ -74,61 +75,112 @@ class PickupWindowView(ResponseModel):
     end: Time
 
 
-class PostalOrder(ResponseModel):
-    id: OrderId
-    status: OrderStatus = Field(
+StatusField = Annotated[
+    OrderStatus,
+    Field(
         description="`submitting` until VNPost accepts the order (`created`), `submit_failed` "
         "when it refused it (see `last_error`); then VNPost's statuses. `delivered`, "
         "`returned`, `cancelled`, `lost` and `submit_failed` are final"
-    )
-    leg: Leg = Field(
+    ),
+]
+
+LegField = Annotated[
+    Leg,
+    Field(
         description="`pickup`: the citizen's dossier to the agency; `delivery`: the agency's "
         "result to the citizen"
-    )
-    attempt: int = Field(
+    ),
+]
+
+AttemptField = Annotated[
+    int,
+    Field(
         ge=1,
         description="1 for the dossier's first order of this leg, then one more per new order "
         "after one ended",
-    )
-    carrier: Literal["vnpost"]
-    service: Literal["standard", "express"]
-    client_reference: str = Field(
+    ),
+]
+
+ClientReferenceField = Annotated[
+    str,
+    Field(
         pattern="^BC[PD][0-9]+-[A-Z2-7]{16}$",
         description="Our reference at the carrier (VNPost `sale_order_code`), fixed at booking",
-    )
-    tracking_number: Annotated[str, Field(pattern=S10_PATTERN)] | None = Field(
+    ),
+]
+
+TrackingNumberField = Annotated[
+    Annotated[str, Field(pattern=S10_PATTERN)] | None,
+    Field(
         description="VNPost's item code (UPU S10, e.g. `EB123456785VN`); null until the "
         "carrier accepts the order"
-    )
+    ),
+]
+
+WeightGramsField = Annotated[int, Field(ge=1)]
+
+CodAmountField = Annotated[int | None, Field(description="VND the postman collects on delivery")]
+
+CodCollectedField = Annotated[
+    int | None, Field(description="VND the postman collected (confirmed by reading the order back)")
+]
+
+PickupWindowField = Annotated[
+    PickupWindowView | None, Field(description="Pickup leg: when the citizen expects the postman")
+]
+
+CancelStateField = Annotated[
+    Annotated[str, OneOf(CANCEL_STATES)] | None,
+    Field(
+        description="null: no cancellation asked; `requested`: asked, VNPost not yet told or "
+        "not yet answered; `confirmed`: the order is `cancelled`; `refused`: VNPost refused (a "
+        "postman got there first) and the order goes on"
+    ),
+]
+
+AcceptedAtField = Annotated[
+    Time | None,
+    Field(description="When the serving post office accepted the order (operator API/console)"),
+]
+
+HandedOverAtField = Annotated[
+    Time | None,
+    Field(
+        description="Pickup leg: when the dossier reached the agency (the procedure's "
+        "processing time starts)"
+    ),
+]
+
+StatusAtField = Annotated[Time, Field(description="When the order reached its status")]
+
+EventsField = Annotated[list[PostalTrackingEvent], Field(description="The order's history")]
+
+
+class PostalOrder(ResponseModel):
+    id: OrderId
+    status: StatusField
+    leg: LegField
+    attempt: AttemptField
+    carrier: Literal["vnpost"]
+    service: Service
+    client_reference: ClientReferenceField
+    tracking_number: TrackingNumberField
     agency_code: str
     dossier_code: str
     sender: PostalPartySummary
     recipient: PostalPartySummary
-    weight_grams: int = Field(ge=1)
-    cod_amount: int | None = Field(description="VND the postman collects on delivery")
-    cod_collected: int | None = Field(
-        description="VND the postman collected (confirmed by reading the order back)"
-    )
+    weight_grams: WeightGramsField
+    cod_amount: CodAmountField
+    cod_collected: CodCollectedField
     cod_collected_at: Time | None
     payment_id: PaymentId | None = Field(
         description="The fee payment the order collects (COD) or accompanies"
     )
     note: str
-    pickup_window: PickupWindowView | None = Field(
-        description="Pickup leg: when the citizen expects the postman"
-    )
-    cancel_state: Annotated[str, OneOf(CANCEL_STATES)] | None = Field(
-        description="null: no cancellation asked; `requested`: asked, VNPost not yet told or "
-        "not yet answered; `confirmed`: the order is `cancelled`; `refused`: VNPost refused (a "
-        "postman got there first) and the order goes on"
-    )
-    accepted_at: Time | None = Field(
-        description="When the serving post office accepted the order (operator API/console)"
-    )
-    handed_over_at: Time | None = Field(
-        description="Pickup leg: when the dossier reached the agency (the procedure's "
-        "processing time starts)"
-    )
+    pickup_window: PickupWindowField
+    cancel_state: CancelStateField
+    accepted_at: AcceptedAtField
+    handed_over_at: HandedOverAtField
     result_undelivered: bool = Field(
         description="Delivery leg: the result came back or was lost; the agency holds it for "
         "the citizen or books a new delivery"
@@ -136,10 +188,10 @@ class PostalOrder(ResponseModel):
     last_error: str | None = Field(
         description="The carrier's last refusal or failure while submitting, as `<code>: <message>`"
     )
-    status_at: Time = Field(description="When the order reached its status")
+    status_at: StatusAtField
     created_at: Time
     updated_at: Time
-    events: list[PostalTrackingEvent] = Field(description="The order's history")
+    events: EventsField
 
 
 class PostalWarning(ResponseModel):
