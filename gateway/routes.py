@@ -8,7 +8,6 @@ from gateway.api import (
     callbacks,
     health,
     openapi,
-    reconciliation,
     webhooks,
 )
 from gateway.pages import checkout, console, console_auth
@@ -33,17 +32,6 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/v1/webhook-endpoints/{endpoint_id}/deliveries", webhooks.endpoint_deliveries)
     add.add_get("/v1/events/{event_id}", webhooks.get_event)
     add.add_post("/v1/events/{event_id}/redeliver", webhooks.redeliver_event)
-
-    recon = "/v1/reconciliation"
-    add.add_post(f"{recon}/statements", reconciliation.upload_statement)
-    add.add_post(f"{recon}/runs", reconciliation.create_run)
-    add.add_get(f"{recon}/runs", reconciliation.current_run)
-    add.add_get(f"{recon}/exceptions", reconciliation.list_exceptions)
-    add.add_get(f"{recon}/exceptions/{{exception_id}}", reconciliation.get_exception)
-    add.add_post(f"{recon}/exceptions/{{exception_id}}/resolve", reconciliation.resolve_exception)
-    add.add_post(f"{recon}/exceptions/{{exception_id}}/approve", reconciliation.approve_exception)
-    add.add_post(f"{recon}/days/{{day}}/close", reconciliation.close_day)
-    add.add_get(f"{recon}/days/{{day}}/report.{{format:xlsx|csv}}", reconciliation.day_report)
 
     add.add_post("/callbacks/bank/{bank}", callbacks.bank_credit_notice)
     add.add_get("/callbacks/vnpay/ipn", callbacks.vnpay_ipn)

@@ -10,11 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import attempts, payments, postal, postal_operators
+from gateway.api import attempts, payments, postal, postal_operators, reconciliation
 from gateway.api.openapi_schemas import (
-    EXCEPTION_STATUSES,
-    EXCEPTION_TYPES,
-    RECON_SOURCES,
     component_schemas,
     ref,
     webhook_payloads,
@@ -29,6 +26,7 @@ ROUTES: tuple[Route, ...] = (
     *attempts.ROUTES,
     *postal.ROUTES,
     *postal_operators.ROUTES,
+    *reconciliation.ROUTES,
 )
 
 _SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
@@ -226,214 +224,6 @@ def _webhook_paths() -> dict[str, Any]:
                 },
                 params=event,
                 description=_WEBHOOK_ROLES,
-            ),
-        },
-    }
-
-
-_DAY_FORMAT = "YYYY-MM-DD, a business day in Asia/Ho_Chi_Minh"
-_REPORT_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv",
-}
-
-
-def _reconciliation_paths() -> dict[str, Any]:
-    recon = "/v1/reconciliation"
-    day = _param("day", "path", {"type": "string", "format": "date"}, _DAY_FORMAT)
-    exception = [_path("exception_id")]
-    run_day = _param("business_date", "query", {"type": "string", "format": "date"}, _DAY_FORMAT)
-    filters = [
-        _param(name, "query", schema, text, required=False)
-        for name, schema, text in (
-            ("business_date", {"type": "string", "format": "date"}, _DAY_FORMAT),
-            ("type", {"type": "string", "enum": EXCEPTION_TYPES}, ""),
-            ("status", {"type": "string", "enum": EXCEPTION_STATUSES[:-1]}, ""),
-            ("source", {"type": "string", "enum": RECON_SOURCES}, "the counterpart"),
-        )
-    ]
-    bad_day = _problem("`validation_failed`: `day` → `invalid_format`")
-    closed = "`day_closed`: the day is closed and immutable"
-    return {
-        f"{recon}/statements": {
-            "post": _op(
-                "Import a statement file (bank, VNPAY, POS, State Treasury)",
-                {
-                    "201": _json(
-                        "Accepted: every line is stored for reconciliation", ref("StatementImport")
-                    ),
-                    "200": _json(
-                        "The same bytes were uploaded before: the earlier import, accepted or "
-                        "quarantined, with `duplicate: true`; nothing changes",
-                        ref("StatementImport"),
-                    ),
-                    "400": _problem("`bad_request`: not multipart/form-data"),
-                    **_AUTH_ERRORS,
-                    "409": _problem(f"{closed}: the file has a line on it; nothing is stored"),
-                    "413": _problem("`payload_too_large`: the file is over the upload limit"),
-                    "422": {
-                        "description": "Quarantined (`application/json`): the file is stored "
-                        "with its `reason` and every row error, and none of its lines is used; "
-                        "or `validation_failed` (`application/problem+json`): `source` → "
-                        "`required`, `invalid_choice`; `file` → `required`",
-                        "content": {
-                            "application/json": {"schema": ref("StatementImport")},
-                            "application/problem+json": {"schema": ref("Problem")},
-                        },
-                    },
-                },
-                body={
-                    "required": True,
-                    "content": {"multipart/form-data": {"schema": ref("StatementUpload")}},
-                },
-                description=f"A file is accepted whole or quarantined whole, and identified by "
-                f"the SHA-256 of its bytes. {_FINANCE_ROLES}",
-            ),
-        },
-        f"{recon}/runs": {
-            "post": _op(
-                "Reconcile a business day: its ledger against every counterpart's lines",
-                {
-                    "201": _json(
-                        "The new current run. A previous run of the day is superseded (never "
-                        "edited) and decisions taken on the same exceptions carry over",
-                        ref("ReconRun"),
-                    ),
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "409": _problem(closed),
-                    "422": _problem("`validation_failed`: `business_date` → `invalid_format`"),
-                },
-                body=_body(ref("CreateReconRun")),
-                description=_FINANCE_ROLES,
-            ),
-            "get": _op(
-                "The current run of a business day",
-                {
-                    "200": _json("The run", ref("ReconRun")),
-                    **_AUTH_ERRORS,
-                    "404": _problem("`not_found`: the day has not been reconciled"),
-                    "422": _problem("`validation_failed`: `business_date` → `invalid_format`"),
-                },
-                params=[run_day],
-                description=_FINANCE_ROLES,
-            ),
-        },
-        f"{recon}/exceptions": {
-            "get": _op(
-                "The exception queue (superseded exceptions left out)",
-                {
-                    "200": _json(
-                        "At most 200 exceptions, by business date, type and id",
-                        ref("ReconExceptionList"),
-                    ),
-                    **_AUTH_ERRORS,
-                    "422": _problem("`validation_failed`: `business_date` → `invalid_format`"),
-                },
-                params=filters,
-                description=_FINANCE_ROLES,
-            ),
-        },
-        f"{recon}/exceptions/{{exception_id}}": {
-            "get": _op(
-                "An exception with its statement lines, for side-by-side review",
-                {
-                    "200": _json("The exception", ref("ReconExceptionDetail")),
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                },
-                params=exception,
-                description=_FINANCE_ROLES,
-            ),
-        },
-        f"{recon}/exceptions/{{exception_id}}/resolve": {
-            "post": _op(
-                "Resolve an open exception (maker); it then awaits approval",
-                {
-                    "200": _json("The resolved exception", ref("ReconException")),
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                    "409": _problem(f"`invalid_transition`: not `open`; {closed}"),
-                    "422": _problem(
-                        "`validation_failed`: `resolution` → `invalid_choice`, `reason` → "
-                        "`required`, `body` → `not_object`"
-                    ),
-                },
-                params=exception,
-                body=_body(ref("ResolveException")),
-                description=_FINANCE_ROLES,
-            ),
-        },
-        f"{recon}/exceptions/{{exception_id}}/approve": {
-            "post": _op(
-                "Approve a resolution (checker: someone other than who resolved it)",
-                {
-                    "200": _json("The approved exception", ref("ReconException")),
-                    **_AUTH_ERRORS,
-                    "403": _problem("`forbidden`: approving needs `finance_approver`"),
-                    "404": _NOT_FOUND,
-                    "409": _problem(
-                        "`invalid_transition`: not `resolved`; `cannot_approve_own_resolution`; "
-                        f"{closed}"
-                    ),
-                },
-                params=exception,
-                description=_APPROVER_ROLES,
-            ),
-        },
-        f"{recon}/days/{{day}}/close": {
-            "post": _op(
-                "Close a business day: no file, run, resolution or approval touches it again",
-                {
-                    "200": _json("Closed", ref("DayClosed")),
-                    **_AUTH_ERRORS,
-                    "403": _problem("`forbidden`: closing needs `finance_approver`"),
-                    "409": _problem(
-                        "`open_exceptions`: exceptions of the current run are open or await "
-                        f"approval; `invalid_transition` (`current`: `not_reconciled`): the day "
-                        f"has no run; {closed} already"
-                    ),
-                    "422": bad_day,
-                },
-                params=[day],
-                description=_APPROVER_ROLES,
-            ),
-        },
-        # aiohttp serves `report.{format:xlsx|csv}`; its canonical path is this template.
-        f"{recon}/days/{{day}}/report.{{format}}": {
-            "get": _op(
-                "The day report: per collection account opening balance, credits, debits and "
-                "closing balance; matched count and VND; exceptions still open; what reached "
-                "the State Treasury by fee kind",
-                {
-                    "200": {
-                        "description": "`xlsx`: a workbook; `csv`: UTF-8 with a BOM",
-                        "headers": {
-                            "Content-Disposition": {
-                                "required": True,
-                                "schema": {"type": "string"},
-                                "description": 'attachment; filename="doi-soat-<day>.<format>"',
-                            }
-                        },
-                        "content": {media: {} for media in _REPORT_TYPES.values()},
-                    },
-                    **_AUTH_ERRORS,
-                    "404": _problem(
-                        "`not_found`: the day has not been reconciled (or another format)"
-                    ),
-                    "422": bad_day,
-                },
-                params=[
-                    day,
-                    _param(
-                        "format",
-                        "path",
-                        {"type": "string", "enum": list(_REPORT_TYPES)},
-                        ", ".join(f"`{name}` → {media}" for name, media in _REPORT_TYPES.items()),
-                    ),
-                ],
-                description=_FINANCE_ROLES,
             ),
         },
     }
@@ -652,7 +442,6 @@ def document() -> dict[str, Any]:
         "paths": _merged(
             generated_paths,
             _webhook_paths(),
-            _reconciliation_paths(),
             _callback_paths(),
             _page_paths(),
             _service_paths(),

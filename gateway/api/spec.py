@@ -86,6 +86,7 @@ class Route:
     #: The body is read as JSON by :func:`gateway.http.responses.read_json`, with its errors
     #: (a provider's callback reads raw bytes and declares its own).
     json_body: bool = True
+    body_media: str = JSON
 
     @property
     def canonical(self) -> str:
@@ -205,7 +206,7 @@ def _operation(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
     if route.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {JSON: {"schema": refs[(route.body, "validation")]}},
+            "content": {route.body_media: {"schema": refs[(route.body, "validation")]}},
         }
     responses: dict[str, Any] = {}
     for status, reply in route.replies.items():
@@ -232,7 +233,10 @@ def _operation(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
         **route.errors,
     }
     for status, text in sorted(errors.items()):
-        responses[str(status)] = _problem(text)
+        if str(status) in responses:  # a body or a problem: the reply's text tells which
+            responses[str(status)].setdefault("content", {})[PROBLEM] = {"schema": _ref("Problem")}
+        else:
+            responses[str(status)] = _problem(text)
     operation["responses"] = responses
     return operation
 
@@ -242,6 +246,8 @@ def _models(routes: Iterable[Route]) -> list[tuple[type[BaseModel], JsonSchemaMo
     for route in routes:
         if route.body is not None:
             found[(route.body, "validation")] = None
+        if route.query is not None:  # for the enums its parameters refer to
+            found[(route.query, "validation")] = None
         for reply in route.replies.values():
             if reply.model is not None:
                 found[(reply.model, "serialization")] = None

@@ -68,13 +68,13 @@ class RequestModel(BaseModel):
 
 
 class ResponseModel(BaseModel):
-    """A response body. Every field is always present (``null`` when it has no value), so
-    the generated schema lists them all as required; a field the code adds without declaring
-    it here fails validation instead of slipping out undocumented."""
+    """A response body. A field without a default is always present (``null`` when it has no
+    value) and so required in the generated schema; a field with a default is left out when the
+    service left it out (:func:`gateway.http.responses.respond` writes only what was set). A
+    field the code adds without declaring it here fails validation instead of slipping out
+    undocumented."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ListOf(ResponseModel, Generic[Item]):

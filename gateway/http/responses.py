@@ -63,9 +63,10 @@ def json_response(
 def respond(
     model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """A response model as JSON (times with ``Z``, text as UTF-8)."""
+    """A response model as JSON (times with ``Z``, text as UTF-8); a field left unset (one with
+    a default) is left out."""
     return web.Response(
-        body=model.model_dump_json().encode(),
+        body=model.model_dump_json(exclude_unset=True).encode(),
         status=status,
         content_type="application/json",
         headers=headers,

@@ -52,9 +52,10 @@ class OperatorParty(ResponseModel):
     are shown in full (unsealed for this answer only, never logged)"""
 
     name: str
-    phone: str = Field(pattern=r"^\+84[0-9]+$", description="E.164")
+    phone: str = Field(json_schema_extra={"pattern": r"^\+84[0-9]+$"}, description="E.164")
     phone_national: str = Field(
-        pattern="^0[0-9]+$", description="As written on a Vietnamese label, e.g. `0912345678`"
+        json_schema_extra={"pattern": "^0[0-9]+$"},
+        description="As written on a Vietnamese label, e.g. `0912345678`",
     )
     address: OperatorAddress
 
@@ -79,7 +80,7 @@ class OperatorIdentityCheck(ResponseModel):
 
     id_type: Annotated[str, OneOf(_choices(IdentityCheck, "id_type"))]
     id_number_masked: str = Field(
-        pattern=r"^\*+[0-9A-Za-z]{4}$",
+        json_schema_extra={"pattern": r"^\*+[0-9A-Za-z]{4}$"},
         description="All but the last four characters hidden, e.g. `********1234`",
     )
 

@@ -11,8 +11,9 @@ from gateway.core.statuses import AttemptStatus, PaymentStatus
 
 
 def public_id(prefix: str) -> Any:
-    """An id the gateway made: ``<prefix>_`` and 26 base32 characters."""
-    return Field(pattern=f"^{prefix}_[a-z2-7]{{26}}$")
+    """An id the gateway made: ``<prefix>_`` and 26 base32 characters (documented, not
+    checked on the way out, like every pattern of a response)."""
+    return Field(json_schema_extra={"pattern": f"^{prefix}_[a-z2-7]{{26}}$"})
 
 
 PaymentId = Annotated[str, public_id("pay")]
@@ -60,7 +61,7 @@ class Payment(ResponseModel):
     amount: int = Field(description="Total in VND (sum of items)")
     currency: Literal["VND"]
     reference: str = Field(
-        max_length=25,
+        json_schema_extra={"maxLength": 25},
         description="Travels in the QR and the transfer text; ends in a check symbol",
     )
     agency_code: str

@@ -42,7 +42,7 @@ class PostalPartySummary(ResponseModel):
 
     name: str
     phone: str = Field(
-        pattern=r"^[0-9]{3}\*+[0-9]{3}$",
+        json_schema_extra={"pattern": r"^[0-9]{3}\*+[0-9]{3}$"},
         description="Masked national number, e.g. `091****678`: enough to recognise, not to call",
     )
     address: AddressSummary
@@ -104,13 +104,13 @@ AttemptField = Annotated[
 ClientReferenceField = Annotated[
     str,
     Field(
-        pattern="^BC[PD][0-9]+-[A-Z2-7]{16}$",
+        json_schema_extra={"pattern": "^BC[PD][0-9]+-[A-Z2-7]{16}$"},
         description="Our reference at the carrier (VNPost `sale_order_code`), fixed at booking",
     ),
 ]
 
 TrackingNumberField = Annotated[
-    Annotated[str, Field(pattern=S10_PATTERN)] | None,
+    Annotated[str, Field(json_schema_extra={"pattern": S10_PATTERN})] | None,
     Field(
         description="VNPost's item code (UPU S10, e.g. `EB123456785VN`); null until the "
         "carrier accepts the order"
