@@ -8,7 +8,6 @@ from gateway.api import (
     callbacks,
     health,
     openapi,
-    webhooks,
 )
 from gateway.pages import checkout, console, console_auth
 from gateway.pages.operator import setup_operator_pages
@@ -24,14 +23,6 @@ def setup_routes(app: web.Application) -> None:
     # The declared routes: each with its documentation (gateway/api/spec.py).
     for route in openapi.ROUTES:
         add.add_route(route.method, route.path, route.handler)
-
-    add.add_post("/v1/webhook-endpoints", webhooks.create_endpoint)
-    add.add_get("/v1/webhook-endpoints", webhooks.list_endpoints)
-    add.add_delete("/v1/webhook-endpoints/{endpoint_id}", webhooks.delete_endpoint)
-    add.add_post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret", webhooks.rotate_secret)
-    add.add_get("/v1/webhook-endpoints/{endpoint_id}/deliveries", webhooks.endpoint_deliveries)
-    add.add_get("/v1/events/{event_id}", webhooks.get_event)
-    add.add_post("/v1/events/{event_id}/redeliver", webhooks.redeliver_event)
 
     add.add_post("/callbacks/bank/{bank}", callbacks.bank_credit_notice)
     add.add_get("/callbacks/vnpay/ipn", callbacks.vnpay_ipn)

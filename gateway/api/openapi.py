@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import attempts, payments, postal, postal_operators, reconciliation
+from gateway.api import attempts, payments, postal, postal_operators, reconciliation, webhooks
 from gateway.api.openapi_schemas import (
     component_schemas,
     ref,
@@ -18,6 +18,7 @@ from gateway.api.openapi_schemas import (
 )
 from gateway.api.spec import Route, paths_and_schemas
 from gateway.http.responses import json_response
+from webhooks.models import Event
 
 #: The routes declared with their documentation (the others are still described by hand
 #: below, until they are declared too).
@@ -27,6 +28,7 @@ ROUTES: tuple[Route, ...] = (
     *postal.ROUTES,
     *postal_operators.ROUTES,
     *reconciliation.ROUTES,
+    *webhooks.ROUTES,
 )
 
 _SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
@@ -129,104 +131,6 @@ _REFUND_ROLES = _roles("portal", "counter", "finance", "finance_approver")
 _FINANCE_ROLES = _roles("finance", "finance_approver")
 _WEBHOOK_ROLES = _roles("portal", "postal_operator") + " Endpoints and events are per API client."
 _APPROVER_ROLES = _roles("finance_approver")
-
-
-def _webhook_paths() -> dict[str, Any]:
-    endpoint = [_path("endpoint_id")]
-    event = [_path("event_id")]
-    return {
-        "/v1/webhook-endpoints": {
-            "post": _op(
-                "Register a webhook endpoint",
-                {
-                    "201": _json(
-                        "The endpoint with its signing secret (a retried key answers the "
-                        "stored response)",
-                        ref("WebhookEndpointWithSecret"),
-                    ),
-                    **_BODY_ERRORS,
-                    **_AUTH_ERRORS,
-                    "409": _problem("`idempotency_key_reused`"),
-                    "422": _problem(
-                        "`validation_failed`; `url` → `invalid_url`, `scheme_not_allowed`, "
-                        "`address_not_allowed`, `too_many_endpoints` (20); `events` → "
-                        "`unknown_event_type`"
-                    ),
-                },
-                params=[_IDEMPOTENCY_KEY],
-                body=_body(ref("CreateWebhookEndpoint")),
-                description=_WEBHOOK_ROLES,
-            ),
-            "get": _op(
-                "List webhook endpoints (disabled ones too; deleted ones are gone)",
-                {"200": _json("The endpoints", ref("WebhookEndpointList")), **_AUTH_ERRORS},
-                description=_WEBHOOK_ROLES,
-            ),
-        },
-        "/v1/webhook-endpoints/{endpoint_id}": {
-            "delete": _op(
-                "Delete a webhook endpoint; its pending deliveries fail",
-                {"204": {"description": "Deleted"}, **_AUTH_ERRORS, "404": _NOT_FOUND},
-                params=endpoint,
-                description=_WEBHOOK_ROLES,
-            ),
-        },
-        "/v1/webhook-endpoints/{endpoint_id}/rotate-secret": {
-            "post": _op(
-                "Issue a new signing secret; the previous one keeps signing for an overlap",
-                {
-                    "200": _json(
-                        "The endpoint with its new secret", ref("WebhookEndpointWithSecret")
-                    ),
-                    **_AUTH_ERRORS,
-                    "404": _problem("`not_found` (also for a disabled endpoint)"),
-                },
-                params=endpoint,
-                description=_WEBHOOK_ROLES,
-            ),
-        },
-        "/v1/webhook-endpoints/{endpoint_id}/deliveries": {
-            "get": _op(
-                "Deliveries to an endpoint, newest first",
-                {
-                    "200": _json("A page of deliveries", ref("DeliveryPage")),
-                    "400": _problem("`invalid_cursor`"),
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                    "422": _problem("`validation_failed`: `limit` → `out_of_range`"),
-                },
-                params=endpoint + _PAGING,
-                description=_WEBHOOK_ROLES,
-            ),
-        },
-        "/v1/events/{event_id}": {
-            "get": _op(
-                "An event with its deliveries and their attempts",
-                {
-                    "200": _json("The event", ref("EventWithDeliveries")),
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                },
-                params=event,
-                description=_WEBHOOK_ROLES,
-            ),
-        },
-        "/v1/events/{event_id}/redeliver": {
-            "post": _op(
-                "Send an event again now to every enabled endpoint subscribed to it",
-                {
-                    "202": _json(
-                        "Queued (the retry schedule starts afresh); the event as it is now",
-                        ref("EventWithDeliveries"),
-                    ),
-                    **_AUTH_ERRORS,
-                    "404": _NOT_FOUND,
-                },
-                params=event,
-                description=_WEBHOOK_ROLES,
-            ),
-        },
-    }
 
 
 _SIGNED_QUERY = "All `vnp_*` parameters are covered by `vnp_SecureHash`."
@@ -423,7 +327,7 @@ def document() -> dict[str, Any]:
     # Late imports: the postal modules build their operations with this module's helpers.
     from gateway.api.openapi_postal import postal_schemas
 
-    generated_paths, generated_schemas = paths_and_schemas(ROUTES)
+    generated_paths, generated_schemas = paths_and_schemas(ROUTES, extra=(Event,))
 
     return {
         "openapi": "3.1.0",
@@ -441,7 +345,6 @@ def document() -> dict[str, Any]:
         },
         "paths": _merged(
             generated_paths,
-            _webhook_paths(),
             _callback_paths(),
             _page_paths(),
             _service_paths(),

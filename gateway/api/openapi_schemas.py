@@ -14,10 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.api.schemas import (
-    CreateWebhookEndpoint,
-)
-
 REF_TEMPLATE = "#/components/schemas/{model}"
 PAYMENT_STATUSES = [
     "pending",
@@ -102,57 +98,6 @@ _DATE = {"type": "string", "format": "date"}
 _DATE_OR_NULL = {"type": ["string", "null"], "format": "date"}
 
 
-_ENDPOINT_PROPERTIES: dict[str, Any] = {
-    "id": _id("we"),
-    "url": {"type": "string"},
-    "events": {"type": "array", "items": {"type": "string"}},
-    "status": {"type": "string", "enum": ["enabled", "disabled"]},
-    "disabled_reason": {
-        "type": ["string", "null"],
-        "enum": ["gone", None],
-        "description": "`gone`: the endpoint answered 410 and was disabled",
-    },
-    "created_at": _TIME,
-    "previous_secret_expires_at": {
-        **_TIME_OR_NULL,
-        "description": "After a rotation the previous secret signs too, until this time",
-    },
-}
-_SECRET = {
-    "type": "string",
-    "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
-    "description": "Standard Webhooks signing secret; shown only in this answer",
-}
-
-_DELIVERY = _fixed(
-    {
-        "id": {"type": "integer"},
-        "event_id": _id("evt"),
-        "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
-        "endpoint_id": _id("we"),
-        "status": {"type": "string", "enum": ["pending", "delivering", "succeeded", "failed"]},
-        "attempt_count": {"type": "integer", "minimum": 0},
-        "next_attempt_at": _TIME_OR_NULL,
-        "delivered_at": _TIME_OR_NULL,
-        "last_status_code": {"type": ["integer", "null"]},
-        "attempts": {
-            "type": "array",
-            "items": _fixed(
-                {
-                    "attempted_at": _TIME,
-                    "status_code": {"type": ["integer", "null"]},
-                    "error": {
-                        "type": ["string", "null"],
-                        "description": "`timeout` or `connection_error: …` when no status came",
-                    },
-                    "duration_ms": {"type": "integer", "minimum": 0},
-                }
-            ),
-        },
-    }
-)
-
-
 # -- reconciliation -------------------------------------------------------------------------
 
 
@@ -215,36 +160,6 @@ SCHEMAS: dict[str, Any] = {
             "paid_at": _TIME_OR_NULL,
         },
     },
-    "WebhookEndpoint": _fixed(_ENDPOINT_PROPERTIES),
-    "WebhookEndpointWithSecret": _fixed({**_ENDPOINT_PROPERTIES, "secret": _SECRET}),
-    "WebhookEndpointList": _list_of("WebhookEndpoint"),
-    "PaymentEvent": _event(
-        _of_kind("payment"), {"payment": ref("Payment")}, "The payment as it is after the change"
-    ),
-    "AttemptEvent": _event(
-        _of_kind("attempt"),
-        {"attempt": ref("Attempt"), "payment_id": _id("pay")},
-        "The attempt as it is after the change",
-    ),
-    "RefundEvent": _event(
-        _of_kind("refund"),
-        {"refund": ref("Refund"), "payment_id": _id("pay")},
-        "The refund as it is after the change",
-    ),
-    "Event": {
-        "oneOf": [
-            ref("PaymentEvent"),
-            ref("AttemptEvent"),
-            ref("RefundEvent"),
-            ref("PostalOrderEvent"),  # in gateway.api.openapi_postal
-        ],
-        "description": "The exact body every delivery of the event sends",
-    },
-    "Delivery": _DELIVERY,
-    "DeliveryPage": _page_of("Delivery"),
-    "EventWithDeliveries": _fixed(
-        {"event": ref("Event"), "deliveries": {"type": "array", "items": ref("Delivery")}}
-    ),
     "IpnAnswer": {
         "description": "VNPAY reads `RspCode`; it stops retrying on `00` and `02`",
         "oneOf": [
@@ -301,7 +216,6 @@ def component_schemas() -> dict[str, Any]:
     """Response schemas plus the request schemas of the pydantic models."""
     return {
         **SCHEMAS,
-        **request_schemas(CreateWebhookEndpoint),
     }
 
 

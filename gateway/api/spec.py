@@ -241,8 +241,12 @@ def _operation(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
     return operation
 
 
-def _models(routes: Iterable[Route]) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+def _models(
+    routes: Iterable[Route], extra: Iterable[type[BaseModel]]
+) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
     found: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(Problem, "validation"): None}
+    for model in extra:
+        found[(model, "serialization")] = None
     for route in routes:
         if route.body is not None:
             found[(route.body, "validation")] = None
@@ -254,11 +258,14 @@ def _models(routes: Iterable[Route]) -> list[tuple[type[BaseModel], JsonSchemaMo
     return list(found)
 
 
-def paths_and_schemas(routes: Iterable[Route]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``paths`` and ``components.schemas`` that ``routes`` declare."""
+def paths_and_schemas(
+    routes: Iterable[Route], extra: Iterable[type[BaseModel]] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``paths`` and ``components.schemas`` that ``routes`` declare (plus the schemas of
+    ``extra`` models, e.g. the webhook bodies)."""
     routes = list(routes)
     refs, schema = models_json_schema(
-        _models(routes), ref_template=REF_TEMPLATE, schema_generator=_Schemas
+        _models(routes, extra), ref_template=REF_TEMPLATE, schema_generator=_Schemas
     )
     paths: dict[str, Any] = {}
     for route in routes:
