@@ -4,36 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import (
-    callbacks,
-    health,
-    openapi,
-)
-from gateway.pages import checkout, console, console_auth
+from gateway.api import openapi
+from gateway.pages import console, console_auth
 from gateway.pages.operator import setup_operator_pages
 
 
 def setup_routes(app: web.Application) -> None:
     add = app.router
-    add.add_get("/healthz", health.healthz)
-    add.add_get("/readyz", health.readyz)
-    add.add_get("/metrics", health.metrics)
-    add.add_get("/openapi.json", openapi.openapi_json)
-
-    # The declared routes: each with its documentation (gateway/api/spec.py).
+    # Every documented route, each declared with its documentation (gateway/api/spec.py).
     for route in openapi.ROUTES:
         add.add_route(route.method, route.path, route.handler)
-
-    add.add_post("/callbacks/bank/{bank}", callbacks.bank_credit_notice)
-    add.add_get("/callbacks/vnpay/ipn", callbacks.vnpay_ipn)
-    add.add_get("/callbacks/vnpay/return", callbacks.vnpay_return)
-    add.add_post("/callbacks/pos", callbacks.pos_result)
-
-    add.add_get("/pay/{payment_id}", checkout.checkout_page)
-    add.add_get("/pay/{payment_id}/status", checkout.checkout_status)
-    add.add_post("/pay/{payment_id}/vnpay", checkout.pay_with_vnpay)
-    add.add_get("/pay/{payment_id}/qr.png", checkout.qr_png)
-    add.add_get("/pay/{payment_id}/qr.svg", checkout.qr_svg)
 
     # -- staff console (server-rendered; session cookie + CSRF): gateway/pages/console*.py --
     add.add_get("/console/login", console_auth.login_form)

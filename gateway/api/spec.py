@@ -103,16 +103,6 @@ IDEMPOTENCY_KEY = Param(
     {"type": "string", "maxLength": 255},
     "1–255 printable characters, scoped to the API client; missing → 422",
 )
-PAGING = (
-    Param(
-        "limit",
-        "query",
-        {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-        "page size",
-        required=False,
-    ),
-    Param("cursor", "query", {"type": "string"}, "next_cursor of the previous page", False),
-)
 AUTH_ERRORS = {
     401: "Missing or invalid API key (`unauthenticated`)",
     403: "Role not allowed (`forbidden`)",

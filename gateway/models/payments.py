@@ -166,3 +166,12 @@ class Terminal(ResponseModel):
 
 class TerminalList(ListOf[Terminal]):
     """The card terminals of the caller's agencies."""
+
+
+class CheckoutStatus(ResponseModel):
+    """What the checkout page polls."""
+
+    status: PaymentStatus
+    status_label: str
+    expires_at: Time
+    paid_at: Time | None
