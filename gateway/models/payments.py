@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from gateway.core.fields import ListOf, Page, ResponseModel, Time
 from gateway.core.statuses import AttemptStatus, PaymentStatus
@@ -21,14 +21,17 @@ AttemptId = Annotated[str, public_id("att")]
 RefundId = Annotated[str, public_id("ref")]
 Vnd = Annotated[int, Field(description="VND")]
 
-#: Why money taken needs a person (the payment's or the attempt's ``review_reason``).
-ReviewReason = Literal[
+#: Why money taken through an attempt needs a person. Documented, not enforced on the way out:
+#: the reasons belong to the money decision (gateway services), and an answer must not fail
+#: because a new reason was added there before here.
+REVIEW_REASONS = (
     "duplicate_payment",
     "amount_mismatch",
     "paid_after_expiry",
     "paid_after_cancellation",
     "cod_does_not_fit",
-]
+)
+ReviewReason = Annotated[str, WithJsonSchema({"type": "string", "enum": list(REVIEW_REASONS)})]
 
 
 class PaymentItem(ResponseModel):

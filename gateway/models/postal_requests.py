@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
 from gateway.core.fields import OneOf, PageSize, QueryModel, RequestModel, Time
-from gateway.models.postal import POSTAL_ORDER_STATUSES
+from gateway.core.postal.orders import Leg
+from gateway.models.postal import POSTAL_ORDER_STATUSES, Service
 from gateway.models.requests import Text
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,6}$")]
@@ -40,7 +41,7 @@ class PickupWindow(RequestModel):
 
 
 class CreatePostalOrder(RequestModel):
-    leg: Literal["pickup", "delivery"] = Field(
+    leg: Leg = Field(
         description="pickup: citizen → agency (dossier); delivery: agency → citizen (result)"
     )
     agency_code: Annotated[Text, StringConstraints(max_length=32)]
@@ -50,7 +51,7 @@ class CreatePostalOrder(RequestModel):
     cod_amount: StrictInt | None = Field(
         None, description="Fees the postman collects on delivery, integer VND (delivery leg only)"
     )
-    service: Literal["standard", "express"] = "standard"
+    service: Service = "standard"
     weight_grams: Annotated[StrictInt, Field(gt=0, le=30_000)] | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
     pickup_window: PickupWindow | None = None
