@@ -7,13 +7,15 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.schemas import CompleteRefund, CreateAttempt, CreateRefund, CreateTerminal
+from gateway.api.spec import IDEMPOTENCY_KEY, Header, Reply, Route
 from gateway.channels.base import RefundOutcome
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
-from gateway.http.responses import json_response, parse_body, read_json
+from gateway.http.responses import parse_body, read_json, respond
 from gateway.keys import ATTEMPTS, REFUNDS, TERMINALS
+from gateway.models.payments import Attempt, AttemptList, Refund, Terminal, TerminalList
+from gateway.models.requests import CompleteRefund, CreateAttempt, CreateRefund, CreateTerminal
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)
 FINANCE_ROLES = (Role.FINANCE, Role.FINANCE_APPROVER)
@@ -35,13 +37,13 @@ async def create_attempt(request: web.Request) -> web.Response:
 
     stored = await create_once(request, who, data, begin)
     view = await service.start(stored.body["attempt_id"], client_ip(request))
-    return json_response(view, status=201, headers=replay_headers(stored))
+    return respond(Attempt.model_validate(view), status=201, headers=replay_headers(stored))
 
 
 async def list_attempts(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
     views = await request.app[ATTEMPTS].list(who, request.match_info["payment_id"])
-    return json_response({"data": views})
+    return respond(AttemptList(data=[Attempt.model_validate(view) for view in views]))
 
 
 async def get_attempt(request: web.Request) -> web.Response:
@@ -49,7 +51,7 @@ async def get_attempt(request: web.Request) -> web.Response:
     view = await request.app[ATTEMPTS].get(
         who, request.match_info["payment_id"], request.match_info["attempt_id"]
     )
-    return json_response(view)
+    return respond(Attempt.model_validate(view))
 
 
 async def cancel_attempt(request: web.Request) -> web.Response:
@@ -57,7 +59,7 @@ async def cancel_attempt(request: web.Request) -> web.Response:
     view = await request.app[ATTEMPTS].cancel(
         who, request.match_info["payment_id"], request.match_info["attempt_id"]
     )
-    return json_response(view, status=202)
+    return respond(Attempt.model_validate(view), status=202)
 
 
 async def create_refund(request: web.Request) -> web.Response:
@@ -72,12 +74,13 @@ async def create_refund(request: web.Request) -> web.Response:
 
     stored = await create_once(request, who, data, begin)
     view = await service.execute(stored.body["refund_id"], who.client_id)
-    return json_response(view, status=201, headers=replay_headers(stored))
+    return respond(Refund.model_validate(view), status=201, headers=replay_headers(stored))
 
 
 async def get_refund(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES, *FINANCE_ROLES)
-    return json_response(await request.app[REFUNDS].get(who, request.match_info["refund_id"]))
+    refund = await request.app[REFUNDS].get(who, request.match_info["refund_id"])
+    return respond(Refund.model_validate(refund))
 
 
 async def complete_refund(request: web.Request) -> web.Response:
@@ -90,16 +93,161 @@ async def complete_refund(request: web.Request) -> web.Response:
         failure_code="manual" if body.status == "failed" else None,
     )
     view = await request.app[REFUNDS].complete(who, request.match_info["refund_id"], outcome)
-    return json_response(view)
+    return respond(Refund.model_validate(view))
 
 
 async def create_terminal(request: web.Request) -> web.Response:
     await principal(request, Role.ADMIN)
     body = parse_body(CreateTerminal, await read_json(request))
     view = await request.app[TERMINALS].add(body.agency_code, body.terminal_id, body.name)
-    return json_response(view, status=201)
+    return respond(Terminal.model_validate(view), status=201)
 
 
 async def list_terminals(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
-    return json_response({"data": await request.app[TERMINALS].list(who.agency_ids)})
+    terminals = await request.app[TERMINALS].list(who.agency_ids)
+    return respond(TerminalList(data=[Terminal.model_validate(view) for view in terminals]))
+
+
+_REPLAYED = {
+    "Idempotent-Replayed": Header(
+        "Present when the key was used before", {"const": "true"}, required=False
+    )
+}
+_REFUND_ROLES = (*PORTAL_ROLES, *FINANCE_ROLES)
+
+ROUTES = (
+    Route(
+        "POST",
+        "/v1/payments/{payment_id}/attempts",
+        create_attempt,
+        "Start an attempt: pay through VNPAY or push the bill to a card terminal",
+        PORTAL_ROLES,
+        {
+            201: Reply(
+                "The attempt (or, for a retried key, the attempt as it is now). `status` is "
+                "`pending` with a `next_action`, or `failed` when the provider refused, or "
+                "`unknown` when its answer was lost",
+                Attempt,
+                headers=_REPLAYED,
+            )
+        },
+        {
+            404: "`not_found`: no such payment for the caller's agencies, or (pos) the "
+            "terminal is not registered for the payment's agency",
+            409: "`invalid_transition` (the payment is not pending or has expired; `current` "
+            "names its status), `terminal_busy` (the terminal runs another sale), "
+            "`idempotency_key_reused`",
+            422: "`validation_failed`; field codes include `channel_unavailable` (`method` not "
+            "configured) and `required` (`terminal_id` for pos, `Idempotency-Key`)",
+        },
+        body=CreateAttempt,
+        params=(IDEMPOTENCY_KEY,),
+    ),
+    Route(
+        "GET",
+        "/v1/payments/{payment_id}/attempts",
+        list_attempts,
+        "List a payment's attempts, oldest first",
+        PORTAL_ROLES,
+        {200: Reply("The attempts", AttemptList)},
+        {404: "`not_found`"},
+    ),
+    Route(
+        "GET",
+        "/v1/payments/{payment_id}/attempts/{attempt_id}",
+        get_attempt,
+        "Get an attempt",
+        PORTAL_ROLES,
+        {200: Reply("The attempt", Attempt)},
+        {404: "`not_found` (also for an attempt of another payment)"},
+    ),
+    Route(
+        "POST",
+        "/v1/payments/{payment_id}/attempts/{attempt_id}/cancel",
+        cancel_attempt,
+        "Ask the provider to stop a running card-terminal attempt",
+        PORTAL_ROLES,
+        {
+            202: Reply(
+                "Asked. The outcome still comes from the provider (the card may have been "
+                "faster): the attempt is returned as it is now",
+                Attempt,
+            )
+        },
+        {
+            404: "`not_found`",
+            409: "`invalid_transition`: the attempt is not open (`created`, `pending`, "
+            "`unknown`) or its channel cannot be cancelled (VNPAY)",
+        },
+    ),
+    Route(
+        "POST",
+        "/v1/payments/{payment_id}/refunds",
+        create_refund,
+        "Refund (part of) a paid payment through the channel that took the money",
+        _REFUND_ROLES,
+        {
+            201: Reply(
+                "The refund: VNPAY settles it at once; bank-transfer and card refunds stay "
+                "`pending` until finance staff complete them",
+                Refund,
+            )
+        },
+        {
+            404: "`not_found`",
+            409: "`invalid_transition` (the payment is not `paid`, `partially_refunded` or "
+            "`needs_review`, or no attempt took money), `idempotency_key_reused`, `conflict` "
+            "(changed concurrently: retry)",
+            422: "`validation_failed`; `amount` → `exceeds_refundable` when more than what is "
+            "still refundable",
+        },
+        body=CreateRefund,
+        params=(IDEMPOTENCY_KEY,),
+    ),
+    Route(
+        "GET",
+        "/v1/refunds/{refund_id}",
+        get_refund,
+        "Get a refund",
+        _REFUND_ROLES,
+        {200: Reply("The refund", Refund)},
+        {404: "`not_found`"},
+    ),
+    Route(
+        "POST",
+        "/v1/refunds/{refund_id}/complete",
+        complete_refund,
+        "Record the result of a refund finance staff made by bank transfer or at the terminal",
+        FINANCE_ROLES,
+        {200: Reply("The settled refund", Refund)},
+        {
+            404: "`not_found`",
+            409: "`invalid_transition`: the refund is not `pending`",
+            422: "`validation_failed`: `status` → `invalid_choice`, `provider_transaction_id` "
+            "→ `invalid`",
+        },
+        body=CompleteRefund,
+    ),
+    Route(
+        "POST",
+        "/v1/terminals",
+        create_terminal,
+        "Register a card terminal for an agency",
+        (Role.ADMIN,),
+        {201: Reply("The terminal", Terminal)},
+        {
+            409: "`conflict`: the terminal id is already registered",
+            422: "`validation_failed`; `agency_code` → `unknown_agency`",
+        },
+        body=CreateTerminal,
+    ),
+    Route(
+        "GET",
+        "/v1/terminals",
+        list_terminals,
+        "List the card terminals of the caller's agencies",
+        PORTAL_ROLES,
+        {200: Reply("The terminals", TerminalList)},
+    ),
+)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
 from aiohttp import web
 
-from gateway.api.schemas import CreatePayment
-from gateway.core.errors import FieldError, ValidationFailed
+from gateway.api.spec import IDEMPOTENCY_KEY, Reply, Route
 from gateway.core.roles import Role
-from gateway.core.statuses import PaymentStatus
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
-from gateway.http.responses import json_response, parse_body, read_json
+from gateway.http.responses import parse_body, parse_query, read_json, respond
 from gateway.keys import METRICS, PAYMENTS
+from gateway.models.payments import Payment, PaymentList
+from gateway.models.requests import CreatePayment, PaymentQuery
 from gateway.services.payments import ListFilter
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)
@@ -27,61 +25,89 @@ async def create_payment(request: web.Request) -> web.Response:
     body = parse_body(CreatePayment, data)
     service = request.app[PAYMENTS]
     stored = await create_once(request, who, data, lambda conn: service.create(conn, who, body))
+    payment = Payment.model_validate(stored.body)
     if not stored.replayed:
         request.app[METRICS].payments_created.inc()
         log.info(
             "payment_created",
-            payment_id=stored.body["id"],
-            agency_code=stored.body["agency_code"],
-            amount=stored.body["amount"],
+            payment_id=payment.id,
+            agency_code=payment.agency_code,
+            amount=payment.amount,
         )
-    return json_response(stored.body, status=stored.status, headers=replay_headers(stored))
+    return respond(payment, status=stored.status, headers=replay_headers(stored))
 
 
 async def get_payment(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
-    return json_response(await request.app[PAYMENTS].get(who, request.match_info["payment_id"]))
+    payment = await request.app[PAYMENTS].get(who, request.match_info["payment_id"])
+    return respond(Payment.model_validate(payment))
 
 
 async def list_payments(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
-    query = request.rel_url.query
-    errors: list[FieldError] = []
-    status = None
-    if query.get("status"):
-        try:
-            status = PaymentStatus(query["status"])
-        except ValueError:
-            errors.append(FieldError("status", "invalid_choice", "unknown payment status"))
-    created: dict[str, datetime] = {}
-    for name in ("created_from", "created_to"):
-        if query.get(name):
-            try:
-                moment = datetime.fromisoformat(query[name].replace("Z", "+00:00"))
-            except ValueError:
-                moment = None
-            if moment is None or moment.tzinfo is None:
-                errors.append(FieldError(name, "invalid_format", "ISO 8601 time with offset"))
-            else:
-                created[name] = moment
-    limit_text = query.get("limit", "20")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
-        errors.append(FieldError("limit", "out_of_range", "1..100"))
-    if errors:
-        raise ValidationFailed(errors)
+    query = parse_query(PaymentQuery, request)
     listing = ListFilter(
-        dossier_code=query.get("dossier_code") or None,
-        status=status,
-        limit=int(limit_text),
-        cursor=query.get("cursor") or None,
-        created_from=created.get("created_from"),
-        created_to=created.get("created_to"),
+        dossier_code=query.dossier_code,
+        status=query.status,
+        limit=query.limit,
+        cursor=query.cursor,
+        created_from=query.created_from,
+        created_to=query.created_to,
     )
-    return json_response(await request.app[PAYMENTS].list_page(who, listing))
+    return respond(PaymentList.model_validate(await request.app[PAYMENTS].list_page(who, listing)))
 
 
 async def cancel_payment(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
-    payment = await request.app[PAYMENTS].cancel(who, request.match_info["payment_id"])
-    log.info("payment_cancelled", payment_id=payment["id"])
-    return json_response(payment)
+    payment = Payment.model_validate(
+        await request.app[PAYMENTS].cancel(who, request.match_info["payment_id"])
+    )
+    log.info("payment_cancelled", payment_id=payment.id)
+    return respond(payment)
+
+
+ROUTES = (
+    Route(
+        "POST",
+        "/v1/payments",
+        create_payment,
+        "Create a fee payment for a dossier",
+        PORTAL_ROLES,
+        {201: Reply("Created (or the stored response of a retried key)", Payment)},
+        {
+            403: "`forbidden` or `agency_not_in_scope`",
+            409: "`idempotency_key_reused`",
+            422: "`validation_failed` with field-level `errors`",
+        },
+        body=CreatePayment,
+        params=(IDEMPOTENCY_KEY,),
+    ),
+    Route(
+        "GET",
+        "/v1/payments",
+        list_payments,
+        "List payments of the caller's agencies, newest first",
+        PORTAL_ROLES,
+        {200: Reply("A page of payments", PaymentList)},
+        {400: "`invalid_cursor`", 422: "`validation_failed`"},
+        query=PaymentQuery,
+    ),
+    Route(
+        "GET",
+        "/v1/payments/{payment_id}",
+        get_payment,
+        "Get a payment",
+        PORTAL_ROLES,
+        {200: Reply("The payment", Payment)},
+        {404: "`not_found` (also for other agencies' payments)"},
+    ),
+    Route(
+        "POST",
+        "/v1/payments/{payment_id}/cancel",
+        cancel_payment,
+        "Cancel a pending payment",
+        PORTAL_ROLES,
+        {200: Reply("The cancelled payment", Payment)},
+        {404: "`not_found`", 409: "`invalid_transition`: not pending"},
+    ),
+)

@@ -7,11 +7,26 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from gateway.api.spec import Header, Param, Reply, Route
 from gateway.core.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
 from gateway.core.roles import Role
 from gateway.http.auth import principal
-from gateway.http.responses import json_response, read_json
+from gateway.http.responses import read_json, respond
 from gateway.keys import IMPORTS, RECON_RUNS, REPORTS, SETTINGS, WORKFLOW
+from reconciliation.api_models import (
+    DAY_FORMAT,
+    CreateReconRun,
+    DayClosed,
+    ExceptionQuery,
+    ReconException,
+    ReconExceptionDetail,
+    ReconExceptionList,
+    ReconRun,
+    ResolveException,
+    RunQuery,
+    StatementImport,
+    StatementUpload,
+)
 from reconciliation.workflow import Actor
 
 FINANCE = (Role.FINANCE, Role.FINANCE_APPROVER)
@@ -73,22 +88,25 @@ async def upload_statement(request: web.Request) -> web.Response:
         account=fields.get("account") or None,
         actor=actor.id,
     )
-    if view["duplicate"]:
-        return json_response(view, status=200)
-    return json_response(view, status=201 if view["status"] == "accepted" else 422)
+    answer = StatementImport.model_validate(view)
+    if answer.duplicate:
+        return respond(answer, status=200)
+    return respond(answer, status=201 if answer.status == "accepted" else 422)
 
 
 async def create_run(request: web.Request) -> web.Response:
     actor = await _actor(request, *FINANCE)
     data = await read_json(request)
     day = _day(data.get("business_date") if isinstance(data, dict) else None)
-    return json_response(await request.app[RECON_RUNS].run(actor, day), status=201)
+    return respond(
+        ReconRun.model_validate(await request.app[RECON_RUNS].run(actor, day)), status=201
+    )
 
 
 async def current_run(request: web.Request) -> web.Response:
     await _actor(request, *FINANCE)
     day = _day(request.rel_url.query.get("business_date"))
-    return json_response(await request.app[RECON_RUNS].current(day))
+    return respond(ReconRun.model_validate(await request.app[RECON_RUNS].current(day)))
 
 
 async def list_exceptions(request: web.Request) -> web.Response:
@@ -105,12 +123,13 @@ async def list_exceptions(request: web.Request) -> web.Response:
         source=query.get("source") or None,
         min_age_days=int(age) if age is not None else None,
     )
-    return json_response({"data": items})
+    return respond(ReconExceptionList(data=[ReconException.model_validate(i) for i in items]))
 
 
 async def get_exception(request: web.Request) -> web.Response:
     await _actor(request, *FINANCE)
-    return json_response(await request.app[WORKFLOW].get(request.match_info["exception_id"]))
+    view = await request.app[WORKFLOW].get(request.match_info["exception_id"])
+    return respond(ReconExceptionDetail.model_validate(view))
 
 
 async def resolve_exception(request: web.Request) -> web.Response:
@@ -124,20 +143,19 @@ async def resolve_exception(request: web.Request) -> web.Response:
         str(data.get("resolution", "")),
         str(data.get("reason", "")),
     )
-    return json_response(view)
+    return respond(ReconException.model_validate(view))
 
 
 async def approve_exception(request: web.Request) -> web.Response:
     actor = await _actor(request, *FINANCE)
-    return json_response(
-        await request.app[WORKFLOW].approve(actor, request.match_info["exception_id"])
-    )
+    view = await request.app[WORKFLOW].approve(actor, request.match_info["exception_id"])
+    return respond(ReconException.model_validate(view))
 
 
 async def close_day(request: web.Request) -> web.Response:
     actor = await _actor(request, *FINANCE)
     day = _day(request.match_info["day"], "day")
-    return json_response(await request.app[WORKFLOW].close_day(actor, day))
+    return respond(DayClosed.model_validate(await request.app[WORKFLOW].close_day(actor, day)))
 
 
 async def day_report(request: web.Request) -> web.Response:
@@ -150,3 +168,169 @@ async def day_report(request: web.Request) -> web.Response:
         f'attachment; filename="doi-soat-{day.isoformat()}.{fmt}"'
     )
     return response
+
+
+RECON = "/v1/reconciliation"
+APPROVERS = (Role.FINANCE_APPROVER,)
+_CLOSED = "`day_closed`: the day is closed and immutable"
+_BAD_DAY = {422: "`validation_failed`: `day` → `invalid_format`"}
+_BAD_DATE = {422: "`validation_failed`: `business_date` → `invalid_format`"}
+_DAY = Param("day", "path", {"type": "string", "format": "date"}, DAY_FORMAT)
+_REPORT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+}
+
+ROUTES = (
+    Route(
+        "POST",
+        f"{RECON}/statements",
+        upload_statement,
+        "Import a statement file (bank, VNPAY, POS, State Treasury)",
+        FINANCE,
+        {
+            201: Reply("Accepted: every line is stored for reconciliation", StatementImport),
+            200: Reply(
+                "The same bytes were uploaded before: the earlier import, accepted or "
+                "quarantined, with `duplicate: true`; nothing changes",
+                StatementImport,
+            ),
+            422: Reply(
+                "Quarantined (`application/json`): the file is stored with its `reason` and "
+                "every row error, and none of its lines is used; or `validation_failed` "
+                "(`application/problem+json`): `source` → `required`, `invalid_choice`; `file` "
+                "→ `required`",
+                StatementImport,
+            ),
+        },
+        {
+            400: "`bad_request`: not multipart/form-data",
+            409: f"{_CLOSED}: the file has a line on it; nothing is stored",
+            413: "`payload_too_large`: the file is over the upload limit",
+            422: "see above",
+        },
+        body=StatementUpload,
+        body_media="multipart/form-data",
+        json_body=False,
+        description="A file is accepted whole or quarantined whole, and identified by the "
+        "SHA-256 of its bytes.",
+    ),
+    Route(
+        "POST",
+        f"{RECON}/runs",
+        create_run,
+        "Reconcile a business day: its ledger against every counterpart's lines",
+        FINANCE,
+        {
+            201: Reply(
+                "The new current run. A previous run of the day is superseded (never edited) "
+                "and decisions taken on the same exceptions carry over",
+                ReconRun,
+            )
+        },
+        {409: _CLOSED, **_BAD_DATE},
+        body=CreateReconRun,
+    ),
+    Route(
+        "GET",
+        f"{RECON}/runs",
+        current_run,
+        "The current run of a business day",
+        FINANCE,
+        {200: Reply("The run", ReconRun)},
+        {404: "`not_found`: the day has not been reconciled", **_BAD_DATE},
+        query=RunQuery,
+    ),
+    Route(
+        "GET",
+        f"{RECON}/exceptions",
+        list_exceptions,
+        "The exception queue (superseded exceptions left out)",
+        FINANCE,
+        {200: Reply("At most 200 exceptions, by business date, type and id", ReconExceptionList)},
+        _BAD_DATE,
+        query=ExceptionQuery,
+    ),
+    Route(
+        "GET",
+        f"{RECON}/exceptions/{{exception_id}}",
+        get_exception,
+        "An exception with its statement lines, for side-by-side review",
+        FINANCE,
+        {200: Reply("The exception", ReconExceptionDetail)},
+        {404: "`not_found`"},
+    ),
+    Route(
+        "POST",
+        f"{RECON}/exceptions/{{exception_id}}/resolve",
+        resolve_exception,
+        "Resolve an open exception (maker); it then awaits approval",
+        FINANCE,
+        {200: Reply("The resolved exception", ReconException)},
+        {
+            404: "`not_found`",
+            409: f"`invalid_transition`: not `open`; {_CLOSED}",
+            422: "`validation_failed`: `resolution` → `invalid_choice`, `reason` → `required`, "
+            "`body` → `not_object`",
+        },
+        body=ResolveException,
+    ),
+    Route(
+        "POST",
+        f"{RECON}/exceptions/{{exception_id}}/approve",
+        approve_exception,
+        "Approve a resolution (checker: someone other than who resolved it)",
+        APPROVERS,
+        {200: Reply("The approved exception", ReconException)},
+        {
+            403: "`forbidden`: approving needs `finance_approver`",
+            404: "`not_found`",
+            409: "`invalid_transition`: not `resolved`; `cannot_approve_own_resolution`; "
+            f"{_CLOSED}",
+        },
+    ),
+    Route(
+        "POST",
+        f"{RECON}/days/{{day}}/close",
+        close_day,
+        "Close a business day: no file, run, resolution or approval touches it again",
+        APPROVERS,
+        {200: Reply("Closed", DayClosed)},
+        {
+            403: "`forbidden`: closing needs `finance_approver`",
+            409: "`open_exceptions`: exceptions of the current run are open or await approval; "
+            "`invalid_transition` (`current`: `not_reconciled`): the day has no run; "
+            f"{_CLOSED} already",
+            **_BAD_DAY,
+        },
+        params=(_DAY,),
+    ),
+    Route(
+        "GET",
+        f"{RECON}/days/{{day}}/report.{{format:xlsx|csv}}",
+        day_report,
+        "The day report: per collection account opening balance, credits, debits and closing "
+        "balance; matched count and VND; exceptions still open; what reached the State "
+        "Treasury by fee kind",
+        FINANCE,
+        {
+            200: Reply(
+                "`xlsx`: a workbook; `csv`: UTF-8 with a BOM",
+                media=tuple(_REPORT_TYPES.values()),
+                headers={
+                    "Content-Disposition": Header('attachment; filename="doi-soat-<day>.<format>"')
+                },
+            )
+        },
+        {404: "`not_found`: the day has not been reconciled (or another format)", **_BAD_DAY},
+        params=(
+            _DAY,
+            Param(
+                "format",
+                "path",
+                {"type": "string", "enum": list(_REPORT_TYPES)},
+                ", ".join(f"`{name}` → {media}" for name, media in _REPORT_TYPES.items()),
+            ),
+        ),
+    ),
+)

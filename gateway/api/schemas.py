@@ -1,99 +1,26 @@
-"""Request bodies of the JSON API. These models are the single source for validation and
-for the request schemas in ``/openapi.json``."""
+"""Moved to :mod:`gateway.models.requests`; kept as a re-export until the services import
+from there."""
 
-from __future__ import annotations
-
-import json
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    StrictInt,
-    StringConstraints,
-    field_validator,
+from gateway.models.requests import (
+    CompleteRefund,
+    CreateAttempt,
+    CreatePayment,
+    CreateRefund,
+    CreateTerminal,
+    CreateWebhookEndpoint,
+    FeeItem,
+    Payer,
+    Text,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Payer(_Body):
-    name: Annotated[Text, StringConstraints(max_length=255)]
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{8,20}$")] | None = None
-    email: Annotated[EmailStr, StringConstraints(max_length=254)] | None = None
-    id_number: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{6,20}$")] | None = None
-
-
-class FeeItem(_Body):
-    kind: Literal["fee", "charge"] = Field(description="fee = phí, charge = lệ phí")
-    code: Annotated[Text, StringConstraints(max_length=64)] | None = None
-    description: Annotated[Text, StringConstraints(max_length=255)]
-    amount: Annotated[StrictInt, Field(gt=0, description="Integer VND")]
-    budget_subitem: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = Field(
-        None, description="Budget sub-item (tiểu mục), 4 digits"
-    )
-
-
-class CreatePayment(_Body):
-    agency_code: Annotated[Text, StringConstraints(max_length=32)]
-    dossier_code: Annotated[Text, StringConstraints(max_length=64)]
-    procedure_code: Annotated[Text, StringConstraints(max_length=64)] | None = None
-    procedure_name: Annotated[Text, StringConstraints(max_length=255)] | None = None
-    payer: Payer
-    items: Annotated[list[FeeItem], Field(min_length=1, max_length=50)]
-    expires_in_seconds: StrictInt | None = Field(
-        None, description="Default 900; bounded by configuration (60..604800 by default)"
-    )
-    return_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2048)] | None = (
-        None
-    )
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Echoed back; ≤ 4 KiB")
-
-    @field_validator("metadata")
-    @classmethod
-    def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value, ensure_ascii=False).encode()) > 4096:
-            raise ValueError("metadata must be at most 4 KiB of JSON")
-        return value
-
-
-class CreateWebhookEndpoint(_Body):
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
-    events: Annotated[
-        list[Annotated[str, StringConstraints(max_length=64)]], Field(min_length=1, max_length=20)
-    ] = Field(description='Event types to receive, or ["*"] for all')
-
-
-class CreateAttempt(_Body):
-    method: Literal["vnpay", "pos"]
-    terminal_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = Field(
-        None, description="Required for pos: the registered terminal to push to"
-    )
-    bank_code: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,20}$")] | None = Field(
-        None, description="VNPAY: preselect a bank or method (e.g. VNPAYQR, VNBANK, INTCARD)"
-    )
-    locale: Literal["vn", "en"] = "vn"
-
-
-class CreateRefund(_Body):
-    amount: Annotated[StrictInt, Field(gt=0, description="Integer VND, at most the refundable")]
-    reason: Annotated[Text, StringConstraints(max_length=255)]
-
-
-class CreateTerminal(_Body):
-    agency_code: Annotated[Text, StringConstraints(max_length=32)]
-    terminal_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-    name: Annotated[Text, StringConstraints(max_length=255)]
-
-
-class CompleteRefund(_Body):
-    status: Literal["succeeded", "failed"]
-    provider_transaction_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        None, description="The bank's or terminal's reference of the refund made by hand"
-    )
+__all__ = [
+    "CompleteRefund",
+    "CreateAttempt",
+    "CreatePayment",
+    "CreateRefund",
+    "CreateTerminal",
+    "CreateWebhookEndpoint",
+    "FeeItem",
+    "Payer",
+    "Text",
+]

@@ -5,17 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.schemas import CreateWebhookEndpoint
-from gateway.core.errors import FieldError, ValidationFailed
+from gateway.api.spec import IDEMPOTENCY_KEY, Reply, Route
+from gateway.core.fields import PageSize, QueryModel
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
-from gateway.http.responses import json_response, parse_body, read_json
+from gateway.http.responses import parse_body, parse_query, read_json, respond
 from gateway.keys import ENDPOINTS, EVENTS
+from gateway.models.requests import CreateWebhookEndpoint
+from webhooks.models import (
+    DeliveryPage,
+    EventWithDeliveries,
+    WebhookEndpoint,
+    WebhookEndpointList,
+    WebhookEndpointWithSecret,
+)
 
 ROLES = (Role.PORTAL, Role.POSTAL_OPERATOR)
+
+
+class DeliveryQuery(QueryModel):
+    limit: PageSize = 20
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
 
 
 async def create_endpoint(request: web.Request) -> web.Response:
@@ -31,12 +45,17 @@ async def create_endpoint(request: web.Request) -> web.Response:
 
     stored = await create_once(request, who, data, create)
     view = await service.created_view(who.client_id, stored.body["endpoint_id"])
-    return json_response(view, status=stored.status, headers=replay_headers(stored))
+    return respond(
+        WebhookEndpointWithSecret.model_validate(view),
+        status=stored.status,
+        headers=replay_headers(stored),
+    )
 
 
 async def list_endpoints(request: web.Request) -> web.Response:
     who = await principal(request, *ROLES)
-    return json_response({"data": await request.app[ENDPOINTS].list(who.client_id)})
+    views = await request.app[ENDPOINTS].list(who.client_id)
+    return respond(WebhookEndpointList(data=[WebhookEndpoint.model_validate(v) for v in views]))
 
 
 async def delete_endpoint(request: web.Request) -> web.Response:
@@ -48,31 +67,121 @@ async def delete_endpoint(request: web.Request) -> web.Response:
 async def rotate_secret(request: web.Request) -> web.Response:
     who = await principal(request, *ROLES)
     view = await request.app[ENDPOINTS].rotate(who.client_id, request.match_info["endpoint_id"])
-    return json_response(view)
+    return respond(WebhookEndpointWithSecret.model_validate(view))
 
 
 async def endpoint_deliveries(request: web.Request) -> web.Response:
     who = await principal(request, *ROLES)
-    limit_text = request.rel_url.query.get("limit", "20")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
-        raise ValidationFailed([FieldError("limit", "out_of_range", "1..100")])
+    query = parse_query(DeliveryQuery, request)
     page = await request.app[EVENTS].deliveries_of_endpoint(
-        who.client_id,
-        request.match_info["endpoint_id"],
-        int(limit_text),
-        request.rel_url.query.get("cursor") or None,
+        who.client_id, request.match_info["endpoint_id"], query.limit, query.cursor
     )
-    return json_response(page)
+    return respond(DeliveryPage.model_validate(page))
 
 
 async def get_event(request: web.Request) -> web.Response:
     who = await principal(request, *ROLES)
-    return json_response(
-        await request.app[EVENTS].get(who.client_id, request.match_info["event_id"])
-    )
+    view = await request.app[EVENTS].get(who.client_id, request.match_info["event_id"])
+    return respond(EventWithDeliveries.model_validate(view))
 
 
 async def redeliver_event(request: web.Request) -> web.Response:
     who = await principal(request, *ROLES)
     view = await request.app[EVENTS].redeliver(who.client_id, request.match_info["event_id"])
-    return json_response(view, status=202)
+    return respond(EventWithDeliveries.model_validate(view), status=202)
+
+
+_SCOPE = "Endpoints and events are per API client."
+
+ROUTES = (
+    Route(
+        "POST",
+        "/v1/webhook-endpoints",
+        create_endpoint,
+        "Register a webhook endpoint",
+        ROLES,
+        {
+            201: Reply(
+                "The endpoint with its signing secret (a retried key answers the stored response)",
+                WebhookEndpointWithSecret,
+            )
+        },
+        {
+            409: "`idempotency_key_reused`",
+            422: "`validation_failed`; `url` → `invalid_url`, `scheme_not_allowed`, "
+            "`address_not_allowed`, `too_many_endpoints` (20); `events` → `unknown_event_type`",
+        },
+        body=CreateWebhookEndpoint,
+        params=(IDEMPOTENCY_KEY,),
+        description=_SCOPE,
+    ),
+    Route(
+        "GET",
+        "/v1/webhook-endpoints",
+        list_endpoints,
+        "List webhook endpoints (disabled ones too; deleted ones are gone)",
+        ROLES,
+        {200: Reply("The endpoints", WebhookEndpointList)},
+        description=_SCOPE,
+    ),
+    Route(
+        "DELETE",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        delete_endpoint,
+        "Delete a webhook endpoint; its pending deliveries fail",
+        ROLES,
+        {204: Reply("Deleted", media=())},
+        {404: "`not_found`"},
+        description=_SCOPE,
+    ),
+    Route(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        rotate_secret,
+        "Issue a new signing secret; the previous one keeps signing for an overlap",
+        ROLES,
+        {200: Reply("The endpoint with its new secret", WebhookEndpointWithSecret)},
+        {404: "`not_found` (also for a disabled endpoint)"},
+        description=_SCOPE,
+    ),
+    Route(
+        "GET",
+        "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        endpoint_deliveries,
+        "Deliveries to an endpoint, newest first",
+        ROLES,
+        {200: Reply("A page of deliveries", DeliveryPage)},
+        {
+            400: "`invalid_cursor`",
+            404: "`not_found`",
+            422: "`validation_failed`: `limit` → `out_of_range`",
+        },
+        query=DeliveryQuery,
+        description=_SCOPE,
+    ),
+    Route(
+        "GET",
+        "/v1/events/{event_id}",
+        get_event,
+        "An event with its deliveries and their attempts",
+        ROLES,
+        {200: Reply("The event", EventWithDeliveries)},
+        {404: "`not_found`"},
+        description=_SCOPE,
+    ),
+    Route(
+        "POST",
+        "/v1/events/{event_id}/redeliver",
+        redeliver_event,
+        "Send an event again now to every enabled endpoint subscribed to it",
+        ROLES,
+        {
+            202: Reply(
+                "Queued (the retry schedule starts afresh); the event as it is now",
+                EventWithDeliveries,
+            )
+        },
+        {404: "`not_found`"},
+        description=_SCOPE,
+    ),
+)

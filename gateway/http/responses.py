@@ -39,6 +39,13 @@ _FIELD_CODES = {
     "list_type": "not_list",
     "model_type": "not_object",
     "model_attributes_type": "not_object",
+    "enum": "invalid_choice",
+    "datetime_parsing": "invalid_format",
+    "datetime_from_date_parsing": "invalid_format",
+    "timezone_aware": "invalid_format",
+    "date_parsing": "invalid_format",
+    "date_from_datetime_parsing": "invalid_format",
+    "date_from_datetime_inexact": "invalid_format",
 }
 
 
@@ -51,6 +58,26 @@ def json_response(
         content_type="application/json",
         headers=headers,
     )
+
+
+def respond(
+    model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A response model as JSON (times with ``Z``, text as UTF-8); a field left unset (one with
+    a default) is left out."""
+    return web.Response(
+        body=model.model_dump_json(exclude_unset=True).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def parse_query(model: type[Model], request: web.Request) -> Model:
+    """The query string as ``model``; an empty parameter counts as absent. Bad values are
+    ``validation_failed`` with one field error each."""
+    query = request.rel_url.query
+    return parse_body(model, {name: query[name] for name in query if query[name]})
 
 
 def problem(

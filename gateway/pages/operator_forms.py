@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
-from gateway.api.postal_schemas import Handover, OperatorEvent
 from gateway.core.errors import FieldError, ValidationFailed
 from gateway.http.responses import parse_body
+from gateway.models.postal_requests import Handover, OperatorEvent
 from gateway.pages.console_auth import Form
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")

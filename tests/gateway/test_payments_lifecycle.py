@@ -150,3 +150,22 @@ async def test_expiry_sweep_expires_only_overdue_pending_payments(gateway: Gatew
         statuses[payment["id"]] = (await response.json())["status"]
     assert statuses == {short["id"]: "expired", long["id"]: "pending", cancelled["id"]: "cancelled"}
     assert await gateway.client.app[PAYMENTS].expire_due() == 0
+
+
+async def test_bad_list_filters_have_stable_field_codes(gateway: Gateway) -> None:
+    for params, code in (
+        ({"status": "lost"}, "invalid_choice"),
+        ({"created_from": "yesterday"}, "invalid_format"),
+        ({"created_to": "2026-11-22T00:00:00"}, "invalid_format"),
+        ({"limit": "0"}, "out_of_range"),
+        ({"limit": "abc"}, "out_of_range"),
+    ):
+        response = await gateway.client.get("/v1/payments", params=params, headers=gateway.auth())
+        problem = await response.json()
+        assert (response.status, problem["code"]) == (422, "validation_failed"), params
+        assert [error["code"] for error in problem["errors"]] == [code], params
+    # Unknown and empty parameters are ignored, as links from portals carry their own.
+    response = await gateway.client.get(
+        "/v1/payments", params={"utm_source": "x", "status": ""}, headers=gateway.auth()
+    )
+    assert response.status == 200

@@ -1,0 +1,75 @@
+"""What providers send to the gateway's callbacks and what they get back, as far as
+``/openapi.json`` describes them (each connector parses and verifies the bytes itself)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, RootModel, WithJsonSchema
+
+from gateway.core.fields import ResponseModel, Time
+
+
+class BankCreditNotice(BaseModel):
+    """A collection bank's credit notice (the signed JSON the bank posts)."""
+
+    transaction_id: str = Field(description="The bank's id of the credit: notices are kept once")
+    bin: str = Field(description="The bank's BIN of the collection account")
+    account_number: str
+    amount: int = Field(description="VND credited")
+    description: str = Field(description="The transfer text, where the payment reference is")
+    booked_at: Time
+
+
+class NoticeAck(ResponseModel):
+    status: Literal["accepted", "duplicate"]
+    outcome: Literal["applied", "needs_review", "duplicate_payment", "unmatched"]
+
+
+#: VNPAY's ``RspCode``, its ``Message`` (VNPAY's spelling) and what it means.
+IPN_ANSWERS = (
+    ("00", "Confirm Success", "Recorded (a failed payment too; also a duplicate still open)"),
+    ("01", "Order not found", "No attempt has this `vnp_TxnRef`"),
+    ("02", "Order already confirmed", "The attempt is already final (also for a replay)"),
+    ("04", "invalid amount", "`vnp_Amount` differs from the attempt's amount"),
+    ("97", "Invalid signature", "Bad `vnp_SecureHash`, or a `vnp_TmnCode` without a secret"),
+    ("99", "Unknow error", "Malformed: a parameter missing, repeated or badly formatted"),
+)
+_IPN_SCHEMA = {
+    "description": "VNPAY reads `RspCode`; it stops retrying on `00` and `02`",
+    "oneOf": [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["RspCode", "Message"],
+            "properties": {"RspCode": {"const": code}, "Message": {"const": message}},
+            "description": meaning,
+        }
+        for code, message, meaning in IPN_ANSWERS
+    ],
+}
+
+
+class IpnAnswer(RootModel[Annotated[dict[str, str], WithJsonSchema(_IPN_SCHEMA)]]):
+    """VNPAY reads `RspCode`; it stops retrying on `00` and `02`"""
+
+
+class PosSaleResult(BaseModel):
+    """The POS cloud's sale result. Unknown fields are ignored."""
+
+    sale_id: str = Field(description="The attempt id")
+    status: Literal["sent_to_terminal", "approved", "declined", "cancelled", "timed_out"]
+    amount: int = Field(ge=1)
+    approval_code: str | None = None
+    masked_pan: str | None = None
+    card_brand: Literal["NAPAS", "VISA", "MASTERCARD", "JCB"] | None = None
+    rrn: str | None = None
+    decline_reason: str | None = None
+    completed_at: Time | None = Field(None, description="Required once the sale is final")
+
+
+class PosAck(ResponseModel):
+    status: Literal["accepted"]
+    outcome: Literal["applied", "already_final", "ignored", "duplicate"] = Field(
+        description="`duplicate`: this very result was received before"
+    )

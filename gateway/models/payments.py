@@ -1,0 +1,180 @@
+"""Response bodies of the payment API: payments, attempts, refunds and card terminals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, WithJsonSchema
+
+from gateway.core.fields import ListOf, Page, ResponseModel, Time
+from gateway.core.statuses import AttemptStatus, PaymentStatus
+
+
+def public_id(prefix: str) -> Any:
+    """An id the gateway made: ``<prefix>_`` and 26 base32 characters (documented, not
+    checked on the way out, like every pattern of a response)."""
+    return Field(json_schema_extra={"pattern": f"^{prefix}_[a-z2-7]{{26}}$"})
+
+
+PaymentId = Annotated[str, public_id("pay")]
+AttemptId = Annotated[str, public_id("att")]
+RefundId = Annotated[str, public_id("ref")]
+Vnd = Annotated[int, Field(description="VND")]
+
+#: Why money taken through an attempt needs a person. Documented, not enforced on the way out:
+#: the reasons belong to the money decision (gateway services), and an answer must not fail
+#: because a new reason was added there before here.
+REVIEW_REASONS = (
+    "duplicate_payment",
+    "amount_mismatch",
+    "paid_after_expiry",
+    "paid_after_cancellation",
+    "cod_does_not_fit",
+)
+ReviewReason = Annotated[str, WithJsonSchema({"type": "string", "enum": list(REVIEW_REASONS)})]
+
+
+class PaymentItem(ResponseModel):
+    kind: Literal["fee", "charge", "postal"]
+    code: str | None
+    description: str
+    amount: Annotated[int, Field(ge=1)]
+    budget_subitem: str | None
+
+
+class PayerName(ResponseModel):
+    """Only the name is echoed back; contact data stays in the gateway."""
+
+    name: str | None
+
+
+class VietQr(ResponseModel):
+    payload: str = Field(description="NAPAS VietQR (EMVCo) text")
+    bank_bin: str
+    account_number: str
+    account_name: str
+    png_url: str
+    svg_url: str
+
+
+class Payment(ResponseModel):
+    id: PaymentId
+    status: PaymentStatus
+    review_reason: str | None
+    amount: int = Field(description="Total in VND (sum of items)")
+    currency: Literal["VND"]
+    reference: str = Field(
+        json_schema_extra={"maxLength": 25},
+        description="Travels in the QR and the transfer text; ends in a check symbol",
+    )
+    agency_code: str
+    agency_name: str | None
+    dossier_code: str
+    procedure_code: str | None
+    procedure_name: str | None
+    payer: PayerName
+    items: list[PaymentItem]
+    expires_at: Time
+    created_at: Time
+    paid_at: Time | None
+    return_url: str | None
+    metadata: dict[str, Any]
+    checkout_url: str
+    vietqr: VietQr
+
+
+class PaymentList(Page[Payment]):
+    """A page of payments, newest first."""
+
+
+class RedirectAction(ResponseModel):
+    """VNPAY"""
+
+    type: Literal["redirect"]
+    url: str = Field(description="VNPAY's payment page: send the citizen there")
+
+
+class TerminalAction(ResponseModel):
+    """Card terminal: the bill is on this terminal, waiting for the card"""
+
+    type: Literal["terminal"]
+    terminal_id: str
+
+
+class Attempt(ResponseModel):
+    id: AttemptId
+    payment_id: PaymentId
+    method: Literal["vietqr", "vnpay", "pos", "cod"] = Field(
+        description="`vietqr` is the bank-transfer attempt every payment starts with; "
+        "`cod`: collected by the postman on delivery of a postal order"
+    )
+    status: AttemptStatus = Field(
+        description="`unknown`: a provider call timed out; resolved by querying the provider, "
+        "never by guessing"
+    )
+    amount: Vnd
+    next_action: RedirectAction | TerminalAction | None = Field(
+        description="What to do to finish the attempt; null when nothing (VietQR, or failed "
+        "before the provider took it)"
+    )
+    terminal_id: str | None
+    provider_reference: str = Field(
+        description="The reference the provider knows (VNPAY `vnp_TxnRef`; for VietQR the "
+        "payment reference)"
+    )
+    provider_transaction_id: str | None
+    failure_code: str | None = Field(
+        description="e.g. `vnpay_24`, `card_declined:<reason>`, `no_card_presented`"
+    )
+    review_reason: ReviewReason | None = Field(
+        description="Set when money taken through this attempt needs a person"
+    )
+    details: dict[str, Any] = Field(
+        description="Provider details: VNPAY `bank_code`, `locale`, `response_code`, …; card "
+        "`approval_code`, `masked_pan`, `card_brand`, `rrn`, `decline_reason`"
+    )
+    expires_at: Time | None
+    created_at: Time
+    updated_at: Time
+
+
+class AttemptList(ListOf[Attempt]):
+    """A payment's attempts, oldest first."""
+
+
+class Refund(ResponseModel):
+    id: RefundId
+    payment_id: PaymentId
+    attempt_id: AttemptId = Field(description="The attempt whose money is refunded")
+    amount: Vnd
+    reason: str
+    status: Literal["pending", "succeeded", "failed"] = Field(
+        description="VNPAY refunds settle at once (`pending` only if its answer was lost); "
+        "bank-transfer and card refunds stay `pending` until finance staff record the result"
+    )
+    failure_code: str | None
+    provider_reference: str
+    provider_transaction_id: str | None
+    created_at: Time
+    updated_at: Time
+
+
+class Terminal(ResponseModel):
+    terminal_id: str
+    agency_code: str
+    name: str
+    busy: bool = Field(description="Running a sale (one at a time)")
+    active_attempt_id: str | None
+
+
+class TerminalList(ListOf[Terminal]):
+    """The card terminals of the caller's agencies."""
+
+
+class CheckoutStatus(ResponseModel):
+    """What the checkout page polls."""
+
+    status: PaymentStatus
+    status_label: str
+    expires_at: Time
+    paid_at: Time | None

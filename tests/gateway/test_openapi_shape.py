@@ -1,0 +1,25 @@
+"""The generated /openapi.json keeps the public shape of the hand-written one it replaced:
+the same operations, and every parameter, field path and error code it declared
+(``data/openapi_shape_before.json`` was taken from the hand-written document)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from openapi_shape import shape
+
+from gateway.api.openapi import document
+
+BEFORE = json.loads((Path(__file__).parent / "data" / "openapi_shape_before.json").read_text())
+
+
+def test_the_generated_document_serves_the_same_operations() -> None:
+    assert shape(document())["operations"] == BEFORE["operations"]
+
+
+def test_no_parameter_field_or_error_code_of_the_hand_written_document_is_lost() -> None:
+    now = shape(document())
+    for part in ("parameters", "fields", "errors"):
+        lost = sorted(set(BEFORE[part]) - set(now[part]))
+        assert lost == [], f"{part} no longer documented: {lost}"

@@ -1,0 +1,180 @@
+"""What the webhook API answers (endpoints, deliveries, events) and the body of every event a
+subscribed endpoint receives, as pydantic models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, RootModel, WithJsonSchema
+
+from gateway.core.fields import ListOf, OneOf, Page, ResponseModel, Time
+from gateway.core.statuses import DeliveryStatus
+from gateway.models.payments import Attempt, Payment, PaymentId, Refund, public_id
+from gateway.models.postal import PostalOrder
+
+#: Every event type, with what it announces (a test checks these against the outbox's list).
+EVENT_TYPES: dict[str, str] = {
+    "payment.paid": "The payment is paid.",
+    "payment.expired": "The payment expired unpaid.",
+    "payment.cancelled": "The payment was cancelled.",
+    "payment.needs_review": "Money arrived that does not fit the bill (see `review_reason`).",
+    "payment.partially_refunded": "A refund succeeded; part of the amount is refunded.",
+    "payment.refunded": "Refunds now cover the whole amount.",
+    "attempt.failed": "An attempt failed (declined, refused by the provider, timed out).",
+    "attempt.needs_review": "An attempt took money for a bill already paid through another "
+    "attempt (`review_reason: duplicate_payment`); finance staff refund it.",
+    "refund.succeeded": "A refund succeeded.",
+    "refund.failed": "A refund failed.",
+    "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",
+    "postal.order.updated": "The postal order moved to a status without an event of its own "
+    "(pickup assigned, in transit, out for delivery, return pending, …), its cancellation "
+    "was requested or refused (`cancel_state`), the post office accepted it (`accepted_at`), "
+    "or COD was recorded without a move.",
+    "postal.order.picked_up": "The postman picked the parcel up.",
+    "postal.order.delivered": "The parcel was delivered (pickup leg: the dossier reached the "
+    "agency, `handed_over_at`).",
+    "postal.order.failed": "A pickup or delivery attempt failed, the parcel was lost, or VNPost "
+    "refused the order (`submit_failed`, see `last_error`).",
+    "postal.order.returned": "The parcel came back to the sender.",
+    "postal.order.cancelled": "The postal order was cancelled.",
+}
+
+EventId = Annotated[str, public_id("evt")]
+EndpointId = Annotated[str, public_id("we")]
+
+
+def _of_kind(kind: str) -> tuple[str, ...]:
+    return tuple(name for name in EVENT_TYPES if name.startswith(f"{kind}."))
+
+
+def _sequence(subject: str) -> Any:
+    return Field(
+        ge=1,
+        description=f"Grows per {subject}: drop an event older than one already applied",
+    )
+
+
+class _Event(ResponseModel):
+    id: EventId = Field(description="Also the `webhook-id` of every delivery")
+    created_at: Time
+
+
+class PaymentEventData(ResponseModel):
+    payment: Payment
+    sequence: int = _sequence("payment")
+
+
+class PaymentEvent(_Event):
+    """The payment as it is after the change"""
+
+    type: Annotated[str, OneOf(_of_kind("payment"))]
+    data: PaymentEventData
+
+
+class AttemptEventData(ResponseModel):
+    attempt: Attempt
+    payment_id: PaymentId
+    sequence: int = _sequence("payment")
+
+
+class AttemptEvent(_Event):
+    """The attempt as it is after the change"""
+
+    type: Annotated[str, OneOf(_of_kind("attempt"))]
+    data: AttemptEventData
+
+
+class RefundEventData(ResponseModel):
+    refund: Refund
+    payment_id: PaymentId
+    sequence: int = _sequence("payment")
+
+
+class RefundEvent(_Event):
+    """The refund as it is after the change"""
+
+    type: Annotated[str, OneOf(_of_kind("refund"))]
+    data: RefundEventData
+
+
+class PostalOrderEventData(ResponseModel):
+    postal_order: PostalOrder
+    sequence: int = _sequence("postal order")
+
+
+class PostalOrderEvent(_Event):
+    """The order as it is after the change"""
+
+    type: Annotated[str, OneOf(_of_kind("postal"))]
+    data: PostalOrderEventData
+
+
+class Event(RootModel[PaymentEvent | AttemptEvent | RefundEvent | PostalOrderEvent]):
+    """The exact body every delivery of the event sends"""
+
+
+#: Which model describes an event type's body, by the type's first word.
+EVENT_MODELS: dict[str, type[_Event]] = {
+    "payment": PaymentEvent,
+    "attempt": AttemptEvent,
+    "refund": RefundEvent,
+    "postal": PostalOrderEvent,
+}
+
+
+class WebhookEndpoint(ResponseModel):
+    id: EndpointId
+    url: str
+    events: list[str]
+    status: Literal["enabled", "disabled"]
+    disabled_reason: Annotated[str, OneOf(("gone",))] | None = Field(
+        description="`gone`: the endpoint answered 410 and was disabled"
+    )
+    created_at: Time
+    previous_secret_expires_at: Time | None = Field(
+        description="After a rotation the previous secret signs too, until this time"
+    )
+
+
+class WebhookEndpointWithSecret(WebhookEndpoint):
+    secret: str = Field(
+        json_schema_extra={"pattern": "^whsec_[A-Za-z0-9+/]{43}=$"},
+        description="Standard Webhooks signing secret; shown only in this answer",
+    )
+
+
+class WebhookEndpointList(ListOf[WebhookEndpoint]):
+    """The caller's endpoints (disabled ones too)."""
+
+
+class DeliveryAttempt(ResponseModel):
+    attempted_at: Time
+    status_code: int | None
+    error: str | None = Field(description="`timeout` or `connection_error: …` when no status came")
+    duration_ms: int = Field(ge=0)
+
+
+class Delivery(ResponseModel):
+    id: int
+    event_id: EventId
+    event_type: Annotated[str, OneOf(EVENT_TYPES)]
+    endpoint_id: EndpointId
+    status: DeliveryStatus
+    attempt_count: int = Field(ge=0)
+    next_attempt_at: Time | None
+    delivered_at: Time | None
+    last_status_code: int | None
+    attempts: list[DeliveryAttempt]
+
+
+class DeliveryPage(Page[Delivery]):
+    """Deliveries to an endpoint, newest first."""
+
+
+class EventWithDeliveries(ResponseModel):
+    #: The body as it was sent: kept as stored (an event is never rewritten), documented as
+    #: :class:`Event`.
+    event: Annotated[
+        dict[str, Any], WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/Event"}]})
+    ]
+    deliveries: list[Delivery]
