@@ -22,10 +22,9 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.schemas import CreateAttempt
 from gateway.channels.base import (
     AttemptRef,
     AttemptRequest,
@@ -41,6 +40,7 @@ from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFoun
 from gateway.core.ids import new_id
 from gateway.core.money import ChannelName, MoneyDecision, ReviewReason, lock_bill, money_arrived
 from gateway.core.statuses import ATTEMPTS, AttemptStatus, PaymentStatus
+from gateway.models.requests import CreateAttempt
 from gateway.services import payment_state as state
 from gateway.services import terminals
 from gateway.services.clients import Principal
@@ -145,22 +145,21 @@ class AttemptService:
             assert request.terminal_id is not None
             await terminals.claim(conn, request.terminal_id, row.agency_id, attempt_id)
         expires_at = min(row.expires_at, now + timedelta(minutes=self.vnpay_minutes))
-        await conn.execute(
-            insert(attempts).values(
-                id=attempt_id,
-                payment_id=payment_id,
-                channel=request.method,
-                status=AttemptStatus.CREATED.value,
-                provider_reference=reference_for(attempt_id),
-                amount=row.amount,
-                terminal_id=request.terminal_id if request.method == "pos" else None,
-                details={"bank_code": request.bank_code, "locale": request.locale}
-                if request.method == "vnpay"
-                else {},
-                expires_at=expires_at if request.method == "vnpay" else row.expires_at,
-                created_at=now,
-                updated_at=now,
-            )
+        await ATTEMPTS.insert(
+            conn,
+            AttemptStatus.CREATED,
+            id=attempt_id,
+            payment_id=payment_id,
+            channel=request.method,
+            provider_reference=reference_for(attempt_id),
+            amount=row.amount,
+            terminal_id=request.terminal_id if request.method == "pos" else None,
+            details={"bank_code": request.bank_code, "locale": request.locale}
+            if request.method == "vnpay"
+            else {},
+            expires_at=expires_at if request.method == "vnpay" else row.expires_at,
+            created_at=now,
+            updated_at=now,
         )
         return attempt_id
 

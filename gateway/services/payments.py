@@ -21,9 +21,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import PaymentSettings
-from gateway.api.schemas import CreatePayment
 from gateway.core.db import Database
-from gateway.core.db.schema import agencies, attempts, payment_items, payments
+from gateway.core.db.schema import agencies, payment_items, payments
 from gateway.core.errors import (
     AgencyNotInScope,
     FieldError,
@@ -34,7 +33,8 @@ from gateway.core.errors import (
 from gateway.core.ids import Clock, new_id
 from gateway.core.money import ChannelName
 from gateway.core.references import make_reference
-from gateway.core.statuses import AttemptStatus, PaymentStatus
+from gateway.core.statuses import ATTEMPTS, PAYMENTS, AttemptStatus, PaymentStatus
+from gateway.models.requests import CreatePayment
 from gateway.services import payment_state as state
 from gateway.services.agencies import Agency, find_agency
 from gateway.services.clients import Principal
@@ -110,7 +110,7 @@ class PaymentService:
             "payer": self._sealed_payer(request),
             "amount": total,
             "currency": "VND",
-            "status": PaymentStatus.PENDING.value,
+            "status": PAYMENTS.check_initial(PaymentStatus.PENDING).value,
             "return_url": request.return_url,
             "metadata": request.metadata,
             "expires_at": now + timedelta(seconds=expires_in),
@@ -127,17 +127,16 @@ class PaymentService:
                 for index, item in enumerate(request.items)
             ],
         )
-        await conn.execute(
-            insert(attempts).values(
-                id=new_id("att"),
-                payment_id=payment_id,
-                channel=ChannelName.VIETQR,
-                status=AttemptStatus.PENDING.value,
-                provider_reference=reference,
-                amount=total,
-                created_at=now,
-                updated_at=now,
-            )
+        await ATTEMPTS.insert(
+            conn,
+            AttemptStatus.PENDING,  # the QR is shown at once
+            id=new_id("att"),
+            payment_id=payment_id,
+            channel=ChannelName.VIETQR,
+            provider_reference=reference,
+            amount=total,
+            created_at=now,
+            updated_at=now,
         )
         # The view from what was just written (no read-back: two statements saved).
         row = SimpleNamespace(

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.schemas import CreateRefund
 from gateway.channels.base import AttemptRef, Channel, Refundable, RefundOutcome, RefundRequest
 from gateway.core import outbox
 from gateway.core.db import Database
@@ -24,6 +23,7 @@ from gateway.core.db.schema import agencies, attempts, payments, refunds
 from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.ids import new_id
 from gateway.core.statuses import REFUNDS, AttemptStatus, PaymentStatus, RefundStatus
+from gateway.models.requests import CreateRefund
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 

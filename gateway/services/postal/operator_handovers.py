@@ -30,11 +30,11 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.postal_schemas import Handover
 from gateway.core.db.schema import postal_handovers, postal_orders
 from gateway.core.errors import BadRequest, Conflict
 from gateway.core.ids import new_id
 from gateway.core.postal.orders import mask_id_number
+from gateway.models.postal_requests import Handover
 from gateway.services.postal import state
 from gateway.services.sealing import Sealer
 from providers.common.postal import PostalStatus

@@ -39,11 +39,11 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.postal_schemas import Handover, OperatorEvent
 from gateway.core.db import Database
 from gateway.core.db.schema import postal_events, postal_orders
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING, is_final
+from gateway.models.postal_requests import Handover, OperatorEvent
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
 from gateway.services.postal import operator_views as views

@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config.settings import VnpostSettings
-from gateway.api.postal_schemas import CreatePostalOrder, PostalParty
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, payments, postal_orders
 from gateway.core.errors import (
@@ -40,6 +39,7 @@ from gateway.core.postal.orders import (
 )
 from gateway.core.postal.phones import InvalidPhone, normalise_phone
 from gateway.core.statuses import POSTAL_ORDERS, PostalOrderStatus
+from gateway.models.postal_requests import CreatePostalOrder, PostalParty
 from gateway.services.agencies import find_agency
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
