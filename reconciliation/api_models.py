@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from gateway.core.fields import ListOf, OneOf, ResponseModel, Time
+from gateway.core.statuses import ExceptionStatus
 from gateway.models.payments import public_id
 from reconciliation.imports import FORMAT_SOURCES
 from reconciliation.results import ExceptionType
@@ -19,7 +20,7 @@ STATEMENT_FORMATS = tuple(FORMAT_SOURCES)
 #: The counterparts: where statement files (and so exceptions) come from.
 RECON_SOURCES = tuple(dict.fromkeys(source.value for source in FORMAT_SOURCES.values()))
 #: ``superseded`` exceptions (of a run replaced by a re-run) are left out of the queue.
-EXCEPTION_STATUSES = ("open", "resolved", "approved", "superseded")
+EXCEPTION_STATUSES = tuple(status.value for status in ExceptionStatus)
 DAY_FORMAT = "YYYY-MM-DD, a business day in Asia/Ho_Chi_Minh"
 
 Counterpart = Annotated[str, OneOf(RECON_SOURCES)]
@@ -68,7 +69,12 @@ class RunQuery(BaseModel):
 class ExceptionQuery(BaseModel):
     business_date: date | None = Field(None, description=DAY_FORMAT)
     type: ExceptionType | None = None
-    status: Annotated[str, OneOf(EXCEPTION_STATUSES[:-1])] | None = None
+    status: (
+        Annotated[
+            str, OneOf(tuple(s for s in EXCEPTION_STATUSES if s != ExceptionStatus.SUPERSEDED))
+        ]
+        | None
+    ) = None
     source: Counterpart | None = Field(None, description="the counterpart")
     min_age_days: int | None = Field(None, ge=0, description="at least this many days old")
 

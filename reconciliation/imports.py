@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.db import Database
 from gateway.core.db.schema import day_closes, statement_imports, statement_lines
 from gateway.core.errors import Conflict, FieldError, PayloadTooLarge, ValidationFailed
+from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
 from gateway.core.statuses import IMPORTS, ImportStatus
 from reconciliation import parsers
@@ -67,7 +68,7 @@ def import_view(row: Any, *, duplicate: bool = False) -> dict[str, Any]:
         "control": row.control,
         "period_start": row.period_start.isoformat() if row.period_start else None,
         "period_end": row.period_end.isoformat() if row.period_end else None,
-        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": iso(row.created_at),
         "duplicate": duplicate,
     }
 

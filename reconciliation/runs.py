@@ -28,6 +28,7 @@ from gateway.core.db.schema import (
     statement_lines,
 )
 from gateway.core.errors import NotFound
+from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
 from gateway.core.references import is_valid_reference
 from gateway.core.statuses import (
@@ -192,7 +193,7 @@ class RunService:
             "summary": row.summary,
             "day_closed": closed,
             "created_by": row.created_by,
-            "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
+            "created_at": iso(row.created_at),
         }
 
     # -- pieces --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from gateway.core.errors import (
     NotFound,
     ValidationFailed,
 )
+from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.roles import Role
 from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, RunStatus
@@ -63,10 +64,6 @@ class OpenExceptions(Conflict):
     title = "The day still has exceptions that are open or awaiting approval"
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -82,9 +79,9 @@ def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
         "resolution": row.resolution,
         "resolution_reason": row.resolution_reason,
         "resolved_by": row.resolved_by,
-        "resolved_at": _iso(row.resolved_at),
+        "resolved_at": iso(row.resolved_at),
         "approved_by": row.approved_by,
-        "approved_at": _iso(row.approved_at),
+        "approved_at": iso(row.approved_at),
         "age_days": (today - row.business_date).days if today else None,
     }
 
@@ -317,7 +314,7 @@ class Workflow:
             "status": "closed",
             "run_id": run.id,
             "closed_by": actor.id,
-            "closed_at": _iso(now),
+            "closed_at": iso(now),
         }
 
     async def _open_day(self, conn: AsyncConnection, day: date) -> None:

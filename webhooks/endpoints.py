@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.db import Database
 from gateway.core.db.schema import deliveries, webhook_endpoints
 from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
 from gateway.core.outbox import EVENT_TYPES
 from gateway.core.statuses import DELIVERIES, DeliveryStatus
@@ -27,10 +28,6 @@ from webhooks.url_policy import UrlRejected, check_url, resolve_host
 MAX_ENDPOINTS_PER_CLIENT = 20
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def render(row: Row[Any], secret: str | None = None) -> dict[str, Any]:
     view = {
         "id": row.id,
@@ -38,8 +35,8 @@ def render(row: Row[Any], secret: str | None = None) -> dict[str, Any]:
         "events": row.events,
         "status": "disabled" if row.disabled_at else "enabled",
         "disabled_reason": row.disabled_reason,
-        "created_at": _iso(row.created_at),
-        "previous_secret_expires_at": _iso(row.previous_secret_expires_at),
+        "created_at": iso(row.created_at),
+        "previous_secret_expires_at": iso(row.previous_secret_expires_at),
     }
     if secret is not None:
         view["secret"] = secret  # shown once, at creation or rotation
@@ -84,7 +81,7 @@ class EndpointService:
             )
         except UrlRejected as exc:
             errors.append(FieldError("url", exc.code, exc.message))
-        unknown = sorted(set(events) - EVENT_TYPES - {"*"})
+        unknown = sorted(set(events) - set(EVENT_TYPES) - {"*"})
         if unknown:
             errors.append(
                 FieldError("events", "unknown_event_type", f"unknown: {', '.join(unknown)}")

@@ -13,13 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.db import Database
 from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
 from gateway.core.errors import InvalidCursor, NotFound
+from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.outbox import new_delivery
 from gateway.core.statuses import DELIVERIES, DeliveryStatus
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 class EventService:
@@ -151,7 +148,7 @@ class EventService:
             ).all():
                 tries.setdefault(attempt.delivery_id, []).append(
                     {
-                        "attempted_at": _iso(attempt.attempted_at),
+                        "attempted_at": iso(attempt.attempted_at),
                         "status_code": attempt.status_code,
                         "error": attempt.error,
                         "duration_ms": attempt.duration_ms,
@@ -165,8 +162,8 @@ class EventService:
                 "endpoint_id": row.endpoint_id,
                 "status": row.status,
                 "attempt_count": row.attempt_count,
-                "next_attempt_at": _iso(row.next_attempt_at),
-                "delivered_at": _iso(row.delivered_at),
+                "next_attempt_at": iso(row.next_attempt_at),
+                "delivered_at": iso(row.delivered_at),
                 "last_status_code": row.last_status_code,
                 "attempts": tries.get(row.id, []),
             }

@@ -8,36 +8,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, RootModel, WithJsonSchema
 
 from gateway.core.fields import ListOf, OneOf, Page, ResponseModel, Time
+from gateway.core.outbox import EVENT_TYPES
 from gateway.core.statuses import DeliveryStatus
 from gateway.models.payments import Attempt, Payment, PaymentId, Refund, public_id
 from gateway.models.postal import PostalOrder
 
 #: Every event type, with what it announces (a test checks these against the outbox's list).
-EVENT_TYPES: dict[str, str] = {
-    "payment.paid": "The payment is paid.",
-    "payment.expired": "The payment expired unpaid.",
-    "payment.cancelled": "The payment was cancelled.",
-    "payment.needs_review": "Money arrived that does not fit the bill (see `review_reason`).",
-    "payment.partially_refunded": "A refund succeeded; part of the amount is refunded.",
-    "payment.refunded": "Refunds now cover the whole amount.",
-    "attempt.failed": "An attempt failed (declined, refused by the provider, timed out).",
-    "attempt.needs_review": "An attempt took money for a bill already paid through another "
-    "attempt (`review_reason: duplicate_payment`); finance staff refund it.",
-    "refund.succeeded": "A refund succeeded.",
-    "refund.failed": "A refund failed.",
-    "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",
-    "postal.order.updated": "The postal order moved to a status without an event of its own "
-    "(pickup assigned, in transit, out for delivery, return pending, …), its cancellation "
-    "was requested or refused (`cancel_state`), the post office accepted it (`accepted_at`), "
-    "or COD was recorded without a move.",
-    "postal.order.picked_up": "The postman picked the parcel up.",
-    "postal.order.delivered": "The parcel was delivered (pickup leg: the dossier reached the "
-    "agency, `handed_over_at`).",
-    "postal.order.failed": "A pickup or delivery attempt failed, the parcel was lost, or VNPost "
-    "refused the order (`submit_failed`, see `last_error`).",
-    "postal.order.returned": "The parcel came back to the sender.",
-    "postal.order.cancelled": "The postal order was cancelled.",
-}
 
 EventId = Annotated[str, public_id("evt")]
 EndpointId = Annotated[str, public_id("we")]
@@ -50,7 +26,7 @@ def _of_kind(kind: str) -> tuple[str, ...]:
 def _sequence(subject: str) -> Any:
     return Field(
         ge=1,
-        description=f"Grows per {subject}: drop an event older than one already applied",
+        description=f"Grows per {subject}; events of one {subject} arrive in this order",
     )
 
 

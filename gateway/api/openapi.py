@@ -26,11 +26,12 @@ from gateway.api import (
     webhooks,
 )
 from gateway.api.spec import Header, Param, Reply, Route, paths_and_schemas
+from gateway.core.outbox import EVENT_TYPES
 from gateway.http.responses import json_response
 from gateway.models.callbacks import BankCreditNotice, IpnAnswer, NoticeAck, PosAck, PosSaleResult
 from gateway.models.payments import CheckoutStatus
 from gateway.pages import checkout
-from webhooks.models import EVENT_MODELS, EVENT_TYPES, Event
+from webhooks.models import EVENT_MODELS, Event
 
 INFO = {
     "title": "Cổng thanh toán & bưu chính công ích",

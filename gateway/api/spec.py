@@ -107,6 +107,11 @@ AUTH_ERRORS = {
     401: "Missing or invalid API key (`unauthenticated`)",
     403: "Role not allowed (`forbidden`)",
 }
+#: What any route that reads or writes the database can answer.
+DATABASE_ERRORS = {
+    503: "The database is unreachable (`service_unavailable`), or still busy with a conflicting "
+    "change after bounded retries (`database_busy`); nothing was changed, retry later",
+}
 #: What reading a JSON body can answer (before the fields are validated).
 BODY_ERRORS = {
     400: "`malformed_json`",
@@ -218,6 +223,7 @@ def _operation(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
             answer["content"] = {media: {} for media in reply.media}
         responses[str(status)] = answer
     errors = {
+        **(DATABASE_ERRORS if route.path.startswith(("/v1/", "/callbacks/")) else {}),
         **(AUTH_ERRORS if route.roles is not None else {}),
         **(BODY_ERRORS if route.body is not None and route.json_body else {}),
         **route.errors,

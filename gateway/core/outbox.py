@@ -11,6 +11,7 @@ given up).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,35 +25,37 @@ from gateway.core.db.schema import (
     postal_orders,
     webhook_endpoints,
 )
+from gateway.core.fields import iso
 from gateway.core.ids import new_id
 from gateway.core.statuses import DeliveryStatus
 
-#: Every event type the gateway emits; endpoints subscribe to some or to ``"*"``.
-EVENT_TYPES = frozenset(
-    {
-        "payment.paid",
-        "payment.expired",
-        "payment.cancelled",
-        "payment.needs_review",
-        "payment.partially_refunded",
-        "payment.refunded",
-        "attempt.failed",
-        "attempt.needs_review",
-        "refund.succeeded",
-        "refund.failed",
-        "postal.order.created",
-        "postal.order.updated",
-        "postal.order.picked_up",
-        "postal.order.delivered",
-        "postal.order.failed",
-        "postal.order.returned",
-        "postal.order.cancelled",
-    }
-)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+#: Every event type the gateway emits, with what it means to the portal (the OpenAPI
+#: document lists these); endpoints subscribe to some or to ``"*"``.
+EVENT_TYPES: Mapping[str, str] = {
+    "payment.paid": "The payment is paid.",
+    "payment.expired": "The payment expired unpaid.",
+    "payment.cancelled": "The payment was cancelled.",
+    "payment.needs_review": "Money arrived that does not fit the bill (see `review_reason`).",
+    "payment.partially_refunded": "A refund succeeded; part of the amount is refunded.",
+    "payment.refunded": "Refunds now cover the whole amount.",
+    "attempt.failed": "An attempt failed (declined, refused by the provider, timed out).",
+    "attempt.needs_review": "An attempt took money for a bill already paid through another "
+    "attempt (`review_reason: duplicate_payment`); finance staff refund it.",
+    "refund.succeeded": "A refund succeeded.",
+    "refund.failed": "A refund failed.",
+    "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",
+    "postal.order.updated": "The postal order moved to a status without an event of its own "
+    "(pickup assigned, in transit, out for delivery, return pending, …), its cancellation "
+    "was requested or refused (`cancel_state`), the post office accepted it (`accepted_at`), "
+    "or COD was recorded without a move.",
+    "postal.order.picked_up": "The postman picked the parcel up.",
+    "postal.order.delivered": "The parcel was delivered (pickup leg: the dossier reached the "
+    "agency, `handed_over_at`).",
+    "postal.order.failed": "A pickup or delivery attempt failed, the parcel was lost, or VNPost "
+    "refused the order (`submit_failed`, see `last_error`).",
+    "postal.order.returned": "The parcel came back to the sender.",
+    "postal.order.cancelled": "The postal order was cancelled.",
+}
 
 
 async def emit(
@@ -83,7 +86,7 @@ async def emit(
     body = {
         "id": event_id,
         "type": type,
-        "created_at": _iso(now),
+        "created_at": iso(now),
         "data": {**data, "sequence": sequence},
     }
     await conn.execute(

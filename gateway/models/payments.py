@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, WithJsonSchema
 
 from gateway.core.fields import ListOf, Page, ResponseModel, Time
-from gateway.core.statuses import AttemptStatus, PaymentStatus
+from gateway.core.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
 
 def public_id(prefix: str) -> Any:
@@ -148,7 +148,7 @@ class Refund(ResponseModel):
     attempt_id: AttemptId = Field(description="The attempt whose money is refunded")
     amount: Vnd
     reason: str
-    status: Literal["pending", "succeeded", "failed"] = Field(
+    status: RefundStatus = Field(
         description="VNPAY refunds settle at once (`pending` only if its answer was lost); "
         "bank-transfer and card refunds stay `pending` until finance staff record the result"
     )

@@ -107,6 +107,7 @@ _CODE_MESSAGES = {
     "payload_too_large": "Tệp quá lớn.",
     "conflict": "Dữ liệu vừa bị thay đổi bởi thao tác khác; vui lòng tải lại trang và thử lại.",
     "service_unavailable": "Hệ thống tạm thời không truy cập được cơ sở dữ liệu; vui lòng thử lại.",
+    "database_busy": "Hệ thống đang bận với một thay đổi khác trên cùng dữ liệu; vui lòng thử lại.",
 }
 
 

@@ -37,6 +37,7 @@ from gateway.core import outbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.fields import iso
 from gateway.core.ids import new_id
 from gateway.core.money import ChannelName, MoneyDecision, ReviewReason, lock_bill, money_arrived
 from gateway.core.statuses import ATTEMPTS, AttemptStatus, PaymentStatus
@@ -75,9 +76,9 @@ def attempt_view(row: Row[Any]) -> dict[str, Any]:
         "failure_code": row.failure_code,
         "review_reason": row.review_reason,
         "details": row.details or {},
-        "expires_at": state.iso(row.expires_at),
-        "created_at": state.iso(row.created_at),
-        "updated_at": state.iso(row.updated_at),
+        "expires_at": iso(row.expires_at),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
     }
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
 from gateway.core.db.schema import agencies, attempts, payment_items, payments
+from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.statuses import ATTEMPTS, PAYMENTS, AttemptStatus, PaymentStatus
 
@@ -45,10 +45,6 @@ class Context:
     #: Told the channel of every payment that becomes paid (the metrics counter). It runs
     #: inside the transaction, so a rare rollback after it would count one too many.
     on_paid: Callable[[str], None] = field(default=lambda channel: None)
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 async def items_of(

@@ -21,7 +21,9 @@ from gateway.core import outbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments, refunds
 from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.fields import iso
 from gateway.core.ids import new_id
+from gateway.core.money import lock_bill
 from gateway.core.statuses import REFUNDS, AttemptStatus, PaymentStatus, RefundStatus
 from gateway.models.requests import CreateRefund
 from gateway.services import payment_state as state
@@ -45,8 +47,8 @@ def refund_view(row: Row[Any]) -> dict[str, Any]:
         "failure_code": row.failure_code,
         "provider_reference": row.provider_reference,
         "provider_transaction_id": row.provider_transaction_id,
-        "created_at": state.iso(row.created_at),
-        "updated_at": state.iso(row.updated_at),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
     }
 
 
@@ -166,6 +168,11 @@ class RefundService:
         settled = RefundStatus(outcome.status)
         if settled is RefundStatus.PENDING:
             return
+        # The lock order of gateway.core.money: the payment and its attempts, then the refund.
+        payment_id = (
+            await conn.execute(select(refunds.c.payment_id).where(refunds.c.id == refund_id))
+        ).scalar_one()
+        await lock_bill(conn, payment_id)
         row = await self._joined(conn, refund_id, lock=True)
         if row.status != RefundStatus.PENDING:
             return
@@ -234,7 +241,7 @@ class RefundService:
             .where(refunds.c.id == refund_id)
         )
         if lock:
-            statement = statement.with_for_update(of=[refunds, payments])
+            statement = statement.with_for_update(of=[refunds])
         row = (await conn.execute(statement)).first()
         if row is None:
             raise NotFound("refund not found")

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from conftest import VNPAY_SECRET, VNPAY_TMN, Channels
 from sqlalchemy import select
+from tests_support import pay_at_vnpay
 
 from gateway.core.db.schema import attempts, outbox_events, provider_events
 from gateway.keys import DATABASE, POLLER
@@ -23,19 +24,6 @@ async def _start(channels: Channels) -> tuple[dict[str, Any], dict[str, Any]]:
     status, attempt = await channels.attempt(payment["id"], method="vnpay")
     assert status == 201, attempt
     return payment, attempt
-
-
-async def _pay_at_vnpay(channels: Channels, attempt: dict[str, Any], outcome: str) -> dict[str, Any]:
-    """What the citizen does: open VNPAY's page, then pay (or fail, or cancel)."""
-    async with aiohttp.ClientSession() as browser:
-        page = await browser.get(attempt["next_action"]["url"])
-        assert page.status == 200, await page.text()
-        done = await browser.post(
-            channels.vnpay.make_url("/paymentv2/simulate"),
-            json={"txn_ref": attempt["provider_reference"], "outcome": outcome},
-        )
-        assert done.status == 200, await done.text()
-        return await done.json()
 
 
 async def _payment(channels: Channels, payment_id: str) -> dict[str, Any]:
@@ -94,7 +82,7 @@ async def test_vnpay_attempt_redirects_to_a_signed_payment_url(channels: Channel
 
 async def test_successful_vnpay_payment_marks_the_bill_paid(channels: Channels) -> None:
     payment, attempt = await _start(channels)
-    transaction = await _pay_at_vnpay(channels, attempt, "success")
+    transaction = await pay_at_vnpay(channels, attempt, "success")
 
     assert [a["rsp_code"] for a in transaction["ipn_attempts"]] == ["00"]
     after = await _payment(channels, payment["id"])
@@ -108,7 +96,7 @@ async def test_failed_vnpay_payment_leaves_the_bill_open_and_is_recorded(
     channels: Channels,
 ) -> None:
     payment, attempt = await _start(channels)
-    transaction = await _pay_at_vnpay(channels, attempt, "failure")
+    transaction = await pay_at_vnpay(channels, attempt, "failure")
 
     assert [a["rsp_code"] for a in transaction["ipn_attempts"]] == ["00"]  # recorded: 00
     assert (await _payment(channels, payment["id"]))["status"] == "pending"
@@ -123,7 +111,7 @@ async def test_failed_vnpay_payment_leaves_the_bill_open_and_is_recorded(
 
 async def test_replayed_ipn_is_answered_02_and_changes_nothing(channels: Channels) -> None:
     payment, attempt = await _start(channels)
-    await _pay_at_vnpay(channels, attempt, "success")
+    await pay_at_vnpay(channels, attempt, "success")
     async with aiohttp.ClientSession() as session:
         resent = await session.post(
             channels.vnpay.make_url("/paymentv2/resend_ipn"),
@@ -141,7 +129,7 @@ async def test_late_failure_after_success_does_not_move_the_payment_back(
     channels: Channels,
 ) -> None:
     payment, attempt = await _start(channels)
-    await _pay_at_vnpay(channels, attempt, "success")
+    await pay_at_vnpay(channels, attempt, "success")
     late = _signed(_ipn_params(attempt, vnp_ResponseCode="24", vnp_TransactionStatus="02"))
     assert (await _ipn(channels, late))["RspCode"] == "02"
     assert (await _payment(channels, payment["id"]))["status"] == "paid"
@@ -222,7 +210,7 @@ async def test_missing_ipn_is_made_up_for_by_querydr(channels: Channels) -> None
     payment, attempt = await _start(channels)
     channels.vnpay.app[CONFIG].ipn_url = "http://127.0.0.1:9/nowhere"  # the IPN is lost
     channels.vnpay.app[CONFIG].max_ipn_attempts = 1
-    await _pay_at_vnpay(channels, attempt, "success")
+    await pay_at_vnpay(channels, attempt, "success")
     assert (await _payment(channels, payment["id"]))["status"] == "pending"
 
     poller = channels.client.app[POLLER]
@@ -251,8 +239,8 @@ async def test_second_success_through_another_channel_is_flagged_not_lost(
     payment = await channels.create_payment()
     _, first = await channels.attempt(payment["id"], method="vnpay")
     _, second = await channels.attempt(payment["id"], method="vnpay")
-    await _pay_at_vnpay(channels, first, "success")
-    await _pay_at_vnpay(channels, second, "success")
+    await pay_at_vnpay(channels, first, "success")
+    await pay_at_vnpay(channels, second, "success")
 
     assert (await _payment(channels, payment["id"]))["status"] == "paid"
     flagged = await _attempt(channels, payment["id"], second["id"])
@@ -264,7 +252,7 @@ async def test_second_success_through_another_channel_is_flagged_not_lost(
 
 async def test_attempt_on_a_paid_or_expired_bill_is_refused(channels: Channels) -> None:
     payment, attempt = await _start(channels)
-    await _pay_at_vnpay(channels, attempt, "success")
+    await pay_at_vnpay(channels, attempt, "success")
     status, problem = await channels.attempt(payment["id"], method="vnpay")
     assert (status, problem["code"], problem["current"]) == (409, "invalid_transition", "paid")
     other = await channels.create_payment()
@@ -275,7 +263,7 @@ async def test_attempt_on_a_paid_or_expired_bill_is_refused(channels: Channels) 
 
 async def test_vnpay_refunds_partially_then_fully_and_never_beyond(channels: Channels) -> None:
     payment, attempt = await _start(channels)
-    await _pay_at_vnpay(channels, attempt, "success")
+    await pay_at_vnpay(channels, attempt, "success")
 
     async def refund(amount: int) -> tuple[int, dict[str, Any]]:
         response = await channels.client.post(

@@ -99,7 +99,7 @@ payments = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("paid_at", UTCDateTime),
-    #: Last ``sequence`` given to an outbox event about this payment (portals drop stale ones).
+    #: Last ``sequence`` given to an outbox event about this payment (delivered in this order).
     Column("sequence", Integer, nullable=False, server_default="0"),
     Index("ix_payments_agency_created", "agency_id", "created_at", "id"),
     Index("ix_payments_dossier", "dossier_code"),

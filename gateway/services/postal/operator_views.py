@@ -22,8 +22,8 @@ from gateway.core.db.schema import (
     postal_orders,
     staff_users,
 )
+from gateway.core.fields import iso
 from gateway.core.postal import admin_units
-from gateway.services.payment_state import iso
 from gateway.services.postal import state
 from gateway.services.sealing import Sealer
 

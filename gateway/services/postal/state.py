@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
 from gateway.core.db.schema import agencies, payments, postal_events, postal_orders
+from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
 from gateway.core.postal import admin_units
 from gateway.core.postal.orders import Leg, event_type, is_final
@@ -208,7 +209,7 @@ async def collect_cod(
         provider_reference=order.client_reference,
         provider_transaction_id=order.tracking_number,
         amount=amount,
-        details={"postal_order_id": order.id, "collected_at": payment_state.iso(at)},
+        details={"postal_order_id": order.id, "collected_at": iso(at)},
         review_reason=None if fits else "cod_does_not_fit",
         created_at=now,
         updated_at=now,
@@ -273,8 +274,8 @@ def render_event(row: Any) -> dict[str, Any]:
         "status": row.status,
         "carrier_code": row.carrier_code,
         "source": row.source.split(":", 1)[0],
-        "occurred_at": payment_state.iso(row.occurred_at),
-        "received_at": payment_state.iso(row.received_at),
+        "occurred_at": iso(row.occurred_at),
+        "received_at": iso(row.received_at),
         "location": row.location,
         "note": row.note,
         "applied": row.applied,
@@ -283,7 +284,6 @@ def render_event(row: Any) -> dict[str, Any]:
 
 def render(row: Any, events: list[Any]) -> dict[str, Any]:
     """The portal's view of an order row (from :func:`load`) and its events."""
-    iso = payment_state.iso
     window = None
     if row.pickup_window_start is not None:
         window = {"start": iso(row.pickup_window_start), "end": iso(row.pickup_window_end)}
