@@ -28,12 +28,12 @@ from reconciliation.model import (
     Direction,
     ParsedFile,
     ParseError,
-    RowError,
     Source,
     StatementLine,
 )
 
 from . import codes
+from .rows import read_lines
 from .sheets import Column, Row, cell_text, csv_rows, labelled_values, locate_header, xlsx_rows
 from .values import BadValue, Tally, check_date, date_of, header_key, whole_vnd
 
@@ -89,18 +89,10 @@ def _parse(rows: list[Row], *, as_of: date | None, thousands: str, fmt: str) -> 
     header_at, where = locate_header(rows, COLUMNS)
     day, declared_count, declared_total = _header_block(rows[:header_at], thousands)
     reference_day = day or as_of
-    lines: list[StatementLine] = []
-    errors: list[RowError] = []
     tally = Tally()
-    for row in rows[header_at + 1 :]:
-        try:
-            line = _line(row, where, reference_day, thousands)
-        except BadValue as problem:
-            errors.append(RowError(row.line_no, problem.code, problem.message))
-            tally.add(None)
-            continue
-        lines.append(line)
-        tally.add(line.amount)
+    lines, errors = read_lines(
+        rows[header_at + 1 :], lambda row: _line(row, where, reference_day, thousands), tally
+    )
     if declared_count != tally.count:
         raise ParseError(
             codes.COUNT_MISMATCH,

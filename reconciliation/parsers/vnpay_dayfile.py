@@ -26,13 +26,13 @@ from reconciliation.model import (
     Direction,
     ParsedFile,
     ParseError,
-    RowError,
     Source,
     StatementLine,
 )
 
 from . import codes
-from .sheets import Column, Row, cell_text, csv_rows, labelled_values, locate_header
+from .rows import read_lines, totalled_table
+from .sheets import Column, Row, cell_text, csv_rows, labelled_values
 from .values import (
     BadValue,
     Tally,
@@ -83,40 +83,16 @@ def parse_vnpay_day(
 ) -> ParsedFile:
     """Parse a VNPAY day file. ``as_of`` bounds dates when the file declares no day."""
     rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
-    header_at, where = locate_header(rows, COLUMNS)
-    day = _declared_day(rows[:header_at])
+    table = totalled_table(rows, COLUMNS, TRAILER, what="transactions")
+    trailer, where = table.trailer, table.where
+    day = _declared_day(table.preamble)
     reference_day = day or as_of
-    body = rows[header_at + 1 :]
-    trailer_at = next(
-        (i for i, row in enumerate(body) if header_key(row.first).startswith(TRAILER)), None
-    )
-    if trailer_at is None:
-        raise ParseError(codes.MISSING_TOTAL, f"no {TRAILER!r} row after the transactions")
-    trailer = body[trailer_at]
-
-    lines: list[StatementLine] = []
-    errors: list[RowError] = []
     settled = Tally()  # successful rows only; a refused row makes it incomplete
-    fee_sum: int | None = 0
-    for row in body[:trailer_at]:
-        try:
-            line = _line(row, where, reference_day, thousands)
-        except BadValue as problem:
-            errors.append(RowError(row.line_no, problem.code, problem.message))
-            settled.add(None)
-            fee_sum = None
-            continue
-        if line.status == "succeeded":
-            settled.add(line.amount, credit=line.direction is Direction.CREDIT)
-        else:
-            settled.add_unsettled()
-        if fee_sum is not None:
-            fee_sum += int(line.extra["fee"])
-        lines.append(line)
-    errors += [
-        RowError(row.line_no, codes.BAD_RECORD, f"row after the {TRAILER!r} row")
-        for row in body[trailer_at + 1 :]
-    ]
+    lines, errors = read_lines(
+        table.body, lambda row: _line(row, where, reference_day, thousands), settled
+    )
+    fee_sum = None if errors else sum(int(line.extra["fee"]) for line in lines)
+    errors += table.stray
 
     count, net, fee_total = _trailer(trailer, where, thousands)
     if count != settled.count:

@@ -33,19 +33,18 @@ from reconciliation.model import (
     Direction,
     ParsedFile,
     ParseError,
-    RowError,
     Source,
     StatementLine,
 )
 
 from . import codes
-from .sheets import Column, Row, cell_text, csv_rows, labelled_values, locate_header
+from .rows import read_lines, totalled_table
+from .sheets import Column, Row, cell_text, csv_rows, labelled_values
 from .values import (
     BadValue,
     Tally,
     check_currency,
     check_date,
-    header_key,
     parse_amount,
     parse_date,
 )
@@ -90,35 +89,16 @@ def parse_vnpost_cod(
     file's own ``Ngày chuyển tiền`` (required) is its reference date."""
     del as_of  # the remittance day is always declared
     rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
-    header_at, where = locate_header(rows, COLUMNS)
-    remitted_on, statement_no = _header_block(rows[:header_at])
-    body = rows[header_at + 1 :]
-    trailer_at = next(
-        (i for i, row in enumerate(body) if header_key(row.first).startswith(TRAILER)), None
-    )
-    if trailer_at is None:
-        raise ParseError(codes.MISSING_TOTAL, f"no {TRAILER!r} row after the items")
-    trailer = body[trailer_at]
-
-    lines: list[StatementLine] = []
-    errors: list[RowError] = []
+    table = totalled_table(rows, COLUMNS, TRAILER, what="items")
+    trailer, where = table.trailer, table.where
+    remitted_on, statement_no = _header_block(table.preamble)
     cod = Tally()  # a refused row makes it incomplete: then no sum is compared
-    fees = remitted = 0
-    for row in body[:trailer_at]:
-        try:
-            line = _line(row, where, remitted_on, statement_no, thousands)
-        except BadValue as problem:
-            errors.append(RowError(row.line_no, problem.code, problem.message))
-            cod.add(None)
-            continue
-        cod.add(line.amount)
-        fees += int(line.extra["fee"])
-        remitted += int(line.extra["remitted"])
-        lines.append(line)
-    errors += [
-        RowError(row.line_no, codes.BAD_RECORD, f"row after the {TRAILER!r} row")
-        for row in body[trailer_at + 1 :]
-    ]
+    lines, errors = read_lines(
+        table.body, lambda row: _line(row, where, remitted_on, statement_no, thousands), cod
+    )
+    fees = sum(int(line.extra["fee"]) for line in lines)
+    remitted = sum(int(line.extra["remitted"]) for line in lines)
+    errors += table.stray
 
     count, declared = _trailer(trailer, where, thousands)
     if count != cod.count:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import openpyxl
 import pytest
-from recon_parse_helpers import data, refused, row_errors, text
+from recon_parse_helpers import data, edited, refused, row_errors, text
 
 from reconciliation.model import ControlTotals, Direction, Source, StatementLine
 from reconciliation.parsers import parse_treasury_csv, parse_treasury_xlsx
@@ -58,9 +58,7 @@ SAMPLE_LINES = (
 
 
 def _sample(old: str, new: str) -> bytes:
-    csv = text("treasury_kbnn_2024-05-15.csv")
-    assert old in csv, old
-    return csv.replace(old, new).encode()
+    return edited("treasury_kbnn_2024-05-15.csv", (old, new))
 
 
 def _xlsx(rows: list[list[object]]) -> bytes:
