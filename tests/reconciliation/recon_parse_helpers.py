@@ -49,17 +49,12 @@ def bank_line(
     line_no: int, amount: int, direction: Direction = Direction.CREDIT, **fields: object
 ) -> StatementLine:
     """A line of the sample account booked and valued on the sample day."""
+    sample_day = {"source": Source.BANK, "booking_date": D, "value_date": D, "account": ACCOUNT}
     return StatementLine(
-        **{
-            "source": Source.BANK,
-            "line_no": line_no,
-            "amount": amount,
-            "direction": direction,
-            "booking_date": D,
-            "value_date": D,
-            "account": ACCOUNT,
-            **fields,
-        }  # type: ignore[arg-type]
+        line_no=line_no,
+        amount=amount,
+        direction=direction,
+        **{**sample_day, **fields},  # type: ignore[arg-type]
     )
 
 
