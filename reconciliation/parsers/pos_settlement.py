@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Final
 
 from reconciliation.model import (
-    BUSINESS_TZ,
     ControlTotals,
     Direction,
     ParsedFile,
@@ -35,7 +34,15 @@ from reconciliation.model import (
 
 from . import codes
 from .sheets import Row, csv_rows
-from .values import BadValue, Tally, check_currency, check_date, parse_amount, parse_date
+from .values import (
+    BadValue,
+    Tally,
+    check_currency,
+    check_date,
+    local_time,
+    parse_amount,
+    parse_date,
+)
 
 FORMAT: Final = "pos_settlement_csv"
 TIME_FORMAT: Final = "%d/%m/%Y %H:%M:%S"
@@ -164,10 +171,7 @@ def _detail(row: Row, reference_day: date | None, thousands: str) -> StatementLi
         raise BadValue(codes.BAD_FIELD, f"type {kind!r} is not SALE/VOID/REFUND")
     direction, status = TYPES[kind.upper()]
     amount = parse_amount(amount_text, thousands=thousands, what="amount")
-    try:
-        at = datetime.strptime(time_text, TIME_FORMAT).replace(tzinfo=BUSINESS_TZ)
-    except ValueError:
-        raise BadValue(codes.BAD_DATE, f"time {time_text!r} is not dd/mm/yyyy HH:MM:SS") from None
+    at = local_time(time_text, (TIME_FORMAT,), what="time", written="dd/mm/yyyy HH:MM:SS")
     extra = {"pos_type": kind.upper(), "masked_pan": pan, "time": at.isoformat()}
     if approval:
         extra["approval_code"] = approval

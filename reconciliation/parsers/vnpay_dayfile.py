@@ -17,11 +17,10 @@ number of transaction rows under ``Mã GD VNPAY``, the net of the *successful* r
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Final
 
 from reconciliation.model import (
-    BUSINESS_TZ,
     ControlTotals,
     Direction,
     ParsedFile,
@@ -39,6 +38,7 @@ from .values import (
     check_currency,
     check_date,
     header_key,
+    local_time,
     parse_amount,
     parse_date,
 )
@@ -167,11 +167,9 @@ def _line(
     if "currency" in where:
         check_currency(text("currency"), what="Loại tiền")
     fee = parse_amount(text("fee") or "0", thousands=thousands, allow_zero=True, what="Phí")
-    raw_time = text("time")
-    try:
-        paid_at = datetime.strptime(raw_time, TIME_FORMAT).replace(tzinfo=BUSINESS_TZ)
-    except ValueError:
-        raise BadValue(codes.BAD_DATE, f"Ngày GD {raw_time!r} is not dd/MM/yyyy HH:mm:ss") from None
+    paid_at = local_time(
+        text("time"), (TIME_FORMAT,), what="Ngày GD", written="dd/MM/yyyy HH:mm:ss"
+    )
     booking_date = check_date(paid_at.date(), reference_day, what="Ngày GD")
     extra = {"paid_at": paid_at.isoformat(), "fee": str(fee)}
     if text("bank"):

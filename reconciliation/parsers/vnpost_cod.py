@@ -24,11 +24,10 @@ remitted = COD − fee. The ``Tổng cộng`` row carries the number of item row
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Final
 
 from reconciliation.model import (
-    BUSINESS_TZ,
     ControlTotals,
     Direction,
     ParsedFile,
@@ -45,6 +44,7 @@ from .values import (
     Tally,
     check_currency,
     check_date,
+    local_time,
     parse_amount,
     parse_date,
 )
@@ -180,7 +180,9 @@ def _line(
             codes.DETAILS_DO_NOT_TIE,
             f"Số tiền chuyển trả {paid_out} is not Tiền thu hộ {amount} − Cước thu hộ {fee}",
         )
-    collected_at = _collected_at(text("collected"))
+    collected_at = local_time(
+        text("collected"), TIME_FORMATS, what="Ngày phát", written="dd/mm/yyyy [HH:MM[:SS]]"
+    )
     collected_on = check_date(collected_at.date(), remitted_on, what="Ngày phát")
     if collected_on > remitted_on:
         raise BadValue(
@@ -206,17 +208,6 @@ def _line(
             "collected_at": collected_at.isoformat(),
         },
     )
-
-
-def _collected_at(raw: str) -> datetime:
-    if not raw:
-        raise BadValue(codes.BAD_DATE, "Ngày phát is empty")
-    for fmt in TIME_FORMATS:
-        try:
-            return datetime.strptime(raw, fmt).replace(tzinfo=BUSINESS_TZ)
-        except ValueError:
-            continue
-    raise BadValue(codes.BAD_DATE, f"Ngày phát {raw!r} is not dd/mm/yyyy [HH:MM[:SS]]")
 
 
 def _trailer(row: Row, where: dict[str, int], thousands: str) -> tuple[int, tuple[int, int, int]]:
