@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,7 +21,7 @@ from typing import Final
 from reconciliation.model import ParseError
 
 from . import codes
-from .values import decode, header_key, header_keys
+from .values import BadValue, decode, header_key, header_keys, parse_date
 
 #: An XLSX is a zip: refuse one that would expand beyond this (a zip bomb).
 MAX_XLSX_EXPANDED_BYTES: Final = 256 * 1024 * 1024
@@ -188,3 +188,18 @@ def labelled_values(rows: Sequence[Row]) -> dict[str, tuple[int, object]]:
         if key and key not in found:
             found[key] = (row.line_no, value)
     return found
+
+
+def declared_date(
+    rows: Sequence[Row], labels: Collection[str], fmt: str, *, what: str
+) -> date | None:
+    """The date written beside the first of ``labels`` (folded, as :func:`labelled_values`
+    gives them) in ``rows``, or None if no row carries one of them. A date that cannot be
+    read in ``fmt`` refuses the whole file (``bad_date``): every line depends on it."""
+    for label, (line_no, value) in labelled_values(rows).items():
+        if label in labels:
+            try:
+                return parse_date(cell_text(value), fmt, what=what)
+            except BadValue as problem:
+                raise ParseError(codes.BAD_DATE, f"line {line_no}: {problem.message}") from None
+    return None

@@ -15,13 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from reconciliation.model import (
-    ControlTotals,
-    Direction,
-    ParsedFile,
-    Source,
-    StatementLine,
-)
+from reconciliation.model import ControlTotals, Direction, ParsedFile, Source, StatementLine
 
 from . import codes
 from .rows import read_lines

@@ -31,7 +31,7 @@ from reconciliation.model import (
 
 from . import codes
 from .rows import read_lines, totalled_table
-from .sheets import Column, Row, cell_text, csv_rows, labelled_values
+from .sheets import Column, Row, csv_rows, declared_date
 from .values import (
     BadValue,
     Tally,
@@ -40,7 +40,6 @@ from .values import (
     header_key,
     local_time,
     parse_amount,
-    parse_date,
 )
 
 FORMAT: Final = "vnpay_day_csv"
@@ -85,7 +84,7 @@ def parse_vnpay_day(
     rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
     table = totalled_table(rows, COLUMNS, TRAILER, what="transactions")
     trailer, where = table.trailer, table.where
-    day = _declared_day(table.preamble)
+    day = declared_date(table.preamble, DATE_LABELS, DAY_FORMAT, what="settlement day")
     reference_day = day or as_of
     settled = Tally()  # successful rows only; a refused row makes it incomplete
     lines, errors = read_lines(
@@ -126,16 +125,6 @@ def parse_vnpay_day(
         period_end=day,
         format=FORMAT,
     )
-
-
-def _declared_day(preamble: list[Row]) -> date | None:
-    for label, (line_no, value) in labelled_values(preamble).items():
-        if label in DATE_LABELS:
-            try:
-                return parse_date(cell_text(value), DAY_FORMAT, what="settlement day")
-            except BadValue as problem:
-                raise ParseError(codes.BAD_DATE, f"line {line_no}: {problem.message}") from None
-    return None
 
 
 def _line(

@@ -38,16 +38,8 @@ from reconciliation.model import (
 
 from . import codes
 from .rows import read_lines, totalled_table
-from .sheets import Column, Row, cell_text, csv_rows, labelled_values
-from .values import (
-    BadValue,
-    Tally,
-    check_currency,
-    check_date,
-    local_time,
-    parse_amount,
-    parse_date,
-)
+from .sheets import Column, Row, cell_text, csv_rows, declared_date, labelled_values
+from .values import BadValue, Tally, check_currency, check_date, local_time, parse_amount
 
 FORMAT: Final = "vnpost_cod_csv"
 DAY_FORMAT: Final = "%d/%m/%Y"
@@ -133,15 +125,10 @@ def parse_vnpost_cod(
 
 
 def _header_block(preamble: list[Row]) -> tuple[date, str | None]:
-    labels = labelled_values(preamble)
-    if LABEL_DAY not in labels or labels[LABEL_DAY][1] is None:
+    day = declared_date(preamble, {LABEL_DAY}, DAY_FORMAT, what="Ngày chuyển tiền")
+    if day is None:
         raise ParseError(codes.BAD_DATE, "the header block needs 'Ngày chuyển tiền' dd/mm/yyyy")
-    line_no, value = labels[LABEL_DAY]
-    try:
-        day = parse_date(cell_text(value), DAY_FORMAT, what="Ngày chuyển tiền")
-    except BadValue as problem:
-        raise ParseError(codes.BAD_DATE, f"line {line_no}: {problem.message}") from None
-    statement = labels.get(LABEL_STATEMENT)
+    statement = labelled_values(preamble).get(LABEL_STATEMENT)
     return day, (cell_text(statement[1]) or None) if statement else None
 
 
