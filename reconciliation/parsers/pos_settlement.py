@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final
+from typing import Final, Unpack
 
 from reconciliation.model import (
     ControlTotals,
@@ -33,7 +33,7 @@ from reconciliation.model import (
 )
 
 from . import codes
-from .sheets import Row, csv_rows
+from .sheets import CsvOptions, Row, csv_rows
 from .values import (
     BadValue,
     Tally,
@@ -66,14 +66,9 @@ class _Batch:
 
 
 def parse_pos_settlement(
-    data: bytes,
-    *,
-    as_of: date | None = None,
-    thousands: str = "",
-    encoding: str = "utf-8-sig",
-    delimiter: str = ",",
+    data: bytes, *, as_of: date | None = None, thousands: str = "", **csv: Unpack[CsvOptions]
 ) -> ParsedFile:
-    rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
+    rows = csv_rows(data, **csv)
     if not rows or rows[0].text(0).upper() != "HDR":
         raise ParseError(codes.NOT_A_STATEMENT, "a POS settlement file starts with an HDR record")
     merchant, day = _header(rows[0])

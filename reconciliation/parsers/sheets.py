@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypedDict
 
 from reconciliation.model import ParseError
 
@@ -61,6 +61,14 @@ def cell_text(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value).strip()
+
+
+class CsvOptions(TypedDict, total=False):
+    """How a CSV file is written; every CSV parser takes these and hands them to
+    :func:`csv_rows`, whose defaults (UTF-8 with or without a BOM, commas) apply."""
+
+    encoding: str
+    delimiter: str
 
 
 def csv_rows(data: bytes, *, encoding: str = "utf-8-sig", delimiter: str = ",") -> list[Row]:

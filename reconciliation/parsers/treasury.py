@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Final
+from typing import Final, Unpack
 
 from reconciliation.model import (
     ControlTotals,
@@ -34,7 +34,16 @@ from reconciliation.model import (
 
 from . import codes
 from .rows import read_lines
-from .sheets import Column, Row, cell_text, csv_rows, labelled_values, locate_header, xlsx_rows
+from .sheets import (
+    Column,
+    CsvOptions,
+    Row,
+    cell_text,
+    csv_rows,
+    labelled_values,
+    locate_header,
+    xlsx_rows,
+)
 from .values import BadValue, Tally, check_date, date_of, header_key, whole_vnd
 
 FORMAT_CSV: Final = "treasury_csv"
@@ -67,14 +76,9 @@ LABEL_TOTAL: Final = "tong so tien"
 
 
 def parse_treasury_csv(
-    data: bytes,
-    *,
-    as_of: date | None = None,
-    thousands: str = ",",
-    encoding: str = "utf-8-sig",
-    delimiter: str = ",",
+    data: bytes, *, as_of: date | None = None, thousands: str = ",", **csv: Unpack[CsvOptions]
 ) -> ParsedFile:
-    rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
+    rows = csv_rows(data, **csv)
     return _parse(rows, as_of=as_of, thousands=thousands, fmt=FORMAT_CSV)
 
 

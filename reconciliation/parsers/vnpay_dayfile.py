@@ -18,7 +18,7 @@ number of transaction rows under ``Mã GD VNPAY``, the net of the *successful* r
 from __future__ import annotations
 
 from datetime import date
-from typing import Final
+from typing import Final, Unpack
 
 from reconciliation.model import (
     ControlTotals,
@@ -31,7 +31,7 @@ from reconciliation.model import (
 
 from . import codes
 from .rows import read_lines, totalled_table
-from .sheets import Column, Row, csv_rows, declared_date
+from .sheets import Column, CsvOptions, Row, csv_rows, declared_date
 from .values import (
     BadValue,
     Tally,
@@ -73,15 +73,10 @@ STATUSES: Final = {
 
 
 def parse_vnpay_day(
-    data: bytes,
-    *,
-    as_of: date | None = None,
-    thousands: str = ",",
-    encoding: str = "utf-8-sig",
-    delimiter: str = ",",
+    data: bytes, *, as_of: date | None = None, thousands: str = ",", **csv: Unpack[CsvOptions]
 ) -> ParsedFile:
     """Parse a VNPAY day file. ``as_of`` bounds dates when the file declares no day."""
-    rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
+    rows = csv_rows(data, **csv)
     table = totalled_table(rows, COLUMNS, TRAILER, what="transactions")
     trailer, where = table.trailer, table.where
     day = declared_date(table.preamble, DATE_LABELS, DAY_FORMAT, what="settlement day")

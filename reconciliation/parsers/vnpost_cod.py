@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Final
+from typing import Final, Unpack
 
 from reconciliation.model import (
     ControlTotals,
@@ -38,7 +38,7 @@ from reconciliation.model import (
 
 from . import codes
 from .rows import read_lines, totalled_table
-from .sheets import Column, Row, cell_text, csv_rows, declared_date, labelled_values
+from .sheets import Column, CsvOptions, Row, cell_text, csv_rows, declared_date, labelled_values
 from .values import BadValue, Tally, check_currency, check_date, local_time, parse_amount
 
 FORMAT: Final = "vnpost_cod_csv"
@@ -70,17 +70,12 @@ CUSTOMER_CODE: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def parse_vnpost_cod(
-    data: bytes,
-    *,
-    as_of: date | None = None,
-    thousands: str = ",",
-    encoding: str = "utf-8-sig",
-    delimiter: str = ",",
+    data: bytes, *, as_of: date | None = None, thousands: str = ",", **csv: Unpack[CsvOptions]
 ) -> ParsedFile:
     """Parse a COD remittance statement. ``as_of`` is accepted like every parser's, but the
     file's own ``Ngày chuyển tiền`` (required) is its reference date."""
     del as_of  # the remittance day is always declared
-    rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
+    rows = csv_rows(data, **csv)
     table = totalled_table(rows, COLUMNS, TRAILER, what="items")
     trailer, where = table.trailer, table.where
     remitted_on, statement_no = _header_block(table.preamble)
