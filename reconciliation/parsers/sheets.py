@@ -21,7 +21,7 @@ from typing import Final, TypedDict
 from reconciliation.model import ParseError
 
 from . import codes
-from .values import BadValue, decode, header_key, header_keys, parse_date
+from .values import BadValue, date_of, decode, header_key, header_keys
 
 #: An XLSX is a zip: refuse one that would expand beyond this (a zip bomb).
 MAX_XLSX_EXPANDED_BYTES: Final = 256 * 1024 * 1024
@@ -202,12 +202,13 @@ def declared_date(
     rows: Sequence[Row], labels: Collection[str], fmt: str, *, what: str
 ) -> date | None:
     """The date written beside the first of ``labels`` (folded, as :func:`labelled_values`
-    gives them) in ``rows``, or None if no row carries one of them. A date that cannot be
-    read in ``fmt`` refuses the whole file (``bad_date``): every line depends on it."""
+    gives them) in ``rows``, or None if no row carries one of them: text in ``fmt`` or, in
+    XLSX, a date cell. One that cannot be read refuses the whole file (``bad_date``): every
+    line depends on it."""
     for label, (line_no, value) in labelled_values(rows).items():
         if label in labels:
             try:
-                return parse_date(cell_text(value), fmt, what=what)
+                return date_of(value, fmt, what=what)
             except BadValue as problem:
                 raise ParseError(codes.BAD_DATE, f"line {line_no}: {problem.message}") from None
     return None

@@ -40,6 +40,7 @@ from .sheets import (
     Row,
     cell_text,
     csv_rows,
+    declared_date,
     labelled_values,
     locate_header,
     xlsx_rows,
@@ -126,10 +127,8 @@ def _header_block(preamble: list[Row], thousands: str) -> tuple[date | None, int
                 codes.MISSING_TOTAL,
                 "the header block needs 'Tổng số chứng từ' and 'Tổng số tiền' above the columns",
             )
-    day = None
+    day = declared_date(preamble, {LABEL_DAY}, DATE_FORMAT, what="Ngày báo cáo")
     try:
-        if LABEL_DAY in labels:
-            day = date_of(labels[LABEL_DAY][1], DATE_FORMAT, what="Ngày báo cáo")
         count = whole_vnd(labels[LABEL_COUNT][1], thousands="", allow_zero=True, what="count")
         total = whole_vnd(
             labels[LABEL_TOTAL][1], thousands=thousands, allow_zero=True, what="Tổng số tiền"
