@@ -104,10 +104,7 @@ def parse_pos_settlement(
             tally.add(None)
             continue
         lines.append(line)
-        if line.status == "succeeded":
-            tally.add(line.amount, credit=line.direction is Direction.CREDIT)
-        else:
-            tally.add_unsettled()
+        tally.add_line(line)
 
     total = Tally()
     for (terminal, batch_no), batch in batches.items():

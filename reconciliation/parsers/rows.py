@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from reconciliation.model import Direction, ParseError, RowError, StatementLine
+from reconciliation.model import ParseError, RowError, StatementLine
 
 from . import codes
 from .sheets import Column, Row, locate_header
@@ -23,8 +23,8 @@ def read_lines(
 ) -> tuple[list[StatementLine], list[RowError]]:
     """Each row through ``read``: the lines it gave and the errors of the rows it refused.
 
-    With a ``tally``, every row is counted in it as the file would count it: a line that
-    ``failed`` moves no money, a refused row makes the tally incomplete.
+    With a ``tally``, every row is counted in it as the file would count it
+    (:meth:`~.values.Tally.add_line`); a refused row makes the tally incomplete.
     """
     lines: list[StatementLine] = []
     errors: list[RowError] = []
@@ -37,10 +37,7 @@ def read_lines(
                 tally.add(None)
             continue
         if tally is not None:
-            if line.status == "failed":
-                tally.add_unsettled()
-            else:
-                tally.add(line.amount, credit=line.direction is Direction.CREDIT)
+            tally.add_line(line)
         lines.append(line)
     return lines, errors
 

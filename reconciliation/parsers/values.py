@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
 
-from reconciliation.model import BUSINESS_TZ, ParseError
+from reconciliation.model import BUSINESS_TZ, Direction, ParseError, StatementLine
 
 from . import codes
 
@@ -280,6 +280,13 @@ class Tally:
     def add_unsettled(self) -> None:
         """Count a row that moves no money (a failed payment, a voided sale)."""
         self.count += 1
+
+    def add_line(self, line: StatementLine) -> None:
+        """Count a parsed line: one that ``failed`` moves no money, any other its amount."""
+        if line.status == "failed":
+            self.add_unsettled()
+        else:
+            self.add(line.amount, credit=line.direction is Direction.CREDIT)
 
     @property
     def net(self) -> int:
