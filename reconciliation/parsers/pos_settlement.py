@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Final
+from datetime import date
+from typing import Final, Unpack
 
 from reconciliation.model import (
-    BUSINESS_TZ,
     ControlTotals,
     Direction,
     ParsedFile,
@@ -34,8 +33,16 @@ from reconciliation.model import (
 )
 
 from . import codes
-from .sheets import Row, csv_rows
-from .values import BadValue, Tally, check_currency, check_date, parse_amount, parse_date
+from .sheets import CsvOptions, Row, csv_rows
+from .values import (
+    BadValue,
+    Tally,
+    check_currency,
+    check_date,
+    local_time,
+    parse_amount,
+    parse_date,
+)
 
 FORMAT: Final = "pos_settlement_csv"
 TIME_FORMAT: Final = "%d/%m/%Y %H:%M:%S"
@@ -59,14 +66,9 @@ class _Batch:
 
 
 def parse_pos_settlement(
-    data: bytes,
-    *,
-    as_of: date | None = None,
-    thousands: str = "",
-    encoding: str = "utf-8-sig",
-    delimiter: str = ",",
+    data: bytes, *, as_of: date | None = None, thousands: str = "", **csv: Unpack[CsvOptions]
 ) -> ParsedFile:
-    rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
+    rows = csv_rows(data, **csv)
     if not rows or rows[0].text(0).upper() != "HDR":
         raise ParseError(codes.NOT_A_STATEMENT, "a POS settlement file starts with an HDR record")
     merchant, day = _header(rows[0])
@@ -102,10 +104,7 @@ def parse_pos_settlement(
             tally.add(None)
             continue
         lines.append(line)
-        if line.status == "succeeded":
-            tally.add(line.amount, credit=line.direction is Direction.CREDIT)
-        else:
-            tally.add_unsettled()
+        tally.add_line(line)
 
     total = Tally()
     for (terminal, batch_no), batch in batches.items():
@@ -164,10 +163,7 @@ def _detail(row: Row, reference_day: date | None, thousands: str) -> StatementLi
         raise BadValue(codes.BAD_FIELD, f"type {kind!r} is not SALE/VOID/REFUND")
     direction, status = TYPES[kind.upper()]
     amount = parse_amount(amount_text, thousands=thousands, what="amount")
-    try:
-        at = datetime.strptime(time_text, TIME_FORMAT).replace(tzinfo=BUSINESS_TZ)
-    except ValueError:
-        raise BadValue(codes.BAD_DATE, f"time {time_text!r} is not dd/mm/yyyy HH:MM:SS") from None
+    at = local_time(time_text, (TIME_FORMAT,), what="time", written="dd/mm/yyyy HH:MM:SS")
     extra = {"pos_type": kind.upper(), "masked_pan": pan, "time": at.isoformat()}
     if approval:
         extra["approval_code"] = approval

@@ -12,16 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypedDict
 
 from reconciliation.model import ParseError
 
 from . import codes
-from .values import decode, header_key, header_keys
+from .values import BadValue, date_of, decode, header_key, header_keys
 
 #: An XLSX is a zip: refuse one that would expand beyond this (a zip bomb).
 MAX_XLSX_EXPANDED_BYTES: Final = 256 * 1024 * 1024
@@ -61,6 +61,14 @@ def cell_text(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value).strip()
+
+
+class CsvOptions(TypedDict, total=False):
+    """How a CSV file is written; every CSV parser takes these and hands them to
+    :func:`csv_rows`, whose defaults (UTF-8 with or without a BOM, commas) apply."""
+
+    encoding: str
+    delimiter: str
 
 
 def csv_rows(data: bytes, *, encoding: str = "utf-8-sig", delimiter: str = ",") -> list[Row]:
@@ -188,3 +196,19 @@ def labelled_values(rows: Sequence[Row]) -> dict[str, tuple[int, object]]:
         if key and key not in found:
             found[key] = (row.line_no, value)
     return found
+
+
+def declared_date(
+    rows: Sequence[Row], labels: Collection[str], fmt: str, *, what: str
+) -> date | None:
+    """The date written beside the first of ``labels`` (folded, as :func:`labelled_values`
+    gives them) in ``rows``, or None if no row carries one of them: text in ``fmt`` or, in
+    XLSX, a date cell. One that cannot be read refuses the whole file (``bad_date``): every
+    line depends on it."""
+    for label, (line_no, value) in labelled_values(rows).items():
+        if label in labels:
+            try:
+                return date_of(value, fmt, what=what)
+            except BadValue as problem:
+                raise ParseError(codes.BAD_DATE, f"line {line_no}: {problem.message}") from None
+    return None

@@ -15,16 +15,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from reconciliation.model import (
-    ControlTotals,
-    Direction,
-    ParsedFile,
-    RowError,
-    Source,
-    StatementLine,
-)
+from reconciliation.model import ControlTotals, Direction, ParsedFile, Source, StatementLine
 
 from . import codes
+from .rows import read_lines
 from .sheets import Column, Row, cell_text, csv_rows, locate_header, xlsx_rows
 from .values import BadValue, check_currency, check_date, date_of, whole_vnd
 
@@ -103,13 +97,9 @@ def _parse(
 ) -> ParsedFile:
     """``as_of`` (the statement day, if the caller knows it) bounds dates from above."""
     header_at, where = locate_header(rows, mapping.columns())
-    lines: list[StatementLine] = []
-    errors: list[RowError] = []
-    for row in rows[header_at + 1 :]:
-        try:
-            lines.append(_line(row, where, mapping, account, as_of))
-        except BadValue as problem:
-            errors.append(RowError(row.line_no, problem.code, problem.message))
+    lines, errors = read_lines(
+        rows[header_at + 1 :], lambda row: _line(row, where, mapping, account, as_of)
+    )
     return ParsedFile(
         source=Source.BANK,
         lines=tuple(lines),

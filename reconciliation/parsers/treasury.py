@@ -21,20 +21,30 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Final
+from typing import Final, Unpack
 
 from reconciliation.model import (
     ControlTotals,
     Direction,
     ParsedFile,
     ParseError,
-    RowError,
     Source,
     StatementLine,
 )
 
 from . import codes
-from .sheets import Column, Row, cell_text, csv_rows, labelled_values, locate_header, xlsx_rows
+from .rows import read_lines
+from .sheets import (
+    Column,
+    CsvOptions,
+    Row,
+    cell_text,
+    csv_rows,
+    declared_date,
+    labelled_values,
+    locate_header,
+    xlsx_rows,
+)
 from .values import BadValue, Tally, check_date, date_of, header_key, whole_vnd
 
 FORMAT_CSV: Final = "treasury_csv"
@@ -67,14 +77,9 @@ LABEL_TOTAL: Final = "tong so tien"
 
 
 def parse_treasury_csv(
-    data: bytes,
-    *,
-    as_of: date | None = None,
-    thousands: str = ",",
-    encoding: str = "utf-8-sig",
-    delimiter: str = ",",
+    data: bytes, *, as_of: date | None = None, thousands: str = ",", **csv: Unpack[CsvOptions]
 ) -> ParsedFile:
-    rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
+    rows = csv_rows(data, **csv)
     return _parse(rows, as_of=as_of, thousands=thousands, fmt=FORMAT_CSV)
 
 
@@ -89,18 +94,10 @@ def _parse(rows: list[Row], *, as_of: date | None, thousands: str, fmt: str) -> 
     header_at, where = locate_header(rows, COLUMNS)
     day, declared_count, declared_total = _header_block(rows[:header_at], thousands)
     reference_day = day or as_of
-    lines: list[StatementLine] = []
-    errors: list[RowError] = []
     tally = Tally()
-    for row in rows[header_at + 1 :]:
-        try:
-            line = _line(row, where, reference_day, thousands)
-        except BadValue as problem:
-            errors.append(RowError(row.line_no, problem.code, problem.message))
-            tally.add(None)
-            continue
-        lines.append(line)
-        tally.add(line.amount)
+    lines, errors = read_lines(
+        rows[header_at + 1 :], lambda row: _line(row, where, reference_day, thousands), tally
+    )
     if declared_count != tally.count:
         raise ParseError(
             codes.COUNT_MISMATCH,
@@ -130,10 +127,8 @@ def _header_block(preamble: list[Row], thousands: str) -> tuple[date | None, int
                 codes.MISSING_TOTAL,
                 "the header block needs 'Tổng số chứng từ' and 'Tổng số tiền' above the columns",
             )
-    day = None
+    day = declared_date(preamble, {LABEL_DAY}, DATE_FORMAT, what="Ngày báo cáo")
     try:
-        if LABEL_DAY in labels:
-            day = date_of(labels[LABEL_DAY][1], DATE_FORMAT, what="Ngày báo cáo")
         count = whole_vnd(labels[LABEL_COUNT][1], thousands="", allow_zero=True, what="count")
         total = whole_vnd(
             labels[LABEL_TOTAL][1], thousands=thousands, allow_zero=True, what="Tổng số tiền"

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
 
-from reconciliation.model import BUSINESS_TZ, ParseError
+from reconciliation.model import BUSINESS_TZ, Direction, ParseError, StatementLine
 
 from . import codes
 
@@ -189,6 +189,19 @@ def parse_date(text: str, fmt: str, *, what: str = "date") -> date:
         raise BadValue(codes.BAD_DATE, f"{what} {raw!r} is not a date in format {fmt}") from None
 
 
+def local_time(text: str, formats: tuple[str, ...], *, what: str, written: str) -> datetime:
+    """A moment in Vietnam time from text in the first of ``formats`` that reads it;
+    ``written`` shows the formats to a finance user (``dd/mm/yyyy HH:MM:SS``)."""
+    if not text:
+        raise BadValue(codes.BAD_DATE, f"{what} is empty")
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=BUSINESS_TZ)
+        except ValueError:
+            continue
+    raise BadValue(codes.BAD_DATE, f"{what} {text!r} is not {written}")
+
+
 def date_of(value: object, fmt: str, *, what: str = "date") -> date:
     """A date from a spreadsheet cell (date, datetime) or from text in ``fmt``.
 
@@ -267,6 +280,13 @@ class Tally:
     def add_unsettled(self) -> None:
         """Count a row that moves no money (a failed payment, a voided sale)."""
         self.count += 1
+
+    def add_line(self, line: StatementLine) -> None:
+        """Count a parsed line: one that ``failed`` moves no money, any other its amount."""
+        if line.status == "failed":
+            self.add_unsettled()
+        else:
+            self.add(line.amount, credit=line.direction is Direction.CREDIT)
 
     @property
     def net(self) -> int:

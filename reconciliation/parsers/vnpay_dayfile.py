@@ -17,30 +17,29 @@ number of transaction rows under ``Mã GD VNPAY``, the net of the *successful* r
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Final
+from datetime import date
+from typing import Final, Unpack
 
 from reconciliation.model import (
-    BUSINESS_TZ,
     ControlTotals,
     Direction,
     ParsedFile,
     ParseError,
-    RowError,
     Source,
     StatementLine,
 )
 
 from . import codes
-from .sheets import Column, Row, cell_text, csv_rows, labelled_values, locate_header
+from .rows import read_lines, totalled_table
+from .sheets import Column, CsvOptions, Row, csv_rows, declared_date
 from .values import (
     BadValue,
     Tally,
     check_currency,
     check_date,
     header_key,
+    local_time,
     parse_amount,
-    parse_date,
 )
 
 FORMAT: Final = "vnpay_day_csv"
@@ -74,49 +73,20 @@ STATUSES: Final = {
 
 
 def parse_vnpay_day(
-    data: bytes,
-    *,
-    as_of: date | None = None,
-    thousands: str = ",",
-    encoding: str = "utf-8-sig",
-    delimiter: str = ",",
+    data: bytes, *, as_of: date | None = None, thousands: str = ",", **csv: Unpack[CsvOptions]
 ) -> ParsedFile:
     """Parse a VNPAY day file. ``as_of`` bounds dates when the file declares no day."""
-    rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
-    header_at, where = locate_header(rows, COLUMNS)
-    day = _declared_day(rows[:header_at])
+    rows = csv_rows(data, **csv)
+    table = totalled_table(rows, COLUMNS, TRAILER, what="transactions")
+    trailer, where = table.trailer, table.where
+    day = declared_date(table.preamble, DATE_LABELS, DAY_FORMAT, what="settlement day")
     reference_day = day or as_of
-    body = rows[header_at + 1 :]
-    trailer_at = next(
-        (i for i, row in enumerate(body) if header_key(row.first).startswith(TRAILER)), None
-    )
-    if trailer_at is None:
-        raise ParseError(codes.MISSING_TOTAL, f"no {TRAILER!r} row after the transactions")
-    trailer = body[trailer_at]
-
-    lines: list[StatementLine] = []
-    errors: list[RowError] = []
     settled = Tally()  # successful rows only; a refused row makes it incomplete
-    fee_sum: int | None = 0
-    for row in body[:trailer_at]:
-        try:
-            line = _line(row, where, reference_day, thousands)
-        except BadValue as problem:
-            errors.append(RowError(row.line_no, problem.code, problem.message))
-            settled.add(None)
-            fee_sum = None
-            continue
-        if line.status == "succeeded":
-            settled.add(line.amount, credit=line.direction is Direction.CREDIT)
-        else:
-            settled.add_unsettled()
-        if fee_sum is not None:
-            fee_sum += int(line.extra["fee"])
-        lines.append(line)
-    errors += [
-        RowError(row.line_no, codes.BAD_RECORD, f"row after the {TRAILER!r} row")
-        for row in body[trailer_at + 1 :]
-    ]
+    lines, errors = read_lines(
+        table.body, lambda row: _line(row, where, reference_day, thousands), settled
+    )
+    fee_sum = None if errors else sum(int(line.extra["fee"]) for line in lines)
+    errors += table.stray
 
     count, net, fee_total = _trailer(trailer, where, thousands)
     if count != settled.count:
@@ -152,16 +122,6 @@ def parse_vnpay_day(
     )
 
 
-def _declared_day(preamble: list[Row]) -> date | None:
-    for label, (line_no, value) in labelled_values(preamble).items():
-        if label in DATE_LABELS:
-            try:
-                return parse_date(cell_text(value), DAY_FORMAT, what="settlement day")
-            except BadValue as problem:
-                raise ParseError(codes.BAD_DATE, f"line {line_no}: {problem.message}") from None
-    return None
-
-
 def _line(
     row: Row, where: dict[str, int], reference_day: date | None, thousands: str
 ) -> StatementLine:
@@ -191,11 +151,9 @@ def _line(
     if "currency" in where:
         check_currency(text("currency"), what="Loại tiền")
     fee = parse_amount(text("fee") or "0", thousands=thousands, allow_zero=True, what="Phí")
-    raw_time = text("time")
-    try:
-        paid_at = datetime.strptime(raw_time, TIME_FORMAT).replace(tzinfo=BUSINESS_TZ)
-    except ValueError:
-        raise BadValue(codes.BAD_DATE, f"Ngày GD {raw_time!r} is not dd/MM/yyyy HH:mm:ss") from None
+    paid_at = local_time(
+        text("time"), (TIME_FORMAT,), what="Ngày GD", written="dd/MM/yyyy HH:mm:ss"
+    )
     booking_date = check_date(paid_at.date(), reference_day, what="Ngày GD")
     extra = {"paid_at": paid_at.isoformat(), "fee": str(fee)}
     if text("bank"):

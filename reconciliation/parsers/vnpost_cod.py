@@ -24,31 +24,22 @@ remitted = COD − fee. The ``Tổng cộng`` row carries the number of item row
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-from typing import Final
+from datetime import date
+from typing import Final, Unpack
 
 from reconciliation.model import (
-    BUSINESS_TZ,
     ControlTotals,
     Direction,
     ParsedFile,
     ParseError,
-    RowError,
     Source,
     StatementLine,
 )
 
 from . import codes
-from .sheets import Column, Row, cell_text, csv_rows, labelled_values, locate_header
-from .values import (
-    BadValue,
-    Tally,
-    check_currency,
-    check_date,
-    header_key,
-    parse_amount,
-    parse_date,
-)
+from .rows import read_lines, totalled_table
+from .sheets import Column, CsvOptions, Row, cell_text, csv_rows, declared_date, labelled_values
+from .values import BadValue, Tally, check_currency, check_date, local_time, parse_amount
 
 FORMAT: Final = "vnpost_cod_csv"
 DAY_FORMAT: Final = "%d/%m/%Y"
@@ -79,46 +70,22 @@ CUSTOMER_CODE: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def parse_vnpost_cod(
-    data: bytes,
-    *,
-    as_of: date | None = None,
-    thousands: str = ",",
-    encoding: str = "utf-8-sig",
-    delimiter: str = ",",
+    data: bytes, *, as_of: date | None = None, thousands: str = ",", **csv: Unpack[CsvOptions]
 ) -> ParsedFile:
     """Parse a COD remittance statement. ``as_of`` is accepted like every parser's, but the
     file's own ``Ngày chuyển tiền`` (required) is its reference date."""
     del as_of  # the remittance day is always declared
-    rows = csv_rows(data, encoding=encoding, delimiter=delimiter)
-    header_at, where = locate_header(rows, COLUMNS)
-    remitted_on, statement_no = _header_block(rows[:header_at])
-    body = rows[header_at + 1 :]
-    trailer_at = next(
-        (i for i, row in enumerate(body) if header_key(row.first).startswith(TRAILER)), None
-    )
-    if trailer_at is None:
-        raise ParseError(codes.MISSING_TOTAL, f"no {TRAILER!r} row after the items")
-    trailer = body[trailer_at]
-
-    lines: list[StatementLine] = []
-    errors: list[RowError] = []
+    rows = csv_rows(data, **csv)
+    table = totalled_table(rows, COLUMNS, TRAILER, what="items")
+    trailer, where = table.trailer, table.where
+    remitted_on, statement_no = _header_block(table.preamble)
     cod = Tally()  # a refused row makes it incomplete: then no sum is compared
-    fees = remitted = 0
-    for row in body[:trailer_at]:
-        try:
-            line = _line(row, where, remitted_on, statement_no, thousands)
-        except BadValue as problem:
-            errors.append(RowError(row.line_no, problem.code, problem.message))
-            cod.add(None)
-            continue
-        cod.add(line.amount)
-        fees += int(line.extra["fee"])
-        remitted += int(line.extra["remitted"])
-        lines.append(line)
-    errors += [
-        RowError(row.line_no, codes.BAD_RECORD, f"row after the {TRAILER!r} row")
-        for row in body[trailer_at + 1 :]
-    ]
+    lines, errors = read_lines(
+        table.body, lambda row: _line(row, where, remitted_on, statement_no, thousands), cod
+    )
+    fees = sum(int(line.extra["fee"]) for line in lines)
+    remitted = sum(int(line.extra["remitted"]) for line in lines)
+    errors += table.stray
 
     count, declared = _trailer(trailer, where, thousands)
     if count != cod.count:
@@ -153,15 +120,10 @@ def parse_vnpost_cod(
 
 
 def _header_block(preamble: list[Row]) -> tuple[date, str | None]:
-    labels = labelled_values(preamble)
-    if LABEL_DAY not in labels or labels[LABEL_DAY][1] is None:
+    day = declared_date(preamble, {LABEL_DAY}, DAY_FORMAT, what="Ngày chuyển tiền")
+    if day is None:
         raise ParseError(codes.BAD_DATE, "the header block needs 'Ngày chuyển tiền' dd/mm/yyyy")
-    line_no, value = labels[LABEL_DAY]
-    try:
-        day = parse_date(cell_text(value), DAY_FORMAT, what="Ngày chuyển tiền")
-    except BadValue as problem:
-        raise ParseError(codes.BAD_DATE, f"line {line_no}: {problem.message}") from None
-    statement = labels.get(LABEL_STATEMENT)
+    statement = labelled_values(preamble).get(LABEL_STATEMENT)
     return day, (cell_text(statement[1]) or None) if statement else None
 
 
@@ -200,7 +162,9 @@ def _line(
             codes.DETAILS_DO_NOT_TIE,
             f"Số tiền chuyển trả {paid_out} is not Tiền thu hộ {amount} − Cước thu hộ {fee}",
         )
-    collected_at = _collected_at(text("collected"))
+    collected_at = local_time(
+        text("collected"), TIME_FORMATS, what="Ngày phát", written="dd/mm/yyyy [HH:MM[:SS]]"
+    )
     collected_on = check_date(collected_at.date(), remitted_on, what="Ngày phát")
     if collected_on > remitted_on:
         raise BadValue(
@@ -226,17 +190,6 @@ def _line(
             "collected_at": collected_at.isoformat(),
         },
     )
-
-
-def _collected_at(raw: str) -> datetime:
-    if not raw:
-        raise BadValue(codes.BAD_DATE, "Ngày phát is empty")
-    for fmt in TIME_FORMATS:
-        try:
-            return datetime.strptime(raw, fmt).replace(tzinfo=BUSINESS_TZ)
-        except ValueError:
-            continue
-    raise BadValue(codes.BAD_DATE, f"Ngày phát {raw!r} is not dd/mm/yyyy [HH:MM[:SS]]")
 
 
 def _trailer(row: Row, where: dict[str, int], thousands: str) -> tuple[int, tuple[int, int, int]]:

@@ -1,16 +1,31 @@
-"""Shared by the statement-parser tests: the pinned data files and small assertions."""
+"""Shared by the statement-parser tests: the pinned data files, the bank lines and mapping of
+the published samples, and small assertions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from reconciliation.model import ParsedFile, ParseError
+from reconciliation.model import Direction, ParsedFile, ParseError, Source, StatementLine
+from reconciliation.parsers import ColumnMapping
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
+#: The day and the bank account of the published samples.
+D = date(2024, 5, 15)
+ACCOUNT = "0011001234567"
+#: The columns of ``bank_statement_2024-05-15.csv``: debit and credit in two columns.
+BANK_MAPPING = ColumnMapping(
+    date="Ngày giao dịch",
+    value_date="Ngày hiệu lực",
+    reference="Số bút toán",
+    debit="Ghi nợ",
+    credit="Ghi có",
+    text="Mô tả",
+)
 
 
 def data(name: str) -> bytes:
@@ -19,6 +34,28 @@ def data(name: str) -> bytes:
 
 def text(name: str) -> str:
     return (DATA / name).read_text(encoding="utf-8")
+
+
+def edited(name: str, *edits: tuple[str, str]) -> bytes:
+    """The pinned file with each ``(old, new)`` replaced in turn; each ``old`` must be there."""
+    content = text(name)
+    for old, new in edits:
+        assert old in content, old
+        content = content.replace(old, new)
+    return content.encode()
+
+
+def bank_line(
+    line_no: int, amount: int, direction: Direction = Direction.CREDIT, **fields: object
+) -> StatementLine:
+    """A line of the sample account booked and valued on the sample day."""
+    sample_day = {"source": Source.BANK, "booking_date": D, "value_date": D, "account": ACCOUNT}
+    return StatementLine(
+        line_no=line_no,
+        amount=amount,
+        direction=direction,
+        **{**sample_day, **fields},  # type: ignore[arg-type]
+    )
 
 
 def refused(call: Callable[[], object]) -> ParseError:

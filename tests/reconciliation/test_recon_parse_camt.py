@@ -7,32 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from recon_parse_helpers import data, refused, row_errors, text
+from recon_parse_helpers import ACCOUNT, D, bank_line, data, edited, refused, row_errors, text
 
 from reconciliation.model import ControlTotals, Direction, Source, StatementLine
 from reconciliation.parsers import parse_camt053, parse_camt054
 
-D = date(2024, 5, 15)
-ACCOUNT = "0011001234567"
-
-
-def _bank(
-    line_no: int, amount: int, direction: Direction = Direction.CREDIT, **fields: object
-) -> StatementLine:
-    return StatementLine(
-        source=Source.BANK,
-        line_no=line_no,
-        amount=amount,
-        direction=direction,
-        booking_date=D,
-        value_date=D,
-        account=ACCOUNT,
-        **fields,  # type: ignore[arg-type]
-    )
-
-
 SAMPLE_053_LINES = (
-    _bank(
+    bank_line(
         1,
         150000,
         provider_txn_id="FT24136000001",
@@ -43,7 +24,7 @@ SAMPLE_053_LINES = (
             "counterparty_account": "0123456789",
         },
     ),
-    _bank(
+    bank_line(
         2,
         2500000,
         provider_txn_id="FT24136000002",
@@ -51,21 +32,21 @@ SAMPLE_053_LINES = (
         text="VNPAY TT GD NGAY 14/05/2024 TMN DVCHN001",
         extra={"entry_ref": "2", "counterparty_name": "CONG TY CP GIAI PHAP THANH TOAN VIET NAM"},
     ),
-    _bank(
+    bank_line(
         3,
         100000,
         provider_txn_id="FT24136000004-1",
         text="IBFT DVCEW0DD1D12WV nop phi ho so",
         extra={"entry_ref": "3", "tx_index": "1"},
     ),
-    _bank(
+    bank_line(
         3,
         200000,
         provider_txn_id="FT24136000004-2",
         text="IBFT DVCSX536KV5KGV nop le phi",
         extra={"entry_ref": "3", "tx_index": "2"},
     ),
-    _bank(
+    bank_line(
         4,
         22000,
         Direction.DEBIT,
@@ -77,11 +58,7 @@ SAMPLE_053_LINES = (
 
 
 def _053(**replacements: str) -> bytes:
-    xml = text("camt053_2024-05-15.xml")
-    for old, new in replacements.items():
-        assert old in xml, old
-        xml = xml.replace(old, new)
-    return xml.encode()
+    return edited("camt053_2024-05-15.xml", *replacements.items())
 
 
 def _053_with(old: str, new: str, count: int = 1) -> bytes:
@@ -113,7 +90,7 @@ def test_camt054_notification_is_read_without_balances() -> None:
     parsed = parse_camt054(data("camt054_2024-05-15.xml"))
 
     assert parsed.lines == (
-        _bank(
+        bank_line(
             1,
             150000,
             provider_txn_id="FT24136000001",
@@ -342,11 +319,7 @@ def test_account_in_another_currency_is_refused() -> None:
 
 
 def _054_entry(**replacements: str) -> bytes:
-    xml = text("camt054_2024-05-15.xml")
-    for old, new in replacements.items():
-        assert old in xml, old
-        xml = xml.replace(old, new)
-    return xml.encode()
+    return edited("camt054_2024-05-15.xml", *replacements.items())
 
 
 @pytest.mark.parametrize(

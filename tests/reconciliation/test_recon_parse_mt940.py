@@ -6,13 +6,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from recon_parse_helpers import data, refused, row_errors, text
+from recon_parse_helpers import ACCOUNT, D, bank_line, data, refused, row_errors, text
 
-from reconciliation.model import ControlTotals, Direction, Source, StatementLine
+from reconciliation.model import ControlTotals, Direction
 from reconciliation.parsers import parse_mt940
-
-D = date(2024, 5, 15)
-ACCOUNT = "0011001234567"
 
 
 def _statement(
@@ -38,34 +35,30 @@ def _one_entry(line_61: str, closing: str) -> bytes:
 def test_sample_statement_gives_exact_lines_and_balances() -> None:
     parsed = parse_mt940(data("mt940_2024-05-15.sta"))
 
-    common = {"source": Source.BANK, "booking_date": D, "value_date": D, "account": ACCOUNT}
     assert parsed.lines == (
-        StatementLine(
+        bank_line(
             line_no=1,
             amount=150000,
             direction=Direction.CREDIT,
             provider_txn_id="FT24136000001",
             text="MBVCB.5678901234.DVCAH0YN0WQ1NM Thanh toan le phi",
             extra={"type_code": "NTRF", "customer_reference": "NONREF"},
-            **common,  # type: ignore[arg-type]
         ),
-        StatementLine(
+        bank_line(
             line_no=2,
             amount=2500000,
             direction=Direction.CREDIT,
             provider_txn_id="FT24136000002",
             text="VNPAY TT GD NGAY 14/05/2024 TMN DVCHN001",
             extra={"type_code": "NTRF", "customer_reference": "VNPAY140524"},
-            **common,  # type: ignore[arg-type]
         ),
-        StatementLine(
+        bank_line(
             line_no=3,
             amount=22000,
             direction=Direction.DEBIT,
             provider_txn_id="FT24136000003",
             text="PHI QUAN LY TAI KHOAN THANG 05/2024",
             extra={"type_code": "NCHG", "customer_reference": "NONREF"},
-            **common,  # type: ignore[arg-type]
         ),
     )
     assert parsed.errors == ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from recon_parse_helpers import data, refused, row_errors, text
+from recon_parse_helpers import data, edited, refused, row_errors
 
 from reconciliation.model import ControlTotals, Direction, Source, StatementLine
 from reconciliation.parsers import parse_pos_settlement
@@ -14,9 +14,7 @@ D = date(2024, 5, 15)
 
 
 def _sample(old: str, new: str) -> bytes:
-    csv = text("pos_settlement_2024-05-15.csv")
-    assert old in csv, old
-    return csv.replace(old, new).encode()
+    return edited("pos_settlement_2024-05-15.csv", (old, new))
 
 
 def test_sample_settlement_gives_exact_lines_per_batch() -> None:

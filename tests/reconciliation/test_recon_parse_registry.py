@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import pytest
-from recon_parse_helpers import DATA, SAMPLES, data, refused, text
+from recon_parse_helpers import BANK_MAPPING, DATA, SAMPLES, D, data, edited, refused
 
-from reconciliation.parsers import DEFAULT_MAX_BYTES, PARSERS, ColumnMapping, codes, parse
+from reconciliation.parsers import DEFAULT_MAX_BYTES, PARSERS, codes, parse
 
-D = date(2024, 5, 15)
-BANK_MAPPING = ColumnMapping(
-    date="Ngày giao dịch",
-    value_date="Ngày hiệu lực",
-    reference="Số bút toán",
-    debit="Ghi nợ",
-    credit="Ghi có",
-    text="Mô tả",
-)
 SAMPLE_FORMATS = {
     "camt053_2024-05-15.xml": ("camt053", {}),
     "camt054_2024-05-15.xml": ("camt054", {}),
@@ -76,13 +66,15 @@ def test_unknown_format_is_refused() -> None:
 # --- one input per error code ------------------------------------------------------------
 
 
-def _replace(name: str, old: str, new: str) -> bytes:
-    content = text(name)
-    assert old in content, old
-    return content.replace(old, new).encode()
-
-
 Call = tuple[str, bytes, dict[str, Any]]
+SAMPLE_OF: dict[str, str] = {format: name for name, (format, _) in SAMPLE_FORMATS.items()}
+
+
+def _edited(format: str, *edits: tuple[str, str]) -> Call:
+    """``format``'s published sample, edited."""
+    return (format, edited(SAMPLE_OF[format], *edits), {})
+
+
 FILE_CASES: dict[str, Call] = {
     "too_large": ("mt940", data("mt940_2024-05-15.sta"), {"max_bytes": 10}),
     "unknown_format": ("camt.053", b"", {}),
@@ -100,95 +92,33 @@ FILE_CASES: dict[str, Call] = {
     "malformed_mt940": ("mt940", b":20:X\n:25:A\n:28C:1\n:60F:C240514VND1,\n:62F:x\n", {}),
     "malformed_xlsx": ("treasury_xlsx", b"not a workbook", {}),
     "missing_column": ("bank_csv", b"Ngay,So tien\n", {"mapping": BANK_MAPPING}),
-    "duplicate_column": ("vnpay_day", _replace("vnpay_day_2024-05-15.csv", "Ngân hàng", "Phí"), {}),
-    "missing_balance": (
-        "camt053",
-        _replace("camt053_2024-05-15.xml", "<Cd>OPBD</Cd>", "<Cd>ITBD</Cd>"),
-        {},
+    "duplicate_column": _edited("vnpay_day", ("Ngân hàng", "Phí")),
+    "missing_balance": _edited("camt053", ("<Cd>OPBD</Cd>", "<Cd>ITBD</Cd>")),
+    "missing_total": _edited("treasury_csv", ("Tổng số tiền", "Ghi chú")),
+    "unknown_currency": _edited("mt940", ("VND", "USD")),
+    "bad_amount": _edited("treasury_csv", ('"2,150,000"', '"2,150,000.5"')),
+    "bad_date": _edited(
+        "pos_settlement", ("HDR,MID000123456,15/05/2024", "HDR,MID000123456,2024-05-15")
     ),
-    "missing_total": (
-        "treasury_csv",
-        _replace("treasury_kbnn_2024-05-15.csv", "Tổng số tiền", "Ghi chú"),
-        {},
-    ),
-    "unknown_currency": ("mt940", _replace("mt940_2024-05-15.sta", "VND", "USD"), {}),
-    "bad_amount": (
-        "treasury_csv",
-        _replace("treasury_kbnn_2024-05-15.csv", '"2,150,000"', '"2,150,000.5"'),
-        {},
-    ),
-    "bad_date": (
-        "pos_settlement",
-        _replace(
-            "pos_settlement_2024-05-15.csv",
-            "HDR,MID000123456,15/05/2024",
-            "HDR,MID000123456,2024-05-15",
-        ),
-        {},
-    ),
-    "balances_do_not_tie": (
-        "camt053",
-        _replace("camt053_2024-05-15.xml", ">12928000<", ">12928001<"),
-        {},
-    ),
-    "count_mismatch": (
-        "vnpay_day",
-        _replace("vnpay_day_2024-05-15.csv", "Tổng cộng,5,", "Tổng cộng,6,"),
-        {},
-    ),
-    "totals_do_not_tie": (
-        "pos_settlement",
-        _replace("pos_settlement_2024-05-15.csv", "4,300000", "4,300001"),
-        {},
-    ),
+    "balances_do_not_tie": _edited("camt053", (">12928000<", ">12928001<")),
+    "count_mismatch": _edited("vnpay_day", ("Tổng cộng,5,", "Tổng cộng,6,")),
+    "totals_do_not_tie": _edited("pos_settlement", ("4,300000", "4,300001")),
 }
 ROW_CASES: dict[str, Call] = {
-    "bad_amount": ("mt940", _replace("mt940_2024-05-15.sta", "C150000,NTRF", "C150000,5NTRF"), {}),
-    "bad_date": (
+    "bad_amount": _edited("mt940", ("C150000,NTRF", "C150000,5NTRF")),
+    "bad_date": _edited(
         "camt054",
-        _replace("camt054_2024-05-15.xml", "<Dt>2024-05-15</Dt>", "<Dt>2024-13-15</Dt>").replace(
-            b"<DtTm>2024-05-15T08:31:12+07:00</DtTm>", b"<Dt>2024-13-01</Dt>"
-        ),
-        {},
+        ("<Dt>2024-05-15</Dt>", "<Dt>2024-13-15</Dt>"),
+        ("<DtTm>2024-05-15T08:31:12+07:00</DtTm>", "<Dt>2024-13-01</Dt>"),
     ),
-    "date_out_of_range": (
-        "treasury_csv",
-        _replace("treasury_kbnn_2024-05-15.csv", "0001236,15/05/2024", "0001236,15/05/1999"),
-        {},
-    ),
-    "unknown_currency": (
-        "camt054",
-        _replace("camt054_2024-05-15.xml", 'Ccy="VND">150000', 'Ccy="EUR">150000'),
-        {},
-    ),
-    "missing_field": (
-        "vnpay_day",
-        _replace("vnpay_day_2024-05-15.csv", ",DVCHN001,0,Hoan", ",,0,Hoan"),
-        {},
-    ),
-    "bad_field": (
-        "treasury_csv",
-        _replace("treasury_kbnn_2024-05-15.csv", ",7111,422,", ",7112,422,"),
-        {},
-    ),
-    "bad_record": (
-        "pos_settlement",
-        _replace("pos_settlement_2024-05-15.csv", "TRL,T0000002", "NOTE,x\nTRL,T0000002"),
-        {},
-    ),
-    "not_booked": (
-        "camt054",
-        _replace("camt054_2024-05-15.xml", "<Sts>BOOK</Sts>", "<Sts>PDNG</Sts>"),
-        {},
-    ),
-    "details_do_not_tie": (
-        "camt053",
-        _replace(
-            "camt053_2024-05-15.xml",
-            '<Amt Ccy="VND">100000</Amt></TxAmt>',
-            '<Amt Ccy="VND">10000</Amt></TxAmt>',
-        ),
-        {},
+    "date_out_of_range": _edited("treasury_csv", ("0001236,15/05/2024", "0001236,15/05/1999")),
+    "unknown_currency": _edited("camt054", ('Ccy="VND">150000', 'Ccy="EUR">150000')),
+    "missing_field": _edited("vnpay_day", (",DVCHN001,0,Hoan", ",,0,Hoan")),
+    "bad_field": _edited("treasury_csv", (",7111,422,", ",7112,422,")),
+    "bad_record": _edited("pos_settlement", ("TRL,T0000002", "NOTE,x\nTRL,T0000002")),
+    "not_booked": _edited("camt054", ("<Sts>BOOK</Sts>", "<Sts>PDNG</Sts>")),
+    "details_do_not_tie": _edited(
+        "camt053", ('<Amt Ccy="VND">100000</Amt></TxAmt>', '<Amt Ccy="VND">10000</Amt></TxAmt>')
     ),
 }
 

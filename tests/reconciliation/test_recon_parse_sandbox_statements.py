@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from recon_parse_helpers import ACCOUNT, D, bank_line
 
 from providers.sandbox.statements import (
     ICT,
+    Channel,
     Discrepancies,
+    FeeKind,
     PaidPayment,
     camt053,
     treasury_csv,
@@ -20,108 +23,71 @@ from providers.sandbox.statements import (
 from reconciliation.model import ControlTotals, Direction, Source, StatementLine
 from reconciliation.parsers import parse_camt053, parse_treasury_csv, parse_vnpay_day
 
-DAY = date(2024, 5, 15)
-ACCOUNT = "0011001234567"
+DAY = D  # the sample day, on which bank_line books
 OTHER_ACCOUNT = "0021009999999"
 
 
-def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ICT)
+def _paid(
+    reference: str,
+    amount: int,
+    at: tuple[int, int],
+    channel: Channel,
+    provider_txn_id: str,
+    agency_code: str,
+    kind: FeeKind = "fee",
+    *,
+    day: date = DAY,
+    account: str = ACCOUNT,
+    fee_lines: tuple[tuple[FeeKind, int], ...] = (),
+) -> PaidPayment:
+    """A payment paid at ``at`` (hour, minute) Vietnam time on ``day``, into ``account``, its
+    whole amount one ``kind`` of fee unless ``fee_lines`` split it."""
+    hour, minute = at
+    return PaidPayment(
+        reference,
+        amount,
+        datetime(day.year, day.month, day.day, hour, minute, tzinfo=ICT),
+        channel,
+        provider_txn_id,
+        agency_code,
+        fee_lines or ((kind, amount),),
+        account,
+    )
 
 
+YESTERDAY, TOMORROW = DAY - timedelta(days=1), DAY + timedelta(days=1)
 PAYMENTS = [
-    PaidPayment(
+    _paid(
         "DVCQR0000000001",
         185000,
-        _at(DAY, 8, 5),
+        (8, 5),
         "vietqr",
         "FT24136000101",
         "H26.01",
-        (("charge", 135000), ("fee", 50000)),
-        ACCOUNT,
+        fee_lines=(("charge", 135000), ("fee", 50000)),
     ),
-    PaidPayment(
-        "DVCQR0000000002",
-        200000,
-        _at(DAY, 9, 30),
-        "vietqr",
-        "FT24136000102",
-        "H26.02",
-        (("charge", 200000),),
-        ACCOUNT,
-    ),
-    PaidPayment(
-        "DVCVN0000000001",
-        150000,
-        _at(DAY, 10, 15),
-        "vnpay",
-        "14412345",
-        "H26.01",
-        (("fee", 150000),),
-        ACCOUNT,
-    ),
-    PaidPayment(
-        "DVCVN0000000002",
-        300000,
-        _at(DAY, 23, 59),
-        "vnpay",
-        "14412346",
-        "H26.01",
-        (("charge", 300000),),
-        ACCOUNT,
-    ),
-    PaidPayment(
-        "DVCPS0000000001",
-        90000,
-        _at(DAY, 11, 0),
-        "pos",
-        "413612345601",
-        "H26.02",
-        (("fee", 90000),),
-        ACCOUNT,
-    ),
+    _paid("DVCQR0000000002", 200000, (9, 30), "vietqr", "FT24136000102", "H26.02", "charge"),
+    _paid("DVCVN0000000001", 150000, (10, 15), "vnpay", "14412345", "H26.01"),
+    _paid("DVCVN0000000002", 300000, (23, 59), "vnpay", "14412346", "H26.01", "charge"),
+    _paid("DVCPS0000000001", 90000, (11, 0), "pos", "413612345601", "H26.02"),
     # yesterday's VNPAY payments: settled to the bank today
-    PaidPayment(
-        "DVCVN0000000000",
-        400000,
-        _at(DAY - timedelta(days=1), 14, 0),
-        "vnpay",
-        "14400001",
-        "H26.01",
-        (("charge", 400000),),
-        ACCOUNT,
+    _paid(
+        "DVCVN0000000000", 400000, (14, 0), "vnpay", "14400001", "H26.01", "charge", day=YESTERDAY
     ),
-    PaidPayment(
-        "DVCVN000000000B",
-        100000,
-        _at(DAY - timedelta(days=1), 15, 0),
-        "vnpay",
-        "14400002",
-        "H26.02",
-        (("charge", 100000),),
-        ACCOUNT,
+    _paid(
+        "DVCVN000000000B", 100000, (15, 0), "vnpay", "14400002", "H26.02", "charge", day=YESTERDAY
     ),
     # another account's transfer, and a payment just after midnight (tomorrow)
-    PaidPayment(
+    _paid(
         "DVCQR0000000009",
         70000,
-        _at(DAY, 12, 0),
+        (12, 0),
         "vietqr",
         "FT24136000109",
         "H26.03",
-        (("fee", 70000),),
-        OTHER_ACCOUNT,
+        account=OTHER_ACCOUNT,
     ),
-    PaidPayment(
-        "DVCQR0000000010",
-        80000,
-        _at(DAY + timedelta(days=1), 0, 1),
-        "vietqr",
-        "FT24137000001",
-        "H26.01",
-        (("fee", 80000),),
-        ACCOUNT,
-    ),
+    _paid("DVCQR0000000010", 80000, (0, 1), "vietqr", "FT24137000001", "H26.01", day=TOMORROW),
 ]
 BY_REF = {payment.reference: payment for payment in PAYMENTS}
 
@@ -162,17 +128,8 @@ def test_camt053_parses_to_the_days_transfers_and_yesterdays_vnpay_batch() -> No
     )
 
     def credit(line_no: int, amount: int, ref: str, text: str) -> StatementLine:
-        return StatementLine(
-            source=Source.BANK,
-            line_no=line_no,
-            amount=amount,
-            direction=Direction.CREDIT,
-            booking_date=DAY,
-            value_date=DAY,
-            provider_txn_id=ref,
-            text=text,
-            account=ACCOUNT,
-            extra={"entry_ref": str(line_no)},
+        return bank_line(
+            line_no, amount, provider_txn_id=ref, text=text, extra={"entry_ref": str(line_no)}
         )
 
     first, second = BY_REF["DVCQR0000000001"], BY_REF["DVCQR0000000002"]

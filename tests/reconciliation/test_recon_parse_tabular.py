@@ -8,38 +8,28 @@ from datetime import date, datetime
 
 import openpyxl
 import pytest
-from recon_parse_helpers import data, refused, row_errors, text
+from recon_parse_helpers import (
+    ACCOUNT,
+    BANK_MAPPING,
+    D,
+    bank_line,
+    data,
+    refused,
+    row_errors,
+    text,
+)
 
-from reconciliation.model import ControlTotals, Direction, Source, StatementLine
+from reconciliation.model import ControlTotals, Direction, StatementLine
 from reconciliation.parsers import ColumnMapping, parse_bank_csv, parse_bank_xlsx, sheets
 
-D = date(2024, 5, 15)
-ACCOUNT = "0011001234567"
-SPLIT = ColumnMapping(
-    date="Ngày giao dịch",
-    value_date="Ngày hiệu lực",
-    reference="Số bút toán",
-    debit="Ghi nợ",
-    credit="Ghi có",
-    text="Mô tả",
-)
+SPLIT = BANK_MAPPING  # debit and credit in two columns; SIGNED: one signed amount
 SIGNED = ColumnMapping(
     date="Ngày", amount="Số tiền", text="Nội dung", currency="Loại tiền", account="Tài khoản"
 )
 
 
 def _line(line_no: int, amount: int, direction: Direction, ref: str, text_: str) -> StatementLine:
-    return StatementLine(
-        source=Source.BANK,
-        line_no=line_no,
-        amount=amount,
-        direction=direction,
-        booking_date=D,
-        value_date=D,
-        provider_txn_id=ref,
-        text=text_,
-        account=ACCOUNT,
-    )
+    return bank_line(line_no, amount, direction, provider_txn_id=ref, text=text_)
 
 
 def _signed_csv(*rows: str) -> bytes:

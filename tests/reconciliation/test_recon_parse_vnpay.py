@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from recon_parse_helpers import data, refused, row_errors, text
+from recon_parse_helpers import data, edited, refused, row_errors, text
 
 from reconciliation.model import ControlTotals, Direction, Source, StatementLine
 from reconciliation.parsers import parse_vnpay_day
@@ -33,9 +33,7 @@ def _vnpay(
 
 
 def _sample(old: str, new: str) -> bytes:
-    csv = text("vnpay_day_2024-05-15.csv")
-    assert old in csv, old
-    return csv.replace(old, new).encode()
+    return edited("vnpay_day_2024-05-15.csv", (old, new))
 
 
 def test_sample_day_file_gives_exact_lines_and_ties_to_its_total_row() -> None:
