@@ -73,13 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     user_create.add_argument(
         "--role", required=True, choices=["finance", "finance_approver", "postal_operator", "admin"]
     )
-    user_create.add_argument("--agency", action="append", default=[], help="agency code (repeat)")
-    user_create.add_argument(
-        "--post-office",
-        action="append",
-        default=[],
-        help="post office code a postal_operator works for (repeat)",
-    )
+    _add_scope(user_create, office_help="post office code a postal_operator works for")
 
     offices = commands.add_parser(
         "post-offices", help="manage post offices (bưu cục) for postal orders"
@@ -116,16 +110,18 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     create = clients.add_parser("create", help="create an API key (printed once)")
-    create.add_argument("--agency", action="append", default=[], help="agency code (repeat)")
-    create.add_argument(
-        "--post-office",
-        action="append",
-        default=[],
-        help="post office code, for a postal_operator key (repeat)",
-    )
+    _add_scope(create, office_help="post office code, for a postal_operator key")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--name", help="who holds the key (default: role and agencies)")
     return parser
+
+
+def _add_scope(parser: argparse.ArgumentParser, *, office_help: str) -> None:
+    """The agencies and post offices a console user or an API key may act for (both repeat)."""
+    parser.add_argument("--agency", action="append", default=[], help="agency code (repeat)")
+    parser.add_argument(
+        "--post-office", action="append", default=[], help=f"{office_help} (repeat)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -58,6 +58,88 @@ def _split(key: str) -> tuple[str, str]:
     return (kind, rest) if colon else ("", "")
 
 
+def _item_id(payment_id: str, position: object) -> str:
+    return f"{payment_id}:{position}"
+
+
+def _row_id(kind: str, rest: str) -> str:
+    """The id a key's row is filed under: ``rest`` itself, but ``item:<payment>:01`` finds the
+    item at position 1."""
+    if kind != "item":
+        return rest
+    payment_id, _, position = rest.partition(":")
+    return _item_id(payment_id, int(position)) if position.isdigit() else ""
+
+
+_PAYMENT_REFERENCE = payments.c.reference.label("payment_reference")
+
+#: Per kind: the rows behind its keys, and the column its key's id (or an item's payment id) names.
+_QUERIES: dict[str, tuple[Any, Any]] = {
+    "payment": (select(payments), payments.c.id),
+    "attempt": (
+        select(attempts, _PAYMENT_REFERENCE).join(payments, payments.c.id == attempts.c.payment_id),
+        attempts.c.id,
+    ),
+    "refund": (
+        select(refunds, _PAYMENT_REFERENCE).join(payments, payments.c.id == refunds.c.payment_id),
+        refunds.c.id,
+    ),
+    "postal": (select(postal_orders), postal_orders.c.id),
+    "item": (
+        select(
+            payment_items,
+            _PAYMENT_REFERENCE,
+            payments.c.status.label("payment_status"),
+            payments.c.paid_at,
+        ).join(payments, payments.c.id == payment_items.c.payment_id),
+        payment_items.c.payment_id,
+    ),
+}
+
+#: Per kind: which column of its row fills each field of its :class:`LedgerRecord`.
+_FIELDS: dict[str, dict[str, str]] = {
+    "payment": {
+        "reference": "reference",
+        "amount": "amount",
+        "status": "status",
+        "at": "paid_at",
+        "dossier_code": "dossier_code",
+    },
+    "attempt": {
+        "reference": "payment_reference",
+        "amount": "amount",
+        "status": "status",
+        "at": "updated_at",
+        "channel": "channel",
+        "provider_reference": "provider_reference",
+        "provider_transaction_id": "provider_transaction_id",
+    },
+    "refund": {
+        "reference": "payment_reference",
+        "amount": "amount",
+        "status": "status",
+        "at": "updated_at",
+        "reason": "reason",
+    },
+    "postal": {
+        "reference": "client_reference",
+        "amount": "cod_collected",
+        "status": "status",
+        "at": "cod_collected_at",
+        "dossier_code": "dossier_code",
+        "tracking_number": "tracking_number",
+    },
+    "item": {
+        "reference": "payment_reference",
+        "amount": "amount",
+        "status": "payment_status",
+        "at": "paid_at",
+        "fee_kind": "kind",
+        "description": "description",
+    },
+}
+
+
 class LedgerLookup:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -67,121 +149,20 @@ class LedgerLookup:
         parsed = [(key, *_split(key)) for key in keys]
         ids: dict[str, set[str]] = {kind: set() for kind in KINDS}
         for _, kind, rest in parsed:
-            if kind:
-                ids.setdefault(kind, set()).add(rest.split(":", 1)[0])
-        ids["payment"] |= ids.pop("item")
+            if kind in ids:
+                ids[kind].add(rest.split(":", 1)[0])
+        rows: dict[str, dict[str, Any]] = {}
         async with self.db.read() as conn:
-            pay = await self._by_id(conn, select(payments), payments.c.id, ids["payment"])
-            att = await self._by_id(
-                conn,
-                select(attempts, payments.c.reference.label("payment_reference")).join(
-                    payments, payments.c.id == attempts.c.payment_id
-                ),
-                attempts.c.id,
-                ids["attempt"],
-            )
-            ref = await self._by_id(
-                conn,
-                select(refunds, payments.c.reference.label("payment_reference")).join(
-                    payments, payments.c.id == refunds.c.payment_id
-                ),
-                refunds.c.id,
-                ids["refund"],
-            )
-            cod = await self._by_id(conn, select(postal_orders), postal_orders.c.id, ids["postal"])
-            items = {
-                (row.payment_id, row.position): row
-                for row in await conn.execute(
-                    select(payment_items).where(payment_items.c.payment_id.in_(ids["payment"]))
-                )
-            }
+            for kind, (query, column) in _QUERIES.items():
+                found = await conn.execute(query.where(column.in_(ids[kind])))
+                rows[kind] = {
+                    _item_id(row.payment_id, row.position) if kind == "item" else row.id: row
+                    for row in found
+                }
         return [
-            self._record(key, kind, rest, pay, att, ref, cod, items) for key, kind, rest in parsed
+            _record(key, kind, rows.get(kind, {}).get(_row_id(kind, rest)))
+            for key, kind, rest in parsed
         ]
-
-    @staticmethod
-    async def _by_id(conn: Any, query: Any, column: Any, wanted: set[str]) -> dict[str, Any]:
-        return {row.id: row for row in await conn.execute(query.where(column.in_(wanted)))}
-
-    @staticmethod
-    def _record(
-        key: str,
-        kind: str,
-        rest: str,
-        pay: dict[str, Any],
-        att: dict[str, Any],
-        ref: dict[str, Any],
-        cod: dict[str, Any],
-        items: dict[tuple[str, int], Any],
-    ) -> LedgerRecord:
-        if kind == "payment" and rest in pay:
-            row = pay[rest]
-            return LedgerRecord(
-                key,
-                kind,
-                found=True,
-                reference=row.reference,
-                amount=row.amount,
-                status=row.status,
-                at=row.paid_at,
-                dossier_code=row.dossier_code,
-            )
-        if kind == "attempt" and rest in att:
-            row = att[rest]
-            return LedgerRecord(
-                key,
-                kind,
-                found=True,
-                reference=row.payment_reference,
-                amount=row.amount,
-                status=row.status,
-                at=row.updated_at,
-                channel=row.channel,
-                provider_reference=row.provider_reference,
-                provider_transaction_id=row.provider_transaction_id,
-            )
-        if kind == "refund" and rest in ref:
-            row = ref[rest]
-            return LedgerRecord(
-                key,
-                kind,
-                found=True,
-                reference=row.payment_reference,
-                amount=row.amount,
-                status=row.status,
-                at=row.updated_at,
-                reason=row.reason,
-            )
-        if kind == "postal" and rest in cod:
-            row = cod[rest]
-            return LedgerRecord(
-                key,
-                kind,
-                found=True,
-                reference=row.client_reference,
-                amount=row.cod_collected,
-                status=row.status,
-                at=row.cod_collected_at,
-                dossier_code=row.dossier_code,
-                tracking_number=row.tracking_number,
-            )
-        if kind == "item":
-            payment_id, _, position = rest.partition(":")
-            item = items.get((payment_id, int(position))) if position.isdigit() else None
-            if item is not None and payment_id in pay:
-                owner = pay[payment_id]
-                return LedgerRecord(
-                    key,
-                    kind,
-                    found=True,
-                    reference=owner.reference,
-                    amount=item.amount,
-                    status=owner.status,
-                    at=owner.paid_at,
-                    fee_kind=item.kind,
-                    description=item.description,
-                )
-        return LedgerRecord(key, kind)
 
     async def staff_names(self, ids: Iterable[str | None]) -> dict[str, str]:
         """Display names of the staff users who acted on an exception, by id (API clients and
@@ -196,3 +177,10 @@ class LedgerLookup:
                 )
             )
             return {row.id: row.display_name for row in rows}
+
+
+def _record(key: str, kind: str, row: Any) -> LedgerRecord:
+    if row is None:
+        return LedgerRecord(key, kind)
+    fields = {field: getattr(row, column) for field, column in _FIELDS[kind].items()}
+    return LedgerRecord(key, kind, found=True, **fields)

@@ -13,7 +13,6 @@ from gateway.http.responses import parse_body, parse_query, read_json, respond
 from gateway.keys import METRICS, PAYMENTS
 from gateway.models.payments import Payment, PaymentList
 from gateway.models.requests import CreatePayment, PaymentQuery
-from gateway.services.payments import ListFilter
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)
 log = structlog.get_logger(__name__)
@@ -46,15 +45,7 @@ async def get_payment(request: web.Request) -> web.Response:
 async def list_payments(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES)
     query = parse_query(PaymentQuery, request)
-    listing = ListFilter(
-        dossier_code=query.dossier_code,
-        status=query.status,
-        limit=query.limit,
-        cursor=query.cursor,
-        created_from=query.created_from,
-        created_to=query.created_to,
-    )
-    return respond(PaymentList.model_validate(await request.app[PAYMENTS].list_page(who, listing)))
+    return respond(PaymentList.model_validate(await request.app[PAYMENTS].list_page(who, query)))
 
 
 async def cancel_payment(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ one shows the same page again with the reason.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from gateway.pages.console_auth import (
     APPROVER_ROLES,
     PREFIX,
     Form,
+    FormPage,
     action,
     page,
     see_other,
@@ -121,30 +123,29 @@ async def _dashboard(
     )
 
 
-async def _run_day(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
-    day = _path_day(request)
-    try:
-        await request.app[RECON_RUNS].run(_actor(user), day)
-    except GatewayError as exc:
-        return await _dashboard(
-            request, user, day, error=labels.error_message(exc), status=exc.http_status
-        )
-    return see_other(f"{PREFIX}?{urlencode({'date': day.isoformat(), 'msg': 'run'})}")
+def _day_action(
+    done: str, act: Callable[[web.Application, Actor, date], Awaitable[object]]
+) -> FormPage:
+    """A dashboard button that acts on the day in the path: back to that day's dashboard with
+    ``msg=done``, or the dashboard again with the refusal."""
+
+    async def handle(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
+        day = _path_day(request)
+        try:
+            await act(request.app, _actor(user), day)
+        except GatewayError as exc:
+            return await _dashboard(
+                request, user, day, error=labels.error_message(exc), status=exc.http_status
+            )
+        return see_other(f"{PREFIX}?{urlencode({'date': day.isoformat(), 'msg': done})}")
+
+    return handle
 
 
-async def _close_day(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
-    day = _path_day(request)
-    try:
-        await request.app[WORKFLOW].close_day(_actor(user), day)
-    except GatewayError as exc:
-        return await _dashboard(
-            request, user, day, error=labels.error_message(exc), status=exc.http_status
-        )
-    return see_other(f"{PREFIX}?{urlencode({'date': day.isoformat(), 'msg': 'closed'})}")
-
-
-run_day = action(_run_day)
-close_day = action(_close_day)
+run_day = action(_day_action("run", lambda app, actor, day: app[RECON_RUNS].run(actor, day)))
+close_day = action(
+    _day_action("closed", lambda app, actor, day: app[WORKFLOW].close_day(actor, day))
+)
 
 
 @view

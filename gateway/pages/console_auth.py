@@ -321,16 +321,27 @@ def _is_https(request: web.Request) -> bool:
     return request.secure or request.app[SETTINGS].base_url.startswith("https://")
 
 
-async def logout(request: web.Request) -> web.StreamResponse:
-    """Ends the session (with a valid CSRF token only: a cross-site logout is a nuisance)."""
-    user = await signed_in(request)
-    if user is None:
-        raise web.HTTPSeeOther(LOGIN)
-    form = await read_form(request, request.app[SETTINGS].max_body_bytes)
-    if not csrf_ok(form, user):
-        return _invalid_session(user)
-    await request.app[STAFF].logout(request.cookies[COOKIE])
-    log.info("console_logout", user_id=user.id)
-    response = see_other(LOGIN)
-    response.del_cookie(COOKIE, path=PREFIX)
-    return response
+def logout_handler(
+    *, cookie_path: str, event: str, refused: Callable[[StaffUser], web.Response]
+) -> Handler:
+    """Signing out of a staff console: with a valid CSRF token only (a cross-site logout is a
+    nuisance; else ``refused``), the session ends, its cookie (scoped to ``cookie_path``) is
+    cleared and the browser goes back to the sign-in page."""
+
+    async def logout(request: web.Request) -> web.StreamResponse:
+        user = await signed_in(request)
+        if user is None:
+            raise web.HTTPSeeOther(LOGIN)
+        form = await read_form(request, request.app[SETTINGS].max_body_bytes)
+        if not csrf_ok(form, user):
+            return refused(user)
+        await request.app[STAFF].logout(request.cookies[COOKIE])
+        log.info(event, user_id=user.id)
+        response = see_other(LOGIN)
+        response.del_cookie(COOKIE, path=cookie_path)
+        return response
+
+    return logout
+
+
+logout = logout_handler(cookie_path=PREFIX, event="console_logout", refused=_invalid_session)

@@ -18,17 +18,16 @@ from aiohttp import web
 
 from gateway.core.errors import GatewayError
 from gateway.core.roles import Role
-from gateway.keys import DATABASE, SETTINGS, STAFF
+from gateway.keys import DATABASE, SETTINGS
 from gateway.pages import operator_labels as labels
 from gateway.pages.console_auth import (
-    COOKIE,
     LOGIN,
     OPERATOR_PREFIX,
     Form,
     as_page,
     csrf_ok,
+    logout_handler,
     read_form,
-    see_other,
     signed_in,
 )
 from gateway.pages.render import render
@@ -122,21 +121,14 @@ def action(handler: FormPage) -> Handler:
     return _guarded(checked)
 
 
-async def logout(request: web.Request) -> web.StreamResponse:
-    """Ends the session (with a valid CSRF token only) and goes back to the sign-in page."""
-    user = await signed_in(request)
-    if user is None:
-        raise web.HTTPSeeOther(LOGIN)
-    form = await read_form(request, request.app[SETTINGS].max_body_bytes)
-    if not csrf_ok(form, user):
-        return _refused(
-            user,
-            title="Phiên làm việc không hợp lệ",
-            message="Hãy tải lại trang và thử lại.",
-            code="csrf",
-        )
-    await request.app[STAFF].logout(request.cookies[COOKIE])
-    log.info("operator_logout", user_id=user.id)
-    response = see_other(LOGIN)
-    response.del_cookie(COOKIE, path=PREFIX)
-    return response
+logout = logout_handler(
+    cookie_path=PREFIX,
+    event="operator_logout",
+    # Only the advice: a sign-out form has nothing to have expired.
+    refused=lambda user: _refused(
+        user,
+        title="Phiên làm việc không hợp lệ",
+        message="Hãy tải lại trang và thử lại.",
+        code="csrf",
+    ),
+)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -34,7 +33,7 @@ from gateway.core.ids import Clock, new_id
 from gateway.core.money import ChannelName
 from gateway.core.references import make_reference
 from gateway.core.statuses import ATTEMPTS, PAYMENTS, AttemptStatus, PaymentStatus
-from gateway.models.requests import CreatePayment
+from gateway.models.requests import CreatePayment, PaymentQuery
 from gateway.services import payment_state as state
 from gateway.services.agencies import Agency, find_agency
 from gateway.services.clients import Principal
@@ -43,16 +42,6 @@ from providers.payment.vietqr import VietQR, VietQRError, encode, to_qr_text
 
 #: Longest text that fits the QR's bill number (tag 62.01).
 QR_BILL_NUMBER_MAX = 25
-
-
-@dataclass(frozen=True)
-class ListFilter:
-    dossier_code: str | None = None
-    status: PaymentStatus | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    limit: int = 20
-    cursor: str | None = None
 
 
 class PaymentService:
@@ -234,7 +223,7 @@ class PaymentService:
         async with self.db.read() as conn:
             return await self._view(conn, payment_id)
 
-    async def list_page(self, principal: Principal, query: ListFilter) -> dict[str, Any]:
+    async def list_page(self, principal: Principal, query: PaymentQuery) -> dict[str, Any]:
         conditions: list[ColumnElement[bool]] = [
             payments.c.agency_id.in_(sorted(principal.agency_ids))
         ]

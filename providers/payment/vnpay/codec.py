@@ -20,7 +20,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Final, TypedDict
+from typing import Final, TypeVar
 
 from providers.common.text import fold_vietnamese
 
@@ -326,18 +326,18 @@ def parse_query_response(secret: str, body: object) -> QueryResult:
     VNPAY's own codes (91 not found, 94 duplicate, ...) are result values.
     """
     raw = _verified_answer(secret, body, QUERYDR_RESPONSE_FIELDS)
-    return QueryResult(
-        **_answer_fields(raw),
+    return _answer(
+        QueryResult,
+        raw,
         promotion_code=raw.get("vnp_PromotionCode") or None,
         promotion_amount=raw.get("vnp_PromotionAmount") or None,
-        raw=raw,
     )
 
 
 def parse_refund_response(secret: str, body: object) -> RefundResult:
     """Verify and parse a refund answer (decoded JSON), as :func:`parse_query_response`."""
     raw = _verified_answer(secret, body, REFUND_RESPONSE_FIELDS)
-    return RefundResult(**_answer_fields(raw), raw=raw)
+    return _answer(RefundResult, raw)
 
 
 def _verified_answer(secret: str, body: object, fields: tuple[str, ...]) -> dict[str, str]:
@@ -352,40 +352,30 @@ def _verified_answer(secret: str, body: object, fields: tuple[str, ...]) -> dict
     return {name: value for name, value in body.items() if isinstance(value, str)}
 
 
-class _Answer(TypedDict):
-    """The fields querydr and refund answers share."""
-
-    response_id: str
-    response_code: str
-    message: str
-    tmn_code: str
-    txn_ref: str
-    amount_vnd: int | None
-    order_info: str
-    bank_code: str | None
-    pay_date: datetime | None
-    transaction_no: str | None
-    transaction_type: str | None
-    transaction_status: str | None
+_A = TypeVar("_A", QueryResult, RefundResult)
 
 
-def _answer_fields(raw: Mapping[str, str]) -> _Answer:
+def _answer(kind: type[_A], raw: Mapping[str, str], **extra: str | None) -> _A:
+    """A querydr or refund answer: the fields both share (:class:`~.model.Answer`), and
+    ``extra`` for the fields only ``kind`` has."""
     amount = raw.get("vnp_Amount")
     pay_date = raw.get("vnp_PayDate")
-    return {
-        "response_id": raw.get("vnp_ResponseId", ""),
-        "response_code": _code(raw.get("vnp_ResponseCode", ""), "vnp_ResponseCode"),
-        "message": raw.get("vnp_Message", ""),
-        "tmn_code": raw.get("vnp_TmnCode", ""),
-        "txn_ref": raw.get("vnp_TxnRef", ""),
-        "amount_vnd": from_wire_amount(amount) if amount else None,
-        "order_info": raw.get("vnp_OrderInfo", ""),
-        "bank_code": raw.get("vnp_BankCode") or None,
-        "pay_date": parse_date(pay_date, "vnp_PayDate") if pay_date else None,
-        "transaction_no": raw.get("vnp_TransactionNo") or None,
-        "transaction_type": raw.get("vnp_TransactionType") or None,
-        "transaction_status": raw.get("vnp_TransactionStatus") or None,
-    }
+    return kind(
+        response_id=raw.get("vnp_ResponseId", ""),
+        response_code=_code(raw.get("vnp_ResponseCode", ""), "vnp_ResponseCode"),
+        message=raw.get("vnp_Message", ""),
+        tmn_code=raw.get("vnp_TmnCode", ""),
+        txn_ref=raw.get("vnp_TxnRef", ""),
+        amount_vnd=from_wire_amount(amount) if amount else None,
+        order_info=raw.get("vnp_OrderInfo", ""),
+        bank_code=raw.get("vnp_BankCode") or None,
+        pay_date=parse_date(pay_date, "vnp_PayDate") if pay_date else None,
+        transaction_no=raw.get("vnp_TransactionNo") or None,
+        transaction_type=raw.get("vnp_TransactionType") or None,
+        transaction_status=raw.get("vnp_TransactionStatus") or None,
+        raw=raw,
+        **extra,
+    )
 
 
 # -- small checks ----------------------------------------------------------------------------

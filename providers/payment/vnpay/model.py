@@ -43,10 +43,9 @@ class IpnResult:
         return payment_outcome(self.response_code, self.transaction_status)
 
 
-@dataclass(frozen=True)
-class QueryResult:
-    """A verified querydr answer. ``response_code`` is about the query; ``outcome`` about
-    the payment (see :func:`~.statuses.query_outcome`)."""
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    """The fields a querydr answer and a refund answer share."""
 
     response_id: str
     response_code: str
@@ -60,9 +59,16 @@ class QueryResult:
     transaction_no: str | None
     transaction_type: str | None
     transaction_status: str | None
+    raw: Mapping[str, str] = field(hash=False, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueryResult(Answer):
+    """A verified querydr answer. ``response_code`` is about the query; ``outcome`` about
+    the payment (see :func:`~.statuses.query_outcome`)."""
+
     promotion_code: str | None
     promotion_amount: str | None
-    raw: Mapping[str, str] = field(hash=False, repr=False)
 
     @property
     def found(self) -> bool:
@@ -73,23 +79,9 @@ class QueryResult:
         return query_outcome(self.response_code, self.transaction_status or "")
 
 
-@dataclass(frozen=True)
-class RefundResult:
+@dataclass(frozen=True, kw_only=True)
+class RefundResult(Answer):
     """A verified refund answer: accepted, or a decline with VNPAY's code and message."""
-
-    response_id: str
-    response_code: str
-    message: str
-    tmn_code: str
-    txn_ref: str
-    amount_vnd: int | None
-    order_info: str
-    bank_code: str | None
-    pay_date: datetime | None
-    transaction_no: str | None
-    transaction_type: str | None
-    transaction_status: str | None
-    raw: Mapping[str, str] = field(hash=False, repr=False)
 
     @property
     def accepted(self) -> bool:
