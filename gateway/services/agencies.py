@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,8 +16,9 @@ from providers.payment.vietqr import VietQRError, to_qr_text
 
 
 @dataclass(frozen=True)
-class Agency:
-    id: int
+class AgencyDetails:
+    """What an agency is added with: its code, name and collecting account."""
+
     code: str
     name: str
     bank_bin: str
@@ -29,16 +30,14 @@ class Agency:
 
 
 @dataclass(frozen=True)
-class NewAgency:
-    code: str
-    name: str
-    bank_bin: str
-    account_number: str
-    account_name: str
-    kbnn_code: str | None = None
-    revenue_account: str | None = None
-    fees_pending_account: str | None = None
+class Agency(AgencyDetails):
+    """A stored agency: its details and the id the database gave it."""
 
+    id: int = field(kw_only=True)
+
+
+@dataclass(frozen=True)
+class NewAgency(AgencyDetails):
     def validate(self) -> None:
         errors: list[FieldError] = []
         if not re.fullmatch(r"[A-Z0-9_.-]{2,32}", self.code):
@@ -58,7 +57,7 @@ class NewAgency:
 
 
 def _agency(row: object) -> Agency:
-    return Agency(**{field: getattr(row, field) for field in Agency.__dataclass_fields__})
+    return Agency(**{name: getattr(row, name) for name in Agency.__dataclass_fields__})
 
 
 async def add_agency(db: Database, clock: Clock, new: NewAgency) -> Agency:
