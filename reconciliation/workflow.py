@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.db import Database
 from gateway.core.db.schema import day_closes, recon_exceptions, recon_runs, statement_lines
 from gateway.core.errors import (
-    Conflict,
     FieldError,
     Forbidden,
     InvalidTransition,
     NotFound,
+    OpenExceptions,
+    SelfApproval,
     ValidationFailed,
 )
 from gateway.core.fields import iso
@@ -59,16 +60,6 @@ class Actor:
 
     id: str
     role: Role
-
-
-class SelfApproval(Conflict):
-    code = "cannot_approve_own_resolution"
-    title = "A resolution must be approved by someone else"
-
-
-class OpenExceptions(Conflict):
-    code = "open_exceptions"
-    title = "The day still has exceptions that are open or awaiting approval"
 
 
 def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:

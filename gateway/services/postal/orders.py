@@ -19,10 +19,10 @@ from config.settings import VnpostSettings
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, payments, postal_orders
 from gateway.core.errors import (
+    ActiveOrderExists,
     AgencyNotInScope,
-    Conflict,
     FieldError,
-    InvalidTransition,
+    NotCancellable,
     NotFound,
     ValidationFailed,
 )
@@ -49,16 +49,6 @@ from gateway.services.sealing import Sealer
 
 CARRIER = "vnpost"
 log = structlog.get_logger(__name__)
-
-
-class ActiveOrderExists(Conflict):
-    code = "postal_order_active"
-    title = "This dossier already has a live order for this leg"
-
-
-class NotCancellable(InvalidTransition):
-    code = "not_cancellable"
-    title = "The order can no longer be cancelled"
 
 
 @dataclass(frozen=True)
