@@ -12,6 +12,7 @@ asked for it (:mod:`gateway.services.postal.pushes`) and for orders silent for a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -70,20 +71,13 @@ def new_event(item_code: str, event: CarrierEvent) -> NewEvent:
     )
 
 
+@dataclass(frozen=True)
 class CarrierSync:
-    def __init__(
-        self,
-        db: Database,
-        context: state.PostalContext,
-        client: VnpostClient,
-        settings: VnpostSettings,
-        sealer: Sealer,
-    ) -> None:
-        self.db = db
-        self.context = context
-        self.client = client
-        self.settings = settings
-        self.sealer = sealer
+    db: Database
+    context: state.PostalContext
+    client: VnpostClient
+    settings: VnpostSettings
+    sealer: Sealer
 
     # -- submission -----------------------------------------------------------------------
 

@@ -59,18 +59,12 @@ class OrderFilter:
     cursor: str | None = None
 
 
+@dataclass(frozen=True)
 class PostalOrderService:
-    def __init__(
-        self,
-        db: Database,
-        context: state.PostalContext,
-        settings: VnpostSettings,
-        sealer: Sealer,
-    ) -> None:
-        self.db = db
-        self.context = context
-        self.settings = settings
-        self.sealer = sealer
+    db: Database
+    context: state.PostalContext
+    settings: VnpostSettings
+    sealer: Sealer
 
     # -- book -----------------------------------------------------------------------------
 
