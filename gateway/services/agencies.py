@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies
-from gateway.core.errors import Conflict, FieldError, ValidationFailed
+from gateway.core.errors import AgencyNotInScope, Conflict, FieldError, ValidationFailed
 from gateway.core.ids import Clock
 from providers.payment.vietqr import VietQRError, to_qr_text
 
@@ -75,6 +75,20 @@ async def add_agency(db: Database, clock: Clock, new: NewAgency) -> Agency:
 async def find_agency(conn: AsyncConnection, code: str) -> Agency | None:
     row = (await conn.execute(select(agencies).where(agencies.c.code == code))).first()
     return None if row is None else _agency(row)
+
+
+async def agency_in_scope(conn: AsyncConnection, agency_code: str, scope: frozenset[int]) -> Agency:
+    """The agency a request names by ``agency_code``, if its id is in ``scope`` (the caller's
+    :attr:`~gateway.services.clients.Principal.agency_ids`): an unknown code is a field error
+    (``unknown_agency``), a known one outside the scope :class:`AgencyNotInScope`."""
+    agency = await find_agency(conn, agency_code)
+    if agency is None:
+        raise ValidationFailed(
+            [FieldError("agency_code", "unknown_agency", "no agency has this code")]
+        )
+    if agency.id not in scope:
+        raise AgencyNotInScope()
+    return agency
 
 
 async def get_agency_by_id(conn: AsyncConnection, agency_id: int) -> Agency:

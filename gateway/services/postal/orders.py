@@ -20,7 +20,6 @@ from gateway.core.db import Database
 from gateway.core.db.schema import agencies, payments, postal_orders
 from gateway.core.errors import (
     ActiveOrderExists,
-    AgencyNotInScope,
     FieldError,
     NotCancellable,
     NotFound,
@@ -40,7 +39,7 @@ from gateway.core.postal.orders import (
 from gateway.core.postal.phones import InvalidPhone, normalise_phone
 from gateway.core.statuses import POSTAL_ORDERS, PostalOrderStatus
 from gateway.models.postal_requests import CreatePostalOrder, PostalParty
-from gateway.services.agencies import find_agency
+from gateway.services.agencies import agency_in_scope
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
 from gateway.services.postal import state
@@ -73,13 +72,7 @@ class PostalOrderService:
     ) -> dict[str, Any]:
         """Write the order as ``submitting`` on ``conn`` and return its view, with
         ``warnings`` for numbers accepted on shape alone."""
-        agency = await find_agency(conn, request.agency_code)
-        if agency is None:
-            raise ValidationFailed(
-                [FieldError("agency_code", "unknown_agency", "no agency has this code")]
-            )
-        if agency.id not in principal.agency_ids:
-            raise AgencyNotInScope()
+        agency = await agency_in_scope(conn, request.agency_code, principal.agency_ids)
         errors: list[FieldError] = []
         warnings: list[dict[str, str]] = []
         parties = {}
