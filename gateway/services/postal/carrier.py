@@ -92,7 +92,7 @@ class CarrierSync:
             .order_by(postal_orders.c.submit_due_at)
             .limit(100)
         )
-        return await self._each(due, self.submit)
+        return await self._for_each(due, self.submit)
 
     async def submit(self, order_id: str) -> None:
         """One submission try of a ``submitting`` order, if no other worker holds it."""
@@ -279,7 +279,7 @@ class CarrierSync:
             postal_orders.c.cancel_state == "requested",
             postal_orders.c.tracking_number.is_not(None),
         )
-        return await self._each(requested, self.cancel)
+        return await self._for_each(requested, self.cancel)
 
     # -- following orders -----------------------------------------------------------------
 
@@ -294,9 +294,9 @@ class CarrierSync:
             .order_by(postal_orders.c.sync_due_at)
             .limit(100)
         )
-        return await self._each(due, self.sync)
+        return await self._for_each(due, self.sync)
 
-    async def _each(self, orders: Select[Any], handle: Callable[[str], Awaitable[None]]) -> int:
+    async def _for_each(self, orders: Select[Any], handle: Callable[[str], Awaitable[None]]) -> int:
         """Run ``handle`` on the id of each order ``orders`` selects, one at a time (each in
         its own transaction); return how many."""
         async with self.db.read() as conn:
