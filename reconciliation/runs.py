@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -64,23 +64,15 @@ def fingerprint(source: str, type: str, keys: list[str], line_ids: list[int]) ->
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
 class RunService:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        workflow: Workflow,
-        *,
-        reference_prefix: str = "DVC",
-        window_days: int = 2,
-        settlement_lag_days: int = 1,
-    ) -> None:
-        self.db = db
-        self.clock = clock
-        self.workflow = workflow
-        self.reference_prefix = reference_prefix
-        self.window_days = window_days
-        self.settlement_lag_days = settlement_lag_days
+    db: Database
+    clock: Clock
+    workflow: Workflow
+    _: KW_ONLY
+    reference_prefix: str = "DVC"
+    window_days: int = 2
+    settlement_lag_days: int = 1
 
     async def run(self, actor: Actor, day: date) -> dict[str, Any]:
         async with self.db.read() as conn:

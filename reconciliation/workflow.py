@@ -14,8 +14,9 @@ Everything is written to the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, insert, select
@@ -24,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.db import Database
 from gateway.core.db.schema import day_closes, recon_exceptions, recon_runs, statement_lines
 from gateway.core.errors import (
-    Conflict,
     FieldError,
     Forbidden,
     InvalidTransition,
     NotFound,
+    OpenExceptions,
+    SelfApproval,
     ValidationFailed,
 )
 from gateway.core.fields import iso
@@ -44,6 +46,12 @@ MAKERS = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
 CHECKERS = (Role.FINANCE_APPROVER, Role.ADMIN)
 #: What keeps a day from closing: an exception no one has decided, or one awaiting a checker.
 UNDECIDED = (ExceptionStatus.OPEN, ExceptionStatus.RESOLVED)
+#: The audit action of each decision on an exception, by the status it moves the exception to.
+DECISIONS: Mapping[ExceptionStatus, str] = {
+    ExceptionStatus.RESOLVED: "exception_resolved",
+    ExceptionStatus.APPROVED: "exception_approved",
+    ExceptionStatus.OPEN: "exception_rejected",
+}
 
 
 @dataclass(frozen=True)
@@ -52,16 +60,6 @@ class Actor:
 
     id: str
     role: Role
-
-
-class SelfApproval(Conflict):
-    code = "cannot_approve_own_resolution"
-    title = "A resolution must be approved by someone else"
-
-
-class OpenExceptions(Conflict):
-    code = "open_exceptions"
-    title = "The day still has exceptions that are open or awaiting approval"
 
 
 def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
@@ -176,58 +174,40 @@ class Workflow:
         if errors:
             raise ValidationFailed(errors)
         async with self.db.write() as conn:
-            row = await self._row(conn, exception_id, lock=True)
-            await self._open_day(conn, row.business_date)
+            row = await self._row_of_open_day(conn, exception_id)
             now = self.clock()
-            await EXCEPTIONS.move(
+            return await self._move(
                 conn,
-                exception_id,
-                ExceptionStatus(row.status),
+                actor,
+                row,
                 ExceptionStatus.RESOLVED,
+                now,
+                {"resolution": resolution, "reason": reason.strip()},
                 resolution=resolution,
                 resolution_reason=reason.strip(),
                 resolved_by=actor.id,
                 resolved_at=now,
             )
-            await record(
-                conn,
-                now,
-                actor.id,
-                "exception_resolved",
-                "recon_exception",
-                exception_id,
-                {"resolution": resolution, "reason": reason.strip()},
-            )
-            return exception_view(await self._row(conn, exception_id), self.today())
 
     async def approve(self, actor: Actor, exception_id: str) -> dict[str, Any]:
         if actor.role not in CHECKERS:
             raise Forbidden("approving resolutions needs the finance_approver role")
         async with self.db.write() as conn:
-            row = await self._row(conn, exception_id, lock=True)
-            await self._open_day(conn, row.business_date)
+            row = await self._row_of_open_day(conn, exception_id)
             EXCEPTIONS.check(ExceptionStatus(row.status), ExceptionStatus.APPROVED)
             if row.resolved_by == actor.id:
                 raise SelfApproval(f"{actor.id} resolved this exception and cannot approve it")
             now = self.clock()
-            await EXCEPTIONS.move(
+            return await self._move(
                 conn,
-                exception_id,
-                ExceptionStatus.RESOLVED,
+                actor,
+                row,
                 ExceptionStatus.APPROVED,
+                now,
+                {"resolved_by": row.resolved_by},
                 approved_by=actor.id,
                 approved_at=now,
             )
-            await record(
-                conn,
-                now,
-                actor.id,
-                "exception_approved",
-                "recon_exception",
-                exception_id,
-                {"resolved_by": row.resolved_by},
-            )
-            return exception_view(await self._row(conn, exception_id), self.today())
 
     async def reject(self, actor: Actor, exception_id: str, reason: str) -> dict[str, Any]:
         """A checker turns a resolution down: the exception is open again for a maker."""
@@ -236,34 +216,24 @@ class Workflow:
         if not reason.strip():
             raise ValidationFailed([FieldError("reason", "required", "say why")])
         async with self.db.write() as conn:
-            row = await self._row(conn, exception_id, lock=True)
-            await self._open_day(conn, row.business_date)
-            now = self.clock()
-            await EXCEPTIONS.move(
+            row = await self._row_of_open_day(conn, exception_id)
+            return await self._move(
                 conn,
-                exception_id,
-                ExceptionStatus(row.status),
+                actor,
+                row,
                 ExceptionStatus.OPEN,
-                resolution=None,
-                resolution_reason=None,
-                resolved_by=None,
-                resolved_at=None,
-            )
-            await record(
-                conn,
-                now,
-                actor.id,
-                "exception_rejected",
-                "recon_exception",
-                exception_id,
+                self.clock(),
                 {
                     "reason": reason.strip(),
                     "resolution": row.resolution,
                     "resolution_reason": row.resolution_reason,
                     "resolved_by": row.resolved_by,
                 },
+                resolution=None,
+                resolution_reason=None,
+                resolved_by=None,
+                resolved_at=None,
             )
-            return exception_view(await self._row(conn, exception_id), self.today())
 
     async def close_day(self, actor: Actor, day: date) -> dict[str, Any]:
         if actor.role not in CHECKERS:
@@ -320,6 +290,28 @@ class Workflow:
     async def _open_day(self, conn: AsyncConnection, day: date) -> None:
         if await self.is_closed(conn, day):
             raise DayClosed(f"{day.isoformat()} is closed")
+
+    async def _row_of_open_day(self, conn: AsyncConnection, exception_id: str) -> Any:
+        """The exception, locked; :class:`DayClosed` if its business day is closed."""
+        row = await self._row(conn, exception_id, lock=True)
+        await self._open_day(conn, row.business_date)
+        return row
+
+    async def _move(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        row: Any,
+        target: ExceptionStatus,
+        now: datetime,
+        details: dict[str, Any],
+        **changes: Any,
+    ) -> dict[str, Any]:
+        """Move the locked exception ``row`` to ``target`` with ``changes``, write the audit
+        entry :data:`DECISIONS` names with ``details``, and return the exception's new view."""
+        await EXCEPTIONS.move(conn, row.id, ExceptionStatus(row.status), target, **changes)
+        await record(conn, now, actor.id, DECISIONS[target], "recon_exception", row.id, details)
+        return exception_view(await self._row(conn, row.id), self.today())
 
     async def _row(self, conn: AsyncConnection, exception_id: str, *, lock: bool = False) -> Any:
         statement = select(recon_exceptions).where(recon_exceptions.c.id == exception_id)

@@ -15,7 +15,7 @@ from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events,
 from gateway.core.errors import InvalidCursor, NotFound
 from gateway.core.fields import iso
 from gateway.core.ids import Clock
-from gateway.core.outbox import new_delivery
+from gateway.core.outbox import new_delivery, subscribed_endpoints
 from gateway.core.statuses import DELIVERIES, DeliveryStatus
 
 
@@ -34,15 +34,7 @@ class EventService:
         now = self.clock()
         async with self.db.write() as conn:
             event = await self._event_row(conn, client_id, event_id)
-            endpoints = (
-                await conn.execute(
-                    select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
-                        webhook_endpoints.c.client_id == client_id,
-                        webhook_endpoints.c.disabled_at.is_(None),
-                    )
-                )
-            ).all()
-            subscribed = {e.id for e in endpoints if "*" in e.events or event.type in e.events}
+            subscribed = set(await subscribed_endpoints(conn, client_id, event.type))
             existing = set(
                 (
                     await conn.execute(

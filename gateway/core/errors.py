@@ -6,7 +6,9 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── MalformedJson               400 malformed_json
     │   ├── UnsupportedMediaType        415 unsupported_media_type
     │   ├── ValidationFailed            422 validation_failed   (field-level ``errors``)
-    │   └── InvalidCursor               400 invalid_cursor
+    │   ├── InvalidCursor               400 invalid_cursor
+    │   ├── CodNotExpected              422 cod_not_expected              (postal handovers)
+    │   └── CodAmountMismatch           422 cod_amount_mismatch           (postal handovers)
     ├── PayloadTooLarge                 413 payload_too_large
     ├── Unauthenticated                 401 unauthenticated
     ├── Forbidden                       403 forbidden
@@ -14,11 +16,23 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     ├── NotFound                        404 not_found
     ├── Conflict                        409 conflict
     │   ├── IdempotencyKeyReused        409 idempotency_key_reused
+    │   ├── ActiveOrderExists           409 postal_order_active           (postal orders)
+    │   ├── DuplicateEvent              409 duplicate_event               (postal operators)
+    │   ├── AlreadyAccepted             409 already_accepted              (postal operators)
+    │   ├── DuplicateHandover           409 duplicate_handover            (postal handovers)
+    │   ├── SelfApproval                409 cannot_approve_own_resolution (reconciliation)
+    │   ├── OpenExceptions              409 open_exceptions               (reconciliation)
     │   └── InvalidTransition           409 invalid_transition
+    │       ├── NotCancellable          409 not_cancellable               (postal orders)
+    │       └── NotAcceptable           409 order_not_acceptable          (postal operators)
     ├── NoticeRejected                  401 notice_signature_invalid | notice_stale | ...
     └── ServiceUnavailable              503 service_unavailable
+        ├── DatabaseUnavailable         503 service_unavailable           (database)
+        └── DatabaseBusy                503 database_busy                 (database)
 
-A provider's business decline is a result value, never one of these.
+Errors that a single service raises are declared here too, marked with that service, so that
+the codes a client can meet are read in one place. A provider's business decline is a result
+value, never one of these.
 """
 
 from __future__ import annotations
@@ -94,6 +108,18 @@ class InvalidCursor(BadRequest):
     title = "Pagination cursor is invalid"
 
 
+class CodNotExpected(BadRequest):
+    code = "cod_not_expected"
+    http_status = 422
+    title = "No COD is collected in this handover"
+
+
+class CodAmountMismatch(BadRequest):
+    code = "cod_amount_mismatch"
+    http_status = 422
+    title = "The COD collected differs from the order's COD amount"
+
+
 class PayloadTooLarge(GatewayError):
     code = "payload_too_large"
     http_status = 413
@@ -134,6 +160,36 @@ class IdempotencyKeyReused(Conflict):
     title = "Idempotency-Key was already used with a different request"
 
 
+class ActiveOrderExists(Conflict):
+    code = "postal_order_active"
+    title = "This dossier already has a live order for this leg"
+
+
+class DuplicateEvent(Conflict):
+    code = "duplicate_event"
+    title = "This event id was already reported with other content"
+
+
+class AlreadyAccepted(Conflict):
+    code = "already_accepted"
+    title = "Another operator has accepted this order"
+
+
+class DuplicateHandover(Conflict):
+    code = "duplicate_handover"
+    title = "This handover id was already reported with other content"
+
+
+class SelfApproval(Conflict):
+    code = "cannot_approve_own_resolution"
+    title = "A resolution must be approved by someone else"
+
+
+class OpenExceptions(Conflict):
+    code = "open_exceptions"
+    title = "The day still has exceptions that are open or awaiting approval"
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = "The object is not in a state that allows this"
@@ -144,6 +200,16 @@ class InvalidTransition(Conflict):
         )
         self.current = current
         self.requested = requested
+
+
+class NotCancellable(InvalidTransition):
+    code = "not_cancellable"
+    title = "The order can no longer be cancelled"
+
+
+class NotAcceptable(InvalidTransition):
+    code = "order_not_acceptable"
+    title = "The order cannot be accepted in its current status"
 
 
 class NoticeRejected(GatewayError):
@@ -162,3 +228,13 @@ class ServiceUnavailable(GatewayError):
     code = "service_unavailable"
     http_status = 503
     title = "Service unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "service_unavailable"
+    title = "The database is unavailable; retry later"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    code = "database_busy"
+    title = "The database is busy with a conflicting change; retry later"

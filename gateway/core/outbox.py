@@ -101,6 +101,14 @@ async def emit(
             created_at=now,
         )
     )
+    subscribed = await subscribed_endpoints(conn, client_id, type)
+    if subscribed:
+        await conn.execute(insert(deliveries), [new_delivery(event_id, e, now) for e in subscribed])
+    return event_id
+
+
+async def subscribed_endpoints(conn: AsyncConnection, client_id: str, event_type: str) -> list[str]:
+    """The ids of ``client_id``'s enabled endpoints that take events of ``event_type``."""
     endpoints = (
         await conn.execute(
             select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
@@ -109,10 +117,7 @@ async def emit(
             )
         )
     ).all()
-    subscribed = [row.id for row in endpoints if "*" in row.events or type in row.events]
-    if subscribed:
-        await conn.execute(insert(deliveries), [new_delivery(event_id, e, now) for e in subscribed])
-    return event_id
+    return [row.id for row in endpoints if "*" in row.events or event_type in row.events]
 
 
 def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict[str, Any]:

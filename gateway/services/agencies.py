@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies
-from gateway.core.errors import Conflict, FieldError, ValidationFailed
+from gateway.core.errors import AgencyNotInScope, Conflict, FieldError, ValidationFailed
 from gateway.core.ids import Clock
 from providers.payment.vietqr import VietQRError, to_qr_text
 
 
 @dataclass(frozen=True)
-class Agency:
-    id: int
+class AgencyDetails:
+    """What an agency is added with: its code, name and collecting account."""
+
     code: str
     name: str
     bank_bin: str
@@ -29,16 +30,14 @@ class Agency:
 
 
 @dataclass(frozen=True)
-class NewAgency:
-    code: str
-    name: str
-    bank_bin: str
-    account_number: str
-    account_name: str
-    kbnn_code: str | None = None
-    revenue_account: str | None = None
-    fees_pending_account: str | None = None
+class Agency(AgencyDetails):
+    """A stored agency: its details and the id the database gave it."""
 
+    id: int = field(kw_only=True)
+
+
+@dataclass(frozen=True)
+class NewAgency(AgencyDetails):
     def validate(self) -> None:
         errors: list[FieldError] = []
         if not re.fullmatch(r"[A-Z0-9_.-]{2,32}", self.code):
@@ -58,7 +57,7 @@ class NewAgency:
 
 
 def _agency(row: object) -> Agency:
-    return Agency(**{field: getattr(row, field) for field in Agency.__dataclass_fields__})
+    return Agency(**{name: getattr(row, name) for name in Agency.__dataclass_fields__})
 
 
 async def add_agency(db: Database, clock: Clock, new: NewAgency) -> Agency:
@@ -76,6 +75,20 @@ async def add_agency(db: Database, clock: Clock, new: NewAgency) -> Agency:
 async def find_agency(conn: AsyncConnection, code: str) -> Agency | None:
     row = (await conn.execute(select(agencies).where(agencies.c.code == code))).first()
     return None if row is None else _agency(row)
+
+
+async def agency_in_scope(conn: AsyncConnection, agency_code: str, scope: frozenset[int]) -> Agency:
+    """The agency a request names by ``agency_code``, if its id is in ``scope`` (the caller's
+    :attr:`~gateway.services.clients.Principal.agency_ids`): an unknown code is a field error
+    (``unknown_agency``), a known one outside the scope :class:`AgencyNotInScope`."""
+    agency = await find_agency(conn, agency_code)
+    if agency is None:
+        raise ValidationFailed(
+            [FieldError("agency_code", "unknown_agency", "no agency has this code")]
+        )
+    if agency.id not in scope:
+        raise AgencyNotInScope()
+    return agency
 
 
 async def get_agency_by_id(conn: AsyncConnection, agency_id: int) -> Agency:

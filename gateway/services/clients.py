@@ -12,7 +12,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import Column, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config.settings import API_KEY_FORMAT
 from gateway.core.db import Database
@@ -112,29 +113,20 @@ async def authenticate(db: Database, key: str) -> Principal:
             raise Unauthenticated("API key is not valid")
         if not hmac.compare_digest(row.key_hash, hash_key(key)):
             raise Unauthenticated("API key is not valid")
-        scope = (
-            await conn.execute(
-                select(api_client_agencies.c.agency_id).where(
-                    api_client_agencies.c.client_id == client_id
-                )
-            )
-        ).scalars()
-        agency_ids = frozenset(scope)
+        agency_ids = await _scope(conn, api_client_agencies.c.agency_id, client_id)
         role = Role(row.role)
         offices: frozenset[int] = frozenset()
         if role in (Role.POSTAL_OPERATOR, Role.ADMIN):  # other keys skip the third statement
-            offices = frozenset(
-                (
-                    await conn.execute(
-                        select(api_client_post_offices.c.post_office_id).where(
-                            api_client_post_offices.c.client_id == client_id
-                        )
-                    )
-                ).scalars()
-            )
+            offices = await _scope(conn, api_client_post_offices.c.post_office_id, client_id)
         return Principal(
             client_id=client_id, role=role, agency_ids=agency_ids, post_office_ids=offices
         )
+
+
+async def _scope(conn: AsyncConnection, column: Column[int], client_id: str) -> frozenset[int]:
+    """The ids in ``column`` of a scope table (one row per client and id) for ``client_id``."""
+    rows = await conn.execute(select(column).where(column.table.c.client_id == client_id))
+    return frozenset(rows.scalars())
 
 
 class PrincipalCache:

@@ -33,23 +33,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from gateway.core.errors import ServiceUnavailable
+from gateway.core.errors import DatabaseBusy, DatabaseUnavailable
 
 _IMMEDIATE = "gateway_sqlite_immediate"
 #: Deadlock detected, serialization failure: the server aborted the transaction; retry it.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
-
-
-class DatabaseUnavailable(ServiceUnavailable):
-    code = "service_unavailable"
-    title = "The database is unavailable; retry later"
-
-
-class DatabaseBusy(ServiceUnavailable):
-    code = "database_busy"
-    title = "The database is busy with a conflicting change; retry later"
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -11,12 +11,13 @@ asked for it (:mod:`gateway.services.postal.pushes`) and for orders silent for a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 
 from config.settings import VnpostSettings
 from gateway.core.db import Database
@@ -70,45 +71,28 @@ def new_event(item_code: str, event: CarrierEvent) -> NewEvent:
     )
 
 
+@dataclass(frozen=True)
 class CarrierSync:
-    def __init__(
-        self,
-        db: Database,
-        context: state.PostalContext,
-        client: VnpostClient,
-        settings: VnpostSettings,
-        sealer: Sealer,
-    ) -> None:
-        self.db = db
-        self.context = context
-        self.client = client
-        self.settings = settings
-        self.sealer = sealer
+    db: Database
+    context: state.PostalContext
+    client: VnpostClient
+    settings: VnpostSettings
+    sealer: Sealer
 
     # -- submission -----------------------------------------------------------------------
 
     async def submit_due(self) -> int:
         """Submit (or look up) every order due for it; return how many were handled."""
-        now = self.context.clock()
-        async with self.db.read() as conn:
-            due = (
-                (
-                    await conn.execute(
-                        select(postal_orders.c.id)
-                        .where(
-                            postal_orders.c.status == SUBMITTING,
-                            postal_orders.c.submit_due_at <= now,
-                        )
-                        .order_by(postal_orders.c.submit_due_at)
-                        .limit(100)
-                    )
-                )
-                .scalars()
-                .all()
+        due = (
+            select(postal_orders.c.id)
+            .where(
+                postal_orders.c.status == SUBMITTING,
+                postal_orders.c.submit_due_at <= self.context.clock(),
             )
-        for order_id in due:
-            await self.submit(order_id)
-        return len(due)
+            .order_by(postal_orders.c.submit_due_at)
+            .limit(100)
+        )
+        return await self._for_each(due, self.submit)
 
     async def submit(self, order_id: str) -> None:
         """One submission try of a ``submitting`` order, if no other worker holds it."""
@@ -291,47 +275,35 @@ class CarrierSync:
         log.info("postal_cancel_refused", postal_order_id=order_id)
 
     async def cancel_requested(self) -> int:
-        async with self.db.read() as conn:
-            ids = (
-                (
-                    await conn.execute(
-                        select(postal_orders.c.id).where(
-                            postal_orders.c.cancel_state == "requested",
-                            postal_orders.c.tracking_number.is_not(None),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        for order_id in ids:
-            await self.cancel(order_id)
-        return len(ids)
+        requested = select(postal_orders.c.id).where(
+            postal_orders.c.cancel_state == "requested",
+            postal_orders.c.tracking_number.is_not(None),
+        )
+        return await self._for_each(requested, self.cancel)
 
     # -- following orders -----------------------------------------------------------------
 
     async def sync_due(self) -> int:
         """Read from the carrier every live order whose read is due; return how many."""
-        now = self.context.clock()
-        async with self.db.read() as conn:
-            due = (
-                (
-                    await conn.execute(
-                        select(postal_orders.c.id)
-                        .where(
-                            postal_orders.c.sync_due_at <= now,
-                            postal_orders.c.tracking_number.is_not(None),
-                        )
-                        .order_by(postal_orders.c.sync_due_at)
-                        .limit(100)
-                    )
-                )
-                .scalars()
-                .all()
+        due = (
+            select(postal_orders.c.id)
+            .where(
+                postal_orders.c.sync_due_at <= self.context.clock(),
+                postal_orders.c.tracking_number.is_not(None),
             )
-        for order_id in due:
-            await self.sync(order_id)
-        return len(due)
+            .order_by(postal_orders.c.sync_due_at)
+            .limit(100)
+        )
+        return await self._for_each(due, self.sync)
+
+    async def _for_each(self, orders: Select[Any], handle: Callable[[str], Awaitable[None]]) -> int:
+        """Run ``handle`` on the id of each order ``orders`` selects, one at a time (each in
+        its own transaction); return how many."""
+        async with self.db.read() as conn:
+            ids = (await conn.execute(orders)).scalars().all()
+        for order_id in ids:
+            await handle(order_id)
+        return len(ids)
 
     async def sync(self, order_id: str) -> None:
         """Read the order from the carrier and apply its history (the authoritative copy)."""

@@ -31,7 +31,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import postal_handovers, postal_orders
-from gateway.core.errors import BadRequest, Conflict
+from gateway.core.errors import (
+    CodAmountMismatch,
+    CodNotExpected,
+    DuplicateHandover,
+)
 from gateway.core.ids import new_id
 from gateway.core.postal.orders import mask_id_number
 from gateway.models.postal_requests import Handover
@@ -45,23 +49,6 @@ HANDOVER_EVENT_PREFIX = "handover:"
 
 #: The status a handover reports.
 HANDOVER_STATUS = {"collected": PostalStatus.PICKED_UP, "delivered": PostalStatus.DELIVERED}
-
-
-class DuplicateHandover(Conflict):
-    code = "duplicate_handover"
-    title = "This handover id was already reported with other content"
-
-
-class CodNotExpected(BadRequest):
-    code = "cod_not_expected"
-    http_status = 422
-    title = "No COD is collected in this handover"
-
-
-class CodAmountMismatch(BadRequest):
-    code = "cod_amount_mismatch"
-    http_status = 422
-    title = "The COD collected differs from the order's COD amount"
 
 
 class HandoverRecorder:

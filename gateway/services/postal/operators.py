@@ -41,7 +41,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import postal_events, postal_orders
-from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.errors import (
+    AlreadyAccepted,
+    DuplicateEvent,
+    FieldError,
+    NotAcceptable,
+    NotFound,
+    ValidationFailed,
+)
 from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING, is_final
 from gateway.models.postal_requests import Handover, OperatorEvent
 from gateway.services.clients import Principal
@@ -58,21 +65,6 @@ MAX_CLOCK_SKEW = timedelta(minutes=10)
 FEED_LIMIT_MAX = 100
 #: Not in the feed: the carrier has not accepted these.
 NOT_WITH_CARRIER = (SUBMITTING, SUBMIT_FAILED)
-
-
-class DuplicateEvent(Conflict):
-    code = "duplicate_event"
-    title = "This event id was already reported with other content"
-
-
-class AlreadyAccepted(Conflict):
-    code = "already_accepted"
-    title = "Another operator has accepted this order"
-
-
-class NotAcceptable(InvalidTransition):
-    code = "order_not_acceptable"
-    title = "The order cannot be accepted in its current status"
 
 
 @dataclass(frozen=True)

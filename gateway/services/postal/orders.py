@@ -19,10 +19,9 @@ from config.settings import VnpostSettings
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, payments, postal_orders
 from gateway.core.errors import (
-    AgencyNotInScope,
-    Conflict,
+    ActiveOrderExists,
     FieldError,
-    InvalidTransition,
+    NotCancellable,
     NotFound,
     ValidationFailed,
 )
@@ -40,7 +39,7 @@ from gateway.core.postal.orders import (
 from gateway.core.postal.phones import InvalidPhone, normalise_phone
 from gateway.core.statuses import POSTAL_ORDERS, PostalOrderStatus
 from gateway.models.postal_requests import CreatePostalOrder, PostalParty
-from gateway.services.agencies import find_agency
+from gateway.services.agencies import agency_in_scope
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
 from gateway.services.postal import state
@@ -51,16 +50,6 @@ CARRIER = "vnpost"
 log = structlog.get_logger(__name__)
 
 
-class ActiveOrderExists(Conflict):
-    code = "postal_order_active"
-    title = "This dossier already has a live order for this leg"
-
-
-class NotCancellable(InvalidTransition):
-    code = "not_cancellable"
-    title = "The order can no longer be cancelled"
-
-
 @dataclass(frozen=True)
 class OrderFilter:
     dossier_code: str | None = None
@@ -69,18 +58,12 @@ class OrderFilter:
     cursor: str | None = None
 
 
+@dataclass(frozen=True)
 class PostalOrderService:
-    def __init__(
-        self,
-        db: Database,
-        context: state.PostalContext,
-        settings: VnpostSettings,
-        sealer: Sealer,
-    ) -> None:
-        self.db = db
-        self.context = context
-        self.settings = settings
-        self.sealer = sealer
+    db: Database
+    context: state.PostalContext
+    settings: VnpostSettings
+    sealer: Sealer
 
     # -- book -----------------------------------------------------------------------------
 
@@ -89,13 +72,7 @@ class PostalOrderService:
     ) -> dict[str, Any]:
         """Write the order as ``submitting`` on ``conn`` and return its view, with
         ``warnings`` for numbers accepted on shape alone."""
-        agency = await find_agency(conn, request.agency_code)
-        if agency is None:
-            raise ValidationFailed(
-                [FieldError("agency_code", "unknown_agency", "no agency has this code")]
-            )
-        if agency.id not in principal.agency_ids:
-            raise AgencyNotInScope()
+        agency = await agency_in_scope(conn, request.agency_code, principal.agency_ids)
         errors: list[FieldError] = []
         warnings: list[dict[str, str]] = []
         parties = {}

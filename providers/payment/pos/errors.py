@@ -35,9 +35,9 @@ values (:class:`~.codec.PushResult`, :class:`~.codec.CancelResult`, :class:`~.co
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
+from typing import Final
 
-from providers.common.errors import ProviderError
+from providers.common.errors import ProviderCallError
 
 SIGNATURE_MISSING: Final = "signature_missing"
 SIGNATURE_INVALID: Final = "signature_invalid"
@@ -61,7 +61,7 @@ ERROR_CODES: Final[frozenset[str]] = UNTRUSTED_CODES | {
 }
 
 
-class PosError(ProviderError):
+class PosError(ProviderCallError):
     """A POS message or call failed.
 
     Attributes:
@@ -70,19 +70,6 @@ class PosError(ProviderError):
         http_status: the cloud's HTTP status where one was received, else ``None``.
     """
 
-    RETRYABLE_CODES: ClassVar[frozenset[str]] = frozenset({OUTCOME_UNKNOWN, UNAVAILABLE})
-    OUTCOME_UNKNOWN_CODES: ClassVar[frozenset[str]] = frozenset({OUTCOME_UNKNOWN})
-
-    http_status: int | None
-
-    def __init__(self, code: str, message: str, http_status: int | None = None) -> None:
-        if code not in ERROR_CODES:
-            raise ValueError(f"unknown PosError code {code!r}")
-        super().__init__(code, message)
-        self.http_status = http_status
-
-    def __repr__(self) -> str:
-        return (
-            f"PosError(code={self.code!r}, message={self.message!r}, "
-            f"http_status={self.http_status!r})"
-        )
+    ERROR_CODES = ERROR_CODES
+    RETRYABLE_CODES = frozenset({OUTCOME_UNKNOWN, UNAVAILABLE})
+    OUTCOME_UNKNOWN_CODES = frozenset({OUTCOME_UNKNOWN})

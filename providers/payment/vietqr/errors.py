@@ -69,15 +69,11 @@ class VietQRError(ProviderError):
         field: the field concerned (e.g. ``"purpose"``, ``"54"``), or ``None``.
     """
 
-    code: str
-    message: str
+    ERROR_CODES = ERROR_CODES
+    REPR_EXTRAS = ("field",)
+
     field: str | None
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        if code not in ERROR_CODES:
-            raise ValueError(f"unknown VietQRError code {code!r}")
         super().__init__(code, message)
         self.field = field
-
-    def __repr__(self) -> str:
-        return f"VietQRError(code={self.code!r}, message={self.message!r}, field={self.field!r})"

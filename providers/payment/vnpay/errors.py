@@ -30,7 +30,7 @@ from VNPAY (refund refused, transaction not found) is a result value, not a ``Vn
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Final
+from typing import Final
 
 from providers.common.errors import ProviderError
 
@@ -65,16 +65,12 @@ class VnpayError(ProviderError):
         outcome_unknown: True if a refund was sent without a verified answer.
     """
 
-    RETRYABLE_CODES: ClassVar[frozenset[str]] = frozenset({PROVIDER_UNAVAILABLE})
-    OUTCOME_UNKNOWN_CODES: ClassVar[frozenset[str]] = frozenset({REFUND_OUTCOME_UNKNOWN})
+    ERROR_CODES = ERROR_CODES
+    RETRYABLE_CODES = frozenset({PROVIDER_UNAVAILABLE})
+    OUTCOME_UNKNOWN_CODES = frozenset({REFUND_OUTCOME_UNKNOWN})
 
     rsp_code: str | None
 
     def __init__(self, code: str, message: str) -> None:
-        if code not in _RSP_CODES:
-            raise ValueError(f"unknown VnpayError code {code!r}")
         super().__init__(code, message)
         self.rsp_code = _RSP_CODES[code]
-
-    def __repr__(self) -> str:
-        return f"VnpayError(code={self.code!r}, message={self.message!r})"

@@ -31,9 +31,9 @@ that callers branch on (never parse the message)::
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
+from typing import Final
 
-from providers.common.errors import ProviderError
+from providers.common.errors import ProviderCallError
 
 MALFORMED: Final = "malformed"
 INVALID_FIELD: Final = "invalid_field"
@@ -58,7 +58,7 @@ ERROR_CODES: Final[frozenset[str]] = frozenset(
 )
 
 
-class VnpostError(ProviderError):
+class VnpostError(ProviderCallError):
     """A VNPost message or call failed.
 
     Attributes:
@@ -67,19 +67,6 @@ class VnpostError(ProviderError):
         http_status: the carrier's HTTP status where one was received, else ``None``.
     """
 
-    RETRYABLE_CODES: ClassVar[frozenset[str]] = frozenset({OUTCOME_UNKNOWN, UNAVAILABLE})
-    OUTCOME_UNKNOWN_CODES: ClassVar[frozenset[str]] = frozenset({OUTCOME_UNKNOWN})
-
-    http_status: int | None
-
-    def __init__(self, code: str, message: str = "", http_status: int | None = None) -> None:
-        if code not in ERROR_CODES:
-            raise ValueError(f"unknown VnpostError code {code!r}")
-        super().__init__(code, message)
-        self.http_status = http_status
-
-    def __repr__(self) -> str:
-        return (
-            f"VnpostError(code={self.code!r}, message={self.message!r}, "
-            f"http_status={self.http_status!r})"
-        )
+    ERROR_CODES = ERROR_CODES
+    RETRYABLE_CODES = frozenset({OUTCOME_UNKNOWN, UNAVAILABLE})
+    OUTCOME_UNKNOWN_CODES = frozenset({OUTCOME_UNKNOWN})
