@@ -181,6 +181,17 @@ class Gateway:
         assert response.status == 201, await response.text()
         return await response.json()
 
+    async def payment(self, payment_id: str, who: str = "portal") -> Any:
+        return await self._read(f"/v1/payments/{payment_id}", who)
+
+    async def payment_attempt(self, payment_id: str, attempt_id: str) -> Any:
+        return await self._read(f"/v1/payments/{payment_id}/attempts/{attempt_id}", "portal")
+
+    async def _read(self, path: str, who: str) -> Any:
+        response = await self.client.get(path, headers=self.auth(who))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
 
 def payment_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -252,6 +263,13 @@ class Channels(Gateway):
             headers={**self.auth(), "Idempotency-Key": uuid.uuid4().hex},
         )
         return response.status, await response.json()
+
+    async def start(self, method: str, **body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new payment and its first attempt by `method`; returns both API views."""
+        payment = await self.create_payment()
+        status, attempt = await self.attempt(payment["id"], method=method, **body)
+        assert status == 201, attempt
+        return payment, attempt
 
 
 @pytest.fixture
@@ -363,9 +381,7 @@ class Postal(Gateway):
         return await response.json()
 
     async def order(self, order_id: str, who: str = "portal") -> Any:
-        response = await self.client.get(f"/v1/postal/orders/{order_id}", headers=self.auth(who))
-        assert response.status == 200, await response.text()
-        return await response.json()
+        return await self._read(f"/v1/postal/orders/{order_id}", who)
 
     async def advance(self, tracking_number: str, code: int, **extra: Any) -> Any:
         """What a postman does: the sandbox carrier moves the order and pushes the status

@@ -64,8 +64,11 @@ def signed_notice(
     return body, headers
 
 
-def signed_ipn(attempt: dict[str, Any]) -> dict[str, str]:
-    """VNPAY's success IPN for a VNPAY attempt (a fresh transaction number each time)."""
+def vnpay_ipn(
+    attempt: dict[str, Any], secret: str = VNPAY_SECRET, **changes: str
+) -> dict[str, str]:
+    """VNPAY's success IPN for a VNPAY attempt, signed with `secret`. `changes` replace
+    fields before signing; a field changed to "<drop>" is left out."""
     params = {
         "vnp_Amount": str(attempt["amount"] * 100),
         "vnp_BankCode": "NCB",
@@ -73,8 +76,15 @@ def signed_ipn(attempt: dict[str, Any]) -> dict[str, str]:
         "vnp_PayDate": "20261122091500",
         "vnp_ResponseCode": "00",
         "vnp_TmnCode": VNPAY_TMN,
-        "vnp_TransactionNo": str(uuid.uuid4().int % 10**8),
+        "vnp_TransactionNo": "14422574",
         "vnp_TransactionStatus": "00",
         "vnp_TxnRef": attempt["provider_reference"],
+        **changes,
     }
-    return {**params, "vnp_SecureHash": sign(VNPAY_SECRET, canonical_query(params))}
+    params = {name: value for name, value in params.items() if value != "<drop>"}
+    return {**params, "vnp_SecureHash": sign(secret, canonical_query(params))}
+
+
+def signed_ipn(attempt: dict[str, Any]) -> dict[str, str]:
+    """VNPAY's success IPN for a VNPAY attempt (a fresh transaction number each time)."""
+    return vnpay_ipn(attempt, vnp_TransactionNo=str(uuid.uuid4().int % 10**8))

@@ -19,8 +19,6 @@ from conftest import (
     BANK_SECRET,
     CITIZEN_PARTY,
     POS_SECRET,
-    VNPAY_SECRET,
-    VNPAY_TMN,
     VNPOST_WEBHOOK_KEY,
     Channels,
     Gateway,
@@ -35,6 +33,7 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import select
+from tests_support import vnpay_ipn
 
 from gateway.app import create_app
 from gateway.core import outbox
@@ -43,7 +42,7 @@ from gateway.core.postal.orders import ORDER_STATUSES
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, DELIVERY
 from gateway.services.clients import create_client
-from providers.payment import pos, vnpay
+from providers.payment import pos
 from providers.payment.vietqr import notice as wire
 from providers.postal.vnpost import codec as vnpost_wire
 from providers.sandbox.pos import BACKGROUND
@@ -913,24 +912,6 @@ async def get(channels: Channels, path: str, who: str = "portal", **kwargs: Any)
     return await channels.client.get(path, headers=channels.auth(who), **kwargs)
 
 
-def ipn_params(
-    attempt: dict[str, Any], secret: str = VNPAY_SECRET, **changes: str
-) -> dict[str, str]:
-    params = {
-        "vnp_Amount": str(attempt["amount"] * 100),
-        "vnp_BankCode": "NCB",
-        "vnp_PayDate": "20261122091500",
-        "vnp_ResponseCode": "00",
-        "vnp_TmnCode": VNPAY_TMN,
-        "vnp_TransactionNo": "14422574",
-        "vnp_TransactionStatus": "00",
-        "vnp_TxnRef": attempt["provider_reference"],
-        **changes,
-    }
-    params = {name: value for name, value in params.items() if value != "<drop>"}
-    return {**params, "vnp_SecureHash": vnpay.sign(secret, vnpay.canonical_query(params))}
-
-
 def pos_result(sale_id: str, status: str = "approved", amount: int = 185000) -> bytes:
     card = status == "approved"
     return json.dumps(
@@ -1177,12 +1158,12 @@ async def test_vnpay_callbacks_and_the_checkout_button_match_their_schemas(
     assert (unknown.status, unknown.headers["Location"]) == (303, f"/pay/{UNKNOWN_PAYMENT}")
 
     cases = [
-        (ipn_params(attempt, secret="guessed"), "97"),
-        (ipn_params(attempt, vnp_Amount="<drop>"), "99"),
-        (ipn_params(attempt, vnp_TxnRef="NOSUCHREF"), "01"),
-        (ipn_params(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100)), "04"),
-        (ipn_params(attempt), "00"),
-        (ipn_params(attempt, vnp_TransactionNo="14422575"), "02"),
+        (vnpay_ipn(attempt, secret="guessed"), "97"),
+        (vnpay_ipn(attempt, vnp_Amount="<drop>"), "99"),
+        (vnpay_ipn(attempt, vnp_TxnRef="NOSUCHREF"), "01"),
+        (vnpay_ipn(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100)), "04"),
+        (vnpay_ipn(attempt), "00"),
+        (vnpay_ipn(attempt, vnp_TransactionNo="14422575"), "02"),
     ]
     for params, rsp_code in cases:
         response = await channels.client.get("/callbacks/vnpay/ipn", params=params)
@@ -1190,11 +1171,11 @@ async def test_vnpay_callbacks_and_the_checkout_button_match_their_schemas(
         assert answer["RspCode"] == rsp_code
 
     back = await channels.client.get(
-        "/callbacks/vnpay/return", params=ipn_params(attempt), allow_redirects=False
+        "/callbacks/vnpay/return", params=vnpay_ipn(attempt), allow_redirects=False
     )
     assert (back.status, back.headers["Location"]) == (303, f"/pay/{payment['id']}")
     await assert_documented(document, "get", "/callbacks/vnpay/return", back)
-    forged = {**ipn_params(attempt), "vnp_Amount": "1"}
+    forged = {**vnpay_ipn(attempt), "vnp_Amount": "1"}
     bad = await channels.client.get("/callbacks/vnpay/return", params=forged, allow_redirects=False)
     assert bad.status == 400
     assert "<html" in await assert_documented(document, "get", "/callbacks/vnpay/return", bad)
