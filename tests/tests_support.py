@@ -7,9 +7,20 @@ import uuid
 from typing import Any
 
 import aiohttp
-from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, VNPAY_SECRET, VNPAY_TMN
+from aiohttp.test_utils import TestClient, TestServer
+from conftest import (
+    AGENCY_ACCOUNT,
+    AGENCY_BIN,
+    AGENCY_PARTY,
+    BANK_SECRET,
+    CITIZEN_PARTY,
+    VNPAY_SECRET,
+    VNPAY_TMN,
+)
 from sqlalchemy import select
 
+from config import Settings, load_settings
+from gateway.app import create_app
 from gateway.core.db.schema import outbox_events
 from gateway.keys import DATABASE
 from providers.payment.vietqr import notice as wire
@@ -88,3 +99,71 @@ def vnpay_ipn(
 def signed_ipn(attempt: dict[str, Any]) -> dict[str, str]:
     """VNPAY's success IPN for a VNPAY attempt (a fresh transaction number each time)."""
     return vnpay_ipn(attempt, vnp_TransactionNo=str(uuid.uuid4().int % 10**8))
+
+
+# -- postal operators -----------------------------------------------------------------------
+
+ID_NUMBER = "079204001234"
+
+
+def handover_body(postal: Any, kind: str, **overrides: Any) -> dict[str, Any]:
+    """A complete handover of an order's documents, at the postal clock's now."""
+    body: dict[str, Any] = {
+        "handover_id": uuid.uuid4().hex,
+        "kind": kind,
+        "at": postal.clock().isoformat(),
+        "documents": [
+            {"item": "Quyết định cấp giấy phép", "original": True, "count": 1},
+            {"item": "Bản sao giấy khai sinh", "original": False, "count": 2},
+        ],
+        "seal_number": "NP-000123",
+        "counterpart_name": "Nguyễn Văn An",
+        "counterpart_role": "citizen",
+        "identity": {"id_type": "cccd", "id_number": ID_NUMBER},
+        "proof_reference": "photo/2026/11/22/abc.jpg",
+    }
+    body.update(overrides)
+    return body
+
+
+# -- sandbox mode, as `gateway serve` starts it with no configuration ---------------------------
+
+DEMO_PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
+
+
+def sandbox_settings(data_dir: Any, port: int, **demo_keys: str) -> Settings:
+    """Sandbox settings with the demo portal key (and any other demo keys) fixed."""
+    return load_settings(
+        environ={},
+        overrides={
+            "data_dir": str(data_dir),
+            "port": port,
+            "demo": {"api_key": DEMO_PORTAL, **demo_keys},
+        },
+    )
+
+
+async def start_sandbox(settings: Settings, clock: Any) -> TestClient:  # type: ignore[type-arg]
+    """The sandbox app served on its configured port (the sandbox providers call back to it)."""
+    app = create_app(settings, clock=clock, background=False)
+    client = TestClient(TestServer(app, host="127.0.0.1", port=settings.port))
+    await client.start_server()
+    return client
+
+
+async def book_demo_delivery(client: Any, idempotency_key: str) -> dict[str, Any]:
+    """The demo agency books a delivery to the citizen; returns the API view."""
+    booked = await client.post(
+        "/v1/postal/orders",
+        headers={"Authorization": f"Bearer {DEMO_PORTAL}", "Idempotency-Key": idempotency_key},
+        json={
+            "leg": "delivery",
+            "agency_code": "DEMO",
+            "dossier_code": "H29-1",
+            "sender": AGENCY_PARTY,
+            "recipient": CITIZEN_PARTY,
+        },
+    )
+    assert booked.status == 201, await booked.text()
+    order: dict[str, Any] = await booked.json()
+    return order

@@ -33,7 +33,7 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import select
-from tests_support import vnpay_ipn
+from tests_support import ID_NUMBER, handover_body, vnpay_ipn
 
 from gateway.app import create_app
 from gateway.core import outbox
@@ -1397,26 +1397,6 @@ async def test_vnpost_push_answers_match_their_schemas(postal: Postal) -> None:
 
 OPERATOR = "/v1/operator/orders"
 OPERATOR_ORDER = f"{OPERATOR}/{{order_id}}"
-ID_NUMBER = "079204001234"
-
-
-def handover_body(postal: Postal, kind: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "handover_id": uuid.uuid4().hex,
-        "kind": kind,
-        "at": postal.clock().isoformat(),
-        "documents": [
-            {"item": "Tờ khai đăng ký khai sinh", "original": True, "count": 1},
-            {"item": "Bản sao CCCD của người đi đăng ký", "original": False, "count": 2},
-        ],
-        "seal_number": "NP-000123",
-        "counterpart_name": "Nguyễn Văn An",
-        "counterpart_role": "citizen",
-        "identity": {"id_type": "cccd", "id_number": ID_NUMBER},
-        "proof_reference": "photo/2026/11/22/abc.jpg",
-    }
-    body.update(overrides)
-    return body
 
 
 async def operator_call(

@@ -9,7 +9,14 @@ from typing import Any
 
 from conftest import Postal
 from sqlalchemy import func, select
-from tests_support import outbox_types
+from tests_support import (
+    ID_NUMBER,
+    book_demo_delivery,
+    handover_body,
+    outbox_types,
+    sandbox_settings,
+    start_sandbox,
+)
 
 from gateway.core.db.schema import attempts, outbox_events, postal_events, postal_handovers
 from gateway.core.roles import Role
@@ -18,7 +25,6 @@ from gateway.services.clients import create_client
 from gateway.services.postal import offices
 
 ORDERS = "/v1/operator/orders"
-ID_NUMBER = "079204001234"
 
 
 def at(postal: Postal) -> str:
@@ -46,25 +52,6 @@ async def report(
         **extra,
     }
     return await post(postal, f"{ORDERS}/{order_id}/events", body, who)
-
-
-def handover_body(postal: Postal, kind: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "handover_id": uuid.uuid4().hex,
-        "kind": kind,
-        "at": at(postal),
-        "documents": [
-            {"item": "Quyết định cấp giấy phép", "original": True, "count": 1},
-            {"item": "Bản sao giấy khai sinh", "original": False, "count": 2},
-        ],
-        "seal_number": "NP-000123",
-        "counterpart_name": "Nguyễn Văn An",
-        "counterpart_role": "citizen",
-        "identity": {"id_type": "cccd", "id_number": ID_NUMBER},
-        "proof_reference": "photo/2026/11/22/abc.jpg",
-    }
-    body.update(overrides)
-    return body
 
 
 async def handover(postal: Postal, order_id: str, kind: str, **overrides: Any) -> Any:
@@ -405,45 +392,18 @@ async def test_a_dossier_handed_to_the_agency_starts_the_processing_clock(postal
 
 # -- the sandbox -------------------------------------------------------------------------
 
-DEMO_PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
-
 
 async def test_the_sandbox_post_office_serves_the_demo_agency_with_a_fresh_key_each_start(
     tmp_path: Any, unused_tcp_port: int, clock: Any
 ) -> None:
-    from aiohttp.test_utils import TestClient, TestServer
-    from conftest import AGENCY_PARTY, CITIZEN_PARTY
-
-    from config import load_settings
-    from gateway.app import create_app
     from gateway.pages.operator import seed_demo_operator
 
-    settings = load_settings(
-        environ={},
-        overrides={
-            "data_dir": str(tmp_path),
-            "port": unused_tcp_port,
-            "demo": {"api_key": DEMO_PORTAL},
-        },
-    )
-    app = create_app(settings, clock=clock, background=False)
-    client = TestClient(TestServer(app, host="127.0.0.1", port=unused_tcp_port))
-    await client.start_server()
+    client = await start_sandbox(sandbox_settings(tmp_path, unused_tcp_port), clock)
+    app = client.app
     try:
         old_key, _ = await seed_demo_operator(app)
         key, password = await seed_demo_operator(app)  # the next start
-        booked = await client.post(
-            "/v1/postal/orders",
-            headers={"Authorization": f"Bearer {DEMO_PORTAL}", "Idempotency-Key": "demo-1"},
-            json={
-                "leg": "delivery",
-                "agency_code": "DEMO",
-                "dossier_code": "H29-1",
-                "sender": AGENCY_PARTY,
-                "recipient": CITIZEN_PARTY,
-            },
-        )
-        assert booked.status == 201, await booked.text()
+        await book_demo_delivery(client, "demo-1")
         answer = await client.get(ORDERS, headers={"Authorization": f"Bearer {key}"})
         orders = (await answer.json())["data"]
         assert [o["post_office"]["code"] for o in orders] == ["BC-DEMO"]

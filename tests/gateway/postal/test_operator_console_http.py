@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import Postal
 from sqlalchemy import func, select
+from tests_support import ID_NUMBER
 
 from gateway.core.db.schema import postal_events, postal_handovers
 from gateway.core.roles import Role
@@ -19,7 +20,6 @@ from gateway.keys import DATABASE, STAFF
 from gateway.services.postal import offices
 
 PASSWORD = "mat-khau-buu-cuc-2026"
-ID_NUMBER = "079204001234"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
 
