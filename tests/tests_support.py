@@ -23,6 +23,7 @@ from config import Settings, load_settings
 from gateway.app import create_app
 from gateway.core.db.schema import outbox_events
 from gateway.keys import DATABASE
+from providers.payment.pos.codec import Sale
 from providers.payment.vietqr import notice as wire
 from providers.payment.vnpay import canonical_query, sign
 
@@ -167,3 +168,17 @@ async def book_demo_delivery(client: Any, idempotency_key: str) -> dict[str, Any
     assert booked.status == 201, await booked.text()
     order: dict[str, Any] = await booked.json()
     return order
+
+
+def pos_sale(**overrides: Any) -> Sale:
+    """A card sale as the gateway pushes it to a terminal."""
+    values: dict[str, Any] = {
+        "terminal_id": "T-HCM-0001",
+        "sale_id": "att_01JD4",
+        "amount": 185000,
+        "reference": "DVC7K3M9QX2PAB3F",
+        "description": "Lệ phí cấp đổi GPLX",
+        "callback_url": "https://gateway.example/callbacks/pos",
+        **overrides,
+    }
+    return Sale(**values)

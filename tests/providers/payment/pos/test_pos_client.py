@@ -18,21 +18,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import FixedClock
-from pos_helpers import MERCHANT_ID, SECRET
+from pos_helpers import MERCHANT_ID, SECRET, approved
+from tests_support import pos_sale
 
 from providers.payment.pos import PosClient, PosError, PosMerchant, PushResult, Sale, codec
 
-APPROVED = {
-    "sale_id": "att_0001",
-    "status": "approved",
-    "amount": 185000,
-    "approval_code": "042817",
-    "masked_pan": "970436******1234",
-    "card_brand": "NAPAS",
-    "rrn": "633021123456",
-    "decline_reason": None,
-    "completed_at": "2026-11-22T09:00:12+07:00",
-}
+APPROVED = approved(sale_id="att_0001")
 ACCEPTED = {"sale_id": "att_0001", "status": "sent_to_terminal"}
 
 
@@ -89,14 +80,7 @@ def client(
     return PosClient(session, merchant, timeout, clock=clock, query_wait_seconds=0)
 
 
-SALE = Sale(
-    terminal_id="T-1",
-    sale_id="att_0001",
-    amount=185000,
-    reference="DVC7K3M9QX2PAB3F",
-    description="Lệ phí",
-    callback_url="https://gateway.example/callbacks/pos",
-)
+SALE = pos_sale(terminal_id="T-1", sale_id="att_0001", description="Lệ phí")
 
 
 async def test_a_push_is_sent_signed_and_shaped_as_documented(
