@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,15 +19,30 @@ from conftest import (
     VNPAY_SECRET,
     VNPAY_TMN,
 )
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from config import Settings, load_settings
 from gateway.app import create_app
-from gateway.core.db.schema import outbox_events
-from gateway.keys import DATABASE
+from gateway.core.db.schema import outbox_events, recon_exceptions, recon_runs
+from gateway.keys import CLOCK, DATABASE
 from providers.payment.pos.codec import Sale
 from providers.payment.vietqr import notice as wire
 from providers.payment.vnpay import canonical_query, sign
+
+T = TypeVar("T")
+
+
+async def on_fresh_engine(database_url: str, function: Callable[[Connection], T]) -> T:
+    """``function`` run on a synchronous connection of an engine of its own (disposed after),
+    for what SQLAlchemy offers only synchronously: inspection and Alembic."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(function)
+    finally:
+        await engine.dispose()
 
 
 async def outbox_types(gateway: Any, postal_order_id: str) -> list[str]:
@@ -182,3 +199,49 @@ def pos_sale(**overrides: Any) -> Sale:
         **overrides,
     }
     return Sale(**values)
+
+
+def current_run(run_id: str, day: date, now: datetime) -> dict[str, Any]:
+    """A ``recon_runs`` row: the current run of ``day``, with nothing in it."""
+    return {
+        "id": run_id,
+        "business_date": day,
+        "rule_version": "1",
+        "status": "current",
+        "inputs": {},
+        "summary": {},
+        "created_by": "test",
+        "created_at": now,
+    }
+
+
+async def seed_recon_run(
+    gateway: Any, day: date, how_many: int = 2, tag: str = "test"
+) -> list[str]:
+    """A current run for ``day`` with ``how_many`` open exceptions (what a run with
+    discrepancies leaves); returns the exceptions' ids, ``exc_<tag>000…`` counting up."""
+    now = gateway.client.app[CLOCK]()
+    run_id = f"run_{tag}".ljust(30, "0")
+    ids = [f"exc_{tag}{number:0{26 - len(tag)}d}" for number in range(how_many)]
+    exceptions = [
+        {
+            "id": exception_id,
+            "run_id": run_id,
+            "business_date": day,
+            "source": "bank",
+            "type": "missing_in_bank",
+            "status": "open",
+            "amount": 185000,
+            "internal_keys": [f"payment:pay_{number}"],
+            "line_ids": [],
+            "candidates": [],
+            "fingerprint": f"fp{number}",
+            "created_at": now,
+        }
+        for number, exception_id in enumerate(ids)
+    ]
+    async with gateway.client.app[DATABASE].write() as conn:
+        await conn.execute(insert(recon_runs).values(current_run(run_id, day, now)))
+        if exceptions:
+            await conn.execute(insert(recon_exceptions), exceptions)
+    return ids

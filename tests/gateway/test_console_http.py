@@ -12,7 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import FixedClock, Gateway, make_settings, seed
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+from tests_support import seed_recon_run
 
 from gateway.app import create_app
 from gateway.core.db.schema import (
@@ -23,7 +24,7 @@ from gateway.core.db.schema import (
     statement_imports,
 )
 from gateway.core.roles import Role
-from gateway.keys import CLOCK, DATABASE, STAFF
+from gateway.keys import DATABASE, STAFF
 
 DAY = date(2026, 11, 22)  # the fixed clock's business day (09:00 in Hà Nội)
 PASSWORD = "mat-khau-thu-nghiem-2026"
@@ -89,43 +90,6 @@ async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> Se
     found = _CSRF.search(await page.text())
     assert found, "the dashboard carries the CSRF token in its forms"
     return Session(token, found.group(1))
-
-
-async def seed_exceptions(gateway: Gateway, how_many: int = 2) -> list[str]:
-    """A current run of DAY with open exceptions (what a run with discrepancies leaves)."""
-    now = gateway.client.app[CLOCK]()
-    ids = [f"exc_console{i:019d}" for i in range(how_many)]
-    async with gateway.client.app[DATABASE].write() as conn:
-        await conn.execute(
-            insert(recon_runs).values(
-                id="run_console000000000000000000",
-                business_date=DAY,
-                rule_version="1",
-                status="current",
-                inputs={},
-                summary={},
-                created_by="test",
-                created_at=now,
-            )
-        )
-        for number, exception_id in enumerate(ids):
-            await conn.execute(
-                insert(recon_exceptions).values(
-                    id=exception_id,
-                    run_id="run_console000000000000000000",
-                    business_date=DAY,
-                    source="bank",
-                    type="missing_in_bank",
-                    status="open",
-                    amount=185000,
-                    internal_keys=[f"payment:pay_{number}"],
-                    line_ids=[],
-                    candidates=[],
-                    fingerprint=f"fp{number}",
-                    created_at=now,
-                )
-            )
-    return ids
 
 
 def camt053(
@@ -332,7 +296,7 @@ async def test_the_token_of_another_session_is_not_accepted(console: Gateway) ->
 
 
 async def test_resolving_with_a_wrong_csrf_token_changes_nothing(console: Gateway) -> None:
-    [first, _] = await seed_exceptions(console)
+    [first, _] = await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "ketoan")
     response = await console.client.post(
         f"/console/exceptions/{first}/resolve",
@@ -397,7 +361,7 @@ async def test_a_postal_operator_session_cannot_open_console_pages(console: Gate
 async def test_a_finance_officer_cannot_close_a_day_and_sees_why_in_vietnamese(
     console: Gateway,
 ) -> None:
-    await seed_exceptions(console, how_many=0)
+    await seed_recon_run(console, DAY, how_many=0, tag="console")
     session = await login(console, "ketoan")
     response = await console.client.post(
         f"/console/days/{DAY}/close",
@@ -413,7 +377,7 @@ async def test_a_finance_officer_cannot_close_a_day_and_sees_why_in_vietnamese(
 async def test_closing_a_day_with_open_exceptions_is_refused_with_a_vietnamese_message(
     console: Gateway,
 ) -> None:
-    await seed_exceptions(console)
+    await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "truongphong")
     response = await console.client.post(
         f"/console/days/{DAY}/close",
@@ -433,7 +397,7 @@ async def test_closing_a_day_with_open_exceptions_is_refused_with_a_vietnamese_m
 async def test_an_approver_cannot_approve_their_own_resolution_but_another_can(
     console: Gateway,
 ) -> None:
-    [first, _] = await seed_exceptions(console)
+    [first, _] = await seed_recon_run(console, DAY, tag="console")
     maker = await login(console, "truongphong")
     response = await console.client.post(
         f"/console/exceptions/{first}/resolve",
@@ -470,7 +434,7 @@ async def test_an_approver_cannot_approve_their_own_resolution_but_another_can(
 async def test_resolving_without_a_reason_keeps_the_exception_open_and_says_so(
     console: Gateway,
 ) -> None:
-    [first, _] = await seed_exceptions(console)
+    [first, _] = await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "ketoan")
     response = await console.client.post(
         f"/console/exceptions/{first}/resolve",
@@ -484,7 +448,7 @@ async def test_resolving_without_a_reason_keeps_the_exception_open_and_says_so(
 
 
 async def test_the_exception_queue_filters_and_speaks_vietnamese(console: Gateway) -> None:
-    [first, second] = await seed_exceptions(console)
+    [first, second] = await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "ketoan")
     await console.client.post(
         f"/console/exceptions/{first}/resolve",
