@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -245,3 +247,52 @@ async def seed_recon_run(
         if exceptions:
             await conn.execute(insert(recon_exceptions), exceptions)
     return ids
+
+
+# -- staff consoles, signed in over plain HTTP -------------------------------------------------
+
+_LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class StaffSession:
+    """A signed-in staff member as a browser holds it: the session cookie and its path, the
+    CSRF token of the forms, and where the sign-in sent the browser."""
+
+    token: str
+    csrf: str
+    location: str
+    cookie_path: str
+
+    @property
+    def cookie(self) -> dict[str, str]:
+        return {"Cookie": f"gw_session={self.token}"}
+
+
+async def post_login(client: Any, fields: dict[str, str]) -> Any:
+    """Sign in as a browser does: fetch the form (its token and cookie), then post it."""
+    form = await client.get("/console/login")
+    found = _LOGIN_TOKEN.search(await form.text())
+    assert found, "the sign-in form carries its login token"
+    cookie = form.cookies["gw_login"].value
+    assert cookie == found.group(1)
+    return await client.post(
+        "/console/login",
+        data={**fields, "login_token": found.group(1)},
+        headers={"Cookie": f"gw_login={cookie}"},
+        allow_redirects=False,
+    )
+
+
+async def staff_login(client: Any, username: str, password: str, home: str) -> StaffSession:
+    """Sign in, then open ``home`` (not following redirects) for the CSRF token of its forms."""
+    response = await post_login(client, {"username": username, "password": password})
+    assert response.status == 303, await response.text()
+    cookie = response.cookies["gw_session"]
+    page = await client.get(
+        home, headers={"Cookie": f"gw_session={cookie.value}"}, allow_redirects=False
+    )
+    found = _CSRF.search(await page.text())
+    assert found, f"{home} carries the CSRF token in its forms"
+    return StaffSession(cookie.value, found.group(1), response.headers["Location"], cookie["path"])

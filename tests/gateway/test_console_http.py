@@ -5,7 +5,6 @@ errors shown as Vietnamese pages. Fast; both databases. The browser flow is in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -13,7 +12,7 @@ import aiohttp
 import pytest
 from conftest import FixedClock, Gateway, make_settings, seed
 from sqlalchemy import func, select
-from tests_support import seed_recon_run
+from tests_support import StaffSession, post_login, seed_recon_run, staff_login
 
 from gateway.app import create_app
 from gateway.core.db.schema import (
@@ -34,17 +33,6 @@ USERS = {
     "phophong": Role.FINANCE_APPROVER,
     "buudien": Role.POSTAL_OPERATOR,
 }
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@dataclass
-class Session:
-    token: str
-    csrf: str
-
-    @property
-    def cookie(self) -> dict[str, str]:
-        return {"Cookie": f"gw_session={self.token}"}
 
 
 @pytest.fixture
@@ -64,32 +52,8 @@ async def console(aiohttp_client: Any, database_url: str, clock: FixedClock) -> 
     return gateway
 
 
-_LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
-
-
-async def post_login(client: Any, fields: dict[str, str]) -> Any:
-    """Sign in as a browser does: fetch the form (its token and cookie), then post it."""
-    form = await client.get("/console/login")
-    found = _LOGIN_TOKEN.search(await form.text())
-    assert found, "the sign-in form carries its login token"
-    cookie = form.cookies["gw_login"].value
-    assert cookie == found.group(1)
-    return await client.post(
-        "/console/login",
-        data={**fields, "login_token": found.group(1)},
-        headers={"Cookie": f"gw_login={cookie}"},
-        allow_redirects=False,
-    )
-
-
-async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> Session:
-    response = await post_login(gateway.client, {"username": username, "password": password})
-    assert response.status == 303, await response.text()
-    token = response.cookies["gw_session"].value
-    page = await gateway.client.get("/console", headers={"Cookie": f"gw_session={token}"})
-    found = _CSRF.search(await page.text())
-    assert found, "the dashboard carries the CSRF token in its forms"
-    return Session(token, found.group(1))
+async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> StaffSession:
+    return await staff_login(gateway.client, username, password, "/console")
 
 
 def camt053(
@@ -125,7 +89,9 @@ def camt053(
 {rows}</Stmt></BkToCstmrStmt></Document>""".encode()
 
 
-async def upload(gateway: Gateway, session: Session, data: bytes, source: str = "camt053") -> Any:
+async def upload(
+    gateway: Gateway, session: StaffSession, data: bytes, source: str = "camt053"
+) -> Any:
     form = aiohttp.FormData()
     form.add_field("csrf", session.csrf)
     form.add_field("source", source)
