@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
@@ -32,6 +32,9 @@ from gateway.keys import CLOCK, DATABASE
 from providers.payment.pos.codec import Sale
 from providers.payment.vietqr import notice as wire
 from providers.payment.vnpay import canonical_query, sign
+
+if TYPE_CHECKING:  # playwright is imported only by the browser tests
+    from playwright.async_api import ConsoleMessage, Page
 
 T = TypeVar("T")
 
@@ -296,3 +299,26 @@ async def staff_login(client: Any, username: str, password: str, home: str) -> S
     found = _CSRF.search(await page.text())
     assert found, f"{home} carries the CSRF token in its forms"
     return StaffSession(cookie.value, found.group(1), response.headers["Location"], cookie["path"])
+
+
+# -- browser tabs -----------------------------------------------------------------------------
+
+
+def collect_errors(page: Page, errors: list[str], expected: re.Pattern[str] | None = None) -> None:
+    """Record in ``errors`` what goes wrong in ``page``: script errors, and console errors
+    other than the ``expected`` ones."""
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not (expected and expected.match(message.text)):
+            errors.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+
+
+async def sign_in(page: Page, base: str, username: str, password: str) -> None:
+    """Sign in on the staff login page as a person does: type, then press the button."""
+    await page.goto(base + "/console/login")
+    await page.get_by_label("Tên đăng nhập").fill(username)
+    await page.get_by_label("Mật khẩu").fill(password)
+    await page.get_by_role("button", name="Đăng nhập").click()

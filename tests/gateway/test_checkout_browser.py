@@ -23,7 +23,8 @@ from conftest import (
     make_settings,
     seed,
 )
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, Page, expect
+from tests_support import collect_errors
 
 from gateway.app import create_app
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
@@ -54,13 +55,7 @@ async def phone(browser: Browser) -> AsyncIterator[Phone]:
     context = await browser.new_context(viewport=PHONE, locale="vi-VN")
     page = await context.new_page()
     phone = Phone(page)
-    page.on("pageerror", lambda error: phone.errors.append(f"pageerror: {error}"))
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            phone.errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
+    collect_errors(page, phone.errors)
     try:
         yield phone
     finally:

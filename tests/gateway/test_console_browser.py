@@ -26,8 +26,9 @@ from conftest import (
     make_settings,
     seed,
 )
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, Page, expect
 from test_console_http import DAY, PASSWORD, camt053
+from tests_support import collect_errors, sign_in
 
 from gateway.app import create_app
 from gateway.core.roles import Role
@@ -62,10 +63,7 @@ class Desk:
         await self.page.goto(self.base + path)
 
     async def login(self, username: str) -> None:
-        await self.goto("/console/login")
-        await self.page.get_by_label("Tên đăng nhập").fill(username)
-        await self.page.get_by_label("Mật khẩu").fill(PASSWORD)
-        await self.page.get_by_role("button", name="Đăng nhập").click()
+        await sign_in(self.page, self.base, username, PASSWORD)
         await expect(self.page.get_by_role("heading", level=1)).to_contain_text("Đối soát ngày")
 
     async def logout(self) -> None:
@@ -83,15 +81,9 @@ async def desk(browser: Browser, console_day: Gateway) -> AsyncIterator[Desk]:
     context = await browser.new_context(viewport=DESKTOP, locale="vi-VN", accept_downloads=True)
     page = await context.new_page()
     desk = Desk(page, str(console_day.client.make_url("")).rstrip("/"))
-    page.on("pageerror", lambda error: desk.errors.append(f"pageerror: {error}"))
-
-    def on_console(message: ConsoleMessage) -> None:
-        # A refused form answers its page with 409/422 on purpose; chromium logs that as a
-        # failed "resource". Anything else (a CSP violation, a script error) counts.
-        if message.type == "error" and not EXPECTED_STATUS.match(message.text):
-            desk.errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
+    # A refused form answers its page with 409/422 on purpose; chromium logs that as a
+    # failed "resource". Anything else (a CSP violation, a script error) counts.
+    collect_errors(page, desk.errors, expected=EXPECTED_STATUS)
     try:
         yield desk
     finally:
