@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -498,3 +500,46 @@ async def browser(chromium: str) -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+# -- a portal receiving the gateway's webhooks ---------------------------------------------
+
+
+class Portal:
+    """The portal's webhook receiver: records requests, answers what it is told to —
+    ``answers`` in turn, and 500 to the first arrival of each type in ``refuse_first``."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+        self.refuse_first: set[str] = set()
+        #: (event type, sequence, the status answered), in the order the requests arrived.
+        self.answered: list[tuple[str, int, int]] = []
+        #: Run while a request is being answered (the portal acting on the gateway meanwhile).
+        self.meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append((dict(request.headers), body))
+        if self.meanwhile is not None:
+            await self.meanwhile()
+        event = json.loads(body)
+        if event["type"] in self.refuse_first:
+            self.refuse_first.discard(event["type"])
+            status = 500
+        else:
+            status = self.answers.pop(0) if self.answers else 200
+        self.answered.append((event["type"], event["data"]["sequence"], status))
+        return web.Response(status=status)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.received]
+
+
+@pytest.fixture
+async def portal(aiohttp_server: Any) -> tuple[Portal, str]:
+    receiver = Portal()
+    app = web.Application()
+    app.router.add_post("/hooks", receiver.handle)
+    server = await aiohttp_server(app)
+    return receiver, str(server.make_url("/hooks"))

@@ -22,6 +22,7 @@ from conftest import (
     VNPOST_WEBHOOK_KEY,
     Channels,
     Gateway,
+    Portal,
     Postal,
     make_settings,
     order_body,
@@ -883,26 +884,6 @@ def test_documented_webhooks_are_the_event_types_the_gateway_emits() -> None:
     assert set(document()["webhooks"]) == set(outbox.EVENT_TYPES)
 
 
-class Receiver:
-    """A portal's webhook receiver that answers 200 and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=200)
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Any) -> tuple[Receiver, str]:
-    hooks = Receiver()
-    app = web.Application()
-    app.router.add_post("/hooks", hooks.handle)
-    server = await aiohttp_server(app)
-    return hooks, str(server.make_url("/hooks"))
-
-
 async def post(channels: Channels, path: str, who: str = "portal", **kwargs: Any) -> Any:
     headers = {**channels.auth(who), "Idempotency-Key": uuid.uuid4().hex}
     return await channels.client.post(path, headers=headers, **kwargs)
@@ -947,10 +928,10 @@ async def pos_callback(channels: Channels, body: bytes, secret: str = POS_SECRET
 
 
 async def test_vnpay_attempt_refund_and_webhook_responses_match_their_schemas(
-    channels: Channels, receiver: tuple[Receiver, str]
+    channels: Channels, portal: tuple[Portal, str]
 ) -> None:
     document = await served_document(channels)
-    hooks, url = receiver
+    hooks, url = portal
     created = await post(channels, "/v1/webhook-endpoints", json={"url": url, "events": ["*"]})
     endpoint = await assert_documented(document, "post", "/v1/webhook-endpoints", created)
     assert created.status == 201 and endpoint["secret"].startswith("whsec_")

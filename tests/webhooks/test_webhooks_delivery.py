@@ -4,15 +4,12 @@ events of one payment arriving in ``sequence`` order."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
-from conftest import Channels, FixedClock, Gateway, make_settings, seed
+from conftest import Channels, FixedClock, Gateway, Portal, make_settings, seed
 from sqlalchemy import select
 from standardwebhooks import Webhook
 from tests_support import pay_at_vnpay
@@ -22,46 +19,6 @@ from gateway.core.db.schema import deliveries, idempotency_keys
 from gateway.core.errors import InvalidTransition
 from gateway.core.statuses import DELIVERIES, DeliveryStatus
 from gateway.keys import DATABASE, DELIVERY
-
-
-class Portal:
-    """The portal's webhook receiver: records requests, answers what it is told to —
-    ``answers`` in turn, and 500 to the first arrival of each type in ``refuse_first``."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.answers: list[int] = []
-        self.refuse_first: set[str] = set()
-        #: (event type, sequence, the status answered), in the order the requests arrived.
-        self.answered: list[tuple[str, int, int]] = []
-        #: Run while a request is being answered (the portal acting on the gateway meanwhile).
-        self.meanwhile: Callable[[], Awaitable[None]] | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.received.append((dict(request.headers), body))
-        if self.meanwhile is not None:
-            await self.meanwhile()
-        event = json.loads(body)
-        if event["type"] in self.refuse_first:
-            self.refuse_first.discard(event["type"])
-            status = 500
-        else:
-            status = self.answers.pop(0) if self.answers else 200
-        self.answered.append((event["type"], event["data"]["sequence"], status))
-        return web.Response(status=status)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.received]
-
-
-@pytest.fixture
-async def portal(aiohttp_server: Any) -> tuple[Portal, str]:
-    receiver = Portal()
-    app = web.Application()
-    app.router.add_post("/hooks", receiver.handle)
-    server = await aiohttp_server(app)
-    return receiver, str(server.make_url("/hooks"))
 
 
 @pytest.fixture
