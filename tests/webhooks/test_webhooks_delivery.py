@@ -40,6 +40,14 @@ async def register(gateway: Gateway, url: str, events: list[str] | None = None) 
     return await response.json()
 
 
+async def endpoint_call(
+    gateway: Gateway, method: str, endpoint: dict[str, Any], action: str = ""
+) -> Any:
+    """``method`` on the portal's endpoint (or on ``action`` below it), as the portal."""
+    path = f"/v1/webhook-endpoints/{endpoint['id']}{action}"
+    return await gateway.client.request(method, path, headers=gateway.auth())
+
+
 async def deliver(gateway: Gateway) -> int:
     return await gateway.client.app[DELIVERY].run_until_idle()
 
@@ -51,14 +59,20 @@ async def cancel(gateway: Gateway, payment_id: str) -> None:
     assert response.status == 200
 
 
+async def cancelled_payment(gateway: Gateway) -> dict[str, Any]:
+    """A new payment, cancelled at once: one ``payment.cancelled`` event to deliver."""
+    payment = await gateway.create_payment()
+    await cancel(gateway, payment["id"])
+    return payment
+
+
 async def test_cancelled_payment_is_announced_with_a_verifiable_signature(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
     receiver, url = portal
     endpoint = await register(hooks, url)
     assert endpoint["secret"].startswith("whsec_")
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    payment = await cancelled_payment(hooks)
 
     assert await deliver(hooks) == 1
     [(headers, body)] = receiver.received
@@ -73,8 +87,7 @@ async def test_cancelled_payment_is_announced_with_a_verifiable_signature(
 async def test_sequence_grows_per_payment(hooks: Gateway, portal: tuple[Portal, str]) -> None:
     receiver, url = portal
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    payment = await cancelled_payment(hooks)
     other = await hooks.create_payment()
     hooks.clock.advance(minutes=16)
     await hooks.client.get(f"/v1/payments/{other['id']}", headers=hooks.auth())  # expires it
@@ -93,8 +106,7 @@ async def test_endpoint_receives_only_the_events_it_subscribed_to(
 ) -> None:
     receiver, url = portal
     await register(hooks, url, events=["payment.paid"])
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     assert await deliver(hooks) == 0
     assert receiver.received == []
 
@@ -105,8 +117,7 @@ async def test_failed_delivery_is_retried_later_with_the_same_webhook_id(
     receiver, url = portal
     receiver.answers = [500, 503]
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
 
     assert await deliver(hooks) == 1  # 500, then nothing is due until the back-off passes
     assert await deliver(hooks) == 0
@@ -132,8 +143,7 @@ async def test_delivery_gives_up_after_the_schedule_spanning_three_days(
     receiver, url = portal
     receiver.answers = [500] * 100
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     started = hooks.clock()
     # Hour by hour until the delivery is final; the schedule with its ±20 % jitter lasts at
     # most about five days, so eight days bound the loop.
@@ -157,8 +167,7 @@ async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, s
     receiver.answers = [410]
     endpoint = await register(hooks, url)
     for _ in range(2):
-        payment = await hooks.create_payment()
-        await cancel(hooks, payment["id"])
+        await cancelled_payment(hooks)
     await deliver(hooks)
     listing = await (await hooks.client.get("/v1/webhook-endpoints", headers=hooks.auth())).json()
     [view] = listing["data"]
@@ -167,8 +176,7 @@ async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, s
         "disabled",
         "gone",
     )
-    third = await hooks.create_payment()
-    await cancel(hooks, third["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     assert len(receiver.received) <= 2  # nothing after the 410 answer's batch
 
@@ -178,8 +186,7 @@ async def test_manual_redelivery_sends_a_delivered_event_again(
 ) -> None:
     receiver, url = portal
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     event_id = receiver.received[0][0]["webhook-id"]
 
@@ -196,8 +203,7 @@ async def test_redelivery_of_an_event_waiting_for_its_retry_sends_it_now(
     receiver, url = portal
     receiver.answers = [500]
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     assert await deliver(hooks) == 1  # 500: the next try is seconds away
     event_id = receiver.received[0][0]["webhook-id"]
 
@@ -221,8 +227,7 @@ async def test_endpoint_deleted_while_a_delivery_is_in_flight_is_not_retried(
         assert (await hooks.client.delete(path, headers=hooks.auth())).status == 204
 
     receiver.meanwhile = delete_endpoint
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     assert await deliver(hooks) == 1
     receiver.meanwhile = None
 
@@ -238,8 +243,7 @@ async def test_other_clients_cannot_see_or_redeliver_an_event(
 ) -> None:
     receiver, url = portal
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     event_id = receiver.received[0][0]["webhook-id"]
     for method in ("get", "post"):
@@ -253,14 +257,9 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(
 ) -> None:
     receiver, url = portal
     endpoint = await register(hooks, url)
-    rotated = await (
-        await hooks.client.post(
-            f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=hooks.auth()
-        )
-    ).json()
+    rotated = await (await endpoint_call(hooks, "POST", endpoint, "/rotate-secret")).json()
     assert rotated["secret"] != endpoint["secret"]
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     [(headers, body)] = receiver.received
     assert len(headers["webhook-signature"].split(" ")) == 2
@@ -269,8 +268,7 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(
 
     hooks.clock.advance(hours=25)  # the overlap is over: only the new secret signs
     receiver.received.clear()
-    second = await hooks.create_payment()
-    await cancel(hooks, second["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     [(headers, _)] = receiver.received
     assert len(headers["webhook-signature"].split(" ")) == 1
@@ -281,18 +279,13 @@ async def test_deleted_endpoint_gets_nothing_more(
 ) -> None:
     _, url = portal
     endpoint = await register(hooks, url)
-    response = await hooks.client.delete(
-        f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth()
-    )
+    response = await endpoint_call(hooks, "DELETE", endpoint)
     assert response.status == 204
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     assert await deliver(hooks) == 0
     listing = await (await hooks.client.get("/v1/webhook-endpoints", headers=hooks.auth())).json()
     assert listing["data"] == []
-    again = await hooks.client.delete(
-        f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth()
-    )
+    again = await endpoint_call(hooks, "DELETE", endpoint)
     assert again.status == 404
 
 
@@ -302,8 +295,7 @@ async def test_endpoint_deliveries_are_listed_with_their_attempts(
     _, url = portal
     endpoint = await register(hooks, url)
     for _ in range(3):
-        payment = await hooks.create_payment()
-        await cancel(hooks, payment["id"])
+        await cancelled_payment(hooks)
     await deliver(hooks)
     path = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
     first = await (await hooks.client.get(path, params={"limit": "2"}, headers=hooks.auth())).json()
@@ -367,11 +359,7 @@ async def test_retried_creation_returns_the_same_endpoint_and_its_current_secret
     first = await (
         await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)
     ).json()
-    rotated = await (
-        await hooks.client.post(
-            f"/v1/webhook-endpoints/{first['id']}/rotate-secret", headers=hooks.auth()
-        )
-    ).json()
+    rotated = await (await endpoint_call(hooks, "POST", first, "/rotate-secret")).json()
     replay = await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)
     again = await replay.json()
     assert replay.headers["Idempotent-Replayed"] == "true"
@@ -386,10 +374,8 @@ async def test_deleted_endpoint_deliveries_are_gone_too(
 ) -> None:
     _, url = portal
     endpoint = await register(hooks, url)
-    await hooks.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth())
-    response = await hooks.client.get(
-        f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=hooks.auth()
-    )
+    await endpoint_call(hooks, "DELETE", endpoint)
+    response = await endpoint_call(hooks, "GET", endpoint, "/deliveries")
     assert response.status == 404
 
 
@@ -399,12 +385,9 @@ async def test_an_endpoint_disabled_by_410_cannot_be_rotated(
     receiver, url = portal
     receiver.answers = [410]
     endpoint = await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
-    response = await hooks.client.post(
-        f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=hooks.auth()
-    )
+    response = await endpoint_call(hooks, "POST", endpoint, "/rotate-secret")
     assert (response.status, (await response.json())["code"]) == (409, "invalid_transition")
 
 
@@ -469,8 +452,7 @@ async def test_a_batch_status_move_the_delivery_table_forbids_changes_nothing(
 ) -> None:
     _, url = portal
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     db = hooks.client.app[DATABASE]
     async with db.read() as conn:
