@@ -32,6 +32,7 @@ from gateway.keys import CLOCK, DATABASE
 from providers.payment.pos.codec import Sale
 from providers.payment.vietqr import notice as wire
 from providers.payment.vnpay import canonical_query, sign
+from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 
 if TYPE_CHECKING:  # playwright is imported only by the browser tests
     from playwright.async_api import ConsoleMessage, Page
@@ -322,3 +323,34 @@ async def sign_in(page: Page, base: str, username: str, password: str) -> None:
     await page.get_by_label("Tên đăng nhập").fill(username)
     await page.get_by_label("Mật khẩu").fill(password)
     await page.get_by_role("button", name="Đăng nhập").click()
+
+
+# -- the sandbox bank as a real server -------------------------------------------------------
+
+
+async def start_sandbox_bank(aiohttp_server: Any, gateway: Any) -> Any:
+    """The sandbox bank, notifying ``gateway`` (as bank ``testbank``) of every credit."""
+    config = SandboxBankConfig(
+        bin=AGENCY_BIN,
+        secret=BANK_SECRET.encode(),
+        notify_url=str(gateway.client.make_url("/callbacks/bank/testbank")),
+        clock=gateway.clock,
+    )
+    return await aiohttp_server(create_bank_app(config))
+
+
+async def transfer_in_full(bank: Any, payment: dict[str, Any]) -> None:
+    """The citizen transfers the whole amount with the reference in the text; the bank's
+    notice reaches the gateway before this returns."""
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            str(bank.make_url("/transfers")),
+            json={
+                "bin": AGENCY_BIN,
+                "account_number": AGENCY_ACCOUNT,
+                "amount": payment["amount"],
+                "description": f"{payment['reference']} NGUYEN VAN AN NOP PHI",
+            },
+        )
+        assert response.status == 201, await response.text()
+        assert (await response.json())["delivered"] is True

@@ -15,25 +15,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
-from conftest import (
-    AGENCY_ACCOUNT,
-    AGENCY_BIN,
-    BANK_SECRET,
-    FixedClock,
-    Gateway,
-    make_settings,
-    seed,
-)
+from conftest import AGENCY_ACCOUNT, FixedClock, Gateway, make_settings, seed
 from playwright.async_api import Browser, Page, expect
 from test_console_http import DAY, PASSWORD, camt053
-from tests_support import collect_errors, sign_in
+from tests_support import collect_errors, sign_in, start_sandbox_bank, transfer_in_full
 
 from gateway.app import create_app
 from gateway.core.roles import Role
 from gateway.keys import STAFF
-from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 
 pytestmark = pytest.mark.browser
 
@@ -106,29 +96,9 @@ async def console_day(
             password=PASSWORD,
             agency_codes=["HCM"],
         )
-    bank = await aiohttp_server(
-        create_bank_app(
-            SandboxBankConfig(
-                bin=AGENCY_BIN,
-                secret=BANK_SECRET.encode(),
-                notify_url=str(client.make_url("/callbacks/bank/testbank")),
-                clock=clock,
-            )
-        )
-    )
+    bank = await start_sandbox_bank(aiohttp_server, gateway)
     payment = await gateway.create_payment()
-    async with aiohttp.ClientSession() as session:
-        response = await session.post(
-            str(bank.make_url("/transfers")),
-            json={
-                "bin": AGENCY_BIN,
-                "account_number": AGENCY_ACCOUNT,
-                "amount": payment["amount"],
-                "description": f"{payment['reference']} NGUYEN VAN AN NOP PHI",
-            },
-        )
-        assert response.status == 201, await response.text()
-        assert (await response.json())["delivered"] is True
+    await transfer_in_full(bank, payment)
     gateway.keys["reference"] = payment["reference"]
     return gateway
 
