@@ -144,36 +144,36 @@ async def test_wrong_amount_puts_the_payment_up_for_review(
     assert (event.outcome, event.amount) == ("needs_review", 180000)
 
 
-async def test_money_after_expiry_is_put_up_for_review(
-    gateway: Gateway, transfer: Transfer
-) -> None:
-    payment = await gateway.create_payment()
+async def _past_expiry(gateway: Gateway, payment_id: str) -> None:
     gateway.clock.advance(minutes=20)  # not yet swept: still 'pending' in the database
-    await transfer(185000, payment["reference"])
-
-    after = await gateway.payment(payment["id"])
-    assert (after["status"], after["review_reason"]) == ("needs_review", "paid_after_expiry")
 
 
-async def test_money_for_an_expired_payment_is_put_up_for_review(
-    gateway: Gateway, transfer: Transfer
-) -> None:
-    payment = await gateway.create_payment()
+async def _expired(gateway: Gateway, payment_id: str) -> None:
     gateway.clock.advance(minutes=20)
-    assert (await gateway.payment(payment["id"]))["status"] == "expired"
-    await transfer(185000, payment["reference"])
-    after = await gateway.payment(payment["id"])
-    assert (after["status"], after["review_reason"]) == ("needs_review", "paid_after_expiry")
+    assert (await gateway.payment(payment_id))["status"] == "expired"
 
 
-async def test_money_for_a_cancelled_payment_is_put_up_for_review(
-    gateway: Gateway, transfer: Transfer
+async def _cancelled(gateway: Gateway, payment_id: str) -> None:
+    await gateway.client.post(f"/v1/payments/{payment_id}/cancel", headers=gateway.auth())
+
+
+@pytest.mark.parametrize(
+    ("close", "reason"),
+    [
+        (_past_expiry, "paid_after_expiry"),
+        (_expired, "paid_after_expiry"),
+        (_cancelled, "paid_after_cancellation"),
+    ],
+    ids=["after-expiry", "expired", "cancelled"],
+)
+async def test_money_for_a_bill_no_longer_open_is_put_up_for_review(
+    gateway: Gateway, transfer: Transfer, close: Any, reason: str
 ) -> None:
     payment = await gateway.create_payment()
-    await gateway.client.post(f"/v1/payments/{payment['id']}/cancel", headers=gateway.auth())
+    await close(gateway, payment["id"])
     await transfer(185000, payment["reference"])
     after = await gateway.payment(payment["id"])
-    assert (after["status"], after["review_reason"]) == ("needs_review", "paid_after_cancellation")
+    assert (after["status"], after["review_reason"]) == ("needs_review", reason)
 
 
 async def test_second_payment_of_a_paid_bill_is_recorded_and_the_bill_stays_paid(
