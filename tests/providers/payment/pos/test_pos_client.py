@@ -80,6 +80,15 @@ def client(
     return PosClient(session, merchant, timeout, clock=clock, query_wait_seconds=0)
 
 
+@pytest.fixture
+def pos(
+    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+) -> tuple[ScriptedCloud, PosClient]:
+    """The scripted cloud and a client of it, as most tests here want them."""
+    scripted, base = cloud
+    return scripted, client(session, base, clock)
+
+
 SALE = pos_sale(terminal_id="T-1", sale_id="att_0001", description="Lệ phí")
 
 
@@ -105,12 +114,12 @@ async def test_a_push_is_sent_signed_and_shaped_as_documented(
 
 
 async def test_a_push_answered_with_5xx_is_outcome_unknown_and_never_resent(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     scripted.answers = [Answer(502, {}, secret=None)]
     with pytest.raises(PosError) as raised:
-        await client(session, base, clock).push_sale(SALE)
+        await pos_client.push_sale(SALE)
     assert (raised.value.code, raised.value.http_status) == ("outcome_unknown", 502)
     assert len(scripted.requests) == 1
 
@@ -152,49 +161,45 @@ async def test_a_push_to_a_cloud_that_cannot_be_reached_is_unavailable(
     ids=["unsigned", "other-key", "other-sale", "odd-status"],
 )
 async def test_an_answer_to_a_push_that_cannot_be_trusted_is_outcome_unknown(
-    cloud: tuple[ScriptedCloud, str],
-    session: aiohttp.ClientSession,
-    clock: FixedClock,
-    answer: Answer,
-    cause: str,
+    pos: tuple[ScriptedCloud, PosClient], answer: Answer, cause: str
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     scripted.answers = [answer]
     with pytest.raises(PosError) as raised:
-        await client(session, base, clock).push_sale(SALE)
+        await pos_client.push_sale(SALE)
     assert raised.value.code == "outcome_unknown"
     assert isinstance(raised.value.__cause__, PosError)
     assert raised.value.__cause__.code == cause
 
 
 async def test_a_signed_refusal_is_an_error_not_a_business_result(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     scripted.answers = [Answer(401, {"code": "signature_invalid"})]
     with pytest.raises(PosError) as raised:
-        await client(session, base, clock).push_sale(SALE)
+        await pos_client.push_sale(SALE)
     assert (raised.value.code, raised.value.http_status) == ("rejected", 401)
 
 
 async def test_a_cancel_answered_with_5xx_is_outcome_unknown(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     scripted.answers = [Answer(503, {}, secret=None)]
     with pytest.raises(PosError) as raised:
-        await client(session, base, clock).cancel_sale("T-1", "att_0001")
+        await pos_client.cancel_sale("T-1", "att_0001")
     assert raised.value.code == "outcome_unknown"
     assert len(scripted.requests) == 1
 
 
 async def test_a_query_is_retried_on_5xx_and_then_answers(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     scripted.answers = [Answer(503, secret=None), Answer(502, secret=None), Answer(200, APPROVED)]
 
-    result = await client(session, base, clock).get_sale("T-1", "att_0001")
+    result = await pos_client.get_sale("T-1", "att_0001")
 
     assert result is not None and result.approval_code == "042817"
     assert [(method, path) for method, path, _, _ in scripted.requests] == [
@@ -203,12 +208,12 @@ async def test_a_query_is_retried_on_5xx_and_then_answers(
 
 
 async def test_a_query_that_keeps_failing_is_unavailable_after_its_attempts(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     scripted.answers = [Answer(503, secret=None)]
     with pytest.raises(PosError) as raised:
-        await client(session, base, clock).get_sale("T-1", "att_0001")
+        await pos_client.get_sale("T-1", "att_0001")
     assert raised.value.code == "unavailable"
     assert len(scripted.requests) == 3
 
@@ -223,25 +228,21 @@ async def test_a_query_that_keeps_failing_is_unavailable_after_its_attempts(
     ids=["other-key", "other-sale", "float-amount"],
 )
 async def test_a_query_answer_that_cannot_be_trusted_is_refused_and_not_retried(
-    cloud: tuple[ScriptedCloud, str],
-    session: aiohttp.ClientSession,
-    clock: FixedClock,
-    answer: Answer,
-    code: str,
+    pos: tuple[ScriptedCloud, PosClient], answer: Answer, code: str
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     scripted.answers = [answer]
     with pytest.raises(PosError) as raised:
-        await client(session, base, clock).get_sale("T-1", "att_0001")
+        await pos_client.get_sale("T-1", "att_0001")
     assert raised.value.code == code
     assert len(scripted.requests) == 1
 
 
 async def test_an_invalid_sale_is_refused_before_anything_is_sent(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     with pytest.raises(PosError) as raised:
-        await client(session, base, clock).push_sale(Sale(**{**SALE.__dict__, "amount": 1.5}))
+        await pos_client.push_sale(Sale(**{**SALE.__dict__, "amount": 1.5}))
     assert raised.value.code == "invalid_field"
     assert scripted.requests == []
