@@ -89,6 +89,28 @@ def camt053(
 {rows}</Stmt></BkToCstmrStmt></Document>""".encode()
 
 
+async def submit(gateway: Gateway, session: StaffSession, path: str, **fields: str) -> Any:
+    """A form of a console page sent by ``session``'s browser: its cookie and CSRF token with
+    ``fields``; the redirect that answers it is not followed."""
+    return await gateway.client.post(
+        path,
+        data={"csrf": session.csrf, **fields},
+        headers=session.cookie,
+        allow_redirects=False,
+    )
+
+
+async def resolve(
+    gateway: Gateway,
+    session: StaffSession,
+    exception_id: str,
+    reason: str,
+    resolution: str = "write_off",
+) -> Any:
+    path = f"/console/exceptions/{exception_id}/resolve"
+    return await submit(gateway, session, path, resolution=resolution, reason=reason)
+
+
 async def upload(
     gateway: Gateway, session: StaffSession, data: bytes, source: str = "camt053"
 ) -> Any:
@@ -218,12 +240,7 @@ async def test_an_unknown_or_expired_session_redirects_to_the_login_page(
 
 async def test_logout_ends_the_session_and_clears_the_cookie(console: Gateway) -> None:
     session = await login(console, "ketoan")
-    response = await console.client.post(
-        "/console/logout",
-        data={"csrf": session.csrf},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, session, "/console/logout")
     assert (response.status, response.headers["Location"]) == (303, "/console/login")
     assert response.cookies["gw_session"].value == ""
     response = await console.client.get("/console", headers=session.cookie, allow_redirects=False)
@@ -291,12 +308,7 @@ async def test_a_multipart_upload_without_the_csrf_token_imports_nothing(console
 async def test_running_the_day_with_the_right_token_creates_a_run(console: Gateway) -> None:
     """The control for the CSRF tests above: the same request with the token works."""
     session = await login(console, "ketoan")
-    response = await console.client.post(
-        f"/console/days/{DAY}/run",
-        data={"csrf": session.csrf},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, session, f"/console/days/{DAY}/run")
     assert response.status == 303, await response.text()
     assert response.headers["Location"] == f"/console?date={DAY}&msg=run"
     assert await count(console, recon_runs) == 1
@@ -329,12 +341,7 @@ async def test_a_finance_officer_cannot_close_a_day_and_sees_why_in_vietnamese(
 ) -> None:
     await seed_recon_run(console, DAY, how_many=0, tag="console")
     session = await login(console, "ketoan")
-    response = await console.client.post(
-        f"/console/days/{DAY}/close",
-        data={"csrf": session.csrf},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, session, f"/console/days/{DAY}/close")
     assert response.status == 403
     assert response.headers["Content-Type"].startswith("text/html")
     assert "Bạn không có quyền thực hiện thao tác này." in await response.text()
@@ -345,12 +352,7 @@ async def test_closing_a_day_with_open_exceptions_is_refused_with_a_vietnamese_m
 ) -> None:
     await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "truongphong")
-    response = await console.client.post(
-        f"/console/days/{DAY}/close",
-        data={"csrf": session.csrf},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, session, f"/console/days/{DAY}/close")
     assert response.status == 409
     text = await response.text()
     assert "Chưa thể khóa sổ" in text
@@ -365,34 +367,17 @@ async def test_an_approver_cannot_approve_their_own_resolution_but_another_can(
 ) -> None:
     [first, _] = await seed_recon_run(console, DAY, tag="console")
     maker = await login(console, "truongphong")
-    response = await console.client.post(
-        f"/console/exceptions/{first}/resolve",
-        data={
-            "csrf": maker.csrf,
-            "resolution": "manual_match",
-            "reason": "Khớp với sao kê ngày sau",
-        },
-        headers=maker.cookie,
-        allow_redirects=False,
+    response = await resolve(
+        console, maker, first, "Khớp với sao kê ngày sau", resolution="manual_match"
     )
     assert response.status == 303
-    response = await console.client.post(
-        f"/console/exceptions/{first}/approve",
-        data={"csrf": maker.csrf},
-        headers=maker.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, maker, f"/console/exceptions/{first}/approve")
     assert response.status == 409
     assert "Không thể tự phê duyệt xử lý của chính mình" in await response.text()
     assert (await exception_row(console, first)).status == "resolved"
 
     checker = await login(console, "phophong")
-    response = await console.client.post(
-        f"/console/exceptions/{first}/approve",
-        data={"csrf": checker.csrf},
-        headers=checker.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, checker, f"/console/exceptions/{first}/approve")
     assert response.status == 303
     assert (await exception_row(console, first)).status == "approved"
 
@@ -402,12 +387,7 @@ async def test_resolving_without_a_reason_keeps_the_exception_open_and_says_so(
 ) -> None:
     [first, _] = await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "ketoan")
-    response = await console.client.post(
-        f"/console/exceptions/{first}/resolve",
-        data={"csrf": session.csrf, "resolution": "write_off", "reason": "  "},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await resolve(console, session, first, "  ")
     assert response.status == 422
     assert "Hãy nhập lý do xử lý." in await response.text()
     assert (await exception_row(console, first)).status == "open"
@@ -416,11 +396,7 @@ async def test_resolving_without_a_reason_keeps_the_exception_open_and_says_so(
 async def test_the_exception_queue_filters_and_speaks_vietnamese(console: Gateway) -> None:
     [first, second] = await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "ketoan")
-    await console.client.post(
-        f"/console/exceptions/{first}/resolve",
-        data={"csrf": session.csrf, "resolution": "write_off", "reason": "Đã đối chiếu"},
-        headers=session.cookie,
-    )
+    await resolve(console, session, first, "Đã đối chiếu")
     page = await console.client.get(
         "/console/exceptions",
         params={"date": DAY.isoformat(), "status": "open"},
