@@ -48,6 +48,16 @@ async def endpoint_call(
     return await gateway.client.request(method, path, headers=gateway.auth())
 
 
+async def one_event_sent(hooks: Gateway, portal: tuple[Portal, str]) -> str:
+    """The portal subscribed to everything, one payment cancelled, and its event sent once;
+    returns the event's id."""
+    receiver, url = portal
+    await register(hooks, url)
+    await cancelled_payment(hooks)
+    assert await deliver(hooks) == 1
+    return str(receiver.received[0][0]["webhook-id"])
+
+
 async def deliver(gateway: Gateway) -> int:
     return await gateway.client.app[DELIVERY].run_until_idle()
 
@@ -184,11 +194,8 @@ async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, s
 async def test_manual_redelivery_sends_a_delivered_event_again(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    await register(hooks, url)
-    await cancelled_payment(hooks)
-    await deliver(hooks)
-    event_id = receiver.received[0][0]["webhook-id"]
+    receiver, _ = portal
+    event_id = await one_event_sent(hooks, portal)
 
     response = await hooks.client.post(f"/v1/events/{event_id}/redeliver", headers=hooks.auth())
     assert response.status == 202
@@ -200,12 +207,9 @@ async def test_manual_redelivery_sends_a_delivered_event_again(
 async def test_redelivery_of_an_event_waiting_for_its_retry_sends_it_now(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
+    receiver, _ = portal
     receiver.answers = [500]
-    await register(hooks, url)
-    await cancelled_payment(hooks)
-    assert await deliver(hooks) == 1  # 500: the next try is seconds away
-    event_id = receiver.received[0][0]["webhook-id"]
+    event_id = await one_event_sent(hooks, portal)  # 500: the next try is seconds away
 
     response = await hooks.client.post(f"/v1/events/{event_id}/redeliver", headers=hooks.auth())
     assert response.status == 202
@@ -241,11 +245,7 @@ async def test_endpoint_deleted_while_a_delivery_is_in_flight_is_not_retried(
 async def test_other_clients_cannot_see_or_redeliver_an_event(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    await register(hooks, url)
-    await cancelled_payment(hooks)
-    await deliver(hooks)
-    event_id = receiver.received[0][0]["webhook-id"]
+    event_id = await one_event_sent(hooks, portal)
     for method in ("get", "post"):
         path = f"/v1/events/{event_id}" + ("/redeliver" if method == "post" else "")
         response = await getattr(hooks.client, method)(path, headers=hooks.auth("other"))
