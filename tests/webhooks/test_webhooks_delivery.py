@@ -48,6 +48,13 @@ async def endpoint_call(
     return await gateway.client.request(method, path, headers=gateway.auth())
 
 
+@pytest.fixture
+async def subscribed(hooks: Gateway, portal: tuple[Portal, str]) -> tuple[Portal, dict[str, Any]]:
+    """The portal subscribed to every event: its receiver, and the endpoint as created."""
+    receiver, url = portal
+    return receiver, await register(hooks, url)
+
+
 async def one_event_sent(hooks: Gateway, portal: tuple[Portal, str]) -> str:
     """The portal subscribed to everything, one payment cancelled, and its event sent once;
     returns the event's id."""
@@ -77,10 +84,9 @@ async def cancelled_payment(gateway: Gateway) -> dict[str, Any]:
 
 
 async def test_cancelled_payment_is_announced_with_a_verifiable_signature(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    receiver, url = portal
-    endpoint = await register(hooks, url)
+    receiver, endpoint = subscribed
     assert endpoint["secret"].startswith("whsec_")
     payment = await cancelled_payment(hooks)
 
@@ -94,9 +100,10 @@ async def test_cancelled_payment_is_announced_with_a_verifiable_signature(
     assert headers["webhook-id"] == verified["id"]
 
 
-async def test_sequence_grows_per_payment(hooks: Gateway, portal: tuple[Portal, str]) -> None:
-    receiver, url = portal
-    await register(hooks, url)
+async def test_sequence_grows_per_payment(
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
+) -> None:
+    receiver, _ = subscribed
     payment = await cancelled_payment(hooks)
     other = await hooks.create_payment()
     hooks.clock.advance(minutes=16)
@@ -172,10 +179,11 @@ async def test_delivery_gives_up_after_the_schedule_spanning_three_days(
     assert last - first >= 72 * 3600
 
 
-async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, str]) -> None:
-    receiver, url = portal
+async def test_410_disables_the_endpoint(
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
+) -> None:
+    receiver, endpoint = subscribed
     receiver.answers = [410]
-    endpoint = await register(hooks, url)
     for _ in range(2):
         await cancelled_payment(hooks)
     await deliver(hooks)
@@ -220,11 +228,10 @@ async def test_redelivery_of_an_event_waiting_for_its_retry_sends_it_now(
 
 
 async def test_endpoint_deleted_while_a_delivery_is_in_flight_is_not_retried(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    receiver, url = portal
+    receiver, endpoint = subscribed
     receiver.answers = [500]
-    endpoint = await register(hooks, url)
 
     async def delete_endpoint() -> None:
         path = f"/v1/webhook-endpoints/{endpoint['id']}"
@@ -253,10 +260,9 @@ async def test_other_clients_cannot_see_or_redeliver_an_event(
 
 
 async def test_rotation_signs_with_both_secrets_during_the_overlap(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    receiver, url = portal
-    endpoint = await register(hooks, url)
+    receiver, endpoint = subscribed
     rotated = await (await endpoint_call(hooks, "POST", endpoint, "/rotate-secret")).json()
     assert rotated["secret"] != endpoint["secret"]
     await cancelled_payment(hooks)
@@ -275,10 +281,9 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(
 
 
 async def test_deleted_endpoint_gets_nothing_more(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    _, url = portal
-    endpoint = await register(hooks, url)
+    _, endpoint = subscribed
     response = await endpoint_call(hooks, "DELETE", endpoint)
     assert response.status == 204
     await cancelled_payment(hooks)
@@ -290,10 +295,9 @@ async def test_deleted_endpoint_gets_nothing_more(
 
 
 async def test_endpoint_deliveries_are_listed_with_their_attempts(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    _, url = portal
-    endpoint = await register(hooks, url)
+    _, endpoint = subscribed
     for _ in range(3):
         await cancelled_payment(hooks)
     await deliver(hooks)
@@ -370,21 +374,19 @@ async def test_retried_creation_returns_the_same_endpoint_and_its_current_secret
 
 
 async def test_deleted_endpoint_deliveries_are_gone_too(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    _, url = portal
-    endpoint = await register(hooks, url)
+    _, endpoint = subscribed
     await endpoint_call(hooks, "DELETE", endpoint)
     response = await endpoint_call(hooks, "GET", endpoint, "/deliveries")
     assert response.status == 404
 
 
 async def test_an_endpoint_disabled_by_410_cannot_be_rotated(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    receiver, url = portal
+    receiver, endpoint = subscribed
     receiver.answers = [410]
-    endpoint = await register(hooks, url)
     await cancelled_payment(hooks)
     await deliver(hooks)
     response = await endpoint_call(hooks, "POST", endpoint, "/rotate-secret")
@@ -448,10 +450,8 @@ async def test_a_failing_payment_does_not_hold_back_another_payment(
 
 
 async def test_a_batch_status_move_the_delivery_table_forbids_changes_nothing(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    _, url = portal
-    await register(hooks, url)
     await cancelled_payment(hooks)
     await deliver(hooks)
     db = hooks.client.app[DATABASE]
