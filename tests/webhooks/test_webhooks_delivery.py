@@ -407,6 +407,17 @@ async def paid_twice(channels: Channels) -> str:
     return str(payment["id"])
 
 
+async def paid_twice_refusing_the_first_paid(
+    channels: Channels, portal: tuple[Portal, str]
+) -> Portal:
+    """``paid_twice`` with the portal subscribed, its first ``payment.paid`` answered 500."""
+    receiver, url = portal
+    receiver.refuse_first = {"payment.paid"}
+    await register(channels, url)
+    await paid_twice(channels)
+    return receiver
+
+
 async def deliver_all(channels: Channels) -> None:
     """Run the worker, letting the clock pass each back-off, until nothing is left."""
     for _ in range(10):
@@ -418,10 +429,7 @@ async def deliver_all(channels: Channels) -> None:
 async def test_paid_reaches_the_portal_before_the_review_even_when_its_first_try_fails(
     channels: Channels, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    receiver.refuse_first = {"payment.paid"}
-    await register(channels, url)
-    await paid_twice(channels)
+    receiver = await paid_twice_refusing_the_first_paid(channels, portal)
 
     await deliver_all(channels)
 
@@ -435,12 +443,8 @@ async def test_paid_reaches_the_portal_before_the_review_even_when_its_first_try
 async def test_a_failing_payment_does_not_hold_back_another_payment(
     channels: Channels, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    receiver.refuse_first = {"payment.paid"}
-    await register(channels, url)
-    await paid_twice(channels)
-    other = await channels.create_payment()
-    await cancel(channels, other["id"])
+    receiver = await paid_twice_refusing_the_first_paid(channels, portal)
+    await cancelled_payment(channels)
 
     await deliver(channels)  # the paid bill waits for its back-off; the other is delivered
 
