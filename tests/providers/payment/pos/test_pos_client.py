@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,28 @@ def pos(
 
 
 SALE = pos_sale(terminal_id="T-1", sale_id="att_0001", description="Lệ phí")
+Call = Callable[[PosClient], Awaitable[Any]]
+
+
+def push(pos_client: PosClient) -> Awaitable[Any]:
+    return pos_client.push_sale(SALE)
+
+
+def cancel(pos_client: PosClient) -> Awaitable[Any]:
+    return pos_client.cancel_sale("T-1", "att_0001")
+
+
+def query(pos_client: PosClient) -> Awaitable[Any]:
+    return pos_client.get_sale("T-1", "att_0001")
+
+
+async def error_of(pos: tuple[ScriptedCloud, PosClient], call: Call, *answers: Answer) -> PosError:
+    """The error ``call`` raises when the cloud answers ``answers`` (the last one repeating)."""
+    scripted, pos_client = pos
+    scripted.answers = list(answers)
+    with pytest.raises(PosError) as raised:
+        await call(pos_client)
+    return raised.value
 
 
 async def test_a_push_is_sent_signed_and_shaped_as_documented(
@@ -113,15 +135,13 @@ async def test_a_push_is_sent_signed_and_shaped_as_documented(
     )
 
 
-async def test_a_push_answered_with_5xx_is_outcome_unknown_and_never_resent(
-    pos: tuple[ScriptedCloud, PosClient],
+@pytest.mark.parametrize(("call", "status"), [(push, 502), (cancel, 503)], ids=["push", "cancel"])
+async def test_a_money_moving_call_answered_with_5xx_is_outcome_unknown_and_never_resent(
+    pos: tuple[ScriptedCloud, PosClient], call: Call, status: int
 ) -> None:
-    scripted, pos_client = pos
-    scripted.answers = [Answer(502, {}, secret=None)]
-    with pytest.raises(PosError) as raised:
-        await pos_client.push_sale(SALE)
-    assert (raised.value.code, raised.value.http_status) == ("outcome_unknown", 502)
-    assert len(scripted.requests) == 1
+    error = await error_of(pos, call, Answer(status, {}, secret=None))
+    assert (error.code, error.http_status) == ("outcome_unknown", status)
+    assert len(pos[0].requests) == 1
 
 
 async def test_a_push_that_times_out_is_outcome_unknown(
@@ -163,34 +183,17 @@ async def test_a_push_to_a_cloud_that_cannot_be_reached_is_unavailable(
 async def test_an_answer_to_a_push_that_cannot_be_trusted_is_outcome_unknown(
     pos: tuple[ScriptedCloud, PosClient], answer: Answer, cause: str
 ) -> None:
-    scripted, pos_client = pos
-    scripted.answers = [answer]
-    with pytest.raises(PosError) as raised:
-        await pos_client.push_sale(SALE)
-    assert raised.value.code == "outcome_unknown"
-    assert isinstance(raised.value.__cause__, PosError)
-    assert raised.value.__cause__.code == cause
+    error = await error_of(pos, push, answer)
+    assert error.code == "outcome_unknown"
+    assert isinstance(error.__cause__, PosError)
+    assert error.__cause__.code == cause
 
 
 async def test_a_signed_refusal_is_an_error_not_a_business_result(
     pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, pos_client = pos
-    scripted.answers = [Answer(401, {"code": "signature_invalid"})]
-    with pytest.raises(PosError) as raised:
-        await pos_client.push_sale(SALE)
-    assert (raised.value.code, raised.value.http_status) == ("rejected", 401)
-
-
-async def test_a_cancel_answered_with_5xx_is_outcome_unknown(
-    pos: tuple[ScriptedCloud, PosClient],
-) -> None:
-    scripted, pos_client = pos
-    scripted.answers = [Answer(503, {}, secret=None)]
-    with pytest.raises(PosError) as raised:
-        await pos_client.cancel_sale("T-1", "att_0001")
-    assert raised.value.code == "outcome_unknown"
-    assert len(scripted.requests) == 1
+    error = await error_of(pos, push, Answer(401, {"code": "signature_invalid"}))
+    assert (error.code, error.http_status) == ("rejected", 401)
 
 
 async def test_a_query_is_retried_on_5xx_and_then_answers(
@@ -210,12 +213,9 @@ async def test_a_query_is_retried_on_5xx_and_then_answers(
 async def test_a_query_that_keeps_failing_is_unavailable_after_its_attempts(
     pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, pos_client = pos
-    scripted.answers = [Answer(503, secret=None)]
-    with pytest.raises(PosError) as raised:
-        await pos_client.get_sale("T-1", "att_0001")
-    assert raised.value.code == "unavailable"
-    assert len(scripted.requests) == 3
+    error = await error_of(pos, query, Answer(503, secret=None))
+    assert error.code == "unavailable"
+    assert len(pos[0].requests) == 3
 
 
 @pytest.mark.parametrize(
@@ -230,12 +230,9 @@ async def test_a_query_that_keeps_failing_is_unavailable_after_its_attempts(
 async def test_a_query_answer_that_cannot_be_trusted_is_refused_and_not_retried(
     pos: tuple[ScriptedCloud, PosClient], answer: Answer, code: str
 ) -> None:
-    scripted, pos_client = pos
-    scripted.answers = [answer]
-    with pytest.raises(PosError) as raised:
-        await pos_client.get_sale("T-1", "att_0001")
-    assert raised.value.code == code
-    assert len(scripted.requests) == 1
+    error = await error_of(pos, query, answer)
+    assert error.code == code
+    assert len(pos[0].requests) == 1
 
 
 async def test_an_invalid_sale_is_refused_before_anything_is_sent(
