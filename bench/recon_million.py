@@ -33,7 +33,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import date, timedelta
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import polars as pl
-import psutil
+from rss import RssSampler
 
 from gateway.core.references import is_valid_reference, make_reference
 from reconciliation.engine import Result, reconcile
@@ -208,30 +207,6 @@ def generate(directory: Path, lines: int, seed: int) -> dict[str, int]:
     return dict(injected)
 
 
-class PeakRss:
-    """The largest RSS of this process seen every ``interval`` seconds."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._process = psutil.Process()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def match_statement(internal: pl.DataFrame, external: pl.DataFrame) -> Result:
     """The matching engine on the day's bank statement, as the gateway runs it."""
     return reconcile(
@@ -247,7 +222,7 @@ def match_statement(internal: pl.DataFrame, external: pl.DataFrame) -> Result:
 def measure(directory: Path) -> dict[str, Any]:
     """The timed part, meant to run in a fresh process."""
     figures: dict[str, Any] = {}
-    with PeakRss() as rss:
+    with RssSampler(os.getpid(), interval=0.01) as rss:
         start = time.perf_counter()
         internal = pl.read_csv(directory / "gateway.csv", schema=FRAME_SCHEMA)
         external = pl.read_csv(directory / "bank.csv", schema=FRAME_SCHEMA)
