@@ -80,17 +80,6 @@ class ScriptedVnpay:
             return web.Response()
 
 
-async def _client(
-    aiohttp_server: Any, session: aiohttp.ClientSession, *replies: Reply
-) -> tuple[VnpayClient, ScriptedVnpay]:
-    vnpay = ScriptedVnpay(list(replies))
-    app = web.Application()
-    app.router.add_post("/api", vnpay.handle)
-    server = await aiohttp_server(app)
-    terminal = VnpayTerminal(TMN, SECRET, "https://pay.example", str(server.make_url("/api")))
-    return _make_client(session, terminal), vnpay
-
-
 def _make_client(session: aiohttp.ClientSession, terminal: VnpayTerminal) -> VnpayClient:
     ids = (f"R{n}" for n in range(1, 100))
     return VnpayClient(
@@ -117,7 +106,12 @@ def scripted(aiohttp_server: Any, session: aiohttp.ClientSession) -> Scripted:
     """Start a VNPAY that answers with ``replies`` in turn; returns a client of it and it."""
 
     async def start(*replies: Reply) -> tuple[VnpayClient, ScriptedVnpay]:
-        return await _client(aiohttp_server, session, *replies)
+        vnpay = ScriptedVnpay(list(replies))
+        app = web.Application()
+        app.router.add_post("/api", vnpay.handle)
+        server = await aiohttp_server(app)
+        api = str(server.make_url("/api"))
+        return _make_client(session, VnpayTerminal(TMN, SECRET, "https://pay.example", api)), vnpay
 
     return start
 
