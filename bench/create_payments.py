@@ -45,7 +45,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -55,6 +54,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import psutil
+from rss import RssSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR_SERVER = Path(__file__).resolve().with_name("floor_server.py")
@@ -317,34 +317,6 @@ async def drive(url: str, api_key: str, count: int, concurrency: int, first: int
     return result
 
 
-class RssSampler:
-    """Peak RSS of one process, sampled every ``interval`` seconds on a thread (so that a
-    busy event loop in this process does not skew the sampling)."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.process = psutil.Process(pid)
-        self.interval = interval
-        self.peak = 0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(psutil.Error):
-                self.peak = max(self.peak, self.process.memory_info().rss)
-                self.samples += 1
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def vm_hwm(pid: int) -> int:
     """Peak resident set size over the process's life (bytes), from /proc/<pid>/status."""
     with contextlib.suppress(OSError):
@@ -529,7 +501,11 @@ def write_config(path: Path, database_url: str, port: int) -> None:
         'secret = "bench-bank-notice-secret"\n'
         "\n[pii]\n"  # a throwaway key: benchmark data is not real
         'current_key_id = "bench"\n'
-        'keys = { bench = "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=" }\n',
+        'keys = { bench = "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=" }\n'
+        "\n[vnpost]\n"  # required outside sandbox mode; no carrier listens, none is called
+        'base_url = "http://127.0.0.1:9"\n'
+        'password = "bench-vnpost-password"\n'
+        'webhook_key = "bench-vnpost-key"\n',
         encoding="utf-8",
     )
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from seed_rows import copy_payments, free_port, insert_agency_and_client, payment_row
 
 from gateway.core.db.migrate import upgrade
 from providers.payment.vnpay import canonical_query, sign
@@ -60,12 +61,6 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def ipn_params(ref: str, amount: int) -> dict[str, str]:
     params = {
         "vnp_Amount": str(amount * 100),
@@ -87,54 +82,23 @@ async def seed(dsn: str, count: int) -> list[str]:
     later = now + timedelta(days=1)
     refs = [f"BENCH{i:015d}" for i in range(count)]
     try:
-        agency = await conn.fetchval(
-            "INSERT INTO agencies (code, name, bank_bin, account_number, account_name, created_at)"
-            " VALUES ('BENCH', 'Bench', '970499', '001', 'BENCH', $1) RETURNING id",
-            now,
-        )
-        await conn.execute(
-            "INSERT INTO api_clients (id, name, role, key_hash, created_at)"
-            " VALUES ('benchclient', 'bench', 'portal', 'x', $1)",
-            now,
-        )
-        await conn.copy_records_to_table(
-            "payments",
-            records=[
-                (
-                    f"pay_{i:026d}",
+        agency = await insert_agency_and_client(conn, "970499", "001", now)
+        await copy_payments(
+            conn,
+            [
+                payment_row(
+                    i,
                     agency,
-                    "benchclient",
-                    "HS-1",
-                    '{"name": "A"}',
-                    50000,
-                    "VND",
                     f"DVCB{i:010d}",
-                    "pending",
-                    "000201",
-                    "{}",
-                    later,
-                    now,
-                    now,
-                    0,
+                    status="pending",
+                    amount=50000,
+                    payer='{"name": "A"}',
+                    vietqr_payload="000201",
+                    expires_at=later,
+                    now=now,
+                    sequence=0,
                 )
                 for i in range(count)
-            ],
-            columns=[
-                "id",
-                "agency_id",
-                "client_id",
-                "dossier_code",
-                "payer",
-                "amount",
-                "currency",
-                "reference",
-                "status",
-                "vietqr_payload",
-                "metadata",
-                "expires_at",
-                "created_at",
-                "updated_at",
-                "sequence",
             ],
         )
         await conn.copy_records_to_table(
@@ -239,6 +203,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 f'[vnpay]\npayment_url = "http://127.0.0.1:9/pay"\n'
                 f'api_url = "http://127.0.0.1:9/api"\ntmn_code = "{TMN}"\n'
                 f'hash_secret = "{SECRET}"\n'
+                # Outside sandbox mode VNPost must be configured; nothing listens here either.
+                '[vnpost]\nbase_url = "http://127.0.0.1:9"\n'
+                'password = "bench-vnpost-password"\nwebhook_key = "bench-vnpost-key"\n'
                 '[pii]\ncurrent_key_id = "bench"\n'  # a throwaway key: the data is not real
                 'keys = { bench = "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=" }\n'
             )

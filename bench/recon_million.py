@@ -33,7 +33,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import date, timedelta
@@ -44,10 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import polars as pl
-import psutil
+from rss import RssSampler
 
 from gateway.core.references import is_valid_reference, make_reference
-from reconciliation.engine import reconcile
+from reconciliation.engine import Result, reconcile
 from reconciliation.frame import FRAME_SCHEMA, normalise_text
 from reconciliation.model import Source
 
@@ -208,47 +207,28 @@ def generate(directory: Path, lines: int, seed: int) -> dict[str, int]:
     return dict(injected)
 
 
-class PeakRss:
-    """The largest RSS of this process seen every ``interval`` seconds."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._process = psutil.Process()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+def match_statement(internal: pl.DataFrame, external: pl.DataFrame) -> Result:
+    """The matching engine on the day's bank statement, as the gateway runs it."""
+    return reconcile(
+        internal,
+        external,
+        business_date=DAY,
+        counterpart=Source.BANK,
+        reference_pattern=PATTERN,
+        is_valid_reference=lambda text: is_valid_reference(text, PREFIX),
+    )
 
 
 def measure(directory: Path) -> dict[str, Any]:
     """The timed part, meant to run in a fresh process."""
     figures: dict[str, Any] = {}
-    with PeakRss() as rss:
+    with RssSampler(os.getpid(), interval=0.01) as rss:
         start = time.perf_counter()
         internal = pl.read_csv(directory / "gateway.csv", schema=FRAME_SCHEMA)
         external = pl.read_csv(directory / "bank.csv", schema=FRAME_SCHEMA)
         read = time.perf_counter()
         cpu = time.process_time()
-        result = reconcile(
-            internal,
-            external,
-            business_date=DAY,
-            counterpart=Source.BANK,
-            reference_pattern=PATTERN,
-            is_valid_reference=lambda text: is_valid_reference(text, PREFIX),
-        )
+        result = match_statement(internal, external)
         matched = time.perf_counter()
         match_cpu = time.process_time() - cpu
         ids = pl.List(pl.Int64)
@@ -291,14 +271,7 @@ def measure(directory: Path) -> dict[str, Any]:
     rounds = []
     for _ in range(3):
         start, cpu = time.perf_counter(), time.process_time()
-        reconcile(
-            internal,
-            external,
-            business_date=DAY,
-            counterpart=Source.BANK,
-            reference_pattern=PATTERN,
-            is_valid_reference=lambda text: is_valid_reference(text, PREFIX),
-        )
+        match_statement(internal, external)
         match = (time.perf_counter() - start, time.process_time() - cpu)
         joins = {}
         for engine in ("in-memory", "streaming"):

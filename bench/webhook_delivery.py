@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from seed_rows import copy_payments, free_port, insert_agency_and_client, payment_row
 
 from gateway.core.db import Database
 from gateway.core.db.migrate import upgrade
@@ -64,65 +65,26 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def seed(dsn: str, events: int, per_payment: int, url: str) -> None:
     conn = await asyncpg.connect(dsn)
     now = datetime.now(UTC)
     payments = -(-events // per_payment)
     try:
-        await conn.execute(
-            "INSERT INTO api_clients (id, name, role, key_hash, created_at) "
-            "VALUES ('benchclient', 'bench', 'portal', 'x', $1)",
-            now,
-        )
-        agency = await conn.fetchval(
-            "INSERT INTO agencies (code, name, bank_bin, account_number, account_name, created_at)"
-            " VALUES ('BENCH', 'Bench', '970436', '0011001234567', 'BENCH', $1) RETURNING id",
-            now,
-        )
-        await conn.copy_records_to_table(
-            "payments",
-            records=[
-                (
-                    f"pay_{p:026d}",
+        agency = await insert_agency_and_client(conn, "970436", "0011001234567", now)
+        await copy_payments(
+            conn,
+            [
+                payment_row(
+                    p,
                     agency,
-                    "benchclient",
-                    "HS-1",
-                    "{}",
-                    1000,
-                    "VND",
                     f"B{p:020d}",
-                    "paid",
-                    "",
-                    "{}",
-                    now + timedelta(minutes=15),
-                    now,
-                    now,
-                    min(per_payment, events - p * per_payment),
+                    status="paid",
+                    amount=1000,
+                    expires_at=now + timedelta(minutes=15),
+                    now=now,
+                    sequence=min(per_payment, events - p * per_payment),
                 )
                 for p in range(payments)
-            ],
-            columns=[
-                "id",
-                "agency_id",
-                "client_id",
-                "dossier_code",
-                "payer",
-                "amount",
-                "currency",
-                "reference",
-                "status",
-                "vietqr_payload",
-                "metadata",
-                "expires_at",
-                "created_at",
-                "updated_at",
-                "sequence",
             ],
         )
         await conn.execute(

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -181,6 +183,17 @@ class Gateway:
         assert response.status == 201, await response.text()
         return await response.json()
 
+    async def payment(self, payment_id: str, who: str = "portal") -> Any:
+        return await self._read(f"/v1/payments/{payment_id}", who)
+
+    async def payment_attempt(self, payment_id: str, attempt_id: str) -> Any:
+        return await self._read(f"/v1/payments/{payment_id}/attempts/{attempt_id}", "portal")
+
+    async def _read(self, path: str, who: str) -> Any:
+        response = await self.client.get(path, headers=self.auth(who))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
 
 def payment_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -252,6 +265,13 @@ class Channels(Gateway):
             headers={**self.auth(), "Idempotency-Key": uuid.uuid4().hex},
         )
         return response.status, await response.json()
+
+    async def start(self, method: str, **body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new payment and its first attempt by `method`; returns both API views."""
+        payment = await self.create_payment()
+        status, attempt = await self.attempt(payment["id"], method=method, **body)
+        assert status == 201, attempt
+        return payment, attempt
 
 
 @pytest.fixture
@@ -363,9 +383,7 @@ class Postal(Gateway):
         return await response.json()
 
     async def order(self, order_id: str, who: str = "portal") -> Any:
-        response = await self.client.get(f"/v1/postal/orders/{order_id}", headers=self.auth(who))
-        assert response.status == 200, await response.text()
-        return await response.json()
+        return await self._read(f"/v1/postal/orders/{order_id}", who)
 
     async def advance(self, tracking_number: str, code: int, **extra: Any) -> Any:
         """What a postman does: the sandbox carrier moves the order and pushes the status
@@ -482,3 +500,46 @@ async def browser(chromium: str) -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+# -- a portal receiving the gateway's webhooks ---------------------------------------------
+
+
+class Portal:
+    """The portal's webhook receiver: records requests, answers what it is told to —
+    ``answers`` in turn, and 500 to the first arrival of each type in ``refuse_first``."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+        self.refuse_first: set[str] = set()
+        #: (event type, sequence, the status answered), in the order the requests arrived.
+        self.answered: list[tuple[str, int, int]] = []
+        #: Run while a request is being answered (the portal acting on the gateway meanwhile).
+        self.meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append((dict(request.headers), body))
+        if self.meanwhile is not None:
+            await self.meanwhile()
+        event = json.loads(body)
+        if event["type"] in self.refuse_first:
+            self.refuse_first.discard(event["type"])
+            status = 500
+        else:
+            status = self.answers.pop(0) if self.answers else 200
+        self.answered.append((event["type"], event["data"]["sequence"], status))
+        return web.Response(status=status)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.received]
+
+
+@pytest.fixture
+async def portal(aiohttp_server: Any) -> tuple[Portal, str]:
+    receiver = Portal()
+    app = web.Application()
+    app.router.add_post("/hooks", receiver.handle)
+    server = await aiohttp_server(app)
+    return receiver, str(server.make_url("/hooks"))

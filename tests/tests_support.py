@@ -3,17 +3,52 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, VNPAY_SECRET, VNPAY_TMN
-from sqlalchemy import select
+from aiohttp.test_utils import TestClient, TestServer
+from conftest import (
+    AGENCY_ACCOUNT,
+    AGENCY_BIN,
+    AGENCY_PARTY,
+    BANK_SECRET,
+    CITIZEN_PARTY,
+    VNPAY_SECRET,
+    VNPAY_TMN,
+)
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.core.db.schema import outbox_events
-from gateway.keys import DATABASE
+from config import Settings, load_settings
+from gateway.app import create_app
+from gateway.core.db.schema import outbox_events, recon_exceptions, recon_runs
+from gateway.keys import CLOCK, DATABASE
+from providers.payment.pos.codec import Sale
 from providers.payment.vietqr import notice as wire
 from providers.payment.vnpay import canonical_query, sign
+from providers.sandbox.bank import SandboxBankConfig, create_bank_app
+
+if TYPE_CHECKING:  # playwright is imported only by the browser tests
+    from playwright.async_api import ConsoleMessage, Page
+
+T = TypeVar("T")
+
+
+async def on_fresh_engine(database_url: str, function: Callable[[Connection], T]) -> T:
+    """``function`` run on a synchronous connection of an engine of its own (disposed after),
+    for what SQLAlchemy offers only synchronously: inspection and Alembic."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(function)
+    finally:
+        await engine.dispose()
 
 
 async def outbox_types(gateway: Any, postal_order_id: str) -> list[str]:
@@ -64,8 +99,11 @@ def signed_notice(
     return body, headers
 
 
-def signed_ipn(attempt: dict[str, Any]) -> dict[str, str]:
-    """VNPAY's success IPN for a VNPAY attempt (a fresh transaction number each time)."""
+def vnpay_ipn(
+    attempt: dict[str, Any], secret: str = VNPAY_SECRET, **changes: str
+) -> dict[str, str]:
+    """VNPAY's success IPN for a VNPAY attempt, signed with `secret`. `changes` replace
+    fields before signing; a field changed to "<drop>" is left out."""
     params = {
         "vnp_Amount": str(attempt["amount"] * 100),
         "vnp_BankCode": "NCB",
@@ -73,8 +111,246 @@ def signed_ipn(attempt: dict[str, Any]) -> dict[str, str]:
         "vnp_PayDate": "20261122091500",
         "vnp_ResponseCode": "00",
         "vnp_TmnCode": VNPAY_TMN,
-        "vnp_TransactionNo": str(uuid.uuid4().int % 10**8),
+        "vnp_TransactionNo": "14422574",
         "vnp_TransactionStatus": "00",
         "vnp_TxnRef": attempt["provider_reference"],
+        **changes,
     }
-    return {**params, "vnp_SecureHash": sign(VNPAY_SECRET, canonical_query(params))}
+    params = {name: value for name, value in params.items() if value != "<drop>"}
+    return {**params, "vnp_SecureHash": sign(secret, canonical_query(params))}
+
+
+def signed_ipn(attempt: dict[str, Any]) -> dict[str, str]:
+    """VNPAY's success IPN for a VNPAY attempt (a fresh transaction number each time)."""
+    return vnpay_ipn(attempt, vnp_TransactionNo=str(uuid.uuid4().int % 10**8))
+
+
+# -- postal operators -----------------------------------------------------------------------
+
+ID_NUMBER = "079204001234"
+
+
+def handover_body(postal: Any, kind: str, **overrides: Any) -> dict[str, Any]:
+    """A complete handover of an order's documents, at the postal clock's now."""
+    body: dict[str, Any] = {
+        "handover_id": uuid.uuid4().hex,
+        "kind": kind,
+        "at": postal.clock().isoformat(),
+        "documents": [
+            {"item": "Quyết định cấp giấy phép", "original": True, "count": 1},
+            {"item": "Bản sao giấy khai sinh", "original": False, "count": 2},
+        ],
+        "seal_number": "NP-000123",
+        "counterpart_name": "Nguyễn Văn An",
+        "counterpart_role": "citizen",
+        "identity": {"id_type": "cccd", "id_number": ID_NUMBER},
+        "proof_reference": "photo/2026/11/22/abc.jpg",
+    }
+    body.update(overrides)
+    return body
+
+
+# -- sandbox mode, as `gateway serve` starts it with no configuration ---------------------------
+
+DEMO_PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
+
+
+def sandbox_settings(data_dir: Any, port: int, **demo_keys: str) -> Settings:
+    """Sandbox settings with the demo portal key (and any other demo keys) fixed."""
+    return load_settings(
+        environ={},
+        overrides={
+            "data_dir": str(data_dir),
+            "port": port,
+            "demo": {"api_key": DEMO_PORTAL, **demo_keys},
+        },
+    )
+
+
+async def start_sandbox(settings: Settings, clock: Any) -> TestClient:  # type: ignore[type-arg]
+    """The sandbox app served on its configured port (the sandbox providers call back to it)."""
+    app = create_app(settings, clock=clock, background=False)
+    client = TestClient(TestServer(app, host="127.0.0.1", port=settings.port))
+    await client.start_server()
+    return client
+
+
+async def book_demo_delivery(client: Any, idempotency_key: str) -> dict[str, Any]:
+    """The demo agency books a delivery to the citizen; returns the API view."""
+    booked = await client.post(
+        "/v1/postal/orders",
+        headers={"Authorization": f"Bearer {DEMO_PORTAL}", "Idempotency-Key": idempotency_key},
+        json={
+            "leg": "delivery",
+            "agency_code": "DEMO",
+            "dossier_code": "H29-1",
+            "sender": AGENCY_PARTY,
+            "recipient": CITIZEN_PARTY,
+        },
+    )
+    assert booked.status == 201, await booked.text()
+    order: dict[str, Any] = await booked.json()
+    return order
+
+
+def pos_sale(**overrides: Any) -> Sale:
+    """A card sale as the gateway pushes it to a terminal."""
+    values: dict[str, Any] = {
+        "terminal_id": "T-HCM-0001",
+        "sale_id": "att_01JD4",
+        "amount": 185000,
+        "reference": "DVC7K3M9QX2PAB3F",
+        "description": "Lệ phí cấp đổi GPLX",
+        "callback_url": "https://gateway.example/callbacks/pos",
+        **overrides,
+    }
+    return Sale(**values)
+
+
+def current_run(run_id: str, day: date, now: datetime) -> dict[str, Any]:
+    """A ``recon_runs`` row: the current run of ``day``, with nothing in it."""
+    return {
+        "id": run_id,
+        "business_date": day,
+        "rule_version": "1",
+        "status": "current",
+        "inputs": {},
+        "summary": {},
+        "created_by": "test",
+        "created_at": now,
+    }
+
+
+async def seed_recon_run(
+    gateway: Any, day: date, how_many: int = 2, tag: str = "test"
+) -> list[str]:
+    """A current run for ``day`` with ``how_many`` open exceptions (what a run with
+    discrepancies leaves); returns the exceptions' ids, ``exc_<tag>000…`` counting up."""
+    now = gateway.client.app[CLOCK]()
+    run_id = f"run_{tag}".ljust(30, "0")
+    ids = [f"exc_{tag}{number:0{26 - len(tag)}d}" for number in range(how_many)]
+    exceptions = [
+        {
+            "id": exception_id,
+            "run_id": run_id,
+            "business_date": day,
+            "source": "bank",
+            "type": "missing_in_bank",
+            "status": "open",
+            "amount": 185000,
+            "internal_keys": [f"payment:pay_{number}"],
+            "line_ids": [],
+            "candidates": [],
+            "fingerprint": f"fp{number}",
+            "created_at": now,
+        }
+        for number, exception_id in enumerate(ids)
+    ]
+    async with gateway.client.app[DATABASE].write() as conn:
+        await conn.execute(insert(recon_runs).values(current_run(run_id, day, now)))
+        if exceptions:
+            await conn.execute(insert(recon_exceptions), exceptions)
+    return ids
+
+
+# -- staff consoles, signed in over plain HTTP -------------------------------------------------
+
+_LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class StaffSession:
+    """A signed-in staff member as a browser holds it: the session cookie and its path, the
+    CSRF token of the forms, and where the sign-in sent the browser."""
+
+    token: str
+    csrf: str
+    location: str
+    cookie_path: str
+
+    @property
+    def cookie(self) -> dict[str, str]:
+        return {"Cookie": f"gw_session={self.token}"}
+
+
+async def post_login(client: Any, fields: dict[str, str]) -> Any:
+    """Sign in as a browser does: fetch the form (its token and cookie), then post it."""
+    form = await client.get("/console/login")
+    found = _LOGIN_TOKEN.search(await form.text())
+    assert found, "the sign-in form carries its login token"
+    cookie = form.cookies["gw_login"].value
+    assert cookie == found.group(1)
+    return await client.post(
+        "/console/login",
+        data={**fields, "login_token": found.group(1)},
+        headers={"Cookie": f"gw_login={cookie}"},
+        allow_redirects=False,
+    )
+
+
+async def staff_login(client: Any, username: str, password: str, home: str) -> StaffSession:
+    """Sign in, then open ``home`` (not following redirects) for the CSRF token of its forms."""
+    response = await post_login(client, {"username": username, "password": password})
+    assert response.status == 303, await response.text()
+    cookie = response.cookies["gw_session"]
+    page = await client.get(
+        home, headers={"Cookie": f"gw_session={cookie.value}"}, allow_redirects=False
+    )
+    found = _CSRF.search(await page.text())
+    assert found, f"{home} carries the CSRF token in its forms"
+    return StaffSession(cookie.value, found.group(1), response.headers["Location"], cookie["path"])
+
+
+# -- browser tabs -----------------------------------------------------------------------------
+
+
+def collect_errors(page: Page, errors: list[str], expected: re.Pattern[str] | None = None) -> None:
+    """Record in ``errors`` what goes wrong in ``page``: script errors, and console errors
+    other than the ``expected`` ones."""
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not (expected and expected.match(message.text)):
+            errors.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+
+
+async def sign_in(page: Page, base: str, username: str, password: str) -> None:
+    """Sign in on the staff login page as a person does: type, then press the button."""
+    await page.goto(base + "/console/login")
+    await page.get_by_label("Tên đăng nhập").fill(username)
+    await page.get_by_label("Mật khẩu").fill(password)
+    await page.get_by_role("button", name="Đăng nhập").click()
+
+
+# -- the sandbox bank as a real server -------------------------------------------------------
+
+
+async def start_sandbox_bank(aiohttp_server: Any, gateway: Any) -> Any:
+    """The sandbox bank, notifying ``gateway`` (as bank ``testbank``) of every credit."""
+    config = SandboxBankConfig(
+        bin=AGENCY_BIN,
+        secret=BANK_SECRET.encode(),
+        notify_url=str(gateway.client.make_url("/callbacks/bank/testbank")),
+        clock=gateway.clock,
+    )
+    return await aiohttp_server(create_bank_app(config))
+
+
+async def transfer_in_full(bank: Any, payment: dict[str, Any]) -> None:
+    """The citizen transfers the whole amount with the reference in the text; the bank's
+    notice reaches the gateway before this returns."""
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            str(bank.make_url("/transfers")),
+            json={
+                "bin": AGENCY_BIN,
+                "account_number": AGENCY_ACCOUNT,
+                "amount": payment["amount"],
+                "description": f"{payment['reference']} NGUYEN VAN AN NOP PHI",
+            },
+        )
+        assert response.status == 201, await response.text()
+        assert (await response.json())["delivered"] is True

@@ -69,11 +69,6 @@ async def transfer(bank: Any) -> AsyncIterator[BankClient]:
         yield BankClient(session)
 
 
-async def _payment(gateway: Gateway, payment_id: str) -> dict[str, Any]:
-    response = await gateway.client.get(f"/v1/payments/{payment_id}", headers=gateway.auth())
-    return await response.json()
-
-
 async def _events(gateway: Gateway) -> list[Any]:
     async with gateway.client.app[DATABASE].read() as conn:
         return list(
@@ -88,7 +83,7 @@ async def test_transfer_with_the_reference_marks_the_payment_paid(
     sent = await transfer(185000, f"Nop phi {payment['reference']} ho so")
 
     assert sent["delivered"] is True
-    after = await _payment(gateway, payment["id"])
+    after = await gateway.payment(payment["id"])
     assert after["status"] == "paid"
     assert after["paid_at"] == "2026-11-22T02:00:00Z"
     [event] = await _events(gateway)
@@ -106,7 +101,7 @@ async def test_reference_is_found_inside_bank_prefixes_diacritics_and_lower_case
     payment = await gateway.create_payment()
     mangled = f"MBVCB.3812.nộp lệ phí-{payment['reference'].lower()}-CHUYEN TIEN"
     await transfer(185000, mangled)
-    assert (await _payment(gateway, payment["id"]))["status"] == "paid"
+    assert (await gateway.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_replayed_notice_is_acknowledged_and_changes_nothing(
@@ -118,7 +113,7 @@ async def test_replayed_notice_is_acknowledged_and_changes_nothing(
 
     assert resent["attempts"] == [200, 200]
     assert len(await _events(gateway)) == 1
-    assert (await _payment(gateway, payment["id"]))["status"] == "paid"
+    assert (await gateway.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_notice_with_an_unknown_reference_is_kept_as_unmatched(
@@ -134,7 +129,7 @@ async def test_notice_with_an_unknown_reference_is_kept_as_unmatched(
         None,
     )
     assert event.amount == 185000
-    assert (await _payment(gateway, payment["id"]))["status"] == "pending"
+    assert (await gateway.payment(payment["id"]))["status"] == "pending"
 
 
 async def test_wrong_amount_puts_the_payment_up_for_review(
@@ -143,42 +138,42 @@ async def test_wrong_amount_puts_the_payment_up_for_review(
     payment = await gateway.create_payment()
     await transfer(180000, payment["reference"])
 
-    after = await _payment(gateway, payment["id"])
+    after = await gateway.payment(payment["id"])
     assert (after["status"], after["review_reason"]) == ("needs_review", "amount_mismatch")
     [event] = await _events(gateway)
     assert (event.outcome, event.amount) == ("needs_review", 180000)
 
 
-async def test_money_after_expiry_is_put_up_for_review(
-    gateway: Gateway, transfer: Transfer
-) -> None:
-    payment = await gateway.create_payment()
+async def _past_expiry(gateway: Gateway, payment_id: str) -> None:
     gateway.clock.advance(minutes=20)  # not yet swept: still 'pending' in the database
-    await transfer(185000, payment["reference"])
-
-    after = await _payment(gateway, payment["id"])
-    assert (after["status"], after["review_reason"]) == ("needs_review", "paid_after_expiry")
 
 
-async def test_money_for_an_expired_payment_is_put_up_for_review(
-    gateway: Gateway, transfer: Transfer
-) -> None:
-    payment = await gateway.create_payment()
+async def _expired(gateway: Gateway, payment_id: str) -> None:
     gateway.clock.advance(minutes=20)
-    assert (await _payment(gateway, payment["id"]))["status"] == "expired"
-    await transfer(185000, payment["reference"])
-    after = await _payment(gateway, payment["id"])
-    assert (after["status"], after["review_reason"]) == ("needs_review", "paid_after_expiry")
+    assert (await gateway.payment(payment_id))["status"] == "expired"
 
 
-async def test_money_for_a_cancelled_payment_is_put_up_for_review(
-    gateway: Gateway, transfer: Transfer
+async def _cancelled(gateway: Gateway, payment_id: str) -> None:
+    await gateway.client.post(f"/v1/payments/{payment_id}/cancel", headers=gateway.auth())
+
+
+@pytest.mark.parametrize(
+    ("close", "reason"),
+    [
+        (_past_expiry, "paid_after_expiry"),
+        (_expired, "paid_after_expiry"),
+        (_cancelled, "paid_after_cancellation"),
+    ],
+    ids=["after-expiry", "expired", "cancelled"],
+)
+async def test_money_for_a_bill_no_longer_open_is_put_up_for_review(
+    gateway: Gateway, transfer: Transfer, close: Any, reason: str
 ) -> None:
     payment = await gateway.create_payment()
-    await gateway.client.post(f"/v1/payments/{payment['id']}/cancel", headers=gateway.auth())
+    await close(gateway, payment["id"])
     await transfer(185000, payment["reference"])
-    after = await _payment(gateway, payment["id"])
-    assert (after["status"], after["review_reason"]) == ("needs_review", "paid_after_cancellation")
+    after = await gateway.payment(payment["id"])
+    assert (after["status"], after["review_reason"]) == ("needs_review", reason)
 
 
 async def test_second_payment_of_a_paid_bill_is_recorded_and_the_bill_stays_paid(
@@ -188,7 +183,7 @@ async def test_second_payment_of_a_paid_bill_is_recorded_and_the_bill_stays_paid
     await transfer(185000, payment["reference"])
     await transfer(185000, payment["reference"])
 
-    assert (await _payment(gateway, payment["id"]))["status"] == "paid"
+    assert (await gateway.payment(payment["id"]))["status"] == "paid"
     outcomes = [(event.outcome, event.reason) for event in await _events(gateway)]
     assert outcomes == [("applied", None), ("duplicate_payment", "already_paid")]
 
@@ -199,7 +194,7 @@ async def test_money_into_another_account_does_not_pay_the_bill(
     payment = await gateway.create_payment()
     await transfer(185000, payment["reference"], account="0022002345678")
 
-    assert (await _payment(gateway, payment["id"]))["status"] == "pending"
+    assert (await gateway.payment(payment["id"]))["status"] == "pending"
     [event] = await _events(gateway)
     assert (event.outcome, event.reason) == ("unmatched", "account_mismatch")
 
@@ -211,7 +206,7 @@ async def test_a_mistyped_reference_does_not_match_anyone(
     reference = payment["reference"]
     wrong = reference[:-2] + ("0" if reference[-2] != "0" else "1") + reference[-1]
     await transfer(185000, wrong)
-    assert (await _payment(gateway, payment["id"]))["status"] == "pending"
+    assert (await gateway.payment(payment["id"]))["status"] == "pending"
 
 
 # -- forged, stale and malformed notices: refused, nothing stored -------------------------
@@ -257,7 +252,7 @@ async def test_notice_with_a_bad_signature_is_refused(gateway: Gateway) -> None:
     body = _notice_body(payment["reference"])
     now = int(gateway.clock().timestamp())
     await _refused(gateway, body, _signed(body, now, secret="guessed"), "signature_invalid")
-    assert (await _payment(gateway, payment["id"]))["status"] == "pending"
+    assert (await gateway.payment(payment["id"]))["status"] == "pending"
 
 
 async def test_notice_whose_body_was_altered_after_signing_is_refused(gateway: Gateway) -> None:
@@ -341,7 +336,7 @@ async def test_sandbox_bank_retries_until_the_gateway_accepts(
         listed = await (await session.get(server.make_url("/transfers"))).json()
     assert listed[0]["delivered"] is True
     assert listed[0]["attempts"][0] == 401 and listed[0]["attempts"][-1] == 200
-    assert (await _payment(gateway, payment["id"]))["status"] == "paid"
+    assert (await gateway.payment(payment["id"]))["status"] == "paid"
     async with gateway.client.app[DATABASE].read() as conn:
         count = (await conn.execute(select(func.count()).select_from(provider_events))).scalar()
     assert count == 1

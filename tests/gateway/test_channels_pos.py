@@ -30,23 +30,10 @@ async def _script(channels: Channels, terminal: str, outcome: str) -> None:
     await _cloud(channels, f"/sandbox/terminals/{terminal}/script", {"outcome": outcome})
 
 
-async def _payment(channels: Channels, payment_id: str) -> dict[str, Any]:
-    response = await channels.client.get(f"/v1/payments/{payment_id}", headers=channels.auth())
-    return await response.json()
-
-
-async def _attempt(channels: Channels, payment_id: str, attempt_id: str) -> dict[str, Any]:
-    response = await channels.client.get(
-        f"/v1/payments/{payment_id}/attempts/{attempt_id}", headers=channels.auth()
-    )
-    return await response.json()
-
-
-async def _push(channels: Channels, terminal: str = "T-HCM-1") -> tuple[dict[str, Any], dict[str, Any]]:
-    payment = await channels.create_payment()
-    status, attempt = await channels.attempt(payment["id"], method="pos", terminal_id=terminal)
-    assert status == 201, attempt
-    return payment, attempt
+async def _push(
+    channels: Channels, terminal: str = "T-HCM-1"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    return await channels.start("pos", terminal_id=terminal)
 
 
 async def test_card_payment_on_the_terminal_pays_the_bill_with_card_details(
@@ -59,8 +46,8 @@ async def test_card_payment_on_the_terminal_pays_the_bill_with_card_details(
 
     await _cloud(channels, "/sandbox/terminals/T-HCM-1/complete", {"outcome": "approve"})
 
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
-    paid = await _attempt(channels, payment["id"], attempt["id"])
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
+    paid = await channels.payment_attempt(payment["id"], attempt["id"])
     assert paid["status"] == "succeeded"
     details = paid["details"]
     assert len(details["approval_code"]) == 6 and len(details["rrn"]) == 12
@@ -73,14 +60,14 @@ async def test_declined_card_fails_the_attempt_and_frees_the_terminal(channels: 
     payment, attempt = await _push(channels)
     await channels.pos.app[BACKGROUND].wait()
 
-    failed = await _attempt(channels, payment["id"], attempt["id"])
+    failed = await channels.payment_attempt(payment["id"], attempt["id"])
     assert failed["status"] == "failed" and failed["failure_code"].startswith("card_declined")
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
     await _script(channels, "T-HCM-1", "approve")
     status, _ = await channels.attempt(payment["id"], method="pos", terminal_id="T-HCM-1")
     assert status == 201
     await channels.pos.app[BACKGROUND].wait()
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_a_busy_terminal_refuses_a_second_payment(channels: Channels) -> None:
@@ -89,7 +76,9 @@ async def test_a_busy_terminal_refuses_a_second_payment(channels: Channels) -> N
     other = await channels.create_payment()
     status, problem = await channels.attempt(other["id"], method="pos", terminal_id="T-HCM-1")
     assert (status, problem["code"]) == (409, "terminal_busy")
-    response = await channels.client.get(f"/v1/payments/{other['id']}/attempts", headers=channels.auth())
+    response = await channels.client.get(
+        f"/v1/payments/{other['id']}/attempts", headers=channels.auth()
+    )
     assert [a["method"] for a in (await response.json())["data"]] == ["vietqr"]
 
 
@@ -107,8 +96,8 @@ async def test_cancel_while_waiting_for_the_card(channels: Channels) -> None:
     )
     assert response.status == 202
     await channels.pos.app[BACKGROUND].wait()
-    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "cancelled"
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "cancelled"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
     listing = await (await channels.client.get("/v1/terminals", headers=channels.auth())).json()
     assert listing["data"][0]["busy"] is False
 
@@ -118,7 +107,7 @@ async def test_a_silent_terminal_is_queried_never_assumed_failed(channels: Chann
     payment, attempt = await _push(channels)
     channels.clock.advance(seconds=121)
     assert await channels.client.app[POLLER].run_once() == 1
-    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "pending"
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "pending"
 
 
 async def test_lost_callback_is_made_up_for_by_a_query(channels: Channels) -> None:
@@ -126,10 +115,10 @@ async def test_lost_callback_is_made_up_for_by_a_query(channels: Channels) -> No
     payment, _ = await _push(channels)
     # The card is approved, but its callback never reaches us (it goes to a dead address).
     await _complete_without_callback(channels, "T-HCM-1")
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
     channels.clock.advance(seconds=121)
     await channels.client.app[POLLER].run_once()
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
 async def _complete_without_callback(channels: Channels, terminal: str) -> None:
@@ -148,9 +137,17 @@ def _signed(body: bytes, secret: str = POS_SECRET, timestamp: int | None = None)
 
 def _result(sale_id: str, status: str = "approved", amount: int = 185000) -> bytes:
     return json.dumps(
-        {"sale_id": sale_id, "status": status, "amount": amount, "approval_code": "123456",
-         "masked_pan": "970436******1234", "card_brand": "NAPAS", "rrn": "123456789012",
-         "decline_reason": None, "completed_at": "2026-11-22T02:01:00+00:00"}
+        {
+            "sale_id": sale_id,
+            "status": status,
+            "amount": amount,
+            "approval_code": "123456",
+            "masked_pan": "970436******1234",
+            "card_brand": "NAPAS",
+            "rrn": "123456789012",
+            "decline_reason": None,
+            "completed_at": "2026-11-22T02:01:00+00:00",
+        }
     ).encode()
 
 
@@ -166,7 +163,7 @@ async def test_callback_with_a_bad_signature_is_refused(channels: Channels) -> N
     payment, attempt = await _push(channels)
     response = await _post_result(channels, _result(attempt["id"]), secret="guessed")
     assert (response.status, (await response.json())["code"]) == (401, "signature_invalid")
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
 
 
 async def test_callback_for_an_unknown_sale_is_stored_and_refused(channels: Channels) -> None:
@@ -185,8 +182,8 @@ async def test_callback_for_a_terminal_that_is_not_running_the_sale_is_refused(
     await channels.pos.app[BACKGROUND].wait()  # declined: the terminal is free again
     response = await _post_result(channels, _result(attempt["id"], "approved"))
     assert (response.status, (await response.json())["code"]) == (409, "terminal_not_busy")
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
-    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "failed"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "failed"
 
 
 async def test_replayed_callback_is_acknowledged_once(channels: Channels) -> None:
@@ -197,7 +194,7 @@ async def test_replayed_callback_is_acknowledged_once(channels: Channels) -> Non
     second = await _post_result(channels, body)
     assert (await first.json())["outcome"] == "applied"
     assert (second.status, (await second.json())["outcome"]) == (200, "duplicate")
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_callback_with_another_amount_is_refused(channels: Channels) -> None:
@@ -205,7 +202,7 @@ async def test_callback_with_another_amount_is_refused(channels: Channels) -> No
     payment, attempt = await _push(channels)
     response = await _post_result(channels, _result(attempt["id"], amount=1000))
     assert (response.status, (await response.json())["code"]) == (409, "amount_mismatch")
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
 
 
 async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> None:
@@ -221,7 +218,9 @@ async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> 
     assert (response.status, refund["status"]) == (201, "pending")  # no POS refund API
 
     portal_try = await channels.client.post(
-        f"/v1/refunds/{refund['id']}/complete", json={"status": "succeeded"}, headers=channels.auth()
+        f"/v1/refunds/{refund['id']}/complete",
+        json={"status": "succeeded"},
+        headers=channels.auth(),
     )
     assert portal_try.status == 403
     done = await channels.client.post(
@@ -230,9 +229,10 @@ async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> 
         headers=channels.auth("finance"),
     )
     assert (done.status, (await done.json())["status"]) == (200, "succeeded")
-    assert (await _payment(channels, payment["id"]))["status"] == "refunded"
+    assert (await channels.payment(payment["id"]))["status"] == "refunded"
     again = await channels.client.post(
-        f"/v1/refunds/{refund['id']}/complete", json={"status": "failed"},
+        f"/v1/refunds/{refund['id']}/complete",
+        json={"status": "failed"},
         headers=channels.auth("finance"),
     )
     assert again.status == 409
@@ -247,12 +247,14 @@ async def test_a_corrected_result_after_a_refused_one_is_applied(channels: Chann
     assert (again.status, (await again.json())["code"]) == (409, "amount_mismatch")  # same answer
     right = await _post_result(channels, _result(attempt["id"]))
     assert (right.status, (await right.json())["outcome"]) == (200, "applied")
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_a_bank_transfer_attempt_cannot_be_cancelled(channels: Channels) -> None:
     payment = await channels.create_payment()
-    listing = await channels.client.get(f"/v1/payments/{payment['id']}/attempts", headers=channels.auth())
+    listing = await channels.client.get(
+        f"/v1/payments/{payment['id']}/attempts", headers=channels.auth()
+    )
     [vietqr] = (await listing.json())["data"]
     response = await channels.client.post(
         f"/v1/payments/{payment['id']}/attempts/{vietqr['id']}/cancel", headers=channels.auth()
@@ -270,7 +272,7 @@ async def test_cancel_when_the_pos_cloud_is_down_is_503_and_changes_nothing(
         f"/v1/payments/{payment['id']}/attempts/{attempt['id']}/cancel", headers=channels.auth()
     )
     assert (response.status, (await response.json())["code"]) == (503, "provider_unavailable")
-    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "pending"
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "pending"
 
 
 async def test_paid_payments_are_counted_by_channel_in_metrics(channels: Channels) -> None:

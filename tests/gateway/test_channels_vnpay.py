@@ -11,51 +11,12 @@ import aiohttp
 import pytest
 from conftest import VNPAY_SECRET, VNPAY_TMN, Channels
 from sqlalchemy import select
-from tests_support import pay_at_vnpay
+from tests_support import pay_at_vnpay, vnpay_ipn
 
 from gateway.core.db.schema import attempts, outbox_events, provider_events
 from gateway.keys import DATABASE, POLLER
 from providers.payment.vnpay import canonical_query, sign
 from providers.sandbox.vnpay import CONFIG
-
-
-async def _start(channels: Channels) -> tuple[dict[str, Any], dict[str, Any]]:
-    payment = await channels.create_payment()
-    status, attempt = await channels.attempt(payment["id"], method="vnpay")
-    assert status == 201, attempt
-    return payment, attempt
-
-
-async def _payment(channels: Channels, payment_id: str) -> dict[str, Any]:
-    response = await channels.client.get(f"/v1/payments/{payment_id}", headers=channels.auth())
-    return await response.json()
-
-
-async def _attempt(channels: Channels, payment_id: str, attempt_id: str) -> dict[str, Any]:
-    response = await channels.client.get(
-        f"/v1/payments/{payment_id}/attempts/{attempt_id}", headers=channels.auth()
-    )
-    return await response.json()
-
-
-def _signed(params: dict[str, str], secret: str = VNPAY_SECRET) -> dict[str, str]:
-    return {**params, "vnp_SecureHash": sign(secret, canonical_query(params))}
-
-
-def _ipn_params(attempt: dict[str, Any], **changes: str) -> dict[str, str]:
-    params = {
-        "vnp_Amount": str(attempt["amount"] * 100),
-        "vnp_BankCode": "NCB",
-        "vnp_OrderInfo": "Thanh toan",
-        "vnp_PayDate": "20261122091500",
-        "vnp_ResponseCode": "00",
-        "vnp_TmnCode": VNPAY_TMN,
-        "vnp_TransactionNo": "14422574",
-        "vnp_TransactionStatus": "00",
-        "vnp_TxnRef": attempt["provider_reference"],
-    }
-    params.update(changes)
-    return {key: value for key, value in params.items() if value != "<drop>"}
 
 
 async def _ipn(channels: Channels, params: dict[str, str]) -> dict[str, str]:
@@ -65,7 +26,7 @@ async def _ipn(channels: Channels, params: dict[str, str]) -> dict[str, str]:
 
 
 async def test_vnpay_attempt_redirects_to_a_signed_payment_url(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
+    payment, attempt = await channels.start("vnpay")
 
     assert attempt["status"] == "pending" and attempt["method"] == "vnpay"
     url = urlsplit(attempt["next_action"]["url"])
@@ -81,13 +42,13 @@ async def test_vnpay_attempt_redirects_to_a_signed_payment_url(channels: Channel
 
 
 async def test_successful_vnpay_payment_marks_the_bill_paid(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
+    payment, attempt = await channels.start("vnpay")
     transaction = await pay_at_vnpay(channels, attempt, "success")
 
     assert [a["rsp_code"] for a in transaction["ipn_attempts"]] == ["00"]
-    after = await _payment(channels, payment["id"])
+    after = await channels.payment(payment["id"])
     assert after["status"] == "paid"
-    done = await _attempt(channels, payment["id"], attempt["id"])
+    done = await channels.payment_attempt(payment["id"], attempt["id"])
     assert done["status"] == "succeeded"
     assert done["provider_transaction_id"] == transaction["transaction_no"]
 
@@ -95,12 +56,12 @@ async def test_successful_vnpay_payment_marks_the_bill_paid(channels: Channels) 
 async def test_failed_vnpay_payment_leaves_the_bill_open_and_is_recorded(
     channels: Channels,
 ) -> None:
-    payment, attempt = await _start(channels)
+    payment, attempt = await channels.start("vnpay")
     transaction = await pay_at_vnpay(channels, attempt, "failure")
 
     assert [a["rsp_code"] for a in transaction["ipn_attempts"]] == ["00"]  # recorded: 00
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
-    failed = await _attempt(channels, payment["id"], attempt["id"])
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
+    failed = await channels.payment_attempt(payment["id"], attempt["id"])
     assert failed["status"] == "failed" and failed["failure_code"].startswith("vnpay_")
     async with channels.client.app[DATABASE].read() as conn:
         types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
@@ -110,7 +71,7 @@ async def test_failed_vnpay_payment_leaves_the_bill_open_and_is_recorded(
 
 
 async def test_replayed_ipn_is_answered_02_and_changes_nothing(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
+    payment, attempt = await channels.start("vnpay")
     await pay_at_vnpay(channels, attempt, "success")
     async with aiohttp.ClientSession() as session:
         resent = await session.post(
@@ -122,25 +83,25 @@ async def test_replayed_ipn_is_answered_02_and_changes_nothing(channels: Channel
     async with channels.client.app[DATABASE].read() as conn:
         stored = (await conn.execute(select(provider_events))).all()
     assert len(stored) == 1
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_late_failure_after_success_does_not_move_the_payment_back(
     channels: Channels,
 ) -> None:
-    payment, attempt = await _start(channels)
+    payment, attempt = await channels.start("vnpay")
     await pay_at_vnpay(channels, attempt, "success")
-    late = _signed(_ipn_params(attempt, vnp_ResponseCode="24", vnp_TransactionStatus="02"))
+    late = vnpay_ipn(attempt, vnp_ResponseCode="24", vnp_TransactionStatus="02")
     assert (await _ipn(channels, late))["RspCode"] == "02"
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
-    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "succeeded"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "succeeded"
 
 
 async def test_paid_only_when_both_codes_are_00(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
-    odd = _signed(_ipn_params(attempt, vnp_ResponseCode="00", vnp_TransactionStatus="02"))
+    payment, attempt = await channels.start("vnpay")
+    odd = vnpay_ipn(attempt, vnp_ResponseCode="00", vnp_TransactionStatus="02")
     assert (await _ipn(channels, odd))["RspCode"] == "00"
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
 
 
 @pytest.mark.parametrize(
@@ -159,8 +120,8 @@ async def test_paid_only_when_both_codes_are_00(channels: Channels) -> None:
 async def test_bad_ipn_gets_vnpays_code_and_changes_nothing(
     channels: Channels, tamper: str, rsp_code: str
 ) -> None:
-    payment, attempt = await _start(channels)
-    params = _signed(_ipn_params(attempt))
+    payment, attempt = await channels.start("vnpay")
+    params = vnpay_ipn(attempt)
     if tamper == "value":
         params["vnp_Amount"] = "100"
     elif tamper == "upper_case_hash":
@@ -168,38 +129,38 @@ async def test_bad_ipn_gets_vnpays_code_and_changes_nothing(
     elif tamper == "extra_parameter":
         params["vnp_Extra"] = "1"
     elif tamper == "wrong_secret":
-        params = _signed(_ipn_params(attempt), secret="guessed")
+        params = vnpay_ipn(attempt, secret="guessed")
     elif tamper == "missing_amount":
-        params = _signed(_ipn_params(attempt, vnp_Amount="<drop>"))
+        params = vnpay_ipn(attempt, vnp_Amount="<drop>")
     elif tamper == "amount_not_x100":
-        params = _signed(_ipn_params(attempt, vnp_Amount=str(attempt["amount"] * 100 + 1)))
+        params = vnpay_ipn(attempt, vnp_Amount=str(attempt["amount"] * 100 + 1))
     elif tamper == "unknown_txn_ref":
-        params = _signed(_ipn_params(attempt, vnp_TxnRef="NOSUCHREF"))
+        params = vnpay_ipn(attempt, vnp_TxnRef="NOSUCHREF")
     elif tamper == "amount_mismatch":
-        params = _signed(_ipn_params(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100)))
+        params = vnpay_ipn(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100))
 
     assert (await _ipn(channels, params))["RspCode"] == rsp_code
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
-    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "pending"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "pending"
 
 
 async def test_parameter_order_does_not_matter(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
-    params = _signed(_ipn_params(attempt))
+    payment, attempt = await channels.start("vnpay")
+    params = vnpay_ipn(attempt)
     shuffled = dict(reversed(list(params.items())))
     assert (await _ipn(channels, shuffled))["RspCode"] == "00"
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_return_url_only_redirects_to_the_checkout_page(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
-    params = _signed(_ipn_params(attempt))  # a success, but only the IPN may apply it
+    payment, attempt = await channels.start("vnpay")
+    params = vnpay_ipn(attempt)  # a success, but only the IPN may apply it
     response = await channels.client.get(
         "/callbacks/vnpay/return", params=params, allow_redirects=False
     )
     assert response.status == 303
     assert response.headers["Location"] == f"/pay/{payment['id']}"
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
     forged = {**params, "vnp_Amount": "1"}
     bad = await channels.client.get("/callbacks/vnpay/return", params=forged, allow_redirects=False)
     assert bad.status == 400
@@ -207,25 +168,25 @@ async def test_return_url_only_redirects_to_the_checkout_page(channels: Channels
 
 
 async def test_missing_ipn_is_made_up_for_by_querydr(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
+    payment, attempt = await channels.start("vnpay")
     channels.vnpay.app[CONFIG].ipn_url = "http://127.0.0.1:9/nowhere"  # the IPN is lost
     channels.vnpay.app[CONFIG].max_ipn_attempts = 1
     await pay_at_vnpay(channels, attempt, "success")
-    assert (await _payment(channels, payment["id"]))["status"] == "pending"
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
 
     poller = channels.client.app[POLLER]
     assert await poller.run_once() == 0  # too early: VNPAY may still send the IPN
     channels.clock.advance(seconds=301)
     assert await poller.run_once() == 1
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_unfinished_vnpay_attempt_is_kept_pending_then_expires(channels: Channels) -> None:
-    payment, attempt = await _start(channels)  # the citizen never opens the page
+    payment, attempt = await channels.start("vnpay")  # the citizen never opens the page
     poller = channels.client.app[POLLER]
     channels.clock.advance(seconds=301)
     await poller.run_once()
-    assert (await _attempt(channels, payment["id"], attempt["id"]))["status"] == "pending"
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "pending"
     channels.clock.advance(minutes=25)
     await poller.run_once()
     async with channels.client.app[DATABASE].read() as conn:
@@ -242,8 +203,8 @@ async def test_second_success_through_another_channel_is_flagged_not_lost(
     await pay_at_vnpay(channels, first, "success")
     await pay_at_vnpay(channels, second, "success")
 
-    assert (await _payment(channels, payment["id"]))["status"] == "paid"
-    flagged = await _attempt(channels, payment["id"], second["id"])
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
+    flagged = await channels.payment_attempt(payment["id"], second["id"])
     assert (flagged["status"], flagged["review_reason"]) == ("succeeded", "duplicate_payment")
     async with channels.client.app[DATABASE].read() as conn:
         types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
@@ -251,7 +212,7 @@ async def test_second_success_through_another_channel_is_flagged_not_lost(
 
 
 async def test_attempt_on_a_paid_or_expired_bill_is_refused(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
+    payment, attempt = await channels.start("vnpay")
     await pay_at_vnpay(channels, attempt, "success")
     status, problem = await channels.attempt(payment["id"], method="vnpay")
     assert (status, problem["code"], problem["current"]) == (409, "invalid_transition", "paid")
@@ -262,7 +223,7 @@ async def test_attempt_on_a_paid_or_expired_bill_is_refused(channels: Channels) 
 
 
 async def test_vnpay_refunds_partially_then_fully_and_never_beyond(channels: Channels) -> None:
-    payment, attempt = await _start(channels)
+    payment, attempt = await channels.start("vnpay")
     await pay_at_vnpay(channels, attempt, "success")
 
     async def refund(amount: int) -> tuple[int, dict[str, Any]]:
@@ -275,18 +236,18 @@ async def test_vnpay_refunds_partially_then_fully_and_never_beyond(channels: Cha
 
     status, first = await refund(50000)
     assert (status, first["status"]) == (201, "succeeded")
-    assert (await _payment(channels, payment["id"]))["status"] == "partially_refunded"
+    assert (await channels.payment(payment["id"]))["status"] == "partially_refunded"
     status, problem = await refund(200000)
     assert (status, problem["errors"][0]["code"]) == (422, "exceeds_refundable")
     status, rest = await refund(135000)
     assert (status, rest["status"]) == (201, "succeeded")
-    assert (await _payment(channels, payment["id"]))["status"] == "refunded"
+    assert (await channels.payment(payment["id"]))["status"] == "refunded"
     status, problem = await refund(1)
     assert (status, problem["code"]) == (409, "invalid_transition")
 
 
 async def test_refund_of_an_unpaid_bill_is_refused(channels: Channels) -> None:
-    payment, _ = await _start(channels)
+    payment, _ = await channels.start("vnpay")
     response = await channels.client.post(
         f"/v1/payments/{payment['id']}/refunds",
         json={"amount": 1000, "reason": "x"},

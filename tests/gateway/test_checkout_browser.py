@@ -12,21 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
-from conftest import (
-    AGENCY_ACCOUNT,
-    AGENCY_BIN,
-    BANK_SECRET,
-    FixedClock,
-    Gateway,
-    make_settings,
-    seed,
-)
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from conftest import AGENCY_ACCOUNT, FixedClock, Gateway, make_settings, seed
+from playwright.async_api import Browser, Page, expect
+from tests_support import collect_errors, start_sandbox_bank, transfer_in_full
 
 from gateway.app import create_app
-from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 
 pytestmark = pytest.mark.browser
 
@@ -54,13 +45,7 @@ async def phone(browser: Browser) -> AsyncIterator[Phone]:
     context = await browser.new_context(viewport=PHONE, locale="vi-VN")
     page = await context.new_page()
     phone = Phone(page)
-    page.on("pageerror", lambda error: phone.errors.append(f"pageerror: {error}"))
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            phone.errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
+    collect_errors(page, phone.errors)
     try:
         yield phone
     finally:
@@ -127,34 +112,14 @@ async def test_pending_page_shows_everything_needed_to_pay_on_a_phone(
 async def test_page_turns_paid_after_a_bank_transfer_without_reloading(
     checkout: Gateway, phone: Phone, aiohttp_server: Any
 ) -> None:
-    bank = await aiohttp_server(
-        create_bank_app(
-            SandboxBankConfig(
-                bin=AGENCY_BIN,
-                secret=BANK_SECRET.encode(),
-                notify_url=str(checkout.client.make_url("/callbacks/bank/testbank")),
-                clock=checkout.clock,
-            )
-        )
-    )
+    bank = await start_sandbox_bank(aiohttp_server, checkout)
     payment = await checkout.create_payment()
     page = await open_checkout(phone, checkout, payment["id"])
     await expect(page.get_by_test_id("status")).to_have_text("Chờ thanh toán")
     await expect(page.get_by_test_id("result")).to_be_hidden()
     await page.evaluate("window.__marker = 1")
 
-    async with aiohttp.ClientSession() as session:
-        response = await session.post(
-            str(bank.make_url("/transfers")),
-            json={
-                "bin": AGENCY_BIN,
-                "account_number": AGENCY_ACCOUNT,
-                "amount": payment["amount"],
-                "description": f"{payment['reference']} NGUYEN VAN AN NOP PHI",
-            },
-        )
-        assert response.status == 201, await response.text()
-        assert (await response.json())["delivered"] is True
+    await transfer_in_full(bank, payment)
 
     await expect(page.get_by_test_id("status")).to_have_text(
         "Đã thanh toán", timeout=SWITCH_TIMEOUT_MS

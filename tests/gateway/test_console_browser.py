@@ -15,24 +15,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
-from conftest import (
-    AGENCY_ACCOUNT,
-    AGENCY_BIN,
-    BANK_SECRET,
-    FixedClock,
-    Gateway,
-    make_settings,
-    seed,
-)
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from conftest import AGENCY_ACCOUNT, FixedClock, Gateway, make_settings, seed
+from playwright.async_api import Browser, Page, expect
 from test_console_http import DAY, PASSWORD, camt053
+from tests_support import collect_errors, sign_in, start_sandbox_bank, transfer_in_full
 
 from gateway.app import create_app
 from gateway.core.roles import Role
 from gateway.keys import STAFF
-from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 
 pytestmark = pytest.mark.browser
 
@@ -62,10 +53,7 @@ class Desk:
         await self.page.goto(self.base + path)
 
     async def login(self, username: str) -> None:
-        await self.goto("/console/login")
-        await self.page.get_by_label("Tên đăng nhập").fill(username)
-        await self.page.get_by_label("Mật khẩu").fill(PASSWORD)
-        await self.page.get_by_role("button", name="Đăng nhập").click()
+        await sign_in(self.page, self.base, username, PASSWORD)
         await expect(self.page.get_by_role("heading", level=1)).to_contain_text("Đối soát ngày")
 
     async def logout(self) -> None:
@@ -83,15 +71,9 @@ async def desk(browser: Browser, console_day: Gateway) -> AsyncIterator[Desk]:
     context = await browser.new_context(viewport=DESKTOP, locale="vi-VN", accept_downloads=True)
     page = await context.new_page()
     desk = Desk(page, str(console_day.client.make_url("")).rstrip("/"))
-    page.on("pageerror", lambda error: desk.errors.append(f"pageerror: {error}"))
-
-    def on_console(message: ConsoleMessage) -> None:
-        # A refused form answers its page with 409/422 on purpose; chromium logs that as a
-        # failed "resource". Anything else (a CSP violation, a script error) counts.
-        if message.type == "error" and not EXPECTED_STATUS.match(message.text):
-            desk.errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
+    # A refused form answers its page with 409/422 on purpose; chromium logs that as a
+    # failed "resource". Anything else (a CSP violation, a script error) counts.
+    collect_errors(page, desk.errors, expected=EXPECTED_STATUS)
     try:
         yield desk
     finally:
@@ -114,29 +96,9 @@ async def console_day(
             password=PASSWORD,
             agency_codes=["HCM"],
         )
-    bank = await aiohttp_server(
-        create_bank_app(
-            SandboxBankConfig(
-                bin=AGENCY_BIN,
-                secret=BANK_SECRET.encode(),
-                notify_url=str(client.make_url("/callbacks/bank/testbank")),
-                clock=clock,
-            )
-        )
-    )
+    bank = await start_sandbox_bank(aiohttp_server, gateway)
     payment = await gateway.create_payment()
-    async with aiohttp.ClientSession() as session:
-        response = await session.post(
-            str(bank.make_url("/transfers")),
-            json={
-                "bin": AGENCY_BIN,
-                "account_number": AGENCY_ACCOUNT,
-                "amount": payment["amount"],
-                "description": f"{payment['reference']} NGUYEN VAN AN NOP PHI",
-            },
-        )
-        assert response.status == 201, await response.text()
-        assert (await response.json())["delivered"] is True
+    await transfer_in_full(bank, payment)
     gateway.keys["reference"] = payment["reference"]
     return gateway
 

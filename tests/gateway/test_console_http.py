@@ -5,14 +5,14 @@ errors shown as Vietnamese pages. Fast; both databases. The browser flow is in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import aiohttp
 import pytest
 from conftest import FixedClock, Gateway, make_settings, seed
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+from tests_support import StaffSession, post_login, seed_recon_run, staff_login
 
 from gateway.app import create_app
 from gateway.core.db.schema import (
@@ -23,7 +23,7 @@ from gateway.core.db.schema import (
     statement_imports,
 )
 from gateway.core.roles import Role
-from gateway.keys import CLOCK, DATABASE, STAFF
+from gateway.keys import DATABASE, STAFF
 
 DAY = date(2026, 11, 22)  # the fixed clock's business day (09:00 in Hà Nội)
 PASSWORD = "mat-khau-thu-nghiem-2026"
@@ -33,17 +33,6 @@ USERS = {
     "phophong": Role.FINANCE_APPROVER,
     "buudien": Role.POSTAL_OPERATOR,
 }
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@dataclass
-class Session:
-    token: str
-    csrf: str
-
-    @property
-    def cookie(self) -> dict[str, str]:
-        return {"Cookie": f"gw_session={self.token}"}
 
 
 @pytest.fixture
@@ -63,69 +52,8 @@ async def console(aiohttp_client: Any, database_url: str, clock: FixedClock) -> 
     return gateway
 
 
-_LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
-
-
-async def post_login(client: Any, fields: dict[str, str]) -> Any:
-    """Sign in as a browser does: fetch the form (its token and cookie), then post it."""
-    form = await client.get("/console/login")
-    found = _LOGIN_TOKEN.search(await form.text())
-    assert found, "the sign-in form carries its login token"
-    cookie = form.cookies["gw_login"].value
-    assert cookie == found.group(1)
-    return await client.post(
-        "/console/login",
-        data={**fields, "login_token": found.group(1)},
-        headers={"Cookie": f"gw_login={cookie}"},
-        allow_redirects=False,
-    )
-
-
-async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> Session:
-    response = await post_login(gateway.client, {"username": username, "password": password})
-    assert response.status == 303, await response.text()
-    token = response.cookies["gw_session"].value
-    page = await gateway.client.get("/console", headers={"Cookie": f"gw_session={token}"})
-    found = _CSRF.search(await page.text())
-    assert found, "the dashboard carries the CSRF token in its forms"
-    return Session(token, found.group(1))
-
-
-async def seed_exceptions(gateway: Gateway, how_many: int = 2) -> list[str]:
-    """A current run of DAY with open exceptions (what a run with discrepancies leaves)."""
-    now = gateway.client.app[CLOCK]()
-    ids = [f"exc_console{i:019d}" for i in range(how_many)]
-    async with gateway.client.app[DATABASE].write() as conn:
-        await conn.execute(
-            insert(recon_runs).values(
-                id="run_console000000000000000000",
-                business_date=DAY,
-                rule_version="1",
-                status="current",
-                inputs={},
-                summary={},
-                created_by="test",
-                created_at=now,
-            )
-        )
-        for number, exception_id in enumerate(ids):
-            await conn.execute(
-                insert(recon_exceptions).values(
-                    id=exception_id,
-                    run_id="run_console000000000000000000",
-                    business_date=DAY,
-                    source="bank",
-                    type="missing_in_bank",
-                    status="open",
-                    amount=185000,
-                    internal_keys=[f"payment:pay_{number}"],
-                    line_ids=[],
-                    candidates=[],
-                    fingerprint=f"fp{number}",
-                    created_at=now,
-                )
-            )
-    return ids
+async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> StaffSession:
+    return await staff_login(gateway.client, username, password, "/console")
 
 
 def camt053(
@@ -161,7 +89,31 @@ def camt053(
 {rows}</Stmt></BkToCstmrStmt></Document>""".encode()
 
 
-async def upload(gateway: Gateway, session: Session, data: bytes, source: str = "camt053") -> Any:
+async def submit(gateway: Gateway, session: StaffSession, path: str, **fields: str) -> Any:
+    """A form of a console page sent by ``session``'s browser: its cookie and CSRF token with
+    ``fields``; the redirect that answers it is not followed."""
+    return await gateway.client.post(
+        path,
+        data={"csrf": session.csrf, **fields},
+        headers=session.cookie,
+        allow_redirects=False,
+    )
+
+
+async def resolve(
+    gateway: Gateway,
+    session: StaffSession,
+    exception_id: str,
+    reason: str,
+    resolution: str = "write_off",
+) -> Any:
+    path = f"/console/exceptions/{exception_id}/resolve"
+    return await submit(gateway, session, path, resolution=resolution, reason=reason)
+
+
+async def upload(
+    gateway: Gateway, session: StaffSession, data: bytes, source: str = "camt053"
+) -> Any:
     form = aiohttp.FormData()
     form.add_field("csrf", session.csrf)
     form.add_field("source", source)
@@ -288,12 +240,7 @@ async def test_an_unknown_or_expired_session_redirects_to_the_login_page(
 
 async def test_logout_ends_the_session_and_clears_the_cookie(console: Gateway) -> None:
     session = await login(console, "ketoan")
-    response = await console.client.post(
-        "/console/logout",
-        data={"csrf": session.csrf},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, session, "/console/logout")
     assert (response.status, response.headers["Location"]) == (303, "/console/login")
     assert response.cookies["gw_session"].value == ""
     response = await console.client.get("/console", headers=session.cookie, allow_redirects=False)
@@ -332,7 +279,7 @@ async def test_the_token_of_another_session_is_not_accepted(console: Gateway) ->
 
 
 async def test_resolving_with_a_wrong_csrf_token_changes_nothing(console: Gateway) -> None:
-    [first, _] = await seed_exceptions(console)
+    [first, _] = await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "ketoan")
     response = await console.client.post(
         f"/console/exceptions/{first}/resolve",
@@ -361,12 +308,7 @@ async def test_a_multipart_upload_without_the_csrf_token_imports_nothing(console
 async def test_running_the_day_with_the_right_token_creates_a_run(console: Gateway) -> None:
     """The control for the CSRF tests above: the same request with the token works."""
     session = await login(console, "ketoan")
-    response = await console.client.post(
-        f"/console/days/{DAY}/run",
-        data={"csrf": session.csrf},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, session, f"/console/days/{DAY}/run")
     assert response.status == 303, await response.text()
     assert response.headers["Location"] == f"/console?date={DAY}&msg=run"
     assert await count(console, recon_runs) == 1
@@ -397,14 +339,9 @@ async def test_a_postal_operator_session_cannot_open_console_pages(console: Gate
 async def test_a_finance_officer_cannot_close_a_day_and_sees_why_in_vietnamese(
     console: Gateway,
 ) -> None:
-    await seed_exceptions(console, how_many=0)
+    await seed_recon_run(console, DAY, how_many=0, tag="console")
     session = await login(console, "ketoan")
-    response = await console.client.post(
-        f"/console/days/{DAY}/close",
-        data={"csrf": session.csrf},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, session, f"/console/days/{DAY}/close")
     assert response.status == 403
     assert response.headers["Content-Type"].startswith("text/html")
     assert "Bạn không có quyền thực hiện thao tác này." in await response.text()
@@ -413,14 +350,9 @@ async def test_a_finance_officer_cannot_close_a_day_and_sees_why_in_vietnamese(
 async def test_closing_a_day_with_open_exceptions_is_refused_with_a_vietnamese_message(
     console: Gateway,
 ) -> None:
-    await seed_exceptions(console)
+    await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "truongphong")
-    response = await console.client.post(
-        f"/console/days/{DAY}/close",
-        data={"csrf": session.csrf},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, session, f"/console/days/{DAY}/close")
     assert response.status == 409
     text = await response.text()
     assert "Chưa thể khóa sổ" in text
@@ -433,36 +365,19 @@ async def test_closing_a_day_with_open_exceptions_is_refused_with_a_vietnamese_m
 async def test_an_approver_cannot_approve_their_own_resolution_but_another_can(
     console: Gateway,
 ) -> None:
-    [first, _] = await seed_exceptions(console)
+    [first, _] = await seed_recon_run(console, DAY, tag="console")
     maker = await login(console, "truongphong")
-    response = await console.client.post(
-        f"/console/exceptions/{first}/resolve",
-        data={
-            "csrf": maker.csrf,
-            "resolution": "manual_match",
-            "reason": "Khớp với sao kê ngày sau",
-        },
-        headers=maker.cookie,
-        allow_redirects=False,
+    response = await resolve(
+        console, maker, first, "Khớp với sao kê ngày sau", resolution="manual_match"
     )
     assert response.status == 303
-    response = await console.client.post(
-        f"/console/exceptions/{first}/approve",
-        data={"csrf": maker.csrf},
-        headers=maker.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, maker, f"/console/exceptions/{first}/approve")
     assert response.status == 409
     assert "Không thể tự phê duyệt xử lý của chính mình" in await response.text()
     assert (await exception_row(console, first)).status == "resolved"
 
     checker = await login(console, "phophong")
-    response = await console.client.post(
-        f"/console/exceptions/{first}/approve",
-        data={"csrf": checker.csrf},
-        headers=checker.cookie,
-        allow_redirects=False,
-    )
+    response = await submit(console, checker, f"/console/exceptions/{first}/approve")
     assert response.status == 303
     assert (await exception_row(console, first)).status == "approved"
 
@@ -470,27 +385,18 @@ async def test_an_approver_cannot_approve_their_own_resolution_but_another_can(
 async def test_resolving_without_a_reason_keeps_the_exception_open_and_says_so(
     console: Gateway,
 ) -> None:
-    [first, _] = await seed_exceptions(console)
+    [first, _] = await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "ketoan")
-    response = await console.client.post(
-        f"/console/exceptions/{first}/resolve",
-        data={"csrf": session.csrf, "resolution": "write_off", "reason": "  "},
-        headers=session.cookie,
-        allow_redirects=False,
-    )
+    response = await resolve(console, session, first, "  ")
     assert response.status == 422
     assert "Hãy nhập lý do xử lý." in await response.text()
     assert (await exception_row(console, first)).status == "open"
 
 
 async def test_the_exception_queue_filters_and_speaks_vietnamese(console: Gateway) -> None:
-    [first, second] = await seed_exceptions(console)
+    [first, second] = await seed_recon_run(console, DAY, tag="console")
     session = await login(console, "ketoan")
-    await console.client.post(
-        f"/console/exceptions/{first}/resolve",
-        data={"csrf": session.csrf, "resolution": "write_off", "reason": "Đã đối chiếu"},
-        headers=session.cookie,
-    )
+    await resolve(console, session, first, "Đã đối chiếu")
     page = await console.client.get(
         "/console/exceptions",
         params={"date": DAY.isoformat(), "status": "open"},

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from tests_support import on_fresh_engine
 
 from gateway.core.db.migrate import alembic_config
 from gateway.core.db.schema import metadata
@@ -30,28 +30,19 @@ def _differences(connection: Connection) -> list[Any]:
 
 
 async def test_migrated_schema_matches_the_declared_metadata(database_url: str) -> None:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            differences = await connection.run_sync(_differences)
-    finally:
-        await engine.dispose()
+    differences = await on_fresh_engine(database_url, _differences)
 
     assert differences == [], "migrations and gateway/core/db/schema.py disagree"
 
 
 async def test_the_database_is_at_the_latest_revision(database_url: str) -> None:
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            versions = (
-                (await connection.execute(text("SELECT version_num FROM alembic_version")))
-                .scalars()
-                .all()
-            )
-    finally:
-        await engine.dispose()
+    versions = await on_fresh_engine(
+        database_url,
+        lambda connection: (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        ),
+    )
 
     assert head is not None
     assert versions == [head]

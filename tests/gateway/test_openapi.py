@@ -19,11 +19,10 @@ from conftest import (
     BANK_SECRET,
     CITIZEN_PARTY,
     POS_SECRET,
-    VNPAY_SECRET,
-    VNPAY_TMN,
     VNPOST_WEBHOOK_KEY,
     Channels,
     Gateway,
+    Portal,
     Postal,
     make_settings,
     order_body,
@@ -35,6 +34,7 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import select
+from tests_support import ID_NUMBER, handover_body, vnpay_ipn
 
 from gateway.app import create_app
 from gateway.core import outbox
@@ -43,7 +43,7 @@ from gateway.core.postal.orders import ORDER_STATUSES
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, DELIVERY
 from gateway.services.clients import create_client
-from providers.payment import pos, vnpay
+from providers.payment import pos
 from providers.payment.vietqr import notice as wire
 from providers.postal.vnpost import codec as vnpost_wire
 from providers.sandbox.pos import BACKGROUND
@@ -884,26 +884,6 @@ def test_documented_webhooks_are_the_event_types_the_gateway_emits() -> None:
     assert set(document()["webhooks"]) == set(outbox.EVENT_TYPES)
 
 
-class Receiver:
-    """A portal's webhook receiver that answers 200 and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=200)
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Any) -> tuple[Receiver, str]:
-    hooks = Receiver()
-    app = web.Application()
-    app.router.add_post("/hooks", hooks.handle)
-    server = await aiohttp_server(app)
-    return hooks, str(server.make_url("/hooks"))
-
-
 async def post(channels: Channels, path: str, who: str = "portal", **kwargs: Any) -> Any:
     headers = {**channels.auth(who), "Idempotency-Key": uuid.uuid4().hex}
     return await channels.client.post(path, headers=headers, **kwargs)
@@ -911,24 +891,6 @@ async def post(channels: Channels, path: str, who: str = "portal", **kwargs: Any
 
 async def get(channels: Channels, path: str, who: str = "portal", **kwargs: Any) -> Any:
     return await channels.client.get(path, headers=channels.auth(who), **kwargs)
-
-
-def ipn_params(
-    attempt: dict[str, Any], secret: str = VNPAY_SECRET, **changes: str
-) -> dict[str, str]:
-    params = {
-        "vnp_Amount": str(attempt["amount"] * 100),
-        "vnp_BankCode": "NCB",
-        "vnp_PayDate": "20261122091500",
-        "vnp_ResponseCode": "00",
-        "vnp_TmnCode": VNPAY_TMN,
-        "vnp_TransactionNo": "14422574",
-        "vnp_TransactionStatus": "00",
-        "vnp_TxnRef": attempt["provider_reference"],
-        **changes,
-    }
-    params = {name: value for name, value in params.items() if value != "<drop>"}
-    return {**params, "vnp_SecureHash": vnpay.sign(secret, vnpay.canonical_query(params))}
 
 
 def pos_result(sale_id: str, status: str = "approved", amount: int = 185000) -> bytes:
@@ -966,10 +928,10 @@ async def pos_callback(channels: Channels, body: bytes, secret: str = POS_SECRET
 
 
 async def test_vnpay_attempt_refund_and_webhook_responses_match_their_schemas(
-    channels: Channels, receiver: tuple[Receiver, str]
+    channels: Channels, portal: tuple[Portal, str]
 ) -> None:
     document = await served_document(channels)
-    hooks, url = receiver
+    hooks, url = portal
     created = await post(channels, "/v1/webhook-endpoints", json={"url": url, "events": ["*"]})
     endpoint = await assert_documented(document, "post", "/v1/webhook-endpoints", created)
     assert created.status == 201 and endpoint["secret"].startswith("whsec_")
@@ -1177,12 +1139,12 @@ async def test_vnpay_callbacks_and_the_checkout_button_match_their_schemas(
     assert (unknown.status, unknown.headers["Location"]) == (303, f"/pay/{UNKNOWN_PAYMENT}")
 
     cases = [
-        (ipn_params(attempt, secret="guessed"), "97"),
-        (ipn_params(attempt, vnp_Amount="<drop>"), "99"),
-        (ipn_params(attempt, vnp_TxnRef="NOSUCHREF"), "01"),
-        (ipn_params(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100)), "04"),
-        (ipn_params(attempt), "00"),
-        (ipn_params(attempt, vnp_TransactionNo="14422575"), "02"),
+        (vnpay_ipn(attempt, secret="guessed"), "97"),
+        (vnpay_ipn(attempt, vnp_Amount="<drop>"), "99"),
+        (vnpay_ipn(attempt, vnp_TxnRef="NOSUCHREF"), "01"),
+        (vnpay_ipn(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100)), "04"),
+        (vnpay_ipn(attempt), "00"),
+        (vnpay_ipn(attempt, vnp_TransactionNo="14422575"), "02"),
     ]
     for params, rsp_code in cases:
         response = await channels.client.get("/callbacks/vnpay/ipn", params=params)
@@ -1190,11 +1152,11 @@ async def test_vnpay_callbacks_and_the_checkout_button_match_their_schemas(
         assert answer["RspCode"] == rsp_code
 
     back = await channels.client.get(
-        "/callbacks/vnpay/return", params=ipn_params(attempt), allow_redirects=False
+        "/callbacks/vnpay/return", params=vnpay_ipn(attempt), allow_redirects=False
     )
     assert (back.status, back.headers["Location"]) == (303, f"/pay/{payment['id']}")
     await assert_documented(document, "get", "/callbacks/vnpay/return", back)
-    forged = {**ipn_params(attempt), "vnp_Amount": "1"}
+    forged = {**vnpay_ipn(attempt), "vnp_Amount": "1"}
     bad = await channels.client.get("/callbacks/vnpay/return", params=forged, allow_redirects=False)
     assert bad.status == 400
     assert "<html" in await assert_documented(document, "get", "/callbacks/vnpay/return", bad)
@@ -1416,26 +1378,6 @@ async def test_vnpost_push_answers_match_their_schemas(postal: Postal) -> None:
 
 OPERATOR = "/v1/operator/orders"
 OPERATOR_ORDER = f"{OPERATOR}/{{order_id}}"
-ID_NUMBER = "079204001234"
-
-
-def handover_body(postal: Postal, kind: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "handover_id": uuid.uuid4().hex,
-        "kind": kind,
-        "at": postal.clock().isoformat(),
-        "documents": [
-            {"item": "Tờ khai đăng ký khai sinh", "original": True, "count": 1},
-            {"item": "Bản sao CCCD của người đi đăng ký", "original": False, "count": 2},
-        ],
-        "seal_number": "NP-000123",
-        "counterpart_name": "Nguyễn Văn An",
-        "counterpart_role": "citizen",
-        "identity": {"id_type": "cccd", "id_number": ID_NUMBER},
-        "proof_reference": "photo/2026/11/22/abc.jpg",
-    }
-    body.update(overrides)
-    return body
 
 
 async def operator_call(

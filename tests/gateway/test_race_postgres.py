@@ -64,6 +64,16 @@ async def two_gateways(
     await second.close()
 
 
+async def _paid_events(conn: AsyncConnection, payment_id: str) -> int:
+    """How many ``payment.paid`` events the payment has in the outbox."""
+    count = await conn.execute(
+        select(func.count())
+        .select_from(outbox_events)
+        .where(outbox_events.c.payment_id == payment_id, outbox_events.c.type == "payment.paid")
+    )
+    return int(count.scalar_one())
+
+
 async def test_bank_notice_and_vnpay_ipn_racing_on_two_processes_pay_the_bill_once(
     two_gateways: tuple[TestClient, TestClient, dict[str, str]],  # type: ignore[type-arg]
     clock: FixedClock,
@@ -109,16 +119,7 @@ async def test_bank_notice_and_vnpay_ipn_racing_on_two_processes_pay_the_bill_on
                     .order_by(attempts.c.channel)
                 )
             ).all()
-            paid_events = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(outbox_events)
-                    .where(
-                        outbox_events.c.payment_id == payment["id"],
-                        outbox_events.c.type == "payment.paid",
-                    )
-                )
-            ).scalar_one()
+            paid_events = await _paid_events(conn, payment["id"])
         reasons = sorted(str(row.review_reason) for row in money)
         problems = []
         if max(answers) >= 500:
@@ -231,14 +232,5 @@ async def test_the_same_notice_at_both_processes_at_once_is_applied_once(
         acknowledged = sorted([body["status"], body["outcome"]] for body in bodies)
         assert acknowledged == [["accepted", "applied"], ["duplicate", "applied"]]
         async with first.app[DATABASE].read() as conn:
-            paid = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(outbox_events)
-                    .where(
-                        outbox_events.c.payment_id == payment["id"],
-                        outbox_events.c.type == "payment.paid",
-                    )
-                )
-            ).scalar_one()
+            paid = await _paid_events(conn, payment["id"])
         assert paid == 1

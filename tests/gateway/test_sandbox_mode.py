@@ -7,14 +7,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from conftest import FixedClock
+from tests_support import DEMO_PORTAL, sandbox_settings, start_sandbox
 
-from config import load_settings
-from gateway.app import create_app
 from reconciliation.model import BUSINESS_TZ
 
-PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
 FINANCE = "gw_demo000002_financefinancefinancefinance0000"
 APPROVER = "gw_demo000003_approverapproverapproverappr0000"
 
@@ -26,30 +23,18 @@ async def test_a_sandbox_day_from_payment_to_reconciliation(
     clock: FixedClock,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings = load_settings(
-        environ={},
-        overrides={
-            "data_dir": str(tmp_path),
-            "port": unused_tcp_port,
-            "demo": {"api_key": PORTAL, "finance_key": FINANCE, "approver_key": APPROVER},
-        },
+    settings = sandbox_settings(
+        tmp_path, unused_tcp_port, finance_key=FINANCE, approver_key=APPROVER
     )
     assert settings.sandbox
-    client = TestClient(
-        TestServer(
-            create_app(settings, clock=clock, background=False),
-            host="127.0.0.1",
-            port=unused_tcp_port,
-        )
-    )
-    await client.start_server()
+    client = await start_sandbox(settings, clock)
     banner = capsys.readouterr().err
-    assert f"Demo portal API key:   {PORTAL}" in banner
+    assert f"Demo portal API key:   {DEMO_PORTAL}" in banner
     assert f"Demo finance API key:  {FINANCE}" in banner
     assert f"Demo approver API key: {APPROVER}" in banner
     assert "ketoan / " in banner and "truongphong / " in banner
     try:
-        portal = {"Authorization": f"Bearer {PORTAL}"}
+        portal = {"Authorization": f"Bearer {DEMO_PORTAL}"}
         created = await client.post(
             "/v1/payments",
             headers={**portal, "Idempotency-Key": "demo-1"},

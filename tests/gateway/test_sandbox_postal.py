@@ -6,49 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from conftest import AGENCY_PARTY, CITIZEN_PARTY, FixedClock
+from conftest import FixedClock
+from tests_support import DEMO_PORTAL, book_demo_delivery, sandbox_settings, start_sandbox
 
-from config import load_settings
-from gateway.app import create_app
 from gateway.keys import CARRIER_SYNC
-
-PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
 
 
 async def test_a_sandbox_delivery_from_booking_to_the_citizens_door(
     tmp_path: Any, unused_tcp_port: int, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = load_settings(
-        environ={},
-        overrides={"data_dir": str(tmp_path), "port": unused_tcp_port, "demo": {"api_key": PORTAL}},
-    )
-    client = TestClient(
-        TestServer(
-            create_app(settings, clock=clock, background=False),
-            host="127.0.0.1",
-            port=unused_tcp_port,
-        )
-    )
-    await client.start_server()
+    client = await start_sandbox(sandbox_settings(tmp_path, unused_tcp_port), clock)
     banner = capsys.readouterr().err
     operator_key = banner.split("Demo post office API key: ")[1].split()[0]
     assert "buucuc / " in banner
     try:
-        portal = {"Authorization": f"Bearer {PORTAL}"}
-        booked = await client.post(
-            "/v1/postal/orders",
-            headers={**portal, "Idempotency-Key": "demo-delivery-1"},
-            json={
-                "leg": "delivery",
-                "agency_code": "DEMO",
-                "dossier_code": "H29-1",
-                "sender": AGENCY_PARTY,
-                "recipient": CITIZEN_PARTY,
-            },
-        )
-        assert booked.status == 201, await booked.text()
-        order = await booked.json()
+        portal = {"Authorization": f"Bearer {DEMO_PORTAL}"}
+        order = await book_demo_delivery(client, "demo-delivery-1")
         assert order["status"] == "created"
         item = order["tracking_number"]
         statuses = []

@@ -12,6 +12,7 @@ from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
+from tests_support import current_run, on_fresh_engine
 
 from gateway.core.db.schema import recon_runs, statement_imports
 from gateway.core.statuses import MACHINES, POSTAL_EVENT_STATUSES
@@ -31,12 +32,7 @@ def _checks(connection: Connection) -> dict[tuple[str, str], set[str]]:
 
 
 async def test_every_status_column_allows_exactly_its_machines_values(database_url: str) -> None:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            found = await connection.run_sync(_checks)
-    finally:
-        await engine.dispose()
+    found = await on_fresh_engine(database_url, _checks)
 
     expected = {
         (machine.table_name, f"ck_{machine.table_name}_status"): set(machine.statuses)
@@ -71,16 +67,7 @@ async def test_a_status_no_machine_knows_is_refused_by_the_database(database_url
                 await conn.execute(insert(statement_imports).values(_import("approved")))
         async with engine.begin() as conn:
             await conn.execute(
-                insert(recon_runs).values(
-                    id="run_check",
-                    business_date=date(2026, 12, 3),
-                    rule_version="1",
-                    status="current",
-                    inputs={},
-                    summary={},
-                    created_by="test",
-                    created_at=NOW,
-                )
+                insert(recon_runs).values(current_run("run_check", date(2026, 12, 3), NOW))
             )
         with pytest.raises(IntegrityError):
             async with engine.begin() as conn:

@@ -12,13 +12,13 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from tests_support import pos_sale
 
 from config import load_settings
 from gateway.channels.registry import build_vnpay, pos_merchant
 from providers.common.errors import ProviderError
 from providers.common.secrets import Secret
 from providers.payment.pos import PosClient, PosError, PosMerchant
-from providers.payment.pos.codec import Sale
 from providers.payment.vietqr import VietQRError
 from providers.payment.vietqr import notice as bank_notice
 from providers.payment.vnpay import VnpayClient, VnpayError, VnpayTerminal
@@ -123,14 +123,7 @@ async def silent_provider(aiohttp_server: Any) -> AsyncIterator[str]:
     never.set()
 
 
-SALE = Sale(
-    terminal_id="DEMO-POS-01",
-    sale_id="att_timeout_1",
-    amount=135000,
-    reference="DVC0000000000A",
-    description="Le phi",
-    callback_url="https://gateway.example/callbacks/pos",
-)
+SALE = pos_sale(terminal_id="DEMO-POS-01", sale_id="att_timeout_1")
 
 
 async def test_a_pos_push_that_times_out_is_retryable_and_its_outcome_unknown(

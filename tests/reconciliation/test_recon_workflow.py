@@ -7,55 +7,48 @@ from typing import Any
 
 import pytest
 from conftest import Gateway
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from tests_support import seed_recon_run
 
-from gateway.core.db.schema import audit_log, recon_exceptions, recon_runs
+from gateway.core.db.schema import audit_log
 from gateway.core.errors import Forbidden, InvalidTransition, ValidationFailed
 from gateway.core.roles import Role
-from gateway.keys import CLOCK, DATABASE, WORKFLOW
+from gateway.keys import DATABASE, WORKFLOW
 from reconciliation.workflow import Actor
 
 DAY = date(2026, 11, 21)
 
 
-async def _seed_run(gateway: Gateway, exceptions: int = 2) -> list[str]:
-    """A current run for DAY with open exceptions (what a run with discrepancies leaves)."""
-    now = gateway.client.app[CLOCK]()
-    ids = [f"exc_test{i:022d}" for i in range(exceptions)]
-    async with gateway.client.app[DATABASE].write() as conn:
-        await conn.execute(
-            insert(recon_runs).values(
-                id="run_test0000000000000000000000", business_date=DAY, rule_version="1",
-                status="current", inputs={}, summary={}, created_by="test", created_at=now,
-            )
-        )
-        for number, exception_id in enumerate(ids):
-            await conn.execute(
-                insert(recon_exceptions).values(
-                    id=exception_id, run_id="run_test0000000000000000000000", business_date=DAY,
-                    source="bank", type="missing_in_bank", status="open", amount=185000,
-                    internal_keys=[f"payment:pay_{number}"], line_ids=[], candidates=[],
-                    fingerprint=f"fp{number}", created_at=now,
-                )
-            )
-    return ids
-
-
 async def _post(gateway: Gateway, path: str, who: str, body: Any = None) -> tuple[int, Any]:
     response = await gateway.client.post(
-        f"/v1/reconciliation{path}", json=body if body is not None else {},
+        f"/v1/reconciliation{path}",
+        json=body if body is not None else {},
         headers=gateway.auth(who),
     )
     return response.status, await response.json()
 
 
-async def test_exception_is_resolved_by_one_person_and_approved_by_another(gateway: Gateway) -> None:
-    [first, _] = await _seed_run(gateway)
-    status, resolved = await _post(
-        gateway, f"/exceptions/{first}/resolve", "finance",
-        {"resolution": "write_off", "reason": "Phí ngân hàng thu nhầm, đã đối chiếu"},
+async def _resolve(
+    gateway: Gateway,
+    exception_id: str,
+    who: str = "finance",
+    resolution: str = "write_off",
+    reason: str = "x",
+) -> tuple[int, Any]:
+    body = {"resolution": resolution, "reason": reason}
+    return await _post(gateway, f"/exceptions/{exception_id}/resolve", who, body)
+
+
+async def test_exception_is_resolved_by_one_person_and_approved_by_another(
+    gateway: Gateway,
+) -> None:
+    [first, _] = await seed_recon_run(gateway, DAY)
+    status, resolved = await _resolve(gateway, first, reason="Phí ngân hàng thu nhầm, đã đối chiếu")
+    assert (status, resolved["status"], resolved["resolved_by"]) == (
+        200,
+        "resolved",
+        resolved["resolved_by"],
     )
-    assert (status, resolved["status"], resolved["resolved_by"]) == (200, "resolved", resolved["resolved_by"])
     status, approved = await _post(gateway, f"/exceptions/{first}/approve", "approver")
     assert (status, approved["status"]) == (200, "approved")
     async with gateway.client.app[DATABASE].read() as conn:
@@ -64,9 +57,10 @@ async def test_exception_is_resolved_by_one_person_and_approved_by_another(gatew
 
 
 async def test_nobody_approves_their_own_resolution(gateway: Gateway) -> None:
-    [first, _] = await _seed_run(gateway)
-    await _post(gateway, f"/exceptions/{first}/resolve", "approver",
-                {"resolution": "manual_match", "reason": "Khớp với sao kê ngày sau"})
+    [first, _] = await seed_recon_run(gateway, DAY)
+    await _resolve(
+        gateway, first, who="approver", resolution="manual_match", reason="Khớp với sao kê ngày sau"
+    )
     status, problem = await _post(gateway, f"/exceptions/{first}/approve", "approver")
     assert (status, problem["code"]) == (409, "cannot_approve_own_resolution")
     status, _ = await _post(gateway, f"/exceptions/{first}/approve", "approver2")
@@ -74,27 +68,29 @@ async def test_nobody_approves_their_own_resolution(gateway: Gateway) -> None:
 
 
 async def test_a_finance_officer_cannot_approve(gateway: Gateway) -> None:
-    [first, _] = await _seed_run(gateway)
-    await _post(gateway, f"/exceptions/{first}/resolve", "finance",
-                {"resolution": "write_off", "reason": "x"})
+    [first, _] = await seed_recon_run(gateway, DAY)
+    await _resolve(gateway, first)
     status, problem = await _post(gateway, f"/exceptions/{first}/approve", "finance2")
     assert (status, problem["code"]) == (403, "forbidden")
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"resolution": "ignore", "reason": "x"}, "resolution"), ({"resolution": "write_off"}, "reason")],
+    [
+        ({"resolution": "ignore", "reason": "x"}, "resolution"),
+        ({"resolution": "write_off"}, "reason"),
+    ],
 )
 async def test_a_resolution_needs_a_known_kind_and_a_reason(
     gateway: Gateway, body: dict[str, str], field: str
 ) -> None:
-    [first, _] = await _seed_run(gateway)
+    [first, _] = await seed_recon_run(gateway, DAY)
     status, problem = await _post(gateway, f"/exceptions/{first}/resolve", "finance", body)
     assert (status, problem["errors"][0]["field"]) == (422, field)
 
 
 async def test_a_day_with_open_exceptions_cannot_be_closed(gateway: Gateway) -> None:
-    await _seed_run(gateway)
+    await seed_recon_run(gateway, DAY)
     status, problem = await _post(gateway, f"/days/{DAY}/close", "approver")
     assert (status, problem["code"]) == (409, "open_exceptions")
 
@@ -102,10 +98,9 @@ async def test_a_day_with_open_exceptions_cannot_be_closed(gateway: Gateway) -> 
 async def test_a_day_closes_when_every_exception_is_approved_and_is_then_immutable(
     gateway: Gateway,
 ) -> None:
-    ids = await _seed_run(gateway)
+    ids = await seed_recon_run(gateway, DAY)
     for exception_id in ids:
-        await _post(gateway, f"/exceptions/{exception_id}/resolve", "finance",
-                    {"resolution": "write_off", "reason": "Đã đối chiếu"})
+        await _resolve(gateway, exception_id, reason="Đã đối chiếu")
         status, problem = await _post(gateway, f"/days/{DAY}/close", "approver")
         assert (status, problem["code"]) == (409, "open_exceptions")  # awaiting approval
         await _post(gateway, f"/exceptions/{exception_id}/approve", "approver")
@@ -129,9 +124,8 @@ async def test_a_portal_key_cannot_touch_reconciliation(gateway: Gateway) -> Non
 
 
 async def test_exception_queue_filters_by_day_type_and_status(gateway: Gateway) -> None:
-    [first, second] = await _seed_run(gateway)
-    await _post(gateway, f"/exceptions/{first}/resolve", "finance",
-                {"resolution": "write_off", "reason": "x"})
+    [first, second] = await seed_recon_run(gateway, DAY)
+    await _resolve(gateway, first)
 
     async def ids(**params: str) -> list[str]:
         response = await gateway.client.get(
@@ -154,13 +148,8 @@ async def test_a_checker_rejects_a_resolution_and_the_exception_is_open_again(
     clears the resolution and keeps the rejection in the audit log."""
     workflow = gateway.client.app[WORKFLOW]
     checker = Actor("usr_checker", Role.FINANCE_APPROVER)
-    [first, _] = await _seed_run(gateway)
-    await _post(
-        gateway,
-        f"/exceptions/{first}/resolve",
-        "finance",
-        {"resolution": "write_off", "reason": "Phí ngân hàng thu nhầm"},
-    )
+    [first, _] = await seed_recon_run(gateway, DAY)
+    await _resolve(gateway, first, reason="Phí ngân hàng thu nhầm")
 
     with pytest.raises(Forbidden):
         await workflow.reject(Actor("usr_maker2", Role.FINANCE), first, "Không đúng")
@@ -185,11 +174,8 @@ async def test_a_checker_rejects_a_resolution_and_the_exception_is_open_again(
     assert audit[1].details["resolution"] == "write_off"
 
     # The maker resolves again; another person approves; the day can close.
-    status, resolved = await _post(
-        gateway,
-        f"/exceptions/{first}/resolve",
-        "finance",
-        {"resolution": "manual_match", "reason": "Đã có chứng từ"},
+    status, resolved = await _resolve(
+        gateway, first, resolution="manual_match", reason="Đã có chứng từ"
     )
     assert (status, resolved["status"]) == (200, "resolved")
     status, approved = await _post(gateway, f"/exceptions/{first}/approve", "approver")

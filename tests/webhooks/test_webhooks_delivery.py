@@ -4,15 +4,12 @@ events of one payment arriving in ``sequence`` order."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
-from conftest import Channels, FixedClock, Gateway, make_settings, seed
+from conftest import Channels, FixedClock, Gateway, Portal, make_settings, seed
 from sqlalchemy import select
 from standardwebhooks import Webhook
 from tests_support import pay_at_vnpay
@@ -22,46 +19,6 @@ from gateway.core.db.schema import deliveries, idempotency_keys
 from gateway.core.errors import InvalidTransition
 from gateway.core.statuses import DELIVERIES, DeliveryStatus
 from gateway.keys import DATABASE, DELIVERY
-
-
-class Portal:
-    """The portal's webhook receiver: records requests, answers what it is told to —
-    ``answers`` in turn, and 500 to the first arrival of each type in ``refuse_first``."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.answers: list[int] = []
-        self.refuse_first: set[str] = set()
-        #: (event type, sequence, the status answered), in the order the requests arrived.
-        self.answered: list[tuple[str, int, int]] = []
-        #: Run while a request is being answered (the portal acting on the gateway meanwhile).
-        self.meanwhile: Callable[[], Awaitable[None]] | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.received.append((dict(request.headers), body))
-        if self.meanwhile is not None:
-            await self.meanwhile()
-        event = json.loads(body)
-        if event["type"] in self.refuse_first:
-            self.refuse_first.discard(event["type"])
-            status = 500
-        else:
-            status = self.answers.pop(0) if self.answers else 200
-        self.answered.append((event["type"], event["data"]["sequence"], status))
-        return web.Response(status=status)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.received]
-
-
-@pytest.fixture
-async def portal(aiohttp_server: Any) -> tuple[Portal, str]:
-    receiver = Portal()
-    app = web.Application()
-    app.router.add_post("/hooks", receiver.handle)
-    server = await aiohttp_server(app)
-    return receiver, str(server.make_url("/hooks"))
 
 
 @pytest.fixture
@@ -83,6 +40,31 @@ async def register(gateway: Gateway, url: str, events: list[str] | None = None) 
     return await response.json()
 
 
+async def endpoint_call(
+    gateway: Gateway, method: str, endpoint: dict[str, Any], action: str = ""
+) -> Any:
+    """``method`` on the portal's endpoint (or on ``action`` below it), as the portal."""
+    path = f"/v1/webhook-endpoints/{endpoint['id']}{action}"
+    return await gateway.client.request(method, path, headers=gateway.auth())
+
+
+@pytest.fixture
+async def subscribed(hooks: Gateway, portal: tuple[Portal, str]) -> tuple[Portal, dict[str, Any]]:
+    """The portal subscribed to every event: its receiver, and the endpoint as created."""
+    receiver, url = portal
+    return receiver, await register(hooks, url)
+
+
+async def one_event_sent(hooks: Gateway, portal: tuple[Portal, str]) -> str:
+    """The portal subscribed to everything, one payment cancelled, and its event sent once;
+    returns the event's id."""
+    receiver, url = portal
+    await register(hooks, url)
+    await cancelled_payment(hooks)
+    assert await deliver(hooks) == 1
+    return str(receiver.received[0][0]["webhook-id"])
+
+
 async def deliver(gateway: Gateway) -> int:
     return await gateway.client.app[DELIVERY].run_until_idle()
 
@@ -94,14 +76,19 @@ async def cancel(gateway: Gateway, payment_id: str) -> None:
     assert response.status == 200
 
 
+async def cancelled_payment(gateway: Gateway) -> dict[str, Any]:
+    """A new payment, cancelled at once: one ``payment.cancelled`` event to deliver."""
+    payment = await gateway.create_payment()
+    await cancel(gateway, payment["id"])
+    return payment
+
+
 async def test_cancelled_payment_is_announced_with_a_verifiable_signature(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    receiver, url = portal
-    endpoint = await register(hooks, url)
+    receiver, endpoint = subscribed
     assert endpoint["secret"].startswith("whsec_")
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    payment = await cancelled_payment(hooks)
 
     assert await deliver(hooks) == 1
     [(headers, body)] = receiver.received
@@ -113,11 +100,11 @@ async def test_cancelled_payment_is_announced_with_a_verifiable_signature(
     assert headers["webhook-id"] == verified["id"]
 
 
-async def test_sequence_grows_per_payment(hooks: Gateway, portal: tuple[Portal, str]) -> None:
-    receiver, url = portal
-    await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+async def test_sequence_grows_per_payment(
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
+) -> None:
+    receiver, _ = subscribed
+    payment = await cancelled_payment(hooks)
     other = await hooks.create_payment()
     hooks.clock.advance(minutes=16)
     await hooks.client.get(f"/v1/payments/{other['id']}", headers=hooks.auth())  # expires it
@@ -136,8 +123,7 @@ async def test_endpoint_receives_only_the_events_it_subscribed_to(
 ) -> None:
     receiver, url = portal
     await register(hooks, url, events=["payment.paid"])
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     assert await deliver(hooks) == 0
     assert receiver.received == []
 
@@ -148,8 +134,7 @@ async def test_failed_delivery_is_retried_later_with_the_same_webhook_id(
     receiver, url = portal
     receiver.answers = [500, 503]
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
 
     assert await deliver(hooks) == 1  # 500, then nothing is due until the back-off passes
     assert await deliver(hooks) == 0
@@ -175,8 +160,7 @@ async def test_delivery_gives_up_after_the_schedule_spanning_three_days(
     receiver, url = portal
     receiver.answers = [500] * 100
     await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     started = hooks.clock()
     # Hour by hour until the delivery is final; the schedule with its ±20 % jitter lasts at
     # most about five days, so eight days bound the loop.
@@ -195,13 +179,13 @@ async def test_delivery_gives_up_after_the_schedule_spanning_three_days(
     assert last - first >= 72 * 3600
 
 
-async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, str]) -> None:
-    receiver, url = portal
+async def test_410_disables_the_endpoint(
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
+) -> None:
+    receiver, endpoint = subscribed
     receiver.answers = [410]
-    endpoint = await register(hooks, url)
     for _ in range(2):
-        payment = await hooks.create_payment()
-        await cancel(hooks, payment["id"])
+        await cancelled_payment(hooks)
     await deliver(hooks)
     listing = await (await hooks.client.get("/v1/webhook-endpoints", headers=hooks.auth())).json()
     [view] = listing["data"]
@@ -210,8 +194,7 @@ async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, s
         "disabled",
         "gone",
     )
-    third = await hooks.create_payment()
-    await cancel(hooks, third["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     assert len(receiver.received) <= 2  # nothing after the 410 answer's batch
 
@@ -219,12 +202,8 @@ async def test_410_disables_the_endpoint(hooks: Gateway, portal: tuple[Portal, s
 async def test_manual_redelivery_sends_a_delivered_event_again(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
-    await deliver(hooks)
-    event_id = receiver.received[0][0]["webhook-id"]
+    receiver, _ = portal
+    event_id = await one_event_sent(hooks, portal)
 
     response = await hooks.client.post(f"/v1/events/{event_id}/redeliver", headers=hooks.auth())
     assert response.status == 202
@@ -236,13 +215,9 @@ async def test_manual_redelivery_sends_a_delivered_event_again(
 async def test_redelivery_of_an_event_waiting_for_its_retry_sends_it_now(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
+    receiver, _ = portal
     receiver.answers = [500]
-    await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
-    assert await deliver(hooks) == 1  # 500: the next try is seconds away
-    event_id = receiver.received[0][0]["webhook-id"]
+    event_id = await one_event_sent(hooks, portal)  # 500: the next try is seconds away
 
     response = await hooks.client.post(f"/v1/events/{event_id}/redeliver", headers=hooks.auth())
     assert response.status == 202
@@ -253,19 +228,17 @@ async def test_redelivery_of_an_event_waiting_for_its_retry_sends_it_now(
 
 
 async def test_endpoint_deleted_while_a_delivery_is_in_flight_is_not_retried(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    receiver, url = portal
+    receiver, endpoint = subscribed
     receiver.answers = [500]
-    endpoint = await register(hooks, url)
 
     async def delete_endpoint() -> None:
         path = f"/v1/webhook-endpoints/{endpoint['id']}"
         assert (await hooks.client.delete(path, headers=hooks.auth())).status == 204
 
     receiver.meanwhile = delete_endpoint
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     assert await deliver(hooks) == 1
     receiver.meanwhile = None
 
@@ -279,12 +252,7 @@ async def test_endpoint_deleted_while_a_delivery_is_in_flight_is_not_retried(
 async def test_other_clients_cannot_see_or_redeliver_an_event(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
-    await deliver(hooks)
-    event_id = receiver.received[0][0]["webhook-id"]
+    event_id = await one_event_sent(hooks, portal)
     for method in ("get", "post"):
         path = f"/v1/events/{event_id}" + ("/redeliver" if method == "post" else "")
         response = await getattr(hooks.client, method)(path, headers=hooks.auth("other"))
@@ -292,18 +260,12 @@ async def test_other_clients_cannot_see_or_redeliver_an_event(
 
 
 async def test_rotation_signs_with_both_secrets_during_the_overlap(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    receiver, url = portal
-    endpoint = await register(hooks, url)
-    rotated = await (
-        await hooks.client.post(
-            f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=hooks.auth()
-        )
-    ).json()
+    receiver, endpoint = subscribed
+    rotated = await (await endpoint_call(hooks, "POST", endpoint, "/rotate-secret")).json()
     assert rotated["secret"] != endpoint["secret"]
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     [(headers, body)] = receiver.received
     assert len(headers["webhook-signature"].split(" ")) == 2
@@ -312,41 +274,32 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(
 
     hooks.clock.advance(hours=25)  # the overlap is over: only the new secret signs
     receiver.received.clear()
-    second = await hooks.create_payment()
-    await cancel(hooks, second["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     [(headers, _)] = receiver.received
     assert len(headers["webhook-signature"].split(" ")) == 1
 
 
 async def test_deleted_endpoint_gets_nothing_more(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    _, url = portal
-    endpoint = await register(hooks, url)
-    response = await hooks.client.delete(
-        f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth()
-    )
+    _, endpoint = subscribed
+    response = await endpoint_call(hooks, "DELETE", endpoint)
     assert response.status == 204
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     assert await deliver(hooks) == 0
     listing = await (await hooks.client.get("/v1/webhook-endpoints", headers=hooks.auth())).json()
     assert listing["data"] == []
-    again = await hooks.client.delete(
-        f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth()
-    )
+    again = await endpoint_call(hooks, "DELETE", endpoint)
     assert again.status == 404
 
 
 async def test_endpoint_deliveries_are_listed_with_their_attempts(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    _, url = portal
-    endpoint = await register(hooks, url)
+    _, endpoint = subscribed
     for _ in range(3):
-        payment = await hooks.create_payment()
-        await cancel(hooks, payment["id"])
+        await cancelled_payment(hooks)
     await deliver(hooks)
     path = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
     first = await (await hooks.client.get(path, params={"limit": "2"}, headers=hooks.auth())).json()
@@ -410,11 +363,7 @@ async def test_retried_creation_returns_the_same_endpoint_and_its_current_secret
     first = await (
         await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)
     ).json()
-    rotated = await (
-        await hooks.client.post(
-            f"/v1/webhook-endpoints/{first['id']}/rotate-secret", headers=hooks.auth()
-        )
-    ).json()
+    rotated = await (await endpoint_call(hooks, "POST", first, "/rotate-secret")).json()
     replay = await hooks.client.post("/v1/webhook-endpoints", json=body, headers=headers)
     again = await replay.json()
     assert replay.headers["Idempotent-Replayed"] == "true"
@@ -425,29 +374,22 @@ async def test_retried_creation_returns_the_same_endpoint_and_its_current_secret
 
 
 async def test_deleted_endpoint_deliveries_are_gone_too(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    _, url = portal
-    endpoint = await register(hooks, url)
-    await hooks.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=hooks.auth())
-    response = await hooks.client.get(
-        f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=hooks.auth()
-    )
+    _, endpoint = subscribed
+    await endpoint_call(hooks, "DELETE", endpoint)
+    response = await endpoint_call(hooks, "GET", endpoint, "/deliveries")
     assert response.status == 404
 
 
 async def test_an_endpoint_disabled_by_410_cannot_be_rotated(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    receiver, url = portal
+    receiver, endpoint = subscribed
     receiver.answers = [410]
-    endpoint = await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
-    response = await hooks.client.post(
-        f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=hooks.auth()
-    )
+    response = await endpoint_call(hooks, "POST", endpoint, "/rotate-secret")
     assert (response.status, (await response.json())["code"]) == (409, "invalid_transition")
 
 
@@ -465,6 +407,17 @@ async def paid_twice(channels: Channels) -> str:
     return str(payment["id"])
 
 
+async def paid_twice_refusing_the_first_paid(
+    channels: Channels, portal: tuple[Portal, str]
+) -> Portal:
+    """``paid_twice`` with the portal subscribed, its first ``payment.paid`` answered 500."""
+    receiver, url = portal
+    receiver.refuse_first = {"payment.paid"}
+    await register(channels, url)
+    await paid_twice(channels)
+    return receiver
+
+
 async def deliver_all(channels: Channels) -> None:
     """Run the worker, letting the clock pass each back-off, until nothing is left."""
     for _ in range(10):
@@ -476,10 +429,7 @@ async def deliver_all(channels: Channels) -> None:
 async def test_paid_reaches_the_portal_before_the_review_even_when_its_first_try_fails(
     channels: Channels, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    receiver.refuse_first = {"payment.paid"}
-    await register(channels, url)
-    await paid_twice(channels)
+    receiver = await paid_twice_refusing_the_first_paid(channels, portal)
 
     await deliver_all(channels)
 
@@ -493,12 +443,8 @@ async def test_paid_reaches_the_portal_before_the_review_even_when_its_first_try
 async def test_a_failing_payment_does_not_hold_back_another_payment(
     channels: Channels, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    receiver.refuse_first = {"payment.paid"}
-    await register(channels, url)
-    await paid_twice(channels)
-    other = await channels.create_payment()
-    await cancel(channels, other["id"])
+    receiver = await paid_twice_refusing_the_first_paid(channels, portal)
+    await cancelled_payment(channels)
 
     await deliver(channels)  # the paid bill waits for its back-off; the other is delivered
 
@@ -508,12 +454,9 @@ async def test_a_failing_payment_does_not_hold_back_another_payment(
 
 
 async def test_a_batch_status_move_the_delivery_table_forbids_changes_nothing(
-    hooks: Gateway, portal: tuple[Portal, str]
+    hooks: Gateway, subscribed: tuple[Portal, dict[str, Any]]
 ) -> None:
-    _, url = portal
-    await register(hooks, url)
-    payment = await hooks.create_payment()
-    await cancel(hooks, payment["id"])
+    await cancelled_payment(hooks)
     await deliver(hooks)
     db = hooks.client.app[DATABASE]
     async with db.read() as conn:

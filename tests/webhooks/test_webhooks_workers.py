@@ -8,6 +8,7 @@ import contextlib
 import json
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,51 @@ async def worker(url: str, clock: FixedClock, batch_size: int) -> int:
         await db.close()
 
 
+async def _gateway_and_portal(
+    aiohttp_client: Any,
+    aiohttp_server: Any,
+    postgres_url: str,
+    receive: Callable[[web.Request], Awaitable[web.Response]],
+) -> tuple[Any, FixedClock, str]:
+    """The gateway on PostgreSQL without its background loops, and a portal whose webhook
+    receiver runs ``receive``; returns the gateway's client, its clock and the hooks URL."""
+    portal = web.Application()
+    portal.router.add_post("/hooks", receive)
+    server = await aiohttp_server(portal)
+    clock = FixedClock(datetime.now(UTC))
+    settings = make_settings(postgres_url, webhooks={"allow_private_urls": True})
+    client = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    return client, clock, str(server.make_url("/hooks"))
+
+
+async def _subscribe(client: Any, hooks: str) -> dict[str, str]:
+    """Seed the gateway and subscribe the portal to every event; returns the portal's auth."""
+    keys = await seed(client)
+    auth = {"Authorization": f"Bearer {keys['portal']}"}
+    response = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": hooks, "events": ["*"]},
+        headers={**auth, "Idempotency-Key": "endpoint"},
+    )
+    assert response.status == 201
+    return auth
+
+
+async def _new_payment(client: Any, auth: dict[str, str]) -> str:
+    created = await client.post(
+        "/v1/payments",
+        json={
+            "agency_code": "HCM",
+            "dossier_code": "HS-1",
+            "payer": {"name": "An"},
+            "items": [{"kind": "fee", "description": "Phí", "amount": 1000}],
+        },
+        headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    payment_id: str = (await created.json())["id"]
+    return payment_id
+
+
 async def test_two_workers_deliver_every_event_exactly_once(
     aiohttp_client: Any, aiohttp_server: Any, postgres_url: str
 ) -> None:
@@ -64,35 +110,14 @@ async def test_two_workers_deliver_every_event_exactly_once(
         in_flight -= 1
         return web.Response(status=204)
 
-    receiver = web.Application()
-    receiver.router.add_post("/hooks", receive)
-    server = await aiohttp_server(receiver)
-
-    clock = FixedClock(datetime.now(UTC))
-    settings = make_settings(postgres_url, webhooks={"allow_private_urls": True})
-    client = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    client, clock, hooks = await _gateway_and_portal(
+        aiohttp_client, aiohttp_server, postgres_url, receive
+    )
     try:
-        keys = await seed(client)
-        auth = {"Authorization": f"Bearer {keys['portal']}"}
-        response = await client.post(
-            "/v1/webhook-endpoints",
-            json={"url": str(server.make_url("/hooks")), "events": ["*"]},
-            headers={**auth, "Idempotency-Key": "endpoint"},
-        )
-        assert response.status == 201
+        auth = await _subscribe(client, hooks)
         for _ in range(EVENTS):
-            created = await client.post(
-                "/v1/payments",
-                json={
-                    "agency_code": "HCM",
-                    "dossier_code": "HS-1",
-                    "payer": {"name": "An"},
-                    "items": [{"kind": "fee", "description": "Phí", "amount": 1000}],
-                },
-                headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
-            )
-            payment = await created.json()
-            await client.post(f"/v1/payments/{payment['id']}/cancel", headers=auth)
+            payment_id = await _new_payment(client, auth)
+            await client.post(f"/v1/payments/{payment_id}/cancel", headers=auth)
 
         first, second = await asyncio.gather(
             worker(postgres_url, clock, 25), worker(postgres_url, clock, 25)
@@ -123,34 +148,12 @@ async def test_two_workers_deliver_the_events_of_each_payment_in_sequence_order(
         accepted.setdefault(payment_id, []).append(sequence)
         return web.Response(status=204)
 
-    receiver = web.Application()
-    receiver.router.add_post("/hooks", receive)
-    server = await aiohttp_server(receiver)
-    clock = FixedClock(datetime.now(UTC))
-    settings = make_settings(postgres_url, webhooks={"allow_private_urls": True})
-    client = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    client, clock, hooks = await _gateway_and_portal(
+        aiohttp_client, aiohttp_server, postgres_url, receive
+    )
     try:
-        keys = await seed(client)
-        auth = {"Authorization": f"Bearer {keys['portal']}"}
-        response = await client.post(
-            "/v1/webhook-endpoints",
-            json={"url": str(server.make_url("/hooks")), "events": ["*"]},
-            headers={**auth, "Idempotency-Key": "endpoint"},
-        )
-        assert response.status == 201
-        payment_ids = []
-        for _ in range(PAYMENTS):
-            created = await client.post(
-                "/v1/payments",
-                json={
-                    "agency_code": "HCM",
-                    "dossier_code": "HS-1",
-                    "payer": {"name": "An"},
-                    "items": [{"kind": "fee", "description": "Phí", "amount": 1000}],
-                },
-                headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
-            )
-            payment_ids.append((await created.json())["id"])
+        auth = await _subscribe(client, hooks)
+        payment_ids = [await _new_payment(client, auth) for _ in range(PAYMENTS)]
         # Several events per payment, written by the real outbox, interleaved across payments.
         async with client.app[DATABASE].write() as conn:
             for _ in range(PER_PAYMENT):

@@ -9,7 +9,14 @@ from typing import Any
 
 from conftest import Postal
 from sqlalchemy import func, select
-from tests_support import outbox_types
+from tests_support import (
+    ID_NUMBER,
+    book_demo_delivery,
+    handover_body,
+    outbox_types,
+    sandbox_settings,
+    start_sandbox,
+)
 
 from gateway.core.db.schema import attempts, outbox_events, postal_events, postal_handovers
 from gateway.core.roles import Role
@@ -18,7 +25,6 @@ from gateway.services.clients import create_client
 from gateway.services.postal import offices
 
 ORDERS = "/v1/operator/orders"
-ID_NUMBER = "079204001234"
 
 
 def at(postal: Postal) -> str:
@@ -48,28 +54,16 @@ async def report(
     return await post(postal, f"{ORDERS}/{order_id}/events", body, who)
 
 
-def handover_body(postal: Postal, kind: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "handover_id": uuid.uuid4().hex,
-        "kind": kind,
-        "at": at(postal),
-        "documents": [
-            {"item": "Quyết định cấp giấy phép", "original": True, "count": 1},
-            {"item": "Bản sao giấy khai sinh", "original": False, "count": 2},
-        ],
-        "seal_number": "NP-000123",
-        "counterpart_name": "Nguyễn Văn An",
-        "counterpart_role": "citizen",
-        "identity": {"id_type": "cccd", "id_number": ID_NUMBER},
-        "proof_reference": "photo/2026/11/22/abc.jpg",
-    }
-    body.update(overrides)
-    return body
-
-
 async def handover(postal: Postal, order_id: str, kind: str, **overrides: Any) -> Any:
     body = handover_body(postal, kind, **overrides)
     return await post(postal, f"{ORDERS}/{order_id}/handovers", body)
+
+
+async def emitted(postal: Postal, order_id: str) -> list[str]:
+    """The order's outbox events in order, without the ``postal.order.`` every type starts with."""
+    types = await outbox_types(postal, order_id)
+    assert all(name.startswith("postal.order.") for name in types), types
+    return [name.removeprefix("postal.order.") for name in types]
 
 
 async def count(postal: Postal, table: Any, *where: Any) -> int:
@@ -161,10 +155,7 @@ async def test_accepting_an_order_is_recorded_once_and_announced(postal: Postal)
     postal.clock.advance(minutes=1)
     status, again, _ = await post(postal, f"{ORDERS}/{order['id']}/accept")
     assert (status, again["accepted_at"]) == (200, view["accepted_at"])
-    assert await outbox_types(postal, order["id"]) == [
-        "postal.order.created",
-        "postal.order.updated",
-    ]
+    assert await emitted(postal, order["id"]) == ["created", "updated"]
 
     db, clock = postal.client.app[DATABASE], postal.clock
     client_id, postal.keys["colleague"] = await create_client(
@@ -207,10 +198,7 @@ async def test_an_operator_event_moves_the_order_and_an_older_one_is_only_stored
         ("operator", "picked_up", True),
         ("operator", "picking_up", False),
     ]
-    assert await outbox_types(postal, order["id"]) == [
-        "postal.order.created",
-        "postal.order.picked_up",
-    ]
+    assert await emitted(postal, order["id"]) == ["created", "picked_up"]
 
 
 async def test_a_duplicate_operator_event_id_with_other_content_is_refused_and_changes_nothing(
@@ -305,10 +293,7 @@ async def test_a_handover_keeps_the_identity_number_sealed_and_masked(postal: Po
     assert ID_NUMBER not in json.dumps([str(value) for value in row], ensure_ascii=False)
     assert row.id_number_masked == "********1234"
     assert row.id_number_sealed.startswith("v1.t1.")
-    assert await outbox_types(postal, order["id"]) == [
-        "postal.order.created",
-        "postal.order.picked_up",
-    ]
+    assert await emitted(postal, order["id"]) == ["created", "picked_up"]
 
 
 async def test_a_handover_sent_again_is_recognised_and_another_with_its_id_refused(
@@ -344,11 +329,7 @@ async def test_cod_collected_on_delivery_pays_the_linked_payment(postal: Postal)
     view = await postal.order(order["id"])
     assert (view["status"], view["cod_collected"]) == ("delivered", payment["amount"])
     assert await payment_status(postal, payment["id"]) == "paid"
-    assert await outbox_types(postal, order["id"]) == [
-        "postal.order.created",
-        "postal.order.picked_up",
-        "postal.order.delivered",
-    ]
+    assert await emitted(postal, order["id"]) == ["created", "picked_up", "delivered"]
 
 
 async def test_cod_of_another_amount_is_refused_and_changes_nothing(postal: Postal) -> None:
@@ -363,7 +344,7 @@ async def test_cod_of_another_amount_is_refused_and_changes_nothing(postal: Post
     assert await payment_status(postal, payment["id"]) == "pending"
     assert await count(postal, postal_handovers) == 0
     assert await count(postal, attempts, attempts.c.channel == "cod") == 0
-    assert await outbox_types(postal, order["id"]) == ["postal.order.created"]
+    assert await emitted(postal, order["id"]) == ["created"]
 
 
 async def test_cod_on_an_order_without_cod_is_refused(postal: Postal) -> None:
@@ -393,11 +374,7 @@ async def test_a_dossier_handed_to_the_agency_starts_the_processing_clock(postal
     view = await postal.order(order["id"])
     assert view["status"] == "delivered"
     assert view["handed_over_at"] == handed_at.replace("+00:00", "Z")
-    assert await outbox_types(postal, order["id"]) == [
-        "postal.order.created",
-        "postal.order.picked_up",
-        "postal.order.delivered",
-    ]
+    assert await emitted(postal, order["id"]) == ["created", "picked_up", "delivered"]
     detail = await postal.client.get(f"{ORDERS}/{order['id']}", headers=postal.auth("operator"))
     kinds = [h["kind"] for h in (await detail.json())["handovers"]]
     assert kinds == ["collected", "delivered"]
@@ -405,45 +382,18 @@ async def test_a_dossier_handed_to_the_agency_starts_the_processing_clock(postal
 
 # -- the sandbox -------------------------------------------------------------------------
 
-DEMO_PORTAL = "gw_demo000001_sandboxsandboxsandboxsandbox0000"
-
 
 async def test_the_sandbox_post_office_serves_the_demo_agency_with_a_fresh_key_each_start(
     tmp_path: Any, unused_tcp_port: int, clock: Any
 ) -> None:
-    from aiohttp.test_utils import TestClient, TestServer
-    from conftest import AGENCY_PARTY, CITIZEN_PARTY
-
-    from config import load_settings
-    from gateway.app import create_app
     from gateway.pages.operator import seed_demo_operator
 
-    settings = load_settings(
-        environ={},
-        overrides={
-            "data_dir": str(tmp_path),
-            "port": unused_tcp_port,
-            "demo": {"api_key": DEMO_PORTAL},
-        },
-    )
-    app = create_app(settings, clock=clock, background=False)
-    client = TestClient(TestServer(app, host="127.0.0.1", port=unused_tcp_port))
-    await client.start_server()
+    client = await start_sandbox(sandbox_settings(tmp_path, unused_tcp_port), clock)
+    app = client.app
     try:
         old_key, _ = await seed_demo_operator(app)
         key, password = await seed_demo_operator(app)  # the next start
-        booked = await client.post(
-            "/v1/postal/orders",
-            headers={"Authorization": f"Bearer {DEMO_PORTAL}", "Idempotency-Key": "demo-1"},
-            json={
-                "leg": "delivery",
-                "agency_code": "DEMO",
-                "dossier_code": "H29-1",
-                "sender": AGENCY_PARTY,
-                "recipient": CITIZEN_PARTY,
-            },
-        )
-        assert booked.status == 201, await booked.text()
+        await book_demo_delivery(client, "demo-1")
         answer = await client.get(ORDERS, headers={"Authorization": f"Bearer {key}"})
         orders = (await answer.json())["data"]
         assert [o["post_office"]["code"] for o in orders] == ["BC-DEMO"]

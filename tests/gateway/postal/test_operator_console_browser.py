@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from conftest import Postal
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, Page, expect
+from tests_support import collect_errors, sign_in
 
 from gateway.core.roles import Role
 from gateway.keys import DATABASE, STAFF
@@ -46,13 +47,7 @@ async def counter(browser: Browser, postal: Postal) -> AsyncIterator[Counter]:
     context = await browser.new_context(viewport=DESKTOP, locale="vi-VN")
     page = await context.new_page()
     desk = Counter(page, str(postal.client.make_url("")).rstrip("/"))
-    page.on("pageerror", lambda error: desk.errors.append(f"pageerror: {error}"))
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            desk.errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
+    collect_errors(page, desk.errors)
     try:
         yield desk
     finally:
@@ -68,10 +63,7 @@ async def test_an_operator_delivers_a_result_and_prints_the_handover_record(
     postal.clock.advance(minutes=20)
 
     # Sign in on the staff login; a postal operator lands on today's work.
-    await page.goto(counter.base + "/console/login")
-    await page.get_by_label("Tên đăng nhập").fill("buudien")
-    await page.get_by_label("Mật khẩu").fill(PASSWORD)
-    await page.get_by_role("button", name="Đăng nhập").click()
+    await sign_in(page, counter.base, "buudien", PASSWORD)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Việc hôm nay – 22/11/2026")
     await expect(page.get_by_test_id("who")).to_have_text("Lê Văn Bưu · Nhân viên bưu chính")
     deliveries = page.get_by_test_id("deliveries")

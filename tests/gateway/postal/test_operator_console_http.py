@@ -4,14 +4,13 @@ databases. The browser flow is in ``test_operator_console_browser.py``."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from conftest import Postal
 from sqlalchemy import func, select
+from tests_support import ID_NUMBER, StaffSession, staff_login
 
 from gateway.core.db.schema import postal_events, postal_handovers
 from gateway.core.roles import Role
@@ -19,21 +18,6 @@ from gateway.keys import DATABASE, STAFF
 from gateway.services.postal import offices
 
 PASSWORD = "mat-khau-buu-cuc-2026"
-ID_NUMBER = "079204001234"
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-_LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
-
-
-@dataclass
-class Session:
-    token: str
-    csrf: str
-    location: str
-    cookie_path: str
-
-    @property
-    def cookie(self) -> dict[str, str]:
-        return {"Cookie": f"gw_session={self.token}"}
 
 
 @pytest.fixture
@@ -52,25 +36,8 @@ async def staffed(postal: Postal) -> Postal:
     return postal
 
 
-async def login(postal: Postal, username: str, home: str = "/operator") -> Session:
-    client = postal.client
-    form = await client.get("/console/login")
-    token = _LOGIN_TOKEN.search(await form.text())
-    assert token
-    response = await client.post(
-        "/console/login",
-        data={"username": username, "password": PASSWORD, "login_token": token.group(1)},
-        headers={"Cookie": f"gw_login={form.cookies['gw_login'].value}"},
-        allow_redirects=False,
-    )
-    assert response.status == 303, await response.text()
-    cookie = response.cookies["gw_session"]
-    page = await client.get(
-        home, headers={"Cookie": f"gw_session={cookie.value}"}, allow_redirects=False
-    )
-    found = _CSRF.search(await page.text())
-    assert found
-    return Session(cookie.value, found.group(1), response.headers["Location"], cookie["path"])
+async def login(postal: Postal, username: str, home: str = "/operator") -> StaffSession:
+    return await staff_login(postal.client, username, PASSWORD, home)
 
 
 def local(postal: Postal) -> str:
@@ -78,7 +45,7 @@ def local(postal: Postal) -> str:
     return (postal.clock() + timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M")
 
 
-async def post_form(postal: Postal, session: Session, path: str, **fields: str) -> Any:
+async def post_form(postal: Postal, session: StaffSession, path: str, **fields: str) -> Any:
     return await postal.client.post(
         path,
         data={"csrf": session.csrf, **fields},
@@ -87,7 +54,7 @@ async def post_form(postal: Postal, session: Session, path: str, **fields: str) 
     )
 
 
-async def get(postal: Postal, session: Session, path: str) -> Any:
+async def get(postal: Postal, session: StaffSession, path: str) -> Any:
     return await postal.client.get(path, headers=session.cookie, allow_redirects=False)
 
 
@@ -193,15 +160,13 @@ async def test_an_event_typed_in_the_console_moves_the_order(staffed: Postal) ->
     session = await login(staffed, "buudien")
     staffed.clock.advance(minutes=10)
     path = f"/operator/orders/{order['id']}"
-    response = await post_form(
-        staffed,
-        session,
-        f"{path}/events",
-        event_id="web-ev1",
-        status="picked_up",
-        occurred_at=local(staffed),
-        note="Đã nhận kết quả tại bộ phận một cửa",
-    )
+    event = {
+        "event_id": "web-ev1",
+        "status": "picked_up",
+        "occurred_at": local(staffed),
+        "note": "Đã nhận kết quả tại bộ phận một cửa",
+    }
+    response = await post_form(staffed, session, f"{path}/events", **event)
     assert (response.status, response.headers["Location"]) == (303, f"{path}?msg=event")
     page = await (await get(staffed, session, response.headers["Location"])).text()
     assert "Đã ghi nhận sự kiện" in page
@@ -210,15 +175,7 @@ async def test_an_event_typed_in_the_console_moves_the_order(staffed: Postal) ->
     assert (view["status"], view["events"][-1]["source"]) == ("picked_up", "staff")
 
     # The same form sent again (a double click) is recognised, not recorded twice.
-    again = await post_form(
-        staffed,
-        session,
-        f"{path}/events",
-        event_id="web-ev1",
-        status="picked_up",
-        occurred_at=local(staffed),
-        note="Đã nhận kết quả tại bộ phận một cửa",
-    )
+    again = await post_form(staffed, session, f"{path}/events", **event)
     assert again.status == 303
     assert len((await staffed.order(order["id"]))["events"]) == 2
 

@@ -125,6 +125,15 @@ async def test_after_a_cancellation_the_dossier_can_be_booked_again(postal: Post
 # -- pushes -----------------------------------------------------------------------------------
 
 
+async def vnpost_events(postal: Postal) -> list[Any]:
+    """The carrier pushes stored as provider events, whatever became of them."""
+    async with postal.client.app[DATABASE].read() as conn:
+        rows = await conn.execute(
+            select(provider_events).where(provider_events.c.provider == "vnpost")
+        )
+        return list(rows.all())
+
+
 def signed_push(item_code: str, status: int, time: str, key: str = VNPOST_WEBHOOK_KEY) -> Any:
     body = json.dumps({"item_code": item_code, "status": status, "time": time}).encode()
     signature = webhook_signature(key.encode(), item_code, status, time)
@@ -170,12 +179,7 @@ async def test_a_push_for_an_unknown_item_is_stored_acknowledged_and_not_applied
     body, headers = signed_push("EB999999995VN", 5, "22/11/2026 09:30:00")
     status, answer = await push(postal, body, headers)
     assert (status, answer["outcome"]) == (200, "unknown_order")
-    async with postal.client.app[DATABASE].read() as conn:
-        stored = (
-            await conn.execute(
-                select(provider_events).where(provider_events.c.provider == "vnpost")
-            )
-        ).one()
+    [stored] = await vnpost_events(postal)
     assert (stored.outcome, json.loads(stored.payload)["item_code"]) == (
         "unknown_order",
         "EB999999995VN",
@@ -407,11 +411,6 @@ async def test_an_oversized_push_is_refused_before_it_is_read_and_stores_nothing
     padded = body[:-1] + b',"note":"' + b"x" * 70_000 + b'"}'
     status, problem = await push(postal, padded, headers)
     assert (status, problem["code"]) == (413, "payload_too_large")
-    async with postal.client.app[DATABASE].read() as conn:
-        stored = (
-            await conn.execute(
-                select(provider_events).where(provider_events.c.provider == "vnpost")
-            )
-        ).all()
+    stored = await vnpost_events(postal)
     assert stored == []
     assert (await postal.order(order["id"]))["status"] == "created"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,55 +183,54 @@ class ScriptedCarrier:
         return web.Response(status=status, body=body, content_type="application/json")
 
 
-async def _scripted(
-    aiohttp_server: Any, clock: FixedClock, answers: list[tuple[int, bytes]]
-) -> tuple[ScriptedCarrier, VnpostAccount]:
-    carrier = ScriptedCarrier(answers)
-    server = await aiohttp_server(carrier.app())
-    account = VnpostAccount("u", "p", "KH001", str(server.make_url("/")))
-    return carrier, account
+Script = Callable[..., Awaitable[tuple[ScriptedCarrier, VnpostClient]]]
 
 
-async def test_create_on_5xx_is_outcome_unknown_and_sent_once(
-    aiohttp_server: Any, clock: FixedClock
-) -> None:
-    carrier, account = await _scripted(aiohttp_server, clock, [(502, b"")])
+@pytest.fixture
+async def scripted(aiohttp_server: Any, clock: FixedClock) -> AsyncIterator[Script]:
+    """Start a carrier answering ``answers`` and return it with a client of it (5 s timeout,
+    any other client options passed on)."""
     async with aiohttp.ClientSession() as session:
-        client = VnpostClient(session, account, 5, clock)
-        with pytest.raises(VnpostError) as caught:
-            await client.create_order(ORDER)
+
+        async def start(
+            answers: list[tuple[int, bytes]], **options: Any
+        ) -> tuple[ScriptedCarrier, VnpostClient]:
+            carrier = ScriptedCarrier(answers)
+            server = await aiohttp_server(carrier.app())
+            account = VnpostAccount("u", "p", "KH001", str(server.make_url("/")))
+            return carrier, VnpostClient(session, account, 5, clock, **options)
+
+        yield start
+
+
+async def test_create_on_5xx_is_outcome_unknown_and_sent_once(scripted: Script) -> None:
+    carrier, client = await scripted([(502, b"")])
+    with pytest.raises(VnpostError) as caught:
+        await client.create_order(ORDER)
     assert caught.value.code == "outcome_unknown"
     assert carrier.calls == ["POST /api/orders"]
 
 
-async def test_reads_are_retried_on_5xx(aiohttp_server: Any, clock: FixedClock) -> None:
+async def test_reads_are_retried_on_5xx(scripted: Script) -> None:
     order = b'{"item_code":"EB123456789VN","sale_order_code":"R1","status":5,"events":[]}'
-    carrier, account = await _scripted(aiohttp_server, clock, [(503, b""), (200, order)])
-    async with aiohttp.ClientSession() as session:
-        client = VnpostClient(session, account, 5, clock, read_wait_seconds=0.01)
-        state = await client.get_order("EB123456789VN")
+    carrier, client = await scripted([(503, b""), (200, order)], read_wait_seconds=0.01)
+    state = await client.get_order("EB123456789VN")
     assert state.status == "picked_up"
     assert len(carrier.calls) == 2
 
 
-async def test_malformed_answer_is_malformed(aiohttp_server: Any, clock: FixedClock) -> None:
-    _carrier, account = await _scripted(aiohttp_server, clock, [(200, b"<html>oops</html>")])
-    async with aiohttp.ClientSession() as session:
-        client = VnpostClient(session, account, 5, clock)
-        with pytest.raises(VnpostError, match="malformed"):
-            await client.history("EB123456789VN")
-        with pytest.raises(VnpostError, match="malformed"):
-            await client.create_order(ORDER)
+async def test_malformed_answer_is_malformed(scripted: Script) -> None:
+    _, client = await scripted([(200, b"<html>oops</html>")])
+    with pytest.raises(VnpostError, match="malformed"):
+        await client.history("EB123456789VN")
+    with pytest.raises(VnpostError, match="malformed"):
+        await client.create_order(ORDER)
 
 
-async def test_persistent_401_after_renewal_is_unauthorized(
-    aiohttp_server: Any, clock: FixedClock
-) -> None:
-    carrier, account = await _scripted(aiohttp_server, clock, [(401, b'{"code":"UNAUTHORIZED"}')])
-    async with aiohttp.ClientSession() as session:
-        client = VnpostClient(session, account, 5, clock)
-        with pytest.raises(VnpostError, match="unauthorized"):
-            await client.get_order("EB123456789VN")
+async def test_persistent_401_after_renewal_is_unauthorized(scripted: Script) -> None:
+    carrier, client = await scripted([(401, b'{"code":"UNAUTHORIZED"}')])
+    with pytest.raises(VnpostError, match="unauthorized"):
+        await client.get_order("EB123456789VN")
     assert len(carrier.calls) == 2  # the call, then once more with a renewed token
 
 

@@ -15,6 +15,22 @@ SECRET = b"pos-merchant-secret"
 MERCHANT_ID = "HCM-DVC-01"
 
 
+def approved(**overrides: Any) -> dict[str, Any]:
+    """The cloud's result for an approved card sale, every field present."""
+    return {
+        "sale_id": "att_01JD4",
+        "status": "approved",
+        "amount": 185000,
+        "approval_code": "042817",
+        "masked_pan": "970436******1234",
+        "card_brand": "NAPAS",
+        "rrn": "633021123456",
+        "decline_reason": None,
+        "completed_at": "2026-11-22T09:00:12+07:00",
+        **overrides,
+    }
+
+
 class Receiver:
     """The merchant's callback endpoint: records every delivery, answers as told (then 200)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,21 +18,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import FixedClock
-from pos_helpers import MERCHANT_ID, SECRET
+from pos_helpers import MERCHANT_ID, SECRET, approved
+from tests_support import pos_sale
 
 from providers.payment.pos import PosClient, PosError, PosMerchant, PushResult, Sale, codec
 
-APPROVED = {
-    "sale_id": "att_0001",
-    "status": "approved",
-    "amount": 185000,
-    "approval_code": "042817",
-    "masked_pan": "970436******1234",
-    "card_brand": "NAPAS",
-    "rrn": "633021123456",
-    "decline_reason": None,
-    "completed_at": "2026-11-22T09:00:12+07:00",
-}
+APPROVED = approved(sale_id="att_0001")
 ACCEPTED = {"sale_id": "att_0001", "status": "sent_to_terminal"}
 
 
@@ -89,14 +80,38 @@ def client(
     return PosClient(session, merchant, timeout, clock=clock, query_wait_seconds=0)
 
 
-SALE = Sale(
-    terminal_id="T-1",
-    sale_id="att_0001",
-    amount=185000,
-    reference="DVC7K3M9QX2PAB3F",
-    description="Lệ phí",
-    callback_url="https://gateway.example/callbacks/pos",
-)
+@pytest.fixture
+def pos(
+    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+) -> tuple[ScriptedCloud, PosClient]:
+    """The scripted cloud and a client of it, as most tests here want them."""
+    scripted, base = cloud
+    return scripted, client(session, base, clock)
+
+
+SALE = pos_sale(terminal_id="T-1", sale_id="att_0001", description="Lệ phí")
+Call = Callable[[PosClient], Awaitable[Any]]
+
+
+def push(pos_client: PosClient) -> Awaitable[Any]:
+    return pos_client.push_sale(SALE)
+
+
+def cancel(pos_client: PosClient) -> Awaitable[Any]:
+    return pos_client.cancel_sale("T-1", "att_0001")
+
+
+def query(pos_client: PosClient) -> Awaitable[Any]:
+    return pos_client.get_sale("T-1", "att_0001")
+
+
+async def error_of(pos: tuple[ScriptedCloud, PosClient], call: Call, *answers: Answer) -> PosError:
+    """The error ``call`` raises when the cloud answers ``answers`` (the last one repeating)."""
+    scripted, pos_client = pos
+    scripted.answers = list(answers)
+    with pytest.raises(PosError) as raised:
+        await call(pos_client)
+    return raised.value
 
 
 async def test_a_push_is_sent_signed_and_shaped_as_documented(
@@ -120,15 +135,13 @@ async def test_a_push_is_sent_signed_and_shaped_as_documented(
     )
 
 
-async def test_a_push_answered_with_5xx_is_outcome_unknown_and_never_resent(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+@pytest.mark.parametrize(("call", "status"), [(push, 502), (cancel, 503)], ids=["push", "cancel"])
+async def test_a_money_moving_call_answered_with_5xx_is_outcome_unknown_and_never_resent(
+    pos: tuple[ScriptedCloud, PosClient], call: Call, status: int
 ) -> None:
-    scripted, base = cloud
-    scripted.answers = [Answer(502, {}, secret=None)]
-    with pytest.raises(PosError) as raised:
-        await client(session, base, clock).push_sale(SALE)
-    assert (raised.value.code, raised.value.http_status) == ("outcome_unknown", 502)
-    assert len(scripted.requests) == 1
+    error = await error_of(pos, call, Answer(status, {}, secret=None))
+    assert (error.code, error.http_status) == ("outcome_unknown", status)
+    assert len(pos[0].requests) == 1
 
 
 async def test_a_push_that_times_out_is_outcome_unknown(
@@ -168,49 +181,28 @@ async def test_a_push_to_a_cloud_that_cannot_be_reached_is_unavailable(
     ids=["unsigned", "other-key", "other-sale", "odd-status"],
 )
 async def test_an_answer_to_a_push_that_cannot_be_trusted_is_outcome_unknown(
-    cloud: tuple[ScriptedCloud, str],
-    session: aiohttp.ClientSession,
-    clock: FixedClock,
-    answer: Answer,
-    cause: str,
+    pos: tuple[ScriptedCloud, PosClient], answer: Answer, cause: str
 ) -> None:
-    scripted, base = cloud
-    scripted.answers = [answer]
-    with pytest.raises(PosError) as raised:
-        await client(session, base, clock).push_sale(SALE)
-    assert raised.value.code == "outcome_unknown"
-    assert isinstance(raised.value.__cause__, PosError)
-    assert raised.value.__cause__.code == cause
+    error = await error_of(pos, push, answer)
+    assert error.code == "outcome_unknown"
+    assert isinstance(error.__cause__, PosError)
+    assert error.__cause__.code == cause
 
 
 async def test_a_signed_refusal_is_an_error_not_a_business_result(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
-    scripted.answers = [Answer(401, {"code": "signature_invalid"})]
-    with pytest.raises(PosError) as raised:
-        await client(session, base, clock).push_sale(SALE)
-    assert (raised.value.code, raised.value.http_status) == ("rejected", 401)
-
-
-async def test_a_cancel_answered_with_5xx_is_outcome_unknown(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
-) -> None:
-    scripted, base = cloud
-    scripted.answers = [Answer(503, {}, secret=None)]
-    with pytest.raises(PosError) as raised:
-        await client(session, base, clock).cancel_sale("T-1", "att_0001")
-    assert raised.value.code == "outcome_unknown"
-    assert len(scripted.requests) == 1
+    error = await error_of(pos, push, Answer(401, {"code": "signature_invalid"}))
+    assert (error.code, error.http_status) == ("rejected", 401)
 
 
 async def test_a_query_is_retried_on_5xx_and_then_answers(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     scripted.answers = [Answer(503, secret=None), Answer(502, secret=None), Answer(200, APPROVED)]
 
-    result = await client(session, base, clock).get_sale("T-1", "att_0001")
+    result = await pos_client.get_sale("T-1", "att_0001")
 
     assert result is not None and result.approval_code == "042817"
     assert [(method, path) for method, path, _, _ in scripted.requests] == [
@@ -219,14 +211,11 @@ async def test_a_query_is_retried_on_5xx_and_then_answers(
 
 
 async def test_a_query_that_keeps_failing_is_unavailable_after_its_attempts(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
-    scripted.answers = [Answer(503, secret=None)]
-    with pytest.raises(PosError) as raised:
-        await client(session, base, clock).get_sale("T-1", "att_0001")
-    assert raised.value.code == "unavailable"
-    assert len(scripted.requests) == 3
+    error = await error_of(pos, query, Answer(503, secret=None))
+    assert error.code == "unavailable"
+    assert len(pos[0].requests) == 3
 
 
 @pytest.mark.parametrize(
@@ -239,25 +228,18 @@ async def test_a_query_that_keeps_failing_is_unavailable_after_its_attempts(
     ids=["other-key", "other-sale", "float-amount"],
 )
 async def test_a_query_answer_that_cannot_be_trusted_is_refused_and_not_retried(
-    cloud: tuple[ScriptedCloud, str],
-    session: aiohttp.ClientSession,
-    clock: FixedClock,
-    answer: Answer,
-    code: str,
+    pos: tuple[ScriptedCloud, PosClient], answer: Answer, code: str
 ) -> None:
-    scripted, base = cloud
-    scripted.answers = [answer]
-    with pytest.raises(PosError) as raised:
-        await client(session, base, clock).get_sale("T-1", "att_0001")
-    assert raised.value.code == code
-    assert len(scripted.requests) == 1
+    error = await error_of(pos, query, answer)
+    assert error.code == code
+    assert len(pos[0].requests) == 1
 
 
 async def test_an_invalid_sale_is_refused_before_anything_is_sent(
-    cloud: tuple[ScriptedCloud, str], session: aiohttp.ClientSession, clock: FixedClock
+    pos: tuple[ScriptedCloud, PosClient],
 ) -> None:
-    scripted, base = cloud
+    scripted, pos_client = pos
     with pytest.raises(PosError) as raised:
-        await client(session, base, clock).push_sale(Sale(**{**SALE.__dict__, "amount": 1.5}))
+        await pos_client.push_sale(Sale(**{**SALE.__dict__, "amount": 1.5}))
     assert raised.value.code == "invalid_field"
     assert scripted.requests == []

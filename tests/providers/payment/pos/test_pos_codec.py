@@ -9,10 +9,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from pos_helpers import approved
+from tests_support import pos_sale
 
 from gateway.core.statuses import AttemptStatus
 from providers.payment.pos import PosError, PosMerchant, codec
-from providers.payment.pos.codec import CardBrand, Sale, SaleResult
+from providers.payment.pos.codec import CardBrand, SaleResult
 from providers.payment.pos.statuses import (
     ATTEMPT_STATUS,
     FAILURE_REASON,
@@ -24,35 +26,6 @@ ICT = timezone(timedelta(hours=7))
 NOW = 1795312800  # 2026-11-22T09:00:00+07:00
 # HMAC-SHA256("pos-merchant-secret", '1795312800.{"sale_id":"att_01JD4"}'), from `openssl dgst`
 GOLDEN_HEX = "abb85082c49440cb8c874dda19ef17639ef5b547ba5ada3f9ff5b8ba69c987e7"
-
-
-def _sale(**overrides: Any) -> Sale:
-    values: dict[str, Any] = {
-        "terminal_id": "T-HCM-0001",
-        "sale_id": "att_01JD4",
-        "amount": 185000,
-        "reference": "DVC7K3M9QX2PAB3F",
-        "description": "Lệ phí cấp đổi GPLX",
-        "callback_url": "https://gateway.example/callbacks/pos",
-    }
-    values.update(overrides)
-    return Sale(**values)
-
-
-def _approved(**overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "sale_id": "att_01JD4",
-        "status": "approved",
-        "amount": 185000,
-        "approval_code": "042817",
-        "masked_pan": "970436******1234",
-        "card_brand": "NAPAS",
-        "rrn": "633021123456",
-        "decline_reason": None,
-        "completed_at": "2026-11-22T09:00:12+07:00",
-    }
-    data.update(overrides)
-    return data
 
 
 def _malformed(data: Any) -> None:
@@ -121,7 +94,7 @@ def test_verification_failures_have_distinct_codes(
 
 
 def test_sale_request_golden_bytes() -> None:
-    request = codec.build_sale("HCM-DVC-01", _sale())
+    request = codec.build_sale("HCM-DVC-01", pos_sale())
     assert (request.method, request.path) == ("POST", "/v1/terminals/T-HCM-0001/sales")
     assert (
         request.body
@@ -164,7 +137,7 @@ def test_cancel_request_binds_the_sale_in_its_signed_body_and_query_has_none() -
 )
 def test_an_invalid_sale_is_refused_before_anything_is_sent(overrides: dict[str, Any]) -> None:
     with pytest.raises(PosError) as raised:
-        codec.build_sale("HCM-DVC-01", _sale(**overrides))
+        codec.build_sale("HCM-DVC-01", pos_sale(**overrides))
     assert raised.value.code == "invalid_field"
 
 
@@ -172,7 +145,7 @@ def test_an_invalid_sale_is_refused_before_anything_is_sent(overrides: dict[str,
 
 
 def test_an_approval_with_every_field_is_parsed() -> None:
-    result = codec.parse_result(json.dumps(_approved()).encode())
+    result = codec.parse_result(json.dumps(approved()).encode())
     assert result == SaleResult(
         sale_id="att_01JD4",
         status=SaleStatus.APPROVED,
@@ -185,7 +158,7 @@ def test_an_approval_with_every_field_is_parsed() -> None:
         completed_at=datetime(2026, 11, 22, 9, 0, 12, tzinfo=ICT),
     )
     assert result.final is True
-    assert result.to_json() == _approved()
+    assert result.to_json() == approved()
 
 
 @pytest.mark.parametrize(
@@ -224,7 +197,7 @@ def test_every_status_round_trips(data: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("amount", [185000.0, 1500.5, "185000", -185000, 0, True, None, 10**13])
 def test_a_result_with_a_bad_amount_is_malformed(amount: Any) -> None:
-    _malformed(_approved(amount=amount))
+    _malformed(approved(amount=amount))
 
 
 @pytest.mark.parametrize(
@@ -253,7 +226,7 @@ def test_a_result_with_a_bad_amount_is_malformed(amount: Any) -> None:
 def test_a_result_that_breaks_the_documented_shape_is_malformed(
     overrides: dict[str, Any],
 ) -> None:
-    _malformed(_approved(**overrides))
+    _malformed(approved(**overrides))
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff\xfe", b"null"])

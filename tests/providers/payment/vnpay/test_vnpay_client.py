@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -80,17 +80,6 @@ class ScriptedVnpay:
             return web.Response()
 
 
-async def _client(
-    aiohttp_server: Any, session: aiohttp.ClientSession, *replies: Reply
-) -> tuple[VnpayClient, ScriptedVnpay]:
-    vnpay = ScriptedVnpay(list(replies))
-    app = web.Application()
-    app.router.add_post("/api", vnpay.handle)
-    server = await aiohttp_server(app)
-    terminal = VnpayTerminal(TMN, SECRET, "https://pay.example", str(server.make_url("/api")))
-    return _make_client(session, terminal), vnpay
-
-
 def _make_client(session: aiohttp.ClientSession, terminal: VnpayTerminal) -> VnpayClient:
     ids = (f"R{n}" for n in range(1, 100))
     return VnpayClient(
@@ -107,6 +96,30 @@ def _make_client(session: aiohttp.ClientSession, terminal: VnpayTerminal) -> Vnp
 async def session() -> Any:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+Scripted = Callable[..., Awaitable[tuple[VnpayClient, ScriptedVnpay]]]
+
+
+@pytest.fixture
+def scripted(aiohttp_server: Any, session: aiohttp.ClientSession) -> Scripted:
+    """Start a VNPAY that answers with ``replies`` in turn; returns a client of it and it."""
+
+    async def start(*replies: Reply) -> tuple[VnpayClient, ScriptedVnpay]:
+        vnpay = ScriptedVnpay(list(replies))
+        app = web.Application()
+        app.router.add_post("/api", vnpay.handle)
+        server = await aiohttp_server(app)
+        api = str(server.make_url("/api"))
+        return _make_client(session, VnpayTerminal(TMN, SECRET, "https://pay.example", api)), vnpay
+
+    return start
+
+
+async def _error_of(call: Awaitable[Any]) -> VnpayError:
+    with pytest.raises(VnpayError) as caught:
+        await call
+    return caught.value
 
 
 async def _query(client: VnpayClient) -> Any:
@@ -130,9 +143,9 @@ async def _refund(client: VnpayClient) -> Any:
 
 
 async def test_query_is_retried_on_5xx_and_dropped_connections_with_new_request_ids(
-    aiohttp_server: Any, session: aiohttp.ClientSession
+    scripted: Scripted,
 ) -> None:
-    client, vnpay = await _client(aiohttp_server, session, status(503), drop)
+    client, vnpay = await scripted(status(503), drop)
 
     result = await _query(client)
 
@@ -140,10 +153,8 @@ async def test_query_is_retried_on_5xx_and_dropped_connections_with_new_request_
     assert [r["vnp_RequestId"] for r in vnpay.requests] == ["R1", "R2", "R3"]
 
 
-async def test_query_gives_up_after_three_attempts(
-    aiohttp_server: Any, session: aiohttp.ClientSession
-) -> None:
-    client, vnpay = await _client(aiohttp_server, session, status(500), status(502), status(503))
+async def test_query_gives_up_after_three_attempts(scripted: Scripted) -> None:
+    client, vnpay = await scripted(status(500), status(502), status(503))
 
     with pytest.raises(VnpayError) as caught:
         await _query(client)
@@ -169,33 +180,24 @@ async def test_query_against_a_closed_port_is_provider_unavailable(
 @pytest.mark.parametrize(
     "reply", [status(404), text("<html>"), text(json.dumps({"vnp_ResponseCode": "00"}))]
 )
-async def test_query_is_not_retried_on_a_bad_answer(
-    aiohttp_server: Any, session: aiohttp.ClientSession, reply: Reply
-) -> None:
-    client, vnpay = await _client(aiohttp_server, session, reply)
-
-    with pytest.raises(VnpayError) as caught:
-        await _query(client)
-
-    assert caught.value.code in {"malformed", "signature_invalid"}
+async def test_query_is_not_retried_on_a_bad_answer(scripted: Scripted, reply: Reply) -> None:
+    client, vnpay = await scripted(reply)
+    error = await _error_of(_query(client))
+    assert error.code in {"malformed", "signature_invalid"}
     assert len(vnpay.requests) == 1
 
 
-async def test_query_answer_about_another_transaction_is_refused(
-    aiohttp_server: Any, session: aiohttp.ClientSession
-) -> None:
+async def test_query_answer_about_another_transaction_is_refused(scripted: Scripted) -> None:
     other = lambda request: signed_answer({**request, "vnp_TxnRef": "HS-OTHER"})  # noqa: E731
-    client, _ = await _client(aiohttp_server, session, other)
+    client, _ = await scripted(other)
     with pytest.raises(VnpayError) as caught:
         await _query(client)
     assert caught.value.code == "malformed"
 
 
-async def test_refund_decline_is_a_result_not_an_error(
-    aiohttp_server: Any, session: aiohttp.ClientSession
-) -> None:
+async def test_refund_decline_is_a_result_not_an_error(scripted: Scripted) -> None:
     declined = lambda request: signed_answer(request, "02")  # noqa: E731
-    client, vnpay = await _client(aiohttp_server, session, declined)
+    client, vnpay = await scripted(declined)
 
     result = await _refund(client)
 
@@ -210,21 +212,16 @@ async def test_refund_decline_is_a_result_not_an_error(
     ids=["5xx", "dropped", "garbage", "unsigned"],
 )
 async def test_refund_is_never_retried_and_an_unclear_outcome_is_refund_outcome_unknown(
-    aiohttp_server: Any, session: aiohttp.ClientSession, reply: Reply
+    scripted: Scripted, reply: Reply
 ) -> None:
-    client, vnpay = await _client(aiohttp_server, session, reply)
-
-    with pytest.raises(VnpayError) as caught:
-        await _refund(client)
-
-    assert (caught.value.code, caught.value.retryable) == ("refund_outcome_unknown", False)
+    client, vnpay = await scripted(reply)
+    error = await _error_of(_refund(client))
+    assert (error.code, error.retryable) == ("refund_outcome_unknown", False)
     assert len(vnpay.requests) == 1
 
 
-async def test_refund_with_bad_arguments_sends_nothing(
-    aiohttp_server: Any, session: aiohttp.ClientSession
-) -> None:
-    client, vnpay = await _client(aiohttp_server, session)
+async def test_refund_with_bad_arguments_sends_nothing(scripted: Scripted) -> None:
+    client, vnpay = await scripted()
     with pytest.raises(VnpayError) as caught:
         await client.refund(
             request_id="RF1",
