@@ -30,5 +30,7 @@ async def test_a_wrong_key_is_never_served_from_memory(gateway: Gateway) -> None
     real = gateway.keys["portal"]
     assert (await gateway.client.get("/v1/payments", headers=gateway.auth())).status == 200
     forged = real[:-1] + ("A" if real[-1] != "A" else "B")
-    response = await gateway.client.get("/v1/payments", headers={"Authorization": f"Bearer {forged}"})
+    response = await gateway.client.get(
+        "/v1/payments", headers={"Authorization": f"Bearer {forged}"}
+    )
     assert response.status == 401

@@ -116,13 +116,20 @@ async def test_payer_contact_data_is_sealed_at_rest(gateway: Gateway) -> None:
     from gateway.keys import DATABASE
 
     payment = await gateway.create_payment(
-        payer={"name": "Nguyễn Văn An", "phone": "0912345678", "email": "an@example.vn",
-               "id_number": "012345678901"}
+        payer={
+            "name": "Nguyễn Văn An",
+            "phone": "0912345678",
+            "email": "an@example.vn",
+            "id_number": "012345678901",
+        }
     )
     async with gateway.client.app[DATABASE].read() as conn:
         stored = (await conn.execute(select(payments.c.payer))).scalar_one()
     assert stored["name"] == "Nguyễn Văn An"  # shown on the checkout page
-    for field, value in (("phone", "0912345678"), ("email", "an@example.vn"),
-                         ("id_number", "012345678901")):
+    for field, value in (
+        ("phone", "0912345678"),
+        ("email", "an@example.vn"),
+        ("id_number", "012345678901"),
+    ):
         assert stored[field].startswith("v1.t1.") and value not in stored[field]
     assert payment["payer"] == {"name": "Nguyễn Văn An"}

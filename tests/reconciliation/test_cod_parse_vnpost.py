@@ -18,9 +18,7 @@ SAMPLE = "vnpost_cod_2024-05-16.csv"
 REMITTED = date(2024, 5, 16)
 
 
-def _cod(
-    line_no: int, item: str, ref: str | None, at: str, amount: int, fee: int
-) -> StatementLine:
+def _cod(line_no: int, item: str, ref: str | None, at: str, amount: int, fee: int) -> StatementLine:
     return StatementLine(
         source=Source.COD,
         line_no=line_no,
@@ -98,7 +96,9 @@ def test_wrong_item_count_in_the_total_row_is_a_count_mismatch() -> None:
     ],
     ids=["cod", "fee", "remitted"],
 )
-def test_total_row_sums_that_differ_from_the_rows_do_not_tie(old: str, new: str, named: str) -> None:
+def test_total_row_sums_that_differ_from_the_rows_do_not_tie(
+    old: str, new: str, named: str
+) -> None:
     error = refused(lambda: parse_vnpost_cod(_sample(old, new)))
 
     assert error.code == "totals_do_not_tie"

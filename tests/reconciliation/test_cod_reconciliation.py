@@ -56,38 +56,65 @@ async def _collected(
     """A delivery order whose COD the postman collected at ``at`` (None: not yet), linked to
     ``payment`` if given; ``fits`` says whether the collection paid it."""
     order = Collected(
-        f"pso_cod{number:024d}", f"BCD1-COD{number:012d}",
-        s10_item_code("EB", 26112200 + number, "VN"), amount, at or MORNING,
+        f"pso_cod{number:024d}",
+        f"BCD1-COD{number:012d}",
+        s10_item_code("EB", 26112200 + number, "VN"),
+        amount,
+        at or MORNING,
     )
     async with gateway.client.app[DATABASE].write() as conn:
-        agency_id = (await conn.execute(select(agencies.c.id).where(agencies.c.code == "HCM"))).scalar_one()
-        client_id = (await conn.execute(select(api_clients.c.id).where(api_clients.c.name == "portal"))).scalar_one()
+        agency_id = (
+            await conn.execute(select(agencies.c.id).where(agencies.c.code == "HCM"))
+        ).scalar_one()
+        client_id = (
+            await conn.execute(select(api_clients.c.id).where(api_clients.c.name == "portal"))
+        ).scalar_one()
         await conn.execute(
             insert(postal_orders).values(
-                id=order.order_id, client_id=client_id, agency_id=agency_id,
-                dossier_code=f"HS-COD-{number}", leg="delivery", attempt=1,
-                client_reference=order.reference, carrier="vnpost", service="standard",
-                status="delivered" if at else "out_for_delivery", status_at=order.at,
-                tracking_number=order.item_code, sender={}, recipient={}, weight_grams=500,
-                cod_amount=amount, cod_collected=amount if at else None, cod_collected_at=at,
-                payment_id=payment["id"] if payment else None, note="",
-                created_at=MORNING, updated_at=order.at,
+                id=order.order_id,
+                client_id=client_id,
+                agency_id=agency_id,
+                dossier_code=f"HS-COD-{number}",
+                leg="delivery",
+                attempt=1,
+                client_reference=order.reference,
+                carrier="vnpost",
+                service="standard",
+                status="delivered" if at else "out_for_delivery",
+                status_at=order.at,
+                tracking_number=order.item_code,
+                sender={},
+                recipient={},
+                weight_grams=500,
+                cod_amount=amount,
+                cod_collected=amount if at else None,
+                cod_collected_at=at,
+                payment_id=payment["id"] if payment else None,
+                note="",
+                created_at=MORNING,
+                updated_at=order.at,
             )
         )
         if payment is not None and at is not None:
             await conn.execute(
                 insert(attempts).values(
-                    id=f"att_cod{number:024d}", payment_id=payment["id"], channel="cod",
-                    status="succeeded", provider_reference=order.reference,
-                    provider_transaction_id=order.item_code, amount=amount,
+                    id=f"att_cod{number:024d}",
+                    payment_id=payment["id"],
+                    channel="cod",
+                    status="succeeded",
+                    provider_reference=order.reference,
+                    provider_transaction_id=order.item_code,
+                    amount=amount,
                     details={"postal_order_id": order.order_id},
                     review_reason=None if fits else "cod_does_not_fit",
-                    created_at=at, updated_at=at,
+                    created_at=at,
+                    updated_at=at,
                 )
             )
             if fits:
                 await conn.execute(
-                    update(payments).where(payments.c.id == payment["id"])
+                    update(payments)
+                    .where(payments.c.id == payment["id"])
                     .values(status="paid", paid_at=at, updated_at=at)
                 )
     return order
@@ -166,7 +193,8 @@ async def _upload(gateway: Gateway, data: bytes, source: str = "vnpost_cod") -> 
 
 async def _run(gateway: Gateway, day: date = DAY) -> dict[str, Any]:
     response = await gateway.client.post(
-        "/v1/reconciliation/runs", json={"business_date": day.isoformat()},
+        "/v1/reconciliation/runs",
+        json={"business_date": day.isoformat()},
         headers=gateway.auth("finance"),
     )
     assert response.status == 201, await response.text()
@@ -175,7 +203,8 @@ async def _run(gateway: Gateway, day: date = DAY) -> dict[str, Any]:
 
 async def _exceptions(gateway: Gateway, day: date = DAY) -> set[tuple[str, int, tuple[str, ...]]]:
     response = await gateway.client.get(
-        "/v1/reconciliation/exceptions", params={"business_date": day.isoformat()},
+        "/v1/reconciliation/exceptions",
+        params={"business_date": day.isoformat()},
         headers=gateway.auth("finance"),
     )
     return {
@@ -190,19 +219,28 @@ async def cod_day(gateway: Gateway) -> list[Collected]:
     return [
         await _collected(gateway, 0, 150000, MORNING),
         await _collected(
-            gateway, 1, 185000, MORNING.replace(hour=6),
+            gateway,
+            1,
+            185000,
+            MORNING.replace(hour=6),
             payment=await gateway.create_payment(dossier_code="HS-COD-1"),
         ),
         await _collected(
-            gateway, 2, 190000, MORNING.replace(hour=8),
-            payment=await gateway.create_payment(dossier_code="HS-COD-2"), fits=False,
+            gateway,
+            2,
+            190000,
+            MORNING.replace(hour=8),
+            payment=await gateway.create_payment(dossier_code="HS-COD-2"),
+            fits=False,
         ),
     ]
 
 
 def _remittance(day: list[Collected], **problems: Any) -> bytes:
     return vnpost_cod_csv(
-        [order.as_collection() for order in day], DAY, fee_per_item=5000,
+        [order.as_collection() for order in day],
+        DAY,
+        fee_per_item=5000,
         problems=Discrepancies(**problems),
     )
 
@@ -217,7 +255,9 @@ async def test_remittance_of_every_collection_matches_the_day(
 
     assert await _exceptions(gateway) == set()
     assert run["summary"]["sources"]["cod"] == {
-        "matched": 3, "matched_amount": 525000, "exceptions": 0,
+        "matched": 3,
+        "matched_amount": 525000,
+        "exceptions": 0,
     }
 
 
@@ -278,7 +318,9 @@ async def test_a_collection_on_the_remittance_day_itself_is_expected_in_transit(
 ) -> None:
     _, linked, _ = cod_day
     same_day = vnpost_cod_csv(
-        [order.as_collection() for order in cod_day], DAY, remittance_lag_days=0,
+        [order.as_collection() for order in cod_day],
+        DAY,
+        remittance_lag_days=0,
         problems=Discrepancies(drop=frozenset({linked.reference})),
     )
     await _upload(gateway, same_day)

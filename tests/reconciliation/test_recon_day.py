@@ -26,16 +26,22 @@ DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_
 async def _pay_by_transfer(gateway: Gateway, payment: dict[str, Any], number: int) -> None:
     """The bank's signed credit notice for a transfer of the whole amount."""
     body = wire.CreditNotice(
-        transaction_id=f"FT26112200{number:04d}", bin=AGENCY_BIN, account_number=AGENCY_ACCOUNT,
-        amount=payment["amount"], description=f"MBVCB.{payment['reference']}.nop phi",
+        transaction_id=f"FT26112200{number:04d}",
+        bin=AGENCY_BIN,
+        account_number=AGENCY_ACCOUNT,
+        amount=payment["amount"],
+        description=f"MBVCB.{payment['reference']}.nop phi",
         booked_at=gateway.clock(),
     ).to_json()
     raw = json.dumps(body).encode()
     stamp = int(gateway.clock().timestamp())
     response = await gateway.client.post(
-        "/callbacks/bank/testbank", data=raw,
-        headers={wire.TIMESTAMP_HEADER: str(stamp),
-                 wire.SIGNATURE_HEADER: wire.sign(BANK_SECRET.encode(), stamp, raw)},
+        "/callbacks/bank/testbank",
+        data=raw,
+        headers={
+            wire.TIMESTAMP_HEADER: str(stamp),
+            wire.SIGNATURE_HEADER: wire.sign(BANK_SECRET.encode(), stamp, raw),
+        },
     )
     assert (await response.json())["outcome"] == "applied"
 
@@ -52,15 +58,23 @@ async def _paid(gateway: Gateway) -> list[PaidPayment]:
             )
         ).all()
     return [
-        PaidPayment(reference=row.reference, amount=row.amount, paid_at=row.paid_at,
-                    channel="vietqr", provider_txn_id=row.provider_transaction_id,
-                    agency_code="HCM", fee_lines=(("charge", 135000), ("fee", 50000)),
-                    account_number=AGENCY_ACCOUNT)
+        PaidPayment(
+            reference=row.reference,
+            amount=row.amount,
+            paid_at=row.paid_at,
+            channel="vietqr",
+            provider_txn_id=row.provider_transaction_id,
+            agency_code="HCM",
+            fee_lines=(("charge", 135000), ("fee", 50000)),
+            account_number=AGENCY_ACCOUNT,
+        )
         for row in rows
     ]
 
 
-async def _upload(gateway: Gateway, source: str, data: bytes, name: str = "file") -> tuple[int, Any]:
+async def _upload(
+    gateway: Gateway, source: str, data: bytes, name: str = "file"
+) -> tuple[int, Any]:
     form = aiohttp.FormData()
     form.add_field("source", source)
     form.add_field("account", AGENCY_ACCOUNT)
@@ -73,7 +87,8 @@ async def _upload(gateway: Gateway, source: str, data: bytes, name: str = "file"
 
 async def _run(gateway: Gateway) -> dict[str, Any]:
     response = await gateway.client.post(
-        "/v1/reconciliation/runs", json={"business_date": DAY.isoformat()},
+        "/v1/reconciliation/runs",
+        json={"business_date": DAY.isoformat()},
         headers=gateway.auth("finance"),
     )
     assert response.status == 201, await response.text()
@@ -82,7 +97,8 @@ async def _run(gateway: Gateway) -> dict[str, Any]:
 
 async def _exceptions(gateway: Gateway, **params: str) -> list[dict[str, Any]]:
     response = await gateway.client.get(
-        "/v1/reconciliation/exceptions", params={"business_date": DAY.isoformat(), **params},
+        "/v1/reconciliation/exceptions",
+        params={"business_date": DAY.isoformat(), **params},
         headers=gateway.auth("finance"),
     )
     return (await response.json())["data"]
@@ -101,9 +117,15 @@ async def test_bank_statement_with_discrepancies_yields_exactly_the_expected_exc
 ) -> None:
     first, second, third = paid_day
     statement = camt053(
-        AGENCY_ACCOUNT, paid_day, DAY, opening_balance=1_000_000,
-        problems=Discrepancies(drop=frozenset({second.reference}),
-                               amount_delta={third.reference: -5000}, unknown_credits=(99000,)),
+        AGENCY_ACCOUNT,
+        paid_day,
+        DAY,
+        opening_balance=1_000_000,
+        problems=Discrepancies(
+            drop=frozenset({second.reference}),
+            amount_delta={third.reference: -5000},
+            unknown_credits=(99000,),
+        ),
     )
     status, imported = await _upload(gateway, "camt053", statement, "sao-ke.xml")
     assert (status, imported["status"]) == (201, "accepted")
@@ -126,15 +148,22 @@ async def test_a_payment_not_yet_on_the_statement_is_expected_in_transit(
     gateway: Gateway, paid_day: list[PaidPayment]
 ) -> None:
     _, second, _ = paid_day
-    statement = camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0,
-                        problems=Discrepancies(drop=frozenset({second.reference})))
+    statement = camt053(
+        AGENCY_ACCOUNT,
+        paid_day,
+        DAY,
+        opening_balance=0,
+        problems=Discrepancies(drop=frozenset({second.reference})),
+    )
     await _upload(gateway, "camt053", statement)  # the bank has reported only this day
     await _run(gateway)
     found = {(item["type"], item["amount"]) for item in await _exceptions(gateway)}
     assert found == {("expected_in_transit", second.amount)}
 
 
-async def test_the_same_file_twice_is_one_import(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
+async def test_the_same_file_twice_is_one_import(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
     statement = camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0)
     status, first = await _upload(gateway, "camt053", statement)
     again_status, again = await _upload(gateway, "camt053", statement)
@@ -142,9 +171,16 @@ async def test_the_same_file_twice_is_one_import(gateway: Gateway, paid_day: lis
     assert again["id"] == first["id"] and again["duplicate"] is True
 
 
-async def test_a_rerun_supersedes_and_keeps_decisions(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
-    statement = camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0,
-                        problems=Discrepancies(unknown_credits=(42000,)))
+async def test_a_rerun_supersedes_and_keeps_decisions(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    statement = camt053(
+        AGENCY_ACCOUNT,
+        paid_day,
+        DAY,
+        opening_balance=0,
+        problems=Discrepancies(unknown_credits=(42000,)),
+    )
     await _upload(gateway, "camt053", statement)
     first_run = await _run(gateway)
     [unknown] = await _exceptions(gateway)
@@ -203,7 +239,9 @@ async def test_a_rerun_after_some_exceptions_were_decided_keeps_every_decision(
         assert carried[42000]["approved_by"] is not None
 
 
-async def test_treasury_receives_the_days_fees_by_kind(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
+async def test_treasury_receives_the_days_fees_by_kind(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
     await _upload(gateway, "camt053", camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0))
     status, imported = await _upload(gateway, "treasury_csv", treasury_csv(paid_day, DAY))
     assert (status, imported["status"]) == (201, "accepted")
@@ -212,8 +250,12 @@ async def test_treasury_receives_the_days_fees_by_kind(gateway: Gateway, paid_da
     assert run["summary"]["sources"]["treasury"]["exceptions"] == 0
 
 
-async def test_day_report_downloads_as_xlsx_and_csv(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
-    await _upload(gateway, "camt053", camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=1_000_000))
+async def test_day_report_downloads_as_xlsx_and_csv(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    await _upload(
+        gateway, "camt053", camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=1_000_000)
+    )
     await _run(gateway)
     xlsx = await gateway.client.get(
         f"/v1/reconciliation/days/{DAY}/report.xlsx", headers=gateway.auth("finance")
@@ -223,7 +265,11 @@ async def test_day_report_downloads_as_xlsx_and_csv(gateway: Gateway, paid_day: 
     cells = {row[0]: row[1] for row in book["Tong hop"].iter_rows(values_only=True) if row}
     assert cells["Số giao dịch khớp"] == 3
     credits = sum(p.amount for p in paid_day)
-    account_rows = [row for row in book["Tong hop"].iter_rows(values_only=True) if row and row[0] == AGENCY_ACCOUNT]
+    account_rows = [
+        row
+        for row in book["Tong hop"].iter_rows(values_only=True)
+        if row and row[0] == AGENCY_ACCOUNT
+    ]
     assert account_rows == [(AGENCY_ACCOUNT, 1_000_000, credits, 0, 1_000_000 + credits)]
     csv_response = await gateway.client.get(
         f"/v1/reconciliation/days/{DAY}/report.csv", headers=gateway.auth("finance")
@@ -236,9 +282,14 @@ async def test_day_report_downloads_as_xlsx_and_csv(gateway: Gateway, paid_day: 
     ("data", "reason"),
     [
         (b"<Document><Stmt>", "malformed_xml"),
-        (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>',
-         "external_entity"),
-        (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"/>', "unsupported_namespace"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>',
+            "external_entity",
+        ),
+        (
+            b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"/>',
+            "unsupported_namespace",
+        ),
     ],
 )
 async def test_a_bad_file_is_quarantined_with_its_reason_and_adds_nothing(
@@ -250,7 +301,9 @@ async def test_a_bad_file_is_quarantined_with_its_reason_and_adds_nothing(
     assert "root:" not in str(imported)  # nothing of /etc/passwd leaked
 
 
-async def test_a_file_for_a_closed_day_is_refused(gateway: Gateway, paid_day: list[PaidPayment]) -> None:
+async def test_a_file_for_a_closed_day_is_refused(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
     await _upload(gateway, "camt053", camt053(AGENCY_ACCOUNT, paid_day, DAY, opening_balance=0))
     await _run(gateway)
     close = await gateway.client.post(

@@ -49,7 +49,6 @@ def test_every_substitution_and_neighbour_swap_is_caught_exhaustively() -> None:
             assert not is_valid_reference(swapped, "DVC"), (a, b)
 
 
-
 @given(st.binary(min_size=8, max_size=8), st.integers(0, 12), st.sampled_from(ALPHABET))
 @settings(max_examples=200)
 def test_any_single_substitution_is_detected(raw: bytes, position: int, symbol: str) -> None:

@@ -26,8 +26,9 @@ def test_golden_signature() -> None:
 
 def test_valid_signature_inside_the_window_verifies() -> None:
     signature = notice.sign(b"k", 1000, b"body")
-    notice.verify(b"k", timestamp="1000", signature=signature, body=b"body", now=1300,
-                  tolerance_seconds=300)
+    notice.verify(
+        b"k", timestamp="1000", signature=signature, body=b"body", now=1300, tolerance_seconds=300
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,22 +48,40 @@ def test_verification_failures_have_distinct_codes(
     timestamp: str | None, signature: str | None, now: int, code: str
 ) -> None:
     with pytest.raises(notice.NoticeError) as raised:
-        notice.verify(b"k", timestamp=timestamp, signature=signature, body=b"body", now=now,
-                      tolerance_seconds=300)
+        notice.verify(
+            b"k",
+            timestamp=timestamp,
+            signature=signature,
+            body=b"body",
+            now=now,
+            tolerance_seconds=300,
+        )
     assert raised.value.code == code
 
 
 def test_round_trip_of_a_notice() -> None:
     original = notice.CreditNotice(
-        transaction_id="FT1", bin="970499", account_number="001", amount=185000,
-        description="Nộp phí DVC", booked_at=datetime(2026, 11, 22, 2, tzinfo=UTC),
+        transaction_id="FT1",
+        bin="970499",
+        account_number="001",
+        amount=185000,
+        description="Nộp phí DVC",
+        booked_at=datetime(2026, 11, 22, 2, tzinfo=UTC),
     )
     assert notice.parse(json.dumps(original.to_json()).encode()) == original
 
 
 def test_amount_beyond_thirteen_digits_is_malformed() -> None:
-    body = json.dumps({"transaction_id": "t", "bin": "970499", "account_number": "1",
-                       "amount": 10**13, "description": "", "booked_at": "2026-11-22T00:00:00Z"})
+    body = json.dumps(
+        {
+            "transaction_id": "t",
+            "bin": "970499",
+            "account_number": "1",
+            "amount": 10**13,
+            "description": "",
+            "booked_at": "2026-11-22T00:00:00Z",
+        }
+    )
     with pytest.raises(notice.NoticeError) as raised:
         notice.parse(body.encode())
     assert raised.value.code == "malformed_notice"
