@@ -182,11 +182,27 @@ ACCOUNT_HEADER = ("Tài khoản", "Số dư đầu", "Ghi có", "Ghi nợ", "S�
 EXCEPTION_HEADER = ("Mã", "Nguồn", "Loại", "Trạng thái", "Số tiền (VND)", "Dòng sao kê", "Sổ cổng")
 
 
+#: A text cell starting with one of these is run as a formula by Excel and LibreOffice
+#: (CSV/formula injection, OWASP): a statement's ``account`` or text comes from outside.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: Any) -> Any:
+    """``value``, with ``'`` before text a spreadsheet would read as a formula, so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _account_cells(row: AccountRow) -> tuple[Any, ...]:
-    return (row.account, row.opening, row.credits, row.debits, row.closing)
+    return tuple(map(neutralised, (row.account, row.opening, row.credits, row.debits, row.closing)))
 
 
 def _exception_cells(item: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(map(neutralised, _exception_values(item)))
+
+
+def _exception_values(item: dict[str, Any]) -> tuple[Any, ...]:
     return (
         item["id"],
         item["source"],
@@ -202,10 +218,10 @@ def to_xlsx(report: DayReport) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "Tong hop"
+    sheet.title = "Tổng hợp"
     bold = Font(bold=True)
     for label, value in report.summary_rows():
-        sheet.append([label, value])
+        sheet.append([label, neutralised(value)])
     sheet.append([])
     sheet.append(list(ACCOUNT_HEADER))
     for cell in sheet[sheet.max_row]:
@@ -215,7 +231,7 @@ def to_xlsx(report: DayReport) -> bytes:
     sheet.column_dimensions["A"].width = 40
     for column in "BCDE":
         sheet.column_dimensions[column].width = 18
-    exceptions = book.create_sheet("Ngoai le")
+    exceptions = book.create_sheet("Ngoại lệ")
     exceptions.append(list(EXCEPTION_HEADER))
     for cell in exceptions[1]:
         cell.font = bold
@@ -235,7 +251,7 @@ def to_csv(report: DayReport) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for label, value in report.summary_rows():
-        writer.writerow([label, value])
+        writer.writerow([label, neutralised(value)])
     writer.writerow([])
     writer.writerow(ACCOUNT_HEADER)
     for row in report.accounts:

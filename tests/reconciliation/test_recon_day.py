@@ -4,6 +4,7 @@ The test states exactly which exceptions must appear."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import date
@@ -262,12 +263,12 @@ async def test_day_report_downloads_as_xlsx_and_csv(
     )
     assert xlsx.status == 200
     book = load_workbook(io.BytesIO(await xlsx.read()))
-    cells = {row[0]: row[1] for row in book["Tong hop"].iter_rows(values_only=True) if row}
+    cells = {row[0]: row[1] for row in book["Tổng hợp"].iter_rows(values_only=True) if row}
     assert cells["Số giao dịch khớp"] == 3
     credits = sum(p.amount for p in paid_day)
     account_rows = [
         row
-        for row in book["Tong hop"].iter_rows(values_only=True)
+        for row in book["Tổng hợp"].iter_rows(values_only=True)
         if row and row[0] == AGENCY_ACCOUNT
     ]
     assert account_rows == [(AGENCY_ACCOUNT, 1_000_000, credits, 0, 1_000_000 + credits)]
@@ -318,3 +319,28 @@ async def test_a_file_for_a_closed_day_is_refused(
 async def test_an_unknown_source_is_refused(gateway: Gateway) -> None:
     status, problem = await _upload(gateway, "swift_mt999", b"x")
     assert (status, problem["errors"][0]["field"]) == (422, "source")
+
+
+async def test_report_cells_a_spreadsheet_would_run_as_formulas_stay_text(
+    gateway: Gateway,
+) -> None:
+    """A statement's account comes from outside: in the exported report it must not become a
+    live formula (CSV/formula injection) in Excel or LibreOffice."""
+    hostile = '=HYPERLINK("//x.vn","Mở")'
+    statement = camt053(
+        hostile, [], DAY, opening_balance=5_000, problems=Discrepancies(unknown_credits=(70_000,))
+    )
+    await _upload(gateway, "camt053", statement)
+    await _run(gateway)
+    xlsx = await gateway.client.get(
+        f"/v1/reconciliation/days/{DAY}/report.xlsx", headers=gateway.auth("finance")
+    )
+    book = load_workbook(io.BytesIO(await xlsx.read()))
+    [cell] = [row[0] for row in book["Tổng hợp"].iter_rows() if hostile in str(row[0].value)]
+    assert (cell.data_type, cell.value) == ("s", "'" + hostile)
+    csv_response = await gateway.client.get(
+        f"/v1/reconciliation/days/{DAY}/report.csv", headers=gateway.auth("finance")
+    )
+    rows = list(csv.reader(io.StringIO((await csv_response.read()).decode("utf-8-sig"))))
+    assert ["'" + hostile, "", "70000", "0", ""] in rows
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
