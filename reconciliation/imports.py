@@ -25,7 +25,8 @@ from gateway.core.ids import Clock, new_id
 from gateway.core.statuses import IMPORTS, ImportStatus
 from reconciliation import parsers
 from reconciliation.audit import record
-from reconciliation.model import ParsedFile, ParseError, Source
+from reconciliation.model import ParsedFile, ParseError, Source, StatementLine
+from reconciliation.parsers import codes
 
 #: The ``source`` field of an upload names the file's format; each belongs to one side.
 FORMAT_SOURCES: dict[str, Source] = {
@@ -107,6 +108,9 @@ class ImportService:
         if bad_rows:
             reason = f"row_errors: {len(bad_rows)} row(s) could not be read"
         import_id = new_id("imp")
+        rows = [_line_row(import_id, line, account) for line in parsed.lines] if parsed else []
+        account = account or (parsed.account if parsed else None)
+        reason = reason or _overlong(rows, account)
         async with self.db.write() as conn:
             if await self._by_hash(conn, digest) is not None:  # a concurrent upload won
                 return import_view(await self._by_hash(conn, digest), duplicate=True)
@@ -119,7 +123,7 @@ class ImportService:
                 id=import_id,
                 source=source.value,
                 format=format,
-                account=account or (parsed.account if parsed else None),
+                account=(account or "")[:34] or None,  # a longer one was refused above
                 filename=(filename or "")[:255] or None,
                 file_hash=digest,
                 size=len(data),
@@ -134,30 +138,7 @@ class ImportService:
                 created_at=self.clock(),
             )
             if reason is None and lines:
-                await conn.execute(
-                    insert(statement_lines),
-                    [
-                        {
-                            "import_id": import_id,
-                            "source": line.source.value,
-                            "line_no": line.line_no,
-                            "amount": line.amount,
-                            "direction": line.direction.value,
-                            "booking_date": line.booking_date,
-                            "value_date": line.value_date,
-                            "reference": line.reference,
-                            "provider_txn_id": line.provider_txn_id,
-                            "end_to_end_id": line.end_to_end_id,
-                            "text": line.text,
-                            "account": line.account or account,
-                            "status": line.status,
-                            "fee_kind": line.fee_kind,
-                            "agency_code": line.agency_code,
-                            "document_no": line.document_no,
-                        }
-                        for line in lines
-                    ],
-                )
+                await conn.execute(insert(statement_lines), rows)
             await record(
                 conn,
                 self.clock(),
@@ -197,3 +178,41 @@ class ImportService:
         if closed:
             listed = ", ".join(day.isoformat() for day in sorted(closed))
             raise DayClosed(f"the file has lines on closed day(s) {listed}")
+
+
+def _line_row(import_id: str, line: StatementLine, account: str | None) -> dict[str, Any]:
+    return {
+        "import_id": import_id,
+        "source": line.source.value,
+        "line_no": line.line_no,
+        "amount": line.amount,
+        "direction": line.direction.value,
+        "booking_date": line.booking_date,
+        "value_date": line.value_date,
+        "reference": line.reference,
+        "provider_txn_id": line.provider_txn_id,
+        "end_to_end_id": line.end_to_end_id,
+        "text": line.text,
+        "account": line.account or account,
+        "status": line.status,
+        "fee_kind": line.fee_kind,
+        "agency_code": line.agency_code,
+        "document_no": line.document_no,
+    }
+
+
+def _overlong(rows: list[dict[str, Any]], account: str | None) -> str | None:
+    """``bad_field: …`` for the first value longer than its column allows (a file's text is
+    the outside world's: PostgreSQL would refuse it mid-insert), else ``None``."""
+    limit = getattr(statement_imports.c.account.type, "length", None)
+    if account and limit and len(account) > limit:
+        return f"{codes.BAD_FIELD}: the statement account is longer than {limit} characters"
+    for row in rows:
+        for name, value in row.items():
+            limit = getattr(statement_lines.c[name].type, "length", None)
+            if isinstance(value, str) and limit and len(value) > limit:
+                return (
+                    f"{codes.BAD_FIELD}: line {row['line_no']}: {name} is longer than "
+                    f"{limit} characters"
+                )
+    return None

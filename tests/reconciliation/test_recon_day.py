@@ -344,3 +344,16 @@ async def test_report_cells_a_spreadsheet_would_run_as_formulas_stay_text(
     rows = list(csv.reader(io.StringIO((await csv_response.read()).decode("utf-8-sig"))))
     assert ["'" + hostile, "", "70000", "0", ""] in rows
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+async def test_a_statement_value_longer_than_its_column_is_quarantined_not_a_500(
+    gateway: Gateway,
+) -> None:
+    """An account of 40 characters (the column holds an IBAN's 34) is the outside world's
+    mistake: the file is quarantined with the field named, and nothing is imported."""
+    statement = camt053("9" * 40, [], DAY, 0, problems=Discrepancies(unknown_credits=(70_000,)))
+    status, imported = await _upload(gateway, "camt053", statement)
+    assert (status, imported["status"], imported["line_count"]) == (422, "quarantined", 0)
+    assert imported["reason"].startswith("bad_field:") and "34" in imported["reason"]
+    run = await _run(gateway)
+    assert run["summary"]["sources"].get("bank", {}).get("exceptions", 0) == 0
