@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         "bank_xlsx, vnpay_day, pos_settlement, treasury_csv, treasury_xlsx, vnpost_cod",
     )
     recon_import.add_argument("--account", help="collection account, where relevant")
+    recon_import.add_argument(
+        "--bank-profile", help="bank_csv/bank_xlsx: a shipped column layout (vn_standard, generic)"
+    )
+    recon_import.add_argument(
+        "--mapping", help="bank_csv/bank_xlsx: the column layout as a JSON object (ColumnMapping)"
+    )
     recon_run = recon.add_parser("run", help="reconcile a business day")
     recon_run.add_argument("--date", required=True, help="YYYY-MM-DD (Asia/Ho_Chi_Minh)")
     recon_report = recon.add_parser("report", help="write a day's report")
@@ -289,6 +295,8 @@ async def _recon(services: Services, args: argparse.Namespace) -> None:
             filename=path.name,
             account=args.account,
             actor=actor.id,
+            bank_profile=args.bank_profile,
+            mapping=args.mapping,
         )
         note = " (already imported)" if view["duplicate"] else ""
         print(f"{view['id']}: {view['status']}{note}, {view['line_count']} lines")

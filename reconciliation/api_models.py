@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from gateway.core.fields import ListOf, OneOf, ResponseModel, Time
 from gateway.core.statuses import ExceptionStatus
 from gateway.models.payments import public_id
+from reconciliation.bank_layouts import PROFILES
 from reconciliation.imports import FORMAT_SOURCES
 from reconciliation.results import ExceptionType
 from reconciliation.workflow import RESOLUTIONS
@@ -42,6 +43,20 @@ class StatementUpload(BaseModel):
         "",
         max_length=34,
         description="The collection account; defaults to the one the file names",
+    )
+    bank_profile: Annotated[str, OneOf(tuple(PROFILES))] | None = Field(
+        None,
+        description="`bank_csv`/`bank_xlsx`: a shipped column layout (`vn_standard`: Ngày giao "
+        "dịch, Ngày hiệu lực, Số bút toán, Ghi nợ, Ghi có, Mô tả; `generic`: booking_date, "
+        "value_date, reference, amount, text, account, ISO dates); or give `mapping`",
+    )
+    mapping: str | None = Field(
+        None,
+        max_length=4096,
+        description="`bank_csv`/`bank_xlsx`: a JSON object of ColumnMapping keys (`date`, `text`, "
+        "`amount` or `credit`+`debit`, `reference`, `value_date`, `account`, `currency`, "
+        "`date_format`, `thousands`, `encoding`, `delimiter`, `sheet`; "
+        "docs/reconciliation-formats.md)",
     )
     file: bytes = Field(
         description="The statement file as the counterpart sent it",

@@ -25,6 +25,7 @@ from gateway.core.ids import Clock, new_id
 from gateway.core.statuses import IMPORTS, ImportStatus
 from reconciliation import parsers
 from reconciliation.audit import record
+from reconciliation.bank_layouts import bank_layout
 from reconciliation.model import ParsedFile, ParseError, Source, StatementLine
 from reconciliation.parsers import codes
 
@@ -84,13 +85,24 @@ class ImportService:
         self.max_bytes = max_bytes
 
     async def import_file(
-        self, *, format: str, data: bytes, filename: str | None, account: str | None, actor: str
+        self,
+        *,
+        format: str,
+        data: bytes,
+        filename: str | None,
+        account: str | None,
+        actor: str,
+        bank_profile: str | None = None,
+        mapping: str | None = None,
     ) -> dict[str, Any]:
+        """Import one statement file. A bank CSV/XLSX export names its layout: a shipped
+        ``bank_profile`` or a JSON ``mapping`` (:mod:`reconciliation.bank_layouts`)."""
         source = FORMAT_SOURCES.get(format)
         if source is None:
             raise ValidationFailed(
                 [FieldError("source", "invalid_choice", f"one of {', '.join(FORMAT_SOURCES)}")]
             )
+        layout = bank_layout(format, bank_profile, mapping)
         if len(data) > self.max_bytes:
             raise PayloadTooLarge(f"statement files are limited to {self.max_bytes} bytes")
         digest = hashlib.sha256(data).hexdigest()
@@ -101,7 +113,8 @@ class ImportService:
         parsed: ParsedFile | None = None
         reason: str | None = None
         try:
-            parsed = parsers.parse(format, data, max_bytes=self.max_bytes)
+            options = {} if layout is None else {"mapping": layout}
+            parsed = parsers.parse(format, data, max_bytes=self.max_bytes, **options)
         except ParseError as exc:
             reason = f"{exc.code}: {exc.message}"
         bad_rows = [e for e in parsed.errors if e.code not in INFORMATIONAL] if parsed else []

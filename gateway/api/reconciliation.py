@@ -46,6 +46,10 @@ def _day(text: str | None, field: str = "business_date") -> date:
         ) from None
 
 
+#: A bank layout given with the upload is a small JSON object.
+MAPPING_MAX = 4096
+
+
 async def upload_statement(request: web.Request) -> web.Response:
     actor = await _actor(request, *FINANCE)
     if not request.content_type.startswith("multipart/"):
@@ -67,8 +71,10 @@ async def upload_statement(request: web.Request) -> web.Response:
                     raise PayloadTooLarge(f"statement files are limited to {limit} bytes")
                 chunks.append(chunk)
             data = b"".join(chunks)
-        elif part.name in ("source", "account"):
+        elif part.name in ("source", "account", "bank_profile"):
             fields[part.name] = (await part.text()).strip()[:64]
+        elif part.name == "mapping":
+            fields[part.name] = (await part.text()).strip()[:MAPPING_MAX]
     errors = []
     if not fields.get("source"):
         errors.append(FieldError("source", "required", "the file's format, e.g. camt053"))
@@ -87,6 +93,8 @@ async def upload_statement(request: web.Request) -> web.Response:
         filename=filename,
         account=fields.get("account") or None,
         actor=actor.id,
+        bank_profile=fields.get("bank_profile") or None,
+        mapping=fields.get("mapping") or None,
     )
     answer = StatementImport.model_validate(view)
     if answer.duplicate:
@@ -199,7 +207,10 @@ ROUTES = (
                 "Quarantined (`application/json`): the file is stored with its `reason` and "
                 "every row error, and none of its lines is used; or `validation_failed` "
                 "(`application/problem+json`): `source` → `required`, `invalid_choice`; `file` "
-                "→ `required`",
+                "→ `required`; for a bank export `bank_profile` → `required`, `invalid_choice`, "
+                "`mapping` → `invalid_format`, `not_object`, `unknown_field`, `not_string`, "
+                "`invalid`; a header without the mapped columns is quarantined "
+                "(`missing_column`)",
                 StatementImport,
             ),
         },

@@ -206,6 +206,8 @@ async def statements_form(request: web.Request, user: StaffUser) -> web.StreamRe
 async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
     source = form.get("source").strip()
     account = form.get("account").strip()
+    profile = form.get("bank_profile").strip()
+    mapping = form.get("mapping").strip()
     problems = []
     if source not in labels.FORMATS:
         problems.append("Hãy chọn loại tệp sao kê.")
@@ -224,6 +226,8 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
             filename=form.upload.filename,
             account=account or None,
             actor=user.id,
+            bank_profile=profile or None,
+            mapping=mapping or None,
         )
     except GatewayError as exc:
         return _statements_page(

@@ -58,6 +58,13 @@ FORMATS = {
 
 IMPORT_STATUSES = {"accepted": "Đã nhận", "quarantined": "Bị cách ly"}
 
+#: The shipped column layouts of bank exports (reconciliation.bank_layouts.PROFILES).
+BANK_PROFILES = {
+    "vn_standard": "Mẫu tiêu chuẩn: Ngày giao dịch, Ngày hiệu lực, Số bút toán, Ghi nợ, Ghi có, "
+    "Mô tả",
+    "generic": "Mẫu chung: booking_date, value_date, reference, amount, text, account",
+}
+
 #: Parser codes (``reconciliation/parsers/codes.py``), file level and row level.
 PARSE_CODES = {
     "too_large": "Tệp quá lớn",
@@ -95,6 +102,11 @@ _FIELD_MESSAGES = {
     ("source", "invalid_choice"): "Hãy chọn loại tệp sao kê.",
     ("source", "required"): "Hãy chọn loại tệp sao kê.",
     ("file", "required"): "Hãy chọn tệp sao kê để tải lên.",
+    (
+        "bank_profile",
+        "required",
+    ): "Sao kê ngân hàng CSV/Excel cần chọn mẫu cột hoặc nhập ánh xạ cột.",
+    ("bank_profile", "invalid_choice"): "Mẫu cột không có trong danh sách.",
     ("date", "invalid_format"): "Ngày không hợp lệ (định dạng YYYY-MM-DD).",
 }
 

@@ -328,3 +328,17 @@ def test_recon_import_refuses_a_file_over_the_configured_upload_limit(
     assert "2048 bytes" in captured.err
     assert "accepted" not in captured.out
     assert _imports(config) == 0
+
+
+def test_recon_import_takes_a_bank_csv_export_with_its_layout(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _configure(config)
+    sample = Path(__file__).resolve().parents[2] / "docs/samples/bank_statement_2024-05-15.csv"
+    assert run(config, "recon", "import", str(sample), "--source", "bank_csv") == 1
+    assert "bank_profile" in capsys.readouterr().err  # no layout: refused, not guessed
+    assert _imports(config) == 0
+    args = ["--source", "bank_csv", "--bank-profile", "vn_standard"]
+    assert run(config, "recon", "import", str(sample), *args) == 0
+    assert ": accepted, 3 lines" in capsys.readouterr().out
+    assert _imports(config) == 1

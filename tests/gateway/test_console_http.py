@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -112,12 +113,14 @@ async def resolve(
 
 
 async def upload(
-    gateway: Gateway, session: StaffSession, data: bytes, source: str = "camt053"
+    gateway: Gateway, session: StaffSession, data: bytes, source: str = "camt053", **more: str
 ) -> Any:
     form = aiohttp.FormData()
     form.add_field("csrf", session.csrf)
     form.add_field("source", source)
     form.add_field("account", "0011001234567")
+    for name, value in more.items():
+        form.add_field(name, value)
     form.add_field("file", data, filename="saoke.xml", content_type="application/xml")
     return await gateway.client.post("/console/statements", data=form, headers=session.cookie)
 
@@ -487,3 +490,20 @@ async def test_a_sign_in_posted_from_another_site_is_refused(console: Gateway) -
     )
     assert response.status == 403
     assert "gw_session" not in response.cookies
+
+
+SAMPLE_BANK_CSV = (
+    Path(__file__).resolve().parents[2] / "docs/samples/bank_statement_2024-05-15.csv"
+).read_bytes()
+
+
+async def test_a_bank_csv_export_is_uploaded_with_a_column_layout(console: Gateway) -> None:
+    session = await login(console, "ketoan")
+    page = await upload(console, session, SAMPLE_BANK_CSV, "bank_csv")
+    assert page.status == 422
+    assert "cần chọn mẫu cột hoặc nhập ánh xạ cột" in await page.text()
+    assert await count(console, statement_imports) == 0
+    page = await upload(console, session, SAMPLE_BANK_CSV, "bank_csv", bank_profile="vn_standard")
+    assert page.status == 200, await page.text()
+    assert "Đã nhận" in await page.text()
+    assert await count(console, statement_imports) == 1

@@ -8,15 +8,16 @@ import csv
 import io
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, Gateway
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from gateway.core.db.schema import attempts, payments
+from gateway.core.db.schema import attempts, payments, statement_imports
 from gateway.keys import DATABASE
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.statements import Discrepancies, PaidPayment, camt053, treasury_csv
@@ -357,3 +358,78 @@ async def test_a_statement_value_longer_than_its_column_is_quarantined_not_a_500
     assert imported["reason"].startswith("bad_field:") and "34" in imported["reason"]
     run = await _run(gateway)
     assert run["summary"]["sources"].get("bank", {}).get("exceptions", 0) == 0
+
+
+# -- bank CSV/XLSX exports: a shipped layout or a mapping ----------------------------------
+
+SAMPLE_BANK_CSV = (
+    Path(__file__).resolve().parents[2] / "docs" / "samples" / "bank_statement_2024-05-15.csv"
+).read_bytes()
+SAMPLE_MAPPING = {
+    "date": "Ngày giao dịch",
+    "text": "Mô tả",
+    "credit": "Ghi có",
+    "debit": "Ghi nợ",
+    "reference": "Số bút toán",
+}
+
+
+async def _upload_bank(gateway: Gateway, data: bytes, **fields: str) -> tuple[int, Any]:
+    form = aiohttp.FormData()
+    form.add_field("source", "bank_csv")
+    form.add_field("account", AGENCY_ACCOUNT)
+    for name, value in fields.items():
+        form.add_field(name, value)
+    form.add_field("file", data, filename="saoke.csv", content_type="text/csv")
+    response = await gateway.client.post(
+        "/v1/reconciliation/statements", data=form, headers=gateway.auth("finance")
+    )
+    return response.status, await response.json()
+
+
+async def test_the_sample_bank_csv_imports_with_the_shipped_layout(gateway: Gateway) -> None:
+    status, imported = await _upload_bank(gateway, SAMPLE_BANK_CSV, bank_profile="vn_standard")
+    assert (status, imported["status"], imported["line_count"]) == (201, "accepted", 3)
+
+
+async def test_a_bank_csv_imports_with_a_mapping_given_with_the_upload(gateway: Gateway) -> None:
+    status, imported = await _upload_bank(
+        gateway, SAMPLE_BANK_CSV, mapping=json.dumps(SAMPLE_MAPPING, ensure_ascii=False)
+    )
+    assert (status, imported["status"], imported["line_count"]) == (201, "accepted", 3)
+
+
+async def test_a_mapping_naming_absent_headers_quarantines_the_file(gateway: Gateway) -> None:
+    mapping = {**SAMPLE_MAPPING, "text": "Nội dung"}
+    status, imported = await _upload_bank(gateway, SAMPLE_BANK_CSV, mapping=json.dumps(mapping))
+    assert (status, imported["status"], imported["line_count"]) == (422, "quarantined", 0)
+    assert imported["reason"].startswith("missing_column")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "code"),
+    [
+        ({}, "bank_profile", "required"),
+        ({"bank_profile": "vcb_2019"}, "bank_profile", "invalid_choice"),
+        ({"mapping": "{date: Ngày"}, "mapping", "invalid_format"),
+        ({"mapping": '["date"]'}, "mapping", "not_object"),
+        ({"mapping": '{"date": "A", "txt": "B", "amount": "C"}'}, "mapping", "unknown_field"),
+        ({"mapping": '{"date": "A", "amount": "C"}'}, "mapping", "invalid"),
+        ({"mapping": '{"date": "A", "text": "B", "amount": 3}'}, "mapping", "not_string"),
+        (
+            {"mapping": '{"date": "A", "text": "B", "amount": "C", "encoding": "x"}'},
+            "mapping",
+            "invalid",
+        ),
+        ({"bank_profile": "generic", "mapping": "{}"}, "mapping", "invalid"),
+    ],
+)
+async def test_a_bank_export_without_a_usable_layout_is_refused_and_stores_nothing(
+    gateway: Gateway, fields: dict[str, str], field: str, code: str
+) -> None:
+    status, problem = await _upload_bank(gateway, SAMPLE_BANK_CSV, **fields)
+    assert (status, problem["code"]) == (422, "validation_failed")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [(field, code)]
+    async with gateway.client.app[DATABASE].read() as conn:
+        stored = (await conn.execute(select(func.count()).select_from(statement_imports))).scalar()
+    assert stored == 0
