@@ -9,23 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from reconciliation.bank_layouts import PROFILES
 from reconciliation.model import Direction, ParsedFile, ParseError, Source, StatementLine
-from reconciliation.parsers import ColumnMapping
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
 #: The day and the bank account of the published samples.
 D = date(2024, 5, 15)
 ACCOUNT = "0011001234567"
-#: The columns of ``bank_statement_2024-05-15.csv``: debit and credit in two columns.
-BANK_MAPPING = ColumnMapping(
-    date="Ngày giao dịch",
-    value_date="Ngày hiệu lực",
-    reference="Số bút toán",
-    debit="Ghi nợ",
-    credit="Ghi có",
-    text="Mô tả",
-)
+#: The columns of ``bank_statement_2024-05-15.csv`` (debit and credit in two columns): the
+#: shipped layout that names them.
+BANK_MAPPING = PROFILES["vn_standard"]
 
 
 def data(name: str) -> bytes:
