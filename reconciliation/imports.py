@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import asdict
 from typing import Any
@@ -114,7 +115,10 @@ class ImportService:
         reason: str | None = None
         try:
             options = {} if layout is None else {"mapping": layout}
-            parsed = parsers.parse(format, data, max_bytes=self.max_bytes, **options)
+            # In a worker thread: a large file must not stall callbacks and health checks.
+            parsed = await asyncio.to_thread(
+                parsers.parse, format, data, max_bytes=self.max_bytes, **options
+            )
         except ParseError as exc:
             reason = f"{exc.code}: {exc.message}"
         bad_rows = [e for e in parsed.errors if e.code not in INFORMATIONAL] if parsed else []

@@ -25,6 +25,10 @@ from .values import BadValue, date_of, decode, header_key, header_keys
 
 #: An XLSX is a zip: refuse one that would expand beyond this (a zip bomb).
 MAX_XLSX_EXPANDED_BYTES: Final = 256 * 1024 * 1024
+#: ... or that is compressed more than this (a bomb packs its bulk hundreds of times over;
+#: real workbooks are 5–30×), once it expands beyond :data:`RATIO_CHECKED_FROM` bytes.
+MAX_XLSX_RATIO: Final = 100
+RATIO_CHECKED_FROM: Final = 8 * 1024 * 1024
 #: The header row must be among the first rows (a title block may precede it).
 HEADER_SCAN_ROWS: Final = 50
 
@@ -94,12 +98,19 @@ def xlsx_rows(data: bytes, *, sheet: str | None = None) -> list[Row]:
     buffer = io.BytesIO(data)
     try:
         with zipfile.ZipFile(buffer) as archive:
-            expanded = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
     except zipfile.BadZipFile:
         raise ParseError(codes.MALFORMED_XLSX, "not an XLSX workbook (not a zip)") from None
+    expanded = sum(info.file_size for info in members)
+    packed = max(1, sum(info.compress_size for info in members))
     if expanded > MAX_XLSX_EXPANDED_BYTES:
         raise ParseError(
             codes.TOO_LARGE, f"workbook expands to {expanded} bytes, max {MAX_XLSX_EXPANDED_BYTES}"
+        )
+    if expanded > RATIO_CHECKED_FROM and expanded > MAX_XLSX_RATIO * packed:
+        raise ParseError(
+            codes.TOO_LARGE,
+            f"workbook expands {expanded // packed}× (to {expanded} bytes), max {MAX_XLSX_RATIO}×",
         )
     try:
         workbook = load_workbook(buffer, read_only=True, data_only=True)

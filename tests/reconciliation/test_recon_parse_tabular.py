@@ -281,3 +281,14 @@ def test_xlsx_that_would_expand_beyond_the_limit_is_refused(
         archive.writestr("xl/worksheets/sheet1.xml", b"0" * 20_000)
 
     assert refused(lambda: parse_bank_xlsx(buffer.getvalue(), mapping=SIGNED)).code == "too_large"
+
+
+def test_a_zip_bomb_under_the_size_limit_is_refused_by_its_compression_ratio() -> None:
+    """40 MB of one repeated byte packs into ~40 KB: under the 256 MiB limit, but no
+    workbook a bank writes is compressed a thousand times over, so it is never opened."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (40 * 1024 * 1024))
+    assert len(buffer.getvalue()) < 100_000
+    error = refused(lambda: parse_bank_xlsx(buffer.getvalue(), mapping=SIGNED))
+    assert error.code == "too_large" and "×" in error.message
