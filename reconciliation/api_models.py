@@ -77,6 +77,14 @@ class ResolveException(BaseModel):
     reason: str = Field(min_length=1, pattern=r"\S")
 
 
+class RejectResolution(BaseModel):
+    """Other fields are ignored."""
+
+    reason: str = Field(
+        min_length=1, pattern=r"\S", description="Why the resolution is turned down"
+    )
+
+
 class RunQuery(BaseModel):
     business_date: date = Field(description=DAY_FORMAT)
 

@@ -22,6 +22,7 @@ from reconciliation.api_models import (
     ReconExceptionDetail,
     ReconExceptionList,
     ReconRun,
+    RejectResolution,
     ResolveException,
     RunQuery,
     StatementImport,
@@ -157,6 +158,17 @@ async def resolve_exception(request: web.Request) -> web.Response:
 async def approve_exception(request: web.Request) -> web.Response:
     actor = await _actor(request, *FINANCE)
     view = await request.app[WORKFLOW].approve(actor, request.match_info["exception_id"])
+    return respond(ReconException.model_validate(view))
+
+
+async def reject_resolution(request: web.Request) -> web.Response:
+    actor = await _actor(request, *APPROVERS)
+    data: Any = await read_json(request)
+    if not isinstance(data, dict):
+        raise ValidationFailed([FieldError("body", "not_object", "a JSON object")])
+    view = await request.app[WORKFLOW].reject(
+        actor, request.match_info["exception_id"], str(data.get("reason", ""))
+    )
     return respond(ReconException.model_validate(view))
 
 
@@ -299,6 +311,22 @@ ROUTES = (
             409: "`invalid_transition`: not `resolved`; `cannot_approve_own_resolution`; "
             f"{_CLOSED}",
         },
+    ),
+    Route(
+        "POST",
+        f"{RECON}/exceptions/{{exception_id}}/reject",
+        reject_resolution,
+        "Turn a resolution down (checker): the exception is `open` again, the rejected "
+        "decision and the reason are kept in the audit log",
+        APPROVERS,
+        {200: Reply("The exception, open again", ReconException)},
+        {
+            403: "`forbidden`: rejecting needs `finance_approver`",
+            404: "`not_found`",
+            409: f"`invalid_transition`: not `resolved`; {_CLOSED}",
+            422: "`validation_failed`: `reason` → `required`, `body` → `not_object`",
+        },
+        body=RejectResolution,
     ),
     Route(
         "POST",

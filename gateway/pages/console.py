@@ -371,12 +371,16 @@ async def _resolve(request: web.Request, user: StaffUser, form: Form) -> web.Str
 async def _approve(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
     exception_id = request.match_info["exception_id"]
     try:
-        await request.app[WORKFLOW].approve(_actor(user), exception_id)
+        if form.get("decision") == "reject":
+            reason = form.get("reason")[:REASON_MAX]
+            await request.app[WORKFLOW].reject(_actor(user), exception_id, reason)
+        else:
+            await request.app[WORKFLOW].approve(_actor(user), exception_id)
     except NotFound:
         raise
     except GatewayError as exc:
         return await _detail(request, user, error=labels.error_message(exc), status=exc.http_status)
-    return _to_detail(exception_id, "approved")
+    return _to_detail(exception_id, "rejected" if form.get("decision") == "reject" else "approved")
 
 
 resolve_exception = action(_resolve)

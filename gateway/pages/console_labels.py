@@ -172,4 +172,5 @@ NOTICES = {
     "closed": "Đã khóa sổ ngày.",
     "resolved": "Đã ghi nhận cách xử lý; ngoại lệ đang chờ phê duyệt.",
     "approved": "Đã phê duyệt xử lý ngoại lệ.",
+    "rejected": "Đã từ chối cách xử lý; ngoại lệ mở lại để xử lý lại.",
 }

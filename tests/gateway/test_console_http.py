@@ -507,3 +507,22 @@ async def test_a_bank_csv_export_is_uploaded_with_a_column_layout(console: Gatew
     assert page.status == 200, await page.text()
     assert "Đã nhận" in await page.text()
     assert await count(console, statement_imports) == 1
+
+
+async def test_an_approver_rejects_a_resolution_in_the_console(console: Gateway) -> None:
+    [first, _] = await seed_recon_run(console, DAY, tag="console")
+    maker = await login(console, "ketoan")
+    assert (await resolve(console, maker, first, "Phí ngân hàng")).status == 303
+    checker = await login(console, "phophong")
+    page = await console.client.get(f"/console/exceptions/{first}", headers=checker.cookie)
+    assert "Từ chối cách xử lý" in await page.text()
+    path = f"/console/exceptions/{first}/approve"
+    response = await submit(console, checker, path, decision="reject", reason=" ")
+    assert response.status == 422
+    assert (await exception_row(console, first)).status == "resolved"
+    response = await submit(console, checker, path, decision="reject", reason="Thiếu chứng từ")
+    assert response.status == 303
+    row = await exception_row(console, first)
+    assert (row.status, row.resolution) == ("open", None)
+    page = await console.client.get(response.headers["Location"], headers=checker.cookie)
+    assert "Đã từ chối cách xử lý" in await page.text()

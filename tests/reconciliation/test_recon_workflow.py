@@ -180,3 +180,29 @@ async def test_a_checker_rejects_a_resolution_and_the_exception_is_open_again(
     assert (status, resolved["status"]) == (200, "resolved")
     status, approved = await _post(gateway, f"/exceptions/{first}/approve", "approver")
     assert (status, approved["status"]) == (200, "approved")
+
+
+async def test_an_approver_rejects_a_resolution_through_the_api(gateway: Gateway) -> None:
+    """What the checker does when the maker's decision is wrong: turn it down with a reason;
+    the maker then resolves it again and another person approves."""
+    [first, _] = await seed_recon_run(gateway, DAY)
+    await _resolve(gateway, first, reason="Đã đối chiếu")
+    status, problem = await _post(
+        gateway, f"/exceptions/{first}/reject", "finance2", {"reason": "x"}
+    )
+    assert (status, problem["code"]) == (403, "forbidden")
+    status, problem = await _post(
+        gateway, f"/exceptions/{first}/reject", "approver", {"reason": " "}
+    )
+    assert (status, problem["code"]) == (422, "validation_failed")
+    status, rejected = await _post(
+        gateway, f"/exceptions/{first}/reject", "approver", {"reason": "Thiếu chứng từ ngân hàng"}
+    )
+    assert (status, rejected["status"], rejected["resolution"]) == (200, "open", None)
+    status, problem = await _post(
+        gateway, f"/exceptions/{first}/reject", "approver", {"reason": "x"}
+    )
+    assert (status, problem["code"]) == (409, "invalid_transition")
+    await _resolve(gateway, first, reason="Đã có chứng từ")
+    status, approved = await _post(gateway, f"/exceptions/{first}/approve", "approver")
+    assert (status, approved["status"]) == (200, "approved")
