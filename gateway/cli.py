@@ -123,7 +123,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_scope(parser: argparse.ArgumentParser, *, office_help: str) -> None:
-    """The agencies and post offices a console user or an API key may act for (both repeat)."""
+    """The agencies and post offices a console user or an API key may act for (both repeat),
+    and the person behind it."""
+    parser.add_argument(
+        "--person",
+        help="the staff member (e.g. their work e-mail) shared by their API key and console "
+        "user: nobody approves what the same person resolved, whichever credential was used",
+    )
     parser.add_argument("--agency", action="append", default=[], help="agency code (repeat)")
     parser.add_argument(
         "--post-office", action="append", default=[], help=f"{office_help} (repeat)"
@@ -240,7 +246,7 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
                 raise GatewayError(f"a {role.value} key needs at least one {option}")
             name = args.name or f"{role.value} for {', '.join(scope)}"
             client_id, key = await create_client(
-                db, clock, name=name, role=role, agency_codes=args.agency
+                db, clock, name=name, role=role, agency_codes=args.agency, person=args.person
             )
             await offices.scope_client(db, client_id, args.post_office)
             print(f"client {client_id} created; its API key (shown only now):\n{key}")
@@ -257,6 +263,7 @@ async def _users(services: Services, args: argparse.Namespace) -> None:
         role=Role(args.role),
         password=password,
         agency_codes=args.agency,
+        person=args.person,
     )
     await offices.scope_user(services.database, args.username, args.post_office)
     print(f"user {args.username} created")

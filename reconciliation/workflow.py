@@ -23,7 +23,14 @@ from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
-from gateway.core.db.schema import day_closes, recon_exceptions, recon_runs, statement_lines
+from gateway.core.db.schema import (
+    api_clients,
+    day_closes,
+    recon_exceptions,
+    recon_runs,
+    staff_users,
+    statement_lines,
+)
 from gateway.core.errors import (
     FieldError,
     Forbidden,
@@ -195,7 +202,7 @@ class Workflow:
         async with self.db.write() as conn:
             row = await self._row_of_open_day(conn, exception_id)
             EXCEPTIONS.check(ExceptionStatus(row.status), ExceptionStatus.APPROVED)
-            if row.resolved_by == actor.id:
+            if await _person(conn, row.resolved_by) == await _person(conn, actor.id):
                 raise SelfApproval(f"{actor.id} resolved this exception and cannot approve it")
             now = self.clock()
             return await self._move(
@@ -321,3 +328,13 @@ class Workflow:
         if row is None:
             raise NotFound("exception not found")
         return row
+
+
+async def _person(conn: AsyncConnection, actor_id: str | None) -> str | None:
+    """The staff member behind an API key or a console user id (``person``), else the id
+    itself: maker ≠ checker compares people, not credentials."""
+    for table in (api_clients, staff_users):
+        found = (await conn.execute(select(table.c.person).where(table.c.id == actor_id))).first()
+        if found is not None and found.person:
+            return f"person:{found.person}"
+    return actor_id

@@ -61,8 +61,10 @@ async def create_client(
     role: Role,
     agency_codes: list[str],
     key: str | None = None,
+    person: str | None = None,
 ) -> tuple[str, str]:
-    """Create a client scoped to ``agency_codes``; return ``(client_id, key)``.
+    """Create a client scoped to ``agency_codes``; return ``(client_id, key)``. ``person``
+    names the staff member who holds it (shared with their console user, see workflow).
 
     ``key`` lets sandbox mode use a key fixed by configuration; it must have the key format.
     """
@@ -85,6 +87,7 @@ async def create_client(
                 name=name,
                 role=role.value,
                 key_hash=hash_key(key),
+                person=person,
                 created_at=clock(),
             )
         )

@@ -76,6 +76,7 @@ class StaffService:
         role: Role,
         password: str,
         agency_codes: list[str],
+        person: str | None = None,
     ) -> str:
         errors = []
         if not _USERNAME.match(username):
@@ -108,6 +109,7 @@ class StaffService:
                         username=username,
                         display_name=display_name,
                         role=role.value,
+                        person=person,
                         password_hash=hash_password(password),
                         created_at=self.clock(),
                     )

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from tests_support import seed_recon_run
 
 from gateway.core.db.schema import audit_log
-from gateway.core.errors import Forbidden, InvalidTransition, ValidationFailed
+from gateway.core.errors import Forbidden, InvalidTransition, SelfApproval, ValidationFailed
 from gateway.core.roles import Role
-from gateway.keys import DATABASE, WORKFLOW
+from gateway.keys import CLOCK, DATABASE, STAFF, WORKFLOW
+from gateway.services.clients import create_client
 from reconciliation.workflow import Actor
 
 DAY = date(2026, 11, 21)
@@ -206,3 +207,42 @@ async def test_an_approver_rejects_a_resolution_through_the_api(gateway: Gateway
     await _resolve(gateway, first, reason="Đã có chứng từ")
     status, approved = await _post(gateway, f"/exceptions/{first}/approve", "approver")
     assert (status, approved["status"]) == (200, "approved")
+
+
+async def test_one_person_cannot_approve_with_their_console_user_what_they_resolved_with_their_key(
+    gateway: Gateway,
+) -> None:
+    """Maker ≠ checker by person: Lan resolves with her API key and tries to approve as her
+    console user; Minh (another person) then approves."""
+    app = gateway.client.app
+    db, clock = app[DATABASE], app[CLOCK]
+    _, lan_key = await create_client(
+        db, clock, name="lan", role=Role.FINANCE_APPROVER, agency_codes=["HCM"], person="lan@stc"
+    )
+    lan_user = await app[STAFF].create_user(
+        username="lan",
+        display_name="Trần Thị Lan",
+        role=Role.FINANCE_APPROVER,
+        password="mat-khau-dai-du-12",
+        agency_codes=["HCM"],
+        person="lan@stc",
+    )
+    minh_user = await app[STAFF].create_user(
+        username="minh",
+        display_name="Lê Văn Minh",
+        role=Role.FINANCE_APPROVER,
+        password="mat-khau-dai-du-12",
+        agency_codes=["HCM"],
+        person="minh@stc",
+    )
+    [first, _] = await seed_recon_run(gateway, DAY)
+    response = await gateway.client.post(
+        f"/v1/reconciliation/exceptions/{first}/resolve",
+        json={"resolution": "write_off", "reason": "Phí ngân hàng"},
+        headers={"Authorization": f"Bearer {lan_key}"},
+    )
+    assert response.status == 200
+    with pytest.raises(SelfApproval):
+        await app[WORKFLOW].approve(Actor(lan_user, Role.FINANCE_APPROVER), first)
+    approved = await app[WORKFLOW].approve(Actor(minh_user, Role.FINANCE_APPROVER), first)
+    assert approved["status"] == "approved"

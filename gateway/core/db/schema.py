@@ -66,6 +66,9 @@ api_clients = Table(
     Column("name", String(255), nullable=False),
     Column("role", String(32), nullable=False),
     Column("key_hash", String(64), nullable=False),  # SHA-256 hex of the whole key
+    #: The staff member holding the key, shared with their console user: maker ≠ checker is
+    #: decided per person, whichever credential each used. ``None``: the key is its own person.
+    Column("person", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
 )
@@ -407,6 +410,7 @@ staff_users = Table(
     Column("display_name", String(255), nullable=False),
     Column("role", String(32), nullable=False),
     Column("password_hash", String(255), nullable=False),  # scrypt, with its parameters
+    Column("person", String(64)),  # as api_clients.person
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime),
 )
