@@ -219,22 +219,17 @@ async def test_one_person_cannot_approve_with_their_console_user_what_they_resol
     _, lan_key = await create_client(
         db, clock, name="lan", role=Role.FINANCE_APPROVER, agency_codes=["HCM"], person="lan@stc"
     )
-    lan_user = await app[STAFF].create_user(
-        username="lan",
-        display_name="Trần Thị Lan",
-        role=Role.FINANCE_APPROVER,
-        password="mat-khau-dai-du-12",
-        agency_codes=["HCM"],
-        person="lan@stc",
-    )
-    minh_user = await app[STAFF].create_user(
-        username="minh",
-        display_name="Lê Văn Minh",
-        role=Role.FINANCE_APPROVER,
-        password="mat-khau-dai-du-12",
-        agency_codes=["HCM"],
-        person="minh@stc",
-    )
+    lan_user, minh_user = [
+        await app[STAFF].create_user(
+            username=username,
+            display_name=name,
+            role=Role.FINANCE_APPROVER,
+            password="mat-khau-dai-du-12",
+            agency_codes=["HCM"],
+            person=f"{username}@stc",
+        )
+        for username, name in (("lan", "Trần Thị Lan"), ("minh", "Lê Văn Minh"))
+    ]
     [first, _] = await seed_recon_run(gateway, DAY)
     response = await gateway.client.post(
         f"/v1/reconciliation/exceptions/{first}/resolve",
