@@ -141,11 +141,17 @@ async def get_exception(request: web.Request) -> web.Response:
     return respond(ReconExceptionDetail.model_validate(view))
 
 
-async def resolve_exception(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The body of a decision (read field by field: the workflow checks each one)."""
     data: Any = await read_json(request)
     if not isinstance(data, dict):
         raise ValidationFailed([FieldError("body", "not_object", "a JSON object")])
+    return data
+
+
+async def resolve_exception(request: web.Request) -> web.Response:
+    actor = await _actor(request, *FINANCE)
+    data = await _json_object(request)
     view = await request.app[WORKFLOW].resolve(
         actor,
         request.match_info["exception_id"],
@@ -163,9 +169,7 @@ async def approve_exception(request: web.Request) -> web.Response:
 
 async def reject_resolution(request: web.Request) -> web.Response:
     actor = await _actor(request, *APPROVERS)
-    data: Any = await read_json(request)
-    if not isinstance(data, dict):
-        raise ValidationFailed([FieldError("body", "not_object", "a JSON object")])
+    data = await _json_object(request)
     view = await request.app[WORKFLOW].reject(
         actor, request.match_info["exception_id"], str(data.get("reason", ""))
     )

@@ -196,6 +196,8 @@ async def test_an_approver_rejects_a_resolution_through_the_api(gateway: Gateway
         gateway, f"/exceptions/{first}/reject", "approver", {"reason": " "}
     )
     assert (status, problem["code"]) == (422, "validation_failed")
+    status, problem = await _post(gateway, f"/exceptions/{first}/reject", "approver", ["x"])
+    assert [e["code"] for e in problem["errors"]] == ["not_object"]
     status, rejected = await _post(
         gateway, f"/exceptions/{first}/reject", "approver", {"reason": "Thiếu chứng từ ngân hàng"}
     )
