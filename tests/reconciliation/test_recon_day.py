@@ -687,3 +687,28 @@ async def test_an_amount_difference_within_the_sources_tolerance_is_a_match_with
         assert found == [("amount_mismatch", paid[2].amount)]
         assert (bank["matched"], bank["within_tolerance"]) == (2, 0)
         assert {m.difference for m in stored} == {0}
+
+
+async def test_a_line_of_a_day_closed_without_it_is_raised_by_the_first_day_run_after(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """A file that came after DAY's last run, and DAY closed without a re-run: its unknown
+    credit cannot be DAY's any more, so NEXT's run raises it, and AFTER's leaves it to NEXT."""
+    await _statement(gateway, paid_day, DAY)
+    await _run(gateway)
+    late_file = camt053(
+        AGENCY_ACCOUNT, [], DAY, 5, problems=Discrepancies(unknown_credits=(66000,))
+    )
+    assert (await _upload(gateway, "camt053", late_file, "bo-sung.xml"))[0] == 201
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+    assert close.status == 200, await close.text()
+    await _statement(gateway, paid_day, NEXT)
+    await _run(gateway, NEXT)
+    assert [(e["type"], e["amount"]) for e in await _exceptions(gateway, NEXT)] == [
+        ("missing_in_gateway", 66000)
+    ]
+    after = await _run(gateway, AFTER)
+    assert await _exceptions(gateway, AFTER) == []
+    assert after["summary"]["sources"]["bank"]["carried"] == 1
