@@ -142,11 +142,11 @@ class RunService:
                 inputs["rules"][counterpart.value] = asdict(rules)
                 offered = await self._external(conn, day, counterpart, rules)
                 inputs["imports"] += offered.imports
-                if not offered.lines:
-                    continue  # no file from this counterpart yet: nothing to compare
                 reported_through = await self._reported_through(
                     conn, day, counterpart, offered.lines, rules
                 )
+                if reported_through is None:
+                    continue  # no file from this counterpart yet: nothing to compare
                 inputs.setdefault("reported_through", {})[counterpart.value] = (
                     reported_through.isoformat()
                 )
@@ -355,10 +355,13 @@ class RunService:
         source: Source,
         external: list[StatementLine],
         rules: SourceRules,
-    ) -> date:
+    ) -> date | None:
         """How far the counterpart has reported: the end of its latest statement period (or
         its latest booking). A ledger line of day D is in transit while that is before
-        D + transit_days (``expected_in_transit``), missing from then on."""
+        D + transit_days (``expected_in_transit``), missing from then on. None when nothing of
+        the counterpart reaches this day (no line offered, no period ending on or after it):
+        then there is nothing to compare yet. A file without lines (a day without credits)
+        still counts as reported."""
         ahead = timedelta(days=max(rules.window_days, rules.transit_days))
         ends = (
             (
@@ -375,7 +378,7 @@ class RunService:
             .all()
         )
         dates: list[date] = [line.booking_date for line in external] + list(ends)
-        return max(dates)
+        return max(dates, default=None)
 
     async def _closed_days(self, conn: AsyncConnection, lines: list[StatementLine]) -> set[date]:
         """The closed days among the lines' booking dates."""

@@ -712,3 +712,21 @@ async def test_a_line_of_a_day_closed_without_it_is_raised_by_the_first_day_run_
     after = await _run(gateway, AFTER)
     assert await _exceptions(gateway, AFTER) == []
     assert after["summary"]["sources"]["bank"]["carried"] == 1
+
+
+async def test_payments_on_a_bank_statement_without_any_line_are_in_transit_then_missing(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """A statement with no entry still says the bank reported the day: the day's payments are
+    compared with it (in transit), and missing once the next day's statement is empty too."""
+    nothing = frozenset(p.reference for p in paid_day)
+    await _statement(gateway, paid_day, DAY, drop=nothing)
+    await _run(gateway)
+    assert {e["type"] for e in await _exceptions(gateway)} == {"expected_in_transit"}
+    await _statement(gateway, paid_day, NEXT, drop=nothing)
+    run = await _run(gateway)
+    found = sorted((e["type"], e["amount"]) for e in await _exceptions(gateway))
+    assert found == sorted(("missing_in_bank", p.amount) for p in paid_day)
+    assert run["summary"]["exceptions"]["amount_by_type"] == {
+        "missing_in_bank": sum(p.amount for p in paid_day)
+    }
