@@ -559,17 +559,19 @@ async def test_an_unknown_credit_is_raised_on_its_booking_day_not_on_an_earlier_
     assert await _exceptions(gateway) == []
 
 
-async def test_a_credit_whose_payment_the_gateway_recorded_the_next_day_is_matched_then_and_recorded(
-    gateway: Gateway, paid_day: list[PaidPayment]
+@pytest.mark.parametrize("short", [0, 5000])
+async def test_a_credit_whose_payment_the_gateway_recorded_the_next_day_is_taken_then_and_recorded(
+    gateway: Gateway, paid_day: list[PaidPayment], short: int
 ) -> None:
     """The bank booked the transfer on DAY; the gateway heard of it only on NEXT. DAY's run
-    raises the credit as missing_in_gateway; NEXT's run matches it, and DAY's exception is
-    superseded with an audit entry naming NEXT's run — not left open beside the match."""
+    raises the credit as missing_in_gateway; NEXT's run matches it (or, 5,000 short, raises it
+    as NEXT's amount_mismatch), and DAY's exception is superseded with an audit entry naming
+    NEXT's run — never left open beside it."""
     gateway.clock.advance(days=1)
     late = await gateway.create_payment(dossier_code="HS-late")
     booked_by_bank = PaidPayment(
         reference=late["reference"],
-        amount=late["amount"],
+        amount=late["amount"] - short,
         paid_at=datetime.combine(DAY, time(16, 0), tzinfo=ICT),
         channel="vietqr",
         provider_txn_id="FT261122009999",
@@ -579,12 +581,17 @@ async def test_a_credit_whose_payment_the_gateway_recorded_the_next_day_is_match
     await _statement(gateway, [*paid_day, booked_by_bank], DAY)
     await _run(gateway)
     [early] = await _exceptions(gateway)
-    assert (early["type"], early["amount"]) == ("missing_in_gateway", late["amount"])
+    assert (early["type"], early["amount"]) == ("missing_in_gateway", late["amount"] - short)
 
     await _pay_by_transfer(gateway, late, 9999)  # paid on NEXT in the gateway's books
     next_run = await _run(gateway, NEXT)
-    assert next_run["summary"]["matched"] == {"count": 1, "amount": late["amount"]}
-    assert await _exceptions(gateway, NEXT) == []
+    found = [(e["type"], e["amount"]) for e in await _exceptions(gateway, NEXT)]
+    if short:
+        assert found == [("amount_mismatch", late["amount"])]
+        assert next_run["summary"]["matched"]["count"] == 0
+    else:
+        assert found == []
+        assert next_run["summary"]["matched"] == {"count": 1, "amount": late["amount"]}
     assert await _exceptions(gateway) == []  # DAY has nothing open any more
     [(status,)] = [
         (row.status,)
@@ -600,12 +607,13 @@ async def test_a_credit_whose_payment_the_gateway_recorded_the_next_day_is_match
     assert entry.details["run_id"] == next_run["id"]
     assert entry.details["business_date"] == NEXT.isoformat()
     assert entry.details["line_id"] == early["line_ids"][0]
+    assert (entry.details["by"] == "amount_mismatch") == bool(short)
     close = await gateway.client.post(
         f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
     )
     assert close.status == 200, await close.text()
-    await _run(gateway, NEXT)  # a re-run of NEXT matches it again; nothing reopens
-    assert await _exceptions(gateway, NEXT) == []
+    await _run(gateway, NEXT)  # a re-run of NEXT takes it again; nothing reopens on DAY
+    assert [(e["type"], e["amount"]) for e in await _exceptions(gateway, NEXT)] == found
 
 
 async def test_expected_in_transit_becomes_missing_once_the_bank_reported_the_next_day(
