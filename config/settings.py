@@ -174,6 +174,52 @@ class VnpostSettings(_Section):
         return value
 
 
+#: The counterparts a reconciliation run compares the ledger with (``reconciliation.model``
+#: names them too; config imports nothing of the service).
+ReconSource = Literal["bank", "vnpay", "pos", "treasury", "cod"]
+
+
+class ReconSourceSettings(_Section):
+    """One counterpart's overrides of :class:`ReconciliationSettings` (unset: the default)."""
+
+    window_days: int | None = Field(None, ge=0, le=31)
+    transit_days: int | None = Field(None, ge=0, le=31)
+    amount_tolerance: int | None = Field(None, ge=0, le=10_000_000)
+
+
+class ReconRules(_Section):
+    """What one counterpart's comparison uses, every value resolved."""
+
+    #: Booking dates of a pair may differ by at most this many days.
+    window_days: int
+    #: An internal line of day D is ``expected_in_transit`` until the counterpart has reported
+    #: through D + transit_days without it; from then on it is ``missing_in_<source>``.
+    transit_days: int
+    #: A pair by key whose amounts differ by at most this many VND is a match
+    #: (``amount_within_tolerance``, the difference recorded), not an ``amount_mismatch``.
+    amount_tolerance: int
+
+
+class ReconciliationSettings(_Section):
+    window_days: int = Field(2, ge=0, le=31)
+    transit_days: int = Field(1, ge=0, le=31)
+    amount_tolerance: int = Field(0, ge=0, le=10_000_000)
+    #: Per counterpart (TOML only): ``[reconciliation.sources.vnpay]`` …
+    sources: dict[ReconSource, ReconSourceSettings] = {}
+
+    def rules(self, source: ReconSource) -> ReconRules:
+        own = self.sources.get(source, ReconSourceSettings())
+        return ReconRules(
+            window_days=_first(own.window_days, self.window_days),
+            transit_days=_first(own.transit_days, self.transit_days),
+            amount_tolerance=_first(own.amount_tolerance, self.amount_tolerance),
+        )
+
+
+def _first(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 #: The key that seals personal data in sandbox mode only (base64 of 32 bytes; not a secret).
 SANDBOX_PII_KEY = SecretStr("c2FuZGJveC1vbmx5LWtleS1uZXZlci1mb3ItcHJvZCE=")
 
@@ -240,6 +286,7 @@ class Settings(_Section):
     vnpay: VnpaySettings = VnpaySettings()
     pos: PosSettings = PosSettings()
     vnpost: VnpostSettings = VnpostSettings()
+    reconciliation: ReconciliationSettings = ReconciliationSettings()
     #: How often pending provider attempts are looked at by the poller.
     poll_seconds: float = Field(30, gt=0)
     demo: DemoSettings = DemoSettings()

@@ -183,7 +183,8 @@ class ReconException(ResponseModel):
     type: ExceptionType
     status: Annotated[str, OneOf(EXCEPTION_STATUSES)] = Field(
         description="`open` → `resolved` (maker) → `approved` (checker, not the maker); "
-        "`superseded` when a re-run replaced its run"
+        "`superseded` when a re-run replaced its run, or when another day's run matched its "
+        "statement line (a late payment; the audit log says which run)"
     )
     amount: Vnd
     internal_keys: list[str] = Field(
@@ -212,11 +213,28 @@ class ReconExceptionList(ListOf[ReconException]):
     """At most 200 exceptions, by business date, type and id."""
 
 
+class SourceRules(ResponseModel):
+    """How a counterpart was compared (the `[reconciliation]` settings)"""
+
+    window_days: Count = Field(description="Booking dates of a pair at most this far apart")
+    transit_days: Count = Field(
+        description="A payment of day D is `expected_in_transit` until the counterpart has "
+        "reported through D + transit_days without it, then `missing_in_<source>`"
+    )
+    amount_tolerance: Count = Field(
+        description="VND: a pair by key this close in amount is matched "
+        "(`amount_within_tolerance`), not an `amount_mismatch`"
+    )
+
+
 class RunInputs(ResponseModel):
     imports: list[Annotated[str, public_id("imp")]] = Field(
         description="The imports whose lines were compared"
     )
-    window_days: Count
+    window_days: Count = Field(description="The widest date window of the counterparts")
+    rules: dict[Counterpart, SourceRules] = Field(
+        {}, description="Per counterpart: the rules the run used"
+    )
     reported_through: dict[Counterpart, date] = Field(
         {}, description="Per counterpart that sent lines: the last day it reported"
     )
@@ -237,6 +255,15 @@ class SourceTotals(ResponseModel):
     matched: Count
     matched_amount: Vnd
     exceptions: Count
+    carried: Count = Field(
+        0,
+        description="Leftover differences not raised on this day: their statement lines "
+        "belong to another day's exception, or to a booking day of their own",
+    )
+    within_tolerance: Count = Field(0, description="Matches `amount_within_tolerance`")
+    tolerated_difference: int = Field(
+        0, description="VND, counterpart − ledger, summed over those matches"
+    )
 
 
 class RunSummary(ResponseModel):

@@ -4,6 +4,16 @@ A run records its inputs, rule version, counts and VND sums per status; running 
 again **supersedes** the previous run (never edits it): its open exceptions are marked
 ``superseded``, and a decision already taken on the same exception (same type, same lines)
 carries over to the new run, so finance staff never decide twice.
+
+**Each difference belongs to one day** (docs/reconciliation.md, "Which day a difference
+belongs to"). A statement line that another day's current run matched, or named in an
+exception that is decided (resolved or approved) or that names ledger lines of that day, is not
+offered to this day at all: a write-off is final. A line named only by another day's *open*
+exception without ledger lines (``missing_in_gateway`` …) is offered as **carried**: it may
+still match (a late payment), and then that exception is superseded with an audit entry
+(``exception_settled_elsewhere``); left over, it is not raised again here. A leftover that
+names no ledger line is raised only on its home day: the earliest booking date of its lines
+(or the first day that sees it once that day is closed).
 """
 
 from __future__ import annotations
@@ -11,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import KW_ONLY, dataclass
-from datetime import date, timedelta
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -21,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import (
+    day_closes,
     recon_exceptions,
     recon_matches,
     recon_runs,
@@ -49,14 +61,56 @@ log = structlog.get_logger(__name__)
 COUNTERPARTS = (Source.BANK, Source.VNPAY, Source.POS, Source.TREASURY, Source.COD)
 
 
+#: A key pair whose amounts differ by no more than the counterpart's tolerance (stored with
+#: the difference); the engine's own rules are :class:`reconciliation.results.MatchRule`.
+WITHIN_TOLERANCE = "amount_within_tolerance"
+#: Every day a statement line offered today can have been offered to: windows are at most 31
+#: days (config), so an exception naming such a line is at most twice that far away.
+_OWNER_HORIZON = timedelta(days=62)
+#: An exception that names a line of another day's run for good: decided, or about ledger lines.
+_SETTLED = (ExceptionStatus.RESOLVED, ExceptionStatus.APPROVED)
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """How one counterpart is compared (``[reconciliation]`` in the settings)."""
+
+    #: Booking dates of a pair may differ by at most this many days.
+    window_days: int = 2
+    #: A ledger line of day D is ``expected_in_transit`` until the counterpart has reported
+    #: through D + transit_days without it, then ``missing_in_<source>``.
+    transit_days: int = 1
+    #: A key pair whose amounts differ by at most this many VND is matched
+    #: (``amount_within_tolerance``), not an ``amount_mismatch``.
+    amount_tolerance: int = 0
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A counterpart's statement lines offered to a day's run (same order in both lists)."""
+
+    lines: list[StatementLine]
+    ids: list[int]
+    imports: list[str]
+    #: Line id → the open exception of another day that names it (it may match here, but is
+    #: not raised here again).
+    carried: dict[int, str]
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One counterpart's result, in storage terms (ledger keys and statement line ids)."""
 
     source: Source
-    matches: list[tuple[str, int, str]]  # (internal key, line id, rule)
+    matches: list[tuple[str, int, str, int]]  # (internal key, line id, rule, difference)
     exceptions: list[dict[str, Any]]
     matched_amount: int = 0
+    #: Leftovers this day does not raise: their lines belong to another day's exception, or
+    #: to a day of their own that has not been run yet.
+    carried: int = 0
+    #: The other day's open exceptions whose line this run matched or raised: exception id →
+    #: (line id, the rule or exception type that took it).
+    settled: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 def fingerprint(source: str, type: str, keys: list[str], line_ids: list[int]) -> str:
@@ -71,30 +125,39 @@ class RunService:
     workflow: Workflow
     _: KW_ONLY
     reference_prefix: str = "DVC"
-    window_days: int = 2
-    settlement_lag_days: int = 1
+    #: Per counterpart; one not named uses :class:`SourceRules`' defaults.
+    rules: Mapping[Source, SourceRules] = field(default_factory=dict)
+
+    def rules_of(self, source: Source) -> SourceRules:
+        return self.rules.get(source) or SourceRules()
 
     async def run(self, actor: Actor, day: date) -> dict[str, Any]:
         async with self.db.read() as conn:
             if await self.workflow.is_closed(conn, day):
                 raise DayClosed(f"{day.isoformat()} is closed")
             outcomes = []
-            inputs: dict[str, Any] = {"imports": [], "window_days": self.window_days}
+            inputs: dict[str, Any] = {"imports": [], "rules": {}}
             for counterpart in COUNTERPARTS:
-                external, line_ids, import_ids = await self._external(conn, day, counterpart)
-                inputs["imports"] += import_ids
-                if not external:
+                rules = self.rules_of(counterpart)
+                inputs["rules"][counterpart.value] = asdict(rules)
+                offered = await self._external(conn, day, counterpart, rules)
+                inputs["imports"] += offered.imports
+                reported_through = await self._reported_through(
+                    conn, day, counterpart, offered.lines, rules
+                )
+                if reported_through is None:
                     continue  # no file from this counterpart yet: nothing to compare
-                reported_through = await self._reported_through(conn, day, counterpart, external)
                 inputs.setdefault("reported_through", {})[counterpart.value] = (
                     reported_through.isoformat()
                 )
                 internal, keys = await ledger(conn, day, counterpart)
+                closed = await self._closed_days(conn, offered.lines)
                 outcomes.append(
                     self._compare(
-                        day, counterpart, internal, keys, external, line_ids, reported_through
+                        day, counterpart, internal, keys, offered, reported_through, rules, closed
                     )
                 )
+        inputs["window_days"] = max(r["window_days"] for r in inputs["rules"].values())
         summary = _summary(outcomes)
         run_id = new_id("run")
         now = self.clock()
@@ -142,6 +205,7 @@ class RunService:
                     ExceptionStatus.SUPERSEDED,
                 )
             await self._store(conn, run_id, day, outcomes, decided, now)
+            await self._settle_elsewhere(conn, actor, run_id, day, outcomes, now)
             await record(
                 conn,
                 now,
@@ -191,10 +255,12 @@ class RunService:
     # -- pieces --------------------------------------------------------------------------
 
     async def _external(
-        self, conn: AsyncConnection, day: date, source: Source
-    ) -> tuple[list[StatementLine], list[int], list[str]]:
-        """Accepted lines of ``source`` around ``day`` that no other day's run matched."""
-        window = timedelta(days=self.window_days)
+        self, conn: AsyncConnection, day: date, source: Source, rules: SourceRules
+    ) -> Offered:
+        """Accepted lines of ``source`` within the window of ``day`` that no other day holds:
+        none another day's current run matched, none another day's exception settled (see the
+        module docstring); the lines of another day's open exception come marked as carried."""
+        window = timedelta(days=rules.window_days)
         taken_elsewhere = (
             select(recon_matches.c.line_id)
             .join(recon_runs, recon_runs.c.id == recon_matches.c.run_id)
@@ -216,6 +282,8 @@ class RunService:
                 .order_by(statement_lines.c.id)
             )
         ).all()
+        held, carried = await self._owners(conn, day, source)
+        rows = [row for row in rows if row.id not in held]
         lines = [
             StatementLine(
                 source=source,
@@ -236,14 +304,65 @@ class RunService:
             )
             for row in rows
         ]
-        return lines, [row.id for row in rows], sorted({row.import_id for row in rows})
+        ids = [row.id for row in rows]
+        return Offered(
+            lines,
+            ids,
+            sorted({row.import_id for row in rows}),
+            {line_id: carried[line_id] for line_id in ids if line_id in carried},
+        )
+
+    async def _owners(
+        self, conn: AsyncConnection, day: date, source: Source
+    ) -> tuple[set[int], dict[int, str]]:
+        """The statement lines other days' current exceptions name: those held for good
+        (decided, or paired with that day's ledger lines) and those of an open exception
+        naming no ledger line (line id → exception id)."""
+        rows = (
+            await conn.execute(
+                select(
+                    recon_exceptions.c.id,
+                    recon_exceptions.c.status,
+                    recon_exceptions.c.internal_keys,
+                    recon_exceptions.c.line_ids,
+                )
+                .join(recon_runs, recon_runs.c.id == recon_exceptions.c.run_id)
+                .where(
+                    recon_runs.c.status == RunStatus.CURRENT,
+                    recon_exceptions.c.source == source.value,
+                    recon_exceptions.c.business_date != day,
+                    recon_exceptions.c.business_date >= day - _OWNER_HORIZON,
+                    recon_exceptions.c.business_date <= day + _OWNER_HORIZON,
+                    recon_exceptions.c.status.in_([ExceptionStatus.OPEN, *_SETTLED]),
+                )
+                .order_by(recon_exceptions.c.business_date, recon_exceptions.c.id)
+            )
+        ).all()
+        held: set[int] = set()
+        carried: dict[int, str] = {}
+        for row in rows:
+            if row.status in _SETTLED or row.internal_keys:
+                held.update(row.line_ids)
+            else:
+                for line_id in row.line_ids:
+                    carried.setdefault(line_id, row.id)
+        return held, carried
 
     async def _reported_through(
-        self, conn: AsyncConnection, day: date, source: Source, external: list[StatementLine]
-    ) -> date:
+        self,
+        conn: AsyncConnection,
+        day: date,
+        source: Source,
+        external: list[StatementLine],
+        rules: SourceRules,
+    ) -> date | None:
         """How far the counterpart has reported: the end of its latest statement period (or
-        its latest booking). A ledger line later than that minus the settlement lag may
-        simply not have reached it yet (``expected_in_transit``)."""
+        its latest booking). A ledger line of day D is in transit while that is before
+        D + transit_days (``expected_in_transit``), missing from then on. None when nothing of
+        the counterpart reaches this day (no line offered, no period ending on or after it):
+        then there is nothing to compare yet. A file without lines (a day without credits)
+        still counts as reported."""
+        ahead = timedelta(days=max(rules.window_days, rules.transit_days))
         ends = (
             (
                 await conn.execute(
@@ -251,7 +370,7 @@ class RunService:
                         statement_imports.c.source == source.value,
                         statement_imports.c.status == ImportStatus.ACCEPTED,
                         statement_imports.c.period_end >= day,
-                        statement_imports.c.period_end <= day + timedelta(days=self.window_days),
+                        statement_imports.c.period_end <= day + ahead,
                     )
                 )
             )
@@ -259,7 +378,15 @@ class RunService:
             .all()
         )
         dates: list[date] = [line.booking_date for line in external] + list(ends)
-        return max(dates)
+        return max(dates, default=None)
+
+    async def _closed_days(self, conn: AsyncConnection, lines: list[StatementLine]) -> set[date]:
+        """The closed days among the lines' booking dates."""
+        days = {line.booking_date for line in lines}
+        found = await conn.execute(
+            select(day_closes.c.business_date).where(day_closes.c.business_date.in_(days))
+        )
+        return set(found.scalars().all())
 
     def _compare(
         self,
@@ -267,43 +394,66 @@ class RunService:
         source: Source,
         internal: list[StatementLine],
         keys: list[str],
-        external: list[StatementLine],
-        line_ids: list[int],
+        offered: Offered,
         reported_through: date,
+        rules: SourceRules,
+        closed: set[date],
     ) -> Outcome:
         prefix = self.reference_prefix
+        external, line_ids = offered.lines, offered.ids
         result = engine.reconcile(
             frame.to_frame(internal),
             frame.to_frame(external),
             # The engine's "as of": a line booked on or after (as of − lag) is in transit;
-            # as of = the day after the counterpart's last reported day.
+            # as of = the day after the counterpart's last reported day, lag = transit_days.
             business_date=reported_through + timedelta(days=1),
-            window_days=self.window_days,
-            settlement_lag_days=self.settlement_lag_days,
+            window_days=rules.window_days,
+            settlement_lag_days=rules.transit_days,
             reference_pattern=rf"{prefix}[0-9A-Z]{{11}}",
             is_valid_reference=lambda text: is_valid_reference(text, prefix),
             counterpart=source,
         )
         pairs = list(result.matches.select("internal_id", "external_id", "rule").iter_rows())
         matches = [
-            (keys[int(internal_id)], line_ids[int(external_id)], str(rule))
+            (keys[int(internal_id)], line_ids[int(external_id)], str(rule), 0)
             for internal_id, external_id, rule in pairs
         ]
-        matched_amount = sum(internal[int(i)].amount for i in {p[0] for p in pairs})
+        matched = {int(p[0]) for p in pairs}
+        settled: dict[str, tuple[int, str]] = {}
+        for _, line_id, rule, _ in matches:
+            if line_id in offered.carried:
+                settled[offered.carried[line_id]] = (line_id, rule)
         exceptions = []
+        carried = 0
         for item in result.exception_items():
-            internal_keys = [keys[int(i)] for i in item.internal_ids]
+            if _within_tolerance(item, rules.amount_tolerance):
+                [i], [e] = item.internal_ids, item.external_ids
+                difference = item.external_amount - item.internal_amount
+                matches.append((keys[i], line_ids[e], WITHIN_TOLERANCE, difference))
+                matched.add(i)
+                if line_ids[e] in offered.carried:
+                    settled[offered.carried[line_ids[e]]] = (line_ids[e], WITHIN_TOLERANCE)
+                continue
             ids = [line_ids[int(i)] for i in item.external_ids]
+            home = min((external[int(i)].booking_date for i in item.external_ids), default=day)
+            fresh = not any(line_id in offered.carried for line_id in ids)
+            if not item.internal_ids and not (fresh and (home == day or home in closed)):
+                carried += 1  # another day's difference: raised there, or already
+                continue
+            for line_id in ids:
+                if line_id in offered.carried:
+                    settled[offered.carried[line_id]] = (line_id, str(item.type))
             exceptions.append(
                 {
                     "type": item.type,
                     "amount": int(item.amount),
-                    "internal_keys": internal_keys,
+                    "internal_keys": [keys[int(i)] for i in item.internal_ids],
                     "line_ids": ids,
                     "candidates": [line_ids[int(i)] for i in item.candidates],
                 }
             )
-        return Outcome(source, matches, exceptions, matched_amount)
+        matched_amount = sum(internal[i].amount for i in matched)
+        return Outcome(source, matches, exceptions, matched_amount, carried, settled)
 
     async def _decisions(self, conn: AsyncConnection, runs: list[str]) -> dict[str, Any]:
         if not runs:
@@ -336,9 +486,10 @@ class RunService:
                 "rule": rule,
                 "internal_key": key,
                 "line_id": line_id,
+                "difference": difference,
             }
             for o in outcomes
-            for key, line_id, rule in o.matches
+            for key, line_id, rule, difference in o.matches
         ]
         if match_rows:
             await conn.execute(insert(recon_matches), match_rows)
@@ -367,6 +518,53 @@ class RunService:
                 exception_rows.append((status, row))
         await EXCEPTIONS.insert_many(conn, exception_rows)
 
+    async def _settle_elsewhere(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        run_id: str,
+        day: date,
+        outcomes: list[Outcome],
+        now: datetime,
+    ) -> None:
+        """Another day's open exception whose line this run matched (a late payment) or
+        raised with this day's ledger lines is superseded, never left open beside it; the
+        audit log says which run took the line and how. One no longer open (decided since
+        this run read it) stops the run: :class:`StaleStatus`, try again."""
+        for o in outcomes:
+            for exception_id, (line_id, how) in sorted(o.settled.items()):
+                await EXCEPTIONS.move(
+                    conn, exception_id, ExceptionStatus.OPEN, ExceptionStatus.SUPERSEDED
+                )
+                await record(
+                    conn,
+                    now,
+                    actor.id,
+                    "exception_settled_elsewhere",
+                    "recon_exception",
+                    exception_id,
+                    {
+                        "run_id": run_id,
+                        "business_date": day.isoformat(),
+                        "source": o.source.value,
+                        "line_id": line_id,
+                        "by": how,
+                    },
+                )
+
+
+def _within_tolerance(item: engine.ExceptionItem, tolerance: int) -> bool:
+    """An ``amount_mismatch`` of one line against one, the amounts at most ``tolerance`` VND
+    apart (same direction): a match, recorded with its difference."""
+    return (
+        tolerance > 0
+        and item.type == engine.ExceptionType.AMOUNT_MISMATCH
+        and len(item.internal_ids) == 1
+        and len(item.external_ids) == 1
+        and item.internal_amount * item.external_amount > 0
+        and abs(item.external_amount - item.internal_amount) <= tolerance
+    )
+
 
 #: What a maker and a checker decided about an exception: carried over by a re-run.
 _DECISION = (
@@ -387,10 +585,14 @@ def _summary(outcomes: list[Outcome]) -> dict[str, Any]:
         for item in o.exceptions:
             by_type[item["type"]] += 1
             sums[item["type"]] += item["amount"]
+        tolerated = [m[3] for m in o.matches if m[2] == WITHIN_TOLERANCE]
         per_source[o.source.value] = {
             "matched": len(o.matches),
             "matched_amount": o.matched_amount,
             "exceptions": len(o.exceptions),
+            "carried": o.carried,
+            "within_tolerance": len(tolerated),
+            "tolerated_difference": sum(tolerated),
         }
     return {
         "matched": {

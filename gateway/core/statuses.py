@@ -178,7 +178,8 @@ class ExceptionStatus(StrEnum):
     #: A maker chose a resolution; it awaits a checker.
     RESOLVED = "resolved"
     APPROVED = "approved"
-    #: Its run was replaced by a re-run (which carries a decision over to its own copy).
+    #: Its run was replaced by a re-run (which carries a decision over to its own copy), or
+    #: another day's run took its statement line (a late payment; an audit entry says which).
     SUPERSEDED = "superseded"
 
 

@@ -32,6 +32,12 @@ Choices:
 - **Re-runs.** Running a day again supersedes its current run and every exception of that
   run; the new run's copy of an exception already decided (same fingerprint) is born
   `resolved` or `approved` with the decision, the others `open`.
+- **Settled on another day.** An `open` exception naming only statement lines (e.g.
+  `missing_in_gateway`) whose line another day's run matched (a late payment) or raised with
+  that day's ledger lines moves to `superseded` too, with an `exception_settled_elsewhere`
+  audit entry naming that run, the line and the rule (docs/reconciliation.md, "Which day a
+  difference belongs to"); the run stops with `409 conflict` (try again) if it was decided
+  meanwhile.
 - **Postal orders** also follow the carrier's rank and time rule
   (`providers.common.postal.should_advance`, `POSTAL_ORDERS.advances()`): an event older than
   the order's status, or ranked lower, is stored in the order's history but does not move it.

@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import aiohttp
 
 from config import Settings
+from config.settings import ReconSource
 from gateway.channels.registry import build_channels, pos_merchant
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.db import Database
@@ -42,8 +44,9 @@ from providers.common.secrets import Secret
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
+from reconciliation.model import Source
 from reconciliation.report import ReportService
-from reconciliation.runs import RunService
+from reconciliation.runs import COUNTERPARTS, RunService, SourceRules
 from reconciliation.workflow import Workflow
 from webhooks.delivery import DeliveryOptions, DeliveryWorker
 from webhooks.endpoints import EndpointService
@@ -81,6 +84,17 @@ class Services:
     vnpost_pushes: PushReceiver
     operators: OperatorService
     demo: DemoSeeder
+
+
+def recon_rules(settings: Settings) -> dict[Source, SourceRules]:
+    """Each counterpart's reconciliation rules, the ``[reconciliation]`` defaults overridden
+    per source."""
+    return {
+        source: SourceRules(
+            **settings.reconciliation.rules(cast(ReconSource, source.value)).model_dump()
+        )
+        for source in COUNTERPARTS
+    }
 
 
 def vnpost_client(settings: Settings, session: aiohttp.ClientSession, clock: Clock) -> VnpostClient:
@@ -189,7 +203,11 @@ async def build_services(
                 imports=ImportService(database, clock, settings.max_upload_bytes),
                 workflow=workflow,
                 recon_runs=RunService(
-                    database, clock, workflow, reference_prefix=settings.payments.reference_prefix
+                    database,
+                    clock,
+                    workflow,
+                    reference_prefix=settings.payments.reference_prefix,
+                    rules=recon_rules(settings),
                 ),
                 reports=ReportService(database),
                 ledger=LedgerLookup(database),

@@ -200,3 +200,54 @@ def test_sandbox_without_keys_seals_with_the_sandbox_key(tmp_path: Path) -> None
     )
     assert settings.pii.current_key_id == "sandbox"
     assert "c2FuZGJveC" not in repr(settings)  # still redacted
+
+
+def test_reconciliation_rules_default_to_a_two_day_window_one_transit_day_and_no_tolerance(
+    tmp_path: Path,
+) -> None:
+    for settings in (
+        load_settings(environ={}),
+        load_settings(write(tmp_path, PII), environ={}),  # no table at all
+    ):
+        for source in ("bank", "vnpay", "pos", "treasury", "cod"):
+            rules = settings.reconciliation.rules(source)
+            assert (rules.window_days, rules.transit_days, rules.amount_tolerance) == (2, 1, 0)
+
+
+def test_reconciliation_rules_are_overridden_per_source_and_by_the_environment(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "[reconciliation]\namount_tolerance = 500\n"
+        "[reconciliation.sources.vnpay]\ntransit_days = 3\n"
+        "[reconciliation.sources.treasury]\nwindow_days = 5\namount_tolerance = 0\n"
+    )
+    settings = load_settings(
+        write(tmp_path, PII + text),
+        environ={"GATEWAY_RECONCILIATION_WINDOW_DAYS": "1"},
+    )
+    rules = {
+        source: tuple(settings.reconciliation.rules(source).model_dump().values())
+        for source in ("bank", "vnpay", "treasury")
+    }
+    assert rules == {"bank": (1, 1, 500), "vnpay": (1, 3, 500), "treasury": (5, 1, 0)}
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[reconciliation]\namount_tolerance = -1\n", "reconciliation.amount_tolerance"),
+        ("[reconciliation.sources.momo]\nwindow_days = 1\n", "reconciliation.sources.momo"),
+        (
+            "[reconciliation.sources.bank]\ntransit_dayz = 1\n",
+            "reconciliation.sources.bank.transit_dayz",
+        ),
+        ("[reconciliation]\nwindow_days = 40\n", "reconciliation.window_days"),
+    ],
+)
+def test_bad_reconciliation_rules_are_refused_naming_the_key(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, PII + text), environ={})
+    assert caught.value.key.startswith(key)

@@ -526,3 +526,20 @@ async def test_an_approver_rejects_a_resolution_in_the_console(console: Gateway)
     assert (row.status, row.resolution) == ("open", None)
     page = await console.client.get(response.headers["Location"], headers=checker.cookie)
     assert "Đã từ chối cách xử lý" in await page.text()
+
+
+async def test_the_dashboard_counts_per_source_the_differences_that_belong_to_another_day(
+    console: Gateway,
+) -> None:
+    """A credit booked the next day is in the window of this day's run but is not this day's
+    exception: the dashboard shows it under "Thuộc ngày khác", not as an exception."""
+    session = await login(console, "ketoan")
+    next_day = date(2026, 11, 23)
+    data = camt053([("77000", "CRDT", "CHUYEN TIEN KHONG RO NOI DUNG")], day=next_day)
+    assert (await upload(console, session, data)).status == 200
+    assert (await submit(console, session, f"/console/days/{DAY}/run")).status == 303
+    page = await (await console.client.get(f"/console?date={DAY}", headers=session.cookie)).text()
+    table = page.split('data-testid="by-source"', 1)[1].split("</table>", 1)[0]
+    assert "Thuộc ngày khác" in table
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table.split("<td>Ngân hàng</td>", 1)[1])[:5]
+    assert cells == ["0", "0 ₫", "0", "1", "0 ₫"]  # matched, amount, exceptions, carried, tolerated

@@ -258,6 +258,9 @@ async def test_remittance_of_every_collection_matches_the_day(
         "matched": 3,
         "matched_amount": 525000,
         "exceptions": 0,
+        "carried": 0,
+        "within_tolerance": 0,
+        "tolerated_difference": 0,
     }
 
 

@@ -7,20 +7,46 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, Gateway
+from conftest import (
+    AGENCY_ACCOUNT,
+    AGENCY_BIN,
+    BANK_SECRET,
+    FixedClock,
+    Gateway,
+    make_settings,
+    seed,
+)
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from gateway.core.db.schema import attempts, payments, statement_imports
-from gateway.keys import DATABASE
+from gateway.app import create_app
+from gateway.core.db.schema import (
+    attempts,
+    audit_log,
+    payments,
+    recon_exceptions,
+    recon_matches,
+    statement_imports,
+)
+from gateway.core.roles import Role
+from gateway.keys import CLOCK, DATABASE, WORKFLOW
 from providers.payment.vietqr import notice as wire
-from providers.sandbox.statements import Discrepancies, PaidPayment, camt053, treasury_csv
+from providers.sandbox.statements import (
+    ICT,
+    Discrepancies,
+    PaidPayment,
+    camt053,
+    treasury_csv,
+)
+from reconciliation.model import Source
+from reconciliation.runs import RunService, SourceRules
+from reconciliation.workflow import Actor
 
 DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_Minh
 
@@ -87,22 +113,23 @@ async def _upload(
     return response.status, await response.json()
 
 
-async def _run(gateway: Gateway) -> dict[str, Any]:
+async def _run(gateway: Gateway, day: date = DAY) -> dict[str, Any]:
     response = await gateway.client.post(
         "/v1/reconciliation/runs",
-        json={"business_date": DAY.isoformat()},
+        json={"business_date": day.isoformat()},
         headers=gateway.auth("finance"),
     )
     assert response.status == 201, await response.text()
     return await response.json()
 
 
-async def _exceptions(gateway: Gateway, **params: str) -> list[dict[str, Any]]:
+async def _exceptions(gateway: Gateway, day: date = DAY, **params: str) -> list[dict[str, Any]]:
     response = await gateway.client.get(
         "/v1/reconciliation/exceptions",
-        params={"business_date": DAY.isoformat(), **params},
+        params={"business_date": day.isoformat(), **params},
         headers=gateway.auth("finance"),
     )
+    assert response.status == 200, await response.text()
     return (await response.json())["data"]
 
 
@@ -433,3 +460,281 @@ async def test_a_bank_export_without_a_usable_layout_is_refused_and_stores_nothi
     async with gateway.client.app[DATABASE].read() as conn:
         stored = (await conn.execute(select(func.count()).select_from(statement_imports))).scalar()
     assert stored == 0
+
+
+# -- each difference belongs to one day (issue 10) -----------------------------------------
+
+NEXT, AFTER = DAY + timedelta(days=1), DAY + timedelta(days=2)
+
+
+async def _decide(gateway: Gateway, exception_id: str, resolution: str = "write_off") -> None:
+    response = await gateway.client.post(
+        f"/v1/reconciliation/exceptions/{exception_id}/resolve",
+        json={"resolution": resolution, "reason": "Tiền chuyển nhầm, ngân hàng đã xác nhận"},
+        headers=gateway.auth("finance"),
+    )
+    assert response.status == 200, await response.text()
+    response = await gateway.client.post(
+        f"/v1/reconciliation/exceptions/{exception_id}/approve", headers=gateway.auth("approver")
+    )
+    assert response.status == 200, await response.text()
+
+
+async def _statement(gateway: Gateway, paid: list[PaidPayment], day: date, **problems: Any) -> None:
+    statement = camt053(
+        AGENCY_ACCOUNT, paid, day, opening_balance=0, problems=Discrepancies(**problems)
+    )
+    status, imported = await _upload(gateway, "camt053", statement, f"sao-ke-{day}.xml")
+    assert (status, imported["status"]) == (201, "accepted"), imported
+
+
+async def _rows(gateway: Gateway, table: Any, *where: Any) -> list[Any]:
+    async with gateway.client.app[DATABASE].read() as conn:
+        return list((await conn.execute(select(table).where(*where))).all())
+
+
+async def test_a_written_off_bank_line_is_an_exception_of_its_own_day_only(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """An unknown credit of DAY: an open exception of DAY, never raised by the next days' runs
+    (before or after the write-off), and after the write-off never again anything but DAY's
+    approved exception — re-running DAY keeps it, once."""
+    await _statement(gateway, paid_day, DAY, unknown_credits=(99000,))
+    await _statement(gateway, paid_day, NEXT)
+    await _statement(gateway, paid_day, AFTER)
+    await _run(gateway)
+    [unknown] = await _exceptions(gateway)
+    assert (unknown["type"], unknown["amount"], unknown["status"]) == (
+        "missing_in_gateway",
+        99000,
+        "open",
+    )
+
+    next_run = await _run(gateway, NEXT)  # while DAY's exception is open: carried, not raised
+    assert await _exceptions(gateway, NEXT) == []
+    assert next_run["summary"]["exceptions"]["count"] == 0
+    assert next_run["summary"]["sources"]["bank"]["carried"] == 1
+
+    await _decide(gateway, unknown["id"])
+    runs = [await _run(gateway, NEXT), await _run(gateway, AFTER), await _run(gateway)]
+    assert [await _exceptions(gateway, day) for day in (NEXT, AFTER)] == [[], []]
+    [kept] = await _exceptions(gateway)
+    assert (kept["status"], kept["resolution"], kept["line_ids"]) == (
+        "approved",
+        "write_off",
+        unknown["line_ids"],
+    )
+    counted = [run["summary"]["exceptions"]["amount_by_type"] for run in runs]
+    assert counted == [{}, {}, {"missing_in_gateway": 99000}]  # the 99,000 counted once
+    # NEXT and AFTER are no longer offered the line at all (DAY wrote it off).
+    assert [run["summary"]["sources"].get("bank", {}).get("carried", 0) for run in runs] == [
+        0,
+        0,
+        0,
+    ]
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+    assert close.status == 200, await close.text()
+    for day in (NEXT, AFTER):  # the next days still close on their own
+        close = await gateway.client.post(
+            f"/v1/reconciliation/days/{day}/close", headers=gateway.auth("approver")
+        )
+        assert close.status == 200, await close.text()
+
+
+async def test_an_unknown_credit_is_raised_on_its_booking_day_not_on_an_earlier_days_run(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    await _statement(gateway, paid_day, DAY)
+    await _statement(gateway, paid_day, NEXT, unknown_credits=(77000,))
+    day_run = await _run(gateway)
+    assert await _exceptions(gateway) == []
+    assert day_run["summary"]["sources"]["bank"]["carried"] == 1  # NEXT's, seen in the window
+    await _run(gateway, NEXT)
+    assert [(e["type"], e["amount"]) for e in await _exceptions(gateway, NEXT)] == [
+        ("missing_in_gateway", 77000)
+    ]
+    await _run(gateway)  # a re-run of DAY still leaves it to NEXT
+    assert await _exceptions(gateway) == []
+
+
+@pytest.mark.parametrize("short", [0, 5000])
+async def test_a_credit_whose_payment_the_gateway_recorded_the_next_day_is_taken_then_and_recorded(
+    gateway: Gateway, paid_day: list[PaidPayment], short: int
+) -> None:
+    """The bank booked the transfer on DAY; the gateway heard of it only on NEXT. DAY's run
+    raises the credit as missing_in_gateway; NEXT's run matches it (or, 5,000 short, raises it
+    as NEXT's amount_mismatch), and DAY's exception is superseded with an audit entry naming
+    NEXT's run — never left open beside it."""
+    gateway.clock.advance(days=1)
+    late = await gateway.create_payment(dossier_code="HS-late")
+    booked_by_bank = PaidPayment(
+        reference=late["reference"],
+        amount=late["amount"] - short,
+        paid_at=datetime.combine(DAY, time(16, 0), tzinfo=ICT),
+        channel="vietqr",
+        provider_txn_id="FT261122009999",
+        agency_code="HCM",
+        account_number=AGENCY_ACCOUNT,
+    )
+    await _statement(gateway, [*paid_day, booked_by_bank], DAY)
+    await _run(gateway)
+    [early] = await _exceptions(gateway)
+    assert (early["type"], early["amount"]) == ("missing_in_gateway", late["amount"] - short)
+
+    await _pay_by_transfer(gateway, late, 9999)  # paid on NEXT in the gateway's books
+    next_run = await _run(gateway, NEXT)
+    found = [(e["type"], e["amount"]) for e in await _exceptions(gateway, NEXT)]
+    if short:
+        assert found == [("amount_mismatch", late["amount"])]
+        assert next_run["summary"]["matched"]["count"] == 0
+    else:
+        assert found == []
+        assert next_run["summary"]["matched"] == {"count": 1, "amount": late["amount"]}
+    assert await _exceptions(gateway) == []  # DAY has nothing open any more
+    [(status,)] = [
+        (row.status,)
+        for row in await _rows(gateway, recon_exceptions, recon_exceptions.c.id == early["id"])
+    ]
+    assert status == "superseded"
+    [entry] = await _rows(
+        gateway,
+        audit_log,
+        audit_log.c.object_id == early["id"],
+        audit_log.c.action == "exception_settled_elsewhere",
+    )
+    assert entry.details["run_id"] == next_run["id"]
+    assert entry.details["business_date"] == NEXT.isoformat()
+    assert entry.details["line_id"] == early["line_ids"][0]
+    assert (entry.details["by"] == "amount_mismatch") == bool(short)
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+    assert close.status == 200, await close.text()
+    await _run(gateway, NEXT)  # a re-run of NEXT takes it again; nothing reopens on DAY
+    assert [(e["type"], e["amount"]) for e in await _exceptions(gateway, NEXT)] == found
+
+
+async def test_expected_in_transit_becomes_missing_once_the_bank_reported_the_next_day(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    _, second, _ = paid_day
+    await _statement(gateway, paid_day, DAY, drop=frozenset({second.reference}))
+    await _run(gateway)
+    [in_transit] = await _exceptions(gateway)
+    assert (in_transit["type"], in_transit["age_days"]) == ("expected_in_transit", 0)
+
+    await _statement(gateway, paid_day, NEXT)  # the bank reported NEXT, still without it
+    gateway.clock.advance(days=2)
+    run = await _run(gateway)
+    assert run["inputs"]["reported_through"]["bank"] == NEXT.isoformat()
+    [missing] = await _exceptions(gateway)
+    assert (missing["type"], missing["amount"], missing["age_days"]) == (
+        "missing_in_bank",
+        second.amount,
+        2,
+    )
+    assert [e["id"] for e in await _exceptions(gateway, min_age_days="2")] == [missing["id"]]
+    assert await _exceptions(gateway, min_age_days="3") == []
+
+
+async def test_a_bank_with_two_transit_days_keeps_a_payment_in_transit_one_day_longer(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    app = gateway.client.app
+    runs = RunService(
+        app[DATABASE], app[CLOCK], app[WORKFLOW], rules={Source.BANK: SourceRules(transit_days=2)}
+    )
+    finance = Actor("usr_finance", Role.FINANCE)
+    _, second, _ = paid_day
+    await _statement(gateway, paid_day, DAY, drop=frozenset({second.reference}))
+    found = []
+    for day in (NEXT, AFTER):
+        await _statement(gateway, paid_day, day)
+        run = await runs.run(finance, DAY)
+        assert run["inputs"]["rules"]["bank"]["transit_days"] == 2
+        found += [(e["type"], e["amount"]) for e in await _exceptions(gateway)]
+    assert found == [("expected_in_transit", second.amount), ("missing_in_bank", second.amount)]
+
+
+@pytest.mark.parametrize(("tolerance", "matched"), [(5000, True), (4999, False)])
+async def test_an_amount_difference_within_the_sources_tolerance_is_a_match_with_its_difference(
+    aiohttp_client: Any,
+    database_url: str,
+    clock: FixedClock,
+    tolerance: int,
+    matched: bool,
+) -> None:
+    settings = make_settings(
+        database_url, reconciliation={"sources": {"bank": {"amount_tolerance": tolerance}}}
+    )
+    client = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    gateway = Gateway(client=client, clock=clock, keys=await seed(client))
+    for number in range(3):
+        payment = await gateway.create_payment(dossier_code=f"HS-{number}")
+        await _pay_by_transfer(gateway, payment, number)
+    paid = await _paid(gateway)
+    await _statement(gateway, paid, DAY, amount_delta={paid[2].reference: -5000})
+    run = await _run(gateway)
+
+    bank = run["summary"]["sources"]["bank"]
+    assert run["inputs"]["rules"]["bank"]["amount_tolerance"] == tolerance
+    found = [(e["type"], e["amount"]) for e in await _exceptions(gateway)]
+    stored = await _rows(gateway, recon_matches, recon_matches.c.run_id == run["id"])
+    if matched:
+        assert found == []
+        assert (bank["matched"], bank["within_tolerance"], bank["tolerated_difference"]) == (
+            3,
+            1,
+            -5000,
+        )
+        [tolerated] = [m for m in stored if m.rule == "amount_within_tolerance"]
+        assert tolerated.difference == -5000
+    else:
+        assert found == [("amount_mismatch", paid[2].amount)]
+        assert (bank["matched"], bank["within_tolerance"]) == (2, 0)
+        assert {m.difference for m in stored} == {0}
+
+
+async def test_a_line_of_a_day_closed_without_it_is_raised_by_the_first_day_run_after(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """A file that came after DAY's last run, and DAY closed without a re-run: its unknown
+    credit cannot be DAY's any more, so NEXT's run raises it, and AFTER's leaves it to NEXT."""
+    await _statement(gateway, paid_day, DAY)
+    await _run(gateway)
+    late_file = camt053(
+        AGENCY_ACCOUNT, [], DAY, 5, problems=Discrepancies(unknown_credits=(66000,))
+    )
+    assert (await _upload(gateway, "camt053", late_file, "bo-sung.xml"))[0] == 201
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+    assert close.status == 200, await close.text()
+    await _statement(gateway, paid_day, NEXT)
+    await _run(gateway, NEXT)
+    assert [(e["type"], e["amount"]) for e in await _exceptions(gateway, NEXT)] == [
+        ("missing_in_gateway", 66000)
+    ]
+    after = await _run(gateway, AFTER)
+    assert await _exceptions(gateway, AFTER) == []
+    assert after["summary"]["sources"]["bank"]["carried"] == 1
+
+
+async def test_payments_on_a_bank_statement_without_any_line_are_in_transit_then_missing(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """A statement with no entry still says the bank reported the day: the day's payments are
+    compared with it (in transit), and missing once the next day's statement is empty too."""
+    nothing = frozenset(p.reference for p in paid_day)
+    await _statement(gateway, paid_day, DAY, drop=nothing)
+    await _run(gateway)
+    assert {e["type"] for e in await _exceptions(gateway)} == {"expected_in_transit"}
+    await _statement(gateway, paid_day, NEXT, drop=nothing)
+    run = await _run(gateway)
+    found = sorted((e["type"], e["amount"]) for e in await _exceptions(gateway))
+    assert found == sorted(("missing_in_bank", p.amount) for p in paid_day)
+    assert run["summary"]["exceptions"]["amount_by_type"] == {
+        "missing_in_bank": sum(p.amount for p in paid_day)
+    }

@@ -348,6 +348,8 @@ recon_matches = Table(
     #: The ledger side: ``payment:<id>``, ``refund:<id>`` or ``item:<payment>:<n>``.
     Column("internal_key", String(64), nullable=False),
     Column("line_id", ForeignKey("statement_lines.id"), nullable=False),
+    #: Counterpart's amount − ours (signed VND): 0 unless matched ``amount_within_tolerance``.
+    Column("difference", BigInteger, nullable=False, server_default="0"),
 )
 
 recon_exceptions = Table(
