@@ -39,6 +39,7 @@ from gateway.core.db.schema import agencies, attempts, payments
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
+from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, MoneyDecision, ReviewReason, lock_bill, money_arrived
 from gateway.core.statuses import ATTEMPTS, OPEN_ATTEMPTS, AttemptStatus, PaymentStatus
 from gateway.models.requests import CreateAttempt
@@ -58,6 +59,16 @@ class Applied:
     attempt_id: str
     payment_id: str
     review: ReviewReason | None = None
+
+    @property
+    def event_outcome(self) -> EventOutcome:
+        """What it did in the inbox's words: money flagged for a person is ``needs_review``
+        (``duplicate_payment`` for a bill settled before), else the ``result``."""
+        if self.review is ReviewReason.DUPLICATE_PAYMENT:
+            return EventOutcome.DUPLICATE_PAYMENT
+        if self.review is not None:
+            return EventOutcome.NEEDS_REVIEW
+        return EventOutcome(self.result)
 
 
 def attempt_view(row: Row[Any]) -> dict[str, Any]:
