@@ -16,11 +16,14 @@ import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, Gateway
 from openpyxl import load_workbook
 from sqlalchemy import func, select
+from tests_support import signed_notice
 
 from gateway.core.db.schema import attempts, payments, statement_imports
 from gateway.keys import DATABASE
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.statements import Discrepancies, PaidPayment, camt053, treasury_csv
+from reconciliation.ledger import ledger
+from reconciliation.model import Source
 
 DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_Minh
 
@@ -433,3 +436,26 @@ async def test_a_bank_export_without_a_usable_layout_is_refused_and_stores_nothi
     async with gateway.client.app[DATABASE].read() as conn:
         stored = (await conn.execute(select(func.count()).select_from(statement_imports))).scalar()
     assert stored == 0
+
+
+async def test_a_second_transfer_to_a_paid_bill_is_a_bank_line_of_its_own(
+    gateway: Gateway,
+) -> None:
+    """Money that arrived twice is on the gateway's side twice, each under its own key (the
+    bill's QR, then the attempt the second transfer got), so neither is lost."""
+    payment = await gateway.create_payment()
+    await _pay_by_transfer(gateway, payment, 1)
+    body, headers = signed_notice(payment, int(gateway.clock().timestamp()))
+    again = await gateway.client.post("/callbacks/bank/testbank", data=body, headers=headers)
+    assert (await again.json())["outcome"] == "duplicate_payment"
+    listing = await gateway.client.get(
+        f"/v1/payments/{payment['id']}/attempts", headers=gateway.auth()
+    )
+    [second] = [a for a in (await listing.json())["data"] if a["review_reason"]]
+
+    async with gateway.client.app[DATABASE].read() as conn:
+        lines, keys = await ledger(conn, DAY, Source.BANK)
+    assert sorted(zip(keys, [(line.amount, line.reference) for line in lines], strict=True)) == [
+        (f"attempt:{second['id']}", (185000, payment["reference"])),
+        (f"payment:{payment['id']}", (185000, payment["reference"])),
+    ]
