@@ -11,7 +11,9 @@ goes through :func:`apply_outcome`; what the money does to the bill is decided o
 it ``succeeded`` (the money is real); if it does not fit, the attempt carries the
 ``review_reason``. A success after the bill was already paid through another attempt is
 ``duplicate_payment``: ``attempt.needs_review`` is emitted so finance staff refund it, and the
-bill stays ``paid``.
+bill stays ``paid``. Money that arrives outside an attempt that could still take it — COD
+collected by the postman, a further transfer to a QR that took money already — is given an
+attempt of its own by :func:`record_money` and decided the same way.
 """
 
 from __future__ import annotations
