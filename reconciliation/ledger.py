@@ -120,8 +120,11 @@ async def ledger(
             if row.status != "succeeded":
                 continue
             if row.channel == ChannelName.VIETQR:
+                # The bill's QR is the payment; a further transfer to it has an attempt of
+                # its own (gateway.services.attempts.record_money) and is keyed by it.
+                own_qr = row.provider_reference == row.payment_reference
                 add(
-                    f"payment:{row.payment_id}",
+                    f"payment:{row.payment_id}" if own_qr else f"attempt:{row.id}",
                     amount=row.amount,
                     direction=Direction.CREDIT,
                     reference=row.payment_reference,

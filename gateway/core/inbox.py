@@ -9,7 +9,9 @@ the same way for all of them, in one transaction (retried on a deadlock by
 1. the raw message is inserted into ``provider_events`` with ``INSERT … ON CONFLICT DO
    NOTHING`` on ``(provider, event_key)`` — the one duplicate strategy. If a row came back the
    message is new; otherwise it was received before (a concurrent first copy is waited for)
-   and the answer is made from the first copy's record, without applying anything;
+   and nothing is applied: the answer is made from the first copy's record, or — for a
+   provider whose reply depends on what the message is about *now* — by the caller's
+   ``replay``, in the same transaction;
 2. the caller's ``apply`` runs in the same transaction and says what it did (:class:`Settled`);
 3. the outcome — one vocabulary, :class:`EventOutcome` — is recorded on the inbox row.
 """
@@ -48,7 +50,9 @@ class EventOutcome(StrEnum):
     DEFERRED_TO_QUERY = "deferred_to_query"  # contradictory: the provider will be queried
     UNMATCHED = "unmatched"  # about nothing we know (reference, account)
     UNKNOWN_ORDER = "unknown_order"  # a postal push for an order we do not have
-    AMOUNT_MISMATCH = "amount_mismatch"  # refused: the amount differs from the attempt's
+    #: Earlier records only: money of another amount is now ``needs_review`` like any money
+    #: that does not fit (the provider is still told the amount was wrong).
+    AMOUNT_MISMATCH = "amount_mismatch"
     REJECTED = "rejected"  # refused for another reason (see ``reason``)
 
 
@@ -67,8 +71,8 @@ class Received(Generic[R]):
     outcome: EventOutcome
     reason: str | None
     payment_id: str | None
-    #: The message was received before: this is the first copy's record, and ``value`` is
-    #: ``None`` (nothing was applied this time).
+    #: The message was received before: this is the first copy's record, nothing was applied
+    #: this time, and ``value`` is what ``replay`` answered (``None`` without a ``replay``).
     duplicate: bool
     value: R | None = None
 
@@ -82,8 +86,10 @@ async def receive(
     received_at: datetime,
     apply: Callable[[AsyncConnection], Awaitable[Settled[R]]],
     amount: int | None = None,
+    replay: Callable[[AsyncConnection], Awaitable[R]] | None = None,
 ) -> Received[R]:
-    """Store a verified message once and apply it once (see the module docstring)."""
+    """Store a verified message once and apply it once (see the module docstring).
+    ``replay`` answers a second copy from the current state (it must change nothing)."""
 
     async def work(conn: AsyncConnection) -> Received[R]:
         event_id = await _store(conn, provider, event_key, raw, received_at, amount)
@@ -91,7 +97,8 @@ async def receive(
             first = await find(conn, provider, event_key)
             if first is None:  # pragma: no cover - the conflicting row is committed
                 raise RuntimeError(f"{provider} {event_key} conflicted but is not stored")
-            return Received(first.outcome, first.reason, first.payment_id, duplicate=True)
+            value = None if replay is None else await replay(conn)
+            return Received(first.outcome, first.reason, first.payment_id, True, value)
         settled = await apply(conn)
         await conn.execute(
             update(provider_events)

@@ -9,8 +9,8 @@ every row matching a condition that is in one of the given states (expiry sweeps
 open attempts of a bill) and returns how many moved. :meth:`Machine.move_each` moves a batch of
 rows from one state, each to its own target with its own values, in one guarded statement
 (executemany) — a worker recording the outcomes of what it claimed. A row is born through
-:meth:`Machine.insert` / :meth:`Machine.insert_many`, in one of the machine's ``initial``
-statuses.
+:meth:`Machine.insert` / :meth:`Machine.insert_unless_taken` / :meth:`Machine.insert_many`,
+in one of the machine's ``initial`` statuses.
 
 Statuses are ``StrEnum`` members; each machine's table lives beside its enum
 (:mod:`gateway.core.statuses`) and its column carries the CHECK constraint
@@ -26,6 +26,8 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import CheckConstraint, Column, ColumnElement, Table, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.errors import Conflict, InvalidTransition
@@ -111,6 +113,22 @@ class Machine(Generic[S]):
     async def insert(self, conn: AsyncConnection, status: S, **values: Any) -> None:
         """Insert one row born in ``status`` (one of :attr:`initial`)."""
         await self.insert_many(conn, [(status, values)])
+
+    async def insert_unless_taken(
+        self, conn: AsyncConnection, unique: Sequence[str], status: S, **values: Any
+    ) -> bool:
+        """Like :meth:`insert`, unless the row's values in the columns ``unique`` (those of a
+        unique constraint) are taken already: then nothing is inserted (``INSERT … ON
+        CONFLICT DO NOTHING``) and False is returned — for a caller that then tries other
+        values (a fresh random reference)."""
+        dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
+        inserted = await conn.execute(
+            dialect_insert(self.table)
+            .values({**values, self.column_name: self.check_initial(status).value})
+            .on_conflict_do_nothing(index_elements=list(unique))
+            .returning(self.key)
+        )
+        return inserted.first() is not None
 
     async def insert_many(
         self, conn: AsyncConnection, rows: Sequence[tuple[S, Mapping[str, Any]]]

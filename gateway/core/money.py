@@ -21,7 +21,7 @@ carries the review reason, so reconciliation sees every channel the same way.
 Lock order
 ----------
 Every transaction that changes a payment or its attempts takes its row locks in this order,
-on every path (bank notice, VNPAY IPN, POS result, query, expiry, cancellation):
+on every path (bank notice, VNPAY IPN, POS result, COD, query, expiry, cancellation):
 
 1. the inbox row of the inbound message (``provider_events``; its unique key is what makes a
    second copy of the same message wait for, then see, the first);

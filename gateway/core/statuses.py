@@ -96,6 +96,15 @@ ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
 }
 
 
+#: An attempt still waiting for its provider's word (the provider may still take money).
+OPEN_ATTEMPTS: frozenset[AttemptStatus] = frozenset(
+    {AttemptStatus.CREATED, AttemptStatus.PENDING, AttemptStatus.UNKNOWN}
+)
+#: An attempt that is over: its provider's word is in, or its time or bill is gone. (Money
+#: that still lands on an ``expired`` or ``cancelled`` one is recorded: see the table above.)
+FINAL_ATTEMPTS: frozenset[AttemptStatus] = frozenset(AttemptStatus) - OPEN_ATTEMPTS
+
+
 def can_transition(current: PaymentStatus, requested: PaymentStatus) -> bool:
     return requested in PAYMENT_TRANSITIONS[current]
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, WithJsonSchema
 
 from gateway.core.fields import ListOf, Page, ResponseModel, Time
+from gateway.core.money import ReviewReason
 from gateway.core.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
 
@@ -24,14 +25,8 @@ Vnd = Annotated[int, Field(description="VND")]
 #: Why money taken through an attempt needs a person. Documented, not enforced on the way out:
 #: the reasons belong to the money decision (gateway services), and an answer must not fail
 #: because a new reason was added there before here.
-REVIEW_REASONS = (
-    "duplicate_payment",
-    "amount_mismatch",
-    "paid_after_expiry",
-    "paid_after_cancellation",
-    "cod_does_not_fit",
-)
-ReviewReason = Annotated[str, WithJsonSchema({"type": "string", "enum": list(REVIEW_REASONS)})]
+REVIEW_REASONS = tuple(reason.value for reason in ReviewReason)
+ReviewReasonText = Annotated[str, WithJsonSchema({"type": "string", "enum": list(REVIEW_REASONS)})]
 
 
 class PaymentItem(ResponseModel):
@@ -126,7 +121,7 @@ class Attempt(ResponseModel):
     failure_code: str | None = Field(
         description="e.g. `vnpay_24`, `card_declined:<reason>`, `no_card_presented`"
     )
-    review_reason: ReviewReason | None = Field(
+    review_reason: ReviewReasonText | None = Field(
         description="Set when money taken through this attempt needs a person"
     )
     details: dict[str, Any] = Field(

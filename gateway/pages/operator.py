@@ -23,11 +23,10 @@ from gateway.pages import operator_forms as forms
 from gateway.pages import operator_labels as labels
 from gateway.pages.console_auth import Form, see_other
 from gateway.pages.operator_auth import PREFIX, action, logout, page, view
-from gateway.pages.operator_demo import seed_demo_operator
 from gateway.services.postal.operators import Operator
 from gateway.services.staff import StaffUser
 
-__all__ = ["seed_demo_operator", "setup_operator_pages"]
+__all__ = ["setup_operator_pages"]
 
 
 def _today(request: web.Request) -> tuple[datetime, datetime]:

@@ -11,7 +11,9 @@ goes through :func:`apply_outcome`; what the money does to the bill is decided o
 it ``succeeded`` (the money is real); if it does not fit, the attempt carries the
 ``review_reason``. A success after the bill was already paid through another attempt is
 ``duplicate_payment``: ``attempt.needs_review`` is emitted so finance staff refund it, and the
-bill stays ``paid``.
+bill stays ``paid``. Money that arrives outside an attempt that could still take it — COD
+collected by the postman, a further transfer to a QR that took money already — is given an
+attempt of its own by :func:`record_money` and decided the same way.
 """
 
 from __future__ import annotations
@@ -39,16 +41,15 @@ from gateway.core.db.schema import agencies, attempts, payments
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
+from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, MoneyDecision, ReviewReason, lock_bill, money_arrived
-from gateway.core.statuses import ATTEMPTS, AttemptStatus, PaymentStatus
+from gateway.core.statuses import ATTEMPTS, OPEN_ATTEMPTS, AttemptStatus, PaymentStatus
 from gateway.models.requests import CreateAttempt
 from gateway.services import payment_state as state
 from gateway.services import terminals
 from gateway.services.clients import Principal
 
 log = structlog.get_logger(__name__)
-
-_OPEN = (AttemptStatus.CREATED, AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,16 @@ class Applied:
     attempt_id: str
     payment_id: str
     review: ReviewReason | None = None
+
+    @property
+    def event_outcome(self) -> EventOutcome:
+        """What it did in the inbox's words: money flagged for a person is ``needs_review``
+        (``duplicate_payment`` for a bill settled before), else the ``result``."""
+        if self.review is ReviewReason.DUPLICATE_PAYMENT:
+            return EventOutcome.DUPLICATE_PAYMENT
+        if self.review is not None:
+            return EventOutcome.NEEDS_REVIEW
+        return EventOutcome(self.result)
 
 
 def attempt_view(row: Row[Any]) -> dict[str, Any]:
@@ -174,7 +185,7 @@ class AttemptService:
                 .where(
                     attempts.c.payment_id == payment_id,
                     attempts.c.channel == ChannelName.VNPAY,
-                    attempts.c.status.in_([s.value for s in _OPEN]),
+                    attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
                     attempts.c.expires_at > now + timedelta(minutes=2),
                 )
                 .order_by(attempts.c.created_at.desc())
@@ -262,7 +273,7 @@ class AttemptService:
         async with self.db.read() as conn:
             row = await self._owned(conn, principal, payment_id, attempt_id)
         channel = self.channels.get(row.channel)
-        if AttemptStatus(row.status) not in _OPEN or not isinstance(channel, Cancellable):
+        if AttemptStatus(row.status) not in OPEN_ATTEMPTS or not isinstance(channel, Cancellable):
             raise InvalidTransition(row.status, "cancelled")  # e.g. a bank transfer (VietQR)
         await channel.cancel(self.ref(row))
         return await self.get(principal, payment_id, attempt_id)
@@ -326,10 +337,10 @@ async def apply_outcome(
     row = await joined(conn, attempt_id, lock=True)
     current = AttemptStatus(row.status)
     new = outcome.status
-    if new is current and new not in _OPEN:
+    if new is current and new not in OPEN_ATTEMPTS:
         return Applied("already_final", row.id, row.payment_id)
     if not ATTEMPTS.can(current, new):
-        if new in _OPEN and current in _OPEN:
+        if new in OPEN_ATTEMPTS and current in OPEN_ATTEMPTS:
             return Applied("ignored", row.id, row.payment_id)  # still waiting: nothing new
         log.warning(
             "attempt_outcome_ignored",
@@ -349,7 +360,7 @@ async def apply_outcome(
     if new is AttemptStatus.SUCCEEDED:
         decision = money_arrived(
             PaymentStatus(row.payment_status),
-            due=row.amount,
+            due=row.payment_amount,
             received=outcome.amount,
             expires_at=row.payment_expires_at,
             now=context.clock(),
@@ -369,11 +380,47 @@ async def apply_outcome(
             channel=row.channel,
             **({"review_reason": review.value} if review is not None else {}),
         )
-    if new not in _OPEN:
+    if new not in OPEN_ATTEMPTS:
         await _closed(conn, context, row, new)
     if review is ReviewReason.DUPLICATE_PAYMENT:
         await _emit_attempt(conn, context, "attempt.needs_review", row.id, row.payment_id)
     return Applied("applied", row.id, row.payment_id, review)
+
+
+async def record_money(
+    conn: AsyncConnection,
+    context: state.Context,
+    payment_id: str,
+    channel: str,
+    outcome: Outcome,
+    *,
+    provider_reference: str | None = None,
+) -> Applied:
+    """Money that arrived for a bill outside any attempt that could still take it — COD handed
+    to the postman, a second transfer to a QR that already took money: in the lock order (the
+    bill first), a new attempt of ``channel`` is born ``pending`` for exactly this money
+    (``outcome.amount``) and the money is applied to it through :func:`apply_outcome`, so
+    :func:`~gateway.core.money.money_arrived` decides what it does to the bill like for any
+    other channel. ``provider_reference`` defaults to one made from the new attempt's id."""
+    if outcome.status is not AttemptStatus.SUCCEEDED or outcome.amount is None:
+        raise ValueError("record_money records money: a success with its amount")
+    if not await lock_bill(conn, payment_id):
+        raise NotFound("payment not found")
+    attempt_id = new_id("att")
+    now = context.clock()
+    await ATTEMPTS.insert(
+        conn,
+        AttemptStatus.PENDING,
+        id=attempt_id,
+        payment_id=payment_id,
+        channel=channel,
+        provider_reference=provider_reference or reference_for(attempt_id),
+        amount=outcome.amount,
+        details={},
+        created_at=now,
+        updated_at=now,
+    )
+    return await apply_outcome(conn, context, attempt_id, outcome)
 
 
 async def _closed(
@@ -413,6 +460,7 @@ async def joined(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) 
             select(
                 attempts,
                 payments.c.status.label("payment_status"),
+                payments.c.amount.label("payment_amount"),
                 payments.c.expires_at.label("payment_expires_at"),
                 payments.c.reference.label("payment_reference"),
                 payments.c.dossier_code,
@@ -436,5 +484,6 @@ __all__ = [
     "apply_outcome",
     "attempt_view",
     "joined",
+    "record_money",
     "reference_for",
 ]

@@ -1,11 +1,14 @@
 """Apply a bank credit notice to the payment its transfer text refers to — exactly once.
 
 verify on raw bytes → parse → in one transaction: insert into the inbox (unique
-``(provider, transaction_id)``), find the payment by the reference in the transfer text,
-check the account, then apply the notice as the :class:`~gateway.channels.base.Outcome` of
-the bill's VietQR attempt through the same ``apply_outcome`` as every channel (which decides
-with :func:`gateway.core.money.money_arrived`) → acknowledge. A notice that does not fit is
-kept with its outcome; it never disappears and is never applied twice.
+``(provider, event_key)``; a bank notice's event key is its ``transaction_id``), find the
+payment by the reference in the transfer text, check the account, then apply the notice as
+the :class:`~gateway.channels.base.Outcome` of the bill's VietQR attempt through the same
+``apply_outcome`` as every channel (which decides with
+:func:`gateway.core.money.money_arrived`) → acknowledge. Once that attempt has taken money,
+another transfer to the QR is new money: it gets an attempt of its own
+(:func:`~gateway.services.attempts.record_money`), decided the same way. A notice that does
+not fit is kept with its outcome; it never disappears and is never applied twice.
 
 Outcomes (``provider_events.outcome``):
 
@@ -15,8 +18,8 @@ Outcomes (``provider_events.outcome``):
                         (``amount_mismatch``, ``paid_after_expiry``,
                         ``paid_after_cancellation``)
 ``duplicate_payment``   the payment was already settled; it keeps its status, the
-                        VietQR attempt is flagged ``duplicate_payment`` for refund
-                        (``already_paid``)
+                        attempt the money came by is flagged ``duplicate_payment`` for
+                        refund and ``attempt.needs_review`` is emitted (``already_paid``)
 ``unmatched``           no known reference, or the money reached another account
                         (``unknown_reference``, ``account_mismatch``)
 ======================  ========================================================
@@ -41,8 +44,9 @@ from gateway.core.errors import NotFound, NoticeRejected
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
 from gateway.core.references import find_references
+from gateway.core.statuses import AttemptStatus
 from gateway.services import payment_state as state
-from gateway.services.attempts import apply_outcome
+from gateway.services.attempts import apply_outcome, record_money
 from providers.payment.vietqr import notice as wire
 
 log = structlog.get_logger(__name__)
@@ -141,12 +145,19 @@ class BankCreditService:
             return _settled(EventOutcome.UNMATCHED, "account_mismatch", row.id)
         qr_attempt = (
             await conn.execute(
-                select(attempts.c.id).where(
-                    attempts.c.payment_id == row.id, attempts.c.channel == ChannelName.VIETQR
+                select(attempts.c.id, attempts.c.status).where(
+                    attempts.c.payment_id == row.id,
+                    attempts.c.channel == ChannelName.VIETQR,
+                    attempts.c.provider_reference == row.reference,
                 )
             )
-        ).scalar_one()
-        applied = await apply_outcome(conn, self.context, qr_attempt, vietqr.outcome_of(notice))
+        ).one()
+        outcome = vietqr.outcome_of(notice)
+        if qr_attempt.status == AttemptStatus.SUCCEEDED.value:
+            # The QR took money before: this transfer is more money, with an attempt of its own.
+            applied = await record_money(conn, self.context, row.id, ChannelName.VIETQR, outcome)
+        else:
+            applied = await apply_outcome(conn, self.context, qr_attempt.id, outcome)
         if applied.result != "applied" or applied.review is ReviewReason.DUPLICATE_PAYMENT:
             # Paid before (through another channel, or by an earlier transfer to this QR):
             # the bill keeps its status; the money is flagged for refund.

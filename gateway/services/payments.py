@@ -15,8 +15,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, insert, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import PaymentSettings
@@ -99,7 +97,6 @@ class PaymentService:
             "payer": self._sealed_payer(request),
             "amount": total,
             "currency": "VND",
-            "status": PAYMENTS.check_initial(PaymentStatus.PENDING).value,
             "return_url": request.return_url,
             "metadata": request.metadata,
             "expires_at": now + timedelta(seconds=expires_in),
@@ -130,6 +127,7 @@ class PaymentService:
         # The view from what was just written (no read-back: two statements saved).
         row = SimpleNamespace(
             **values,
+            status=PaymentStatus.PENDING.value,
             reference=reference,
             vietqr_payload=payload,
             review_reason=None,
@@ -172,11 +170,11 @@ class PaymentService:
     async def _insert_with_fresh_reference(
         self, conn: AsyncConnection, values: dict[str, Any], agency: Agency, bill: str | None
     ) -> tuple[str, str]:
-        """Insert with a fresh reference; return ``(reference, VietQR payload)``.
+        """Insert the payment, born ``pending``, with a fresh reference; return ``(reference,
+        VietQR payload)``.
 
         References carry 50 random bits; on the rare collision the insert does nothing
         (``ON CONFLICT DO NOTHING`` on the unique reference) and is tried with another."""
-        dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
         for _ in range(5):
             reference = make_reference(self.settings.reference_prefix, secrets.token_bytes(8))
             payload = encode(
@@ -188,13 +186,15 @@ class PaymentService:
                     bill_number=bill,
                 )
             )
-            inserted = await conn.execute(
-                dialect_insert(payments)
-                .values(**values, reference=reference, vietqr_payload=payload)
-                .on_conflict_do_nothing(index_elements=["reference"])
-                .returning(payments.c.id)
+            inserted = await PAYMENTS.insert_unless_taken(
+                conn,
+                ["reference"],
+                PaymentStatus.PENDING,
+                **values,
+                reference=reference,
+                vietqr_payload=payload,
             )
-            if inserted.first() is not None:
+            if inserted:
                 return reference, payload
         raise RuntimeError("could not allocate a unique payment reference")
 

@@ -17,11 +17,10 @@ from sqlalchemy import or_, select, update
 from gateway.channels.base import Channel, Outcome, Queryable
 from gateway.core.db import Database
 from gateway.core.db.schema import attempts
-from gateway.core.statuses import AttemptStatus
+from gateway.core.statuses import OPEN_ATTEMPTS, AttemptStatus
 from gateway.services.attempts import AttemptService
 
 log = structlog.get_logger(__name__)
-_OPEN = [AttemptStatus.CREATED.value, AttemptStatus.PENDING.value, AttemptStatus.UNKNOWN.value]
 #: How long after its expiry an attempt unknown to the provider is given up.
 GRACE = timedelta(minutes=5)
 
@@ -58,7 +57,7 @@ class Poller:
                 (
                     await conn.execute(
                         select(attempts.c.id)
-                        .where(attempts.c.status.in_(_OPEN), or_(*conditions))
+                        .where(attempts.c.status.in_(sorted(OPEN_ATTEMPTS)), or_(*conditions))
                         .order_by(attempts.c.updated_at)
                         .limit(self.batch)
                     )

@@ -2,10 +2,20 @@
 inbox (unique per provider and message) → apply through :class:`AttemptService` in the same
 transaction → acknowledge in the provider's own format.
 
-VNPAY IPN answers (HTTP 200, JSON ``RspCode``): 97 bad signature, 99 malformed, 01 unknown
-``vnp_TxnRef``, 04 amount differs, 02 already final (also for a replay), 00 recorded — for a
-failed payment too. The POS cloud gets 200 when the result is recorded (or was before), 401
-for a bad signature, 404 for an unknown sale and 409 when the sale is no longer running.
+VNPAY IPN answers (HTTP 200, JSON ``RspCode``), in VNPAY's order: 97 bad signature, 99
+malformed, 01 unknown ``vnp_TxnRef``, 04 amount differs, 02 already final, 00 recorded — for a
+failed payment too, and for contradictory codes left to querydr. A replay of an IPN (VNPAY
+sends it again until it hears 00 or 02) applies nothing and is answered in the same order
+from the attempt as it is *now*: 02 once the attempt is final (querydr may have settled it
+since the first copy), 04 again for the wrong amount. The POS cloud gets 200 when the result
+is recorded (or was before), 401 for a bad signature, 404 for an unknown sale, 409
+``terminal_not_busy`` when the sale is no longer running and 409 ``amount_mismatch`` for
+another amount.
+
+Money of another amount than the attempt's is not refused here: it is money that arrived,
+and :func:`gateway.core.money.money_arrived` (through ``apply_outcome``) puts it up for review
+(``amount_mismatch``) whatever the channel; only the provider's reply says the amount was
+wrong.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,13 +36,12 @@ from gateway.core.db import Database
 from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
-from gateway.core.money import ChannelName
-from gateway.core.statuses import AttemptStatus
+from gateway.core.money import ChannelName, ReviewReason
+from gateway.core.statuses import FINAL_ATTEMPTS, OPEN_ATTEMPTS, AttemptStatus
 from gateway.services.attempts import AttemptService, reference_for
 from providers.payment import pos, vnpay
 
 log = structlog.get_logger(__name__)
-_FINAL = {AttemptStatus.SUCCEEDED.value, AttemptStatus.FAILED.value}
 
 
 class SaleNotRunning(Conflict):
@@ -96,8 +106,10 @@ class ProviderCallbacks:
             received_at=self.clock(),
             amount=ipn.amount_vnd,
             apply=lambda conn: self._apply_ipn(conn, ipn),
+            replay=lambda conn: self._replay_ipn(conn, ipn),
         )
-        answer = received.value if received.value is not None else _replayed(received)
+        answer = received.value
+        assert answer is not None  # both the first copy and a replay are answered
         log.info("vnpay_ipn", txn_ref=ipn.txn_ref, rsp_code=answer.rsp_code, outcome=answer.outcome)
         return answer
 
@@ -106,11 +118,7 @@ class ProviderCallbacks:
     ) -> inbox.Settled[IpnAnswer]:
         row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
         if row is None:
-            return _ipn_settled("01", EventOutcome.UNMATCHED, None)
-        if ipn.amount_vnd != row.amount:
-            return _ipn_settled("04", EventOutcome.AMOUNT_MISMATCH, row.payment_id)
-        if row.status in _FINAL:
-            return _ipn_settled("02", EventOutcome.ALREADY_FINAL, row.payment_id)
+            return _ipn_settled(_rsp_code(ipn, None), EventOutcome.UNMATCHED, None)
         outcome = vnpay_outcome(
             ipn.outcome,
             amount=ipn.amount_vnd,
@@ -125,9 +133,20 @@ class ProviderCallbacks:
             },
         )
         if outcome is None:  # contradictory codes: leave it to querydr, never guess
-            return _ipn_settled("00", EventOutcome.DEFERRED_TO_QUERY, row.payment_id)
+            rsp_code = _rsp_code(ipn, row)
+            return _ipn_settled(rsp_code, EventOutcome.DEFERRED_TO_QUERY, row.payment_id)
+        # Another amount is applied too: money_arrived puts such money up for review.
         applied = await self.attempts.apply_outcome(conn, row.id, outcome)
-        return _ipn_settled("00", EventOutcome(applied.result), row.payment_id)
+        rsp_code = _rsp_code(ipn, row, final=applied.result == "already_final")
+        return _ipn_settled(rsp_code, applied.event_outcome, row.payment_id, applied.review)
+
+    async def _replay_ipn(self, conn: AsyncConnection, ipn: vnpay.IpnResult) -> IpnAnswer:
+        """A second copy of an IPN, answered from its attempt as it is now (nothing is
+        applied): 02 once the attempt is final — even if the first copy was deferred to
+        querydr or ignored — 04 again for another amount, else 00."""
+        row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
+        final = row is not None and AttemptStatus(row.status) in FINAL_ATTEMPTS
+        return IpnAnswer(_rsp_code(ipn, row, final=final), EventOutcome.DUPLICATE)
 
     async def vnpay_return(self, params: Mapping[str, str]) -> str | None:
         """The payment id to show the citizen, or ``None`` for a message we cannot trust.
@@ -187,32 +206,39 @@ class ProviderCallbacks:
         )
         if row is None or row.id != result.sale_id:
             return _refused(EventOutcome.UNMATCHED, None, NotFound(f"no POS sale {result.sale_id}"))
-        if row.status not in ("created", "pending", "unknown"):
+        if AttemptStatus(row.status) not in OPEN_ATTEMPTS:
             not_running = SaleNotRunning(
                 f"sale {result.sale_id} is already {row.status}; the terminal is not running it"
             )
             return _refused(EventOutcome.REJECTED, row.payment_id, not_running)
-        if result.amount != row.amount:
-            mismatch = _amount_mismatch("sale amount differs")
-            return _refused(EventOutcome.REJECTED, row.payment_id, mismatch)
+        # Another amount is applied too: money_arrived puts such money up for review.
         applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
-        return inbox.Settled(EventOutcome(applied.result), None, payment_id=row.payment_id)
+        if result.amount != row.amount:  # recorded; the cloud is told the amount was wrong
+            mismatch = _amount_mismatch("sale amount differs")
+            return _refused(applied.event_outcome, row.payment_id, mismatch)
+        return inbox.Settled(applied.event_outcome, None, payment_id=row.payment_id)
+
+
+def _rsp_code(ipn: vnpay.IpnResult, row: Any, *, final: bool = False) -> str:
+    """The RspCode for an IPN about attempt ``row`` (``None``: unknown), in VNPAY's order of
+    checks: 01 unknown order, 04 amount differs, 02 already final, else 00."""
+    if row is None:
+        return "01"
+    if ipn.amount_vnd != row.amount:
+        return "04"
+    return "02" if final else "00"
 
 
 def _ipn_settled(
-    rsp_code: str, outcome: EventOutcome, payment_id: str | None
+    rsp_code: str,
+    outcome: EventOutcome,
+    payment_id: str | None,
+    review: ReviewReason | None = None,
 ) -> inbox.Settled[IpnAnswer]:
-    reason = None if rsp_code == "00" else f"rsp_{rsp_code}"
+    """The first copy's record: ``reason`` is why its money needs a person, or the RspCode
+    of an answer other than 00."""
+    reason = review.value if review else None if rsp_code == "00" else f"rsp_{rsp_code}"
     return inbox.Settled(outcome, IpnAnswer(rsp_code, outcome), reason, payment_id)
-
-
-def _replayed(first: inbox.Received[IpnAnswer]) -> IpnAnswer:
-    """The same IPN again (VNPAY retries until it hears 00 or 02), answered from the first
-    copy: its refusal again, ``02`` once the attempt is final, else ``00``."""
-    if first.reason is not None and first.reason != "rsp_02":
-        return IpnAnswer(first.reason.removeprefix("rsp_"), "duplicate")
-    final = first.outcome in (EventOutcome.APPLIED, EventOutcome.ALREADY_FINAL)
-    return IpnAnswer("02" if final else "00", "duplicate")
 
 
 def _refused(

@@ -15,7 +15,7 @@ import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, Gateway
 from sqlalchemy import func, select
 
-from gateway.core.db.schema import provider_events
+from gateway.core.db.schema import outbox_events, provider_events
 from gateway.keys import DATABASE
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.bank import REDELIVERIES, SandboxBankConfig, create_bank_app
@@ -180,12 +180,35 @@ async def test_second_payment_of_a_paid_bill_is_recorded_and_the_bill_stays_paid
     gateway: Gateway, transfer: Transfer
 ) -> None:
     payment = await gateway.create_payment()
-    await transfer(185000, payment["reference"])
-    await transfer(185000, payment["reference"])
+    first = await transfer(185000, payment["reference"])
+    second = await transfer(185000, payment["reference"])
+    assert first["transaction_id"] != second["transaction_id"]  # two transfers, not a replay
 
     assert (await gateway.payment(payment["id"]))["status"] == "paid"
     outcomes = [(event.outcome, event.reason) for event in await _events(gateway)]
     assert outcomes == [("applied", None), ("duplicate_payment", "already_paid")]
+    listing = await gateway.client.get(
+        f"/v1/payments/{payment['id']}/attempts", headers=gateway.auth()
+    )
+    taken = [
+        (a["provider_transaction_id"], a["status"], a["amount"], a["review_reason"])
+        for a in (await listing.json())["data"]
+    ]
+    assert sorted(taken, key=lambda a: a[3] or "") == [  # one clock: created at one moment
+        (first["transaction_id"], "succeeded", 185000, None),
+        (second["transaction_id"], "succeeded", 185000, "duplicate_payment"),
+    ]
+    async with gateway.client.app[DATABASE].read() as conn:
+        types = (
+            (
+                await conn.execute(
+                    select(outbox_events.c.type).where(outbox_events.c.payment_id == payment["id"])
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert (types.count("payment.paid"), types.count("attempt.needs_review")) == (1, 1)
 
 
 async def test_money_into_another_account_does_not_pay_the_bill(

@@ -197,12 +197,20 @@ async def test_replayed_callback_is_acknowledged_once(channels: Channels) -> Non
     assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
-async def test_callback_with_another_amount_is_refused(channels: Channels) -> None:
+async def test_card_payment_of_another_amount_is_answered_409_and_put_up_for_review(
+    channels: Channels,
+) -> None:
     await _script(channels, "T-HCM-1", "no_answer")
     payment, attempt = await _push(channels)
     response = await _post_result(channels, _result(attempt["id"], amount=1000))
     assert (response.status, (await response.json())["code"]) == (409, "amount_mismatch")
-    assert (await channels.payment(payment["id"]))["status"] == "pending"
+    bill = await channels.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "amount_mismatch")
+    taken = await channels.payment_attempt(payment["id"], attempt["id"])
+    assert (taken["status"], taken["review_reason"]) == ("succeeded", "amount_mismatch")
+    async with channels.client.app[DATABASE].read() as conn:
+        [event] = (await conn.execute(select(provider_events))).all()
+    assert (event.outcome, event.reason) == ("needs_review", "amount_mismatch")
 
 
 async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> None:
@@ -238,16 +246,19 @@ async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> 
     assert again.status == 409
 
 
-async def test_a_corrected_result_after_a_refused_one_is_applied(channels: Channels) -> None:
+async def test_a_result_after_money_of_another_amount_does_not_settle_the_review(
+    channels: Channels,
+) -> None:
     await _script(channels, "T-HCM-1", "no_answer")
     payment, attempt = await _push(channels)
     wrong = await _post_result(channels, _result(attempt["id"], amount=1000))
     assert wrong.status == 409
     again = await _post_result(channels, _result(attempt["id"], amount=1000))
     assert (again.status, (await again.json())["code"]) == (409, "amount_mismatch")  # same answer
-    right = await _post_result(channels, _result(attempt["id"]))
-    assert (right.status, (await right.json())["outcome"]) == (200, "applied")
-    assert (await channels.payment(payment["id"]))["status"] == "paid"
+    other = await _post_result(channels, _result(attempt["id"]))
+    assert (other.status, (await other.json())["code"]) == (409, "terminal_not_busy")
+    bill = await channels.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "amount_mismatch")
 
 
 async def test_a_bank_transfer_attempt_cannot_be_cancelled(channels: Channels) -> None:

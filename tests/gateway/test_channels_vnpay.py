@@ -114,7 +114,6 @@ async def test_paid_only_when_both_codes_are_00(channels: Channels) -> None:
         ("missing_amount", "99"),
         ("amount_not_x100", "99"),
         ("unknown_txn_ref", "01"),
-        ("amount_mismatch", "04"),
     ],
 )
 async def test_bad_ipn_gets_vnpays_code_and_changes_nothing(
@@ -136,12 +135,52 @@ async def test_bad_ipn_gets_vnpays_code_and_changes_nothing(
         params = vnpay_ipn(attempt, vnp_Amount=str(attempt["amount"] * 100 + 1))
     elif tamper == "unknown_txn_ref":
         params = vnpay_ipn(attempt, vnp_TxnRef="NOSUCHREF")
-    elif tamper == "amount_mismatch":
-        params = vnpay_ipn(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100))
 
     assert (await _ipn(channels, params))["RspCode"] == rsp_code
     assert (await channels.payment(payment["id"]))["status"] == "pending"
     assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "pending"
+
+
+async def _stored(channels: Channels) -> list[tuple[str, str | None]]:
+    async with channels.client.app[DATABASE].read() as conn:
+        rows = (await conn.execute(select(provider_events).order_by(provider_events.c.id))).all()
+    return [(row.outcome, row.reason) for row in rows]
+
+
+async def test_money_of_another_amount_is_answered_04_and_put_up_for_review_also_on_replay(
+    channels: Channels,
+) -> None:
+    payment, attempt = await channels.start("vnpay")
+    short = vnpay_ipn(attempt, vnp_Amount=str((attempt["amount"] - 1000) * 100))
+
+    assert (await _ipn(channels, short))["RspCode"] == "04"  # VNPAY's code for the amount
+    bill = await channels.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "amount_mismatch")
+    taken = await channels.payment_attempt(payment["id"], attempt["id"])
+    assert (taken["status"], taken["review_reason"]) == ("succeeded", "amount_mismatch")
+
+    assert (await _ipn(channels, short))["RspCode"] == "04"  # the replay: the same answer
+    assert await _stored(channels) == [("needs_review", "amount_mismatch")]
+    assert (await channels.payment(payment["id"]))["status"] == "needs_review"
+
+
+async def test_replay_of_an_ipn_deferred_to_querydr_is_answered_02_once_querydr_settled_it(
+    channels: Channels,
+) -> None:
+    payment, attempt = await channels.start("vnpay")
+    channels.vnpay.app[CONFIG].ipn_url = "http://127.0.0.1:9/nowhere"  # VNPAY's IPN is lost
+    channels.vnpay.app[CONFIG].max_ipn_attempts = 1
+    await pay_at_vnpay(channels, attempt, "success")
+    odd = vnpay_ipn(attempt, vnp_ResponseCode="00", vnp_TransactionStatus="02")
+    assert (await _ipn(channels, odd))["RspCode"] == "00"  # contradictory: left to querydr
+    assert (await _ipn(channels, odd))["RspCode"] == "00"  # still open: nothing to confirm
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
+
+    channels.clock.advance(seconds=301)
+    assert await channels.client.app[POLLER].run_once() == 1
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
+    assert (await _ipn(channels, odd))["RspCode"] == "02"  # the order is confirmed now
+    assert await _stored(channels) == [("deferred_to_query", None)]
 
 
 async def test_parameter_order_does_not_matter(channels: Channels) -> None:

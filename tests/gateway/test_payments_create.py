@@ -5,8 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, Gateway, payment_body
+from sqlalchemy import func, select
 
+from gateway.core.db.schema import payments
+from gateway.core.errors import InvalidTransition
+from gateway.core.statuses import PAYMENTS, PaymentStatus
+from gateway.keys import DATABASE
 from providers.payment.vietqr import decode
 
 
@@ -133,3 +139,31 @@ async def test_payer_contact_data_is_sealed_at_rest(gateway: Gateway) -> None:
     ):
         assert stored[field].startswith("v1.t1.") and value not in stored[field]
     assert payment["payer"] == {"name": "Nguyễn Văn An"}
+
+
+async def test_a_payment_whose_reference_is_taken_is_not_inserted(gateway: Gateway) -> None:
+    """Payments are born through their machine, unless their reference is taken (a fresh
+    one is then drawn): a second row under a taken reference is not stored, and a row is
+    never born in another status than ``pending``."""
+    payment = await gateway.create_payment()
+    db = gateway.client.app[DATABASE]
+    async with db.read() as conn:
+        stored = (await conn.execute(select(payments).where(payments.c.id == payment["id"]))).one()
+    twin = {**stored._mapping, "id": "pay_" + "x" * 26}
+    del twin["status"]
+
+    async def insert(reference: str, status: PaymentStatus = PaymentStatus.PENDING) -> bool:
+        row = {**twin, "reference": reference}
+        return await db.transaction(
+            lambda conn: PAYMENTS.insert_unless_taken(conn, ["reference"], status, **row)
+        )
+
+    assert await insert(payment["reference"]) is False
+    with pytest.raises(InvalidTransition):
+        await insert("DVCFRESHREF0", PaymentStatus.PAID)
+    async with db.read() as conn:
+        count = (await conn.execute(select(func.count()).select_from(payments))).scalar_one()
+    assert count == 1
+    assert await insert("DVCFRESHREF0") is True
+    born = await gateway.payment(twin["id"])
+    assert (born["status"], born["reference"]) == ("pending", "DVCFRESHREF0")

@@ -106,7 +106,7 @@ async def _collected(
                     provider_transaction_id=order.item_code,
                     amount=amount,
                     details={"postal_order_id": order.order_id},
-                    review_reason=None if fits else "cod_does_not_fit",
+                    review_reason=None if fits else "amount_mismatch",
                     created_at=at,
                     updated_at=at,
                 )

@@ -24,6 +24,7 @@ from conftest import (
 )
 from openpyxl import load_workbook
 from sqlalchemy import func, select
+from tests_support import signed_notice
 
 from gateway.app import create_app
 from gateway.core.db.schema import (
@@ -44,6 +45,7 @@ from providers.sandbox.statements import (
     camt053,
     treasury_csv,
 )
+from reconciliation.ledger import ledger
 from reconciliation.model import Source
 from reconciliation.runs import RunService, SourceRules
 from reconciliation.workflow import Actor
@@ -738,3 +740,26 @@ async def test_payments_on_a_bank_statement_without_any_line_are_in_transit_then
     assert run["summary"]["exceptions"]["amount_by_type"] == {
         "missing_in_bank": sum(p.amount for p in paid_day)
     }
+
+
+async def test_a_second_transfer_to_a_paid_bill_is_a_bank_line_of_its_own(
+    gateway: Gateway,
+) -> None:
+    """Money that arrived twice is on the gateway's side twice, each under its own key (the
+    bill's QR, then the attempt the second transfer got), so neither is lost."""
+    payment = await gateway.create_payment()
+    await _pay_by_transfer(gateway, payment, 1)
+    body, headers = signed_notice(payment, int(gateway.clock().timestamp()))
+    again = await gateway.client.post("/callbacks/bank/testbank", data=body, headers=headers)
+    assert (await again.json())["outcome"] == "duplicate_payment"
+    listing = await gateway.client.get(
+        f"/v1/payments/{payment['id']}/attempts", headers=gateway.auth()
+    )
+    [second] = [a for a in (await listing.json())["data"] if a["review_reason"]]
+
+    async with gateway.client.app[DATABASE].read() as conn:
+        lines, keys = await ledger(conn, DAY, Source.BANK)
+    assert sorted(zip(keys, [(line.amount, line.reference) for line in lines], strict=True)) == [
+        (f"attempt:{second['id']}", (185000, payment["reference"])),
+        (f"payment:{payment['id']}", (185000, payment["reference"])),
+    ]

@@ -6,8 +6,8 @@ Everything of one handover happens in the caller's one transaction:
 
 1. the handover row, the identity number sealed (field ``postal.handover.id_number``) and
    masked — the number never appears in clear in the database or in an answer;
-2. the COD, if any, through :func:`gateway.services.postal.state.collect_cod` (a linked
-   payment still pending for exactly this amount becomes paid through the ``cod`` channel);
+2. the COD, if any, through :func:`gateway.services.postal.state.collect_cod` (money for the
+   linked payment, decided like through any channel: paid, or up for review with its reason);
 3. the matching event through :func:`gateway.services.postal.state.record_event`
    (``collected`` → ``picked_up``, ``delivered`` → ``delivered``; source
    ``operator:<client>``/``staff:<user>``, external id ``handover:<handover_id>``), judged by

@@ -22,20 +22,16 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.channels.base import Outcome as AttemptOutcome
 from gateway.core import outbox
-from gateway.core.db.schema import agencies, payments, postal_events, postal_orders
+from gateway.core.db.schema import agencies, postal_events, postal_orders
 from gateway.core.fields import iso
-from gateway.core.ids import Clock, new_id
+from gateway.core.ids import Clock
 from gateway.core.postal import admin_units
 from gateway.core.postal.orders import Leg, event_type, is_final
-from gateway.core.statuses import (
-    ATTEMPTS,
-    POSTAL_ORDERS,
-    AttemptStatus,
-    PaymentStatus,
-    PostalOrderStatus,
-)
+from gateway.core.statuses import POSTAL_ORDERS, AttemptStatus, PostalOrderStatus
 from gateway.services import payment_state
+from gateway.services.attempts import record_money
 from providers.common.postal import PostalStatus
 
 
@@ -127,6 +123,8 @@ async def store_event(
 
 #: VNPost's "COD collected from the receiver" (see providers.postal.vnpost.statuses).
 COD_COLLECTED_CODE = 26
+#: The channel of the attempt that takes COD money.
+COD_CHANNEL = "cod"
 
 
 async def move(
@@ -176,11 +174,12 @@ async def announce(conn: AsyncConnection, context: PostalContext, order_id: str,
 async def collect_cod(
     conn: AsyncConnection, context: PostalContext, order: Any, amount: int, at: datetime
 ) -> None:
-    """Record COD collected by the postman; if the order carries a payment still pending for
-    exactly this amount, that payment is paid through the ``cod`` channel. Any other case
-    (already paid, another amount) leaves the payment as it is — an expired or cancelled
-    bill goes to ``needs_review`` — and the money is reconciled from the COD side, never
-    lost."""
+    """Record COD collected by the postman on the order; if the order carries a payment, the
+    money arrived for it like through any channel: an attempt of the ``cod`` channel takes it
+    (:func:`gateway.services.attempts.record_money`, in the one lock order), and
+    :func:`gateway.core.money.money_arrived` decides what it does to the bill — paid, or up
+    for review with its reason (another amount, after expiry or cancellation, a bill already
+    paid). Never lost."""
     now = context.clock()
     await conn.execute(
         update(postal_orders)
@@ -189,55 +188,19 @@ async def collect_cod(
     )
     if order.payment_id is None:
         return
-    payment = (
-        await conn.execute(
-            select(payments.c.status, payments.c.amount, payments.c.expires_at).where(
-                payments.c.id == order.payment_id
-            )
-        )
-    ).one()
-    open_bill = payment.status == PaymentStatus.PENDING.value and payment.expires_at > at
-    fits = open_bill and payment.amount == amount
-    # The postman has the money: the COD attempt is born pending and succeeds at once.
-    attempt_id = new_id("att")
-    await ATTEMPTS.insert(
+    await record_money(
         conn,
-        AttemptStatus.PENDING,
-        id=attempt_id,
-        payment_id=order.payment_id,
-        channel="cod",
+        context.payments,
+        order.payment_id,
+        COD_CHANNEL,
+        AttemptOutcome(
+            status=AttemptStatus.SUCCEEDED,
+            amount=amount,
+            provider_transaction_id=order.tracking_number,
+            details={"postal_order_id": order.id, "collected_at": iso(at)},
+        ),
         provider_reference=order.client_reference,
-        provider_transaction_id=order.tracking_number,
-        amount=amount,
-        details={"postal_order_id": order.id, "collected_at": iso(at)},
-        review_reason=None if fits else "cod_does_not_fit",
-        created_at=now,
-        updated_at=now,
     )
-    await ATTEMPTS.move(conn, attempt_id, AttemptStatus.PENDING, AttemptStatus.SUCCEEDED)
-    if fits:
-        await payment_state.move(
-            conn,
-            context.payments,
-            order.payment_id,
-            PaymentStatus.PENDING,
-            PaymentStatus.PAID,
-            channel="cod",
-        )
-    elif not open_bill and payment.status in (
-        PaymentStatus.PENDING.value,  # overdue, not yet swept
-        PaymentStatus.EXPIRED.value,
-        PaymentStatus.CANCELLED.value,
-    ):
-        # The citizen paid the postman for a bill that had closed: real money, reviewed.
-        await payment_state.move(
-            conn,
-            context.payments,
-            order.payment_id,
-            PaymentStatus(payment.status),
-            PaymentStatus.NEEDS_REVIEW,
-            review_reason="cod_after_close",
-        )
 
 
 async def events_of(conn: AsyncConnection, order_id: str) -> list[Any]:

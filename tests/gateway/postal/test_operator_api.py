@@ -15,14 +15,16 @@ from tests_support import (
     handover_body,
     outbox_types,
     sandbox_settings,
+    signed_notice,
     start_sandbox,
 )
 
 from gateway.core.db.schema import attempts, outbox_events, postal_events, postal_handovers
 from gateway.core.roles import Role
-from gateway.keys import DATABASE, STAFF
+from gateway.keys import DATABASE, OPERATORS, SERVICES, STAFF
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
+from gateway.services.postal import state as postal_state
 
 ORDERS = "/v1/operator/orders"
 
@@ -330,6 +332,69 @@ async def test_cod_collected_on_delivery_pays_the_linked_payment(postal: Postal)
     assert (view["status"], view["cod_collected"]) == ("delivered", payment["amount"])
     assert await payment_status(postal, payment["id"]) == "paid"
     assert await emitted(postal, order["id"]) == ["created", "picked_up", "delivered"]
+    assert await cod_attempts(postal, payment["id"]) == [
+        ("succeeded", payment["amount"], order["tracking_number"], None)
+    ]
+
+
+async def cod_attempts(postal: Postal, payment_id: str) -> list[tuple[Any, ...]]:
+    """The payment's ``cod`` attempts as the portal reads them: status, amount, the parcel
+    they came with and why they need a person."""
+    answer = await postal.client.get(f"/v1/payments/{payment_id}/attempts", headers=postal.auth())
+    return [
+        (a["status"], a["amount"], a["provider_transaction_id"], a["review_reason"])
+        for a in (await answer.json())["data"]
+        if a["method"] == "cod"
+    ]
+
+
+async def test_cod_for_a_bill_already_paid_is_reviewed_as_a_duplicate_payment_never_lost(
+    postal: Postal,
+) -> None:
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    body, headers = signed_notice(payment, int(postal.clock().timestamp()))
+    paid = await postal.client.post("/callbacks/bank/testbank", data=body, headers=headers)
+    assert paid.status == 200  # the citizen paid by bank transfer meanwhile
+    postal.clock.advance(hours=2)
+    status, answer, _ = await handover(
+        postal, order["id"], "delivered", cod_collected=payment["amount"]
+    )
+    assert status == 201, answer
+
+    assert await payment_status(postal, payment["id"]) == "paid"
+    assert await cod_attempts(postal, payment["id"]) == [
+        ("succeeded", payment["amount"], order["tracking_number"], "duplicate_payment")
+    ]
+    async with postal.client.app[DATABASE].read() as conn:
+        types = (
+            await conn.execute(
+                select(outbox_events.c.type).where(outbox_events.c.payment_id == payment["id"])
+            )
+        ).scalars()
+        assert sorted(types) == ["attempt.needs_review", "payment.paid"]
+
+
+async def test_cod_of_another_amount_than_the_bill_puts_it_up_for_review(postal: Postal) -> None:
+    """The carrier reports COD collected for another amount than the bill (the operator API
+    refuses such a handover; a carrier's report is believed): the money is reviewed."""
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    context = postal.client.app[OPERATORS].context
+
+    async def collect(conn: Any) -> None:
+        row = await postal_state.load(conn, order["id"], for_update=True)
+        await postal_state.collect_cod(conn, context, row, 150_000, postal.clock())
+
+    await postal.client.app[DATABASE].transaction(collect)
+
+    bill = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    view = await bill.json()
+    assert (view["status"], view["review_reason"]) == ("needs_review", "amount_mismatch")
+    assert await cod_attempts(postal, payment["id"]) == [
+        ("succeeded", 150_000, order["tracking_number"], "amount_mismatch")
+    ]
+    assert (await postal.order(order["id"]))["cod_collected"] == 150_000
 
 
 async def test_cod_of_another_amount_is_refused_and_changes_nothing(postal: Postal) -> None:
@@ -386,13 +451,11 @@ async def test_a_dossier_handed_to_the_agency_starts_the_processing_clock(postal
 async def test_the_sandbox_post_office_serves_the_demo_agency_with_a_fresh_key_each_start(
     tmp_path: Any, unused_tcp_port: int, clock: Any
 ) -> None:
-    from gateway.pages.operator import seed_demo_operator
-
     client = await start_sandbox(sandbox_settings(tmp_path, unused_tcp_port), clock)
     app = client.app
     try:
-        old_key, _ = await seed_demo_operator(app)
-        key, password = await seed_demo_operator(app)  # the next start
+        old_key, _ = await app[SERVICES].demo.seed_operator()
+        key, password = await app[SERVICES].demo.seed_operator()  # the next start
         await book_demo_delivery(client, "demo-1")
         answer = await client.get(ORDERS, headers={"Authorization": f"Bearer {key}"})
         orders = (await answer.json())["data"]

@@ -351,7 +351,7 @@ async def test_cod_collected_after_the_bill_expired_puts_the_payment_up_for_revi
     assert (await postal.order(order["id"]))["cod_collected"] == payment["amount"]
     answer = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
     view = await answer.json()
-    assert (view["status"], view["review_reason"]) == ("needs_review", "cod_after_close")
+    assert (view["status"], view["review_reason"]) == ("needs_review", "paid_after_expiry")
 
 
 # -- what the read-back catches -----------------------------------------------------------------
