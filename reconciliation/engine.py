@@ -10,14 +10,20 @@ and each consumes what it pairs, so no line is matched or reported twice:
    ``amount_mismatch`` or ``date_mismatch`` (consumes both lines);
 3. **text** — our reference found in the counterpart's normalised transfer text → as 1 and 2;
    then ``duplicate``: a leftover line whose key named a line another one already took;
-4. **amount** — equal amount within the window, matched only when the pair is the only
-   candidate of both lines (lines of a multi-line batch wait for pass 5a);
+4. **amount** — first a mistyped reference in the text (it fails the check symbol) one
+   symbol away from the reference of an unpaired line of ours with an equal amount within
+   the window, matched when that pair is the only such one of both lines
+   (``near_reference``); then equal amount within the window, matched only when the pair is
+   the only candidate of both lines (lines of a multi-line batch wait for pass 5a);
 5. **groups** — (a) a batch of internal lines sharing ``document_no`` against one external
    line; (b) a day's internal lines per agency per fee kind against one treasury document.
 
-Leftovers: ``ambiguous`` (lines that still have equal-amount candidates, listed), then
-``expected_in_transit`` (internal, booked on or after ``business_date − settlement_lag_days``),
-then ``missing_in_<counterpart>`` / ``missing_in_gateway``.
+Leftovers: ``ambiguous`` (a line without a reference that still has an equal-amount candidate
+without one: amount is all such lines can be paired by), then ``expected_in_transit``
+(internal, booked on or after ``business_date − settlement_lag_days``), then
+``missing_in_<counterpart>`` / ``missing_in_gateway``. Every leftover lists its equal-amount
+candidates: a payment whose reference the counterpart never showed is not called ambiguous
+because credits of the same common fee name no reference — it keeps its own type.
 
 Both sides must state ``direction`` from the same account's point of view (credit = money in);
 amounts are compared signed, so a refund pairs only with a debit.
@@ -156,7 +162,7 @@ def reconcile(
 
     # 3: our reference in the transfer text, then what lost a key pair to another line.
     ours = keypasses.internal_keys(work_i, "reference")
-    found, text = keypasses.text_references(
+    found, text, mistyped = keypasses.text_references(
         book.external, reference_pattern, ours, is_valid_reference
     )
     offered = text
@@ -196,8 +202,9 @@ def reconcile(
     )
     by_amount = side not in GROUPED_COUNTERPARTS
 
-    # 4: the only equal amount in the window, both ways.
+    # 4: a mistyped reference of equal amount, then the only equal amount in the window.
     if by_amount:
+        book.take(passes.near_references(book.internal, book.external, mistyped, window_days))
         batch = pl.col("document_no").is_not_null() & pl.col("document_no").is_duplicated()
         pairs, _, _ = passes.amount_candidates(
             book.internal.filter(~batch), book.external, window_days
@@ -208,23 +215,23 @@ def reconcile(
     book.take(passes.document_groups(book.internal, book.external, window_days))
     book.take(passes.agency_day_groups(book.internal, book.external, window_days))
 
-    # Leftovers.
+    # Leftovers, each with its equal-amount candidates (ambiguous only if neither has a key).
+    candidates_i = candidates_e = None
     if by_amount:
         pairs, counts_i, counts_e = passes.amount_candidates(
             book.internal, book.external, window_days
         )
-        book.take(
-            exceptions=passes.ambiguous(book.internal, book.external, pairs, counts_i, counts_e)
-        )
+        candidates_i = passes.candidate_lists(pairs, counts_i, "internal_id", "external_id")
+        candidates_e = passes.candidate_lists(pairs, counts_e, "external_id", "internal_id")
     since = (business_date - timedelta(days=settlement_lag_days) - _EPOCH).days
     in_transit = (
         pl.when(pl.col("day") >= since)
         .then(pl.lit(ExceptionType.EXPECTED_IN_TRANSIT.value))
         .otherwise(pl.lit(MISSING_IN[side].value))
     )
-    book.take(exceptions=passes.one_sided(book.internal, in_transit, internal=True))
+    book.take(exceptions=passes.one_sided(book.internal, in_transit, True, candidates_i))
     missing = pl.lit(ExceptionType.MISSING_IN_GATEWAY.value)
-    book.take(exceptions=passes.one_sided(book.external, missing, internal=False))
+    book.take(exceptions=passes.one_sided(book.external, missing, False, candidates_e))
     return _result(book, work_i, work_e, business_date, side)
 
 
