@@ -146,13 +146,16 @@ def text_references(
         if is_valid is not None:
             others = rescanned.filter(~pl.col("ours")).get_column("key").unique().sort()
             valid = pl.Series([key for key in others.to_list() if is_valid(key)], dtype=pl.String)
-            known = pl.col("ours") | pl.col("key").is_in(valid.implode())
+            # A column first: is_in inside a window would be evaluated once per group.
+            rescanned = rescanned.with_columns(
+                known=pl.col("ours") | pl.col("key").is_in(valid.implode())
+            )
             mistyped = (
-                rescanned.filter(~known.any().over("external_id"))
+                rescanned.filter(~pl.col("known").any().over("external_id"))
                 .select(MISTYPED_SCHEMA.names())
                 .unique()
             )
-            rescanned = rescanned.filter(known)
+            rescanned = rescanned.filter("known")
         pairs = pl.concat([pairs, rescanned.filter("ours").select(pairs.columns)])
         found = pl.concat([pairs, rescanned.filter(~pl.col("ours")).select(pairs.columns)])
     else:
