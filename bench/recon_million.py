@@ -290,11 +290,11 @@ def confusion(directory: Path, result: Result) -> list[list[Any]]:
     matches = result.matches.join(partner_of, on="internal_id")
     right = pl.when(pl.col("right")).then(pl.lit(MATCHED)).otherwise(pl.lit(MATCHED_ELSEWHERE))
     found = {
-        "gateway": matches.with_columns(right=pl.col("external_id") == pl.col("partner")).select(
-            pl.col("internal_id").alias("line_id"), right.alias("found")
-        ),
+        "gateway": matches.with_columns(
+            right=(pl.col("external_id") == pl.col("partner")).fill_null(False)
+        ).select(pl.col("internal_id").alias("line_id"), right.alias("found")),
         "bank": matches.group_by("external_id")
-        .agg(right=(pl.col("partner") == pl.col("external_id")).all())
+        .agg(right=(pl.col("partner") == pl.col("external_id")).fill_null(False).all())
         .select(pl.col("external_id").alias("line_id"), right.alias("found")),
     }
     rows: list[list[Any]] = []

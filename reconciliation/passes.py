@@ -274,12 +274,12 @@ def _unique_groups(candidates: pl.DataFrame, group: str, rule: MatchRule) -> pl.
     )
 
 
-def document_groups(
+def _document_candidates(
     internal: pl.DataFrame, external: pl.DataFrame, window_days: int
 ) -> pl.DataFrame:
-    """Pass 5a: a batch (≥ 2 internal lines sharing ``document_no``) whose signed sum equals
-    one external line whose day is within the window of every line of the batch (and whose
-    own ``document_no``, when it has one, is the batch's)."""
+    """Each batch (≥ 2 internal lines sharing ``document_no``) beside every external line
+    equal to its signed sum whose day is within the window of every line of the batch (and
+    whose own ``document_no``, when it has one, is the batch's)."""
     groups = (
         internal.filter(pl.col("document_no").is_not_null())
         .group_by("document_no")
@@ -298,11 +298,27 @@ def document_groups(
         "day",
         pl.col("document_no").alias("document_e"),
     )
-    candidates = groups.join(lines, on="amount").filter(
+    return groups.join(lines, on="amount").filter(
         (pl.col("first") >= pl.col("day") - window_days)
         & (pl.col("last") <= pl.col("day") + window_days)
         & (pl.col("document_e").is_null() | (pl.col("document_e") == pl.col("document_no")))
     )
+
+
+def batch_credits(internal: pl.DataFrame, external: pl.DataFrame, window_days: int) -> pl.Series:
+    """The external lines equal to the sum of a batch of ours (see :func:`document_groups`):
+    they wait for pass 5a, as the batch's own lines do, rather than pair by amount with a
+    single payment that happens to be as large."""
+    return _document_candidates(internal, external, window_days).get_column("external_id")
+
+
+def document_groups(
+    internal: pl.DataFrame, external: pl.DataFrame, window_days: int
+) -> pl.DataFrame:
+    """Pass 5a: a batch (≥ 2 internal lines sharing ``document_no``) whose signed sum equals
+    one external line whose day is within the window of every line of the batch (and whose
+    own ``document_no``, when it has one, is the batch's)."""
+    candidates = _document_candidates(internal, external, window_days)
     return _unique_groups(candidates, "document_no", MatchRule.GROUP_DOCUMENT)
 
 

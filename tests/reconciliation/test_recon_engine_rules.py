@@ -417,6 +417,20 @@ def test_a_settlement_batch_matches_the_one_credit_equal_to_its_sum() -> None:
     assert raised(result) == {("missing_in_gateway", (), (0,))}
 
 
+def test_a_credit_equal_to_a_batch_sum_waits_for_the_batch_not_a_single_payment() -> None:
+    batch = "VNPAY-20260515-4"
+    result = run(
+        [
+            gw(100_000, reference=R1, document_no=batch),
+            gw(50_000, reference=R2, document_no=batch),
+            gw(150_000, reference=R3),  # not at the bank yet; as large as the batch
+        ],
+        [ext(150_000, text=f"VNPAY TT {batch}")],
+    )
+    assert matched(result) == {(0, 0, "group_document"), (1, 0, "group_document")}
+    assert raised(result) == {("expected_in_transit", (2,), ())}
+
+
 def test_a_treasury_document_matches_the_days_receipts_per_agency_and_fee_kind() -> None:
     kb = Source.TREASURY
     result = run(
