@@ -128,11 +128,14 @@ def near_references(
     lines; the equal amount and the uniqueness do (another of our references one symbol
     away from the same typo, of the same amount, is one in 10¹³ or so).
     """
-    left = external.select("line_id").rename({"line_id": "external_id"})
+    left = external.select(pl.col("line_id").alias("external_id"), "amount")
     typed = mistyped.join(left, on="external_id")
-    ours = internal.filter(pl.col("reference").is_not_null()).select(
-        pl.col("line_id").alias("internal_id"), pl.col("reference").alias("key")
-    )
+    # Only lines of an amount the other side has: the masked keys below are many strings.
+    ours = internal.filter(
+        pl.col("reference").is_not_null()
+        & pl.col("amount").is_in(typed.get_column("amount").unique().implode())
+    ).select(pl.col("line_id").alias("internal_id"), pl.col("reference").alias("key"), "amount")
+    typed = typed.filter(pl.col("amount").is_in(ours.get_column("amount").unique().implode()))
     if typed.is_empty() or ours.is_empty():
         return MATCH_SCHEMA.to_frame()
 
@@ -157,8 +160,9 @@ def near_references(
     lines = ["amount", "day", "agency_code", "fee_kind", "outcome"]
     candidates = (
         masked(ours)
-        .join(masked(typed), on=["length", "position", "masked"])
-        .unique(["internal_id", "external_id"])
+        .join(masked(typed), on=["amount", "length", "position", "masked"])
+        .select("internal_id", "external_id")
+        .unique()
         .join(
             internal.lazy().select(pl.col("line_id").alias("internal_id"), *lines), on="internal_id"
         )
