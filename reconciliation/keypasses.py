@@ -74,11 +74,17 @@ def _external_columns() -> list[pl.Expr]:
     ]
 
 
+def _any_key(lines: pl.DataFrame, column: str) -> bool:
+    return lines.get_column(column).null_count() < lines.height
+
+
 def direct_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
     """Pass 1/2 candidates: every (internal, external) pair with an equal key column; a pair
     equal on several keys is kept once, under the first key of :data:`KEY_KINDS`."""
     found = []
     for rank, (column, rule) in enumerate(KEY_KINDS):
+        if not _any_key(internal, column) or not _any_key(external, column):
+            continue  # null counts are kept with the column: no pass over the lines
         left = internal_keys(internal, column)
         right = external.select(pl.col(column).alias("key"), *_external_columns()).filter(
             pl.col("key").is_not_null()
