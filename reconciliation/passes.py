@@ -130,7 +130,7 @@ def near_references(
     """
     left = external.select(pl.col("line_id").alias("external_id"), "amount")
     typed = mistyped.join(left, on="external_id")
-    # Only lines of an amount the other side has: the masked keys below are many strings.
+    # Only lines of an amount the other side has.
     ours = internal.filter(
         pl.col("reference").is_not_null()
         & pl.col("amount").is_in(typed.get_column("amount").unique().implode())
@@ -139,28 +139,33 @@ def near_references(
     if typed.is_empty() or ours.is_empty():
         return MATCH_SCHEMA.to_frame()
 
-    def masked(keys: pl.DataFrame) -> pl.LazyFrame:
-        """Each key once per position, with the symbol at that position left out."""
-        longest = int(keys.select(pl.col("key").str.len_chars().max()).item() or 0)
-        key = pl.col("key")
-        return pl.concat(
-            [
-                keys.lazy()
-                .filter(key.str.len_chars() > position)
-                .select(
-                    pl.exclude("key"),
-                    length=key.str.len_chars(),
-                    position=pl.lit(position, pl.UInt32),
-                    masked=key.str.slice(0, position) + key.str.slice(position + 1),
-                )
-                for position in range(longest)
-            ]
+    # Two keys of one length that differ in one symbol are equal in their first half or in
+    # their second: join on each half, then count the differing symbols of the few pairs.
+    def halves(keys: pl.DataFrame) -> pl.LazyFrame:
+        length = pl.col("key").str.len_chars()
+        return keys.lazy().with_columns(
+            length=length,
+            head=pl.col("key").str.slice(0, length // 2),
+            tail=pl.col("key").str.slice(length // 2),
         )
 
+    ours_halves, typed_halves = halves(ours), halves(typed.select("external_id", "key", "amount"))
+    near = pl.concat(
+        [
+            ours_halves.join(typed_halves, on=["amount", "length", half], suffix="_e").select(
+                "internal_id", "external_id", "key", "key_e"
+            )
+            for half in ("head", "tail")
+        ]
+    )
+    longest = int(ours.select(pl.col("key").str.len_chars().max()).item() or 0)
+    differing = pl.sum_horizontal(
+        pl.col("key").str.slice(position, 1) != pl.col("key_e").str.slice(position, 1)
+        for position in range(longest)
+    )
     lines = ["amount", "day", "agency_code", "fee_kind", "outcome"]
     candidates = (
-        masked(ours)
-        .join(masked(typed), on=["amount", "length", "position", "masked"])
+        near.filter(differing == 1)
         .select("internal_id", "external_id")
         .unique()
         .join(
