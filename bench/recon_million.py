@@ -17,7 +17,9 @@ and ``--seed`` reuses them instead of generating again.
    normalised text and inner-joined to the gateway's references, nothing else (the faster
    polars engine of the round); the median round is reported, wall and CPU time, since the
    machine's other tenants can stall either side for a second.
-3. Prints the figures and, as a check, the injected discrepancies beside what was found.
+3. Prints the figures and, from ``truth_*.csv`` written beside the files, a confusion table:
+   per side and injected kind, what the engine found for each line, and whether that is what
+   the kind requires (:func:`expected`); ``all_found`` in the JSON says every line was.
 
 Targets (2-core machine): matching ≤ 1.5× the join, end to end ≤ 20 s, peak RSS ≤ 2 GB.
 Exits non-zero only when the benchmark cannot run.
@@ -72,8 +74,8 @@ KINDS = [
     "expected_in_transit",
     "missing_in_gateway",
     "duplicate",
-    "reference_typo",  # invalid check symbol: found again by amount (pass 4) or ambiguous
-    "no_reference",  # the payer wrote no reference: likewise
+    "reference_typo",  # fails the check symbol: matched as a near reference (pass 4)
+    "no_reference",  # the payer wrote none: by amount where unique, else one-sided (expected())
     "overlapping_prefix",  # "…DVC DVC7K3…": found by the overlapping rescan
 ]
 
