@@ -192,7 +192,8 @@ class ReconException(ResponseModel):
     )
     line_ids: list[int] = Field(description="The counterpart's statement lines")
     candidates: list[int] = Field(
-        description="`ambiguous`: statement lines of an equal amount in the window"
+        description="Statement lines of an equal amount in the window that could be this "
+        "line's partner (`ambiguous`, and a payment missing at the counterpart)"
     )
     resolution: Annotated[str, OneOf(RESOLUTIONS)] | None
     resolution_reason: str | None

@@ -10,14 +10,21 @@ and each consumes what it pairs, so no line is matched or reported twice:
    ``amount_mismatch`` or ``date_mismatch`` (consumes both lines);
 3. **text** — our reference found in the counterpart's normalised transfer text → as 1 and 2;
    then ``duplicate``: a leftover line whose key named a line another one already took;
-4. **amount** — equal amount within the window, matched only when the pair is the only
-   candidate of both lines (lines of a multi-line batch wait for pass 5a);
+4. **amount** — first a mistyped reference in the text (it fails the check symbol) one
+   symbol away from the reference of an unpaired line of ours with an equal amount within
+   the window, matched when that pair is the only such one of both lines
+   (``near_reference``); then equal amount within the window, matched only when the pair is
+   the only candidate of both lines (lines of a multi-line batch, and the lines equal to
+   a batch's sum, wait for pass 5a);
 5. **groups** — (a) a batch of internal lines sharing ``document_no`` against one external
    line; (b) a day's internal lines per agency per fee kind against one treasury document.
 
-Leftovers: ``ambiguous`` (lines that still have equal-amount candidates, listed), then
-``expected_in_transit`` (internal, booked on or after ``business_date − settlement_lag_days``),
-then ``missing_in_<counterpart>`` / ``missing_in_gateway``.
+Leftovers: ``ambiguous`` (a line without a reference that still has an equal-amount candidate
+without one: amount is all such lines can be paired by), then ``expected_in_transit``
+(internal, booked on or after ``business_date − settlement_lag_days``), then
+``missing_in_<counterpart>`` / ``missing_in_gateway``. Every leftover lists its equal-amount
+candidates: a payment whose reference the counterpart never showed is not called ambiguous
+because credits of the same common fee name no reference — it keeps its own type.
 
 Both sides must state ``direction`` from the same account's point of view (credit = money in);
 amounts are compared signed, so a refund pairs only with a debit.
@@ -70,31 +77,52 @@ _EPOCH = date(1970, 1, 1)
 
 
 class _Book:
-    """What is left on each side, and what the passes have taken so far."""
+    """What is left on each side, and what the passes have taken so far.
+
+    Each take must remove exactly as many lines from what is left as it names (so it names
+    each line once, and only lines no earlier pass took); with nothing left at the end, every
+    input line is in exactly one place. Checked as it goes: the count is free beside the
+    filter that removes the taken lines.
+    """
 
     def __init__(self, internal: pl.DataFrame, external: pl.DataFrame) -> None:
         self.internal = internal
         self.external = external
         self.matches: list[pl.DataFrame] = []
         self.exceptions: list[pl.DataFrame] = []
+        self.matched_external = 0
 
     def take(
-        self, matches: pl.DataFrame | None = None, exceptions: pl.DataFrame | None = None
+        self,
+        matches: pl.DataFrame | None = None,
+        exceptions: pl.DataFrame | None = None,
+        *,
+        grouped: bool = False,
     ) -> None:
+        """Record ``matches`` and ``exceptions`` and remove their lines from what is left;
+        ``grouped``: one external line may take several internal ones."""
         taken_i: list[pl.Series] = []
         taken_e: list[pl.Series] = []
         if matches is not None and matches.height:
             self.matches.append(matches.select(MATCH_SCHEMA.names()))
             taken_i.append(matches.get_column("internal_id"))
-            taken_e.append(matches.get_column("external_id"))
+            external = matches.get_column("external_id")
+            taken_e.append(external.unique() if grouped else external)
+            self.matched_external += taken_e[-1].len()
         if exceptions is not None and exceptions.height:
             self.exceptions.append(exceptions)
             taken_i.append(exceptions.get_column("internal_ids").explode().drop_nulls())
             taken_e.append(exceptions.get_column("external_ids").explode().drop_nulls())
+        if not taken_i and not taken_e:
+            return
+        before = (self.internal.height, self.external.height)
         # Both sides at once: independent queries collected together run in parallel.
         self.internal, self.external = pl.collect_all(
             [_without(self.internal, taken_i), _without(self.external, taken_e)]
         )
+        named = (sum(ids.len() for ids in taken_i), sum(ids.len() for ids in taken_e))
+        if (before[0] - self.internal.height, before[1] - self.external.height) != named:
+            raise RuntimeError("engine bug: a pass took a line twice, or one already taken")
 
 
 def _without(lines: pl.DataFrame, taken: list[pl.Series]) -> pl.LazyFrame:
@@ -156,7 +184,7 @@ def reconcile(
 
     # 3: our reference in the transfer text, then what lost a key pair to another line.
     ours = keypasses.internal_keys(work_i, "reference")
-    found, text = keypasses.text_references(
+    found, text, mistyped = keypasses.text_references(
         book.external, reference_pattern, ours, is_valid_reference
     )
     offered = text
@@ -196,41 +224,47 @@ def reconcile(
     )
     by_amount = side not in GROUPED_COUNTERPARTS
 
-    # 4: the only equal amount in the window, both ways.
+    # 4: a mistyped reference of equal amount, then the only equal amount in the window.
     if by_amount:
+        book.take(passes.near_references(book.internal, book.external, mistyped, window_days))
         batch = pl.col("document_no").is_not_null() & pl.col("document_no").is_duplicated()
+        waiting = passes.batch_credits(book.internal, book.external, window_days)
         pairs, _, _ = passes.amount_candidates(
-            book.internal.filter(~batch), book.external, window_days
+            book.internal.filter(~batch),
+            book.external.filter(~pl.col("line_id").is_in(waiting.implode())),
+            window_days,
         )
         book.take(passes.unique_amount_matches(pairs))
 
     # 5: group sums.
-    book.take(passes.document_groups(book.internal, book.external, window_days))
-    book.take(passes.agency_day_groups(book.internal, book.external, window_days))
+    book.take(passes.document_groups(book.internal, book.external, window_days), grouped=True)
+    book.take(passes.agency_day_groups(book.internal, book.external, window_days), grouped=True)
 
-    # Leftovers.
+    # Leftovers, each with its equal-amount candidates (ambiguous only if neither has a key).
+    candidates_i = candidates_e = None
     if by_amount:
         pairs, counts_i, counts_e = passes.amount_candidates(
             book.internal, book.external, window_days
         )
-        book.take(
-            exceptions=passes.ambiguous(book.internal, book.external, pairs, counts_i, counts_e)
-        )
+        candidates_i = passes.candidate_lists(pairs, counts_i, "internal_id", "external_id")
+        candidates_e = passes.candidate_lists(pairs, counts_e, "external_id", "internal_id")
     since = (business_date - timedelta(days=settlement_lag_days) - _EPOCH).days
     in_transit = (
         pl.when(pl.col("day") >= since)
         .then(pl.lit(ExceptionType.EXPECTED_IN_TRANSIT.value))
         .otherwise(pl.lit(MISSING_IN[side].value))
     )
-    book.take(exceptions=passes.one_sided(book.internal, in_transit, internal=True))
+    book.take(exceptions=passes.one_sided(book.internal, in_transit, True, candidates_i))
     missing = pl.lit(ExceptionType.MISSING_IN_GATEWAY.value)
-    book.take(exceptions=passes.one_sided(book.external, missing, internal=False))
+    book.take(exceptions=passes.one_sided(book.external, missing, False, candidates_e))
     return _result(book, work_i, work_e, business_date, side)
 
 
 def _result(
     book: _Book, internal: pl.DataFrame, external: pl.DataFrame, day: date, side: Source
 ) -> Result:
+    if book.internal.height or book.external.height:
+        raise RuntimeError("engine bug: lines left in no match and no exception")
     matches = (
         pl.concat(book.matches).select(
             pl.col(name).cast(dtype) for name, dtype in MATCH_SCHEMA.items()
@@ -244,45 +278,22 @@ def _result(
         pl.col("external_ids").list.first(),
         nulls_last=True,
     )
-    return Result(matches, exceptions, _totals(matches, exceptions, internal, external), day, side)
+    totals = _totals(matches, book.matched_external, exceptions, internal, external)
+    return Result(matches, exceptions, totals, day, side)
 
 
 def _totals(
     matches: pl.DataFrame,
+    matched_external: int,
     exceptions: pl.DataFrame,
     internal: pl.DataFrame,
     external: pl.DataFrame,
 ) -> pl.DataFrame:
-    """The summary, after checking that every line is in exactly one place.
-
-    Every id in the result comes from the inputs, so as many distinct ids as input lines, and
-    as many places (a matched external line counted once) as lines, means each line exactly
-    once; the matched sums are then the inputs' sums less the exceptions', and must agree
-    between the sides (every match is amount-exact).
-    """
-    listed_i = exceptions.get_column("internal_ids").explode().drop_nulls()
-    listed_e = exceptions.get_column("external_ids").explode().drop_nulls()
-    counted = pl.collect_all(  # three hash counts over a million ids: in parallel
-        [
-            matches.lazy().select(pl.col("external_id").n_unique()),
-            pl.concat([matches.get_column("internal_id"), listed_i])
-            .to_frame()
-            .lazy()
-            .select(pl.all().n_unique()),
-            pl.concat([matches.get_column("external_id"), listed_e])
-            .to_frame()
-            .lazy()
-            .select(pl.all().n_unique()),
-        ]
-    )
-    matched_external, distinct_i, distinct_e = (int(frame.item()) for frame in counted)
+    """The summary. Every line is in exactly one place (:class:`_Book` checked it), so the
+    matched sums are the inputs' sums less the exceptions', and must agree between the sides
+    (every match is amount-exact)."""
     sums: dict[str, int] = {}
-    for column, lines, places, distinct in (
-        ("internal", internal, matches.height + listed_i.len(), distinct_i),
-        ("external", external, matched_external + listed_e.len(), distinct_e),
-    ):
-        if places != lines.height or distinct != lines.height:
-            raise RuntimeError(f"engine bug: {column} lines not accounted for exactly once")
+    for column, lines in (("internal", internal), ("external", external)):
         sums[column] = int(lines.get_column("amount").sum()) - int(
             exceptions.get_column(f"{column}_amount").sum()
         )

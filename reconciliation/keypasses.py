@@ -52,6 +52,9 @@ PAIR_SCHEMA = pl.Schema(
 )
 
 
+MISTYPED_SCHEMA = pl.Schema({"external_id": pl.Int64(), "key": pl.String()})
+
+
 def internal_keys(lines: pl.DataFrame, column: str) -> pl.DataFrame:
     return lines.select(
         pl.col("line_id").alias("internal_id"),
@@ -71,11 +74,17 @@ def _external_columns() -> list[pl.Expr]:
     ]
 
 
+def _any_key(lines: pl.DataFrame, column: str) -> bool:
+    return lines.get_column(column).null_count() < lines.height
+
+
 def direct_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
     """Pass 1/2 candidates: every (internal, external) pair with an equal key column; a pair
     equal on several keys is kept once, under the first key of :data:`KEY_KINDS`."""
     found = []
     for rank, (column, rule) in enumerate(KEY_KINDS):
+        if not _any_key(internal, column) or not _any_key(external, column):
+            continue  # null counts are kept with the column: no pass over the lines
         left = internal_keys(internal, column)
         right = external.select(pl.col(column).alias("key"), *_external_columns()).filter(
             pl.col("key").is_not_null()
@@ -97,11 +106,13 @@ def text_references(
     pattern: str,
     ours: pl.DataFrame,
     is_valid: Callable[[str], bool] | None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Pass 3: the references found in the external lines' normalised text.
 
     ``ours`` are the internal side's references (:func:`internal_keys`). Returns every
-    ``(external_id, key)`` found, and the key pairs they make with ``ours`` (all of it).
+    ``(external_id, key)`` found, the key pairs they make with ``ours`` (all of it), and the
+    mistyped candidates (``external_id, key``: not ours, refused by ``is_valid``) of the texts
+    that name neither one of ours nor a valid reference, for pass 4 to recognise.
 
     Matching is leftmost and non-overlapping, so ``…DVC DVC7K3M…`` first yields
     ``DVCDVC7K3M…``, which is not ours (and may even pass the check, 1 time in 32). The few
@@ -128,6 +139,7 @@ def text_references(
     pairs = joined.filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
+    mistyped = MISTYPED_SCHEMA.to_frame()
     if not unsure.is_empty():
         scanned = _overlapping(external.filter(pl.col("line_id").is_in(unsure.implode())), pattern)
         named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
@@ -140,7 +152,16 @@ def text_references(
         if is_valid is not None:
             others = rescanned.filter(~pl.col("ours")).get_column("key").unique().sort()
             valid = pl.Series([key for key in others.to_list() if is_valid(key)], dtype=pl.String)
-            rescanned = rescanned.filter(pl.col("ours") | pl.col("key").is_in(valid.implode()))
+            # A column first: is_in inside a window would be evaluated once per group.
+            rescanned = rescanned.with_columns(
+                known=pl.col("ours") | pl.col("key").is_in(valid.implode())
+            )
+            mistyped = (
+                rescanned.filter(~pl.col("known").any().over("external_id"))
+                .select(MISTYPED_SCHEMA.names())
+                .unique()
+            )
+            rescanned = rescanned.filter("known")
         pairs = pl.concat([pairs, rescanned.filter("ours").select(pairs.columns)])
         found = pl.concat([pairs, rescanned.filter(~pl.col("ours")).select(pairs.columns)])
     else:
@@ -148,7 +169,7 @@ def text_references(
     pairs = pairs.with_columns(
         rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE), rank=pl.lit(0, pl.Int8)
     )
-    return found.select("external_id", "key"), pairs.select(PAIR_SCHEMA.names())
+    return found.select("external_id", "key"), pairs.select(PAIR_SCHEMA.names()), mistyped
 
 
 def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from reconciliation.frame import conform
 from reconciliation.results import (
     EXCEPTION_SCHEMA,
     IDS,
+    MATCH_SCHEMA,
     RULE_DTYPE,
     TYPE_DTYPE,
     ExceptionType,
@@ -95,6 +96,94 @@ _BUCKET = ["amount", "day", "agency_code", "fee_kind", "outcome", "has_ref"]
 _HAS_REF = pl.col("own_key").is_not_null().alias("has_ref")
 
 
+def _agree(column: str, suffix: str = "_e") -> pl.Expr:
+    """Equal where both sides have a value: nothing that contradicts the pairing."""
+    return (
+        pl.col(column).is_null()
+        | pl.col(f"{column}{suffix}").is_null()
+        | (pl.col(column) == pl.col(f"{column}{suffix}"))
+    )
+
+
+def _pairable(window_days: int) -> pl.Expr:
+    """Equal signed amounts (the join), booking days within the window, and no agency code,
+    fee kind or outcome that contradicts."""
+    return (
+        ((pl.col("day") - pl.col("day_e")).abs() <= window_days)
+        & _agree("agency_code")
+        & _agree("fee_kind")
+        & _agree("outcome")
+    )
+
+
+def near_references(
+    internal: pl.DataFrame, external: pl.DataFrame, mistyped: pl.DataFrame, window_days: int
+) -> pl.DataFrame:
+    """Pass 4, first: a line whose text holds a mistyped reference (one that fails the check,
+    :func:`reconciliation.keypasses.text_references`) that differs from the reference of a
+    line still unpaired on our side in exactly one symbol, with an equal amount within the
+    window, matched when that pair is the only such one of both lines.
+
+    A one-symbol typo is what the check symbol catches, so the reference alone never pairs
+    lines; the equal amount and the uniqueness do (another of our references one symbol
+    away from the same typo, of the same amount, is one in 10¹³ or so).
+    """
+    left = external.select(pl.col("line_id").alias("external_id"), "amount")
+    typed = mistyped.join(left, on="external_id")
+    # Only lines of an amount the other side has.
+    ours = internal.filter(
+        pl.col("reference").is_not_null()
+        & pl.col("amount").is_in(typed.get_column("amount").unique().implode())
+    ).select(pl.col("line_id").alias("internal_id"), pl.col("reference").alias("key"), "amount")
+    typed = typed.filter(pl.col("amount").is_in(ours.get_column("amount").unique().implode()))
+    if typed.is_empty() or ours.is_empty():
+        return MATCH_SCHEMA.to_frame()
+
+    # Two keys of one length that differ in one symbol are equal in their first half or in
+    # their second: join on each half, then count the differing symbols of the few pairs.
+    def halves(keys: pl.DataFrame) -> pl.LazyFrame:
+        length = pl.col("key").str.len_chars()
+        return keys.lazy().with_columns(
+            length=length,
+            head=pl.col("key").str.slice(0, length // 2),
+            tail=pl.col("key").str.slice(length // 2),
+        )
+
+    ours_halves, typed_halves = halves(ours), halves(typed.select("external_id", "key", "amount"))
+    near = pl.concat(
+        [
+            ours_halves.join(typed_halves, on=["amount", "length", half], suffix="_e").select(
+                "internal_id", "external_id", "key", "key_e"
+            )
+            for half in ("head", "tail")
+        ]
+    )
+    longest = int(ours.select(pl.col("key").str.len_chars().max()).item() or 0)
+    differing = pl.sum_horizontal(
+        pl.col("key").str.slice(position, 1) != pl.col("key_e").str.slice(position, 1)
+        for position in range(longest)
+    )
+    lines = ["amount", "day", "agency_code", "fee_kind", "outcome"]
+    candidates = (
+        near.filter(differing == 1)
+        .select("internal_id", "external_id")
+        .unique()
+        .join(
+            internal.lazy().select(pl.col("line_id").alias("internal_id"), *lines), on="internal_id"
+        )
+        .join(
+            external.lazy().select(pl.col("line_id").alias("external_id"), *lines),
+            on=["external_id", "amount"],
+            suffix="_e",
+        )
+        .filter(_pairable(window_days))
+        .select("internal_id", "external_id")
+        .filter(pl.col("internal_id").is_unique() & pl.col("external_id").is_unique())
+        .collect()
+    )
+    return candidates.with_columns(rule=pl.lit(MatchRule.NEAR_REFERENCE.value, RULE_DTYPE))
+
+
 def amount_candidates(
     internal: pl.DataFrame, external: pl.DataFrame, window_days: int
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -111,26 +200,15 @@ def amount_candidates(
         grouped = lines.lazy().with_columns(_HAS_REF).group_by(_BUCKET)
         return grouped.agg(pl.col("line_id").alias("ids"), pl.len().alias("n")).with_row_index(name)
 
-    def either(column: str) -> pl.Expr:
-        return (
-            pl.col(column).is_null()
-            | pl.col(f"{column}_e").is_null()
-            | (pl.col(column) == pl.col(f"{column}_e"))
-        )
-
     links = (
         buckets(internal, "bucket_i")
         .join(buckets(external, "bucket_e"), on="amount", suffix="_e")
-        .filter(
-            ((pl.col("day") - pl.col("day_e")).abs() <= window_days)
-            & either("agency_code")
-            & either("fee_kind")
-            & either("outcome")
-            & ~(pl.col("has_ref") & pl.col("has_ref_e"))
-        )
+        .filter(_pairable(window_days) & ~(pl.col("has_ref") & pl.col("has_ref_e")))
         .with_columns(
             count_i=pl.col("n_e").sum().over("bucket_i"),
             count_e=pl.col("n").sum().over("bucket_e"),
+            keyless_i=pl.when(~pl.col("has_ref_e")).then("n_e").otherwise(0).sum().over("bucket_i"),
+            keyless_e=pl.when(~pl.col("has_ref")).then("n").otherwise(0).sum().over("bucket_e"),
         )
     )
     few = (pl.col("count_i") <= MAX_CANDIDATES) | (pl.col("count_e") <= MAX_CANDIDATES)
@@ -146,19 +224,26 @@ def amount_candidates(
         .explode("external_id")
     )
 
-    def counts(bucket: str, ids: str, count: str, name: str) -> pl.LazyFrame:
+    def counts(bucket: str, ids: str, suffix: str, name: str) -> pl.LazyFrame:
+        has_ref = "has_ref" if suffix == "i" else "has_ref_e"
         return (
             links.group_by(bucket)
-            .agg(pl.col(ids).first().alias(name), pl.col(count).first())
+            .agg(
+                pl.col(ids).first().alias(name),
+                pl.col(f"count_{suffix}").first().cast(pl.Int64).alias("count"),
+                # Ambiguous: a line without a reference that has a candidate without one.
+                (~pl.col(has_ref).first() & (pl.col(f"keyless_{suffix}").first() > 0)).alias(
+                    "ambiguous"
+                ),
+            )
             .explode(name)
-            .select(name, pl.col(count).cast(pl.Int64).alias("count"))
         )
 
     pairs, counts_i, counts_e = pl.collect_all(
         [
             listed,
-            counts("bucket_i", "ids", "count_i", "internal_id"),
-            counts("bucket_e", "ids_e", "count_e", "external_id"),
+            counts("bucket_i", "ids", "i", "internal_id"),
+            counts("bucket_e", "ids_e", "e", "external_id"),
         ]
     )
     return pairs, counts_i, counts_e
@@ -170,41 +255,19 @@ def unique_amount_matches(pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def ambiguous(
-    internal: pl.DataFrame,
-    external: pl.DataFrame,
-    pairs: pl.DataFrame,
-    counts_i: pl.DataFrame,
-    counts_e: pl.DataFrame,
+def candidate_lists(
+    pairs: pl.DataFrame, counts: pl.DataFrame, own: str, other: str
 ) -> pl.DataFrame:
-    """One exception per line that has amount candidates: the line, its candidate ids."""
-    found = []
-    for own, other, lines, counts in (
-        ("internal_id", "external_id", internal, counts_i),
-        ("external_id", "internal_id", external, counts_e),
-    ):
-        listed = pairs.group_by(own).agg(pl.col(other).sort().alias("listed"))
-        rows = (
-            counts.join(lines.select(pl.col("line_id").alias(own), "amount", "own_key"), on=own)
-            .join(listed, on=own, how="left")
-            .with_columns(pl.col("listed").fill_null(pl.lit([], dtype=IDS)))
-        )
-        internal_side = own == "internal_id"
-        amount, nothing = pl.col("amount"), pl.lit(0, pl.Int64)
-        found.append(
-            rows.select(
-                type=pl.lit(ExceptionType.AMBIGUOUS.value, TYPE_DTYPE),
-                internal_ids=pl.concat_list(own) if internal_side else NO_IDS,
-                external_ids=NO_IDS if internal_side else pl.concat_list(own),
-                internal_amount=amount if internal_side else nothing,
-                external_amount=nothing if internal_side else amount,
-                key=pl.col("own_key"),
-                candidates=pl.col("listed") if internal_side else NO_IDS,
-                internal_candidates=NO_IDS if internal_side else pl.col("listed"),
-                candidate_count=pl.col("count"),
-            )
-        )
-    return exception_rows(found)
+    """Per line that has amount candidates (``own`` is ``internal_id`` or ``external_id``):
+    ``line_id``, ``listed`` (its candidates' ids, sorted; cut short per
+    :data:`MAX_CANDIDATES`), ``count`` (all of them) and ``ambiguous``."""
+    listed = pairs.group_by(own).agg(pl.col(other).sort().alias("listed"))
+    return counts.join(listed, on=own, how="left").select(
+        pl.col(own).alias("line_id"),
+        pl.col("listed").fill_null(pl.lit([], dtype=IDS)),
+        "count",
+        "ambiguous",
+    )
 
 
 # -- pass 5: group sums --------------------------------------------------------------------
@@ -220,12 +283,12 @@ def _unique_groups(candidates: pl.DataFrame, group: str, rule: MatchRule) -> pl.
     )
 
 
-def document_groups(
+def _document_candidates(
     internal: pl.DataFrame, external: pl.DataFrame, window_days: int
 ) -> pl.DataFrame:
-    """Pass 5a: a batch (≥ 2 internal lines sharing ``document_no``) whose signed sum equals
-    one external line whose day is within the window of every line of the batch (and whose
-    own ``document_no``, when it has one, is the batch's)."""
+    """Each batch (≥ 2 internal lines sharing ``document_no``) beside every external line
+    equal to its signed sum whose day is within the window of every line of the batch (and
+    whose own ``document_no``, when it has one, is the batch's)."""
     groups = (
         internal.filter(pl.col("document_no").is_not_null())
         .group_by("document_no")
@@ -244,11 +307,27 @@ def document_groups(
         "day",
         pl.col("document_no").alias("document_e"),
     )
-    candidates = groups.join(lines, on="amount").filter(
+    return groups.join(lines, on="amount").filter(
         (pl.col("first") >= pl.col("day") - window_days)
         & (pl.col("last") <= pl.col("day") + window_days)
         & (pl.col("document_e").is_null() | (pl.col("document_e") == pl.col("document_no")))
     )
+
+
+def batch_credits(internal: pl.DataFrame, external: pl.DataFrame, window_days: int) -> pl.Series:
+    """The external lines equal to the sum of a batch of ours (see :func:`document_groups`):
+    they wait for pass 5a, as the batch's own lines do, rather than pair by amount with a
+    single payment that happens to be as large."""
+    return _document_candidates(internal, external, window_days).get_column("external_id")
+
+
+def document_groups(
+    internal: pl.DataFrame, external: pl.DataFrame, window_days: int
+) -> pl.DataFrame:
+    """Pass 5a: a batch (≥ 2 internal lines sharing ``document_no``) whose signed sum equals
+    one external line whose day is within the window of every line of the batch (and whose
+    own ``document_no``, when it has one, is the batch's)."""
+    candidates = _document_candidates(internal, external, window_days)
     return _unique_groups(candidates, "document_no", MatchRule.GROUP_DOCUMENT)
 
 
@@ -284,21 +363,40 @@ def agency_day_groups(
 # -- leftovers -----------------------------------------------------------------------------
 
 
-def one_sided(lines: pl.DataFrame, kind: pl.Expr, internal: bool) -> pl.DataFrame:
-    """One exception per line, typed by ``kind`` (an expression over the work frame)."""
+def one_sided(
+    lines: pl.DataFrame, kind: pl.Expr, internal: bool, candidates: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One exception per line: ``ambiguous`` where ``candidates`` (:func:`candidate_lists`)
+    says so, else typed by ``kind`` (an expression over the work frame); either way with its
+    equal-amount candidates listed and counted.
+
+    Only a line without a reference that has a candidate without one is ambiguous: amount is
+    all two such lines can ever be paired by. A line that carries a reference (a payment whose
+    credit did not show it, or a credit naming a reference we do not have) is not made
+    ambiguous by credits of the same common fee; it keeps its own type, and its candidates
+    are there for whoever looks into it.
+    """
+    if candidates is None:
+        candidates = pl.DataFrame(
+            schema={"line_id": pl.Int64, "listed": IDS, "count": pl.Int64, "ambiguous": pl.Boolean}
+        )
     amount, nothing = pl.col("amount"), pl.lit(0, pl.Int64)
+    listed = pl.col("listed").fill_null(pl.lit([], dtype=IDS))
     return exception_rows(
         [
-            lines.select(
-                type=kind.cast(TYPE_DTYPE),
+            lines.join(candidates, on="line_id", how="left").select(
+                type=pl.when(pl.col("ambiguous").fill_null(False))
+                .then(pl.lit(ExceptionType.AMBIGUOUS.value))
+                .otherwise(kind)
+                .cast(TYPE_DTYPE),
                 internal_ids=pl.concat_list("line_id") if internal else NO_IDS,
                 external_ids=NO_IDS if internal else pl.concat_list("line_id"),
                 internal_amount=amount if internal else nothing,
                 external_amount=nothing if internal else amount,
                 key=pl.col("own_key"),
-                candidates=NO_IDS,
-                internal_candidates=NO_IDS,
-                candidate_count=pl.lit(0, pl.Int64),
+                candidates=listed if internal else NO_IDS,
+                internal_candidates=NO_IDS if internal else listed,
+                candidate_count=pl.col("count").fill_null(0),
             )
         ]
     )

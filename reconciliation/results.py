@@ -19,7 +19,7 @@ from reconciliation.model import Source
 
 #: Stored with every run; change it whenever a pass, its order or a tolerance changes, so a
 #: re-run of an old day can tell which rules produced the stored result.
-RULE_VERSION = "recon-engine/1"
+RULE_VERSION = "recon-engine/2"
 
 
 class MatchRule(StrEnum):
@@ -27,6 +27,7 @@ class MatchRule(StrEnum):
     PROVIDER_TXN_ID = "provider_txn_id"  # pass 1: the provider's transaction id on both sides
     END_TO_END_ID = "end_to_end_id"  # pass 1: ISO 20022 EndToEndId on both sides
     TEXT_REFERENCE = "text_reference"  # pass 3: our reference found in the transfer text
+    NEAR_REFERENCE = "near_reference"  # pass 4: a mistyped reference + equal amount, both ways
     AMOUNT_DATE = "amount_date"  # pass 4: the only equal amount in the window, both ways
     GROUP_DOCUMENT = "group_document"  # pass 5a: a batch (document_no) against one credit
     GROUP_AGENCY_DAY = "group_agency_day"  # pass 5b: a day per agency per fee kind, one document
@@ -39,7 +40,7 @@ class ExceptionType(StrEnum):
     AMOUNT_MISMATCH = "amount_mismatch"  # same key; signed amounts differ
     DATE_MISMATCH = "date_mismatch"  # same key and amount; booking dates beyond the window
     DUPLICATE = "duplicate"  # its key names a line already taken by another line of its side
-    AMBIGUOUS = "ambiguous"  # equal amounts in the window, but not one-to-one
+    AMBIGUOUS = "ambiguous"  # no reference; equal amounts in the window, not one-to-one
     EXPECTED_IN_TRANSIT = "expected_in_transit"  # internal, inside the settlement lag
     MISSING_IN_GATEWAY = "missing_in_gateway"
     MISSING_IN_BANK = "missing_in_bank"

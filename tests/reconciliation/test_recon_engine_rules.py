@@ -240,8 +240,9 @@ def test_a_valid_reference_we_never_issued_keeps_its_line_from_amount_matching()
         [gw(80_000, days(-1), reference=R1), gw(90_000, reference=R2)],
         [ext(80_000, text=f"TT {typo}"), ext(90_000, text=f"TT {R9}")],
     )
-    # The typo is no reference, so its line is paired by amount; R9 is somebody's reference.
-    assert matched(result) == {(0, 0, "amount_date")}
+    # The typo is no reference, but it is one symbol from R1, whose line has its amount;
+    # R9 is somebody's reference.
+    assert matched(result) == {(0, 0, "near_reference")}
     assert raised(result) == {
         ("expected_in_transit", (1,), ()),
         ("missing_in_gateway", (), (1,)),
@@ -288,9 +289,9 @@ def test_the_only_equal_amount_within_the_window_both_ways_is_matched() -> None:
     }
 
 
-def test_equal_amounts_that_are_not_one_to_one_are_ambiguous_with_their_candidates() -> None:
+def test_equal_amounts_without_keys_that_are_not_one_to_one_are_ambiguous() -> None:
     result = run(
-        [gw(50_000, reference=R1), gw(50_000, days(-1), reference=R2)],
+        [gw(50_000), gw(50_000, days(-1))],
         [ext(50_000, text="nop tien"), ext(70_000, text="nop tien")],
     )
     assert matched(result) == set()
@@ -304,6 +305,80 @@ def test_equal_amounts_that_are_not_one_to_one_are_ambiguous_with_their_candidat
     assert items["ambiguous", (0,), ()].candidates == (0,)
     assert items["ambiguous", (), (0,)].internal_candidates == (0, 1)
     assert items["ambiguous", (), (0,)].candidate_count == 2
+
+
+def test_payments_with_references_are_not_ambiguous_for_a_credit_without_one() -> None:
+    # Two payments of a common fee, neither found by its reference, and one credit of that
+    # fee naming none: the amount cannot say which payment it is. Each line keeps its own
+    # type (in transit, missing, not found in the gateway), listing the others as candidates.
+    result = run(
+        [gw(50_000, reference=R1), gw(50_000, days(-2), reference=R2)],
+        [ext(50_000, days(-1), text="nop tien")],
+    )
+    assert matched(result) == set()
+    items = {(i.type.value, i.internal_ids, i.external_ids): i for i in result.exception_items()}
+    assert set(items) == {
+        ("expected_in_transit", (0,), ()),
+        ("missing_in_bank", (1,), ()),
+        ("missing_in_gateway", (), (0,)),
+    }
+    in_transit = items["expected_in_transit", (0,), ()]
+    assert (in_transit.candidates, in_transit.candidate_count) == ((0,), 1)
+    assert items["missing_in_bank", (1,), ()].candidates == (0,)
+    assert items["missing_in_gateway", (), (0,)].internal_candidates == (0, 1)
+    assert items["missing_in_gateway", (), (0,)].candidate_count == 2
+    assert {i.key for i in result.exception_items()} == {R1, R2, None}
+
+
+def mistyped(reference: str, *positions: int) -> str:
+    """``reference`` with the symbol at each of ``positions`` replaced by another."""
+    symbols = list(reference)
+    for position in positions:
+        symbols[position] = "0" if symbols[position] != "0" else "1"
+    return "".join(symbols)
+
+
+def test_a_mistyped_reference_matches_the_one_payment_a_symbol_away_with_its_amount() -> None:
+    typo, far = mistyped(R1, 6), mistyped(R2, 4, 8)
+    assert not is_valid_reference(typo, "DVC")
+    result = run(
+        [
+            gw(50_000, reference=R1),
+            gw(50_000, reference=R3),  # the same common fee: the amount alone cannot choose
+            gw(50_000, days(-1), reference=R2),
+            gw(60_000, reference=R4),
+        ],
+        [
+            ext(50_000, text=f"nop le phi {typo.lower()}"),
+            ext(50_000, text=f"TT {far}"),  # two symbols off: not R2's
+            ext(60_000, text=f"TT {R4[:-1]}"),  # too short to be a reference: by amount
+        ],
+    )
+    assert matched(result) == {(0, 0, "near_reference"), (3, 2, "amount_date")}
+    assert raised(result) == {
+        ("expected_in_transit", (1,), ()),
+        ("expected_in_transit", (2,), ()),
+        ("missing_in_gateway", (), (1,)),
+    }
+
+
+def test_a_mistyped_reference_with_another_amount_or_two_near_payments_is_not_paired() -> None:
+    typo = mistyped(R1, 6)
+    twin = mistyped(typo, 10)  # a payment whose reference is one symbol from the typo too
+    result = run(
+        [gw(50_000, reference=R1), gw(50_000, reference=twin), gw(70_000, days(-3), reference=R2)],
+        [ext(50_000, text=f"TT {typo}"), ext(71_000, text=f"TT {mistyped(R2, 5)}")],
+    )
+    assert matched(result) == set()
+    items = {(i.type.value, i.internal_ids, i.external_ids): i for i in result.exception_items()}
+    assert set(items) == {
+        ("expected_in_transit", (0,), ()),
+        ("expected_in_transit", (1,), ()),
+        ("missing_in_bank", (2,), ()),
+        ("missing_in_gateway", (), (0,)),
+        ("missing_in_gateway", (), (1,)),  # one symbol from R2, but not R2's amount
+    }
+    assert items["missing_in_gateway", (), (0,)].internal_candidates == (0, 1)
 
 
 def test_a_line_matched_by_reference_is_not_offered_to_the_amount_pass() -> None:
@@ -340,6 +415,20 @@ def test_a_settlement_batch_matches_the_one_credit_equal_to_its_sum() -> None:
         (3, 2, "text_reference"),
     }
     assert raised(result) == {("missing_in_gateway", (), (0,))}
+
+
+def test_a_credit_equal_to_a_batch_sum_waits_for_the_batch_not_a_single_payment() -> None:
+    batch = "VNPAY-20260515-4"
+    result = run(
+        [
+            gw(100_000, reference=R1, document_no=batch),
+            gw(50_000, reference=R2, document_no=batch),
+            gw(150_000, reference=R3),  # not at the bank yet; as large as the batch
+        ],
+        [ext(150_000, text=f"VNPAY TT {batch}")],
+    )
+    assert matched(result) == {(0, 0, "group_document"), (1, 0, "group_document")}
+    assert raised(result) == {("expected_in_transit", (2,), ())}
 
 
 def test_a_treasury_document_matches_the_days_receipts_per_agency_and_fee_kind() -> None:
