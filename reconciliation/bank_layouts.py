@@ -80,11 +80,15 @@ def bank_layout(
 
 def parsed_mapping(text: str) -> ColumnMapping:
     """A ``mapping`` form field (JSON text) as a :class:`ColumnMapping`, or 422."""
+    return mapping_of(parsed_json(text))
+
+
+def parsed_json(text: str) -> Any:
+    """A ``mapping`` form field decoded (JSON), or 422 ``invalid_format``."""
     try:
-        given: Any = json.loads(text)
+        return json.loads(text)
     except ValueError:
         raise _invalid("mapping", "invalid_format", "a JSON object of ColumnMapping keys") from None
-    return mapping_of(given)
 
 
 def mapping_of(given: Any) -> ColumnMapping:
