@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import day_closes, statement_imports, statement_lines
-from gateway.core.errors import Conflict, FieldError, PayloadTooLarge, ValidationFailed
+from gateway.core.errors import (
+    Conflict,
+    FieldError,
+    ParseTimeout,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
 from gateway.core.statuses import IMPORTS, ImportStatus
@@ -79,11 +85,6 @@ def import_view(row: Any, *, duplicate: bool = False) -> dict[str, Any]:
         "overlapping": row.overlapping,
         "duplicate": duplicate,
     }
-
-
-class ParseTimeout(PayloadTooLarge):
-    code = "parse_timeout"
-    title = "The file took longer to read than the parse limit allows"
 
 
 class ImportService:
