@@ -278,7 +278,12 @@ def _csv_with(**cells: str) -> bytes:
         ("bank_xlsx", _zip_bomb(), "too_large"),
         ("bank_xlsx", _workbook(HEADER, [*ROW[:4], "=150000", ROW[5]]), "formula_cell"),
         ("bank_xlsx", _workbook(HEADER, ROW, sheets=2), "multiple_sheets"),
-        ("bank_csv", GOOD_CSV.decode().encode("utf-16"), "bad_encoding"),  # Excel "Unicode text"
+        ("bank_csv", GOOD_CSV.decode().encode("utf-16"), "bad_encoding"),
+        (
+            "bank_csv",
+            GOOD_CSV.replace(b'"150,000"', b"150,000"),
+            "row_errors",
+        ),  # Excel "Unicode text"
     ],
     ids=[
         "csv-missing-column",
@@ -291,6 +296,7 @@ def _csv_with(**cells: str) -> bytes:
         "xlsx-formula",
         "xlsx-several-sheets",
         "non-utf8-csv",
+        "more-values-than-headings",
     ],
 )
 async def test_a_bad_bank_export_is_quarantined_with_a_stable_code_and_imports_nothing(
