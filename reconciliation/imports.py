@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -306,7 +306,16 @@ async def link_overlaps(conn: AsyncConnection, source: Source, rows: list[dict[s
     """Set ``duplicate_of`` on each of ``rows`` that repeats a line of an earlier accepted
     file of the same source and account (an intraday export, then the end-of-day one) and
     return how many do. Lines are paired one to one: two equal transfers in the new file
-    repeat two earlier lines, not one."""
+    repeat two earlier lines, not one.
+
+    Two imports of one source are linked one after the other: on PostgreSQL a transaction
+    lock per source makes the second wait for the first to commit, so it sees its lines
+    (SQLite has one writer at a time already)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"statement_overlaps:{source.value}"},
+        )
     days = [row["booking_date"] for row in rows]
     earlier = (
         await conn.execute(

@@ -158,6 +158,22 @@ async def test_a_file_that_only_repeats_imported_lines_is_reported_as_such(
     assert (bank["matched"], bank["exceptions"]) == (2, 0)
 
 
+async def test_two_overlapping_files_uploaded_at_once_still_count_each_credit_once(
+    gateway: Gateway,
+) -> None:
+    paid = await _paid(gateway, 2)
+    first = camt053(AGENCY_ACCOUNT, paid, DAY, opening_balance=0)
+    second = camt053(AGENCY_ACCOUNT, paid, DAY, opening_balance=7_000)
+
+    answers = await asyncio.gather(
+        _upload(gateway, "camt053", first), _upload(gateway, "camt053", second)
+    )
+
+    assert sorted(imported["overlapping"] for _, imported in answers) == [0, 2]
+    bank = (await _run(gateway))["summary"]["sources"]["bank"]
+    assert (bank["matched"], bank["exceptions"]) == (2, 0)
+
+
 async def test_without_a_bank_reference_a_repeat_is_the_same_date_amount_direction_and_text(
     gateway: Gateway,
 ) -> None:
