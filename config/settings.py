@@ -278,6 +278,9 @@ class Settings(_Section):
     max_body_bytes: int = Field(65536, ge=1024)
     #: Largest statement file a finance officer may upload (reconciliation imports).
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    #: Longest a statement file may take to read (in a worker thread); past it the upload is
+    #: refused with ``parse_timeout`` and nothing is stored.
+    parse_timeout_seconds: float = Field(30, gt=0)
     payments: PaymentSettings = PaymentSettings()
     banks: dict[str, BankSettings] = {}
     sandbox_bank: SandboxBankSettings = SandboxBankSettings()

@@ -306,7 +306,8 @@ async def _recon(services: Services, args: argparse.Namespace) -> None:
             mapping=args.mapping,
         )
         note = " (already imported)" if view["duplicate"] else ""
-        print(f"{view['id']}: {view['status']}{note}, {view['line_count']} lines")
+        repeats = f" ({view['overlapping']} already imported)" if view["overlapping"] else ""
+        print(f"{view['id']}: {view['status']}{note}, {view['line_count']} lines{repeats}")
         if view["reason"]:
             print(f"  reason: {view['reason']}")
         for error in view["row_errors"]:

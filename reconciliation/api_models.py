@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.core.fields import ListOf, OneOf, ResponseModel, Time
 from gateway.core.statuses import ExceptionStatus
@@ -64,6 +64,28 @@ class StatementUpload(BaseModel):
     )
 
 
+class SaveBankMapping(BaseModel):
+    """A bank export's column layout: the :class:`ColumnMapping` keys
+    (docs/reconciliation-formats.md). Give `amount` (signed) or both `credit` and `debit`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: str = Field(description="Header of the booking date")
+    text: str = Field(description="Header of the transfer text (our payment reference is in it)")
+    amount: str | None = Field(None, description="Header of a signed amount")
+    credit: str | None = Field(None, description="Header of the credit amount (with `debit`)")
+    debit: str | None = Field(None, description="Header of the debit amount (with `credit`)")
+    reference: str | None = Field(None, description="Header of the bank's own reference")
+    value_date: str | None = None
+    account: str | None = Field(None, description="Header of the row's account (multi-account)")
+    currency: str | None = None
+    date_format: str | None = Field(None, description="strftime format of text dates, `%d/%m/%Y`")
+    thousands: Literal[",", ".", ""] | None = Field(None, description="grouping character, `,`")
+    encoding: str | None = Field(None, description="CSV encoding, `utf-8-sig`")
+    delimiter: str | None = Field(None, description="CSV delimiter, `,`")
+    sheet: str | None = Field(None, description="XLSX worksheet (default: the first)")
+
+
 class CreateReconRun(BaseModel):
     """Other fields are ignored."""
 
@@ -106,7 +128,10 @@ class ExceptionQuery(BaseModel):
 
 
 class RowError(ResponseModel):
-    line_no: int = Field(description="Line (CSV), row (XLSX) or entry (XML, MT940) in the file")
+    line_no: int = Field(
+        description="Line (CSV), row (XLSX) or entry (XML, MT940) in the file; 0 for the file "
+        "as a whole (a header without the mapped columns, a workbook that expands too far…)"
+    )
     code: str = Field(
         description="`bad_amount`, `bad_date`, `date_out_of_range`, `unknown_currency`, "
         "`missing_field`, …"
@@ -144,10 +169,17 @@ class StatementImport(ResponseModel):
     reason: str | None = Field(
         description="Why quarantined, as `<code>: <message>`: `malformed_xml`, "
         "`external_entity`, `unsupported_namespace`, `missing_column`, `balances_do_not_tie`, "
-        "`count_mismatch`, `too_large`, … or `row_errors` (see `row_errors`); null when accepted"
+        "`count_mismatch`, `too_large`, … or `row_errors` (see `row_errors`). Accepted: null, "
+        "or `only_repeats: …` when every line repeats a line already imported (`overlapping` "
+        "= `line_count`: the file adds nothing)"
     )
     line_count: Count = Field(
         description="Lines read from the file; they are used only when it is accepted"
+    )
+    overlapping: Count = Field(
+        description="Lines that repeat a line of an earlier accepted file of the same source "
+        "and account (same bank reference, else same date, amount, direction and text): "
+        "stored linked to that line and not counted again"
     )
     error_count: Count
     row_errors: list[RowError]
@@ -158,6 +190,15 @@ class StatementImport(ResponseModel):
     duplicate: bool = Field(
         description="True when this answers an earlier upload of the same bytes"
     )
+
+
+class BankMapping(ResponseModel):
+    """The column layout saved for a collection account"""
+
+    account: str
+    mapping: dict[str, str] = Field(description="The ColumnMapping keys that were given")
+    updated_by: str
+    updated_at: Time
 
 
 class StatementLine(ResponseModel):

@@ -49,9 +49,15 @@ PROFILES: Final[Mapping[str, ColumnMapping]] = {
 _KEYS: Final = frozenset(field.name for field in fields(ColumnMapping))
 
 
-def bank_layout(format: str, profile: str | None, mapping: str | None) -> ColumnMapping | None:
+def bank_layout(
+    format: str,
+    profile: str | None,
+    mapping: str | None,
+    saved: ColumnMapping | None = None,
+) -> ColumnMapping | None:
     """The layout for a ``format`` upload: ``None`` for a format that needs none; for a bank
-    export, the named ``profile`` or the JSON ``mapping`` (exactly one of them)."""
+    export, the named ``profile`` or the JSON ``mapping`` (at most one of them), else the
+    layout ``saved`` for the upload's account."""
     if format not in BANK_FORMATS:
         return None
     if profile and mapping:
@@ -60,20 +66,34 @@ def bank_layout(format: str, profile: str | None, mapping: str | None) -> Column
         if profile not in PROFILES:
             raise _invalid("bank_profile", "invalid_choice", f"one of {', '.join(PROFILES)}")
         return PROFILES[profile]
-    if not mapping:
-        raise _invalid(
-            "bank_profile",
-            "required",
-            f"a bank export needs bank_profile ({', '.join(PROFILES)}) or mapping",
-        )
-    return _parsed(mapping)
+    if mapping:
+        return parsed_mapping(mapping)
+    if saved is not None:
+        return saved
+    raise _invalid(
+        "bank_profile",
+        "required",
+        f"a bank export needs bank_profile ({', '.join(PROFILES)}) or mapping, "
+        "or a mapping saved for its account",
+    )
 
 
-def _parsed(text: str) -> ColumnMapping:
+def parsed_mapping(text: str) -> ColumnMapping:
+    """A ``mapping`` form field (JSON text) as a :class:`ColumnMapping`, or 422."""
+    return mapping_of(parsed_json(text))
+
+
+def parsed_json(text: str) -> Any:
+    """A ``mapping`` form field decoded (JSON), or 422 ``invalid_format``."""
     try:
-        given: Any = json.loads(text)
+        return json.loads(text)
     except ValueError:
         raise _invalid("mapping", "invalid_format", "a JSON object of ColumnMapping keys") from None
+
+
+def mapping_of(given: Any) -> ColumnMapping:
+    """A decoded JSON value as a :class:`ColumnMapping`: an object of its keys with text
+    values, a known encoding, a one-character delimiter; anything else is 422 on ``mapping``."""
     if not isinstance(given, dict):
         raise _invalid("mapping", "not_object", "a JSON object of ColumnMapping keys")
     unknown = sorted(set(given) - _KEYS)
@@ -91,6 +111,16 @@ def _parsed(text: str) -> ColumnMapping:
         return ColumnMapping(**given)
     except (TypeError, ValueError) as exc:  # a required key missing, or an impossible mix
         raise _invalid("mapping", "invalid", str(exc)) from None
+
+
+def mapping_keys(mapping: ColumnMapping) -> dict[str, str]:
+    """The keys of ``mapping`` that differ from the defaults: what a saved layout stores."""
+    default = {f.name: f.default for f in fields(ColumnMapping)}
+    return {
+        name: value
+        for name, value in ((f.name, getattr(mapping, f.name)) for f in fields(ColumnMapping))
+        if value is not None and value != default[name]
+    }
 
 
 def _invalid(field: str, code: str, message: str) -> ValidationFailed:

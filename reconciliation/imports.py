@@ -15,20 +15,27 @@ import hashlib
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import day_closes, statement_imports, statement_lines
-from gateway.core.errors import Conflict, FieldError, PayloadTooLarge, ValidationFailed
+from gateway.core.errors import (
+    Conflict,
+    FieldError,
+    ParseTimeout,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
 from gateway.core.statuses import IMPORTS, ImportStatus
 from reconciliation import parsers
 from reconciliation.audit import record
-from reconciliation.bank_layouts import bank_layout
-from reconciliation.model import ParsedFile, ParseError, Source, StatementLine
-from reconciliation.parsers import codes
+from reconciliation.bank_layouts import BANK_FORMATS, bank_layout
+from reconciliation.bank_mappings import BankMappings
+from reconciliation.model import ParsedFile, ParseError, RowError, Source, StatementLine
+from reconciliation.parsers import ColumnMapping, codes
 
 #: The ``source`` field of an upload names the file's format; each belongs to one side.
 FORMAT_SOURCES: dict[str, Source] = {
@@ -48,6 +55,9 @@ FORMAT_SOURCES: dict[str, Source] = {
 #: Row notes that do not make a file wrong: a pending (not yet booked) entry is left out of
 #: the statement's lines and balances by the parser, and reported for information.
 INFORMATIONAL = frozenset({"not_booked"})
+
+#: The ``reason`` of an accepted file all of whose lines repeat lines already imported.
+ONLY_REPEATS = "only_repeats: every line was already imported from another file"
 
 
 class DayClosed(Conflict):
@@ -72,18 +82,31 @@ def import_view(row: Any, *, duplicate: bool = False) -> dict[str, Any]:
         "period_start": row.period_start.isoformat() if row.period_start else None,
         "period_end": row.period_end.isoformat() if row.period_end else None,
         "created_at": iso(row.created_at),
+        "overlapping": row.overlapping,
         "duplicate": duplicate,
     }
 
 
 class ImportService:
     """``max_bytes`` is the upload limit (``max_upload_bytes``): a larger file is refused
-    with ``payload_too_large`` and nothing is stored, whichever way it arrives."""
+    with ``payload_too_large`` and nothing is stored, whichever way it arrives.
+    ``parse_timeout`` (``parse_timeout_seconds``) bounds the wall-clock time of reading a file:
+    past it the upload is refused with ``parse_timeout`` and nothing is stored."""
 
-    def __init__(self, db: Database, clock: Clock, max_bytes: int = 50 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        max_bytes: int = 50 * 1024 * 1024,
+        parse_timeout: float = 30.0,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.max_bytes = max_bytes
+        self.parse_timeout = parse_timeout
+        self.mappings = BankMappings(db, clock)
+        #: Files being parsed in a worker thread right now (for health and tests).
+        self.parsing = 0
 
     async def import_file(
         self,
@@ -97,13 +120,18 @@ class ImportService:
         mapping: str | None = None,
     ) -> dict[str, Any]:
         """Import one statement file. A bank CSV/XLSX export names its layout: a shipped
-        ``bank_profile`` or a JSON ``mapping`` (:mod:`reconciliation.bank_layouts`)."""
+        ``bank_profile`` or a JSON ``mapping`` (:mod:`reconciliation.bank_layouts`), else the
+        layout saved for ``account`` (:mod:`reconciliation.bank_mappings`)."""
         source = FORMAT_SOURCES.get(format)
         if source is None:
             raise ValidationFailed(
                 [FieldError("source", "invalid_choice", f"one of {', '.join(FORMAT_SOURCES)}")]
             )
-        layout = bank_layout(format, bank_profile, mapping)
+        saved = None
+        if format in BANK_FORMATS and not bank_profile and not mapping:
+            async with self.db.read() as conn:
+                saved = await self.mappings.layout(conn, account)
+        layout = bank_layout(format, bank_profile, mapping, saved)
         if len(data) > self.max_bytes:
             raise PayloadTooLarge(f"statement files are limited to {self.max_bytes} bytes")
         digest = hashlib.sha256(data).hexdigest()
@@ -113,14 +141,13 @@ class ImportService:
             return import_view(earlier, duplicate=True)
         parsed: ParsedFile | None = None
         reason: str | None = None
+        file_errors: list[dict[str, Any]] = []
         try:
-            options = {} if layout is None else {"mapping": layout}
-            # In a worker thread: a large file must not stall callbacks and health checks.
-            parsed = await asyncio.to_thread(
-                parsers.parse, format, data, max_bytes=self.max_bytes, **options
-            )
+            parsed = await self._parse(format, data, layout)
         except ParseError as exc:
             reason = f"{exc.code}: {exc.message}"
+            # Row 0: the file as a whole (a header without the mapped columns, a zip bomb…).
+            file_errors = [asdict(RowError(0, exc.code, exc.message))]
         bad_rows = [e for e in parsed.errors if e.code not in INFORMATIONAL] if parsed else []
         if bad_rows:
             reason = f"row_errors: {len(bad_rows)} row(s) could not be read"
@@ -134,6 +161,10 @@ class ImportService:
             if parsed is not None and reason is None:
                 await self._refuse_closed_days(conn, parsed)
             lines = parsed.lines if parsed is not None else ()
+            overlapping = 0
+            if reason is None and rows:
+                overlapping = await link_overlaps(conn, source, rows)
+            only_repeats = reason is None and bool(rows) and overlapping == len(rows)
             await IMPORTS.insert(
                 conn,
                 ImportStatus.QUARANTINED if reason else ImportStatus.ACCEPTED,
@@ -144,10 +175,11 @@ class ImportService:
                 filename=(filename or "")[:255] or None,
                 file_hash=digest,
                 size=len(data),
-                reason=reason[:255] if reason else None,
+                reason=reason[:255] if reason else (ONLY_REPEATS if only_repeats else None),
                 line_count=0 if reason else len(lines),  # lines kept, not lines read
-                error_count=len(parsed.errors) if parsed else 0,
-                row_errors=[asdict(error) for error in parsed.errors] if parsed else [],
+                overlapping=overlapping,
+                error_count=len(parsed.errors) if parsed else len(file_errors),
+                row_errors=[asdict(error) for error in parsed.errors] if parsed else file_errors,
                 control=asdict(parsed.control) if parsed else {},
                 period_start=parsed.period_start if parsed else None,
                 period_end=parsed.period_end if parsed else None,
@@ -167,10 +199,30 @@ class ImportService:
                     "format": format,
                     "status": ImportStatus.QUARANTINED if reason else ImportStatus.ACCEPTED,
                     "lines": len(lines),
+                    "overlapping": overlapping,
                     "reason": reason,
                 },
             )
             return import_view(await self._by_hash(conn, digest))
+
+    async def _parse(self, format: str, data: bytes, layout: ColumnMapping | None) -> ParsedFile:
+        """Parse in a worker thread (a large file must not stall callbacks and health checks)
+        for at most :attr:`parse_timeout` seconds. A thread cannot be stopped: past the limit
+        its result is dropped when it ends; the upload limit and the XLSX expansion checks
+        bound how long that can be."""
+        options = {} if layout is None else {"mapping": layout}
+        self.parsing += 1
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(parsers.parse, format, data, max_bytes=self.max_bytes, **options),
+                self.parse_timeout,
+            )
+        except TimeoutError:
+            raise ParseTimeout(
+                f"the file was not read within {self.parse_timeout:g} s; nothing was stored"
+            ) from None
+        finally:
+            self.parsing -= 1
 
     async def _by_hash(self, conn: AsyncConnection, digest: str) -> Any:
         return (
@@ -233,3 +285,58 @@ def _overlong(rows: list[dict[str, Any]], account: str | None) -> str | None:
                     f"{limit} characters"
                 )
     return None
+
+
+def _overlap_key(row: dict[str, Any]) -> tuple[object, ...]:
+    """What makes two lines of one source and account the same entry: the counterpart's own
+    transaction id when the line has one, else booking date, amount, direction and text."""
+    if row["provider_txn_id"]:
+        return ("txn", row["account"], row["provider_txn_id"], row["amount"], row["direction"])
+    return (
+        "entry",
+        row["account"],
+        row["booking_date"],
+        row["amount"],
+        row["direction"],
+        row["text"],
+    )
+
+
+async def link_overlaps(conn: AsyncConnection, source: Source, rows: list[dict[str, Any]]) -> int:
+    """Set ``duplicate_of`` on each of ``rows`` that repeats a line of an earlier accepted
+    file of the same source and account (an intraday export, then the end-of-day one) and
+    return how many do. Lines are paired one to one: two equal transfers in the new file
+    repeat two earlier lines, not one.
+
+    Two imports of one source are linked one after the other: on PostgreSQL a transaction
+    lock per source makes the second wait for the first to commit, so it sees its lines
+    (SQLite has one writer at a time already)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"statement_overlaps:{source.value}"},
+        )
+    days = [row["booking_date"] for row in rows]
+    earlier = (
+        await conn.execute(
+            select(statement_lines)
+            .join(statement_imports, statement_imports.c.id == statement_lines.c.import_id)
+            .where(
+                statement_imports.c.status == ImportStatus.ACCEPTED,
+                statement_lines.c.source == source.value,
+                statement_lines.c.duplicate_of.is_(None),
+                statement_lines.c.booking_date >= min(days),
+                statement_lines.c.booking_date <= max(days),
+            )
+            .order_by(statement_lines.c.id)
+        )
+    ).all()
+    first: dict[tuple[object, ...], list[int]] = {}
+    for line in earlier:
+        first.setdefault(_overlap_key(line._asdict()), []).append(line.id)
+    overlapping = 0
+    for row in rows:
+        ids = first.get(_overlap_key(row))
+        row["duplicate_of"] = ids.pop(0) if ids else None
+        overlapping += row["duplicate_of"] is not None
+    return overlapping

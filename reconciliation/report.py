@@ -97,6 +97,7 @@ class ReportService:
                         statement_imports.c.status == "accepted",
                         statement_lines.c.source == "bank",
                         statement_lines.c.booking_date == day,
+                        statement_lines.c.duplicate_of.is_(None),  # counted once
                     )
                     .group_by(statement_lines.c.account, statement_lines.c.direction)
                 )
@@ -129,6 +130,7 @@ class ReportService:
                         statement_imports.c.status == "accepted",
                         statement_lines.c.source == "treasury",
                         statement_lines.c.booking_date == day,
+                        statement_lines.c.duplicate_of.is_(None),  # counted once
                     )
                     .group_by(statement_lines.c.fee_kind)
                 )

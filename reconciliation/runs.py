@@ -278,6 +278,7 @@ class RunService:
                         statement_lines.c.booking_date <= day + window,
                     ),
                     statement_lines.c.id.not_in(taken_elsewhere),
+                    statement_lines.c.duplicate_of.is_(None),  # a repeat is counted once
                 )
                 .order_by(statement_lines.c.id)
             )

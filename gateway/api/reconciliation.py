@@ -15,6 +15,7 @@ from gateway.http.responses import read_json, respond
 from gateway.keys import IMPORTS, RECON_RUNS, REPORTS, SETTINGS, WORKFLOW
 from reconciliation.api_models import (
     DAY_FORMAT,
+    BankMapping,
     CreateReconRun,
     DayClosed,
     ExceptionQuery,
@@ -25,6 +26,7 @@ from reconciliation.api_models import (
     RejectResolution,
     ResolveException,
     RunQuery,
+    SaveBankMapping,
     StatementImport,
     StatementUpload,
 )
@@ -101,6 +103,19 @@ async def upload_statement(request: web.Request) -> web.Response:
     if answer.duplicate:
         return respond(answer, status=200)
     return respond(answer, status=201 if answer.status == "accepted" else 422)
+
+
+async def save_bank_mapping(request: web.Request) -> web.Response:
+    actor = await _actor(request, *FINANCE)
+    data = await _json_object(request)
+    view = await request.app[IMPORTS].mappings.save(request.match_info["account"], data, actor.id)
+    return respond(BankMapping.model_validate(view))
+
+
+async def get_bank_mapping(request: web.Request) -> web.Response:
+    await _actor(request, *FINANCE)
+    view = await request.app[IMPORTS].mappings.get(request.match_info["account"])
+    return respond(BankMapping.model_validate(view))
 
 
 async def create_run(request: web.Request) -> web.Response:
@@ -226,21 +241,49 @@ ROUTES = (
                 "→ `required`; for a bank export `bank_profile` → `required`, `invalid_choice`, "
                 "`mapping` → `invalid_format`, `not_object`, `unknown_field`, `not_string`, "
                 "`invalid`; a header without the mapped columns is quarantined "
-                "(`missing_column`)",
+                "(`missing_column`, with a row-0 error naming them)",
                 StatementImport,
             ),
         },
         {
             400: "`bad_request`: not multipart/form-data",
             409: f"{_CLOSED}: the file has a line on it; nothing is stored",
-            413: "`payload_too_large`: the file is over the upload limit",
+            413: "`payload_too_large`: the file is over the upload limit; `parse_timeout`: "
+            "the file was not read within `parse_timeout_seconds`; nothing is stored",
             422: "see above",
         },
         body=StatementUpload,
         body_media="multipart/form-data",
         json_body=False,
         description="A file is accepted whole or quarantined whole, and identified by the "
-        "SHA-256 of its bytes.",
+        "SHA-256 of its bytes. A bank export with neither `bank_profile` nor `mapping` is read "
+        "with the layout saved for its `account` (`PUT …/bank-mappings/{account}`). Lines "
+        "already imported from another file of the same source and account are linked, not "
+        "counted again (`overlapping`).",
+    ),
+    Route(
+        "PUT",
+        f"{RECON}/bank-mappings/{{account}}",
+        save_bank_mapping,
+        "Save the column layout of a collection account's bank export",
+        FINANCE,
+        {200: Reply("The saved layout; it replaces an earlier one", BankMapping)},
+        {
+            422: "`validation_failed`: `mapping` → `unknown_field`, `not_string`, `invalid`; "
+            "`account` → `invalid`; `body` → `not_object`",
+        },
+        body=SaveBankMapping,
+        description="An upload of `bank_csv`/`bank_xlsx` for the account that names neither "
+        "`bank_profile` nor `mapping` is read with it.",
+    ),
+    Route(
+        "GET",
+        f"{RECON}/bank-mappings/{{account}}",
+        get_bank_mapping,
+        "The column layout saved for a collection account",
+        FINANCE,
+        {200: Reply("The saved layout", BankMapping)},
+        {404: "`not_found`: no layout is saved for the account"},
     ),
     Route(
         "POST",

@@ -10,6 +10,7 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── CodNotExpected              422 cod_not_expected              (postal handovers)
     │   └── CodAmountMismatch           422 cod_amount_mismatch           (postal handovers)
     ├── PayloadTooLarge                 413 payload_too_large
+    │   └── ParseTimeout                413 parse_timeout                 (reconciliation)
     ├── Unauthenticated                 401 unauthenticated
     ├── Forbidden                       403 forbidden
     │   └── AgencyNotInScope            403 agency_not_in_scope
@@ -124,6 +125,11 @@ class PayloadTooLarge(GatewayError):
     code = "payload_too_large"
     http_status = 413
     title = "Request body is too large"
+
+
+class ParseTimeout(PayloadTooLarge):
+    code = "parse_timeout"
+    title = "The file took longer to read than the parse limit allows"
 
 
 class Unauthenticated(GatewayError):

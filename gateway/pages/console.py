@@ -33,6 +33,7 @@ from gateway.pages.console_auth import (
 )
 from gateway.pages.console_ledger import ledger_entries
 from gateway.services.staff import StaffUser
+from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
 from reconciliation.workflow import Actor
 
 REASON_MAX = 2000
@@ -182,6 +183,7 @@ def _statements_page(
     status: int = 200,
     source: str = "",
     account: str = "",
+    saved_mapping: bool = False,
 ) -> web.Response:
     reason = labels.parse_reason(result["reason"]) if result and result["reason"] else None
     return page(
@@ -194,6 +196,7 @@ def _statements_page(
         error=error,
         source=source,
         account=account,
+        saved_mapping=saved_mapping,
         labels=labels,
     )
 
@@ -219,7 +222,12 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
         return _statements_page(
             user, error=" ".join(problems), status=422, source=source, account=account
         )
+    saved = False
     try:
+        if form.get("save_mapping") and mapping and account and source in BANK_FORMATS:
+            # Validated and saved before the upload: a bad layout is shown, nothing stored.
+            await request.app[IMPORTS].mappings.save(account, parsed_json(mapping), user.id)
+            saved = True
         result = await request.app[IMPORTS].import_file(
             format=source,
             data=form.upload.data,
@@ -239,7 +247,12 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
         )
     quarantined = result["status"] == "quarantined" and not result["duplicate"]
     return _statements_page(
-        user, result=result, status=422 if quarantined else 200, source=source, account=account
+        user,
+        result=result,
+        status=422 if quarantined else 200,
+        source=source,
+        account=account,
+        saved_mapping=saved,
     )
 
 

@@ -200,7 +200,9 @@ async def build_services(
                         lease_seconds=hooks.lease_seconds,
                     ),
                 ),
-                imports=ImportService(database, clock, settings.max_upload_bytes),
+                imports=ImportService(
+                    database, clock, settings.max_upload_bytes, settings.parse_timeout_seconds
+                ),
                 workflow=workflow,
                 recon_runs=RunService(
                     database,

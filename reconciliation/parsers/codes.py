@@ -14,6 +14,8 @@ Callers branch on ``code``, never on a message. Two kinds::
     ├── malformed_csv                    CSV quoting broken (text after a closing quote)
     ├── malformed_mt940                  MT940 tags cannot be read
     ├── malformed_xlsx                   not an XLSX workbook, or the sheet is missing
+    ├── formula_cell                     an XLSX cell holds a formula (not a bank's export)
+    ├── multiple_sheets                  an XLSX with several worksheets and no ``sheet`` named
     ├── missing_column                   a required column is absent (the message names it)
     ├── duplicate_column                 two columns answer to one field
     ├── missing_balance                  a statement without opening or closing balance
@@ -54,6 +56,8 @@ MULTIPLE_STATEMENTS: Final = "multiple_statements"
 MALFORMED_CSV: Final = "malformed_csv"
 MALFORMED_MT940: Final = "malformed_mt940"
 MALFORMED_XLSX: Final = "malformed_xlsx"
+FORMULA_CELL: Final = "formula_cell"
+MULTIPLE_SHEETS: Final = "multiple_sheets"
 MISSING_COLUMN: Final = "missing_column"
 DUPLICATE_COLUMN: Final = "duplicate_column"
 MISSING_BALANCE: Final = "missing_balance"
@@ -86,6 +90,8 @@ FILE_CODES: Final[frozenset[str]] = frozenset(
         MALFORMED_CSV,
         MALFORMED_MT940,
         MALFORMED_XLSX,
+        FORMULA_CELL,
+        MULTIPLE_SHEETS,
         MISSING_COLUMN,
         DUPLICATE_COLUMN,
         MISSING_BALANCE,

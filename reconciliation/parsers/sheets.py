@@ -91,7 +91,9 @@ def csv_rows(data: bytes, *, encoding: str = "utf-8-sig", delimiter: str = ",") 
 
 
 def xlsx_rows(data: bytes, *, sheet: str | None = None) -> list[Row]:
-    """Rows of one worksheet (``sheet`` by name, else the first), cached values only."""
+    """Rows of one worksheet: ``sheet`` by name, else the only one (a workbook of several
+    sheets without ``sheet`` is refused, ``multiple_sheets``); a formula cell refuses the
+    file (``formula_cell``)."""
     # Imported here: only XLSX needs it, and it is slow to import.
     from openpyxl import load_workbook
 
@@ -113,11 +115,20 @@ def xlsx_rows(data: bytes, *, sheet: str | None = None) -> list[Row]:
             f"workbook expands {expanded // packed}× (to {expanded} bytes), max {MAX_XLSX_RATIO}×",
         )
     try:
-        workbook = load_workbook(buffer, read_only=True, data_only=True)
+        # Not ``data_only``: a formula must be seen to be refused (its cached value may be
+        # stale or absent, and a bank's export holds values only).
+        workbook = load_workbook(buffer, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a broken file
         raise ParseError(codes.MALFORMED_XLSX, f"not an XLSX workbook: {exc}") from None
     try:
         if sheet is None:
+            if len(workbook.sheetnames) > 1:
+                named = ", ".join(repr(name) for name in workbook.sheetnames)
+                raise ParseError(
+                    codes.MULTIPLE_SHEETS,
+                    f"the workbook has {len(workbook.sheetnames)} worksheets ({named}); "
+                    "name the one to read (sheet)",
+                )
             worksheet = workbook.worksheets[0]
         elif sheet in workbook.sheetnames:
             worksheet = workbook[sheet]
@@ -125,11 +136,19 @@ def xlsx_rows(data: bytes, *, sheet: str | None = None) -> list[Row]:
             raise ParseError(codes.MALFORMED_XLSX, f"no worksheet named {sheet!r}")
         # Some writers store a wrong <dimension>; without it openpyxl reads every row.
         worksheet.reset_dimensions()
-        rows = [
-            Row(number, tuple(values))
-            for number, values in enumerate(worksheet.iter_rows(min_row=1, values_only=True), 1)
-            if any(cell_text(value) for value in values)
-        ]
+        rows = []
+        for number, cells in enumerate(worksheet.iter_rows(min_row=1), 1):
+            values = []
+            for cell in cells:
+                if cell.data_type == "f":
+                    raise ParseError(
+                        codes.FORMULA_CELL,
+                        f"cell {getattr(cell, 'coordinate', f'in row {number}')} holds a "
+                        "formula; upload the bank's export as it came, values only",
+                    )
+                values.append(cell.value)
+            if any(cell_text(value) for value in values):
+                rows.append(Row(number, tuple(values)))
     finally:
         workbook.close()
     return rows

@@ -97,8 +97,9 @@ def _parse(
 ) -> ParsedFile:
     """``as_of`` (the statement day, if the caller knows it) bounds dates from above."""
     header_at, where = locate_header(rows, mapping.columns())
+    width = len(rows[header_at].cells)
     lines, errors = read_lines(
-        rows[header_at + 1 :], lambda row: _line(row, where, mapping, account, as_of)
+        rows[header_at + 1 :], lambda row: _line(row, where, width, mapping, account, as_of)
     )
     return ParsedFile(
         source=Source.BANK,
@@ -111,10 +112,25 @@ def _parse(
 
 
 def _line(
-    row: Row, where: dict[str, int], mapping: ColumnMapping, account: str | None, as_of: date | None
+    row: Row,
+    where: dict[str, int],
+    width: int,
+    mapping: ColumnMapping,
+    account: str | None,
+    as_of: date | None,
 ) -> StatementLine:
     def cell(field: str) -> object:
         return row.cell(where[field]) if field in where else None
+
+    extra = [text for text in map(cell_text, row.cells[width:]) if text]
+    if extra:
+        # More values than headings: the columns have shifted (an unquoted "150,000" is two
+        # cells), so no cell can be trusted to be the column it sits under.
+        raise BadValue(
+            codes.BAD_RECORD,
+            f"{width + len(extra)} or more values under {width} headings "
+            f"(first extra value {extra[0]!r}); an unquoted thousands separator?",
+        )
 
     amount, direction = _amount(cell, mapping)
     if mapping.currency:

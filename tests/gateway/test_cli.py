@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer
@@ -342,3 +343,28 @@ def test_recon_import_takes_a_bank_csv_export_with_its_layout(
     assert run(config, "recon", "import", str(sample), *args) == 0
     assert ": accepted, 3 lines" in capsys.readouterr().out
     assert _imports(config) == 1
+
+
+def test_recon_import_of_an_export_whose_header_does_not_fit_names_the_missing_columns(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CSV and XLSX alike: quarantined with a row-0 error naming the columns, no traceback."""
+    _configure(config)
+    header = ["Ngày giao dịch", "Ngày hiệu lực", "Ghi nợ", "Ghi có", "Nội dung"]
+    csv_file = tmp_path / "saoke.csv"
+    csv_file.write_text(",".join(header) + "\n15/05/2024,,,100,x\n", encoding="utf-8")
+    book = openpyxl.Workbook()
+    assert book.active is not None
+    book.active.append(header)
+    book.active.append(["15/05/2024", "", "", 100, "x"])
+    xlsx_file = tmp_path / "saoke.xlsx"
+    book.save(xlsx_file)
+
+    for path, source in ((csv_file, "bank_csv"), (xlsx_file, "bank_xlsx")):
+        args = ["--source", source, "--bank-profile", "vn_standard"]
+        assert run(config, "recon", "import", str(path), *args) == 0
+        captured = capsys.readouterr()
+        assert ": quarantined, 0 lines" in captured.out
+        assert "line 0: missing_column:" in captured.out
+        assert "'Số bút toán'" in captured.out and "'Mô tả'" in captured.out
+        assert "Traceback" not in captured.err

@@ -18,6 +18,7 @@ from tests_support import StaffSession, post_login, seed_recon_run, staff_login
 from gateway.app import create_app
 from gateway.core.db.schema import (
     audit_log,
+    bank_mappings,
     recon_exceptions,
     recon_runs,
     staff_sessions,
@@ -507,6 +508,31 @@ async def test_a_bank_csv_export_is_uploaded_with_a_column_layout(console: Gatew
     assert page.status == 200, await page.text()
     assert "Đã nhận" in await page.text()
     assert await count(console, statement_imports) == 1
+
+
+async def test_a_mapping_saved_in_the_console_reads_the_next_upload_of_the_account(
+    console: Gateway,
+) -> None:
+    session = await login(console, "ketoan")
+    mapping = '{"date": "Ngày giao dịch", "text": "Mô tả", "credit": "Ghi có", "debit": "Ghi nợ"}'
+    bad = await upload(
+        console, session, SAMPLE_BANK_CSV, "bank_csv", mapping='{"date": "A"}', save_mapping="1"
+    )
+    assert bad.status == 422
+    assert "Ánh xạ cột không hợp lệ" in await bad.text()
+    assert await count(console, bank_mappings) == 0
+
+    page = await upload(
+        console, session, SAMPLE_BANK_CSV, "bank_csv", mapping=mapping, save_mapping="1"
+    )
+    assert page.status == 200, await page.text()
+    assert "Đã lưu ánh xạ cột cho tài khoản" in await page.text()
+    # The same day exported again, read with the saved layout: every line is a repeat.
+    page = await upload(console, session, SAMPLE_BANK_CSV + b"\n", "bank_csv")
+    text = await page.text()
+    assert page.status == 200, text
+    assert "3 dòng trùng với tệp đã nhập trước" in text and "không bổ sung giao dịch nào" in text
+    assert await count(console, statement_imports) == 2
 
 
 async def test_an_approver_rejects_a_resolution_in_the_console(console: Gateway) -> None:

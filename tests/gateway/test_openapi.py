@@ -721,7 +721,9 @@ async def test_statement_import_responses_match_their_schemas(gateway: Gateway) 
         assert quarantined["status"] == "quarantined"
         assert quarantined["reason"].startswith(reason)
         assert len(quarantined["row_errors"]) == quarantined["error_count"]
-    assert quarantined["row_errors"] == [] and quarantined["control"] == {}
+    # A file that cannot be read at all has one row-0 error: the file as a whole.
+    [whole] = quarantined["row_errors"]
+    assert (whole["line_no"], whole["code"], quarantined["control"]) == (0, "malformed_xml", {})
     response = await upload(gateway, "treasury_csv", bad_row)
     assert (response.status, (await response.json())["duplicate"]) == (200, True)
 

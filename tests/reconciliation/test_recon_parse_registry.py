@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
+import openpyxl
 import pytest
 from recon_parse_helpers import BANK_MAPPING, DATA, SAMPLES, D, data, edited, refused
 
@@ -75,6 +77,18 @@ def _edited(format: str, *edits: tuple[str, str]) -> Call:
     return (format, edited(SAMPLE_OF[format], *edits), {})
 
 
+def _workbook(*rows: list[object], sheets: int = 1) -> bytes:
+    book = openpyxl.Workbook()
+    assert book.active is not None
+    for row in rows:
+        book.active.append(row)
+    for number in range(1, sheets):
+        book.create_sheet(f"Sheet{number + 1}")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 FILE_CASES: dict[str, Call] = {
     "too_large": ("mt940", data("mt940_2024-05-15.sta"), {"max_bytes": 10}),
     "unknown_format": ("camt.053", b"", {}),
@@ -91,6 +105,8 @@ FILE_CASES: dict[str, Call] = {
     "malformed_csv": ("treasury_csv", b'Tong so tien,"1"5\n', {}),
     "malformed_mt940": ("mt940", b":20:X\n:25:A\n:28C:1\n:60F:C240514VND1,\n:62F:x\n", {}),
     "malformed_xlsx": ("treasury_xlsx", b"not a workbook", {}),
+    "formula_cell": ("treasury_xlsx", _workbook(["Tổng số tiền", "=SUM(B2:B9)"]), {}),
+    "multiple_sheets": ("bank_xlsx", _workbook(["Ngày"], sheets=2), {"mapping": BANK_MAPPING}),
     "missing_column": ("bank_csv", b"Ngay,So tien\n", {"mapping": BANK_MAPPING}),
     "duplicate_column": _edited("vnpay_day", ("Ngân hàng", "Phí")),
     "missing_balance": _edited("camt053", ("<Cd>OPBD</Cd>", "<Cd>ITBD</Cd>")),

@@ -230,6 +230,18 @@ def test_broken_csv_quoting_is_refused() -> None:
     assert error.code == "malformed_csv"
 
 
+def test_a_row_with_more_values_than_headings_is_refused_not_read_shifted() -> None:
+    """``150,000`` unquoted is two cells: read as it sits it would be a credit of 150 VND."""
+    data = (
+        "Ngày giao dịch,Ngày hiệu lực,Số bút toán,Ghi nợ,Ghi có,Mô tả\n"
+        "15/05/2024,,FT1,,150,000,DVCAH0YN0WQ1NM\n"
+        '15/05/2024,,FT2,,"150,000",DVCAH0YN0WQ1NM,\n'
+    ).encode()
+    parsed = parse_bank_csv(data, mapping=BANK_MAPPING)
+    assert row_errors(parsed) == [(2, "bad_record")]
+    assert [(line.line_no, line.amount) for line in parsed.lines] == [(3, 150000)]
+
+
 def test_mapping_needs_amount_or_both_sides() -> None:
     with pytest.raises(ValueError, match="credit and debit"):
         ColumnMapping(date="d", text="t", credit="c")

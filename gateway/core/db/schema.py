@@ -294,6 +294,8 @@ statement_imports = Table(
     Column("control", JSON, nullable=False),
     Column("period_start", Date),
     Column("period_end", Date),
+    #: Lines that repeat a line of an earlier accepted file (``statement_lines.duplicate_of``).
+    Column("overlapping", Integer, nullable=False, server_default="0"),
     Column("imported_by", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     IMPORTS.check_constraint(),
@@ -319,7 +321,21 @@ statement_lines = Table(
     Column("fee_kind", String(8)),
     Column("agency_code", String(32)),
     Column("document_no", String(64)),
+    #: The line of an earlier accepted file (same source and account) this one repeats, as an
+    #: intraday and an end-of-day export do: stored for the record, never counted again.
+    Column("duplicate_of", ForeignKey("statement_lines.id")),
     Index("ix_statement_lines_source_date", "source", "booking_date"),
+)
+
+#: A bank export layout saved for a collection account: an upload for the account that names
+#: neither ``bank_profile`` nor ``mapping`` is read with it.
+bank_mappings = Table(
+    "bank_mappings",
+    metadata,
+    Column("account", String(34), primary_key=True),
+    Column("mapping", JSON, nullable=False),  # ColumnMapping keys → values
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 recon_runs = Table(
