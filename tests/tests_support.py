@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from config import Settings, load_settings
 from gateway.app import create_app
-from gateway.core.db.schema import outbox_events, recon_exceptions, recon_runs
+from gateway.core.db.schema import agencies, outbox_events, recon_exceptions, recon_runs
 from gateway.keys import CLOCK, DATABASE
 from providers.payment.pos.codec import Sale
 from providers.payment.vietqr import notice as wire
@@ -222,11 +222,18 @@ def current_run(run_id: str, day: date, now: datetime) -> dict[str, Any]:
 
 
 async def seed_recon_run(
-    gateway: Any, day: date, how_many: int = 2, tag: str = "test"
+    gateway: Any, day: date, how_many: int = 2, tag: str = "test", agency: str | None = "HCM"
 ) -> list[str]:
     """A current run for ``day`` with ``how_many`` open exceptions (what a run with
-    discrepancies leaves); returns the exceptions' ids, ``exc_<tag>000…`` counting up."""
+    discrepancies leaves) of ``agency`` (a code; ``None``: no agency found); returns the
+    exceptions' ids, ``exc_<tag>000…`` counting up."""
     now = gateway.client.app[CLOCK]()
+    agency_id = None
+    if agency is not None:
+        async with gateway.client.app[DATABASE].read() as conn:
+            agency_id = (
+                await conn.execute(select(agencies.c.id).where(agencies.c.code == agency))
+            ).scalar_one()
     run_id = f"run_{tag}".ljust(30, "0")
     ids = [f"exc_{tag}{number:0{26 - len(tag)}d}" for number in range(how_many)]
     exceptions = [
@@ -242,6 +249,7 @@ async def seed_recon_run(
             "line_ids": [],
             "candidates": [],
             "fingerprint": f"fp{number}",
+            "agency_id": agency_id,
             "created_at": now,
         }
         for number, exception_id in enumerate(ids)

@@ -33,6 +33,7 @@ from gateway.pages.console_auth import (
 )
 from gateway.pages.console_ledger import ledger_entries
 from gateway.services.staff import StaffUser
+from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
 
 REASON_MAX = 2000
@@ -41,7 +42,7 @@ ACCOUNT_MAX = 34
 
 
 def _actor(user: StaffUser) -> Actor:
-    return Actor(user.id, user.role)
+    return Actor(user.id, user.role, Scope(user.agency_ids, user.all_agencies))
 
 
 def _parse_day(text: str) -> date | None:
@@ -94,7 +95,10 @@ async def _dashboard(
         run = await request.app[RECON_RUNS].current(day)
     except NotFound:
         run = None
-    queue = await request.app[WORKFLOW].list(business_date=day, limit=10_000)
+    scope = _actor(user).scope
+    if run is not None:
+        run = await request.app[WORKFLOW].run_in_scope(run, scope)
+    queue = await request.app[WORKFLOW].list(scope=scope, business_date=day, limit=10_000)
     by_status = Counter(item["status"] for item in queue)
     summary = run["summary"] if run else {}
     exceptions = summary.get("exceptions", {})
@@ -153,7 +157,7 @@ async def day_report(request: web.Request, user: StaffUser) -> web.StreamRespons
     day = _path_day(request)
     fmt = request.match_info["format"]
     try:
-        body, content_type = await request.app[REPORTS].render(day, fmt)
+        body, content_type = await request.app[REPORTS].render(day, fmt, _actor(user).scope)
     except NotFound as exc:
         return page(
             "console_error.html",
@@ -226,6 +230,7 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
             filename=form.upload.filename,
             account=account or None,
             actor=user.id,
+            scope=_actor(user).scope,
             bank_profile=profile or None,
             mapping=mapping or None,
         )
@@ -260,6 +265,7 @@ async def exception_list(request: web.Request, user: StaffUser) -> web.StreamRes
     if text and day is None:
         error = "Ngày không hợp lệ (định dạng YYYY-MM-DD); bộ lọc ngày bị bỏ qua."
     items = await request.app[WORKFLOW].list(
+        scope=_actor(user).scope,
         business_date=day,
         type=kind if kind in labels.EXCEPTION_TYPES else None,
         status=state if state in labels.EXCEPTION_STATUSES else None,
@@ -294,7 +300,7 @@ async def _detail(
     resolution: str = "",
     reason: str = "",
 ) -> web.Response:
-    item = await request.app[WORKFLOW].get(request.match_info["exception_id"])
+    item = await request.app[WORKFLOW].get(request.match_info["exception_id"], _actor(user).scope)
     books = request.app[LEDGER]
     try:
         closed = (await request.app[RECON_RUNS].current(date.fromisoformat(item["business_date"])))[

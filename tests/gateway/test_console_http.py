@@ -34,6 +34,7 @@ USERS = {
     "phophong": Role.FINANCE_APPROVER,
     "buudien": Role.POSTAL_OPERATOR,
 }
+DEPLOYMENT_WIDE = "truongphong"
 
 
 @pytest.fixture
@@ -49,6 +50,7 @@ async def console(aiohttp_client: Any, database_url: str, clock: FixedClock) -> 
             role=role,
             password=PASSWORD,
             agency_codes=["HCM"],
+            all_agencies=username == DEPLOYMENT_WIDE,  # the one who closes days
         )
     return gateway
 
