@@ -261,6 +261,39 @@ async def seed_recon_run(
     return ids
 
 
+def camt053(
+    entries: list[tuple[str, str, str]],
+    *,
+    day: date = date(2026, 11, 22),
+    opening: int = 10_000_000,
+    closing: int | None = None,
+    account: str = "0011001234567",
+) -> bytes:
+    """A camt.053.001.08 end-of-day statement. ``entries``: (amount as written, CRDT/DBIT,
+    remittance text); ``closing`` defaults to the one that ties."""
+    if closing is None:
+        closing = opening + sum(
+            int(amount) * (1 if side == "CRDT" else -1) for amount, side, _ in entries
+        )
+    rows = "".join(
+        f"""<Ntry><NtryRef>{n}</NtryRef><Amt Ccy="VND">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>
+<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>
+<AcctSvcrRef>FT{day:%y%m%d}{n:05d}</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd>
+<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+<RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"""
+        for n, (amount, side, text) in enumerate(entries, 1)
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+<BkToCstmrStmt><GrpHdr><MsgId>STMT{day:%Y%m%d}</MsgId><CreDtTm>{day}T23:59:00+07:00</CreDtTm></GrpHdr>
+<Stmt><Id>STMT{day:%Y%m%d}-1</Id><CreDtTm>{day}T23:59:00+07:00</CreDtTm>
+<FrToDt><FrDtTm>{day}T00:00:00+07:00</FrDtTm><ToDtTm>{day}T23:59:59+07:00</ToDtTm></FrToDt>
+<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>VND</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">{opening}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">{closing}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+{rows}</Stmt></BkToCstmrStmt></Document>""".encode()
+
+
 # -- staff consoles, signed in over plain HTTP -------------------------------------------------
 
 _LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
