@@ -94,17 +94,21 @@ class ReportService:
 
     async def build(self, day: date, scope: Scope) -> DayReport:
         """The report of ``day`` as ``scope``'s agencies see it."""
-        owned = select(agencies.c.id).where(scope.clause(agencies.c.id))
-        accounts_owned = statement_lines.c.account.in_(
-            select(agencies.c.account_number).where(scope.clause(agencies.c.id))
-        )
+        # A deployment-wide report also shows accounts and lines that no agency owns.
+        owned_accounts = select(agencies.c.account_number).where(scope.clause(agencies.c.id))
+
+        def owned(column: Any, what: Any) -> Any:
+            return true() if scope.all_agencies else column.in_(what)
+
         async with self.db.read() as conn:
             codes = (
                 None
                 if scope.all_agencies
                 else sorted(
                     (
-                        await conn.execute(select(agencies.c.code).where(agencies.c.id.in_(owned)))
+                        await conn.execute(
+                            select(agencies.c.code).where(scope.clause(agencies.c.id))
+                        )
                     ).scalars()
                 )
             )
@@ -135,7 +139,7 @@ class ReportService:
                         statement_imports.c.status == "accepted",
                         statement_lines.c.source == "bank",
                         statement_lines.c.booking_date == day,
-                        accounts_owned if codes is not None else true(),
+                        owned(statement_lines.c.account, owned_accounts),
                     )
                     .group_by(statement_lines.c.account, statement_lines.c.direction)
                 )
@@ -147,11 +151,7 @@ class ReportService:
                         statement_imports.c.source == "bank",
                         statement_imports.c.period_start == day,
                         statement_imports.c.period_end == day,
-                        statement_imports.c.account.in_(
-                            select(agencies.c.account_number).where(agencies.c.id.in_(owned))
-                        )
-                        if codes is not None
-                        else true(),
+                        owned(statement_imports.c.account, owned_accounts),
                     )
                 )
             ).all()
@@ -174,7 +174,7 @@ class ReportService:
                         statement_imports.c.status == "accepted",
                         statement_lines.c.source == "treasury",
                         statement_lines.c.booking_date == day,
-                        statement_lines.c.agency_code.in_(codes) if codes is not None else true(),
+                        owned(statement_lines.c.agency_code, codes),
                     )
                     .group_by(statement_lines.c.fee_kind)
                 )
