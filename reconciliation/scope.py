@@ -77,7 +77,7 @@ async def exception_agencies(
     of its ledger side, else the one agency of its statement lines, else ``None`` (none found,
     or several)."""
     by_key = await _key_agencies(conn, {key for keys, _ in items for key in keys})
-    by_line = await _line_agencies(conn, {line for _, lines in items for line in lines})
+    by_line = await line_agencies(conn, {line for _, lines in items for line in lines})
     owners: list[int | None] = []
     for keys, lines in items:
         found = {by_key.get(key) for key in keys} - {None}
@@ -118,7 +118,7 @@ async def _key_agencies(conn: AsyncConnection, keys: Iterable[str]) -> dict[str,
     return found
 
 
-async def _line_agencies(conn: AsyncConnection, line_ids: Iterable[int]) -> dict[int, int]:
+async def line_agencies(conn: AsyncConnection, line_ids: Iterable[int]) -> dict[int, int]:
     """Statement line ids → the agency named by the line's treasury agency code, else the
     agency owning the line's collection account."""
     ids = sorted(line_ids)

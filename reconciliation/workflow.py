@@ -51,7 +51,7 @@ from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, RunStatus
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ
-from reconciliation.scope import Scope, require_deployment_wide, with_agency
+from reconciliation.scope import Scope, line_agencies, require_deployment_wide, with_agency
 
 RESOLUTIONS = ("manual_match", "write_off", "refund_requested")
 MAKERS = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
@@ -188,7 +188,11 @@ class Workflow:
         """The exception with its statement lines, for side-by-side review."""
         async with self.db.read() as conn:
             row = await self._row(conn, exception_id, scope)
-            ids = [*row.line_ids, *row.candidates]
+            candidates = row.candidates
+            if not scope.all_agencies:  # an ambiguous amount may also be on another's account
+                owners = await line_agencies(conn, candidates)
+                candidates = [i for i in candidates if scope.covers(owners.get(i))]
+            ids = [*row.line_ids, *candidates]
             lines = (
                 (
                     await conn.execute(select(statement_lines).where(statement_lines.c.id.in_(ids)))
@@ -197,6 +201,7 @@ class Workflow:
                 else []
             )
         view = exception_view(row, self.today())
+        view["candidates"] = candidates
         view["lines"] = [
             {
                 "id": line.id,

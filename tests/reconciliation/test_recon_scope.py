@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 from conftest import AGENCY_ACCOUNT, Gateway
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from tests_support import camt053, signed_notice, staff_login
 
 from gateway.core.db.schema import recon_exceptions, statement_imports
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, STAFF
 from gateway.services.clients import create_client
+from providers.sandbox.statements import PaidPayment, treasury_csv
 
 DAY = date(2026, 11, 22)  # the fixed clock's business day
 RECON = "/v1/reconciliation"
@@ -128,6 +129,30 @@ async def test_an_agency_key_sees_none_of_another_agencys_exceptions(
         assert (status, problem["code"]) == (404, "not_found")
 
 
+async def test_an_exceptions_candidate_lines_of_another_agency_are_not_shown(
+    gateway: Gateway, two_agencies: dict[str, str]
+) -> None:
+    """An ambiguous amount may have candidates on several agencies' accounts: an agency's
+    staff see only theirs."""
+    ids = two_agencies
+    status, hcm = await _call(gateway, "GET", f"/exceptions/{ids['hcm_credit']}", "finance")
+    status, hn = await _call(gateway, "GET", f"/exceptions/{ids['hn_credit']}", "finance")
+    candidates = [*hcm["line_ids"], *hn["line_ids"]]
+    async with gateway.client.app[DATABASE].write() as conn:
+        await conn.execute(
+            update(recon_exceptions)
+            .where(recon_exceptions.c.id == ids["hn_credit"])
+            .values(candidates=candidates)
+        )
+    status, seen = await _call(gateway, "GET", f"/exceptions/{ids['hn_credit']}", "hn_finance")
+    assert status == 200
+    assert seen["candidates"] == hn["line_ids"]
+    assert {line["account"] for line in seen["lines"]} == {HN_ACCOUNT}
+    status, wide = await _call(gateway, "GET", f"/exceptions/{ids['hn_credit']}", "finance")
+    assert wide["candidates"] == candidates
+    assert {line["account"] for line in wide["lines"]} == {HN_ACCOUNT, AGENCY_ACCOUNT}
+
+
 async def test_another_agencys_exception_cannot_be_decided_and_answers_not_found(
     gateway: Gateway, two_agencies: dict[str, str]
 ) -> None:
@@ -228,6 +253,35 @@ async def test_an_agency_key_cannot_import_another_agencys_bank_statement(
     assert status == 201
     status, problem = await _upload(gateway, "hn_finance", hcm_statement)
     assert (status, problem["code"]) == (403, "account_not_in_scope")
+
+
+def _paid(agency: str, number: int) -> PaidPayment:
+    return PaidPayment(
+        reference=f"DVC{number:011d}",
+        amount=185000,
+        paid_at=datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+        channel="vietqr",
+        provider_txn_id=f"FT2611220{number:04d}",
+        agency_code=agency,
+        fee_lines=(("charge", 135000), ("fee", 50000)),
+    )
+
+
+async def test_a_treasury_file_is_imported_only_when_every_line_is_of_the_callers_agencies(
+    gateway: Gateway,
+) -> None:
+    await _key(gateway, "hn_finance", Role.FINANCE, ["HN"])
+    both = treasury_csv([_paid("HCM", 1), _paid("HN", 2)], DAY)
+    before = await _count_imports(gateway)
+    status, problem = await _upload(gateway, "hn_finance", both, source="treasury_csv")
+    assert (status, problem["code"]) == (403, "agency_not_in_scope")
+    assert await _count_imports(gateway) == before
+    status, imported = await _upload(
+        gateway, "hn_finance", treasury_csv([_paid("HN", 3)], DAY), source="treasury_csv"
+    )
+    assert (status, imported["status"]) == (201, "accepted")
+    status, imported = await _upload(gateway, "finance", both, source="treasury_csv")
+    assert (status, imported["status"]) == (201, "accepted")  # deployment-wide
 
 
 async def test_a_console_user_of_one_agency_sees_none_of_another_agencys_exceptions(
