@@ -260,12 +260,14 @@ async def exception_list(request: web.Request, user: StaffUser) -> web.StreamRes
     text = query.get("date", "").strip()
     kind = query.get("type", "")
     state = query.get("status", "")
+    agency = query.get("agency", "").strip()[:32]
     day = _parse_day(text) if text else None
     error = None
     if text and day is None:
         error = "Ngày không hợp lệ (định dạng YYYY-MM-DD); bộ lọc ngày bị bỏ qua."
     items = await request.app[WORKFLOW].list(
         scope=_actor(user).scope,
+        agency=agency or None,
         business_date=day,
         type=kind if kind in labels.EXCEPTION_TYPES else None,
         status=state if state in labels.EXCEPTION_STATUSES else None,
@@ -280,7 +282,12 @@ async def exception_list(request: web.Request, user: StaffUser) -> web.StreamRes
         items=items,
         total=sum(item["amount"] for item in items),
         truncated=len(items) >= QUEUE_LIMIT,
-        filters={"date": day.isoformat() if day else "", "type": kind, "status": state},
+        filters={
+            "date": day.isoformat() if day else "",
+            "type": kind,
+            "status": state,
+            "agency": agency,
+        },
         labels=labels,
     )
 

@@ -301,6 +301,12 @@ async def test_a_console_user_of_one_agency_sees_none_of_another_agencys_excepti
     text = await page.text()
     assert two_agencies["hn_credit"] in text
     assert two_agencies["hcm_credit"] not in text and two_agencies["nobodys"] not in text
+    assert '<td data-testid="exception-agency">HN</td>' in text
+    page = await gateway.client.get(
+        "/console/exceptions", params={"date": str(DAY), "agency": "HCM"}, headers=session.cookie
+    )
+    text = await page.text()
+    assert "Không có ngoại lệ nào phù hợp." in text and two_agencies["hcm_credit"] not in text
     hcm = two_agencies["hcm_credit"]
     response = await gateway.client.get(f"/console/exceptions/{hcm}", headers=session.cookie)
     assert response.status == 404
