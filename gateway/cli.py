@@ -134,7 +134,7 @@ def _add_scope(parser: argparse.ArgumentParser, *, office_help: str) -> None:
     parser.add_argument(
         "--all-agencies",
         action="store_true",
-        help="finance roles: deployment-wide (every agency, e.g. a provincial finance "
+        help="finance and admin roles: deployment-wide (every agency, e.g. a provincial finance "
         "department); without it only the --agency ones, and none if there is none",
     )
     parser.add_argument(

@@ -27,8 +27,9 @@ from gateway.core.errors import FieldError, NotFound, Unauthenticated, Validatio
 from gateway.core.ids import Clock
 from gateway.core.roles import Role
 
-#: The roles a credential may hold deployment-wide (``all_agencies``): reconciliation's.
-DEPLOYMENT_WIDE_ROLES = (Role.FINANCE, Role.FINANCE_APPROVER)
+#: The roles a credential may hold deployment-wide (``all_agencies``): reconciliation's, and
+#: the administrator's (who may act in every role).
+DEPLOYMENT_WIDE_ROLES = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ async def create_client(
     """Create a client scoped to ``agency_codes``; return ``(client_id, key)``. ``person``
     names the staff member who holds it (shared with their console user, see workflow).
     ``all_agencies`` makes a finance key deployment-wide (a provincial finance department);
-    only finance roles may have it, since other scopes (payments, postal) stay per agency.
+    only finance and admin roles may have it: a portal or counter key stays per agency.
 
     ``key`` lets sandbox mode use a key fixed by configuration; it must have the key format.
     """
@@ -82,7 +83,7 @@ async def create_client(
         raise ValueError("API key must look like gw_<10 lower-case letters/digits>_<32+ chars>")
     if all_agencies and role not in DEPLOYMENT_WIDE_ROLES:
         raise ValidationFailed(
-            [FieldError("all_agencies", "invalid_choice", "only finance keys are deployment-wide")]
+            [FieldError("all_agencies", "invalid_choice", "only finance and admin keys")]
         )
     async with db.write() as conn:
         rows = (

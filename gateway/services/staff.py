@@ -90,9 +90,7 @@ class StaffService:
             errors.append(FieldError("role", "invalid_choice", "not a staff role"))
         if all_agencies and role not in DEPLOYMENT_WIDE_ROLES:
             errors.append(
-                FieldError(
-                    "all_agencies", "invalid_choice", "only finance staff are deployment-wide"
-                )
+                FieldError("all_agencies", "invalid_choice", "only finance and admin users")
             )
         if errors:
             raise ValidationFailed(errors)
