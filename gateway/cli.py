@@ -132,6 +132,12 @@ def _add_scope(parser: argparse.ArgumentParser, *, office_help: str) -> None:
     )
     parser.add_argument("--agency", action="append", default=[], help="agency code (repeat)")
     parser.add_argument(
+        "--all-agencies",
+        action="store_true",
+        help="finance and admin roles: deployment-wide (every agency, e.g. a provincial finance "
+        "department); without it only the --agency ones, and none if there is none",
+    )
+    parser.add_argument(
         "--post-office", action="append", default=[], help=f"{office_help} (repeat)"
     )
 
@@ -241,12 +247,18 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
         elif args.command == "clients":
             role = Role(args.role)
             scope = args.post_office if role is Role.POSTAL_OPERATOR else args.agency
-            if not scope:
+            if not scope and not args.all_agencies:
                 option = "--post-office" if role is Role.POSTAL_OPERATOR else "--agency"
                 raise GatewayError(f"a {role.value} key needs at least one {option}")
-            name = args.name or f"{role.value} for {', '.join(scope)}"
+            name = args.name or f"{role.value} for {', '.join(scope) or 'all agencies'}"
             client_id, key = await create_client(
-                db, clock, name=name, role=role, agency_codes=args.agency, person=args.person
+                db,
+                clock,
+                name=name,
+                role=role,
+                agency_codes=args.agency,
+                person=args.person,
+                all_agencies=args.all_agencies,
             )
             await offices.scope_client(db, client_id, args.post_office)
             print(f"client {client_id} created; its API key (shown only now):\n{key}")
@@ -264,6 +276,7 @@ async def _users(services: Services, args: argparse.Namespace) -> None:
         password=password,
         agency_codes=args.agency,
         person=args.person,
+        all_agencies=args.all_agencies,
     )
     await offices.scope_user(services.database, args.username, args.post_office)
     print(f"user {args.username} created")
@@ -286,13 +299,15 @@ async def _post_offices(services: Services, args: argparse.Namespace) -> None:
 
 
 async def _recon(services: Services, args: argparse.Namespace) -> None:
-    """The CLI acts as the operator at the keyboard (actor ``cli``, role admin)."""
+    """The CLI acts as the operator at the keyboard (actor ``cli``, role admin): someone with
+    the server's database is deployment-wide."""
     from datetime import date
     from pathlib import Path
 
+    from reconciliation.scope import EVERYWHERE
     from reconciliation.workflow import Actor
 
-    actor = Actor("cli", Role.ADMIN)
+    actor = Actor("cli", Role.ADMIN, EVERYWHERE)
     if args.action == "import":
         path = Path(args.file)
         data = await asyncio.to_thread(path.read_bytes)
@@ -302,6 +317,7 @@ async def _recon(services: Services, args: argparse.Namespace) -> None:
             filename=path.name,
             account=args.account,
             actor=actor.id,
+            scope=actor.scope,
             bank_profile=args.bank_profile,
             mapping=args.mapping,
         )
@@ -322,7 +338,7 @@ async def _recon(services: Services, args: argparse.Namespace) -> None:
             f"{summary['exceptions']['count']} exceptions {summary['exceptions']['by_type']}"
         )
         return
-    body, _ = await services.reports.render(day, args.format)
+    body, _ = await services.reports.render(day, args.format, actor.scope)
     output = Path(args.output or f"doi-soat-{day.isoformat()}.{args.format}")
     await asyncio.to_thread(output.write_bytes, body)
     print(f"report written to {output}")

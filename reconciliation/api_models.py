@@ -122,6 +122,9 @@ class ExceptionQuery(BaseModel):
     ) = None
     source: Counterpart | None = Field(None, description="the counterpart")
     min_age_days: int | None = Field(None, ge=0, description="at least this many days old")
+    agency: str | None = Field(
+        None, max_length=32, description="an agency code (within the caller's agencies)"
+    )
 
 
 # -- responses ------------------------------------------------------------------------------
@@ -220,6 +223,10 @@ class ReconException(ResponseModel):
     id: Annotated[str, public_id("exc")]
     run_id: RunId
     business_date: date
+    agency: str | None = Field(
+        description="The code of the agency it belongs to; `null` when no single agency was "
+        "found (then only deployment-wide staff see it)"
+    )
     source: Counterpart = Field(description="The counterpart")
     type: ExceptionType
     status: Annotated[str, OneOf(EXCEPTION_STATUSES)] = Field(

@@ -23,7 +23,9 @@ from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from reconciliation.audit import record
 from reconciliation.bank_layouts import mapping_keys, mapping_of
+from reconciliation.model import Source
 from reconciliation.parsers import ColumnMapping
+from reconciliation.scope import Scope, require_import_scope
 
 #: As ``statement_imports.account``: an IBAN's 34 characters at most.
 ACCOUNT_MAX = 34
@@ -43,13 +45,15 @@ class BankMappings:
         self.db = db
         self.clock = clock
 
-    async def save(self, account: str, given: Any, actor: str) -> dict[str, Any]:
+    async def save(self, account: str, given: Any, actor: str, scope: Scope) -> dict[str, Any]:
         """Validate ``given`` (a decoded JSON object of ColumnMapping keys) and save it as
-        ``account``'s layout, replacing any earlier one."""
+        ``account``'s layout, replacing any earlier one. Only staff of the agency owning the
+        account (or deployment-wide staff) may: ``403 account_not_in_scope`` otherwise."""
         account = _account(account)
         keys = mapping_keys(mapping_of(given))
         now = self.clock()
         async with self.db.write() as conn:
+            await _in_scope(conn, scope, account)
             upsert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
             statement = upsert(bank_mappings).values(
                 account=account, mapping=keys, updated_by=actor, updated_at=now
@@ -65,8 +69,9 @@ class BankMappings:
             )
             return mapping_view(await _row(conn, account))
 
-    async def get(self, account: str) -> dict[str, Any]:
+    async def get(self, account: str, scope: Scope) -> dict[str, Any]:
         async with self.db.read() as conn:
+            await _in_scope(conn, scope, _account(account))
             row = await _row(conn, _account(account))
         if row is None:
             raise NotFound(f"no bank mapping is saved for account {account}")
@@ -97,3 +102,8 @@ def _account(account: str) -> str:
             ]
         )
     return account
+
+
+async def _in_scope(conn: AsyncConnection, scope: Scope, account: str) -> None:
+    """An account's layout is its agency's, like the account's statements."""
+    await require_import_scope(conn, scope, Source.BANK, {account}, set(), accepted=True)

@@ -36,6 +36,7 @@ from reconciliation.bank_layouts import BANK_FORMATS, bank_layout
 from reconciliation.bank_mappings import BankMappings
 from reconciliation.model import ParsedFile, ParseError, RowError, Source, StatementLine
 from reconciliation.parsers import ColumnMapping, codes
+from reconciliation.scope import Scope, require_deployment_wide, require_import_scope
 
 #: The ``source`` field of an upload names the file's format; each belongs to one side.
 FORMAT_SOURCES: dict[str, Source] = {
@@ -116,17 +117,22 @@ class ImportService:
         filename: str | None,
         account: str | None,
         actor: str,
+        scope: Scope,
         bank_profile: str | None = None,
         mapping: str | None = None,
     ) -> dict[str, Any]:
         """Import one statement file. A bank CSV/XLSX export names its layout: a shipped
         ``bank_profile`` or a JSON ``mapping`` (:mod:`reconciliation.bank_layouts`), else the
-        layout saved for ``account`` (:mod:`reconciliation.bank_mappings`)."""
+        layout saved for ``account`` (:mod:`reconciliation.bank_mappings`). A file outside the
+        caller's ``scope`` is refused and nothing is stored
+        (:func:`reconciliation.scope.require_import_scope`)."""
         source = FORMAT_SOURCES.get(format)
         if source is None:
             raise ValidationFailed(
                 [FieldError("source", "invalid_choice", f"one of {', '.join(FORMAT_SOURCES)}")]
             )
+        if source not in (Source.BANK, Source.TREASURY):
+            require_deployment_wide(scope, f"a {source.value} file")
         saved = None
         if format in BANK_FORMATS and not bank_profile and not mapping:
             async with self.db.read() as conn:
@@ -137,6 +143,8 @@ class ImportService:
         digest = hashlib.sha256(data).hexdigest()
         async with self.db.read() as conn:
             earlier = await self._by_hash(conn, digest)
+            if earlier is not None:
+                await _stored_in_scope(conn, scope, earlier)
         if earlier is not None:
             return import_view(earlier, duplicate=True)
         parsed: ParsedFile | None = None
@@ -160,6 +168,14 @@ class ImportService:
                 return import_view(await self._by_hash(conn, digest), duplicate=True)
             if parsed is not None and reason is None:
                 await self._refuse_closed_days(conn, parsed)
+            await require_import_scope(
+                conn,
+                scope,
+                source,
+                _named_accounts(account, parsed, rows),  # a form cannot vouch for a file
+                {r["agency_code"] for r in rows},
+                accepted=reason is None,
+            )
             lines = parsed.lines if parsed is not None else ()
             overlapping = 0
             if reason is None and rows:
@@ -247,6 +263,36 @@ class ImportService:
         if closed:
             listed = ", ".join(day.isoformat() for day in sorted(closed))
             raise DayClosed(f"the file has lines on closed day(s) {listed}")
+
+
+async def _stored_in_scope(conn: AsyncConnection, scope: Scope, earlier: Any) -> None:
+    """The scope check of an earlier import of the same bytes (its answer tells about it)."""
+    if scope.all_agencies:
+        return
+    lines = (
+        await conn.execute(
+            select(statement_lines.c.account, statement_lines.c.agency_code)
+            .where(statement_lines.c.import_id == earlier.id)
+            .distinct()
+        )
+    ).all()
+    await require_import_scope(
+        conn,
+        scope,
+        Source(earlier.source),
+        {a for a in [earlier.account, *(line.account for line in lines)] if a},
+        {line.agency_code for line in lines},
+        accepted=earlier.status == ImportStatus.ACCEPTED,
+    )
+
+
+def _named_accounts(
+    account: str | None, parsed: ParsedFile | None, rows: list[dict[str, Any]]
+) -> set[str]:
+    """Every account an upload names: the form's, the file's own and its lines' (a file of
+    another agency's account is refused whatever the form says)."""
+    named = [account, parsed.account if parsed else None, *(row["account"] for row in rows)]
+    return {a for a in named if a}
 
 
 def _line_row(import_id: str, line: StatementLine, account: str | None) -> dict[str, Any]:

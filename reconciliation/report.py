@@ -1,6 +1,11 @@
 """The day report for finance staff, as XLSX and CSV: per collection account the opening
 balance, credits, debits and closing balance from the bank's statements; what was matched;
-the exceptions still open; and what reached the State Treasury by fee kind (phí, lệ phí)."""
+the exceptions still open; and what reached the State Treasury by fee kind (phí, lệ phí).
+
+A report holds what the caller's agencies own (:mod:`reconciliation.scope`): their collection
+accounts, their exceptions and their treasury lines. The matched totals of the day's run are
+deployment-wide figures, so only a deployment-wide report shows them. Codes are written as
+the Vietnamese words of :mod:`reconciliation.labels`."""
 
 from __future__ import annotations
 
@@ -12,10 +17,11 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from gateway.core.db import Database
 from gateway.core.db.schema import (
+    agencies,
     day_closes,
     recon_exceptions,
     recon_runs,
@@ -23,6 +29,14 @@ from gateway.core.db.schema import (
     statement_lines,
 )
 from gateway.core.errors import FieldError, NotFound, ValidationFailed
+from reconciliation.labels import (
+    EXCEPTION_STATUSES,
+    EXCEPTION_TYPES,
+    RESOLUTIONS,
+    SOURCES,
+    vietnamese,
+)
+from reconciliation.scope import Scope, with_agency
 
 KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí"}
 
@@ -46,15 +60,25 @@ class DayReport:
     matched_amount: int = 0
     open_exceptions: list[dict[str, Any]] = field(default_factory=list)
     treasury_by_kind: dict[str, int] = field(default_factory=dict)
+    #: The agency codes the report covers; ``None``: every agency (a deployment-wide report).
+    agencies: list[str] | None = None
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         open_amount = sum(item["amount"] for item in self.open_exceptions)
+        matched: list[tuple[str, Any]] = (
+            [
+                ("Số giao dịch khớp", self.matched_count),
+                ("Số tiền khớp (VND)", self.matched_amount),
+            ]
+            if self.agencies is None
+            else []
+        )
         return [
             ("Ngày đối soát", self.business_date.isoformat()),
+            ("Đơn vị", "Tất cả đơn vị" if self.agencies is None else ", ".join(self.agencies)),
             ("Lần chạy", self.run_id),
             ("Đã khóa sổ", "Có" if self.closed else "Chưa"),
-            ("Số giao dịch khớp", self.matched_count),
-            ("Số tiền khớp (VND)", self.matched_amount),
+            *matched,
             ("Ngoại lệ chưa xử lý", len(self.open_exceptions)),
             ("Số tiền ngoại lệ chưa xử lý (VND)", open_amount),
             *[
@@ -68,8 +92,26 @@ class ReportService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def build(self, day: date) -> DayReport:
+    async def build(self, day: date, scope: Scope) -> DayReport:
+        """The report of ``day`` as ``scope``'s agencies see it."""
+        # A deployment-wide report also shows accounts and lines that no agency owns.
+        owned_accounts = select(agencies.c.account_number).where(scope.clause(agencies.c.id))
+
+        def owned(column: Any, what: Any) -> Any:
+            return true() if scope.all_agencies else column.in_(what)
+
         async with self.db.read() as conn:
+            codes = (
+                None
+                if scope.all_agencies
+                else sorted(
+                    (
+                        await conn.execute(
+                            select(agencies.c.code).where(scope.clause(agencies.c.id))
+                        )
+                    ).scalars()
+                )
+            )
             run = (
                 await conn.execute(
                     select(recon_runs).where(
@@ -98,6 +140,7 @@ class ReportService:
                         statement_lines.c.source == "bank",
                         statement_lines.c.booking_date == day,
                         statement_lines.c.duplicate_of.is_(None),  # counted once
+                        owned(statement_lines.c.account, owned_accounts),
                     )
                     .group_by(statement_lines.c.account, statement_lines.c.direction)
                 )
@@ -109,15 +152,17 @@ class ReportService:
                         statement_imports.c.source == "bank",
                         statement_imports.c.period_start == day,
                         statement_imports.c.period_end == day,
+                        owned(statement_imports.c.account, owned_accounts),
                     )
                 )
             ).all()
             open_rows = (
                 await conn.execute(
-                    select(recon_exceptions)
+                    with_agency(select(recon_exceptions))
                     .where(
                         recon_exceptions.c.run_id == run.id,
                         recon_exceptions.c.status.in_(["open", "resolved"]),
+                        scope.clause(recon_exceptions.c.agency_id),
                     )
                     .order_by(recon_exceptions.c.type, recon_exceptions.c.id)
                 )
@@ -131,6 +176,7 @@ class ReportService:
                         statement_lines.c.source == "treasury",
                         statement_lines.c.booking_date == day,
                         statement_lines.c.duplicate_of.is_(None),  # counted once
+                        owned(statement_lines.c.agency_code, codes),
                     )
                     .group_by(statement_lines.c.fee_kind)
                 )
@@ -160,6 +206,8 @@ class ReportService:
                     "source": r.source,
                     "type": r.type,
                     "status": r.status,
+                    "resolution": r.resolution,
+                    "agency": r.agency,
                     "amount": r.amount,
                     "line_ids": r.line_ids,
                     "internal_keys": r.internal_keys,
@@ -167,10 +215,11 @@ class ReportService:
                 for r in open_rows
             ],
             treasury_by_kind={str(kind or "unknown"): int(total) for kind, total in treasury},
+            agencies=codes,
         )
 
-    async def render(self, day: date, fmt: str) -> tuple[bytes, str]:
-        report = await self.build(day)
+    async def render(self, day: date, fmt: str, scope: Scope) -> tuple[bytes, str]:
+        report = await self.build(day, scope)
         if fmt == "xlsx":
             return to_xlsx(report), (
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -181,7 +230,17 @@ class ReportService:
 
 
 ACCOUNT_HEADER = ("Tài khoản", "Số dư đầu", "Ghi có", "Ghi nợ", "Số dư cuối")
-EXCEPTION_HEADER = ("Mã", "Nguồn", "Loại", "Trạng thái", "Số tiền (VND)", "Dòng sao kê", "Sổ cổng")
+EXCEPTION_HEADER = (
+    "Mã",
+    "Đơn vị",
+    "Nguồn",
+    "Loại",
+    "Trạng thái",
+    "Cách xử lý",
+    "Số tiền (VND)",
+    "Dòng sao kê",
+    "Sổ cổng",
+)
 
 
 #: A text cell starting with one of these is run as a formula by Excel and LibreOffice
@@ -207,9 +266,11 @@ def _exception_cells(item: dict[str, Any]) -> tuple[Any, ...]:
 def _exception_values(item: dict[str, Any]) -> tuple[Any, ...]:
     return (
         item["id"],
-        item["source"],
-        item["type"],
-        item["status"],
+        item["agency"] or "",
+        vietnamese(SOURCES, item["source"]),
+        vietnamese(EXCEPTION_TYPES, item["type"]),
+        vietnamese(EXCEPTION_STATUSES, item["status"]),
+        vietnamese(RESOLUTIONS, item["resolution"]),
         item["amount"],
         " ".join(map(str, item["line_ids"])),
         " ".join(item["internal_keys"]),

@@ -55,6 +55,7 @@ from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.ledger import ledger
 from reconciliation.model import Direction, Source, StatementLine
+from reconciliation.scope import exception_agencies
 from reconciliation.workflow import Actor, Workflow
 
 log = structlog.get_logger(__name__)
@@ -495,6 +496,11 @@ class RunService:
         if match_rows:
             await conn.execute(insert(recon_matches), match_rows)
         exception_rows: list[tuple[ExceptionStatus, dict[str, Any]]] = []
+        owners = iter(
+            await exception_agencies(
+                conn, [(i["internal_keys"], i["line_ids"]) for o in outcomes for i in o.exceptions]
+            )
+        )
         for o in outcomes:
             for item in o.exceptions:
                 mark = fingerprint(
@@ -507,6 +513,7 @@ class RunService:
                     "business_date": day,
                     "source": o.source.value,
                     "fingerprint": mark,
+                    "agency_id": next(owners),  # who may see it (reconciliation.scope)
                     "created_at": now,
                     **item,
                 }

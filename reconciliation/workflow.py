@@ -6,7 +6,10 @@ and closing the day.
   ``finance_approver`` who is not the maker approves it (checker).
 - A checker may instead reject the resolution, with a reason: the exception is ``open``
   again (its resolution cleared, the rejection kept in the audit log) for a maker to
-  resolve anew. There is no HTTP route for it yet; the service is :meth:`Workflow.reject`.
+  resolve anew.
+- Everyone sees and decides only the exceptions of their agencies (``Actor.scope``); another
+  agency's exception is "not found". A day closes for every agency at once, so closing needs
+  a deployment-wide checker.
 - A day closes only when its current run has no exception that is open or awaiting approval;
   a closed day is immutable: no import, run, resolution or approval touches it again.
 Everything is written to the audit log.
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import (
+    agencies,
     api_clients,
     day_closes,
     recon_exceptions,
@@ -47,6 +51,7 @@ from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, RunStatus
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ
+from reconciliation.scope import Scope, line_agencies, require_deployment_wide, with_agency
 
 RESOLUTIONS = ("manual_match", "write_off", "refund_requested")
 MAKERS = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
@@ -63,10 +68,12 @@ DECISIONS: Mapping[ExceptionStatus, str] = {
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a staff user or an API client, with the role that decides what they may do."""
+    """Who acts: a staff user or an API client, with the role that decides what they may do
+    and the agencies whose exceptions they may see and decide (:mod:`reconciliation.scope`)."""
 
     id: str
     role: Role
+    scope: Scope
 
 
 def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
@@ -74,6 +81,7 @@ def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
         "id": row.id,
         "run_id": row.run_id,
         "business_date": row.business_date.isoformat(),
+        "agency": row.agency,
         "source": row.source,
         "type": row.type,
         "status": row.status,
@@ -108,6 +116,8 @@ class Workflow:
     async def list(
         self,
         *,
+        scope: Scope,
+        agency: str | None = None,
         business_date: date | None = None,
         type: str | None = None,
         status: str | None = None,
@@ -115,9 +125,16 @@ class Workflow:
         min_age_days: int | None = None,
         limit: int = 200,
     ) -> list[dict[str, Any]]:
-        statement: Select[Any] = select(recon_exceptions).where(
-            recon_exceptions.c.status != ExceptionStatus.SUPERSEDED
+        """The queue of ``scope``'s agencies; ``agency`` (a code) narrows it to one."""
+        statement: Select[Any] = with_agency(select(recon_exceptions)).where(
+            recon_exceptions.c.status != ExceptionStatus.SUPERSEDED,
+            scope.clause(recon_exceptions.c.agency_id),
         )
+        if agency is not None:
+            statement = statement.where(
+                recon_exceptions.c.agency_id
+                == select(agencies.c.id).where(agencies.c.code == agency).scalar_subquery()
+            )
         for column, value in (
             (recon_exceptions.c.business_date, business_date),
             (recon_exceptions.c.type, type),
@@ -138,11 +155,44 @@ class Workflow:
         today = self.today()
         return [exception_view(row, today) for row in rows]
 
-    async def get(self, exception_id: str) -> dict[str, Any]:
+    async def run_in_scope(self, run: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        """A run's view (:meth:`RunService.current`) as ``scope`` may see it. A run covers
+        every agency; outside a deployment-wide scope its summary counts only the scope's
+        exceptions, and the matched totals (deployment-wide figures) are zero."""
+        if scope.all_agencies:
+            return run
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        recon_exceptions.c.type,
+                        func.count(),
+                        func.coalesce(func.sum(recon_exceptions.c.amount), 0),
+                    )
+                    .where(
+                        recon_exceptions.c.run_id == run["id"],
+                        scope.clause(recon_exceptions.c.agency_id),
+                    )
+                    .group_by(recon_exceptions.c.type)
+                )
+            ).all()
+        exceptions = {
+            "count": sum(int(count) for _, count, _ in rows),
+            "by_type": {kind: int(count) for kind, count, _ in rows},
+            "amount_by_type": {kind: int(amount) for kind, _, amount in rows},
+        }
+        summary = {"matched": {"count": 0, "amount": 0}, "exceptions": exceptions, "sources": {}}
+        return {**run, "summary": summary}
+
+    async def get(self, exception_id: str, scope: Scope) -> dict[str, Any]:
         """The exception with its statement lines, for side-by-side review."""
         async with self.db.read() as conn:
-            row = await self._row(conn, exception_id)
-            ids = [*row.line_ids, *row.candidates]
+            row = await self._row(conn, exception_id, scope)
+            candidates = row.candidates
+            if not scope.all_agencies:  # an ambiguous amount may also be on another's account
+                owners = await line_agencies(conn, candidates)
+                candidates = [i for i in candidates if scope.covers(owners.get(i))]
+            ids = [*row.line_ids, *candidates]
             lines = (
                 (
                     await conn.execute(select(statement_lines).where(statement_lines.c.id.in_(ids)))
@@ -151,6 +201,7 @@ class Workflow:
                 else []
             )
         view = exception_view(row, self.today())
+        view["candidates"] = candidates
         view["lines"] = [
             {
                 "id": line.id,
@@ -181,7 +232,7 @@ class Workflow:
         if errors:
             raise ValidationFailed(errors)
         async with self.db.write() as conn:
-            row = await self._row_of_open_day(conn, exception_id)
+            row = await self._row_of_open_day(conn, exception_id, actor.scope)
             now = self.clock()
             return await self._move(
                 conn,
@@ -200,7 +251,7 @@ class Workflow:
         if actor.role not in CHECKERS:
             raise Forbidden("approving resolutions needs the finance_approver role")
         async with self.db.write() as conn:
-            row = await self._row_of_open_day(conn, exception_id)
+            row = await self._row_of_open_day(conn, exception_id, actor.scope)
             EXCEPTIONS.check(ExceptionStatus(row.status), ExceptionStatus.APPROVED)
             if await _person(conn, row.resolved_by) == await _person(conn, actor.id):
                 raise SelfApproval(f"{actor.id} resolved this exception and cannot approve it")
@@ -223,7 +274,7 @@ class Workflow:
         if not reason.strip():
             raise ValidationFailed([FieldError("reason", "required", "say why")])
         async with self.db.write() as conn:
-            row = await self._row_of_open_day(conn, exception_id)
+            row = await self._row_of_open_day(conn, exception_id, actor.scope)
             return await self._move(
                 conn,
                 actor,
@@ -245,6 +296,8 @@ class Workflow:
     async def close_day(self, actor: Actor, day: date) -> dict[str, Any]:
         if actor.role not in CHECKERS:
             raise Forbidden("closing a day needs the finance_approver role")
+        # A day closes for the whole deployment, every agency's exceptions with it.
+        require_deployment_wide(actor.scope, "closing a day")
         async with self.db.write() as conn:
             await self._open_day(conn, day)
             run = (
@@ -298,9 +351,9 @@ class Workflow:
         if await self.is_closed(conn, day):
             raise DayClosed(f"{day.isoformat()} is closed")
 
-    async def _row_of_open_day(self, conn: AsyncConnection, exception_id: str) -> Any:
+    async def _row_of_open_day(self, conn: AsyncConnection, exception_id: str, scope: Scope) -> Any:
         """The exception, locked; :class:`DayClosed` if its business day is closed."""
-        row = await self._row(conn, exception_id, lock=True)
+        row = await self._row(conn, exception_id, scope, lock=True)
         await self._open_day(conn, row.business_date)
         return row
 
@@ -318,10 +371,16 @@ class Workflow:
         entry :data:`DECISIONS` names with ``details``, and return the exception's new view."""
         await EXCEPTIONS.move(conn, row.id, ExceptionStatus(row.status), target, **changes)
         await record(conn, now, actor.id, DECISIONS[target], "recon_exception", row.id, details)
-        return exception_view(await self._row(conn, row.id), self.today())
+        return exception_view(await self._row(conn, row.id, actor.scope), self.today())
 
-    async def _row(self, conn: AsyncConnection, exception_id: str, *, lock: bool = False) -> Any:
-        statement = select(recon_exceptions).where(recon_exceptions.c.id == exception_id)
+    async def _row(
+        self, conn: AsyncConnection, exception_id: str, scope: Scope, *, lock: bool = False
+    ) -> Any:
+        """The exception; :class:`NotFound` also when it is another agency's (so an id does
+        not tell whether it exists)."""
+        statement = with_agency(select(recon_exceptions)).where(
+            recon_exceptions.c.id == exception_id, scope.clause(recon_exceptions.c.agency_id)
+        )
         if lock:
             statement = statement.with_for_update()
         row = (await conn.execute(statement)).first()

@@ -226,15 +226,19 @@ async def seed(app_client: TestClient) -> dict[str, str]:  # type: ignore[type-a
             ),
         )
     keys = {}
-    for who, role, agencies in (
-        ("portal", Role.PORTAL, ["HCM"]),
-        ("other", Role.PORTAL, ["HN"]),
-        ("finance", Role.FINANCE, ["HCM"]),
-        ("finance2", Role.FINANCE, ["HCM"]),
-        ("approver", Role.FINANCE_APPROVER, ["HCM"]),
-        ("approver2", Role.FINANCE_APPROVER, ["HCM"]),
+    # ``finance`` and ``approver`` are deployment-wide (a provincial finance department, which
+    # imports provider files and closes days); the other finance keys are HCM's own.
+    for who, role, agencies, everywhere in (
+        ("portal", Role.PORTAL, ["HCM"], False),
+        ("other", Role.PORTAL, ["HN"], False),
+        ("finance", Role.FINANCE, [], True),
+        ("finance2", Role.FINANCE, ["HCM"], False),
+        ("approver", Role.FINANCE_APPROVER, [], True),
+        ("approver2", Role.FINANCE_APPROVER, ["HCM"], False),
     ):
-        _, keys[who] = await create_client(db, clock, name=who, role=role, agency_codes=agencies)
+        _, keys[who] = await create_client(
+            db, clock, name=who, role=role, agency_codes=agencies, all_agencies=everywhere
+        )
     return keys
 
 

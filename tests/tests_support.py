@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from config import Settings, load_settings
 from gateway.app import create_app
-from gateway.core.db.schema import outbox_events, recon_exceptions, recon_runs
+from gateway.core.db.schema import agencies, outbox_events, recon_exceptions, recon_runs
 from gateway.keys import CLOCK, DATABASE
 from providers.payment.pos.codec import Sale
 from providers.payment.vietqr import notice as wire
@@ -222,11 +222,18 @@ def current_run(run_id: str, day: date, now: datetime) -> dict[str, Any]:
 
 
 async def seed_recon_run(
-    gateway: Any, day: date, how_many: int = 2, tag: str = "test"
+    gateway: Any, day: date, how_many: int = 2, tag: str = "test", agency: str | None = "HCM"
 ) -> list[str]:
     """A current run for ``day`` with ``how_many`` open exceptions (what a run with
-    discrepancies leaves); returns the exceptions' ids, ``exc_<tag>000…`` counting up."""
+    discrepancies leaves) of ``agency`` (a code; ``None``: no agency found); returns the
+    exceptions' ids, ``exc_<tag>000…`` counting up."""
     now = gateway.client.app[CLOCK]()
+    agency_id = None
+    if agency is not None:
+        async with gateway.client.app[DATABASE].read() as conn:
+            agency_id = (
+                await conn.execute(select(agencies.c.id).where(agencies.c.code == agency))
+            ).scalar_one()
     run_id = f"run_{tag}".ljust(30, "0")
     ids = [f"exc_{tag}{number:0{26 - len(tag)}d}" for number in range(how_many)]
     exceptions = [
@@ -242,6 +249,7 @@ async def seed_recon_run(
             "line_ids": [],
             "candidates": [],
             "fingerprint": f"fp{number}",
+            "agency_id": agency_id,
             "created_at": now,
         }
         for number, exception_id in enumerate(ids)
@@ -251,6 +259,39 @@ async def seed_recon_run(
         if exceptions:
             await conn.execute(insert(recon_exceptions), exceptions)
     return ids
+
+
+def camt053(
+    entries: list[tuple[str, str, str]],
+    *,
+    day: date = date(2026, 11, 22),
+    opening: int = 10_000_000,
+    closing: int | None = None,
+    account: str = "0011001234567",
+) -> bytes:
+    """A camt.053.001.08 end-of-day statement. ``entries``: (amount as written, CRDT/DBIT,
+    remittance text); ``closing`` defaults to the one that ties."""
+    if closing is None:
+        closing = opening + sum(
+            int(amount) * (1 if side == "CRDT" else -1) for amount, side, _ in entries
+        )
+    rows = "".join(
+        f"""<Ntry><NtryRef>{n}</NtryRef><Amt Ccy="VND">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>
+<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>
+<AcctSvcrRef>FT{day:%y%m%d}{n:05d}</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd>
+<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+<RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"""
+        for n, (amount, side, text) in enumerate(entries, 1)
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+<BkToCstmrStmt><GrpHdr><MsgId>STMT{day:%Y%m%d}</MsgId><CreDtTm>{day}T23:59:00+07:00</CreDtTm></GrpHdr>
+<Stmt><Id>STMT{day:%Y%m%d}-1</Id><CreDtTm>{day}T23:59:00+07:00</CreDtTm>
+<FrToDt><FrDtTm>{day}T00:00:00+07:00</FrDtTm><ToDtTm>{day}T23:59:59+07:00</ToDtTm></FrToDt>
+<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>VND</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">{opening}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">{closing}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+{rows}</Stmt></BkToCstmrStmt></Document>""".encode()
 
 
 # -- staff consoles, signed in over plain HTTP -------------------------------------------------

@@ -1,4 +1,5 @@
-"""Reconciliation for finance staff (API keys with role ``finance`` or ``finance_approver``)."""
+"""Reconciliation for finance staff (API keys with role ``finance`` or ``finance_approver``),
+each within its agencies or deployment-wide (:mod:`reconciliation.scope`)."""
 
 from __future__ import annotations
 
@@ -30,14 +31,19 @@ from reconciliation.api_models import (
     StatementImport,
     StatementUpload,
 )
+from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
 
 FINANCE = (Role.FINANCE, Role.FINANCE_APPROVER)
+_ACCOUNT_SCOPE = (
+    "`forbidden`: the role may not; `account_not_in_scope`: the account is not a collection "
+    "account of the caller's agencies"
+)
 
 
 async def _actor(request: web.Request, *roles: Role) -> Actor:
     who = await principal(request, *roles)
-    return Actor(who.client_id, who.role)
+    return Actor(who.client_id, who.role, Scope(who.agency_ids, who.all_agencies))
 
 
 def _day(text: str | None, field: str = "business_date") -> date:
@@ -96,6 +102,7 @@ async def upload_statement(request: web.Request) -> web.Response:
         filename=filename,
         account=fields.get("account") or None,
         actor=actor.id,
+        scope=actor.scope,
         bank_profile=fields.get("bank_profile") or None,
         mapping=fields.get("mapping") or None,
     )
@@ -108,13 +115,15 @@ async def upload_statement(request: web.Request) -> web.Response:
 async def save_bank_mapping(request: web.Request) -> web.Response:
     actor = await _actor(request, *FINANCE)
     data = await _json_object(request)
-    view = await request.app[IMPORTS].mappings.save(request.match_info["account"], data, actor.id)
+    view = await request.app[IMPORTS].mappings.save(
+        request.match_info["account"], data, actor.id, actor.scope
+    )
     return respond(BankMapping.model_validate(view))
 
 
 async def get_bank_mapping(request: web.Request) -> web.Response:
-    await _actor(request, *FINANCE)
-    view = await request.app[IMPORTS].mappings.get(request.match_info["account"])
+    actor = await _actor(request, *FINANCE)
+    view = await request.app[IMPORTS].mappings.get(request.match_info["account"], actor.scope)
     return respond(BankMapping.model_validate(view))
 
 
@@ -122,25 +131,29 @@ async def create_run(request: web.Request) -> web.Response:
     actor = await _actor(request, *FINANCE)
     data = await read_json(request)
     day = _day(data.get("business_date") if isinstance(data, dict) else None)
-    return respond(
-        ReconRun.model_validate(await request.app[RECON_RUNS].run(actor, day)), status=201
-    )
+    run = await request.app[RECON_RUNS].run(actor, day)
+    run = await request.app[WORKFLOW].run_in_scope(run, actor.scope)
+    return respond(ReconRun.model_validate(run), status=201)
 
 
 async def current_run(request: web.Request) -> web.Response:
-    await _actor(request, *FINANCE)
+    actor = await _actor(request, *FINANCE)
     day = _day(request.rel_url.query.get("business_date"))
-    return respond(ReconRun.model_validate(await request.app[RECON_RUNS].current(day)))
+    run = await request.app[RECON_RUNS].current(day)
+    run = await request.app[WORKFLOW].run_in_scope(run, actor.scope)
+    return respond(ReconRun.model_validate(run))
 
 
 async def list_exceptions(request: web.Request) -> web.Response:
-    await _actor(request, *FINANCE)
+    actor = await _actor(request, *FINANCE)
     query = request.rel_url.query
     day = _day(query["business_date"]) if query.get("business_date") else None
     age = query.get("min_age_days")
     if age is not None and not age.isdigit():
         raise ValidationFailed([FieldError("min_age_days", "invalid_format", "whole days")])
     items = await request.app[WORKFLOW].list(
+        scope=actor.scope,
+        agency=query.get("agency") or None,
         business_date=day,
         type=query.get("type") or None,
         status=query.get("status") or None,
@@ -151,8 +164,8 @@ async def list_exceptions(request: web.Request) -> web.Response:
 
 
 async def get_exception(request: web.Request) -> web.Response:
-    await _actor(request, *FINANCE)
-    view = await request.app[WORKFLOW].get(request.match_info["exception_id"])
+    actor = await _actor(request, *FINANCE)
+    view = await request.app[WORKFLOW].get(request.match_info["exception_id"], actor.scope)
     return respond(ReconExceptionDetail.model_validate(view))
 
 
@@ -198,10 +211,10 @@ async def close_day(request: web.Request) -> web.Response:
 
 
 async def day_report(request: web.Request) -> web.Response:
-    await _actor(request, *FINANCE)
+    actor = await _actor(request, *FINANCE)
     day = _day(request.match_info["day"], "day")
     fmt = request.match_info["format"]
-    body, content_type = await request.app[REPORTS].render(day, fmt)
+    body, content_type = await request.app[REPORTS].render(day, fmt, actor.scope)
     response = web.Response(body=body, content_type=content_type)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="doi-soat-{day.isoformat()}.{fmt}"'
@@ -214,6 +227,7 @@ APPROVERS = (Role.FINANCE_APPROVER,)
 _CLOSED = "`day_closed`: the day is closed and immutable"
 _BAD_DAY = {422: "`validation_failed`: `day` → `invalid_format`"}
 _BAD_DATE = {422: "`validation_failed`: `business_date` → `invalid_format`"}
+_NOT_FOUND = "`not_found`: no such exception, or another agency's"
 _DAY = Param("day", "path", {"type": "string", "format": "date"}, DAY_FORMAT)
 _REPORT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -247,6 +261,12 @@ ROUTES = (
         },
         {
             400: "`bad_request`: not multipart/form-data",
+            403: "`forbidden`: the role may not import; `account_not_in_scope`: a bank "
+            "statement whose account (form, file or line) is not a collection account of the "
+            "caller's agencies; `agency_not_in_scope`: a "
+            "treasury file with lines of other agencies; `deployment_wide_only`: a VNPAY, POS "
+            "or COD file (it spans agencies) from a key that is not deployment-wide; nothing is "
+            "stored",
             409: f"{_CLOSED}: the file has a line on it; nothing is stored",
             413: "`payload_too_large`: the file is over the upload limit; `parse_timeout`: "
             "the file was not read within `parse_timeout_seconds`; nothing is stored",
@@ -271,6 +291,7 @@ ROUTES = (
         {
             422: "`validation_failed`: `mapping` → `unknown_field`, `not_string`, `invalid`; "
             "`account` → `invalid`; `body` → `not_object`",
+            403: _ACCOUNT_SCOPE,
         },
         body=SaveBankMapping,
         description="An upload of `bank_csv`/`bank_xlsx` for the account that names neither "
@@ -283,7 +304,7 @@ ROUTES = (
         "The column layout saved for a collection account",
         FINANCE,
         {200: Reply("The saved layout", BankMapping)},
-        {404: "`not_found`: no layout is saved for the account"},
+        {404: "`not_found`: no layout is saved for the account", 403: _ACCOUNT_SCOPE},
     ),
     Route(
         "POST",
@@ -294,7 +315,9 @@ ROUTES = (
         {
             201: Reply(
                 "The new current run. A previous run of the day is superseded (never edited) "
-                "and decisions taken on the same exceptions carry over",
+                "and decisions taken on the same exceptions carry over. A run covers every "
+                "agency; for a key that is not deployment-wide the summary counts only its "
+                "agencies' exceptions and leaves the deployment-wide matched totals at zero",
                 ReconRun,
             )
         },
@@ -315,7 +338,7 @@ ROUTES = (
         "GET",
         f"{RECON}/exceptions",
         list_exceptions,
-        "The exception queue (superseded exceptions left out)",
+        "The exception queue of the caller's agencies (superseded exceptions left out)",
         FINANCE,
         {200: Reply("At most 200 exceptions, by business date, type and id", ReconExceptionList)},
         _BAD_DATE,
@@ -328,7 +351,7 @@ ROUTES = (
         "An exception with its statement lines, for side-by-side review",
         FINANCE,
         {200: Reply("The exception", ReconExceptionDetail)},
-        {404: "`not_found`"},
+        {404: _NOT_FOUND},
     ),
     Route(
         "POST",
@@ -338,7 +361,7 @@ ROUTES = (
         FINANCE,
         {200: Reply("The resolved exception", ReconException)},
         {
-            404: "`not_found`",
+            404: _NOT_FOUND,
             409: f"`invalid_transition`: not `open`; {_CLOSED}",
             422: "`validation_failed`: `resolution` → `invalid_choice`, `reason` → `required`, "
             "`body` → `not_object`",
@@ -354,9 +377,9 @@ ROUTES = (
         {200: Reply("The approved exception", ReconException)},
         {
             403: "`forbidden`: approving needs `finance_approver`",
-            404: "`not_found`",
-            409: "`invalid_transition`: not `resolved`; `cannot_approve_own_resolution`; "
-            f"{_CLOSED}",
+            404: _NOT_FOUND,
+            409: "`invalid_transition`: not `resolved`; `self_approval`: the approver is the "
+            f"person who resolved it (whichever key or console user each used); {_CLOSED}",
         },
     ),
     Route(
@@ -369,7 +392,7 @@ ROUTES = (
         {200: Reply("The exception, open again", ReconException)},
         {
             403: "`forbidden`: rejecting needs `finance_approver`",
-            404: "`not_found`",
+            404: _NOT_FOUND,
             409: f"`invalid_transition`: not `resolved`; {_CLOSED}",
             422: "`validation_failed`: `reason` → `required`, `body` → `not_object`",
         },
@@ -379,11 +402,13 @@ ROUTES = (
         "POST",
         f"{RECON}/days/{{day}}/close",
         close_day,
-        "Close a business day: no file, run, resolution or approval touches it again",
+        "Close a business day for every agency: no file, run, resolution or approval touches "
+        "it again",
         APPROVERS,
         {200: Reply("Closed", DayClosed)},
         {
-            403: "`forbidden`: closing needs `finance_approver`",
+            403: "`forbidden`: closing needs `finance_approver`; `deployment_wide_only`: the "
+            "key is not deployment-wide (a day closes for the whole deployment)",
             409: "`open_exceptions`: exceptions of the current run are open or await approval; "
             "`invalid_transition` (`current`: `not_reconciled`): the day has no run; "
             f"{_CLOSED} already",
@@ -397,7 +422,7 @@ ROUTES = (
         day_report,
         "The day report: per collection account opening balance, credits, debits and closing "
         "balance; matched count and VND; exceptions still open; what reached the State "
-        "Treasury by fee kind",
+        "Treasury by fee kind; only what the caller's agencies own",
         FINANCE,
         {
             200: Reply(

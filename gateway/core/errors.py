@@ -13,7 +13,9 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   └── ParseTimeout                413 parse_timeout                 (reconciliation)
     ├── Unauthenticated                 401 unauthenticated
     ├── Forbidden                       403 forbidden
-    │   └── AgencyNotInScope            403 agency_not_in_scope
+    │   ├── AgencyNotInScope            403 agency_not_in_scope
+    │   ├── AccountNotInScope           403 account_not_in_scope          (reconciliation)
+    │   └── DeploymentWideOnly          403 deployment_wide_only          (reconciliation)
     ├── NotFound                        404 not_found
     ├── Conflict                        409 conflict
     │   ├── IdempotencyKeyReused        409 idempotency_key_reused
@@ -21,7 +23,7 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── DuplicateEvent              409 duplicate_event               (postal operators)
     │   ├── AlreadyAccepted             409 already_accepted              (postal operators)
     │   ├── DuplicateHandover           409 duplicate_handover            (postal handovers)
-    │   ├── SelfApproval                409 cannot_approve_own_resolution (reconciliation)
+    │   ├── SelfApproval                409 self_approval                 (reconciliation)
     │   ├── OpenExceptions              409 open_exceptions               (reconciliation)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
@@ -149,6 +151,19 @@ class AgencyNotInScope(Forbidden):
     title = "The API key is not scoped to this agency"
 
 
+class AccountNotInScope(Forbidden):
+    code = "account_not_in_scope"
+    title = "The statement's account is not a collection account of the caller's agencies"
+
+
+class DeploymentWideOnly(Forbidden):
+    """What concerns every agency at once (a provider's file, closing a day) needs a
+    deployment-wide credential (``all_agencies``)."""
+
+    code = "deployment_wide_only"
+    title = "Only deployment-wide finance staff may do this"
+
+
 class NotFound(GatewayError):
     code = "not_found"
     http_status = 404
@@ -187,7 +202,9 @@ class DuplicateHandover(Conflict):
 
 
 class SelfApproval(Conflict):
-    code = "cannot_approve_own_resolution"
+    """The approver is the person who resolved (compared by person, whichever credential)."""
+
+    code = "self_approval"
     title = "A resolution must be approved by someone else"
 
 

@@ -34,6 +34,7 @@ from gateway.pages.console_auth import (
 from gateway.pages.console_ledger import ledger_entries
 from gateway.services.staff import StaffUser
 from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
+from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
 
 REASON_MAX = 2000
@@ -42,7 +43,7 @@ ACCOUNT_MAX = 34
 
 
 def _actor(user: StaffUser) -> Actor:
-    return Actor(user.id, user.role)
+    return Actor(user.id, user.role, Scope(user.agency_ids, user.all_agencies))
 
 
 def _parse_day(text: str) -> date | None:
@@ -95,7 +96,10 @@ async def _dashboard(
         run = await request.app[RECON_RUNS].current(day)
     except NotFound:
         run = None
-    queue = await request.app[WORKFLOW].list(business_date=day, limit=10_000)
+    scope = _actor(user).scope
+    if run is not None:
+        run = await request.app[WORKFLOW].run_in_scope(run, scope)
+    queue = await request.app[WORKFLOW].list(scope=scope, business_date=day, limit=10_000)
     by_status = Counter(item["status"] for item in queue)
     summary = run["summary"] if run else {}
     exceptions = summary.get("exceptions", {})
@@ -154,7 +158,7 @@ async def day_report(request: web.Request, user: StaffUser) -> web.StreamRespons
     day = _path_day(request)
     fmt = request.match_info["format"]
     try:
-        body, content_type = await request.app[REPORTS].render(day, fmt)
+        body, content_type = await request.app[REPORTS].render(day, fmt, _actor(user).scope)
     except NotFound as exc:
         return page(
             "console_error.html",
@@ -226,7 +230,9 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
     try:
         if form.get("save_mapping") and mapping and account and source in BANK_FORMATS:
             # Validated and saved before the upload: a bad layout is shown, nothing stored.
-            await request.app[IMPORTS].mappings.save(account, parsed_json(mapping), user.id)
+            await request.app[IMPORTS].mappings.save(
+                account, parsed_json(mapping), user.id, _actor(user).scope
+            )
             saved = True
         result = await request.app[IMPORTS].import_file(
             format=source,
@@ -234,6 +240,7 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
             filename=form.upload.filename,
             account=account or None,
             actor=user.id,
+            scope=_actor(user).scope,
             bank_profile=profile or None,
             mapping=mapping or None,
         )
@@ -268,11 +275,14 @@ async def exception_list(request: web.Request, user: StaffUser) -> web.StreamRes
     text = query.get("date", "").strip()
     kind = query.get("type", "")
     state = query.get("status", "")
+    agency = query.get("agency", "").strip()[:32]
     day = _parse_day(text) if text else None
     error = None
     if text and day is None:
         error = "Ngày không hợp lệ (định dạng YYYY-MM-DD); bộ lọc ngày bị bỏ qua."
     items = await request.app[WORKFLOW].list(
+        scope=_actor(user).scope,
+        agency=agency or None,
         business_date=day,
         type=kind if kind in labels.EXCEPTION_TYPES else None,
         status=state if state in labels.EXCEPTION_STATUSES else None,
@@ -287,7 +297,12 @@ async def exception_list(request: web.Request, user: StaffUser) -> web.StreamRes
         items=items,
         total=sum(item["amount"] for item in items),
         truncated=len(items) >= QUEUE_LIMIT,
-        filters={"date": day.isoformat() if day else "", "type": kind, "status": state},
+        filters={
+            "date": day.isoformat() if day else "",
+            "type": kind,
+            "status": state,
+            "agency": agency,
+        },
         labels=labels,
     )
 
@@ -307,7 +322,7 @@ async def _detail(
     resolution: str = "",
     reason: str = "",
 ) -> web.Response:
-    item = await request.app[WORKFLOW].get(request.match_info["exception_id"])
+    item = await request.app[WORKFLOW].get(request.match_info["exception_id"], _actor(user).scope)
     books = request.app[LEDGER]
     try:
         closed = (await request.app[RECON_RUNS].current(date.fromisoformat(item["business_date"])))[

@@ -5,42 +5,11 @@ from __future__ import annotations
 
 from gateway.core.errors import GatewayError, InvalidTransition, ValidationFailed
 
-#: In the order of ``reconciliation.results.ExceptionType`` (the report's order).
-EXCEPTION_TYPES = {
-    "status_mismatch": "Lệch trạng thái",
-    "amount_mismatch": "Lệch số tiền",
-    "date_mismatch": "Lệch ngày",
-    "duplicate": "Trùng lặp",
-    "ambiguous": "Không xác định được",
-    "expected_in_transit": "Đang chuyển",
-    "missing_in_gateway": "Không có trên cổng",
-    "missing_in_bank": "Thiếu trên sao kê ngân hàng",
-    "missing_in_treasury": "Chưa nộp KBNN",
-    "missing_in_vnpay": "Thiếu trên tệp đối soát VNPAY",
-    "missing_in_pos": "Thiếu trên quyết toán POS",
-    "missing_in_cod": "Thiếu trên bảng kê thu hộ",
-}
-
-EXCEPTION_STATUSES = {
-    "open": "Chưa xử lý",
-    "resolved": "Chờ phê duyệt",
-    "approved": "Đã phê duyệt",
-}
-
-RESOLUTIONS = {
-    "manual_match": "Khớp thủ công",
-    "write_off": "Ghi giảm",
-    "refund_requested": "Đề nghị hoàn tiền",
-}
-
-SOURCES = {
-    "gateway": "Cổng thanh toán",
-    "bank": "Ngân hàng",
-    "vnpay": "VNPAY",
-    "pos": "POS",
-    "treasury": "Kho bạc Nhà nước",
-    "cod": "Thu hộ (COD)",
-}
+# The words for reconciliation's codes are shared with its reports (re-exported as they are).
+from reconciliation.labels import EXCEPTION_STATUSES as EXCEPTION_STATUSES
+from reconciliation.labels import EXCEPTION_TYPES as EXCEPTION_TYPES
+from reconciliation.labels import RESOLUTIONS as RESOLUTIONS
+from reconciliation.labels import SOURCES as SOURCES
 
 #: The ``source`` field of an upload: the file's format (keys of ``FORMAT_SOURCES``).
 FORMATS = {
@@ -120,7 +89,13 @@ _FIELD_MESSAGES = {
 }
 
 _CODE_MESSAGES = {
-    "cannot_approve_own_resolution": "Không thể tự phê duyệt xử lý của chính mình.",
+    "self_approval": "Không thể tự phê duyệt xử lý của chính mình (dù đã ghi nhận bằng khóa API "
+    "hay tài khoản khác của cùng một người); cần người khác phê duyệt.",
+    "account_not_in_scope": "Tài khoản của sao kê không phải tài khoản thu của đơn vị anh/chị "
+    "phụ trách; tệp không được nhận.",
+    "agency_not_in_scope": "Tệp có dữ liệu của đơn vị ngoài phạm vi anh/chị phụ trách.",
+    "deployment_wide_only": "Thao tác này liên quan đến mọi đơn vị; chỉ cán bộ tài chính cấp "
+    "tỉnh (toàn bộ đơn vị) được thực hiện.",
     "open_exceptions": "Chưa thể khóa sổ: ngày còn ngoại lệ chưa xử lý hoặc đang chờ phê duyệt.",
     "day_closed": "Ngày này đã khóa sổ; dữ liệu của ngày không thể thay đổi.",
     "forbidden": "Bạn không có quyền thực hiện thao tác này.",

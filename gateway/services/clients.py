@@ -23,20 +23,26 @@ from gateway.core.db.schema import (
     api_client_post_offices,
     api_clients,
 )
-from gateway.core.errors import NotFound, Unauthenticated
+from gateway.core.errors import FieldError, NotFound, Unauthenticated, ValidationFailed
 from gateway.core.ids import Clock
 from gateway.core.roles import Role
+
+#: The roles a credential may hold deployment-wide (``all_agencies``): reconciliation's, and
+#: the administrator's (who may act in every role).
+DEPLOYMENT_WIDE_ROLES = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
 
 
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the client and the agencies its key is scoped to; a
-    ``postal_operator`` also to the post offices whose orders it may see and report on."""
+    ``postal_operator`` also to the post offices whose orders it may see and report on.
+    ``all_agencies``: a deployment-wide finance key (reconciliation sees every agency)."""
 
     client_id: str
     role: Role
     agency_ids: frozenset[int]
     post_office_ids: frozenset[int] = frozenset()
+    all_agencies: bool = False
 
 
 def hash_key(key: str) -> str:
@@ -62,9 +68,12 @@ async def create_client(
     agency_codes: list[str],
     key: str | None = None,
     person: str | None = None,
+    all_agencies: bool = False,
 ) -> tuple[str, str]:
     """Create a client scoped to ``agency_codes``; return ``(client_id, key)``. ``person``
     names the staff member who holds it (shared with their console user, see workflow).
+    ``all_agencies`` makes a finance key deployment-wide (a provincial finance department);
+    only finance and admin roles may have it: a portal or counter key stays per agency.
 
     ``key`` lets sandbox mode use a key fixed by configuration; it must have the key format.
     """
@@ -72,6 +81,10 @@ async def create_client(
     client_id = key_id(key)
     if client_id is None:
         raise ValueError("API key must look like gw_<10 lower-case letters/digits>_<32+ chars>")
+    if all_agencies and role not in DEPLOYMENT_WIDE_ROLES:
+        raise ValidationFailed(
+            [FieldError("all_agencies", "invalid_choice", "only finance and admin keys")]
+        )
     async with db.write() as conn:
         rows = (
             await conn.execute(
@@ -88,6 +101,7 @@ async def create_client(
                 role=role.value,
                 key_hash=hash_key(key),
                 person=person,
+                all_agencies=all_agencies,
                 created_at=clock(),
             )
         )
@@ -107,22 +121,32 @@ async def authenticate(db: Database, key: str) -> Principal:
     async with db.read() as conn:
         row = (
             await conn.execute(
-                select(api_clients.c.key_hash, api_clients.c.role, api_clients.c.revoked_at).where(
-                    api_clients.c.id == client_id
-                )
+                select(
+                    api_clients.c.key_hash,
+                    api_clients.c.role,
+                    api_clients.c.revoked_at,
+                    api_clients.c.all_agencies,
+                ).where(api_clients.c.id == client_id)
             )
         ).first()
         if row is None or row.revoked_at is not None:
             raise Unauthenticated("API key is not valid")
         if not hmac.compare_digest(row.key_hash, hash_key(key)):
             raise Unauthenticated("API key is not valid")
-        agency_ids = await _scope(conn, api_client_agencies.c.agency_id, client_id)
+        if row.all_agencies:  # every agency, those added since the key was made included
+            agency_ids = frozenset((await conn.execute(select(agencies.c.id))).scalars())
+        else:
+            agency_ids = await _scope(conn, api_client_agencies.c.agency_id, client_id)
         role = Role(row.role)
         offices: frozenset[int] = frozenset()
         if role in (Role.POSTAL_OPERATOR, Role.ADMIN):  # other keys skip the third statement
             offices = await _scope(conn, api_client_post_offices.c.post_office_id, client_id)
         return Principal(
-            client_id=client_id, role=role, agency_ids=agency_ids, post_office_ids=offices
+            client_id=client_id,
+            role=role,
+            agency_ids=agency_ids,
+            post_office_ids=offices,
+            all_agencies=bool(row.all_agencies),
         )
 
 

@@ -5,6 +5,9 @@ The demo agency collects into an account at the sandbox bank (fictional BIN 9704
 real banking app can send real money to it). Seeding is idempotent: what exists is kept,
 except that the console passwords (and the post office's key) are renewed at every start,
 so that they can be printed once.
+
+The demo's finance keys and console users are deployment-wide (``all_agencies``): a newcomer
+reconciles every agency they add without re-creating them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from gateway.core.db.schema import agencies, api_clients, staff_users
 from gateway.core.ids import Clock
 from gateway.core.roles import Role
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
-from gateway.services.clients import create_client, key_id
+from gateway.services.clients import DEPLOYMENT_WIDE_ROLES, create_client, key_id
 from gateway.services.postal import offices
 from gateway.services.staff import StaffService, hash_password
 from gateway.services.terminals import TerminalService
@@ -142,9 +145,10 @@ class DemoSeeder:
         """The demo key of ``role``: the configured one (created if missing), else a new one."""
         code = self.settings.demo.agency_code
         name = f"Demo {role.value}"
+        wide = role in DEPLOYMENT_WIDE_ROLES
         if configured is None:
             _, key = await create_client(
-                self.db, self.clock, name=name, role=role, agency_codes=[code]
+                self.db, self.clock, name=name, role=role, agency_codes=[code], all_agencies=wide
             )
             return key
         key = configured.get_secret_value()
@@ -154,8 +158,21 @@ class DemoSeeder:
             ).first()
         if exists is None:
             await create_client(
-                self.db, self.clock, name=name, role=role, agency_codes=[code], key=key
+                self.db,
+                self.clock,
+                name=name,
+                role=role,
+                agency_codes=[code],
+                key=key,
+                all_agencies=wide,
             )
+        elif wide:  # a demo database from before agency scope
+            async with self.db.write() as conn:
+                await conn.execute(
+                    update(api_clients)
+                    .where(api_clients.c.id == key_id(key))
+                    .values(all_agencies=True)
+                )
         return key
 
     async def _console_user(
@@ -165,12 +182,13 @@ class DemoSeeder:
         password can be printed (a sandbox convenience; production users are made with
         ``gateway users create``)."""
         password = secrets.token_urlsafe(12)
+        wide = role in DEPLOYMENT_WIDE_ROLES
         if await self.staff.has_user(username):
             async with self.db.write() as conn:
                 await conn.execute(
                     update(staff_users)
                     .where(staff_users.c.username == username)
-                    .values(password_hash=hash_password(password))
+                    .values(password_hash=hash_password(password), all_agencies=wide)
                 )
         else:
             await self.staff.create_user(
@@ -179,6 +197,7 @@ class DemoSeeder:
                 role=role,
                 password=password,
                 agency_codes=agency_codes,
+                all_agencies=wide,
             )
         return password
 

@@ -22,6 +22,7 @@ from gateway.core.db.schema import agencies, staff_sessions, staff_user_agencies
 from gateway.core.errors import Conflict, FieldError, Unauthenticated, ValidationFailed
 from gateway.core.ids import Clock, new_id
 from gateway.core.roles import Role
+from gateway.services.clients import DEPLOYMENT_WIDE_ROLES
 
 SESSION_LIFETIME = timedelta(hours=8)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -36,6 +37,7 @@ class StaffUser:
     role: Role
     agency_ids: frozenset[int]
     csrf_token: str = ""
+    all_agencies: bool = False  # deployment-wide finance staff (see clients.create_client)
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -77,6 +79,7 @@ class StaffService:
         password: str,
         agency_codes: list[str],
         person: str | None = None,
+        all_agencies: bool = False,
     ) -> str:
         errors = []
         if not _USERNAME.match(username):
@@ -85,6 +88,10 @@ class StaffService:
             errors.append(FieldError("password", "too_short", "at least 12 characters"))
         if role not in (Role.FINANCE, Role.FINANCE_APPROVER, Role.POSTAL_OPERATOR, Role.ADMIN):
             errors.append(FieldError("role", "invalid_choice", "not a staff role"))
+        if all_agencies and role not in DEPLOYMENT_WIDE_ROLES:
+            errors.append(
+                FieldError("all_agencies", "invalid_choice", "only finance and admin users")
+            )
         if errors:
             raise ValidationFailed(errors)
         user_id = new_id("usr")
@@ -110,6 +117,7 @@ class StaffService:
                         display_name=display_name,
                         role=role.value,
                         person=person,
+                        all_agencies=all_agencies,
                         password_hash=hash_password(password),
                         created_at=self.clock(),
                     )
@@ -161,7 +169,9 @@ class StaffService:
             scope = (
                 (
                     await conn.execute(
-                        select(staff_user_agencies.c.agency_id).where(
+                        select(agencies.c.id)  # deployment-wide: every agency, new ones too
+                        if row.all_agencies
+                        else select(staff_user_agencies.c.agency_id).where(
                             staff_user_agencies.c.user_id == row.id
                         )
                     )
@@ -176,6 +186,7 @@ class StaffService:
             role=Role(row.role),
             agency_ids=frozenset(scope),
             csrf_token=row.csrf_token,
+            all_agencies=bool(row.all_agencies),
         )
 
     async def logout(self, token: str) -> None:

@@ -368,3 +368,35 @@ def test_recon_import_of_an_export_whose_header_does_not_fit_names_the_missing_c
         assert "line 0: missing_column:" in captured.out
         assert "'Số bút toán'" in captured.out and "'Mô tả'" in captured.out
         assert "Traceback" not in captured.err
+
+
+async def _close_a_day(config: Path, key: str) -> tuple[int, str]:
+    """Serve the CLI's database and try to close a day that has not been reconciled."""
+    app = create_app(load_settings(config, environ={}), background=False)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post(
+            "/v1/reconciliation/days/2026-11-22/close",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        return response.status, (await response.json(content_type=None))["code"]
+
+
+def test_a_deployment_wide_finance_key_is_explicit(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--all-agencies`` makes a finance key deployment-wide; no agency is not all agencies."""
+    assert run(config, *AGENCY) == 0
+    assert run(config, "clients", "create", "--role", "finance_approver") == 1
+    assert run(config, "clients", "create", "--role", "portal", "--all-agencies") == 1
+    capsys.readouterr()
+    keys = {}
+    for scope in (["--agency", "HCM"], ["--all-agencies"]):
+        assert run(config, "clients", "create", "--role", "finance_approver", *scope) == 0
+        out = capsys.readouterr().out
+        [keys[scope[0]]] = [word for word in out.split() if API_KEY_FORMAT.match(word)]
+    # A day closes for every agency: only the deployment-wide key gets as far as the day.
+    assert asyncio.run(_close_a_day(config, keys["--agency"])) == (403, "deployment_wide_only")
+    assert asyncio.run(_close_a_day(config, keys["--all-agencies"])) == (
+        409,
+        "invalid_transition",
+    )

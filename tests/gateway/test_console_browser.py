@@ -95,6 +95,7 @@ async def console_day(
             role=role,
             password=PASSWORD,
             agency_codes=["HCM"],
+            all_agencies=role is Role.FINANCE_APPROVER,  # they close the day: deployment-wide
         )
     bank = await start_sandbox_bank(aiohttp_server, gateway)
     payment = await gateway.create_payment()
@@ -203,7 +204,8 @@ async def test_a_reconciliation_day_from_upload_to_close_with_maker_checker(
     await page.get_by_role("button", name="Ghi nhận xử lý").click()
     await page.get_by_role("button", name="Phê duyệt").click()
     await expect(page.get_by_test_id("error")).to_have_text(
-        "Không thể tự phê duyệt xử lý của chính mình."
+        "Không thể tự phê duyệt xử lý của chính mình (dù đã ghi nhận bằng khóa API hay tài "
+        "khoản khác của cùng một người); cần người khác phê duyệt."
     )
     await expect(page.get_by_test_id("exception-status")).to_have_text("Chờ phê duyệt")
 

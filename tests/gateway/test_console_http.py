@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from conftest import FixedClock, Gateway, make_settings, seed
 from sqlalchemy import func, select
-from tests_support import StaffSession, post_login, seed_recon_run, staff_login
+from tests_support import StaffSession, camt053, post_login, seed_recon_run, staff_login
 
 from gateway.app import create_app
 from gateway.core.db.schema import (
@@ -35,6 +35,7 @@ USERS = {
     "phophong": Role.FINANCE_APPROVER,
     "buudien": Role.POSTAL_OPERATOR,
 }
+DEPLOYMENT_WIDE = "truongphong"
 
 
 @pytest.fixture
@@ -50,45 +51,13 @@ async def console(aiohttp_client: Any, database_url: str, clock: FixedClock) -> 
             role=role,
             password=PASSWORD,
             agency_codes=["HCM"],
+            all_agencies=username == DEPLOYMENT_WIDE,  # the one who closes days
         )
     return gateway
 
 
 async def login(gateway: Gateway, username: str, password: str = PASSWORD) -> StaffSession:
     return await staff_login(gateway.client, username, password, "/console")
-
-
-def camt053(
-    entries: list[tuple[str, str, str]],
-    *,
-    day: date = DAY,
-    opening: int = 10_000_000,
-    closing: int | None = None,
-    account: str = "0011001234567",
-) -> bytes:
-    """A camt.053.001.08 end-of-day statement. ``entries``: (amount as written, CRDT/DBIT,
-    remittance text); ``closing`` defaults to the one that ties."""
-    if closing is None:
-        closing = opening + sum(
-            int(amount) * (1 if side == "CRDT" else -1) for amount, side, _ in entries
-        )
-    rows = "".join(
-        f"""<Ntry><NtryRef>{n}</NtryRef><Amt Ccy="VND">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>
-<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>
-<AcctSvcrRef>FT{day:%y%m%d}{n:05d}</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd>
-<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
-<RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"""
-        for n, (amount, side, text) in enumerate(entries, 1)
-    )
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
-<BkToCstmrStmt><GrpHdr><MsgId>STMT{day:%Y%m%d}</MsgId><CreDtTm>{day}T23:59:00+07:00</CreDtTm></GrpHdr>
-<Stmt><Id>STMT{day:%Y%m%d}-1</Id><CreDtTm>{day}T23:59:00+07:00</CreDtTm>
-<FrToDt><FrDtTm>{day}T00:00:00+07:00</FrDtTm><ToDtTm>{day}T23:59:59+07:00</ToDtTm></FrToDt>
-<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>VND</Ccy></Acct>
-<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">{opening}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
-<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">{closing}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
-{rows}</Stmt></BkToCstmrStmt></Document>""".encode()
 
 
 async def submit(gateway: Gateway, session: StaffSession, path: str, **fields: str) -> Any:

@@ -828,7 +828,7 @@ async def test_reconciliation_workflow_responses_match_their_schemas(gateway: Ga
     status, problem = await recon(
         gateway, document, "post", approve, "approver", exception_id=unknown["id"]
     )
-    assert (status, problem["code"]) == (409, "cannot_approve_own_resolution")
+    assert (status, problem["code"]) == (409, "self_approval")
     status, _ = await recon(
         gateway, document, "post", approve, "approver2", exception_id=unknown["id"]
     )

@@ -21,6 +21,13 @@ ADDED = [
     "PUT /v1/reconciliation/bank-mappings/{account}",
 ]
 
+#: Error codes renamed since (each noted in docs/api.md): the old entry → the new one.
+RENAMED = {
+    "POST /v1/reconciliation/exceptions/{exception_id}/approve 409: "
+    "cannot_approve_own_resolution": "POST /v1/reconciliation/exceptions/{exception_id}/approve "
+    "409: self_approval",
+}
+
 
 def test_the_generated_document_serves_the_same_operations_and_the_noted_additions() -> None:
     now = shape(document())["operations"]
@@ -31,5 +38,5 @@ def test_the_generated_document_serves_the_same_operations_and_the_noted_additio
 def test_no_parameter_field_or_error_code_of_the_hand_written_document_is_lost() -> None:
     now = shape(document())
     for part in ("parameters", "fields", "errors"):
-        lost = sorted(set(BEFORE[part]) - set(now[part]))
+        lost = sorted({RENAMED.get(item, item) for item in BEFORE[part]} - set(now[part]))
         assert lost == [], f"{part} no longer documented: {lost}"

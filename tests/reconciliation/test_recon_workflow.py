@@ -15,6 +15,7 @@ from gateway.core.errors import Forbidden, InvalidTransition, SelfApproval, Vali
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, STAFF, WORKFLOW
 from gateway.services.clients import create_client
+from reconciliation.scope import EVERYWHERE
 from reconciliation.workflow import Actor
 
 DAY = date(2026, 11, 21)
@@ -63,7 +64,7 @@ async def test_nobody_approves_their_own_resolution(gateway: Gateway) -> None:
         gateway, first, who="approver", resolution="manual_match", reason="Khớp với sao kê ngày sau"
     )
     status, problem = await _post(gateway, f"/exceptions/{first}/approve", "approver")
-    assert (status, problem["code"]) == (409, "cannot_approve_own_resolution")
+    assert (status, problem["code"]) == (409, "self_approval")
     status, _ = await _post(gateway, f"/exceptions/{first}/approve", "approver2")
     assert status == 200
 
@@ -148,12 +149,12 @@ async def test_a_checker_rejects_a_resolution_and_the_exception_is_open_again(
     """Maker-checker, the other answer: the service (no HTTP route yet) reopens the exception,
     clears the resolution and keeps the rejection in the audit log."""
     workflow = gateway.client.app[WORKFLOW]
-    checker = Actor("usr_checker", Role.FINANCE_APPROVER)
+    checker = Actor("usr_checker", Role.FINANCE_APPROVER, EVERYWHERE)
     [first, _] = await seed_recon_run(gateway, DAY)
     await _resolve(gateway, first, reason="Phí ngân hàng thu nhầm")
 
     with pytest.raises(Forbidden):
-        await workflow.reject(Actor("usr_maker2", Role.FINANCE), first, "Không đúng")
+        await workflow.reject(Actor("usr_maker2", Role.FINANCE, EVERYWHERE), first, "Không đúng")
     with pytest.raises(ValidationFailed):
         await workflow.reject(checker, first, "  ")
     rejected = await workflow.reject(checker, first, "Chưa có chứng từ của ngân hàng")
@@ -240,6 +241,8 @@ async def test_one_person_cannot_approve_with_their_console_user_what_they_resol
     )
     assert response.status == 200
     with pytest.raises(SelfApproval):
-        await app[WORKFLOW].approve(Actor(lan_user, Role.FINANCE_APPROVER), first)
-    approved = await app[WORKFLOW].approve(Actor(minh_user, Role.FINANCE_APPROVER), first)
+        await app[WORKFLOW].approve(Actor(lan_user, Role.FINANCE_APPROVER, EVERYWHERE), first)
+    approved = await app[WORKFLOW].approve(
+        Actor(minh_user, Role.FINANCE_APPROVER, EVERYWHERE), first
+    )
     assert approved["status"] == "approved"

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from gateway.core.db.types import UTCDateTime
@@ -69,6 +70,9 @@ api_clients = Table(
     #: The staff member holding the key, shared with their console user: maker ≠ checker is
     #: decided per person, whichever credential each used. ``None``: the key is its own person.
     Column("person", String(64)),
+    #: Deployment-wide (a provincial finance department): every agency, present and future.
+    #: Explicit, so that an empty ``api_client_agencies`` never means "all".
+    Column("all_agencies", Boolean, nullable=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
 )
@@ -385,6 +389,10 @@ recon_exceptions = Table(
     Column("candidates", JSON, nullable=False),
     #: Identifies "the same exception" across re-runs, so a decision carries over.
     Column("fingerprint", String(64), nullable=False),
+    #: The agency the difference belongs to (the ledger side's payment, else the statement
+    #: line's collection account or treasury agency code); ``None`` when no single agency is
+    #: found: then only deployment-wide staff see it.
+    Column("agency_id", ForeignKey("agencies.id")),
     Column("resolution", String(24)),  # manual_match | write_off | refund_requested
     Column("resolution_reason", Text),
     Column("resolved_by", String(64)),
@@ -429,6 +437,7 @@ staff_users = Table(
     Column("role", String(32), nullable=False),
     Column("password_hash", String(255), nullable=False),  # scrypt, with its parameters
     Column("person", String(64)),  # as api_clients.person
+    Column("all_agencies", Boolean, nullable=False, server_default=false()),  # as api_clients
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime),
 )

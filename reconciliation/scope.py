@@ -1,0 +1,204 @@
+"""Agency scope of finance staff: which agencies' statements, exceptions and reports a key or
+a console user may see and act on.
+
+- A credential is scoped to a list of agencies, or is **deployment-wide** (``all_agencies``,
+  a provincial finance department). An empty list means no agency, never all of them.
+- Each exception belongs to the agency of its ledger side (the payment behind its keys), or
+  else of its statement lines (the collection account's owner, or a treasury line's agency
+  code); an exception with no single agency has ``agency_id`` ``None`` and only
+  deployment-wide staff see it.
+- A bank statement is imported only by staff of the agency owning its collection account; a
+  treasury file only if every line's agency is in scope; a provider (VNPAY, POS) or COD file
+  concerns several agencies at once and needs a deployment-wide credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.core.db.schema import (
+    agencies,
+    attempts,
+    payments,
+    postal_orders,
+    recon_exceptions,
+    refunds,
+    statement_lines,
+)
+from gateway.core.errors import AccountNotInScope, AgencyNotInScope, DeploymentWideOnly
+from reconciliation.model import Source
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The agencies (database ids) a caller acts for, or all of them."""
+
+    agency_ids: frozenset[int] = frozenset()
+    all_agencies: bool = False
+
+    def covers(self, agency_id: int | None) -> bool:
+        """Whether an item of ``agency_id`` (``None``: no single agency) is visible."""
+        return self.all_agencies or (agency_id is not None and agency_id in self.agency_ids)
+
+    def clause(self, column: Any) -> ColumnElement[bool]:
+        """A WHERE clause keeping the rows whose agency ``column`` is in scope."""
+        if self.all_agencies:
+            return true()
+        return column.in_(sorted(self.agency_ids))  # type: ignore[no-any-return]
+
+
+EVERYWHERE = Scope(all_agencies=True)
+
+
+def with_agency(statement: Select[Any]) -> Select[Any]:
+    """``statement`` (on ``recon_exceptions``) with the exception's agency code as ``agency``
+    (a scalar subquery rather than an outer join, which PostgreSQL cannot lock FOR UPDATE)."""
+    code = select(agencies.c.code).where(agencies.c.id == recon_exceptions.c.agency_id)
+    return statement.add_columns(code.scalar_subquery().label("agency"))
+
+
+def require_deployment_wide(scope: Scope, what: str) -> None:
+    if not scope.all_agencies:
+        raise DeploymentWideOnly(f"{what} concerns every agency: it needs a deployment-wide role")
+
+
+# -- an exception's agency -----------------------------------------------------------------
+
+
+async def exception_agencies(
+    conn: AsyncConnection, items: Sequence[tuple[Sequence[str], Sequence[int]]]
+) -> list[int | None]:
+    """The agency of each exception, given as (ledger keys, statement line ids): the one agency
+    of its ledger side, else the one agency of its statement lines, else ``None`` (none found,
+    or several)."""
+    by_key = await _key_agencies(conn, {key for keys, _ in items for key in keys})
+    by_line = await line_agencies(conn, {line for _, lines in items for line in lines})
+    owners: list[int | None] = []
+    for keys, lines in items:
+        found = {by_key.get(key) for key in keys} - {None}
+        if not found:
+            found = {by_line.get(line) for line in lines} - {None}
+        owners.append(found.pop() if len(found) == 1 else None)
+    return owners
+
+
+async def _key_agencies(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, int]:
+    """Ledger keys (``payment:…``, ``attempt:…``, ``item:<payment>:<n>``, ``refund:…``,
+    ``postal:…``, see :mod:`reconciliation.ledger`) → the agency of the payment or order."""
+    wanted: dict[str, dict[str, list[str]]] = {}
+    for key in keys:
+        kind, _, rest = key.partition(":")
+        row_id = rest.split(":", 1)[0] if kind == "item" else rest
+        wanted.setdefault(kind, {}).setdefault(row_id, []).append(key)
+    queries: dict[str, Any] = {
+        "payment": select(payments.c.id, payments.c.agency_id),
+        "item": select(payments.c.id, payments.c.agency_id),
+        "attempt": select(attempts.c.id, payments.c.agency_id).join(
+            payments, payments.c.id == attempts.c.payment_id
+        ),
+        "refund": select(refunds.c.id, payments.c.agency_id).join(
+            payments, payments.c.id == refunds.c.payment_id
+        ),
+        "postal": select(postal_orders.c.id, postal_orders.c.agency_id),
+    }
+    found: dict[str, int] = {}
+    for kind, ids in wanted.items():
+        query = queries.get(kind)
+        if query is None:
+            continue
+        id_column = query.selected_columns[0]
+        for row_id, agency_id in await conn.execute(query.where(id_column.in_(sorted(ids)))):
+            for key in ids[row_id]:
+                found[key] = agency_id
+    return found
+
+
+async def line_agencies(conn: AsyncConnection, line_ids: Iterable[int]) -> dict[int, int]:
+    """Statement line ids → the agency named by the line's treasury agency code, else the
+    agency owning the line's collection account."""
+    ids = sorted(line_ids)
+    if not ids:
+        return {}
+    rows = (
+        await conn.execute(
+            select(
+                statement_lines.c.id, statement_lines.c.account, statement_lines.c.agency_code
+            ).where(statement_lines.c.id.in_(ids))
+        )
+    ).all()
+    by_account, by_code = await _agency_maps(
+        conn, {r.account for r in rows if r.account}, {r.agency_code for r in rows if r.agency_code}
+    )
+    found: dict[int, int] = {}
+    for row in rows:
+        owner = by_code.get(row.agency_code or "") or by_account.get(row.account or "")
+        if owner is not None:
+            found[row.id] = owner
+    return found
+
+
+async def _agency_maps(
+    conn: AsyncConnection, accounts: set[str], codes: set[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(collection account number → agency id, agency code → agency id) for those asked."""
+    by_account: dict[str, int] = {}
+    by_code: dict[str, int] = {}
+    if accounts:
+        rows = await conn.execute(
+            select(agencies.c.account_number, agencies.c.id).where(
+                agencies.c.account_number.in_(sorted(accounts))
+            )
+        )
+        by_account = {number: agency_id for number, agency_id in rows}
+    if codes:
+        rows = await conn.execute(
+            select(agencies.c.code, agencies.c.id).where(agencies.c.code.in_(sorted(codes)))
+        )
+        by_code = {code: agency_id for code, agency_id in rows}
+    return by_account, by_code
+
+
+# -- imports ---------------------------------------------------------------------------------
+
+
+async def require_import_scope(
+    conn: AsyncConnection,
+    scope: Scope,
+    source: Source,
+    accounts: set[str],
+    agency_codes: set[str | None],
+    *,
+    accepted: bool,
+) -> None:
+    """Refuse a statement the caller's agencies do not own (nothing is stored).
+
+    ``accounts``: every collection account the file names (its header, its lines, the upload
+    form); ``agency_codes``: a treasury file's line agencies; ``accepted``: whether its lines
+    would be used (a file that could not be read is quarantined with what is known of it)."""
+    if scope.all_agencies:
+        return
+    if source is Source.BANK:
+        if not accounts:
+            if accepted:
+                raise AccountNotInScope("name the statement's account: it decides the agency")
+            return
+        by_account, _ = await _agency_maps(conn, accounts, set())
+        outside = sorted(a for a in accounts if not scope.covers(by_account.get(a)))
+        if outside:
+            raise AccountNotInScope(
+                f"account {', '.join(outside)} is not a collection account of your agencies"
+            )
+    elif source is Source.TREASURY:
+        codes = {code for code in agency_codes if code}
+        _, by_code = await _agency_maps(conn, set(), codes)
+        if (None in agency_codes and accepted) or any(
+            not scope.covers(by_code.get(code)) for code in codes
+        ):
+            raise AgencyNotInScope("the treasury file has lines of agencies outside your scope")
+    else:
+        require_deployment_wide(scope, f"a {source.value} file")
