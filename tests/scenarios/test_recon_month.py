@@ -1,0 +1,627 @@
+"""A month in the life of reconciliation (issue 10), on SQLite and on PostgreSQL.
+
+30 business days, 3 agencies. Every day citizens pay through VietQR (a bank credit notice),
+VNPAY (an IPN) and POS (the sandbox card cloud calling back); every next morning the
+counterparts' files arrive — camt.053 from two collection banks, a CSV export (read with a
+mapping) from the third, VNPAY's day file, the acquirer's POS settlement and the treasury's
+records — some of them a day late, uploaded twice or overlapping an intraday export, with the
+discrepancies :mod:`month_plan` injects from a seeded ``random.Random``. Finance staff run and
+re-run the days, one person (Lan) resolves, another (Minh) approves or rejects, and each day
+is closed three mornings later.
+
+Everything goes through the services the app and the CLI share (``build_services``, reached
+as the app's ``SERVICES``): payments, callbacks, imports, runs, the workflow and the report.
+At the end the scenario states, per day, the exact set of exceptions (type, ledger lines,
+statement lines, amount) the plan injected; that every decision survived every re-run; that
+no line is an exception on two days; and that each closed day's report ties to the
+statements. Every failure names the day, the line and what was expected against what was
+found; all of them are listed at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from typing import Any
+from urllib.parse import urlencode
+
+from conftest import AGENCY_BIN, BANK_SECRET, POS_MERCHANT, VNPAY_TMN, Channels
+from month_plan import (
+    AGENCIES,
+    BANK_CSV_MAPPING,
+    AgencyPlan,
+    CardSale,
+    ExpectedException,
+    Key,
+    LineToken,
+    MonthPlan,
+    PlannedPayment,
+    acquirer_credits,
+    bank_csv,
+    expected_exceptions,
+    make_plan,
+    pos_settlement,
+    unknown_ref,
+    unknown_text,
+)
+from sqlalchemy import select
+from tests_support import vnpay_ipn
+
+from gateway.core.db.schema import audit_log, statement_lines
+from gateway.core.roles import Role
+from gateway.keys import SERVICES
+from gateway.models.requests import CreateAttempt, CreatePayment
+from gateway.services.agencies import NewAgency, add_agency
+from gateway.services.clients import Principal, create_client
+from gateway.services.wiring import Services
+from providers.payment.vietqr import notice as wire
+from providers.sandbox.pos import BACKGROUND
+from providers.sandbox.statements import (
+    ICT,
+    Discrepancies,
+    PaidPayment,
+    camt053,
+    treasury_csv,
+    vietqr_transfer_text,
+    vnpay_batch_text,
+    vnpay_day_file,
+)
+from reconciliation import parsers
+from reconciliation.bank_layouts import bank_layout
+from reconciliation.workflow import Actor
+
+OPENING_BALANCE = 50_000_000
+TIME_LIMIT_SECONDS = 60
+RESOLUTIONS = {
+    "missing_in_gateway": ("refund_requested", "Người nộp chuyển nhầm, đề nghị ngân hàng hoàn trả"),
+    "amount_mismatch": ("manual_match", "Đã đối chiếu chứng từ, chênh lệch do ngân hàng ghi sai"),
+}
+WRITE_OFF = ("write_off", "Đối tác xác nhận không có giao dịch, ghi nhận chênh lệch")
+
+Identity = tuple[str, str, tuple[str, ...], tuple[int, ...]]
+
+
+def _identity(item: dict[str, Any]) -> Identity:
+    """What makes an exception the same one across runs: source, type, its lines."""
+    return (
+        item["source"],
+        item["type"],
+        tuple(sorted(item["internal_keys"])),
+        tuple(sorted(item["line_ids"])),
+    )
+
+
+@dataclass
+class Month:
+    """The scenario's state: the gateway's services, who is who, and what happened."""
+
+    channels: Channels
+    services: Services
+    plan: MonthPlan
+    portal: Principal
+    maker: Actor
+    checker: Actor
+    paid: dict[str, PaidPayment] = field(default_factory=dict)  # plan key → as paid
+    sales: dict[str, CardSale] = field(default_factory=dict)
+    payment_ids: dict[str, str] = field(default_factory=dict)  # plan key → payment id
+    attempt_ids: dict[str, str] = field(default_factory=dict)  # plan key → attempt id
+    opening: dict[str, int] = field(default_factory=dict)  # account → today's opening
+    #: The end-of-day bank statement of each (account, day), as uploaded.
+    statements: dict[tuple[str, date], tuple[str, bytes]] = field(default_factory=dict)
+    pending_files: dict[date, list[tuple[str, str, str | None, bytes]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    #: (day, identity) → the decision taken on it: resolution, reason, maker, checker.
+    decisions: dict[tuple[date, Identity], dict[str, Any]] = field(default_factory=dict)
+    closed: set[date] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+    # -- the clock ----------------------------------------------------------------------
+
+    def at(self, day: date, hour: int, minute: int = 0) -> None:
+        local = datetime.combine(day, clock_time(hour), ICT) + timedelta(minutes=minute)
+        self.channels.clock.now = local.astimezone(UTC)
+
+    # -- paying ---------------------------------------------------------------------------
+
+    async def pay(self, payment: PlannedPayment) -> None:
+        self.at(payment.day, 8, payment.minute)
+        request = CreatePayment.model_validate(
+            {
+                "agency_code": payment.agency.code,
+                "dossier_code": f"000.00.12.H29-{payment.key}",
+                "procedure_code": "1.001234",
+                "procedure_name": "Cấp đổi giấy phép lái xe",
+                "payer": {"name": "Nguyễn Văn An", "phone": "0912345678"},
+                "items": [
+                    {"kind": kind, "description": f"Khoản {kind}", "amount": amount}
+                    for kind, amount in payment.items
+                ],
+            }
+        )
+        async with self.services.database.write() as conn:
+            view = await self.services.payments.create(conn, self.portal, request)
+        self.payment_ids[payment.key] = view["id"]
+        if payment.channel == "vietqr":
+            reference, txn = view["reference"], payment.bank_ref
+            await self._transfer(payment, reference)
+        elif payment.channel == "vnpay":
+            attempt = await self._attempt(view["id"], CreateAttempt(method="vnpay"))
+            txn = f"{14000000 + len(self.paid):08d}"
+            params = vnpay_ipn(attempt, vnp_TransactionNo=txn)
+            answer = await self.services.callbacks.vnpay_ipn(params, urlencode(params))
+            assert answer.rsp_code == "00", (payment.key, answer)
+            reference = attempt["provider_reference"]
+        else:
+            attempt = await self._attempt(
+                view["id"], CreateAttempt(method="pos", terminal_id=payment.agency.terminal)
+            )
+            await self.channels.pos.app[BACKGROUND].wait()  # the card, then the callback
+            done = await self.services.attempts.get(self.portal, view["id"], attempt["id"])
+            assert done["status"] == "succeeded", (payment.key, done)
+            reference, txn = done["provider_reference"], done["provider_transaction_id"]
+            self.sales[payment.key] = CardSale(
+                payment.agency.terminal,
+                txn,
+                done["details"]["approval_code"],
+                done["details"]["masked_pan"],
+                payment.amount,
+                self.channels.clock().astimezone(ICT).strftime("%d/%m/%Y %H:%M:%S"),
+            )
+        if payment.channel != "vietqr":
+            self.attempt_ids[payment.key] = attempt["id"]
+        self.paid[payment.key] = PaidPayment(
+            reference=reference,
+            amount=payment.amount,
+            paid_at=self.channels.clock(),
+            channel=payment.channel,
+            provider_txn_id=txn,
+            agency_code=payment.agency.code,
+            fee_lines=payment.items,
+            account_number=payment.agency.account,
+        )
+
+    async def _transfer(self, payment: PlannedPayment, reference: str) -> None:
+        """The collection bank's signed credit notice of the citizen's VietQR transfer."""
+        body = json.dumps(
+            wire.CreditNotice(
+                transaction_id=payment.bank_ref,
+                bin=AGENCY_BIN,
+                account_number=payment.agency.account,
+                amount=payment.amount,
+                description=f"MBVCB.{payment.bank_ref[-8:]}.{reference}.nop phi",
+                booked_at=self.channels.clock(),
+            ).to_json()
+        ).encode()
+        stamp = int(self.channels.clock().timestamp())
+        headers = {
+            wire.TIMESTAMP_HEADER: str(stamp),
+            wire.SIGNATURE_HEADER: wire.sign(BANK_SECRET.encode(), stamp, body),
+        }
+        result = await self.services.bank_credits.receive("testbank", headers, body)
+        assert result.outcome == "applied", (payment.key, result)
+
+    async def _attempt(self, payment_id: str, request: CreateAttempt) -> dict[str, Any]:
+        async with self.services.database.write() as conn:
+            attempt_id = await self.services.attempts.begin(conn, self.portal, payment_id, request)
+        return await self.services.attempts.start(attempt_id, "127.0.0.1")
+
+    # -- the counterparts' files ----------------------------------------------------------
+
+    def write_files(self, day: date) -> None:
+        """Every file about ``day``, due the next morning (a late one, the morning after)."""
+        day_plan = self.plan.day(day)
+        paid = list(self.paid.values())
+        for agency in AGENCIES:
+            self._bank_statement(agency, day, paid)
+        on_time, late = day + timedelta(days=1), day + timedelta(days=2)
+        vnpay = vnpay_day_file(
+            paid,
+            day,
+            tmn_code=VNPAY_TMN,
+            problems=Discrepancies(drop=self._refs(day_plan.vnpay_drop)),
+        )
+        sales = [
+            sale
+            for key, sale in self.sales.items()
+            if self.paid[key].business_day == day and key not in day_plan.pos_drop
+        ]
+        for fmt, data in (
+            ("vnpay_day", vnpay),
+            ("treasury_csv", treasury_csv(paid, day)),
+            ("pos_settlement", pos_settlement(POS_MERCHANT, day, sales)),
+        ):
+            due = late if fmt in day_plan.late else on_time
+            self.pending_files[due].append((fmt, f"{fmt}_{day}", None, data))
+            if fmt in day_plan.uploaded_twice:
+                self.pending_files[due].append((fmt, f"{fmt}_{day}_lan2", None, data))
+
+    def _refs(self, keys: set[str]) -> frozenset[str]:
+        return frozenset(self.paid[key].reference for key in keys)
+
+    def _bank_statement(self, agency: AgencyPlan, day: date, paid: list[PaidPayment]) -> None:
+        day_plan = self.plan.day(day)
+        unknowns = (
+            *acquirer_credits(self.plan, day, agency),
+            *day_plan.unknown_credits.get(agency.code, ()),
+        )
+        problems = Discrepancies(
+            drop=self._refs(day_plan.bank_drop),
+            amount_delta={self.paid[k].reference: d for k, d in day_plan.bank_delta.items()},
+            unknown_credits=unknowns,
+        )
+        opening = self.opening.get(agency.account, OPENING_BALANCE)
+        due = self.pending_files[day + timedelta(days=1)]
+        if agency.bank_format == "camt053":
+            if agency.code in day_plan.intraday:  # the 08:30 export: the first transfer only
+                early = [
+                    p
+                    for p in paid
+                    if p.channel == "vietqr"
+                    and p.business_day == day
+                    and p.paid_at.astimezone(ICT).time() < clock_time(8, 30)
+                ]
+                intraday = camt053(
+                    agency.account,
+                    early,
+                    day,
+                    opening,
+                    tmn_code=VNPAY_TMN,
+                    problems=Discrepancies(drop=problems.drop, amount_delta=problems.amount_delta),
+                )
+                due.append(("camt053", f"intraday_{agency.code}_{day}", agency.account, intraday))
+            data = camt053(
+                agency.account, paid, day, opening, tmn_code=VNPAY_TMN, problems=problems
+            )
+            parsed = parsers.parse("camt053", data)
+        else:
+            data = bank_csv(agency.account, day, _csv_entries(agency, day, paid, problems))
+            parsed = parsers.parse("bank_csv", data, mapping=_mapping())
+        self.opening[agency.account] = opening + sum(line.amount for line in parsed.lines)
+        self.statements[(agency.account, day)] = (agency.bank_format, data)
+        due.append((agency.bank_format, f"saoke_{agency.code}_{day}", agency.account, data))
+
+    async def import_due(self, morning: date) -> None:
+        for fmt, name, account, data in self.pending_files.pop(morning, []):
+            try:
+                view = await self.services.imports.import_file(
+                    format=fmt,
+                    data=data,
+                    filename=name,
+                    account=account,
+                    actor=self.maker.id,
+                    mapping=json.dumps(BANK_CSV_MAPPING) if fmt == "bank_csv" else None,
+                )
+            except Exception as exc:  # noqa: BLE001 - a refusal is a finding, the month goes on
+                self.problems.append(f"{morning}: import of {name} failed: {exc!r}")
+                continue
+            if view["status"] != "accepted":
+                self.problems.append(
+                    f"{morning}: {name} was {view['status']}: {view['reason']} "
+                    f"{view['row_errors'][:3]}"
+                )
+
+    # -- finance staff --------------------------------------------------------------------
+
+    async def run(self, day: date) -> None:
+        if day not in self.plan_days or day in self.closed:
+            return
+        try:
+            await self.services.recon_runs.run(self.maker, day)
+        except Exception as exc:  # noqa: BLE001
+            self.problems.append(f"{day}: the run failed: {exc!r}")
+            return
+        await self._check_decisions_kept(day)
+
+    @property
+    def plan_days(self) -> set[date]:
+        return {plan.day for plan in self.plan.days}
+
+    async def current(self, day: date) -> list[dict[str, Any]]:
+        return await self.services.workflow.list(business_date=day, limit=10_000)
+
+    async def decide(self, day: date, *, approve_all: bool) -> None:
+        """Lan resolves every open exception that is not in transit; Minh approves every
+        other one (or all), after turning one resolution down on a day the plan says so."""
+        if day not in self.plan_days or day in self.closed:
+            return
+        reject = self.plan.day(day).rejected_once and not approve_all
+        for number, item in enumerate(await self.current(day)):
+            if item["status"] == "open" and item["type"] != "expected_in_transit":
+                item = await self._resolve(day, item)
+                if reject:
+                    reject = False
+                    await self.services.workflow.reject(
+                        self.checker, item["id"], "Chưa có chứng từ của đối tác, đề nghị bổ sung"
+                    )
+                    self.decisions.pop((day, _identity(item)))
+                    item = await self._resolve(day, item)
+            if item["status"] == "resolved" and (approve_all or number % 2 == 0):
+                approved = await self.services.workflow.approve(self.checker, item["id"])
+                self.decisions[(day, _identity(item))]["approved_by"] = approved["approved_by"]
+
+    async def _resolve(self, day: date, item: dict[str, Any]) -> dict[str, Any]:
+        resolution, reason = RESOLUTIONS.get(item["type"], WRITE_OFF)
+        resolved = await self.services.workflow.resolve(self.maker, item["id"], resolution, reason)
+        self.decisions[(day, _identity(item))] = {
+            "resolution": resolution,
+            "resolution_reason": reason,
+            "resolved_by": self.maker.id,
+            "approved_by": None,
+        }
+        return resolved
+
+    async def close(self, day: date) -> None:
+        if day not in self.plan_days or day in self.closed:
+            return
+        try:
+            await self.services.workflow.close_day(self.checker, day)
+        except Exception as exc:  # noqa: BLE001
+            left = [
+                f"{item['type']} {item['status']} {item['amount']:,} {item['internal_keys']}"
+                for item in await self.current(day)
+                if item["status"] in ("open", "resolved")
+            ]
+            self.problems.append(f"{day}: could not be closed ({exc!r}); undecided: {left}")
+            return
+        self.closed.add(day)
+
+    async def _check_decisions_kept(self, day: date) -> None:
+        """After a run of ``day``: every decision taken on an exception of the day is on the
+        same exception of the new run, whole; or the audit log says it was superseded."""
+        now = {_identity(item): item for item in await self.current(day)}
+        for (decided_day, identity), decision in self.decisions.items():
+            if decided_day != day:
+                continue
+            item = now.get(identity)
+            if item is None:
+                if not await self._superseded_in_audit(identity):
+                    self.problems.append(
+                        f"{day}: the decision {decision['resolution']} on {identity[1]} "
+                        f"{identity[2]} lines {identity[3]} vanished in a re-run without an "
+                        "audit entry"
+                    )
+                continue
+            status = "approved" if decision["approved_by"] else "resolved"
+            kept = {name: item[name] for name in decision} | {"status": item["status"]}
+            if kept != decision | {"status": status}:
+                self.problems.append(
+                    f"{day}: a re-run changed the decision on {identity[1]} {identity[2]} "
+                    f"lines {identity[3]}: expected {decision | {'status': status}}, "
+                    f"found {kept}"
+                )
+
+    async def _superseded_in_audit(self, identity: Identity) -> bool:
+        async with self.services.database.read() as conn:
+            actions = (await conn.execute(select(audit_log.c.action, audit_log.c.details))).all()
+        return any(
+            "supersed" in action and identity[1] in json.dumps(details)
+            for action, details in actions
+            if action != "reconciliation_run"
+        )
+
+
+def _mapping() -> Any:
+    return bank_layout("bank_csv", None, json.dumps(BANK_CSV_MAPPING))
+
+
+def _csv_entries(
+    agency: AgencyPlan, day: date, paid: list[PaidPayment], problems: Discrepancies
+) -> list[tuple[str, int, str]]:
+    """The entries of the CSV export: what the camt.053 writer would put on the statement."""
+    entries: list[tuple[str, int, str]] = []
+    mine = [p for p in paid if p.account_number == agency.account]
+    for payment in sorted(mine, key=lambda p: p.paid_at):
+        if payment.channel != "vietqr" or payment.business_day != day:
+            continue
+        if payment.reference in problems.drop:
+            continue
+        amount = payment.amount + problems.amount_delta.get(payment.reference, 0)
+        entries.append((payment.provider_txn_id, amount, vietqr_transfer_text(payment)))
+    settled = day - timedelta(days=1)
+    batch = [p for p in mine if p.channel == "vnpay" and p.business_day == settled]
+    if batch:
+        text = vnpay_batch_text(settled, VNPAY_TMN)
+        entries.append((f"VNPAY{settled:%Y%m%d}", sum(p.amount for p in batch), text))
+    for number, amount in enumerate(problems.unknown_credits, 1):
+        entries.append((unknown_ref(number), amount, unknown_text(number)))
+    return entries
+
+
+async def _month(channels: Channels) -> Month:
+    """The gateway of the ``channels`` fixture, a third agency, the portal and two people."""
+    services = channels.client.app[SERVICES]
+    db, clock = services.database, channels.clock
+    await add_agency(
+        db,
+        clock,
+        NewAgency(
+            code="DN",
+            name="Sở Tư pháp Đà Nẵng",
+            bank_bin=AGENCY_BIN,
+            account_number=AGENCIES[2].account,
+            account_name="SO TU PHAP DN",
+        ),
+    )
+    await services.terminals.add("DN", "T-DN-1", "Quầy Đà Nẵng")
+    _, key = await create_client(
+        db, clock, name="portal-month", role=Role.PORTAL, agency_codes=["HCM", "HN", "DN"]
+    )
+    people = {}
+    for username, name, role in (
+        ("lan", "Trần Thị Lan", Role.FINANCE),
+        ("minh", "Lê Văn Minh", Role.FINANCE_APPROVER),
+    ):
+        user_id = await services.staff.create_user(
+            username=username,
+            display_name=name,
+            role=role,
+            password="mat-khau-dai-du-12",
+            agency_codes=["HCM", "HN", "DN"],
+            person=f"{username}@stc",
+        )
+        people[username] = Actor(user_id, role)
+    return Month(
+        channels=channels,
+        services=services,
+        plan=make_plan(),
+        portal=await services.principals.authenticate(key),
+        maker=people["lan"],
+        checker=people["minh"],
+    )
+
+
+async def test_a_month_of_reconciliation_finds_exactly_what_was_injected(
+    channels: Channels,
+) -> None:
+    started = time.monotonic()
+    month = await _month(channels)
+    plan = month.plan
+    assert [agency.account for agency in AGENCIES[:2]] == ["0011001234567", "0022002345678"]
+
+    # Each calendar day: in the morning the files about the day before arrive, that day is
+    # run, the two before it re-run and decided, the oldest closed; then the citizens pay.
+    first = plan.days[0].day
+    for day in [first + timedelta(days=n) for n in range(len(plan.days) + 4)]:
+        month.at(day, 7)
+        await month.import_due(day)
+        await month.run(day - timedelta(days=1))
+        await month.run(day - timedelta(days=2))
+        await month.decide(day - timedelta(days=2), approve_all=False)
+        await month.run(day - timedelta(days=3))
+        await month.decide(day - timedelta(days=3), approve_all=True)
+        await month.close(day - timedelta(days=3))
+        for payment in plan.day(day).payments:
+            await month.pay(payment)
+        if day in plan.file_days:
+            month.write_files(day)
+
+    found = await _found(month)
+    expected = expected_exceptions(plan)
+    differences = _differences(expected, found)
+    overlaps = await _on_two_days(month)
+    ties = await _report_ties(month)
+    elapsed = time.monotonic() - started
+
+    # All findings at once, each section with its own heading (a failing month is read, not
+    # bisected): the imports, runs, decisions and closes as they happened; the exceptions
+    # per day; lines on two days; the reports against the statements.
+    sections = {
+        "the month as it happened (imports, runs, decisions kept, closes)": month.problems,
+        "exceptions per day, against what the plan injected": differences,
+        "lines that are an exception on more than one day": overlaps,
+        "closed days whose report does not tie to the statements": ties,
+    }
+    failed = {title: found for title, found in sections.items() if found}
+    assert not failed, "\n\n".join(
+        f"== {title} ({len(found)}):\n" + "\n".join(found) for title, found in failed.items()
+    )
+    assert elapsed < TIME_LIMIT_SECONDS, f"the month took {elapsed:.1f} s"
+
+
+# -- reading what reconciliation found, in the plan's words ----------------------------------
+
+
+async def _found(month: Month) -> dict[date, set[ExpectedException]]:
+    by_payment = {pid: key for key, pid in month.payment_ids.items()}
+    by_attempt = {aid: key for key, aid in month.attempt_ids.items()}
+    tokens = await _line_tokens(month)
+    found: dict[date, set[ExpectedException]] = {}
+    for day_plan in month.plan.days:
+        items = set()
+        for item in await month.current(day_plan.day):
+            keys: list[Key] = []
+            for key in item["internal_keys"]:
+                kind, _, name = key.partition(":")
+                known = by_payment.get(name) if kind == "payment" else by_attempt.get(name)
+                keys.append((kind, known or name))
+            items.add(
+                ExpectedException(
+                    item["source"],
+                    item["type"],
+                    item["amount"],
+                    tuple(sorted(keys)),
+                    tuple(sorted(tokens[line_id] for line_id in item["line_ids"])),
+                )
+            )
+        found[day_plan.day] = items
+    return found
+
+
+async def _line_tokens(month: Month) -> dict[int, LineToken]:
+    """Every statement line as the plan names it."""
+    async with month.services.database.read() as conn:
+        rows = (await conn.execute(select(statement_lines))).all()
+    return {
+        row.id: (
+            row.source,
+            row.account or "",
+            row.booking_date,
+            row.provider_txn_id or row.reference or "",
+            row.amount,
+        )
+        for row in rows
+    }
+
+
+def _differences(
+    expected: dict[date, set[ExpectedException]], found: dict[date, set[ExpectedException]]
+) -> list[str]:
+    lines = []
+    for day in sorted(expected):
+        for item in sorted(expected[day] - found.get(day, set())):
+            lines.append(f"{day}: expected, not found: {item.describe()}")
+        for item in sorted(found.get(day, set()) - expected[day]):
+            lines.append(f"{day}: found, not expected: {item.describe()}")
+    return lines
+
+
+async def _on_two_days(month: Month) -> list[str]:
+    """A statement line or a ledger line that is an exception on more than one day."""
+    days_of: dict[str, set[date]] = defaultdict(set)
+    for day_plan in month.plan.days:
+        for item in await month.current(day_plan.day):
+            for line_id in item["line_ids"]:
+                days_of[f"statement line {line_id}"].add(day_plan.day)
+            for key in item["internal_keys"]:
+                days_of[f"ledger line {key}"].add(day_plan.day)
+    return [
+        f"{what} is an exception on {len(days)} days: {', '.join(map(str, sorted(days)))}"
+        for what, days in sorted(days_of.items())
+        if len(days) > 1
+    ]
+
+
+async def _report_ties(month: Month) -> list[str]:
+    """Each closed day's report, per collection account, against that day's statement."""
+    problems = []
+    for day_plan in month.plan.days:
+        day = day_plan.day
+        if day not in month.closed:
+            continue
+        report = await month.services.reports.build(day)
+        rows = {row.account: row for row in report.accounts}
+        for agency in AGENCIES:
+            fmt, data = month.statements[(agency.account, day)]
+            if fmt == "camt053":
+                parsed = parsers.parse("camt053", data)
+                opening = parsed.control.opening_balance
+                closing = parsed.control.closing_balance
+            else:
+                parsed = parsers.parse("bank_csv", data, mapping=_mapping())
+                opening = closing = None  # an export carries no balances
+            credits = sum(line.amount for line in parsed.lines if line.direction == "credit")
+            debits = sum(line.amount for line in parsed.lines if line.direction == "debit")
+            expected = (opening, credits, debits, closing)
+            row = rows.get(agency.account)
+            got = None if row is None else (row.opening, row.credits, row.debits, row.closing)
+            if got != expected:
+                problems.append(
+                    f"{day}: report for account {agency.account} (opening, credits, debits, "
+                    f"closing): expected {expected}, found {got}"
+                )
+    return problems
