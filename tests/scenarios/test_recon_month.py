@@ -29,6 +29,8 @@ from datetime import time as clock_time
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
+
 from conftest import AGENCY_BIN, BANK_SECRET, POS_MERCHANT, VNPAY_TMN, Channels
 from month_plan import (
     AGENCIES,
@@ -160,7 +162,10 @@ class Month:
             attempt = await self._attempt(
                 view["id"], CreateAttempt(method="pos", terminal_id=payment.agency.terminal)
             )
-            await self.channels.pos.app[BACKGROUND].wait()  # the card, then the callback
+            # The cardholder taps once the push is recorded (a card before the gateway has
+            # heard the cloud's answer is another test's race); the callback, no sleeping.
+            await self._cloud(f"/sandbox/terminals/{payment.agency.terminal}/complete")
+            await self.channels.pos.app[BACKGROUND].wait()
             done = await self.services.attempts.get(self.portal, view["id"], attempt["id"])
             assert done["status"] == "succeeded", (payment.key, done)
             reference, txn = done["provider_reference"], done["provider_transaction_id"]
@@ -204,6 +209,13 @@ class Month:
         }
         result = await self.services.bank_credits.receive("testbank", headers, body)
         assert result.outcome == "applied", (payment.key, result)
+
+    async def _cloud(self, path: str, outcome: str = "approve") -> None:
+        """What the sandbox card cloud is told (tests/gateway/test_channels_pos.py does it)."""
+        async with aiohttp.ClientSession() as session:
+            url = self.channels.pos.make_url(path)
+            async with session.post(url, json={"outcome": outcome}) as response:
+                assert response.status == 200, await response.text()
 
     async def _attempt(self, payment_id: str, request: CreateAttempt) -> dict[str, Any]:
         async with self.services.database.write() as conn:
@@ -465,7 +477,7 @@ async def _month(channels: Channels) -> Month:
             person=f"{username}@stc",
         )
         people[username] = Actor(user_id, role)
-    return Month(
+    month = Month(
         channels=channels,
         services=services,
         plan=make_plan(),
@@ -473,6 +485,9 @@ async def _month(channels: Channels) -> Month:
         maker=people["lan"],
         checker=people["minh"],
     )
+    for agency in AGENCIES:  # a card is tapped when the scenario says so
+        await month._cloud(f"/sandbox/terminals/{agency.terminal}/script", "no_answer")
+    return month
 
 
 async def test_a_month_of_reconciliation_finds_exactly_what_was_injected(
