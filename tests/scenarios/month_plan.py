@@ -32,13 +32,15 @@ SEED = 20261201
 DAYS = 30
 FIRST_DAY = date(2026, 10, 1)
 #: Payments per agency per business day, by channel.
-PER_DAY: dict[str, int] = {"vietqr": 2, "vnpay": 2, "pos": 1}
+#: ``cod``: the postman collects the fees of a delivered result (an order without a bill).
+PER_DAY: dict[str, int] = {"vietqr": 2, "vnpay": 2, "pos": 1, "cod": 1}
 #: Rates of injected discrepancies (per eligible payment, or per agency-day for unknowns).
 BANK_DROP_RATE = 0.06  # a VietQR transfer the bank never reports → missing_in_bank
 BANK_AMOUNT_RATE = 0.05  # the bank reports another amount → amount_mismatch
 BANK_UNKNOWN_RATE = 0.08  # a credit nobody at the gateway booked → missing_in_gateway
 VNPAY_DROP_RATE = 0.05  # a VNPAY payment absent from VNPAY's day file → missing_in_vnpay
 POS_DROP_RATE = 0.05  # a card sale absent from the acquirer's settlement → missing_in_pos
+COD_DROP_RATE = 0.06  # a collection absent from VNPost's remittance → missing_in_cod
 LATE_RATE = 0.15  # a VNPAY / treasury / POS file that arrives a day late (taken by a re-run)
 DUPLICATE_UPLOAD_RATE = 0.15  # a file uploaded a second time (the same bytes)
 OVERLAP_RATE = 0.25  # an intraday camt.053 export before the end-of-day one (same entries)
@@ -62,9 +64,9 @@ AGENCIES: tuple[AgencyPlan, ...] = (
 )
 
 #: Files that may arrive late or twice (the bank statements come every morning, once).
-LATE_SOURCES = ("vnpay_day", "treasury_csv", "pos_settlement")
+LATE_SOURCES = ("vnpay_day", "treasury_csv", "pos_settlement", "vnpost_cod")
 
-Channel = Literal["vietqr", "vnpay", "pos"]
+Channel = Literal["vietqr", "vnpay", "pos", "cod"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class DayPlan:
     unknown_credits: dict[str, tuple[int, ...]] = field(default_factory=dict)  # agency → VND
     vnpay_drop: set[str] = field(default_factory=set)
     pos_drop: set[str] = field(default_factory=set)
+    cod_drop: set[str] = field(default_factory=set)
     late: set[str] = field(default_factory=set)  # formats of this day's files that come late
     uploaded_twice: set[str] = field(default_factory=set)  # formats uploaded a second time
     intraday: set[str] = field(default_factory=set)  # agencies with an intraday camt export
@@ -128,7 +131,7 @@ def make_plan(seed: int = SEED, days: int = DAYS) -> MonthPlan:
     # Distinct amounts (multiples of 1,000 VND) so that no two lines of a window are equal by
     # chance: amount-only pairing would then be a coincidence the plan did not intend.
     needed = days * len(AGENCIES) * (sum(PER_DAY.values()) + 1)
-    pool = rng.sample(range(50, 9000), needed)
+    pool = rng.sample(range(50, 4900), needed)  # COD is at most 5,000,000 VND (max_cod)
     amounts = iter(thousands * 1000 for thousands in pool)
     plans: list[DayPlan] = []
     for index in range(days):
@@ -169,6 +172,8 @@ def make_plan(seed: int = SEED, days: int = DAYS) -> MonthPlan:
                 plan.vnpay_drop.add(payment.key)
             elif payment.channel == "pos" and rng.random() < POS_DROP_RATE:
                 plan.pos_drop.add(payment.key)
+            elif payment.channel == "cod" and rng.random() < COD_DROP_RATE:
+                plan.cod_drop.add(payment.key)
         for source in LATE_SOURCES:
             if rng.random() < LATE_RATE:
                 plan.late.add(source)
@@ -181,7 +186,7 @@ def make_plan(seed: int = SEED, days: int = DAYS) -> MonthPlan:
 
 # -- what reconciliation must find -----------------------------------------------------------
 
-#: A ledger line, as the plan names it: (``payment`` | ``attempt``, payment key).
+#: A ledger line, as the plan names it: (``payment`` | ``attempt`` | ``postal``, plan key).
 Key = tuple[str, str]
 #: A statement line, as the plan names it: (source, account, booking day, the counterpart's
 #: own reference (bank: AcctSvcrRef / Số bút toán), amount).
@@ -259,6 +264,12 @@ def expected_exceptions(plan: MonthPlan) -> dict[date, set[ExpectedException]]:
                         payment.amount,
                         (("attempt", payment.key),),
                         (),
+                    )
+                )
+            if payment.key in day_plan.cod_drop:
+                expected.add(
+                    ExpectedException(
+                        "cod", "missing_in_cod", payment.amount, (("postal", payment.key),), ()
                     )
                 )
             if payment.key in day_plan.pos_drop:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -30,8 +31,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-
-from conftest import AGENCY_BIN, BANK_SECRET, POS_MERCHANT, VNPAY_TMN, Channels
+import pytest
+from conftest import (
+    AGENCY_BIN,
+    BANK_SECRET,
+    POS_MERCHANT,
+    VNPAY_TMN,
+    VNPOST_CUSTOMER,
+    VNPOST_PASSWORD,
+    VNPOST_USER,
+    VNPOST_WEBHOOK_KEY,
+    Channels,
+    FixedClock,
+    open_channels,
+    order_body,
+)
 from month_plan import (
     AGENCIES,
     BANK_CSV_MAPPING,
@@ -51,14 +65,16 @@ from month_plan import (
     unknown_text,
 )
 from sqlalchemy import select
-from tests_support import vnpay_ipn
+from tests_support import handover_body, vnpay_ipn
 
 from gateway.core.db.schema import audit_log, statement_lines
 from gateway.core.roles import Role
 from gateway.keys import SERVICES
+from gateway.models.postal_requests import CreatePostalOrder, Handover
 from gateway.models.requests import CreateAttempt, CreatePayment
 from gateway.services.agencies import NewAgency, add_agency
 from gateway.services.clients import Principal, create_client
+from gateway.services.postal import offices
 from gateway.services.wiring import Services
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.pos import BACKGROUND
@@ -72,6 +88,8 @@ from providers.sandbox.statements import (
     vnpay_batch_text,
     vnpay_day_file,
 )
+from providers.sandbox.statements_cod import CodCollection, vnpost_cod_csv
+from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 from reconciliation import parsers
 from reconciliation.bank_layouts import bank_layout
 from reconciliation.workflow import Actor
@@ -105,12 +123,15 @@ class Month:
     services: Services
     plan: MonthPlan
     portal: Principal
+    operator: Principal
     maker: Actor
     checker: Actor
     paid: dict[str, PaidPayment] = field(default_factory=dict)  # plan key → as paid
     sales: dict[str, CardSale] = field(default_factory=dict)
     payment_ids: dict[str, str] = field(default_factory=dict)  # plan key → payment id
     attempt_ids: dict[str, str] = field(default_factory=dict)  # plan key → attempt id
+    order_ids: dict[str, str] = field(default_factory=dict)  # plan key → postal order id
+    collections: dict[str, CodCollection] = field(default_factory=dict)  # COD, as collected
     opening: dict[str, int] = field(default_factory=dict)  # account → today's opening
     #: The end-of-day bank statement of each (account, day), as uploaded.
     statements: dict[tuple[str, date], tuple[str, bytes]] = field(default_factory=dict)
@@ -132,6 +153,9 @@ class Month:
 
     async def pay(self, payment: PlannedPayment) -> None:
         self.at(payment.day, 8, payment.minute)
+        if payment.channel == "cod":
+            await self._deliver_with_cod(payment)
+            return
         request = CreatePayment.model_validate(
             {
                 "agency_code": payment.agency.code,
@@ -210,6 +234,30 @@ class Month:
         result = await self.services.bank_credits.receive("testbank", headers, body)
         assert result.outcome == "applied", (payment.key, result)
 
+    async def _deliver_with_cod(self, payment: PlannedPayment) -> None:
+        """The agency sends the result by post with the fees to collect; the carrier takes the
+        order; the postman hands it over and collects the money (the operator's handover)."""
+        request = CreatePostalOrder.model_validate(
+            order_body(
+                agency_code=payment.agency.code,
+                dossier_code=f"000.00.12.H29-{payment.key}",
+                cod_amount=payment.amount,
+            )
+        )
+        async with self.services.database.write() as conn:
+            order = await self.services.postal_orders.create(conn, self.portal, request)
+        await self.services.carrier_sync.submit(order["id"])
+        handover = Handover.model_validate(
+            handover_body(self.channels, "delivered", cod_collected=payment.amount)
+        )
+        done = await self.services.operators.record_handover(self.operator, order["id"], handover)
+        view = done.body["order"]
+        assert (view["status"], view["cod_collected"]) == ("delivered", payment.amount), view
+        self.order_ids[payment.key] = order["id"]
+        self.collections[payment.key] = CodCollection(
+            view["tracking_number"], view["client_reference"], payment.amount, self.channels.clock()
+        )
+
     async def _cloud(self, path: str, outcome: str = "approve") -> None:
         """What the sandbox card cloud is told (tests/gateway/test_channels_pos.py does it)."""
         async with aiohttp.ClientSession() as session:
@@ -237,6 +285,11 @@ class Month:
             tmn_code=VNPAY_TMN,
             problems=Discrepancies(drop=self._refs(day_plan.vnpay_drop)),
         )
+        cod = vnpost_cod_csv(
+            [c for k, c in self.collections.items() if k not in day_plan.cod_drop],
+            day,
+            customer_code=VNPOST_CUSTOMER,
+        )
         sales = [
             sale
             for key, sale in self.sales.items()
@@ -245,6 +298,7 @@ class Month:
         for fmt, data in (
             ("vnpay_day", vnpay),
             ("treasury_csv", treasury_csv(paid, day)),
+            ("vnpost_cod", cod),
             ("pos_settlement", pos_settlement(POS_MERCHANT, day, sales)),
         ):
             due = late if fmt in day_plan.late else on_time
@@ -308,7 +362,7 @@ class Month:
                     actor=self.maker.id,
                     mapping=json.dumps(BANK_CSV_MAPPING) if fmt == "bank_csv" else None,
                 )
-            except Exception as exc:  # noqa: BLE001 - a refusal is a finding, the month goes on
+            except Exception as exc:  # a refusal is a finding: listed, and the month goes on
                 self.problems.append(f"{morning}: import of {name} failed: {exc!r}")
                 continue
             if view["status"] != "accepted":
@@ -324,7 +378,7 @@ class Month:
             return
         try:
             await self.services.recon_runs.run(self.maker, day)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # listed with the findings; the month goes on
             self.problems.append(f"{day}: the run failed: {exc!r}")
             return
         await self._check_decisions_kept(day)
@@ -372,7 +426,7 @@ class Month:
             return
         try:
             await self.services.workflow.close_day(self.checker, day)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # listed with the findings; the month goes on
             left = [
                 f"{item['type']} {item['status']} {item['amount']:,} {item['internal_keys']}"
                 for item in await self.current(day)
@@ -444,8 +498,46 @@ def _csv_entries(
     return entries
 
 
+@pytest.fixture
+async def gateway_month(
+    aiohttp_server: Any, database_url: str, clock: FixedClock, unused_tcp_port_factory: Any
+) -> AsyncIterator[Channels]:
+    """The gateway with the sandbox VNPAY, POS cloud and VNPost as real servers."""
+    port = unused_tcp_port_factory()
+    carrier = await aiohttp_server(
+        create_vnpost_app(
+            SandboxVnpostConfig(
+                username=VNPOST_USER,
+                password=VNPOST_PASSWORD,
+                customer_code=VNPOST_CUSTOMER,
+                webhook_url=f"http://127.0.0.1:{port}/callbacks/vnpost",
+                webhook_key=VNPOST_WEBHOOK_KEY.encode(),
+                retry_seconds=0.01,
+                max_attempts=2,
+                clock=clock,
+            )
+        )
+    )
+    opened = await open_channels(
+        aiohttp_server,
+        database_url,
+        clock,
+        port,
+        vnpost={
+            "base_url": str(carrier.make_url("")).rstrip("/"),
+            "username": VNPOST_USER,
+            "password": VNPOST_PASSWORD,
+            "customer_code": VNPOST_CUSTOMER,
+            "webhook_key": VNPOST_WEBHOOK_KEY,
+        },
+    )
+    yield opened
+    await opened.client.close()
+
+
 async def _month(channels: Channels) -> Month:
-    """The gateway of the ``channels`` fixture, a third agency, the portal and two people."""
+    """The gateway of ``gateway_month``, a third agency, a post office serving each agency
+    and its postman, the portal, and two finance staff: Lan (maker) and Minh (checker)."""
     services = channels.client.app[SERVICES]
     db, clock = services.database, channels.clock
     await add_agency(
@@ -463,6 +555,13 @@ async def _month(channels: Channels) -> Month:
     _, key = await create_client(
         db, clock, name="portal-month", role=Role.PORTAL, agency_codes=["HCM", "HN", "DN"]
     )
+    for agency in AGENCIES:
+        await offices.add_post_office(db, clock, f"BC-{agency.code}", f"Bưu cục {agency.code}")
+        await offices.serve_agency(db, agency.code, f"BC-{agency.code}")
+    operator_id, operator_key = await create_client(
+        db, clock, name="postman", role=Role.POSTAL_OPERATOR, agency_codes=[]
+    )
+    await offices.scope_client(db, operator_id, [f"BC-{agency.code}" for agency in AGENCIES])
     people = {}
     for username, name, role in (
         ("lan", "Trần Thị Lan", Role.FINANCE),
@@ -482,6 +581,7 @@ async def _month(channels: Channels) -> Month:
         services=services,
         plan=make_plan(),
         portal=await services.principals.authenticate(key),
+        operator=await services.principals.authenticate(operator_key),
         maker=people["lan"],
         checker=people["minh"],
     )
@@ -491,10 +591,10 @@ async def _month(channels: Channels) -> Month:
 
 
 async def test_a_month_of_reconciliation_finds_exactly_what_was_injected(
-    channels: Channels,
+    gateway_month: Channels,
 ) -> None:
     started = time.monotonic()
-    month = await _month(channels)
+    month = await _month(gateway_month)
     plan = month.plan
     assert [agency.account for agency in AGENCIES[:2]] == ["0011001234567", "0022002345678"]
 
@@ -544,6 +644,7 @@ async def test_a_month_of_reconciliation_finds_exactly_what_was_injected(
 async def _found(month: Month) -> dict[date, set[ExpectedException]]:
     by_payment = {pid: key for key, pid in month.payment_ids.items()}
     by_attempt = {aid: key for key, aid in month.attempt_ids.items()}
+    by_order = {oid: key for key, oid in month.order_ids.items()}
     tokens = await _line_tokens(month)
     found: dict[date, set[ExpectedException]] = {}
     for day_plan in month.plan.days:
@@ -552,7 +653,9 @@ async def _found(month: Month) -> dict[date, set[ExpectedException]]:
             keys: list[Key] = []
             for key in item["internal_keys"]:
                 kind, _, name = key.partition(":")
-                known = by_payment.get(name) if kind == "payment" else by_attempt.get(name)
+                known = {"payment": by_payment, "attempt": by_attempt, "postal": by_order}.get(
+                    kind, {}
+                ).get(name)
                 keys.append((kind, known or name))
             items.add(
                 ExpectedException(
