@@ -291,7 +291,8 @@ async def open_channels(
     aiohttp_server: Any, database_url: str, clock: FixedClock, port: int, **settings: Any
 ) -> Channels:
     """The gateway on ``port`` with the sandbox VNPAY and POS cloud as real servers, seeded,
-    with terminals ``T-HCM-1`` and ``T-HN-1``; ``settings`` are added (e.g. ``vnpost``).
+    with terminals ``T-HCM-1`` and ``T-HN-1``; ``settings`` are added (e.g. ``vnpost``;
+    ``vnpay`` entries are added to the sandbox terminal's).
     The caller closes ``client``."""
     from aiohttp.test_utils import TestClient, TestServer
 
@@ -328,6 +329,7 @@ async def open_channels(
             "api_url": str(vnpay.make_url("/merchant_webapi/api/transaction")),
             "tmn_code": VNPAY_TMN,
             "hash_secret": VNPAY_SECRET,
+            **settings.pop("vnpay", {}),
         },
         pos={"base_url": str(pos.make_url("")), "merchant_id": POS_MERCHANT, "secret": POS_SECRET},
         webhooks={"allow_private_urls": True},

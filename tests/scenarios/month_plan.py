@@ -45,6 +45,12 @@ LATE_RATE = 0.15  # a VNPAY / treasury / POS file that arrives a day late (taken
 DUPLICATE_UPLOAD_RATE = 0.15  # a file uploaded a second time (the same bytes)
 OVERLAP_RATE = 0.25  # an intraday camt.053 export before the end-of-day one (same entries)
 REJECT_RATE = 0.2  # the checker turns a resolution down once; the maker resolves again
+#: Where VNPAY's and the acquirer's money for a day lands. ``per_agency``: each agency has its
+#: own VNPAY terminal (TMN) and its own collection account, so each provider credits each
+#: agency's account with that agency's payments of the day before (issue 10: agencies kept
+#: apart). ``per_provider``: one VNPAY terminal for all, and one credit per provider per day
+#: (docs/reconciliation.md's words) on the first agency's account.
+SETTLEMENT: Literal["per_agency", "per_provider"] = "per_agency"
 
 
 @dataclass(frozen=True)
@@ -53,14 +59,18 @@ class AgencyPlan:
     name: str
     account: str
     terminal: str
+    #: The agency's own VNPAY terminal (used when SETTLEMENT is per_agency).
+    tmn_code: str
     #: How the collection bank sends its statement: camt.053 or a CSV export (with a mapping).
     bank_format: Literal["camt053", "bank_csv"]
 
 
 AGENCIES: tuple[AgencyPlan, ...] = (
-    AgencyPlan("HCM", "Sở Tư pháp TP. Hồ Chí Minh", "0011001234567", "T-HCM-1", "camt053"),
-    AgencyPlan("HN", "Sở Tư pháp Hà Nội", "0022002345678", "T-HN-1", "camt053"),
-    AgencyPlan("DN", "Sở Tư pháp Đà Nẵng", "0033003456789", "T-DN-1", "bank_csv"),
+    AgencyPlan(
+        "HCM", "Sở Tư pháp TP. Hồ Chí Minh", "0011001234567", "T-HCM-1", "DVCHCM01", "camt053"
+    ),
+    AgencyPlan("HN", "Sở Tư pháp Hà Nội", "0022002345678", "T-HN-1", "DVCHN001", "camt053"),
+    AgencyPlan("DN", "Sở Tư pháp Đà Nẵng", "0033003456789", "T-DN-1", "DVCDN001", "bank_csv"),
 )
 
 #: Files that may arrive late or twice (the bank statements come every morning, once).
@@ -207,13 +217,21 @@ class ExpectedException:
         return f"{self.type} ({self.source}) {self.amount:,} VND; ledger {keys}; lines {lines}"
 
 
+def settles_into(agency: AgencyPlan, paid_by: AgencyPlan) -> bool:
+    """Whether VNPAY's and the acquirer's money for ``paid_by``'s payments reaches
+    ``agency``'s collection account (:data:`SETTLEMENT`)."""
+    if SETTLEMENT == "per_agency":
+        return agency == paid_by
+    return agency == AGENCIES[0]
+
+
 def acquirer_credits(plan: MonthPlan, day: date, agency: AgencyPlan) -> tuple[int, ...]:
     """The POS acquirer's credit on ``agency``'s account on ``day``: the card sales of the day
     before, all of them (the acquirer's file may omit a sale; the money still arrives)."""
     sales = [
         p.amount
         for p in plan.day(day - timedelta(days=1)).payments
-        if p.agency == agency and p.channel == "pos"
+        if settles_into(agency, p.agency) and p.channel == "pos"
     ]
     return (sum(sales),) if sales else ()
 

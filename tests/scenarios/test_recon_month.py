@@ -24,7 +24,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
@@ -36,6 +36,7 @@ from conftest import (
     AGENCY_BIN,
     BANK_SECRET,
     POS_MERCHANT,
+    VNPAY_SECRET,
     VNPAY_TMN,
     VNPOST_CUSTOMER,
     VNPOST_PASSWORD,
@@ -50,6 +51,7 @@ from month_plan import (
     AGENCIES,
     BANK_CSV_MAPPING,
     LATE_SOURCES,
+    SETTLEMENT,
     AgencyPlan,
     CardSale,
     ExpectedException,
@@ -62,6 +64,7 @@ from month_plan import (
     expected_exceptions,
     make_plan,
     pos_settlement,
+    settles_into,
     unknown_ref,
     unknown_text,
 )
@@ -180,7 +183,10 @@ class Month:
         elif payment.channel == "vnpay":
             attempt = await self._attempt(view["id"], CreateAttempt(method="vnpay"))
             txn = f"{14000000 + len(self.paid):08d}"
-            params = vnpay_ipn(attempt, vnp_TransactionNo=txn)
+            tmn = _tmn(payment.agency)
+            params = vnpay_ipn(
+                attempt, secret=_vnpay_secret(tmn), vnp_TmnCode=tmn, vnp_TransactionNo=txn
+            )
             answer = await self.services.callbacks.vnpay_ipn(params, urlencode(params))
             assert answer.rsp_code == "00", (payment.key, answer)
             reference = attempt["provider_reference"]
@@ -281,12 +287,18 @@ class Month:
         for agency in AGENCIES:
             self._bank_statement(agency, day, paid)
         on_time, late = day + timedelta(days=1), day + timedelta(days=2)
-        vnpay = vnpay_day_file(
-            paid,
-            day,
-            tmn_code=VNPAY_TMN,
-            problems=Discrepancies(drop=self._refs(day_plan.vnpay_drop)),
-        )
+        vnpay_files = [
+            (
+                tmn,
+                vnpay_day_file(
+                    [p for p in paid if _tmn(_agency(p.agency_code)) == tmn],
+                    day,
+                    tmn_code=tmn,
+                    problems=Discrepancies(drop=self._refs(day_plan.vnpay_drop)),
+                ),
+            )
+            for tmn in sorted({_tmn(agency) for agency in AGENCIES})
+        ]
         cod = vnpost_cod_csv(
             [c for k, c in self.collections.items() if k not in day_plan.cod_drop],
             day,
@@ -297,16 +309,16 @@ class Month:
             for key, sale in self.sales.items()
             if self.paid[key].business_day == day and key not in day_plan.pos_drop
         ]
-        for fmt, data in (
-            ("vnpay_day", vnpay),
-            ("treasury_csv", treasury_csv(paid, day)),
-            ("vnpost_cod", cod),
-            ("pos_settlement", pos_settlement(POS_MERCHANT, day, sales)),
+        for fmt, name, data in (
+            *[("vnpay_day", f"vnpay_day_{tmn}_{day}", data) for tmn, data in vnpay_files],
+            ("treasury_csv", f"treasury_{day}", treasury_csv(paid, day)),
+            ("vnpost_cod", f"vnpost_cod_{day}", cod),
+            ("pos_settlement", f"pos_{day}", pos_settlement(POS_MERCHANT, day, sales)),
         ):
             due = late if fmt in day_plan.late else on_time
-            self.pending_files[due].append((fmt, f"{fmt}_{day}", None, data))
+            self.pending_files[due].append((fmt, name, None, data))
             if fmt in day_plan.uploaded_twice:
-                self.pending_files[due].append((fmt, f"{fmt}_{day}_lan2", None, data))
+                self.pending_files[due].append((fmt, f"{name}_lan2", None, data))
 
     def _refs(self, keys: set[str]) -> frozenset[str]:
         return frozenset(self.paid[key].reference for key in keys)
@@ -338,12 +350,17 @@ class Month:
                     early,
                     day,
                     opening,
-                    tmn_code=VNPAY_TMN,
+                    tmn_code=_tmn(agency),
                     problems=Discrepancies(drop=problems.drop, amount_delta=problems.amount_delta),
                 )
                 due.append(("camt053", f"intraday_{agency.code}_{day}", agency.account, intraday))
             data = camt053(
-                agency.account, paid, day, opening, tmn_code=VNPAY_TMN, problems=problems
+                agency.account,
+                _onto(agency, paid),
+                day,
+                opening,
+                tmn_code=_tmn(agency),
+                problems=problems,
             )
             parsed = parsers.parse("camt053", data)
         else:
@@ -474,6 +491,31 @@ class Month:
         )
 
 
+def _tmn(agency: AgencyPlan) -> str:
+    """The VNPAY terminal an agency's payments go through (see ``SETTLEMENT``)."""
+    return agency.tmn_code if SETTLEMENT == "per_agency" else VNPAY_TMN
+
+
+def _vnpay_secret(tmn: str) -> str:
+    return VNPAY_SECRET if tmn == VNPAY_TMN else f"secret-of-{tmn}"
+
+
+def _agency(code: str) -> AgencyPlan:
+    return next(agency for agency in AGENCIES if agency.code == code)
+
+
+def _onto(agency: AgencyPlan, paid: list[PaidPayment]) -> list[PaidPayment]:
+    """What ``agency``'s bank statement is written from: its VietQR transfers, and the VNPAY
+    payments settled into its account (as if paid to it: the sandbox writer picks the
+    payments of the statement's account)."""
+    return [
+        p if p.channel != "vnpay" else replace(p, account_number=agency.account)
+        for p in paid
+        if (p.channel == "vietqr" and p.agency_code == agency.code)
+        or (p.channel == "vnpay" and settles_into(agency, _agency(p.agency_code)))
+    ]
+
+
 def _mapping() -> Any:
     return bank_layout("bank_csv", None, json.dumps(BANK_CSV_MAPPING))
 
@@ -483,7 +525,7 @@ def _csv_entries(
 ) -> list[tuple[str, int, str]]:
     """The entries of the CSV export: what the camt.053 writer would put on the statement."""
     entries: list[tuple[str, int, str]] = []
-    mine = [p for p in paid if p.account_number == agency.account]
+    mine = [p for p in _onto(agency, paid) if p.account_number == agency.account]
     for payment in sorted(mine, key=lambda p: p.paid_at):
         if payment.channel != "vietqr" or payment.business_day != day:
             continue
@@ -494,7 +536,7 @@ def _csv_entries(
     settled = day - timedelta(days=1)
     batch = [p for p in mine if p.channel == "vnpay" and p.business_day == settled]
     if batch:
-        text = vnpay_batch_text(settled, VNPAY_TMN)
+        text = vnpay_batch_text(settled, _tmn(agency))
         entries.append((f"VNPAY{settled:%Y%m%d}", sum(p.amount for p in batch), text))
     for number, amount in enumerate(problems.unknown_credits, 1):
         entries.append((unknown_ref(number), amount, unknown_text(number)))
@@ -521,11 +563,17 @@ async def gateway_month(
             )
         )
     )
+    terminals = {
+        agency.code: {"tmn_code": agency.tmn_code, "hash_secret": _vnpay_secret(agency.tmn_code)}
+        for agency in AGENCIES
+        if SETTLEMENT == "per_agency"
+    }
     opened = await open_channels(
         aiohttp_server,
         database_url,
         clock,
         port,
+        vnpay={"terminals": terminals},
         vnpost={
             "base_url": str(carrier.make_url("")).rstrip("/"),
             "username": VNPOST_USER,
@@ -709,13 +757,25 @@ def _differences(
 
 async def _on_two_days(month: Month) -> list[str]:
     """A statement line or a ledger line that is an exception on more than one day."""
+    tokens = await _line_tokens(month)
+    names = {
+        f"{kind}:{ident}": f"{kind}:{key}"
+        for kind, ids in (
+            ("payment", month.payment_ids),
+            ("attempt", month.attempt_ids),
+            ("postal", month.order_ids),
+        )
+        for key, ident in ids.items()
+    }
     days_of: dict[str, set[date]] = defaultdict(set)
     for day_plan in month.plan.days:
         for item in await month.current(day_plan.day):
             for line_id in item["line_ids"]:
-                days_of[f"statement line {line_id}"].add(day_plan.day)
+                source, account, booked, ref, amount = tokens[line_id]
+                line = f"{source}/{account}/{booked}/{ref}/{amount}"
+                days_of[f"statement line {line_id} ({line})"].add(day_plan.day)
             for key in item["internal_keys"]:
-                days_of[f"ledger line {key}"].add(day_plan.day)
+                days_of[f"ledger line {names.get(key, key)}"].add(day_plan.day)
     return [
         f"{what} is an exception on {len(days)} days: {', '.join(map(str, sorted(days)))}"
         for what, days in sorted(days_of.items())
