@@ -146,6 +146,7 @@ class Month:
     decisions: dict[tuple[date, Identity], dict[str, Any]] = field(default_factory=dict)
     closed: set[date] = field(default_factory=set)
     carried: int = 0  # decisions found whole on a later run of their day
+    run_once: set[date] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
 
     # -- the clock ----------------------------------------------------------------------
@@ -401,6 +402,53 @@ class Month:
             self.problems.append(f"{day}: the run failed: {exc!r}")
             return
         await self._check_decisions_kept(day)
+        if day not in self.run_once:
+            self.run_once.add(day)
+            await self._check_first_run(day)
+
+    async def _check_first_run(self, day: date) -> None:
+        """The day's first run, the next morning: a payment the plan dropped from a
+        counterpart's file of that day is ``expected_in_transit`` (the counterpart has reported
+        through that day only) — except COD, whose remittance is dated the next day, so a
+        collection it lacks is already ``missing_in_cod``. Files that come late are left out."""
+        late = {LATE_SOURCE_OF[fmt] for fmt in self.plan.day(day).late}
+        final = expected_exceptions(self.plan).get(day, set())
+        expected = {
+            replace(item, type="expected_in_transit") if item.source != "cod" else item
+            for item in final
+            if not item.lines and item.source not in late
+        }
+        now = await self.in_plan_words(day, await _line_tokens(self))
+        for item in sorted(expected - now):
+            self.problems.append(
+                f"{day}: first run, the morning after: expected, not found: {item.describe()}"
+            )
+
+    async def in_plan_words(
+        self, day: date, tokens: dict[int, LineToken]
+    ) -> set[ExpectedException]:
+        """The day's current exceptions, named as the plan names things."""
+        names = {
+            "payment": {ident: key for key, ident in self.payment_ids.items()},
+            "attempt": {ident: key for key, ident in self.attempt_ids.items()},
+            "postal": {ident: key for key, ident in self.order_ids.items()},
+        }
+        found = set()
+        for item in await self.current(day):
+            keys: list[Key] = []
+            for key in item["internal_keys"]:
+                kind, _, ident = key.partition(":")
+                keys.append((kind, names.get(kind, {}).get(ident, ident)))
+            found.add(
+                ExpectedException(
+                    item["source"],
+                    item["type"],
+                    item["amount"],
+                    tuple(sorted(keys)),
+                    tuple(sorted(tokens[line_id] for line_id in item["line_ids"])),
+                )
+            )
+        return found
 
     @property
     def plan_days(self) -> set[date]:
@@ -489,6 +537,15 @@ class Month:
             for action, details in actions
             if action != "reconciliation_run"
         )
+
+
+#: The counterpart each file that may come late belongs to.
+LATE_SOURCE_OF = {
+    "vnpay_day": "vnpay",
+    "treasury_csv": "treasury",
+    "pos_settlement": "pos",
+    "vnpost_cod": "cod",
+}
 
 
 def _tmn(agency: AgencyPlan) -> str:
@@ -683,7 +740,7 @@ async def test_a_month_of_reconciliation_finds_exactly_what_was_injected(
     # bisected): the imports, runs, decisions and closes as they happened; the exceptions
     # per day; lines on two days; the reports against the statements.
     sections = {
-        "the month as it happened (imports, runs, decisions kept, closes)": month.problems,
+        "the month as it happened (imports, runs, first runs, decisions kept, closes)": month.problems,
         "exceptions per day, against what the plan injected": differences,
         "lines that are an exception on more than one day": overlaps,
         "closed days whose report does not tie to the statements": ties,
@@ -699,32 +756,11 @@ async def test_a_month_of_reconciliation_finds_exactly_what_was_injected(
 
 
 async def _found(month: Month) -> dict[date, set[ExpectedException]]:
-    by_payment = {pid: key for key, pid in month.payment_ids.items()}
-    by_attempt = {aid: key for key, aid in month.attempt_ids.items()}
-    by_order = {oid: key for key, oid in month.order_ids.items()}
     tokens = await _line_tokens(month)
-    found: dict[date, set[ExpectedException]] = {}
-    for day_plan in month.plan.days:
-        items = set()
-        for item in await month.current(day_plan.day):
-            keys: list[Key] = []
-            for key in item["internal_keys"]:
-                kind, _, name = key.partition(":")
-                known = {"payment": by_payment, "attempt": by_attempt, "postal": by_order}.get(
-                    kind, {}
-                ).get(name)
-                keys.append((kind, known or name))
-            items.add(
-                ExpectedException(
-                    item["source"],
-                    item["type"],
-                    item["amount"],
-                    tuple(sorted(keys)),
-                    tuple(sorted(tokens[line_id] for line_id in item["line_ids"])),
-                )
-            )
-        found[day_plan.day] = items
-    return found
+    return {
+        day_plan.day: await month.in_plan_words(day_plan.day, tokens)
+        for day_plan in month.plan.days
+    }
 
 
 async def _line_tokens(month: Month) -> dict[int, LineToken]:
@@ -830,6 +866,7 @@ def test_the_plan_injects_every_kind_of_difference_and_every_kind_of_file_troubl
     }
     assert {source for day in plan.days for source in day.late} == set(LATE_SOURCES)
     assert {source for day in plan.days for source in day.uploaded_twice} == set(LATE_SOURCES)
+    assert set(LATE_SOURCE_OF) == set(LATE_SOURCES)
     assert any(day.intraday for day in plan.days)
     assert any(day.rejected_once for day in plan.days)
     assert make_plan() == plan  # the same seed, the same month
