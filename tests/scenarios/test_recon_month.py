@@ -146,6 +146,10 @@ class Month:
     decisions: dict[tuple[date, Identity], dict[str, Any]] = field(default_factory=dict)
     closed: set[date] = field(default_factory=set)
     carried: int = 0  # decisions found whole on a later run of their day
+    #: The ids a decided exception has had, run after run (the audit log names them).
+    decided_as: dict[tuple[date, Identity], set[str]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
     run_once: set[date] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
 
@@ -480,6 +484,7 @@ class Month:
     async def _resolve(self, day: date, item: dict[str, Any]) -> dict[str, Any]:
         resolution, reason = RESOLUTIONS.get(item["type"], WRITE_OFF)
         resolved = await self.services.workflow.resolve(self.maker, item["id"], resolution, reason)
+        self.decided_as[(day, _identity(item))].add(item["id"])
         self.decisions[(day, _identity(item))] = {
             "resolution": resolution,
             "resolution_reason": reason,
@@ -505,38 +510,67 @@ class Month:
 
     async def _check_decisions_kept(self, day: date) -> None:
         """After a run of ``day``: every decision taken on an exception of the day is on the
-        same exception of the new run, whole; or the audit log says it was superseded."""
+        same exception of the new run, whole; or, where that difference no longer exists, the
+        audit log says about the exception that its decision was superseded."""
         now = {_identity(item): item for item in await self.current(day)}
-        for (decided_day, identity), decision in self.decisions.items():
-            if decided_day != day:
-                continue
+        # In the plan's names, so the findings come in the same order on every database.
+        mine = [
+            (identity, decision)
+            for (decided_day, identity), decision in self.decisions.items()
+            if decided_day == day
+        ]
+        for identity, decision in sorted(
+            mine, key=lambda pair: (pair[0][:2], self.named(pair[0][2]), pair[0][3])
+        ):
+            decided_day = day
             item = now.get(identity)
+            what = f"{identity[1]} ({identity[0]}) {self.named(identity[2])} lines {identity[3]}"
             if item is None:
-                if not await self._superseded_in_audit(identity):
+                del self.decisions[(decided_day, identity)]  # reported once
+                if not await self._superseded_in_audit(self.decided_as[(day, identity)]):
                     self.problems.append(
-                        f"{day}: the decision {decision['resolution']} on {identity[1]} "
-                        f"{identity[2]} lines {identity[3]} vanished in a re-run without an "
-                        "audit entry"
+                        f"{day}: the decision {decision['resolution']} on {what} vanished in a "
+                        "re-run, and no audit entry about the exception says it was superseded"
                     )
                 continue
+            self.decided_as[(day, identity)].add(item["id"])
             status = "approved" if decision["approved_by"] else "resolved"
             kept = {name: item[name] for name in decision} | {"status": item["status"]}
             self.carried += kept == decision | {"status": status}
             if kept != decision | {"status": status}:
                 self.problems.append(
-                    f"{day}: a re-run changed the decision on {identity[1]} {identity[2]} "
-                    f"lines {identity[3]}: expected {decision | {'status': status}}, "
-                    f"found {kept}"
+                    f"{day}: a re-run changed the decision on {what}: expected "
+                    f"{decision | {'status': status}}, found {kept}"
                 )
 
-    async def _superseded_in_audit(self, identity: Identity) -> bool:
+    async def _superseded_in_audit(self, exception_ids: set[str]) -> bool:
+        """An audit entry saying a decision was superseded that names one of ``exception_ids``
+        (as its object, or in its details)."""
         async with self.services.database.read() as conn:
-            actions = (await conn.execute(select(audit_log.c.action, audit_log.c.details))).all()
+            entries = (
+                await conn.execute(
+                    select(audit_log.c.object_id, audit_log.c.details).where(
+                        audit_log.c.action.like("%supersed%")
+                    )
+                )
+            ).all()
         return any(
-            "supersed" in action and identity[1] in json.dumps(details)
-            for action, details in actions
-            if action != "reconciliation_run"
+            object_id in exception_ids or any(i in json.dumps(details) for i in exception_ids)
+            for object_id, details in entries
         )
+
+    def named(self, keys: tuple[str, ...]) -> list[str]:
+        """Ledger keys (``payment:pay_…``) as the plan names them (``payment:HCM-1001-…``)."""
+        names = {
+            f"{kind}:{ident}": f"{kind}:{key}"
+            for kind, ids in (
+                ("payment", self.payment_ids),
+                ("attempt", self.attempt_ids),
+                ("postal", self.order_ids),
+            )
+            for key, ident in ids.items()
+        }
+        return [names.get(key, key) for key in keys]
 
 
 #: The counterpart each file that may come late belongs to.
@@ -794,15 +828,6 @@ def _differences(
 async def _on_two_days(month: Month) -> list[str]:
     """A statement line or a ledger line that is an exception on more than one day."""
     tokens = await _line_tokens(month)
-    names = {
-        f"{kind}:{ident}": f"{kind}:{key}"
-        for kind, ids in (
-            ("payment", month.payment_ids),
-            ("attempt", month.attempt_ids),
-            ("postal", month.order_ids),
-        )
-        for key, ident in ids.items()
-    }
     days_of: dict[str, set[date]] = defaultdict(set)
     for day_plan in month.plan.days:
         for item in await month.current(day_plan.day):
@@ -811,7 +836,7 @@ async def _on_two_days(month: Month) -> list[str]:
                 line = f"{source}/{account}/{booked}/{ref}/{amount}"
                 days_of[f"statement line {line_id} ({line})"].add(day_plan.day)
             for key in item["internal_keys"]:
-                days_of[f"ledger line {names.get(key, key)}"].add(day_plan.day)
+                days_of[f"ledger line {month.named((key,))[0]}"].add(day_plan.day)
     return [
         f"{what} is an exception on {len(days)} days: {', '.join(map(str, sorted(days)))}"
         for what, days in sorted(days_of.items())
