@@ -286,12 +286,23 @@ async def channels(
     clock: FixedClock,
     unused_tcp_port_factory: Any,
 ) -> AsyncIterator[Channels]:
+    opened = await open_channels(aiohttp_server, database_url, clock, unused_tcp_port_factory())
+    yield opened
+    await opened.client.close()
+
+
+async def open_channels(
+    aiohttp_server: Any, database_url: str, clock: FixedClock, port: int, **settings: Any
+) -> Channels:
+    """The gateway on ``port`` with the sandbox VNPAY and POS cloud as real servers, seeded,
+    with terminals ``T-HCM-1`` and ``T-HN-1``; ``settings`` are added (e.g. ``vnpost``;
+    ``vnpay`` entries are added to the sandbox terminal's).
+    The caller closes ``client``."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from providers.sandbox.pos import SandboxPosConfig, create_pos_app
     from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
 
-    port = unused_tcp_port_factory()
     base = f"http://127.0.0.1:{port}"
     vnpay = await aiohttp_server(
         create_vnpay_app(
@@ -314,7 +325,7 @@ async def channels(
             )
         )
     )
-    settings = make_settings(
+    configured = make_settings(
         database_url,
         public_base_url=base,
         vnpay={
@@ -322,11 +333,13 @@ async def channels(
             "api_url": str(vnpay.make_url("/merchant_webapi/api/transaction")),
             "tmn_code": VNPAY_TMN,
             "hash_secret": VNPAY_SECRET,
+            **settings.pop("vnpay", {}),
         },
         pos={"base_url": str(pos.make_url("")), "merchant_id": POS_MERCHANT, "secret": POS_SECRET},
         webhooks={"allow_private_urls": True},
+        **settings,
     )
-    app = create_app(settings, clock=clock, background=False)
+    app = create_app(configured, clock=clock, background=False)
     server = TestServer(app, host="127.0.0.1", port=port)
     client = TestClient(server)
     await client.start_server()
@@ -335,8 +348,7 @@ async def channels(
 
     await client.app[TERMINALS].add("HCM", "T-HCM-1", "Quầy 1")
     await client.app[TERMINALS].add("HN", "T-HN-1", "Quầy Hà Nội")
-    yield Channels(client=client, clock=clock, keys=keys, vnpay=vnpay, pos=pos)
-    await client.close()
+    return Channels(client=client, clock=clock, keys=keys, vnpay=vnpay, pos=pos)
 
 
 # -- postal: the gateway with the sandbox VNPost as a real server -------------------------------
