@@ -133,7 +133,9 @@ async def ledger(
                     agency_code=row.agency,
                     status="succeeded",
                 )
-            else:  # settled to the bank as one credit per provider per day
+            else:
+                # Settled to the bank as one credit per provider, collection account and day:
+                # each agency's merchant (VNPAY terminal, card acquirer) pays its own account.
                 add(
                     f"attempt:{row.id}",
                     amount=row.amount,
@@ -142,7 +144,7 @@ async def ledger(
                     account=row.account_number,
                     agency_code=row.agency,
                     status="succeeded",
-                    document_no=f"{row.channel}:{day.isoformat()}",
+                    document_no=f"{row.channel}:{row.account_number}:{day.isoformat()}",
                 )
         else:
             add(

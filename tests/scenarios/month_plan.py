@@ -45,12 +45,6 @@ LATE_RATE = 0.15  # a VNPAY / treasury / POS file that arrives a day late (taken
 DUPLICATE_UPLOAD_RATE = 0.15  # a file uploaded a second time (the same bytes)
 OVERLAP_RATE = 0.25  # an intraday camt.053 export before the end-of-day one (same entries)
 REJECT_RATE = 0.2  # the checker turns a resolution down once; the maker resolves again
-#: Where VNPAY's and the acquirer's money for a day lands. ``per_agency``: each agency has its
-#: own VNPAY terminal (TMN) and its own collection account, so each provider credits each
-#: agency's account with that agency's payments of the day before (issue 10: agencies kept
-#: apart). ``per_provider``: one VNPAY terminal for all, and one credit per provider per day
-#: (docs/reconciliation.md's words) on the first agency's account.
-SETTLEMENT: Literal["per_agency", "per_provider"] = "per_agency"
 
 
 @dataclass(frozen=True)
@@ -59,7 +53,8 @@ class AgencyPlan:
     name: str
     account: str
     terminal: str
-    #: The agency's own VNPAY terminal (used when SETTLEMENT is per_agency).
+    #: The agency's own VNPAY terminal: VNPAY and the card acquirer pay each agency's money
+    #: into its own collection account, one credit per provider and day (ledger.py batches).
     tmn_code: str
     #: How the collection bank sends its statement: camt.053 or a CSV export (with a mapping).
     bank_format: Literal["camt053", "bank_csv"]
@@ -219,10 +214,8 @@ class ExpectedException:
 
 def settles_into(agency: AgencyPlan, paid_by: AgencyPlan) -> bool:
     """Whether VNPAY's and the acquirer's money for ``paid_by``'s payments reaches
-    ``agency``'s collection account (:data:`SETTLEMENT`)."""
-    if SETTLEMENT == "per_agency":
-        return agency == paid_by
-    return agency == AGENCIES[0]
+    ``agency``'s collection account: each agency's merchant pays its own account."""
+    return agency == paid_by
 
 
 def acquirer_credits(plan: MonthPlan, day: date, agency: AgencyPlan) -> tuple[int, ...]:

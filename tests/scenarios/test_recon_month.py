@@ -51,7 +51,6 @@ from month_plan import (
     AGENCIES,
     BANK_CSV_MAPPING,
     LATE_SOURCES,
-    SETTLEMENT,
     AgencyPlan,
     CardSale,
     ExpectedException,
@@ -96,6 +95,7 @@ from providers.sandbox.statements_cod import CodCollection, vnpost_cod_csv
 from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 from reconciliation import parsers
 from reconciliation.bank_layouts import bank_layout
+from reconciliation.scope import EVERYWHERE
 from reconciliation.workflow import Actor
 
 OPENING_BALANCE = 50_000_000
@@ -384,6 +384,7 @@ class Month:
                     filename=name,
                     account=account,
                     actor=self.maker.id,
+                    scope=self.maker.scope,
                     mapping=json.dumps(BANK_CSV_MAPPING) if fmt == "bank_csv" else None,
                 )
             except Exception as exc:  # a refusal is a finding: listed, and the month goes on
@@ -459,7 +460,9 @@ class Month:
         return {plan.day for plan in self.plan.days}
 
     async def current(self, day: date) -> list[dict[str, Any]]:
-        return await self.services.workflow.list(business_date=day, limit=10_000)
+        return await self.services.workflow.list(
+            scope=self.maker.scope, business_date=day, limit=10_000
+        )
 
     async def decide(self, day: date, *, approve_all: bool) -> None:
         """Lan resolves every open exception that is not in transit; Minh approves every
@@ -583,8 +586,8 @@ LATE_SOURCE_OF = {
 
 
 def _tmn(agency: AgencyPlan) -> str:
-    """The VNPAY terminal an agency's payments go through (see ``SETTLEMENT``)."""
-    return agency.tmn_code if SETTLEMENT == "per_agency" else VNPAY_TMN
+    """The VNPAY terminal an agency's payments go through: its own."""
+    return agency.tmn_code
 
 
 def _vnpay_secret(tmn: str) -> str:
@@ -657,7 +660,6 @@ async def gateway_month(
     terminals = {
         agency.code: {"tmn_code": agency.tmn_code, "hash_secret": _vnpay_secret(agency.tmn_code)}
         for agency in AGENCIES
-        if SETTLEMENT == "per_agency"
     }
     opened = await open_channels(
         aiohttp_server,
@@ -714,10 +716,11 @@ async def _month(channels: Channels) -> Month:
             display_name=name,
             role=role,
             password="mat-khau-dai-du-12",
-            agency_codes=["HCM", "HN", "DN"],
+            agency_codes=[],
             person=f"{username}@stc",
+            all_agencies=True,  # the provincial finance department: every agency's files
         )
-        people[username] = Actor(user_id, role)
+        people[username] = Actor(user_id, role, EVERYWHERE)
     month = Month(
         channels=channels,
         services=services,
@@ -851,7 +854,7 @@ async def _report_ties(month: Month) -> list[str]:
         day = day_plan.day
         if day not in month.closed:
             continue
-        report = await month.services.reports.build(day)
+        report = await month.services.reports.build(day, EVERYWHERE)
         rows = {row.account: row for row in report.accounts}
         for agency in AGENCIES:
             fmt, data = month.statements[(agency.account, day)]
