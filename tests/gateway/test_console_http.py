@@ -527,8 +527,9 @@ async def test_the_dashboard_counts_per_source_the_differences_that_belong_to_an
     console: Gateway,
 ) -> None:
     """A credit booked the next day is in the window of this day's run but is not this day's
-    exception: the dashboard shows it under "Thuộc ngày khác", not as an exception."""
-    session = await login(console, "ketoan")
+    exception: the dashboard shows it under "Thuộc ngày khác", not as an exception. (The
+    per-source figures are deployment-wide: shown to deployment-wide staff.)"""
+    session = await login(console, DEPLOYMENT_WIDE)
     next_day = date(2026, 11, 23)
     data = camt053([("77000", "CRDT", "CHUYEN TIEN KHONG RO NOI DUNG")], day=next_day)
     assert (await upload(console, session, data)).status == 200

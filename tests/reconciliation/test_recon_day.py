@@ -48,6 +48,7 @@ from providers.sandbox.statements import (
 from reconciliation.ledger import ledger
 from reconciliation.model import Source
 from reconciliation.runs import RunService, SourceRules
+from reconciliation.scope import EVERYWHERE
 from reconciliation.workflow import Actor
 
 DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_Minh
@@ -648,7 +649,7 @@ async def test_a_bank_with_two_transit_days_keeps_a_payment_in_transit_one_day_l
     runs = RunService(
         app[DATABASE], app[CLOCK], app[WORKFLOW], rules={Source.BANK: SourceRules(transit_days=2)}
     )
-    finance = Actor("usr_finance", Role.FINANCE)
+    finance = Actor("usr_finance", Role.FINANCE, EVERYWHERE)
     _, second, _ = paid_day
     await _statement(gateway, paid_day, DAY, drop=frozenset({second.reference}))
     found = []
