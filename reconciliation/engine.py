@@ -184,15 +184,14 @@ def reconcile(
 
     # 3: our reference in the transfer text, then what lost a key pair to another line.
     ours = keypasses.internal_keys(work_i, "reference")
-    found, text, mistyped = keypasses.text_references(
-        book.external, reference_pattern, ours, is_valid_reference
+    left = book.internal.get_column("line_id") if book.internal.height < work_i.height else None
+    found = keypasses.text_references(
+        book.external, reference_pattern, ours, is_valid_reference, window_days, left
     )
-    offered = text
-    if book.internal.height < work_i.height:  # only lines that passes 1 and 2 left
-        left = book.internal.get_column("line_id").implode()
-        offered = text.filter(pl.col("internal_id").is_in(left))
+    text = found.pairs
+    offered = text if left is None else text.filter(pl.col("internal_id").is_in(left.implode()))
     chosen_text, conflicts = keypasses.key_pass(offered, window_days)
-    book.take(_exact(chosen_text), conflicts)
+    book.take(pl.concat([found.settled, _exact(chosen_text).drop("category")]), conflicts)
     ids = ["internal_id", "external_id"]
     lost = pl.col("internal_id").is_in(book.internal.get_column("line_id").implode()) | pl.col(
         "external_id"
@@ -202,6 +201,7 @@ def reconcile(
             pl.concat(
                 [direct.select(*ids, "key").filter(lost), text.select(*ids, "key").filter(lost)]
             ),
+            # Settled text pairs are no line's rival (their lines have no other pair).
             pl.concat([chosen_direct.select(ids), chosen_text.select(ids)]),
             book.internal,
             book.external,
@@ -213,7 +213,9 @@ def reconcile(
     # paired by key).
     book.internal = book.internal.with_columns(own_key=pl.col("reference"))
     in_text = (
-        found.filter(pl.col("external_id").is_in(book.external.get_column("line_id").implode()))
+        found.found.filter(
+            pl.col("external_id").is_in(book.external.get_column("line_id").implode())
+        )
         .group_by("external_id")
         .agg(pl.col("key").min().alias("text_key"))
     )
@@ -226,7 +228,7 @@ def reconcile(
 
     # 4: a mistyped reference of equal amount, then the only equal amount in the window.
     if by_amount:
-        book.take(passes.near_references(book.internal, book.external, mistyped, window_days))
+        book.take(passes.near_references(book.internal, book.external, found.mistyped, window_days))
         batch = pl.col("document_no").is_not_null() & pl.col("document_no").is_duplicated()
         waiting = passes.batch_credits(book.internal, book.external, window_days)
         pairs, _, _ = passes.amount_candidates(
