@@ -173,8 +173,9 @@ def reconcile(
     if window_days < 0 or settlement_lag_days < 0:
         raise ValueError("window_days and settlement_lag_days must not be negative")
     side = _counterpart(external, counterpart)
-    work_i = passes.prepare(internal, "internal").drop("text")
-    work_e = passes.prepare(external, "external")
+    work_i, work_e = pl.collect_all(
+        [passes.prepare(internal, "internal").drop("text"), passes.prepare(external, "external")]
+    )
     book = _Book(work_i, work_e)
 
     # 1 and 2: equal keys.
