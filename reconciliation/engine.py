@@ -8,7 +8,9 @@ and each consumes what it pairs, so no line is matched or reported twice:
    signed amount, booking dates at most ``window_days`` apart → matched;
 2. the same key pairs that are not exact → ``status_mismatch`` (one side failed),
    ``amount_mismatch`` or ``date_mismatch`` (consumes both lines);
-3. **text** — our reference found in the counterpart's normalised transfer text → as 1 and 2;
+3. **text** — our reference found in the counterpart's normalised transfer text → as 1 and 2
+   (a pair that is exact and touches no other pair settles inside the query that finds it;
+   the rest is resolved as in 1 and 2, with the same result as resolving all of it there);
    then ``duplicate``: a leftover line whose key named a line another one already took;
 4. **amount** — first a mistyped reference in the text (it fails the check symbol) one
    symbol away from the reference of an unpaired line of ours with an equal amount within

@@ -3,8 +3,10 @@
 Pass 1/2 compare the key columns (reference, provider transaction id, EndToEndId); pass 3
 finds our references in the counterpart's normalised transfer text. Both produce candidate
 pairs (:data:`PAIR_SCHEMA`), resolved one-to-one by :func:`key_pass`: exact pairs first,
-then the conflicts (status, amount, date) as exceptions. Python loops only over a small
-leftover set: the texts with a candidate that is not one of our references.
+then the conflicts (status, amount, date) as exceptions. Pass 3 settles most of its pairs
+(exact, and touching no other pair) inside the streaming query that finds them, so only the
+rest reach :func:`key_pass`. Python loops only over a small leftover set: the texts with a
+candidate that is not one of our references.
 """
 
 from __future__ import annotations
