@@ -126,6 +126,33 @@ class _Book:
         if (before[0] - self.internal.height, before[1] - self.external.height) != named:
             raise RuntimeError("engine bug: a pass took a line twice, or one already taken")
 
+    def take_rows(self, matches: pl.DataFrame, internal_rows: pl.Series | None) -> None:
+        """Record ``matches`` (one line each side) and remove their lines by position: the
+        external ones at ``row_e`` of what is left, the internal ones at ``internal_rows``
+        (None: by id). Positions are the row index of these very frames, taken before any
+        other take: no hash of a million ids, just a mask. Checked as :meth:`take` is."""
+        if not matches.height:
+            return
+        self.matches.append(matches.select(MATCH_SCHEMA.names()))
+        self.matched_external += matches.height
+        before = (self.internal.height, self.external.height)
+        if internal_rows is None:
+            self.internal = _without(self.internal, [matches.get_column("internal_id")]).collect()
+        else:
+            self.internal = _without_rows(self.internal, internal_rows)
+        self.external = _without_rows(self.external, matches.get_column("row_e"))
+        if (before[0] - self.internal.height, before[1] - self.external.height) != (
+            matches.height,
+            matches.height,
+        ):
+            raise RuntimeError("engine bug: a pass took a line twice, or one already taken")
+
+
+def _without_rows(lines: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    keep = pl.repeat(True, lines.height, eager=True)
+    keep.scatter(rows, False)
+    return lines.filter(keep)
+
 
 def _without(lines: pl.DataFrame, taken: list[pl.Series]) -> pl.LazyFrame:
     ids = pl.concat(taken) if taken else None
@@ -194,7 +221,9 @@ def reconcile(
     text = found.pairs
     offered = text if left is None else text.filter(pl.col("internal_id").is_in(left.implode()))
     chosen_text, conflicts = keypasses.key_pass(offered, window_days)
-    book.take(pl.concat([found.settled, _exact(chosen_text).drop("category")]), conflicts)
+    # The settled pairs first, by position: nothing else has been taken since the query.
+    book.take_rows(found.settled, None if left is not None else found.settled.get_column("row_i"))
+    book.take(_exact(chosen_text), conflicts)
     ids = ["internal_id", "external_id"]
     lost = pl.col("internal_id").is_in(book.internal.get_column("line_id").implode()) | pl.col(
         "external_id"

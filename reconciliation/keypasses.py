@@ -59,13 +59,20 @@ MISTYPED_SCHEMA = pl.Schema({"external_id": pl.Int64(), "key": pl.String()})
 
 
 def internal_keys(lines: pl.DataFrame, column: str) -> pl.DataFrame:
-    return lines.select(
-        pl.col("line_id").alias("internal_id"),
-        pl.col(column).alias("key"),
-        pl.col("amount").alias("amount_i"),
-        pl.col("day").alias("day_i"),
-        pl.col("outcome").alias("outcome_i"),
-    ).filter(pl.col("key").is_not_null())
+    """Per line of ``lines`` with a ``column`` key: its id, key, amount, day, outcome and
+    position in ``lines`` (``row_i``)."""
+    return (
+        lines.with_row_index("row_i")
+        .select(
+            pl.col("line_id").alias("internal_id"),
+            "row_i",
+            pl.col(column).alias("key"),
+            pl.col("amount").alias("amount_i"),
+            pl.col("day").alias("day_i"),
+            pl.col("outcome").alias("outcome_i"),
+        )
+        .filter(pl.col("key").is_not_null())
+    )
 
 
 def _external_columns() -> list[pl.Expr]:
@@ -107,7 +114,9 @@ def direct_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame
 class TextPairs(NamedTuple):
     """What pass 3 finds in the counterpart's texts (:func:`text_references`)."""
 
-    settled: pl.DataFrame  # MATCH_SCHEMA: exact pairs no other pair touches, matched as found
+    # MATCH_SCHEMA and each line's position (row_i in the frame ``ours`` came from, row_e in
+    # ``external``): the exact pairs no other pair touches, matched as found.
+    settled: pl.DataFrame
     pairs: pl.DataFrame  # PAIR_SCHEMA: every other key pair, for key_pass and duplicates
     found: pl.DataFrame  # external_id, key: each reference found in a text not settled
     mistyped: pl.DataFrame  # MISTYPED_SCHEMA
@@ -159,8 +168,10 @@ def text_references(
         settles = settles & pl.col("internal_id").is_in(offered.implode())
     joined = (
         external.lazy()
+        .with_row_index("row_e")
         .select(
             *_external_columns(),
+            "row_e",
             normalise_text(pl.col("text")).str.extract_all(pattern).alias("key"),
         )
         .with_columns(candidates=pl.col("key").list.len())
@@ -178,8 +189,10 @@ def text_references(
         # counts its rows, so nothing settles in the query; key_pass sorts it all out.
         joined = joined.with_columns(settled=pl.lit(False))
     joined = joined.drop("found")
-    settled = joined.select("internal_id", "external_id", "settled").filter("settled")
-    rest = joined.filter(~pl.col("settled")).drop("settled")
+    settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
+        "settled"
+    )
+    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i", "row_e")
     unsure = rest.filter(pl.col("internal_id").is_null()).get_column("external_id").unique()
     pairs = rest.filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
@@ -210,7 +223,8 @@ def text_references(
         named_again = rescanned.filter("ours").get_column("internal_id")
         if not named_again.is_empty():  # contested after all: back among the pairs
             again = pl.col("internal_id").is_in(named_again.implode())
-            pairs = pl.concat([pairs, joined.filter(pl.col("settled") & again).drop("settled")])
+            back = joined.filter(pl.col("settled") & again).drop("settled", "row_i", "row_e")
+            pairs = pl.concat([pairs, back])
             settled = settled.filter(~again)
         pairs = pl.concat([pairs, rescanned.filter("ours").select(pairs.columns)])
         found = pl.concat([pairs, rescanned.filter(~pl.col("ours")).select(pairs.columns)])
@@ -221,7 +235,11 @@ def text_references(
     )
     return TextPairs(
         settled.select(
-            "internal_id", "external_id", rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE)
+            "internal_id",
+            "external_id",
+            "row_i",
+            "row_e",
+            rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE),
         ),
         pairs.select(PAIR_SCHEMA.names()),
         found.select("external_id", "key"),
