@@ -14,7 +14,7 @@ a console user may see and act on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,45 @@ def with_agency(statement: Select[Any]) -> Select[Any]:
     (a scalar subquery rather than an outer join, which PostgreSQL cannot lock FOR UPDATE)."""
     code = select(agencies.c.code).where(agencies.c.id == recon_exceptions.c.agency_id)
     return statement.add_columns(code.scalar_subquery().label("agency"))
+
+
+def summary_in_scope(summary: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """A run's figures (``recon_runs.summary``) as ``scope`` may see them: the run's own for
+    deployment-wide staff, else the sum of its agencies' figures (``summary["agencies"]``,
+    agency id → figures of the same shape) over the scope's agencies; every counterpart of
+    the run is listed, with zeros where the scope has nothing. The per-agency part itself is
+    left out (:func:`agency_figures` reads it)."""
+    if scope.all_agencies:
+        return {key: value for key, value in summary.items() if key != "agencies"}
+    total: dict[str, Any] = {
+        "matched": {"count": 0, "amount": 0},
+        "exceptions": {"count": 0, "by_type": {}, "amount_by_type": {}},
+        "sources": {source: _zeros(facts) for source, facts in summary["sources"].items()},
+    }
+    for agency_id, figures in agency_figures(summary).items():
+        if scope.covers(agency_id):
+            _add(total, figures)
+    return total
+
+
+def agency_figures(summary: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """A run's figures per agency id (a run stored before migration 0011 has none)."""
+    return {int(key): value for key, value in summary.get("agencies", {}).items()}
+
+
+def _zeros(figures: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: _zeros(value) if isinstance(value, Mapping) else 0 for key, value in figures.items()
+    }
+
+
+def _add(total: dict[str, Any], figures: Mapping[str, Any]) -> None:
+    """Add ``figures`` into ``total`` key by key (nested counts and VND sums)."""
+    for key, value in figures.items():
+        if isinstance(value, Mapping):
+            _add(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
 
 
 def require_deployment_wide(scope: Scope, what: str) -> None:

@@ -190,7 +190,8 @@ async def test_a_report_holds_only_the_callers_agencies(
     assert ids["hn_credit"] in text and HN_ACCOUNT in text
     for other in (ids["hcm_payment"], ids["hcm_credit"], ids["nobodys"], AGENCY_ACCOUNT):
         assert other not in text
-    assert "Số tiền khớp (VND)" not in text  # deployment-wide figures are not an agency's
+    # The run's figures are HN's: nothing of HN's was matched (HCM's payment was not).
+    assert "Số giao dịch khớp,0" in text.splitlines()
 
     response = await gateway.client.get(
         f"{RECON}/days/{DAY}/report.xlsx", headers=gateway.auth("finance")
