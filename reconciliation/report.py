@@ -238,8 +238,8 @@ class ReportService:
             run_id=run.id,
             closed=closed,
             accounts=sorted(accounts.values(), key=lambda a: a.account),
-            matched_count=summary["matched"]["count"],
-            matched_amount=summary["matched"]["amount"],
+            matched_count=int(summary.get("matched", {}).get("count", 0)),
+            matched_amount=int(summary.get("matched", {}).get("amount", 0)),
             open_exceptions=[
                 {
                     "id": r.id,
@@ -266,7 +266,7 @@ class ReportService:
                     facts.get("within_tolerance", 0),
                     facts.get("tolerated_difference", 0),
                 )
-                for source, facts in sorted(summary["sources"].items())
+                for source, facts in sorted(summary.get("sources", {}).items())
             ],
             by_agency=sorted(by_agency, key=lambda row: row.code),
         )

@@ -57,9 +57,13 @@ EVERYWHERE = Scope(all_agencies=True)
 
 def with_agency(statement: Select[Any]) -> Select[Any]:
     """``statement`` (on ``recon_exceptions``) with the exception's agency code as ``agency``
-    (a scalar subquery rather than an outer join, which PostgreSQL cannot lock FOR UPDATE)."""
-    code = select(agencies.c.code).where(agencies.c.id == recon_exceptions.c.agency_id)
-    return statement.add_columns(code.scalar_subquery().label("agency"))
+    and name as ``agency_name`` (scalar subqueries rather than an outer join, which
+    PostgreSQL cannot lock FOR UPDATE)."""
+    owner = agencies.c.id == recon_exceptions.c.agency_id
+    return statement.add_columns(
+        select(agencies.c.code).where(owner).scalar_subquery().label("agency"),
+        select(agencies.c.name).where(owner).scalar_subquery().label("agency_name"),
+    )
 
 
 def summary_in_scope(summary: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
@@ -73,7 +77,7 @@ def summary_in_scope(summary: Mapping[str, Any], scope: Scope) -> dict[str, Any]
     total: dict[str, Any] = {
         "matched": {"count": 0, "amount": 0},
         "exceptions": {"count": 0, "by_type": {}, "amount_by_type": {}},
-        "sources": {source: _zeros(facts) for source, facts in summary["sources"].items()},
+        "sources": {source: _zeros(facts) for source, facts in summary.get("sources", {}).items()},
     }
     for agency_id, figures in agency_figures(summary).items():
         if scope.covers(agency_id):

@@ -88,6 +88,7 @@ def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
         "run_id": row.run_id,
         "business_date": row.business_date.isoformat(),
         "agency": row.agency,
+        "agency_name": row.agency_name,
         "source": row.source,
         "type": row.type,
         "status": row.status,
