@@ -14,7 +14,7 @@ a console user may see and act on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,10 +155,21 @@ async def _key_agencies(conn: AsyncConnection, keys: Iterable[str]) -> dict[str,
         if query is None:
             continue
         id_column = query.selected_columns[0]
-        for row_id, agency_id in await conn.execute(query.where(id_column.in_(sorted(ids)))):
-            for key in ids[row_id]:
-                found[key] = agency_id
+        for batch in _batches(sorted(ids)):
+            for row_id, agency_id in await conn.execute(query.where(id_column.in_(batch))):
+                for key in ids[row_id]:
+                    found[key] = agency_id
     return found
+
+
+#: Ids per ``IN (…)`` look-up: a day's run can name tens of thousands of ledger keys and
+#: statement lines (every match), more bound parameters than one PostgreSQL statement takes.
+_BATCH = 5000
+
+
+def _batches(ids: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(ids), _BATCH):
+        yield ids[start : start + _BATCH]
 
 
 async def line_agencies(conn: AsyncConnection, line_ids: Iterable[int]) -> dict[int, int]:
@@ -167,13 +178,15 @@ async def line_agencies(conn: AsyncConnection, line_ids: Iterable[int]) -> dict[
     ids = sorted(line_ids)
     if not ids:
         return {}
-    rows = (
-        await conn.execute(
+    rows = [
+        row
+        for batch in _batches(ids)
+        for row in await conn.execute(
             select(
                 statement_lines.c.id, statement_lines.c.account, statement_lines.c.agency_code
-            ).where(statement_lines.c.id.in_(ids))
+            ).where(statement_lines.c.id.in_(batch))
         )
-    ).all()
+    ]
     by_account, by_code = await _agency_maps(
         conn, {r.account for r in rows if r.account}, {r.agency_code for r in rows if r.agency_code}
     )

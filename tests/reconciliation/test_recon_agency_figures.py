@@ -21,6 +21,7 @@ from gateway.core.db.schema import agencies, recon_matches
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, STAFF
 from gateway.services.clients import create_client
+from reconciliation.scope import exception_agencies
 
 DAY = date(2026, 11, 22)  # the fixed clock's business day
 RECON = "/v1/reconciliation"
@@ -199,3 +200,25 @@ async def test_the_report_holds_the_matched_figures_of_the_callers_scope(
         ["HCM", "Sở Tư pháp TP. Hồ Chí Minh", 1, hcm_amount, 0, 0],
         ["HN", "Sở Tư pháp Hà Nội", 1, HN_AMOUNT, 1, HN_UNKNOWN],
     ]
+
+
+async def test_the_agencies_of_a_day_of_many_matches_are_found_on_both_databases(
+    gateway: Gateway, day_of_two_agencies: dict[str, Any]
+) -> None:
+    """Every match of a day is looked up: more ledger keys and statement lines than one
+    statement's bound parameters (PostgreSQL takes 32,767) still resolve."""
+    hn, hcm = day_of_two_agencies["hn"], day_of_two_agencies["hcm"]
+    async with gateway.client.app[DATABASE].read() as conn:
+        by_code = dict((await conn.execute(select(agencies.c.code, agencies.c.id))).all())
+        lines = (await conn.execute(select(recon_matches.c.line_id))).scalars().all()
+        unknown = [f"payment:pay_unknown{n}" for n in range(40_000)]
+        owners = await exception_agencies(
+            conn,
+            [
+                ([f"payment:{hn['id']}"], []),
+                ([f"payment:{hcm['id']}"], []),
+                (unknown, []),
+                ([], [*lines, *range(10**9, 10**9 + 40_000)]),  # both agencies' lines
+            ],
+        )
+    assert owners == [by_code["HN"], by_code["HCM"], None, None]
