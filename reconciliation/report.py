@@ -36,7 +36,7 @@ from reconciliation.labels import (
     SOURCES,
     vietnamese,
 )
-from reconciliation.scope import Scope, agency_figures, summary_in_scope, with_agency
+from reconciliation.scope import Scope, figures_by_agency, summary_in_scope, with_agency
 
 KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí"}
 
@@ -202,14 +202,7 @@ class ReportService:
                     .group_by(statement_lines.c.fee_kind)
                 )
             ).all()
-            names = {
-                row.id: (row.code, row.name)
-                for row in await conn.execute(
-                    select(agencies.c.id, agencies.c.code, agencies.c.name).where(
-                        scope.clause(agencies.c.id)
-                    )
-                )
-            }
+            by_agency = await figures_by_agency(conn, run.summary, scope)
         accounts: dict[str, AccountRow] = {}
         for account, direction, total in flows:
             row = accounts.setdefault(account or "", AccountRow(account or "", None, 0, 0, None))
@@ -222,17 +215,6 @@ class ReportService:
             row.opening = control.get("opening_balance")
             row.closing = control.get("closing_balance")
         summary = summary_in_scope(run.summary, scope)
-        by_agency = [
-            AgencyRow(
-                *names[agency_id],
-                figures["matched"]["count"],
-                figures["matched"]["amount"],
-                figures["exceptions"]["count"],
-                sum(figures["exceptions"]["amount_by_type"].values()),
-            )
-            for agency_id, figures in agency_figures(run.summary).items()
-            if agency_id in names
-        ]
         return DayReport(
             business_date=day,
             run_id=run.id,
@@ -268,7 +250,7 @@ class ReportService:
                 )
                 for source, facts in sorted(summary.get("sources", {}).items())
             ],
-            by_agency=sorted(by_agency, key=lambda row: row.code),
+            by_agency=[AgencyRow(**row) for row in by_agency],
         )
 
     async def render(self, day: date, fmt: str, scope: Scope) -> tuple[bytes, str]:
@@ -288,7 +270,7 @@ SOURCE_HEADER = (
     "Số giao dịch khớp",
     "Số tiền khớp (VND)",
     "Ngoại lệ",
-    "Chuyển từ ngày khác",
+    "Thuộc ngày khác",
     "Khớp trong dung sai",
     "Chênh lệch trong dung sai (VND)",
 )

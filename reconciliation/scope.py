@@ -90,6 +90,37 @@ def agency_figures(summary: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     return {int(key): value for key, value in summary.get("agencies", {}).items()}
 
 
+async def figures_by_agency(
+    conn: AsyncConnection, summary: Mapping[str, Any], scope: Scope
+) -> list[dict[str, Any]]:
+    """A row per agency of ``scope`` that has figures in the run (``summary``), by code:
+    ``code``, ``name``, ``matched``, ``matched_amount``, ``exceptions``, ``exception_amount``."""
+    figures = {a: f for a, f in agency_figures(summary).items() if scope.covers(a)}
+    if not figures:
+        return []
+    names = await conn.execute(
+        select(agencies.c.id, agencies.c.code, agencies.c.name).where(
+            agencies.c.id.in_(sorted(figures))
+        )
+    )
+    return sorted(
+        (
+            {
+                "code": code,
+                "name": name,
+                "matched": figures[agency_id]["matched"]["count"],
+                "matched_amount": figures[agency_id]["matched"]["amount"],
+                "exceptions": figures[agency_id]["exceptions"]["count"],
+                "exception_amount": sum(
+                    figures[agency_id]["exceptions"]["amount_by_type"].values()
+                ),
+            }
+            for agency_id, code, name in names
+        ),
+        key=lambda row: str(row["code"]),
+    )
+
+
 def _zeros(figures: Mapping[str, Any]) -> dict[str, Any]:
     return {
         key: _zeros(value) if isinstance(value, Mapping) else 0 for key, value in figures.items()

@@ -17,7 +17,7 @@ Everything is written to the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -53,6 +53,7 @@ from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ
 from reconciliation.scope import (
     Scope,
+    figures_by_agency,
     line_agencies,
     require_deployment_wide,
     summary_in_scope,
@@ -167,6 +168,14 @@ class Workflow:
         every agency; outside a deployment-wide scope its summary holds the figures of the
         scope's agencies only (:func:`reconciliation.scope.summary_in_scope`)."""
         return {**run, "summary": summary_in_scope(run["summary"], scope)}
+
+    async def figures_by_agency(
+        self, run: dict[str, Any], scope: Scope
+    ) -> Sequence[dict[str, Any]]:
+        """The run's figures of each of ``scope``'s agencies
+        (:func:`reconciliation.scope.figures_by_agency`)."""
+        async with self.db.read() as conn:
+            return await figures_by_agency(conn, run["summary"], scope)
 
     async def get(self, exception_id: str, scope: Scope) -> dict[str, Any]:
         """The exception with its statement lines, for side-by-side review."""

@@ -148,23 +148,48 @@ async def test_a_run_by_an_agency_key_answers_with_its_agencys_figures(
     assert summary["sources"]["bank"]["matched_amount"] == HN_AMOUNT
 
 
+async def _dashboard(gateway: Gateway, username: str, **scope: Any) -> str:
+    await gateway.client.app[STAFF].create_user(
+        username=username, display_name=username, role=Role.FINANCE, password=PASSWORD, **scope
+    )
+    session = await staff_login(gateway.client, username, PASSWORD, "/console")
+    return await (await gateway.client.get(f"/console?date={DAY}", headers=session.cookie)).text()
+
+
+def _by_agency(page: str) -> list[list[str]]:
+    """The dashboard's per-agency table: agency code, then the numbers."""
+    table = page.split('data-testid="by-agency"', 1)[1].split("</table>", 1)[0]
+    return [
+        [
+            *re.findall(r'<span class="mono">([^<]*)</span>', row)[:1],
+            *re.findall(r'<td class="num">([^<]*)</td>', row),
+        ]
+        for row in table.split("<tr>")[2:]
+    ]
+
+
 async def test_an_agency_console_user_sees_its_agencys_matched_figures_on_the_dashboard(
     gateway: Gateway, day_of_two_agencies: dict[str, Any]
 ) -> None:
-    await gateway.client.app[STAFF].create_user(
-        username="ketoan.hn",
-        display_name="Kế toán Hà Nội",
-        role=Role.FINANCE,
-        password=PASSWORD,
-        agency_codes=["HN"],
-    )
-    session = await staff_login(gateway.client, "ketoan.hn", PASSWORD, "/console")
-    page = await (await gateway.client.get(f"/console?date={DAY}", headers=session.cookie)).text()
+    page = await _dashboard(gateway, "ketoan.hn", agency_codes=["HN"])
     assert '<div class="stat" data-testid="matched-count">1</div>' in page
     assert '<div class="muted" data-testid="matched-amount">250.000 ₫</div>' in page
     table = page.split('data-testid="by-source"', 1)[1].split("</table>", 1)[0]
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", table.split("<td>Ngân hàng</td>", 1)[1])[:3]
     assert cells == ["1", "250.000 ₫", "1"]  # matched, amount, exceptions
+    assert _by_agency(page) == [["HN", "1", "250.000 ₫", "1", "77.000 ₫"]]
+
+
+async def test_a_deployment_wide_console_user_sees_the_run_and_a_row_per_agency(
+    gateway: Gateway, day_of_two_agencies: dict[str, Any]
+) -> None:
+    page = await _dashboard(gateway, "ketoan.tinh", agency_codes=[], all_agencies=True)
+    assert '<div class="stat" data-testid="matched-count">2</div>' in page
+    assert '<div class="muted" data-testid="matched-amount">435.000 ₫</div>' in page
+    assert _by_agency(page) == [
+        ["HCM", "1", "185.000 ₫", "0", "0 ₫"],
+        ["HN", "1", "250.000 ₫", "1", "77.000 ₫"],
+    ]
 
 
 def _csv_rows(data: bytes) -> list[list[str]]:
