@@ -354,6 +354,7 @@ async def apply_outcome(
     current = AttemptStatus(row.status)
     new = outcome.status
     if new is current and new not in OPEN_ATTEMPTS:
+        await _sale_over(conn, row)
         return Applied("already_final", row.id, row.payment_id)
     if not ATTEMPTS.can(current, new):
         if new in OPEN_ATTEMPTS and current in OPEN_ATTEMPTS:
@@ -364,6 +365,8 @@ async def apply_outcome(
             current=current.value,
             reported=new.value,
         )
+        if new not in OPEN_ATTEMPTS and current not in OPEN_ATTEMPTS:
+            await _sale_over(conn, row)
         return Applied("already_final", row.id, row.payment_id)
     values: dict[str, Any] = {"updated_at": context.clock()}
     if outcome.provider_transaction_id:
@@ -458,6 +461,13 @@ def _money_time(
             received_at=iso(received_at),
         )
     return money_time(stated, received_at=received_at, not_before=earliest)
+
+
+async def _sale_over(conn: AsyncConnection, row: Row[Any]) -> None:
+    """The provider's final word about an attempt that was closed before (its bill expired or
+    was cancelled while the card was waiting): the terminal's sale is over, so it is free."""
+    if row.terminal_id:
+        await terminals.release(conn, row.terminal_id, row.id)
 
 
 async def _closed(
