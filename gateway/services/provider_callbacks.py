@@ -9,8 +9,9 @@ sends it again until it hears 00 or 02) applies nothing and is answered in the s
 from the attempt as it is *now*: 02 once the attempt is final (querydr may have settled it
 since the first copy), 04 again for the wrong amount. The POS cloud gets 200 when the result
 is recorded (or was before), 401 for a bad signature, 404 for an unknown sale, 409
-``terminal_not_busy`` for an approval of a sale that had its own final word already
-(declined, or approved before) and 409 ``amount_mismatch`` for another amount.
+``terminal_not_busy`` for a result about a sale that had the cloud's own final word already
+(approved, declined, timed out: a contradiction) and 409 ``amount_mismatch`` for another
+amount.
 
 A card can be charged while the bill expires or is cancelled (its sale is then closed as
 ``expired``/``cancelled``): the approval that follows is money that arrived, recorded like
@@ -44,11 +45,18 @@ from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
-from gateway.core.statuses import ATTEMPTS, FINAL_ATTEMPTS, OPEN_ATTEMPTS, AttemptStatus
+from gateway.core.statuses import FINAL_ATTEMPTS, AttemptStatus
 from gateway.services.attempts import AttemptService, reference_for
 from providers.payment import pos, vnpay
 
 log = structlog.get_logger(__name__)
+
+
+#: A sale that had the cloud's own final word (approved, or declined / timed out): a later,
+#: different result for it contradicts that word and is refused (409 ``terminal_not_busy``).
+#: A sale closed by the gateway with its bill (``expired``, ``cancelled``) still takes the
+#: cloud's final word: an approval is money, recorded; anything else is kept.
+_SALE_SETTLED = frozenset({AttemptStatus.SUCCEEDED, AttemptStatus.FAILED})
 
 
 class SaleNotRunning(Conflict):
@@ -214,20 +222,14 @@ class ProviderCallbacks:
         )
         if row is None or row.id != result.sale_id:
             return _refused(EventOutcome.UNMATCHED, None, NotFound(f"no POS sale {result.sale_id}"))
-        outcome = pos_outcome(result)
-        current = AttemptStatus(row.status)
-        if (
-            current not in OPEN_ATTEMPTS
-            and outcome.status is AttemptStatus.SUCCEEDED
-            and not ATTEMPTS.can(current, outcome.status)
-        ):  # an approval after the sale's own final word (declined, or approved before)
+        if AttemptStatus(row.status) in _SALE_SETTLED:
             not_running = SaleNotRunning(
                 f"sale {result.sale_id} is already {row.status}; the terminal is not running it"
             )
             return _refused(EventOutcome.REJECTED, row.payment_id, not_running)
         # Another amount is applied too: money_arrived puts such money up for review. An
         # approval for a sale whose bill expired or was cancelled meanwhile is money too.
-        applied = await self.attempts.apply_outcome(conn, row.id, outcome)
+        applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
         if applied.result == "already_final":  # a late decline, cancel, timeout: kept only
             return inbox.Settled(EventOutcome.ALREADY_FINAL, None, payment_id=row.payment_id)
         if result.amount != row.amount:  # recorded; the cloud is told the amount was wrong

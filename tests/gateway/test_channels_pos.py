@@ -236,9 +236,7 @@ async def _close_bill(channels: Channels, payment_id: str, how: str) -> None:
 async def _outbox(channels: Channels) -> list[dict[str, Any]]:
     """The events of the one payment, in order, as their deliveries send them."""
     async with channels.client.app[DATABASE].read() as conn:
-        bodies = await conn.execute(
-            select(outbox_events.c.body).order_by(outbox_events.c.sequence)
-        )
+        bodies = await conn.execute(select(outbox_events.c.body).order_by(outbox_events.c.sequence))
         return [json.loads(body) for body in bodies.scalars()]
 
 

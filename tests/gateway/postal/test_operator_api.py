@@ -262,6 +262,47 @@ async def test_an_event_from_the_future_is_refused(postal: Postal) -> None:
     assert problem["errors"][0]["field"] == "occurred_at"
 
 
+async def test_a_handover_dated_before_the_order_was_booked_is_refused(postal: Postal) -> None:
+    """Its time is when the COD was collected: a time before the order existed is refused,
+    and nothing is stored (the bill stays as it was)."""
+    payment = await postal.create_payment(expires_in_seconds=3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    booked = postal.clock()
+    postal.clock.advance(hours=2)
+    for early, code in ((timedelta(minutes=11), 422), (timedelta(minutes=9), 201)):
+        status, problem, _ = await handover(
+            postal,
+            order["id"],
+            "delivered",
+            at=(booked - early).isoformat(),
+            cod_collected=payment["amount"],
+        )
+        assert status == code, problem
+        if code == 422:
+            assert [(e["field"], e["code"]) for e in problem["errors"]] == [("at", "before_order")]
+            assert await count(postal, postal_handovers) == 0
+            # Not paid by it (reading the bill after its time expires it).
+            assert await payment_status(postal, payment["id"]) == "expired"
+    # Within the skew the handover is kept, but its time is not believed for the money:
+    # the COD counts from when it was reported, after the expiry.
+    bill = await (
+        await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    ).json()
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "paid_after_expiry")
+
+
+async def test_an_event_dated_before_the_order_was_booked_is_refused(postal: Postal) -> None:
+    order = await postal.book()
+    early = (postal.clock() - timedelta(hours=1)).isoformat()
+    status, problem, _ = await report(postal, order["id"], "picked_up", occurred_at=early)
+    assert (status, problem["errors"][0]["field"], problem["errors"][0]["code"]) == (
+        422,
+        "occurred_at",
+        "before_order",
+    )
+    assert (await postal.order(order["id"]))["status"] == "created"
+
+
 async def test_an_event_id_of_the_handovers_own_kind_is_refused(postal: Postal) -> None:
     order = await postal.book()
     status, problem, _ = await report(postal, order["id"], "picked_up", event_id="handover:h1")
