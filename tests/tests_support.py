@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
@@ -78,10 +78,15 @@ async def pay_at_vnpay(channels: Any, attempt: dict[str, Any], outcome: str) -> 
 
 
 def signed_notice(
-    payment: dict[str, Any], now: int, amount: int | None = None, account: str = AGENCY_ACCOUNT
+    payment: dict[str, Any],
+    now: int,
+    amount: int | None = None,
+    account: str = AGENCY_ACCOUNT,
+    booked_at: int | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """What the bank posts to ``/callbacks/bank/testbank`` for a transfer paying ``payment``
-    (into ``account``, HCM's collection account unless told)."""
+    (into ``account``, HCM's collection account unless told), booked at ``booked_at`` (Unix
+    seconds; by default ``now``, when the bank notifies)."""
     body = json.dumps(
         {
             "transaction_id": f"FT{uuid.uuid4().hex[:12].upper()}",
@@ -89,7 +94,9 @@ def signed_notice(
             "account_number": account,
             "amount": payment["amount"] if amount is None else amount,
             "description": f"Nop phi {payment['reference']}",
-            "booked_at": "2026-11-22T02:00:00+00:00",
+            "booked_at": datetime.fromtimestamp(
+                now if booked_at is None else booked_at, UTC
+            ).isoformat(),
         }
     ).encode()
     headers = {

@@ -117,6 +117,9 @@ _ERRORS = {
 _SKEW = (
     f"more than {int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes ahead of the gateway's clock"
 )
+_EARLY = (
+    f"more than {int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes before the order was booked"
+)
 
 
 def _reported(model: type[BaseModel], what: str) -> dict[int, Reply]:
@@ -203,7 +206,7 @@ ROUTES = (
             "for another order); nothing changed",
             422: "`validation_failed` with field-level `errors`: besides the codes of the shape, "
             "`event_id` → `reserved` (ids starting `handover:` belong to the handovers' own "
-            f"events), `occurred_at` → `in_future` ({_SKEW})",
+            f"events), `occurred_at` → `in_future` ({_SKEW}) or `before_order` ({_EARLY})",
         },
         body=OperatorEvent,
         description="De-duplicated by the operator's own `event_id` (no `Idempotency-Key`). "
@@ -222,7 +225,8 @@ ROUTES = (
             **_ERRORS,
             409: "`duplicate_handover`: the `handover_id` was reported before with other "
             "content (or for another order); nothing changed",
-            422: f"`validation_failed` with field-level `errors` (`at` → `in_future`: {_SKEW}); "
+            422: f"`validation_failed` with field-level `errors` (`at` → `in_future`: {_SKEW}; "
+            f"`before_order`: {_EARLY}); "
             "`cod_not_expected`: `cod_collected` on an order without COD or on a `collected` "
             "handover; `cod_amount_mismatch` (`cod_amount` names the order's amount): not the "
             "order's `cod_amount`. Nothing is stored",

@@ -51,6 +51,9 @@ class Outcome:
     provider_transaction_id: str | None = None
     failure_code: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    #: When the money moved, as the provider states it (bank booking, ``vnp_PayDate``, POS
+    #: ``completed_at``, COD collection); judged by :func:`gateway.core.money.money_time`.
+    paid_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def outcome_of(result: SaleResult) -> Outcome:
         provider_transaction_id=result.rrn,
         failure_code=failure,
         details=details,
+        paid_at=result.completed_at,
     )
 
 

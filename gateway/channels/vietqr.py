@@ -21,6 +21,7 @@ def outcome_of(notice: CreditNotice) -> Outcome:
         amount=notice.amount,
         provider_transaction_id=notice.transaction_id,
         details={"booked_at": notice.booked_at.isoformat()},
+        paid_at=notice.booked_at,
     )
 
 

@@ -5,6 +5,7 @@ secret from configuration); agencies without one use the default terminal."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -37,6 +38,7 @@ def outcome_of(
     transaction_no: str | None,
     response_code: str | None,
     details: dict[str, str | None],
+    paid_at: datetime | None = None,
 ) -> Outcome | None:
     status = _ATTEMPT_STATUS.get(outcome)
     if status is None:
@@ -47,6 +49,7 @@ def outcome_of(
         provider_transaction_id=transaction_no,
         failure_code=f"vnpay_{response_code}" if status is AttemptStatus.FAILED else None,
         details={key: value for key, value in details.items() if value},
+        paid_at=paid_at,
     )
 
 
@@ -128,6 +131,7 @@ class VnpayChannel:
             transaction_no=result.transaction_no,
             response_code=result.transaction_status,
             details={"bank_code": result.bank_code},
+            paid_at=result.pay_date,
         )
 
     async def refund(self, request: RefundRequest) -> RefundOutcome:

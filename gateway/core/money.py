@@ -10,13 +10,41 @@ the bill, when money arrives                    the bill becomes  review reason
 ``pending``, in time, the amount due            ``paid``          —
 ``pending``/``expired``/``cancelled``, another  ``needs_review``  ``amount_mismatch``
 amount
-``pending`` past its expiry, or ``expired``     ``needs_review``  ``paid_after_expiry``
+``pending``/``expired``, the money moved at or  ``needs_review``  ``paid_after_expiry``
+after the expiry
+``expired``, the money moved in time (heard of  ``needs_review``  ``reported_after_expiry``
+only after the bill was expired)
 ``cancelled``                                   ``needs_review``  ``paid_after_cancellation``
 already ``paid``, ``needs_review``, refunded    unchanged         ``duplicate_payment``
 ==============================================  ================  =============================
 
 The attempt the money came through is ``succeeded`` in every row (the money is real) and
 carries the review reason, so reconciliation sees every channel the same way.
+
+The time of the money
+---------------------
+"In time" is judged by when the money moved, not by when the gateway heard of it: a message
+can arrive late (a bank or a provider retrying, a postman's handset offline). One rule for
+every channel, :func:`money_time`: the money's **own time where the provider states it and it
+is plausible**, else the time the gateway received the message. Stated times:
+
+============  ============================================================================
+channel       the money's own time
+============  ============================================================================
+VietQR        the bank's booking time (``booked_at`` of the signed credit notice)
+VNPAY         ``vnp_PayDate`` of the signed IPN or ``querydr`` answer
+POS           ``completed_at`` of the signed sale result (callback or query)
+COD           when the postman collected it: the handover's ``at``, the carrier event's time
+============  ============================================================================
+
+Plausible means: not more than :data:`MONEY_CLOCK_SKEW` ahead of the receiving time (a clock
+that runs fast; the earlier of the two is taken), and not before the bill existed — nor, for
+COD, before its postal order existed. An implausible time is not trusted (the receiving time
+is used) and is logged (``money_time_implausible``); it is never a reason to refuse money.
+Money that moved in time for a bill already marked ``expired`` (the portal has been told so)
+does not pay it by itself: a late message never reopens a closed bill. It is a review with
+its own reason, ``reported_after_expiry``, so finance staff know the citizen paid in time
+and accept it (``needs_review → paid``).
 
 Lock order
 ----------
@@ -38,7 +66,7 @@ instead; a deadlock or serialization failure that still happens is retried by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -61,6 +89,8 @@ class ReviewReason(StrEnum):
 
     AMOUNT_MISMATCH = "amount_mismatch"
     PAID_AFTER_EXPIRY = "paid_after_expiry"
+    #: The money moved in time, but the gateway heard of it after it had expired the bill.
+    REPORTED_AFTER_EXPIRY = "reported_after_expiry"
     PAID_AFTER_CANCELLATION = "paid_after_cancellation"
     DUPLICATE_PAYMENT = "duplicate_payment"
 
@@ -74,6 +104,24 @@ class MoneyDecision:
 
 _UNPAID = (PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED)
 
+#: How far ahead of the receiving time a provider's stated time of money may be.
+MONEY_CLOCK_SKEW = timedelta(minutes=10)
+
+
+def money_time(stated: datetime | None, *, received_at: datetime, not_before: datetime) -> datetime:
+    """When the money moved (see "The time of the money" above): ``stated``, the provider's
+    own time of it, if it is plausible — not after ``received_at`` by more than
+    :data:`MONEY_CLOCK_SKEW`, not before ``not_before`` (when the bill, or the postal order,
+    came to exist) — else ``received_at``."""
+    if stated is None or not plausible(stated, received_at=received_at, not_before=not_before):
+        return received_at
+    return min(stated, received_at)
+
+
+def plausible(stated: datetime, *, received_at: datetime, not_before: datetime) -> bool:
+    """Whether a provider's stated time of money can be believed (:func:`money_time`)."""
+    return not_before <= stated <= received_at + MONEY_CLOCK_SKEW
+
 
 def money_arrived(
     bill: PaymentStatus,
@@ -81,19 +129,22 @@ def money_arrived(
     due: int,
     received: int | None,
     expires_at: datetime,
-    now: datetime,
+    at: datetime,
 ) -> MoneyDecision:
     """What ``received`` VND arriving for a bill in status ``bill`` does (the table above).
     ``received`` is ``None`` when the provider did not state the amount (then it is taken to
-    be the amount the provider was asked for, ``due``)."""
+    be the amount the provider was asked for, ``due``); ``at`` is when the money moved
+    (:func:`money_time`)."""
     if bill not in _UNPAID:
         return MoneyDecision(None, ReviewReason.DUPLICATE_PAYMENT)
     if received is not None and received != due:
         return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.AMOUNT_MISMATCH)
     if bill is PaymentStatus.CANCELLED:
         return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.PAID_AFTER_CANCELLATION)
-    if bill is PaymentStatus.EXPIRED or expires_at <= now:
+    if expires_at <= at:
         return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.PAID_AFTER_EXPIRY)
+    if bill is PaymentStatus.EXPIRED:
+        return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.REPORTED_AFTER_EXPIRY)
     return MoneyDecision(PaymentStatus.PAID)
 
 

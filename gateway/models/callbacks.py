@@ -70,6 +70,11 @@ class PosSaleResult(BaseModel):
 
 class PosAck(ResponseModel):
     status: Literal["accepted"]
-    outcome: Literal["applied", "already_final", "ignored", "duplicate"] = Field(
-        description="`duplicate`: this very result was received before"
+    outcome: Literal[
+        "applied", "needs_review", "duplicate_payment", "already_final", "ignored", "duplicate"
+    ] = Field(
+        description="`needs_review`/`duplicate_payment`: the money was recorded for a person "
+        "to settle (e.g. the bill expired while the card was charged); `already_final`: a "
+        "late decline, cancel or timeout, kept only; `duplicate`: this very result was "
+        "received before"
     )

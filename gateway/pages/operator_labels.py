@@ -99,6 +99,8 @@ def error_message(error: GatewayError) -> str:
         for item in error.errors:
             if item.code == "in_future":
                 sentences.append("Thời gian không được ở tương lai.")
+            elif item.code == "before_order":
+                sentences.append("Thời gian không được trước lúc đặt đơn.")
             elif item.field == "documents" and item.code == "too_short":
                 sentences.append("Hãy nhập ít nhất một giấy tờ.")
             else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -42,7 +42,15 @@ from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFoun
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
 from gateway.core.inbox import EventOutcome
-from gateway.core.money import ChannelName, MoneyDecision, ReviewReason, lock_bill, money_arrived
+from gateway.core.money import (
+    ChannelName,
+    MoneyDecision,
+    ReviewReason,
+    lock_bill,
+    money_arrived,
+    money_time,
+    plausible,
+)
 from gateway.core.statuses import ATTEMPTS, OPEN_ATTEMPTS, AttemptStatus, PaymentStatus
 from gateway.models.requests import CreateAttempt
 from gateway.services import payment_state as state
@@ -327,17 +335,26 @@ class AttemptService:
 
 
 async def apply_outcome(
-    conn: AsyncConnection, context: state.Context, attempt_id: str, outcome: Outcome
+    conn: AsyncConnection,
+    context: state.Context,
+    attempt_id: str,
+    outcome: Outcome,
+    *,
+    not_before: datetime | None = None,
 ) -> Applied:
     """Apply a provider's word about an attempt, once — for every channel (VNPAY IPN or
     query, POS result or query, a VietQR bank notice). A final attempt never moves backwards
     (a late 'failed' after 'succeeded' is ignored); what arriving money does to the bill is
     decided by :func:`gateway.core.money.money_arrived`, and money that does not fit the bill
-    puts it up for review rather than being lost."""
+    puts it up for review rather than being lost. Money that lands on an attempt closed with
+    its bill (``expired``, ``cancelled``) is recorded the same way. Whether it came in time
+    is judged by the money's own time (:func:`gateway.core.money.money_time`; ``not_before``:
+    a later bound than the bill's creation, e.g. COD's postal order)."""
     row = await joined(conn, attempt_id, lock=True)
     current = AttemptStatus(row.status)
     new = outcome.status
     if new is current and new not in OPEN_ATTEMPTS:
+        await _sale_over(conn, row)
         return Applied("already_final", row.id, row.payment_id)
     if not ATTEMPTS.can(current, new):
         if new in OPEN_ATTEMPTS and current in OPEN_ATTEMPTS:
@@ -348,6 +365,8 @@ async def apply_outcome(
             current=current.value,
             reported=new.value,
         )
+        if new not in OPEN_ATTEMPTS and current not in OPEN_ATTEMPTS:
+            await _sale_over(conn, row)
         return Applied("already_final", row.id, row.payment_id)
     values: dict[str, Any] = {"updated_at": context.clock()}
     if outcome.provider_transaction_id:
@@ -363,7 +382,7 @@ async def apply_outcome(
             due=row.payment_amount,
             received=outcome.amount,
             expires_at=row.payment_expires_at,
-            now=context.clock(),
+            at=_money_time(row, outcome, context.clock(), not_before),
         )
         if decision.review is not None:
             values["review_reason"] = decision.review.value
@@ -395,13 +414,15 @@ async def record_money(
     outcome: Outcome,
     *,
     provider_reference: str | None = None,
+    not_before: datetime | None = None,
 ) -> Applied:
     """Money that arrived for a bill outside any attempt that could still take it — COD handed
     to the postman, a second transfer to a QR that already took money: in the lock order (the
     bill first), a new attempt of ``channel`` is born ``pending`` for exactly this money
     (``outcome.amount``) and the money is applied to it through :func:`apply_outcome`, so
     :func:`~gateway.core.money.money_arrived` decides what it does to the bill like for any
-    other channel. ``provider_reference`` defaults to one made from the new attempt's id."""
+    other channel. ``provider_reference`` defaults to one made from the new attempt's id;
+    ``not_before``: see :func:`apply_outcome`."""
     if outcome.status is not AttemptStatus.SUCCEEDED or outcome.amount is None:
         raise ValueError("record_money records money: a success with its amount")
     if not await lock_bill(conn, payment_id):
@@ -420,7 +441,33 @@ async def record_money(
         created_at=now,
         updated_at=now,
     )
-    return await apply_outcome(conn, context, attempt_id, outcome)
+    return await apply_outcome(conn, context, attempt_id, outcome, not_before=not_before)
+
+
+def _money_time(
+    row: Row[Any], outcome: Outcome, received_at: datetime, not_before: datetime | None
+) -> datetime:
+    """When the money of ``outcome`` moved: :func:`gateway.core.money.money_time`, bounded
+    below by the bill's creation (and ``not_before``)."""
+    earliest = row.payment_created_at
+    if not_before is not None:
+        earliest = max(earliest, not_before)
+    stated = outcome.paid_at
+    if stated is not None and not plausible(stated, received_at=received_at, not_before=earliest):
+        log.warning(
+            "money_time_implausible",
+            attempt_id=row.id,
+            stated=iso(outcome.paid_at),
+            received_at=iso(received_at),
+        )
+    return money_time(stated, received_at=received_at, not_before=earliest)
+
+
+async def _sale_over(conn: AsyncConnection, row: Row[Any]) -> None:
+    """The provider's final word about an attempt that was closed before (its bill expired or
+    was cancelled while the card was waiting): the terminal's sale is over, so it is free."""
+    if row.terminal_id:
+        await terminals.release(conn, row.terminal_id, row.id)
 
 
 async def _closed(
@@ -462,6 +509,7 @@ async def joined(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) 
                 payments.c.status.label("payment_status"),
                 payments.c.amount.label("payment_amount"),
                 payments.c.expires_at.label("payment_expires_at"),
+                payments.c.created_at.label("payment_created_at"),
                 payments.c.reference.label("payment_reference"),
                 payments.c.dossier_code,
                 payments.c.agency_id,

@@ -16,7 +16,9 @@ Outcomes (``provider_events.outcome``):
 ``applied``             pending payment, right account and amount → ``paid``
 ``needs_review``        money arrived that does not fit; payment → ``needs_review``
                         (``amount_mismatch``, ``paid_after_expiry``,
-                        ``paid_after_cancellation``)
+                        ``reported_after_expiry``, ``paid_after_cancellation``;
+                        "in time" by the bank's ``booked_at``, see
+                        :func:`gateway.core.money.money_time`)
 ``duplicate_payment``   the payment was already settled; it keeps its status, the
                         attempt the money came by is flagged ``duplicate_payment`` for
                         refund and ``attempt.needs_review`` is emitted (``already_paid``)

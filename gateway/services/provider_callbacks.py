@@ -9,8 +9,16 @@ sends it again until it hears 00 or 02) applies nothing and is answered in the s
 from the attempt as it is *now*: 02 once the attempt is final (querydr may have settled it
 since the first copy), 04 again for the wrong amount. The POS cloud gets 200 when the result
 is recorded (or was before), 401 for a bad signature, 404 for an unknown sale, 409
-``terminal_not_busy`` when the sale is no longer running and 409 ``amount_mismatch`` for
-another amount.
+``terminal_not_busy`` for a result about a sale that had the cloud's own final word already
+(approved, declined, timed out: a contradiction) and 409 ``amount_mismatch`` for another
+amount.
+
+A card can be charged while the bill expires or is cancelled (its sale is then closed as
+``expired``/``cancelled``): the approval that follows is money that arrived, recorded like
+any (the bill goes to ``needs_review``, ``paid_after_expiry``/``paid_after_cancellation``,
+or ``duplicate_payment`` if another attempt paid it) and acknowledged with 200 so the cloud
+stops retrying. A decline, cancel or timeout for a closed sale changes nothing: it is kept
+in the inbox (``already_final``) and acknowledged with 200.
 
 Money of another amount than the attempt's is not refused here: it is money that arrived,
 and :func:`gateway.core.money.money_arrived` (through ``apply_outcome``) puts it up for review
@@ -37,11 +45,18 @@ from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
-from gateway.core.statuses import FINAL_ATTEMPTS, OPEN_ATTEMPTS, AttemptStatus
+from gateway.core.statuses import FINAL_ATTEMPTS, AttemptStatus
 from gateway.services.attempts import AttemptService, reference_for
 from providers.payment import pos, vnpay
 
 log = structlog.get_logger(__name__)
+
+
+#: A sale that had the cloud's own final word (approved, or declined / timed out): a later,
+#: different result for it contradicts that word and is refused (409 ``terminal_not_busy``).
+#: A sale closed by the gateway with its bill (``expired``, ``cancelled``) still takes the
+#: cloud's final word: an approval is money, recorded; anything else is kept.
+_SALE_SETTLED = frozenset({AttemptStatus.SUCCEEDED, AttemptStatus.FAILED})
 
 
 class SaleNotRunning(Conflict):
@@ -131,6 +146,7 @@ class ProviderCallbacks:
                 "response_code": ipn.response_code,
                 "transaction_status": ipn.transaction_status,
             },
+            paid_at=ipn.pay_date,
         )
         if outcome is None:  # contradictory codes: leave it to querydr, never guess
             rsp_code = _rsp_code(ipn, row)
@@ -206,13 +222,16 @@ class ProviderCallbacks:
         )
         if row is None or row.id != result.sale_id:
             return _refused(EventOutcome.UNMATCHED, None, NotFound(f"no POS sale {result.sale_id}"))
-        if AttemptStatus(row.status) not in OPEN_ATTEMPTS:
+        if AttemptStatus(row.status) in _SALE_SETTLED:
             not_running = SaleNotRunning(
                 f"sale {result.sale_id} is already {row.status}; the terminal is not running it"
             )
             return _refused(EventOutcome.REJECTED, row.payment_id, not_running)
-        # Another amount is applied too: money_arrived puts such money up for review.
+        # Another amount is applied too: money_arrived puts such money up for review. An
+        # approval for a sale whose bill expired or was cancelled meanwhile is money too.
         applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
+        if applied.result == "already_final":  # a late decline, cancel, timeout: kept only
+            return inbox.Settled(EventOutcome.ALREADY_FINAL, None, payment_id=row.payment_id)
         if result.amount != row.amount:  # recorded; the cloud is told the amount was wrong
             mismatch = _amount_mismatch("sale amount differs")
             return _refused(applied.event_outcome, row.payment_id, mismatch)

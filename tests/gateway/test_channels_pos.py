@@ -8,10 +8,12 @@ import uuid
 from typing import Any
 
 import aiohttp
+import pytest
 from conftest import POS_SECRET, Channels
 from sqlalchemy import select
+from tests_support import signed_notice
 
-from gateway.core.db.schema import provider_events
+from gateway.core.db.schema import outbox_events, provider_events
 from gateway.keys import DATABASE, POLLER
 from providers.payment.pos import sign
 from providers.sandbox.pos import BACKGROUND, SALES
@@ -211,6 +213,112 @@ async def test_card_payment_of_another_amount_is_answered_409_and_put_up_for_rev
     async with channels.client.app[DATABASE].read() as conn:
         [event] = (await conn.execute(select(provider_events))).all()
     assert (event.outcome, event.reason) == ("needs_review", "amount_mismatch")
+
+
+async def _sandbox_sales(channels: Channels) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession() as session:
+        response = await session.get(channels.pos.make_url("/sandbox/sales"))
+        return list(await response.json())
+
+
+async def _close_bill(channels: Channels, payment_id: str, how: str) -> None:
+    """The bill closes while the terminal still waits for the card."""
+    if how == "expired":
+        channels.clock.advance(minutes=16)
+        assert (await channels.payment(payment_id))["status"] == "expired"  # swept when read
+    else:
+        response = await channels.client.post(
+            f"/v1/payments/{payment_id}/cancel", headers=channels.auth()
+        )
+        assert (response.status, (await response.json())["status"]) == (200, "cancelled")
+
+
+async def _outbox(channels: Channels) -> list[dict[str, Any]]:
+    """The events of the one payment, in order, as their deliveries send them."""
+    async with channels.client.app[DATABASE].read() as conn:
+        bodies = await conn.execute(select(outbox_events.c.body).order_by(outbox_events.c.sequence))
+        return [json.loads(body) for body in bodies.scalars()]
+
+
+async def _terminal_busy(channels: Channels, terminal: str) -> bool:
+    listing = await (await channels.client.get("/v1/terminals", headers=channels.auth())).json()
+    return bool(next(t for t in listing["data"] if t["terminal_id"] == terminal)["busy"])
+
+
+@pytest.mark.parametrize(
+    ("closed", "reason"),
+    [("expired", "paid_after_expiry"), ("cancelled", "paid_after_cancellation")],
+)
+async def test_card_charged_while_the_bill_closed_is_recorded_for_review_and_acknowledged(
+    channels: Channels, closed: str, reason: str
+) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    await _close_bill(channels, payment["id"], closed)
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == closed
+
+    # The citizen's card is charged all the same; the cloud calls back.
+    await _cloud(channels, "/sandbox/terminals/T-HCM-1/complete", {"outcome": "approve"})
+
+    [sale] = await _sandbox_sales(channels)
+    assert (sale["status"], sale["deliveries"]) == ("approved", [200])  # no retries needed
+    bill = await channels.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", reason)
+    taken = await channels.payment_attempt(payment["id"], attempt["id"])
+    assert (taken["status"], taken["review_reason"]) == ("succeeded", reason)
+    assert taken["provider_transaction_id"] == sale["rrn"] == taken["details"]["rrn"]
+    events = await _outbox(channels)
+    assert [e["type"] for e in events] == [f"payment.{closed}", "payment.needs_review"]
+    assert events[-1]["data"]["payment"]["review_reason"] == reason
+    async with channels.client.app[DATABASE].read() as conn:
+        [event] = (await conn.execute(select(provider_events))).all()
+    assert (event.outcome, event.reason) == ("needs_review", None)
+    assert not await _terminal_busy(channels, "T-HCM-1")  # its sale is over
+
+
+async def test_card_charged_after_another_channel_paid_the_bill_is_a_duplicate_to_refund(
+    channels: Channels,
+) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    body, headers = signed_notice(payment, int(channels.clock().timestamp()))
+    paid = await channels.client.post("/callbacks/bank/testbank", data=body, headers=headers)
+    assert paid.status == 200
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "cancelled"
+
+    await _cloud(channels, "/sandbox/terminals/T-HCM-1/complete", {"outcome": "approve"})
+
+    [sale] = await _sandbox_sales(channels)
+    assert sale["deliveries"] == [200]
+    bill = await channels.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("paid", None)
+    taken = await channels.payment_attempt(payment["id"], attempt["id"])
+    assert (taken["status"], taken["review_reason"]) == ("succeeded", "duplicate_payment")
+    events = await _outbox(channels)
+    assert [e["type"] for e in events] == ["payment.paid", "attempt.needs_review"]
+    assert events[-1]["data"]["attempt"]["id"] == attempt["id"]
+
+
+async def test_a_late_decline_for_a_sale_closed_with_its_bill_changes_nothing(
+    channels: Channels,
+) -> None:
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    await _close_bill(channels, payment["id"], "expired")
+    assert await _terminal_busy(channels, "T-HCM-1")  # the cloud still runs the sale
+
+    await _cloud(channels, "/sandbox/terminals/T-HCM-1/complete", {"outcome": "time_out"})
+
+    [sale] = await _sandbox_sales(channels)
+    assert (sale["status"], sale["deliveries"]) == ("timed_out", [200])
+    assert (await channels.payment(payment["id"]))["status"] == "expired"
+    closed = await channels.payment_attempt(payment["id"], attempt["id"])
+    assert (closed["status"], closed["failure_code"]) == ("expired", None)
+    assert [e["type"] for e in await _outbox(channels)] == ["payment.expired"]
+    async with channels.client.app[DATABASE].read() as conn:
+        [event] = (await conn.execute(select(provider_events))).all()
+    assert (event.outcome, event.payment_id) == ("already_final", payment["id"])
+    assert not await _terminal_busy(channels, "T-HCM-1")  # free for the next citizen
 
 
 async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> None:

@@ -97,6 +97,28 @@ async def test_late_failure_after_success_does_not_move_the_payment_back(
     assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "succeeded"
 
 
+@pytest.mark.parametrize("closed", ["expired", "cancelled"])
+async def test_late_failure_for_an_attempt_closed_with_its_bill_changes_nothing(
+    channels: Channels, closed: str
+) -> None:
+    payment, attempt = await channels.start("vnpay")
+    if closed == "expired":
+        channels.clock.advance(minutes=16)
+        assert (await channels.payment(payment["id"]))["status"] == "expired"
+    else:
+        response = await channels.client.post(
+            f"/v1/payments/{payment['id']}/cancel", headers=channels.auth()
+        )
+        assert response.status == 200
+    late = vnpay_ipn(attempt, vnp_ResponseCode="24", vnp_TransactionStatus="02")
+    assert (await _ipn(channels, late))["RspCode"] == "02"  # VNPAY stops retrying
+    assert (await channels.payment(payment["id"]))["status"] == closed
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == closed
+    async with channels.client.app[DATABASE].read() as conn:
+        [event] = (await conn.execute(select(provider_events))).all()
+    assert (event.outcome, event.payment_id) == ("already_final", payment["id"])
+
+
 async def test_paid_only_when_both_codes_are_00(channels: Channels) -> None:
     payment, attempt = await channels.start("vnpay")
     odd = vnpay_ipn(attempt, vnp_ResponseCode="00", vnp_TransactionStatus="02")

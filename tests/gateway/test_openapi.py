@@ -1502,7 +1502,8 @@ async def test_operator_events_and_handovers_match_their_schemas(postal: Postal)
     )
     assert (status, headers.get("Idempotent-Replayed")) == (200, "true")
     assert replayed["event"] == reported["event"]
-    older = {**event, "event_id": "ev-0", "occurred_at": "2026-11-22T02:05:00+07:00"}
+    # Between the booking (09:00 in Hà Nội) and the status (09:10): kept as history only.
+    older = {**event, "event_id": "ev-0", "occurred_at": "2026-11-22T09:05:00+07:00"}
     status, stored, _ = await operator_call(
         postal, document, "post", events_path, pickup["id"], json=older
     )
@@ -1609,6 +1610,13 @@ async def test_operator_events_and_handovers_match_their_schemas(postal: Postal)
             422,
             "validation_failed",
             "in_future",
+        ),
+        (
+            events_path,
+            {"json": {**event, "event_id": "ev-10", "occurred_at": "2026-11-21T00:00:00Z"}},
+            422,
+            "validation_failed",
+            "before_order",
         ),
         (events_path, {"json": {"event_id": "ev-8"}}, 422, "validation_failed", "required"),
         (

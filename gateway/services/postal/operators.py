@@ -26,7 +26,10 @@ exactly as an order that does not exist (its existence is not revealed).
   one ``409 already_accepted``; an order not with the carrier or final cannot be accepted
   (``409 order_not_acceptable``).
 - **Times** more than :data:`MAX_CLOCK_SKEW` ahead of ours are refused (``422``, field code
-  ``in_future``): a future time would hold the order against every later report.
+  ``in_future``): a future time would hold the order against every later report. Times more
+  than :data:`MAX_CLOCK_SKEW` before the order existed are refused too (``before_order``):
+  nothing happens to a parcel before it is booked, and a handover's time is when its COD
+  was collected, which decides whether the bill was paid in time.
 - **Handovers**: see :mod:`gateway.services.postal.operator_handovers`.
 """
 
@@ -95,9 +98,13 @@ class Reported:
     replayed: bool = False
 
 
-def check_not_future(at: datetime, now: datetime, field: str) -> None:
+def check_time(at: datetime, now: datetime, order: Any, field: str) -> None:
+    """A reported time is between the order's creation and now (give or take the skew)."""
     if at > now + MAX_CLOCK_SKEW:
         raise ValidationFailed([FieldError(field, "in_future", "the time is in the future")])
+    if at < order.created_at - MAX_CLOCK_SKEW:
+        message = "the time is before the order was booked"
+        raise ValidationFailed([FieldError(field, "before_order", message)])
 
 
 class OperatorService:
@@ -241,7 +248,7 @@ class OperatorService:
         async with self.db.write() as conn:
             # Scope first: an order outside the operator's offices is 404 whatever the report.
             row = await self._row(conn, operator, order_id, for_update=True)
-            check_not_future(report.occurred_at, self.context.clock(), "occurred_at")
+            check_time(report.occurred_at, self.context.clock(), row, "occurred_at")
             if report.event_id.startswith(HANDOVER_EVENT_PREFIX):
                 message = f"'{HANDOVER_EVENT_PREFIX}' ids are the handovers' own events"
                 raise ValidationFailed([FieldError("event_id", "reserved", message)])
@@ -276,7 +283,7 @@ class OperatorService:
         operator = Operator.of(who)
         async with self.db.write() as conn:
             row = await self._row(conn, operator, order_id, for_update=True)
-            check_not_future(report.at, self.context.clock(), "at")
+            check_time(report.at, self.context.clock(), row, "at")
             handover, replayed = await self.handovers.record(conn, operator.reporter, row, report)
             view = await self._view(conn, operator, order_id)
             answer = next(h for h in view["handovers"] if h["id"] == handover)

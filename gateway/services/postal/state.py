@@ -179,7 +179,9 @@ async def collect_cod(
     (:func:`gateway.services.attempts.record_money`, in the one lock order), and
     :func:`gateway.core.money.money_arrived` decides what it does to the bill — paid, or up
     for review with its reason (another amount, after expiry or cancellation, a bill already
-    paid). Never lost."""
+    paid). Never lost. ``at`` is when the postman collected it: "in time" is judged by it
+    (:func:`gateway.core.money.money_time`: not before the order existed, not in the future),
+    not by when the report reached the gateway."""
     now = context.clock()
     await conn.execute(
         update(postal_orders)
@@ -198,8 +200,10 @@ async def collect_cod(
             amount=amount,
             provider_transaction_id=order.tracking_number,
             details={"postal_order_id": order.id, "collected_at": iso(at)},
+            paid_at=at,
         ),
         provider_reference=order.client_reference,
+        not_before=order.created_at,
     )
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.core.money import MoneyDecision, ReviewReason, money_arrived
+from gateway.core.money import MoneyDecision, ReviewReason, money_arrived, money_time
 from gateway.core.statuses import PaymentStatus
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -17,7 +17,7 @@ EARLIER = NOW - timedelta(seconds=1)
 def decide(
     bill: PaymentStatus, received: int | None = 185000, expires_at: datetime = LATER
 ) -> MoneyDecision:
-    return money_arrived(bill, due=185000, received=received, expires_at=expires_at, now=NOW)
+    return money_arrived(bill, due=185000, received=received, expires_at=expires_at, at=NOW)
 
 
 def test_the_amount_due_in_time_pays_a_pending_bill() -> None:
@@ -44,7 +44,35 @@ def test_money_at_or_after_the_expiry_is_late_even_before_the_sweep() -> None:
     late = MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.PAID_AFTER_EXPIRY)
     assert decide(PaymentStatus.PENDING, expires_at=NOW) == late
     assert decide(PaymentStatus.PENDING, expires_at=EARLIER) == late
-    assert decide(PaymentStatus.EXPIRED) == late
+    assert decide(PaymentStatus.EXPIRED, expires_at=EARLIER) == late
+
+
+def test_money_that_moved_in_time_for_a_bill_expired_meanwhile_says_so() -> None:
+    """The money's time is before the expiry, but the bill was closed before the gateway
+    heard of it: a review that tells finance staff the citizen paid in time."""
+    assert decide(PaymentStatus.EXPIRED, expires_at=LATER) == MoneyDecision(
+        PaymentStatus.NEEDS_REVIEW, ReviewReason.REPORTED_AFTER_EXPIRY
+    )
+
+
+BILL_CREATED = NOW - timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    ("stated", "expected"),
+    [
+        (None, NOW),  # the provider states no time: when it was received
+        (NOW - timedelta(hours=5), NOW - timedelta(hours=5)),  # reported late: its own time
+        (BILL_CREATED, BILL_CREATED),
+        (BILL_CREATED - timedelta(seconds=1), NOW),  # before the bill existed: not believed
+        (NOW + timedelta(minutes=10), NOW),  # a fast clock: not later than received
+        (NOW + timedelta(minutes=10, seconds=1), NOW),  # in the future: not believed
+    ],
+)
+def test_the_money_time_is_the_stated_one_when_plausible(
+    stated: datetime | None, expected: datetime
+) -> None:
+    assert money_time(stated, received_at=NOW, not_before=BILL_CREATED) == expected
 
 
 def test_money_for_a_cancelled_bill_is_put_up_for_review() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from conftest import Postal
@@ -261,6 +262,47 @@ async def test_an_event_from_the_future_is_refused(postal: Postal) -> None:
     assert problem["errors"][0]["field"] == "occurred_at"
 
 
+async def test_a_handover_dated_before_the_order_was_booked_is_refused(postal: Postal) -> None:
+    """Its time is when the COD was collected: a time before the order existed is refused,
+    and nothing is stored (the bill stays as it was)."""
+    payment = await postal.create_payment(expires_in_seconds=3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    booked = postal.clock()
+    postal.clock.advance(hours=2)
+    for early, code in ((timedelta(minutes=11), 422), (timedelta(minutes=9), 201)):
+        status, problem, _ = await handover(
+            postal,
+            order["id"],
+            "delivered",
+            at=(booked - early).isoformat(),
+            cod_collected=payment["amount"],
+        )
+        assert status == code, problem
+        if code == 422:
+            assert [(e["field"], e["code"]) for e in problem["errors"]] == [("at", "before_order")]
+            assert await count(postal, postal_handovers) == 0
+            # Not paid by it (reading the bill after its time expires it).
+            assert await payment_status(postal, payment["id"]) == "expired"
+    # Within the skew the handover is kept, but its time is not believed for the money:
+    # the COD counts from when it was reported, after the expiry.
+    bill = await (
+        await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    ).json()
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "paid_after_expiry")
+
+
+async def test_an_event_dated_before_the_order_was_booked_is_refused(postal: Postal) -> None:
+    order = await postal.book()
+    early = (postal.clock() - timedelta(hours=1)).isoformat()
+    status, problem, _ = await report(postal, order["id"], "picked_up", occurred_at=early)
+    assert (status, problem["errors"][0]["field"], problem["errors"][0]["code"]) == (
+        422,
+        "occurred_at",
+        "before_order",
+    )
+    assert (await postal.order(order["id"]))["status"] == "created"
+
+
 async def test_an_event_id_of_the_handovers_own_kind_is_refused(postal: Postal) -> None:
     order = await postal.book()
     status, problem, _ = await report(postal, order["id"], "picked_up", event_id="handover:h1")
@@ -395,6 +437,70 @@ async def test_cod_of_another_amount_than_the_bill_puts_it_up_for_review(postal:
         ("succeeded", 150_000, order["tracking_number"], "amount_mismatch")
     ]
     assert (await postal.order(order["id"]))["cod_collected"] == 150_000
+
+
+async def _cod_late(postal: Postal, *, collected_after: timedelta, swept: bool) -> Any:
+    """A bill due in an hour, its COD collected ``collected_after`` its creation and reported
+    by the postman two hours later (a handset offline); ``swept``: the bill was read, so
+    expired, before the report came. Returns the bill as the portal reads it."""
+    payment = await postal.create_payment(expires_in_seconds=3600)
+    created = postal.clock()
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    postal.clock.advance(hours=2)
+    if swept:
+        assert await payment_status(postal, payment["id"]) == "expired"
+    status, answer, _ = await handover(
+        postal,
+        order["id"],
+        "delivered",
+        at=(created + collected_after).isoformat(),
+        cod_collected=payment["amount"],
+    )
+    assert status == 201, answer
+    response = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    bill = await response.json()
+    [cod] = await cod_attempts(postal, payment["id"])
+    assert cod[3] == bill["review_reason"]  # the attempt carries the bill's reason
+    return bill
+
+
+async def test_cod_collected_in_time_and_reported_late_pays_the_bill(postal: Postal) -> None:
+    """Judged by when the postman collected the money, not when the gateway heard of it."""
+    bill = await _cod_late(postal, collected_after=timedelta(minutes=50), swept=False)
+    assert (bill["status"], bill["review_reason"]) == ("paid", None)
+
+
+async def test_cod_collected_after_the_expiry_is_reviewed_as_paid_after_expiry(
+    postal: Postal,
+) -> None:
+    bill = await _cod_late(postal, collected_after=timedelta(minutes=70), swept=False)
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "paid_after_expiry")
+
+
+async def test_cod_collected_in_time_for_a_bill_expired_meanwhile_says_it_was_in_time(
+    postal: Postal,
+) -> None:
+    bill = await _cod_late(postal, collected_after=timedelta(minutes=50), swept=True)
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "reported_after_expiry")
+
+
+async def test_cod_reported_late_by_the_carrier_counts_from_its_collection_time(
+    postal: Postal,
+) -> None:
+    """VNPost's code 26 (COD collected) is believed only once read back, hours later: the
+    time VNPost gives the event counts, not the time of the read-back."""
+    payment = await postal.create_payment(expires_in_seconds=3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    postal.clock.advance(minutes=50)
+    await postal.advance(order["tracking_number"], 26)  # the push is deferred to a read-back
+    assert await payment_status(postal, payment["id"]) == "pending"
+    postal.clock.advance(hours=2)  # the read-back comes after the expiry
+
+    await postal.sync_due()
+
+    [cod] = await cod_attempts(postal, payment["id"])
+    assert cod == ("succeeded", payment["amount"], order["tracking_number"], None)
+    assert await payment_status(postal, payment["id"]) == "paid"
 
 
 async def test_cod_of_another_amount_is_refused_and_changes_nothing(postal: Postal) -> None:
