@@ -24,7 +24,7 @@ from conftest import (
 )
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from tests_support import signed_notice
+from tests_support import signed_notice, staff_login
 
 from gateway.app import create_app
 from gateway.core.db.schema import (
@@ -37,7 +37,7 @@ from gateway.core.db.schema import (
     statement_imports,
 )
 from gateway.core.roles import Role
-from gateway.keys import CLOCK, DATABASE, WORKFLOW
+from gateway.keys import CLOCK, DATABASE, STAFF, WORKFLOW
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.statements import (
     ICT,
@@ -52,6 +52,7 @@ from reconciliation.runs import RunService, SourceRules
 from reconciliation.scope import EVERYWHERE
 from reconciliation.workflow import Actor
 
+STAFF_PASSWORD = "mat-khau-thu-nghiem-2026"
 DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_Minh
 
 
@@ -335,6 +336,25 @@ async def test_a_decided_exception_whose_lines_changed_is_open_again_showing_the
         gateway, recon_exceptions, recon_exceptions.c.id == named.details["new_exception_id"]
     )
     assert first_changed.run_id == reruns[0] and first_changed.previous_id == old["id"]
+
+    # The console's exception page shows the earlier decision beside the form to decide anew.
+    await gateway.client.app[STAFF].create_user(
+        username="truongphong",
+        display_name="Trưởng phòng",
+        role=Role.FINANCE_APPROVER,
+        password=STAFF_PASSWORD,
+        agency_codes=[],
+        all_agencies=True,
+    )
+    session = await staff_login(gateway.client, "truongphong", STAFF_PASSWORD, "/console")
+    page = await gateway.client.get(
+        f"/console/exceptions/{changed['id']}",
+        headers=session.cookie,
+    )
+    text = await page.text()
+    section = text.split('data-testid="previous-decision"', 1)[1].split("</section>", 1)[0]
+    assert "Tiền chuyển nhầm, ngân hàng đã xác nhận" in section and old["id"] in section
+    assert 'data-testid="resolve"' in text  # open: to be decided again
 
 
 async def test_closing_a_day_whose_run_is_older_than_a_statement_that_could_change_it_is_refused(
