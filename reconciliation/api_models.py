@@ -255,7 +255,8 @@ class ReconException(ResponseModel):
     status: Annotated[str, OneOf(EXCEPTION_STATUSES)] = Field(
         description="`open` → `resolved` (maker) → `approved` (checker, not the maker); "
         "`superseded` when a re-run replaced its run, or when another day's run matched its "
-        "statement line (a late payment; the audit log says which run)"
+        "statement line (a late payment; the audit log says which run); `open` with a "
+        "`previous_decision` when a re-run found the same difference with other lines"
     )
     amount: Vnd
     internal_keys: list[str] = Field(

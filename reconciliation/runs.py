@@ -2,8 +2,12 @@
 
 A run records its inputs, rule version, counts and VND sums per status; running the day
 again **supersedes** the previous run (never edits it): its open exceptions are marked
-``superseded``, and a decision already taken on the same exception (same type, same lines)
-carries over to the new run, so finance staff never decide twice.
+``superseded``, and a decision already taken on the same exception (same type, same lines,
+same amount and candidates) carries over whole to the new run, so finance staff never decide
+twice. An exception about the same difference whose lines changed is ``open`` and shows the
+earlier decision (``previous_id``); a decision carried by neither is named in the audit log
+(``decision_superseded``) — see :func:`_link` and docs/reconciliation.md, "Re-runs".
+The write phases of all days' runs are serialised (:meth:`RunService.run`).
 
 **Each difference belongs to one day** (docs/reconciliation.md, "Which day a difference
 belongs to"). A statement line that another day's current run matched, or named in an
