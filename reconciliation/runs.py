@@ -739,10 +739,11 @@ class Links:
 def _link(outcomes: list[Outcome], decided: dict[str, Any], linked: dict[str, Any]) -> Links:
     """Match the superseded run's decisions to the new exceptions. A decision carries over
     whole only to the same exception with the same content; an exception about the same
-    difference (same source, sharing a ledger key or a statement line, preferably of the same
-    type) whose lines, amount or candidates changed is ``open`` and shows the decision; a
-    decision with no such exception is superseded. Every decision not carried whole is
-    named in the audit log (``decision_superseded``), never dropped silently."""
+    difference (same source, sharing a ledger key or a statement line: one's line, the
+    other's line or candidate; preferably of the same type) whose lines, amount or candidates
+    changed is ``open`` and shows the decision; a decision with no such exception is
+    superseded. Every decision not carried whole is named in the audit log
+    (``decision_superseded``), never dropped silently."""
     items = [
         (
             o.source.value,
@@ -771,7 +772,12 @@ def _link(outcomes: list[Outcome], decided: dict[str, Any], linked: dict[str, An
             if mark in carried or source != row.source:
                 continue
             keys = len(set(row.internal_keys) & set(item["internal_keys"]))
-            lines = len({*row.line_ids, *row.candidates} & {*item["line_ids"], *item["candidates"]})
+            # A line of one that is a line or a candidate of the other; two exceptions that
+            # only share a candidate (a common amount) are not about the same difference.
+            lines = len(
+                ({*row.line_ids} & {*item["line_ids"], *item["candidates"]})
+                | ({*row.candidates} & {*item["line_ids"]})
+            )
             if keys + lines == 0:
                 continue
             score = (row.type == item["type"], keys + lines)
