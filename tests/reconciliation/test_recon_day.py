@@ -273,6 +273,44 @@ async def test_a_rerun_after_some_exceptions_were_decided_keeps_every_decision(
         assert carried[42000]["approved_by"] is not None
 
 
+async def test_a_rerun_keeps_decisions_taken_first_middle_and_last_in_the_runs_order(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """The positions of decided exceptions among the run's rows: the first, a middle and the
+    last are decided (approved, resolved, approved), the others open."""
+    credits = (41000, 42000, 43000, 44000, 45000)  # in this order on the statement
+    await _statement(gateway, paid_day, DAY, unknown_credits=credits)
+    await _run(gateway)
+    raised = sorted(await _exceptions(gateway), key=lambda item: item["line_ids"])
+    assert [item["amount"] for item in raised] == list(credits)
+    decided = {0: "approved", 2: "resolved", 4: "approved"}
+    for position, status in decided.items():
+        if status == "approved":
+            await _decide(gateway, raised[position]["id"], "refund_requested")
+        else:
+            response = await gateway.client.post(
+                f"/v1/reconciliation/exceptions/{raised[position]['id']}/resolve",
+                json={"resolution": "manual_match", "reason": "Khớp với chứng từ giấy"},
+                headers=gateway.auth("finance"),
+            )
+            assert response.status == 200, await response.text()
+    before = sorted(await _exceptions(gateway), key=lambda item: item["line_ids"])
+    decision = ("resolution", "resolution_reason", "resolved_by", "resolved_at")
+    decision += ("approved_by", "approved_at")
+
+    for _ in range(2):
+        run = await _run(gateway)
+        after = sorted(await _exceptions(gateway), key=lambda item: item["line_ids"])
+        assert [item["status"] for item in after] == [
+            decided.get(position, "open") for position in range(len(credits))
+        ]
+        assert all(item["run_id"] == run["id"] for item in after)
+        assert [[item[field] for field in decision] for item in after] == [
+            [item[field] for field in decision] for item in before
+        ]
+        assert all(item["previous_decision"] is None for item in after)
+
+
 async def test_a_decided_exception_whose_lines_changed_is_open_again_showing_the_decision(
     gateway: Gateway, paid_day: list[PaidPayment]
 ) -> None:
