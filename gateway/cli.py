@@ -14,6 +14,7 @@ from config import ConfigError, Settings, load_settings
 from gateway.core.db.migrate import upgrade
 from gateway.core.errors import GatewayError
 from gateway.core.roles import Role
+from gateway.core.statuses import ImportStatus
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
@@ -90,7 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     recon = commands.add_parser("recon", help="daily reconciliation").add_subparsers(
         dest="action", required=True
     )
-    recon_import = recon.add_parser("import", help="import a statement file")
+    recon_import = recon.add_parser(
+        "import",
+        help="import a statement file",
+        description="Import a statement file. Exit status: 0 when the file is accepted (or was "
+        "accepted before: a duplicate), 1 when it is quarantined (the reason and each bad row "
+        "are printed; a re-upload of a quarantined file stays quarantined) or refused.",
+    )
     recon_import.add_argument("file")
     recon_import.add_argument(
         "--source",
@@ -241,7 +248,7 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
         elif args.command == "users":
             await _users(services, args)
         elif args.command == "recon":
-            await _recon(services, args)
+            return await _recon(services, args)
         elif args.command == "post-offices":
             await _post_offices(services, args)
         elif args.command == "clients":
@@ -298,9 +305,11 @@ async def _post_offices(services: Services, args: argparse.Namespace) -> None:
             print(f"{office.code}\t{office.name}\t{office.province_code or ''}")
 
 
-async def _recon(services: Services, args: argparse.Namespace) -> None:
+async def _recon(services: Services, args: argparse.Namespace) -> int:
     """The CLI acts as the operator at the keyboard (actor ``cli``, role admin): someone with
-    the server's database is deployment-wide."""
+    the server's database is deployment-wide. The exit status of an import says whether the
+    file's lines are in the books: 1 when it is quarantined (also a repeat of a quarantined
+    file, which a script must not take for done), 0 when it is accepted."""
     from datetime import date
     from pathlib import Path
 
@@ -328,7 +337,7 @@ async def _recon(services: Services, args: argparse.Namespace) -> None:
             print(f"  reason: {view['reason']}")
         for error in view["row_errors"]:
             print(f"  line {error['line_no']}: {error['code']}: {error['message']}")
-        return
+        return 0 if view["status"] == ImportStatus.ACCEPTED else 1
     day = date.fromisoformat(args.date)
     if args.action == "run":
         run = await services.recon_runs.run(actor, day)
@@ -337,11 +346,12 @@ async def _recon(services: Services, args: argparse.Namespace) -> None:
             f"{run['id']}: {summary['matched']['count']} matched, "
             f"{summary['exceptions']['count']} exceptions {summary['exceptions']['by_type']}"
         )
-        return
+        return 0
     body, _ = await services.reports.render(day, args.format, actor.scope)
     output = Path(args.output or f"doi-soat-{day.isoformat()}.{args.format}")
     await asyncio.to_thread(output.write_bytes, body)
     print(f"report written to {output}")
+    return 0
 
 
 async def _terminals(services: Services, args: argparse.Namespace) -> None:

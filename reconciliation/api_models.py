@@ -250,6 +250,7 @@ class ReconException(ResponseModel):
         description="The code of the agency it belongs to; `null` when no single agency was "
         "found (then only deployment-wide staff see it)"
     )
+    agency_name: str | None = Field(description="That agency's name; `null` with `agency`")
     source: Counterpart = Field(description="The counterpart")
     type: ExceptionType
     status: Annotated[str, OneOf(EXCEPTION_STATUSES)] = Field(

@@ -8,7 +8,9 @@ and each consumes what it pairs, so no line is matched or reported twice:
    signed amount, booking dates at most ``window_days`` apart → matched;
 2. the same key pairs that are not exact → ``status_mismatch`` (one side failed),
    ``amount_mismatch`` or ``date_mismatch`` (consumes both lines);
-3. **text** — our reference found in the counterpart's normalised transfer text → as 1 and 2;
+3. **text** — our reference found in the counterpart's normalised transfer text → as 1 and 2
+   (a pair that is exact and touches no other pair settles inside the query that finds it;
+   the rest is resolved as in 1 and 2, with the same result as resolving all of it there);
    then ``duplicate``: a leftover line whose key named a line another one already took;
 4. **amount** — first a mistyped reference in the text (it fails the check symbol) one
    symbol away from the reference of an unpaired line of ours with an equal amount within
@@ -124,6 +126,33 @@ class _Book:
         if (before[0] - self.internal.height, before[1] - self.external.height) != named:
             raise RuntimeError("engine bug: a pass took a line twice, or one already taken")
 
+    def take_rows(self, matches: pl.DataFrame, internal_rows: pl.Series | None) -> None:
+        """Record ``matches`` (one line each side) and remove their lines by position: the
+        external ones at ``row_e`` of what is left, the internal ones at ``internal_rows``
+        (None: by id). Positions are the row index of these very frames, taken before any
+        other take: no hash of a million ids, just a mask. Checked as :meth:`take` is."""
+        if not matches.height:
+            return
+        self.matches.append(matches.select(MATCH_SCHEMA.names()))
+        self.matched_external += matches.height
+        before = (self.internal.height, self.external.height)
+        if internal_rows is None:
+            self.internal = _without(self.internal, [matches.get_column("internal_id")]).collect()
+        else:
+            self.internal = _without_rows(self.internal, internal_rows)
+        self.external = _without_rows(self.external, matches.get_column("row_e"))
+        if (before[0] - self.internal.height, before[1] - self.external.height) != (
+            matches.height,
+            matches.height,
+        ):
+            raise RuntimeError("engine bug: a pass took a line twice, or one already taken")
+
+
+def _without_rows(lines: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    keep = pl.repeat(True, lines.height, eager=True)
+    keep.scatter(rows, False)
+    return lines.filter(keep)
+
 
 def _without(lines: pl.DataFrame, taken: list[pl.Series]) -> pl.LazyFrame:
     ids = pl.concat(taken) if taken else None
@@ -173,8 +202,9 @@ def reconcile(
     if window_days < 0 or settlement_lag_days < 0:
         raise ValueError("window_days and settlement_lag_days must not be negative")
     side = _counterpart(external, counterpart)
-    work_i = passes.prepare(internal, "internal").drop("text")
-    work_e = passes.prepare(external, "external")
+    work_i, work_e = pl.collect_all(
+        [passes.prepare(internal, "internal").drop("text"), passes.prepare(external, "external")]
+    )
     book = _Book(work_i, work_e)
 
     # 1 and 2: equal keys.
@@ -184,14 +214,15 @@ def reconcile(
 
     # 3: our reference in the transfer text, then what lost a key pair to another line.
     ours = keypasses.internal_keys(work_i, "reference")
-    found, text, mistyped = keypasses.text_references(
-        book.external, reference_pattern, ours, is_valid_reference
+    left = book.internal.get_column("line_id") if book.internal.height < work_i.height else None
+    found = keypasses.text_references(
+        book.external, reference_pattern, ours, is_valid_reference, window_days, left
     )
-    offered = text
-    if book.internal.height < work_i.height:  # only lines that passes 1 and 2 left
-        left = book.internal.get_column("line_id").implode()
-        offered = text.filter(pl.col("internal_id").is_in(left))
+    text = found.pairs
+    offered = text if left is None else text.filter(pl.col("internal_id").is_in(left.implode()))
     chosen_text, conflicts = keypasses.key_pass(offered, window_days)
+    # The settled pairs first, by position: nothing else has been taken since the query.
+    book.take_rows(found.settled, None if left is not None else found.settled.get_column("row_i"))
     book.take(_exact(chosen_text), conflicts)
     ids = ["internal_id", "external_id"]
     lost = pl.col("internal_id").is_in(book.internal.get_column("line_id").implode()) | pl.col(
@@ -202,6 +233,7 @@ def reconcile(
             pl.concat(
                 [direct.select(*ids, "key").filter(lost), text.select(*ids, "key").filter(lost)]
             ),
+            # Settled text pairs are no line's rival (their lines have no other pair).
             pl.concat([chosen_direct.select(ids), chosen_text.select(ids)]),
             book.internal,
             book.external,
@@ -213,7 +245,9 @@ def reconcile(
     # paired by key).
     book.internal = book.internal.with_columns(own_key=pl.col("reference"))
     in_text = (
-        found.filter(pl.col("external_id").is_in(book.external.get_column("line_id").implode()))
+        found.found.filter(
+            pl.col("external_id").is_in(book.external.get_column("line_id").implode())
+        )
         .group_by("external_id")
         .agg(pl.col("key").min().alias("text_key"))
     )
@@ -226,7 +260,7 @@ def reconcile(
 
     # 4: a mistyped reference of equal amount, then the only equal amount in the window.
     if by_amount:
-        book.take(passes.near_references(book.internal, book.external, mistyped, window_days))
+        book.take(passes.near_references(book.internal, book.external, found.mistyped, window_days))
         batch = pl.col("document_no").is_not_null() & pl.col("document_no").is_duplicated()
         waiting = passes.batch_credits(book.internal, book.external, window_days)
         pairs, _, _ = passes.amount_candidates(

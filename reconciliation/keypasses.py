@@ -3,14 +3,17 @@
 Pass 1/2 compare the key columns (reference, provider transaction id, EndToEndId); pass 3
 finds our references in the counterpart's normalised transfer text. Both produce candidate
 pairs (:data:`PAIR_SCHEMA`), resolved one-to-one by :func:`key_pass`: exact pairs first,
-then the conflicts (status, amount, date) as exceptions. Python loops only over a small
-leftover set: the texts with a candidate that is not one of our references.
+then the conflicts (status, amount, date) as exceptions. Pass 3 settles most of its pairs
+(exact, and touching no other pair) inside the streaming query that finds them, so only the
+rest reach :func:`key_pass`. Python loops only over a small leftover set: the texts with a
+candidate that is not one of our references.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 import polars as pl
 
@@ -56,13 +59,20 @@ MISTYPED_SCHEMA = pl.Schema({"external_id": pl.Int64(), "key": pl.String()})
 
 
 def internal_keys(lines: pl.DataFrame, column: str) -> pl.DataFrame:
-    return lines.select(
-        pl.col("line_id").alias("internal_id"),
-        pl.col(column).alias("key"),
-        pl.col("amount").alias("amount_i"),
-        pl.col("day").alias("day_i"),
-        pl.col("outcome").alias("outcome_i"),
-    ).filter(pl.col("key").is_not_null())
+    """Per line of ``lines`` with a ``column`` key: its id, key, amount, day, outcome and
+    position in ``lines`` (``row_i``)."""
+    return (
+        lines.with_row_index("row_i")
+        .select(
+            pl.col("line_id").alias("internal_id"),
+            "row_i",
+            pl.col(column).alias("key"),
+            pl.col("amount").alias("amount_i"),
+            pl.col("day").alias("day_i"),
+            pl.col("outcome").alias("outcome_i"),
+        )
+        .filter(pl.col("key").is_not_null())
+    )
 
 
 def _external_columns() -> list[pl.Expr]:
@@ -101,18 +111,40 @@ def direct_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame
     return pl.concat(found).unique(["internal_id", "external_id"], keep="first")
 
 
+class TextPairs(NamedTuple):
+    """What pass 3 finds in the counterpart's texts (:func:`text_references`)."""
+
+    # MATCH_SCHEMA and each line's position (row_i in the frame ``ours`` came from, row_e in
+    # ``external``): the exact pairs no other pair touches, matched as found.
+    settled: pl.DataFrame
+    pairs: pl.DataFrame  # PAIR_SCHEMA: every other key pair, for key_pass and duplicates
+    found: pl.DataFrame  # external_id, key: each reference found in a text not settled
+    mistyped: pl.DataFrame  # MISTYPED_SCHEMA
+
+
 def text_references(
     external: pl.DataFrame,
     pattern: str,
     ours: pl.DataFrame,
     is_valid: Callable[[str], bool] | None,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    window_days: int,
+    offered: pl.Series | None = None,
+) -> TextPairs:
     """Pass 3: the references found in the external lines' normalised text.
 
-    ``ours`` are the internal side's references (:func:`internal_keys`). Returns every
-    ``(external_id, key)`` found, the key pairs they make with ``ours`` (all of it), and the
-    mistyped candidates (``external_id, key``: not ours, refused by ``is_valid``) of the texts
-    that name neither one of ours nor a valid reference, for pass 4 to recognise.
+    ``ours`` are the internal side's references (:func:`internal_keys`); ``offered`` the
+    internal lines passes 1 and 2 left (None: all of them). The key pairs that settle
+    themselves — exact (:func:`key_pass` would call them :data:`EXACT`), of an offered line,
+    and each of their two lines in no other pair, so that :func:`one_to_one` would take them
+    first whatever else it takes — are told apart inside the same streaming query that finds
+    them, and come back as ``settled`` matches; only the rest (a few per cent) go through
+    :func:`key_pass`. A settled pair's lines have no other key pair, so no leftover line
+    names them and :func:`duplicates` never needs them.
+
+    Returns the settled matches, every other key pair (``pairs``, not limited to ``offered``),
+    every ``(external_id, key)`` found in a text that did not settle, and the mistyped
+    candidates (``external_id, key``: not ours, refused by ``is_valid``) of the texts that
+    name neither one of ours nor a valid reference, for pass 4 to recognise.
 
     Matching is leftmost and non-overlapping, so ``…DVC DVC7K3M…`` first yields
     ``DVCDVC7K3M…``, which is not ours (and may even pass the check, 1 time in 32). The few
@@ -120,23 +152,49 @@ def text_references(
     ones; of those, a text that names one of ours keeps only ours, and otherwise each distinct
     candidate is kept if ``is_valid`` accepts it (a typo is dropped; a valid reference we have
     no record of stays, so the line is known to carry one). Candidates that are ours are
-    never checked: they are references we issued.
+    never checked: they are references we issued. A pair that settled in the query but whose
+    payment the rescan finds in another text too is taken back among the pairs.
     """
-
+    # Settled: the text names one candidate, ours, and no other text names that line. (A
+    # line's count is a window over its id; the text's is its list length, which counts its
+    # rows only while no key found is the reference of two lines of ours: checked below.)
+    settles = (
+        pl.col("internal_id").is_not_null()
+        & (pl.col("candidates") == 1)
+        & (pl.len().over("internal_id") == 1)
+        & (_category(window_days) == EXACT)
+    )
+    if offered is not None:
+        settles = settles & pl.col("internal_id").is_in(offered.implode())
     joined = (
         external.lazy()
+        .with_row_index("row_e")
         .select(
             *_external_columns(),
+            "row_e",
             normalise_text(pl.col("text")).str.extract_all(pattern).alias("key"),
         )
+        .with_columns(candidates=pl.col("key").list.len())
         .explode("key")
         .drop_nulls("key")
+        .with_row_index("found")
         .join(ours.lazy(), on="key", how="left")
+        .with_columns(settled=settles)
         # The in-memory engine runs a string expression on one core; streaming splits it.
         .collect(engine="streaming")
+        .drop("candidates")
     )
-    unsure = joined.filter(pl.col("internal_id").is_null()).get_column("external_id").unique()
-    pairs = joined.filter(
+    if joined.height and joined.get_column("found").max() != joined.height - 1:
+        # A key found is the reference of several lines of ours: no text's list length
+        # counts its rows, so nothing settles in the query; key_pass sorts it all out.
+        joined = joined.with_columns(settled=pl.lit(False))
+    joined = joined.drop("found")
+    settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
+        "settled"
+    )
+    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i", "row_e")
+    unsure = rest.filter(pl.col("internal_id").is_null()).get_column("external_id").unique()
+    pairs = rest.filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
@@ -162,6 +220,12 @@ def text_references(
                 .unique()
             )
             rescanned = rescanned.filter("known")
+        named_again = rescanned.filter("ours").get_column("internal_id")
+        if not named_again.is_empty():  # contested after all: back among the pairs
+            again = pl.col("internal_id").is_in(named_again.implode())
+            back = joined.filter(pl.col("settled") & again).drop("settled", "row_i", "row_e")
+            pairs = pl.concat([pairs, back])
+            settled = settled.filter(~again)
         pairs = pl.concat([pairs, rescanned.filter("ours").select(pairs.columns)])
         found = pl.concat([pairs, rescanned.filter(~pl.col("ours")).select(pairs.columns)])
     else:
@@ -169,7 +233,18 @@ def text_references(
     pairs = pairs.with_columns(
         rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE), rank=pl.lit(0, pl.Int8)
     )
-    return found.select("external_id", "key"), pairs.select(PAIR_SCHEMA.names()), mistyped
+    return TextPairs(
+        settled.select(
+            "internal_id",
+            "external_id",
+            "row_i",
+            "row_e",
+            rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE),
+        ),
+        pairs.select(PAIR_SCHEMA.names()),
+        found.select("external_id", "key"),
+        mistyped,
+    )
 
 
 def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
@@ -195,24 +270,31 @@ def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
     return external.select(_external_columns()).join(found, on="external_id")
 
 
-def classify(pairs: pl.DataFrame, window_days: int) -> pl.DataFrame:
-    day_gap = (pl.col("day_i") - pl.col("day_e")).abs()
+def _category(window_days: int) -> pl.Expr:
+    """A key pair's category (:data:`EXACT` or the conflict it shows) from its two sides'
+    ``amount_*``, ``day_*`` and ``outcome_*``."""
     conflict = (
         pl.col("outcome_i").is_not_null()
         & pl.col("outcome_e").is_not_null()
         & (pl.col("outcome_i") != pl.col("outcome_e"))
     )
-    return pairs.with_columns(
-        category=pl.when(conflict)
+    return (
+        pl.when(conflict)
         .then(STATUS)
         .when(pl.col("amount_i") != pl.col("amount_e"))
         .then(AMOUNT)
-        .when(day_gap > window_days)
+        .when((pl.col("day_i") - pl.col("day_e")).abs() > window_days)
         .then(DATE)
         .otherwise(EXACT)
-        .cast(pl.Int8),
+        .cast(pl.Int8)
+    )
+
+
+def classify(pairs: pl.DataFrame, window_days: int) -> pl.DataFrame:
+    return pairs.with_columns(
+        category=_category(window_days),
         amount_gap=(pl.col("amount_i") - pl.col("amount_e")).abs(),
-        day_gap=day_gap,
+        day_gap=(pl.col("day_i") - pl.col("day_e")).abs(),
     )
 
 

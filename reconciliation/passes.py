@@ -41,8 +41,9 @@ MAX_CANDIDATES = 50
 NO_IDS = pl.lit([], dtype=IDS)
 
 
-def prepare(frame: pl.DataFrame, side: str) -> pl.DataFrame:
-    """The work frame of one side; a frame that breaks the line invariants is a ValueError."""
+def prepare(frame: pl.DataFrame, side: str) -> pl.LazyFrame:
+    """The work frame of one side, to collect (the engine collects both sides at once); a
+    frame that breaks the line invariants is a ValueError, raised here."""
     lines = conform(frame)
     problems = lines.select(
         ids=pl.col("line_id").is_null().any() | (pl.col("line_id").n_unique() < pl.len()),
@@ -57,14 +58,14 @@ def prepare(frame: pl.DataFrame, side: str) -> pl.DataFrame:
     bad = [message for name, message in messages.items() if problems[name]]
     if bad:
         raise ValueError(f"{side} lines: {'; '.join(bad)}")
-    return lines.select(
+    return lines.lazy().select(
         "line_id",
         pl.when(pl.col("direction") == "credit")
         .then(pl.col("amount"))
         .otherwise(-pl.col("amount"))
         .alias("amount"),
         pl.col("booking_date").cast(pl.Int32).alias("day"),
-        *(_key(column) for column in ("reference", "provider_txn_id", "end_to_end_id")),
+        *(_key(lines, column) for column in ("reference", "provider_txn_id", "end_to_end_id")),
         "text",
         _outcome(pl.col("status")).alias("outcome"),
         "agency_code",
@@ -73,8 +74,11 @@ def prepare(frame: pl.DataFrame, side: str) -> pl.DataFrame:
     )
 
 
-def _key(column: str) -> pl.Expr:
-    """An empty key is no key (else every line without one would pair with every other)."""
+def _key(lines: pl.DataFrame, column: str) -> pl.Expr:
+    """An empty key is no key (else every line without one would pair with every other). A
+    column without any key (its null count is kept with it) is taken as it is."""
+    if lines.get_column(column).null_count() == lines.height:
+        return pl.col(column)
     return pl.when(pl.col(column) != "").then(pl.col(column)).alias(column)
 
 

@@ -3,9 +3,9 @@ balance, credits, debits and closing balance from the bank's statements; what wa
 the exceptions still open; and what reached the State Treasury by fee kind (phí, lệ phí).
 
 A report holds what the caller's agencies own (:mod:`reconciliation.scope`): their collection
-accounts, their exceptions and their treasury lines. The matched totals of the day's run are
-deployment-wide figures, so only a deployment-wide report shows them. Codes are written as
-the Vietnamese words of :mod:`reconciliation.labels`."""
+accounts, their exceptions, their treasury lines, and the run's figures of their agencies
+(matched count and VND, exceptions, carried and tolerated items per counterpart), with one
+row per agency. Codes are written as the Vietnamese words of :mod:`reconciliation.labels`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from reconciliation.labels import (
     SOURCES,
     vietnamese,
 )
-from reconciliation.scope import Scope, with_agency
+from reconciliation.scope import Scope, figures_by_agency, summary_in_scope, with_agency
 
 KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí"}
 
@@ -51,6 +51,31 @@ class AccountRow:
 
 
 @dataclass
+class SourceRow:
+    """One counterpart's figures of the day's run, within the report's scope."""
+
+    source: str
+    matched: int
+    matched_amount: int
+    exceptions: int
+    carried: int
+    within_tolerance: int
+    tolerated_difference: int
+
+
+@dataclass
+class AgencyRow:
+    """One agency's figures of the day's run."""
+
+    code: str
+    name: str
+    matched: int
+    matched_amount: int
+    exceptions: int
+    exception_amount: int
+
+
+@dataclass
 class DayReport:
     business_date: date
     run_id: str
@@ -60,25 +85,21 @@ class DayReport:
     matched_amount: int = 0
     open_exceptions: list[dict[str, Any]] = field(default_factory=list)
     treasury_by_kind: dict[str, int] = field(default_factory=dict)
+    sources: list[SourceRow] = field(default_factory=list)
+    #: Each agency in scope that has figures in the run.
+    by_agency: list[AgencyRow] = field(default_factory=list)
     #: The agency codes the report covers; ``None``: every agency (a deployment-wide report).
     agencies: list[str] | None = None
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         open_amount = sum(item["amount"] for item in self.open_exceptions)
-        matched: list[tuple[str, Any]] = (
-            [
-                ("Số giao dịch khớp", self.matched_count),
-                ("Số tiền khớp (VND)", self.matched_amount),
-            ]
-            if self.agencies is None
-            else []
-        )
         return [
             ("Ngày đối soát", self.business_date.isoformat()),
             ("Đơn vị", "Tất cả đơn vị" if self.agencies is None else ", ".join(self.agencies)),
             ("Lần chạy", self.run_id),
             ("Đã khóa sổ", "Có" if self.closed else "Chưa"),
-            *matched,
+            ("Số giao dịch khớp", self.matched_count),
+            ("Số tiền khớp (VND)", self.matched_amount),
             ("Ngoại lệ chưa xử lý", len(self.open_exceptions)),
             ("Số tiền ngoại lệ chưa xử lý (VND)", open_amount),
             *[
@@ -181,6 +202,7 @@ class ReportService:
                     .group_by(statement_lines.c.fee_kind)
                 )
             ).all()
+            by_agency = await figures_by_agency(conn, run.summary, scope)
         accounts: dict[str, AccountRow] = {}
         for account, direction, total in flows:
             row = accounts.setdefault(account or "", AccountRow(account or "", None, 0, 0, None))
@@ -192,14 +214,14 @@ class ReportService:
             row = accounts.setdefault(account or "", AccountRow(account or "", None, 0, 0, None))
             row.opening = control.get("opening_balance")
             row.closing = control.get("closing_balance")
-        summary = run.summary.get("matched", {})
+        summary = summary_in_scope(run.summary, scope)
         return DayReport(
             business_date=day,
             run_id=run.id,
             closed=closed,
             accounts=sorted(accounts.values(), key=lambda a: a.account),
-            matched_count=int(summary.get("count", 0)),
-            matched_amount=int(summary.get("amount", 0)),
+            matched_count=int(summary.get("matched", {}).get("count", 0)),
+            matched_amount=int(summary.get("matched", {}).get("amount", 0)),
             open_exceptions=[
                 {
                     "id": r.id,
@@ -216,6 +238,19 @@ class ReportService:
             ],
             treasury_by_kind={str(kind or "unknown"): int(total) for kind, total in treasury},
             agencies=codes,
+            sources=[
+                SourceRow(
+                    source,
+                    facts["matched"],
+                    facts["matched_amount"],
+                    facts["exceptions"],
+                    facts.get("carried", 0),
+                    facts.get("within_tolerance", 0),
+                    facts.get("tolerated_difference", 0),
+                )
+                for source, facts in sorted(summary.get("sources", {}).items())
+            ],
+            by_agency=[AgencyRow(**row) for row in by_agency],
         )
 
     async def render(self, day: date, fmt: str, scope: Scope) -> tuple[bytes, str]:
@@ -230,6 +265,23 @@ class ReportService:
 
 
 ACCOUNT_HEADER = ("Tài khoản", "Số dư đầu", "Ghi có", "Ghi nợ", "Số dư cuối")
+SOURCE_HEADER = (
+    "Nguồn",
+    "Số giao dịch khớp",
+    "Số tiền khớp (VND)",
+    "Ngoại lệ",
+    "Thuộc ngày khác",
+    "Khớp trong dung sai",
+    "Chênh lệch trong dung sai (VND)",
+)
+AGENCY_HEADER = (
+    "Mã đơn vị",
+    "Tên đơn vị",
+    "Số giao dịch khớp",
+    "Số tiền khớp (VND)",
+    "Ngoại lệ",
+    "Số tiền ngoại lệ (VND)",
+)
 EXCEPTION_HEADER = (
     "Mã",
     "Đơn vị",
@@ -257,6 +309,46 @@ def neutralised(value: Any) -> Any:
 
 def _account_cells(row: AccountRow) -> tuple[Any, ...]:
     return tuple(map(neutralised, (row.account, row.opening, row.credits, row.debits, row.closing)))
+
+
+def _source_cells(row: SourceRow) -> tuple[Any, ...]:
+    return (
+        vietnamese(SOURCES, row.source),
+        row.matched,
+        row.matched_amount,
+        row.exceptions,
+        row.carried,
+        row.within_tolerance,
+        row.tolerated_difference,
+    )
+
+
+def _agency_cells(row: AgencyRow) -> tuple[Any, ...]:
+    return tuple(
+        map(
+            neutralised,
+            (
+                row.code,
+                row.name,
+                row.matched,
+                row.matched_amount,
+                row.exceptions,
+                row.exception_amount,
+            ),
+        )
+    )
+
+
+#: The XLSX sheets of :func:`_sections` (in CSV, sections after the accounts).
+SECTION_SHEETS = ("Theo nguồn", "Theo đơn vị")
+
+
+def _sections(report: DayReport) -> list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+    """The run's figures per counterpart and per agency: header, rows."""
+    return [
+        (SOURCE_HEADER, [_source_cells(row) for row in report.sources]),
+        (AGENCY_HEADER, [_agency_cells(row) for row in report.by_agency]),
+    ]
 
 
 def _exception_cells(item: dict[str, Any]) -> tuple[Any, ...]:
@@ -300,7 +392,18 @@ def to_xlsx(report: DayReport) -> bytes:
         cell.font = bold
     for item in report.open_exceptions:
         exceptions.append(list(_exception_cells(item)))
-    for sheet_ in (sheet, exceptions):
+    tables = [sheet, exceptions]
+    for title, (header, rows) in zip(SECTION_SHEETS, _sections(report), strict=True):
+        table = book.create_sheet(title)
+        table.append(list(header))
+        for cell in table[1]:
+            cell.font = bold
+        for cells in rows:
+            table.append(list(cells))
+        table.column_dimensions["A"].width = 18
+        table.column_dimensions["B"].width = 32
+        tables.append(table)
+    for sheet_ in tables:
         for row_cells in sheet_.iter_rows():
             for cell in row_cells:
                 if isinstance(cell.value, int):
@@ -319,6 +422,10 @@ def to_csv(report: DayReport) -> bytes:
     writer.writerow(ACCOUNT_HEADER)
     for row in report.accounts:
         writer.writerow(["" if v is None else v for v in _account_cells(row)])
+    for header, rows in _sections(report):
+        writer.writerow([])
+        writer.writerow(header)
+        writer.writerows(rows)
     writer.writerow([])
     writer.writerow(EXCEPTION_HEADER)
     for item in report.open_exceptions:

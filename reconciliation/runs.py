@@ -116,6 +116,10 @@ class Outcome:
     #: The other day's open exceptions whose line this run matched or raised: exception id →
     #: (line id, the rule or exception type that took it).
     settled: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: Our amount (VND) of each matched ledger key.
+    amounts: dict[str, int] = field(default_factory=dict)
+    #: The statement line ids of each carried leftover (``carried`` of them).
+    carried_lines: list[list[int]] = field(default_factory=list)
 
 
 def fingerprint(source: str, type: str, keys: list[str], line_ids: list[int]) -> str:
@@ -460,6 +464,7 @@ class RunService:
                 settled[offered.carried[line_id]] = (line_id, rule)
         exceptions = []
         carried = 0
+        carried_lines: list[list[int]] = []
         for item in result.exception_items():
             if _within_tolerance(item, rules.amount_tolerance):
                 [i], [e] = item.internal_ids, item.external_ids
@@ -474,6 +479,7 @@ class RunService:
             fresh = not any(line_id in offered.carried for line_id in ids)
             if not item.internal_ids and not (fresh and (home == day or home in closed)):
                 carried += 1  # another day's difference: raised there, or already
+                carried_lines.append(ids)
                 continue
             for line_id in ids:
                 if line_id in offered.carried:
@@ -488,7 +494,10 @@ class RunService:
                 }
             )
         matched_amount = sum(internal[i].amount for i in matched)
-        return Outcome(source, matches, exceptions, matched_amount, carried, settled)
+        amounts = {keys[i]: internal[i].amount for i in matched}
+        return Outcome(
+            source, matches, exceptions, matched_amount, carried, settled, amounts, carried_lines
+        )
 
     async def _decisions(self, conn: AsyncConnection, runs: list[str]) -> dict[str, Any]:
         if not runs:
@@ -623,6 +632,26 @@ class RunService:
         decided: dict[str, Any],
         now: Any,
     ) -> None:
+        # Who owns each match, exception and carried leftover (reconciliation.scope): the
+        # same look-up for all three, so a scope's figures add up to the run's.
+        owned = iter(
+            await exception_agencies(
+                conn,
+                [
+                    *(([key], [line_id]) for o in outcomes for key, line_id, _, _ in o.matches),
+                    *((i["internal_keys"], i["line_ids"]) for o in outcomes for i in o.exceptions),
+                    *(([], lines) for o in outcomes for lines in o.carried_lines),
+                ],
+            )
+        )
+        agencies_of = [
+            _Owners(
+                [next(owned) for _ in o.matches],
+                [next(owned) for _ in o.exceptions],
+                [next(owned) for _ in o.carried_lines],
+            )
+            for o in outcomes
+        ]
         match_rows = [
             {
                 "run_id": run_id,
@@ -631,18 +660,23 @@ class RunService:
                 "internal_key": key,
                 "line_id": line_id,
                 "difference": difference,
+                "agency_id": agency_id,
+                "amount": o.amounts[key],
             }
-            for o in outcomes
-            for key, line_id, rule, difference in o.matches
+            for o, of in zip(outcomes, agencies_of, strict=True)
+            for (key, line_id, rule, difference), agency_id in zip(
+                o.matches, of.matches, strict=True
+            )
         ]
         if match_rows:
             await conn.execute(insert(recon_matches), match_rows)
-        exception_rows: list[tuple[ExceptionStatus, dict[str, Any]]] = []
-        owners = iter(
-            await exception_agencies(
-                conn, [(i["internal_keys"], i["line_ids"]) for o in outcomes for i in o.exceptions]
-            )
+        await conn.execute(
+            update(recon_runs)
+            .where(recon_runs.c.id == run_id)
+            .values(summary=_summary(outcomes, agencies_of))
         )
+        exception_rows: list[tuple[ExceptionStatus, dict[str, Any]]] = []
+        owners = iter(agency for of in agencies_of for agency in of.exceptions)
         for o in outcomes:
             for item in o.exceptions:
                 mark = fingerprint(
@@ -827,7 +861,47 @@ _DECISION = (
 )
 
 
-def _summary(outcomes: list[Outcome]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Owners:
+    """The agency of each match, exception and carried leftover of one :class:`Outcome` (same
+    order; ``None``: no single agency)."""
+
+    matches: list[int | None]
+    exceptions: list[int | None]
+    carried: list[int | None]
+
+
+def _of_agency(outcome: Outcome, owners: _Owners, agency: int) -> Outcome:
+    """The part of ``outcome`` that belongs to ``agency``."""
+    matches = [m for m, a in zip(outcome.matches, owners.matches, strict=True) if a == agency]
+    keys = {key for key, _, _, _ in matches}
+    return Outcome(
+        outcome.source,
+        matches,
+        [e for e, a in zip(outcome.exceptions, owners.exceptions, strict=True) if a == agency],
+        sum(outcome.amounts[key] for key in keys),
+        sum(1 for a in owners.carried if a == agency),
+    )
+
+
+def _summary(outcomes: list[Outcome], owners: list[_Owners] | None = None) -> dict[str, Any]:
+    """A run's figures; with the ``owners`` of its items, also each agency's figures (in the
+    same shape) under ``agencies``, agency id → figures, which a scoped view adds up
+    (:func:`reconciliation.scope.summary_in_scope`). Items of no single agency are counted
+    only in the run's own figures."""
+    summary = _figures(outcomes)
+    if owners is not None:
+        found = {a for of in owners for a in (*of.matches, *of.exceptions, *of.carried)}
+        summary["agencies"] = {
+            str(agency): _figures(
+                [_of_agency(o, of, agency) for o, of in zip(outcomes, owners, strict=True)]
+            )
+            for agency in sorted(a for a in found if a is not None)
+        }
+    return summary
+
+
+def _figures(outcomes: list[Outcome]) -> dict[str, Any]:
     by_type: Counter[str] = Counter()
     sums: Counter[str] = Counter()
     per_source: dict[str, Any] = {}

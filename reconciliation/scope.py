@@ -14,7 +14,7 @@ a console user may see and act on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,9 +57,83 @@ EVERYWHERE = Scope(all_agencies=True)
 
 def with_agency(statement: Select[Any]) -> Select[Any]:
     """``statement`` (on ``recon_exceptions``) with the exception's agency code as ``agency``
-    (a scalar subquery rather than an outer join, which PostgreSQL cannot lock FOR UPDATE)."""
-    code = select(agencies.c.code).where(agencies.c.id == recon_exceptions.c.agency_id)
-    return statement.add_columns(code.scalar_subquery().label("agency"))
+    and name as ``agency_name`` (scalar subqueries rather than an outer join, which
+    PostgreSQL cannot lock FOR UPDATE)."""
+    owner = agencies.c.id == recon_exceptions.c.agency_id
+    return statement.add_columns(
+        select(agencies.c.code).where(owner).scalar_subquery().label("agency"),
+        select(agencies.c.name).where(owner).scalar_subquery().label("agency_name"),
+    )
+
+
+def summary_in_scope(summary: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """A run's figures (``recon_runs.summary``) as ``scope`` may see them: the run's own for
+    deployment-wide staff, else the sum of its agencies' figures (``summary["agencies"]``,
+    agency id → figures of the same shape) over the scope's agencies; every counterpart of
+    the run is listed, with zeros where the scope has nothing. The per-agency part itself is
+    left out (:func:`agency_figures` reads it)."""
+    if scope.all_agencies:
+        return {key: value for key, value in summary.items() if key != "agencies"}
+    total: dict[str, Any] = {
+        "matched": {"count": 0, "amount": 0},
+        "exceptions": {"count": 0, "by_type": {}, "amount_by_type": {}},
+        "sources": {source: _zeros(facts) for source, facts in summary.get("sources", {}).items()},
+    }
+    for agency_id, figures in agency_figures(summary).items():
+        if scope.covers(agency_id):
+            _add(total, figures)
+    return total
+
+
+def agency_figures(summary: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """A run's figures per agency id (a run stored before migration 0011 has none)."""
+    return {int(key): value for key, value in summary.get("agencies", {}).items()}
+
+
+async def figures_by_agency(
+    conn: AsyncConnection, summary: Mapping[str, Any], scope: Scope
+) -> list[dict[str, Any]]:
+    """A row per agency of ``scope`` that has figures in the run (``summary``), by code:
+    ``code``, ``name``, ``matched``, ``matched_amount``, ``exceptions``, ``exception_amount``."""
+    figures = {a: f for a, f in agency_figures(summary).items() if scope.covers(a)}
+    if not figures:
+        return []
+    names = await conn.execute(
+        select(agencies.c.id, agencies.c.code, agencies.c.name).where(
+            agencies.c.id.in_(sorted(figures))
+        )
+    )
+    return sorted(
+        (
+            {
+                "code": code,
+                "name": name,
+                "matched": figures[agency_id]["matched"]["count"],
+                "matched_amount": figures[agency_id]["matched"]["amount"],
+                "exceptions": figures[agency_id]["exceptions"]["count"],
+                "exception_amount": sum(
+                    figures[agency_id]["exceptions"]["amount_by_type"].values()
+                ),
+            }
+            for agency_id, code, name in names
+        ),
+        key=lambda row: str(row["code"]),
+    )
+
+
+def _zeros(figures: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: _zeros(value) if isinstance(value, Mapping) else 0 for key, value in figures.items()
+    }
+
+
+def _add(total: dict[str, Any], figures: Mapping[str, Any]) -> None:
+    """Add ``figures`` into ``total`` key by key (nested counts and VND sums)."""
+    for key, value in figures.items():
+        if isinstance(value, Mapping):
+            _add(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
 
 
 def require_deployment_wide(scope: Scope, what: str) -> None:
@@ -112,10 +186,21 @@ async def _key_agencies(conn: AsyncConnection, keys: Iterable[str]) -> dict[str,
         if query is None:
             continue
         id_column = query.selected_columns[0]
-        for row_id, agency_id in await conn.execute(query.where(id_column.in_(sorted(ids)))):
-            for key in ids[row_id]:
-                found[key] = agency_id
+        for batch in _batches(sorted(ids)):
+            for row_id, agency_id in await conn.execute(query.where(id_column.in_(batch))):
+                for key in ids[row_id]:
+                    found[key] = agency_id
     return found
+
+
+#: Ids per ``IN (…)`` look-up: a day's run can name tens of thousands of ledger keys and
+#: statement lines (every match), more bound parameters than one PostgreSQL statement takes.
+_BATCH = 5000
+
+
+def _batches(ids: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(ids), _BATCH):
+        yield ids[start : start + _BATCH]
 
 
 async def line_agencies(conn: AsyncConnection, line_ids: Iterable[int]) -> dict[int, int]:
@@ -124,13 +209,15 @@ async def line_agencies(conn: AsyncConnection, line_ids: Iterable[int]) -> dict[
     ids = sorted(line_ids)
     if not ids:
         return {}
-    rows = (
-        await conn.execute(
+    rows = [
+        row
+        for batch in _batches(ids)
+        for row in await conn.execute(
             select(
                 statement_lines.c.id, statement_lines.c.account, statement_lines.c.agency_code
-            ).where(statement_lines.c.id.in_(ids))
+            ).where(statement_lines.c.id.in_(batch))
         )
-    ).all()
+    ]
     by_account, by_code = await _agency_maps(
         conn, {r.account for r in rows if r.account}, {r.agency_code for r in rows if r.agency_code}
     )

@@ -54,7 +54,14 @@ from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, ImportStatus, Run
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ
-from reconciliation.scope import Scope, line_agencies, require_deployment_wide, with_agency
+from reconciliation.scope import (
+    Scope,
+    figures_by_agency,
+    line_agencies,
+    require_deployment_wide,
+    summary_in_scope,
+    with_agency,
+)
 
 RESOLUTIONS = ("manual_match", "write_off", "refund_requested")
 MAKERS = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
@@ -90,6 +97,7 @@ def exception_view(
         "run_id": row.run_id,
         "business_date": row.business_date.isoformat(),
         "agency": row.agency,
+        "agency_name": row.agency_name,
         "source": row.source,
         "type": row.type,
         "status": row.status,
@@ -193,33 +201,18 @@ class Workflow:
         return [exception_view(row, today, previous.get(row.previous_id)) for row in rows]
 
     async def run_in_scope(self, run: dict[str, Any], scope: Scope) -> dict[str, Any]:
-        """A run's view (:meth:`RunService.current`) as ``scope`` may see it. A run covers
-        every agency; outside a deployment-wide scope its summary counts only the scope's
-        exceptions, and the matched totals (deployment-wide figures) are zero."""
-        if scope.all_agencies:
-            return run
+        """A run's view (:meth:`RunService.current`) as ``scope`` may see it: a run covers
+        every agency; outside a deployment-wide scope its summary holds the figures of the
+        scope's agencies only (:func:`reconciliation.scope.summary_in_scope`)."""
+        return {**run, "summary": summary_in_scope(run["summary"], scope)}
+
+    async def figures_by_agency(
+        self, run: dict[str, Any], scope: Scope
+    ) -> Sequence[dict[str, Any]]:
+        """The run's figures of each of ``scope``'s agencies
+        (:func:`reconciliation.scope.figures_by_agency`)."""
         async with self.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        recon_exceptions.c.type,
-                        func.count(),
-                        func.coalesce(func.sum(recon_exceptions.c.amount), 0),
-                    )
-                    .where(
-                        recon_exceptions.c.run_id == run["id"],
-                        scope.clause(recon_exceptions.c.agency_id),
-                    )
-                    .group_by(recon_exceptions.c.type)
-                )
-            ).all()
-        exceptions = {
-            "count": sum(int(count) for _, count, _ in rows),
-            "by_type": {kind: int(count) for kind, count, _ in rows},
-            "amount_by_type": {kind: int(amount) for kind, _, amount in rows},
-        }
-        summary = {"matched": {"count": 0, "amount": 0}, "exceptions": exceptions, "sources": {}}
-        return {**run, "summary": summary}
+            return await figures_by_agency(conn, run["summary"], scope)
 
     async def get(self, exception_id: str, scope: Scope) -> dict[str, Any]:
         """The exception with its statement lines, for side-by-side review."""

@@ -78,14 +78,15 @@ async def pay_at_vnpay(channels: Any, attempt: dict[str, Any], outcome: str) -> 
 
 
 def signed_notice(
-    payment: dict[str, Any], now: int, amount: int | None = None
+    payment: dict[str, Any], now: int, amount: int | None = None, account: str = AGENCY_ACCOUNT
 ) -> tuple[bytes, dict[str, str]]:
-    """What the bank posts to ``/callbacks/bank/testbank`` for a transfer paying ``payment``."""
+    """What the bank posts to ``/callbacks/bank/testbank`` for a transfer paying ``payment``
+    (into ``account``, HCM's collection account unless told)."""
     body = json.dumps(
         {
             "transaction_id": f"FT{uuid.uuid4().hex[:12].upper()}",
             "bin": AGENCY_BIN,
-            "account_number": AGENCY_ACCOUNT,
+            "account_number": account,
             "amount": payment["amount"] if amount is None else amount,
             "description": f"Nop phi {payment['reference']}",
             "booked_at": "2026-11-22T02:00:00+00:00",

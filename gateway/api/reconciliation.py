@@ -316,8 +316,8 @@ ROUTES = (
             201: Reply(
                 "The new current run. A previous run of the day is superseded (never edited) "
                 "and decisions taken on the same exceptions carry over. A run covers every "
-                "agency; for a key that is not deployment-wide the summary counts only its "
-                "agencies' exceptions and leaves the deployment-wide matched totals at zero",
+                "agency; for a key that is not deployment-wide the summary holds only its "
+                "agencies' figures (matched, exceptions, per counterpart)",
                 ReconRun,
             )
         },

@@ -10,7 +10,7 @@ one shows the same page again with the reason.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -97,7 +97,9 @@ async def _dashboard(
     except NotFound:
         run = None
     scope = _actor(user).scope
+    by_agency: Sequence[dict[str, Any]] = []
     if run is not None:
+        by_agency = await request.app[WORKFLOW].figures_by_agency(run, scope)
         run = await request.app[WORKFLOW].run_in_scope(run, scope)
     queue = await request.app[WORKFLOW].list(scope=scope, business_date=day, limit=10_000)
     by_status = Counter(item["status"] for item in queue)
@@ -123,6 +125,7 @@ async def _dashboard(
         ),
         exception_count=exceptions.get("count", 0),
         sources=sorted(summary.get("sources", {}).items()),
+        by_agency=by_agency,
         by_status=[(key, by_status.get(key, 0)) for key in labels.EXCEPTION_STATUSES],
         labels=labels,
     )

@@ -344,12 +344,18 @@ def test_recon_import_takes_a_bank_csv_export_with_its_layout(
     assert run(config, "recon", "import", str(sample), *args) == 0
     assert ": accepted, 3 lines" in capsys.readouterr().out
     assert _imports(config) == 1
+    # The same file again: the earlier accepted import, still a success for a script.
+    assert run(config, "recon", "import", str(sample), *args) == 0
+    assert ": accepted (already imported), 3 lines" in capsys.readouterr().out
+    assert _imports(config) == 1
 
 
 def test_recon_import_of_an_export_whose_header_does_not_fit_names_the_missing_columns(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """CSV and XLSX alike: quarantined with a row-0 error naming the columns, no traceback."""
+    """CSV and XLSX alike: quarantined with a row-0 error naming the columns, no traceback,
+    and exit status 1 so a script can tell; importing the same file again is no success
+    either."""
     _configure(config)
     header = ["Ngày giao dịch", "Ngày hiệu lực", "Ghi nợ", "Ghi có", "Nội dung"]
     csv_file = tmp_path / "saoke.csv"
@@ -363,12 +369,22 @@ def test_recon_import_of_an_export_whose_header_does_not_fit_names_the_missing_c
 
     for path, source in ((csv_file, "bank_csv"), (xlsx_file, "bank_xlsx")):
         args = ["--source", source, "--bank-profile", "vn_standard"]
-        assert run(config, "recon", "import", str(path), *args) == 0
+        assert run(config, "recon", "import", str(path), *args) == 1
         captured = capsys.readouterr()
         assert ": quarantined, 0 lines" in captured.out
         assert "line 0: missing_column:" in captured.out
         assert "'Số bút toán'" in captured.out and "'Mô tả'" in captured.out
         assert "Traceback" not in captured.err
+        assert run(config, "recon", "import", str(path), *args) == 1
+        assert ": quarantined (already imported), 0 lines" in capsys.readouterr().out
+
+
+def test_recon_import_help_states_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["recon", "import", "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "0 when the file is accepted" in text and "1 when it is quarantined" in text
 
 
 async def _close_a_day(config: Path, key: str) -> tuple[int, str]:

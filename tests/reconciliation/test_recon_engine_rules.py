@@ -274,6 +274,36 @@ def test_a_payment_recorded_twice_by_the_gateway_is_a_duplicate() -> None:
     assert (item.candidates, item.internal_candidates) == ((0,), (0,))
 
 
+def test_a_reference_two_payments_carry_named_once_in_a_text_is_one_match_and_a_duplicate() -> None:
+    # The text's one candidate joins two payments: it must not settle with both of them.
+    result = run(
+        [gw(100_000, reference=R1), gw(100_000, reference=R1), gw(70_000, reference=R2)],
+        [ext(100_000, text=f"TT {R1}"), ext(70_000, text=f"TT {R2}")],
+    )
+    assert matched(result) == {(0, 0, "text_reference"), (2, 1, "text_reference")}
+    assert raised(result) == {("duplicate", (1,), ())}
+
+
+def test_a_credit_the_overlapping_scan_finds_competes_with_the_plain_one() -> None:
+    # The plain text names R1 alone, but the stray-prefix text names it too (found only by
+    # the rescan): the payment is contested, not matched twice.
+    result = run(
+        [gw(100_000, reference=R1)],
+        [ext(100_000, text=f"TT {R1}"), ext(100_000, days(-1), text=f"DVC {R1} lan 2")],
+    )
+    assert matched(result) == {(0, 0, "text_reference")}  # the nearer date wins
+    assert raised(result) == {("duplicate", (), (1,))}
+
+
+def test_a_text_naming_a_payment_matched_by_its_transaction_id_is_a_duplicate() -> None:
+    result = run(
+        [gw(50_000, reference=R1, provider_txn_id="FT1"), gw(60_000, reference=R2)],
+        [ext(50_000, provider_txn_id="FT1"), ext(50_000, text=f"{R1}"), ext(60_000, text=R2)],
+    )
+    assert matched(result) == {(0, 0, "provider_txn_id"), (1, 2, "text_reference")}
+    assert raised(result) == {("duplicate", (), (1,))}
+
+
 # -- pass 4: equal amount in the window ----------------------------------------------------
 
 

@@ -190,7 +190,8 @@ async def test_a_report_holds_only_the_callers_agencies(
     assert ids["hn_credit"] in text and HN_ACCOUNT in text
     for other in (ids["hcm_payment"], ids["hcm_credit"], ids["nobodys"], AGENCY_ACCOUNT):
         assert other not in text
-    assert "Số tiền khớp (VND)" not in text  # deployment-wide figures are not an agency's
+    # The run's figures are HN's: nothing of HN's was matched (HCM's payment was not).
+    assert "Số giao dịch khớp,0" in text.splitlines()
 
     response = await gateway.client.get(
         f"{RECON}/days/{DAY}/report.xlsx", headers=gateway.auth("finance")
@@ -331,6 +332,11 @@ async def test_a_console_user_of_one_agency_sees_none_of_another_agencys_excepti
     )
     text = await page.text()
     assert "Không có ngoại lệ nào phù hợp." in text and two_agencies["hcm_credit"] not in text
+    page = await gateway.client.get(
+        f"/console/exceptions/{two_agencies['hn_credit']}", headers=session.cookie
+    )
+    agency = (await page.text()).split('data-testid="exception-agency">', 1)[1].split("</dd>")[0]
+    assert "Sở Tư pháp Hà Nội" in agency and '<span class="mono">HN</span>' in agency
     hcm = two_agencies["hcm_credit"]
     response = await gateway.client.get(f"/console/exceptions/{hcm}", headers=session.cookie)
     assert response.status == 404
@@ -404,7 +410,7 @@ async def test_report_cells_carry_vietnamese_labels(
         f"{RECON}/days/{DAY}/report.xlsx", headers=gateway.auth("finance")
     )
     book = load_workbook(io.BytesIO(await response.read()))
-    assert book.sheetnames == ["Tổng hợp", "Ngoại lệ"]
+    assert book.sheetnames == ["Tổng hợp", "Ngoại lệ", "Theo nguồn", "Theo đơn vị"]
     rows = {row[0]: row for row in book["Ngoại lệ"].iter_rows(min_row=2, values_only=True)}
     assert rows[ids["hn_credit"]][1:6] == (
         "HN",

@@ -370,6 +370,11 @@ recon_matches = Table(
     Column("line_id", ForeignKey("statement_lines.id"), nullable=False),
     #: Counterpart's amount − ours (signed VND): 0 unless matched ``amount_within_tolerance``.
     Column("difference", BigInteger, nullable=False, server_default="0"),
+    #: The agency of the ledger side (as for an exception, :mod:`reconciliation.scope`);
+    #: ``None`` when no single agency is found, or for a match stored before 0011.
+    Column("agency_id", ForeignKey("agencies.id")),
+    #: Our amount (VND), counted in the run's matched figures; ``None`` before 0011.
+    Column("amount", BigInteger),
 )
 
 recon_exceptions = Table(
