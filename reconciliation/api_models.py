@@ -219,6 +219,29 @@ class StatementLine(ResponseModel):
     document_no: str | None
 
 
+class PreviousDecision(ResponseModel):
+    """The decision taken on an earlier run's exception about the same difference, before its
+    lines, amount or candidates changed (a late file, a corrected amount): shown so finance
+    staff decide again knowing it; the audit log has ``decision_superseded``."""
+
+    exception_id: Annotated[str, public_id("exc")] = Field(
+        description="The earlier exception (now `superseded`)"
+    )
+    run_id: RunId
+    type: ExceptionType
+    amount: Vnd
+    line_ids: list[int] = Field(description="Its statement lines then")
+    status: Annotated[str, OneOf(EXCEPTION_STATUSES)] = Field(
+        description="`superseded` (it was `resolved` or `approved` when the re-run replaced it)"
+    )
+    resolution: Annotated[str, OneOf(RESOLUTIONS)] | None
+    resolution_reason: str | None
+    resolved_by: str | None
+    resolved_at: Time | None
+    approved_by: str | None
+    approved_at: Time | None
+
+
 class ReconException(ResponseModel):
     id: Annotated[str, public_id("exc")]
     run_id: RunId
@@ -233,7 +256,8 @@ class ReconException(ResponseModel):
     status: Annotated[str, OneOf(EXCEPTION_STATUSES)] = Field(
         description="`open` → `resolved` (maker) → `approved` (checker, not the maker); "
         "`superseded` when a re-run replaced its run, or when another day's run matched its "
-        "statement line (a late payment; the audit log says which run)"
+        "statement line (a late payment; the audit log says which run); `open` with a "
+        "`previous_decision` when a re-run found the same difference with other lines"
     )
     amount: Vnd
     internal_keys: list[str] = Field(
@@ -251,6 +275,10 @@ class ReconException(ResponseModel):
     approved_by: str | None
     approved_at: Time | None
     age_days: int = Field(description="Days since the business date")
+    previous_decision: PreviousDecision | None = Field(
+        description="An earlier run's decision about the same difference whose lines changed "
+        "since: this exception is `open` and needs deciding again"
+    )
 
 
 class ReconExceptionDetail(ReconException):

@@ -2,8 +2,12 @@
 
 A run records its inputs, rule version, counts and VND sums per status; running the day
 again **supersedes** the previous run (never edits it): its open exceptions are marked
-``superseded``, and a decision already taken on the same exception (same type, same lines)
-carries over to the new run, so finance staff never decide twice.
+``superseded``, and a decision already taken on the same exception (same type, same lines,
+same amount and candidates) carries over whole to the new run, so finance staff never decide
+twice. An exception about the same difference whose lines changed is ``open`` and shows the
+earlier decision (``previous_id``); a decision carried by neither is named in the audit log
+(``decision_superseded``) — see :func:`_link` and docs/reconciliation.md, "Re-runs".
+The write phases of all days' runs are serialised (:meth:`RunService.run`).
 
 **Each difference belongs to one day** (docs/reconciliation.md, "Which day a difference
 belongs to"). A statement line that another day's current run matched, or named in an
@@ -27,7 +31,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -39,7 +43,7 @@ from gateway.core.db.schema import (
     statement_imports,
     statement_lines,
 )
-from gateway.core.errors import NotFound
+from gateway.core.errors import ConcurrentRun, NotFound
 from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
 from gateway.core.references import is_valid_reference
@@ -137,6 +141,29 @@ class RunService:
         return self.rules.get(source) or SourceRules()
 
     async def run(self, actor: Actor, day: date) -> dict[str, Any]:
+        """Reconcile ``day``: a read phase computes the outcomes, a write phase stores them.
+        Write phases of all days are serialised (:func:`_serialise_runs`); one that finds a
+        statement line it matched or raised taken by another day's run since its read phase
+        (a concurrent run of a neighbouring day) is rolled back and the whole run computed
+        again, at most :data:`_ATTEMPTS` times, then :class:`ConcurrentRun` (409
+        ``conflict``, retryable)."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return await self._run_once(actor, day)
+            except _Taken as taken:
+                log.info(
+                    "reconciliation_run_recomputed",
+                    business_date=day.isoformat(),
+                    attempt=attempt,
+                    lines=sorted(taken.lines),
+                )
+        raise ConcurrentRun(
+            f"statement lines of {day.isoformat()} kept being taken by runs of other days; "
+            "run the day again"
+        )
+
+    async def _run_once(self, actor: Actor, day: date) -> dict[str, Any]:
+        read_carried: dict[int, str] = {}
         async with self.db.read() as conn:
             if await self.workflow.is_closed(conn, day):
                 raise DayClosed(f"{day.isoformat()} is closed")
@@ -146,6 +173,7 @@ class RunService:
                 rules = self.rules_of(counterpart)
                 inputs["rules"][counterpart.value] = asdict(rules)
                 offered = await self._external(conn, day, counterpart, rules)
+                read_carried.update(offered.carried)
                 inputs["imports"] += offered.imports
                 reported_through = await self._reported_through(
                     conn, day, counterpart, offered.lines, rules
@@ -167,8 +195,10 @@ class RunService:
         run_id = new_id("run")
         now = self.clock()
         async with self.db.write() as conn:
+            await _serialise_runs(conn)
             if await self.workflow.is_closed(conn, day):
                 raise DayClosed(f"{day.isoformat()} is closed")
+            await self._check_untaken(conn, day, outcomes, read_carried)
             previous = (
                 (
                     await conn.execute(
@@ -184,6 +214,8 @@ class RunService:
                 .all()
             )
             decided = await self._decisions(conn, list(previous))
+            links = _link(outcomes, decided, await self._linked(conn, list(previous)))
+            decided = links.carried
             await RUNS.insert(
                 conn,
                 RunStatus.CURRENT,
@@ -210,6 +242,7 @@ class RunService:
                     ExceptionStatus.SUPERSEDED,
                 )
             await self._store(conn, run_id, day, outcomes, decided, now)
+            await self._relink(conn, actor, run_id, day, links, now)
             await self._settle_elsewhere(conn, actor, run_id, day, outcomes, now)
             await record(
                 conn,
@@ -481,6 +514,115 @@ class RunService:
         ).all()
         return {row.fingerprint: row for row in rows}
 
+    async def _check_untaken(
+        self,
+        conn: AsyncConnection,
+        day: date,
+        outcomes: list[Outcome],
+        read_carried: dict[int, str],
+    ) -> None:
+        """Under the run lock: raise :class:`_Taken` if a statement line this run matched or
+        raised has been taken by another day since the read phase: matched by its current
+        run, named by its decided (or ledger-paired) exception, or named by an open
+        exception other than the one the read phase saw (a re-run of that day)."""
+        used = {
+            line_id: o.source
+            for o in outcomes
+            for line_id in [
+                *(m[1] for m in o.matches),
+                *(line for item in o.exceptions for line in item["line_ids"]),
+            ]
+        }
+        if not used:
+            return
+        matched = (
+            await conn.execute(
+                select(recon_matches.c.line_id)
+                .join(recon_runs, recon_runs.c.id == recon_matches.c.run_id)
+                .where(
+                    recon_runs.c.status == RunStatus.CURRENT,
+                    recon_runs.c.business_date != day,
+                    recon_matches.c.line_id.in_(sorted(used)),
+                )
+            )
+        ).scalars()
+        taken = set(matched)
+        for source in sorted({*used.values()}):
+            held, carried = await self._owners(conn, day, source)
+            for line_id, of in used.items():
+                if of == source and (
+                    line_id in held or carried.get(line_id) != read_carried.get(line_id)
+                ):
+                    taken.add(line_id)
+        if taken:
+            raise _Taken(taken)
+
+    async def _linked(self, conn: AsyncConnection, runs: list[str]) -> dict[str, Any]:
+        """The open exceptions of ``runs`` that show an earlier decision (``previous_id``),
+        by fingerprint: a re-run keeps showing it."""
+        if not runs:
+            return {}
+        rows = (
+            await conn.execute(
+                select(recon_exceptions).where(
+                    recon_exceptions.c.run_id.in_(runs),
+                    recon_exceptions.c.status == ExceptionStatus.OPEN,
+                    recon_exceptions.c.previous_id.is_not(None),
+                )
+            )
+        ).all()
+        return {row.fingerprint: row for row in rows}
+
+    async def _relink(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        run_id: str,
+        day: date,
+        links: Links,
+        now: datetime,
+    ) -> None:
+        """Store which earlier decision each new exception shows, and write
+        ``decision_superseded`` for every decision this run did not carry whole: naming the
+        new exception about the same difference (its lines changed: it is open), or none
+        (the difference no longer exists on this day)."""
+        new_ids: dict[str, str] = {}
+        marks = sorted({*links.previous, *(m for _, m in links.superseded if m is not None)})
+        if marks:
+            found = await conn.execute(
+                select(recon_exceptions.c.fingerprint, recon_exceptions.c.id).where(
+                    recon_exceptions.c.run_id == run_id,
+                    recon_exceptions.c.fingerprint.in_(marks),
+                )
+            )
+            new_ids = {mark: exception_id for mark, exception_id in found.all()}
+        for mark, previous_id in sorted(links.previous.items()):
+            await conn.execute(
+                update(recon_exceptions)
+                .where(recon_exceptions.c.id == new_ids[mark])
+                .values(previous_id=previous_id)
+            )
+        for row, successor in links.superseded:
+            await record(
+                conn,
+                now,
+                actor.id,
+                "decision_superseded",
+                "recon_exception",
+                row.id,
+                {
+                    "run_id": run_id,
+                    "business_date": day.isoformat(),
+                    "new_exception_id": None if successor is None else new_ids[successor],
+                    "why": "difference_gone" if successor is None else "lines_changed",
+                    "status": row.status,
+                    "resolution": row.resolution,
+                    "resolution_reason": row.resolution_reason,
+                    "resolved_by": row.resolved_by,
+                    "approved_by": row.approved_by,
+                },
+            )
+
     async def _store(
         self,
         conn: AsyncConnection,
@@ -593,6 +735,106 @@ class RunService:
                         "by": how,
                     },
                 )
+
+
+#: How many times a run is computed again when another day's run took one of its lines.
+_ATTEMPTS = 3
+#: The PostgreSQL advisory lock (transaction-scoped) that serialises the write phase of runs
+#: of every day; SQLite serialises writers already (``BEGIN IMMEDIATE``).
+RUN_WRITE_LOCK = 0x7265636F6E72756E  # "reconrun"
+
+
+async def _serialise_runs(conn: AsyncConnection) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(RUN_WRITE_LOCK)))
+
+
+class _Taken(Exception):  # a signal to compute the run again, not an error
+    """Statement lines of this run taken by another day's run since the read phase."""
+
+    def __init__(self, lines: set[int]) -> None:
+        super().__init__(sorted(lines))
+        self.lines = lines
+
+
+@dataclass(frozen=True)
+class Links:
+    """How a re-run treats the decisions of the run it supersedes (:func:`_link`)."""
+
+    #: Fingerprint → the decided exception carried whole (same lines, amount, candidates).
+    carried: dict[str, Any]
+    #: Fingerprint of a new (open) exception → the id of the decided exception it shows.
+    previous: dict[str, str]
+    #: Decided exceptions not carried → the fingerprint of the new exception about the same
+    #: difference (lines changed), or None (gone from this day).
+    superseded: list[tuple[Any, str | None]]
+
+
+def _link(outcomes: list[Outcome], decided: dict[str, Any], linked: dict[str, Any]) -> Links:
+    """Match the superseded run's decisions to the new exceptions. A decision carries over
+    whole only to the same exception with the same content; an exception about the same
+    difference (same source, sharing a ledger key or a statement line: one's line, the
+    other's line or candidate; preferably of the same type) whose lines, amount or candidates
+    changed is ``open`` and shows the decision; a decision with no such exception is
+    superseded. Every decision not carried whole is named in the audit log
+    (``decision_superseded``), never dropped silently."""
+    items = [
+        (
+            o.source.value,
+            item,
+            fingerprint(o.source.value, item["type"], item["internal_keys"], item["line_ids"]),
+        )
+        for o in outcomes
+        for item in o.exceptions
+    ]
+    carried: dict[str, Any] = {}
+    previous: dict[str, str] = {}
+    used: set[str] = set()
+    for _, item, mark in items:
+        earlier = decided.get(mark)
+        if earlier is not None and _same_content(earlier, item):
+            carried[mark] = earlier
+            used.add(earlier.id)
+        elif earlier is None and mark in linked:
+            previous[mark] = linked[mark].previous_id
+            used.add(linked[mark].id)
+
+    def about_the_same(row: Any) -> str | None:
+        best: tuple[bool, int] | None = None
+        found = None
+        for source, item, mark in items:
+            if mark in carried or source != row.source:
+                continue
+            keys = len(set(row.internal_keys) & set(item["internal_keys"]))
+            # A line of one that is a line or a candidate of the other; two exceptions that
+            # only share a candidate (a common amount) are not about the same difference.
+            lines = len(
+                ({*row.line_ids} & {*item["line_ids"], *item["candidates"]})
+                | ({*row.candidates} & {*item["line_ids"]})
+            )
+            if keys + lines == 0:
+                continue
+            score = (row.type == item["type"], keys + lines)
+            if best is None or score > best:
+                best, found = score, mark
+        return found
+
+    superseded: list[tuple[Any, str | None]] = []
+    for row in sorted(decided.values(), key=lambda row: row.id):
+        if row.id in used:
+            continue
+        successor = about_the_same(row)
+        if successor is not None:
+            previous.setdefault(successor, row.id)
+        superseded.append((row, successor))
+    for row in sorted(linked.values(), key=lambda row: row.id):
+        if row.id not in used and (again := about_the_same(row)) is not None:
+            previous.setdefault(again, row.previous_id)  # its decision was recorded as superseded
+    return Links(carried, previous, superseded)
+
+
+def _same_content(row: Any, item: Mapping[str, Any]) -> bool:
+    return row.amount == item["amount"] and sorted(row.candidates) == sorted(item["candidates"])
 
 
 def _within_tolerance(item: engine.ExceptionItem, tolerance: int) -> bool:

@@ -10,7 +10,8 @@ and closing the day.
 - Everyone sees and decides only the exceptions of their agencies (``Actor.scope``); another
   agency's exception is "not found". A day closes for every agency at once, so closing needs
   a deployment-wide checker.
-- A day closes only when its current run has no exception that is open or awaiting approval;
+- A day closes only when its current run has no exception that is open or awaiting approval,
+  and no statement accepted after that run could change it (``stale_run``: re-run first);
   a closed day is immutable: no import, run, resolution or approval touches it again.
 Everything is written to the audit log.
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -33,6 +34,7 @@ from gateway.core.db.schema import (
     recon_exceptions,
     recon_runs,
     staff_users,
+    statement_imports,
     statement_lines,
 )
 from gateway.core.errors import (
@@ -42,12 +44,13 @@ from gateway.core.errors import (
     NotFound,
     OpenExceptions,
     SelfApproval,
+    StaleRun,
     ValidationFailed,
 )
 from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.roles import Role
-from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, RunStatus
+from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, ImportStatus, RunStatus
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ
@@ -83,7 +86,12 @@ class Actor:
     scope: Scope
 
 
-def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
+def exception_view(
+    row: Any, today: date | None = None, previous: Any | None = None
+) -> dict[str, Any]:
+    """The API's view of an exception; ``previous`` is the decided exception of an earlier run
+    it replaces (``previous_id``: same difference, lines changed), shown as
+    ``previous_decision``."""
     return {
         "id": row.id,
         "run_id": row.run_id,
@@ -104,7 +112,35 @@ def exception_view(row: Any, today: date | None = None) -> dict[str, Any]:
         "approved_by": row.approved_by,
         "approved_at": iso(row.approved_at),
         "age_days": (today - row.business_date).days if today else None,
+        "previous_decision": None if previous is None else decision_view(previous),
     }
+
+
+def decision_view(row: Any) -> dict[str, Any]:
+    """What a maker and a checker decided on an (earlier) exception."""
+    return {
+        "exception_id": row.id,
+        "run_id": row.run_id,
+        "type": row.type,
+        "amount": row.amount,
+        "line_ids": row.line_ids,
+        "status": row.status,
+        "resolution": row.resolution,
+        "resolution_reason": row.resolution_reason,
+        "resolved_by": row.resolved_by,
+        "resolved_at": iso(row.resolved_at),
+        "approved_by": row.approved_by,
+        "approved_at": iso(row.approved_at),
+    }
+
+
+async def previous_decisions(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, Any]:
+    """The earlier exceptions ``rows`` name as ``previous_id``, by id."""
+    ids = sorted({row.previous_id for row in rows if row.previous_id is not None})
+    if not ids:
+        return {}
+    found = await conn.execute(select(recon_exceptions).where(recon_exceptions.c.id.in_(ids)))
+    return {row.id: row for row in found.all()}
 
 
 class Workflow:
@@ -160,8 +196,9 @@ class Workflow:
         ).limit(limit)
         async with self.db.read() as conn:
             rows = (await conn.execute(statement)).all()
+            previous = await previous_decisions(conn, rows)
         today = self.today()
-        return [exception_view(row, today) for row in rows]
+        return [exception_view(row, today, previous.get(row.previous_id)) for row in rows]
 
     async def run_in_scope(self, run: dict[str, Any], scope: Scope) -> dict[str, Any]:
         """A run's view (:meth:`RunService.current`) as ``scope`` may see it: a run covers
@@ -181,6 +218,7 @@ class Workflow:
         """The exception with its statement lines, for side-by-side review."""
         async with self.db.read() as conn:
             row = await self._row(conn, exception_id, scope)
+            previous = await previous_decisions(conn, [row])
             candidates = row.candidates
             if not scope.all_agencies:  # an ambiguous amount may also be on another's account
                 owners = await line_agencies(conn, candidates)
@@ -193,7 +231,7 @@ class Workflow:
                 if ids
                 else []
             )
-        view = exception_view(row, self.today())
+        view = exception_view(row, self.today(), previous.get(row.previous_id))
         view["candidates"] = candidates
         view["lines"] = [
             {
@@ -295,7 +333,7 @@ class Workflow:
             await self._open_day(conn, day)
             run = (
                 await conn.execute(
-                    select(recon_runs.c.id).where(
+                    select(recon_runs.c.id, recon_runs.c.created_at, recon_runs.c.inputs).where(
                         recon_runs.c.business_date == day,
                         recon_runs.c.status == RunStatus.CURRENT,
                     )
@@ -303,6 +341,14 @@ class Workflow:
             ).first()
             if run is None:
                 raise InvalidTransition("not_reconciled", "closed")
+            newer = await _newer_statement(conn, day, run)
+            if newer is not None:
+                raise StaleRun(
+                    f"statement {newer} was imported after run {run.id} and could change it; "
+                    "re-run the day first",
+                    run_id=run.id,
+                    import_id=newer,
+                )
             pending = (
                 await conn.execute(
                     select(func.count())
@@ -364,7 +410,9 @@ class Workflow:
         entry :data:`DECISIONS` names with ``details``, and return the exception's new view."""
         await EXCEPTIONS.move(conn, row.id, ExceptionStatus(row.status), target, **changes)
         await record(conn, now, actor.id, DECISIONS[target], "recon_exception", row.id, details)
-        return exception_view(await self._row(conn, row.id, actor.scope), self.today())
+        moved = await self._row(conn, row.id, actor.scope)
+        previous = await previous_decisions(conn, [moved])
+        return exception_view(moved, self.today(), previous.get(moved.previous_id))
 
     async def _row(
         self, conn: AsyncConnection, exception_id: str, scope: Scope, *, lock: bool = False
@@ -380,6 +428,38 @@ class Workflow:
         if row is None:
             raise NotFound("exception not found")
         return row
+
+
+async def _newer_statement(conn: AsyncConnection, day: date, run: Any) -> str | None:
+    """An accepted statement imported after ``run`` that could change it: one whose period
+    covers ``day`` or with a line booked within the run's window around ``day``."""
+    window = timedelta(days=int((run.inputs or {}).get("window_days", 0)))
+    lines_in_window = (
+        select(statement_lines.c.id)
+        .where(
+            statement_lines.c.import_id == statement_imports.c.id,
+            statement_lines.c.booking_date >= day - window,
+            statement_lines.c.booking_date <= day + window,
+        )
+        .exists()
+    )
+    found = await conn.execute(
+        select(statement_imports.c.id)
+        .where(
+            statement_imports.c.status == ImportStatus.ACCEPTED,
+            statement_imports.c.created_at > run.created_at,
+            or_(
+                and_(
+                    statement_imports.c.period_start <= day,
+                    statement_imports.c.period_end >= day,
+                ),
+                lines_in_window,
+            ),
+        )
+        .order_by(statement_imports.c.created_at, statement_imports.c.id)
+        .limit(1)
+    )
+    return found.scalar_one_or_none()
 
 
 async def _person(conn: AsyncConnection, actor_id: str | None) -> str | None:

@@ -321,7 +321,11 @@ ROUTES = (
                 ReconRun,
             )
         },
-        {409: _CLOSED, **_BAD_DATE},
+        {
+            409: f"{_CLOSED}; `conflict` (retryable): runs of other days kept taking this "
+            "run's statement lines while it was computed; run the day again",
+            **_BAD_DATE,
+        },
         body=CreateReconRun,
     ),
     Route(
@@ -410,6 +414,9 @@ ROUTES = (
             403: "`forbidden`: closing needs `finance_approver`; `deployment_wide_only`: the "
             "key is not deployment-wide (a day closes for the whole deployment)",
             409: "`open_exceptions`: exceptions of the current run are open or await approval; "
+            "`stale_run`: a statement accepted after the current run could change it (its "
+            "period covers the day or it has lines within the run's window): re-run the day "
+            "first; "
             "`invalid_transition` (`current`: `not_reconciled`): the day has no run; "
             f"{_CLOSED} already",
             **_BAD_DAY,

@@ -25,6 +25,8 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── DuplicateHandover           409 duplicate_handover            (postal handovers)
     │   ├── SelfApproval                409 self_approval                 (reconciliation)
     │   ├── OpenExceptions              409 open_exceptions               (reconciliation)
+    │   ├── StaleRun                    409 stale_run                     (reconciliation)
+    │   ├── ConcurrentRun               409 conflict                      (reconciliation)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
     │       └── NotAcceptable           409 order_not_acceptable          (postal operators)
@@ -211,6 +213,21 @@ class SelfApproval(Conflict):
 class OpenExceptions(Conflict):
     code = "open_exceptions"
     title = "The day still has exceptions that are open or awaiting approval"
+
+
+class StaleRun(Conflict):
+    """A statement accepted after the day's current run could change it: re-run first."""
+
+    code = "stale_run"
+    title = "A statement imported after the day's run could change it; re-run the day first"
+
+
+class ConcurrentRun(Conflict):
+    """Runs of other days kept taking this run's statement lines while it was computed
+    (retryable: run the day again)."""
+
+    code = "conflict"
+    title = "Runs of other days took statement lines of this run; run the day again"
 
 
 class InvalidTransition(Conflict):

@@ -334,7 +334,15 @@ async def _detail(
     except NotFound:
         closed = False
     lines = {line["id"]: line for line in item["lines"]}
-    names = await books.staff_names([item["resolved_by"], item["approved_by"]])
+    earlier = item["previous_decision"] or {}
+    names = await books.staff_names(
+        [
+            item["resolved_by"],
+            item["approved_by"],
+            earlier.get("resolved_by"),
+            earlier.get("approved_by"),
+        ]
+    )
     ledger = await ledger_entries(books, item["internal_keys"])
     ours = [entry.signed_amount for entry in ledger if entry.signed_amount is not None]
     theirs = [
@@ -358,6 +366,12 @@ async def _detail(
         candidates=[lines[i] for i in item["candidates"] if i in lines],
         resolved_by=names.get(item["resolved_by"] or "", item["resolved_by"]),
         approved_by=names.get(item["approved_by"] or "", item["approved_by"]),
+        previous_resolved_by=names.get(
+            earlier.get("resolved_by") or "", earlier.get("resolved_by")
+        ),
+        previous_approved_by=names.get(
+            earlier.get("approved_by") or "", earlier.get("approved_by")
+        ),
         can_resolve=item["status"] == "open" and not closed,
         can_approve=item["status"] == "resolved" and not closed and user.role in APPROVER_ROLES,
         resolution=resolution,

@@ -97,6 +97,8 @@ _CODE_MESSAGES = {
     "deployment_wide_only": "Thao tác này liên quan đến mọi đơn vị; chỉ cán bộ tài chính cấp "
     "tỉnh (toàn bộ đơn vị) được thực hiện.",
     "open_exceptions": "Chưa thể khóa sổ: ngày còn ngoại lệ chưa xử lý hoặc đang chờ phê duyệt.",
+    "stale_run": "Chưa thể khóa sổ: có sao kê được nhập sau lần đối soát gần nhất và có thể làm "
+    "thay đổi kết quả; hãy chạy đối soát lại ngày này trước.",
     "day_closed": "Ngày này đã khóa sổ; dữ liệu của ngày không thể thay đổi.",
     "forbidden": "Bạn không có quyền thực hiện thao tác này.",
     "not_found": "Không tìm thấy dữ liệu yêu cầu.",

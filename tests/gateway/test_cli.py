@@ -10,8 +10,9 @@ import asyncio
 import json
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -24,9 +25,9 @@ from config.settings import API_KEY_FORMAT
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.core.db import Database
-from gateway.core.db.schema import statement_imports
+from gateway.core.db.schema import recon_exceptions, recon_runs, statement_imports
 from providers.payment.vietqr import notice as wire
-from providers.sandbox.statements import PaidPayment, camt053
+from providers.sandbox.statements import Discrepancies, PaidPayment, camt053
 from reconciliation.model import BUSINESS_TZ
 
 AGENCY = [
@@ -416,3 +417,125 @@ def test_a_deployment_wide_finance_key_is_explicit(
         409,
         "invalid_transition",
     )
+
+
+# -- re-running a day with decided exceptions ----------------------------------------------
+
+RERUN_DAY = date(2026, 11, 20)
+#: Five unknown credits in this order on the statement: the run raises them in this order.
+CREDITS = (41000, 42000, 43000, 44000, 45000)
+#: Decided first, middle and last in the run's order; the others stay open.
+DECIDED = {41000: "approved", 43000: "resolved", 45000: "approved"}
+
+
+async def _decide_through_the_service(config: Path, finance: str, approver: str) -> None:
+    """Resolve (finance key) and approve (approver key) through the served API."""
+    app = create_app(load_settings(config, environ={}), background=False)
+    async with TestClient(TestServer(app)) as client:
+        listed = await client.get(
+            "/v1/reconciliation/exceptions",
+            params={"business_date": RERUN_DAY.isoformat()},
+            headers={"Authorization": f"Bearer {finance}"},
+        )
+        by_amount = {item["amount"]: item["id"] for item in (await listed.json())["data"]}
+        assert sorted(by_amount) == list(CREDITS)
+        for amount, status in DECIDED.items():
+            resolved = await client.post(
+                f"/v1/reconciliation/exceptions/{by_amount[amount]}/resolve",
+                json={"resolution": "refund_requested", "reason": f"Hoàn trả khoản {amount}"},
+                headers={"Authorization": f"Bearer {finance}"},
+            )
+            assert resolved.status == 200, await resolved.text()
+            if status == "approved":
+                approved = await client.post(
+                    f"/v1/reconciliation/exceptions/{by_amount[amount]}/approve",
+                    headers={"Authorization": f"Bearer {approver}"},
+                )
+                assert approved.status == 200, await approved.text()
+
+
+def _current_exceptions(config: Path) -> list[Any]:
+    """The current run's exceptions, in the statement's order of their lines."""
+
+    async def rows() -> list[Any]:
+        database = Database(load_settings(config, environ={}).database_dsn)
+        try:
+            async with database.read() as conn:
+                found = await conn.execute(
+                    select(recon_exceptions)
+                    .join(recon_runs, recon_runs.c.id == recon_exceptions.c.run_id)
+                    .where(
+                        recon_runs.c.business_date == RERUN_DAY,
+                        recon_runs.c.status == "current",
+                    )
+                )
+                return sorted(found.all(), key=lambda row: row.line_ids)
+        finally:
+            await database.close()
+
+    return asyncio.run(rows())
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_recon_run_again_keeps_decisions_taken_first_middle_and_last(
+    database: str,
+    config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+) -> None:
+    """Issue 10 item 1 through the CLI: `recon run` of a day with decided exceptions failed
+    (500-style traceback) or wiped the decisions."""
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        _configure(config, top=f'database_url = "{url}"\n')
+    assert run(config, *AGENCY) == 0
+    keys = {}
+    for role in ("finance", "finance_approver"):
+        assert run(config, "clients", "create", "--role", role, "--agency", "HCM") == 0
+        [keys[role]] = [
+            word for word in capsys.readouterr().out.split() if API_KEY_FORMAT.match(word)
+        ]
+    statement = tmp_path / "camt053.xml"
+    statement.write_bytes(
+        camt053(
+            "0011001234567",
+            [],
+            RERUN_DAY,
+            opening_balance=0,
+            problems=Discrepancies(unknown_credits=CREDITS),
+        )
+    )
+    assert run(config, "recon", "import", str(statement), "--source", "camt053") == 0
+    assert run(config, "recon", "run", "--date", RERUN_DAY.isoformat()) == 0
+    asyncio.run(_decide_through_the_service(config, keys["finance"], keys["finance_approver"]))
+    decided = {row.amount: row for row in _current_exceptions(config)}
+    capsys.readouterr()
+
+    for _ in range(2):  # a second re-run carries what the first carried
+        assert run(config, "recon", "run", "--date", RERUN_DAY.isoformat()) == 0
+        out = capsys.readouterr()
+        assert "5 exceptions" in out.out and "Traceback" not in out.err
+        carried = _current_exceptions(config)
+        assert [(row.amount, row.status) for row in carried] == [
+            (amount, DECIDED.get(amount, "open")) for amount in CREDITS
+        ]
+        for row in carried:
+            before = decided[row.amount]
+            assert row.id != before.id and row.run_id != before.run_id
+            assert (
+                row.resolution,
+                row.resolution_reason,
+                row.resolved_by,
+                row.resolved_at,
+                row.approved_by,
+                row.approved_at,
+            ) == (
+                before.resolution,
+                before.resolution_reason,
+                before.resolved_by,
+                before.resolved_at,
+                before.approved_by,
+                before.approved_at,
+            )
+        assert all(decided[amount].resolved_by for amount in DECIDED)

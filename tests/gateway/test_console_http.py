@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.core.db.schema import (
     audit_log,
     bank_mappings,
+    day_closes,
     recon_exceptions,
     recon_runs,
     staff_sessions,
@@ -539,3 +540,92 @@ async def test_the_dashboard_counts_per_source_the_differences_that_belong_to_an
     assert "Thuộc ngày khác" in table
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", table.split("<td>Ngân hàng</td>", 1)[1])[:5]
     assert cells == ["0", "0 ₫", "0", "1", "0 ₫"]  # matched, amount, exceptions, carried, tolerated
+
+
+# -- re-running a day --------------------------------------------------------------------
+
+CREDITS = (41000, 42000, 43000, 44000, 45000)  # in this order on the statement
+
+
+async def _current_exceptions(gateway: Gateway, day: date = DAY) -> list[Any]:
+    """The current run's exceptions, in the statement's order of their lines."""
+    async with gateway.client.app[DATABASE].read() as conn:
+        found = await conn.execute(
+            select(recon_exceptions)
+            .join(recon_runs, recon_runs.c.id == recon_exceptions.c.run_id)
+            .where(recon_runs.c.business_date == day, recon_runs.c.status == "current")
+        )
+        return sorted(found.all(), key=lambda row: row.line_ids)
+
+
+async def test_the_run_button_keeps_decisions_taken_first_middle_and_last(
+    console: Gateway,
+) -> None:
+    """Issue 10 item 1 through the console: running a day again after decisions failed or
+    wiped them."""
+    maker = await login(console, "ketoan")
+    checker = await login(console, "phophong")
+    entries = [(str(amount), "CRDT", f"CHUYEN TIEN {amount}") for amount in CREDITS]
+    assert (await upload(console, maker, camt053(entries, opening=0))).status == 200
+    assert (await submit(console, maker, f"/console/days/{DAY}/run")).status == 303
+    raised = await _current_exceptions(console)
+    assert [row.amount for row in raised] == list(CREDITS)
+    decided = {0: "approved", 2: "resolved", 4: "approved"}  # first, middle, last
+    for position, status in decided.items():
+        exception_id = raised[position].id
+        reason = f"Hoàn trả khoản {CREDITS[position]}"
+        assert (
+            await resolve(console, maker, exception_id, reason, "refund_requested")
+        ).status == 303
+        if status == "approved":
+            path = f"/console/exceptions/{exception_id}/approve"
+            assert (await submit(console, checker, path, decision="approve")).status == 303
+    before = await _current_exceptions(console)
+
+    for _ in range(2):  # a second re-run carries what the first carried
+        response = await submit(console, maker, f"/console/days/{DAY}/run")
+        assert response.status == 303, await response.text()
+        carried = await _current_exceptions(console)
+        assert [row.status for row in carried] == [
+            decided.get(position, "open") for position in range(len(CREDITS))
+        ]
+        for old, new in zip(before, carried, strict=True):
+            assert new.run_id != old.run_id
+            assert (
+                new.resolution,
+                new.resolution_reason,
+                new.resolved_by,
+                new.resolved_at,
+                new.approved_by,
+                new.approved_at,
+            ) == (
+                old.resolution,
+                old.resolution_reason,
+                old.resolved_by,
+                old.resolved_at,
+                old.approved_by,
+                old.approved_at,
+            )
+        page = await console.client.get(
+            f"/console/exceptions/{carried[4].id}", headers=checker.cookie
+        )
+        text = await page.text()
+        assert "Hoàn trả khoản 45000" in text and "Phophong" in text
+
+
+async def test_closing_a_day_whose_run_is_older_than_a_late_statement_asks_to_run_it_again(
+    console: Gateway,
+) -> None:
+    session = await login(console, DEPLOYMENT_WIDE)
+    assert (await upload(console, session, camt053([], opening=0))).status == 200
+    assert (await submit(console, session, f"/console/days/{DAY}/run")).status == 303
+    console.clock.advance(hours=2)
+    late = camt053([("42000", "CRDT", "CHUYEN TIEN MUON")], opening=0, closing=42000)
+    assert (await upload(console, session, late)).status == 200
+    response = await submit(console, session, f"/console/days/{DAY}/close")
+    assert response.status == 409
+    text = await response.text()
+    assert "hãy chạy đối soát lại ngày này trước" in text and "Traceback" not in text
+    async with console.client.app[DATABASE].read() as conn:
+        closes = (await conn.execute(select(func.count()).select_from(day_closes))).scalar_one()
+    assert closes == 0

@@ -24,19 +24,20 @@ from conftest import (
 )
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from tests_support import signed_notice
+from tests_support import signed_notice, staff_login
 
 from gateway.app import create_app
 from gateway.core.db.schema import (
     attempts,
     audit_log,
+    day_closes,
     payments,
     recon_exceptions,
     recon_matches,
     statement_imports,
 )
 from gateway.core.roles import Role
-from gateway.keys import CLOCK, DATABASE, WORKFLOW
+from gateway.keys import CLOCK, DATABASE, STAFF, WORKFLOW
 from providers.payment.vietqr import notice as wire
 from providers.sandbox.statements import (
     ICT,
@@ -51,6 +52,7 @@ from reconciliation.runs import RunService, SourceRules
 from reconciliation.scope import EVERYWHERE
 from reconciliation.workflow import Actor
 
+STAFF_PASSWORD = "mat-khau-thu-nghiem-2026"
 DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_Minh
 
 
@@ -269,6 +271,166 @@ async def test_a_rerun_after_some_exceptions_were_decided_keeps_every_decision(
             for amount in (42000, 57000, 61000)
         ] == [("approved", "refund_requested"), ("resolved", "refund_requested"), ("open", None)]
         assert carried[42000]["approved_by"] is not None
+
+
+async def test_a_rerun_keeps_decisions_taken_first_middle_and_last_in_the_runs_order(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """The positions of decided exceptions among the run's rows: the first, a middle and the
+    last are decided (approved, resolved, approved), the others open."""
+    credits = (41000, 42000, 43000, 44000, 45000)  # in this order on the statement
+    await _statement(gateway, paid_day, DAY, unknown_credits=credits)
+    await _run(gateway)
+    raised = sorted(await _exceptions(gateway), key=lambda item: item["line_ids"])
+    assert [item["amount"] for item in raised] == list(credits)
+    decided = {0: "approved", 2: "resolved", 4: "approved"}
+    for position, status in decided.items():
+        if status == "approved":
+            await _decide(gateway, raised[position]["id"], "refund_requested")
+        else:
+            response = await gateway.client.post(
+                f"/v1/reconciliation/exceptions/{raised[position]['id']}/resolve",
+                json={"resolution": "manual_match", "reason": "Khớp với chứng từ giấy"},
+                headers=gateway.auth("finance"),
+            )
+            assert response.status == 200, await response.text()
+    before = sorted(await _exceptions(gateway), key=lambda item: item["line_ids"])
+    decision = ("resolution", "resolution_reason", "resolved_by", "resolved_at")
+    decision += ("approved_by", "approved_at")
+
+    for _ in range(2):
+        run = await _run(gateway)
+        after = sorted(await _exceptions(gateway), key=lambda item: item["line_ids"])
+        assert [item["status"] for item in after] == [
+            decided.get(position, "open") for position in range(len(credits))
+        ]
+        assert all(item["run_id"] == run["id"] for item in after)
+        assert [[item[field] for field in decision] for item in after] == [
+            [item[field] for field in decision] for item in before
+        ]
+        assert all(item["previous_decision"] is None for item in after)
+
+
+async def test_a_decided_exception_whose_lines_changed_is_open_again_showing_the_decision(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """Issue 10: a late file brings the line of a payment written off as missing in the bank,
+    with another amount: the same difference, other lines. The new exception is open and
+    shows the earlier decision; a written-off payment whose line arrived whole is matched and
+    its decision is recorded as superseded. Never silently."""
+    _, second, third = paid_day
+    await _statement(gateway, paid_day, DAY, drop=frozenset({second.reference, third.reference}))
+    await _statement(gateway, paid_day, NEXT)  # the bank reported the next day without them
+    await _run(gateway)
+    decided = {item["internal_keys"][0]: item for item in await _exceptions(gateway)}
+    assert {item["type"] for item in decided.values()} == {"missing_in_bank"}
+    for item in decided.values():
+        await _decide(gateway, item["id"])
+    late = camt053(
+        AGENCY_ACCOUNT,
+        [second, third],
+        DAY,
+        opening_balance=0,
+        problems=Discrepancies(amount_delta={second.reference: -5000}),
+    )
+    assert (await _upload(gateway, "camt053", late, "sao-ke-bo-sung.xml"))[0] == 201
+
+    reruns = []
+    for _ in range(2):  # a second re-run keeps showing the decision, and audits nothing again
+        reruns.append((await _run(gateway))["id"])
+        [changed] = await _exceptions(gateway)
+        assert (changed["type"], changed["status"], changed["resolution"]) == (
+            "amount_mismatch",
+            "open",
+            None,
+        )
+        [key] = changed["internal_keys"]
+        old = decided[key]
+        [gone] = [item for other, item in decided.items() if other != key]
+        earlier = changed["previous_decision"]
+        assert earlier["exception_id"] == old["id"]
+        assert (earlier["type"], earlier["status"], earlier["resolution"]) == (
+            "missing_in_bank",
+            "superseded",
+            "write_off",
+        )
+        assert earlier["resolution_reason"] == "Tiền chuyển nhầm, ngân hàng đã xác nhận"
+        assert earlier["resolved_by"] and earlier["approved_by"]
+        assert earlier["resolved_at"] and earlier["approved_at"]
+        detail = await gateway.client.get(
+            f"/v1/reconciliation/exceptions/{changed['id']}", headers=gateway.auth("finance")
+        )
+        assert (await detail.json())["previous_decision"] == earlier
+        entries = await _rows(gateway, audit_log, audit_log.c.action == "decision_superseded")
+        # Each superseded decision is named once, by the re-run that superseded it.
+        assert sorted(
+            (entry.object_id, entry.details["why"], entry.details["run_id"]) for entry in entries
+        ) == sorted(
+            [(old["id"], "lines_changed", reruns[0]), (gone["id"], "difference_gone", reruns[0])]
+        )
+        [named] = [entry for entry in entries if entry.details["why"] == "lines_changed"]
+        assert (named.details["resolution"], named.details["status"]) == ("write_off", "approved")
+    [first_changed] = await _rows(
+        gateway, recon_exceptions, recon_exceptions.c.id == named.details["new_exception_id"]
+    )
+    assert first_changed.run_id == reruns[0] and first_changed.previous_id == old["id"]
+
+    # The console's exception page shows the earlier decision beside the form to decide anew.
+    await gateway.client.app[STAFF].create_user(
+        username="truongphong",
+        display_name="Trưởng phòng",
+        role=Role.FINANCE_APPROVER,
+        password=STAFF_PASSWORD,
+        agency_codes=[],
+        all_agencies=True,
+    )
+    session = await staff_login(gateway.client, "truongphong", STAFF_PASSWORD, "/console")
+    page = await gateway.client.get(
+        f"/console/exceptions/{changed['id']}",
+        headers=session.cookie,
+    )
+    text = await page.text()
+    section = text.split('data-testid="previous-decision"', 1)[1].split("</section>", 1)[0]
+    assert "Tiền chuyển nhầm, ngân hàng đã xác nhận" in section and old["id"] in section
+    assert 'data-testid="resolve"' in text  # open: to be decided again
+
+
+async def test_closing_a_day_whose_run_is_older_than_a_statement_that_could_change_it_is_refused(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    await _statement(gateway, paid_day, DAY)
+    await _statement(gateway, paid_day, NEXT)
+    await _run(gateway)
+    gateway.clock.advance(hours=1)
+    far = camt053(AGENCY_ACCOUNT, [], DAY + timedelta(days=10), opening_balance=0)
+    assert (await _upload(gateway, "camt053", far, "sao-ke-xa.xml"))[0] == 201
+    gateway.clock.advance(hours=1)
+    late = camt053(
+        AGENCY_ACCOUNT,
+        [],
+        DAY,
+        opening_balance=0,
+        problems=Discrepancies(unknown_credits=(42000,)),
+    )
+    status, imported = await _upload(gateway, "camt053", late, "sao-ke-muon.xml")
+    assert status == 201, imported
+
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+    assert close.status == 409
+    problem = await close.json()
+    assert (problem["code"], problem["import_id"]) == ("stale_run", imported["id"])
+    assert await _rows(gateway, day_closes) == []
+
+    await _run(gateway)  # the re-run finds the late credit; decided, the day closes
+    [unknown] = await _exceptions(gateway)
+    assert (unknown["type"], unknown["amount"]) == ("missing_in_gateway", 42000)
+    await _decide(gateway, unknown["id"])
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+    assert close.status == 200, await close.text()
 
 
 async def test_treasury_receives_the_days_fees_by_kind(

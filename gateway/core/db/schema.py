@@ -398,6 +398,9 @@ recon_exceptions = Table(
     #: line's collection account or treasury agency code); ``None`` when no single agency is
     #: found: then only deployment-wide staff see it.
     Column("agency_id", ForeignKey("agencies.id")),
+    #: The decided exception of an earlier run of the day about the same difference whose
+    #: lines changed: this one is open again and shows that decision (reconciliation.runs).
+    Column("previous_id", String(32)),
     Column("resolution", String(24)),  # manual_match | write_off | refund_requested
     Column("resolution_reason", Text),
     Column("resolved_by", String(64)),

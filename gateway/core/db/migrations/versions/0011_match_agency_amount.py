@@ -1,7 +1,7 @@
 """each reconciliation match's agency and amount, so a run's figures can be shown per agency
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04
 
 ``recon_matches.agency_id`` (the agency of the ledger side, as for exceptions) and
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
