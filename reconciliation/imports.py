@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import asdict
+from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Select, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -348,6 +349,23 @@ def _overlap_key(row: dict[str, Any]) -> tuple[object, ...]:
     )
 
 
+def accepted_lines(source: Source, first: date, last: date) -> Select[Any]:
+    """The lines of ``source`` booked from ``first`` to ``last`` that count: from accepted
+    files, each entry once (a line repeating another file's is left out), in import order."""
+    return (
+        select(statement_lines)
+        .join(statement_imports, statement_imports.c.id == statement_lines.c.import_id)
+        .where(
+            statement_imports.c.status == ImportStatus.ACCEPTED,
+            statement_lines.c.source == source.value,
+            statement_lines.c.duplicate_of.is_(None),  # a repeat is counted once
+            statement_lines.c.booking_date >= first,
+            statement_lines.c.booking_date <= last,
+        )
+        .order_by(statement_lines.c.id)
+    )
+
+
 async def link_overlaps(conn: AsyncConnection, source: Source, rows: list[dict[str, Any]]) -> int:
     """Set ``duplicate_of`` on each of ``rows`` that repeats a line of an earlier accepted
     file of the same source and account (an intraday export, then the end-of-day one) and
@@ -363,20 +381,7 @@ async def link_overlaps(conn: AsyncConnection, source: Source, rows: list[dict[s
             {"key": f"statement_overlaps:{source.value}"},
         )
     days = [row["booking_date"] for row in rows]
-    earlier = (
-        await conn.execute(
-            select(statement_lines)
-            .join(statement_imports, statement_imports.c.id == statement_lines.c.import_id)
-            .where(
-                statement_imports.c.status == ImportStatus.ACCEPTED,
-                statement_lines.c.source == source.value,
-                statement_lines.c.duplicate_of.is_(None),
-                statement_lines.c.booking_date >= min(days),
-                statement_lines.c.booking_date <= max(days),
-            )
-            .order_by(statement_lines.c.id)
-        )
-    ).all()
+    earlier = (await conn.execute(accepted_lines(source, min(days), max(days)))).all()
     first: dict[tuple[object, ...], list[int]] = {}
     for line in earlier:
         first.setdefault(_overlap_key(line._asdict()), []).append(line.id)

@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -56,7 +56,7 @@ from gateway.core.statuses import (
 )
 from reconciliation import engine, frame
 from reconciliation.audit import record
-from reconciliation.imports import DayClosed
+from reconciliation.imports import DayClosed, accepted_lines
 from reconciliation.ledger import ledger
 from reconciliation.model import Direction, Source, StatementLine
 from reconciliation.scope import exception_agencies
@@ -304,22 +304,9 @@ class RunService:
             .join(recon_runs, recon_runs.c.id == recon_matches.c.run_id)
             .where(recon_runs.c.status == RunStatus.CURRENT, recon_runs.c.business_date != day)
         )
+        counted = accepted_lines(source, day - window, day + window)
         rows = (
-            await conn.execute(
-                select(statement_lines)
-                .join(statement_imports, statement_imports.c.id == statement_lines.c.import_id)
-                .where(
-                    statement_imports.c.status == ImportStatus.ACCEPTED,
-                    statement_lines.c.source == source.value,
-                    and_(
-                        statement_lines.c.booking_date >= day - window,
-                        statement_lines.c.booking_date <= day + window,
-                    ),
-                    statement_lines.c.id.not_in(taken_elsewhere),
-                    statement_lines.c.duplicate_of.is_(None),  # a repeat is counted once
-                )
-                .order_by(statement_lines.c.id)
-            )
+            await conn.execute(counted.where(statement_lines.c.id.not_in(taken_elsewhere)))
         ).all()
         held, carried = await self._owners(conn, day, source)
         rows = [row for row in rows if row.id not in held]

@@ -83,13 +83,15 @@ def signed_notice(
     amount: int | None = None,
     account: str = AGENCY_ACCOUNT,
     booked_at: int | None = None,
+    transaction_id: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """What the bank posts to ``/callbacks/bank/testbank`` for a transfer paying ``payment``
     (into ``account``, HCM's collection account unless told), booked at ``booked_at`` (Unix
-    seconds; by default ``now``, when the bank notifies)."""
+    seconds; by default ``now``, when the bank notifies), with the bank's ``transaction_id``
+    (a fresh one unless told)."""
     body = json.dumps(
         {
-            "transaction_id": f"FT{uuid.uuid4().hex[:12].upper()}",
+            "transaction_id": transaction_id or f"FT{uuid.uuid4().hex[:12].upper()}",
             "bin": AGENCY_BIN,
             "account_number": account,
             "amount": payment["amount"] if amount is None else amount,

@@ -15,8 +15,6 @@ import aiohttp
 import pytest
 from conftest import (
     AGENCY_ACCOUNT,
-    AGENCY_BIN,
-    BANK_SECRET,
     FixedClock,
     Gateway,
     make_settings,
@@ -38,7 +36,6 @@ from gateway.core.db.schema import (
 )
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE, STAFF, WORKFLOW
-from providers.payment.vietqr import notice as wire
 from providers.sandbox.statements import (
     ICT,
     Discrepancies,
@@ -58,24 +55,9 @@ DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_
 
 async def _pay_by_transfer(gateway: Gateway, payment: dict[str, Any], number: int) -> None:
     """The bank's signed credit notice for a transfer of the whole amount."""
-    body = wire.CreditNotice(
-        transaction_id=f"FT26112200{number:04d}",
-        bin=AGENCY_BIN,
-        account_number=AGENCY_ACCOUNT,
-        amount=payment["amount"],
-        description=f"MBVCB.{payment['reference']}.nop phi",
-        booked_at=gateway.clock(),
-    ).to_json()
-    raw = json.dumps(body).encode()
-    stamp = int(gateway.clock().timestamp())
-    response = await gateway.client.post(
-        "/callbacks/bank/testbank",
-        data=raw,
-        headers={
-            wire.TIMESTAMP_HEADER: str(stamp),
-            wire.SIGNATURE_HEADER: wire.sign(BANK_SECRET.encode(), stamp, raw),
-        },
-    )
+    now = int(gateway.clock().timestamp())
+    body, headers = signed_notice(payment, now, transaction_id=f"FT26112200{number:04d}")
+    response = await gateway.client.post("/callbacks/bank/testbank", data=body, headers=headers)
     assert (await response.json())["outcome"] == "applied"
 
 

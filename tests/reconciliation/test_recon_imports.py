@@ -14,14 +14,14 @@ from typing import Any
 import aiohttp
 import openpyxl
 import pytest
-from conftest import AGENCY_ACCOUNT, AGENCY_BIN, BANK_SECRET, FixedClock, Gateway, make_settings
+from conftest import AGENCY_ACCOUNT, FixedClock, Gateway, make_settings
 from conftest import seed as seed_gateway
 from sqlalchemy import func, select
+from tests_support import signed_notice
 
 from gateway.app import create_app
 from gateway.core.db.schema import bank_mappings, statement_imports, statement_lines
 from gateway.keys import DATABASE, IMPORTS
-from providers.payment.vietqr import notice as wire
 from providers.sandbox.statements import PaidPayment, camt053
 
 DAY = date(2026, 11, 22)  # the fixed clock is 09:00 on this day in Asia/Ho_Chi_Minh
@@ -41,24 +41,9 @@ NO_REFERENCE = {key: value for key, value in SAMPLE_MAPPING.items() if key != "r
 
 async def _credit_notice(gateway: Gateway, payment: dict[str, Any], number: int) -> Any:
     """The bank's signed credit notice for a transfer of the whole amount (a callback)."""
-    body = wire.CreditNotice(
-        transaction_id=f"FT26112200{number:04d}",
-        bin=AGENCY_BIN,
-        account_number=AGENCY_ACCOUNT,
-        amount=payment["amount"],
-        description=f"MBVCB.{payment['reference']}.nop phi",
-        booked_at=gateway.clock(),
-    ).to_json()
-    raw = json.dumps(body).encode()
-    stamp = int(gateway.clock().timestamp())
-    return await gateway.client.post(
-        "/callbacks/bank/testbank",
-        data=raw,
-        headers={
-            wire.TIMESTAMP_HEADER: str(stamp),
-            wire.SIGNATURE_HEADER: wire.sign(BANK_SECRET.encode(), stamp, raw),
-        },
-    )
+    now = int(gateway.clock().timestamp())
+    body, headers = signed_notice(payment, now, transaction_id=f"FT26112200{number:04d}")
+    return await gateway.client.post("/callbacks/bank/testbank", data=body, headers=headers)
 
 
 async def _paid(gateway: Gateway, count: int) -> list[PaidPayment]:
