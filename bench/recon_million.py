@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 import polars as pl
 from rss import RssSampler
 
-from gateway.core.references import is_valid_reference, make_reference
+from gateway.core.references import make_reference
 from reconciliation.engine import Result, reconcile
 from reconciliation.frame import FRAME_SCHEMA, normalise_text
 from reconciliation.model import Source
@@ -279,7 +279,7 @@ def match_statement(internal: pl.DataFrame, external: pl.DataFrame) -> Result:
         business_date=DAY + timedelta(days=1),
         counterpart=Source.BANK,
         reference_pattern=PATTERN,
-        is_valid_reference=lambda text: is_valid_reference(text, PREFIX),
+        reference_prefix=PREFIX,
     )
 
 

@@ -34,7 +34,6 @@ amounts are compared signed, so a refund pairs only with a debit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
 
 import polars as pl
@@ -188,16 +187,17 @@ def reconcile(
     window_days: int = 2,
     settlement_lag_days: int = 1,
     reference_pattern: str = DEFAULT_REFERENCE_PATTERN,
-    is_valid_reference: Callable[[str], bool] | None = None,
+    reference_prefix: str | None = None,
 ) -> Result:
     """Match the gateway's lines (``internal``) against one counterpart's (``external``).
 
     Both frames have :data:`~reconciliation.frame.FRAME_SCHEMA` (extra columns are ignored),
     ``line_id`` unique within each. ``counterpart`` names the external side (taken from its
     ``source`` column when not given); it names the ``missing_in_…`` type. ``reference_pattern``
-    is a regular expression for our references in the normalised text; ``is_valid_reference``
-    checks a candidate that is not one of the internal side's references (None: every
-    candidate the pattern finds is a reference).
+    is a regular expression for our references in the normalised text; a candidate it finds
+    that is not one of the internal side's references is a reference only if it is a valid
+    reference of ``reference_prefix`` (its check symbol, :mod:`gateway.core.references`;
+    None: every candidate the pattern finds is a reference).
     """
     if window_days < 0 or settlement_lag_days < 0:
         raise ValueError("window_days and settlement_lag_days must not be negative")
@@ -216,8 +216,11 @@ def reconcile(
     ours = keypasses.internal_keys(work_i, "reference")
     left = book.internal.get_column("line_id") if book.internal.height < work_i.height else None
     found = keypasses.text_references(
-        book.external, reference_pattern, ours, is_valid_reference, window_days, left
+        book.external, reference_pattern, ours, reference_prefix, window_days, left
     )
+    # The text has been searched: the lines carry no more than their keys from here on
+    # (filtering a million texts at each take would copy them).
+    book.external = book.external.drop("text")
     text = found.pairs
     offered = text if left is None else text.filter(pl.col("internal_id").is_in(left.implode()))
     chosen_text, conflicts = keypasses.key_pass(offered, window_days)

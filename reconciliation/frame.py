@@ -13,6 +13,7 @@ from itertools import chain
 
 import polars as pl
 
+from gateway.core.references import ALPHABET, BODY_LENGTH, check_symbol
 from reconciliation.model import Direction, Source, StatementLine
 
 SOURCE_DTYPE = pl.Enum([source.value for source in Source])
@@ -113,3 +114,36 @@ def normalise_text(text: pl.Expr) -> pl.Expr:
     compare the two). Folding comes first so that upper-casing sees mostly ASCII.
     """
     return text.str.replace_many(FOLD_TABLE).str.to_uppercase().str.replace_all("[^A-Z0-9]+", "")
+
+
+def valid_reference(candidate: pl.Expr, prefix: str) -> pl.Expr:
+    """True where ``candidate`` is a well-formed reference of ``prefix``: the length, the
+    prefix, a body of Crockford symbols and its Damm check symbol.
+
+    The vectorised twin of ``gateway.core.references.is_valid_reference`` (the tests compare
+    the two). Each step of the check doubles the interim in GF(32) and adds a symbol, and
+    doubling is linear, so the final value is the sum (XOR) of each symbol's value doubled
+    once per symbol after it, plus the prefix's share: one table look-up per position,
+    each table taken from :func:`~gateway.core.references.check_symbol` itself (a symbol
+    followed by ``k − 1`` zeros is checked by that symbol doubled ``k`` times).
+    """
+    size = len(prefix) + BODY_LENGTH + 1
+    total = pl.lit(ALPHABET.index(check_symbol(prefix + "0" * BODY_LENGTH)), pl.Int32)
+    for position in range(BODY_LENGTH):
+        doublings = BODY_LENGTH - position
+        table = {
+            symbol: ALPHABET.index(check_symbol(symbol + "0" * (doublings - 1)))
+            for symbol in ALPHABET
+        }
+        total = total.xor(_symbol(candidate, len(prefix) + position, table))
+    check = _symbol(candidate, size - 1, {symbol: ALPHABET.index(symbol) for symbol in ALPHABET})
+    return (
+        (candidate.str.len_bytes() == size) & candidate.str.starts_with(prefix) & (total == check)
+    ).fill_null(False)
+
+
+def _symbol(candidate: pl.Expr, position: int, table: dict[str, int]) -> pl.Expr:
+    """``table``'s value of the symbol at ``position`` (null if it is not a Crockford one)."""
+    return candidate.str.slice(position, 1).replace_strict(
+        table, default=None, return_dtype=pl.Int32
+    )

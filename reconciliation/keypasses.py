@@ -12,12 +12,11 @@ candidate that is not one of our references.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import NamedTuple
 
 import polars as pl
 
-from reconciliation.frame import normalise_text
+from reconciliation.frame import normalise_text, valid_reference
 from reconciliation.passes import NO_IDS, exception_rows
 from reconciliation.results import RULE_DTYPE, TYPE_DTYPE, ExceptionType, MatchRule
 
@@ -126,7 +125,7 @@ def text_references(
     external: pl.DataFrame,
     pattern: str,
     ours: pl.DataFrame,
-    is_valid: Callable[[str], bool] | None,
+    prefix: str | None,
     window_days: int,
     offered: pl.Series | None = None,
 ) -> TextPairs:
@@ -143,16 +142,17 @@ def text_references(
 
     Returns the settled matches, every other key pair (``pairs``, not limited to ``offered``),
     every ``(external_id, key)`` found in a text that did not settle, and the mistyped
-    candidates (``external_id, key``: not ours, refused by ``is_valid``) of the texts that
-    name neither one of ours nor a valid reference, for pass 4 to recognise.
+    candidates (``external_id, key``: not ours, not a valid reference of ``prefix``) of the
+    texts that name neither one of ours nor a valid reference, for pass 4 to recognise.
 
     Matching is leftmost and non-overlapping, so ``…DVC DVC7K3M…`` first yields
     ``DVCDVC7K3M…``, which is not ours (and may even pass the check, 1 time in 32). The few
     texts with a candidate that is not ours are scanned again, in Python, for overlapping
     ones; of those, a text that names one of ours keeps only ours, and otherwise each distinct
-    candidate is kept if ``is_valid`` accepts it (a typo is dropped; a valid reference we have
-    no record of stays, so the line is known to carry one). Candidates that are ours are
-    never checked: they are references we issued. A pair that settled in the query but whose
+    candidate is kept if it is a valid reference of ``prefix`` (a typo is dropped; a valid
+    reference we have no record of stays, so the line is known to carry one; None: every
+    candidate is kept). Candidates that are ours are references we issued, whatever their
+    check symbol says. A pair that settled in the query but whose
     payment the rescan finds in another text too is taken back among the pairs.
     """
     # Settled: the text names one candidate, ours, and no other text names that line. (A
@@ -207,12 +207,10 @@ def text_references(
             .with_columns(ours=pl.col("internal_id").is_not_null())
             .filter(pl.col("ours") | ~pl.col("ours").any().over("external_id"))
         )
-        if is_valid is not None:
-            others = rescanned.filter(~pl.col("ours")).get_column("key").unique().sort()
-            valid = pl.Series([key for key in others.to_list() if is_valid(key)], dtype=pl.String)
-            # A column first: is_in inside a window would be evaluated once per group.
+        if prefix is not None:
+            # A column first: an expression inside a window is evaluated once per group.
             rescanned = rescanned.with_columns(
-                known=pl.col("ours") | pl.col("key").is_in(valid.implode())
+                known=pl.col("ours") | valid_reference(pl.col("key"), prefix)
             )
             mistyped = (
                 rescanned.filter(~pl.col("known").any().over("external_id"))

@@ -46,7 +46,6 @@ from gateway.core.db.schema import (
 from gateway.core.errors import ConcurrentRun, NotFound
 from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
-from gateway.core.references import is_valid_reference
 from gateway.core.statuses import (
     EXCEPTIONS,
     RUNS,
@@ -436,7 +435,7 @@ class RunService:
             window_days=rules.window_days,
             settlement_lag_days=rules.transit_days,
             reference_pattern=rf"{prefix}[0-9A-Z]{{11}}",
-            is_valid_reference=lambda text: is_valid_reference(text, prefix),
+            reference_prefix=prefix,
             counterpart=source,
         )
         pairs = list(result.matches.select("internal_id", "external_id", "rule").iter_rows())

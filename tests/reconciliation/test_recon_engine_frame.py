@@ -10,8 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.core.references import normalise_transfer_text
-from reconciliation.frame import FRAME_SCHEMA, conform, normalise_text, to_frame
+from gateway.core.references import (
+    ALPHABET as SYMBOLS,
+)
+from gateway.core.references import (
+    is_valid_reference,
+    make_reference,
+    normalise_transfer_text,
+)
+from reconciliation.frame import FRAME_SCHEMA, conform, normalise_text, to_frame, valid_reference
 from reconciliation.model import Direction, Source, StatementLine
 
 VIETNAMESE = "aàáảãạăằắẳẵặâầấẩẫậeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợuùúủũụưừứửữựyỳýỷỹỵđ"
@@ -110,3 +117,50 @@ ALPHABET = st.sampled_from(
 @given(st.lists(st.text(ALPHABET, max_size=40), min_size=1, max_size=20))
 def test_normalise_text_agrees_with_the_gateways_normalise_transfer_text(texts: list[str]) -> None:
     assert normalised(*texts) == [normalise_transfer_text(text) for text in texts]
+
+
+@st.composite
+def candidates(draw: st.DrawFn) -> tuple[str, str]:
+    """A prefix and a reference of it, often damaged: a symbol changed (to a Crockford one or
+    to I, L, O, U), two neighbours swapped, cut short, lengthened or another prefix."""
+    prefix = draw(st.sampled_from(["DVC", "", "HCMIL", "LOU"]))
+    reference = make_reference(prefix, draw(st.binary(min_size=7, max_size=7)))
+    at = draw(st.integers(min_value=0, max_value=len(reference) - 2))
+    symbol = draw(st.sampled_from(SYMBOLS + "ILOU"))
+    damaged = draw(
+        st.sampled_from(
+            [
+                reference,
+                reference[:at] + symbol + reference[at + 1 :],
+                reference[:at] + reference[at + 1] + reference[at] + reference[at + 2 :],
+                reference[:-1],
+                reference + symbol,
+                "DVC" + reference[len(prefix) :],
+            ]
+        )
+    )
+    return prefix, damaged
+
+
+@settings(max_examples=300, deadline=None)
+@given(candidates())
+def test_valid_reference_agrees_with_the_gateways_check(candidate: tuple[str, str]) -> None:
+    prefix, text = candidate
+    checked = pl.DataFrame({"key": [text]}).select(valid_reference(pl.col("key"), prefix))
+    assert checked.item() == is_valid_reference(text, prefix)
+
+
+def test_valid_reference_accepts_issued_references_and_refuses_every_single_typo() -> None:
+    reference = make_reference("DVC", bytes(range(7)))
+    typos = [
+        reference[:at] + symbol + reference[at + 1 :]
+        for at in range(3, len(reference))
+        for symbol in SYMBOLS
+        if symbol != reference[at]
+    ]
+    keys = pl.DataFrame({"key": [reference, *typos, None]})
+    assert keys.select(valid_reference(pl.col("key"), "DVC")).to_series().to_list() == [
+        True,
+        *[False] * len(typos),
+        False,
+    ]

@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.core.references import is_valid_reference, make_reference
+from gateway.core.references import make_reference
 from reconciliation.engine import GROUPED_COUNTERPARTS, Result, reconcile
 from reconciliation.frame import to_frame
 from reconciliation.model import Direction, Source, StatementLine
@@ -18,10 +18,6 @@ from reconciliation.model import Direction, Source, StatementLine
 D = date(2026, 5, 15)
 REFS = [make_reference("DVC", n.to_bytes(7, "big")) for n in range(1, 5)]
 TYPO = REFS[0][:-1] + ("0" if REFS[0][-1] != "0" else "1")
-
-
-def is_valid(text: str) -> bool:
-    return is_valid_reference(text, "DVC")
 
 
 def signed(frame: pl.DataFrame) -> int:
@@ -98,7 +94,7 @@ def run(internal: pl.DataFrame, external: pl.DataFrame, counterpart: Source) -> 
         external,
         business_date=D,
         counterpart=counterpart,
-        is_valid_reference=is_valid,
+        reference_prefix="DVC",
     )
 
 

@@ -44,7 +44,7 @@ def ext(
 
 def run(internal: list[StatementLine], external: list[StatementLine], **options: Any) -> Result:
     options.setdefault("counterpart", Source.BANK)
-    options.setdefault("is_valid_reference", lambda text: is_valid_reference(text, "DVC"))
+    options.setdefault("reference_prefix", "DVC")
     return reconcile(to_frame(internal), to_frame(external), business_date=D, **options)
 
 
@@ -218,19 +218,27 @@ def test_a_reference_behind_a_stray_prefix_is_found_by_the_overlapping_scan() ->
     assert matched(result) == {(0, 0, "text_reference")}
 
 
-def test_only_distinct_candidates_that_are_not_ours_are_checked() -> None:
-    checked: list[str] = []
-
-    def is_valid(text: str) -> bool:
-        checked.append(text)
-        return is_valid_reference(text, "DVC")
-
-    run(
-        [gw(10_000, reference=R1)],
-        [ext(10_000, text=R1), ext(20_000, text=f"a {R9}"), ext(30_000, text=f"b {R9}")],
-        is_valid_reference=is_valid,
+def test_candidates_are_checked_against_the_prefix_the_references_are_issued_with() -> None:
+    # Another agency's prefix: its own references pass the check, a typo of one does not.
+    own, unknown = make_reference("HCM", bytes(6) + b"\x01"), make_reference("HCM", bytes(7))
+    typo = own[:5] + ("0" if own[5] != "0" else "1") + own[6:]
+    assert not is_valid_reference(typo, "HCM") and is_valid_reference(unknown, "HCM")
+    result = run(
+        [
+            gw(80_000, reference=own),
+            gw(90_000, days(-1), reference=make_reference("HCM", b"x" * 7)),
+        ],
+        [ext(80_000, text=f"TT {typo}"), ext(90_000, text=f"TT {unknown}")],
+        reference_pattern=r"HCM[0-9A-Z]{11}",
+        reference_prefix="HCM",
     )
-    assert checked == [R9]
+    # The typo is one symbol from the payment of its amount; the valid reference we never
+    # issued is somebody's: not paired with the only payment of its amount.
+    assert matched(result) == {(0, 0, "near_reference")}
+    assert raised(result) == {
+        ("expected_in_transit", (1,), ()),
+        ("missing_in_gateway", (), (1,)),
+    }
 
 
 def test_a_valid_reference_we_never_issued_keeps_its_line_from_amount_matching() -> None:
