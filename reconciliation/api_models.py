@@ -219,7 +219,18 @@ class StatementLine(ResponseModel):
     document_no: str | None
 
 
-class PreviousDecision(ResponseModel):
+class Decision(ResponseModel):
+    """What a maker and a checker decided about an exception."""
+
+    resolution: Annotated[str, OneOf(RESOLUTIONS)] | None
+    resolution_reason: str | None
+    resolved_by: str | None
+    resolved_at: Time | None
+    approved_by: str | None
+    approved_at: Time | None
+
+
+class PreviousDecision(Decision):
     """The decision taken on an earlier run's exception about the same difference, before its
     lines, amount or candidates changed (a late file, a corrected amount): shown so finance
     staff decide again knowing it; the audit log has ``decision_superseded``."""
@@ -234,15 +245,9 @@ class PreviousDecision(ResponseModel):
     status: Annotated[str, OneOf(EXCEPTION_STATUSES)] = Field(
         description="`superseded` (it was `resolved` or `approved` when the re-run replaced it)"
     )
-    resolution: Annotated[str, OneOf(RESOLUTIONS)] | None
-    resolution_reason: str | None
-    resolved_by: str | None
-    resolved_at: Time | None
-    approved_by: str | None
-    approved_at: Time | None
 
 
-class ReconException(ResponseModel):
+class ReconException(Decision):
     id: Annotated[str, public_id("exc")]
     run_id: RunId
     business_date: date
@@ -268,12 +273,6 @@ class ReconException(ResponseModel):
         description="Statement lines of an equal amount in the window that could be this "
         "line's partner (`ambiguous`, and a payment missing at the counterpart)"
     )
-    resolution: Annotated[str, OneOf(RESOLUTIONS)] | None
-    resolution_reason: str | None
-    resolved_by: str | None
-    resolved_at: Time | None
-    approved_by: str | None
-    approved_at: Time | None
     age_days: int = Field(description="Days since the business date")
     previous_decision: PreviousDecision | None = Field(
         description="An earlier run's decision about the same difference whose lines changed "
