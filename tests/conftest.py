@@ -416,6 +416,37 @@ class Postal(Gateway):
         return await self.client.app[CARRIER_SYNC].sync_due()
 
 
+async def sandbox_carrier(
+    aiohttp_server: Any, clock: FixedClock, port: int
+) -> tuple[Any, dict[str, Any]]:
+    """The sandbox VNPost as a real server pushing to the gateway on ``port``, and the
+    gateway's ``vnpost`` settings for it."""
+    from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
+
+    carrier = await aiohttp_server(
+        create_vnpost_app(
+            SandboxVnpostConfig(
+                username=VNPOST_USER,
+                password=VNPOST_PASSWORD,
+                customer_code=VNPOST_CUSTOMER,
+                webhook_url=f"http://127.0.0.1:{port}/callbacks/vnpost",
+                webhook_key=VNPOST_WEBHOOK_KEY.encode(),
+                retry_seconds=0.01,
+                max_attempts=2,
+                clock=clock,
+            )
+        )
+    )
+    settings = {
+        "base_url": str(carrier.make_url("")).rstrip("/"),
+        "username": VNPOST_USER,
+        "password": VNPOST_PASSWORD,
+        "customer_code": VNPOST_CUSTOMER,
+        "webhook_key": VNPOST_WEBHOOK_KEY,
+    }
+    return carrier, settings
+
+
 @pytest.fixture
 async def postal(
     aiohttp_server: Any,
@@ -428,36 +459,14 @@ async def postal(
     from aiohttp.test_utils import TestServer
 
     from gateway.services.postal import offices
-    from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 
     port = unused_tcp_port_factory()
     base = f"http://127.0.0.1:{port}"
-    carrier = await aiohttp_server(
-        create_vnpost_app(
-            SandboxVnpostConfig(
-                username=VNPOST_USER,
-                password=VNPOST_PASSWORD,
-                customer_code=VNPOST_CUSTOMER,
-                webhook_url=f"{base}/callbacks/vnpost",
-                webhook_key=VNPOST_WEBHOOK_KEY.encode(),
-                retry_seconds=0.01,
-                max_attempts=2,
-                clock=clock,
-            )
-        )
-    )
+    carrier, vnpost = await sandbox_carrier(aiohttp_server, clock, port)
     settings = make_settings(
         database_url,
         public_base_url=base,
-        vnpost={
-            "base_url": str(carrier.make_url("")).rstrip("/"),
-            "username": VNPOST_USER,
-            "password": VNPOST_PASSWORD,
-            "customer_code": VNPOST_CUSTOMER,
-            "webhook_key": VNPOST_WEBHOOK_KEY,
-            "submit_retry_seconds": 10,
-            "submit_max_attempts": 3,
-        },
+        vnpost={**vnpost, "submit_retry_seconds": 10, "submit_max_attempts": 3},
         webhooks={"allow_private_urls": True},
     )
     app = create_app(settings, clock=clock, background=False)

@@ -17,6 +17,7 @@ import pytest
 from conftest import AGENCY_ACCOUNT, FixedClock, Gateway, make_settings
 from conftest import seed as seed_gateway
 from sqlalchemy import func, select
+from test_recon_day import _run
 from tests_support import signed_notice
 
 from gateway.app import create_app
@@ -87,16 +88,6 @@ async def _stored(gateway: Gateway) -> tuple[int, int]:
         imports = (await conn.execute(select(func.count()).select_from(statement_imports))).scalar()
         lines = (await conn.execute(select(func.count()).select_from(statement_lines))).scalar()
     return imports or 0, lines or 0
-
-
-async def _run(gateway: Gateway) -> dict[str, Any]:
-    response = await gateway.client.post(
-        "/v1/reconciliation/runs",
-        json={"business_date": DAY.isoformat()},
-        headers=gateway.auth("finance"),
-    )
-    assert response.status == 201, await response.text()
-    return await response.json()
 
 
 # -- overlapping statements -----------------------------------------------------------------

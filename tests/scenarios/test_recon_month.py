@@ -38,13 +38,11 @@ from conftest import (
     VNPAY_SECRET,
     VNPAY_TMN,
     VNPOST_CUSTOMER,
-    VNPOST_PASSWORD,
-    VNPOST_USER,
-    VNPOST_WEBHOOK_KEY,
     Channels,
     FixedClock,
     open_channels,
     order_body,
+    sandbox_carrier,
 )
 from month_plan import (
     AGENCIES,
@@ -91,7 +89,6 @@ from providers.sandbox.statements import (
     vnpay_day_file,
 )
 from providers.sandbox.statements_cod import CodCollection, vnpost_cod_csv
-from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 from reconciliation import parsers
 from reconciliation.bank_layouts import bank_layout
 from reconciliation.scope import EVERYWHERE
@@ -641,20 +638,7 @@ async def gateway_month(
 ) -> AsyncIterator[Channels]:
     """The gateway with the sandbox VNPAY, POS cloud and VNPost as real servers."""
     port = unused_tcp_port_factory()
-    carrier = await aiohttp_server(
-        create_vnpost_app(
-            SandboxVnpostConfig(
-                username=VNPOST_USER,
-                password=VNPOST_PASSWORD,
-                customer_code=VNPOST_CUSTOMER,
-                webhook_url=f"http://127.0.0.1:{port}/callbacks/vnpost",
-                webhook_key=VNPOST_WEBHOOK_KEY.encode(),
-                retry_seconds=0.01,
-                max_attempts=2,
-                clock=clock,
-            )
-        )
-    )
+    _, vnpost = await sandbox_carrier(aiohttp_server, clock, port)
     terminals = {
         agency.code: {"tmn_code": agency.tmn_code, "hash_secret": _vnpay_secret(agency.tmn_code)}
         for agency in AGENCIES
@@ -665,13 +649,7 @@ async def gateway_month(
         clock,
         port,
         vnpay={"terminals": terminals},
-        vnpost={
-            "base_url": str(carrier.make_url("")).rstrip("/"),
-            "username": VNPOST_USER,
-            "password": VNPOST_PASSWORD,
-            "customer_code": VNPOST_CUSTOMER,
-            "webhook_key": VNPOST_WEBHOOK_KEY,
-        },
+        vnpost=vnpost,
     )
     yield opened
     await opened.client.close()
