@@ -149,7 +149,8 @@ class ProviderCallbacks:
             paid_at=ipn.pay_date,
         )
         if outcome is None:  # contradictory codes: leave it to querydr, never guess
-            rsp_code = _rsp_code(ipn, row)
+            final = AttemptStatus(row.status) in FINAL_ATTEMPTS  # querydr may have settled it
+            rsp_code = _rsp_code(ipn, row, final=final)
             return _ipn_settled(rsp_code, EventOutcome.DEFERRED_TO_QUERY, row.payment_id)
         # Another amount is applied too: money_arrived puts such money up for review.
         applied = await self.attempts.apply_outcome(conn, row.id, outcome)

@@ -205,6 +205,24 @@ async def test_replay_of_an_ipn_deferred_to_querydr_is_answered_02_once_querydr_
     assert await _stored(channels) == [("deferred_to_query", None)]
 
 
+async def test_a_first_contradictory_ipn_for_an_attempt_querydr_settled_is_answered_02(
+    channels: Channels,
+) -> None:
+    """VNPAY's order of checks (01, 04, 02, 00) holds for a first copy left to querydr too."""
+    payment, attempt = await channels.start("vnpay")
+    channels.vnpay.app[CONFIG].ipn_url = "http://127.0.0.1:9/nowhere"  # VNPAY's IPN is lost
+    channels.vnpay.app[CONFIG].max_ipn_attempts = 1
+    await pay_at_vnpay(channels, attempt, "success")
+    channels.clock.advance(seconds=301)
+    assert await channels.client.app[POLLER].run_once() == 1
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
+
+    odd = vnpay_ipn(attempt, vnp_ResponseCode="00", vnp_TransactionStatus="02")
+    assert (await _ipn(channels, odd))["RspCode"] == "02"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
+    assert await _stored(channels) == [("deferred_to_query", "rsp_02")]
+
+
 async def test_parameter_order_does_not_matter(channels: Channels) -> None:
     payment, attempt = await channels.start("vnpay")
     params = vnpay_ipn(attempt)
