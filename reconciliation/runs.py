@@ -17,7 +17,7 @@ exception without ledger lines (``missing_in_gateway`` …) is offered as **carr
 still match (a late payment), and then that exception is superseded with an audit entry
 (``exception_settled_elsewhere``); left over, it is not raised again here. A leftover that
 names no ledger line is raised only on its home day: the earliest booking date of its lines
-(or the first day that sees it once that day is closed).
+(or the first later day that sees it, when that day is closed or was never run).
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class RunService:
                     reported_through.isoformat()
                 )
                 internal, keys = await ledger(conn, day, counterpart)
-                closed = await self._closed_days(conn, offered.lines)
+                closed = await self._closed_days(conn, day, offered.lines)
                 outcomes.append(
                     self._compare(
                         day, counterpart, internal, keys, offered, reported_through, rules, closed
@@ -405,13 +405,23 @@ class RunService:
         dates: list[date] = [line.booking_date for line in external] + list(ends)
         return max(dates, default=None)
 
-    async def _closed_days(self, conn: AsyncConnection, lines: list[StatementLine]) -> set[date]:
-        """The closed days among the lines' booking dates."""
+    async def _closed_days(
+        self, conn: AsyncConnection, day: date, lines: list[StatementLine]
+    ) -> set[date]:
+        """The days among the lines' booking dates that will not raise their own differences:
+        closed days, and days before ``day`` that have never been run (a weekend, a holiday,
+        a day before go-live) — a line of such a day is raised by the run that sees it."""
         days = {line.booking_date for line in lines}
-        found = await conn.execute(
+        closed = await conn.execute(
             select(day_closes.c.business_date).where(day_closes.c.business_date.in_(days))
         )
-        return set(found.scalars().all())
+        run = await conn.execute(
+            select(recon_runs.c.business_date).where(
+                recon_runs.c.business_date.in_(days), recon_runs.c.status == RunStatus.CURRENT
+            )
+        )
+        never_run = {d for d in days if d < day} - set(run.scalars().all())
+        return set(closed.scalars().all()) | never_run
 
     def _compare(
         self,

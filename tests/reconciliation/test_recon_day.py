@@ -869,6 +869,23 @@ async def test_a_line_of_a_day_closed_without_it_is_raised_by_the_first_day_run_
     assert after["summary"]["sources"]["bank"]["carried"] == 1
 
 
+async def test_a_line_of_a_day_never_run_is_raised_by_the_first_later_day_run(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    """Money booked on a day nobody reconciles (a Sunday, a holiday) is not lost: the first
+    later day's run raises its unknown credit; running that day afterwards leaves it there."""
+    sunday = camt053(AGENCY_ACCOUNT, [], DAY, 5, problems=Discrepancies(unknown_credits=(66000,)))
+    assert (await _upload(gateway, "camt053", sunday, "chu-nhat.xml"))[0] == 201
+    await _statement(gateway, paid_day, NEXT)
+    await _run(gateway, NEXT)
+    assert [(e["type"], e["amount"]) for e in await _exceptions(gateway, NEXT)] == [
+        ("missing_in_gateway", 66000)
+    ]
+    late = await _run(gateway, DAY)
+    assert 66000 not in [e["amount"] for e in await _exceptions(gateway, DAY)]
+    assert late["summary"]["sources"]["bank"]["carried"] == 1
+
+
 async def test_payments_on_a_bank_statement_without_any_line_are_in_transit_then_missing(
     gateway: Gateway, paid_day: list[PaidPayment]
 ) -> None:
