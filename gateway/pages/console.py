@@ -231,12 +231,6 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
         )
     saved = False
     try:
-        if form.get("save_mapping") and mapping and account and source in BANK_FORMATS:
-            # Validated and saved before the upload: a bad layout is shown, nothing stored.
-            await request.app[IMPORTS].mappings.save(
-                account, parsed_json(mapping), user.id, _actor(user).scope
-            )
-            saved = True
         result = await request.app[IMPORTS].import_file(
             format=source,
             data=form.upload.data,
@@ -247,6 +241,13 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
             bank_profile=profile or None,
             mapping=mapping or None,
         )
+        wanted = form.get("save_mapping") and mapping and account and source in BANK_FORMATS
+        if wanted and result["status"] == "accepted" and not profile:
+            # Saved only once a file was read with it: a layout that does not fit is not kept.
+            await request.app[IMPORTS].mappings.save(
+                account, parsed_json(mapping), user.id, _actor(user).scope
+            )
+            saved = True
     except GatewayError as exc:
         return _statements_page(
             user,

@@ -491,6 +491,12 @@ async def test_a_mapping_saved_in_the_console_reads_the_next_upload_of_the_accou
     assert bad.status == 422
     assert "Ánh xạ cột không hợp lệ" in await bad.text()
     assert await count(console, bank_mappings) == 0
+    misfit = '{"date": "Ngày", "text": "Nội dung", "amount": "Số tiền"}'  # not this bank's
+    page = await upload(
+        console, session, SAMPLE_BANK_CSV + b"\n\n", "bank_csv", mapping=misfit, save_mapping="1"
+    )
+    assert page.status == 422  # quarantined: the header lacks the mapped columns
+    assert await count(console, bank_mappings) == 0  # a layout that did not fit is not kept
 
     page = await upload(
         console, session, SAMPLE_BANK_CSV, "bank_csv", mapping=mapping, save_mapping="1"
@@ -502,7 +508,7 @@ async def test_a_mapping_saved_in_the_console_reads_the_next_upload_of_the_accou
     text = await page.text()
     assert page.status == 200, text
     assert "3 dòng trùng với tệp đã nhập trước" in text and "không bổ sung giao dịch nào" in text
-    assert await count(console, statement_imports) == 2
+    assert await count(console, statement_imports) == 3  # the quarantined one is kept too
 
 
 async def test_an_approver_rejects_a_resolution_in_the_console(console: Gateway) -> None:
