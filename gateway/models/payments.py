@@ -25,7 +25,10 @@ Vnd = Annotated[int, Field(description="VND")]
 #: Why money taken through an attempt needs a person. Documented, not enforced on the way out:
 #: the reasons belong to the money decision (gateway services), and an answer must not fail
 #: because a new reason was added there before here.
-REVIEW_REASONS = tuple(reason.value for reason in ReviewReason)
+#: Rows written before COD went through money_arrived may still carry the two reasons its own
+#: check used (``cod_does_not_fit``: another amount; ``cod_after_close``: the bill had closed).
+LEGACY_REVIEW_REASONS = ("cod_does_not_fit", "cod_after_close")
+REVIEW_REASONS = tuple(reason.value for reason in ReviewReason) + LEGACY_REVIEW_REASONS
 ReviewReasonText = Annotated[str, WithJsonSchema({"type": "string", "enum": list(REVIEW_REASONS)})]
 
 
