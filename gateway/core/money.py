@@ -133,7 +133,7 @@ def money_arrived(
 ) -> MoneyDecision:
     """What ``received`` VND arriving for a bill in status ``bill`` does (the table above).
     ``received`` is ``None`` when the provider did not state the amount (then it is taken to
-    be the amount the provider was asked for, ``due``); ``at`` is when the money moved
+    be the bill's amount, ``due``); ``at`` is when the money moved
     (:func:`money_time`)."""
     if bill not in _UNPAID:
         return MoneyDecision(None, ReviewReason.DUPLICATE_PAYMENT)

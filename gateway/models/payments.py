@@ -129,7 +129,8 @@ class Attempt(ResponseModel):
     )
     details: dict[str, Any] = Field(
         description="Provider details: VNPAY `bank_code`, `locale`, `response_code`, …; card "
-        "`approval_code`, `masked_pan`, `card_brand`, `rrn`, `decline_reason`"
+        "`approval_code`, `masked_pan`, `card_brand`, `rrn`, `decline_reason`; `received_amount` "
+        "when the money that arrived differs from the attempt's `amount`"
     )
     expires_at: Time | None
     created_at: Time

@@ -386,6 +386,11 @@ async def apply_outcome(
         )
         if decision.review is not None:
             values["review_reason"] = decision.review.value
+        if outcome.amount != row.amount:  # what arrived, beside what was asked for
+            values["details"] = {
+                **values.get("details", row.details or {}),
+                "received_amount": outcome.amount,
+            }
     # The attempt first: closing the bill below closes only the *other* open attempts.
     await ATTEMPTS.move(conn, row.id, current, new, **values)
     review = decision.review if decision is not None else None

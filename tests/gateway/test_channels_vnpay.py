@@ -180,6 +180,10 @@ async def test_money_of_another_amount_is_answered_04_and_put_up_for_review_also
     assert (bill["status"], bill["review_reason"]) == ("needs_review", "amount_mismatch")
     taken = await channels.payment_attempt(payment["id"], attempt["id"])
     assert (taken["status"], taken["review_reason"]) == ("succeeded", "amount_mismatch")
+    assert (taken["amount"], taken["details"]["received_amount"]) == (
+        attempt["amount"],
+        attempt["amount"] - 1000,
+    )  # what was asked for, and what arrived
 
     assert (await _ipn(channels, short))["RspCode"] == "04"  # the replay: the same answer
     assert await _stored(channels) == [("needs_review", "amount_mismatch")]
