@@ -431,9 +431,19 @@ class Workflow:
 
 
 async def _newer_statement(conn: AsyncConnection, day: date, run: Any) -> str | None:
-    """An accepted statement imported after ``run`` that could change it: one whose period
-    covers ``day`` or with a line booked within the run's window around ``day``."""
-    window = timedelta(days=int((run.inputs or {}).get("window_days", 0)))
+    """An accepted statement imported after ``run`` that could change it: one with a line
+    booked within the run's window around ``day``, or whose period reaches into the days the
+    run looked at (a counterpart's later file moves "expected in transit" to "missing": the
+    run looked ``max(window_days, transit_days)`` ahead for it)."""
+    inputs = run.inputs or {}
+    window = timedelta(days=int(inputs.get("window_days", 0)))
+    ahead = max(
+        [window]
+        + [
+            timedelta(days=max(int(r.get("window_days", 0)), int(r.get("transit_days", 0))))
+            for r in (inputs.get("rules") or {}).values()
+        ]
+    )
     lines_in_window = (
         select(statement_lines.c.id)
         .where(
@@ -450,7 +460,7 @@ async def _newer_statement(conn: AsyncConnection, day: date, run: Any) -> str | 
             statement_imports.c.created_at > run.created_at,
             or_(
                 and_(
-                    statement_imports.c.period_start <= day,
+                    statement_imports.c.period_start <= day + ahead,
                     statement_imports.c.period_end >= day,
                 ),
                 lines_in_window,
