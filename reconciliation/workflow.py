@@ -51,6 +51,7 @@ from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.roles import Role
 from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, ImportStatus, RunStatus
+from reconciliation import labels
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ
@@ -63,7 +64,8 @@ from reconciliation.scope import (
     with_agency,
 )
 
-RESOLUTIONS = ("manual_match", "write_off", "refund_requested")
+#: The decisions staff can take on an exception (their Vietnamese names: ``labels``).
+RESOLUTIONS = tuple(labels.RESOLUTIONS)
 MAKERS = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
 CHECKERS = (Role.FINANCE_APPROVER, Role.ADMIN)
 #: What keeps a day from closing: an exception no one has decided, or one awaiting a checker.
