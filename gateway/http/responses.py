@@ -16,6 +16,7 @@ from gateway.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from providers.common import json_text
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -101,7 +102,7 @@ async def read_json(request: web.Request) -> Any:
         raise UnsupportedMediaType()
     raw = await read_body(request)
     try:
-        return json.loads(raw)
+        return json_text.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJson(f"body is not valid JSON: {exc}") from None
 

@@ -533,6 +533,14 @@ MORE_PROBLEMS: list[tuple[str | None, str, str, dict[str, Any], int, str]] = [
         400,
         "callback_malformed",
     ),
+    (
+        None,
+        "post",
+        "/callbacks/vnpost/{secret}",
+        {"data": b"[" * 5000 + b"]" * 5000, "headers": {"X-Vnpost-Signature": "0" * 64}},
+        400,
+        "callback_malformed",
+    ),
 ]
 
 
