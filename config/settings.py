@@ -276,6 +276,9 @@ class Settings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: Largest JSON body or provider callback; larger ones get 413 payload_too_large.
     max_body_bytes: int = Field(65536, ge=1024)
+    #: Largest provider callback (a bank notice, a POS result, a VNPost push: a few KB), read
+    #: before the sender is known, so kept small.
+    max_callback_bytes: int = Field(32768, ge=1024)
     #: Largest statement file a finance officer may upload (reconciliation imports).
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     #: Longest a statement file may take to read (in a worker thread); past it the upload is
