@@ -52,13 +52,15 @@ from zoneinfo import ZoneInfo
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
-from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type information
+from lxml import etree
+
+from providers.receipts import schema
 
 from .errors import INVALID_MESSAGE, MALFORMED, TOO_LARGE, TaxAuthorityError
 from .settings import PARTY_CODE
 
 #: QĐ 1271/QĐ-CT: a message may not exceed 2 MB (spec §9).
-MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024
+MAX_MESSAGE_BYTES: Final = schema.MAX_MESSAGE_BYTES
 VIETNAM: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 #: The envelope's version (``PBan``). Unverified.
 PROTOCOL_VERSION: Final = "2.1.0"

@@ -15,6 +15,9 @@ from typing import ClassVar
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from providers.receipts.document import ReceiptDocument
+from providers.receipts.issuer import IssuedReceipt
+
 from . import codec, results
 from .codec import Credentials, Published, ReceiptState, VnptInvoice
 from .errors import DUPLICATE_KEY, OUTCOME_UNKNOWN, REJECTED, UNAVAILABLE, VnptError
@@ -66,6 +69,16 @@ class VnptClient:
     def _credentials(self) -> Credentials:
         a = self._account
         return Credentials(a.username, a.password.reveal(), a.account, a.ac_pass.reveal())
+
+    async def issue(self, document: ReceiptDocument) -> IssuedReceipt:
+        """Publish ``document`` under its ``receipt_id`` (the fkey) with its template code as
+        pattern and its symbol as serial, and fetch the receipt's XML. Safe to call again
+        after any failure: a receipt already published under the fkey is adopted. VNPT
+        numbers the receipt: :attr:`IssuedReceipt.number` is VNPT's number."""
+        invoice = codec.invoice_from_document(document)
+        published = await self.publish(invoice, document.template_code, document.symbol)
+        xml = await self.download_xml(invoice.fkey)
+        return IssuedReceipt(xml, self.name, invoice.fkey, invoice.fkey, published.number)
 
     async def publish(self, invoice: VnptInvoice, pattern: str, serial: str) -> Published:
         """Create and publish one receipt under ``invoice.fkey``, exactly once.

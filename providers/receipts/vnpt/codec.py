@@ -52,14 +52,18 @@ from datetime import date
 from typing import Final
 from xml.etree.ElementTree import Element  # types only; parsing goes through defusedxml
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
+
+from providers.receipts.document import ReceiptDocument
 
 from . import results
 from .errors import INVALID_FIELD, MALFORMED, NOT_FOUND, REJECTED, VnptError
 from .results import ResultCode
 
+VIETNAM: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 SOAP_NS: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 SERVICE_NS: Final = "http://tempuri.org/"
 #: Which service answers which operation.
@@ -276,6 +280,30 @@ def invoice_data(invoice: VnptInvoice) -> str:
     return (
         f"<Invoices><Inv><key>{escape(i.fkey)}</key><Invoice>{head}"
         f"<Products>{lines}</Products>{tail}</Invoice></Inv></Invoices>"
+    )
+
+
+def invoice_from_document(document: ReceiptDocument) -> VnptInvoice:
+    """The receipt ``document`` in VNPT's shape, keyed by its ``receipt_id``: a phí line
+    goes with ``Extra2`` 0, a lệ phí line with 1; the channel and the transaction reference
+    ride in the invoice's ``Extra2`` (VNPT's shape has no field for them, nor for the
+    payer's ID number, which is not sent)."""
+    return VnptInvoice(
+        fkey=document.receipt_id,
+        customer_code=document.dossier_code,
+        customer_name=document.payer_name,
+        arising_date=document.issued_at.astimezone(VIETNAM).date(),
+        lines=tuple(
+            VnptLine(line.name, line.amount, is_charge=line.kind == "charge", code=line.code or "")
+            for line in document.lines
+        ),
+        total=document.total,
+        amount_in_words=document.amount_in_words,
+        payment_method=PAYMENT_METHODS.get(document.channel, DEFAULT_PAYMENT_METHOD),
+        customer_tax_code=document.payer_tax_code or "",
+        customer_address=document.payer_address or "",
+        extra=document.procedure_name or "",
+        extra2=" ".join(p for p in (document.channel, document.transaction_reference) if p),
     )
 
 
