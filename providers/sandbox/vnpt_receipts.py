@@ -22,7 +22,7 @@ the protocol)::
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -91,26 +91,29 @@ def create_vnpt_receipts_app(config: SandboxVnptConfig) -> web.Application:
     app[CONFIG] = config
     app[TENANT] = Tenant()
     for path in sorted(set(codec.SERVICES.values())):
-        app.router.add_post(path, soap)
+        app.router.add_post(path, service(path))
     app.router.add_post("/sandbox/faults", set_faults)
     app.router.add_get("/sandbox/receipts", list_receipts)
     return app
 
 
-async def soap(request: web.Request) -> web.Response:
-    try:
-        operation, params = codec.parse_call(await request.read())
-    except VnptError as error:
-        return _fault(error.message)
-    if codec.SERVICES.get(operation) != request.path:
-        return _fault(f"{operation} is not an operation of {request.path}")
-    handler = OPERATIONS[operation]
-    answer = handler(request.app, params)
-    if isinstance(answer, web.Response):
-        return answer
-    return web.Response(
-        body=codec.build_response(operation, answer), content_type="text/xml", charset="utf-8"
-    )
+def service(path: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler of one ``.asmx`` service: the operations :data:`codec.SERVICES` puts there."""
+
+    async def soap(request: web.Request) -> web.Response:
+        try:
+            operation, params = codec.parse_call(await request.read())
+        except VnptError as error:
+            return _fault(error.message)
+        if codec.SERVICES.get(operation) != path:
+            return _fault(f"{operation} is not an operation of {path}")
+        answer = OPERATIONS[operation](request.app, params)
+        if isinstance(answer, web.Response):
+            return answer
+        body = codec.build_response(operation, answer)
+        return web.Response(body=body, content_type="text/xml", charset="utf-8")
+
+    return soap
 
 
 def _fault(text: str) -> web.Response:
