@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Final
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
@@ -101,7 +102,7 @@ def _fits(
         return False
     try:
         cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, Exception):  # InvalidSignature has no common base
+    except (ValueError, TypeError, InvalidSignature):  # another issuer, key type or signature
         return False
     return True
 
