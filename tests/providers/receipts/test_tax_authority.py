@@ -258,3 +258,30 @@ async def test_an_unreachable_tax_authority_is_unavailable() -> None:
         with pytest.raises(TaxAuthorityError) as caught:
             await client.send_summary(SIGNED_SUMMARY, tax_code=TAX_CODE, uuid=UUID_1)
     assert caught.value.code == "unavailable"
+
+
+def test_the_envelope_is_pinned_byte_for_byte() -> None:
+    """The whole message for a fixed UUID (QĐ 1271 names [V]; the other tags are the
+    unverified ones of ``codec.TAGS``): a change here changes what the tax authority gets."""
+    summary = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<BTHDLieu Id="TH-1">'
+        b'<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/></BTHDLieu>\n'
+    )
+    message = build_summary_message(
+        summary, sender_code="V0100109106", tax_code=TAX_CODE, uuid=UUID_1
+    )
+    assert message.body == (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b"<TDiep><TTChung><PBan>2.1.0</PBan><MNGui>V0100109106</MNGui><MNNhan>TCT</MNNhan>"
+        b"<MLTDiep>400</MLTDiep><MTDiep>V01001091063F2B8C1E9D4A4C6B8E2F1A2B3C4D5E6F</MTDiep>"
+        b"<MTDTChieu></MTDTChieu><MST>0312345678</MST><SLuong>1</SLuong></TTChung>"
+        b'<DLieu><BTHDLieu Id="TH-1"><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/>'
+        b"</BTHDLieu></DLieu></TDiep>"
+    )
+
+
+def test_a_summary_declared_in_another_encoding_is_refused() -> None:
+    latin = '<?xml version="1.0" encoding="ISO-8859-1"?><BTHDLieu>Phí</BTHDLieu>'.encode("latin-1")
+    with pytest.raises(TaxAuthorityError) as caught:
+        build_summary_message(latin, sender_code=SENDER, tax_code=TAX_CODE, uuid=UUID_1)
+    assert caught.value.code == "invalid_message"
