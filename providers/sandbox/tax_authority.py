@@ -114,6 +114,10 @@ async def receive(request: web.Request) -> web.Response:
     answer = office.answers.get(message.message_id)
     if answer is None:
         answer = _answer(config, office, message, scripted)
+    elif scripted is None or scripted.outcome != "timeout":
+        for kept in office.received:  # the same message again: answered this time
+            if kept["message_id"] == message.message_id:
+                kept["answered"] = True
     if scripted is not None and scripted.outcome == "timeout":
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(office.released.wait(), config.hold_seconds)

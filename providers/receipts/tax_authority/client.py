@@ -89,6 +89,8 @@ class TaxAuthorityClient:
             raise TaxAuthorityError(UNAVAILABLE, f"cannot reach the tax authority: {exc}") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TaxAuthorityError(OUTCOME_UNKNOWN, f"no answer: {type(exc).__name__}") from exc
+        if status == 413:
+            raise TaxAuthorityError(TOO_LARGE, "the tax authority refused the size", status)
         if status == 503:
             raise TaxAuthorityError(UNAVAILABLE, "the tax authority is unavailable", status)
         if status >= 500:

@@ -369,7 +369,7 @@ def parse_lookup(result: str, fkey: str) -> ReceiptState | None:
                 fkey,
                 _text(item, "pattern"),
                 _text(item, "serial"),
-                int(_text(item, "invNum")),
+                int(_text(item, "invNum") or 0),  # a draft has no number yet
                 int(_text(item, "status")),
                 int(_text(item, "amount")) if _text(item, "amount") else None,
             )

@@ -214,10 +214,13 @@ async def test_a_timeout_is_retryable_and_the_same_message_sent_again_is_kept_on
         await world.client.send(message)
     assert caught.value.code == "outcome_unknown"
     assert caught.value.retryable and caught.value.outcome_unknown
+    [kept] = await world.messages()
+    assert kept["answered"] is False  # taken, but the answer never left
 
     answer = await world.client.send(message)
     assert answer == Accepted("TCT" + UUID_2.hex.upper())
-    assert len(await world.messages()) == 1
+    [kept] = await world.messages()
+    assert kept["answered"] is True
 
 
 async def test_an_outage_is_retryable_and_keeps_nothing(world: World) -> None:
