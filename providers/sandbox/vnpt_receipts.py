@@ -13,9 +13,11 @@ download is the receipt's XML with its number.
 Faults and inspection are unsigned control routes (they stand for VNPT's systems, not for
 the protocol)::
 
-    POST /sandbox/faults    {"publish": ["lost_answer" | "unavailable", ...]}: the next
-         publishes fail in turn — ``lost_answer`` publishes and numbers the receipt but
-         answers 500, ``unavailable`` answers 503 and does nothing
+    POST /sandbox/faults    {"publish": ["lost_answer" | "unavailable", ...],
+                             "reads": ["unavailable", ...]}: the next publishes fail in turn —
+         ``lost_answer`` publishes and numbers the receipt but answers 500, ``unavailable``
+         answers 503 and does nothing; the next portal reads (look-up, view, download)
+         answer 503 in turn
     GET  /sandbox/receipts  every receipt kept, with its number and status
 """
 
@@ -80,6 +82,7 @@ class Tenant:
     receipts: dict[str, Held] = field(default_factory=dict)  # by fkey
     last_number: dict[tuple[str, str], int] = field(default_factory=dict)
     publish_faults: list[str] = field(default_factory=list)
+    read_faults: list[str] = field(default_factory=list)
 
 
 CONFIG = web.AppKey("sandbox_vnpt_config", SandboxVnptConfig)
@@ -107,6 +110,10 @@ def service(path: str) -> Callable[[web.Request], Awaitable[web.Response]]:
             return _fault(error.message)
         if codec.SERVICES.get(operation) != path:
             return _fault(f"{operation} is not an operation of {path}")
+        tenant = request.app[TENANT]
+        if path == "/PortalService.asmx" and tenant.read_faults:
+            tenant.read_faults.pop(0)
+            return web.Response(status=503, text="Service Unavailable (sandbox fault)")
         answer = OPERATIONS[operation](request.app, params)
         if isinstance(answer, web.Response):
             return answer
@@ -257,15 +264,19 @@ OPERATIONS: Final[dict[str, Callable[[web.Application, dict[str, str]], str | we
 async def set_faults(request: web.Request) -> web.Response:
     try:
         data = await request.json()
-        faults = data.get("publish", [])
+        faults, reads = data.get("publish", []), data.get("reads", [])
     except (ValueError, AttributeError):
-        faults = None
+        faults = reads = None
     if not isinstance(faults, list) or not all(f in FAULTS for f in faults):
         return web.json_response(
             {"detail": f"publish must list faults among {sorted(FAULTS)}"}, status=422
         )
-    request.app[TENANT].publish_faults[:] = faults
-    return web.json_response({"publish": faults})
+    if not isinstance(reads, list) or not all(f == "unavailable" for f in reads):
+        return web.json_response({"detail": "reads must list 'unavailable' faults"}, status=422)
+    tenant = request.app[TENANT]
+    tenant.publish_faults[:] = faults
+    tenant.read_faults[:] = reads
+    return web.json_response({"publish": faults, "reads": reads})
 
 
 async def list_receipts(request: web.Request) -> web.Response:

@@ -258,3 +258,24 @@ async def test_an_unreachable_tenant_is_unavailable() -> None:
         with pytest.raises(VnptError) as caught:
             await client.lookup("rct_0001")
     assert caught.value.code == "unavailable"
+
+
+async def test_a_read_is_retried_through_a_passing_outage(world: World) -> None:
+    await world.client.publish(invoice(), PATTERN, SERIAL)
+    async with world.tenant.post("/sandbox/faults", json={"reads": ["unavailable"]}) as r:
+        assert r.status == 200
+
+    state = await world.client.lookup("rct_0001")
+
+    assert state is not None and state.number == 1
+
+
+async def test_a_read_that_keeps_failing_is_unavailable(world: World) -> None:
+    faults = {"reads": ["unavailable"] * 3}  # as many as the client's read attempts
+    async with world.tenant.post("/sandbox/faults", json=faults) as r:
+        assert r.status == 200
+
+    with pytest.raises(VnptError) as caught:
+        await world.client.view("rct_0001")
+
+    assert caught.value.code == "unavailable" and caught.value.retryable
