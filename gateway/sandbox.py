@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -22,7 +23,11 @@ from gateway.sandbox_statements import add_statement_routes
 from gateway.services.demo import DEMO_OPERATOR_USER
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
-from providers.sandbox.tax_authority import SandboxTaxAuthorityConfig, create_tax_authority_app
+from providers.sandbox.tax_authority import (
+    SandboxTaxAuthorityConfig,
+    create_tax_authority_app,
+    sandbox_ca_verifier,
+)
 from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
 from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 from providers.sandbox.vnpt_receipts import SandboxVnptConfig, create_vnpt_receipts_app
@@ -112,7 +117,11 @@ def mount_sandboxes(app: web.Application) -> None:
     app.add_subapp(
         "/sandbox/tax-authority",
         create_tax_authority_app(
-            SandboxTaxAuthorityConfig(path=settings.tax_authority.path, clock=app[CLOCK])
+            SandboxTaxAuthorityConfig(
+                verify_signature=sandbox_ca_verifier(Path(settings.data_dir) / "receipts"),
+                path=settings.tax_authority.path,
+                clock=app[CLOCK],
+            )
         ),
     )
 

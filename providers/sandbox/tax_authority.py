@@ -30,12 +30,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 from uuid import UUID, uuid4
 
 from aiohttp import web
 from defusedxml.ElementTree import fromstring
 
+from providers.receipts.errors import ReceiptError
+from providers.receipts.signer import verify_xml
 from providers.receipts.tax_authority import codec
 from providers.receipts.tax_authority.codec import Accepted, Reason, Rejected
 from providers.receipts.tax_authority.errors import TaxAuthorityError
@@ -63,6 +66,27 @@ class SandboxTaxAuthorityConfig:
     hold_seconds: float = 300.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     uuids: Callable[[], UUID] = uuid4
+
+
+def sandbox_ca_verifier(directory: Path) -> Callable[[bytes], bool]:
+    """A ``verify_signature`` for sandbox mode: a summary verifies when :func:`verify_xml`
+    accepts it against any sandbox CA the gateway made under ``directory``
+    (``<agency code>/sandbox-ca.pem``, read at each check, as the CAs appear at start-up).
+    Without any CA there, every signature present passes."""
+
+    def verify(document: bytes) -> bool:
+        authorities = sorted(directory.glob("*/sandbox-ca.pem"))
+        if not authorities:
+            return True
+        for authority in authorities:
+            try:
+                verify_xml(document, authority.read_bytes())
+            except (ReceiptError, ValueError):
+                continue
+            return True
+        return False
+
+    return verify
 
 
 @dataclass

@@ -23,7 +23,11 @@ from providers.receipts.tax_authority import (
     TaxAuthorityClient,
     TaxAuthorityEndpoint,
 )
-from providers.sandbox.tax_authority import SandboxTaxAuthorityConfig, create_tax_authority_app
+from providers.sandbox.tax_authority import (
+    SandboxTaxAuthorityConfig,
+    create_tax_authority_app,
+    sandbox_ca_verifier,
+)
 
 NOW = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
 TAX_CODE = "0312345678"
@@ -93,3 +97,26 @@ async def test_a_tampered_summary_is_rejected_for_its_signature(
     assert [(r.code, r.message_vi) for r in answer.reasons] == [
         ("BAD_SIGNATURE", "Chữ ký số trên bảng tổng hợp không hợp lệ")
     ]
+
+
+def test_in_sandbox_mode_a_summary_verifies_against_the_gateways_sandbox_ca(
+    tmp_path: Path,
+) -> None:
+    receipts = tmp_path / "receipts"
+    identity, _ = ensure_sandbox_identity(
+        receipts / "DEMO", agency_name="Sở Tư pháp tỉnh Demo", tax_code=TAX_CODE, now=NOW
+    )
+    stranger, _ = ensure_sandbox_identity(
+        tmp_path / "elsewhere", agency_name="Không rõ", tax_code="0100109106", now=NOW
+    )
+    summary = build_summary_xml(
+        DailySummary("Sở Tư pháp tỉnh Demo", TAX_CODE, date(2026, 11, 22), (), NOW)
+    )
+    signed = sign_xml(summary, identity, NOW)
+    body = signed.split(b"?>", 1)[1].strip()
+
+    assert sandbox_ca_verifier(tmp_path / "nothing-yet")(body)  # no CA: presence only
+    verify = sandbox_ca_verifier(receipts)
+    assert verify(body)
+    assert not verify(body.replace(b"2026-11-22", b"2026-11-23"))
+    assert not verify(sign_xml(summary, stranger, NOW).split(b"?>", 1)[1].strip())
