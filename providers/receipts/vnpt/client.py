@@ -39,7 +39,9 @@ def read_retry_policy(attempts: int, wait_seconds: float) -> AsyncRetrying:
 
 
 class VnptClient:
-    """Publish, look up, view and cancel receipts on one VNPT tenant.
+    """Publish, look up, view and cancel receipts on one VNPT tenant; a
+    :class:`~providers.receipts.issuer.ReceiptIssuer` and a
+    :class:`~providers.receipts.issuer.CancellingIssuer` (not a replacing one).
 
     ``timeout_seconds`` bounds each HTTP exchange; ``read_attempts``/``read_wait_seconds``
     shape the read retries; ``publish_attempts`` bounds the publishes of one receipt (each

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 from xml.etree.ElementTree import Element  # types only; parsing goes through defusedxml
@@ -86,22 +86,24 @@ _PUBLISHED: Final = re.compile(r"^OK:(?P<pattern>[^;]+);(?P<serial>[^-]+)-(?P<re
 
 @dataclass(frozen=True)
 class WireRequest:
-    """One SOAP call: the service path, the ``SOAPAction`` and the envelope."""
+    """One SOAP call: the service path, the ``SOAPAction`` and the envelope (which holds the
+    passwords, so ``repr`` leaves it out)."""
 
     operation: str
     path: str
     action: str
-    body: bytes
+    body: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """What each call carries (the passwords revealed by the client, never stored here)."""
+    """What each call carries: the passwords as the client reveals them for one call (never
+    shown by ``repr``)."""
 
     username: str
-    password: str
+    password: str = field(repr=False)
     account: str
-    ac_pass: str
+    ac_pass: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,9 @@ def test_a_look_up_with_an_entity_declaration_is_refused() -> None:
     with pytest.raises(VnptError) as caught:
         codec.parse_lookup(hostile, "rct_0001")
     assert caught.value.code == "malformed"
+
+
+def test_the_passwords_a_call_carries_never_print() -> None:
+    request = codec.build_publish(CREDENTIALS, INVOICE, "EBL01", "26TAB")
+    for shown in (repr(CREDENTIALS), repr(request), str(request)):
+        assert "service-pass" not in shown and "admin-pass" not in shown
