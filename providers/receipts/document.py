@@ -32,7 +32,11 @@ __all__ = [
     "ReceiptLine",
     "RelatedReceipt",
     "build_receipt_xml",
+    "document_id",
+    "validate_document",
+    "validate_number",
     "validate_symbol",
+    "validate_tax_code",
     "validate_template",
     "xml_date",
     "xml_datetime",
@@ -78,7 +82,9 @@ class RelatedReceipt:
 @dataclass(frozen=True)
 class ReceiptDocument:
     """Everything written on one receipt. ``issued_at`` is timezone-aware; ``total`` is the
-    sum of the lines and ``amount_in_words`` is :func:`amount_in_words` of it."""
+    sum of the lines and ``amount_in_words`` is :func:`amount_in_words` of it. Texts are
+    written as given, for the payer to read: ``channel`` is the channel's Vietnamese name
+    (e.g. ``"Chuyển khoản VietQR"``), not its code."""
 
     receipt_id: str
     template_code: str

@@ -54,7 +54,7 @@ def make_receipt(**changes: Any) -> ReceiptDocument:
         payer_address=None,
         dossier_code="000.00.21.H29-260701-0001",
         procedure_name="Chứng thực bản sao từ bản chính giấy tờ, văn bản",
-        channel="vietqr",
+        channel="Chuyển khoản VietQR",
         transaction_reference="FT26182123456789",
         lines=lines,
         total=135_000,
