@@ -69,6 +69,12 @@ def is_console(path: str) -> bool:
     return any(path == root or path.startswith(f"{root}/") for root in ("/console", "/operator"))
 
 
+def is_front_page(path: str) -> bool:
+    """The front door for people (``/``, the rendered API reference, their static files):
+    about the API, not part of it."""
+    return path in ("/", "/docs/api") or path.startswith("/static/")
+
+
 def registered_operations(app: web.Application) -> set[tuple[str, str]]:
     """``(method, path)`` of every route, the path as OpenAPI writes it: aiohttp's canonical
     form drops a parameter's regex (``report.{format:xlsx|csv}`` → ``report.{format}``), which
@@ -78,7 +84,12 @@ def registered_operations(app: web.Application) -> set[tuple[str, str]]:
         resource = route.resource
         assert resource is not None
         path = resource.canonical
-        if route.method == "HEAD" or path.startswith("/sandbox/") or is_console(path):
+        if (
+            route.method == "HEAD"
+            or path.startswith("/sandbox/")
+            or is_console(path)
+            or is_front_page(path)
+        ):
             continue
         operations.add((route.method.lower(), path))
     return operations
