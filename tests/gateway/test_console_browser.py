@@ -260,3 +260,63 @@ async def test_a_reconciliation_day_from_upload_to_close_with_maker_checker(
     assert download.suggested_filename == f"doi-soat-{DAY.isoformat()}.xlsx"
 
     assert desk.errors == []
+
+
+# -- on a phone ----------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+#: For a human to look at; nothing asserts on it.
+PHONE_SCREENSHOT = "/tmp/console-phone.png"  # noqa: S108 — a fixed, well-known place on purpose
+
+
+#: The page's width, and (when it is wider than the screen) the outermost elements that stick
+#: out, to say what to fix.
+OVERFLOW = """() => {
+  const width = document.documentElement.scrollWidth;
+  const out = [];
+  if (width > innerWidth) {
+    for (const el of document.body.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.right > innerWidth + 1 && !out.some(o => o.el.contains(el))) out.push({el, r});
+    }
+  }
+  return [width, out.slice(0, 5).map(o =>
+    `${o.el.tagName.toLowerCase()}.${o.el.className}[${Math.round(o.r.right)}]`)];
+}"""
+
+
+async def _width(page: Page) -> tuple[int, list[str]]:
+    width, offenders = await page.evaluate(OVERFLOW)
+    return int(width), offenders
+
+
+async def test_every_finance_console_page_fits_a_phone(
+    browser: Browser, console_day: Gateway
+) -> None:
+    context = await browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = await context.new_page()
+    base = str(console_day.client.make_url("")).rstrip("/")
+    desk = Desk(page, base)
+    page.on("dialog", desk.answer)
+    try:
+        await page.goto(f"{base}/console/login")
+        widths = {"/console/login": await _width(page)}
+        await desk.login("ketoan")
+        await upload(desk, "saoke.xml", bank_statement(console_day.keys["reference"]))
+        await page.get_by_role("link", name="Tổng quan").click()
+        await page.get_by_role("button", name="Chạy đối soát").click()
+        await expect(page.get_by_test_id("notice")).to_be_visible()
+        widths["/console (a run)"] = await _width(page)
+        await page.screenshot(path=PHONE_SCREENSHOT, full_page=True)
+        for path in ("/console/statements", "/console/exceptions"):
+            await page.goto(base + path)
+            widths[path] = await _width(page)
+        await desk.open_exception("Không có trên cổng")
+        widths["/console/exceptions/{id}"] = await _width(page)
+        # The header (navigation, who, sign-out) is reachable, not pushed off the screen.
+        box = await page.get_by_role("button", name="Đăng xuất").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    finally:
+        await context.close()
+
+    assert {path: found for path, found in widths.items() if found[0] > PHONE["width"]} == {}
