@@ -155,6 +155,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
             "webhook_key": VNPOST_WEBHOOK_KEY,
         },
         "log_format": "json",
+        # The sandbox default enables the demo agency's notifications; tests that need them
+        # configure providers and agencies (tests/gateway/notifications).
+        "notifications": {"enabled": False},
     }
     values.update(overrides)
     return load_settings(environ={}, overrides=values)
