@@ -72,6 +72,8 @@ class Received:
     text: str | None = None
     #: HTTP status of each delivery receipt sent to the gateway.
     receipts: list[int] = field(default_factory=list)
+    #: How many sends carried this tracking id (a repeat is answered, never delivered twice).
+    sends: int = 1
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class Received:
             "text": self.text,
             "received_at": self.received_at.isoformat(),
             "receipts": self.receipts,
+            "sends": self.sends,
         }
 
 
@@ -181,7 +184,9 @@ async def zns_send(request: web.Request) -> web.Response:
     now = config.clock()
     known = app[BY_TRACKING].get(("zns", tracking_id))
     msg_id = known or secrets.token_hex(16)
-    if known is None:
+    if known is not None:
+        app[MESSAGES][known].sends += 1
+    else:
         _accept(
             app,
             Received(
@@ -222,7 +227,9 @@ async def sms_send(request: web.Request) -> web.Response:
         return web.json_response({"CodeResult": "146", "ErrorMessage": "Content not allowed"})
     if not isinstance(phone, str) or not phone.isdigit() or not isinstance(request_id, str):
         return web.json_response({"CodeResult": "99", "ErrorMessage": "Phone or RequestId"})
-    if ("sms", request_id) in app[BY_TRACKING]:
+    known = app[BY_TRACKING].get(("sms", request_id))
+    if known is not None:
+        app[MESSAGES][known].sends += 1
         return web.json_response({"CodeResult": "124", "ErrorMessage": "Duplicate RequestId"})
     sms_id = secrets.token_hex(12)
     _accept(app, Received(sms_id, "sms", request_id, phone, config.clock(), text=content))
