@@ -46,12 +46,13 @@ class Notification(ResponseModel):
     next_attempt_at: Time | None = Field(description="When a queued notification goes out")
     sent_at: Time | None
     delivered_at: Time | None
+    event_at: Time = Field(description="When the event it tells about happened")
     created_at: Time
     updated_at: Time
 
 
 class NotificationList(ListOf[Notification]):
-    """The notifications of one payment or postal order, oldest first."""
+    """The notifications of one payment or postal order, in the order of their events."""
 
 
 class NotificationQuery(QueryModel):

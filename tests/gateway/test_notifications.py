@@ -16,17 +16,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from conftest import FixedClock, Gateway, make_settings, seed
 from sqlalchemy import select
 from structlog.testing import capture_logs
-from tests_support import signed_notice
+from tests_support import ZNS_SECRET, messages_sandbox, sandbox_messages, signed_notice
 
 from gateway.app import create_app
 from gateway.core.db.schema import notifications, provider_events
 from gateway.keys import DATABASE, NOTIFICATIONS
 from gateway.services.wiring import build_services
-from providers.sandbox.messages import SandboxMessagesConfig, create_messages_app
 
-ZNS_TOKEN = "test-zns-token"
-ZNS_SECRET = "test-zns-callback"
-SMS_SECRET = "test-sms-callback"
 PHONE = "0912345678"
 ZALO_PHONE = "84912345678"
 
@@ -64,8 +60,7 @@ class Notified(Gateway):
         return int(await self.client.app[NOTIFICATIONS].run_until_idle())
 
     async def received(self) -> list[dict[str, Any]]:
-        async with self.client.session.get(self.sandbox.make_url("/list")) as response:
-            return list(await response.json())
+        return await sandbox_messages(self.client, self.sandbox)
 
     async def switch(self, **switches: Any) -> None:
         url = self.sandbox.make_url("/switches")
@@ -92,39 +87,8 @@ async def notified(
 ) -> AsyncIterator[Notified]:
     port = unused_tcp_port_factory()
     base = f"http://127.0.0.1:{port}"
-    sandbox = await aiohttp_server(
-        create_messages_app(
-            SandboxMessagesConfig(
-                zns_access_token=ZNS_TOKEN,
-                esms_api_key="test-esms-key",
-                esms_secret_key="test-esms-secret",
-                zns_receipt_url=f"{base}/callbacks/zns/{ZNS_SECRET}",
-                sms_receipt_url=f"{base}/callbacks/sms/{SMS_SECRET}",
-                clock=clock,
-            )
-        )
-    )
-    settings = make_settings(
-        database_url,
-        public_base_url=base,
-        notifications={
-            "enabled": True,
-            "lookup_key": "test-lookup-key",
-            "zns": {
-                "base_url": str(sandbox.make_url("/zns")),
-                "access_token": ZNS_TOKEN,
-                "callback_secret": ZNS_SECRET,
-            },
-            "sms": {
-                "base_url": str(sandbox.make_url("/esms")),
-                "api_key": "test-esms-key",
-                "secret_key": "test-esms-secret",
-                "brandname": "SOTUPHAP",
-                "callback_secret": SMS_SECRET,
-            },
-            "agencies": {"HCM": AGENCY},
-        },
-    )
+    sandbox, notify = await messages_sandbox(aiohttp_server, clock, base, {"HCM": AGENCY})
+    settings = make_settings(database_url, public_base_url=base, notifications=notify)
     app = create_app(settings, clock=clock, background=False)
     client = TestClient(TestServer(app, host="127.0.0.1", port=port))
     await client.start_server()
@@ -296,9 +260,7 @@ async def test_two_workers_send_each_notification_once(notified: Notified) -> No
 async def test_a_long_lived_bill_is_announced_and_reminded_before_it_expires(
     notified: Notified,
 ) -> None:
-    payment = await notified.create_payment(
-        key=uuid.uuid4().hex, expires_in_seconds=3 * 24 * 3600
-    )
+    payment = await notified.create_payment(key=uuid.uuid4().hex, expires_in_seconds=3 * 24 * 3600)
     await notified.run_worker()
     _, listed = await notified.listed(payment["id"])
     by_kind = {n["kind"]: n for n in listed["data"]}
@@ -330,7 +292,7 @@ async def test_a_paid_bill_is_not_reminded(notified: Notified) -> None:
 
 async def test_notifications_of_another_agencys_payment_are_not_found(notified: Notified) -> None:
     payment = await notified.create_payment()
-    status, problem = await notified.listed(payment["id"], who="other")
+    status, _ = await notified.listed(payment["id"], who="other")
     assert status == 404
     response = await notified.client.get("/v1/notifications", headers=notified.auth())
     assert response.status == 422

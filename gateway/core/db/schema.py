@@ -660,6 +660,8 @@ notifications = Table(
     Column("locked_until", UTCDateTime),
     Column("sent_at", UTCDateTime),
     Column("delivered_at", UTCDateTime),
+    #: When the event it tells about happened (a reminder: when it is due).
+    Column("event_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("source_key", "channel", name="uq_notifications_source_channel"),

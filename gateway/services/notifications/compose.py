@@ -228,6 +228,7 @@ class Composer:
             content=content,
             attempt_count=0,
             next_attempt_at=due if status is NotificationStatus.QUEUED else None,
+            event_at=due,
             created_at=now,
             updated_at=now,
         )
@@ -283,5 +284,5 @@ class Composer:
             subject=subject,
             channel=later[0],
             template=template,
-            due=now,
+            due=failed.event_at,
         )

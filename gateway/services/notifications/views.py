@@ -36,6 +36,7 @@ def render(row: Any) -> dict[str, Any]:
         "next_attempt_at": iso(row.next_attempt_at) if row.status == "queued" else None,
         "sent_at": iso(row.sent_at),
         "delivered_at": iso(row.delivered_at),
+        "event_at": iso(row.event_at),
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
     }
@@ -46,7 +47,7 @@ async def _of(conn: AsyncConnection, column: Any, subject_id: str) -> list[dict[
         await conn.execute(
             select(notifications)
             .where(column == subject_id)
-            .order_by(notifications.c.created_at, notifications.c.id)
+            .order_by(notifications.c.event_at, notifications.c.created_at, notifications.c.id)
         )
     ).all()
     return [render(row) for row in rows]

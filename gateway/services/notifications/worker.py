@@ -62,6 +62,8 @@ class Claimed:
     content: dict[str, Any]
     attempt_count: int
     payment_status: str | None
+    #: The payment or postal order it is about: its messages are sent one after another.
+    subject: str
 
 
 class NotificationWorker:
@@ -127,7 +129,8 @@ class NotificationWorker:
         subject = await self.composer.subject(conn, row.payment_id, row.postal_order_id)
         if subject is None:
             return
-        await self._queue_first(conn, now, row.source_key, kind, subject, now)
+        # Due when the event happened: one subject's messages go out in the order of its events.
+        await self._queue_first(conn, now, row.source_key, kind, subject, row.created_at)
         if row.event_type == PAYMENT_CREATED and subject.expires_at and subject.created_at:
             lead = timedelta(seconds=self.settings.expiring_lead_seconds)
             if subject.expires_at - subject.created_at >= 2 * lead:
@@ -169,8 +172,22 @@ class NotificationWorker:
         claimed = await self._claim()
         if not claimed:
             return 0
-        results = await asyncio.gather(*(self._send(item) for item in claimed))
-        await self._record(list(zip(claimed, results, strict=True)))
+        by_subject: dict[str, list[Claimed]] = {}
+        for item in claimed:  # claimed in due order
+            by_subject.setdefault(item.subject, []).append(item)
+
+        async def in_order(items: list[Claimed]) -> list[SendResult | ProviderError | str]:
+            return [await self._send(item) for item in items]
+
+        groups = list(by_subject.values())
+        answers = await asyncio.gather(*(in_order(items) for items in groups))
+        await self._record(
+            [
+                pair
+                for items, got in zip(groups, answers, strict=True)
+                for pair in zip(items, got, strict=True)
+            ]
+        )
         return len(claimed)
 
     async def _claim(self) -> list[Claimed]:
@@ -210,6 +227,7 @@ class NotificationWorker:
                     select(notifications, payments.c.status.label("payment_status"))
                     .outerjoin(payments, payments.c.id == notifications.c.payment_id)
                     .where(notifications.c.id.in_(ids))
+                    .order_by(notifications.c.next_attempt_at, notifications.c.id)
                 )
             ).all()
         return [
@@ -221,6 +239,7 @@ class NotificationWorker:
                 content=row.content,
                 attempt_count=row.attempt_count,
                 payment_status=row.payment_status,
+                subject=row.payment_id or row.postal_order_id or row.id,
             )
             for row in rows
         ]

@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("locked_until", UTCDateTime()),
         sa.Column("sent_at", UTCDateTime()),
         sa.Column("delivered_at", UTCDateTime()),
+        sa.Column("event_at", UTCDateTime(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_notifications"),
