@@ -161,6 +161,13 @@ async def test_a_number_without_zalo_is_told_by_sms_without_diacritics(
     sms = next(n for n in listed["data"] if n["channel"] == "sms" and n["kind"] == "payment_paid")
     assert sms["content"]["segments"] == 1
 
+    # eSMS's delivery report (an unsigned GET to the secret path) marks it delivered.
+    message = next(m for m in await notified.received() if m["tracking_id"] == sms["id"])
+    answer = await notified.deliver(message["message_id"])
+    assert answer["gateway_answer"]["outcome"] == "applied"
+    _, listed = await notified.listed(payment["id"])
+    assert next(n for n in listed["data"] if n["id"] == sms["id"])["status"] == "delivered"
+
 
 async def test_an_opted_out_number_is_sent_nothing_and_the_decision_is_recorded(
     notified: Notified,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from providers.common.secrets import Secret
 
@@ -21,7 +21,8 @@ class SmsAccount:
     api_key: Secret
     secret_key: Secret
     brandname: str
-    callback_url: str | None = None
+    #: Carries the gateway's secret path segment: kept out of ``repr``.
+    callback_url: str | None = field(default=None, repr=False)
     sandbox: bool = False
 
     def __post_init__(self) -> None:
