@@ -16,7 +16,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from conftest import FixedClock, Gateway, make_settings, seed
 from sqlalchemy import select
 from structlog.testing import capture_logs
-from tests_support import ZNS_SECRET, messages_sandbox, sandbox_messages, signed_notice
+from tests_support import (
+    DEMO_PORTAL,
+    ZNS_SECRET,
+    messages_sandbox,
+    sandbox_messages,
+    sandbox_settings,
+    signed_notice,
+    start_sandbox,
+)
 
 from gateway.app import create_app
 from gateway.core.db.schema import notifications, provider_events
@@ -326,3 +334,47 @@ async def test_a_provider_that_does_not_answer_is_tried_again_after_a_back_off(
     _, listed = await notified.listed(payment["id"])
     paid = next(n for n in listed["data"] if n["kind"] == "payment_paid")
     assert (paid["status"], paid["attempt_count"]) == ("sent", 2)
+
+
+async def test_the_sandbox_tells_the_demo_payer_and_shows_the_message(
+    tmp_path: Any, unused_tcp_port: int, clock: FixedClock
+) -> None:
+    """`gateway serve` with no configuration: the demo agency's templates, the mounted
+    messages sandbox, its page and its JSON list."""
+    settings = sandbox_settings(tmp_path, unused_tcp_port)
+    client = await start_sandbox(settings, clock)
+    try:
+        created = await client.post(
+            "/v1/payments",
+            headers={"Authorization": f"Bearer {DEMO_PORTAL}", "Idempotency-Key": "n-1"},
+            json={
+                "agency_code": "DEMO",
+                "dossier_code": "H29-1",
+                "payer": {"name": "Nguyễn Văn An", "phone": PHONE},
+                "items": [{"kind": "charge", "description": "Lệ phí", "amount": 135000}],
+            },
+        )
+        payment = await created.json()
+        transfer = await client.post(
+            "/sandbox/bank/transfers",
+            json={
+                "bin": "970499",
+                "account_number": "0011001234567",
+                "amount": 135000,
+                "description": payment["reference"],
+            },
+        )
+        assert (await transfer.json())["delivered"] is True
+        await client.app[NOTIFICATIONS].run_until_idle()
+
+        listed = await (await client.get("/sandbox/messages/list")).json()
+        assert [(m["channel"], m["template_id"]) for m in listed] == [
+            ("zns", "DEMO_BILL_CREATED"),
+            ("zns", "DEMO_BILL_PAID"),
+        ]
+        assert listed[1]["template_data"]["so_tien"] == "135.000"
+        page = await client.get("/sandbox/messages/")
+        assert page.status == 200
+        assert "DEMO_BILL_PAID" in await page.text()
+    finally:
+        await client.close()

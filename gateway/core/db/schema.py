@@ -660,8 +660,10 @@ notifications = Table(
     Column("locked_until", UTCDateTime),
     Column("sent_at", UTCDateTime),
     Column("delivered_at", UTCDateTime),
-    #: When the event it tells about happened (a reminder: when it is due).
+    #: When the event it tells about happened (a reminder: when it is due), and the order in
+    #: which the events were taken (the intake row's id): one subject's messages keep it.
     Column("event_at", UTCDateTime, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("source_key", "channel", name="uq_notifications_source_channel"),

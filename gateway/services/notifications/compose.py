@@ -182,6 +182,7 @@ class Composer:
         channel: str,
         template: NotificationTemplate,
         due: datetime,
+        seq: int,
     ) -> str | None:
         """Insert the notification of ``source_key`` on ``channel`` (queued, or failed with
         the reason it must not be sent); ``None`` if it existed already."""
@@ -229,6 +230,7 @@ class Composer:
             attempt_count=0,
             next_attempt_at=due if status is NotificationStatus.QUEUED else None,
             event_at=due,
+            event_seq=seq,
             created_at=now,
             updated_at=now,
         )
@@ -285,4 +287,5 @@ class Composer:
             channel=later[0],
             template=template,
             due=failed.event_at,
+            seq=failed.event_seq,
         )

@@ -47,7 +47,7 @@ async def _of(conn: AsyncConnection, column: Any, subject_id: str) -> list[dict[
         await conn.execute(
             select(notifications)
             .where(column == subject_id)
-            .order_by(notifications.c.event_at, notifications.c.created_at, notifications.c.id)
+            .order_by(notifications.c.event_at, notifications.c.event_seq, notifications.c.id)
         )
     ).all()
     return [render(row) for row in rows]

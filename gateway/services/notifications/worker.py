@@ -124,13 +124,13 @@ class NotificationWorker:
             kind: str | None = PAYMENT_KINDS[row.event_type]
         else:
             kind = POSTAL_KINDS.get(row.subject_status or "")
-        if kind is None:
+        if kind is None or not self.settings.enabled:
             return
         subject = await self.composer.subject(conn, row.payment_id, row.postal_order_id)
         if subject is None:
             return
         # Due when the event happened: one subject's messages go out in the order of its events.
-        await self._queue_first(conn, now, row.source_key, kind, subject, row.created_at)
+        await self._queue_first(conn, now, row.source_key, kind, subject, row.created_at, row.id)
         if row.event_type == PAYMENT_CREATED and subject.expires_at and subject.created_at:
             lead = timedelta(seconds=self.settings.expiring_lead_seconds)
             if subject.expires_at - subject.created_at >= 2 * lead:
@@ -141,10 +141,18 @@ class NotificationWorker:
                     "payment_expiring",
                     subject,
                     subject.expires_at - lead,
+                    row.id,
                 )
 
     async def _queue_first(
-        self, conn: Any, now: datetime, source_key: str, kind: str, subject: Any, due: datetime
+        self,
+        conn: Any,
+        now: datetime,
+        source_key: str,
+        kind: str,
+        subject: Any,
+        due: datetime,
+        seq: int,
     ) -> None:
         template = self.composer.template(subject.agency_code, kind)
         if template is None:
@@ -164,6 +172,7 @@ class NotificationWorker:
             channel=channels[0],
             template=template,
             due=due,
+            seq=seq,
         )
 
     # -- 2. send what is due ----------------------------------------------------------
@@ -206,7 +215,11 @@ class NotificationWorker:
                                 notifications.c.locked_until < now,
                             ),
                         )
-                        .order_by(notifications.c.next_attempt_at, notifications.c.id)
+                        .order_by(
+                            notifications.c.next_attempt_at,
+                            notifications.c.event_seq,
+                            notifications.c.id,
+                        )
                         .limit(self.settings.batch_size)
                         .with_for_update(skip_locked=True)
                     )
@@ -227,7 +240,11 @@ class NotificationWorker:
                     select(notifications, payments.c.status.label("payment_status"))
                     .outerjoin(payments, payments.c.id == notifications.c.payment_id)
                     .where(notifications.c.id.in_(ids))
-                    .order_by(notifications.c.next_attempt_at, notifications.c.id)
+                    .order_by(
+                        notifications.c.next_attempt_at,
+                        notifications.c.event_seq,
+                        notifications.c.id,
+                    )
                 )
             ).all()
         return [

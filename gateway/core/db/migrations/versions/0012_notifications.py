@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("sent_at", UTCDateTime()),
         sa.Column("delivered_at", UTCDateTime()),
         sa.Column("event_at", UTCDateTime(), nullable=False),
+        sa.Column("event_seq", sa.BigInteger(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_notifications"),
