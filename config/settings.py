@@ -11,6 +11,7 @@ import base64
 import ipaddress
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -232,6 +233,18 @@ NotificationKind = Literal[
     "postal_delivery_failed",
 ]
 NotificationChannel = Literal["zns", "sms"]
+#: What a template may say (filled by gateway.services.notifications.compose).
+NOTIFICATION_PLACEHOLDERS = frozenset(
+    {
+        "agency_name",
+        "dossier_code",
+        "amount",
+        "checkout_url",
+        "expires_at",
+        "receipt_url",
+        "tracking_number",
+    }
+)
 
 
 class NotificationTemplate(_Section):
@@ -251,6 +264,17 @@ class NotificationTemplate(_Section):
 
     @model_validator(mode="after")
     def _complete(self) -> NotificationTemplate:
+        for text in (self.sms_text or "", *self.zns_data.values()):
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            except ValueError:
+                raise ValueError(f"{text!r} is not a valid template (unbalanced braces)") from None
+            unknown = names - NOTIFICATION_PLACEHOLDERS
+            if unknown:
+                raise ValueError(
+                    f"unknown placeholder {sorted(unknown)[0]!r}; use "
+                    + ", ".join(sorted(NOTIFICATION_PLACEHOLDERS))
+                )
         if self.zns and not self.zns_template_id:
             raise ValueError("zns needs zns_template_id (or set zns = false)")
         if self.sms and not self.sms_text:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from config.settings import NotificationSettings, NotificationTemplate
 from gateway.core.db.schema import agencies, notification_opt_outs, payments, postal_orders
 from gateway.core.ids import new_id
+from gateway.core.pii import PiiError
 from gateway.core.postal.orders import mask_phone
 from gateway.core.postal.phones import InvalidPhone, normalise_phone
 from gateway.core.statuses import NOTIFICATIONS, NotificationStatus
@@ -186,7 +187,10 @@ class Composer:
     ) -> str | None:
         """Insert the notification of ``source_key`` on ``channel`` (queued, or failed with
         the reason it must not be sent); ``None`` if it existed already."""
-        raw = self.sealer.open(subject.phone_token or "", subject.phone_field)
+        try:
+            raw = self.sealer.open(subject.phone_token or "", subject.phone_field)
+        except PiiError:  # a key no longer in the keyring: recorded, never a stuck queue
+            raw = ""
         status, reason = NotificationStatus.QUEUED, None
         try:
             e164 = normalise_phone(raw).e164
