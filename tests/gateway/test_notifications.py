@@ -27,7 +27,7 @@ from tests_support import (
 )
 
 from gateway.app import create_app
-from gateway.core.db.schema import notifications, provider_events
+from gateway.core.db.schema import notification_opt_outs, notifications, provider_events
 from gateway.keys import DATABASE, NOTIFICATIONS
 from gateway.services.wiring import build_services
 
@@ -132,8 +132,10 @@ async def test_a_paid_vietqr_payment_tells_the_payer_once_by_zns_and_its_receipt
     assert [(n["channel"], n["status"]) for n in paid] == [("zns", "sent")]
     assert paid[0]["id"] == sent[0]["tracking_id"]
     assert paid[0]["phone_masked"] == "091****678"
-    # The phone number never reaches a log line.
+    # The phone number never reaches a log line, and is sealed at rest.
     assert "912345678" not in json.dumps(logs, default=str)
+    rows = await _rows(notified)
+    assert rows and all("912345678" not in row.phone for row in rows)
 
     first = await notified.deliver(sent[0]["message_id"])
     again = await notified.deliver(sent[0]["message_id"])  # the provider sends it again
@@ -193,6 +195,10 @@ async def test_an_opted_out_number_is_sent_nothing_and_the_decision_is_recorded(
     assert await notified.received() == []
     _, listed = await notified.listed(payment["id"])
     assert {(n["status"], n["reason"]) for n in listed["data"]} == {("failed", "opted_out")}
+    async with notified.client.app[DATABASE].read() as conn:
+        kept = (await conn.execute(select(notification_opt_outs))).all()
+    assert [row.phone_masked for row in kept] == ["091****678"]
+    assert "912345678" not in kept[0].phone_hash
 
 
 async def test_a_malformed_number_fails_with_its_reason_and_nothing_is_sent(
