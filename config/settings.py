@@ -11,6 +11,7 @@ import base64
 import ipaddress
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -246,6 +247,119 @@ def _first(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
+#: What a citizen can be told about (``docs/notifications.md``).
+NotificationKind = Literal[
+    "payment_created",
+    "payment_paid",
+    "payment_expiring",
+    "payment_expired",
+    "postal_picked_up",
+    "postal_out_for_delivery",
+    "postal_delivered",
+    "postal_delivery_failed",
+]
+NotificationChannel = Literal["zns", "sms"]
+#: What a template may say (filled by gateway.services.notifications.compose).
+NOTIFICATION_PLACEHOLDERS = frozenset(
+    {
+        "agency_name",
+        "dossier_code",
+        "amount",
+        "checkout_url",
+        "expires_at",
+        "receipt_url",
+        "tracking_number",
+    }
+)
+
+
+class NotificationTemplate(_Section):
+    """One event of one agency: which channels tell it and with what words.
+
+    Placeholders in ``sms_text`` and in the values of ``zns_data``: ``{agency_name}``,
+    ``{dossier_code}``, ``{amount}`` (``185.000``), ``{checkout_url}``, ``{expires_at}``
+    (Vietnam time), ``{receipt_url}`` (empty until receipts exist), ``{tracking_number}``."""
+
+    zns: bool = True
+    sms: bool = True
+    #: The ZNS template approved for the agency's Official Account, and its parameters.
+    zns_template_id: str | None = None
+    zns_data: dict[str, str] = {}
+    #: Vietnamese with diacritics; sent folded (không dấu), one SMS (160 characters) if it fits.
+    sms_text: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotificationTemplate:
+        for text in (self.sms_text or "", *self.zns_data.values()):
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            except ValueError:
+                raise ValueError(f"{text!r} is not a valid template (unbalanced braces)") from None
+            unknown = names - NOTIFICATION_PLACEHOLDERS
+            if unknown:
+                raise ValueError(
+                    f"unknown placeholder {sorted(unknown)[0]!r}; use "
+                    + ", ".join(sorted(NOTIFICATION_PLACEHOLDERS))
+                )
+        if self.zns and not self.zns_template_id:
+            raise ValueError("zns needs zns_template_id (or set zns = false)")
+        if self.sms and not self.sms_text:
+            raise ValueError("sms needs sms_text (or set sms = false)")
+        return self
+
+
+class AgencyNotificationSettings(_Section):
+    #: The order channels are tried in; ZNS falls back to SMS when the number has no Zalo.
+    channels: list[NotificationChannel] = ["zns", "sms"]
+    #: The events this agency tells citizens about (absent: not told).
+    events: dict[NotificationKind, NotificationTemplate] = {}
+
+
+class ZnsSettings(_Section):
+    """Zalo ZNS (``specs/notifications.md`` §1). In sandbox mode the URL defaults to the
+    mounted sandbox."""
+
+    base_url: str | None = None  # https://business.openapi.zalo.me
+    access_token: SecretStr = SecretStr("sandbox-zns-access-token")
+    #: ``development`` delivers only to the OA's admins (testing a template).
+    mode: str | None = None
+    #: Delivery receipts must come to ``/callbacks/zns/<secret>``.
+    callback_secret: SecretStr = SecretStr("sandbox-zns-callback")
+
+
+class SmsSettings(_Section):
+    """SMS brandname through eSMS (``specs/notifications.md`` §2.1)."""
+
+    base_url: str | None = None  # https://rest.esms.vn
+    api_key: SecretStr = SecretStr("sandbox-esms-api-key")
+    secret_key: SecretStr = SecretStr("sandbox-esms-secret-key")
+    brandname: str = Field("DVC DEMO", min_length=1, max_length=11)
+    #: Delivery reports must come to ``/callbacks/sms/<secret>`` (eSMS does not sign them).
+    callback_secret: SecretStr = SecretStr("sandbox-sms-callback")
+
+
+class NotificationSettings(_Section):
+    """Citizen notifications by Zalo ZNS and SMS, driven by the outbox."""
+
+    enabled: bool = False
+    zns: ZnsSettings = ZnsSettings()
+    sms: SmsSettings = SmsSettings()
+    #: Per agency code (TOML only): channels and the events it tells about.
+    agencies: dict[str, AgencyNotificationSettings] = {}
+    #: Keys the hash of an opted-out number (the number itself is not stored).
+    lookup_key: SecretStr = SecretStr("sandbox-notification-lookup-key")
+    #: An "expiring soon" reminder goes this long before a bill's expiry, for bills that live
+    #: at least twice as long (a 15-minute bill gets none).
+    expiring_lead_seconds: int = Field(24 * 3600, ge=60)
+    poll_seconds: float = Field(2.0, gt=0)
+    batch_size: int = Field(100, ge=1, le=1000)
+    #: A claimed notification is reclaimed by another worker after this long.
+    lease_seconds: float = Field(60.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    #: Sandbox only: send every delivery receipt this long after the message (0: on request).
+    sandbox_receipt_seconds: float = Field(3.0, ge=0)
+
+
 #: The key that seals personal data in sandbox mode only (base64 of 32 bytes; not a secret).
 SANDBOX_PII_KEY = SecretStr("c2FuZGJveC1vbmx5LWtleS1uZXZlci1mb3ItcHJvZCE=")
 
@@ -326,6 +440,7 @@ class Settings(_Section):
     tax_authority: TaxAuthoritySettings = TaxAuthoritySettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     receipts: ReceiptSettings = ReceiptSettings()
+    notifications: NotificationSettings = NotificationSettings()
     #: How often pending provider attempts are looked at by the poller.
     poll_seconds: float = Field(30, gt=0)
     demo: DemoSettings = DemoSettings()
@@ -355,6 +470,33 @@ class Settings(_Section):
             configured: SecretStr = getattr(vnpost, name)
             if configured.get_secret_value() == getattr(defaults, name).get_secret_value():
                 raise ValueError(f"vnpost.{name} must be set outside sandbox mode")
+        return self
+
+    @model_validator(mode="after")
+    def _notifier_is_real(self) -> Settings:
+        """Outside sandbox mode, enabled notifications need real providers and keys."""
+        notify = self.notifications
+        if self.sandbox or not notify.enabled:
+            return self
+        defaults = NotificationSettings()
+        for name in ("zns.base_url", "sms.base_url"):
+            section, key = name.split(".")
+            if getattr(getattr(notify, section), key) is None:
+                raise ValueError(f"notifications.{name} is required outside sandbox mode")
+        for name in (
+            "lookup_key",
+            "zns.access_token",
+            "zns.callback_secret",
+            "sms.api_key",
+            "sms.secret_key",
+            "sms.callback_secret",
+        ):
+            mine: Any = notify
+            theirs: Any = defaults
+            for part in name.split("."):
+                mine, theirs = getattr(mine, part), getattr(theirs, part)
+            if mine.get_secret_value() == theirs.get_secret_value():
+                raise ValueError(f"notifications.{name} must be set outside sandbox mode")
         return self
 
     @model_validator(mode="after")

@@ -23,6 +23,9 @@ from gateway.keys import (
     IMPORTS,
     LEDGER,
     METRICS,
+    NOTIFICATION_RECEIPTS,
+    NOTIFICATION_VIEWS,
+    NOTIFICATIONS,
     OPERATORS,
     PAYMENTS,
     POLLER,
@@ -95,4 +98,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[CARRIER_SYNC] = services.carrier_sync
         app[VNPOST_PUSHES] = services.vnpost_pushes
         app[OPERATORS] = services.operators
+        app[NOTIFICATIONS] = services.notifications
+        app[NOTIFICATION_VIEWS] = services.notification_views
+        app[NOTIFICATION_RECEIPTS] = services.notification_receipts
         yield

@@ -11,6 +11,9 @@ from gateway.observability import Metrics
 from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
+from gateway.services.notifications.receipts import ReceiptReceiver
+from gateway.services.notifications.views import NotificationViews
+from gateway.services.notifications.worker import NotificationWorker
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.postal.carrier import CarrierSync
@@ -58,3 +61,6 @@ POSTAL_ORDERS = web.AppKey("postal_orders", PostalOrderService)
 CARRIER_SYNC = web.AppKey("carrier_sync", CarrierSync)
 OPERATORS = web.AppKey("postal_operators", OperatorService)
 VNPOST_PUSHES = web.AppKey("vnpost_pushes", PushReceiver)
+NOTIFICATIONS = web.AppKey("notifications", NotificationWorker)
+NOTIFICATION_VIEWS = web.AppKey("notification_views", NotificationViews)
+NOTIFICATION_RECEIPTS = web.AppKey("notification_receipts", ReceiptReceiver)

@@ -22,6 +22,7 @@ from gateway.keys import CLOCK, SERVICES, SETTINGS
 from gateway.sandbox_statements import add_statement_routes
 from gateway.services.demo import DEMO_OPERATOR_USER
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
+from providers.sandbox.messages import SandboxMessagesConfig, create_messages_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
 from providers.sandbox.tax_authority import (
     SandboxTaxAuthorityConfig,
@@ -88,6 +89,23 @@ def mount_sandboxes(app: web.Application) -> None:
         ),
     )
     add_statement_routes(app)
+    notify = settings.notifications
+    app.add_subapp(
+        "/sandbox/messages",
+        create_messages_app(
+            SandboxMessagesConfig(
+                zns_access_token=notify.zns.access_token.get_secret_value(),
+                esms_api_key=notify.sms.api_key.get_secret_value(),
+                esms_secret_key=notify.sms.secret_key.get_secret_value(),
+                zns_receipt_url=f"{settings.base_url}/callbacks/zns/"
+                + notify.zns.callback_secret.get_secret_value(),
+                sms_receipt_url=f"{settings.base_url}/callbacks/sms/"
+                + notify.sms.callback_secret.get_secret_value(),
+                auto_receipt_seconds=notify.sandbox_receipt_seconds or None,
+                clock=app[CLOCK],
+            )
+        ),
+    )
     app.add_subapp(
         "/sandbox/bank",
         create_bank_app(

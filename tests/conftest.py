@@ -155,6 +155,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
             "webhook_key": VNPOST_WEBHOOK_KEY,
         },
         "log_format": "json",
+        # The sandbox default enables the demo agency's notifications; tests that need them
+        # configure providers and agencies (tests/gateway/notifications).
+        "notifications": {"enabled": False},
     }
     values.update(overrides)
     return load_settings(environ={}, overrides=values)
@@ -456,20 +459,30 @@ async def postal(
 ) -> AsyncIterator[Postal]:
     """The gateway and the sandbox VNPost pushing to it; post office ``BC-HCM`` serves HCM,
     ``BC-HN`` serves HN; API keys ``operator`` (BC-HCM) and ``operator_hn`` (BC-HN)."""
+    opened = await open_postal(aiohttp_server, database_url, clock, unused_tcp_port_factory())
+    yield opened
+    await opened.client.close()
+
+
+async def open_postal(
+    aiohttp_server: Any, database_url: str, clock: FixedClock, port: int, **settings: Any
+) -> Postal:
+    """What the ``postal`` fixture opens, on ``port``, with ``settings`` added (e.g.
+    ``notifications``). The caller closes ``client``."""
     from aiohttp.test_utils import TestServer
 
     from gateway.services.postal import offices
 
-    port = unused_tcp_port_factory()
     base = f"http://127.0.0.1:{port}"
     carrier, vnpost = await sandbox_carrier(aiohttp_server, clock, port)
-    settings = make_settings(
+    configured = make_settings(
         database_url,
         public_base_url=base,
         vnpost={**vnpost, "submit_retry_seconds": 10, "submit_max_attempts": 3},
         webhooks={"allow_private_urls": True},
+        **settings,
     )
-    app = create_app(settings, clock=clock, background=False)
+    app = create_app(configured, clock=clock, background=False)
     client = TestClient(TestServer(app, host="127.0.0.1", port=port))
     await client.start_server()
     keys = await seed(client)
@@ -485,8 +498,7 @@ async def postal(
             db, clock, name=who, role=Role.POSTAL_OPERATOR, agency_codes=[]
         )
         await offices.scope_client(db, client_id, [office])
-    yield Postal(client=client, clock=clock, keys=keys, carrier=carrier)
-    await client.close()
+    return Postal(client=client, clock=clock, keys=keys, carrier=carrier)
 
 
 # -- the browser: Debian's chromium driven by Playwright ---------------------------------------

@@ -345,6 +345,41 @@ POSTAL_ORDERS = PostalOrderMachine(
 POSTAL_EVENT_STATUSES: tuple[str, ...] = tuple(status.value for status in PostalStatus)
 
 
+# -- citizen notifications (Zalo ZNS, SMS) -------------------------------------------------
+
+
+class NotificationStatus(StrEnum):
+    """A message to a citizen about one event on one channel (docs/notifications.md)."""
+
+    #: Waiting for its time (``next_attempt_at``) or for a retry after a transient failure.
+    QUEUED = "queued"
+    #: The provider accepted it (``provider_message_id``); its delivery receipt may follow.
+    SENT = "sent"
+    #: The provider's delivery receipt says it reached the phone.
+    DELIVERED = "delivered"
+    #: Not sent or not delivered; ``reason`` says why (``opted_out``, ``invalid_phone``,
+    #: ``template_rejected``, ``no_zalo_account``, ``gave_up``, ...).
+    FAILED = "failed"
+
+
+NOTIFICATION_TRANSITIONS: Mapping[NotificationStatus, frozenset[NotificationStatus]] = {
+    NotificationStatus.QUEUED: frozenset({NotificationStatus.SENT, NotificationStatus.FAILED}),
+    # A delivery receipt says delivered or not delivered.
+    NotificationStatus.SENT: frozenset({NotificationStatus.DELIVERED, NotificationStatus.FAILED}),
+    NotificationStatus.DELIVERED: frozenset(),
+    NotificationStatus.FAILED: frozenset(),
+}
+
+#: Born ``queued``, or ``failed`` when it must not be sent at all (an opted-out or malformed
+#: number): the decision is recorded, nothing goes out.
+NOTIFICATIONS: Machine[NotificationStatus] = Machine(
+    "notification",
+    "notifications",
+    NOTIFICATION_TRANSITIONS,
+    initial={NotificationStatus.QUEUED, NotificationStatus.FAILED},
+)
+
+
 # -- every machine --------------------------------------------------------------------------
 
 MACHINES: tuple[Machine[Any], ...] = (
@@ -356,4 +391,5 @@ MACHINES: tuple[Machine[Any], ...] = (
     RUNS,
     IMPORTS,
     POSTAL_ORDERS,
+    NOTIFICATIONS,
 )

@@ -28,6 +28,10 @@ from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.demo import DemoSeeder
+from gateway.services.notifications.compose import Composer
+from gateway.services.notifications.receipts import ReceiptReceiver
+from gateway.services.notifications.views import NotificationViews
+from gateway.services.notifications.worker import NotificationWorker
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.postal.carrier import CarrierSync
@@ -41,6 +45,9 @@ from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
 from providers.common.secrets import Secret
+from providers.notify.base import Notifier
+from providers.notify.sms import SmsAccount, SmsClient
+from providers.notify.zalo_zns import ZnsAccount, ZnsClient
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
@@ -83,6 +90,9 @@ class Services:
     carrier_sync: CarrierSync
     vnpost_pushes: PushReceiver
     operators: OperatorService
+    notifications: NotificationWorker
+    notification_views: NotificationViews
+    notification_receipts: ReceiptReceiver
     demo: DemoSeeder
 
 
@@ -109,6 +119,34 @@ def vnpost_client(settings: Settings, session: aiohttp.ClientSession, clock: Clo
         path_prefix=vnpost.path_prefix,
     )
     return VnpostClient(session, account, vnpost.timeout_seconds, clock)
+
+
+def notifiers(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Notifier]:
+    """The ZNS and SMS clients; in sandbox mode without URLs, the mounted sandbox."""
+    notify = settings.notifications
+    sandbox = f"{settings.base_url}/sandbox/messages"
+    found: dict[str, Notifier] = {}
+    zns_url = notify.zns.base_url or (f"{sandbox}/zns" if settings.sandbox else None)
+    if zns_url:
+        zns = ZnsAccount(
+            base_url=zns_url,
+            access_token=Secret(notify.zns.access_token.get_secret_value()),
+            mode=notify.zns.mode,
+        )
+        found["zns"] = ZnsClient(session, zns, notify.timeout_seconds)
+    sms_url = notify.sms.base_url or (f"{sandbox}/esms" if settings.sandbox else None)
+    if sms_url:
+        secret = notify.sms.callback_secret.get_secret_value()
+        sms = SmsAccount(
+            base_url=sms_url,
+            api_key=Secret(notify.sms.api_key.get_secret_value()),
+            secret_key=Secret(notify.sms.secret_key.get_secret_value()),
+            brandname=notify.sms.brandname,
+            callback_url=f"{settings.base_url}/callbacks/sms/{secret}",
+            sandbox=settings.sandbox,
+        )
+        found["sms"] = SmsClient(session, sms, notify.timeout_seconds)
+    return found
 
 
 @asynccontextmanager
@@ -154,6 +192,8 @@ async def build_services(
                 on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
             )
             carrier = vnpost_client(settings, provider_session, clock)
+            notify = settings.notifications
+            composer = Composer(notify, sealer, settings.base_url)
             yield Services(
                 settings=settings,
                 clock=clock,
@@ -217,6 +257,20 @@ async def build_services(
                 carrier_sync=CarrierSync(database, postal, carrier, settings.vnpost, sealer),
                 vnpost_pushes=PushReceiver(database, postal, settings.vnpost),
                 operators=OperatorService(database, postal, sealer),
+                notifications=NotificationWorker(
+                    database,
+                    clock,
+                    notify,
+                    composer,
+                    sealer,
+                    notifiers(settings, provider_session),
+                ),
+                notification_views=NotificationViews(
+                    database, clock, notify.lookup_key.get_secret_value().encode()
+                ),
+                notification_receipts=ReceiptReceiver(
+                    database, clock, notify.zns.callback_secret, notify.sms.callback_secret
+                ),
                 demo=DemoSeeder(database, clock, settings, staff, terminals),
             )
     finally:

@@ -251,3 +251,37 @@ def test_bad_reconciliation_rules_are_refused_naming_the_key(
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, PII + text), environ={})
     assert caught.value.key.startswith(key)
+
+
+def test_a_notification_template_with_an_unknown_placeholder_stops_the_start() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(
+            environ={},
+            overrides={
+                "notifications": {
+                    "agencies": {
+                        "DEMO": {
+                            "events": {"payment_paid": {"zns": False, "sms_text": "{so_tien}"}}
+                        }
+                    }
+                }
+            },
+        )
+    assert error.value.key.startswith("notifications.agencies.DEMO.events.payment_paid")
+    assert "so_tien" in str(error.value)
+
+
+def test_outside_sandbox_mode_enabled_notifications_need_their_providers() -> None:
+    with pytest.raises(ConfigError, match=r"notifications\.zns\.base_url is required"):
+        load_settings(
+            environ={},
+            overrides={
+                "sandbox": False,
+                "pii": {"keys": {"k1": "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="}},
+                "vnpost": {
+                    "base_url": "https://vnpost.example",
+                    "password": "p",
+                    "webhook_key": "w",
+                },
+            },
+        )
