@@ -8,6 +8,7 @@ from gateway.core.errors import GatewayError, ValidationFailed
 STATUSES = {
     "submitting": "Đang gửi sang bưu điện",
     "submit_failed": "Bưu điện không nhận đơn",
+    "needs_review": "Cần kiểm tra",
     "created": "Mới tạo",
     "pickup_assigned": "Đã phân công bưu tá",
     "picking_up": "Đang đi lấy hàng",
@@ -71,6 +72,8 @@ _CODE_MESSAGES = {
     "cod_amount_mismatch": "Số tiền thu hộ không khớp với số tiền phải thu của đơn.",
     "cod_not_expected": "Không thu tiền trong lần bàn giao này "
     "(đơn không thu hộ, hoặc chỉ thu khi phát cho người nhận).",
+    "cod_already_collected": "Tiền thu hộ của đơn này đã được ghi nhận; "
+    "không ghi nhận lần thứ hai.",
     "conflict": "Đơn vừa được cập nhật ở nơi khác; hãy tải lại trang và thử lại.",
 }
 

@@ -41,6 +41,7 @@ from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
 from providers.common.secrets import Secret
+from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
@@ -152,6 +153,7 @@ async def build_services(
                 context,
                 sync_after=timedelta(seconds=settings.vnpost.sync_after_seconds),
                 on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
+                profile=VNPOST_PROFILES[settings.vnpost.status_profile],
             )
             carrier = vnpost_client(settings, provider_session, clock)
             yield Services(

@@ -487,13 +487,18 @@ async def test_cod_collected_in_time_for_a_bill_expired_meanwhile_says_it_was_in
 async def test_cod_reported_late_by_the_carrier_counts_from_its_collection_time(
     postal: Postal,
 ) -> None:
-    """VNPost's code 26 (COD collected) is believed only once read back, hours later: the
-    time VNPost gives the event counts, not the time of the read-back."""
+    """VNPost's COD code is believed only once read back, hours later: the time VNPost gives
+    the event counts, not the time of the read-back. The partner order API has no "COD
+    collected" code: its 21 (COD paid out) proves the money was collected, at the delivery
+    (14) — collect-on-delivery money changes hands there — even when paid out after the
+    bill's expiry."""
     payment = await postal.create_payment(expires_in_seconds=3600)
     order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
     postal.clock.advance(minutes=50)
-    await postal.advance(order["tracking_number"], 26)  # the push is deferred to a read-back
+    await postal.advance(order["tracking_number"], 14)  # delivered: deferred to a read-back
     assert await payment_status(postal, payment["id"]) == "pending"
+    postal.clock.advance(minutes=40)
+    await postal.advance(order["tracking_number"], 21)  # COD paid out, after the expiry
     postal.clock.advance(hours=2)  # the read-back comes after the expiry
 
     await postal.sync_due()
