@@ -417,10 +417,11 @@ class Postal(Gateway):
 
 
 async def sandbox_carrier(
-    aiohttp_server: Any, clock: FixedClock, port: int
+    aiohttp_server: Any, clock: FixedClock, port: int, status_profile: str = "partner_order"
 ) -> tuple[Any, dict[str, Any]]:
-    """The sandbox VNPost as a real server pushing to the gateway on ``port``, and the
-    gateway's ``vnpost`` settings for it."""
+    """The sandbox VNPost as a real server pushing to the gateway on ``port``, both speaking
+    ``status_profile``, and the gateway's ``vnpost`` settings for it."""
+    from providers.postal.vnpost import PROFILES
     from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 
     carrier = await aiohttp_server(
@@ -434,10 +435,12 @@ async def sandbox_carrier(
                 retry_seconds=0.01,
                 max_attempts=2,
                 clock=clock,
+                profile=PROFILES[status_profile],
             )
         )
     )
     settings = {
+        "status_profile": status_profile,
         "base_url": str(carrier.make_url("")).rstrip("/"),
         "username": VNPOST_USER,
         "password": VNPOST_PASSWORD,
@@ -456,13 +459,26 @@ async def postal(
 ) -> AsyncIterator[Postal]:
     """The gateway and the sandbox VNPost pushing to it; post office ``BC-HCM`` serves HCM,
     ``BC-HN`` serves HN; API keys ``operator`` (BC-HCM) and ``operator_hn`` (BC-HN)."""
+    opened = await open_postal(aiohttp_server, database_url, clock, unused_tcp_port_factory())
+    yield opened
+    await opened.client.close()
+
+
+async def open_postal(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    port: int,
+    status_profile: str = "partner_order",
+) -> Postal:
+    """What the ``postal`` fixture gives, the carrier and the gateway speaking
+    ``status_profile``. The caller closes ``client``."""
     from aiohttp.test_utils import TestServer
 
     from gateway.services.postal import offices
 
-    port = unused_tcp_port_factory()
     base = f"http://127.0.0.1:{port}"
-    carrier, vnpost = await sandbox_carrier(aiohttp_server, clock, port)
+    carrier, vnpost = await sandbox_carrier(aiohttp_server, clock, port, status_profile)
     settings = make_settings(
         database_url,
         public_base_url=base,
@@ -485,8 +501,7 @@ async def postal(
             db, clock, name=who, role=Role.POSTAL_OPERATOR, agency_codes=[]
         )
         await offices.scope_client(db, client_id, [office])
-    yield Postal(client=client, clock=clock, keys=keys, carrier=carrier)
-    await client.close()
+    return Postal(client=client, clock=clock, keys=keys, carrier=carrier)
 
 
 # -- the browser: Debian's chromium driven by Playwright ---------------------------------------

@@ -26,6 +26,14 @@ STATUSES = {
     "unknown": "Không xác định",
 }
 
+#: Why an order needs a person (``review_reason``).
+REVIEW_REASONS = {
+    "carrier_conflict": "VNPost trả về số hiệu bưu gửi đã thuộc một đơn khác",
+    "carrier_invalid_answer": "VNPost trả lời không hợp lệ; đơn có thể đã được tạo bên VNPost",
+    "carrier_outcome_unknown": "Không nhận được trả lời chắc chắn của VNPost sau mọi lần thử",
+    "delivered_after_return": "Có báo phát thành công sau khi kết quả đã được chuyển hoàn",
+}
+
 LEGS = {
     "pickup": "Nhận hồ sơ (công dân → cơ quan)",
     "delivery": "Trả kết quả (cơ quan → công dân)",

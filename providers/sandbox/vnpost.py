@@ -25,10 +25,12 @@ the protocol)::
     POST /orders/{item_code}/step      moves the order one step along a postman's usual path
     POST /sandbox/tick                 one step for every live order (what the timer does
          every ``auto_advance_seconds`` when that is set)
-    POST /sandbox/faults               {"create": ["lost_answer" | "unavailable", ...],
-                                        "pushes": "drop" | "send"}: the next creates fail in
-         turn — ``lost_answer`` creates the order but answers 500 (the partner cannot know it
-         exists), ``unavailable`` answers 503 and creates nothing; ``"pushes": "drop"`` stops
+    POST /sandbox/faults               {"create": ["lost_answer" | "unavailable" |
+                                        "invalid_answer", ...], "pushes": "drop" | "send"}:
+         the next creates fail in turn — ``lost_answer`` creates the order but answers 500
+         (the partner cannot know it exists), ``unavailable`` answers 503 and creates nothing,
+         ``invalid_answer`` creates the order but answers 200 without a usable item code (an
+         empty one); ``"pushes": "drop"`` stops
          status pushes (they are lost, not queued) until ``"send"``
     POST /sandbox/tokens/expire        every issued token expires now
     GET  /sandbox/orders               every order with its webhook delivery statuses
@@ -258,6 +260,8 @@ async def create_order(request: web.Request) -> web.Response:
     _record(app, order, app[CONFIG].profile.created_code, "Đơn hàng đã được tạo")
     if fault == "lost_answer":
         return _error(500, "INTERNAL", "the order was created but the answer is lost")
+    if fault == "invalid_answer":
+        return web.json_response({"item_code": "", "sale_order_code": reference})
     return web.json_response({"item_code": item_code, "sale_order_code": reference})
 
 
@@ -390,7 +394,7 @@ async def _tick(app: web.Application) -> int:
     return moved
 
 
-FAULTS: Final = frozenset({"lost_answer", "unavailable"})
+FAULTS: Final = frozenset({"lost_answer", "unavailable", "invalid_answer"})
 
 
 async def set_faults(request: web.Request) -> web.Response:

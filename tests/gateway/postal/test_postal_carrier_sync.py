@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import VNPOST_WEBHOOK_KEY, Postal, make_settings
+from conftest import VNPOST_WEBHOOK_KEY, Postal, make_settings, open_postal
 from sqlalchemy import select
 from tests_support import outbox_types
 
@@ -445,3 +445,110 @@ async def test_an_oversized_push_is_refused_before_it_is_read_and_stores_nothing
     stored = await vnpost_events(postal)
     assert stored == []
     assert (await postal.order(order["id"]))["status"] == "created"
+
+
+# -- answers and codes that cannot be taken as they are -------------------------------------------
+
+
+async def test_an_unusable_carrier_answer_leaves_the_order_for_review_with_the_reason(
+    postal: Postal,
+) -> None:
+    """VNPost answered 200 without a usable item code: it may have created the order, so it
+    is neither resubmitted nor failed — a person looks (and the portal is told)."""
+    await fault(postal, "invalid_answer")
+    order = await postal.book()
+    assert (order["status"], order["review_reason"]) == ("needs_review", "carrier_invalid_answer")
+    assert order["tracking_number"] is None
+    assert order["last_error"].startswith("malformed")
+    postal.clock.advance(hours=1)
+    assert await postal.client.app[CARRIER_SYNC].submit_due() == 0
+    assert len(await carrier_orders(postal)) == 1  # never sent twice
+    assert await outbox_types(postal, order["id"]) == ["postal.order.needs_review"]
+    operator = await postal.client.get(
+        f"/v1/operator/orders/{order['id']}", headers=postal.auth("operator")
+    )
+    assert (await operator.json())["review_reason"] == "carrier_invalid_answer"
+    accept = await postal.client.post(
+        f"/v1/operator/orders/{order['id']}/accept", headers=postal.auth("operator")
+    )
+    assert accept.status == 409
+
+
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [(27, "no source explains it"), (100, "MyVNPost's delivered, not a partner order code")],
+)
+async def test_a_code_the_configured_table_does_not_explain_is_stored_as_unknown_never_applied(
+    postal: Postal, code: int, why: str
+) -> None:
+    order = await postal.book()
+    body, headers = signed_push(order["tracking_number"], code, "22/11/2026 09:30:00")
+    status, answer = await push(postal, body, headers)
+    assert (status, answer["outcome"]) == (200, "unknown_code"), why
+    view = await postal.order(order["id"])
+    assert view["status"] == "created"
+    last = view["events"][-1]
+    assert (last["status"], last["carrier_code"], last["applied"]) == ("unknown", code, False)
+    operator = await postal.client.get(
+        f"/v1/operator/orders/{order['id']}", headers=postal.auth("operator")
+    )
+    shown = (await operator.json())["events"][-1]
+    assert (shown["status"], shown["carrier_code"]) == ("unknown", code)
+    assert await outbox_types(postal, order["id"]) == ["postal.order.created"]
+    [stored] = await vnpost_events(postal)
+    assert (stored.outcome, stored.reason) == ("unknown_code", "unknown_code")
+
+
+# -- the MyVNPost status profile --------------------------------------------------------------
+
+
+@pytest.fixture
+async def myvnpost(
+    aiohttp_server: Any, database_url: str, clock: Any, unused_tcp_port_factory: Any
+) -> Any:
+    """The gateway and the sandbox carrier both configured with ``status_profile =
+    "myvnpost"``."""
+    opened = await open_postal(
+        aiohttp_server, database_url, clock, unused_tcp_port_factory(), "myvnpost"
+    )
+    yield opened
+    await opened.client.close()
+
+
+async def test_a_myvnpost_gateway_reads_the_myvnpost_codes_and_collects_cod_on_110(
+    myvnpost: Postal,
+) -> None:
+    postal = myvnpost
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    for code in (70, 100, 110, 120):  # accepted, delivered, COD collected, COD remitted
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    await postal.sync_due()
+    view = await postal.order(order["id"])
+    assert (view["status"], view["cod_collected"]) == ("delivered", payment["amount"])
+    assert [
+        (e["carrier_code"], e["status"]) for e in view["events"] if e["source"] == "vnpost"
+    ] == [
+        (70, "picked_up"),  # pushed
+        (20, "created"),  # the rest from the read-back of the carrier's history
+        (100, "delivered"),
+        (110, "delivered"),
+        (120, "delivered"),
+    ]
+    collected_at = postal.clock() - timedelta(minutes=30)  # 110, not the read-back
+    assert view["cod_collected_at"] == collected_at.isoformat().replace("+00:00", "Z")
+    paid = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    assert (await paid.json())["status"] == "paid"
+
+
+async def test_a_partner_order_code_pushed_to_a_myvnpost_gateway_is_unknown(
+    myvnpost: Postal,
+) -> None:
+    postal = myvnpost
+    order = await postal.book()
+    body, headers = signed_push(order["tracking_number"], 14, "22/11/2026 09:30:00")
+    status, answer = await push(postal, body, headers)
+    assert (status, answer["outcome"]) == (200, "unknown_code")  # not "delivered"
+    view = await postal.order(order["id"])
+    assert (view["status"], view["events"][-1]["status"]) == ("created", "unknown")
