@@ -293,6 +293,8 @@ async def test_the_order_page_shows_why_an_order_needs_review_and_unknown_carrie
     assert await staffed.client.app[CARRIER_SYNC].submit_due() == 0
     session = await login(staffed, "buudien")
 
+    today = await (await get(staffed, session, "/operator")).text()
+    assert review["client_reference"] in today  # listed by its reference: it has no item code
     page = await (await get(staffed, session, f"/operator/orders/{review['id']}")).text()
     assert "Cần kiểm tra" in page
     assert "VNPost trả lời không hợp lệ" in page
