@@ -141,6 +141,9 @@ class VnpostSettings(_Section):
     username: str = "sandbox-partner"
     password: SecretStr = SecretStr("sandbox-vnpost-password")
     customer_code: str = Field("DEMO-KH001", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    #: Which VNPost status table the carrier's codes are read with (docs/postal.md): the
+    #: partner order API's 0–29 (``partner_order``) or MyVNPost's order statuses (``myvnpost``).
+    status_profile: Literal["partner_order", "myvnpost"] = "partner_order"
     #: HMAC key VNPost signs status pushes with.
     webhook_key: SecretStr = SecretStr("sandbox-vnpost-webhook-key")
     #: When set, pushes must come to ``/callbacks/vnpost/<secret>`` (the bare path is refused).

@@ -21,6 +21,7 @@ from gateway.core.roles import Role
 from gateway.keys import CLOCK, SERVICES, SETTINGS
 from gateway.sandbox_statements import add_statement_routes
 from gateway.services.demo import DEMO_OPERATOR_USER
+from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 from providers.sandbox.messages import SandboxMessagesConfig, create_messages_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
@@ -32,6 +33,10 @@ from providers.sandbox.tax_authority import (
 from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
 from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 from providers.sandbox.vnpt_receipts import SandboxVnptConfig, create_vnpt_receipts_app
+
+#: The sandbox carrier's orders, in the data directory, so a restart never re-issues an
+#: item code the gateway already holds.
+VNPOST_STATE_FILE = "sandbox-vnpost.jsonl"
 
 
 def mount_sandboxes(app: web.Application) -> None:
@@ -85,6 +90,8 @@ def mount_sandboxes(app: web.Application) -> None:
                 path_prefix=vnpost.path_prefix,
                 auto_advance_seconds=vnpost.sandbox_auto_advance_seconds or None,
                 clock=app[CLOCK],
+                profile=VNPOST_PROFILES[vnpost.status_profile],
+                state_path=settings.data_dir / VNPOST_STATE_FILE,
             )
         ),
     )

@@ -420,10 +420,11 @@ class Postal(Gateway):
 
 
 async def sandbox_carrier(
-    aiohttp_server: Any, clock: FixedClock, port: int
+    aiohttp_server: Any, clock: FixedClock, port: int, status_profile: str = "partner_order"
 ) -> tuple[Any, dict[str, Any]]:
-    """The sandbox VNPost as a real server pushing to the gateway on ``port``, and the
-    gateway's ``vnpost`` settings for it."""
+    """The sandbox VNPost as a real server pushing to the gateway on ``port``, both speaking
+    ``status_profile``, and the gateway's ``vnpost`` settings for it."""
+    from providers.postal.vnpost import PROFILES
     from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 
     carrier = await aiohttp_server(
@@ -437,10 +438,12 @@ async def sandbox_carrier(
                 retry_seconds=0.01,
                 max_attempts=2,
                 clock=clock,
+                profile=PROFILES[status_profile],
             )
         )
     )
     settings = {
+        "status_profile": status_profile,
         "base_url": str(carrier.make_url("")).rstrip("/"),
         "username": VNPOST_USER,
         "password": VNPOST_PASSWORD,
@@ -465,16 +468,22 @@ async def postal(
 
 
 async def open_postal(
-    aiohttp_server: Any, database_url: str, clock: FixedClock, port: int, **settings: Any
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    port: int,
+    status_profile: str = "partner_order",
+    **settings: Any,
 ) -> Postal:
-    """What the ``postal`` fixture opens, on ``port``, with ``settings`` added (e.g.
-    ``notifications``). The caller closes ``client``."""
+    """What the ``postal`` fixture gives, the carrier and the gateway speaking
+    ``status_profile``, with ``settings`` added (e.g. ``notifications``). The caller closes
+    ``client``."""
     from aiohttp.test_utils import TestServer
 
     from gateway.services.postal import offices
 
     base = f"http://127.0.0.1:{port}"
-    carrier, vnpost = await sandbox_carrier(aiohttp_server, clock, port)
+    carrier, vnpost = await sandbox_carrier(aiohttp_server, clock, port, status_profile)
     configured = make_settings(
         database_url,
         public_base_url=base,

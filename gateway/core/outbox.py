@@ -53,13 +53,17 @@ EVENT_TYPES: Mapping[str, str] = {
     "postal.order.updated": "The postal order moved to a status without an event of its own "
     "(pickup assigned, in transit, out for delivery, return pending, …), its cancellation "
     "was requested or refused (`cancel_state`), the post office accepted it (`accepted_at`), "
-    "or COD was recorded without a move.",
+    "COD was recorded without a move, or a report contradicts a final status "
+    "(`review_reason: delivered_after_return`).",
     "postal.order.picked_up": "The postman picked the parcel up.",
     "postal.order.delivered": "The parcel was delivered (pickup leg: the dossier reached the "
     "agency, `handed_over_at`).",
     "postal.order.failed": "A pickup or delivery attempt failed, the parcel was lost, or VNPost "
     "refused the order (`submit_failed`, see `last_error`).",
     "postal.order.returned": "The parcel came back to the sender.",
+    "postal.order.needs_review": "VNPost's answer to the booking could not be taken as it "
+    "is (`review_reason`: `carrier_conflict`, `carrier_invalid_answer`, "
+    "`carrier_outcome_unknown`); a person checks the order at VNPost.",
     "postal.order.cancelled": "The postal order was cancelled.",
 }
 

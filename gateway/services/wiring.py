@@ -48,6 +48,7 @@ from providers.common.secrets import Secret
 from providers.notify.base import Notifier
 from providers.notify.sms import SmsAccount, SmsClient
 from providers.notify.zalo_zns import ZnsAccount, ZnsClient
+from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
@@ -190,6 +191,7 @@ async def build_services(
                 context,
                 sync_after=timedelta(seconds=settings.vnpost.sync_after_seconds),
                 on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
+                profile=VNPOST_PROFILES[settings.vnpost.status_profile],
             )
             carrier = vnpost_client(settings, provider_session, clock)
             notify = settings.notifications

@@ -33,6 +33,12 @@ def test_defaults_are_the_sandbox() -> None:
     assert settings.payments.default_expiry_seconds == 900
     assert settings.banks["sandbox"].secret.get_secret_value() == DEFAULT_BANK_SECRET
     assert settings.database_dsn.startswith("sqlite+aiosqlite:///")
+    assert settings.vnpost.status_profile == "partner_order"
+
+
+def test_the_vnpost_status_profile_is_chosen_in_the_configuration() -> None:
+    settings = load_settings(environ={"GATEWAY_VNPOST_STATUS_PROFILE": "myvnpost"})
+    assert settings.vnpost.status_profile == "myvnpost"
 
 
 def test_an_environment_variable_overrides_the_default() -> None:
@@ -94,6 +100,7 @@ def test_an_unknown_key_in_the_file_is_refused_by_name(tmp_path: Path, text: str
         ({"GATEWAY_LOG_FORMAT": "xml"}, "log_format"),
         ({"GATEWAY_PAYMENTS_REFERENCE_PREFIX": "dvc"}, "payments.reference_prefix"),
         ({"GATEWAY_SANDBOX_BANK_BIN": "97049"}, "sandbox_bank.bin"),
+        ({"GATEWAY_VNPOST_STATUS_PROFILE": "bccp"}, "vnpost.status_profile"),
     ],
 )
 def test_an_invalid_value_is_refused_naming_the_key(environ: dict[str, str], key: str) -> None:

@@ -539,6 +539,10 @@ postal_orders = Table(
     Column("submit_due_at", UTCDateTime),
     Column("submit_attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", String(255)),
+    #: Why the order needs a person (gateway.core.postal.orders.REVIEW_REASONS): a carrier
+    #: answer that could not be taken (status ``needs_review``), or a contradiction with a
+    #: final status (``delivered_after_return``). Null when nothing is to be looked at.
+    Column("review_reason", String(32)),
     #: Carrier sync: when the poller should next read the order from the carrier.
     Column("sync_due_at", UTCDateTime),
     #: requested → the carrier is being asked; refused → it would not cancel any more.
