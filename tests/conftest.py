@@ -155,6 +155,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
             "webhook_key": VNPOST_WEBHOOK_KEY,
         },
         "log_format": "json",
+        # Not sandbox mode: without the sandbox platform's credentials of default.toml (which
+        # are refused here); tests of the DVCQG channel configure the sandbox platform.
+        "dvcqg": {"partner_code": None, "secret_key": None},
     }
     values.update(overrides)
     return load_settings(environ={}, overrides=values)

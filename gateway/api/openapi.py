@@ -28,7 +28,15 @@ from gateway.api import (
 from gateway.api.spec import Header, Param, Reply, Route, paths_and_schemas
 from gateway.core.outbox import EVENT_TYPES
 from gateway.http.responses import json_response
-from gateway.models.callbacks import BankCreditNotice, IpnAnswer, NoticeAck, PosAck, PosSaleResult
+from gateway.models.callbacks import (
+    BankCreditNotice,
+    DvcqgConfirm,
+    DvcqgReply,
+    IpnAnswer,
+    NoticeAck,
+    PosAck,
+    PosSaleResult,
+)
 from gateway.models.payments import CheckoutStatus
 from gateway.pages import checkout
 from webhooks.models import EVENT_MODELS, Event
@@ -132,6 +140,39 @@ CALLBACK_ROUTES = (
         ),
         description="HMAC-SHA256 with the merchant secret over '<X-Pos-Timestamp>.<raw body>' "
         "as 'v1=<hex>'. De-duplicated by sale and status.",
+    ),
+    Route(
+        "POST",
+        "/callbacks/dvcqg",
+        callbacks.dvcqg_confirm,
+        "The DVCQG payment platform's Confirm callback: a hint, settled only by QUERY",
+        None,
+        {200: Reply("`recorded`, `duplicate`, `already_final`: MaLoi 00", DvcqgReply)},
+        {
+            400: "`malformed` (MaLoi 99, the echo of what could be read)",
+            401: "`signature_invalid`: MaXacThuc wrong, or an unknown MaDoiTac (stored)",
+            404: "`unknown_reference`: no attempt has this MaThamChieu (stored)",
+            409: "`amount_mismatch`: SoTien differs from the attempt's amount (stored)",
+            413: "`payload_too_large`",
+        },
+        body=DvcqgConfirm,
+        json_body=False,
+        description="MaXacThuc = hex(SHA-256(LoaiBanTin|MaLoi|MaDoiTac|MaThamChieu|SoTien|"
+        "MaTienTe|MaGiaoDich|MaNganHang|ThoiGianGD|ThongTinGiaoDich|secret)), compared "
+        "case-insensitively. De-duplicated by the exact body. The gateway then asks QUERY; "
+        "only TrangThaiGD = 1 with the attempt's amount pays the bill.",
+    ),
+    Route(
+        "GET",
+        "/callbacks/dvcqg/return",
+        callbacks.dvcqg_return,
+        "Where the platform's page sends the citizen back (display only, never a state change)",
+        None,
+        {
+            303: Reply("To the checkout page `/pay/{payment_id}`", media=(), headers=_SEE_OTHER),
+            400: Reply("No attempt has this MaThamChieu", media=_HTML),
+        },
+        params=(Param("MaThamChieu", "query", description="the attempt's provider_reference"),),
     ),
 )
 

@@ -18,6 +18,7 @@ import aiohttp
 
 from config import Settings
 from config.settings import ReconSource
+from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.registry import build_channels, pos_merchant
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.db import Database
@@ -147,6 +148,7 @@ async def build_services(
             channels = build_channels(settings, provider_session, clock)
             attempts = AttemptService(database, context, channels, settings.vnpay.attempt_minutes)
             vnpay_channel = channels.get("vnpay")
+            dvcqg_channel = channels.get("dvcqg")
             postal = PostalContext(
                 clock,
                 context,
@@ -175,6 +177,7 @@ async def build_services(
                     attempts,
                     vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
                     pos_merchant(settings),
+                    dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
                 ),
                 poller=Poller(
                     database,
@@ -183,6 +186,7 @@ async def build_services(
                     {
                         "vnpay": settings.vnpay.query_after_seconds,
                         "pos": settings.pos.query_after_seconds,
+                        "dvcqg": settings.dvcqg.query_after_seconds,
                     },
                 ),
                 staff=staff,
