@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway.api import (
     attempts,
     callbacks,
+    dvcqg,
     health,
     payments,
     postal,
@@ -213,6 +214,22 @@ CHECKOUT_ROUTES = (
         },
     ),
     Route(
+        "POST",
+        "/pay/{payment_id}/dvcqg",
+        checkout.pay_with_dvcqg,
+        "The checkout page's DVCQG button: start (or reuse) a DVCQG payment-platform attempt",
+        None,
+        {
+            303: Reply(
+                "To the platform's page (UrlThanhToan); back to `/pay/{payment_id}` when the "
+                "payment cannot be paid there (unknown, not pending, not configured for the "
+                "agency, INIT refused)",
+                media=(),
+                headers=_SEE_OTHER,
+            )
+        },
+    ),
+    Route(
         "GET",
         "/pay/{payment_id}/qr.png",
         checkout.qr_png,
@@ -245,6 +262,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     *payments.ROUTES,
     *attempts.ROUTES,
+    *dvcqg.ROUTES,
     *webhooks.ROUTES,
     *postal.ROUTES,
     *reconciliation.ROUTES,

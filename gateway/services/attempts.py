@@ -264,13 +264,17 @@ class AttemptService:
     # -- reading, cancelling -------------------------------------------------------------
 
     async def latest_failure(self, payment_id: str) -> tuple[str, str] | None:
-        """``(method, failure_code)`` when the payment's latest attempt failed (the checkout
-        page explains it), else ``None``."""
+        """``(method, failure_code)`` when the citizen's latest try (an attempt other than the
+        bill's own VietQR, which lives as long as the bill) failed — the checkout page explains
+        it — else ``None``."""
         async with self.db.read() as conn:
             row = (
                 await conn.execute(
                     select(attempts.c.channel, attempts.c.status, attempts.c.failure_code)
-                    .where(attempts.c.payment_id == payment_id)
+                    .where(
+                        attempts.c.payment_id == payment_id,
+                        attempts.c.channel != ChannelName.VIETQR,
+                    )
                     .order_by(attempts.c.created_at.desc(), attempts.c.id.desc())
                     .limit(1)
                 )

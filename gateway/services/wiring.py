@@ -29,6 +29,7 @@ from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.demo import DemoSeeder
+from gateway.services.dvcqg_lookup import DvcqgLookup
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.postal.carrier import CarrierSync
@@ -85,6 +86,7 @@ class Services:
     vnpost_pushes: PushReceiver
     operators: OperatorService
     demo: DemoSeeder
+    dvcqg_lookup: DvcqgLookup
 
 
 def recon_rules(settings: Settings) -> dict[Source, SourceRules]:
@@ -222,6 +224,11 @@ async def build_services(
                 vnpost_pushes=PushReceiver(database, postal, settings.vnpost),
                 operators=OperatorService(database, postal, sealer),
                 demo=DemoSeeder(database, clock, settings, staff, terminals),
+                dvcqg_lookup=DvcqgLookup(
+                    database,
+                    clock,
+                    dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
+                ),
             )
     finally:
         await database.close()
