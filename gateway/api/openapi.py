@@ -148,14 +148,20 @@ CALLBACK_ROUTES = (
         callbacks.dvcqg_confirm,
         "The DVCQG payment platform's Confirm callback: a hint, settled only by QUERY",
         None,
-        {200: Reply("`recorded`, `duplicate`, `already_final`: MaLoi 00", DvcqgReply)},
         {
-            400: "`malformed` (MaLoi 99, the echo of what could be read)",
-            401: "`signature_invalid`: MaXacThuc wrong, or an unknown MaDoiTac (stored)",
-            404: "`unknown_reference`: no attempt has this MaThamChieu (stored)",
-            409: "`amount_mismatch`: SoTien differs from the attempt's amount (stored)",
-            413: "`payload_too_large`",
+            200: Reply("`recorded`, `duplicate`, `already_final`: MaLoi 00", DvcqgReply),
+            400: Reply("`malformed`, MaLoi 99 (echoing what could be read)", DvcqgReply),
+            401: Reply(
+                "`signature_invalid`, MaLoi 99: MaXacThuc wrong, or an unknown MaDoiTac (stored)",
+                DvcqgReply,
+            ),
+            404: Reply("`unknown_reference`, MaLoi 99: no such MaThamChieu (stored)", DvcqgReply),
+            409: Reply(
+                "`amount_mismatch`, MaLoi 99: SoTien differs from the attempt's (stored)",
+                DvcqgReply,
+            ),
         },
+        {413: "`payload_too_large`"},
         body=DvcqgConfirm,
         json_body=False,
         description="MaXacThuc = hex(SHA-256(LoaiBanTin|MaLoi|MaDoiTac|MaThamChieu|SoTien|"

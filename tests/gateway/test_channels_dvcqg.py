@@ -313,3 +313,61 @@ async def test_callback_and_poller_for_the_same_attempt_apply_once_on_postgresql
         assert types.count("payment.paid") == 1
     finally:
         await platform.client.close()
+
+
+@pytest.mark.parametrize(
+    ("dvcqg", "failure_code"),
+    [
+        ({"secret_key": "not-the-platforms"}, "dvcqg_init_refused"),  # INIT's checksum refused
+        ({"init_url": "http://127.0.0.1:9/init"}, "dvcqg_unavailable"),  # nobody answers
+    ],
+)
+async def test_an_init_that_is_refused_or_unanswered_fails_the_attempt(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    unused_tcp_port_factory: Any,
+    dvcqg: dict[str, str],
+    failure_code: str,
+) -> None:
+    opened = await open_platform(
+        aiohttp_server, database_url, clock, unused_tcp_port_factory(), dvcqg=dvcqg
+    )
+    try:
+        payment, attempt = await opened.start("dvcqg")
+        assert (attempt["status"], attempt["failure_code"]) == ("failed", failure_code)
+        assert attempt["next_action"] is None
+        assert (await opened.payment(payment["id"]))["status"] == "pending"
+    finally:
+        await opened.client.close()
+
+
+async def test_an_agency_with_its_own_partner_code_pays_through_it(
+    aiohttp_server: Any, database_url: str, clock: FixedClock, unused_tcp_port_factory: Any
+) -> None:
+    """HN has the platform's partner; the default partner (HCM's) is one the platform refuses."""
+    partner = {"partner_code": PARTNER, "secret_key": "test-dvcqg-secret"}
+    opened = await open_platform(
+        aiohttp_server,
+        database_url,
+        clock,
+        unused_tcp_port_factory(),
+        dvcqg={"partner_code": "NOT-KNOWN", "secret_key": "x", "partners": {"HN": partner}},
+    )
+    try:
+        hn = await opened.create_payment(who="other", agency_code="HN")
+        response = await opened.client.post(
+            f"/v1/payments/{hn['id']}/attempts",
+            json={"method": "dvcqg"},
+            headers={**opened.auth("other"), "Idempotency-Key": "hn-1"},
+        )
+        attempt = await response.json()
+        assert (response.status, attempt["status"]) == (201, "pending")
+        assert opened.transaction(attempt).receipt["MaDonVi"] == "HN"
+        await opened.pay(attempt, "success")
+        assert (await opened.payment(hn["id"], who="other"))["status"] == "paid"
+
+        _, refused = await opened.start("dvcqg")  # HCM: the default partner
+        assert refused["failure_code"] == "dvcqg_init_refused"
+    finally:
+        await opened.client.close()
