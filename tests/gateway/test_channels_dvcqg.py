@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import html
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from gateway.core.db.schema import outbox_events, provider_events
 from gateway.keys import DATABASE, POLLER
+from providers.payment.dvcqg import FAILURE_MESSAGES
 
 
 @pytest.fixture
@@ -338,6 +340,8 @@ async def test_an_init_that_is_refused_or_unanswered_fails_the_attempt(
         assert (attempt["status"], attempt["failure_code"]) == ("failed", failure_code)
         assert attempt["next_action"] is None
         assert (await opened.payment(payment["id"]))["status"] == "pending"
+        page = await opened.client.get(f"/pay/{payment['id']}")  # the citizen is told why
+        assert html.escape(FAILURE_MESSAGES[failure_code], quote=False) in await page.text()
     finally:
         await opened.client.close()
 

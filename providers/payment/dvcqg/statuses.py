@@ -46,13 +46,18 @@ REPLY_TEXTS: Final[Mapping[str, str]] = {
 
 #: The attempt's ``failure_code`` → what the citizen reads on the checkout page. The platform
 #: does not tell a cancel from a failure in any known field (§8.2 has one state, 4), so one
-#: message covers both; an INIT the platform refused has its own.
+#: message covers both; an INIT refused or unanswered, and a bill the platform cannot take
+#: (a line that is neither phí nor lệ phí), have their own.
 FAILURE_MESSAGES: Final[Mapping[str, str]] = {
     "dvcqg_4": "Giao dịch thanh toán qua Cổng Dịch vụ công quốc gia không thành công hoặc đã "
     "bị hủy. Bạn chưa bị trừ tiền cho khoản này; vui lòng thử lại hoặc chọn cách thanh toán "
     "khác.",
     "dvcqg_init_refused": "Cổng Dịch vụ công quốc gia chưa nhận yêu cầu thanh toán. Vui lòng "
     "thử lại sau hoặc chọn cách thanh toán khác.",
+    "dvcqg_unavailable": "Chưa kết nối được với Cổng Dịch vụ công quốc gia. Vui lòng thử lại "
+    "sau ít phút hoặc chọn cách thanh toán khác.",
+    "dvcqg_invalid_bill": "Khoản thanh toán này không nộp được qua Cổng Dịch vụ công quốc gia. "
+    "Vui lòng chọn cách thanh toán khác.",
 }
 
 
