@@ -18,7 +18,9 @@ matched to its attempt, and then the platform is asked (QUERY); only QUERY's ans
 through ``apply_outcome``. Answers (the documented echo, ``MaLoi`` ``00``/``99``, with our
 stable ``code``): 200 ``recorded`` (QUERY asked, whatever it said: a pending or failed answer
 is applied as such, an unanswered QUERY is left to the poller), 200 ``duplicate`` for a
-replay, 200 ``already_final`` for an attempt that is final; refused with ``99``: 401
+replay, 200 ``already_final`` for an attempt that had the platform's final word (succeeded,
+failed — one closed with its bill, expired or cancelled, is still queried: a bank can take
+the money after that, and it is recorded for review); refused with ``99``: 401
 ``signature_invalid`` (stored when it is JSON, so a forgery is on record), 400 ``malformed``,
 404 ``unknown_reference``, 409 ``amount_mismatch`` — the last two stored. Nothing a callback
 says is applied without QUERY.
@@ -395,13 +397,15 @@ class DvcqgCallbacks:
 
 
 def _hint_for(callback: dvcqg.Callback, row: Any) -> _Hint:
-    """In the order of the checks: unknown reference, another amount, a final attempt, else
-    query the attempt."""
+    """In the order of the checks: unknown reference, another amount, an attempt that had the
+    platform's final word (succeeded, failed), else query the attempt — also one closed with
+    its bill (expired, cancelled): a bank can take the money after that, and money is
+    recorded, never lost."""
     if row is None:
         return _Hint("unknown_reference")
     if callback.amount != row.amount:
         return _Hint("amount_mismatch")
-    if AttemptStatus(row.status) in FINAL_ATTEMPTS:
+    if AttemptStatus(row.status) in _SALE_SETTLED:
         return _Hint("already_final")
     return _Hint("query", str(row.id))
 

@@ -279,6 +279,27 @@ async def test_a_callback_for_a_final_attempt_changes_nothing(platform: Platform
     assert (await _stored(platform))[-1] == ("already_final", "already_final")
 
 
+async def test_money_taken_after_the_bill_expired_is_recorded_for_review(
+    platform: Platform,
+) -> None:
+    """The bank was slow (the platform said pending) and the bill expired meanwhile: the
+    callback still leads to QUERY, and the money is recorded, never lost."""
+    payment, attempt = await platform.start("dvcqg")
+    await platform.pay(attempt, "pending")
+    platform.clock.advance(minutes=16)
+    assert (await platform.payment(payment["id"]))["status"] == "expired"
+    txn = platform.transaction(attempt)
+    txn.state, txn.result_code, txn.transaction_id = "1", "00", "PP9"
+
+    status, reply = await platform.post_callback(platform.callback(attempt, MaGiaoDich="PP9"))
+
+    assert (status, reply["code"]) == (200, "recorded")
+    bill = await platform.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "paid_after_expiry")
+    taken = await platform.payment_attempt(payment["id"], attempt["id"])
+    assert (taken["status"], taken["provider_transaction_id"]) == ("succeeded", "PP9")
+
+
 async def test_return_from_the_platform_page_leads_to_the_checkout_page(
     platform: Platform,
 ) -> None:
