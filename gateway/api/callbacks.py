@@ -6,13 +6,13 @@ from aiohttp import web
 
 from gateway.core.errors import NotFound
 from gateway.http.responses import json_response, read_body
-from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS
+from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, SETTINGS
 from gateway.pages.render import render
 
 
 async def bank_credit_notice(request: web.Request) -> web.Response:
     bank = request.match_info["bank"]
-    body = await read_body(request)
+    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
     result = await request.app[BANK_CREDITS].receive(bank, request.headers, body)
     metrics = request.app[METRICS]
     outcome = "duplicate" if result.duplicate else result.outcome
@@ -39,7 +39,7 @@ async def vnpay_return(request: web.Request) -> web.Response:
 
 
 async def pos_result(request: web.Request) -> web.Response:
-    body = await read_body(request)
+    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
     outcome = await request.app[CALLBACKS].pos_callback(request.headers, body)
     request.app[METRICS].notices.labels("pos", outcome).inc()
     return json_response({"status": "accepted", "outcome": outcome})
@@ -51,7 +51,8 @@ async def dvcqg_confirm(request: web.Request) -> web.Response:
     service = request.app[CALLBACKS].dvcqg
     if service is None:
         raise NotFound("the DVCQG payment platform is not configured")
-    answer = await service.receive(await read_body(request))
+    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
+    answer = await service.receive(body)
     request.app[METRICS].notices.labels("dvcqg", answer.code).inc()
     return json_response(answer.body, status=answer.http_status)
 

@@ -61,6 +61,7 @@ from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
 from gateway.core.statuses import FINAL_ATTEMPTS, AttemptStatus
 from gateway.services.attempts import AttemptService, joined, reference_for
+from providers.common import json_text
 from providers.payment import dvcqg, pos, vnpay
 
 log = structlog.get_logger(__name__)
@@ -412,7 +413,7 @@ def _hint_for(callback: dvcqg.Callback, row: Any) -> _Hint:
 
 def _json_object(raw: bytes) -> dict[str, object] | None:
     try:
-        body = json.loads(raw)
+        body = json_text.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     return body if isinstance(body, dict) else None

@@ -195,6 +195,7 @@ async def test_an_upper_cased_checksum_is_accepted(platform: Platform) -> None:
         ("not_json", 400, "malformed", []),
         ("not_an_object", 400, "malformed", []),
         ("amount_not_digits", 400, "malformed", []),
+        ("deeply_nested", 400, "malformed", []),
     ],
 )
 async def test_a_bad_callback_is_refused_with_a_stable_code_and_nothing_is_applied(
@@ -212,6 +213,7 @@ async def test_a_bad_callback_is_refused_with_a_stable_code_and_nothing_is_appli
         "not_json": lambda: b"MaLoi=00&MaThamChieu=x",
         "not_an_object": lambda: b'["MaLoi", "00"]',
         "amount_not_digits": lambda: platform.callback(attempt, SoTien="185.000"),
+        "deeply_nested": lambda: b'{"a": ' * 2000 + b"1" + b"}" * 2000,
     }[case]()
 
     answered, reply = await platform.post_callback(raw)

@@ -26,6 +26,8 @@ from tenacity import (
     wait_exponential,
 )
 
+from providers.common import json_text
+
 from .codec import init_request, parse_bill, parse_init_response, parse_query_response
 from .codec import query_request as build_query
 from .errors import MALFORMED, PROVIDER_UNAVAILABLE, DvcqgError
@@ -123,6 +125,6 @@ class DvcqgClient:
 
 def _json(content: bytes) -> Any:
     try:
-        return json.loads(content)
+        return json_text.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise DvcqgError(MALFORMED, "the platform's answer is not JSON") from None

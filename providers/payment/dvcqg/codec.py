@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
+from providers.common import json_text
 from providers.common.text import fold_vietnamese
 
 from .errors import INVALID_FIELD, MALFORMED, NOT_A_PDF, QUERY_FAILED, SIGNATURE_INVALID, DvcqgError
@@ -297,7 +298,7 @@ def parse_callback(raw: bytes, secret_for: Callable[[str], str | None]) -> Callb
     (``signature_invalid``), then the fields (``malformed``).
     """
     try:
-        body = json.loads(raw)
+        body = json_text.loads(raw)  # also refuses deep nesting and NUL characters
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise DvcqgError(MALFORMED, "the callback is not JSON") from None
     if not isinstance(body, dict):
