@@ -121,6 +121,42 @@ class VnpaySettings(_Section):
     sandbox_ipn_max_attempts: int = Field(10, ge=1)
 
 
+#: The sandbox platform's secret (config/default.toml): refused outside sandbox mode.
+SANDBOX_DVCQG_SECRET = "sandbox-dvcqg-secret-key"  # noqa: S105 — public on purpose
+
+
+class DvcqgPartnerSettings(_Section):
+    partner_code: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    secret_key: SecretStr
+
+
+class DvcqgSettings(_Section):
+    """The DVCQG payment platform (specs/dvcqg-payment-platform.md). In sandbox mode the URLs
+    default to the mounted sandbox."""
+
+    init_url: str | None = None  # INIT (TD: InitUrl)
+    query_url: str | None = None  # QUERY (TD: CheckConfirmUrl)
+    bill_url: str | None = None  # GET_BILL (TD: InitReceiptUrl)
+    #: The partner used by agencies without their own entry in ``partners``.
+    partner_code: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    secret_key: SecretStr | None = None
+    #: Per agency code: that agency's own partner code and secret (TOML only).
+    partners: dict[str, DvcqgPartnerSettings] = {}
+    #: Query an attempt when no callback settled it this long after it last changed.
+    query_after_seconds: float = Field(300, gt=0)
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: Sandbox platform: never deliver callbacks (the poller must settle every payment).
+    sandbox_lose_callbacks: bool = False
+
+    def secrets(self) -> list[tuple[str, SecretStr]]:
+        """Every configured secret with the key that names it."""
+        found = [("dvcqg.secret_key", self.secret_key)] if self.secret_key else []
+        return found + [
+            (f"dvcqg.partners.{agency}.secret_key", partner.secret_key)
+            for agency, partner in self.partners.items()
+        ]
+
+
 class PosSettings(_Section):
     """The acquirer's POS cloud. In sandbox mode the URL defaults to the mounted sandbox."""
 
@@ -439,6 +475,7 @@ class Settings(_Section):
     pii: PiiSettings = PiiSettings()
     vnpay: VnpaySettings = VnpaySettings()
     pos: PosSettings = PosSettings()
+    dvcqg: DvcqgSettings = DvcqgSettings()
     vnpost: VnpostSettings = VnpostSettings()
     tax_authority: TaxAuthoritySettings = TaxAuthoritySettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
@@ -500,6 +537,20 @@ class Settings(_Section):
                 mine, theirs = getattr(mine, part), getattr(theirs, part)
             if mine.get_secret_value() == theirs.get_secret_value():
                 raise ValueError(f"notifications.{name} must be set outside sandbox mode")
+        return self
+
+    @model_validator(mode="after")
+    def _platform_secret_is_real(self) -> Settings:
+        """Outside sandbox mode the DVCQG platform never gets the sandbox's secret, and a
+        configured partner needs the platform's URLs."""
+        if self.sandbox:
+            return self
+        for key, secret in self.dvcqg.secrets():
+            if secret.get_secret_value() == SANDBOX_DVCQG_SECRET:
+                raise ValueError(f"{key}: the sandbox secret is refused outside sandbox mode")
+        dvcqg = self.dvcqg
+        if dvcqg.secrets() and not (dvcqg.init_url and dvcqg.query_url and dvcqg.bill_url):
+            raise ValueError("dvcqg.init_url, query_url and bill_url are required outside sandbox")
         return self
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from config.settings import SANDBOX_DVCQG_SECRET
 from gateway.core.db.migrate import upgrade
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, SERVICES, SETTINGS
@@ -23,6 +24,7 @@ from gateway.sandbox_statements import add_statement_routes
 from gateway.services.demo import DEMO_OPERATOR_USER
 from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
+from providers.sandbox.dvcqg import SandboxDvcqgConfig, create_dvcqg_app
 from providers.sandbox.messages import SandboxMessagesConfig, create_messages_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
 from providers.sandbox.tax_authority import (
@@ -67,6 +69,24 @@ def mount_sandboxes(app: web.Application) -> None:
             SandboxPosConfig(
                 merchant_id=settings.pos.merchant_id,
                 secret=settings.pos.secret.get_secret_value().encode(),
+                clock=app[CLOCK],
+            )
+        ),
+    )
+    dvcqg = settings.dvcqg
+    app.add_subapp(
+        "/sandbox/dvcqg",
+        create_dvcqg_app(
+            SandboxDvcqgConfig(
+                partner_code=dvcqg.partner_code or "DEMO-DVCQG",
+                secret_key=(
+                    dvcqg.secret_key.get_secret_value()
+                    if dvcqg.secret_key
+                    else SANDBOX_DVCQG_SECRET
+                ),
+                callback_url=f"{settings.base_url}/callbacks/dvcqg",
+                return_url=f"{settings.base_url}/callbacks/dvcqg/return",
+                lose_callbacks=dvcqg.sandbox_lose_callbacks,
                 clock=app[CLOCK],
             )
         ),

@@ -158,6 +158,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # The sandbox default enables the demo agency's notifications; tests that need them
         # configure providers and agencies (tests/gateway/notifications).
         "notifications": {"enabled": False},
+        # Not sandbox mode: without the sandbox platform's credentials of default.toml (which
+        # are refused here); tests of the DVCQG channel configure the sandbox platform.
+        "dvcqg": {"partner_code": None, "secret_key": None},
     }
     values.update(overrides)
     return load_settings(environ={}, overrides=values)

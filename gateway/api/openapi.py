@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway.api import (
     attempts,
     callbacks,
+    dvcqg,
     health,
     notifications,
     payments,
@@ -29,7 +30,15 @@ from gateway.api import (
 from gateway.api.spec import Header, Param, Reply, Route, paths_and_schemas
 from gateway.core.outbox import EVENT_TYPES
 from gateway.http.responses import json_response
-from gateway.models.callbacks import BankCreditNotice, IpnAnswer, NoticeAck, PosAck, PosSaleResult
+from gateway.models.callbacks import (
+    BankCreditNotice,
+    DvcqgConfirm,
+    DvcqgReply,
+    IpnAnswer,
+    NoticeAck,
+    PosAck,
+    PosSaleResult,
+)
 from gateway.models.payments import CheckoutStatus
 from gateway.pages import checkout
 from webhooks.models import EVENT_MODELS, Event
@@ -134,6 +143,45 @@ CALLBACK_ROUTES = (
         description="HMAC-SHA256 with the merchant secret over '<X-Pos-Timestamp>.<raw body>' "
         "as 'v1=<hex>'. De-duplicated by sale and status.",
     ),
+    Route(
+        "POST",
+        "/callbacks/dvcqg",
+        callbacks.dvcqg_confirm,
+        "The DVCQG payment platform's Confirm callback: a hint, settled only by QUERY",
+        None,
+        {
+            200: Reply("`recorded`, `duplicate`, `already_final`: MaLoi 00", DvcqgReply),
+            400: Reply("`malformed`, MaLoi 99 (echoing what could be read)", DvcqgReply),
+            401: Reply(
+                "`signature_invalid`, MaLoi 99: MaXacThuc wrong, or an unknown MaDoiTac (stored)",
+                DvcqgReply,
+            ),
+            404: Reply("`unknown_reference`, MaLoi 99: no such MaThamChieu (stored)", DvcqgReply),
+            409: Reply(
+                "`amount_mismatch`, MaLoi 99: SoTien differs from the attempt's (stored)",
+                DvcqgReply,
+            ),
+        },
+        {413: "`payload_too_large`"},
+        body=DvcqgConfirm,
+        json_body=False,
+        description="MaXacThuc = hex(SHA-256(LoaiBanTin|MaLoi|MaDoiTac|MaThamChieu|SoTien|"
+        "MaTienTe|MaGiaoDich|MaNganHang|ThoiGianGD|ThongTinGiaoDich|secret)), compared "
+        "case-insensitively. De-duplicated by the exact body. The gateway then asks QUERY; "
+        "only TrangThaiGD = 1 with the attempt's amount pays the bill.",
+    ),
+    Route(
+        "GET",
+        "/callbacks/dvcqg/return",
+        callbacks.dvcqg_return,
+        "Where the platform's page sends the citizen back (display only, never a state change)",
+        None,
+        {
+            303: Reply("To the checkout page `/pay/{payment_id}`", media=(), headers=_SEE_OTHER),
+            400: Reply("No attempt has this MaThamChieu", media=_HTML),
+        },
+        params=(Param("MaThamChieu", "query", description="the attempt's provider_reference"),),
+    ),
 )
 
 # -- the citizen's checkout pages ----------------------------------------------------------
@@ -173,6 +221,22 @@ CHECKOUT_ROUTES = (
         },
     ),
     Route(
+        "POST",
+        "/pay/{payment_id}/dvcqg",
+        checkout.pay_with_dvcqg,
+        "The checkout page's DVCQG button: start (or reuse) a DVCQG payment-platform attempt",
+        None,
+        {
+            303: Reply(
+                "To the platform's page (UrlThanhToan); back to `/pay/{payment_id}` when the "
+                "payment cannot be paid there (unknown, not pending, not configured for the "
+                "agency, INIT refused)",
+                media=(),
+                headers=_SEE_OTHER,
+            )
+        },
+    ),
+    Route(
         "GET",
         "/pay/{payment_id}/qr.png",
         checkout.qr_png,
@@ -205,6 +269,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     *payments.ROUTES,
     *attempts.ROUTES,
+    *dvcqg.ROUTES,
     *webhooks.ROUTES,
     *postal.ROUTES,
     *notifications.ROUTES,

@@ -17,6 +17,32 @@ from gateway.core.statuses import AttemptStatus
 
 
 @dataclass(frozen=True)
+class BillLine:
+    kind: str  # fee (phí) | charge (lệ phí) | postal
+    code: str | None
+    description: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What a channel that carries the whole bill needs (DVCQG's ``ThongTinBienLai``): the
+    dossier, procedure, agency with its collection and treasury accounts, payer and lines."""
+
+    dossier_code: str
+    procedure_code: str | None
+    procedure_name: str | None
+    agency_code: str
+    agency_name: str
+    bank_bin: str
+    account_number: str
+    account_name: str
+    revenue_account: str | None
+    payer_name: str
+    lines: tuple[BillLine, ...]
+
+
+@dataclass(frozen=True)
 class AttemptRequest:
     """Everything a channel needs to start taking money for one attempt."""
 
@@ -33,6 +59,7 @@ class AttemptRequest:
     terminal_id: str | None = None
     bank_code: str | None = None
     locale: str = "vn"
+    bill: Bill | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +142,14 @@ class Cancellable(Protocol):
 class ProviderUnavailable(ServiceUnavailable):
     code = "provider_unavailable"
     title = "The payment provider cannot be reached; retry later"
+
+
+@runtime_checkable
+class Explains(Protocol):
+    def failure_message(self, failure_code: str) -> str | None:
+        """What the citizen reads (Vietnamese) about an attempt that failed with this code;
+        ``None``: not one of this channel's codes."""
+        ...
 
 
 @runtime_checkable

@@ -9,12 +9,14 @@ import aiohttp
 
 from config import Settings
 from gateway.channels.base import Channel
+from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.pos import PosChannel
 from gateway.channels.vietqr import VietQrChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.ids import Clock
 from gateway.core.money import ChannelName
 from providers.common.secrets import Secret
+from providers.payment.dvcqg import DvcqgPartner
 from providers.payment.pos import PosMerchant
 from providers.payment.vnpay import VnpayTerminal
 
@@ -85,6 +87,37 @@ def build_pos(
     )
 
 
+def dvcqg_urls(settings: Settings) -> tuple[str, str, str] | None:
+    """INIT, QUERY and GET_BILL URLs; in sandbox mode they default to the mounted sandbox."""
+    base = f"{settings.base_url}/sandbox/dvcqg" if settings.sandbox else None
+    config = settings.dvcqg
+    init_url = config.init_url or (base and f"{base}/init")
+    query_url = config.query_url or (base and f"{base}/query")
+    bill_url = config.bill_url or (base and f"{base}/getbill")
+    return (init_url, query_url, bill_url) if init_url and query_url and bill_url else None
+
+
+def build_dvcqg(
+    settings: Settings, session: aiohttp.ClientSession, clock: Clock
+) -> DvcqgChannel | None:
+    urls = dvcqg_urls(settings)
+    if urls is None:
+        return None
+    config = settings.dvcqg
+    partners = {
+        agency: DvcqgPartner(p.partner_code, Secret(p.secret_key.get_secret_value()), *urls)
+        for agency, p in config.partners.items()
+    }
+    default = (
+        DvcqgPartner(config.partner_code, Secret(config.secret_key.get_secret_value()), *urls)
+        if config.partner_code and config.secret_key
+        else None
+    )
+    if not partners and default is None:
+        return None
+    return DvcqgChannel(session, partners, default, config.timeout_seconds, clock)
+
+
 def build_vietqr(settings: Settings, session: aiohttp.ClientSession, clock: Clock) -> VietQrChannel:
     return VietQrChannel()  # the banks' notices are configured under settings.banks
 
@@ -93,6 +126,7 @@ FACTORIES: dict[str, Callable[[Settings, aiohttp.ClientSession, Clock], Channel 
     ChannelName.VIETQR: build_vietqr,
     ChannelName.VNPAY: build_vnpay,
     ChannelName.POS: build_pos,
+    ChannelName.DVCQG: build_dvcqg,
 }
 
 

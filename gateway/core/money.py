@@ -82,6 +82,8 @@ class ChannelName(StrEnum):
     VIETQR = "vietqr"
     VNPAY = "vnpay"
     POS = "pos"
+    #: The National Public Service Portal's payment platform (issue 12).
+    DVCQG = "dvcqg"
 
 
 class ReviewReason(StrEnum):

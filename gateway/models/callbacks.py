@@ -78,3 +78,40 @@ class PosAck(ResponseModel):
         "late decline, cancel or timeout, kept only; `duplicate`: this very result was "
         "received before"
     )
+
+
+class DvcqgConfirm(BaseModel):
+    """The DVCQG platform's Confirm callback (specs/dvcqg-payment-platform.md §4.1). A hint:
+    the payment is settled only by the platform's answer to QUERY."""
+
+    LoaiBanTin: str = Field(description="Message type (its value is not public)")
+    MaLoi: str = Field(description="`00` = paid, anything else not paid")
+    MaDoiTac: str = Field(description="Partner code")
+    MaThamChieu: str = Field(description="The attempt's `provider_reference`")
+    SoTien: str | int = Field(description="Integer VND (not ×100)")
+    MaTienTe: str = "VND"
+    MaGiaoDich: str = Field("", description="The platform's transaction id")
+    MaNganHang: str = Field("", description="Bank or intermediary that took the money")
+    ThoiGianGD: str = Field(description="yyyyMMddHHmmss, Vietnam time")
+    ThongTinGiaoDich: str = ""
+    MaXacThuc: str = Field(description="SHA-256 checksum (hex, any case), see docs/channels.md")
+
+
+class DvcqgReply(ResponseModel):
+    """The documented echo (OpenCPS) and the gateway's stable ``code``."""
+
+    MaLoi: Literal["00", "99"] = Field(description="`00`: recorded, stop sending; `99`: refused")
+    MoTaLoi: Literal["Thành công", "Các lỗi khác"]
+    MaDoiTac: str = Field(description="Our partner code (empty when the callback named none)")
+    MaThamChieu: str = Field(description="As received")
+    ThoiGianGD: str = Field(description="As received")
+    MaXacThuc: str = Field(description="As received")
+    code: Literal[
+        "recorded",
+        "duplicate",
+        "already_final",
+        "signature_invalid",
+        "malformed",
+        "unknown_reference",
+        "amount_mismatch",
+    ]

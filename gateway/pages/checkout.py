@@ -11,6 +11,8 @@ import asyncio
 
 from aiohttp import web
 
+from gateway.channels.base import Explains
+from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.errors import InvalidTransition, NotFound, ValidationFailed
 from gateway.http.responses import json_response
@@ -52,10 +54,19 @@ async def checkout_page(request: web.Request) -> web.Response:
     except NotFound:
         return render("not_found.html", status=404)
     qr = payment["vietqr"]
-    vnpay = request.app[ATTEMPTS].channels.get("vnpay")
+    service = request.app[ATTEMPTS]
+    vnpay = service.channels.get("vnpay")
+    dvcqg = service.channels.get("dvcqg")
+    dvcqg_available = isinstance(dvcqg, DvcqgChannel) and dvcqg.available_for(
+        payment["agency_code"]
+    )
+    origins = (
+        *(vnpay.origins() if isinstance(vnpay, VnpayChannel) else ()),
+        *(dvcqg.origins() if isinstance(dvcqg, DvcqgChannel) and dvcqg_available else ()),
+    )
     return render(
         "checkout.html",
-        form_origins=vnpay.origins() if isinstance(vnpay, VnpayChannel) else (),
+        form_origins=origins,
         payment=payment,
         bank_name=BANK_NAMES.get(qr["bank_bin"], f"Ngân hàng (BIN {qr['bank_bin']})"),
         status_label=STATUS_LABELS[payment["status"]],
@@ -63,8 +74,23 @@ async def checkout_page(request: web.Request) -> web.Response:
         kind_labels=KIND_LABELS,
         server_now=request.app[CLOCK]().isoformat(),
         vnpay_available=vnpay is not None,
+        dvcqg_available=dvcqg_available,
+        attempt_failure=await _failure_message(request, payment),
         poll_ms=request.app[SETTINGS].payments.checkout_poll_ms,
     )
+
+
+async def _failure_message(request: web.Request, payment: dict[str, object]) -> str | None:
+    """Why the citizen's last try failed, in Vietnamese, while the bill is still open (the
+    channel's own table, e.g. DVCQG's ``statuses.FAILURE_MESSAGES``)."""
+    if payment["status"] != "pending":
+        return None
+    service = request.app[ATTEMPTS]
+    failure = await service.latest_failure(str(payment["id"]))
+    if failure is None:
+        return None
+    channel = service.channels.get(failure[0])
+    return channel.failure_message(failure[1]) if isinstance(channel, Explains) else None
 
 
 async def checkout_status(request: web.Request) -> web.Response:
@@ -100,11 +126,21 @@ def _image(body: bytes, content_type: str) -> web.Response:
 
 async def pay_with_vnpay(request: web.Request) -> web.Response:
     """The citizen chose VNPAY: start (or reuse) a VNPAY attempt and go to VNPAY's page."""
+    return await _redirect_channel(request, "vnpay")
+
+
+async def pay_with_dvcqg(request: web.Request) -> web.Response:
+    """The citizen chose the DVCQG payment platform: start (or reuse) an attempt and go to
+    the platform's page, where the bank or intermediary is chosen."""
+    return await _redirect_channel(request, "dvcqg")
+
+
+async def _redirect_channel(request: web.Request, method: str) -> web.Response:
     payment_id = request.match_info["payment_id"]
     service = request.app[ATTEMPTS]
     try:
         async with request.app[DATABASE].write() as conn:
-            attempt_id = await service.reuse_or_begin_vnpay(conn, payment_id)
+            attempt_id = await service.reuse_or_begin(conn, payment_id, method)
         view = await service.start(attempt_id, request.remote or "127.0.0.1")
     except (InvalidTransition, NotFound, ValidationFailed):
         raise web.HTTPSeeOther(f"/pay/{payment_id}") from None

@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.channels.base import (
     AttemptRef,
     AttemptRequest,
+    Bill,
+    BillLine,
     Cancellable,
     Channel,
     Outcome,
@@ -37,7 +39,7 @@ from gateway.channels.base import (
 )
 from gateway.core import outbox
 from gateway.core.db import Database
-from gateway.core.db.schema import agencies, attempts, payments
+from gateway.core.db.schema import agencies, attempts, payment_items, payments
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
@@ -186,13 +188,18 @@ class AttemptService:
     async def reuse_or_begin_vnpay(self, conn: AsyncConnection, payment_id: str) -> str:
         """For the checkout page: the payment's open VNPAY attempt if it has time left (so
         repeated clicks do not pile up attempts), else a new one."""
+        return await self.reuse_or_begin(conn, payment_id, ChannelName.VNPAY)
+
+    async def reuse_or_begin(self, conn: AsyncConnection, payment_id: str, method: str) -> str:
+        """For the checkout page: the payment's open attempt by ``method`` with time left,
+        else a new one."""
         now = self.clock()
         open_attempt = (
             await conn.execute(
                 select(attempts.c.id)
                 .where(
                     attempts.c.payment_id == payment_id,
-                    attempts.c.channel == ChannelName.VNPAY,
+                    attempts.c.channel == method,
                     attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
                     attempts.c.expires_at > now + timedelta(minutes=2),
                 )
@@ -201,7 +208,8 @@ class AttemptService:
         ).first()
         if open_attempt is not None:
             return str(open_attempt.id)
-        return await self.begin(conn, None, payment_id, CreateAttempt(method="vnpay"))
+        request = CreateAttempt.model_validate({"method": method})
+        return await self.begin(conn, None, payment_id, request)
 
     async def start(self, attempt_id: str, client_ip: str) -> dict[str, Any]:
         """Steps 2 and 3: call the provider (outside any transaction), record its answer."""
@@ -210,6 +218,8 @@ class AttemptService:
         if row.status != AttemptStatus.CREATED.value:
             return attempt_view(row)  # already started (a replayed request)
         details = row.details or {}
+        async with self.db.read() as conn:
+            bill = await load_bill(conn, row.payment_id)
         started = await self.channels[row.channel].start(
             AttemptRequest(
                 attempt_id=row.id,
@@ -225,6 +235,7 @@ class AttemptService:
                 terminal_id=row.terminal_id,
                 bank_code=details.get("bank_code"),
                 locale=details.get("locale", "vn"),
+                bill=bill,
             )
         )
 
@@ -251,6 +262,26 @@ class AttemptService:
             await _closed(conn, self.context, row, AttemptStatus.FAILED)
 
     # -- reading, cancelling -------------------------------------------------------------
+
+    async def latest_failure(self, payment_id: str) -> tuple[str, str] | None:
+        """``(method, failure_code)`` when the citizen's latest try (an attempt other than the
+        bill's own VietQR, which lives as long as the bill) failed — the checkout page explains
+        it — else ``None``."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(attempts.c.channel, attempts.c.status, attempts.c.failure_code)
+                    .where(
+                        attempts.c.payment_id == payment_id,
+                        attempts.c.channel != ChannelName.VIETQR,
+                    )
+                    .order_by(attempts.c.created_at.desc(), attempts.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None or row.status != AttemptStatus.FAILED.value or not row.failure_code:
+            return None
+        return str(row.channel), str(row.failure_code)
 
     async def get(self, principal: Principal, payment_id: str, attempt_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
@@ -497,6 +528,48 @@ async def _emit_attempt(
     )
 
 
+async def load_bill(conn: AsyncConnection, payment_id: str) -> Bill:
+    """The payment as a channel that carries the whole bill sees it (:class:`Bill`)."""
+    row = (
+        await conn.execute(
+            select(
+                payments.c.dossier_code,
+                payments.c.procedure_code,
+                payments.c.procedure_name,
+                payments.c.payer,
+                agencies.c.code.label("agency_code"),
+                agencies.c.name.label("agency_name"),
+                agencies.c.bank_bin,
+                agencies.c.account_number,
+                agencies.c.account_name,
+                agencies.c.revenue_account,
+            )
+            .join(agencies, agencies.c.id == payments.c.agency_id)
+            .where(payments.c.id == payment_id)
+        )
+    ).one()
+    items = (
+        await conn.execute(
+            select(payment_items)
+            .where(payment_items.c.payment_id == payment_id)
+            .order_by(payment_items.c.position)
+        )
+    ).all()
+    return Bill(
+        dossier_code=row.dossier_code,
+        procedure_code=row.procedure_code,
+        procedure_name=row.procedure_name,
+        agency_code=row.agency_code,
+        agency_name=row.agency_name,
+        bank_bin=row.bank_bin,
+        account_number=row.account_number,
+        account_name=row.account_name,
+        revenue_account=row.revenue_account,
+        payer_name=str((row.payer or {}).get("name", "")),  # the only field kept in clear
+        lines=tuple(BillLine(i.kind, i.code, i.description, i.amount) for i in items),
+    )
+
+
 async def joined(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) -> Row[Any]:
     """The attempt with what it needs of its payment and agency. ``lock``: in the one lock
     order (:mod:`gateway.core.money`) — the payment, then its attempts."""
@@ -537,6 +610,7 @@ __all__ = [
     "apply_outcome",
     "attempt_view",
     "joined",
+    "load_bill",
     "record_money",
     "reference_for",
 ]

@@ -18,6 +18,7 @@ import aiohttp
 
 from config import Settings
 from config.settings import ReconSource
+from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.registry import build_channels, pos_merchant
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.db import Database
@@ -28,6 +29,7 @@ from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.demo import DemoSeeder
+from gateway.services.dvcqg_lookup import DvcqgLookup
 from gateway.services.notifications.compose import Composer
 from gateway.services.notifications.receipts import ReceiptReceiver
 from gateway.services.notifications.views import NotificationViews
@@ -95,6 +97,7 @@ class Services:
     notification_views: NotificationViews
     notification_receipts: ReceiptReceiver
     demo: DemoSeeder
+    dvcqg_lookup: DvcqgLookup
 
 
 def recon_rules(settings: Settings) -> dict[Source, SourceRules]:
@@ -186,6 +189,7 @@ async def build_services(
             channels = build_channels(settings, provider_session, clock)
             attempts = AttemptService(database, context, channels, settings.vnpay.attempt_minutes)
             vnpay_channel = channels.get("vnpay")
+            dvcqg_channel = channels.get("dvcqg")
             postal = PostalContext(
                 clock,
                 context,
@@ -217,6 +221,7 @@ async def build_services(
                     attempts,
                     vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
                     pos_merchant(settings),
+                    dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
                 ),
                 poller=Poller(
                     database,
@@ -225,6 +230,7 @@ async def build_services(
                     {
                         "vnpay": settings.vnpay.query_after_seconds,
                         "pos": settings.pos.query_after_seconds,
+                        "dvcqg": settings.dvcqg.query_after_seconds,
                     },
                 ),
                 staff=staff,
@@ -274,6 +280,11 @@ async def build_services(
                     database, clock, notify.zns.callback_secret, notify.sms.callback_secret
                 ),
                 demo=DemoSeeder(database, clock, settings, staff, terminals),
+                dvcqg_lookup=DvcqgLookup(
+                    database,
+                    clock,
+                    dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
+                ),
             )
     finally:
         await database.close()
