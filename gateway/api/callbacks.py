@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.http.responses import json_response, read_body
-from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS
+from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, WALLET_CALLBACKS
 from gateway.pages.render import render
 
 
@@ -42,3 +42,22 @@ async def pos_result(request: web.Request) -> web.Response:
     outcome = await request.app[CALLBACKS].pos_callback(request.headers, body)
     request.app[METRICS].notices.labels("pos", outcome).inc()
     return json_response({"status": "accepted", "outcome": outcome})
+
+
+# -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------
+
+
+async def momo_ipn(request: web.Request) -> web.Response:
+    """MoMo's IPN: HTTP 204 once recorded (MoMo's deadline is 15 s); refusals as problems."""
+    body = await read_body(request)
+    outcome = await request.app[WALLET_CALLBACKS].momo_ipn(body)
+    request.app[METRICS].notices.labels("momo", outcome).inc()
+    return web.Response(status=204)
+
+
+async def zalopay_callback(request: web.Request) -> web.Response:
+    """ZaloPay's callback: always HTTP 200 with ``{"return_code", "return_message"}``."""
+    body = await read_body(request)
+    reply = await request.app[WALLET_CALLBACKS].zalopay_callback(body)
+    request.app[METRICS].notices.labels("zalopay", reply.outcome).inc()
+    return json_response(reply.body())

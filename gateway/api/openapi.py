@@ -28,7 +28,16 @@ from gateway.api import (
 from gateway.api.spec import Header, Param, Reply, Route, paths_and_schemas
 from gateway.core.outbox import EVENT_TYPES
 from gateway.http.responses import json_response
-from gateway.models.callbacks import BankCreditNotice, IpnAnswer, NoticeAck, PosAck, PosSaleResult
+from gateway.models.callbacks import (
+    BankCreditNotice,
+    IpnAnswer,
+    MomoIpn,
+    NoticeAck,
+    PosAck,
+    PosSaleResult,
+    ZalopayCallback,
+    ZalopayReply,
+)
 from gateway.models.payments import CheckoutStatus
 from gateway.pages import checkout
 from webhooks.models import EVENT_MODELS, Event
@@ -132,6 +141,35 @@ CALLBACK_ROUTES = (
         ),
         description="HMAC-SHA256 with the merchant secret over '<X-Pos-Timestamp>.<raw body>' "
         "as 'v1=<hex>'. De-duplicated by sale and status.",
+    ),
+    # -- wallets (issue 12): MoMo and ZaloPay --
+    Route(
+        "POST",
+        "/callbacks/momo/ipn",
+        callbacks.momo_ipn,
+        "MoMo's IPN (server to server): records the attempt's outcome",
+        None,
+        {204: Reply("Recorded (or received before, or about an attempt already final)", media=())},
+        {
+            400: "`malformed`",
+            401: "`signature_invalid` (missing, wrong or not lower-case hex), `unknown_partner`",
+            404: "`not_found`: no attempt has this `orderId` (kept)",
+            409: "`partner_mismatch`, `amount_mismatch` (the money is kept for review)",
+        },
+        body=MomoIpn,
+        json_body=False,
+        description="De-duplicated by partner, order, result code and MoMo's transId.",
+    ),
+    Route(
+        "POST",
+        "/callbacks/zalopay",
+        callbacks.zalopay_callback,
+        "ZaloPay's callback (success only): records the payment",
+        None,
+        {200: Reply("Always HTTP 200; the outcome is in `return_code`", ZalopayReply)},
+        body=ZalopayCallback,
+        json_body=False,
+        description="De-duplicated by app, app_trans_id and zp_trans_id.",
     ),
 )
 

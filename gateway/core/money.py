@@ -82,6 +82,9 @@ class ChannelName(StrEnum):
     VIETQR = "vietqr"
     VNPAY = "vnpay"
     POS = "pos"
+    # wallets (issue 12)
+    MOMO = "momo"
+    ZALOPAY = "zalopay"
 
 
 class ReviewReason(StrEnum):

@@ -102,7 +102,7 @@ class TerminalAction(ResponseModel):
 class Attempt(ResponseModel):
     id: AttemptId
     payment_id: PaymentId
-    method: Literal["vietqr", "vnpay", "pos", "cod"] = Field(
+    method: Literal["vietqr", "vnpay", "pos", "cod", "momo", "zalopay"] = Field(
         description="`vietqr` is the bank-transfer attempt every payment starts with; "
         "`cod`: collected by the postman on delivery of a postal order"
     )

@@ -33,6 +33,7 @@ from gateway.channels.base import (
     Cancellable,
     Channel,
     Outcome,
+    OwnReference,
     Started,
 )
 from gateway.core import outbox
@@ -101,6 +102,11 @@ def attempt_view(row: Row[Any]) -> dict[str, Any]:
     }
 
 
+#: Redirect channels whose attempt has its own time on the provider's page (capped by the
+#: bill's expiry; ``[vnpay] attempt_minutes``).
+_TIMED_CHANNELS = frozenset({ChannelName.VNPAY, ChannelName.MOMO, ChannelName.ZALOPAY})
+
+
 def reference_for(attempt_id: str) -> str:
     """The provider-facing reference of an attempt: upper-case, ≤ 32 ASCII characters
     (VNPAY's ``vnp_TxnRef`` must be unique per terminal and is shown to the payer)."""
@@ -165,19 +171,25 @@ class AttemptService:
             assert request.terminal_id is not None
             await terminals.claim(conn, request.terminal_id, row.agency_id, attempt_id)
         expires_at = min(row.expires_at, now + timedelta(minutes=self.vnpay_minutes))
+        timed = request.method in _TIMED_CHANNELS
+        reference = (
+            channel.reference(attempt_id, now)
+            if isinstance(channel, OwnReference)
+            else reference_for(attempt_id)
+        )
         await ATTEMPTS.insert(
             conn,
             AttemptStatus.CREATED,
             id=attempt_id,
             payment_id=payment_id,
             channel=request.method,
-            provider_reference=reference_for(attempt_id),
+            provider_reference=reference,
             amount=row.amount,
             terminal_id=request.terminal_id if request.method == "pos" else None,
             details={"bank_code": request.bank_code, "locale": request.locale}
             if request.method == "vnpay"
             else {},
-            expires_at=expires_at if request.method == "vnpay" else row.expires_at,
+            expires_at=expires_at if timed else row.expires_at,
             created_at=now,
             updated_at=now,
         )
@@ -303,6 +315,7 @@ class AttemptService:
             amount=row.amount,
             terminal_id=row.terminal_id,
             created_at=row.created_at,
+            expires_at=row.expires_at,
         )
 
     async def _joined(

@@ -18,8 +18,10 @@ import aiohttp
 
 from config import Settings
 from config.settings import ReconSource
+from gateway.channels.momo import MomoChannel
 from gateway.channels.registry import build_channels, pos_merchant
 from gateway.channels.vnpay import VnpayChannel
+from gateway.channels.zalopay import ZalopayChannel
 from gateway.core.db import Database
 from gateway.core.ids import Clock, system_clock
 from gateway.observability import Metrics
@@ -40,6 +42,7 @@ from gateway.services.refunds import RefundService
 from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from gateway.services.wallet_callbacks import WalletCallbacks
 from providers.common.secrets import Secret
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
@@ -69,6 +72,7 @@ class Services:
     refunds: RefundService
     terminals: TerminalService
     callbacks: ProviderCallbacks
+    wallet_callbacks: WalletCallbacks
     poller: Poller
     staff: StaffService
     endpoints: EndpointService
@@ -176,6 +180,13 @@ async def build_services(
                     vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
                     pos_merchant(settings),
                 ),
+                wallet_callbacks=WalletCallbacks(
+                    database,
+                    clock,
+                    attempts,
+                    momo if isinstance(momo := channels.get("momo"), MomoChannel) else None,
+                    zalo if isinstance(zalo := channels.get("zalopay"), ZalopayChannel) else None,
+                ),
                 poller=Poller(
                     database,
                     attempts,
@@ -183,6 +194,8 @@ async def build_services(
                     {
                         "vnpay": settings.vnpay.query_after_seconds,
                         "pos": settings.pos.query_after_seconds,
+                        "momo": settings.momo.query_after_seconds,
+                        "zalopay": settings.zalopay.query_after_seconds,
                     },
                 ),
                 staff=staff,
