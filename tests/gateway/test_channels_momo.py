@@ -121,7 +121,7 @@ async def test_replayed_ipn_is_answered_204_and_applied_once(wallets: Wallets) -
     await wallets.sandbox(
         wallets.momo, "/simulate", order_id=attempt["provider_reference"], outcome="success"
     )
-    status, order = await wallets.sandbox(
+    _, order = await wallets.sandbox(
         wallets.momo, "/resend_ipn", order_id=attempt["provider_reference"]
     )
     assert order["ipn_statuses"] == [204, 204]
@@ -197,7 +197,7 @@ async def test_bad_ipn_is_refused_with_a_stable_code_and_changes_nothing(
 
 
 async def test_oversized_ipn_is_refused_413(wallets: Wallets) -> None:
-    payment, attempt = await wallets.start("momo")
+    _, attempt = await wallets.start("momo")
     body = _ipn_for(wallets, attempt, extraData="x" * 70_000)
     response = await _ipn(wallets, body)
     assert (response.status, (await response.json())["code"]) == (413, "payload_too_large")

@@ -205,7 +205,7 @@ async def test_bad_callback_gets_a_stable_code_and_pays_nothing(
 
 
 async def test_oversized_callback_is_refused_413(wallets: Wallets) -> None:
-    payment, attempt = await wallets.start("zalopay")
+    _, attempt = await wallets.start("zalopay")
     body = _callback_for(wallets, attempt, embed_data="x" * 70_000)
     status, problem = await _callback(wallets, body)
     assert (status, problem["code"]) == (413, "payload_too_large")
