@@ -114,6 +114,8 @@ class VnpaySettings(_Section):
     attempt_minutes: int = Field(15, ge=5, le=60)
     #: Query an attempt with querydr when no IPN came this long after it started.
     query_after_seconds: float = Field(300, gt=0)
+    #: Give-up horizon: an attempt still open at this age goes to finance review.
+    give_up_after_hours: float = Field(24, gt=0)
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: How the sandbox VNPAY redelivers IPNs (VNPAY: up to 10 times).
     sandbox_ipn_retry_seconds: float = Field(5, gt=0)
@@ -129,6 +131,8 @@ class PosSettings(_Section):
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: Query a sale when no callback came this long after it was pushed.
     query_after_seconds: float = Field(120, gt=0)
+    #: Give-up horizon: a sale still open at this age goes to finance review.
+    give_up_after_hours: float = Field(24, gt=0)
 
 
 #: The sandbox wallets' own credentials: published in config/default.toml for sandbox mode

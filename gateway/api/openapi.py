@@ -209,6 +209,25 @@ CHECKOUT_ROUTES = (
             )
         },
     ),
+    *(
+        Route(
+            "POST",
+            f"/pay/{{payment_id}}/{method}",
+            checkout.pay_with_wallet,
+            f"The checkout page's {name} button: start (or reuse) a {name} attempt",
+            None,
+            {
+                303: Reply(
+                    f"To {name}'s payment page; back to `/pay/{{payment_id}}` when the payment "
+                    f"cannot be paid through {name} (unknown, not pending, {name} not "
+                    "configured for the agency, provider refused)",
+                    media=(),
+                    headers=_SEE_OTHER,
+                )
+            },
+        )
+        for method, name in (("momo", "MoMo"), ("zalopay", "ZaloPay"))
+    ),
     Route(
         "GET",
         "/pay/{payment_id}/qr.png",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -37,6 +38,14 @@ _ORDER_EXISTS = 41
 
 def failure_code(result_code: int) -> str:
     return f"momo_{result_code}"
+
+
+def failure_message(code: str) -> str | None:
+    """The citizen's Vietnamese message for a MoMo ``failure_code`` (``momo_<resultCode>``)."""
+    number = code.removeprefix("momo_")
+    if number == code or not number.lstrip("-").isdigit():
+        return None
+    return momo.message(int(number))
 
 
 def outcome_of(result: momo.PaymentResult, paid_at: datetime | None = None) -> Outcome | None:
@@ -81,6 +90,17 @@ class MomoChannel:
         if merchant is None:
             raise LookupError(f"agency {agency_code} has no MoMo merchant")
         return merchant
+
+    def origins(self) -> tuple[str, ...]:
+        """Origins of the wallet's payment pages (the checkout page's form leads there): its
+        API host and the page hosts it is known to use (momo.PAGE_ORIGINS)."""
+        found = {
+            f"{parts.scheme}://{parts.netloc}"
+            for item in [*self.merchants.values(), self.default]
+            if item is not None
+            for parts in [urlsplit(item.api_url)]
+        }
+        return tuple(sorted(found | set(momo.PAGE_ORIGINS)))
 
     def available_for(self, agency_code: str) -> bool:
         return agency_code in self.merchants or self.default is not None

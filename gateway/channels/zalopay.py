@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -34,6 +35,15 @@ from providers.payment import zalopay
 
 def failure_code(sub_return_code: int | None) -> str:
     return f"zalopay_{sub_return_code if sub_return_code is not None else 2}"
+
+
+def failure_message(code: str) -> str | None:
+    """The citizen's Vietnamese message for a ZaloPay ``failure_code``
+    (``zalopay_<sub_return_code>``)."""
+    number = code.removeprefix("zalopay_")
+    if number == code or not number.lstrip("-").isdigit():
+        return None
+    return zalopay.message(int(number))
 
 
 def reference_suffix(attempt_id: str) -> str:
@@ -64,6 +74,17 @@ class ZalopayChannel:
         if app is None:
             raise LookupError(f"agency {agency_code} has no ZaloPay app")
         return app
+
+    def origins(self) -> tuple[str, ...]:
+        """Origins of the wallet's payment pages (the checkout page's form leads there): its
+        API host and the page hosts it is known to use (zalopay.PAGE_ORIGINS)."""
+        found = {
+            f"{parts.scheme}://{parts.netloc}"
+            for item in [*self.apps.values(), self.default]
+            if item is not None
+            for parts in [urlsplit(item.api_url)]
+        }
+        return tuple(sorted(found | set(zalopay.PAGE_ORIGINS)))
 
     def available_for(self, agency_code: str) -> bool:
         return agency_code in self.apps or self.default is not None

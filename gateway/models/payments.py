@@ -135,6 +135,14 @@ class Attempt(ResponseModel):
     expires_at: Time | None
     created_at: Time
     updated_at: Time
+    query_count: int = Field(description="How often the janitor asked the provider about it")
+    next_query_at: Time | None = Field(
+        description="When the janitor asks next while the attempt is open"
+    )
+    flagged_at: Time | None = Field(
+        description="When the janitor handed the still-open attempt to finance: its channel's "
+        "give-up horizon passed without a final word (never assumed failed)"
+    )
 
 
 class AttemptList(ListOf[Attempt]):

@@ -18,7 +18,7 @@ attempt of its own by :func:`record_money` and decided the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,6 +99,9 @@ def attempt_view(row: Row[Any]) -> dict[str, Any]:
         "expires_at": iso(row.expires_at),
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
+        "query_count": row.query_count,
+        "next_query_at": iso(row.next_query_at),
+        "flagged_at": iso(row.flagged_at),
     }
 
 
@@ -196,15 +199,18 @@ class AttemptService:
         return attempt_id
 
     async def reuse_or_begin_vnpay(self, conn: AsyncConnection, payment_id: str) -> str:
-        """For the checkout page: the payment's open VNPAY attempt if it has time left (so
-        repeated clicks do not pile up attempts), else a new one."""
+        return await self.reuse_or_begin(conn, payment_id, ChannelName.VNPAY)
+
+    async def reuse_or_begin(self, conn: AsyncConnection, payment_id: str, method: str) -> str:
+        """For the checkout page: the payment's open attempt of a redirect channel if it has
+        time left (so repeated clicks do not pile up attempts), else a new one."""
         now = self.clock()
         open_attempt = (
             await conn.execute(
                 select(attempts.c.id)
                 .where(
                     attempts.c.payment_id == payment_id,
-                    attempts.c.channel == ChannelName.VNPAY,
+                    attempts.c.channel == method,
                     attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
                     attempts.c.expires_at > now + timedelta(minutes=2),
                 )
@@ -213,7 +219,26 @@ class AttemptService:
         ).first()
         if open_attempt is not None:
             return str(open_attempt.id)
-        return await self.begin(conn, None, payment_id, CreateAttempt(method="vnpay"))
+        request = CreateAttempt.model_validate({"method": method})
+        return await self.begin(conn, None, payment_id, request)
+
+    async def last_failure(
+        self, payment_id: str, channels: Collection[str]
+    ) -> tuple[str, str] | None:
+        """For the checkout page: ``(channel, failure_code)`` of the payment's latest attempt
+        through one of ``channels`` if it failed, else ``None``."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(attempts.c.channel, attempts.c.status, attempts.c.failure_code)
+                    .where(attempts.c.payment_id == payment_id, attempts.c.channel.in_(channels))
+                    .order_by(attempts.c.updated_at.desc(), attempts.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None or row.status != AttemptStatus.FAILED.value or not row.failure_code:
+            return None
+        return str(row.channel), str(row.failure_code)
 
     async def start(self, attempt_id: str, client_ip: str) -> dict[str, Any]:
         """Steps 2 and 3: call the provider (outside any transaction), record its answer."""
@@ -332,7 +357,7 @@ class AttemptService:
         return row
 
     async def find_by_reference(
-        self, conn: AsyncConnection, channel: str, reference: str
+        self, conn: AsyncConnection, channel: str, reference: str, *, lock: bool = True
     ) -> Row[Any] | None:
         row = (
             await conn.execute(
@@ -341,7 +366,7 @@ class AttemptService:
                 )
             )
         ).first()
-        return None if row is None else await self._joined(conn, row.id, lock=True)
+        return None if row is None else await self._joined(conn, row.id, lock=lock)
 
 
 # -- what providers say: the one way a provider's word changes an attempt and its bill -------
@@ -420,7 +445,7 @@ async def apply_outcome(
     if new not in OPEN_ATTEMPTS:
         await _closed(conn, context, row, new)
     if review is ReviewReason.DUPLICATE_PAYMENT:
-        await _emit_attempt(conn, context, "attempt.needs_review", row.id, row.payment_id)
+        await emit_attempt(conn, context, "attempt.needs_review", row.id, row.payment_id)
     return Applied("applied", row.id, row.payment_id, review)
 
 
@@ -494,10 +519,10 @@ async def _closed(
     if row.terminal_id:
         await terminals.release(conn, row.terminal_id, row.id)
     if status is AttemptStatus.FAILED:
-        await _emit_attempt(conn, context, "attempt.failed", row.id, row.payment_id)
+        await emit_attempt(conn, context, "attempt.failed", row.id, row.payment_id)
 
 
-async def _emit_attempt(
+async def emit_attempt(
     conn: AsyncConnection, context: state.Context, type: str, attempt_id: str, payment_id: str
 ) -> None:
     attempt = (await conn.execute(select(attempts).where(attempts.c.id == attempt_id))).one()
@@ -549,6 +574,7 @@ __all__ = [
     "Conflict",
     "apply_outcome",
     "attempt_view",
+    "emit_attempt",
     "joined",
     "record_money",
     "reference_for",

@@ -31,7 +31,7 @@ from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.demo import DemoSeeder
 from gateway.services.payments import PaymentService
-from gateway.services.polling import Poller
+from gateway.services.polling import Poller, Window
 from gateway.services.postal.carrier import CarrierSync
 from gateway.services.postal.operators import OperatorService
 from gateway.services.postal.orders import PostalOrderService
@@ -98,6 +98,22 @@ def recon_rules(settings: Settings) -> dict[Source, SourceRules]:
             **settings.reconciliation.rules(cast(ReconSource, source.value)).model_dump()
         )
         for source in COUNTERPARTS
+    }
+
+
+def janitor_windows(settings: Settings) -> dict[str, Window]:
+    """Each queryable channel's callback window and give-up horizon (docs/channels.md)."""
+
+    def window(query_after_seconds: float, give_up_after_hours: float) -> Window:
+        return Window(timedelta(seconds=query_after_seconds), timedelta(hours=give_up_after_hours))
+
+    return {
+        "vnpay": window(settings.vnpay.query_after_seconds, settings.vnpay.give_up_after_hours),
+        "pos": window(settings.pos.query_after_seconds, settings.pos.give_up_after_hours),
+        "momo": window(settings.momo.query_after_seconds, settings.momo.give_up_after_hours),
+        "zalopay": window(
+            settings.zalopay.query_after_seconds, settings.zalopay.give_up_after_hours
+        ),
     }
 
 
@@ -191,12 +207,8 @@ async def build_services(
                     database,
                     attempts,
                     channels,
-                    {
-                        "vnpay": settings.vnpay.query_after_seconds,
-                        "pos": settings.pos.query_after_seconds,
-                        "momo": settings.momo.query_after_seconds,
-                        "zalopay": settings.zalopay.query_after_seconds,
-                    },
+                    janitor_windows(settings),
+                    on_open=metrics.set_open_attempts,
                 ),
                 staff=staff,
                 endpoints=endpoints,

@@ -17,6 +17,10 @@ BEFORE = json.loads((Path(__file__).parent / "data" / "openapi_shape_before.json
 #: Operations added since the hand-written document (each noted in docs/api.md).
 ADDED = [
     "GET /v1/reconciliation/bank-mappings/{account}",
+    "POST /callbacks/momo/ipn",
+    "POST /callbacks/zalopay",
+    "POST /pay/{payment_id}/momo",
+    "POST /pay/{payment_id}/zalopay",
     "POST /v1/reconciliation/exceptions/{exception_id}/reject",
     "PUT /v1/reconciliation/bank-mappings/{account}",
 ]

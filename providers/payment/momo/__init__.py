@@ -20,11 +20,12 @@ from .codec import (
     sign,
 )
 from .errors import MomoError
-from .settings import MomoMerchant
+from .settings import PAGE_ORIGINS, MomoMerchant
 from .statuses import NOT_FOUND, Outcome, message, outcome
 
 __all__ = [
     "NOT_FOUND",
+    "PAGE_ORIGINS",
     "SIGNED_FIELDS",
     "CreateResult",
     "MomoClient",

@@ -12,6 +12,9 @@ from providers.common.secrets import Secret
 
 SANDBOX_API_URL: Final = "https://test-payment.momo.vn/v2/gateway/api"
 PRODUCTION_API_URL: Final = "https://payment.momo.vn/v2/gateway/api"
+#: Where MoMo's ``payUrl`` leads besides the API host (the same hosts) [U: a new host is a
+#: data change here].
+PAGE_ORIGINS: Final = ("https://payment.momo.vn", "https://test-payment.momo.vn")
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from .codec import (
     verify_callback,
 )
 from .errors import ZalopayError
-from .settings import ZalopayApp
+from .settings import PAGE_ORIGINS, ZalopayApp
 from .statuses import ORDER_EXISTS, Outcome, message, outcome
 
 __all__ = [
     "MAC_FIELDS",
     "ORDER_EXISTS",
+    "PAGE_ORIGINS",
     "VIETNAM",
     "Answer",
     "CallbackData",

@@ -12,6 +12,9 @@ from providers.common.secrets import Secret
 
 SANDBOX_API_URL: Final = "https://sb-openapi.zalopay.vn"
 PRODUCTION_API_URL: Final = "https://openapi.zalopay.vn"
+#: Where ZaloPay's ``order_url`` leads (its gateway pages) [U: not in the spec; observed
+#: hosts of the public samples — a new host is a data change here].
+PAGE_ORIGINS: Final = ("https://qcgateway.zalopay.vn", "https://sbgateway.zalopay.vn")
 
 
 @dataclass(frozen=True)
