@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 from conftest import Wallets
@@ -17,8 +18,8 @@ from gateway.core.db.schema import attempts, outbox_events
 from gateway.keys import ATTEMPTS, DATABASE, POLLER, SERVICES
 from gateway.services.polling import Poller
 from gateway.services.wiring import janitor_windows
-from providers.sandbox.momo import ORDERS, ipn_body
 from providers.sandbox.momo import CONFIG as MOMO_CONFIG
+from providers.sandbox.momo import ORDERS, ipn_body
 
 
 async def _row(wallets: Wallets, attempt_id: str) -> Any:
@@ -47,7 +48,7 @@ async def test_an_attempt_still_pending_is_asked_again_with_a_doubling_wait(
         wallets.clock.advance(minutes=1)
         if await janitor.run_once():
             asked_at.append(wallets.clock.now)
-    gaps = [later - earlier for earlier, later in zip(asked_at, asked_at[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in pairwise(asked_at)]
     # MoMo's window is 2 minutes: 2, 4, 8, 16, 32, then at most an hour between questions.
     assert gaps[:5] == [timedelta(minutes=m) for m in (2, 4, 8, 16, 32)]
     assert set(gaps[5:]) == {timedelta(hours=1)}
