@@ -145,6 +145,17 @@ class Attempt(ResponseModel):
     )
 
 
+class FlaggedAttempt(Attempt):
+    """An attempt the janitor handed to finance, with what finance looks it up by."""
+
+    agency_code: str
+    dossier_code: str
+
+
+class FlaggedAttemptList(ListOf[FlaggedAttempt]):
+    pass
+
+
 class AttemptList(ListOf[Attempt]):
     """A payment's attempts, oldest first."""
 

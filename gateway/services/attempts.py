@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
@@ -221,6 +221,36 @@ class AttemptService:
             return str(open_attempt.id)
         request = CreateAttempt.model_validate({"method": method})
         return await self.begin(conn, None, payment_id, request)
+
+    async def flagged(
+        self, agency_ids: frozenset[int], *, all_agencies: bool = False, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Attempts the janitor handed to finance (still open past their channel's horizon),
+        of ``agency_ids`` (or every agency), oldest first: a person finds out what happened."""
+        scope = true() if all_agencies else payments.c.agency_id.in_(sorted(agency_ids))
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        attempts,
+                        payments.c.dossier_code,
+                        agencies.c.code.label("agency_code"),
+                    )
+                    .join(payments, payments.c.id == attempts.c.payment_id)
+                    .join(agencies, agencies.c.id == payments.c.agency_id)
+                    .where(
+                        attempts.c.flagged_at.is_not(None),
+                        attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
+                        scope,
+                    )
+                    .order_by(attempts.c.created_at, attempts.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {**attempt_view(row), "agency_code": row.agency_code, "dossier_code": row.dossier_code}
+            for row in rows
+        ]
 
     async def last_failure(
         self, payment_id: str, channels: Collection[str]

@@ -13,13 +13,17 @@ from typing import Any
 
 from conftest import Wallets
 from sqlalchemy import func, select
+from tests_support import staff_login
 
 from gateway.core.db.schema import attempts, outbox_events
-from gateway.keys import ATTEMPTS, DATABASE, POLLER, SERVICES
+from gateway.core.roles import Role
+from gateway.keys import ATTEMPTS, DATABASE, POLLER, SERVICES, STAFF
 from gateway.services.polling import Poller
 from gateway.services.wiring import janitor_windows
 from providers.sandbox.momo import CONFIG as MOMO_CONFIG
 from providers.sandbox.momo import ORDERS, ipn_body
+
+PASSWORD = "mật-khẩu-kế-toán-2026"
 
 
 async def _row(wallets: Wallets, attempt_id: str) -> Any:
@@ -74,6 +78,23 @@ async def test_past_its_horizon_an_open_attempt_goes_to_finance_not_to_failed(
     async with wallets.client.app[DATABASE].read() as conn:
         types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
     assert types.count("attempt.needs_review") == 1
+
+    # Finance sees it: through the API (their agencies only) and on the console.
+    listed = await wallets.client.get("/v1/attempts/flagged", headers=wallets.auth("finance2"))
+    assert [item["id"] for item in (await listed.json())["data"]] == [attempt["id"]]
+    other = await wallets.client.get("/v1/attempts/flagged", headers=wallets.auth("other"))
+    assert other.status == 403  # a portal key is not finance
+    await wallets.client.app[STAFF].create_user(
+        username="ketoan",
+        display_name="Kế toán",
+        role=Role.FINANCE,
+        password=PASSWORD,
+        agency_codes=["HCM"],
+    )
+    session = await staff_login(wallets.client, "ketoan", PASSWORD, "/console")
+    dashboard = await wallets.client.get("/console", headers=session.cookie)
+    html = await dashboard.text()
+    assert 'data-testid="flagged-attempts"' in html and attempt["provider_reference"] in html
 
     wallets.clock.advance(hours=5)
     assert await janitor.run_once() == 0  # finance has it now: no more questions
