@@ -159,6 +159,8 @@ def _reordered(wallets: Wallets, attempt: dict[str, Any]) -> dict[str, Any]:
         ("unknown_partner", 401, "unknown_partner"),
         ("not_json", 400, "malformed"),
         ("amount_as_text", 400, "malformed"),
+        ("deeply_nested", 400, "malformed"),
+        ("nul_character", 400, "malformed"),
         ("unknown_order", 404, "not_found"),
     ],
 )
@@ -183,6 +185,10 @@ async def test_bad_ipn_is_refused_with_a_stable_code_and_changes_nothing(
         body["partnerCode"] = "SOMEONEELSE"
     elif tamper == "not_json":
         body = b"partnerCode=TESTMOMO&amount=1"
+    elif tamper == "deeply_nested":
+        body = b'{"partnerCode": "TESTMOMO", "x": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    elif tamper == "nul_character":
+        body = _ipn_for(wallets, attempt, orderInfo="Thanh to\x00n")
     elif tamper == "amount_as_text":
         body = _ipn_for(wallets, attempt, amount=str(attempt["amount"]))
     elif tamper == "unknown_order":

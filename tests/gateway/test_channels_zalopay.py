@@ -168,6 +168,8 @@ async def test_a_callback_for_an_attempt_already_final_changes_nothing(wallets: 
         ("unknown_app", -1, "unknown_app"),
         ("data_not_a_string", -1, "malformed"),
         ("not_json", -1, "malformed"),
+        ("deeply_nested_data", -1, "malformed"),
+        ("nul_character", -1, "malformed"),
         ("unknown_order", 2, "not_found"),
         ("another_amount", 2, "amount_mismatch"),
     ],
@@ -193,6 +195,10 @@ async def test_bad_callback_gets_a_stable_code_and_pays_nothing(
         body["data"] = json.loads(body["data"])
     elif tamper == "not_json":
         body = b"data=1&mac=2"
+    elif tamper == "deeply_nested_data":
+        body["data"] = "[" * 2000 + "]" * 2000
+    elif tamper == "nul_character":
+        body = _callback_for(wallets, attempt, item='["\x00"]')
     elif tamper == "unknown_order":
         body = _callback_for(wallets, attempt, app_trans_id="261122_NOSUCHORDER")
     elif tamper == "another_amount":

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from providers.common import json_text
+
 from .errors import INVALID_FIELD, MALFORMED, SIGNATURE_INVALID, UNKNOWN_PARTNER, MomoError
 from .settings import MomoMerchant
 
@@ -213,7 +215,7 @@ def _str(data: Mapping[str, Any], name: str, *, required: bool = True) -> str:
 
 def parse_json(raw: bytes | str) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
+        data = json_text.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MomoError(MALFORMED, "not JSON") from None
     if not isinstance(data, dict):

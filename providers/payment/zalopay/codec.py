@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
+from providers.common import json_text
+
 from .errors import INVALID_FIELD, MAC_INVALID, MALFORMED, UNKNOWN_APP, ZalopayError
 from .settings import ZalopayApp
 
@@ -178,7 +180,7 @@ def _int(data: Mapping[str, Any], name: str, *, required: bool = True) -> int | 
 
 def parse_json(raw: bytes | str) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
+        data = json_text.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ZalopayError(MALFORMED, "not JSON") from None
     if not isinstance(data, dict):
