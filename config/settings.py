@@ -115,6 +115,8 @@ class VnpaySettings(_Section):
     attempt_minutes: int = Field(15, ge=5, le=60)
     #: Query an attempt with querydr when no IPN came this long after it started.
     query_after_seconds: float = Field(300, gt=0)
+    #: Give-up horizon: an attempt still open at this age goes to finance review.
+    give_up_after_hours: float = Field(24, gt=0)
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: How the sandbox VNPAY redelivers IPNs (VNPAY: up to 10 times).
     sandbox_ipn_retry_seconds: float = Field(5, gt=0)
@@ -144,6 +146,9 @@ class DvcqgSettings(_Section):
     partners: dict[str, DvcqgPartnerSettings] = {}
     #: Query an attempt when no callback settled it this long after it last changed.
     query_after_seconds: float = Field(300, gt=0)
+    #: The janitor gives up querying (and flags the attempt for finance) after this long: the
+    #: platform settles within 3 days (issue 12; specs/dvcqg-payment-platform.md).
+    give_up_after_hours: float = Field(72, gt=0)
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: Sandbox platform: never deliver callbacks (the poller must settle every payment).
     sandbox_lose_callbacks: bool = False
@@ -166,6 +171,67 @@ class PosSettings(_Section):
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: Query a sale when no callback came this long after it was pushed.
     query_after_seconds: float = Field(120, gt=0)
+    #: Give-up horizon: a sale still open at this age goes to finance review.
+    give_up_after_hours: float = Field(24, gt=0)
+
+
+#: The sandbox wallets' own credentials: published in config/default.toml for sandbox mode
+#: only; outside it the service refuses to start with them (see ``Settings``).
+SANDBOX_WALLET_CREDENTIALS = frozenset(
+    {"sandbox-momo-secret-key", "sandbox-zalopay-key1", "sandbox-zalopay-key2"}
+)
+
+
+class MomoMerchantSettings(_Section):
+    partner_code: str = Field(pattern=r"^[A-Za-z0-9_]{2,50}$")
+    access_key: SecretStr
+    secret_key: SecretStr
+
+
+class MomoSettings(_Section):
+    """MoMo (AIO v2; ``specs/momo-zalopay.md`` §A). In sandbox mode the URL defaults to the
+    mounted sandbox."""
+
+    api_url: str | None = None  # …/v2/gateway/api
+    #: The merchant used by agencies without their own entry in ``merchants``.
+    partner_code: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{2,50}$")
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    #: Per agency code: that agency's own merchant (TOML only).
+    merchants: dict[str, MomoMerchantSettings] = {}
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: Callback window: query an attempt when no IPN came this long after it last changed.
+    query_after_seconds: float = Field(120, gt=0)
+    #: Give-up horizon: past this age an attempt still open goes to finance review.
+    give_up_after_hours: float = Field(48, gt=0)
+    #: Sandbox MoMo: how often it resends an IPN not answered 204, and how many tries in all.
+    sandbox_ipn_retry_seconds: float = Field(5, gt=0)
+    sandbox_ipn_max_attempts: int = Field(3, ge=1)
+
+
+class ZalopayAppSettings(_Section):
+    app_id: int = Field(ge=1)
+    key1: SecretStr
+    key2: SecretStr
+
+
+class ZalopaySettings(_Section):
+    """ZaloPay (Open API v2; ``specs/momo-zalopay.md`` §B). In sandbox mode the URL defaults
+    to the mounted sandbox."""
+
+    api_url: str | None = None  # https://…, the paths /v2/... are under it
+    app_id: int | None = Field(None, ge=1)
+    key1: SecretStr | None = None
+    key2: SecretStr | None = None
+    #: Per agency code: that agency's own app (TOML only).
+    apps: dict[str, ZalopayAppSettings] = {}
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: Callback window (ZaloPay calls back on success only, so failures are found by query).
+    query_after_seconds: float = Field(60, gt=0)
+    give_up_after_hours: float = Field(48, gt=0)
+    #: Sandbox ZaloPay: seconds between callback tries (ZaloPay: at most 3 tries).
+    sandbox_callback_retry_seconds: float = Field(5, gt=0)
+    sandbox_callback_max_attempts: int = Field(3, ge=1, le=3)
 
 
 class VnpostSettings(_Section):
@@ -476,6 +542,8 @@ class Settings(_Section):
     vnpay: VnpaySettings = VnpaySettings()
     pos: PosSettings = PosSettings()
     dvcqg: DvcqgSettings = DvcqgSettings()
+    momo: MomoSettings = MomoSettings()
+    zalopay: ZalopaySettings = ZalopaySettings()
     vnpost: VnpostSettings = VnpostSettings()
     tax_authority: TaxAuthoritySettings = TaxAuthoritySettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
@@ -551,6 +619,30 @@ class Settings(_Section):
         dvcqg = self.dvcqg
         if dvcqg.secrets() and not (dvcqg.init_url and dvcqg.query_url and dvcqg.bill_url):
             raise ValueError("dvcqg.init_url, query_url and bill_url are required outside sandbox")
+        return self
+
+    @model_validator(mode="after")
+    def _wallets_are_real(self) -> Settings:
+        """Outside sandbox mode the wallets' sandbox secrets are refused (spec
+        ``specs/momo-zalopay.md`` "Sandbox notes": never interchangeable with production)."""
+        if self.sandbox:
+            return self
+        configured = {
+            "momo.secret_key": self.momo.secret_key,
+            "zalopay.key1": self.zalopay.key1,
+            "zalopay.key2": self.zalopay.key2,
+            **{
+                f"momo.merchants.{a}.secret_key": m.secret_key
+                for a, m in self.momo.merchants.items()
+            },
+            **{f"zalopay.apps.{a}.key1": z.key1 for a, z in self.zalopay.apps.items()},
+            **{f"zalopay.apps.{a}.key2": z.key2 for a, z in self.zalopay.apps.items()},
+        }
+        for key, secret in configured.items():
+            if secret is not None and secret.get_secret_value() in SANDBOX_WALLET_CREDENTIALS:
+                raise ValueError(
+                    f"{key} is a sandbox secret: set the real one outside sandbox mode"
+                )
         return self
 
     @model_validator(mode="after")

@@ -39,6 +39,7 @@ from gateway.keys import (
     STAFF,
     TERMINALS,
     VNPOST_PUSHES,
+    WALLET_CALLBACKS,
     WORKFLOW,
 )
 from gateway.observability import Metrics
@@ -84,6 +85,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[REFUNDS] = services.refunds
         app[TERMINALS] = services.terminals
         app[CALLBACKS] = services.callbacks
+        app[WALLET_CALLBACKS] = services.wallet_callbacks
         app[POLLER] = services.poller
         app[STAFF] = services.staff
         app[ENDPOINTS] = services.endpoints

@@ -1,6 +1,7 @@
-"""Periodic work: webhook delivery, payment expiry (and, as channels arrive, provider
-polling). ``gateway serve`` runs these loops in-process by default; ``gateway worker`` runs
-them in a process of its own. Every loop claims its work from the database, so any number
+"""Periodic work: webhook delivery, payment expiry, the janitor that queries quiet provider
+attempts (``provider_polling``, :mod:`gateway.services.polling`), postal submission and sync.
+``gateway serve`` runs these loops in-process by default; ``gateway worker`` runs them in a
+process of its own. Every loop claims its work from the database, so any number
 of processes can run them side by side."""
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from gateway.services.wallet_callbacks import WalletCallbacks
 from gateway.services.wiring import Services
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
@@ -49,6 +50,7 @@ ATTEMPTS = web.AppKey("attempts", AttemptService)
 REFUNDS = web.AppKey("refunds", RefundService)
 TERMINALS = web.AppKey("terminals", TerminalService)
 CALLBACKS = web.AppKey("provider_callbacks", ProviderCallbacks)
+WALLET_CALLBACKS = web.AppKey("wallet_callbacks", WalletCallbacks)
 POLLER = web.AppKey("poller", Poller)
 IMPORTS = web.AppKey("statement_imports", ImportService)
 RECON_RUNS = web.AppKey("recon_runs", RunService)

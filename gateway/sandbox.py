@@ -26,6 +26,7 @@ from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 from providers.sandbox.dvcqg import SandboxDvcqgConfig, create_dvcqg_app
 from providers.sandbox.messages import SandboxMessagesConfig, create_messages_app
+from providers.sandbox.momo import SandboxMomoConfig, create_momo_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
 from providers.sandbox.tax_authority import (
     SandboxTaxAuthorityConfig,
@@ -35,6 +36,7 @@ from providers.sandbox.tax_authority import (
 from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
 from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 from providers.sandbox.vnpt_receipts import SandboxVnptConfig, create_vnpt_receipts_app
+from providers.sandbox.zalopay import SandboxZalopayConfig, create_zalopay_app
 
 #: The sandbox carrier's orders, in the data directory, so a restart never re-issues an
 #: item code the gateway already holds.
@@ -115,6 +117,7 @@ def mount_sandboxes(app: web.Application) -> None:
             )
         ),
     )
+    mount_wallet_sandboxes(app)
     add_statement_routes(app)
     notify = settings.notifications
     app.add_subapp(
@@ -169,6 +172,41 @@ def mount_sandboxes(app: web.Application) -> None:
             )
         ),
     )
+
+
+def mount_wallet_sandboxes(app: web.Application) -> None:
+    """MoMo and ZaloPay imitated under ``/sandbox/momo`` and ``/sandbox/zalopay``, with the
+    default merchant's and app's credentials (``[momo]``, ``[zalopay]``)."""
+    settings, clock = app[SETTINGS], app[CLOCK]
+    momo, zalopay = settings.momo, settings.zalopay
+    if momo.partner_code and momo.access_key and momo.secret_key:
+        app.add_subapp(
+            "/sandbox/momo",
+            create_momo_app(
+                SandboxMomoConfig(
+                    partner_code=momo.partner_code,
+                    access_key=momo.access_key.get_secret_value(),
+                    secret_key=momo.secret_key.get_secret_value(),
+                    retry_seconds=momo.sandbox_ipn_retry_seconds,
+                    max_ipn_attempts=momo.sandbox_ipn_max_attempts,
+                    clock=clock,
+                )
+            ),
+        )
+    if zalopay.app_id and zalopay.key1 and zalopay.key2:
+        app.add_subapp(
+            "/sandbox/zalopay",
+            create_zalopay_app(
+                SandboxZalopayConfig(
+                    app_id=zalopay.app_id,
+                    key1=zalopay.key1.get_secret_value(),
+                    key2=zalopay.key2.get_secret_value(),
+                    retry_seconds=zalopay.sandbox_callback_retry_seconds,
+                    max_callback_attempts=zalopay.sandbox_callback_max_attempts,
+                    clock=clock,
+                )
+            ),
+        )
 
 
 async def sandbox_context(app: web.Application) -> AsyncIterator[None]:

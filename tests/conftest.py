@@ -138,6 +138,12 @@ def clock() -> FixedClock:
 
 
 VNPOST_PASSWORD = "test-vnpost-password"
+MOMO_SETTINGS = {
+    "partner_code": "TESTMOMO",
+    "access_key": "test-momo-access-key",
+    "secret_key": "test-momo-secret-key",
+}
+ZALOPAY_SETTINGS = {"app_id": 2553, "key1": "test-zalopay-key1", "key2": "test-zalopay-key2"}
 VNPOST_WEBHOOK_KEY = "test-vnpost-webhook-key"
 
 
@@ -154,6 +160,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
             "password": VNPOST_PASSWORD,
             "webhook_key": VNPOST_WEBHOOK_KEY,
         },
+        # The wallets' keys (no URL: not configured unless a test starts their sandboxes).
+        "momo": MOMO_SETTINGS,
+        "zalopay": ZALOPAY_SETTINGS,
         "log_format": "json",
         # The sandbox default enables the demo agency's notifications; tests that need them
         # configure providers and agencies (tests/gateway/notifications).
@@ -592,3 +601,79 @@ async def portal(aiohttp_server: Any) -> tuple[Portal, str]:
     app.router.add_post("/hooks", receiver.handle)
     server = await aiohttp_server(app)
     return receiver, str(server.make_url("/hooks"))
+
+
+# -- wallets (issue 12): the gateway with the sandbox MoMo and ZaloPay as real servers ----------
+
+
+@dataclass
+class Wallets(Channels):
+    momo: Any = None  # the sandbox MoMo TestServer
+    zalopay: Any = None  # the sandbox ZaloPay TestServer
+
+    async def sandbox(self, server: Any, path: str, **body: Any) -> Any:
+        """POST to a wallet sandbox's test door (``/simulate``, ``/resend_ipn``)."""
+        async with self.client.session.post(server.make_url(path), json=body) as response:
+            return response.status, await response.json()
+
+
+@pytest.fixture
+async def wallets(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    unused_tcp_port_factory: Any,
+) -> AsyncIterator[Wallets]:
+    opened = await open_wallets(aiohttp_server, database_url, clock, unused_tcp_port_factory())
+    yield opened
+    await opened.client.close()
+
+
+async def open_wallets(
+    aiohttp_server: Any, database_url: str, clock: FixedClock, port: int, **settings: Any
+) -> Wallets:
+    """:func:`open_channels` plus the sandbox MoMo and ZaloPay, both configured for every
+    agency (default merchant and app) with the test credentials."""
+    from providers.sandbox.momo import SandboxMomoConfig, create_momo_app
+    from providers.sandbox.zalopay import SandboxZalopayConfig, create_zalopay_app
+
+    momo = await aiohttp_server(
+        create_momo_app(
+            SandboxMomoConfig(
+                partner_code=str(MOMO_SETTINGS["partner_code"]),
+                access_key=str(MOMO_SETTINGS["access_key"]),
+                secret_key=str(MOMO_SETTINGS["secret_key"]),
+                retry_seconds=0.01,
+                clock=clock,
+            )
+        )
+    )
+    zalopay = await aiohttp_server(
+        create_zalopay_app(
+            SandboxZalopayConfig(
+                app_id=int(ZALOPAY_SETTINGS["app_id"]),
+                key1=str(ZALOPAY_SETTINGS["key1"]),
+                key2=str(ZALOPAY_SETTINGS["key2"]),
+                retry_seconds=0.01,
+                clock=clock,
+            )
+        )
+    )
+    opened = await open_channels(
+        aiohttp_server,
+        database_url,
+        clock,
+        port,
+        momo={**MOMO_SETTINGS, "api_url": str(momo.make_url("/v2/gateway/api"))},
+        zalopay={**ZALOPAY_SETTINGS, "api_url": str(zalopay.make_url("")).rstrip("/")},
+        **settings,
+    )
+    return Wallets(
+        client=opened.client,
+        clock=clock,
+        keys=opened.keys,
+        vnpay=opened.vnpay,
+        pos=opened.pos,
+        momo=momo,
+        zalopay=zalopay,
+    )

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.core.errors import NotFound
 from gateway.http.responses import json_response, read_body
-from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, SETTINGS
+from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, SETTINGS, WALLET_CALLBACKS
 from gateway.pages.render import render
 
 
@@ -65,3 +65,22 @@ async def dvcqg_return(request: web.Request) -> web.Response:
     if payment_id is None:
         return render("dvcqg_return_invalid.html", status=400)
     raise web.HTTPSeeOther(f"/pay/{payment_id}")
+
+
+# -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------
+
+
+async def momo_ipn(request: web.Request) -> web.Response:
+    """MoMo's IPN: HTTP 204 once recorded (MoMo's deadline is 15 s); refusals as problems."""
+    body = await read_body(request)
+    outcome = await request.app[WALLET_CALLBACKS].momo_ipn(body)
+    request.app[METRICS].notices.labels("momo", outcome).inc()
+    return web.Response(status=204)
+
+
+async def zalopay_callback(request: web.Request) -> web.Response:
+    """ZaloPay's callback: always HTTP 200 with ``{"return_code", "return_message"}``."""
+    body = await read_body(request)
+    reply = await request.app[WALLET_CALLBACKS].zalopay_callback(body)
+    request.app[METRICS].notices.labels("zalopay", reply.outcome).inc()
+    return json_response(reply.body())

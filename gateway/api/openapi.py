@@ -35,9 +35,12 @@ from gateway.models.callbacks import (
     DvcqgConfirm,
     DvcqgReply,
     IpnAnswer,
+    MomoIpn,
     NoticeAck,
     PosAck,
     PosSaleResult,
+    ZalopayCallback,
+    ZalopayReply,
 )
 from gateway.models.payments import CheckoutStatus
 from gateway.pages import checkout
@@ -182,6 +185,35 @@ CALLBACK_ROUTES = (
         },
         params=(Param("MaThamChieu", "query", description="the attempt's provider_reference"),),
     ),
+    # -- wallets (issue 12): MoMo and ZaloPay --
+    Route(
+        "POST",
+        "/callbacks/momo/ipn",
+        callbacks.momo_ipn,
+        "MoMo's IPN (server to server): records the attempt's outcome",
+        None,
+        {204: Reply("Recorded (or received before, or about an attempt already final)", media=())},
+        {
+            400: "`malformed`",
+            401: "`signature_invalid` (missing, wrong or not lower-case hex), `unknown_partner`",
+            404: "`not_found`: no attempt has this `orderId` (kept)",
+            409: "`partner_mismatch`, `amount_mismatch` (the money is kept for review)",
+        },
+        body=MomoIpn,
+        json_body=False,
+        description="De-duplicated by partner, order, result code and MoMo's transId.",
+    ),
+    Route(
+        "POST",
+        "/callbacks/zalopay",
+        callbacks.zalopay_callback,
+        "ZaloPay's callback (success only): records the payment",
+        None,
+        {200: Reply("Always HTTP 200; the outcome is in `return_code`", ZalopayReply)},
+        body=ZalopayCallback,
+        json_body=False,
+        description="De-duplicated by app, app_trans_id and zp_trans_id.",
+    ),
 )
 
 # -- the citizen's checkout pages ----------------------------------------------------------
@@ -219,6 +251,25 @@ CHECKOUT_ROUTES = (
                 headers=_SEE_OTHER,
             )
         },
+    ),
+    *(
+        Route(
+            "POST",
+            f"/pay/{{payment_id}}/{method}",
+            checkout.pay_with_wallet,
+            f"The checkout page's {name} button: start (or reuse) a {name} attempt",
+            None,
+            {
+                303: Reply(
+                    f"To {name}'s payment page; back to `/pay/{{payment_id}}` when the payment "
+                    f"cannot be paid through {name} (unknown, not pending, {name} not "
+                    "configured for the agency, provider refused)",
+                    media=(),
+                    headers=_SEE_OTHER,
+                )
+            },
+        )
+        for method, name in (("momo", "MoMo"), ("zalopay", "ZaloPay"))
     ),
     Route(
         "POST",

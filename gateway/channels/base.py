@@ -92,6 +92,8 @@ class AttemptRef:
     terminal_id: str | None
     created_at: datetime
     client_ip: str = "127.0.0.1"
+    #: When the payer's time on the provider's page ends (redirect channels).
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,14 @@ class Channel(Protocol):
         ...
 
     async def start(self, request: AttemptRequest) -> Started: ...
+
+
+@runtime_checkable
+class OwnReference(Protocol):
+    """A channel whose provider wants its order ids in a shape of its own (ZaloPay's
+    ``yyMMdd_…``); the others use :func:`gateway.services.attempts.reference_for`."""
+
+    def reference(self, attempt_id: str, created_at: datetime) -> str: ...
 
 
 @runtime_checkable

@@ -84,6 +84,9 @@ class ChannelName(StrEnum):
     POS = "pos"
     #: The National Public Service Portal's payment platform (issue 12).
     DVCQG = "dvcqg"
+    # wallets (issue 12)
+    MOMO = "momo"
+    ZALOPAY = "zalopay"
 
 
 class ReviewReason(StrEnum):

@@ -46,7 +46,9 @@ EVENT_TYPES: Mapping[str, str] = {
     "payment.refunded": "Refunds now cover the whole amount.",
     "attempt.failed": "An attempt failed (declined, refused by the provider, timed out).",
     "attempt.needs_review": "An attempt took money for a bill already paid through another "
-    "attempt (`review_reason: duplicate_payment`); finance staff refund it.",
+    "attempt (`review_reason: duplicate_payment`); finance staff refund it. Or the janitor "
+    "handed a still-open attempt to finance (`flagged_at`): its provider gave no final word "
+    "within the channel's horizon; it is not failed.",
     "refund.succeeded": "A refund succeeded.",
     "refund.failed": "A refund failed.",
     "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",

@@ -115,3 +115,57 @@ class DvcqgReply(ResponseModel):
         "unknown_reference",
         "amount_mismatch",
     ]
+
+
+# -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------
+
+
+class MomoIpn(BaseModel):
+    """MoMo's IPN (``specs/momo-zalopay.md`` §A.4). ``signature``: lower-case hex
+    HMAC-SHA256 with the merchant's secret key over ``accessKey=…&amount=…&extraData=…&
+    message=…&orderId=…&orderInfo=…&orderType=…&partnerCode=…&payType=…&requestId=…&
+    responseTime=…&resultCode=…&transId=…`` (``accessKey`` from our configuration)."""
+
+    partnerCode: str
+    orderId: str = Field(description="The attempt's `provider_reference`")
+    requestId: str
+    amount: int = Field(description="VND")
+    orderInfo: str = ""
+    orderType: str = ""
+    transId: int | None = None
+    resultCode: int = Field(description="0 paid; 1000, 7000, 7002, 9000 pending; else failed")
+    message: str = ""
+    payType: str = ""
+    responseTime: int | None = Field(None, description="Epoch milliseconds")
+    extraData: str = ""
+    signature: str
+
+
+class ZalopayCallback(BaseModel):
+    """ZaloPay's callback (``specs/momo-zalopay.md`` §B.4), sent on success only."""
+
+    data: str = Field(
+        description="A JSON string: app_id, app_trans_id (the attempt's `provider_reference`), "
+        "app_time, app_user, amount, embed_data, item, zp_trans_id, server_time, channel, …"
+    )
+    mac: str = Field(description="Lower-case hex HMAC-SHA256 with key2 over `data` as sent")
+    type: Literal[1, 2] = Field(1, description="1 order (2 agreement: refused)")
+
+
+class ZalopayReply(ResponseModel):
+    return_code: Literal[1, 2, -1] = Field(
+        description="1 recorded; 2 nothing applied (received before, already final, unknown "
+        "order, another app's order, another amount — the money kept for review); -1 MAC or "
+        "shape wrong"
+    )
+    return_message: Literal[
+        "success",
+        "duplicate",
+        "already_final",
+        "not_found",
+        "app_mismatch",
+        "amount_mismatch",
+        "mac_invalid",
+        "unknown_app",
+        "malformed",
+    ] = Field(description="Our stable code")

@@ -18,13 +18,13 @@ attempt of its own by :func:`record_money` and decided the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
@@ -35,6 +35,7 @@ from gateway.channels.base import (
     Cancellable,
     Channel,
     Outcome,
+    OwnReference,
     Started,
 )
 from gateway.core import outbox
@@ -100,7 +101,15 @@ def attempt_view(row: Row[Any]) -> dict[str, Any]:
         "expires_at": iso(row.expires_at),
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
+        "query_count": row.query_count,
+        "next_query_at": iso(row.next_query_at),
+        "flagged_at": iso(row.flagged_at),
     }
+
+
+#: Redirect channels whose attempt has its own time on the provider's page (capped by the
+#: bill's expiry; ``[vnpay] attempt_minutes``).
+_TIMED_CHANNELS = frozenset({ChannelName.VNPAY, ChannelName.MOMO, ChannelName.ZALOPAY})
 
 
 def reference_for(attempt_id: str) -> str:
@@ -167,19 +176,25 @@ class AttemptService:
             assert request.terminal_id is not None
             await terminals.claim(conn, request.terminal_id, row.agency_id, attempt_id)
         expires_at = min(row.expires_at, now + timedelta(minutes=self.vnpay_minutes))
+        timed = request.method in _TIMED_CHANNELS
+        reference = (
+            channel.reference(attempt_id, now)
+            if isinstance(channel, OwnReference)
+            else reference_for(attempt_id)
+        )
         await ATTEMPTS.insert(
             conn,
             AttemptStatus.CREATED,
             id=attempt_id,
             payment_id=payment_id,
             channel=request.method,
-            provider_reference=reference_for(attempt_id),
+            provider_reference=reference,
             amount=row.amount,
             terminal_id=request.terminal_id if request.method == "pos" else None,
             details={"bank_code": request.bank_code, "locale": request.locale}
             if request.method == "vnpay"
             else {},
-            expires_at=expires_at if request.method == "vnpay" else row.expires_at,
+            expires_at=expires_at if timed else row.expires_at,
             created_at=now,
             updated_at=now,
         )
@@ -210,6 +225,54 @@ class AttemptService:
             return str(open_attempt.id)
         request = CreateAttempt.model_validate({"method": method})
         return await self.begin(conn, None, payment_id, request)
+
+    async def flagged(
+        self, agency_ids: frozenset[int], *, all_agencies: bool = False, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Attempts the janitor handed to finance (still open past their channel's horizon),
+        of ``agency_ids`` (or every agency), oldest first: a person finds out what happened."""
+        scope = true() if all_agencies else payments.c.agency_id.in_(sorted(agency_ids))
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        attempts,
+                        payments.c.dossier_code,
+                        agencies.c.code.label("agency_code"),
+                    )
+                    .join(payments, payments.c.id == attempts.c.payment_id)
+                    .join(agencies, agencies.c.id == payments.c.agency_id)
+                    .where(
+                        attempts.c.flagged_at.is_not(None),
+                        attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
+                        scope,
+                    )
+                    .order_by(attempts.c.created_at, attempts.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {**attempt_view(row), "agency_code": row.agency_code, "dossier_code": row.dossier_code}
+            for row in rows
+        ]
+
+    async def last_failure(
+        self, payment_id: str, channels: Collection[str]
+    ) -> tuple[str, str] | None:
+        """For the checkout page: ``(channel, failure_code)`` of the payment's latest attempt
+        through one of ``channels`` if it failed, else ``None``."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(attempts.c.channel, attempts.c.status, attempts.c.failure_code)
+                    .where(attempts.c.payment_id == payment_id, attempts.c.channel.in_(channels))
+                    .order_by(attempts.c.updated_at.desc(), attempts.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None or row.status != AttemptStatus.FAILED.value or not row.failure_code:
+            return None
+        return str(row.channel), str(row.failure_code)
 
     async def start(self, attempt_id: str, client_ip: str) -> dict[str, Any]:
         """Steps 2 and 3: call the provider (outside any transaction), record its answer."""
@@ -334,6 +397,7 @@ class AttemptService:
             amount=row.amount,
             terminal_id=row.terminal_id,
             created_at=row.created_at,
+            expires_at=row.expires_at,
         )
 
     async def _joined(
@@ -350,7 +414,7 @@ class AttemptService:
         return row
 
     async def find_by_reference(
-        self, conn: AsyncConnection, channel: str, reference: str
+        self, conn: AsyncConnection, channel: str, reference: str, *, lock: bool = True
     ) -> Row[Any] | None:
         row = (
             await conn.execute(
@@ -359,7 +423,7 @@ class AttemptService:
                 )
             )
         ).first()
-        return None if row is None else await self._joined(conn, row.id, lock=True)
+        return None if row is None else await self._joined(conn, row.id, lock=lock)
 
 
 # -- what providers say: the one way a provider's word changes an attempt and its bill -------
@@ -438,7 +502,7 @@ async def apply_outcome(
     if new not in OPEN_ATTEMPTS:
         await _closed(conn, context, row, new)
     if review is ReviewReason.DUPLICATE_PAYMENT:
-        await _emit_attempt(conn, context, "attempt.needs_review", row.id, row.payment_id)
+        await emit_attempt(conn, context, "attempt.needs_review", row.id, row.payment_id)
     return Applied("applied", row.id, row.payment_id, review)
 
 
@@ -512,10 +576,10 @@ async def _closed(
     if row.terminal_id:
         await terminals.release(conn, row.terminal_id, row.id)
     if status is AttemptStatus.FAILED:
-        await _emit_attempt(conn, context, "attempt.failed", row.id, row.payment_id)
+        await emit_attempt(conn, context, "attempt.failed", row.id, row.payment_id)
 
 
-async def _emit_attempt(
+async def emit_attempt(
     conn: AsyncConnection, context: state.Context, type: str, attempt_id: str, payment_id: str
 ) -> None:
     attempt = (await conn.execute(select(attempts).where(attempts.c.id == attempt_id))).one()
@@ -609,6 +673,7 @@ __all__ = [
     "Conflict",
     "apply_outcome",
     "attempt_view",
+    "emit_attempt",
     "joined",
     "load_bill",
     "record_money",

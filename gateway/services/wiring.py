@@ -19,8 +19,10 @@ import aiohttp
 from config import Settings
 from config.settings import ReconSource
 from gateway.channels.dvcqg import DvcqgChannel
+from gateway.channels.momo import MomoChannel
 from gateway.channels.registry import build_channels, pos_merchant
 from gateway.channels.vnpay import VnpayChannel
+from gateway.channels.zalopay import ZalopayChannel
 from gateway.core.db import Database
 from gateway.core.ids import Clock, system_clock
 from gateway.observability import Metrics
@@ -35,7 +37,7 @@ from gateway.services.notifications.receipts import ReceiptReceiver
 from gateway.services.notifications.views import NotificationViews
 from gateway.services.notifications.worker import NotificationWorker
 from gateway.services.payments import PaymentService
-from gateway.services.polling import Poller
+from gateway.services.polling import Poller, Window
 from gateway.services.postal.carrier import CarrierSync
 from gateway.services.postal.operators import OperatorService
 from gateway.services.postal.orders import PostalOrderService
@@ -46,6 +48,7 @@ from gateway.services.refunds import RefundService
 from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from gateway.services.wallet_callbacks import WalletCallbacks
 from providers.common.secrets import Secret
 from providers.notify.base import Notifier
 from providers.notify.sms import SmsAccount, SmsClient
@@ -79,6 +82,7 @@ class Services:
     refunds: RefundService
     terminals: TerminalService
     callbacks: ProviderCallbacks
+    wallet_callbacks: WalletCallbacks
     poller: Poller
     staff: StaffService
     endpoints: EndpointService
@@ -108,6 +112,23 @@ def recon_rules(settings: Settings) -> dict[Source, SourceRules]:
             **settings.reconciliation.rules(cast(ReconSource, source.value)).model_dump()
         )
         for source in COUNTERPARTS
+    }
+
+
+def janitor_windows(settings: Settings) -> dict[str, Window]:
+    """Each queryable channel's callback window and give-up horizon (docs/channels.md)."""
+
+    def window(query_after_seconds: float, give_up_after_hours: float) -> Window:
+        return Window(timedelta(seconds=query_after_seconds), timedelta(hours=give_up_after_hours))
+
+    return {
+        "vnpay": window(settings.vnpay.query_after_seconds, settings.vnpay.give_up_after_hours),
+        "pos": window(settings.pos.query_after_seconds, settings.pos.give_up_after_hours),
+        "momo": window(settings.momo.query_after_seconds, settings.momo.give_up_after_hours),
+        "zalopay": window(
+            settings.zalopay.query_after_seconds, settings.zalopay.give_up_after_hours
+        ),
+        "dvcqg": window(settings.dvcqg.query_after_seconds, settings.dvcqg.give_up_after_hours),
     }
 
 
@@ -223,15 +244,19 @@ async def build_services(
                     pos_merchant(settings),
                     dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
                 ),
+                wallet_callbacks=WalletCallbacks(
+                    database,
+                    clock,
+                    attempts,
+                    momo if isinstance(momo := channels.get("momo"), MomoChannel) else None,
+                    zalo if isinstance(zalo := channels.get("zalopay"), ZalopayChannel) else None,
+                ),
                 poller=Poller(
                     database,
                     attempts,
                     channels,
-                    {
-                        "vnpay": settings.vnpay.query_after_seconds,
-                        "pos": settings.pos.query_after_seconds,
-                        "dvcqg": settings.dvcqg.query_after_seconds,
-                    },
+                    janitor_windows(settings),
+                    on_open=metrics.set_open_attempts,
                 ),
                 staff=staff,
                 endpoints=endpoints,

@@ -3,6 +3,7 @@ naming the key; secrets never show in a repr."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,51 @@ def test_outside_sandbox_mode_enabled_notifications_need_their_providers() -> No
                 },
             },
         )
+
+
+# -- wallets (issue 12) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (
+            '[momo]\npartner_code = "M1"\naccess_key = "a"\nsecret_key = "sandbox-momo-secret-key"\n',
+            "momo.secret_key",
+        ),
+        ('[zalopay]\napp_id = 1\nkey1 = "k1"\nkey2 = "sandbox-zalopay-key2"\n', "zalopay.key2"),
+        (
+            '[zalopay.apps.HCM]\napp_id = 1\nkey1 = "sandbox-zalopay-key1"\nkey2 = "k2"\n',
+            "zalopay.apps.HCM.key1",
+        ),
+    ],
+)
+def test_outside_sandbox_mode_the_wallets_sandbox_secrets_are_refused(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_settings(write(tmp_path, PII + text), environ={})
+
+
+def test_turning_sandbox_mode_off_keeps_refusing_the_default_wallet_keys() -> None:
+    with pytest.raises(ConfigError, match=re.escape("momo.secret_key")):
+        load_settings(
+            environ={"GATEWAY_SANDBOX": "false", "GATEWAY_PII_CURRENT_KEY_ID": "t1"},
+            overrides={
+                "pii": {"keys": {"t1": "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="}},
+                "vnpost": {"base_url": "https://v.test", "password": "p", "webhook_key": "k"},
+            },
+        )
+
+
+def test_real_wallet_credentials_per_agency_are_read_and_redacted(tmp_path: Path) -> None:
+    text = (
+        '[momo.merchants.HCM]\npartner_code = "MOMOHCM"\naccess_key = "acc"\n'
+        'secret_key = "real-momo-secret"\n'
+        '[zalopay]\napp_id = 2553\nkey1 = "real-key1"\nkey2 = "real-key2"\n'
+    )
+    settings = load_settings(write(tmp_path, PII + text), environ={})
+    assert settings.momo.merchants["HCM"].partner_code == "MOMOHCM"
+    assert settings.zalopay.app_id == 2553
+    for secret in ("real-momo-secret", "real-key1", "real-key2"):
+        assert secret not in repr(settings)

@@ -149,6 +149,11 @@ attempts = Table(
     Column("expires_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # -- the janitor (gateway/services/polling.py): when to ask the provider next, how often
+    # it was asked, and when it was handed to finance because its channel's horizon passed.
+    Column("next_query_at", UTCDateTime),
+    Column("query_count", Integer, nullable=False, server_default="0"),
+    Column("flagged_at", UTCDateTime),
     UniqueConstraint("channel", "provider_reference", name="uq_attempts_channel_reference"),
     Index("ix_attempts_channel_status", "channel", "status"),
     ATTEMPTS.check_constraint(),
