@@ -74,7 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     user_create.add_argument(
         "--role", required=True, choices=["finance", "finance_approver", "postal_operator", "admin"]
     )
+    user_create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (scripts, no terminal)",
+    )
     _add_scope(user_create, office_help="post office code a postal_operator works for")
+    user_unlock = users.add_parser(
+        "unlock", help="let a user sign in again after a lock-out for failed sign-ins"
+    )
+    user_unlock.add_argument("username")
 
     offices = commands.add_parser(
         "post-offices", help="manage post offices (bưu cục) for postal orders"
@@ -246,7 +255,7 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
         elif args.command == "terminals":
             await _terminals(services, args)
         elif args.command == "users":
-            await _users(services, args)
+            return await _users(services, args)
         elif args.command == "recon":
             return await _recon(services, args)
         elif args.command == "post-offices":
@@ -272,10 +281,18 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _users(services: Services, args: argparse.Namespace) -> None:
-    import getpass
-
-    password = getpass.getpass("password (12+ characters): ")
+async def _users(services: Services, args: argparse.Namespace) -> int:
+    if args.action == "unlock":
+        unlocked = await services.staff.unlock(args.username)
+        print(f"user {args.username} " + ("unlocked" if unlocked else "was not locked"))
+        return 0
+    password = _read_password(args.password_stdin)
+    if password is None:
+        print(
+            "gateway: no terminal to ask the password on; pass it with --password-stdin",
+            file=sys.stderr,
+        )
+        return 2
     await services.staff.create_user(
         username=args.username,
         display_name=args.name,
@@ -287,6 +304,20 @@ async def _users(services: Services, args: argparse.Namespace) -> None:
     )
     await offices.scope_user(services.database, args.username, args.post_office)
     print(f"user {args.username} created")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    """The new user's password: the first line of standard input with ``--password-stdin``,
+    else asked on the terminal (None when there is none: getpass would read stdin and echo
+    it, or fail)."""
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return None
+    return getpass.getpass("password (12+ characters): ")
 
 
 async def _post_offices(services: Services, args: argparse.Namespace) -> None:

@@ -96,3 +96,9 @@ class Metrics:
             ["provider", "outcome"],
             registry=self.registry,
         )
+        self.console_logins = Counter(
+            "gateway_console_logins",
+            "Console sign-ins that failed or were refused: failed, throttled, locked",
+            ["outcome"],
+            registry=self.registry,
+        )
