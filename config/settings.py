@@ -30,6 +30,8 @@ DEFAULT_FILE = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "GATEWAY_"
 #: The shape of an API key; the gateway's client service uses the same pattern.
 API_KEY_FORMAT = re.compile(r"^gw_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$")
+#: The async drivers the gateway runs on (``database_url``'s scheme).
+DATABASE_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
 #: Environment variables that are not settings keys but steer the loading itself.
 LOADER_VARIABLES = frozenset({"GATEWAY_CONFIG"})
 
@@ -366,6 +368,29 @@ class Settings(_Section):
     metrics_token: SecretStr | None = Field(None, min_length=16)
     #: ``gateway serve`` runs the background loops (delivery, expiry, polling) in-process.
     workers_in_process: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A URL SQLAlchemy can parse, with one of the two async drivers the gateway runs
+        on; the message never repeats the URL (it may hold a password)."""
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            driver = make_url(value.get_secret_value()).drivername
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL; e.g. postgresql+asyncpg://user@host:5432/gateway "
+                "or sqlite+aiosqlite:///var/gateway.db"
+            ) from None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(
+                f"the driver {driver!r} is not supported; use {' or '.join(DATABASE_DRIVERS)}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _personal_data_is_sealed(self) -> Settings:

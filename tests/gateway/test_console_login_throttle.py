@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import FixedClock, Gateway, make_settings, seed
+from conftest import METRICS_AUTH, FixedClock, Gateway, make_settings, seed
 from structlog.testing import capture_logs
 from tests_support import post_login
 
@@ -65,7 +65,7 @@ async def fail(gateway: Gateway, username: str, times: int) -> None:
 
 
 async def metric(gateway: Gateway, outcome: str) -> float:
-    text = await (await gateway.client.get("/metrics")).text()
+    text = await (await gateway.client.get("/metrics", headers=METRICS_AUTH)).text()
     line = f'gateway_console_logins_total{{outcome="{outcome}"}} '
     found = [row for row in text.splitlines() if row.startswith(line)]
     return float(found[0].split()[-1]) if found else 0.0
