@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 
 import structlog
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.core.errors import (
     AccountLocked,
@@ -237,7 +238,8 @@ async def read_form(request: web.Request, limit: int) -> Form:
         return Form(fields)
     try:
         return await _read_multipart(request, limit)
-    except (ValueError, AssertionError, LookupError) as exc:
+    except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:
+        # HttpProcessingError: a part header aiohttp refuses (InvalidHeader)
         raise BadRequest(f"malformed multipart body: {exc}") from None
 
 
