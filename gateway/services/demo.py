@@ -136,14 +136,16 @@ class DemoSeeder:
         configured = self.settings.demo.operator_key
         if configured is not None:
             key = configured.get_secret_value()
-            async with db.read() as conn:
-                exists = (
-                    await conn.execute(
-                        select(api_clients.c.id).where(api_clients.c.id == key_id(key))
-                    )
-                ).first()
-            if exists is not None:
-                return key
+            async with db.write() as conn:
+                # Kept, and usable again if an earlier start without it had revoked it.
+                kept = await conn.execute(
+                    update(api_clients)
+                    .where(api_clients.c.id == key_id(key))
+                    .values(revoked_at=None)
+                    .returning(api_clients.c.id)
+                )
+                if kept.first() is not None:
+                    return key
         async with db.write() as conn:
             await conn.execute(
                 update(api_clients)
