@@ -50,7 +50,7 @@ class Served:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = self.runner.addresses[0][1]
         keys = await seed(SimpleNamespace(app=self.app))  # type: ignore[arg-type]
         db, clock = self.app[DATABASE], self.app[CLOCK]
         await offices.add_post_office(db, clock, "BC-700000", "Bưu cục Sài Gòn", "79")
