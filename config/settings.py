@@ -31,6 +31,8 @@ DEFAULT_FILE = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "GATEWAY_"
 #: The shape of an API key; the gateway's client service uses the same pattern.
 API_KEY_FORMAT = re.compile(r"^gw_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$")
+#: The async drivers the gateway runs on (``database_url``'s scheme).
+DATABASE_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
 #: Environment variables that are not settings keys but steer the loading itself.
 LOADER_VARIABLES = frozenset({"GATEWAY_CONFIG"})
 
@@ -499,6 +501,30 @@ class ReceiptSettings(_Section):
     vnpt: VnptReceiptSettings = VnptReceiptSettings()
 
 
+class ConsoleLoginSettings(_Section):
+    """Back-off and lock-out of console sign-ins (both consoles share one sign-in form).
+
+    After ``backoff_after`` failures in a row a user's next try waits ``base_delay_seconds``,
+    doubling with each further failure up to ``max_delay_seconds``; at ``lock_after`` the
+    account is locked until an administrator unlocks it (``gateway users unlock``). An
+    address is only slowed down, from ``address_backoff_after`` failures (a locked address
+    would lock out a whole office behind one NAT). Failures older than
+    ``forget_after_seconds`` are forgotten, except a lock-out."""
+
+    backoff_after: int = Field(5, ge=1)
+    lock_after: int = Field(10, ge=1)
+    address_backoff_after: int = Field(20, ge=1)
+    base_delay_seconds: int = Field(2, ge=1)
+    max_delay_seconds: int = Field(900, ge=1)
+    forget_after_seconds: int = Field(3600, ge=1)
+
+    @model_validator(mode="after")
+    def _lock_after_backoff(self) -> ConsoleLoginSettings:
+        if self.lock_after < self.backoff_after:
+            raise ValueError("lock_after must not be smaller than backoff_after")
+        return self
+
+
 class DemoSettings(_Section):
     agency_code: str = "DEMO"
     #: Fixed demo portal key (else a new one is printed at start-up).
@@ -506,8 +532,12 @@ class DemoSettings(_Section):
     #: Fixed demo keys for the finance roles (else new ones are printed at start-up).
     finance_key: SecretStr | None = None
     approver_key: SecretStr | None = None
+    #: Fixed post-office (BC-DEMO) operator key (else a new one at every start, the last revoked).
+    operator_key: SecretStr | None = None
+    #: Fixed password of every demo console user (else new ones at every start).
+    console_password: SecretStr | None = Field(None, min_length=12)
 
-    @field_validator("api_key", "finance_key", "approver_key")
+    @field_validator("api_key", "finance_key", "approver_key", "operator_key")
     @classmethod
     def _key_format(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not API_KEY_FORMAT.match(value.get_secret_value()):
@@ -552,8 +582,38 @@ class Settings(_Section):
     #: How often pending provider attempts are looked at by the poller.
     poll_seconds: float = Field(30, gt=0)
     demo: DemoSettings = DemoSettings()
+    console_login: ConsoleLoginSettings = ConsoleLoginSettings()
+    #: ``/metrics`` on its own listener (``metrics_host``/``metrics_port``, e.g. an internal
+    #: address the scraper reaches), else on the public port behind ``metrics_token``.
+    #: Outside sandbox mode one of the two is required (see docs/configuration.md).
+    metrics_host: str | None = None
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_token: SecretStr | None = Field(None, min_length=16)
     #: ``gateway serve`` runs the background loops (delivery, expiry, polling) in-process.
     workers_in_process: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A URL SQLAlchemy can parse, with one of the two async drivers the gateway runs
+        on; the message never repeats the URL (it may hold a password)."""
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            driver = make_url(value.get_secret_value()).drivername
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL; e.g. postgresql+asyncpg://user@host:5432/gateway "
+                "or sqlite+aiosqlite:///var/gateway.db"
+            ) from None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(
+                f"the driver {driver!r} is not supported; use {' or '.join(DATABASE_DRIVERS)}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _personal_data_is_sealed(self) -> Settings:

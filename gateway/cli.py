@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
@@ -74,7 +76,16 @@ def _parser() -> argparse.ArgumentParser:
     user_create.add_argument(
         "--role", required=True, choices=["finance", "finance_approver", "postal_operator", "admin"]
     )
+    user_create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (scripts, no terminal)",
+    )
     _add_scope(user_create, office_help="post office code a postal_operator works for")
+    user_unlock = users.add_parser(
+        "unlock", help="let a user sign in again after a lock-out for failed sign-ins"
+    )
+    user_unlock.add_argument("username")
 
     offices = commands.add_parser(
         "post-offices", help="manage post offices (bưu cục) for postal orders"
@@ -169,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.no_workers:
             settings = settings.model_copy(update={"workers_in_process": False})
         return _serve(settings)
+    problem = _database_problem(settings, args.command)
+    if problem is not None:
+        print(f"gateway: {problem}", file=sys.stderr)
+        return 2
     if args.command == "worker":
         return asyncio.run(_worker(settings))
     if args.command == "migrate":
@@ -191,13 +206,81 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings) -> int:
+    """Listen first, then touch data: a second instance on a busy port stops here, before
+    migrating or seeding (which would renew the first one's sandbox passwords and keys)."""
     from gateway.app import create_app
 
+    sockets = []
+    try:
+        sockets.append(_listen(settings.host, settings.port))
+        if settings.metrics_port is not None:
+            sockets.append(_listen(settings.metrics_host or settings.host, settings.metrics_port))
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    problem = _database_problem(settings, "serve")
+    if problem is not None:
+        for sock in sockets:
+            sock.close()
+        print(f"gateway: {problem}", file=sys.stderr)
+        return 2
     # Sandbox mode migrates at start-up; production applies migrations explicitly
     # (`gateway migrate`) so that several processes never race to do it.
     app = create_app(settings, background=settings.workers_in_process)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    web.run_app(app, sock=sockets, print=None)
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; an :class:`OSError` naming the address when it
+    is taken (by another gateway?) or cannot be bound."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        return socket.create_server(address, family=family)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        message = f"cannot listen on {host}:{port}: {reason} (is another gateway running?)"
+        raise OSError(message) from None
+
+
+def _database_problem(settings: Settings, command: str) -> str | None:
+    """Why the configured database cannot be used, in one line naming the key, or None.
+    A SQLite file is created by ``migrate`` (and by sandbox mode, which migrates at start);
+    any other command needs it to exist. A PostgreSQL server must answer."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_dsn)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if settings.sandbox or command == "migrate" or path.exists():
+            return None
+        return f"database_url: the database file {path} does not exist; run `gateway migrate`"
+    reason = asyncio.run(_unreachable(settings.database_dsn))
+    if reason is None:
+        return None
+    where = url.render_as_string(hide_password=True)
+    return f"database_url: cannot use the database {where}: {reason}"
+
+
+async def _unreachable(dsn: str) -> str | None:
+    """Why a connection to ``dsn`` fails (the driver's first line), or None."""
+    from gateway.core.db import Database
+    from gateway.core.errors import DatabaseUnavailable
+
+    database = Database(dsn, pool_size=1, max_overflow=0)
+    try:
+        await database.ping()
+    except DatabaseUnavailable as exc:
+        cause = exc.__cause__
+        detail = getattr(cause, "orig", None) or cause or exc
+        return (str(detail).strip().splitlines() or [type(detail).__name__])[0]
+    finally:
+        await database.close()
+    return None
 
 
 async def _worker(settings: Settings) -> int:
@@ -246,7 +329,7 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
         elif args.command == "terminals":
             await _terminals(services, args)
         elif args.command == "users":
-            await _users(services, args)
+            return await _users(services, args)
         elif args.command == "recon":
             return await _recon(services, args)
         elif args.command == "post-offices":
@@ -272,10 +355,18 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _users(services: Services, args: argparse.Namespace) -> None:
-    import getpass
-
-    password = getpass.getpass("password (12+ characters): ")
+async def _users(services: Services, args: argparse.Namespace) -> int:
+    if args.action == "unlock":
+        unlocked = await services.staff.unlock(args.username)
+        print(f"user {args.username} " + ("unlocked" if unlocked else "was not locked"))
+        return 0
+    password = _read_password(args.password_stdin)
+    if password is None:
+        print(
+            "gateway: no terminal to ask the password on; pass it with --password-stdin",
+            file=sys.stderr,
+        )
+        return 2
     await services.staff.create_user(
         username=args.username,
         display_name=args.name,
@@ -287,6 +378,20 @@ async def _users(services: Services, args: argparse.Namespace) -> None:
     )
     await offices.scope_user(services.database, args.username, args.post_office)
     print(f"user {args.username} created")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    """The new user's password: the first line of standard input with ``--password-stdin``,
+    else asked on the terminal (None when there is none: getpass would read stdin and echo
+    it, or fail)."""
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return None
+    return getpass.getpass("password (12+ characters): ")
 
 
 async def _post_offices(services: Services, args: argparse.Namespace) -> None:
@@ -310,7 +415,6 @@ async def _recon(services: Services, args: argparse.Namespace) -> int:
     the server's database is deployment-wide. The exit status of an import says whether the
     file's lines are in the books: 1 when it is quarantined (also a repeat of a quarantined
     file, which a script must not take for done), 0 when it is accepted."""
-    from pathlib import Path
 
     from reconciliation.model import business_day
     from reconciliation.scope import EVERYWHERE

@@ -103,6 +103,12 @@ class Metrics:
             ["provider", "outcome"],
             registry=self.registry,
         )
+        self.console_logins = Counter(
+            "gateway_console_logins",
+            "Console sign-ins that failed or were refused: failed, throttled, locked",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def set_open_attempts(self, counts: Mapping[tuple[str, str], int]) -> None:
         """The janitor's count of open attempts by (channel, age bucket); a pair no longer

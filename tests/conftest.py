@@ -42,6 +42,9 @@ BANK_SECRET = "test-bank-secret"
 PII_KEY = "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="  # base64 of 32 bytes, tests only
 AGENCY_BIN = "970499"
 AGENCY_ACCOUNT = "0011001234567"
+#: Outside sandbox mode the public port serves /metrics only with this bearer token.
+METRICS_TOKEN = "test-metrics-token-0001"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 class FixedClock:
@@ -170,6 +173,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Not sandbox mode: without the sandbox platform's credentials of default.toml (which
         # are refused here); tests of the DVCQG channel configure the sandbox platform.
         "dvcqg": {"partner_code": None, "secret_key": None},
+        "metrics_token": METRICS_TOKEN,
     }
     values.update(overrides)
     return load_settings(environ={}, overrides=values)

@@ -12,6 +12,8 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     ├── PayloadTooLarge                 413 payload_too_large
     │   └── ParseTimeout                413 parse_timeout                 (reconciliation)
     ├── Unauthenticated                 401 unauthenticated
+    ├── LoginThrottled                  429 login_throttled               (staff sign-in)
+    │   └── AccountLocked               423 account_locked                (staff sign-in)
     ├── Forbidden                       403 forbidden
     │   ├── AgencyNotInScope            403 agency_not_in_scope
     │   ├── AccountNotInScope           403 account_not_in_scope          (reconciliation)
@@ -140,6 +142,31 @@ class Unauthenticated(GatewayError):
     code = "unauthenticated"
     http_status = 401
     title = "A valid API key is required"
+
+
+class LoginThrottled(GatewayError):
+    """Too many failed sign-ins of a user or from an address: tries are refused, without
+    looking at the password, for ``retry_after`` more seconds."""
+
+    code = "login_throttled"
+    http_status = 429
+    title = "Too many failed sign-ins; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"try again in {retry_after} seconds", retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class AccountLocked(LoginThrottled):
+    """The user failed to sign in too often; only an administrator unlocks the account."""
+
+    code = "account_locked"
+    http_status = 423
+    title = "The account is locked after too many failed sign-ins"
+
+    def __init__(self) -> None:
+        GatewayError.__init__(self, "an administrator must unlock the account")
+        self.retry_after = 0
 
 
 class Forbidden(GatewayError):

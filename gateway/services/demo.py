@@ -4,7 +4,8 @@ post office ``BC-DEMO`` with its operator key and console user ``buucuc``.
 The demo agency collects into an account at the sandbox bank (fictional BIN 970499, so no
 real banking app can send real money to it). Seeding is idempotent: what exists is kept,
 except that the console passwords (and the post office's key) are renewed at every start,
-so that they can be printed once.
+so that they can be printed once — unless they are configured (``demo.console_password``,
+``demo.operator_key``, like ``demo.api_key``): then they stay the same across restarts.
 
 The demo's finance keys and console users are deployment-wide (``all_agencies``): a newcomer
 reconciles every agency they add without re-creating them.
@@ -113,20 +114,7 @@ class DemoSeeder:
         if served is None:
             await offices.serve_agency(db, agency_code, DEMO_OFFICE)
 
-        async with db.write() as conn:
-            await conn.execute(
-                update(api_clients)
-                .where(
-                    api_clients.c.name == DEMO_OPERATOR_CLIENT,
-                    api_clients.c.role == Role.POSTAL_OPERATOR.value,
-                    api_clients.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=clock())
-            )
-        client_id, key = await create_client(
-            db, clock, name=DEMO_OPERATOR_CLIENT, role=Role.POSTAL_OPERATOR, agency_codes=[]
-        )
-        await offices.scope_client(db, client_id, [DEMO_OFFICE])
+        key = await self._operator_key()
 
         username, display_name = DEMO_OPERATOR_USER
         password = await self._console_user(username, display_name, Role.POSTAL_OPERATOR, [])
@@ -140,6 +128,44 @@ class DemoSeeder:
         if not scoped:
             await offices.scope_user(db, username, [DEMO_OFFICE])
         return key, password
+
+    async def _operator_key(self) -> str:
+        """The configured operator key (created if missing, never revoked), else a new key
+        at every start with the previous demo operator keys revoked."""
+        db, clock = self.db, self.clock
+        configured = self.settings.demo.operator_key
+        if configured is not None:
+            key = configured.get_secret_value()
+            async with db.write() as conn:
+                # Kept, and usable again if an earlier start without it had revoked it.
+                kept = await conn.execute(
+                    update(api_clients)
+                    .where(api_clients.c.id == key_id(key))
+                    .values(revoked_at=None)
+                    .returning(api_clients.c.id)
+                )
+                if kept.first() is not None:
+                    return key
+        async with db.write() as conn:
+            await conn.execute(
+                update(api_clients)
+                .where(
+                    api_clients.c.name == DEMO_OPERATOR_CLIENT,
+                    api_clients.c.role == Role.POSTAL_OPERATOR.value,
+                    api_clients.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=clock())
+            )
+        client_id, key = await create_client(
+            db,
+            clock,
+            name=DEMO_OPERATOR_CLIENT,
+            role=Role.POSTAL_OPERATOR,
+            agency_codes=[],
+            key=configured.get_secret_value() if configured is not None else None,
+        )
+        await offices.scope_client(db, client_id, [DEMO_OFFICE])
+        return key
 
     async def _demo_key(self, role: Role, configured: SecretStr | None) -> str:
         """The demo key of ``role``: the configured one (created if missing), else a new one."""
@@ -178,10 +204,13 @@ class DemoSeeder:
     async def _console_user(
         self, username: str, display_name: str, role: Role, agency_codes: list[str]
     ) -> str:
-        """Create the console user if missing, with a fresh password at every start, so the
-        password can be printed (a sandbox convenience; production users are made with
-        ``gateway users create``)."""
-        password = secrets.token_urlsafe(12)
+        """Create the console user if missing, with the configured demo password or a fresh
+        one at every start, so the password can be printed (a sandbox convenience;
+        production users are made with ``gateway users create``)."""
+        configured = self.settings.demo.console_password
+        password = (
+            configured.get_secret_value() if configured is not None else secrets.token_urlsafe(12)
+        )
         wide = role in DEPLOYMENT_WIDE_ROLES
         if await self.staff.has_user(username):
             async with self.db.write() as conn:

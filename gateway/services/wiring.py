@@ -32,6 +32,7 @@ from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.demo import DemoSeeder
 from gateway.services.dvcqg_lookup import DvcqgLookup
+from gateway.services.login_throttle import LoginThrottle
 from gateway.services.notifications.compose import Composer
 from gateway.services.notifications.receipts import ReceiptReceiver
 from gateway.services.notifications.views import NotificationViews
@@ -198,7 +199,16 @@ async def build_services(
             secret_overlap=timedelta(hours=hooks.secret_overlap_hours),
         )
         workflow = Workflow(database, clock)
-        staff = StaffService(database, clock)
+        staff = StaffService(
+            database,
+            clock,
+            LoginThrottle(
+                database,
+                clock,
+                settings.console_login,
+                on_outcome=lambda outcome: metrics.console_logins.labels(outcome).inc(),
+            ),
+        )
         terminals = TerminalService(database, clock)
         connector = aiohttp.TCPConnector(
             limit=hooks.concurrency, **connector_options(allow_private)

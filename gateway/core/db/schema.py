@@ -474,6 +474,21 @@ staff_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+#: Failed console sign-ins per subject — ``user:<username>`` or ``address:<ip>`` — for the
+#: back-off and lock-out of :mod:`gateway.services.login_throttle`. A row exists only while
+#: a subject has failures to remember; a successful sign-in or an unlock removes it.
+login_throttles = Table(
+    "login_throttles",
+    metadata,
+    Column("subject", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UTCDateTime, nullable=False),
+    #: Tries before this time are refused without looking at the password.
+    Column("blocked_until", UTCDateTime),
+    #: A user locked out after too many failures; only an administrator lifts it.
+    Column("locked_at", UTCDateTime),
+)
+
 # -- postal (bưu chính công ích) ----------------------------------------------------------------
 
 post_offices = Table(
