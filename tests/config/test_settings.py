@@ -326,6 +326,9 @@ def test_turning_sandbox_mode_off_keeps_refusing_the_default_wallet_keys() -> No
             overrides={
                 "pii": {"keys": {"t1": "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="}},
                 "vnpost": {"base_url": "https://v.test", "password": "p", "webhook_key": "k"},
+                # the other sandbox-only defaults of default.toml, out of the way
+                "notifications": {"enabled": False},
+                "dvcqg": {"partner_code": None, "secret_key": None},
             },
         )
 

@@ -37,6 +37,7 @@ def test_leaving_sandbox_mode_with_the_default_file_is_refused() -> None:
         "sandbox": False,
         "pii": {"keys": {"k1": "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="}},
         "vnpost": {"base_url": "https://vnpost.test", "password": "p", "webhook_key": "k"},
+        "notifications": {"enabled": False},
     }
     with pytest.raises(ConfigError, match=r"dvcqg\.secret_key: the sandbox secret is refused"):
         load_settings(environ={}, overrides=ready)
