@@ -28,6 +28,7 @@ from gateway.keys import (
     POLLER,
     POSTAL_ORDERS,
     PRINCIPALS,
+    RECEIPTS,
     RECON_RUNS,
     REFUNDS,
     REPORTS,
@@ -95,4 +96,5 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[CARRIER_SYNC] = services.carrier_sync
         app[VNPOST_PUSHES] = services.vnpost_pushes
         app[OPERATORS] = services.operators
+        app[RECEIPTS] = services.receipts
         yield

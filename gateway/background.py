@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.keys import CARRIER_SYNC, DELIVERY, PAYMENTS, POLLER, SETTINGS
+from gateway.keys import CARRIER_SYNC, DELIVERY, PAYMENTS, POLLER, RECEIPTS, SETTINGS
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +28,7 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
         ("postal_submission", settings.vnpost.poll_seconds, app[CARRIER_SYNC].submit_due),
         ("postal_cancellation", settings.vnpost.poll_seconds, app[CARRIER_SYNC].cancel_requested),
         ("postal_sync", settings.vnpost.poll_seconds, app[CARRIER_SYNC].sync_due),
+        ("pending_receipts", settings.receipts.retry_seconds, app[RECEIPTS].issue_pending),
     ]
 
 

@@ -18,6 +18,7 @@ from gateway.services.postal.operators import OperatorService
 from gateway.services.postal.orders import PostalOrderService
 from gateway.services.postal.pushes import PushReceiver
 from gateway.services.provider_callbacks import ProviderCallbacks
+from gateway.services.receipts.views import ReceiptService
 from gateway.services.refunds import RefundService
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
@@ -58,3 +59,4 @@ POSTAL_ORDERS = web.AppKey("postal_orders", PostalOrderService)
 CARRIER_SYNC = web.AppKey("carrier_sync", CarrierSync)
 OPERATORS = web.AppKey("postal_operators", OperatorService)
 VNPOST_PUSHES = web.AppKey("vnpost_pushes", PushReceiver)
+RECEIPTS = web.AppKey("receipts", ReceiptService)

@@ -8,14 +8,16 @@ nothing personal beyond the payer's name.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.errors import InvalidTransition, NotFound, ValidationFailed
 from gateway.http.responses import json_response
-from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, SETTINGS
-from gateway.pages.render import render
+from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, RECEIPTS, SETTINGS
+from gateway.pages.render import local_time, render, vnd
+from gateway.services.receipts.issuance import CHANNEL_LABELS
 from providers.payment.vietqr import render_png, render_svg
 
 #: Short names of banks by NAPAS BIN, for display only.
@@ -53,6 +55,7 @@ async def checkout_page(request: web.Request) -> web.Response:
         return render("not_found.html", status=404)
     qr = payment["vietqr"]
     vnpay = request.app[ATTEMPTS].channels.get("vnpay")
+    receipts = await _receipts(request, payment)
     return render(
         "checkout.html",
         form_origins=vnpay.origins() if isinstance(vnpay, VnpayChannel) else (),
@@ -64,6 +67,7 @@ async def checkout_page(request: web.Request) -> web.Response:
         server_now=request.app[CLOCK]().isoformat(),
         vnpay_available=vnpay is not None,
         poll_ms=request.app[SETTINGS].payments.checkout_poll_ms,
+        receipts=receipts,
     )
 
 
@@ -75,9 +79,29 @@ async def checkout_status(request: web.Request) -> web.Response:
             "status_label": STATUS_LABELS[payment["status"]],
             "expires_at": payment["expires_at"],
             "paid_at": payment["paid_at"],
+            "receipts": await _receipts(request, payment),
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def _receipts(request: web.Request, payment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The payment's receipts as the paid page shows them (number, symbol, time, channel and
+    a link to the receipt page)."""
+    if payment["paid_at"] is None:
+        return []
+    found = await request.app[RECEIPTS].of_payment_public(payment["id"])
+    return [
+        {
+            "symbol": receipt["symbol"],
+            "number": f"{receipt['number']:08d}" if receipt["number"] else None,
+            "issued_at": local_time(receipt["issued_at"]) or None,
+            "channel": CHANNEL_LABELS.get(receipt["channel"], receipt["channel"]),
+            "amount": vnd(receipt["amount"]),
+            "url": receipt["view_url"],
+        }
+        for receipt in found
+    ]
 
 
 async def qr_png(request: web.Request) -> web.Response:

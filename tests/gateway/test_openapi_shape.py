@@ -16,6 +16,12 @@ BEFORE = json.loads((Path(__file__).parent / "data" / "openapi_shape_before.json
 
 #: Operations added since the hand-written document (each noted in docs/api.md).
 ADDED = [
+    "GET /receipts/{receipt_id}",
+    "GET /v1/payments/{payment_id}/receipts",
+    "GET /v1/receipts",
+    "GET /v1/receipts/signing-certificate",
+    "GET /v1/receipts/{receipt_id}",
+    "GET /v1/receipts/{receipt_id}.xml",
     "GET /v1/reconciliation/bank-mappings/{account}",
     "POST /v1/reconciliation/exceptions/{exception_id}/reject",
     "PUT /v1/reconciliation/bank-mappings/{account}",

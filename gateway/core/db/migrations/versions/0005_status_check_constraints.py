@@ -12,6 +12,7 @@ tests/gateway/test_status_constraints.py compares the migrated database with the
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import CheckConstraint
 
@@ -24,9 +25,14 @@ depends_on = None
 
 
 def _status_checks() -> list[tuple[str, str, str]]:
-    """(table, constraint name, condition) of every status CHECK the schema declares."""
+    """(table, constraint name, condition) of every status CHECK the schema declares, on the
+    tables that exist at this revision (a table created later, e.g. ``receipts`` in 0012,
+    is created with its own constraint)."""
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
     checks = []
     for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
         for constraint in table.constraints:
             if isinstance(constraint, CheckConstraint) and str(constraint.name).endswith("_status"):
                 checks.append((table.name, str(constraint.name), str(constraint.sqltext)))

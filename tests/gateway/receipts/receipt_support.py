@@ -1,0 +1,162 @@
+"""What the receipt tests share: a signing identity made once per session, the ``[receipts]``
+settings for agency HCM, and the gateway (with the sandbox VNPAY and POS cloud) issuing
+receipts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import IN_CI, Channels, open_channels
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+
+from gateway.core.db.schema import outbox_events
+from gateway.keys import DATABASE, RECEIPTS
+from providers.receipts.sandbox_ca import ensure_sandbox_identity
+
+TAX_CODE = "0301234567"
+LEGAL_NAME = "Sở Tư pháp Thành phố Hồ Chí Minh"
+
+
+@dataclass(frozen=True)
+class Identity:
+    key_file: Path
+    certificate_file: Path
+    ca_pem: bytes
+    ca_file: Path
+
+
+def make_identity(directory: Path, now: datetime) -> Identity:
+    """A CA and HCM's certificate (valid two years from ``now``), as PEM files."""
+    identity, ca_pem = ensure_sandbox_identity(
+        directory / "ca", agency_name=LEGAL_NAME, tax_code=TAX_CODE, now=now
+    )
+    key_file, certificate_file, ca_file = (
+        directory / "hcm-key.pem",
+        directory / "hcm-cert.pem",
+        directory / "ca.pem",
+    )
+    key_file.write_bytes(
+        identity.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    certificate_file.write_bytes(identity.certificate_pem())
+    ca_file.write_bytes(ca_pem)
+    return Identity(key_file, certificate_file, ca_pem, ca_file)
+
+
+@pytest.fixture(scope="session")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Identity:
+    return make_identity(tmp_path_factory.mktemp("receipt-identity"), datetime(2026, 1, 2, tzinfo=UTC))
+
+
+def receipt_settings(identity: Identity, **hcm: Any) -> dict[str, Any]:
+    return {
+        "agencies": {
+            "HCM": {
+                "tax_code": TAX_CODE,
+                "legal_name": LEGAL_NAME,
+                "address": "141 Pasteur, Phường Xuân Hòa, Thành phố Hồ Chí Minh",
+                "template_code": "EBL01",
+                "symbols": {"2026": "26TAB"},
+                "split": "single",
+                "key_file": str(identity.key_file),
+                "certificate_file": str(identity.certificate_file),
+                **hcm,
+            }
+        }
+    }
+
+
+async def open_receipting(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: Any,
+    port: int,
+    identity: Identity,
+    ranges: tuple[tuple[str, int, int], ...] = (("online", 1, 1000), ("counter", 5001, 6000)),
+    **hcm: Any,
+) -> Channels:
+    """The gateway with VNPAY and POS sandboxes, issuing receipts for HCM from ``ranges``
+    ((point, first, last) of 26TAB)."""
+    channels = await open_channels(
+        aiohttp_server, database_url, clock, port, receipts=receipt_settings(identity, **hcm)
+    )
+    for point, first, last in ranges:
+        await channels.client.app[RECEIPTS].add_range("HCM", "26TAB", point, first, last)
+    return channels
+
+
+async def receipts_of(gateway: Any, payment_id: str, who: str = "portal") -> list[dict[str, Any]]:
+    response = await gateway.client.get(
+        f"/v1/payments/{payment_id}/receipts", headers=gateway.auth(who)
+    )
+    assert response.status == 200, await response.text()
+    return list((await response.json())["data"])
+
+
+async def receipt_xml(gateway: Any, receipt: dict[str, Any]) -> bytes:
+    response = await gateway.client.get(f"/v1/receipts/{receipt['id']}.xml", headers=gateway.auth())
+    assert response.status == 200, await response.text()
+    assert response.content_type == "application/xml"
+    return await response.read()
+
+
+async def event_types(gateway: Any, payment_id: str) -> list[str]:
+    async with gateway.client.app[DATABASE].read() as conn:
+        rows = await conn.execute(
+            select(outbox_events.c.type)
+            .where(outbox_events.c.payment_id == payment_id)
+            .order_by(outbox_events.c.sequence)
+        )
+        return list(rows.scalars())
+
+
+def xmlsec1() -> str:
+    """Debian's ``xmlsec1``: an implementation independent of the signer. Missing, the test
+    skips on a developer machine and fails in CI."""
+    found = shutil.which("xmlsec1")
+    if found is None:
+        message = "xmlsec1 is missing: install Debian's xmlsec1 package"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def xmlsec1_verifies(signed: bytes, ca_file: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """``xmlsec1 --verify`` of the signed receipt, trusting only the CA, with the Id
+    attributes the references point at declared."""
+    document = workdir / "receipt.xml"
+    document.write_bytes(signed)
+    return subprocess.run(  # noqa: S603 — a fixed program with our own arguments
+        [
+            xmlsec1(),
+            "--verify",
+            "--trusted-pem",
+            str(ca_file),
+            "--id-attr:Id",
+            "TTChung",
+            "--id-attr:Id",
+            "DLieu",
+            "--id-attr:Id",
+            "Object",
+            "--id-attr:Id",
+            "BLDT",
+            str(document),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "LC_ALL": "C"},
+    )
