@@ -54,8 +54,8 @@ BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 #: How the receipt names the channel the money came through (Vietnamese, printed on it).
 CHANNEL_LABELS: dict[str, str] = {
-    "vietqr": "Chuyển khoản (VietQR)",
-    "vnpay": "Thanh toán trực tuyến (VNPAY)",
+    "vietqr": "Chuyển khoản VietQR",
+    "vnpay": "Thanh toán trực tuyến VNPAY",
     "pos": "Thẻ ngân hàng tại quầy (POS)",
     "cod": "Thu hộ qua bưu điện (COD)",
 }

@@ -91,7 +91,7 @@ class ReceiptService:
                     await conn.execute(
                         select(receipts.c.id)
                         .where(receipts.c.status == ReceiptStatus.PENDING.value)
-                        .order_by(receipts.c.created_at, receipts.c.id)
+                        .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
                         .limit(batch)
                     )
                 )
@@ -133,7 +133,7 @@ class ReceiptService:
                     select(*RECEIPT_COLUMNS)
                     .join(agencies, agencies.c.id == receipts.c.agency_id)
                     .where(receipts.c.payment_id == payment_id)
-                    .order_by(receipts.c.created_at, receipts.c.id)
+                    .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
                 )
             ).all()
         return [render(row, self.base_url, self.sealer) for row in rows]
@@ -233,7 +233,7 @@ class ReceiptService:
                     select(*RECEIPT_COLUMNS)
                     .join(agencies, agencies.c.id == receipts.c.agency_id)
                     .where(receipts.c.payment_id == payment_id)
-                    .order_by(receipts.c.created_at, receipts.c.id)
+                    .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
                 )
             ).all()
         return [render(row, self.base_url, self.sealer) for row in rows]

@@ -4,7 +4,6 @@ receipts."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -57,7 +56,9 @@ def make_identity(directory: Path, now: datetime) -> Identity:
 
 @pytest.fixture(scope="session")
 def identity(tmp_path_factory: pytest.TempPathFactory) -> Identity:
-    return make_identity(tmp_path_factory.mktemp("receipt-identity"), datetime(2026, 1, 2, tzinfo=UTC))
+    return make_identity(
+        tmp_path_factory.mktemp("receipt-identity"), datetime(2026, 1, 2, tzinfo=UTC)
+    )
 
 
 def receipt_settings(identity: Identity, **hcm: Any) -> dict[str, Any]:
@@ -85,15 +86,16 @@ async def open_receipting(
     port: int,
     identity: Identity,
     ranges: tuple[tuple[str, int, int], ...] = (("online", 1, 1000), ("counter", 5001, 6000)),
+    symbol: str = "26TAB",
     **hcm: Any,
 ) -> Channels:
     """The gateway with VNPAY and POS sandboxes, issuing receipts for HCM from ``ranges``
-    ((point, first, last) of 26TAB)."""
+    ((point, first, last) of ``symbol``)."""
     channels = await open_channels(
         aiohttp_server, database_url, clock, port, receipts=receipt_settings(identity, **hcm)
     )
     for point, first, last in ranges:
-        await channels.client.app[RECEIPTS].add_range("HCM", "26TAB", point, first, last)
+        await channels.client.app[RECEIPTS].add_range("HCM", symbol, point, first, last)
     return channels
 
 
@@ -134,9 +136,11 @@ def xmlsec1() -> str:
     return found
 
 
-def xmlsec1_verifies(signed: bytes, ca_file: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+def xmlsec1_verifies(
+    signed: bytes, ca_file: Path, workdir: Path, at: datetime
+) -> subprocess.CompletedProcess[str]:
     """``xmlsec1 --verify`` of the signed receipt, trusting only the CA, with the Id
-    attributes the references point at declared."""
+    attributes the references point at declared, at the signing time ``at``."""
     document = workdir / "receipt.xml"
     document.write_bytes(signed)
     return subprocess.run(  # noqa: S603 — a fixed program with our own arguments
@@ -150,13 +154,13 @@ def xmlsec1_verifies(signed: bytes, ca_file: Path, workdir: Path) -> subprocess.
             "--id-attr:Id",
             "DLieu",
             "--id-attr:Id",
-            "Object",
-            "--id-attr:Id",
-            "BLDT",
+            "http://www.w3.org/2000/09/xmldsig#:Object",
+            "--verification-gmt-time",
+            at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             str(document),
         ],
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "LC_ALL": "C"},
+        timeout=60,
     )

@@ -5,6 +5,8 @@ announced, and never twice for the same bill."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,14 +15,18 @@ from receipt_support import (
     TAX_CODE,
     Identity,
     event_types,
-    identity,  # noqa: F401 — a fixture
+    identity,
     open_receipting,
     receipt_xml,
     receipts_of,
+    xmlsec1_verifies,
 )
+from structlog.testing import capture_logs
 from tests_support import pay_at_vnpay, signed_notice
 
-from gateway.keys import METRICS
+from gateway.core.errors import ReceiptRangeNotAscending, ReceiptRangeOverlaps, ValidationFailed
+from gateway.keys import METRICS, RECEIPTS
+from providers.receipts.errors import InvalidSignature
 from providers.receipts.signer import verify_xml
 from providers.sandbox.pos import BACKGROUND
 
@@ -33,7 +39,7 @@ async def receipting(
     database_url: str,
     clock: FixedClock,
     unused_tcp_port_factory: Any,
-    identity: Identity,  # noqa: F811
+    identity: Identity,
 ) -> Any:
     opened = await open_receipting(
         aiohttp_server, database_url, clock, unused_tcp_port_factory(), identity
@@ -56,7 +62,8 @@ async def pos_cloud(gateway: Channels, path: str, body: dict[str, Any]) -> None:
 
 
 async def test_a_bank_transfer_pays_the_bill_and_issues_one_signed_receipt(
-    receipting: Channels, identity: Identity  # noqa: F811
+    receipting: Channels,
+    identity: Identity,
 ) -> None:
     payment = await receipting.create_payment()
 
@@ -143,3 +150,187 @@ async def test_a_receipt_of_another_agency_is_not_found(receipting: Channels) ->
         f"/v1/payments/{payment['id']}/receipts", headers=receipting.auth("other")
     )
     assert response.status == 404
+
+
+async def test_split_mode_issues_a_phi_and_a_le_phi_receipt_each_with_its_number(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    unused_tcp_port_factory: Any,
+    identity: Identity,
+    tmp_path: Path,
+) -> None:
+    gateway = await open_receipting(
+        aiohttp_server, database_url, clock, unused_tcp_port_factory(), identity, split="split"
+    )
+    try:
+        payment = await gateway.create_payment()
+        await pay_by_transfer(gateway, payment)
+
+        receipts = await receipts_of(gateway, payment["id"])
+        assert [(r["kind"], r["number"], r["amount"]) for r in receipts] == [
+            ("fee", 1, 50_000),
+            ("charge", 2, 135_000),
+        ]
+        assert receipts[0]["amount_in_words"] == "Năm mươi nghìn đồng"
+        assert await event_types(gateway, payment["id"]) == [
+            "payment.paid",
+            "receipt.issued",
+            "receipt.issued",
+        ]
+        for receipt in receipts:
+            signed = await receipt_xml(gateway, receipt)
+            verify_xml(signed, identity.ca_pem)
+            checked = xmlsec1_verifies(signed, identity.ca_file, tmp_path, clock())
+            assert checked.returncode == 0, checked.stderr
+    finally:
+        await gateway.client.close()
+
+
+async def test_every_receipt_verifies_with_xmlsec1_and_a_changed_one_does_not(
+    receipting: Channels,
+    identity: Identity,
+    tmp_path: Path,
+) -> None:
+    payment = await receipting.create_payment()
+    await pay_by_transfer(receipting, payment)
+    [receipt] = await receipts_of(receipting, payment["id"])
+    signed = await receipt_xml(receipting, receipt)
+
+    checked = xmlsec1_verifies(signed, identity.ca_file, tmp_path, receipting.clock())
+    assert checked.returncode == 0, checked.stderr
+    tampered = signed.replace(b"<SBLai>1<", b"<SBLai>2<", 1)
+    assert tampered != signed
+    with pytest.raises(InvalidSignature):
+        verify_xml(tampered, identity.ca_pem)
+    assert (
+        xmlsec1_verifies(tampered, identity.ca_file, tmp_path, receipting.clock()).returncode != 0
+    )
+
+
+async def test_an_exhausted_range_leaves_the_payment_paid_and_the_receipt_pending_until_a_range_is_added(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    unused_tcp_port_factory: Any,
+    identity: Identity,
+) -> None:
+    gateway = await open_receipting(
+        aiohttp_server,
+        database_url,
+        clock,
+        unused_tcp_port_factory(),
+        identity,
+        ranges=(("online", 1, 2),),
+    )
+    try:
+        paid = []
+        with capture_logs() as logs:
+            for _ in range(3):
+                payment = await gateway.create_payment()
+                await pay_by_transfer(gateway, payment)
+                paid.append(payment["id"])
+
+        assert [(await gateway.payment(p))["status"] for p in paid] == ["paid"] * 3
+        [waiting] = await receipts_of(gateway, paid[2])
+        assert (waiting["status"], waiting["pending_reason"]) == (
+            "pending",
+            "receipt_range_exhausted",
+        )
+        assert (waiting["number"], waiting["symbol"], waiting["xml_url"]) == (None, None, None)
+        alerts = [e for e in logs if e["event"] == "receipt_pending"]
+        assert [(a["reason"], a["point"], a["log_level"]) for a in alerts] == [
+            ("receipt_range_exhausted", "online", "error")
+        ]
+        metrics = gateway.client.app[METRICS]
+        assert metrics.receipt_ranges_exhausted.labels("HCM")._value.get() == 1
+        assert await event_types(gateway, paid[2]) == ["payment.paid"]
+        response = await gateway.client.get(
+            f"/v1/receipts/{waiting['id']}.xml", headers=gateway.auth()
+        )
+        assert response.status == 404
+
+        service = gateway.client.app[RECEIPTS]
+        with pytest.raises(ReceiptRangeOverlaps):
+            await service.add_range("HCM", "26TAB", "counter", 2, 10)
+        await service.add_range("HCM", "26TAB", "online", 3, 10)
+
+        [issued] = await receipts_of(gateway, paid[2])
+        assert (issued["status"], issued["number"], issued["pending_reason"]) == ("issued", 3, None)
+        assert await event_types(gateway, paid[2]) == ["payment.paid", "receipt.issued"]
+        numbers = [(await receipts_of(gateway, p))[0]["number"] for p in paid]
+        assert numbers == [1, 2, 3]
+    finally:
+        await gateway.client.close()
+
+
+async def test_a_range_below_the_points_earlier_range_is_refused(receipting: Channels) -> None:
+    service = receipting.client.app[RECEIPTS]
+
+    with pytest.raises(ReceiptRangeNotAscending) as lower:
+        await service.add_range("HCM", "26TAB", "counter", 2000, 3000)
+    with pytest.raises(ReceiptRangeOverlaps) as overlapping:
+        await service.add_range("HCM", "26TAB", "postal", 900, 1100)
+    with pytest.raises(ValidationFailed) as invalid:
+        await service.add_range("HCM", "26TAB", "postal", 7000, 100_000_000)
+    with pytest.raises(ValidationFailed) as unknown_symbol:
+        await service.add_range("HCM", "27TAB", "postal", 1, 10)
+
+    assert lower.value.code == "receipt_range_not_ascending"
+    assert overlapping.value.code == "receipt_range_overlaps"
+    assert [e.code for e in invalid.value.errors] == ["out_of_range"]
+    assert [e.code for e in unknown_symbol.value.errors] == ["unknown_symbol"]
+    ranges = await service.ranges("HCM")
+    assert [(r["point"], r["first_number"], r["last_number"]) for r in ranges] == [
+        ("counter", 5001, 6000),
+        ("online", 1, 1000),
+    ]
+
+
+async def test_paid_on_new_years_day_without_the_new_symbol_is_paid_with_a_pending_receipt(
+    receipting: Channels,
+) -> None:
+    # 1 January 2027, 00:30 in Vietnam: only the 2026 symbol is configured.
+    receipting.clock.now = datetime(2026, 12, 31, 17, 30, tzinfo=UTC)
+    payment = await receipting.create_payment()
+
+    await pay_by_transfer(receipting, payment)
+
+    assert (await receipting.payment(payment["id"]))["status"] == "paid"
+    [receipt] = await receipts_of(receipting, payment["id"])
+    assert (receipt["status"], receipt["pending_reason"], receipt["symbol"]) == (
+        "pending",
+        "no_symbol_for_year",
+        None,
+    )
+
+
+async def test_a_certificate_that_expired_while_running_queues_the_receipt(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    unused_tcp_port_factory: Any,
+    identity: Identity,
+) -> None:
+    gateway = await open_receipting(
+        aiohttp_server,
+        database_url,
+        clock,
+        unused_tcp_port_factory(),
+        identity,
+        symbols={"2026": "26TAB", "2028": "28TAB"},
+        symbol="28TAB",
+    )
+    try:
+        gateway.clock.now = datetime(2028, 2, 1, 3, 0, tzinfo=UTC)  # the certificate ended
+        payment = await gateway.create_payment()
+
+        await pay_by_transfer(gateway, payment)
+
+        assert (await gateway.payment(payment["id"]))["status"] == "paid"
+        [receipt] = await receipts_of(gateway, payment["id"])
+        assert (receipt["status"], receipt["pending_reason"]) == ("pending", "certificate_expired")
+        ranges = await gateway.client.app[RECEIPTS].ranges("HCM")
+        assert [r["next_number"] for r in ranges if r["point"] == "online"] == [1]  # not used
+    finally:
+        await gateway.client.close()
