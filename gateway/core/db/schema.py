@@ -656,6 +656,9 @@ receipts = Table(
     Column("payment_id", ForeignKey("payments.id"), nullable=False, index=True),
     Column("agency_id", ForeignKey("agencies.id"), nullable=False),
     Column("tax_code", String(14), nullable=False),
+    #: The collecting agency as the receipt names it (its legal name and address then).
+    Column("agency_name", String(255), nullable=False),
+    Column("agency_address", String(255)),
     Column("template_code", String(5), nullable=False),
     Column("symbol", String(8)),
     Column("number", Integer),

@@ -152,6 +152,8 @@ class ReceiptIssuer:
                 "payment_id": payment_id,
                 "agency_id": payment.agency_id,
                 "tax_code": config.tax_code,
+                "agency_name": config.legal_name,
+                "agency_address": config.address,
                 "template_code": config.template_code,
                 "point": point_of(channel).value,
                 "kind": kind,
@@ -255,7 +257,8 @@ class ReceiptIssuer:
             return None
         point = Point(values["point"])
         savepoint = await conn.begin_nested()
-        number = await take_number(conn, payment.agency_id, config.template_code, symbol, point)
+        template = values["template_code"]
+        number = await take_number(conn, payment.agency_id, template, symbol, point)
         if number is None:
             await savepoint.rollback()
             self._wait(values, agency, RANGE_EXHAUSTED, symbol=symbol, point=point.value)
@@ -300,13 +303,13 @@ class ReceiptIssuer:
         id_number = payer.get("id_number")
         return ReceiptDocument(
             receipt_id=values["id"],
-            template_code=config.template_code,
+            template_code=values["template_code"],
             symbol=symbol,
             number=number,
             issued_at=now,
-            agency_name=config.legal_name,
-            agency_tax_code=config.tax_code,
-            agency_address=config.address,
+            agency_name=values["agency_name"],
+            agency_tax_code=values["tax_code"],
+            agency_address=values["agency_address"],
             payer_name=payer["name"],
             payer_id_number=self.sealer.open(id_number, "payer.id_number") if id_number else None,
             payer_tax_code=None,

@@ -207,20 +207,17 @@ class ReceiptService:
                 raise NotFound("receipt not found")
             payment = (
                 await conn.execute(
-                    select(
-                        payments.c.dossier_code,
-                        payments.c.procedure_name,
-                        agencies.c.name.label("agency_name"),
+                    select(payments.c.dossier_code, payments.c.procedure_name).where(
+                        payments.c.id == row.payment_id
                     )
-                    .join(agencies, agencies.c.id == payments.c.agency_id)
-                    .where(payments.c.id == row.payment_id)
                 )
             ).one()
         view = render(row, self.base_url, self.sealer)
         view.update(
             dossier_code=payment.dossier_code,
             procedure_name=payment.procedure_name,
-            agency_name=payment.agency_name,
+            agency_name=row.agency_name,
+            agency_address=row.agency_address,
             view_path=f"/receipts/{row.id}?t={token}",
         )
         return view

@@ -1,64 +1,23 @@
-"""What the receipt tests share: a signing identity made once per session, the ``[receipts]``
-settings for agency HCM, and the gateway (with the sandbox VNPAY and POS cloud) issuing
-receipts."""
+"""What the receipt tests share: the ``[receipts]`` settings for agency HCM (signing with the
+session's ``identity`` from conftest), and the gateway (with the sandbox VNPAY and POS cloud)
+issuing receipts."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IN_CI, Channels, open_channels
-from cryptography.hazmat.primitives import serialization
+from conftest import IN_CI, LEGAL_NAME, TAX_CODE, Channels, Identity, open_channels
 from sqlalchemy import select
 
 from gateway.core.db.schema import outbox_events
 from gateway.keys import DATABASE, RECEIPTS
-from providers.receipts.sandbox_ca import ensure_sandbox_identity
 
-TAX_CODE = "0301234567"
-LEGAL_NAME = "Sở Tư pháp Thành phố Hồ Chí Minh"
-
-
-@dataclass(frozen=True)
-class Identity:
-    key_file: Path
-    certificate_file: Path
-    ca_pem: bytes
-    ca_file: Path
-
-
-def make_identity(directory: Path, now: datetime) -> Identity:
-    """A CA and HCM's certificate (valid two years from ``now``), as PEM files."""
-    identity, ca_pem = ensure_sandbox_identity(
-        directory / "ca", agency_name=LEGAL_NAME, tax_code=TAX_CODE, now=now
-    )
-    key_file, certificate_file, ca_file = (
-        directory / "hcm-key.pem",
-        directory / "hcm-cert.pem",
-        directory / "ca.pem",
-    )
-    key_file.write_bytes(
-        identity.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    certificate_file.write_bytes(identity.certificate_pem())
-    ca_file.write_bytes(ca_pem)
-    return Identity(key_file, certificate_file, ca_pem, ca_file)
-
-
-@pytest.fixture(scope="session")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Identity:
-    return make_identity(
-        tmp_path_factory.mktemp("receipt-identity"), datetime(2026, 1, 2, tzinfo=UTC)
-    )
+__all__ = ["LEGAL_NAME", "TAX_CODE", "Identity"]  # re-exported for the tests
 
 
 def receipt_settings(identity: Identity, **hcm: Any) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from receipt_support import (
     TAX_CODE,
     Identity,
     event_types,
-    identity,
     open_receipting,
     receipt_xml,
     receipts_of,
@@ -29,8 +28,6 @@ from gateway.keys import METRICS, RECEIPTS
 from providers.receipts.errors import InvalidSignature
 from providers.receipts.signer import verify_xml
 from providers.sandbox.pos import BACKGROUND
-
-__all__ = ["identity"]
 
 
 @pytest.fixture

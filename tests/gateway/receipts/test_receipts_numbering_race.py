@@ -11,7 +11,6 @@ from typing import Any
 from conftest import FixedClock, Gateway, make_settings, seed
 from receipt_support import (
     Identity,
-    identity,  # noqa: F401 — a fixture
     receipt_settings,
     receipts_of,
 )
@@ -27,7 +26,7 @@ async def test_fifty_concurrent_payments_through_two_instances_get_numbers_1_to_
     aiohttp_client: Any,
     database_url: str,
     clock: FixedClock,
-    identity: Identity,  # noqa: F811
+    identity: Identity,
 ) -> None:
     settings = make_settings(database_url, receipts=receipt_settings(identity))
     first = await aiohttp_client(create_app(settings, clock=clock, background=False))

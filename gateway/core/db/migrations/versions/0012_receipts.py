@@ -59,6 +59,8 @@ def upgrade() -> None:
         sa.Column("payment_id", sa.String(32), nullable=False),
         sa.Column("agency_id", sa.Integer(), nullable=False),
         sa.Column("tax_code", sa.String(14), nullable=False),
+        sa.Column("agency_name", sa.String(255), nullable=False),
+        sa.Column("agency_address", sa.String(255), nullable=True),
         sa.Column("template_code", sa.String(5), nullable=False),
         sa.Column("symbol", sa.String(8), nullable=True),
         sa.Column("number", sa.Integer(), nullable=True),
