@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -98,10 +99,16 @@ async def _receipts(request: web.Request, payment: dict[str, Any]) -> list[dict[
             "issued_at": local_time(receipt["issued_at"]) or None,
             "channel": CHANNEL_LABELS.get(receipt["channel"], receipt["channel"]),
             "amount": vnd(receipt["amount"]),
-            "url": receipt["view_url"],
+            "url": _path_of(receipt["view_url"]),
         }
         for receipt in found
     ]
+
+
+def _path_of(url: str) -> str:
+    """The receipt page's path and query: the page links within the host it was served from."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
 
 
 async def qr_png(request: web.Request) -> web.Response:
