@@ -32,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
@@ -216,6 +216,12 @@ class ReceiptIssuer:
         values = dict(receipt._mapping)
         numbered = await self._number_and_sign(conn, payment, config, values, now)
         if numbered is None:
+            if values["pending_reason"] != receipt.pending_reason:  # waits for another reason
+                await conn.execute(
+                    update(receipts)
+                    .where(receipts.c.id == receipt_id)
+                    .values(pending_reason=values["pending_reason"], updated_at=now)
+                )
             return False
         await RECEIPTS.move(
             conn,
@@ -279,6 +285,10 @@ class ReceiptIssuer:
         }
 
     def _wait(self, values: dict[str, Any], agency: str, reason: str, **facts: Any) -> None:
+        """Record why the receipt waits; alert when it starts waiting or waits for another
+        reason (not again at every retry of the same wait)."""
+        if values.get("pending_reason") == reason:
+            return
         values["pending_reason"] = reason
         self.alerts.pending(agency, reason)
         log.error(

@@ -248,6 +248,8 @@ async def test_an_exhausted_range_leaves_the_payment_paid_and_the_receipt_pendin
         assert response.status == 404
 
         service = gateway.client.app[RECEIPTS]
+        assert await service.issue_pending() == 0  # the background retry: still no range
+        assert metrics.receipt_ranges_exhausted.labels("HCM")._value.get() == 1  # alerted once
         with pytest.raises(ReceiptRangeOverlaps):
             await service.add_range("HCM", "26TAB", "counter", 2, 10)
         await service.add_range("HCM", "26TAB", "online", 3, 10)
