@@ -174,6 +174,32 @@ class VnpostSettings(_Section):
         return value
 
 
+class TaxAuthoritySettings(_Section):
+    """The tax authority's message endpoint for same-day receipt summaries (form 01/TH-BLĐT,
+    docs/receipts.md). In sandbox mode the URL defaults to the mounted sandbox."""
+
+    base_url: str | None = None
+    path: str = "/messages"
+    #: Our ``MNGui``: ``V`` + tax code when the gateway operator sends as an intermediary,
+    #: ``K`` + tax code when an agency connects directly (QĐ 1271/QĐ-CT).
+    sender_code: str = Field("K0312345678", pattern=r"^[VK]\d{10}(\d{3})?$")
+    timeout_seconds: float = Field(30, gt=0, le=120)
+
+
+class VnptReceiptSettings(_Section):
+    """A VNPT e-receipt tenant (an external provider that numbers and signs receipts). In
+    sandbox mode the URL defaults to the mounted sandbox and the credentials to its own."""
+
+    base_url: str | None = None
+    #: The web-service user (ServiceRole) every call sends.
+    username: str = "sandbox-vnpt-service"
+    password: SecretStr = SecretStr("sandbox-vnpt-service-password")
+    #: The publishing staff account that publish and cancel also send.
+    account: str = "sandbox-vnpt-admin"
+    ac_pass: SecretStr = SecretStr("sandbox-vnpt-admin-password")
+    timeout_seconds: float = Field(15, gt=0, le=60)
+
+
 #: The counterparts a reconciliation run compares the ledger with (``reconciliation.model``
 #: names them too; config imports nothing of the service).
 ReconSource = Literal["bank", "vnpay", "pos", "treasury", "cod"]
@@ -307,6 +333,8 @@ class ReceiptAgencySettings(_Section):
 
 
 class ReceiptSettings(_Section):
+    #: The VNPT e-receipt tenant (``[receipts.vnpt]``) for agencies that issue through VNPT.
+    vnpt: VnptReceiptSettings = VnptReceiptSettings()
     #: Per agency code (TOML only): ``[receipts.agencies.DEMO]``. An agency without an entry
     #: issues no receipts through the gateway.
     agencies: dict[str, ReceiptAgencySettings] = {}
@@ -344,6 +372,9 @@ class Settings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: Largest JSON body or provider callback; larger ones get 413 payload_too_large.
     max_body_bytes: int = Field(65536, ge=1024)
+    #: Largest provider callback (a bank notice, a POS result, a VNPost push: a few KB), read
+    #: before the sender is known, so kept small.
+    max_callback_bytes: int = Field(32768, ge=1024)
     #: Largest statement file a finance officer may upload (reconciliation imports).
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     #: Longest a statement file may take to read (in a worker thread); past it the upload is
@@ -357,6 +388,7 @@ class Settings(_Section):
     vnpay: VnpaySettings = VnpaySettings()
     pos: PosSettings = PosSettings()
     vnpost: VnpostSettings = VnpostSettings()
+    tax_authority: TaxAuthoritySettings = TaxAuthoritySettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     #: How often pending provider attempts are looked at by the poller.
@@ -425,6 +457,18 @@ class Settings(_Section):
     @property
     def base_url(self) -> str:
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @model_validator(mode="after")
+    def _receipt_providers_are_real(self) -> Settings:
+        """Outside sandbox mode a configured VNPT tenant never uses the sandbox's passwords."""
+        if self.sandbox or self.receipts.vnpt.base_url is None:
+            return self
+        vnpt, defaults = self.receipts.vnpt, VnptReceiptSettings()
+        for name in ("password", "ac_pass"):
+            configured: SecretStr = getattr(vnpt, name)
+            if configured.get_secret_value() == getattr(defaults, name).get_secret_value():
+                raise ValueError(f"receipts.vnpt.{name} must be set outside sandbox mode")
+        return self
 
 
 def load_settings(

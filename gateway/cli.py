@@ -342,16 +342,20 @@ async def _recon(services: Services, args: argparse.Namespace) -> int:
     the server's database is deployment-wide. The exit status of an import says whether the
     file's lines are in the books: 1 when it is quarantined (also a repeat of a quarantined
     file, which a script must not take for done), 0 when it is accepted."""
-    from datetime import date
     from pathlib import Path
 
+    from reconciliation.model import business_day
     from reconciliation.scope import EVERYWHERE
     from reconciliation.workflow import Actor
 
     actor = Actor("cli", Role.ADMIN, EVERYWHERE)
     if args.action == "import":
         path = Path(args.file)
-        data = await asyncio.to_thread(path.read_bytes)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            print(f"gateway: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         view = await services.imports.import_file(
             format=args.source,
             data=data,
@@ -370,7 +374,10 @@ async def _recon(services: Services, args: argparse.Namespace) -> int:
         for error in view["row_errors"]:
             print(f"  line {error['line_no']}: {error['code']}: {error['message']}")
         return 0 if view["status"] == ImportStatus.ACCEPTED else 1
-    day = date.fromisoformat(args.date)
+    day = business_day(args.date)
+    if day is None:
+        print(f"gateway: --date: not a business day (YYYY-MM-DD): {args.date}", file=sys.stderr)
+        return 2
     if args.action == "run":
         run = await services.recon_runs.run(actor, day)
         summary = run["summary"]

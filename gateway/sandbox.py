@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -22,8 +23,14 @@ from gateway.sandbox_statements import add_statement_routes
 from gateway.services.demo import DEMO_OPERATOR_USER
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
+from providers.sandbox.tax_authority import (
+    SandboxTaxAuthorityConfig,
+    create_tax_authority_app,
+    sandbox_ca_verifier,
+)
 from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
 from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
+from providers.sandbox.vnpt_receipts import SandboxVnptConfig, create_vnpt_receipts_app
 
 
 def mount_sandboxes(app: web.Application) -> None:
@@ -90,6 +97,29 @@ def mount_sandboxes(app: web.Application) -> None:
                 notify_url=f"{settings.base_url}/callbacks/bank/sandbox",
                 retry_seconds=settings.sandbox_bank.retry_seconds,
                 max_attempts=settings.sandbox_bank.max_attempts,
+                clock=app[CLOCK],
+            )
+        ),
+    )
+    vnpt = settings.receipts.vnpt
+    app.add_subapp(
+        "/sandbox/vnpt-receipts",
+        create_vnpt_receipts_app(
+            SandboxVnptConfig(
+                username=vnpt.username,
+                password=vnpt.password.get_secret_value(),
+                account=vnpt.account,
+                ac_pass=vnpt.ac_pass.get_secret_value(),
+                clock=app[CLOCK],
+            )
+        ),
+    )
+    app.add_subapp(
+        "/sandbox/tax-authority",
+        create_tax_authority_app(
+            SandboxTaxAuthorityConfig(
+                verify_signature=sandbox_ca_verifier(Path(settings.data_dir) / "receipts"),
+                path=settings.tax_authority.path,
                 clock=app[CLOCK],
             )
         ),

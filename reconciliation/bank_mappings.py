@@ -78,7 +78,8 @@ class BankMappings:
         return mapping_view(row)
 
     async def layout(self, conn: AsyncConnection, account: str | None) -> ColumnMapping | None:
-        """The layout saved for ``account``, or None."""
+        """The layout saved for ``account`` (as saved: surrounding blanks do not count), or None."""
+        account = (account or "").strip()
         if not account:
             return None
         row = await _row(conn, account)

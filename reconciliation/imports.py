@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -334,19 +335,20 @@ def _overlong(rows: list[dict[str, Any]], account: str | None) -> str | None:
     return None
 
 
-def _overlap_key(row: dict[str, Any]) -> tuple[object, ...]:
-    """What makes two lines of one source and account the same entry: the counterpart's own
-    transaction id when the line has one, else booking date, amount, direction and text."""
-    if row["provider_txn_id"]:
-        return ("txn", row["account"], row["provider_txn_id"], row["amount"], row["direction"])
+def _entry_key(row: Mapping[str, Any]) -> tuple[object, ...]:
+    """Booking date, amount, direction and text of a line of one account: what two exports of
+    one entry share when at most one of them carries the bank's transaction id."""
     return (
-        "entry",
         row["account"],
         row["booking_date"],
         row["amount"],
         row["direction"],
         row["text"],
     )
+
+
+def _txn_key(row: Mapping[str, Any]) -> tuple[object, ...]:
+    return (row["account"], row["provider_txn_id"], row["amount"], row["direction"])
 
 
 def accepted_lines(source: Source, first: date, last: date) -> Select[Any]:
@@ -382,12 +384,32 @@ async def link_overlaps(conn: AsyncConnection, source: Source, rows: list[dict[s
         )
     days = [row["booking_date"] for row in rows]
     earlier = (await conn.execute(accepted_lines(source, min(days), max(days)))).all()
-    first: dict[tuple[object, ...], list[int]] = {}
+    # Two lines are one entry when both carry the bank's transaction id and it is the same,
+    # or when one of them has none (an intraday export without it, the end-of-day camt.053
+    # with it) and date, amount, direction and text agree. Each earlier line is taken once.
+    by_txn: dict[tuple[object, ...], list[int]] = {}
+    by_entry: dict[tuple[object, ...], list[tuple[int, bool]]] = {}
     for line in earlier:
-        first.setdefault(_overlap_key(line._asdict()), []).append(line.id)
+        values = line._asdict()
+        if values["provider_txn_id"]:
+            by_txn.setdefault(_txn_key(values), []).append(line.id)
+        by_entry.setdefault(_entry_key(values), []).append(
+            (line.id, bool(values["provider_txn_id"]))
+        )
+    taken: set[int] = set()
     overlapping = 0
     for row in rows:
-        ids = first.get(_overlap_key(row))
-        row["duplicate_of"] = ids.pop(0) if ids else None
-        overlapping += row["duplicate_of"] is not None
+        has_txn = bool(row["provider_txn_id"])
+        same = by_txn.get(_txn_key(row), []) if has_txn else []
+        same = [line_id for line_id in same if line_id not in taken]
+        if not same:
+            same = [
+                line_id
+                for line_id, line_has_txn in by_entry.get(_entry_key(row), [])
+                if line_id not in taken and not (has_txn and line_has_txn)
+            ]
+        row["duplicate_of"] = same[0] if same else None
+        if same:
+            taken.add(same[0])
+            overlapping += 1
     return overlapping

@@ -16,6 +16,20 @@ from zoneinfo import ZoneInfo
 BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+#: Business days staff can name (API, console, CLI): adding a window or transit days to one
+#: never overflows.
+BUSINESS_DAYS = (date(2000, 1, 1), date(2999, 12, 31))
+
+
+def business_day(text: object) -> date | None:
+    """``text`` as a business day (``YYYY-MM-DD`` within :data:`BUSINESS_DAYS`), else None."""
+    try:
+        day = date.fromisoformat(text if isinstance(text, str) else "")
+    except ValueError:
+        return None
+    return day if BUSINESS_DAYS[0] <= day <= BUSINESS_DAYS[1] else None
+
+
 class Source(StrEnum):
     GATEWAY = "gateway"  # our own ledger: payments, refunds, COD (the internal side)
     VNPAY = "vnpay"  # VNPAY day settlement file

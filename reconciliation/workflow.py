@@ -51,6 +51,7 @@ from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.roles import Role
 from gateway.core.statuses import EXCEPTIONS, ExceptionStatus, ImportStatus, RunStatus
+from reconciliation import labels
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed
 from reconciliation.model import BUSINESS_TZ
@@ -63,7 +64,8 @@ from reconciliation.scope import (
     with_agency,
 )
 
-RESOLUTIONS = ("manual_match", "write_off", "refund_requested")
+#: The decisions staff can take on an exception (their Vietnamese names: ``labels``).
+RESOLUTIONS = tuple(labels.RESOLUTIONS)
 MAKERS = (Role.FINANCE, Role.FINANCE_APPROVER, Role.ADMIN)
 CHECKERS = (Role.FINANCE_APPROVER, Role.ADMIN)
 #: What keeps a day from closing: an exception no one has decided, or one awaiting a checker.
@@ -431,9 +433,19 @@ class Workflow:
 
 
 async def _newer_statement(conn: AsyncConnection, day: date, run: Any) -> str | None:
-    """An accepted statement imported after ``run`` that could change it: one whose period
-    covers ``day`` or with a line booked within the run's window around ``day``."""
-    window = timedelta(days=int((run.inputs or {}).get("window_days", 0)))
+    """An accepted statement imported after ``run`` that could change it: one with a line
+    booked within the run's window around ``day``, or whose period reaches into the days the
+    run looked at (a counterpart's later file moves "expected in transit" to "missing": the
+    run looked ``max(window_days, transit_days)`` ahead for it)."""
+    inputs = run.inputs or {}
+    window = timedelta(days=int(inputs.get("window_days", 0)))
+    ahead = max(
+        [window]
+        + [
+            timedelta(days=max(int(r.get("window_days", 0)), int(r.get("transit_days", 0))))
+            for r in (inputs.get("rules") or {}).values()
+        ]
+    )
     lines_in_window = (
         select(statement_lines.c.id)
         .where(
@@ -450,7 +462,7 @@ async def _newer_statement(conn: AsyncConnection, day: date, run: Any) -> str | 
             statement_imports.c.created_at > run.created_at,
             or_(
                 and_(
-                    statement_imports.c.period_start <= day,
+                    statement_imports.c.period_start <= day + ahead,
                     statement_imports.c.period_end >= day,
                 ),
                 lines_in_window,

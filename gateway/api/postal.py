@@ -15,7 +15,7 @@ from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import parse_body, parse_query, read_body, read_json, respond
-from gateway.keys import CARRIER_SYNC, METRICS, POSTAL_ORDERS, VNPOST_PUSHES
+from gateway.keys import CARRIER_SYNC, METRICS, POSTAL_ORDERS, SETTINGS, VNPOST_PUSHES
 from gateway.models.postal import (
     POSTAL_ORDER_STATUSES,
     S10_PATTERN,
@@ -134,7 +134,7 @@ async def cancel_order(request: web.Request) -> web.Response:
 async def vnpost_push(request: web.Request) -> web.Response:
     """A VNPost status push: verified, stored, acknowledged with 200 (VNPost retries on any
     other answer, so only an unverifiable push gets one)."""
-    body = await read_body(request)
+    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
     result = await request.app[VNPOST_PUSHES].receive_push(
         request.headers, body, request.remote, request.match_info.get("secret")
     )

@@ -31,6 +31,7 @@ from reconciliation.api_models import (
     StatementImport,
     StatementUpload,
 )
+from reconciliation.model import BUSINESS_DAYS, business_day
 from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
 
@@ -46,23 +47,28 @@ async def _actor(request: web.Request, *roles: Role) -> Actor:
     return Actor(who.client_id, who.role, Scope(who.agency_ids, who.all_agencies))
 
 
-def _day(text: str | None, field: str = "business_date") -> date:
-    try:
-        return date.fromisoformat(text or "")
-    except ValueError:
+def _day(text: object, field: str = "business_date") -> date:
+    day = business_day(text)
+    if day is None:
         raise ValidationFailed(
-            [FieldError(field, "invalid_format", "a date: YYYY-MM-DD")]
-        ) from None
+            [
+                FieldError(
+                    field,
+                    "invalid_format",
+                    f"a date: YYYY-MM-DD, from {BUSINESS_DAYS[0]} to {BUSINESS_DAYS[1]}",
+                )
+            ]
+        )
+    return day
 
 
 #: A bank layout given with the upload is a small JSON object.
 MAPPING_MAX = 4096
 
 
-async def upload_statement(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
-    if not request.content_type.startswith("multipart/"):
-        raise BadRequest("send multipart/form-data with fields source, account and file")
+async def _read_upload(request: web.Request) -> tuple[dict[str, str], bytes | None, str | None]:
+    """The upload's text fields, file and file name, refusing a file over the upload limit
+    while it is read."""
     limit = request.app[SETTINGS].max_upload_bytes
     fields: dict[str, str] = {}
     data: bytes | None = None
@@ -84,6 +90,21 @@ async def upload_statement(request: web.Request) -> web.Response:
             fields[part.name] = (await part.text()).strip()[:64]
         elif part.name == "mapping":
             fields[part.name] = (await part.text()).strip()[:MAPPING_MAX]
+    if any("\x00" in value for value in fields.values()):
+        raise ValueError("a field holds a NUL character")
+    return fields, data, filename
+
+
+async def upload_statement(request: web.Request) -> web.Response:
+    actor = await _actor(request, *FINANCE)
+    if not request.content_type.startswith("multipart/"):
+        raise BadRequest("send multipart/form-data with fields source, account and file")
+    try:
+        fields, data, filename = await _read_upload(request)
+    except (ValueError, AssertionError, LookupError, UnicodeDecodeError) as exc:
+        # aiohttp's multipart reader: a missing boundary, a part cut short, text that is
+        # not in its charset
+        raise BadRequest(f"malformed multipart body: {exc}") from None
     errors = []
     if not fields.get("source"):
         errors.append(FieldError("source", "required", "the file's format, e.g. camt053"))

@@ -9,10 +9,11 @@ one function that writes it for code that still builds dicts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar, overload
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -51,9 +52,26 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-#: A timezone-aware moment; a naive one is refused. Serialises as :func:`iso` does.
+#: The years a moment given to the API may fall in: far wider than any payment's, narrow
+#: enough that converting it to UTC or adding days to it never overflows.
+YEARS = (1970, 2999)
+
+
+def _within_years(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise PydanticCustomError("out_of_range", f"a time in the years {YEARS[0]}..{YEARS[1]}")
+    return value
+
+
+#: A timezone-aware moment; a naive one is refused, and so is one outside :data:`YEARS`
+#: (``out_of_range``). Serialises as :func:`iso` does.
 Time = Annotated[
     AwareDatetime,
+    AfterValidator(_within_years),
     PlainSerializer(iso, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]

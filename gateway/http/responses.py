@@ -16,6 +16,7 @@ from gateway.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from providers.common import json_text
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -101,26 +102,29 @@ async def read_json(request: web.Request) -> Any:
         raise UnsupportedMediaType()
     raw = await read_body(request)
     try:
-        return json.loads(raw)
+        return json_text.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJson(f"body is not valid JSON: {exc}") from None
 
 
 async def read_body(request: web.Request, limit: int | None = None) -> bytes:
-    """The raw body, refused with 413 above ``limit`` (default: the app's ``max_body_bytes``)
-    before it is read whole when the client declares its length."""
+    """The raw body, refused with 413 above ``limit`` (default: the app's ``max_body_bytes``):
+    at once when the client declares a larger length, else while it is read, so a chunked
+    body is never held beyond the limit (the app's ``client_max_size`` is the statement
+    upload limit, far above what any JSON body or callback may be)."""
     from gateway.keys import SETTINGS  # a late import: keys import the services
 
     limit = limit or request.app[SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"at most {limit} bytes")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge() from None
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"at most {limit} bytes")
-    return raw
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_body(model: type[Model], data: Any) -> Model:

@@ -34,6 +34,7 @@ from gateway.pages.console_auth import (
 from gateway.pages.console_ledger import ledger_entries
 from gateway.services.staff import StaffUser
 from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
+from reconciliation.model import business_day
 from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
 
@@ -47,10 +48,7 @@ def _actor(user: StaffUser) -> Actor:
 
 
 def _parse_day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
+    return business_day(text)
 
 
 def _path_day(request: web.Request) -> date:

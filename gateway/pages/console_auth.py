@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 import structlog
 from aiohttp import BodyPartReader, web
 
-from gateway.core.errors import GatewayError, PayloadTooLarge, Unauthenticated
+from gateway.core.errors import BadRequest, GatewayError, PayloadTooLarge, Unauthenticated
 from gateway.core.roles import Role
 from gateway.http.responses import read_body
 from gateway.keys import SETTINGS, STAFF
@@ -213,7 +213,9 @@ def upload_action(handler: FormPage) -> Handler:
 
 
 async def read_form(request: web.Request, limit: int) -> Form:
-    """A URL-encoded or multipart form, refused with 413 beyond ``limit`` bytes in all."""
+    """A URL-encoded or multipart form, refused with 413 beyond ``limit`` bytes in all and
+    with 400 when the multipart body is malformed. A NUL character, which no one types and
+    PostgreSQL cannot store, is dropped from the text fields."""
     if not request.content_type.startswith("multipart/"):
         raw = await read_body(request, limit)
         try:
@@ -222,8 +224,15 @@ async def read_form(request: web.Request, limit: int) -> Form:
             pairs = []
         fields: dict[str, str] = {}
         for name, value in pairs:
-            fields.setdefault(name, value)
+            fields.setdefault(name, value.replace("\x00", ""))
         return Form(fields)
+    try:
+        return await _read_multipart(request, limit)
+    except (ValueError, AssertionError, LookupError) as exc:
+        raise BadRequest(f"malformed multipart body: {exc}") from None
+
+
+async def _read_multipart(request: web.Request, limit: int) -> Form:
     fields = {}
     upload: Upload | None = None
     size = 0
@@ -242,7 +251,8 @@ async def read_form(request: web.Request, limit: int) -> Form:
             if upload is None:
                 upload = Upload(part.filename, data)
         elif part.name not in fields:
-            fields[part.name] = data[:_TEXT_FIELD_LIMIT].decode(errors="replace")
+            text = data[:_TEXT_FIELD_LIMIT].decode(errors="replace")
+            fields[part.name] = text.replace("\x00", "")
     return Form(fields, upload)
 
 

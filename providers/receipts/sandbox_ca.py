@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -128,7 +129,7 @@ def _publish(
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ) + cert.public_bytes(serialization.Encoding.PEM)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(data)

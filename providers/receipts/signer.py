@@ -253,10 +253,6 @@ def _add_subject_name(sig_root: etree._Element, signing_settings: Any) -> None:
     x509_data.insert(0, subject)
 
 
-def _signature_id(general_id: str) -> str:
-    return f"{general_id}-CKS"
-
-
 def sign_xml(xml: bytes, identity: SigningIdentity, signing_time: datetime) -> bytes:
     """The document ``xml`` (from :func:`~providers.receipts.document.build_receipt_xml` or
     :func:`~providers.receipts.summary.build_summary_xml`) with its signature in ``DSCKS``.
@@ -272,12 +268,13 @@ def sign_xml(xml: bytes, identity: SigningIdentity, signing_time: datetime) -> b
     general_id, data_id, signatures = _parts(root)
     if len(signatures):
         raise InvalidSignature("invalid_signature", "the document is already signed")
-    signature_id = _signature_id(general_id)
+    document = root.get(schema.ID_ATTRIBUTE) or general_id
+    signature_id = f"{document}-CKS"
 
     signing_time_element = etree.Element(schema.SIGNATURE["signing_time"])
     signing_time_element.text = signing_time.astimezone(_ZONE).strftime(schema.DATETIME_FORMAT)
     # signxml moves Id and Target from the given element onto its SignatureProperty.
-    signing_time_element.set("Id", f"{general_id}-SigningTime")
+    signing_time_element.set("Id", f"{document}-SigningTime")
     signing_time_element.set("Target", f"#{signature_id}")
 
     signer = XMLSigner(

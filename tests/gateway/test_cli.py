@@ -332,6 +332,27 @@ def test_recon_import_refuses_a_file_over_the_configured_upload_limit(
     assert _imports(config) == 0
 
 
+def test_recon_import_of_a_missing_file_names_it_in_one_line(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "sao-ke-khong-co.xml"
+
+    assert run(config, "recon", "import", str(missing), "--source", "camt053") == 2
+
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"gateway: {missing}: No such file or directory"]
+    assert _imports(config) == 0
+
+
+@pytest.mark.parametrize("day", ["2026-13-01", "9999-12-31", "yesterday"])
+def test_recon_run_with_a_date_that_is_not_a_business_day_exits_2_without_a_traceback(
+    config: Path, day: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, "recon", "run", "--date", day) == 2
+    err = capsys.readouterr().err
+    assert "not a business day" in err and "Traceback" not in err
+
+
 def test_recon_import_takes_a_bank_csv_export_with_its_layout(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

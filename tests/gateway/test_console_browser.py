@@ -48,6 +48,21 @@ class Desk:
     page: Page
     base: str
     errors: list[str] = field(default_factory=list)
+    #: The questions irreversible actions asked, in order (each was answered "OK" unless
+    #: :meth:`decline_next` said otherwise).
+    questions: list[str] = field(default_factory=list)
+    declining: bool = False
+
+    async def answer(self, dialog: Any) -> None:
+        self.questions.append(dialog.message)
+        if self.declining:
+            self.declining = False
+            await dialog.dismiss()
+        else:
+            await dialog.accept()
+
+    def decline_next(self) -> None:
+        self.declining = True
 
     async def goto(self, path: str) -> None:
         await self.page.goto(self.base + path)
@@ -74,6 +89,7 @@ async def desk(browser: Browser, console_day: Gateway) -> AsyncIterator[Desk]:
     # A refused form answers its page with 409/422 on purpose; chromium logs that as a
     # failed "resource". Anything else (a CSP violation, a script error) counts.
     collect_errors(page, desk.errors, expected=EXPECTED_STATUS)
+    page.on("dialog", desk.answer)
     try:
         yield desk
     finally:
@@ -222,8 +238,18 @@ async def test_a_reconciliation_day_from_upload_to_close_with_maker_checker(
     await page.get_by_role("button", name="Phê duyệt").click()
     await expect(page.get_by_test_id("exception-status")).to_have_text("Đã phê duyệt")
     await page.get_by_role("link", name="Tổng quan").click()
+    # Closing asks first; "Cancel" leaves the day open.
+    desk.decline_next()
+    await page.get_by_role("button", name="Khóa sổ ngày").click()
+    await page.reload()
+    await expect(page.get_by_test_id("day-status")).to_have_text("Chưa khóa sổ")
     await page.get_by_role("button", name="Khóa sổ ngày").click()
     await expect(page.get_by_test_id("notice")).to_have_text("Đã khóa sổ ngày.")
+    assert (
+        desk.questions[-2].startswith("Khóa sổ ngày ")
+        and desk.questions[-1] == (desk.questions[-2])
+    )
+    assert any(question.startswith("Phê duyệt cách xử lý này?") for question in desk.questions)
     await expect(page.get_by_test_id("day-status")).to_have_text("Đã khóa sổ")
     await expect(page.get_by_role("button", name="Chạy đối soát")).to_have_count(0)
 

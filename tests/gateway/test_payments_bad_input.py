@@ -112,6 +112,33 @@ async def test_body_that_is_not_a_json_object_is_refused(
     await _nothing_created(gateway)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # PostgreSQL stores a NUL character neither in text nor in jsonb
+        json.dumps(payment_body(procedure_name="Cấp đổi\u0000GPLX")).encode(),
+        json.dumps(payment_body(items=[_item(description="Phí\u0000")])).encode(),
+        json.dumps(payment_body(metadata={"note\u0000": "x"})).encode(),
+        # nesting that would exhaust the parser's recursion
+        b'{"metadata": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"metadata": {"a": ' + b'{"a": ' * 40 + b"1" + b"}" * 41 + b"}",
+    ],
+    ids=["nul-procedure", "nul-item", "nul-key", "deep-5000", "deep-42"],
+)
+async def test_a_nul_character_or_deep_nesting_is_malformed_json_on_every_database(
+    gateway: Gateway, raw: bytes
+) -> None:
+    status, content_type, problem = await _post(
+        gateway, raw=raw, headers={"Content-Type": "application/json"}
+    )
+    assert (status, problem["code"], content_type) == (
+        400,
+        "malformed_json",
+        "application/problem+json",
+    )
+    await _nothing_created(gateway)
+
+
 async def test_wrong_content_type_is_refused(gateway: Gateway) -> None:
     status, _, problem = await _post(
         gateway, raw=json.dumps(payment_body()).encode(), headers={"Content-Type": "text/plain"}

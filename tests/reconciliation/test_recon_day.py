@@ -805,6 +805,37 @@ async def test_a_bank_with_two_transit_days_keeps_a_payment_in_transit_one_day_l
     assert found == [("expected_in_transit", second.amount), ("missing_in_bank", second.amount)]
 
 
+async def test_a_later_file_within_the_transit_days_makes_the_run_stale_for_closing(
+    gateway: Gateway, paid_day: list[PaidPayment]
+) -> None:
+    # The bank's lines count within 0 days of their day, but a payment waits 3 days for it:
+    # a file of DAY + 3 turns "expected in transit" into "missing", so a run made before it
+    # cannot close the day.
+    app = gateway.client.app
+    rules = {Source.BANK: SourceRules(window_days=0, transit_days=3)}
+    runs = RunService(app[DATABASE], app[CLOCK], app[WORKFLOW], rules=rules)
+    finance = Actor("usr_finance", Role.FINANCE, EVERYWHERE)
+    _, second, _ = paid_day
+    await _statement(gateway, paid_day, DAY, drop=frozenset({second.reference}))
+    await runs.run(finance, DAY)
+    assert [e["type"] for e in await _exceptions(gateway)] == ["expected_in_transit"]
+    gateway.clock.advance(hours=1)
+    later = camt053(AGENCY_ACCOUNT, [], DAY + timedelta(days=3), opening_balance=0)
+    status, imported = await _upload(gateway, "camt053", later, "sao-ke-sau.xml")
+    assert status == 201, imported
+
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+
+    problem = await close.json()
+    assert (close.status, problem["code"], problem["import_id"]) == (
+        409,
+        "stale_run",
+        imported["id"],
+    )
+
+
 @pytest.mark.parametrize(("tolerance", "matched"), [(5000, True), (4999, False)])
 async def test_an_amount_difference_within_the_sources_tolerance_is_a_match_with_its_difference(
     aiohttp_client: Any,

@@ -169,6 +169,47 @@ async def test_without_a_bank_reference_a_repeat_is_the_same_date_amount_directi
     assert second["reason"] is None
 
 
+async def test_an_export_with_the_bank_reference_repeating_one_without_it_counts_once(
+    gateway: Gateway,
+) -> None:
+    # The intraday export carried no transaction id, the end-of-day one does: the same three
+    # credits (same date, amount, direction and text), not three more.
+    without = json.dumps(NO_REFERENCE, ensure_ascii=False)
+    with_reference = json.dumps(SAMPLE_MAPPING, ensure_ascii=False)
+    status, first = await _upload(gateway, "bank_csv", SAMPLE_BANK_CSV, mapping=without)
+    assert (status, first["line_count"], first["overlapping"]) == (201, 3, 0)
+
+    # (other bytes than the first file: a file is accepted once by its hash)
+    status, second = await _upload(
+        gateway, "bank_csv", SAMPLE_BANK_CSV + b"\n", "eod.csv", mapping=with_reference
+    )
+
+    assert (status, second["line_count"], second["overlapping"]) == (201, 3, 3)
+    # And the other way round: a third export without ids repeats nothing new either.
+    status, third = await _upload(
+        gateway, "bank_csv", SAMPLE_BANK_CSV + b"\n\n", "again.csv", mapping=without
+    )
+    assert (status, third["overlapping"]) == (201, 3)
+
+
+async def test_two_lines_with_different_bank_references_are_two_entries_even_if_alike(
+    gateway: Gateway,
+) -> None:
+    mapping = json.dumps(SAMPLE_MAPPING, ensure_ascii=False)
+    await _upload(gateway, "bank_csv", SAMPLE_BANK_CSV, mapping=mapping)
+    # The same date, amount and text as the sample's first credit, but the bank's own id
+    # says it is another transfer.
+    header = b"\n".join(SAMPLE_BANK_CSV.split(b"\n")[:4]) + b"\n"
+    other = header + (
+        b'15/05/2024,15/05/2024,FT24136000099,,"150,000",'
+        b"MBVCB.5678901234.DVCAH0YN0WQ1NM Thanh toan le phi\n"
+    )
+
+    status, second = await _upload(gateway, "bank_csv", other, "other.csv", mapping=mapping)
+
+    assert (status, second["line_count"], second["overlapping"]) == (201, 1, 0)
+
+
 # -- saved bank layouts ---------------------------------------------------------------------
 
 

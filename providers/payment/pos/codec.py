@@ -60,6 +60,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, TypeGuard
 
+from providers.common import json_text
+
 from .errors import (
     INVALID_FIELD,
     MALFORMED,
@@ -360,7 +362,7 @@ def parse_query_response(http_status: int, body: bytes, sale_id: str) -> SaleRes
 
 def _object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = json_text.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise PosError(MALFORMED, "body is not JSON") from None
     if not isinstance(data, dict):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from providers.common import json_text
 from providers.common.errors import ProviderError
 
 TIMESTAMP_HEADER = "X-Bank-Timestamp"
@@ -86,7 +87,7 @@ def verify(
 def parse(body: bytes) -> CreditNotice:
     """Parse a verified body strictly: every field present, amount a positive integer."""
     try:
-        data = json.loads(body)
+        data = json_text.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise NoticeError("malformed_notice", "body is not JSON") from None
     if not isinstance(data, dict):

@@ -61,6 +61,8 @@ from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import quote
 
+from providers.common import json_text
+
 from .errors import (
     DUPLICATE_REFERENCE,
     INVALID_FIELD,
@@ -347,7 +349,7 @@ def format_time(at: datetime) -> str:
 def _answer(status: int, body: bytes) -> dict[str, Any]:
     """The JSON object of a 2xx answer; an error answer becomes the matching error."""
     try:
-        data = json.loads(body)
+        data = json_text.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         data = None
     if 200 <= status < 300:
@@ -392,7 +394,7 @@ def parse_webhook(key: bytes, signature: str | None, body: bytes) -> StatusWebho
     if not signature:
         raise VnpostError(UNAUTHORIZED, f"no {SIGNATURE_HEADER} header")
     try:
-        data = json.loads(body)
+        data = json_text.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VnpostError(MALFORMED, "the webhook is not JSON") from exc
     if not isinstance(data, dict):

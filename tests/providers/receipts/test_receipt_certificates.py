@@ -4,6 +4,7 @@ is made once and reused."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -158,6 +159,19 @@ def test_the_sandbox_ca_and_certificate_are_reused_after_a_restart(tmp_path: Pat
         "sandbox-ca.pem",
     ]
     assert (tmp_path / "sandbox-ca.pem").stat().st_mode & 0o077 == 0  # keys readable by owner only
+
+
+def test_processes_starting_together_agree_on_one_sandbox_ca_and_certificate(
+    tmp_path: Path,
+) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        made = list(pool.map(lambda _: new_sandbox(tmp_path), range(4)))
+    assert len({ca_pem for _, ca_pem in made}) == 1
+    assert len({identity.certificate for identity, _ in made}) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f"agency-{TAX_CODE}.pem",
+        "sandbox-ca.pem",
+    ]
 
 
 def test_an_expired_sandbox_certificate_is_replaced_under_the_same_ca(tmp_path: Path) -> None:

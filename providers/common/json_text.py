@@ -1,0 +1,49 @@
+"""Reading JSON from the outside world: :func:`loads` is ``json.loads`` that also refuses what
+no counterpart sends but an attacker might, with the same error, so every caller's existing
+``except json.JSONDecodeError`` answers it as malformed input instead of a server error:
+
+- nesting deeper than :data:`MAX_DEPTH` (``json`` itself would raise ``RecursionError`` at
+  about a thousand levels, a 500);
+- a NUL character in a string or key (PostgreSQL can store it neither in ``text`` nor in
+  ``jsonb``: it would fail later, on one database only).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: No API body or provider message of ours nests deeper than a few levels.
+MAX_DEPTH = 32
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse ``data`` as JSON; raise :class:`json.JSONDecodeError` (or ``UnicodeDecodeError``
+    for bytes that are not UTF-8) when it is not JSON we accept."""
+    text = data.decode() if isinstance(data, bytes) else data
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0) from None
+    _check(value, text)
+    return value
+
+
+def _check(value: Any, text: str) -> None:
+    """Walk ``value`` without recursion: depth and NUL characters."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise json.JSONDecodeError("a string holds a NUL character", text, 0)
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth >= MAX_DEPTH:
+            raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0)
+        if isinstance(item, dict):
+            stack.extend((key, depth + 1) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        else:
+            stack.extend((child, depth + 1) for child in item)

@@ -1,0 +1,35 @@
+"""JSON from the outside world: what ``json`` accepts but we refuse, with ``json``'s own error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from providers.common import json_text
+
+
+def test_ordinary_json_reads_as_json_does() -> None:
+    body = '{"a": [1, {"b": "Lệ phí"}], "c": null}'
+    assert json_text.loads(body.encode()) == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # json alone: RecursionError
+        b"[" * (json_text.MAX_DEPTH + 1) + b"]" * (json_text.MAX_DEPTH + 1),
+        b'{"a": "x\\u0000y"}',
+        b'{"x\\u0000": 1}',
+        b'[["\\u0000"]]',
+    ],
+    ids=["deep-100000", "one-too-deep", "nul-value", "nul-key", "nul-nested"],
+)
+def test_deep_nesting_and_nul_characters_are_a_decode_error(body: bytes) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        json_text.loads(body)
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    depth = json_text.MAX_DEPTH
+    assert json_text.loads("[" * depth + "]" * depth) is not None
