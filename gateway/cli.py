@@ -20,7 +20,7 @@ from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
-from gateway.services.receipts.signing import load_signer
+from gateway.services.receipts.signing import load_issuers
 from gateway.services.wiring import Services, build_services
 
 
@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
     if args.command in ("serve", "worker"):
         try:  # the signing certificates: one clear line rather than a traceback at start-up
-            load_signer(settings, datetime.now(UTC))
+            load_issuers(settings, datetime.now(UTC))
         except ConfigError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return 2

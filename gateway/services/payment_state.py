@@ -47,7 +47,7 @@ class Context:
     #: inside the transaction, so a rare rollback after it would count one too many.
     on_paid: Callable[[str], None] = field(default=lambda channel: None)
     #: Issues the receipts of a payment that becomes paid, in the same transaction
-    #: (:meth:`gateway.services.receipts.issuance.ReceiptIssuer.issue_for_payment`): given
+    #: (:meth:`gateway.services.receipts.issuance.ReceiptIssuance.issue_for_payment`): given
     #: the connection, the payment id, the channel and the time; returns the API views of
     #: the receipts issued, announced as ``receipt.issued`` after ``payment.paid``.
     issue_receipts: (

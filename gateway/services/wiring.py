@@ -36,8 +36,8 @@ from gateway.services.postal.orders import PostalOrderService
 from gateway.services.postal.pushes import PushReceiver
 from gateway.services.postal.state import PostalContext
 from gateway.services.provider_callbacks import ProviderCallbacks
-from gateway.services.receipts.issuance import RANGE_EXHAUSTED, Alerts, ReceiptIssuer
-from gateway.services.receipts.signing import load_signer
+from gateway.services.receipts.issuance import RANGE_EXHAUSTED, Alerts, ReceiptIssuance
+from gateway.services.receipts.signing import load_issuers
 from gateway.services.receipts.views import ReceiptService
 from gateway.services.refunds import RefundService
 from gateway.services.sealing import Sealer
@@ -136,10 +136,10 @@ async def build_services(
     database = Database(settings.database_dsn)
     try:
         sealer = Sealer(settings.pii.keyring(), settings.pii.current_key_id)
-        signer = load_signer(settings, clock())
-        issuer = ReceiptIssuer(
+        issuers = load_issuers(settings, clock())
+        issuer = ReceiptIssuance(
             settings.receipts,
-            signer,
+            issuers,
             sealer,
             clock,
             settings.base_url,
@@ -242,7 +242,7 @@ async def build_services(
                     database,
                     sealer,
                     settings.base_url,
-                    signer.certificate_pem,
+                    lambda code: issuers[code].certificate_pem() if code in issuers else None,
                     settings.receipts,
                     issuer,
                     clock,

@@ -1,7 +1,7 @@
 """Issuing receipts at the moment of payment (NĐ 254/2026 Điều 24: at the time of
 collection; ``/work/shared/specs/e-receipts.md`` §2, §4, §11).
 
-:meth:`ReceiptIssuer.issue_for_payment` runs inside the transaction of
+:meth:`ReceiptIssuance.issue_for_payment` runs inside the transaction of
 :func:`gateway.services.payment_state.move` that makes a payment ``paid`` — the one place a
 payment becomes paid, for every channel — so a receipt exists exactly when the payment is
 paid: a rolled-back payment rolls back its receipt and its number (gapless numbering, see
@@ -17,7 +17,7 @@ Paperwork never refuses money: when a receipt cannot be numbered or signed now �
 the year (1 January without the new year's symbol), every range of the point used up, the
 certificate expired while running — the payment still becomes paid and the receipt is born
 ``pending`` with its ``pending_reason``, an alert (metric and a structlog error) is raised, and
-:meth:`ReceiptIssuer.issue_pending` numbers and signs it, in order, once that is fixed (a range
+:meth:`ReceiptIssuance.issue_pending` numbers and signs it, in order, once that is fixed (a range
 added, a certificate renewed).
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,10 +43,10 @@ from gateway.core.ids import Clock, new_id
 from gateway.core.statuses import RECEIPTS, AttemptStatus, ReceiptStatus
 from gateway.services.receipts.numbering import Point, point_of, take_number
 from gateway.services.receipts.render import render
-from gateway.services.receipts.signing import ReceiptSigner
 from gateway.services.sealing import Sealer
 from providers.receipts.document import ReceiptDocument, ReceiptLine
 from providers.receipts.errors import ReceiptError
+from providers.receipts.issuer import ReceiptIssuer
 from providers.receipts.words import amount_in_words
 
 log = structlog.get_logger(__name__)
@@ -79,18 +79,19 @@ class Alerts:
     pending: Callable[[str, str], None] = lambda agency, reason: None
 
 
-class ReceiptIssuer:
+class ReceiptIssuance:
     def __init__(
         self,
         settings: ReceiptSettings,
-        signer: ReceiptSigner,
+        issuers: Mapping[str, ReceiptIssuer],
         sealer: Sealer,
         clock: Clock,
         base_url: str,
         alerts: Alerts | None = None,
     ) -> None:
         self.settings = settings
-        self.signer = signer
+        #: Per agency code: who signs its receipts (the gateway's own signer).
+        self.issuers = dict(issuers)
         self.sealer = sealer
         self.clock = clock
         self.base_url = base_url
@@ -166,7 +167,7 @@ class ReceiptIssuer:
                 "transaction_reference": reference,
                 "view_token_hash": token_hash(token),
                 "view_token_sealed": self.sealer.seal(token, "receipt.view_token"),
-                "provider": self.signer.provider,
+                "provider": self.issuers[payment.agency_code].name,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -174,7 +175,7 @@ class ReceiptIssuer:
             if numbered is None:
                 await RECEIPTS.insert(conn, ReceiptStatus.PENDING, **values)
                 continue
-            await RECEIPTS.insert(conn, ReceiptStatus.ISSUED, **values, **numbered)
+            await RECEIPTS.insert(conn, ReceiptStatus.ISSUED, **{**values, **numbered})
             issued.append(await self._issued(conn, receipt_id, payment.agency_code))
         return issued
 
@@ -271,7 +272,9 @@ class ReceiptIssuer:
             return None
         document = self._document(payment, config, values, symbol, number, now)
         try:
-            xml = self.signer.sign(agency, document, now)
+            # The gateway's own signer only: it signs in-process. An external provider (VNPT)
+            # must not be awaited inside the payment's transaction (an outbox step would).
+            issued = await self.issuers[agency].issue(document)
         except ReceiptError as exc:
             await savepoint.rollback()
             self._wait(values, agency, exc.code, symbol=symbol)
@@ -281,7 +284,9 @@ class ReceiptIssuer:
             "symbol": symbol,
             "number": number,
             "issued_at": now,
-            "xml_sealed": self.sealer.seal(xml.decode("utf-8"), "receipt.xml"),
+            "xml_sealed": self.sealer.seal(issued.xml.decode("utf-8"), "receipt.xml"),
+            "provider": issued.provider,
+            "external_key": issued.external_key,
         }
 
     def _wait(self, values: dict[str, Any], agency: str, reason: str, **facts: Any) -> None:

@@ -1,6 +1,6 @@
 """The gateway's own receipt issuer: build the receipt's XML and sign it with the agency's
-identity (XML-DSig, ``providers.receipts.signer``), behind one small Protocol so that an
-external e-receipt provider can take its place per agency.
+identity (XML-DSig, ``providers.receipts.signer``), behind the ``ReceiptIssuer`` Protocol of
+``providers.receipts.issuer``.
 
 Identities (``/work/shared/specs/e-receipts.md`` §9): a PKCS#12 file + password or a PEM key
 + certificate per agency (``[receipts.agencies.<code>]``); in sandbox mode without either, a
@@ -11,56 +11,44 @@ identity that cannot be read, or a certificate that is not valid now, stops star
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar
 
 from config import ConfigError, Settings
 from providers.receipts.document import ReceiptDocument, build_receipt_xml
 from providers.receipts.errors import ReceiptError
+from providers.receipts.issuer import IssuedReceipt
 from providers.receipts.sandbox_ca import ensure_sandbox_identity
 from providers.receipts.signer import SigningIdentity, load_pem, load_pkcs12, sign_xml
 
 
-class ReceiptSigner(Protocol):
-    """Turns a receipt's data into its signed XML for one agency."""
+class GatewayIssuer:
+    """The gateway's own issuer for one agency: builds the receipt's XML and signs it with the
+    agency's identity at the receipt's time of issue (a
+    :class:`~providers.receipts.issuer.ReceiptIssuer`; the gateway numbers the receipt)."""
 
-    #: What ``receipts.provider`` records (``gateway``: signed here).
-    provider: str
+    name: ClassVar[str] = "gateway"
 
-    def sign(self, agency_code: str, document: ReceiptDocument, now: datetime) -> bytes:
-        """The signed XML; raises ``ReceiptError`` (e.g. ``certificate_expired``) when it
-        cannot be signed now."""
-        ...
+    def __init__(self, identity: SigningIdentity, sandbox_ca_pem: bytes = b"") -> None:
+        self.identity = identity
+        self.sandbox_ca_pem = sandbox_ca_pem
 
+    async def issue(self, document: ReceiptDocument) -> IssuedReceipt:
+        """Raises ``ReceiptError`` (e.g. ``certificate_expired``) when it cannot sign now."""
+        xml = sign_xml(build_receipt_xml(document), self.identity, document.issued_at)
+        return IssuedReceipt(xml=xml, provider=self.name, external_key=None, lookup_code=None)
 
-class GatewaySigner:
-    """Signs with each agency's identity (:func:`load_identities`)."""
-
-    provider = "gateway"
-
-    def __init__(
-        self, identities: Mapping[str, SigningIdentity], sandbox_cas: Mapping[str, bytes]
-    ) -> None:
-        self.identities = dict(identities)
-        self.sandbox_cas = dict(sandbox_cas)
-
-    def sign(self, agency_code: str, document: ReceiptDocument, now: datetime) -> bytes:
-        return sign_xml(build_receipt_xml(document), self.identities[agency_code], now)
-
-    def certificate_pem(self, agency_code: str) -> bytes | None:
+    def certificate_pem(self) -> bytes:
         """The agency's certificate and chain (PEM); in sandbox mode the throwaway CA's
         certificate follows, so a reader can verify the sandbox's receipts."""
-        identity = self.identities.get(agency_code)
-        if identity is None:
-            return None
-        return identity.certificate_pem() + self.sandbox_cas.get(agency_code, b"")
+        return self.identity.certificate_pem() + self.sandbox_ca_pem
 
 
-def load_signer(settings: Settings, now: datetime) -> GatewaySigner:
-    """Every configured agency's signing identity: outside sandbox mode it must be valid at
-    ``now``, else :class:`ConfigError` naming the agency's key (start-up stops)."""
+def load_issuers(settings: Settings, now: datetime) -> dict[str, GatewayIssuer]:
+    """Every configured agency's issuer, by agency code, with its signing identity: outside
+    sandbox mode the certificate must be valid at ``now``, else :class:`ConfigError` naming
+    the agency's key (start-up stops)."""
     identities, cas = {}, {}
     for code, agency in settings.receipts.agencies.items():
         key = f"receipts.agencies.{code}"
@@ -82,4 +70,6 @@ def load_signer(settings: Settings, now: datetime) -> GatewaySigner:
                 raise ConfigError(key, "no signing identity is configured")
         except (ReceiptError, ValueError) as exc:
             raise ConfigError(key, f"the signing identity cannot be used: {exc}") from None
-    return GatewaySigner(identities, cas)
+    return {
+        code: GatewayIssuer(identity, cas.get(code, b"")) for code, identity in identities.items()
+    }

@@ -22,7 +22,7 @@ from gateway.core.statuses import ReceiptStatus
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
 from gateway.services.receipts import numbering
-from gateway.services.receipts.issuance import ReceiptIssuer
+from gateway.services.receipts.issuance import ReceiptIssuance
 from gateway.services.receipts.numbering import NewRange, Point
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render
 from gateway.services.sealing import Sealer
@@ -36,7 +36,7 @@ class ReceiptService:
         base_url: str,
         certificate: Callable[[str], bytes | None],
         settings: ReceiptSettings,
-        issuer: ReceiptIssuer,
+        issuer: ReceiptIssuance,
         clock: Clock,
     ) -> None:
         self.db = db

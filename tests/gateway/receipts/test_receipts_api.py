@@ -21,7 +21,7 @@ from receipt_support import (
 from tests_support import signed_notice
 
 from config import ConfigError
-from gateway.services.receipts.signing import load_signer
+from gateway.services.receipts.signing import load_issuers
 
 
 @pytest.fixture
@@ -169,16 +169,16 @@ def test_outside_sandbox_mode_an_expired_or_missing_certificate_stops_start_up(
     identity: Identity, tmp_path: Path
 ) -> None:
     settings = make_settings("sqlite+aiosqlite://", receipts=receipt_settings(identity))
-    load_signer(settings, datetime(2026, 11, 22, tzinfo=UTC))  # valid: no error
+    load_issuers(settings, datetime(2026, 11, 22, tzinfo=UTC))  # valid: no error
 
     with pytest.raises(ConfigError) as expired:
-        load_signer(settings, datetime(2028, 2, 1, tzinfo=UTC))
+        load_issuers(settings, datetime(2028, 2, 1, tzinfo=UTC))
     assert expired.value.key == "receipts.agencies.HCM"
     assert "expired" in str(expired.value)
 
     missing = receipt_settings(identity, certificate_file=str(tmp_path / "nowhere.pem"))
     with pytest.raises(ConfigError) as unreadable:
-        load_signer(make_settings("sqlite+aiosqlite://", receipts=missing), datetime.now(UTC))
+        load_issuers(make_settings("sqlite+aiosqlite://", receipts=missing), datetime.now(UTC))
     assert unreadable.value.key == "receipts.agencies.HCM"
 
     unsigned = receipt_settings(identity, key_file=None, certificate_file=None)
