@@ -496,9 +496,71 @@ class PiiSettings(_Section):
         return {k: base64.b64decode(v.get_secret_value()) for k, v in self.keys.items()}
 
 
+#: A receipt symbol since 2026 (TT 91/2026 Phụ lục II): two-digit year, ``T``, two of the 20
+#: allowed capitals. ``providers.receipts.document`` checks the same; config imports no provider.
+RECEIPT_SYMBOL = re.compile(r"^(\d{2})T[ABCDEGHKLMNPQRSTUVXY]{2}$")
+
+
+class ReceiptAgencySettings(_Section):
+    """How one agency (by its code) issues e-receipts (docs/receipts.md, "Issuing receipts").
+    The signing identity is a PKCS#12 file (+ password) or a PEM key + certificate; in
+    sandbox mode without either, a throwaway one is made in ``data_dir``."""
+
+    #: Mã số thuế of the collecting agency: 10 digits, or 10 digits, ``-`` and 3 digits.
+    tax_code: str = Field(pattern=r"^\d{10}(-\d{3})?$")
+    #: The agency's legal name as registered with the tax authority (printed on the receipt).
+    legal_name: str = Field(min_length=1, max_length=255)
+    address: str | None = Field(None, max_length=255)
+    #: ``EBL01`` (without face value) or ``EBL02`` (with face value).
+    template_code: str = Field("EBL01", pattern=r"^EBL0[12]$")
+    #: The receipt symbol of each year (Asia/Ho_Chi_Minh), e.g. ``{ "2026" = "26TAB" }``: the
+    #: year is in the symbol, so 1 January needs the new year's symbol (and a number range).
+    symbols: dict[str, str] = {}
+    #: ``single``: one receipt per payment; ``split``: one for the phí lines and one for the
+    #: lệ phí lines.
+    split: Literal["single", "split"] = "single"
+    #: Who issues: the gateway's own signer (the agency's software, or the operator as its
+    #: delegate).
+    issuer: Literal["gateway"] = "gateway"
+    pkcs12_file: Path | None = None
+    pkcs12_password: SecretStr | None = None
+    key_file: Path | None = None
+    certificate_file: Path | None = None
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: dict[str, str]) -> dict[str, str]:
+        for year, symbol in value.items():
+            if not re.fullmatch(r"20\d{2}", year):
+                raise ValueError(f'{year!r} is not a year (write it as "2026")')
+            found = RECEIPT_SYMBOL.match(symbol)
+            if found is None:
+                raise ValueError(f"symbol {symbol!r} is not YYT + two of ABCDEGHKLMNPQRSTUVXY")
+            if found.group(1) != year[2:]:
+                raise ValueError(f"symbol {symbol!r} does not carry the year {year}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> ReceiptAgencySettings:
+        if self.pkcs12_file is not None and (self.key_file or self.certificate_file):
+            raise ValueError("give pkcs12_file or key_file + certificate_file, not both")
+        if (self.key_file is None) != (self.certificate_file is None):
+            raise ValueError("key_file and certificate_file go together")
+        return self
+
+    @property
+    def has_identity(self) -> bool:
+        return self.pkcs12_file is not None or self.key_file is not None
+
+
 class ReceiptSettings(_Section):
     #: The VNPT e-receipt tenant (``[receipts.vnpt]``) for agencies that issue through VNPT.
     vnpt: VnptReceiptSettings = VnptReceiptSettings()
+    #: Per agency code (TOML only): ``[receipts.agencies.DEMO]``. An agency without an entry
+    #: issues no receipts through the gateway.
+    agencies: dict[str, ReceiptAgencySettings] = {}
+    #: How often receipts left ``pending`` (no range, certificate expired) are tried again.
+    retry_seconds: float = Field(60, gt=0)
 
 
 class ConsoleLoginSettings(_Section):
@@ -527,6 +589,9 @@ class ConsoleLoginSettings(_Section):
 
 class DemoSettings(_Section):
     agency_code: str = "DEMO"
+    #: How the demo agency issues receipts in sandbox mode (copied into
+    #: ``receipts.agencies.<agency_code>`` unless that is given; ignored outside sandbox mode).
+    receipts: ReceiptAgencySettings | None = None
     #: Fixed demo portal key (else a new one is printed at start-up).
     api_key: SecretStr | None = None
     #: Fixed demo keys for the finance roles (else new ones are printed at start-up).
@@ -702,6 +767,26 @@ class Settings(_Section):
             if secret is not None and secret.get_secret_value() in SANDBOX_WALLET_CREDENTIALS:
                 raise ValueError(
                     f"{key} is a sandbox secret: set the real one outside sandbox mode"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _receipts_are_signed(self) -> Settings:
+        """Outside sandbox mode every agency that issues receipts names its signing identity
+        (whether the files open and the certificate is valid is checked at start-up). In
+        sandbox mode the demo agency issues receipts as ``[demo.receipts]`` says."""
+        if self.sandbox:
+            demo, configured = self.demo, self.receipts.agencies
+            if demo.receipts is not None and demo.agency_code not in configured:
+                agencies = {**configured, demo.agency_code: demo.receipts}
+                receipts = self.receipts.model_copy(update={"agencies": agencies})
+                object.__setattr__(self, "receipts", receipts)
+            return self
+        for code, agency in self.receipts.agencies.items():
+            if not agency.has_identity:
+                raise ValueError(
+                    f"receipts.agencies.{code}: pkcs12_file or key_file + certificate_file is "
+                    "required outside sandbox mode"
                 )
         return self
 

@@ -31,6 +31,7 @@ from gateway.keys import (
     POLLER,
     POSTAL_ORDERS,
     PRINCIPALS,
+    RECEIPTS,
     RECON_RUNS,
     REFUNDS,
     REPORTS,
@@ -103,4 +104,5 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[NOTIFICATIONS] = services.notifications
         app[NOTIFICATION_VIEWS] = services.notification_views
         app[NOTIFICATION_RECEIPTS] = services.notification_receipts
+        app[RECEIPTS] = services.receipts
         yield

@@ -13,7 +13,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.keys import CARRIER_SYNC, DELIVERY, NOTIFICATIONS, PAYMENTS, POLLER, SETTINGS
+from gateway.keys import (
+    CARRIER_SYNC,
+    DELIVERY,
+    NOTIFICATIONS,
+    PAYMENTS,
+    POLLER,
+    RECEIPTS,
+    SETTINGS,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +42,7 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
             settings.notifications.poll_seconds,
             app[NOTIFICATIONS].run_until_idle,
         ),
+        ("pending_receipts", settings.receipts.retry_seconds, app[RECEIPTS].issue_pending),
     ]
 
 

@@ -7,6 +7,7 @@ import asyncio
 import socket
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
+from gateway.services.receipts.signing import load_issuers
 from gateway.services.wiring import Services, build_services
 
 
@@ -99,6 +101,25 @@ def _parser() -> argparse.ArgumentParser:
     office_serve.add_argument("--office", required=True)
     office_serve.add_argument("--agency", required=True)
 
+    receipts = commands.add_parser("receipts", help="e-receipts (biên lai điện tử)")
+    ranges = (
+        receipts.add_subparsers(dest="area", required=True)
+        .add_parser("ranges", help="number ranges per point of collection")
+        .add_subparsers(dest="action", required=True)
+    )
+    range_add = ranges.add_parser(
+        "add",
+        help="register a number range (disjoint, ascending per point); receipts waiting for "
+        "one are issued at once",
+    )
+    range_add.add_argument("--agency", required=True, help="agency code")
+    range_add.add_argument("--symbol", required=True, help="one of the agency's yearly symbols")
+    range_add.add_argument("--point", required=True, choices=["online", "counter", "postal"])
+    range_add.add_argument("--first", required=True, type=int)
+    range_add.add_argument("--last", required=True, type=int)
+    range_list = ranges.add_parser("list", help="list number ranges and what is left of them")
+    range_list.add_argument("--agency", help="agency code (default: all)")
+
     recon = commands.add_parser("recon", help="daily reconciliation").add_subparsers(
         dest="action", required=True
     )
@@ -176,6 +197,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    if args.command in ("serve", "worker"):
+        try:  # the signing certificates: one clear line rather than a traceback at start-up
+            load_issuers(settings, datetime.now(UTC))
+        except ConfigError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 2
     if args.command == "serve":
         if args.no_workers:
             settings = settings.model_copy(update={"workers_in_process": False})
@@ -198,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except ConfigError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
     except GatewayError as exc:
         print(f"gateway: {exc.detail}", file=sys.stderr)
         for error in getattr(exc, "errors", []):
@@ -334,6 +364,8 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             return await _recon(services, args)
         elif args.command == "post-offices":
             await _post_offices(services, args)
+        elif args.command == "receipts":
+            await _receipt_ranges(services, args)
         elif args.command == "clients":
             role = Role(args.role)
             scope = args.post_office if role is Role.POSTAL_OPERATOR else args.agency
@@ -463,6 +495,25 @@ async def _recon(services: Services, args: argparse.Namespace) -> int:
     await asyncio.to_thread(output.write_bytes, body)
     print(f"report written to {output}")
     return 0
+
+
+async def _receipt_ranges(services: Services, args: argparse.Namespace) -> None:
+    if args.action == "add":
+        added = await services.receipts.add_range(
+            args.agency, args.symbol, args.point, args.first, args.last
+        )
+        print(
+            f"range {added['first_number']}..{added['last_number']} of "
+            f"{added['template_code']}/{added['symbol']} added for {args.agency} ({args.point})"
+        )
+        return
+    print("agency\ttemplate\tsymbol\tpoint\tfirst\tlast\tnext\tleft")
+    for row in await services.receipts.ranges(args.agency):
+        left = row["last_number"] - row["next_number"] + 1
+        print(
+            f"{row['agency_code']}\t{row['template_code']}\t{row['symbol']}\t{row['point']}\t"
+            f"{row['first_number']}\t{row['last_number']}\t{row['next_number']}\t{left}"
+        )
 
 
 async def _terminals(services: Services, args: argparse.Namespace) -> None:

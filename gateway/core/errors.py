@@ -29,6 +29,8 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── OpenExceptions              409 open_exceptions               (reconciliation)
     │   ├── StaleRun                    409 stale_run                     (reconciliation)
     │   ├── ConcurrentRun               409 conflict                      (reconciliation)
+    │   ├── ReceiptRangeOverlaps        409 receipt_range_overlaps        (receipts)
+    │   ├── ReceiptRangeNotAscending    409 receipt_range_not_ascending   (receipts)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
     │       └── NotAcceptable           409 order_not_acceptable          (postal operators)
@@ -262,6 +264,21 @@ class ConcurrentRun(Conflict):
 
     code = "conflict"
     title = "Runs of other days took statement lines of this run; run the day again"
+
+
+class ReceiptRangeOverlaps(Conflict):
+    """Numbers of one (tax code, template, symbol) are given once: ranges are disjoint."""
+
+    code = "receipt_range_overlaps"
+    title = "The number range overlaps another range of the same template and symbol"
+
+
+class ReceiptRangeNotAscending(Conflict):
+    """A point of collection uses its ranges in ascending order (NĐ 254/2026 Điều 25.5): a
+    new range must start above every range it already has for the template and symbol."""
+
+    code = "receipt_range_not_ascending"
+    title = "A new number range must come after the point's earlier ranges"
 
 
 class InvalidTransition(Conflict):

@@ -26,6 +26,7 @@ from gateway.core.roles import Role
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import DEPLOYMENT_WIDE_ROLES, create_client, key_id
 from gateway.services.postal import offices
+from gateway.services.receipts.numbering import NewRange, Point, add_range, list_ranges
 from gateway.services.staff import StaffService, hash_password
 from gateway.services.terminals import TerminalService
 
@@ -37,6 +38,14 @@ DEMO_ACCOUNT_NAME = "SO TAI CHINH TINH DEMO - THU PHI LE PHI"
 CONSOLE_USERS = (
     ("ketoan", "Kế toán viên (demo)", Role.FINANCE),
     ("truongphong", "Trưởng phòng Kế toán (demo)", Role.FINANCE_APPROVER),
+)
+
+#: The demo agency's receipt number ranges, per point of collection (disjoint, for each of
+#: its yearly symbols): (point, first, last).
+DEMO_RECEIPT_RANGES = (
+    (Point.ONLINE, 1, 499_999),
+    (Point.COUNTER, 500_000, 799_999),
+    (Point.POSTAL, 800_000, 999_999),
 )
 
 DEMO_OFFICE = "BC-DEMO"
@@ -97,6 +106,27 @@ class DemoSeeder:
             for username, display_name, role in CONSOLE_USERS
         }
         return keys[Role.PORTAL], keys, passwords
+
+    async def seed_receipt_ranges(self) -> int:
+        """Give the demo agency (which must exist) a number range per point of collection for
+        each of its receipt symbols, where it has none yet; return how many were added."""
+        code = self.settings.demo.agency_code
+        config = self.settings.receipts.agencies.get(code)
+        if config is None:
+            return 0
+        added = 0
+        async with self.db.write() as conn:
+            have = {(r["symbol"], r["point"]) for r in await list_ranges(conn, code)}
+            for symbol in config.symbols.values():
+                for point, first, last in DEMO_RECEIPT_RANGES:
+                    if (symbol, point.value) in have:
+                        continue
+                    new = NewRange(
+                        code, config.tax_code, config.template_code, symbol, point, first, last
+                    )
+                    await add_range(conn, new, self.clock())
+                    added += 1
+        return added
 
     async def seed_operator(self) -> tuple[str, str]:
         """Create, if missing, post office ``BC-DEMO`` serving the demo agency (which must
