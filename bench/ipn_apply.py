@@ -268,6 +268,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         base = f"http://127.0.0.1:{gateway_port}"
         await wait_ready("gateway", f"{base}/readyz", gateway, gateway_log)
         await wait_ready("floor", f"http://127.0.0.1:{floor_port}/readyz", floor, floor_log)
+        print(
+            f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}",
+            flush=True,
+        )
         load_before = os.getloadavg()[0]
         gateway_url, floor_url = f"{base}/callbacks/vnpay/ipn", f"http://127.0.0.1:{floor_port}/ipn"
         gateway_refs, floor_refs = refs[:total], refs[total:]
@@ -276,6 +280,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         floor_result = await measure(
             floor_url, floor_refs[args.warmup :], args.concurrency, floor_process, name
         )
+        print(f"  floor   {floor_result['rps']:8.1f} req/s", flush=True)
         await drive(gateway_url, gateway_refs[: args.warmup], args.concurrency)
         gateway_result = await measure(
             gateway_url, gateway_refs[args.warmup :], args.concurrency, gateway_process, name
