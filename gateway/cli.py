@@ -265,10 +265,13 @@ def _serve_many(settings: Settings, processes: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    multiprocessing.connection.wait([child.sentinel for child in children])
+    by_sentinel = {child.sentinel: child for child in children}
+    ready = multiprocessing.connection.wait(list(by_sentinel))
     asked_to_stop = stopping
     if not asked_to_stop:
-        exited = next(child for child in children if child.exitcode is not None)
+        # The sentinel closes a moment before the process can be reaped: join, not exitcode.
+        exited = next(child for sentinel, child in by_sentinel.items() if sentinel in ready)
+        exited.join()
         print(
             f"gateway: server process {exited.name} exited ({exited.exitcode}); stopping all",
             file=sys.stderr,

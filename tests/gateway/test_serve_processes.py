@@ -112,7 +112,7 @@ async def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> 
 
 
 def _text(log: Path) -> str:
-    return _text(log)
+    return log.read_text(errors="replace")
 
 
 def _start_serve(config: Path, log: Path, processes: int) -> subprocess.Popen[bytes]:
@@ -229,3 +229,26 @@ def test_zero_processes_is_refused(
     )
     assert main(["--config", str(config), "serve", "--processes", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+async def test_when_one_server_process_dies_the_group_stops_with_status_1(
+    postgres_url: str, tmp_path: Path, _no_gateway_environment: None
+) -> None:
+    port = _free_port()
+    config = _config(tmp_path / "gateway.toml", postgres_url, port)
+    log = tmp_path / "serve.log"
+    server = _start_serve(config, log, 2)
+    try:
+        await _wait_ready(f"http://127.0.0.1:{port}/readyz", server, log)
+        parent = psutil.Process(server.pid)
+        children = parent.children()
+        assert len(children) == 2, _text(log)
+        children[0].kill()
+        assert server.wait(timeout=60) == 1, _text(log)
+        assert "exited (-9); stopping all" in _text(log)
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == []  # the sibling was stopped, not left serving alone
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
