@@ -8,6 +8,8 @@ Both servers run as separate processes against one fresh PostgreSQL database:
   payments and one pending VNPAY attempt each written straight into the tables;
 - the floor: a bare aiohttp handler that reads ``vnp_TxnRef`` and does one asyncpg ``UPDATE``.
 
+``--processes N`` runs each as N processes on one port (``gateway serve --processes N``).
+
 The same closed-loop client sends each server N correctly signed success IPNs (each a
 different attempt) and records requests/s and p50/p99 latency. The gateway does everything an
 IPN needs — verify the HMAC-SHA512, store it in the inbox, lock and update the attempt and the
@@ -59,7 +61,7 @@ from providers.payment.vnpay import GMT7, canonical_query, sign
 TMN, SECRET = "BENCHTMN", "bench-vnpay-secret"
 
 FLOOR = """
-import sys, asyncpg, json
+import multiprocessing, multiprocessing.connection, os, signal, sys, asyncpg, json
 from aiohttp import web
 async def ipn(request):
     ref = request.query["vnp_TxnRef"]
@@ -72,11 +74,30 @@ async def pool(app):
     app["pool"] = await asyncpg.create_pool(sys.argv[2], min_size=10, max_size=20)
     yield
     await app["pool"].close()
-app = web.Application()
-app.cleanup_ctx.append(pool)
-app.router.add_get("/ipn", ipn)
-app.router.add_get("/readyz", ready)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+def serve(reuse_port):
+    app = web.Application()
+    app.cleanup_ctx.append(pool)
+    app.router.add_get("/ipn", ipn)
+    app.router.add_get("/readyz", ready)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
+                reuse_port=reuse_port)
+processes = int(sys.argv[3])
+if processes == 1:
+    serve(None)
+else:  # N servers on one port, as gateway serve --processes N
+    children = [multiprocessing.get_context("fork").Process(target=serve, args=(True,))
+                for _ in range(processes)]
+    for child in children:
+        child.start()
+    def stop(*_):
+        for child in children:
+            if child.exitcode is None:
+                os.kill(child.pid, signal.SIGTERM)
+    signal.signal(signal.SIGTERM, stop)
+    multiprocessing.connection.wait([child.sentinel for child in children])
+    stop()
+    for child in children:
+        child.join()
 """
 
 
@@ -264,7 +285,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             gateway_log,
             env,
         )
-        floor = spawn([sys.executable, "-c", FLOOR, str(floor_port), dsn], floor_log, env)
+        floor = spawn(
+            [sys.executable, "-c", FLOOR, str(floor_port), dsn, str(args.processes)], floor_log, env
+        )
         base = f"http://127.0.0.1:{gateway_port}"
         await wait_ready("gateway", f"{base}/readyz", gateway, gateway_log)
         await wait_ready("floor", f"http://127.0.0.1:{floor_port}/readyz", floor, floor_log)
@@ -320,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
-        "--processes", type=int, default=1, help="gateway serve --processes N (the floor: 1)"
+        "--processes", type=int, default=1, help="server processes of the gateway and the floor"
     )
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--json", type=Path, help="also write the results here")

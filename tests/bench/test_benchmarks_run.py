@@ -62,12 +62,16 @@ def test_create_payments_runs_two_processes_of_gateway_and_floor_and_reports_bot
     assert report["summary"]["ratio"] > 0
 
 
-def test_ipn_apply_pays_every_bill_it_sends_an_ipn_for(postgres: str, tmp_path: Path) -> None:
+def test_ipn_apply_with_two_processes_pays_every_bill_it_sends_an_ipn_for(
+    postgres: str, tmp_path: Path
+) -> None:
     report = run_bench(
         "ipn_apply.py",
         tmp_path,
-        *("--ipns", "100", "--warmup", "10", "--concurrency", "8", "--pg", f"{postgres}/postgres"),
+        *("--ipns", "100", "--warmup", "10", "--concurrency", "8", "--processes", "2"),
+        *("--pg", f"{postgres}/postgres"),
     )
+    assert report["parameters"]["processes"] == 2
     for name in ("gateway", "floor"):
         assert report[name]["requests"] == 100
         assert report[name]["errors"] == 0
