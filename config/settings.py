@@ -11,6 +11,7 @@ import base64
 import ipaddress
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -114,10 +115,51 @@ class VnpaySettings(_Section):
     attempt_minutes: int = Field(15, ge=5, le=60)
     #: Query an attempt with querydr when no IPN came this long after it started.
     query_after_seconds: float = Field(300, gt=0)
+    #: Give-up horizon: an attempt still open at this age goes to finance review.
+    give_up_after_hours: float = Field(24, gt=0)
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: How the sandbox VNPAY redelivers IPNs (VNPAY: up to 10 times).
     sandbox_ipn_retry_seconds: float = Field(5, gt=0)
     sandbox_ipn_max_attempts: int = Field(10, ge=1)
+
+
+#: The sandbox platform's secret (config/default.toml): refused outside sandbox mode.
+SANDBOX_DVCQG_SECRET = "sandbox-dvcqg-secret-key"  # noqa: S105 — public on purpose
+
+
+class DvcqgPartnerSettings(_Section):
+    partner_code: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    secret_key: SecretStr
+
+
+class DvcqgSettings(_Section):
+    """The DVCQG payment platform (specs/dvcqg-payment-platform.md). In sandbox mode the URLs
+    default to the mounted sandbox."""
+
+    init_url: str | None = None  # INIT (TD: InitUrl)
+    query_url: str | None = None  # QUERY (TD: CheckConfirmUrl)
+    bill_url: str | None = None  # GET_BILL (TD: InitReceiptUrl)
+    #: The partner used by agencies without their own entry in ``partners``.
+    partner_code: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    secret_key: SecretStr | None = None
+    #: Per agency code: that agency's own partner code and secret (TOML only).
+    partners: dict[str, DvcqgPartnerSettings] = {}
+    #: Query an attempt when no callback settled it this long after it last changed.
+    query_after_seconds: float = Field(300, gt=0)
+    #: The janitor gives up querying (and flags the attempt for finance) after this long: the
+    #: platform settles within 3 days (issue 12; specs/dvcqg-payment-platform.md).
+    give_up_after_hours: float = Field(72, gt=0)
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: Sandbox platform: never deliver callbacks (the poller must settle every payment).
+    sandbox_lose_callbacks: bool = False
+
+    def secrets(self) -> list[tuple[str, SecretStr]]:
+        """Every configured secret with the key that names it."""
+        found = [("dvcqg.secret_key", self.secret_key)] if self.secret_key else []
+        return found + [
+            (f"dvcqg.partners.{agency}.secret_key", partner.secret_key)
+            for agency, partner in self.partners.items()
+        ]
 
 
 class PosSettings(_Section):
@@ -129,6 +171,67 @@ class PosSettings(_Section):
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: Query a sale when no callback came this long after it was pushed.
     query_after_seconds: float = Field(120, gt=0)
+    #: Give-up horizon: a sale still open at this age goes to finance review.
+    give_up_after_hours: float = Field(24, gt=0)
+
+
+#: The sandbox wallets' own credentials: published in config/default.toml for sandbox mode
+#: only; outside it the service refuses to start with them (see ``Settings``).
+SANDBOX_WALLET_CREDENTIALS = frozenset(
+    {"sandbox-momo-secret-key", "sandbox-zalopay-key1", "sandbox-zalopay-key2"}
+)
+
+
+class MomoMerchantSettings(_Section):
+    partner_code: str = Field(pattern=r"^[A-Za-z0-9_]{2,50}$")
+    access_key: SecretStr
+    secret_key: SecretStr
+
+
+class MomoSettings(_Section):
+    """MoMo (AIO v2; ``specs/momo-zalopay.md`` §A). In sandbox mode the URL defaults to the
+    mounted sandbox."""
+
+    api_url: str | None = None  # …/v2/gateway/api
+    #: The merchant used by agencies without their own entry in ``merchants``.
+    partner_code: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{2,50}$")
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    #: Per agency code: that agency's own merchant (TOML only).
+    merchants: dict[str, MomoMerchantSettings] = {}
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: Callback window: query an attempt when no IPN came this long after it last changed.
+    query_after_seconds: float = Field(120, gt=0)
+    #: Give-up horizon: past this age an attempt still open goes to finance review.
+    give_up_after_hours: float = Field(48, gt=0)
+    #: Sandbox MoMo: how often it resends an IPN not answered 204, and how many tries in all.
+    sandbox_ipn_retry_seconds: float = Field(5, gt=0)
+    sandbox_ipn_max_attempts: int = Field(3, ge=1)
+
+
+class ZalopayAppSettings(_Section):
+    app_id: int = Field(ge=1)
+    key1: SecretStr
+    key2: SecretStr
+
+
+class ZalopaySettings(_Section):
+    """ZaloPay (Open API v2; ``specs/momo-zalopay.md`` §B). In sandbox mode the URL defaults
+    to the mounted sandbox."""
+
+    api_url: str | None = None  # https://…, the paths /v2/... are under it
+    app_id: int | None = Field(None, ge=1)
+    key1: SecretStr | None = None
+    key2: SecretStr | None = None
+    #: Per agency code: that agency's own app (TOML only).
+    apps: dict[str, ZalopayAppSettings] = {}
+    timeout_seconds: float = Field(10, gt=0, le=60)
+    #: Callback window (ZaloPay calls back on success only, so failures are found by query).
+    query_after_seconds: float = Field(60, gt=0)
+    give_up_after_hours: float = Field(48, gt=0)
+    #: Sandbox ZaloPay: seconds between callback tries (ZaloPay: at most 3 tries).
+    sandbox_callback_retry_seconds: float = Field(5, gt=0)
+    sandbox_callback_max_attempts: int = Field(3, ge=1, le=3)
 
 
 class VnpostSettings(_Section):
@@ -140,6 +243,9 @@ class VnpostSettings(_Section):
     username: str = "sandbox-partner"
     password: SecretStr = SecretStr("sandbox-vnpost-password")
     customer_code: str = Field("DEMO-KH001", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    #: Which VNPost status table the carrier's codes are read with (docs/postal.md): the
+    #: partner order API's 0–29 (``partner_order``) or MyVNPost's order statuses (``myvnpost``).
+    status_profile: Literal["partner_order", "myvnpost"] = "partner_order"
     #: HMAC key VNPost signs status pushes with.
     webhook_key: SecretStr = SecretStr("sandbox-vnpost-webhook-key")
     #: When set, pushes must come to ``/callbacks/vnpost/<secret>`` (the bare path is refused).
@@ -246,6 +352,119 @@ def _first(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
+#: What a citizen can be told about (``docs/notifications.md``).
+NotificationKind = Literal[
+    "payment_created",
+    "payment_paid",
+    "payment_expiring",
+    "payment_expired",
+    "postal_picked_up",
+    "postal_out_for_delivery",
+    "postal_delivered",
+    "postal_delivery_failed",
+]
+NotificationChannel = Literal["zns", "sms"]
+#: What a template may say (filled by gateway.services.notifications.compose).
+NOTIFICATION_PLACEHOLDERS = frozenset(
+    {
+        "agency_name",
+        "dossier_code",
+        "amount",
+        "checkout_url",
+        "expires_at",
+        "receipt_url",
+        "tracking_number",
+    }
+)
+
+
+class NotificationTemplate(_Section):
+    """One event of one agency: which channels tell it and with what words.
+
+    Placeholders in ``sms_text`` and in the values of ``zns_data``: ``{agency_name}``,
+    ``{dossier_code}``, ``{amount}`` (``185.000``), ``{checkout_url}``, ``{expires_at}``
+    (Vietnam time), ``{receipt_url}`` (empty until receipts exist), ``{tracking_number}``."""
+
+    zns: bool = True
+    sms: bool = True
+    #: The ZNS template approved for the agency's Official Account, and its parameters.
+    zns_template_id: str | None = None
+    zns_data: dict[str, str] = {}
+    #: Vietnamese with diacritics; sent folded (không dấu), one SMS (160 characters) if it fits.
+    sms_text: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotificationTemplate:
+        for text in (self.sms_text or "", *self.zns_data.values()):
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            except ValueError:
+                raise ValueError(f"{text!r} is not a valid template (unbalanced braces)") from None
+            unknown = names - NOTIFICATION_PLACEHOLDERS
+            if unknown:
+                raise ValueError(
+                    f"unknown placeholder {sorted(unknown)[0]!r}; use "
+                    + ", ".join(sorted(NOTIFICATION_PLACEHOLDERS))
+                )
+        if self.zns and not self.zns_template_id:
+            raise ValueError("zns needs zns_template_id (or set zns = false)")
+        if self.sms and not self.sms_text:
+            raise ValueError("sms needs sms_text (or set sms = false)")
+        return self
+
+
+class AgencyNotificationSettings(_Section):
+    #: The order channels are tried in; ZNS falls back to SMS when the number has no Zalo.
+    channels: list[NotificationChannel] = ["zns", "sms"]
+    #: The events this agency tells citizens about (absent: not told).
+    events: dict[NotificationKind, NotificationTemplate] = {}
+
+
+class ZnsSettings(_Section):
+    """Zalo ZNS (``specs/notifications.md`` §1). In sandbox mode the URL defaults to the
+    mounted sandbox."""
+
+    base_url: str | None = None  # https://business.openapi.zalo.me
+    access_token: SecretStr = SecretStr("sandbox-zns-access-token")
+    #: ``development`` delivers only to the OA's admins (testing a template).
+    mode: str | None = None
+    #: Delivery receipts must come to ``/callbacks/zns/<secret>``.
+    callback_secret: SecretStr = SecretStr("sandbox-zns-callback")
+
+
+class SmsSettings(_Section):
+    """SMS brandname through eSMS (``specs/notifications.md`` §2.1)."""
+
+    base_url: str | None = None  # https://rest.esms.vn
+    api_key: SecretStr = SecretStr("sandbox-esms-api-key")
+    secret_key: SecretStr = SecretStr("sandbox-esms-secret-key")
+    brandname: str = Field("DVC DEMO", min_length=1, max_length=11)
+    #: Delivery reports must come to ``/callbacks/sms/<secret>`` (eSMS does not sign them).
+    callback_secret: SecretStr = SecretStr("sandbox-sms-callback")
+
+
+class NotificationSettings(_Section):
+    """Citizen notifications by Zalo ZNS and SMS, driven by the outbox."""
+
+    enabled: bool = False
+    zns: ZnsSettings = ZnsSettings()
+    sms: SmsSettings = SmsSettings()
+    #: Per agency code (TOML only): channels and the events it tells about.
+    agencies: dict[str, AgencyNotificationSettings] = {}
+    #: Keys the hash of an opted-out number (the number itself is not stored).
+    lookup_key: SecretStr = SecretStr("sandbox-notification-lookup-key")
+    #: An "expiring soon" reminder goes this long before a bill's expiry, for bills that live
+    #: at least twice as long (a 15-minute bill gets none).
+    expiring_lead_seconds: int = Field(24 * 3600, ge=60)
+    poll_seconds: float = Field(2.0, gt=0)
+    batch_size: int = Field(100, ge=1, le=1000)
+    #: A claimed notification is reclaimed by another worker after this long.
+    lease_seconds: float = Field(60.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    #: Sandbox only: send every delivery receipt this long after the message (0: on request).
+    sandbox_receipt_seconds: float = Field(3.0, ge=0)
+
+
 #: The key that seals personal data in sandbox mode only (base64 of 32 bytes; not a secret).
 SANDBOX_PII_KEY = SecretStr("c2FuZGJveC1vbmx5LWtleS1uZXZlci1mb3ItcHJvZCE=")
 
@@ -322,10 +541,14 @@ class Settings(_Section):
     pii: PiiSettings = PiiSettings()
     vnpay: VnpaySettings = VnpaySettings()
     pos: PosSettings = PosSettings()
+    dvcqg: DvcqgSettings = DvcqgSettings()
+    momo: MomoSettings = MomoSettings()
+    zalopay: ZalopaySettings = ZalopaySettings()
     vnpost: VnpostSettings = VnpostSettings()
     tax_authority: TaxAuthoritySettings = TaxAuthoritySettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     receipts: ReceiptSettings = ReceiptSettings()
+    notifications: NotificationSettings = NotificationSettings()
     #: How often pending provider attempts are looked at by the poller.
     poll_seconds: float = Field(30, gt=0)
     demo: DemoSettings = DemoSettings()
@@ -355,6 +578,71 @@ class Settings(_Section):
             configured: SecretStr = getattr(vnpost, name)
             if configured.get_secret_value() == getattr(defaults, name).get_secret_value():
                 raise ValueError(f"vnpost.{name} must be set outside sandbox mode")
+        return self
+
+    @model_validator(mode="after")
+    def _notifier_is_real(self) -> Settings:
+        """Outside sandbox mode, enabled notifications need real providers and keys."""
+        notify = self.notifications
+        if self.sandbox or not notify.enabled:
+            return self
+        defaults = NotificationSettings()
+        for name in ("zns.base_url", "sms.base_url"):
+            section, key = name.split(".")
+            if getattr(getattr(notify, section), key) is None:
+                raise ValueError(f"notifications.{name} is required outside sandbox mode")
+        for name in (
+            "lookup_key",
+            "zns.access_token",
+            "zns.callback_secret",
+            "sms.api_key",
+            "sms.secret_key",
+            "sms.callback_secret",
+        ):
+            mine: Any = notify
+            theirs: Any = defaults
+            for part in name.split("."):
+                mine, theirs = getattr(mine, part), getattr(theirs, part)
+            if mine.get_secret_value() == theirs.get_secret_value():
+                raise ValueError(f"notifications.{name} must be set outside sandbox mode")
+        return self
+
+    @model_validator(mode="after")
+    def _platform_secret_is_real(self) -> Settings:
+        """Outside sandbox mode the DVCQG platform never gets the sandbox's secret, and a
+        configured partner needs the platform's URLs."""
+        if self.sandbox:
+            return self
+        for key, secret in self.dvcqg.secrets():
+            if secret.get_secret_value() == SANDBOX_DVCQG_SECRET:
+                raise ValueError(f"{key}: the sandbox secret is refused outside sandbox mode")
+        dvcqg = self.dvcqg
+        if dvcqg.secrets() and not (dvcqg.init_url and dvcqg.query_url and dvcqg.bill_url):
+            raise ValueError("dvcqg.init_url, query_url and bill_url are required outside sandbox")
+        return self
+
+    @model_validator(mode="after")
+    def _wallets_are_real(self) -> Settings:
+        """Outside sandbox mode the wallets' sandbox secrets are refused (spec
+        ``specs/momo-zalopay.md`` "Sandbox notes": never interchangeable with production)."""
+        if self.sandbox:
+            return self
+        configured = {
+            "momo.secret_key": self.momo.secret_key,
+            "zalopay.key1": self.zalopay.key1,
+            "zalopay.key2": self.zalopay.key2,
+            **{
+                f"momo.merchants.{a}.secret_key": m.secret_key
+                for a, m in self.momo.merchants.items()
+            },
+            **{f"zalopay.apps.{a}.key1": z.key1 for a, z in self.zalopay.apps.items()},
+            **{f"zalopay.apps.{a}.key2": z.key2 for a, z in self.zalopay.apps.items()},
+        }
+        for key, secret in configured.items():
+            if secret is not None and secret.get_secret_value() in SANDBOX_WALLET_CREDENTIALS:
+                raise ValueError(
+                    f"{key} is a sandbox secret: set the real one outside sandbox mode"
+                )
         return self
 
     @model_validator(mode="after")

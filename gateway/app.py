@@ -24,6 +24,9 @@ from gateway.keys import (
     IMPORTS,
     LEDGER,
     METRICS,
+    NOTIFICATION_RECEIPTS,
+    NOTIFICATION_VIEWS,
+    NOTIFICATIONS,
     OPERATORS,
     PAYMENTS,
     POLLER,
@@ -37,6 +40,7 @@ from gateway.keys import (
     STAFF,
     TERMINALS,
     VNPOST_PUSHES,
+    WALLET_CALLBACKS,
     WORKFLOW,
 )
 from gateway.observability import Metrics
@@ -88,6 +92,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[REFUNDS] = services.refunds
         app[TERMINALS] = services.terminals
         app[CALLBACKS] = services.callbacks
+        app[WALLET_CALLBACKS] = services.wallet_callbacks
         app[POLLER] = services.poller
         app[STAFF] = services.staff
         app[ENDPOINTS] = services.endpoints
@@ -102,4 +107,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[CARRIER_SYNC] = services.carrier_sync
         app[VNPOST_PUSHES] = services.vnpost_pushes
         app[OPERATORS] = services.operators
+        app[NOTIFICATIONS] = services.notifications
+        app[NOTIFICATION_VIEWS] = services.notification_views
+        app[NOTIFICATION_RECEIPTS] = services.notification_receipts
         yield

@@ -1,13 +1,14 @@
-"""Periodic work: webhook delivery, payment expiry (and, as channels arrive, provider
-polling). ``gateway serve`` runs these loops in-process by default; ``gateway worker`` runs
-them in a process of its own.
+"""Periodic work: webhook delivery, payment expiry, the janitor that queries quiet provider
+attempts (``provider_polling``, :mod:`gateway.services.polling`), postal submission and sync,
+citizen notifications. ``gateway serve`` runs these loops in-process by default; ``gateway
+worker`` runs them in a process of its own.
 
 The loops in :data:`CLAIMING` claim their work in the database before doing it (``FOR UPDATE
-SKIP LOCKED``, or a lease written before the carrier call), so any number of processes can
-run them side by side. The others read what is due and then call a provider without a claim
-(provider polling, postal cancellation and sync): two processes running them would both call
-the provider for the same item. What they apply is idempotent, so that is wasted calls, not
-wrong data; still ``gateway serve --processes N`` runs them in its first process only
+SKIP LOCKED``, or a lease written before the provider call), so any number of processes can
+run them side by side. The others read what is due and then call the carrier without a claim
+(postal cancellation and sync): two processes running them would both call the carrier for
+the same order. What they apply is idempotent, so that is wasted calls, not wrong data;
+still ``gateway serve --processes N`` runs them in its first process only
 (:func:`claiming_loops` in the others). A loop added here runs in the first process only
 until it is listed in :data:`CLAIMING`."""
 
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.keys import CARRIER_SYNC, DELIVERY, PAYMENTS, POLLER, SETTINGS
+from gateway.keys import CARRIER_SYNC, DELIVERY, NOTIFICATIONS, PAYMENTS, POLLER, SETTINGS
 
 log = structlog.get_logger(__name__)
 
@@ -29,8 +30,18 @@ Job = Callable[[], Awaitable[int]]
 #: Loops that claim each item in the database before working on it: safe in every process.
 #: payment_expiry: SELECT ... FOR UPDATE SKIP LOCKED (PaymentService.expire_due);
 #: webhook_delivery: FOR UPDATE SKIP LOCKED and locked_until (webhooks/delivery.py);
-#: postal_submission: a lease (submit_due_at) set by a conditional UPDATE (CarrierSync.submit).
-CLAIMING = frozenset({"payment_expiry", "webhook_delivery", "postal_submission"})
+#: provider_polling: FOR UPDATE SKIP LOCKED, next_query_at moved forward (Poller._claim);
+#: postal_submission: a lease (submit_due_at) set by a conditional UPDATE (CarrierSync.submit);
+#: citizen_notifications: FOR UPDATE SKIP LOCKED intake, locked_until sends (notifications).
+CLAIMING = frozenset(
+    {
+        "payment_expiry",
+        "webhook_delivery",
+        "provider_polling",
+        "postal_submission",
+        "citizen_notifications",
+    }
+)
 
 
 def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
@@ -42,6 +53,11 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
         ("postal_submission", settings.vnpost.poll_seconds, app[CARRIER_SYNC].submit_due),
         ("postal_cancellation", settings.vnpost.poll_seconds, app[CARRIER_SYNC].cancel_requested),
         ("postal_sync", settings.vnpost.poll_seconds, app[CARRIER_SYNC].sync_due),
+        (
+            "citizen_notifications",
+            settings.notifications.poll_seconds,
+            app[NOTIFICATIONS].run_until_idle,
+        ),
     ]
 
 

@@ -11,6 +11,9 @@ from gateway.observability import Metrics
 from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
+from gateway.services.notifications.receipts import ReceiptReceiver
+from gateway.services.notifications.views import NotificationViews
+from gateway.services.notifications.worker import NotificationWorker
 from gateway.services.payments import PaymentService
 from gateway.services.polling import Poller
 from gateway.services.postal.carrier import CarrierSync
@@ -21,6 +24,7 @@ from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.refunds import RefundService
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from gateway.services.wallet_callbacks import WalletCallbacks
 from gateway.services.wiring import Services
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
@@ -46,6 +50,7 @@ ATTEMPTS = web.AppKey("attempts", AttemptService)
 REFUNDS = web.AppKey("refunds", RefundService)
 TERMINALS = web.AppKey("terminals", TerminalService)
 CALLBACKS = web.AppKey("provider_callbacks", ProviderCallbacks)
+WALLET_CALLBACKS = web.AppKey("wallet_callbacks", WalletCallbacks)
 POLLER = web.AppKey("poller", Poller)
 IMPORTS = web.AppKey("statement_imports", ImportService)
 RECON_RUNS = web.AppKey("recon_runs", RunService)
@@ -58,3 +63,6 @@ POSTAL_ORDERS = web.AppKey("postal_orders", PostalOrderService)
 CARRIER_SYNC = web.AppKey("carrier_sync", CarrierSync)
 OPERATORS = web.AppKey("postal_operators", OperatorService)
 VNPOST_PUSHES = web.AppKey("vnpost_pushes", PushReceiver)
+NOTIFICATIONS = web.AppKey("notifications", NotificationWorker)
+NOTIFICATION_VIEWS = web.AppKey("notification_views", NotificationViews)
+NOTIFICATION_RECEIPTS = web.AppKey("notification_receipts", ReceiptReceiver)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 #: Keys whose values never reach a log line, whatever a caller binds.
 REDACTED_KEYS = frozenset(
@@ -90,9 +90,25 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.open_attempts = Gauge(
+            "gateway_attempts_open",
+            "Attempts still waiting for their provider's word, by channel and age",
+            ["channel", "age"],
+            registry=self.registry,
+        )
+        self._open_seen: set[tuple[str, str]] = set()
         self.notices = Counter(
             "gateway_provider_notices",
             "Inbound provider notices by outcome",
             ["provider", "outcome"],
             registry=self.registry,
         )
+
+    def set_open_attempts(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """The janitor's count of open attempts by (channel, age bucket); a pair no longer
+        counted drops to 0."""
+        for channel, age in self._open_seen - set(counts):
+            self.open_attempts.labels(channel, age).set(0)
+        for (channel, age), count in counts.items():
+            self.open_attempts.labels(channel, age).set(count)
+        self._open_seen |= set(counts)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway.api import openapi
 from gateway.pages import console, console_auth
+from gateway.pages.front import setup_front
 from gateway.pages.operator import setup_operator_pages
 
 
@@ -32,3 +33,4 @@ def setup_routes(app: web.Application) -> None:
     # -- end of staff console --
 
     setup_operator_pages(app)
+    setup_front(app)

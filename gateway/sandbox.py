@@ -16,12 +16,17 @@ from pathlib import Path
 
 from aiohttp import web
 
+from config.settings import SANDBOX_DVCQG_SECRET
 from gateway.core.db.migrate import upgrade
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, SERVICES, SETTINGS
 from gateway.sandbox_statements import add_statement_routes
 from gateway.services.demo import DEMO_OPERATOR_USER
+from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.sandbox.bank import SandboxBankConfig, create_bank_app
+from providers.sandbox.dvcqg import SandboxDvcqgConfig, create_dvcqg_app
+from providers.sandbox.messages import SandboxMessagesConfig, create_messages_app
+from providers.sandbox.momo import SandboxMomoConfig, create_momo_app
 from providers.sandbox.pos import SandboxPosConfig, create_pos_app
 from providers.sandbox.tax_authority import (
     SandboxTaxAuthorityConfig,
@@ -31,6 +36,11 @@ from providers.sandbox.tax_authority import (
 from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
 from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 from providers.sandbox.vnpt_receipts import SandboxVnptConfig, create_vnpt_receipts_app
+from providers.sandbox.zalopay import SandboxZalopayConfig, create_zalopay_app
+
+#: The sandbox carrier's orders, in the data directory, so a restart never re-issues an
+#: item code the gateway already holds.
+VNPOST_STATE_FILE = "sandbox-vnpost.jsonl"
 
 
 def mount_sandboxes(app: web.Application) -> None:
@@ -65,6 +75,24 @@ def mount_sandboxes(app: web.Application) -> None:
             )
         ),
     )
+    dvcqg = settings.dvcqg
+    app.add_subapp(
+        "/sandbox/dvcqg",
+        create_dvcqg_app(
+            SandboxDvcqgConfig(
+                partner_code=dvcqg.partner_code or "DEMO-DVCQG",
+                secret_key=(
+                    dvcqg.secret_key.get_secret_value()
+                    if dvcqg.secret_key
+                    else SANDBOX_DVCQG_SECRET
+                ),
+                callback_url=f"{settings.base_url}/callbacks/dvcqg",
+                return_url=f"{settings.base_url}/callbacks/dvcqg/return",
+                lose_callbacks=dvcqg.sandbox_lose_callbacks,
+                clock=app[CLOCK],
+            )
+        ),
+    )
     vnpost = settings.vnpost
     secret = vnpost.callback_secret
     push_url = f"{settings.base_url}/callbacks/vnpost" + (
@@ -84,10 +112,30 @@ def mount_sandboxes(app: web.Application) -> None:
                 path_prefix=vnpost.path_prefix,
                 auto_advance_seconds=vnpost.sandbox_auto_advance_seconds or None,
                 clock=app[CLOCK],
+                profile=VNPOST_PROFILES[vnpost.status_profile],
+                state_path=settings.data_dir / VNPOST_STATE_FILE,
             )
         ),
     )
+    mount_wallet_sandboxes(app)
     add_statement_routes(app)
+    notify = settings.notifications
+    app.add_subapp(
+        "/sandbox/messages",
+        create_messages_app(
+            SandboxMessagesConfig(
+                zns_access_token=notify.zns.access_token.get_secret_value(),
+                esms_api_key=notify.sms.api_key.get_secret_value(),
+                esms_secret_key=notify.sms.secret_key.get_secret_value(),
+                zns_receipt_url=f"{settings.base_url}/callbacks/zns/"
+                + notify.zns.callback_secret.get_secret_value(),
+                sms_receipt_url=f"{settings.base_url}/callbacks/sms/"
+                + notify.sms.callback_secret.get_secret_value(),
+                auto_receipt_seconds=notify.sandbox_receipt_seconds or None,
+                clock=app[CLOCK],
+            )
+        ),
+    )
     app.add_subapp(
         "/sandbox/bank",
         create_bank_app(
@@ -124,6 +172,41 @@ def mount_sandboxes(app: web.Application) -> None:
             )
         ),
     )
+
+
+def mount_wallet_sandboxes(app: web.Application) -> None:
+    """MoMo and ZaloPay imitated under ``/sandbox/momo`` and ``/sandbox/zalopay``, with the
+    default merchant's and app's credentials (``[momo]``, ``[zalopay]``)."""
+    settings, clock = app[SETTINGS], app[CLOCK]
+    momo, zalopay = settings.momo, settings.zalopay
+    if momo.partner_code and momo.access_key and momo.secret_key:
+        app.add_subapp(
+            "/sandbox/momo",
+            create_momo_app(
+                SandboxMomoConfig(
+                    partner_code=momo.partner_code,
+                    access_key=momo.access_key.get_secret_value(),
+                    secret_key=momo.secret_key.get_secret_value(),
+                    retry_seconds=momo.sandbox_ipn_retry_seconds,
+                    max_ipn_attempts=momo.sandbox_ipn_max_attempts,
+                    clock=clock,
+                )
+            ),
+        )
+    if zalopay.app_id and zalopay.key1 and zalopay.key2:
+        app.add_subapp(
+            "/sandbox/zalopay",
+            create_zalopay_app(
+                SandboxZalopayConfig(
+                    app_id=zalopay.app_id,
+                    key1=zalopay.key1.get_secret_value(),
+                    key2=zalopay.key2.get_secret_value(),
+                    retry_seconds=zalopay.sandbox_callback_retry_seconds,
+                    max_callback_attempts=zalopay.sandbox_callback_max_attempts,
+                    clock=clock,
+                )
+            ),
+        )
 
 
 async def sandbox_context(app: web.Application) -> AsyncIterator[None]:

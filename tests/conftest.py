@@ -138,6 +138,12 @@ def clock() -> FixedClock:
 
 
 VNPOST_PASSWORD = "test-vnpost-password"
+MOMO_SETTINGS = {
+    "partner_code": "TESTMOMO",
+    "access_key": "test-momo-access-key",
+    "secret_key": "test-momo-secret-key",
+}
+ZALOPAY_SETTINGS = {"app_id": 2553, "key1": "test-zalopay-key1", "key2": "test-zalopay-key2"}
 VNPOST_WEBHOOK_KEY = "test-vnpost-webhook-key"
 
 
@@ -154,7 +160,16 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
             "password": VNPOST_PASSWORD,
             "webhook_key": VNPOST_WEBHOOK_KEY,
         },
+        # The wallets' keys (no URL: not configured unless a test starts their sandboxes).
+        "momo": MOMO_SETTINGS,
+        "zalopay": ZALOPAY_SETTINGS,
         "log_format": "json",
+        # The sandbox default enables the demo agency's notifications; tests that need them
+        # configure providers and agencies (tests/gateway/notifications).
+        "notifications": {"enabled": False},
+        # Not sandbox mode: without the sandbox platform's credentials of default.toml (which
+        # are refused here); tests of the DVCQG channel configure the sandbox platform.
+        "dvcqg": {"partner_code": None, "secret_key": None},
     }
     values.update(overrides)
     return load_settings(environ={}, overrides=values)
@@ -417,10 +432,11 @@ class Postal(Gateway):
 
 
 async def sandbox_carrier(
-    aiohttp_server: Any, clock: FixedClock, port: int
+    aiohttp_server: Any, clock: FixedClock, port: int, status_profile: str = "partner_order"
 ) -> tuple[Any, dict[str, Any]]:
-    """The sandbox VNPost as a real server pushing to the gateway on ``port``, and the
-    gateway's ``vnpost`` settings for it."""
+    """The sandbox VNPost as a real server pushing to the gateway on ``port``, both speaking
+    ``status_profile``, and the gateway's ``vnpost`` settings for it."""
+    from providers.postal.vnpost import PROFILES
     from providers.sandbox.vnpost import SandboxVnpostConfig, create_vnpost_app
 
     carrier = await aiohttp_server(
@@ -434,10 +450,12 @@ async def sandbox_carrier(
                 retry_seconds=0.01,
                 max_attempts=2,
                 clock=clock,
+                profile=PROFILES[status_profile],
             )
         )
     )
     settings = {
+        "status_profile": status_profile,
         "base_url": str(carrier.make_url("")).rstrip("/"),
         "username": VNPOST_USER,
         "password": VNPOST_PASSWORD,
@@ -456,20 +474,36 @@ async def postal(
 ) -> AsyncIterator[Postal]:
     """The gateway and the sandbox VNPost pushing to it; post office ``BC-HCM`` serves HCM,
     ``BC-HN`` serves HN; API keys ``operator`` (BC-HCM) and ``operator_hn`` (BC-HN)."""
+    opened = await open_postal(aiohttp_server, database_url, clock, unused_tcp_port_factory())
+    yield opened
+    await opened.client.close()
+
+
+async def open_postal(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    port: int,
+    status_profile: str = "partner_order",
+    **settings: Any,
+) -> Postal:
+    """What the ``postal`` fixture gives, the carrier and the gateway speaking
+    ``status_profile``, with ``settings`` added (e.g. ``notifications``). The caller closes
+    ``client``."""
     from aiohttp.test_utils import TestServer
 
     from gateway.services.postal import offices
 
-    port = unused_tcp_port_factory()
     base = f"http://127.0.0.1:{port}"
-    carrier, vnpost = await sandbox_carrier(aiohttp_server, clock, port)
-    settings = make_settings(
+    carrier, vnpost = await sandbox_carrier(aiohttp_server, clock, port, status_profile)
+    configured = make_settings(
         database_url,
         public_base_url=base,
         vnpost={**vnpost, "submit_retry_seconds": 10, "submit_max_attempts": 3},
         webhooks={"allow_private_urls": True},
+        **settings,
     )
-    app = create_app(settings, clock=clock, background=False)
+    app = create_app(configured, clock=clock, background=False)
     client = TestClient(TestServer(app, host="127.0.0.1", port=port))
     await client.start_server()
     keys = await seed(client)
@@ -485,8 +519,7 @@ async def postal(
             db, clock, name=who, role=Role.POSTAL_OPERATOR, agency_codes=[]
         )
         await offices.scope_client(db, client_id, [office])
-    yield Postal(client=client, clock=clock, keys=keys, carrier=carrier)
-    await client.close()
+    return Postal(client=client, clock=clock, keys=keys, carrier=carrier)
 
 
 # -- the browser: Debian's chromium driven by Playwright ---------------------------------------
@@ -568,3 +601,79 @@ async def portal(aiohttp_server: Any) -> tuple[Portal, str]:
     app.router.add_post("/hooks", receiver.handle)
     server = await aiohttp_server(app)
     return receiver, str(server.make_url("/hooks"))
+
+
+# -- wallets (issue 12): the gateway with the sandbox MoMo and ZaloPay as real servers ----------
+
+
+@dataclass
+class Wallets(Channels):
+    momo: Any = None  # the sandbox MoMo TestServer
+    zalopay: Any = None  # the sandbox ZaloPay TestServer
+
+    async def sandbox(self, server: Any, path: str, **body: Any) -> Any:
+        """POST to a wallet sandbox's test door (``/simulate``, ``/resend_ipn``)."""
+        async with self.client.session.post(server.make_url(path), json=body) as response:
+            return response.status, await response.json()
+
+
+@pytest.fixture
+async def wallets(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    unused_tcp_port_factory: Any,
+) -> AsyncIterator[Wallets]:
+    opened = await open_wallets(aiohttp_server, database_url, clock, unused_tcp_port_factory())
+    yield opened
+    await opened.client.close()
+
+
+async def open_wallets(
+    aiohttp_server: Any, database_url: str, clock: FixedClock, port: int, **settings: Any
+) -> Wallets:
+    """:func:`open_channels` plus the sandbox MoMo and ZaloPay, both configured for every
+    agency (default merchant and app) with the test credentials."""
+    from providers.sandbox.momo import SandboxMomoConfig, create_momo_app
+    from providers.sandbox.zalopay import SandboxZalopayConfig, create_zalopay_app
+
+    momo = await aiohttp_server(
+        create_momo_app(
+            SandboxMomoConfig(
+                partner_code=str(MOMO_SETTINGS["partner_code"]),
+                access_key=str(MOMO_SETTINGS["access_key"]),
+                secret_key=str(MOMO_SETTINGS["secret_key"]),
+                retry_seconds=0.01,
+                clock=clock,
+            )
+        )
+    )
+    zalopay = await aiohttp_server(
+        create_zalopay_app(
+            SandboxZalopayConfig(
+                app_id=int(ZALOPAY_SETTINGS["app_id"]),
+                key1=str(ZALOPAY_SETTINGS["key1"]),
+                key2=str(ZALOPAY_SETTINGS["key2"]),
+                retry_seconds=0.01,
+                clock=clock,
+            )
+        )
+    )
+    opened = await open_channels(
+        aiohttp_server,
+        database_url,
+        clock,
+        port,
+        momo={**MOMO_SETTINGS, "api_url": str(momo.make_url("/v2/gateway/api"))},
+        zalopay={**ZALOPAY_SETTINGS, "api_url": str(zalopay.make_url("")).rstrip("/")},
+        **settings,
+    )
+    return Wallets(
+        client=opened.client,
+        clock=clock,
+        keys=opened.keys,
+        vnpay=opened.vnpay,
+        pos=opened.pos,
+        momo=momo,
+        zalopay=zalopay,
+    )

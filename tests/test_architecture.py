@@ -162,7 +162,7 @@ def test_every_connector_and_sandbox_is_in_its_independence_contract() -> None:
     }
     connectors = {
         f"providers.{kind}.{path.name}"
-        for kind in ("payment", "postal")
+        for kind in ("payment", "postal", "notify")
         for path in (ROOT / "providers" / kind).iterdir()
         if (path / "__init__.py").is_file()
     }

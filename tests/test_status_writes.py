@@ -30,6 +30,7 @@ MACHINE_TABLES = frozenset(
         "recon_runs",
         "recon_exceptions",
         "postal_orders",
+        "notifications",
     }
 )
 #: The one writer.

@@ -405,3 +405,56 @@ async def transfer_in_full(bank: Any, payment: dict[str, Any]) -> None:
         )
         assert response.status == 201, await response.text()
         assert (await response.json())["delivered"] is True
+
+
+# -- citizen notifications ----------------------------------------------------------------------
+
+ZNS_SECRET = "test-zns-callback"
+SMS_SECRET = "test-sms-callback"
+_ZNS_TOKEN = "test-zns-token"
+_ESMS_KEY, _ESMS_SECRET = "test-esms-key", "test-esms-secret"
+
+
+async def messages_sandbox(
+    aiohttp_server: Any, clock: Any, gateway_base: str, agencies: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """The ZNS/eSMS sandbox as a real server sending receipts to the gateway at
+    ``gateway_base``, and the gateway's ``notifications`` settings for it and ``agencies``."""
+    from providers.sandbox.messages import SandboxMessagesConfig, create_messages_app
+
+    sandbox = await aiohttp_server(
+        create_messages_app(
+            SandboxMessagesConfig(
+                zns_access_token=_ZNS_TOKEN,
+                esms_api_key=_ESMS_KEY,
+                esms_secret_key=_ESMS_SECRET,
+                zns_receipt_url=f"{gateway_base}/callbacks/zns/{ZNS_SECRET}",
+                sms_receipt_url=f"{gateway_base}/callbacks/sms/{SMS_SECRET}",
+                clock=clock,
+            )
+        )
+    )
+    settings = {
+        "enabled": True,
+        "lookup_key": "test-lookup-key",
+        "zns": {
+            "base_url": str(sandbox.make_url("/zns")),
+            "access_token": _ZNS_TOKEN,
+            "callback_secret": ZNS_SECRET,
+        },
+        "sms": {
+            "base_url": str(sandbox.make_url("/esms")),
+            "api_key": _ESMS_KEY,
+            "secret_key": _ESMS_SECRET,
+            "brandname": "SOTUPHAP",
+            "callback_secret": SMS_SECRET,
+        },
+        "agencies": agencies,
+    }
+    return sandbox, settings
+
+
+async def sandbox_messages(client: Any, sandbox: Any) -> list[dict[str, Any]]:
+    """What the messages sandbox received, oldest first."""
+    async with client.session.get(sandbox.make_url("/list")) as response:
+        return list(await response.json())

@@ -14,7 +14,15 @@ from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import parse_body, read_json, respond
 from gateway.keys import ATTEMPTS, REFUNDS, TERMINALS
-from gateway.models.payments import Attempt, AttemptList, Refund, Terminal, TerminalList
+from gateway.models.payments import (
+    Attempt,
+    AttemptList,
+    FlaggedAttempt,
+    FlaggedAttemptList,
+    Refund,
+    Terminal,
+    TerminalList,
+)
 from gateway.models.requests import CompleteRefund, CreateAttempt, CreateRefund, CreateTerminal
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)
@@ -52,6 +60,12 @@ async def get_attempt(request: web.Request) -> web.Response:
         who, request.match_info["payment_id"], request.match_info["attempt_id"]
     )
     return respond(Attempt.model_validate(view))
+
+
+async def flagged_attempts(request: web.Request) -> web.Response:
+    who = await principal(request, *FINANCE_ROLES)
+    views = await request.app[ATTEMPTS].flagged(who.agency_ids, all_agencies=who.all_agencies)
+    return respond(FlaggedAttemptList(data=[FlaggedAttempt.model_validate(v) for v in views]))
 
 
 async def cancel_attempt(request: web.Request) -> web.Response:
@@ -117,6 +131,21 @@ _REPLAYED = {
 _REFUND_ROLES = (*PORTAL_ROLES, *FINANCE_ROLES)
 
 ROUTES = (
+    Route(
+        "GET",
+        "/v1/attempts/flagged",
+        flagged_attempts,
+        "Attempts handed to finance: still open when their channel's give-up horizon passed",
+        FINANCE_ROLES,
+        {
+            200: Reply(
+                "The caller's agencies' flagged attempts (still `pending`/`unknown`, with "
+                "`flagged_at`), oldest first; the provider's word, if it ever comes, still "
+                "applies",
+                FlaggedAttemptList,
+            )
+        },
+    ),
     Route(
         "POST",
         "/v1/payments/{payment_id}/attempts",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.core.errors import NotFound
 from gateway.http.responses import json_response, read_body
-from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, SETTINGS
+from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, SETTINGS, WALLET_CALLBACKS
 from gateway.pages.render import render
 
 
@@ -42,3 +43,44 @@ async def pos_result(request: web.Request) -> web.Response:
     outcome = await request.app[CALLBACKS].pos_callback(request.headers, body)
     request.app[METRICS].notices.labels("pos", outcome).inc()
     return json_response({"status": "accepted", "outcome": outcome})
+
+
+async def dvcqg_confirm(request: web.Request) -> web.Response:
+    """The DVCQG platform's Confirm callback: a hint, settled only by QUERY; answered with
+    the documented echo (``MaLoi`` 00/99) and our ``code``."""
+    service = request.app[CALLBACKS].dvcqg
+    if service is None:
+        raise NotFound("the DVCQG payment platform is not configured")
+    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
+    answer = await service.receive(body)
+    request.app[METRICS].notices.labels("dvcqg", answer.code).inc()
+    return json_response(answer.body, status=answer.http_status)
+
+
+async def dvcqg_return(request: web.Request) -> web.Response:
+    """Where the platform's page sends the citizen back: display only."""
+    service = request.app[CALLBACKS].dvcqg
+    reference = request.rel_url.query.get("MaThamChieu", "")
+    payment_id = None if service is None else await service.return_target(reference)
+    if payment_id is None:
+        return render("dvcqg_return_invalid.html", status=400)
+    raise web.HTTPSeeOther(f"/pay/{payment_id}")
+
+
+# -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------
+
+
+async def momo_ipn(request: web.Request) -> web.Response:
+    """MoMo's IPN: HTTP 204 once recorded (MoMo's deadline is 15 s); refusals as problems."""
+    body = await read_body(request)
+    outcome = await request.app[WALLET_CALLBACKS].momo_ipn(body)
+    request.app[METRICS].notices.labels("momo", outcome).inc()
+    return web.Response(status=204)
+
+
+async def zalopay_callback(request: web.Request) -> web.Response:
+    """ZaloPay's callback: always HTTP 200 with ``{"return_code", "return_message"}``."""
+    body = await read_body(request)
+    reply = await request.app[WALLET_CALLBACKS].zalopay_callback(body)
+    request.app[METRICS].notices.labels("zalopay", reply.outcome).inc()
+    return json_response(reply.body())

@@ -18,7 +18,9 @@ from aiohttp import web
 from gateway.api import (
     attempts,
     callbacks,
+    dvcqg,
     health,
+    notifications,
     payments,
     postal,
     postal_operators,
@@ -28,7 +30,18 @@ from gateway.api import (
 from gateway.api.spec import Header, Param, Reply, Route, paths_and_schemas
 from gateway.core.outbox import EVENT_TYPES
 from gateway.http.responses import json_response
-from gateway.models.callbacks import BankCreditNotice, IpnAnswer, NoticeAck, PosAck, PosSaleResult
+from gateway.models.callbacks import (
+    BankCreditNotice,
+    DvcqgConfirm,
+    DvcqgReply,
+    IpnAnswer,
+    MomoIpn,
+    NoticeAck,
+    PosAck,
+    PosSaleResult,
+    ZalopayCallback,
+    ZalopayReply,
+)
 from gateway.models.payments import CheckoutStatus
 from gateway.pages import checkout
 from webhooks.models import EVENT_MODELS, Event
@@ -133,6 +146,74 @@ CALLBACK_ROUTES = (
         description="HMAC-SHA256 with the merchant secret over '<X-Pos-Timestamp>.<raw body>' "
         "as 'v1=<hex>'. De-duplicated by sale and status.",
     ),
+    Route(
+        "POST",
+        "/callbacks/dvcqg",
+        callbacks.dvcqg_confirm,
+        "The DVCQG payment platform's Confirm callback: a hint, settled only by QUERY",
+        None,
+        {
+            200: Reply("`recorded`, `duplicate`, `already_final`: MaLoi 00", DvcqgReply),
+            400: Reply("`malformed`, MaLoi 99 (echoing what could be read)", DvcqgReply),
+            401: Reply(
+                "`signature_invalid`, MaLoi 99: MaXacThuc wrong, or an unknown MaDoiTac (stored)",
+                DvcqgReply,
+            ),
+            404: Reply("`unknown_reference`, MaLoi 99: no such MaThamChieu (stored)", DvcqgReply),
+            409: Reply(
+                "`amount_mismatch`, MaLoi 99: SoTien differs from the attempt's (stored)",
+                DvcqgReply,
+            ),
+        },
+        {413: "`payload_too_large`"},
+        body=DvcqgConfirm,
+        json_body=False,
+        description="MaXacThuc = hex(SHA-256(LoaiBanTin|MaLoi|MaDoiTac|MaThamChieu|SoTien|"
+        "MaTienTe|MaGiaoDich|MaNganHang|ThoiGianGD|ThongTinGiaoDich|secret)), compared "
+        "case-insensitively. De-duplicated by the exact body. The gateway then asks QUERY; "
+        "only TrangThaiGD = 1 with the attempt's amount pays the bill.",
+    ),
+    Route(
+        "GET",
+        "/callbacks/dvcqg/return",
+        callbacks.dvcqg_return,
+        "Where the platform's page sends the citizen back (display only, never a state change)",
+        None,
+        {
+            303: Reply("To the checkout page `/pay/{payment_id}`", media=(), headers=_SEE_OTHER),
+            400: Reply("No attempt has this MaThamChieu", media=_HTML),
+        },
+        params=(Param("MaThamChieu", "query", description="the attempt's provider_reference"),),
+    ),
+    # -- wallets (issue 12): MoMo and ZaloPay --
+    Route(
+        "POST",
+        "/callbacks/momo/ipn",
+        callbacks.momo_ipn,
+        "MoMo's IPN (server to server): records the attempt's outcome",
+        None,
+        {204: Reply("Recorded (or received before, or about an attempt already final)", media=())},
+        {
+            400: "`malformed`",
+            401: "`signature_invalid` (missing, wrong or not lower-case hex), `unknown_partner`",
+            404: "`not_found`: no attempt has this `orderId` (kept)",
+            409: "`partner_mismatch`, `amount_mismatch` (the money is kept for review)",
+        },
+        body=MomoIpn,
+        json_body=False,
+        description="De-duplicated by partner, order, result code and MoMo's transId.",
+    ),
+    Route(
+        "POST",
+        "/callbacks/zalopay",
+        callbacks.zalopay_callback,
+        "ZaloPay's callback (success only): records the payment",
+        None,
+        {200: Reply("Always HTTP 200; the outcome is in `return_code`", ZalopayReply)},
+        body=ZalopayCallback,
+        json_body=False,
+        description="De-duplicated by app, app_trans_id and zp_trans_id.",
+    ),
 )
 
 # -- the citizen's checkout pages ----------------------------------------------------------
@@ -171,6 +252,41 @@ CHECKOUT_ROUTES = (
             )
         },
     ),
+    *(
+        Route(
+            "POST",
+            f"/pay/{{payment_id}}/{method}",
+            checkout.pay_with_wallet,
+            f"The checkout page's {name} button: start (or reuse) a {name} attempt",
+            None,
+            {
+                303: Reply(
+                    f"To {name}'s payment page; back to `/pay/{{payment_id}}` when the payment "
+                    f"cannot be paid through {name} (unknown, not pending, {name} not "
+                    "configured for the agency, provider refused)",
+                    media=(),
+                    headers=_SEE_OTHER,
+                )
+            },
+        )
+        for method, name in (("momo", "MoMo"), ("zalopay", "ZaloPay"))
+    ),
+    Route(
+        "POST",
+        "/pay/{payment_id}/dvcqg",
+        checkout.pay_with_dvcqg,
+        "The checkout page's DVCQG button: start (or reuse) a DVCQG payment-platform attempt",
+        None,
+        {
+            303: Reply(
+                "To the platform's page (UrlThanhToan); back to `/pay/{payment_id}` when the "
+                "payment cannot be paid there (unknown, not pending, not configured for the "
+                "agency, INIT refused)",
+                media=(),
+                headers=_SEE_OTHER,
+            )
+        },
+    ),
     Route(
         "GET",
         "/pay/{payment_id}/qr.png",
@@ -204,8 +320,10 @@ ROUTES: tuple[Route, ...] = (
     ),
     *payments.ROUTES,
     *attempts.ROUTES,
+    *dvcqg.ROUTES,
     *webhooks.ROUTES,
     *postal.ROUTES,
+    *notifications.ROUTES,
     *reconciliation.ROUTES,
     *CALLBACK_ROUTES,
     *CHECKOUT_ROUTES,

@@ -33,12 +33,15 @@ log = structlog.get_logger(__name__)
 
 PUSH_OUTCOMES = {
     "applied": "Stored, and it moved the order",
-    "stored": "Stored as history only: older or lower-ranked than the order's status, an "
-    "undocumented code, or the order is final",
+    "stored": "Stored as history only: older or lower-ranked than the order's status, or the "
+    "order is final",
     "duplicate": "This push (item code, status code, time) was received before",
     "deferred": "A final status or a COD code: stored, and believed only once the order is "
     "read back from VNPost (by the next pass of the background loop)",
     "unknown_order": "No order has this item code; the push is kept for review",
+    "unknown_code": "No source explains this status code in the configured status profile "
+    "(`vnpost.status_profile`): stored on the order as `unknown` (shown to operators and the "
+    "portal), never applied, never guessed",
 }
 
 
@@ -49,7 +52,8 @@ class VnpostStatusPush(BaseModel):
     item_code: str = Field(pattern=S10_PATTERN, description="The tracking number")
     sale_order_code: str = Field("", description="Our `client_reference`")
     status: int = Field(
-        description="VNPost's status code (0–29; another code is stored, never applied)"
+        description="VNPost's status code in the configured status profile (`partner_order`: "
+        "0–29; `myvnpost`: 10–170); another code is stored as `unknown`, never applied"
     )
     time: str = Field(
         pattern="^[0-9]{2}/[0-9]{2}/[0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}$",

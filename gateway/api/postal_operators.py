@@ -224,7 +224,8 @@ ROUTES = (
         {
             **_ERRORS,
             409: "`duplicate_handover`: the `handover_id` was reported before with other "
-            "content (or for another order); nothing changed",
+            "content (or for another order); `cod_already_collected`: `cod_collected` on an "
+            "order whose COD is already recorded (by a handover or by VNPost). Nothing changed",
             422: f"`validation_failed` with field-level `errors` (`at` → `in_future`: {_SKEW}; "
             f"`before_order`: {_EARLY}); "
             "`cod_not_expected`: `cod_collected` on an order without COD or on a `collected` "

@@ -17,6 +17,32 @@ from gateway.core.statuses import AttemptStatus
 
 
 @dataclass(frozen=True)
+class BillLine:
+    kind: str  # fee (phí) | charge (lệ phí) | postal
+    code: str | None
+    description: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What a channel that carries the whole bill needs (DVCQG's ``ThongTinBienLai``): the
+    dossier, procedure, agency with its collection and treasury accounts, payer and lines."""
+
+    dossier_code: str
+    procedure_code: str | None
+    procedure_name: str | None
+    agency_code: str
+    agency_name: str
+    bank_bin: str
+    account_number: str
+    account_name: str
+    revenue_account: str | None
+    payer_name: str
+    lines: tuple[BillLine, ...]
+
+
+@dataclass(frozen=True)
 class AttemptRequest:
     """Everything a channel needs to start taking money for one attempt."""
 
@@ -33,6 +59,7 @@ class AttemptRequest:
     terminal_id: str | None = None
     bank_code: str | None = None
     locale: str = "vn"
+    bill: Bill | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,8 @@ class AttemptRef:
     terminal_id: str | None
     created_at: datetime
     client_ip: str = "127.0.0.1"
+    #: When the payer's time on the provider's page ends (redirect channels).
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +127,14 @@ class Channel(Protocol):
 
 
 @runtime_checkable
+class OwnReference(Protocol):
+    """A channel whose provider wants its order ids in a shape of its own (ZaloPay's
+    ``yyMMdd_…``); the others use :func:`gateway.services.attempts.reference_for`."""
+
+    def reference(self, attempt_id: str, created_at: datetime) -> str: ...
+
+
+@runtime_checkable
 class Queryable(Protocol):
     async def query(self, attempt: AttemptRef) -> Outcome | None:
         """The provider's current word on the attempt; ``None``: it does not know it."""
@@ -115,6 +152,14 @@ class Cancellable(Protocol):
 class ProviderUnavailable(ServiceUnavailable):
     code = "provider_unavailable"
     title = "The payment provider cannot be reached; retry later"
+
+
+@runtime_checkable
+class Explains(Protocol):
+    def failure_message(self, failure_code: str) -> str | None:
+        """What the citizen reads (Vietnamese) about an attempt that failed with this code;
+        ``None``: not one of this channel's codes."""
+        ...
 
 
 @runtime_checkable

@@ -203,6 +203,13 @@ class DuplicateHandover(Conflict):
     title = "This handover id was already reported with other content"
 
 
+class CodAlreadyCollected(Conflict):
+    """COD is collected once per order: a second handover with COD would record money twice."""
+
+    code = "cod_already_collected"
+    title = "The COD of this order was already collected"
+
+
 class SelfApproval(Conflict):
     """The approver is the person who resolved (compared by person, whichever credential)."""
 

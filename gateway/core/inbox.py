@@ -50,6 +50,7 @@ class EventOutcome(StrEnum):
     DEFERRED_TO_QUERY = "deferred_to_query"  # contradictory: the provider will be queried
     UNMATCHED = "unmatched"  # about nothing we know (reference, account)
     UNKNOWN_ORDER = "unknown_order"  # a postal push for an order we do not have
+    UNKNOWN_CODE = "unknown_code"  # a postal status code no table explains: stored, not applied
     #: Earlier records only: money of another amount is now ``needs_review`` like any money
     #: that does not fit (the provider is still told the amount was wrong).
     AMOUNT_MISMATCH = "amount_mismatch"

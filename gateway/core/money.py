@@ -82,6 +82,11 @@ class ChannelName(StrEnum):
     VIETQR = "vietqr"
     VNPAY = "vnpay"
     POS = "pos"
+    #: The National Public Service Portal's payment platform (issue 12).
+    DVCQG = "dvcqg"
+    # wallets (issue 12)
+    MOMO = "momo"
+    ZALOPAY = "zalopay"
 
 
 class ReviewReason(StrEnum):

@@ -2,6 +2,11 @@
 caused it, together with one delivery row per subscribed endpoint, so an event is never lost
 (the change rolled back → no event) and never invented (no change → no event).
 
+Two consumers read what is written here, each from rows written in the same transaction:
+:mod:`webhooks.delivery` (one ``deliveries`` row per subscribed endpoint) and the citizen
+notifications (:mod:`gateway.services.notifications`: one ``notification_intake`` row per event
+whose type can notify a citizen, :data:`NOTIFYING_EVENT_TYPES`).
+
 Body: ``{"id", "type", "created_at", "data": {..., "sequence": n}}``; ``sequence`` grows per
 subject (a payment or a postal order), and :mod:`webhooks.delivery` sends the events of one
 subject to one endpoint in that order (the next only after the earlier one was delivered or
@@ -20,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import (
     deliveries,
+    notification_intake,
     outbox_events,
     payments,
     postal_orders,
@@ -40,22 +46,43 @@ EVENT_TYPES: Mapping[str, str] = {
     "payment.refunded": "Refunds now cover the whole amount.",
     "attempt.failed": "An attempt failed (declined, refused by the provider, timed out).",
     "attempt.needs_review": "An attempt took money for a bill already paid through another "
-    "attempt (`review_reason: duplicate_payment`); finance staff refund it.",
+    "attempt (`review_reason: duplicate_payment`); finance staff refund it. Or the janitor "
+    "handed a still-open attempt to finance (`flagged_at`): its provider gave no final word "
+    "within the channel's horizon; it is not failed.",
     "refund.succeeded": "A refund succeeded.",
     "refund.failed": "A refund failed.",
     "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",
     "postal.order.updated": "The postal order moved to a status without an event of its own "
     "(pickup assigned, in transit, out for delivery, return pending, …), its cancellation "
     "was requested or refused (`cancel_state`), the post office accepted it (`accepted_at`), "
-    "or COD was recorded without a move.",
+    "COD was recorded without a move, or a report contradicts a final status "
+    "(`review_reason: delivered_after_return`).",
     "postal.order.picked_up": "The postman picked the parcel up.",
     "postal.order.delivered": "The parcel was delivered (pickup leg: the dossier reached the "
     "agency, `handed_over_at`).",
     "postal.order.failed": "A pickup or delivery attempt failed, the parcel was lost, or VNPost "
     "refused the order (`submit_failed`, see `last_error`).",
     "postal.order.returned": "The parcel came back to the sender.",
+    "postal.order.needs_review": "VNPost's answer to the booking could not be taken as it "
+    "is (`review_reason`: `carrier_conflict`, `carrier_invalid_answer`, "
+    "`carrier_outcome_unknown`); a person checks the order at VNPost.",
     "postal.order.cancelled": "The postal order was cancelled.",
 }
+
+#: The event types the notification consumer looks at (what it tells a citizen is decided
+#: there, from the agency's configuration); a new bill is noted by :func:`note_for_citizen`.
+NOTIFYING_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "payment.paid",
+        "payment.expired",
+        "postal.order.picked_up",
+        "postal.order.updated",
+        "postal.order.delivered",
+        "postal.order.failed",
+    }
+)
+#: The intake's event type of a new bill (not a portal event: the portal created the bill).
+PAYMENT_CREATED = "payment.created"
 
 
 async def emit(
@@ -101,10 +128,44 @@ async def emit(
             created_at=now,
         )
     )
+    if type in NOTIFYING_EVENT_TYPES:
+        postal_order = data.get("postal_order")
+        await note_for_citizen(
+            conn,
+            now=now,
+            source_key=event_id,
+            event_type=type,
+            payment_id=payment_id,
+            postal_order_id=postal_order_id,
+            subject_status=postal_order.get("status") if isinstance(postal_order, dict) else None,
+        )
     subscribed = await subscribed_endpoints(conn, client_id, type)
     if subscribed:
         await conn.execute(insert(deliveries), [new_delivery(event_id, e, now) for e in subscribed])
     return event_id
+
+
+async def note_for_citizen(
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    source_key: str,
+    event_type: str,
+    payment_id: str | None = None,
+    postal_order_id: str | None = None,
+    subject_status: str | None = None,
+) -> None:
+    """Queue an event for the notification consumer, in the caller's transaction."""
+    await conn.execute(
+        insert(notification_intake).values(
+            source_key=source_key,
+            event_type=event_type,
+            payment_id=payment_id,
+            postal_order_id=postal_order_id,
+            subject_status=subject_status,
+            created_at=now,
+        )
+    )
 
 
 async def subscribed_endpoints(conn: AsyncConnection, client_id: str, event_type: str) -> list[str]:

@@ -12,3 +12,6 @@ class Role(StrEnum):
     FINANCE_APPROVER = "finance_approver"
     POSTAL_OPERATOR = "postal_operator"
     ADMIN = "admin"
+    #: The national portal's payment platform (DVCQG) looking up a dossier's fees
+    #: (``GET /v1/dvcqg/payments``), scoped to agencies like a portal key.
+    PLATFORM = "platform"

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.machines import Machine
-from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING
+from gateway.core.postal.orders import NEEDS_REVIEW, SUBMIT_FAILED, SUBMITTING
 from providers.common.postal import FINAL_STATUSES, RANK, PostalStatus, should_advance
 
 
@@ -252,6 +252,7 @@ class PostalOrderStatus(StrEnum):
 
     SUBMITTING = SUBMITTING
     SUBMIT_FAILED = SUBMIT_FAILED
+    NEEDS_REVIEW = NEEDS_REVIEW
     CREATED = "created"
     PICKUP_ASSIGNED = "pickup_assigned"
     PICKING_UP = "picking_up"
@@ -280,15 +281,25 @@ def _carrier_moves(current: PostalStatus) -> frozenset[PostalOrderStatus]:
 
 
 POSTAL_ORDER_TRANSITIONS: Mapping[PostalOrderStatus, frozenset[PostalOrderStatus]] = {
-    # The carrier accepts or refuses it; cancelled before the carrier ever had it.
+    # The carrier accepts or refuses it; cancelled before the carrier ever had it; an answer
+    # that cannot be taken as it is goes to a person (review_reason).
     PostalOrderStatus.SUBMITTING: frozenset(
+        {
+            PostalOrderStatus.CREATED,
+            PostalOrderStatus.SUBMIT_FAILED,
+            PostalOrderStatus.CANCELLED,
+            PostalOrderStatus.NEEDS_REVIEW,
+        }
+    ),
+    PostalOrderStatus.SUBMIT_FAILED: frozenset(),
+    # A person decides: the carrier has it after all (adopted), it never had it, or withdrawn.
+    PostalOrderStatus.NEEDS_REVIEW: frozenset(
         {
             PostalOrderStatus.CREATED,
             PostalOrderStatus.SUBMIT_FAILED,
             PostalOrderStatus.CANCELLED,
         }
     ),
-    PostalOrderStatus.SUBMIT_FAILED: frozenset(),
     **{
         PostalOrderStatus(status.value): _carrier_moves(status)
         for status in PostalStatus
@@ -306,7 +317,7 @@ class PostalOrderMachine(Machine[PostalOrderStatus]):
     ) -> bool:
         """Whether an event ``new`` at ``new_at`` moves an order ``current`` since ``current_at``
         (never while it is being submitted, never from a final status)."""
-        if current in (SUBMITTING, SUBMIT_FAILED):
+        if current in (SUBMITTING, SUBMIT_FAILED, NEEDS_REVIEW):
             return False
         return should_advance(PostalStatus(current), new, current_at, new_at)
 
@@ -345,6 +356,41 @@ POSTAL_ORDERS = PostalOrderMachine(
 POSTAL_EVENT_STATUSES: tuple[str, ...] = tuple(status.value for status in PostalStatus)
 
 
+# -- citizen notifications (Zalo ZNS, SMS) -------------------------------------------------
+
+
+class NotificationStatus(StrEnum):
+    """A message to a citizen about one event on one channel (docs/notifications.md)."""
+
+    #: Waiting for its time (``next_attempt_at``) or for a retry after a transient failure.
+    QUEUED = "queued"
+    #: The provider accepted it (``provider_message_id``); its delivery receipt may follow.
+    SENT = "sent"
+    #: The provider's delivery receipt says it reached the phone.
+    DELIVERED = "delivered"
+    #: Not sent or not delivered; ``reason`` says why (``opted_out``, ``invalid_phone``,
+    #: ``template_rejected``, ``no_zalo_account``, ``gave_up``, ...).
+    FAILED = "failed"
+
+
+NOTIFICATION_TRANSITIONS: Mapping[NotificationStatus, frozenset[NotificationStatus]] = {
+    NotificationStatus.QUEUED: frozenset({NotificationStatus.SENT, NotificationStatus.FAILED}),
+    # A delivery receipt says delivered or not delivered.
+    NotificationStatus.SENT: frozenset({NotificationStatus.DELIVERED, NotificationStatus.FAILED}),
+    NotificationStatus.DELIVERED: frozenset(),
+    NotificationStatus.FAILED: frozenset(),
+}
+
+#: Born ``queued``, or ``failed`` when it must not be sent at all (an opted-out or malformed
+#: number): the decision is recorded, nothing goes out.
+NOTIFICATIONS: Machine[NotificationStatus] = Machine(
+    "notification",
+    "notifications",
+    NOTIFICATION_TRANSITIONS,
+    initial={NotificationStatus.QUEUED, NotificationStatus.FAILED},
+)
+
+
 # -- every machine --------------------------------------------------------------------------
 
 MACHINES: tuple[Machine[Any], ...] = (
@@ -356,4 +402,5 @@ MACHINES: tuple[Machine[Any], ...] = (
     RUNS,
     IMPORTS,
     POSTAL_ORDERS,
+    NOTIFICATIONS,
 )

@@ -42,6 +42,10 @@ Choices:
   (`providers.common.postal.should_advance`, `POSTAL_ORDERS.advances()`): an event older than
   the order's status, or ranked lower, is stored in the order's history but does not move it.
   The table below is what the rule can ever allow; the rule decides each event.
+- **A postal order never stays `submitting`**: an answer of the carrier that cannot be taken
+  as it is (an item code another order holds, an unusable answer, no trustworthy answer after
+  every try) moves it to `needs_review` with a `review_reason`; a person then moves it to
+  `created`, `submit_failed` or `cancelled`. No carrier event moves it meanwhile.
 - **A COD attempt** is born `pending` and moves to `succeeded` at once (the postman has the
   money): attempts are born `created` or `pending` only.
 """

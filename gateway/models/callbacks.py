@@ -78,3 +78,94 @@ class PosAck(ResponseModel):
         "late decline, cancel or timeout, kept only; `duplicate`: this very result was "
         "received before"
     )
+
+
+class DvcqgConfirm(BaseModel):
+    """The DVCQG platform's Confirm callback (specs/dvcqg-payment-platform.md §4.1). A hint:
+    the payment is settled only by the platform's answer to QUERY."""
+
+    LoaiBanTin: str = Field(description="Message type (its value is not public)")
+    MaLoi: str = Field(description="`00` = paid, anything else not paid")
+    MaDoiTac: str = Field(description="Partner code")
+    MaThamChieu: str = Field(description="The attempt's `provider_reference`")
+    SoTien: str | int = Field(description="Integer VND (not ×100)")
+    MaTienTe: str = "VND"
+    MaGiaoDich: str = Field("", description="The platform's transaction id")
+    MaNganHang: str = Field("", description="Bank or intermediary that took the money")
+    ThoiGianGD: str = Field(description="yyyyMMddHHmmss, Vietnam time")
+    ThongTinGiaoDich: str = ""
+    MaXacThuc: str = Field(description="SHA-256 checksum (hex, any case), see docs/channels.md")
+
+
+class DvcqgReply(ResponseModel):
+    """The documented echo (OpenCPS) and the gateway's stable ``code``."""
+
+    MaLoi: Literal["00", "99"] = Field(description="`00`: recorded, stop sending; `99`: refused")
+    MoTaLoi: Literal["Thành công", "Các lỗi khác"]
+    MaDoiTac: str = Field(description="Our partner code (empty when the callback named none)")
+    MaThamChieu: str = Field(description="As received")
+    ThoiGianGD: str = Field(description="As received")
+    MaXacThuc: str = Field(description="As received")
+    code: Literal[
+        "recorded",
+        "duplicate",
+        "already_final",
+        "signature_invalid",
+        "malformed",
+        "unknown_reference",
+        "amount_mismatch",
+    ]
+
+
+# -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------
+
+
+class MomoIpn(BaseModel):
+    """MoMo's IPN (``specs/momo-zalopay.md`` §A.4). ``signature``: lower-case hex
+    HMAC-SHA256 with the merchant's secret key over ``accessKey=…&amount=…&extraData=…&
+    message=…&orderId=…&orderInfo=…&orderType=…&partnerCode=…&payType=…&requestId=…&
+    responseTime=…&resultCode=…&transId=…`` (``accessKey`` from our configuration)."""
+
+    partnerCode: str
+    orderId: str = Field(description="The attempt's `provider_reference`")
+    requestId: str
+    amount: int = Field(description="VND")
+    orderInfo: str = ""
+    orderType: str = ""
+    transId: int | None = None
+    resultCode: int = Field(description="0 paid; 1000, 7000, 7002, 9000 pending; else failed")
+    message: str = ""
+    payType: str = ""
+    responseTime: int | None = Field(None, description="Epoch milliseconds")
+    extraData: str = ""
+    signature: str
+
+
+class ZalopayCallback(BaseModel):
+    """ZaloPay's callback (``specs/momo-zalopay.md`` §B.4), sent on success only."""
+
+    data: str = Field(
+        description="A JSON string: app_id, app_trans_id (the attempt's `provider_reference`), "
+        "app_time, app_user, amount, embed_data, item, zp_trans_id, server_time, channel, …"
+    )
+    mac: str = Field(description="Lower-case hex HMAC-SHA256 with key2 over `data` as sent")
+    type: Literal[1, 2] = Field(1, description="1 order (2 agreement: refused)")
+
+
+class ZalopayReply(ResponseModel):
+    return_code: Literal[1, 2, -1] = Field(
+        description="1 recorded; 2 nothing applied (received before, already final, unknown "
+        "order, another app's order, another amount — the money kept for review); -1 MAC or "
+        "shape wrong"
+    )
+    return_message: Literal[
+        "success",
+        "duplicate",
+        "already_final",
+        "not_found",
+        "app_mismatch",
+        "amount_mismatch",
+        "mac_invalid",
+        "unknown_app",
+        "malformed",
+    ] = Field(description="Our stable code")

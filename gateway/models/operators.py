@@ -22,6 +22,7 @@ from gateway.models.postal import (
     OrderId,
     PickupWindowField,
     PostalTrackingEvent,
+    ReviewReasonField,
     Service,
     StatusAtField,
     StatusField,
@@ -138,6 +139,7 @@ class _OperatorOrderFields(ResponseModel):
     )
     handed_over_at: HandedOverAtField
     cancel_state: CancelStateField
+    review_reason: ReviewReasonField
     status_at: StatusAtField
     created_at: Time
     updated_at: Time

@@ -102,7 +102,7 @@ class TerminalAction(ResponseModel):
 class Attempt(ResponseModel):
     id: AttemptId
     payment_id: PaymentId
-    method: Literal["vietqr", "vnpay", "pos", "cod"] = Field(
+    method: Literal["vietqr", "vnpay", "pos", "cod", "dvcqg", "momo", "zalopay"] = Field(
         description="`vietqr` is the bank-transfer attempt every payment starts with; "
         "`cod`: collected by the postman on delivery of a postal order"
     )
@@ -135,6 +135,25 @@ class Attempt(ResponseModel):
     expires_at: Time | None
     created_at: Time
     updated_at: Time
+    query_count: int = Field(description="How often the janitor asked the provider about it")
+    next_query_at: Time | None = Field(
+        description="When the janitor asks next while the attempt is open"
+    )
+    flagged_at: Time | None = Field(
+        description="When the janitor handed the still-open attempt to finance: its channel's "
+        "give-up horizon passed without a final word (never assumed failed)"
+    )
+
+
+class FlaggedAttempt(Attempt):
+    """An attempt the janitor handed to finance, with what finance looks it up by."""
+
+    agency_code: str
+    dossier_code: str
+
+
+class FlaggedAttemptList(ListOf[FlaggedAttempt]):
+    pass
 
 
 class AttemptList(ListOf[Attempt]):

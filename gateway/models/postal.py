@@ -8,14 +8,23 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from gateway.core.fields import OneOf, Page, ResponseModel, Time
-from gateway.core.postal.orders import ORDER_STATUSES, SUBMIT_FAILED, SUBMITTING, Leg
+from gateway.core.postal.orders import (
+    NEEDS_REVIEW,
+    ORDER_STATUSES,
+    REVIEW_REASONS,
+    SUBMIT_FAILED,
+    SUBMITTING,
+    Leg,
+)
 from gateway.core.postal.phones import UNKNOWN_RANGE
 from gateway.models.payments import PaymentId, public_id
 from providers.common.postal import PostalStatus
 
 #: What an order's ``status`` can be, along an order's life.
 POSTAL_ORDER_STATUSES = [
-    str(status) for status in (SUBMITTING, SUBMIT_FAILED, *PostalStatus) if status in ORDER_STATUSES
+    str(status)
+    for status in (SUBMITTING, SUBMIT_FAILED, NEEDS_REVIEW, *PostalStatus)
+    if status in ORDER_STATUSES
 ]
 #: Who reported an event.
 POSTAL_EVENT_SOURCES = ("vnpost", "operator", "staff", "gateway")
@@ -51,9 +60,14 @@ class PostalPartySummary(ResponseModel):
 class PostalTrackingEvent(ResponseModel):
     """One report about the order, in the order received"""
 
-    status: PostalStatus = Field(description="The normalised status the report means")
+    status: PostalStatus = Field(
+        description="The normalised status the report means; `unknown` for a carrier code no "
+        "source explains in the configured status profile (stored, never applied) or one that "
+        "changes no physical state (a fee paid)"
+    )
     carrier_code: int | None = Field(
-        description="VNPost's own status code (0–29), for the carrier's reports"
+        description="VNPost's own status code, for the carrier's reports (`partner_order` "
+        "profile: 0–29; `myvnpost`: 10–170)"
     )
     source: Annotated[str, OneOf(POSTAL_EVENT_SOURCES)] = Field(
         description="`vnpost`: the carrier (push or read); `operator`: a post office through "
@@ -79,7 +93,8 @@ StatusField = Annotated[
     OrderStatus,
     Field(
         description="`submitting` until VNPost accepts the order (`created`), `submit_failed` "
-        "when it refused it (see `last_error`); then VNPost's statuses. `delivered`, "
+        "when it refused it (see `last_error`), `needs_review` when its answer could not be "
+        "taken as it is (see `review_reason`); then VNPost's statuses. `delivered`, "
         "`returned`, `cancelled`, `lost` and `submit_failed` are final"
     ),
 ]
@@ -153,6 +168,18 @@ HandedOverAtField = Annotated[
 
 StatusAtField = Annotated[Time, Field(description="When the order reached its status")]
 
+ReviewReasonField = Annotated[
+    Annotated[str, OneOf(REVIEW_REASONS)] | None,
+    Field(
+        description="Why a person must look at the order, else null. With status "
+        "`needs_review`: `carrier_conflict` (VNPost answered an item code another order "
+        "holds), `carrier_invalid_answer` (an answer that is not usable; VNPost may have the "
+        "order), `carrier_outcome_unknown` (no trustworthy answer after every try). On a "
+        "`returned` order: `delivered_after_return` (a delivery was reported after the return; "
+        "kept as history, the order did not move)"
+    ),
+]
+
 EventsField = Annotated[list[PostalTrackingEvent], Field(description="The order's history")]
 
 
@@ -188,6 +215,7 @@ class PostalOrder(ResponseModel):
     last_error: str | None = Field(
         description="The carrier's last refusal or failure while submitting, as `<code>: <message>`"
     )
+    review_reason: ReviewReasonField
     status_at: StatusAtField
     created_at: Time
     updated_at: Time

@@ -63,7 +63,7 @@ class CreateWebhookEndpoint(RequestModel):
 
 
 class CreateAttempt(RequestModel):
-    method: Literal["vnpay", "pos"]
+    method: Literal["vnpay", "pos", "dvcqg", "momo", "zalopay"]
     terminal_id: TerminalId | None = Field(
         None, description="Required for pos: the registered terminal to push to"
     )

@@ -8,13 +8,18 @@ nothing personal beyond the payer's name.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from aiohttp import web
 
+from gateway.channels import momo as momo_channel
+from gateway.channels import zalopay as zalopay_channel
+from gateway.channels.base import Channel, Explains
+from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.errors import InvalidTransition, NotFound, ValidationFailed
 from gateway.http.responses import json_response
-from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, SETTINGS
+from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, POLLER, SETTINGS
 from gateway.pages.render import render
 from providers.payment.vietqr import render_png, render_svg
 
@@ -45,17 +50,77 @@ STATUS_LABELS = {
 
 KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí", "postal": "Cước bưu chính"}
 
+# -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------
+
+#: The wallets offered on the page: method → (name shown, logo text, what the citizen does).
+WALLETS = {
+    "momo": ("Ví MoMo", "MoMo", "Bạn sẽ được chuyển sang trang thanh toán của Ví MoMo."),
+    "zalopay": ("ZaloPay", "ZaloPay", "Bạn sẽ được chuyển sang trang thanh toán của ZaloPay."),
+}
+#: failure_code → the citizen's message, per wallet (the providers' code tables).
+FAILURE_MESSAGES = {
+    "momo": momo_channel.failure_message,
+    "zalopay": zalopay_channel.failure_message,
+}
+#: The query parameter a wallet adds when it sends the citizen back: its order id.
+RETURN_REFERENCES = {"momo": "orderId", "zalopay": "apptransid"}
+
+
+def _form_origins(channels: Mapping[str, Channel]) -> tuple[str, ...]:
+    """Where the page's forms may lead: the redirect channels' payment pages (VNPAY, the
+    DVCQG platform, the wallets)."""
+    found: set[str] = set()
+    redirects = (
+        VnpayChannel,
+        DvcqgChannel,
+        momo_channel.MomoChannel,
+        zalopay_channel.ZalopayChannel,
+    )
+    for channel in channels.values():
+        if isinstance(channel, redirects):
+            found.update(channel.origins())
+    return tuple(sorted(found))
+
+
+async def _wallet_failure(request: web.Request, payment_id: str) -> str | None:
+    """The message of the payment's latest attempt if it was a wallet payment that failed."""
+    failure = await request.app[ATTEMPTS].last_failure(payment_id, sorted(FAILURE_MESSAGES))
+    if failure is None or failure[0] not in FAILURE_MESSAGES:
+        return None
+    channel, code = failure
+    message = FAILURE_MESSAGES[channel](code) or "Giao dịch không thành công."
+    return f"Thanh toán qua {WALLETS[channel][0]} không thành công: {message}"
+
+
+async def _returned_from_wallet(request: web.Request, payment_id: str) -> None:
+    """Back from a wallet's page: ask the wallet now rather than wait for its callback
+    (ZaloPay sends none for a failure). Display only: the answer goes through the janitor."""
+    for channel, name in RETURN_REFERENCES.items():
+        reference = request.rel_url.query.get(name)
+        if reference:
+            await request.app[POLLER].query_now(payment_id, channel, reference)
+
 
 async def checkout_page(request: web.Request) -> web.Response:
+    payment_id = request.match_info["payment_id"]
     try:
-        payment = await request.app[PAYMENTS].get_public(request.match_info["payment_id"])
+        await request.app[PAYMENTS].get_public(payment_id)
+        await _returned_from_wallet(request, payment_id)
+        payment = await request.app[PAYMENTS].get_public(payment_id)
     except NotFound:
         return render("not_found.html", status=404)
     qr = payment["vietqr"]
-    vnpay = request.app[ATTEMPTS].channels.get("vnpay")
+    channels = request.app[ATTEMPTS].channels
+    vnpay = channels.get("vnpay")
+    dvcqg = channels.get("dvcqg")
+    wallets = [
+        (method, *WALLETS[method])
+        for method in WALLETS
+        if method in channels and channels[method].available_for(payment["agency_code"])
+    ]
     return render(
         "checkout.html",
-        form_origins=vnpay.origins() if isinstance(vnpay, VnpayChannel) else (),
+        form_origins=_form_origins(channels),
         payment=payment,
         bank_name=BANK_NAMES.get(qr["bank_bin"], f"Ngân hàng (BIN {qr['bank_bin']})"),
         status_label=STATUS_LABELS[payment["status"]],
@@ -63,8 +128,26 @@ async def checkout_page(request: web.Request) -> web.Response:
         kind_labels=KIND_LABELS,
         server_now=request.app[CLOCK]().isoformat(),
         vnpay_available=vnpay is not None,
+        dvcqg_available=isinstance(dvcqg, DvcqgChannel)
+        and dvcqg.available_for(payment["agency_code"]),
+        attempt_failure=await _failure_message(request, payment),
+        wallets=wallets,
+        wallet_failure=await _wallet_failure(request, payment_id),
         poll_ms=request.app[SETTINGS].payments.checkout_poll_ms,
     )
+
+
+async def _failure_message(request: web.Request, payment: dict[str, object]) -> str | None:
+    """Why the citizen's last try failed, in Vietnamese, while the bill is still open (the
+    channel's own table, e.g. DVCQG's ``statuses.FAILURE_MESSAGES``)."""
+    if payment["status"] != "pending":
+        return None
+    service = request.app[ATTEMPTS]
+    failure = await service.latest_failure(str(payment["id"]))
+    if failure is None:
+        return None
+    channel = service.channels.get(failure[0])
+    return channel.failure_message(failure[1]) if isinstance(channel, Explains) else None
 
 
 async def checkout_status(request: web.Request) -> web.Response:
@@ -100,11 +183,39 @@ def _image(body: bytes, content_type: str) -> web.Response:
 
 async def pay_with_vnpay(request: web.Request) -> web.Response:
     """The citizen chose VNPAY: start (or reuse) a VNPAY attempt and go to VNPAY's page."""
+    return await _redirect_channel(request, "vnpay")
+
+
+async def pay_with_dvcqg(request: web.Request) -> web.Response:
+    """The citizen chose the DVCQG payment platform: start (or reuse) an attempt and go to
+    the platform's page, where the bank or intermediary is chosen."""
+    return await _redirect_channel(request, "dvcqg")
+
+
+async def _redirect_channel(request: web.Request, method: str) -> web.Response:
     payment_id = request.match_info["payment_id"]
     service = request.app[ATTEMPTS]
     try:
         async with request.app[DATABASE].write() as conn:
-            attempt_id = await service.reuse_or_begin_vnpay(conn, payment_id)
+            attempt_id = await service.reuse_or_begin(conn, payment_id, method)
+        view = await service.start(attempt_id, request.remote or "127.0.0.1")
+    except (InvalidTransition, NotFound, ValidationFailed):
+        raise web.HTTPSeeOther(f"/pay/{payment_id}") from None
+    action = view.get("next_action") or {}
+    if view["status"] != "pending" or action.get("type") != "redirect":
+        raise web.HTTPSeeOther(f"/pay/{payment_id}")
+    raise web.HTTPSeeOther(action["url"])
+
+
+async def pay_with_wallet(request: web.Request) -> web.Response:
+    """The citizen chose a wallet (``/pay/{payment_id}/momo`` or ``…/zalopay``): start (or
+    reuse) its attempt and go to the wallet's page."""
+    payment_id = request.match_info["payment_id"]
+    method = request.path.rsplit("/", 1)[-1]
+    service = request.app[ATTEMPTS]
+    try:
+        async with request.app[DATABASE].write() as conn:
+            attempt_id = await service.reuse_or_begin(conn, payment_id, method)
         view = await service.start(attempt_id, request.remote or "127.0.0.1")
     except (InvalidTransition, NotFound, ValidationFailed):
         raise web.HTTPSeeOther(f"/pay/{payment_id}") from None

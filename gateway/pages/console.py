@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.core.errors import GatewayError, NotFound
-from gateway.keys import IMPORTS, LEDGER, RECON_RUNS, REPORTS, WORKFLOW
+from gateway.keys import ATTEMPTS, IMPORTS, LEDGER, RECON_RUNS, REPORTS, WORKFLOW
 from gateway.pages import console_labels as labels
 from gateway.pages.console_auth import (
     APPROVER_ROLES,
@@ -103,6 +103,7 @@ async def _dashboard(
     by_status = Counter(item["status"] for item in queue)
     summary = run["summary"] if run else {}
     exceptions = summary.get("exceptions", {})
+    flagged = await request.app[ATTEMPTS].flagged(scope.agency_ids, all_agencies=scope.all_agencies)
     return page(
         "console_dashboard.html",
         status=status,
@@ -126,6 +127,7 @@ async def _dashboard(
         by_agency=by_agency,
         by_status=[(key, by_status.get(key, 0)) for key in labels.EXCEPTION_STATUSES],
         labels=labels,
+        flagged=flagged,
     )
 
 

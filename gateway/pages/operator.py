@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.core.errors import GatewayError, NotFound
-from gateway.keys import CLOCK, OPERATORS
+from gateway.keys import CLOCK, NOTIFICATION_VIEWS, OPERATORS
 from gateway.pages import operator_forms as forms
 from gateway.pages import operator_labels as labels
 from gateway.pages.console_auth import Form, see_other
@@ -54,6 +54,31 @@ async def today(request: web.Request, user: StaffUser, operator: Operator) -> we
 # -- one order ---------------------------------------------------------------------------
 
 
+#: Vietnamese words for the citizen messages listed on an order's page.
+NOTICE_LABELS: dict[str, dict[str, str]] = {
+    "kinds": {
+        "postal_picked_up": "Đã nhận bưu gửi",
+        "postal_out_for_delivery": "Đang phát",
+        "postal_delivered": "Đã phát",
+        "postal_delivery_failed": "Phát không thành công",
+    },
+    "channels": {"zns": "Zalo", "sms": "SMS"},
+    "statuses": {
+        "queued": "Đang chờ gửi",
+        "sent": "Đã gửi",
+        "delivered": "Đã đến máy",
+        "failed": "Không gửi được",
+    },
+    "reasons": {
+        "opted_out": "người dân đã từ chối nhận tin",
+        "invalid_phone": "số điện thoại không hợp lệ",
+        "no_zalo_account": "số chưa có Zalo, gửi SMS",
+        "template_rejected": "mẫu tin bị từ chối",
+        "gave_up": "đã thử lại nhiều lần",
+    },
+}
+
+
 def _order_id(request: web.Request) -> str:
     return request.match_info["order_id"]
 
@@ -71,6 +96,8 @@ async def _detail(
 ) -> web.Response:
     order = await request.app[OPERATORS].get(operator, _order_id(request))
     now = forms.local_input(request.app[CLOCK]())
+    # The order is in the operator's scope (get raised otherwise): its messages are too.
+    notices = await request.app[NOTIFICATION_VIEWS].of_postal_order(order["id"])
     return page(
         "order.html",
         status=status,
@@ -79,6 +106,8 @@ async def _detail(
         notice=notice,
         error=error,
         order=order,
+        notifications=notices,
+        notice_labels=NOTICE_LABELS,
         event_statuses=forms.EVENT_STATUSES,
         document_rows=forms.DOCUMENT_ROWS,
         event_form=event_form or _fresh_event(order, now),

@@ -8,6 +8,7 @@ from gateway.core.errors import GatewayError, ValidationFailed
 STATUSES = {
     "submitting": "Đang gửi sang bưu điện",
     "submit_failed": "Bưu điện không nhận đơn",
+    "needs_review": "Cần kiểm tra",
     "created": "Mới tạo",
     "pickup_assigned": "Đã phân công bưu tá",
     "picking_up": "Đang đi lấy hàng",
@@ -23,6 +24,14 @@ STATUSES = {
     "cancelled": "Đã hủy",
     "lost": "Thất lạc",
     "unknown": "Không xác định",
+}
+
+#: Why an order needs a person (``review_reason``).
+REVIEW_REASONS = {
+    "carrier_conflict": "VNPost trả về số hiệu bưu gửi đã thuộc một đơn khác",
+    "carrier_invalid_answer": "VNPost trả lời không hợp lệ; đơn có thể đã được tạo bên VNPost",
+    "carrier_outcome_unknown": "Không nhận được trả lời chắc chắn của VNPost sau mọi lần thử",
+    "delivered_after_return": "Có báo phát thành công sau khi kết quả đã được chuyển hoàn",
 }
 
 LEGS = {
@@ -71,6 +80,8 @@ _CODE_MESSAGES = {
     "cod_amount_mismatch": "Số tiền thu hộ không khớp với số tiền phải thu của đơn.",
     "cod_not_expected": "Không thu tiền trong lần bàn giao này "
     "(đơn không thu hộ, hoặc chỉ thu khi phát cho người nhận).",
+    "cod_already_collected": "Tiền thu hộ của đơn này đã được ghi nhận; "
+    "không ghi nhận lần thứ hai.",
     "conflict": "Đơn vừa được cập nhật ở nơi khác; hãy tải lại trang và thử lại.",
 }
 

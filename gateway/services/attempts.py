@@ -18,26 +18,29 @@ attempt of its own by :func:`record_money` and decided the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
     AttemptRef,
     AttemptRequest,
+    Bill,
+    BillLine,
     Cancellable,
     Channel,
     Outcome,
+    OwnReference,
     Started,
 )
 from gateway.core import outbox
 from gateway.core.db import Database
-from gateway.core.db.schema import agencies, attempts, payments
+from gateway.core.db.schema import agencies, attempts, payment_items, payments
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
@@ -98,7 +101,15 @@ def attempt_view(row: Row[Any]) -> dict[str, Any]:
         "expires_at": iso(row.expires_at),
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
+        "query_count": row.query_count,
+        "next_query_at": iso(row.next_query_at),
+        "flagged_at": iso(row.flagged_at),
     }
+
+
+#: Redirect channels whose attempt has its own time on the provider's page (capped by the
+#: bill's expiry; ``[vnpay] attempt_minutes``).
+_TIMED_CHANNELS = frozenset({ChannelName.VNPAY, ChannelName.MOMO, ChannelName.ZALOPAY})
 
 
 def reference_for(attempt_id: str) -> str:
@@ -165,19 +176,25 @@ class AttemptService:
             assert request.terminal_id is not None
             await terminals.claim(conn, request.terminal_id, row.agency_id, attempt_id)
         expires_at = min(row.expires_at, now + timedelta(minutes=self.vnpay_minutes))
+        timed = request.method in _TIMED_CHANNELS
+        reference = (
+            channel.reference(attempt_id, now)
+            if isinstance(channel, OwnReference)
+            else reference_for(attempt_id)
+        )
         await ATTEMPTS.insert(
             conn,
             AttemptStatus.CREATED,
             id=attempt_id,
             payment_id=payment_id,
             channel=request.method,
-            provider_reference=reference_for(attempt_id),
+            provider_reference=reference,
             amount=row.amount,
             terminal_id=request.terminal_id if request.method == "pos" else None,
             details={"bank_code": request.bank_code, "locale": request.locale}
             if request.method == "vnpay"
             else {},
-            expires_at=expires_at if request.method == "vnpay" else row.expires_at,
+            expires_at=expires_at if timed else row.expires_at,
             created_at=now,
             updated_at=now,
         )
@@ -186,13 +203,18 @@ class AttemptService:
     async def reuse_or_begin_vnpay(self, conn: AsyncConnection, payment_id: str) -> str:
         """For the checkout page: the payment's open VNPAY attempt if it has time left (so
         repeated clicks do not pile up attempts), else a new one."""
+        return await self.reuse_or_begin(conn, payment_id, ChannelName.VNPAY)
+
+    async def reuse_or_begin(self, conn: AsyncConnection, payment_id: str, method: str) -> str:
+        """For the checkout page: the payment's open attempt by ``method`` with time left,
+        else a new one."""
         now = self.clock()
         open_attempt = (
             await conn.execute(
                 select(attempts.c.id)
                 .where(
                     attempts.c.payment_id == payment_id,
-                    attempts.c.channel == ChannelName.VNPAY,
+                    attempts.c.channel == method,
                     attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
                     attempts.c.expires_at > now + timedelta(minutes=2),
                 )
@@ -201,7 +223,56 @@ class AttemptService:
         ).first()
         if open_attempt is not None:
             return str(open_attempt.id)
-        return await self.begin(conn, None, payment_id, CreateAttempt(method="vnpay"))
+        request = CreateAttempt.model_validate({"method": method})
+        return await self.begin(conn, None, payment_id, request)
+
+    async def flagged(
+        self, agency_ids: frozenset[int], *, all_agencies: bool = False, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Attempts the janitor handed to finance (still open past their channel's horizon),
+        of ``agency_ids`` (or every agency), oldest first: a person finds out what happened."""
+        scope = true() if all_agencies else payments.c.agency_id.in_(sorted(agency_ids))
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        attempts,
+                        payments.c.dossier_code,
+                        agencies.c.code.label("agency_code"),
+                    )
+                    .join(payments, payments.c.id == attempts.c.payment_id)
+                    .join(agencies, agencies.c.id == payments.c.agency_id)
+                    .where(
+                        attempts.c.flagged_at.is_not(None),
+                        attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
+                        scope,
+                    )
+                    .order_by(attempts.c.created_at, attempts.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {**attempt_view(row), "agency_code": row.agency_code, "dossier_code": row.dossier_code}
+            for row in rows
+        ]
+
+    async def last_failure(
+        self, payment_id: str, channels: Collection[str]
+    ) -> tuple[str, str] | None:
+        """For the checkout page: ``(channel, failure_code)`` of the payment's latest attempt
+        through one of ``channels`` if it failed, else ``None``."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(attempts.c.channel, attempts.c.status, attempts.c.failure_code)
+                    .where(attempts.c.payment_id == payment_id, attempts.c.channel.in_(channels))
+                    .order_by(attempts.c.updated_at.desc(), attempts.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None or row.status != AttemptStatus.FAILED.value or not row.failure_code:
+            return None
+        return str(row.channel), str(row.failure_code)
 
     async def start(self, attempt_id: str, client_ip: str) -> dict[str, Any]:
         """Steps 2 and 3: call the provider (outside any transaction), record its answer."""
@@ -210,6 +281,8 @@ class AttemptService:
         if row.status != AttemptStatus.CREATED.value:
             return attempt_view(row)  # already started (a replayed request)
         details = row.details or {}
+        async with self.db.read() as conn:
+            bill = await load_bill(conn, row.payment_id)
         started = await self.channels[row.channel].start(
             AttemptRequest(
                 attempt_id=row.id,
@@ -225,6 +298,7 @@ class AttemptService:
                 terminal_id=row.terminal_id,
                 bank_code=details.get("bank_code"),
                 locale=details.get("locale", "vn"),
+                bill=bill,
             )
         )
 
@@ -251,6 +325,26 @@ class AttemptService:
             await _closed(conn, self.context, row, AttemptStatus.FAILED)
 
     # -- reading, cancelling -------------------------------------------------------------
+
+    async def latest_failure(self, payment_id: str) -> tuple[str, str] | None:
+        """``(method, failure_code)`` when the citizen's latest try (an attempt other than the
+        bill's own VietQR, which lives as long as the bill) failed — the checkout page explains
+        it — else ``None``."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(attempts.c.channel, attempts.c.status, attempts.c.failure_code)
+                    .where(
+                        attempts.c.payment_id == payment_id,
+                        attempts.c.channel != ChannelName.VIETQR,
+                    )
+                    .order_by(attempts.c.created_at.desc(), attempts.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None or row.status != AttemptStatus.FAILED.value or not row.failure_code:
+            return None
+        return str(row.channel), str(row.failure_code)
 
     async def get(self, principal: Principal, payment_id: str, attempt_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
@@ -303,6 +397,7 @@ class AttemptService:
             amount=row.amount,
             terminal_id=row.terminal_id,
             created_at=row.created_at,
+            expires_at=row.expires_at,
         )
 
     async def _joined(
@@ -319,7 +414,7 @@ class AttemptService:
         return row
 
     async def find_by_reference(
-        self, conn: AsyncConnection, channel: str, reference: str
+        self, conn: AsyncConnection, channel: str, reference: str, *, lock: bool = True
     ) -> Row[Any] | None:
         row = (
             await conn.execute(
@@ -328,7 +423,7 @@ class AttemptService:
                 )
             )
         ).first()
-        return None if row is None else await self._joined(conn, row.id, lock=True)
+        return None if row is None else await self._joined(conn, row.id, lock=lock)
 
 
 # -- what providers say: the one way a provider's word changes an attempt and its bill -------
@@ -407,7 +502,7 @@ async def apply_outcome(
     if new not in OPEN_ATTEMPTS:
         await _closed(conn, context, row, new)
     if review is ReviewReason.DUPLICATE_PAYMENT:
-        await _emit_attempt(conn, context, "attempt.needs_review", row.id, row.payment_id)
+        await emit_attempt(conn, context, "attempt.needs_review", row.id, row.payment_id)
     return Applied("applied", row.id, row.payment_id, review)
 
 
@@ -481,10 +576,10 @@ async def _closed(
     if row.terminal_id:
         await terminals.release(conn, row.terminal_id, row.id)
     if status is AttemptStatus.FAILED:
-        await _emit_attempt(conn, context, "attempt.failed", row.id, row.payment_id)
+        await emit_attempt(conn, context, "attempt.failed", row.id, row.payment_id)
 
 
-async def _emit_attempt(
+async def emit_attempt(
     conn: AsyncConnection, context: state.Context, type: str, attempt_id: str, payment_id: str
 ) -> None:
     attempt = (await conn.execute(select(attempts).where(attempts.c.id == attempt_id))).one()
@@ -494,6 +589,48 @@ async def _emit_attempt(
         type=type,
         payment_id=payment_id,
         data={"attempt": attempt_view(attempt), "payment_id": payment_id},
+    )
+
+
+async def load_bill(conn: AsyncConnection, payment_id: str) -> Bill:
+    """The payment as a channel that carries the whole bill sees it (:class:`Bill`)."""
+    row = (
+        await conn.execute(
+            select(
+                payments.c.dossier_code,
+                payments.c.procedure_code,
+                payments.c.procedure_name,
+                payments.c.payer,
+                agencies.c.code.label("agency_code"),
+                agencies.c.name.label("agency_name"),
+                agencies.c.bank_bin,
+                agencies.c.account_number,
+                agencies.c.account_name,
+                agencies.c.revenue_account,
+            )
+            .join(agencies, agencies.c.id == payments.c.agency_id)
+            .where(payments.c.id == payment_id)
+        )
+    ).one()
+    items = (
+        await conn.execute(
+            select(payment_items)
+            .where(payment_items.c.payment_id == payment_id)
+            .order_by(payment_items.c.position)
+        )
+    ).all()
+    return Bill(
+        dossier_code=row.dossier_code,
+        procedure_code=row.procedure_code,
+        procedure_name=row.procedure_name,
+        agency_code=row.agency_code,
+        agency_name=row.agency_name,
+        bank_bin=row.bank_bin,
+        account_number=row.account_number,
+        account_name=row.account_name,
+        revenue_account=row.revenue_account,
+        payer_name=str((row.payer or {}).get("name", "")),  # the only field kept in clear
+        lines=tuple(BillLine(i.kind, i.code, i.description, i.amount) for i in items),
     )
 
 
@@ -536,7 +673,9 @@ __all__ = [
     "Conflict",
     "apply_outcome",
     "attempt_view",
+    "emit_attempt",
     "joined",
+    "load_bill",
     "record_money",
     "reference_for",
 ]

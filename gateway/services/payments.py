@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Row, and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import PaymentSettings
+from gateway.core import outbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, payment_items, payments
 from gateway.core.errors import (
@@ -105,6 +106,13 @@ class PaymentService:
         }
         reference, payload = await self._insert_with_fresh_reference(
             conn, values, agency, bill_number
+        )
+        await outbox.note_for_citizen(
+            conn,
+            now=now,
+            source_key=f"created:{payment_id}",
+            event_type=outbox.PAYMENT_CREATED,
+            payment_id=payment_id,
         )
         await conn.execute(
             insert(payment_items),

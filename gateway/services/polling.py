@@ -1,28 +1,75 @@
-"""Asking providers about attempts that went quiet: a missing callback or IPN, or a call
-whose outcome we do not know (``unknown``). The answer goes through
+"""The janitor: one loop that asks providers about every attempt that went quiet, for every
+channel — a missing callback or IPN, a call whose outcome we do not know (``unknown``), a
+wallet that calls back on success only (ZaloPay). The answer goes through
 :meth:`AttemptService.apply_outcome` like a callback; no answer is ever guessed.
 
+Per channel, as data (:class:`Window`, from configuration): the **callback window** — an
+attempt is first queried when no word came this long after it last changed — and the
+**give-up horizon** — an attempt still open at this age is handed to finance
+(``attempts.flagged_at``, event ``attempt.needs_review``), never assumed failed. Between
+queries the wait doubles from the callback window up to :data:`MAX_BACKOFF`.
+
+The state is in the database (``next_query_at``, ``query_count``, ``flagged_at``), so any
+number of workers share the loop: each claims a batch by moving ``next_query_at`` forward
+in one transaction, selecting with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL as the webhook
+delivery claim does, so no two workers ask about the same attempt at once.
+
 An attempt the provider does not know and whose time is up is closed: ``expired`` if it was
-shown to the payer (VNPAY page), ``failed`` (``not_sent``) if the provider never received it.
+shown to the payer (a provider page), ``failed`` (``not_sent``) if the provider never
+received it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import Channel, Outcome, Queryable
 from gateway.core.db import Database
 from gateway.core.db.schema import attempts
 from gateway.core.statuses import OPEN_ATTEMPTS, AttemptStatus
-from gateway.services.attempts import AttemptService
+from gateway.services.attempts import AttemptService, joined
+from gateway.services.attempts import emit_attempt as emit
 
 log = structlog.get_logger(__name__)
 #: How long after its expiry an attempt unknown to the provider is given up.
 GRACE = timedelta(minutes=5)
+#: The longest wait between two queries of one attempt.
+MAX_BACKOFF = timedelta(hours=1)
+#: Age buckets of the open-attempts gauge: (label, upper bound).
+AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
+    ("lt_5m", timedelta(minutes=5)),
+    ("5m_30m", timedelta(minutes=30)),
+    ("30m_2h", timedelta(hours=2)),
+    ("2h_24h", timedelta(hours=24)),
+    ("1d_3d", timedelta(days=3)),
+    ("gt_3d", None),
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A channel's timing, as data: when to start asking, when to hand over to finance."""
+
+    callback: timedelta
+    give_up: timedelta
+
+    def backoff(self, count: int) -> timedelta:
+        """The wait after the ``count``-th query (1, 2, …): doubling, capped."""
+        return min(self.callback * (1 << min(count - 1, 20)), MAX_BACKOFF)
+
+
+def age_bucket(age: timedelta) -> str:
+    for label, bound in AGE_BUCKETS:
+        if bound is None or age < bound:
+            return label
+    raise AssertionError("the last bucket has no bound")  # pragma: no cover
 
 
 class Poller:
@@ -31,50 +78,99 @@ class Poller:
         db: Database,
         attempts_service: AttemptService,
         channels: Mapping[str, Channel],
-        quiet_after: Mapping[str, float],
+        windows: Mapping[str, Window],
         batch: int = 100,
+        on_open: Callable[[Mapping[tuple[str, str], int]], None] | None = None,
     ) -> None:
         self.db = db
         self.attempts = attempts_service
         self.clock = attempts_service.clock
         self.channels = channels
-        self.quiet_after = quiet_after
+        self.windows = {
+            name: window
+            for name, window in windows.items()
+            if isinstance(channels.get(name), Queryable)
+        }
         self.batch = batch
+        #: Told the open attempts by (channel, age bucket) after each pass (the gauge).
+        self.on_open = on_open
 
     async def run_once(self) -> int:
         """Query one batch of quiet attempts; return how many were queried."""
-        now = self.clock()
-        conditions = [
-            (attempts.c.channel == name)
-            & (attempts.c.updated_at <= now - timedelta(seconds=self.quiet_after[name]))
-            for name, channel in self.channels.items()
-            if isinstance(channel, Queryable) and name in self.quiet_after
-        ]
-        if not conditions:
-            return 0
-        async with self.db.read() as conn:
-            quiet = (
-                (
-                    await conn.execute(
-                        select(attempts.c.id)
-                        .where(attempts.c.status.in_(sorted(OPEN_ATTEMPTS)), or_(*conditions))
-                        .order_by(attempts.c.updated_at)
-                        .limit(self.batch)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        for attempt_id in quiet:
+        claimed = await self._claim(self.clock())
+        for attempt_id in claimed:
             try:
                 await self._query(attempt_id)
             except Exception:
                 log.exception("attempt_query_failed", attempt_id=attempt_id)
-        return len(quiet)
+        if self.on_open is not None:
+            self.on_open(await self.open_by_age())
+        return len(claimed)
+
+    async def query_now(self, payment_id: str, channel: str, reference: str) -> None:
+        """The citizen is back from a wallet's page (a hint, display only): ask the provider
+        now about the payment's open attempt with this reference instead of waiting for the
+        callback window. Anything else is ignored."""
+        if channel not in self.windows:
+            return
+        async with self.db.read() as conn:
+            row = await self.attempts.find_by_reference(conn, channel, reference, lock=False)
+        if row is None or row.payment_id != payment_id:
+            return
+        if AttemptStatus(row.status) not in OPEN_ATTEMPTS:
+            return
+        try:
+            await self._query(row.id)
+        except Exception:
+            log.exception("attempt_query_failed", attempt_id=row.id)
+
+    async def _claim(self, now: datetime) -> list[str]:
+        """Take the due attempts: move each one's ``next_query_at`` to after its back-off
+        and count the query, in one transaction, so another worker skips them."""
+        due = [
+            and_(
+                attempts.c.channel == name,
+                or_(
+                    and_(
+                        attempts.c.next_query_at.is_(None),
+                        attempts.c.updated_at <= now - window.callback,
+                    ),
+                    attempts.c.next_query_at <= now,
+                ),
+            )
+            for name, window in self.windows.items()
+        ]
+        if not due:
+            return []
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(attempts.c.id, attempts.c.channel, attempts.c.query_count)
+                    .where(
+                        attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
+                        attempts.c.flagged_at.is_(None),
+                        or_(*due),
+                    )
+                    .order_by(func.coalesce(attempts.c.next_query_at, attempts.c.updated_at))
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                count = row.query_count + 1
+                await conn.execute(
+                    update(attempts)
+                    .where(attempts.c.id == row.id)
+                    .values(
+                        query_count=count,
+                        next_query_at=now + self.windows[row.channel].backoff(count),
+                    )
+                )
+        return [row.id for row in rows]
 
     async def _query(self, attempt_id: str) -> None:
         async with self.db.read() as conn:
-            row = await self.attempts._joined(conn, attempt_id)
+            row = await joined(conn, attempt_id)
         channel = self.channels[row.channel]
         assert isinstance(channel, Queryable)
         outcome = await channel.query(self.attempts.ref(row))
@@ -92,12 +188,39 @@ class Poller:
                 log.info(
                     "attempt_queried",
                     attempt_id=attempt_id,
+                    provider=row.channel,
                     result=applied.result,
                     reported=outcome.status.value,
                 )
-                if applied.result == "applied":
-                    return
-            # Nothing new: look again after the quiet period.
-            await conn.execute(
-                update(attempts).where(attempts.c.id == attempt_id).values(updated_at=now)
-            )
+            await self._flag_if_over(conn, attempt_id, now)
+
+    async def _flag_if_over(self, conn: AsyncConnection, attempt_id: str, now: datetime) -> None:
+        """Still open past its channel's horizon: hand it to finance, once."""
+        row = await joined(conn, attempt_id, lock=True)
+        window = self.windows[row.channel]
+        open_ = AttemptStatus(row.status) in OPEN_ATTEMPTS
+        if not open_ or row.flagged_at is not None or row.created_at + window.give_up > now:
+            return
+        await conn.execute(
+            update(attempts).where(attempts.c.id == attempt_id).values(flagged_at=now)
+        )
+        await emit(conn, self.attempts.context, "attempt.needs_review", attempt_id, row.payment_id)
+        log.warning(
+            "attempt_flagged_for_review",
+            attempt_id=attempt_id,
+            provider=row.channel,
+            queries=row.query_count,
+        )
+
+    async def open_by_age(self) -> Counter[tuple[str, str]]:
+        """Open attempts by (channel, age bucket), for the metrics gauge."""
+        now = self.clock()
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(attempts.c.channel, attempts.c.created_at).where(
+                        attempts.c.status.in_(sorted(OPEN_ATTEMPTS))
+                    )
+                )
+            ).all()
+        return Counter((row.channel, age_bucket(now - row.created_at)) for row in rows)

@@ -13,6 +13,18 @@ is recorded (or was before), 401 for a bad signature, 404 for an unknown sale, 4
 (approved, declined, timed out: a contradiction) and 409 ``amount_mismatch`` for another
 amount.
 
+The DVCQG platform's Confirm callback is a **hint** (spec §13): verified, stored in the inbox,
+matched to its attempt, and then the platform is asked (QUERY); only QUERY's answer goes
+through ``apply_outcome``. Answers (the documented echo, ``MaLoi`` ``00``/``99``, with our
+stable ``code``): 200 ``recorded`` (QUERY asked, whatever it said: a pending or failed answer
+is applied as such, an unanswered QUERY is left to the poller), 200 ``duplicate`` for a
+replay, 200 ``already_final`` for an attempt that had the platform's final word (succeeded,
+failed — one closed with its bill, expired or cancelled, is still queried: a bank can take
+the money after that, and it is recorded for review); refused with ``99``: 401
+``signature_invalid`` (stored when it is JSON, so a forgery is on record), 400 ``malformed``,
+404 ``unknown_reference``, 409 ``amount_mismatch`` — the last two stored. Nothing a callback
+says is applied without QUERY.
+
 A card can be charged while the bill expires or is cancelled (its sale is then closed as
 ``expired``/``cancelled``): the approval that follows is money that arrived, recorded like
 any (the bill goes to ``needs_review``, ``paid_after_expiry``/``paid_after_cancellation``,
@@ -29,6 +41,7 @@ wrong.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +49,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.pos import outcome_of as pos_outcome
 from gateway.channels.vnpay import VnpayChannel
 from gateway.channels.vnpay import outcome_of as vnpay_outcome
@@ -46,8 +60,9 @@ from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
 from gateway.core.statuses import FINAL_ATTEMPTS, AttemptStatus
-from gateway.services.attempts import AttemptService, reference_for
-from providers.payment import pos, vnpay
+from gateway.services.attempts import AttemptService, joined, reference_for
+from providers.common import json_text
+from providers.payment import dvcqg, pos, vnpay
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +100,35 @@ class IpnAnswer:
         return vnpay.ipn_response(self.rsp_code)
 
 
+#: Our answer's HTTP status and whether the platform is told ``00`` (stop sending), by code.
+_DVCQG_ANSWERS: dict[str, tuple[int, bool]] = {
+    "recorded": (200, True),
+    "duplicate": (200, True),
+    "already_final": (200, True),
+    "signature_invalid": (401, False),
+    "malformed": (400, False),
+    "unknown_reference": (404, False),
+    "amount_mismatch": (409, False),
+}
+
+
+@dataclass(frozen=True)
+class DvcqgAnswer:
+    """The reply to a DVCQG callback: HTTP status, and the documented echo with our code."""
+
+    http_status: int
+    code: str
+    body: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Hint:
+    """What a stored callback leads to: ``query`` the attempt, or an answer ``code``."""
+
+    code: str
+    attempt_id: str | None = None
+
+
 class ProviderCallbacks:
     def __init__(
         self,
@@ -93,12 +137,14 @@ class ProviderCallbacks:
         attempts: AttemptService,
         vnpay_channel: VnpayChannel | None,
         pos_merchant: pos.PosMerchant | None,
+        dvcqg_channel: DvcqgChannel | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.attempts = attempts
         self.vnpay = vnpay_channel
         self.pos_merchant = pos_merchant
+        self.dvcqg = None if dvcqg_channel is None else DvcqgCallbacks(self, dvcqg_channel)
 
     # -- VNPAY ---------------------------------------------------------------------------
 
@@ -237,6 +283,140 @@ class ProviderCallbacks:
             mismatch = _amount_mismatch("sale amount differs")
             return _refused(applied.event_outcome, row.payment_id, mismatch)
         return inbox.Settled(applied.event_outcome, None, payment_id=row.payment_id)
+
+
+class DvcqgCallbacks:
+    """The DVCQG platform's Confirm callback (see the module docstring): verify → store →
+    match → QUERY → apply QUERY's word → answer."""
+
+    def __init__(self, callbacks: ProviderCallbacks, channel: DvcqgChannel) -> None:
+        self.db = callbacks.db
+        self.clock = callbacks.clock
+        self.attempts = callbacks.attempts
+        self.channel = channel
+
+    async def receive(self, raw: bytes) -> DvcqgAnswer:
+        try:
+            callback = dvcqg.parse_callback(raw, self.channel.secret_for)
+        except dvcqg.DvcqgError as exc:
+            log.warning("callback_rejected", provider="dvcqg", code=exc.code)
+            body = _json_object(raw)
+            if exc.code == "signature_invalid" and body is not None:
+                await self._store_refused(raw, exc.code)  # a forgery is kept on record
+            return self._answer(exc.code, body)
+        received = await inbox.receive(
+            self.db,
+            provider="dvcqg",
+            event_key=hashlib.sha256(raw).hexdigest(),
+            raw=raw.decode(),
+            received_at=self.clock(),
+            amount=callback.amount,
+            apply=lambda conn: self._match(conn, callback),
+            replay=lambda conn: self._rematch(conn, callback),
+        )
+        hint = received.value
+        assert hint is not None  # both the first copy and a replay are answered
+        code = hint.code
+        if hint.attempt_id is not None:  # the attempt is open: ask the platform
+            await self.settle_by_query(hint.attempt_id)
+            code = "duplicate" if received.duplicate else "recorded"
+        log.info(
+            "dvcqg_callback",
+            reference=callback.reference,
+            says_paid=callback.says_paid,
+            code=code,
+        )
+        return self._answer(code, dict(callback.raw))
+
+    async def settle_by_query(self, attempt_id: str) -> str | None:
+        """Ask QUERY about the attempt and apply its word; the result of applying it, or
+        ``None`` when the platform did not answer (the poller asks again later)."""
+        async with self.db.read() as conn:
+            ref = self.attempts.ref(await joined(conn, attempt_id))
+        try:
+            outcome = await self.channel.query(ref)
+        except dvcqg.DvcqgError as exc:
+            log.warning("attempt_query_failed", attempt_id=attempt_id, code=exc.code)
+            return None
+        if outcome is None:  # pragma: no cover - DVCQG's query always answers or raises
+            return None
+        async with self.db.write() as conn:
+            applied = await self.attempts.apply_outcome(conn, attempt_id, outcome)
+        log.info(
+            "attempt_queried",
+            attempt_id=attempt_id,
+            result=applied.result,
+            reported=outcome.status.value,
+        )
+        return applied.result
+
+    async def _match(self, conn: AsyncConnection, callback: dvcqg.Callback) -> inbox.Settled[_Hint]:
+        row = await self.attempts.find_by_reference(conn, ChannelName.DVCQG, callback.reference)
+        hint = _hint_for(callback, row)
+        outcome = {
+            "unknown_reference": EventOutcome.UNMATCHED,
+            "amount_mismatch": EventOutcome.REJECTED,
+            "already_final": EventOutcome.ALREADY_FINAL,
+        }.get(hint.code, EventOutcome.DEFERRED_TO_QUERY)
+        reason = None if hint.attempt_id else hint.code
+        payment_id = None if row is None else row.payment_id
+        return inbox.Settled(outcome, hint, reason, payment_id)
+
+    async def _rematch(self, conn: AsyncConnection, callback: dvcqg.Callback) -> _Hint:
+        """A second copy: refused again for the same reason, or — the attempt still open —
+        another QUERY (the platform sending again is a chance to settle sooner)."""
+        row = await self.attempts.find_by_reference(conn, ChannelName.DVCQG, callback.reference)
+        hint = _hint_for(callback, row)
+        return _Hint("duplicate") if hint.code == "already_final" else hint
+
+    async def _store_refused(self, raw: bytes, code: str) -> None:
+        async def refused(_conn: AsyncConnection) -> inbox.Settled[None]:
+            return inbox.Settled(EventOutcome.REJECTED, None, code)
+
+        await inbox.receive(
+            self.db,
+            provider="dvcqg",
+            event_key=hashlib.sha256(raw).hexdigest(),
+            raw=raw.decode("utf-8", errors="replace"),
+            received_at=self.clock(),
+            apply=refused,
+        )
+
+    def _answer(self, code: str, received: Mapping[str, object] | None) -> DvcqgAnswer:
+        status, ok = _DVCQG_ANSWERS[code]
+        named = (received or {}).get("MaDoiTac")
+        known = isinstance(named, str) and self.channel.secret_for(named) is not None
+        partner = named if known and isinstance(named, str) else ""
+        body = {**dvcqg.callback_reply(partner, received, ok=ok), "code": code}
+        return DvcqgAnswer(status, code, body)
+
+    async def return_target(self, reference: str) -> str | None:
+        """The payment to show the citizen back from the platform's page (display only)."""
+        async with self.db.read() as conn:
+            row = await self.attempts.find_by_reference(conn, ChannelName.DVCQG, reference)
+        return None if row is None else str(row.payment_id)
+
+
+def _hint_for(callback: dvcqg.Callback, row: Any) -> _Hint:
+    """In the order of the checks: unknown reference, another amount, an attempt that had the
+    platform's final word (succeeded, failed), else query the attempt — also one closed with
+    its bill (expired, cancelled): a bank can take the money after that, and money is
+    recorded, never lost."""
+    if row is None:
+        return _Hint("unknown_reference")
+    if callback.amount != row.amount:
+        return _Hint("amount_mismatch")
+    if AttemptStatus(row.status) in _SALE_SETTLED:
+        return _Hint("already_final")
+    return _Hint("query", str(row.id))
+
+
+def _json_object(raw: bytes) -> dict[str, object] | None:
+    try:
+        body = json_text.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _rsp_code(ipn: vnpay.IpnResult, row: Any, *, final: bool = False) -> str:

@@ -18,8 +18,11 @@ import aiohttp
 
 from config import Settings
 from config.settings import ReconSource
+from gateway.channels.dvcqg import DvcqgChannel
+from gateway.channels.momo import MomoChannel
 from gateway.channels.registry import build_channels, pos_merchant
 from gateway.channels.vnpay import VnpayChannel
+from gateway.channels.zalopay import ZalopayChannel
 from gateway.core.db import Database
 from gateway.core.ids import Clock, system_clock
 from gateway.observability import Metrics
@@ -28,8 +31,13 @@ from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.demo import DemoSeeder
+from gateway.services.dvcqg_lookup import DvcqgLookup
+from gateway.services.notifications.compose import Composer
+from gateway.services.notifications.receipts import ReceiptReceiver
+from gateway.services.notifications.views import NotificationViews
+from gateway.services.notifications.worker import NotificationWorker
 from gateway.services.payments import PaymentService
-from gateway.services.polling import Poller
+from gateway.services.polling import Poller, Window
 from gateway.services.postal.carrier import CarrierSync
 from gateway.services.postal.operators import OperatorService
 from gateway.services.postal.orders import PostalOrderService
@@ -40,7 +48,12 @@ from gateway.services.refunds import RefundService
 from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
 from gateway.services.terminals import TerminalService
+from gateway.services.wallet_callbacks import WalletCallbacks
 from providers.common.secrets import Secret
+from providers.notify.base import Notifier
+from providers.notify.sms import SmsAccount, SmsClient
+from providers.notify.zalo_zns import ZnsAccount, ZnsClient
+from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
@@ -69,6 +82,7 @@ class Services:
     refunds: RefundService
     terminals: TerminalService
     callbacks: ProviderCallbacks
+    wallet_callbacks: WalletCallbacks
     poller: Poller
     staff: StaffService
     endpoints: EndpointService
@@ -83,7 +97,11 @@ class Services:
     carrier_sync: CarrierSync
     vnpost_pushes: PushReceiver
     operators: OperatorService
+    notifications: NotificationWorker
+    notification_views: NotificationViews
+    notification_receipts: ReceiptReceiver
     demo: DemoSeeder
+    dvcqg_lookup: DvcqgLookup
 
 
 def recon_rules(settings: Settings) -> dict[Source, SourceRules]:
@@ -94,6 +112,23 @@ def recon_rules(settings: Settings) -> dict[Source, SourceRules]:
             **settings.reconciliation.rules(cast(ReconSource, source.value)).model_dump()
         )
         for source in COUNTERPARTS
+    }
+
+
+def janitor_windows(settings: Settings) -> dict[str, Window]:
+    """Each queryable channel's callback window and give-up horizon (docs/channels.md)."""
+
+    def window(query_after_seconds: float, give_up_after_hours: float) -> Window:
+        return Window(timedelta(seconds=query_after_seconds), timedelta(hours=give_up_after_hours))
+
+    return {
+        "vnpay": window(settings.vnpay.query_after_seconds, settings.vnpay.give_up_after_hours),
+        "pos": window(settings.pos.query_after_seconds, settings.pos.give_up_after_hours),
+        "momo": window(settings.momo.query_after_seconds, settings.momo.give_up_after_hours),
+        "zalopay": window(
+            settings.zalopay.query_after_seconds, settings.zalopay.give_up_after_hours
+        ),
+        "dvcqg": window(settings.dvcqg.query_after_seconds, settings.dvcqg.give_up_after_hours),
     }
 
 
@@ -109,6 +144,34 @@ def vnpost_client(settings: Settings, session: aiohttp.ClientSession, clock: Clo
         path_prefix=vnpost.path_prefix,
     )
     return VnpostClient(session, account, vnpost.timeout_seconds, clock)
+
+
+def notifiers(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Notifier]:
+    """The ZNS and SMS clients; in sandbox mode without URLs, the mounted sandbox."""
+    notify = settings.notifications
+    sandbox = f"{settings.base_url}/sandbox/messages"
+    found: dict[str, Notifier] = {}
+    zns_url = notify.zns.base_url or (f"{sandbox}/zns" if settings.sandbox else None)
+    if zns_url:
+        zns = ZnsAccount(
+            base_url=zns_url,
+            access_token=Secret(notify.zns.access_token.get_secret_value()),
+            mode=notify.zns.mode,
+        )
+        found["zns"] = ZnsClient(session, zns, notify.timeout_seconds)
+    sms_url = notify.sms.base_url or (f"{sandbox}/esms" if settings.sandbox else None)
+    if sms_url:
+        secret = notify.sms.callback_secret.get_secret_value()
+        sms = SmsAccount(
+            base_url=sms_url,
+            api_key=Secret(notify.sms.api_key.get_secret_value()),
+            secret_key=Secret(notify.sms.secret_key.get_secret_value()),
+            brandname=notify.sms.brandname,
+            callback_url=f"{settings.base_url}/callbacks/sms/{secret}",
+            sandbox=settings.sandbox,
+        )
+        found["sms"] = SmsClient(session, sms, notify.timeout_seconds)
+    return found
 
 
 @asynccontextmanager
@@ -147,13 +210,17 @@ async def build_services(
             channels = build_channels(settings, provider_session, clock)
             attempts = AttemptService(database, context, channels, settings.vnpay.attempt_minutes)
             vnpay_channel = channels.get("vnpay")
+            dvcqg_channel = channels.get("dvcqg")
             postal = PostalContext(
                 clock,
                 context,
                 sync_after=timedelta(seconds=settings.vnpost.sync_after_seconds),
                 on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
+                profile=VNPOST_PROFILES[settings.vnpost.status_profile],
             )
             carrier = vnpost_client(settings, provider_session, clock)
+            notify = settings.notifications
+            composer = Composer(notify, sealer, settings.base_url)
             yield Services(
                 settings=settings,
                 clock=clock,
@@ -175,15 +242,21 @@ async def build_services(
                     attempts,
                     vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
                     pos_merchant(settings),
+                    dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
+                ),
+                wallet_callbacks=WalletCallbacks(
+                    database,
+                    clock,
+                    attempts,
+                    momo if isinstance(momo := channels.get("momo"), MomoChannel) else None,
+                    zalo if isinstance(zalo := channels.get("zalopay"), ZalopayChannel) else None,
                 ),
                 poller=Poller(
                     database,
                     attempts,
                     channels,
-                    {
-                        "vnpay": settings.vnpay.query_after_seconds,
-                        "pos": settings.pos.query_after_seconds,
-                    },
+                    janitor_windows(settings),
+                    on_open=metrics.set_open_attempts,
                 ),
                 staff=staff,
                 endpoints=endpoints,
@@ -217,7 +290,26 @@ async def build_services(
                 carrier_sync=CarrierSync(database, postal, carrier, settings.vnpost, sealer),
                 vnpost_pushes=PushReceiver(database, postal, settings.vnpost),
                 operators=OperatorService(database, postal, sealer),
+                notifications=NotificationWorker(
+                    database,
+                    clock,
+                    notify,
+                    composer,
+                    sealer,
+                    notifiers(settings, provider_session),
+                ),
+                notification_views=NotificationViews(
+                    database, clock, notify.lookup_key.get_secret_value().encode()
+                ),
+                notification_receipts=ReceiptReceiver(
+                    database, clock, notify.zns.callback_secret, notify.sms.callback_secret
+                ),
                 demo=DemoSeeder(database, clock, settings, staff, terminals),
+                dvcqg_lookup=DvcqgLookup(
+                    database,
+                    clock,
+                    dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
+                ),
             )
     finally:
         await database.close()

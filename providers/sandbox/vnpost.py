@@ -1,4 +1,4 @@
-"""VNPost's partner API, in memory: the carrier the gateway's postal legs drive.
+"""VNPost's partner API: the carrier the gateway's postal legs drive.
 
 The ``{path_prefix}/...`` routes (``/api``) speak the protocol of
 :mod:`providers.postal.vnpost.codec`: ``POST /api/token`` sells a token valid
@@ -7,19 +7,30 @@ missing, wrong or expired token. Orders are idempotent per ``sale_order_code``: 
 create answers 409 ``DUPLICATE_REFERENCE``. Item codes are UPU S10 (``EB12345678`` + check
 digit + ``VN``).
 
+Status codes are those of the configured status profile
+(:mod:`providers.postal.vnpost.statuses`: ``partner_order`` 0–29 or ``myvnpost`` 10–170), as
+the gateway reads them. Orders live in memory and, when ``state_path`` is set (sandbox mode:
+the gateway's data directory), in a JSON-lines file the sandbox owns: one line per change,
+replayed at start, so a restarted carrier knows its orders and never issues an item code
+twice. The file holds no personal data (the parties are not kept).
+
 What postmen do is played by unsigned control routes (they stand for the network, not for
 the protocol)::
 
-    POST /orders/{item_code}/advance   {"status": <code 0–29>}   moves the order, records the
+    POST /orders/{item_code}/advance   {"status": <code>}   a code of the configured profile
+         (else 422 ``INVALID_STATUS``; an item code the carrier does not hold: 404
+         ``NOT_FOUND``): moves the order, records the
          event and pushes the status webhook (first attempt before answering, then retries in
          the background every ``retry_seconds`` up to ``max_attempts`` deliveries in all)
     POST /orders/{item_code}/step      moves the order one step along a postman's usual path
     POST /sandbox/tick                 one step for every live order (what the timer does
          every ``auto_advance_seconds`` when that is set)
-    POST /sandbox/faults               {"create": ["lost_answer" | "unavailable", ...],
-                                        "pushes": "drop" | "send"}: the next creates fail in
-         turn — ``lost_answer`` creates the order but answers 500 (the partner cannot know it
-         exists), ``unavailable`` answers 503 and creates nothing; ``"pushes": "drop"`` stops
+    POST /sandbox/faults               {"create": ["lost_answer" | "unavailable" |
+                                        "invalid_answer", ...], "pushes": "drop" | "send"}:
+         the next creates fail in turn — ``lost_answer`` creates the order but answers 500
+         (the partner cannot know it exists), ``unavailable`` answers 503 and creates nothing,
+         ``invalid_answer`` creates the order but answers 200 without a usable item code (an
+         empty one); ``"pushes": "drop"`` stops
          status pushes (they are lost, not queued) until ``"send"``
     POST /sandbox/tokens/expire        every issued token expires now
     GET  /sandbox/orders               every order with its webhook delivery statuses
@@ -33,13 +44,18 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 from aiohttp import web
 
 from providers.postal.vnpost import codec as wire
-from providers.postal.vnpost.statuses import VNPOST_STATUS, PostalStatus, normalise
+from providers.postal.vnpost.statuses import (
+    DEFAULT_PROFILE,
+    PostalStatus,
+    StatusProfile,
+)
 from providers.sandbox.redelivery import Background, redeliver
 
 # Codes the partner may still cancel from: nothing has been picked up yet.
@@ -63,6 +79,14 @@ class SandboxVnpostConfig:
     #: When set, every live order takes one step along its path this often.
     auto_advance_seconds: float | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: The status table the carrier speaks (the gateway's ``vnpost.status_profile``).
+    profile: StatusProfile = DEFAULT_PROFILE
+    #: Where the orders are kept across restarts (JSON lines); None keeps them in memory only.
+    state_path: Path | None = None
+
+
+#: What the sandbox keeps of a create request: no parties (names, phones, addresses).
+KEPT_REQUEST_FIELDS: Final = ("sale_order_code", "service_code", "addons", "weight")
 
 
 @dataclass
@@ -70,6 +94,7 @@ class CarrierOrder:
     item_code: str
     request: dict[str, Any]
     status: int = 0
+    serial: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[int] = field(default_factory=list)  # HTTP status per push, 0 = none
 
@@ -90,6 +115,44 @@ class Carrier:
     create_faults: list[str] = field(default_factory=list)  # consumed one per create
     drop_pushes: bool = False
     serial: int = 12_345_677
+    state_path: Path | None = None
+
+    def keep(self, order: CarrierOrder) -> None:
+        """Write the order as it now is to the state file (a line per change)."""
+        if self.state_path is None:
+            return
+        line = {
+            "item_code": order.item_code,
+            "serial": order.serial,
+            "request": order.request,
+            "status": order.status,
+            "events": order.events,
+        }
+        with self.state_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, state_path: Path | None) -> Carrier:
+        """The carrier as its state file left it (a fresh one without a file)."""
+        carrier = cls(state_path=state_path)
+        if state_path is None or not state_path.exists():
+            return carrier
+        with state_path.open(encoding="utf-8") as handle:
+            for raw in handle:
+                if not raw.strip():
+                    continue
+                try:
+                    line = json.loads(raw)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash: the line before it stands
+                order = CarrierOrder(
+                    line["item_code"], line["request"], line["status"], line["serial"]
+                )
+                order.events = line["events"]
+                carrier.orders[order.item_code] = order
+                carrier.by_reference[order.request["sale_order_code"]] = order.item_code
+                carrier.serial = max(carrier.serial, order.serial)
+        return carrier
 
 
 CONFIG = web.AppKey("sandbox_vnpost_config", SandboxVnpostConfig)
@@ -101,7 +164,9 @@ BACKGROUND = web.AppKey("sandbox_vnpost_background", Background)
 def create_vnpost_app(config: SandboxVnpostConfig) -> web.Application:
     app = web.Application(middlewares=[require_token])
     app[CONFIG] = config
-    app[CARRIER] = Carrier()
+    if config.state_path is not None:
+        config.state_path.parent.mkdir(parents=True, exist_ok=True)
+    app[CARRIER] = Carrier.load(config.state_path)
     app[BACKGROUND] = Background()
     app.cleanup_ctx.append(_session)
     api = config.path_prefix.rstrip("/")
@@ -188,12 +253,15 @@ async def create_order(request: web.Request) -> web.Response:
         return _error(409, "DUPLICATE_REFERENCE", "this sale_order_code already has an order")
     carrier.serial += 1
     item_code = s10_item_code("EB", carrier.serial, "VN")
-    order = CarrierOrder(item_code, data)
+    kept = {name: data[name] for name in KEPT_REQUEST_FIELDS if name in data}
+    order = CarrierOrder(item_code, kept, serial=carrier.serial)
     carrier.orders[item_code] = order
     carrier.by_reference[reference] = item_code
-    _record(app, order, 0, "Đơn hàng đã được tạo")
+    _record(app, order, app[CONFIG].profile.created_code, "Đơn hàng đã được tạo")
     if fault == "lost_answer":
         return _error(500, "INTERNAL", "the order was created but the answer is lost")
+    if fault == "invalid_answer":
+        return web.json_response({"item_code": "", "sale_order_code": reference})
     return web.json_response({"item_code": item_code, "sale_order_code": reference})
 
 
@@ -248,9 +316,10 @@ async def cancel_order(request: web.Request) -> web.Response:
     order = app[CARRIER].orders.get(request.match_info["item_code"])
     if order is None:
         return _error(404, "NOT_FOUND", "no such item code")
-    if normalise(order.status) not in CANCELLABLE:
+    profile = app[CONFIG].profile
+    if profile.normalise(order.status) not in CANCELLABLE:
         return _error(409, "NOT_CANCELLABLE", f"the order is at status {order.status}")
-    await _move(app, order, 13, "Hủy theo yêu cầu của khách hàng")
+    await _move(app, order, profile.cancelled_code, "Hủy theo yêu cầu của khách hàng")
     return web.json_response(order.as_json())
 
 
@@ -264,8 +333,11 @@ async def advance(request: web.Request) -> web.Response:
         return _error(404, "NOT_FOUND", "no such item code")
     data = await _json(request)
     code = data.get("status") if isinstance(data, dict) else None
-    if type(code) is not int or code not in VNPOST_STATUS:
-        return _error(422, "INVALID_STATUS", "status must be a documented code 0–29")
+    profile = app[CONFIG].profile
+    if type(code) is not int or profile.meaning(code) is None:
+        documented = ", ".join(str(c) for c in profile.codes)
+        message = f"status must be a code of the {profile.name} table: {documented}"
+        return _error(422, "INVALID_STATUS", message)
     location = data.get("location", "Bưu cục Sài Gòn")
     note = data.get("note", "")
     if not isinstance(location, str) or not isinstance(note, str):
@@ -274,17 +346,22 @@ async def advance(request: web.Request) -> web.Response:
     return web.json_response({**order.as_json(), "deliveries": order.deliveries})
 
 
-#: A postman's usual path: assigned, picking up, picked up, accepted, in transit, out for
-#: delivery, delivered (or COD collected, when the order carries COD).
-PATH: Final = (2, 3, 5, 6, 7, 9, 10)
-COD_PATH: Final = (2, 3, 5, 6, 7, 9, 26)
+#: A postman's usual path per profile, from the created code: (without COD, with COD).
+#: partner_order: assigned, picking up, picked up, accepted at the post office, in transit,
+#: at the delivery office, out for delivery, delivered (then COD paid out, with COD).
+#: myvnpost: accepted at the post office, delivered (then COD collected and remitted).
+PATHS: Final[dict[str, tuple[tuple[int, ...], tuple[int, ...]]]] = {
+    "partner_order": ((2, 4, 6, 7, 10, 11, 12, 14), (2, 4, 6, 7, 10, 11, 12, 14, 21)),
+    "myvnpost": ((70, 100), (70, 100, 110, 120)),
+}
 
 
-def next_code(order: CarrierOrder) -> int | None:
+def next_code(order: CarrierOrder, profile: StatusProfile) -> int | None:
     """The next code on the order's path, or None when it is done (or off the path)."""
     has_cod = any(addon.get("code") == "COD" for addon in order.request.get("addons", []))
-    path = COD_PATH if has_cod else PATH
-    if order.status == 0:
+    plain, with_cod = PATHS[profile.name]
+    path = with_cod if has_cod else plain
+    if order.status == profile.created_code:
         return path[0]
     if order.status in path[:-1]:
         return path[path.index(order.status) + 1]
@@ -296,7 +373,7 @@ async def step(request: web.Request) -> web.Response:
     order = app[CARRIER].orders.get(request.match_info["item_code"])
     if order is None:
         return _error(404, "NOT_FOUND", "no such item code")
-    code = next_code(order)
+    code = next_code(order, app[CONFIG].profile)
     if code is None:
         return _error(409, "PATH_DONE", f"the order is at status {order.status}")
     await _move(app, order, code, "", "Bưu cục Sài Gòn")
@@ -310,14 +387,14 @@ async def tick(request: web.Request) -> web.Response:
 async def _tick(app: web.Application) -> int:
     moved = 0
     for order in list(app[CARRIER].orders.values()):
-        code = next_code(order)
+        code = next_code(order, app[CONFIG].profile)
         if code is not None:
             await _move(app, order, code, "", "Bưu cục Sài Gòn")
             moved += 1
     return moved
 
 
-FAULTS: Final = frozenset({"lost_answer", "unavailable"})
+FAULTS: Final = frozenset({"lost_answer", "unavailable", "invalid_answer"})
 
 
 async def set_faults(request: web.Request) -> web.Response:
@@ -360,6 +437,7 @@ def _record(
     }
     order.status = code
     order.events.append(event)
+    app[CARRIER].keep(order)
     return event
 
 

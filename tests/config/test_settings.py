@@ -3,6 +3,7 @@ naming the key; secrets never show in a repr."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,12 @@ def test_defaults_are_the_sandbox() -> None:
     assert settings.payments.default_expiry_seconds == 900
     assert settings.banks["sandbox"].secret.get_secret_value() == DEFAULT_BANK_SECRET
     assert settings.database_dsn.startswith("sqlite+aiosqlite:///")
+    assert settings.vnpost.status_profile == "partner_order"
+
+
+def test_the_vnpost_status_profile_is_chosen_in_the_configuration() -> None:
+    settings = load_settings(environ={"GATEWAY_VNPOST_STATUS_PROFILE": "myvnpost"})
+    assert settings.vnpost.status_profile == "myvnpost"
 
 
 def test_an_environment_variable_overrides_the_default() -> None:
@@ -94,6 +101,7 @@ def test_an_unknown_key_in_the_file_is_refused_by_name(tmp_path: Path, text: str
         ({"GATEWAY_LOG_FORMAT": "xml"}, "log_format"),
         ({"GATEWAY_PAYMENTS_REFERENCE_PREFIX": "dvc"}, "payments.reference_prefix"),
         ({"GATEWAY_SANDBOX_BANK_BIN": "97049"}, "sandbox_bank.bin"),
+        ({"GATEWAY_VNPOST_STATUS_PROFILE": "bccp"}, "vnpost.status_profile"),
     ],
 )
 def test_an_invalid_value_is_refused_naming_the_key(environ: dict[str, str], key: str) -> None:
@@ -251,3 +259,85 @@ def test_bad_reconciliation_rules_are_refused_naming_the_key(
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, PII + text), environ={})
     assert caught.value.key.startswith(key)
+
+
+def test_a_notification_template_with_an_unknown_placeholder_stops_the_start() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(
+            environ={},
+            overrides={
+                "notifications": {
+                    "agencies": {
+                        "DEMO": {
+                            "events": {"payment_paid": {"zns": False, "sms_text": "{so_tien}"}}
+                        }
+                    }
+                }
+            },
+        )
+    assert error.value.key.startswith("notifications.agencies.DEMO.events.payment_paid")
+    assert "so_tien" in str(error.value)
+
+
+def test_outside_sandbox_mode_enabled_notifications_need_their_providers() -> None:
+    with pytest.raises(ConfigError, match=r"notifications\.zns\.base_url is required"):
+        load_settings(
+            environ={},
+            overrides={
+                "sandbox": False,
+                "pii": {"keys": {"k1": "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="}},
+                "vnpost": {
+                    "base_url": "https://vnpost.example",
+                    "password": "p",
+                    "webhook_key": "w",
+                },
+            },
+        )
+
+
+# -- wallets (issue 12) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (
+            '[momo]\npartner_code = "M1"\naccess_key = "a"\nsecret_key = "sandbox-momo-secret-key"\n',
+            "momo.secret_key",
+        ),
+        ('[zalopay]\napp_id = 1\nkey1 = "k1"\nkey2 = "sandbox-zalopay-key2"\n', "zalopay.key2"),
+        (
+            '[zalopay.apps.HCM]\napp_id = 1\nkey1 = "sandbox-zalopay-key1"\nkey2 = "k2"\n',
+            "zalopay.apps.HCM.key1",
+        ),
+    ],
+)
+def test_outside_sandbox_mode_the_wallets_sandbox_secrets_are_refused(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_settings(write(tmp_path, PII + text), environ={})
+
+
+def test_turning_sandbox_mode_off_keeps_refusing_the_default_wallet_keys() -> None:
+    with pytest.raises(ConfigError, match=re.escape("momo.secret_key")):
+        load_settings(
+            environ={"GATEWAY_SANDBOX": "false", "GATEWAY_PII_CURRENT_KEY_ID": "t1"},
+            overrides={
+                "pii": {"keys": {"t1": "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="}},
+                "vnpost": {"base_url": "https://v.test", "password": "p", "webhook_key": "k"},
+            },
+        )
+
+
+def test_real_wallet_credentials_per_agency_are_read_and_redacted(tmp_path: Path) -> None:
+    text = (
+        '[momo.merchants.HCM]\npartner_code = "MOMOHCM"\naccess_key = "acc"\n'
+        'secret_key = "real-momo-secret"\n'
+        '[zalopay]\napp_id = 2553\nkey1 = "real-key1"\nkey2 = "real-key2"\n'
+    )
+    settings = load_settings(write(tmp_path, PII + text), environ={})
+    assert settings.momo.merchants["HCM"].partner_code == "MOMOHCM"
+    assert settings.zalopay.app_id == 2553
+    for secret in ("real-momo-secret", "real-key1", "real-key2"):
+        assert secret not in repr(settings)

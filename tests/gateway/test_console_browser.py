@@ -48,6 +48,21 @@ class Desk:
     page: Page
     base: str
     errors: list[str] = field(default_factory=list)
+    #: The questions irreversible actions asked, in order (each was answered "OK" unless
+    #: :meth:`decline_next` said otherwise).
+    questions: list[str] = field(default_factory=list)
+    declining: bool = False
+
+    async def answer(self, dialog: Any) -> None:
+        self.questions.append(dialog.message)
+        if self.declining:
+            self.declining = False
+            await dialog.dismiss()
+        else:
+            await dialog.accept()
+
+    def decline_next(self) -> None:
+        self.declining = True
 
     async def goto(self, path: str) -> None:
         await self.page.goto(self.base + path)
@@ -74,6 +89,7 @@ async def desk(browser: Browser, console_day: Gateway) -> AsyncIterator[Desk]:
     # A refused form answers its page with 409/422 on purpose; chromium logs that as a
     # failed "resource". Anything else (a CSP violation, a script error) counts.
     collect_errors(page, desk.errors, expected=EXPECTED_STATUS)
+    page.on("dialog", desk.answer)
     try:
         yield desk
     finally:
@@ -222,8 +238,18 @@ async def test_a_reconciliation_day_from_upload_to_close_with_maker_checker(
     await page.get_by_role("button", name="Phê duyệt").click()
     await expect(page.get_by_test_id("exception-status")).to_have_text("Đã phê duyệt")
     await page.get_by_role("link", name="Tổng quan").click()
+    # Closing asks first; "Cancel" leaves the day open.
+    desk.decline_next()
+    await page.get_by_role("button", name="Khóa sổ ngày").click()
+    await page.reload()
+    await expect(page.get_by_test_id("day-status")).to_have_text("Chưa khóa sổ")
     await page.get_by_role("button", name="Khóa sổ ngày").click()
     await expect(page.get_by_test_id("notice")).to_have_text("Đã khóa sổ ngày.")
+    assert (
+        desk.questions[-2].startswith("Khóa sổ ngày ")
+        and desk.questions[-1] == (desk.questions[-2])
+    )
+    assert any(question.startswith("Phê duyệt cách xử lý này?") for question in desk.questions)
     await expect(page.get_by_test_id("day-status")).to_have_text("Đã khóa sổ")
     await expect(page.get_by_role("button", name="Chạy đối soát")).to_have_count(0)
 
@@ -234,3 +260,63 @@ async def test_a_reconciliation_day_from_upload_to_close_with_maker_checker(
     assert download.suggested_filename == f"doi-soat-{DAY.isoformat()}.xlsx"
 
     assert desk.errors == []
+
+
+# -- on a phone ----------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+#: For a human to look at; nothing asserts on it.
+PHONE_SCREENSHOT = "/tmp/console-phone.png"  # noqa: S108 — a fixed, well-known place on purpose
+
+
+#: The page's width, and (when it is wider than the screen) the outermost elements that stick
+#: out, to say what to fix.
+OVERFLOW = """() => {
+  const width = document.documentElement.scrollWidth;
+  const out = [];
+  if (width > innerWidth) {
+    for (const el of document.body.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.right > innerWidth + 1 && !out.some(o => o.el.contains(el))) out.push({el, r});
+    }
+  }
+  return [width, out.slice(0, 5).map(o =>
+    `${o.el.tagName.toLowerCase()}.${o.el.className}[${Math.round(o.r.right)}]`)];
+}"""
+
+
+async def _width(page: Page) -> tuple[int, list[str]]:
+    width, offenders = await page.evaluate(OVERFLOW)
+    return int(width), offenders
+
+
+async def test_every_finance_console_page_fits_a_phone(
+    browser: Browser, console_day: Gateway
+) -> None:
+    context = await browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = await context.new_page()
+    base = str(console_day.client.make_url("")).rstrip("/")
+    desk = Desk(page, base)
+    page.on("dialog", desk.answer)
+    try:
+        await page.goto(f"{base}/console/login")
+        widths = {"/console/login": await _width(page)}
+        await desk.login("ketoan")
+        await upload(desk, "saoke.xml", bank_statement(console_day.keys["reference"]))
+        await page.get_by_role("link", name="Tổng quan").click()
+        await page.get_by_role("button", name="Chạy đối soát").click()
+        await expect(page.get_by_test_id("notice")).to_be_visible()
+        widths["/console (a run)"] = await _width(page)
+        await page.screenshot(path=PHONE_SCREENSHOT, full_page=True)
+        for path in ("/console/statements", "/console/exceptions"):
+            await page.goto(base + path)
+            widths[path] = await _width(page)
+        await desk.open_exception("Không có trên cổng")
+        widths["/console/exceptions/{id}"] = await _width(page)
+        # The header (navigation, who, sign-out) is reachable, not pushed off the screen.
+        box = await page.get_by_role("button", name="Đăng xuất").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    finally:
+        await context.close()
+
+    assert {path: found for path, found in widths.items() if found[0] > PHONE["width"]} == {}

@@ -16,7 +16,20 @@ BEFORE = json.loads((Path(__file__).parent / "data" / "openapi_shape_before.json
 
 #: Operations added since the hand-written document (each noted in docs/api.md).
 ADDED = [
+    "GET /callbacks/dvcqg/return",
+    "GET /callbacks/sms/{secret}",
+    "GET /v1/attempts/flagged",
+    "GET /v1/dvcqg/payments",
+    "GET /v1/notifications",
     "GET /v1/reconciliation/bank-mappings/{account}",
+    "POST /callbacks/dvcqg",
+    "POST /callbacks/momo/ipn",
+    "POST /callbacks/zalopay",
+    "POST /callbacks/zns/{secret}",
+    "POST /pay/{payment_id}/dvcqg",
+    "POST /pay/{payment_id}/momo",
+    "POST /pay/{payment_id}/zalopay",
+    "POST /v1/notifications/opt-outs",
     "POST /v1/reconciliation/exceptions/{exception_id}/reject",
     "PUT /v1/reconciliation/bank-mappings/{account}",
 ]

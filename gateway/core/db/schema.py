@@ -29,6 +29,7 @@ from gateway.core.statuses import (
     DELIVERIES,
     EXCEPTIONS,
     IMPORTS,
+    NOTIFICATIONS,
     PAYMENTS,
     POSTAL_EVENT_STATUSES,
     POSTAL_ORDERS,
@@ -148,6 +149,11 @@ attempts = Table(
     Column("expires_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # -- the janitor (gateway/services/polling.py): when to ask the provider next, how often
+    # it was asked, and when it was handed to finance because its channel's horizon passed.
+    Column("next_query_at", UTCDateTime),
+    Column("query_count", Integer, nullable=False, server_default="0"),
+    Column("flagged_at", UTCDateTime),
     UniqueConstraint("channel", "provider_reference", name="uq_attempts_channel_reference"),
     Index("ix_attempts_channel_status", "channel", "status"),
     ATTEMPTS.check_constraint(),
@@ -538,6 +544,10 @@ postal_orders = Table(
     Column("submit_due_at", UTCDateTime),
     Column("submit_attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", String(255)),
+    #: Why the order needs a person (gateway.core.postal.orders.REVIEW_REASONS): a carrier
+    #: answer that could not be taken (status ``needs_review``), or a contradiction with a
+    #: final status (``delivered_after_return``). Null when nothing is to be looked at.
+    Column("review_reason", String(32)),
     #: Carrier sync: when the poller should next read the order from the carrier.
     Column("sync_due_at", UTCDateTime),
     #: requested → the carrier is being asked; refused → it would not cancel any more.
@@ -610,4 +620,76 @@ postal_handovers = Table(
     Column("cod_collected", BigInteger),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("recorded_by", "external_id", name="uq_postal_handovers_reporter_external"),
+)
+
+
+# -- citizen notifications (Zalo ZNS, SMS) ------------------------------------------------------
+
+#: Events waiting for the notification consumer: written in the transaction of the change (by
+#: :func:`gateway.core.outbox.emit` for the event types that can notify a citizen, and by the
+#: creation of a payment), claimed and deleted by the consumer once it decided what to send.
+notification_intake = Table(
+    "notification_intake",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    #: The outbox event id, or ``created:<payment id>`` for a new bill.
+    Column("source_key", String(64), nullable=False, unique=True),
+    Column("event_type", String(64), nullable=False),
+    Column("payment_id", ForeignKey("payments.id")),
+    Column("postal_order_id", ForeignKey("postal_orders.id")),
+    #: A postal order's status as the event left it (what the citizen is told about).
+    Column("subject_status", String(24)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: One message to a citizen about one event on one channel (at most one: the unique key).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(32), primary_key=True),  # also the provider's tracking id
+    #: The event it tells about (``source_key`` of the intake, or ``expiring:<payment id>``).
+    Column("source_key", String(64), nullable=False),
+    Column("channel", String(8), nullable=False),  # zns | sms
+    #: payment_created | payment_paid | payment_expiring | payment_expired | postal_* ...
+    Column("kind", String(32), nullable=False),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("payment_id", ForeignKey("payments.id")),
+    Column("postal_order_id", ForeignKey("postal_orders.id")),
+    #: The number as given, sealed (gateway.core.pii, field ``notification.phone``); masked.
+    Column("phone", Text, nullable=False),
+    Column("phone_masked", String(24), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(64)),
+    #: What is sent: ZNS ``{"template_id", "template_data"}`` or SMS ``{"text", "segments"}``.
+    Column("content", JSON, nullable=False),
+    Column("provider_message_id", String(64)),
+    Column("attempt_count", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime),
+    #: A claimed notification belongs to one worker until this time.
+    Column("locked_until", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
+    #: When the event it tells about happened (a reminder: when it is due), and the order in
+    #: which the events were taken (the intake row's id): one subject's messages keep it.
+    Column("event_at", UTCDateTime, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source_key", "channel", name="uq_notifications_source_channel"),
+    Index("ix_notifications_due", "status", "next_attempt_at"),
+    Index("ix_notifications_payment", "payment_id"),
+    Index("ix_notifications_postal_order", "postal_order_id"),
+    Index("ix_notifications_provider_message", "channel", "provider_message_id"),
+    NOTIFICATIONS.check_constraint(),
+)
+
+#: Numbers whose owner asked not to be told (by any agency): HMAC-SHA256 of the E.164 number
+#: under ``notifications.lookup_key``, so the number itself is not stored.
+notification_opt_outs = Table(
+    "notification_opt_outs",
+    metadata,
+    Column("phone_hash", String(64), primary_key=True),
+    Column("phone_masked", String(24), nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -4,9 +4,11 @@ the portal.
 An order is one leg of a dossier's postal request: ``pickup`` (the citizen's dossier to the
 agency) or ``delivery`` (the agency's result to the citizen). Before the carrier has it the
 order is ``submitting`` (the row is written before the carrier call, so a lost answer is
-looked up, never resubmitted blindly) and ends ``submit_failed`` if the carrier refuses it.
-From then on the carrier's normalised statuses apply, moved by rank and event time; the
-transition table is :data:`gateway.core.statuses.POSTAL_ORDERS`.
+looked up, never resubmitted blindly) and ends ``submit_failed`` if the carrier refuses it,
+or ``needs_review`` with a ``review_reason`` when the carrier's answer cannot be taken as it
+is (:data:`SUBMISSION_REVIEW_REASONS`) — it never stays ``submitting``. From then on the
+carrier's normalised statuses apply, moved by rank and event time; the transition table is
+:data:`gateway.core.statuses.POSTAL_ORDERS`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,32 @@ class Leg(StrEnum):
 #: Before the carrier has accepted the order (not a carrier status).
 SUBMITTING: Final = "submitting"
 SUBMIT_FAILED: Final = "submit_failed"
+#: The carrier's answer to a submission cannot be taken as it is: a person decides
+#: (``review_reason`` says why). Not final: nothing automatic moves it on.
+NEEDS_REVIEW: Final = "needs_review"
 
-#: Every status an order can show: the two of submission, then the carrier's normalised ones.
+#: Why an order needs a person (``postal_orders.review_reason``).
+#: The carrier answered with an item code another order of ours already holds.
+CARRIER_CONFLICT: Final = "carrier_conflict"
+#: The carrier's answer was not usable (no or an invalid item code, another client
+#: reference, not the documented shape) — it may have created the order.
+CARRIER_INVALID_ANSWER: Final = "carrier_invalid_answer"
+#: Every try ended without a trustworthy answer (timeouts, 5xx): the carrier may hold it.
+CARRIER_OUTCOME_UNKNOWN: Final = "carrier_outcome_unknown"
+#: The carrier or an operator reported the result delivered after it was returned to the
+#: agency (the order stays ``returned``; only the flag is set).
+DELIVERED_AFTER_RETURN: Final = "delivered_after_return"
+SUBMISSION_REVIEW_REASONS: Final = (
+    CARRIER_CONFLICT,
+    CARRIER_INVALID_ANSWER,
+    CARRIER_OUTCOME_UNKNOWN,
+)
+REVIEW_REASONS: Final = (*SUBMISSION_REVIEW_REASONS, DELIVERED_AFTER_RETURN)
+
+#: Every status an order can show: those of submission, then the carrier's normalised ones.
 ORDER_STATUSES: Final = frozenset(
-    {SUBMITTING, SUBMIT_FAILED} | {s.value for s in PostalStatus if s is not PostalStatus.UNKNOWN}
+    {SUBMITTING, SUBMIT_FAILED, NEEDS_REVIEW}
+    | {s.value for s in PostalStatus if s is not PostalStatus.UNKNOWN}
 )
 
 #: Where a cancellation may still be asked for: nothing has been picked up yet.
@@ -61,6 +85,7 @@ _EVENT_TYPES: Final[Mapping[str, str]] = MappingProxyType(
         PostalStatus.DELIVERY_FAILED.value: "postal.order.failed",
         PostalStatus.LOST.value: "postal.order.failed",
         SUBMIT_FAILED: "postal.order.failed",
+        NEEDS_REVIEW: "postal.order.needs_review",
         PostalStatus.RETURNED.value: "postal.order.returned",
         PostalStatus.CANCELLED.value: "postal.order.cancelled",
     }

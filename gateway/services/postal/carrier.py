@@ -4,6 +4,14 @@ Submission is idempotent: the order row with its client reference exists before 
 an answer lost to a timeout or a 5xx leaves the order ``submitting`` and the next try looks
 the reference up first (a carrier "duplicate reference" is adopted by the client too).
 
+Whatever the carrier answers, the order leaves ``submitting``: ``created`` with the item
+code; ``submit_failed`` when the carrier refused it or never got it; ``needs_review`` with a
+``review_reason`` when the answer cannot be taken as it is — an item code another order
+already holds (``carrier_conflict``: a carrier that re-issued a tracking number), an answer
+that is not usable though the carrier may have created the order
+(``carrier_invalid_answer``), or no trustworthy answer after every try
+(``carrier_outcome_unknown``).
+
 The carrier's own copy of an order is what final and money statuses are believed from:
 :meth:`CarrierSync.sync` reads the order and applies its history, for orders whose push
 asked for it (:mod:`gateway.services.postal.pushes`) and for orders silent for a while.
@@ -22,7 +30,16 @@ from sqlalchemy import Select, or_, select, update
 from config.settings import VnpostSettings
 from gateway.core.db import Database
 from gateway.core.db.schema import postal_orders
-from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING, Leg, is_final
+from gateway.core.postal.orders import (
+    CARRIER_CONFLICT,
+    CARRIER_INVALID_ANSWER,
+    CARRIER_OUTCOME_UNKNOWN,
+    NEEDS_REVIEW,
+    SUBMIT_FAILED,
+    SUBMITTING,
+    Leg,
+    is_final,
+)
 from gateway.core.statuses import POSTAL_ORDERS, PostalOrderStatus
 from gateway.services.postal import state
 from gateway.services.postal.state import NewEvent
@@ -41,15 +58,15 @@ from providers.postal.vnpost import (
 from providers.postal.vnpost.codec import format_time
 from providers.postal.vnpost.errors import (
     INVALID_FIELD,
+    MALFORMED,
     OUTCOME_UNKNOWN,
     REJECTED,
 )
+from providers.postal.vnpost.statuses import StatusProfile
 
 log = structlog.get_logger(__name__)
 
 PROVIDER = "vnpost"
-#: Codes that touch money: COD paid out to us, COD collected from the receiver.
-MONEY_CODES = frozenset({16, 26})
 #: A claimed submission belongs to one worker this long.
 LEASE = timedelta(seconds=60)
 
@@ -59,15 +76,18 @@ def carrier_event_key(item_code: str, event: CarrierEvent) -> str:
     return f"{item_code}|{event.code}|{format_time(event.at)}"
 
 
-def new_event(item_code: str, event: CarrierEvent) -> NewEvent:
+def new_event(item_code: str, event: CarrierEvent, profile: StatusProfile) -> NewEvent:
+    """The carrier's event as read with ``profile``: a code it does not explain is
+    ``unknown`` (stored, never applied)."""
     return NewEvent(
         source=PROVIDER,
         external_id=carrier_event_key(item_code, event),
-        status=event.status,
+        status=profile.normalise(event.code),
         occurred_at=event.at,
         carrier_code=event.code,
         location=event.location,
         note=event.note,
+        money=profile.money(event.code),
     )
 
 
@@ -133,6 +153,25 @@ class CarrierSync:
         async with self.db.write() as conn:
             current = await state.load(conn, order_id, for_update=True)
             if current.status != SUBMITTING:
+                return
+            holder = (
+                await conn.execute(
+                    select(postal_orders.c.id).where(
+                        postal_orders.c.tracking_number == item_code,
+                        postal_orders.c.id != order_id,
+                    )
+                )
+            ).scalar()
+            if holder is not None:
+                # The unique key would refuse it forever: a person looks at both orders.
+                message = f"VNPost answered item code {item_code}, already held by {holder}"
+                await self._to_review(conn, current, CARRIER_CONFLICT, message)
+                log.warning(
+                    "postal_submission_conflict",
+                    postal_order_id=order_id,
+                    tracking_number=item_code,
+                    held_by=holder,
+                )
                 return
             accepted = NewEvent(
                 source="gateway",
@@ -201,6 +240,18 @@ class CarrierSync:
             if current.status != SUBMITTING:
                 return
             message = f"{error.code}: {error}"[:255]
+            # A 2xx we cannot read (no or a bad item code, another reference): the carrier
+            # may well have created the order, so it is neither retried blindly nor failed.
+            if error.code == MALFORMED:
+                await self._to_review(
+                    conn, current, CARRIER_INVALID_ANSWER, message, submit_attempts=attempts
+                )
+                return
+            if exhausted and error.code == OUTCOME_UNKNOWN:
+                await self._to_review(
+                    conn, current, CARRIER_OUTCOME_UNKNOWN, message, submit_attempts=attempts
+                )
+                return
             if definitive or exhausted:
                 await state.move(
                     conn,
@@ -224,6 +275,24 @@ class CarrierSync:
                     updated_at=now,
                 )
             )
+
+    async def _to_review(
+        self, conn: Any, order: Any, reason: str, message: str, **values: Any
+    ) -> None:
+        """``submitting`` → ``needs_review`` with ``reason``, announced to the portal."""
+        await state.move(
+            conn,
+            self.context,
+            order,
+            NEEDS_REVIEW,
+            self.context.clock(),
+            review_reason=reason,
+            last_error=message[:255],
+            submit_due_at=None,
+            sync_due_at=None,
+            **values,
+        )
+        log.warning("postal_order_needs_review", postal_order_id=order.id, reason=reason)
 
     async def _cancel_unsubmitted(self, order: Any) -> None:
         """Cancelled before the carrier ever had it (the look-up found nothing)."""
@@ -329,7 +398,10 @@ class CarrierSync:
             for event in sorted(answer.events, key=lambda e: e.at):
                 order = await state.load(conn, order_id, for_update=True)
                 await state.record_event(
-                    conn, self.context, order, new_event(answer.item_code, event)
+                    conn,
+                    self.context,
+                    order,
+                    new_event(answer.item_code, event, self.context.profile),
                 )
             order = await state.load(conn, order_id)
             if not is_final(order.status):

@@ -14,9 +14,10 @@ Everything of one handover happens in the caller's one transaction:
    rank and time like any other report.
 
 COD is refused unless it is right: on an order without COD (``422 cod_not_expected``), on a
-``collected`` handover (same code: money changes hands on delivery only), or an amount other
-than the order's ``cod_amount`` (``422 cod_amount_mismatch``); then nothing is stored. COD
-already recorded (the carrier reported it first) is not collected twice.
+``collected`` handover (same code: money changes hands on delivery only), an amount other
+than the order's ``cod_amount`` (``422 cod_amount_mismatch``), or on an order whose COD is
+already recorded — by an earlier handover or by the carrier (``409 cod_already_collected``,
+the first record unchanged); then nothing is stored.
 
 A ``handover_id`` is the reporter's own id: sent again with the same content it is recognised
 (the first handover is answered, nothing is stored again); with other content it is refused
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import postal_handovers, postal_orders
 from gateway.core.errors import (
+    CodAlreadyCollected,
     CodAmountMismatch,
     CodNotExpected,
     DuplicateHandover,
@@ -99,7 +101,7 @@ class HandoverRecorder:
                 created_at=now,
             )
         )
-        collected = report.cod_collected is not None and order.cod_collected is None
+        collected = report.cod_collected is not None
         if collected:
             # Before the event, so the announcement of the delivery shows the money too.
             await state.collect_cod(conn, self.context, order, order.cod_amount, report.at)
@@ -156,4 +158,8 @@ def _check_cod(order: Any, report: Handover) -> None:
         raise CodAmountMismatch(
             f"the order collects {order.cod_amount} VND, not {amount}",
             cod_amount=order.cod_amount,
+        )
+    if order.cod_collected is not None:
+        raise CodAlreadyCollected(
+            f"{order.cod_collected} VND of COD was already recorded for this order"
         )

@@ -136,6 +136,7 @@ def order(
         "accepted_by": (names or {}).get(row.accepted_by or "", _kind(row.accepted_by)),
         "handed_over_at": iso(row.handed_over_at),
         "cancel_state": row.cancel_state,
+        "review_reason": row.review_reason,
         "status_at": iso(row.status_at),
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),

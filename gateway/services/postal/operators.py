@@ -52,7 +52,7 @@ from gateway.core.errors import (
     NotFound,
     ValidationFailed,
 )
-from gateway.core.postal.orders import SUBMIT_FAILED, SUBMITTING, is_final
+from gateway.core.postal.orders import NEEDS_REVIEW, SUBMIT_FAILED, SUBMITTING, is_final
 from gateway.models.postal_requests import Handover, OperatorEvent
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
@@ -220,7 +220,7 @@ class OperatorService:
                 if row.accepted_by != operator.reporter:
                     raise AlreadyAccepted("another operator has accepted this order")
                 return await self._view(conn, operator, order_id)
-            if row.status in NOT_WITH_CARRIER or is_final(row.status):
+            if row.status in (*NOT_WITH_CARRIER, NEEDS_REVIEW) or is_final(row.status):
                 raise NotAcceptable(row.status, "accepted")
             now = self.context.clock()
             await conn.execute(

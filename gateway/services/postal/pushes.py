@@ -7,7 +7,9 @@ once per item code, status and time through the one inbound pipeline
 order to a final status or touch money is not believed as is — VNPost's signature covers only
 item code, status and time — so the order's read-back from the carrier is made due now
 (``deferred``) and :class:`gateway.services.postal.carrier.CarrierSync` applies the carrier's
-own history. Other pushes are applied directly, by rank and time.
+own history. Other pushes are applied directly, by rank and time. A code the configured
+status profile (``vnpost.status_profile``) does not explain is stored on the order as
+``unknown`` and never applied (``unknown_code``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from gateway.core.db.schema import postal_orders
 from gateway.core.errors import GatewayError
 from gateway.core.inbox import EventOutcome
 from gateway.services.postal import state
-from gateway.services.postal.carrier import MONEY_CODES, PROVIDER, carrier_event_key, new_event
+from gateway.services.postal.carrier import PROVIDER, carrier_event_key, new_event
 from providers.common.postal import FINAL_STATUSES
 from providers.postal.vnpost import VnpostError, parse_webhook
 from providers.postal.vnpost.codec import SIGNATURE_HEADER
@@ -108,7 +110,9 @@ class PushReceiver:
             if order_id is None:
                 log.warning("postal_push_unknown_order", tracking_number=push.item_code)
                 return inbox.Settled(EventOutcome.UNKNOWN_ORDER, None, "item_code")
-            if push.event.status in FINAL_STATUSES or push.event.code in MONEY_CODES:
+            profile = self.context.profile
+            event = new_event(push.item_code, push.event, profile)
+            if event.status in FINAL_STATUSES or event.money is not None:
                 # Believed only once the carrier confirms it: read the order back now.
                 await conn.execute(
                     update(postal_orders)
@@ -117,15 +121,18 @@ class PushReceiver:
                 )
                 return inbox.Settled(EventOutcome.DEFERRED, order_id, "confirm_by_read")
             order = await state.load(conn, order_id, for_update=True)
-            recorded = await state.record_event(
-                conn, self.context, order, new_event(push.item_code, push.event)
-            )
+            recorded = await state.record_event(conn, self.context, order, event)
+            unexplained = profile.meaning(push.event.code) is None
             log.info(
                 "postal_push_received",
                 postal_order_id=order_id,
                 carrier_code=push.event.code,
                 outcome=recorded.value,
+                status_profile=profile.name,
+                unknown_code=unexplained,
             )
+            if unexplained and recorded is state.Outcome.STORED:
+                return inbox.Settled(EventOutcome.UNKNOWN_CODE, order_id, "unknown_code")
             return inbox.Settled(EventOutcome(recorded.value), order_id)
 
         received = await inbox.receive(

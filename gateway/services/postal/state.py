@@ -28,11 +28,17 @@ from gateway.core.db.schema import agencies, postal_events, postal_orders
 from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.postal import admin_units
-from gateway.core.postal.orders import Leg, event_type, is_final
+from gateway.core.postal.orders import DELIVERED_AFTER_RETURN, Leg, event_type, is_final
 from gateway.core.statuses import POSTAL_ORDERS, AttemptStatus, PostalOrderStatus
 from gateway.services import payment_state
 from gateway.services.attempts import record_money
 from providers.common.postal import PostalStatus
+from providers.postal.vnpost.statuses import (
+    COD_CODES,
+    DEFAULT_PROFILE,
+    Money,
+    StatusProfile,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class PostalContext:
     sync_after: timedelta = timedelta(hours=6)
     #: Told every status an order reaches (the metrics counter).
     on_status: Callable[[str], None] = field(default=lambda status: None)
+    #: The VNPost status table the carrier's codes are read with (``vnpost.status_profile``).
+    profile: StatusProfile = DEFAULT_PROFILE
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class NewEvent:
     carrier_code: int | None = None
     location: str = ""
     note: str = ""
+    #: What the carrier's code says about money (COD collected or paid out, fees).
+    money: Money | None = None
 
 
 class Outcome(StrEnum):
@@ -88,12 +98,44 @@ async def record_event(
     applies = POSTAL_ORDERS.advances(order.status, order.status_at, event.status, event.occurred_at)
     if not await store_event(conn, context, order.id, event, applied=applies):
         return Outcome.DUPLICATE
-    if event.carrier_code == COD_COLLECTED_CODE and order.cod_amount and not order.cod_collected:
-        await collect_cod(conn, context, order, order.cod_amount, event.occurred_at)
+    collected = event.money in COD_CODES and bool(order.cod_amount) and not order.cod_collected
+    if collected:
+        await collect_cod(conn, context, order, order.cod_amount, _collected_at(order, event))
     if not applies:
+        flagged = _flag_delivered_after_return(order, event)
+        if flagged:
+            await conn.execute(
+                update(postal_orders)
+                .where(postal_orders.c.id == order.id)
+                .values(review_reason=flagged, updated_at=context.clock())
+            )
+        if flagged or collected:
+            await announce(conn, context, order.id, "postal.order.updated")
         return Outcome.STORED
     await move(conn, context, order, event.status.value, event.occurred_at)
     return Outcome.APPLIED
+
+
+def _collected_at(order: Any, event: NewEvent) -> datetime:
+    """When the postman took the COD: the event's time for "COD collected"; for "COD paid
+    out" (the partner order API has no "collected" code) the delivery's time when the order
+    was delivered — collect-on-delivery money changes hands at delivery — else the event's."""
+    if event.money is Money.COD_PAID_OUT and order.status == PostalStatus.DELIVERED.value:
+        return order.status_at  # type: ignore[no-any-return]
+    return event.occurred_at
+
+
+def _flag_delivered_after_return(order: Any, event: NewEvent) -> str | None:
+    """A delivery reported after the result was returned to the agency contradicts the
+    order's final status: kept as history, the order stays ``returned``, and it is flagged
+    for a person (``review_reason``)."""
+    if (
+        order.status == PostalStatus.RETURNED.value
+        and event.status is PostalStatus.DELIVERED
+        and order.review_reason is None
+    ):
+        return DELIVERED_AFTER_RETURN
+    return None
 
 
 async def store_event(
@@ -121,8 +163,6 @@ async def store_event(
     return stored.first() is not None
 
 
-#: VNPost's "COD collected from the receiver" (see providers.postal.vnpost.statuses).
-COD_COLLECTED_CODE = 26
 #: The channel of the attempt that takes COD money.
 COD_CHANNEL = "cod"
 
@@ -279,6 +319,7 @@ def render(row: Any, events: list[Any]) -> dict[str, Any]:
         "handed_over_at": iso(row.handed_over_at),
         "result_undelivered": row.result_undelivered_at is not None,
         "last_error": row.last_error,
+        "review_reason": row.review_reason,
         "status_at": iso(row.status_at),
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),

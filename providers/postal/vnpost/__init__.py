@@ -3,8 +3,9 @@
 :class:`VnpostClient` creates orders idempotently under our client reference (a duplicate is
 adopted; a lost answer is ``outcome_unknown`` and the caller looks the reference up before any
 retry), cancels, reads and follows them. Pushed statuses are verified and parsed by
-:func:`parse_webhook`; :mod:`.statuses` maps VNPost's codes 0–29 onto normalised statuses and
-decides with :func:`should_advance` whether an event moves an order. The wire protocol is
+:func:`parse_webhook`; :mod:`.statuses` maps VNPost's codes onto normalised statuses, one
+table per API surface (profile), and :func:`should_advance` decides whether an event moves an
+order. The wire protocol is
 documented in :mod:`.codec`; every failure is a :class:`VnpostError` (:mod:`.errors`).
 """
 
@@ -23,19 +24,31 @@ from .codec import (
 )
 from .errors import VnpostError
 from .settings import VnpostAccount
-from .statuses import RANK, VNPOST_STATUS, PostalStatus, normalise, should_advance
+from .statuses import (
+    PROFILES,
+    RANK,
+    VNPOST_STATUS,
+    Money,
+    PostalStatus,
+    StatusProfile,
+    normalise,
+    should_advance,
+)
 
 __all__ = [
+    "PROFILES",
     "RANK",
     "VNPOST_STATUS",
     "Address",
     "CarrierEvent",
     "CreatedOrder",
+    "Money",
     "OrderRequest",
     "OrderState",
     "Party",
     "PostalStatus",
     "Service",
+    "StatusProfile",
     "StatusWebhook",
     "VnpostAccount",
     "VnpostClient",

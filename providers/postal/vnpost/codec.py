@@ -34,6 +34,9 @@ Read, cancel and history::
     order = {"item_code": "...", "sale_order_code": "...", "status": 7, "events": [event...]}
     event = {"status": 7, "time": "22/11/2026 09:00:12", "location": "...", "note": "..."}
 
+``status`` is an integer code of the configured status profile (:mod:`.statuses`: the partner
+order API's 0–29 or MyVNPost's order statuses); the codec does not interpret it.
+
 ``time`` is wall-clock time in Vietnam (GMT+7) without an offset; it is parsed as such.
 
 Status webhook (POSTed to the partner's URL; any 2xx acknowledges, else VNPost retries)::
@@ -72,7 +75,6 @@ from .errors import (
     UNAUTHORIZED,
     VnpostError,
 )
-from .statuses import PostalStatus, normalise
 
 ICT: Final = timezone(timedelta(hours=7), "ICT")
 TIME_FORMAT: Final = "%d/%m/%Y %H:%M:%S"
@@ -141,14 +143,13 @@ class CreatedOrder:
 
 @dataclass(frozen=True)
 class CarrierEvent:
+    """One event as the carrier reports it. ``code`` is opaque here: what it means depends on
+    the configured status profile (:mod:`.statuses`)."""
+
     code: int
     at: datetime
     location: str
     note: str
-
-    @property
-    def status(self) -> PostalStatus:
-        return normalise(self.code)
 
 
 @dataclass(frozen=True)
@@ -157,10 +158,6 @@ class OrderState:
     status_code: int
     events: tuple[CarrierEvent, ...]
     client_reference: str = ""
-
-    @property
-    def status(self) -> PostalStatus:
-        return normalise(self.status_code)
 
 
 @dataclass(frozen=True)

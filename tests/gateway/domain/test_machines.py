@@ -102,10 +102,12 @@ RANKS = {
 
 def _postal_allowed(current: O, new: O) -> bool:
     if current is O.SUBMITTING:
+        return new in (O.CREATED, O.SUBMIT_FAILED, O.CANCELLED, O.NEEDS_REVIEW)
+    if current is O.NEEDS_REVIEW:  # a person decides what the carrier's answer meant
         return new in (O.CREATED, O.SUBMIT_FAILED, O.CANCELLED)
     if current.value not in RANKS:  # submit_failed and the carrier's final statuses
         return False
-    if new in (O.SUBMITTING, O.SUBMIT_FAILED) or new == current:
+    if new in (O.SUBMITTING, O.SUBMIT_FAILED, O.NEEDS_REVIEW) or new == current:
         return False
     return RANKS.get(new.value, 100) >= RANKS[current.value]
 

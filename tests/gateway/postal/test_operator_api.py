@@ -487,13 +487,18 @@ async def test_cod_collected_in_time_for_a_bill_expired_meanwhile_says_it_was_in
 async def test_cod_reported_late_by_the_carrier_counts_from_its_collection_time(
     postal: Postal,
 ) -> None:
-    """VNPost's code 26 (COD collected) is believed only once read back, hours later: the
-    time VNPost gives the event counts, not the time of the read-back."""
+    """VNPost's COD code is believed only once read back, hours later: the time VNPost gives
+    the event counts, not the time of the read-back. The partner order API has no "COD
+    collected" code: its 21 (COD paid out) proves the money was collected, at the delivery
+    (14) — collect-on-delivery money changes hands there — even when paid out after the
+    bill's expiry."""
     payment = await postal.create_payment(expires_in_seconds=3600)
     order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
     postal.clock.advance(minutes=50)
-    await postal.advance(order["tracking_number"], 26)  # the push is deferred to a read-back
+    await postal.advance(order["tracking_number"], 14)  # delivered: deferred to a read-back
     assert await payment_status(postal, payment["id"]) == "pending"
+    postal.clock.advance(minutes=40)
+    await postal.advance(order["tracking_number"], 21)  # COD paid out, after the expiry
     postal.clock.advance(hours=2)  # the read-back comes after the expiry
 
     await postal.sync_due()
@@ -572,3 +577,70 @@ async def test_the_sandbox_post_office_serves_the_demo_agency_with_a_fresh_key_e
         assert user.role is Role.POSTAL_OPERATOR
     finally:
         await client.close()
+
+
+# -- reports that contradict what is recorded ------------------------------------------------
+
+
+async def test_a_second_cod_handover_is_refused_and_the_first_record_stays(
+    postal: Postal,
+) -> None:
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    postal.clock.advance(minutes=30)
+    first_at = at(postal)
+    status, first, _ = await handover(postal, order["id"], "delivered", cod_collected=185000)
+    assert status == 201, first
+    postal.clock.advance(minutes=10)
+    status, problem, _ = await handover(postal, order["id"], "delivered", cod_collected=185000)
+    assert (status, problem["code"]) == (409, "cod_already_collected")
+
+    view = await postal.order(order["id"])
+    assert (view["cod_collected"], view["cod_collected_at"]) == (
+        185000,
+        first_at.replace("+00:00", "Z"),
+    )
+    assert await count(postal, postal_handovers) == 1
+    assert await cod_attempts(postal, payment["id"]) == [
+        ("succeeded", 185000, order["tracking_number"], None)
+    ]
+    assert await emitted(postal, order["id"]) == ["created", "delivered"]
+
+
+async def test_a_cod_handover_after_the_carrier_reported_the_cod_is_refused(
+    postal: Postal,
+) -> None:
+    order = await postal.book(cod_amount=185000)
+    for code in (6, 12, 14, 21):  # delivered, then VNPost paid the COD out
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    await postal.sync_due()
+    assert (await postal.order(order["id"]))["cod_collected"] == 185000
+    status, problem, _ = await handover(postal, order["id"], "delivered", cod_collected=185000)
+    assert (status, problem["code"]) == (409, "cod_already_collected")
+    assert await count(postal, postal_handovers) == 0
+
+
+async def test_a_delivery_reported_after_the_return_is_kept_flagged_and_moves_nothing(
+    postal: Postal,
+) -> None:
+    order = await postal.book()
+    for code in (6, 12, 15, 16, 18, 19):  # … delivery failed, returned to the agency
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    await postal.sync_due()
+    assert (await postal.order(order["id"]))["status"] == "returned"
+    before = await emitted(postal, order["id"])
+
+    postal.clock.advance(minutes=30)
+    status, answer, _ = await report(postal, order["id"], "delivered")
+    assert (status, answer["applied"]) == (201, False), answer
+
+    view = await postal.order(order["id"])
+    assert (view["status"], view["review_reason"]) == ("returned", "delivered_after_return")
+    assert view["result_undelivered"] is True
+    last = view["events"][-1]
+    assert (last["status"], last["source"], last["applied"]) == ("delivered", "operator", False)
+    assert await emitted(postal, order["id"]) == [*before, "updated"]  # the portal is told
+    operator = await postal.client.get(f"{ORDERS}/{order['id']}", headers=postal.auth("operator"))
+    assert (await operator.json())["review_reason"] == "delivered_after_return"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from conftest import Postal
 from sqlalchemy import func, select
+from test_postal_carrier_sync import signed_push
 from tests_support import ID_NUMBER, StaffSession, staff_login
 
 from gateway.core.db.schema import postal_events, postal_handovers
@@ -252,3 +253,50 @@ async def test_signing_out_ends_the_operator_session(staffed: Postal) -> None:
     assert (response.status, response.headers["Location"]) == (303, "/console/login")
     after = await get(staffed, session, "/operator")
     assert (after.status, after.headers["Location"]) == (303, "/console/login")
+
+
+async def test_a_second_cod_handover_is_refused_in_vietnamese_and_the_first_stays(
+    staffed: Postal,
+) -> None:
+    order = await staffed.book(cod_amount=135000)
+    session = await login(staffed, "buudien")
+    staffed.clock.advance(minutes=30)
+    fields = handover_fields(
+        staffed, kind="delivered", counterpart_role="citizen", cod_collected="135.000"
+    )
+    first = await post_form(staffed, session, f"/operator/orders/{order['id']}/handovers", **fields)
+    assert first.status == 303, await first.text()
+    staffed.clock.advance(minutes=5)
+    fields.update(handover_id="web-2", at=local(staffed))
+    again = await post_form(staffed, session, f"/operator/orders/{order['id']}/handovers", **fields)
+    assert again.status == 409
+    assert "Tiền thu hộ của đơn này đã được ghi nhận" in await again.text()
+    assert await count(staffed, postal_handovers) == 1
+    view = await staffed.order(order["id"])
+    assert (view["cod_collected"], view["status"]) == (135000, "delivered")
+
+
+async def test_the_order_page_shows_why_an_order_needs_review_and_unknown_carrier_codes(
+    staffed: Postal,
+) -> None:
+    from gateway.keys import CARRIER_SYNC
+
+    faults = staffed.carrier.make_url("/sandbox/faults")
+    async with staffed.client.session.post(faults, json={"create": ["invalid_answer"]}) as answer:
+        assert answer.status == 200
+    review = await staffed.book()
+    assert review["status"] == "needs_review"
+    order = await staffed.book(dossier_code="000.00.12.H29-241122-0002")
+    body, headers = signed_push(order["tracking_number"], 27, "22/11/2026 09:30:00")
+    pushed = await staffed.client.post("/callbacks/vnpost", data=body, headers=headers)
+    assert (await pushed.json())["outcome"] == "unknown_code"
+    assert await staffed.client.app[CARRIER_SYNC].submit_due() == 0
+    session = await login(staffed, "buudien")
+
+    today = await (await get(staffed, session, "/operator")).text()
+    assert review["client_reference"] in today  # listed by its reference: it has no item code
+    page = await (await get(staffed, session, f"/operator/orders/{review['id']}")).text()
+    assert "Cần kiểm tra" in page
+    assert "VNPost trả lời không hợp lệ" in page
+    page = await (await get(staffed, session, f"/operator/orders/{order['id']}")).text()
+    assert "Không xác định" in page and "mã VNPost 27" in page

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import VNPOST_WEBHOOK_KEY, Postal, make_settings
+from conftest import VNPOST_WEBHOOK_KEY, Postal, make_settings, open_postal
 from sqlalchemy import select
 from tests_support import outbox_types
 
@@ -66,9 +66,11 @@ async def test_an_unavailable_carrier_is_retried_with_a_growing_wait(postal: Pos
     assert len(await carrier_orders(postal)) == 1
 
 
-async def test_a_carrier_that_stays_down_fails_the_order_after_the_last_try(
+async def test_a_carrier_that_answers_5xx_to_every_try_leaves_the_order_for_review(
     postal: Postal,
 ) -> None:
+    """A 5xx may come after the carrier created the order: after the last try the order is
+    not declared failed (VNPost may hold it) but left for a person, with the reason."""
     await fault(postal, "unavailable", "unavailable", "unavailable")
     order = await postal.book()
     sync = postal.client.app[CARRIER_SYNC]
@@ -76,9 +78,38 @@ async def test_a_carrier_that_stays_down_fails_the_order_after_the_last_try(
         postal.clock.advance(seconds=wait)
         await sync.submit_due()
     view = await postal.order(order["id"])
-    assert view["status"] == "submit_failed"
-    assert await outbox_types(postal, order["id"]) == ["postal.order.failed"]
+    assert (view["status"], view["review_reason"]) == ("needs_review", "carrier_outcome_unknown")
+    assert view["last_error"].startswith("outcome_unknown")
+    assert await outbox_types(postal, order["id"]) == ["postal.order.needs_review"]
     assert await carrier_orders(postal) == []
+    postal.clock.advance(hours=1)
+    assert await sync.submit_due() == 0  # nothing automatic moves it on
+
+
+async def test_a_carrier_that_cannot_be_reached_fails_the_order_after_the_last_try(
+    aiohttp_client: Any, database_url: str, clock: Any
+) -> None:
+    """Nothing listens at the carrier's address: no request ever left, so the order is
+    ``submit_failed`` — not left ``submitting``."""
+    from conftest import seed
+
+    vnpost = {
+        "base_url": "http://127.0.0.1:9",
+        "password": "p",
+        "webhook_key": VNPOST_WEBHOOK_KEY,
+        "submit_retry_seconds": 10,
+        "submit_max_attempts": 2,
+    }
+    app = create_app(make_settings(database_url, vnpost=vnpost), clock=clock, background=False)
+    client = await aiohttp_client(app)
+    keys = await seed(client)
+    postal = Postal(client=client, clock=clock, keys=keys)
+    order = await postal.book()
+    assert (order["status"], order["last_error"][:11]) == ("submitting", "unavailable")
+    clock.advance(seconds=11)
+    assert await client.app[CARRIER_SYNC].submit_due() == 1
+    view = await postal.order(order["id"])
+    assert (view["status"], view["review_reason"]) == ("submit_failed", None)
 
 
 # -- cancellation -----------------------------------------------------------------------------
@@ -97,7 +128,7 @@ async def test_cancel_before_pickup_is_confirmed_by_the_carrier(postal: Postal) 
     postal.clock.advance(minutes=1)
     view = await cancel(postal, order["id"])
     assert (view["status"], view["cancel_state"]) == ("cancelled", "confirmed")
-    assert (await carrier_orders(postal))[0]["status"] == 13
+    assert (await carrier_orders(postal))[0]["status"] == 9  # pickup cancelled
     assert await outbox_types(postal, order["id"]) == [
         "postal.order.created",
         "postal.order.updated",
@@ -158,7 +189,7 @@ async def events(postal: Postal, order_id: str) -> list[Any]:
 
 async def test_a_forged_push_is_refused_and_changes_nothing(postal: Postal) -> None:
     order = await postal.book()
-    body, headers = signed_push(order["tracking_number"], 5, "22/11/2026 09:30:00", key="wrong")
+    body, headers = signed_push(order["tracking_number"], 6, "22/11/2026 09:30:00", key="wrong")
     status, problem = await push(postal, body, headers)
     assert (status, problem["code"]) == (401, "callback_rejected")
     assert (await postal.order(order["id"]))["status"] == "created"
@@ -204,15 +235,15 @@ async def test_an_out_of_order_push_is_stored_but_does_not_move_the_order(
 ) -> None:
     order = await postal.book()
     item = order["tracking_number"]
-    newer, headers = signed_push(item, 7, "22/11/2026 11:00:00")
+    newer, headers = signed_push(item, 10, "22/11/2026 11:00:00")
     assert (await push(postal, newer, headers))[1]["outcome"] == "applied"
-    older, headers = signed_push(item, 3, "22/11/2026 10:00:00")
+    older, headers = signed_push(item, 4, "22/11/2026 10:00:00")
     assert (await push(postal, older, headers))[1]["outcome"] == "stored"
     view = await postal.order(order["id"])
     assert view["status"] == "in_transit"
     assert [(e["carrier_code"], e["applied"]) for e in view["events"]][1:] == [
-        (7, True),
-        (3, False),
+        (10, True),
+        (4, False),
     ]
 
 
@@ -220,7 +251,7 @@ async def test_a_pushed_final_status_the_carrier_does_not_confirm_is_not_applied
     postal: Postal,
 ) -> None:
     order = await postal.book()
-    body, headers = signed_push(order["tracking_number"], 10, "22/11/2026 09:30:00")
+    body, headers = signed_push(order["tracking_number"], 14, "22/11/2026 09:30:00")
     assert (await push(postal, body, headers))[1]["outcome"] == "deferred"
     await postal.sync_due()  # the carrier's own copy says: created
     assert (await postal.order(order["id"]))["status"] == "created"
@@ -277,7 +308,7 @@ async def test_a_pickup_delivered_to_the_agency_starts_the_processing_clock(
 ) -> None:
     order = await postal.book(leg="pickup")
     assert order["handed_over_at"] is None
-    for code in (2, 5, 7, 9, 10):
+    for code in (2, 6, 10, 12, 14):
         postal.clock.advance(minutes=30)
         await postal.advance(order["tracking_number"], code)
     await postal.sync_due()
@@ -291,7 +322,7 @@ async def test_a_returned_result_is_marked_undelivered_and_can_be_sent_again(
     postal: Postal,
 ) -> None:
     order = await postal.book()
-    for code in (5, 9, 11, 12, 14, 15):
+    for code in (6, 12, 15, 16, 18, 19):
         postal.clock.advance(minutes=30)
         await postal.advance(order["tracking_number"], code)
     await postal.sync_due()
@@ -313,7 +344,7 @@ async def test_a_returned_result_is_marked_undelivered_and_can_be_sent_again(
 async def test_cod_collected_by_the_postman_pays_the_linked_payment(postal: Postal) -> None:
     payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
     order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
-    for code in (5, 9, 26):
+    for code in (6, 12, 14, 21):  # picked up, out for delivery, delivered, COD paid out
         postal.clock.advance(minutes=30)
         await postal.advance(order["tracking_number"], code)
     pending = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
@@ -344,7 +375,7 @@ async def test_cod_collected_after_the_bill_expired_puts_the_payment_up_for_revi
 ) -> None:
     payment = await postal.create_payment(expires_in_seconds=3600)
     order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
-    for code in (5, 9, 26):
+    for code in (6, 12, 14, 21):
         postal.clock.advance(hours=1)
         await postal.advance(order["tracking_number"], code)
     await postal.sync_due()
@@ -367,7 +398,7 @@ async def drop_pushes(postal: Postal, drop: bool = True) -> None:
 async def test_statuses_whose_pushes_were_lost_arrive_with_the_next_read(postal: Postal) -> None:
     order = await postal.book()
     await drop_pushes(postal)
-    for code in (2, 5, 7):
+    for code in (2, 6, 10):
         postal.clock.advance(minutes=30)
         await postal.advance(order["tracking_number"], code)
     assert (await postal.order(order["id"]))["status"] == "created"
@@ -375,14 +406,14 @@ async def test_statuses_whose_pushes_were_lost_arrive_with_the_next_read(postal:
     assert await postal.sync_due() == 1
     view = await postal.order(order["id"])
     assert view["status"] == "in_transit"
-    assert [e["carrier_code"] for e in view["events"] if e["source"] == "vnpost"] == [0, 2, 5, 7]
+    assert [e["carrier_code"] for e in view["events"] if e["source"] == "vnpost"] == [1, 2, 6, 10]
 
 
 async def test_a_cancel_the_carrier_refuses_leaves_the_order_going(postal: Postal) -> None:
     order = await postal.book()
     await drop_pushes(postal)  # the postman picked it up; we have not heard yet
     postal.clock.advance(minutes=30)
-    await postal.advance(order["tracking_number"], 5)
+    await postal.advance(order["tracking_number"], 6)
     view = await cancel(postal, order["id"])
     assert (view["status"], view["cancel_state"]) == ("created", "refused")
     await postal.sync_due()
@@ -407,10 +438,117 @@ async def test_an_oversized_push_is_refused_before_it_is_read_and_stores_nothing
     postal: Postal,
 ) -> None:
     order = await postal.book()
-    body, headers = signed_push(order["tracking_number"], 5, "22/11/2026 09:30:00")
+    body, headers = signed_push(order["tracking_number"], 6, "22/11/2026 09:30:00")
     padded = body[:-1] + b',"note":"' + b"x" * 70_000 + b'"}'
     status, problem = await push(postal, padded, headers)
     assert (status, problem["code"]) == (413, "payload_too_large")
     stored = await vnpost_events(postal)
     assert stored == []
     assert (await postal.order(order["id"]))["status"] == "created"
+
+
+# -- answers and codes that cannot be taken as they are -------------------------------------------
+
+
+async def test_an_unusable_carrier_answer_leaves_the_order_for_review_with_the_reason(
+    postal: Postal,
+) -> None:
+    """VNPost answered 200 without a usable item code: it may have created the order, so it
+    is neither resubmitted nor failed — a person looks (and the portal is told)."""
+    await fault(postal, "invalid_answer")
+    order = await postal.book()
+    assert (order["status"], order["review_reason"]) == ("needs_review", "carrier_invalid_answer")
+    assert order["tracking_number"] is None
+    assert order["last_error"].startswith("malformed")
+    postal.clock.advance(hours=1)
+    assert await postal.client.app[CARRIER_SYNC].submit_due() == 0
+    assert len(await carrier_orders(postal)) == 1  # never sent twice
+    assert await outbox_types(postal, order["id"]) == ["postal.order.needs_review"]
+    operator = await postal.client.get(
+        f"/v1/operator/orders/{order['id']}", headers=postal.auth("operator")
+    )
+    assert (await operator.json())["review_reason"] == "carrier_invalid_answer"
+    accept = await postal.client.post(
+        f"/v1/operator/orders/{order['id']}/accept", headers=postal.auth("operator")
+    )
+    assert accept.status == 409
+
+
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [(27, "no source explains it"), (100, "MyVNPost's delivered, not a partner order code")],
+)
+async def test_a_code_the_configured_table_does_not_explain_is_stored_as_unknown_never_applied(
+    postal: Postal, code: int, why: str
+) -> None:
+    order = await postal.book()
+    body, headers = signed_push(order["tracking_number"], code, "22/11/2026 09:30:00")
+    status, answer = await push(postal, body, headers)
+    assert (status, answer["outcome"]) == (200, "unknown_code"), why
+    view = await postal.order(order["id"])
+    assert view["status"] == "created"
+    last = view["events"][-1]
+    assert (last["status"], last["carrier_code"], last["applied"]) == ("unknown", code, False)
+    operator = await postal.client.get(
+        f"/v1/operator/orders/{order['id']}", headers=postal.auth("operator")
+    )
+    shown = (await operator.json())["events"][-1]
+    assert (shown["status"], shown["carrier_code"]) == ("unknown", code)
+    assert await outbox_types(postal, order["id"]) == ["postal.order.created"]
+    [stored] = await vnpost_events(postal)
+    assert (stored.outcome, stored.reason) == ("unknown_code", "unknown_code")
+
+
+# -- the MyVNPost status profile --------------------------------------------------------------
+
+
+@pytest.fixture
+async def myvnpost(
+    aiohttp_server: Any, database_url: str, clock: Any, unused_tcp_port_factory: Any
+) -> Any:
+    """The gateway and the sandbox carrier both configured with ``status_profile =
+    "myvnpost"``."""
+    opened = await open_postal(
+        aiohttp_server, database_url, clock, unused_tcp_port_factory(), "myvnpost"
+    )
+    yield opened
+    await opened.client.close()
+
+
+async def test_a_myvnpost_gateway_reads_the_myvnpost_codes_and_collects_cod_on_110(
+    myvnpost: Postal,
+) -> None:
+    postal = myvnpost
+    payment = await postal.create_payment(expires_in_seconds=7 * 24 * 3600)
+    order = await postal.book(payment_id=payment["id"], cod_amount=payment["amount"])
+    for code in (70, 100, 110, 120):  # accepted, delivered, COD collected, COD remitted
+        postal.clock.advance(minutes=30)
+        await postal.advance(order["tracking_number"], code)
+    await postal.sync_due()
+    view = await postal.order(order["id"])
+    assert (view["status"], view["cod_collected"]) == ("delivered", payment["amount"])
+    assert [
+        (e["carrier_code"], e["status"]) for e in view["events"] if e["source"] == "vnpost"
+    ] == [
+        (70, "picked_up"),  # pushed
+        (20, "created"),  # the rest from the read-back of the carrier's history
+        (100, "delivered"),
+        (110, "delivered"),
+        (120, "delivered"),
+    ]
+    collected_at = postal.clock() - timedelta(minutes=30)  # 110, not the read-back
+    assert view["cod_collected_at"] == collected_at.isoformat().replace("+00:00", "Z")
+    paid = await postal.client.get(f"/v1/payments/{payment['id']}", headers=postal.auth())
+    assert (await paid.json())["status"] == "paid"
+
+
+async def test_a_partner_order_code_pushed_to_a_myvnpost_gateway_is_unknown(
+    myvnpost: Postal,
+) -> None:
+    postal = myvnpost
+    order = await postal.book()
+    body, headers = signed_push(order["tracking_number"], 14, "22/11/2026 09:30:00")
+    status, answer = await push(postal, body, headers)
+    assert (status, answer["outcome"]) == (200, "unknown_code")  # not "delivered"
+    view = await postal.order(order["id"])
+    assert (view["status"], view["events"][-1]["status"]) == ("created", "unknown")

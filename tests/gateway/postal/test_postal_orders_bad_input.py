@@ -160,7 +160,7 @@ async def test_the_same_idempotency_key_answers_the_same_order(postal: Any) -> N
 async def test_cancel_after_pickup_is_refused_and_changes_nothing(postal: Any) -> None:
     order = await postal.book()
     postal.clock.advance(minutes=5)
-    await postal.advance(order["tracking_number"], 5)
+    await postal.advance(order["tracking_number"], 6)
     response = await postal.client.post(
         f"/v1/postal/orders/{order['id']}/cancel", headers=postal.auth()
     )

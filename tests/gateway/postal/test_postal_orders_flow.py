@@ -50,10 +50,10 @@ async def test_phones_and_streets_are_sealed_at_rest(postal: Any) -> None:
 async def test_carrier_pushes_move_the_order_by_rank(postal: Any) -> None:
     order = await postal.book()
     item = order["tracking_number"]
-    await _pushed(postal, item, 2, 5)
+    await _pushed(postal, item, 2, 6)
     view = await postal.order(order["id"])
     assert view["status"] == "picked_up"
-    assert [e["carrier_code"] for e in view["events"]] == [None, 2, 5]
+    assert [e["carrier_code"] for e in view["events"]] == [None, 2, 6]
     assert await outbox_types(postal, order["id"]) == [
         "postal.order.created",
         "postal.order.updated",
@@ -64,7 +64,7 @@ async def test_carrier_pushes_move_the_order_by_rank(postal: Any) -> None:
 async def test_a_pushed_delivery_is_confirmed_by_reading_the_order_back(postal: Any) -> None:
     order = await postal.book()
     item = order["tracking_number"]
-    await _pushed(postal, item, 9, 10)
+    await _pushed(postal, item, 12, 14)
     assert (await postal.order(order["id"]))["status"] == "out_for_delivery"
     assert await postal.sync_due() == 1
     view = await postal.order(order["id"])
@@ -111,7 +111,7 @@ async def test_phones_and_streets_never_reach_the_logs(postal: Any) -> None:
 
     with capture_logs() as logs:
         order = await postal.book()
-        await _pushed(postal, order["tracking_number"], 9, 10)
+        await _pushed(postal, order["tracking_number"], 12, 14)
         await postal.sync_due()
     text = json.dumps(logs, ensure_ascii=False, default=str)
     assert "postal_order_booked" in text and "postal_push_received" in text
@@ -121,7 +121,7 @@ async def test_phones_and_streets_never_reach_the_logs(postal: Any) -> None:
 
 async def test_metrics_count_orders_by_the_status_they_reach(postal: Any) -> None:
     order = await postal.book()
-    await _pushed(postal, order["tracking_number"], 5)
+    await _pushed(postal, order["tracking_number"], 6)
     text = await (await postal.client.get("/metrics")).text()
     assert 'gateway_postal_order_statuses_total{status="created"} 1.0' in text
     assert 'gateway_postal_order_statuses_total{status="picked_up"} 1.0' in text

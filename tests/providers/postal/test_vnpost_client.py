@@ -21,6 +21,7 @@ from providers.postal.vnpost import (
     VnpostError,
     parse_webhook,
 )
+from providers.postal.vnpost.statuses import MYVNPOST
 from providers.sandbox.vnpost import BACKGROUND, SandboxVnpostConfig, create_vnpost_app
 
 KEY = b"vnpost-webhook-key"
@@ -82,7 +83,7 @@ async def test_create_issues_an_s10_item_code_and_get_reads_it(world: World) -> 
     assert created.client_reference == "PR01-delivery-1"
     assert created.item_code.startswith("EB") and created.item_code.endswith("VN")
     state = await world.client.get_order(created.item_code)
-    assert (state.status_code, state.status, len(state.events)) == (0, "created", 1)
+    assert (state.status_code, len(state.events)) == (1, 1)  # 1: created (partner order API)
 
 
 async def test_second_create_with_the_same_reference_adopts_the_existing_order(
@@ -118,7 +119,7 @@ async def test_wrong_credentials_are_unauthorized(world: World, clock: FixedCloc
 async def test_cancel_before_pickup_then_cancel_again_is_rejected(world: World) -> None:
     created = await world.client.create_order(ORDER)
     state = await world.client.cancel_order(created.item_code)
-    assert state.status == "cancelled"
+    assert state.status_code == 9  # pickup cancelled
     with pytest.raises(VnpostError) as caught:
         await world.client.cancel_order(created.item_code)
     assert (caught.value.code, caught.value.http_status) == ("rejected", 409)
@@ -131,15 +132,15 @@ async def test_unknown_item_code_is_not_found(world: World) -> None:
 
 async def test_advance_pushes_a_signed_webhook_and_the_history_grows(world: World) -> None:
     created = await world.client.create_order(ORDER)
-    response = await world.carrier.post(f"/orders/{created.item_code}/advance", json={"status": 9})
+    response = await world.carrier.post(f"/orders/{created.item_code}/advance", json={"status": 12})
     assert response.status == 200
     signature, body = world.receiver.calls[-1]
     push = parse_webhook(KEY, signature, body)
     assert (push.item_code, push.client_reference) == (created.item_code, "PR01-delivery-1")
-    assert (push.event.code, push.event.status) == (9, "out_for_delivery")
+    assert push.event.code == 12
     assert push.event.at == world.clock()
     events = await world.client.history(created.item_code)
-    assert [event.code for event in events] == [0, 9]
+    assert [event.code for event in events] == [1, 12]
 
 
 async def test_unacknowledged_webhook_is_redelivered_in_the_background(world: World) -> None:
@@ -152,10 +153,103 @@ async def test_unacknowledged_webhook_is_redelivered_in_the_background(world: Wo
     assert world.receiver.calls[0] == world.receiver.calls[2]
 
 
-async def test_advance_to_an_undocumented_code_is_refused(world: World) -> None:
+@pytest.mark.parametrize("code", [30, 26, 100, 110, "14"])  # undocumented, MyVNPost's, text
+async def test_advance_to_a_code_outside_the_configured_table_is_refused(
+    world: World, code: Any
+) -> None:
     created = await world.client.create_order(ORDER)
-    response = await world.carrier.post(f"/orders/{created.item_code}/advance", json={"status": 30})
+    response = await world.carrier.post(
+        f"/orders/{created.item_code}/advance", json={"status": code}
+    )
     assert response.status == 422
+    assert (await response.json())["code"] == "INVALID_STATUS"
+    assert (await world.client.get_order(created.item_code)).status_code == 1  # unchanged
+    assert world.receiver.calls == []
+
+
+async def test_advance_of_an_item_code_the_carrier_does_not_hold_is_not_found(
+    world: World,
+) -> None:
+    response = await world.carrier.post("/orders/EB999999995VN/advance", json={"status": 12})
+    assert response.status == 404
+    assert (await response.json())["code"] == "NOT_FOUND"
+    assert world.receiver.calls == []
+
+
+async def test_a_myvnpost_carrier_speaks_its_own_table(
+    aiohttp_server: Any, clock: FixedClock
+) -> None:
+    receiver = Receiver()
+    hook: TestServer = await aiohttp_server(receiver.app())
+    server: TestServer = await aiohttp_server(
+        create_vnpost_app(
+            SandboxVnpostConfig(
+                username="u",
+                password="p",
+                customer_code="KH001",
+                webhook_url=str(hook.make_url("/webhooks/vnpost")),
+                webhook_key=KEY,
+                clock=clock,
+                profile=MYVNPOST,
+            )
+        )
+    )
+    account = VnpostAccount("u", "p", "KH001", str(server.make_url("/")))
+    async with aiohttp.ClientSession() as session:
+        client = VnpostClient(session, account, 5, clock)
+        created = await client.create_order(ORDER)
+        for _ in range(4):
+            assert (await session.post(server.make_url(f"/orders/{created.item_code}/step"))).ok
+        refused = await session.post(
+            server.make_url(f"/orders/{created.item_code}/advance"), json={"status": 14}
+        )
+        assert refused.status == 422  # a partner order API code means nothing here
+        history = [event.code for event in await client.history(created.item_code)]
+    assert history == [20, 70, 100, 110, 120]  # accepted … COD collected, COD remitted
+    assert [parse_webhook(KEY, *call).event.code for call in receiver.calls] == [70, 100, 110, 120]
+
+
+async def test_a_restarted_carrier_keeps_its_orders_and_never_reissues_an_item_code(
+    aiohttp_server: Any, clock: FixedClock, tmp_path: Any
+) -> None:
+    state = tmp_path / "sandbox-vnpost.jsonl"
+
+    async def started() -> TestServer:
+        config = SandboxVnpostConfig(
+            username="u",
+            password="p",
+            customer_code="KH001",
+            webhook_url="http://127.0.0.1:9/none",
+            webhook_key=KEY,
+            max_attempts=1,
+            clock=clock,
+            state_path=state,
+        )
+        server: TestServer = await aiohttp_server(create_vnpost_app(config))
+        return server
+
+    first = await started()
+    async with aiohttp.ClientSession() as session:
+        client = VnpostClient(
+            session, VnpostAccount("u", "p", "KH001", str(first.make_url("/"))), 5, clock
+        )
+        before = [
+            await client.create_order(OrderRequest(f"PR0{n}-delivery-1", AGENCY, CITIZEN, 250))
+            for n in (1, 2)
+        ]
+        assert (await session.post(first.make_url(f"/orders/{before[0].item_code}/step"))).ok
+        await first.close()
+
+        second = await started()  # the same directory
+        account = VnpostAccount("u", "p", "KH001", str(second.make_url("/")))
+        client = VnpostClient(session, account, 5, clock)
+        after = await client.create_order(OrderRequest("PR03-delivery-1", AGENCY, CITIZEN, 250))
+        kept = await client.get_order(before[0].item_code)
+        again = await client.create_order(OrderRequest("PR01-delivery-1", AGENCY, CITIZEN, 250))
+    assert after.item_code not in {order.item_code for order in before}
+    assert [event.code for event in kept.events] == [1, 2]
+    assert again == before[0]  # the same reference is still the same order
+    assert "Nguyễn" not in state.read_text(encoding="utf-8")  # no parties kept on disk
 
 
 # -- a carrier that misbehaves (the sandbox never does) -----------------------------------
@@ -215,7 +309,7 @@ async def test_reads_are_retried_on_5xx(scripted: Script) -> None:
     order = b'{"item_code":"EB123456789VN","sale_order_code":"R1","status":5,"events":[]}'
     carrier, client = await scripted([(503, b""), (200, order)], read_wait_seconds=0.01)
     state = await client.get_order("EB123456789VN")
-    assert state.status == "picked_up"
+    assert state.status_code == 5
     assert len(carrier.calls) == 2
 
 
@@ -238,13 +332,14 @@ async def test_tick_moves_every_live_order_one_step_along_its_path(world: World)
     plain = await world.client.create_order(OrderRequest("PR02-delivery-1", AGENCY, CITIZEN, 250))
     with_cod = await world.client.create_order(ORDER)
     codes: dict[str, list[int]] = {plain.item_code: [], with_cod.item_code: []}
-    for _ in range(8):
+    for _ in range(10):
         async with world.carrier.post("/sandbox/tick") as answer:
             assert answer.status == 200
         for item in codes:
             codes[item].append((await world.client.get_order(item)).status_code)
-    assert codes[plain.item_code] == [2, 3, 5, 6, 7, 9, 10, 10]
-    assert codes[with_cod.item_code] == [2, 3, 5, 6, 7, 9, 26, 26]  # COD collected at the door
+    assert codes[plain.item_code] == [2, 4, 6, 7, 10, 11, 12, 14, 14, 14]
+    # COD is paid out to the partner after the delivery (21)
+    assert codes[with_cod.item_code] == [2, 4, 6, 7, 10, 11, 12, 14, 21, 21]
     async with world.carrier.post("/sandbox/tick") as answer:
         assert (await answer.json())["moved"] == 0  # both paths are done
 
@@ -262,6 +357,6 @@ async def test_faults_lose_a_create_answer_and_drop_pushes(world: World) -> None
     async with world.carrier.post(f"/orders/{found.item_code}/step") as answer:
         assert answer.status == 200
     assert world.receiver.calls == []  # the push was lost, the history was not
-    assert [e.code for e in await world.client.history(found.item_code)] == [0, 2]
+    assert [e.code for e in await world.client.history(found.item_code)] == [1, 2]
     async with world.carrier.post("/sandbox/faults", json={"create": ["late"]}) as answer:
         assert answer.status == 422

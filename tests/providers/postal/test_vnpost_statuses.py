@@ -8,8 +8,12 @@ import pytest
 
 from providers.postal.vnpost.statuses import (
     FINAL_STATUSES,
+    MYVNPOST,
+    PARTNER_ORDER,
+    PROFILES,
     RANK,
     VNPOST_STATUS,
+    Money,
     PostalStatus,
     normalise,
     should_advance,
@@ -20,45 +24,102 @@ LATER = T0 + timedelta(minutes=5)
 EARLIER = T0 - timedelta(minutes=5)
 NORMALISED = set(PostalStatus) - {PostalStatus.UNKNOWN}
 
-
-def test_every_documented_code_0_to_29_maps_to_exactly_one_normalised_status() -> None:
-    assert sorted(VNPOST_STATUS) == list(range(30))
-    for code in range(30):
-        assert normalise(code) in NORMALISED
+#: The codes of spec vnpost-status-codes.md §2.5 (surface A) and §3 (surface B).
+SPEC_PARTNER_CODES = [*range(25), 28, 29]
+SPEC_MYVNPOST_CODES = [-1, 10, 20, 60, 61, 62, 70, 91, 100, 110, 120, 161, 170]
 
 
-def test_every_normalised_status_is_reachable_from_some_code() -> None:
-    assert set(VNPOST_STATUS.values()) == NORMALISED
+def test_each_profile_lists_exactly_the_codes_its_source_lists() -> None:
+    assert sorted(PARTNER_ORDER.codes) == SPEC_PARTNER_CODES
+    assert sorted(MYVNPOST.codes) == SPEC_MYVNPOST_CODES
+    assert set(PROFILES) == {"partner_order", "myvnpost"}
+    assert VNPOST_STATUS == {c: m.status for c, m in PARTNER_ORDER.codes.items()}
 
 
 @pytest.mark.parametrize(
     ("code", "status"),
     [
+        # spec §2.5, "Suggested normalised mapping"
         (0, "created"),
+        (1, "created"),
         (2, "pickup_assigned"),
-        (3, "picking_up"),
-        (4, "pickup_failed"),
-        (5, "picked_up"),
+        (3, "pickup_assigned"),
+        (4, "picking_up"),
+        (5, "pickup_failed"),
+        (8, "pickup_failed"),
         (6, "picked_up"),
-        (7, "in_transit"),
-        (9, "out_for_delivery"),
-        (10, "delivered"),
-        (11, "delivery_failed"),
-        (12, "return_pending"),
-        (13, "cancelled"),
-        (14, "returning"),
-        (15, "returned"),
-        (16, "delivered"),
-        (20, "lost"),
+        (10, "in_transit"),
+        (11, "in_transit"),
+        (13, "in_transit"),
+        (12, "out_for_delivery"),
+        (14, "delivered"),
+        (15, "delivery_failed"),
+        (16, "return_pending"),
+        (17, "return_pending"),
+        (18, "returning"),
+        (24, "returning"),
+        (19, "returned"),
+        (9, "cancelled"),
+        (22, "cancelled"),
     ],
 )
-def test_headline_codes_mean_what_the_table_documents(code: int, status: str) -> None:
+def test_partner_order_codes_mean_what_the_spec_maps_them_to(code: int, status: str) -> None:
     assert normalise(code) == status
+    assert PARTNER_ORDER.normalise(code) == status
 
 
-@pytest.mark.parametrize("code", [-1, 30, 31, 99, 1000])
-def test_undocumented_code_is_unknown_never_guessed(code: int) -> None:
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (20, "created"),
+        (10, "cancelled"),
+        (60, "cancelled"),
+        (62, "cancelled"),
+        (70, "picked_up"),
+        (91, "delivery_failed"),
+        (100, "delivered"),
+        (161, "returning"),
+        (170, "returned"),
+    ],
+)
+def test_myvnpost_codes_mean_what_the_spec_maps_them_to(code: int, status: str) -> None:
+    assert MYVNPOST.normalise(code) == status
+
+
+def test_money_codes_are_marked_in_each_profile() -> None:
+    partner = {c: m.money for c, m in PARTNER_ORDER.codes.items() if m.money}
+    assert partner == {
+        21: Money.COD_PAID_OUT,
+        28: Money.SHIPPING_FEE_PAID,
+        29: Money.CANCELLATION_FEE_PAID,
+    }
+    myvnpost = {c: m.money for c, m in MYVNPOST.codes.items() if m.money}
+    assert myvnpost == {110: Money.COD_COLLECTED, 120: Money.COD_PAID_OUT}
+
+
+def test_fee_events_and_a_cancellation_request_change_no_physical_state() -> None:
+    for profile, code in ((PARTNER_ORDER, 28), (PARTNER_ORDER, 29), (MYVNPOST, 61)):
+        assert profile.normalise(code) is PostalStatus.UNKNOWN
+        assert profile.label(code)  # known, with its source's label
+
+
+@pytest.mark.parametrize("code", [-1, 25, 26, 27, 30, 31, 99, 1000])
+def test_a_partner_order_code_no_source_explains_is_unknown_never_guessed(code: int) -> None:
     assert normalise(code) is PostalStatus.UNKNOWN
+    assert PARTNER_ORDER.meaning(code) is None
+
+
+def test_a_code_of_the_other_profile_is_unknown_never_translated() -> None:
+    for code in (70, 91, 100, 110, 120, 161, 170):  # MyVNPost only
+        assert PARTNER_ORDER.normalise(code) is PostalStatus.UNKNOWN
+    for code in (0, 1, 2, 5, 7, 12, 14, 15, 19, 21):  # partner order API only
+        assert MYVNPOST.normalise(code) is PostalStatus.UNKNOWN
+
+
+def test_created_and_cancelled_codes_mean_created_and_cancelled() -> None:
+    for profile in PROFILES.values():
+        assert profile.normalise(profile.created_code) is PostalStatus.CREATED
+        assert profile.normalise(profile.cancelled_code) is PostalStatus.CANCELLED
 
 
 def test_every_status_has_a_rank_and_unknown_ranks_lowest() -> None:
