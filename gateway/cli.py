@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -38,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
         "--no-workers",
         action="store_true",
         help="leave the background loops to separate `gateway worker` processes",
+    )
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N server processes on one port (SO_REUSEPORT; PostgreSQL, not sandbox mode): "
+        "the first runs every background loop, the others only those that claim their work "
+        "in the database (docs/deployment.md)",
     )
 
     commands.add_parser(
@@ -206,6 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         if args.no_workers:
             settings = settings.model_copy(update={"workers_in_process": False})
+        problem = _processes_problem(settings, args.processes)
+        if problem:
+            print(f"gateway: {problem}", file=sys.stderr)
+            return 2
+        if args.processes > 1:
+            return _serve_many(settings, args.processes)
         return _serve(settings)
     problem = _database_problem(settings, args.command)
     if problem is not None:
@@ -311,6 +328,71 @@ async def _unreachable(dsn: str) -> str | None:
     finally:
         await database.close()
     return None
+
+
+def _processes_problem(settings: Settings, processes: int) -> str | None:
+    if processes < 1:
+        return "--processes must be at least 1"
+    if processes > 1 and (settings.sandbox or settings.database_dsn.startswith("sqlite")):
+        # The sandboxes keep their state in memory, and SQLite's writers queue on a lock that
+        # lives in one process: several processes need PostgreSQL outside sandbox mode.
+        return "--processes above 1 needs PostgreSQL (database_url) outside sandbox mode"
+    return None
+
+
+def _serve_one(settings: Settings, index: int) -> None:
+    """One of several server processes: its own event loop, engine and pool, listening on
+    the shared port with SO_REUSEPORT (the kernel spreads connections over the processes)."""
+    from gateway.app import create_app
+
+    app = create_app(settings, background=settings.workers_in_process, first_process=index == 0)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, reuse_port=True)
+
+
+def _serve_many(settings: Settings, processes: int) -> int:
+    """Fork ``processes`` servers and supervise them: SIGTERM or SIGINT is passed on to each;
+    when one exits on its own, the others are stopped too and the exit status is 1, so the
+    service manager (systemd, Kubernetes) restarts the whole group."""
+    import multiprocessing
+    import multiprocessing.connection
+    import signal
+
+    # fork: the children inherit the validated settings and the logging set-up; no event loop
+    # exists yet in this process.
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=_serve_one, args=(settings, index), name=f"gateway-serve-{index}")
+        for index in range(processes)
+    ]
+    for child in children:
+        child.start()
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.exitcode is None and child.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    by_sentinel = {child.sentinel: child for child in children}
+    ready = multiprocessing.connection.wait(list(by_sentinel))
+    asked_to_stop = stopping
+    if not asked_to_stop:
+        # The sentinel closes a moment before the process can be reaped: join, not exitcode.
+        exited = next(child for sentinel, child in by_sentinel.items() if sentinel in ready)
+        exited.join()
+        print(
+            f"gateway: server process {exited.name} exited ({exited.exitcode}); stopping all",
+            file=sys.stderr,
+        )
+        stop(signal.SIGTERM, None)
+    for child in children:
+        child.join()
+    return 0 if asked_to_stop and all(child.exitcode == 0 for child in children) else 1
 
 
 async def _worker(settings: Settings) -> int:
