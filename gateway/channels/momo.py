@@ -91,6 +91,10 @@ class MomoChannel:
             raise LookupError(f"agency {agency_code} has no MoMo merchant")
         return merchant
 
+    def failure_message(self, failure_code: str) -> str | None:
+        """The citizen's Vietnamese message for a failed attempt (:class:`Explains`)."""
+        return failure_message(failure_code)
+
     def origins(self) -> tuple[str, ...]:
         """Origins of the wallet's payment pages (the checkout page's form leads there): its
         API host and the page hosts it is known to use (momo.PAGE_ORIGINS)."""

@@ -75,6 +75,10 @@ class ZalopayChannel:
             raise LookupError(f"agency {agency_code} has no ZaloPay app")
         return app
 
+    def failure_message(self, failure_code: str) -> str | None:
+        """The citizen's Vietnamese message for a failed attempt (:class:`Explains`)."""
+        return failure_message(failure_code)
+
     def origins(self) -> tuple[str, ...]:
         """Origins of the wallet's payment pages (the checkout page's form leads there): its
         API host and the page hosts it is known to use (zalopay.PAGE_ORIGINS)."""

@@ -60,10 +60,11 @@ WALLETS = {
     "momo": ("Ví MoMo", "MoMo", "Bạn sẽ được chuyển sang trang thanh toán của Ví MoMo."),
     "zalopay": ("ZaloPay", "ZaloPay", "Bạn sẽ được chuyển sang trang thanh toán của ZaloPay."),
 }
-#: failure_code → the citizen's message, per wallet (the providers' code tables).
-FAILURE_MESSAGES = {
-    "momo": momo_channel.failure_message,
-    "zalopay": zalopay_channel.failure_message,
+#: How a failed try names its channel ("Thanh toán qua … không thành công: …").
+CHANNEL_NAMES = {
+    "vnpay": "VNPAY",
+    "dvcqg": "Cổng Dịch vụ công quốc gia",
+    **{method: name for method, (name, _, _) in WALLETS.items()},
 }
 #: The query parameter a wallet adds when it sends the citizen back: its order id.
 RETURN_REFERENCES = {"momo": "orderId", "zalopay": "apptransid"}
@@ -83,16 +84,6 @@ def _form_origins(channels: Mapping[str, Channel]) -> tuple[str, ...]:
         if isinstance(channel, redirects):
             found.update(channel.origins())
     return tuple(sorted(found))
-
-
-async def _wallet_failure(request: web.Request, payment_id: str) -> str | None:
-    """The message of the payment's latest attempt if it was a wallet payment that failed."""
-    failure = await request.app[ATTEMPTS].last_failure(payment_id, sorted(FAILURE_MESSAGES))
-    if failure is None or failure[0] not in FAILURE_MESSAGES:
-        return None
-    channel, code = failure
-    message = FAILURE_MESSAGES[channel](code) or "Giao dịch không thành công."
-    return f"Thanh toán qua {WALLETS[channel][0]} không thành công: {message}"
 
 
 async def _returned_from_wallet(request: web.Request, payment_id: str) -> None:
@@ -136,23 +127,26 @@ async def checkout_page(request: web.Request) -> web.Response:
         and dvcqg.available_for(payment["agency_code"]),
         attempt_failure=await _failure_message(request, payment),
         wallets=wallets,
-        wallet_failure=await _wallet_failure(request, payment_id),
         poll_ms=request.app[SETTINGS].payments.checkout_poll_ms,
         receipts=receipts,
     )
 
 
 async def _failure_message(request: web.Request, payment: dict[str, object]) -> str | None:
-    """Why the citizen's last try failed, in Vietnamese, while the bill is still open (the
-    channel's own table, e.g. DVCQG's ``statuses.FAILURE_MESSAGES``)."""
+    """Why the citizen's last try failed, in Vietnamese, while the bill is still open: the
+    channel's own words for its failure code where it has them (:class:`Explains`: the DVCQG
+    platform's and the wallets' code tables), else that it did not go through."""
     if payment["status"] != "pending":
         return None
     service = request.app[ATTEMPTS]
     failure = await service.latest_failure(str(payment["id"]))
     if failure is None:
         return None
-    channel = service.channels.get(failure[0])
-    return channel.failure_message(failure[1]) if isinstance(channel, Explains) else None
+    method, code = failure
+    channel = service.channels.get(method)
+    reason = channel.failure_message(code) if isinstance(channel, Explains) else None
+    name = CHANNEL_NAMES.get(method, method)
+    return f"Thanh toán qua {name} không thành công: {reason or 'giao dịch chưa được thực hiện.'}"
 
 
 async def checkout_status(request: web.Request) -> web.Response:

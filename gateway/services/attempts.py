@@ -18,7 +18,7 @@ attempt of its own by :func:`record_money` and decided the same way.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -255,24 +255,6 @@ class AttemptService:
             {**attempt_view(row), "agency_code": row.agency_code, "dossier_code": row.dossier_code}
             for row in rows
         ]
-
-    async def last_failure(
-        self, payment_id: str, channels: Collection[str]
-    ) -> tuple[str, str] | None:
-        """For the checkout page: ``(channel, failure_code)`` of the payment's latest attempt
-        through one of ``channels`` if it failed, else ``None``."""
-        async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(attempts.c.channel, attempts.c.status, attempts.c.failure_code)
-                    .where(attempts.c.payment_id == payment_id, attempts.c.channel.in_(channels))
-                    .order_by(attempts.c.updated_at.desc(), attempts.c.created_at.desc())
-                    .limit(1)
-                )
-            ).first()
-        if row is None or row.status != AttemptStatus.FAILED.value or not row.failure_code:
-            return None
-        return str(row.channel), str(row.failure_code)
 
     async def start(self, attempt_id: str, client_ip: str) -> dict[str, Any]:
         """Steps 2 and 3: call the provider (outside any transaction), record its answer."""

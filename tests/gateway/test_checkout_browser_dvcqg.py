@@ -71,6 +71,8 @@ async def test_a_failed_platform_payment_shows_its_message_and_the_bill_stays_op
 
     await expect(tab).to_have_url(re.compile(rf".*/pay/{payment_id}$"))
     await expect(tab.get_by_test_id("status")).to_have_text("Chờ thanh toán")
-    await expect(tab.get_by_test_id("attempt-failure")).to_have_text(FAILURE_MESSAGES["dvcqg_4"])
+    await expect(tab.get_by_test_id("attempt-failure")).to_contain_text(
+        f"Thanh toán qua Cổng Dịch vụ công quốc gia không thành công: {FAILURE_MESSAGES['dvcqg_4']}"
+    )
     await expect(tab.get_by_test_id("dvcqg")).to_be_visible()  # the citizen can try again
     assert errors == []

@@ -86,7 +86,7 @@ async def test_a_failed_wallet_payment_shows_its_message_and_the_bill_stays_paya
     await tab.get_by_role("button", name=button).click()
 
     await expect(tab).to_have_url(re.compile(rf".*/pay/{payment['id']}\?.*"))
-    await expect(tab.get_by_test_id("wallet-failure")).to_contain_text(
+    await expect(tab.get_by_test_id("attempt-failure")).to_contain_text(
         f"Thanh toán qua {label} không thành công: {message}"
     )
     await expect(tab.get_by_test_id("status")).to_have_text("Chờ thanh toán")
