@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -379,6 +380,19 @@ async def test_the_sandbox_tells_the_demo_payer_and_shows_the_message(
             ("zns", "DEMO_BILL_PAID"),
         ]
         assert listed[1]["template_data"]["so_tien"] == "135.000"
+        # The paid message links the bill's e-receipt (the demo agency issues them), and the
+        # link opens the receipt page.
+        [receipt] = (
+            await (
+                await client.get(
+                    f"/v1/payments/{payment['id']}/receipts",
+                    headers={"Authorization": f"Bearer {DEMO_PORTAL}"},
+                )
+            ).json()
+        )["data"]
+        assert listed[1]["template_data"]["bien_lai"] == receipt["view_url"]
+        link = urlsplit(receipt["view_url"])
+        assert (await client.get(f"{link.path}?{link.query}")).status == 200
         page = await client.get("/sandbox/messages/")
         assert page.status == 200
         assert "DEMO_BILL_PAID" in await page.text()

@@ -27,12 +27,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config.settings import NotificationSettings, NotificationTemplate
-from gateway.core.db.schema import agencies, notification_opt_outs, payments, postal_orders
+from gateway.core.db.schema import (
+    agencies,
+    notification_opt_outs,
+    payments,
+    postal_orders,
+    receipts,
+)
 from gateway.core.ids import new_id
 from gateway.core.pii import PiiError
 from gateway.core.postal.orders import mask_phone
 from gateway.core.postal.phones import InvalidPhone, normalise_phone
 from gateway.core.statuses import NOTIFICATIONS, NotificationStatus
+from gateway.services.receipts.render import view_url
 from gateway.services.sealing import Sealer
 from providers.notify.sms import SmsError, prepare_text
 
@@ -116,6 +123,14 @@ class Composer:
         if row is None:
             return None
         expires = row.expires_at.astimezone(VIETNAM)
+        receipt = (
+            await conn.execute(
+                select(receipts.c.id, receipts.c.view_token_sealed)
+                .where(receipts.c.payment_id == row.id, receipts.c.number.is_not(None))
+                .order_by(receipts.c.number)
+                .limit(1)
+            )
+        ).first()
         return Subject(
             agency_id=row.agency_id,
             agency_code=row.agency_code,
@@ -132,8 +147,8 @@ class Composer:
                 "amount": vnd(row.amount),
                 "checkout_url": f"{self.base_url}/pay/{row.id}",
                 "expires_at": f"{expires:%H:%M %d/%m/%Y}",
-                # The hook for e-receipts: filled once a receipt exists for the bill.
-                "receipt_url": "",
+                # The bill's (first) e-receipt once it is issued: a paid bill's message links it.
+                "receipt_url": view_url(receipt, self.base_url, self.sealer) if receipt else "",
                 "tracking_number": "",
             },
         )

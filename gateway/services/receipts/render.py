@@ -12,9 +12,14 @@ from gateway.services.sealing import Sealer
 RECEIPT_COLUMNS = (receipts, agencies.c.code.label("agency_code"))
 
 
+def view_url(row: Any, base_url: str, sealer: Sealer) -> str:
+    """The citizen's link to the receipt page (its token opened from the row)."""
+    token = sealer.open(row.view_token_sealed, "receipt.view_token")
+    return f"{base_url}/receipts/{row.id}?t={token}"
+
+
 def render(row: Any, base_url: str, sealer: Sealer) -> dict[str, Any]:
     """The API view of a receipt row (joined with its agency's code)."""
-    token = sealer.open(row.view_token_sealed, "receipt.view_token")
     payer: dict[str, Any] = {"name": row.payer.get("name")}
     id_number = row.payer.get("id_number")
     payer["id_number"] = (
@@ -44,5 +49,5 @@ def render(row: Any, base_url: str, sealer: Sealer) -> dict[str, Any]:
         "replaces": row.replaces,
         "provider": row.provider,
         "xml_url": f"{base_url}/v1/receipts/{row.id}.xml" if issued else None,
-        "view_url": f"{base_url}/receipts/{row.id}?t={token}",
+        "view_url": view_url(row, base_url, sealer),
     }
