@@ -60,18 +60,17 @@ MISTYPED_SCHEMA = pl.Schema({"external_id": pl.Int64(), "key": pl.String()})
 def internal_keys(lines: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per line of ``lines`` with a ``column`` key: its id, key, amount, day, outcome and
     position in ``lines`` (``row_i``)."""
-    return (
-        lines.with_row_index("row_i")
-        .select(
-            pl.col("line_id").alias("internal_id"),
-            "row_i",
-            pl.col(column).alias("key"),
-            pl.col("amount").alias("amount_i"),
-            pl.col("day").alias("day_i"),
-            pl.col("outcome").alias("outcome_i"),
-        )
-        .filter(pl.col("key").is_not_null())
+    keys = lines.with_row_index("row_i").select(
+        pl.col("line_id").alias("internal_id"),
+        "row_i",
+        pl.col(column).alias("key"),
+        pl.col("amount").alias("amount_i"),
+        pl.col("day").alias("day_i"),
+        pl.col("outcome").alias("outcome_i"),
     )
+    if not keys.get_column("key").has_nulls():
+        return keys  # every line has one: no copy of a million rows
+    return keys.filter(pl.col("key").is_not_null())
 
 
 def _external_columns() -> list[pl.Expr]:
@@ -192,14 +191,17 @@ def text_references(
     settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
         "settled"
     )
-    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i", "row_e")
-    unsure = rest.filter(pl.col("internal_id").is_null()).get_column("external_id").unique()
-    pairs = rest.filter(
+    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i")
+    texts = rest.filter(pl.col("internal_id").is_null()).select("external_id", "row_e").unique()
+    unsure = texts.get_column("external_id")
+    pairs = rest.drop("row_e").filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
     if not unsure.is_empty():
-        scanned = _overlapping(external.filter(pl.col("line_id").is_in(unsure.implode())), pattern)
+        # By position: a gather, not a look-up of each of a million ids.
+        lines = external.select(pl.all().gather(texts.get_column("row_e").sort()))
+        scanned = _overlapping(lines, pattern)
         named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
         rescanned = (
             scanned.unique(["external_id", "key"])
@@ -249,8 +251,7 @@ def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
     """Every match of ``pattern`` in each line's normalised text, overlapping ones included
     (``re`` can look ahead; polars' regex engine cannot)."""
     scan = re.compile(f"(?=({pattern}))")
-    # One chunk: polars builds the fold table's automaton once per chunk, and a filtered
-    # frame can have a chunk per few rows.
+    # One chunk (a gather makes one): polars builds the fold table's automaton once per chunk.
     texts = (
         external.select("line_id", "text")
         .rechunk()
