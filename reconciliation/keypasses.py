@@ -4,8 +4,8 @@ Pass 1/2 compare the key columns (reference, provider transaction id, EndToEndId
 finds our references in the counterpart's normalised transfer text. Both produce candidate
 pairs (:data:`PAIR_SCHEMA`), resolved one-to-one by :func:`key_pass`: exact pairs first,
 then the conflicts (status, amount, date) as exceptions. Pass 3 settles most of its pairs
-(exact, and touching no other pair) inside the streaming query that finds them, so only the
-rest reach :func:`key_pass`. Python loops only over a small leftover set: the texts with a
+(exact, and touching no other pair) as the streaming query finds them, so only the rest
+reach :func:`key_pass`. Python loops only over a small leftover set: the texts with a
 candidate that is not one of our references.
 """
 
@@ -134,10 +134,11 @@ def text_references(
     internal lines passes 1 and 2 left (None: all of them). The key pairs that settle
     themselves — exact (:func:`key_pass` would call them :data:`EXACT`), of an offered line,
     and each of their two lines in no other pair, so that :func:`one_to_one` would take them
-    first whatever else it takes — are told apart inside the same streaming query that finds
-    them, and come back as ``settled`` matches; only the rest (a few per cent) go through
-    :func:`key_pass`. A settled pair's lines have no other key pair, so no leftover line
-    names them and :func:`duplicates` never needs them.
+    first whatever else it takes — are told apart as they are found (the streaming query
+    that finds them checks the pair and the text; whether another text names the same line
+    is checked by position right after it), and come back as ``settled`` matches; only the
+    rest (a few per cent) go through :func:`key_pass`. A settled pair's lines have no other
+    key pair, so no leftover line names them and :func:`duplicates` never needs them.
 
     Returns the settled matches, every other key pair (``pairs``, not limited to ``offered``),
     every ``(external_id, key)`` found in a text that did not settle, and the mistyped
@@ -154,13 +155,13 @@ def text_references(
     check symbol says. A pair that settled in the query but whose
     payment the rescan finds in another text too is taken back among the pairs.
     """
-    # Settled: the text names one candidate, ours, and no other text names that line. (A
-    # line's count is a window over its id; the text's is its list length, which counts its
-    # rows only while no key found is the reference of two lines of ours: checked below.)
+    # Settled: the text names one candidate, ours, and no other text names that line. (The
+    # text's count is its list length, which counts its rows only while no key found is the
+    # reference of two lines of ours: checked below; the line's is found after the query,
+    # by position: :func:`_named_once`.)
     settles = (
         pl.col("internal_id").is_not_null()
         & (pl.col("candidates") == 1)
-        & (pl.len().over("internal_id") == 1)
         & (_category(window_days) == EXACT)
     )
     if offered is not None:
@@ -187,6 +188,8 @@ def text_references(
         # A key found is the reference of several lines of ours: no text's list length
         # counts its rows, so nothing settles in the query; key_pass sorts it all out.
         joined = joined.with_columns(settled=pl.lit(False))
+    else:
+        joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"]))
     joined = joined.drop("found")
     settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
         "settled"
@@ -245,6 +248,25 @@ def text_references(
         found.select("external_id", "key"),
         mistyped,
     )
+
+
+def _named_once(rows: pl.Series) -> pl.Series:
+    """Per found key, whether no other found key names the same line of ours (``rows``: its
+    position among our lines, null where the key is not ours: false there).
+
+    By position rather than by hash (a window over a million ids hashes each one): each key
+    writes its own index at its line's slot; one that does not read its own index back
+    shares the line with another, and the lines so shared are marked in a second array.
+    """
+    named = rows.drop_nulls()
+    if named.is_empty():
+        return pl.repeat(False, rows.len(), eager=True)
+    size = int(named.max()) + 1  # type: ignore[arg-type]
+    index = pl.int_range(0, named.len(), dtype=pl.UInt32, eager=True)
+    owner = pl.repeat(0, size, dtype=pl.UInt32, eager=True).scatter(named, index)
+    shared = named.filter(owner.gather(named) != index)
+    marked = pl.repeat(False, size, eager=True).scatter(shared, True)
+    return (~marked.gather(rows)).fill_null(False)
 
 
 def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
