@@ -210,6 +210,9 @@ def reconcile(
     # 1 and 2: equal keys.
     direct = keypasses.direct_pairs(book.internal, book.external)
     chosen_direct, conflicts = keypasses.key_pass(direct, window_days)
+    # No later pass reads the other keys (each take filters every column it carries).
+    others = [column for column, _ in keypasses.KEY_KINDS if column != "reference"]
+    book.internal, book.external = book.internal.drop(others), book.external.drop(others)
     book.take(_exact(chosen_direct), conflicts)
 
     # 3: our reference in the transfer text, then what lost a key pair to another line.

@@ -4,8 +4,8 @@ Pass 1/2 compare the key columns (reference, provider transaction id, EndToEndId
 finds our references in the counterpart's normalised transfer text. Both produce candidate
 pairs (:data:`PAIR_SCHEMA`), resolved one-to-one by :func:`key_pass`: exact pairs first,
 then the conflicts (status, amount, date) as exceptions. Pass 3 settles most of its pairs
-(exact, and touching no other pair) inside the streaming query that finds them, so only the
-rest reach :func:`key_pass`. Python loops only over a small leftover set: the texts with a
+(exact, and touching no other pair) as the streaming query finds them, so only the rest
+reach :func:`key_pass`. Python loops only over a small leftover set: the texts with a
 candidate that is not one of our references.
 """
 
@@ -60,18 +60,17 @@ MISTYPED_SCHEMA = pl.Schema({"external_id": pl.Int64(), "key": pl.String()})
 def internal_keys(lines: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per line of ``lines`` with a ``column`` key: its id, key, amount, day, outcome and
     position in ``lines`` (``row_i``)."""
-    return (
-        lines.with_row_index("row_i")
-        .select(
-            pl.col("line_id").alias("internal_id"),
-            "row_i",
-            pl.col(column).alias("key"),
-            pl.col("amount").alias("amount_i"),
-            pl.col("day").alias("day_i"),
-            pl.col("outcome").alias("outcome_i"),
-        )
-        .filter(pl.col("key").is_not_null())
+    keys = lines.with_row_index("row_i").select(
+        pl.col("line_id").alias("internal_id"),
+        "row_i",
+        pl.col(column).alias("key"),
+        pl.col("amount").alias("amount_i"),
+        pl.col("day").alias("day_i"),
+        pl.col("outcome").alias("outcome_i"),
     )
+    if not keys.get_column("key").has_nulls():
+        return keys  # every line has one: no copy of a million rows
+    return keys.filter(pl.col("key").is_not_null())
 
 
 def _external_columns() -> list[pl.Expr]:
@@ -135,10 +134,11 @@ def text_references(
     internal lines passes 1 and 2 left (None: all of them). The key pairs that settle
     themselves — exact (:func:`key_pass` would call them :data:`EXACT`), of an offered line,
     and each of their two lines in no other pair, so that :func:`one_to_one` would take them
-    first whatever else it takes — are told apart inside the same streaming query that finds
-    them, and come back as ``settled`` matches; only the rest (a few per cent) go through
-    :func:`key_pass`. A settled pair's lines have no other key pair, so no leftover line
-    names them and :func:`duplicates` never needs them.
+    first whatever else it takes — are told apart as they are found (the streaming query
+    that finds them checks the pair and the text; whether another text names the same line
+    is checked by position right after it), and come back as ``settled`` matches; only the
+    rest (a few per cent) go through :func:`key_pass`. A settled pair's lines have no other
+    key pair, so no leftover line names them and :func:`duplicates` never needs them.
 
     Returns the settled matches, every other key pair (``pairs``, not limited to ``offered``),
     every ``(external_id, key)`` found in a text that did not settle, and the mistyped
@@ -155,13 +155,13 @@ def text_references(
     check symbol says. A pair that settled in the query but whose
     payment the rescan finds in another text too is taken back among the pairs.
     """
-    # Settled: the text names one candidate, ours, and no other text names that line. (A
-    # line's count is a window over its id; the text's is its list length, which counts its
-    # rows only while no key found is the reference of two lines of ours: checked below.)
+    # Settled: the text names one candidate, ours, and no other text names that line. (The
+    # text's count is its list length, which counts its rows only while no key found is the
+    # reference of two lines of ours: checked below; the line's is found after the query,
+    # by position: :func:`_named_once`.)
     settles = (
         pl.col("internal_id").is_not_null()
         & (pl.col("candidates") == 1)
-        & (pl.len().over("internal_id") == 1)
         & (_category(window_days) == EXACT)
     )
     if offered is not None:
@@ -188,18 +188,23 @@ def text_references(
         # A key found is the reference of several lines of ours: no text's list length
         # counts its rows, so nothing settles in the query; key_pass sorts it all out.
         joined = joined.with_columns(settled=pl.lit(False))
+    else:
+        joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"]))
     joined = joined.drop("found")
     settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
         "settled"
     )
-    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i", "row_e")
-    unsure = rest.filter(pl.col("internal_id").is_null()).get_column("external_id").unique()
-    pairs = rest.filter(
+    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i")
+    texts = rest.filter(pl.col("internal_id").is_null()).select("external_id", "row_e").unique()
+    unsure = texts.get_column("external_id")
+    pairs = rest.drop("row_e").filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
     if not unsure.is_empty():
-        scanned = _overlapping(external.filter(pl.col("line_id").is_in(unsure.implode())), pattern)
+        # By position: a gather, not a look-up of each of a million ids.
+        lines = external.select(pl.all().gather(texts.get_column("row_e").sort()))
+        scanned = _overlapping(lines, pattern)
         named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
         rescanned = (
             scanned.unique(["external_id", "key"])
@@ -245,12 +250,30 @@ def text_references(
     )
 
 
+def _named_once(rows: pl.Series) -> pl.Series:
+    """Per found key, whether no other found key names the same line of ours (``rows``: its
+    position among our lines, null where the key is not ours: false there).
+
+    By position rather than by hash (a window over a million ids hashes each one): each key
+    writes its own index at its line's slot; one that does not read its own index back
+    shares the line with another, and the lines so shared are marked in a second array.
+    """
+    named = rows.drop_nulls()
+    if named.is_empty():
+        return pl.repeat(False, rows.len(), eager=True)
+    size = int(named.max()) + 1  # type: ignore[arg-type]
+    index = pl.int_range(0, named.len(), dtype=pl.UInt32, eager=True)
+    owner = pl.repeat(0, size, dtype=pl.UInt32, eager=True).scatter(named, index)
+    shared = named.filter(owner.gather(named) != index)
+    marked = pl.repeat(False, size, eager=True).scatter(shared, True)
+    return (~marked.gather(rows)).fill_null(False)
+
+
 def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
     """Every match of ``pattern`` in each line's normalised text, overlapping ones included
     (``re`` can look ahead; polars' regex engine cannot)."""
     scan = re.compile(f"(?=({pattern}))")
-    # One chunk: polars builds the fold table's automaton once per chunk, and a filtered
-    # frame can have a chunk per few rows.
+    # One chunk (a gather makes one): polars builds the fold table's automaton once per chunk.
     texts = (
         external.select("line_id", "text")
         .rechunk()
