@@ -29,7 +29,8 @@ same back-off, while it is younger than its channel's horizon: money the provide
 through ``apply_outcome`` like a callback (the bill → ``needs_review``, e.g.
 ``paid_after_expiry``); a final answer (failed, expired, cancelled, or unknown to the provider
 after its expiry plus :data:`GRACE`) ends the questions. At the horizon it is simply no longer
-asked — it is closed, so nothing is handed to finance.
+asked — it is closed, so nothing is handed to finance. (DVCQG asks integrators to re-poll a
+pending transaction for at least 3 days: specs/dvcqg-payment-platform.md §13.2.)
 """
 
 from __future__ import annotations
@@ -145,9 +146,7 @@ class Poller:
         closed that are younger than their channel's horizon: move each one's
         ``next_query_at`` to after its back-off and count the query, in one transaction, so
         another worker skips them."""
-        open_ = and_(
-            attempts.c.status.in_(sorted(OPEN_ATTEMPTS)), attempts.c.flagged_at.is_(None)
-        )
+        open_ = and_(attempts.c.status.in_(sorted(OPEN_ATTEMPTS)), attempts.c.flagged_at.is_(None))
         closed_by_us = attempts.c.status.in_(CLOSED_BY_US)
         due = [
             and_(
