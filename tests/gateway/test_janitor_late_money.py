@@ -202,3 +202,35 @@ async def _bank_confirms(provider: Provider, attempt: dict[str, Any]) -> None:
         return
     order = provider.channels.momo.app[ORDERS][attempt["provider_reference"]]
     order.result_code, order.trans_id = 0, 4100000077
+
+
+async def test_money_through_an_attempt_cancelled_when_another_paid_is_a_duplicate(
+    wallets: Wallets,
+) -> None:
+    """The bill was paid through one MoMo attempt while the citizen, in another tab, paid the
+    other one too and its IPN was lost: the janitor finds the second payment for a refund."""
+    bill = await wallets.create_payment()
+    _, first = await wallets.attempt(bill["id"], method="momo")
+    _, second = await wallets.attempt(bill["id"], method="momo")
+    await wallets.sandbox(
+        wallets.momo, "/simulate", order_id=first["provider_reference"], outcome="success"
+    )
+    assert (await wallets.payment(bill["id"]))["status"] == "paid"
+    assert (await wallets.payment_attempt(bill["id"], second["id"]))["status"] == "cancelled"
+
+    await wallets.sandbox(
+        wallets.momo,
+        "/simulate",
+        order_id=second["provider_reference"],
+        outcome="success",
+        lose_ipn=True,
+    )
+    wallets.clock.advance(minutes=1)
+    assert await wallets.client.app[POLLER].run_once() == 1
+
+    assert (await wallets.payment(bill["id"]))["status"] == "paid"
+    twice = await wallets.payment_attempt(bill["id"], second["id"])
+    assert (twice["status"], twice["review_reason"]) == ("succeeded", "duplicate_payment")
+    async with wallets.client.app[DATABASE].read() as conn:
+        types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
+    assert types.count("payment.paid") == 1 and types.count("attempt.needs_review") == 1
