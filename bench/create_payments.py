@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import math
 import os
@@ -41,7 +40,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,9 +52,20 @@ from typing import Any
 import aiohttp
 import asyncpg
 import psutil
+from processes import (
+    ROOT,
+    BenchError,
+    child_env,
+    free_port,
+    on_sigterm,
+    spawn,
+    stop_children,
+    tail,
+    tree_cpu_seconds,
+    wait_ready,
+)
 from rss import RssSampler
 
-ROOT = Path(__file__).resolve().parents[1]
 FLOOR_SERVER = Path(__file__).resolve().with_name("floor_server.py")
 TARGET_RATIO = 0.5
 #: An idle PostgreSQL 15 backend may hold its statistics back for up to 10 s
@@ -64,80 +73,6 @@ TARGET_RATIO = 0.5
 STATS_SETTLE_SECONDS = 11.0
 API_KEY = re.compile(r"gw_[a-z0-9]{10}_[A-Za-z0-9_-]{32,64}")
 AGENCY_CODE = "BENCH"
-
-
-class BenchError(Exception):
-    """The benchmark could not run (as opposed to: it ran and the figures are poor)."""
-
-
-# -- child processes ---------------------------------------------------------------------
-
-_children: list[subprocess.Popen[bytes]] = []
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the bench process dies (Linux)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def spawn(argv: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = log_path.open("wb")
-    try:
-        process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches us only; we stop the children
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-    finally:
-        log.close()
-    _children.append(process)
-    return process
-
-
-def stop_children() -> None:
-    for process in _children:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-    deadline = time.monotonic() + 5
-    for process in _children:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            process.wait(timeout=5)
-    _children.clear()
-
-
-def _on_sigterm(_signum: int, _frame: Any) -> None:
-    raise SystemExit(143)
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 # -- the database ------------------------------------------------------------------------
@@ -326,6 +261,21 @@ def vm_hwm(pid: int) -> int:
     return 0
 
 
+def tree_pids(process: psutil.Process) -> list[int]:
+    """The process and its children (the servers of ``--processes N``)."""
+    with contextlib.suppress(psutil.Error):
+        return [process.pid, *(child.pid for child in process.children(recursive=True))]
+    return [process.pid]
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for pid in tree_pids(process):
+        with contextlib.suppress(psutil.Error):
+            total += psutil.Process(pid).memory_info().rss
+    return total
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     """Nearest-rank percentile of an ascending list."""
     if not sorted_values:
@@ -375,18 +325,18 @@ async def measure(
 ) -> Measurement:
     server = psutil.Process(process.pid)
     me = psutil.Process()
-    idle_rss = server.memory_info().rss
-    with RssSampler(process.pid) as sampler:
+    idle_rss = tree_rss(server)
+    with RssSampler(process.pid, with_children=True) as sampler:
         if args.warmup:
             warm = await drive(url, api_key, args.warmup, args.concurrency, first)
             if warm.errors:
                 print(f"  {name}: warm-up errors {warm.errors}", file=sys.stderr)
         before_db = await db_counters(pg, database, args.pg_stats)
-        before_server, before_me = server.cpu_times(), me.cpu_times()
+        before_server, before_me = tree_cpu_seconds(server), me.cpu_times()
         before_pg, before_machine = postgres_cpu(database), machine_busy_seconds()
         before_reaped = postgres_reaped_cpu()
         load = await drive(url, api_key, args.requests, args.concurrency, first + args.warmup)
-        after_server, after_me = server.cpu_times(), me.cpu_times()
+        after_server, after_me = tree_cpu_seconds(server), me.cpu_times()
         after_pg, after_machine = postgres_cpu(database), machine_busy_seconds()
         # Backends of this database alive at the end, the server's own processes, and the
         # backends that exited meanwhile (pool churn; possibly other databases' too).
@@ -412,8 +362,12 @@ async def measure(
     busy = (after_machine[0] - before_machine[0]) / max(1e-9, after_machine[1] - before_machine[1])
     busy_percent = 100 * busy * cores
     ours_seconds = (
-        sum(t.user + t.system for t in (after_server, after_me))
-        - sum(t.user + t.system for t in (before_server, before_me))
+        after_server[0]
+        - before_server[0]
+        + after_me.user
+        + after_me.system
+        - before_me.user
+        - before_me.system
         + pg_seconds
     )
     other_percent = max(0.0, busy_percent - 100 * ours_seconds / load.seconds)
@@ -433,10 +387,10 @@ async def measure(
         error_samples=load.error_samples,
         rss_idle_mb=round(idle_rss / 2**20, 1),
         rss_peak_mb=round(sampler.peak / 2**20, 1),
-        vm_hwm_mb=round(vm_hwm(process.pid) / 2**20, 1),
-        server_cpu_ms_per_request=round(cpu(after_server, before_server), 3),
+        vm_hwm_mb=round(sum(vm_hwm(pid) for pid in tree_pids(server)) / 2**20, 1),
+        server_cpu_ms_per_request=round((after_server[0] - before_server[0]) * per_request, 3),
         server_cpu_system_ms_per_request=round(
-            (after_server.system - before_server.system) * per_request, 3
+            (after_server[1] - before_server[1]) * per_request, 3
         ),
         postgres_cpu_ms_per_request=round(pg_seconds * per_request, 3),
         postgres_exited_backends_cpu_ms_per_request=round(reaped_seconds * per_request, 3),
@@ -466,25 +420,6 @@ def run_cli(config: Path, *arguments: str) -> str:
             f"{output}{done.stderr.decode(errors='replace')}"
         )
     return output
-
-
-async def wait_ready(
-    name: str, url: str, process: subprocess.Popen[bytes], log: Path, limit_seconds: float = 60
-) -> None:
-    deadline = time.monotonic() + limit_seconds
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise BenchError(
-                    f"{name} exited with status {process.returncode} before it was ready:\n"
-                    f"{tail(log)}"
-                )
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(url) as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise BenchError(f"{name} was not ready at {url} after {limit_seconds:.0f}s:\n{tail(log)}")
 
 
 def write_config(path: Path, database_url: str, port: int) -> None:
@@ -606,10 +541,18 @@ async def _run_on(
     env = child_env()
     gateway_log, floor_log = workdir / "gateway.log", workdir / "floor.log"
     gateway = spawn(
-        [sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"], gateway_log, env
+        [
+            *(sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"),
+            *("--processes", str(args.processes)),
+        ],
+        gateway_log,
+        env,
     )
     floor = spawn(
-        [sys.executable, str(FLOOR_SERVER), "--dsn", pg.dsn(database), "--port", str(floor_port)],
+        [
+            *(sys.executable, str(FLOOR_SERVER), "--dsn", pg.dsn(database)),
+            *("--port", str(floor_port), "--processes", str(args.processes)),
+        ],
         floor_log,
         env,
     )
@@ -619,7 +562,7 @@ async def _run_on(
     print(
         f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}; "
         f"{args.rounds} round(s) of {args.warmup} warm-up + {args.requests} requests, "
-        f"concurrency {args.concurrency}",
+        f"concurrency {args.concurrency}, {args.processes} process(es) each",
         flush=True,
     )
 
@@ -669,6 +612,7 @@ async def _run_on(
             "requests": args.requests,
             "warmup": args.warmup,
             "concurrency": args.concurrency,
+            "processes": args.processes,
             "rounds": args.rounds,
             "pg_stats": args.pg_stats,
         },
@@ -750,6 +694,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] + "..")
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per run")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent workers")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="server processes of the gateway (serve --processes N) and of the floor",
+    )
     parser.add_argument("--warmup", type=int, default=200, help="uncounted requests first")
     parser.add_argument(
         "--rounds", type=int, default=1, help="runs per server, alternating which goes first"
@@ -768,12 +718,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.concurrency < 1 or args.warmup < 0 or args.rounds < 1:
-        parser.error("--requests, --concurrency and --rounds must be >= 1, --warmup >= 0")
+    if min(args.requests, args.concurrency, args.rounds, args.processes) < 1 or args.warmup < 0:
+        parser.error(
+            "--requests, --concurrency, --rounds and --processes must be >= 1, --warmup >= 0"
+        )
 
     # Import the gateway from the tree this script belongs to (also for a scratch copy).
     sys.path.insert(0, str(ROOT))
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, on_sigterm)
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     try:
         report = asyncio.run(run(args, workdir))

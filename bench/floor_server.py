@@ -9,14 +9,22 @@ with the same load as the gateway, so the gateway's throughput can be read as a 
 this one measured in the same run.
 
     python bench/floor_server.py --dsn postgresql://postgres@127.0.0.1:5432/DB --port 8181
+
+``--processes N`` forks N such servers on the one port (SO_REUSEPORT), as
+``gateway serve --processes N`` does, so the two can be compared process for process.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
+import multiprocessing
+import multiprocessing.connection
+import os
 import secrets
+import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -145,13 +153,50 @@ def main() -> None:
     # (gateway/core/db/database.py); the floor may hold as many, but keeps them open.
     parser.add_argument("--pool-min", type=int, default=10)
     parser.add_argument("--pool-max", type=int, default=30)
+    parser.add_argument("--processes", type=int, default=1, help="servers on the one port")
     args = parser.parse_args()
+    if args.processes == 1:
+        serve(args, reuse_port=False)
+        return
+    # The table first, here: concurrent CREATE TABLE IF NOT EXISTS may collide.
+    asyncio.run(create_schema(args.dsn))
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=serve, args=(args,), kwargs={"reuse_port": True})
+        for _ in range(args.processes)
+    ]
+    for child in children:
+        child.start()
+
+    def stop(_signum: int, _frame: object) -> None:
+        for child in children:
+            if child.exitcode is None and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    multiprocessing.connection.wait([child.sentinel for child in children])
+    stop(signal.SIGTERM, None)
+    for child in children:
+        child.join()
+
+
+async def create_schema(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(SCHEMA)
+    finally:
+        await conn.close()
+
+
+def serve(args: argparse.Namespace, *, reuse_port: bool) -> None:
     web.run_app(
         create_app(args.dsn, args.pool_min, args.pool_max),
         host=args.host,
         port=args.port,
         print=None,
         access_log=None,
+        reuse_port=reuse_port or None,
     )
 
 

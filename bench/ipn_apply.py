@@ -1,6 +1,6 @@
 """VNPAY IPN apply throughput of the gateway on PostgreSQL, beside a floor in the same run.
 
-    .venv/bin/python bench/ipn_apply.py [--ipns N] [--concurrency C]
+    .venv/bin/python bench/ipn_apply.py [--ipns N] [--warmup W] [--concurrency C] [--json PATH]
 
 Both servers run as separate processes against one fresh PostgreSQL database:
 
@@ -8,10 +8,15 @@ Both servers run as separate processes against one fresh PostgreSQL database:
   payments and one pending VNPAY attempt each written straight into the tables;
 - the floor: a bare aiohttp handler that reads ``vnp_TxnRef`` and does one asyncpg ``UPDATE``.
 
+``--processes N`` runs each as N processes on one port (``gateway serve --processes N``).
+
 The same closed-loop client sends each server N correctly signed success IPNs (each a
 different attempt) and records requests/s and p50/p99 latency. The gateway does everything an
 IPN needs — verify the HMAC-SHA512, store it in the inbox, lock and update the attempt and the
-payment, write the outbox event and its deliveries — in one transaction. Target: ≥ 0.5× the
+payment, write the outbox event and its deliveries — in one transaction. Each IPN states the
+time it is sent as ``vnp_PayDate`` (GMT+7), as VNPAY does. Beside requests/s and latency it
+records the CPU per request of each server (its process and any children) and of PostgreSQL
+for the bench database's backends, and the machine's load before the run. Target: ≥ 0.5× the
 floor. Exits non-zero only when the benchmark cannot run.
 """
 
@@ -19,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import shutil
+import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,33 +38,66 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import psutil
+from processes import (
+    ROOT,
+    BenchError,
+    child_env,
+    free_port,
+    on_sigterm,
+    spawn,
+    stop_children,
+    tree_cpu_seconds,
+    wait_ready,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seed_rows import copy_payments, free_port, insert_agency_and_client, payment_row
+from seed_rows import copy_payments, insert_agency_and_client, payment_row
 
 from gateway.core.db.migrate import upgrade
-from providers.payment.vnpay import canonical_query, sign
+from providers.payment.vnpay import GMT7, canonical_query, sign
 
 TMN, SECRET = "BENCHTMN", "bench-vnpay-secret"
 
 FLOOR = """
-import sys, asyncpg, json
+import multiprocessing, multiprocessing.connection, os, signal, sys, asyncpg, json
 from aiohttp import web
 async def ipn(request):
     ref = request.query["vnp_TxnRef"]
     async with request.app["pool"].acquire() as conn:
         await conn.execute("UPDATE floor_attempts SET status = 'succeeded' WHERE ref = $1", ref)
     return web.json_response({"RspCode": "00", "Message": "Confirm Success"})
+async def ready(request):
+    return web.json_response({"status": "ready"})
 async def pool(app):
     app["pool"] = await asyncpg.create_pool(sys.argv[2], min_size=10, max_size=20)
     yield
     await app["pool"].close()
-app = web.Application()
-app.cleanup_ctx.append(pool)
-app.router.add_get("/ipn", ipn)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+def serve(reuse_port):
+    app = web.Application()
+    app.cleanup_ctx.append(pool)
+    app.router.add_get("/ipn", ipn)
+    app.router.add_get("/readyz", ready)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
+                reuse_port=reuse_port)
+processes = int(sys.argv[3])
+if processes == 1:
+    serve(None)
+else:  # N servers on one port, as gateway serve --processes N
+    children = [multiprocessing.get_context("fork").Process(target=serve, args=(True,))
+                for _ in range(processes)]
+    for child in children:
+        child.start()
+    def stop(*_):
+        for child in children:
+            if child.exitcode is None:
+                os.kill(child.pid, signal.SIGTERM)
+    signal.signal(signal.SIGTERM, stop)
+    multiprocessing.connection.wait([child.sentinel for child in children])
+    stop()
+    for child in children:
+        child.join()
 """
 
 
@@ -66,7 +106,8 @@ def ipn_params(ref: str, amount: int) -> dict[str, str]:
         "vnp_Amount": str(amount * 100),
         "vnp_BankCode": "NCB",
         "vnp_OrderInfo": "Bench",
-        "vnp_PayDate": "20261122091500",
+        # Sent now, as VNPAY does: a stale date is logged as implausible on every IPN.
+        "vnp_PayDate": datetime.now(GMT7).strftime("%Y%m%d%H%M%S"),
         "vnp_ResponseCode": "00",
         "vnp_TmnCode": TMN,
         "vnp_TransactionNo": ref[-8:],
@@ -140,17 +181,34 @@ async def seed(dsn: str, count: int) -> list[str]:
     return refs
 
 
-async def wait_ready(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
+def postgres_backend_cpu(database: str) -> float:
+    """CPU seconds so far of the PostgreSQL backends connected to ``database``."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] != "postgres":
+            continue
+        if f" {database} " not in f" {' '.join(process.info['cmdline'] or ())} ":
+            continue
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def measure(
+    url: str, refs: list[str], concurrency: int, server: psutil.Process, database: str
+) -> dict[str, Any]:
+    """:func:`drive` with the CPU the server and the database's backends used meanwhile."""
+    server_before, pg_before = tree_cpu_seconds(server)[0], postgres_backend_cpu(database)
+    result = await drive(url, refs, concurrency)
+    server_after, pg_after = tree_cpu_seconds(server)[0], postgres_backend_cpu(database)
+    per_request = 1000 / max(1, result["requests"])
+    result["server_cpu_ms_per_request"] = round((server_after - server_before) * per_request, 3)
+    # Backends alive at the end only (the pools keep theirs): a lower bound under churn.
+    result["postgres_cpu_ms_per_request"] = round(max(0.0, pg_after - pg_before) * per_request, 3)
+    return result
 
 
 async def drive(url: str, refs: list[str], concurrency: int) -> dict[str, Any]:
@@ -184,79 +242,147 @@ async def drive(url: str, refs: list[str], concurrency: int) -> dict[str, Any]:
     }
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+def write_config(path: Path, database_url: str, port: int) -> None:
+    path.write_text(
+        f'sandbox = false\nport = {port}\nlog_level = "warning"\n'
+        f'database_url = "{database_url}"\n'
+        f"workers_in_process = false\n"
+        f'[vnpay]\npayment_url = "http://127.0.0.1:9/pay"\n'
+        f'api_url = "http://127.0.0.1:9/api"\ntmn_code = "{TMN}"\n'
+        f'hash_secret = "{SECRET}"\n'
+        # Outside sandbox mode VNPost must be configured; nothing listens here either.
+        '[vnpost]\nbase_url = "http://127.0.0.1:9"\n'
+        'password = "bench-vnpost-password"\nwebhook_key = "bench-vnpost-key"\n'
+        '[pii]\ncurrent_key_id = "bench"\n'  # a throwaway key: the data is not real
+        'keys = { bench = "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=" }\n',
+        encoding="utf-8",
+    )
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     name = f"gateway_bench_ipn_{os.getpid()}"
-    admin = await asyncpg.connect(args.pg)
+    try:
+        admin = await asyncpg.connect(args.pg)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BenchError(f"PostgreSQL is not reachable at {args.pg}: {exc}") from exc
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = args.pg.rsplit("/", 1)[0] + f"/{name}"
-    processes: list[subprocess.Popen[bytes]] = []
+    url = dsn.replace("postgresql://", "postgresql+asyncpg://")
     try:
-        await asyncio.to_thread(upgrade, dsn.replace("postgresql://", "postgresql+asyncpg://"))
+        await asyncio.to_thread(upgrade, url)
         total = args.ipns + args.warmup
         refs = await seed(dsn, total * 2)
         gateway_port, floor_port = free_port(), free_port()
-        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
-            config.write(
-                f'sandbox = false\nport = {gateway_port}\nlog_level = "warning"\n'
-                f'database_url = "{dsn.replace("postgresql://", "postgresql+asyncpg://")}"\n'
-                f"workers_in_process = false\n"
-                f'[vnpay]\npayment_url = "http://127.0.0.1:9/pay"\n'
-                f'api_url = "http://127.0.0.1:9/api"\ntmn_code = "{TMN}"\n'
-                f'hash_secret = "{SECRET}"\n'
-                # Outside sandbox mode VNPost must be configured; nothing listens here either.
-                '[vnpost]\nbase_url = "http://127.0.0.1:9"\n'
-                'password = "bench-vnpost-password"\nwebhook_key = "bench-vnpost-key"\n'
-                '[pii]\ncurrent_key_id = "bench"\n'  # a throwaway key: the data is not real
-                'keys = { bench = "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=" }\n'
-            )
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "--config", config.name, "serve"],
-                cwd=ROOT,
-            )
+        config = workdir / "gateway.toml"
+        write_config(config, url, gateway_port)
+        env = child_env()
+        gateway_log, floor_log = workdir / "gateway.log", workdir / "floor.log"
+        gateway = spawn(
+            [
+                *(sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"),
+                *("--processes", str(args.processes)),
+            ],
+            gateway_log,
+            env,
         )
-        processes.append(subprocess.Popen([sys.executable, "-c", FLOOR, str(floor_port), dsn]))
-        gateway_url = f"http://127.0.0.1:{gateway_port}/callbacks/vnpay/ipn"
-        floor_url = f"http://127.0.0.1:{floor_port}/ipn"
-        await wait_ready(f"http://127.0.0.1:{gateway_port}/healthz")
-        await wait_ready(f"http://127.0.0.1:{floor_port}/ipn?vnp_TxnRef=none")
+        floor = spawn(
+            [sys.executable, "-c", FLOOR, str(floor_port), dsn, str(args.processes)], floor_log, env
+        )
+        base = f"http://127.0.0.1:{gateway_port}"
+        await wait_ready("gateway", f"{base}/readyz", gateway, gateway_log)
+        await wait_ready("floor", f"http://127.0.0.1:{floor_port}/readyz", floor, floor_log)
+        print(
+            f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}",
+            flush=True,
+        )
+        load_before = os.getloadavg()[0]
+        gateway_url, floor_url = f"{base}/callbacks/vnpay/ipn", f"http://127.0.0.1:{floor_port}/ipn"
         gateway_refs, floor_refs = refs[:total], refs[total:]
+        floor_process, gateway_process = psutil.Process(floor.pid), psutil.Process(gateway.pid)
         await drive(floor_url, floor_refs[: args.warmup], args.concurrency)
-        floor = await drive(floor_url, floor_refs[args.warmup :], args.concurrency)
+        floor_result = await measure(
+            floor_url, floor_refs[args.warmup :], args.concurrency, floor_process, name
+        )
+        print(f"  floor   {floor_result['rps']:8.1f} req/s", flush=True)
         await drive(gateway_url, gateway_refs[: args.warmup], args.concurrency)
-        gateway = await drive(gateway_url, gateway_refs[args.warmup :], args.concurrency)
+        gateway_result = await measure(
+            gateway_url, gateway_refs[args.warmup :], args.concurrency, gateway_process, name
+        )
+        for label, process in (("gateway", gateway), ("floor", floor)):
+            if process.poll() is not None:
+                raise BenchError(f"{label} exited during the run ({process.returncode})")
         conn = await asyncpg.connect(dsn)
-        paid = await conn.fetchval("SELECT count(*) FROM payments WHERE status = 'paid'")
-        await conn.close()
+        try:
+            paid = await conn.fetchval("SELECT count(*) FROM payments WHERE status = 'paid'")
+        finally:
+            await conn.close()
         return {
-            "gateway": gateway,
-            "floor": floor,
+            "benchmark": "ipn_apply",
+            "parameters": {
+                "ipns": args.ipns,
+                "warmup": args.warmup,
+                "concurrency": args.concurrency,
+                "processes": args.processes,
+            },
+            "load_average_before": round(load_before, 2),
+            "load_average_after": round(os.getloadavg()[0], 2),
+            "gateway": gateway_result,
+            "floor": floor_result,
             "paid": paid,
-            "ratio": round(gateway["rps"] / floor["rps"], 2),
+            "ratio": round(gateway_result["rps"] / floor_result["rps"], 3),
         }
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+        stop_children()  # before the drop: they hold connections
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ipns", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="server processes of the gateway and the floor"
+    )
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    args = parser.parse_args()
-    result = asyncio.run(run(args))
-    print(f"{'':10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    args = parser.parse_args(argv)
+    if min(args.ipns, args.concurrency, args.processes) < 1 or args.warmup < 0:
+        parser.error("--ipns, --concurrency and --processes must be >= 1, --warmup >= 0")
+    signal.signal(signal.SIGTERM, on_sigterm)
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-ipn-"))
+    try:
+        result = asyncio.run(run(args, workdir))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_children()
+        if args.keep_logs:
+            print(f"logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"load average before the run: {result['load_average_before']}")
+    header = f"{'':10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+    print(f"{header}{'CPU ms/req':>12}{'PG ms/req':>11}")
     for side in ("floor", "gateway"):
         r = result[side]
-        print(f"{side:10}{r['rps']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['errors']:>8}")
+        print(
+            f"{side:10}{r['rps']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['errors']:>8}"
+            f"{r['server_cpu_ms_per_request']:>12}{r['postgres_cpu_ms_per_request']:>11}"
+        )
     print(f"payments paid by the gateway run: {result['paid']}")
     verdict = "meets" if result["ratio"] >= 0.5 else "misses"
     print(f"ratio gateway/floor: {result['ratio']}x (target >= 0.5x) — {verdict}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 

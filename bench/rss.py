@@ -11,10 +11,14 @@ import psutil
 
 class RssSampler:
     """Peak RSS of one process, sampled every ``interval`` seconds on a thread (so that a
-    busy event loop in this process does not skew the sampling)."""
+    busy event loop in this process does not skew the sampling); ``with_children``: of the
+    process and its children together (the servers of ``gateway serve --processes N``)."""
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+    def __init__(self, pid: int, interval: float = 0.05, *, with_children: bool = False) -> None:
         self.process = psutil.Process(pid)
+        self.members = [self.process]
+        if with_children:
+            self.members.extend(self.process.children(recursive=True))
         self.interval = interval
         self.peak = 0
         self.samples = 0
@@ -24,7 +28,8 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(psutil.Error):
-                self.peak = max(self.peak, self.process.memory_info().rss)
+                rss = sum(member.memory_info().rss for member in self.members)
+                self.peak = max(self.peak, rss)
                 self.samples += 1
             self._stop.wait(self.interval)
 

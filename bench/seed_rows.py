@@ -4,7 +4,6 @@ the service: the bench agency and API client, and bills (``payments`` rows) by C
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 from typing import Any
 
@@ -26,12 +25,6 @@ PAYMENT_COLUMNS = [
     "updated_at",
     "sequence",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def insert_agency_and_client(

@@ -1,7 +1,7 @@
 """Webhook delivery throughput to a loopback receiver, on PostgreSQL.
 
     .venv/bin/python bench/webhook_delivery.py [--events N] [--per-payment K] [--batch B]
-                                               [--concurrency C]
+                                               [--concurrency C] [--json PATH]
 
 Creates a fresh database, applies the migrations, writes N outbox events about N/K payments
 (K events per payment, ``sequence`` 1..K) with one pending delivery each (straight into the
@@ -19,8 +19,10 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
+import shutil
+import signal
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +34,16 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seed_rows import copy_payments, free_port, insert_agency_and_client, payment_row
+from processes import (
+    BenchError,
+    child_env,
+    free_port,
+    on_sigterm,
+    spawn,
+    stop_children,
+    wait_ready,
+)
+from seed_rows import copy_payments, insert_agency_and_client, payment_row
 
 from gateway.core.db import Database
 from gateway.core.db.migrate import upgrade
@@ -128,24 +139,22 @@ async def seed(dsn: str, events: int, per_payment: int, url: str) -> None:
         await conn.close()
 
 
-async def run(args: argparse.Namespace) -> dict[str, float]:
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     name = f"gateway_bench_wh_{os.getpid()}"
-    admin = await asyncpg.connect(args.pg)
+    try:
+        admin = await asyncpg.connect(args.pg)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BenchError(f"PostgreSQL is not reachable at {args.pg}: {exc}") from exc
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = args.pg.rsplit("/", 1)[0] + f"/{name}"
     port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    log = workdir / "receiver.log"
+    receiver = spawn([sys.executable, "-c", RECEIVER, str(port)], log, child_env())
     db = Database(dsn.replace("postgresql://", "postgresql+asyncpg://"))
     try:
         await asyncio.to_thread(upgrade, db.url)
         await seed(dsn, args.events, args.per_payment, f"http://127.0.0.1:{port}/hooks")
-        async with aiohttp.ClientSession() as probe:
-            for _ in range(100):
-                try:
-                    await probe.get(f"http://127.0.0.1:{port}/count")
-                    break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.05)
+        await wait_ready("receiver", f"http://127.0.0.1:{port}/count", receiver, log)
         connector = aiohttp.TCPConnector(limit=args.concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
             endpoints = EndpointService(
@@ -179,13 +188,12 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         }
     finally:
         await db.close()
-        receiver.terminate()
-        receiver.wait(timeout=10)
+        stop_children()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument(
@@ -194,13 +202,27 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
     configure_logging("json", "warning")
-    result = asyncio.run(run(args))
+    signal.signal(signal.SIGTERM, on_sigterm)
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-wh-"))
+    try:
+        result = asyncio.run(run(args, workdir))
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_children()
+        shutil.rmtree(workdir, ignore_errors=True)
     for key, value in result.items():
         print(f"{key:>24}: {value}")
     verdict = "meets" if result["deliveries_per_second"] >= 1000 else "misses"
     print(f"{'target':>24}: >= 1000 deliveries/s — {verdict}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 

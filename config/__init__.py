@@ -4,8 +4,16 @@ from config.settings import (
     BankSettings,
     ConfigError,
     PaymentSettings,
+    ReceiptSettings,
     Settings,
     load_settings,
 )
 
-__all__ = ["BankSettings", "ConfigError", "PaymentSettings", "Settings", "load_settings"]
+__all__ = [
+    "BankSettings",
+    "ConfigError",
+    "PaymentSettings",
+    "ReceiptSettings",
+    "Settings",
+    "load_settings",
+]

@@ -31,6 +31,8 @@ DEFAULT_FILE = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "GATEWAY_"
 #: The shape of an API key; the gateway's client service uses the same pattern.
 API_KEY_FORMAT = re.compile(r"^gw_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$")
+#: The async drivers the gateway runs on (``database_url``'s scheme).
+DATABASE_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
 #: Environment variables that are not settings keys but steer the loading itself.
 LOADER_VARIABLES = frozenset({"GATEWAY_CONFIG"})
 
@@ -495,20 +497,113 @@ class PiiSettings(_Section):
         return {k: base64.b64decode(v.get_secret_value()) for k, v in self.keys.items()}
 
 
+#: A receipt symbol since 2026 (TT 91/2026 Phụ lục II): two-digit year, ``T``, two of the 20
+#: allowed capitals. ``providers.receipts.document`` checks the same; config imports no provider.
+RECEIPT_SYMBOL = re.compile(r"^(\d{2})T[ABCDEGHKLMNPQRSTUVXY]{2}$")
+
+
+class ReceiptAgencySettings(_Section):
+    """How one agency (by its code) issues e-receipts (docs/receipts.md, "Issuing receipts").
+    The signing identity is a PKCS#12 file (+ password) or a PEM key + certificate; in
+    sandbox mode without either, a throwaway one is made in ``data_dir``."""
+
+    #: Mã số thuế of the collecting agency: 10 digits, or 10 digits, ``-`` and 3 digits.
+    tax_code: str = Field(pattern=r"^\d{10}(-\d{3})?$")
+    #: The agency's legal name as registered with the tax authority (printed on the receipt).
+    legal_name: str = Field(min_length=1, max_length=255)
+    address: str | None = Field(None, max_length=255)
+    #: ``EBL01`` (without face value) or ``EBL02`` (with face value).
+    template_code: str = Field("EBL01", pattern=r"^EBL0[12]$")
+    #: The receipt symbol of each year (Asia/Ho_Chi_Minh), e.g. ``{ "2026" = "26TAB" }``: the
+    #: year is in the symbol, so 1 January needs the new year's symbol (and a number range).
+    symbols: dict[str, str] = {}
+    #: ``single``: one receipt per payment; ``split``: one for the phí lines and one for the
+    #: lệ phí lines.
+    split: Literal["single", "split"] = "single"
+    #: Who issues: the gateway's own signer (the agency's software, or the operator as its
+    #: delegate).
+    issuer: Literal["gateway"] = "gateway"
+    pkcs12_file: Path | None = None
+    pkcs12_password: SecretStr | None = None
+    key_file: Path | None = None
+    certificate_file: Path | None = None
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: dict[str, str]) -> dict[str, str]:
+        for year, symbol in value.items():
+            if not re.fullmatch(r"20\d{2}", year):
+                raise ValueError(f'{year!r} is not a year (write it as "2026")')
+            found = RECEIPT_SYMBOL.match(symbol)
+            if found is None:
+                raise ValueError(f"symbol {symbol!r} is not YYT + two of ABCDEGHKLMNPQRSTUVXY")
+            if found.group(1) != year[2:]:
+                raise ValueError(f"symbol {symbol!r} does not carry the year {year}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> ReceiptAgencySettings:
+        if self.pkcs12_file is not None and (self.key_file or self.certificate_file):
+            raise ValueError("give pkcs12_file or key_file + certificate_file, not both")
+        if (self.key_file is None) != (self.certificate_file is None):
+            raise ValueError("key_file and certificate_file go together")
+        return self
+
+    @property
+    def has_identity(self) -> bool:
+        return self.pkcs12_file is not None or self.key_file is not None
+
+
 class ReceiptSettings(_Section):
     #: The VNPT e-receipt tenant (``[receipts.vnpt]``) for agencies that issue through VNPT.
     vnpt: VnptReceiptSettings = VnptReceiptSettings()
+    #: Per agency code (TOML only): ``[receipts.agencies.DEMO]``. An agency without an entry
+    #: issues no receipts through the gateway.
+    agencies: dict[str, ReceiptAgencySettings] = {}
+    #: How often receipts left ``pending`` (no range, certificate expired) are tried again.
+    retry_seconds: float = Field(60, gt=0)
+
+
+class ConsoleLoginSettings(_Section):
+    """Back-off and lock-out of console sign-ins (both consoles share one sign-in form).
+
+    After ``backoff_after`` failures in a row a user's next try waits ``base_delay_seconds``,
+    doubling with each further failure up to ``max_delay_seconds``; at ``lock_after`` the
+    account is locked until an administrator unlocks it (``gateway users unlock``). An
+    address is only slowed down, from ``address_backoff_after`` failures (a locked address
+    would lock out a whole office behind one NAT). Failures older than
+    ``forget_after_seconds`` are forgotten, except a lock-out."""
+
+    backoff_after: int = Field(5, ge=1)
+    lock_after: int = Field(10, ge=1)
+    address_backoff_after: int = Field(20, ge=1)
+    base_delay_seconds: int = Field(2, ge=1)
+    max_delay_seconds: int = Field(900, ge=1)
+    forget_after_seconds: int = Field(3600, ge=1)
+
+    @model_validator(mode="after")
+    def _lock_after_backoff(self) -> ConsoleLoginSettings:
+        if self.lock_after < self.backoff_after:
+            raise ValueError("lock_after must not be smaller than backoff_after")
+        return self
 
 
 class DemoSettings(_Section):
     agency_code: str = "DEMO"
+    #: How the demo agency issues receipts in sandbox mode (copied into
+    #: ``receipts.agencies.<agency_code>`` unless that is given; ignored outside sandbox mode).
+    receipts: ReceiptAgencySettings | None = None
     #: Fixed demo portal key (else a new one is printed at start-up).
     api_key: SecretStr | None = None
     #: Fixed demo keys for the finance roles (else new ones are printed at start-up).
     finance_key: SecretStr | None = None
     approver_key: SecretStr | None = None
+    #: Fixed post-office (BC-DEMO) operator key (else a new one at every start, the last revoked).
+    operator_key: SecretStr | None = None
+    #: Fixed password of every demo console user (else new ones at every start).
+    console_password: SecretStr | None = Field(None, min_length=12)
 
-    @field_validator("api_key", "finance_key", "approver_key")
+    @field_validator("api_key", "finance_key", "approver_key", "operator_key")
     @classmethod
     def _key_format(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not API_KEY_FORMAT.match(value.get_secret_value()):
@@ -553,8 +648,38 @@ class Settings(_Section):
     #: How often pending provider attempts are looked at by the poller.
     poll_seconds: float = Field(30, gt=0)
     demo: DemoSettings = DemoSettings()
+    console_login: ConsoleLoginSettings = ConsoleLoginSettings()
+    #: ``/metrics`` on its own listener (``metrics_host``/``metrics_port``, e.g. an internal
+    #: address the scraper reaches), else on the public port behind ``metrics_token``.
+    #: Outside sandbox mode one of the two is required (see docs/configuration.md).
+    metrics_host: str | None = None
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_token: SecretStr | None = Field(None, min_length=16)
     #: ``gateway serve`` runs the background loops (delivery, expiry, polling) in-process.
     workers_in_process: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A URL SQLAlchemy can parse, with one of the two async drivers the gateway runs
+        on; the message never repeats the URL (it may hold a password)."""
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            driver = make_url(value.get_secret_value()).drivername
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL; e.g. postgresql+asyncpg://user@host:5432/gateway "
+                "or sqlite+aiosqlite:///var/gateway.db"
+            ) from None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(
+                f"the driver {driver!r} is not supported; use {' or '.join(DATABASE_DRIVERS)}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _personal_data_is_sealed(self) -> Settings:
@@ -643,6 +768,26 @@ class Settings(_Section):
             if secret is not None and secret.get_secret_value() in SANDBOX_WALLET_CREDENTIALS:
                 raise ValueError(
                     f"{key} is a sandbox secret: set the real one outside sandbox mode"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _receipts_are_signed(self) -> Settings:
+        """Outside sandbox mode every agency that issues receipts names its signing identity
+        (whether the files open and the certificate is valid is checked at start-up). In
+        sandbox mode the demo agency issues receipts as ``[demo.receipts]`` says."""
+        if self.sandbox:
+            demo, configured = self.demo, self.receipts.agencies
+            if demo.receipts is not None and demo.agency_code not in configured:
+                agencies = {**configured, demo.agency_code: demo.receipts}
+                receipts = self.receipts.model_copy(update={"agencies": agencies})
+                object.__setattr__(self, "receipts", receipts)
+            return self
+        for code, agency in self.receipts.agencies.items():
+            if not agency.has_identity:
+                raise ValueError(
+                    f"receipts.agencies.{code}: pkcs12_file or key_file + certificate_file is "
+                    "required outside sandbox mode"
                 )
         return self
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from config import Settings
+from gateway.background import claiming_loops
 from gateway.background import loops as periodic_work
 from gateway.core.ids import Clock, system_clock
 from gateway.http.middleware import observe, problems
@@ -31,6 +32,7 @@ from gateway.keys import (
     POLLER,
     POSTAL_ORDERS,
     PRINCIPALS,
+    RECEIPTS,
     RECON_RUNS,
     REFUNDS,
     REPORTS,
@@ -48,10 +50,16 @@ from gateway.services.wiring import build_services
 
 
 def create_app(
-    settings: Settings, *, clock: Clock = system_clock, background: bool = True
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    background: bool = True,
+    first_process: bool = True,
 ) -> web.Application:
     """Build the service. ``background=False`` leaves out the periodic work (delivery,
-    expiry, polling): tests drive it directly, and ``gateway worker`` processes can own it."""
+    expiry, polling): tests drive it directly, and ``gateway worker`` processes can own it.
+    ``first_process=False`` (the second and later of ``gateway serve --processes N``) runs
+    only the loops that claim their work in the database (:data:`gateway.background.CLAIMING`)."""
     # The transport allows the largest upload; each route enforces its own, smaller limit.
     app = web.Application(
         middlewares=[observe, problems],
@@ -67,7 +75,7 @@ def create_app(
         app.cleanup_ctx.append(sandbox_context)
         mount_sandboxes(app)
     if background:
-        app.cleanup_ctx.append(periodic_work)
+        app.cleanup_ctx.append(periodic_work if first_process else claiming_loops)
     setup_routes(app)
     return app
 
@@ -103,4 +111,5 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[NOTIFICATIONS] = services.notifications
         app[NOTIFICATION_VIEWS] = services.notification_views
         app[NOTIFICATION_RECEIPTS] = services.notification_receipts
+        app[RECEIPTS] = services.receipts
         yield

@@ -1,8 +1,16 @@
 """Periodic work: webhook delivery, payment expiry, the janitor that queries quiet provider
-attempts (``provider_polling``, :mod:`gateway.services.polling`), postal submission and sync.
-``gateway serve`` runs these loops in-process by default; ``gateway worker`` runs them in a
-process of its own. Every loop claims its work from the database, so any number
-of processes can run them side by side."""
+attempts (``provider_polling``, :mod:`gateway.services.polling`), postal submission and sync,
+citizen notifications. ``gateway serve`` runs these loops in-process by default; ``gateway
+worker`` runs them in a process of its own.
+
+The loops in :data:`CLAIMING` claim their work in the database before doing it (``FOR UPDATE
+SKIP LOCKED``, or a lease written before the provider call), so any number of processes can
+run them side by side. The others read what is due and then call the carrier without a claim
+(postal cancellation and sync): two processes running them would both call the carrier for
+the same order. What they apply is idempotent, so that is wasted calls, not wrong data;
+still ``gateway serve --processes N`` runs them in its first process only
+(:func:`claiming_loops` in the others). A loop added here runs in the first process only
+until it is listed in :data:`CLAIMING`."""
 
 from __future__ import annotations
 
@@ -13,11 +21,35 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.keys import CARRIER_SYNC, DELIVERY, NOTIFICATIONS, PAYMENTS, POLLER, SETTINGS
+from gateway.keys import (
+    CARRIER_SYNC,
+    DELIVERY,
+    NOTIFICATIONS,
+    PAYMENTS,
+    POLLER,
+    RECEIPTS,
+    SETTINGS,
+)
 
 log = structlog.get_logger(__name__)
 
 Job = Callable[[], Awaitable[int]]
+
+#: Loops that claim each item in the database before working on it: safe in every process.
+#: payment_expiry: SELECT ... FOR UPDATE SKIP LOCKED (PaymentService.expire_due);
+#: webhook_delivery: FOR UPDATE SKIP LOCKED and locked_until (webhooks/delivery.py);
+#: provider_polling: FOR UPDATE SKIP LOCKED, next_query_at moved forward (Poller._claim);
+#: postal_submission: a lease (submit_due_at) set by a conditional UPDATE (CarrierSync.submit);
+#: citizen_notifications: FOR UPDATE SKIP LOCKED intake, locked_until sends (notifications).
+CLAIMING = frozenset(
+    {
+        "payment_expiry",
+        "webhook_delivery",
+        "provider_polling",
+        "postal_submission",
+        "citizen_notifications",
+    }
+)
 
 
 def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
@@ -34,6 +66,7 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
             settings.notifications.poll_seconds,
             app[NOTIFICATIONS].run_until_idle,
         ),
+        ("pending_receipts", settings.receipts.retry_seconds, app[RECEIPTS].issue_pending),
     ]
 
 
@@ -49,7 +82,19 @@ async def _repeat(name: str, interval: float, job: Job) -> None:
 
 
 async def loops(app: web.Application) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(_repeat(*job)) for job in jobs(app)]
+    """Every loop (a single process, a ``gateway worker``, or the first of several)."""
+    async for _ in _run(jobs(app)):
+        yield
+
+
+async def claiming_loops(app: web.Application) -> AsyncIterator[None]:
+    """Only the loops of :data:`CLAIMING` (the second and later of several processes)."""
+    async for _ in _run([job for job in jobs(app) if job[0] in CLAIMING]):
+        yield
+
+
+async def _run(selected: list[tuple[str, float, Job]]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(_repeat(*job)) for job in selected]
     yield
     for task in tasks:
         task.cancel()

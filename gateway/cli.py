@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import socket
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
@@ -19,6 +24,7 @@ from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
+from gateway.services.receipts.signing import load_issuers
 from gateway.services.wiring import Services, build_services
 
 
@@ -34,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
         "--no-workers",
         action="store_true",
         help="leave the background loops to separate `gateway worker` processes",
+    )
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N server processes on one port (SO_REUSEPORT; PostgreSQL, not sandbox mode): "
+        "the first runs every background loop, the others only those that claim their work "
+        "in the database (docs/deployment.md)",
     )
 
     commands.add_parser(
@@ -74,7 +89,16 @@ def _parser() -> argparse.ArgumentParser:
     user_create.add_argument(
         "--role", required=True, choices=["finance", "finance_approver", "postal_operator", "admin"]
     )
+    user_create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (scripts, no terminal)",
+    )
     _add_scope(user_create, office_help="post office code a postal_operator works for")
+    user_unlock = users.add_parser(
+        "unlock", help="let a user sign in again after a lock-out for failed sign-ins"
+    )
+    user_unlock.add_argument("username")
 
     offices = commands.add_parser(
         "post-offices", help="manage post offices (bưu cục) for postal orders"
@@ -87,6 +111,25 @@ def _parser() -> argparse.ArgumentParser:
     office_serve = offices.add_parser("serve", help="route an agency's new orders to an office")
     office_serve.add_argument("--office", required=True)
     office_serve.add_argument("--agency", required=True)
+
+    receipts = commands.add_parser("receipts", help="e-receipts (biên lai điện tử)")
+    ranges = (
+        receipts.add_subparsers(dest="area", required=True)
+        .add_parser("ranges", help="number ranges per point of collection")
+        .add_subparsers(dest="action", required=True)
+    )
+    range_add = ranges.add_parser(
+        "add",
+        help="register a number range (disjoint, ascending per point); receipts waiting for "
+        "one are issued at once",
+    )
+    range_add.add_argument("--agency", required=True, help="agency code")
+    range_add.add_argument("--symbol", required=True, help="one of the agency's yearly symbols")
+    range_add.add_argument("--point", required=True, choices=["online", "counter", "postal"])
+    range_add.add_argument("--first", required=True, type=int)
+    range_add.add_argument("--last", required=True, type=int)
+    range_list = ranges.add_parser("list", help="list number ranges and what is left of them")
+    range_list.add_argument("--agency", help="agency code (default: all)")
 
     recon = commands.add_parser("recon", help="daily reconciliation").add_subparsers(
         dest="action", required=True
@@ -165,10 +208,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    if args.command in ("serve", "worker"):
+        try:  # the signing certificates: one clear line rather than a traceback at start-up
+            load_issuers(settings, datetime.now(UTC))
+        except ConfigError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 2
     if args.command == "serve":
         if args.no_workers:
             settings = settings.model_copy(update={"workers_in_process": False})
+        problem = _processes_problem(settings, args.processes)
+        if problem:
+            print(f"gateway: {problem}", file=sys.stderr)
+            return 2
+        if args.processes > 1:
+            return _serve_many(settings, args.processes)
         return _serve(settings)
+    problem = _database_problem(settings, args.command)
+    if problem is not None:
+        print(f"gateway: {problem}", file=sys.stderr)
+        return 2
     if args.command == "worker":
         return asyncio.run(_worker(settings))
     if args.command == "migrate":
@@ -183,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except ConfigError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
     except GatewayError as exc:
         print(f"gateway: {exc.detail}", file=sys.stderr)
         for error in getattr(exc, "errors", []):
@@ -191,13 +253,146 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings) -> int:
+    """Listen first, then touch data: a second instance on a busy port stops here, before
+    migrating or seeding (which would renew the first one's sandbox passwords and keys)."""
     from gateway.app import create_app
 
+    sockets = []
+    try:
+        sockets.append(_listen(settings.host, settings.port))
+        if settings.metrics_port is not None:
+            sockets.append(_listen(settings.metrics_host or settings.host, settings.metrics_port))
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    problem = _database_problem(settings, "serve")
+    if problem is not None:
+        for sock in sockets:
+            sock.close()
+        print(f"gateway: {problem}", file=sys.stderr)
+        return 2
     # Sandbox mode migrates at start-up; production applies migrations explicitly
     # (`gateway migrate`) so that several processes never race to do it.
     app = create_app(settings, background=settings.workers_in_process)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    web.run_app(app, sock=sockets, print=None)
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; an :class:`OSError` naming the address when it
+    is taken (by another gateway?) or cannot be bound."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        return socket.create_server(address, family=family)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        message = f"cannot listen on {host}:{port}: {reason} (is another gateway running?)"
+        raise OSError(message) from None
+
+
+def _database_problem(settings: Settings, command: str) -> str | None:
+    """Why the configured database cannot be used, in one line naming the key, or None.
+    A SQLite file is created by ``migrate`` (and by sandbox mode, which migrates at start);
+    any other command needs it to exist. A PostgreSQL server must answer."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_dsn)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if settings.sandbox or command == "migrate" or path.exists():
+            return None
+        return f"database_url: the database file {path} does not exist; run `gateway migrate`"
+    reason = asyncio.run(_unreachable(settings.database_dsn))
+    if reason is None:
+        return None
+    where = url.render_as_string(hide_password=True)
+    return f"database_url: cannot use the database {where}: {reason}"
+
+
+async def _unreachable(dsn: str) -> str | None:
+    """Why a connection to ``dsn`` fails (the driver's first line), or None."""
+    from gateway.core.db import Database
+    from gateway.core.errors import DatabaseUnavailable
+
+    database = Database(dsn, pool_size=1, max_overflow=0)
+    try:
+        await database.ping()
+    except DatabaseUnavailable as exc:
+        cause = exc.__cause__
+        detail = getattr(cause, "orig", None) or cause or exc
+        return (str(detail).strip().splitlines() or [type(detail).__name__])[0]
+    finally:
+        await database.close()
+    return None
+
+
+def _processes_problem(settings: Settings, processes: int) -> str | None:
+    if processes < 1:
+        return "--processes must be at least 1"
+    if processes > 1 and (settings.sandbox or settings.database_dsn.startswith("sqlite")):
+        # The sandboxes keep their state in memory, and SQLite's writers queue on a lock that
+        # lives in one process: several processes need PostgreSQL outside sandbox mode.
+        return "--processes above 1 needs PostgreSQL (database_url) outside sandbox mode"
+    return None
+
+
+def _serve_one(settings: Settings, index: int) -> None:
+    """One of several server processes: its own event loop, engine and pool, listening on
+    the shared port with SO_REUSEPORT (the kernel spreads connections over the processes)."""
+    from gateway.app import create_app
+
+    app = create_app(settings, background=settings.workers_in_process, first_process=index == 0)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, reuse_port=True)
+
+
+def _serve_many(settings: Settings, processes: int) -> int:
+    """Fork ``processes`` servers and supervise them: SIGTERM or SIGINT is passed on to each;
+    when one exits on its own, the others are stopped too and the exit status is 1, so the
+    service manager (systemd, Kubernetes) restarts the whole group."""
+    import multiprocessing
+    import multiprocessing.connection
+    import signal
+
+    # fork: the children inherit the validated settings and the logging set-up; no event loop
+    # exists yet in this process.
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=_serve_one, args=(settings, index), name=f"gateway-serve-{index}")
+        for index in range(processes)
+    ]
+    for child in children:
+        child.start()
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.exitcode is None and child.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    by_sentinel = {child.sentinel: child for child in children}
+    ready = multiprocessing.connection.wait(list(by_sentinel))
+    asked_to_stop = stopping
+    if not asked_to_stop:
+        # The sentinel closes a moment before the process can be reaped: join, not exitcode.
+        exited = next(child for sentinel, child in by_sentinel.items() if sentinel in ready)
+        exited.join()
+        print(
+            f"gateway: server process {exited.name} exited ({exited.exitcode}); stopping all",
+            file=sys.stderr,
+        )
+        stop(signal.SIGTERM, None)
+    for child in children:
+        child.join()
+    return 0 if asked_to_stop and all(child.exitcode == 0 for child in children) else 1
 
 
 async def _worker(settings: Settings) -> int:
@@ -246,11 +441,13 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
         elif args.command == "terminals":
             await _terminals(services, args)
         elif args.command == "users":
-            await _users(services, args)
+            return await _users(services, args)
         elif args.command == "recon":
             return await _recon(services, args)
         elif args.command == "post-offices":
             await _post_offices(services, args)
+        elif args.command == "receipts":
+            await _receipt_ranges(services, args)
         elif args.command == "clients":
             role = Role(args.role)
             scope = args.post_office if role is Role.POSTAL_OPERATOR else args.agency
@@ -272,10 +469,18 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _users(services: Services, args: argparse.Namespace) -> None:
-    import getpass
-
-    password = getpass.getpass("password (12+ characters): ")
+async def _users(services: Services, args: argparse.Namespace) -> int:
+    if args.action == "unlock":
+        unlocked = await services.staff.unlock(args.username)
+        print(f"user {args.username} " + ("unlocked" if unlocked else "was not locked"))
+        return 0
+    password = _read_password(args.password_stdin)
+    if password is None:
+        print(
+            "gateway: no terminal to ask the password on; pass it with --password-stdin",
+            file=sys.stderr,
+        )
+        return 2
     await services.staff.create_user(
         username=args.username,
         display_name=args.name,
@@ -287,6 +492,20 @@ async def _users(services: Services, args: argparse.Namespace) -> None:
     )
     await offices.scope_user(services.database, args.username, args.post_office)
     print(f"user {args.username} created")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    """The new user's password: the first line of standard input with ``--password-stdin``,
+    else asked on the terminal (None when there is none: getpass would read stdin and echo
+    it, or fail)."""
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return None
+    return getpass.getpass("password (12+ characters): ")
 
 
 async def _post_offices(services: Services, args: argparse.Namespace) -> None:
@@ -310,7 +529,6 @@ async def _recon(services: Services, args: argparse.Namespace) -> int:
     the server's database is deployment-wide. The exit status of an import says whether the
     file's lines are in the books: 1 when it is quarantined (also a repeat of a quarantined
     file, which a script must not take for done), 0 when it is accepted."""
-    from pathlib import Path
 
     from reconciliation.model import business_day
     from reconciliation.scope import EVERYWHERE
@@ -359,6 +577,25 @@ async def _recon(services: Services, args: argparse.Namespace) -> int:
     await asyncio.to_thread(output.write_bytes, body)
     print(f"report written to {output}")
     return 0
+
+
+async def _receipt_ranges(services: Services, args: argparse.Namespace) -> None:
+    if args.action == "add":
+        added = await services.receipts.add_range(
+            args.agency, args.symbol, args.point, args.first, args.last
+        )
+        print(
+            f"range {added['first_number']}..{added['last_number']} of "
+            f"{added['template_code']}/{added['symbol']} added for {args.agency} ({args.point})"
+        )
+        return
+    print("agency\ttemplate\tsymbol\tpoint\tfirst\tlast\tnext\tleft")
+    for row in await services.receipts.ranges(args.agency):
+        left = row["last_number"] - row["next_number"] + 1
+        print(
+            f"{row['agency_code']}\t{row['template_code']}\t{row['symbol']}\t{row['point']}\t"
+            f"{row['first_number']}\t{row['last_number']}\t{row['next_number']}\t{left}"
+        )
 
 
 async def _terminals(services: Services, args: argparse.Namespace) -> None:

@@ -103,6 +103,34 @@ class Metrics:
             ["provider", "outcome"],
             registry=self.registry,
         )
+        self.console_logins = Counter(
+            "gateway_console_logins",
+            "Console sign-ins that failed or were refused: failed, throttled, locked",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+        self.receipts_issued = Counter(
+            "gateway_receipts_issued",
+            "E-receipts issued (numbered and signed)",
+            ["agency"],
+            registry=self.registry,
+        )
+        #: An alert: a paid payment's receipt waits (``reason``: no symbol for the year, range
+        #: used up, certificate expired); it is issued once that is fixed.
+        self.receipts_pending = Counter(
+            "gateway_receipts_pending",
+            "E-receipts that could not be issued at payment and wait (alert)",
+            ["agency", "reason"],
+            registry=self.registry,
+        )
+        #: An alert: every number range of a point of collection is used up.
+        self.receipt_ranges_exhausted = Counter(
+            "gateway_receipt_range_exhausted",
+            "Receipts that found every number range of their point used up (alert)",
+            ["agency"],
+            registry=self.registry,
+        )
 
     def set_open_attempts(self, counts: Mapping[tuple[str, str], int]) -> None:
         """The janitor's count of open attempts by (channel, age bucket); a pair no longer

@@ -213,6 +213,7 @@ async def sandbox_context(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(upgrade, app[SETTINGS].database_dsn)
     demo = app[SERVICES].demo
     _, keys, passwords = await demo.seed()
+    await demo.seed_receipt_ranges()
     operator_key, operator_password = await demo.seed_operator()
     passwords = {**passwords, DEMO_OPERATOR_USER[0]: operator_password}
     base = app[SETTINGS].base_url

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,6 +34,7 @@ from gateway.core.roles import Role
 from gateway.keys import CLOCK, DATABASE
 from gateway.services.agencies import NewAgency, add_agency
 from gateway.services.clients import create_client
+from providers.receipts.sandbox_ca import ensure_sandbox_identity
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -42,6 +44,9 @@ BANK_SECRET = "test-bank-secret"
 PII_KEY = "dGVzdC1rZXktMzItYnl0ZXMtZm9yLXRoZS1zdWl0ZSE="  # base64 of 32 bytes, tests only
 AGENCY_BIN = "970499"
 AGENCY_ACCOUNT = "0011001234567"
+#: Outside sandbox mode the public port serves /metrics only with this bearer token.
+METRICS_TOKEN = "test-metrics-token-0001"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 class FixedClock:
@@ -170,6 +175,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Not sandbox mode: without the sandbox platform's credentials of default.toml (which
         # are refused here); tests of the DVCQG channel configure the sandbox platform.
         "dvcqg": {"partner_code": None, "secret_key": None},
+        "metrics_token": METRICS_TOKEN,
     }
     values.update(overrides)
     return load_settings(environ={}, overrides=values)
@@ -520,6 +526,49 @@ async def open_postal(
         )
         await offices.scope_client(db, client_id, [office])
     return Postal(client=client, clock=clock, keys=keys, carrier=carrier)
+
+
+# -- e-receipts: a signing identity (CA and HCM's certificate as PEM files) --------------------
+
+TAX_CODE = "0301234567"
+LEGAL_NAME = "Sở Tư pháp Thành phố Hồ Chí Minh"
+
+
+@dataclass(frozen=True)
+class Identity:
+    key_file: Path
+    certificate_file: Path
+    ca_pem: bytes
+    ca_file: Path
+
+
+def make_identity(directory: Path, now: datetime) -> Identity:
+    """A CA and HCM's certificate (valid two years from ``now``), as PEM files."""
+    identity, ca_pem = ensure_sandbox_identity(
+        directory / "ca", agency_name=LEGAL_NAME, tax_code=TAX_CODE, now=now
+    )
+    key_file, certificate_file, ca_file = (
+        directory / "hcm-key.pem",
+        directory / "hcm-cert.pem",
+        directory / "ca.pem",
+    )
+    key_file.write_bytes(
+        identity.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    certificate_file.write_bytes(identity.certificate_pem())
+    ca_file.write_bytes(ca_pem)
+    return Identity(key_file, certificate_file, ca_pem, ca_file)
+
+
+@pytest.fixture(scope="session")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Identity:
+    return make_identity(
+        tmp_path_factory.mktemp("receipt-identity"), datetime(2026, 1, 2, tzinfo=UTC)
+    )
 
 
 # -- the browser: Debian's chromium driven by Playwright ---------------------------------------

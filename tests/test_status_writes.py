@@ -31,6 +31,7 @@ MACHINE_TABLES = frozenset(
         "recon_exceptions",
         "postal_orders",
         "notifications",
+        "receipts",
     }
 )
 #: The one writer.

@@ -12,6 +12,7 @@ from gateway.core.outbox import EVENT_TYPES
 from gateway.core.statuses import DeliveryStatus
 from gateway.models.payments import Attempt, Payment, PaymentId, Refund, public_id
 from gateway.models.postal import PostalOrder
+from gateway.models.receipts import Receipt
 
 #: Every event type, with what it announces (a test checks these against the outbox's list).
 
@@ -85,7 +86,19 @@ class PostalOrderEvent(_Event):
     data: PostalOrderEventData
 
 
-class Event(RootModel[PaymentEvent | AttemptEvent | RefundEvent | PostalOrderEvent]):
+class ReceiptEventData(ResponseModel):
+    receipt: Receipt
+    sequence: int = _sequence("payment")
+
+
+class ReceiptEvent(_Event):
+    """The receipt as issued (its payment's events and its own share one sequence)"""
+
+    type: Annotated[str, OneOf(_of_kind("receipt"))]
+    data: ReceiptEventData
+
+
+class Event(RootModel[PaymentEvent | AttemptEvent | RefundEvent | PostalOrderEvent | ReceiptEvent]):
     """The exact body every delivery of the event sends"""
 
 
@@ -95,6 +108,7 @@ EVENT_MODELS: dict[str, type[_Event]] = {
     "attempt": AttemptEvent,
     "refund": RefundEvent,
     "postal": PostalOrderEvent,
+    "receipt": ReceiptEvent,
 }
 
 

@@ -24,6 +24,7 @@ from gateway.api import (
     payments,
     postal,
     postal_operators,
+    receipts,
     reconciliation,
     webhooks,
 )
@@ -44,6 +45,7 @@ from gateway.models.callbacks import (
 )
 from gateway.models.payments import CheckoutStatus
 from gateway.pages import checkout
+from gateway.pages import receipts as receipt_pages
 from webhooks.models import EVENT_MODELS, Event
 
 INFO = {
@@ -307,6 +309,18 @@ CHECKOUT_ROUTES = (
     ),
 )
 
+RECEIPT_PAGE_ROUTES = (
+    Route(
+        "GET",
+        "/receipts/{receipt_id}",
+        receipt_pages.receipt_page,
+        "The e-receipt as a printable page for the citizen (HTML, Vietnamese)",
+        None,
+        {200: Reply("HTML page", media=_HTML), 404: Reply("HTML page", media=_HTML)},
+        params=(Param("t", "query", description="The receipt's view token (from `view_url`)"),),
+    ),
+)
+
 #: Every documented route, in the order they are registered.
 ROUTES: tuple[Route, ...] = (
     *health.ROUTES,
@@ -321,12 +335,14 @@ ROUTES: tuple[Route, ...] = (
     *payments.ROUTES,
     *attempts.ROUTES,
     *dvcqg.ROUTES,
+    *receipts.ROUTES,
     *webhooks.ROUTES,
     *postal.ROUTES,
     *notifications.ROUTES,
     *reconciliation.ROUTES,
     *CALLBACK_ROUTES,
     *CHECKOUT_ROUTES,
+    *RECEIPT_PAGE_ROUTES,
     *postal_operators.ROUTES,
 )
 

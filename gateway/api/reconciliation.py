@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api.spec import Header, Param, Reply, Route
 from gateway.core.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
@@ -101,9 +102,10 @@ async def upload_statement(request: web.Request) -> web.Response:
         raise BadRequest("send multipart/form-data with fields source, account and file")
     try:
         fields, data, filename = await _read_upload(request)
-    except (ValueError, AssertionError, LookupError, UnicodeDecodeError) as exc:
+    except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:
         # aiohttp's multipart reader: a missing boundary, a part cut short, text that is
-        # not in its charset
+        # not in its charset (UnicodeDecodeError is a ValueError), a part header with a
+        # control character (InvalidHeader)
         raise BadRequest(f"malformed multipart body: {exc}") from None
     errors = []
     if not fields.get("source"):

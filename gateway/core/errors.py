@@ -12,6 +12,8 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     ├── PayloadTooLarge                 413 payload_too_large
     │   └── ParseTimeout                413 parse_timeout                 (reconciliation)
     ├── Unauthenticated                 401 unauthenticated
+    ├── LoginThrottled                  429 login_throttled               (staff sign-in)
+    │   └── AccountLocked               423 account_locked                (staff sign-in)
     ├── Forbidden                       403 forbidden
     │   ├── AgencyNotInScope            403 agency_not_in_scope
     │   ├── AccountNotInScope           403 account_not_in_scope          (reconciliation)
@@ -27,6 +29,8 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── OpenExceptions              409 open_exceptions               (reconciliation)
     │   ├── StaleRun                    409 stale_run                     (reconciliation)
     │   ├── ConcurrentRun               409 conflict                      (reconciliation)
+    │   ├── ReceiptRangeOverlaps        409 receipt_range_overlaps        (receipts)
+    │   ├── ReceiptRangeNotAscending    409 receipt_range_not_ascending   (receipts)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
     │       └── NotAcceptable           409 order_not_acceptable          (postal operators)
@@ -142,6 +146,31 @@ class Unauthenticated(GatewayError):
     title = "A valid API key is required"
 
 
+class LoginThrottled(GatewayError):
+    """Too many failed sign-ins of a user or from an address: tries are refused, without
+    looking at the password, for ``retry_after`` more seconds."""
+
+    code = "login_throttled"
+    http_status = 429
+    title = "Too many failed sign-ins; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"try again in {retry_after} seconds", retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class AccountLocked(LoginThrottled):
+    """The user failed to sign in too often; only an administrator unlocks the account."""
+
+    code = "account_locked"
+    http_status = 423
+    title = "The account is locked after too many failed sign-ins"
+
+    def __init__(self) -> None:
+        GatewayError.__init__(self, "an administrator must unlock the account")
+        self.retry_after = 0
+
+
 class Forbidden(GatewayError):
     code = "forbidden"
     http_status = 403
@@ -235,6 +264,21 @@ class ConcurrentRun(Conflict):
 
     code = "conflict"
     title = "Runs of other days took statement lines of this run; run the day again"
+
+
+class ReceiptRangeOverlaps(Conflict):
+    """Numbers of one (tax code, template, symbol) are given once: ranges are disjoint."""
+
+    code = "receipt_range_overlaps"
+    title = "The number range overlaps another range of the same template and symbol"
+
+
+class ReceiptRangeNotAscending(Conflict):
+    """A point of collection uses its ranges in ascending order (NĐ 254/2026 Điều 25.5): a
+    new range must start above every range it already has for the template and symbol."""
+
+    code = "receipt_range_not_ascending"
+    title = "A new number range must come after the point's earlier ranges"
 
 
 class InvalidTransition(Conflict):

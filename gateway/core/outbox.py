@@ -51,6 +51,8 @@ EVENT_TYPES: Mapping[str, str] = {
     "within the channel's horizon; it is not failed.",
     "refund.succeeded": "A refund succeeded.",
     "refund.failed": "A refund failed.",
+    "receipt.issued": "An e-receipt (biên lai điện tử) was issued for a paid payment: numbered "
+    "and signed (`xml_url`, `view_url`); one per payment, or one for phí and one for lệ phí.",
     "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",
     "postal.order.updated": "The postal order moved to a status without an event of its own "
     "(pickup assigned, in transit, out for delivery, return pending, …), its cancellation "

@@ -390,6 +390,37 @@ NOTIFICATIONS: Machine[NotificationStatus] = Machine(
     initial={NotificationStatus.QUEUED, NotificationStatus.FAILED},
 )
 
+# -- e-receipts (biên lai điện tử) ----------------------------------------------------------
+
+
+class ReceiptStatus(StrEnum):
+    #: The payment is paid but the receipt could not be numbered or signed yet (no number
+    #: range or symbol for the year, a range used up, the signing certificate expired): it is
+    #: issued, numbered in order, as soon as that is fixed. Money is never refused for it.
+    PENDING = "pending"
+    ISSUED = "issued"
+    #: A replacement receipt (biên lai thay thế) references it (TT 91/2026 Điều 20).
+    REPLACED = "replaced"
+    #: An error in name, address or amount in words was notified (04/SS-CTĐT), not re-issued.
+    ERROR_NOTIFIED = "error_notified"
+
+
+RECEIPT_TRANSITIONS: Mapping[ReceiptStatus, frozenset[ReceiptStatus]] = {
+    ReceiptStatus.PENDING: frozenset({ReceiptStatus.ISSUED}),
+    ReceiptStatus.ISSUED: frozenset({ReceiptStatus.REPLACED, ReceiptStatus.ERROR_NOTIFIED}),
+    # A notified receipt can still turn out to need a replacement (another error).
+    ReceiptStatus.ERROR_NOTIFIED: frozenset({ReceiptStatus.REPLACED}),
+    ReceiptStatus.REPLACED: frozenset(),
+}
+
+#: The only writer of ``receipts.status``.
+RECEIPTS: Machine[ReceiptStatus] = Machine(
+    "receipt",
+    "receipts",
+    RECEIPT_TRANSITIONS,
+    initial={ReceiptStatus.PENDING, ReceiptStatus.ISSUED},
+)
+
 
 # -- every machine --------------------------------------------------------------------------
 
@@ -403,4 +434,5 @@ MACHINES: tuple[Machine[Any], ...] = (
     IMPORTS,
     POSTAL_ORDERS,
     NOTIFICATIONS,
+    RECEIPTS,
 )

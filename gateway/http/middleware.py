@@ -76,6 +76,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return response
     except web.HTTPException:
         raise
-    except Exception:
-        log.exception("unhandled_error")
+    except Exception as exc:
+        # The error's class and the request id (bound by ``observe``) say what failed; the
+        # traceback carries no statement parameters (the engine hides them, core.db).
+        log.exception("unhandled_error", error=type(exc).__name__)
         return problem(GatewayError("an unexpected error occurred; it has been logged"))

@@ -191,6 +191,17 @@ class TerminalList(ListOf[Terminal]):
     """The card terminals of the caller's agencies."""
 
 
+class CheckoutReceipt(ResponseModel):
+    """A receipt as the paid checkout page shows it."""
+
+    symbol: str | None
+    number: str | None = Field(description="8 digits; null while pending")
+    issued_at: str | None = Field(description="Vietnam time, dd/mm/yyyy hh:mm")
+    channel: str = Field(description="In Vietnamese")
+    amount: str = Field(description="In VND, formatted")
+    url: str = Field(description="The receipt page")
+
+
 class CheckoutStatus(ResponseModel):
     """What the checkout page polls."""
 
@@ -198,3 +209,4 @@ class CheckoutStatus(ResponseModel):
     status_label: str
     expires_at: Time
     paid_at: Time | None
+    receipts: list[CheckoutReceipt]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -19,8 +21,9 @@ from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.errors import InvalidTransition, NotFound, ValidationFailed
 from gateway.http.responses import json_response
-from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, POLLER, SETTINGS
-from gateway.pages.render import render
+from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, POLLER, RECEIPTS, SETTINGS
+from gateway.pages.render import local_time, render, vnd
+from gateway.services.receipts.issuance import CHANNEL_LABELS
 from providers.payment.vietqr import render_png, render_svg
 
 #: Short names of banks by NAPAS BIN, for display only.
@@ -118,6 +121,7 @@ async def checkout_page(request: web.Request) -> web.Response:
         for method in WALLETS
         if method in channels and channels[method].available_for(payment["agency_code"])
     ]
+    receipts = await _receipts(request, payment)
     return render(
         "checkout.html",
         form_origins=_form_origins(channels),
@@ -134,6 +138,7 @@ async def checkout_page(request: web.Request) -> web.Response:
         wallets=wallets,
         wallet_failure=await _wallet_failure(request, payment_id),
         poll_ms=request.app[SETTINGS].payments.checkout_poll_ms,
+        receipts=receipts,
     )
 
 
@@ -158,9 +163,35 @@ async def checkout_status(request: web.Request) -> web.Response:
             "status_label": STATUS_LABELS[payment["status"]],
             "expires_at": payment["expires_at"],
             "paid_at": payment["paid_at"],
+            "receipts": await _receipts(request, payment),
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def _receipts(request: web.Request, payment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The payment's receipts as the paid page shows them (number, symbol, time, channel and
+    a link to the receipt page)."""
+    if payment["paid_at"] is None:
+        return []
+    found = await request.app[RECEIPTS].of_payment_public(payment["id"])
+    return [
+        {
+            "symbol": receipt["symbol"],
+            "number": f"{receipt['number']:08d}" if receipt["number"] else None,
+            "issued_at": local_time(receipt["issued_at"]) or None,
+            "channel": CHANNEL_LABELS.get(receipt["channel"], receipt["channel"]),
+            "amount": vnd(receipt["amount"]),
+            "url": _path_of(receipt["view_url"]),
+        }
+        for receipt in found
+    ]
+
+
+def _path_of(url: str) -> str:
+    """The receipt page's path and query: the page links within the host it was served from."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
 
 
 async def qr_png(request: web.Request) -> web.Response:

@@ -8,6 +8,8 @@
   session is never sent to ``/operator``, nor an operator's to ``/console``.
 - Every POST form carries the session's CSRF token in the hidden field ``csrf``; a missing
   or wrong token is refused with 403 before anything is done.
+- Sign-ins are throttled per user and per address, with a lock-out an administrator lifts
+  (:mod:`gateway.services.login_throttle`); both consoles sign in here, so both are covered.
 - Service errors become a Vietnamese sentence on a page; nothing reaches the browser as a
   traceback or as the API's ``problem+json``.
 """
@@ -24,8 +26,16 @@ from urllib.parse import parse_qsl
 
 import structlog
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.core.errors import BadRequest, GatewayError, PayloadTooLarge, Unauthenticated
+from gateway.core.errors import (
+    AccountLocked,
+    BadRequest,
+    GatewayError,
+    LoginThrottled,
+    PayloadTooLarge,
+    Unauthenticated,
+)
 from gateway.core.roles import Role
 from gateway.http.responses import read_body
 from gateway.keys import SETTINGS, STAFF
@@ -177,8 +187,8 @@ async def as_page(
         if exc.http_status >= 500:
             log.error(failed, code=exc.code, exc_info=True)
         return error_page(exc)
-    except Exception:
-        log.exception(unhandled)
+    except Exception as exc:
+        log.exception(unhandled, error=type(exc).__name__)
         return error_page(GatewayError())
 
 
@@ -228,7 +238,8 @@ async def read_form(request: web.Request, limit: int) -> Form:
         return Form(fields)
     try:
         return await _read_multipart(request, limit)
-    except (ValueError, AssertionError, LookupError) as exc:
+    except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:
+        # HttpProcessingError: a part header aiohttp refuses (InvalidHeader)
         raise BadRequest(f"malformed multipart body: {exc}") from None
 
 
@@ -299,7 +310,22 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = form.get("password")[:1024]
     staff = request.app[STAFF]
     try:
-        token, user = await staff.login(username, password)
+        token, user = await staff.login(username, password, request.remote or "unknown")
+    except AccountLocked as exc:
+        return _login_form(
+            status=exc.http_status,
+            error="Tài khoản đã bị tạm khóa vì đăng nhập sai quá nhiều lần. "
+            "Vui lòng liên hệ quản trị viên để mở khóa.",
+            username=username,
+        )
+    except LoginThrottled as exc:
+        response = _login_form(
+            status=exc.http_status,
+            error=f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {exc.retry_after} giây.",
+            username=username,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except Unauthenticated:
         log.info("console_login_failed")
         return _login_form(status=401, error="Sai tên đăng nhập hoặc mật khẩu", username=username)

@@ -4,7 +4,8 @@ post office ``BC-DEMO`` with its operator key and console user ``buucuc``.
 The demo agency collects into an account at the sandbox bank (fictional BIN 970499, so no
 real banking app can send real money to it). Seeding is idempotent: what exists is kept,
 except that the console passwords (and the post office's key) are renewed at every start,
-so that they can be printed once.
+so that they can be printed once — unless they are configured (``demo.console_password``,
+``demo.operator_key``, like ``demo.api_key``): then they stay the same across restarts.
 
 The demo's finance keys and console users are deployment-wide (``all_agencies``): a newcomer
 reconciles every agency they add without re-creating them.
@@ -25,6 +26,7 @@ from gateway.core.roles import Role
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import DEPLOYMENT_WIDE_ROLES, create_client, key_id
 from gateway.services.postal import offices
+from gateway.services.receipts.numbering import NewRange, Point, add_range, list_ranges
 from gateway.services.staff import StaffService, hash_password
 from gateway.services.terminals import TerminalService
 
@@ -36,6 +38,14 @@ DEMO_ACCOUNT_NAME = "SO TAI CHINH TINH DEMO - THU PHI LE PHI"
 CONSOLE_USERS = (
     ("ketoan", "Kế toán viên (demo)", Role.FINANCE),
     ("truongphong", "Trưởng phòng Kế toán (demo)", Role.FINANCE_APPROVER),
+)
+
+#: The demo agency's receipt number ranges, per point of collection (disjoint, for each of
+#: its yearly symbols): (point, first, last).
+DEMO_RECEIPT_RANGES = (
+    (Point.ONLINE, 1, 499_999),
+    (Point.COUNTER, 500_000, 799_999),
+    (Point.POSTAL, 800_000, 999_999),
 )
 
 DEMO_OFFICE = "BC-DEMO"
@@ -97,6 +107,27 @@ class DemoSeeder:
         }
         return keys[Role.PORTAL], keys, passwords
 
+    async def seed_receipt_ranges(self) -> int:
+        """Give the demo agency (which must exist) a number range per point of collection for
+        each of its receipt symbols, where it has none yet; return how many were added."""
+        code = self.settings.demo.agency_code
+        config = self.settings.receipts.agencies.get(code)
+        if config is None:
+            return 0
+        added = 0
+        async with self.db.write() as conn:
+            have = {(r["symbol"], r["point"]) for r in await list_ranges(conn, code)}
+            for symbol in config.symbols.values():
+                for point, first, last in DEMO_RECEIPT_RANGES:
+                    if (symbol, point.value) in have:
+                        continue
+                    new = NewRange(
+                        code, config.tax_code, config.template_code, symbol, point, first, last
+                    )
+                    await add_range(conn, new, self.clock())
+                    added += 1
+        return added
+
     async def seed_operator(self) -> tuple[str, str]:
         """Create, if missing, post office ``BC-DEMO`` serving the demo agency (which must
         exist: call after :meth:`seed`), then give the operator API client and the console
@@ -113,20 +144,7 @@ class DemoSeeder:
         if served is None:
             await offices.serve_agency(db, agency_code, DEMO_OFFICE)
 
-        async with db.write() as conn:
-            await conn.execute(
-                update(api_clients)
-                .where(
-                    api_clients.c.name == DEMO_OPERATOR_CLIENT,
-                    api_clients.c.role == Role.POSTAL_OPERATOR.value,
-                    api_clients.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=clock())
-            )
-        client_id, key = await create_client(
-            db, clock, name=DEMO_OPERATOR_CLIENT, role=Role.POSTAL_OPERATOR, agency_codes=[]
-        )
-        await offices.scope_client(db, client_id, [DEMO_OFFICE])
+        key = await self._operator_key()
 
         username, display_name = DEMO_OPERATOR_USER
         password = await self._console_user(username, display_name, Role.POSTAL_OPERATOR, [])
@@ -140,6 +158,44 @@ class DemoSeeder:
         if not scoped:
             await offices.scope_user(db, username, [DEMO_OFFICE])
         return key, password
+
+    async def _operator_key(self) -> str:
+        """The configured operator key (created if missing, never revoked), else a new key
+        at every start with the previous demo operator keys revoked."""
+        db, clock = self.db, self.clock
+        configured = self.settings.demo.operator_key
+        if configured is not None:
+            key = configured.get_secret_value()
+            async with db.write() as conn:
+                # Kept, and usable again if an earlier start without it had revoked it.
+                kept = await conn.execute(
+                    update(api_clients)
+                    .where(api_clients.c.id == key_id(key))
+                    .values(revoked_at=None)
+                    .returning(api_clients.c.id)
+                )
+                if kept.first() is not None:
+                    return key
+        async with db.write() as conn:
+            await conn.execute(
+                update(api_clients)
+                .where(
+                    api_clients.c.name == DEMO_OPERATOR_CLIENT,
+                    api_clients.c.role == Role.POSTAL_OPERATOR.value,
+                    api_clients.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=clock())
+            )
+        client_id, key = await create_client(
+            db,
+            clock,
+            name=DEMO_OPERATOR_CLIENT,
+            role=Role.POSTAL_OPERATOR,
+            agency_codes=[],
+            key=configured.get_secret_value() if configured is not None else None,
+        )
+        await offices.scope_client(db, client_id, [DEMO_OFFICE])
+        return key
 
     async def _demo_key(self, role: Role, configured: SecretStr | None) -> str:
         """The demo key of ``role``: the configured one (created if missing), else a new one."""
@@ -178,10 +234,13 @@ class DemoSeeder:
     async def _console_user(
         self, username: str, display_name: str, role: Role, agency_codes: list[str]
     ) -> str:
-        """Create the console user if missing, with a fresh password at every start, so the
-        password can be printed (a sandbox convenience; production users are made with
-        ``gateway users create``)."""
-        password = secrets.token_urlsafe(12)
+        """Create the console user if missing, with the configured demo password or a fresh
+        one at every start, so the password can be printed (a sandbox convenience;
+        production users are made with ``gateway users create``)."""
+        configured = self.settings.demo.console_password
+        password = (
+            configured.get_secret_value() if configured is not None else secrets.token_urlsafe(12)
+        )
         wide = role in DEPLOYMENT_WIDE_ROLES
         if await self.staff.has_user(username):
             async with self.db.write() as conn:

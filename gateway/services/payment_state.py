@@ -4,8 +4,9 @@ announced through the outbox in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +46,13 @@ class Context:
     #: Told the channel of every payment that becomes paid (the metrics counter). It runs
     #: inside the transaction, so a rare rollback after it would count one too many.
     on_paid: Callable[[str], None] = field(default=lambda channel: None)
+    #: Issues the receipts of a payment that becomes paid, in the same transaction
+    #: (:meth:`gateway.services.receipts.issuance.ReceiptIssuance.issue_for_payment`): given
+    #: the connection, the payment id, the channel and the time; returns the API views of
+    #: the receipts issued, announced as ``receipt.issued`` after ``payment.paid``.
+    issue_receipts: (
+        Callable[[AsyncConnection, str, str, datetime], Awaitable[list[dict[str, Any]]]] | None
+    ) = None
 
 
 async def items_of(
@@ -130,7 +138,8 @@ async def move(
     **values: Any,
 ) -> None:
     """Move a payment from ``current`` to ``new`` (checked against the table), close its open
-    attempts if the bill closes, and emit ``payment.<new>`` in the same transaction.
+    attempts if the bill closes, issue its receipts if it becomes paid, and emit
+    ``payment.<new>`` (then ``receipt.issued`` per receipt) in the same transaction.
 
     Both go through their machines (:data:`PAYMENTS`, :data:`ATTEMPTS`): the update is
     guarded by ``current``, so if another transaction moved the payment first,
@@ -141,8 +150,11 @@ async def move(
     if new is PaymentStatus.PAID:
         values.setdefault("paid_at", now)
     await PAYMENTS.move(conn, payment_id, current, new, updated_at=now, **values)
+    issued: list[dict[str, Any]] = []
     if new is PaymentStatus.PAID:
         context.on_paid(channel or "unknown")
+        if context.issue_receipts is not None:
+            issued = await context.issue_receipts(conn, payment_id, channel or "unknown", now)
     closing = _CLOSES_ATTEMPTS.get(new)
     if closing is not None:
         # Only the moves the attempt table allows: a ``created`` attempt (its provider call
@@ -164,3 +176,7 @@ async def move(
         payment_id=payment_id,
         data={"payment": await view(conn, payment_id, context.base_url)},
     )
+    for receipt in issued:
+        await outbox.emit(
+            conn, now=now, type="receipt.issued", payment_id=payment_id, data={"receipt": receipt}
+        )

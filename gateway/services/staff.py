@@ -14,15 +14,25 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+import structlog
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, staff_sessions, staff_user_agencies, staff_users
-from gateway.core.errors import Conflict, FieldError, Unauthenticated, ValidationFailed
+from gateway.core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 from gateway.core.ids import Clock, new_id
 from gateway.core.roles import Role
 from gateway.services.clients import DEPLOYMENT_WIDE_ROLES
+from gateway.services.login_throttle import LoginThrottle
+
+log = structlog.get_logger(__name__)
 
 SESSION_LIFETIME = timedelta(hours=8)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -66,9 +76,10 @@ def _token_hash(token: str) -> str:
 
 
 class StaffService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, throttle: LoginThrottle | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.throttle = throttle
 
     async def create_user(
         self,
@@ -131,8 +142,23 @@ class StaffService:
             raise Conflict(f"user {username} already exists") from None
         return user_id
 
-    async def login(self, username: str, password: str) -> tuple[str, StaffUser]:
-        """Check the password and open a session; return ``(cookie value, user)``."""
+    async def login(
+        self, username: str, password: str, address: str = "unknown"
+    ) -> tuple[str, StaffUser]:
+        """Check the password and open a session; return ``(cookie value, user)``.
+
+        With a throttle, a user or ``address`` that failed too often is refused first
+        (:class:`LoginThrottled`, :class:`AccountLocked`), whatever the password."""
+        if self.throttle is not None:
+            await self.throttle.check(username, address)
+        try:
+            return await self._login(username, password)
+        except Unauthenticated:
+            if self.throttle is not None:
+                await self.throttle.failed(username, address)
+            raise
+
+    async def _login(self, username: str, password: str) -> tuple[str, StaffUser]:
         async with self.db.read() as conn:
             row = (
                 await conn.execute(select(staff_users).where(staff_users.c.username == username))
@@ -153,7 +179,21 @@ class StaffService:
                     expires_at=now + SESSION_LIFETIME,
                 )
             )
+        if self.throttle is not None:
+            await self.throttle.succeeded(username)
         return token, await self.session_user(token)
+
+    async def unlock(self, username: str) -> bool:
+        """Lift the lock-out (and back-off) of ``username`` after failed sign-ins; True when
+        there was one. An unknown user is :class:`NotFound`."""
+        if not await self.has_user(username):
+            raise NotFound(f"no console user {username}")
+        if self.throttle is None:
+            return False
+        unlocked = await self.throttle.unlock(username)
+        if unlocked:
+            log.info("console_login_unlocked", username=username)
+        return unlocked
 
     async def session_user(self, token: str) -> StaffUser:
         async with self.db.read() as conn:

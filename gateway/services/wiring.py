@@ -32,6 +32,7 @@ from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
 from gateway.services.demo import DemoSeeder
 from gateway.services.dvcqg_lookup import DvcqgLookup
+from gateway.services.login_throttle import LoginThrottle
 from gateway.services.notifications.compose import Composer
 from gateway.services.notifications.receipts import ReceiptReceiver
 from gateway.services.notifications.views import NotificationViews
@@ -44,6 +45,9 @@ from gateway.services.postal.orders import PostalOrderService
 from gateway.services.postal.pushes import PushReceiver
 from gateway.services.postal.state import PostalContext
 from gateway.services.provider_callbacks import ProviderCallbacks
+from gateway.services.receipts.issuance import RANGE_EXHAUSTED, Alerts, ReceiptIssuance
+from gateway.services.receipts.signing import load_issuers
+from gateway.services.receipts.views import ReceiptService
 from gateway.services.refunds import RefundService
 from gateway.services.sealing import Sealer
 from gateway.services.staff import StaffService
@@ -93,6 +97,7 @@ class Services:
     recon_runs: RunService
     reports: ReportService
     ledger: LedgerLookup
+    receipts: ReceiptService
     postal_orders: PostalOrderService
     carrier_sync: CarrierSync
     vnpost_pushes: PushReceiver
@@ -174,6 +179,17 @@ def notifiers(settings: Settings, session: aiohttp.ClientSession) -> dict[str, N
     return found
 
 
+def receipt_alerts(metrics: Metrics) -> Alerts:
+    def pending(agency: str, reason: str) -> None:
+        metrics.receipts_pending.labels(agency, reason).inc()
+        if reason == RANGE_EXHAUSTED:
+            metrics.receipt_ranges_exhausted.labels(agency).inc()
+
+    return Alerts(
+        issued=lambda agency: metrics.receipts_issued.labels(agency).inc(), pending=pending
+    )
+
+
 @asynccontextmanager
 async def build_services(
     settings: Settings, *, clock: Clock = system_clock, metrics: Metrics | None = None
@@ -183,12 +199,22 @@ async def build_services(
     metrics = metrics if metrics is not None else Metrics()
     database = Database(settings.database_dsn)
     try:
+        sealer = Sealer(settings.pii.keyring(), settings.pii.current_key_id)
+        issuers = load_issuers(settings, clock())
+        issuer = ReceiptIssuance(
+            settings.receipts,
+            issuers,
+            sealer,
+            clock,
+            settings.base_url,
+            receipt_alerts(metrics),
+        )
         context = payment_state.Context(
             clock,
             settings.base_url,
             on_paid=lambda channel: metrics.payments_paid.labels(channel).inc(),
+            issue_receipts=issuer.issue_for_payment,
         )
-        sealer = Sealer(settings.pii.keyring(), settings.pii.current_key_id)
         hooks = settings.webhooks
         allow_private = hooks.allow_private_urls or settings.sandbox
         endpoints = EndpointService(
@@ -198,7 +224,16 @@ async def build_services(
             secret_overlap=timedelta(hours=hooks.secret_overlap_hours),
         )
         workflow = Workflow(database, clock)
-        staff = StaffService(database, clock)
+        staff = StaffService(
+            database,
+            clock,
+            LoginThrottle(
+                database,
+                clock,
+                settings.console_login,
+                on_outcome=lambda outcome: metrics.console_logins.labels(outcome).inc(),
+            ),
+        )
         terminals = TerminalService(database, clock)
         connector = aiohttp.TCPConnector(
             limit=hooks.concurrency, **connector_options(allow_private)
@@ -286,6 +321,15 @@ async def build_services(
                 ),
                 reports=ReportService(database),
                 ledger=LedgerLookup(database),
+                receipts=ReceiptService(
+                    database,
+                    sealer,
+                    settings.base_url,
+                    lambda code: issuers[code].certificate_pem() if code in issuers else None,
+                    settings.receipts,
+                    issuer,
+                    clock,
+                ),
                 postal_orders=PostalOrderService(database, postal, settings.vnpost, sealer),
                 carrier_sync=CarrierSync(database, postal, carrier, settings.vnpost, sealer),
                 vnpost_pushes=PushReceiver(database, postal, settings.vnpost),

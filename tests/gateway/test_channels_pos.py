@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import POS_SECRET, Channels
+from conftest import METRICS_AUTH, POS_SECRET, Channels
 from sqlalchemy import select
 from tests_support import signed_notice
 
@@ -398,5 +398,5 @@ async def test_paid_payments_are_counted_by_channel_in_metrics(channels: Channel
     await _script(channels, "T-HCM-1", "approve")
     await _push(channels)
     await channels.pos.app[BACKGROUND].wait()
-    metrics = await (await channels.client.get("/metrics")).text()
+    metrics = await (await channels.client.get("/metrics", headers=METRICS_AUTH)).text()
     assert 'gateway_payments_paid_total{channel="pos"} 1.0' in metrics

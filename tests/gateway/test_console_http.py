@@ -279,6 +279,20 @@ async def test_a_multipart_upload_without_the_csrf_token_imports_nothing(console
     assert await count(console, statement_imports) == 0
 
 
+async def test_a_multipart_form_with_a_control_character_in_a_part_header_is_400(
+    console: Gateway,
+) -> None:
+    session = await login(console, "ketoan")
+    response = await console.client.post(
+        "/console/statements",
+        data=b'--x\r\nContent-Disposition: form-data; name="a\x19b"\r\n\r\nv\r\n--x--\r\n',
+        headers={**session.cookie, "Content-Type": "multipart/form-data; boundary=x"},
+        allow_redirects=False,
+    )
+    assert response.status == 400
+    assert await count(console, statement_imports) == 0
+
+
 async def test_running_the_day_with_the_right_token_creates_a_run(console: Gateway) -> None:
     """The control for the CSRF tests above: the same request with the token works."""
     session = await login(console, "ketoan")

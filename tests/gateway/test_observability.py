@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import structlog
-from conftest import Gateway, make_settings, payment_body
+from conftest import METRICS_AUTH, Gateway, make_settings, payment_body
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
@@ -33,7 +33,7 @@ def log_lines(out: str) -> list[dict[str, Any]]:
 
 
 async def metric_samples(gateway: Gateway) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = await gateway.client.get("/metrics")
+    response = await gateway.client.get("/metrics", headers=METRICS_AUTH)
     assert response.status == 200
     assert response.content_type == "text/plain"
     return {
@@ -97,7 +97,7 @@ async def test_unknown_paths_share_one_metrics_label(gateway: Gateway) -> None:
     ("method", "path", "status"),
     [
         ("get", "/healthz", 200),
-        ("get", "/metrics", 200),
+        ("get", "/metrics", 401),  # outside sandbox mode only with the metrics token
         ("get", "/openapi.json", 200),
         ("get", "/v1/payments", 401),
         ("post", "/v1/payments", 401),

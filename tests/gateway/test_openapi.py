@@ -527,6 +527,17 @@ MORE_PROBLEMS: list[tuple[str | None, str, str, dict[str, Any], int, str]] = [
         400,
         "bad_request",
     ),
+    (  # schemathesis: a control character in a part's header (aiohttp's InvalidHeader)
+        "finance",
+        "post",
+        "/v1/reconciliation/statements",
+        {
+            "data": b'--x\r\nContent-Disposition: form-data; name="a\x19b"\r\n\r\nv\r\n--x--\r\n',
+            "headers": {"Content-Type": "multipart/form-data; boundary=x"},
+        },
+        400,
+        "bad_request",
+    ),
     (
         "finance",
         "get",

@@ -65,7 +65,10 @@ class Database:
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Statement parameters hold personal data (payer and recipient names): an error's
+        # text, and so every log line and traceback that carries it, shows the statement
+        # and the error, never the values.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     ForeignKey,
@@ -33,6 +34,7 @@ from gateway.core.statuses import (
     PAYMENTS,
     POSTAL_EVENT_STATUSES,
     POSTAL_ORDERS,
+    RECEIPTS,
     REFUNDS,
     RUNS,
 )
@@ -474,6 +476,21 @@ staff_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+#: Failed console sign-ins per subject — ``user:<username>`` or ``address:<ip>`` — for the
+#: back-off and lock-out of :mod:`gateway.services.login_throttle`. A row exists only while
+#: a subject has failures to remember; a successful sign-in or an unlock removes it.
+login_throttles = Table(
+    "login_throttles",
+    metadata,
+    Column("subject", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UTCDateTime, nullable=False),
+    #: Tries before this time are refused without looking at the password.
+    Column("blocked_until", UTCDateTime),
+    #: A user locked out after too many failures; only an administrator lifts it.
+    Column("locked_at", UTCDateTime),
+)
+
 # -- postal (bưu chính công ích) ----------------------------------------------------------------
 
 post_offices = Table(
@@ -692,4 +709,81 @@ notification_opt_outs = Table(
     Column("phone_masked", String(24), nullable=False),
     Column("recorded_by", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# -- e-receipts (biên lai điện tử, NĐ 254/2026 Điều 22–29) ---------------------------------------
+
+#: Blocks of receipt numbers an agency may use, per template, symbol and point of collection
+#: (``online``, ``counter``, ``postal``): disjoint within (tax code, template, symbol) and used
+#: in ascending order (NĐ 254 Điều 25.5). ``next_number`` is the next one to give; a range is
+#: used up when it passes ``last_number``. Row-locked while a number is taken (PostgreSQL).
+receipt_ranges = Table(
+    "receipt_ranges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("tax_code", String(14), nullable=False),
+    Column("template_code", String(5), nullable=False),
+    Column("symbol", String(8), nullable=False),
+    Column("point", String(8), nullable=False),
+    Column("first_number", Integer, nullable=False),
+    Column("last_number", Integer, nullable=False),
+    Column("next_number", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_receipt_ranges_lookup", "agency_id", "template_code", "symbol", "point"),
+    CheckConstraint(
+        "first_number >= 1 AND first_number <= last_number AND last_number <= 99999999",
+        name="ck_receipt_ranges_bounds",
+    ),
+    CheckConstraint(
+        "next_number >= first_number AND next_number <= last_number + 1",
+        name="ck_receipt_ranges_next",
+    ),
+)
+
+#: One receipt of a paid payment (one per payment, or one for its phí and one for its lệ phí
+#: lines). ``symbol``/``number``/``issued_at``/``xml_sealed`` are empty while ``pending``.
+#: The payer's ID number and the signed XML (which carries it) are sealed like other personal
+#: data (gateway.core.pii); the view token is kept as its SHA-256 (to find the receipt) and
+#: sealed (to write the link again).
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False, index=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("tax_code", String(14), nullable=False),
+    #: The collecting agency as the receipt names it (its legal name and address then).
+    Column("agency_name", String(255), nullable=False),
+    Column("agency_address", String(255)),
+    Column("template_code", String(5), nullable=False),
+    Column("symbol", String(8)),
+    Column("number", Integer),
+    Column("point", String(8), nullable=False),
+    Column("kind", String(8), nullable=False),  # all | fee (phí) | charge (lệ phí)
+    Column("status", String(16), nullable=False),
+    #: Why a ``pending`` receipt waits (``no_symbol_for_year``, ``range_exhausted``, …).
+    Column("pending_reason", String(32)),
+    Column("paid_at", UTCDateTime, nullable=False),
+    Column("issued_at", UTCDateTime),
+    Column("items", JSON, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("amount_in_words", Text, nullable=False),
+    Column("payer", JSON, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("transaction_reference", String(64)),
+    Column("replaces", ForeignKey("receipts.id")),
+    Column("xml_sealed", Text),
+    Column("view_token_hash", String(64), nullable=False, unique=True),
+    Column("view_token_sealed", Text, nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("external_key", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint(
+        "tax_code", "template_code", "symbol", "number", name="uq_receipts_tax_code_number"
+    ),
+    Index("ix_receipts_agency_created", "agency_id", "created_at", "id"),
+    Index("ix_receipts_status_created", "status", "created_at"),
+    RECEIPTS.check_constraint(),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from conftest import METRICS_AUTH
 from sqlalchemy import select
 from tests_support import outbox_types
 
@@ -122,7 +123,7 @@ async def test_phones_and_streets_never_reach_the_logs(postal: Any) -> None:
 async def test_metrics_count_orders_by_the_status_they_reach(postal: Any) -> None:
     order = await postal.book()
     await _pushed(postal, order["tracking_number"], 6)
-    text = await (await postal.client.get("/metrics")).text()
+    text = await (await postal.client.get("/metrics", headers=METRICS_AUTH)).text()
     assert 'gateway_postal_order_statuses_total{status="created"} 1.0' in text
     assert 'gateway_postal_order_statuses_total{status="picked_up"} 1.0' in text
     assert 'gateway_provider_notices_total{outcome="applied",provider="vnpost"} 1.0' in text

@@ -25,7 +25,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _main() -> None:
-    engine = create_async_engine(config.attributes["database_url"])
+    engine = create_async_engine(config.attributes["database_url"], hide_parameters=True)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

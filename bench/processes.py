@@ -1,0 +1,132 @@
+"""Child processes of the benchmarks (the servers under test, their floors, receivers): start
+them from the tree this folder sits in, wait until they answer, stop them on every exit path.
+Shared by the benchmarks, which run as scripts from this folder."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class BenchError(Exception):
+    """The benchmark could not run (as opposed to: it ran and the figures are poor)."""
+
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the bench process dies (Linux)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn(argv: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start ``argv`` from the repository root, its output in ``log_path``; stopped by
+    :func:`stop_children`."""
+    log = log_path.open("wb")
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop the children
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    finally:
+        log.close()
+    _children.append(process)
+    return process
+
+
+def stop_children() -> None:
+    for process in _children:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+    deadline = time.monotonic() + 10
+    for process in _children:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            process.wait(timeout=5)
+    _children.clear()
+
+
+def on_sigterm(_signum: int, _frame: Any) -> None:
+    """Install with ``signal.signal(signal.SIGTERM, on_sigterm)``: unwind, stopping children."""
+    raise SystemExit(143)
+
+
+def child_env() -> dict[str, str]:
+    """This environment without GATEWAY_* (the generated configuration is the only one), with
+    the repository on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+async def wait_ready(
+    name: str, url: str, process: subprocess.Popen[bytes], log: Path, limit_seconds: float = 120
+) -> None:
+    """Poll ``url`` until it answers 200; :class:`BenchError` with the log's tail if the
+    process exits first or the limit passes (start-up on a busy machine takes a while)."""
+    deadline = time.monotonic() + limit_seconds
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise BenchError(
+                    f"{name} exited with status {process.returncode} before it was ready:\n"
+                    f"{tail(log)}"
+                )
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise BenchError(f"{name} was not ready at {url} after {limit_seconds:.0f}s:\n{tail(log)}")
+
+
+def tree_cpu_seconds(process: psutil.Process) -> tuple[float, float]:
+    """(user + system, system) CPU seconds so far of ``process`` and its live children (the
+    workers of ``gateway serve --processes N``)."""
+    total = system = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = member.cpu_times()
+            total += times.user + times.system
+            system += times.system
+    return total, system

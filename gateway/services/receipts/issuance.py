@@ -1,0 +1,401 @@
+"""Issuing receipts at the moment of payment (NĐ 254/2026 Điều 24: at the time of
+collection; ``/work/shared/specs/e-receipts.md`` §2, §4, §11).
+
+:meth:`ReceiptIssuance.issue_for_payment` runs inside the transaction of
+:func:`gateway.services.payment_state.move` that makes a payment ``paid`` — the one place a
+payment becomes paid, for every channel — so a receipt exists exactly when the payment is
+paid: a rolled-back payment rolls back its receipt and its number (gapless numbering, see
+:mod:`.numbering`). A payment becomes paid once, so money arriving for a bill already paid
+(a duplicate payment) never gets a second receipt.
+
+Per agency (``[receipts.agencies.<code>]``): one receipt with the phí and lệ phí lines
+(``single``), or one for the phí lines and one for the lệ phí lines (``split``), each with its
+own number. Postal lines (cước bưu chính) are a service price, not a fee or charge: they are
+not on the receipt (the carrier invoices them).
+
+Paperwork never refuses money: when a receipt cannot be numbered or signed now — no symbol for
+the year (1 January without the new year's symbol), every range of the point used up, the
+certificate expired while running — the payment still becomes paid and the receipt is born
+``pending`` with its ``pending_reason``, an alert (metric and a structlog error) is raised, and
+:meth:`ReceiptIssuance.issue_pending` numbers and signs it, in order, once that is fixed (a range
+added, a certificate renewed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from config import ReceiptSettings
+from config.settings import ReceiptAgencySettings
+from gateway.core import outbox
+from gateway.core.db.schema import agencies, attempts, payment_items, payments, receipts
+from gateway.core.ids import Clock, new_id
+from gateway.core.statuses import RECEIPTS, AttemptStatus, ReceiptStatus
+from gateway.services.receipts.numbering import Point, point_of, take_number
+from gateway.services.receipts.render import render
+from gateway.services.sealing import Sealer
+from providers.receipts.document import ReceiptDocument, ReceiptLine
+from providers.receipts.errors import ReceiptError
+from providers.receipts.issuer import ReceiptIssuer
+from providers.receipts.words import amount_in_words
+
+log = structlog.get_logger(__name__)
+BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+#: How the receipt names the channel the money came through (Vietnamese, printed on it).
+CHANNEL_LABELS: dict[str, str] = {
+    "vietqr": "Chuyển khoản VietQR",
+    "vnpay": "Thanh toán trực tuyến VNPAY",
+    "pos": "Thẻ ngân hàng tại quầy (POS)",
+    "cod": "Thu hộ qua bưu điện (COD)",
+    "dvcqg": "Nền tảng thanh toán Cổng Dịch vụ công quốc gia",
+    "momo": "Ví điện tử MoMo",
+    "zalopay": "Ví điện tử ZaloPay",
+}
+
+#: Why a receipt waits (``receipts.pending_reason``): stable codes.
+NO_SYMBOL_FOR_YEAR = "no_symbol_for_year"
+RANGE_EXHAUSTED = "receipt_range_exhausted"
+
+#: The lines on each receipt of a payment, by split mode.
+_KINDS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
+    "single": (("all", frozenset({"fee", "charge"})),),
+    "split": (("fee", frozenset({"fee"})), ("charge", frozenset({"charge"}))),
+}
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Told of what an operator must act on (the metrics)."""
+
+    issued: Callable[[str], None] = lambda agency: None
+    pending: Callable[[str, str], None] = lambda agency, reason: None
+
+
+class ReceiptIssuance:
+    def __init__(
+        self,
+        settings: ReceiptSettings,
+        issuers: Mapping[str, ReceiptIssuer],
+        sealer: Sealer,
+        clock: Clock,
+        base_url: str,
+        alerts: Alerts | None = None,
+    ) -> None:
+        self.settings = settings
+        #: Per agency code: who signs its receipts (the gateway's own signer).
+        self.issuers = dict(issuers)
+        self.sealer = sealer
+        self.clock = clock
+        self.base_url = base_url
+        self.alerts = alerts or Alerts()
+
+    # -- at the moment of payment -----------------------------------------------------
+
+    async def issue_for_payment(
+        self, conn: AsyncConnection, payment_id: str, channel: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        """Write the payment's receipts (issued, or pending with a reason) in the caller's
+        transaction; return the API views of those issued now (for ``receipt.issued``)."""
+        payment = (
+            await conn.execute(
+                select(payments, agencies.c.code.label("agency_code"))
+                .join(agencies, agencies.c.id == payments.c.agency_id)
+                .where(payments.c.id == payment_id)
+            )
+        ).one()
+        config = self.settings.agencies.get(payment.agency_code)
+        if config is None:
+            return []  # this agency's receipts are issued elsewhere
+        already = (
+            await conn.execute(
+                select(receipts.c.id).where(
+                    receipts.c.payment_id == payment_id, receipts.c.replaces.is_(None)
+                )
+            )
+        ).first()
+        if already is not None:
+            return []  # a payment is paid once; this guards the rule, it does not rely on it
+        lines = (
+            await conn.execute(
+                select(payment_items)
+                .where(payment_items.c.payment_id == payment_id)
+                .order_by(payment_items.c.position)
+            )
+        ).all()
+        reference = await _transaction_reference(conn, payment_id)
+        issued = []
+        for kind, kinds in _KINDS[config.split]:
+            chosen = [line for line in lines if line.kind in kinds]
+            if not chosen:
+                continue
+            items = [
+                {
+                    "kind": line.kind,
+                    "code": line.code,
+                    "description": line.description,
+                    "amount": line.amount,
+                }
+                for line in chosen
+            ]
+            amount = sum(item["amount"] for item in items)
+            token = secrets.token_urlsafe(24)
+            receipt_id = new_id("rct")
+            values = {
+                "id": receipt_id,
+                "payment_id": payment_id,
+                "agency_id": payment.agency_id,
+                "tax_code": config.tax_code,
+                "agency_name": config.legal_name,
+                "agency_address": config.address,
+                "template_code": config.template_code,
+                "point": point_of(channel).value,
+                "kind": kind,
+                "paid_at": payment.paid_at or now,
+                "items": items,
+                "amount": amount,
+                "amount_in_words": amount_in_words(amount),
+                "payer": _payer_snapshot(payment.payer),
+                "channel": channel,
+                "transaction_reference": reference,
+                "view_token_hash": token_hash(token),
+                "view_token_sealed": self.sealer.seal(token, "receipt.view_token"),
+                "provider": self.issuers[payment.agency_code].name,
+                "created_at": now,
+                "updated_at": now,
+            }
+            numbered = await self._number_and_sign(conn, payment, config, values, now)
+            if numbered is None:
+                await RECEIPTS.insert(conn, ReceiptStatus.PENDING, **values)
+                continue
+            await RECEIPTS.insert(conn, ReceiptStatus.ISSUED, **{**values, **numbered})
+            issued.append(await self._issued(conn, receipt_id, payment.agency_code))
+        return issued
+
+    # -- later, for receipts left pending ---------------------------------------------
+
+    async def issue_pending(self, conn: AsyncConnection, receipt_id: str) -> bool:
+        """Number and sign one pending receipt now if it can be (in the caller's
+        transaction, the payment locked first, as in the one lock order); emits
+        ``receipt.issued``. ``False`` if it still waits (or is no longer pending)."""
+        row = (
+            await conn.execute(
+                select(receipts.c.payment_id).where(
+                    receipts.c.id == receipt_id,
+                    receipts.c.status == ReceiptStatus.PENDING.value,
+                )
+            )
+        ).first()
+        if row is None:
+            return False
+        payment = (
+            await conn.execute(
+                select(payments, agencies.c.code.label("agency_code"))
+                .join(agencies, agencies.c.id == payments.c.agency_id)
+                .where(payments.c.id == row.payment_id)
+                .with_for_update(of=payments)
+            )
+        ).one()
+        receipt = (
+            await conn.execute(
+                select(receipts).where(receipts.c.id == receipt_id).with_for_update()
+            )
+        ).one()
+        if receipt.status != ReceiptStatus.PENDING.value:
+            return False
+        config = self.settings.agencies.get(payment.agency_code)
+        if config is None:
+            return False
+        now = self.clock()
+        values = dict(receipt._mapping)
+        numbered = await self._number_and_sign(conn, payment, config, values, now)
+        if numbered is None:
+            if values["pending_reason"] != receipt.pending_reason:  # waits for another reason
+                await conn.execute(
+                    update(receipts)
+                    .where(receipts.c.id == receipt_id)
+                    .values(pending_reason=values["pending_reason"], updated_at=now)
+                )
+            return False
+        await RECEIPTS.move(
+            conn,
+            receipt_id,
+            ReceiptStatus.PENDING,
+            ReceiptStatus.ISSUED,
+            pending_reason=None,
+            updated_at=now,
+            **numbered,
+        )
+        view = await self._issued(conn, receipt_id, payment.agency_code)
+        await outbox.emit(
+            conn,
+            now=now,
+            type="receipt.issued",
+            payment_id=payment.id,
+            data={"receipt": view},
+        )
+        return True
+
+    # -- the one way a receipt gets its number and signature ----------------------------
+
+    async def _number_and_sign(
+        self,
+        conn: AsyncConnection,
+        payment: Any,
+        config: ReceiptAgencySettings,
+        values: dict[str, Any],
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """The number, symbol, time and signed XML of a receipt issued ``now``; ``None``
+        when it must wait, with ``values["pending_reason"]`` set and the alert raised. The
+        number is taken in a savepoint: a signature that fails gives it back."""
+        agency = payment.agency_code
+        year = now.astimezone(BUSINESS_TZ).year
+        symbol = config.symbols.get(str(year))
+        if symbol is None:
+            self._wait(values, agency, NO_SYMBOL_FOR_YEAR, year=year)
+            return None
+        point = Point(values["point"])
+        savepoint = await conn.begin_nested()
+        template = values["template_code"]
+        number = await take_number(conn, payment.agency_id, template, symbol, point)
+        if number is None:
+            await savepoint.rollback()
+            self._wait(values, agency, RANGE_EXHAUSTED, symbol=symbol, point=point.value)
+            return None
+        document = self._document(payment, config, values, symbol, number, now)
+        try:
+            # The gateway's own signer only: it signs in-process. An external provider (VNPT)
+            # must not be awaited inside the payment's transaction (an outbox step would).
+            issued = await self.issuers[agency].issue(document)
+        except ReceiptError as exc:
+            await savepoint.rollback()
+            self._wait(values, agency, exc.code, symbol=symbol)
+            return None
+        await savepoint.commit()
+        return {
+            "symbol": symbol,
+            "number": number,
+            "issued_at": now,
+            "xml_sealed": self.sealer.seal(issued.xml.decode("utf-8"), "receipt.xml"),
+            "provider": issued.provider,
+            "external_key": issued.external_key,
+        }
+
+    def _wait(self, values: dict[str, Any], agency: str, reason: str, **facts: Any) -> None:
+        """Record why the receipt waits; alert when it starts waiting or waits for another
+        reason (not again at every retry of the same wait)."""
+        if values.get("pending_reason") == reason:
+            return
+        values["pending_reason"] = reason
+        self.alerts.pending(agency, reason)
+        log.error(
+            "receipt_pending",
+            receipt_id=values["id"],
+            payment_id=values["payment_id"],
+            agency_code=agency,
+            reason=reason,
+            **facts,
+        )
+
+    def _document(
+        self,
+        payment: Any,
+        config: ReceiptAgencySettings,
+        values: dict[str, Any],
+        symbol: str,
+        number: int,
+        now: datetime,
+    ) -> ReceiptDocument:
+        payer = values["payer"]
+        id_number = payer.get("id_number")
+        return ReceiptDocument(
+            receipt_id=values["id"],
+            template_code=values["template_code"],
+            symbol=symbol,
+            number=number,
+            issued_at=now,
+            agency_name=values["agency_name"],
+            agency_tax_code=values["tax_code"],
+            agency_address=values["agency_address"],
+            payer_name=payer["name"],
+            payer_id_number=self.sealer.open(id_number, "payer.id_number") if id_number else None,
+            payer_tax_code=None,
+            payer_address=None,
+            dossier_code=payment.dossier_code,
+            procedure_name=payment.procedure_name,
+            channel=CHANNEL_LABELS.get(values["channel"], values["channel"]),
+            transaction_reference=values["transaction_reference"],
+            lines=tuple(
+                ReceiptLine(
+                    kind=item["kind"],
+                    code=item["code"],
+                    name=item["description"],
+                    amount=item["amount"],
+                )
+                for item in values["items"]
+            ),
+            total=values["amount"],
+            amount_in_words=values["amount_in_words"],
+        )
+
+    async def _issued(self, conn: AsyncConnection, receipt_id: str, agency: str) -> dict[str, Any]:
+        self.alerts.issued(agency)
+        row = (
+            await conn.execute(
+                select(receipts, agencies.c.code.label("agency_code"))
+                .join(agencies, agencies.c.id == receipts.c.agency_id)
+                .where(receipts.c.id == receipt_id)
+            )
+        ).one()
+        log.info(
+            "receipt_issued",
+            receipt_id=receipt_id,
+            payment_id=row.payment_id,
+            agency_code=agency,
+            symbol=row.symbol,
+            number=row.number,
+        )
+        return render(row, self.base_url, self.sealer)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _payer_snapshot(payer: dict[str, Any]) -> dict[str, Any]:
+    """The payer as the receipt keeps it: the name, and the ID number still sealed (the
+    token is bound to ``payer.id_number``, which is the field it is opened as)."""
+    snapshot = {"name": payer.get("name") or ""}
+    if payer.get("id_number"):
+        snapshot["id_number"] = payer["id_number"]
+    return snapshot
+
+
+async def _transaction_reference(conn: AsyncConnection, payment_id: str) -> str | None:
+    """The provider's reference of the money that paid the bill: the latest succeeded
+    attempt without a review reason (the one that paid)."""
+    row = (
+        await conn.execute(
+            select(attempts.c.provider_transaction_id, attempts.c.provider_reference)
+            .where(
+                attempts.c.payment_id == payment_id,
+                attempts.c.status == AttemptStatus.SUCCEEDED.value,
+            )
+            .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return str(row.provider_transaction_id or row.provider_reference)

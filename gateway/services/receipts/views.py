@@ -1,0 +1,245 @@
+"""Receipts as the API, the pages and the CLI see them: the API view, lists with a cursor,
+the signed XML, the citizen's page (by its unguessable token), the signing certificate, number
+ranges, and issuing the receipts left pending once they can be."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from config import ReceiptSettings
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, payments, receipts
+from gateway.core.errors import FieldError, NotFound, ValidationFailed
+from gateway.core.ids import Clock
+from gateway.core.statuses import ReceiptStatus
+from gateway.services.clients import Principal
+from gateway.services.payments import decode_cursor, encode_cursor
+from gateway.services.receipts import numbering
+from gateway.services.receipts.issuance import ReceiptIssuance
+from gateway.services.receipts.numbering import NewRange, Point
+from gateway.services.receipts.render import RECEIPT_COLUMNS, render
+from gateway.services.sealing import Sealer
+
+
+class ReceiptService:
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        base_url: str,
+        certificate: Callable[[str], bytes | None],
+        settings: ReceiptSettings,
+        issuer: ReceiptIssuance,
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.issuer = issuer
+        self.clock = clock
+        self.sealer = sealer
+        self.base_url = base_url
+        #: The signing certificate (PEM) of an agency code, if the gateway signs for it.
+        self.certificate = certificate
+        self.configured = frozenset(settings.agencies)
+
+    # -- number ranges and pending receipts -----------------------------------------------
+
+    async def add_range(
+        self, agency_code: str, symbol: str, point: str, first: int, last: int
+    ) -> dict[str, Any]:
+        """Register a number range for the agency's configured template, then issue the
+        receipts that waited for one (oldest first)."""
+        config = self.settings.agencies.get(agency_code)
+        errors = []
+        if config is None:
+            errors.append(
+                FieldError("agency", "receipts_not_configured", "no [receipts.agencies] entry")
+            )
+        if symbol not in (config.symbols.values() if config else ()):
+            errors.append(
+                FieldError("symbol", "unknown_symbol", "not one of the agency's yearly symbols")
+            )
+        if point not in {p.value for p in Point}:
+            errors.append(FieldError("point", "invalid_choice", "online, counter or postal"))
+        if errors or config is None:
+            raise ValidationFailed(errors)
+        new = NewRange(
+            agency_code, config.tax_code, config.template_code, symbol, Point(point), first, last
+        )
+        async with self.db.write() as conn:
+            added = await numbering.add_range(conn, new, self.clock())
+        await self.issue_pending()
+        return added
+
+    async def ranges(self, agency_code: str | None = None) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            return await numbering.list_ranges(conn, agency_code)
+
+    async def issue_pending(self, batch: int = 200) -> int:
+        """Issue the receipts left pending that can be issued now, oldest first, each in a
+        transaction of its own; return how many were issued."""
+        async with self.db.read() as conn:
+            waiting = (
+                (
+                    await conn.execute(
+                        select(receipts.c.id)
+                        .where(receipts.c.status == ReceiptStatus.PENDING.value)
+                        .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
+                        .limit(batch)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        issued = 0
+        for receipt_id in waiting:
+            async with self.db.write() as conn:
+                issued += await self.issuer.issue_pending(conn, receipt_id)
+        return issued
+
+    async def issuing_agencies(self, principal: Principal) -> list[str]:
+        """The codes of the caller's agencies that issue receipts through the gateway."""
+        async with self.db.read() as conn:
+            codes = (
+                await conn.execute(
+                    select(agencies.c.code).where(agencies.c.id.in_(sorted(principal.agency_ids)))
+                )
+            ).scalars()
+            return sorted(code for code in codes if code in self.configured)
+
+    async def get(self, principal: Principal, receipt_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = await self._row(conn, receipt_id)
+        if row is None or row.agency_id not in principal.agency_ids:
+            raise NotFound("receipt not found")
+        return render(row, self.base_url, self.sealer)
+
+    async def of_payment(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            owner = (
+                await conn.execute(select(payments.c.agency_id).where(payments.c.id == payment_id))
+            ).scalar()
+            if owner is None or owner not in principal.agency_ids:
+                raise NotFound("payment not found")
+            rows = (
+                await conn.execute(
+                    select(*RECEIPT_COLUMNS)
+                    .join(agencies, agencies.c.id == receipts.c.agency_id)
+                    .where(receipts.c.payment_id == payment_id)
+                    .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
+                )
+            ).all()
+        return [render(row, self.base_url, self.sealer) for row in rows]
+
+    async def xml(self, principal: Principal, receipt_id: str) -> bytes:
+        async with self.db.read() as conn:
+            row = await self._row(conn, receipt_id)
+        if row is None or row.agency_id not in principal.agency_ids:
+            raise NotFound("receipt not found")
+        if row.xml_sealed is None:
+            raise NotFound("the receipt is not issued yet (pending)")
+        return self.sealer.open(row.xml_sealed, "receipt.xml").encode("utf-8")
+
+    async def list_page(
+        self,
+        principal: Principal,
+        *,
+        agency_code: str | None,
+        issued_from: datetime | None,
+        issued_to: datetime | None,
+        symbol: str | None,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> dict[str, Any]:
+        conditions: list[ColumnElement[bool]] = [
+            receipts.c.agency_id.in_(sorted(principal.agency_ids))
+        ]
+        if agency_code:
+            conditions.append(agencies.c.code == agency_code)
+        if issued_from:
+            conditions.append(receipts.c.issued_at >= issued_from)
+        if issued_to:
+            conditions.append(receipts.c.issued_at < issued_to)
+        if symbol:
+            conditions.append(receipts.c.symbol == symbol)
+        if status:
+            conditions.append(receipts.c.status == status)
+        if cursor:
+            after_created, after_id = decode_cursor(cursor, "rct_")
+            conditions.append(
+                or_(
+                    receipts.c.created_at < after_created,
+                    and_(receipts.c.created_at == after_created, receipts.c.id < after_id),
+                )
+            )
+        statement = (
+            select(*RECEIPT_COLUMNS)
+            .join(agencies, agencies.c.id == receipts.c.agency_id)
+            .where(*conditions)
+            .order_by(receipts.c.created_at.desc(), receipts.c.id.desc())
+            .limit(limit + 1)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(statement)).all()
+        page = rows[:limit]
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+        return {
+            "data": [render(row, self.base_url, self.sealer) for row in page],
+            "next_cursor": next_cursor,
+        }
+
+    async def public(self, receipt_id: str, token: str) -> dict[str, Any]:
+        """The receipt for the citizen's page, if ``token`` is its view token (else 404),
+        with what the page prints besides the API view."""
+        async with self.db.read() as conn:
+            row = await self._row(conn, receipt_id)
+            if row is None or not hmac.compare_digest(
+                row.view_token_hash, hashlib.sha256(token.encode()).hexdigest()
+            ):
+                raise NotFound("receipt not found")
+            payment = (
+                await conn.execute(
+                    select(payments.c.dossier_code, payments.c.procedure_name).where(
+                        payments.c.id == row.payment_id
+                    )
+                )
+            ).one()
+        view = render(row, self.base_url, self.sealer)
+        view.update(
+            dossier_code=payment.dossier_code,
+            procedure_name=payment.procedure_name,
+            agency_name=row.agency_name,
+            agency_address=row.agency_address,
+            view_path=f"/receipts/{row.id}?t={token}",
+        )
+        return view
+
+    async def of_payment_public(self, payment_id: str) -> list[dict[str, Any]]:
+        """A payment's receipts for its checkout page (whose URL is the capability)."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(*RECEIPT_COLUMNS)
+                    .join(agencies, agencies.c.id == receipts.c.agency_id)
+                    .where(receipts.c.payment_id == payment_id)
+                    .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
+                )
+            ).all()
+        return [render(row, self.base_url, self.sealer) for row in rows]
+
+    async def _row(self, conn: AsyncConnection, receipt_id: str) -> Any:
+        return (
+            await conn.execute(
+                select(*RECEIPT_COLUMNS)
+                .join(agencies, agencies.c.id == receipts.c.agency_id)
+                .where(receipts.c.id == receipt_id)
+            )
+        ).first()

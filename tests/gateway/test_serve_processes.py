@@ -1,0 +1,254 @@
+"""``gateway serve --processes N``: N server processes share one port (SO_REUSEPORT) and one
+PostgreSQL; what the portal creates through them exists exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+import pytest
+import structlog
+from conftest import (
+    AGENCY_ACCOUNT,
+    AGENCY_BIN,
+    PII_KEY,
+    VNPOST_PASSWORD,
+    VNPOST_WEBHOOK_KEY,
+    payment_body,
+)
+from sqlalchemy import func, select
+
+from gateway.cli import main
+from gateway.core.db import Database
+from gateway.core.db.schema import idempotency_keys, payments
+from gateway.core.ids import system_clock
+from gateway.core.roles import Role
+from gateway.services.agencies import NewAgency, add_agency
+from gateway.services.clients import create_client
+
+ROOT = Path(__file__).resolve().parents[2]
+PAYMENTS = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _config(path: Path, database_url: str, port: int) -> Path:
+    path.write_text(
+        "sandbox = false\n"
+        f'database_url = "{database_url}"\n'
+        'host = "127.0.0.1"\n'
+        f"port = {port}\n"
+        f'public_base_url = "http://127.0.0.1:{port}"\n'
+        'log_level = "warning"\n'
+        f'[pii]\ncurrent_key_id = "t1"\nkeys = {{ t1 = "{PII_KEY}" }}\n'
+        # No carrier listens here; none is called.
+        f'[vnpost]\nbase_url = "http://127.0.0.1:9"\npassword = "{VNPOST_PASSWORD}"\n'
+        f'webhook_key = "{VNPOST_WEBHOOK_KEY}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def _no_gateway_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("GATEWAY_"):
+            monkeypatch.delenv(name)
+    yield
+    structlog.reset_defaults()  # main() configures logging onto the captured output
+
+
+async def _portal_key(database_url: str) -> str:
+    db = Database(database_url)
+    try:
+        await add_agency(
+            db,
+            system_clock,
+            NewAgency(
+                code="HCM",
+                name="Sở Tư pháp TP. Hồ Chí Minh",
+                bank_bin=AGENCY_BIN,
+                account_number=AGENCY_ACCOUNT,
+                account_name="SO TU PHAP HCM",
+            ),
+        )
+        _, key = await create_client(
+            db, system_clock, name="portal", role=Role.PORTAL, agency_codes=["HCM"]
+        )
+    finally:
+        await db.close()
+    return key
+
+
+async def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll /readyz until it answers 200 (start-up on a busy machine may take a while)."""
+    deadline = time.monotonic() + 120
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, _text(log)
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.2)
+    pytest.fail(f"{url} never became ready:\n{_text(log)}")
+
+
+def _text(log: Path) -> str:
+    return log.read_text(errors="replace")
+
+
+def _start_serve(config: Path, log: Path, processes: int) -> subprocess.Popen[bytes]:
+    """``gateway serve --processes N`` as a child process, its output in ``log``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    argv = [sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"]
+    with log.open("wb") as output:
+        return subprocess.Popen(  # noqa: S603 -- our own CLI, a fixed argument list
+            [*argv, "--processes", str(processes)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _listeners(parent: psutil.Process, port: int) -> list[psutil.Process]:
+    """The parent's children that listen on ``port``."""
+    listening = []
+    for child in parent.children():
+        if any(
+            conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+            for conn in child.net_connections(kind="tcp")
+        ):
+            listening.append(child)
+    return listening
+
+
+async def test_two_server_processes_on_one_port_create_each_payment_exactly_once(
+    postgres_url: str, tmp_path: Path, _no_gateway_environment: None
+) -> None:
+    key = await _portal_key(postgres_url)
+    port = _free_port()
+    config = _config(tmp_path / "gateway.toml", postgres_url, port)
+    log = tmp_path / "serve.log"
+    server = _start_serve(config, log, 2)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_ready(f"{base}/readyz", server, log)
+        parent = psutil.Process(server.pid)
+        for _ in range(100):  # the second process may bind a moment after the first answers
+            if len(_listeners(parent, port)) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(_listeners(parent, port)) == 2, _text(log)
+
+        # A fresh connection per request, so the kernel spreads them over both processes;
+        # every payment is sent twice at once with one Idempotency-Key.
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def create(number: int, idempotency_key: str) -> tuple[int, Any]:
+                body = payment_body(dossier_code=f"000.00.12.H29-241122-{number:04d}")
+                headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": idempotency_key}
+                async with session.post(f"{base}/v1/payments", json=body, headers=headers) as r:
+                    return r.status, await r.json()
+
+            keys = [uuid.uuid4().hex for _ in range(PAYMENTS)]
+            answers = await asyncio.gather(
+                *(create(number, keys[number]) for number in range(PAYMENTS) for _ in range(2))
+            )
+        assert [status for status, _ in answers] == [201] * (2 * PAYMENTS), answers
+        ids = [body["id"] for _, body in answers]
+        assert ids[0::2] == ids[1::2]  # both sends of one key name the same payment
+        assert len(set(ids)) == PAYMENTS
+
+        db = Database(postgres_url)
+        try:
+            async with db.read() as conn:
+                stored = (await conn.execute(select(payments.c.id))).scalars().all()
+                stored_keys = await conn.scalar(select(func.count()).select_from(idempotency_keys))
+        finally:
+            await db.close()
+        assert sorted(stored) == sorted(set(ids))
+        assert stored_keys == PAYMENTS
+
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, _text(log)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.parametrize(
+    "config_text",
+    [
+        'sandbox = true\n[banks.sandbox]\nsecret = "s"\n',
+        f'sandbox = false\n[pii]\ncurrent_key_id = "t1"\nkeys = {{ t1 = "{PII_KEY}" }}\n'
+        f'[vnpost]\nbase_url = "http://127.0.0.1:9"\npassword = "{VNPOST_PASSWORD}"\n'
+        f'webhook_key = "{VNPOST_WEBHOOK_KEY}"\n',
+    ],
+    ids=["sandbox", "sqlite"],
+)
+def test_several_processes_are_refused_in_sandbox_mode_and_on_sqlite(
+    config_text: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    _no_gateway_environment: None,
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n{config_text}', encoding="utf-8")
+    assert main(["--config", str(config), "serve", "--processes", "2"]) == 2
+    assert "needs PostgreSQL" in capsys.readouterr().err
+
+
+def test_zero_processes_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], _no_gateway_environment: None
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}"\nsandbox = true\n[banks.sandbox]\nsecret = "s"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "serve", "--processes", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+async def test_when_one_server_process_dies_the_group_stops_with_status_1(
+    postgres_url: str, tmp_path: Path, _no_gateway_environment: None
+) -> None:
+    port = _free_port()
+    config = _config(tmp_path / "gateway.toml", postgres_url, port)
+    log = tmp_path / "serve.log"
+    server = _start_serve(config, log, 2)
+    try:
+        await _wait_ready(f"http://127.0.0.1:{port}/readyz", server, log)
+        parent = psutil.Process(server.pid)
+        children = parent.children()
+        assert len(children) == 2, _text(log)
+        children[0].kill()
+        assert server.wait(timeout=60) == 1, _text(log)
+        assert "exited (-9); stopping all" in _text(log)
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == []  # the sibling was stopped, not left serving alone
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
