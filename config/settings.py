@@ -149,7 +149,8 @@ class DvcqgSettings(_Section):
     #: Query an attempt when no callback settled it this long after it last changed.
     query_after_seconds: float = Field(300, gt=0)
     #: The janitor gives up querying (and flags the attempt for finance) after this long: the
-    #: platform settles within 3 days (issue 12; specs/dvcqg-payment-platform.md).
+    #: platform settles within 3 days (issue 12; specs/dvcqg-payment-platform.md). An attempt
+    #: closed with its bill is asked about until then too, and then simply no longer asked.
     give_up_after_hours: float = Field(72, gt=0)
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: Sandbox platform: never deliver callbacks (the poller must settle every payment).

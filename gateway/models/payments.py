@@ -137,7 +137,9 @@ class Attempt(ResponseModel):
     updated_at: Time
     query_count: int = Field(description="How often the janitor asked the provider about it")
     next_query_at: Time | None = Field(
-        description="When the janitor asks next while the attempt is open"
+        description="When the janitor asks the provider next: while the attempt is open, "
+        "or after it was closed with its bill (expired, cancelled) without the provider's word, "
+        "in case money moved all the same; empty once the provider's final word is in"
     )
     flagged_at: Time | None = Field(
         description="When the janitor handed the still-open attempt to finance: its channel's "

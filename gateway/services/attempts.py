@@ -446,6 +446,8 @@ async def apply_outcome(
             await _sale_over(conn, row)
         return Applied("already_final", row.id, row.payment_id)
     values: dict[str, Any] = {"updated_at": context.clock()}
+    if new not in OPEN_ATTEMPTS:
+        values["next_query_at"] = None  # the provider's final word: nothing more to ask
     if outcome.provider_transaction_id:
         values["provider_transaction_id"] = outcome.provider_transaction_id
     if outcome.failure_code:

@@ -159,12 +159,15 @@ async def move(
     if closing is not None:
         # Only the moves the attempt table allows: a ``created`` attempt (its provider call
         # still under way) is not expired here; the poller settles it once its time is up.
+        # Closed by our side, not by its provider: ``next_query_at`` asks the janitor to
+        # ask the provider whether money moved all the same (gateway/services/polling.py).
         await ATTEMPTS.move_all(
             conn,
             attempts.c.payment_id == payment_id,
             [status for status in _STILL_OPEN if ATTEMPTS.can(status, closing)],
             closing,
             updated_at=now,
+            next_query_at=now,
         )
     await outbox.emit(
         conn,

@@ -17,6 +17,20 @@ delivery claim does, so no two workers ask about the same attempt at once.
 An attempt the provider does not know and whose time is up is closed: ``expired`` if it was
 shown to the payer (a provider page), ``failed`` (``not_sent``) if the provider never
 received it.
+
+**Closed by our side.** When its bill expires, is cancelled or is paid through another
+attempt, an open attempt is closed (``expired``, ``cancelled``) without a word from its
+provider — but the citizen may have paid on the provider's page just then, and the callback
+may be lost (issue 12). :func:`gateway.services.payment_state.move` therefore sets such an
+attempt's ``next_query_at``; a provider's final word clears it
+(:func:`gateway.services.attempts.apply_outcome`). So a closed attempt with a
+``next_query_at`` is one our side closed, and the janitor keeps asking about it, with the
+same back-off, while it is younger than its channel's horizon: money the provider took goes
+through ``apply_outcome`` like a callback (the bill → ``needs_review``, e.g.
+``paid_after_expiry``); a final answer (failed, expired, cancelled, or unknown to the provider
+after its expiry plus :data:`GRACE`) ends the questions. At the horizon it is simply no longer
+asked — it is closed, so nothing is handed to finance. (DVCQG asks integrators to re-poll a
+pending transaction for at least 3 days: specs/dvcqg-payment-platform.md §13.2.)
 """
 
 from __future__ import annotations
@@ -25,9 +39,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import Channel, Outcome, Queryable
@@ -42,6 +57,8 @@ log = structlog.get_logger(__name__)
 GRACE = timedelta(minutes=5)
 #: The longest wait between two queries of one attempt.
 MAX_BACKOFF = timedelta(hours=1)
+#: What our side closes an open attempt to with its bill (``payment_state.move``).
+CLOSED_BY_US = (AttemptStatus.EXPIRED.value, AttemptStatus.CANCELLED.value)
 #: Age buckets of the open-attempts gauge: (label, upper bound).
 AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
     ("lt_5m", timedelta(minutes=5)),
@@ -125,17 +142,31 @@ class Poller:
             log.exception("attempt_query_failed", attempt_id=row.id)
 
     async def _claim(self, now: datetime) -> list[str]:
-        """Take the due attempts: move each one's ``next_query_at`` to after its back-off
-        and count the query, in one transaction, so another worker skips them."""
+        """Take the due attempts — open ones not yet handed to finance, and those our side
+        closed that are younger than their channel's horizon: move each one's
+        ``next_query_at`` to after its back-off and count the query, in one transaction, so
+        another worker skips them."""
+        open_ = and_(attempts.c.status.in_(sorted(OPEN_ATTEMPTS)), attempts.c.flagged_at.is_(None))
+        closed_by_us = attempts.c.status.in_(CLOSED_BY_US)
         due = [
             and_(
                 attempts.c.channel == name,
                 or_(
                     and_(
-                        attempts.c.next_query_at.is_(None),
-                        attempts.c.updated_at <= now - window.callback,
+                        open_,
+                        or_(
+                            and_(
+                                attempts.c.next_query_at.is_(None),
+                                attempts.c.updated_at <= now - window.callback,
+                            ),
+                            attempts.c.next_query_at <= now,
+                        ),
                     ),
-                    attempts.c.next_query_at <= now,
+                    and_(
+                        closed_by_us,
+                        attempts.c.next_query_at <= now,
+                        attempts.c.created_at > now - window.give_up,
+                    ),
                 ),
             )
             for name, window in self.windows.items()
@@ -146,11 +177,7 @@ class Poller:
             rows = (
                 await conn.execute(
                     select(attempts.c.id, attempts.c.channel, attempts.c.query_count)
-                    .where(
-                        attempts.c.status.in_(sorted(OPEN_ATTEMPTS)),
-                        attempts.c.flagged_at.is_(None),
-                        or_(*due),
-                    )
+                    .where(or_(*due))
                     .order_by(func.coalesce(attempts.c.next_query_at, attempts.c.updated_at))
                     .limit(self.batch)
                     .with_for_update(skip_locked=True)
@@ -175,6 +202,9 @@ class Poller:
         assert isinstance(channel, Queryable)
         outcome = await channel.query(self.attempts.ref(row))
         now = self.clock()
+        if AttemptStatus(row.status) not in OPEN_ATTEMPTS:
+            await self._closed_by_us(row, outcome, now)
+            return
         if outcome is None and row.expires_at is not None and row.expires_at + GRACE <= now:
             # Unknown to the provider and out of time: shown to the payer → expired;
             # never received by the provider → failed.
@@ -193,6 +223,30 @@ class Poller:
                     reported=outcome.status.value,
                 )
             await self._flag_if_over(conn, attempt_id, now)
+
+    async def _closed_by_us(self, row: Row[Any], outcome: Outcome | None, now: datetime) -> None:
+        """The provider's answer about an attempt our side closed with its bill: money goes
+        through ``apply_outcome`` like a callback; any final answer ends the questions; a
+        payment still under way there (or not yet known) is asked about again later."""
+        if outcome is None:
+            if row.expires_at is None or row.expires_at + GRACE > now:
+                return
+        elif outcome.status in OPEN_ATTEMPTS:
+            return
+        async with self.db.write() as conn:
+            result = "unknown_to_provider"
+            if outcome is not None:
+                result = (await self.attempts.apply_outcome(conn, row.id, outcome)).result
+            await conn.execute(
+                update(attempts).where(attempts.c.id == row.id).values(next_query_at=None)
+            )
+        log.info(
+            "closed_attempt_queried",
+            attempt_id=row.id,
+            provider=row.channel,
+            result=result,
+            reported=None if outcome is None else outcome.status.value,
+        )
 
     async def _flag_if_over(self, conn: AsyncConnection, attempt_id: str, now: datetime) -> None:
         """Still open past its channel's horizon: hand it to finance, once."""

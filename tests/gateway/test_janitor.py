@@ -11,7 +11,7 @@ from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
-from conftest import Wallets
+from conftest import METRICS_AUTH, Wallets
 from sqlalchemy import func, select
 from tests_support import staff_login
 
@@ -159,7 +159,7 @@ async def test_open_attempts_are_gauged_by_channel_and_age(wallets: Wallets) -> 
     await wallets.attempt(bill["id"], method="zalopay")
     wallets.clock.advance(minutes=10)
     await wallets.client.app[POLLER].run_once()
-    metrics = await (await wallets.client.get("/metrics")).text()
+    metrics = await (await wallets.client.get("/metrics", headers=METRICS_AUTH)).text()
     assert 'gateway_attempts_open{age="5m_30m",channel="momo"} 1.0' in metrics
     assert 'gateway_attempts_open{age="5m_30m",channel="zalopay"} 1.0' in metrics
     assert 'gateway_attempts_open{age="5m_30m",channel="vietqr"} 2.0' in metrics
