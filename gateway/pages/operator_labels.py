@@ -32,6 +32,8 @@ REVIEW_REASONS = {
     "carrier_invalid_answer": "VNPost trả lời không hợp lệ; đơn có thể đã được tạo bên VNPost",
     "carrier_outcome_unknown": "Không nhận được trả lời chắc chắn của VNPost sau mọi lần thử",
     "delivered_after_return": "Có báo phát thành công sau khi kết quả đã được chuyển hoàn",
+    "delivery_attempts_rule": "VNPost báo phát lại hoặc chuyển hoàn chưa đủ hai lần phát "
+    "cách nhau hai ngày làm việc (Thông tư 17/2017)",
 }
 
 LEGS = {
@@ -82,6 +84,10 @@ _CODE_MESSAGES = {
     "(đơn không thu hộ, hoặc chỉ thu khi phát cho người nhận).",
     "cod_already_collected": "Tiền thu hộ của đơn này đã được ghi nhận; "
     "không ghi nhận lần thứ hai.",
+    "delivery_attempts_required": "Chưa được chuyển hoàn: cần ít nhất hai lần phát "
+    "không thành công, cách nhau hai ngày làm việc (Thông tư 17/2017).",
+    "delivery_attempt_too_soon": "Lần phát lại phải cách lần phát trước ít nhất "
+    "hai ngày làm việc (Thông tư 17/2017).",
     "conflict": "Đơn vừa được cập nhật ở nơi khác; hãy tải lại trang và thử lại.",
 }
 

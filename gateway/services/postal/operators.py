@@ -46,12 +46,15 @@ from gateway.core.db import Database
 from gateway.core.db.schema import postal_events, postal_orders
 from gateway.core.errors import (
     AlreadyAccepted,
+    DeliveryAttemptsRequired,
+    DeliveryAttemptTooSoon,
     DuplicateEvent,
     FieldError,
     NotAcceptable,
     NotFound,
     ValidationFailed,
 )
+from gateway.core.postal import attempts
 from gateway.core.postal.orders import NEEDS_REVIEW, SUBMIT_FAILED, SUBMITTING, is_final
 from gateway.models.postal_requests import Handover, OperatorEvent
 from gateway.services.clients import Principal
@@ -257,6 +260,9 @@ class OperatorService:
                 if not _same_event(earlier, order_id, event):
                     raise DuplicateEvent(f"event {report.event_id} was reported before")
                 return Reported(await self._event_answer(conn, operator, earlier), replayed=True)
+            breach = await state.attempts_breach(conn, row, event)
+            if breach is not None:
+                raise _ATTEMPT_ERRORS[breach]()
             outcome = await state.record_event(conn, self.context, row, event)
             if outcome is state.Outcome.DUPLICATE:  # reported concurrently for another order
                 raise DuplicateEvent(f"event {report.event_id} was reported before")
@@ -288,6 +294,13 @@ class OperatorService:
             view = await self._view(conn, operator, order_id)
             answer = next(h for h in view["handovers"] if h["id"] == handover)
             return Reported({"handover": answer, "order": view}, replayed=replayed)
+
+
+#: Circular 17/2017 Điều 5.2.h on an operator's report: refused, nothing stored.
+_ATTEMPT_ERRORS = {
+    attempts.ATTEMPTS_REQUIRED: DeliveryAttemptsRequired,
+    attempts.TOO_SOON: DeliveryAttemptTooSoon,
+}
 
 
 async def _stored_event(conn: AsyncConnection, event: state.NewEvent) -> Any:
