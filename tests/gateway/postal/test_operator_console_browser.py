@@ -174,3 +174,47 @@ async def test_the_handover_record_carries_the_barcode_of_the_item_code(
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)).convert("L"))
     assert [code.text for code in found] == [order["tracking_number"]]
     assert counter.errors == []
+
+
+@SHARP
+async def test_the_days_collected_dossiers_print_as_one_batch_handover_record(
+    postal: Postal, counter: Counter
+) -> None:
+    """Two dossiers collected today, one still to collect: the batch record (biên bản giao
+    nhận hồ sơ) lists the two with their slip numbers, barcodes and completeness boxes."""
+    page = counter.page
+    collected = [
+        await postal.book(leg="pickup", dossier_code=f"000.00.12.H29-241122-000{n}") for n in (1, 2)
+    ]
+    waiting = await postal.book(leg="pickup", dossier_code="000.00.12.H29-241122-0003")
+    postal.clock.advance(minutes=30)
+    for order in collected:
+        response = await postal.client.post(
+            f"/v1/operator/orders/{order['id']}/events",
+            json={
+                "event_id": order["id"],
+                "status": "picked_up",
+                "occurred_at": postal.clock().isoformat(),
+            },
+            headers=postal.auth("operator"),
+        )
+        assert response.status == 201, await response.text()
+
+    await sign_in(page, counter.base, "buudien", PASSWORD)
+    await page.get_by_test_id("batch-link").click()
+    await expect(page.get_by_test_id("batch-title")).to_have_text("BIÊN BẢN GIAO NHẬN HỒ SƠ")
+    await expect(page.get_by_test_id("batch-record")).to_have_count(1)
+    dossiers = page.get_by_test_id("batch-dossier")
+    await expect(dossiers).to_have_count(2)
+    slips = sorted(order["tracking_number"] for order in collected)
+    await expect(page.get_by_test_id("slip-number")).to_have_text(slips)
+    codes = {order["tracking_number"]: order["dossier_code"] for order in collected}
+    await expect(dossiers.nth(1)).to_contain_text(codes[slips[1]])
+    await expect(dossiers.nth(0)).to_contain_text("Đầy đủ")
+    await expect(page.get_by_test_id("batch-record")).not_to_contain_text(
+        waiting["tracking_number"]
+    )
+    shot = await dossiers.nth(1).locator("svg").screenshot()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)).convert("L"))
+    assert [code.text for code in found] == [slips[1]]
+    assert counter.errors == []
