@@ -23,7 +23,7 @@ from gateway.pages import operator_forms as forms
 from gateway.pages import operator_labels as labels
 from gateway.pages.console_auth import Form, see_other
 from gateway.pages.operator_auth import PREFIX, action, logout, page, view
-from gateway.services.postal.operators import Operator
+from gateway.services.postal.operators import BATCH_HANDOVER_PREFIX, Operator
 from gateway.services.staff import StaffUser
 
 __all__ = ["setup_operator_pages"]
@@ -263,10 +263,48 @@ async def label(request: web.Request, user: StaffUser, operator: Operator) -> we
 async def handover_batch(
     request: web.Request, user: StaffUser, operator: Operator
 ) -> web.StreamResponse:
+    wanted = list(dict.fromkeys(request.rel_url.query.getall("order", [])))
+    notice = labels.NOTICES.get(request.rel_url.query.get("msg", ""))
+    return await _batch(request, user, operator, wanted, notice=notice)
+
+
+async def _sign_batch(
+    request: web.Request, user: StaffUser, operator: Operator, form: Form
+) -> web.StreamResponse:
+    wanted = [order_id for order_id in form.get("orders").split(",") if order_id]
+    complete = {order_id for order_id in wanted if form.get(f"complete_{order_id}")}
+    try:
+        signed_at = forms.moment(form.get("signed_at"), "signed_at")
+        await request.app[OPERATORS].sign_batch(
+            operator, wanted, complete, form.get("receiver_name").strip(), signed_at
+        )
+    except NotFound:
+        raise
+    except GatewayError as exc:
+        return await _batch(
+            request, user, operator, wanted, error=labels.error_message(exc), status=exc.http_status
+        )
+    query = urlencode({"order": wanted, "msg": "batch_signed"}, doseq=True)
+    return see_other(f"{PREFIX}/handover-batch?{query}")
+
+
+sign_batch = action(_sign_batch)
+
+
+async def _batch(
+    request: web.Request,
+    user: StaffUser,
+    operator: Operator,
+    wanted: list[str],
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
     """The batch record (biên bản giao nhận hồ sơ, Decision 45/2016 Điều 7) of the selected
     dossiers (``?order=`` repeated): one sheet per post office and agency, each dossier with
-    its slip number, barcode and a completeness box, to print and sign at the agency."""
-    wanted = list(dict.fromkeys(request.rel_url.query.getall("order", [])))
+    its slip number, barcode and a completeness box, to print and sign at the agency; the
+    form under it records the signing (:meth:`OperatorService.sign_batch`)."""
     if not wanted:
         raise NotFound("no dossier selected")
     service = request.app[OPERATORS]
@@ -279,11 +317,25 @@ async def handover_batch(
         rounds.setdefault(
             key, {"office": office, "agency_name": order["agency_name"], "orders": []}
         )["orders"].append(order)
+    for order in orders:
+        order["batch_handover"] = next(
+            (
+                h
+                for h in order["handovers"]
+                if h["handover_id"] == f"{BATCH_HANDOVER_PREFIX}{order['id']}"
+            ),
+            None,
+        )
     return page(
         "handover_batch.html",
+        status=status,
         user=user,
         rounds=list(rounds.values()),
         day=_today(request)[0].date(),
+        orders_field=",".join(order["id"] for order in orders),
+        now=forms.local_input(request.app[CLOCK]()),
+        notice=notice,
+        error=error,
     )
 
 
@@ -299,3 +351,4 @@ def setup_operator_pages(app: web.Application) -> None:
     add.add_get(f"{PREFIX}/orders/{{order_id}}/handover-record", handover_record)
     add.add_get(f"{PREFIX}/orders/{{order_id}}/label", label)
     add.add_get(f"{PREFIX}/handover-batch", handover_batch)
+    add.add_post(f"{PREFIX}/handover-batch", sign_batch)

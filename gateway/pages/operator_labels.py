@@ -71,6 +71,8 @@ NOTICES = {
     "event_stored": "Đã lưu sự kiện vào lịch sử; trạng thái đơn không đổi "
     "(sự kiện cũ hơn hoặc không tiến hơn trạng thái hiện tại).",
     "handover": "Đã ghi nhận biên bản bàn giao.",
+    "batch_signed": "Đã ghi nhận biên bản giao nhận hồ sơ; "
+    "thời điểm ký là thời điểm tiếp nhận hồ sơ.",
 }
 
 _CODE_MESSAGES = {
@@ -106,6 +108,8 @@ _FIELDS = {
     "identity": "Giấy tờ tùy thân",
     "proof_reference": "Mã ảnh/chữ ký",
     "cod_collected": "Số tiền thu hộ",
+    "signed_at": "Thời điểm ký",
+    "receiver_name": "Họ tên cán bộ tiếp nhận",
 }
 
 
@@ -118,6 +122,8 @@ def error_message(error: GatewayError) -> str:
                 sentences.append("Thời gian không được ở tương lai.")
             elif item.code == "before_order":
                 sentences.append("Thời gian không được trước lúc đặt đơn.")
+            elif item.field == "complete" and item.code == "too_short":
+                sentences.append("Hãy xác nhận ít nhất một hồ sơ đầy đủ.")
             elif item.field == "documents" and item.code == "too_short":
                 sentences.append("Hãy nhập ít nhất một giấy tờ.")
             else:

@@ -217,4 +217,20 @@ async def test_the_days_collected_dossiers_print_as_one_batch_handover_record(
     shot = await dossiers.nth(1).locator("svg").screenshot()
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)).convert("L"))
     assert [code.text for code in found] == [slips[1]]
+
+    # Signed at the agency, with only the second dossier confirmed complete: its signing time
+    # is its filing time, which the portal sees; the first stays with the post.
+    postal.clock.advance(hours=2)  # 11:30 in Vietnam
+    await page.get_by_label(f"Hồ sơ {slips[1]} đầy đủ").check()
+    await page.get_by_label("Họ tên cán bộ tiếp nhận").fill("Phạm Thị Nhận")
+    await page.get_by_label("Thời điểm ký").fill("2026-11-22T11:15")
+    await page.get_by_role("button", name="Ghi nhận biên bản đã ký").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("thời điểm tiếp nhận hồ sơ")
+    await expect(page.get_by_test_id("received")).to_have_count(1)
+    await expect(dossiers.nth(1).get_by_test_id("received")).to_contain_text("22/11/2026 11:15")
+    by_slip = {order["tracking_number"]: order["id"] for order in collected}
+    filed = await postal.order(by_slip[slips[1]])
+    assert (filed["status"], filed["handed_over_at"]) == ("delivered", "2026-11-22T04:15:00Z")
+    held = await postal.order(by_slip[slips[0]])
+    assert (held["status"], held["handed_over_at"]) == ("picked_up", None)
     assert counter.errors == []

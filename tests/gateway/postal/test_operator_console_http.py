@@ -260,6 +260,50 @@ async def test_a_carrier_return_that_breaks_the_attempt_rule_is_shown_for_review
     assert "chưa đủ hai lần phát" in html and "delivery_attempts_rule" in html
 
 
+async def sign(staffed: Postal, session: StaffSession, orders: list[Any], **fields: str) -> Any:
+    form = {
+        "orders": ",".join(order["id"] for order in orders),
+        "receiver_name": "Phạm Thị Nhận",
+        "signed_at": local(staffed),
+        **fields,
+    }
+    return await post_form(staffed, session, "/operator/handover-batch", **form)
+
+
+async def test_a_batch_record_signed_with_no_dossier_confirmed_is_refused(
+    staffed: Postal,
+) -> None:
+    order = await staffed.book(leg="pickup")
+    session = await login(staffed, "buudien")
+    response = await sign(staffed, session, [order])
+    assert response.status == 422
+    assert "Hãy xác nhận ít nhất một hồ sơ đầy đủ." in await response.text()
+    assert await count(staffed, postal_handovers) == 0
+
+
+async def test_a_batch_record_cannot_hand_a_result_to_the_agency(staffed: Postal) -> None:
+    pickup = await staffed.book(leg="pickup")
+    result = await staffed.book(dossier_code="000.00.12.H29-241122-0009")
+    session = await login(staffed, "buudien")
+    complete = {f"complete_{order['id']}": "on" for order in (pickup, result)}
+    response = await sign(staffed, session, [pickup, result], **complete)
+    assert response.status == 422
+    # All or nothing: the pickup listed first was not handed over either.
+    assert await count(staffed, postal_handovers) == 0
+    assert (await staffed.order(pickup["id"]))["status"] == "created"
+
+
+async def test_a_batch_record_signed_in_the_future_is_refused(staffed: Postal) -> None:
+    order = await staffed.book(leg="pickup")
+    session = await login(staffed, "buudien")
+    response = await sign(
+        staffed, session, [order], signed_at="2026-11-23T09:00", **{f"complete_{order['id']}": "on"}
+    )
+    assert response.status == 422
+    assert "Thời gian không được ở tương lai." in await response.text()
+    assert await count(staffed, postal_handovers) == 0
+
+
 async def test_the_label_shows_full_addresses_phones_and_the_cod_amount(staffed: Postal) -> None:
     order = await staffed.book(cod_amount=135000)
     session = await login(staffed, "buudien")
