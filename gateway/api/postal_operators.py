@@ -206,7 +206,12 @@ ROUTES = (
             "for another order); nothing changed",
             422: "`validation_failed` with field-level `errors`: besides the codes of the shape, "
             "`event_id` → `reserved` (ids starting `handover:` belong to the handovers' own "
-            f"events), `occurred_at` → `in_future` ({_SKEW}) or `before_order` ({_EARLY})",
+            f"events), `occurred_at` → `in_future` ({_SKEW}) or `before_order` ({_EARLY}); "
+            "on a delivery (Circular 17/2017: two attempts two working days apart, Mon–Fri in "
+            "Vietnam time, before the result goes back): `delivery_attempt_too_soon` (a "
+            "`delivery_failed` fewer than two working days after the previous one) and "
+            "`delivery_attempts_required` (`return_pending`, `returning` or `returned` before "
+            "two such attempts). Nothing is stored",
         },
         body=OperatorEvent,
         description="De-duplicated by the operator's own `event_id` (no `Idempotency-Key`). "

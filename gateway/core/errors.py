@@ -123,6 +123,21 @@ class CodNotExpected(BadRequest):
     title = "No COD is collected in this handover"
 
 
+class DeliveryAttemptsRequired(BadRequest):
+    """Circular 17/2017 Điều 5.2.h: two delivery attempts, two working days apart, before a
+    result goes back to the agency."""
+
+    code = "delivery_attempts_required"
+    http_status = 422
+    title = "Two delivery attempts two working days apart must come before a return"
+
+
+class DeliveryAttemptTooSoon(BadRequest):
+    code = "delivery_attempt_too_soon"
+    http_status = 422
+    title = "A delivery attempt must be at least two working days after the previous one"
+
+
 class CodAmountMismatch(BadRequest):
     code = "cod_amount_mismatch"
     http_status = 422

@@ -176,7 +176,9 @@ ReviewReasonField = Annotated[
         "holds), `carrier_invalid_answer` (an answer that is not usable; VNPost may have the "
         "order), `carrier_outcome_unknown` (no trustworthy answer after every try). On a "
         "`returned` order: `delivered_after_return` (a delivery was reported after the return; "
-        "kept as history, the order did not move)"
+        "kept as history, the order did not move); on a delivery: `delivery_attempts_rule` "
+        "(VNPost reported a second attempt fewer than two working days after the first, or a "
+        "return before two such attempts — Circular 17/2017; the report was applied)"
     ),
 ]
 

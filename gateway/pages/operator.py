@@ -1,7 +1,7 @@
 """The postal operators' console (``/operator``, server-rendered, Vietnamese): today's pickups
 and deliveries of their post offices, an order with its history, the forms to accept it,
 report an event and record a handover, and the printable handover record (biên bản bàn
-giao) and shipping label.
+giao), the batch record of a pickup round (biên bản giao nhận hồ sơ) and shipping label.
 
 Each handler parses, calls :class:`gateway.services.postal.operators.OperatorService` — the
 same service, with the same checks, as the operator API — and renders. Session, role, CSRF
@@ -23,7 +23,7 @@ from gateway.pages import operator_forms as forms
 from gateway.pages import operator_labels as labels
 from gateway.pages.console_auth import Form, see_other
 from gateway.pages.operator_auth import PREFIX, action, logout, page, view
-from gateway.services.postal.operators import Operator
+from gateway.services.postal.operators import BATCH_HANDOVER_PREFIX, Operator
 from gateway.services.staff import StaffUser
 
 __all__ = ["setup_operator_pages"]
@@ -36,17 +36,27 @@ def _today(request: web.Request) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+#: A pickup the post holds: collected from the citizen, not yet handed to the agency.
+_HELD = frozenset({"picked_up", "in_transit", "out_for_delivery"})
+
+
 @view
 async def today(request: web.Request, user: StaffUser, operator: Operator) -> web.StreamResponse:
     start, end = _today(request)
     orders = await request.app[OPERATORS].today(operator, start, end)
+    pickups = [order for order in orders if order["leg"] == "pickup"]
+    # The dossiers the postmen hold, to hand to the agencies under one batch record.
+    held = [order["id"] for order in pickups if order["status"] in _HELD]
     return page(
         "today.html",
         user=user,
         nav="today",
         day=start.date(),
         has_offices=bool(operator.office_ids),
-        pickups=[order for order in orders if order["leg"] == "pickup"],
+        pickups=pickups,
+        batch_url=f"{PREFIX}/handover-batch?{urlencode({'order': held}, doseq=True)}"
+        if held
+        else None,
         deliveries=[order for order in orders if order["leg"] == "delivery"],
     )
 
@@ -249,6 +259,86 @@ async def label(request: web.Request, user: StaffUser, operator: Operator) -> we
     return page("label.html", user=user, order=order)
 
 
+@view
+async def handover_batch(
+    request: web.Request, user: StaffUser, operator: Operator
+) -> web.StreamResponse:
+    wanted = list(dict.fromkeys(request.rel_url.query.getall("order", [])))
+    notice = labels.NOTICES.get(request.rel_url.query.get("msg", ""))
+    return await _batch(request, user, operator, wanted, notice=notice)
+
+
+async def _sign_batch(
+    request: web.Request, user: StaffUser, operator: Operator, form: Form
+) -> web.StreamResponse:
+    wanted = [order_id for order_id in form.get("orders").split(",") if order_id]
+    complete = {order_id for order_id in wanted if form.get(f"complete_{order_id}")}
+    try:
+        signed_at = forms.moment(form.get("signed_at"), "signed_at")
+        await request.app[OPERATORS].sign_batch(
+            operator, wanted, complete, form.get("receiver_name").strip(), signed_at
+        )
+    except NotFound:
+        raise
+    except GatewayError as exc:
+        return await _batch(
+            request, user, operator, wanted, error=labels.error_message(exc), status=exc.http_status
+        )
+    query = urlencode({"order": wanted, "msg": "batch_signed"}, doseq=True)
+    return see_other(f"{PREFIX}/handover-batch?{query}")
+
+
+sign_batch = action(_sign_batch)
+
+
+async def _batch(
+    request: web.Request,
+    user: StaffUser,
+    operator: Operator,
+    wanted: list[str],
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The batch record (biên bản giao nhận hồ sơ, Decision 45/2016 Điều 7) of the selected
+    dossiers (``?order=`` repeated): one sheet per post office and agency, each dossier with
+    its slip number, barcode and a completeness box, to print and sign at the agency; the
+    form under it records the signing (:meth:`OperatorService.sign_batch`)."""
+    if not wanted:
+        raise NotFound("no dossier selected")
+    service = request.app[OPERATORS]
+    orders = [await service.get(operator, order_id) for order_id in wanted]
+    orders.sort(key=lambda order: (order["created_at"], order["tracking_number"] or ""))
+    rounds: dict[tuple[str, str], dict[str, Any]] = {}
+    for order in orders:
+        office = order["post_office"]
+        key = (office["code"] or "", order["agency_name"])
+        rounds.setdefault(
+            key, {"office": office, "agency_name": order["agency_name"], "orders": []}
+        )["orders"].append(order)
+    for order in orders:
+        order["batch_handover"] = next(
+            (
+                h
+                for h in order["handovers"]
+                if h["handover_id"] == f"{BATCH_HANDOVER_PREFIX}{order['id']}"
+            ),
+            None,
+        )
+    return page(
+        "handover_batch.html",
+        status=status,
+        user=user,
+        rounds=list(rounds.values()),
+        day=_today(request)[0].date(),
+        orders_field=",".join(order["id"] for order in orders),
+        now=forms.local_input(request.app[CLOCK]()),
+        notice=notice,
+        error=error,
+    )
+
+
 def setup_operator_pages(app: web.Application) -> None:
     """Add the operator console routes."""
     add = app.router
@@ -260,3 +350,5 @@ def setup_operator_pages(app: web.Application) -> None:
     add.add_post(f"{PREFIX}/orders/{{order_id}}/handovers", record_handover)
     add.add_get(f"{PREFIX}/orders/{{order_id}}/handover-record", handover_record)
     add.add_get(f"{PREFIX}/orders/{{order_id}}/label", label)
+    add.add_get(f"{PREFIX}/handover-batch", handover_batch)
+    add.add_post(f"{PREFIX}/handover-batch", sign_batch)

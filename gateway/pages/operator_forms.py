@@ -33,7 +33,7 @@ def local_input(moment: datetime) -> str:
     return moment.astimezone(VIETNAM).strftime("%Y-%m-%dT%H:%M")
 
 
-def _moment(text: str, field: str) -> datetime:
+def moment(text: str, field: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -47,7 +47,7 @@ def event(form: Form) -> OperatorEvent:
         {
             "event_id": form.get("event_id"),
             "status": form.get("status"),
-            "occurred_at": _moment(form.get("occurred_at"), "occurred_at"),
+            "occurred_at": moment(form.get("occurred_at"), "occurred_at"),
             "location": form.get("location"),
             "note": form.get("note"),
         },
@@ -71,7 +71,7 @@ def handover(form: Form) -> Handover:
     data: dict[str, Any] = {
         "handover_id": form.get("handover_id"),
         "kind": form.get("kind"),
-        "at": _moment(form.get("at"), "at"),
+        "at": moment(form.get("at"), "at"),
         "documents": documents,
         "counterpart_name": form.get("counterpart_name"),
         "counterpart_role": form.get("counterpart_role"),

@@ -32,6 +32,8 @@ REVIEW_REASONS = {
     "carrier_invalid_answer": "VNPost trả lời không hợp lệ; đơn có thể đã được tạo bên VNPost",
     "carrier_outcome_unknown": "Không nhận được trả lời chắc chắn của VNPost sau mọi lần thử",
     "delivered_after_return": "Có báo phát thành công sau khi kết quả đã được chuyển hoàn",
+    "delivery_attempts_rule": "VNPost báo phát lại hoặc chuyển hoàn chưa đủ hai lần phát "
+    "cách nhau hai ngày làm việc (Thông tư 17/2017)",
 }
 
 LEGS = {
@@ -69,6 +71,8 @@ NOTICES = {
     "event_stored": "Đã lưu sự kiện vào lịch sử; trạng thái đơn không đổi "
     "(sự kiện cũ hơn hoặc không tiến hơn trạng thái hiện tại).",
     "handover": "Đã ghi nhận biên bản bàn giao.",
+    "batch_signed": "Đã ghi nhận biên bản giao nhận hồ sơ; "
+    "thời điểm ký là thời điểm tiếp nhận hồ sơ.",
 }
 
 _CODE_MESSAGES = {
@@ -82,6 +86,10 @@ _CODE_MESSAGES = {
     "(đơn không thu hộ, hoặc chỉ thu khi phát cho người nhận).",
     "cod_already_collected": "Tiền thu hộ của đơn này đã được ghi nhận; "
     "không ghi nhận lần thứ hai.",
+    "delivery_attempts_required": "Chưa được chuyển hoàn: cần ít nhất hai lần phát "
+    "không thành công, cách nhau hai ngày làm việc (Thông tư 17/2017).",
+    "delivery_attempt_too_soon": "Lần phát lại phải cách lần phát trước ít nhất "
+    "hai ngày làm việc (Thông tư 17/2017).",
     "conflict": "Đơn vừa được cập nhật ở nơi khác; hãy tải lại trang và thử lại.",
 }
 
@@ -100,6 +108,8 @@ _FIELDS = {
     "identity": "Giấy tờ tùy thân",
     "proof_reference": "Mã ảnh/chữ ký",
     "cod_collected": "Số tiền thu hộ",
+    "signed_at": "Thời điểm ký",
+    "receiver_name": "Họ tên cán bộ tiếp nhận",
 }
 
 
@@ -112,6 +122,8 @@ def error_message(error: GatewayError) -> str:
                 sentences.append("Thời gian không được ở tương lai.")
             elif item.code == "before_order":
                 sentences.append("Thời gian không được trước lúc đặt đơn.")
+            elif item.field == "complete" and item.code == "too_short":
+                sentences.append("Hãy xác nhận ít nhất một hồ sơ đầy đủ.")
             elif item.field == "documents" and item.code == "too_short":
                 sentences.append("Hãy nhập ít nhất một giấy tờ.")
             else:

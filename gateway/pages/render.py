@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gateway.pages.barcodes import code128_svg
+
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(["html"]),
@@ -45,6 +47,7 @@ def vn_date(value: str | date | None) -> str:
 _env.filters["vnd"] = vnd
 _env.filters["local_time"] = local_time
 _env.filters["vn_date"] = vn_date
+_env.filters["code128"] = code128_svg
 
 
 def render(

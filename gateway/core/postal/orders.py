@@ -51,7 +51,11 @@ SUBMISSION_REVIEW_REASONS: Final = (
     CARRIER_INVALID_ANSWER,
     CARRIER_OUTCOME_UNKNOWN,
 )
-REVIEW_REASONS: Final = (*SUBMISSION_REVIEW_REASONS, DELIVERED_AFTER_RETURN)
+#: A carrier report broke the delivery-attempt rule of Circular 17/2017 (two attempts two
+#: working days apart before a return; :mod:`gateway.core.postal.attempts`): kept and applied,
+#: flagged for a person.
+DELIVERY_ATTEMPTS_RULE: Final = "delivery_attempts_rule"
+REVIEW_REASONS: Final = (*SUBMISSION_REVIEW_REASONS, DELIVERED_AFTER_RETURN, DELIVERY_ATTEMPTS_RULE)
 
 #: Every status an order can show: those of submission, then the carrier's normalised ones.
 ORDER_STATUSES: Final = frozenset(

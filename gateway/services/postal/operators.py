@@ -46,12 +46,15 @@ from gateway.core.db import Database
 from gateway.core.db.schema import postal_events, postal_orders
 from gateway.core.errors import (
     AlreadyAccepted,
+    DeliveryAttemptsRequired,
+    DeliveryAttemptTooSoon,
     DuplicateEvent,
     FieldError,
     NotAcceptable,
     NotFound,
     ValidationFailed,
 )
+from gateway.core.postal import attempts
 from gateway.core.postal.orders import NEEDS_REVIEW, SUBMIT_FAILED, SUBMITTING, is_final
 from gateway.models.postal_requests import Handover, OperatorEvent
 from gateway.services.clients import Principal
@@ -257,6 +260,9 @@ class OperatorService:
                 if not _same_event(earlier, order_id, event):
                     raise DuplicateEvent(f"event {report.event_id} was reported before")
                 return Reported(await self._event_answer(conn, operator, earlier), replayed=True)
+            breach = await state.attempts_breach(conn, row, event)
+            if breach is not None:
+                raise _ATTEMPT_ERRORS[breach]()
             outcome = await state.record_event(conn, self.context, row, event)
             if outcome is state.Outcome.DUPLICATE:  # reported concurrently for another order
                 raise DuplicateEvent(f"event {report.event_id} was reported before")
@@ -288,6 +294,61 @@ class OperatorService:
             view = await self._view(conn, operator, order_id)
             answer = next(h for h in view["handovers"] if h["id"] == handover)
             return Reported({"handover": answer, "order": view}, replayed=replayed)
+
+    async def sign_batch(
+        self,
+        who: Principal | Operator,
+        order_ids: list[str],
+        complete: set[str],
+        receiver_name: str,
+        signed_at: datetime,
+    ) -> list[str]:
+        """The agency signs the batch record (biên bản giao nhận hồ sơ) of ``order_ids``:
+        each pickup confirmed ``complete`` is handed to the agency's receiver at ``signed_at``
+        — a ``delivered`` handover (``batch-<order id>``, its documents those collected from
+        the citizen), so ``handed_over_at``, the legal filing time (Decision 45/2016 Điều
+        7.4), is the signing time. All or nothing; the others stay with the post."""
+        operator = Operator.of(who)
+        chosen = [order_id for order_id in order_ids if order_id in complete]
+        if not chosen:
+            message = "confirm at least one dossier as complete"
+            raise ValidationFailed([FieldError("complete", "too_short", message)])
+        handed = []
+        async with self.db.write() as conn:
+            for order_id in chosen:
+                row = await self._row(conn, operator, order_id, for_update=True)
+                if row.leg != "pickup":
+                    message = "only dossiers collected from citizens go to the agency"
+                    raise ValidationFailed([FieldError("complete", "not_pickup", message)])
+                check_time(signed_at, self.context.clock(), row, "signed_at")
+                view = await self._view(conn, operator, order_id)
+                collected = [h for h in view["handovers"] if h["kind"] == "collected"]
+                documents = collected[-1]["documents"] if collected else [BATCH_DOCUMENT]
+                report = Handover.model_validate(
+                    {
+                        "handover_id": f"{BATCH_HANDOVER_PREFIX}{order_id}",
+                        "kind": "delivered",
+                        "at": signed_at,
+                        "documents": documents,
+                        "counterpart_name": receiver_name,
+                        "counterpart_role": "agency_officer",
+                    }
+                )
+                await self.handovers.record(conn, operator.reporter, row, report)
+                handed.append(order_id)
+        return handed
+
+
+#: The handover a signed batch record makes of each dossier, and its document list when the
+#: collection was not recorded item by item.
+BATCH_HANDOVER_PREFIX = "batch-"
+BATCH_DOCUMENT = {"item": "Hồ sơ theo phiếu gửi", "original": True, "count": 1}
+
+#: Circular 17/2017 Điều 5.2.h on an operator's report: refused, nothing stored.
+_ATTEMPT_ERRORS = {
+    attempts.ATTEMPTS_REQUIRED: DeliveryAttemptsRequired,
+    attempts.TOO_SOON: DeliveryAttemptTooSoon,
+}
 
 
 async def _stored_event(conn: AsyncConnection, event: state.NewEvent) -> Any:

@@ -27,7 +27,7 @@ from gateway.core import outbox
 from gateway.core.db.schema import agencies, postal_events, postal_orders
 from gateway.core.fields import iso
 from gateway.core.ids import Clock
-from gateway.core.postal import admin_units
+from gateway.core.postal import admin_units, attempts
 from gateway.core.postal.orders import DELIVERED_AFTER_RETURN, Leg, event_type, is_final
 from gateway.core.statuses import POSTAL_ORDERS, AttemptStatus, PostalOrderStatus
 from gateway.services import payment_state
@@ -96,13 +96,16 @@ async def record_event(
     """Store ``event`` about ``order`` (a row from :func:`load`) and apply it if it advances
     the order. Runs in the caller's transaction."""
     applies = POSTAL_ORDERS.advances(order.status, order.status_at, event.status, event.occurred_at)
+    # Judged against the attempts before this one (operators were refused before this).
+    breach = await attempts_breach(conn, order, event)
     if not await store_event(conn, context, order.id, event, applied=applies):
         return Outcome.DUPLICATE
     collected = event.money in COD_CODES and bool(order.cod_amount) and not order.cod_collected
     if collected:
         await collect_cod(conn, context, order, order.cod_amount, _collected_at(order, event))
+    flag = attempts.ATTEMPTS_RULE_BROKEN if breach and order.review_reason is None else None
     if not applies:
-        flagged = _flag_delivered_after_return(order, event)
+        flagged = _flag_delivered_after_return(order, event) or flag
         if flagged:
             await conn.execute(
                 update(postal_orders)
@@ -112,8 +115,28 @@ async def record_event(
         if flagged or collected:
             await announce(conn, context, order.id, "postal.order.updated")
         return Outcome.STORED
-    await move(conn, context, order, event.status.value, event.occurred_at)
+    flagged_values = {"review_reason": flag} if flag else {}
+    await move(conn, context, order, event.status.value, event.occurred_at, **flagged_values)
     return Outcome.APPLIED
+
+
+async def delivery_attempts(conn: AsyncConnection, order_id: str) -> list[datetime]:
+    """When each delivery attempt of the order failed (its ``delivery_failed`` events)."""
+    rows = await conn.execute(
+        select(postal_events.c.occurred_at).where(
+            postal_events.c.order_id == order_id,
+            postal_events.c.status == PostalStatus.DELIVERY_FAILED.value,
+        )
+    )
+    return [row.occurred_at for row in rows]
+
+
+async def attempts_breach(conn: AsyncConnection, order: Any, event: NewEvent) -> str | None:
+    """The delivery-attempt rule ``event`` breaks on a delivery-leg order, if any
+    (:func:`gateway.core.postal.attempts.breach`)."""
+    if order.leg != Leg.DELIVERY.value or event.status not in attempts.RULED_STATUSES:
+        return None
+    return attempts.breach(await delivery_attempts(conn, order.id), event.status, event.occurred_at)
 
 
 def _collected_at(order: Any, event: NewEvent) -> datetime:

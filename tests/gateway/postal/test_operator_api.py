@@ -625,11 +625,16 @@ async def test_a_delivery_reported_after_the_return_is_kept_flagged_and_moves_no
     postal: Postal,
 ) -> None:
     order = await postal.book()
-    for code in (6, 12, 15, 16, 18, 19):  # … delivery failed, returned to the agency
-        postal.clock.advance(minutes=30)
+    for code in (6, 12, 15, 15, 16, 18, 19):  # … two failed attempts, returned to the agency
+        # Two working days between the attempts (Circular 17/2017), else the return is flagged.
+        if code == 15:
+            postal.clock.advance(days=2)
+        else:
+            postal.clock.advance(minutes=30)
         await postal.advance(order["tracking_number"], code)
     await postal.sync_due()
-    assert (await postal.order(order["id"]))["status"] == "returned"
+    returned = await postal.order(order["id"])
+    assert (returned["status"], returned["review_reason"]) == ("returned", None)
     before = await emitted(postal, order["id"])
 
     postal.clock.advance(minutes=30)

@@ -4,12 +4,16 @@ handover of the result at the agency, and prints the handover record (biên bả
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import zxingcpp
 from conftest import Postal
+from PIL import Image
 from playwright.async_api import Browser, Page, expect
 from tests_support import collect_errors, sign_in
 
@@ -34,8 +38,14 @@ class Counter:
     errors: list[str] = field(default_factory=list)
 
 
+@pytest.fixture(params=[1], ids=["screen"])
+def pixel_ratio(request: pytest.FixtureRequest) -> int:
+    """CSS pixels per device pixel of the tab (a print test asks for a sharper one)."""
+    return int(request.param)
+
+
 @pytest.fixture
-async def counter(browser: Browser, postal: Postal) -> AsyncIterator[Counter]:
+async def counter(browser: Browser, postal: Postal, pixel_ratio: int) -> AsyncIterator[Counter]:
     await postal.client.app[STAFF].create_user(
         username="buudien",
         display_name="Lê Văn Bưu",
@@ -44,7 +54,9 @@ async def counter(browser: Browser, postal: Postal) -> AsyncIterator[Counter]:
         agency_codes=[],
     )
     await offices.scope_user(postal.client.app[DATABASE], "buudien", ["BC-HCM"])
-    context = await browser.new_context(viewport=DESKTOP, locale="vi-VN")
+    context = await browser.new_context(
+        viewport=DESKTOP, locale="vi-VN", device_scale_factor=pixel_ratio
+    )
     page = await context.new_page()
     desk = Counter(page, str(postal.client.make_url("")).rstrip("/"))
     collect_errors(page, desk.errors)
@@ -118,3 +130,107 @@ async def test_an_operator_delivers_a_result_and_prints_the_handover_record(
 
     assert counter.errors == []
     assert (await postal.order(order["id"]))["status"] == "picked_up"
+
+
+#: A 0.33 mm bar is 1.25 CSS pixels: photograph the print at 4 device pixels per CSS pixel, as
+#: a 300 dpi scanner would see it.
+SHARP = pytest.mark.parametrize("pixel_ratio", [4], ids=["sharp"], indirect=True)
+
+
+@SHARP
+async def test_the_label_carries_a_code_128_of_the_item_code_and_prints_at_label_size(
+    postal: Postal, counter: Counter
+) -> None:
+    """The label's barcode, photographed in the browser, is read back by an independent
+    decoder (zxing-cpp) as the item code; printed, the label is one 100 × 150 mm page."""
+    page = counter.page
+    order: Any = await postal.book()
+    item = order["tracking_number"]
+    await sign_in(page, counter.base, "buudien", PASSWORD)
+    await page.goto(f"{counter.base}/operator/orders/{order['id']}/label")
+    await expect(page.get_by_test_id("label-tracking")).to_have_text(item)
+
+    shot = await page.get_by_test_id("label-barcode").screenshot()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)).convert("L"))
+    assert [(code.format, code.text) for code in found] == [(zxingcpp.BarcodeFormat.Code128, item)]
+
+    pdf = await page.pdf(prefer_css_page_size=True, print_background=True)
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    assert len(boxes) == 1  # one page
+    width_mm, height_mm = (float(points) * 25.4 / 72 for points in boxes[0])
+    assert (round(width_mm), round(height_mm)) == (100, 150)
+    assert counter.errors == []
+
+
+@SHARP
+async def test_the_handover_record_carries_the_barcode_of_the_item_code(
+    postal: Postal, counter: Counter
+) -> None:
+    page = counter.page
+    order: Any = await postal.book()
+    await sign_in(page, counter.base, "buudien", PASSWORD)
+    await page.goto(f"{counter.base}/operator/orders/{order['id']}/handover-record")
+    shot = await page.get_by_test_id("record-barcode").locator("svg").screenshot()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)).convert("L"))
+    assert [code.text for code in found] == [order["tracking_number"]]
+    assert counter.errors == []
+
+
+@SHARP
+async def test_the_days_collected_dossiers_print_as_one_batch_handover_record(
+    postal: Postal, counter: Counter
+) -> None:
+    """Two dossiers collected today, one still to collect: the batch record (biên bản giao
+    nhận hồ sơ) lists the two with their slip numbers, barcodes and completeness boxes."""
+    page = counter.page
+    collected = [
+        await postal.book(leg="pickup", dossier_code=f"000.00.12.H29-241122-000{n}") for n in (1, 2)
+    ]
+    waiting = await postal.book(leg="pickup", dossier_code="000.00.12.H29-241122-0003")
+    postal.clock.advance(minutes=30)
+    for order in collected:
+        response = await postal.client.post(
+            f"/v1/operator/orders/{order['id']}/events",
+            json={
+                "event_id": order["id"],
+                "status": "picked_up",
+                "occurred_at": postal.clock().isoformat(),
+            },
+            headers=postal.auth("operator"),
+        )
+        assert response.status == 201, await response.text()
+
+    await sign_in(page, counter.base, "buudien", PASSWORD)
+    await page.get_by_test_id("batch-link").click()
+    await expect(page.get_by_test_id("batch-title")).to_have_text("BIÊN BẢN GIAO NHẬN HỒ SƠ")
+    await expect(page.get_by_test_id("batch-record")).to_have_count(1)
+    dossiers = page.get_by_test_id("batch-dossier")
+    await expect(dossiers).to_have_count(2)
+    slips = sorted(order["tracking_number"] for order in collected)
+    await expect(page.get_by_test_id("slip-number")).to_have_text(slips)
+    codes = {order["tracking_number"]: order["dossier_code"] for order in collected}
+    await expect(dossiers.nth(1)).to_contain_text(codes[slips[1]])
+    await expect(dossiers.nth(0)).to_contain_text("Đầy đủ")
+    await expect(page.get_by_test_id("batch-record")).not_to_contain_text(
+        waiting["tracking_number"]
+    )
+    shot = await dossiers.nth(1).locator("svg").screenshot()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)).convert("L"))
+    assert [code.text for code in found] == [slips[1]]
+
+    # Signed at the agency, with only the second dossier confirmed complete: its signing time
+    # is its filing time, which the portal sees; the first stays with the post.
+    postal.clock.advance(hours=2)  # 11:30 in Vietnam
+    await page.get_by_label(f"Hồ sơ {slips[1]} đầy đủ").check()
+    await page.get_by_label("Họ tên cán bộ tiếp nhận").fill("Phạm Thị Nhận")
+    await page.get_by_label("Thời điểm ký").fill("2026-11-22T11:15")
+    await page.get_by_role("button", name="Ghi nhận biên bản đã ký").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("thời điểm tiếp nhận hồ sơ")
+    await expect(page.get_by_test_id("received")).to_have_count(1)
+    await expect(dossiers.nth(1).get_by_test_id("received")).to_contain_text("22/11/2026 11:15")
+    by_slip = {order["tracking_number"]: order["id"] for order in collected}
+    filed = await postal.order(by_slip[slips[1]])
+    assert (filed["status"], filed["handed_over_at"]) == ("delivered", "2026-11-22T04:15:00Z")
+    held = await postal.order(by_slip[slips[0]])
+    assert (held["status"], held["handed_over_at"]) == ("picked_up", None)
+    assert counter.errors == []

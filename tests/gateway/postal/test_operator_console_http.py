@@ -234,6 +234,76 @@ async def test_a_refused_handover_shows_why_in_vietnamese_and_stores_nothing(
     assert await count(staffed, postal_events) == 1  # the carrier's "created"
 
 
+async def test_a_return_before_two_attempts_is_refused_in_the_console_with_the_rule(
+    staffed: Postal,
+) -> None:
+    order = await staffed.book()
+    staffed.clock.advance(days=1)
+    session = await login(staffed, "buudien")
+    path = f"/operator/orders/{order['id']}"
+    event = {"event_id": "web-r1", "status": "return_pending", "occurred_at": local(staffed)}
+    response = await post_form(staffed, session, f"{path}/events", **event)
+    assert response.status == 422
+    assert "cần ít nhất hai lần phát không thành công" in await response.text()
+    assert (await staffed.order(order["id"]))["status"] == "created"
+
+
+async def test_a_carrier_return_that_breaks_the_attempt_rule_is_shown_for_review(
+    staffed: Postal,
+) -> None:
+    order = await staffed.book()
+    staffed.clock.advance(days=1)
+    for code in (15, 16):  # one failed attempt, then "waiting to return"
+        await staffed.advance(order["tracking_number"], code)
+    session = await login(staffed, "buudien")
+    html = await (await get(staffed, session, f"/operator/orders/{order['id']}")).text()
+    assert "chưa đủ hai lần phát" in html and "delivery_attempts_rule" in html
+
+
+async def sign(staffed: Postal, session: StaffSession, orders: list[Any], **fields: str) -> Any:
+    form = {
+        "orders": ",".join(order["id"] for order in orders),
+        "receiver_name": "Phạm Thị Nhận",
+        "signed_at": local(staffed),
+        **fields,
+    }
+    return await post_form(staffed, session, "/operator/handover-batch", **form)
+
+
+async def test_a_batch_record_signed_with_no_dossier_confirmed_is_refused(
+    staffed: Postal,
+) -> None:
+    order = await staffed.book(leg="pickup")
+    session = await login(staffed, "buudien")
+    response = await sign(staffed, session, [order])
+    assert response.status == 422
+    assert "Hãy xác nhận ít nhất một hồ sơ đầy đủ." in await response.text()
+    assert await count(staffed, postal_handovers) == 0
+
+
+async def test_a_batch_record_cannot_hand_a_result_to_the_agency(staffed: Postal) -> None:
+    pickup = await staffed.book(leg="pickup")
+    result = await staffed.book(dossier_code="000.00.12.H29-241122-0009")
+    session = await login(staffed, "buudien")
+    complete = {f"complete_{order['id']}": "on" for order in (pickup, result)}
+    response = await sign(staffed, session, [pickup, result], **complete)
+    assert response.status == 422
+    # All or nothing: the pickup listed first was not handed over either.
+    assert await count(staffed, postal_handovers) == 0
+    assert (await staffed.order(pickup["id"]))["status"] == "created"
+
+
+async def test_a_batch_record_signed_in_the_future_is_refused(staffed: Postal) -> None:
+    order = await staffed.book(leg="pickup")
+    session = await login(staffed, "buudien")
+    response = await sign(
+        staffed, session, [order], signed_at="2026-11-23T09:00", **{f"complete_{order['id']}": "on"}
+    )
+    assert response.status == 422
+    assert "Thời gian không được ở tương lai." in await response.text()
+    assert await count(staffed, postal_handovers) == 0
+
+
 async def test_the_label_shows_full_addresses_phones_and_the_cod_amount(staffed: Postal) -> None:
     order = await staffed.book(cod_amount=135000)
     session = await login(staffed, "buudien")
