@@ -16,7 +16,7 @@ from tests_support import (
     start_sandbox,
 )
 
-from gateway.keys import CARRIER_SYNC
+from gateway.keys import CARRIER_SYNC, NOTIFICATIONS
 from gateway.sandbox import VNPOST_STATE_FILE
 
 
@@ -56,6 +56,15 @@ async def test_a_sandbox_delivery_from_booking_to_the_citizens_door(
         assert await client.app[CARRIER_SYNC].sync_due() == 1
         view = await (await client.get(f"/v1/postal/orders/{order['id']}", headers=portal)).json()
         assert view["status"] == "delivered"
+        # The citizen was told each step the demo agency tells, in order, in the messages
+        # sandbox.
+        await client.app[NOTIFICATIONS].run_until_idle()
+        told = await (await client.get("/sandbox/messages/list")).json()
+        assert [m["template_id"] for m in told if m["template_id"].startswith("DEMO_POST")] == [
+            "DEMO_POST_PICKED_UP",
+            "DEMO_POST_OUT",
+            "DEMO_POST_DELIVERED",
+        ]
         # The demo post office serves the demo agency: its operator sees the order.
         feed = await client.get(
             "/v1/operator/orders", headers={"Authorization": f"Bearer {operator_key}"}
