@@ -122,7 +122,8 @@ async def checkout_page(request: web.Request) -> web.Response:
         status_labels=STATUS_LABELS,
         kind_labels=KIND_LABELS,
         server_now=request.app[CLOCK]().isoformat(),
-        vnpay_available=vnpay is not None,
+        vnpay_available=isinstance(vnpay, VnpayChannel)
+        and vnpay.available_for(payment["agency_code"]),
         dvcqg_available=isinstance(dvcqg, DvcqgChannel)
         and dvcqg.available_for(payment["agency_code"]),
         attempt_failure=await _failure_message(request, payment),

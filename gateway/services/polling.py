@@ -200,7 +200,16 @@ class Poller:
             row = await joined(conn, attempt_id)
         channel = self.channels[row.channel]
         assert isinstance(channel, Queryable)
-        outcome = await channel.query(self.attempts.ref(row))
+        try:
+            outcome = await channel.query(self.attempts.ref(row))
+        except Exception:
+            # A provider that cannot answer (down, an answer we cannot read) must not keep an
+            # open attempt from finance forever: past the horizon it is handed over all the
+            # same, then the error is logged by the loop.
+            if AttemptStatus(row.status) in OPEN_ATTEMPTS:
+                async with self.db.write() as conn:
+                    await self._flag_if_over(conn, attempt_id, self.clock())
+            raise
         now = self.clock()
         if AttemptStatus(row.status) not in OPEN_ATTEMPTS:
             await self._closed_by_us(row, outcome, now)

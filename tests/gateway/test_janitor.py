@@ -107,6 +107,23 @@ async def test_past_its_horizon_an_open_attempt_goes_to_finance_not_to_failed(
     assert (await wallets.payment(bill["id"]))["status"] == "paid"
 
 
+async def test_an_attempt_whose_provider_cannot_answer_still_goes_to_finance_at_the_horizon(
+    wallets: Wallets,
+) -> None:
+    bill, attempt = await _pending_at_momo(wallets, expires_in_seconds=7 * 24 * 3600)
+    await wallets.momo.close()  # MoMo cannot be reached from now on: every query raises
+    janitor = wallets.client.app[POLLER]
+    wallets.clock.advance(hours=47)
+    await janitor.run_once()
+    assert (await wallets.payment_attempt(bill["id"], attempt["id"]))["flagged_at"] is None
+
+    wallets.clock.advance(hours=2)  # past MoMo's horizon (48 h), still no answer
+    await janitor.run_once()
+
+    flagged = await wallets.payment_attempt(bill["id"], attempt["id"])
+    assert (flagged["status"], flagged["flagged_at"] is not None) == ("pending", True)
+
+
 async def test_two_workers_never_ask_about_the_same_attempt_twice(wallets: Wallets) -> None:
     started = [await _pending_at_momo(wallets) for _ in range(6)]
     services = wallets.client.app[SERVICES]
