@@ -89,6 +89,19 @@ class ChannelName(StrEnum):
     ZALOPAY = "zalopay"
 
 
+#: How people are told which channel the money came through (receipts, checkout, consoles),
+#: in Vietnamese; ``cod`` is the postal collection, not an attempt channel.
+CHANNEL_LABELS: dict[str, str] = {
+    "vietqr": "Chuyển khoản VietQR",
+    "vnpay": "Cổng thanh toán VNPAY",
+    "pos": "Thẻ ngân hàng tại quầy (POS)",
+    "cod": "Thu hộ qua bưu điện (COD)",
+    "dvcqg": "Nền tảng thanh toán Cổng Dịch vụ công quốc gia",
+    "momo": "Ví điện tử MoMo",
+    "zalopay": "Ví điện tử ZaloPay",
+}
+
+
 class ReviewReason(StrEnum):
     """Why arriving money needs a person (``payments/attempts.review_reason``)."""
 

@@ -20,10 +20,10 @@ from gateway.channels.base import Channel, Explains
 from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.errors import InvalidTransition, NotFound, ValidationFailed
+from gateway.core.money import CHANNEL_LABELS
 from gateway.http.responses import json_response
 from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, POLLER, RECEIPTS, SETTINGS
 from gateway.pages.render import local_time, render, vnd
-from gateway.services.receipts.issuance import CHANNEL_LABELS
 from providers.payment.vietqr import render_png, render_svg
 
 #: Short names of banks by NAPAS BIN, for display only.
@@ -59,12 +59,6 @@ KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí", "postal": "Cước bưu ch�
 WALLETS = {
     "momo": ("Ví MoMo", "MoMo", "Bạn sẽ được chuyển sang trang thanh toán của Ví MoMo."),
     "zalopay": ("ZaloPay", "ZaloPay", "Bạn sẽ được chuyển sang trang thanh toán của ZaloPay."),
-}
-#: How a failed try names its channel ("Thanh toán qua … không thành công: …").
-CHANNEL_NAMES = {
-    "vnpay": "VNPAY",
-    "dvcqg": "Cổng Dịch vụ công quốc gia",
-    **{method: name for method, (name, _, _) in WALLETS.items()},
 }
 #: The query parameter a wallet adds when it sends the citizen back: its order id.
 RETURN_REFERENCES = {"momo": "orderId", "zalopay": "apptransid"}
@@ -146,7 +140,7 @@ async def _failure_message(request: web.Request, payment: dict[str, object]) -> 
     method, code = failure
     channel = service.channels.get(method)
     reason = channel.failure_message(code) if isinstance(channel, Explains) else None
-    name = CHANNEL_NAMES.get(method, method)
+    name = CHANNEL_LABELS.get(method, method)
     return f"Thanh toán qua {name} không thành công: {reason or 'giao dịch chưa được thực hiện.'}"
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.core.money import CHANNEL_LABELS
 from reconciliation.ledger_lookup import LedgerLookup, LedgerRecord
 
 KIND_LABELS = {
@@ -20,12 +21,6 @@ KIND_LABELS = {
     "item": "Khoản thu",
     "refund": "Hoàn tiền",
     "postal": "Thu hộ COD",
-}
-CHANNEL_LABELS = {
-    "vietqr": "Chuyển khoản VietQR",
-    "vnpay": "VNPAY",
-    "pos": "POS",
-    "cod": "Thu hộ COD",
 }
 FEE_KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí", "postal": "Cước bưu chính"}
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.core.errors import NotFound
+from gateway.core.money import CHANNEL_LABELS
 from gateway.keys import RECEIPTS
 from gateway.pages.render import render
-from gateway.services.receipts.issuance import CHANNEL_LABELS
 
 TITLE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
 KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí"}

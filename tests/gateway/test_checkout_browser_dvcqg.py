@@ -14,6 +14,7 @@ from dvcqg_support import Platform, open_platform
 from playwright.async_api import Browser, Page, expect
 from tests_support import collect_errors
 
+from gateway.core.money import CHANNEL_LABELS
 from providers.payment.dvcqg import FAILURE_MESSAGES
 
 pytestmark = pytest.mark.browser
@@ -72,7 +73,7 @@ async def test_a_failed_platform_payment_shows_its_message_and_the_bill_stays_op
     await expect(tab).to_have_url(re.compile(rf".*/pay/{payment_id}$"))
     await expect(tab.get_by_test_id("status")).to_have_text("Chờ thanh toán")
     await expect(tab.get_by_test_id("attempt-failure")).to_contain_text(
-        f"Thanh toán qua Cổng Dịch vụ công quốc gia không thành công: {FAILURE_MESSAGES['dvcqg_4']}"
+        f"Thanh toán qua {CHANNEL_LABELS['dvcqg']} không thành công: {FAILURE_MESSAGES['dvcqg_4']}"
     )
     await expect(tab.get_by_test_id("dvcqg")).to_be_visible()  # the citizen can try again
     assert errors == []

@@ -14,6 +14,8 @@ from conftest import FixedClock, Wallets, open_wallets
 from playwright.async_api import Browser, Page, expect
 from tests_support import collect_errors
 
+from gateway.core.money import CHANNEL_LABELS
+
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
@@ -87,7 +89,7 @@ async def test_a_failed_wallet_payment_shows_its_message_and_the_bill_stays_paya
 
     await expect(tab).to_have_url(re.compile(rf".*/pay/{payment['id']}\?.*"))
     await expect(tab.get_by_test_id("attempt-failure")).to_contain_text(
-        f"Thanh toán qua {label} không thành công: {message}"
+        f"Thanh toán qua {CHANNEL_LABELS[method]} không thành công: {message}"
     )
     await expect(tab.get_by_test_id("status")).to_have_text("Chờ thanh toán")
     await expect(tab.get_by_test_id(method)).to_be_visible()  # the citizen can try again

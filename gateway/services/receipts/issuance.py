@@ -40,6 +40,7 @@ from config.settings import ReceiptAgencySettings
 from gateway.core import outbox
 from gateway.core.db.schema import agencies, attempts, payment_items, payments, receipts
 from gateway.core.ids import Clock, new_id
+from gateway.core.money import CHANNEL_LABELS
 from gateway.core.statuses import RECEIPTS, AttemptStatus, ReceiptStatus
 from gateway.services.receipts.numbering import Point, point_of, take_number
 from gateway.services.receipts.render import render
@@ -52,16 +53,6 @@ from providers.receipts.words import amount_in_words
 log = structlog.get_logger(__name__)
 BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-#: How the receipt names the channel the money came through (Vietnamese, printed on it).
-CHANNEL_LABELS: dict[str, str] = {
-    "vietqr": "Chuyển khoản VietQR",
-    "vnpay": "Thanh toán trực tuyến VNPAY",
-    "pos": "Thẻ ngân hàng tại quầy (POS)",
-    "cod": "Thu hộ qua bưu điện (COD)",
-    "dvcqg": "Nền tảng thanh toán Cổng Dịch vụ công quốc gia",
-    "momo": "Ví điện tử MoMo",
-    "zalopay": "Ví điện tử ZaloPay",
-}
 
 #: Why a receipt waits (``receipts.pending_reason``): stable codes.
 NO_SYMBOL_FOR_YEAR = "no_symbol_for_year"
