@@ -72,7 +72,7 @@ async def dvcqg_return(request: web.Request) -> web.Response:
 
 async def momo_ipn(request: web.Request) -> web.Response:
     """MoMo's IPN: HTTP 204 once recorded (MoMo's deadline is 15 s); refusals as problems."""
-    body = await read_body(request)
+    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
     outcome = await request.app[WALLET_CALLBACKS].momo_ipn(body)
     request.app[METRICS].notices.labels("momo", outcome).inc()
     return web.Response(status=204)
@@ -80,7 +80,7 @@ async def momo_ipn(request: web.Request) -> web.Response:
 
 async def zalopay_callback(request: web.Request) -> web.Response:
     """ZaloPay's callback: always HTTP 200 with ``{"return_code", "return_message"}``."""
-    body = await read_body(request)
+    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
     reply = await request.app[WALLET_CALLBACKS].zalopay_callback(body)
     request.app[METRICS].notices.labels("zalopay", reply.outcome).inc()
     return json_response(reply.body())

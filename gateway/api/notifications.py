@@ -16,7 +16,7 @@ from gateway.http.responses import (
     read_json,
     respond,
 )
-from gateway.keys import METRICS, NOTIFICATION_RECEIPTS, NOTIFICATION_VIEWS
+from gateway.keys import METRICS, NOTIFICATION_RECEIPTS, NOTIFICATION_VIEWS, SETTINGS
 from gateway.models.notifications import (
     CreateOptOut,
     NotificationList,
@@ -45,7 +45,7 @@ async def create_opt_out(request: web.Request) -> web.Response:
 
 
 async def zns_receipt(request: web.Request) -> web.Response:
-    body = await read_body(request)
+    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
     answer = await request.app[NOTIFICATION_RECEIPTS].zns(request.match_info["secret"], body)
     request.app[METRICS].notices.labels("zns", answer.outcome).inc()
     return json_response(answer.body())

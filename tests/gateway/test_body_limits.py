@@ -41,11 +41,20 @@ async def test_a_chunked_body_over_the_limit_is_refused_without_being_held(
     assert peak < 4 * MEGABYTE, f"peak {peak} bytes while refusing"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/callbacks/bank/testbank",
+        "/callbacks/momo/ipn",
+        "/callbacks/zalopay",
+        "/callbacks/zns/any-secret",
+    ],
+)
 async def test_a_callback_over_its_own_limit_is_refused_though_under_the_api_limit(
-    gateway: Gateway,
+    gateway: Gateway, path: str
 ) -> None:
     body = b"{" + b" " * 40_000 + b"}"  # 40 KB: fine for an API body, not for a callback
     response = await gateway.client.post(
-        "/callbacks/bank/testbank", data=body, headers={"Content-Type": "application/json"}
+        path, data=body, headers={"Content-Type": "application/json"}
     )
     assert (response.status, (await response.json())["code"]) == (413, "payload_too_large")

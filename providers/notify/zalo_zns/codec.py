@@ -17,6 +17,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from providers.common import json_text
 from providers.notify.base import Accepted, DeliveryReceipt, Message, Refused, SendResult
 
 from .errors import MALFORMED, UNAUTHORIZED, UNAVAILABLE, ZnsError
@@ -46,7 +47,7 @@ def parse_send(http_status: int, raw: bytes) -> SendResult:
     if http_status >= 500:
         raise ZnsError(UNAVAILABLE, f"HTTP {http_status}", http_status)
     try:
-        answer = json.loads(raw)
+        answer = json_text.loads(raw)
         error = answer["error"]
     except (ValueError, KeyError, TypeError):
         raise ZnsError(MALFORMED, "the answer is not ZNS JSON", http_status) from None
@@ -68,7 +69,7 @@ def parse_send(http_status: int, raw: bytes) -> SendResult:
 def parse_receipt(raw: bytes) -> DeliveryReceipt | None:
     """A ``user_received_message`` event as a receipt; another event is ``None``."""
     try:
-        event = json.loads(raw)
+        event = json_text.loads(raw)
         name = event["event_name"]
     except (ValueError, KeyError, TypeError):
         raise ZnsError(MALFORMED, "not a Zalo OA webhook event") from None
