@@ -230,16 +230,4 @@ async def _redirect_channel(request: web.Request, method: str) -> web.Response:
 async def pay_with_wallet(request: web.Request) -> web.Response:
     """The citizen chose a wallet (``/pay/{payment_id}/momo`` or ``…/zalopay``): start (or
     reuse) its attempt and go to the wallet's page."""
-    payment_id = request.match_info["payment_id"]
-    method = request.path.rsplit("/", 1)[-1]
-    service = request.app[ATTEMPTS]
-    try:
-        async with request.app[DATABASE].write() as conn:
-            attempt_id = await service.reuse_or_begin(conn, payment_id, method)
-        view = await service.start(attempt_id, request.remote or "127.0.0.1")
-    except (InvalidTransition, NotFound, ValidationFailed):
-        raise web.HTTPSeeOther(f"/pay/{payment_id}") from None
-    action = view.get("next_action") or {}
-    if view["status"] != "pending" or action.get("type") != "redirect":
-        raise web.HTTPSeeOther(f"/pay/{payment_id}")
-    raise web.HTTPSeeOther(action["url"])
+    return await _redirect_channel(request, request.path.rsplit("/", 1)[-1])

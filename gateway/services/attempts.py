@@ -200,11 +200,6 @@ class AttemptService:
         )
         return attempt_id
 
-    async def reuse_or_begin_vnpay(self, conn: AsyncConnection, payment_id: str) -> str:
-        """For the checkout page: the payment's open VNPAY attempt if it has time left (so
-        repeated clicks do not pile up attempts), else a new one."""
-        return await self.reuse_or_begin(conn, payment_id, ChannelName.VNPAY)
-
     async def reuse_or_begin(self, conn: AsyncConnection, payment_id: str, method: str) -> str:
         """For the checkout page: the payment's open attempt by ``method`` with time left,
         else a new one."""

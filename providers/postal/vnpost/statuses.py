@@ -101,9 +101,6 @@ class StatusProfile:
         meaning = self.codes.get(code)
         return meaning.label if meaning else None
 
-    def codes_for(self, status: PostalStatus) -> tuple[int, ...]:
-        return tuple(code for code, meaning in self.codes.items() if meaning.status is status)
-
 
 PARTNER_ORDER: Final = StatusProfile(
     name="partner_order",
