@@ -56,6 +56,20 @@ async def _operator(postal: Postal) -> None:
     await offices.scope_user(postal.client.app[DATABASE], "buudien", ["BC-HCM"])
 
 
+async def _picked_up(postal: Postal, order: Any) -> None:
+    """The post office reports the dossier collected (operator API), now."""
+    response = await postal.client.post(
+        f"/v1/operator/orders/{order['id']}/events",
+        json={
+            "event_id": order["id"],
+            "status": "picked_up",
+            "occurred_at": postal.clock().isoformat(),
+        },
+        headers=postal.auth("operator"),
+    )
+    assert response.status == 201, await response.text()
+
+
 @pytest.fixture
 async def counter(browser: Browser, postal: Postal, pixel_ratio: int) -> AsyncIterator[Counter]:
     await _operator(postal)
@@ -194,16 +208,7 @@ async def test_the_days_collected_dossiers_print_as_one_batch_handover_record(
     waiting = await postal.book(leg="pickup", dossier_code="000.00.12.H29-241122-0003")
     postal.clock.advance(minutes=30)
     for order in collected:
-        response = await postal.client.post(
-            f"/v1/operator/orders/{order['id']}/events",
-            json={
-                "event_id": order["id"],
-                "status": "picked_up",
-                "occurred_at": postal.clock().isoformat(),
-            },
-            headers=postal.auth("operator"),
-        )
-        assert response.status == 201, await response.text()
+        await _picked_up(postal, order)
 
     await sign_in(page, counter.base, "buudien", PASSWORD)
     await page.get_by_test_id("batch-link").click()
@@ -255,16 +260,7 @@ async def test_every_operator_console_page_fits_a_phone_and_keeps_to_the_csp(
     await _operator(postal)
     order: Any = await postal.book(leg="pickup")
     postal.clock.advance(minutes=30)
-    response = await postal.client.post(
-        f"/v1/operator/orders/{order['id']}/events",
-        json={
-            "event_id": order["id"],
-            "status": "picked_up",
-            "occurred_at": postal.clock().isoformat(),
-        },
-        headers=postal.auth("operator"),
-    )
-    assert response.status == 201, await response.text()
+    await _picked_up(postal, order)
     context = await browser.new_context(viewport=PHONE, locale="vi-VN")
     page = await context.new_page()
     errors: list[str] = []
