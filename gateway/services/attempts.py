@@ -323,6 +323,38 @@ class AttemptService:
             return None
         return str(row.channel), str(row.failure_code)
 
+    async def money_received(self, payment_id: str) -> list[dict[str, Any]]:
+        """The money that arrived for a bill, oldest first: one ``{method, amount, at,
+        review_reason}`` per attempt that took money (``succeeded``). The checkout page tells
+        a citizen whose bill is ``needs_review`` what was received."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        attempts.c.channel,
+                        attempts.c.amount,
+                        attempts.c.details,
+                        attempts.c.updated_at,
+                        attempts.c.review_reason,
+                    )
+                    .where(
+                        attempts.c.payment_id == payment_id,
+                        attempts.c.status == AttemptStatus.SUCCEEDED.value,
+                    )
+                    .order_by(attempts.c.updated_at, attempts.c.id)
+                )
+            ).all()
+        return [
+            {
+                "method": str(row.channel),
+                # What arrived, where it differs from what was asked (see apply_outcome).
+                "amount": int((row.details or {}).get("received_amount", row.amount)),
+                "at": iso(row.updated_at),
+                "review_reason": row.review_reason,
+            }
+            for row in rows
+        ]
+
     async def get(self, principal: Principal, payment_id: str, attempt_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
             row = await self._owned(conn, principal, payment_id, attempt_id)
