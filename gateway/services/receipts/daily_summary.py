@@ -70,6 +70,14 @@ log = structlog.get_logger(__name__)
 
 #: Column (9) of a row, by why the receipt is on the day's table ([U], spec §12.2).
 ROW_STATUSES: Final = {"new": "Mới", "replacement": "Thay thế", "notified": "Sai sót đã thông báo"}
+#: The statuses of a summary as finance staff read them (console, CLI).
+STATUS_LABELS: Final = {
+    ReceiptSummaryStatus.UNSENT: "Chưa gửi được",
+    ReceiptSummaryStatus.ACCEPTED: "Cơ quan thuế đã tiếp nhận",
+    ReceiptSummaryStatus.REJECTED: "Cơ quan thuế từ chối",
+    ReceiptSummaryStatus.FAILED: "Không gửi được (thông điệp không hợp lệ)",
+    ReceiptSummaryStatus.SUPERSEDED: "Đã thay bằng lần gửi sau",
+}
 #: Working days after the end of a technical outage within which the backlog must be sent
 #: (NĐ 254/2026 Điều 27).
 OUTAGE_WORKING_DAYS: Final = 3

@@ -18,8 +18,10 @@ from receipt_support import TAX_CODE, Identity, receipt_settings, xmlsec1_verifi
 from structlog.testing import capture_logs
 from tests_support import signed_notice
 
+from gateway.cli import _parser, _receipt_summary
 from gateway.core.errors import SummaryAlreadyAccepted, SummaryDayNotOver, SummaryEmpty
-from gateway.keys import METRICS, RECEIPT_SUMMARIES, RECEIPTS
+from gateway.keys import METRICS, RECEIPT_SUMMARIES, RECEIPTS, SETTINGS
+from gateway.services.wiring import build_services
 from providers.receipts.errors import InvalidSignature
 from providers.receipts.signer import verify_xml
 from providers.sandbox.tax_authority import SandboxTaxAuthorityConfig, create_tax_authority_app
@@ -263,3 +265,33 @@ async def test_today_cannot_be_sent_before_it_is_over(world: World) -> None:
 
 def _day(text: str) -> date:
     return date.fromisoformat(text)
+
+
+async def test_the_cli_sends_a_rejected_day_again_and_shows_every_revision(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    await world.script({"outcome": "reject", "reasons": [{"code": "E12", "message": "Sai số"}]})
+    await world.summaries.run_once()
+    command = ["receipts", "summary", "--date", DAY, "--agency", "HCM"]
+    settings = world.gateway.client.app[SETTINGS]
+    capsys.readouterr()  # the logs so far
+
+    async with build_services(settings, clock=world.gateway.clock) as services:
+        assert await _receipt_summary(services, _parser().parse_args(command)) == 0
+        shown = _lines(capsys.readouterr().out)
+        assert await _receipt_summary(services, _parser().parse_args([*command, "--send"])) == 0
+        sent = _lines(capsys.readouterr().out)
+        again = await _receipt_summary(services, _parser().parse_args([*command, "--send"]))
+
+    assert shown[0].startswith(f"HCM\t{DAY}\t#1\trejected\tCơ quan thuế từ chối\t1 dòng\t185000")
+    assert shown[1] == "\tlý do E12: Sai số"
+    assert sent[2].startswith(f"HCM\t{DAY}\t#2\taccepted\tCơ quan thuế đã tiếp nhận")
+    assert again == 1
+    assert "receipt_summary_already_accepted" in capsys.readouterr().err
+
+
+def _lines(out: str) -> list[str]:
+    """What the command printed, without the log lines the test's logging adds."""
+    return [line for line in out.splitlines() if line.startswith(("HCM", "\t"))]
