@@ -409,9 +409,12 @@ class DailySummaries:
             ).all()
         return [summary_view(row) for row in rows]
 
-    async def close_warnings(self, day: date) -> list[dict[str, Any]]:
+    async def close_warnings(
+        self, day: date, agency_ids: frozenset[int] = frozenset(), *, all_agencies: bool = True
+    ) -> list[dict[str, Any]]:
         """What day close warns of (it does not block): the day's summaries not accepted,
         and agencies with receipts that day and no summary yet."""
+        open_items = await self.open_items(agency_ids, all_agencies=all_agencies, day=day)
         warnings = [
             {
                 "code": "receipt_summary_unsent",
@@ -420,9 +423,11 @@ class DailySummaries:
                 "status": item["status"],
                 "summary_id": item["id"],
             }
-            for item in await self.open_items(frozenset(), all_agencies=True, day=day)
+            for item in open_items
         ]
         for code, agency_id in await self._agencies():
+            if not all_agencies and agency_id not in agency_ids:
+                continue
             async with self.db.read() as conn:
                 found = (
                     await conn.execute(

@@ -16,16 +16,18 @@ from aiohttp.test_utils import TestServer
 from conftest import Channels, FixedClock, open_channels
 from receipt_support import TAX_CODE, Identity, receipt_settings, xmlsec1_verifies
 from structlog.testing import capture_logs
-from tests_support import signed_notice
+from tests_support import signed_notice, staff_login
 
 from gateway.cli import _parser, _receipt_summary
 from gateway.core.errors import SummaryAlreadyAccepted, SummaryDayNotOver, SummaryEmpty
-from gateway.keys import METRICS, RECEIPT_SUMMARIES, RECEIPTS, SETTINGS
+from gateway.core.roles import Role
+from gateway.keys import METRICS, RECEIPT_SUMMARIES, RECEIPTS, SETTINGS, STAFF
 from gateway.services.wiring import build_services
 from providers.receipts.errors import InvalidSignature
 from providers.receipts.signer import verify_xml
 from providers.sandbox.tax_authority import SandboxTaxAuthorityConfig, create_tax_authority_app
 
+PASSWORD = "mat-khau-thu-nghiem-2026"
 DAY = "2026-11-22"  # the clock's day (09:00 in Hồ Chí Minh City, a Sunday)
 
 
@@ -295,3 +297,78 @@ async def test_the_cli_sends_a_rejected_day_again_and_shows_every_revision(
 def _lines(out: str) -> list[str]:
     """What the command printed, without the log lines the test's logging adds."""
     return [line for line in out.splitlines() if line.startswith(("HCM", "\t"))]
+
+
+async def test_day_close_warns_but_does_not_block_and_the_dashboard_shows_the_rejection(
+    world: World,
+) -> None:
+    gateway = world.gateway
+    await world.pay()
+    gateway.clock.advance(days=1)
+    await world.script({"outcome": "reject", "reasons": [{"code": "E12", "message": "Sai số"}]})
+    await world.summaries.run_once()
+    [rejected] = await world.listed(business_date=DAY)
+    await _reconcile(gateway)
+
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+
+    assert close.status == 200, await close.text()
+    assert (await close.json())["warnings"] == [
+        {
+            "code": "receipt_summary_unsent",
+            "agency_code": "HCM",
+            "business_date": DAY,
+            "status": "rejected",
+            "summary_id": rejected["id"],
+        }
+    ]
+    await gateway.client.app[STAFF].create_user(
+        username="ketoan",
+        display_name="Kế toán",
+        role=Role.FINANCE,
+        password=PASSWORD,
+        agency_codes=["HCM"],
+    )
+    session = await staff_login(gateway.client, "ketoan", PASSWORD, "/console")
+    page = await gateway.client.get(f"/console?date={DAY}", headers=session.cookie)
+    html = await page.text()
+    assert 'data-testid="summary-warnings"' in html and 'data-testid="open-summaries"' in html
+    assert "Cơ quan thuế từ chối" in html and "Sai số" in html
+
+
+async def test_day_close_warns_of_a_day_whose_summary_is_not_built_yet(world: World) -> None:
+    gateway = world.gateway
+    await world.pay()
+    await _reconcile(gateway)
+
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+
+    assert close.status == 200, await close.text()
+    [warning] = (await close.json())["warnings"]
+    assert (warning["agency_code"], warning["status"], warning["summary_id"]) == ("HCM", None, None)
+
+
+async def _reconcile(gateway: Channels) -> None:
+    """Run the day and decide every exception (maker, then checker), so it may close."""
+    finance, approver = gateway.auth("finance"), gateway.auth("approver")
+    run = await gateway.client.post(
+        "/v1/reconciliation/runs", json={"business_date": DAY}, headers=finance
+    )
+    assert run.status == 201, await run.text()
+    listed = await gateway.client.get(
+        "/v1/reconciliation/exceptions", params={"business_date": DAY}, headers=finance
+    )
+    for exception in (await listed.json())["data"]:
+        path = f"/v1/reconciliation/exceptions/{exception['id']}"
+        resolved = await gateway.client.post(
+            f"{path}/resolve",
+            json={"resolution": "write_off", "reason": "Kiểm tra xong"},
+            headers=finance,
+        )
+        assert resolved.status == 200, await resolved.text()
+        approved = await gateway.client.post(f"{path}/approve", headers=approver)
+        assert approved.status == 200, await approved.text()
