@@ -25,8 +25,8 @@ from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
-from gateway.services.receipts.daily_summary import STATUS_LABELS
 from gateway.services.receipts.signing import load_issuers
+from gateway.services.receipts.summary_views import STATUS_LABELS
 from gateway.services.wiring import Services, build_services
 
 

@@ -40,7 +40,7 @@ from gateway.pages.console_auth import (
     view,
 )
 from gateway.pages.console_ledger import ledger_entries
-from gateway.services.receipts.daily_summary import STATUS_LABELS as SUMMARY_STATUS_LABELS
+from gateway.services.receipts.summary_views import STATUS_LABELS as SUMMARY_STATUS_LABELS
 from gateway.services.staff import StaffUser
 from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
 from reconciliation.model import business_day

@@ -130,7 +130,7 @@ async def test_the_days_receipts_are_summarised_signed_and_accepted_the_next_day
     [received] = await world.received()
     assert received["outcome"] == "accepted" and received["message_id"] == summary["message_id"]
     document = received["summary"].encode()
-    assert "<SBLai>1</SBLai>".encode() in document and "<SBLai>2</SBLai>".encode() in document
+    assert b"<SBLai>1</SBLai>" in document and b"<SBLai>2</SBLai>" in document
     assert "<TThai>Mới</TThai>".encode() in document
     verify_xml(document, identity.ca_pem)
     verified = xmlsec1_verifies(document, identity.ca_file, tmp_path, world.gateway.clock())
