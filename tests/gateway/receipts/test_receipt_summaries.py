@@ -5,6 +5,7 @@ without receipts, and verifiable with xmlsec1."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -372,3 +373,16 @@ async def _reconcile(gateway: Channels) -> None:
         assert resolved.status == 200, await resolved.text()
         approved = await gateway.client.post(f"{path}/approve", headers=approver)
         assert approved.status == 200, await approved.text()
+
+
+async def test_two_loops_at_once_build_and_send_a_day_once(world: World) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+
+    built = await asyncio.gather(world.summaries.build_due(), world.summaries.build_due())
+    sent = await asyncio.gather(world.summaries.send_due(), world.summaries.send_due())
+
+    assert sorted(built) == [0, 1] and sorted(sent) == [0, 1]
+    [summary] = await world.listed(business_date=DAY)
+    assert summary["status"] == "accepted" and summary["attempts"] == 1
+    assert len(await world.received()) == 1
