@@ -42,10 +42,12 @@ from config.settings import TaxAuthoritySettings
 from gateway.core.db import Database
 from gateway.core.db.schema import receipt_summaries
 from gateway.core.errors import (
+    FieldError,
     SummaryAlreadyAccepted,
     SummaryDayNotOver,
     SummaryEmpty,
     TaxAuthorityNotConfigured,
+    ValidationFailed,
 )
 from gateway.core.ids import Clock, new_id
 from gateway.core.machines import StaleStatus
@@ -175,7 +177,9 @@ class DailySummaries(SummaryReads):
             raise SummaryDayNotOver(f"{day.isoformat()} is not over in Asia/Ho_Chi_Minh")
         agency_id = dict(await self._agencies()).get(agency_code)
         if agency_id is None:
-            raise SummaryEmpty(f"{agency_code} issues no receipts through the gateway")
+            raise ValidationFailed(
+                [FieldError("agency", "receipts_not_configured", "no [receipts.agencies] entry")]
+            )
         async with self.db.write() as conn:
             latest = (
                 await conn.execute(

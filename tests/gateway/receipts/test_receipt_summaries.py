@@ -20,7 +20,12 @@ from structlog.testing import capture_logs
 from tests_support import signed_notice, staff_login
 
 from gateway.cli import _parser, _receipt_summary
-from gateway.core.errors import SummaryAlreadyAccepted, SummaryDayNotOver, SummaryEmpty
+from gateway.core.errors import (
+    SummaryAlreadyAccepted,
+    SummaryDayNotOver,
+    SummaryEmpty,
+    ValidationFailed,
+)
 from gateway.core.roles import Role
 from gateway.keys import METRICS, RECEIPT_SUMMARIES, RECEIPTS, SETTINGS, STAFF
 from gateway.services.wiring import build_services
@@ -386,3 +391,26 @@ async def test_two_loops_at_once_build_and_send_a_day_once(world: World) -> None
     [summary] = await world.listed(business_date=DAY)
     assert summary["status"] == "accepted" and summary["attempts"] == 1
     assert len(await world.received()) == 1
+
+
+async def test_bad_requests_for_summaries_are_refused_and_change_nothing(world: World) -> None:
+    gateway = world.gateway
+    await world.pay()
+    gateway.clock.advance(days=1)
+    finance = gateway.auth("finance")
+
+    for query, status, code in (
+        ({"status": "sent"}, 422, "validation_failed"),
+        ({"business_date": "22/11/2026"}, 422, "validation_failed"),
+        ({"cursor": "not-a-cursor"}, 400, "invalid_cursor"),
+    ):
+        response = await gateway.client.get("/v1/receipts/summaries", params=query, headers=finance)
+        assert response.status == status, query
+        assert (await response.json())["code"] == code
+    portal = await gateway.client.get("/v1/receipts/summaries", headers=gateway.auth("portal"))
+    assert portal.status == 403
+    with pytest.raises(ValidationFailed) as refused:
+        await world.summaries.send_now(_day(DAY), "HN")  # issues no receipts here
+    assert refused.value.errors[0].code == "receipts_not_configured"
+
+    assert await world.listed() == [] and await world.received() == []
