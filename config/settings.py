@@ -293,6 +293,14 @@ class TaxAuthoritySettings(_Section):
     #: ``K`` + tax code when an agency connects directly (QĐ 1271/QĐ-CT).
     sender_code: str = Field("K0312345678", pattern=r"^[VK]\d{10}(\d{3})?$")
     timeout_seconds: float = Field(30, gt=0, le=120)
+    #: How often the summary loop builds the summaries of past days and sends what is due.
+    poll_seconds: float = Field(300, gt=0)
+    #: First wait before a summary left without an answer is sent again (doubles each try,
+    #: up to ``max_retry_seconds``).
+    retry_seconds: float = Field(300, gt=0)
+    max_retry_seconds: float = Field(6 * 3600, gt=0)
+    #: How many past business days the loop looks at for receipts without a summary.
+    lookback_days: int = Field(10, ge=1, le=366)
 
 
 class VnptReceiptSettings(_Section):

@@ -27,6 +27,7 @@ from gateway.keys import (
     NOTIFICATIONS,
     PAYMENTS,
     POLLER,
+    RECEIPT_SUMMARIES,
     RECEIPTS,
     SETTINGS,
 )
@@ -40,7 +41,9 @@ Job = Callable[[], Awaitable[int]]
 #: webhook_delivery: FOR UPDATE SKIP LOCKED and locked_until (webhooks/delivery.py);
 #: provider_polling: FOR UPDATE SKIP LOCKED, next_query_at moved forward (Poller._claim);
 #: postal_submission: a lease (submit_due_at) set by a conditional UPDATE (CarrierSync.submit);
-#: citizen_notifications: FOR UPDATE SKIP LOCKED intake, locked_until sends (notifications).
+#: citizen_notifications: FOR UPDATE SKIP LOCKED intake, locked_until sends (notifications);
+#: receipt_summaries: one revision per agency/day (unique, insert unless taken), sends claimed
+#: FOR UPDATE SKIP LOCKED with next_try_at moved past the send (receipts/daily_summary.py).
 CLAIMING = frozenset(
     {
         "payment_expiry",
@@ -48,6 +51,7 @@ CLAIMING = frozenset(
         "provider_polling",
         "postal_submission",
         "citizen_notifications",
+        "receipt_summaries",
     }
 )
 
@@ -67,6 +71,11 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
             app[NOTIFICATIONS].run_until_idle,
         ),
         ("pending_receipts", settings.receipts.retry_seconds, app[RECEIPTS].issue_pending),
+        (
+            "receipt_summaries",
+            settings.tax_authority.poll_seconds,
+            app[RECEIPT_SUMMARIES].run_once,
+        ),
     ]
 
 

@@ -9,8 +9,9 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
@@ -19,12 +20,13 @@ from config import ConfigError, Settings, load_settings
 from gateway.core.db.migrate import upgrade
 from gateway.core.errors import GatewayError
 from gateway.core.roles import Role
-from gateway.core.statuses import ImportStatus
+from gateway.core.statuses import ImportStatus, ReceiptSummaryStatus
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
 from gateway.services.receipts.signing import load_issuers
+from gateway.services.receipts.summary_views import STATUS_LABELS
 from gateway.services.wiring import Services, build_services
 
 
@@ -113,10 +115,27 @@ def _parser() -> argparse.ArgumentParser:
     office_serve.add_argument("--agency", required=True)
 
     receipts = commands.add_parser("receipts", help="e-receipts (biên lai điện tử)")
-    ranges = (
-        receipts.add_subparsers(dest="area", required=True)
-        .add_parser("ranges", help="number ranges per point of collection")
-        .add_subparsers(dest="action", required=True)
+    receipt_areas = receipts.add_subparsers(dest="area", required=True)
+    ranges = receipt_areas.add_parser(
+        "ranges", help="number ranges per point of collection"
+    ).add_subparsers(dest="action", required=True)
+    summary = receipt_areas.add_parser(
+        "summary",
+        help="the same-day summary to the tax authority (01/TH-BLĐT): show a day, or send it",
+    )
+    summary.add_argument(
+        "--date", required=True, type=date.fromisoformat, help="YYYY-MM-DD (Asia/Ho_Chi_Minh)"
+    )
+    summary.add_argument("--agency", help="agency code (default: every agency issuing receipts)")
+    summary.add_argument(
+        "--send",
+        action="store_true",
+        help="send now: an unsent summary again, or a new one after a rejection",
+    )
+    summary.add_argument(
+        "--correction",
+        action="store_true",
+        help="with --send: send a day the tax authority accepted again, as a correction",
     )
     range_add = ranges.add_parser(
         "add",
@@ -446,6 +465,8 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             return await _recon(services, args)
         elif args.command == "post-offices":
             await _post_offices(services, args)
+        elif args.command == "receipts" and args.area == "summary":
+            return await _receipt_summary(services, args)
         elif args.command == "receipts":
             await _receipt_ranges(services, args)
         elif args.command == "clients":
@@ -596,6 +617,45 @@ async def _receipt_ranges(services: Services, args: argparse.Namespace) -> None:
             f"{row['agency_code']}\t{row['template_code']}\t{row['symbol']}\t{row['point']}\t"
             f"{row['first_number']}\t{row['last_number']}\t{row['next_number']}\t{left}"
         )
+
+
+async def _receipt_summary(services: Services, args: argparse.Namespace) -> int:
+    """Show the day's summaries (every revision) or, with ``--send``, send them now; exit 1
+    when an agency's summary could not be sent (the reason on stderr)."""
+    summaries, day = services.receipt_summaries, args.date
+    codes = [args.agency] if args.agency else summaries.agency_codes()
+    failed = 0
+    for code in codes:
+        if args.send:
+            try:
+                await summaries.send_now(day, code, correction=args.correction)
+            except GatewayError as exc:
+                print(f"{code}\t{day}\t{exc.code}: {exc.detail}", file=sys.stderr)
+                failed += 1
+        shown = await summaries.show(day, code)
+        for item in shown:
+            _print_summary(item)
+        if not shown:
+            rows = await summaries.rows_of(day, code)
+            state = f"chưa lập ({len(rows)} dòng)" if rows else "không có biên lai nào trong ngày"
+            print(f"{code}\t{day}\t{state}")
+    return 1 if failed else 0
+
+
+def _print_summary(item: dict[str, Any]) -> None:
+    label = STATUS_LABELS[ReceiptSummaryStatus(item["status"])]
+    print(
+        f"{item['agency_code']}\t{item['business_date']}\t#{item['revision']}\t"
+        f"{item['status']}\t{label}\t{item['row_count']} dòng\t{item['amount']} VND\t"
+        f"{item['reference'] or item['last_error'] or ''}"
+    )
+    for reason in item["reasons"]:
+        print(f"\tlý do {reason['code']}: {reason['message']}")
+    outage = item["outage"]
+    if outage:
+        end = outage["ended_at"] or "chưa khắc phục"
+        deadline = outage["deadline"] or "3 ngày làm việc sau khi khắc phục"
+        print(f"\tsự cố kỹ thuật từ {outage['started_at']} đến {end}; hạn gửi: {deadline}")
 
 
 async def _terminals(services: Services, args: argparse.Namespace) -> None:

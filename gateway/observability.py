@@ -132,6 +132,15 @@ class Metrics:
             registry=self.registry,
         )
 
+        #: Each send of a same-day receipt summary to the tax authority, by outcome
+        #: (``accepted``, ``rejected`` — an alert —, ``timeout``, ``unavailable``, ``failed``).
+        self.receipt_summary_sends = Counter(
+            "gateway_receipt_summary_sends",
+            "Same-day receipt summaries sent to the tax authority, by outcome",
+            ["agency", "outcome"],
+            registry=self.registry,
+        )
+
     def set_open_attempts(self, counts: Mapping[tuple[str, str], int]) -> None:
         """The janitor's count of open attempts by (channel, age bucket); a pair no longer
         counted drops to 0."""

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.core.fields import ListOf, OneOf, ResponseModel, Time
-from gateway.core.statuses import ExceptionStatus
+from gateway.core.statuses import ExceptionStatus, ReceiptSummaryStatus
 from gateway.models.payments import public_id
 from reconciliation.bank_layouts import PROFILES
 from reconciliation.imports import FORMAT_SOURCES
@@ -363,9 +363,28 @@ class ReconRun(ResponseModel):
     created_at: Time
 
 
+class DayCloseWarning(ResponseModel):
+    """Closed, but worth a look (day close warns, it does not block)"""
+
+    code: Literal["receipt_summary_unsent"] = Field(
+        description="`receipt_summary_unsent`: the agency's same-day summary of receipts "
+        "(01/TH-BLĐT) for the day has not been accepted by the tax authority yet"
+    )
+    agency_code: str
+    business_date: date
+    status: ReceiptSummaryStatus | None = Field(
+        description="The summary's status (`unsent`, `rejected`, `failed`); null when none "
+        "is built yet"
+    )
+    summary_id: str | None
+
+
 class DayClosed(ResponseModel):
     business_date: date
     status: Literal["closed"]
     run_id: RunId = Field(description="The run the day was closed on")
     closed_by: str
     closed_at: Time
+    warnings: list[DayCloseWarning] = Field(
+        description="What is still open about the day but does not stop it closing"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import structlog
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -14,7 +15,7 @@ from gateway.core.errors import BadRequest, FieldError, PayloadTooLarge, Validat
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.responses import read_json, respond
-from gateway.keys import IMPORTS, RECON_RUNS, REPORTS, SETTINGS, WORKFLOW
+from gateway.keys import IMPORTS, RECEIPT_SUMMARIES, RECON_RUNS, REPORTS, SETTINGS, WORKFLOW
 from reconciliation.api_models import (
     DAY_FORMAT,
     BankMapping,
@@ -35,6 +36,8 @@ from reconciliation.api_models import (
 from reconciliation.model import BUSINESS_DAYS, business_day
 from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
+
+log = structlog.get_logger(__name__)
 
 FINANCE = (Role.FINANCE, Role.FINANCE_APPROVER)
 _ACCOUNT_SCOPE = (
@@ -230,7 +233,16 @@ async def reject_resolution(request: web.Request) -> web.Response:
 async def close_day(request: web.Request) -> web.Response:
     actor = await _actor(request, *FINANCE)
     day = _day(request.match_info["day"], "day")
-    return respond(DayClosed.model_validate(await request.app[WORKFLOW].close_day(actor, day)))
+    closed = await request.app[WORKFLOW].close_day(actor, day)
+    # An unsent receipt summary warns, it does not block (docs/receipts.md, "Day close").
+    closed["warnings"] = warnings = await request.app[RECEIPT_SUMMARIES].close_warnings(day)
+    if warnings:
+        log.warning(
+            "day_closed_with_unsent_receipt_summaries",
+            business_date=day.isoformat(),
+            agencies=sorted({warning["agency_code"] for warning in warnings}),
+        )
+    return respond(DayClosed.model_validate(closed))
 
 
 async def day_report(request: web.Request) -> web.Response:

@@ -31,11 +31,15 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── ConcurrentRun               409 conflict                      (reconciliation)
     │   ├── ReceiptRangeOverlaps        409 receipt_range_overlaps        (receipts)
     │   ├── ReceiptRangeNotAscending    409 receipt_range_not_ascending   (receipts)
+    │   ├── SummaryAlreadyAccepted      409 receipt_summary_already_accepted  (receipts)
+    │   ├── SummaryEmpty                409 receipt_summary_empty         (receipts)
+    │   ├── SummaryDayNotOver           409 receipt_summary_day_not_over  (receipts)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
     │       └── NotAcceptable           409 order_not_acceptable          (postal operators)
     ├── NoticeRejected                  400|401|409 the failed check (docs/errors.md)
     └── ServiceUnavailable              503 service_unavailable
+        ├── TaxAuthorityNotConfigured   503 tax_authority_not_configured  (receipts)
         ├── DatabaseUnavailable         503 service_unavailable           (database)
         └── DatabaseBusy                503 database_busy                 (database)
 
@@ -297,6 +301,30 @@ class ReceiptRangeNotAscending(Conflict):
     title = "A new number range must come after the point's earlier ranges"
 
 
+class SummaryAlreadyAccepted(Conflict):
+    """One accepted summary per agency and business day: sending the day again needs an
+    explicit correction (``--correction``)."""
+
+    code = "receipt_summary_already_accepted"
+    title = "The tax authority has accepted this day's summary; send a correction instead"
+
+
+class SummaryEmpty(Conflict):
+    """No receipt was issued, replaced or notified that day: there is nothing to summarise
+    (docs/receipts.md, "A day without receipts")."""
+
+    code = "receipt_summary_empty"
+    title = "No receipt was issued, replaced or notified on this day"
+
+
+class SummaryDayNotOver(Conflict):
+    """A day is summarised once it is over (Asia/Ho_Chi_Minh): later receipts of the day
+    would be left out."""
+
+    code = "receipt_summary_day_not_over"
+    title = "The business day is not over yet"
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = "The object is not in a state that allows this"
@@ -335,6 +363,11 @@ class ServiceUnavailable(GatewayError):
     code = "service_unavailable"
     http_status = 503
     title = "Service unavailable"
+
+
+class TaxAuthorityNotConfigured(ServiceUnavailable):
+    code = "tax_authority_not_configured"
+    title = "No tax-authority endpoint is configured (tax_authority.base_url)"
 
 
 class DatabaseUnavailable(ServiceUnavailable):

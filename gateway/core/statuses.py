@@ -422,6 +422,40 @@ RECEIPTS: Machine[ReceiptStatus] = Machine(
 )
 
 
+class ReceiptSummaryStatus(StrEnum):
+    """A same-day summary to the tax authority (form 01/TH-BLĐT, docs/receipts.md)."""
+
+    #: Built and signed, waiting to be sent, or sent without an answer (timeout, outage):
+    #: the same message is sent again with back-off.
+    UNSENT = "unsent"
+    ACCEPTED = "accepted"
+    #: Refused by the tax authority, with its reasons; a new revision is sent after correction.
+    REJECTED = "rejected"
+    #: A message we cannot send as it is (``too_large``, ``invalid_message``).
+    FAILED = "failed"
+    #: A rejected or failed summary after which a new revision of the day was built.
+    SUPERSEDED = "superseded"
+
+
+RECEIPT_SUMMARY_TRANSITIONS: Mapping[ReceiptSummaryStatus, frozenset[ReceiptSummaryStatus]] = {
+    ReceiptSummaryStatus.UNSENT: frozenset(
+        {ReceiptSummaryStatus.ACCEPTED, ReceiptSummaryStatus.REJECTED, ReceiptSummaryStatus.FAILED}
+    ),
+    ReceiptSummaryStatus.ACCEPTED: frozenset(),
+    ReceiptSummaryStatus.REJECTED: frozenset({ReceiptSummaryStatus.SUPERSEDED}),
+    ReceiptSummaryStatus.FAILED: frozenset({ReceiptSummaryStatus.SUPERSEDED}),
+    ReceiptSummaryStatus.SUPERSEDED: frozenset(),
+}
+
+#: The only writer of ``receipt_summaries.status``.
+RECEIPT_SUMMARIES: Machine[ReceiptSummaryStatus] = Machine(
+    "receipt_summary",
+    "receipt_summaries",
+    RECEIPT_SUMMARY_TRANSITIONS,
+    initial={ReceiptSummaryStatus.UNSENT},
+)
+
+
 # -- every machine --------------------------------------------------------------------------
 
 MACHINES: tuple[Machine[Any], ...] = (
@@ -435,4 +469,5 @@ MACHINES: tuple[Machine[Any], ...] = (
     POSTAL_ORDERS,
     NOTIFICATIONS,
     RECEIPTS,
+    RECEIPT_SUMMARIES,
 )

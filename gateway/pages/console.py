@@ -18,7 +18,15 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.core.errors import GatewayError, NotFound
-from gateway.keys import ATTEMPTS, IMPORTS, LEDGER, RECON_RUNS, REPORTS, WORKFLOW
+from gateway.keys import (
+    ATTEMPTS,
+    IMPORTS,
+    LEDGER,
+    RECEIPT_SUMMARIES,
+    RECON_RUNS,
+    REPORTS,
+    WORKFLOW,
+)
 from gateway.pages import console_labels as labels
 from gateway.pages.console_auth import (
     APPROVER_ROLES,
@@ -32,6 +40,7 @@ from gateway.pages.console_auth import (
     view,
 )
 from gateway.pages.console_ledger import ledger_entries
+from gateway.services.receipts.summary_views import STATUS_LABELS as SUMMARY_STATUS_LABELS
 from gateway.services.staff import StaffUser
 from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
 from reconciliation.model import business_day
@@ -104,6 +113,11 @@ async def _dashboard(
     summary = run["summary"] if run else {}
     exceptions = summary.get("exceptions", {})
     flagged = await request.app[ATTEMPTS].flagged(scope.agency_ids, all_agencies=scope.all_agencies)
+    summaries = request.app[RECEIPT_SUMMARIES]
+    open_summaries = await summaries.open_items(scope.agency_ids, all_agencies=scope.all_agencies)
+    summary_warnings = await summaries.close_warnings(
+        day, scope.agency_ids, all_agencies=scope.all_agencies
+    )
     return page(
         "console_dashboard.html",
         status=status,
@@ -128,6 +142,9 @@ async def _dashboard(
         by_status=[(key, by_status.get(key, 0)) for key in labels.EXCEPTION_STATUSES],
         labels=labels,
         flagged=flagged,
+        open_summaries=open_summaries,
+        summary_warnings=summary_warnings,
+        summary_labels=SUMMARY_STATUS_LABELS,
     )
 
 

@@ -244,12 +244,8 @@ class PaymentService:
         if query.created_to:
             conditions.append(payments.c.created_at < query.created_to)
         if query.cursor:
-            after_created, after_id = decode_cursor(query.cursor)
             conditions.append(
-                or_(
-                    payments.c.created_at < after_created,
-                    and_(payments.c.created_at == after_created, payments.c.id < after_id),
-                )
+                after_cursor(payments.c.created_at, payments.c.id, query.cursor, "pay_")
             )
         statement = (
             select(*state.PAYMENT_COLUMNS)
@@ -346,6 +342,13 @@ def encode_cursor(created_at: datetime, payment_id: str) -> str:
     """An opaque keyset cursor for lists ordered by (created_at, id) descending."""
     raw = f"{created_at.isoformat()}|{payment_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def after_cursor(created_at: Any, row_id: Any, cursor: str, prefix: str) -> ColumnElement[bool]:
+    """The WHERE clause of the rows after ``cursor`` in a list ordered by (``created_at``,
+    ``row_id``) descending (the columns of the listed table)."""
+    after_created, after_id = decode_cursor(cursor, prefix)
+    return or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
 
 
 def decode_cursor(cursor: str, prefix: str = "pay_") -> tuple[datetime, str]:

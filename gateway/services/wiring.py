@@ -45,6 +45,7 @@ from gateway.services.postal.orders import PostalOrderService
 from gateway.services.postal.pushes import PushReceiver
 from gateway.services.postal.state import PostalContext
 from gateway.services.provider_callbacks import ProviderCallbacks
+from gateway.services.receipts.daily_summary import DailySummaries, SummaryAlerts
 from gateway.services.receipts.issuance import RANGE_EXHAUSTED, Alerts, ReceiptIssuance
 from gateway.services.receipts.signing import load_issuers
 from gateway.services.receipts.views import ReceiptService
@@ -59,6 +60,7 @@ from providers.notify.sms import SmsAccount, SmsClient
 from providers.notify.zalo_zns import ZnsAccount, ZnsClient
 from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.postal.vnpost import VnpostAccount, VnpostClient
+from providers.receipts.tax_authority import TaxAuthorityClient, TaxAuthorityEndpoint
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
 from reconciliation.model import Source
@@ -98,6 +100,7 @@ class Services:
     reports: ReportService
     ledger: LedgerLookup
     receipts: ReceiptService
+    receipt_summaries: DailySummaries
     postal_orders: PostalOrderService
     carrier_sync: CarrierSync
     vnpost_pushes: PushReceiver
@@ -177,6 +180,21 @@ def notifiers(settings: Settings, session: aiohttp.ClientSession) -> dict[str, N
         )
         found["sms"] = SmsClient(session, sms, notify.timeout_seconds)
     return found
+
+
+def tax_authority_client(
+    settings: Settings, session: aiohttp.ClientSession
+) -> TaxAuthorityClient | None:
+    """The tax authority's client; in sandbox mode without a URL, the mounted sandbox. None
+    when no endpoint is configured (summaries are built and kept unsent)."""
+    tax = settings.tax_authority
+    base_url = tax.base_url or (
+        f"{settings.base_url}/sandbox/tax-authority" if settings.sandbox else None
+    )
+    if base_url is None:
+        return None
+    endpoint = TaxAuthorityEndpoint(base_url, tax.sender_code, path=tax.path)
+    return TaxAuthorityClient(session, endpoint, tax.timeout_seconds)
 
 
 def receipt_alerts(metrics: Metrics) -> Alerts:
@@ -329,6 +347,19 @@ async def build_services(
                     settings.receipts,
                     issuer,
                     clock,
+                ),
+                receipt_summaries=DailySummaries(
+                    database,
+                    clock,
+                    settings.receipts,
+                    settings.tax_authority,
+                    lambda code: issuers[code].identity if code in issuers else None,
+                    tax_authority_client(settings, provider_session),
+                    SummaryAlerts(
+                        sent=lambda agency, outcome: metrics.receipt_summary_sends.labels(
+                            agency, outcome
+                        ).inc()
+                    ),
                 ),
                 postal_orders=PostalOrderService(database, postal, settings.vnpost, sealer),
                 carrier_sync=CarrierSync(database, postal, carrier, settings.vnpost, sealer),

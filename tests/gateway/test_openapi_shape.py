@@ -25,6 +25,7 @@ ADDED = [
     "GET /v1/payments/{payment_id}/receipts",
     "GET /v1/receipts",
     "GET /v1/receipts/signing-certificate",
+    "GET /v1/receipts/summaries",
     "GET /v1/receipts/{receipt_id}",
     "GET /v1/receipts/{receipt_id}.xml",
     "GET /v1/reconciliation/bank-mappings/{account}",

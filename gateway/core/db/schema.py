@@ -34,6 +34,7 @@ from gateway.core.statuses import (
     PAYMENTS,
     POSTAL_EVENT_STATUSES,
     POSTAL_ORDERS,
+    RECEIPT_SUMMARIES,
     RECEIPTS,
     REFUNDS,
     RUNS,
@@ -786,4 +787,42 @@ receipts = Table(
     Index("ix_receipts_agency_created", "agency_id", "created_at", "id"),
     Index("ix_receipts_status_created", "status", "created_at"),
     RECEIPTS.check_constraint(),
+)
+
+#: The same-day summary of one agency's receipts of one business day to the tax authority
+#: (form 01/TH-BLĐT), signed; a day has revisions (a new one after a rejection, or an explicit
+#: correction of an accepted one). The signed document carries no personal data (receipt
+#: numbers, fee names, amounts), so it is kept as it is. ``message_uuid`` makes the message id:
+#: a timeout sends the same message again. ``outage_started_at``/``outage_ended_at``: the first
+#: try that found no answer and the answer that ended it (NĐ 254 Điều 27).
+receipt_summaries = Table(
+    "receipt_summaries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("tax_code", String(14), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("correction_of", ForeignKey("receipt_summaries.id")),
+    Column("status", String(16), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("signed_xml", Text, nullable=False),
+    Column("message_uuid", String(32), nullable=False),
+    Column("message_id", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UTCDateTime),
+    Column("last_error", String(32)),
+    Column("reasons", JSON),
+    Column("reference", String(128)),
+    Column("outage_started_at", UTCDateTime),
+    Column("outage_ended_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint(
+        "agency_id", "business_date", "revision", name="uq_receipt_summaries_agency_day"
+    ),
+    Index("ix_receipt_summaries_status_next", "status", "next_try_at"),
+    Index("ix_receipt_summaries_day", "business_date", "agency_id"),
+    RECEIPT_SUMMARIES.check_constraint(),
 )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
@@ -20,7 +20,7 @@ from gateway.core.errors import FieldError, NotFound, ValidationFailed
 from gateway.core.ids import Clock
 from gateway.core.statuses import ReceiptStatus
 from gateway.services.clients import Principal
-from gateway.services.payments import decode_cursor, encode_cursor
+from gateway.services.payments import after_cursor, encode_cursor
 from gateway.services.receipts import numbering
 from gateway.services.receipts.issuance import ReceiptIssuance
 from gateway.services.receipts.numbering import NewRange, Point
@@ -173,13 +173,7 @@ class ReceiptService:
         if status:
             conditions.append(receipts.c.status == status)
         if cursor:
-            after_created, after_id = decode_cursor(cursor, "rct_")
-            conditions.append(
-                or_(
-                    receipts.c.created_at < after_created,
-                    and_(receipts.c.created_at == after_created, receipts.c.id < after_id),
-                )
-            )
+            conditions.append(after_cursor(receipts.c.created_at, receipts.c.id, cursor, "rct_"))
         statement = (
             select(*RECEIPT_COLUMNS)
             .join(agencies, agencies.c.id == receipts.c.agency_id)

@@ -69,3 +69,18 @@ def test_ranges_are_added_listed_and_an_overlap_is_refused(
     assert run(config, "receipts", "ranges", "list", "--agency", "HCM") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1:] == ["HCM\tEBL01\t26TAB\tonline\t1\t1000\t1\t1000"]
+
+
+def test_a_summary_of_a_day_without_receipts_is_shown_and_not_sent(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, *AGENCY) == 0
+    capsys.readouterr()
+    summary = ("receipts", "summary", "--agency", "HCM")
+
+    assert run(config, *summary, "--date", "2020-01-06") == 0
+    assert capsys.readouterr().out == "HCM\t2020-01-06\tkhông có biên lai nào trong ngày\n"
+    assert run(config, *summary, "--date", "2020-01-06", "--send") == 1
+    assert "receipt_summary_empty" in capsys.readouterr().err
+    assert run(config, *summary, "--date", "2099-01-01", "--send") == 1
+    assert "receipt_summary_day_not_over" in capsys.readouterr().err

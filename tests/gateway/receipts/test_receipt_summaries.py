@@ -1,0 +1,416 @@
+"""The same-day summary (01/TH-BLĐT) of an agency's receipts to the tax authority's sandbox:
+built and signed once the day is over, accepted once, rejected with reasons and sent again
+after correction, sent again unchanged after a timeout on a moved clock, never for a day
+without receipts, and verifiable with xmlsec1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from conftest import Channels, FixedClock, open_channels
+from receipt_support import TAX_CODE, Identity, receipt_settings, xmlsec1_verifies
+from structlog.testing import capture_logs
+from tests_support import signed_notice, staff_login
+
+from gateway.cli import _parser, _receipt_summary
+from gateway.core.errors import (
+    SummaryAlreadyAccepted,
+    SummaryDayNotOver,
+    SummaryEmpty,
+    ValidationFailed,
+)
+from gateway.core.roles import Role
+from gateway.keys import METRICS, RECEIPT_SUMMARIES, RECEIPTS, SETTINGS, STAFF
+from gateway.services.wiring import build_services
+from providers.receipts.errors import InvalidSignature
+from providers.receipts.signer import verify_xml
+from providers.sandbox.tax_authority import SandboxTaxAuthorityConfig, create_tax_authority_app
+
+PASSWORD = "mat-khau-thu-nghiem-2026"
+DAY = "2026-11-22"  # the clock's day (09:00 in Hồ Chí Minh City, a Sunday)
+
+
+@dataclass
+class World:
+    gateway: Channels
+    tax: TestServer
+
+    @property
+    def summaries(self) -> Any:
+        return self.gateway.client.app[RECEIPT_SUMMARIES]
+
+    async def pay(self) -> dict[str, Any]:
+        payment = await self.gateway.create_payment()
+        body, headers = signed_notice(payment, int(self.gateway.clock().timestamp()))
+        response = await self.gateway.client.post(
+            "/callbacks/bank/testbank", data=body, headers=headers
+        )
+        assert response.status == 200, await response.text()
+        return payment
+
+    async def script(self, *outcomes: dict[str, Any]) -> None:
+        async with self.gateway.client.session.post(
+            self.tax.make_url("/sandbox/faults"), json={"next": list(outcomes)}
+        ) as response:
+            assert response.status == 200, await response.text()
+
+    async def received(self) -> list[dict[str, Any]]:
+        async with self.gateway.client.session.get(
+            self.tax.make_url("/sandbox/messages")
+        ) as response:
+            return list(await response.json())
+
+    async def listed(self, **query: str) -> list[dict[str, Any]]:
+        response = await self.gateway.client.get(
+            "/v1/receipts/summaries", params=query, headers=self.gateway.auth("finance")
+        )
+        assert response.status == 200, await response.text()
+        return list((await response.json())["data"])
+
+    def sends(self, outcome: str) -> float:
+        metric = self.gateway.client.app[METRICS].receipt_summary_sends
+        return float(metric.labels("HCM", outcome)._value.get())
+
+
+@pytest.fixture
+async def world(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: FixedClock,
+    unused_tcp_port_factory: Any,
+    identity: Identity,
+) -> AsyncIterator[World]:
+    def verify(document: bytes) -> bool:
+        try:
+            verify_xml(document, identity.ca_pem)
+        except InvalidSignature:
+            return False
+        return True
+
+    tax = await aiohttp_server(
+        create_tax_authority_app(
+            SandboxTaxAuthorityConfig(verify_signature=verify, hold_seconds=5, clock=clock)
+        )
+    )
+    gateway = await open_channels(
+        aiohttp_server,
+        database_url,
+        clock,
+        unused_tcp_port_factory(),
+        receipts=receipt_settings(identity),
+        tax_authority={
+            "base_url": str(tax.make_url("")),
+            "sender_code": "K" + TAX_CODE,
+            "timeout_seconds": 0.3,
+            "retry_seconds": 600,
+        },
+    )
+    await gateway.client.app[RECEIPTS].add_range("HCM", "26TAB", "online", 1, 1000)
+    yield World(gateway, tax)
+    await gateway.client.close()
+
+
+async def test_the_days_receipts_are_summarised_signed_and_accepted_the_next_day(
+    world: World, identity: Identity, tmp_path: Path
+) -> None:
+    await world.pay()
+    await world.pay()
+    assert await world.summaries.run_once() == 0  # the day is not over: nothing yet
+
+    world.gateway.clock.advance(days=1)
+    with capture_logs() as logs:
+        assert await world.summaries.run_once() == 2  # built, then sent
+
+    [summary] = await world.listed(business_date=DAY)
+    assert summary["status"] == "accepted"
+    assert (summary["agency_code"], summary["revision"], summary["row_count"]) == ("HCM", 1, 2)
+    assert summary["amount"] == 2 * 185_000
+    assert summary["reference"].startswith("TCT") and summary["outage"] is None
+    [received] = await world.received()
+    assert received["outcome"] == "accepted" and received["message_id"] == summary["message_id"]
+    document = received["summary"].encode()
+    assert b"<SBLai>1</SBLai>" in document and b"<SBLai>2</SBLai>" in document
+    assert "<TThai>Mới</TThai>".encode() in document
+    verify_xml(document, identity.ca_pem)
+    verified = xmlsec1_verifies(document, identity.ca_file, tmp_path, world.gateway.clock())
+    assert verified.returncode == 0, verified.stderr
+    tampered = document.replace(b"<STien>185000</STien>", b"<STien>1850</STien>", 1)
+    assert xmlsec1_verifies(tampered, identity.ca_file, tmp_path, world.gateway.clock()).returncode
+    assert world.sends("accepted") == 1
+    assert "receipt_summary_accepted" in [entry["event"] for entry in logs]
+
+    # Idempotent: the loop builds and sends nothing more, and a plain re-send is refused.
+    assert await world.summaries.run_once() == 0
+    with pytest.raises(SummaryAlreadyAccepted):
+        await world.summaries.send_now(_day(DAY), "HCM")
+    assert len(await world.received()) == 1
+
+
+async def test_an_explicit_correction_of_an_accepted_day_is_a_new_revision(world: World) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    await world.summaries.run_once()
+    [first] = await world.listed(business_date=DAY)
+
+    corrected = await world.summaries.send_now(_day(DAY), "HCM", correction=True)
+
+    assert corrected["status"] == "accepted" and corrected["revision"] == 2
+    assert corrected["correction_of"] == first["id"]
+    statuses = sorted(s["status"] for s in await world.listed(business_date=DAY))
+    assert statuses == ["accepted", "accepted"]
+
+
+async def test_a_rejected_summary_keeps_the_reasons_alerts_and_is_sent_again_after_correction(
+    world: World,
+) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    reason = {"code": "E12", "message": "Sai số biên lai"}
+    await world.script({"outcome": "reject", "reasons": [reason]})
+
+    with capture_logs() as logs:
+        await world.summaries.run_once()
+
+    [rejected] = await world.listed(business_date=DAY, status="rejected")
+    assert rejected["reasons"] == [reason]
+    [alert] = [entry for entry in logs if entry["event"] == "receipt_summary_rejected"]
+    assert alert["log_level"] == "error" and alert["reasons"] == ["E12"]
+    assert world.sends("rejected") == 1
+    assert await world.summaries.run_once() == 0  # not sent again as it is
+
+    resent = await world.summaries.send_now(_day(DAY), "HCM")
+
+    assert (resent["status"], resent["revision"]) == ("accepted", 2)
+    assert {s["id"]: s["status"] for s in await world.listed(business_date=DAY)} == {
+        rejected["id"]: "superseded",
+        resent["id"]: "accepted",
+    }
+    assert [m["outcome"] for m in await world.received()] == ["rejected", "accepted"]
+
+
+async def test_a_timeout_sends_the_same_message_again_on_a_moved_clock_and_records_the_outage(
+    world: World,
+) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)  # Monday 23 November, 09:00
+    await world.script({"outcome": "timeout"})
+
+    await world.summaries.run_once()
+
+    [unsent] = await world.listed(business_date=DAY)
+    assert (unsent["status"], unsent["attempts"], unsent["last_error"]) == (
+        "unsent",
+        1,
+        "outcome_unknown",
+    )
+    assert unsent["outage"] == {
+        "started_at": "2026-11-23T02:00:00Z",
+        "ended_at": None,
+        "deadline": None,
+    }
+    assert unsent["next_try_at"] == "2026-11-23T02:10:00Z"  # retry_seconds = 600
+    assert world.sends("timeout") == 1
+    assert await world.summaries.send_due() == 0  # not due yet: nothing sent
+
+    world.gateway.clock.advance(minutes=10)
+    assert await world.summaries.send_due() == 1
+
+    [accepted] = await world.listed(business_date=DAY)
+    assert accepted["status"] == "accepted" and accepted["attempts"] == 2
+    assert accepted["message_id"] == unsent["message_id"]  # the same message
+    # Fixed on Monday 23 November: three working days after it is Thursday 26 November.
+    assert accepted["outage"] == {
+        "started_at": "2026-11-23T02:00:00Z",
+        "ended_at": "2026-11-23T02:10:00Z",
+        "deadline": "2026-11-26",
+    }
+    [kept] = await world.received()  # kept once by the tax authority, now answered
+    assert kept["answered"] is True
+
+
+async def test_an_outage_backs_off_and_doubles_the_wait(world: World) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    await world.script({"outcome": "unavailable"}, {"outcome": "unavailable"})
+
+    await world.summaries.run_once()
+    world.gateway.clock.advance(minutes=10)
+    await world.summaries.send_due()
+
+    [unsent] = await world.listed(business_date=DAY, status="unsent")
+    assert (unsent["attempts"], unsent["last_error"]) == (2, "unavailable")
+    assert unsent["next_try_at"] == "2026-11-23T02:30:00Z"  # 10 minutes, then 20
+    assert world.sends("unavailable") == 2
+    assert await world.received() == []
+
+
+async def test_a_day_without_receipts_gets_no_summary(world: World) -> None:
+    world.gateway.clock.advance(days=1)
+
+    assert await world.summaries.run_once() == 0
+
+    assert await world.listed() == []
+    with pytest.raises(SummaryEmpty):
+        await world.summaries.send_now(_day(DAY), "HCM")
+    assert await world.received() == []
+
+
+async def test_today_cannot_be_sent_before_it_is_over(world: World) -> None:
+    await world.pay()
+
+    with pytest.raises(SummaryDayNotOver):
+        await world.summaries.send_now(_day(DAY), "HCM")
+
+    assert await world.listed() == [] and await world.received() == []
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+async def test_the_cli_sends_a_rejected_day_again_and_shows_every_revision(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    await world.script({"outcome": "reject", "reasons": [{"code": "E12", "message": "Sai số"}]})
+    await world.summaries.run_once()
+    command = ["receipts", "summary", "--date", DAY, "--agency", "HCM"]
+    settings = world.gateway.client.app[SETTINGS]
+    capsys.readouterr()  # the logs so far
+
+    async with build_services(settings, clock=world.gateway.clock) as services:
+        assert await _receipt_summary(services, _parser().parse_args(command)) == 0
+        shown = _lines(capsys.readouterr().out)
+        assert await _receipt_summary(services, _parser().parse_args([*command, "--send"])) == 0
+        sent = _lines(capsys.readouterr().out)
+        again = await _receipt_summary(services, _parser().parse_args([*command, "--send"]))
+
+    assert shown[0].startswith(f"HCM\t{DAY}\t#1\trejected\tCơ quan thuế từ chối\t1 dòng\t185000")
+    assert shown[1] == "\tlý do E12: Sai số"
+    assert sent[2].startswith(f"HCM\t{DAY}\t#2\taccepted\tCơ quan thuế đã tiếp nhận")
+    assert again == 1
+    assert "receipt_summary_already_accepted" in capsys.readouterr().err
+
+
+def _lines(out: str) -> list[str]:
+    """What the command printed, without the log lines the test's logging adds."""
+    return [line for line in out.splitlines() if line.startswith(("HCM", "\t"))]
+
+
+async def test_day_close_warns_but_does_not_block_and_the_dashboard_shows_the_rejection(
+    world: World,
+) -> None:
+    gateway = world.gateway
+    await world.pay()
+    gateway.clock.advance(days=1)
+    await world.script({"outcome": "reject", "reasons": [{"code": "E12", "message": "Sai số"}]})
+    await world.summaries.run_once()
+    [rejected] = await world.listed(business_date=DAY)
+    await _reconcile(gateway)
+
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+
+    assert close.status == 200, await close.text()
+    assert (await close.json())["warnings"] == [
+        {
+            "code": "receipt_summary_unsent",
+            "agency_code": "HCM",
+            "business_date": DAY,
+            "status": "rejected",
+            "summary_id": rejected["id"],
+        }
+    ]
+    await gateway.client.app[STAFF].create_user(
+        username="ketoan",
+        display_name="Kế toán",
+        role=Role.FINANCE,
+        password=PASSWORD,
+        agency_codes=["HCM"],
+    )
+    session = await staff_login(gateway.client, "ketoan", PASSWORD, "/console")
+    page = await gateway.client.get(f"/console?date={DAY}", headers=session.cookie)
+    html = await page.text()
+    assert 'data-testid="summary-warnings"' in html and 'data-testid="open-summaries"' in html
+    assert "Cơ quan thuế từ chối" in html and "Sai số" in html
+
+
+async def test_day_close_warns_of_a_day_whose_summary_is_not_built_yet(world: World) -> None:
+    gateway = world.gateway
+    await world.pay()
+    await _reconcile(gateway)
+
+    close = await gateway.client.post(
+        f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
+    )
+
+    assert close.status == 200, await close.text()
+    [warning] = (await close.json())["warnings"]
+    assert (warning["agency_code"], warning["status"], warning["summary_id"]) == ("HCM", None, None)
+
+
+async def _reconcile(gateway: Channels) -> None:
+    """Run the day and decide every exception (maker, then checker), so it may close."""
+    finance, approver = gateway.auth("finance"), gateway.auth("approver")
+    run = await gateway.client.post(
+        "/v1/reconciliation/runs", json={"business_date": DAY}, headers=finance
+    )
+    assert run.status == 201, await run.text()
+    listed = await gateway.client.get(
+        "/v1/reconciliation/exceptions", params={"business_date": DAY}, headers=finance
+    )
+    for exception in (await listed.json())["data"]:
+        path = f"/v1/reconciliation/exceptions/{exception['id']}"
+        resolved = await gateway.client.post(
+            f"{path}/resolve",
+            json={"resolution": "write_off", "reason": "Kiểm tra xong"},
+            headers=finance,
+        )
+        assert resolved.status == 200, await resolved.text()
+        approved = await gateway.client.post(f"{path}/approve", headers=approver)
+        assert approved.status == 200, await approved.text()
+
+
+async def test_two_loops_at_once_build_and_send_a_day_once(world: World) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+
+    built = await asyncio.gather(world.summaries.build_due(), world.summaries.build_due())
+    sent = await asyncio.gather(world.summaries.send_due(), world.summaries.send_due())
+
+    assert sorted(built) == [0, 1] and sorted(sent) == [0, 1]
+    [summary] = await world.listed(business_date=DAY)
+    assert summary["status"] == "accepted" and summary["attempts"] == 1
+    assert len(await world.received()) == 1
+
+
+async def test_bad_requests_for_summaries_are_refused_and_change_nothing(world: World) -> None:
+    gateway = world.gateway
+    await world.pay()
+    gateway.clock.advance(days=1)
+    finance = gateway.auth("finance")
+
+    for query, status, code in (
+        ({"status": "sent"}, 422, "validation_failed"),
+        ({"business_date": "22/11/2026"}, 422, "validation_failed"),
+        ({"cursor": "not-a-cursor"}, 400, "invalid_cursor"),
+    ):
+        response = await gateway.client.get("/v1/receipts/summaries", params=query, headers=finance)
+        assert response.status == status, query
+        assert (await response.json())["code"] == code
+    portal = await gateway.client.get("/v1/receipts/summaries", headers=gateway.auth("portal"))
+    assert portal.status == 403
+    with pytest.raises(ValidationFailed) as refused:
+        await world.summaries.send_now(_day(DAY), "HN")  # issues no receipts here
+    assert refused.value.errors[0].code == "receipts_not_configured"
+
+    assert await world.listed() == [] and await world.received() == []
