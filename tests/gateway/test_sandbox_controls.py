@@ -5,10 +5,13 @@ does not parse changes nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from aiohttp import web
+from aiohttp.web_urldispatcher import PrefixedSubAppResource
 from conftest import FixedClock
 from playwright.async_api import Browser, Page, expect
 from tests_support import DEMO_PORTAL, collect_errors, sandbox_settings, start_sandbox
@@ -222,3 +225,30 @@ async def test_a_newcomer_declines_a_card_at_the_counter_from_the_page(
     paid = await (await sandbox.get(f"/v1/payments/{bill['id']}", headers=PORTAL)).json()
     assert paid["status"] == "paid"
     assert errors == []
+
+
+# -- docs/sandbox.md ------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "sandbox.md"
+
+
+def _sandbox_routes(app: web.Application) -> set[str]:
+    """``METHOD /path`` of every route under /sandbox, sub-applications included (their
+    resources already carry the prefix they are mounted under)."""
+    found: set[str] = set()
+    for resource in app.router.resources():
+        if isinstance(resource, PrefixedSubAppResource):
+            # aiohttp has no public accessor for the mounted application.
+            found |= _sandbox_routes(resource._app)
+            continue
+        for route in resource:
+            if resource.canonical.startswith("/sandbox") and route.method != "HEAD":
+                found.add(f"{route.method} {resource.canonical}")
+    return found
+
+
+async def test_every_sandbox_route_is_in_docs_sandbox_md(sandbox: Any) -> None:
+    routes = _sandbox_routes(sandbox.server.app)
+    assert len(routes) > 60  # every provider's routes were found, not only the gateway's
+    text = DOC.read_text(encoding="utf-8")
+    assert sorted(r for r in routes if f"`{r}`" not in text) == []
