@@ -129,27 +129,29 @@ SECTIONS: Final = (
     Section(
         "vnpay",
         "VNPAY",
-        "Kết quả của một giao dịch VNPAY (vnp_TxnRef = mã lần thanh toán, att_…) không cần "
-        "trình duyệt, và gửi lại IPN (một bản trùng).",
+        "Kết quả của một giao dịch VNPAY không cần trình duyệt, và gửi lại IPN (một bản "
+        "trùng). vnp_TxnRef là provider_reference của lần thanh toán; mở next_action.url "
+        "trước (VNPAY chỉ biết giao dịch sau khi trang thanh toán được mở).",
         (("/sandbox/vnpay/transactions", "Các giao dịch VNPAY"),),
     ),
     Section(
         "dvcqg",
         "Nền tảng thanh toán Cổng DVC quốc gia",
-        "Kết quả theo MaThamChieu; có thể làm mất callback (cổng chỉ tin kết quả khi truy vấn "
-        "QUERY xác nhận).",
+        "Kết quả theo MaThamChieu (provider_reference của lần thanh toán); có thể làm mất "
+        "callback (cổng chỉ tin kết quả khi truy vấn QUERY xác nhận).",
         (("/sandbox/dvcqg/transactions", "Các giao dịch"),),
     ),
     Section(
         "momo",
         "Ví MoMo",
-        "Kết quả theo orderId; có thể làm mất IPN.",
+        "Kết quả theo orderId (provider_reference của lần thanh toán); có thể làm mất IPN.",
         (("/sandbox/momo/transactions", "Các giao dịch MoMo"),),
     ),
     Section(
         "zalopay",
         "ZaloPay",
-        "Kết quả theo app_trans_id; có thể làm mất callback.",
+        "Kết quả theo app_trans_id (provider_reference của lần thanh toán); có thể làm mất "
+        "callback.",
         (("/sandbox/zalopay/transactions", "Các đơn ZaloPay"),),
     ),
     Section(
