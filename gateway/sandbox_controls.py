@@ -1,7 +1,7 @@
 """The sandbox control page: every behaviour of the sandbox providers, documented and
 triggered from one page (``docs/sandbox.md`` describes the same routes for ``curl``).
 
-    GET  /sandbox                          the page: one form per control, grouped by provider
+    GET  /sandbox/controls                 the page: one form per control, grouped by provider
     POST /sandbox/controls/{control}       a form: its fields become the JSON body (and path) of
                                            the sandbox route it stands for, which is called over
                                            HTTP like any client would; then 303 back to the page
@@ -509,7 +509,7 @@ async def control_page(request: web.Request) -> web.Response:
 
 def _back(key: str, status: int | str, answer: str, section: str) -> web.HTTPSeeOther:
     query = urlencode({"done": key, "status": str(status), "answer": answer[:ANSWER_CHARS]})
-    return web.HTTPSeeOther(f"/sandbox?{query}#{section}")
+    return web.HTTPSeeOther(f"/sandbox/controls?{query}#{section}")
 
 
 async def run_control(request: web.Request) -> web.Response:
@@ -552,6 +552,6 @@ async def statement_link(request: web.Request) -> web.Response:
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_get("/sandbox", control_page)
+    app.router.add_get("/sandbox/controls", control_page)
     app.router.add_get("/sandbox/controls/statement", statement_link)
     app.router.add_post("/sandbox/controls/{control}", run_control)

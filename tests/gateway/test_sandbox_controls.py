@@ -1,4 +1,4 @@
-"""The sandbox control page: every sandbox behaviour has a form on ``/sandbox``, each form
+"""The sandbox control page: every sandbox behaviour has a form on ``/sandbox/controls``, each form
 reaches the sandbox route it names and comes back with that route's answer, and a form that
 does not parse changes nothing."""
 
@@ -52,7 +52,7 @@ async def _run(client: Any, control: str, **form: str) -> dict[str, str]:
     response = await client.post(f"/sandbox/controls/{control}", data=form, allow_redirects=False)
     assert response.status == 303
     location = urlsplit(response.headers["Location"])
-    assert location.path == "/sandbox"
+    assert location.path == "/sandbox/controls"
     return {key: values[0] for key, values in parse_qs(location.query).items()}
 
 
@@ -60,9 +60,9 @@ async def test_the_page_has_a_form_for_every_control_and_the_landing_page_links_
     sandbox: Any,
 ) -> None:
     landing = await (await sandbox.get("/")).text()
-    assert 'href="/sandbox"' in landing
+    assert 'href="/sandbox/controls"' in landing
 
-    html = await (await sandbox.get("/sandbox")).text()
+    html = await (await sandbox.get("/sandbox/controls")).text()
     for section in SECTIONS:
         assert f'data-testid="section-{section.key}"' in html
     for kind, _ in STATEMENT_KINDS:
@@ -90,7 +90,7 @@ async def test_a_transfer_from_the_page_pays_the_bill(sandbox: Any) -> None:
     paid = await (await sandbox.get(f"/v1/payments/{bill['id']}", headers=PORTAL)).json()
     assert paid["status"] == "paid"
 
-    page = await (await sandbox.get("/sandbox", params=back)).text()
+    page = await (await sandbox.get("/sandbox/controls", params=back)).text()
     assert 'data-testid="sandbox-result"' in page and "HTTP 201" in page
 
 
