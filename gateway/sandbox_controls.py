@@ -80,11 +80,15 @@ class Control:
     key: str
     section: str
     title: str
-    hint: str
     path: str  # under /sandbox
     fields: tuple[Field, ...] = ()
     #: Wraps the parsed fields into the route's body where it is not the fields themselves.
     body: Callable[[dict[str, Any]], Any] | None = None
+
+    @property
+    def route(self) -> str:
+        """The sandbox route the form calls, as the page and ``docs/sandbox.md`` write it."""
+        return f"POST /sandbox{self.path}"
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "bank_transfer",
             "bank",
             "Chuyển khoản vào tài khoản thu",
-            "POST /sandbox/bank/transfers",
             "/bank/transfers",
             (
                 Field("bin", "BIN ngân hàng", default=settings.sandbox_bank.bin),
@@ -210,7 +213,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "bank_resend",
             "bank",
             "Gửi lại báo có (bản trùng)",
-            "POST /sandbox/bank/transfers/{transaction_id}/resend",
             "/bank/transfers/{transaction_id}/resend",
             (Field("transaction_id", "Mã giao dịch ngân hàng", in_path=True),),
         ),
@@ -218,7 +220,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "pos_script",
             "pos",
             "Kịch bản cho các giao dịch sau",
-            "POST /sandbox/pos/sandbox/terminals/{terminal_id}/script",
             "/pos/sandbox/terminals/{terminal_id}/script",
             (
                 Field("terminal_id", "Mã máy POS", default=DEMO_TERMINAL, in_path=True),
@@ -234,7 +235,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "pos_complete",
             "pos",
             "Kết thúc ngay giao dịch đang chờ thẻ",
-            "POST /sandbox/pos/sandbox/terminals/{terminal_id}/complete",
             "/pos/sandbox/terminals/{terminal_id}/complete",
             (
                 Field("terminal_id", "Mã máy POS", default=DEMO_TERMINAL, in_path=True),
@@ -248,7 +248,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "vnpay_simulate",
             "vnpay",
             "Kết quả giao dịch",
-            "POST /sandbox/vnpay/paymentv2/simulate",
             "/vnpay/paymentv2/simulate",
             (
                 Field("txn_ref", "vnp_TxnRef"),
@@ -259,7 +258,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "vnpay_resend_ipn",
             "vnpay",
             "Gửi lại IPN",
-            "POST /sandbox/vnpay/paymentv2/resend_ipn",
             "/vnpay/paymentv2/resend_ipn",
             (Field("txn_ref", "vnp_TxnRef"),),
         ),
@@ -267,7 +265,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "dvcqg_simulate",
             "dvcqg",
             "Kết quả giao dịch",
-            "POST /sandbox/dvcqg/simulate",
             "/dvcqg/simulate",
             (
                 Field("MaThamChieu", "MaThamChieu"),
@@ -280,7 +277,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "dvcqg_resend",
             "dvcqg",
             "Gửi lại callback",
-            "POST /sandbox/dvcqg/resend_callback",
             "/dvcqg/resend_callback",
             (Field("MaThamChieu", "MaThamChieu"),),
         ),
@@ -288,7 +284,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "momo_simulate",
             "momo",
             "Kết quả giao dịch",
-            "POST /sandbox/momo/simulate",
             "/momo/simulate",
             (
                 Field("order_id", "orderId"),
@@ -300,7 +295,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "momo_resend",
             "momo",
             "Gửi lại IPN",
-            "POST /sandbox/momo/resend_ipn",
             "/momo/resend_ipn",
             (Field("order_id", "orderId"),),
         ),
@@ -308,7 +302,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "zalopay_simulate",
             "zalopay",
             "Kết quả giao dịch",
-            "POST /sandbox/zalopay/simulate",
             "/zalopay/simulate",
             (
                 Field("app_trans_id", "app_trans_id"),
@@ -320,7 +313,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "vnpost_advance",
             "vnpost",
             "Chuyển sang trạng thái",
-            "POST /sandbox/vnpost/orders/{item_code}/advance",
             "/vnpost/orders/{item_code}/advance",
             (
                 Field("item_code", "Số hiệu bưu gửi (EB…VN)", in_path=True),
@@ -332,7 +324,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "vnpost_step",
             "vnpost",
             "Bước tiếp theo của bưu tá",
-            "POST /sandbox/vnpost/orders/{item_code}/step",
             "/vnpost/orders/{item_code}/step",
             (Field("item_code", "Số hiệu bưu gửi (EB…VN)", in_path=True),),
         ),
@@ -340,14 +331,12 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "vnpost_tick",
             "vnpost",
             "Một bước cho mọi bưu gửi đang đi",
-            "POST /sandbox/vnpost/sandbox/tick",
             "/vnpost/sandbox/tick",
         ),
         Control(
             "vnpost_faults",
             "vnpost",
             "Lỗi khi tạo đơn, mất thông báo trạng thái",
-            "POST /sandbox/vnpost/sandbox/faults",
             "/vnpost/sandbox/faults",
             (
                 Field(
@@ -369,14 +358,12 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "vnpost_tokens_expire",
             "vnpost",
             "Mọi token hết hạn ngay",
-            "POST /sandbox/vnpost/sandbox/tokens/expire",
             "/vnpost/sandbox/tokens/expire",
         ),
         Control(
             "messages_switches",
             "messages",
             "Điều kiện gửi tin",
-            "POST /sandbox/messages/switches",
             "/messages/switches",
             (
                 Field(
@@ -399,7 +386,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "messages_receipt",
             "messages",
             "Máy điện thoại đã nhận tin (gửi báo nhận cho cổng)",
-            "POST /sandbox/messages/{message_id}/receipt",
             "/messages/{message_id}/receipt",
             (Field("message_id", "Mã tin", in_path=True),),
         ),
@@ -407,7 +393,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "tax_faults",
             "receipts",
             "Cơ quan thuế: các thông điệp tiếp theo",
-            "POST /sandbox/tax-authority/sandbox/faults",
             "/tax-authority/sandbox/faults",
             (
                 Field(
@@ -424,7 +409,6 @@ def controls(settings: Settings) -> tuple[Control, ...]:
             "vnpt_faults",
             "receipts",
             "VNPT: lỗi các lần phát hành, lần đọc tiếp theo",
-            "POST /sandbox/vnpt-receipts/sandbox/faults",
             "/vnpt-receipts/sandbox/faults",
             (
                 Field(

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.web_urldispatcher import PrefixedSubAppResource
 from conftest import FixedClock
-from playwright.async_api import Browser, Page, expect
-from tests_support import DEMO_PORTAL, collect_errors, sandbox_settings, start_sandbox
+from playwright.async_api import Page, expect
+from tests_support import DEMO_PORTAL, create_demo_bill, sandbox_settings, start_sandbox
 
 from gateway.keys import SETTINGS
 from gateway.sandbox_controls import SECTIONS, STATEMENT_KINDS, controls
@@ -32,19 +32,7 @@ async def sandbox(tmp_path: Any, unused_tcp_port: int, clock: FixedClock) -> Asy
 
 
 async def _bill(client: Any, key: str, amount: int = 135000) -> dict[str, Any]:
-    created = await client.post(
-        "/v1/payments",
-        headers={**PORTAL, "Idempotency-Key": key},
-        json={
-            "agency_code": "DEMO",
-            "dossier_code": f"H29-{key}",
-            "payer": {"name": "An"},
-            "items": [{"kind": "charge", "description": "Lệ phí", "amount": amount}],
-        },
-    )
-    assert created.status == 201, await created.text()
-    bill: dict[str, Any] = await created.json()
-    return bill
+    return await create_demo_bill(client, key, amount)
 
 
 async def _run(client: Any, control: str, **form: str) -> dict[str, str]:
@@ -72,7 +60,7 @@ async def test_the_page_has_a_form_for_every_control_and_the_landing_page_links_
         assert f'name="{name}"' in html
     for control in controls(sandbox.server.app[SETTINGS]):
         assert f'action="/sandbox/controls/{control.key}"' in html
-        assert control.hint in html
+        assert control.route in html
 
 
 async def test_a_transfer_from_the_page_pays_the_bill(sandbox: Any) -> None:
@@ -168,18 +156,6 @@ async def test_the_statement_form_leads_to_the_file_with_its_discrepancies(sandb
 
 
 # -- in a real browser ------------------------------------------------------------------
-
-
-@pytest.fixture
-async def tab(browser: Browser) -> AsyncIterator[tuple[Page, list[str]]]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
-    page = await context.new_page()
-    errors: list[str] = []
-    collect_errors(page, errors)
-    try:
-        yield page, errors
-    finally:
-        await context.close()
 
 
 @pytest.mark.browser

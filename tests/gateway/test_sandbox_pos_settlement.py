@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 from conftest import FixedClock
-from tests_support import DEMO_PORTAL, sandbox_settings, start_sandbox
+from tests_support import DEMO_PORTAL, create_demo_bill, sandbox_settings, start_sandbox
 
 from reconciliation.model import BUSINESS_TZ
 
@@ -19,17 +19,7 @@ TERMINAL = "DEMO-POS-01"
 
 
 async def _paid_at_the_counter(client: Any, key: str, amount: int) -> dict[str, Any]:
-    created = await client.post(
-        "/v1/payments",
-        headers={**PORTAL, "Idempotency-Key": key},
-        json={
-            "agency_code": "DEMO",
-            "dossier_code": f"H29-{key}",
-            "payer": {"name": "An"},
-            "items": [{"kind": "charge", "description": "Lệ phí", "amount": amount}],
-        },
-    )
-    payment: dict[str, Any] = await created.json()
+    payment = await create_demo_bill(client, key, amount)
     script = f"/sandbox/pos/sandbox/terminals/{TERMINAL}/script"
     assert (await client.post(script, json={"outcome": "no_answer"})).status == 200
     pushed = await client.post(
