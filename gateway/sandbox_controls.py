@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from config import Settings
-from gateway.keys import SETTINGS
+from gateway.keys import SETTINGS, WORKFLOW
 from gateway.pages.render import render
 from gateway.services.demo import DEMO_ACCOUNT, DEMO_TERMINAL
 from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
@@ -42,11 +42,11 @@ from providers.sandbox.zalopay import OUTCOMES as ZALOPAY_OUTCOMES
 Kind = Literal["text", "int", "choice", "flag", "list"]
 #: The statement files ``/sandbox/statements/{day}/{kind}`` writes.
 STATEMENT_KINDS: Final = (
-    ("camt053.xml", "Sao kê ngân hàng (camt.053)"),
-    ("vnpay_day.csv", "File đối soát ngày của VNPAY"),
-    ("pos_settlement.csv", "File quyết toán POS của ngân hàng thanh toán thẻ"),
-    ("treasury.csv", "Bảng kê chứng từ Kho bạc Nhà nước"),
-    ("vnpost_cod.csv", "Bảng kê tiền thu hộ (COD) của VNPost"),
+    ("camt053.xml", "Sao kê ngân hàng"),
+    ("vnpay_day.csv", "Đối soát VNPAY"),
+    ("pos_settlement.csv", "Quyết toán POS"),
+    ("treasury.csv", "Kho bạc Nhà nước"),
+    ("vnpost_cod.csv", "Thu hộ COD VNPost"),
 )
 DISCREPANCIES: Final = (
     ("drop", "Bỏ các dòng (tham chiếu, cách nhau dấu phẩy)"),
@@ -193,7 +193,9 @@ def controls(settings: Settings) -> tuple[Control, ...]:
     """Every control, in page order (VNPost codes are those of the configured profile)."""
     profile = VNPOST_PROFILES[settings.vnpost.status_profile]
     vnpost_codes = tuple(
-        (str(code), f"{code} — {meaning.label}") for code, meaning in sorted(profile.codes.items())
+        # The Vietnamese label only (the English gloss in brackets would widen a phone's page).
+        (str(code), f"{code} — {meaning.label.split(' (')[0]}")
+        for code, meaning in sorted(profile.codes.items())
     )
     brands = (("", "ngẫu nhiên"), *_options(brand.value for brand in CARD_PREFIXES))
     return (
@@ -477,6 +479,7 @@ async def control_page(request: web.Request) -> web.Response:
         status = query.get("status", "")
         result = {
             "title": done.title if done else "Tải file sao kê",
+            "section": done.section if done else "statements",
             "status": status,
             "ok": status.startswith("2"),
             "answer": query.get("answer", "")[:ANSWER_CHARS],
@@ -488,6 +491,7 @@ async def control_page(request: web.Request) -> web.Response:
         result=result,
         statement_kinds=STATEMENT_KINDS,
         discrepancies=DISCREPANCIES,
+        today=request.app[WORKFLOW].today().isoformat(),  # the business day, Vietnam time
     )
 
 

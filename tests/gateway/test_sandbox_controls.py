@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.web_urldispatcher import PrefixedSubAppResource
 from conftest import FixedClock
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 from tests_support import DEMO_PORTAL, create_demo_bill, sandbox_settings, start_sandbox
 
 from gateway.keys import SETTINGS
@@ -174,6 +174,7 @@ async def test_a_newcomer_declines_a_card_at_the_counter_from_the_page(
     await page.get_by_test_id("run-pos_script").click()
     await expect(page.get_by_test_id("sandbox-result")).to_contain_text("HTTP 200")
     await expect(page.get_by_test_id("sandbox-answer")).to_contain_text('"no_answer"')
+    await expect(page.get_by_test_id("sandbox-result")).to_be_in_viewport()  # by its form
 
     pushed = await sandbox.post(
         f"/v1/payments/{bill['id']}/attempts",
@@ -228,3 +229,17 @@ async def test_every_sandbox_route_is_in_docs_sandbox_md(sandbox: Any) -> None:
     assert len(routes) > 60  # every provider's routes were found, not only the gateway's
     text = DOC.read_text(encoding="utf-8")
     assert sorted(r for r in routes if f"`{r}`" not in text) == []
+
+
+@pytest.mark.browser
+async def test_the_page_fits_a_phone(sandbox: Any, browser: Browser) -> None:
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")
+    try:
+        page = await context.new_page()
+        await page.goto(str(sandbox.make_url("/sandbox/controls")))
+        await page.get_by_test_id("run-vnpost_tick").click()
+        await expect(page.get_by_test_id("sandbox-result")).to_be_in_viewport()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390
+    finally:
+        await context.close()
