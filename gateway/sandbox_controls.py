@@ -11,7 +11,10 @@ triggered from one page (``docs/sandbox.md`` describes the same routes for ``cur
 
 A form whose fields do not parse is not sent anywhere: the page shows ``invalid_form`` and
 the field. The controls add no power the sandbox routes do not already give anyone who can
-reach them (they are unauthenticated by design, and exist in sandbox mode only).
+reach them (they are unauthenticated by design, and exist in sandbox mode only) — except that
+a form post, unlike their JSON, needs no CORS pre-flight: so a post another site's page makes
+a browser send (``Origin`` of another host, or ``Sec-Fetch-Site`` cross-site/same-site) is
+refused with 403 ``cross_origin`` and reaches nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -500,8 +503,21 @@ def _back(key: str, status: int | str, answer: str, section: str) -> web.HTTPSee
     return web.HTTPSeeOther(f"/sandbox/controls?{query}#{section}")
 
 
+def _from_elsewhere(request: web.Request, base_url: str) -> bool:
+    """A browser's post made by another site's page."""
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        return True
+    # Our pages send no referrer, so a browser says "Origin: null" for them; Sec-Fetch-Site
+    # above is what tells a modern browser's cross-site post apart.
+    origin = request.headers.get("Origin", "null")
+    ours = {request.host, urlsplit(base_url).netloc}
+    return origin != "null" and urlsplit(origin).netloc not in ours
+
+
 async def run_control(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    if _from_elsewhere(request, settings.base_url):
+        return web.json_response({"code": "cross_origin"}, status=403)
     by_key = {c.key: c for c in controls(settings)}
     control = by_key.get(request.match_info["control"])
     if control is None:

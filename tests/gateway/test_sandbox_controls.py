@@ -103,6 +103,30 @@ async def test_a_form_that_does_not_parse_is_refused_and_sends_nothing(sandbox: 
     assert unknown.status == 404
 
 
+async def test_a_form_posted_from_another_site_is_refused_and_sends_nothing(
+    sandbox: Any,
+) -> None:
+    bill = await _bill(sandbox, "form-csrf")
+    form = {
+        "bin": "970499",
+        "account_number": "0011001234567",
+        "amount": "135000",
+        "description": bill["reference"],
+    }
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = await sandbox.post(
+            "/sandbox/controls/bank_transfer", data=form, headers=headers, allow_redirects=False
+        )
+        assert response.status == 403
+        assert (await response.json())["code"] == "cross_origin"
+    assert await (await sandbox.get("/sandbox/bank/transfers")).json() == []
+    same = {"Origin": str(sandbox.make_url("")).rstrip("/"), "Sec-Fetch-Site": "same-origin"}
+    sent = await sandbox.post(
+        "/sandbox/controls/bank_transfer", data=form, headers=same, allow_redirects=False
+    )
+    assert sent.status == 303 and "status=201" in sent.headers["Location"]
+
+
 #: What each control's sandbox route answers to a form naming nothing it holds (or, for the
 #: switches, to its defaults): the route's own answer, never aiohttp's "no such route".
 EXPECTED: dict[str, tuple[dict[str, str], int, str]] = {
