@@ -20,6 +20,7 @@ from config.settings import SANDBOX_DVCQG_SECRET
 from gateway.core.db.migrate import upgrade
 from gateway.core.roles import Role
 from gateway.keys import CLOCK, SERVICES, SETTINGS
+from gateway.sandbox_controls import add_control_routes
 from gateway.sandbox_statements import add_statement_routes
 from gateway.services.demo import DEMO_OPERATOR_USER
 from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
@@ -119,6 +120,7 @@ def mount_sandboxes(app: web.Application) -> None:
     )
     mount_wallet_sandboxes(app)
     add_statement_routes(app)
+    add_control_routes(app)
     notify = settings.notifications
     app.add_subapp(
         "/sandbox/messages",

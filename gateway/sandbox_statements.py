@@ -5,13 +5,16 @@ discrepancies, so the demo can show a full reconciliation day.
     GET /sandbox/statements/2026-11-22/camt053.xml?drop=DVC…&delta=DVC…:-5000&unknown=99000
     GET /sandbox/statements/2026-11-22/vnpay_day.csv?failed=…
     GET /sandbox/statements/2026-11-22/treasury.csv
+    GET /sandbox/statements/2026-11-22/pos_settlement.csv?failed=…   (the card acquirer's day:
+                                                                    sales by bill reference or RRN)
     GET /sandbox/statements/2026-11-22/vnpost_cod.csv?drop=BCD1-…   (COD collected that day,
                                                                     remitted the next)
 
 Query parameters (comma-separated): ``drop`` (references left out), ``delta`` (``REF:VND``
 added to a line), ``duplicate`` (references written twice), ``unknown`` (credits nobody
-explains), ``failed`` (VNPAY reports these failed), ``shift`` (``REF:days``). For the COD
-file, references are our sale order codes (the postal orders' client references).
+explains), ``failed`` (VNPAY reports these failed; the acquirer reports these card sales voided),
+``shift`` (``REF:days``). For the COD file, references are our sale order codes (the postal
+orders' client references); for the POS file, bill references or RRNs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from providers.sandbox.statements import (
     vnpay_day_file,
 )
 from providers.sandbox.statements_cod import CodCollection, vnpost_cod_csv
+from providers.sandbox.statements_pos import CardSale, pos_settlement_csv
 from reconciliation.ledger import PAID_STATUSES, day_bounds
 
 
@@ -63,6 +67,42 @@ def discrepancies(query: Any) -> Discrepancies:
 
 
 async def paid_payments(request: web.Request, day: date) -> list[PaidPayment]:
+    rows, lines = await _paid(request, day)
+    return [
+        PaidPayment(
+            reference=row.provider_reference if row.channel == "vnpay" else row.reference,
+            amount=row.amount,
+            paid_at=row.paid_at,
+            channel=row.channel,
+            provider_txn_id=row.provider_transaction_id or row.reference,
+            agency_code=row.code,
+            fee_lines=lines.get(row.id, []),
+            account_number=row.account_number,
+        )
+        for row in rows
+    ]
+
+
+async def card_sales(request: web.Request, day: date) -> list[CardSale]:
+    """The day's bills paid by card, as the acquirer saw them (RRN, terminal, card)."""
+    rows, _ = await _paid(request, day)
+    return [
+        CardSale(
+            reference=row.reference,
+            rrn=row.provider_transaction_id,
+            terminal_id=row.terminal_id,
+            amount=row.amount,
+            completed_at=row.paid_at,
+            approval_code=(row.details or {}).get("approval_code", ""),
+            masked_pan=(row.details or {}).get("masked_pan", ""),
+        )
+        for row in rows
+        if row.channel == "pos" and row.provider_transaction_id and row.terminal_id
+    ]
+
+
+async def _paid(request: web.Request, day: date) -> tuple[Any, dict[str, list[tuple[Any, int]]]]:
+    """The day's paid bills with the attempt that paid each, and their fee lines."""
     start, end = day_bounds(day)
     async with request.app[DATABASE].read() as conn:
         rows = (
@@ -75,6 +115,8 @@ async def paid_payments(request: web.Request, day: date) -> list[PaidPayment]:
                     attempts.c.channel,
                     attempts.c.provider_transaction_id,
                     attempts.c.provider_reference,
+                    attempts.c.terminal_id,
+                    attempts.c.details,
                     agencies.c.code,
                     agencies.c.account_number,
                 )
@@ -100,19 +142,7 @@ async def paid_payments(request: web.Request, day: date) -> list[PaidPayment]:
     lines: dict[str, list[tuple[Any, int]]] = {}
     for item in items:
         lines.setdefault(item.payment_id, []).append((item.kind, item.amount))
-    return [
-        PaidPayment(
-            reference=row.provider_reference if row.channel == "vnpay" else row.reference,
-            amount=row.amount,
-            paid_at=row.paid_at,
-            channel=row.channel,
-            provider_txn_id=row.provider_transaction_id or row.reference,
-            agency_code=row.code,
-            fee_lines=lines.get(row.id, []),
-            account_number=row.account_number,
-        )
-        for row in rows
-    ]
+    return rows, lines
 
 
 async def cod_collections(request: web.Request, day: date) -> list[CodCollection]:
@@ -146,6 +176,11 @@ async def statement_file(request: web.Request) -> web.Response:
         collected = await cod_collections(request, day)
         body = vnpost_cod_csv(collected, day, customer_code=customer, problems=problems)
         return _attachment(body, "text/csv", f"{day}-{kind}")
+    if kind == "pos_settlement.csv":
+        merchant = request.app[SETTINGS].pos.merchant_id
+        sales = await card_sales(request, day)
+        body = pos_settlement_csv(sales, day, merchant_id=merchant, problems=problems)
+        return _attachment(body, "text/csv", f"{day}-{kind}")
     paid = await paid_payments(request, day)
     if kind == "camt053.xml":
         account = request.rel_url.query.get("account") or (paid[0].account_number if paid else "")
@@ -166,6 +201,6 @@ def _attachment(body: bytes, content_type: str, filename: str) -> web.Response:
 def add_statement_routes(app: web.Application) -> None:
     app.router.add_get(
         "/sandbox/statements/{day}/{kind:camt053\\.xml|vnpay_day\\.csv|treasury\\.csv"
-        "|vnpost_cod\\.csv}",
+        "|vnpost_cod\\.csv|pos_settlement\\.csv}",
         statement_file,
     )

@@ -609,6 +609,22 @@ async def browser(chromium: str) -> AsyncIterator[Any]:
             await launched.close()
 
 
+@pytest.fixture
+async def tab(browser: Any) -> AsyncIterator[tuple[Any, list[str]]]:
+    """A desktop-sized page (1280 × 900, Vietnamese locale) and the errors it reports
+    (:func:`tests_support.collect_errors`)."""
+    from tests_support import collect_errors
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page = await context.new_page()
+    errors: list[str] = []
+    collect_errors(page, errors)
+    try:
+        yield page, errors
+    finally:
+        await context.close()
+
+
 # -- a portal receiving the gateway's webhooks ---------------------------------------------
 
 

@@ -203,6 +203,23 @@ async def book_demo_delivery(client: Any, idempotency_key: str) -> dict[str, Any
     return order
 
 
+async def create_demo_bill(client: Any, idempotency_key: str, amount: int) -> dict[str, Any]:
+    """The demo portal bills dossier ``H29-<key>`` one charge of ``amount``; the API view."""
+    created = await client.post(
+        "/v1/payments",
+        headers={"Authorization": f"Bearer {DEMO_PORTAL}", "Idempotency-Key": idempotency_key},
+        json={
+            "agency_code": "DEMO",
+            "dossier_code": f"H29-{idempotency_key}",
+            "payer": {"name": "An"},
+            "items": [{"kind": "charge", "description": "Lệ phí", "amount": amount}],
+        },
+    )
+    assert created.status == 201, await created.text()
+    bill: dict[str, Any] = await created.json()
+    return bill
+
+
 def pos_sale(**overrides: Any) -> Sale:
     """A card sale as the gateway pushes it to a terminal."""
     values: dict[str, Any] = {

@@ -4,13 +4,12 @@ service's own OpenAPI document with assets served by the service itself (no CDN)
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from conftest import FixedClock, Gateway
-from playwright.async_api import Browser, Page, expect
-from tests_support import collect_errors, sandbox_settings, start_sandbox
+from playwright.async_api import Page, expect
+from tests_support import sandbox_settings, start_sandbox
 
 
 async def test_the_landing_page_links_the_consoles_the_api_reference_and_the_sandbox(
@@ -55,18 +54,6 @@ async def test_an_unknown_static_file_is_404(gateway: Gateway) -> None:
 
 
 # -- in a real browser ------------------------------------------------------------------
-
-
-@pytest.fixture
-async def tab(browser: Browser) -> AsyncIterator[tuple[Page, list[str]]]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
-    page = await context.new_page()
-    errors: list[str] = []
-    collect_errors(page, errors)
-    try:
-        yield page, errors
-    finally:
-        await context.close()
 
 
 @pytest.mark.browser

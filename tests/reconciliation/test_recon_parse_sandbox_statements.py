@@ -20,8 +20,14 @@ from providers.sandbox.statements import (
     vnpay_batch_text,
     vnpay_day_file,
 )
+from providers.sandbox.statements_pos import CardSale, pos_settlement_csv
 from reconciliation.model import ControlTotals, Direction, Source, StatementLine
-from reconciliation.parsers import parse_camt053, parse_treasury_csv, parse_vnpay_day
+from reconciliation.parsers import (
+    parse_camt053,
+    parse_pos_settlement,
+    parse_treasury_csv,
+    parse_vnpay_day,
+)
 
 DAY = D  # the sample day, on which bank_line books
 OTHER_ACCOUNT = "0021009999999"
@@ -90,6 +96,26 @@ PAYMENTS = [
     _paid("DVCQR0000000010", 80000, (0, 1), "vietqr", "FT24137000001", "H26.01", day=TOMORROW),
 ]
 BY_REF = {payment.reference: payment for payment in PAYMENTS}
+#: The card sales of the day as the acquirer saw them: the POS payment, and one on another
+#: terminal.
+SALES = [
+    CardSale(
+        p.reference, p.provider_txn_id, "T-01", p.amount, p.paid_at, "A1B2C3", "970436******1234"
+    )
+    for p in PAYMENTS
+    if p.channel == "pos"
+] + [
+    CardSale(
+        "DVCPS0000000002",
+        "413612345701",
+        "T-02",
+        1200000,
+        datetime(DAY.year, DAY.month, DAY.day, 13, 5, tzinfo=ICT),
+        "P4Q5R6",
+        "512345******0008",
+    )
+]
+RRN_TO_REF = {sale.rrn: sale.reference for sale in SALES}
 
 
 # --- round trips -------------------------------------------------------------------------
@@ -212,12 +238,24 @@ def _treasury(problems: Discrepancies) -> dict[str, list[StatementLine]]:
     return found
 
 
+def _pos(problems: Discrepancies) -> dict[str, list[StatementLine]]:
+    parsed = parse_pos_settlement(pos_settlement_csv(SALES, DAY, problems=problems))
+    assert parsed.errors == ()
+    found: dict[str, list[StatementLine]] = {}
+    for line in parsed.lines:
+        rrn = line.provider_txn_id or ""
+        found.setdefault(RRN_TO_REF.get(rrn, rrn), []).append(line)
+    return found
+
+
 CASES = [
     # (reader, reference to disturb, key under which its line is found)
     pytest.param(_vnpay, "DVCVN0000000001", "DVCVN0000000001", id="vnpay"),
     pytest.param(_bank, "DVCQR0000000002", "DVCQR0000000002", id="bank-transfer"),
     pytest.param(_bank, "DVCVN0000000000", "VNPAY", id="bank-vnpay-batch"),
     pytest.param(_treasury, "DVCQR0000000002", "H26.02/charge", id="treasury-document"),
+    pytest.param(_pos, "DVCPS0000000001", "DVCPS0000000001", id="pos-by-reference"),
+    pytest.param(_pos, "413612345701", "DVCPS0000000002", id="pos-by-rrn"),
 ]
 
 
@@ -257,7 +295,9 @@ def test_shifted_date_shows_on_its_line(read: object, ref: str, key: str) -> Non
     assert line.booking_date == DAY + timedelta(days=2)
 
 
-@pytest.mark.parametrize("read", [_vnpay, _bank, _treasury], ids=["vnpay", "bank", "treasury"])
+@pytest.mark.parametrize(
+    "read", [_vnpay, _bank, _treasury, _pos], ids=["vnpay", "bank", "treasury", "pos"]
+)
 def test_unknown_credits_are_added_without_touching_known_lines(read: object) -> None:
     assert callable(read)
     clean, extra = read(Discrepancies()), read(Discrepancies(unknown_credits=(99000, 12000)))
@@ -285,6 +325,28 @@ def test_failed_vnpay_payment_is_marked_failed_and_left_out_of_settlement_and_tr
     )
     [batch] = [line for line in tomorrow.lines if "VNPAY" in line.text]
     assert batch.amount == 300000
+
+
+def test_pos_settlement_parses_to_the_days_card_sales_one_batch_per_terminal() -> None:
+    later = CardSale("DVCPS9", "413612349999", "T-01", 5000, SALES[0].completed_at + timedelta(1))
+    parsed = parse_pos_settlement(pos_settlement_csv([*SALES, later], DAY, merchant_id="MID1"))
+
+    assert parsed.errors == () and parsed.account == "MID1"
+    assert [(line.provider_txn_id, line.account, line.amount) for line in parsed.lines] == [
+        ("413612345601", "T-01", 90000),
+        ("413612345701", "T-02", 1200000),
+    ]
+    assert {line.document_no for line in parsed.lines} == {f"{DAY.timetuple().tm_yday:06d}"}
+    assert parsed.control.total_credits == 1290000
+
+
+def test_failed_card_sale_is_written_void_and_left_out_of_the_net() -> None:
+    problems = Discrepancies(failed=frozenset({"DVCPS0000000001"}))
+    [line] = _pos(problems)["DVCPS0000000001"]
+
+    assert (line.status, line.extra["pos_type"]) == ("failed", "VOID")
+    parsed = parse_pos_settlement(pos_settlement_csv(SALES, DAY, problems=problems))
+    assert parsed.control.total_credits == 1200000
 
 
 def test_payment_time_needs_a_timezone() -> None:
