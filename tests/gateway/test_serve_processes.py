@@ -47,9 +47,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(path: Path, database_url: str, port: int) -> Path:
+def _config(path: Path, database_url: str, port: int, extra: str = "") -> Path:
     path.write_text(
-        "sandbox = false\n"
+        extra + "sandbox = false\n"
         f'database_url = "{database_url}"\n'
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
@@ -252,3 +252,106 @@ async def test_when_one_server_process_dies_the_group_stops_with_status_1(
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+# -- a second group, or a second instance, on a busy port ------------------------------------
+
+UNREACHABLE_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines  # one line, no traceback
+    return lines[0]
+
+
+async def test_a_second_group_or_instance_on_the_busy_port_exits_2_before_reading_the_database(
+    postgres_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    _no_gateway_environment: None,
+) -> None:
+    port, metrics = _free_port(), _free_port()
+    # The metrics port of process i is metrics_port + i; both must be free.
+    while not _free(metrics + 1):
+        metrics = _free_port()
+    extra = f'metrics_host = "127.0.0.1"\nmetrics_port = {metrics}\n'
+    config = _config(tmp_path / "gateway.toml", postgres_url, port, extra)
+    log = tmp_path / "serve.log"
+    server = _start_serve(config, log, 2)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_ready(f"{base}/readyz", server, log)
+        # Each server process serves its own /metrics, on metrics_port + its index.
+        async with aiohttp.ClientSession() as session:
+            for metrics_port in (metrics, metrics + 1):
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as r:
+                            assert r.status == 200
+                            assert "gateway_http_requests_total" in await r.text()
+                            break
+                    except aiohttp.ClientConnectionError:
+                        assert time.monotonic() < deadline, _text(log)
+                        await asyncio.sleep(0.1)
+        listening = len(_listeners(psutil.Process(server.pid), port))
+
+        # A second group, and a single instance, on the same port: one line, exit 2, and
+        # the database (unreachable here) is not even looked at: the port is checked first.
+        elsewhere = _config(tmp_path / "second.toml", UNREACHABLE_DATABASE, port)
+        for processes in ("2", "1"):
+            argv = ["--config", str(elsewhere), "serve", "--processes", processes]
+            assert main(argv) == 2
+            line = _one_line(capsys)
+            assert f"cannot listen on 127.0.0.1:{port}" in line, line
+
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/readyz") as r:
+            assert r.status == 200  # the first group still serves, with as many processes
+        assert len(_listeners(psutil.Process(server.pid), port)) == listening
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, _text(log)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_group_starting_while_another_takes_the_port_exits_2(
+    postgres_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    _no_gateway_environment: None,
+) -> None:
+    """Two groups started at the same moment: both could pass the plain bind before either
+    binds its SO_REUSEPORT sockets; the port's lock lets only one through."""
+    port = _free_port()
+    held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    held.bind(f"\0gateway-serve-port-{port}")  # the other group, between its lock and bind
+    try:
+        config = _config(tmp_path / "gateway.toml", postgres_url, port)
+        assert main(["--config", str(config), "serve", "--processes", "2"]) == 2
+        assert "a group of gateway processes holds the port" in _one_line(capsys)
+    finally:
+        held.close()
+    assert _free(port)  # nothing was left bound
+
+
+def test_a_group_whose_database_is_unreachable_exits_2_before_starting_a_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], _no_gateway_environment: None
+) -> None:
+    port = _free_port()
+    config = _config(tmp_path / "gateway.toml", UNREACHABLE_DATABASE, port)
+    assert main(["--config", str(config), "serve", "--processes", "2"]) == 2
+    assert _one_line(capsys).startswith("gateway: database_url: cannot use the database")
+    assert psutil.Process().children() == []  # nothing was forked
+    assert _free(port)  # and the port is free again
