@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import aiohttp
 import psutil
 import pytest
 import structlog
+from aiohttp import web
 from conftest import (
     AGENCY_ACCOUNT,
     AGENCY_BIN,
@@ -31,7 +33,14 @@ from sqlalchemy import func, select
 
 from gateway.cli import main
 from gateway.core.db import Database
-from gateway.core.db.schema import idempotency_keys, payments
+from gateway.core.db.schema import (
+    attempts,
+    deliveries,
+    idempotency_keys,
+    outbox_events,
+    payments,
+    provider_events,
+)
 from gateway.core.ids import system_clock
 from gateway.core.roles import Role
 from gateway.services.agencies import NewAgency, add_agency
@@ -47,7 +56,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(path: Path, database_url: str, port: int, extra: str = "") -> Path:
+def _config(path: Path, database_url: str, port: int, extra: str = "", tables: str = "") -> Path:
+    """``extra``: top-level keys; ``tables``: TOML tables, after the others."""
     path.write_text(
         extra + "sandbox = false\n"
         f'database_url = "{database_url}"\n'
@@ -58,7 +68,7 @@ def _config(path: Path, database_url: str, port: int, extra: str = "") -> Path:
         f'[pii]\ncurrent_key_id = "t1"\nkeys = {{ t1 = "{PII_KEY}" }}\n'
         # No carrier listens here; none is called.
         f'[vnpost]\nbase_url = "http://127.0.0.1:9"\npassword = "{VNPOST_PASSWORD}"\n'
-        f'webhook_key = "{VNPOST_WEBHOOK_KEY}"\n',
+        f'webhook_key = "{VNPOST_WEBHOOK_KEY}"\n' + tables,
         encoding="utf-8",
     )
     return path
@@ -117,11 +127,16 @@ def _text(log: Path) -> str:
 
 def _start_serve(config: Path, log: Path, processes: int) -> subprocess.Popen[bytes]:
     """``gateway serve --processes N`` as a child process, its output in ``log``."""
+    return _start(config, log, "serve", "--processes", str(processes))
+
+
+def _start(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+    """``gateway --config CONFIG COMMAND...`` as a child process, its output in ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    argv = [sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"]
+    argv = [sys.executable, "-m", "gateway.cli", "--config", str(config)]
     with log.open("wb") as output:
         return subprocess.Popen(  # noqa: S603 -- our own CLI, a fixed argument list
-            [*argv, "--processes", str(processes)],
+            [*argv, *command],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -355,3 +370,187 @@ def test_a_group_whose_database_is_unreachable_exits_2_before_starting_a_process
     assert _one_line(capsys).startswith("gateway: database_url: cannot use the database")
     assert psutil.Process().children() == []  # nothing was forked
     assert _free(port)  # and the port is free again
+
+
+# -- two server processes and two workers under load: everything exactly once ----------------
+
+LOAD_PAYMENTS = 160
+VNPAY_TMN, VNPAY_SECRET = "LOADTMN1", "load-test-vnpay-secret"
+
+
+class _Portal:
+    """The portal's webhook receiver: counts each ``webhook-id`` it is sent."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.received[request.headers["webhook-id"]] += 1
+        return web.Response(status=204)
+
+
+async def _wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while text not in _text(log):
+        assert process.poll() is None, _text(log)
+        assert time.monotonic() < deadline, _text(log)
+        await asyncio.sleep(0.1)
+
+
+async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_exactly_once(
+    postgres_url: str, tmp_path: Path, aiohttp_server: Any, _no_gateway_environment: None
+) -> None:
+    """``gateway serve --processes 2`` (whose processes run their claiming loops too) and two
+    ``gateway worker`` processes share one PostgreSQL while the portal creates payments, the
+    sandbox VNPAY pays each one (some IPNs sent twice) and the portal's endpoint receives
+    the webhooks: every payment is paid once, every outbox event and delivery exists once
+    and reaches the portal once, and nothing answers 5xx."""
+    from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
+
+    key = await _portal_key(postgres_url)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    vnpay = await aiohttp_server(
+        create_vnpay_app(
+            SandboxVnpayConfig(
+                tmn_code=VNPAY_TMN,
+                hash_secret=VNPAY_SECRET,
+                ipn_url=f"{base}/callbacks/vnpay/ipn",
+                max_ipn_attempts=1,  # a refused IPN stays refused: the test sees it
+            )
+        )
+    )
+    portal = _Portal()
+    receiver = web.Application()
+    receiver.router.add_post("/hooks", portal.handle)
+    hooks = await aiohttp_server(receiver)
+    tables = (
+        f'[vnpay]\npayment_url = "{vnpay.make_url("/paymentv2/vpcpay.html")}"\n'
+        f'api_url = "{vnpay.make_url("/merchant_webapi/api/transaction")}"\n'
+        f'tmn_code = "{VNPAY_TMN}"\nhash_secret = "{VNPAY_SECRET}"\n'
+        "[webhooks]\nallow_private_urls = true\npoll_seconds = 0.2\n"
+        "[notifications]\nenabled = false\n"
+    )
+    config = _config(tmp_path / "gateway.toml", postgres_url, port, tables=tables)
+    logs = [tmp_path / name for name in ("serve.log", "worker-1.log", "worker-2.log")]
+    started = [
+        _start_serve(config, logs[0], 2),
+        _start(config, logs[1], "worker"),
+        _start(config, logs[2], "worker"),
+    ]
+    try:
+        await _wait_ready(f"{base}/readyz", started[0], logs[0])
+        for worker, log in zip(started[1:], logs[1:], strict=True):
+            await _wait_for_line(log, "gateway worker running", worker)
+        statuses: Counter[int] = Counter()
+        auth = {"Authorization": f"Bearer {key}"}
+        # A fresh connection per request: the kernel spreads them over both server processes.
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def post(url: str, body: dict[str, Any], gateway: bool = True) -> Any:
+                headers = {**auth, "Idempotency-Key": uuid.uuid4().hex} if gateway else {}
+                async with session.post(url, json=body, headers=headers) as response:
+                    statuses[response.status] += 1
+                    assert response.status < 300, await response.text()
+                    return await response.json()
+
+            endpoint = await post(
+                f"{base}/v1/webhook-endpoints",
+                {"url": str(hooks.make_url("/hooks")), "events": ["*"]},
+            )
+            assert endpoint["url"].endswith("/hooks")
+            queue = list(range(LOAD_PAYMENTS))
+
+            async def citizen() -> None:
+                while queue:
+                    number = queue.pop()
+                    dossier = f"000.00.12.H29-241204-{number:04d}"
+                    payment = await post(f"{base}/v1/payments", payment_body(dossier_code=dossier))
+                    attempt = await post(
+                        f"{base}/v1/payments/{payment['id']}/attempts", {"method": "vnpay"}
+                    )
+                    async with session.get(attempt["next_action"]["url"]) as page:
+                        assert page.status == 200, await page.text()
+                    txn = {"txn_ref": attempt["provider_reference"]}
+                    # The sandbox sends the IPN to the servers before it answers.
+                    await post(
+                        str(vnpay.make_url("/paymentv2/simulate")),
+                        {**txn, "outcome": "success"},
+                        gateway=False,
+                    )
+                    if number % 4 == 0:  # VNPAY sends some IPNs twice
+                        await post(str(vnpay.make_url("/paymentv2/resend_ipn")), txn, False)
+
+            await asyncio.gather(*(citizen() for _ in range(12)))
+            async with session.get(vnpay.make_url("/transactions")) as response:
+                transactions = await response.json()
+
+        # Every IPN was answered 200 with a JSON RspCode (00 first, 02 for a repeat).
+        answers = [ipn for txn in transactions for ipn in txn["ipn_attempts"]]
+        assert len(transactions) == LOAD_PAYMENTS
+        assert len(answers) == LOAD_PAYMENTS + LOAD_PAYMENTS // 4
+        assert {ipn["http_status"] for ipn in answers} == {200}, answers
+        assert all(txn["ipn_attempts"][0]["rsp_code"] == "00" for txn in transactions)
+        assert max(statuses) < 500, statuses
+
+        db = Database(postgres_url)
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # the workers deliver in the background: poll until all are done
+                async with db.read() as conn:
+                    open_deliveries = await conn.scalar(
+                        select(func.count())
+                        .select_from(deliveries)
+                        .where(deliveries.c.status != "succeeded")
+                    )
+                if open_deliveries == 0:
+                    break
+                assert time.monotonic() < deadline, f"{open_deliveries} deliveries not done"
+                await asyncio.sleep(0.2)
+            async with db.read() as conn:
+                paid = (await conn.execute(select(payments.c.status))).scalars().all()
+                tries = (
+                    await conn.execute(
+                        select(attempts.c.payment_id, attempts.c.status).where(
+                            attempts.c.status == "succeeded"
+                        )
+                    )
+                ).all()
+                ipns = await conn.scalar(
+                    select(func.count())
+                    .select_from(provider_events)
+                    .where(provider_events.c.provider == "vnpay")
+                )
+                events = (
+                    await conn.execute(
+                        select(outbox_events.c.id, outbox_events.c.payment_id, outbox_events.c.type)
+                    )
+                ).all()
+                sent = (
+                    await conn.execute(select(deliveries.c.event_id, deliveries.c.attempt_count))
+                ).all()
+        finally:
+            await db.close()
+
+        assert paid == ["paid"] * LOAD_PAYMENTS
+        # One succeeded attempt per payment (its VietQR attempt was closed, not paid).
+        assert len(tries) == len({payment for payment, _ in tries}) == LOAD_PAYMENTS
+        assert ipns == LOAD_PAYMENTS  # a repeated IPN is stored once
+        per_payment = Counter((payment, kind) for _, payment, kind in events)
+        assert max(per_payment.values()) == 1, per_payment.most_common(3)
+        assert Counter(kind for _, kind in per_payment)["payment.paid"] == LOAD_PAYMENTS
+        assert sorted(event for event, _ in sent) == sorted(event for event, _, _ in events)
+        assert {count for _, count in sent} == {1}  # no delivery was tried twice
+        assert portal.received == Counter({event: 1 for event, _, _ in events})
+
+        for process in started:
+            process.send_signal(signal.SIGTERM)
+        for process, log in zip(started, logs, strict=True):
+            assert process.wait(timeout=60) == 0, _text(log)
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
