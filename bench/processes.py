@@ -144,4 +144,4 @@ def idle_percent(before: tuple[float, float], after: tuple[float, float]) -> flo
     """The machine's idle share between two :func:`machine_busy_seconds` readings, in % of all
     its cores (100 = nothing ran; on a shared machine, what the run could have had more)."""
     busy, total = after[0] - before[0], after[1] - before[1]
-    return round(100 * (1 - busy / max(1e-9, total)), 1)
+    return round(max(0.0, 100 * (1 - busy / max(1e-9, total))), 1)
