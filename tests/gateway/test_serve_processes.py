@@ -25,9 +25,12 @@ from conftest import (
     AGENCY_ACCOUNT,
     AGENCY_BIN,
     PII_KEY,
+    VNPAY_SECRET,
+    VNPAY_TMN,
     VNPOST_PASSWORD,
     VNPOST_WEBHOOK_KEY,
     payment_body,
+    sandbox_vnpay,
 )
 from sqlalchemy import func, select
 
@@ -144,6 +147,22 @@ def _start(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
         )
 
 
+def _stop(processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
+    """SIGTERM to each: each must stop cleanly (exit status 0)."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process, log in zip(processes, logs, strict=True):
+        assert process.wait(timeout=60) == 0, _text(log)
+
+
+def _kill(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Whatever is still running after a failure."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def _listeners(parent: psutil.Process, port: int) -> list[psutil.Process]:
     """The parent's children that listen on ``port``."""
     listening = []
@@ -204,12 +223,9 @@ async def test_two_server_processes_on_one_port_create_each_payment_exactly_once
         assert sorted(stored) == sorted(set(ids))
         assert stored_keys == PAYMENTS
 
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0, _text(log)
+        _stop([server], [log])
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        _kill([server])
 
 
 @pytest.mark.parametrize(
@@ -264,9 +280,7 @@ async def test_when_one_server_process_dies_the_group_stops_with_status_1(
         _, alive = psutil.wait_procs(children, timeout=30)
         assert alive == []  # the sibling was stopped, not left serving alone
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        _kill([server])
 
 
 # -- a second group, or a second instance, on a busy port ------------------------------------
@@ -324,12 +338,9 @@ async def test_a_second_group_or_instance_on_the_busy_port_exits_2_before_readin
         async with aiohttp.ClientSession() as session, session.get(f"{base}/readyz") as r:
             assert r.status == 200  # the first group still serves, with as many processes
         assert len(_listeners(psutil.Process(server.pid), port)) == listening
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0, _text(log)
+        _stop([server], [log])
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        _kill([server])
 
 
 def _free(port: int) -> bool:
@@ -375,7 +386,6 @@ def test_a_group_whose_database_is_unreachable_exits_2_before_starting_a_process
 # -- two server processes and two workers under load: everything exactly once ----------------
 
 LOAD_PAYMENTS = 160
-VNPAY_TMN, VNPAY_SECRET = "LOADTMN1", "load-test-vnpay-secret"
 
 
 class _Portal:
@@ -406,21 +416,11 @@ async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_e
     sandbox VNPAY pays each one (some IPNs sent twice) and the portal's endpoint receives
     the webhooks: every payment is paid once, every outbox event and delivery exists once
     and reaches the portal once, and nothing answers 5xx."""
-    from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
-
     key = await _portal_key(postgres_url)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    vnpay = await aiohttp_server(
-        create_vnpay_app(
-            SandboxVnpayConfig(
-                tmn_code=VNPAY_TMN,
-                hash_secret=VNPAY_SECRET,
-                ipn_url=f"{base}/callbacks/vnpay/ipn",
-                max_ipn_attempts=1,  # a refused IPN stays refused: the test sees it
-            )
-        )
-    )
+    # max_ipn_attempts=1: a refused IPN stays refused, so the test sees it.
+    vnpay = await sandbox_vnpay(aiohttp_server, f"{base}/callbacks/vnpay/ipn", max_ipn_attempts=1)
     portal = _Portal()
     receiver = web.Application()
     receiver.router.add_post("/hooks", portal.handle)
@@ -545,12 +545,6 @@ async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_e
         assert {count for _, count in sent} == {1}  # no delivery was tried twice
         assert portal.received == Counter({event: 1 for event, _, _ in events})
 
-        for process in started:
-            process.send_signal(signal.SIGTERM)
-        for process, log in zip(started, logs, strict=True):
-            assert process.wait(timeout=60) == 0, _text(log)
+        _stop(started, logs)
     finally:
-        for process in started:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        _kill(started)
