@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="N server processes on one port (SO_REUSEPORT; PostgreSQL, not sandbox mode): "
         "the first runs every background loop, the others only those that claim their work "
-        "in the database (docs/deployment.md)",
+        "in the database; process i serves /metrics on metrics_port + i (docs/deployment.md)",
     )
 
     commands.add_parser(
