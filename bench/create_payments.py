@@ -57,6 +57,8 @@ from processes import (
     BenchError,
     child_env,
     free_port,
+    idle_percent,
+    machine_busy_seconds,
     on_sigterm,
     spawn,
     stop_children,
@@ -172,14 +174,6 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU used between two :func:`postgres_cpu` snapshots by the processes alive at the end.
     A backend that exits in between shows up in :func:`postgres_reaped_cpu` instead."""
     return sum(value - before.get(pid, 0.0) for pid, value in after.items())
-
-
-def machine_busy_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, summed over cores."""
-    times = psutil.cpu_times()
-    total = sum(times)
-    idle = times.idle + getattr(times, "iowait", 0.0)
-    return total - idle, total
 
 
 # -- load --------------------------------------------------------------------------------
@@ -300,6 +294,7 @@ class Measurement:
     error_samples: list[str]
     rss_idle_mb: float
     rss_peak_mb: float
+    pss_peak_mb: float
     vm_hwm_mb: float
     server_cpu_ms_per_request: float
     server_cpu_system_ms_per_request: float
@@ -307,6 +302,7 @@ class Measurement:
     postgres_exited_backends_cpu_ms_per_request: float
     loadgen_cpu_ms_per_request: float
     machine_busy_percent: float
+    machine_idle_percent: float
     other_processes_percent: float
     pg_sessions_opened: int | None
     pg_commits_per_request: float | None
@@ -387,6 +383,7 @@ async def measure(
         error_samples=load.error_samples,
         rss_idle_mb=round(idle_rss / 2**20, 1),
         rss_peak_mb=round(sampler.peak / 2**20, 1),
+        pss_peak_mb=round(sampler.peak_pss / 2**20, 1),
         vm_hwm_mb=round(sum(vm_hwm(pid) for pid in tree_pids(server)) / 2**20, 1),
         server_cpu_ms_per_request=round((after_server[0] - before_server[0]) * per_request, 3),
         server_cpu_system_ms_per_request=round(
@@ -396,6 +393,7 @@ async def measure(
         postgres_exited_backends_cpu_ms_per_request=round(reaped_seconds * per_request, 3),
         loadgen_cpu_ms_per_request=round(cpu(after_me, before_me), 3),
         machine_busy_percent=round(busy_percent, 1),
+        machine_idle_percent=idle_percent(before_machine, after_machine),
         other_processes_percent=round(other_percent, 1),
         pg_sessions_opened=(
             None
@@ -650,6 +648,7 @@ def print_table(report: dict[str, Any]) -> None:
         ("errors (non-201)", "errors", "{}"),
         ("RSS idle (MiB)", "rss_idle_mb", "{:.1f}"),
         ("RSS peak, sampled (MiB)", "rss_peak_mb", "{:.1f}"),
+        ("PSS peak, sampled (MiB)", "pss_peak_mb", "{:.1f}"),
         ("VmHWM (MiB)", "vm_hwm_mb", "{:.1f}"),
         ("server CPU ms/request", "server_cpu_ms_per_request", "{:.2f}"),
         ("  of which in the kernel", "server_cpu_system_ms_per_request", "{:.2f}"),
@@ -662,6 +661,7 @@ def print_table(report: dict[str, Any]) -> None:
         ("load generator CPU ms/request", "loadgen_cpu_ms_per_request", "{:.2f}"),
         ("machine CPU busy (% of 1 core)", "machine_busy_percent", "{:.0f}"),
         ("  of which other processes (%)", "other_processes_percent", "{:.0f}"),
+        ("machine idle (% of all cores)", "machine_idle_percent", "{:.0f}"),
         ("PG sessions opened", "pg_sessions_opened", "{}"),
         ("PG commits/request", "pg_commits_per_request", "{:.2f}"),
         ("PG rollbacks/request", "pg_rollbacks_per_request", "{:.2f}"),

@@ -44,6 +44,8 @@ from processes import (
     BenchError,
     child_env,
     free_port,
+    idle_percent,
+    machine_busy_seconds,
     on_sigterm,
     spawn,
     stop_children,
@@ -53,6 +55,7 @@ from processes import (
 
 sys.path.insert(0, str(ROOT))
 
+from rss import RssSampler
 from seed_rows import copy_payments, insert_agency_and_client, payment_row
 
 from gateway.core.db.migrate import upgrade
@@ -200,10 +203,16 @@ def postgres_backend_cpu(database: str) -> float:
 async def measure(
     url: str, refs: list[str], concurrency: int, server: psutil.Process, database: str
 ) -> dict[str, Any]:
-    """:func:`drive` with the CPU the server and the database's backends used meanwhile."""
-    server_before, pg_before = tree_cpu_seconds(server)[0], postgres_backend_cpu(database)
-    result = await drive(url, refs, concurrency)
-    server_after, pg_after = tree_cpu_seconds(server)[0], postgres_backend_cpu(database)
+    """:func:`drive` with the CPU the server and the database's backends used meanwhile, the
+    server's peak RSS and PSS (summed over its processes) and the machine's idle share."""
+    with RssSampler(server.pid, with_children=True) as sampler:
+        server_before, pg_before = tree_cpu_seconds(server)[0], postgres_backend_cpu(database)
+        machine_before = machine_busy_seconds()
+        result = await drive(url, refs, concurrency)
+        server_after, pg_after = tree_cpu_seconds(server)[0], postgres_backend_cpu(database)
+        result["machine_idle_percent"] = idle_percent(machine_before, machine_busy_seconds())
+    result["rss_peak_mb"] = round(sampler.peak / 2**20, 1)
+    result["pss_peak_mb"] = round(sampler.peak_pss / 2**20, 1)
     per_request = 1000 / max(1, result["requests"])
     result["server_cpu_ms_per_request"] = round((server_after - server_before) * per_request, 3)
     # Backends alive at the end only (the pools keep theirs): a lower bound under churn.
@@ -369,12 +378,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print(f"load average before the run: {result['load_average_before']}")
     header = f"{'':10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-    print(f"{header}{'CPU ms/req':>12}{'PG ms/req':>11}")
+    print(f"{header}{'CPU ms/req':>12}{'PG ms/req':>11}{'RSS MiB':>9}{'PSS MiB':>9}{'idle %':>8}")
     for side in ("floor", "gateway"):
         r = result[side]
         print(
             f"{side:10}{r['rps']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['errors']:>8}"
             f"{r['server_cpu_ms_per_request']:>12}{r['postgres_cpu_ms_per_request']:>11}"
+            f"{r['rss_peak_mb']:>9}{r['pss_peak_mb']:>9}{r['machine_idle_percent']:>8}"
         )
     print(f"payments paid by the gateway run: {result['paid']}")
     verdict = "meets" if result["ratio"] >= 0.5 else "misses"

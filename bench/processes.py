@@ -130,3 +130,18 @@ def tree_cpu_seconds(process: psutil.Process) -> tuple[float, float]:
             total += times.user + times.system
             system += times.system
     return total, system
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, summed over cores."""
+    times = psutil.cpu_times()
+    total = sum(times)
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    return total - idle, total
+
+
+def idle_percent(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """The machine's idle share between two :func:`machine_busy_seconds` readings, in % of all
+    its cores (100 = nothing ran; on a shared machine, what the run could have had more)."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return round(max(0.0, 100 * (1 - busy / max(1e-9, total))), 1)

@@ -38,11 +38,14 @@ from processes import (
     BenchError,
     child_env,
     free_port,
+    idle_percent,
+    machine_busy_seconds,
     on_sigterm,
     spawn,
     stop_children,
     wait_ready,
 )
+from rss import RssSampler
 from seed_rows import copy_payments, insert_agency_and_client, payment_row
 
 from gateway.core.db import Database
@@ -168,12 +171,14 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
                 DeliveryOptions(batch_size=args.batch, concurrency=args.concurrency),
             )
             me = psutil.Process()
-            cpu_before = me.cpu_times()
-            started = time.perf_counter()
-            delivered = await worker.run_until_idle()
-            elapsed = time.perf_counter() - started
-            cpu_after = me.cpu_times()
+            with RssSampler(me.pid) as sampler:
+                cpu_before, machine_before = me.cpu_times(), machine_busy_seconds()
+                started = time.perf_counter()
+                delivered = await worker.run_until_idle()
+                elapsed = time.perf_counter() - started
+                cpu_after, machine_after = me.cpu_times(), machine_busy_seconds()
             counts = await (await session.get(f"http://127.0.0.1:{port}/count")).json()
+        cpu_seconds = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
         return {
             "events": args.events,
             "per_payment": args.per_payment,
@@ -182,9 +187,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
             "out_of_order": counts["out_of_order"],
             "seconds": round(elapsed, 3),
             "deliveries_per_second": round(delivered / elapsed, 1),
-            "worker_cpu_seconds": round(
-                (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system), 2
-            ),
+            "worker_cpu_seconds": round(cpu_seconds, 2),
+            "worker_cpu_ms_per_delivery": round(1000 * cpu_seconds / max(1, delivered), 3),
+            # The worker runs in this process (with the load's set-up, not the receiver).
+            "worker_rss_peak_mb": round(sampler.peak / 2**20, 1),
+            "machine_idle_percent": idle_percent(machine_before, machine_after),
         }
     finally:
         await db.close()

@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="N server processes on one port (SO_REUSEPORT; PostgreSQL, not sandbox mode): "
         "the first runs every background loop, the others only those that claim their work "
-        "in the database (docs/deployment.md)",
+        "in the database; process i serves /metrics on metrics_port + i (docs/deployment.md)",
     )
 
     commands.add_parser(
@@ -240,9 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem:
             print(f"gateway: {problem}", file=sys.stderr)
             return 2
-        if args.processes > 1:
-            return _serve_many(settings, args.processes)
-        return _serve(settings)
+        return _serve(settings, args.processes)
     problem = _database_problem(settings, args.command)
     if problem is not None:
         print(f"gateway: {problem}", file=sys.stderr)
@@ -271,42 +270,97 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, processes: int) -> int:
     """Listen first, then touch data: a second instance on a busy port stops here, before
-    migrating or seeding (which would renew the first one's sandbox passwords and keys)."""
+    migrating or seeding (which would renew the first one's sandbox passwords and keys) and
+    before reading the database. With ``processes`` > 1 the supervisor binds every process's
+    sockets and checks the database before it forks anything."""
     from gateway.app import create_app
 
-    sockets = []
     try:
-        sockets.append(_listen(settings.host, settings.port))
-        if settings.metrics_port is not None:
-            sockets.append(_listen(settings.metrics_host or settings.host, settings.metrics_port))
+        listeners = _bind(settings, processes)
     except OSError as exc:
-        for sock in sockets:
-            sock.close()
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     problem = _database_problem(settings, "serve")
     if problem is not None:
-        for sock in sockets:
-            sock.close()
+        listeners.close()
         print(f"gateway: {problem}", file=sys.stderr)
         return 2
+    if processes > 1:
+        return _serve_many(settings, listeners)
     # Sandbox mode migrates at start-up; production applies migrations explicitly
     # (`gateway migrate`) so that several processes never race to do it.
     app = create_app(settings, background=settings.workers_in_process)
-    web.run_app(app, sock=sockets, print=None)
+    web.run_app(app, sock=listeners.per_process[0], print=None)
     return 0
 
 
-def _listen(host: str, port: int) -> socket.socket:
+@dataclass
+class _Listeners:
+    """The bound, listening sockets of each server process (the public one, then the metrics
+    one if configured), and what holds the port for a group of several (:func:`_port_lock`)."""
+
+    per_process: list[list[socket.socket]] = field(default_factory=list)
+    held: list[socket.socket] = field(default_factory=list)
+
+    def close(self) -> None:
+        for sock in [*self.held, *(s for group in self.per_process for s in group)]:
+            sock.close()
+
+
+def _bind(settings: Settings, processes: int) -> _Listeners:
+    """Every process's sockets, or an :class:`OSError` naming the address that is taken.
+
+    One process binds plain sockets, so any other listener on the port (a second gateway)
+    makes the bind fail. Several processes share the public port with ``SO_REUSEPORT``, which
+    another group with the same option and user would join silently; so the group first
+    takes the port's lock (:func:`_port_lock`, against a group starting at the same moment)
+    and binds the port once without ``SO_REUSEPORT`` (against anything already listening:
+    a single gateway, another group), then binds one ``SO_REUSEPORT`` socket per process.
+    Process *i* serves ``/metrics`` on ``metrics_port + i``: each process counts its own
+    requests, and the scraper sums the N targets (docs/deployment.md)."""
+    listeners = _Listeners()
+    metrics_host = settings.metrics_host or settings.host
+    try:
+        if processes > 1:
+            listeners.held.append(_port_lock(settings.host, settings.port))
+            _listen(settings.host, settings.port).close()
+        for index in range(processes):
+            group = [_listen(settings.host, settings.port, reuse_port=processes > 1)]
+            listeners.per_process.append(group)
+            if settings.metrics_port is not None:
+                group.append(_listen(metrics_host, settings.metrics_port + index))
+    except OSError:
+        listeners.close()
+        raise
+    return listeners
+
+
+def _port_lock(host: str, port: int) -> socket.socket:
+    """A name only one ``serve --processes`` group per port can hold (Linux's abstract socket
+    namespace: released by the kernel when the last process holding it exits, no stale file),
+    or an :class:`OSError` in the words of :func:`_listen`."""
+    lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if sys.platform != "linux":  # no abstract namespace: the plain bind still guards
+        return lock
+    try:
+        lock.bind(f"\0gateway-serve-port-{port}")
+    except OSError:
+        lock.close()
+        message = f"cannot listen on {host}:{port}: a group of gateway processes holds the port"
+        raise OSError(f"{message} (is another gateway running?)") from None
+    return lock
+
+
+def _listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening socket on ``host:port``; an :class:`OSError` naming the address when it
     is taken (by another gateway?) or cannot be bound."""
     try:
         family, _, _, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
-        return socket.create_server(address, family=family)
+        return socket.create_server(address, family=family, reuse_port=reuse_port)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         message = f"cannot listen on {host}:{port}: {reason} (is another gateway running?)"
@@ -352,39 +406,60 @@ async def _unreachable(dsn: str) -> str | None:
 def _processes_problem(settings: Settings, processes: int) -> str | None:
     if processes < 1:
         return "--processes must be at least 1"
-    if processes > 1 and (settings.sandbox or settings.database_dsn.startswith("sqlite")):
+    if processes == 1:
+        return None
+    if settings.sandbox or settings.database_dsn.startswith("sqlite"):
         # The sandboxes keep their state in memory, and SQLite's writers queue on a lock that
         # lives in one process: several processes need PostgreSQL outside sandbox mode.
         return "--processes above 1 needs PostgreSQL (database_url) outside sandbox mode"
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return "--processes above 1 needs SO_REUSEPORT; run one process per port behind a proxy"
+    if settings.metrics_port is not None and settings.metrics_port + processes - 1 > 65535:
+        return f"metrics_port: {processes} processes need metrics_port + {processes - 1} ≤ 65535"
     return None
 
 
-def _serve_one(settings: Settings, index: int) -> None:
-    """One of several server processes: its own event loop, engine and pool, listening on
-    the shared port with SO_REUSEPORT (the kernel spreads connections over the processes)."""
+def _serve_one(settings: Settings, index: int, listeners: _Listeners) -> None:
+    """Server process ``index`` of several: its own event loop, engine and pool, accepting on
+    its own ``SO_REUSEPORT`` socket (the kernel spreads connections over the group's
+    sockets). It closes its siblings' sockets, so that a socket whose process has died
+    leaves the group instead of queueing connections nobody accepts."""
     from gateway.app import create_app
 
+    mine = listeners.per_process[index]
+    for number, group in enumerate(listeners.per_process):
+        if number != index:
+            for sock in group:
+                sock.close()
+    if settings.metrics_port is not None:
+        # /metrics answers on this process's own metrics socket (gateway.api.health).
+        settings = settings.model_copy(update={"metrics_port": settings.metrics_port + index})
     app = create_app(settings, background=settings.workers_in_process, first_process=index == 0)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, reuse_port=True)
+    web.run_app(app, sock=mine, print=None)
 
 
-def _serve_many(settings: Settings, processes: int) -> int:
-    """Fork ``processes`` servers and supervise them: SIGTERM or SIGINT is passed on to each;
-    when one exits on its own, the others are stopped too and the exit status is 1, so the
-    service manager (systemd, Kubernetes) restarts the whole group."""
+def _serve_many(settings: Settings, listeners: _Listeners) -> int:
+    """Fork a server per bound socket group and supervise them: SIGTERM or SIGINT is passed
+    on to each; when one exits on its own, the others are stopped too and the exit status is
+    1, so the service manager (systemd, Kubernetes) restarts the whole group."""
     import multiprocessing
     import multiprocessing.connection
     import signal
 
-    # fork: the children inherit the validated settings and the logging set-up; no event loop
-    # exists yet in this process.
+    # fork: the children inherit the validated settings, the logging set-up and the bound
+    # sockets; the database check's event loop is closed, no other exists in this process.
     context = multiprocessing.get_context("fork")
     children = [
-        context.Process(target=_serve_one, args=(settings, index), name=f"gateway-serve-{index}")
-        for index in range(processes)
+        context.Process(
+            target=_serve_one, args=(settings, index, listeners), name=f"gateway-serve-{index}"
+        )
+        for index in range(len(listeners.per_process))
     ]
     for child in children:
         child.start()
+    for group in listeners.per_process:  # the supervisor accepts nothing; it keeps the lock
+        for sock in group:
+            sock.close()
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:

@@ -299,6 +299,17 @@ class Channels(Gateway):
         return payment, attempt
 
 
+async def sandbox_vnpay(aiohttp_server: Any, ipn_url: str, **options: Any) -> Any:
+    """The sandbox VNPAY as a real server (terminal ``VNPAY_TMN``), sending its IPNs to
+    ``ipn_url``; ``options``: more of its :class:`SandboxVnpayConfig`."""
+    from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
+
+    config = SandboxVnpayConfig(
+        tmn_code=VNPAY_TMN, hash_secret=VNPAY_SECRET, ipn_url=ipn_url, **options
+    )
+    return await aiohttp_server(create_vnpay_app(config))
+
+
 @pytest.fixture
 async def channels(
     aiohttp_server: Any,
@@ -322,19 +333,10 @@ async def open_channels(
     from aiohttp.test_utils import TestClient, TestServer
 
     from providers.sandbox.pos import SandboxPosConfig, create_pos_app
-    from providers.sandbox.vnpay import SandboxVnpayConfig, create_vnpay_app
 
     base = f"http://127.0.0.1:{port}"
-    vnpay = await aiohttp_server(
-        create_vnpay_app(
-            SandboxVnpayConfig(
-                tmn_code=VNPAY_TMN,
-                hash_secret=VNPAY_SECRET,
-                ipn_url=f"{base}/callbacks/vnpay/ipn",
-                retry_seconds=0.01,
-                clock=clock,
-            )
-        )
+    vnpay = await sandbox_vnpay(
+        aiohttp_server, f"{base}/callbacks/vnpay/ipn", retry_seconds=0.01, clock=clock
     )
     pos = await aiohttp_server(
         create_pos_app(

@@ -69,6 +69,8 @@ class Machine(Generic[S]):
         self._table = None if isinstance(table, str) else table
         self.column_name = column
         self.key_name = key
+        #: :meth:`insert_unless_taken`'s statements, by dialect and unique columns.
+        self._insert_unless_taken: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     @property
     def table(self) -> Table:
@@ -121,13 +123,19 @@ class Machine(Generic[S]):
         unique constraint) are taken already: then nothing is inserted (``INSERT … ON
         CONFLICT DO NOTHING``) and False is returned — for a caller that then tries other
         values (a fresh random reference)."""
-        dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
-        inserted = await conn.execute(
-            dialect_insert(self.table)
-            .values({**values, self.column_name: self.check_initial(status).value})
-            .on_conflict_do_nothing(index_elements=list(unique))
-            .returning(self.key)
-        )
+        statement = self._insert_unless_taken.get((conn.dialect.name, tuple(unique)))
+        if statement is None:
+            # Built once, the row passed as parameters: no per-request construction, coercion
+            # or cache key of a fresh ``.values(...)`` (docs/performance.md).
+            dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
+            statement = (
+                dialect_insert(self.table)
+                .on_conflict_do_nothing(index_elements=list(unique))
+                .returning(self.key)
+            )
+            self._insert_unless_taken[(conn.dialect.name, tuple(unique))] = statement
+        row = {**values, self.column_name: self.check_initial(status).value}
+        inserted = await conn.execute(statement, row)
         return inserted.first() is not None
 
     async def insert_many(

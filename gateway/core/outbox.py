@@ -147,6 +147,9 @@ async def emit(
     return event_id
 
 
+_NOTE = insert(notification_intake)
+
+
 async def note_for_citizen(
     conn: AsyncConnection,
     *,
@@ -159,14 +162,15 @@ async def note_for_citizen(
 ) -> None:
     """Queue an event for the notification consumer, in the caller's transaction."""
     await conn.execute(
-        insert(notification_intake).values(
-            source_key=source_key,
-            event_type=event_type,
-            payment_id=payment_id,
-            postal_order_id=postal_order_id,
-            subject_status=subject_status,
-            created_at=now,
-        )
+        _NOTE,  # built once; the row as parameters
+        {
+            "source_key": source_key,
+            "event_type": event_type,
+            "payment_id": payment_id,
+            "postal_order_id": postal_order_id,
+            "subject_status": subject_status,
+            "created_at": now,
+        },
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -72,8 +72,12 @@ async def add_agency(db: Database, clock: Clock, new: NewAgency) -> Agency:
         return Agency(id=result.scalar_one(), **values)
 
 
+#: Built once (every payment creation looks its agency up).
+_BY_CODE = select(agencies).where(agencies.c.code == bindparam("code"))
+
+
 async def find_agency(conn: AsyncConnection, code: str) -> Agency | None:
-    row = (await conn.execute(select(agencies).where(agencies.c.code == code))).first()
+    row = (await conn.execute(_BY_CODE, {"code": code})).first()
     return None if row is None else _agency(row)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -50,16 +50,19 @@ def check_key(key: str | None) -> str:
     return key
 
 
+#: Built once, executed with parameters: every POST that creates something runs both, and a
+#: statement built per request costs its construction and cache key each time.
+_STORED = select(idempotency_keys).where(
+    idempotency_keys.c.client_id == bindparam("client_id"),
+    idempotency_keys.c.key == bindparam("key"),
+)
+_STORE = insert(idempotency_keys)
+
+
 async def _stored(
     conn: AsyncConnection, client_id: str, key: str, fingerprint: str
 ) -> StoredResponse | None:
-    row = (
-        await conn.execute(
-            select(idempotency_keys).where(
-                idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key
-            )
-        )
-    ).first()
+    row = (await conn.execute(_STORED, {"client_id": client_id, "key": key})).first()
     if row is None:
         return None
     if row.request_hash != fingerprint:
@@ -87,14 +90,15 @@ async def run_once(
                 return found
             status, body = await create(conn)
             await conn.execute(
-                insert(idempotency_keys).values(
-                    client_id=client_id,
-                    key=key,
-                    request_hash=fingerprint,
-                    status_code=status,
-                    response_body=json.dumps(body, ensure_ascii=False),
-                    created_at=clock(),
-                )
+                _STORE,
+                {
+                    "client_id": client_id,
+                    "key": key,
+                    "request_hash": fingerprint,
+                    "status_code": status,
+                    "response_body": json.dumps(body, ensure_ascii=False),
+                    "created_at": clock(),
+                },
             )
             return StoredResponse(status, body, replayed=False)
     except IntegrityError:

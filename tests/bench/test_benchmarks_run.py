@@ -59,6 +59,8 @@ def test_create_payments_runs_two_processes_of_gateway_and_floor_and_reports_bot
         assert figures["rps"] > 0
         assert figures["server_cpu_ms_per_request"] > 0
         assert figures["rss_peak_mb"] > 0
+        assert 0 < figures["pss_peak_mb"] <= figures["rss_peak_mb"]
+        assert 0 <= figures["machine_idle_percent"] <= 100
     assert report["summary"]["ratio"] > 0
 
 
@@ -76,6 +78,8 @@ def test_ipn_apply_with_two_processes_pays_every_bill_it_sends_an_ipn_for(
         assert report[name]["requests"] == 100
         assert report[name]["errors"] == 0
         assert report[name]["server_cpu_ms_per_request"] > 0
+        assert 0 < report[name]["pss_peak_mb"] <= report[name]["rss_peak_mb"]
+        assert 0 <= report[name]["machine_idle_percent"] <= 100
     assert report["paid"] == 110  # the warm-up's and the measured IPNs' bills, nothing else
     assert report["ratio"] > 0
 
@@ -89,3 +93,5 @@ def test_webhook_delivery_delivers_every_event_once_in_order(postgres: str, tmp_
     assert report["delivered"] == report["received"] == 200
     assert report["out_of_order"] == 0
     assert report["deliveries_per_second"] > 0
+    assert report["worker_cpu_ms_per_delivery"] > 0
+    assert report["worker_rss_peak_mb"] > 0

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,19 +20,30 @@ import aiohttp
 import psutil
 import pytest
 import structlog
+from aiohttp import web
 from conftest import (
     AGENCY_ACCOUNT,
     AGENCY_BIN,
     PII_KEY,
+    VNPAY_SECRET,
+    VNPAY_TMN,
     VNPOST_PASSWORD,
     VNPOST_WEBHOOK_KEY,
     payment_body,
+    sandbox_vnpay,
 )
 from sqlalchemy import func, select
 
 from gateway.cli import main
 from gateway.core.db import Database
-from gateway.core.db.schema import idempotency_keys, payments
+from gateway.core.db.schema import (
+    attempts,
+    deliveries,
+    idempotency_keys,
+    outbox_events,
+    payments,
+    provider_events,
+)
 from gateway.core.ids import system_clock
 from gateway.core.roles import Role
 from gateway.services.agencies import NewAgency, add_agency
@@ -47,9 +59,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(path: Path, database_url: str, port: int) -> Path:
+def _config(path: Path, database_url: str, port: int, extra: str = "", tables: str = "") -> Path:
+    """``extra``: top-level keys; ``tables``: TOML tables, after the others."""
     path.write_text(
-        "sandbox = false\n"
+        extra + "sandbox = false\n"
         f'database_url = "{database_url}"\n'
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
@@ -58,7 +71,7 @@ def _config(path: Path, database_url: str, port: int) -> Path:
         f'[pii]\ncurrent_key_id = "t1"\nkeys = {{ t1 = "{PII_KEY}" }}\n'
         # No carrier listens here; none is called.
         f'[vnpost]\nbase_url = "http://127.0.0.1:9"\npassword = "{VNPOST_PASSWORD}"\n'
-        f'webhook_key = "{VNPOST_WEBHOOK_KEY}"\n',
+        f'webhook_key = "{VNPOST_WEBHOOK_KEY}"\n' + tables,
         encoding="utf-8",
     )
     return path
@@ -117,16 +130,37 @@ def _text(log: Path) -> str:
 
 def _start_serve(config: Path, log: Path, processes: int) -> subprocess.Popen[bytes]:
     """``gateway serve --processes N`` as a child process, its output in ``log``."""
+    return _start(config, log, "serve", "--processes", str(processes))
+
+
+def _start(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+    """``gateway --config CONFIG COMMAND...`` as a child process, its output in ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    argv = [sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"]
+    argv = [sys.executable, "-m", "gateway.cli", "--config", str(config)]
     with log.open("wb") as output:
         return subprocess.Popen(  # noqa: S603 -- our own CLI, a fixed argument list
-            [*argv, "--processes", str(processes)],
+            [*argv, *command],
             cwd=ROOT,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+def _stop(processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
+    """SIGTERM to each: each must stop cleanly (exit status 0)."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process, log in zip(processes, logs, strict=True):
+        assert process.wait(timeout=60) == 0, _text(log)
+
+
+def _kill(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Whatever is still running after a failure."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _listeners(parent: psutil.Process, port: int) -> list[psutil.Process]:
@@ -189,12 +223,9 @@ async def test_two_server_processes_on_one_port_create_each_payment_exactly_once
         assert sorted(stored) == sorted(set(ids))
         assert stored_keys == PAYMENTS
 
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0, _text(log)
+        _stop([server], [log])
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        _kill([server])
 
 
 @pytest.mark.parametrize(
@@ -249,6 +280,271 @@ async def test_when_one_server_process_dies_the_group_stops_with_status_1(
         _, alive = psutil.wait_procs(children, timeout=30)
         assert alive == []  # the sibling was stopped, not left serving alone
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        _kill([server])
+
+
+# -- a second group, or a second instance, on a busy port ------------------------------------
+
+UNREACHABLE_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines  # one line, no traceback
+    return lines[0]
+
+
+async def test_a_second_group_or_instance_on_the_busy_port_exits_2_before_reading_the_database(
+    postgres_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    _no_gateway_environment: None,
+) -> None:
+    port, metrics = _free_port(), _free_port()
+    # The metrics port of process i is metrics_port + i; both must be free.
+    while not _free(metrics + 1):
+        metrics = _free_port()
+    extra = f'metrics_host = "127.0.0.1"\nmetrics_port = {metrics}\n'
+    config = _config(tmp_path / "gateway.toml", postgres_url, port, extra)
+    log = tmp_path / "serve.log"
+    server = _start_serve(config, log, 2)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_ready(f"{base}/readyz", server, log)
+        # Each server process serves its own /metrics, on metrics_port + its index.
+        async with aiohttp.ClientSession() as session:
+            for metrics_port in (metrics, metrics + 1):
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as r:
+                            assert r.status == 200
+                            assert "gateway_http_requests_total" in await r.text()
+                            break
+                    except aiohttp.ClientConnectionError:
+                        assert time.monotonic() < deadline, _text(log)
+                        await asyncio.sleep(0.1)
+        listening = len(_listeners(psutil.Process(server.pid), port))
+
+        # A second group, and a single instance, on the same port: one line, exit 2, and
+        # the database (unreachable here) is not even looked at: the port is checked first.
+        elsewhere = _config(tmp_path / "second.toml", UNREACHABLE_DATABASE, port)
+        for processes in ("2", "1"):
+            argv = ["--config", str(elsewhere), "serve", "--processes", processes]
+            assert main(argv) == 2
+            line = _one_line(capsys)
+            assert f"cannot listen on 127.0.0.1:{port}" in line, line
+
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/readyz") as r:
+            assert r.status == 200  # the first group still serves, with as many processes
+        assert len(_listeners(psutil.Process(server.pid), port)) == listening
+        _stop([server], [log])
+    finally:
+        _kill([server])
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_group_starting_while_another_takes_the_port_exits_2(
+    postgres_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    _no_gateway_environment: None,
+) -> None:
+    """Two groups started at the same moment: both could pass the plain bind before either
+    binds its SO_REUSEPORT sockets; the port's lock lets only one through."""
+    port = _free_port()
+    held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    held.bind(f"\0gateway-serve-port-{port}")  # the other group, between its lock and bind
+    try:
+        config = _config(tmp_path / "gateway.toml", postgres_url, port)
+        assert main(["--config", str(config), "serve", "--processes", "2"]) == 2
+        assert "a group of gateway processes holds the port" in _one_line(capsys)
+    finally:
+        held.close()
+    assert _free(port)  # nothing was left bound
+
+
+def test_a_group_whose_database_is_unreachable_exits_2_before_starting_a_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], _no_gateway_environment: None
+) -> None:
+    port = _free_port()
+    config = _config(tmp_path / "gateway.toml", UNREACHABLE_DATABASE, port)
+    assert main(["--config", str(config), "serve", "--processes", "2"]) == 2
+    assert _one_line(capsys).startswith("gateway: database_url: cannot use the database")
+    assert psutil.Process().children() == []  # nothing was forked
+    assert _free(port)  # and the port is free again
+
+
+# -- two server processes and two workers under load: everything exactly once ----------------
+
+LOAD_PAYMENTS = 160
+
+
+class _Portal:
+    """The portal's webhook receiver: counts each ``webhook-id`` it is sent."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.received[request.headers["webhook-id"]] += 1
+        return web.Response(status=204)
+
+
+async def _wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while text not in _text(log):
+        assert process.poll() is None, _text(log)
+        assert time.monotonic() < deadline, _text(log)
+        await asyncio.sleep(0.1)
+
+
+async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_exactly_once(
+    postgres_url: str, tmp_path: Path, aiohttp_server: Any, _no_gateway_environment: None
+) -> None:
+    """``gateway serve --processes 2`` (whose processes run their claiming loops too) and two
+    ``gateway worker`` processes share one PostgreSQL while the portal creates payments, the
+    sandbox VNPAY pays each one (some IPNs sent twice) and the portal's endpoint receives
+    the webhooks: every payment is paid once, every outbox event and delivery exists once
+    and reaches the portal once, and nothing answers 5xx."""
+    key = await _portal_key(postgres_url)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    # max_ipn_attempts=1: a refused IPN stays refused, so the test sees it.
+    vnpay = await sandbox_vnpay(aiohttp_server, f"{base}/callbacks/vnpay/ipn", max_ipn_attempts=1)
+    portal = _Portal()
+    receiver = web.Application()
+    receiver.router.add_post("/hooks", portal.handle)
+    hooks = await aiohttp_server(receiver)
+    tables = (
+        f'[vnpay]\npayment_url = "{vnpay.make_url("/paymentv2/vpcpay.html")}"\n'
+        f'api_url = "{vnpay.make_url("/merchant_webapi/api/transaction")}"\n'
+        f'tmn_code = "{VNPAY_TMN}"\nhash_secret = "{VNPAY_SECRET}"\n'
+        "[webhooks]\nallow_private_urls = true\npoll_seconds = 0.2\n"
+        "[notifications]\nenabled = false\n"
+    )
+    config = _config(tmp_path / "gateway.toml", postgres_url, port, tables=tables)
+    logs = [tmp_path / name for name in ("serve.log", "worker-1.log", "worker-2.log")]
+    started = [
+        _start_serve(config, logs[0], 2),
+        _start(config, logs[1], "worker"),
+        _start(config, logs[2], "worker"),
+    ]
+    try:
+        await _wait_ready(f"{base}/readyz", started[0], logs[0])
+        for worker, log in zip(started[1:], logs[1:], strict=True):
+            await _wait_for_line(log, "gateway worker running", worker)
+        statuses: Counter[int] = Counter()
+        auth = {"Authorization": f"Bearer {key}"}
+        # A fresh connection per request: the kernel spreads them over both server processes.
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def post(url: str, body: dict[str, Any], gateway: bool = True) -> Any:
+                headers = {**auth, "Idempotency-Key": uuid.uuid4().hex} if gateway else {}
+                async with session.post(url, json=body, headers=headers) as response:
+                    statuses[response.status] += 1
+                    assert response.status < 300, await response.text()
+                    return await response.json()
+
+            endpoint = await post(
+                f"{base}/v1/webhook-endpoints",
+                {"url": str(hooks.make_url("/hooks")), "events": ["*"]},
+            )
+            assert endpoint["url"].endswith("/hooks")
+            queue = list(range(LOAD_PAYMENTS))
+
+            async def citizen() -> None:
+                while queue:
+                    number = queue.pop()
+                    dossier = f"000.00.12.H29-241204-{number:04d}"
+                    payment = await post(f"{base}/v1/payments", payment_body(dossier_code=dossier))
+                    attempt = await post(
+                        f"{base}/v1/payments/{payment['id']}/attempts", {"method": "vnpay"}
+                    )
+                    async with session.get(attempt["next_action"]["url"]) as page:
+                        assert page.status == 200, await page.text()
+                    txn = {"txn_ref": attempt["provider_reference"]}
+                    # The sandbox sends the IPN to the servers before it answers.
+                    await post(
+                        str(vnpay.make_url("/paymentv2/simulate")),
+                        {**txn, "outcome": "success"},
+                        gateway=False,
+                    )
+                    if number % 4 == 0:  # VNPAY sends some IPNs twice
+                        await post(str(vnpay.make_url("/paymentv2/resend_ipn")), txn, False)
+
+            await asyncio.gather(*(citizen() for _ in range(12)))
+            async with session.get(vnpay.make_url("/transactions")) as response:
+                transactions = await response.json()
+
+        # Every IPN was answered 200 with a JSON RspCode (00 first, 02 for a repeat).
+        answers = [ipn for txn in transactions for ipn in txn["ipn_attempts"]]
+        assert len(transactions) == LOAD_PAYMENTS
+        assert len(answers) == LOAD_PAYMENTS + LOAD_PAYMENTS // 4
+        assert {ipn["http_status"] for ipn in answers} == {200}, answers
+        assert all(txn["ipn_attempts"][0]["rsp_code"] == "00" for txn in transactions)
+        assert max(statuses) < 500, statuses
+
+        db = Database(postgres_url)
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # the workers deliver in the background: poll until all are done
+                async with db.read() as conn:
+                    open_deliveries = await conn.scalar(
+                        select(func.count())
+                        .select_from(deliveries)
+                        .where(deliveries.c.status != "succeeded")
+                    )
+                if open_deliveries == 0:
+                    break
+                assert time.monotonic() < deadline, f"{open_deliveries} deliveries not done"
+                await asyncio.sleep(0.2)
+            async with db.read() as conn:
+                paid = (await conn.execute(select(payments.c.status))).scalars().all()
+                tries = (
+                    await conn.execute(
+                        select(attempts.c.payment_id, attempts.c.status).where(
+                            attempts.c.status == "succeeded"
+                        )
+                    )
+                ).all()
+                ipns = await conn.scalar(
+                    select(func.count())
+                    .select_from(provider_events)
+                    .where(provider_events.c.provider == "vnpay")
+                )
+                events = (
+                    await conn.execute(
+                        select(outbox_events.c.id, outbox_events.c.payment_id, outbox_events.c.type)
+                    )
+                ).all()
+                sent = (
+                    await conn.execute(select(deliveries.c.event_id, deliveries.c.attempt_count))
+                ).all()
+        finally:
+            await db.close()
+
+        assert paid == ["paid"] * LOAD_PAYMENTS
+        # One succeeded attempt per payment (its VietQR attempt was closed, not paid).
+        assert len(tries) == len({payment for payment, _ in tries}) == LOAD_PAYMENTS
+        assert ipns == LOAD_PAYMENTS  # a repeated IPN is stored once
+        per_payment = Counter((payment, kind) for _, payment, kind in events)
+        assert max(per_payment.values()) == 1, per_payment.most_common(3)
+        assert Counter(kind for _, kind in per_payment)["payment.paid"] == LOAD_PAYMENTS
+        assert sorted(event for event, _ in sent) == sorted(event for event, _, _ in events)
+        assert {count for _, count in sent} == {1}  # no delivery was tried twice
+        assert portal.received == Counter({event: 1 for event, _, _ in events})
+
+        _stop(started, logs)
+    finally:
+        _kill(started)
