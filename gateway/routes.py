@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api import openapi
-from gateway.pages import console, console_auth
+from gateway.pages import console, console_auth, console_payments
 from gateway.pages.front import setup_front
 from gateway.pages.operator import setup_operator_pages
 
@@ -24,6 +24,8 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/console/days/{day}/run", console.run_day)
     add.add_post("/console/days/{day}/close", console.close_day)
     add.add_get("/console/days/{day}/report.{format:xlsx|csv}", console.day_report)
+    add.add_get("/console/payments", console_payments.payment_list)
+    add.add_get("/console/payments/{payment_id}", console_payments.payment_detail)
     add.add_get("/console/statements", console.statements_form)
     add.add_post("/console/statements", console.upload_statement)
     add.add_get("/console/exceptions", console.exception_list)

@@ -65,6 +65,39 @@ class EventService:
                 )
             return await self._event_view(conn, client_id, event_id)
 
+    async def of_payment(self, payment_id: str) -> list[dict[str, Any]]:
+        """A payment's events in order, each with its deliveries and their attempts (for
+        finance staff, whose scope the caller has checked on the payment)."""
+        async with self.db.read() as conn:
+            events = (
+                await conn.execute(
+                    select(outbox_events)
+                    .where(outbox_events.c.payment_id == payment_id)
+                    .order_by(outbox_events.c.sequence, outbox_events.c.id)
+                )
+            ).all()
+            rows = (
+                await conn.execute(
+                    select(deliveries, outbox_events.c.type)
+                    .join(outbox_events, outbox_events.c.id == deliveries.c.event_id)
+                    .where(outbox_events.c.payment_id == payment_id)
+                    .order_by(deliveries.c.id)
+                )
+            ).all()
+            views = await self._deliveries_view(conn, rows)
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for view in views:
+            by_event.setdefault(view["event_id"], []).append(view)
+        return [
+            {
+                "id": event.id,
+                "type": event.type,
+                "created_at": iso(event.created_at),
+                "deliveries": by_event.get(event.id, []),
+            }
+            for event in events
+        ]
+
     async def deliveries_of_endpoint(
         self, client_id: str, endpoint_id: str, limit: int, cursor: str | None
     ) -> dict[str, Any]:

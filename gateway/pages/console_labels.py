@@ -4,6 +4,7 @@ sentence a finance officer reads for each error (never the English detail or a t
 from __future__ import annotations
 
 from gateway.core.errors import GatewayError, InvalidTransition, ValidationFailed
+from gateway.core.money import CHANNEL_LABELS
 
 # The words for reconciliation's codes are shared with its reports (re-exported as they are).
 from reconciliation.labels import EXCEPTION_STATUSES as EXCEPTION_STATUSES
@@ -151,6 +152,25 @@ LEDGER_STATUSES = {
     "failed": "Thất bại",
     "created": "Mới tạo",
     "unknown": "Chưa rõ kết quả",
+}
+
+#: Payment channels, as citizens and receipts name them.
+CHANNELS = CHANNEL_LABELS
+
+#: Webhook deliveries to the portal (``deliveries.status``).
+DELIVERY_STATUSES = {
+    "pending": "Chờ gửi",
+    "delivering": "Đang gửi",
+    "succeeded": "Đã gửi",
+    "failed": "Gửi thất bại",
+}
+
+#: E-receipts (``receipts.status``).
+RECEIPT_STATUSES = {
+    "pending": "Chờ cấp số",
+    "issued": "Đã phát hành",
+    "replaced": "Đã bị thay thế",
+    "error_notified": "Đã thông báo sai sót",
 }
 
 #: Confirmations after a form succeeded (the redirect carries only the key, never text).
