@@ -34,6 +34,7 @@ from gateway.pages.console_auth import (
 from gateway.pages.console_ledger import ledger_entries
 from gateway.services.staff import StaffUser
 from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
+from reconciliation.imports import ONLY_REPEATS
 from reconciliation.model import business_day
 from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
@@ -41,6 +42,8 @@ from reconciliation.workflow import Actor
 REASON_MAX = 2000
 QUEUE_LIMIT = 500
 ACCOUNT_MAX = 34
+#: Row errors listed per quarantined file on the day page (the upload's answer lists all).
+ROW_ERRORS_SHOWN = 20
 
 
 def _actor(user: StaffUser) -> Actor:
@@ -104,6 +107,7 @@ async def _dashboard(
     summary = run["summary"] if run else {}
     exceptions = summary.get("exceptions", {})
     flagged = await request.app[ATTEMPTS].flagged(scope.agency_ids, all_agencies=scope.all_agencies)
+    files = await request.app[IMPORTS].of_day(day, user.id, scope)
     return page(
         "console_dashboard.html",
         status=status,
@@ -128,6 +132,9 @@ async def _dashboard(
         by_status=[(key, by_status.get(key, 0)) for key in labels.EXCEPTION_STATUSES],
         labels=labels,
         flagged=flagged,
+        files=files,
+        only_repeats=ONLY_REPEATS,
+        row_errors_shown=ROW_ERRORS_SHOWN,
     )
 
 

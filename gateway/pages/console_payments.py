@@ -8,10 +8,8 @@ the ``created_from``/``created_to`` instants of Asia/Ho_Chi_Minh midnights.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -23,10 +21,10 @@ from gateway.pages import console_labels as labels
 from gateway.pages.console_auth import PREFIX, page, view
 from gateway.services.clients import Principal
 from gateway.services.staff import StaffUser
+from reconciliation.ledger import day_bounds
 from reconciliation.model import business_day
 
 PAGE_SIZE = 20
-_BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: The filters the search form sends back, in order.
 FILTERS = ("dossier_code", "reference", "status", "date_from", "date_to", "agency_code")
 
@@ -40,10 +38,6 @@ def as_principal(user: StaffUser) -> Principal:
         agency_ids=user.agency_ids,
         all_agencies=user.all_agencies,
     )
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), _BUSINESS_TZ)
 
 
 def _search_query(
@@ -66,8 +60,8 @@ def _search_query(
     values: dict[str, Any] = {
         key: filters[key] or None for key in ("dossier_code", "reference", "status", "agency_code")
     }
-    values["created_from"] = _midnight(first) if first else None
-    values["created_to"] = _midnight(last + timedelta(days=1)) if last else None
+    values["created_from"] = day_bounds(first)[0] if first else None
+    values["created_to"] = day_bounds(last)[1] if last else None
     try:
         query = PaymentQuery.model_validate(
             {**values, "limit": PAGE_SIZE, "cursor": cursor}, strict=False
