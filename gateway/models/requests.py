@@ -62,6 +62,12 @@ class CreateWebhookEndpoint(RequestModel):
     ] = Field(description='Event types to receive, or ["*"] for all')
 
 
+class RecoverDeliveries(RequestModel):
+    since: Time = Field(
+        description="Failed deliveries of events created at or after this time are sent again"
+    )
+
+
 class CreateAttempt(RequestModel):
     method: Literal["vnpay", "pos", "dvcqg", "momo", "zalopay"]
     terminal_id: TerminalId | None = Field(

@@ -37,6 +37,8 @@ ADDED = [
     "POST /pay/{payment_id}/zalopay",
     "POST /v1/notifications/opt-outs",
     "POST /v1/reconciliation/exceptions/{exception_id}/reject",
+    "POST /v1/webhook-endpoints/{endpoint_id}/recover",
+    "POST /v1/webhook-endpoints/{endpoint_id}/test",
     "PUT /v1/reconciliation/bank-mappings/{account}",
 ]
 
