@@ -129,6 +129,8 @@ def error_message(error: GatewayError) -> str:
     if isinstance(error, InvalidTransition):
         if error.current == "not_reconciled":
             return "Ngày này chưa chạy đối soát; hãy chạy đối soát trước khi khóa sổ."
+        if error.current == "disabled":  # a webhook endpoint
+            return "Điểm nhận webhook đã bị tắt; không gửi được thông báo tới nó."
         current = EXCEPTION_STATUSES.get(error.current, error.current)
         return f"Không thể thực hiện: ngoại lệ đang ở trạng thái “{current}”."
     return _CODE_MESSAGES.get(error.code) or (
