@@ -19,10 +19,10 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import structlog
 from aiohttp import BodyPartReader, web
@@ -98,6 +98,19 @@ def page(
     response.headers["Content-Security-Policy"] += "; frame-ancestors 'none'"
     response.headers["X-Frame-Options"] = "DENY"
     return response
+
+
+def page_links(
+    path: str, params: Mapping[str, str], next_cursor: str | None, cursor: str | None
+) -> dict[str, str | None]:
+    """The links of a paged list at ``path`` with its ``params``: ``next_url`` (when there is a
+    next page) and ``first_url`` (when this is not the first)."""
+    return {
+        "next_url": f"{path}?{urlencode({**params, 'cursor': next_cursor})}"
+        if next_cursor
+        else None,
+        "first_url": f"{path}?{urlencode(params)}".rstrip("?") if cursor else None,
+    }
 
 
 def see_other(location: str) -> web.Response:

@@ -9,7 +9,6 @@ the ``created_from``/``created_to`` instants of Asia/Ho_Chi_Minh midnights.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -18,7 +17,7 @@ from gateway.core.statuses import PaymentStatus
 from gateway.keys import ATTEMPTS, EVENTS, PAYMENTS, RECEIPTS, REFUNDS
 from gateway.models.requests import PaymentQuery
 from gateway.pages import console_labels as labels
-from gateway.pages.console_auth import PREFIX, page, view
+from gateway.pages.console_auth import PREFIX, page, page_links, view
 from gateway.services.clients import Principal
 from gateway.services.staff import StaffUser
 from reconciliation.ledger import day_bounds
@@ -94,12 +93,7 @@ async def payment_list(request: web.Request, user: StaffUser) -> web.StreamRespo
         nav="payments",
         error=" ".join(problems) or None,
         payments=result["data"],
-        next_url=(
-            f"{PREFIX}/payments?{urlencode({**shown, 'cursor': result['next_cursor']})}"
-            if result["next_cursor"]
-            else None
-        ),
-        first_url=f"{PREFIX}/payments?{urlencode(shown)}" if cursor else None,
+        **page_links(f"{PREFIX}/payments", shown, result["next_cursor"], cursor),
         filters=filters,
         statuses=[(status.value, labels.LEDGER_STATUSES[status.value]) for status in PaymentStatus],
         labels=labels,

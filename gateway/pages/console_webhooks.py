@@ -18,7 +18,7 @@ from aiohttp import web
 from gateway.core.errors import GatewayError, NotFound
 from gateway.keys import ENDPOINTS, EVENTS
 from gateway.pages import console_labels as labels
-from gateway.pages.console_auth import PREFIX, Form, action, page, see_other, view
+from gateway.pages.console_auth import PREFIX, Form, action, page, page_links, see_other, view
 from gateway.services.staff import StaffUser
 from reconciliation.model import BUSINESS_TZ
 
@@ -93,12 +93,7 @@ async def _detail(
         notice=notice.format(count=count if count.isdigit() else "0") if notice else None,
         endpoint=endpoint,
         deliveries=log["data"],
-        next_url=(
-            f"{PREFIX}/webhooks/{endpoint['id']}?{urlencode({'cursor': log['next_cursor']})}"
-            if log["next_cursor"]
-            else None
-        ),
-        first_url=f"{PREFIX}/webhooks/{endpoint['id']}" if cursor else None,
+        **page_links(f"{PREFIX}/webhooks/{endpoint['id']}", {}, log["next_cursor"], cursor),
         since=since,
         labels=labels,
     )

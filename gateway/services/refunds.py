@@ -221,11 +221,7 @@ class RefundService:
     async def of_payment(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
         """A payment's refunds, oldest first (404 unless the caller's agencies own it)."""
         async with self.db.read() as conn:
-            owner = (
-                await conn.execute(select(payments.c.agency_id).where(payments.c.id == payment_id))
-            ).scalar()
-            if owner is None or owner not in principal.agency_ids:
-                raise NotFound("payment not found")
+            await state.require_owned(conn, principal.agency_ids, payment_id)
             rows = (
                 await conn.execute(
                     select(refunds)
