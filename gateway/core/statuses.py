@@ -422,6 +422,30 @@ RECEIPTS: Machine[ReceiptStatus] = Machine(
 )
 
 
+class ResolutionStatus(StrEnum):
+    """Finance's decision on an attempt the janitor handed over (maker-checker): one person
+    proposes the outcome with a reason (and, for a success, the provider's evidence), a second
+    approves it — only then is it applied to the attempt — or rejects it."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+RESOLUTION_TRANSITIONS: Mapping[ResolutionStatus, frozenset[ResolutionStatus]] = {
+    ResolutionStatus.PROPOSED: frozenset({ResolutionStatus.APPROVED, ResolutionStatus.REJECTED}),
+    ResolutionStatus.APPROVED: frozenset(),
+    ResolutionStatus.REJECTED: frozenset(),
+}
+
+RESOLUTIONS: Machine[ResolutionStatus] = Machine(
+    "attempt resolution",
+    "attempt_resolutions",
+    RESOLUTION_TRANSITIONS,
+    initial={ResolutionStatus.PROPOSED},
+)
+
+
 # -- every machine --------------------------------------------------------------------------
 
 MACHINES: tuple[Machine[Any], ...] = (
@@ -435,4 +459,5 @@ MACHINES: tuple[Machine[Any], ...] = (
     POSTAL_ORDERS,
     NOTIFICATIONS,
     RECEIPTS,
+    RESOLUTIONS,
 )
