@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -26,8 +25,8 @@ from gateway.pages.console_auth import (
     Form,
     FormPage,
     action,
+    back_to,
     page,
-    see_other,
     upload_action,
     view,
 )
@@ -152,7 +151,7 @@ def _day_action(
             return await _dashboard(
                 request, user, day, error=labels.error_message(exc), status=exc.http_status
             )
-        return see_other(f"{PREFIX}?{urlencode({'date': day.isoformat(), 'msg': done})}")
+        return back_to(PREFIX, date=day.isoformat(), msg=done)
 
     return handle
 
@@ -390,7 +389,7 @@ async def _detail(
 
 
 def _to_detail(exception_id: str, msg: str) -> web.Response:
-    return see_other(f"{PREFIX}/exceptions/{exception_id}?{urlencode({'msg': msg})}")
+    return back_to(f"{PREFIX}/exceptions/{exception_id}", msg=msg)
 
 
 async def _resolve(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:

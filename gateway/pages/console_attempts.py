@@ -5,14 +5,12 @@ refused form shows the page again with the reason."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from aiohttp import web
 
 from gateway.core.errors import GatewayError, InvalidTransition, NotFound
 from gateway.keys import ATTEMPT_RESOLUTIONS
 from gateway.pages import console_labels as labels
-from gateway.pages.console_auth import APPROVER_ROLES, PREFIX, Form, action, page, see_other, view
+from gateway.pages.console_auth import APPROVER_ROLES, PREFIX, Form, action, back_to, page, view
 from gateway.services.attempt_resolutions import REASON_MAX
 from gateway.services.staff import StaffUser
 
@@ -71,7 +69,7 @@ async def _detail(
 
 
 def _back(attempt_id: str, msg: str) -> web.Response:
-    return see_other(f"{PREFIX}/attempts/{attempt_id}?{urlencode({'msg': msg})}")
+    return back_to(f"{PREFIX}/attempts/{attempt_id}", msg=msg)
 
 
 async def _propose(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:

@@ -118,6 +118,11 @@ def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
+def back_to(path: str, **query: str) -> web.Response:
+    """303 to the console page ``path`` with ``query`` (``msg``: the notice it shows)."""
+    return see_other(f"{path}?{urlencode(query)}")
+
+
 def error_page(user: StaffUser | None, error: GatewayError) -> web.Response:
     return page(
         "console_error.html",

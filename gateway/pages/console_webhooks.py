@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
 from gateway.core.errors import GatewayError, NotFound
 from gateway.keys import ENDPOINTS, EVENTS
 from gateway.pages import console_labels as labels
-from gateway.pages.console_auth import PREFIX, Form, action, page, page_links, see_other, view
+from gateway.pages.console_auth import PREFIX, Form, action, back_to, page, page_links, view
 from gateway.services.staff import StaffUser
 from reconciliation.model import BUSINESS_TZ
 
@@ -41,7 +40,7 @@ async def _endpoint(request: web.Request, user: StaffUser) -> dict[str, Any]:
 
 
 def _back(endpoint_id: str, msg: str, **more: str) -> web.Response:
-    return see_other(f"{PREFIX}/webhooks/{endpoint_id}?{urlencode({'msg': msg, **more})}")
+    return back_to(f"{PREFIX}/webhooks/{endpoint_id}", msg=msg, **more)
 
 
 def _since(text: str) -> datetime | None:
