@@ -12,6 +12,7 @@ from gateway.background import loops as periodic_work
 from gateway.core.ids import Clock, system_clock
 from gateway.http.middleware import observe, problems
 from gateway.keys import (
+    ATTEMPT_RESOLUTIONS,
     ATTEMPTS,
     BANK_CREDITS,
     CALLBACKS,
@@ -91,6 +92,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[PAYMENTS] = services.payments
         app[BANK_CREDITS] = services.bank_credits
         app[ATTEMPTS] = services.attempts
+        app[ATTEMPT_RESOLUTIONS] = services.resolutions
         app[REFUNDS] = services.refunds
         app[TERMINALS] = services.terminals
         app[CALLBACKS] = services.callbacks

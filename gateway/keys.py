@@ -8,6 +8,7 @@ from config import Settings
 from gateway.core.db import Database
 from gateway.core.ids import Clock
 from gateway.observability import Metrics
+from gateway.services.attempt_resolutions import AttemptResolutions
 from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
@@ -49,6 +50,7 @@ ENDPOINTS = web.AppKey("webhook_endpoints", EndpointService)
 EVENTS = web.AppKey("events", EventService)
 DELIVERY = web.AppKey("delivery_worker", DeliveryWorker)
 ATTEMPTS = web.AppKey("attempts", AttemptService)
+ATTEMPT_RESOLUTIONS = web.AppKey("attempt_resolutions", AttemptResolutions)
 REFUNDS = web.AppKey("refunds", RefundService)
 TERMINALS = web.AppKey("terminals", TerminalService)
 CALLBACKS = web.AppKey("provider_callbacks", ProviderCallbacks)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api import openapi
-from gateway.pages import console, console_auth
+from gateway.pages import (
+    console,
+    console_attempts,
+    console_auth,
+    console_payments,
+    console_webhooks,
+)
 from gateway.pages.front import setup_front
 from gateway.pages.operator import setup_operator_pages
 
@@ -24,6 +30,18 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/console/days/{day}/run", console.run_day)
     add.add_post("/console/days/{day}/close", console.close_day)
     add.add_get("/console/days/{day}/report.{format:xlsx|csv}", console.day_report)
+    add.add_get("/console/payments", console_payments.payment_list)
+    add.add_get("/console/payments/{payment_id}", console_payments.payment_detail)
+    add.add_get("/console/attempts/{attempt_id}", console_attempts.attempt_detail)
+    add.add_post("/console/attempts/{attempt_id}/propose", console_attempts.propose_resolution)
+    add.add_post("/console/attempts/{attempt_id}/decide", console_attempts.decide_resolution)
+    add.add_get("/console/webhooks", console_webhooks.endpoint_list)
+    add.add_get("/console/webhooks/{endpoint_id}", console_webhooks.endpoint_detail)
+    add.add_post("/console/webhooks/{endpoint_id}/test", console_webhooks.send_test)
+    add.add_post("/console/webhooks/{endpoint_id}/recover", console_webhooks.recover)
+    add.add_post(
+        "/console/webhooks/{endpoint_id}/events/{event_id}/redeliver", console_webhooks.redeliver
+    )
     add.add_get("/console/statements", console.statements_form)
     add.add_post("/console/statements", console.upload_statement)
     add.add_get("/console/exceptions", console.exception_list)

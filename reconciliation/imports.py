@@ -17,7 +17,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, insert, select, text
+from sqlalchemy import Select, and_, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
@@ -25,6 +25,7 @@ from gateway.core.db.schema import day_closes, statement_imports, statement_line
 from gateway.core.errors import (
     Conflict,
     FieldError,
+    GatewayError,
     ParseTimeout,
     PayloadTooLarge,
     ValidationFailed,
@@ -36,6 +37,7 @@ from reconciliation import parsers
 from reconciliation.audit import record
 from reconciliation.bank_layouts import BANK_FORMATS, bank_layout
 from reconciliation.bank_mappings import BankMappings
+from reconciliation.ledger import day_bounds
 from reconciliation.model import ParsedFile, ParseError, RowError, Source, StatementLine
 from reconciliation.parsers import ColumnMapping, codes
 from reconciliation.scope import Scope, require_deployment_wide, require_import_scope
@@ -241,6 +243,47 @@ class ImportService:
             ) from None
         finally:
             self.parsing -= 1
+
+    async def of_day(self, day: date, actor: str, scope: Scope) -> list[dict[str, Any]]:
+        """The files of business day ``day``, oldest first: those imported that day
+        (Asia/Ho_Chi_Minh) and those whose period covers it. A file is listed to deployment-wide
+        staff, to whoever uploaded it, and to staff whose agencies own it (its account or its
+        treasury lines); a file that names no owner only to the first two."""
+        start, end = day_bounds(day)
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(statement_imports)
+                    .where(
+                        or_(
+                            and_(
+                                statement_imports.c.created_at >= start,
+                                statement_imports.c.created_at < end,
+                            ),
+                            and_(
+                                statement_imports.c.period_start <= day,
+                                func.coalesce(
+                                    statement_imports.c.period_end, statement_imports.c.period_start
+                                )
+                                >= day,
+                            ),
+                        )
+                    )
+                    .order_by(statement_imports.c.created_at, statement_imports.c.id)
+                )
+            ).all()
+            shown = []
+            for row in rows:
+                if scope.all_agencies or row.imported_by == actor:
+                    shown.append(row)
+                    continue
+                try:
+                    await _stored_in_scope(conn, scope, row)
+                except GatewayError:
+                    continue
+                if row.account or row.source != Source.BANK:
+                    shown.append(row)
+        return [import_view(row) for row in shown]
 
     async def _by_hash(self, conn: AsyncConnection, digest: str) -> Any:
         return (

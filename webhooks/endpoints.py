@@ -12,11 +12,16 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
-from gateway.core.db.schema import deliveries, webhook_endpoints
+from gateway.core.db.schema import (
+    api_client_agencies,
+    api_clients,
+    deliveries,
+    webhook_endpoints,
+)
 from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
@@ -187,6 +192,53 @@ class EndpointService:
                 )
             )
             return render(await self._row(conn, client_id, endpoint_id), secret)
+
+    # -- for finance staff (the console) -------------------------------------------------
+
+    async def for_staff(
+        self, agency_ids: frozenset[int], all_agencies: bool, endpoint_id: str | None = None
+    ) -> Sequence[dict[str, Any]]:
+        """The endpoints (not deleted) of the API clients whose agencies all lie in the staff
+        member's ``agency_ids`` (deployment-wide: every client), by client then creation;
+        each with ``client_id``, ``client_name`` and ``failed`` (its failed deliveries).
+        ``endpoint_id``: that one only."""
+        conditions = [webhook_endpoints.c.disabled_reason.is_distinct_from("deleted")]
+        if endpoint_id is not None:
+            conditions.append(webhook_endpoints.c.id == endpoint_id)
+        if not all_agencies:
+            links = api_client_agencies.c.client_id == webhook_endpoints.c.client_id
+            conditions.append(exists().where(links))
+            conditions.append(
+                ~exists().where(links, api_client_agencies.c.agency_id.not_in(sorted(agency_ids)))
+            )
+        failed = (
+            select(func.count())
+            .where(
+                deliveries.c.endpoint_id == webhook_endpoints.c.id,
+                deliveries.c.status == DeliveryStatus.FAILED.value,
+            )
+            .scalar_subquery()
+        )
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(webhook_endpoints, api_clients.c.name.label("client_name"), failed)
+                    .join(api_clients, api_clients.c.id == webhook_endpoints.c.client_id)
+                    .where(*conditions)
+                    .order_by(
+                        api_clients.c.name, webhook_endpoints.c.created_at, webhook_endpoints.c.id
+                    )
+                )
+            ).all()
+        return [
+            {
+                **render(row),
+                "client_id": row.client_id,
+                "client_name": row.client_name,
+                "failed": row[-1],
+            }
+            for row in rows
+        ]
 
     async def _row(self, conn: AsyncConnection, client_id: str, endpoint_id: str) -> Row[Any]:
         row = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, select
@@ -12,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db import Database
 from gateway.core.db.schema import deliveries, delivery_attempts, outbox_events, webhook_endpoints
-from gateway.core.errors import InvalidCursor, NotFound
+from gateway.core.errors import InvalidCursor, InvalidTransition, NotFound
 from gateway.core.fields import iso
-from gateway.core.ids import Clock
-from gateway.core.outbox import new_delivery, subscribed_endpoints
+from gateway.core.ids import Clock, new_id
+from gateway.core.outbox import TEST_EVENT, new_delivery, subscribed_endpoints
 from gateway.core.statuses import DELIVERIES, DeliveryStatus
 
 
@@ -35,6 +36,8 @@ class EventService:
         async with self.db.write() as conn:
             event = await self._event_row(conn, client_id, event_id)
             subscribed = set(await subscribed_endpoints(conn, client_id, event.type))
+            if event.type == TEST_EVENT:  # only ever to the endpoint it was sent to
+                subscribed &= {json.loads(event.body)["data"]["endpoint_id"]}
             existing = set(
                 (
                     await conn.execute(
@@ -64,6 +67,99 @@ class EventService:
                     insert(deliveries), [new_delivery(event_id, e, now) for e in missing]
                 )
             return await self._event_view(conn, client_id, event_id)
+
+    async def send_test(self, client_id: str, endpoint_id: str) -> dict[str, Any]:
+        """Queue a ``webhook.test`` event to this one enabled endpoint, due now; it is about
+        no payment or order, so no other event waits for it nor it for them."""
+        now = self.clock()
+        async with self.db.write() as conn:
+            await self._enabled_endpoint(conn, client_id, endpoint_id)
+            event_id = new_id("evt")
+            body = {
+                "id": event_id,
+                "type": TEST_EVENT,
+                "created_at": iso(now),
+                "data": {"endpoint_id": endpoint_id, "sequence": 1},
+            }
+            await conn.execute(
+                insert(outbox_events).values(
+                    id=event_id,
+                    type=TEST_EVENT,
+                    client_id=client_id,
+                    sequence=1,
+                    body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                    created_at=now,
+                )
+            )
+            await conn.execute(insert(deliveries), [new_delivery(event_id, endpoint_id, now)])
+            return await self._event_view(conn, client_id, event_id)
+
+    async def recover(self, client_id: str, endpoint_id: str, since: datetime) -> int:
+        """Queue again, due now with a fresh retry schedule, every failed delivery to this
+        enabled endpoint of an event created at or after ``since``; return how many. Each
+        resource's events still go out in ``sequence`` order."""
+        now = self.clock()
+        async with self.db.write() as conn:
+            await self._enabled_endpoint(conn, client_id, endpoint_id)
+            recent = select(outbox_events.c.id).where(outbox_events.c.created_at >= since)
+            return await DELIVERIES.move_all(
+                conn,
+                and_(deliveries.c.endpoint_id == endpoint_id, deliveries.c.event_id.in_(recent)),
+                [DeliveryStatus.FAILED],
+                DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                attempt_count=0,
+                locked_until=None,
+                updated_at=now,
+            )
+
+    async def _enabled_endpoint(
+        self, conn: AsyncConnection, client_id: str, endpoint_id: str
+    ) -> None:
+        row = (
+            await conn.execute(
+                select(webhook_endpoints.c.client_id, webhook_endpoints.c.disabled_at).where(
+                    webhook_endpoints.c.id == endpoint_id
+                )
+            )
+        ).first()
+        if row is None or row.client_id != client_id:
+            raise NotFound("webhook endpoint not found")
+        if row.disabled_at is not None:
+            raise InvalidTransition("disabled", "send")
+
+    async def of_payment(self, payment_id: str) -> list[dict[str, Any]]:
+        """A payment's events in order, each with its deliveries and their attempts (for
+        finance staff, whose scope the caller has checked on the payment)."""
+        async with self.db.read() as conn:
+            events = (
+                await conn.execute(
+                    select(outbox_events)
+                    .where(outbox_events.c.payment_id == payment_id)
+                    .order_by(outbox_events.c.sequence, outbox_events.c.id)
+                )
+            ).all()
+            rows = (
+                await conn.execute(
+                    select(deliveries, outbox_events.c.type)
+                    .join(outbox_events, outbox_events.c.id == deliveries.c.event_id)
+                    .where(outbox_events.c.payment_id == payment_id)
+                    .order_by(deliveries.c.id)
+                )
+            ).all()
+            views = await self._deliveries_view(conn, rows)
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for view in views:
+            by_event.setdefault(view["event_id"], []).append(view)
+        return [
+            {
+                "id": event.id,
+                "type": event.type,
+                "created_at": iso(event.created_at),
+                "deliveries": by_event.get(event.id, []),
+            }
+            for event in events
+        ]
 
     async def deliveries_of_endpoint(
         self, client_id: str, endpoint_id: str, limit: int, cursor: str | None

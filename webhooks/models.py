@@ -98,7 +98,23 @@ class ReceiptEvent(_Event):
     data: ReceiptEventData
 
 
-class Event(RootModel[PaymentEvent | AttemptEvent | RefundEvent | PostalOrderEvent | ReceiptEvent]):
+class TestEventData(ResponseModel):
+    endpoint_id: EndpointId
+    sequence: Literal[1]
+
+
+class TestEvent(_Event):
+    """A test event sent by hand to one endpoint"""
+
+    type: Annotated[str, OneOf(_of_kind("webhook"))]
+    data: TestEventData
+
+
+class Event(
+    RootModel[
+        PaymentEvent | AttemptEvent | RefundEvent | PostalOrderEvent | ReceiptEvent | TestEvent
+    ]
+):
     """The exact body every delivery of the event sends"""
 
 
@@ -109,6 +125,7 @@ EVENT_MODELS: dict[str, type[_Event]] = {
     "refund": RefundEvent,
     "postal": PostalOrderEvent,
     "receipt": ReceiptEvent,
+    "webhook": TestEvent,
 }
 
 
@@ -159,6 +176,10 @@ class Delivery(ResponseModel):
 
 class DeliveryPage(Page[Delivery]):
     """Deliveries to an endpoint, newest first."""
+
+
+class Recovered(ResponseModel):
+    recovered: int = Field(ge=0, description="Failed deliveries queued again")
 
 
 class EventWithDeliveries(ResponseModel):

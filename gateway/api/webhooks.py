@@ -15,10 +15,11 @@ from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import parse_body, parse_query, read_json, respond
 from gateway.keys import ENDPOINTS, EVENTS
-from gateway.models.requests import CreateWebhookEndpoint
+from gateway.models.requests import CreateWebhookEndpoint, RecoverDeliveries
 from webhooks.models import (
     DeliveryPage,
     EventWithDeliveries,
+    Recovered,
     WebhookEndpoint,
     WebhookEndpointList,
     WebhookEndpointWithSecret,
@@ -91,6 +92,21 @@ async def redeliver_event(request: web.Request) -> web.Response:
     return respond(EventWithDeliveries.model_validate(view), status=202)
 
 
+async def send_test_event(request: web.Request) -> web.Response:
+    who = await principal(request, *ROLES)
+    view = await request.app[EVENTS].send_test(who.client_id, request.match_info["endpoint_id"])
+    return respond(EventWithDeliveries.model_validate(view), status=202)
+
+
+async def recover_deliveries(request: web.Request) -> web.Response:
+    who = await principal(request, *ROLES)
+    body = parse_body(RecoverDeliveries, await read_json(request))
+    count = await request.app[EVENTS].recover(
+        who.client_id, request.match_info["endpoint_id"], body.since
+    )
+    return respond(Recovered(recovered=count), status=202)
+
+
 _SCOPE = "Endpoints and events are per API client."
 
 ROUTES = (
@@ -158,6 +174,42 @@ ROUTES = (
         },
         query=DeliveryQuery,
         description=_SCOPE,
+    ),
+    Route(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/test",
+        send_test_event,
+        "Send a `webhook.test` event to this endpoint now",
+        ROLES,
+        {
+            202: Reply(
+                "Queued like any event (signed, retried on failure); the event as it is now",
+                EventWithDeliveries,
+            )
+        },
+        {
+            404: "`not_found`",
+            409: "`invalid_transition`: the endpoint is disabled",
+        },
+        description=_SCOPE + " Repeating it sends another test event; nothing else changes.",
+    ),
+    Route(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/recover",
+        recover_deliveries,
+        "Send again every failed delivery to this endpoint since a time",
+        ROLES,
+        {202: Reply("Queued now with a fresh retry schedule; how many", Recovered)},
+        {
+            404: "`not_found`",
+            409: "`invalid_transition`: the endpoint is disabled",
+            422: "`validation_failed`: `since` → `required`, `datetime_parsing`, …",
+        },
+        body=RecoverDeliveries,
+        description=_SCOPE
+        + " Deliveries of events created at or after `since` that failed (retries used up, or "
+        "the endpoint was disabled meanwhile) go out again in each resource's `sequence` "
+        "order; repeating the call queues only what failed since.",
     ),
     Route(
         "GET",

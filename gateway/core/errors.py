@@ -26,6 +26,7 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── AlreadyAccepted             409 already_accepted              (postal operators)
     │   ├── DuplicateHandover           409 duplicate_handover            (postal handovers)
     │   ├── SelfApproval                409 self_approval                 (reconciliation)
+    │   ├── ResolutionPending           409 resolution_pending            (attempt resolutions)
     │   ├── OpenExceptions              409 open_exceptions               (reconciliation)
     │   ├── StaleRun                    409 stale_run                     (reconciliation)
     │   ├── ConcurrentRun               409 conflict                      (reconciliation)

@@ -69,7 +69,12 @@ EVENT_TYPES: Mapping[str, str] = {
     "is (`review_reason`: `carrier_conflict`, `carrier_invalid_answer`, "
     "`carrier_outcome_unknown`); a person checks the order at VNPost.",
     "postal.order.cancelled": "The postal order was cancelled.",
+    "webhook.test": "A test event, sent only to the endpoint in `data.endpoint_id` when its "
+    "owner or finance staff ask for one (`POST /v1/webhook-endpoints/{endpoint_id}/test`); "
+    "it is about nothing and changes nothing (`sequence` is always 1).",
 }
+#: The type of a test event (:meth:`webhooks.events.EventService.send_test`).
+TEST_EVENT = "webhook.test"
 
 #: The event types the notification consumer looks at (what it tells a citizen is decided
 #: there, from the agency's configuration); a new bill is noted by :func:`note_for_citizen`.

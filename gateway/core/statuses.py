@@ -456,6 +456,30 @@ RECEIPT_SUMMARIES: Machine[ReceiptSummaryStatus] = Machine(
 )
 
 
+class ResolutionStatus(StrEnum):
+    """Finance's decision on an attempt the janitor handed over (maker-checker): one person
+    proposes the outcome with a reason (and, for a success, the provider's evidence), a second
+    approves it — only then is it applied to the attempt — or rejects it."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+RESOLUTION_TRANSITIONS: Mapping[ResolutionStatus, frozenset[ResolutionStatus]] = {
+    ResolutionStatus.PROPOSED: frozenset({ResolutionStatus.APPROVED, ResolutionStatus.REJECTED}),
+    ResolutionStatus.APPROVED: frozenset(),
+    ResolutionStatus.REJECTED: frozenset(),
+}
+
+RESOLUTIONS: Machine[ResolutionStatus] = Machine(
+    "attempt resolution",
+    "attempt_resolutions",
+    RESOLUTION_TRANSITIONS,
+    initial={ResolutionStatus.PROPOSED},
+)
+
+
 # -- every machine --------------------------------------------------------------------------
 
 MACHINES: tuple[Machine[Any], ...] = (
@@ -470,4 +494,5 @@ MACHINES: tuple[Machine[Any], ...] = (
     NOTIFICATIONS,
     RECEIPTS,
     RECEIPT_SUMMARIES,
+    RESOLUTIONS,
 )

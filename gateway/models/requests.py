@@ -62,6 +62,12 @@ class CreateWebhookEndpoint(RequestModel):
     ] = Field(description='Event types to receive, or ["*"] for all')
 
 
+class RecoverDeliveries(RequestModel):
+    since: Time = Field(
+        description="Failed deliveries of events created at or after this time are sent again"
+    )
+
+
 class CreateAttempt(RequestModel):
     method: Literal["vnpay", "pos", "dvcqg", "momo", "zalopay"]
     terminal_id: TerminalId | None = Field(
@@ -93,6 +99,12 @@ class CompleteRefund(RequestModel):
 
 class PaymentQuery(QueryModel):
     dossier_code: str | None = Field(None, description="exact dossier code")
+    reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,32}$")] | None = Field(
+        None, description="exact payment reference (the token in the QR and transfer text)"
+    )
+    agency_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] | None = (
+        Field(None, description="one of the caller's agencies (another answers no payments)")
+    )
     status: PaymentStatus | None = Field(None, description="payment status")
     created_from: Time | None = Field(None, description="inclusive")
     created_to: Time | None = Field(None, description="exclusive")

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -34,8 +33,8 @@ from gateway.pages.console_auth import (
     Form,
     FormPage,
     action,
+    back_to,
     page,
-    see_other,
     upload_action,
     view,
 )
@@ -43,6 +42,7 @@ from gateway.pages.console_ledger import ledger_entries
 from gateway.services.receipts.summary_views import STATUS_LABELS as SUMMARY_STATUS_LABELS
 from gateway.services.staff import StaffUser
 from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
+from reconciliation.imports import ONLY_REPEATS
 from reconciliation.model import business_day
 from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
@@ -50,6 +50,8 @@ from reconciliation.workflow import Actor
 REASON_MAX = 2000
 QUEUE_LIMIT = 500
 ACCOUNT_MAX = 34
+#: Row errors listed per quarantined file on the day page (the upload's answer lists all).
+ROW_ERRORS_SHOWN = 20
 
 
 def _actor(user: StaffUser) -> Actor:
@@ -118,6 +120,7 @@ async def _dashboard(
     summary_warnings = await summaries.close_warnings(
         day, scope.agency_ids, all_agencies=scope.all_agencies
     )
+    files = await request.app[IMPORTS].of_day(day, user.id, scope)
     return page(
         "console_dashboard.html",
         status=status,
@@ -145,6 +148,9 @@ async def _dashboard(
         open_summaries=open_summaries,
         summary_warnings=summary_warnings,
         summary_labels=SUMMARY_STATUS_LABELS,
+        files=files,
+        only_repeats=ONLY_REPEATS,
+        row_errors_shown=ROW_ERRORS_SHOWN,
     )
 
 
@@ -162,7 +168,7 @@ def _day_action(
             return await _dashboard(
                 request, user, day, error=labels.error_message(exc), status=exc.http_status
             )
-        return see_other(f"{PREFIX}?{urlencode({'date': day.isoformat(), 'msg': done})}")
+        return back_to(PREFIX, date=day.isoformat(), msg=done)
 
     return handle
 
@@ -400,7 +406,7 @@ async def _detail(
 
 
 def _to_detail(exception_id: str, msg: str) -> web.Response:
-    return see_other(f"{PREFIX}/exceptions/{exception_id}?{urlencode({'msg': msg})}")
+    return back_to(f"{PREFIX}/exceptions/{exception_id}", msg=msg)
 
 
 async def _resolve(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:

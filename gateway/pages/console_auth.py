@@ -19,10 +19,10 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import structlog
 from aiohttp import BodyPartReader, web
@@ -100,9 +100,27 @@ def page(
     return response
 
 
+def page_links(
+    path: str, params: Mapping[str, str], next_cursor: str | None, cursor: str | None
+) -> dict[str, str | None]:
+    """The links of a paged list at ``path`` with its ``params``: ``next_url`` (when there is a
+    next page) and ``first_url`` (when this is not the first)."""
+    return {
+        "next_url": f"{path}?{urlencode({**params, 'cursor': next_cursor})}"
+        if next_cursor
+        else None,
+        "first_url": f"{path}?{urlencode(params)}".rstrip("?") if cursor else None,
+    }
+
+
 def see_other(location: str) -> web.Response:
     """303 to ``location`` (after a POST, the browser asks for the next page with GET)."""
     return web.Response(status=303, headers={"Location": location})
+
+
+def back_to(path: str, **query: str) -> web.Response:
+    """303 to the console page ``path`` with ``query`` (``msg``: the notice it shows)."""
+    return see_other(f"{path}?{urlencode(query)}")
 
 
 def error_page(user: StaffUser | None, error: GatewayError) -> web.Response:

@@ -4,6 +4,7 @@ sentence a finance officer reads for each error (never the English detail or a t
 from __future__ import annotations
 
 from gateway.core.errors import GatewayError, InvalidTransition, ValidationFailed
+from gateway.core.money import CHANNEL_LABELS
 
 # The words for reconciliation's codes are shared with its reports (re-exported as they are).
 from reconciliation.labels import EXCEPTION_STATUSES as EXCEPTION_STATUSES
@@ -86,6 +87,14 @@ _FIELD_MESSAGES = {
     ("mapping", "invalid"): "Ánh xạ cột không hợp lệ (cần date, text và amount hoặc credit+debit).",
     ("account", "invalid"): "Số tài khoản không hợp lệ.",
     ("date", "invalid_format"): "Ngày không hợp lệ (định dạng YYYY-MM-DD).",
+    ("outcome", "invalid_choice"): "Hãy chọn kết quả nhà cung cấp xác nhận.",
+    ("reason", "too_long"): "Lý do dài tối đa 2000 ký tự.",
+    (
+        "evidence",
+        "required",
+    ): "Giao dịch thành công cần mã giao dịch của nhà cung cấp làm bằng chứng.",
+    ("evidence", "invalid"): "Mã giao dịch của nhà cung cấp không hợp lệ (tối đa 64 ký tự).",
+    ("amount", "out_of_range"): "Số tiền nhà cung cấp đã thu phải là số nguyên đồng lớn hơn 0.",
 }
 
 _CODE_MESSAGES = {
@@ -101,6 +110,8 @@ _CODE_MESSAGES = {
     "thay đổi kết quả; hãy chạy đối soát lại ngày này trước.",
     "day_closed": "Ngày này đã khóa sổ; dữ liệu của ngày không thể thay đổi.",
     "forbidden": "Bạn không có quyền thực hiện thao tác này.",
+    "resolution_pending": "Giao dịch đã có đề xuất xử lý đang chờ phê duyệt; hãy phê duyệt "
+    "hoặc từ chối đề xuất đó trước.",
     "not_found": "Không tìm thấy dữ liệu yêu cầu.",
     "payload_too_large": "Tệp quá lớn.",
     "parse_timeout": "Tệp đọc quá lâu nên không được nhận; hãy chia nhỏ tệp rồi tải lên lại.",
@@ -128,6 +139,8 @@ def error_message(error: GatewayError) -> str:
     if isinstance(error, InvalidTransition):
         if error.current == "not_reconciled":
             return "Ngày này chưa chạy đối soát; hãy chạy đối soát trước khi khóa sổ."
+        if error.current == "disabled":  # a webhook endpoint
+            return "Điểm nhận webhook đã bị tắt; không gửi được thông báo tới nó."
         current = EXCEPTION_STATUSES.get(error.current, error.current)
         return f"Không thể thực hiện: ngoại lệ đang ở trạng thái “{current}”."
     return _CODE_MESSAGES.get(error.code) or (
@@ -153,6 +166,36 @@ LEDGER_STATUSES = {
     "unknown": "Chưa rõ kết quả",
 }
 
+#: Payment channels, as citizens and receipts name them.
+CHANNELS = CHANNEL_LABELS
+
+#: Webhook deliveries to the portal (``deliveries.status``).
+DELIVERY_STATUSES = {
+    "pending": "Chờ gửi",
+    "delivering": "Đang gửi",
+    "succeeded": "Đã gửi",
+    "failed": "Gửi thất bại",
+}
+
+#: E-receipts (``receipts.status``).
+RECEIPT_STATUSES = {
+    "pending": "Chờ cấp số",
+    "issued": "Đã phát hành",
+    "replaced": "Đã bị thay thế",
+    "error_notified": "Đã thông báo sai sót",
+}
+
+#: Finance's proposals on a flagged attempt: the outcome and where the proposal stands.
+RESOLUTION_OUTCOMES = {
+    "failed": "Thất bại (nhà cung cấp xác nhận không thu tiền)",
+    "succeeded": "Thành công (nhà cung cấp xác nhận đã thu tiền)",
+}
+RESOLUTION_STATUSES = {
+    "proposed": "Chờ phê duyệt",
+    "approved": "Đã phê duyệt",
+    "rejected": "Đã từ chối",
+}
+
 #: Confirmations after a form succeeded (the redirect carries only the key, never text).
 NOTICES = {
     "run": "Đã chạy đối soát cho ngày này.",
@@ -160,4 +203,7 @@ NOTICES = {
     "resolved": "Đã ghi nhận cách xử lý; ngoại lệ đang chờ phê duyệt.",
     "approved": "Đã phê duyệt xử lý ngoại lệ.",
     "rejected": "Đã từ chối cách xử lý; ngoại lệ mở lại để xử lý lại.",
+    "proposed": "Đã ghi nhận đề xuất; cần người phê duyệt khác xác nhận.",
+    "resolution_approved": "Đã phê duyệt; kết quả đã được áp dụng cho giao dịch.",
+    "resolution_rejected": "Đã từ chối đề xuất; có thể lập đề xuất mới.",
 }

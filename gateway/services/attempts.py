@@ -362,11 +362,7 @@ class AttemptService:
 
     async def list(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
-            owner = (
-                await conn.execute(select(payments.c.agency_id).where(payments.c.id == payment_id))
-            ).scalar()
-            if owner is None or owner not in principal.agency_ids:
-                raise NotFound("payment not found")
+            await state.require_owned(conn, principal.agency_ids, payment_id)
             rows = (
                 await conn.execute(
                     select(attempts)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
 from gateway.core.db.schema import agencies, attempts, payment_items, payments
+from gateway.core.errors import NotFound
 from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.statuses import ATTEMPTS, PAYMENTS, AttemptStatus, PaymentStatus
@@ -113,6 +114,15 @@ def render(row: Any, lines: list[dict[str, Any]], base_url: str) -> dict[str, An
             "svg_url": f"{pay_url}/qr.svg",
         },
     }
+
+
+async def require_owned(conn: AsyncConnection, agency_ids: frozenset[int], payment_id: str) -> None:
+    """404 unless the payment exists and belongs to one of ``agency_ids`` (the caller's)."""
+    owner = (
+        await conn.execute(select(payments.c.agency_id).where(payments.c.id == payment_id))
+    ).scalar()
+    if owner is None or owner not in agency_ids:
+        raise NotFound("payment not found")
 
 
 async def view(conn: AsyncConnection, payment_id: str, base_url: str) -> dict[str, Any]:

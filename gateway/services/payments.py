@@ -232,11 +232,17 @@ class PaymentService:
             return await self._view(conn, payment_id)
 
     async def list_page(self, principal: Principal, query: PaymentQuery) -> dict[str, Any]:
+        """A page of the caller's agencies' payments, newest first (the API's list and the
+        finance console's search)."""
         conditions: list[ColumnElement[bool]] = [
             payments.c.agency_id.in_(sorted(principal.agency_ids))
         ]
         if query.dossier_code:
             conditions.append(payments.c.dossier_code == query.dossier_code)
+        if query.reference:
+            conditions.append(payments.c.reference == query.reference.upper())
+        if query.agency_code:
+            conditions.append(agencies.c.code == query.agency_code)
         if query.status:
             conditions.append(payments.c.status == query.status.value)
         if query.created_from:

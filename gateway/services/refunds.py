@@ -218,6 +218,19 @@ class RefundService:
             raise NotFound("refund not found")
         return refund_view(row)
 
+    async def of_payment(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
+        """A payment's refunds, oldest first (404 unless the caller's agencies own it)."""
+        async with self.db.read() as conn:
+            await state.require_owned(conn, principal.agency_ids, payment_id)
+            rows = (
+                await conn.execute(
+                    select(refunds)
+                    .where(refunds.c.payment_id == payment_id)
+                    .order_by(refunds.c.created_at, refunds.c.id)
+                )
+            ).all()
+        return [refund_view(row) for row in rows]
+
     async def _joined(
         self, conn: AsyncConnection, refund_id: str, *, lock: bool = False
     ) -> Row[Any]:

@@ -27,6 +27,7 @@ from gateway.core.db import Database
 from gateway.core.ids import Clock, system_clock
 from gateway.observability import Metrics
 from gateway.services import payment_state
+from gateway.services.attempt_resolutions import AttemptResolutions
 from gateway.services.attempts import AttemptService
 from gateway.services.bank_credits import BankCreditService
 from gateway.services.clients import PrincipalCache
@@ -85,6 +86,7 @@ class Services:
     payments: PaymentService
     bank_credits: BankCreditService
     attempts: AttemptService
+    resolutions: AttemptResolutions
     refunds: RefundService
     terminals: TerminalService
     callbacks: ProviderCallbacks
@@ -287,6 +289,7 @@ async def build_services(
                     database, context, settings.banks, settings.payments.reference_prefix
                 ),
                 attempts=attempts,
+                resolutions=AttemptResolutions(database, context),
                 refunds=RefundService(database, context, channels),
                 terminals=terminals,
                 callbacks=ProviderCallbacks(

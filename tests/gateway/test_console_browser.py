@@ -310,9 +310,12 @@ async def test_every_finance_console_page_fits_a_phone(
         await expect(page.get_by_test_id("notice")).to_be_visible()
         widths["/console (a run)"] = await _width(page)
         await page.screenshot(path=PHONE_SCREENSHOT, full_page=True)
-        for path in ("/console/statements", "/console/exceptions"):
+        for path in ("/console/statements", "/console/exceptions", "/console/payments"):
             await page.goto(base + path)
             widths[path] = await _width(page)
+        await page.get_by_test_id("payment-dossier").first.click()
+        await expect(page.get_by_test_id("payment-reference")).to_be_visible()
+        widths["/console/payments/{id}"] = await _width(page)
         await desk.open_exception("Không có trên cổng")
         widths["/console/exceptions/{id}"] = await _width(page)
         # The header (navigation, who, sign-out) is reachable, not pushed off the screen.
@@ -322,4 +325,24 @@ async def test_every_finance_console_page_fits_a_phone(
         await context.close()
 
     assert {path: found for path, found in widths.items() if found[0] > PHONE["width"]} == {}
+    assert desk.errors == []
+
+
+async def test_an_officer_finds_a_payment_by_its_reference_and_opens_it(
+    console_day: Gateway, desk: Desk
+) -> None:
+    page = desk.page
+    reference = console_day.keys["reference"]
+    await desk.login("ketoan")
+    await page.get_by_role("link", name="Thanh toán", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Tra cứu thanh toán")
+    await page.get_by_label("Mã thanh toán").fill(reference.lower())
+    await page.get_by_label("Trạng thái").select_option(label="Đã thanh toán")
+    await page.get_by_role("button", name="Tìm").click()
+    await expect(page.get_by_test_id("payment-row")).to_have_count(1)
+    await expect(page.get_by_test_id("payment-status")).to_have_text("Đã thanh toán")
+    await page.get_by_test_id("payment-dossier").click()
+    await expect(page.get_by_test_id("payment-reference")).to_have_text(reference)
+    await expect(page.get_by_test_id("attempts")).to_contain_text("Chuyển khoản VietQR")
+    await expect(page.get_by_test_id("payment-amount")).to_have_text("185.000 ₫")
     assert desk.errors == []

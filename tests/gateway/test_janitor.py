@@ -95,6 +95,12 @@ async def test_past_its_horizon_an_open_attempt_goes_to_finance_not_to_failed(
     dashboard = await wallets.client.get("/console", headers=session.cookie)
     html = await dashboard.text()
     assert 'data-testid="flagged-attempts"' in html and attempt["provider_reference"] in html
+    assert "Ví điện tử MoMo" in html and "Chờ thanh toán" in html  # in words, not codes
+    # It leads to the bill, with the attempt among its tries.
+    detail = await wallets.client.get(f"/console/payments/{bill['id']}", headers=session.cookie)
+    text = await detail.text()
+    assert f'href="/console/payments/{bill["id"]}"' in html
+    assert "Đã chuyển kế toán kiểm tra" in text and attempt["provider_reference"] in text
 
     wallets.clock.advance(hours=5)
     assert await janitor.run_once() == 0  # finance has it now: no more questions

@@ -39,6 +39,8 @@ ADDED = [
     "POST /v1/notifications/opt-outs",
     "POST /v1/postal/orders/{order_id}/review",
     "POST /v1/reconciliation/exceptions/{exception_id}/reject",
+    "POST /v1/webhook-endpoints/{endpoint_id}/recover",
+    "POST /v1/webhook-endpoints/{endpoint_id}/test",
     "PUT /v1/reconciliation/bank-mappings/{account}",
 ]
 

@@ -37,6 +37,7 @@ from gateway.core.statuses import (
     RECEIPT_SUMMARIES,
     RECEIPTS,
     REFUNDS,
+    RESOLUTIONS,
     RUNS,
 )
 
@@ -160,6 +161,27 @@ attempts = Table(
     UniqueConstraint("channel", "provider_reference", name="uq_attempts_channel_reference"),
     Index("ix_attempts_channel_status", "channel", "status"),
     ATTEMPTS.check_constraint(),
+)
+
+#: Finance's decision on a flagged attempt, with maker-checker
+#: (gateway.services.attempt_resolutions).
+attempt_resolutions = Table(
+    "attempt_resolutions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("attempt_id", ForeignKey("attempts.id"), nullable=False, index=True),
+    Column("outcome", String(16), nullable=False),  # failed | succeeded
+    #: A success: the amount the provider says it took, and its transaction id (the evidence).
+    Column("amount", Integer),
+    Column("evidence", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("proposed_by", String(64), nullable=False),
+    Column("proposed_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", UTCDateTime),
+    Column("decision_reason", Text),
+    RESOLUTIONS.check_constraint(),
 )
 
 refunds = Table(

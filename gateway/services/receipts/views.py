@@ -19,6 +19,7 @@ from gateway.core.db.schema import agencies, payments, receipts
 from gateway.core.errors import FieldError, NotFound, ValidationFailed
 from gateway.core.ids import Clock
 from gateway.core.statuses import ReceiptStatus
+from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 from gateway.services.payments import after_cursor, encode_cursor
 from gateway.services.receipts import numbering
@@ -123,11 +124,7 @@ class ReceiptService:
 
     async def of_payment(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
-            owner = (
-                await conn.execute(select(payments.c.agency_id).where(payments.c.id == payment_id))
-            ).scalar()
-            if owner is None or owner not in principal.agency_ids:
-                raise NotFound("payment not found")
+            await state.require_owned(conn, principal.agency_ids, payment_id)
             rows = (
                 await conn.execute(
                     select(*RECEIPT_COLUMNS)

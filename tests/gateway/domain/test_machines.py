@@ -23,6 +23,7 @@ from gateway.core.statuses import (
     PAYMENTS,
     POSTAL_ORDERS,
     REFUNDS,
+    RESOLUTIONS,
     RUNS,
     AttemptStatus,
     ExceptionStatus,
@@ -190,6 +191,7 @@ def test_docs_statuses_md_is_written_from_the_machines() -> None:
         (ATTEMPTS, console_labels.LEDGER_STATUSES),
         (REFUNDS, console_labels.LEDGER_STATUSES),
         (POSTAL_ORDERS, operator_labels.STATUSES),
+        (RESOLUTIONS, console_labels.RESOLUTION_STATUSES),
     ],
     ids=lambda value: getattr(value, "name", "labels"),
 )

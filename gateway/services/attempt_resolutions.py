@@ -1,0 +1,250 @@
+"""Finance's decision on an attempt the janitor handed over (``flagged_at``: still open when
+its channel's horizon passed), with maker-checker.
+
+The janitor never guesses: past the horizon a person asks the provider. One finance officer
+then **proposes** what the provider says — ``failed``, or ``succeeded`` with the amount it
+took and its transaction id as evidence — with a reason; a **second** person
+(``finance_approver`` or ``admin``, never the proposer) **approves** it, and only then is it
+applied to the attempt, through :func:`gateway.services.attempts.apply_outcome` exactly as a
+provider's word would be (a success pays the bill, or puts it up for review when the money
+does not fit). Or the approver **rejects** it and another proposal can be made. Every step is
+in the audit log. The provider's own message, should it still come, applies as ever: an
+attempt it has closed can no longer be resolved (``409 invalid_transition``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.channels.base import Outcome
+from gateway.core.db import Database
+from gateway.core.db.schema import attempt_resolutions
+from gateway.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    SelfApproval,
+    ValidationFailed,
+)
+from gateway.core.fields import iso
+from gateway.core.ids import new_id
+from gateway.core.statuses import OPEN_ATTEMPTS, RESOLUTIONS, AttemptStatus, ResolutionStatus
+from gateway.services import payment_state as state
+from gateway.services.attempts import apply_outcome, attempt_view, joined
+from reconciliation.audit import record
+
+REASON_MAX = 2000
+EVIDENCE_MAX = 64
+OUTCOMES = {"failed": AttemptStatus.FAILED, "succeeded": AttemptStatus.SUCCEEDED}
+#: The ``failure_code`` of an attempt finance confirmed failed with the provider.
+CONFIRMED_FAILED = "confirmed_failed_by_finance"
+
+
+class ResolutionPending(Conflict):
+    code = "resolution_pending"
+    title = "A proposed resolution of this attempt waits for approval"
+
+
+def _view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "attempt_id": row.attempt_id,
+        "outcome": row.outcome,
+        "amount": row.amount,
+        "evidence": row.evidence,
+        "reason": row.reason,
+        "status": row.status,
+        "proposed_by": row.proposed_by,
+        "proposed_at": iso(row.proposed_at),
+        "decided_by": row.decided_by,
+        "decided_at": iso(row.decided_at),
+        "decision_reason": row.decision_reason,
+    }
+
+
+def _checked(outcome: str, reason: str, evidence: str, amount: str) -> tuple[str, int | None]:
+    """The reason (stripped) and amount of a proposal, or ``validation_failed``."""
+    problems = []
+    if outcome not in OUTCOMES:
+        problems.append(FieldError("outcome", "invalid_choice", "failed or succeeded"))
+    text = reason.strip()
+    if not text:
+        problems.append(FieldError("reason", "required", "say how the outcome was confirmed"))
+    elif len(text) > REASON_MAX or "\x00" in text:
+        problems.append(FieldError("reason", "too_long", f"at most {REASON_MAX} characters"))
+    received: int | None = None
+    if outcome == "succeeded":
+        if not evidence.strip():
+            problems.append(FieldError("evidence", "required", "the provider's transaction id"))
+        elif len(evidence.strip()) > EVIDENCE_MAX or not evidence.strip().isprintable():
+            problems.append(FieldError("evidence", "invalid", f"1..{EVIDENCE_MAX} characters"))
+        if not amount.strip().isdigit() or not 0 < int(amount.strip()) <= 10**12:
+            problems.append(FieldError("amount", "out_of_range", "whole VND above 0"))
+        else:
+            received = int(amount.strip())
+    if problems:
+        raise ValidationFailed(problems)
+    return text, received
+
+
+class AttemptResolutions:
+    def __init__(self, db: Database, context: state.Context) -> None:
+        self.db = db
+        self.context = context
+
+    async def of_attempt(self, agency_ids: frozenset[int], attempt_id: str) -> dict[str, Any]:
+        """The attempt (with ``dossier_code``, ``agency_code``, ``payment_amount``) and its
+        proposals, newest first; 404 outside ``agency_ids``."""
+        async with self.db.read() as conn:
+            row = await self._attempt(conn, agency_ids, attempt_id)
+            proposals = (
+                await conn.execute(
+                    select(attempt_resolutions)
+                    .where(attempt_resolutions.c.attempt_id == attempt_id)
+                    .order_by(attempt_resolutions.c.proposed_at.desc(), attempt_resolutions.c.id)
+                )
+            ).all()
+        return {
+            "attempt": {
+                **attempt_view(row),
+                "dossier_code": row.dossier_code,
+                "agency_code": row.agency_code,
+                "payment_amount": row.payment_amount,
+            },
+            "resolutions": [_view(p) for p in proposals],
+        }
+
+    async def propose(
+        self,
+        actor: str,
+        agency_ids: frozenset[int],
+        attempt_id: str,
+        *,
+        outcome: str,
+        reason: str,
+        evidence: str = "",
+        amount: str = "",
+    ) -> str:
+        """Propose the outcome of a flagged, still open attempt (the maker)."""
+        text, received = _checked(outcome, reason, evidence, amount)
+        now = self.context.clock()
+        async with self.db.write() as conn:
+            row = await self._attempt(conn, agency_ids, attempt_id, lock=True)
+            if row.flagged_at is None or AttemptStatus(row.status) not in OPEN_ATTEMPTS:
+                raise InvalidTransition(row.status, outcome)
+            if await self._open(conn, attempt_id) is not None:
+                raise ResolutionPending("approve or reject the proposal waiting first")
+            resolution_id = new_id("ares")
+            await RESOLUTIONS.insert(
+                conn,
+                ResolutionStatus.PROPOSED,
+                id=resolution_id,
+                attempt_id=attempt_id,
+                outcome=outcome,
+                amount=received,
+                evidence=evidence.strip() or None,
+                reason=text,
+                proposed_by=actor,
+                proposed_at=now,
+            )
+            await record(
+                conn,
+                now,
+                actor,
+                "attempt_resolution_proposed",
+                "attempt",
+                attempt_id,
+                {"resolution_id": resolution_id, "outcome": outcome, "amount": received},
+            )
+        return resolution_id
+
+    async def decide(
+        self,
+        actor: str,
+        agency_ids: frozenset[int],
+        attempt_id: str,
+        *,
+        approver: bool,
+        approve: bool,
+        reason: str = "",
+    ) -> None:
+        """Approve (apply it to the attempt) or reject the proposal waiting (the checker)."""
+        if not approver:
+            raise Forbidden("only an approver decides on a proposed resolution")
+        now = self.context.clock()
+        async with self.db.write() as conn:
+            row = await self._attempt(conn, agency_ids, attempt_id, lock=True)
+            proposal = await self._open(conn, attempt_id)
+            if proposal is None:
+                raise InvalidTransition("none", "approved" if approve else "rejected")
+            if proposal.proposed_by == actor:
+                raise SelfApproval("the proposal must be decided by someone else")
+            new = ResolutionStatus.APPROVED if approve else ResolutionStatus.REJECTED
+            if approve:
+                if AttemptStatus(row.status) not in OPEN_ATTEMPTS:  # the provider spoke since
+                    raise InvalidTransition(row.status, proposal.outcome)
+                succeeded = proposal.outcome == "succeeded"
+                await apply_outcome(
+                    conn,
+                    self.context,
+                    attempt_id,
+                    Outcome(
+                        OUTCOMES[proposal.outcome],
+                        amount=proposal.amount,
+                        provider_transaction_id=proposal.evidence if succeeded else None,
+                        failure_code=None if succeeded else CONFIRMED_FAILED,
+                        details={"resolution_id": proposal.id},
+                        # The provider's time is not in the proposal; the money moved during
+                        # the attempt, so not after the bill's time when the attempt began.
+                        paid_at=row.created_at if succeeded else None,
+                    ),
+                )
+            await RESOLUTIONS.move(
+                conn,
+                proposal.id,
+                ResolutionStatus.PROPOSED,
+                new,
+                decided_by=actor,
+                decided_at=now,
+                decision_reason=reason.strip()[:REASON_MAX] or None,
+            )
+            await record(
+                conn,
+                now,
+                actor,
+                f"attempt_resolution_{new.value}",
+                "attempt",
+                attempt_id,
+                {"resolution_id": proposal.id, "outcome": proposal.outcome},
+            )
+
+    async def _attempt(
+        self,
+        conn: AsyncConnection,
+        agency_ids: frozenset[int],
+        attempt_id: str,
+        *,
+        lock: bool = False,
+    ) -> Any:
+        try:
+            row = await joined(conn, attempt_id, lock=lock)
+        except NotFound:
+            raise NotFound("attempt not found") from None
+        if row.agency_id not in agency_ids:
+            raise NotFound("attempt not found")
+        return row
+
+    async def _open(self, conn: AsyncConnection, attempt_id: str) -> Any:
+        return (
+            await conn.execute(
+                select(attempt_resolutions).where(
+                    attempt_resolutions.c.attempt_id == attempt_id,
+                    attempt_resolutions.c.status == ResolutionStatus.PROPOSED.value,
+                )
+            )
+        ).first()
