@@ -32,6 +32,7 @@ from gateway.keys import (
     POLLER,
     POSTAL_ORDERS,
     PRINCIPALS,
+    RECEIPT_CORRECTIONS,
     RECEIPTS,
     RECON_RUNS,
     REFUNDS,
@@ -112,4 +113,5 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[NOTIFICATION_VIEWS] = services.notification_views
         app[NOTIFICATION_RECEIPTS] = services.notification_receipts
         app[RECEIPTS] = services.receipts
+        app[RECEIPT_CORRECTIONS] = services.receipt_corrections
         yield

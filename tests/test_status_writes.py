@@ -32,6 +32,7 @@ MACHINE_TABLES = frozenset(
         "postal_orders",
         "notifications",
         "receipts",
+        "receipt_corrections",
     }
 )
 #: The one writer.

@@ -336,6 +336,7 @@ ROUTES: tuple[Route, ...] = (
     *attempts.ROUTES,
     *dvcqg.ROUTES,
     *receipts.ROUTES,
+    *receipts.CORRECTION_ROUTES,
     *webhooks.ROUTES,
     *postal.ROUTES,
     *notifications.ROUTES,

@@ -31,8 +31,10 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── ConcurrentRun               409 conflict                      (reconciliation)
     │   ├── ReceiptRangeOverlaps        409 receipt_range_overlaps        (receipts)
     │   ├── ReceiptRangeNotAscending    409 receipt_range_not_ascending   (receipts)
+    │   ├── ReceiptNotIssuable          409 receipt_not_issuable          (receipt corrections)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
+    │       ├── ReceiptReplaced         409 receipt_replaced              (receipt corrections)
     │       └── NotAcceptable           409 order_not_acceptable          (postal operators)
     ├── NoticeRejected                  401 notice_signature_invalid | notice_stale | ...
     └── ServiceUnavailable              503 service_unavailable
@@ -296,6 +298,15 @@ class ReceiptRangeNotAscending(Conflict):
     title = "A new number range must come after the point's earlier ranges"
 
 
+class ReceiptNotIssuable(Conflict):
+    """A replacement receipt cannot be numbered or signed now (``reason``: no symbol for the
+    year, the point's ranges used up, the certificate expired); the correction stays
+    proposed, nothing is issued."""
+
+    code = "receipt_not_issuable"
+    title = "The replacement receipt cannot be issued now"
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = "The object is not in a state that allows this"
@@ -311,6 +322,13 @@ class InvalidTransition(Conflict):
 class NotCancellable(InvalidTransition):
     code = "not_cancellable"
     title = "The order can no longer be cancelled"
+
+
+class ReceiptReplaced(InvalidTransition):
+    """A replaced receipt is final: a correction is made to its replacement."""
+
+    code = "receipt_replaced"
+    title = "The receipt was replaced; correct its replacement"
 
 
 class NotAcceptable(InvalidTransition):

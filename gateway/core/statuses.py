@@ -422,6 +422,30 @@ RECEIPTS: Machine[ReceiptStatus] = Machine(
 )
 
 
+class CorrectionStatus(StrEnum):
+    """A correction of a receipt (TT 91/2026 Điều 20), maker-checker: one person proposes it,
+    another approves it (then the notice is recorded or the replacement issued) or rejects it."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+CORRECTION_TRANSITIONS: Mapping[CorrectionStatus, frozenset[CorrectionStatus]] = {
+    CorrectionStatus.PROPOSED: frozenset({CorrectionStatus.APPROVED, CorrectionStatus.REJECTED}),
+    CorrectionStatus.APPROVED: frozenset(),
+    CorrectionStatus.REJECTED: frozenset(),
+}
+
+#: The only writer of ``receipt_corrections.status``.
+CORRECTIONS: Machine[CorrectionStatus] = Machine(
+    "receipt correction",
+    "receipt_corrections",
+    CORRECTION_TRANSITIONS,
+    initial={CorrectionStatus.PROPOSED},
+)
+
+
 # -- every machine --------------------------------------------------------------------------
 
 MACHINES: tuple[Machine[Any], ...] = (
@@ -435,4 +459,5 @@ MACHINES: tuple[Machine[Any], ...] = (
     POSTAL_ORDERS,
     NOTIFICATIONS,
     RECEIPTS,
+    CORRECTIONS,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
 from gateway.core.db import Database
-from gateway.core.db.schema import agencies, payments, receipts
+from gateway.core.db.schema import agencies, payments, receipts, refunds
 from gateway.core.errors import FieldError, NotFound, ValidationFailed
+from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.statuses import ReceiptStatus
 from gateway.services.clients import Principal
@@ -117,9 +118,10 @@ class ReceiptService:
     async def get(self, principal: Principal, receipt_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
             row = await self._row(conn, receipt_id)
-        if row is None or row.agency_id not in principal.agency_ids:
-            raise NotFound("receipt not found")
-        return render(row, self.base_url, self.sealer)
+            if row is None or row.agency_id not in principal.agency_ids:
+                raise NotFound("receipt not found")
+            [view] = await self._rendered(conn, [row])
+        return view
 
     async def of_payment(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
@@ -136,7 +138,7 @@ class ReceiptService:
                     .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
                 )
             ).all()
-        return [render(row, self.base_url, self.sealer) for row in rows]
+            return await self._rendered(conn, rows)
 
     async def xml(self, principal: Principal, receipt_id: str) -> bytes:
         async with self.db.read() as conn:
@@ -189,12 +191,10 @@ class ReceiptService:
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(statement)).all()
-        page = rows[:limit]
+            page = rows[:limit]
+            data = await self._rendered(conn, page)
         next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-        return {
-            "data": [render(row, self.base_url, self.sealer) for row in page],
-            "next_cursor": next_cursor,
-        }
+        return {"data": data, "next_cursor": next_cursor}
 
     async def public(self, receipt_id: str, token: str) -> dict[str, Any]:
         """The receipt for the citizen's page, if ``token`` is its view token (else 404),
@@ -212,7 +212,7 @@ class ReceiptService:
                     )
                 )
             ).one()
-        view = render(row, self.base_url, self.sealer)
+            [view] = await self._rendered(conn, [row])
         view.update(
             dossier_code=payment.dossier_code,
             procedure_name=payment.procedure_name,
@@ -233,7 +233,32 @@ class ReceiptService:
                     .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
                 )
             ).all()
-        return [render(row, self.base_url, self.sealer) for row in rows]
+            return await self._rendered(conn, rows)
+
+    async def _rendered(self, conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """The API views of receipt rows, each with its payment's refunds: a refunded payment
+        keeps its receipt, and the refunds are recorded against it (docs/receipts.md)."""
+        by_payment: dict[str, list[dict[str, Any]]] = {row.payment_id: [] for row in rows}
+        if by_payment:
+            found = await conn.execute(
+                select(refunds.c.id, refunds.c.payment_id, refunds.c.amount)
+                .add_columns(refunds.c.status, refunds.c.created_at)
+                .where(refunds.c.payment_id.in_(sorted(by_payment)))
+                .order_by(refunds.c.created_at, refunds.c.id)
+            )
+            for refund in found:
+                by_payment[refund.payment_id].append(
+                    {
+                        "id": refund.id,
+                        "amount": refund.amount,
+                        "status": refund.status,
+                        "created_at": iso(refund.created_at),
+                    }
+                )
+        return [
+            {**render(row, self.base_url, self.sealer), "refunds": by_payment[row.payment_id]}
+            for row in rows
+        ]
 
     async def _row(self, conn: AsyncConnection, receipt_id: str) -> Any:
         return (

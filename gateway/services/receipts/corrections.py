@@ -1,0 +1,535 @@
+"""Correcting an issued receipt (TT 91/2026 Điều 20; ``/work/shared/specs/e-receipts.md`` §7),
+with maker-checker.
+
+The circular decides the kind of a correction from what was wrong, so the caller names the
+corrected fields and the kind follows:
+
+=====================================================  ==========  ==============================
+what is corrected                                      kind        what approval does
+=====================================================  ==========  ==============================
+only the payer's name or address, the amount in words  ``notify``  records the notice (form
+                                                                   04/SS-CTĐT data), no new
+                                                                   receipt; the receipt becomes
+                                                                   ``error_notified``
+the lines (a fee's amount, a line that does not        ``replace`` issues a replacement receipt
+belong), with or without the above                                 (new number, same range
+                                                                   rules, ``replaces`` the
+                                                                   original, named in its XML);
+                                                                   the original ``replaced``
+=====================================================  ==========  ==============================
+
+One person proposes (``finance`` or ``finance_approver``: a reason and the corrected fields),
+another approves or rejects (``finance_approver``; the same person behind another key or a
+console login is refused with ``self_approval``, the rule of reconciliation's maker-checker).
+Approval is one transaction, locks in the one order (the payment, then the receipt, then the
+number ranges): the receipt's move through its machine, the replacement, the correction's
+move and the event — ``receipt.replaced`` (the new receipt and the replaced one) or
+``receipt.error_notified`` (the receipt and the notice) — through the outbox. A second
+approval finds the correction ``approved`` (``invalid_transition``): nothing is issued twice.
+Every step is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.core import outbox
+from gateway.core.db import Database
+from gateway.core.db.schema import agencies, payments, receipt_corrections, receipts
+from gateway.core.errors import (
+    FieldError,
+    Forbidden,
+    NotFound,
+    ReceiptReplaced,
+    SelfApproval,
+    ValidationFailed,
+)
+from gateway.core.fields import iso
+from gateway.core.ids import Clock, new_id
+from gateway.core.statuses import CORRECTIONS, RECEIPTS, CorrectionStatus, ReceiptStatus
+from gateway.services.receipts.issuance import ReceiptIssuance
+from gateway.services.receipts.render import RECEIPT_COLUMNS, render
+from gateway.services.sealing import Sealer
+from providers.receipts.document import xml_date
+from providers.receipts.words import amount_in_words
+from reconciliation.audit import record
+from reconciliation.workflow import CHECKERS, MAKERS, Actor, person_of
+
+NOTIFY = "notify"
+REPLACE = "replace"
+#: Errors the circular lets an agency notify without re-issuing (besides "other content").
+NOTIFY_FIELDS = ("payer_name", "payer_address", "amount_in_words")
+#: What only a replacement can correct.
+REPLACE_FIELDS = ("items",)
+#: The name of each corrected field on the notice (form 04/SS-CTĐT is for people to read).
+FIELD_LABELS = {
+    "payer_name": "Tên người nộp",
+    "payer_address": "Địa chỉ người nộp",
+    "amount_in_words": "Số tiền bằng chữ",
+    "items": "Khoản thu và số tiền",
+}
+NOTICE_FORM = "04/SS-CTĐT"
+REASON_MAX = 2000
+TEXT_MAX = 255
+ITEMS_MAX = 50
+#: A sealed value is bound to its field: the address as the payment's payer block seals it.
+ADDRESS_FIELD = "payer.address"
+
+
+def kind_of(fields: Mapping[str, Any]) -> str:
+    """The kind of correction the circular requires for these corrected fields."""
+    return REPLACE if any(name in fields for name in REPLACE_FIELDS) else NOTIFY
+
+
+class CorrectionService:
+    def __init__(
+        self,
+        db: Database,
+        issuance: ReceiptIssuance,
+        sealer: Sealer,
+        clock: Clock,
+        base_url: str,
+    ) -> None:
+        self.db = db
+        self.issuance = issuance
+        self.sealer = sealer
+        self.clock = clock
+        self.base_url = base_url
+
+    # -- maker ------------------------------------------------------------------------------
+
+    async def propose(
+        self, actor: Actor, receipt_id: str, reason: str, fields: Any
+    ) -> dict[str, Any]:
+        """Propose a correction of an issued (or notified) receipt; it awaits a checker."""
+        async with self.db.write() as conn:
+            return await self.propose_in(conn, actor, receipt_id, reason, fields)
+
+    async def propose_in(
+        self, conn: AsyncConnection, actor: Actor, receipt_id: str, reason: str, fields: Any
+    ) -> dict[str, Any]:
+        """:meth:`propose` in the caller's transaction (the API's, with its Idempotency-Key)."""
+        if actor.role not in MAKERS:
+            raise Forbidden("proposing a receipt correction needs the finance role")
+        receipt = await self._receipt(conn, actor, receipt_id)
+        kind = _check_correctable(receipt, fields)
+        corrected = self._validated(receipt, reason, fields)
+        now = self.clock()
+        correction_id = new_id("rcc")
+        await CORRECTIONS.insert(
+            conn,
+            CorrectionStatus.PROPOSED,
+            id=correction_id,
+            receipt_id=receipt.id,
+            agency_id=receipt.agency_id,
+            kind=kind,
+            reason=reason.strip(),
+            fields=corrected,
+            proposed_by=actor.id,
+            proposed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        await record(
+            conn,
+            now,
+            actor.id,
+            "receipt_correction_proposed",
+            "receipt",
+            receipt.id,
+            {"correction_id": correction_id, "kind": kind, "fields": sorted(corrected)},
+        )
+        return await self._view(conn, correction_id)
+
+    # -- checker ----------------------------------------------------------------------------
+
+    async def approve(self, actor: Actor, correction_id: str) -> dict[str, Any]:
+        """Approve (someone other than who proposed it): the notice is recorded or the
+        replacement issued, in one transaction with the receipt's move and the event."""
+        if actor.role not in CHECKERS:
+            raise Forbidden("approving a receipt correction needs the finance_approver role")
+        async with self.db.write() as conn:
+            correction = await self._correction(conn, actor, correction_id)
+            CORRECTIONS.check(CorrectionStatus(correction.status), CorrectionStatus.APPROVED)
+            if await person_of(conn, correction.proposed_by) == await person_of(conn, actor.id):
+                raise SelfApproval(f"{actor.id} proposed this correction and cannot approve it")
+            now = self.clock()
+            # The one lock order: the payment, then its receipt (then the number ranges).
+            await conn.execute(
+                select(payments.c.id)
+                .join(receipts, receipts.c.payment_id == payments.c.id)
+                .where(receipts.c.id == correction.receipt_id)
+                .with_for_update(of=payments)
+            )
+            original = (
+                await conn.execute(
+                    select(receipts).where(receipts.c.id == correction.receipt_id).with_for_update()
+                )
+            ).one()
+            current = ReceiptStatus(original.status)
+            if correction.kind == REPLACE:
+                await self._replace(conn, actor, correction, original, current, now)
+            else:
+                await self._notify(conn, actor, correction, original, current, now)
+            return await self._view(conn, correction_id)
+
+    async def reject(self, actor: Actor, correction_id: str, reason: str) -> dict[str, Any]:
+        """Turn a proposal down (a checker, with a reason): nothing changes on the receipt."""
+        if actor.role not in CHECKERS:
+            raise Forbidden("rejecting a receipt correction needs the finance_approver role")
+        if not reason.strip():
+            raise ValidationFailed([FieldError("reason", "required", "say why")])
+        if len(reason) > REASON_MAX:
+            raise ValidationFailed([FieldError("reason", "too_long", f"≤ {REASON_MAX}")])
+        async with self.db.write() as conn:
+            correction = await self._correction(conn, actor, correction_id)
+            now = self.clock()
+            await CORRECTIONS.move(
+                conn,
+                correction.id,
+                CorrectionStatus(correction.status),
+                CorrectionStatus.REJECTED,
+                decided_by=actor.id,
+                decided_at=now,
+                decision_reason=reason.strip(),
+                updated_at=now,
+            )
+            await record(
+                conn,
+                now,
+                actor.id,
+                "receipt_correction_rejected",
+                "receipt",
+                correction.receipt_id,
+                {"correction_id": correction.id, "reason": reason.strip()},
+            )
+            return await self._view(conn, correction_id)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def get(self, actor: Actor, correction_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            await self._correction(conn, actor, correction_id)
+            return await self._view(conn, correction_id)
+
+    async def of_receipt(self, actor: Actor, receipt_id: str) -> list[dict[str, Any]]:
+        """A receipt's corrections, oldest first (404 for a receipt out of scope)."""
+        async with self.db.read() as conn:
+            await self._receipt(conn, actor, receipt_id)
+            ids = (
+                await conn.execute(
+                    select(receipt_corrections.c.id)
+                    .where(receipt_corrections.c.receipt_id == receipt_id)
+                    .order_by(receipt_corrections.c.created_at, receipt_corrections.c.id)
+                )
+            ).scalars()
+            return [await self._view(conn, found) for found in list(ids)]
+
+    # -- the two kinds ----------------------------------------------------------------------
+
+    async def _replace(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        correction: Any,
+        original: Any,
+        current: ReceiptStatus,
+        now: datetime,
+    ) -> None:
+        if current is ReceiptStatus.REPLACED:
+            raise ReceiptReplaced(current.value, ReceiptStatus.REPLACED.value)
+        RECEIPTS.check(current, ReceiptStatus.REPLACED)
+        changes: dict[str, Any] = {}
+        if "items" in correction.fields:
+            changes["items"] = correction.fields["items"]
+        payer = self._corrected_payer(original.payer, correction.fields)
+        if payer != original.payer:
+            changes["payer"] = payer
+        replacement = await self.issuance.issue_replacement(conn, original, changes, now)
+        await RECEIPTS.move(conn, original.id, current, ReceiptStatus.REPLACED, updated_at=now)
+        await CORRECTIONS.move(
+            conn,
+            correction.id,
+            CorrectionStatus.PROPOSED,
+            CorrectionStatus.APPROVED,
+            decided_by=actor.id,
+            decided_at=now,
+            replacement_id=replacement["id"],
+            updated_at=now,
+        )
+        await outbox.emit(
+            conn,
+            now=now,
+            type="receipt.replaced",
+            payment_id=original.payment_id,
+            data={"receipt": replacement, "replaced": await self._receipt_view(conn, original.id)},
+        )
+        await record(
+            conn,
+            now,
+            actor.id,
+            "receipt_correction_approved",
+            "receipt",
+            original.id,
+            {
+                "correction_id": correction.id,
+                "kind": REPLACE,
+                "proposed_by": correction.proposed_by,
+                "replacement_id": replacement["id"],
+            },
+        )
+
+    async def _notify(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        correction: Any,
+        original: Any,
+        current: ReceiptStatus,
+        now: datetime,
+    ) -> None:
+        if current is ReceiptStatus.REPLACED:
+            raise ReceiptReplaced(current.value, ReceiptStatus.ERROR_NOTIFIED.value)
+        if current is not ReceiptStatus.ERROR_NOTIFIED:  # a second notice keeps the status
+            await RECEIPTS.move(
+                conn, original.id, current, ReceiptStatus.ERROR_NOTIFIED, updated_at=now
+            )
+        notice = self._notice(original, correction, now)
+        await CORRECTIONS.move(
+            conn,
+            correction.id,
+            CorrectionStatus.PROPOSED,
+            CorrectionStatus.APPROVED,
+            decided_by=actor.id,
+            decided_at=now,
+            notice=notice,
+            updated_at=now,
+        )
+        await outbox.emit(
+            conn,
+            now=now,
+            type="receipt.error_notified",
+            payment_id=original.payment_id,
+            data={
+                "receipt": await self._receipt_view(conn, original.id),
+                "notice": self._open_notice(notice),
+            },
+        )
+        await record(
+            conn,
+            now,
+            actor.id,
+            "receipt_correction_approved",
+            "receipt",
+            original.id,
+            {"correction_id": correction.id, "kind": NOTIFY, "proposed_by": correction.proposed_by},
+        )
+
+    def _notice(self, original: Any, correction: Any, now: datetime) -> dict[str, Any]:
+        """The data of form 04/SS-CTĐT (thông báo biên lai điện tử có sai sót): which receipt,
+        what it shows and what is right, why. Addresses stay sealed at rest."""
+        shown = {
+            "payer_name": original.payer.get("name"),
+            "payer_address": original.payer.get("address"),
+            "amount_in_words": original.amount_in_words,
+        }
+        return {
+            "form": NOTICE_FORM,
+            "agency_tax_code": original.tax_code,
+            "agency_name": original.agency_name,
+            "receipt": {
+                "template_code": original.template_code,
+                "symbol": original.symbol,
+                "number": original.number,
+                "issued_on": xml_date(original.issued_at),
+            },
+            "errors": [
+                {
+                    "field": name,
+                    "label": FIELD_LABELS[name],
+                    "shown": shown[name],
+                    "correct": value,
+                }
+                for name, value in correction.fields.items()
+            ],
+            "reason": correction.reason,
+            "notified_on": xml_date(now),
+        }
+
+    def _open_notice(self, notice: Mapping[str, Any]) -> dict[str, Any]:
+        """The notice as staff and the portal read it (addresses opened)."""
+        errors = []
+        for error in notice["errors"]:
+            opened = dict(error)
+            if error["field"] == "payer_address":
+                for key in ("shown", "correct"):
+                    if opened[key]:
+                        opened[key] = self.sealer.open(opened[key], ADDRESS_FIELD)
+            errors.append(opened)
+        return {**notice, "errors": errors}
+
+    def _corrected_payer(self, payer: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:
+        corrected = dict(payer)
+        if "payer_name" in fields:
+            corrected["name"] = fields["payer_name"]
+        if "payer_address" in fields:
+            corrected["address"] = fields["payer_address"]
+        return corrected
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def _validated(self, receipt: Any, reason: str, fields: Any) -> dict[str, Any]:
+        """The corrected fields as stored (an address sealed), or ``validation_failed``."""
+        errors: list[FieldError] = []
+        if not isinstance(reason, str) or not reason.strip():
+            errors.append(FieldError("reason", "required", "say what is wrong"))
+        elif len(reason) > REASON_MAX:
+            errors.append(FieldError("reason", "too_long", f"≤ {REASON_MAX} characters"))
+        if not isinstance(fields, dict) or not fields:
+            errors.append(FieldError("fields", "required", "the corrected fields"))
+            raise ValidationFailed(errors)
+        stored: dict[str, Any] = {}
+        for name, value in fields.items():
+            if name not in NOTIFY_FIELDS + REPLACE_FIELDS:
+                errors.append(
+                    FieldError(
+                        f"fields.{name}",
+                        "unknown_field",
+                        f"one of {', '.join(NOTIFY_FIELDS + REPLACE_FIELDS)}",
+                    )
+                )
+            elif name == "items":
+                stored["items"] = _items(receipt, value, errors)
+            elif not isinstance(value, str) or not value.strip() or len(value) > TEXT_MAX:
+                errors.append(FieldError(f"fields.{name}", "invalid", f"1..{TEXT_MAX} characters"))
+            elif name == "amount_in_words" and value.strip() != amount_in_words(receipt.amount):
+                errors.append(
+                    FieldError(
+                        "fields.amount_in_words",
+                        "does_not_read_the_amount",
+                        f"the amount reads: {amount_in_words(receipt.amount)}",
+                    )
+                )
+            elif name == "payer_address":
+                stored[name] = self.sealer.seal(value.strip(), ADDRESS_FIELD)
+            else:
+                stored[name] = value.strip()
+        if "items" in fields and "amount_in_words" in fields:
+            errors.append(
+                FieldError(
+                    "fields.amount_in_words",
+                    "not_with_items",
+                    "a replacement writes the words of its own total",
+                )
+            )
+        if errors:
+            raise ValidationFailed(errors)
+        return stored
+
+    # -- rows and views ---------------------------------------------------------------------
+
+    async def _receipt(self, conn: AsyncConnection, actor: Actor, receipt_id: str) -> Any:
+        row = (await conn.execute(select(receipts).where(receipts.c.id == receipt_id))).first()
+        if row is None or not actor.scope.covers(row.agency_id):
+            raise NotFound("receipt not found")
+        return row
+
+    async def _correction(self, conn: AsyncConnection, actor: Actor, correction_id: str) -> Any:
+        row = (
+            await conn.execute(
+                select(receipt_corrections).where(receipt_corrections.c.id == correction_id)
+            )
+        ).first()
+        if row is None or not actor.scope.covers(row.agency_id):
+            raise NotFound("correction not found")
+        return row
+
+    async def _receipt_view(self, conn: AsyncConnection, receipt_id: str) -> dict[str, Any]:
+        row = (
+            await conn.execute(
+                select(*RECEIPT_COLUMNS)
+                .join(agencies, agencies.c.id == receipts.c.agency_id)
+                .where(receipts.c.id == receipt_id)
+            )
+        ).one()
+        return render(row, self.base_url, self.sealer)
+
+    async def _view(self, conn: AsyncConnection, correction_id: str) -> dict[str, Any]:
+        row = (
+            await conn.execute(
+                select(receipt_corrections).where(receipt_corrections.c.id == correction_id)
+            )
+        ).one()
+        fields = dict(row.fields)
+        if fields.get("payer_address"):
+            fields["payer_address"] = self.sealer.open(fields["payer_address"], ADDRESS_FIELD)
+        return {
+            "id": row.id,
+            "receipt_id": row.receipt_id,
+            "kind": row.kind,
+            "status": row.status,
+            "reason": row.reason,
+            "fields": fields,
+            "proposed_by": row.proposed_by,
+            "proposed_at": iso(row.proposed_at),
+            "decided_by": row.decided_by,
+            "decided_at": iso(row.decided_at),
+            "decision_reason": row.decision_reason,
+            "replacement_id": row.replacement_id,
+            "notice": self._open_notice(row.notice) if row.notice else None,
+        }
+
+
+def _check_correctable(receipt: Any, fields: Any) -> str:
+    """The kind of correction, if the receipt's status allows it: a replaced receipt is final
+    (``receipt_replaced``: correct its replacement), a pending one has nothing to correct
+    yet (``invalid_transition``)."""
+    kind = kind_of(fields) if isinstance(fields, dict) else NOTIFY
+    current = ReceiptStatus(receipt.status)
+    target = ReceiptStatus.REPLACED if kind == REPLACE else ReceiptStatus.ERROR_NOTIFIED
+    if current is ReceiptStatus.REPLACED:
+        raise ReceiptReplaced(current.value, target.value)
+    if not (current is target is ReceiptStatus.ERROR_NOTIFIED):  # a further notice is allowed
+        RECEIPTS.check(current, target)
+    return kind
+
+
+def _items(receipt: Any, value: Any, errors: list[FieldError]) -> list[dict[str, Any]]:
+    """The replacement's lines: each a phí or lệ phí the receipt may carry (a split agency's
+    phí receipt only phí lines), a name, and a whole positive amount of VND."""
+    allowed = {"all": ("fee", "charge"), "fee": ("fee",), "charge": ("charge",)}[receipt.kind]
+    if not isinstance(value, list) or not 1 <= len(value) <= ITEMS_MAX:
+        errors.append(FieldError("fields.items", "invalid", f"1..{ITEMS_MAX} lines"))
+        return []
+    lines = []
+    for index, item in enumerate(value):
+        where = f"fields.items.{index}"
+        if not isinstance(item, dict):
+            errors.append(FieldError(where, "invalid", "an object"))
+            continue
+        kind, amount = item.get("kind"), item.get("amount")
+        description, code = item.get("description"), item.get("code")
+        if kind not in allowed:
+            errors.append(FieldError(f"{where}.kind", "invalid_choice", f"one of {allowed}"))
+        if type(amount) is not int or amount <= 0:
+            errors.append(FieldError(f"{where}.amount", "invalid", "a whole number of VND > 0"))
+        if not isinstance(description, str) or not description.strip():
+            errors.append(FieldError(f"{where}.description", "required", "the line's name"))
+        elif len(description) > TEXT_MAX:
+            errors.append(FieldError(f"{where}.description", "too_long", f"≤ {TEXT_MAX}"))
+        if code is not None and (not isinstance(code, str) or len(code) > 64):
+            errors.append(FieldError(f"{where}.code", "invalid", "text, ≤ 64 characters"))
+        lines.append(
+            {
+                "kind": kind,
+                "code": code,
+                "description": description.strip() if isinstance(description, str) else "",
+                "amount": amount,
+            }
+        )
+    return lines
