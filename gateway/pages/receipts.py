@@ -19,6 +19,11 @@ STATUS_LABELS = {
     "replaced": "Đã được thay thế",
     "error_notified": "Đã thông báo sai sót",
 }
+REFUND_LABELS = {
+    "pending": "Đang hoàn tiền",
+    "succeeded": "Đã hoàn tiền",
+    "failed": "Hoàn tiền không thành công",
+}
 
 
 async def receipt_page(request: web.Request) -> web.Response:
@@ -34,4 +39,5 @@ async def receipt_page(request: web.Request) -> web.Response:
         kind_labels=KIND_LABELS,
         channel_label=CHANNEL_LABELS.get(receipt["channel"], receipt["channel"]),
         status_label=STATUS_LABELS.get(receipt["status"], receipt["status"]),
+        refund_labels=REFUND_LABELS,
     )

@@ -25,7 +25,7 @@ from gateway.services.payments import decode_cursor, encode_cursor
 from gateway.services.receipts import numbering
 from gateway.services.receipts.issuance import ReceiptIssuance
 from gateway.services.receipts.numbering import NewRange, Point
-from gateway.services.receipts.render import RECEIPT_COLUMNS, render
+from gateway.services.receipts.render import RECEIPT_COLUMNS, render, view_url
 from gateway.services.sealing import Sealer
 
 
@@ -213,6 +213,35 @@ class ReceiptService:
                 )
             ).one()
             [view] = await self._rendered(conn, [row])
+            original = replacement = None
+            if row.replaces is not None:
+                original = (
+                    await conn.execute(
+                        select(receipts.c.symbol, receipts.c.number, receipts.c.issued_at).where(
+                            receipts.c.id == row.replaces
+                        )
+                    )
+                ).one()
+            if row.status == ReceiptStatus.REPLACED.value:
+                replacement = (
+                    await conn.execute(
+                        select(receipts.c.id, receipts.c.view_token_sealed).where(
+                            receipts.c.replaces == row.id
+                        )
+                    )
+                ).first()
+        view.update(
+            replaced_receipt=None
+            if original is None
+            else {
+                "symbol": original.symbol,
+                "number": original.number,
+                "issued_at": iso(original.issued_at),
+            },
+            replacement_url=None
+            if replacement is None
+            else view_url(replacement, self.base_url, self.sealer),
+        )
         view.update(
             dossier_code=payment.dossier_code,
             procedure_name=payment.procedure_name,

@@ -146,6 +146,13 @@ async def test_a_wrong_amount_is_replaced_by_a_new_signed_receipt_once_another_p
     assert event["data"]["receipt"]["id"] == new["id"]
     assert event["data"]["replaced"]["status"] == "replaced"
 
+    # The citizen's old link leads to the replacement, which names the original.
+    base = str(receipting.client.make_url("")).rstrip("/")
+    old_page = await (await receipting.client.get(old["view_url"].removeprefix(base))).text()
+    assert "Đã được thay thế" in old_page and new["view_url"] in old_page
+    new_page = await (await receipting.client.get(new["view_url"].removeprefix(base))).text()
+    assert "Biên lai thay thế cho biên lai ký hiệu 26TAB số 00000001" in new_page
+
     # Nothing is issued twice: a second approval, or a correction of the replaced receipt.
     before = await counts(receipting)
     status, problem = await decide(receipting, correction["id"], "approve", "approver")
