@@ -153,6 +153,13 @@ async def test_a_wrong_amount_is_replaced_by_a_new_signed_receipt_once_another_p
     new_page = await (await receipting.client.get(new["view_url"].removeprefix(base))).text()
     assert "Biên lai thay thế cho biên lai ký hiệu 26TAB số 00000001" in new_page
 
+    # The checkout page lists the valid receipt only, and says what it replaces.
+    polled = await (await receipting.client.get(f"/pay/{original['payment_id']}/status")).json()
+    assert [(r["number"], r["replaces"]) for r in polled["receipts"]] == [
+        ("00000002", "26TAB số 00000001")
+    ]
+    assert polled["receipts_pending"] is False
+
     # Nothing is issued twice: a second approval, or a correction of the replaced receipt.
     before = await counts(receipting)
     status, problem = await decide(receipting, correction["id"], "approve", "approver")

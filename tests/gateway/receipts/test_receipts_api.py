@@ -161,8 +161,10 @@ async def test_the_paid_checkout_page_names_the_receipt_and_links_to_it(
             "channel": "Chuyển khoản VietQR",
             "amount": "185.000 ₫",
             "url": path,
+            "replaces": None,
         }
     ]
+    assert status["receipts_pending"] is False
 
 
 def test_outside_sandbox_mode_an_expired_or_missing_certificate_stops_start_up(
