@@ -230,6 +230,36 @@ class CorrectionService:
             ).scalars()
             return [await self._view(conn, found) for found in list(ids)]
 
+    async def receipt(self, actor: Actor, receipt_id: str) -> dict[str, Any]:
+        """A receipt as finance staff see it (their agencies only, else 404)."""
+        async with self.db.read() as conn:
+            await self._receipt(conn, actor, receipt_id)
+            return await self._receipt_view(conn, receipt_id)
+
+    async def find(
+        self, actor: Actor, *, symbol: str = "", number: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The newest receipts of the staff member's agencies, or those of a symbol and
+        number (the finance console's receipt search)."""
+        statement = (
+            select(*RECEIPT_COLUMNS)
+            .join(agencies, agencies.c.id == receipts.c.agency_id)
+            .where(actor.scope.clause(receipts.c.agency_id))
+        )
+        if symbol:
+            statement = statement.where(receipts.c.symbol == symbol)
+        if number is not None:
+            statement = statement.where(receipts.c.number == number)
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    statement.order_by(receipts.c.created_at.desc(), receipts.c.id.desc()).limit(
+                        limit
+                    )
+                )
+            ).all()
+        return [render(row, self.base_url, self.sealer) for row in rows]
+
     # -- the two kinds ----------------------------------------------------------------------
 
     async def _replace(
