@@ -32,6 +32,7 @@ Every step is written to the audit log.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +80,16 @@ TEXT_MAX = 255
 ITEMS_MAX = 50
 #: A sealed value is bound to its field: the address as the payment's payer block seals it.
 ADDRESS_FIELD = "payer.address"
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What approving a correction did to the receipt: the event to emit, and what the
+    correction row records (``replacement_id`` or ``notice``)."""
+
+    event: str
+    data: dict[str, Any]
+    values: dict[str, Any]
 
 
 def kind_of(fields: Mapping[str, Any]) -> str:
@@ -171,11 +182,39 @@ class CorrectionService:
                     select(receipts).where(receipts.c.id == correction.receipt_id).with_for_update()
                 )
             ).one()
-            current = ReceiptStatus(original.status)
-            if correction.kind == REPLACE:
-                await self._replace(conn, actor, correction, original, current, now)
-            else:
-                await self._notify(conn, actor, correction, original, current, now)
+            kind = self._replace if correction.kind == REPLACE else self._notify
+            decided = await kind(conn, correction, original, now)
+            await CORRECTIONS.move(
+                conn,
+                correction.id,
+                CorrectionStatus.PROPOSED,
+                CorrectionStatus.APPROVED,
+                decided_by=actor.id,
+                decided_at=now,
+                updated_at=now,
+                **decided.values,
+            )
+            await outbox.emit(
+                conn,
+                now=now,
+                type=decided.event,
+                payment_id=original.payment_id,
+                data=decided.data,
+            )
+            await record(
+                conn,
+                now,
+                actor.id,
+                "receipt_correction_approved",
+                "receipt",
+                original.id,
+                {
+                    "correction_id": correction.id,
+                    "kind": correction.kind,
+                    "proposed_by": correction.proposed_by,
+                    "replacement_id": decided.values.get("replacement_id"),
+                },
+            )
             return await self._view(conn, correction_id)
 
     async def reject(self, actor: Actor, correction_id: str, reason: str) -> dict[str, Any]:
@@ -263,14 +302,9 @@ class CorrectionService:
     # -- the two kinds ----------------------------------------------------------------------
 
     async def _replace(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        correction: Any,
-        original: Any,
-        current: ReceiptStatus,
-        now: datetime,
-    ) -> None:
+        self, conn: AsyncConnection, correction: Any, original: Any, now: datetime
+    ) -> Decided:
+        current = ReceiptStatus(original.status)
         if current is ReceiptStatus.REPLACED:
             raise ReceiptReplaced(current.value, ReceiptStatus.REPLACED.value)
         RECEIPTS.check(current, ReceiptStatus.REPLACED)
@@ -282,47 +316,16 @@ class CorrectionService:
             changes["payer"] = payer
         replacement = await self.issuance.issue_replacement(conn, original, changes, now)
         await RECEIPTS.move(conn, original.id, current, ReceiptStatus.REPLACED, updated_at=now)
-        await CORRECTIONS.move(
-            conn,
-            correction.id,
-            CorrectionStatus.PROPOSED,
-            CorrectionStatus.APPROVED,
-            decided_by=actor.id,
-            decided_at=now,
-            replacement_id=replacement["id"],
-            updated_at=now,
-        )
-        await outbox.emit(
-            conn,
-            now=now,
-            type="receipt.replaced",
-            payment_id=original.payment_id,
-            data={"receipt": replacement, "replaced": await self._receipt_view(conn, original.id)},
-        )
-        await record(
-            conn,
-            now,
-            actor.id,
-            "receipt_correction_approved",
-            "receipt",
-            original.id,
-            {
-                "correction_id": correction.id,
-                "kind": REPLACE,
-                "proposed_by": correction.proposed_by,
-                "replacement_id": replacement["id"],
-            },
+        return Decided(
+            "receipt.replaced",
+            {"receipt": replacement, "replaced": await self._receipt_view(conn, original.id)},
+            {"replacement_id": replacement["id"]},
         )
 
     async def _notify(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        correction: Any,
-        original: Any,
-        current: ReceiptStatus,
-        now: datetime,
-    ) -> None:
+        self, conn: AsyncConnection, correction: Any, original: Any, now: datetime
+    ) -> Decided:
+        current = ReceiptStatus(original.status)
         if current is ReceiptStatus.REPLACED:
             raise ReceiptReplaced(current.value, ReceiptStatus.ERROR_NOTIFIED.value)
         if current is not ReceiptStatus.ERROR_NOTIFIED:  # a second notice keeps the status
@@ -330,34 +333,13 @@ class CorrectionService:
                 conn, original.id, current, ReceiptStatus.ERROR_NOTIFIED, updated_at=now
             )
         notice = self._notice(original, correction, now)
-        await CORRECTIONS.move(
-            conn,
-            correction.id,
-            CorrectionStatus.PROPOSED,
-            CorrectionStatus.APPROVED,
-            decided_by=actor.id,
-            decided_at=now,
-            notice=notice,
-            updated_at=now,
-        )
-        await outbox.emit(
-            conn,
-            now=now,
-            type="receipt.error_notified",
-            payment_id=original.payment_id,
-            data={
+        return Decided(
+            "receipt.error_notified",
+            {
                 "receipt": await self._receipt_view(conn, original.id),
                 "notice": self._open_notice(notice),
             },
-        )
-        await record(
-            conn,
-            now,
-            actor.id,
-            "receipt_correction_approved",
-            "receipt",
-            original.id,
-            {"correction_id": correction.id, "kind": NOTIFY, "proposed_by": correction.proposed_by},
+            {"notice": notice},
         )
 
     def _notice(self, original: Any, correction: Any, now: datetime) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Channels, FixedClock
+import receipt_support
+from conftest import Channels
 from lxml import etree
 from receipt_support import (
     Identity,
     event_types,
-    open_receipting,
     receipt_xml,
     receipts_of,
     xmlsec1_verifies,
@@ -43,19 +43,8 @@ WRONG_NAME = {
 }
 
 
-@pytest.fixture
-async def receipting(
-    aiohttp_server: Any,
-    database_url: str,
-    clock: FixedClock,
-    unused_tcp_port_factory: Any,
-    identity: Identity,
-) -> Any:
-    opened = await open_receipting(
-        aiohttp_server, database_url, clock, unused_tcp_port_factory(), identity
-    )
-    yield opened
-    await opened.client.close()
+#: The gateway issuing receipts for HCM (the shared fixture).
+receipting = receipt_support.receipting
 
 
 async def paid_receipt(gateway: Channels) -> dict[str, Any]:

@@ -7,28 +7,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
-from conftest import Channels, FixedClock
-from receipt_support import Identity, open_receipting, receipts_of
+import receipt_support
+from conftest import Channels
+from receipt_support import receipts_of
 from tests_support import signed_notice
 
 from gateway.core.money import paying_attempt
 from gateway.keys import DATABASE
 
-
-@pytest.fixture
-async def receipting(
-    aiohttp_server: Any,
-    database_url: str,
-    clock: FixedClock,
-    unused_tcp_port_factory: Any,
-    identity: Identity,
-) -> Any:
-    opened = await open_receipting(
-        aiohttp_server, database_url, clock, unused_tcp_port_factory(), identity
-    )
-    yield opened
-    await opened.client.close()
+#: The gateway issuing receipts for HCM (the shared fixture).
+receipting = receipt_support.receipting
 
 
 async def transfer(gateway: Channels, payment: dict[str, Any], **notice: Any) -> None:
