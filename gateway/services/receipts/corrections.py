@@ -182,6 +182,16 @@ class CorrectionService:
                     select(receipts).where(receipts.c.id == correction.receipt_id).with_for_update()
                 )
             ).one()
+            # Read again under the locks: an approval that waited on them sees the other's
+            # decision (``invalid_transition``) rather than acting on what it read before.
+            correction = (
+                await conn.execute(
+                    select(receipt_corrections)
+                    .where(receipt_corrections.c.id == correction_id)
+                    .with_for_update()
+                )
+            ).one()
+            CORRECTIONS.check(CorrectionStatus(correction.status), CorrectionStatus.APPROVED)
             kind = self._replace if correction.kind == REPLACE else self._notify
             decided = await kind(conn, correction, original, now)
             await CORRECTIONS.move(

@@ -5,6 +5,7 @@ twice; bad input changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -313,3 +314,22 @@ async def last_event(gateway: Channels) -> Any:
             )
         ).scalar_one()
     return json.loads(body)
+
+
+async def test_two_approvals_at_the_same_moment_issue_one_replacement(
+    receipting: Channels,
+) -> None:
+    original = await paid_receipt(receipting)
+    _, correction = await propose(receipting, original["id"], WRONG_AMOUNT)
+
+    answers = await asyncio.gather(
+        decide(receipting, correction["id"], "approve", "approver"),
+        decide(receipting, correction["id"], "approve", "approver2"),
+    )
+
+    assert sorted(status for status, _ in answers) == [200, 409]
+    [refused] = [body for status, body in answers if status == 409]
+    assert refused["code"] == "invalid_transition"
+    found = await receipts_of(receipting, original["payment_id"])
+    assert [(r["number"], r["status"]) for r in found] == [(1, "replaced"), (2, "issued")]
+    assert (await event_types(receipting, original["payment_id"])).count("receipt.replaced") == 1
