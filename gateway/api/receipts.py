@@ -196,7 +196,7 @@ async def get_correction(request: web.Request) -> web.Response:
 
 
 async def approve_correction(request: web.Request) -> web.Response:
-    actor = await finance_actor(request, *FINANCE)
+    actor = await finance_actor(request, *APPROVERS)
     found = await request.app[RECEIPT_CORRECTIONS].approve(
         actor, request.match_info["correction_id"]
     )
@@ -204,7 +204,7 @@ async def approve_correction(request: web.Request) -> web.Response:
 
 
 async def reject_correction(request: web.Request) -> web.Response:
-    actor = await finance_actor(request, *FINANCE)
+    actor = await finance_actor(request, *APPROVERS)
     data = await read_json(request)
     reason = data.get("reason", "") if isinstance(data, dict) else ""
     found = await request.app[RECEIPT_CORRECTIONS].reject(
