@@ -19,6 +19,7 @@ ADDED = [
     "GET /callbacks/dvcqg/return",
     "GET /callbacks/sms/{secret}",
     "GET /receipts/{receipt_id}",
+    "GET /receipts/{receipt_id}.pdf",
     "GET /v1/attempts/flagged",
     "GET /v1/dvcqg/payments",
     "GET /v1/notifications",
