@@ -128,6 +128,8 @@ class CorrectionService:
         if actor.role not in MAKERS:
             raise Forbidden("proposing a receipt correction needs the finance role")
         receipt = await self._receipt(conn, actor, receipt_id)
+        if isinstance(fields, dict):  # a field given as null is a field not corrected
+            fields = {name: value for name, value in fields.items() if value is not None}
         kind = _check_correctable(receipt, fields)
         corrected = self._validated(receipt, reason, fields)
         now = self.clock()

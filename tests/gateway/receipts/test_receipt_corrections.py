@@ -162,7 +162,8 @@ async def test_a_wrong_amount_is_replaced_by_a_new_signed_receipt_once_another_p
 async def test_a_wrong_name_is_notified_without_a_new_receipt(receipting: Channels) -> None:
     original = await paid_receipt(receipting)
 
-    status, correction = await propose(receipting, original["id"], WRONG_NAME)
+    with_nulls = {**WRONG_NAME, "fields": {**WRONG_NAME["fields"], "items": None}}
+    status, correction = await propose(receipting, original["id"], with_nulls)
     assert (status, correction["kind"]) == (201, "notify")
     status, approved = await decide(receipting, correction["id"], "approve", "approver2")
 
