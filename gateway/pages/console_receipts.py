@@ -24,7 +24,7 @@ from gateway.pages import console_labels
 from gateway.pages.console import staff_actor
 from gateway.pages.console_auth import APPROVER_ROLES, PREFIX, Form, action, page, see_other, view
 from gateway.pages.receipts import KIND_LABELS, STATUS_LABELS
-from gateway.services.receipts.corrections import FIELD_LABELS, REASON_MAX
+from gateway.services.receipts.correction_rules import FIELD_LABELS, REASON_MAX
 from gateway.services.staff import StaffUser
 
 CORRECTION_KINDS = {
