@@ -33,6 +33,7 @@ from gateway.keys import (
     POLLER,
     POSTAL_ORDERS,
     PRINCIPALS,
+    RECEIPT_CORRECTIONS,
     RECEIPT_SUMMARIES,
     RECEIPTS,
     RECON_RUNS,
@@ -116,4 +117,5 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[NOTIFICATION_RECEIPTS] = services.notification_receipts
         app[RECEIPTS] = services.receipts
         app[RECEIPT_SUMMARIES] = services.receipt_summaries
+        app[RECEIPT_CORRECTIONS] = services.receipt_corrections
         yield

@@ -22,6 +22,7 @@ from gateway.services.postal.operators import OperatorService
 from gateway.services.postal.orders import PostalOrderService
 from gateway.services.postal.pushes import PushReceiver
 from gateway.services.provider_callbacks import ProviderCallbacks
+from gateway.services.receipts.corrections import CorrectionService
 from gateway.services.receipts.daily_summary import DailySummaries
 from gateway.services.receipts.views import ReceiptService
 from gateway.services.refunds import RefundService
@@ -72,3 +73,4 @@ NOTIFICATION_VIEWS = web.AppKey("notification_views", NotificationViews)
 NOTIFICATION_RECEIPTS = web.AppKey("notification_receipts", ReceiptReceiver)
 RECEIPTS = web.AppKey("receipts", ReceiptService)
 RECEIPT_SUMMARIES = web.AppKey("receipt_summaries", DailySummaries)
+RECEIPT_CORRECTIONS = web.AppKey("receipt_corrections", CorrectionService)

@@ -10,6 +10,7 @@ from gateway.pages import (
     console_attempts,
     console_auth,
     console_payments,
+    console_receipts,
     console_webhooks,
 )
 from gateway.pages.front import setup_front
@@ -48,6 +49,12 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/console/exceptions/{exception_id}", console.exception_detail)
     add.add_post("/console/exceptions/{exception_id}/resolve", console.resolve_exception)
     add.add_post("/console/exceptions/{exception_id}/approve", console.approve_exception)
+    add.add_get("/console/receipts", console_receipts.receipt_list)
+    add.add_get("/console/receipts/{receipt_id}", console_receipts.receipt_detail)
+    add.add_post("/console/receipts/{receipt_id}/corrections", console_receipts.propose_correction)
+    add.add_post(
+        "/console/receipt-corrections/{correction_id}/decide", console_receipts.decide_correction
+    )
     # -- end of staff console --
 
     setup_operator_pages(app)

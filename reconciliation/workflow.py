@@ -286,7 +286,7 @@ class Workflow:
         async with self.db.write() as conn:
             row = await self._row_of_open_day(conn, exception_id, actor.scope)
             EXCEPTIONS.check(ExceptionStatus(row.status), ExceptionStatus.APPROVED)
-            if await _person(conn, row.resolved_by) == await _person(conn, actor.id):
+            if await person_of(conn, row.resolved_by) == await person_of(conn, actor.id):
                 raise SelfApproval(f"{actor.id} resolved this exception and cannot approve it")
             now = self.clock()
             return await self._move(
@@ -474,7 +474,7 @@ async def _newer_statement(conn: AsyncConnection, day: date, run: Any) -> str | 
     return found.scalar_one_or_none()
 
 
-async def _person(conn: AsyncConnection, actor_id: str | None) -> str | None:
+async def person_of(conn: AsyncConnection, actor_id: str | None) -> str | None:
     """The staff member behind an API key or a console user id (``person``), else the id
     itself: maker ≠ checker compares people, not credentials."""
     for table in (api_clients, staff_users):

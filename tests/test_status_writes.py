@@ -33,6 +33,7 @@ MACHINE_TABLES = frozenset(
         "notifications",
         "receipts",
         "receipt_summaries",
+        "receipt_corrections",
     }
 )
 #: The one writer.

@@ -12,7 +12,7 @@ from gateway.core.outbox import EVENT_TYPES
 from gateway.core.statuses import DeliveryStatus
 from gateway.models.payments import Attempt, Payment, PaymentId, Refund, public_id
 from gateway.models.postal import PostalOrder
-from gateway.models.receipts import Receipt
+from gateway.models.receipts import CorrectionNotice, Receipt
 
 #: Every event type, with what it announces (a test checks these against the outbox's list).
 
@@ -87,7 +87,13 @@ class PostalOrderEvent(_Event):
 
 
 class ReceiptEventData(ResponseModel):
-    receipt: Receipt
+    receipt: Receipt = Field(description="The receipt (for `receipt.replaced`: the replacement)")
+    replaced: Receipt | None = Field(
+        None, description="`receipt.replaced` only: the original, now `replaced`"
+    )
+    notice: CorrectionNotice | None = Field(
+        None, description="`receipt.error_notified` only: the 04/SS-CTĐT data"
+    )
     sequence: int = _sequence("payment")
 
 

@@ -313,6 +313,16 @@ CHECKOUT_ROUTES = (
 RECEIPT_PAGE_ROUTES = (
     Route(
         "GET",
+        "/receipts/{receipt_id}.pdf",
+        receipt_pages.receipt_pdf_page,
+        "The e-receipt as a PDF download for the citizen (Vietnamese); not the legal receipt, "
+        "which is the signed XML",
+        None,
+        {200: Reply("PDF", media=("application/pdf",)), 404: Reply("HTML page", media=_HTML)},
+        params=(Param("t", "query", description="The receipt's view token (from `view_url`)"),),
+    ),
+    Route(
+        "GET",
         "/receipts/{receipt_id}",
         receipt_pages.receipt_page,
         "The e-receipt as a printable page for the citizen (HTML, Vietnamese)",
@@ -338,6 +348,7 @@ ROUTES: tuple[Route, ...] = (
     *dvcqg.ROUTES,
     *receipt_summaries.ROUTES,
     *receipts.ROUTES,
+    *receipts.CORRECTION_ROUTES,
     *webhooks.ROUTES,
     *postal.ROUTES,
     *notifications.ROUTES,

@@ -6,18 +6,24 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.payments import PORTAL_ROLES
-from gateway.api.spec import Reply, Route
+from gateway.api.reconciliation import APPROVERS, FINANCE, actor_of, finance_actor
+from gateway.api.spec import IDEMPOTENCY_KEY, Reply, Route
 from gateway.core.errors import FieldError, NotFound, ValidationFailed
 from gateway.core.roles import Role
 from gateway.http.auth import principal
-from gateway.http.responses import parse_query, respond
-from gateway.keys import RECEIPTS
+from gateway.http.idempotent import create_once, replay_headers
+from gateway.http.responses import parse_query, read_json, respond
+from gateway.keys import RECEIPT_CORRECTIONS, RECEIPTS
 from gateway.models.receipts import (
     CertificateQuery,
+    CorrectionList,
+    ProposeCorrection,
     Receipt,
+    ReceiptCorrection,
     ReceiptList,
     ReceiptPage,
     ReceiptQuery,
+    RejectCorrection,
 )
 
 #: Who reads receipts: the portal and counter (their payments'), finance staff (their agencies').
@@ -143,5 +149,145 @@ ROUTES = (
         READERS,
         _RECEIPT,
         _NOT_FOUND,
+    ),
+)
+
+
+# -- corrections (TT 91/2026 Điều 20), maker-checker -----------------------------------------
+
+
+async def receipt_corrections(request: web.Request) -> web.Response:
+    actor = await finance_actor(request, *FINANCE)
+    found = await request.app[RECEIPT_CORRECTIONS].of_receipt(
+        actor, request.match_info["receipt_id"]
+    )
+    return respond(CorrectionList.model_validate({"data": found}))
+
+
+async def propose_correction(request: web.Request) -> web.Response:
+    who = await principal(request, *FINANCE)
+    actor = actor_of(who)
+    data = await read_json(request)
+    body = data if isinstance(data, dict) else {}
+    service = request.app[RECEIPT_CORRECTIONS]
+    stored = await create_once(
+        request,
+        who,
+        data,
+        lambda conn: service.propose_in(
+            conn,
+            actor,
+            request.match_info["receipt_id"],
+            body.get("reason", ""),
+            body.get("fields"),
+        ),
+    )
+    return respond(
+        ReceiptCorrection.model_validate(stored.body),
+        status=stored.status,
+        headers=replay_headers(stored),
+    )
+
+
+async def get_correction(request: web.Request) -> web.Response:
+    actor = await finance_actor(request, *FINANCE)
+    found = await request.app[RECEIPT_CORRECTIONS].get(actor, request.match_info["correction_id"])
+    return respond(ReceiptCorrection.model_validate(found))
+
+
+async def approve_correction(request: web.Request) -> web.Response:
+    actor = await finance_actor(request, *APPROVERS)
+    found = await request.app[RECEIPT_CORRECTIONS].approve(
+        actor, request.match_info["correction_id"]
+    )
+    return respond(ReceiptCorrection.model_validate(found))
+
+
+async def reject_correction(request: web.Request) -> web.Response:
+    actor = await finance_actor(request, *APPROVERS)
+    data = await read_json(request)
+    reason = data.get("reason", "") if isinstance(data, dict) else ""
+    found = await request.app[RECEIPT_CORRECTIONS].reject(
+        actor, request.match_info["correction_id"], reason if isinstance(reason, str) else ""
+    )
+    return respond(ReceiptCorrection.model_validate(found))
+
+
+CORRECTION = "/v1/receipt-corrections/{correction_id}"
+_CORRECTION = {200: Reply("The correction", ReceiptCorrection)}
+_CORRECTION_NOT_FOUND = {404: "`not_found` (also for other agencies' corrections)"}
+
+CORRECTION_ROUTES = (
+    Route(
+        "GET",
+        f"/v1/receipts/{RECEIPT_ID}/corrections",
+        receipt_corrections,
+        "A receipt's corrections (notices and replacements), oldest first",
+        FINANCE,
+        {200: Reply("The receipt's corrections", CorrectionList)},
+        _NOT_FOUND,
+    ),
+    Route(
+        "POST",
+        f"/v1/receipts/{RECEIPT_ID}/corrections",
+        propose_correction,
+        "Propose a correction of a receipt (maker); it awaits another person's approval",
+        FINANCE,
+        {201: Reply("Proposed (or the stored response of a retried key)", ReceiptCorrection)},
+        {
+            403: "`forbidden`",
+            **_NOT_FOUND,
+            409: "`receipt_replaced`: the receipt was replaced (correct its replacement); "
+            "`invalid_transition`: the receipt is pending; `idempotency_key_reused`",
+            422: "`validation_failed`: `reason` → `required`, `fields` → `required`, "
+            "`fields.<name>` → `unknown_field`, `fields.amount_in_words` → "
+            "`does_not_read_the_amount`, `fields.items.<n>.*` → `invalid`",
+        },
+        body=ProposeCorrection,
+        params=(IDEMPOTENCY_KEY,),
+        description="Only `payer_name`, `payer_address`, `amount_in_words` corrected: a "
+        "`notify` correction (form 04/SS-CTĐT, no new receipt). With `items`: a `replace` "
+        "correction (a replacement receipt). TT 91/2026 Điều 20.",
+    ),
+    Route(
+        "GET",
+        CORRECTION,
+        get_correction,
+        "Get a receipt correction",
+        FINANCE,
+        _CORRECTION,
+        _CORRECTION_NOT_FOUND,
+    ),
+    Route(
+        "POST",
+        f"{CORRECTION}/approve",
+        approve_correction,
+        "Approve a correction (checker: not the person who proposed it): the notice is "
+        "recorded (`receipt.error_notified`) or the replacement issued (`receipt.replaced`)",
+        APPROVERS,
+        _CORRECTION,
+        {
+            403: "`forbidden`: approving needs `finance_approver`",
+            **_CORRECTION_NOT_FOUND,
+            409: "`self_approval`: the approver is the person who proposed it (whichever key or "
+            "console user each used); `invalid_transition`: already approved or rejected; "
+            "`receipt_replaced`: the receipt was replaced meanwhile; `receipt_not_issuable`: "
+            "the replacement cannot be numbered or signed now (`reason`)",
+        },
+    ),
+    Route(
+        "POST",
+        f"{CORRECTION}/reject",
+        reject_correction,
+        "Turn a proposed correction down (checker), with a reason; the receipt is unchanged",
+        APPROVERS,
+        _CORRECTION,
+        {
+            403: "`forbidden`: rejecting needs `finance_approver`",
+            **_CORRECTION_NOT_FOUND,
+            409: "`invalid_transition`: already approved or rejected",
+            422: "`validation_failed`: `reason` → `required`",
+        },
+        body=RejectCorrection,
     ),
 )

@@ -16,6 +16,7 @@ from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.responses import read_json, respond
 from gateway.keys import IMPORTS, RECEIPT_SUMMARIES, RECON_RUNS, REPORTS, SETTINGS, WORKFLOW
+from gateway.services.clients import Principal
 from reconciliation.api_models import (
     DAY_FORMAT,
     BankMapping,
@@ -46,9 +47,13 @@ _ACCOUNT_SCOPE = (
 )
 
 
-async def _actor(request: web.Request, *roles: Role) -> Actor:
-    who = await principal(request, *roles)
+def actor_of(who: Principal) -> Actor:
+    """An API key as maker-checker sees it: its id, role and agency scope."""
     return Actor(who.client_id, who.role, Scope(who.agency_ids, who.all_agencies))
+
+
+async def finance_actor(request: web.Request, *roles: Role) -> Actor:
+    return actor_of(await principal(request, *roles))
 
 
 def _day(text: object, field: str = "business_date") -> date:
@@ -100,7 +105,7 @@ async def _read_upload(request: web.Request) -> tuple[dict[str, str], bytes | No
 
 
 async def upload_statement(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     if not request.content_type.startswith("multipart/"):
         raise BadRequest("send multipart/form-data with fields source, account and file")
     try:
@@ -139,7 +144,7 @@ async def upload_statement(request: web.Request) -> web.Response:
 
 
 async def save_bank_mapping(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     data = await _json_object(request)
     view = await request.app[IMPORTS].mappings.save(
         request.match_info["account"], data, actor.id, actor.scope
@@ -148,13 +153,13 @@ async def save_bank_mapping(request: web.Request) -> web.Response:
 
 
 async def get_bank_mapping(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     view = await request.app[IMPORTS].mappings.get(request.match_info["account"], actor.scope)
     return respond(BankMapping.model_validate(view))
 
 
 async def create_run(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     data = await read_json(request)
     day = _day(data.get("business_date") if isinstance(data, dict) else None)
     run = await request.app[RECON_RUNS].run(actor, day)
@@ -163,7 +168,7 @@ async def create_run(request: web.Request) -> web.Response:
 
 
 async def current_run(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     day = _day(request.rel_url.query.get("business_date"))
     run = await request.app[RECON_RUNS].current(day)
     run = await request.app[WORKFLOW].run_in_scope(run, actor.scope)
@@ -171,7 +176,7 @@ async def current_run(request: web.Request) -> web.Response:
 
 
 async def list_exceptions(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     query = request.rel_url.query
     day = _day(query["business_date"]) if query.get("business_date") else None
     age = query.get("min_age_days")
@@ -190,7 +195,7 @@ async def list_exceptions(request: web.Request) -> web.Response:
 
 
 async def get_exception(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     view = await request.app[WORKFLOW].get(request.match_info["exception_id"], actor.scope)
     return respond(ReconExceptionDetail.model_validate(view))
 
@@ -204,7 +209,7 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 
 
 async def resolve_exception(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     data = await _json_object(request)
     view = await request.app[WORKFLOW].resolve(
         actor,
@@ -216,13 +221,13 @@ async def resolve_exception(request: web.Request) -> web.Response:
 
 
 async def approve_exception(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     view = await request.app[WORKFLOW].approve(actor, request.match_info["exception_id"])
     return respond(ReconException.model_validate(view))
 
 
 async def reject_resolution(request: web.Request) -> web.Response:
-    actor = await _actor(request, *APPROVERS)
+    actor = await finance_actor(request, *APPROVERS)
     data = await _json_object(request)
     view = await request.app[WORKFLOW].reject(
         actor, request.match_info["exception_id"], str(data.get("reason", ""))
@@ -231,7 +236,7 @@ async def reject_resolution(request: web.Request) -> web.Response:
 
 
 async def close_day(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     day = _day(request.match_info["day"], "day")
     closed = await request.app[WORKFLOW].close_day(actor, day)
     # An unsent receipt summary warns, it does not block (docs/receipts.md, "Day close").
@@ -246,7 +251,7 @@ async def close_day(request: web.Request) -> web.Response:
 
 
 async def day_report(request: web.Request) -> web.Response:
-    actor = await _actor(request, *FINANCE)
+    actor = await finance_actor(request, *FINANCE)
     day = _day(request.match_info["day"], "day")
     fmt = request.match_info["format"]
     body, content_type = await request.app[REPORTS].render(day, fmt, actor.scope)

@@ -35,8 +35,10 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── SummaryAlreadyAccepted      409 receipt_summary_already_accepted  (receipts)
     │   ├── SummaryEmpty                409 receipt_summary_empty         (receipts)
     │   ├── SummaryDayNotOver           409 receipt_summary_day_not_over  (receipts)
+    │   ├── ReceiptNotIssuable          409 receipt_not_issuable          (receipt corrections)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
+    │       ├── ReceiptReplaced         409 receipt_replaced              (receipt corrections)
     │       └── NotAcceptable           409 order_not_acceptable          (postal operators)
     ├── NoticeRejected                  400|401|409 the failed check (docs/errors.md)
     └── ServiceUnavailable              503 service_unavailable
@@ -326,6 +328,15 @@ class SummaryDayNotOver(Conflict):
     title = "The business day is not over yet"
 
 
+class ReceiptNotIssuable(Conflict):
+    """A replacement receipt cannot be numbered or signed now (``reason``: no symbol for the
+    year, the point's ranges used up, the certificate expired); the correction stays
+    proposed, nothing is issued."""
+
+    code = "receipt_not_issuable"
+    title = "The replacement receipt cannot be issued now"
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = "The object is not in a state that allows this"
@@ -341,6 +352,13 @@ class InvalidTransition(Conflict):
 class NotCancellable(InvalidTransition):
     code = "not_cancellable"
     title = "The order can no longer be cancelled"
+
+
+class ReceiptReplaced(InvalidTransition):
+    """A replaced receipt is final: a correction is made to its replacement."""
+
+    code = "receipt_replaced"
+    title = "The receipt was replaced; correct its replacement"
 
 
 class NotAcceptable(InvalidTransition):

@@ -68,12 +68,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import attempts, payments
-from gateway.core.statuses import PaymentStatus
+from gateway.core.statuses import AttemptStatus, PaymentStatus
 
 
 class ChannelName(StrEnum):
@@ -183,3 +184,28 @@ async def lock_bill(conn: AsyncConnection, payment_id: str) -> bool:
         .with_for_update()
     )
     return True
+
+
+async def paying_attempt(conn: AsyncConnection, payment_id: str) -> Any | None:
+    """The attempt whose money paid the bill, the one rule for the receipt (its transaction
+    reference) and for refunds (the channel that gives the money back): a succeeded attempt,
+    one without a review reason first (money that arrived after the bill was paid carries
+    ``duplicate_payment``), then the **earliest** (the first money to arrive paid the bill; a
+    bill accepted from ``needs_review`` was paid by the money that put it there). ``None``
+    when no attempt succeeded (e.g. COD, money collected at the door)."""
+    return (
+        await conn.execute(
+            select(
+                attempts.c.id,
+                attempts.c.channel,
+                attempts.c.provider_transaction_id,
+                attempts.c.provider_reference,
+            )
+            .where(
+                attempts.c.payment_id == payment_id,
+                attempts.c.status == AttemptStatus.SUCCEEDED.value,
+            )
+            .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at, attempts.c.id)
+            .limit(1)
+        )
+    ).first()

@@ -53,6 +53,12 @@ EVENT_TYPES: Mapping[str, str] = {
     "refund.failed": "A refund failed.",
     "receipt.issued": "An e-receipt (biên lai điện tử) was issued for a paid payment: numbered "
     "and signed (`xml_url`, `view_url`); one per payment, or one for phí and one for lệ phí.",
+    "receipt.replaced": "A receipt was replaced (TT 91/2026 Điều 20): `receipt` is the "
+    "replacement (new number, `replaces` the original), `replaced` the original, now "
+    "`replaced`. Finance staff proposed and approved the correction (maker-checker).",
+    "receipt.error_notified": "An error in a receipt's payer name or address or amount in "
+    "words was notified without re-issuing (form 04/SS-CTĐT, `notice`); the receipt is "
+    "`error_notified` and stays valid.",
     "postal.order.created": "VNPost accepted the postal order: it has a `tracking_number`.",
     "postal.order.updated": "The postal order moved to a status without an event of its own "
     "(pickup assigned, in transit, out for delivery, return pending, …), its cancellation "

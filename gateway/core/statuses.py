@@ -456,27 +456,37 @@ RECEIPT_SUMMARIES: Machine[ReceiptSummaryStatus] = Machine(
 )
 
 
-class ResolutionStatus(StrEnum):
-    """Finance's decision on an attempt the janitor handed over (maker-checker): one person
-    proposes the outcome with a reason (and, for a success, the provider's evidence), a second
-    approves it — only then is it applied to the attempt — or rejects it."""
+class DecisionStatus(StrEnum):
+    """A maker-checker proposal — finance's resolution of an attempt the janitor handed over,
+    a correction of a receipt (TT 91/2026 Điều 20): one person proposes it with a reason (and
+    the evidence or corrected fields), a second approves it — only then is it applied — or
+    rejects it."""
 
     PROPOSED = "proposed"
     APPROVED = "approved"
     REJECTED = "rejected"
 
 
-RESOLUTION_TRANSITIONS: Mapping[ResolutionStatus, frozenset[ResolutionStatus]] = {
-    ResolutionStatus.PROPOSED: frozenset({ResolutionStatus.APPROVED, ResolutionStatus.REJECTED}),
-    ResolutionStatus.APPROVED: frozenset(),
-    ResolutionStatus.REJECTED: frozenset(),
+DECISION_TRANSITIONS: Mapping[DecisionStatus, frozenset[DecisionStatus]] = {
+    DecisionStatus.PROPOSED: frozenset({DecisionStatus.APPROVED, DecisionStatus.REJECTED}),
+    DecisionStatus.APPROVED: frozenset(),
+    DecisionStatus.REJECTED: frozenset(),
 }
 
-RESOLUTIONS: Machine[ResolutionStatus] = Machine(
+#: The only writer of ``attempt_resolutions.status``.
+RESOLUTIONS: Machine[DecisionStatus] = Machine(
     "attempt resolution",
     "attempt_resolutions",
-    RESOLUTION_TRANSITIONS,
-    initial={ResolutionStatus.PROPOSED},
+    DECISION_TRANSITIONS,
+    initial={DecisionStatus.PROPOSED},
+)
+
+#: The only writer of ``receipt_corrections.status``.
+CORRECTIONS: Machine[DecisionStatus] = Machine(
+    "receipt correction",
+    "receipt_corrections",
+    DECISION_TRANSITIONS,
+    initial={DecisionStatus.PROPOSED},
 )
 
 
@@ -495,4 +505,5 @@ MACHINES: tuple[Machine[Any], ...] = (
     RECEIPTS,
     RECEIPT_SUMMARIES,
     RESOLUTIONS,
+    CORRECTIONS,
 )

@@ -202,6 +202,10 @@ class CheckoutReceipt(ResponseModel):
     channel: str = Field(description="In Vietnamese")
     amount: str = Field(description="In VND, formatted")
     url: str = Field(description="The receipt page")
+    replaces: str | None = Field(
+        description="A replacement receipt: the symbol and number of the receipt it replaces "
+        "(replaced receipts are not listed)"
+    )
 
 
 class CheckoutStatus(ResponseModel):
@@ -211,4 +215,11 @@ class CheckoutStatus(ResponseModel):
     status_label: str
     expires_at: Time
     paid_at: Time | None
-    receipts: list[CheckoutReceipt]
+    receipts: list[CheckoutReceipt] = Field(
+        description="The valid receipts (issued, notified, or pending a number); a replaced "
+        "one is left out, its replacement says what it replaces"
+    )
+    receipts_pending: bool = Field(
+        description="A receipt still waits for its number: the page keeps polling until it "
+        "is issued"
+    )

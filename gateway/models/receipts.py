@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from gateway.core.fields import ListOf, Page, PageSize, QueryModel, ResponseModel, Time
 from gateway.core.statuses import ReceiptStatus
@@ -23,6 +23,16 @@ class ReceiptItem(ResponseModel):
 class ReceiptPayer(ResponseModel):
     name: str | None
     id_number: str | None = Field(description="Masked: only the last 4 characters are shown")
+
+
+class ReceiptRefund(ResponseModel):
+    """A refund of the receipt's payment: the receipt stays valid and the refund is recorded
+    against it (docs/receipts.md, "Refunds")."""
+
+    id: str
+    amount: int = Field(description="VND")
+    status: Literal["pending", "succeeded", "failed"]
+    created_at: Time
 
 
 class Receipt(ResponseModel):
@@ -67,6 +77,11 @@ class Receipt(ResponseModel):
     view_url: str = Field(
         description="The printable page for the citizen (an unguessable link, no login)"
     )
+    refunds: list[ReceiptRefund] = Field(
+        default_factory=list,
+        description="Refunds of the payment, recorded against its receipt (which stays valid); "
+        "left out of webhook bodies",
+    )
 
 
 class ReceiptList(ListOf[Receipt]):
@@ -91,3 +106,81 @@ class CertificateQuery(QueryModel):
     agency_code: str | None = Field(
         None, description="Required when the caller has several agencies that issue receipts"
     )
+
+
+CorrectionId = Annotated[str, public_id("rcc")]
+
+
+class CorrectionFields(BaseModel):
+    """The corrected values; give only what was wrong. Only `payer_name`, `payer_address`,
+    `amount_in_words` → a notice (form 04/SS-CTĐT), no new receipt; with `items` → a
+    replacement receipt. Other fields are `unknown_field`."""
+
+    payer_name: str | None = Field(None, max_length=255)
+    payer_address: str | None = Field(None, max_length=255)
+    amount_in_words: str | None = Field(
+        None, description="Must read the receipt's amount (the words of accounting software)"
+    )
+    items: list[ReceiptItem] | None = Field(
+        None, description="The replacement's lines (`fee`/`charge`, amount > 0 VND)"
+    )
+
+
+class ProposeCorrection(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="What is wrong")
+    fields: CorrectionFields
+
+
+class RejectCorrection(BaseModel):
+    """Other fields are ignored."""
+
+    reason: str = Field(min_length=1, pattern=r"\S", description="Why it is turned down")
+
+
+class NoticeReceipt(ResponseModel):
+    template_code: str
+    symbol: str
+    number: int
+    issued_on: str = Field(description="YYYY-MM-DD (GMT+7)")
+
+
+class NoticeError(ResponseModel):
+    field: Literal["payer_name", "payer_address", "amount_in_words"]
+    label: str = Field(description="The field's name on the form, in Vietnamese")
+    shown: str | None = Field(description="What the receipt shows")
+    correct: str
+
+
+class CorrectionNotice(ResponseModel):
+    """The data of form 04/SS-CTĐT (thông báo biên lai điện tử có sai sót)."""
+
+    form: Literal["04/SS-CTĐT"]
+    agency_tax_code: str
+    agency_name: str
+    receipt: NoticeReceipt
+    errors: list[NoticeError]
+    reason: str
+    notified_on: str = Field(description="YYYY-MM-DD (GMT+7)")
+
+
+class ReceiptCorrection(ResponseModel):
+    id: CorrectionId
+    receipt_id: ReceiptId
+    kind: Literal["notify", "replace"] = Field(
+        description="`notify`: name, address or amount in words (a notice, no new receipt); "
+        "`replace`: the lines (a replacement receipt) — TT 91/2026 Điều 20"
+    )
+    status: Literal["proposed", "approved", "rejected"]
+    reason: str
+    fields: dict[str, Any] = Field(description="The corrected values as proposed")
+    proposed_by: str
+    proposed_at: Time
+    decided_by: str | None = Field(description="Who approved or rejected it (not the maker)")
+    decided_at: Time | None
+    decision_reason: str | None = Field(description="Why it was rejected")
+    replacement_id: ReceiptId | None = Field(description="The replacement receipt, once issued")
+    notice: CorrectionNotice | None = Field(description="The 04/SS-CTĐT data, once approved")
+
+
+class CorrectionList(ListOf[ReceiptCorrection]):
+    """A receipt's corrections, oldest first."""

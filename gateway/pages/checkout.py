@@ -21,6 +21,7 @@ from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.errors import InvalidTransition, NotFound, ValidationFailed
 from gateway.core.money import CHANNEL_LABELS, ReviewReason
+from gateway.core.statuses import ReceiptStatus
 from gateway.http.responses import json_response
 from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, POLLER, RECEIPTS, SETTINGS
 from gateway.pages.render import local_time, render, vnd
@@ -141,6 +142,7 @@ async def checkout_page(request: web.Request) -> web.Response:
         poll_ms=request.app[SETTINGS].payments.checkout_poll_ms,
         receipts=receipts,
         review=await _review(request, payment),
+        receipts_pending=any(receipt["number"] is None for receipt in receipts),
     )
 
 
@@ -207,24 +209,28 @@ def failure_text(method: str, code: str, channel: Channel | None) -> str:
 
 async def checkout_status(request: web.Request) -> web.Response:
     payment = await request.app[PAYMENTS].get_public(request.match_info["payment_id"])
+    receipts = await _receipts(request, payment)
     return json_response(
         {
             "status": payment["status"],
             "status_label": STATUS_LABELS[payment["status"]],
             "expires_at": payment["expires_at"],
             "paid_at": payment["paid_at"],
-            "receipts": await _receipts(request, payment),
+            "receipts": receipts,
+            "receipts_pending": any(receipt["number"] is None for receipt in receipts),
         },
         headers={"Cache-Control": "no-store"},
     )
 
 
 async def _receipts(request: web.Request, payment: dict[str, Any]) -> list[dict[str, Any]]:
-    """The payment's receipts as the paid page shows them (number, symbol, time, channel and
-    a link to the receipt page)."""
+    """The payment's valid receipts as the paid page shows them (number, symbol, time,
+    channel, a link to the receipt page, and what a replacement replaces): a replaced receipt
+    is no longer valid and is left out; one pending a number is shown as waiting."""
     if payment["paid_at"] is None:
         return []
     found = await request.app[RECEIPTS].of_payment_public(payment["id"])
+    by_id = {receipt["id"]: receipt for receipt in found}
     return [
         {
             "symbol": receipt["symbol"],
@@ -233,9 +239,18 @@ async def _receipts(request: web.Request, payment: dict[str, Any]) -> list[dict[
             "channel": CHANNEL_LABELS.get(receipt["channel"], receipt["channel"]),
             "amount": vnd(receipt["amount"]),
             "url": _path_of(receipt["view_url"]),
+            "replaces": _series(by_id.get(receipt["replaces"] or "")),
         }
         for receipt in found
+        if receipt["status"] != ReceiptStatus.REPLACED
     ]
+
+
+def _series(receipt: dict[str, Any] | None) -> str | None:
+    """``26TAB số 00000001``: how a receipt is named to the citizen."""
+    if receipt is None or receipt["number"] is None:
+        return None
+    return f"{receipt['symbol']} số {receipt['number']:08d}"
 
 
 def _path_of(url: str) -> str:

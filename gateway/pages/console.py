@@ -54,7 +54,7 @@ ACCOUNT_MAX = 34
 ROW_ERRORS_SHOWN = 20
 
 
-def _actor(user: StaffUser) -> Actor:
+def staff_actor(user: StaffUser) -> Actor:
     return Actor(user.id, user.role, Scope(user.agency_ids, user.all_agencies))
 
 
@@ -105,7 +105,7 @@ async def _dashboard(
         run = await request.app[RECON_RUNS].current(day)
     except NotFound:
         run = None
-    scope = _actor(user).scope
+    scope = staff_actor(user).scope
     by_agency: Sequence[dict[str, Any]] = []
     if run is not None:
         by_agency = await request.app[WORKFLOW].figures_by_agency(run, scope)
@@ -163,7 +163,7 @@ def _day_action(
     async def handle(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
         day = _path_day(request)
         try:
-            await act(request.app, _actor(user), day)
+            await act(request.app, staff_actor(user), day)
         except GatewayError as exc:
             return await _dashboard(
                 request, user, day, error=labels.error_message(exc), status=exc.http_status
@@ -184,7 +184,7 @@ async def day_report(request: web.Request, user: StaffUser) -> web.StreamRespons
     day = _path_day(request)
     fmt = request.match_info["format"]
     try:
-        body, content_type = await request.app[REPORTS].render(day, fmt, _actor(user).scope)
+        body, content_type = await request.app[REPORTS].render(day, fmt, staff_actor(user).scope)
     except NotFound as exc:
         return page(
             "console_error.html",
@@ -260,7 +260,7 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
             filename=form.upload.filename,
             account=account or None,
             actor=user.id,
-            scope=_actor(user).scope,
+            scope=staff_actor(user).scope,
             bank_profile=profile or None,
             mapping=mapping or None,
         )
@@ -268,7 +268,7 @@ async def _upload(request: web.Request, user: StaffUser, form: Form) -> web.Stre
         if wanted and result["status"] == "accepted" and not profile:
             # Saved only once a file was read with it: a layout that does not fit is not kept.
             await request.app[IMPORTS].mappings.save(
-                account, parsed_json(mapping), user.id, _actor(user).scope
+                account, parsed_json(mapping), user.id, staff_actor(user).scope
             )
             saved = True
     except GatewayError as exc:
@@ -308,7 +308,7 @@ async def exception_list(request: web.Request, user: StaffUser) -> web.StreamRes
     if text and day is None:
         error = "Ngày không hợp lệ (định dạng YYYY-MM-DD); bộ lọc ngày bị bỏ qua."
     items = await request.app[WORKFLOW].list(
-        scope=_actor(user).scope,
+        scope=staff_actor(user).scope,
         agency=agency or None,
         business_date=day,
         type=kind if kind in labels.EXCEPTION_TYPES else None,
@@ -349,7 +349,9 @@ async def _detail(
     resolution: str = "",
     reason: str = "",
 ) -> web.Response:
-    item = await request.app[WORKFLOW].get(request.match_info["exception_id"], _actor(user).scope)
+    item = await request.app[WORKFLOW].get(
+        request.match_info["exception_id"], staff_actor(user).scope
+    )
     books = request.app[LEDGER]
     try:
         closed = (await request.app[RECON_RUNS].current(date.fromisoformat(item["business_date"])))[
@@ -422,7 +424,7 @@ async def _resolve(request: web.Request, user: StaffUser, form: Form) -> web.Str
             reason=reason,
         )
     try:
-        await request.app[WORKFLOW].resolve(_actor(user), exception_id, resolution, reason)
+        await request.app[WORKFLOW].resolve(staff_actor(user), exception_id, resolution, reason)
     except NotFound:
         raise
     except GatewayError as exc:
@@ -442,9 +444,9 @@ async def _approve(request: web.Request, user: StaffUser, form: Form) -> web.Str
     try:
         if form.get("decision") == "reject":
             reason = form.get("reason")[:REASON_MAX]
-            await request.app[WORKFLOW].reject(_actor(user), exception_id, reason)
+            await request.app[WORKFLOW].reject(staff_actor(user), exception_id, reason)
         else:
-            await request.app[WORKFLOW].approve(_actor(user), exception_id)
+            await request.app[WORKFLOW].approve(staff_actor(user), exception_id)
     except NotFound:
         raise
     except GatewayError as exc:

@@ -33,7 +33,7 @@ from gateway.core.errors import (
 )
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
-from gateway.core.statuses import OPEN_ATTEMPTS, RESOLUTIONS, AttemptStatus, ResolutionStatus
+from gateway.core.statuses import OPEN_ATTEMPTS, RESOLUTIONS, AttemptStatus, DecisionStatus
 from gateway.services import payment_state as state
 from gateway.services.attempts import apply_outcome, attempt_view, joined
 from reconciliation.audit import record
@@ -142,7 +142,7 @@ class AttemptResolutions:
             resolution_id = new_id("ares")
             await RESOLUTIONS.insert(
                 conn,
-                ResolutionStatus.PROPOSED,
+                DecisionStatus.PROPOSED,
                 id=resolution_id,
                 attempt_id=attempt_id,
                 outcome=outcome,
@@ -184,7 +184,7 @@ class AttemptResolutions:
                 raise InvalidTransition("none", "approved" if approve else "rejected")
             if proposal.proposed_by == actor:
                 raise SelfApproval("the proposal must be decided by someone else")
-            new = ResolutionStatus.APPROVED if approve else ResolutionStatus.REJECTED
+            new = DecisionStatus.APPROVED if approve else DecisionStatus.REJECTED
             if approve:
                 if AttemptStatus(row.status) not in OPEN_ATTEMPTS:  # the provider spoke since
                     raise InvalidTransition(row.status, proposal.outcome)
@@ -207,7 +207,7 @@ class AttemptResolutions:
             await RESOLUTIONS.move(
                 conn,
                 proposal.id,
-                ResolutionStatus.PROPOSED,
+                DecisionStatus.PROPOSED,
                 new,
                 decided_by=actor,
                 decided_at=now,
@@ -244,7 +244,7 @@ class AttemptResolutions:
             await conn.execute(
                 select(attempt_resolutions).where(
                     attempt_resolutions.c.attempt_id == attempt_id,
-                    attempt_resolutions.c.status == ResolutionStatus.PROPOSED.value,
+                    attempt_resolutions.c.status == DecisionStatus.PROPOSED.value,
                 )
             )
         ).first()

@@ -23,8 +23,8 @@ from gateway.core.db.schema import agencies, attempts, payments, refunds
 from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
-from gateway.core.money import lock_bill
-from gateway.core.statuses import REFUNDS, AttemptStatus, PaymentStatus, RefundStatus
+from gateway.core.money import lock_bill, paying_attempt
+from gateway.core.statuses import REFUNDS, PaymentStatus, RefundStatus
 from gateway.models.requests import CreateRefund
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
@@ -92,16 +92,7 @@ class RefundService:
                     )
                 ]
             )
-        attempt = (
-            await conn.execute(
-                select(attempts.c.id)
-                .where(
-                    attempts.c.payment_id == payment_id,
-                    attempts.c.status == AttemptStatus.SUCCEEDED.value,
-                )
-                .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at)
-            )
-        ).first()
+        attempt = await paying_attempt(conn, payment_id)
         if attempt is None:
             raise InvalidTransition(payment.status, "refunded")
         now = self.clock()

@@ -46,6 +46,7 @@ from gateway.services.postal.orders import PostalOrderService
 from gateway.services.postal.pushes import PushReceiver
 from gateway.services.postal.state import PostalContext
 from gateway.services.provider_callbacks import ProviderCallbacks
+from gateway.services.receipts.corrections import CorrectionService
 from gateway.services.receipts.daily_summary import DailySummaries, SummaryAlerts
 from gateway.services.receipts.issuance import RANGE_EXHAUSTED, Alerts, ReceiptIssuance
 from gateway.services.receipts.signing import load_issuers
@@ -103,6 +104,7 @@ class Services:
     ledger: LedgerLookup
     receipts: ReceiptService
     receipt_summaries: DailySummaries
+    receipt_corrections: CorrectionService
     postal_orders: PostalOrderService
     carrier_sync: CarrierSync
     vnpost_pushes: PushReceiver
@@ -363,6 +365,9 @@ async def build_services(
                             agency, outcome
                         ).inc()
                     ),
+                ),
+                receipt_corrections=CorrectionService(
+                    database, issuer, sealer, clock, settings.base_url
                 ),
                 postal_orders=PostalOrderService(database, postal, settings.vnpost, sealer),
                 carrier_sync=CarrierSync(database, postal, carrier, settings.vnpost, sealer),

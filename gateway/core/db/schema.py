@@ -27,6 +27,7 @@ from gateway.core.db.types import UTCDateTime
 from gateway.core.machines import check_constraint
 from gateway.core.statuses import (
     ATTEMPTS,
+    CORRECTIONS,
     DELIVERIES,
     EXCEPTIONS,
     IMPORTS,
@@ -847,4 +848,33 @@ receipt_summaries = Table(
     Index("ix_receipt_summaries_status_next", "status", "next_try_at"),
     Index("ix_receipt_summaries_day", "business_date", "agency_id"),
     RECEIPT_SUMMARIES.check_constraint(),
+)
+
+
+#: A correction of an issued receipt (TT 91/2026 Điều 20): ``notify`` (an error in the payer's
+#: name or address or the amount in words: a notice, form 04/SS-CTĐT, no new receipt) or
+#: ``replace`` (any other error: a replacement receipt, ``replacement_id``). Proposed by one
+#: person (``proposed_by``), approved or rejected by another (``decided_by``). ``fields`` holds
+#: the corrected values (an address sealed); ``notice`` the 04/SS-CTĐT data once approved.
+receipt_corrections = Table(
+    "receipt_corrections",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("receipt_id", ForeignKey("receipts.id"), nullable=False, index=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("proposed_by", String(64), nullable=False),
+    Column("proposed_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", UTCDateTime),
+    Column("decision_reason", Text),
+    Column("replacement_id", ForeignKey("receipts.id")),
+    Column("notice", JSON),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('notify', 'replace')", name="ck_receipt_corrections_kind"),
+    CORRECTIONS.check_constraint(),
 )

@@ -14,11 +14,17 @@
     cancelled: "Khoản thanh toán đã bị hủy."
   };
   var status = state.dataset.status;
+  // A paid bill whose receipt still waits for its number: keep asking until it is issued.
+  var receiptsPending = state.dataset.receiptsPending === "true";
+  var shownReceipts = "";
   var statusEl = document.getElementById("status");
 
   function showReceipts(receipts) {
     var box = document.getElementById("receipts");
     if (!receipts || !receipts.length) return;
+    var seen = JSON.stringify(receipts);
+    if (seen === shownReceipts) return;
+    shownReceipts = seen;
     box.textContent = "";
     receipts.forEach(function (r) {
       var line = document.createElement("p");
@@ -39,6 +45,12 @@
         line.appendChild(document.createTextNode(", lập lúc " + r.issued_at));
       } else {
         line.appendChild(document.createTextNode("đang chờ cấp số"));
+      }
+      if (r.replaces) {
+        var replaces = document.createElement("span");
+        replaces.setAttribute("data-testid", "receipt-replaces");
+        replaces.textContent = " (thay thế biên lai " + r.replaces + ")";
+        line.appendChild(replaces);
       }
       line.appendChild(document.createTextNode(" · " + r.channel + " · " + r.amount + " · "));
       var link = document.createElement("a");
@@ -77,11 +89,16 @@
     fetch("/pay/" + paymentId + "/status", {cache: "no-store"})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
-        if (data && data.status !== status) { show(data.status); showReceipts(data.receipts); }
+        if (!data) return;
+        if (data.status !== status) show(data.status);
+        showReceipts(data.receipts);
+        receiptsPending = data.receipts_pending;
       })
       .catch(function () {})
-      .finally(function () { if (status === "pending") setTimeout(poll, pollMs); });
+      .finally(function () { if (polling()) setTimeout(poll, pollMs); });
   }
+
+  function polling() { return status === "pending" || receiptsPending; }
 
   // Copy buttons: the value in data-copy goes to the clipboard; the button says it did.
   function copied(button, ok) {
@@ -123,5 +140,5 @@
 
   tick();
   setInterval(tick, 1000);
-  if (status === "pending") setTimeout(poll, pollMs);
+  if (polling()) setTimeout(poll, pollMs);
 })();

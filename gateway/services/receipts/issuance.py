@@ -38,14 +38,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from config import ReceiptSettings
 from config.settings import ReceiptAgencySettings
 from gateway.core import outbox
-from gateway.core.db.schema import agencies, attempts, payment_items, payments, receipts
+from gateway.core.db.schema import agencies, payment_items, payments, receipts
+from gateway.core.errors import ReceiptNotIssuable
 from gateway.core.ids import Clock, new_id
-from gateway.core.money import CHANNEL_LABELS
-from gateway.core.statuses import RECEIPTS, AttemptStatus, ReceiptStatus
+from gateway.core.money import CHANNEL_LABELS, paying_attempt
+from gateway.core.statuses import RECEIPTS, ReceiptStatus
 from gateway.services.receipts.numbering import Point, point_of, take_number
 from gateway.services.receipts.render import render
 from gateway.services.sealing import Sealer
-from providers.receipts.document import ReceiptDocument, ReceiptLine
+from providers.receipts.document import ReceiptDocument, ReceiptLine, RelatedReceipt
 from providers.receipts.errors import ReceiptError
 from providers.receipts.issuer import ReceiptIssuer
 from providers.receipts.words import amount_in_words
@@ -57,6 +58,21 @@ BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Why a receipt waits (``receipts.pending_reason``): stable codes.
 NO_SYMBOL_FOR_YEAR = "no_symbol_for_year"
 RANGE_EXHAUSTED = "receipt_range_exhausted"
+
+#: What a replacement copies from the receipt it replaces (the rest is new or corrected).
+_COPIED = (
+    "payment_id",
+    "agency_id",
+    "tax_code",
+    "agency_name",
+    "agency_address",
+    "template_code",
+    "point",
+    "kind",
+    "paid_at",
+    "channel",
+    "transaction_reference",
+)
 
 #: The lines on each receipt of a payment, by split mode.
 _KINDS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
@@ -237,6 +253,67 @@ class ReceiptIssuance:
         )
         return True
 
+    # -- a replacement receipt (TT 91/2026 Điều 20) ---------------------------------------
+
+    async def issue_replacement(
+        self,
+        conn: AsyncConnection,
+        original: Any,
+        changes: Mapping[str, Any],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Issue the receipt that replaces ``original`` (a locked ``receipts`` row, its
+        payment locked before it), a copy with ``changes`` (``items``, ``payer``) applied:
+        a new number from the same point's ranges and the symbol of the year of issue, a new
+        view token, ``replaces`` = the original, the original named in the signed XML. In the
+        caller's transaction; returns the new receipt's view. Raises
+        :class:`ReceiptNotIssuable` (with the reason) when it cannot be numbered or signed
+        now: a replacement is never left pending, the correction waits instead."""
+        payment = (
+            await conn.execute(
+                select(payments, agencies.c.code.label("agency_code"))
+                .join(agencies, agencies.c.id == payments.c.agency_id)
+                .where(payments.c.id == original.payment_id)
+            )
+        ).one()
+        config = self.settings.agencies.get(payment.agency_code)
+        if config is None:
+            raise ReceiptNotIssuable(
+                "this agency's receipts are not issued by the gateway", reason="not_configured"
+            )
+        items = list(changes.get("items", original.items))
+        amount = sum(int(item["amount"]) for item in items)
+        token = secrets.token_urlsafe(24)
+        receipt_id = new_id("rct")
+        values = {
+            **{column: getattr(original, column) for column in _COPIED},
+            "id": receipt_id,
+            "items": items,
+            "amount": amount,
+            "amount_in_words": amount_in_words(amount),
+            "payer": changes.get("payer", original.payer),
+            "replaces": original.id,
+            "view_token_hash": token_hash(token),
+            "view_token_sealed": self.sealer.seal(token, "receipt.view_token"),
+            "provider": self.issuers[payment.agency_code].name,
+            "created_at": now,
+            "updated_at": now,
+        }
+        related = RelatedReceipt(
+            template_code=original.template_code,
+            symbol=original.symbol,
+            number=original.number,
+            issued_at=original.issued_at,
+        )
+        numbered = await self._number_and_sign(conn, payment, config, values, now, related)
+        if numbered is None:
+            reason = values["pending_reason"]
+            raise ReceiptNotIssuable(
+                f"the replacement cannot be issued now: {reason}", reason=reason
+            )
+        await RECEIPTS.insert(conn, ReceiptStatus.ISSUED, **{**values, **numbered})
+        return await self._issued(conn, receipt_id, payment.agency_code)
+
     # -- the one way a receipt gets its number and signature ----------------------------
 
     async def _number_and_sign(
@@ -246,10 +323,12 @@ class ReceiptIssuance:
         config: ReceiptAgencySettings,
         values: dict[str, Any],
         now: datetime,
+        replaces: RelatedReceipt | None = None,
     ) -> dict[str, Any] | None:
-        """The number, symbol, time and signed XML of a receipt issued ``now``; ``None``
-        when it must wait, with ``values["pending_reason"]`` set and the alert raised. The
-        number is taken in a savepoint: a signature that fails gives it back."""
+        """The number, symbol, time and signed XML of a receipt issued ``now`` (a replacement
+        names the receipt it ``replaces``); ``None`` when it must wait, with
+        ``values["pending_reason"]`` set and the alert raised. The number is taken in a
+        savepoint: a signature that fails gives it back."""
         agency = payment.agency_code
         year = now.astimezone(BUSINESS_TZ).year
         symbol = config.symbols.get(str(year))
@@ -264,7 +343,7 @@ class ReceiptIssuance:
             await savepoint.rollback()
             self._wait(values, agency, RANGE_EXHAUSTED, symbol=symbol, point=point.value)
             return None
-        document = self._document(payment, config, values, symbol, number, now)
+        document = self._document(payment, values, symbol, number, now, replaces)
         try:
             # The gateway's own signer only: it signs in-process. An external provider (VNPT)
             # must not be awaited inside the payment's transaction (an outbox step would).
@@ -302,14 +381,15 @@ class ReceiptIssuance:
     def _document(
         self,
         payment: Any,
-        config: ReceiptAgencySettings,
         values: dict[str, Any],
         symbol: str,
         number: int,
         now: datetime,
+        replaces: RelatedReceipt | None,
     ) -> ReceiptDocument:
         payer = values["payer"]
         id_number = payer.get("id_number")
+        address = payer.get("address")
         return ReceiptDocument(
             receipt_id=values["id"],
             template_code=values["template_code"],
@@ -322,7 +402,7 @@ class ReceiptIssuance:
             payer_name=payer["name"],
             payer_id_number=self.sealer.open(id_number, "payer.id_number") if id_number else None,
             payer_tax_code=None,
-            payer_address=None,
+            payer_address=self.sealer.open(address, "payer.address") if address else None,
             dossier_code=payment.dossier_code,
             procedure_name=payment.procedure_name,
             channel=CHANNEL_LABELS.get(values["channel"], values["channel"]),
@@ -338,6 +418,7 @@ class ReceiptIssuance:
             ),
             total=values["amount"],
             amount_in_words=values["amount_in_words"],
+            replaces=replaces,
         )
 
     async def _issued(self, conn: AsyncConnection, receipt_id: str, agency: str) -> dict[str, Any]:
@@ -374,19 +455,8 @@ def _payer_snapshot(payer: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _transaction_reference(conn: AsyncConnection, payment_id: str) -> str | None:
-    """The provider's reference of the money that paid the bill: the latest succeeded
-    attempt without a review reason (the one that paid)."""
-    row = (
-        await conn.execute(
-            select(attempts.c.provider_transaction_id, attempts.c.provider_reference)
-            .where(
-                attempts.c.payment_id == payment_id,
-                attempts.c.status == AttemptStatus.SUCCEEDED.value,
-            )
-            .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at.desc())
-            .limit(1)
-        )
-    ).first()
+    """The provider's reference of the money that paid the bill (:func:`paying_attempt`)."""
+    row = await paying_attempt(conn, payment_id)
     if row is None:
         return None
     return str(row.provider_transaction_id or row.provider_reference)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
 from gateway.core.db import Database
-from gateway.core.db.schema import agencies, payments, receipts
+from gateway.core.db.schema import agencies, payments, receipts, refunds
 from gateway.core.errors import FieldError, NotFound, ValidationFailed
+from gateway.core.fields import iso
 from gateway.core.ids import Clock
 from gateway.core.statuses import ReceiptStatus
 from gateway.services import payment_state as state
@@ -25,7 +26,7 @@ from gateway.services.payments import after_cursor, encode_cursor
 from gateway.services.receipts import numbering
 from gateway.services.receipts.issuance import ReceiptIssuance
 from gateway.services.receipts.numbering import NewRange, Point
-from gateway.services.receipts.render import RECEIPT_COLUMNS, render
+from gateway.services.receipts.render import RECEIPT_COLUMNS, render, view_url
 from gateway.services.sealing import Sealer
 
 
@@ -118,9 +119,10 @@ class ReceiptService:
     async def get(self, principal: Principal, receipt_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
             row = await self._row(conn, receipt_id)
-        if row is None or row.agency_id not in principal.agency_ids:
-            raise NotFound("receipt not found")
-        return render(row, self.base_url, self.sealer)
+            if row is None or row.agency_id not in principal.agency_ids:
+                raise NotFound("receipt not found")
+            [view] = await self._rendered(conn, [row])
+        return view
 
     async def of_payment(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
@@ -133,7 +135,7 @@ class ReceiptService:
                     .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
                 )
             ).all()
-        return [render(row, self.base_url, self.sealer) for row in rows]
+            return await self._rendered(conn, rows)
 
     async def xml(self, principal: Principal, receipt_id: str) -> bytes:
         async with self.db.read() as conn:
@@ -180,12 +182,10 @@ class ReceiptService:
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(statement)).all()
-        page = rows[:limit]
+            page = rows[:limit]
+            data = await self._rendered(conn, page)
         next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-        return {
-            "data": [render(row, self.base_url, self.sealer) for row in page],
-            "next_cursor": next_cursor,
-        }
+        return {"data": data, "next_cursor": next_cursor}
 
     async def public(self, receipt_id: str, token: str) -> dict[str, Any]:
         """The receipt for the citizen's page, if ``token`` is its view token (else 404),
@@ -203,7 +203,36 @@ class ReceiptService:
                     )
                 )
             ).one()
-        view = render(row, self.base_url, self.sealer)
+            [view] = await self._rendered(conn, [row])
+            original = replacement = None
+            if row.replaces is not None:
+                original = (
+                    await conn.execute(
+                        select(receipts.c.symbol, receipts.c.number, receipts.c.issued_at).where(
+                            receipts.c.id == row.replaces
+                        )
+                    )
+                ).one()
+            if row.status == ReceiptStatus.REPLACED.value:
+                replacement = (
+                    await conn.execute(
+                        select(receipts.c.id, receipts.c.view_token_sealed).where(
+                            receipts.c.replaces == row.id
+                        )
+                    )
+                ).first()
+        view.update(
+            replaced_receipt=None
+            if original is None
+            else {
+                "symbol": original.symbol,
+                "number": original.number,
+                "issued_at": iso(original.issued_at),
+            },
+            replacement_url=None
+            if replacement is None
+            else view_url(replacement, self.base_url, self.sealer),
+        )
         view.update(
             dossier_code=payment.dossier_code,
             procedure_name=payment.procedure_name,
@@ -224,7 +253,32 @@ class ReceiptService:
                     .order_by(receipts.c.created_at, receipts.c.number, receipts.c.id)
                 )
             ).all()
-        return [render(row, self.base_url, self.sealer) for row in rows]
+            return await self._rendered(conn, rows)
+
+    async def _rendered(self, conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """The API views of receipt rows, each with its payment's refunds: a refunded payment
+        keeps its receipt, and the refunds are recorded against it (docs/receipts.md)."""
+        by_payment: dict[str, list[dict[str, Any]]] = {row.payment_id: [] for row in rows}
+        if by_payment:
+            found = await conn.execute(
+                select(refunds.c.id, refunds.c.payment_id, refunds.c.amount)
+                .add_columns(refunds.c.status, refunds.c.created_at)
+                .where(refunds.c.payment_id.in_(sorted(by_payment)))
+                .order_by(refunds.c.created_at, refunds.c.id)
+            )
+            for refund in found:
+                by_payment[refund.payment_id].append(
+                    {
+                        "id": refund.id,
+                        "amount": refund.amount,
+                        "status": refund.status,
+                        "created_at": iso(refund.created_at),
+                    }
+                )
+        return [
+            {**render(row, self.base_url, self.sealer), "refunds": by_payment[row.payment_id]}
+            for row in rows
+        ]
 
     async def _row(self, conn: AsyncConnection, receipt_id: str) -> Any:
         return (

@@ -17,19 +17,23 @@ from gateway.core.machines import Machine
 from gateway.core.postal.orders import ORDER_STATUSES
 from gateway.core.statuses import (
     ATTEMPTS,
+    CORRECTIONS,
     EXCEPTIONS,
     IMPORTS,
     MACHINES,
     PAYMENTS,
     POSTAL_ORDERS,
+    RECEIPTS,
     REFUNDS,
     RESOLUTIONS,
     RUNS,
     AttemptStatus,
+    DecisionStatus,
     ExceptionStatus,
     ImportStatus,
     PaymentStatus,
     PostalOrderStatus,
+    ReceiptStatus,
     RefundStatus,
     RunStatus,
 )
@@ -42,6 +46,8 @@ E = ExceptionStatus
 U = RunStatus
 I = ImportStatus  # noqa: E741
 O = PostalOrderStatus  # noqa: E741
+C = DecisionStatus
+T = ReceiptStatus
 
 ALLOWED: dict[str, set[tuple[Any, Any]]] = {
     "refund": {(R.PENDING, R.SUCCEEDED), (R.PENDING, R.FAILED)},
@@ -55,8 +61,15 @@ ALLOWED: dict[str, set[tuple[Any, Any]]] = {
     },
     "reconciliation run": {(U.CURRENT, U.SUPERSEDED)},
     "statement import": set(),
+    "receipt correction": {(C.PROPOSED, C.APPROVED), (C.PROPOSED, C.REJECTED)},
+    "receipt": {
+        (T.PENDING, T.ISSUED),
+        (T.ISSUED, T.REPLACED),
+        (T.ISSUED, T.ERROR_NOTIFIED),
+        (T.ERROR_NOTIFIED, T.REPLACED),  # a notified receipt can still need a replacement
+    },
 }
-SIMPLE: list[Machine[Any]] = [REFUNDS, EXCEPTIONS, RUNS, IMPORTS]
+SIMPLE: list[Machine[Any]] = [REFUNDS, EXCEPTIONS, RUNS, IMPORTS, CORRECTIONS, RECEIPTS]
 
 
 def _pairs(machine: Machine[Any]) -> list[tuple[Machine[Any], Any, Any]]:

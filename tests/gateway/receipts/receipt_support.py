@@ -58,6 +58,23 @@ async def open_receipting(
     return channels
 
 
+@pytest.fixture
+async def receipting(
+    aiohttp_server: Any,
+    database_url: str,
+    clock: Any,
+    unused_tcp_port_factory: Any,
+    identity: Identity,
+) -> Any:
+    """The gateway issuing receipts for HCM (``open_receipting`` with its default ranges);
+    a test module uses it by importing it."""
+    opened = await open_receipting(
+        aiohttp_server, database_url, clock, unused_tcp_port_factory(), identity
+    )
+    yield opened
+    await opened.client.close()
+
+
 async def receipts_of(gateway: Any, payment_id: str, who: str = "portal") -> list[dict[str, Any]]:
     response = await gateway.client.get(
         f"/v1/payments/{payment_id}/receipts", headers=gateway.auth(who)

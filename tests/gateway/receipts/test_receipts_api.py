@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Channels, FixedClock, make_settings
+import receipt_support
+from conftest import Channels, make_settings
 from receipt_support import (
     LEGAL_NAME,
     TAX_CODE,
     Identity,
-    open_receipting,
     receipt_settings,
     receipts_of,
 )
@@ -23,20 +23,8 @@ from tests_support import signed_notice
 from config import ConfigError
 from gateway.services.receipts.signing import load_issuers
 
-
-@pytest.fixture
-async def receipting(
-    aiohttp_server: Any,
-    database_url: str,
-    clock: FixedClock,
-    unused_tcp_port_factory: Any,
-    identity: Identity,
-) -> Any:
-    opened = await open_receipting(
-        aiohttp_server, database_url, clock, unused_tcp_port_factory(), identity
-    )
-    yield opened
-    await opened.client.close()
+#: The gateway issuing receipts for HCM (the shared fixture).
+receipting = receipt_support.receipting
 
 
 async def paid(gateway: Channels, **overrides: Any) -> dict[str, Any]:
@@ -161,8 +149,10 @@ async def test_the_paid_checkout_page_names_the_receipt_and_links_to_it(
             "channel": "Chuyển khoản VietQR",
             "amount": "185.000 ₫",
             "url": path,
+            "replaces": None,
         }
     ]
+    assert status["receipts_pending"] is False
 
 
 def test_outside_sandbox_mode_an_expired_or_missing_certificate_stops_start_up(

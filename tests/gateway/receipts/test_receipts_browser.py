@@ -21,16 +21,23 @@ pytestmark = pytest.mark.browser
 SWITCH_TIMEOUT_MS = 5000
 
 
-@pytest.fixture
-async def checkout(
+async def open_checkout(
     aiohttp_client: Any, database_url: str, clock: FixedClock, identity: Identity
 ) -> Gateway:
+    """The gateway issuing receipts for HCM, with no number range yet."""
     settings = make_settings(
         database_url, payments={"checkout_poll_ms": 200}, receipts=receipt_settings(identity)
     )
     client = await aiohttp_client(create_app(settings, clock=clock, background=False))
-    gateway = Gateway(client=client, clock=clock, keys=await seed(client))
-    await client.app[RECEIPTS].add_range("HCM", "26TAB", "online", 1, 1000)
+    return Gateway(client=client, clock=clock, keys=await seed(client))
+
+
+@pytest.fixture
+async def checkout(
+    aiohttp_client: Any, database_url: str, clock: FixedClock, identity: Identity
+) -> Gateway:
+    gateway = await open_checkout(aiohttp_client, database_url, clock, identity)
+    await gateway.client.app[RECEIPTS].add_range("HCM", "26TAB", "online", 1, 1000)
     return gateway
 
 
@@ -79,4 +86,30 @@ async def test_the_paid_checkout_page_links_to_the_receipt_with_its_number_and_t
     await tab.get_by_test_id("receipt-link").click()
     await expect(tab.get_by_test_id("receipt-total")).to_have_text("185.000 ₫")
     assert tab.url == receipt_page
+    assert errors == []
+
+
+async def test_the_paid_page_keeps_asking_until_a_pending_receipt_is_issued(
+    aiohttp_client: Any,
+    database_url: str,
+    clock: FixedClock,
+    identity: Identity,
+    page: tuple[Page, list[str]],
+) -> None:
+    tab, errors = page
+    gateway = await open_checkout(aiohttp_client, database_url, clock, identity)
+    payment = await gateway.create_payment()
+    await tab.goto(str(gateway.client.make_url(f"/pay/{payment['id']}")))
+    body, headers = signed_notice(payment, int(gateway.clock().timestamp()))
+    paid = await gateway.client.post("/callbacks/bank/testbank", data=body, headers=headers)
+    assert paid.status == 200  # paid, but the receipt waits: the point has no number range
+
+    await expect(tab.get_by_test_id("receipt-line")).to_contain_text(
+        "đang chờ cấp số", timeout=SWITCH_TIMEOUT_MS
+    )
+    await gateway.client.app[RECEIPTS].add_range("HCM", "26TAB", "online", 1, 1000)
+
+    await expect(tab.get_by_test_id("receipt-number")).to_have_text(
+        "00000001", timeout=SWITCH_TIMEOUT_MS
+    )
     assert errors == []

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import receipt_support
 from conftest import Channels, FixedClock
 from receipt_support import (
     TAX_CODE,
@@ -29,20 +30,8 @@ from providers.receipts.errors import InvalidSignature
 from providers.receipts.signer import verify_xml
 from providers.sandbox.pos import BACKGROUND
 
-
-@pytest.fixture
-async def receipting(
-    aiohttp_server: Any,
-    database_url: str,
-    clock: FixedClock,
-    unused_tcp_port_factory: Any,
-    identity: Identity,
-) -> Any:
-    opened = await open_receipting(
-        aiohttp_server, database_url, clock, unused_tcp_port_factory(), identity
-    )
-    yield opened
-    await opened.client.close()
+#: The gateway issuing receipts for HCM (the shared fixture).
+receipting = receipt_support.receipting
 
 
 async def pay_by_transfer(gateway: Channels, payment: dict[str, Any], **notice: Any) -> Any:
