@@ -98,23 +98,17 @@ class DvcqgConfirm(BaseModel):
 
 
 class DvcqgReply(ResponseModel):
-    """The documented echo (OpenCPS) and the gateway's stable ``code``."""
+    """The documented echo (spec §4.2, OpenCPS), always HTTP 200; the gateway's stable code
+    is in the ``X-Gateway-Outcome`` / ``X-Gateway-Error`` header, not in the body."""
 
-    MaLoi: Literal["00", "99"] = Field(description="`00`: recorded, stop sending; `99`: refused")
+    MaLoi: Literal["00", "99"] = Field(
+        description="`00`: processed, stop sending; `99`: refused or failed"
+    )
     MoTaLoi: Literal["Thành công", "Các lỗi khác"]
     MaDoiTac: str = Field(description="Our partner code (empty when the callback named none)")
     MaThamChieu: str = Field(description="As received")
     ThoiGianGD: str = Field(description="As received")
     MaXacThuc: str = Field(description="As received")
-    code: Literal[
-        "recorded",
-        "duplicate",
-        "already_final",
-        "signature_invalid",
-        "malformed",
-        "unknown_reference",
-        "amount_mismatch",
-    ]
 
 
 # -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------

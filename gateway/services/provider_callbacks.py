@@ -15,15 +15,21 @@ amount.
 
 The DVCQG platform's Confirm callback is a **hint** (spec §13): verified, stored in the inbox,
 matched to its attempt, and then the platform is asked (QUERY); only QUERY's answer goes
-through ``apply_outcome``. Answers (the documented echo, ``MaLoi`` ``00``/``99``, with our
-stable ``code``): 200 ``recorded`` (QUERY asked, whatever it said: a pending or failed answer
-is applied as such, an unanswered QUERY is left to the poller), 200 ``duplicate`` for a
-replay, 200 ``already_final`` for an attempt that had the platform's final word (succeeded,
-failed — one closed with its bill, expired or cancelled, is still queried: a bank can take
-the money after that, and it is recorded for review); refused with ``99``: 401
-``signature_invalid`` (stored when it is JSON, so a forgery is on record), 400 ``malformed``,
-404 ``unknown_reference``, 409 ``amount_mismatch`` — the last two stored. Nothing a callback
-says is applied without QUERY.
+through ``apply_outcome``. Every reply is HTTP 200 with the documented echo (spec §4.2):
+``MaLoi`` ``00``/"Thành công" when the callback was processed — ``recorded`` (QUERY asked,
+whatever it said: a pending or failed answer is applied as such, an unanswered QUERY is left
+to the poller), ``duplicate`` for a replay, ``already_final`` for an attempt that had the
+platform's final word (succeeded, failed — one closed with its bill, expired or cancelled, is
+still queried: a bank can take the money after that, and it is recorded for review); and
+``99``/"Các lỗi khác" for any refusal, echoing what could be read: ``signature_invalid``
+(stored when it is JSON, so a forgery is on record — at most
+``dvcqg.max_forged_per_day`` a Vietnam day, beyond that only logged and counted),
+``malformed``, ``unknown_reference``, ``amount_mismatch`` (the last two stored),
+``payload_too_large``, ``not_configured`` and ``internal_error`` (the platform may send it
+again). Our stable code is for operators: the event ``dvcqg_callback`` /
+``callback_rejected``, the metrics label and the ``X-Gateway-Outcome`` /
+``X-Gateway-Error`` reply header — never the status. Nothing a callback says is applied
+without QUERY.
 
 A card can be charged while the bill expires or is cancelled (its sale is then closed as
 ``expired``/``cancelled``): the approval that follows is money that arrived, recorded like
@@ -44,9 +50,11 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Any
 
 import structlog
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.dvcqg import DvcqgChannel
@@ -55,10 +63,12 @@ from gateway.channels.vnpay import VnpayChannel
 from gateway.channels.vnpay import outcome_of as vnpay_outcome
 from gateway.core import inbox
 from gateway.core.db import Database
+from gateway.core.db.schema import provider_events
 from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
+from gateway.core.postal.attempts import TIMEZONE
 from gateway.core.statuses import FINAL_ATTEMPTS, AttemptStatus
 from gateway.services.attempts import AttemptService, joined, reference_for
 from providers.common import json_text
@@ -100,25 +110,34 @@ class IpnAnswer:
         return vnpay.ipn_response(self.rsp_code)
 
 
-#: Our answer's HTTP status and whether the platform is told ``00`` (stop sending), by code.
-_DVCQG_ANSWERS: dict[str, tuple[int, bool]] = {
-    "recorded": (200, True),
-    "duplicate": (200, True),
-    "already_final": (200, True),
-    "signature_invalid": (401, False),
-    "malformed": (400, False),
-    "unknown_reference": (404, False),
-    "amount_mismatch": (409, False),
-}
+#: The codes of a processed callback (``MaLoi`` 00: stop sending); any other is a refusal (99).
+DVCQG_PROCESSED = frozenset({"recorded", "duplicate", "already_final"})
 
 
 @dataclass(frozen=True)
 class DvcqgAnswer:
-    """The reply to a DVCQG callback: HTTP status, and the documented echo with our code."""
+    """The reply to a DVCQG callback (always HTTP 200): the documented echo, and our stable
+    ``code`` for operators (header, metrics label), never in the body."""
 
-    http_status: int
     code: str
     body: dict[str, str]
+    #: The metrics label: ``code``, or what happened beside it (a forgery not stored).
+    outcome: str = ""
+
+    @property
+    def processed(self) -> bool:
+        return self.code in DVCQG_PROCESSED
+
+    def headers(self) -> dict[str, str]:
+        name = "X-Gateway-Outcome" if self.processed else "X-Gateway-Error"
+        return {name: self.code}
+
+
+def dvcqg_answer(
+    code: str, partner: str, received: Mapping[str, object] | None, outcome: str = ""
+) -> DvcqgAnswer:
+    body = dvcqg.callback_reply(partner, received, ok=code in DVCQG_PROCESSED)
+    return DvcqgAnswer(code, body, outcome or code)
 
 
 @dataclass(frozen=True)
@@ -138,13 +157,18 @@ class ProviderCallbacks:
         vnpay_channel: VnpayChannel | None,
         pos_merchant: pos.PosMerchant | None,
         dvcqg_channel: DvcqgChannel | None = None,
+        dvcqg_forged_per_day: int = 1000,
     ) -> None:
         self.db = db
         self.clock = clock
         self.attempts = attempts
         self.vnpay = vnpay_channel
         self.pos_merchant = pos_merchant
-        self.dvcqg = None if dvcqg_channel is None else DvcqgCallbacks(self, dvcqg_channel)
+        self.dvcqg = (
+            None
+            if dvcqg_channel is None
+            else DvcqgCallbacks(self, dvcqg_channel, dvcqg_forged_per_day)
+        )
 
     # -- VNPAY ---------------------------------------------------------------------------
 
@@ -289,21 +313,34 @@ class DvcqgCallbacks:
     """The DVCQG platform's Confirm callback (see the module docstring): verify → store →
     match → QUERY → apply QUERY's word → answer."""
 
-    def __init__(self, callbacks: ProviderCallbacks, channel: DvcqgChannel) -> None:
+    def __init__(
+        self, callbacks: ProviderCallbacks, channel: DvcqgChannel, forged_per_day: int
+    ) -> None:
         self.db = callbacks.db
         self.clock = callbacks.clock
         self.attempts = callbacks.attempts
         self.channel = channel
+        self.forged_per_day = forged_per_day
 
     async def receive(self, raw: bytes) -> DvcqgAnswer:
+        """Always an answer: an internal failure (the database, …) is ``internal_error``
+        (``99``; the platform may send it again, and a replay is applied once)."""
+        try:
+            return await self._receive(raw)
+        except Exception:
+            log.exception("callback_failed", provider="dvcqg", code="internal_error")
+            return self._answer("internal_error", _json_object(raw))
+
+    async def _receive(self, raw: bytes) -> DvcqgAnswer:
         try:
             callback = dvcqg.parse_callback(raw, self.channel.secret_for)
         except dvcqg.DvcqgError as exc:
             log.warning("callback_rejected", provider="dvcqg", code=exc.code)
             body = _json_object(raw)
+            stored = ""
             if exc.code == "signature_invalid" and body is not None:
-                await self._store_refused(raw, exc.code)  # a forgery is kept on record
-            return self._answer(exc.code, body)
+                stored = await self._store_forged(raw)  # a forgery is kept on record
+            return self._answer(exc.code, body, stored)
         received = await inbox.receive(
             self.db,
             provider="dvcqg",
@@ -369,26 +406,49 @@ class DvcqgCallbacks:
         hint = _hint_for(callback, row)
         return _Hint("duplicate") if hint.code == "already_final" else hint
 
-    async def _store_refused(self, raw: bytes, code: str) -> None:
+    async def _store_forged(self, raw: bytes) -> str:
+        """Keep a message with a wrong checksum on record — at most ``forged_per_day`` of
+        them a Vietnam day, so nobody can fill the database with forgeries; beyond that it
+        is only logged and counted (``forged_not_stored``). Concurrent forgeries may pass
+        the bound by a few: it bounds the growth, it is not an exact quota."""
+        now = self.clock()
+        day_start = datetime.combine(now.astimezone(TIMEZONE).date(), time(), TIMEZONE)
+        async with self.db.read() as conn:
+            stored_today = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(provider_events)
+                    .where(
+                        provider_events.c.provider == "dvcqg",
+                        provider_events.c.reason == "signature_invalid",
+                        provider_events.c.received_at >= day_start,
+                    )
+                )
+            ).scalar_one()
+        if stored_today >= self.forged_per_day:
+            log.warning("forged_callback_not_stored", provider="dvcqg", limit=self.forged_per_day)
+            return "forged_not_stored"
+
         async def refused(_conn: AsyncConnection) -> inbox.Settled[None]:
-            return inbox.Settled(EventOutcome.REJECTED, None, code)
+            return inbox.Settled(EventOutcome.REJECTED, None, "signature_invalid")
 
         await inbox.receive(
             self.db,
             provider="dvcqg",
             event_key=hashlib.sha256(raw).hexdigest(),
             raw=raw.decode("utf-8", errors="replace"),
-            received_at=self.clock(),
+            received_at=now,
             apply=refused,
         )
+        return ""
 
-    def _answer(self, code: str, received: Mapping[str, object] | None) -> DvcqgAnswer:
-        status, ok = _DVCQG_ANSWERS[code]
+    def _answer(
+        self, code: str, received: Mapping[str, object] | None, outcome: str = ""
+    ) -> DvcqgAnswer:
         named = (received or {}).get("MaDoiTac")
         known = isinstance(named, str) and self.channel.secret_for(named) is not None
         partner = named if known and isinstance(named, str) else ""
-        body = {**dvcqg.callback_reply(partner, received, ok=ok), "code": code}
-        return DvcqgAnswer(status, code, body)
+        return dvcqg_answer(code, partner, received, outcome)
 
     async def return_target(self, reference: str) -> str | None:
         """The payment to show the citizen back from the platform's page (display only)."""

@@ -278,6 +278,7 @@ async def build_services(
                     vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
                     pos_merchant(settings),
                     dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
+                    settings.dvcqg.max_forged_per_day,
                 ),
                 wallet_callbacks=WalletCallbacks(
                     database,
