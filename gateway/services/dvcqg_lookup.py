@@ -28,6 +28,7 @@ from gateway.services.clients import Principal
 from providers.payment import dvcqg
 from providers.payment.dvcqg.codec import receipt_info
 
+
 def not_found() -> dict[str, Any]:
     """§10's ``-1``: dossier not found, ``MaHoSo`` missing, or an internal error."""
     return {"error_code": -1, "message": [], "paid": False}
