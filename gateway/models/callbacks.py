@@ -147,10 +147,10 @@ class ZalopayCallback(BaseModel):
 
 
 class ZalopayReply(ResponseModel):
-    return_code: Literal[1, 2, -1] = Field(
+    return_code: Literal[1, 2, 0, -1] = Field(
         description="1 recorded; 2 nothing applied (received before, already final, unknown "
-        "order, another app's order, another amount — the money kept for review); -1 MAC or "
-        "shape wrong"
+        "order, another app's order, another amount — the money kept for review); 0 an "
+        "internal failure, please send it again; -1 MAC or shape wrong"
     )
     return_message: Literal[
         "success",
@@ -162,4 +162,5 @@ class ZalopayReply(ResponseModel):
         "mac_invalid",
         "unknown_app",
         "malformed",
+        "internal_error",
     ] = Field(description="Our stable code")

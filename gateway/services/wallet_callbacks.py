@@ -14,7 +14,8 @@ does not fit; a replay of a refused IPN is refused again with the same code.
 **ZaloPay callback** (§B.4): always HTTP 200 with ``{"return_code", "return_message"}``:
 1 recorded; 2 nothing applied — received before, about an attempt already final, an unknown
 ``app_trans_id`` (``not_found``), another app's order (``app_mismatch``) or another amount
-(``amount_mismatch``, recorded for review); -1 the MAC or the shape is wrong
+(``amount_mismatch``, recorded for review); 0 an internal failure (``internal_error``, e.g.
+the database): nothing is kept and ZaloPay sends it again; -1 the MAC or the shape is wrong
 (``mac_invalid``, ``unknown_app``, ``malformed``). ``return_message`` is our stable code.
 """
 
@@ -155,15 +156,20 @@ class WalletCallbacks:
         except zalopay.ZalopayError as exc:
             log.warning("callback_rejected", provider="zalopay", code=exc.code)
             return ZalopayReply(-1, exc.code, "rejected")
-        received = await inbox.receive(
-            self.db,
-            provider=ChannelName.ZALOPAY,
-            event_key=f"{data.app_id}:{data.app_trans_id}:{data.zp_trans_id}",
-            raw=raw_data,
-            received_at=self.clock(),
-            amount=data.amount,
-            apply=lambda conn: self._apply_zalopay(conn, channel, data),
-        )
+        try:
+            received = await inbox.receive(
+                self.db,
+                provider=ChannelName.ZALOPAY,
+                event_key=f"{data.app_id}:{data.app_trans_id}:{data.zp_trans_id}",
+                raw=raw_data,
+                received_at=self.clock(),
+                amount=data.amount,
+                apply=lambda conn: self._apply_zalopay(conn, channel, data),
+            )
+        except Exception:
+            # Nothing was stored (one transaction): 0 asks ZaloPay to send it again (§B.4).
+            log.exception("callback_failed", provider="zalopay", code="internal_error")
+            return ZalopayReply(0, "internal_error", "internal_error")
         log.info("zalopay_callback", app_trans_id=data.app_trans_id, outcome=received.outcome)
         if received.duplicate:
             return ZalopayReply(2, received.reason or "duplicate", "duplicate")

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from conftest import ZALOPAY_SETTINGS, Wallets
 from sqlalchemy import select
+from structlog.testing import capture_logs
+from tests_support import inbox_refuses_writes
 
 from gateway.core.db.schema import provider_events
 from gateway.keys import DATABASE, POLLER
@@ -230,3 +232,26 @@ async def test_zalopay_refund_is_confirmed_by_the_refund_query(wallets: Wallets)
     assert (response.status, refund["status"]) == (201, "succeeded")
     assert (await wallets.payment(payment["id"]))["status"] == "refunded"
     assert wallets.zalopay.app[ORDERS][attempt["provider_reference"]].refunded == payment["amount"]
+
+
+async def test_a_database_failure_is_answered_0_so_zalopay_sends_it_again(
+    wallets: Wallets,
+) -> None:
+    """§B.4: 0 asks ZaloPay to retry (never a 500); its next try pays the bill once."""
+    payment, attempt = await wallets.start("zalopay")
+    body = _callback_for(wallets, attempt)
+
+    with capture_logs() as logs:
+        async with inbox_refuses_writes(wallets.client.app[DATABASE]):
+            status, reply = await _callback(wallets, body)
+
+    assert (status, reply) == (200, {"return_code": 0, "return_message": "internal_error"})
+    assert [e["code"] for e in logs if e["event"] == "callback_failed"] == ["internal_error"]
+    assert await _stored(wallets) == []
+    assert (await wallets.payment(payment["id"]))["status"] == "pending"
+
+    status, reply = await _callback(wallets, body)  # ZaloPay's next try
+
+    assert (status, reply) == (200, {"return_code": 1, "return_message": "success"})
+    assert (await wallets.payment(payment["id"]))["status"] == "paid"
+    assert await _stored(wallets) == [("applied", None)]
