@@ -56,8 +56,7 @@ ROUTES = (
                 DvcqgLookupAnswer,
                 headers={
                     "X-Gateway-Error": Header(
-                        "With error_code -1: `not_found`, `validation_failed`, "
-                        "`internal_error`",
+                        "With error_code -1: `not_found`, `validation_failed`, `internal_error`",
                         required=False,
                     )
                 },

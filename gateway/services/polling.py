@@ -117,7 +117,7 @@ class Poller:
         claimed = await self._claim(self.clock())
         for attempt_id in claimed:
             try:
-                await self._query(attempt_id)
+                await self.query(attempt_id)
             except Exception:
                 log.exception("attempt_query_failed", attempt_id=attempt_id)
         if self.on_open is not None:
@@ -137,7 +137,7 @@ class Poller:
         if AttemptStatus(row.status) not in OPEN_ATTEMPTS:
             return
         try:
-            await self._query(row.id)
+            await self.query(row.id)
         except Exception:
             log.exception("attempt_query_failed", attempt_id=row.id)
 
@@ -195,7 +195,11 @@ class Poller:
                 )
         return [row.id for row in rows]
 
-    async def _query(self, attempt_id: str) -> None:
+    async def query(self, attempt_id: str) -> None:
+        """Ask the provider about the attempt now and apply its word — the one code path that
+        queries and applies, for the janitor's pass and for a DVCQG callback (a hint that is
+        settled only by QUERY). A provider's error is raised after an open attempt past its
+        horizon is handed to finance."""
         async with self.db.read() as conn:
             row = await joined(conn, attempt_id)
         channel = self.channels[row.channel]

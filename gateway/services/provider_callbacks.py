@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -64,13 +64,15 @@ from gateway.channels.vnpay import outcome_of as vnpay_outcome
 from gateway.core import inbox
 from gateway.core.db import Database
 from gateway.core.db.schema import provider_events
-from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
+from gateway.core.errors import GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
 from gateway.core.postal.attempts import TIMEZONE
 from gateway.core.statuses import FINAL_ATTEMPTS, AttemptStatus
-from gateway.services.attempts import AttemptService, joined, reference_for
+from gateway.services.attempts import AttemptService, reference_for
+from gateway.services.polling import Poller
+from gateway.services.refusals import SaleNotRunning, amount_mismatch, outcome_or_raise, refused
 from providers.common import json_text
 from providers.payment import dvcqg, pos, vnpay
 
@@ -82,23 +84,6 @@ log = structlog.get_logger(__name__)
 #: A sale closed by the gateway with its bill (``expired``, ``cancelled``) still takes the
 #: cloud's final word: an approval is money, recorded; anything else is kept.
 _SALE_SETTLED = frozenset({AttemptStatus.SUCCEEDED, AttemptStatus.FAILED})
-
-
-class SaleNotRunning(Conflict):
-    code = "terminal_not_busy"
-    title = "The terminal is not running this sale"
-
-
-def _amount_mismatch(detail: str) -> GatewayError:
-    return NoticeRejected("amount_mismatch", detail, http_status=409)
-
-
-#: A replayed POS result that was refused is refused again, with the same code.
-_REFUSALS: dict[str, Callable[[str], GatewayError]] = {
-    "not_found": NotFound,
-    "terminal_not_busy": SaleNotRunning,
-    "amount_mismatch": _amount_mismatch,
-}
 
 
 @dataclass(frozen=True)
@@ -156,12 +141,14 @@ class ProviderCallbacks:
         attempts: AttemptService,
         vnpay_channel: VnpayChannel | None,
         pos_merchant: pos.PosMerchant | None,
+        poller: Poller,
         dvcqg_channel: DvcqgChannel | None = None,
         dvcqg_forged_per_day: int = 1000,
     ) -> None:
         self.db = db
         self.clock = clock
         self.attempts = attempts
+        self.poller = poller
         self.vnpay = vnpay_channel
         self.pos_merchant = pos_merchant
         self.dvcqg = (
@@ -276,13 +263,7 @@ class ProviderCallbacks:
             amount=result.amount,
             apply=lambda conn: self._apply_sale(conn, result),
         )
-        if received.duplicate:
-            if received.reason in _REFUSALS:  # refused again, with the same code
-                raise _REFUSALS[received.reason]("this result was refused before")
-            return "duplicate"
-        if received.value is not None:  # stored for triage; the cloud is told why not applied
-            raise received.value
-        return received.outcome
+        return outcome_or_raise(received, "result")
 
     async def _apply_sale(
         self, conn: AsyncConnection, result: pos.SaleResult
@@ -292,20 +273,20 @@ class ProviderCallbacks:
             conn, ChannelName.POS, reference_for(result.sale_id)
         )
         if row is None or row.id != result.sale_id:
-            return _refused(EventOutcome.UNMATCHED, None, NotFound(f"no POS sale {result.sale_id}"))
+            return refused(EventOutcome.UNMATCHED, None, NotFound(f"no POS sale {result.sale_id}"))
         if AttemptStatus(row.status) in _SALE_SETTLED:
             not_running = SaleNotRunning(
                 f"sale {result.sale_id} is already {row.status}; the terminal is not running it"
             )
-            return _refused(EventOutcome.REJECTED, row.payment_id, not_running)
+            return refused(EventOutcome.REJECTED, row.payment_id, not_running)
         # Another amount is applied too: money_arrived puts such money up for review. An
         # approval for a sale whose bill expired or was cancelled meanwhile is money too.
         applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
         if applied.result == "already_final":  # a late decline, cancel, timeout: kept only
             return inbox.Settled(EventOutcome.ALREADY_FINAL, None, payment_id=row.payment_id)
         if result.amount != row.amount:  # recorded; the cloud is told the amount was wrong
-            mismatch = _amount_mismatch("sale amount differs")
-            return _refused(applied.event_outcome, row.payment_id, mismatch)
+            mismatch = amount_mismatch("sale amount differs")
+            return refused(applied.event_outcome, row.payment_id, mismatch)
         return inbox.Settled(applied.event_outcome, None, payment_id=row.payment_id)
 
 
@@ -319,6 +300,7 @@ class DvcqgCallbacks:
         self.db = callbacks.db
         self.clock = callbacks.clock
         self.attempts = callbacks.attempts
+        self.poller = callbacks.poller
         self.channel = channel
         self.forged_per_day = forged_per_day
 
@@ -355,7 +337,10 @@ class DvcqgCallbacks:
         assert hint is not None  # both the first copy and a replay are answered
         code = hint.code
         if hint.attempt_id is not None:  # the attempt is open: ask the platform
-            await self.settle_by_query(hint.attempt_id)
+            try:  # the janitor's one path: QUERY, then apply its word
+                await self.poller.query(hint.attempt_id)
+            except dvcqg.DvcqgError as exc:  # the platform did not answer: the janitor asks
+                log.warning("attempt_query_failed", attempt_id=hint.attempt_id, code=exc.code)
             code = "duplicate" if received.duplicate else "recorded"
         log.info(
             "dvcqg_callback",
@@ -364,28 +349,6 @@ class DvcqgCallbacks:
             code=code,
         )
         return self._answer(code, dict(callback.raw))
-
-    async def settle_by_query(self, attempt_id: str) -> str | None:
-        """Ask QUERY about the attempt and apply its word; the result of applying it, or
-        ``None`` when the platform did not answer (the poller asks again later)."""
-        async with self.db.read() as conn:
-            ref = self.attempts.ref(await joined(conn, attempt_id))
-        try:
-            outcome = await self.channel.query(ref)
-        except dvcqg.DvcqgError as exc:
-            log.warning("attempt_query_failed", attempt_id=attempt_id, code=exc.code)
-            return None
-        if outcome is None:  # pragma: no cover - DVCQG's query always answers or raises
-            return None
-        async with self.db.write() as conn:
-            applied = await self.attempts.apply_outcome(conn, attempt_id, outcome)
-        log.info(
-            "attempt_queried",
-            attempt_id=attempt_id,
-            result=applied.result,
-            reported=outcome.status.value,
-        )
-        return applied.result
 
     async def _match(self, conn: AsyncConnection, callback: dvcqg.Callback) -> inbox.Settled[_Hint]:
         row = await self.attempts.find_by_reference(conn, ChannelName.DVCQG, callback.reference)
@@ -499,9 +462,3 @@ def _ipn_settled(
     of an answer other than 00."""
     reason = review.value if review else None if rsp_code == "00" else f"rsp_{rsp_code}"
     return inbox.Settled(outcome, IpnAnswer(rsp_code, outcome), reason, payment_id)
-
-
-def _refused(
-    outcome: EventOutcome, payment_id: str | None, refusal: GatewayError
-) -> inbox.Settled[GatewayError | None]:
-    return inbox.Settled(outcome, refusal, refusal.code, payment_id)
