@@ -29,7 +29,9 @@ same back-off, while it is younger than its channel's horizon: money the provide
 through ``apply_outcome`` like a callback (the bill → ``needs_review``, e.g.
 ``paid_after_expiry``); a final answer (failed, expired, cancelled, or unknown to the provider
 after its expiry plus :data:`GRACE`) ends the questions. At the horizon it is simply no longer
-asked — it is closed, so nothing is handed to finance. (DVCQG asks integrators to re-poll a
+asked — it is closed, so nothing is handed to finance — and each pass clears the
+``next_query_at`` nobody will act on any more (:meth:`Poller._sweep`), so the claim's
+candidates stay the attempts still being asked about. (DVCQG asks integrators to re-poll a
 pending transaction for at least 3 days: specs/dvcqg-payment-platform.md §13.2.)
 """
 
@@ -114,6 +116,7 @@ class Poller:
 
     async def run_once(self) -> int:
         """Query one batch of quiet attempts; return how many were queried."""
+        await self._sweep(self.clock())
         claimed = await self._claim(self.clock())
         for attempt_id in claimed:
             try:
@@ -140,6 +143,37 @@ class Poller:
             await self.query(row.id)
         except Exception:
             log.exception("attempt_query_failed", attempt_id=row.id)
+
+    async def _sweep(self, now: datetime) -> None:
+        """Clear ``next_query_at`` where it will never be acted on, so the claim's candidates
+        do not grow with history: a final attempt our side did not close (its provider's
+        word is in), one of a channel the janitor does not query, and one our side closed
+        that is past its channel's horizon. (A flagged open attempt is cleared when it is
+        flagged.)"""
+        queried = sorted(self.windows)
+        stale = [
+            and_(
+                attempts.c.status.not_in(sorted(OPEN_ATTEMPTS)),
+                attempts.c.status.not_in(CLOSED_BY_US),
+            ),
+            attempts.c.channel.not_in(queried),
+            *(
+                and_(
+                    attempts.c.channel == name,
+                    attempts.c.status.in_(CLOSED_BY_US),
+                    attempts.c.created_at <= now - window.give_up,
+                )
+                for name, window in self.windows.items()
+            ),
+        ]
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(attempts)
+                .where(attempts.c.next_query_at.is_not(None), or_(*stale))
+                .values(next_query_at=None)
+            )
+        if result.rowcount:
+            log.info("attempt_queries_ended", attempts=result.rowcount)
 
     async def _claim(self, now: datetime) -> list[str]:
         """Take the due attempts — open ones not yet handed to finance, and those our side
@@ -268,8 +302,10 @@ class Poller:
         open_ = AttemptStatus(row.status) in OPEN_ATTEMPTS
         if not open_ or row.flagged_at is not None or row.created_at + window.give_up > now:
             return
-        await conn.execute(
-            update(attempts).where(attempts.c.id == attempt_id).values(flagged_at=now)
+        await conn.execute(  # flagged: no longer asked about, so nothing to ask next
+            update(attempts)
+            .where(attempts.c.id == attempt_id)
+            .values(flagged_at=now, next_query_at=None)
         )
         await emit(conn, self.attempts.context, "attempt.needs_review", attempt_id, row.payment_id)
         log.warning(
