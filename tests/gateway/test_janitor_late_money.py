@@ -170,6 +170,8 @@ async def test_past_the_horizon_a_closed_attempt_is_no_longer_asked_and_not_flag
 
     closed = await provider.channels.payment_attempt(bill["id"], attempt["id"])
     assert (closed["status"], closed["flagged_at"]) == ("expired", None)  # not for finance
+    # Nobody acts on it any more: cleared, so the claim's candidates do not grow.
+    assert closed["next_query_at"] is None
     assert closed["query_count"] == 2
     assert "attempt.needs_review" not in await provider.event_types()
 
@@ -234,19 +236,3 @@ async def test_money_through_an_attempt_cancelled_when_another_paid_is_a_duplica
     async with wallets.client.app[DATABASE].read() as conn:
         types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
     assert types.count("payment.paid") == 1 and types.count("attempt.needs_review") == 1
-
-
-async def test_past_the_horizon_a_closed_attempts_next_query_time_is_cleared(
-    provider: Provider,
-) -> None:
-    """Nobody acts on it any more: it is cleared, so the claim's candidates do not grow."""
-    bill, attempt = await provider.start()
-    await provider.pay_losing_callback(attempt, "pending")  # never finishes
-    await provider.expire(bill)
-    assert (await provider.row(attempt["id"])).next_query_at is not None  # asked about
-
-    provider.channels.clock.advance(days=4)  # past every channel's horizon
-    assert await provider.janitor() == 0
-
-    row = await provider.row(attempt["id"])
-    assert (row.status, row.next_query_at, row.flagged_at) == ("expired", None, None)

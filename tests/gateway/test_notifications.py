@@ -411,6 +411,22 @@ async def _receipts_state(notified: Notified) -> tuple[list[Any], list[Any]]:
     return sorted(tuple(r) for r in rows), sorted(tuple(e) for e in events)
 
 
+async def _assert_refused_and_unchanged(
+    notified: Notified,
+    response: Any,
+    expected: tuple[int, str],
+    before: tuple[list[Any], list[Any]],
+    channel: str,
+) -> None:
+    """The answer has the expected status and code; no notification moved, and only a
+    receipt about a message we did not send is stored."""
+    assert (response.status, (await response.json())["code"]) == expected
+    rows, events = await _receipts_state(notified)
+    assert rows == before[0]
+    stored = [(channel, "unknown_message")] if expected[1] == "unknown_message" else []
+    assert events == sorted(before[1] + stored)
+
+
 _RECEIVED = {"event_name": "user_received_message", "message": {"msg_id": "M"}}
 
 
@@ -462,11 +478,7 @@ async def test_a_bad_zns_receipt_gets_a_stable_code_and_changes_nothing(
         f"/callbacks/zns/{secret}", data=body, headers={"Content-Type": "application/json"}
     )
 
-    assert (response.status, (await response.json())["code"]) == (status, code)
-    rows, events = await _receipts_state(notified)
-    assert rows == before[0]  # no notification moved
-    stored = [("zns", "unknown_message")] if case == "unknown_message" else []
-    assert events == sorted(before[1] + stored)
+    await _assert_refused_and_unchanged(notified, response, (status, code), before, "zns")
 
 
 @pytest.mark.parametrize(
@@ -509,8 +521,4 @@ async def test_a_bad_sms_report_gets_a_stable_code_and_changes_nothing(
 
     response = await notified.client.get(f"/callbacks/sms/{secret}", params=query)
 
-    assert (response.status, (await response.json())["code"]) == (status, code)
-    rows, events = await _receipts_state(notified)
-    assert rows == before[0]  # no notification moved
-    stored = [("sms", "unknown_message")] if code == "unknown_message" else []
-    assert events == sorted(before[1] + stored)
+    await _assert_refused_and_unchanged(notified, response, (status, code), before, "sms")
