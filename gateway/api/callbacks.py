@@ -9,7 +9,7 @@ from gateway.core.errors import PayloadTooLarge
 from gateway.http.responses import json_response, read_body
 from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, SETTINGS, WALLET_CALLBACKS
 from gateway.pages.render import render
-from gateway.services.provider_callbacks import dvcqg_answer
+from gateway.services.provider_callbacks import dvcqg_answer, json_object
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +61,7 @@ async def dvcqg_confirm(request: web.Request) -> web.Response:
     else:
         if service is None:
             log.warning("callback_rejected", provider="dvcqg", code="not_configured")
-            answer = dvcqg_answer("not_configured", "", None)
+            answer = dvcqg_answer("not_configured", "", json_object(body))
         else:
             answer = await service.receive(body)
     request.app[METRICS].notices.labels("dvcqg", answer.outcome).inc()

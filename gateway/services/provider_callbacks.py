@@ -311,14 +311,14 @@ class DvcqgCallbacks:
             return await self._receive(raw)
         except Exception:
             log.exception("callback_failed", provider="dvcqg", code="internal_error")
-            return self._answer("internal_error", _json_object(raw))
+            return self._answer("internal_error", json_object(raw))
 
     async def _receive(self, raw: bytes) -> DvcqgAnswer:
         try:
             callback = dvcqg.parse_callback(raw, self.channel.secret_for)
         except dvcqg.DvcqgError as exc:
             log.warning("callback_rejected", provider="dvcqg", code=exc.code)
-            body = _json_object(raw)
+            body = json_object(raw)
             stored = ""
             if exc.code == "signature_invalid" and body is not None:
                 stored = await self._store_forged(raw)  # a forgery is kept on record
@@ -434,7 +434,8 @@ def _hint_for(callback: dvcqg.Callback, row: Any) -> _Hint:
     return _Hint("query", str(row.id))
 
 
-def _json_object(raw: bytes) -> dict[str, object] | None:
+def json_object(raw: bytes) -> dict[str, object] | None:
+    """The body as a JSON object, to echo what could be read; ``None`` if it is not one."""
     try:
         body = json_text.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import AGENCY_ACCOUNT, AGENCY_BIN, METRICS_AUTH, FixedClock
+from conftest import AGENCY_ACCOUNT, AGENCY_BIN, METRICS_AUTH, FixedClock, Gateway
 from dvcqg_support import PARTNER, Platform, open_platform
 from sqlalchemy import select
 from structlog.testing import capture_logs
@@ -469,3 +469,13 @@ async def test_forged_callbacks_are_kept_up_to_the_daily_bound_then_only_counted
         assert kept["status"] != "succeeded"  # nothing a forgery says is applied
     finally:
         await opened.client.close()
+
+
+async def test_a_callback_to_a_gateway_without_the_platform_is_answered_99(
+    gateway: Gateway,
+) -> None:
+    response = await gateway.client.post("/callbacks/dvcqg", data=b'{"MaThamChieu": "X"}')
+
+    body = await response.json()
+    assert (response.status, body["MaLoi"], body["MaThamChieu"]) == (200, "99", "X")
+    assert response.headers["X-Gateway-Error"] == "not_configured"
