@@ -47,12 +47,13 @@ import structlog
 from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.channels.base import Channel, Outcome, Queryable
+from gateway.channels.base import Channel, Outcome, Queryable, RefundQueryable
 from gateway.core.db import Database
-from gateway.core.db.schema import attempts
-from gateway.core.statuses import OPEN_ATTEMPTS, AttemptStatus
+from gateway.core.db.schema import attempts, refunds
+from gateway.core.statuses import OPEN_ATTEMPTS, AttemptStatus, RefundStatus
 from gateway.services.attempts import AttemptService, joined
 from gateway.services.attempts import emit_attempt as emit
+from gateway.services.refunds import RefundService
 
 log = structlog.get_logger(__name__)
 #: How long after its expiry an attempt unknown to the provider is given up.
@@ -100,6 +101,7 @@ class Poller:
         windows: Mapping[str, Window],
         batch: int = 100,
         on_open: Callable[[Mapping[tuple[str, str], int]], None] | None = None,
+        refunds_service: RefundService | None = None,
     ) -> None:
         self.db = db
         self.attempts = attempts_service
@@ -111,6 +113,13 @@ class Poller:
             if isinstance(channels.get(name), Queryable)
         }
         self.batch = batch
+        self.refunds = refunds_service
+        #: The windows of the channels whose refunds can be asked about.
+        self.refund_windows = {
+            name: window
+            for name, window in self.windows.items()
+            if isinstance(channels.get(name), RefundQueryable)
+        }
         #: Told the open attempts by (channel, age bucket) after each pass (the gauge).
         self.on_open = on_open
 
@@ -123,9 +132,18 @@ class Poller:
                 await self.query(attempt_id)
             except Exception:
                 log.exception("attempt_query_failed", attempt_id=attempt_id)
+        refunds_claimed = await self._claim_refunds(self.clock())
+        for refund_id in refunds_claimed:
+            assert self.refunds is not None  # nothing is claimed without it
+            try:
+                status = await self.refunds.requery(refund_id)
+            except Exception:
+                log.exception("refund_query_failed", refund_id=refund_id)
+            else:
+                log.info("refund_queried", refund_id=refund_id, status=status)
         if self.on_open is not None:
             self.on_open(await self.open_by_age())
-        return len(claimed)
+        return len(claimed) + len(refunds_claimed)
 
     async def query_now(self, payment_id: str, channel: str, reference: str) -> None:
         """The citizen is back from a wallet's page (a hint, display only): ask the provider
@@ -174,6 +192,48 @@ class Poller:
             )
         if result.rowcount:
             log.info("attempt_queries_ended", attempts=result.rowcount)
+
+    async def _claim_refunds(self, now: datetime) -> list[str]:
+        """Take the due pending refunds of channels that can be asked about them (quiet for
+        the channel's callback window since they were sent, then with the attempts'
+        back-off, until final), the way :meth:`_claim` takes attempts."""
+        if self.refunds is None or not self.refund_windows:
+            return []
+        due = [
+            and_(
+                attempts.c.channel == name,
+                or_(
+                    and_(
+                        refunds.c.next_query_at.is_(None),
+                        refunds.c.updated_at <= now - window.callback,
+                    ),
+                    refunds.c.next_query_at <= now,
+                ),
+            )
+            for name, window in self.refund_windows.items()
+        ]
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(refunds.c.id, attempts.c.channel, refunds.c.query_count)
+                    .join(attempts, attempts.c.id == refunds.c.attempt_id)
+                    .where(refunds.c.status == RefundStatus.PENDING.value, or_(*due))
+                    .order_by(func.coalesce(refunds.c.next_query_at, refunds.c.updated_at))
+                    .limit(self.batch)
+                    .with_for_update(of=refunds, skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                count = row.query_count + 1
+                await conn.execute(
+                    update(refunds)
+                    .where(refunds.c.id == row.id)
+                    .values(
+                        query_count=count,
+                        next_query_at=now + self.refund_windows[row.channel].backoff(count),
+                    )
+                )
+        return [row.id for row in rows]
 
     async def _claim(self, now: datetime) -> list[str]:
         """Take the due attempts — open ones not yet handed to finance, and those our side

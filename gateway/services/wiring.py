@@ -253,12 +253,14 @@ async def build_services(
                 on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
                 profile=VNPOST_PROFILES[settings.vnpost.status_profile],
             )
+            refunds = RefundService(database, context, channels)
             poller = Poller(
                 database,
                 attempts,
                 channels,
                 janitor_windows(settings),
                 on_open=metrics.set_open_attempts,
+                refunds_service=refunds,
             )
             carrier = vnpost_client(settings, provider_session, clock)
             notify = settings.notifications
@@ -276,7 +278,7 @@ async def build_services(
                     database, context, settings.banks, settings.payments.reference_prefix
                 ),
                 attempts=attempts,
-                refunds=RefundService(database, context, channels),
+                refunds=refunds,
                 terminals=terminals,
                 callbacks=ProviderCallbacks(
                     database,
