@@ -38,13 +38,13 @@ pending transaction for at least 3 days: specs/dvcqg-payment-platform.md §13.2.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import Channel, Outcome, Queryable, RefundQueryable
@@ -83,6 +83,35 @@ class Window:
     def backoff(self, count: int) -> timedelta:
         """The wait after the ``count``-th query (1, 2, …): doubling, capped."""
         return min(self.callback * (1 << min(count - 1, 20)), MAX_BACKOFF)
+
+
+def _quiet_or_due(table: Table, now: datetime, window: Window) -> ColumnElement[bool]:
+    """Not asked yet and quiet for the channel's callback window since it last changed, or
+    its next query is due (``table``: attempts or refunds)."""
+    return or_(
+        and_(table.c.next_query_at.is_(None), table.c.updated_at <= now - window.callback),
+        table.c.next_query_at <= now,
+    )
+
+
+async def _take(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Any],
+    windows: Mapping[str, Window],
+    now: datetime,
+) -> list[str]:
+    """Claim the selected ``rows`` (id, channel, query_count): count the query and move
+    ``next_query_at`` past the back-off, in the selecting transaction, so another worker
+    skips them."""
+    for row in rows:
+        count = row.query_count + 1
+        await conn.execute(
+            update(table)
+            .where(table.c.id == row.id)
+            .values(query_count=count, next_query_at=now + windows[row.channel].backoff(count))
+        )
+    return [row.id for row in rows]
 
 
 def age_bucket(age: timedelta) -> str:
@@ -200,16 +229,7 @@ class Poller:
         if self.refunds is None or not self.refund_windows:
             return []
         due = [
-            and_(
-                attempts.c.channel == name,
-                or_(
-                    and_(
-                        refunds.c.next_query_at.is_(None),
-                        refunds.c.updated_at <= now - window.callback,
-                    ),
-                    refunds.c.next_query_at <= now,
-                ),
-            )
+            and_(attempts.c.channel == name, _quiet_or_due(refunds, now, window))
             for name, window in self.refund_windows.items()
         ]
         async with self.db.write() as conn:
@@ -223,17 +243,7 @@ class Poller:
                     .with_for_update(of=refunds, skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                count = row.query_count + 1
-                await conn.execute(
-                    update(refunds)
-                    .where(refunds.c.id == row.id)
-                    .values(
-                        query_count=count,
-                        next_query_at=now + self.refund_windows[row.channel].backoff(count),
-                    )
-                )
-        return [row.id for row in rows]
+            return await _take(conn, refunds, rows, self.refund_windows, now)
 
     async def _claim(self, now: datetime) -> list[str]:
         """Take the due attempts — open ones not yet handed to finance, and those our side
@@ -246,16 +256,7 @@ class Poller:
             and_(
                 attempts.c.channel == name,
                 or_(
-                    and_(
-                        open_,
-                        or_(
-                            and_(
-                                attempts.c.next_query_at.is_(None),
-                                attempts.c.updated_at <= now - window.callback,
-                            ),
-                            attempts.c.next_query_at <= now,
-                        ),
-                    ),
+                    and_(open_, _quiet_or_due(attempts, now, window)),
                     and_(
                         closed_by_us,
                         attempts.c.next_query_at <= now,
@@ -277,17 +278,7 @@ class Poller:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                count = row.query_count + 1
-                await conn.execute(
-                    update(attempts)
-                    .where(attempts.c.id == row.id)
-                    .values(
-                        query_count=count,
-                        next_query_at=now + self.windows[row.channel].backoff(count),
-                    )
-                )
-        return [row.id for row in rows]
+            return await _take(conn, attempts, rows, self.windows, now)
 
     async def query(self, attempt_id: str) -> None:
         """Ask the provider about the attempt now and apply its word — the one code path that
