@@ -591,6 +591,30 @@ class ConsoleLoginSettings(_Section):
         return self
 
 
+class ContactSettings(_Section):
+    """Whom a citizen contacts about a payment (shown on the checkout page when the money
+    needs a person's review). Only ``name`` is required; an absent phone, e-mail or office
+    hours are not shown."""
+
+    name: str = Field(
+        "Bộ phận tiếp nhận và trả kết quả nơi bạn nộp hồ sơ", min_length=1, max_length=200
+    )
+    phone: str | None = Field(None, max_length=40)
+    email: str | None = Field(None, max_length=200)
+    hours: str | None = Field(None, max_length=200)
+
+
+class ContactsSettings(_Section):
+    """``[contacts]``: the default contact, and per agency code (TOML only) its own
+    ``[contacts.agencies.<code>]``."""
+
+    default: ContactSettings = ContactSettings()
+    agencies: dict[str, ContactSettings] = {}
+
+    def for_agency(self, agency_code: str) -> ContactSettings:
+        return self.agencies.get(agency_code, self.default)
+
+
 class DemoSettings(_Section):
     agency_code: str = "DEMO"
     #: How the demo agency issues receipts in sandbox mode (copied into
@@ -648,6 +672,7 @@ class Settings(_Section):
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     notifications: NotificationSettings = NotificationSettings()
+    contacts: ContactsSettings = ContactsSettings()
     #: How often pending provider attempts are looked at by the poller.
     poll_seconds: float = Field(30, gt=0)
     demo: DemoSettings = DemoSettings()

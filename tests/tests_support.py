@@ -431,13 +431,19 @@ async def start_sandbox_bank(aiohttp_server: Any, gateway: Any) -> Any:
 async def transfer_in_full(bank: Any, payment: dict[str, Any]) -> None:
     """The citizen transfers the whole amount with the reference in the text; the bank's
     notice reaches the gateway before this returns."""
+    await transfer(bank, payment, payment["amount"])
+
+
+async def transfer(bank: Any, payment: dict[str, Any], amount: int) -> None:
+    """The citizen transfers ``amount`` (the bill's, or not) with the reference in the text;
+    the bank's notice reaches the gateway before this returns."""
     async with aiohttp.ClientSession() as session:
         response = await session.post(
             str(bank.make_url("/transfers")),
             json={
                 "bin": AGENCY_BIN,
                 "account_number": AGENCY_ACCOUNT,
-                "amount": payment["amount"],
+                "amount": amount,
                 "description": f"{payment['reference']} NGUYEN VAN AN NOP PHI",
             },
         )

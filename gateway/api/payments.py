@@ -10,7 +10,7 @@ from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
 from gateway.http.responses import parse_body, parse_query, read_json, respond
-from gateway.keys import METRICS, PAYMENTS
+from gateway.keys import ATTEMPTS, METRICS, PAYMENTS
 from gateway.models.payments import Payment, PaymentList
 from gateway.models.requests import CreatePayment, PaymentQuery
 
@@ -54,6 +54,8 @@ async def cancel_payment(request: web.Request) -> web.Response:
         await request.app[PAYMENTS].cancel(who, request.match_info["payment_id"])
     )
     log.info("payment_cancelled", payment_id=payment.id)
+    # A sale still waiting on a card terminal is stopped, so the card cannot pay a dead bill.
+    await request.app[ATTEMPTS].stop_running(payment.id)
     return respond(payment)
 
 

@@ -23,7 +23,7 @@ from gateway.models.postal import (
     PostalOrderCreated,
     PostalOrderPage,
 )
-from gateway.models.postal_requests import CreatePostalOrder, OrderQuery
+from gateway.models.postal_requests import CreatePostalOrder, OrderQuery, ReviewDecision
 from gateway.services.postal.orders import OrderFilter
 from gateway.services.postal.pushes import push_summary
 from providers.postal.vnpost.codec import SIGNATURE_HEADER
@@ -133,6 +133,14 @@ async def cancel_order(request: web.Request) -> web.Response:
     except Exception:  # the background loop asks again
         log.exception("postal_cancel_deferred", postal_order_id=order_id)
     return respond(PostalOrder.model_validate(await orders.get(who, order_id)))
+
+
+async def review_order(request: web.Request) -> web.Response:
+    """A person's decision about an order the gateway could not settle alone."""
+    who = await principal(request, *PORTAL_ROLES)
+    body = parse_body(ReviewDecision, await read_json(request))
+    order = await request.app[POSTAL_ORDERS].review(who, request.match_info["order_id"], body)
+    return respond(PostalOrder.model_validate(order))
 
 
 async def vnpost_push(request: web.Request) -> web.Response:
@@ -265,6 +273,30 @@ ROUTES = (
         "once when it can be (else by the background loop); an order VNPost never received is "
         "cancelled without it. The outcome arrives as `postal.order.cancelled` or "
         "`postal.order.updated`.",
+    ),
+    Route(
+        "POST",
+        "/v1/postal/orders/{order_id}/review",
+        review_order,
+        "Decide about an order the gateway could not settle alone (`review_reason`)",
+        PORTAL_ROLES,
+        {200: Reply("The order after the decision", PostalOrder)},
+        {
+            404: _NOT_FOUND,
+            409: "`not_under_review` (`current` names the status): the order is not "
+            "`needs_review` (or only `acknowledge` applies to its flag), or it has no flag; "
+            "`tracking_number_taken`: another order holds that item code",
+            422: "`validation_failed`: `decision` → `invalid_choice`, `reason` missing or "
+            "shorter than 3 characters, `tracking_number` missing with `adopt` or given "
+            "without it",
+        },
+        body=ReviewDecision,
+        description="Check with VNPost first (its customer service or the MyVNPost portal), "
+        "then say what it holds. `adopt` → `created` with the item code (read from VNPost "
+        "at once); `not_at_carrier` → `submit_failed` (the leg may be booked again); "
+        "`withdraw` → `cancelled`; `acknowledge` clears `delivered_after_return` or "
+        "`delivery_attempts_rule` without moving the order. Announced as `postal.order.*` and "
+        "kept in the audit log with `reason`.",
     ),
     Route(
         "POST",

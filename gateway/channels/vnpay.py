@@ -81,6 +81,10 @@ class VnpayChannel:
     def available_for(self, agency_code: str) -> bool:
         return agency_code in self.terminals or self.default is not None
 
+    def failure_message(self, failure_code: str) -> str | None:
+        """The citizen's Vietnamese message for a failed attempt (:class:`Explains`)."""
+        return vnpay.failure_message(failure_code)
+
     def origins(self) -> tuple[str, ...]:
         """Origins of VNPAY's payment pages (the checkout page's form leads there)."""
         found = {

@@ -34,14 +34,15 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
     │       └── NotAcceptable           409 order_not_acceptable          (postal operators)
-    ├── NoticeRejected                  401 notice_signature_invalid | notice_stale | ...
+    ├── NoticeRejected                  400|401|409 the failed check (docs/errors.md)
     └── ServiceUnavailable              503 service_unavailable
         ├── DatabaseUnavailable         503 service_unavailable           (database)
         └── DatabaseBusy                503 database_busy                 (database)
 
 Errors that a single service raises are declared here too, marked with that service, so that
-the codes a client can meet are read in one place. A provider's business decline is a result
-value, never one of these.
+the codes a client can meet are read in one place. Every code with its meaning, including
+those declared elsewhere: docs/errors.md (kept complete by tests/test_errors_doc.py). A
+provider's business decline is a result value, never one of these.
 """
 
 from __future__ import annotations

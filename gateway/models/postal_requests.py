@@ -60,6 +60,31 @@ class CreatePostalOrder(RequestModel):
     )
 
 
+#: What a person decided about an order the gateway could not settle alone (``review_reason``).
+REVIEW_DECISIONS = {
+    "adopt": "needs_review → created: VNPost holds the order under `tracking_number` (checked "
+    "with VNPost); the gateway follows it from now on",
+    "not_at_carrier": "needs_review → submit_failed: VNPost never received it; the portal may "
+    "book the leg again",
+    "withdraw": "needs_review → cancelled: the order is withdrawn (VNPost does not hold it or "
+    "has cancelled it) and the dossier does not go by post",
+    "acknowledge": "a flag on a moving or ended order (`delivered_after_return`, "
+    "`delivery_attempts_rule`) was looked at: the flag is cleared, the order does not move",
+}
+
+
+class ReviewDecision(RequestModel):
+    decision: Literal["adopt", "not_at_carrier", "withdraw", "acknowledge"] = Field(
+        description="; ".join(f"`{name}`: {text}" for name, text in REVIEW_DECISIONS.items())
+    )
+    reason: Annotated[Text, StringConstraints(min_length=3, max_length=500)] = Field(
+        description="What the person checked (kept in the audit log and the order's history)"
+    )
+    tracking_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{6,32}$")] | None
+    ) = Field(None, description="VNPost's item code; required with `adopt`, refused otherwise")
+
+
 class OperatorEvent(RequestModel):
     event_id: Annotated[Text, StringConstraints(max_length=64)] = Field(
         description="The operator's own id of this report; a resent report is recognised"

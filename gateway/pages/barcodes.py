@@ -9,6 +9,7 @@ The drawing is python-barcode's SVG writer; the sizes below are data (millimetre
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from barcode import Code128
@@ -23,6 +24,9 @@ OPTIONS: Final[dict[str, float | bool]] = {
     "quiet_zone": 3.3,
     "write_text": False,
 }
+#: python-barcode colours each bar with a ``style`` attribute; the pages' CSP refuses inline
+#: styles, so the colour becomes the SVG ``fill`` attribute (same drawing, no CSS).
+_STYLE_FILL = re.compile(r'style="fill:\s*([a-z]+);?"')
 
 
 def code128_svg(code: str) -> Markup:
@@ -32,6 +36,7 @@ def code128_svg(code: str) -> Markup:
         return Markup("")
     drawn = Code128(code, writer=SVGWriter()).render(dict(OPTIONS)).decode()
     svg = drawn[drawn.index("<svg") :].replace(' id="barcode_group"', "")
+    svg = _STYLE_FILL.sub(r'fill="\1"', svg)
     named = f'<svg role="img" aria-label="{escape(f"Mã vạch Code 128: {code}")}" '
     # python-barcode's own output with an escaped name: safe to place as it is.
     return Markup(svg.replace("<svg ", named, 1))  # noqa: S704

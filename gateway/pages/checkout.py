@@ -20,7 +20,7 @@ from gateway.channels.base import Channel, Explains
 from gateway.channels.dvcqg import DvcqgChannel
 from gateway.channels.vnpay import VnpayChannel
 from gateway.core.errors import InvalidTransition, NotFound, ValidationFailed
-from gateway.core.money import CHANNEL_LABELS
+from gateway.core.money import CHANNEL_LABELS, ReviewReason
 from gateway.http.responses import json_response
 from gateway.keys import ATTEMPTS, CLOCK, DATABASE, PAYMENTS, POLLER, RECEIPTS, SETTINGS
 from gateway.pages.render import local_time, render, vnd
@@ -52,6 +52,22 @@ STATUS_LABELS = {
 }
 
 KIND_LABELS = {"fee": "Phí", "charge": "Lệ phí", "postal": "Cước bưu chính"}
+
+#: Why a bill is being checked (``needs_review``), in the citizen's words, by review reason
+#: (gateway/core/money.py). ``amount_mismatch`` is told with the amounts (:func:`_why`).
+REVIEW_REASONS = {
+    ReviewReason.PAID_AFTER_EXPIRY: "Khoản tiền đến sau khi yêu cầu thanh toán đã hết hạn.",
+    ReviewReason.REPORTED_AFTER_EXPIRY: (
+        "Bạn đã thanh toán trong thời hạn, nhưng thông báo của ngân hàng hoặc nhà cung cấp "
+        "đến sau khi yêu cầu thanh toán đã hết hạn."
+    ),
+    ReviewReason.PAID_AFTER_CANCELLATION: ("Khoản tiền đến sau khi yêu cầu thanh toán đã bị hủy."),
+}
+#: What happens next, whatever the reason: a person decides; the citizen pays nothing more.
+REVIEW_NEXT = (
+    "Kế toán của cơ quan sẽ kiểm tra và xác nhận khoản nộp hoặc hoàn trả tiền cho bạn. "
+    "Vui lòng không chuyển thêm tiền trước khi được hướng dẫn."
+)
 
 # -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------
 
@@ -124,7 +140,43 @@ async def checkout_page(request: web.Request) -> web.Response:
         wallets=wallets,
         poll_ms=request.app[SETTINGS].payments.checkout_poll_ms,
         receipts=receipts,
+        review=await _review(request, payment),
     )
+
+
+async def _review(request: web.Request, payment: dict[str, Any]) -> dict[str, Any] | None:
+    """For a bill in ``needs_review``: what was received (channel, amount, time), why a person
+    checks it, what happens next and whom to contact (``[contacts]`` in the configuration)."""
+    if payment["status"] != "needs_review":
+        return None
+    received = await request.app[ATTEMPTS].money_received(payment["id"])
+    contact = request.app[SETTINGS].contacts.for_agency(payment["agency_code"])
+    return {
+        "received": [
+            {
+                "channel": CHANNEL_LABELS.get(money["method"], money["method"]),
+                "amount": vnd(money["amount"]),
+                "at": local_time(money["at"]),
+            }
+            for money in received
+        ],
+        "why": _why(payment, sum(money["amount"] for money in received)),
+        "next": REVIEW_NEXT,
+        "contact": contact,
+    }
+
+
+def _why(payment: dict[str, Any], received: int) -> str:
+    """Why the bill is checked: a differing amount says by how much."""
+    reason = payment["review_reason"]
+    due = int(payment["amount"])
+    if reason == ReviewReason.AMOUNT_MISMATCH and received and received != due:
+        gap = vnd(abs(due - received))
+        side = f"thiếu {gap}" if received < due else f"thừa {gap}"
+        return f"Số tiền nhận được ({vnd(received)}) khác số tiền phải nộp ({vnd(due)}): {side}."
+    if reason in REVIEW_REASONS:
+        return REVIEW_REASONS[ReviewReason(reason)]
+    return "Khoản thanh toán cần được kiểm tra thêm trước khi xác nhận."
 
 
 async def _failure_message(request: web.Request, payment: dict[str, object]) -> str | None:
@@ -138,10 +190,19 @@ async def _failure_message(request: web.Request, payment: dict[str, object]) -> 
     if failure is None:
         return None
     method, code = failure
-    channel = service.channels.get(method)
+    return failure_text(method, code, service.channels.get(method))
+
+
+#: The reason told when the channel has no words of its own for a failure code.
+UNEXPLAINED_FAILURE = "giao dịch chưa được thực hiện."
+
+
+def failure_text(method: str, code: str, channel: Channel | None) -> str:
+    """The sentence the checkout page shows for an attempt of ``method`` that failed with
+    ``code`` (docs/errors.md lists every code with its words)."""
     reason = channel.failure_message(code) if isinstance(channel, Explains) else None
     name = CHANNEL_LABELS.get(method, method)
-    return f"Thanh toán qua {name} không thành công: {reason or 'giao dịch chưa được thực hiện.'}"
+    return f"Thanh toán qua {name} không thành công: {reason or UNEXPLAINED_FAILURE}"
 
 
 async def checkout_status(request: web.Request) -> web.Response:

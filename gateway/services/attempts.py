@@ -40,7 +40,7 @@ from gateway.channels.base import (
 )
 from gateway.core import outbox
 from gateway.core.db import Database
-from gateway.core.db.schema import agencies, attempts, payment_items, payments
+from gateway.core.db.schema import agencies, attempts, payment_items, payments, pos_terminals
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
@@ -323,6 +323,38 @@ class AttemptService:
             return None
         return str(row.channel), str(row.failure_code)
 
+    async def money_received(self, payment_id: str) -> list[dict[str, Any]]:
+        """The money that arrived for a bill, oldest first: one ``{method, amount, at,
+        review_reason}`` per attempt that took money (``succeeded``). The checkout page tells
+        a citizen whose bill is ``needs_review`` what was received."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        attempts.c.channel,
+                        attempts.c.amount,
+                        attempts.c.details,
+                        attempts.c.updated_at,
+                        attempts.c.review_reason,
+                    )
+                    .where(
+                        attempts.c.payment_id == payment_id,
+                        attempts.c.status == AttemptStatus.SUCCEEDED.value,
+                    )
+                    .order_by(attempts.c.updated_at, attempts.c.id)
+                )
+            ).all()
+        return [
+            {
+                "method": str(row.channel),
+                # What arrived, where it differs from what was asked (see apply_outcome).
+                "amount": int((row.details or {}).get("received_amount", row.amount)),
+                "at": iso(row.updated_at),
+                "review_reason": row.review_reason,
+            }
+            for row in rows
+        ]
+
     async def get(self, principal: Principal, payment_id: str, attempt_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
             row = await self._owned(conn, principal, payment_id, attempt_id)
@@ -356,6 +388,40 @@ class AttemptService:
             raise InvalidTransition(row.status, "cancelled")  # e.g. a bank transfer (VietQR)
         await channel.cancel(self.ref(row))
         return await self.get(principal, payment_id, attempt_id)
+
+    async def stop_running(self, payment_id: str) -> int:
+        """Ask the provider to stop every sale of the bill still waiting on a card terminal —
+        a cancelled bill must not take a card payment afterwards. Best effort: the provider's
+        answer still decides each attempt (the card may have been faster: that money is then
+        reviewed like any money on a cancelled bill); one that cannot be asked now is left to
+        the janitor's queries. Returns how many were asked."""
+        async with self.db.read() as conn:
+            # Closing the bill closed its attempts here, but a terminal holds its sale until
+            # the provider's final word: those are the ones still running out there.
+            rows = (
+                await conn.execute(
+                    select(attempts.c.id)
+                    .join(pos_terminals, pos_terminals.c.active_attempt_id == attempts.c.id)
+                    .where(attempts.c.payment_id == payment_id)
+                )
+            ).scalars()
+            running = [await self._joined(conn, attempt_id) for attempt_id in rows]
+        asked = 0
+        for row in running:
+            channel = self.channels.get(row.channel)
+            if not isinstance(channel, Cancellable):
+                continue  # a bank transfer or a redirect page cannot be stopped from here
+            try:
+                await channel.cancel(self.ref(row))
+                asked += 1
+            except Exception as error:  # the bill stays cancelled regardless
+                log.warning(
+                    "attempt_stop_deferred",
+                    attempt_id=row.id,
+                    channel=row.channel,
+                    error=type(error).__name__,
+                )
+        return asked
 
     # -- what providers say --------------------------------------------------------------
 

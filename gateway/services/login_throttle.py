@@ -13,7 +13,9 @@ which asks this module before it looks at the password:
   accounts exist; an address is only slowed down, never locked (one NAT, a whole office).
 
 The counts live in the database (``login_throttles``), so every service process sees them;
-time comes from the injected clock. Rules: ``[console_login]`` (config/settings.py).
+time comes from the injected clock. Rules: ``[console_login]`` (config/settings.py). Each
+failure also drops the rows that no longer count (forgotten, not blocked, not locked), so a
+crowd of invented usernames cannot grow the table beyond what ``forget_after_seconds`` holds.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -99,6 +101,8 @@ class LoginThrottle:
                 conn, user_subject(username), rules.backoff_after, lock_after=rules.lock_after
             )
             await self._count(conn, address_subject(address), rules.address_backoff_after)
+        async with self.db.write() as conn:  # its own transaction: no lock held with the counts
+            await self._prune(conn)
         self.on_outcome("failed")
         if newly_locked:
             self.on_outcome("locked")
@@ -121,6 +125,21 @@ class LoginThrottle:
                 .returning(login_throttles.c.subject)
             )
             return removed.first() is not None
+
+    async def _prune(self, conn: AsyncConnection) -> None:
+        """Drop the subjects whose failures are forgotten: no back-off running, no lock-out."""
+        now = self.clock()
+        await conn.execute(
+            delete(login_throttles).where(
+                login_throttles.c.locked_at.is_(None),
+                login_throttles.c.last_failure_at
+                < now - timedelta(seconds=self.rules.forget_after_seconds),
+                or_(
+                    login_throttles.c.blocked_until.is_(None),
+                    login_throttles.c.blocked_until <= now,
+                ),
+            )
+        )
 
     async def _count(
         self, conn: AsyncConnection, subject: str, backoff_after: int, *, lock_after: int = 0

@@ -104,6 +104,29 @@ async def test_cancel_while_waiting_for_the_card(channels: Channels) -> None:
     assert listing["data"][0]["busy"] is False
 
 
+async def test_cancelling_the_bill_stops_the_sale_waiting_on_the_terminal(
+    channels: Channels,
+) -> None:
+    """The portal withdraws the bill while the citizen stands at the counter: the terminal
+    stops the sale, so no card can pay a cancelled bill, and the terminal is free again."""
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    response = await channels.client.post(
+        f"/v1/payments/{payment['id']}/cancel", headers=channels.auth()
+    )
+    assert response.status == 200, await response.text()
+    await channels.pos.app[BACKGROUND].wait()
+    assert (await channels.payment(payment["id"]))["status"] == "cancelled"
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "cancelled"
+    listing = await (await channels.client.get("/v1/terminals", headers=channels.auth())).json()
+    assert listing["data"][0]["busy"] is False
+    # Nothing is left on the terminal for a card to complete.
+    async with aiohttp.ClientSession() as session:
+        url = channels.pos.make_url("/sandbox/terminals/T-HCM-1/complete")
+        answer = await session.post(url, json={"outcome": "approve"})
+        assert answer.status == 409, await answer.text()
+
+
 async def test_a_silent_terminal_is_queried_never_assumed_failed(channels: Channels) -> None:
     await _script(channels, "T-HCM-1", "no_answer")
     payment, attempt = await _push(channels)
@@ -245,10 +268,27 @@ async def _terminal_busy(channels: Channels, terminal: str) -> bool:
     return bool(next(t for t in listing["data"] if t["terminal_id"] == terminal)["busy"])
 
 
-@pytest.mark.parametrize(
-    ("closed", "reason"),
-    [("expired", "paid_after_expiry"), ("cancelled", "paid_after_cancellation")],
-)
+async def test_card_charged_before_the_bill_was_cancelled_is_found_and_put_up_for_review(
+    channels: Channels,
+) -> None:
+    """The card was faster than the portal: approved, but its callback lost, when the bill is
+    cancelled. The terminal can no longer stop the sale; the janitor's query finds the money,
+    and the cancelled bill goes to review instead of the money being lost."""
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    await _complete_without_callback(channels, "T-HCM-1")
+    await _close_bill(channels, payment["id"], "cancelled")
+    assert (await channels.payment_attempt(payment["id"], attempt["id"]))["status"] == "cancelled"
+    channels.clock.advance(seconds=121)
+    await channels.client.app[POLLER].run_once()
+    bill = await channels.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "paid_after_cancellation")
+    taken = await channels.payment_attempt(payment["id"], attempt["id"])
+    assert (taken["status"], taken["review_reason"]) == ("succeeded", "paid_after_cancellation")
+    assert not await _terminal_busy(channels, "T-HCM-1")
+
+
+@pytest.mark.parametrize(("closed", "reason"), [("expired", "paid_after_expiry")])
 async def test_card_charged_while_the_bill_closed_is_recorded_for_review_and_acknowledged(
     channels: Channels, closed: str, reason: str
 ) -> None:

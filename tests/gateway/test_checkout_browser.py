@@ -201,3 +201,24 @@ async def test_citizen_pays_through_vnpay_and_comes_back_to_a_paid_page(
     await expect(page).to_have_url(re.compile(rf".*/pay/{payment['id']}$"))
     await expect(page.get_by_test_id("status")).to_have_text("Đã thanh toán")
     assert phone.errors == []
+
+
+async def test_a_cancelled_vnpay_payment_tells_the_citizen_why_and_offers_to_try_again(
+    channels: Any, phone: Phone
+) -> None:
+    """VNPAY's "customer cancelled" (``vnp_ResponseCode`` 24) comes back as VNPAY's reason in
+    Vietnamese, with the ways to pay still offered."""
+    payment = await channels.create_payment()
+    page = phone.page
+    await page.goto(str(channels.client.make_url(f"/pay/{payment['id']}")))
+    await page.get_by_test_id("vnpay").click()
+    await page.get_by_role("button", name="Hủy giao dịch").click()
+
+    await expect(page).to_have_url(re.compile(rf".*/pay/{payment['id']}(\?.*)?$"))
+    await expect(page.get_by_test_id("attempt-failure")).to_have_text(
+        "Thanh toán qua Cổng thanh toán VNPAY không thành công: Bạn đã hủy giao dịch. "
+        "Bạn có thể thử lại hoặc chọn cách thanh toán khác."
+    )
+    await expect(page.get_by_test_id("vnpay")).to_be_visible()
+    await expect(page.get_by_test_id("status")).to_have_text("Chờ thanh toán")
+    assert phone.errors == []

@@ -298,6 +298,8 @@ async def test_every_finance_console_page_fits_a_phone(
     base = str(console_day.client.make_url("")).rstrip("/")
     desk = Desk(page, base)
     page.on("dialog", desk.answer)
+    # A CSP violation (an inline style or script) is a console error.
+    collect_errors(page, desk.errors, expected=EXPECTED_STATUS)
     try:
         await page.goto(f"{base}/console/login")
         widths = {"/console/login": await _width(page)}
@@ -320,3 +322,4 @@ async def test_every_finance_console_page_fits_a_phone(
         await context.close()
 
     assert {path: found for path, found in widths.items() if found[0] > PHONE["width"]} == {}
+    assert desk.errors == []

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import METRICS_AUTH, FixedClock, Gateway, make_settings, seed
+from sqlalchemy import select
 from structlog.testing import capture_logs
 from tests_support import post_login
 
@@ -145,6 +146,26 @@ async def test_an_address_trying_many_usernames_is_slowed_down(console: Gateway)
     assert refused.status == 429
     console.clock.advance(seconds=2)
     assert (await sign_in(console, "ketoan")).status == 303
+
+
+async def test_forgotten_failures_leave_the_table_but_a_lock_out_stays(console: Gateway) -> None:
+    """A crowd of invented usernames does not pile up rows for ever: once forgotten, a failure
+    count is dropped with the next failure; a lock-out is never dropped."""
+    from gateway.core.db.schema import login_throttles
+    from gateway.keys import DATABASE
+
+    async def subjects() -> set[str]:
+        async with console.client.app[DATABASE].read() as conn:
+            return set((await conn.execute(select(login_throttles.c.subject))).scalars())
+
+    await fail(console, "ketoan", RULES["lock_after"])
+    for number in range(2):  # 7 failures from one address: not yet slowed down
+        assert (await sign_in(console, f"nobody{number}", WRONG)).status == 401
+    assert len(await subjects()) == 4  # ketoan, two invented users, the address
+    console.clock.advance(seconds=3601)  # past forget_after_seconds
+    assert (await sign_in(console, "buudien", WRONG)).status == 401
+    assert await subjects() == {"user:ketoan", "user:buudien", "address:127.0.0.1"}
+    assert (await sign_in(console, "ketoan")).status == 423  # still locked
 
 
 async def test_every_process_sees_the_lock_out(

@@ -36,6 +36,7 @@ ADDED = [
     "POST /pay/{payment_id}/momo",
     "POST /pay/{payment_id}/zalopay",
     "POST /v1/notifications/opt-outs",
+    "POST /v1/postal/orders/{order_id}/review",
     "POST /v1/reconciliation/exceptions/{exception_id}/reject",
     "PUT /v1/reconciliation/bank-mappings/{account}",
 ]

@@ -20,7 +20,9 @@ from gateway.core.db import Database
 from gateway.core.db.schema import agencies, payments, postal_orders
 from gateway.core.errors import (
     ActiveOrderExists,
+    Conflict,
     FieldError,
+    InvalidTransition,
     NotCancellable,
     NotFound,
     ValidationFailed,
@@ -29,7 +31,9 @@ from gateway.core.ids import new_id
 from gateway.core.postal import admin_units
 from gateway.core.postal.orders import (
     CANCELLABLE,
+    NEEDS_REVIEW,
     ORDER_STATUSES,
+    SUBMIT_FAILED,
     SUBMITTING,
     Leg,
     is_final,
@@ -38,16 +42,35 @@ from gateway.core.postal.orders import (
 )
 from gateway.core.postal.phones import InvalidPhone, normalise_phone
 from gateway.core.statuses import POSTAL_ORDERS, PostalOrderStatus
-from gateway.models.postal_requests import CreatePostalOrder, PostalParty
+from gateway.models.postal_requests import CreatePostalOrder, PostalParty, ReviewDecision
 from gateway.services.agencies import agency_in_scope
 from gateway.services.clients import Principal
 from gateway.services.payments import decode_cursor, encode_cursor
 from gateway.services.postal import state
 from gateway.services.postal.offices import office_of_agency
 from gateway.services.sealing import Sealer
+from providers.common.postal import PostalStatus
+from reconciliation import audit
 
 CARRIER = "vnpost"
 log = structlog.get_logger(__name__)
+
+#: Where each decision about a ``needs_review`` order moves it (``acknowledge`` moves nothing).
+_DECIDED: dict[str, str] = {
+    "adopt": PostalStatus.CREATED.value,
+    "not_at_carrier": SUBMIT_FAILED,
+    "withdraw": PostalStatus.CANCELLED.value,
+}
+
+
+class NotUnderReview(InvalidTransition):
+    code = "not_under_review"
+    title = "The order has nothing for a person to decide, or not this decision"
+
+
+class TrackingNumberTaken(Conflict):
+    code = "tracking_number_taken"
+    title = "Another order already holds this VNPost item code"
 
 
 @dataclass(frozen=True)
@@ -309,3 +332,88 @@ class PostalOrderService:
                 select(postal_orders.c.id).where(postal_orders.c.cancel_state == "requested")
             )
             return list(rows.scalars())
+
+    # -- a person's decision --------------------------------------------------------------
+
+    async def review(
+        self, principal: Principal, order_id: str, decision: ReviewDecision
+    ) -> dict[str, Any]:
+        """Settle what the gateway could not: a ``needs_review`` order is adopted under the
+        item code VNPost confirmed, marked never received (``submit_failed``: book again) or
+        withdrawn (``cancelled``); a flag on another order is acknowledged. Announced to the
+        portal like any change and kept in the audit log with the person's reason."""
+        adopting = decision.decision == "adopt"
+        if adopting != (decision.tracking_number is not None):
+            problem = "required to adopt" if adopting else "only given to adopt"
+            raise ValidationFailed([FieldError("tracking_number", "invalid", problem)])
+        now = self.context.clock()
+        async with self.db.write() as conn:
+            row = await state.load(conn, order_id, for_update=True)
+            if row is None or row.agency_id not in principal.agency_ids:
+                raise NotFound("postal order not found")
+            target = _DECIDED.get(decision.decision)
+            if row.status == NEEDS_REVIEW:
+                allowed = target is not None
+            else:  # only a flag to acknowledge
+                allowed = target is None and row.review_reason is not None
+            if not allowed:
+                raise NotUnderReview(row.status, target or decision.decision)
+            details: dict[str, Any] = {
+                "decision": decision.decision,
+                "reason": decision.reason,
+                "review_reason": row.review_reason,
+                "status": row.status,
+            }
+            if target is None:
+                await conn.execute(
+                    update(postal_orders)
+                    .where(postal_orders.c.id == order_id)
+                    .values(review_reason=None, updated_at=now)
+                )
+                await state.announce(conn, self.context, order_id, "postal.order.updated")
+            else:
+                values: dict[str, Any] = {"review_reason": None}
+                if adopting:
+                    # Read from VNPost at once: it may have moved on since.
+                    values.update(
+                        tracking_number=decision.tracking_number, last_error=None, sync_due_at=now
+                    )
+                    details["tracking_number"] = decision.tracking_number
+                    await self._check_free(conn, order_id, decision.tracking_number)
+                    adopted = state.NewEvent(
+                        source="gateway",
+                        external_id=f"{order_id}|adopted",
+                        status=PostalStatus.CREATED,
+                        occurred_at=now,
+                        note=f"Đã xác nhận với VNPost: số hiệu bưu gửi {decision.tracking_number}",
+                    )
+                    await state.store_event(conn, self.context, order_id, adopted, applied=True)
+                else:
+                    values["last_error"] = f"review: {decision.reason}"[:255]
+                await state.move(conn, self.context, row, target, now, **values)
+            await audit.record(
+                conn, now, principal.client_id, "postal_order_reviewed", "postal_order",
+                order_id, details,
+            )  # fmt: skip
+            log.info(
+                "postal_order_reviewed",
+                postal_order_id=order_id,
+                decision=decision.decision,
+                actor=principal.client_id,
+            )
+            return state.render(
+                await state.load(conn, order_id), await state.events_of(conn, order_id)
+            )
+
+    async def _check_free(
+        self, conn: AsyncConnection, order_id: str, item_code: str | None
+    ) -> None:
+        holder = (
+            await conn.execute(
+                select(postal_orders.c.id).where(
+                    postal_orders.c.tracking_number == item_code, postal_orders.c.id != order_id
+                )
+            )
+        ).scalar()
+        if holder is not None:
+            raise TrackingNumberTaken(f"VNPost item code {item_code} is held by {holder}")

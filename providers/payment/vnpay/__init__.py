@@ -22,10 +22,11 @@ from .codec import (
 from .errors import VnpayError
 from .model import FULL_REFUND, PARTIAL_REFUND, IpnResult, QueryResult, RefundResult
 from .settings import VnpayTerminal
-from .statuses import Outcome
+from .statuses import FAILURE_MESSAGES, Outcome, failure_message
 from .wire import GMT7
 
 __all__ = [
+    "FAILURE_MESSAGES",
     "FULL_REFUND",
     "GMT7",
     "IPN_MESSAGES",
@@ -39,6 +40,7 @@ __all__ = [
     "VnpayTerminal",
     "build_payment_url",
     "canonical_query",
+    "failure_message",
     "ipn_response",
     "parse_ipn",
     "parse_query_response",

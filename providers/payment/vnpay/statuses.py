@@ -44,6 +44,27 @@ PAYMENT_RESPONSE_CODES: Final[Mapping[str, Outcome]] = {
     "99": _U,  # Các lỗi khác — other errors
 }
 
+#: The attempt's ``failure_code`` (``vnpay_<vnp_ResponseCode>`` of a failed payment) → what
+#: the citizen reads on the checkout page: VNPAY's own meanings above, said to the payer.
+FAILURE_MESSAGES: Final[Mapping[str, str]] = {
+    "vnpay_09": "Thẻ/tài khoản của bạn chưa đăng ký dịch vụ Internet Banking tại ngân hàng.",
+    "vnpay_10": "Bạn đã xác thực thông tin thẻ/tài khoản không đúng quá 3 lần.",
+    "vnpay_11": "Đã hết thời gian chờ thanh toán.",
+    "vnpay_12": "Thẻ/tài khoản của bạn đang bị khóa.",
+    "vnpay_13": "Mật khẩu xác thực giao dịch (OTP) không đúng.",
+    "vnpay_24": "Bạn đã hủy giao dịch.",
+    "vnpay_51": "Tài khoản của bạn không đủ số dư.",
+    "vnpay_65": "Tài khoản của bạn đã vượt quá hạn mức giao dịch trong ngày.",
+    "vnpay_75": "Ngân hàng thanh toán đang bảo trì.",
+    "vnpay_79": "Bạn đã nhập sai mật khẩu thanh toán quá số lần quy định.",
+}
+
+
+def failure_message(failure_code: str) -> str | None:
+    """The Vietnamese text for an attempt's ``failure_code``, if it is one of VNPAY's."""
+    return FAILURE_MESSAGES.get(failure_code)
+
+
 #: ``vnp_TransactionStatus`` (IPN, return URL and querydr answers).
 TRANSACTION_STATUSES: Final[Mapping[str, Outcome]] = {
     "00": _S,  # Giao dịch thanh toán thành công — payment succeeded

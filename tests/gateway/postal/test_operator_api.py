@@ -649,3 +649,17 @@ async def test_a_delivery_reported_after_the_return_is_kept_flagged_and_moves_no
     assert await emitted(postal, order["id"]) == [*before, "updated"]  # the portal is told
     operator = await postal.client.get(f"{ORDERS}/{order['id']}", headers=postal.auth("operator"))
     assert (await operator.json())["review_reason"] == "delivered_after_return"
+
+    # The agency looks and acknowledges: the flag goes, the order stays returned.
+    review = f"/v1/postal/orders/{order['id']}/review"
+    body = {"decision": "acknowledge", "reason": "Đã gọi công dân, kết quả còn ở cơ quan"}
+    moving = await postal.client.post(
+        review, json={**body, "decision": "withdraw"}, headers=postal.auth()
+    )
+    assert (moving.status, (await moving.json())["code"]) == (409, "not_under_review")
+    answer = await postal.client.post(review, json=body, headers=postal.auth())
+    view = await answer.json()
+    assert (answer.status, view["status"], view["review_reason"]) == (200, "returned", None)
+    assert await emitted(postal, order["id"]) == [*before, "updated", "updated"]
+    again = await postal.client.post(review, json=body, headers=postal.auth())
+    assert (again.status, (await again.json())["code"]) == (409, "not_under_review")

@@ -44,8 +44,8 @@ def pixel_ratio(request: pytest.FixtureRequest) -> int:
     return int(request.param)
 
 
-@pytest.fixture
-async def counter(browser: Browser, postal: Postal, pixel_ratio: int) -> AsyncIterator[Counter]:
+async def _operator(postal: Postal) -> None:
+    """The postal operator ``buudien`` of post office BC-HCM."""
     await postal.client.app[STAFF].create_user(
         username="buudien",
         display_name="Lê Văn Bưu",
@@ -54,6 +54,25 @@ async def counter(browser: Browser, postal: Postal, pixel_ratio: int) -> AsyncIt
         agency_codes=[],
     )
     await offices.scope_user(postal.client.app[DATABASE], "buudien", ["BC-HCM"])
+
+
+async def _picked_up(postal: Postal, order: Any) -> None:
+    """The post office reports the dossier collected (operator API), now."""
+    response = await postal.client.post(
+        f"/v1/operator/orders/{order['id']}/events",
+        json={
+            "event_id": order["id"],
+            "status": "picked_up",
+            "occurred_at": postal.clock().isoformat(),
+        },
+        headers=postal.auth("operator"),
+    )
+    assert response.status == 201, await response.text()
+
+
+@pytest.fixture
+async def counter(browser: Browser, postal: Postal, pixel_ratio: int) -> AsyncIterator[Counter]:
+    await _operator(postal)
     context = await browser.new_context(
         viewport=DESKTOP, locale="vi-VN", device_scale_factor=pixel_ratio
     )
@@ -189,16 +208,7 @@ async def test_the_days_collected_dossiers_print_as_one_batch_handover_record(
     waiting = await postal.book(leg="pickup", dossier_code="000.00.12.H29-241122-0003")
     postal.clock.advance(minutes=30)
     for order in collected:
-        response = await postal.client.post(
-            f"/v1/operator/orders/{order['id']}/events",
-            json={
-                "event_id": order["id"],
-                "status": "picked_up",
-                "occurred_at": postal.clock().isoformat(),
-            },
-            headers=postal.auth("operator"),
-        )
-        assert response.status == 201, await response.text()
+        await _picked_up(postal, order)
 
     await sign_in(page, counter.base, "buudien", PASSWORD)
     await page.get_by_test_id("batch-link").click()
@@ -234,3 +244,51 @@ async def test_the_days_collected_dossiers_print_as_one_batch_handover_record(
     held = await postal.order(by_slip[slips[0]])
     assert (held["status"], held["handed_over_at"]) == ("picked_up", None)
     assert counter.errors == []
+
+
+# -- on a phone ----------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+
+async def test_every_operator_console_page_fits_a_phone_and_keeps_to_the_csp(
+    browser: Browser, postal: Postal
+) -> None:
+    """At 390 × 844 no page (sign-in, today's work, an order, its printouts) is wider than
+    the screen, and none breaks the pages' CSP (no inline style or script: a violation is a
+    console error)."""
+    await _operator(postal)
+    order: Any = await postal.book(leg="pickup")
+    postal.clock.advance(minutes=30)
+    await _picked_up(postal, order)
+    context = await browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = await context.new_page()
+    errors: list[str] = []
+    collect_errors(page, errors)
+    base = str(postal.client.make_url("")).rstrip("/")
+    widths: dict[str, int] = {}
+    try:
+        await page.goto(f"{base}/console/login")
+        widths["/console/login"] = await page.evaluate(WIDTH)
+        await sign_in(page, base, "buudien", PASSWORD)
+        await expect(page.get_by_test_id("who")).to_be_visible()
+        widths["/operator"] = await page.evaluate(WIDTH)
+        for path in ("", "/label", "/handover-record"):
+            await page.goto(f"{base}/operator/orders/{order['id']}{path}")
+            widths[f"/operator/orders/{{id}}{path}"] = await page.evaluate(WIDTH)
+        await page.goto(f"{base}/operator")
+        await page.get_by_test_id("batch-link").click()
+        await expect(page.get_by_test_id("batch-title")).to_be_visible()
+        widths["/operator/handover-batch"] = await page.evaluate(WIDTH)
+        await page.goto(f"{base}/operator/orders/{order['id']}")
+        # The header (who, sign-out) is reachable, not pushed off the screen.
+        box = await page.get_by_role("button", name="Đăng xuất").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    finally:
+        await context.close()
+
+    assert {path: width for path, width in widths.items() if width > PHONE["width"]} == {}
+    assert errors == []
+
+
+WIDTH = "document.documentElement.scrollWidth"

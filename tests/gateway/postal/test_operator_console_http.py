@@ -208,7 +208,7 @@ async def test_a_handover_is_printed_as_a_record_with_the_document_list(staffed:
     assert "NP-42" in html and "********1234" in html
     assert ID_NUMBER not in html
     assert "BÊN GIAO" in html and "BÊN NHẬN" in html and "Ký, ghi rõ họ tên" in html
-    assert "@media print" in html
+    assert "/static/pages/gateway.css" in html  # its @media print rules
 
 
 async def test_a_refused_handover_shows_why_in_vietnamese_and_stores_nothing(

@@ -552,3 +552,102 @@ async def test_a_partner_order_code_pushed_to_a_myvnpost_gateway_is_unknown(
     assert (status, answer["outcome"]) == (200, "unknown_code")  # not "delivered"
     view = await postal.order(order["id"])
     assert (view["status"], view["events"][-1]["status"]) == ("created", "unknown")
+
+
+# -- a person's decision about an order the gateway could not settle ----------------------------
+
+
+async def review(postal: Postal, order_id: str, who: str = "portal", **body: Any) -> Any:
+    return await postal.client.post(
+        f"/v1/postal/orders/{order_id}/review", json=body, headers=postal.auth(who)
+    )
+
+
+async def audit_of(postal: Postal, order_id: str) -> list[Any]:
+    from gateway.core.db.schema import audit_log
+
+    async with postal.client.app[DATABASE].read() as conn:
+        rows = await conn.execute(select(audit_log).where(audit_log.c.object_id == order_id))
+        return list(rows)
+
+
+async def test_an_order_vnpost_holds_after_an_unusable_answer_is_adopted_and_then_followed(
+    postal: Postal,
+) -> None:
+    """The back office checks with VNPost, which holds the order: adopting it under that
+    item code makes it an ordinary order the carrier's statuses move, and the portal hears."""
+    await fault(postal, "invalid_answer")
+    order = await postal.book()
+    [held] = await carrier_orders(postal)
+    answer = await review(
+        postal, order["id"], decision="adopt", tracking_number=held["item_code"],
+        reason="VNPost CSKH xác nhận đã nhận đơn",
+    )  # fmt: skip
+    assert answer.status == 200, await answer.text()
+    view = await answer.json()
+    assert (view["status"], view["tracking_number"], view["review_reason"]) == (
+        "created",
+        held["item_code"],
+        None,
+    )
+    assert await outbox_types(postal, order["id"]) == [
+        "postal.order.needs_review",
+        "postal.order.created",
+    ]
+    [entry] = await audit_of(postal, order["id"])
+    assert (entry.action, entry.details["decision"]) == ("postal_order_reviewed", "adopt")
+    await postal.advance(held["item_code"], 3)  # the postman picks it up
+    assert (await postal.order(order["id"]))["status"] != "created"
+    again = await review(postal, order["id"], decision="withdraw", reason="đổi ý")
+    assert (again.status, (await again.json())["code"]) == (409, "not_under_review")
+
+
+async def test_an_order_vnpost_never_received_can_be_booked_again(postal: Postal) -> None:
+    await fault(postal, "unavailable", "unavailable", "unavailable")
+    order = await postal.book()
+    sync = postal.client.app[CARRIER_SYNC]
+    for wait in (11, 21):
+        postal.clock.advance(seconds=wait)
+        await sync.submit_due()
+    answer = await review(
+        postal, order["id"], decision="not_at_carrier", reason="VNPost không có đơn này"
+    )
+    view = await answer.json()
+    assert (answer.status, view["status"], view["last_error"]) == (
+        200,
+        "submit_failed",
+        "review: VNPost không có đơn này",
+    )
+    again = await postal.book()  # the same dossier and leg
+    assert again["status"] == "created"
+
+
+async def test_review_decisions_that_do_not_fit_change_nothing(postal: Postal) -> None:
+    await fault(postal, "invalid_answer")
+    stuck = await postal.book()
+    moving = await postal.book(dossier_code="000.00.12.H29-241122-0002")
+    [held, _] = await carrier_orders(postal)
+    refused = {
+        "adopt without an item code": (stuck["id"], "portal", {"decision": "adopt"}, 422),
+        "an item code without adopt": (
+            stuck["id"], "portal", {"decision": "withdraw", "tracking_number": "EB123456789VN"}, 422
+        ),
+        "no reason": (stuck["id"], "portal", {"decision": "withdraw", "reason": ""}, 422),
+        "an unknown decision": (stuck["id"], "portal", {"decision": "delete"}, 422),
+        "another order's item code": (
+            stuck["id"], "portal",
+            {"decision": "adopt", "tracking_number": moving["tracking_number"]}, 409,
+        ),
+        "acknowledge on needs_review": (stuck["id"], "portal", {"decision": "acknowledge"}, 409),
+        "an order with nothing to decide": (moving["id"], "portal", {"decision": "withdraw"}, 409),
+        "another agency's order": (stuck["id"], "other", {"decision": "withdraw"}, 404),
+        "an operator's key": (stuck["id"], "operator", {"decision": "withdraw"}, 403),
+        "an unknown order": ("pso_unknown", "portal", {"decision": "withdraw"}, 404),
+    }  # fmt: skip
+    for why, (order_id, who, body, status) in refused.items():
+        answer = await review(postal, order_id, who, **{"reason": "kiểm tra", **body})
+        assert answer.status == status, (why, await answer.text())
+    assert (await postal.order(stuck["id"]))["status"] == "needs_review"
+    assert (await postal.order(moving["id"]))["status"] == "created"
+    assert await audit_of(postal, stuck["id"]) == []
+    assert held["item_code"] != moving["tracking_number"]
