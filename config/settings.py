@@ -153,6 +153,9 @@ class DvcqgSettings(_Section):
     #: closed with its bill is asked about until then too, and then simply no longer asked.
     give_up_after_hours: float = Field(72, gt=0)
     timeout_seconds: float = Field(10, gt=0, le=60)
+    #: Callbacks with a wrong checksum kept on record per Vietnam day; beyond that they are
+    #: only logged and counted, so forgeries cannot fill the database.
+    max_forged_per_day: int = Field(1000, ge=0)
     #: Sandbox platform: never deliver callbacks (the poller must settle every payment).
     sandbox_lose_callbacks: bool = False
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +22,7 @@ from conftest import (
     VNPAY_SECRET,
     VNPAY_TMN,
 )
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -49,6 +50,43 @@ async def on_fresh_engine(database_url: str, function: Callable[[Connection], T]
             return await connection.run_sync(function)
     finally:
         await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def inbox_refuses_writes(db: Any) -> AsyncIterator[None]:
+    """The real database refuses to store any inbound message (a trigger that fails every
+    insert into ``provider_events``, as a full disk or a broken replica would) while inside;
+    it works again after."""
+    async with db.write() as conn:
+        if conn.dialect.name == "sqlite":
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER inbox_down BEFORE INSERT ON provider_events "
+                    "BEGIN SELECT RAISE(ABORT, 'the disk is failing'); END"
+                )
+            )
+        else:
+            await conn.execute(
+                text(
+                    "CREATE FUNCTION inbox_down() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'the disk is failing'; END $$"
+                )
+            )
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER inbox_down BEFORE INSERT ON provider_events "
+                    "FOR EACH ROW EXECUTE FUNCTION inbox_down()"
+                )
+            )
+    try:
+        yield
+    finally:
+        async with db.write() as conn:
+            if conn.dialect.name == "sqlite":
+                await conn.execute(text("DROP TRIGGER inbox_down"))
+            else:
+                await conn.execute(text("DROP TRIGGER inbox_down ON provider_events"))
+                await conn.execute(text("DROP FUNCTION inbox_down()"))
 
 
 async def outbox_types(gateway: Any, postal_order_id: str) -> list[str]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import structlog
 from aiohttp import web
 
-from gateway.core.errors import NotFound
+from gateway.core.errors import PayloadTooLarge
 from gateway.http.responses import json_response, read_body
 from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, SETTINGS, WALLET_CALLBACKS
 from gateway.pages.render import render
+from gateway.services.provider_callbacks import dvcqg_answer, json_object
+
+log = structlog.get_logger(__name__)
 
 
 async def bank_credit_notice(request: web.Request) -> web.Response:
@@ -46,15 +50,22 @@ async def pos_result(request: web.Request) -> web.Response:
 
 
 async def dvcqg_confirm(request: web.Request) -> web.Response:
-    """The DVCQG platform's Confirm callback: a hint, settled only by QUERY; answered with
-    the documented echo (``MaLoi`` 00/99) and our ``code``."""
+    """The DVCQG platform's Confirm callback: a hint, settled only by QUERY; always HTTP 200
+    with the documented echo (``MaLoi`` 00/99, spec §4.2), our code in a header."""
     service = request.app[CALLBACKS].dvcqg
-    if service is None:
-        raise NotFound("the DVCQG payment platform is not configured")
-    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
-    answer = await service.receive(body)
-    request.app[METRICS].notices.labels("dvcqg", answer.code).inc()
-    return json_response(answer.body, status=answer.http_status)
+    try:
+        body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
+    except PayloadTooLarge as exc:
+        log.warning("callback_rejected", provider="dvcqg", code=exc.code)
+        answer = dvcqg_answer(exc.code, "", None)
+    else:
+        if service is None:
+            log.warning("callback_rejected", provider="dvcqg", code="not_configured")
+            answer = dvcqg_answer("not_configured", "", json_object(body))
+        else:
+            answer = await service.receive(body)
+    request.app[METRICS].notices.labels("dvcqg", answer.outcome).inc()
+    return json_response(answer.body, headers=answer.headers())
 
 
 async def dvcqg_return(request: web.Request) -> web.Response:

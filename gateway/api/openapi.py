@@ -156,19 +156,24 @@ CALLBACK_ROUTES = (
         "The DVCQG payment platform's Confirm callback: a hint, settled only by QUERY",
         None,
         {
-            200: Reply("`recorded`, `duplicate`, `already_final`: MaLoi 00", DvcqgReply),
-            400: Reply("`malformed`, MaLoi 99 (echoing what could be read)", DvcqgReply),
-            401: Reply(
-                "`signature_invalid`, MaLoi 99: MaXacThuc wrong, or an unknown MaDoiTac (stored)",
+            200: Reply(
+                "Always HTTP 200 with the documented echo (spec §4.2): MaLoi 00 when processed, "
+                "99 for any refusal or failure (echoing what could be read)",
                 DvcqgReply,
-            ),
-            404: Reply("`unknown_reference`, MaLoi 99: no such MaThamChieu (stored)", DvcqgReply),
-            409: Reply(
-                "`amount_mismatch`, MaLoi 99: SoTien differs from the attempt's (stored)",
-                DvcqgReply,
+                headers={
+                    "X-Gateway-Outcome": Header(
+                        "MaLoi 00: `recorded`, `duplicate`, `already_final`", required=False
+                    ),
+                    "X-Gateway-Error": Header(
+                        "MaLoi 99: `signature_invalid` (MaXacThuc wrong or an unknown "
+                        "MaDoiTac; stored, up to dvcqg.max_forged_per_day a day), `malformed`, "
+                        "`unknown_reference` (stored), `amount_mismatch` (stored), "
+                        "`payload_too_large`, `not_configured`, `internal_error`",
+                        required=False,
+                    ),
+                },
             ),
         },
-        {413: "`payload_too_large`"},
         body=DvcqgConfirm,
         json_body=False,
         description="MaXacThuc = hex(SHA-256(LoaiBanTin|MaLoi|MaDoiTac|MaThamChieu|SoTien|"

@@ -165,3 +165,12 @@ class Explains(Protocol):
 @runtime_checkable
 class Refundable(Protocol):
     async def refund(self, request: RefundRequest) -> RefundOutcome: ...
+
+
+@runtime_checkable
+class RefundQueryable(Protocol):
+    async def query_refund(self, request: RefundRequest) -> RefundOutcome:
+        """The provider's current word on a refund it was sent (``request`` as it was sent,
+        ``requested_at`` included); ``pending`` while it is still at work. Raises
+        :class:`ProviderUnavailable` when the provider cannot be asked right now."""
+        ...

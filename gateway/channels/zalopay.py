@@ -178,9 +178,31 @@ class ZalopayChannel:
             if exc.code in ("refund_outcome_unknown", "provider_unavailable"):
                 return RefundOutcome("pending", failure_code="outcome_unknown")
             return RefundOutcome("failed", failure_code=exc.code[:32])
-        result = zalopay.outcome(answer.return_code)
-        if result is zalopay.Outcome.SUCCEEDED:
-            return RefundOutcome("succeeded", provider_transaction_id=answer.refund_id)
-        if result is zalopay.Outcome.FAILED:
-            return RefundOutcome("failed", failure_code=failure_code(answer.sub_return_code))
-        return RefundOutcome("pending", failure_code=failure_code(answer.sub_return_code))
+        return _refund_outcome(answer)
+
+    async def query_refund(self, request: RefundRequest) -> RefundOutcome:
+        """ZaloPay's refund query (``/v2/query_refund``) for a refund still processing; its
+        ``m_refund_id`` is rebuilt from the request as it was sent."""
+        app = self.app_for(request.attempt.agency_code)
+        refund_id = zalopay.m_refund_id(
+            request.requested_at, app.app_id, request.provider_reference
+        )
+        try:
+            answer = await self._client(request.attempt.agency_code).query_refund(
+                refund_id=refund_id
+            )
+        except zalopay.ZalopayError as exc:
+            raise ProviderUnavailable(
+                f"ZaloPay did not answer the refund query: {exc.code}"
+            ) from exc
+        return _refund_outcome(answer)
+
+
+def _refund_outcome(answer: zalopay.Answer) -> RefundOutcome:
+    """A refund or refund-query answer: 1 refunded, 2 failed, anything else still pending."""
+    result = zalopay.outcome(answer.return_code)
+    if result is zalopay.Outcome.SUCCEEDED:
+        return RefundOutcome("succeeded", provider_transaction_id=answer.refund_id)
+    if result is zalopay.Outcome.FAILED:
+        return RefundOutcome("failed", failure_code=failure_code(answer.sub_return_code))
+    return RefundOutcome("pending", failure_code=failure_code(answer.sub_return_code))

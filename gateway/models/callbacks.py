@@ -98,23 +98,17 @@ class DvcqgConfirm(BaseModel):
 
 
 class DvcqgReply(ResponseModel):
-    """The documented echo (OpenCPS) and the gateway's stable ``code``."""
+    """The documented echo (spec §4.2, OpenCPS), always HTTP 200; the gateway's stable code
+    is in the ``X-Gateway-Outcome`` / ``X-Gateway-Error`` header, not in the body."""
 
-    MaLoi: Literal["00", "99"] = Field(description="`00`: recorded, stop sending; `99`: refused")
+    MaLoi: Literal["00", "99"] = Field(
+        description="`00`: processed, stop sending; `99`: refused or failed"
+    )
     MoTaLoi: Literal["Thành công", "Các lỗi khác"]
     MaDoiTac: str = Field(description="Our partner code (empty when the callback named none)")
     MaThamChieu: str = Field(description="As received")
     ThoiGianGD: str = Field(description="As received")
     MaXacThuc: str = Field(description="As received")
-    code: Literal[
-        "recorded",
-        "duplicate",
-        "already_final",
-        "signature_invalid",
-        "malformed",
-        "unknown_reference",
-        "amount_mismatch",
-    ]
 
 
 # -- wallets (issue 12): MoMo and ZaloPay ---------------------------------------------------
@@ -153,10 +147,10 @@ class ZalopayCallback(BaseModel):
 
 
 class ZalopayReply(ResponseModel):
-    return_code: Literal[1, 2, -1] = Field(
+    return_code: Literal[1, 2, 0, -1] = Field(
         description="1 recorded; 2 nothing applied (received before, already final, unknown "
-        "order, another app's order, another amount — the money kept for review); -1 MAC or "
-        "shape wrong"
+        "order, another app's order, another amount — the money kept for review); 0 an "
+        "internal failure, please send it again; -1 MAC or shape wrong"
     )
     return_message: Literal[
         "success",
@@ -168,4 +162,5 @@ class ZalopayReply(ResponseModel):
         "mac_invalid",
         "unknown_app",
         "malformed",
+        "internal_error",
     ] = Field(description="Our stable code")

@@ -17,10 +17,13 @@ class DvcqgLookupQuery(QueryModel):
 
 
 class DvcqgLookupAnswer(ResponseModel):
-    error_code: Literal[1, 0] = Field(description="1: something to pay; 0: nothing payable")
+    error_code: Literal[1, 0, -1] = Field(
+        description="1: something to pay; 0: nothing payable; -1: no such dossier, MaHoSo "
+        "missing, or an internal failure"
+    )
     message: dict[str, Any] | list[Any] = Field(
         description="1: transaction_id (the payment reference), client_id (our MaDoiTac), "
         "MaTraCuuTT (dossier code + yyyyMMddHHmmss), SoTien and the ThongTinBienLai fields "
-        "(MaDichVu, MaDVC, MaTTHC, MaDonVi, MaHoSo, PhiLePhi[], DSKhoanNop[], …); 0: []"
+        "(MaDichVu, MaDVC, MaTTHC, MaDonVi, MaHoSo, PhiLePhi[], DSKhoanNop[], …); 0, -1: []"
     )
     paid: bool = Field(description="Whether the dossier's fees are paid (the gateway's addition)")

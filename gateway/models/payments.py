@@ -139,9 +139,9 @@ class Attempt(ResponseModel):
     next_query_at: Time | None = Field(
         description="When the janitor asks the provider next: while the attempt is open, "
         "or after it was closed with its bill (expired, cancelled) without the provider's word, "
-        "in case money moved all the same; empty once the provider's final word is in. Still "
-        "set but no longer acted on once the attempt is flagged (`flagged_at`) or, closed by "
-        "our side, past its channel's horizon"
+        "in case money moved all the same; empty once the provider's final word is in, once "
+        "the attempt is flagged (`flagged_at`) or, closed by our side, past its channel's "
+        "horizon"
     )
     flagged_at: Time | None = Field(
         description="When the janitor handed the still-open attempt to finance: its channel's "

@@ -2,11 +2,14 @@
 this dossier, and what (``specs/dvcqg-payment-platform.md`` §10, OpenCPS's
 ``dptracuuthanhtoanhs``: ``{"error_code": 1 | 0, "message": {…} | []}``).
 
-A ``platform`` credential sees only its agencies' dossiers: a dossier of another agency is
-answered exactly like one that does not exist (404 ``not_found``), so a credential learns
-nothing about other agencies. ``error_code`` 1: a pending bill, with its ``ThongTinBienLai``
-fields; 0: nothing payable (paid, expired, cancelled, or no DVCQG partner for the agency).
-``paid`` (the gateway's addition) says whether the dossier's fees are paid.
+Always HTTP 200 in the platform's shape (§10); only a caller that is not the platform
+(authentication, role) gets our 401/403. A ``platform`` credential sees only its agencies'
+dossiers: a dossier of another agency is answered exactly like one that does not exist
+(``error_code`` -1), so a credential learns nothing about other agencies. ``error_code`` 1:
+a pending bill, with its ``ThongTinBienLai`` fields; 0: nothing payable (paid, expired,
+cancelled, or no DVCQG partner for the agency); -1: no such dossier, ``MaHoSo`` missing or
+unreadable, or an internal failure. ``paid`` (the gateway's addition) says whether the
+dossier's fees are paid.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ from sqlalchemy import select
 from gateway.channels.dvcqg import DvcqgChannel, platform_bill
 from gateway.core.db import Database
 from gateway.core.db.schema import payments
-from gateway.core.errors import NotFound
 from gateway.core.ids import Clock
 from gateway.core.statuses import PaymentStatus
 from gateway.services.attempts import load_bill
 from gateway.services.clients import Principal
 from providers.payment import dvcqg
 from providers.payment.dvcqg.codec import receipt_info
+
+
+def not_found() -> dict[str, Any]:
+    """§10's ``-1``: dossier not found, ``MaHoSo`` missing, or an internal error."""
+    return {"error_code": -1, "message": [], "paid": False}
+
 
 _PAID = frozenset({PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED})
 
@@ -49,7 +57,7 @@ class DvcqgLookup:
                 )
             ).all()
             if not rows:
-                raise NotFound("no payment for this dossier")
+                return not_found()
             paid = any(PaymentStatus(row.status) in _PAID for row in rows)
             payable = next(
                 (

@@ -29,28 +29,31 @@ same back-off, while it is younger than its channel's horizon: money the provide
 through ``apply_outcome`` like a callback (the bill → ``needs_review``, e.g.
 ``paid_after_expiry``); a final answer (failed, expired, cancelled, or unknown to the provider
 after its expiry plus :data:`GRACE`) ends the questions. At the horizon it is simply no longer
-asked — it is closed, so nothing is handed to finance. (DVCQG asks integrators to re-poll a
+asked — it is closed, so nothing is handed to finance — and each pass clears the
+``next_query_at`` nobody will act on any more (:meth:`Poller._sweep`), so the claim's
+candidates stay the attempts still being asked about. (DVCQG asks integrators to re-poll a
 pending transaction for at least 3 days: specs/dvcqg-payment-platform.md §13.2.)
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.channels.base import Channel, Outcome, Queryable
+from gateway.channels.base import Channel, Outcome, Queryable, RefundQueryable
 from gateway.core.db import Database
-from gateway.core.db.schema import attempts
-from gateway.core.statuses import OPEN_ATTEMPTS, AttemptStatus
+from gateway.core.db.schema import attempts, refunds
+from gateway.core.statuses import OPEN_ATTEMPTS, AttemptStatus, RefundStatus
 from gateway.services.attempts import AttemptService, joined
 from gateway.services.attempts import emit_attempt as emit
+from gateway.services.refunds import RefundService
 
 log = structlog.get_logger(__name__)
 #: How long after its expiry an attempt unknown to the provider is given up.
@@ -82,6 +85,35 @@ class Window:
         return min(self.callback * (1 << min(count - 1, 20)), MAX_BACKOFF)
 
 
+def _quiet_or_due(table: Table, now: datetime, window: Window) -> ColumnElement[bool]:
+    """Not asked yet and quiet for the channel's callback window since it last changed, or
+    its next query is due (``table``: attempts or refunds)."""
+    return or_(
+        and_(table.c.next_query_at.is_(None), table.c.updated_at <= now - window.callback),
+        table.c.next_query_at <= now,
+    )
+
+
+async def _take(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Any],
+    windows: Mapping[str, Window],
+    now: datetime,
+) -> list[str]:
+    """Claim the selected ``rows`` (id, channel, query_count): count the query and move
+    ``next_query_at`` past the back-off, in the selecting transaction, so another worker
+    skips them."""
+    for row in rows:
+        count = row.query_count + 1
+        await conn.execute(
+            update(table)
+            .where(table.c.id == row.id)
+            .values(query_count=count, next_query_at=now + windows[row.channel].backoff(count))
+        )
+    return [row.id for row in rows]
+
+
 def age_bucket(age: timedelta) -> str:
     for label, bound in AGE_BUCKETS:
         if bound is None or age < bound:
@@ -98,6 +130,7 @@ class Poller:
         windows: Mapping[str, Window],
         batch: int = 100,
         on_open: Callable[[Mapping[tuple[str, str], int]], None] | None = None,
+        refunds_service: RefundService | None = None,
     ) -> None:
         self.db = db
         self.attempts = attempts_service
@@ -109,20 +142,37 @@ class Poller:
             if isinstance(channels.get(name), Queryable)
         }
         self.batch = batch
+        self.refunds = refunds_service
+        #: The windows of the channels whose refunds can be asked about.
+        self.refund_windows = {
+            name: window
+            for name, window in self.windows.items()
+            if isinstance(channels.get(name), RefundQueryable)
+        }
         #: Told the open attempts by (channel, age bucket) after each pass (the gauge).
         self.on_open = on_open
 
     async def run_once(self) -> int:
         """Query one batch of quiet attempts; return how many were queried."""
+        await self._sweep(self.clock())
         claimed = await self._claim(self.clock())
         for attempt_id in claimed:
             try:
-                await self._query(attempt_id)
+                await self.query(attempt_id)
             except Exception:
                 log.exception("attempt_query_failed", attempt_id=attempt_id)
+        refunds_claimed = await self._claim_refunds(self.clock())
+        for refund_id in refunds_claimed:
+            assert self.refunds is not None  # nothing is claimed without it
+            try:
+                status = await self.refunds.requery(refund_id)
+            except Exception:
+                log.exception("refund_query_failed", refund_id=refund_id)
+            else:
+                log.info("refund_queried", refund_id=refund_id, status=status)
         if self.on_open is not None:
             self.on_open(await self.open_by_age())
-        return len(claimed)
+        return len(claimed) + len(refunds_claimed)
 
     async def query_now(self, payment_id: str, channel: str, reference: str) -> None:
         """The citizen is back from a wallet's page (a hint, display only): ask the provider
@@ -137,9 +187,63 @@ class Poller:
         if AttemptStatus(row.status) not in OPEN_ATTEMPTS:
             return
         try:
-            await self._query(row.id)
+            await self.query(row.id)
         except Exception:
             log.exception("attempt_query_failed", attempt_id=row.id)
+
+    async def _sweep(self, now: datetime) -> None:
+        """Clear ``next_query_at`` where it will never be acted on, so the claim's candidates
+        do not grow with history: a final attempt our side did not close (its provider's
+        word is in), one of a channel the janitor does not query, and one our side closed
+        that is past its channel's horizon. (A flagged open attempt is cleared when it is
+        flagged.)"""
+        queried = sorted(self.windows)
+        stale = [
+            and_(
+                attempts.c.status.not_in(sorted(OPEN_ATTEMPTS)),
+                attempts.c.status.not_in(CLOSED_BY_US),
+            ),
+            attempts.c.channel.not_in(queried),
+            *(
+                and_(
+                    attempts.c.channel == name,
+                    attempts.c.status.in_(CLOSED_BY_US),
+                    attempts.c.created_at <= now - window.give_up,
+                )
+                for name, window in self.windows.items()
+            ),
+        ]
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(attempts)
+                .where(attempts.c.next_query_at.is_not(None), or_(*stale))
+                .values(next_query_at=None)
+            )
+        if result.rowcount:
+            log.info("attempt_queries_ended", attempts=result.rowcount)
+
+    async def _claim_refunds(self, now: datetime) -> list[str]:
+        """Take the due pending refunds of channels that can be asked about them (quiet for
+        the channel's callback window since they were sent, then with the attempts'
+        back-off, until final), the way :meth:`_claim` takes attempts."""
+        if self.refunds is None or not self.refund_windows:
+            return []
+        due = [
+            and_(attempts.c.channel == name, _quiet_or_due(refunds, now, window))
+            for name, window in self.refund_windows.items()
+        ]
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(refunds.c.id, attempts.c.channel, refunds.c.query_count)
+                    .join(attempts, attempts.c.id == refunds.c.attempt_id)
+                    .where(refunds.c.status == RefundStatus.PENDING.value, or_(*due))
+                    .order_by(func.coalesce(refunds.c.next_query_at, refunds.c.updated_at))
+                    .limit(self.batch)
+                    .with_for_update(of=refunds, skip_locked=True)
+                )
+            ).all()
+            return await _take(conn, refunds, rows, self.refund_windows, now)
 
     async def _claim(self, now: datetime) -> list[str]:
         """Take the due attempts — open ones not yet handed to finance, and those our side
@@ -152,16 +256,7 @@ class Poller:
             and_(
                 attempts.c.channel == name,
                 or_(
-                    and_(
-                        open_,
-                        or_(
-                            and_(
-                                attempts.c.next_query_at.is_(None),
-                                attempts.c.updated_at <= now - window.callback,
-                            ),
-                            attempts.c.next_query_at <= now,
-                        ),
-                    ),
+                    and_(open_, _quiet_or_due(attempts, now, window)),
                     and_(
                         closed_by_us,
                         attempts.c.next_query_at <= now,
@@ -183,19 +278,13 @@ class Poller:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                count = row.query_count + 1
-                await conn.execute(
-                    update(attempts)
-                    .where(attempts.c.id == row.id)
-                    .values(
-                        query_count=count,
-                        next_query_at=now + self.windows[row.channel].backoff(count),
-                    )
-                )
-        return [row.id for row in rows]
+            return await _take(conn, attempts, rows, self.windows, now)
 
-    async def _query(self, attempt_id: str) -> None:
+    async def query(self, attempt_id: str) -> None:
+        """Ask the provider about the attempt now and apply its word — the one code path that
+        queries and applies, for the janitor's pass and for a DVCQG callback (a hint that is
+        settled only by QUERY). A provider's error is raised after an open attempt past its
+        horizon is handed to finance."""
         async with self.db.read() as conn:
             row = await joined(conn, attempt_id)
         channel = self.channels[row.channel]
@@ -264,8 +353,10 @@ class Poller:
         open_ = AttemptStatus(row.status) in OPEN_ATTEMPTS
         if not open_ or row.flagged_at is not None or row.created_at + window.give_up > now:
             return
-        await conn.execute(
-            update(attempts).where(attempts.c.id == attempt_id).values(flagged_at=now)
+        await conn.execute(  # flagged: no longer asked about, so nothing to ask next
+            update(attempts)
+            .where(attempts.c.id == attempt_id)
+            .values(flagged_at=now, next_query_at=None)
         )
         await emit(conn, self.attempts.context, "attempt.needs_review", attempt_id, row.payment_id)
         log.warning(

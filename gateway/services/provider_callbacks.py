@@ -15,15 +15,21 @@ amount.
 
 The DVCQG platform's Confirm callback is a **hint** (spec §13): verified, stored in the inbox,
 matched to its attempt, and then the platform is asked (QUERY); only QUERY's answer goes
-through ``apply_outcome``. Answers (the documented echo, ``MaLoi`` ``00``/``99``, with our
-stable ``code``): 200 ``recorded`` (QUERY asked, whatever it said: a pending or failed answer
-is applied as such, an unanswered QUERY is left to the poller), 200 ``duplicate`` for a
-replay, 200 ``already_final`` for an attempt that had the platform's final word (succeeded,
-failed — one closed with its bill, expired or cancelled, is still queried: a bank can take
-the money after that, and it is recorded for review); refused with ``99``: 401
-``signature_invalid`` (stored when it is JSON, so a forgery is on record), 400 ``malformed``,
-404 ``unknown_reference``, 409 ``amount_mismatch`` — the last two stored. Nothing a callback
-says is applied without QUERY.
+through ``apply_outcome``. Every reply is HTTP 200 with the documented echo (spec §4.2):
+``MaLoi`` ``00``/"Thành công" when the callback was processed — ``recorded`` (QUERY asked,
+whatever it said: a pending or failed answer is applied as such, an unanswered QUERY is left
+to the poller), ``duplicate`` for a replay, ``already_final`` for an attempt that had the
+platform's final word (succeeded, failed — one closed with its bill, expired or cancelled, is
+still queried: a bank can take the money after that, and it is recorded for review); and
+``99``/"Các lỗi khác" for any refusal, echoing what could be read: ``signature_invalid``
+(stored when it is JSON, so a forgery is on record — at most
+``dvcqg.max_forged_per_day`` a Vietnam day, beyond that only logged and counted),
+``malformed``, ``unknown_reference``, ``amount_mismatch`` (the last two stored),
+``payload_too_large``, ``not_configured`` and ``internal_error`` (the platform may send it
+again). Our stable code is for operators: the event ``dvcqg_callback`` /
+``callback_rejected``, the metrics label and the ``X-Gateway-Outcome`` /
+``X-Gateway-Error`` reply header — never the status. Nothing a callback says is applied
+without QUERY.
 
 A card can be charged while the bill expires or is cancelled (its sale is then closed as
 ``expired``/``cancelled``): the approval that follows is money that arrived, recorded like
@@ -42,11 +48,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Any
 
 import structlog
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.dvcqg import DvcqgChannel
@@ -55,12 +63,16 @@ from gateway.channels.vnpay import VnpayChannel
 from gateway.channels.vnpay import outcome_of as vnpay_outcome
 from gateway.core import inbox
 from gateway.core.db import Database
-from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
+from gateway.core.db.schema import provider_events
+from gateway.core.errors import GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName, ReviewReason
+from gateway.core.postal.attempts import TIMEZONE
 from gateway.core.statuses import FINAL_ATTEMPTS, AttemptStatus
-from gateway.services.attempts import AttemptService, joined, reference_for
+from gateway.services.attempts import AttemptService, reference_for
+from gateway.services.polling import Poller
+from gateway.services.refusals import SaleNotRunning, amount_mismatch, outcome_or_raise, refused
 from providers.common import json_text
 from providers.payment import dvcqg, pos, vnpay
 
@@ -74,23 +86,6 @@ log = structlog.get_logger(__name__)
 _SALE_SETTLED = frozenset({AttemptStatus.SUCCEEDED, AttemptStatus.FAILED})
 
 
-class SaleNotRunning(Conflict):
-    code = "terminal_not_busy"
-    title = "The terminal is not running this sale"
-
-
-def _amount_mismatch(detail: str) -> GatewayError:
-    return NoticeRejected("amount_mismatch", detail, http_status=409)
-
-
-#: A replayed POS result that was refused is refused again, with the same code.
-_REFUSALS: dict[str, Callable[[str], GatewayError]] = {
-    "not_found": NotFound,
-    "terminal_not_busy": SaleNotRunning,
-    "amount_mismatch": _amount_mismatch,
-}
-
-
 @dataclass(frozen=True)
 class IpnAnswer:
     rsp_code: str
@@ -100,25 +95,34 @@ class IpnAnswer:
         return vnpay.ipn_response(self.rsp_code)
 
 
-#: Our answer's HTTP status and whether the platform is told ``00`` (stop sending), by code.
-_DVCQG_ANSWERS: dict[str, tuple[int, bool]] = {
-    "recorded": (200, True),
-    "duplicate": (200, True),
-    "already_final": (200, True),
-    "signature_invalid": (401, False),
-    "malformed": (400, False),
-    "unknown_reference": (404, False),
-    "amount_mismatch": (409, False),
-}
+#: The codes of a processed callback (``MaLoi`` 00: stop sending); any other is a refusal (99).
+DVCQG_PROCESSED = frozenset({"recorded", "duplicate", "already_final"})
 
 
 @dataclass(frozen=True)
 class DvcqgAnswer:
-    """The reply to a DVCQG callback: HTTP status, and the documented echo with our code."""
+    """The reply to a DVCQG callback (always HTTP 200): the documented echo, and our stable
+    ``code`` for operators (header, metrics label), never in the body."""
 
-    http_status: int
     code: str
     body: dict[str, str]
+    #: The metrics label: ``code``, or what happened beside it (a forgery not stored).
+    outcome: str = ""
+
+    @property
+    def processed(self) -> bool:
+        return self.code in DVCQG_PROCESSED
+
+    def headers(self) -> dict[str, str]:
+        name = "X-Gateway-Outcome" if self.processed else "X-Gateway-Error"
+        return {name: self.code}
+
+
+def dvcqg_answer(
+    code: str, partner: str, received: Mapping[str, object] | None, outcome: str = ""
+) -> DvcqgAnswer:
+    body = dvcqg.callback_reply(partner, received, ok=code in DVCQG_PROCESSED)
+    return DvcqgAnswer(code, body, outcome or code)
 
 
 @dataclass(frozen=True)
@@ -137,14 +141,21 @@ class ProviderCallbacks:
         attempts: AttemptService,
         vnpay_channel: VnpayChannel | None,
         pos_merchant: pos.PosMerchant | None,
+        poller: Poller,
         dvcqg_channel: DvcqgChannel | None = None,
+        dvcqg_forged_per_day: int = 1000,
     ) -> None:
         self.db = db
         self.clock = clock
         self.attempts = attempts
+        self.poller = poller
         self.vnpay = vnpay_channel
         self.pos_merchant = pos_merchant
-        self.dvcqg = None if dvcqg_channel is None else DvcqgCallbacks(self, dvcqg_channel)
+        self.dvcqg = (
+            None
+            if dvcqg_channel is None
+            else DvcqgCallbacks(self, dvcqg_channel, dvcqg_forged_per_day)
+        )
 
     # -- VNPAY ---------------------------------------------------------------------------
 
@@ -252,13 +263,7 @@ class ProviderCallbacks:
             amount=result.amount,
             apply=lambda conn: self._apply_sale(conn, result),
         )
-        if received.duplicate:
-            if received.reason in _REFUSALS:  # refused again, with the same code
-                raise _REFUSALS[received.reason]("this result was refused before")
-            return "duplicate"
-        if received.value is not None:  # stored for triage; the cloud is told why not applied
-            raise received.value
-        return received.outcome
+        return outcome_or_raise(received, "result")
 
     async def _apply_sale(
         self, conn: AsyncConnection, result: pos.SaleResult
@@ -268,20 +273,20 @@ class ProviderCallbacks:
             conn, ChannelName.POS, reference_for(result.sale_id)
         )
         if row is None or row.id != result.sale_id:
-            return _refused(EventOutcome.UNMATCHED, None, NotFound(f"no POS sale {result.sale_id}"))
+            return refused(EventOutcome.UNMATCHED, None, NotFound(f"no POS sale {result.sale_id}"))
         if AttemptStatus(row.status) in _SALE_SETTLED:
             not_running = SaleNotRunning(
                 f"sale {result.sale_id} is already {row.status}; the terminal is not running it"
             )
-            return _refused(EventOutcome.REJECTED, row.payment_id, not_running)
+            return refused(EventOutcome.REJECTED, row.payment_id, not_running)
         # Another amount is applied too: money_arrived puts such money up for review. An
         # approval for a sale whose bill expired or was cancelled meanwhile is money too.
         applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
         if applied.result == "already_final":  # a late decline, cancel, timeout: kept only
             return inbox.Settled(EventOutcome.ALREADY_FINAL, None, payment_id=row.payment_id)
         if result.amount != row.amount:  # recorded; the cloud is told the amount was wrong
-            mismatch = _amount_mismatch("sale amount differs")
-            return _refused(applied.event_outcome, row.payment_id, mismatch)
+            mismatch = amount_mismatch("sale amount differs")
+            return refused(applied.event_outcome, row.payment_id, mismatch)
         return inbox.Settled(applied.event_outcome, None, payment_id=row.payment_id)
 
 
@@ -289,21 +294,35 @@ class DvcqgCallbacks:
     """The DVCQG platform's Confirm callback (see the module docstring): verify → store →
     match → QUERY → apply QUERY's word → answer."""
 
-    def __init__(self, callbacks: ProviderCallbacks, channel: DvcqgChannel) -> None:
+    def __init__(
+        self, callbacks: ProviderCallbacks, channel: DvcqgChannel, forged_per_day: int
+    ) -> None:
         self.db = callbacks.db
         self.clock = callbacks.clock
         self.attempts = callbacks.attempts
+        self.poller = callbacks.poller
         self.channel = channel
+        self.forged_per_day = forged_per_day
 
     async def receive(self, raw: bytes) -> DvcqgAnswer:
+        """Always an answer: an internal failure (the database, …) is ``internal_error``
+        (``99``; the platform may send it again, and a replay is applied once)."""
+        try:
+            return await self._receive(raw)
+        except Exception:
+            log.exception("callback_failed", provider="dvcqg", code="internal_error")
+            return self._answer("internal_error", json_object(raw))
+
+    async def _receive(self, raw: bytes) -> DvcqgAnswer:
         try:
             callback = dvcqg.parse_callback(raw, self.channel.secret_for)
         except dvcqg.DvcqgError as exc:
             log.warning("callback_rejected", provider="dvcqg", code=exc.code)
-            body = _json_object(raw)
+            body = json_object(raw)
+            stored = ""
             if exc.code == "signature_invalid" and body is not None:
-                await self._store_refused(raw, exc.code)  # a forgery is kept on record
-            return self._answer(exc.code, body)
+                stored = await self._store_forged(raw)  # a forgery is kept on record
+            return self._answer(exc.code, body, stored)
         received = await inbox.receive(
             self.db,
             provider="dvcqg",
@@ -318,7 +337,10 @@ class DvcqgCallbacks:
         assert hint is not None  # both the first copy and a replay are answered
         code = hint.code
         if hint.attempt_id is not None:  # the attempt is open: ask the platform
-            await self.settle_by_query(hint.attempt_id)
+            try:  # the janitor's one path: QUERY, then apply its word
+                await self.poller.query(hint.attempt_id)
+            except dvcqg.DvcqgError as exc:  # the platform did not answer: the janitor asks
+                log.warning("attempt_query_failed", attempt_id=hint.attempt_id, code=exc.code)
             code = "duplicate" if received.duplicate else "recorded"
         log.info(
             "dvcqg_callback",
@@ -327,28 +349,6 @@ class DvcqgCallbacks:
             code=code,
         )
         return self._answer(code, dict(callback.raw))
-
-    async def settle_by_query(self, attempt_id: str) -> str | None:
-        """Ask QUERY about the attempt and apply its word; the result of applying it, or
-        ``None`` when the platform did not answer (the poller asks again later)."""
-        async with self.db.read() as conn:
-            ref = self.attempts.ref(await joined(conn, attempt_id))
-        try:
-            outcome = await self.channel.query(ref)
-        except dvcqg.DvcqgError as exc:
-            log.warning("attempt_query_failed", attempt_id=attempt_id, code=exc.code)
-            return None
-        if outcome is None:  # pragma: no cover - DVCQG's query always answers or raises
-            return None
-        async with self.db.write() as conn:
-            applied = await self.attempts.apply_outcome(conn, attempt_id, outcome)
-        log.info(
-            "attempt_queried",
-            attempt_id=attempt_id,
-            result=applied.result,
-            reported=outcome.status.value,
-        )
-        return applied.result
 
     async def _match(self, conn: AsyncConnection, callback: dvcqg.Callback) -> inbox.Settled[_Hint]:
         row = await self.attempts.find_by_reference(conn, ChannelName.DVCQG, callback.reference)
@@ -369,26 +369,49 @@ class DvcqgCallbacks:
         hint = _hint_for(callback, row)
         return _Hint("duplicate") if hint.code == "already_final" else hint
 
-    async def _store_refused(self, raw: bytes, code: str) -> None:
+    async def _store_forged(self, raw: bytes) -> str:
+        """Keep a message with a wrong checksum on record — at most ``forged_per_day`` of
+        them a Vietnam day, so nobody can fill the database with forgeries; beyond that it
+        is only logged and counted (``forged_not_stored``). Concurrent forgeries may pass
+        the bound by a few: it bounds the growth, it is not an exact quota."""
+        now = self.clock()
+        day_start = datetime.combine(now.astimezone(TIMEZONE).date(), time(), TIMEZONE)
+        async with self.db.read() as conn:
+            stored_today = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(provider_events)
+                    .where(
+                        provider_events.c.provider == "dvcqg",
+                        provider_events.c.reason == "signature_invalid",
+                        provider_events.c.received_at >= day_start,
+                    )
+                )
+            ).scalar_one()
+        if stored_today >= self.forged_per_day:
+            log.warning("forged_callback_not_stored", provider="dvcqg", limit=self.forged_per_day)
+            return "forged_not_stored"
+
         async def refused(_conn: AsyncConnection) -> inbox.Settled[None]:
-            return inbox.Settled(EventOutcome.REJECTED, None, code)
+            return inbox.Settled(EventOutcome.REJECTED, None, "signature_invalid")
 
         await inbox.receive(
             self.db,
             provider="dvcqg",
             event_key=hashlib.sha256(raw).hexdigest(),
             raw=raw.decode("utf-8", errors="replace"),
-            received_at=self.clock(),
+            received_at=now,
             apply=refused,
         )
+        return ""
 
-    def _answer(self, code: str, received: Mapping[str, object] | None) -> DvcqgAnswer:
-        status, ok = _DVCQG_ANSWERS[code]
+    def _answer(
+        self, code: str, received: Mapping[str, object] | None, outcome: str = ""
+    ) -> DvcqgAnswer:
         named = (received or {}).get("MaDoiTac")
         known = isinstance(named, str) and self.channel.secret_for(named) is not None
         partner = named if known and isinstance(named, str) else ""
-        body = {**dvcqg.callback_reply(partner, received, ok=ok), "code": code}
-        return DvcqgAnswer(status, code, body)
+        return dvcqg_answer(code, partner, received, outcome)
 
     async def return_target(self, reference: str) -> str | None:
         """The payment to show the citizen back from the platform's page (display only)."""
@@ -411,7 +434,8 @@ def _hint_for(callback: dvcqg.Callback, row: Any) -> _Hint:
     return _Hint("query", str(row.id))
 
 
-def _json_object(raw: bytes) -> dict[str, object] | None:
+def json_object(raw: bytes) -> dict[str, object] | None:
+    """The body as a JSON object, to echo what could be read; ``None`` if it is not one."""
     try:
         body = json_text.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -439,9 +463,3 @@ def _ipn_settled(
     of an answer other than 00."""
     reason = review.value if review else None if rsp_code == "00" else f"rsp_{rsp_code}"
     return inbox.Settled(outcome, IpnAnswer(rsp_code, outcome), reason, payment_id)
-
-
-def _refused(
-    outcome: EventOutcome, payment_id: str | None, refusal: GatewayError
-) -> inbox.Settled[GatewayError | None]:
-    return inbox.Settled(outcome, refusal, refusal.code, payment_id)

@@ -3,20 +3,30 @@
 A refund is inserted ``pending`` in the caller's idempotent transaction (after checking the
 refundable amount under a row lock, so two refunds cannot together exceed it), then sent to
 the provider outside any transaction. Channels with a refund API (VNPAY) settle it at once;
-a refund whose outcome is unknown stays ``pending``. Money taken by bank transfer (VietQR) or
-card terminal is refunded by finance staff, who then record the result
+a refund whose outcome is unknown stays ``pending`` — and where the channel can be asked
+(ZaloPay's refund query), the janitor asks with the attempts' back-off until it is final
+(:meth:`RefundService.requery`, gateway/services/polling.py). Money taken by bank transfer
+(VietQR) or card terminal is refunded by finance staff, who then record the result
 (``POST /v1/refunds/{id}/complete``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.channels.base import AttemptRef, Channel, Refundable, RefundOutcome, RefundRequest
+from gateway.channels.base import (
+    AttemptRef,
+    Channel,
+    Refundable,
+    RefundOutcome,
+    RefundQueryable,
+    RefundRequest,
+)
 from gateway.core import outbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments, refunds
@@ -34,6 +44,28 @@ _REFUNDABLE = (
     PaymentStatus.PARTIALLY_REFUNDED.value,
     PaymentStatus.NEEDS_REVIEW.value,
 )
+
+
+def _request(row: Row[Any], requested_by: str, requested_at: datetime) -> RefundRequest:
+    """The refund as its channel is (or was) sent it."""
+    return RefundRequest(
+        refund_id=row.id,
+        provider_reference=row.provider_reference,
+        attempt=AttemptRef(
+            attempt_id=row.attempt_id,
+            provider_reference=row.attempt_reference,
+            agency_code=row.agency_code,
+            amount=row.attempt_amount,
+            terminal_id=row.terminal_id,
+            created_at=row.attempt_created_at,
+        ),
+        provider_transaction_id=row.attempt_transaction_id,
+        amount=row.amount,
+        full=row.amount == row.payment_amount,
+        reason=row.reason,
+        requested_by=requested_by,
+        requested_at=requested_at,
+    )
 
 
 def refund_view(row: Row[Any]) -> dict[str, Any]:
@@ -113,35 +145,39 @@ class RefundService:
         return refund_id
 
     async def execute(self, refund_id: str, requested_by: str) -> dict[str, Any]:
-        """Send a pending refund to its channel, if the channel can refund."""
+        """Send a pending refund to its channel, if the channel can refund. One still pending
+        afterwards keeps when it was sent as ``updated_at``: the janitor asks about it from
+        then on (:meth:`requery`)."""
         async with self.db.read() as conn:
             row = await self._joined(conn, refund_id)
         channel = self.channels.get(row.channel)
         if row.status == RefundStatus.PENDING and isinstance(channel, Refundable):
-            outcome = await channel.refund(
-                RefundRequest(
-                    refund_id=row.id,
-                    provider_reference=row.provider_reference,
-                    attempt=AttemptRef(
-                        attempt_id=row.attempt_id,
-                        provider_reference=row.attempt_reference,
-                        agency_code=row.agency_code,
-                        amount=row.attempt_amount,
-                        terminal_id=row.terminal_id,
-                        created_at=row.attempt_created_at,
-                    ),
-                    provider_transaction_id=row.attempt_transaction_id,
-                    amount=row.amount,
-                    full=row.amount == row.payment_amount,
-                    reason=row.reason,
-                    requested_by=requested_by,
-                    requested_at=self.clock(),
-                )
-            )
+            requested_at = self.clock()
+            outcome = await channel.refund(_request(row, requested_by, requested_at))
             async with self.db.write() as conn:
+                if RefundStatus(outcome.status) is RefundStatus.PENDING:
+                    await conn.execute(
+                        update(refunds)
+                        .where(refunds.c.id == refund_id)
+                        .values(updated_at=requested_at)
+                    )
                 await self.settle(conn, refund_id, outcome)
         async with self.db.read() as conn:
             return refund_view(await self._joined(conn, refund_id))
+
+    async def requery(self, refund_id: str) -> str:
+        """Ask the channel about a refund still pending (sent at its ``updated_at``) and
+        settle its word; the refund's status after. Raises the channel's
+        ``ProviderUnavailable`` when it cannot be asked now."""
+        async with self.db.read() as conn:
+            row = await self._joined(conn, refund_id)
+        channel = self.channels.get(row.channel)
+        if row.status != RefundStatus.PENDING or not isinstance(channel, RefundQueryable):
+            return str(row.status)
+        outcome = await channel.query_refund(_request(row, "janitor", row.updated_at))
+        async with self.db.write() as conn:
+            await self.settle(conn, refund_id, outcome)
+        return outcome.status
 
     async def complete(
         self, principal: Principal, refund_id: str, outcome: RefundOutcome
@@ -176,6 +212,7 @@ class RefundService:
             failure_code=outcome.failure_code,
             provider_transaction_id=outcome.provider_transaction_id,
             updated_at=now,
+            next_query_at=None,  # final: nothing more to ask
         )
         view = refund_view(await self._joined(conn, refund_id))
         await outbox.emit(

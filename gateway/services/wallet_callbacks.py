@@ -14,13 +14,13 @@ does not fit; a replay of a refused IPN is refused again with the same code.
 **ZaloPay callback** (§B.4): always HTTP 200 with ``{"return_code", "return_message"}``:
 1 recorded; 2 nothing applied — received before, about an attempt already final, an unknown
 ``app_trans_id`` (``not_found``), another app's order (``app_mismatch``) or another amount
-(``amount_mismatch``, recorded for review); -1 the MAC or the shape is wrong
+(``amount_mismatch``, recorded for review); 0 an internal failure (``internal_error``, e.g.
+the database): nothing is kept and ZaloPay sends it again; -1 the MAC or the shape is wrong
 (``mac_invalid``, ``unknown_app``, ``malformed``). ``return_message`` is our stable code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,32 +35,16 @@ from gateway.channels.momo import outcome_of as momo_outcome
 from gateway.channels.zalopay import ZalopayChannel
 from gateway.core import inbox
 from gateway.core.db import Database
-from gateway.core.errors import Conflict, GatewayError, NotFound, NoticeRejected
+from gateway.core.errors import GatewayError, NotFound, NoticeRejected
 from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName
 from gateway.core.statuses import AttemptStatus
 from gateway.services.attempts import AttemptService
+from gateway.services.refusals import PartnerMismatch, amount_mismatch, outcome_or_raise, refused
 from providers.payment import momo, zalopay
 
 log = structlog.get_logger(__name__)
-
-
-class PartnerMismatch(Conflict):
-    code = "partner_mismatch"
-    title = "The message is from another merchant than the attempt's"
-
-
-def _amount_mismatch(detail: str) -> GatewayError:
-    return NoticeRejected("amount_mismatch", detail, http_status=409)
-
-
-#: A replayed MoMo IPN that was refused is refused again, with the same code.
-_REFUSALS: dict[str, Callable[[str], GatewayError]] = {
-    "not_found": NotFound,
-    "partner_mismatch": PartnerMismatch,
-    "amount_mismatch": _amount_mismatch,
-}
 
 
 @dataclass(frozen=True)
@@ -122,23 +106,17 @@ class WalletCallbacks:
             result_code=result.result_code,
             outcome=received.outcome,
         )
-        if received.duplicate:
-            if received.reason in _REFUSALS:
-                raise _REFUSALS[received.reason]("this IPN was refused before")
-            return "duplicate"
-        if received.value is not None:
-            raise received.value
-        return received.outcome
+        return outcome_or_raise(received, "IPN")
 
     async def _apply_momo(
         self, conn: AsyncConnection, channel: MomoChannel, result: momo.PaymentResult
     ) -> inbox.Settled[GatewayError | None]:
         row = await self.attempts.find_by_reference(conn, ChannelName.MOMO, result.order_id)
         if row is None:
-            return _refused(EventOutcome.UNMATCHED, None, NotFound(f"no order {result.order_id}"))
+            return refused(EventOutcome.UNMATCHED, None, NotFound(f"no order {result.order_id}"))
         if channel.merchant_for(row.agency_code).partner_code != result.partner_code:
             mismatch = PartnerMismatch("the order belongs to another merchant")
-            return _refused(EventOutcome.REJECTED, row.payment_id, mismatch)
+            return refused(EventOutcome.REJECTED, row.payment_id, mismatch)
         outcome = momo_outcome(result, paid_at=_from_ms(result.response_time_ms))
         if outcome is None:  # a code that says nothing about the payment: the janitor asks
             return inbox.Settled(EventOutcome.DEFERRED_TO_QUERY, None, payment_id=row.payment_id)
@@ -155,15 +133,20 @@ class WalletCallbacks:
         except zalopay.ZalopayError as exc:
             log.warning("callback_rejected", provider="zalopay", code=exc.code)
             return ZalopayReply(-1, exc.code, "rejected")
-        received = await inbox.receive(
-            self.db,
-            provider=ChannelName.ZALOPAY,
-            event_key=f"{data.app_id}:{data.app_trans_id}:{data.zp_trans_id}",
-            raw=raw_data,
-            received_at=self.clock(),
-            amount=data.amount,
-            apply=lambda conn: self._apply_zalopay(conn, channel, data),
-        )
+        try:
+            received = await inbox.receive(
+                self.db,
+                provider=ChannelName.ZALOPAY,
+                event_key=f"{data.app_id}:{data.app_trans_id}:{data.zp_trans_id}",
+                raw=raw_data,
+                received_at=self.clock(),
+                amount=data.amount,
+                apply=lambda conn: self._apply_zalopay(conn, channel, data),
+            )
+        except Exception:
+            # Nothing was stored (one transaction): 0 asks ZaloPay to send it again (§B.4).
+            log.exception("callback_failed", provider="zalopay", code="internal_error")
+            return ZalopayReply(0, "internal_error", "internal_error")
         log.info("zalopay_callback", app_trans_id=data.app_trans_id, outcome=received.outcome)
         if received.duplicate:
             return ZalopayReply(2, received.reason or "duplicate", "duplicate")
@@ -179,10 +162,10 @@ class WalletCallbacks:
         row = await self.attempts.find_by_reference(conn, ChannelName.ZALOPAY, data.app_trans_id)
         if row is None:
             missing = NotFound(f"no order {data.app_trans_id}")
-            return _refused(EventOutcome.UNMATCHED, None, missing)
+            return refused(EventOutcome.UNMATCHED, None, missing)
         if channel.app_for(row.agency_code).app_id != data.app_id:
             mismatch = NoticeRejected("app_mismatch", "another app's order", http_status=409)
-            return _refused(EventOutcome.REJECTED, row.payment_id, mismatch)
+            return refused(EventOutcome.REJECTED, row.payment_id, mismatch)
         outcome = Outcome(  # ZaloPay calls back on success only
             AttemptStatus.SUCCEEDED,
             amount=data.amount,
@@ -204,12 +187,6 @@ class WalletCallbacks:
         if applied.result == "already_final":
             return inbox.Settled(EventOutcome.ALREADY_FINAL, None, payment_id=payment_id)
         if outcome.status is AttemptStatus.SUCCEEDED and amount != expected:
-            mismatch = _amount_mismatch("the amount differs from the attempt's")
-            return _refused(applied.event_outcome, payment_id, mismatch)
+            mismatch = amount_mismatch("the amount differs from the attempt's")
+            return refused(applied.event_outcome, payment_id, mismatch)
         return inbox.Settled(applied.event_outcome, None, payment_id=payment_id)
-
-
-def _refused(
-    outcome: EventOutcome, payment_id: str | None, refusal: GatewayError
-) -> inbox.Settled[GatewayError | None]:
-    return inbox.Settled(outcome, refusal, refusal.code, payment_id)

@@ -275,6 +275,15 @@ async def build_services(
                 on_status=lambda status: metrics.postal_statuses.labels(status).inc(),
                 profile=VNPOST_PROFILES[settings.vnpost.status_profile],
             )
+            refunds = RefundService(database, context, channels)
+            poller = Poller(
+                database,
+                attempts,
+                channels,
+                janitor_windows(settings),
+                on_open=metrics.set_open_attempts,
+                refunds_service=refunds,
+            )
             carrier = vnpost_client(settings, provider_session, clock)
             notify = settings.notifications
             composer = Composer(notify, sealer, settings.base_url)
@@ -292,7 +301,7 @@ async def build_services(
                 ),
                 attempts=attempts,
                 resolutions=AttemptResolutions(database, context),
-                refunds=RefundService(database, context, channels),
+                refunds=refunds,
                 terminals=terminals,
                 callbacks=ProviderCallbacks(
                     database,
@@ -300,7 +309,9 @@ async def build_services(
                     attempts,
                     vnpay_channel if isinstance(vnpay_channel, VnpayChannel) else None,
                     pos_merchant(settings),
+                    poller,
                     dvcqg_channel if isinstance(dvcqg_channel, DvcqgChannel) else None,
+                    settings.dvcqg.max_forged_per_day,
                 ),
                 wallet_callbacks=WalletCallbacks(
                     database,
@@ -309,13 +320,7 @@ async def build_services(
                     momo if isinstance(momo := channels.get("momo"), MomoChannel) else None,
                     zalo if isinstance(zalo := channels.get("zalopay"), ZalopayChannel) else None,
                 ),
-                poller=Poller(
-                    database,
-                    attempts,
-                    channels,
-                    janitor_windows(settings),
-                    on_open=metrics.set_open_attempts,
-                ),
+                poller=poller,
                 staff=staff,
                 endpoints=endpoints,
                 events=EventService(database, clock),

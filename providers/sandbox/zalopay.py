@@ -8,7 +8,8 @@ existing ``app_trans_id`` is answered 2/-68. ``order_url`` → ``GET /pay?apptra
 the citizen picks: success (1, callback sent), failure (2, -54), cancel (2, -329) or pending
 (3, nothing sent). ``lose_callbacks`` (config, or ``"lose_callback": true`` in ``POST
 /simulate``) drops the callback. ``/v2/refund`` answers 3 (processing) and
-``/v2/query_refund`` then 1. ``GET /transactions`` lists the orders. State is in memory.
+``/v2/query_refund`` then 1 (or 3 for the next ``Switches.processing_refund_queries``
+queries: a bank still at work). ``GET /transactions`` lists the orders. State is in memory.
 """
 
 from __future__ import annotations
@@ -74,7 +75,16 @@ class Order:
         }
 
 
+@dataclass
+class Switches:
+    """What a test can turn on while the sandbox runs."""
+
+    #: The next this many refund queries answer 3 (processing) instead of 1.
+    processing_refund_queries: int = 0
+
+
 CONFIG = web.AppKey("sandbox_zalopay_config", SandboxZalopayConfig)
+SWITCHES = web.AppKey("sandbox_zalopay_switches", Switches)
 ORDERS = web.AppKey("sandbox_zalopay_orders", dict[str, Order])
 REFUNDS = web.AppKey("sandbox_zalopay_refunds", dict[str, int])
 SESSION = web.AppKey("sandbox_zalopay_session", aiohttp.ClientSession)
@@ -94,6 +104,7 @@ def create_zalopay_app(config: SandboxZalopayConfig) -> web.Application:
     app[CONFIG] = config
     app[ORDERS] = {}
     app[REFUNDS] = {}
+    app[SWITCHES] = Switches()
     app[BACKGROUND] = Background()
     app.cleanup_ctx.append(_session)
     app.router.add_post("/v2/create", create)
@@ -244,6 +255,10 @@ async def query_refund(request: web.Request) -> web.Response:
     refund_id = request.app[REFUNDS].get(fields.get("m_refund_id", ""))
     if refund_id is None:
         return _reply(2, -401, "Không tìm thấy yêu cầu hoàn tiền")
+    switches = request.app[SWITCHES]
+    if switches.processing_refund_queries > 0:
+        switches.processing_refund_queries -= 1
+        return _reply(3, 1, "Đang xử lý", refund_id=refund_id)
     return _reply(1, -101, "Hoàn tiền thành công", refund_id=refund_id)
 
 

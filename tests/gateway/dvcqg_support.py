@@ -60,11 +60,15 @@ class Platform(Channels):
         body["MaXacThuc"] = forced or checksum(body, "CALLBACK", secret)
         return json.dumps(body).encode()
 
-    async def post_callback(self, raw: bytes) -> tuple[int, dict[str, Any]]:
+    async def post_callback(self, raw: bytes) -> tuple[int, dict[str, Any], str]:
+        """Post a Confirm callback: the HTTP status, the reply body, and our stable code (the
+        ``X-Gateway-Outcome`` header when processed, ``X-Gateway-Error`` when refused)."""
         response = await self.client.post(
             "/callbacks/dvcqg", data=raw, headers={"Content-Type": "application/json"}
         )
-        return response.status, await response.json()
+        headers = response.headers
+        code = headers.get("X-Gateway-Outcome") or headers.get("X-Gateway-Error", "")
+        return response.status, await response.json(), code
 
 
 async def open_platform(

@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import AGENCY_ACCOUNT, AGENCY_BIN, FixedClock
+from conftest import AGENCY_ACCOUNT, AGENCY_BIN, METRICS_AUTH, FixedClock, Gateway
 from dvcqg_support import PARTNER, Platform, open_platform
 from sqlalchemy import select
+from structlog.testing import capture_logs
+from tests_support import inbox_refuses_writes
 
 from gateway.core.db.schema import outbox_events, provider_events
 from gateway.keys import DATABASE, POLLER
@@ -141,9 +143,9 @@ async def test_a_callback_saying_paid_is_not_believed_when_query_disagrees(
     payment, attempt = await platform.start("dvcqg")
     await platform.pay(attempt, truth, lose_callback=True)
 
-    status, reply = await platform.post_callback(platform.callback(attempt, MaLoi="00"))
+    status, reply, code = await platform.post_callback(platform.callback(attempt, MaLoi="00"))
 
-    assert (status, reply["MaLoi"], reply["code"]) == (200, "00", "recorded")
+    assert (status, reply["MaLoi"], code) == (200, "00", "recorded")
     assert (await platform.payment(payment["id"]))["status"] == "pending"
     after = await platform.payment_attempt(payment["id"], attempt["id"])
     assert after["status"] == attempt_status
@@ -154,10 +156,10 @@ async def test_the_reply_echoes_the_documented_fields(platform: Platform) -> Non
     await platform.pay(attempt, "success", lose_callback=True)
     raw = platform.callback(attempt)
 
-    status, reply = await platform.post_callback(raw)
+    status, reply, code = await platform.post_callback(raw)
 
     sent = json.loads(raw)
-    assert status == 200
+    assert (status, code) == (200, "recorded")
     assert reply == {
         "MaLoi": "00",
         "MoTaLoi": "Thành công",
@@ -165,7 +167,6 @@ async def test_the_reply_echoes_the_documented_fields(platform: Platform) -> Non
         "MaThamChieu": sent["MaThamChieu"],
         "ThoiGianGD": sent["ThoiGianGD"],
         "MaXacThuc": sent["MaXacThuc"],
-        "code": "recorded",
     }
 
 
@@ -177,30 +178,31 @@ async def test_an_upper_cased_checksum_is_accepted(platform: Platform) -> None:
     upper = raw.replace(raw[raw.index(b'"MaXacThuc"') :], raw[raw.index(b'"MaXacThuc"') :].upper())
     upper = upper.replace(b'"MAXACTHUC"', b'"MaXacThuc"')
 
-    status, reply = await platform.post_callback(upper)
+    status, reply, code = await platform.post_callback(upper)
 
-    assert (status, reply["code"]) == (200, "recorded")
+    assert (status, reply["MaLoi"], code) == (200, "00", "recorded")
     assert (await platform.payment(payment["id"]))["status"] == "paid"
 
 
 @pytest.mark.parametrize(
-    ("case", "status", "code", "stored"),
+    ("case", "code", "stored"),
     [
-        ("wrong_checksum", 401, "signature_invalid", [("rejected", "signature_invalid")]),
-        ("wrong_secret", 401, "signature_invalid", [("rejected", "signature_invalid")]),
-        ("unknown_partner", 401, "signature_invalid", [("rejected", "signature_invalid")]),
-        ("reordered_fields", 401, "signature_invalid", [("rejected", "signature_invalid")]),
-        ("amount_differs", 409, "amount_mismatch", [("rejected", "amount_mismatch")]),
-        ("unknown_reference", 404, "unknown_reference", [("unmatched", "unknown_reference")]),
-        ("not_json", 400, "malformed", []),
-        ("not_an_object", 400, "malformed", []),
-        ("amount_not_digits", 400, "malformed", []),
-        ("deeply_nested", 400, "malformed", []),
+        ("wrong_checksum", "signature_invalid", [("rejected", "signature_invalid")]),
+        ("wrong_secret", "signature_invalid", [("rejected", "signature_invalid")]),
+        ("unknown_partner", "signature_invalid", [("rejected", "signature_invalid")]),
+        ("reordered_fields", "signature_invalid", [("rejected", "signature_invalid")]),
+        ("amount_differs", "amount_mismatch", [("rejected", "amount_mismatch")]),
+        ("unknown_reference", "unknown_reference", [("unmatched", "unknown_reference")]),
+        ("not_json", "malformed", []),
+        ("not_an_object", "malformed", []),
+        ("amount_not_digits", "malformed", []),
+        ("deeply_nested", "malformed", []),
     ],
 )
-async def test_a_bad_callback_is_refused_with_a_stable_code_and_nothing_is_applied(
-    platform: Platform, case: str, status: int, code: str, stored: list[Any]
+async def test_a_bad_callback_is_answered_99_with_a_stable_code_and_nothing_is_applied(
+    platform: Platform, case: str, code: str, stored: list[Any]
 ) -> None:
+    """Spec §4.2: the platform always gets HTTP 200 and the echo; a refusal is MaLoi 99."""
     payment, attempt = await platform.start("dvcqg")
     await platform.pay(attempt, "success", lose_callback=True)  # QUERY would say paid
     raw = {
@@ -216,9 +218,15 @@ async def test_a_bad_callback_is_refused_with_a_stable_code_and_nothing_is_appli
         "deeply_nested": lambda: b'{"a": ' * 2000 + b"1" + b"}" * 2000,
     }[case]()
 
-    answered, reply = await platform.post_callback(raw)
+    answered, reply, got = await platform.post_callback(raw)
 
-    assert (answered, reply["MaLoi"], reply["code"]) == (status, "99", code)
+    assert (answered, reply["MaLoi"], reply["MoTaLoi"], got) == (200, "99", "Các lỗi khác", code)
+    if case in ("wrong_checksum", "amount_differs", "unknown_reference"):  # echoed as received
+        sent = json.loads(raw)
+        assert (reply["MaThamChieu"], reply["MaXacThuc"]) == (
+            sent["MaThamChieu"],
+            sent["MaXacThuc"],
+        )
     assert await _stored(platform) == stored
     assert (await platform.payment(payment["id"]))["status"] == "pending"
     assert (await platform.payment_attempt(payment["id"], attempt["id"]))["status"] == "pending"
@@ -239,14 +247,13 @@ def _signed_in_init_order(platform: Platform, attempt: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
 
 
-async def test_an_oversized_callback_is_refused_before_it_is_read(platform: Platform) -> None:
+async def test_an_oversized_callback_is_answered_99_before_it_is_read(platform: Platform) -> None:
     _, attempt = await platform.start("dvcqg")
     raw = platform.callback(attempt, ThongTinGiaoDich="x" * 70_000)
 
-    response = await platform.client.post("/callbacks/dvcqg", data=raw)
+    status, reply, code = await platform.post_callback(raw)
 
-    assert response.status == 413
-    assert (await response.json())["code"] == "payload_too_large"
+    assert (status, reply["MaLoi"], code) == (200, "99", "payload_too_large")
     assert await _stored(platform) == []
 
 
@@ -260,8 +267,8 @@ async def test_a_replayed_callback_is_stored_once_and_answered_duplicate(
     first = await platform.post_callback(raw)
     again = await platform.post_callback(raw)
 
-    assert (first[0], first[1]["code"]) == (200, "recorded")
-    assert (again[0], again[1]["MaLoi"], again[1]["code"]) == (200, "00", "duplicate")
+    assert (first[0], first[2]) == (200, "recorded")
+    assert (again[0], again[1]["MaLoi"], again[2]) == (200, "00", "duplicate")
     assert await _stored(platform) == [("deferred_to_query", None)]
     async with platform.client.app[DATABASE].read() as conn:
         types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
@@ -273,9 +280,9 @@ async def test_a_callback_for_a_final_attempt_changes_nothing(platform: Platform
     await platform.pay(attempt, "failure")  # failed by callback + QUERY
     platform.clock.advance(seconds=5)
 
-    status, reply = await platform.post_callback(platform.callback(attempt, MaLoi="00"))
+    status, reply, code = await platform.post_callback(platform.callback(attempt, MaLoi="00"))
 
-    assert (status, reply["MaLoi"], reply["code"]) == (200, "00", "already_final")
+    assert (status, reply["MaLoi"], code) == (200, "00", "already_final")
     assert (await platform.payment(payment["id"]))["status"] == "pending"
     assert (await platform.payment_attempt(payment["id"], attempt["id"]))["status"] == "failed"
     assert (await _stored(platform))[-1] == ("already_final", "already_final")
@@ -293,9 +300,9 @@ async def test_money_taken_after_the_bill_expired_is_recorded_for_review(
     txn = platform.transaction(attempt)
     txn.state, txn.result_code, txn.transaction_id = "1", "00", "PP9"
 
-    status, reply = await platform.post_callback(platform.callback(attempt, MaGiaoDich="PP9"))
+    status, reply, code = await platform.post_callback(platform.callback(attempt, MaGiaoDich="PP9"))
 
-    assert (status, reply["code"]) == (200, "recorded")
+    assert (status, reply["MaLoi"], code) == (200, "00", "recorded")
     bill = await platform.payment(payment["id"])
     assert (bill["status"], bill["review_reason"]) == ("needs_review", "paid_after_expiry")
     taken = await platform.payment_attempt(payment["id"], attempt["id"])
@@ -326,12 +333,12 @@ async def test_callback_and_poller_for_the_same_attempt_apply_once_on_postgresql
         platform.clock.advance(seconds=301)
         raw = platform.callback(attempt)
 
-        (status, reply), queried = await asyncio.gather(
+        (status, _, code), queried = await asyncio.gather(
             platform.post_callback(raw), platform.client.app[POLLER].run_once()
         )
 
         # Whichever came second found the attempt settled (already_final) or applied nothing.
-        assert (status, queried) == (200, 1) and reply["code"] in ("recorded", "already_final")
+        assert (status, queried) == (200, 1) and code in ("recorded", "already_final")
         assert (await platform.payment(payment["id"]))["status"] == "paid"
         async with platform.client.app[DATABASE].read() as conn:
             types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
@@ -398,3 +405,77 @@ async def test_an_agency_with_its_own_partner_code_pays_through_it(
         assert refused["failure_code"] == "dvcqg_init_refused"
     finally:
         await opened.client.close()
+
+
+async def test_a_database_failure_is_answered_99_and_the_resent_callback_pays(
+    platform: Platform,
+) -> None:
+    """Spec §4.2: "99" on any internal failure, never a 500; the platform's next copy is
+    applied once the database works again."""
+    payment, attempt = await platform.start("dvcqg")
+    await platform.pay(attempt, "success", lose_callback=True)
+    raw = platform.callback(attempt)
+
+    with capture_logs() as logs:
+        async with inbox_refuses_writes(platform.client.app[DATABASE]):
+            status, reply, code = await platform.post_callback(raw)
+
+    sent = json.loads(raw)
+    assert (status, reply["MaLoi"], reply["MoTaLoi"], code) == (
+        200,
+        "99",
+        "Các lỗi khác",
+        "internal_error",
+    )
+    assert (reply["MaThamChieu"], reply["MaXacThuc"]) == (sent["MaThamChieu"], sent["MaXacThuc"])
+    assert [e["code"] for e in logs if e["event"] == "callback_failed"] == ["internal_error"]
+    assert await _stored(platform) == []
+    assert (await platform.payment(payment["id"]))["status"] == "pending"
+
+    status, reply, code = await platform.post_callback(raw)  # the platform sends it again
+
+    assert (status, reply["MaLoi"], code) == (200, "00", "recorded")
+    assert (await platform.payment(payment["id"]))["status"] == "paid"
+
+
+async def test_forged_callbacks_are_kept_up_to_the_daily_bound_then_only_counted(
+    aiohttp_server: Any, database_url: str, clock: FixedClock, unused_tcp_port_factory: Any
+) -> None:
+    opened = await open_platform(
+        aiohttp_server,
+        database_url,
+        clock,
+        unused_tcp_port_factory(),
+        dvcqg={"max_forged_per_day": 2},
+    )
+    try:
+        payment, attempt = await opened.start("dvcqg")
+        forged = [opened.callback(attempt, MaXacThuc=f"{n:064x}") for n in range(4)]
+
+        replies = [await opened.post_callback(raw) for raw in forged[:3]]
+
+        assert {(s, r["MaLoi"], c) for s, r, c in replies} == {(200, "99", "signature_invalid")}
+        assert await _stored(opened) == [("rejected", "signature_invalid")] * 2
+        metrics = await (await opened.client.get("/metrics", headers=METRICS_AUTH)).text()
+        assert (
+            'gateway_provider_notices_total{outcome="forged_not_stored",provider="dvcqg"} 1.0'
+            in metrics
+        )
+        opened.clock.advance(hours=24)  # a new Vietnam day: kept on record again
+        status, reply, code = await opened.post_callback(forged[3])
+        assert (status, reply["MaLoi"], code) == (200, "99", "signature_invalid")
+        assert len(await _stored(opened)) == 3
+        kept = await opened.payment_attempt(payment["id"], attempt["id"])
+        assert kept["status"] != "succeeded"  # nothing a forgery says is applied
+    finally:
+        await opened.client.close()
+
+
+async def test_a_callback_to_a_gateway_without_the_platform_is_answered_99(
+    gateway: Gateway,
+) -> None:
+    response = await gateway.client.post("/callbacks/dvcqg", data=b'{"MaThamChieu": "X"}')
+
+    body = await response.json()
+    assert (response.status, body["MaLoi"], body["MaThamChieu"]) == (200, "99", "X")
+    assert response.headers["X-Gateway-Error"] == "not_configured"

@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 from conftest import ZALOPAY_SETTINGS, Wallets
 from sqlalchemy import select
+from structlog.testing import capture_logs
+from tests_support import inbox_refuses_writes
 
-from gateway.core.db.schema import provider_events
+from gateway.core.db.schema import outbox_events, provider_events
 from gateway.keys import DATABASE, POLLER
-from providers.sandbox.zalopay import CONFIG, ORDERS, callback_body
+from providers.sandbox.zalopay import CONFIG, ORDERS, SWITCHES, callback_body
 
 KEY2 = str(ZALOPAY_SETTINGS["key2"])
 
@@ -230,3 +232,62 @@ async def test_zalopay_refund_is_confirmed_by_the_refund_query(wallets: Wallets)
     assert (response.status, refund["status"]) == (201, "succeeded")
     assert (await wallets.payment(payment["id"]))["status"] == "refunded"
     assert wallets.zalopay.app[ORDERS][attempt["provider_reference"]].refunded == payment["amount"]
+
+
+async def test_a_refund_still_processing_is_asked_about_by_the_janitor_until_final(
+    wallets: Wallets,
+) -> None:
+    payment, attempt = await wallets.start("zalopay")
+    await _simulate(wallets, attempt, "success")
+    wallets.zalopay.app[SWITCHES].processing_refund_queries = 2  # the bank takes its time
+    response = await wallets.client.post(
+        f"/v1/payments/{payment['id']}/refunds",
+        json={"amount": payment["amount"], "reason": "Hồ sơ bị từ chối"},
+        headers={**wallets.auth(), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    refund = await response.json()
+    assert (response.status, refund["status"]) == (201, "pending")
+    janitor = wallets.client.app[POLLER]
+
+    async def refund_now() -> dict[str, Any]:
+        got = await wallets.client.get(f"/v1/refunds/{refund['id']}", headers=wallets.auth())
+        return dict(await got.json())
+
+    assert await janitor.run_once() == 0  # inside ZaloPay's callback window: not yet
+    wallets.clock.advance(seconds=61)
+    assert await janitor.run_once() == 1  # asked: still processing
+    assert (await refund_now())["status"] == "pending"
+    assert await janitor.run_once() == 0  # the back-off: not asked again at once
+    wallets.clock.advance(seconds=61)
+    assert await janitor.run_once() == 1  # asked again: refunded
+
+    assert (await refund_now())["status"] == "succeeded"
+    assert (await wallets.payment(payment["id"]))["status"] == "refunded"
+    wallets.clock.advance(hours=2)
+    assert await janitor.run_once() == 0  # final: never asked again
+    async with wallets.client.app[DATABASE].read() as conn:
+        types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
+    assert types.count("refund.succeeded") == 1
+
+
+async def test_a_database_failure_is_answered_0_so_zalopay_sends_it_again(
+    wallets: Wallets,
+) -> None:
+    """§B.4: 0 asks ZaloPay to retry (never a 500); its next try pays the bill once."""
+    payment, attempt = await wallets.start("zalopay")
+    body = _callback_for(wallets, attempt)
+
+    with capture_logs() as logs:
+        async with inbox_refuses_writes(wallets.client.app[DATABASE]):
+            status, reply = await _callback(wallets, body)
+
+    assert (status, reply) == (200, {"return_code": 0, "return_message": "internal_error"})
+    assert [e["code"] for e in logs if e["event"] == "callback_failed"] == ["internal_error"]
+    assert await _stored(wallets) == []
+    assert (await wallets.payment(payment["id"]))["status"] == "pending"
+
+    status, reply = await _callback(wallets, body)  # ZaloPay's next try
+
+    assert (status, reply) == (200, {"return_code": 1, "return_message": "success"})
+    assert (await wallets.payment(payment["id"]))["status"] == "paid"
+    assert await _stored(wallets) == [("applied", None)]

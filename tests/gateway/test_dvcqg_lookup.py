@@ -32,10 +32,19 @@ async def platform(
 
 
 async def _lookup(platform: Platform, who: str, **query: str) -> tuple[int, Any]:
+    status, answer, _ = await _lookup_with_code(platform, who, **query)
+    return status, answer
+
+
+async def _lookup_with_code(platform: Platform, who: str, **query: str) -> tuple[int, Any, str]:
+    """The status, the answer and our stable code (``X-Gateway-Error``, "" without one)."""
     response = await platform.client.get(
         "/v1/dvcqg/payments", params=query, headers=platform.auth(who)
     )
-    return response.status, await response.json()
+    return response.status, await response.json(), response.headers.get("X-Gateway-Error", "")
+
+
+NOT_FOUND = {"error_code": -1, "message": [], "paid": False}
 
 
 async def test_a_pending_bill_is_answered_with_its_fee_lines(platform: Platform) -> None:
@@ -64,14 +73,16 @@ async def test_a_paid_dossier_has_nothing_to_pay(platform: Platform) -> None:
     assert (status, answer) == (200, {"error_code": 0, "message": [], "paid": True})
 
 
-async def test_another_agencys_credential_is_answered_not_found(platform: Platform) -> None:
+async def test_another_agencys_dossier_is_answered_minus_1_like_an_unknown_one(
+    platform: Platform,
+) -> None:
+    """Spec §10: always HTTP 200; -1 for a dossier not found — nothing leaks about others."""
     await platform.create_payment()  # an HCM dossier
 
-    status, problem = await _lookup(platform, "platform_hn", MaHoSo=DOSSIER)
-    unknown = await _lookup(platform, "platform_hn", MaHoSo="NO-SUCH-DOSSIER")
+    other = await _lookup_with_code(platform, "platform_hn", MaHoSo=DOSSIER)
+    unknown = await _lookup_with_code(platform, "platform_hn", MaHoSo="NO-SUCH-DOSSIER")
 
-    assert (status, problem["code"]) == (404, "not_found")
-    assert (unknown[0], unknown[1]["code"]) == (404, "not_found")  # the same: nothing leaks
+    assert other == unknown == (200, NOT_FOUND, "not_found")
 
 
 @pytest.mark.parametrize(("who", "status", "code"), [("portal", 403, "forbidden")])
@@ -83,6 +94,17 @@ async def test_only_a_platform_credential_may_look_up(
     assert (answered, problem["code"]) == (status, code)
 
 
-async def test_a_lookup_without_a_dossier_code_is_refused(platform: Platform) -> None:
-    status, problem = await _lookup(platform, "platform")
-    assert (status, problem["code"]) == (422, "validation_failed")
+@pytest.mark.parametrize("query", [{}, {"MaHoSo": ""}, {"MaHoSo": "x" * 65}])
+async def test_a_lookup_without_a_readable_dossier_code_is_answered_minus_1(
+    platform: Platform, query: dict[str, str]
+) -> None:
+    await platform.create_payment()
+    answered = await _lookup_with_code(platform, "platform", **query)
+    assert answered == (200, NOT_FOUND, "validation_failed")
+
+
+async def test_a_caller_that_is_not_the_platform_is_still_refused_401(
+    platform: Platform,
+) -> None:
+    response = await platform.client.get("/v1/dvcqg/payments", params={"MaHoSo": DOSSIER})
+    assert (response.status, (await response.json())["code"]) == (401, "unauthenticated")

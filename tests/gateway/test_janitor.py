@@ -74,6 +74,7 @@ async def test_past_its_horizon_an_open_attempt_goes_to_finance_not_to_failed(
     flagged = await wallets.payment_attempt(bill["id"], attempt["id"])
     assert flagged["status"] == "pending"  # never assumed failed
     assert flagged["flagged_at"] is not None and flagged["query_count"] >= 1
+    assert flagged["next_query_at"] is None  # no longer asked about
     assert (await wallets.payment(bill["id"]))["status"] == "pending"
     async with wallets.client.app[DATABASE].read() as conn:
         types = (await conn.execute(select(outbox_events.c.type))).scalars().all()

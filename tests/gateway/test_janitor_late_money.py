@@ -170,6 +170,8 @@ async def test_past_the_horizon_a_closed_attempt_is_no_longer_asked_and_not_flag
 
     closed = await provider.channels.payment_attempt(bill["id"], attempt["id"])
     assert (closed["status"], closed["flagged_at"]) == ("expired", None)  # not for finance
+    # Nobody acts on it any more: cleared, so the claim's candidates do not grow.
+    assert closed["next_query_at"] is None
     assert closed["query_count"] == 2
     assert "attempt.needs_review" not in await provider.event_types()
 

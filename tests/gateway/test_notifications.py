@@ -19,6 +19,7 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 from tests_support import (
     DEMO_PORTAL,
+    SMS_SECRET,
     ZNS_SECRET,
     messages_sandbox,
     sandbox_messages,
@@ -398,3 +399,126 @@ async def test_the_sandbox_tells_the_demo_payer_and_shows_the_message(
         assert "DEMO_BILL_PAID" in await page.text()
     finally:
         await client.close()
+
+
+async def _receipts_state(notified: Notified) -> tuple[list[Any], list[Any]]:
+    """What a receipt can change: the notifications' statuses and the stored receipts."""
+    async with notified.client.app[DATABASE].read() as conn:
+        rows = (await conn.execute(select(notifications.c.id, notifications.c.status))).all()
+        events = (
+            await conn.execute(select(provider_events.c.provider, provider_events.c.reason))
+        ).all()
+    return sorted(tuple(r) for r in rows), sorted(tuple(e) for e in events)
+
+
+async def _assert_refused_and_unchanged(
+    notified: Notified,
+    response: Any,
+    expected: tuple[int, str],
+    before: tuple[list[Any], list[Any]],
+    channel: str,
+) -> None:
+    """The answer has the expected status and code; no notification moved, and only a
+    receipt about a message we did not send is stored."""
+    assert (response.status, (await response.json())["code"]) == expected
+    rows, events = await _receipts_state(notified)
+    assert rows == before[0]
+    stored = [(channel, "unknown_message")] if expected[1] == "unknown_message" else []
+    assert events == sorted(before[1] + stored)
+
+
+_RECEIVED = {"event_name": "user_received_message", "message": {"msg_id": "M"}}
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("wrong_secret", 401, "callback_rejected"),
+        ("not_json", 400, "callback_malformed"),
+        ("an_array", 400, "callback_malformed"),
+        ("deeply_nested", 400, "callback_malformed"),
+        ("nul_in_message_id", 400, "callback_malformed"),
+        ("message_id_not_a_string", 400, "callback_malformed"),
+        ("delivery_time_out_of_range", 400, "callback_malformed"),
+        ("oversized", 413, "payload_too_large"),
+        ("unknown_message", 200, "unknown_message"),
+    ],
+)
+async def test_a_bad_zns_receipt_gets_a_stable_code_and_changes_nothing(
+    notified: Notified, case: str, status: int, code: str
+) -> None:
+    payment = await notified.create_payment()
+    await notified.pay(payment)
+    await notified.run_worker()  # the ZNS message is sent, waiting for its receipt
+    [sent] = [m for m in await notified.received() if m["channel"] == "zns"]
+    ours = {**_RECEIVED, "message": {"msg_id": sent["message_id"]}}
+    before = await _receipts_state(notified)
+    secret, body = ZNS_SECRET, json.dumps(ours).encode()
+    if case == "wrong_secret":
+        secret = "wrong-secret"
+    elif case == "not_json":
+        body = b"event_name=user_received_message"
+    elif case == "an_array":
+        body = b'["user_received_message"]'
+    elif case == "deeply_nested":
+        body = b'{"a": ' * 2000 + b"1" + b"}" * 2000
+    elif case == "nul_in_message_id":
+        body = json.dumps({**_RECEIVED, "message": {"msg_id": "M\x00"}}).encode()
+    elif case == "message_id_not_a_string":
+        body = json.dumps({**_RECEIVED, "message": {"msg_id": 12345}}).encode()
+    elif case == "delivery_time_out_of_range":
+        message = {"msg_id": sent["message_id"], "delivery_time": "9" * 30}
+        body = json.dumps({**_RECEIVED, "message": message}).encode()
+    elif case == "oversized":
+        body = json.dumps({**ours, "padding": "x" * 70_000}).encode()
+    elif case == "unknown_message":
+        body = json.dumps({**_RECEIVED, "message": {"msg_id": "not-ours-1"}}).encode()
+
+    response = await notified.client.post(
+        f"/callbacks/zns/{secret}", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    await _assert_refused_and_unchanged(notified, response, (status, code), before, "zns")
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("wrong_secret", 401, "callback_rejected"),
+        ("no_sms_id", 400, "callback_malformed"),
+        ("sms_id_too_long", 400, "callback_malformed"),
+        ("nul_in_sms_id", 400, "callback_malformed"),
+        ("count_not_ascii_digits", 400, "callback_malformed"),
+        ("oversized_status", 200, "unknown_message"),
+        ("unknown_message", 200, "unknown_message"),
+    ],
+)
+async def test_a_bad_sms_report_gets_a_stable_code_and_changes_nothing(
+    notified: Notified, case: str, status: int, code: str
+) -> None:
+    await notified.switch(no_zalo_account=[ZALO_PHONE])
+    payment = await notified.create_payment()
+    await notified.pay(payment)
+    await notified.run_worker()  # the SMS is sent, waiting for its report
+    sent = next(m for m in await notified.received() if m["channel"] == "sms")
+    before = await _receipts_state(notified)
+    secret = SMS_SECRET
+    query = {"SMSID": sent["message_id"], "SendStatus": "5", "SendSuccess": "1"}
+    if case == "wrong_secret":
+        secret = "wrong-secret"
+    elif case == "no_sms_id":
+        del query["SMSID"]
+    elif case == "sms_id_too_long":
+        query["SMSID"] = "9" * 65
+    elif case == "nul_in_sms_id":
+        query["SMSID"] = sent["message_id"] + "\x00"
+    elif case == "count_not_ascii_digits":
+        query["SendSuccess"] = "²"  # str.isdigit() says yes, int() says no
+    elif case == "oversized_status":
+        query = {"SMSID": "not-ours-1", "SendStatus": "5" * 4000, "SendSuccess": "1"}
+    elif case == "unknown_message":
+        query["SMSID"] = "not-ours-1"
+
+    response = await notified.client.get(f"/callbacks/sms/{secret}", params=query)
+
+    await _assert_refused_and_unchanged(notified, response, (status, code), before, "sms")

@@ -201,6 +201,9 @@ refunds = Table(
     Column("failure_code", String(32)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # -- the janitor (gateway/services/polling.py): a pending refund is asked about again.
+    Column("next_query_at", UTCDateTime),
+    Column("query_count", Integer, nullable=False, server_default="0"),
     REFUNDS.check_constraint(),
 )
 

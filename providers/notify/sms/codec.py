@@ -94,14 +94,19 @@ def parse_send(http_status: int, raw: bytes) -> SendResult:
 
 
 def _count(query: Mapping[str, str], name: str) -> int:
-    value = query.get(name, "0")
-    return int(value) if value.isdigit() else 0
+    """A count of the report: ASCII digits (``str.isdigit`` also says yes to ``²``, which
+    ``int`` refuses), anything else is malformed; absent or empty is 0."""
+    value = query.get(name) or "0"
+    if not (value.isascii() and value.isdigit()):
+        raise SmsError(MALFORMED, f"{name}: expected a count")
+    return int(value)
 
 
 def parse_receipt(query: Mapping[str, str]) -> DeliveryReceipt | None:
     sms_id = query.get("SMSID", "")
-    if not sms_id or len(sms_id) > 64:
-        raise SmsError(MALFORMED, "a delivery report without SMSID")
+    if not sms_id or len(sms_id) > 64 or not sms_id.isprintable():
+        # A NUL or control character is no eSMS id, and PostgreSQL cannot store a NUL.
+        raise SmsError(MALFORMED, "a delivery report without a readable SMSID")
     status = query.get("SendStatus", "")
     if _count(query, "SendSuccess") >= 1:
         return DeliveryReceipt(sms_id, True, f"{sms_id}:{status}:delivered")

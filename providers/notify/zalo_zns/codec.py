@@ -84,5 +84,8 @@ def parse_receipt(raw: bytes) -> DeliveryReceipt | None:
     if isinstance(millis, str) and millis.isdigit():
         millis = int(millis)
     if type(millis) is int:
-        at = datetime.fromtimestamp(millis / 1000, UTC)
+        try:
+            at = datetime.fromtimestamp(millis / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ZnsError(MALFORMED, "message.delivery_time out of range") from None
     return DeliveryReceipt(msg_id, True, f"{RECEIPT_EVENT}:{msg_id}", at=at)
