@@ -310,7 +310,13 @@ async def test_every_finance_console_page_fits_a_phone(
         await expect(page.get_by_test_id("notice")).to_be_visible()
         widths["/console (a run)"] = await _width(page)
         await page.screenshot(path=PHONE_SCREENSHOT, full_page=True)
-        for path in ("/console/statements", "/console/exceptions", "/console/payments"):
+        for path in (
+            "/console/statements",
+            "/console/exceptions",
+            "/console/payments",
+            "/console/webhooks",
+            "/console/receipts",
+        ):
             await page.goto(base + path)
             widths[path] = await _width(page)
         await page.get_by_test_id("payment-dossier").first.click()
