@@ -67,7 +67,7 @@ class DvcqgLookup:
                 ),
                 None,
             )
-            if payable is None or paid:
+            if payable is None:  # an earlier bill paid does not hide a later one to pay
                 return {"error_code": 0, "message": [], "paid": paid}
             bill = await load_bill(conn, payable.id)
             reference, created_at, amount = (

@@ -73,6 +73,19 @@ async def test_a_paid_dossier_has_nothing_to_pay(platform: Platform) -> None:
     assert (status, answer) == (200, {"error_code": 0, "message": [], "paid": True})
 
 
+async def test_a_second_bill_of_a_paid_dossier_is_still_offered(platform: Platform) -> None:
+    """The agency bills the dossier again (a further fee): the first bill being paid must not
+    tell the platform there is nothing to pay."""
+    _, attempt = await platform.start("dvcqg")
+    await platform.pay(attempt, "success")
+    second = await platform.create_payment()
+
+    status, answer = await _lookup(platform, "platform", MaHoSo=DOSSIER)
+
+    assert (status, answer["error_code"], answer["paid"]) == (200, 1, False)
+    assert answer["message"]["transaction_id"] == second["reference"]
+
+
 async def test_another_agencys_dossier_is_answered_minus_1_like_an_unknown_one(
     platform: Platform,
 ) -> None:
