@@ -87,7 +87,14 @@ async def create_refund(request: web.Request) -> web.Response:
         return {"refund_id": await service.begin(conn, who, payment_id, body)}
 
     stored = await create_once(request, who, data, begin)
-    view = await service.execute(stored.body["refund_id"], who.client_id)
+    refund_id = stored.body["refund_id"]
+    # Sent once: a retried request (often after our answer timed out) shows the refund as it
+    # stands — sending it again could refund twice (a provider that took the first send). A
+    # refund still pending is asked about by the janitor, or completed by finance.
+    if stored.replayed:
+        view = await service.get(who, refund_id)
+    else:
+        view = await service.execute(refund_id, who.client_id)
     return respond(Refund.model_validate(view), status=201, headers=replay_headers(stored))
 
 

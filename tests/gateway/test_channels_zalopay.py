@@ -19,7 +19,7 @@ from tests_support import inbox_refuses_writes
 
 from gateway.core.db.schema import outbox_events, provider_events
 from gateway.keys import DATABASE, POLLER
-from providers.sandbox.zalopay import CONFIG, ORDERS, SWITCHES, callback_body
+from providers.sandbox.zalopay import CONFIG, ORDERS, REFUNDS, SWITCHES, callback_body
 
 KEY2 = str(ZALOPAY_SETTINGS["key2"])
 
@@ -268,6 +268,29 @@ async def test_a_refund_still_processing_is_asked_about_by_the_janitor_until_fin
     async with wallets.client.app[DATABASE].read() as conn:
         types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
     assert types.count("refund.succeeded") == 1
+
+
+async def test_a_retried_refund_request_is_not_sent_to_zalopay_again(wallets: Wallets) -> None:
+    """The portal retries with the same key (our answer timed out): the pending refund is
+    shown as it stands, never sent a second time — the next day it would carry another
+    m_refund_id and ZaloPay would refund twice."""
+    payment, attempt = await wallets.start("zalopay")
+    await _simulate(wallets, attempt, "success")
+    wallets.zalopay.app[SWITCHES].processing_refund_queries = 1
+    key = uuid.uuid4().hex
+    body = {"amount": 50000, "reason": "Hoàn một phần lệ phí"}
+    url = f"/v1/payments/{payment['id']}/refunds"
+    first = await wallets.client.post(
+        url, json=body, headers={**wallets.auth(), "Idempotency-Key": key}
+    )
+    assert (first.status, (await first.json())["status"]) == (201, "pending")
+    wallets.clock.advance(days=1)  # the retry lands after midnight in Vietnam
+    again = await wallets.client.post(
+        url, json=body, headers={**wallets.auth(), "Idempotency-Key": key}
+    )
+    assert again.status == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert (await again.json())["id"] == (await first.json())["id"]
+    assert len(wallets.zalopay.app[REFUNDS]) == 1
 
 
 async def test_a_database_failure_is_answered_0_so_zalopay_sends_it_again(
