@@ -10,6 +10,7 @@ from gateway.http.responses import json_response, read_body
 from gateway.keys import BANK_CREDITS, CALLBACKS, METRICS, SETTINGS, WALLET_CALLBACKS
 from gateway.pages.render import render
 from gateway.services.provider_callbacks import dvcqg_answer, json_object
+from gateway.services.wallet_callbacks import ZalopayReply
 
 log = structlog.get_logger(__name__)
 
@@ -91,7 +92,12 @@ async def momo_ipn(request: web.Request) -> web.Response:
 
 async def zalopay_callback(request: web.Request) -> web.Response:
     """ZaloPay's callback: always HTTP 200 with ``{"return_code", "return_message"}``."""
-    body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
-    reply = await request.app[WALLET_CALLBACKS].zalopay_callback(body)
+    try:
+        body = await read_body(request, request.app[SETTINGS].max_callback_bytes)
+    except PayloadTooLarge as exc:  # refused while read, answered in ZaloPay's own shape
+        log.warning("callback_rejected", provider="zalopay", code=exc.code)
+        reply = ZalopayReply(-1, exc.code, "rejected")
+    else:
+        reply = await request.app[WALLET_CALLBACKS].zalopay_callback(body)
     request.app[METRICS].notices.labels("zalopay", reply.outcome).inc()
     return json_response(reply.body())

@@ -212,11 +212,12 @@ async def test_bad_callback_gets_a_stable_code_and_pays_nothing(
     assert bill["status"] == ("needs_review" if tamper == "another_amount" else "pending")
 
 
-async def test_oversized_callback_is_refused_413(wallets: Wallets) -> None:
+async def test_oversized_callback_is_refused_in_zalopays_shape(wallets: Wallets) -> None:
+    """Refused while read (nothing stored) and answered as ZaloPay reads answers: -1, no retry."""
     _, attempt = await wallets.start("zalopay")
     body = _callback_for(wallets, attempt, embed_data="x" * 70_000)
-    status, problem = await _callback(wallets, body)
-    assert (status, problem["code"]) == (413, "payload_too_large")
+    status, answer = await _callback(wallets, body)
+    assert (status, answer) == (200, {"return_code": -1, "return_message": "payload_too_large"})
     assert await _stored(wallets) == []
 
 
