@@ -424,8 +424,14 @@ def _serve_one(settings: Settings, index: int, listeners: _Listeners) -> None:
     its own ``SO_REUSEPORT`` socket (the kernel spreads connections over the group's
     sockets). It closes its siblings' sockets, so that a socket whose process has died
     leaves the group instead of queueing connections nobody accepts."""
+    import signal
+
     from gateway.app import create_app
 
+    # Not the supervisor's handlers (inherited through fork): until this process's own are
+    # installed, a signal ends it plainly and the supervisor stops the group.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     mine = listeners.per_process[index]
     for number, group in enumerate(listeners.per_process):
         if number != index:
@@ -435,7 +441,7 @@ def _serve_one(settings: Settings, index: int, listeners: _Listeners) -> None:
         # /metrics answers on this process's own metrics socket (gateway.api.health).
         settings = settings.model_copy(update={"metrics_port": settings.metrics_port + index})
     app = create_app(settings, background=settings.workers_in_process, first_process=index == 0)
-    web.run_app(app, sock=mine, print=None)
+    asyncio.run(_run_until_stopped(app, mine))
 
 
 def _serve_many(settings: Settings, listeners: _Listeners) -> int:
@@ -455,23 +461,31 @@ def _serve_many(settings: Settings, listeners: _Listeners) -> int:
         )
         for index in range(len(listeners.per_process))
     ]
-    for child in children:
-        child.start()
-    for group in listeners.per_process:  # the supervisor accepts nothing; it keeps the lock
-        for sock in group:
-            sock.close()
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
         for child in children:
-            if child.exitcode is None and child.pid is not None:
+            if child.pid is not None and child.exitcode is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child.pid, signal.SIGTERM)
 
+    # Installed before the first fork: a signal while the group starts stops what started.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    for child in children:
+        if stopping:
+            break
+        child.start()
+    children = [child for child in children if child.pid is not None]
+    if stopping:
+        stop(signal.SIGTERM, None)  # the ones started before the signal
+    for group in listeners.per_process:  # the supervisor accepts nothing; it keeps the lock
+        for sock in group:
+            sock.close()
+    if not children:  # stopped before the first could start
+        return 0
     by_sentinel = {child.sentinel: child for child in children}
     ready = multiprocessing.connection.wait(list(by_sentinel))
     asked_to_stop = stopping
@@ -491,20 +505,33 @@ def _serve_many(settings: Settings, listeners: _Listeners) -> int:
 
 async def _worker(settings: Settings) -> int:
     """The same wiring as the service, without an HTTP listener: only the loops run."""
-    import signal
-
     from gateway.app import create_app
 
-    runner = web.AppRunner(create_app(settings, background=True))
+    print("gateway worker running; stop with Ctrl-C", file=sys.stderr)
+    await _run_until_stopped(create_app(settings, background=True))
+    return 0
+
+
+async def _run_until_stopped(app: web.Application, socks: Sequence[socket.socket] = ()) -> None:
+    """Run ``app`` (its background loops, and an HTTP site on each of ``socks``) until
+    SIGINT or SIGTERM, then clean up once. A second signal changes nothing: Ctrl-C reaches
+    every process of a group, and systemd signals the whole control group while the
+    supervisor passes its own signal on, so a process may be told twice — and must not
+    abandon its clean-up (requests in flight, the database pool) the second time."""
+    import signal
+
+    runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()  # starts the cleanup contexts, hence the background loops
+    for sock in socks:
+        await web.SockSite(runner, sock).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    print("gateway worker running; stop with Ctrl-C", file=sys.stderr)
-    await stop.wait()
-    await runner.cleanup()
-    return 0
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 async def _admin(settings: Settings, args: argparse.Namespace) -> int:

@@ -144,6 +144,7 @@ def _start(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as a terminal gives it
         )
 
 
@@ -224,6 +225,31 @@ async def test_two_server_processes_on_one_port_create_each_payment_exactly_once
         assert stored_keys == PAYMENTS
 
         _stop([server], [log])
+    finally:
+        _kill([server])
+
+
+async def test_ctrl_c_to_the_whole_group_stops_every_process_cleanly(
+    postgres_url: str, tmp_path: Path, _no_gateway_environment: None
+) -> None:
+    """Ctrl-C in a terminal (or systemd's stop) signals every process of the group, and the
+    supervisor passes its own signal on: each server is told twice and must still finish its
+    clean-up — exit status 0, no traceback."""
+    await _portal_key(postgres_url)
+    port = _free_port()
+    config = _config(tmp_path / "gateway.toml", postgres_url, port)
+    log = tmp_path / "serve.log"
+    server = _start_serve(config, log, 2)
+    try:
+        await _wait_ready(f"http://127.0.0.1:{port}/readyz", server, log)
+        parent = psutil.Process(server.pid)
+        for _ in range(100):  # the second process may bind a moment after the first answers
+            if len(_listeners(parent, port)) == 2:
+                break
+            await asyncio.sleep(0.1)
+        os.killpg(server.pid, signal.SIGINT)
+        assert server.wait(timeout=60) == 0, _text(log)
+        assert "Traceback" not in _text(log)
     finally:
         _kill([server])
 
