@@ -154,14 +154,7 @@ class CarrierSync:
             current = await state.load(conn, order_id, for_update=True)
             if current.status != SUBMITTING:
                 return
-            holder = (
-                await conn.execute(
-                    select(postal_orders.c.id).where(
-                        postal_orders.c.tracking_number == item_code,
-                        postal_orders.c.id != order_id,
-                    )
-                )
-            ).scalar()
+            holder = await state.tracking_holder(conn, item_code, order_id)
             if holder is not None:
                 # The unique key would refuse it forever: a person looks at both orders.
                 message = f"VNPost answered item code {item_code}, already held by {holder}"

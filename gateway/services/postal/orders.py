@@ -390,7 +390,16 @@ class PostalOrderService:
                     await state.store_event(conn, self.context, order_id, adopted, applied=True)
                 else:
                     values["last_error"] = f"review: {decision.reason}"[:255]
-                await state.move(conn, self.context, row, target, now, **values)
+                    # Never at VNPost: a cancellation asked for meanwhile has nothing to wait
+                    # for (withdrawing confirms it: state.move).
+                    if target == SUBMIT_FAILED and row.cancel_state == "requested":
+                        values["cancel_state"] = None
+                try:
+                    await state.move(conn, self.context, row, target, now, **values)
+                except IntegrityError:  # the item code was taken since the check
+                    raise TrackingNumberTaken(
+                        f"VNPost item code {decision.tracking_number} is held by another order"
+                    ) from None
             await audit.record(
                 conn, now, principal.client_id, "postal_order_reviewed", "postal_order",
                 order_id, details,
@@ -409,11 +418,7 @@ class PostalOrderService:
         self, conn: AsyncConnection, order_id: str, item_code: str | None
     ) -> None:
         holder = (
-            await conn.execute(
-                select(postal_orders.c.id).where(
-                    postal_orders.c.tracking_number == item_code, postal_orders.c.id != order_id
-                )
-            )
-        ).scalar()
+            None if item_code is None else await state.tracking_holder(conn, item_code, order_id)
+        )
         if holder is not None:
             raise TrackingNumberTaken(f"VNPost item code {item_code} is held by {holder}")

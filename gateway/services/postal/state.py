@@ -120,6 +120,17 @@ async def record_event(
     return Outcome.APPLIED
 
 
+async def tracking_holder(conn: AsyncConnection, item_code: str, order_id: str) -> str | None:
+    """Another order of ours that holds the carrier's item code ``item_code``, if any."""
+    return (
+        await conn.execute(
+            select(postal_orders.c.id).where(
+                postal_orders.c.tracking_number == item_code, postal_orders.c.id != order_id
+            )
+        )
+    ).scalar()
+
+
 async def delivery_attempts(conn: AsyncConnection, order_id: str) -> list[datetime]:
     """When each delivery attempt of the order failed (its ``delivery_failed`` events)."""
     rows = await conn.execute(
