@@ -519,3 +519,23 @@ async def sandbox_messages(client: Any, sandbox: Any) -> list[dict[str, Any]]:
     """What the messages sandbox received, oldest first."""
     async with client.session.get(sandbox.make_url("/list")) as response:
         return list(await response.json())
+
+
+# -- a page on a phone -------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+#: The page's width, and (when it is wider than the screen) the outermost elements that stick
+#: out, to say what to fix.
+OVERFLOW = """() => {
+  const width = document.documentElement.scrollWidth;
+  const out = [];
+  if (width > innerWidth) {
+    for (const el of document.body.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.right > innerWidth + 1 && !out.some(o => o.el.contains(el))) out.push({el, r});
+    }
+  }
+  return [width, out.slice(0, 5).map(o =>
+    `${o.el.tagName.toLowerCase()}.${o.el.className}[${Math.round(o.r.right)}]`)];
+}"""

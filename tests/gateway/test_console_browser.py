@@ -19,7 +19,14 @@ import pytest
 from conftest import AGENCY_ACCOUNT, FixedClock, Gateway, make_settings, seed
 from playwright.async_api import Browser, Page, expect
 from test_console_http import DAY, PASSWORD, camt053
-from tests_support import collect_errors, sign_in, start_sandbox_bank, transfer_in_full
+from tests_support import (
+    OVERFLOW,
+    PHONE,
+    collect_errors,
+    sign_in,
+    start_sandbox_bank,
+    transfer_in_full,
+)
 
 from gateway.app import create_app
 from gateway.core.roles import Role
@@ -264,25 +271,8 @@ async def test_a_reconciliation_day_from_upload_to_close_with_maker_checker(
 
 # -- on a phone ----------------------------------------------------------------------------
 
-PHONE = {"width": 390, "height": 844}
 #: For a human to look at; nothing asserts on it.
 PHONE_SCREENSHOT = "/tmp/console-phone.png"  # noqa: S108 — a fixed, well-known place on purpose
-
-
-#: The page's width, and (when it is wider than the screen) the outermost elements that stick
-#: out, to say what to fix.
-OVERFLOW = """() => {
-  const width = document.documentElement.scrollWidth;
-  const out = [];
-  if (width > innerWidth) {
-    for (const el of document.body.querySelectorAll('*')) {
-      const r = el.getBoundingClientRect();
-      if (r.right > innerWidth + 1 && !out.some(o => o.el.contains(el))) out.push({el, r});
-    }
-  }
-  return [width, out.slice(0, 5).map(o =>
-    `${o.el.tagName.toLowerCase()}.${o.el.className}[${Math.round(o.r.right)}]`)];
-}"""
 
 
 async def _width(page: Page) -> tuple[int, list[str]]:
@@ -313,9 +303,9 @@ async def test_every_finance_console_page_fits_a_phone(
         for path in (
             "/console/statements",
             "/console/exceptions",
-            "/console/payments",
             "/console/webhooks",
             "/console/receipts",
+            "/console/payments",  # last: a payment is opened from it
         ):
             await page.goto(base + path)
             widths[path] = await _width(page)

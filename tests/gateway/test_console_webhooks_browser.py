@@ -12,9 +12,8 @@ from conftest import Gateway
 from playwright.async_api import Browser, expect
 from test_console_attempt_resolutions import PASSWORD as RESOLUTION_PASSWORD
 from test_console_attempt_resolutions import flagged
-from test_console_browser import OVERFLOW, PHONE
 from test_console_payments import PASSWORD, desk
-from tests_support import collect_errors, sign_in
+from tests_support import OVERFLOW, PHONE, collect_errors, sign_in
 
 from gateway.keys import DELIVERY
 

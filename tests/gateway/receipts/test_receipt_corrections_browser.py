@@ -12,7 +12,7 @@ import pytest
 from conftest import FixedClock, Gateway, Identity, make_settings, seed
 from playwright.async_api import Browser, Dialog, Page, expect
 from receipt_support import receipt_settings
-from tests_support import collect_errors, sign_in, signed_notice
+from tests_support import OVERFLOW, PHONE, collect_errors, sign_in, signed_notice
 
 from gateway.app import create_app
 from gateway.core.roles import Role
@@ -101,4 +101,26 @@ async def test_an_officer_proposes_a_replacement_and_an_approver_approves_it(
     await page.get_by_test_id("replacement-link").click()
     await expect(page.get_by_test_id("receipt-number")).to_have_text("00000002")
     await expect(page.get_by_test_id("receipt-status")).to_have_text("Đã phát hành")
+    assert errors == []
+
+
+async def test_the_receipt_pages_of_the_console_fit_a_phone(
+    paid: Gateway, browser: Browser
+) -> None:
+    context = await browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = await context.new_page()
+    errors: list[str] = []
+    collect_errors(page, errors)  # a CSP violation (an inline style or script) is one
+    try:
+        base = str(paid.client.make_url("")).rstrip("/")
+        await sign_in(page, base, "truongphong", PASSWORD)
+        widths = {}
+        await page.goto(base + "/console/receipts")
+        widths["/console/receipts"] = await page.evaluate(OVERFLOW)
+        await page.get_by_role("link", name="26TAB – 00000001").click()
+        await expect(page.get_by_test_id("receipt-status")).to_have_text("Đã phát hành")
+        widths["/console/receipts/{id}"] = await page.evaluate(OVERFLOW)
+    finally:
+        await context.close()
+    assert {path: found for path, found in widths.items() if found[0] > PHONE["width"]} == {}
     assert errors == []
