@@ -6,6 +6,7 @@ without receipts, and verifiable with xmlsec1."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 from conftest import Channels, FixedClock, open_channels
-from receipt_support import TAX_CODE, Identity, receipt_settings, xmlsec1_verifies
+from receipt_support import TAX_CODE, Identity, receipt_settings, receipts_of, xmlsec1_verifies
 from structlog.testing import capture_logs
 from tests_support import signed_notice, staff_login
 
@@ -73,6 +74,24 @@ class World:
         )
         assert response.status == 200, await response.text()
         return list((await response.json())["data"])
+
+    async def correct(self, payment: dict[str, Any], fields: dict[str, Any]) -> None:
+        """Propose a correction of the payment's valid receipt and have another person approve it."""
+        [receipt] = [
+            r for r in await receipts_of(self.gateway, payment["id"]) if r["status"] != "replaced"
+        ]
+        proposed = await self.gateway.client.post(
+            f"/v1/receipts/{receipt['id']}/corrections",
+            json={"reason": "Sai sót", "fields": fields},
+            headers={**self.gateway.auth("finance2"), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert proposed.status == 201, await proposed.text()
+        correction_id = (await proposed.json())["id"]
+        approved = await self.gateway.client.post(
+            f"/v1/receipt-corrections/{correction_id}/approve",
+            headers={**self.gateway.auth("approver2"), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert approved.status == 200, await approved.text()
 
     def sends(self, outcome: str) -> float:
         metric = self.gateway.client.app[METRICS].receipt_summary_sends
@@ -251,6 +270,41 @@ async def test_an_outage_backs_off_and_doubles_the_wait(world: World) -> None:
     assert await world.received() == []
 
 
+WRONG_NAME = {"payer_name": "Nguyễn Văn Ân"}
+WRONG_AMOUNT = {
+    "items": [
+        {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 135000},
+        {"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 30000},
+    ]
+}
+
+
+async def test_each_approved_notice_is_on_the_table_of_the_day_it_was_approved(
+    world: World,
+) -> None:
+    first, second = await world.pay(), await world.pay()
+    await world.correct(first, WRONG_NAME)  # notified, then notified again tomorrow
+    await world.correct(second, WRONG_NAME)  # notified, then replaced the same day
+    await world.correct(second, WRONG_AMOUNT)
+    world.gateway.clock.advance(days=1)
+    await world.correct(first, {"payer_name": "Nguyễn Văn Ẩn"})
+    world.gateway.clock.advance(days=1)
+
+    today = [(row.number, row.status) for row in await world.summaries.rows_of(_day(DAY), "HCM")]
+    tomorrow = await world.summaries.rows_of(_day("2026-11-23"), "HCM")
+
+    assert today == [
+        (1, "Mới"),
+        (2, "Mới"),
+        (3, "Thay thế"),
+        (1, "Sai sót đã thông báo"),
+        (2, "Sai sót đã thông báo"),
+    ]
+    assert [(row.number, row.status) for row in tomorrow] == [(1, "Sai sót đã thông báo")]
+    assert await world.summaries.run_once() == 4  # both days built and sent
+    assert [s["row_count"] for s in await world.listed()] in ([5, 1], [1, 5])
+
+
 async def test_a_day_without_receipts_gets_no_summary(world: World) -> None:
     world.gateway.clock.advance(days=1)
 
@@ -298,6 +352,25 @@ async def test_the_cli_sends_a_rejected_day_again_and_shows_every_revision(
     assert sent[2].startswith(f"HCM\t{DAY}\t#2\taccepted\tCơ quan thuế đã tiếp nhận")
     assert again == 1
     assert "receipt_summary_already_accepted" in capsys.readouterr().err
+
+
+async def test_the_cli_refuses_an_agency_that_issues_no_receipts_here(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    settings = world.gateway.client.app[SETTINGS]
+    capsys.readouterr()
+
+    async with build_services(settings, clock=world.gateway.clock) as services:
+        for extra in ([], ["--send"]):
+            command = ["receipts", "summary", "--date", DAY, "--agency", "HMC", *extra]
+            assert await _receipt_summary(services, _parser().parse_args(command)) == 2
+            printed = capsys.readouterr()
+            assert "receipts_not_configured" in printed.err
+            assert "không có biên lai" not in printed.out
+
+    assert await world.listed() == [] and await world.received() == []
 
 
 def _lines(out: str) -> list[str]:
