@@ -113,8 +113,7 @@ class DailySummaries(SummaryReads):
         return built + await self.send_due()
 
     async def build_due(self) -> int:
-        now = self.clock()
-        today = now.astimezone(BUSINESS_TZ).date()
+        today = self._settled_today()
         days = [today - timedelta(days=n) for n in range(self.tax_authority.lookback_days, 0, -1)]
         built = 0
         for code, agency_id in await self._agencies():
@@ -173,8 +172,11 @@ class DailySummaries(SummaryReads):
         if self.client is None:
             raise TaxAuthorityNotConfigured()
         now = self.clock()
-        if day >= now.astimezone(BUSINESS_TZ).date():
-            raise SummaryDayNotOver(f"{day.isoformat()} is not over in Asia/Ho_Chi_Minh")
+        if day >= self._settled_today():
+            raise SummaryDayNotOver(
+                f"{day.isoformat()} is not over in Asia/Ho_Chi_Minh "
+                f"(plus {self.tax_authority.build_grace_seconds:g} s for the last receipts)"
+            )
         agency_id = dict(await self._agencies()).get(agency_code)
         if agency_id is None:
             raise ValidationFailed(
@@ -233,6 +235,12 @@ class DailySummaries(SummaryReads):
         return built
 
     # -- building and sending -----------------------------------------------------------
+
+    def _settled_today(self) -> date:
+        """The first business day not yet over: a day is over ``build_grace_seconds`` after
+        its midnight, once the transactions of receipts issued just before it have committed."""
+        grace = timedelta(seconds=self.tax_authority.build_grace_seconds)
+        return (self.clock() - grace).astimezone(BUSINESS_TZ).date()
 
     async def _accepted_of(self, conn: AsyncConnection, agency_id: int, day: date) -> str | None:
         return (

@@ -316,6 +316,26 @@ async def test_a_day_without_receipts_gets_no_summary(world: World) -> None:
     assert await world.received() == []
 
 
+async def test_a_day_is_summarised_only_after_a_grace_period_past_its_midnight(
+    world: World,
+) -> None:
+    world.gateway.clock.advance(hours=14, minutes=59, seconds=59)  # 23:59:59 in GMT+7
+    await world.pay()
+    world.gateway.clock.advance(seconds=2)  # 00:00:01: its transaction may still be open
+
+    assert await world.summaries.run_once() == 0
+    with pytest.raises(SummaryDayNotOver):
+        await world.summaries.send_now(_day(DAY), "HCM")
+    await world.pay()  # issued on the next day: not on this day's table
+    world.gateway.clock.advance(minutes=4, seconds=58)
+    assert await world.summaries.run_once() == 0  # 00:04:59
+
+    world.gateway.clock.advance(seconds=1)  # 00:05:00
+    assert await world.summaries.run_once() == 2
+    [summary] = await world.listed(business_date=DAY)
+    assert (summary["status"], summary["row_count"]) == ("accepted", 1)
+
+
 async def test_today_cannot_be_sent_before_it_is_over(world: World) -> None:
     await world.pay()
 
