@@ -9,7 +9,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from tests_support import signed_notice, staff_login
 
 from gateway.cli import _parser, _receipt_summary
 from gateway.core.errors import (
+    ReceiptNotIssuable,
     SummaryAlreadyAccepted,
     SummaryDayNotOver,
     SummaryEmpty,
@@ -336,6 +337,18 @@ async def test_a_day_is_summarised_only_after_a_grace_period_past_its_midnight(
     assert (summary["status"], summary["row_count"]) == ("accepted", 1)
 
 
+async def test_a_day_that_cannot_be_signed_now_says_why_instead_of_empty(world: World) -> None:
+    await world.pay()
+    world.gateway.clock.now = datetime(2028, 2, 1, 3, 0, tzinfo=UTC)  # the certificate ended
+
+    with capture_logs() as logs, pytest.raises(ReceiptNotIssuable) as refused:
+        await world.summaries.send_now(_day(DAY), "HCM")
+
+    assert refused.value.extra["reason"] == "certificate_expired"
+    assert "receipt_summary_unsigned" in [entry["event"] for entry in logs]
+    assert await world.listed() == [] and await world.received() == []
+
+
 async def test_today_cannot_be_sent_before_it_is_over(world: World) -> None:
     await world.pay()
 
@@ -483,6 +496,21 @@ async def test_two_loops_at_once_build_and_send_a_day_once(world: World) -> None
     assert sorted(built) == [0, 1] and sorted(sent) == [0, 1]
     [summary] = await world.listed(business_date=DAY)
     assert summary["status"] == "accepted" and summary["attempts"] == 1
+    assert len(await world.received()) == 1
+
+
+async def test_send_now_beside_the_loop_shows_the_one_revision_built(world: World) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+
+    built, shown = await asyncio.gather(
+        world.summaries.build_due(), world.summaries.send_now(_day(DAY), "HCM")
+    )
+    await world.summaries.send_due()
+
+    assert built in (0, 1) and shown["revision"] == 1
+    [summary] = await world.listed(business_date=DAY)
+    assert (summary["id"], summary["status"]) == (shown["id"], "accepted")
     assert len(await world.received()) == 1
 
 
