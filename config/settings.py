@@ -304,6 +304,9 @@ class TaxAuthoritySettings(_Section):
     max_retry_seconds: float = Field(6 * 3600, gt=0)
     #: How many past business days the loop looks at for receipts without a summary.
     lookback_days: int = Field(10, ge=1, le=366)
+    #: How long after midnight (Asia/Ho_Chi_Minh) a day is summarised: a receipt issued just
+    #: before midnight whose transaction commits a moment later is still on the day's table.
+    build_grace_seconds: float = Field(300, ge=0, le=3600)
 
 
 class VnptReceiptSettings(_Section):

@@ -723,9 +723,17 @@ async def _receipt_ranges(services: Services, args: argparse.Namespace) -> None:
 
 async def _receipt_summary(services: Services, args: argparse.Namespace) -> int:
     """Show the day's summaries (every revision) or, with ``--send``, send them now; exit 1
-    when an agency's summary could not be sent (the reason on stderr)."""
+    when an agency's summary could not be sent (the reason on stderr), 2 for an agency that
+    issues no receipts here."""
     summaries, day = services.receipt_summaries, args.date
     codes = [args.agency] if args.agency else summaries.agency_codes()
+    if args.agency and args.agency not in summaries.agency_codes():
+        print(
+            f"gateway: --agency: receipts_not_configured: no [receipts.agencies] entry "
+            f"for {args.agency}",
+            file=sys.stderr,
+        )
+        return 2
     failed = 0
     for code in codes:
         if args.send:

@@ -35,7 +35,7 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── SummaryAlreadyAccepted      409 receipt_summary_already_accepted  (receipts)
     │   ├── SummaryEmpty                409 receipt_summary_empty         (receipts)
     │   ├── SummaryDayNotOver           409 receipt_summary_day_not_over  (receipts)
-    │   ├── ReceiptNotIssuable          409 receipt_not_issuable          (receipt corrections)
+    │   ├── ReceiptNotIssuable          409 receipt_not_issuable          (receipts)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
     │       ├── ReceiptReplaced         409 receipt_replaced              (receipt corrections)
@@ -329,12 +329,12 @@ class SummaryDayNotOver(Conflict):
 
 
 class ReceiptNotIssuable(Conflict):
-    """A replacement receipt cannot be numbered or signed now (``reason``: no symbol for the
-    year, the point's ranges used up, the certificate expired); the correction stays
-    proposed, nothing is issued."""
+    """A replacement receipt, or a day's summary, cannot be numbered or signed now
+    (``reason``: no symbol for the year, the point's ranges used up, the certificate expired);
+    the correction stays proposed, no summary is stored, nothing is issued."""
 
     code = "receipt_not_issuable"
-    title = "The replacement receipt cannot be issued now"
+    title = "The replacement receipt or the day's summary cannot be issued now"
 
 
 class InvalidTransition(Conflict):

@@ -43,6 +43,7 @@ from gateway.core.db import Database
 from gateway.core.db.schema import receipt_summaries
 from gateway.core.errors import (
     FieldError,
+    ReceiptNotIssuable,
     SummaryAlreadyAccepted,
     SummaryDayNotOver,
     SummaryEmpty,
@@ -113,8 +114,7 @@ class DailySummaries(SummaryReads):
         return built + await self.send_due()
 
     async def build_due(self) -> int:
-        now = self.clock()
-        today = now.astimezone(BUSINESS_TZ).date()
+        today = self._settled_today()
         days = [today - timedelta(days=n) for n in range(self.tax_authority.lookback_days, 0, -1)]
         built = 0
         for code, agency_id in await self._agencies():
@@ -132,8 +132,11 @@ class DailySummaries(SummaryReads):
             for day in days:
                 if day in summarised:
                     continue
-                async with self.db.write() as conn:
-                    built += await self._build(conn, code, agency_id, day, 1, None) is not None
+                try:
+                    async with self.db.write() as conn:
+                        built += await self._build(conn, code, agency_id, day, 1, None) is not None
+                except (SummaryEmpty, ReceiptNotIssuable):
+                    continue  # nothing to send, or signed at a later round (alerted)
         return built
 
     async def send_due(self, batch: int = 20) -> int:
@@ -173,8 +176,11 @@ class DailySummaries(SummaryReads):
         if self.client is None:
             raise TaxAuthorityNotConfigured()
         now = self.clock()
-        if day >= now.astimezone(BUSINESS_TZ).date():
-            raise SummaryDayNotOver(f"{day.isoformat()} is not over in Asia/Ho_Chi_Minh")
+        if day >= self._settled_today():
+            raise SummaryDayNotOver(
+                f"{day.isoformat()} is not over in Asia/Ho_Chi_Minh "
+                f"(plus {self.tax_authority.build_grace_seconds:g} s for the last receipts)"
+            )
         agency_id = dict(await self._agencies()).get(agency_code)
         if agency_id is None:
             raise ValidationFailed(
@@ -193,11 +199,13 @@ class DailySummaries(SummaryReads):
                     .with_for_update()
                 )
             ).first()
-            summary_id = await self._next_to_send(
+            summary_id, ours = await self._next_to_send(
                 conn, latest, agency_code, agency_id, day, correction
             )
-            await self._lease(conn, [summary_id], now)
-        await self._send(summary_id)
+            if ours:
+                await self._lease(conn, [summary_id], now)
+        if ours:
+            await self._send(summary_id)
         return await self.get(summary_id)
 
     async def _next_to_send(
@@ -208,9 +216,11 @@ class DailySummaries(SummaryReads):
         agency_id: int,
         day: date,
         correction: bool,
-    ) -> str:
+    ) -> tuple[str, bool]:
+        """The summary to send now, and whether this call sends it: not when another process
+        (the loop) stored the revision first — it sends that one, which is shown."""
         if latest is not None and latest.status == ReceiptSummaryStatus.UNSENT:
-            return str(latest.id)  # the same message again
+            return str(latest.id), True  # the same message again
         if latest is not None and latest.status == ReceiptSummaryStatus.ACCEPTED and not correction:
             raise SummaryAlreadyAccepted(
                 f"the summary of {day.isoformat()} was accepted ({latest.reference})"
@@ -228,11 +238,26 @@ class DailySummaries(SummaryReads):
             correction_of = await self._accepted_of(conn, agency_id, day)
         revision = latest.revision + 1 if latest is not None else 1
         built = await self._build(conn, agency_code, agency_id, day, revision, correction_of)
-        if built is None:
-            raise SummaryEmpty(f"no receipt of {agency_code} on {day.isoformat()}")
-        return built
+        if built is not None:
+            return built, True
+        stored = (
+            await conn.execute(
+                select(receipt_summaries.c.id).where(
+                    receipt_summaries.c.agency_id == agency_id,
+                    receipt_summaries.c.business_date == day,
+                    receipt_summaries.c.revision == revision,
+                )
+            )
+        ).scalar_one()
+        return str(stored), False
 
     # -- building and sending -----------------------------------------------------------
+
+    def _settled_today(self) -> date:
+        """The first business day not yet over: a day is over ``build_grace_seconds`` after
+        its midnight, once the transactions of receipts issued just before it have committed."""
+        grace = timedelta(seconds=self.tax_authority.build_grace_seconds)
+        return (self.clock() - grace).astimezone(BUSINESS_TZ).date()
 
     async def _accepted_of(self, conn: AsyncConnection, agency_id: int, day: date) -> str | None:
         return (
@@ -258,27 +283,16 @@ class DailySummaries(SummaryReads):
         correction_of: str | None,
     ) -> str | None:
         """Build, sign and store revision ``revision`` of the day's summary; ``None`` for a
-        day without receipts, a signature that cannot be made now (alerted, tried again by
-        the loop), or a revision another process stored first."""
+        revision another process stored first. A day without receipts is
+        :class:`SummaryEmpty`; a signature that cannot be made now (alerted, tried again by
+        the loop) is :class:`ReceiptNotIssuable` with the signing problem as ``reason``."""
         rows = await summary_rows(conn, agency_id, day)
         if not rows:
-            return None
+            raise SummaryEmpty(f"no receipt of {agency_code} on {day.isoformat()}")
         config = self.settings.agencies[agency_code]
-        identity = self.identity(agency_code)
         now = self.clock()
         summary = DailySummary(config.legal_name, config.tax_code, day, tuple(rows), now)
-        try:
-            if identity is None:  # the gateway does not sign for it: nothing it issued
-                return None
-            signed = sign_xml(build_summary_xml(summary), identity, now)
-        except ReceiptError as exc:
-            log.error(
-                "receipt_summary_unsigned",
-                agency_code=agency_code,
-                business_date=day.isoformat(),
-                reason=exc.code,
-            )
-            return None
+        signed = self._sign(summary, agency_code, now)
         uuid, summary_id = self.uuids(), new_id("rsm")
         inserted = await RECEIPT_SUMMARIES.insert_unless_taken(
             conn,
@@ -311,6 +325,27 @@ class DailySummaries(SummaryReads):
             rows=len(rows),
         )
         return summary_id
+
+    def _sign(self, summary: DailySummary, agency_code: str, now: datetime) -> bytes:
+        """The signed table, or :class:`ReceiptNotIssuable` (alerted) with the signing problem."""
+        identity = self.identity(agency_code)
+        if identity is None:
+            reason = "no_signing_identity"
+        else:
+            try:
+                return sign_xml(build_summary_xml(summary), identity, now)
+            except ReceiptError as exc:
+                reason = exc.code
+        log.error(
+            "receipt_summary_unsigned",
+            agency_code=agency_code,
+            business_date=summary.business_date.isoformat(),
+            reason=reason,
+        )
+        raise ReceiptNotIssuable(
+            f"the summary of {summary.business_date.isoformat()} cannot be signed now: {reason}",
+            reason=reason,
+        )
 
     async def _lease(self, conn: AsyncConnection, ids: list[str], now: datetime) -> None:
         """Keep claimed summaries from other processes while they are being sent."""

@@ -9,9 +9,10 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.core.db.schema import receipts
+from gateway.core.db.schema import receipt_corrections, receipts
 from gateway.core.postal.attempts import is_working_day
-from gateway.core.statuses import ReceiptStatus
+from gateway.core.statuses import DecisionStatus
+from gateway.services.receipts.correction_rules import NOTIFY
 from gateway.services.receipts.issuance import BUSINESS_TZ
 from providers.receipts.document import RelatedReceipt
 from providers.receipts.summary import SummaryRow
@@ -66,18 +67,21 @@ async def summary_rows(conn: AsyncConnection, agency_id: int, day: date) -> list
             .order_by(receipts.c.issued_at, receipts.c.symbol, receipts.c.number)
         )
     ).all()
-    # A notified receipt keeps no time of notice of its own: its last change is it.
+    # One row per approved notice (04/SS-CTĐT), on the day it was approved: a receipt
+    # notified twice, or notified and then replaced, is on each of those days' tables.
     notified = (
         await conn.execute(
             select(receipts)
+            .join(receipt_corrections, receipt_corrections.c.receipt_id == receipts.c.id)
             .where(
                 receipts.c.agency_id == agency_id,
                 receipts.c.provider == "gateway",
-                receipts.c.status == ReceiptStatus.ERROR_NOTIFIED.value,
-                receipts.c.updated_at >= start,
-                receipts.c.updated_at < end,
+                receipt_corrections.c.kind == NOTIFY,
+                receipt_corrections.c.status == DecisionStatus.APPROVED.value,
+                receipt_corrections.c.decided_at >= start,
+                receipt_corrections.c.decided_at < end,
             )
-            .order_by(receipts.c.updated_at, receipts.c.number)
+            .order_by(receipt_corrections.c.decided_at, receipts.c.number)
         )
     ).all()
     rows = []

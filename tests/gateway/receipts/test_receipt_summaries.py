@@ -6,21 +6,23 @@ without receipts, and verifiable with xmlsec1."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 from conftest import Channels, FixedClock, open_channels
-from receipt_support import TAX_CODE, Identity, receipt_settings, xmlsec1_verifies
+from receipt_support import TAX_CODE, Identity, receipt_settings, receipts_of, xmlsec1_verifies
 from structlog.testing import capture_logs
 from tests_support import signed_notice, staff_login
 
 from gateway.cli import _parser, _receipt_summary
 from gateway.core.errors import (
+    ReceiptNotIssuable,
     SummaryAlreadyAccepted,
     SummaryDayNotOver,
     SummaryEmpty,
@@ -73,6 +75,24 @@ class World:
         )
         assert response.status == 200, await response.text()
         return list((await response.json())["data"])
+
+    async def correct(self, payment: dict[str, Any], fields: dict[str, Any]) -> None:
+        """Propose a correction of the payment's valid receipt and have another person approve it."""
+        [receipt] = [
+            r for r in await receipts_of(self.gateway, payment["id"]) if r["status"] != "replaced"
+        ]
+        proposed = await self.gateway.client.post(
+            f"/v1/receipts/{receipt['id']}/corrections",
+            json={"reason": "Sai sót", "fields": fields},
+            headers={**self.gateway.auth("finance2"), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert proposed.status == 201, await proposed.text()
+        correction_id = (await proposed.json())["id"]
+        approved = await self.gateway.client.post(
+            f"/v1/receipt-corrections/{correction_id}/approve",
+            headers={**self.gateway.auth("approver2"), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert approved.status == 200, await approved.text()
 
     def sends(self, outcome: str) -> float:
         metric = self.gateway.client.app[METRICS].receipt_summary_sends
@@ -251,6 +271,41 @@ async def test_an_outage_backs_off_and_doubles_the_wait(world: World) -> None:
     assert await world.received() == []
 
 
+WRONG_NAME = {"payer_name": "Nguyễn Văn Ân"}
+WRONG_AMOUNT = {
+    "items": [
+        {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 135000},
+        {"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 30000},
+    ]
+}
+
+
+async def test_each_approved_notice_is_on_the_table_of_the_day_it_was_approved(
+    world: World,
+) -> None:
+    first, second = await world.pay(), await world.pay()
+    await world.correct(first, WRONG_NAME)  # notified, then notified again tomorrow
+    await world.correct(second, WRONG_NAME)  # notified, then replaced the same day
+    await world.correct(second, WRONG_AMOUNT)
+    world.gateway.clock.advance(days=1)
+    await world.correct(first, {"payer_name": "Nguyễn Văn Ẩn"})
+    world.gateway.clock.advance(days=1)
+
+    today = [(row.number, row.status) for row in await world.summaries.rows_of(_day(DAY), "HCM")]
+    tomorrow = await world.summaries.rows_of(_day("2026-11-23"), "HCM")
+
+    assert today == [
+        (1, "Mới"),
+        (2, "Mới"),
+        (3, "Thay thế"),
+        (1, "Sai sót đã thông báo"),
+        (2, "Sai sót đã thông báo"),
+    ]
+    assert [(row.number, row.status) for row in tomorrow] == [(1, "Sai sót đã thông báo")]
+    assert await world.summaries.run_once() == 4  # both days built and sent
+    assert [s["row_count"] for s in await world.listed()] in ([5, 1], [1, 5])
+
+
 async def test_a_day_without_receipts_gets_no_summary(world: World) -> None:
     world.gateway.clock.advance(days=1)
 
@@ -260,6 +315,38 @@ async def test_a_day_without_receipts_gets_no_summary(world: World) -> None:
     with pytest.raises(SummaryEmpty):
         await world.summaries.send_now(_day(DAY), "HCM")
     assert await world.received() == []
+
+
+async def test_a_day_is_summarised_only_after_a_grace_period_past_its_midnight(
+    world: World,
+) -> None:
+    world.gateway.clock.advance(hours=14, minutes=59, seconds=59)  # 23:59:59 in GMT+7
+    await world.pay()
+    world.gateway.clock.advance(seconds=2)  # 00:00:01: its transaction may still be open
+
+    assert await world.summaries.run_once() == 0
+    with pytest.raises(SummaryDayNotOver):
+        await world.summaries.send_now(_day(DAY), "HCM")
+    await world.pay()  # issued on the next day: not on this day's table
+    world.gateway.clock.advance(minutes=4, seconds=58)
+    assert await world.summaries.run_once() == 0  # 00:04:59
+
+    world.gateway.clock.advance(seconds=1)  # 00:05:00
+    assert await world.summaries.run_once() == 2
+    [summary] = await world.listed(business_date=DAY)
+    assert (summary["status"], summary["row_count"]) == ("accepted", 1)
+
+
+async def test_a_day_that_cannot_be_signed_now_says_why_instead_of_empty(world: World) -> None:
+    await world.pay()
+    world.gateway.clock.now = datetime(2028, 2, 1, 3, 0, tzinfo=UTC)  # the certificate ended
+
+    with capture_logs() as logs, pytest.raises(ReceiptNotIssuable) as refused:
+        await world.summaries.send_now(_day(DAY), "HCM")
+
+    assert refused.value.extra["reason"] == "certificate_expired"
+    assert "receipt_summary_unsigned" in [entry["event"] for entry in logs]
+    assert await world.listed() == [] and await world.received() == []
 
 
 async def test_today_cannot_be_sent_before_it_is_over(world: World) -> None:
@@ -298,6 +385,25 @@ async def test_the_cli_sends_a_rejected_day_again_and_shows_every_revision(
     assert sent[2].startswith(f"HCM\t{DAY}\t#2\taccepted\tCơ quan thuế đã tiếp nhận")
     assert again == 1
     assert "receipt_summary_already_accepted" in capsys.readouterr().err
+
+
+async def test_the_cli_refuses_an_agency_that_issues_no_receipts_here(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    settings = world.gateway.client.app[SETTINGS]
+    capsys.readouterr()
+
+    async with build_services(settings, clock=world.gateway.clock) as services:
+        for extra in ([], ["--send"]):
+            command = ["receipts", "summary", "--date", DAY, "--agency", "HMC", *extra]
+            assert await _receipt_summary(services, _parser().parse_args(command)) == 2
+            printed = capsys.readouterr()
+            assert "receipts_not_configured" in printed.err
+            assert "không có biên lai" not in printed.out
+
+    assert await world.listed() == [] and await world.received() == []
 
 
 def _lines(out: str) -> list[str]:
@@ -390,6 +496,21 @@ async def test_two_loops_at_once_build_and_send_a_day_once(world: World) -> None
     assert sorted(built) == [0, 1] and sorted(sent) == [0, 1]
     [summary] = await world.listed(business_date=DAY)
     assert summary["status"] == "accepted" and summary["attempts"] == 1
+    assert len(await world.received()) == 1
+
+
+async def test_send_now_beside_the_loop_shows_the_one_revision_built(world: World) -> None:
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+
+    built, shown = await asyncio.gather(
+        world.summaries.build_due(), world.summaries.send_now(_day(DAY), "HCM")
+    )
+    await world.summaries.send_due()
+
+    assert built in (0, 1) and shown["revision"] == 1
+    [summary] = await world.listed(business_date=DAY)
+    assert (summary["id"], summary["status"]) == (shown["id"], "accepted")
     assert len(await world.received()) == 1
 
 
