@@ -93,6 +93,33 @@ async def test_everything_that_failed_since_a_time_is_sent_again_and_nothing_old
     assert await response.json() == {"recovered": 0}
 
 
+async def test_what_counts_is_when_a_delivery_failed_not_when_its_event_was_created(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    receiver, url = portal
+    receiver.answers = [500] * 1000  # the portal is down
+    endpoint = await register(hooks, url)
+    await cancelled_payment(hooks)
+    await cancelled_payment(hooks)
+    await until_given_up(hooks)  # both events created and failed long ago
+    [(first, _), (second, _)] = await statuses(hooks)
+    hooks.clock.advance(days=3)
+    since = hooks.clock()
+    # The second, old event is sent again by hand during the new outage and fails again.
+    response = await post(hooks, f"/v1/events/{second}/redeliver")
+    assert response.status == 202
+    await until_given_up(hooks)
+
+    receiver.answers = []  # back up
+    path = f"/v1/webhook-endpoints/{endpoint['id']}/recover"
+    response = await post(hooks, path, since=since.isoformat())
+    assert await response.json() == {"recovered": 1}
+    received = len(receiver.received)
+    assert await deliver(hooks) == 1
+    assert receiver.bodies()[received]["id"] == second
+    assert await statuses(hooks) == [(first, "failed"), (second, "succeeded")]
+
+
 async def test_recovering_with_a_bad_time_is_refused_and_changes_nothing(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
