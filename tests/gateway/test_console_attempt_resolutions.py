@@ -67,6 +67,14 @@ async def proposals(wallets: Wallets) -> list[tuple[str, str]]:
         return [(row.outcome, row.status) for row in rows]
 
 
+async def failure_proposed(wallets: Wallets, attempt_id: str) -> tuple[str, StaffSession]:
+    """User "ketoan" proposes the attempt failed: its page's path, and "truongphong" to decide."""
+    path = f"/console/attempts/{attempt_id}"
+    maker, checker = await login(wallets, "ketoan"), await login(wallets, "truongphong")
+    await submit(wallets, maker, f"{path}/propose", outcome="failed", reason="MoMo xác nhận.")
+    return path, checker
+
+
 async def test_a_confirmed_success_proposed_and_approved_by_another_pays_the_bill(
     wallets: Wallets, flagged: dict[str, Any]
 ) -> None:
@@ -225,9 +233,7 @@ async def test_a_decision_other_than_approve_or_reject_is_refused_and_changes_no
     wallets: Wallets, flagged: dict[str, Any], decision: str | None
 ) -> None:
     bill, attempt = flagged["bill"], flagged["attempt"]
-    path = f"/console/attempts/{attempt['id']}"
-    maker, checker = await login(wallets, "ketoan"), await login(wallets, "truongphong")
-    await submit(wallets, maker, f"{path}/propose", outcome="failed", reason="MoMo xác nhận.")
+    path, checker = await failure_proposed(wallets, attempt["id"])
     fields = {} if decision is None else {"decision": decision}
     response = await submit(wallets, checker, f"{path}/decide", **fields)
     assert response.status == 422
@@ -240,9 +246,7 @@ async def test_a_proposal_overtaken_by_the_provider_can_be_rejected_but_not_appr
     wallets: Wallets, flagged: dict[str, Any]
 ) -> None:
     bill, attempt = flagged["bill"], flagged["attempt"]
-    path = f"/console/attempts/{attempt['id']}"
-    maker, checker = await login(wallets, "ketoan"), await login(wallets, "truongphong")
-    await submit(wallets, maker, f"{path}/propose", outcome="failed", reason="MoMo xác nhận.")
+    path, checker = await failure_proposed(wallets, attempt["id"])
     # MoMo's own word arrives meanwhile: the citizen paid.
     await wallets.sandbox(
         wallets.momo, "/simulate", order_id=attempt["provider_reference"], outcome="success"
