@@ -95,16 +95,19 @@ class EventService:
             return await self._event_view(conn, client_id, event_id)
 
     async def recover(self, client_id: str, endpoint_id: str, since: datetime) -> int:
-        """Queue again, due now with a fresh retry schedule, every failed delivery to this
-        enabled endpoint of an event created at or after ``since``; return how many. Each
-        resource's events still go out in ``sequence`` order."""
+        """Queue again, due now with a fresh retry schedule, every delivery to this enabled
+        endpoint that failed at or after ``since`` — whenever its event was created; return
+        how many. Each resource's events still go out in ``sequence`` order.
+
+        When it failed is the delivery's ``updated_at``: a failed delivery is written only by
+        the move into ``failed`` (retries used up, or its endpoint disabled), which stamps it.
+        """
         now = self.clock()
         async with self.db.write() as conn:
             await self._enabled_endpoint(conn, client_id, endpoint_id)
-            recent = select(outbox_events.c.id).where(outbox_events.c.created_at >= since)
             return await DELIVERIES.move_all(
                 conn,
-                and_(deliveries.c.endpoint_id == endpoint_id, deliveries.c.event_id.in_(recent)),
+                and_(deliveries.c.endpoint_id == endpoint_id, deliveries.c.updated_at >= since),
                 [DeliveryStatus.FAILED],
                 DeliveryStatus.PENDING,
                 next_attempt_at=now,

@@ -207,9 +207,9 @@ ROUTES = (
         },
         body=RecoverDeliveries,
         description=_SCOPE
-        + " Deliveries of events created at or after `since` that failed (retries used up, or "
-        "the endpoint was disabled meanwhile) go out again in each resource's `sequence` "
-        "order; repeating the call queues only what failed since.",
+        + " Deliveries that failed at or after `since` (retries used up, or the endpoint was "
+        "disabled meanwhile), whenever their event was created, go out again in each "
+        "resource's `sequence` order; repeating the call queues only what failed since.",
     ),
     Route(
         "GET",

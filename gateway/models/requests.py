@@ -64,7 +64,8 @@ class CreateWebhookEndpoint(RequestModel):
 
 class RecoverDeliveries(RequestModel):
     since: Time = Field(
-        description="Failed deliveries of events created at or after this time are sent again"
+        description="Deliveries that failed at or after this time are sent again, whenever "
+        "their event was created"
     )
 
 

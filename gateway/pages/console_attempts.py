@@ -7,12 +7,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.core.errors import GatewayError, InvalidTransition, NotFound
+from gateway.core.errors import (
+    FieldError,
+    GatewayError,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from gateway.keys import ATTEMPT_RESOLUTIONS
 from gateway.pages import console_labels as labels
 from gateway.pages.console_auth import APPROVER_ROLES, PREFIX, Form, action, back_to, page, view
 from gateway.services.attempt_resolutions import REASON_MAX
 from gateway.services.staff import StaffUser
+
+DECISIONS = ("approve", "reject")
 
 
 def _message(error: GatewayError) -> str:
@@ -58,10 +66,12 @@ async def _detail(
         resolutions=found["resolutions"],
         waiting=waiting[0] if waiting else None,
         can_propose=is_open and attempt["flagged_at"] is not None and not waiting,
+        # A proposal whose attempt the provider closed meanwhile can still be rejected (so
+        # it stops waiting), never approved.
         can_decide=bool(waiting)
-        and is_open
         and user.role in APPROVER_ROLES
         and waiting[0]["proposed_by"] != user.id,
+        can_approve=is_open,
         form=form.fields if form else {},
         reason_max=REASON_MAX,
         labels=labels,
@@ -93,7 +103,11 @@ async def _propose(request: web.Request, user: StaffUser, form: Form) -> web.Str
 
 async def _decide(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
     attempt_id = request.match_info["attempt_id"]
-    approve = form.get("decision") != "reject"
+    decision = form.get("decision")
+    if decision not in DECISIONS:  # never read a missing or unknown decision as approval
+        refused = ValidationFailed([FieldError("decision", "invalid_choice", "approve or reject")])
+        return await _detail(request, user, error=_message(refused), status=refused.http_status)
+    approve = decision == "approve"
     try:
         await request.app[ATTEMPT_RESOLUTIONS].decide(
             user.id,

@@ -95,6 +95,11 @@ _FIELD_MESSAGES = {
     ): "Giao dịch thành công cần mã giao dịch của nhà cung cấp làm bằng chứng.",
     ("evidence", "invalid"): "Mã giao dịch của nhà cung cấp không hợp lệ (tối đa 64 ký tự).",
     ("amount", "out_of_range"): "Số tiền nhà cung cấp đã thu phải là số nguyên đồng lớn hơn 0.",
+    (
+        "evidence",
+        "not_allowed",
+    ): "Giao dịch không thành công thì không có mã giao dịch làm bằng chứng; hãy để trống.",
+    ("decision", "invalid_choice"): "Hãy chọn Phê duyệt hoặc Từ chối đề xuất.",
 }
 
 _CODE_MESSAGES = {

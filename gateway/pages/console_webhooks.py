@@ -1,6 +1,6 @@
 """Webhook operations in the finance console: the portals' endpoints of the user's agencies,
 each with its delivery log, a test event, redelivery of one event, and sending again every
-delivery that failed since a time (after the portal's outage).
+delivery that failed since a time, whenever its event was created (after the portal's outage).
 
 The same services as the API (:mod:`gateway.api.webhooks`), acting for the endpoint's owner
 once the staff member's scope has found the endpoint (an endpoint outside it is a 404). After

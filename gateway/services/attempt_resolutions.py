@@ -40,6 +40,8 @@ from reconciliation.audit import record
 
 REASON_MAX = 2000
 EVIDENCE_MAX = 64
+#: Fits the ``BigInteger`` column on every database.
+AMOUNT_MAX = 10**12
 OUTCOMES = {"failed": AttemptStatus.FAILED, "succeeded": AttemptStatus.SUCCEEDED}
 #: The ``failure_code`` of an attempt finance confirmed failed with the provider.
 CONFIRMED_FAILED = "confirmed_failed_by_finance"
@@ -78,15 +80,20 @@ def _checked(outcome: str, reason: str, evidence: str, amount: str) -> tuple[str
     elif len(text) > REASON_MAX or "\x00" in text:
         problems.append(FieldError("reason", "too_long", f"at most {REASON_MAX} characters"))
     received: int | None = None
+    proof, digits = evidence.strip(), amount.strip()
+    if len(proof) > EVIDENCE_MAX or not proof.isprintable():
+        problems.append(FieldError("evidence", "invalid", f"1..{EVIDENCE_MAX} characters"))
+    elif outcome == "succeeded" and not proof:
+        problems.append(FieldError("evidence", "required", "the provider's transaction id"))
+    elif outcome == "failed" and proof:
+        # A failure took no money: there is no transaction to prove, and nothing would keep it.
+        problems.append(FieldError("evidence", "not_allowed", "only for succeeded"))
     if outcome == "succeeded":
-        if not evidence.strip():
-            problems.append(FieldError("evidence", "required", "the provider's transaction id"))
-        elif len(evidence.strip()) > EVIDENCE_MAX or not evidence.strip().isprintable():
-            problems.append(FieldError("evidence", "invalid", f"1..{EVIDENCE_MAX} characters"))
-        if not amount.strip().isdigit() or not 0 < int(amount.strip()) <= 10**12:
+        # ASCII digits only: "²" or "٣" pass str.isdigit() but int() refuses or reads them.
+        if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) <= AMOUNT_MAX:
             problems.append(FieldError("amount", "out_of_range", "whole VND above 0"))
         else:
-            received = int(amount.strip())
+            received = int(digits)
     if problems:
         raise ValidationFailed(problems)
     return text, received

@@ -67,6 +67,14 @@ async def proposals(wallets: Wallets) -> list[tuple[str, str]]:
         return [(row.outcome, row.status) for row in rows]
 
 
+async def failure_proposed(wallets: Wallets, attempt_id: str) -> tuple[str, StaffSession]:
+    """User "ketoan" proposes the attempt failed: its page's path, and "truongphong" to decide."""
+    path = f"/console/attempts/{attempt_id}"
+    maker, checker = await login(wallets, "ketoan"), await login(wallets, "truongphong")
+    await submit(wallets, maker, f"{path}/propose", outcome="failed", reason="MoMo xác nhận.")
+    return path, checker
+
+
 async def test_a_confirmed_success_proposed_and_approved_by_another_pays_the_bill(
     wallets: Wallets, flagged: dict[str, Any]
 ) -> None:
@@ -138,6 +146,11 @@ async def test_a_rejected_proposal_changes_nothing_and_a_confirmed_failure_frees
         ({"outcome": "succeeded", "evidence": "T1", "amount": "1.5", "reason": "x"}, "số nguyên"),
         ({"outcome": "failed", "reason": "  "}, "Hãy nhập lý do xử lý."),
         ({"outcome": "maybe", "reason": "x"}, "Hãy chọn kết quả"),
+        # "²" passes str.isdigit(); it once reached int() and answered 500.
+        ({"outcome": "succeeded", "evidence": "T1", "amount": "²", "reason": "x"}, "số nguyên"),
+        ({"outcome": "succeeded", "evidence": "T1", "amount": "١٢", "reason": "x"}, "số nguyên"),
+        ({"outcome": "failed", "evidence": "MOMO-1", "reason": "x"}, "hãy để trống"),
+        ({"outcome": "failed", "evidence": "M" * 65, "reason": "x"}, "tối đa 64 ký tự"),
     ],
 )
 async def test_a_bad_proposal_says_why_and_stores_nothing(
@@ -197,3 +210,58 @@ async def test_another_agencys_attempt_is_a_404(wallets: Wallets, flagged: dict[
     response = await submit(wallets, session, f"{path}/propose", outcome="failed", reason="x")
     assert response.status == 404
     assert await proposals(wallets) == []
+
+
+async def test_the_largest_amount_a_provider_can_report_is_kept_whole(
+    wallets: Wallets, flagged: dict[str, Any]
+) -> None:
+    """10^12 VND: beyond a 32-bit column (PostgreSQL refused it with a 500)."""
+    maker = await login(wallets, "ketoan")
+    path = f"/console/attempts/{flagged['attempt']['id']}"
+    fields = {"outcome": "succeeded", "evidence": "MOMO-1", "reason": "MoMo xác nhận."}
+    response = await submit(wallets, maker, f"{path}/propose", amount=str(10**12), **fields)
+    assert response.status == 303
+    response = await submit(wallets, maker, f"{path}/propose", amount=str(10**12 + 1), **fields)
+    assert response.status in (409, 422)  # one waits already; and it is out of range
+    async with wallets.client.app[DATABASE].read() as conn:
+        amounts = (await conn.execute(select(attempt_resolutions.c.amount))).scalars().all()
+    assert amounts == [10**12]
+
+
+@pytest.mark.parametrize("decision", [None, "", "yes", "APPROVE"])
+async def test_a_decision_other_than_approve_or_reject_is_refused_and_changes_nothing(
+    wallets: Wallets, flagged: dict[str, Any], decision: str | None
+) -> None:
+    bill, attempt = flagged["bill"], flagged["attempt"]
+    path, checker = await failure_proposed(wallets, attempt["id"])
+    fields = {} if decision is None else {"decision": decision}
+    response = await submit(wallets, checker, f"{path}/decide", **fields)
+    assert response.status == 422
+    assert "Hãy chọn Phê duyệt hoặc Từ chối" in await response.text()
+    assert (await wallets.payment_attempt(bill["id"], attempt["id"]))["status"] == "pending"
+    assert await proposals(wallets) == [("failed", "proposed")]
+
+
+async def test_a_proposal_overtaken_by_the_provider_can_be_rejected_but_not_approved(
+    wallets: Wallets, flagged: dict[str, Any]
+) -> None:
+    bill, attempt = flagged["bill"], flagged["attempt"]
+    path, checker = await failure_proposed(wallets, attempt["id"])
+    # MoMo's own word arrives meanwhile: the citizen paid.
+    await wallets.sandbox(
+        wallets.momo, "/simulate", order_id=attempt["provider_reference"], outcome="success"
+    )
+    assert (await wallets.payment(bill["id"]))["status"] == "paid"
+
+    page = await (await wallets.client.get(path, headers=checker.cookie)).text()
+    assert 'value="reject"' in page and 'value="approve"' not in page
+    assert "chỉ có thể từ chối" in page
+    response = await submit(wallets, checker, f"{path}/decide", decision="approve")
+    assert response.status == 409
+    assert await proposals(wallets) == [("failed", "proposed")]
+    response = await submit(wallets, checker, f"{path}/decide", decision="reject")
+    assert response.headers["Location"] == f"{path}?msg=resolution_rejected"
+    assert await proposals(wallets) == [("failed", "rejected")]
+    assert (await wallets.payment(bill["id"]))["status"] == "paid"  # the provider's word stands
+    page = await (await wallets.client.get(path, headers=checker.cookie)).text()
+    assert 'data-testid="waiting"' not in page

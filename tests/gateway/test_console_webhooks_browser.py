@@ -62,12 +62,15 @@ async def test_webhook_operations_and_payments_on_a_phone(browser: Browser, desk
         await expect(page.get_by_test_id("delivery-type").first).to_have_text("webhook.test")
         await expect(page.get_by_test_id("delivery-status").first).to_have_text("Đã gửi")
 
-        await page.get_by_label("Từ thời điểm").fill("2026-11-22T08:00")
+        await page.get_by_label("Bị lỗi từ thời điểm").fill("2026-11-22T08:00")
         await page.get_by_role("button", name="Gửi lại các thông báo lỗi").click()
         await expect(page.get_by_test_id("notice")).to_have_text(
             "Đã xếp hàng gửi lại 0 thông báo bị lỗi."
         )
-        assert questions == ["Gửi lại mọi thông báo bị lỗi tới điểm nhận này từ thời điểm đã chọn?"]
+        assert questions == [
+            "Gửi lại mọi thông báo bị lỗi tới điểm nhận này từ thời điểm đã chọn trở đi "
+            "(kể cả của sự kiện tạo trước đó)?"
+        ]
         await measure("/console/webhooks/{id} (after recover)")
 
         await page.get_by_role("link", name="Thanh toán", exact=True).click()

@@ -40,6 +40,20 @@ async def until_given_up(gateway: Gateway) -> None:
     raise AssertionError("deliveries still open")
 
 
+async def failed_deliveries(
+    gateway: Gateway, portal: tuple[Portal, str], payments: int = 1
+) -> tuple[Portal, dict[str, Any]]:
+    """The portal is down: an endpoint registered, ``payments`` cancelled payments, and their
+    events delivered until given up. The receiver and the endpoint."""
+    receiver, url = portal
+    receiver.answers = [500] * 1000
+    endpoint = await register(gateway, url)
+    for _ in range(payments):
+        await cancelled_payment(gateway)
+    await until_given_up(gateway)
+    return receiver, endpoint
+
+
 async def test_a_test_event_goes_to_that_endpoint_only_signed_like_any_event(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
@@ -67,11 +81,7 @@ async def test_a_test_event_goes_to_that_endpoint_only_signed_like_any_event(
 async def test_everything_that_failed_since_a_time_is_sent_again_and_nothing_older(
     hooks: Gateway, portal: tuple[Portal, str]
 ) -> None:
-    receiver, url = portal
-    receiver.answers = [500] * 100  # the portal is down
-    endpoint = await register(hooks, url)
-    await cancelled_payment(hooks)
-    await until_given_up(hooks)
+    receiver, endpoint = await failed_deliveries(hooks, portal)
     since = hooks.clock() + timedelta(seconds=1)
     hooks.clock.advance(minutes=5)
     await cancelled_payment(hooks)
@@ -91,6 +101,29 @@ async def test_everything_that_failed_since_a_time_is_sent_again_and_nothing_old
     # Again: nothing failed since then.
     response = await post(hooks, path, since=since.isoformat())
     assert await response.json() == {"recovered": 0}
+
+
+async def test_what_counts_is_when_a_delivery_failed_not_when_its_event_was_created(
+    hooks: Gateway, portal: tuple[Portal, str]
+) -> None:
+    # Both events created and failed long ago.
+    receiver, endpoint = await failed_deliveries(hooks, portal, payments=2)
+    [(first, _), (second, _)] = await statuses(hooks)
+    hooks.clock.advance(days=3)
+    since = hooks.clock()
+    # The second, old event is sent again by hand during the new outage and fails again.
+    response = await post(hooks, f"/v1/events/{second}/redeliver")
+    assert response.status == 202
+    await until_given_up(hooks)
+
+    receiver.answers = []  # back up
+    path = f"/v1/webhook-endpoints/{endpoint['id']}/recover"
+    response = await post(hooks, path, since=since.isoformat())
+    assert await response.json() == {"recovered": 1}
+    received = len(receiver.received)
+    assert await deliver(hooks) == 1
+    assert receiver.bodies()[received]["id"] == second
+    assert await statuses(hooks) == [(first, "failed"), (second, "succeeded")]
 
 
 async def test_recovering_with_a_bad_time_is_refused_and_changes_nothing(

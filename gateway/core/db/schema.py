@@ -173,7 +173,7 @@ attempt_resolutions = Table(
     Column("attempt_id", ForeignKey("attempts.id"), nullable=False, index=True),
     Column("outcome", String(16), nullable=False),  # failed | succeeded
     #: A success: the amount the provider says it took, and its transaction id (the evidence).
-    Column("amount", Integer),
+    Column("amount", BigInteger),
     Column("evidence", String(64)),
     Column("reason", Text, nullable=False),
     Column("status", String(16), nullable=False),

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(32), nullable=False),
         sa.Column("attempt_id", sa.String(32), nullable=False),
         sa.Column("outcome", sa.String(16), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=True),
         sa.Column("evidence", sa.String(64), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
