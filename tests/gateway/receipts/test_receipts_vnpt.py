@@ -16,8 +16,9 @@ from receipt_support import Identity, event_types, receipt_settings, receipt_xml
 from structlog.testing import capture_logs
 from test_receipt_corrections import WRONG_AMOUNT, counts, decide, propose
 from test_receipts_issue import pay_by_transfer
+from tests_support import DEMO_PORTAL, pay_demo_bill, start_sandbox
 
-from config import ConfigError
+from config import ConfigError, load_settings
 from gateway.keys import METRICS, RECEIPTS
 from providers.sandbox.vnpt_receipts import SandboxVnptConfig, create_vnpt_receipts_app
 
@@ -202,3 +203,30 @@ async def test_a_vnpt_receipt_is_not_replaced_by_the_gateway(world: VnptWorld) -
     [unchanged] = await receipts_of(gateway, payment["id"])
     assert (unchanged["status"], unchanged["number"]) == ("issued", original["number"])
     assert len(await world.held()) == 1
+
+
+async def test_in_sandbox_mode_a_vnpt_agency_issues_through_the_mounted_sandbox(
+    tmp_path: Any, unused_tcp_port: int, clock: FixedClock
+) -> None:
+    settings = load_settings(
+        environ={},
+        overrides={
+            "data_dir": str(tmp_path),
+            "port": unused_tcp_port,
+            "demo": {"api_key": DEMO_PORTAL, "receipts": {"issuer": "vnpt"}},
+        },
+    )
+    client = await start_sandbox(settings, clock)
+    try:
+        portal = {"Authorization": f"Bearer {DEMO_PORTAL}"}
+        payment = await pay_demo_bill(client, "vnpt-1", 135_000)
+
+        assert await client.app[RECEIPTS].issue_pending() == 1
+
+        listed = await client.get(f"/v1/payments/{payment['id']}/receipts", headers=portal)
+        [receipt] = (await listed.json())["data"]
+        held = await (await client.get("/sandbox/vnpt-receipts/sandbox/receipts")).json()
+        assert [(h["fkey"], h["number"]) for h in held] == [(receipt["id"], 1)]
+        assert (receipt["status"], receipt["provider"], receipt["number"]) == ("issued", "vnpt", 1)
+    finally:
+        await client.close()
