@@ -24,7 +24,7 @@ from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 from gateway.services.payments import after_cursor, encode_cursor
 from gateway.services.receipts import numbering
-from gateway.services.receipts.issuance import ReceiptIssuance
+from gateway.services.receipts.issuance import ReceiptIssuance, ToPublish
 from gateway.services.receipts.numbering import NewRange, Point
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render, view_url
 from gateway.services.sealing import Sealer
@@ -111,12 +111,12 @@ class ReceiptService:
                 continue
             # An external provider (VNPT) is called outside any transaction; what it answers
             # is recorded in a short one (the payment locked, the receipt re-checked).
-            prepared = None if isinstance(external, str) else external
+            prepared: ToPublish | None = None
             outcome: IssuedReceipt | str
-            if isinstance(external, str):  # it must still wait (no symbol for the year)
-                outcome = external
+            if isinstance(external, ToPublish):
+                prepared, outcome = external, await self.issuer.publish(external)
             else:
-                outcome = await self.issuer.publish(external)
+                outcome = external  # a reason to wait (no symbol for the year)
             async with self.db.write() as conn:
                 issued += await self.issuer.record_published(conn, receipt_id, prepared, outcome)
         return issued

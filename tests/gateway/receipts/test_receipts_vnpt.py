@@ -57,21 +57,24 @@ class VnptWorld:
 
 @pytest.fixture
 async def world(
+    request: pytest.FixtureRequest,
     aiohttp_server: Any,
     database_url: str,
     clock: FixedClock,
     unused_tcp_port_factory: Any,
     identity: Identity,
 ) -> AsyncIterator[VnptWorld]:
+    """The gateway with HCM issuing through the sandbox VNPT tenant (a server of its own);
+    HCM's settings may be changed by parametrizing ``world`` indirectly."""
     config = SandboxVnptConfig(**VNPT, clock=clock)
     vnpt = await aiohttp_server(create_vnpt_receipts_app(config))
+    hcm = getattr(request, "param", {})
     receipts = {
-        **receipt_settings(identity, issuer="vnpt"),
+        **receipt_settings(identity, issuer="vnpt", **hcm),
         "vnpt": {"base_url": str(vnpt.make_url("")), **VNPT},
     }
-    gateway = await open_channels(
-        aiohttp_server, database_url, clock, unused_tcp_port_factory(), receipts=receipts
-    )
+    port = unused_tcp_port_factory()
+    gateway = await open_channels(aiohttp_server, database_url, clock, port, receipts=receipts)
     yield VnptWorld(gateway, vnpt, config)
     await gateway.client.close()
 
@@ -156,6 +159,21 @@ async def test_vnpt_refusing_leaves_the_receipt_pending_with_the_reason(world: V
     assert await world.loop_round() == 1
     [receipt] = await receipts_of(gateway, payment["id"])
     assert (receipt["status"], receipt["number"]) == ("issued", 1)
+
+
+@pytest.mark.parametrize("world", [{"symbols": {"2027": "27TAB"}}], indirect=True)
+async def test_without_the_years_symbol_nothing_is_sent_to_vnpt(world: VnptWorld) -> None:
+    gateway = world.gateway  # paid in 2026, with only the 2027 symbol
+    payment = await gateway.create_payment()
+    await pay_by_transfer(gateway, payment)
+
+    assert await world.loop_round() == 0
+
+    [waiting] = await receipts_of(gateway, payment["id"])
+    assert (waiting["status"], waiting["pending_reason"]) == ("pending", "no_symbol_for_year")
+    assert await world.held() == []
+    metrics = gateway.client.app[METRICS]
+    assert metrics.receipts_pending.labels("HCM", "no_symbol_for_year")._value.get() == 1
 
 
 async def test_two_loops_at_once_issue_the_receipt_once(world: VnptWorld) -> None:
