@@ -535,8 +535,10 @@ class ReceiptAgencySettings(_Section):
     #: lệ phí lines.
     split: Literal["single", "split"] = "single"
     #: Who issues: the gateway's own signer (the agency's software, or the operator as its
-    #: delegate).
-    issuer: Literal["gateway"] = "gateway"
+    #: delegate), or ``vnpt``: the VNPT e-receipt tenant of ``[receipts.vnpt]`` numbers and
+    #: signs the agency's receipts (docs/receipts.md, "Issuers"). The signing identity is still
+    #: the agency's: it signs the same-day summaries.
+    issuer: Literal["gateway", "vnpt"] = "gateway"
     pkcs12_file: Path | None = None
     pkcs12_password: SecretStr | None = None
     key_file: Path | None = None
@@ -848,8 +850,17 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _receipt_providers_are_real(self) -> Settings:
-        """Outside sandbox mode a configured VNPT tenant never uses the sandbox's passwords."""
-        if self.sandbox or self.receipts.vnpt.base_url is None:
+        """Outside sandbox mode an agency issuing through VNPT needs ``[receipts.vnpt]``
+        ``base_url``, and a configured VNPT tenant never uses the sandbox's passwords."""
+        if self.sandbox:
+            return self
+        if self.receipts.vnpt.base_url is None:
+            for code, agency in self.receipts.agencies.items():
+                if agency.issuer == "vnpt":
+                    raise ValueError(
+                        f'receipts.agencies.{code}: issuer = "vnpt" needs receipts.vnpt.base_url '
+                        "outside sandbox mode"
+                    )
             return self
         vnpt, defaults = self.receipts.vnpt, VnptReceiptSettings()
         for name in ("password", "ac_pass"):

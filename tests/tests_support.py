@@ -258,6 +258,23 @@ async def create_demo_bill(client: Any, idempotency_key: str, amount: int) -> di
     return bill
 
 
+async def pay_demo_bill(client: Any, idempotency_key: str, amount: int) -> dict[str, Any]:
+    """:func:`create_demo_bill`, paid in full through the mounted sandbox bank (sandbox mode);
+    the bill's API view as created."""
+    bill = await create_demo_bill(client, idempotency_key, amount)
+    transfer = await client.post(
+        "/sandbox/bank/transfers",
+        json={
+            "bin": "970499",
+            "account_number": "0011001234567",
+            "amount": amount,
+            "description": bill["reference"],
+        },
+    )
+    assert (await transfer.json())["delivered"] is True
+    return bill
+
+
 def pos_sale(**overrides: Any) -> Sale:
     """A card sale as the gateway pushes it to a terminal."""
     values: dict[str, Any] = {

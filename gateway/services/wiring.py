@@ -63,6 +63,7 @@ from providers.notify.zalo_zns import ZnsAccount, ZnsClient
 from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.postal.vnpost import VnpostAccount, VnpostClient
 from providers.receipts.tax_authority import TaxAuthorityClient, TaxAuthorityEndpoint
+from providers.receipts.vnpt import VnptAccount, VnptClient
 from reconciliation.imports import ImportService
 from reconciliation.ledger_lookup import LedgerLookup
 from reconciliation.model import Source
@@ -201,6 +202,27 @@ def tax_authority_client(
     return TaxAuthorityClient(session, endpoint, tax.timeout_seconds)
 
 
+def vnpt_issuers(settings: Settings, session: aiohttp.ClientSession) -> dict[str, VnptClient]:
+    """The VNPT client of each agency with ``issuer = "vnpt"`` (one tenant,
+    ``[receipts.vnpt]``); in sandbox mode without a URL, the mounted sandbox."""
+    vnpt = settings.receipts.vnpt
+    base_url = vnpt.base_url or (
+        f"{settings.base_url}/sandbox/vnpt-receipts" if settings.sandbox else None
+    )
+    codes = [code for code, agency in settings.receipts.agencies.items() if agency.issuer == "vnpt"]
+    if base_url is None or not codes:  # the settings refuse a vnpt agency without a URL
+        return {}
+    account = VnptAccount(
+        base_url,
+        vnpt.username,
+        Secret(vnpt.password.get_secret_value()),
+        vnpt.account,
+        Secret(vnpt.ac_pass.get_secret_value()),
+    )
+    client = VnptClient(session, account, vnpt.timeout_seconds)
+    return dict.fromkeys(codes, client)
+
+
 def receipt_alerts(metrics: Metrics) -> Alerts:
     def pending(agency: str, reason: str) -> None:
         metrics.receipts_pending.labels(agency, reason).inc()
@@ -265,6 +287,9 @@ async def build_services(
             aiohttp.ClientSession() as provider_session,
         ):
             channels = build_channels(settings, provider_session, clock)
+            # Agencies issuing through VNPT: their receipts are born pending and published by
+            # the pending-receipts loop, outside any transaction (the session opens only here).
+            issuer.issuers.update(vnpt_issuers(settings, provider_session))
             attempts = AttemptService(database, context, channels, settings.vnpay.attempt_minutes)
             vnpay_channel = channels.get("vnpay")
             dvcqg_channel = channels.get("dvcqg")

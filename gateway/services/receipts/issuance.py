@@ -19,6 +19,15 @@ certificate expired while running — the payment still becomes paid and the rec
 ``pending`` with its ``pending_reason``, an alert (metric and a structlog error) is raised, and
 :meth:`ReceiptIssuance.issue_pending` numbers and signs it, in order, once that is fixed (a range
 added, a certificate renewed).
+
+An agency with ``issuer = "vnpt"`` (docs/receipts.md, "Issuers"; spec §6): VNPT numbers and
+signs its receipts, and VNPT must not be awaited inside the payment's transaction. The
+receipt is born ``pending`` with :data:`EXTERNAL_ISSUER` (no number drawn from our ranges) and
+the pending-receipts loop publishes it outside any transaction
+(:meth:`ReceiptIssuance.external_document`, :meth:`ReceiptIssuance.publish`), then records
+VNPT's number in one short transaction (:meth:`ReceiptIssuance.record_published`). The
+publish is keyed by the receipt's id (VNPT's fkey), so a lost answer or two loops at once
+adopt the one receipt VNPT holds.
 """
 
 from __future__ import annotations
@@ -46,9 +55,10 @@ from gateway.core.statuses import RECEIPTS, ReceiptStatus
 from gateway.services.receipts.numbering import Point, point_of, take_number
 from gateway.services.receipts.render import render
 from gateway.services.sealing import Sealer
+from providers.common.errors import ProviderError
 from providers.receipts.document import ReceiptDocument, ReceiptLine, RelatedReceipt
 from providers.receipts.errors import ReceiptError
-from providers.receipts.issuer import ReceiptIssuer
+from providers.receipts.issuer import IssuedReceipt, ReceiptIssuer
 from providers.receipts.words import amount_in_words
 
 log = structlog.get_logger(__name__)
@@ -58,6 +68,8 @@ BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Why a receipt waits (``receipts.pending_reason``): stable codes.
 NO_SYMBOL_FOR_YEAR = "no_symbol_for_year"
 RANGE_EXHAUSTED = "receipt_range_exhausted"
+#: Born waiting for the external provider (VNPT) that numbers and signs it: not an alert.
+EXTERNAL_ISSUER = "external_issuer"
 
 #: What a replacement copies from the receipt it replaces (the rest is new or corrected).
 _COPIED = (
@@ -79,6 +91,14 @@ _KINDS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
     "single": (("all", frozenset({"fee", "charge"})),),
     "split": (("fee", frozenset({"fee"})), ("charge", frozenset({"charge"}))),
 }
+
+
+@dataclass(frozen=True)
+class ToPublish:
+    """A pending receipt's document, for the agency's external provider."""
+
+    agency_code: str
+    document: ReceiptDocument
 
 
 @dataclass(frozen=True)
@@ -181,6 +201,10 @@ class ReceiptIssuance:
                 "created_at": now,
                 "updated_at": now,
             }
+            if config.issuer != "gateway":  # published after the commit (the module's doc)
+                values["pending_reason"] = EXTERNAL_ISSUER
+                await RECEIPTS.insert(conn, ReceiptStatus.PENDING, **values)
+                continue
             numbered = await self._number_and_sign(conn, payment, config, values, now)
             if numbered is None:
                 await RECEIPTS.insert(conn, ReceiptStatus.PENDING, **values)
@@ -195,16 +219,118 @@ class ReceiptIssuance:
         """Number and sign one pending receipt now if it can be (in the caller's
         transaction, the payment locked first, as in the one lock order); emits
         ``receipt.issued``. ``False`` if it still waits (or is no longer pending)."""
-        row = (
+        locked = await self._lock_pending(conn, receipt_id)
+        if locked is None:
+            return False
+        payment, receipt = locked
+        config = self.settings.agencies.get(payment.agency_code)
+        if config is None or config.issuer != "gateway":  # never our numbers for VNPT's
+            return False
+        now = self.clock()
+        values = dict(receipt._mapping)
+        numbered = await self._number_and_sign(conn, payment, config, values, now)
+        if numbered is None:
+            await self._still_waiting(conn, receipt, values["pending_reason"], now)
+            return False
+        await self._now_issued(conn, payment, receipt_id, numbered, now)
+        return True
+
+    # -- through an external provider (VNPT), outside any transaction ---------------------
+
+    async def external_document(
+        self, conn: AsyncConnection, receipt_id: str
+    ) -> ToPublish | str | None:
+        """For a pending receipt of an agency issuing through an external provider: the
+        document to publish now, or the reason it must still wait (no symbol for the year).
+        ``None`` for any other receipt (the gateway's own: :meth:`issue_pending`). Reads
+        only; the caller publishes after its transaction ends."""
+        found = (
             await conn.execute(
-                select(receipts.c.payment_id).where(
+                select(receipts, agencies.c.code.label("agency_code"))
+                .join(agencies, agencies.c.id == receipts.c.agency_id)
+                .where(
                     receipts.c.id == receipt_id,
                     receipts.c.status == ReceiptStatus.PENDING.value,
                 )
             )
         ).first()
-        if row is None:
+        config = self.settings.agencies.get(found.agency_code) if found else None
+        if found is None or config is None or config.issuer == "gateway":
+            return None
+        payment = (
+            await conn.execute(select(payments).where(payments.c.id == found.payment_id))
+        ).one()
+        now = self.clock()
+        year = now.astimezone(BUSINESS_TZ).year
+        symbol = config.symbols.get(str(year))
+        if symbol is None:
+            return NO_SYMBOL_FOR_YEAR
+        # VNPT numbers the receipt: the document's number is not sent (the codec leaves it).
+        document = self._document(payment, dict(found._mapping), symbol, 0, now, None)
+        return ToPublish(found.agency_code, document)
+
+    async def publish(self, prepared: ToPublish) -> IssuedReceipt | str:
+        """Publish the document at the agency's provider (idempotent by its receipt id, the
+        fkey); the provider's receipt, or the stable code of why it failed (the provider's
+        name and its error code, e.g. ``vnpt_rejected``). Never inside a transaction."""
+        issuer = self.issuers[prepared.agency_code]
+        try:
+            issued = await issuer.issue(prepared.document)
+        except ProviderError as exc:  # VnptError: unavailable, outcome_unknown, rejected, …
+            log.warning(
+                "receipt_publish_failed",
+                receipt_id=prepared.document.receipt_id,
+                agency_code=prepared.agency_code,
+                provider=issuer.name,
+                error=repr(exc),
+            )
+            return f"{issuer.name}_{exc.code}"
+        if issued.number is None:  # an external provider always numbers the receipt
+            return f"{issuer.name}_malformed"
+        return issued
+
+    async def record_published(
+        self,
+        conn: AsyncConnection,
+        receipt_id: str,
+        prepared: ToPublish | None,
+        outcome: IssuedReceipt | str,
+    ) -> bool:
+        """In one short transaction, the payment locked first and the receipt re-checked:
+        the provider's receipt (``outcome``, published from ``prepared``) makes the pending
+        receipt issued with the provider's number and ``receipt.issued``; a failure code
+        leaves it pending with that reason (alerted when the reason is new). ``False`` when
+        it still waits or another round recorded it first."""
+        locked = await self._lock_pending(conn, receipt_id)
+        if locked is None:
             return False
+        payment, receipt = locked
+        now = self.clock()
+        if isinstance(outcome, str) or prepared is None:
+            values = dict(receipt._mapping)
+            self._wait(values, payment.agency_code, str(outcome))
+            await self._still_waiting(conn, receipt, values["pending_reason"], now)
+            return False
+        document = prepared.document
+        numbered = {
+            "symbol": document.symbol,
+            "number": outcome.number,
+            "issued_at": document.issued_at,
+            "xml_sealed": self.sealer.seal(outcome.xml.decode("utf-8"), "receipt.xml"),
+            "provider": outcome.provider,
+            "external_key": outcome.external_key,
+        }
+        await self._now_issued(conn, payment, receipt_id, numbered, now)
+        return True
+
+    async def _lock_pending(self, conn: AsyncConnection, receipt_id: str) -> tuple[Any, Any] | None:
+        """The payment, then the receipt, locked (the one lock order); ``None`` unless the
+        receipt is still pending."""
+        row = (
+            await conn.execute(select(receipts.c.payment_id).where(receipts.c.id == receipt_id))
+        ).first()
+        if row is None:
+            return None
         payment = (
             await conn.execute(
                 select(payments, agencies.c.code.label("agency_code"))
@@ -219,21 +345,27 @@ class ReceiptIssuance:
             )
         ).one()
         if receipt.status != ReceiptStatus.PENDING.value:
-            return False
-        config = self.settings.agencies.get(payment.agency_code)
-        if config is None:
-            return False
-        now = self.clock()
-        values = dict(receipt._mapping)
-        numbered = await self._number_and_sign(conn, payment, config, values, now)
-        if numbered is None:
-            if values["pending_reason"] != receipt.pending_reason:  # waits for another reason
-                await conn.execute(
-                    update(receipts)
-                    .where(receipts.c.id == receipt_id)
-                    .values(pending_reason=values["pending_reason"], updated_at=now)
-                )
-            return False
+            return None
+        return payment, receipt
+
+    async def _still_waiting(
+        self, conn: AsyncConnection, receipt: Any, reason: str, now: datetime
+    ) -> None:
+        if reason != receipt.pending_reason:  # waits for another reason
+            await conn.execute(
+                update(receipts)
+                .where(receipts.c.id == receipt.id)
+                .values(pending_reason=reason, updated_at=now)
+            )
+
+    async def _now_issued(
+        self,
+        conn: AsyncConnection,
+        payment: Any,
+        receipt_id: str,
+        numbered: dict[str, Any],
+        now: datetime,
+    ) -> None:
         await RECEIPTS.move(
             conn,
             receipt_id,
@@ -251,7 +383,6 @@ class ReceiptIssuance:
             payment_id=payment.id,
             data={"receipt": view},
         )
-        return True
 
     # -- a replacement receipt (TT 91/2026 Điều 20) ---------------------------------------
 
@@ -280,6 +411,11 @@ class ReceiptIssuance:
         if config is None:
             raise ReceiptNotIssuable(
                 "this agency's receipts are not issued by the gateway", reason="not_configured"
+            )
+        if config.issuer != "gateway":  # replaceInv is unverified (docs/receipts.md, "Issuers")
+            raise ReceiptNotIssuable(
+                "this agency's receipts are replaced at its provider's portal",
+                reason="issuer_cannot_replace",
             )
         items = list(changes.get("items", original.items))
         amount = sum(int(item["amount"]) for item in items)

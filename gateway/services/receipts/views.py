@@ -24,10 +24,11 @@ from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 from gateway.services.payments import after_cursor, encode_cursor
 from gateway.services.receipts import numbering
-from gateway.services.receipts.issuance import ReceiptIssuance
+from gateway.services.receipts.issuance import ReceiptIssuance, ToPublish
 from gateway.services.receipts.numbering import NewRange, Point
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render, view_url
 from gateway.services.sealing import Sealer
+from providers.receipts.issuer import IssuedReceipt
 
 
 class ReceiptService:
@@ -102,8 +103,22 @@ class ReceiptService:
             )
         issued = 0
         for receipt_id in waiting:
+            async with self.db.read() as conn:
+                external = await self.issuer.external_document(conn, receipt_id)
+            if external is None:  # the gateway numbers and signs it in one transaction
+                async with self.db.write() as conn:
+                    issued += await self.issuer.issue_pending(conn, receipt_id)
+                continue
+            # An external provider (VNPT) is called outside any transaction; what it answers
+            # is recorded in a short one (the payment locked, the receipt re-checked).
+            prepared: ToPublish | None = None
+            outcome: IssuedReceipt | str
+            if isinstance(external, ToPublish):
+                prepared, outcome = external, await self.issuer.publish(external)
+            else:
+                outcome = external  # a reason to wait (no symbol for the year)
             async with self.db.write() as conn:
-                issued += await self.issuer.issue_pending(conn, receipt_id)
+                issued += await self.issuer.record_published(conn, receipt_id, prepared, outcome)
         return issued
 
     async def issuing_agencies(self, principal: Principal) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import FixedClock
-from tests_support import DEMO_PORTAL, sandbox_settings, start_sandbox
+from tests_support import DEMO_PORTAL, pay_demo_bill, sandbox_settings, start_sandbox
 
 from providers.receipts.signer import verify_xml
 
@@ -18,27 +18,7 @@ async def test_a_sandbox_payment_gets_a_receipt_signed_by_the_sandbox_ca(
     client = await start_sandbox(settings, clock)
     try:
         portal = {"Authorization": f"Bearer {DEMO_PORTAL}"}
-        created = await client.post(
-            "/v1/payments",
-            headers={**portal, "Idempotency-Key": "demo-receipt"},
-            json={
-                "agency_code": "DEMO",
-                "dossier_code": "H29-1",
-                "payer": {"name": "Nguyễn Văn An"},
-                "items": [{"kind": "charge", "description": "Lệ phí", "amount": 135000}],
-            },
-        )
-        payment = await created.json()
-        transfer = await client.post(
-            "/sandbox/bank/transfers",
-            json={
-                "bin": "970499",
-                "account_number": "0011001234567",
-                "amount": 135000,
-                "description": payment["reference"],
-            },
-        )
-        assert (await transfer.json())["delivered"] is True
+        payment = await pay_demo_bill(client, "demo-receipt", 135_000)
 
         listed = await client.get(f"/v1/payments/{payment['id']}/receipts", headers=portal)
         [receipt] = (await listed.json())["data"]
