@@ -17,13 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
+
+from providers.common.http import Spent, Transient, post, read_with_retries
 
 from .codec import (
     CreateResult,
@@ -41,10 +36,6 @@ from .errors import MALFORMED, PROVIDER_UNAVAILABLE, REFUND_OUTCOME_UNKNOWN, Mom
 from .settings import MomoMerchant
 
 QUERY_ATTEMPTS = 3
-
-
-class _Transient(Exception):
-    """No answer, or a 5xx: worth retrying for a read."""
 
 
 def _new_request_id() -> str:
@@ -90,27 +81,23 @@ class MomoClient:
         )
         try:
             return parse_create_response(await self._post("/create", body))
-        except _Transient as exc:
+        except Transient as exc:
             raise MomoError(PROVIDER_UNAVAILABLE, f"create {order_id}: {exc}") from exc
 
     async def query(self, *, order_id: str) -> PaymentResult:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(QUERY_ATTEMPTS),
-            wait=wait_exponential(multiplier=self._retry_wait, max=2),
-            retry=retry_if_exception_type(_Transient),
-        )
+        def body() -> dict[str, Any]:  # MoMo wants a fresh requestId per query
+            return query_request(
+                self._merchant, order_id=order_id, request_id=self._new_request_id()
+            )
+
         try:
-            async for attempt in retrying:
-                with attempt:
-                    body = query_request(
-                        self._merchant, order_id=order_id, request_id=self._new_request_id()
-                    )
-                    answer = await self._post("/query", body)
-        except RetryError as spent:
-            cause = spent.last_attempt.exception()
-            raise MomoError(
-                PROVIDER_UNAVAILABLE, f"query failed {QUERY_ATTEMPTS} times: {cause}"
-            ) from cause
+            answer = await read_with_retries(
+                lambda: self._post("/query", body()),
+                attempts=QUERY_ATTEMPTS,
+                wait_seconds=self._retry_wait,
+            )
+        except Spent as spent:
+            raise MomoError(PROVIDER_UNAVAILABLE, f"query {spent}") from spent.__cause__
         result = parse_query_response(answer)
         if result.order_id != order_id or result.partner_code != self._merchant.partner_code:
             raise MomoError(MALFORMED, f"answer is about {result.order_id}, not {order_id}")
@@ -129,7 +116,7 @@ class MomoClient:
         )
         try:
             return parse_refund_response(await self._post("/refund", body))
-        except (_Transient, MomoError) as exc:
+        except (Transient, MomoError) as exc:
             raise MomoError(
                 REFUND_OUTCOME_UNKNOWN,
                 f"refund {request_id} of {order_id} sent, no readable answer ({exc})",
@@ -137,13 +124,7 @@ class MomoClient:
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = self._merchant.api_url.rstrip("/") + path
-        try:
-            async with self._session.post(url, json=body, timeout=self._timeout) as response:
-                if response.status >= 500:
-                    raise _Transient(f"HTTP {response.status}")
-                content = await response.read()
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc}") from exc
-        if response.status != 200:
-            raise MomoError(MALFORMED, f"MoMo answered HTTP {response.status}")
+        status, content = await post(self._session, url, self._timeout, json=body)
+        if status != 200:
+            raise MomoError(MALFORMED, f"MoMo answered HTTP {status}")
         return parse_json(content)

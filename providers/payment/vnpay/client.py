@@ -22,13 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
+
+from providers.common.http import Spent, Transient, post, read_with_retries
 
 from .codec import parse_query_response, parse_refund_response, querydr_request, refund_request
 from .errors import MALFORMED, PROVIDER_UNAVAILABLE, REFUND_OUTCOME_UNKNOWN, VnpayError
@@ -36,10 +31,6 @@ from .model import QueryResult, RefundResult
 from .settings import VnpayTerminal
 
 QUERY_ATTEMPTS = 3
-
-
-class _Transient(Exception):
-    """A failure worth retrying for a read: no answer, or a 5xx."""
 
 
 def _utc_now() -> datetime:
@@ -78,29 +69,24 @@ class VnpayClient:
     ) -> QueryResult:
         """Ask VNPAY for the state of payment ``txn_ref`` (``transaction_date`` is the
         payment URL's vnp_CreateDate)."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(QUERY_ATTEMPTS),
-            wait=wait_exponential(multiplier=self._retry_wait, max=2),
-            retry=retry_if_exception_type(_Transient),
-        )
+
+        def body() -> dict[str, str]:  # a new vnp_RequestId and vnp_CreateDate each time
+            return querydr_request(
+                self._terminal,
+                request_id=self._new_request_id(),
+                txn_ref=txn_ref,
+                transaction_date=transaction_date,
+                create_date=self._clock(),
+                ip_addr=ip_addr,
+                order_info=order_info,
+            )
+
         try:
-            async for attempt in retrying:
-                with attempt:
-                    body = querydr_request(
-                        self._terminal,
-                        request_id=self._new_request_id(),
-                        txn_ref=txn_ref,
-                        transaction_date=transaction_date,
-                        create_date=self._clock(),
-                        ip_addr=ip_addr,
-                        order_info=order_info,
-                    )
-                    answer = await self._post(body)
-        except RetryError as spent:
-            cause = spent.last_attempt.exception()
-            raise VnpayError(
-                PROVIDER_UNAVAILABLE, f"querydr failed {QUERY_ATTEMPTS} times: {cause}"
-            ) from cause
+            answer = await read_with_retries(
+                lambda: self._post(body()), attempts=QUERY_ATTEMPTS, wait_seconds=self._retry_wait
+            )
+        except Spent as spent:
+            raise VnpayError(PROVIDER_UNAVAILABLE, f"querydr {spent}") from spent.__cause__
         result = parse_query_response(self._terminal.hash_secret.reveal(), answer)
         _check_echo(result.tmn_code, result.txn_ref, self._terminal.tmn_code, txn_ref)
         return result
@@ -139,7 +125,7 @@ class VnpayClient:
             answer = await self._post(body)
             result = parse_refund_response(self._terminal.hash_secret.reveal(), answer)
             _check_echo(result.tmn_code, result.txn_ref, self._terminal.tmn_code, txn_ref)
-        except (_Transient, VnpayError) as exc:
+        except (Transient, VnpayError) as exc:
             raise VnpayError(
                 REFUND_OUTCOME_UNKNOWN,
                 f"refund {request_id} of {txn_ref} sent, no verified answer ({exc}): "
@@ -148,17 +134,11 @@ class VnpayClient:
         return result
 
     async def _post(self, body: dict[str, str]) -> Any:
-        try:
-            async with self._session.post(
-                self._terminal.api_url, json=body, timeout=self._timeout
-            ) as response:
-                if response.status >= 500:
-                    raise _Transient(f"HTTP {response.status}")
-                content = await response.read()
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc}") from exc
-        if response.status != 200:
-            raise VnpayError(MALFORMED, f"VNPAY answered HTTP {response.status}")
+        status, content = await post(
+            self._session, self._terminal.api_url, self._timeout, json=body
+        )
+        if status != 200:
+            raise VnpayError(MALFORMED, f"VNPAY answered HTTP {status}")
         try:
             return json.loads(content)
         except (UnicodeDecodeError, json.JSONDecodeError):

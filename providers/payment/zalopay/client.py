@@ -13,13 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiohttp
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
+
+from providers.common.http import Spent, Transient, post, read_with_retries
 
 from .codec import (
     Answer,
@@ -34,10 +29,6 @@ from .errors import MALFORMED, PROVIDER_UNAVAILABLE, REFUND_OUTCOME_UNKNOWN, Zal
 from .settings import ZalopayApp
 
 READ_ATTEMPTS = 3
-
-
-class _Transient(Exception):
-    pass
 
 
 def _utc_now() -> datetime:
@@ -82,7 +73,7 @@ class ZalopayClient:
         )
         try:
             return parse_answer(await self._post("/v2/create", body))
-        except _Transient as exc:
+        except Transient as exc:
             raise ZalopayError(PROVIDER_UNAVAILABLE, f"create {trans_id}: {exc}") from exc
 
     async def query(self, *, trans_id: str) -> Answer:
@@ -101,7 +92,7 @@ class ZalopayClient:
         )
         try:
             return parse_answer(await self._post("/v2/refund", body))
-        except (_Transient, ZalopayError) as exc:
+        except (Transient, ZalopayError) as exc:
             raise ZalopayError(
                 REFUND_OUTCOME_UNKNOWN, f"refund {refund_id} sent, no readable answer ({exc})"
             ) from exc
@@ -113,31 +104,19 @@ class ZalopayClient:
         )
 
     async def _read(self, path: str, build: Callable[[], dict[str, str]]) -> Answer:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(READ_ATTEMPTS),
-            wait=wait_exponential(multiplier=self._retry_wait, max=2),
-            retry=retry_if_exception_type(_Transient),
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    answer = await self._post(path, build())
-        except RetryError as spent:
-            cause = spent.last_attempt.exception()
-            raise ZalopayError(
-                PROVIDER_UNAVAILABLE, f"{path} failed {READ_ATTEMPTS} times: {cause}"
-            ) from cause
+            answer = await read_with_retries(
+                lambda: self._post(path, build()),
+                attempts=READ_ATTEMPTS,
+                wait_seconds=self._retry_wait,
+            )
+        except Spent as spent:
+            raise ZalopayError(PROVIDER_UNAVAILABLE, f"{path} {spent}") from spent.__cause__
         return parse_answer(answer)
 
     async def _post(self, path: str, body: dict[str, str]) -> dict[str, object]:
         url = self._app.api_url.rstrip("/") + path
-        try:
-            async with self._session.post(url, data=body, timeout=self._timeout) as response:
-                if response.status >= 500:
-                    raise _Transient(f"HTTP {response.status}")
-                content = await response.read()
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc}") from exc
-        if response.status != 200:
-            raise ZalopayError(MALFORMED, f"ZaloPay answered HTTP {response.status}")
+        status, content = await post(self._session, url, self._timeout, data=body)
+        if status != 200:
+            raise ZalopayError(MALFORMED, f"ZaloPay answered HTTP {status}")
         return parse_json(content)
