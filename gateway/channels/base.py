@@ -8,9 +8,11 @@ an exception; only "we do not know" (a timeout) is special, and it leads to a qu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from urllib.parse import urlsplit
 
 from gateway.core.errors import ServiceUnavailable
 from gateway.core.statuses import AttemptStatus
@@ -174,3 +176,41 @@ class RefundQueryable(Protocol):
         ``requested_at`` included); ``pending`` while it is still at work. Raises
         :class:`ProviderUnavailable` when the provider cannot be asked right now."""
         ...
+
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class PerAgency(Generic[C]):
+    """A provider's credentials per agency code, and the default for every other agency
+    (VNPAY terminals, DVCQG partner codes, MoMo merchants, ZaloPay apps)."""
+
+    by_agency: Mapping[str, C]
+    default: C | None
+    #: What one of them is, for the error: "VNPAY terminal", "MoMo merchant", ...
+    what: str
+
+    def of(self, agency_code: str) -> C:
+        found = self.by_agency.get(agency_code, self.default)
+        if found is None:
+            raise LookupError(f"agency {agency_code} has no {self.what}")
+        return found
+
+    def covers(self, agency_code: str) -> bool:
+        return agency_code in self.by_agency or self.default is not None
+
+    def all(self) -> list[C]:
+        return [item for item in [*self.by_agency.values(), self.default] if item is not None]
+
+    def find(self, matches: Callable[[C], bool]) -> C | None:
+        """The first one ``matches`` (a callback names its merchant by its own code)."""
+        return next((item for item in self.all() if matches(item)), None)
+
+    def origins(self, url_of: Callable[[C], str], known: Iterable[str] = ()) -> tuple[str, ...]:
+        """The origins (scheme://host) of ``url_of`` each, and the ``known`` page origins:
+        where the checkout page's form may lead (the CSP's form-action)."""
+        found = {
+            f"{parts.scheme}://{parts.netloc}" for parts in map(urlsplit, map(url_of, self.all()))
+        }
+        return tuple(sorted(found | set(known)))

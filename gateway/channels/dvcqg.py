@@ -10,12 +10,11 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
 
-from gateway.channels.base import AttemptRef, AttemptRequest, Bill, Outcome, Started
+from gateway.channels.base import AttemptRef, AttemptRequest, Bill, Outcome, PerAgency, Started
 from gateway.core.ids import Clock
 from gateway.core.money import ChannelName
 from gateway.core.statuses import AttemptStatus
@@ -70,39 +69,25 @@ class DvcqgChannel:
         clock: Clock,
     ) -> None:
         self.session = session
-        self.partners = partners
-        self.default = default
+        self.partners = PerAgency(partners, default, "DVCQG partner code")
         self.timeout_seconds = timeout_seconds
         self.clock = clock
 
     def partner_for(self, agency_code: str) -> dvcqg.DvcqgPartner:
-        partner = self.partners.get(agency_code, self.default)
-        if partner is None:
-            raise LookupError(f"agency {agency_code} has no DVCQG partner code")
-        return partner
+        return self.partners.of(agency_code)
 
     def available_for(self, agency_code: str) -> bool:
-        return agency_code in self.partners or self.default is not None
-
-    def _all(self) -> list[dvcqg.DvcqgPartner]:
-        return [p for p in [*self.partners.values(), self.default] if p is not None]
+        return self.partners.covers(agency_code)
 
     def origins(self) -> tuple[str, ...]:
         """Origins the checkout page's form may lead to: the platform's hosts. Where
         ``UrlThanhToan`` points is not public; it is taken to be INIT's host."""
-        found = {
-            f"{parts.scheme}://{parts.netloc}"
-            for partner in self._all()
-            for parts in [urlsplit(partner.init_url)]
-        }
-        return tuple(sorted(found))
+        return self.partners.origins(lambda partner: partner.init_url)
 
     def secret_for(self, partner_code: str) -> str | None:
         """The secret of a partner by its ``MaDoiTac`` (callbacks name their partner)."""
-        for partner in self._all():
-            if partner.partner_code == partner_code:
-                return partner.secret_key.reveal()
-        return None
+        partner = self.partners.find(lambda item: item.partner_code == partner_code)
+        return None if partner is None else partner.secret_key.reveal()
 
     def partner_code_for(self, agency_code: str) -> str | None:
         return (

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -17,6 +16,7 @@ from gateway.channels.base import (
     AttemptRef,
     AttemptRequest,
     Outcome,
+    PerAgency,
     ProviderUnavailable,
     RefundOutcome,
     RefundRequest,
@@ -79,17 +79,13 @@ class MomoChannel:
         clock: Clock,
     ) -> None:
         self.session = session
-        self.merchants = merchants
-        self.default = default
+        self.merchants = PerAgency(merchants, default, "MoMo merchant")
         self.base_url = base_url
         self.timeout_seconds = timeout_seconds
         self.clock = clock
 
     def merchant_for(self, agency_code: str) -> momo.MomoMerchant:
-        merchant = self.merchants.get(agency_code, self.default)
-        if merchant is None:
-            raise LookupError(f"agency {agency_code} has no MoMo merchant")
-        return merchant
+        return self.merchants.of(agency_code)
 
     def failure_message(self, failure_code: str) -> str | None:
         """The citizen's Vietnamese message for a failed attempt (:class:`Explains`)."""
@@ -98,23 +94,17 @@ class MomoChannel:
     def origins(self) -> tuple[str, ...]:
         """Origins of the wallet's payment pages (the checkout page's form leads there): its
         API host and the page hosts it is known to use (momo.PAGE_ORIGINS)."""
-        found = {
-            f"{parts.scheme}://{parts.netloc}"
-            for item in [*self.merchants.values(), self.default]
-            if item is not None
-            for parts in [urlsplit(item.api_url)]
-        }
-        return tuple(sorted(found | set(momo.PAGE_ORIGINS)))
+        return self.merchants.origins(lambda merchant: merchant.api_url, momo.PAGE_ORIGINS)
 
     def available_for(self, agency_code: str) -> bool:
-        return agency_code in self.merchants or self.default is not None
+        return self.merchants.covers(agency_code)
 
     def keys_for(self, partner_code: str) -> tuple[str, str] | None:
         """``(access_key, secret_key)`` of a merchant by its partnerCode (IPNs name it)."""
-        for merchant in [*self.merchants.values(), self.default]:
-            if merchant is not None and merchant.partner_code == partner_code:
-                return merchant.access_key.reveal(), merchant.secret_key.reveal()
-        return None
+        merchant = self.merchants.find(lambda item: item.partner_code == partner_code)
+        if merchant is None:
+            return None
+        return merchant.access_key.reveal(), merchant.secret_key.reveal()
 
     def _client(self, agency_code: str) -> momo.MomoClient:
         return momo.MomoClient(self.session, self.merchant_for(agency_code), self.timeout_seconds)

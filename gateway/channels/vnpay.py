@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -15,6 +14,7 @@ from gateway.channels.base import (
     AttemptRef,
     AttemptRequest,
     Outcome,
+    PerAgency,
     RefundOutcome,
     RefundRequest,
     Started,
@@ -67,19 +67,15 @@ class VnpayChannel:
     ) -> None:
         self.clock = clock
         self.session = session
-        self.terminals = terminals
-        self.default = default
+        self.terminals = PerAgency(terminals, default, "VNPAY terminal")
         self.return_url = return_url
         self.timeout_seconds = timeout_seconds
 
     def terminal_for(self, agency_code: str) -> vnpay.VnpayTerminal:
-        terminal = self.terminals.get(agency_code, self.default)
-        if terminal is None:
-            raise LookupError(f"agency {agency_code} has no VNPAY terminal")
-        return terminal
+        return self.terminals.of(agency_code)
 
     def available_for(self, agency_code: str) -> bool:
-        return agency_code in self.terminals or self.default is not None
+        return self.terminals.covers(agency_code)
 
     def failure_message(self, failure_code: str) -> str | None:
         """The citizen's Vietnamese message for a failed attempt (:class:`Explains`)."""
@@ -87,20 +83,12 @@ class VnpayChannel:
 
     def origins(self) -> tuple[str, ...]:
         """Origins of VNPAY's payment pages (the checkout page's form leads there)."""
-        found = {
-            f"{parts.scheme}://{parts.netloc}"
-            for terminal in [*self.terminals.values(), self.default]
-            if terminal is not None
-            for parts in [urlsplit(terminal.payment_url)]
-        }
-        return tuple(sorted(found))
+        return self.terminals.origins(lambda terminal: terminal.payment_url)
 
     def secret_for(self, tmn_code: str) -> str | None:
         """The hash secret of a terminal by its TmnCode (IPNs name their terminal)."""
-        for terminal in [*self.terminals.values(), self.default]:
-            if terminal is not None and terminal.tmn_code == tmn_code:
-                return terminal.hash_secret.reveal()
-        return None
+        terminal = self.terminals.find(lambda item: item.tmn_code == tmn_code)
+        return None if terminal is None else terminal.hash_secret.reveal()
 
     def _client(self, agency_code: str) -> vnpay.VnpayClient:
         return vnpay.VnpayClient(self.session, self.terminal_for(agency_code), self.timeout_seconds)

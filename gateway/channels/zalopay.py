@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -22,6 +21,7 @@ from gateway.channels.base import (
     AttemptRef,
     AttemptRequest,
     Outcome,
+    PerAgency,
     ProviderUnavailable,
     RefundOutcome,
     RefundRequest,
@@ -63,17 +63,13 @@ class ZalopayChannel:
         clock: Clock,
     ) -> None:
         self.session = session
-        self.apps = apps
-        self.default = default
+        self.apps = PerAgency(apps, default, "ZaloPay app")
         self.base_url = base_url
         self.timeout_seconds = timeout_seconds
         self.clock = clock
 
     def app_for(self, agency_code: str) -> zalopay.ZalopayApp:
-        app = self.apps.get(agency_code, self.default)
-        if app is None:
-            raise LookupError(f"agency {agency_code} has no ZaloPay app")
-        return app
+        return self.apps.of(agency_code)
 
     def failure_message(self, failure_code: str) -> str | None:
         """The citizen's Vietnamese message for a failed attempt (:class:`Explains`)."""
@@ -82,22 +78,14 @@ class ZalopayChannel:
     def origins(self) -> tuple[str, ...]:
         """Origins of the wallet's payment pages (the checkout page's form leads there): its
         API host and the page hosts it is known to use (zalopay.PAGE_ORIGINS)."""
-        found = {
-            f"{parts.scheme}://{parts.netloc}"
-            for item in [*self.apps.values(), self.default]
-            if item is not None
-            for parts in [urlsplit(item.api_url)]
-        }
-        return tuple(sorted(found | set(zalopay.PAGE_ORIGINS)))
+        return self.apps.origins(lambda app: app.api_url, zalopay.PAGE_ORIGINS)
 
     def available_for(self, agency_code: str) -> bool:
-        return agency_code in self.apps or self.default is not None
+        return self.apps.covers(agency_code)
 
     def key2_for(self, app_id: int) -> str | None:
-        for app in [*self.apps.values(), self.default]:
-            if app is not None and app.app_id == app_id:
-                return app.key2.reveal()
-        return None
+        app = self.apps.find(lambda item: item.app_id == app_id)
+        return None if app is None else app.key2.reveal()
 
     def reference(self, attempt_id: str, created_at: datetime) -> str:
         """``app_trans_id``: the Vietnam-time ``yyMMdd``, ``_``, the attempt's reference."""
