@@ -172,8 +172,8 @@ def test_every_connector_and_sandbox_is_in_its_independence_contract() -> None:
         for path in (ROOT / "providers" / "sandbox").glob("*.py")
         # Shared helpers of the sandboxes, not sandboxes: redelivery is their retry loop,
         # statements_cod and statements_pos write the COD remittance and the card acquirer's
-        # settlement with the statements' own helpers.
-        if path.stem not in {"__init__", "redelivery", "statements_cod", "statements_pos"}
+        # settlement with the statements' own helpers; pages is the payer pages' HTML.
+        if path.stem not in {"__init__", "redelivery", "statements_cod", "statements_pos", "pages"}
     }
     assert sandboxes <= by_type["Sandboxes are independent of each other"]
 

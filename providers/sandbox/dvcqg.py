@@ -35,6 +35,7 @@ from aiohttp import web
 
 from providers.payment.dvcqg import DvcqgError, checksum, format_time, verify
 from providers.payment.dvcqg.codec import FIELD_ORDERS, amount_of, parse_time
+from providers.sandbox.pages import page
 
 
 @dataclass
@@ -180,20 +181,12 @@ async def init(request: web.Request) -> web.Response:
 # -- the citizen's page ----------------------------------------------------------------------
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-        f"<title>{html.escape(title)}</title></head><body>{body}</body></html>"
-    )
-    return web.Response(text=text, status=status, content_type="text/html")
-
-
 async def payment_page(request: web.Request) -> web.Response:
     txn = request.app[TRANSACTIONS].get(request.query.get("MaThamChieu", ""))
     if txn is None:
-        return _page("Lỗi", "<p>Không tìm thấy giao dịch</p>", 404)
+        return page("Lỗi", "<p>Không tìm thấy giao dịch</p>", 404)
     if txn.state != "3" or txn.result_code:
-        return _page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
+        return page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
     amount = f"{txn.amount:,}".replace(",", ".")
     banks = "".join(
         f'<label><input type="radio" name="bank" value="{code}"{" checked" if i == 0 else ""}>'
@@ -213,7 +206,7 @@ async def payment_page(request: web.Request) -> web.Response:
         '<label><input type="checkbox" name="lose" value="1">Làm mất thông báo kết quả '
         f"(callback)</label><div>{buttons}</div></form>"
     )
-    return _page("Thanh toán – Cổng Dịch vụ công quốc gia", body)
+    return page("Thanh toán – Cổng Dịch vụ công quốc gia", body)
 
 
 async def complete(request: web.Request) -> web.Response:
@@ -221,9 +214,9 @@ async def complete(request: web.Request) -> web.Response:
     txn = request.app[TRANSACTIONS].get(str(form.get("MaThamChieu", "")))
     outcome = str(form.get("outcome", ""))
     if txn is None or outcome not in OUTCOMES:
-        return _page("Lỗi", "<p>Không tìm thấy giao dịch</p>", 404)
+        return page("Lỗi", "<p>Không tìm thấy giao dịch</p>", 404)
     if txn.state != "3":
-        return _page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
+        return page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
     await _finish(
         request.app, txn, outcome, str(form.get("bank") or "VCB"), form.get("lose") == "1"
     )

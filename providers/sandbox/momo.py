@@ -27,6 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from providers.payment.momo.codec import SIGNED_FIELDS, raw_signature, sign
+from providers.sandbox.pages import json_object, page
 from providers.sandbox.redelivery import Background, redeliver
 
 API: Final = "/v2/gateway/api"
@@ -232,18 +233,10 @@ async def refund(request: web.Request) -> web.Response:
 # -- the payer's page -------------------------------------------------------------------------
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-        f"<title>{html.escape(title)}</title></head><body>{body}</body></html>"
-    )
-    return web.Response(text=text, status=status, content_type="text/html")
-
-
 async def payment_page(request: web.Request) -> web.Response:
     order = request.app[ORDERS].get(request.query.get("orderId", ""))
     if order is None:
-        return _page("Lỗi", "<p>Không tìm thấy đơn hàng</p>", 404)
+        return page("Lỗi", "<p>Không tìm thấy đơn hàng</p>", 404)
     buttons = "".join(
         f'<form method="post" action="complete"><input type="hidden" name="order_id" '
         f'value="{html.escape(order.order_id)}"><button name="outcome" value="{outcome}">'
@@ -262,7 +255,7 @@ async def payment_page(request: web.Request) -> web.Response:
         f'<p>Nội dung: <span class="order-info">{html.escape(order.order_info)}</span></p>'
         f"<p>Mã đơn hàng: {html.escape(order.order_id)}</p>{buttons}"
     )
-    return _page("Thanh toán MoMo", body)
+    return page("Thanh toán MoMo", body)
 
 
 async def complete(request: web.Request) -> web.Response:
@@ -270,15 +263,15 @@ async def complete(request: web.Request) -> web.Response:
     order = request.app[ORDERS].get(str(form.get("order_id")))
     outcome = str(form.get("outcome"))
     if order is None or outcome not in OUTCOMES:
-        return _page("Lỗi", "<p>Không tìm thấy đơn hàng</p>", 404)
+        return page("Lỗi", "<p>Không tìm thấy đơn hàng</p>", 404)
     if order.result_code not in (1000, 7000):
-        return _page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
+        return page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
     await _finish(request.app, order, outcome, lose_ipn=request.app[CONFIG].lose_ipn)
     raise web.HTTPFound(_redirect(request.app, order))
 
 
 async def simulate(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     order = request.app[ORDERS].get(str(data.get("order_id")))
     outcome = str(data.get("outcome"))
     if order is None:
@@ -293,7 +286,7 @@ async def simulate(request: web.Request) -> web.Response:
 
 
 async def resend_ipn(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     order = request.app[ORDERS].get(str(data.get("order_id")))
     if order is None or order.result_code == 1000:
         return web.json_response({"code": "unknown_order"}, status=404)
@@ -303,16 +296,6 @@ async def resend_ipn(request: web.Request) -> web.Response:
 
 async def transactions(request: web.Request) -> web.Response:
     return web.json_response([order.as_json() for order in request.app[ORDERS].values()])
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except json.JSONDecodeError:
-        raise web.HTTPBadRequest(text="body is not JSON") from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return data
 
 
 async def _finish(app: web.Application, order: Order, outcome: str, *, lose_ipn: bool) -> None:

@@ -47,6 +47,7 @@ from providers.payment.vnpay.wire import (
     signed_query,
     verify_query,
 )
+from providers.sandbox.pages import json_object, page
 from providers.sandbox.redelivery import Background, redeliver
 
 
@@ -180,18 +181,10 @@ async def _session(app: web.Application) -> AsyncIterator[None]:
 # -- the payer's browser ---------------------------------------------------------------------
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-        f"<title>{html.escape(title)}</title></head><body>{body}</body></html>"
-    )
-    return web.Response(text=text, status=status, content_type="text/html")
-
-
 def _error_page(code: str, status: int = 400) -> web.Response:
     message = html.escape(PAGE_ERRORS[code])
     body = f'<h1>Thông báo</h1><p class="error" data-code="{code}">{message} (mã lỗi: {code})</p>'
-    return _page(f"Lỗi {code}", body, status)
+    return page(f"Lỗi {code}", body, status)
 
 
 async def payment_page(request: web.Request) -> web.Response:
@@ -228,7 +221,7 @@ async def payment_page(request: web.Request) -> web.Response:
         f'<p>Nội dung: <span class="order-info">{html.escape(txn.order_info)}</span></p>'
         f"<p>Mã giao dịch: {html.escape(txn.txn_ref)}</p>{buttons}"
     )
-    return _page("Thanh toán VNPAY", body)
+    return page("Thanh toán VNPAY", body)
 
 
 def _transaction_from_query(query: Mapping[str, str], config: SandboxVnpayConfig) -> Transaction:
@@ -264,15 +257,15 @@ async def complete(request: web.Request) -> web.Response:
     txn_ref, outcome = form.get("txn_ref"), form.get("outcome")
     txn = request.app[TRANSACTIONS].get((request.app[CONFIG].tmn_code, str(txn_ref)))
     if txn is None or outcome not in OUTCOMES:
-        return _page("Lỗi", "<p>Không tìm thấy giao dịch</p>", 404)
+        return page("Lỗi", "<p>Không tìm thấy giao dịch</p>", 404)
     if txn.status != "01":
-        return _page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
+        return page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
     await _finish(request.app, txn, str(outcome))
     raise web.HTTPFound(_return_url(request.app, txn))
 
 
 async def simulate(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     txn = request.app[TRANSACTIONS].get((request.app[CONFIG].tmn_code, str(data.get("txn_ref"))))
     outcome = data.get("outcome")
     if txn is None:
@@ -286,7 +279,7 @@ async def simulate(request: web.Request) -> web.Response:
 
 
 async def resend_ipn(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     txn = request.app[TRANSACTIONS].get((request.app[CONFIG].tmn_code, str(data.get("txn_ref"))))
     if txn is None or txn.status == "01":
         return _problem(404, "unknown_transaction", "no completed transaction with this txn_ref")
@@ -296,16 +289,6 @@ async def resend_ipn(request: web.Request) -> web.Response:
 
 async def list_transactions(request: web.Request) -> web.Response:
     return web.json_response([txn.as_json() for txn in request.app[TRANSACTIONS].values()])
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except json.JSONDecodeError:
-        raise web.HTTPBadRequest(text="body is not JSON") from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return data
 
 
 def _problem(status: int, code: str, detail: str) -> web.Response:

@@ -29,6 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from providers.payment.zalopay.codec import MAC_FIELDS, mac, vietnam_day
+from providers.sandbox.pages import json_object, page
 from providers.sandbox.redelivery import Background, redeliver
 
 #: ``app_time`` may differ from ZaloPay's clock by at most this much (spec §B.3).
@@ -265,18 +266,10 @@ async def query_refund(request: web.Request) -> web.Response:
 # -- the payer's page -------------------------------------------------------------------------
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-        f"<title>{html.escape(title)}</title></head><body>{body}</body></html>"
-    )
-    return web.Response(text=text, status=status, content_type="text/html")
-
-
 async def payment_page(request: web.Request) -> web.Response:
     order = request.app[ORDERS].get(request.query.get("apptransid", ""))
     if order is None:
-        return _page("Lỗi", "<p>Không tìm thấy đơn hàng</p>", 404)
+        return page("Lỗi", "<p>Không tìm thấy đơn hàng</p>", 404)
     buttons = "".join(
         f'<form method="post" action="complete"><input type="hidden" name="app_trans_id" '
         f'value="{html.escape(order.app_trans_id)}"><button name="outcome" value="{outcome}">'
@@ -295,7 +288,7 @@ async def payment_page(request: web.Request) -> web.Response:
         f'<p>Nội dung: <span class="order-info">{html.escape(order.description)}</span></p>'
         f"<p>Mã đơn hàng: {html.escape(order.app_trans_id)}</p>{buttons}"
     )
-    return _page("Thanh toán ZaloPay", body)
+    return page("Thanh toán ZaloPay", body)
 
 
 async def complete(request: web.Request) -> web.Response:
@@ -303,18 +296,15 @@ async def complete(request: web.Request) -> web.Response:
     order = request.app[ORDERS].get(str(form.get("app_trans_id")))
     outcome = str(form.get("outcome"))
     if order is None or outcome not in OUTCOMES:
-        return _page("Lỗi", "<p>Không tìm thấy đơn hàng</p>", 404)
+        return page("Lỗi", "<p>Không tìm thấy đơn hàng</p>", 404)
     if order.return_code != 3:
-        return _page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
+        return page("Lỗi", "<p>Giao dịch đã được xử lý</p>", 409)
     await _finish(request.app, order, outcome, lose=request.app[CONFIG].lose_callbacks)
     raise web.HTTPFound(_redirect(request.app, order))
 
 
 async def simulate(request: web.Request) -> web.Response:
-    try:
-        data = await request.json()
-    except json.JSONDecodeError:
-        raise web.HTTPBadRequest(text="body is not JSON") from None
+    data = await json_object(request)
     order = request.app[ORDERS].get(str(data.get("app_trans_id")))
     outcome = str(data.get("outcome"))
     if order is None:

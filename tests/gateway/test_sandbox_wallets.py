@@ -50,3 +50,23 @@ async def test_the_demo_agency_pays_with_a_wallet_in_sandbox_mode(
         assert "Thanh toán qua Ví MoMo" in page and "Thanh toán qua ZaloPay" in page
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/sandbox/vnpay/paymentv2/simulate", "/sandbox/momo/simulate", "/sandbox/zalopay/simulate"],
+)
+async def test_a_control_request_that_is_not_a_json_object_is_400(
+    tmp_path: Any, unused_tcp_port: int, clock: FixedClock, path: str
+) -> None:
+    client = await start_sandbox(sandbox_settings(tmp_path, unused_tcp_port), clock)
+    try:
+        for body in (b"[1, 2]", b"not json"):
+            answer = await client.post(
+                path,
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+            assert answer.status == 400, (body, await answer.text())
+    finally:
+        await client.close()

@@ -68,7 +68,11 @@ def test_the_gateways_terminals_built_from_settings_never_print_their_secrets() 
         async with aiohttp.ClientSession() as session:
             channel = build_vnpay(settings, session, lambda: datetime.now(UTC))
             assert channel is not None
-            return printed(channel.default) + printed(vars(channel))
+            return (
+                printed(channel.terminals.default)
+                + printed(channel.terminals)
+                + printed(vars(channel))
+            )
 
     shown = asyncio.run(build())
     assert VNPAY_SECRET not in shown
