@@ -150,7 +150,7 @@ class ZalopayReply(ResponseModel):
     return_code: Literal[1, 2, 0, -1] = Field(
         description="1 recorded; 2 nothing applied (received before, already final, unknown "
         "order, another app's order, another amount — the money kept for review); 0 an "
-        "internal failure, please send it again; -1 MAC or shape wrong"
+        "internal failure, please send it again; -1 MAC or shape wrong, or the body too large"
     )
     return_message: Literal[
         "success",
@@ -162,5 +162,6 @@ class ZalopayReply(ResponseModel):
         "mac_invalid",
         "unknown_app",
         "malformed",
+        "payload_too_large",
         "internal_error",
     ] = Field(description="Our stable code")
