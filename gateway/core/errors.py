@@ -104,6 +104,16 @@ class MalformedJson(BadRequest):
     title = "Body is not valid JSON"
 
 
+class ReplacementTotalMismatch(BadRequest):
+    """A replacement receipt's lines do not add up to the money the payment collected for
+    what that receipt covers (its share: the payment's phí/lệ phí lines of the receipt's
+    kinds; docs/receipts.md, "Corrections"). ``expected`` and ``total`` give both."""
+
+    code = "replacement_total_mismatch"
+    http_status = 422
+    title = "A replacement receipt must total the money collected for the receipt it replaces"
+
+
 class UnsupportedMediaType(BadRequest):
     code = "unsupported_media_type"
     http_status = 415

@@ -41,7 +41,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
@@ -86,10 +86,17 @@ _COPIED = (
     "transaction_reference",
 )
 
-#: The lines on each receipt of a payment, by split mode.
+#: The payment's line kinds each kind of receipt carries (``receipts.kind``): one receipt with
+#: the phí and lệ phí lines, or one for each. Postal lines are on no receipt.
+LINE_KINDS: Mapping[str, frozenset[str]] = {
+    "all": frozenset({"fee", "charge"}),
+    "fee": frozenset({"fee"}),
+    "charge": frozenset({"charge"}),
+}
+#: The receipts of a payment, by split mode.
 _KINDS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
-    "single": (("all", frozenset({"fee", "charge"})),),
-    "split": (("fee", frozenset({"fee"})), ("charge", frozenset({"charge"}))),
+    "single": (("all", LINE_KINDS["all"]),),
+    "split": (("fee", LINE_KINDS["fee"]), ("charge", LINE_KINDS["charge"])),
 }
 
 
@@ -575,6 +582,21 @@ class ReceiptIssuance:
             number=row.number,
         )
         return render(row, self.base_url, self.sealer)
+
+
+async def receipt_share(conn: AsyncConnection, payment_id: str, kind: str) -> int:
+    """The money the payment collected for what a receipt of ``kind`` covers: its phí and/or
+    lệ phí lines (a payment becomes paid for its whole bill). A replacement of that receipt
+    must total exactly this (docs/receipts.md, "Corrections")."""
+    total = (
+        await conn.execute(
+            select(func.coalesce(func.sum(payment_items.c.amount), 0)).where(
+                payment_items.c.payment_id == payment_id,
+                payment_items.c.kind.in_(sorted(LINE_KINDS[kind])),
+            )
+        )
+    ).scalar_one()
+    return int(total)
 
 
 def token_hash(token: str) -> str:
