@@ -604,22 +604,16 @@ class ReceiptIssuance:
 
     async def _issued(self, conn: AsyncConnection, receipt_id: str, agency: str) -> dict[str, Any]:
         self.alerts.issued(agency)
-        row = (
-            await conn.execute(
-                select(receipts, agencies.c.code.label("agency_code"))
-                .join(agencies, agencies.c.id == receipts.c.agency_id)
-                .where(receipts.c.id == receipt_id)
-            )
-        ).one()
+        view = await self._view(conn, receipt_id)
         log.info(
             "receipt_issued",
             receipt_id=receipt_id,
-            payment_id=row.payment_id,
+            payment_id=view["payment_id"],
             agency_code=agency,
-            symbol=row.symbol,
-            number=row.number,
+            symbol=view["symbol"],
+            number=view["number"],
         )
-        return render(row, self.base_url, self.sealer)
+        return view
 
 
 async def receipt_share(conn: AsyncConnection, payment_id: str, kind: str) -> int:
