@@ -150,6 +150,7 @@ async def test_a_failed_refund_gives_its_part_back_and_a_replacement_lists_the_s
         headers=split.auth("finance"),
     )
     assert done.status == 200, await done.text()
+    split.clock.advance(minutes=1)
     status, again = await refund(
         split, payment["id"], 50_000, items=[{"kind": "fee", "amount": 50_000}]
     )
