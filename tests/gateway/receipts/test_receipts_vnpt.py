@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 from conftest import Channels, FixedClock, make_settings, open_channels
 from receipt_support import Identity, event_types, receipt_settings, receipt_xml, receipts_of
+from sqlalchemy import update
 from structlog.testing import capture_logs
-from test_receipt_corrections import WRONG_AMOUNT, decide, propose
+from test_receipt_corrections import WRONG_AMOUNT, counts, decide, propose
 from test_receipts_issue import pay_by_transfer
 from tests_support import DEMO_PORTAL, pay_demo_bill, start_sandbox
 
 from config import ConfigError, load_settings
-from gateway.keys import METRICS, RECEIPTS
+from gateway.core.db.schema import receipts
+from gateway.keys import DATABASE, METRICS, RECEIPTS
 from providers.sandbox.vnpt_receipts import TENANT, SandboxVnptConfig, create_vnpt_receipts_app
 
 VNPT = {
@@ -181,9 +183,9 @@ async def test_two_loops_at_once_issue_the_receipt_once(world: VnptWorld) -> Non
     payment = await gateway.create_payment()
     await pay_by_transfer(gateway, payment)
 
-    counts = await asyncio.gather(world.loop_round(), world.loop_round())
+    rounds = await asyncio.gather(world.loop_round(), world.loop_round())
 
-    assert sorted(counts) == [0, 1]
+    assert sorted(rounds) == [0, 1]
     [held] = await world.held()
     [receipt] = await receipts_of(gateway, payment["id"])
     assert (receipt["status"], receipt["number"]) == ("issued", held["number"])
@@ -303,3 +305,32 @@ async def test_in_sandbox_mode_a_vnpt_agency_issues_through_the_mounted_sandbox(
         assert (receipt["status"], receipt["provider"], receipt["number"]) == ("issued", "vnpt", 1)
     finally:
         await client.close()
+
+
+async def test_a_receipt_vnpt_does_not_hold_is_not_replaced_through_it(world: VnptWorld) -> None:
+    gateway = world.gateway
+    payment = await gateway.create_payment()
+    await pay_by_transfer(gateway, payment)
+    await world.loop_round()
+    [original] = await receipts_of(gateway, payment["id"])
+    # As if the gateway had signed it before the agency moved to VNPT.
+    async with gateway.client.app[DATABASE].write() as conn:
+        await conn.execute(
+            update(receipts)
+            .where(receipts.c.id == original["id"])
+            .values(provider="gateway", external_key=None)
+        )
+    _, correction = await propose(gateway, original["id"], WRONG_AMOUNT)
+    before = await counts(gateway)
+
+    status, problem = await decide(gateway, correction["id"], "approve", "approver2")
+
+    assert (status, problem["code"], problem["reason"]) == (
+        409,
+        "receipt_not_issuable",
+        "not_at_provider",
+    )
+    assert await counts(gateway) == before
+    [unchanged] = await receipts_of(gateway, payment["id"])
+    assert unchanged["status"] == "issued"
+    assert len(await world.held()) == 1
