@@ -313,10 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    except GatewayError as exc:
-        print(f"gateway: {exc.detail}", file=sys.stderr)
+    except GatewayError as exc:  # the stable code first, as the API's problem documents
+        print(f"gateway: {exc.code}: {exc.detail}", file=sys.stderr)
         for error in getattr(exc, "errors", []):
-            print(f"  {error.field}: {error.message}", file=sys.stderr)
+            print(f"  {error.field}: {error.code}: {error.message}", file=sys.stderr)
         return 1
 
 
