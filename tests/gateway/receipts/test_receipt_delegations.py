@@ -169,9 +169,11 @@ async def test_a_number_outside_the_agreement_waits_and_consumes_nothing(
 
 
 async def test_an_agreement_added_later_lets_the_retry_loop_issue_the_waiting_receipts(
-    delegate: Channels,
+    delegate: Channels, clock: FixedClock
 ) -> None:
-    first, second = await pay(delegate), await pay(delegate)
+    first = await pay(delegate)
+    clock.advance(seconds=1)  # the loop issues the oldest first
+    second = await pay(delegate)
     assert {first["pending_reason"], second["pending_reason"]} == {"delegation_no_agreement"}
     assert await next_number(delegate) == 1
 
