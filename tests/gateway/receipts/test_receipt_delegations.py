@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Channels, FixedClock, open_channels
+from conftest import Channels, FixedClock, make_settings, open_channels
 from pypdf import PdfReader
 from receipt_support import (
     Identity,
@@ -23,8 +23,10 @@ from receipt_support import (
 )
 from sqlalchemy import select
 from structlog.testing import capture_logs
+from test_receipt_corrections import WRONG_AMOUNT, decide, propose
 from tests_support import signed_notice
 
+from config import ConfigError
 from gateway.core.db.schema import audit_log
 from gateway.core.errors import ReceiptDelegationOverlaps, ValidationFailed
 from gateway.keys import DATABASE, RECEIPTS
@@ -291,3 +293,48 @@ async def test_the_api_lists_only_the_callers_agencies_agreements(delegate: Chan
     assert hcm["state"] == "active" and hcm["may_issue_from"] == "2026-11-21"
     assert {d["agency_code"] for d in (await everyone.json())["data"]} == {"HCM", "HN"}
     assert portal.status == 403
+
+
+async def test_a_replacement_is_issued_under_the_agreement_or_refused_outside_it(
+    delegate: Channels,
+) -> None:
+    await agree(delegate, first=1, last=2)
+    original = await pay(delegate)
+    second = await pay(delegate)
+    assert (original["number"], second["number"]) == (1, 2)
+
+    status, correction = await propose(delegate, original["id"], WRONG_AMOUNT)
+    assert status == 201, correction
+    status, refused = await decide(delegate, correction["id"], "approve", "approver2")
+
+    # Number 3 is outside the agreement: nothing is issued, the correction waits.
+    assert status == 409 and refused["code"] == "receipt_not_issuable", refused
+    assert refused["reason"] == "delegation_outside_range"
+    assert await next_number(delegate) == 3
+    await agree(delegate, agreement_number="02", first=3, last=1000)
+    status, approved = await decide(delegate, correction["id"], "approve", "approver2")
+    assert status == 200, approved
+    old, new = await receipts_of(delegate, original["payment_id"])
+    assert (old["status"], new["status"], new["number"]) == ("replaced", "issued", 3)
+    assert new["delegate"] == {"name": DELEGATE["name"], "address": DELEGATE["address"]}
+
+
+@pytest.mark.parametrize(
+    ("receipts", "message"),
+    [
+        ({}, 'issued_as = "delegate" needs [receipts.delegate]'),
+        ({"delegate": DELEGATE, "issuer": "vnpt"}, 'issued_as = "delegate" needs issuer'),
+    ],
+)
+def test_a_delegate_agency_needs_the_delegate_and_the_gateways_signer(
+    identity: Identity, receipts: dict[str, Any], message: str
+) -> None:
+    delegate = receipts.pop("delegate", None)
+    settings = receipt_settings(identity, issued_as="delegate", **receipts)
+    if delegate is not None:
+        settings["delegate"] = delegate
+
+    with pytest.raises(ConfigError) as refused:
+        make_settings("sqlite+aiosqlite://", receipts=settings)
+
+    assert message in str(refused.value)
