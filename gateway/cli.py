@@ -151,6 +151,48 @@ def _parser() -> argparse.ArgumentParser:
     range_list = ranges.add_parser("list", help="list number ranges and what is left of them")
     range_list.add_argument("--agency", help="agency code (default: all)")
 
+    delegations = receipt_areas.add_parser(
+        "delegations",
+        help="agreements under which the gateway operator issues an agency's receipts as its "
+        "delegate (NĐ 254/2026 Điều 4.6)",
+    ).add_subparsers(dest="action", required=True)
+    delegation_add = delegations.add_parser(
+        "add",
+        help="record an agreement (template, symbol, number range, term, day the tax offices "
+        "were notified); receipts waiting for one are issued at once",
+    )
+    delegation_add.add_argument("--agency", required=True, help="agency code")
+    delegation_add.add_argument("--agreement", required=True, help="the agreement's number")
+    delegation_add.add_argument("--signed-on", required=True, type=_day, help="YYYY-MM-DD")
+    delegation_add.add_argument(
+        "--valid-from", required=True, type=_day, help="first day of the term, YYYY-MM-DD"
+    )
+    delegation_add.add_argument(
+        "--valid-until", type=_day, help="last day of the term, YYYY-MM-DD (default: no end)"
+    )
+    delegation_add.add_argument("--symbol", required=True, help="one of the agency's symbols")
+    delegation_add.add_argument("--first", required=True, type=int, help="first number covered")
+    delegation_add.add_argument("--last", required=True, type=int, help="last number covered")
+    delegation_add.add_argument(
+        "--notified-on",
+        required=True,
+        type=_day,
+        help="the day both tax offices had been notified, YYYY-MM-DD (the delegate may issue "
+        "3 days later)",
+    )
+    delegation_list = delegations.add_parser("list", help="list agreements and their state today")
+    delegation_list.add_argument("--agency", help="agency code (default: all)")
+    delegation_end = delegations.add_parser("end", help="end an agreement early")
+    delegation_end.add_argument("--agency", required=True, help="agency code")
+    delegation_end.add_argument("--agreement", required=True, help="the agreement's number")
+    delegation_end.add_argument(
+        "--ended-on",
+        required=True,
+        type=_day,
+        help="YYYY-MM-DD: from this day on it covers no receipt",
+    )
+    delegation_end.add_argument("--reason", required=True, help="why it ends early")
+
     recon = commands.add_parser("recon", help="daily reconciliation").add_subparsers(
         dest="action", required=True
     )
@@ -190,6 +232,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--name", help="who holds the key (default: role and agencies)")
     return parser
+
+
+def _day(text: str) -> date:
+    """A ``YYYY-MM-DD`` argument; anything else is a usage error naming the value."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def _add_scope(parser: argparse.ArgumentParser, *, office_help: str) -> None:
@@ -263,10 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    except GatewayError as exc:
-        print(f"gateway: {exc.detail}", file=sys.stderr)
+    except GatewayError as exc:  # the stable code first, as the API's problem documents
+        print(f"gateway: {exc.code}: {exc.detail}", file=sys.stderr)
         for error in getattr(exc, "errors", []):
-            print(f"  {error.field}: {error.message}", file=sys.stderr)
+            print(f"  {error.field}: {error.code}: {error.message}", file=sys.stderr)
         return 1
 
 
@@ -569,6 +619,8 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             await _post_offices(services, args)
         elif args.command == "receipts" and args.area == "summary":
             return await _receipt_summary(services, args)
+        elif args.command == "receipts" and args.area == "delegations":
+            await _receipt_delegations(services, args)
         elif args.command == "receipts":
             await _receipt_ranges(services, args)
         elif args.command == "clients":
@@ -718,6 +770,50 @@ async def _receipt_ranges(services: Services, args: argparse.Namespace) -> None:
         print(
             f"{row['agency_code']}\t{row['template_code']}\t{row['symbol']}\t{row['point']}\t"
             f"{row['first_number']}\t{row['last_number']}\t{row['next_number']}\t{left}"
+        )
+
+
+async def _receipt_delegations(services: Services, args: argparse.Namespace) -> None:
+    """``gateway receipts delegations add|list|end``: the CLI is the operator at the keyboard
+    (actor ``cli``, as for reconciliation); the audit log records it."""
+    receipts = services.receipts
+    if args.action == "add":
+        added = await receipts.add_delegation(
+            args.agency,
+            agreement_number=args.agreement,
+            signed_on=args.signed_on,
+            valid_from=args.valid_from,
+            valid_until=args.valid_until,
+            symbol=args.symbol,
+            first=args.first,
+            last=args.last,
+            notified_on=args.notified_on,
+            actor="cli",
+        )
+        print(
+            f"agreement {added['agreement_number']} recorded for {args.agency}: "
+            f"{added['first_number']}..{added['last_number']} of "
+            f"{added['template_code']}/{added['symbol']}, issuing from "
+            f"{added['may_issue_from']} ({added['state']})"
+        )
+        return
+    if args.action == "end":
+        ended = await receipts.end_delegation(
+            args.agency, args.agreement, args.ended_on, args.reason, "cli"
+        )
+        print(
+            f"agreement {ended['agreement_number']} of {args.agency} ended on {ended['ended_on']}"
+        )
+        return
+    print(
+        "agency\tagreement\tsymbol\tfirst\tlast\tvalid_from\tvalid_until\tnotified_on\tended_on\tstate"
+    )
+    for row in await receipts.delegations(args.agency):
+        print(
+            f"{row['agency_code']}\t{row['agreement_number']}\t{row['symbol']}\t"
+            f"{row['first_number']}\t{row['last_number']}\t{row['valid_from']}\t"
+            f"{row['valid_until'] or '-'}\t{row['notified_on']}\t{row['ended_on'] or '-'}\t"
+            f"{row['state']}"
         )
 
 

@@ -304,6 +304,24 @@ class ReceiptRangeNotAscending(Conflict):
     title = "A new number range must come after the point's earlier ranges"
 
 
+class ReceiptDelegationOverlaps(Conflict):
+    """Two delegation agreements of one agency may not both cover a number of one symbol on
+    one day (docs/receipts.md, "Issuing as the agency's delegate")."""
+
+    code = "receipt_delegation_overlaps"
+    title = "The delegation agreement overlaps another agreement of the same symbol"
+
+
+class ReceiptDelegationExists(Conflict):
+    code = "receipt_delegation_exists"
+    title = "The agency already has a delegation agreement with this number"
+
+
+class ReceiptDelegationEnded(Conflict):
+    code = "receipt_delegation_ended"
+    title = "The delegation agreement has already ended early"
+
+
 class SummaryAlreadyAccepted(Conflict):
     """One accepted summary per agency and business day: sending the day again needs an
     explicit correction (``--correction``)."""

@@ -68,6 +68,12 @@ RECEIPT_DATA: Final = {
     "collector_name": "Ten",  # [U]
     "collector_tax_code": "MST",  # [U]
     "collector_address": "DChi",  # [U]
+    # The delegate that issues on the collector's behalf (NĐ 254/2026 Điều 4.6, spec §8): the
+    # spec requires its name and address on the receipt [V] but names no element [U].
+    "delegate": "TCNUNhiem",  # [U] tổ chức nhận ủy nhiệm lập biên lai
+    "delegate_name": "Ten",  # [U]
+    "delegate_tax_code": "MST",  # [U]
+    "delegate_address": "DChi",  # [U]
     "payer": "NNop",  # [U] người nộp
     "payer_name": "Ten",  # [U]
     "payer_id_number": "SDDanh",  # [U] số định danh (CCCD)

@@ -75,6 +75,16 @@ def receipt_pdf(
         pdf.multi_cell(
             width, 5, f"Địa chỉ: {receipt['agency_address']}", new_x="LMARGIN", new_y="NEXT"
         )
+    delegate = receipt.get("delegate")
+    if delegate:  # NĐ 254/2026 Điều 4.6: the delegate's name and address are shown
+        pdf.multi_cell(
+            width,
+            5,
+            f"Đơn vị được ủy nhiệm lập biên lai: {delegate['name']}",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        pdf.multi_cell(width, 5, f"Địa chỉ: {delegate['address']}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font(_FAMILY, "B", 15)
     pdf.cell(width, 8, title, align="C", new_x="LMARGIN", new_y="NEXT")
@@ -148,11 +158,16 @@ def receipt_pdf(
             )
     pdf.ln(4)
     pdf.set_font(_FAMILY, "", 9)
+    signer = (
+        f"{delegate['name']}, đơn vị được {receipt['agency_name']} ủy nhiệm lập biên lai"
+        if delegate
+        else receipt["agency_name"]
+    )
     pdf.multi_cell(
         width,
         5,
         "Bản PDF để lưu và in. Biên lai điện tử có giá trị pháp lý là tệp XML có chữ ký số "
-        f"(XML-DSig) của {receipt['agency_name']}.",
+        f"(XML-DSig) của {signer}.",
         new_x="LMARGIN",
         new_y="NEXT",
     )
