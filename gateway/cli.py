@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -284,6 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return 2
+    if args.command in ("serve", "worker"):
+        problem = _lazy_modules_problem()
+        if problem is not None:
+            print(f"gateway: {problem}", file=sys.stderr)
+            return 2
     if args.command == "serve":
         if args.no_workers:
             settings = settings.model_copy(update={"workers_in_process": False})
@@ -388,14 +394,27 @@ def _bind(settings: Settings, processes: int) -> _Listeners:
 
 
 def _port_lock(host: str, port: int) -> socket.socket:
-    """A name only one ``serve --processes`` group per port can hold (Linux's abstract socket
-    namespace: released by the kernel when the last process holding it exits, no stale file),
-    or an :class:`OSError` in the words of :func:`_listen`."""
+    """A name only one ``serve --processes`` group per address and port can hold (Linux's
+    abstract socket namespace: released by the kernel when the last process holding it exits,
+    no stale file), or an :class:`OSError` in the words of :func:`_listen`.
+
+    The name holds the address ``host`` resolves to (``localhost`` and ``127.0.0.1`` are one
+    name) and the port, ``gateway-serve-port-127.0.0.1:8080`` or ``…-[::1]:8080``: groups on
+    two addresses of one machine with the same port (``127.0.0.1`` and ``127.0.0.2``, two
+    interfaces) are two listeners and may both start. Not guarded by the name: a group on the
+    wildcard address (``0.0.0.0``) and one on a specific address starting at the same instant;
+    a moment apart, the later one's plain bind fails (the wildcard covers every address)."""
     lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if sys.platform != "linux":  # no abstract namespace: the plain bind still guards
         return lock
     try:
-        lock.bind(f"\0gateway-serve-port-{port}")
+        family, address = _resolved(host, port)
+    except OSError as exc:
+        lock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = f"[{address[0]}]" if family == socket.AF_INET6 else address[0]
+    try:
+        lock.bind(f"\0gateway-serve-port-{bound}:{port}")
     except OSError:
         lock.close()
         message = f"cannot listen on {host}:{port}: a group of gateway processes holds the port"
@@ -403,13 +422,19 @@ def _port_lock(host: str, port: int) -> socket.socket:
     return lock
 
 
+def _resolved(host: str, port: int) -> tuple[socket.AddressFamily, Any]:
+    """The address family and socket address that ``host:port`` binds to."""
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    return family, address
+
+
 def _listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening socket on ``host:port``; an :class:`OSError` naming the address when it
     is taken (by another gateway?) or cannot be bound."""
     try:
-        family, _, _, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
+        family, address = _resolved(host, port)
         return socket.create_server(address, family=family, reuse_port=reuse_port)
     except OSError as exc:
         reason = exc.strerror or str(exc)
@@ -451,6 +476,49 @@ async def _unreachable(dsn: str) -> str | None:
     finally:
         await database.close()
     return None
+
+
+#: What the service imports only where it is used, not at start: the matching engine's
+#: polars (a reconciliation run), openpyxl (XLSX uploads and reports), alembic (migrations:
+#: `gateway migrate`, sandbox start-up) and fpdf2 (a receipt's PDF). A process that never
+#: does these does not hold them: about 70 MiB of RSS per process (docs/performance.md,
+#: "Memory"). The import sites say so and name this tuple.
+LAZY_MODULES = ("polars", "openpyxl", "alembic.command", "alembic.config", "fpdf")
+
+_IMPORT_CHECK = """
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        print(f"{name} ({type(exc).__name__}: {exc})".splitlines()[0])
+        sys.exit(1)
+"""
+
+
+def _lazy_modules_problem() -> str | None:
+    """Why one of :data:`LAZY_MODULES` does not import, in one line, or None.
+
+    Checked at the start of `serve` and `worker`, so a missing or broken library (an
+    extension built for another CPU or Python, a dependency left out) stops start-up rather
+    than the first reconciliation or export hours later. They are imported in a throwaway
+    interpreter (about 0.7 s of CPU, once per start, not per process of a group), because
+    importing them here would keep them in this process: what loading lazily avoids.
+    ``find_spec`` alone would see a missing library but not a broken one."""
+    try:
+        checked = subprocess.run(  # noqa: S603 -- this interpreter, a fixed program
+            [sys.executable, "-c", _IMPORT_CHECK, *LAZY_MODULES],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "importing the libraries of reconciliation, reports and migrations timed out"
+    if checked.returncode == 0:
+        return None
+    detail = checked.stdout.strip() or f"the check exited with status {checked.returncode}"
+    return f"a library the gateway needs does not import: {detail}"
 
 
 def _processes_problem(settings: Settings, processes: int) -> str | None:

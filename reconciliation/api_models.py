@@ -13,7 +13,7 @@ from gateway.core.statuses import ExceptionStatus, ReceiptSummaryStatus
 from gateway.models.payments import public_id
 from reconciliation.bank_layouts import PROFILES
 from reconciliation.imports import FORMAT_SOURCES
-from reconciliation.results import ExceptionType
+from reconciliation.rules import ExceptionType
 from reconciliation.workflow import RESOLUTIONS
 
 #: The ``source`` of an upload names the file's format.

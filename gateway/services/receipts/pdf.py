@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
-
 BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Where a font with every Vietnamese letter is looked for (regular, bold), first found wins.
 FONT_CANDIDATES: Sequence[tuple[Path, Path]] = (
@@ -59,6 +57,10 @@ def receipt_pdf(
 ) -> bytes:
     """The receipt (the view of the citizen's page) as PDF bytes. ``status`` is printed when
     the receipt is not simply issued (replaced, notified, pending)."""
+    # Imported here: fpdf2 (with fontTools, ~17 MiB) is held only by a process that has made
+    # a PDF (docs/performance.md, "Memory"); `gateway serve` checks it at start (cli.LAZY_MODULES).
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(title)
     pdf.set_creator("Cổng thanh toán & bưu chính công ích")
