@@ -1,4 +1,5 @@
-"""The tax authority (Cục Thuế): same-day summaries of e-receipts (form 01/TH-BLĐT).
+"""The tax authority (Cục Thuế): same-day summaries of e-receipts (form 01/TH-BLĐT) and
+notices of receipt errors (form 04/SS-CTĐT), each a signed document in the same envelope.
 
 :class:`TaxAuthorityClient` sends a signed summary (bytes from the caller) in the tax
 authority's envelope and returns :class:`Accepted` or :class:`Rejected` with its
@@ -17,6 +18,7 @@ from .codec import (
     ReceivedMessage,
     Rejected,
     build_answer,
+    build_message,
     build_summary_message,
     message_id,
     parse_answer,
@@ -37,6 +39,7 @@ __all__ = [
     "TaxAuthorityEndpoint",
     "TaxAuthorityError",
     "build_answer",
+    "build_message",
     "build_summary_message",
     "message_id",
     "parse_answer",
