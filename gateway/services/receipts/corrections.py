@@ -66,7 +66,7 @@ from gateway.services.receipts.correction_rules import (
 )
 from gateway.services.receipts.issuance import ReceiptIssuance
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render
-from gateway.services.receipts.tax_notices import record_notice
+from gateway.services.receipts.tax_notices import notice_state, record_notice
 from gateway.services.sealing import Sealer
 from reconciliation.audit import record
 from reconciliation.workflow import CHECKERS, MAKERS, Actor, person_of
@@ -391,4 +391,5 @@ class CorrectionService:
             "decision_reason": row.decision_reason,
             "replacement_id": row.replacement_id,
             "notice": open_notice(row.notice, self.sealer) if row.notice else None,
+            "tax_notice": await notice_state(conn, row.id),
         }

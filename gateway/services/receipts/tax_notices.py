@@ -106,6 +106,27 @@ async def record_notice(conn: AsyncConnection, correction_id: str, receipt: Any,
     return notice_id
 
 
+async def notice_state(conn: AsyncConnection, correction_id: str) -> dict[str, Any] | None:
+    """Where the correction's notice stands with the tax authority (the correction's view)."""
+    row = (
+        await conn.execute(
+            select(receipt_tax_notices).where(receipt_tax_notices.c.correction_id == correction_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "status": row.status,
+        "message_id": row.message_id,
+        "attempts": row.attempts,
+        "next_try_at": iso(row.next_try_at) if row.status in SENDABLE else None,
+        "last_error": row.last_error,
+        "reasons": list(row.reasons or []),
+        "reference": row.reference,
+    }
+
+
 @dataclass(frozen=True)
 class TaxNoticeAlerts:
     """Told of each send's outcome (the metric ``gateway_receipt_tax_notice_sends``)."""

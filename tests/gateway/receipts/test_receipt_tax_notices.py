@@ -45,6 +45,7 @@ async def _notified(world: World) -> tuple[dict[str, Any], dict[str, Any]]:
     """A paid receipt whose payer name was wrong, notified: the receipt and the correction."""
     payment = await world.pay()
     correction = await world.correct(payment, {"payer_name": "Nguyễn Văn Ân"})
+    assert correction["tax_notice"]["status"] == "pending"  # recorded with the approval
     [receipt] = await receipts_of(world.gateway, payment["id"])
     return receipt, correction
 
@@ -88,6 +89,11 @@ async def test_an_approved_notice_is_sent_signed_on_its_own_and_accepted(
     assert xmlsec1_verifies(tampered, identity.ca_file, tmp_path, clock).returncode
     assert world.sends("accepted", METRIC) == 1
     assert "receipt_tax_notice_accepted" in [entry["event"] for entry in logs]
+    shown = await world.gateway.client.get(
+        f"/v1/receipt-corrections/{correction['id']}", headers=world.gateway.auth("finance")
+    )
+    tax_notice = (await shown.json())["tax_notice"]
+    assert (tax_notice["status"], tax_notice["reference"]) == ("accepted", notice["reference"])
 
     # Sent once; and the day's summary still lists the notice as a row.
     assert await world.notices.send_due() == 0
@@ -176,7 +182,7 @@ async def test_a_notice_that_cannot_be_signed_now_stays_pending_and_alerts(world
 
 async def test_a_replacement_sends_no_notice(world: World) -> None:
     payment = await world.pay()
-    await world.correct(
+    corrected = await world.correct(
         payment,
         {
             "items": [
@@ -186,6 +192,7 @@ async def test_a_replacement_sends_no_notice(world: World) -> None:
         },
     )
 
+    assert corrected["kind"] == "replace" and corrected["tax_notice"] is None
     assert await world.notices.send_due() == 0
     assert await world.notices.open_items(frozenset(), all_agencies=True) == []
 
