@@ -11,6 +11,7 @@ format, with what is unverified, is documented in :mod:`.codec`.
 from .client import TaxAuthorityClient
 from .codec import (
     MAX_MESSAGE_BYTES,
+    MESSAGE_TYPES,
     Accepted,
     Answer,
     Message,
@@ -29,6 +30,7 @@ from .settings import TaxAuthorityEndpoint
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "MESSAGE_TYPES",
     "Accepted",
     "Answer",
     "Message",
