@@ -399,6 +399,18 @@ class TaxNotices:
         rows = await self._views([receipt_tax_notices.c.correction_id == correction_id])
         return notice_view(rows[0]) if rows else None
 
+    async def of_day(self, day: date, agency_code: str) -> list[dict[str, Any]]:
+        """The agency's notices approved on ``day`` (GMT+7), whatever their status (the CLI)."""
+        start, end = day_bounds(day)
+        rows = await self._views(
+            [
+                agencies.c.code == agency_code,
+                receipt_corrections.c.decided_at >= start,
+                receipt_corrections.c.decided_at < end,
+            ]
+        )
+        return [notice_view(row) for row in rows]
+
     async def open_items(
         self, agency_ids: frozenset[int], *, all_agencies: bool = False, day: date | None = None
     ) -> list[dict[str, Any]]:

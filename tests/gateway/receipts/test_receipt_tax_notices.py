@@ -19,8 +19,10 @@ from structlog.testing import capture_logs
 from tax_support import World, open_world, reconcile
 from tests_support import staff_login
 
+from gateway.cli import _parser, _receipt_summary
 from gateway.core.roles import Role
-from gateway.keys import STAFF
+from gateway.keys import SETTINGS, STAFF
+from gateway.services.wiring import build_services
 from providers.receipts.signer import verify_xml
 
 DAY = "2026-11-22"
@@ -145,6 +147,26 @@ async def test_a_timeout_marks_it_sent_and_the_same_message_goes_again_later(
     assert accepted["message_id"] == sent["message_id"]  # the same message
     [kept] = await world.received()
     assert kept["deliveries"] == 2 and kept["answered"] is True
+
+
+async def test_the_cli_shows_the_days_notices_with_their_reasons(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receipt, _ = await _notified(world)
+    await world.script({"outcome": "reject", "reasons": [{"code": "E21", "message": "Sai"}]})
+    await world.notices.send_due()
+    command = ["receipts", "summary", "--date", DAY, "--agency", "HCM"]
+    settings = world.gateway.client.app[SETTINGS]
+    capsys.readouterr()
+
+    async with build_services(settings, clock=world.gateway.clock) as services:
+        assert await _receipt_summary(services, _parser().parse_args(command)) == 0
+
+    lines = [line for line in capsys.readouterr().out.splitlines() if "04/SS-CTĐT" in line]
+    assert lines == [
+        f"HCM\t{DAY}\t04/SS-CTĐT\tEBL01 {receipt['symbol']} số {receipt['number']} "
+        f"ngày {DAY}\trejected\tCơ quan thuế từ chối\t"
+    ]
 
 
 async def test_an_unreachable_tax_authority_leaves_it_pending_and_backs_off(
