@@ -29,6 +29,7 @@ from gateway.keys import (
     PAYMENTS,
     POLLER,
     RECEIPT_SUMMARIES,
+    RECEIPT_TAX_NOTICES,
     RECEIPTS,
     SETTINGS,
 )
@@ -44,7 +45,8 @@ Job = Callable[[], Awaitable[int]]
 #: postal_submission: a lease (submit_due_at) set by a conditional UPDATE (CarrierSync.submit);
 #: citizen_notifications: FOR UPDATE SKIP LOCKED intake, locked_until sends (notifications);
 #: receipt_summaries: one revision per agency/day (unique, insert unless taken), sends claimed
-#: FOR UPDATE SKIP LOCKED with next_try_at moved past the send (receipts/daily_summary.py).
+#: FOR UPDATE SKIP LOCKED and a locked_until lease (receipts/transmission.py);
+#: receipt_tax_notices: the same claim (receipts/tax_notices.py).
 CLAIMING = frozenset(
     {
         "payment_expiry",
@@ -53,6 +55,7 @@ CLAIMING = frozenset(
         "postal_submission",
         "citizen_notifications",
         "receipt_summaries",
+        "receipt_tax_notices",
     }
 )
 
@@ -81,6 +84,11 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
             "receipt_summaries",
             settings.tax_authority.poll_seconds,
             app[RECEIPT_SUMMARIES].run_once,
+        ),
+        (
+            "receipt_tax_notices",
+            settings.tax_authority.poll_seconds,
+            app[RECEIPT_TAX_NOTICES].send_due,
         ),
     ]
 

@@ -22,13 +22,14 @@ from config import ConfigError, Settings, load_settings
 from gateway.core.db.migrate import upgrade
 from gateway.core.errors import GatewayError
 from gateway.core.roles import Role
-from gateway.core.statuses import ImportStatus, ReceiptSummaryStatus
+from gateway.core.statuses import ImportStatus, ReceiptSummaryStatus, TaxNoticeStatus
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
 from gateway.services.receipts.signing import load_issuers
 from gateway.services.receipts.summary_views import STATUS_LABELS
+from gateway.services.receipts.tax_notices import STATUS_LABELS as NOTICE_LABELS
 from gateway.services.wiring import Services, build_services
 
 
@@ -123,7 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     ).add_subparsers(dest="action", required=True)
     summary = receipt_areas.add_parser(
         "summary",
-        help="the same-day summary to the tax authority (01/TH-BLĐT): show a day, or send it",
+        help="the same-day summary to the tax authority (01/TH-BLĐT): show a day (with the "
+        "day's notices of receipt errors, 04/SS-CTĐT), or send it",
     )
     summary.add_argument(
         "--date", required=True, type=date.fromisoformat, help="YYYY-MM-DD (Asia/Ho_Chi_Minh)"
@@ -913,7 +915,23 @@ async def _receipt_summary(services: Services, args: argparse.Namespace) -> int:
             rows = await summaries.rows_of(day, code)
             state = f"chưa lập ({len(rows)} dòng)" if rows else "không có biên lai nào trong ngày"
             print(f"{code}\t{day}\t{state}")
+        for notice in await services.receipt_tax_notices.of_day(day, code):
+            _print_notice(day, notice)
     return 1 if failed else 0
+
+
+def _print_notice(day: date, item: dict[str, Any]) -> None:
+    """A notice of receipt errors (04/SS-CTĐT) approved that day, sent on its own."""
+    receipt = item["receipt"]
+    label = NOTICE_LABELS[TaxNoticeStatus(item["status"])]
+    print(
+        f"{item['agency_code']}\t{day}\t04/SS-CTĐT\t"
+        f"{receipt['template_code']} {receipt['symbol']} số {receipt['number']} "
+        f"ngày {receipt['issued_on']}\t"
+        f"{item['status']}\t{label}\t{item['reference'] or item['last_error'] or ''}"
+    )
+    for reason in item["reasons"]:
+        print(f"\tlý do {reason['code']}: {reason['message']}")
 
 
 def _print_summary(item: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── SummaryAlreadyAccepted      409 receipt_summary_already_accepted  (receipts)
     │   ├── SummaryEmpty                409 receipt_summary_empty         (receipts)
     │   ├── SummaryDayNotOver           409 receipt_summary_day_not_over  (receipts)
+    │   ├── SummarySendInFlight         409 receipt_summary_in_flight     (receipts)
     │   ├── ReceiptNotIssuable          409 receipt_not_issuable          (receipts)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
@@ -344,6 +345,14 @@ class SummaryDayNotOver(Conflict):
 
     code = "receipt_summary_day_not_over"
     title = "The business day is not over yet"
+
+
+class SummarySendInFlight(Conflict):
+    """Another process (the background loop) is sending this summary now: it holds the
+    claim, and its answer will be recorded; nothing is sent twice (docs/receipts.md)."""
+
+    code = "receipt_summary_in_flight"
+    title = "This summary is being sent by another process right now"
 
 
 class ReceiptNotIssuable(Conflict):

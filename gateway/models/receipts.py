@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from gateway.core.fields import ListOf, Page, PageSize, QueryModel, ResponseModel, Time
-from gateway.core.statuses import ReceiptStatus
+from gateway.core.statuses import ReceiptStatus, TaxNoticeStatus
 from gateway.models.payments import PaymentId, public_id
 
 ReceiptId = Annotated[str, public_id("rct")]
@@ -177,6 +177,27 @@ class CorrectionNotice(ResponseModel):
     notified_on: str = Field(description="YYYY-MM-DD (GMT+7)")
 
 
+class NoticeReason(ResponseModel):
+    code: str
+    message: str = Field(description="The tax authority's text (Vietnamese)")
+
+
+class TaxNoticeState(ResponseModel):
+    """The notice as sent to the tax authority, its own signed message (04/SS-CTĐT)."""
+
+    id: str = Field(description="`rtn_…`")
+    status: TaxNoticeStatus = Field(
+        description="`pending` (not sent yet, or not reached), `sent` (no answer yet: the same "
+        "message is sent again), `accepted`, `rejected` (with `reasons`), `failed`"
+    )
+    message_id: str | None = Field(description="Our message id, once signed and sent")
+    attempts: int
+    next_try_at: Time | None = Field(description="The next send, while pending or sent")
+    last_error: str | None
+    reasons: list[NoticeReason]
+    reference: str | None = Field(description="The tax authority's reference, once accepted")
+
+
 class ReceiptCorrection(ResponseModel):
     id: CorrectionId
     receipt_id: ReceiptId
@@ -194,6 +215,9 @@ class ReceiptCorrection(ResponseModel):
     decision_reason: str | None = Field(description="Why it was rejected")
     replacement_id: ReceiptId | None = Field(description="The replacement receipt, once issued")
     notice: CorrectionNotice | None = Field(description="The 04/SS-CTĐT data, once approved")
+    tax_notice: TaxNoticeState | None = Field(
+        description="The notice's message to the tax authority (an approved `notify`)"
+    )
 
 
 class CorrectionList(ListOf[ReceiptCorrection]):

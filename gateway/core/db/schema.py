@@ -40,6 +40,7 @@ from gateway.core.statuses import (
     REFUNDS,
     RESOLUTIONS,
     RUNS,
+    TAX_NOTICES,
 )
 
 metadata = MetaData(
@@ -889,6 +890,9 @@ receipt_summaries = Table(
     Column("outage_ended_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: The claim of the one process sending it now (a lease): set by a conditional UPDATE
+    #: before the send, cleared when its answer is recorded (receipts/transmission.py).
+    Column("locked_until", UTCDateTime),
     UniqueConstraint(
         "agency_id", "business_date", "revision", name="uq_receipt_summaries_agency_day"
     ),
@@ -924,4 +928,33 @@ receipt_corrections = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("kind IN ('notify', 'replace')", name="ck_receipt_corrections_kind"),
     CORRECTIONS.check_constraint(),
+)
+
+
+#: The notice of a receipt error (form 04/SS-CTĐT) sent to the tax authority as its own signed
+#: message, one per approved ``notify`` correction (unique ``correction_id``), recorded in the
+#: approval's transaction. ``signed_xml``/``message_*`` are set at its first send and kept so a
+#: send without an answer is repeated unchanged; ``locked_until`` is the sender's claim.
+receipt_tax_notices = Table(
+    "receipt_tax_notices",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("correction_id", ForeignKey("receipt_corrections.id"), nullable=False, unique=True),
+    Column("receipt_id", ForeignKey("receipts.id"), nullable=False, index=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("tax_code", String(14), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("signed_xml", Text),
+    Column("message_uuid", String(32)),
+    Column("message_id", String(64)),
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UTCDateTime),
+    Column("locked_until", UTCDateTime),
+    Column("last_error", String(32)),
+    Column("reasons", JSON),
+    Column("reference", String(128)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_receipt_tax_notices_status_next", "status", "next_try_at"),
+    TAX_NOTICES.check_constraint(),
 )
