@@ -1,7 +1,7 @@
 """notices of receipt errors (04/SS-CTĐT) sent on their own; summary sends claimed
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-04
 
 ``receipt_tax_notices``: one row per approved ``notify`` correction, the notice of the
@@ -19,7 +19,7 @@ from alembic import op
 from gateway.core.db.types import UTCDateTime
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
