@@ -539,6 +539,12 @@ class ReceiptAgencySettings(_Section):
     #: signs the agency's receipts (docs/receipts.md, "Issuers"). The signing identity is still
     #: the agency's: it signs the same-day summaries.
     issuer: Literal["gateway", "vnpt"] = "gateway"
+    #: Whom the gateway's receipts name as their issuer: ``agency`` (the gateway is the
+    #: agency's own software), or ``delegate`` (the gateway operator of ``[receipts.delegate]``
+    #: issues as the agency's delegate under a recorded agreement, NĐ 254/2026 Điều 4.6 and
+    #: Điều 25; docs/receipts.md, "Issuing as the agency's delegate"). Needs ``issuer =
+    #: "gateway"``.
+    issued_as: Literal["agency", "delegate"] = "agency"
     pkcs12_file: Path | None = None
     pkcs12_password: SecretStr | None = None
     key_file: Path | None = None
@@ -563,11 +569,24 @@ class ReceiptAgencySettings(_Section):
             raise ValueError("give pkcs12_file or key_file + certificate_file, not both")
         if (self.key_file is None) != (self.certificate_file is None):
             raise ValueError("key_file and certificate_file go together")
+        if self.issued_as == "delegate" and self.issuer != "gateway":
+            raise ValueError('issued_as = "delegate" needs issuer = "gateway"')
         return self
 
     @property
     def has_identity(self) -> bool:
         return self.pkcs12_file is not None or self.key_file is not None
+
+
+class ReceiptDelegateSettings(_Section):
+    """The gateway operator as the delegate that issues receipts on behalf of agencies
+    (``[receipts.delegate]``; NĐ 254/2026 Điều 4.6: the receipt shows the delegate's name and
+    address)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    address: str = Field(min_length=1, max_length=255)
+    #: Mã số thuế of the operator: 10 digits, or 10 digits, ``-`` and 3 digits.
+    tax_code: str = Field(pattern=r"^\d{10}(-\d{3})?$")
 
 
 class ReceiptSettings(_Section):
@@ -578,6 +597,20 @@ class ReceiptSettings(_Section):
     agencies: dict[str, ReceiptAgencySettings] = {}
     #: How often receipts left ``pending`` (no range, certificate expired) are tried again.
     retry_seconds: float = Field(60, gt=0)
+    #: The gateway operator issuing as the delegate of the agencies with ``issued_as =
+    #: "delegate"`` (required when one has it).
+    delegate: ReceiptDelegateSettings | None = None
+
+    @model_validator(mode="after")
+    def _delegate_named(self) -> ReceiptSettings:
+        if self.delegate is None:
+            for code, agency in self.agencies.items():
+                if agency.issued_as == "delegate":
+                    raise ValueError(
+                        f'agencies.{code}: issued_as = "delegate" needs [receipts.delegate] '
+                        "(the operator's name, address and tax code)"
+                    )
+        return self
 
 
 class ConsoleLoginSettings(_Section):

@@ -35,6 +35,7 @@ from gateway.keys import (
     PRINCIPALS,
     RECEIPT_CORRECTIONS,
     RECEIPT_SUMMARIES,
+    RECEIPT_TAX_NOTICES,
     RECEIPTS,
     RECON_RUNS,
     REFUNDS,
@@ -117,5 +118,6 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[NOTIFICATION_RECEIPTS] = services.notification_receipts
         app[RECEIPTS] = services.receipts
         app[RECEIPT_SUMMARIES] = services.receipt_summaries
+        app[RECEIPT_TAX_NOTICES] = services.receipt_tax_notices
         app[RECEIPT_CORRECTIONS] = services.receipt_corrections
         yield

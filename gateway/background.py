@@ -6,11 +6,11 @@ worker`` runs them in a process of its own.
 The loops in :data:`CLAIMING` claim their work in the database before doing it (``FOR UPDATE
 SKIP LOCKED``, or a lease written before the provider call), so any number of processes can
 run them side by side. The others read what is due and then call the carrier without a claim
-(postal cancellation and sync): two processes running them would both call the carrier for
-the same order. What they apply is idempotent, so that is wasted calls, not wrong data;
-still ``gateway serve --processes N`` runs them in its first process only
-(:func:`claiming_loops` in the others). A loop added here runs in the first process only
-until it is listed in :data:`CLAIMING`."""
+(postal cancellation and sync; stopping a closed bill's terminal sale): two processes running
+them would both call the carrier for the same order. What they apply is idempotent, so that
+is wasted calls, not wrong data; still ``gateway serve --processes N`` runs them in its first
+process only (:func:`claiming_loops` in the others). A loop added here runs in the first
+process only until it is listed in :data:`CLAIMING`."""
 
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ import structlog
 from aiohttp import web
 
 from gateway.keys import (
+    ATTEMPTS,
     CARRIER_SYNC,
     DELIVERY,
     NOTIFICATIONS,
     PAYMENTS,
     POLLER,
     RECEIPT_SUMMARIES,
+    RECEIPT_TAX_NOTICES,
     RECEIPTS,
     SETTINGS,
 )
@@ -43,7 +45,8 @@ Job = Callable[[], Awaitable[int]]
 #: postal_submission: a lease (submit_due_at) set by a conditional UPDATE (CarrierSync.submit);
 #: citizen_notifications: FOR UPDATE SKIP LOCKED intake, locked_until sends (notifications);
 #: receipt_summaries: one revision per agency/day (unique, insert unless taken), sends claimed
-#: FOR UPDATE SKIP LOCKED with next_try_at moved past the send (receipts/daily_summary.py).
+#: FOR UPDATE SKIP LOCKED and a locked_until lease (receipts/transmission.py);
+#: receipt_tax_notices: the same claim (receipts/tax_notices.py).
 CLAIMING = frozenset(
     {
         "payment_expiry",
@@ -52,6 +55,7 @@ CLAIMING = frozenset(
         "postal_submission",
         "citizen_notifications",
         "receipt_summaries",
+        "receipt_tax_notices",
     }
 )
 
@@ -62,6 +66,11 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
         ("payment_expiry", settings.payments.expiry_sweep_seconds, app[PAYMENTS].expire_due),
         ("webhook_delivery", settings.webhooks.poll_seconds, app[DELIVERY].run_until_idle),
         ("provider_polling", settings.poll_seconds, app[POLLER].run_once),
+        (
+            "terminal_sales_stop",
+            settings.payments.expiry_sweep_seconds,
+            app[ATTEMPTS].stop_sales_of_closed_bills,
+        ),
         ("postal_submission", settings.vnpost.poll_seconds, app[CARRIER_SYNC].submit_due),
         ("postal_cancellation", settings.vnpost.poll_seconds, app[CARRIER_SYNC].cancel_requested),
         ("postal_sync", settings.vnpost.poll_seconds, app[CARRIER_SYNC].sync_due),
@@ -75,6 +84,11 @@ def jobs(app: web.Application) -> list[tuple[str, float, Job]]:
             "receipt_summaries",
             settings.tax_authority.poll_seconds,
             app[RECEIPT_SUMMARIES].run_once,
+        ),
+        (
+            "receipt_tax_notices",
+            settings.tax_authority.poll_seconds,
+            app[RECEIPT_TAX_NOTICES].send_due,
         ),
     ]
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,13 +22,14 @@ from config import ConfigError, Settings, load_settings
 from gateway.core.db.migrate import upgrade
 from gateway.core.errors import GatewayError
 from gateway.core.roles import Role
-from gateway.core.statuses import ImportStatus, ReceiptSummaryStatus
+from gateway.core.statuses import ImportStatus, ReceiptSummaryStatus, TaxNoticeStatus
 from gateway.observability import configure_logging
 from gateway.services.agencies import NewAgency, add_agency, list_agencies
 from gateway.services.clients import create_client
 from gateway.services.postal import offices
 from gateway.services.receipts.signing import load_issuers
 from gateway.services.receipts.summary_views import STATUS_LABELS
+from gateway.services.receipts.tax_notices import STATUS_LABELS as NOTICE_LABELS
 from gateway.services.wiring import Services, build_services
 
 
@@ -122,7 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     ).add_subparsers(dest="action", required=True)
     summary = receipt_areas.add_parser(
         "summary",
-        help="the same-day summary to the tax authority (01/TH-BLĐT): show a day, or send it",
+        help="the same-day summary to the tax authority (01/TH-BLĐT): show a day (with the "
+        "day's notices of receipt errors, 04/SS-CTĐT), or send it",
     )
     summary.add_argument(
         "--date", required=True, type=date.fromisoformat, help="YYYY-MM-DD (Asia/Ho_Chi_Minh)"
@@ -150,6 +153,48 @@ def _parser() -> argparse.ArgumentParser:
     range_add.add_argument("--last", required=True, type=int)
     range_list = ranges.add_parser("list", help="list number ranges and what is left of them")
     range_list.add_argument("--agency", help="agency code (default: all)")
+
+    delegations = receipt_areas.add_parser(
+        "delegations",
+        help="agreements under which the gateway operator issues an agency's receipts as its "
+        "delegate (NĐ 254/2026 Điều 4.6)",
+    ).add_subparsers(dest="action", required=True)
+    delegation_add = delegations.add_parser(
+        "add",
+        help="record an agreement (template, symbol, number range, term, day the tax offices "
+        "were notified); receipts waiting for one are issued at once",
+    )
+    delegation_add.add_argument("--agency", required=True, help="agency code")
+    delegation_add.add_argument("--agreement", required=True, help="the agreement's number")
+    delegation_add.add_argument("--signed-on", required=True, type=_day, help="YYYY-MM-DD")
+    delegation_add.add_argument(
+        "--valid-from", required=True, type=_day, help="first day of the term, YYYY-MM-DD"
+    )
+    delegation_add.add_argument(
+        "--valid-until", type=_day, help="last day of the term, YYYY-MM-DD (default: no end)"
+    )
+    delegation_add.add_argument("--symbol", required=True, help="one of the agency's symbols")
+    delegation_add.add_argument("--first", required=True, type=int, help="first number covered")
+    delegation_add.add_argument("--last", required=True, type=int, help="last number covered")
+    delegation_add.add_argument(
+        "--notified-on",
+        required=True,
+        type=_day,
+        help="the day both tax offices had been notified, YYYY-MM-DD (the delegate may issue "
+        "3 days later)",
+    )
+    delegation_list = delegations.add_parser("list", help="list agreements and their state today")
+    delegation_list.add_argument("--agency", help="agency code (default: all)")
+    delegation_end = delegations.add_parser("end", help="end an agreement early")
+    delegation_end.add_argument("--agency", required=True, help="agency code")
+    delegation_end.add_argument("--agreement", required=True, help="the agreement's number")
+    delegation_end.add_argument(
+        "--ended-on",
+        required=True,
+        type=_day,
+        help="YYYY-MM-DD: from this day on it covers no receipt",
+    )
+    delegation_end.add_argument("--reason", required=True, help="why it ends early")
 
     recon = commands.add_parser("recon", help="daily reconciliation").add_subparsers(
         dest="action", required=True
@@ -190,6 +235,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--name", help="who holds the key (default: role and agencies)")
     return parser
+
+
+def _day(text: str) -> date:
+    """A ``YYYY-MM-DD`` argument; anything else is a usage error naming the value."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def _add_scope(parser: argparse.ArgumentParser, *, office_help: str) -> None:
@@ -234,6 +287,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return 2
+    if args.command in ("serve", "worker"):
+        problem = _lazy_modules_problem()
+        if problem is not None:
+            print(f"gateway: {problem}", file=sys.stderr)
+            return 2
     if args.command == "serve":
         if args.no_workers:
             settings = settings.model_copy(update={"workers_in_process": False})
@@ -263,10 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    except GatewayError as exc:
-        print(f"gateway: {exc.detail}", file=sys.stderr)
+    except GatewayError as exc:  # the stable code first, as the API's problem documents
+        print(f"gateway: {exc.code}: {exc.detail}", file=sys.stderr)
         for error in getattr(exc, "errors", []):
-            print(f"  {error.field}: {error.message}", file=sys.stderr)
+            print(f"  {error.field}: {error.code}: {error.message}", file=sys.stderr)
         return 1
 
 
@@ -338,14 +396,27 @@ def _bind(settings: Settings, processes: int) -> _Listeners:
 
 
 def _port_lock(host: str, port: int) -> socket.socket:
-    """A name only one ``serve --processes`` group per port can hold (Linux's abstract socket
-    namespace: released by the kernel when the last process holding it exits, no stale file),
-    or an :class:`OSError` in the words of :func:`_listen`."""
+    """A name only one ``serve --processes`` group per address and port can hold (Linux's
+    abstract socket namespace: released by the kernel when the last process holding it exits,
+    no stale file), or an :class:`OSError` in the words of :func:`_listen`.
+
+    The name holds the address ``host`` resolves to (``localhost`` and ``127.0.0.1`` are one
+    name) and the port, ``gateway-serve-port-127.0.0.1:8080`` or ``…-[::1]:8080``: groups on
+    two addresses of one machine with the same port (``127.0.0.1`` and ``127.0.0.2``, two
+    interfaces) are two listeners and may both start. Not guarded by the name: a group on the
+    wildcard address (``0.0.0.0``) and one on a specific address starting at the same instant;
+    a moment apart, the later one's plain bind fails (the wildcard covers every address)."""
     lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if sys.platform != "linux":  # no abstract namespace: the plain bind still guards
         return lock
     try:
-        lock.bind(f"\0gateway-serve-port-{port}")
+        family, address = _resolved(host, port)
+    except OSError as exc:
+        lock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = f"[{address[0]}]" if family == socket.AF_INET6 else address[0]
+    try:
+        lock.bind(f"\0gateway-serve-port-{bound}:{port}")
     except OSError:
         lock.close()
         message = f"cannot listen on {host}:{port}: a group of gateway processes holds the port"
@@ -353,13 +424,19 @@ def _port_lock(host: str, port: int) -> socket.socket:
     return lock
 
 
+def _resolved(host: str, port: int) -> tuple[socket.AddressFamily, Any]:
+    """The address family and socket address that ``host:port`` binds to."""
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    return family, address
+
+
 def _listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening socket on ``host:port``; an :class:`OSError` naming the address when it
     is taken (by another gateway?) or cannot be bound."""
     try:
-        family, _, _, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
+        family, address = _resolved(host, port)
         return socket.create_server(address, family=family, reuse_port=reuse_port)
     except OSError as exc:
         reason = exc.strerror or str(exc)
@@ -401,6 +478,49 @@ async def _unreachable(dsn: str) -> str | None:
     finally:
         await database.close()
     return None
+
+
+#: What the service imports only where it is used, not at start: the matching engine's
+#: polars (a reconciliation run), openpyxl (XLSX uploads and reports), alembic (migrations:
+#: `gateway migrate`, sandbox start-up) and fpdf2 (a receipt's PDF). A process that never
+#: does these does not hold them: about 70 MiB of RSS per process (docs/performance.md,
+#: "Memory"). The import sites say so and name this tuple.
+LAZY_MODULES = ("polars", "openpyxl", "alembic.command", "alembic.config", "fpdf")
+
+_IMPORT_CHECK = """
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        print(f"{name} ({type(exc).__name__}: {exc})".splitlines()[0])
+        sys.exit(1)
+"""
+
+
+def _lazy_modules_problem() -> str | None:
+    """Why one of :data:`LAZY_MODULES` does not import, in one line, or None.
+
+    Checked at the start of `serve` and `worker`, so a missing or broken library (an
+    extension built for another CPU or Python, a dependency left out) stops start-up rather
+    than the first reconciliation or export hours later. They are imported in a throwaway
+    interpreter (about 0.7 s of CPU, once per start, not per process of a group), because
+    importing them here would keep them in this process: what loading lazily avoids.
+    ``find_spec`` alone would see a missing library but not a broken one."""
+    try:
+        checked = subprocess.run(  # noqa: S603 -- this interpreter, a fixed program
+            [sys.executable, "-c", _IMPORT_CHECK, *LAZY_MODULES],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "importing the libraries of reconciliation, reports and migrations timed out"
+    if checked.returncode == 0:
+        return None
+    detail = checked.stdout.strip() or f"the check exited with status {checked.returncode}"
+    return f"a library the gateway needs does not import: {detail}"
 
 
 def _processes_problem(settings: Settings, processes: int) -> str | None:
@@ -569,6 +689,8 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             await _post_offices(services, args)
         elif args.command == "receipts" and args.area == "summary":
             return await _receipt_summary(services, args)
+        elif args.command == "receipts" and args.area == "delegations":
+            await _receipt_delegations(services, args)
         elif args.command == "receipts":
             await _receipt_ranges(services, args)
         elif args.command == "clients":
@@ -721,6 +843,50 @@ async def _receipt_ranges(services: Services, args: argparse.Namespace) -> None:
         )
 
 
+async def _receipt_delegations(services: Services, args: argparse.Namespace) -> None:
+    """``gateway receipts delegations add|list|end``: the CLI is the operator at the keyboard
+    (actor ``cli``, as for reconciliation); the audit log records it."""
+    receipts = services.receipts
+    if args.action == "add":
+        added = await receipts.add_delegation(
+            args.agency,
+            agreement_number=args.agreement,
+            signed_on=args.signed_on,
+            valid_from=args.valid_from,
+            valid_until=args.valid_until,
+            symbol=args.symbol,
+            first=args.first,
+            last=args.last,
+            notified_on=args.notified_on,
+            actor="cli",
+        )
+        print(
+            f"agreement {added['agreement_number']} recorded for {args.agency}: "
+            f"{added['first_number']}..{added['last_number']} of "
+            f"{added['template_code']}/{added['symbol']}, issuing from "
+            f"{added['may_issue_from']} ({added['state']})"
+        )
+        return
+    if args.action == "end":
+        ended = await receipts.end_delegation(
+            args.agency, args.agreement, args.ended_on, args.reason, "cli"
+        )
+        print(
+            f"agreement {ended['agreement_number']} of {args.agency} ended on {ended['ended_on']}"
+        )
+        return
+    print(
+        "agency\tagreement\tsymbol\tfirst\tlast\tvalid_from\tvalid_until\tnotified_on\tended_on\tstate"
+    )
+    for row in await receipts.delegations(args.agency):
+        print(
+            f"{row['agency_code']}\t{row['agreement_number']}\t{row['symbol']}\t"
+            f"{row['first_number']}\t{row['last_number']}\t{row['valid_from']}\t"
+            f"{row['valid_until'] or '-'}\t{row['notified_on']}\t{row['ended_on'] or '-'}\t"
+            f"{row['state']}"
+        )
+
+
 async def _receipt_summary(services: Services, args: argparse.Namespace) -> int:
     """Show the day's summaries (every revision) or, with ``--send``, send them now; exit 1
     when an agency's summary could not be sent (the reason on stderr), 2 for an agency that
@@ -749,7 +915,23 @@ async def _receipt_summary(services: Services, args: argparse.Namespace) -> int:
             rows = await summaries.rows_of(day, code)
             state = f"chưa lập ({len(rows)} dòng)" if rows else "không có biên lai nào trong ngày"
             print(f"{code}\t{day}\t{state}")
+        for notice in await services.receipt_tax_notices.of_day(day, code):
+            _print_notice(day, notice)
     return 1 if failed else 0
+
+
+def _print_notice(day: date, item: dict[str, Any]) -> None:
+    """A notice of receipt errors (04/SS-CTĐT) approved that day, sent on its own."""
+    receipt = item["receipt"]
+    label = NOTICE_LABELS[TaxNoticeStatus(item["status"])]
+    print(
+        f"{item['agency_code']}\t{day}\t04/SS-CTĐT\t"
+        f"{receipt['template_code']} {receipt['symbol']} số {receipt['number']} "
+        f"ngày {receipt['issued_on']}\t"
+        f"{item['status']}\t{label}\t{item['reference'] or item['last_error'] or ''}"
+    )
+    for reason in item["reasons"]:
+        print(f"\tlý do {reason['code']}: {reason['message']}")
 
 
 def _print_summary(item: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from gateway.services.postal.pushes import PushReceiver
 from gateway.services.provider_callbacks import ProviderCallbacks
 from gateway.services.receipts.corrections import CorrectionService
 from gateway.services.receipts.daily_summary import DailySummaries
+from gateway.services.receipts.tax_notices import TaxNotices
 from gateway.services.receipts.views import ReceiptService
 from gateway.services.refunds import RefundService
 from gateway.services.staff import StaffService
@@ -73,4 +74,5 @@ NOTIFICATION_VIEWS = web.AppKey("notification_views", NotificationViews)
 NOTIFICATION_RECEIPTS = web.AppKey("notification_receipts", ReceiptReceiver)
 RECEIPTS = web.AppKey("receipts", ReceiptService)
 RECEIPT_SUMMARIES = web.AppKey("receipt_summaries", DailySummaries)
+RECEIPT_TAX_NOTICES = web.AppKey("receipt_tax_notices", TaxNotices)
 RECEIPT_CORRECTIONS = web.AppKey("receipt_corrections", CorrectionService)

@@ -141,6 +141,15 @@ class Metrics:
             registry=self.registry,
         )
 
+        #: Each send of a notice of receipt errors (04/SS-CTĐT) to the tax authority, by
+        #: outcome (those of the summaries, and ``unsigned``: not signed now, tried again).
+        self.receipt_tax_notice_sends = Counter(
+            "gateway_receipt_tax_notice_sends",
+            "Notices of receipt errors (04/SS-CTĐT) sent to the tax authority, by outcome",
+            ["agency", "outcome"],
+            registry=self.registry,
+        )
+
     def set_open_attempts(self, counts: Mapping[tuple[str, str], int]) -> None:
         """The janitor's count of open attempts by (channel, age bucket); a pair no longer
         counted drops to 0."""

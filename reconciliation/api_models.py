@@ -9,11 +9,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.core.fields import ListOf, OneOf, ResponseModel, Time
-from gateway.core.statuses import ExceptionStatus, ReceiptSummaryStatus
+from gateway.core.statuses import ExceptionStatus, ReceiptSummaryStatus, TaxNoticeStatus
 from gateway.models.payments import public_id
 from reconciliation.bank_layouts import PROFILES
 from reconciliation.imports import FORMAT_SOURCES
-from reconciliation.results import ExceptionType
+from reconciliation.rules import ExceptionType
 from reconciliation.workflow import RESOLUTIONS
 
 #: The ``source`` of an upload names the file's format.
@@ -366,17 +366,22 @@ class ReconRun(ResponseModel):
 class DayCloseWarning(ResponseModel):
     """Closed, but worth a look (day close warns, it does not block)"""
 
-    code: Literal["receipt_summary_unsent"] = Field(
+    code: Literal["receipt_summary_unsent", "receipt_tax_notice_unsent"] = Field(
         description="`receipt_summary_unsent`: the agency's same-day summary of receipts "
-        "(01/TH-BLĐT) for the day has not been accepted by the tax authority yet"
+        "(01/TH-BLĐT) for the day has not been accepted by the tax authority yet; "
+        "`receipt_tax_notice_unsent`: a notice of receipt errors (04/SS-CTĐT) approved that "
+        "day has not been accepted by the tax authority yet"
     )
     agency_code: str
     business_date: date
-    status: ReceiptSummaryStatus | None = Field(
-        description="The summary's status (`unsent`, `rejected`, `failed`); null when none "
-        "is built yet"
+    status: ReceiptSummaryStatus | TaxNoticeStatus | None = Field(
+        description="The summary's status (`unsent`, `rejected`, `failed`; null when none "
+        "is built yet), or the notice's (`pending`, `sent`, `rejected`, `failed`)"
     )
     summary_id: str | None
+    notice_id: str | None = Field(
+        None, description="The notice (`receipt_tax_notice_unsent`); null for a summary"
+    )
 
 
 class DayClosed(ResponseModel):

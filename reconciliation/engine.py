@@ -43,15 +43,11 @@ from reconciliation.model import Source
 from reconciliation.results import (
     EXCEPTION_SCHEMA,
     MATCH_SCHEMA,
-    MISSING_IN,
-    RULE_VERSION,
     STATUS_DTYPE,
     SUMMARY_SCHEMA,
-    ExceptionItem,
-    ExceptionType,
-    MatchRule,
     Result,
 )
+from reconciliation.rules import MISSING_IN, RULE_VERSION, ExceptionItem, ExceptionType, MatchRule
 
 __all__ = [
     "DEFAULT_REFERENCE_PATTERN",

@@ -18,7 +18,8 @@ import polars as pl
 
 from reconciliation.frame import normalise_text, valid_reference
 from reconciliation.passes import NO_IDS, exception_rows
-from reconciliation.results import RULE_DTYPE, TYPE_DTYPE, ExceptionType, MatchRule
+from reconciliation.results import RULE_DTYPE, TYPE_DTYPE
+from reconciliation.rules import ExceptionType, MatchRule
 
 #: Key columns compared as equal strings in pass 1, in order of preference.
 KEY_KINDS: tuple[tuple[str, MatchRule], ...] = (

@@ -5,7 +5,7 @@ translated."""
 
 from __future__ import annotations
 
-#: In the order of ``reconciliation.results.ExceptionType`` (the report's order).
+#: In the order of ``reconciliation.rules.ExceptionType`` (the report's order).
 EXCEPTION_TYPES = {
     "status_mismatch": "Lệch trạng thái",
     "amount_mismatch": "Lệch số tiền",

@@ -22,9 +22,8 @@ from reconciliation.results import (
     MATCH_SCHEMA,
     RULE_DTYPE,
     TYPE_DTYPE,
-    ExceptionType,
-    MatchRule,
 )
+from reconciliation.rules import ExceptionType, MatchRule
 
 #: Provider status → outcome. Statuses not listed (``pending``, none at all) never conflict.
 STATUS_OUTCOME: Mapping[str, bool] = MappingProxyType(

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy import func, select, true
 
 from gateway.core.db import Database
@@ -370,6 +368,11 @@ def _exception_values(item: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def to_xlsx(report: DayReport) -> bytes:
+    # Imported here, as in parsers.sheets: a process that never exports does not hold openpyxl
+    # (docs/performance.md, "Memory"); `gateway serve` checks it at start (cli.LAZY_MODULES).
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None

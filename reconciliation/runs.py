@@ -53,11 +53,11 @@ from gateway.core.statuses import (
     ImportStatus,
     RunStatus,
 )
-from reconciliation import engine, frame
 from reconciliation.audit import record
 from reconciliation.imports import DayClosed, accepted_lines
 from reconciliation.ledger import ledger
 from reconciliation.model import Direction, Source, StatementLine
+from reconciliation.rules import RULE_VERSION, ExceptionItem, ExceptionType
 from reconciliation.scope import exception_agencies
 from reconciliation.workflow import Actor, Workflow
 
@@ -66,7 +66,7 @@ COUNTERPARTS = (Source.BANK, Source.VNPAY, Source.POS, Source.TREASURY, Source.C
 
 
 #: A key pair whose amounts differ by no more than the counterpart's tolerance (stored with
-#: the difference); the engine's own rules are :class:`reconciliation.results.MatchRule`.
+#: the difference); the engine's own rules are :class:`reconciliation.rules.MatchRule`.
 WITHIN_TOLERANCE = "amount_within_tolerance"
 #: Every day a statement line offered today can have been offered to: windows are at most 31
 #: days (config), so an exception naming such a line is at most twice that far away.
@@ -220,7 +220,7 @@ class RunService:
                 RunStatus.CURRENT,
                 id=run_id,
                 business_date=day,
-                rule_version=engine.RULE_VERSION,
+                rule_version=RULE_VERSION,
                 inputs=inputs,
                 summary=summary,
                 created_by=actor.id,
@@ -253,7 +253,7 @@ class RunService:
                 {
                     "business_date": day.isoformat(),
                     "superseded": previous,
-                    "rule_version": engine.RULE_VERSION,
+                    "rule_version": RULE_VERSION,
                 },
             )
         log.info(
@@ -434,6 +434,11 @@ class RunService:
         rules: SourceRules,
         closed: set[date],
     ) -> Outcome:
+        # The engine (polars, ~38 MiB) is loaded by the first run, not by every process that
+        # imports this module (docs/performance.md, "Memory"); `gateway serve` checks at start
+        # that it imports (gateway.cli.LAZY_MODULES).
+        from reconciliation import engine, frame
+
         prefix = self.reference_prefix
         external, line_ids = offered.lines, offered.ids
         result = engine.reconcile(
@@ -833,12 +838,12 @@ def _same_content(row: Any, item: Mapping[str, Any]) -> bool:
     return row.amount == item["amount"] and sorted(row.candidates) == sorted(item["candidates"])
 
 
-def _within_tolerance(item: engine.ExceptionItem, tolerance: int) -> bool:
+def _within_tolerance(item: ExceptionItem, tolerance: int) -> bool:
     """An ``amount_mismatch`` of one line against one, the amounts at most ``tolerance`` VND
     apart (same direction): a match, recorded with its difference."""
     return (
         tolerance > 0
-        and item.type == engine.ExceptionType.AMOUNT_MISMATCH
+        and item.type == ExceptionType.AMOUNT_MISMATCH
         and len(item.internal_ids) == 1
         and len(item.external_ids) == 1
         and item.internal_amount * item.external_amount > 0

@@ -352,6 +352,7 @@ ROUTES: tuple[Route, ...] = (
     *attempts.ROUTES,
     *dvcqg.ROUTES,
     *receipt_summaries.ROUTES,
+    *receipts.DELEGATION_ROUTES,
     *receipts.ROUTES,
     *receipts.CORRECTION_ROUTES,
     *webhooks.ROUTES,

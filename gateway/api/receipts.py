@@ -17,9 +17,11 @@ from gateway.keys import RECEIPT_CORRECTIONS, RECEIPTS
 from gateway.models.receipts import (
     CertificateQuery,
     CorrectionList,
+    DelegationQuery,
     ProposeCorrection,
     Receipt,
     ReceiptCorrection,
+    ReceiptDelegationList,
     ReceiptList,
     ReceiptPage,
     ReceiptQuery,
@@ -99,8 +101,30 @@ async def signing_certificate(request: web.Request) -> web.Response:
     return web.Response(body=pem, content_type="application/x-pem-file")
 
 
+async def list_delegations(request: web.Request) -> web.Response:
+    who = await principal(request, *FINANCE)
+    query = parse_query(DelegationQuery, request)
+    found = await request.app[RECEIPTS].delegations(query.agency_code, who)
+    return respond(ReceiptDelegationList.model_validate({"data": found}))
+
+
 _RECEIPT = {200: Reply("The receipt", Receipt)}
 _NOT_FOUND = {404: "`not_found` (also for other agencies' receipts)"}
+
+#: Registered before ``/v1/receipts/{receipt_id}``, which would otherwise take the path.
+DELEGATION_ROUTES = (
+    Route(
+        "GET",
+        "/v1/receipts/delegations",
+        list_delegations,
+        "Delegation agreements under which the gateway operator issues the caller's agencies' "
+        "receipts as their delegate (NĐ 254/2026 Điều 4.6)",
+        FINANCE,
+        {200: Reply("The agreements", ReceiptDelegationList)},
+        {422: "`validation_failed`"},
+        query=DelegationQuery,
+    ),
+)
 
 ROUTES = (
     Route(

@@ -15,7 +15,15 @@ from gateway.core.errors import BadRequest, FieldError, PayloadTooLarge, Validat
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.responses import read_json, respond
-from gateway.keys import IMPORTS, RECEIPT_SUMMARIES, RECON_RUNS, REPORTS, SETTINGS, WORKFLOW
+from gateway.keys import (
+    IMPORTS,
+    RECEIPT_SUMMARIES,
+    RECEIPT_TAX_NOTICES,
+    RECON_RUNS,
+    REPORTS,
+    SETTINGS,
+    WORKFLOW,
+)
 from gateway.services.clients import Principal
 from reconciliation.api_models import (
     DAY_FORMAT,
@@ -240,7 +248,9 @@ async def close_day(request: web.Request) -> web.Response:
     day = _day(request.match_info["day"], "day")
     closed = await request.app[WORKFLOW].close_day(actor, day)
     # An unsent receipt summary warns, it does not block (docs/receipts.md, "Day close").
-    closed["warnings"] = warnings = await request.app[RECEIPT_SUMMARIES].close_warnings(day)
+    warnings = await request.app[RECEIPT_SUMMARIES].close_warnings(day)
+    warnings += await request.app[RECEIPT_TAX_NOTICES].close_warnings(day)
+    closed["warnings"] = warnings
     if warnings:
         log.warning(
             "day_closed_with_unsent_receipt_summaries",

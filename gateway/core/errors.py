@@ -35,6 +35,7 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── SummaryAlreadyAccepted      409 receipt_summary_already_accepted  (receipts)
     │   ├── SummaryEmpty                409 receipt_summary_empty         (receipts)
     │   ├── SummaryDayNotOver           409 receipt_summary_day_not_over  (receipts)
+    │   ├── SummarySendInFlight         409 receipt_summary_in_flight     (receipts)
     │   ├── ReceiptNotIssuable          409 receipt_not_issuable          (receipts)
     │   └── InvalidTransition           409 invalid_transition
     │       ├── NotCancellable          409 not_cancellable               (postal orders)
@@ -325,6 +326,24 @@ class ReceiptRangeNotAscending(Conflict):
     title = "A new number range must come after the point's earlier ranges"
 
 
+class ReceiptDelegationOverlaps(Conflict):
+    """Two delegation agreements of one agency may not both cover a number of one symbol on
+    one day (docs/receipts.md, "Issuing as the agency's delegate")."""
+
+    code = "receipt_delegation_overlaps"
+    title = "The delegation agreement overlaps another agreement of the same symbol"
+
+
+class ReceiptDelegationExists(Conflict):
+    code = "receipt_delegation_exists"
+    title = "The agency already has a delegation agreement with this number"
+
+
+class ReceiptDelegationEnded(Conflict):
+    code = "receipt_delegation_ended"
+    title = "The delegation agreement has already ended early"
+
+
 class SummaryAlreadyAccepted(Conflict):
     """One accepted summary per agency and business day: sending the day again needs an
     explicit correction (``--correction``)."""
@@ -347,6 +366,14 @@ class SummaryDayNotOver(Conflict):
 
     code = "receipt_summary_day_not_over"
     title = "The business day is not over yet"
+
+
+class SummarySendInFlight(Conflict):
+    """Another process (the background loop) is sending this summary now: it holds the
+    claim, and its answer will be recorded; nothing is sent twice (docs/receipts.md)."""
+
+    code = "receipt_summary_in_flight"
+    title = "This summary is being sent by another process right now"
 
 
 class ReceiptNotIssuable(Conflict):

@@ -456,6 +456,41 @@ RECEIPT_SUMMARIES: Machine[ReceiptSummaryStatus] = Machine(
 )
 
 
+class TaxNoticeStatus(StrEnum):
+    """A notice of a receipt error sent to the tax authority as its own message (form
+    04/SS-CTĐT, TT 91/2026 Điều 20; docs/receipts.md, "Notices to the tax authority")."""
+
+    #: Recorded at the notice's approval, not sent yet (or the tax authority not reached).
+    PENDING = "pending"
+    #: Sent without an answer (timeout, 5xx): the same message is sent again with back-off.
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    #: Refused by the tax authority, with its reasons (an alert).
+    REJECTED = "rejected"
+    #: A message we cannot send as it is (``too_large``, ``invalid_message``).
+    FAILED = "failed"
+
+
+_NOTICE_ANSWERED = frozenset(
+    {TaxNoticeStatus.ACCEPTED, TaxNoticeStatus.REJECTED, TaxNoticeStatus.FAILED}
+)
+TAX_NOTICE_TRANSITIONS: Mapping[TaxNoticeStatus, frozenset[TaxNoticeStatus]] = {
+    TaxNoticeStatus.PENDING: frozenset({TaxNoticeStatus.SENT}) | _NOTICE_ANSWERED,
+    TaxNoticeStatus.SENT: _NOTICE_ANSWERED,
+    TaxNoticeStatus.ACCEPTED: frozenset(),
+    TaxNoticeStatus.REJECTED: frozenset(),
+    TaxNoticeStatus.FAILED: frozenset(),
+}
+
+#: The only writer of ``receipt_tax_notices.status``.
+TAX_NOTICES: Machine[TaxNoticeStatus] = Machine(
+    "receipt tax notice",
+    "receipt_tax_notices",
+    TAX_NOTICE_TRANSITIONS,
+    initial={TaxNoticeStatus.PENDING},
+)
+
+
 class DecisionStatus(StrEnum):
     """A maker-checker proposal — finance's resolution of an attempt the janitor handed over,
     a correction of a receipt (TT 91/2026 Điều 20): one person proposes it with a reason (and
@@ -504,6 +539,7 @@ MACHINES: tuple[Machine[Any], ...] = (
     NOTIFICATIONS,
     RECEIPTS,
     RECEIPT_SUMMARIES,
+    TAX_NOTICES,
     RESOLUTIONS,
     CORRECTIONS,
 )

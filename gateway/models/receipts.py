@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from gateway.core.fields import ListOf, Page, PageSize, QueryModel, ResponseModel, Time
-from gateway.core.statuses import ReceiptStatus
+from gateway.core.statuses import ReceiptStatus, TaxNoticeStatus
 from gateway.models.payments import PaymentId, public_id
 
 ReceiptId = Annotated[str, public_id("rct")]
@@ -34,6 +35,14 @@ class ReceiptRefund(ResponseModel):
     refund_amount: int = Field(description="VND of the whole refund")
     status: Literal["pending", "succeeded", "failed"]
     created_at: Time
+
+
+class ReceiptDelegate(ResponseModel):
+    """The gateway operator that issued the receipt as the agency's delegate (NĐ 254/2026
+    Điều 4.6); the agency stays the collector"""
+
+    name: str
+    address: str
 
 
 class Receipt(ResponseModel):
@@ -74,6 +83,11 @@ class Receipt(ResponseModel):
     )
     replaces: ReceiptId | None = Field(description="The receipt this one replaces")
     provider: str = Field(description="Who signed it: `gateway` (the agency's own signer)")
+    delegate: ReceiptDelegate | None = Field(
+        description="Issued by the gateway operator as the agency's delegate under a "
+        "delegation agreement: the delegate's name and address as the receipt shows them; "
+        "null when the agency issued it as itself (and while pending)",
+    )
     xml_url: str | None = Field(description="The signed XML; null while pending")
     view_url: str = Field(
         description="The printable page for the citizen (an unguessable link, no login)"
@@ -164,6 +178,27 @@ class CorrectionNotice(ResponseModel):
     notified_on: str = Field(description="YYYY-MM-DD (GMT+7)")
 
 
+class NoticeReason(ResponseModel):
+    code: str
+    message: str = Field(description="The tax authority's text (Vietnamese)")
+
+
+class TaxNoticeState(ResponseModel):
+    """The notice as sent to the tax authority, its own signed message (04/SS-CTĐT)."""
+
+    id: str = Field(description="`rtn_…`")
+    status: TaxNoticeStatus = Field(
+        description="`pending` (not sent yet, or not reached), `sent` (no answer yet: the same "
+        "message is sent again), `accepted`, `rejected` (with `reasons`), `failed`"
+    )
+    message_id: str | None = Field(description="Our message id, once signed and sent")
+    attempts: int
+    next_try_at: Time | None = Field(description="The next send, while pending or sent")
+    last_error: str | None
+    reasons: list[NoticeReason]
+    reference: str | None = Field(description="The tax authority's reference, once accepted")
+
+
 class ReceiptCorrection(ResponseModel):
     id: CorrectionId
     receipt_id: ReceiptId
@@ -181,7 +216,56 @@ class ReceiptCorrection(ResponseModel):
     decision_reason: str | None = Field(description="Why it was rejected")
     replacement_id: ReceiptId | None = Field(description="The replacement receipt, once issued")
     notice: CorrectionNotice | None = Field(description="The 04/SS-CTĐT data, once approved")
+    tax_notice: TaxNoticeState | None = Field(
+        description="The notice's message to the tax authority (an approved `notify`)"
+    )
 
 
 class CorrectionList(ListOf[ReceiptCorrection]):
     """A receipt's corrections, oldest first."""
+
+
+DelegationId = Annotated[str, public_id("rdl")]
+
+
+class ReceiptDelegation(ResponseModel):
+    """An agreement by which the agency lets the gateway operator issue its receipts as its
+    delegate (NĐ 254/2026 Điều 4.6 and Điều 25): the template, symbol and numbers it covers,
+    its term and the day both tax offices were notified"""
+
+    id: DelegationId
+    agency_code: str
+    agreement_number: str = Field(description="The agreement's own number")
+    signed_on: date
+    valid_from: date = Field(description="First day of the term (Asia/Ho_Chi_Minh)")
+    valid_until: date | None = Field(description="Last day of the term; null: no end date")
+    tax_code: str = Field(description="Mã số thuế of the delegating agency")
+    template_code: str
+    symbol: str
+    first_number: int
+    last_number: int
+    notified_on: date = Field(description="The day both tax offices had been notified")
+    may_issue_from: date = Field(
+        description="The first day the delegate may issue: 3 days after the notification, "
+        "not before the term starts"
+    )
+    ended_on: date | None = Field(
+        description="Ended early: from this day on the agreement covers no receipt"
+    )
+    end_reason: str | None
+    state: Literal["active", "not_notified", "not_yet_valid", "expired", "ended"] = Field(
+        description="Today (Asia/Ho_Chi_Minh): `active` (receipts are issued under it), "
+        "`not_notified` (in its term, but less than 3 days after the tax offices were "
+        "notified), `not_yet_valid`, `expired`, `ended`"
+    )
+    recorded_by: str = Field(description="Who recorded it (the audit log has the details)")
+    created_at: Time
+    updated_at: Time
+
+
+class ReceiptDelegationList(ListOf[ReceiptDelegation]):
+    """The agreements of the caller's agencies, by agency, symbol and first number."""
+
+
+class DelegationQuery(QueryModel):
+    agency_code: str | None = Field(None, description="one of the caller's agencies")

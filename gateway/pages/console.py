@@ -22,6 +22,7 @@ from gateway.keys import (
     IMPORTS,
     LEDGER,
     RECEIPT_SUMMARIES,
+    RECEIPT_TAX_NOTICES,
     RECON_RUNS,
     REPORTS,
     WORKFLOW,
@@ -40,6 +41,7 @@ from gateway.pages.console_auth import (
 )
 from gateway.pages.console_ledger import ledger_entries
 from gateway.services.receipts.summary_views import STATUS_LABELS as SUMMARY_STATUS_LABELS
+from gateway.services.receipts.tax_notices import STATUS_LABELS as NOTICE_STATUS_LABELS
 from gateway.services.staff import StaffUser
 from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
 from reconciliation.imports import ONLY_REPEATS
@@ -120,6 +122,11 @@ async def _dashboard(
     summary_warnings = await summaries.close_warnings(
         day, scope.agency_ids, all_agencies=scope.all_agencies
     )
+    notices = request.app[RECEIPT_TAX_NOTICES]
+    open_notices = await notices.open_items(scope.agency_ids, all_agencies=scope.all_agencies)
+    notice_warnings = await notices.close_warnings(
+        day, scope.agency_ids, all_agencies=scope.all_agencies
+    )
     files = await request.app[IMPORTS].of_day(day, user.id, scope)
     return page(
         "console_dashboard.html",
@@ -148,6 +155,9 @@ async def _dashboard(
         open_summaries=open_summaries,
         summary_warnings=summary_warnings,
         summary_labels=SUMMARY_STATUS_LABELS,
+        open_notices=open_notices,
+        notice_warnings=notice_warnings,
+        notice_labels=NOTICE_STATUS_LABELS,
         files=files,
         only_repeats=ONLY_REPEATS,
         row_errors_shown=ROW_ERRORS_SHOWN,

@@ -389,8 +389,19 @@ class AttemptService:
         """Ask the provider to stop every sale of the bill still waiting on a card terminal —
         a cancelled bill must not take a card payment afterwards. Best effort: the provider's
         answer still decides each attempt (the card may have been faster: that money is then
-        reviewed like any money on a cancelled bill); one that cannot be asked now is left to
-        the janitor's queries. Returns how many were asked."""
+        reviewed like any money on a cancelled bill); one that cannot be asked now is asked
+        again by :meth:`stop_sales_of_closed_bills`. Returns how many were asked."""
+        return await self._stop(attempts.c.payment_id == payment_id)
+
+    async def stop_sales_of_closed_bills(self) -> int:
+        """The same for every bill no longer payable — expired by the sweep or on a read,
+        cancelled, or paid through another channel — whose sale a terminal still holds: the
+        citizen at the counter must not be charged for a closed bill. A terminal holds its
+        sale until the provider's final word, so a sale whose stop could not be asked, or
+        whose answer has not come yet, is asked again on the next sweep."""
+        return await self._stop(payments.c.status != PaymentStatus.PENDING.value)
+
+    async def _stop(self, which: Any) -> int:
         async with self.db.read() as conn:
             # Closing the bill closed its attempts here, but a terminal holds its sale until
             # the provider's final word: those are the ones still running out there.
@@ -398,7 +409,8 @@ class AttemptService:
                 await conn.execute(
                     select(attempts.c.id)
                     .join(pos_terminals, pos_terminals.c.active_attempt_id == attempts.c.id)
-                    .where(attempts.c.payment_id == payment_id)
+                    .join(payments, payments.c.id == attempts.c.payment_id)
+                    .where(which)
                 )
             ).scalars()
             running = [await self._joined(conn, attempt_id) for attempt_id in rows]
@@ -410,7 +422,7 @@ class AttemptService:
             try:
                 await channel.cancel(self.ref(row))
                 asked += 1
-            except Exception as error:  # the bill stays cancelled regardless
+            except Exception as error:  # the bill stays closed regardless
                 log.warning(
                     "attempt_stop_deferred",
                     attempt_id=row.id,

@@ -50,6 +50,7 @@ from gateway.services.receipts.corrections import CorrectionService
 from gateway.services.receipts.daily_summary import DailySummaries, SummaryAlerts
 from gateway.services.receipts.issuance import RANGE_EXHAUSTED, Alerts, ReceiptIssuance
 from gateway.services.receipts.signing import load_issuers
+from gateway.services.receipts.tax_notices import TaxNoticeAlerts, TaxNotices
 from gateway.services.receipts.views import ReceiptService
 from gateway.services.refunds import RefundService
 from gateway.services.sealing import Sealer
@@ -105,6 +106,7 @@ class Services:
     ledger: LedgerLookup
     receipts: ReceiptService
     receipt_summaries: DailySummaries
+    receipt_tax_notices: TaxNotices
     receipt_corrections: CorrectionService
     postal_orders: PostalOrderService
     carrier_sync: CarrierSync
@@ -392,6 +394,19 @@ async def build_services(
                     tax_authority_client(settings, provider_session),
                     SummaryAlerts(
                         sent=lambda agency, outcome: metrics.receipt_summary_sends.labels(
+                            agency, outcome
+                        ).inc()
+                    ),
+                ),
+                receipt_tax_notices=TaxNotices(
+                    database,
+                    clock,
+                    settings.receipts,
+                    settings.tax_authority,
+                    lambda code: issuers[code].identity if code in issuers else None,
+                    tax_authority_client(settings, provider_session),
+                    TaxNoticeAlerts(
+                        sent=lambda agency, outcome: metrics.receipt_tax_notice_sends.labels(
                             agency, outcome
                         ).inc()
                     ),

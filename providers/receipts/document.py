@@ -28,6 +28,7 @@ from providers.receipts.words import amount_in_words
 
 __all__ = [
     "MAX_NUMBER",
+    "Delegate",
     "ReceiptDocument",
     "ReceiptLine",
     "RelatedReceipt",
@@ -80,6 +81,17 @@ class RelatedReceipt:
 
 
 @dataclass(frozen=True)
+class Delegate:
+    """Who issues the receipt on the collecting agency's behalf under a delegation agreement
+    (NĐ 254/2026 Điều 4.6, spec §8: the receipt shows the delegate's name and address; the
+    agency stays the collector)."""
+
+    name: str
+    address: str
+    tax_code: str | None = None
+
+
+@dataclass(frozen=True)
 class ReceiptDocument:
     """Everything written on one receipt. ``issued_at`` is timezone-aware; ``total`` is the
     sum of the lines and ``amount_in_words`` is :func:`amount_in_words` of it. Texts are
@@ -107,6 +119,7 @@ class ReceiptDocument:
     amount_in_words: str
     replaces: RelatedReceipt | None = None
     note: str | None = None
+    delegate: Delegate | None = None
 
 
 def validate_template(code: str) -> None:
@@ -210,6 +223,15 @@ def validate_document(doc: ReceiptDocument) -> None:
             raise InvalidDocument("invalid_document", f"{label} is empty")
     if doc.replaces is not None:
         validate_related(doc.replaces)
+    if doc.delegate is not None:
+        for label, text in (
+            ("delegate name", doc.delegate.name),
+            ("delegate address", doc.delegate.address),
+        ):
+            if not text or not text.strip():
+                raise InvalidDocument("invalid_document", f"{label} is empty")
+        if doc.delegate.tax_code is not None:
+            validate_tax_code(doc.delegate.tax_code)
 
 
 def validate_related(related: RelatedReceipt) -> None:
@@ -252,6 +274,11 @@ def build_receipt_xml(doc: ReceiptDocument) -> bytes:
     add_text(collector, data["collector_name"], doc.agency_name)
     add_text(collector, data["collector_tax_code"], doc.agency_tax_code)
     add_text(collector, data["collector_address"], doc.agency_address)
+    if doc.delegate is not None:  # issued by the agency's delegate (spec §8)
+        delegate = etree.SubElement(body, data["delegate"])
+        add_text(delegate, data["delegate_name"], doc.delegate.name)
+        add_text(delegate, data["delegate_tax_code"], doc.delegate.tax_code)
+        add_text(delegate, data["delegate_address"], doc.delegate.address)
     payer = etree.SubElement(body, data["payer"])
     add_text(payer, data["payer_name"], doc.payer_name)
     add_text(payer, data["payer_id_number"], doc.payer_id_number)

@@ -38,6 +38,7 @@ ID_ATTRIBUTE: Final = "Id"
 ENVELOPE: Final = {
     "receipt_root": "BLDT",  # [U] biên lai điện tử
     "summary_root": "BTHDLieu",  # [U] bảng tổng hợp dữ liệu
+    "notice_root": "TBSSot",  # [U] thông báo biên lai điện tử có sai sót (04/SS-CTĐT)
     "general": "TTChung",  # [V] thông tin chung
     "data": "DLieu",  # [V] dữ liệu
     "signatures": "DSCKS",  # [U] danh sách chữ ký số (the signature's parent)
@@ -68,6 +69,12 @@ RECEIPT_DATA: Final = {
     "collector_name": "Ten",  # [U]
     "collector_tax_code": "MST",  # [U]
     "collector_address": "DChi",  # [U]
+    # The delegate that issues on the collector's behalf (NĐ 254/2026 Điều 4.6, spec §8): the
+    # spec requires its name and address on the receipt [V] but names no element [U].
+    "delegate": "TCNUNhiem",  # [U] tổ chức nhận ủy nhiệm lập biên lai
+    "delegate_name": "Ten",  # [U]
+    "delegate_tax_code": "MST",  # [U]
+    "delegate_address": "DChi",  # [U]
     "payer": "NNop",  # [U] người nộp
     "payer_name": "Ten",  # [U]
     "payer_id_number": "SDDanh",  # [U] số định danh (CCCD)
@@ -132,6 +139,40 @@ SUMMARY_DATA: Final = {
     "related_number": "SBLai",
     "related_issued_on": "NLap",
 }
+
+# -- the notice of receipt errors, form 04/SS-CTĐT (TT 91/2026 Điều 20, spec §7) ---------------
+#: The spec names the form and what it is for (an error in the name, the address, the amount
+#: in words or other content, not in the tax code or the amount: "notify the tax office with
+#: Mẫu 04/SS-CTĐT") [V]; its fields and names are not in the spec [U]. They follow the
+#: e-invoice error notice (04/SS-HĐĐT) of the previous regime: a header naming the collector
+#: and the date, then one row per receipt concerned with its template, symbol, number and
+#: date, the nature of the notice, the kind of error and the reason.
+NOTICE_GENERAL: Final = {
+    "version": "PBan",  # [U]
+    "form": "MSo",  # [V] the form 04/SS-CTĐT; the tag name is [U]
+    "title": "Ten",  # [U]
+    "notified_on": "NTBao",  # [U] ngày thông báo (date)
+    "created_at": "TGLap",  # [U]
+    "collector_name": "TNNT",  # [U] tên người nộp thuế
+    "collector_tax_code": "MST",  # [U]
+}
+NOTICE_FORM: Final = "04/SS-CTĐT"  # [V]
+NOTICE_TITLE: Final = "THÔNG BÁO BIÊN LAI ĐIỆN TỬ CÓ SAI SÓT"  # [U] wording
+NOTICE_DATA: Final = {
+    "rows": "DSBLai",  # [U]
+    "row": "BLai",  # [U]
+    "row_number": "STT",  # [U]
+    "template_code": "KHMSBLai",  # [U] the receipt's template (spec §3)
+    "symbol": "KHBLai",  # [U] the receipt's symbol
+    "number": "SBLai",  # [U] the receipt's number
+    "issued_on": "NLap",  # [U] the receipt's date of issue
+    "nature": "TCTBao",  # [U] tính chất thông báo
+    "error_kind": "LSSot",  # [U] loại sai sót: which content was wrong
+    "reason": "LDo",  # [U] lý do
+}
+#: The nature of the notice: an explanation of an error, no re-issue (TT 91 Điều 20 allows
+#: only notify or replace for receipts). [V] the act, [U] the word and whether it is a code.
+NOTICE_NATURE: Final = "Giải trình"
 
 # -- the signature (XML-DSig; placement [V], the rest [U]) ---------------------------------
 SIGNATURE: Final = {

@@ -1,13 +1,15 @@
-"""The tax authority's message endpoint, in memory: where same-day receipt summaries go.
+"""The tax authority's message endpoint, in memory: where same-day receipt summaries
+(01/TH-BLĐT) and notices of receipt errors (04/SS-CTĐT) go.
 
 ``POST {path}`` (``/messages``) speaks the envelope of
 :mod:`providers.receipts.tax_authority.codec` and answers 200 with the tax authority's
 verdict: accepted (the answer's id is the reference), or rejected with reasons when the
 receiver is not ``TCT``, the message id is not the sender's ``MNGui`` + 32 upper-case hex
-digits, the message type is not a receipt summary, the summary carries no XML-DSig
-``Signature`` (``UNSIGNED``), or its signature does not verify (``BAD_SIGNATURE``, when the
-sandbox was given a ``verify_signature`` function). A message id it has already answered
-gets the same answer again, and is not kept twice. A body over 2 MB is refused with 413.
+digits, the message type is neither a receipt summary nor an error notice, the document
+carries no XML-DSig ``Signature`` (``UNSIGNED``), or its signature does not verify
+(``BAD_SIGNATURE``, when the sandbox was given a ``verify_signature`` function). A message id
+it has already answered gets the same answer again, and is not kept twice (its
+``deliveries`` counts every copy that arrived). A body over 2 MB is refused with 413.
 
 What happens to the next messages is scripted by an unsigned control route (it stands for
 the tax authority's systems, not for the protocol)::
@@ -45,15 +47,22 @@ from providers.receipts.tax_authority.errors import TaxAuthorityError
 
 DSIG_SIGNATURE: Final = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 #: Reasons the sandbox gives, with their Vietnamese texts. The real codes are unverified.
+#: The texts that name the document, for a notice (04/SS-CTĐT) rather than a summary.
+NOTICE_REASONS: Final = {
+    "UNSIGNED": "Thông báo biên lai điện tử có sai sót chưa được ký số",
+    "BAD_SIGNATURE": "Chữ ký số trên thông báo biên lai điện tử có sai sót không hợp lệ",
+}
 REASONS: Final = {
     "WRONG_RECEIVER": "Mã nơi nhận không phải Tổng cục Thuế (TCT)",
     "BAD_MESSAGE_ID": "Mã thông điệp không đúng quy định (MNGui + UUID viết hoa, không dấu gạch)",
-    "WRONG_TYPE": "Loại thông điệp không phải bảng tổng hợp dữ liệu biên lai điện tử",
+    "WRONG_TYPE": "Loại thông điệp không phải bảng tổng hợp hay thông báo sai sót biên lai điện tử",
     "UNSIGNED": "Bảng tổng hợp dữ liệu biên lai điện tử chưa được ký số",
     "BAD_SIGNATURE": "Chữ ký số trên bảng tổng hợp không hợp lệ",
     "SCRIPTED": "Dữ liệu bảng tổng hợp không hợp lệ (lỗi giả lập)",
 }
 OUTCOMES: Final = frozenset({"reject", "timeout", "unavailable"})
+#: The message types taken, by their ``MLTDiep``.
+KINDS: Final = {codec.MESSAGE_TYPES[kind]: kind for kind in ("receipt_summary", "error_notice")}
 
 
 @dataclass
@@ -101,6 +110,8 @@ class Office:
     answers: dict[str, bytes] = field(default_factory=dict)  # by message id
     script: list[Scripted] = field(default_factory=list)
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set whenever a message arrives (a test awaits it to act while a send is in flight).
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 CONFIG = web.AppKey("sandbox_tax_authority_config", SandboxTaxAuthorityConfig)
@@ -135,7 +146,11 @@ async def receive(request: web.Request) -> web.Response:
         message = codec.parse_message(body)
     except TaxAuthorityError as error:
         return web.Response(status=400, text=error.message)
+    office.arrived.set()
     answer = office.answers.get(message.message_id)
+    for kept in office.received:
+        if kept["message_id"] == message.message_id:
+            kept["deliveries"] += 1
     if answer is None:
         answer = _answer(config, office, message, scripted)
     elif scripted is None or scripted.outcome != "timeout":
@@ -173,7 +188,10 @@ def _answer(
             "reference": verdict.reference if isinstance(verdict, Accepted) else None,
             "reasons": [{"code": r.code, "message": r.message_vi} for r in reasons],
             "answered": scripted is None or scripted.outcome != "timeout",
-            "summary": message.document.decode(),
+            "kind": KINDS.get(message.message_type),
+            "deliveries": 1,
+            "document": message.document.decode(),
+            "summary": message.document.decode(),  # the name before notices were sent too
         }
     )
     return answer
@@ -186,13 +204,16 @@ def _reasons(config: SandboxTaxAuthorityConfig, message: codec.ReceivedMessage) 
     sender = re.escape(message.sender_code)
     if not re.fullmatch(rf"{sender}[0-9A-F]{{32}}", message.message_id):
         found.append("BAD_MESSAGE_ID")
-    if message.message_type != codec.MESSAGE_TYPES["receipt_summary"]:
+    if message.message_type not in KINDS:
         found.append("WRONG_TYPE")
     if DSIG_SIGNATURE not in _tags(message.document):
         found.append("UNSIGNED")
     elif config.verify_signature is not None and not config.verify_signature(message.document):
         found.append("BAD_SIGNATURE")
-    return [Reason(code, REASONS[code]) for code in found]
+    texts = REASONS
+    if KINDS.get(message.message_type) == "error_notice":
+        texts = {**REASONS, **NOTICE_REASONS}
+    return [Reason(code, texts[code]) for code in found]
 
 
 def _tags(document: bytes) -> set[str]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests_support import signed_notice
 
 from gateway.core.db.schema import outbox_events, provider_events
-from gateway.keys import DATABASE, POLLER
+from gateway.keys import ATTEMPTS, DATABASE, POLLER
 from providers.payment.pos import sign
 from providers.sandbox.pos import BACKGROUND, SALES
 
@@ -125,6 +125,40 @@ async def test_cancelling_the_bill_stops_the_sale_waiting_on_the_terminal(
         url = channels.pos.make_url("/sandbox/terminals/T-HCM-1/complete")
         answer = await session.post(url, json={"outcome": "approve"})
         assert answer.status == 409, await answer.text()
+
+
+@pytest.mark.parametrize("closed", ["expired", "paid_elsewhere"])
+async def test_the_sweep_stops_a_sale_whose_bill_closed_while_the_card_was_awaited(
+    channels: Channels, closed: str
+) -> None:
+    """No one cancelled the bill at the counter: it expired (found by a read or the sweep), or
+    the citizen paid it by bank transfer while the terminal still asked for a card. The
+    sweep stops the sale, so the card cannot be charged for a closed bill, and frees the
+    terminal; a second sweep has nothing left to ask."""
+    await _script(channels, "T-HCM-1", "no_answer")
+    payment, attempt = await _push(channels)
+    if closed == "expired":
+        await _close_bill(channels, payment["id"], "expired")
+    else:
+        body, headers = signed_notice(payment, int(channels.clock().timestamp()))
+        paid = await channels.client.post("/callbacks/bank/testbank", data=body, headers=headers)
+        assert paid.status == 200
+        assert (await channels.payment(payment["id"]))["status"] == "paid"
+    assert await _terminal_busy(channels, "T-HCM-1")  # the terminal still holds the sale
+
+    assert await channels.client.app[ATTEMPTS].stop_sales_of_closed_bills() == 1
+    await channels.pos.app[BACKGROUND].wait()
+
+    assert not await _terminal_busy(channels, "T-HCM-1")
+    async with aiohttp.ClientSession() as session:
+        url = channels.pos.make_url("/sandbox/terminals/T-HCM-1/complete")
+        answer = await session.post(url, json={"outcome": "approve"})
+        assert answer.status == 409, await answer.text()  # no sale left for a card
+    assert await channels.client.app[ATTEMPTS].stop_sales_of_closed_bills() == 0
+    bill = await channels.payment(payment["id"])
+    assert bill["status"] == ("expired" if closed == "expired" else "paid")
+    sale = await channels.payment_attempt(payment["id"], attempt["id"])
+    assert sale["status"] == ("expired" if closed == "expired" else "cancelled")
 
 
 async def test_a_silent_terminal_is_queried_never_assumed_failed(channels: Channels) -> None:

@@ -26,6 +26,7 @@ ADDED = [
     "GET /v1/payments/{payment_id}/receipts",
     "GET /v1/receipt-corrections/{correction_id}",
     "GET /v1/receipts",
+    "GET /v1/receipts/delegations",
     "GET /v1/receipts/signing-certificate",
     "GET /v1/receipts/summaries",
     "GET /v1/receipts/{receipt_id}",

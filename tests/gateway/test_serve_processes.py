@@ -4,6 +4,7 @@ PostgreSQL; what the portal creates through them exists exactly once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -33,6 +34,7 @@ from conftest import (
     sandbox_vnpay,
 )
 from sqlalchemy import func, select
+from tests_support import messages_sandbox
 
 from gateway.cli import main
 from gateway.core.db import Database
@@ -40,6 +42,7 @@ from gateway.core.db.schema import (
     attempts,
     deliveries,
     idempotency_keys,
+    notifications,
     outbox_events,
     payments,
     provider_events,
@@ -59,14 +62,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(path: Path, database_url: str, port: int, extra: str = "", tables: str = "") -> Path:
+def _config(
+    path: Path,
+    database_url: str,
+    port: int,
+    extra: str = "",
+    tables: str = "",
+    host: str = "127.0.0.1",
+) -> Path:
     """``extra``: top-level keys; ``tables``: TOML tables, after the others."""
     path.write_text(
         extra + "sandbox = false\n"
         f'database_url = "{database_url}"\n'
-        'host = "127.0.0.1"\n'
+        f'host = "{host}"\n'
         f"port = {port}\n"
-        f'public_base_url = "http://127.0.0.1:{port}"\n'
+        f'public_base_url = "http://{host}:{port}"\n'
         'log_level = "warning"\n'
         f'[pii]\ncurrent_key_id = "t1"\nkeys = {{ t1 = "{PII_KEY}" }}\n'
         # No carrier listens here; none is called.
@@ -369,10 +379,10 @@ async def test_a_second_group_or_instance_on_the_busy_port_exits_2_before_readin
         _kill([server])
 
 
-def _free(port: int) -> bool:
+def _free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((host, port))
         except OSError:
             return False
     return True
@@ -388,7 +398,8 @@ def test_a_group_starting_while_another_takes_the_port_exits_2(
     binds its SO_REUSEPORT sockets; the port's lock lets only one through."""
     port = _free_port()
     held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    held.bind(f"\0gateway-serve-port-{port}")  # the other group, between its lock and bind
+    # The other group, between its lock and bind: the lock names the address and the port.
+    held.bind(f"\0gateway-serve-port-127.0.0.1:{port}")
     try:
         config = _config(tmp_path / "gateway.toml", postgres_url, port)
         assert main(["--config", str(config), "serve", "--processes", "2"]) == 2
@@ -396,6 +407,38 @@ def test_a_group_starting_while_another_takes_the_port_exits_2(
     finally:
         held.close()
     assert _free(port)  # nothing was left bound
+
+
+async def test_two_groups_on_two_addresses_with_the_same_port_both_start(
+    postgres_url: str, tmp_path: Path, _no_gateway_environment: None
+) -> None:
+    """The port lock names the address too: a group on 127.0.0.2 is not refused because
+    another group holds the same port on 127.0.0.1 (two listeners, not one port taken)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.2", 0))
+        except OSError:
+            pytest.skip("127.0.0.2 cannot be bound on this machine")
+    port = _free_port()
+    while not _free(port, "127.0.0.2"):
+        port = _free_port()
+    started, logs = [], []
+    try:
+        for host in ("127.0.0.1", "127.0.0.2"):
+            config = _config(tmp_path / f"{host}.toml", postgres_url, port, host=host)
+            logs.append(tmp_path / f"{host}.log")
+            started.append(_start_serve(config, logs[-1], 2))
+        for host, server, log in zip(("127.0.0.1", "127.0.0.2"), started, logs, strict=True):
+            await _wait_ready(f"http://{host}:{port}/readyz", server, log)
+            parent = psutil.Process(server.pid)
+            for _ in range(100):  # the second process may bind a moment after the first answers
+                if len(_listeners(parent, port)) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert len(_listeners(parent, port)) == 2, _text(log)
+        _stop(started, logs)
+    finally:
+        _kill(started)
 
 
 def test_a_group_whose_database_is_unreachable_exits_2_before_starting_a_process(
@@ -426,6 +469,38 @@ class _Portal:
         return web.Response(status=204)
 
 
+#: The agency tells the payer of a new bill by SMS and of its payment by Zalo ZNS
+#: (docs/notifications.md): both sandboxes of providers/sandbox/messages.py are used.
+NOTIFY_AGENCY = {
+    "channels": ["zns", "sms"],
+    "events": {
+        "payment_created": {
+            "zns": False,
+            "sms_text": "Hồ sơ {dossier_code}: nộp {amount} đồng tại {checkout_url}",
+        },
+        "payment_paid": {
+            "zns_template_id": "HCM_PAID",
+            "zns_data": {"ma_ho_so": "{dossier_code}", "so_tien": "{amount}"},
+            "sms": False,
+        },
+    },
+}
+
+
+def _toml_table(name: str, table: dict[str, Any]) -> str:
+    """``table`` as TOML: its plain values (JSON's strings, numbers, booleans and lists are
+    TOML's too), then each nested table under its dotted name."""
+    text = f"[{name}]\n" + "".join(
+        f"{json.dumps(key)} = {json.dumps(value)}\n"
+        for key, value in table.items()
+        if not isinstance(value, dict)
+    )
+    for key, value in table.items():
+        if isinstance(value, dict):
+            text += _toml_table(f"{name}.{json.dumps(key)}", value)
+    return text
+
+
 async def _wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 120
     while text not in _text(log):
@@ -441,7 +516,8 @@ async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_e
     ``gateway worker`` processes share one PostgreSQL while the portal creates payments, the
     sandbox VNPAY pays each one (some IPNs sent twice) and the portal's endpoint receives
     the webhooks: every payment is paid once, every outbox event and delivery exists once
-    and reaches the portal once, and nothing answers 5xx."""
+    and reaches the portal once, the payer is told of each bill once by SMS and of each
+    payment once by Zalo ZNS (the messages sandbox), and nothing answers 5xx."""
     key = await _portal_key(postgres_url)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -451,12 +527,15 @@ async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_e
     receiver = web.Application()
     receiver.router.add_post("/hooks", portal.handle)
     hooks = await aiohttp_server(receiver)
+    messages, notify = await messages_sandbox(
+        aiohttp_server, system_clock, base, {"HCM": NOTIFY_AGENCY}
+    )
     tables = (
         f'[vnpay]\npayment_url = "{vnpay.make_url("/paymentv2/vpcpay.html")}"\n'
         f'api_url = "{vnpay.make_url("/merchant_webapi/api/transaction")}"\n'
         f'tmn_code = "{VNPAY_TMN}"\nhash_secret = "{VNPAY_SECRET}"\n'
         "[webhooks]\nallow_private_urls = true\npoll_seconds = 0.2\n"
-        "[notifications]\nenabled = false\n"
+        + _toml_table("notifications", {**notify, "poll_seconds": 0.2})
     )
     config = _config(tmp_path / "gateway.toml", postgres_url, port, tables=tables)
     logs = [tmp_path / name for name in ("serve.log", "worker-1.log", "worker-2.log")]
@@ -524,16 +603,25 @@ async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_e
         db = Database(postgres_url)
         try:
             deadline = time.monotonic() + 60
-            while True:  # the workers deliver in the background: poll until all are done
+            while True:  # the workers deliver and notify in the background: poll until done
                 async with db.read() as conn:
                     open_deliveries = await conn.scalar(
                         select(func.count())
                         .select_from(deliveries)
                         .where(deliveries.c.status != "succeeded")
                     )
-                if open_deliveries == 0:
+                    told = Counter(
+                        (
+                            await conn.execute(
+                                select(notifications.c.status).where(
+                                    notifications.c.status != "queued"
+                                )
+                            )
+                        ).scalars()
+                    )
+                if open_deliveries == 0 and told.total() >= 2 * LOAD_PAYMENTS:
                     break
-                assert time.monotonic() < deadline, f"{open_deliveries} deliveries not done"
+                assert time.monotonic() < deadline, (open_deliveries, told)
                 await asyncio.sleep(0.2)
             async with db.read() as conn:
                 paid = (await conn.execute(select(payments.c.status))).scalars().all()
@@ -557,6 +645,17 @@ async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_e
                 sent = (
                     await conn.execute(select(deliveries.c.event_id, deliveries.c.attempt_count))
                 ).all()
+                notified = (
+                    await conn.execute(
+                        select(
+                            notifications.c.id,
+                            notifications.c.payment_id,
+                            notifications.c.kind,
+                            notifications.c.channel,
+                            notifications.c.status,
+                        )
+                    )
+                ).all()
         finally:
             await db.close()
 
@@ -570,6 +669,19 @@ async def test_two_servers_and_two_workers_pay_deliver_and_notify_each_payment_e
         assert sorted(event for event, _ in sent) == sorted(event for event, _, _ in events)
         assert {count for _, count in sent} == {1}  # no delivery was tried twice
         assert portal.received == Counter({event: 1 for event, _, _ in events})
+
+        # One notification per payment and event, each sent once: the bill by SMS, the
+        # payment by ZNS; the sandbox counts a repeated send (same tracking id) in ``sends``.
+        assert Counter((kind, channel, status) for _, _, kind, channel, status in notified) == {
+            ("payment_created", "sms", "sent"): LOAD_PAYMENTS,
+            ("payment_paid", "zns", "sent"): LOAD_PAYMENTS,
+        }
+        assert len({(payment, kind) for _, payment, kind, _, _ in notified}) == len(notified)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(messages.make_url("/list")) as response:
+                received = await response.json()
+        assert sorted(m["tracking_id"] for m in received) == sorted(row[0] for row in notified)
+        assert {m["sends"] for m in received} == {1}
 
         _stop(started, logs)
     finally:

@@ -8,6 +8,7 @@ import asyncio
 import io
 import os
 import re
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -310,3 +311,48 @@ async def test_outside_sandbox_mode_without_token_or_listener_metrics_are_not_se
     settings = make_settings(unmigrated, metrics_token=None)
     client = await aiohttp_client(create_app(settings, background=False))
     assert (await client.get("/metrics")).status == 404
+
+
+# -- libraries imported where they are used, checked at start ----------------------------------
+
+
+def test_serve_holds_none_of_the_libraries_it_imports_only_where_they_are_used() -> None:
+    """polars, openpyxl, alembic and fpdf2 cost about 70 MiB per process (docs/performance.md,
+    "Memory"): importing what `gateway serve` imports loads none of them."""
+    program = (
+        "import sys, gateway.cli, gateway.app\n"
+        "loaded = {name.split('.')[0] for name in sys.modules}\n"
+        "print(sorted({m.split('.')[0] for m in gateway.cli.LAZY_MODULES} & loaded))"
+    )
+    checked = subprocess.run(  # noqa: S603 -- this interpreter, a fixed program
+        [sys.executable, "-c", program],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert checked.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_library_that_does_not_import_stops_serve_and_worker_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    unused_tcp_port: int,
+    command: str,
+) -> None:
+    """A broken installation (here an fpdf that fails to import, first on the path) stops
+    start-up, not the first receipt PDF hours later."""
+    broken = tmp_path / "site" / "fpdf"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("built for another CPU")\n')
+    monkeypatch.setenv("PYTHONPATH", str(broken.parent))
+    config = sandbox_config(tmp_path, unused_tcp_port)
+    assert main(["--config", str(config), command]) == 2
+    line = one_line_error(capsys)
+    assert line == (
+        "gateway: a library the gateway needs does not import: "
+        "fpdf (ImportError: built for another CPU)"
+    )

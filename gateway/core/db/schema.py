@@ -40,6 +40,7 @@ from gateway.core.statuses import (
     REFUNDS,
     RESOLUTIONS,
     RUNS,
+    TAX_NOTICES,
 )
 
 metadata = MetaData(
@@ -772,6 +773,44 @@ receipt_ranges = Table(
     ),
 )
 
+#: An agreement by which an agency lets the gateway operator issue its receipts as its
+#: delegate (NĐ 254/2026 Điều 4.6 and Điều 25, spec §8): the template, symbol and numbers it
+#: covers, its term, the day both tax offices were notified (the delegate may issue from 3 days
+#: later) and an early end. Who recorded or ended it is in ``audit_log``.
+receipt_delegations = Table(
+    "receipt_delegations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    #: The agreement's own number (số hợp đồng / văn bản ủy nhiệm), unique per agency.
+    Column("agreement_number", String(64), nullable=False),
+    Column("signed_on", Date, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_until", Date),  # inclusive; null: no end date
+    Column("tax_code", String(14), nullable=False),
+    Column("template_code", String(5), nullable=False),
+    Column("symbol", String(8), nullable=False),
+    Column("first_number", Integer, nullable=False),
+    Column("last_number", Integer, nullable=False),
+    #: The later of the days the delegating agency's and the delegate's tax offices were told.
+    Column("notified_on", Date, nullable=False),
+    #: Ended early (by written agreement): from this day on the agreement is not in force.
+    Column("ended_on", Date),
+    Column("end_reason", Text),
+    Column("recorded_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("agency_id", "agreement_number", name="uq_receipt_delegations_number"),
+    Index("ix_receipt_delegations_lookup", "agency_id", "symbol"),
+    CheckConstraint(
+        "first_number >= 1 AND first_number <= last_number AND last_number <= 99999999",
+        name="ck_receipt_delegations_bounds",
+    ),
+    CheckConstraint(
+        "valid_until IS NULL OR valid_until >= valid_from", name="ck_receipt_delegations_term"
+    ),
+)
+
 #: One receipt of a paid payment (one per payment, or one for its phí and one for its lệ phí
 #: lines). ``symbol``/``number``/``issued_at``/``xml_sealed`` are empty while ``pending``.
 #: The payer's ID number and the signed XML (which carries it) are sealed like other personal
@@ -809,6 +848,12 @@ receipts = Table(
     Column("view_token_sealed", Text, nullable=False),
     Column("provider", String(16), nullable=False),
     Column("external_key", String(64)),
+    #: Issued by the gateway operator as the agency's delegate (NĐ 254/2026 Điều 4.6): the
+    #: agreement that covered it and the delegate as the receipt names it then; null otherwise.
+    Column("delegation_id", ForeignKey("receipt_delegations.id")),
+    Column("delegate_name", String(255)),
+    Column("delegate_address", String(255)),
+    Column("delegate_tax_code", String(14)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint(
@@ -849,6 +894,9 @@ receipt_summaries = Table(
     Column("outage_ended_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: The claim of the one process sending it now (a lease): set by a conditional UPDATE
+    #: before the send, cleared when its answer is recorded (receipts/transmission.py).
+    Column("locked_until", UTCDateTime),
     UniqueConstraint(
         "agency_id", "business_date", "revision", name="uq_receipt_summaries_agency_day"
     ),
@@ -884,4 +932,33 @@ receipt_corrections = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("kind IN ('notify', 'replace')", name="ck_receipt_corrections_kind"),
     CORRECTIONS.check_constraint(),
+)
+
+
+#: The notice of a receipt error (form 04/SS-CTĐT) sent to the tax authority as its own signed
+#: message, one per approved ``notify`` correction (unique ``correction_id``), recorded in the
+#: approval's transaction. ``signed_xml``/``message_*`` are set at its first send and kept so a
+#: send without an answer is repeated unchanged; ``locked_until`` is the sender's claim.
+receipt_tax_notices = Table(
+    "receipt_tax_notices",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("correction_id", ForeignKey("receipt_corrections.id"), nullable=False, unique=True),
+    Column("receipt_id", ForeignKey("receipts.id"), nullable=False, index=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False),
+    Column("tax_code", String(14), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("signed_xml", Text),
+    Column("message_uuid", String(32)),
+    Column("message_id", String(64)),
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UTCDateTime),
+    Column("locked_until", UTCDateTime),
+    Column("last_error", String(32)),
+    Column("reasons", JSON),
+    Column("reference", String(128)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_receipt_tax_notices_status_next", "status", "next_try_at"),
+    TAX_NOTICES.check_constraint(),
 )

@@ -8,7 +8,9 @@ corrected fields and the kind follows:
 what is corrected                                      kind        what approval does
 =====================================================  ==========  ==============================
 only the payer's name or address, the amount in words  ``notify``  records the notice (form
-                                                                   04/SS-CTĐT data), no new
+                                                                   04/SS-CTĐT data, and the
+                                                                   message to the tax authority,
+                                                                   :mod:`.tax_notices`), no new
                                                                    receipt; the receipt becomes
                                                                    ``error_notified``
 the lines (a fee's amount, a line that does not        ``replace`` issues a replacement receipt
@@ -65,6 +67,7 @@ from gateway.services.receipts.correction_rules import (
 )
 from gateway.services.receipts.issuance import ReceiptIssuance, receipt_share
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render
+from gateway.services.receipts.tax_notices import notice_state, record_notice
 from gateway.services.sealing import Sealer
 from reconciliation.audit import record
 from reconciliation.workflow import CHECKERS, MAKERS, Actor, person_of
@@ -334,6 +337,9 @@ class CorrectionService:
                 conn, original.id, current, ReceiptStatus.ERROR_NOTIFIED, updated_at=now
             )
         notice = notice_of(original, correction, now)
+        # The notice goes to the tax authority as its own message (04/SS-CTĐT), recorded in
+        # this transaction and sent by the loop (tax_notices.py).
+        await record_notice(conn, correction.id, original, now)
         return Decided(
             "receipt.error_notified",
             {
@@ -392,4 +398,5 @@ class CorrectionService:
             "decision_reason": row.decision_reason,
             "replacement_id": row.replacement_id,
             "notice": open_notice(row.notice, self.sealer) if row.notice else None,
+            "tax_notice": await notice_state(conn, row.id),
         }

@@ -9,7 +9,9 @@ issued, replaced and notified that day goes to the tax authority. Here:
   receipts and no summary yet. A day without receipts gets no summary: the duty arises from
   issuing a receipt (spec §6, "after issuing … on the same day"), so there is nothing to send.
 - :meth:`DailySummaries.send_due` claims the summaries due (``FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL, then ``next_try_at`` moved past the send) and sends each through the
+  PostgreSQL, then a conditional UPDATE of ``locked_until``, :mod:`.transmission`; the CLI's
+  :meth:`~DailySummaries.send_now` takes the same claim, or is refused with
+  ``receipt_summary_in_flight``) and sends each through the
   :class:`~providers.receipts.tax_authority.TaxAuthorityClient`. Accepted → ``accepted`` with
   the tax authority's reference. Rejected → ``rejected`` with its reasons and an alert
   (``receipt_summary_rejected``); staff fix the cause and send the day again, which builds a
@@ -34,7 +36,7 @@ from typing import Any, Final
 from uuid import UUID, uuid4
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
@@ -47,6 +49,7 @@ from gateway.core.errors import (
     SummaryAlreadyAccepted,
     SummaryDayNotOver,
     SummaryEmpty,
+    SummarySendInFlight,
     TaxAuthorityNotConfigured,
     ValidationFailed,
 )
@@ -59,6 +62,7 @@ from gateway.services.receipts.summary_views import (
     OPEN_STATUSES,
     SummaryReads,
 )
+from gateway.services.receipts.transmission import backoff, claim, claim_due, lease_of
 from providers.receipts.errors import ReceiptError
 from providers.receipts.signer import SigningIdentity, sign_xml
 from providers.receipts.summary import DailySummary, build_summary_xml
@@ -142,26 +146,16 @@ class DailySummaries(SummaryReads):
     async def send_due(self, batch: int = 20) -> int:
         if self.client is None:
             return 0
-        now = self.clock()
         async with self.db.write() as conn:
-            claimed = list(
-                (
-                    await conn.execute(
-                        select(receipt_summaries.c.id)
-                        .where(
-                            receipt_summaries.c.status == ReceiptSummaryStatus.UNSENT.value,
-                            or_(
-                                receipt_summaries.c.next_try_at.is_(None),
-                                receipt_summaries.c.next_try_at <= now,
-                            ),
-                        )
-                        .order_by(receipt_summaries.c.business_date, receipt_summaries.c.created_at)
-                        .limit(batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).scalars()
+            claimed = await claim_due(
+                conn,
+                receipt_summaries,
+                [ReceiptSummaryStatus.UNSENT.value],
+                self.clock(),
+                self._lease(),
+                (receipt_summaries.c.business_date, receipt_summaries.c.created_at),
+                batch,
             )
-            await self._lease(conn, claimed, now)
         for summary_id in claimed:
             await self._send(summary_id)
         return len(claimed)
@@ -202,8 +196,14 @@ class DailySummaries(SummaryReads):
             summary_id, ours = await self._next_to_send(
                 conn, latest, agency_code, agency_id, day, correction
             )
-            if ours:
-                await self._lease(conn, [summary_id], now)
+            unsent = [ReceiptSummaryStatus.UNSENT.value]
+            if ours and not await claim(
+                conn, receipt_summaries, [summary_id], unsent, now, self._lease()
+            ):
+                # The loop holds it (its send is in flight): never a second copy at once.
+                raise SummarySendInFlight(
+                    f"the summary {summary_id} of {day.isoformat()} is being sent now"
+                )
         if ours:
             await self._send(summary_id)
         return await self.get(summary_id)
@@ -347,15 +347,8 @@ class DailySummaries(SummaryReads):
             reason=reason,
         )
 
-    async def _lease(self, conn: AsyncConnection, ids: list[str], now: datetime) -> None:
-        """Keep claimed summaries from other processes while they are being sent."""
-        if ids:
-            lease = timedelta(seconds=self.tax_authority.timeout_seconds * 2 + 60)
-            await conn.execute(
-                update(receipt_summaries)
-                .where(receipt_summaries.c.id.in_(ids))
-                .values(next_try_at=now + lease)
-            )
+    def _lease(self) -> timedelta:
+        return lease_of(self.tax_authority.timeout_seconds)
 
     async def _send(self, summary_id: str) -> None:
         assert self.client is not None  # the callers check
@@ -402,6 +395,7 @@ class DailySummaries(SummaryReads):
                 attempts=attempts,
                 last_error=None,
                 outage_ended_at=ended,
+                locked_until=None,
                 updated_at=now,
             )
             log.info("receipt_summary_accepted", reference=answer.reference, **facts)
@@ -415,13 +409,13 @@ class DailySummaries(SummaryReads):
                     ReceiptSummaryStatus.FAILED,
                     attempts=attempts,
                     last_error=answer.code,
+                    locked_until=None,
                     updated_at=now,
                 )
                 log.error("receipt_summary_failed", reason=answer.code, **facts)
                 return "failed"
-            wait = min(
-                self.tax_authority.retry_seconds * 2 ** (attempts - 1),
-                self.tax_authority.max_retry_seconds,
+            wait = backoff(
+                attempts, self.tax_authority.retry_seconds, self.tax_authority.max_retry_seconds
             )
             await conn.execute(
                 update(receipt_summaries)
@@ -432,8 +426,9 @@ class DailySummaries(SummaryReads):
                 .values(
                     attempts=attempts,
                     last_error=answer.code,
-                    next_try_at=now + timedelta(seconds=wait),
+                    next_try_at=now + wait,
                     outage_started_at=row.outage_started_at or now,
+                    locked_until=None,
                     updated_at=now,
                 )
             )
@@ -451,6 +446,7 @@ class DailySummaries(SummaryReads):
             attempts=attempts,
             last_error=None,
             outage_ended_at=ended,
+            locked_until=None,
             updated_at=now,
         )
         # An alert: finance must correct the cause and send the day again.

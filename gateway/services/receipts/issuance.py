@@ -20,6 +20,12 @@ certificate expired while running — the payment still becomes paid and the rec
 :meth:`ReceiptIssuance.issue_pending` numbers and signs it, in order, once that is fixed (a range
 added, a certificate renewed).
 
+An agency with ``issued_as = "delegate"`` (spec §8, :mod:`.delegations`): the gateway operator
+issues as the agency's delegate, so a receipt is numbered only inside a recorded agreement in
+force on the day of issue, notified to the tax offices 3 days before, whose number range holds
+the number taken; otherwise it waits ``pending`` (no number consumed) like any other. The
+receipt names the delegate (``[receipts.delegate]``, snapshot on the row and in the XML).
+
 An agency with ``issuer = "vnpt"`` (docs/receipts.md, "Issuers"; spec §6): VNPT numbers and
 signs its receipts, and VNPT must not be awaited inside the payment's transaction. The
 receipt is born ``pending`` with :data:`EXTERNAL_ISSUER` (no number drawn from our ranges) and
@@ -52,11 +58,12 @@ from gateway.core.errors import ReceiptNotIssuable
 from gateway.core.ids import Clock, new_id
 from gateway.core.money import CHANNEL_LABELS, paying_attempt
 from gateway.core.statuses import RECEIPTS, ReceiptStatus
+from gateway.services.receipts import delegations
 from gateway.services.receipts.numbering import Point, point_of, take_number
 from gateway.services.receipts.render import render
 from gateway.services.sealing import Sealer
 from providers.common.errors import ProviderError
-from providers.receipts.document import ReceiptDocument, ReceiptLine, RelatedReceipt
+from providers.receipts.document import Delegate, ReceiptDocument, ReceiptLine, RelatedReceipt
 from providers.receipts.errors import ReceiptError
 from providers.receipts.issuer import IssuedReceipt, ReceiptIssuer, ReplacingIssuer
 from providers.receipts.words import amount_in_words
@@ -507,14 +514,31 @@ class ReceiptIssuance:
             self._wait(values, agency, NO_SYMBOL_FOR_YEAR, year=year)
             return None
         point = Point(values["point"])
-        savepoint = await conn.begin_nested()
         template = values["template_code"]
+        agreements: list[Any] = []
+        if config.issued_as == "delegate":  # never outside an agreement (spec §8)
+            day = delegations.business_day(now)
+            agreements, refused = await delegations.usable(
+                conn, payment.agency_id, template, symbol, day
+            )
+            if refused is not None:
+                self._wait(values, agency, refused, symbol=symbol, day=day.isoformat())
+                return None
+        savepoint = await conn.begin_nested()
         number = await take_number(conn, payment.agency_id, template, symbol, point)
         if number is None:
             await savepoint.rollback()
             self._wait(values, agency, RANGE_EXHAUSTED, symbol=symbol, point=point.value)
             return None
-        document = self._document(payment, values, symbol, number, now, replaces)
+        delegate: dict[str, Any] = {}
+        if config.issued_as == "delegate":
+            agreement = delegations.covering(agreements, number)
+            if agreement is None:  # the number goes back: nothing is consumed
+                await savepoint.rollback()
+                self._wait(values, agency, delegations.OUTSIDE_RANGE, symbol=symbol, number=number)
+                return None
+            delegate = self._delegate_snapshot(agreement.id)
+        document = self._document(payment, {**values, **delegate}, symbol, number, now, replaces)
         try:
             # The gateway's own signer only: it signs in-process. An external provider (VNPT)
             # must not be awaited inside the payment's transaction (an outbox step would).
@@ -531,6 +555,20 @@ class ReceiptIssuance:
             "xml_sealed": self.sealer.seal(issued.xml.decode("utf-8"), "receipt.xml"),
             "provider": issued.provider,
             "external_key": issued.external_key,
+            **delegate,
+        }
+
+    def _delegate_snapshot(self, delegation_id: str) -> dict[str, Any]:
+        """The delegate as the receipt names it (``[receipts.delegate]`` now) and the
+        agreement that covers the receipt."""
+        operator = self.settings.delegate
+        if operator is None:  # the settings refuse a delegate agency without it
+            raise ValueError("[receipts.delegate] is not configured")
+        return {
+            "delegation_id": delegation_id,
+            "delegate_name": operator.name,
+            "delegate_address": operator.address,
+            "delegate_tax_code": operator.tax_code,
         }
 
     def _wait(self, values: dict[str, Any], agency: str, reason: str, **facts: Any) -> None:
@@ -590,6 +628,13 @@ class ReceiptIssuance:
             total=values["amount"],
             amount_in_words=values["amount_in_words"],
             replaces=replaces,
+            delegate=Delegate(
+                name=values["delegate_name"],
+                address=values["delegate_address"],
+                tax_code=values["delegate_tax_code"],
+            )
+            if values.get("delegate_name")
+            else None,
         )
 
     async def _view(self, conn: AsyncConnection, receipt_id: str) -> dict[str, Any]:

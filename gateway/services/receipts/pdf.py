@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
-
 BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Where a font with every Vietnamese letter is looked for (regular, bold), first found wins.
 FONT_CANDIDATES: Sequence[tuple[Path, Path]] = (
@@ -59,6 +57,10 @@ def receipt_pdf(
 ) -> bytes:
     """The receipt (the view of the citizen's page) as PDF bytes. ``status`` is printed when
     the receipt is not simply issued (replaced, notified, pending)."""
+    # Imported here: fpdf2 (with fontTools, ~17 MiB) is held only by a process that has made
+    # a PDF (docs/performance.md, "Memory"); `gateway serve` checks it at start (cli.LAZY_MODULES).
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(title)
     pdf.set_creator("Cổng thanh toán & bưu chính công ích")
@@ -75,6 +77,16 @@ def receipt_pdf(
         pdf.multi_cell(
             width, 5, f"Địa chỉ: {receipt['agency_address']}", new_x="LMARGIN", new_y="NEXT"
         )
+    delegate = receipt.get("delegate")
+    if delegate:  # NĐ 254/2026 Điều 4.6: the delegate's name and address are shown
+        pdf.multi_cell(
+            width,
+            5,
+            f"Đơn vị được ủy nhiệm lập biên lai: {delegate['name']}",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        pdf.multi_cell(width, 5, f"Địa chỉ: {delegate['address']}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font(_FAMILY, "B", 15)
     pdf.cell(width, 8, title, align="C", new_x="LMARGIN", new_y="NEXT")
@@ -148,11 +160,16 @@ def receipt_pdf(
             )
     pdf.ln(4)
     pdf.set_font(_FAMILY, "", 9)
+    signer = (
+        f"{delegate['name']}, đơn vị được {receipt['agency_name']} ủy nhiệm lập biên lai"
+        if delegate
+        else receipt["agency_name"]
+    )
     pdf.multi_cell(
         width,
         5,
         "Bản PDF để lưu và in. Biên lai điện tử có giá trị pháp lý là tệp XML có chữ ký số "
-        f"(XML-DSig) của {receipt['agency_name']}.",
+        f"(XML-DSig) của {signer}.",
         new_x="LMARGIN",
         new_y="NEXT",
     )

@@ -48,6 +48,9 @@ def render(row: Any, base_url: str, sealer: Sealer) -> dict[str, Any]:
         "pending_reason": row.pending_reason,
         "replaces": row.replaces,
         "provider": row.provider,
+        "delegate": {"name": row.delegate_name, "address": row.delegate_address}
+        if row.delegate_name
+        else None,
         "xml_url": f"{base_url}/v1/receipts/{row.id}.xml" if issued else None,
         "view_url": view_url(row, base_url, sealer),
     }

@@ -1,19 +1,20 @@
 """Receipts as the API, the pages and the CLI see them: the API view, lists with a cursor,
 the signed XML, the citizen's page (by its unguessable token), the signing certificate, number
-ranges, and issuing the receipts left pending once they can be."""
+ranges, delegation agreements, and issuing the receipts left pending once they can be."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
+from config.settings import ReceiptAgencySettings
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, payments, receipts, refunds
 from gateway.core.errors import FieldError, NotFound, ValidationFailed
@@ -23,7 +24,7 @@ from gateway.core.statuses import ReceiptStatus
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 from gateway.services.payments import after_cursor, encode_cursor
-from gateway.services.receipts import numbering
+from gateway.services.receipts import delegations, numbering
 from gateway.services.receipts.issuance import ReceiptIssuance, ToPublish
 from gateway.services.receipts.numbering import NewRange, Point
 from gateway.services.receipts.refund_shares import share_on
@@ -60,6 +61,80 @@ class ReceiptService:
     ) -> dict[str, Any]:
         """Register a number range for the agency's configured template, then issue the
         receipts that waited for one (oldest first)."""
+        if point not in {p.value for p in Point}:
+            raise ValidationFailed(
+                [FieldError("point", "invalid_choice", "online, counter or postal")]
+            )
+        config = self._config_with_symbol(agency_code, symbol)
+        new = NewRange(
+            agency_code, config.tax_code, config.template_code, symbol, Point(point), first, last
+        )
+        async with self.db.write() as conn:
+            added = await numbering.add_range(conn, new, self.clock())
+        await self.issue_pending()
+        return added
+
+    # -- delegation agreements (docs/receipts.md, "Issuing as the agency's delegate") ------
+
+    async def add_delegation(
+        self,
+        agency_code: str,
+        *,
+        agreement_number: str,
+        signed_on: date,
+        valid_from: date,
+        valid_until: date | None,
+        symbol: str,
+        first: int,
+        last: int,
+        notified_on: date,
+        actor: str,
+    ) -> dict[str, Any]:
+        """Record a delegation agreement for the agency's configured template, then issue
+        the receipts that waited for one (oldest first)."""
+        config = self._config_with_symbol(agency_code, symbol)
+        new = delegations.NewDelegation(
+            agency_code,
+            config.tax_code,
+            config.template_code,
+            agreement_number,
+            signed_on,
+            valid_from,
+            valid_until,
+            symbol,
+            first,
+            last,
+            notified_on,
+        )
+        async with self.db.write() as conn:
+            added = await delegations.add_delegation(conn, new, actor, self.clock())
+        await self.issue_pending()
+        return added
+
+    async def end_delegation(
+        self, agency_code: str, agreement_number: str, ended_on: date, reason: str, actor: str
+    ) -> dict[str, Any]:
+        async with self.db.write() as conn:
+            return await delegations.end_delegation(
+                conn, agency_code, agreement_number, ended_on, reason, actor, self.clock()
+            )
+
+    async def delegations(
+        self, agency_code: str | None = None, principal: Principal | None = None
+    ) -> list[dict[str, Any]]:
+        """Agreements (of the principal's agencies when one is given)."""
+        today = delegations.business_day(self.clock())
+        async with self.db.read() as conn:
+            return await delegations.list_delegations(
+                conn,
+                today,
+                agency_code=agency_code,
+                agency_ids=principal.agency_ids if principal is not None else None,
+            )
+
+    def _config_with_symbol(self, agency_code: str, symbol: str) -> ReceiptAgencySettings:
+        """The agency's receipt settings, if it has them and ``symbol`` is one of its yearly
+        symbols; else ``validation_failed``."""
         config = self.settings.agencies.get(agency_code)
         errors = []
         if config is None:
@@ -70,17 +145,9 @@ class ReceiptService:
             errors.append(
                 FieldError("symbol", "unknown_symbol", "not one of the agency's yearly symbols")
             )
-        if point not in {p.value for p in Point}:
-            errors.append(FieldError("point", "invalid_choice", "online, counter or postal"))
         if errors or config is None:
             raise ValidationFailed(errors)
-        new = NewRange(
-            agency_code, config.tax_code, config.template_code, symbol, Point(point), first, last
-        )
-        async with self.db.write() as conn:
-            added = await numbering.add_range(conn, new, self.clock())
-        await self.issue_pending()
-        return added
+        return config
 
     async def ranges(self, agency_code: str | None = None) -> list[dict[str, Any]]:
         async with self.db.read() as conn:

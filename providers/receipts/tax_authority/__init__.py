@@ -1,4 +1,5 @@
-"""The tax authority (Cục Thuế): same-day summaries of e-receipts (form 01/TH-BLĐT).
+"""The tax authority (Cục Thuế): same-day summaries of e-receipts (form 01/TH-BLĐT) and
+notices of receipt errors (form 04/SS-CTĐT), each a signed document in the same envelope.
 
 :class:`TaxAuthorityClient` sends a signed summary (bytes from the caller) in the tax
 authority's envelope and returns :class:`Accepted` or :class:`Rejected` with its
@@ -10,6 +11,7 @@ format, with what is unverified, is documented in :mod:`.codec`.
 from .client import TaxAuthorityClient
 from .codec import (
     MAX_MESSAGE_BYTES,
+    MESSAGE_TYPES,
     Accepted,
     Answer,
     Message,
@@ -17,6 +19,7 @@ from .codec import (
     ReceivedMessage,
     Rejected,
     build_answer,
+    build_message,
     build_summary_message,
     message_id,
     parse_answer,
@@ -27,6 +30,7 @@ from .settings import TaxAuthorityEndpoint
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "MESSAGE_TYPES",
     "Accepted",
     "Answer",
     "Message",
@@ -37,6 +41,7 @@ __all__ = [
     "TaxAuthorityEndpoint",
     "TaxAuthorityError",
     "build_answer",
+    "build_message",
     "build_summary_message",
     "message_id",
     "parse_answer",

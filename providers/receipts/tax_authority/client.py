@@ -70,6 +70,18 @@ class TaxAuthorityClient:
             uuid=uuid,
         )
 
+    def notice_message(self, notice_xml: bytes, *, tax_code: str, uuid: UUID) -> Message:
+        """The message that carries a signed 04/SS-CTĐT notice (pure; like
+        :meth:`summary_message`)."""
+        return codec.build_message(
+            notice_xml,
+            "error_notice",
+            sender_code=self._endpoint.sender_code,
+            receiver_code=self._endpoint.receiver_code,
+            tax_code=tax_code,
+            uuid=uuid,
+        )
+
     async def send_summary(self, summary_xml: bytes, *, tax_code: str, uuid: UUID) -> Answer:
         """Send one signed 01/TH-BLĐT summary of the agency ``tax_code`` under the message id
         made from ``uuid``. Returns the tax authority's verdict; raises ``invalid_message``,

@@ -1,4 +1,5 @@
-"""The tax authority's message envelope around a same-day receipt summary, and its answer.
+"""The tax authority's message envelope around a same-day receipt summary (or a notice of
+receipt errors, 04/SS-CTĐT: the same envelope, ``MLTDiep`` ``error_notice``), and its answer.
 
 Source: ``/work/shared/specs/e-receipts.md`` §6 (form 01/TH-BLĐT, sent the same day, signed)
 and §9 (QĐ 1271/QĐ-CT: UTF-8; ``TTChung`` general information + ``DLieu`` data; sender and
@@ -65,7 +66,9 @@ VIETNAM: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 #: The envelope's version (``PBan``). Unverified.
 PROTOCOL_VERSION: Final = "2.1.0"
 #: ``MLTDiep`` per message kind. Unverified: take the values from the current format decision.
-MESSAGE_TYPES: Final = {"receipt_summary": "400", "technical_answer": "999"}
+#: ``error_notice`` carries a notice of receipt errors (04/SS-CTĐT), as ``300`` carried the
+#: e-invoice error notice (04/SS-HĐĐT) of the previous regime.
+MESSAGE_TYPES: Final = {"receipt_summary": "400", "error_notice": "300", "technical_answer": "999"}
 #: ``TTTNhan`` of an answer: the message was taken (0) or refused (1). Unverified.
 ANSWER_ACCEPTED: Final = "0"
 ANSWER_REJECTED: Final = "1"
@@ -157,6 +160,33 @@ def build_summary_message(
     Raises ``invalid_message`` (summary not UTF-8 XML, bad codes) or ``too_large`` (over
     :data:`MAX_MESSAGE_BYTES`), before anything is sent.
     """
+    return build_message(
+        summary_xml,
+        "receipt_summary",
+        sender_code=sender_code,
+        tax_code=tax_code,
+        uuid=uuid,
+        receiver_code=receiver_code,
+    )
+
+
+def build_message(
+    document: bytes,
+    kind: str,
+    *,
+    sender_code: str,
+    tax_code: str,
+    uuid: UUID,
+    receiver_code: str = "TCT",
+) -> Message:
+    """The envelope carrying one signed document of ``kind`` (a key of
+    :data:`MESSAGE_TYPES`: ``receipt_summary``, ``error_notice``) of the agency ``tax_code``.
+
+    Raises ``invalid_message`` (document not UTF-8 XML, bad codes, unknown kind) or
+    ``too_large`` (over :data:`MAX_MESSAGE_BYTES`), before anything is sent.
+    """
+    if kind not in MESSAGE_TYPES or kind == "technical_answer":
+        raise TaxAuthorityError(INVALID_MESSAGE, f"no message type for {kind!r}")
     if not TAX_CODE.fullmatch(tax_code):
         raise TaxAuthorityError(INVALID_MESSAGE, "the tax code must be 10 or 13 digits")
     if not PARTY_CODE.fullmatch(receiver_code):
@@ -165,7 +195,7 @@ def build_summary_message(
     header = _header(
         sender_code,
         receiver_code,
-        MESSAGE_TYPES["receipt_summary"],
+        MESSAGE_TYPES[kind],
         identifier,
         "",
         tax_code,
@@ -174,7 +204,7 @@ def build_summary_message(
         (
             b'<?xml version="1.0" encoding="UTF-8"?>\n',
             f"<{TAGS['root']}>{header}<{TAGS['data']}>".encode(),
-            document_body(summary_xml),
+            document_body(document),
             f"</{TAGS['data']}></{TAGS['root']}>".encode(),
         )
     )
@@ -189,14 +219,14 @@ def document_body(xml: bytes) -> bytes:
     """``xml`` without its BOM and XML declaration, once checked to be one well-formed UTF-8
     document without a DTD (so it can sit inside another document byte for byte)."""
     if not xml.strip():
-        raise TaxAuthorityError(INVALID_MESSAGE, "the summary is empty")
+        raise TaxAuthorityError(INVALID_MESSAGE, "the document is empty")
     _parse(xml, INVALID_MESSAGE)
     document = xml.removeprefix(_BOM)
     declaration = _DECLARATION.match(document)
     if declaration:
         encoding = re.search(rb"encoding\s*=\s*[\"']([^\"']+)", declaration[0])
         if encoding and encoding[1].lower() not in (b"utf-8", b"utf8"):
-            raise TaxAuthorityError(INVALID_MESSAGE, "the summary must be encoded in UTF-8")
+            raise TaxAuthorityError(INVALID_MESSAGE, "the document must be encoded in UTF-8")
         document = document[declaration.end() :]
     return document.rstrip()
 

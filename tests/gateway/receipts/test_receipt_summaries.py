@@ -6,19 +6,17 @@ without receipts, and verifiable with xmlsec1."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
-from conftest import Channels, FixedClock, open_channels
-from receipt_support import TAX_CODE, Identity, receipt_settings, receipts_of, xmlsec1_verifies
+from conftest import FixedClock
+from receipt_support import Identity, xmlsec1_verifies
 from structlog.testing import capture_logs
-from tests_support import signed_notice, staff_login
+from tax_support import World, open_world, reconcile
+from tests_support import staff_login
 
 from gateway.cli import _parser, _receipt_summary
 from gateway.core.errors import (
@@ -29,74 +27,12 @@ from gateway.core.errors import (
     ValidationFailed,
 )
 from gateway.core.roles import Role
-from gateway.keys import METRICS, RECEIPT_SUMMARIES, RECEIPTS, SETTINGS, STAFF
+from gateway.keys import SETTINGS, STAFF
 from gateway.services.wiring import build_services
-from providers.receipts.errors import InvalidSignature
 from providers.receipts.signer import verify_xml
-from providers.sandbox.tax_authority import SandboxTaxAuthorityConfig, create_tax_authority_app
 
 PASSWORD = "mat-khau-thu-nghiem-2026"
 DAY = "2026-11-22"  # the clock's day (09:00 in Hồ Chí Minh City, a Sunday)
-
-
-@dataclass
-class World:
-    gateway: Channels
-    tax: TestServer
-
-    @property
-    def summaries(self) -> Any:
-        return self.gateway.client.app[RECEIPT_SUMMARIES]
-
-    async def pay(self) -> dict[str, Any]:
-        payment = await self.gateway.create_payment()
-        body, headers = signed_notice(payment, int(self.gateway.clock().timestamp()))
-        response = await self.gateway.client.post(
-            "/callbacks/bank/testbank", data=body, headers=headers
-        )
-        assert response.status == 200, await response.text()
-        return payment
-
-    async def script(self, *outcomes: dict[str, Any]) -> None:
-        async with self.gateway.client.session.post(
-            self.tax.make_url("/sandbox/faults"), json={"next": list(outcomes)}
-        ) as response:
-            assert response.status == 200, await response.text()
-
-    async def received(self) -> list[dict[str, Any]]:
-        async with self.gateway.client.session.get(
-            self.tax.make_url("/sandbox/messages")
-        ) as response:
-            return list(await response.json())
-
-    async def listed(self, **query: str) -> list[dict[str, Any]]:
-        response = await self.gateway.client.get(
-            "/v1/receipts/summaries", params=query, headers=self.gateway.auth("finance")
-        )
-        assert response.status == 200, await response.text()
-        return list((await response.json())["data"])
-
-    async def correct(self, payment: dict[str, Any], fields: dict[str, Any]) -> None:
-        """Propose a correction of the payment's valid receipt and have another person approve it."""
-        [receipt] = [
-            r for r in await receipts_of(self.gateway, payment["id"]) if r["status"] != "replaced"
-        ]
-        proposed = await self.gateway.client.post(
-            f"/v1/receipts/{receipt['id']}/corrections",
-            json={"reason": "Sai sót", "fields": fields},
-            headers={**self.gateway.auth("finance2"), "Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert proposed.status == 201, await proposed.text()
-        correction_id = (await proposed.json())["id"]
-        approved = await self.gateway.client.post(
-            f"/v1/receipt-corrections/{correction_id}/approve",
-            headers={**self.gateway.auth("approver2"), "Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert approved.status == 200, await approved.text()
-
-    def sends(self, outcome: str) -> float:
-        metric = self.gateway.client.app[METRICS].receipt_summary_sends
-        return float(metric.labels("HCM", outcome)._value.get())
 
 
 @pytest.fixture
@@ -107,34 +43,10 @@ async def world(
     unused_tcp_port_factory: Any,
     identity: Identity,
 ) -> AsyncIterator[World]:
-    def verify(document: bytes) -> bool:
-        try:
-            verify_xml(document, identity.ca_pem)
-        except InvalidSignature:
-            return False
-        return True
-
-    tax = await aiohttp_server(
-        create_tax_authority_app(
-            SandboxTaxAuthorityConfig(verify_signature=verify, hold_seconds=5, clock=clock)
-        )
-    )
-    gateway = await open_channels(
-        aiohttp_server,
-        database_url,
-        clock,
-        unused_tcp_port_factory(),
-        receipts=receipt_settings(identity),
-        tax_authority={
-            "base_url": str(tax.make_url("")),
-            "sender_code": "K" + TAX_CODE,
-            "timeout_seconds": 0.3,
-            "retry_seconds": 600,
-        },
-    )
-    await gateway.client.app[RECEIPTS].add_range("HCM", "26TAB", "online", 1, 1000)
-    yield World(gateway, tax)
-    await gateway.client.close()
+    async with open_world(
+        aiohttp_server, database_url, clock, unused_tcp_port_factory(), identity
+    ) as opened:
+        yield opened
 
 
 async def test_the_days_receipts_are_summarised_signed_and_accepted_the_next_day(
@@ -420,7 +332,7 @@ async def test_day_close_warns_but_does_not_block_and_the_dashboard_shows_the_re
     await world.script({"outcome": "reject", "reasons": [{"code": "E12", "message": "Sai số"}]})
     await world.summaries.run_once()
     [rejected] = await world.listed(business_date=DAY)
-    await _reconcile(gateway)
+    await reconcile(gateway, DAY)
 
     close = await gateway.client.post(
         f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
@@ -453,7 +365,7 @@ async def test_day_close_warns_but_does_not_block_and_the_dashboard_shows_the_re
 async def test_day_close_warns_of_a_day_whose_summary_is_not_built_yet(world: World) -> None:
     gateway = world.gateway
     await world.pay()
-    await _reconcile(gateway)
+    await reconcile(gateway, DAY)
 
     close = await gateway.client.post(
         f"/v1/reconciliation/days/{DAY}/close", headers=gateway.auth("approver")
@@ -462,28 +374,6 @@ async def test_day_close_warns_of_a_day_whose_summary_is_not_built_yet(world: Wo
     assert close.status == 200, await close.text()
     [warning] = (await close.json())["warnings"]
     assert (warning["agency_code"], warning["status"], warning["summary_id"]) == ("HCM", None, None)
-
-
-async def _reconcile(gateway: Channels) -> None:
-    """Run the day and decide every exception (maker, then checker), so it may close."""
-    finance, approver = gateway.auth("finance"), gateway.auth("approver")
-    run = await gateway.client.post(
-        "/v1/reconciliation/runs", json={"business_date": DAY}, headers=finance
-    )
-    assert run.status == 201, await run.text()
-    listed = await gateway.client.get(
-        "/v1/reconciliation/exceptions", params={"business_date": DAY}, headers=finance
-    )
-    for exception in (await listed.json())["data"]:
-        path = f"/v1/reconciliation/exceptions/{exception['id']}"
-        resolved = await gateway.client.post(
-            f"{path}/resolve",
-            json={"resolution": "write_off", "reason": "Kiểm tra xong"},
-            headers=finance,
-        )
-        assert resolved.status == 200, await resolved.text()
-        approved = await gateway.client.post(f"{path}/approve", headers=approver)
-        assert approved.status == 200, await approved.text()
 
 
 async def test_two_loops_at_once_build_and_send_a_day_once(world: World) -> None:

@@ -1,7 +1,7 @@
 """each refund recorded against the receipts it concerns
 
 Revision ID: 0023
-Revises: 0020 (in this branch; re-chained onto 0022 when merged after 0021/0022)
+Revises: 0022
 Create Date: 2026-12-04
 
 ``refunds.receipt_shares``: how much of the refund concerns each receipt of the payment,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
