@@ -34,14 +34,12 @@ amounts are compared signed, so a refund pairs only with a debit.
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from datetime import date, timedelta
 
 import polars as pl
 
 from reconciliation import keypasses, passes
 from reconciliation.model import Source
-from reconciliation.parallel import in_background
 from reconciliation.results import (
     EXCEPTION_SCHEMA,
     MATCH_SCHEMA,
@@ -92,8 +90,6 @@ class _Book:
         self.internal = internal
         self.external = external
         self.matches: list[pl.DataFrame] = []
-        # Matches already being put in the result's order on another thread (take_rows).
-        self.ordered: list[Future[pl.DataFrame]] = []
         self.exceptions: list[pl.DataFrame] = []
         self.matched_external = 0
 
@@ -133,13 +129,10 @@ class _Book:
         """Record ``matches`` (one line each side) and remove their lines by position: the
         external ones at ``row_e`` of what is left, the internal ones at ``internal_rows``
         (None: by id). Positions are the row index of these very frames, taken before any
-        other take: no hash of a million ids, just a mask. Checked as :meth:`take` is.
-
-        These are nearly all the matches: they are sorted for the result on another thread
-        while the later passes run (:func:`_result` merges them with the rest)."""
+        other take: no hash of a million ids, just a mask. Checked as :meth:`take` is."""
         if not matches.height:
             return
-        self.ordered.append(in_background(_in_result_order, matches))
+        self.matches.append(matches.select(MATCH_SCHEMA.names()))
         self.matched_external += matches.height
         before = (self.internal.height, self.external.height)
         if internal_rows is None:
@@ -152,14 +145,6 @@ class _Book:
             matches.height,
         ):
             raise RuntimeError("engine bug: a pass took a line twice, or one already taken")
-
-
-def _in_result_order(matches: pl.DataFrame) -> pl.DataFrame:
-    """``matches`` in :data:`MATCH_SCHEMA`, sorted as the result lists them (by external line;
-    a group's lines come in id order already)."""
-    return matches.select(pl.col(name).cast(dtype) for name, dtype in MATCH_SCHEMA.items()).sort(
-        "external_id", maintain_order=True
-    )
 
 
 def _without_rows(lines: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
@@ -241,12 +226,9 @@ def reconcile(
     book.external = book.external.drop("text")
     text = found.pairs
     offered = text if left is None else text.filter(pl.col("internal_id").is_in(left.implode()))
-    # The rest of the text pairs resolved on another thread while the settled pairs leave the
-    # books (neither reads what the other computes).
-    resolving = in_background(keypasses.key_pass, offered, window_days)
+    chosen_text, conflicts = keypasses.key_pass(offered, window_days)
     # The settled pairs first, by position: nothing else has been taken since the query.
     book.take_rows(found.settled, None if left is not None else found.settled.get_column("row_i"))
-    chosen_text, conflicts = resolving.result()
     book.take(_exact(chosen_text), conflicts)
     ids = ["internal_id", "external_id"]
     lost = pl.col("internal_id").is_in(book.internal.get_column("line_id").implode()) | pl.col(
@@ -323,11 +305,13 @@ def _result(
 ) -> Result:
     if book.internal.height or book.external.height:
         raise RuntimeError("engine bug: lines left in no match and no exception")
-    matches = _in_result_order(pl.concat(book.matches) if book.matches else MATCH_SCHEMA.to_frame())
-    # No external line is in two of these parts (each take removes its lines), so merging
-    # them keeps every tie where the sort of all of them together would put it.
-    for ordered in book.ordered:
-        matches = matches.merge_sorted(ordered.result(), key="external_id")
+    matches = (
+        pl.concat(book.matches).select(
+            pl.col(name).cast(dtype) for name, dtype in MATCH_SCHEMA.items()
+        )
+        if book.matches
+        else MATCH_SCHEMA.to_frame()
+    ).sort("external_id", maintain_order=True)  # a group's lines come in id order already
     exceptions = passes.exception_rows(book.exceptions).sort(
         pl.col("type"),
         pl.col("internal_ids").list.first(),
