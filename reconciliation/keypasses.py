@@ -187,7 +187,12 @@ def text_references(
     )
     # The texts with a candidate that is not ours (never a settled row: those name ours) are
     # scanned again on another thread while this one settles the rest (:func:`_rescan`).
-    texts = joined.filter(pl.col("internal_id").is_null()).select("external_id", "row_e").unique()
+    texts = (
+        joined.select("external_id", "row_e", "internal_id")
+        .filter(pl.col("internal_id").is_null())
+        .select("external_id", "row_e")
+        .unique()
+    )
     unsure = texts.get_column("external_id")
     rescan = (
         in_background(_rescan, external, texts, pattern, ours, prefix) if texts.height else None
