@@ -17,7 +17,6 @@ from typing import NamedTuple
 import polars as pl
 
 from reconciliation.frame import normalise_text, valid_reference
-from reconciliation.parallel import in_background
 from reconciliation.passes import NO_IDS, exception_rows
 from reconciliation.results import RULE_DTYPE, TYPE_DTYPE, ExceptionType, MatchRule
 
@@ -186,7 +185,7 @@ def text_references(
         .drop("candidates")
     )
     # The texts with a candidate that is not ours (never a settled row: those name ours) are
-    # scanned again on another thread while this one settles the rest (:func:`_rescan`).
+    # scanned again (:func:`_rescan`).
     texts = (
         joined.select("external_id", "row_e", "internal_id")
         .filter(pl.col("internal_id").is_null())
@@ -194,9 +193,6 @@ def text_references(
         .unique()
     )
     unsure = texts.get_column("external_id")
-    rescan = (
-        in_background(_rescan, external, texts, pattern, ours, prefix) if texts.height else None
-    )
     if joined.height and joined.get_column("found").max() != joined.height - 1:
         # A key found is the reference of several lines of ours: no text's list length
         # counts its rows, so nothing settles in the query; key_pass sorts it all out.
@@ -212,8 +208,8 @@ def text_references(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
-    if rescan is not None:
-        rescanned, mistyped = rescan.result()
+    if texts.height:
+        rescanned, mistyped = _rescan(external, texts, pattern, ours, prefix)
         named_again = rescanned.filter("ours").get_column("internal_id")
         if not named_again.is_empty():  # contested after all: back among the pairs
             again = pl.col("internal_id").is_in(named_again.implode())
