@@ -269,12 +269,7 @@ def _rescan(
     # By position: a gather, not a look-up of each of a million ids.
     lines = external.select(pl.all().gather(texts.get_column("row_e").sort()))
     scanned = _overlapping(lines, pattern)
-    # A million of our keys looked up: the streaming engine splits them between the cores.
-    named = (
-        ours.lazy()
-        .filter(pl.col("key").is_in(scanned.get_column("key").implode()))
-        .collect(engine="streaming")
-    )
+    named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
     rescanned = (
         scanned.unique(["external_id", "key"])
         .join(named, on="key", how="left")  # not all of ours: hashing them costs more
