@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, select, true
+from sqlalchemy import Row, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
@@ -422,9 +422,14 @@ class AttemptService:
     # -- what providers say --------------------------------------------------------------
 
     async def apply_outcome(
-        self, conn: AsyncConnection, attempt_id: str, outcome: Outcome
+        self,
+        conn: AsyncConnection,
+        attempt_id: str,
+        outcome: Outcome,
+        *,
+        locked: Row[Any] | None = None,
     ) -> Applied:
-        return await apply_outcome(conn, self.context, attempt_id, outcome)
+        return await apply_outcome(conn, self.context, attempt_id, outcome, locked=locked)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -455,14 +460,16 @@ class AttemptService:
     async def find_by_reference(
         self, conn: AsyncConnection, channel: str, reference: str, *, lock: bool = True
     ) -> Row[Any] | None:
-        row = (
-            await conn.execute(
-                select(attempts.c.id).where(
-                    attempts.c.channel == channel, attempts.c.provider_reference == reference
-                )
-            )
+        """The attempt of ``channel`` with provider ``reference``, as :func:`joined` reads it
+        (``lock``: the bill and its attempts locked first, in the one lock order)."""
+        found = (
+            await conn.execute(_BY_REFERENCE, {"channel": channel, "reference": reference})
         ).first()
-        return None if row is None else await self._joined(conn, row.id, lock=lock)
+        if found is None:
+            return None
+        if lock:  # its payment is known already: no second look-up of it (joined's)
+            await lock_bill(conn, found.payment_id)
+        return await joined(conn, found.id)
 
 
 # -- what providers say: the one way a provider's word changes an attempt and its bill -------
@@ -475,6 +482,7 @@ async def apply_outcome(
     outcome: Outcome,
     *,
     not_before: datetime | None = None,
+    locked: Row[Any] | None = None,
 ) -> Applied:
     """Apply a provider's word about an attempt, once — for every channel (VNPAY IPN or
     query, POS result or query, a VietQR bank notice). A final attempt never moves backwards
@@ -483,8 +491,13 @@ async def apply_outcome(
     puts it up for review rather than being lost. Money that lands on an attempt closed with
     its bill (``expired``, ``cancelled``) is recorded the same way. Whether it came in time
     is judged by the money's own time (:func:`gateway.core.money.money_time`; ``not_before``:
-    a later bound than the bill's creation, e.g. COD's postal order)."""
-    row = await joined(conn, attempt_id, lock=True)
+    a later bound than the bill's creation, e.g. COD's postal order). ``locked``: the
+    attempt as :func:`joined` read it *in this transaction* after locking its bill (e.g.
+    :meth:`AttemptService.find_by_reference`), so it is not looked up and locked again."""
+    if locked is not None and locked.id == attempt_id:
+        row = locked  # the bill is locked by this transaction: the row cannot have changed
+    else:
+        row = await joined(conn, attempt_id, lock=True)
     current = AttemptStatus(row.status)
     new = outcome.status
     if new is current and new not in OPEN_ATTEMPTS:
@@ -673,6 +686,13 @@ async def load_bill(conn: AsyncConnection, payment_id: str) -> Bill:
         payer_name=str((row.payer or {}).get("name", "")),  # the only field kept in clear
         lines=tuple(BillLine(i.kind, i.code, i.description, i.amount) for i in items),
     )
+
+
+#: An attempt by its provider reference (built once: no per-request statement construction).
+_BY_REFERENCE = select(attempts.c.id, attempts.c.payment_id).where(
+    attempts.c.channel == bindparam("channel"),
+    attempts.c.provider_reference == bindparam("reference"),
+)
 
 
 async def joined(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) -> Row[Any]:
