@@ -688,10 +688,31 @@ async def load_bill(conn: AsyncConnection, payment_id: str) -> Bill:
     )
 
 
-#: An attempt by its provider reference (built once: no per-request statement construction).
+# Built once, executed with parameters: no per-request statement construction, coercion or
+# cache key (docs/performance.md). An attempt by its provider reference; its payment; the
+# attempt with what it needs of its payment and agency (joined).
 _BY_REFERENCE = select(attempts.c.id, attempts.c.payment_id).where(
     attempts.c.channel == bindparam("channel"),
     attempts.c.provider_reference == bindparam("reference"),
+)
+
+
+_PAYMENT_OF = select(attempts.c.payment_id).where(attempts.c.id == bindparam("attempt_id"))
+_JOINED = (
+    select(
+        attempts,
+        payments.c.status.label("payment_status"),
+        payments.c.amount.label("payment_amount"),
+        payments.c.expires_at.label("payment_expires_at"),
+        payments.c.created_at.label("payment_created_at"),
+        payments.c.reference.label("payment_reference"),
+        payments.c.dossier_code,
+        payments.c.agency_id,
+        agencies.c.code.label("agency_code"),
+    )
+    .join(payments, payments.c.id == attempts.c.payment_id)
+    .join(agencies, agencies.c.id == payments.c.agency_id)
+    .where(attempts.c.id == bindparam("attempt_id"))
 )
 
 
@@ -699,30 +720,11 @@ async def joined(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) 
     """The attempt with what it needs of its payment and agency. ``lock``: in the one lock
     order (:mod:`gateway.core.money`) — the payment, then its attempts."""
     if lock:
-        payment_id = (
-            await conn.execute(select(attempts.c.payment_id).where(attempts.c.id == attempt_id))
-        ).scalar()
+        payment_id = (await conn.execute(_PAYMENT_OF, {"attempt_id": attempt_id})).scalar()
         if payment_id is None:
             raise NotFound("attempt not found")
         await lock_bill(conn, payment_id)
-    row = (
-        await conn.execute(
-            select(
-                attempts,
-                payments.c.status.label("payment_status"),
-                payments.c.amount.label("payment_amount"),
-                payments.c.expires_at.label("payment_expires_at"),
-                payments.c.created_at.label("payment_created_at"),
-                payments.c.reference.label("payment_reference"),
-                payments.c.dossier_code,
-                payments.c.agency_id,
-                agencies.c.code.label("agency_code"),
-            )
-            .join(payments, payments.c.id == attempts.c.payment_id)
-            .join(agencies, agencies.c.id == payments.c.agency_id)
-            .where(attempts.c.id == attempt_id)
-        )
-    ).first()
+    row = (await conn.execute(_JOINED, {"attempt_id": attempt_id})).first()
     if row is None:
         raise NotFound("attempt not found")
     return row

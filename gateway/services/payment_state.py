@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
@@ -26,6 +26,19 @@ PAYMENT_COLUMNS = (
     agencies.c.bank_bin,
     agencies.c.account_number,
     agencies.c.account_name,
+)
+
+# Built once, executed with parameters (no per-request statement construction): the lines
+# of some payments, and one payment as the API shows it.
+_ITEMS_OF = (
+    select(payment_items)
+    .where(payment_items.c.payment_id.in_(bindparam("payment_ids", expanding=True)))
+    .order_by(payment_items.c.payment_id, payment_items.c.position)
+)
+_VIEW = (
+    select(*PAYMENT_COLUMNS)
+    .join(agencies, agencies.c.id == payments.c.agency_id)
+    .where(payments.c.id == bindparam("payment_id"))
 )
 
 #: What closing a bill does to the attempts still open on it. Once it is paid the others are
@@ -61,13 +74,7 @@ async def items_of(
 ) -> dict[str, list[dict[str, Any]]]:
     if not payment_ids:
         return {}
-    rows = (
-        await conn.execute(
-            select(payment_items)
-            .where(payment_items.c.payment_id.in_(payment_ids))
-            .order_by(payment_items.c.payment_id, payment_items.c.position)
-        )
-    ).all()
+    rows = (await conn.execute(_ITEMS_OF, {"payment_ids": list(payment_ids)})).all()
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         grouped.setdefault(row.payment_id, []).append(
@@ -126,13 +133,7 @@ async def require_owned(conn: AsyncConnection, agency_ids: frozenset[int], payme
 
 
 async def view(conn: AsyncConnection, payment_id: str, base_url: str) -> dict[str, Any]:
-    row = (
-        await conn.execute(
-            select(*PAYMENT_COLUMNS)
-            .join(agencies, agencies.c.id == payments.c.agency_id)
-            .where(payments.c.id == payment_id)
-        )
-    ).one()
+    row = (await conn.execute(_VIEW, {"payment_id": payment_id})).one()
     lines = await items_of(conn, [payment_id])
     return render(row, lines.get(payment_id, []), base_url)
 

@@ -134,6 +134,8 @@ class ReceiptIssuance:
     ) -> list[dict[str, Any]]:
         """Write the payment's receipts (issued, or pending with a reason) in the caller's
         transaction; return the API views of those issued now (for ``receipt.issued``)."""
+        if not self.settings.agencies:
+            return []  # no agency issues receipts through the gateway: nothing to look up
         payment = (
             await conn.execute(
                 select(payments, agencies.c.code.label("agency_code"))
