@@ -82,6 +82,7 @@ class Machine(Generic[S]):
         self._insert_unless_taken: dict[tuple[str, tuple[str, ...]], Any] = {}
         #: :meth:`move`'s statements, by the names of the other columns a move writes.
         self._moves: dict[tuple[str, ...], Any] = {}
+        self._insert: Any = None
 
     @property
     def table(self) -> Table:
@@ -163,7 +164,9 @@ class Machine(Generic[S]):
             # One executemany binds the first row's columns: a column only some rows name is
             # either missing (an error) or silently dropped from the others.
             raise ValueError(f"{self.name} rows of one insert must name the same columns")
-        await conn.execute(insert(self.table), records)
+        if self._insert is None:  # built once (no per-insert statement construction)
+            self._insert = insert(self.table)
+        await conn.execute(self._insert, records)
 
     async def move(
         self, conn: AsyncConnection, key: Any, current: S, new: S, **values: Any

@@ -196,19 +196,20 @@ async def paying_attempt(conn: AsyncConnection, payment_id: str) -> Any | None:
     ``duplicate_payment``), then the **earliest** (the first money to arrive paid the bill; a
     bill accepted from ``needs_review`` was paid by the money that put it there). ``None``
     when no attempt succeeded (e.g. COD, money collected at the door)."""
-    return (
-        await conn.execute(
-            select(
-                attempts.c.id,
-                attempts.c.channel,
-                attempts.c.provider_transaction_id,
-                attempts.c.provider_reference,
-            )
-            .where(
-                attempts.c.payment_id == payment_id,
-                attempts.c.status == AttemptStatus.SUCCEEDED.value,
-            )
-            .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at, attempts.c.id)
-            .limit(1)
-        )
-    ).first()
+    return (await conn.execute(_PAYING_ATTEMPT, {"payment_id": payment_id})).first()
+
+
+_PAYING_ATTEMPT = (  # built once (no per-payment statement construction)
+    select(
+        attempts.c.id,
+        attempts.c.channel,
+        attempts.c.provider_transaction_id,
+        attempts.c.provider_reference,
+    )
+    .where(
+        attempts.c.payment_id == bindparam("payment_id"),
+        attempts.c.status == AttemptStatus.SUCCEEDED.value,
+    )
+    .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at, attempts.c.id)
+    .limit(1)
+)
