@@ -185,6 +185,15 @@ def text_references(
         .collect(engine="streaming")
         .drop("candidates")
     )
+    # The texts with a candidate that is not ours (never a settled row: those name ours) are
+    # scanned again (:func:`_rescan`).
+    texts = (
+        joined.select("external_id", "row_e", "internal_id")
+        .filter(pl.col("internal_id").is_null())
+        .select("external_id", "row_e")
+        .unique()
+    )
+    unsure = texts.get_column("external_id")
     if joined.height and joined.get_column("found").max() != joined.height - 1:
         # A key found is the reference of several lines of ours: no text's list length
         # counts its rows, so nothing settles in the query; key_pass sorts it all out.
@@ -196,34 +205,12 @@ def text_references(
         "settled"
     )
     rest = joined.filter(~pl.col("settled")).drop("settled", "row_i")
-    texts = rest.filter(pl.col("internal_id").is_null()).select("external_id", "row_e").unique()
-    unsure = texts.get_column("external_id")
     pairs = rest.drop("row_e").filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
-    if not unsure.is_empty():
-        # By position: a gather, not a look-up of each of a million ids.
-        lines = external.select(pl.all().gather(texts.get_column("row_e").sort()))
-        scanned = _overlapping(lines, pattern)
-        named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
-        rescanned = (
-            scanned.unique(["external_id", "key"])
-            .join(named, on="key", how="left")  # not all of ours: hashing them costs more
-            .with_columns(ours=pl.col("internal_id").is_not_null())
-            .filter(pl.col("ours") | ~pl.col("ours").any().over("external_id"))
-        )
-        if prefix is not None:
-            # A column first: an expression inside a window is evaluated once per group.
-            rescanned = rescanned.with_columns(
-                known=pl.col("ours") | valid_reference(pl.col("key"), prefix)
-            )
-            mistyped = (
-                rescanned.filter(~pl.col("known").any().over("external_id"))
-                .select(MISTYPED_SCHEMA.names())
-                .unique()
-            )
-            rescanned = rescanned.filter("known")
+    if texts.height:
+        rescanned, mistyped = _rescan(external, texts, pattern, ours, prefix)
         named_again = rescanned.filter("ours").get_column("internal_id")
         if not named_again.is_empty():  # contested after all: back among the pairs
             again = pl.col("internal_id").is_in(named_again.implode())
@@ -268,6 +255,41 @@ def _named_once(rows: pl.Series) -> pl.Series:
     shared = named.filter(owner.gather(named) != index)
     marked = pl.repeat(False, size, eager=True).scatter(shared, True)
     return (~marked.gather(rows)).fill_null(False)
+
+
+def _rescan(
+    external: pl.DataFrame,
+    texts: pl.DataFrame,
+    pattern: str,
+    ours: pl.DataFrame,
+    prefix: str | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The texts (``external_id, row_e``) with a candidate that is not ours, scanned again for
+    overlapping candidates (:func:`text_references`): the references kept per text (a column
+    ``ours`` telling ours apart) and the mistyped candidates (:data:`MISTYPED_SCHEMA`)."""
+    # By position: a gather, not a look-up of each of a million ids.
+    lines = external.select(pl.all().gather(texts.get_column("row_e").sort()))
+    scanned = _overlapping(lines, pattern)
+    named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
+    rescanned = (
+        scanned.unique(["external_id", "key"])
+        .join(named, on="key", how="left")  # not all of ours: hashing them costs more
+        .with_columns(ours=pl.col("internal_id").is_not_null())
+        .filter(pl.col("ours") | ~pl.col("ours").any().over("external_id"))
+    )
+    mistyped = MISTYPED_SCHEMA.to_frame()
+    if prefix is not None:
+        # A column first: an expression inside a window is evaluated once per group.
+        rescanned = rescanned.with_columns(
+            known=pl.col("ours") | valid_reference(pl.col("key"), prefix)
+        )
+        mistyped = (
+            rescanned.filter(~pl.col("known").any().over("external_id"))
+            .select(MISTYPED_SCHEMA.names())
+            .unique()
+        )
+        rescanned = rescanned.filter("known")
+    return rescanned, mistyped
 
 
 def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:

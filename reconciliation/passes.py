@@ -203,11 +203,23 @@ def amount_candidates(
         grouped = lines.lazy().with_columns(_HAS_REF).group_by(_BUCKET)
         return grouped.agg(pl.col("line_id").alias("ids"), pl.len().alias("n")).with_row_index(name)
 
+    # The buckets' id lists stay out of the join and its windows (copying a list per link
+    # costs more than the join): they join what is listed and counted, by bucket.
+    bucket_i, bucket_e = pl.collect_all(
+        [buckets(internal, "bucket_i"), buckets(external, "bucket_e")]
+    )
+    ids_i = bucket_i.lazy().select("bucket_i", pl.col("ids").alias("internal_id"))
+    ids_e = bucket_e.lazy().select("bucket_e", pl.col("ids").alias("external_id"))
     links = (
-        buckets(internal, "bucket_i")
-        .join(buckets(external, "bucket_e"), on="amount", suffix="_e")
+        bucket_i.lazy()
+        .drop("ids")
+        .join(bucket_e.lazy().drop("ids"), on="amount", suffix="_e")
         .filter(_pairable(window_days) & ~(pl.col("has_ref") & pl.col("has_ref_e")))
-        .with_columns(
+        .select(
+            "bucket_i",
+            "bucket_e",
+            "has_ref",
+            "has_ref_e",
             count_i=pl.col("n_e").sum().over("bucket_i"),
             count_e=pl.col("n").sum().over("bucket_e"),
             keyless_i=pl.when(~pl.col("has_ref_e")).then("n_e").otherwise(0).sum().over("bucket_i"),
@@ -217,36 +229,35 @@ def amount_candidates(
     few = (pl.col("count_i") <= MAX_CANDIDATES) | (pl.col("count_e") <= MAX_CANDIDATES)
     listed = (
         links.filter(few)
-        .select(
-            pl.col("ids").alias("internal_id"),
-            pl.col("ids_e").alias("external_id"),
-            "count_i",
-            "count_e",
-        )
+        .join(ids_i, on="bucket_i")
+        .join(ids_e, on="bucket_e")
+        .select("internal_id", "external_id", "count_i", "count_e")
         .explode("internal_id")
         .explode("external_id")
     )
 
-    def counts(bucket: str, ids: str, suffix: str, name: str) -> pl.LazyFrame:
+    def counts(bucket: str, ids: pl.LazyFrame, suffix: str, name: str) -> pl.LazyFrame:
+        """Per line (``name``): its bucket's candidate count, and whether it is ambiguous."""
         has_ref = "has_ref" if suffix == "i" else "has_ref_e"
         return (
             links.group_by(bucket)
             .agg(
-                pl.col(ids).first().alias(name),
                 pl.col(f"count_{suffix}").first().cast(pl.Int64).alias("count"),
                 # Ambiguous: a line without a reference that has a candidate without one.
                 (~pl.col(has_ref).first() & (pl.col(f"keyless_{suffix}").first() > 0)).alias(
                     "ambiguous"
                 ),
             )
+            .join(ids, on=bucket)
+            .select(name, "count", "ambiguous")
             .explode(name)
         )
 
     pairs, counts_i, counts_e = pl.collect_all(
         [
             listed,
-            counts("bucket_i", "ids", "i", "internal_id"),
-            counts("bucket_e", "ids_e", "e", "external_id"),
+            counts("bucket_i", ids_i, "i", "internal_id"),
+            counts("bucket_e", ids_e, "e", "external_id"),
         ]
     )
     return pairs, counts_i, counts_e

@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -78,6 +78,29 @@ class Received(Generic[R]):
     value: R | None = None
 
 
+# The statements of every message, built once with the row as parameters: no per-message
+# construction, coercion or cache key (docs/performance.md).
+_STORE = {
+    name: dialect_insert(provider_events)
+    .on_conflict_do_nothing(index_elements=["provider", "event_key"])
+    .returning(provider_events.c.id)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgres_insert))
+}
+_SETTLE = (
+    update(provider_events)
+    .where(provider_events.c.id == bindparam("event_id"))
+    .values(
+        outcome=bindparam("outcome"),
+        reason=bindparam("reason"),
+        payment_id=bindparam("payment_id"),
+    )
+)
+_FIND = select(provider_events).where(
+    provider_events.c.provider == bindparam("provider"),
+    provider_events.c.event_key == bindparam("event_key"),
+)
+
+
 async def receive(
     db: Database,
     *,
@@ -102,13 +125,13 @@ async def receive(
             return Received(first.outcome, first.reason, first.payment_id, True, value)
         settled = await apply(conn)
         await conn.execute(
-            update(provider_events)
-            .where(provider_events.c.id == event_id)
-            .values(
-                outcome=settled.outcome.value,
-                reason=settled.reason,
-                payment_id=settled.payment_id,
-            )
+            _SETTLE,
+            {
+                "event_id": event_id,
+                "outcome": settled.outcome.value,
+                "reason": settled.reason,
+                "payment_id": settled.payment_id,
+            },
         )
         return Received(settled.outcome, settled.reason, settled.payment_id, False, settled.value)
 
@@ -124,19 +147,16 @@ async def _store(
     amount: int | None,
 ) -> int | None:
     """Insert the message; ``None`` if it was stored before."""
-    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert
     result = await conn.execute(
-        dialect_insert(provider_events)
-        .values(
-            provider=provider,
-            event_key=event_key,
-            received_at=received_at,
-            payload=raw,
-            outcome=EventOutcome.RECEIVED.value,
-            amount=amount,
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "event_key"])
-        .returning(provider_events.c.id)
+        _STORE[conn.dialect.name],
+        {
+            "provider": provider,
+            "event_key": event_key,
+            "received_at": received_at,
+            "payload": raw,
+            "outcome": EventOutcome.RECEIVED.value,
+            "amount": amount,
+        },
     )
     event_id = result.scalar()
     return None if event_id is None else int(event_id)
@@ -151,13 +171,7 @@ class StoredEvent:
 
 
 async def find(conn: AsyncConnection, provider: str, event_key: str) -> StoredEvent | None:
-    row: Any = (
-        await conn.execute(
-            select(provider_events).where(
-                provider_events.c.provider == provider, provider_events.c.event_key == event_key
-            )
-        )
-    ).first()
+    row: Any = (await conn.execute(_FIND, {"provider": provider, "event_key": event_key})).first()
     if row is None:
         return None
     return StoredEvent(row.id, EventOutcome(row.outcome), row.reason, row.payment_id)

@@ -25,7 +25,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import CheckConstraint, Column, ColumnElement, Table, bindparam, insert, update
+from sqlalchemy import (
+    CheckConstraint,
+    ClauseElement,
+    Column,
+    ColumnElement,
+    Table,
+    bindparam,
+    insert,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -71,6 +80,9 @@ class Machine(Generic[S]):
         self.key_name = key
         #: :meth:`insert_unless_taken`'s statements, by dialect and unique columns.
         self._insert_unless_taken: dict[tuple[str, tuple[str, ...]], Any] = {}
+        #: :meth:`move`'s statements, by the names of the other columns a move writes.
+        self._moves: dict[tuple[str, ...], Any] = {}
+        self._insert: Any = None
 
     @property
     def table(self) -> Table:
@@ -152,20 +164,47 @@ class Machine(Generic[S]):
             # One executemany binds the first row's columns: a column only some rows name is
             # either missing (an error) or silently dropped from the others.
             raise ValueError(f"{self.name} rows of one insert must name the same columns")
-        await conn.execute(insert(self.table), records)
+        if self._insert is None:  # built once (no per-insert statement construction)
+            self._insert = insert(self.table)
+        await conn.execute(self._insert, records)
 
     async def move(
         self, conn: AsyncConnection, key: Any, current: S, new: S, **values: Any
     ) -> None:
         """Move the row ``key`` from ``current`` to ``new``, writing ``values`` with it."""
         self.check(current, new)
-        result = await conn.execute(
-            update(self.table)
-            .where(self.key == key, self.column == current.value)
-            .values({self.column_name: new.value, **values})
-        )
+        if any(isinstance(value, ClauseElement) for value in values.values()):
+            statement = (  # an SQL expression among the values: built for this move
+                update(self.table)
+                .where(self.key == key, self.column == current.value)
+                .values({self.column_name: new.value, **values})
+            )
+            result = await conn.execute(statement)
+        else:
+            params = {f"v_{name}": value for name, value in values.items()}
+            params.update(k_key=key, k_from=current.value, k_to=new.value)
+            result = await conn.execute(self._move_statement(tuple(values)), params)
         if result.rowcount != 1:
             raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
+
+    def _move_statement(self, names: tuple[str, ...]) -> Any:
+        """:meth:`move`'s guarded ``UPDATE`` writing the columns ``names``, built once per set
+        of columns and executed with the values as parameters: no per-move construction,
+        coercion or cache key (docs/performance.md)."""
+        statement = self._moves.get(names)
+        if statement is None:
+            statement = (
+                update(self.table)
+                .where(self.key == bindparam("k_key"), self.column == bindparam("k_from"))
+                .values(
+                    {
+                        self.column_name: bindparam("k_to"),
+                        **{name: bindparam(f"v_{name}") for name in names},
+                    }
+                )
+            )
+            self._moves[names] = statement
+        return statement
 
     async def move_all(
         self,

@@ -70,7 +70,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import attempts, payments
@@ -170,20 +170,23 @@ def money_arrived(
 async def lock_bill(conn: AsyncConnection, payment_id: str) -> bool:
     """Lock the payment, then all its attempts in ``id`` order; ``False`` if there is no such
     payment. On SQLite (one writer at a time) the statements run without ``FOR UPDATE``."""
-    found = (
-        await conn.execute(
-            select(payments.c.id).where(payments.c.id == payment_id).with_for_update()
-        )
-    ).first()
+    found = (await conn.execute(_LOCK_PAYMENT, {"payment_id": payment_id})).first()
     if found is None:
         return False
-    await conn.execute(
-        select(attempts.c.id)
-        .where(attempts.c.payment_id == payment_id)
-        .order_by(attempts.c.id)
-        .with_for_update()
-    )
+    await conn.execute(_LOCK_ATTEMPTS, {"payment_id": payment_id})
     return True
+
+
+# Built once (no per-request statement construction): the two statements of lock_bill.
+_LOCK_PAYMENT = (
+    select(payments.c.id).where(payments.c.id == bindparam("payment_id")).with_for_update()
+)
+_LOCK_ATTEMPTS = (
+    select(attempts.c.id)
+    .where(attempts.c.payment_id == bindparam("payment_id"))
+    .order_by(attempts.c.id)
+    .with_for_update()
+)
 
 
 async def paying_attempt(conn: AsyncConnection, payment_id: str) -> Any | None:
@@ -193,19 +196,20 @@ async def paying_attempt(conn: AsyncConnection, payment_id: str) -> Any | None:
     ``duplicate_payment``), then the **earliest** (the first money to arrive paid the bill; a
     bill accepted from ``needs_review`` was paid by the money that put it there). ``None``
     when no attempt succeeded (e.g. COD, money collected at the door)."""
-    return (
-        await conn.execute(
-            select(
-                attempts.c.id,
-                attempts.c.channel,
-                attempts.c.provider_transaction_id,
-                attempts.c.provider_reference,
-            )
-            .where(
-                attempts.c.payment_id == payment_id,
-                attempts.c.status == AttemptStatus.SUCCEEDED.value,
-            )
-            .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at, attempts.c.id)
-            .limit(1)
-        )
-    ).first()
+    return (await conn.execute(_PAYING_ATTEMPT, {"payment_id": payment_id})).first()
+
+
+_PAYING_ATTEMPT = (  # built once (no per-payment statement construction)
+    select(
+        attempts.c.id,
+        attempts.c.channel,
+        attempts.c.provider_transaction_id,
+        attempts.c.provider_reference,
+    )
+    .where(
+        attempts.c.payment_id == bindparam("payment_id"),
+        attempts.c.status == AttemptStatus.SUCCEEDED.value,
+    )
+    .order_by(attempts.c.review_reason.is_not(None), attempts.c.updated_at, attempts.c.id)
+    .limit(1)
+)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import (
@@ -113,14 +113,9 @@ async def emit(
         raise ValueError(f"unknown event type {type!r}")
     if (payment_id is None) == (postal_order_id is None):
         raise ValueError("an event is about one payment or one postal order")
-    subject = payments if payment_id is not None else postal_orders
+    next_sequence = _NEXT_SEQUENCE["payment" if payment_id is not None else "postal_order"]
     sequence, client_id = (
-        await conn.execute(
-            update(subject)
-            .where(subject.c.id == (payment_id or postal_order_id))
-            .values(sequence=subject.c.sequence + 1)
-            .returning(subject.c.sequence, subject.c.client_id)
-        )
+        await conn.execute(next_sequence, {"subject_id": payment_id or postal_order_id})
     ).one()
     event_id = new_id("evt")
     body = {
@@ -130,16 +125,17 @@ async def emit(
         "data": {**data, "sequence": sequence},
     }
     await conn.execute(
-        insert(outbox_events).values(
-            id=event_id,
-            type=type,
-            client_id=client_id,
-            payment_id=payment_id,
-            postal_order_id=postal_order_id,
-            sequence=sequence,
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-            created_at=now,
-        )
+        _EVENT,
+        {
+            "id": event_id,
+            "type": type,
+            "client_id": client_id,
+            "payment_id": payment_id,
+            "postal_order_id": postal_order_id,
+            "sequence": sequence,
+            "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            "created_at": now,
+        },
     )
     if type in NOTIFYING_EVENT_TYPES:
         postal_order = data.get("postal_order")
@@ -158,7 +154,21 @@ async def emit(
     return event_id
 
 
+# The statements of every event, built once with the row as parameters: no per-event
+# construction, coercion or cache key (docs/performance.md).
+_NEXT_SEQUENCE = {
+    name: update(subject)
+    .where(subject.c.id == bindparam("subject_id"))
+    .values(sequence=subject.c.sequence + 1)
+    .returning(subject.c.sequence, subject.c.client_id)
+    for name, subject in (("payment", payments), ("postal_order", postal_orders))
+}
+_EVENT = insert(outbox_events)
 _NOTE = insert(notification_intake)
+_ENDPOINTS = select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
+    webhook_endpoints.c.client_id == bindparam("client_id"),
+    webhook_endpoints.c.disabled_at.is_(None),
+)
 
 
 async def note_for_citizen(
@@ -187,14 +197,7 @@ async def note_for_citizen(
 
 async def subscribed_endpoints(conn: AsyncConnection, client_id: str, event_type: str) -> list[str]:
     """The ids of ``client_id``'s enabled endpoints that take events of ``event_type``."""
-    endpoints = (
-        await conn.execute(
-            select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
-                webhook_endpoints.c.client_id == client_id,
-                webhook_endpoints.c.disabled_at.is_(None),
-            )
-        )
-    ).all()
+    endpoints = (await conn.execute(_ENDPOINTS, {"client_id": client_id})).all()
     return [row.id for row in endpoints if "*" in row.events or event_type in row.events]
 
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, select, true
+from sqlalchemy import Row, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
@@ -434,9 +434,14 @@ class AttemptService:
     # -- what providers say --------------------------------------------------------------
 
     async def apply_outcome(
-        self, conn: AsyncConnection, attempt_id: str, outcome: Outcome
+        self,
+        conn: AsyncConnection,
+        attempt_id: str,
+        outcome: Outcome,
+        *,
+        locked: Row[Any] | None = None,
     ) -> Applied:
-        return await apply_outcome(conn, self.context, attempt_id, outcome)
+        return await apply_outcome(conn, self.context, attempt_id, outcome, locked=locked)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -467,14 +472,16 @@ class AttemptService:
     async def find_by_reference(
         self, conn: AsyncConnection, channel: str, reference: str, *, lock: bool = True
     ) -> Row[Any] | None:
-        row = (
-            await conn.execute(
-                select(attempts.c.id).where(
-                    attempts.c.channel == channel, attempts.c.provider_reference == reference
-                )
-            )
+        """The attempt of ``channel`` with provider ``reference``, as :func:`joined` reads it
+        (``lock``: the bill and its attempts locked first, in the one lock order)."""
+        found = (
+            await conn.execute(_BY_REFERENCE, {"channel": channel, "reference": reference})
         ).first()
-        return None if row is None else await self._joined(conn, row.id, lock=lock)
+        if found is None:
+            return None
+        if lock:  # its payment is known already: no second look-up of it (joined's)
+            await lock_bill(conn, found.payment_id)
+        return await joined(conn, found.id)
 
 
 # -- what providers say: the one way a provider's word changes an attempt and its bill -------
@@ -487,6 +494,7 @@ async def apply_outcome(
     outcome: Outcome,
     *,
     not_before: datetime | None = None,
+    locked: Row[Any] | None = None,
 ) -> Applied:
     """Apply a provider's word about an attempt, once — for every channel (VNPAY IPN or
     query, POS result or query, a VietQR bank notice). A final attempt never moves backwards
@@ -495,8 +503,13 @@ async def apply_outcome(
     puts it up for review rather than being lost. Money that lands on an attempt closed with
     its bill (``expired``, ``cancelled``) is recorded the same way. Whether it came in time
     is judged by the money's own time (:func:`gateway.core.money.money_time`; ``not_before``:
-    a later bound than the bill's creation, e.g. COD's postal order)."""
-    row = await joined(conn, attempt_id, lock=True)
+    a later bound than the bill's creation, e.g. COD's postal order). ``locked``: the
+    attempt as :func:`joined` read it *in this transaction* after locking its bill (e.g.
+    :meth:`AttemptService.find_by_reference`), so it is not looked up and locked again."""
+    if locked is not None and locked.id == attempt_id:
+        row = locked  # the bill is locked by this transaction: the row cannot have changed
+    else:
+        row = await joined(conn, attempt_id, lock=True)
     current = AttemptStatus(row.status)
     new = outcome.status
     if new is current and new not in OPEN_ATTEMPTS:
@@ -687,34 +700,43 @@ async def load_bill(conn: AsyncConnection, payment_id: str) -> Bill:
     )
 
 
+# Built once, executed with parameters: no per-request statement construction, coercion or
+# cache key (docs/performance.md). An attempt by its provider reference; its payment; the
+# attempt with what it needs of its payment and agency (joined).
+_BY_REFERENCE = select(attempts.c.id, attempts.c.payment_id).where(
+    attempts.c.channel == bindparam("channel"),
+    attempts.c.provider_reference == bindparam("reference"),
+)
+
+
+_PAYMENT_OF = select(attempts.c.payment_id).where(attempts.c.id == bindparam("attempt_id"))
+_JOINED = (
+    select(
+        attempts,
+        payments.c.status.label("payment_status"),
+        payments.c.amount.label("payment_amount"),
+        payments.c.expires_at.label("payment_expires_at"),
+        payments.c.created_at.label("payment_created_at"),
+        payments.c.reference.label("payment_reference"),
+        payments.c.dossier_code,
+        payments.c.agency_id,
+        agencies.c.code.label("agency_code"),
+    )
+    .join(payments, payments.c.id == attempts.c.payment_id)
+    .join(agencies, agencies.c.id == payments.c.agency_id)
+    .where(attempts.c.id == bindparam("attempt_id"))
+)
+
+
 async def joined(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) -> Row[Any]:
     """The attempt with what it needs of its payment and agency. ``lock``: in the one lock
     order (:mod:`gateway.core.money`) — the payment, then its attempts."""
     if lock:
-        payment_id = (
-            await conn.execute(select(attempts.c.payment_id).where(attempts.c.id == attempt_id))
-        ).scalar()
+        payment_id = (await conn.execute(_PAYMENT_OF, {"attempt_id": attempt_id})).scalar()
         if payment_id is None:
             raise NotFound("attempt not found")
         await lock_bill(conn, payment_id)
-    row = (
-        await conn.execute(
-            select(
-                attempts,
-                payments.c.status.label("payment_status"),
-                payments.c.amount.label("payment_amount"),
-                payments.c.expires_at.label("payment_expires_at"),
-                payments.c.created_at.label("payment_created_at"),
-                payments.c.reference.label("payment_reference"),
-                payments.c.dossier_code,
-                payments.c.agency_id,
-                agencies.c.code.label("agency_code"),
-            )
-            .join(payments, payments.c.id == attempts.c.payment_id)
-            .join(agencies, agencies.c.id == payments.c.agency_id)
-            .where(attempts.c.id == attempt_id)
-        )
-    ).first()
+    row = (await conn.execute(_JOINED, {"attempt_id": attempt_id})).first()
     if row is None:
         raise NotFound("attempt not found")
     return row

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
@@ -26,6 +26,19 @@ PAYMENT_COLUMNS = (
     agencies.c.bank_bin,
     agencies.c.account_number,
     agencies.c.account_name,
+)
+
+# Built once, executed with parameters (no per-request statement construction): the lines
+# of some payments, and one payment as the API shows it.
+_ITEMS_OF = (
+    select(payment_items)
+    .where(payment_items.c.payment_id.in_(bindparam("payment_ids", expanding=True)))
+    .order_by(payment_items.c.payment_id, payment_items.c.position)
+)
+_VIEW = (
+    select(*PAYMENT_COLUMNS)
+    .join(agencies, agencies.c.id == payments.c.agency_id)
+    .where(payments.c.id == bindparam("payment_id"))
 )
 
 #: What closing a bill does to the attempts still open on it. Once it is paid the others are
@@ -61,13 +74,7 @@ async def items_of(
 ) -> dict[str, list[dict[str, Any]]]:
     if not payment_ids:
         return {}
-    rows = (
-        await conn.execute(
-            select(payment_items)
-            .where(payment_items.c.payment_id.in_(payment_ids))
-            .order_by(payment_items.c.payment_id, payment_items.c.position)
-        )
-    ).all()
+    rows = (await conn.execute(_ITEMS_OF, {"payment_ids": list(payment_ids)})).all()
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         grouped.setdefault(row.payment_id, []).append(
@@ -126,13 +133,7 @@ async def require_owned(conn: AsyncConnection, agency_ids: frozenset[int], payme
 
 
 async def view(conn: AsyncConnection, payment_id: str, base_url: str) -> dict[str, Any]:
-    row = (
-        await conn.execute(
-            select(*PAYMENT_COLUMNS)
-            .join(agencies, agencies.c.id == payments.c.agency_id)
-            .where(payments.c.id == payment_id)
-        )
-    ).one()
+    row = (await conn.execute(_VIEW, {"payment_id": payment_id})).one()
     lines = await items_of(conn, [payment_id])
     return render(row, lines.get(payment_id, []), base_url)
 
@@ -148,8 +149,8 @@ async def move(
     **values: Any,
 ) -> None:
     """Move a payment from ``current`` to ``new`` (checked against the table), close its open
-    attempts if the bill closes, issue its receipts if it becomes paid, and emit
-    ``payment.<new>`` (then ``receipt.issued`` per receipt) in the same transaction.
+    attempts if the bill closes, emit ``payment.<new>``, and — if it becomes paid — issue its
+    receipts (then ``receipt.issued`` per receipt), in the same transaction.
 
     Both go through their machines (:data:`PAYMENTS`, :data:`ATTEMPTS`): the update is
     guarded by ``current``, so if another transaction moved the payment first,
@@ -160,11 +161,8 @@ async def move(
     if new is PaymentStatus.PAID:
         values.setdefault("paid_at", now)
     await PAYMENTS.move(conn, payment_id, current, new, updated_at=now, **values)
-    issued: list[dict[str, Any]] = []
     if new is PaymentStatus.PAID:
         context.on_paid(channel or "unknown")
-        if context.issue_receipts is not None:
-            issued = await context.issue_receipts(conn, payment_id, channel or "unknown", now)
     closing = _CLOSES_ATTEMPTS.get(new)
     if closing is not None:
         # Only the moves the attempt table allows: a ``created`` attempt (its provider call
@@ -186,6 +184,12 @@ async def move(
         payment_id=payment_id,
         data={"payment": await view(conn, payment_id, context.base_url)},
     )
+    if new is not PaymentStatus.PAID or context.issue_receipts is None:
+        return
+    # The receipts last: numbering locks the agency's number range until the commit, so
+    # every payment of the agency waits for it — the less this transaction does after it,
+    # the shorter that wait (docs/performance.md). Their events follow ``payment.paid``.
+    issued = await context.issue_receipts(conn, payment_id, channel or "unknown", now)
     for receipt in issued:
         await outbox.emit(
             conn, now=now, type="receipt.issued", payment_id=payment_id, data={"receipt": receipt}

@@ -210,7 +210,7 @@ class ProviderCallbacks:
             rsp_code = _rsp_code(ipn, row, final=final)
             return _ipn_settled(rsp_code, EventOutcome.DEFERRED_TO_QUERY, row.payment_id)
         # Another amount is applied too: money_arrived puts such money up for review.
-        applied = await self.attempts.apply_outcome(conn, row.id, outcome)
+        applied = await self.attempts.apply_outcome(conn, row.id, outcome, locked=row)
         rsp_code = _rsp_code(ipn, row, final=applied.result == "already_final")
         return _ipn_settled(rsp_code, applied.event_outcome, row.payment_id, applied.review)
 
@@ -281,7 +281,7 @@ class ProviderCallbacks:
             return refused(EventOutcome.REJECTED, row.payment_id, not_running)
         # Another amount is applied too: money_arrived puts such money up for review. An
         # approval for a sale whose bill expired or was cancelled meanwhile is money too.
-        applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result))
+        applied = await self.attempts.apply_outcome(conn, row.id, pos_outcome(result), locked=row)
         if applied.result == "already_final":  # a late decline, cancel, timeout: kept only
             return inbox.Settled(EventOutcome.ALREADY_FINAL, None, payment_id=row.payment_id)
         if result.amount != row.amount:  # recorded; the cloud is told the amount was wrong

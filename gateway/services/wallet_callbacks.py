@@ -183,7 +183,7 @@ class WalletCallbacks:
         """Apply the wallet's word; money of another amount is recorded (``money_arrived``
         puts it up for review) and the wallet is told the amount was wrong."""
         attempt_id, payment_id, expected = row.id, row.payment_id, row.amount
-        applied = await self.attempts.apply_outcome(conn, attempt_id, outcome)
+        applied = await self.attempts.apply_outcome(conn, attempt_id, outcome, locked=row)
         if applied.result == "already_final":
             return inbox.Settled(EventOutcome.ALREADY_FINAL, None, payment_id=payment_id)
         if outcome.status is AttemptStatus.SUCCEEDED and amount != expected:

@@ -47,7 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
@@ -107,6 +107,28 @@ _KINDS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
 }
 
 
+# The statements of issuing at payment, built once and executed with parameters: no
+# per-payment statement construction, coercion or cache key (docs/performance.md).
+_PAYMENT = (
+    select(payments, agencies.c.code.label("agency_code"))
+    .join(agencies, agencies.c.id == payments.c.agency_id)
+    .where(payments.c.id == bindparam("payment_id"))
+)
+_ALREADY = select(receipts.c.id).where(
+    receipts.c.payment_id == bindparam("payment_id"), receipts.c.replaces.is_(None)
+)
+_LINES = (
+    select(payment_items)
+    .where(payment_items.c.payment_id == bindparam("payment_id"))
+    .order_by(payment_items.c.position)
+)
+_ISSUED = (
+    select(receipts, agencies.c.code.label("agency_code"))
+    .join(agencies, agencies.c.id == receipts.c.agency_id)
+    .where(receipts.c.id == bindparam("receipt_id"))
+)
+
+
 @dataclass(frozen=True)
 class ToPublish:
     """A pending receipt's document, for the agency's external provider; a replacement also
@@ -150,32 +172,17 @@ class ReceiptIssuance:
     ) -> list[dict[str, Any]]:
         """Write the payment's receipts (issued, or pending with a reason) in the caller's
         transaction; return the API views of those issued now (for ``receipt.issued``)."""
-        payment = (
-            await conn.execute(
-                select(payments, agencies.c.code.label("agency_code"))
-                .join(agencies, agencies.c.id == payments.c.agency_id)
-                .where(payments.c.id == payment_id)
-            )
-        ).one()
+        if not self.settings.agencies:
+            return []  # no agency issues receipts through the gateway: nothing to look up
+        by_payment = {"payment_id": payment_id}
+        payment = (await conn.execute(_PAYMENT, by_payment)).one()
         config = self.settings.agencies.get(payment.agency_code)
         if config is None:
             return []  # this agency's receipts are issued elsewhere
-        already = (
-            await conn.execute(
-                select(receipts.c.id).where(
-                    receipts.c.payment_id == payment_id, receipts.c.replaces.is_(None)
-                )
-            )
-        ).first()
+        already = (await conn.execute(_ALREADY, by_payment)).first()
         if already is not None:
             return []  # a payment is paid once; this guards the rule, it does not rely on it
-        lines = (
-            await conn.execute(
-                select(payment_items)
-                .where(payment_items.c.payment_id == payment_id)
-                .order_by(payment_items.c.position)
-            )
-        ).all()
+        lines = (await conn.execute(_LINES, by_payment)).all()
         reference = await _transaction_reference(conn, payment_id)
         issued = []
         for kind, kinds in _KINDS[config.split]:
@@ -638,27 +645,21 @@ class ReceiptIssuance:
         )
 
     async def _view(self, conn: AsyncConnection, receipt_id: str) -> dict[str, Any]:
-        row = (
-            await conn.execute(
-                select(receipts, agencies.c.code.label("agency_code"))
-                .join(agencies, agencies.c.id == receipts.c.agency_id)
-                .where(receipts.c.id == receipt_id)
-            )
-        ).one()
+        row = (await conn.execute(_ISSUED, {"receipt_id": receipt_id})).one()
         return render(row, self.base_url, self.sealer)
 
     async def _issued(self, conn: AsyncConnection, receipt_id: str, agency: str) -> dict[str, Any]:
         self.alerts.issued(agency)
-        view = await self._view(conn, receipt_id)
+        row = (await conn.execute(_ISSUED, {"receipt_id": receipt_id})).one()
         log.info(
             "receipt_issued",
             receipt_id=receipt_id,
-            payment_id=view["payment_id"],
+            payment_id=row.payment_id,
             agency_code=agency,
-            symbol=view["symbol"],
-            number=view["number"],
+            symbol=row.symbol,
+            number=row.number,
         )
-        return view
+        return render(row, self.base_url, self.sealer)
 
 
 async def receipt_share(conn: AsyncConnection, payment_id: str, kind: str) -> int:

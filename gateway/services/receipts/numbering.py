@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import agencies, receipt_ranges
@@ -77,32 +77,37 @@ async def take_number(
     caller's transaction); ``None`` when every range of the point is used up (or it has
     none). All the point's ranges are locked, in ``first_number`` order, so a range filled up
     by a concurrent transaction is seen as filled (no ``LIMIT`` that a lock wait could empty)."""
-    rows = (
-        await conn.execute(
-            select(
-                receipt_ranges.c.id,
-                receipt_ranges.c.next_number,
-                receipt_ranges.c.last_number,
-            )
-            .where(
-                receipt_ranges.c.agency_id == agency_id,
-                receipt_ranges.c.template_code == template_code,
-                receipt_ranges.c.symbol == symbol,
-                receipt_ranges.c.point == point.value,
-            )
-            .order_by(receipt_ranges.c.first_number)
-            .with_for_update()
-        )
-    ).all()
+    of_point = {
+        "agency_id": agency_id,
+        "template_code": template_code,
+        "symbol": symbol,
+        "point": point.value,
+    }
+    rows = (await conn.execute(_RANGES_OF_POINT, of_point)).all()
     for row in rows:
         if row.next_number <= row.last_number:
-            await conn.execute(
-                update(receipt_ranges)
-                .where(receipt_ranges.c.id == row.id)
-                .values(next_number=row.next_number + 1)
-            )
+            await conn.execute(_TAKE, {"range_id": row.id, "next_number": row.next_number + 1})
             return int(row.next_number)
     return None
+
+
+# take_number's statements, built once (no per-payment statement construction).
+_RANGES_OF_POINT = (
+    select(receipt_ranges.c.id, receipt_ranges.c.next_number, receipt_ranges.c.last_number)
+    .where(
+        receipt_ranges.c.agency_id == bindparam("agency_id"),
+        receipt_ranges.c.template_code == bindparam("template_code"),
+        receipt_ranges.c.symbol == bindparam("symbol"),
+        receipt_ranges.c.point == bindparam("point"),
+    )
+    .order_by(receipt_ranges.c.first_number)
+    .with_for_update()
+)
+_TAKE = (
+    update(receipt_ranges)
+    .where(receipt_ranges.c.id == bindparam("range_id"))
+    .values(next_number=bindparam("next_number"))
+)
 
 
 async def add_range(conn: AsyncConnection, new: NewRange, now: datetime) -> dict[str, Any]:

@@ -35,10 +35,14 @@ MAX_AMOUNT_VND: Final = 9_999_999_999
 _KEPT: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._")
 _DATE_RE: Final = re.compile(r"[0-9]{14}")
 _WIRE_AMOUNT_RE: Final = re.compile(r"[0-9]{1,15}")
+#: Text made only of the kept characters (``_KEPT``), which form encoding leaves as they are.
+_PLAIN_RE: Final = re.compile(r"[A-Za-z0-9*\-._]*")
 
 
 def form_encode(text: str) -> str:
     """Form-encode ``text`` the way VNPAY does (see the module docstring)."""
+    if _PLAIN_RE.fullmatch(text):  # nothing to encode (most names and values): as it is
+        return text
     out: list[str] = []
     for byte in text.encode("utf-8"):
         if byte in _KEPT:
