@@ -31,7 +31,8 @@ class ReceiptRefund(ResponseModel):
     against it (docs/receipts.md, "Refunds")."""
 
     id: str
-    amount: int = Field(description="VND")
+    amount: int = Field(description="VND of this refund that concerns this receipt")
+    refund_amount: int = Field(description="VND of the whole refund")
     status: Literal["pending", "succeeded", "failed"]
     created_at: Time
 
@@ -93,8 +94,8 @@ class Receipt(ResponseModel):
     )
     refunds: list[ReceiptRefund] = Field(
         default_factory=list,
-        description="Refunds of the payment, recorded against its receipt (which stays valid); "
-        "left out of webhook bodies",
+        description="Refunds recorded against this receipt (which stays valid): those that give "
+        "back money of its lines; left out of webhook bodies",
     )
 
 

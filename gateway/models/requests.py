@@ -80,9 +80,25 @@ class CreateAttempt(RequestModel):
     locale: Literal["vn", "en"] = "vn"
 
 
+class RefundItem(RequestModel):
+    kind: Literal["fee", "charge", "postal"] = Field(
+        description="the kind of the payment's lines this money gives back: fee = phí, "
+        "charge = lệ phí, postal = cước bưu chính"
+    )
+    amount: Annotated[StrictInt, Field(gt=0, description="Integer VND")]
+
+
 class CreateRefund(RequestModel):
     amount: Annotated[StrictInt, Field(gt=0, description="Integer VND, at most the refundable")]
     reason: Annotated[Text, StringConstraints(max_length=255)]
+    items: list[RefundItem] | None = Field(
+        None,
+        max_length=50,
+        description="What the refund gives back, by kind of line (amounts add up to `amount`): "
+        "it is recorded against the receipt(s) of those lines. Needed only when the payment "
+        "has lines on more than one receipt (or postal lines) and the refund is not of "
+        "everything still refundable (`refund_items_required`); docs/receipts.md, Refunds",
+    )
 
 
 class CreateTerminal(RequestModel):

@@ -16,6 +16,7 @@ from gateway.core.errors import (
     InvalidTransition,
     NotFound,
     ReceiptReplaced,
+    ReplacementTotalMismatch,
     ValidationFailed,
 )
 from gateway.core.money import CHANNEL_LABELS
@@ -24,6 +25,7 @@ from gateway.pages import console_labels
 from gateway.pages.console import staff_actor
 from gateway.pages.console_auth import APPROVER_ROLES, PREFIX, Form, action, page, see_other, view
 from gateway.pages.receipts import KIND_LABELS, STATUS_LABELS
+from gateway.pages.render import vnd
 from gateway.services.receipts.correction_rules import FIELD_LABELS, REASON_MAX
 from gateway.services.staff import StaffUser
 
@@ -53,6 +55,11 @@ ITEMS_MAX = 50
 
 def error_text(error: GatewayError) -> str:
     """What a finance officer reads for a refused correction."""
+    if isinstance(error, ReplacementTotalMismatch):
+        return (
+            f"Tổng các khoản ({vnd(error.extra['total'])}) phải bằng số tiền đã thu cho biên lai "
+            f"này ({vnd(error.extra['expected'])}); đề nghị chưa được ghi nhận."
+        )
     if isinstance(error, ReceiptReplaced):
         return "Biên lai đã được thay thế; hãy điều chỉnh biên lai thay thế."
     if isinstance(error, InvalidTransition):
@@ -141,7 +148,8 @@ async def _detail(
 
 def _fields(form: Form, receipt_items: int) -> dict[str, Any]:
     """The corrected fields a proposal form sends: the texts filled in, and the lines when
-    the officer ticked that the lines are wrong (a replacement)."""
+    the officer ticked that the lines are wrong (a replacement), without those ticked to be
+    dropped (their money must then be written on another line: the total rule)."""
     fields: dict[str, Any] = {}
     for name in ("payer_name", "payer_address", "amount_in_words"):
         if form.get(name).strip():
@@ -149,6 +157,8 @@ def _fields(form: Form, receipt_items: int) -> dict[str, Any]:
     if form.get("replace_items") == "yes":
         items = []
         for index in range(min(receipt_items, ITEMS_MAX)):
+            if form.get(f"item-{index}-drop") == "yes":  # a line that does not belong
+                continue
             amount = form.get(f"item-{index}-amount").replace(".", "").strip()
             items.append(
                 {

@@ -38,6 +38,7 @@ from gateway.core.statuses import REFUNDS, PaymentStatus, RefundStatus
 from gateway.models.requests import CreateRefund
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
+from gateway.services.receipts.refund_shares import shares_for
 
 _REFUNDABLE = (
     PaymentStatus.PAID.value,
@@ -127,6 +128,9 @@ class RefundService:
         attempt = await paying_attempt(conn, payment_id)
         if attempt is None:
             raise InvalidTransition(payment.status, "refunded")
+        # Recorded against the receipt(s) whose money it gives back (docs/receipts.md).
+        items = None if body.items is None else [item.model_dump() for item in body.items]
+        shares = await shares_for(conn, payment_id, body.amount, items)
         now = self.clock()
         refund_id = new_id("ref")
         await REFUNDS.insert(
@@ -139,6 +143,7 @@ class RefundService:
             amount=body.amount,
             reason=body.reason,
             provider_reference=refund_id.removeprefix("ref_").upper()[:20],
+            receipt_shares=shares,
             created_at=now,
             updated_at=now,
         )

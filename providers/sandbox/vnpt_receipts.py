@@ -6,9 +6,11 @@ the SOAP protocol of :mod:`providers.receipts.vnpt.codec`: the publisher account
 (``ERR:1``/``ERR:7``); a publish numbers the receipt in its pattern and serial from 1
 upwards (``ERR:20`` for a pattern/serial not registered, ``ERR:6`` once its range is used
 up, ``ERR:3`` for a bad ``xmlInvData``); a second publish under an fkey answers ``ERR:13``
-and numbers nothing. Cancelling needs the payment un-confirmed first (``ERR:9``), and a
-receipt cancelled already answers ``ERR:8``. The view is a Vietnamese HTML page; the
-download is the receipt's XML with its number.
+and numbers nothing. A publish naming a receipt it replaces (``codec.REPLACES_TAGS``, the
+unverified replacement shape) needs that receipt issued here with the pattern, serial and
+number named (else ``ERR:8``) and marks it replaced (status 3). Cancelling needs the
+payment un-confirmed first (``ERR:9``), and a receipt cancelled already answers ``ERR:8``.
+The view is a Vietnamese HTML page; the download is the receipt's XML with its number.
 
 Faults and inspection are unsigned control routes (they stand for VNPT's systems, not for
 the protocol)::
@@ -38,7 +40,7 @@ from providers.receipts.vnpt.errors import VnptError
 
 VIETNAM: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 FAULTS: Final = frozenset({"lost_answer", "unavailable"})
-ISSUED, CANCELLED = 1, 5
+ISSUED, REPLACED, CANCELLED = 1, 3, 5
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Held:
             "paid": self.paid,
             "customer_name": self.invoice.customer_name,
             "total": self.invoice.total,
+            "replaces": self.invoice.replaces.fkey if self.invoice.replaces else None,
             "published_at": self.published_at.isoformat(),
         }
 
@@ -165,11 +168,24 @@ def publish(app: web.Application, params: dict[str, str]) -> str | web.Response:
     [invoice] = invoices
     if invoice.fkey in tenant.receipts:
         return "ERR:13"
+    replaced = None
+    if invoice.replaces is not None:  # a replacement: the original must be issued here
+        replaced = tenant.receipts.get(invoice.replaces.fkey)
+        named = invoice.replaces
+        if (
+            replaced is None
+            or replaced.status != ISSUED
+            or (replaced.pattern, replaced.serial, replaced.number)
+            != (named.pattern, named.serial, named.number)
+        ):
+            return "ERR:8"
     number = tenant.last_number.get((pattern, serial), 0) + 1
     if number > last:
         return "ERR:6"
     tenant.last_number[(pattern, serial)] = number
     tenant.receipts[invoice.fkey] = Held(invoice, pattern, serial, number, config.clock())
+    if replaced is not None:
+        replaced.status = REPLACED
     if fault == "lost_answer":
         return _fault("the receipt was published but the answer is lost (sandbox fault)")
     return f"OK:{pattern};{serial}-{invoice.fkey}_{number}"

@@ -205,6 +205,10 @@ refunds = Table(
     # -- the janitor (gateway/services/polling.py): a pending refund is asked about again.
     Column("next_query_at", UTCDateTime),
     Column("query_count", Integer, nullable=False, server_default="0"),
+    #: How much of the refund concerns each receipt of the payment, by receipt kind (``all``,
+    #: ``fee``, ``charge``; ``postal`` for lines on no receipt): docs/receipts.md, "Refunds".
+    #: NULL for a payment without receipts, and for refunds made before it was recorded.
+    Column("receipt_shares", JSON),
     REFUNDS.check_constraint(),
 )
 

@@ -9,8 +9,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.core.errors import FieldError, ReceiptReplaced, ValidationFailed
+from gateway.core.errors import (
+    FieldError,
+    ReceiptReplaced,
+    ReplacementTotalMismatch,
+    ValidationFailed,
+)
 from gateway.core.statuses import RECEIPTS, ReceiptStatus
+from gateway.services.receipts.issuance import LINE_KINDS
 from gateway.services.sealing import Sealer
 from providers.receipts.document import xml_date
 from providers.receipts.words import amount_in_words
@@ -107,7 +113,7 @@ def validated(receipt: Any, reason: str, fields: Any, sealer: Sealer) -> dict[st
 def _items(receipt: Any, value: Any, errors: list[FieldError]) -> list[dict[str, Any]]:
     """The replacement's lines: each a phí or lệ phí the receipt may carry (a split agency's
     phí receipt only phí lines), a name, and a whole positive amount of VND."""
-    allowed = {"all": ("fee", "charge"), "fee": ("fee",), "charge": ("charge",)}[receipt.kind]
+    allowed = sorted(LINE_KINDS[receipt.kind])
     if not isinstance(value, list) or not 1 <= len(value) <= ITEMS_MAX:
         errors.append(FieldError("fields.items", "invalid", f"1..{ITEMS_MAX} lines"))
         return []
@@ -138,6 +144,23 @@ def _items(receipt: Any, value: Any, errors: list[FieldError]) -> list[dict[str,
             }
         )
     return lines
+
+
+def check_total(items: list[dict[str, Any]], share: int) -> None:
+    """A replacement's lines must add up to the receipt's ``share`` of the money collected
+    (:func:`~gateway.services.receipts.issuance.receipt_share`): a replacement corrects what
+    the collected money is written as (a line's amount or name, a line that does not
+    belong), never how much was collected — so it can never claim more money than the
+    payment received, nor less than it kept. A refund does not change it either: the
+    receipt attests the collection, and the refund is recorded against it
+    (docs/receipts.md, "Refunds")."""
+    total = sum(int(item["amount"]) for item in items)
+    if total != share:
+        raise ReplacementTotalMismatch(
+            f"the lines total {total} VND; the payment collected {share} VND for this receipt",
+            expected=share,
+            total=total,
+        )
 
 
 def notice_of(original: Any, correction: Any, now: datetime) -> dict[str, Any]:

@@ -59,12 +59,13 @@ from gateway.services.receipts.correction_rules import (
     REASON_MAX,
     REPLACE,
     check_correctable,
+    check_total,
     corrected_payer,
     notice_of,
     open_notice,
     validated,
 )
-from gateway.services.receipts.issuance import ReceiptIssuance
+from gateway.services.receipts.issuance import ReceiptIssuance, receipt_share
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render
 from gateway.services.receipts.tax_notices import notice_state, record_notice
 from gateway.services.sealing import Sealer
@@ -117,6 +118,9 @@ class CorrectionService:
             fields = {name: value for name, value in fields.items() if value is not None}
         kind = check_correctable(receipt, fields)
         corrected = validated(receipt, reason, fields, self.sealer)
+        if "items" in corrected:
+            share = await receipt_share(conn, receipt.payment_id, receipt.kind)
+            check_total(corrected["items"], share)
         now = self.clock()
         correction_id = new_id("rcc")
         await CORRECTIONS.insert(
@@ -307,6 +311,9 @@ class CorrectionService:
         RECEIPTS.check(current, ReceiptStatus.REPLACED)
         changes: dict[str, Any] = {}
         if "items" in correction.fields:
+            # Checked again under the locks: a proposal made before the rule is held to it.
+            share = await receipt_share(conn, original.payment_id, original.kind)
+            check_total(correction.fields["items"], share)
             changes["items"] = correction.fields["items"]
         payer = corrected_payer(original.payer, correction.fields)
         if payer != original.payer:

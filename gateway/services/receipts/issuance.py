@@ -47,7 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import ReceiptSettings
@@ -65,7 +65,7 @@ from gateway.services.sealing import Sealer
 from providers.common.errors import ProviderError
 from providers.receipts.document import Delegate, ReceiptDocument, ReceiptLine, RelatedReceipt
 from providers.receipts.errors import ReceiptError
-from providers.receipts.issuer import IssuedReceipt, ReceiptIssuer
+from providers.receipts.issuer import IssuedReceipt, ReceiptIssuer, ReplacingIssuer
 from providers.receipts.words import amount_in_words
 
 log = structlog.get_logger(__name__)
@@ -93,10 +93,17 @@ _COPIED = (
     "transaction_reference",
 )
 
-#: The lines on each receipt of a payment, by split mode.
+#: The payment's line kinds each kind of receipt carries (``receipts.kind``): one receipt with
+#: the phí and lệ phí lines, or one for each. Postal lines are on no receipt.
+LINE_KINDS: Mapping[str, frozenset[str]] = {
+    "all": frozenset({"fee", "charge"}),
+    "fee": frozenset({"fee"}),
+    "charge": frozenset({"charge"}),
+}
+#: The receipts of a payment, by split mode.
 _KINDS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
-    "single": (("all", frozenset({"fee", "charge"})),),
-    "split": (("fee", frozenset({"fee"})), ("charge", frozenset({"charge"}))),
+    "single": (("all", LINE_KINDS["all"]),),
+    "split": (("fee", LINE_KINDS["fee"]), ("charge", LINE_KINDS["charge"])),
 }
 
 
@@ -124,10 +131,12 @@ _ISSUED = (
 
 @dataclass(frozen=True)
 class ToPublish:
-    """A pending receipt's document, for the agency's external provider."""
+    """A pending receipt's document, for the agency's external provider; a replacement also
+    carries the provider's key of the receipt it replaces (``replaces_key``)."""
 
     agency_code: str
     document: ReceiptDocument
+    replaces_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,9 +288,16 @@ class ReceiptIssuance:
         symbol = config.symbols.get(str(year))
         if symbol is None:
             return NO_SYMBOL_FOR_YEAR
+        related, replaces_key = None, None
+        if found.replaces is not None:  # a replacement names the receipt it replaces
+            original = (
+                await conn.execute(select(receipts).where(receipts.c.id == found.replaces))
+            ).one()
+            related = _related(original)
+            replaces_key = original.external_key
         # VNPT numbers the receipt: the document's number is not sent (the codec leaves it).
-        document = self._document(payment, dict(found._mapping), symbol, 0, now, None)
-        return ToPublish(found.agency_code, document)
+        document = self._document(payment, dict(found._mapping), symbol, 0, now, related)
+        return ToPublish(found.agency_code, document, replaces_key)
 
     async def publish(self, prepared: ToPublish) -> IssuedReceipt | str:
         """Publish the document at the agency's provider (idempotent by its receipt id, the
@@ -289,7 +305,12 @@ class ReceiptIssuance:
         name and its error code, e.g. ``vnpt_rejected``). Never inside a transaction."""
         issuer = self.issuers[prepared.agency_code]
         try:
-            issued = await issuer.issue(prepared.document)
+            if prepared.replaces_key is None:
+                issued = await issuer.issue(prepared.document)
+            elif isinstance(issuer, ReplacingIssuer):
+                issued = await issuer.replace(prepared.replaces_key, prepared.document)
+            else:  # refused at approval; a configuration changed since cannot replace either
+                return f"{issuer.name}_cannot_replace"
         except ProviderError as exc:  # VnptError: unavailable, outcome_unknown, rejected, …
             log.warning(
                 "receipt_publish_failed",
@@ -413,7 +434,11 @@ class ReceiptIssuance:
         view token, ``replaces`` = the original, the original named in the signed XML. In the
         caller's transaction; returns the new receipt's view. Raises
         :class:`ReceiptNotIssuable` (with the reason) when it cannot be numbered or signed
-        now: a replacement is never left pending, the correction waits instead."""
+        now: a replacement the gateway signs is never left pending, the correction waits
+        instead. An agency whose provider numbers and signs (VNPT, a
+        :class:`ReplacingIssuer`) gets its replacement born ``pending`` like every receipt of
+        that provider, published by the pending-receipts loop as the replacement of the
+        original's key; a provider that cannot replace is ``issuer_cannot_replace``."""
         payment = (
             await conn.execute(
                 select(payments, agencies.c.code.label("agency_code"))
@@ -426,10 +451,18 @@ class ReceiptIssuance:
             raise ReceiptNotIssuable(
                 "this agency's receipts are not issued by the gateway", reason="not_configured"
             )
-        if config.issuer != "gateway":  # replaceInv is unverified (docs/receipts.md, "Issuers")
+        issuer = self.issuers[payment.agency_code]
+        external = config.issuer != "gateway"
+        if external and not isinstance(issuer, ReplacingIssuer):
             raise ReceiptNotIssuable(
                 "this agency's receipts are replaced at its provider's portal",
                 reason="issuer_cannot_replace",
+            )
+        if external and (original.provider != issuer.name or not original.external_key):
+            # e.g. a receipt the gateway signed before the agency moved to VNPT: VNPT holds
+            # no receipt to replace, and the gateway no longer signs for the agency.
+            raise ReceiptNotIssuable(
+                "the receipt was not issued by the agency's provider", reason="not_at_provider"
             )
         items = list(changes.get("items", original.items))
         amount = sum(int(item["amount"]) for item in items)
@@ -445,16 +478,18 @@ class ReceiptIssuance:
             "replaces": original.id,
             "view_token_hash": token_hash(token),
             "view_token_sealed": self.sealer.seal(token, "receipt.view_token"),
-            "provider": self.issuers[payment.agency_code].name,
+            "provider": issuer.name,
             "created_at": now,
             "updated_at": now,
         }
-        related = RelatedReceipt(
-            template_code=original.template_code,
-            symbol=original.symbol,
-            number=original.number,
-            issued_at=original.issued_at,
-        )
+        if external:
+            # The provider numbers and signs it, and is not awaited in this transaction: born
+            # pending like the provider's other receipts, published by the pending-receipts
+            # loop as the replacement of the original's key (:meth:`publish`).
+            values["pending_reason"] = EXTERNAL_ISSUER
+            await RECEIPTS.insert(conn, ReceiptStatus.PENDING, **values)
+            return await self._view(conn, receipt_id)
+        related = _related(original)
         numbered = await self._number_and_sign(conn, payment, config, values, now, related)
         if numbered is None:
             reason = values["pending_reason"]
@@ -609,6 +644,10 @@ class ReceiptIssuance:
             else None,
         )
 
+    async def _view(self, conn: AsyncConnection, receipt_id: str) -> dict[str, Any]:
+        row = (await conn.execute(_ISSUED, {"receipt_id": receipt_id})).one()
+        return render(row, self.base_url, self.sealer)
+
     async def _issued(self, conn: AsyncConnection, receipt_id: str, agency: str) -> dict[str, Any]:
         self.alerts.issued(agency)
         row = (await conn.execute(_ISSUED, {"receipt_id": receipt_id})).one()
@@ -621,6 +660,31 @@ class ReceiptIssuance:
             number=row.number,
         )
         return render(row, self.base_url, self.sealer)
+
+
+async def receipt_share(conn: AsyncConnection, payment_id: str, kind: str) -> int:
+    """The money the payment collected for what a receipt of ``kind`` covers: its phí and/or
+    lệ phí lines (a payment becomes paid for its whole bill). A replacement of that receipt
+    must total exactly this (docs/receipts.md, "Corrections")."""
+    total = (
+        await conn.execute(
+            select(func.coalesce(func.sum(payment_items.c.amount), 0)).where(
+                payment_items.c.payment_id == payment_id,
+                payment_items.c.kind.in_(sorted(LINE_KINDS[kind])),
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _related(original: Any) -> RelatedReceipt:
+    """The receipt a replacement replaces, as its document names it."""
+    return RelatedReceipt(
+        template_code=original.template_code,
+        symbol=original.symbol,
+        number=original.number,
+        issued_at=original.issued_at,
+    )
 
 
 def token_hash(token: str) -> str:

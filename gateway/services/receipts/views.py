@@ -27,6 +27,7 @@ from gateway.services.payments import after_cursor, encode_cursor
 from gateway.services.receipts import delegations, numbering
 from gateway.services.receipts.issuance import ReceiptIssuance, ToPublish
 from gateway.services.receipts.numbering import NewRange, Point
+from gateway.services.receipts.refund_shares import share_on
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render, view_url
 from gateway.services.sealing import Sealer
 from providers.receipts.issuer import IssuedReceipt
@@ -338,27 +339,23 @@ class ReceiptService:
             return await self._rendered(conn, rows)
 
     async def _rendered(self, conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        """The API views of receipt rows, each with its payment's refunds: a refunded payment
-        keeps its receipt, and the refunds are recorded against it (docs/receipts.md)."""
-        by_payment: dict[str, list[dict[str, Any]]] = {row.payment_id: [] for row in rows}
+        """The API views of receipt rows, each with the refunds recorded against it: a
+        refunded payment keeps its receipts (docs/receipts.md, "Refunds")."""
+        by_payment: dict[str, list[Any]] = {row.payment_id: [] for row in rows}
         if by_payment:
             found = await conn.execute(
                 select(refunds.c.id, refunds.c.payment_id, refunds.c.amount)
-                .add_columns(refunds.c.status, refunds.c.created_at)
+                .add_columns(refunds.c.status, refunds.c.created_at, refunds.c.receipt_shares)
                 .where(refunds.c.payment_id.in_(sorted(by_payment)))
                 .order_by(refunds.c.created_at, refunds.c.id)
             )
             for refund in found:
-                by_payment[refund.payment_id].append(
-                    {
-                        "id": refund.id,
-                        "amount": refund.amount,
-                        "status": refund.status,
-                        "created_at": iso(refund.created_at),
-                    }
-                )
+                by_payment[refund.payment_id].append(refund)
         return [
-            {**render(row, self.base_url, self.sealer), "refunds": by_payment[row.payment_id]}
+            {
+                **render(row, self.base_url, self.sealer),
+                "refunds": _refunds_on(row.kind, by_payment[row.payment_id]),
+            }
             for row in rows
         ]
 
@@ -370,3 +367,22 @@ class ReceiptService:
                 .where(receipts.c.id == receipt_id)
             )
         ).first()
+
+
+def _refunds_on(receipt_kind: str, found: Sequence[Any]) -> list[dict[str, Any]]:
+    """The refunds recorded against a receipt of ``receipt_kind``, each with the part that
+    concerns it (``amount``) and the whole refund (``refund_amount``)."""
+    listed = []
+    for refund in found:
+        share = share_on(receipt_kind, refund.amount, refund.receipt_shares)
+        if share > 0:
+            listed.append(
+                {
+                    "id": refund.id,
+                    "amount": share,
+                    "refund_amount": refund.amount,
+                    "status": refund.status,
+                    "created_at": iso(refund.created_at),
+                }
+            )
+    return listed

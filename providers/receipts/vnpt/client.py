@@ -39,9 +39,10 @@ def read_retry_policy(attempts: int, wait_seconds: float) -> AsyncRetrying:
 
 
 class VnptClient:
-    """Publish, look up, view and cancel receipts on one VNPT tenant; a
-    :class:`~providers.receipts.issuer.ReceiptIssuer` and a
-    :class:`~providers.receipts.issuer.CancellingIssuer` (not a replacing one).
+    """Publish, replace, look up, view and cancel receipts on one VNPT tenant; a
+    :class:`~providers.receipts.issuer.ReceiptIssuer`, a
+    :class:`~providers.receipts.issuer.ReplacingIssuer` and a
+    :class:`~providers.receipts.issuer.CancellingIssuer`.
 
     ``timeout_seconds`` bounds each HTTP exchange; ``read_attempts``/``read_wait_seconds``
     shape the read retries; ``publish_attempts`` bounds the publishes of one receipt (each
@@ -82,6 +83,18 @@ class VnptClient:
         xml = await self.download_xml(invoice.fkey)
         return IssuedReceipt(xml, self.name, invoice.fkey, invoice.fkey, published.number)
 
+    async def replace(self, original_key: str, document: ReceiptDocument) -> IssuedReceipt:
+        """Publish ``document`` (which names the receipt it replaces, ``document.replaces``) as
+        the replacement of the receipt VNPT holds under ``original_key``: the same once-only
+        publish under the replacement's own fkey, naming the original (``codec``: the
+        operation and tags are unverified data). VNPT numbers it and marks the original
+        replaced. Raises as :meth:`publish`; ``rejected`` (``ERR:8``) when the original is not
+        there to replace."""
+        invoice = codec.invoice_from_document(document, replaces_fkey=original_key)
+        published = await self.publish(invoice, document.template_code, document.symbol)
+        xml = await self.download_xml(invoice.fkey)
+        return IssuedReceipt(xml, self.name, invoice.fkey, invoice.fkey, published.number)
+
     async def publish(self, invoice: VnptInvoice, pattern: str, serial: str) -> Published:
         """Create and publish one receipt under ``invoice.fkey``, exactly once.
 
@@ -97,7 +110,8 @@ class VnptClient:
                     return adopted
             try:
                 result = await self._send_once(request)
-                return codec.parse_published(result, invoice.fkey)
+                table = results.REPLACE if invoice.replaces else results.PUBLISH
+                return codec.parse_published(result, invoice.fkey, table)
             except VnptError as error:
                 if error.code == DUPLICATE_KEY:
                     adopted = await self._adopt(invoice.fkey, pattern, serial)

@@ -19,6 +19,21 @@ text being ``OK:…``, ``ERR:n`` (:mod:`.results`) or the data asked for::
                           → "<Data><Item>…<pattern/><serial/><invNum/><status/><fkey/>…</Item>
                              </Data>" | ERR
 
+**A replacement receipt** (TT 91/2026 Điều 20) is the same ``ImportAndPublishInv`` of a new
+receipt under its own fkey whose ``Invoice`` also names the receipt it replaces, after
+``Extra2``::
+
+      <ReplacedFkey>{fkey}</ReplacedFkey><ReplacedPattern>EBL01</ReplacedPattern>
+      <ReplacedSerial>26TAB</ReplacedSerial><ReplacedNo>1</ReplacedNo>
+      <ReplacedDate>22/11/2026</ReplacedDate>
+
+**Unverified** [U]: spec §10 knows only ``ImportAndPublishInv``, the legacy ``AdjustInvoice``
+(an adjustment, which TT 91 has not for biên lai) and the cancellation; how VNPT's 2026
+service takes a replacement (these tags, or an operation of its own such as the
+``replaceInv`` some integrations name) is not known. The operation and the tags are data —
+:data:`REPLACEMENT_OPERATION`, :data:`REPLACES_TAGS`, ``results.REPLACE`` — to be changed
+here alone once VNPT confirms them.
+
 ``pattern`` is the template code and ``serial`` the symbol (``EBL01``/``26TAB``; which
 pattern strings VNPT registers for 2026 receipts is unverified); ``fkey`` is our key for the
 receipt, unique per tenant: a second publish under it answers ``ERR:13`` and numbers nothing.
@@ -79,6 +94,16 @@ SERVICES: Final[Mapping[str, str]] = {
 #: (the TD system's values [I]; others unverified).
 PAYMENT_METHODS: Final[Mapping[str, str]] = {"vietqr": "CK", "cod": "TM", "cash": "TM"}
 DEFAULT_PAYMENT_METHOD: Final = "TTO"
+#: The operation that publishes a replacement receipt, and the ``Invoice`` tags that name the
+#: receipt it replaces (unverified: see the module docstring).
+REPLACEMENT_OPERATION: Final = "ImportAndPublishInv"
+REPLACES_TAGS: Final[Mapping[str, str]] = {
+    "fkey": "ReplacedFkey",
+    "pattern": "ReplacedPattern",
+    "serial": "ReplacedSerial",
+    "number": "ReplacedNo",
+    "date": "ReplacedDate",
+}
 #: A key we send as fkey (VNPT's own limits are unverified; this is what we produce).
 FKEY: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PUBLISHED: Final = re.compile(r"^OK:(?P<pattern>[^;]+);(?P<serial>[^-]+)-(?P<rest>.+)$")
@@ -117,8 +142,20 @@ class VnptLine:
 
 
 @dataclass(frozen=True)
+class VnptReference:
+    """The receipt a replacement replaces: its fkey at VNPT, pattern, serial, number, date."""
+
+    fkey: str
+    pattern: str
+    serial: str
+    number: int
+    arising_date: date
+
+
+@dataclass(frozen=True)
 class VnptInvoice:
-    """One receipt in VNPT's shape; ``total`` is the sum of the lines."""
+    """One receipt in VNPT's shape; ``total`` is the sum of the lines; ``replaces`` names the
+    receipt a replacement replaces."""
 
     fkey: str
     customer_code: str
@@ -132,6 +169,7 @@ class VnptInvoice:
     customer_address: str = ""
     extra: str = ""
     extra2: str = ""
+    replaces: VnptReference | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +217,7 @@ def build_publish(
         raise VnptError(INVALID_FIELD, "pattern and serial are required")
     c = credentials
     return build_call(
-        "ImportAndPublishInv",
+        REPLACEMENT_OPERATION if invoice.replaces else "ImportAndPublishInv",
         (
             ("Account", c.account),
             ("ACpass", c.ac_pass),
@@ -272,6 +310,15 @@ def invoice_data(invoice: VnptInvoice) -> str:
         ("Extra1", i.customer_code),
         ("Extra2", i.extra2),
     )
+    if i.replaces is not None:
+        r = i.replaces
+        head += _fields(
+            (REPLACES_TAGS["fkey"], r.fkey),
+            (REPLACES_TAGS["pattern"], r.pattern),
+            (REPLACES_TAGS["serial"], r.serial),
+            (REPLACES_TAGS["number"], str(r.number)),
+            (REPLACES_TAGS["date"], r.arising_date.strftime("%d/%m/%Y")),
+        )
     tail = _fields(
         ("Total", str(i.total)),
         ("VATRate", "0"),
@@ -285,11 +332,27 @@ def invoice_data(invoice: VnptInvoice) -> str:
     )
 
 
-def invoice_from_document(document: ReceiptDocument) -> VnptInvoice:
+def invoice_from_document(
+    document: ReceiptDocument, replaces_fkey: str | None = None
+) -> VnptInvoice:
     """The receipt ``document`` in VNPT's shape, keyed by its ``receipt_id``: a phí line
     goes with ``Extra2`` 0, a lệ phí line with 1; the channel and the transaction reference
     ride in the invoice's ``Extra2`` (VNPT's shape has no field for them, nor for the
-    payer's ID number, which is not sent)."""
+    payer's ID number, which is not sent). A replacement (``document.replaces``) names the
+    receipt it replaces, held at VNPT under ``replaces_fkey``."""
+    replaces = None
+    if document.replaces is not None:
+        if not replaces_fkey:
+            raise VnptError(INVALID_FIELD, "a replacement needs the replaced receipt's fkey")
+        _check_fkey(replaces_fkey)
+        related = document.replaces
+        replaces = VnptReference(
+            replaces_fkey,
+            related.template_code,
+            related.symbol,
+            related.number,
+            related.issued_at.astimezone(VIETNAM).date(),
+        )
     return VnptInvoice(
         fkey=document.receipt_id,
         customer_code=document.dossier_code,
@@ -306,6 +369,7 @@ def invoice_from_document(document: ReceiptDocument) -> VnptInvoice:
         customer_address=document.payer_address or "",
         extra=document.procedure_name or "",
         extra2=" ".join(p for p in (document.channel, document.transaction_reference) if p),
+        replaces=replaces,
     )
 
 
@@ -334,9 +398,12 @@ def raise_for_error(result: str, table: Mapping[str, ResultCode]) -> None:
     )
 
 
-def parse_published(result: str, fkey: str) -> Published:
-    """``OK:<pattern>;<serial>-<fkey>_<number>`` of our one receipt."""
-    raise_for_error(result, results.PUBLISH)
+def parse_published(
+    result: str, fkey: str, table: Mapping[str, ResultCode] = results.PUBLISH
+) -> Published:
+    """``OK:<pattern>;<serial>-<fkey>_<number>`` of our one receipt (``table``:
+    ``results.REPLACE`` for a replacement)."""
+    raise_for_error(result, table)
     match = _PUBLISHED.match(result)
     if match is None:
         raise VnptError(MALFORMED, "a publish answer that is neither OK nor ERR")
@@ -442,6 +509,18 @@ def parse_invoice_data(xml: str) -> tuple[VnptInvoice, ...]:
                 )
                 for p in body.iter("Product")
             )
+            replaced = _text(body, REPLACES_TAGS["fkey"])
+            replaces = (
+                VnptReference(
+                    replaced,
+                    _text(body, REPLACES_TAGS["pattern"]),
+                    _text(body, REPLACES_TAGS["serial"]),
+                    int(_text(body, REPLACES_TAGS["number"])),
+                    _vietnamese_date(_text(body, REPLACES_TAGS["date"])),
+                )
+                if replaced
+                else None
+            )
             invoices.append(
                 VnptInvoice(
                     fkey=_text(inv, "key"),
@@ -456,6 +535,7 @@ def parse_invoice_data(xml: str) -> tuple[VnptInvoice, ...]:
                     customer_address=_text(body, "CusAddress"),
                     extra=_text(body, "Extra"),
                     extra2=_text(body, "Extra2"),
+                    replaces=replaces,
                 )
             )
     except ValueError as exc:

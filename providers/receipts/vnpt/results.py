@@ -43,6 +43,16 @@ PUBLISH: Final[Mapping[str, ResultCode]] = {
     "ERR:21": ResultCode(REJECTED, "Trùng số biên lai"),
 }
 
+#: The publish of a replacement receipt (``codec.REPLACEMENT_OPERATION``): the publish's
+#: codes, and what the sandbox answers for a replaced receipt that is not there to replace.
+#: Unverified like the operation itself.
+REPLACE: Final[Mapping[str, ResultCode]] = {
+    **PUBLISH,
+    "ERR:8": ResultCode(
+        REJECTED, "Biên lai cần thay thế không tồn tại, đã bị thay thế hoặc đã hủy"
+    ),
+}
+
 #: ``BusinessService.UnConfirmPaymentFkey`` (first step of a cancellation).
 UNCONFIRM: Final[Mapping[str, ResultCode]] = {
     "ERR:1": _ACCOUNT,

@@ -33,7 +33,7 @@ WRONG_AMOUNT = {
     "reason": "Lệ phí ghi sai số tiền",
     "fields": {
         "items": [
-            {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 135000},
+            {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 155000},
             {"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 30000},
         ]
     },
@@ -117,8 +117,9 @@ async def test_a_wrong_amount_is_replaced_by_a_new_signed_receipt_once_another_p
         original["id"],
     )
     assert (new["symbol"], new["number"]) == ("26TAB", 2)  # the next number of the range
-    assert new["amount"] == 165_000
-    assert new["amount_in_words"] == "Một trăm sáu mươi lăm nghìn đồng"
+    assert new["amount"] == 185_000  # the same money, its lines corrected
+    assert [item["amount"] for item in new["items"]] == [155_000, 30_000]
+    assert new["amount_in_words"] == "Một trăm tám mươi lăm nghìn đồng"
     assert new["transaction_reference"] == original["transaction_reference"]
     signed = await receipt_xml(receipting, new)
     verify_xml(signed, identity.ca_pem)

@@ -5,6 +5,7 @@ replacement receipt has the next number. Every wait is Playwright's ``expect``."
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,6 +82,7 @@ async def test_an_officer_proposes_a_replacement_and_an_approver_approves_it(
     await expect(page.get_by_test_id("receipt-status")).to_have_text("Đã phát hành")
     await page.get_by_label("Lý do").fill("Phí thẩm định ghi sai số tiền")
     await page.get_by_test_id("replace-items").check()
+    await page.get_by_test_id("item-amount").nth(0).fill("155000")
     await page.get_by_test_id("item-amount").nth(1).fill("30000")
     await page.get_by_test_id("propose-submit").click()
     await expect(page.get_by_test_id("notice")).to_contain_text("Đã ghi nhận đề nghị")
@@ -123,4 +125,53 @@ async def test_the_receipt_pages_of_the_console_fit_a_phone(
     finally:
         await context.close()
     assert {path: found for path, found in widths.items() if found[0] > PHONE["width"]} == {}
+    assert errors == []
+
+
+async def test_an_officer_drops_a_line_that_does_not_belong_and_moves_its_money(
+    paid: Gateway, browser: Browser
+) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page = await context.new_page()
+    errors: list[str] = []
+    collect_errors(page, errors, re.compile(r"Failed to load resource: .* 422"))  # the refusal
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    page.on("dialog", accept)
+    try:
+        base = str(paid.client.make_url("")).rstrip("/")
+        await sign_in(page, base, "ketoan", PASSWORD)
+        await page.get_by_role("link", name="Biên lai", exact=True).click()
+        await page.get_by_role("link", name="26TAB – 00000001").click()
+        await page.get_by_label("Lý do").fill("Phí thẩm định không áp dụng, thu vào lệ phí")
+        await page.get_by_test_id("replace-items").check()
+        await page.get_by_test_id("item-drop").nth(1).check()  # the phí line, 50.000 ₫
+        await page.get_by_test_id("propose-submit").click()
+
+        # Dropped without moving its money: the replacement would claim less than was paid.
+        await expect(page.get_by_test_id("error")).to_contain_text(
+            "Tổng các khoản (135.000 ₫) phải bằng số tiền đã thu cho biên lai này (185.000 ₫)"
+        )
+        await expect(page.get_by_test_id("correction")).to_have_count(0)
+        await expect(page.get_by_test_id("item-drop").nth(1)).to_be_checked()  # kept
+        await page.get_by_test_id("item-amount").nth(0).fill("185000")
+        await page.get_by_test_id("propose-submit").click()
+        await expect(page.get_by_test_id("notice")).to_contain_text("Đã ghi nhận đề nghị")
+        await expect(page.get_by_test_id("correction")).to_contain_text("185.000")
+        receipt_path = page.url.removeprefix(base).partition("?")[0]
+        await page.get_by_role("button", name="Đăng xuất").click()
+
+        await sign_in(page, base, "truongphong", PASSWORD)
+        await page.goto(base + receipt_path)
+        await page.get_by_test_id("approve").click()
+        await expect(page.get_by_test_id("receipt-status")).to_have_text("Đã được thay thế")
+        await page.get_by_test_id("replacement-link").click()
+        await expect(page.get_by_test_id("receipt-number")).to_have_text("00000002")
+        rows = page.get_by_test_id("receipt-items").locator("tr")
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_contain_text("185.000")
+    finally:
+        await context.close()
     assert errors == []

@@ -186,7 +186,7 @@ async def test_an_outage_backs_off_and_doubles_the_wait(world: World) -> None:
 WRONG_NAME = {"payer_name": "Nguyễn Văn Ân"}
 WRONG_AMOUNT = {
     "items": [
-        {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 135000},
+        {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 155000},
         {"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 30000},
     ]
 }

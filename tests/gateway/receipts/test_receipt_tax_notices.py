@@ -208,7 +208,7 @@ async def test_a_replacement_sends_no_notice(world: World) -> None:
         payment,
         {
             "items": [
-                {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 135000},
+                {"kind": "charge", "description": "Lệ phí cấp đổi GPLX", "amount": 155000},
                 {"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 30000},
             ]
         },

@@ -13,14 +13,16 @@ from typing import Any
 import pytest
 from conftest import Channels, FixedClock, make_settings, open_channels
 from receipt_support import Identity, event_types, receipt_settings, receipt_xml, receipts_of
+from sqlalchemy import update
 from structlog.testing import capture_logs
 from test_receipt_corrections import WRONG_AMOUNT, counts, decide, propose
 from test_receipts_issue import pay_by_transfer
 from tests_support import DEMO_PORTAL, pay_demo_bill, start_sandbox
 
 from config import ConfigError, load_settings
-from gateway.keys import METRICS, RECEIPTS
-from providers.sandbox.vnpt_receipts import SandboxVnptConfig, create_vnpt_receipts_app
+from gateway.core.db.schema import receipts
+from gateway.keys import DATABASE, METRICS, RECEIPTS
+from providers.sandbox.vnpt_receipts import TENANT, SandboxVnptConfig, create_vnpt_receipts_app
 
 VNPT = {
     "username": "hcm-service",
@@ -181,9 +183,9 @@ async def test_two_loops_at_once_issue_the_receipt_once(world: VnptWorld) -> Non
     payment = await gateway.create_payment()
     await pay_by_transfer(gateway, payment)
 
-    counts = await asyncio.gather(world.loop_round(), world.loop_round())
+    rounds = await asyncio.gather(world.loop_round(), world.loop_round())
 
-    assert sorted(counts) == [0, 1]
+    assert sorted(rounds) == [0, 1]
     [held] = await world.held()
     [receipt] = await receipts_of(gateway, payment["id"])
     assert (receipt["status"], receipt["number"]) == ("issued", held["number"])
@@ -202,24 +204,79 @@ def test_an_agency_issuing_through_vnpt_needs_the_vnpt_tenant(identity: Identity
     assert "issuer" in str(unknown.value)
 
 
-async def test_a_vnpt_receipt_is_not_replaced_by_the_gateway(world: VnptWorld) -> None:
+async def test_a_vnpt_receipt_is_replaced_through_vnpt_once_another_person_approves(
+    world: VnptWorld,
+) -> None:
     gateway = world.gateway
     payment = await gateway.create_payment()
     await pay_by_transfer(gateway, payment)
     await world.loop_round()
     [original] = await receipts_of(gateway, payment["id"])
-    status, correction = await propose(gateway, original["id"], WRONG_AMOUNT)
+    gateway.clock.advance(minutes=5)
+    status, correction = await propose(gateway, original["id"], WRONG_AMOUNT, who="approver2")
     assert status == 201, correction
-    before = await counts(gateway)
-
     status, problem = await decide(gateway, correction["id"], "approve", "approver2")
+    assert (status, problem["code"]) == (409, "self_approval")  # maker-checker, as ever
 
-    # replaceInv at VNPT is unverified: corrected at VNPT's portal (docs/receipts.md).
-    assert (status, problem["code"]) == (409, "receipt_not_issuable")
-    assert problem["reason"] == "issuer_cannot_replace"
-    assert await counts(gateway) == before
-    [unchanged] = await receipts_of(gateway, payment["id"])
-    assert (unchanged["status"], unchanged["number"]) == ("issued", original["number"])
+    status, approved = await decide(gateway, correction["id"], "approve", "approver")
+
+    # Approval calls no provider: the replacement is born pending, like VNPT's receipts.
+    assert status == 200, approved
+    old, new = await receipts_of(gateway, payment["id"])
+    assert (old["status"], new["status"], new["pending_reason"]) == (
+        "replaced",
+        "pending",
+        "external_issuer",
+    )
+    assert (new["id"], new["replaces"], new["amount"]) == (
+        approved["replacement_id"],
+        original["id"],
+        185_000,
+    )
+    assert len(await world.held()) == 1
+
+    # The loop publishes it at VNPT as the replacement of the original's fkey, once.
+    await world.faults(publish=["lost_answer"])
+    assert await world.loop_round() == 1
+    assert await world.loop_round() == 0
+    _, new = await receipts_of(gateway, payment["id"])
+    assert (new["status"], new["provider"], new["number"]) == ("issued", "vnpt", 2)
+    held = {r["fkey"]: (r["number"], r["status"], r["replaces"]) for r in await world.held()}
+    assert held == {original["id"]: (1, 3, None), new["id"]: (2, 1, original["id"])}
+    assert b"<ReplacedFkey>" in await receipt_xml(gateway, new)
+    assert await event_types(gateway, payment["id"]) == [
+        "payment.paid",
+        "receipt.issued",
+        "receipt.replaced",
+        "receipt.issued",
+    ]
+
+
+async def test_a_replacement_vnpt_refuses_waits_with_its_reason_and_issues_nothing(
+    world: VnptWorld,
+) -> None:
+    gateway = world.gateway
+    payment = await gateway.create_payment()
+    await pay_by_transfer(gateway, payment)
+    await world.loop_round()
+    [original] = await receipts_of(gateway, payment["id"])
+    # Someone replaced it at VNPT's portal meanwhile: VNPT has nothing left to replace.
+    world.vnpt.app[TENANT].receipts[original["id"]].status = 3
+    gateway.clock.advance(minutes=5)
+    _, correction = await propose(gateway, original["id"], WRONG_AMOUNT)
+    status, _ = await decide(gateway, correction["id"], "approve", "approver2")
+    assert status == 200
+
+    with capture_logs() as logs:
+        assert await world.loop_round() == 0
+
+    _, new = await receipts_of(gateway, payment["id"])
+    assert (new["status"], new["pending_reason"], new["number"]) == (
+        "pending",
+        "vnpt_rejected",
+        None,
+    )
+    assert [log["reason"] for log in logs if log["event"] == "receipt_pending"] == ["vnpt_rejected"]
     assert len(await world.held()) == 1
 
 
@@ -248,3 +305,32 @@ async def test_in_sandbox_mode_a_vnpt_agency_issues_through_the_mounted_sandbox(
         assert (receipt["status"], receipt["provider"], receipt["number"]) == ("issued", "vnpt", 1)
     finally:
         await client.close()
+
+
+async def test_a_receipt_vnpt_does_not_hold_is_not_replaced_through_it(world: VnptWorld) -> None:
+    gateway = world.gateway
+    payment = await gateway.create_payment()
+    await pay_by_transfer(gateway, payment)
+    await world.loop_round()
+    [original] = await receipts_of(gateway, payment["id"])
+    # As if the gateway had signed it before the agency moved to VNPT.
+    async with gateway.client.app[DATABASE].write() as conn:
+        await conn.execute(
+            update(receipts)
+            .where(receipts.c.id == original["id"])
+            .values(provider="gateway", external_key=None)
+        )
+    _, correction = await propose(gateway, original["id"], WRONG_AMOUNT)
+    before = await counts(gateway)
+
+    status, problem = await decide(gateway, correction["id"], "approve", "approver2")
+
+    assert (status, problem["code"], problem["reason"]) == (
+        409,
+        "receipt_not_issuable",
+        "not_at_provider",
+    )
+    assert await counts(gateway) == before
+    [unchanged] = await receipts_of(gateway, payment["id"])
+    assert unchanged["status"] == "issued"
+    assert len(await world.held()) == 1

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from providers.receipts.document import ReceiptDocument, ReceiptLine
+from providers.receipts.document import ReceiptDocument, ReceiptLine, RelatedReceipt
 from providers.receipts.issuer import (
     CancellingIssuer,
     IssuedReceipt,
@@ -103,12 +103,33 @@ async def test_the_next_document_gets_the_next_number(
     assert second.number == 2
 
 
-async def test_vnpt_cancels_but_does_not_replace(
+async def test_vnpt_replaces_a_receipt_it_issued_once(
+    vnpt: tuple[VnptClient, aiohttp.ClientSession],
+) -> None:
+    client, tenant = vnpt
+    assert isinstance(client, ReplacingIssuer)
+    original = await client.issue(DOCUMENT)
+    assert original.external_key is not None and original.number is not None
+    related = RelatedReceipt("EBL01", "26TAB", original.number, DOCUMENT.issued_at)
+    document = replace(DOCUMENT, receipt_id="rct_01JDEMO0000000000000000002", replaces=related)
+
+    replacement = await client.replace(original.external_key, document)
+    again = await client.replace(original.external_key, document)
+
+    assert (replacement.external_key, replacement.number) == (document.receipt_id, 2)
+    assert again == replacement  # the fkey holds it: adopted, not numbered again
+    assert "<ReplacedFkey>rct_01JDEMO0000000000000000001</ReplacedFkey>" in replacement.xml.decode()
+    state = await client.lookup(original.external_key)
+    assert state is not None and state.state == "replaced"
+    async with tenant.get("/sandbox/receipts") as response:
+        assert len(await response.json()) == 2
+
+
+async def test_vnpt_cancels(
     vnpt: tuple[VnptClient, aiohttp.ClientSession],
 ) -> None:
     client, _ = vnpt
     assert isinstance(client, CancellingIssuer)
-    assert not isinstance(client, ReplacingIssuer)
 
     issued = await client.issue(DOCUMENT)
     assert issued.external_key is not None

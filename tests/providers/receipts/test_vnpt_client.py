@@ -4,6 +4,7 @@ lost answer never numbers a receipt twice; VNPT's ERR codes become stable errors
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,6 +22,7 @@ from providers.receipts.vnpt import (
     VnptInvoice,
     VnptLine,
 )
+from providers.receipts.vnpt.codec import VnptReference
 from providers.sandbox.vnpt_receipts import SandboxVnptConfig, create_vnpt_receipts_app
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -279,3 +281,52 @@ async def test_a_read_that_keeps_failing_is_unavailable(world: World) -> None:
         await world.client.view("rct_0001")
 
     assert caught.value.code == "unavailable" and caught.value.retryable
+
+
+def _replacement(fkey: str = "rct_0002", of: str = "rct_0001", number: int = 1) -> VnptInvoice:
+    replaces = VnptReference(of, PATTERN, SERIAL, number, date(2026, 11, 22))
+    return dataclasses.replace(invoice(fkey), replaces=replaces)
+
+
+async def test_a_replacement_is_numbered_and_marks_the_original_replaced(world: World) -> None:
+    await world.client.publish(invoice("rct_0001"), PATTERN, SERIAL)
+
+    published = await world.client.publish(_replacement(), PATTERN, SERIAL)
+
+    assert published == Published("rct_0002", PATTERN, SERIAL, 2)
+    original = await world.client.lookup("rct_0001")
+    assert original is not None and original.state == "replaced"
+    held = {r["fkey"]: (r["number"], r["status"], r["replaces"]) for r in await world.receipts()}
+    assert held == {"rct_0001": (1, 3, None), "rct_0002": (2, 1, "rct_0001")}
+
+
+async def test_a_lost_replacement_answer_is_adopted_without_a_second_replacement(
+    world: World,
+) -> None:
+    await world.client.publish(invoice("rct_0001"), PATTERN, SERIAL)
+    await world.fail_next_publishes("lost_answer")
+
+    published = await world.client.publish(_replacement(), PATTERN, SERIAL)
+
+    assert published.number == 2
+    assert [(r["fkey"], r["status"]) for r in await world.receipts()] == [
+        ("rct_0001", 3),
+        ("rct_0002", 1),
+    ]
+
+
+async def test_replacing_a_receipt_that_is_not_there_to_replace_is_refused_and_numbers_nothing(
+    world: World,
+) -> None:
+    await world.client.publish(invoice("rct_0001"), PATTERN, SERIAL)
+    await world.client.publish(_replacement(), PATTERN, SERIAL)
+
+    for wrong in (
+        _replacement("rct_0003", of="rct_9999"),  # unknown
+        _replacement("rct_0003"),  # replaced already
+        _replacement("rct_0003", of="rct_0002", number=5),  # another number than VNPT's
+    ):
+        with pytest.raises(VnptError) as caught:
+            await world.client.publish(wrong, PATTERN, SERIAL)
+        assert (caught.value.code, caught.value.provider_code) == ("rejected", "ERR:8")
+    assert len(await world.receipts()) == 2

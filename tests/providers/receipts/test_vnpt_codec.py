@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
+from receipt_samples import make_replacement
 
-from providers.receipts.vnpt import VnptError, VnptInvoice, VnptLine, codec
+from providers.receipts.vnpt import VnptError, VnptInvoice, VnptLine, codec, results
 from providers.receipts.vnpt.codec import Credentials, Published
 
 CREDENTIALS = Credentials("dvc_service", "service-pass", "dvc_admin", "admin-pass")
@@ -96,3 +98,37 @@ def test_the_passwords_a_call_carries_never_print() -> None:
     request = codec.build_publish(CREDENTIALS, INVOICE, "EBL01", "26TAB")
     for shown in (repr(CREDENTIALS), repr(request), str(request)):
         assert "service-pass" not in shown and "admin-pass" not in shown
+
+
+def test_a_replacement_names_the_receipt_it_replaces_and_reads_back() -> None:
+    replaces = codec.VnptReference("rct_0001", "EBL01", "26TAB", 7, date(2026, 1, 5))
+    replacement = dataclasses.replace(INVOICE, fkey="rct_0002", replaces=replaces)
+
+    request = codec.build_publish(CREDENTIALS, replacement, "EBL01", "26TAB")
+
+    operation, params = codec.parse_call(request.body)
+    assert operation == codec.REPLACEMENT_OPERATION
+    data = params["xmlInvData"]
+    assert (
+        "<ReplacedFkey>rct_0001</ReplacedFkey><ReplacedPattern>EBL01</ReplacedPattern>"
+        "<ReplacedSerial>26TAB</ReplacedSerial><ReplacedNo>7</ReplacedNo>"
+        "<ReplacedDate>05/01/2026</ReplacedDate>"
+    ) in data
+    assert codec.parse_invoice_data(data) == (replacement,)
+
+
+def test_a_replacement_document_needs_the_key_of_the_receipt_it_replaces() -> None:
+    with pytest.raises(VnptError) as caught:
+        codec.invoice_from_document(make_replacement())
+    assert caught.value.code == "invalid_field"
+
+    invoice = codec.invoice_from_document(make_replacement(), replaces_fkey="rct_original")
+    assert invoice.replaces is not None
+    assert (invoice.replaces.fkey, invoice.replaces.serial) == ("rct_original", "26TAB")
+
+
+def test_err_8_of_a_replacement_is_a_rejection_staff_can_read() -> None:
+    with pytest.raises(VnptError) as caught:
+        codec.parse_published("ERR:8", "rct_0002", results.REPLACE)
+    assert (caught.value.code, caught.value.provider_code) == ("rejected", "ERR:8")
+    assert "thay thế" in caught.value.message_vi
