@@ -25,7 +25,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import CheckConstraint, Column, ColumnElement, Table, bindparam, insert, update
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    insert,
+    literal,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -137,6 +148,26 @@ class Machine(Generic[S]):
         row = {**values, self.column_name: self.check_initial(status).value}
         inserted = await conn.execute(statement, row)
         return inserted.first() is not None
+
+    def insert_from_select(
+        self, status: S, rows: Select[Any], *, unless_taken: Sequence[str] = ()
+    ) -> Insert:
+        """``INSERT INTO table (…, status) SELECT …, '<status>'``: the rows of ``rows`` (whose
+        columns are labelled with the table's column names), each born in ``status``; for
+        a statement built once that inserts with others (``WITH … INSERT``, PostgreSQL).
+        ``unless_taken``: the columns of a unique constraint, as in
+        :meth:`insert_unless_taken` (the statement then returns the inserted keys)."""
+        born = literal(self.check_initial(status).value, self.column.type)
+        names = [column.name for column in rows.selected_columns]
+        source = rows.add_columns(born)
+        if not unless_taken:
+            return insert(self.table).from_select([*names, self.column_name], source)
+        return (
+            postgres_insert(self.table)
+            .from_select([*names, self.column_name], source)
+            .on_conflict_do_nothing(index_elements=list(unless_taken))
+            .returning(self.key)
+        )
 
     async def insert_many(
         self, conn: AsyncConnection, rows: Sequence[tuple[S, Mapping[str, Any]]]
