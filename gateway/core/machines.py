@@ -9,8 +9,9 @@ every row matching a condition that is in one of the given states (expiry sweeps
 open attempts of a bill) and returns how many moved. :meth:`Machine.move_each` moves a batch of
 rows from one state, each to its own target with its own values, in one guarded statement
 (executemany) — a worker recording the outcomes of what it claimed. A row is born through
-:meth:`Machine.insert` / :meth:`Machine.insert_unless_taken` / :meth:`Machine.insert_many`,
-in one of the machine's ``initial`` statuses.
+:meth:`Machine.insert` / :meth:`Machine.insert_unless_taken` / :meth:`Machine.insert_many`
+(or, inside a larger statement, :meth:`Machine.insert_from_select`), in one of the machine's
+``initial`` statuses.
 
 Statuses are ``StrEnum`` members; each machine's table lives beside its enum
 (:mod:`gateway.core.statuses`) and its column carries the CHECK constraint

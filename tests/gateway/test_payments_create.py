@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, Gateway, payment_body
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 
 from gateway.core.db.schema import agencies, api_client_agencies, attempts, payments
 from gateway.core.errors import InvalidTransition
@@ -223,3 +223,26 @@ async def test_a_stored_request_is_replayed_even_when_it_would_now_be_refused(
     assert (status, refused["code"]) == (403, "agency_not_in_scope")
     status, reused = await post("dossier-1", dossier_code="OTHER-1")
     assert (status, reused["code"]) == (409, "idempotency_key_reused")
+
+
+async def test_a_creation_on_postgresql_is_one_statement(gateway: Gateway) -> None:
+    """On PostgreSQL a payment's creation is one statement and one round trip, its own
+    transaction (docs/design.md#idempotency); SQLite keeps its write transaction."""
+    await gateway.create_payment()  # the key and the agency are read once, then kept
+    db = gateway.client.app[DATABASE]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        payment = await gateway.create_payment()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+
+    if db.is_sqlite:
+        assert len(statements) == 8  # BEGIN IMMEDIATE, the key, the agency, five inserts
+    else:
+        assert len(statements) == 1 and statements[0].startswith("WITH found AS")
+    assert await gateway.payment(payment["id"]) == payment
