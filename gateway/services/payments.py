@@ -149,10 +149,9 @@ class PaymentService:
                 create=created,
             )
         for _ in range(5):
+            agency = await self.agencies.get(request.agency_code)
             try:
-                draft = self._draft(
-                    principal, request, await self.agencies.get(request.agency_code)
-                )
+                draft = self._draft(principal, request, agency)
             except GatewayError:
                 # Refused before the key was looked up: a retry of a stored request still
                 # gets its stored response, a reused key its 409, as in a transaction.
@@ -179,7 +178,7 @@ class PaymentService:
             if not row.agency_unchanged:
                 self.agencies.forget(request.agency_code)  # read it again
             # else the reference was taken (50 random bits: rare): another one
-        raise RuntimeError("could not allocate a unique payment reference")
+        raise RuntimeError("could not create the payment: reference taken or agency changed 5x")
 
     def _draft(self, principal: Principal, request: CreatePayment, agency: Agency | None) -> _Draft:
         """What creating the payment writes, but its reference; the request's refusals
