@@ -8,7 +8,7 @@ from aiohttp import web
 from gateway.api.spec import IDEMPOTENCY_KEY, Reply, Route
 from gateway.core.roles import Role
 from gateway.http.auth import principal
-from gateway.http.idempotent import create_once, replay_headers
+from gateway.http.idempotent import keyed_request, replay_headers
 from gateway.http.responses import parse_body, parse_query, read_json, respond
 from gateway.keys import ATTEMPTS, METRICS, PAYMENTS
 from gateway.models.payments import Payment, PaymentList
@@ -23,7 +23,7 @@ async def create_payment(request: web.Request) -> web.Response:
     data = await read_json(request)
     body = parse_body(CreatePayment, data)
     service = request.app[PAYMENTS]
-    stored = await create_once(request, who, data, lambda conn: service.create(conn, who, body))
+    stored = await service.create_once(who, body, keyed_request(request, who, data))
     payment = Payment.model_validate(stored.body)
     if not stored.replayed:
         request.app[METRICS].payments_created.inc()

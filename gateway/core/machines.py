@@ -9,8 +9,9 @@ every row matching a condition that is in one of the given states (expiry sweeps
 open attempts of a bill) and returns how many moved. :meth:`Machine.move_each` moves a batch of
 rows from one state, each to its own target with its own values, in one guarded statement
 (executemany) — a worker recording the outcomes of what it claimed. A row is born through
-:meth:`Machine.insert` / :meth:`Machine.insert_unless_taken` / :meth:`Machine.insert_many`,
-in one of the machine's ``initial`` statuses.
+:meth:`Machine.insert` / :meth:`Machine.insert_unless_taken` / :meth:`Machine.insert_many`
+(or, inside a larger statement, :meth:`Machine.insert_from_select`), in one of the machine's
+``initial`` statuses.
 
 Statuses are ``StrEnum`` members; each machine's table lives beside its enum
 (:mod:`gateway.core.statuses`) and its column carries the CHECK constraint
@@ -30,9 +31,12 @@ from sqlalchemy import (
     ClauseElement,
     Column,
     ColumnElement,
+    Insert,
+    Select,
     Table,
     bindparam,
     insert,
+    literal,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -149,6 +153,26 @@ class Machine(Generic[S]):
         row = {**values, self.column_name: self.check_initial(status).value}
         inserted = await conn.execute(statement, row)
         return inserted.first() is not None
+
+    def insert_from_select(
+        self, status: S, rows: Select[Any], *, unless_taken: Sequence[str] = ()
+    ) -> Insert:
+        """``INSERT INTO table (…, status) SELECT …, '<status>'``: the rows of ``rows`` (whose
+        columns are labelled with the table's column names), each born in ``status``; for
+        a statement built once that inserts with others (``WITH … INSERT``, PostgreSQL).
+        ``unless_taken``: the columns of a unique constraint, as in
+        :meth:`insert_unless_taken` (the statement then returns the inserted keys)."""
+        born = literal(self.check_initial(status).value, self.column.type)
+        names = [column.name for column in rows.selected_columns]
+        source = rows.add_columns(born)
+        if not unless_taken:
+            return insert(self.table).from_select([*names, self.column_name], source)
+        return (
+            postgres_insert(self.table)
+            .from_select([*names, self.column_name], source)
+            .on_conflict_do_nothing(index_elements=list(unless_taken))
+            .returning(self.key)
+        )
 
     async def insert_many(
         self, conn: AsyncConnection, rows: Sequence[tuple[S, Mapping[str, Any]]]

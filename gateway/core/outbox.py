@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Insert, Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import (
@@ -192,6 +192,14 @@ async def note_for_citizen(
             "subject_status": subject_status,
             "created_at": now,
         },
+    )
+
+
+def note_for_citizen_from(rows: Select[Any]) -> Insert:
+    """:func:`note_for_citizen` for each row of ``rows`` (columns labelled with the intake's
+    column names), in a statement built once that writes with others (``WITH … INSERT``)."""
+    return insert(notification_intake).from_select(
+        [column.name for column in rows.selected_columns], rows
     )
 
 

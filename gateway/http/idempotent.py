@@ -21,7 +21,7 @@ async def create_once(
 ) -> idempotency.StoredResponse:
     """Run ``create`` in a write transaction with the request's key (201), or answer the
     response stored for the same key and body; another body with the key is a 409."""
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    keyed = keyed_request(request, who, data)
 
     async def created(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:
         return 201, await create(conn)
@@ -29,10 +29,20 @@ async def create_once(
     return await idempotency.run_once(
         request.app[DATABASE],
         request.app[CLOCK],
-        client_id=who.client_id,
-        key=key,
-        fingerprint=idempotency.request_fingerprint(request.method, request.path, data),
+        client_id=keyed.client_id,
+        key=keyed.key,
+        fingerprint=keyed.fingerprint,
         create=created,
+    )
+
+
+def keyed_request(request: web.Request, who: Principal, data: Any) -> idempotency.Keyed:
+    """The request under its ``Idempotency-Key`` (checked) and its fingerprint (method, path,
+    body), for a service that runs its creation once per key itself."""
+    return idempotency.Keyed(
+        client_id=who.client_id,
+        key=idempotency.check_key(request.headers.get("Idempotency-Key")),
+        fingerprint=idempotency.request_fingerprint(request.method, request.path, data),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -79,6 +80,50 @@ _BY_CODE = select(agencies).where(agencies.c.code == bindparam("code"))
 async def find_agency(conn: AsyncConnection, code: str) -> Agency | None:
     row = (await conn.execute(_BY_CODE, {"code": code})).first()
     return None if row is None else _agency(row)
+
+
+#: What a payment takes from its agency (into its QR and its API view): a known agency whose
+#: row still has these values is as good as one just read.
+AGENCY_AS_USED = ("code", "name", "bank_bin", "account_number", "account_name")
+
+
+class AgencyCache:
+    """Agencies by code, as last read; for a writer that checks, in the statement that uses
+    an agency, that its row still has the values it used (:data:`AGENCY_AS_USED`), and
+    calls :meth:`forget` and reads again when it does not. An unknown code is not kept."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._by_code: dict[str, Agency] = {}
+
+    async def get(self, code: str) -> Agency | None:
+        agency = self._by_code.get(code)
+        if agency is None:
+            async with self.db.read() as conn:
+                agency = await find_agency(conn, code)
+            if agency is not None:
+                self._by_code[code] = agency
+        return agency
+
+    def forget(self, code: str) -> None:
+        self._by_code.pop(code, None)
+
+    @staticmethod
+    def unchanged(agency_id: Any, prefix: str) -> Any:
+        """The condition "the agency ``agency_id`` still has the values used" (parameters
+        ``<prefix><field>`` of :data:`AGENCY_AS_USED`, given by :meth:`params`)."""
+        return (
+            select(agencies.c.id)
+            .where(
+                agencies.c.id == agency_id,
+                *(agencies.c[name] == bindparam(prefix + name) for name in AGENCY_AS_USED),
+            )
+            .exists()
+        )
+
+    @staticmethod
+    def params(agency: Agency, prefix: str) -> dict[str, Any]:
+        return {prefix + name: getattr(agency, name) for name in AGENCY_AS_USED}
 
 
 async def agency_in_scope(conn: AsyncConnection, agency_code: str, scope: frozenset[int]) -> Agency:

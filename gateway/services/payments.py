@@ -10,20 +10,36 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import PaymentSettings
 from gateway.core import outbox
 from gateway.core.db import Database
-from gateway.core.db.schema import agencies, payment_items, payments
+from gateway.core.db.schema import agencies, attempts, notification_intake, payment_items, payments
 from gateway.core.errors import (
     AgencyNotInScope,
     FieldError,
+    GatewayError,
     InvalidCursor,
     NotFound,
     ValidationFailed,
@@ -33,14 +49,26 @@ from gateway.core.money import ChannelName
 from gateway.core.references import make_reference
 from gateway.core.statuses import ATTEMPTS, PAYMENTS, AttemptStatus, PaymentStatus
 from gateway.models.requests import CreatePayment, PaymentQuery
+from gateway.services import idempotency
 from gateway.services import payment_state as state
-from gateway.services.agencies import Agency, find_agency
+from gateway.services.agencies import Agency, AgencyCache, find_agency
 from gateway.services.clients import Principal
 from gateway.services.sealing import Sealer
 from providers.payment.vietqr import VietQR, VietQRError, encode, to_qr_text
 
 #: Longest text that fits the QR's bill number (tag 62.01).
 QR_BILL_NUMBER_MAX = 25
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A payment about to be created: all it writes but its reference (and QR payload)."""
+
+    agency: Agency
+    values: dict[str, Any]  # the payment's columns
+    lines: list[dict[str, Any]]  # its fee lines, in order
+    bill_number: str | None
+    attempt_id: str
 
 
 class PaymentService:
@@ -58,6 +86,7 @@ class PaymentService:
         self.settings = settings
         self.base_url = base_url
         self.context = state.Context(clock, base_url)
+        self.agencies = AgencyCache(db)
 
     # -- create -------------------------------------------------------------------------
 
@@ -67,6 +96,93 @@ class PaymentService:
         """Insert the payment, its lines and its VietQR attempt on ``conn`` (the caller's
         transaction) and return the API view."""
         agency = await find_agency(conn, request.agency_code)
+        draft = self._draft(principal, request, agency)
+        reference, payload = await self._insert_with_fresh_reference(conn, draft)
+        payment_id, now = draft.values["id"], draft.values["created_at"]
+        await outbox.note_for_citizen(
+            conn,
+            now=now,
+            source_key=f"created:{payment_id}",
+            event_type=outbox.PAYMENT_CREATED,
+            payment_id=payment_id,
+        )
+        await conn.execute(
+            insert(payment_items),
+            [
+                {"payment_id": payment_id, "position": index, **line}
+                for index, line in enumerate(draft.lines)
+            ],
+        )
+        await ATTEMPTS.insert(
+            conn,
+            AttemptStatus.PENDING,  # the QR is shown at once
+            id=draft.attempt_id,
+            payment_id=payment_id,
+            channel=ChannelName.VIETQR,
+            provider_reference=reference,
+            amount=draft.values["amount"],
+            created_at=now,
+            updated_at=now,
+        )
+        return self._view_of(draft, reference, payload)
+
+    async def create_once(
+        self, principal: Principal, request: CreatePayment, keyed: idempotency.Keyed
+    ) -> idempotency.StoredResponse:
+        """:meth:`create` at most once per ``Idempotency-Key`` (:mod:`~gateway.services.
+        idempotency`). On PostgreSQL it is one statement, its own transaction, one round trip
+        (:data:`_CREATE_IN_ONE`): the key's look-up, the payment, its intake note, lines and
+        VietQR attempt, and the stored response; the agency comes from :class:`AgencyCache`,
+        checked in that statement. SQLite (in-process, no round trips) runs :meth:`create`
+        in a write transaction."""
+        if self.db.is_sqlite:
+
+            async def created(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:
+                return 201, await self.create(conn, principal, request)
+
+            return await idempotency.run_once(
+                self.db,
+                self.clock,
+                client_id=keyed.client_id,
+                key=keyed.key,
+                fingerprint=keyed.fingerprint,
+                create=created,
+            )
+        for _ in range(5):
+            agency = await self.agencies.get(request.agency_code)
+            try:
+                draft = self._draft(principal, request, agency)
+            except GatewayError:
+                # Refused before the key was looked up: a retry of a stored request still
+                # gets its stored response, a reused key its 409, as in a transaction.
+                found = await idempotency.lookup(self.db, keyed)
+                if found is not None:
+                    return found
+                raise
+            reference, payload = self._fresh_reference(draft)
+            view = self._view_of(draft, reference, payload)
+            try:
+                async with self.db.statement() as conn:
+                    row = (
+                        await conn.execute(
+                            _CREATE_IN_ONE, self._params(draft, reference, payload, view, keyed)
+                        )
+                    ).one()
+            except IntegrityError as exc:
+                return await idempotency.after_conflict(self.db, keyed, exc)
+            found = idempotency.found_in(row, keyed)
+            if found is not None:
+                return found
+            if row.payment_id is not None:
+                return idempotency.StoredResponse(201, view, replayed=False)
+            if not row.agency_unchanged:
+                self.agencies.forget(request.agency_code)  # read it again
+            # else the reference was taken (50 random bits: rare): another one
+        raise RuntimeError("could not create the payment: reference taken or agency changed 5x")
+
+    def _draft(self, principal: Principal, request: CreatePayment, agency: Agency | None) -> _Draft:
+        """What creating the payment writes, but its reference; the request's refusals
+        (unknown agency, agency not in scope, expiry, amount, dossier code)."""
         if agency is None:
             raise ValidationFailed(
                 [FieldError("agency_code", "unknown_agency", "no agency has this code")]
@@ -87,9 +203,8 @@ class PaymentService:
             )
         bill_number = _qr_bill_number(request.dossier_code)
         now = self.clock()
-        payment_id = new_id("pay")
         values = {
-            "id": payment_id,
+            "id": new_id("pay"),
             "agency_id": agency.id,
             "client_id": principal.client_id,
             "dossier_code": request.dossier_code,
@@ -104,37 +219,14 @@ class PaymentService:
             "created_at": now,
             "updated_at": now,
         }
-        reference, payload = await self._insert_with_fresh_reference(
-            conn, values, agency, bill_number
-        )
-        await outbox.note_for_citizen(
-            conn,
-            now=now,
-            source_key=f"created:{payment_id}",
-            event_type=outbox.PAYMENT_CREATED,
-            payment_id=payment_id,
-        )
-        await conn.execute(
-            insert(payment_items),
-            [
-                {"payment_id": payment_id, "position": index, **item.model_dump()}
-                for index, item in enumerate(request.items)
-            ],
-        )
-        await ATTEMPTS.insert(
-            conn,
-            AttemptStatus.PENDING,  # the QR is shown at once
-            id=new_id("att"),
-            payment_id=payment_id,
-            channel=ChannelName.VIETQR,
-            provider_reference=reference,
-            amount=total,
-            created_at=now,
-            updated_at=now,
-        )
-        # The view from what was just written (no read-back: two statements saved).
+        lines = [item.model_dump() for item in request.items]
+        return _Draft(agency, values, lines, bill_number, new_id("att"))
+
+    def _view_of(self, draft: _Draft, reference: str, payload: str) -> dict[str, Any]:
+        """The API view from what is written (no read-back: two statements saved)."""
+        agency = draft.agency
         row = SimpleNamespace(
-            **values,
+            **draft.values,
             status=PaymentStatus.PENDING.value,
             reference=reference,
             vietqr_payload=payload,
@@ -146,8 +238,27 @@ class PaymentService:
             account_number=agency.account_number,
             account_name=agency.account_name,
         )
-        lines = [item.model_dump() for item in request.items]
-        return state.render(row, lines, self.base_url)
+        return state.render(row, draft.lines, self.base_url)
+
+    @staticmethod
+    def _params(
+        draft: _Draft, reference: str, payload: str, view: dict[str, Any], keyed: idempotency.Keyed
+    ) -> dict[str, Any]:
+        """The parameters of :data:`_CREATE_IN_ONE`."""
+        params = {f"p_{name}": value for name, value in draft.values.items()}
+        params["p_reference"] = reference
+        params["p_vietqr_payload"] = payload
+        params["attempt_id"] = draft.attempt_id
+        params["source_key"] = f"created:{draft.values['id']}"
+        for name in _LINE_COLUMNS:
+            params[f"line_{name}"] = (
+                list(range(len(draft.lines)))
+                if name == "position"
+                else [line[name] for line in draft.lines]
+            )
+        params.update(AgencyCache.params(draft.agency, "agency_"))
+        params.update(idempotency.key_params(keyed, view))
+        return params
 
     def _sealed_payer(self, request: CreatePayment) -> dict[str, str]:
         """The payer as stored: the name in clear (the checkout page shows it), contact data
@@ -175,8 +286,23 @@ class PaymentService:
             )
         return requested
 
+    def _fresh_reference(self, draft: _Draft) -> tuple[str, str]:
+        """A new random reference (50 bits) and the VietQR payload that carries it."""
+        reference = make_reference(self.settings.reference_prefix, secrets.token_bytes(8))
+        agency = draft.agency
+        payload = encode(
+            VietQR(
+                bin=agency.bank_bin,
+                account=agency.account_number,
+                amount=draft.values["amount"],
+                purpose=reference,
+                bill_number=draft.bill_number,
+            )
+        )
+        return reference, payload
+
     async def _insert_with_fresh_reference(
-        self, conn: AsyncConnection, values: dict[str, Any], agency: Agency, bill: str | None
+        self, conn: AsyncConnection, draft: _Draft
     ) -> tuple[str, str]:
         """Insert the payment, born ``pending``, with a fresh reference; return ``(reference,
         VietQR payload)``.
@@ -184,21 +310,12 @@ class PaymentService:
         References carry 50 random bits; on the rare collision the insert does nothing
         (``ON CONFLICT DO NOTHING`` on the unique reference) and is tried with another."""
         for _ in range(5):
-            reference = make_reference(self.settings.reference_prefix, secrets.token_bytes(8))
-            payload = encode(
-                VietQR(
-                    bin=agency.bank_bin,
-                    account=agency.account_number,
-                    amount=values["amount"],
-                    purpose=reference,
-                    bill_number=bill,
-                )
-            )
+            reference, payload = self._fresh_reference(draft)
             inserted = await PAYMENTS.insert_unless_taken(
                 conn,
                 ["reference"],
                 PaymentStatus.PENDING,
-                **values,
+                **draft.values,
                 reference=reference,
                 vietqr_payload=payload,
             )
@@ -333,6 +450,111 @@ class PaymentService:
 
     def _is_overdue(self, row: Row[Any]) -> bool:
         return bool(row.status == PaymentStatus.PENDING.value and row.expires_at <= self.clock())
+
+
+#: The columns a new payment is written with (but its status), and those of its lines.
+_PAYMENT_COLUMNS = (
+    "id",
+    "agency_id",
+    "client_id",
+    "dossier_code",
+    "procedure_code",
+    "procedure_name",
+    "payer",
+    "amount",
+    "currency",
+    "return_url",
+    "metadata",
+    "expires_at",
+    "created_at",
+    "updated_at",
+    "reference",
+    "vietqr_payload",
+)
+_LINE_COLUMNS = ("position", "kind", "code", "description", "amount", "budget_subitem")
+
+
+def _create_in_one() -> Select[Any]:
+    """A payment's creation as one PostgreSQL statement, built once (parameters: see
+    :meth:`PaymentService._params`)::
+
+        WITH found AS (the response stored under the key, if any),
+             payment AS (INSERT INTO payments … SELECT … WHERE nothing is found and the agency
+                         still has the values used ON CONFLICT (reference) DO NOTHING
+                         RETURNING id),
+             note AS (INSERT INTO notification_intake … FROM payment),
+             lines AS (INSERT INTO payment_items … FROM payment, unnest(the lines' arrays)),
+             attempt AS (INSERT INTO attempts … FROM payment),  -- the VietQR attempt, pending
+             stored AS (INSERT INTO idempotency_keys … FROM payment)
+        SELECT the new payment's id, whether the agency is unchanged, what was found
+
+    Everything after ``payment`` writes only when the payment was written, so the statement
+    either creates it all or nothing (a stored key, a changed agency, a taken reference)."""
+
+    def param(name: str) -> Any:
+        return bindparam(f"p_{name}", type_=payments.c[name].type)
+
+    payment = PAYMENTS.insert_from_select(
+        PaymentStatus.PENDING,
+        select(*(param(name).label(name) for name in _PAYMENT_COLUMNS)).where(
+            idempotency.stored_none(), AgencyCache.unchanged(param("agency_id"), "agency_")
+        ),
+        unless_taken=["reference"],
+    ).cte("payment")
+    now = param("created_at")
+    note = outbox.note_for_citizen_from(
+        select(
+            bindparam("source_key", type_=notification_intake.c.source_key.type).label(
+                "source_key"
+            ),
+            literal(outbox.PAYMENT_CREATED, notification_intake.c.event_type.type).label(
+                "event_type"
+            ),
+            payment.c.id.label("payment_id"),
+            now.label("created_at"),
+        ).select_from(payment)
+    ).cte("note")
+    line = (
+        func.unnest(
+            *(
+                bindparam(f"line_{name}", type_=ARRAY(payment_items.c[name].type))
+                for name in _LINE_COLUMNS
+            )
+        )
+        .table_valued(*_LINE_COLUMNS)
+        .render_derived(name="line")
+    )
+    lines = (
+        insert(payment_items)
+        .from_select(
+            ["payment_id", *_LINE_COLUMNS],
+            select(payment.c.id, *(line.c[name] for name in _LINE_COLUMNS))
+            .select_from(payment)
+            .join(line, true()),
+        )
+        .cte("lines")
+    )
+    attempt = ATTEMPTS.insert_from_select(
+        AttemptStatus.PENDING,  # the QR is shown at once
+        select(
+            bindparam("attempt_id", type_=attempts.c.id.type).label("id"),
+            payment.c.id.label("payment_id"),
+            literal(ChannelName.VIETQR.value, attempts.c.channel.type).label("channel"),
+            param("reference").label("provider_reference"),
+            param("amount").label("amount"),
+            now.label("created_at"),
+            now.label("updated_at"),
+        ).select_from(payment),
+    ).cte("attempt")
+    stored = idempotency.store_after(payment, 201, now).cte("stored")
+    return select(
+        select(payment.c.id).scalar_subquery().label("payment_id"),
+        AgencyCache.unchanged(param("agency_id"), "agency_").label("agency_unchanged"),
+        *idempotency.found_columns(),
+    ).add_cte(note, lines, attempt, stored)
+
+
+_CREATE_IN_ONE = _create_in_one()
 
 
 def _qr_bill_number(dossier_code: str) -> str | None:

@@ -16,6 +16,8 @@ def fold_vietnamese(text: str) -> str:
     marks are kept (the result is recomposed to NFC so that, e.g., Hangul is untouched).
     Any Latin accent is dropped too (é → e), which is what bank transfer text needs.
     """
+    if text.isascii():  # nothing to fold (most references, codes and account names)
+        return text
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", stripped).translate(_D_MAP)

@@ -64,6 +64,17 @@ def test_create_payments_runs_two_processes_of_gateway_and_floor_and_reports_bot
     assert report["summary"]["ratio"] > 0
 
 
+def test_create_counts_reports_one_statement_and_one_round_trip_per_creation(
+    postgres: str, tmp_path: Path
+) -> None:
+    report = run_bench(
+        "create_counts.py", tmp_path, *("--requests", "20", "--warmup", "5", "--pg", postgres)
+    )
+    assert report["requests"] == 20
+    assert (report["statements"], report["round_trips"]) == (1, 1)
+    assert report["python_calls"] > 0 and report["process_cpu_ms"] > 0
+
+
 def test_ipn_apply_with_two_processes_pays_every_bill_it_sends_an_ipn_for(
     postgres: str, tmp_path: Path
 ) -> None:

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, Gateway, payment_body
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select, update
 
-from gateway.core.db.schema import payments
+from gateway.core.db.schema import agencies, api_client_agencies, attempts, payments
 from gateway.core.errors import InvalidTransition
 from gateway.core.statuses import PAYMENTS, PaymentStatus
 from gateway.keys import DATABASE
@@ -167,3 +167,82 @@ async def test_a_payment_whose_reference_is_taken_is_not_inserted(gateway: Gatew
     assert await insert("DVCFRESHREF0") is True
     born = await gateway.payment(twin["id"])
     assert (born["status"], born["reference"]) == ("pending", "DVCFRESHREF0")
+
+
+async def test_a_payment_is_created_with_its_pending_vietqr_attempt(gateway: Gateway) -> None:
+    payment = await gateway.create_payment()
+    async with gateway.client.app[DATABASE].read() as conn:
+        rows = (await conn.execute(select(attempts))).all()
+    assert [(row.payment_id, row.channel, row.status) for row in rows] == [
+        (payment["id"], "vietqr", "pending")
+    ]
+    assert (rows[0].provider_reference, rows[0].amount) == (payment["reference"], 185000)
+
+
+async def test_a_changed_agency_account_is_used_from_the_next_payment(gateway: Gateway) -> None:
+    """The agency is read again when its row changed since a payment used it (PostgreSQL
+    keeps agencies in memory and checks them in the statement that creates the payment)."""
+    await gateway.create_payment()
+    await gateway.client.app[DATABASE].transaction(
+        lambda conn: conn.execute(
+            update(agencies)
+            .where(agencies.c.code == "HCM")
+            .values(account_number="0099009999999", name="Sở Tư pháp (mới)")
+        )
+    )
+
+    payment = await gateway.create_payment()
+
+    assert payment["vietqr"]["account_number"] == "0099009999999"
+    assert decode(payment["vietqr"]["payload"]).account == "0099009999999"
+    assert payment["agency_name"] == "Sở Tư pháp (mới)"
+    assert await gateway.payment(payment["id"]) == payment
+
+
+async def test_a_stored_request_is_replayed_even_when_it_would_now_be_refused(
+    gateway: Gateway,
+) -> None:
+    """A retried request gets its stored response, even when the same request with a new key
+    is refused now (here: the key lost its agency); another body with the key is a 409."""
+    first = await gateway.create_payment(key="dossier-1")
+    await gateway.client.app[DATABASE].transaction(
+        lambda conn: conn.execute(delete(api_client_agencies))
+    )
+    gateway.clock.advance(minutes=1)  # past the verified keys' cache
+
+    async def post(key: str, **body: object) -> tuple[int, dict[str, object]]:
+        response = await gateway.client.post(
+            "/v1/payments",
+            json=payment_body(**body),
+            headers={**gateway.auth(), "Idempotency-Key": key},
+        )
+        return response.status, await response.json()
+
+    assert await post("dossier-1") == (201, first)
+    status, refused = await post("dossier-2")
+    assert (status, refused["code"]) == (403, "agency_not_in_scope")
+    status, reused = await post("dossier-1", dossier_code="OTHER-1")
+    assert (status, reused["code"]) == (409, "idempotency_key_reused")
+
+
+async def test_a_creation_on_postgresql_is_one_statement(gateway: Gateway) -> None:
+    """On PostgreSQL a payment's creation is one statement and one round trip, its own
+    transaction (docs/design.md#idempotency); SQLite keeps its write transaction."""
+    await gateway.create_payment()  # the key and the agency are read once, then kept
+    db = gateway.client.app[DATABASE]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        payment = await gateway.create_payment()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+
+    if db.is_sqlite:
+        assert len(statements) == 8  # BEGIN IMMEDIATE, the key, the agency, five inserts
+    else:
+        assert len(statements) == 1 and statements[0].startswith("WITH found AS")
+    assert await gateway.payment(payment["id"]) == payment

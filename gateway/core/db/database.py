@@ -82,6 +82,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -133,6 +134,23 @@ class Database:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         conn = await self._connect(self.engine)
+        try:
+            yield conn
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise DatabaseUnavailable() from exc
+            raise
+        finally:
+            await conn.close()
+
+    @contextlib.asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a unit of work that is one statement (``WITH … INSERT …``), which
+        is then its own transaction (autocommit): no ``BEGIN`` and ``COMMIT`` round trips
+        around it. PostgreSQL only: SQLite's writers queue on the write lock (:meth:`write`)."""
+        if self.is_sqlite:
+            raise RuntimeError("Database.statement() is for PostgreSQL; use write()")
+        conn = await self._connect(self._autocommit)
         try:
             yield conn
         except DBAPIError as exc:

@@ -6,6 +6,7 @@ reflected, no final XOR. Check value: ``crc16_ccitt_false(b"123456789") == 0x29B
 
 from __future__ import annotations
 
+import binascii
 from typing import Final
 
 
@@ -33,6 +34,9 @@ def crc16_ccitt_false(data: bytes) -> int:
 def crc_hex(data: str) -> str:
     """Return the CRC of ``data`` (UTF-8 encoded) as 4 upper-case hex digits.
 
-    For an EMV payload pass everything up to and including ``"6304"``.
+    For an EMV payload pass everything up to and including ``"6304"``. Computed by
+    ``binascii.crc_hqx`` (the same CRC: polynomial 0x1021, not reflected, here from
+    0xFFFF; in C, as every payment's QR needs one), which a test checks against
+    :func:`crc16_ccitt_false`.
     """
-    return f"{crc16_ccitt_false(data.encode('utf-8')):04X}"
+    return f"{binascii.crc_hqx(data.encode('utf-8'), 0xFFFF):04X}"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import literal, select
 
 from gateway.core.errors import InvalidTransition
 from gateway.core.machines import Machine
@@ -172,6 +173,15 @@ def test_rows_are_born_only_in_initial_statuses(
         with pytest.raises(InvalidTransition) as raised:
             machine.check_initial(status)
         assert (raised.value.current, raised.value.requested) == ("new", status.value)
+
+
+def test_rows_inserted_from_a_query_are_born_only_in_initial_statuses() -> None:
+    """The status a statement built once gives its rows is checked when it is built."""
+    rows = select(literal("pay_x").label("id"))
+    with pytest.raises(InvalidTransition):
+        PAYMENTS.insert_from_select(PaymentStatus.PAID, rows)
+    statement = str(PAYMENTS.insert_from_select(PaymentStatus.PENDING, rows))
+    assert statement.startswith("INSERT INTO payments (id, status) SELECT")
 
 
 def test_initial_statuses() -> None:

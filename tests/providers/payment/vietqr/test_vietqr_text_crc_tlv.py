@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from providers.payment.vietqr import VietQRError, fold_vietnamese, to_qr_text
 from providers.payment.vietqr.crc import crc16_ccitt_false, crc_hex
@@ -19,6 +21,18 @@ def test_crc_hex_is_four_upper_case_digits_with_leading_zero() -> None:
     body = "00020101021138580010A000000727012800069704070114190304136010180208QRIBFTTA"
     assert crc_hex(body + "53037045802VN6304") == "0283"
     assert crc_hex("123456789") == "29B1"
+
+
+@given(st.text(max_size=300))
+def test_crc_hex_is_the_crc16_ccitt_false_of_the_utf8_text(text: str) -> None:
+    assert crc_hex(text) == f"{crc16_ccitt_false(text.encode()):04X}"
+
+
+def test_tlv_ids_and_lengths_are_two_ascii_digits() -> None:
+    assert serialize([("00", "01"), ("99", "x")]) == "000201" + "9901x"
+    for bad in ("0", "000", "1a", "²3", "٣1", " 1", ""):
+        with pytest.raises(VietQRError):
+            serialize([(bad, "x")])
 
 
 def test_tlv_round_trip_preserves_order_and_duplicates() -> None:
