@@ -8,8 +8,10 @@ issued, replaced and notified that day goes to the tax authority. Here:
   through the gateway, the summary of each past day (``tax_authority.lookback_days``) that has
   receipts and no summary yet. A day without receipts gets no summary: the duty arises from
   issuing a receipt (spec §6, "after issuing … on the same day"), so there is nothing to send.
-- :meth:`DailySummaries.send_due` claims the summaries due (``FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL, then a conditional UPDATE of ``locked_until``, :mod:`.transmission`; the CLI's
+- :meth:`DailySummaries.send_due` sends the summaries due, each claimed right before its own
+  send (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, then a conditional UPDATE of
+  ``locked_until``; the answer recorded only while the claim is still ours,
+  :mod:`.transmission`; the CLI's
   :meth:`~DailySummaries.send_now` takes the same claim, or is refused with
   ``receipt_summary_in_flight``) and sends each through the
   :class:`~providers.receipts.tax_authority.TaxAuthorityClient`. Accepted → ``accepted`` with

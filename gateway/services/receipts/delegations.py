@@ -114,8 +114,9 @@ async def usable(
     day: date,
 ) -> tuple[list[Any], str | None]:
     """The agreements under which the delegate may issue the agency's receipts of this
-    tax code (the receipt's, from the agency's config: agreements are keyed by tax code, so
-    one made under an earlier tax code covers none of them), template and symbol on ``day``,
+    tax code (the receipt's, from the agency's config: an agreement covers a number range of
+    the collector's sequence, keyed by tax code, template and symbol — spec §4 and §8 — so one
+    made under an earlier tax code covers none of them), template and symbol on ``day``,
     locked (after the payment and the receipt, before the
     point's ranges); else ``[]`` and why: :data:`NO_AGREEMENT` (none in force) or
     :data:`NOT_NOTIFIED` (in force, but the tax offices were told less than 3 days ago)."""

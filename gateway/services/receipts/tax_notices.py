@@ -6,10 +6,11 @@ Notify the tax office with Mẫu 04/SS-CTĐT").
 - :func:`record_notice`, in the transaction that approves a ``notify`` correction, records
   the notice ``pending`` (one per correction, unique ``correction_id``): nothing approved is
   left without its message.
-- :meth:`TaxNotices.send_due` (the background loop ``receipt_tax_notices``) claims the
-  notices due (:mod:`.transmission`: the claim of the summaries), signs a notice at its
-  first send (the agency's identity, XML-DSig, :mod:`providers.receipts.error_notice`) and
-  keeps the signed message, and sends it through the
+- :meth:`TaxNotices.send_due` (the background loop ``receipt_tax_notices``) claims each
+  notice due right before its send (:mod:`.transmission`: the claim of the summaries),
+  signs a notice at its first send (the agency's identity, XML-DSig,
+  :mod:`providers.receipts.error_notice`) and keeps the signed message, and sends it
+  through the
   :class:`~providers.receipts.tax_authority.TaxAuthorityClient`:
 
   ======================================  ======================  =========================
