@@ -265,9 +265,9 @@ async def add_delegation(
     try:
         await conn.execute(insert(receipt_delegations).values(values))
     except IntegrityError as exc:
-        if "uq_receipt_delegations_number" not in str(exc.orig) and "agreement_number" not in str(
-            exc.orig
-        ):
+        # PostgreSQL names the constraint; SQLite names its columns.
+        found = str(exc.orig)
+        if "uq_receipt_delegations_number" not in found and "agreement_number" not in found:
             raise
         # Recorded meanwhile by another transaction (an agency row not locked by it).
         raise ReceiptDelegationExists(f"agreement {number!r} is already recorded") from exc
