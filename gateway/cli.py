@@ -866,6 +866,7 @@ async def _receipt_delegations(services: Services, args: argparse.Namespace) -> 
             f"{added['template_code']}/{added['symbol']}, issuing from "
             f"{added['may_issue_from']} ({added['state']})"
         )
+        _warn_if_no_point_reaches(added, await receipts.next_numbers(args.agency, args.symbol))
         return
     if args.action == "end":
         ended = await receipts.end_delegation(
@@ -885,6 +886,24 @@ async def _receipt_delegations(services: Services, args: argparse.Namespace) -> 
             f"{row['valid_until'] or '-'}\t{row['notified_on']}\t{row['ended_on'] or '-'}\t"
             f"{row['state']}"
         )
+
+
+def _warn_if_no_point_reaches(added: dict[str, Any], next_numbers: dict[str, int]) -> None:
+    """Warn when no point's next number is inside the new agreement: its receipts would wait
+    ``delegation_outside_range`` — a point draws from its lowest range with numbers left, and a
+    new range only comes above its earlier ones (docs/receipts.md)."""
+    first, last = added["first_number"], added["last_number"]
+    if any(first <= number <= last for number in next_numbers.values()):
+        return
+    points = ", ".join(f"{point} {number}" for point, number in next_numbers.items())
+    print(
+        f"gateway: warning: no point's next number of {added['template_code']}/"
+        f"{added['symbol']} is inside {first}..{last} "
+        f"(next: {points or 'no range with numbers left'}); the receipts wait "
+        "delegation_outside_range until a point's next number is covered: record an agreement "
+        "covering the next numbers",
+        file=sys.stderr,
+    )
 
 
 async def _receipt_summary(services: Services, args: argparse.Namespace) -> int:

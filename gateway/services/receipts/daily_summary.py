@@ -8,8 +8,10 @@ issued, replaced and notified that day goes to the tax authority. Here:
   through the gateway, the summary of each past day (``tax_authority.lookback_days``) that has
   receipts and no summary yet. A day without receipts gets no summary: the duty arises from
   issuing a receipt (spec §6, "after issuing … on the same day"), so there is nothing to send.
-- :meth:`DailySummaries.send_due` claims the summaries due (``FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL, then a conditional UPDATE of ``locked_until``, :mod:`.transmission`; the CLI's
+- :meth:`DailySummaries.send_due` sends the summaries due, each claimed right before its own
+  send (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, then a conditional UPDATE of
+  ``locked_until``; the answer recorded only while the claim is still ours,
+  :mod:`.transmission`; the CLI's
   :meth:`~DailySummaries.send_now` takes the same claim, or is refused with
   ``receipt_summary_in_flight``) and sends each through the
   :class:`~providers.receipts.tax_authority.TaxAuthorityClient`. Accepted → ``accepted`` with
@@ -62,7 +64,14 @@ from gateway.services.receipts.summary_views import (
     OPEN_STATUSES,
     SummaryReads,
 )
-from gateway.services.receipts.transmission import backoff, claim, claim_due, lease_of
+from gateway.services.receipts.transmission import (
+    Claim,
+    backoff,
+    claim,
+    lease_of,
+    send_each,
+    still_ours,
+)
 from providers.receipts.errors import ReceiptError
 from providers.receipts.signer import SigningIdentity, sign_xml
 from providers.receipts.summary import DailySummary, build_summary_xml
@@ -144,21 +153,20 @@ class DailySummaries(SummaryReads):
         return built
 
     async def send_due(self, batch: int = 20) -> int:
+        """Send the summaries due, each claimed right before its send (:mod:`.transmission`);
+        return how many were claimed."""
         if self.client is None:
             return 0
-        async with self.db.write() as conn:
-            claimed = await claim_due(
-                conn,
-                receipt_summaries,
-                [ReceiptSummaryStatus.UNSENT.value],
-                self.clock(),
-                self._lease(),
-                (receipt_summaries.c.business_date, receipt_summaries.c.created_at),
-                batch,
-            )
-        for summary_id in claimed:
-            await self._send(summary_id)
-        return len(claimed)
+        return await send_each(
+            self.db,
+            self.clock,
+            receipt_summaries,
+            [ReceiptSummaryStatus.UNSENT.value],
+            self._lease(),
+            (receipt_summaries.c.business_date, receipt_summaries.c.created_at),
+            batch,
+            self._send,
+        )
 
     # -- staff: send now (the CLI) -----------------------------------------------------
 
@@ -205,7 +213,7 @@ class DailySummaries(SummaryReads):
                     f"the summary {summary_id} of {day.isoformat()} is being sent now"
                 )
         if ours:
-            await self._send(summary_id)
+            await self._send(Claim(summary_id, now + self._lease()))
         return await self.get(summary_id)
 
     async def _next_to_send(
@@ -350,9 +358,9 @@ class DailySummaries(SummaryReads):
     def _lease(self) -> timedelta:
         return lease_of(self.tax_authority.timeout_seconds)
 
-    async def _send(self, summary_id: str) -> None:
+    async def _send(self, held: Claim) -> None:
         assert self.client is not None  # the callers check
-        [row] = await self._views([receipt_summaries.c.id == summary_id])
+        [row] = await self._views([receipt_summaries.c.id == held.id])
         if row.status != ReceiptSummaryStatus.UNSENT:
             return
         answer: Answer | TaxAuthorityError
@@ -367,6 +375,11 @@ class DailySummaries(SummaryReads):
             answer = exc
         try:
             async with self.db.write() as conn:
+                if not await still_ours(conn, receipt_summaries, held):
+                    # The lease ran out during this send and another sender claimed the
+                    # summary: it sends the same message and records the answer.
+                    log.warning("receipt_summary_claim_lost", summary_id=row.id)
+                    return
                 outcome = await self._record(conn, row, answer, self.clock())
         except StaleStatus:
             return  # another process recorded this summary's answer first

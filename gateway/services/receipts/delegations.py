@@ -29,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import agencies, receipt_delegations, receipts
@@ -105,10 +106,18 @@ def state_on(row: Any, day: date) -> str:
 
 
 async def usable(
-    conn: AsyncConnection, agency_id: int, template_code: str, symbol: str, day: date
+    conn: AsyncConnection,
+    agency_id: int,
+    tax_code: str,
+    template_code: str,
+    symbol: str,
+    day: date,
 ) -> tuple[list[Any], str | None]:
     """The agreements under which the delegate may issue the agency's receipts of this
-    template and symbol on ``day``, locked (after the payment and the receipt, before the
+    tax code (the receipt's, from the agency's config: an agreement covers a number range of
+    the collector's sequence, keyed by tax code, template and symbol — spec §4 and §8 — so one
+    made under an earlier tax code covers none of them), template and symbol on ``day``,
+    locked (after the payment and the receipt, before the
     point's ranges); else ``[]`` and why: :data:`NO_AGREEMENT` (none in force) or
     :data:`NOT_NOTIFIED` (in force, but the tax offices were told less than 3 days ago)."""
     rows = (
@@ -116,6 +125,7 @@ async def usable(
             select(receipt_delegations)
             .where(
                 receipt_delegations.c.agency_id == agency_id,
+                receipt_delegations.c.tax_code == tax_code,
                 receipt_delegations.c.template_code == template_code,
                 receipt_delegations.c.symbol == symbol,
             )
@@ -190,8 +200,12 @@ async def add_delegation(
     for field, day in (("signed_on", new.signed_on), ("notified_on", new.notified_on)):
         if day > today:
             errors.append(FieldError(field, "in_future", f"after today ({today.isoformat()})"))
+    # The agency's row first (``FOR UPDATE``): two agreements recorded at once for it are
+    # checked one after the other, so both cannot pass the checks below.
     agency_id = (
-        await conn.execute(select(agencies.c.id).where(agencies.c.code == new.agency_code))
+        await conn.execute(
+            select(agencies.c.id).where(agencies.c.code == new.agency_code).with_for_update()
+        )
     ).scalar()
     if agency_id is None:
         errors.append(FieldError("agency", "unknown_agency", "no agency has this code"))
@@ -203,7 +217,12 @@ async def add_delegation(
         receipt_delegations.c.symbol == new.symbol,
     )
     existing = (
-        await conn.execute(select(receipt_delegations).where(same_series).with_for_update())
+        await conn.execute(
+            select(receipt_delegations)
+            .where(same_series)
+            .order_by(receipt_delegations.c.first_number)  # the order issuance locks them in
+            .with_for_update()
+        )
     ).all()
     duplicate = (
         await conn.execute(
@@ -243,7 +262,15 @@ async def add_delegation(
         "created_at": now,
         "updated_at": now,
     }
-    await conn.execute(insert(receipt_delegations).values(values))
+    try:
+        await conn.execute(insert(receipt_delegations).values(values))
+    except IntegrityError as exc:
+        # PostgreSQL names the constraint; SQLite names its columns.
+        found = str(exc.orig)
+        if "uq_receipt_delegations_number" not in found and "agreement_number" not in found:
+            raise
+        # Recorded meanwhile by another transaction (an agency row not locked by it).
+        raise ReceiptDelegationExists(f"agreement {number!r} is already recorded") from exc
     await audit.record(
         conn,
         now,

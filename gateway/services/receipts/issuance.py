@@ -526,7 +526,7 @@ class ReceiptIssuance:
         if config.issued_as == "delegate":  # never outside an agreement (spec §8)
             day = delegations.business_day(now)
             agreements, refused = await delegations.usable(
-                conn, payment.agency_id, template, symbol, day
+                conn, payment.agency_id, values["tax_code"], template, symbol, day
             )
             if refused is not None:
                 self._wait(values, agency, refused, symbol=symbol, day=day.isoformat())

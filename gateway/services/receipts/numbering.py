@@ -15,6 +15,7 @@ the unique key (tax code, template, symbol, number) on ``receipts`` makes a repe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -83,12 +84,11 @@ async def take_number(
         "symbol": symbol,
         "point": point.value,
     }
-    rows = (await conn.execute(_RANGES_OF_POINT, of_point)).all()
-    for row in rows:
-        if row.next_number <= row.last_number:
-            await conn.execute(_TAKE, {"range_id": row.id, "next_number": row.next_number + 1})
-            return int(row.next_number)
-    return None
+    row = _drawn_from((await conn.execute(_RANGES_OF_POINT, of_point)).all())
+    if row is None:
+        return None
+    await conn.execute(_TAKE, {"range_id": row.id, "next_number": row.next_number + 1})
+    return int(row.next_number)
 
 
 # take_number's statements, built once (no per-payment statement construction).
@@ -108,6 +108,43 @@ _TAKE = (
     .where(receipt_ranges.c.id == bindparam("range_id"))
     .values(next_number=bindparam("next_number"))
 )
+
+
+def _drawn_from(ranges: Sequence[Any]) -> Any | None:
+    """The range a point's next number comes from: its lowest (``ranges`` in
+    ``first_number`` order) with numbers left."""
+    for row in ranges:
+        if row.next_number <= row.last_number:
+            return row
+    return None
+
+
+async def next_numbers(
+    conn: AsyncConnection, agency_code: str, template_code: str, symbol: str
+) -> dict[str, int]:
+    """The number each point of the agency would take next for this template and symbol
+    (:func:`take_number`'s choice, nothing taken); a point whose ranges are used up, or
+    that has none, is left out."""
+    rows = (
+        await conn.execute(
+            select(
+                receipt_ranges.c.point, receipt_ranges.c.next_number, receipt_ranges.c.last_number
+            )
+            .join(agencies, agencies.c.id == receipt_ranges.c.agency_id)
+            .where(
+                agencies.c.code == agency_code,
+                receipt_ranges.c.template_code == template_code,
+                receipt_ranges.c.symbol == symbol,
+            )
+            .order_by(receipt_ranges.c.point, receipt_ranges.c.first_number)
+        )
+    ).all()
+    found: dict[str, int] = {}
+    for point in dict.fromkeys(row.point for row in rows):
+        row = _drawn_from([row for row in rows if row.point == point])
+        if row is not None:
+            found[point] = int(row.next_number)
+    return found
 
 
 async def add_range(conn: AsyncConnection, new: NewRange, now: datetime) -> dict[str, Any]:

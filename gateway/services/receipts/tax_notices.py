@@ -6,10 +6,11 @@ Notify the tax office with Mẫu 04/SS-CTĐT").
 - :func:`record_notice`, in the transaction that approves a ``notify`` correction, records
   the notice ``pending`` (one per correction, unique ``correction_id``): nothing approved is
   left without its message.
-- :meth:`TaxNotices.send_due` (the background loop ``receipt_tax_notices``) claims the
-  notices due (:mod:`.transmission`: the claim of the summaries), signs a notice at its
-  first send (the agency's identity, XML-DSig, :mod:`providers.receipts.error_notice`) and
-  keeps the signed message, and sends it through the
+- :meth:`TaxNotices.send_due` (the background loop ``receipt_tax_notices``) claims each
+  notice due right before its send (:mod:`.transmission`: the claim of the summaries),
+  signs a notice at its first send (the agency's identity, XML-DSig,
+  :mod:`providers.receipts.error_notice`) and keeps the signed message, and sends it
+  through the
   :class:`~providers.receipts.tax_authority.TaxAuthorityClient`:
 
   ======================================  ======================  =========================
@@ -55,9 +56,15 @@ from gateway.core.machines import StaleStatus
 from gateway.core.statuses import TAX_NOTICES, TaxNoticeStatus
 from gateway.services.receipts.issuance import BUSINESS_TZ
 from gateway.services.receipts.summary_table import day_bounds
-from gateway.services.receipts.transmission import backoff, claim_due, lease_of
+from gateway.services.receipts.transmission import (
+    Claim,
+    backoff,
+    lease_of,
+    send_each,
+    still_ours,
+)
 from providers.receipts.error_notice import ErrorNotice, NoticeRow, build_notice_xml
-from providers.receipts.errors import ReceiptError
+from providers.receipts.errors import InvalidDocument, ReceiptError
 from providers.receipts.signer import SigningIdentity, sign_xml
 from providers.receipts.tax_authority import (
     Accepted,
@@ -198,31 +205,29 @@ class TaxNotices:
     # -- the background loop ------------------------------------------------------------
 
     async def send_due(self, batch: int = 20) -> int:
-        """Claim the notices due and send each; return how many were claimed."""
+        """Send the notices due, each claimed right before its send (:mod:`.transmission`);
+        return how many were claimed."""
         if self.client is None:
             return 0
-        async with self.db.write() as conn:
-            claimed = await claim_due(
-                conn,
-                receipt_tax_notices,
-                [status.value for status in SENDABLE],
-                self.clock(),
-                lease_of(self.tax_authority.timeout_seconds),
-                (receipt_tax_notices.c.created_at, receipt_tax_notices.c.id),
-                batch,
-            )
-        for notice_id in claimed:
-            await self._send(notice_id)
-        return len(claimed)
+        return await send_each(
+            self.db,
+            self.clock,
+            receipt_tax_notices,
+            [status.value for status in SENDABLE],
+            lease_of(self.tax_authority.timeout_seconds),
+            (receipt_tax_notices.c.created_at, receipt_tax_notices.c.id),
+            batch,
+            self._send,
+        )
 
-    async def _send(self, notice_id: str) -> None:
+    async def _send(self, held: Claim) -> None:
         assert self.client is not None  # the caller checks
-        [row] = await self._views([receipt_tax_notices.c.id == notice_id])
+        [row] = await self._views([receipt_tax_notices.c.id == held.id])
         if TaxNoticeStatus(row.status) not in SENDABLE:
             return
         signed, uuid = row.signed_xml, row.message_uuid
         if signed is None:
-            made = await self._sign(row)
+            made = await self._sign(row, held)
             if made is None:
                 return
             signed, uuid = made
@@ -238,70 +243,101 @@ class TaxNotices:
             answer = exc
         try:
             async with self.db.write() as conn:
+                if not await still_ours(conn, receipt_tax_notices, held):
+                    # The lease ran out during this send and another sender claimed the
+                    # notice: it sends the same message and records the answer.
+                    log.warning("receipt_tax_notice_claim_lost", notice_id=row.id)
+                    return
                 outcome = await self._record(conn, row, answer, self.clock())
         except StaleStatus:
             return  # another process recorded this notice's answer first
         self.alerts.sent(row.agency_code, outcome)
 
-    async def _sign(self, row: Any) -> tuple[str, str] | None:
+    async def _sign(self, row: Any, held: Claim) -> tuple[str, str] | None:
         """Build and sign the notice once, store it with its message id (sent unchanged from
-        then on); ``None`` when it cannot be signed now (alerted, tried after the back-off)."""
+        then on); ``None`` when it cannot be signed: now (a certificate problem, no signing
+        identity: alerted, tried after the back-off, the claim given back) or ever (the
+        agency no longer configured for receipts, a document the notice's own data makes
+        invalid: ``failed``, as a message the tax authority calls invalid)."""
         now = self.clock()
         config = self.settings.agencies.get(row.agency_code)
         identity = self.identity(row.agency_code) if config is not None else None
         reason = "receipts_not_configured" if config is None else "no_signing_identity"
+        final = config is None
         if config is not None and identity is not None:
             try:
-                signed = sign_xml(
-                    build_notice_xml(self._notice(row, config.legal_name, now)), identity, now
-                )
-            except ReceiptError as exc:
-                reason = exc.code
+                document = build_notice_xml(self._notice(row, config.legal_name, now))
+            except InvalidDocument as exc:  # the data recorded at approval: it will not change
+                reason, final = exc.code, True
             else:
-                uuid = self.uuids()
-                async with self.db.write() as conn:
-                    await conn.execute(
-                        update(receipt_tax_notices)
-                        .where(
-                            receipt_tax_notices.c.id == row.id,
-                            receipt_tax_notices.c.signed_xml.is_(None),
-                        )
-                        .values(
-                            signed_xml=signed.decode("utf-8"),
-                            message_uuid=uuid.hex,
-                            message_id=message_id(self.tax_authority.sender_code, uuid),
-                            updated_at=now,
-                        )
-                    )
-                    stored = (
-                        await conn.execute(
-                            select(
-                                receipt_tax_notices.c.signed_xml, receipt_tax_notices.c.message_uuid
-                            ).where(receipt_tax_notices.c.id == row.id)
-                        )
-                    ).one()
-                return str(stored.signed_xml), str(stored.message_uuid)
+                try:
+                    signed = sign_xml(document, identity, now)
+                except ReceiptError as exc:
+                    reason = exc.code
+                else:
+                    return await self._store_signed(row, signed, now)
         attempts = row.attempts + 1
         async with self.db.write() as conn:
-            await conn.execute(
-                update(receipt_tax_notices)
-                .where(receipt_tax_notices.c.id == row.id)
-                .values(
+            if not await still_ours(conn, receipt_tax_notices, held):
+                return None  # another sender holds it now: it decides
+            if final:
+                await TAX_NOTICES.move(
+                    conn,
+                    row.id,
+                    TaxNoticeStatus(row.status),
+                    TaxNoticeStatus.FAILED,
                     attempts=attempts,
                     last_error=reason[:32],
-                    next_try_at=now + self._backoff(attempts),
                     locked_until=None,
                     updated_at=now,
                 )
-            )
-        log.error(
-            "receipt_tax_notice_unsigned",
-            notice_id=row.id,
-            agency_code=row.agency_code,
-            reason=reason,
-        )
-        self.alerts.sent(row.agency_code, "unsigned")
+            else:
+                await conn.execute(
+                    update(receipt_tax_notices)
+                    .where(receipt_tax_notices.c.id == row.id)
+                    .values(
+                        attempts=attempts,
+                        last_error=reason[:32],
+                        next_try_at=now + self._backoff(attempts),
+                        locked_until=None,
+                        updated_at=now,
+                    )
+                )
+        facts = {"notice_id": row.id, "agency_code": row.agency_code, "reason": reason}
+        if final:
+            log.error("receipt_tax_notice_failed", **facts)
+            self.alerts.sent(row.agency_code, "failed")
+        else:
+            log.error("receipt_tax_notice_unsigned", **facts)
+            self.alerts.sent(row.agency_code, "unsigned")
         return None
+
+    async def _store_signed(self, row: Any, signed: bytes, now: datetime) -> tuple[str, str]:
+        """Keep the signed notice and its message id (unless another sender stored its own
+        first: then that one is sent); the stored message and uuid."""
+        uuid = self.uuids()
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(receipt_tax_notices)
+                .where(
+                    receipt_tax_notices.c.id == row.id,
+                    receipt_tax_notices.c.signed_xml.is_(None),
+                )
+                .values(
+                    signed_xml=signed.decode("utf-8"),
+                    message_uuid=uuid.hex,
+                    message_id=message_id(self.tax_authority.sender_code, uuid),
+                    updated_at=now,
+                )
+            )
+            stored = (
+                await conn.execute(
+                    select(
+                        receipt_tax_notices.c.signed_xml, receipt_tax_notices.c.message_uuid
+                    ).where(receipt_tax_notices.c.id == row.id)
+                )
+            ).one()
+        return str(stored.signed_xml), str(stored.message_uuid)
 
     @staticmethod
     def _notice(row: Any, agency_name: str, now: datetime) -> ErrorNotice:

@@ -149,6 +149,13 @@ class ReceiptService:
             raise ValidationFailed(errors)
         return config
 
+    async def next_numbers(self, agency_code: str, symbol: str) -> dict[str, int]:
+        """The number each point of the agency would take next under the symbol (points
+        with numbers left only)."""
+        config = self._config_with_symbol(agency_code, symbol)
+        async with self.db.read() as conn:
+            return await numbering.next_numbers(conn, agency_code, config.template_code, symbol)
+
     async def ranges(self, agency_code: str | None = None) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
             return await numbering.list_ranges(conn, agency_code)

@@ -6,6 +6,7 @@ the receipt waits, no number consumed, until the retry loop can issue it."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,11 @@ from tests_support import signed_notice
 
 from config import ConfigError
 from gateway.core.db.schema import audit_log
-from gateway.core.errors import ReceiptDelegationOverlaps, ValidationFailed
+from gateway.core.errors import (
+    ReceiptDelegationExists,
+    ReceiptDelegationOverlaps,
+    ValidationFailed,
+)
 from gateway.keys import DATABASE, RECEIPTS
 from gateway.services.receipts import delegations
 from gateway.services.receipts.pdf import find_font
@@ -338,3 +343,49 @@ def test_a_delegate_agency_needs_the_delegate_and_the_gateways_signer(
         make_settings("sqlite+aiosqlite://", receipts=settings)
 
     assert message in str(refused.value)
+
+
+async def test_an_agreement_of_the_agencys_former_tax_code_covers_none_of_its_receipts(
+    delegate: Channels,
+) -> None:
+    # Recorded while the agency had another tax code; its config names 0301234567 now.
+    async with delegate.client.app[DATABASE].write() as conn:
+        await delegations.add_delegation(
+            conn,
+            delegations.NewDelegation("HCM", "0309999999", "EBL01", **AGREEMENT),
+            "test",
+            delegate.clock(),
+        )
+
+    receipt = await pay(delegate)
+
+    assert (receipt["status"], receipt["pending_reason"]) == ("pending", "delegation_no_agreement")
+    assert receipt["number"] is None and await next_number(delegate) == 1
+    assert await delegate.client.app[RECEIPTS].issue_pending() == 0
+    await agree(delegate, agreement_number="02/2026/UN-STP")  # under the current tax code
+    [issued] = await receipts_of(delegate, receipt["payment_id"])
+    assert (issued["status"], issued["number"]) == ("issued", 1)
+
+
+@pytest.mark.parametrize(
+    ("second", "refusal"),
+    [
+        ({"first": 501, "last": 1000}, ReceiptDelegationExists),  # the same agreement number
+        ({"agreement_number": "02", "first": 400, "last": 900}, ReceiptDelegationOverlaps),
+    ],
+)
+async def test_two_agreements_recorded_at_once_cannot_both_pass_the_checks(
+    delegate: Channels, second: dict[str, Any], refusal: type[Exception]
+) -> None:
+    results = await asyncio.gather(
+        agree(delegate, first=1, last=500),
+        agree(delegate, **second),
+        return_exceptions=True,
+    )
+
+    added = [result for result in results if isinstance(result, dict)]
+    refused = [result for result in results if isinstance(result, BaseException)]
+    assert len(added) == 1 and [type(error) for error in refused] == [refusal], results
+    assert [d["id"] for d in await delegate.client.app[RECEIPTS].delegations("HCM")] == [
+        added[0]["id"]
+    ]

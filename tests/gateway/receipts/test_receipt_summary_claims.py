@@ -1,7 +1,9 @@
 """Sending a same-day summary claims it first (``locked_until``, a lease taken by a
 conditional UPDATE, gateway/services/receipts/transmission.py): the background loop and
 ``gateway receipts summary --send`` never both send it, on PostgreSQL (a real race) and on
-SQLite; a claim left by a process that died is taken again once its lease is over."""
+SQLite; a claim left by a process that died is taken again once its lease is over. Each
+summary is claimed right before its own send, so a batch that outlasts one lease sends none
+twice, and a sender whose lease ran out leaves the new owner's claim alone."""
 
 from __future__ import annotations
 
@@ -174,4 +176,84 @@ async def test_a_claim_left_by_a_sender_that_died_is_taken_again_after_its_lease
 
     [summary] = await world.listed(business_date=DAY)
     assert (summary["status"], summary["attempts"]) == ("accepted", 1)
+    assert await _deliveries(world) == 1
+
+
+async def _two_built_days(world: World) -> list[dict[str, Any]]:
+    """Two past days with a receipt each, their summaries built (oldest sent first)."""
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    await world.pay()
+    world.gateway.clock.advance(days=1)
+    assert await world.summaries.build_due() == 2
+    first = await world.listed(business_date=DAY)
+    second = await world.listed(business_date="2026-11-23")
+    return [*first, *second]
+
+
+def _pulse(event: asyncio.Event) -> None:
+    """Let the sends the sandbox holds now answer; those arriving later are held again."""
+    event.set()
+    event.clear()
+
+
+async def test_a_batch_that_outlasts_one_lease_sends_each_summary_once(
+    patient_world: World,
+) -> None:
+    # Each send lasts 3/4 of a lease: together the batch outlasts one. The second summary is
+    # claimed when its send starts, so another process finds it held while it is in flight.
+    world = patient_world
+    await _two_built_days(world)
+    office = world.tax.app[OFFICE]
+    lease = lease_of(60).total_seconds()
+    await world.script({"outcome": "timeout"}, {"outcome": "timeout"})
+    office.arrived.clear()
+
+    loop = asyncio.create_task(world.summaries.send_due())
+    await office.arrived.wait()  # the first day's send is in flight
+    world.gateway.clock.advance(seconds=lease * 3 / 4)
+    office.arrived.clear()
+    _pulse(office.released)  # the tax authority answers the first
+    await office.arrived.wait()  # the second day's send is in flight
+    world.gateway.clock.advance(seconds=lease * 3 / 4)
+
+    other = await world.summaries.send_due()  # another process's loop, meanwhile
+
+    _pulse(office.released)
+    assert await loop == 2
+    received = await world.received()
+    assert [message["deliveries"] for message in received] == [1, 1]
+    assert other == 0  # it found the second day held, and sent nothing
+    summaries = await world.listed()
+    assert sorted((s["status"], s["attempts"]) for s in summaries) == [("accepted", 1)] * 2
+
+
+async def test_a_sender_whose_lease_ran_out_leaves_the_new_owners_claim(
+    patient_world: World,
+) -> None:
+    world = patient_world
+    await _built_day(world)
+    [built] = await world.listed(business_date=DAY)
+    office = world.tax.app[OFFICE]
+    database = world.gateway.client.app[DATABASE]
+    lease = lease_of(60)
+    await world.script({"outcome": "timeout"})
+    office.arrived.clear()
+
+    late = asyncio.create_task(world.summaries.send_due())
+    await office.arrived.wait()  # its send is in flight, and outlasts its lease
+    world.gateway.clock.advance(seconds=lease.total_seconds() + 1)
+    async with database.write() as conn:  # another process claims the summary again
+        taken = await claim(
+            conn, receipt_summaries, [built["id"]], ["unsent"], world.gateway.clock(), lease
+        )
+    assert taken == [built["id"]]
+    _pulse(office.released)  # the late sender's answer comes
+    assert await late == 1
+
+    # The answer is the new owner's to record: the claim holds, the CLI is refused.
+    [summary] = await world.listed(business_date=DAY)
+    assert (summary["status"], summary["attempts"]) == ("unsent", 0)
+    with pytest.raises(SummarySendInFlight):
+        await world.summaries.send_now(date.fromisoformat(DAY), "HCM")
     assert await _deliveries(world) == 1

@@ -15,13 +15,16 @@ from typing import Any
 import pytest
 from conftest import FixedClock
 from receipt_support import Identity, receipts_of, xmlsec1_verifies
+from sqlalchemy import select, update
 from structlog.testing import capture_logs
 from tax_support import World, open_world, reconcile
 from tests_support import staff_login
 
 from gateway.cli import _parser, _receipt_summary
+from gateway.core.db.schema import receipt_corrections, receipt_tax_notices
 from gateway.core.roles import Role
-from gateway.keys import SETTINGS, STAFF
+from gateway.keys import DATABASE, SETTINGS, STAFF
+from gateway.services.receipts.tax_notices import TaxNotices
 from gateway.services.wiring import build_services
 from providers.receipts.signer import verify_xml
 
@@ -269,3 +272,112 @@ async def test_day_close_warns_of_an_unaccepted_notice_and_the_dashboard_lists_i
     assert 'data-testid="notice-warnings"' in html and 'data-testid="open-notices"' in html
     assert f"{receipt['symbol']} số {receipt['number']}" in html
     assert "Cơ quan thuế từ chối" in html and "Biên lai không tồn tại" in html
+
+
+def _loop_with(world: World, **changes: Any) -> TaxNotices:
+    """The gateway's notice loop with another configuration or signing identity (another
+    process started with them)."""
+    running = world.notices
+    parts = {
+        "settings": running.settings,
+        "identity": running.identity,
+        **changes,
+    }
+    return TaxNotices(
+        running.db,
+        running.clock,
+        parts["settings"],
+        running.tax_authority,
+        parts["identity"],
+        running.client,
+        running.alerts,
+    )
+
+
+async def test_a_notice_of_an_agency_no_longer_configured_fails_and_is_not_retried(
+    world: World,
+) -> None:
+    _, correction = await _notified(world)
+    settings = world.notices.settings
+    unconfigured = _loop_with(world, settings=settings.model_copy(update={"agencies": {}}))
+
+    with capture_logs() as logs:
+        assert await unconfigured.send_due() == 1
+
+    notice = await world.notices.of_correction(correction["id"])
+    assert (notice["status"], notice["last_error"]) == ("failed", "receipts_not_configured")
+    assert notice["next_try_at"] is None and world.sends("failed", METRIC) == 1
+    [alert] = [entry for entry in logs if entry["event"] == "receipt_tax_notice_failed"]
+    assert alert["log_level"] == "error" and alert["reason"] == "receipts_not_configured"
+    world.gateway.clock.advance(days=1)
+    assert await unconfigured.send_due() == 0  # never tried again
+    assert await world.notices.send_due() == 0
+    [listed] = await world.notices.open_items(frozenset(), all_agencies=True)
+    assert listed["status"] == "failed"  # still shown to finance
+    assert await world.received() == []
+
+
+async def test_a_notice_whose_document_is_refused_fails_and_is_not_retried(
+    world: World,
+) -> None:
+    _, correction = await _notified(world)
+    database = world.gateway.client.app[DATABASE]
+    async with database.write() as conn:  # data the notice form refuses (a bad template)
+        notice_data = (
+            await conn.execute(
+                select(receipt_corrections.c.notice).where(
+                    receipt_corrections.c.id == correction["id"]
+                )
+            )
+        ).scalar_one()
+        notice_data["receipt"]["template_code"] = "XYZ01"
+        await conn.execute(
+            update(receipt_corrections)
+            .where(receipt_corrections.c.id == correction["id"])
+            .values(notice=notice_data)
+        )
+
+    assert await world.notices.send_due() == 1
+
+    notice = await world.notices.of_correction(correction["id"])
+    assert (notice["status"], notice["last_error"]) == ("failed", "invalid_template_code")
+    world.gateway.clock.advance(days=1)
+    assert await world.notices.send_due() == 0
+    assert await world.received() == []
+
+
+async def test_a_send_that_crashes_gives_its_claim_back_and_the_batch_goes_on(
+    world: World,
+) -> None:
+    _, first = await _notified(world)
+    world.gateway.clock.advance(seconds=1)
+    _, second = await _notified(world)
+    calls: list[str] = []
+
+    def identity_once_broken(code: str) -> Any:
+        calls.append(code)
+        if len(calls) == 1:
+            raise OSError("the key store cannot be read")  # an unexpected failure
+        return world.notices.identity(code)
+
+    loop = _loop_with(world, identity=identity_once_broken)
+    with capture_logs() as logs:
+        assert await loop.send_due() == 2
+
+    crashed = await world.notices.of_correction(first["id"])
+    sent = await world.notices.of_correction(second["id"])
+    assert (crashed["status"], sent["status"]) == ("pending", "accepted")
+    assert "tax_authority_send_crashed" in [entry["event"] for entry in logs]
+    database = world.gateway.client.app[DATABASE]
+    async with database.read() as conn:
+        held = (
+            await conn.execute(
+                select(receipt_tax_notices.c.locked_until).where(
+                    receipt_tax_notices.c.id == crashed["id"]
+                )
+            )
+        ).scalar_one()
+    assert held is None  # given back: the next round sends it, not one lease later
+    assert await loop.send_due() == 1
+    assert (await world.notices.of_correction(first["id"]))["status"] == "accepted"
+    assert [message["deliveries"] for message in await world.received()] == [1, 1]

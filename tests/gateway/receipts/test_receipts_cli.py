@@ -177,3 +177,27 @@ def test_a_delegate_agency_without_the_delegate_configured_is_refused(
     assert run(config, "receipts", "delegations", "list") == 2
 
     assert "[receipts.delegate]" in capsys.readouterr().err
+
+
+def test_an_agreement_no_point_will_reach_is_recorded_with_a_warning(
+    delegate_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(delegate_config, *AGENCY) == 0
+    assert run(delegate_config, "receipts", "ranges", "add", "--agency", "HCM", "--symbol",
+               "26TAB", "--point", "online", "--first", "1", "--last", "1000") == 0  # fmt: skip
+    capsys.readouterr()
+
+    # The online point draws 1..1000 first: numbers 2000..3000 come only after them.
+    assert run(delegate_config, *DELEGATION, "--agreement", "01", "--first", "2000",
+               "--last", "3000") == 0  # fmt: skip
+    printed = capsys.readouterr()
+    assert "agreement 01 recorded for HCM: 2000..3000" in printed.out
+    assert printed.err == (
+        "gateway: warning: no point's next number of EBL01/26TAB is inside 2000..3000 "
+        "(next: online 1); the receipts wait delegation_outside_range until a point's next "
+        "number is covered: record an agreement covering the next numbers\n"
+    )
+
+    assert run(delegate_config, *DELEGATION, "--agreement", "02", "--first", "1",
+               "--last", "1000") == 0  # fmt: skip
+    assert capsys.readouterr().err == ""  # the online point's next number is inside
