@@ -1,6 +1,12 @@
 """VNPAY (API 2.1.0) through :mod:`providers.payment.vnpay`: redirect attempts, IPN parsing,
-``querydr`` polling and refunds. Each agency pays into its own VNPAY terminal (TmnCode and
-secret from configuration); agencies without one use the default terminal."""
+``querydr`` polling, refunds and their re-query. Each agency pays into its own VNPAY terminal
+(TmnCode and secret from configuration); agencies without one use the default terminal.
+
+A refund VNPAY accepted (``00``) is ``succeeded``; a declined one ``failed``; one whose answer
+was lost or says nothing final (``94``, ``98``, ``99``: specs/vnpay-reference.md §3.3, §4)
+stays ``pending`` and the janitor asks ``querydr`` about it (:meth:`VnpayChannel.query_refund`):
+an answer about a refund (``vnp_TransactionType`` 02/03, §3.4) of this refund's amount settles
+it (05 processing, 06 sent to the bank / 00 → ``succeeded``, 09 → ``failed``)."""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from gateway.channels.base import (
     AttemptRequest,
     Outcome,
     PerAgency,
+    ProviderUnavailable,
     RefundOutcome,
     RefundRequest,
     Started,
@@ -119,7 +126,9 @@ class VnpayChannel:
             return None
         return outcome_of(
             result.outcome,
-            amount=result.amount_vnd,
+            # An answer about a refund of the payment (05/06/09: the payment went through)
+            # carries the refund's amount, not the payment's: the amount is not stated.
+            amount=None if result.about_refund else result.amount_vnd,
             transaction_no=result.transaction_no,
             response_code=result.transaction_status,
             details={"bank_code": result.bank_code},
@@ -145,4 +154,33 @@ class VnpayChannel:
             return RefundOutcome("failed", failure_code=exc.code[:32])
         if result.accepted:
             return RefundOutcome("succeeded", provider_transaction_id=result.transaction_no)
-        return RefundOutcome("failed", failure_code=f"vnpay_{result.response_code}")
+        if result.outcome is vnpay.Outcome.FAILED:
+            return RefundOutcome("failed", failure_code=f"vnpay_{result.response_code}")
+        # 94 (a request with this id is in progress), 98 (VNPAY timed out), 99 and codes no
+        # table names: VNPAY did not say no, so it may refund — query, never resend.
+        return RefundOutcome("pending", failure_code=f"vnpay_{result.response_code}")
+
+    async def query_refund(self, request: RefundRequest) -> RefundOutcome:
+        """VNPAY's word on a refund still pending, by ``querydr`` on the refunded payment
+        (:class:`~gateway.channels.base.RefundQueryable`). Only an answer about a refund of
+        this refund's amount settles it: VNPAY answers about one transaction per payment, so
+        an answer about the payment itself, or about another refund of it, leaves the refund
+        pending (whether VNPAY states a partial refund's own amount there is [U], so such a
+        refund may only be settled by finance, past its horizon)."""
+        try:
+            result = await self._client(request.attempt.agency_code).query(
+                txn_ref=request.attempt.provider_reference,
+                transaction_date=request.attempt.created_at,
+                ip_addr=request.attempt.client_ip,
+                order_info=f"Truy van hoan tien {request.provider_reference}",
+            )
+        except vnpay.VnpayError as exc:
+            raise ProviderUnavailable(f"VNPAY did not answer querydr: {exc.code}") from exc
+        outcome = result.refund_outcome
+        if result.amount_vnd is not None and result.amount_vnd != request.amount:
+            outcome = vnpay.Outcome.PENDING
+        if outcome is vnpay.Outcome.SUCCEEDED:
+            return RefundOutcome("succeeded", provider_transaction_id=result.transaction_no)
+        if outcome is vnpay.Outcome.FAILED:
+            return RefundOutcome("failed", failure_code="vnpay_refund_declined")
+        return RefundOutcome("pending")

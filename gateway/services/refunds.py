@@ -8,6 +8,12 @@ a refund whose outcome is unknown stays ``pending`` — and where the channel ca
 (:meth:`RefundService.requery`, gateway/services/polling.py). Money taken by bank transfer
 (VietQR) or card terminal is refunded by finance staff, who then record the result
 (``POST /v1/refunds/{id}/complete``).
+
+A refund its channel sent that is still pending past the channel's refund horizon is handed
+to finance by the janitor (:meth:`RefundService.flag`: ``flagged_at``, event
+``refund.needs_review``; listed by :meth:`RefundService.flagged`, ``GET /v1/refunds/flagged``
+and the finance console). Finance finds out from the provider and records the result the same
+way (``complete``); the provider's own later word settles it too, whichever comes first.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Select, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
@@ -81,6 +87,8 @@ def refund_view(row: Row[Any]) -> dict[str, Any]:
         "provider_transaction_id": row.provider_transaction_id,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
+        "query_count": row.query_count,
+        "flagged_at": iso(row.flagged_at),
     }
 
 
@@ -239,6 +247,76 @@ class RefundService:
             )
             await state.move(conn, self.context, row.payment_id, current, new)
 
+    async def flag(self, conn: AsyncConnection, refund_id: str, now: datetime) -> None:
+        """Hand a refund still pending past its channel's horizon to finance (the janitor,
+        in its transaction holding the refund): ``flagged_at`` and ``refund.needs_review``,
+        once. It stays pending, and is still asked about where it can be."""
+        flagged = await conn.execute(
+            update(refunds)
+            .where(
+                refunds.c.id == refund_id,
+                refunds.c.status == RefundStatus.PENDING.value,
+                refunds.c.flagged_at.is_(None),
+            )
+            .values(flagged_at=now)
+        )
+        if flagged.rowcount != 1:
+            return
+        row = await self._joined(conn, refund_id)
+        await outbox.emit(
+            conn,
+            now=now,
+            type="refund.needs_review",
+            payment_id=row.payment_id,
+            data={"refund": refund_view(row), "payment_id": row.payment_id},
+        )
+
+    async def flagged(
+        self, agency_ids: frozenset[int], *, all_agencies: bool = False, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Refunds handed to finance and still pending, of ``agency_ids`` (or every agency),
+        oldest first, with what finance looks them up by at the provider."""
+        scope = true() if all_agencies else payments.c.agency_id.in_(sorted(agency_ids))
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    self._select()
+                    .where(
+                        refunds.c.flagged_at.is_not(None),
+                        refunds.c.status == RefundStatus.PENDING.value,
+                        scope,
+                    )
+                    .order_by(refunds.c.created_at, refunds.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {
+                **refund_view(row),
+                "channel": row.channel,
+                "agency_code": row.agency_code,
+                "dossier_code": row.dossier_code,
+                "attempt_reference": row.attempt_reference,
+            }
+            for row in rows
+        ]
+
+    async def flagged_by_channel(self) -> dict[str, int]:
+        """How many pending refunds are handed to finance, by channel (the alert gauge)."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(attempts.c.channel, func.count())
+                    .select_from(refunds.join(attempts, attempts.c.id == refunds.c.attempt_id))
+                    .where(
+                        refunds.c.flagged_at.is_not(None),
+                        refunds.c.status == RefundStatus.PENDING.value,
+                    )
+                    .group_by(attempts.c.channel)
+                )
+            ).all()
+        return {str(channel): int(count) for channel, count in rows}
+
     async def get(self, principal: Principal, refund_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
             row = await self._joined(conn, refund_id)
@@ -262,7 +340,18 @@ class RefundService:
     async def _joined(
         self, conn: AsyncConnection, refund_id: str, *, lock: bool = False
     ) -> Row[Any]:
-        statement = (
+        statement = self._select().where(refunds.c.id == refund_id)
+        if lock:
+            statement = statement.with_for_update(of=[refunds])
+        row: Row[Any] | None = (await conn.execute(statement)).first()
+        if row is None:
+            raise NotFound("refund not found")
+        return row
+
+    @staticmethod
+    def _select() -> Select[Any]:
+        """A refund with what it needs of its attempt, payment and agency."""
+        return (
             select(
                 refunds,
                 attempts.c.channel,
@@ -274,16 +363,10 @@ class RefundService:
                 payments.c.amount.label("payment_amount"),
                 payments.c.status.label("payment_status"),
                 payments.c.agency_id,
+                payments.c.dossier_code,
                 agencies.c.code.label("agency_code"),
             )
             .join(attempts, attempts.c.id == refunds.c.attempt_id)
             .join(payments, payments.c.id == refunds.c.payment_id)
             .join(agencies, agencies.c.id == payments.c.agency_id)
-            .where(refunds.c.id == refund_id)
         )
-        if lock:
-            statement = statement.with_for_update(of=[refunds])
-        row = (await conn.execute(statement)).first()
-        if row is None:
-            raise NotFound("refund not found")
-        return row

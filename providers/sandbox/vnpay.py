@@ -13,6 +13,11 @@ vnp_ReturnUrl with the same signed parameters.
 answers JSON; ``POST /paymentv2/resend_ipn`` ``{"txn_ref"}`` sends the IPN again (a duplicate).
 ``POST /merchant_webapi/api/transaction`` serves ``querydr`` and ``refund`` (pipe-joined
 request hash; signed answers: 00, 02, 03, 04, 91, 93, 94, 95, 97 as VNPAY documents them).
+A refund it accepts is kept in status ``05`` (VNPAY processing it); once a payment has a
+refund, ``querydr`` answers about its latest refund (``vnp_TransactionType`` 02/03, the
+refund's amount and status: specs/vnpay-reference.md §3.4), as the janitor's refund query
+expects. A test moves a refund on (``Transaction.refunds[i].status = "06"`` or ``"09"``) and
+loses answers with :class:`Switches`.
 ``GET /transactions`` lists what it holds. One terminal per app; state is in memory.
 """
 
@@ -73,6 +78,25 @@ class IpnAttempt:
 
 
 @dataclass
+class Refund:
+    """A refund VNPAY accepted: ``vnp_TransactionType`` 02 (full) or 03 (partial)."""
+
+    kind: str
+    amount_vnd: int
+    status: str = "05"  # VNPAY đang xử lý; 06 sent to the bank; 09 declined
+
+
+@dataclass
+class Switches:
+    """What a test can turn on while the sandbox runs."""
+
+    #: The next this many refunds are made, but their answer is lost (HTTP 503).
+    lose_refund_answers: int = 0
+    #: The next this many refund requests are dropped unseen (HTTP 503, nothing refunded).
+    drop_refund_requests: int = 0
+
+
+@dataclass
 class Transaction:
     tmn_code: str
     txn_ref: str
@@ -86,6 +110,7 @@ class Transaction:
     transaction_no: str = ""
     pay_date: str = ""
     refunded_vnd: int = 0
+    refunds: list[Refund] = field(default_factory=list)
     ipn_attempts: list[IpnAttempt] = field(default_factory=list)
 
     def result_params(self) -> dict[str, str]:
@@ -117,6 +142,10 @@ class Transaction:
             "transaction_no": self.transaction_no,
             "refunded_vnd": self.refunded_vnd,
             "refundable_vnd": self.amount_vnd - self.refunded_vnd if self.status == "00" else 0,
+            "refunds": [
+                {"kind": r.kind, "amount_vnd": r.amount_vnd, "status": r.status}
+                for r in self.refunds
+            ],
             "ipn_attempts": [
                 {"http_status": a.http_status, "rsp_code": a.rsp_code} for a in self.ipn_attempts
             ],
@@ -126,6 +155,7 @@ class Transaction:
 CONFIG = web.AppKey("sandbox_vnpay_config", SandboxVnpayConfig)
 TRANSACTIONS = web.AppKey("sandbox_vnpay_transactions", dict[tuple[str, str], Transaction])
 REQUEST_IDS = web.AppKey("sandbox_vnpay_request_ids", set[tuple[str, str]])
+SWITCHES = web.AppKey("sandbox_vnpay_switches", Switches)
 SESSION = web.AppKey("sandbox_vnpay_session", aiohttp.ClientSession)
 REDELIVERIES = web.AppKey("sandbox_vnpay_redeliveries", Background)
 
@@ -160,6 +190,7 @@ def create_vnpay_app(config: SandboxVnpayConfig) -> web.Application:
     app[CONFIG] = config
     app[TRANSACTIONS] = {}
     app[REQUEST_IDS] = set()
+    app[SWITCHES] = Switches()
     app[REDELIVERIES] = Background()
     app.cleanup_ctx.append(_session)
     app.router.add_get("/paymentv2/vpcpay.html", payment_page)
@@ -367,6 +398,10 @@ async def transaction_api(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or body.get("vnp_Command") not in ("querydr", "refund"):
         return _answer(config, "querydr", "03", {})
     command = body["vnp_Command"]
+    switches = request.app[SWITCHES]
+    if command == "refund" and switches.drop_refund_requests > 0:
+        switches.drop_refund_requests -= 1
+        return web.Response(status=503, text="dropped by the sandbox")
     fields = QUERYDR_REQUEST_FIELDS if command == "querydr" else REFUND_REQUEST_FIELDS
     if any(not isinstance(body.get(name, ""), str) for name in fields):
         return _answer(config, command, "03", body)
@@ -391,7 +426,11 @@ async def transaction_api(request: web.Request) -> web.Response:
         return _answer(config, command, "91", body)
     if command == "querydr":
         return _answer(config, command, "00", body, txn)
-    return _refund(config, body, txn, amount)
+    answer = _refund(config, body, txn, amount)
+    if switches.lose_refund_answers > 0:
+        switches.lose_refund_answers -= 1
+        return web.Response(status=503, text="answer lost by the sandbox")
+    return answer
 
 
 def _refund(
@@ -413,6 +452,7 @@ def _refund(
     else:
         code = "00"
         txn.refunded_vnd += amount
+        txn.refunds.append(Refund(kind, amount))
     return _answer(config, "refund", code, body, txn, refund_amount=amount)
 
 
@@ -433,7 +473,20 @@ def _answer(
         "vnp_TmnCode": config.tmn_code,
         "vnp_TxnRef": str(request.get("vnp_TxnRef", "")),
     }
-    if txn is not None and refund_amount is None:
+    if txn is not None and refund_amount is None and txn.refunds:
+        latest = txn.refunds[-1]  # querydr about a refunded payment: its latest refund
+        answer |= {
+            "vnp_Amount": str(latest.amount_vnd * 100),
+            "vnp_OrderInfo": txn.order_info,
+            "vnp_BankCode": txn.bank_code,
+            "vnp_PayDate": txn.pay_date,
+            "vnp_TransactionNo": txn.transaction_no,
+            "vnp_TransactionType": latest.kind,
+            "vnp_TransactionStatus": latest.status,
+            "vnp_PromotionCode": "",
+            "vnp_PromotionAmount": "",
+        }
+    elif txn is not None and refund_amount is None:
         answer |= {
             "vnp_Amount": str(txn.amount_vnd * 100),
             "vnp_OrderInfo": txn.order_info,

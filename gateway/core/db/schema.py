@@ -204,6 +204,8 @@ refunds = Table(
     # -- the janitor (gateway/services/polling.py): a pending refund is asked about again.
     Column("next_query_at", UTCDateTime),
     Column("query_count", Integer, nullable=False, server_default="0"),
+    #: When the janitor handed it to finance: still pending past its channel's refund horizon.
+    Column("flagged_at", UTCDateTime),
     REFUNDS.check_constraint(),
 )
 
