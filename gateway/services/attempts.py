@@ -13,13 +13,20 @@ it ``succeeded`` (the money is real); if it does not fit, the attempt carries th
 ``duplicate_payment``: ``attempt.needs_review`` is emitted so finance staff refund it, and the
 bill stays ``paid``. Money that arrives outside an attempt that could still take it — COD
 collected by the postman, a further transfer to a QR that took money already — is given an
-attempt of its own by :func:`record_money` and decided the same way.
+attempt of its own by :func:`record_money` and decided the same way. So is a success its
+provider reports for an attempt it had reported ``failed`` (a late or contradictory word,
+ARCHITECTURE §4): the failed attempt stays failed (a final state never moves backwards), the
+money gets an attempt of its own (reference ``<reference>~late``, once however often the
+success is repeated) with ``review_reason = succeeded_after_failure`` — the bill goes to
+``needs_review`` if it was unpaid (``payment.needs_review``), or the money is a
+``duplicate_payment`` (``attempt.needs_review``) if the bill was paid meanwhile — so finance
+sees it on the console and reconciliation matches it like any other money.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -475,6 +482,7 @@ async def apply_outcome(
     outcome: Outcome,
     *,
     not_before: datetime | None = None,
+    review: ReviewReason | None = None,
 ) -> Applied:
     """Apply a provider's word about an attempt, once — for every channel (VNPAY IPN or
     query, POS result or query, a VietQR bank notice). A final attempt never moves backwards
@@ -483,10 +491,13 @@ async def apply_outcome(
     puts it up for review rather than being lost. Money that lands on an attempt closed with
     its bill (``expired``, ``cancelled``) is recorded the same way. Whether it came in time
     is judged by the money's own time (:func:`gateway.core.money.money_time`; ``not_before``:
-    a later bound than the bill's creation, e.g. COD's postal order)."""
+    a later bound than the bill's creation, e.g. COD's postal order; ``review``: see
+    :func:`~gateway.core.money.money_arrived`)."""
     row = await joined(conn, attempt_id, lock=True)
     current = AttemptStatus(row.status)
     new = outcome.status
+    if current is AttemptStatus.FAILED and new is AttemptStatus.SUCCEEDED:
+        return await _success_after_failure(conn, context, row, outcome, not_before)
     if new is current and new not in OPEN_ATTEMPTS:
         await _sale_over(conn, row)
         return Applied("already_final", row.id, row.payment_id)
@@ -519,6 +530,7 @@ async def apply_outcome(
             received=outcome.amount,
             expires_at=row.payment_expires_at,
             at=_money_time(row, outcome, context.clock(), not_before),
+            review=review,
         )
         if decision.review is not None:
             values["review_reason"] = decision.review.value
@@ -556,6 +568,7 @@ async def record_money(
     *,
     provider_reference: str | None = None,
     not_before: datetime | None = None,
+    review: ReviewReason | None = None,
 ) -> Applied:
     """Money that arrived for a bill outside any attempt that could still take it — COD handed
     to the postman, a second transfer to a QR that already took money: in the lock order (the
@@ -582,7 +595,53 @@ async def record_money(
         created_at=now,
         updated_at=now,
     )
-    return await apply_outcome(conn, context, attempt_id, outcome, not_before=not_before)
+    return await apply_outcome(
+        conn, context, attempt_id, outcome, not_before=not_before, review=review
+    )
+
+
+#: What the reference of a failed attempt's late money ends with (:func:`record_money`).
+LATE_SUFFIX = "~late"
+
+
+async def _success_after_failure(
+    conn: AsyncConnection,
+    context: state.Context,
+    row: Row[Any],
+    outcome: Outcome,
+    not_before: datetime | None,
+) -> Applied:
+    """The provider reports money taken through an attempt it had reported failed: the
+    attempt stays failed, the money is recorded once through :func:`record_money` under the
+    reference ``<reference>~late``, for review (``succeeded_after_failure``). A repeat of
+    the success (a retried IPN with other bytes, a query) finds it recorded."""
+    reference = f"{row.provider_reference}{LATE_SUFFIX}"
+    recorded = (
+        await conn.execute(
+            select(attempts.c.id).where(
+                attempts.c.channel == row.channel, attempts.c.provider_reference == reference
+            )
+        )
+    ).first()
+    log.warning(
+        "attempt_success_after_failure",
+        attempt_id=row.id,
+        provider=row.channel,
+        recorded=recorded is not None,
+    )
+    if recorded is not None:
+        return Applied("already_final", row.id, row.payment_id)
+    late = outcome if outcome.amount is not None else replace(outcome, amount=row.amount)
+    return await record_money(
+        conn,
+        context,
+        row.payment_id,
+        row.channel,
+        late,
+        provider_reference=reference,
+        not_before=not_before,
+        review=ReviewReason.SUCCEEDED_AFTER_FAILURE,
+    )
 
 
 def _money_time(

@@ -164,10 +164,12 @@ class RefundService:
             outcome = await channel.refund(_request(row, requested_by, requested_at))
             async with self.db.write() as conn:
                 if RefundStatus(outcome.status) is RefundStatus.PENDING:
+                    # Why it is pending (``outcome_unknown``, the provider's code) is kept,
+                    # as for a failed one (docs/errors.md, "Refund failure codes").
                     await conn.execute(
                         update(refunds)
                         .where(refunds.c.id == refund_id)
-                        .values(updated_at=requested_at)
+                        .values(updated_at=requested_at, failure_code=outcome.failure_code)
                     )
                 await self.settle(conn, refund_id, outcome)
         async with self.db.read() as conn:
