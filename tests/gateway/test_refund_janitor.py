@@ -14,13 +14,16 @@ import pytest
 from conftest import METRICS_AUTH, VNPAY_TMN, Wallets
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
-from tests_support import pay_at_vnpay
+from tests_support import pay_at_vnpay, staff_login
 
 from gateway.core.db.schema import outbox_events
-from gateway.keys import DATABASE, POLLER
+from gateway.core.roles import Role
+from gateway.keys import DATABASE, POLLER, STAFF
 from providers.sandbox.momo import SWITCHES as MOMO_SWITCHES
 from providers.sandbox.vnpay import SWITCHES as VNPAY_SWITCHES
 from providers.sandbox.vnpay import TRANSACTIONS, Transaction
+
+PASSWORD = "mật-khẩu-kế-toán-2026"
 
 #: VNPAY's callback window in the test settings (the default): the first query's wait.
 VNPAY_WINDOW = 301
@@ -209,6 +212,21 @@ async def test_a_momo_refund_is_never_asked_about_and_reaches_finance_at_its_hor
     assert (item["id"], item["channel"]) == (refund["id"], "momo")
     assert await _gauge(wallets, "momo") == 1
 
+    # On the finance console: the dashboard's list, and the bill's refunds.
+    await wallets.client.app[STAFF].create_user(
+        username="ketoan",
+        display_name="Kế toán",
+        role=Role.FINANCE,
+        password=PASSWORD,
+        agency_codes=["HCM"],
+    )
+    session = await staff_login(wallets.client, "ketoan", PASSWORD, "/console")
+    html = await (await wallets.client.get("/console", headers=session.cookie)).text()
+    assert 'data-testid="flagged-refunds"' in html and "Ví điện tử MoMo" in html
+    assert attempt["provider_reference"] in html and refund["provider_reference"] in html
+    detail = await wallets.client.get(f"/console/payments/{payment['id']}", headers=session.cookie)
+    assert 'data-testid="refund-flagged"' in await detail.text()
+
     # Finance confirmed with MoMo that the money went back: recorded, the bill refunded.
     done = await wallets.client.post(
         f"/v1/refunds/{refund['id']}/complete",
@@ -218,3 +236,5 @@ async def test_a_momo_refund_is_never_asked_about_and_reaches_finance_at_its_hor
     assert done.status == 200, await done.text()
     assert (await wallets.payment(payment["id"]))["status"] == "refunded"
     assert await _events(wallets, "refund.succeeded") == 1
+    html = await (await wallets.client.get("/console", headers=session.cookie)).text()
+    assert 'data-testid="flagged-refunds"' not in html
