@@ -18,6 +18,8 @@ from tests_support import pay_at_vnpay, vnpay_ipn
 from gateway.core.db.schema import attempts, outbox_events, provider_events
 from gateway.keys import DATABASE
 from providers.sandbox.momo import ORDERS
+from reconciliation.ledger import ledger
+from reconciliation.model import BUSINESS_TZ, Source
 
 
 async def _ipn(channels: Channels, params: dict[str, str]) -> str:
@@ -83,6 +85,16 @@ async def test_a_vnpay_success_after_its_failure_puts_the_unpaid_bill_up_for_rev
     inbox, events = await _recorded(channels)
     assert inbox[-1] == "needs_review"
     assert events.count("payment.needs_review") == 1
+    # Reconciliation's own side of the day has the money, against VNPAY's day file.
+    async with channels.client.app[DATABASE].read() as conn:
+        day = channels.clock().astimezone(BUSINESS_TZ).date()
+        lines, keys = await ledger(conn, day, Source.VNPAY)
+    [money] = [line for line, key in zip(lines, keys, strict=True) if key == f"attempt:{late.id}"]
+    assert (money.amount, money.status, money.provider_txn_id) == (
+        payment["amount"],
+        "succeeded",
+        "14422574",
+    )
 
     # VNPAY repeats the success with other bytes (another transaction time): recorded once.
     again = vnpay_ipn(attempt, vnp_PayDate="20261122091501")
