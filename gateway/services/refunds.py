@@ -44,6 +44,7 @@ from gateway.core.statuses import REFUNDS, PaymentStatus, RefundStatus
 from gateway.models.requests import CreateRefund
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
+from reconciliation.audit import record
 
 _REFUNDABLE = (
     PaymentStatus.PAID.value,
@@ -192,13 +193,27 @@ class RefundService:
     async def complete(
         self, principal: Principal, refund_id: str, outcome: RefundOutcome
     ) -> dict[str, Any]:
-        """Finance staff record the result of a refund they made by hand."""
+        """Finance staff record the result of a refund they made by hand, or of one handed to
+        them at its horizon once they asked its provider; written to the audit log."""
         async with self.db.write() as conn:
             row = await self._joined(conn, refund_id)
             if row.agency_id not in principal.agency_ids:
                 raise NotFound("refund not found")
             REFUNDS.check(RefundStatus(row.status), RefundStatus(outcome.status))
             await self.settle(conn, refund_id, outcome)
+            await record(
+                conn,
+                self.clock(),
+                principal.client_id,
+                "refund_completed",
+                "refund",
+                refund_id,
+                {
+                    "status": outcome.status,
+                    "provider_transaction_id": outcome.provider_transaction_id,
+                    "flagged_at": iso(row.flagged_at),
+                },
+            )
             return refund_view(await self._joined(conn, refund_id))
 
     async def settle(self, conn: AsyncConnection, refund_id: str, outcome: RefundOutcome) -> None:

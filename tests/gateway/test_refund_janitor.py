@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from tests_support import pay_at_vnpay, staff_login
 
-from gateway.core.db.schema import outbox_events
+from gateway.core.db.schema import audit_log, outbox_events
 from gateway.core.roles import Role
 from gateway.keys import DATABASE, POLLER, STAFF
 from providers.sandbox.momo import SWITCHES as MOMO_SWITCHES
@@ -236,5 +236,11 @@ async def test_a_momo_refund_is_never_asked_about_and_reaches_finance_at_its_hor
     assert done.status == 200, await done.text()
     assert (await wallets.payment(payment["id"]))["status"] == "refunded"
     assert await _events(wallets, "refund.succeeded") == 1
+    async with wallets.client.app[DATABASE].read() as conn:
+        [audit] = (
+            await conn.execute(select(audit_log).where(audit_log.c.object_id == refund["id"]))
+        ).all()
+    assert (audit.action, audit.details["status"]) == ("refund_completed", "succeeded")
+    assert audit.details["flagged_at"] == flagged["flagged_at"]
     html = await (await wallets.client.get("/console", headers=session.cookie)).text()
     assert 'data-testid="flagged-refunds"' not in html
