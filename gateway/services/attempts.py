@@ -13,20 +13,25 @@ it ``succeeded`` (the money is real); if it does not fit, the attempt carries th
 ``duplicate_payment``: ``attempt.needs_review`` is emitted so finance staff refund it, and the
 bill stays ``paid``. Money that arrives outside an attempt that could still take it — COD
 collected by the postman, a further transfer to a QR that took money already — is given an
-attempt of its own by :func:`record_money` and decided the same way. So is a success its
-provider reports for an attempt it had reported ``failed`` (a late or contradictory word,
-ARCHITECTURE §4): the failed attempt stays failed (a final state never moves backwards), the
-money gets an attempt of its own (reference ``<reference>~late``, once however often the
-success is repeated) with ``review_reason = succeeded_after_failure`` — the bill goes to
-``needs_review`` if it was unpaid (``payment.needs_review``), or the money is a
-``duplicate_payment`` (``attempt.needs_review``) if the bill was paid meanwhile — so finance
-sees it on the console and reconciliation matches it like any other money.
+attempt of its own by :func:`record_money` and decided the same way.
+
+A success its provider reports for an attempt it had reported ``failed`` (a late or
+contradictory word: ARCHITECTURE §4) is money on a closed attempt, treated like money landing
+on an ``expired`` or ``cancelled`` one: the attempt itself moves ``failed → succeeded`` (the
+one backward-looking row of the attempt table, gateway/core/statuses.py) with
+``review_reason = succeeded_after_failure`` — the bill goes to ``needs_review`` if it was
+unpaid (``payment.needs_review``), or the money is a ``duplicate_payment``
+(``attempt.needs_review``) if the bill was paid meanwhile. The provider's own reference and
+transaction date stay the money's, so a refund of it goes through (VNPAY refunds by
+``vnp_TxnRef`` and ``vnp_TransactionDate``) and reconciliation sees one succeeded line, as the
+provider's day file has; a repeat of the success finds the attempt ``succeeded``
+(``already_final``), once however often it comes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -482,7 +487,6 @@ async def apply_outcome(
     outcome: Outcome,
     *,
     not_before: datetime | None = None,
-    review: ReviewReason | None = None,
 ) -> Applied:
     """Apply a provider's word about an attempt, once — for every channel (VNPAY IPN or
     query, POS result or query, a VietQR bank notice). A final attempt never moves backwards
@@ -491,13 +495,19 @@ async def apply_outcome(
     puts it up for review rather than being lost. Money that lands on an attempt closed with
     its bill (``expired``, ``cancelled``) is recorded the same way. Whether it came in time
     is judged by the money's own time (:func:`gateway.core.money.money_time`; ``not_before``:
-    a later bound than the bill's creation, e.g. COD's postal order; ``review``: see
-    :func:`~gateway.core.money.money_arrived`)."""
+    a later bound than the bill's creation, e.g. COD's postal order). A success for an
+    attempt its provider had called ``failed`` is recorded for review (the module doc)."""
     row = await joined(conn, attempt_id, lock=True)
     current = AttemptStatus(row.status)
     new = outcome.status
+    late: ReviewReason | None = None
+    reported_failure: dict[str, Any] = {}
     if current is AttemptStatus.FAILED and new is AttemptStatus.SUCCEEDED:
-        return await _success_after_failure(conn, context, row, outcome, not_before)
+        # Money on an attempt its provider had called failed (the module doc): recorded on
+        # the attempt, for a person; the earlier word is kept in its details.
+        log.warning("attempt_success_after_failure", attempt_id=row.id, provider=row.channel)
+        late = ReviewReason.SUCCEEDED_AFTER_FAILURE
+        reported_failure = {"reported_failure_code": row.failure_code}
     if new is current and new not in OPEN_ATTEMPTS:
         await _sale_over(conn, row)
         return Applied("already_final", row.id, row.payment_id)
@@ -520,8 +530,10 @@ async def apply_outcome(
         values["provider_transaction_id"] = outcome.provider_transaction_id
     if outcome.failure_code:
         values["failure_code"] = outcome.failure_code
-    if outcome.details:
-        values["details"] = {**(row.details or {}), **outcome.details}
+    if outcome.details or reported_failure:
+        values["details"] = {**(row.details or {}), **outcome.details, **reported_failure}
+    if reported_failure:
+        values["failure_code"] = None  # it took the money; the failure is in ``details``
     decision: MoneyDecision | None = None
     if new is AttemptStatus.SUCCEEDED:
         decision = money_arrived(
@@ -530,7 +542,7 @@ async def apply_outcome(
             received=outcome.amount,
             expires_at=row.payment_expires_at,
             at=_money_time(row, outcome, context.clock(), not_before),
-            review=review,
+            review=late,
         )
         if decision.review is not None:
             values["review_reason"] = decision.review.value
@@ -568,7 +580,6 @@ async def record_money(
     *,
     provider_reference: str | None = None,
     not_before: datetime | None = None,
-    review: ReviewReason | None = None,
 ) -> Applied:
     """Money that arrived for a bill outside any attempt that could still take it — COD handed
     to the postman, a second transfer to a QR that already took money: in the lock order (the
@@ -595,53 +606,7 @@ async def record_money(
         created_at=now,
         updated_at=now,
     )
-    return await apply_outcome(
-        conn, context, attempt_id, outcome, not_before=not_before, review=review
-    )
-
-
-#: What the reference of a failed attempt's late money ends with (:func:`record_money`).
-LATE_SUFFIX = "~late"
-
-
-async def _success_after_failure(
-    conn: AsyncConnection,
-    context: state.Context,
-    row: Row[Any],
-    outcome: Outcome,
-    not_before: datetime | None,
-) -> Applied:
-    """The provider reports money taken through an attempt it had reported failed: the
-    attempt stays failed, the money is recorded once through :func:`record_money` under the
-    reference ``<reference>~late``, for review (``succeeded_after_failure``). A repeat of
-    the success (a retried IPN with other bytes, a query) finds it recorded."""
-    reference = f"{row.provider_reference}{LATE_SUFFIX}"
-    recorded = (
-        await conn.execute(
-            select(attempts.c.id).where(
-                attempts.c.channel == row.channel, attempts.c.provider_reference == reference
-            )
-        )
-    ).first()
-    log.warning(
-        "attempt_success_after_failure",
-        attempt_id=row.id,
-        provider=row.channel,
-        recorded=recorded is not None,
-    )
-    if recorded is not None:
-        return Applied("already_final", row.id, row.payment_id)
-    late = outcome if outcome.amount is not None else replace(outcome, amount=row.amount)
-    return await record_money(
-        conn,
-        context,
-        row.payment_id,
-        row.channel,
-        late,
-        provider_reference=reference,
-        not_before=not_before,
-        review=ReviewReason.SUCCEEDED_AFTER_FAILURE,
-    )
+    return await apply_outcome(conn, context, attempt_id, outcome, not_before=not_before)
 
 
 def _money_time(
