@@ -5,8 +5,9 @@
 A refund VNPAY accepted (``00``) is ``succeeded``; a declined one ``failed``; one whose answer
 was lost or says nothing final (``94``, ``98``, ``99``: specs/vnpay-reference.md §3.3, §4)
 stays ``pending`` and the janitor asks ``querydr`` about it (:meth:`VnpayChannel.query_refund`):
-an answer about a refund (``vnp_TransactionType`` 02/03, §3.4) of this refund's amount settles
-it (05 processing, 06 sent to the bank / 00 → ``succeeded``, 09 → ``failed``)."""
+an answer about a refund (``vnp_TransactionType`` 02/03, §3.4) that can be tied to this refund
+(:func:`about_this_refund`) settles it (05 processing, 06 sent to the bank / 00 →
+``succeeded``, 09 → ``failed``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import ClassVar
 
 import aiohttp
+import structlog
 
 from gateway.channels.base import (
     AttemptRef,
@@ -28,8 +30,10 @@ from gateway.channels.base import (
 )
 from gateway.core.ids import Clock
 from gateway.core.money import ChannelName
-from gateway.core.statuses import AttemptStatus
+from gateway.core.statuses import AttemptStatus, RefundStatus
 from providers.payment import vnpay
+
+log = structlog.get_logger(__name__)
 
 _ATTEMPT_STATUS = {
     vnpay.Outcome.SUCCEEDED: AttemptStatus.SUCCEEDED,
@@ -162,11 +166,10 @@ class VnpayChannel:
 
     async def query_refund(self, request: RefundRequest) -> RefundOutcome:
         """VNPAY's word on a refund still pending, by ``querydr`` on the refunded payment
-        (:class:`~gateway.channels.base.RefundQueryable`). Only an answer about a refund of
-        this refund's amount settles it: VNPAY answers about one transaction per payment, so
-        an answer about the payment itself, or about another refund of it, leaves the refund
-        pending (whether VNPAY states a partial refund's own amount there is [U], so such a
-        refund may only be settled by finance, past its horizon)."""
+        (:class:`~gateway.channels.base.RefundQueryable`). VNPAY answers about one transaction
+        per payment (its latest), so only an answer that can be tied to this refund settles
+        it (:func:`about_this_refund`); any other leaves it pending, to be asked again and,
+        past its horizon, handed to finance."""
         try:
             result = await self._client(request.attempt.agency_code).query(
                 txn_ref=request.attempt.provider_reference,
@@ -177,10 +180,43 @@ class VnpayChannel:
         except vnpay.VnpayError as exc:
             raise ProviderUnavailable(f"VNPAY did not answer querydr: {exc.code}") from exc
         outcome = result.refund_outcome
-        if result.amount_vnd is not None and result.amount_vnd != request.amount:
+        if outcome is not vnpay.Outcome.PENDING and not about_this_refund(result, request):
+            log.warning(
+                "vnpay_refund_answer_not_tied",
+                refund_id=request.refund_id,
+                transaction_type=result.transaction_type,
+                transaction_no=result.transaction_no,
+            )
             outcome = vnpay.Outcome.PENDING
         if outcome is vnpay.Outcome.SUCCEEDED:
             return RefundOutcome("succeeded", provider_transaction_id=result.transaction_no)
         if outcome is vnpay.Outcome.FAILED:
-            return RefundOutcome("failed", failure_code="vnpay_refund_declined")
+            return RefundOutcome(
+                "failed",
+                provider_transaction_id=result.transaction_no,
+                failure_code="vnpay_refund_declined",
+            )
         return RefundOutcome("pending")
+
+
+def about_this_refund(result: vnpay.QueryResult, request: RefundRequest) -> bool:
+    """Whether a querydr answer about a refund (type 02/03) can only be about ``request``.
+    The answer names no refund of ours, so it is tied by what it states: its amount
+    (``vnp_Amount``, which must be there) and kind (02 full, 03 partial) are this refund's,
+    no other pending or succeeded refund of the payment has that amount (VNPAY could be
+    answering about that one), and its ``vnp_TransactionNo`` is not one an already settled
+    refund of ours carries (an answer about an earlier refund). Refund code 94 means "a
+    refund request for this transaction is already being processed"
+    (specs/vnpay-reference.md §3.3): the payment, not the refund, is what VNPAY keys on."""
+    kind = vnpay.FULL_REFUND if request.full else vnpay.PARTIAL_REFUND
+    if result.amount_vnd != request.amount or result.transaction_type != kind:
+        return False
+    live = (RefundStatus.PENDING.value, RefundStatus.SUCCEEDED.value)
+    if any(o.amount == request.amount and o.status in live for o in request.others):
+        return False
+    settled = {
+        o.provider_transaction_id
+        for o in request.others
+        if o.status != RefundStatus.PENDING.value and o.provider_transaction_id
+    }
+    return not (result.transaction_no and result.transaction_no in settled)

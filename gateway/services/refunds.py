@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.channels.base import (
     AttemptRef,
     Channel,
+    OtherRefund,
     Refundable,
     RefundOutcome,
     RefundQueryable,
@@ -53,8 +54,14 @@ _REFUNDABLE = (
 )
 
 
-def _request(row: Row[Any], requested_by: str, requested_at: datetime) -> RefundRequest:
-    """The refund as its channel is (or was) sent it."""
+def _request(
+    row: Row[Any],
+    requested_by: str,
+    requested_at: datetime,
+    others: tuple[OtherRefund, ...] = (),
+) -> RefundRequest:
+    """The refund as its channel is (or was) sent it (``others``: the payment's other
+    refunds, for a query that answers about the payment)."""
     return RefundRequest(
         refund_id=row.id,
         provider_reference=row.provider_reference,
@@ -72,6 +79,7 @@ def _request(row: Row[Any], requested_by: str, requested_at: datetime) -> Refund
         reason=row.reason,
         requested_by=requested_by,
         requested_at=requested_at,
+        others=others,
     )
 
 
@@ -185,7 +193,16 @@ class RefundService:
         channel = self.channels.get(row.channel)
         if row.status != RefundStatus.PENDING or not isinstance(channel, RefundQueryable):
             return str(row.status)
-        outcome = await channel.query_refund(_request(row, "janitor", row.updated_at))
+        async with self.db.read() as conn:
+            others = (
+                await conn.execute(
+                    select(
+                        refunds.c.amount, refunds.c.status, refunds.c.provider_transaction_id
+                    ).where(refunds.c.payment_id == row.payment_id, refunds.c.id != refund_id)
+                )
+            ).all()
+        siblings = tuple(OtherRefund(o.amount, o.status, o.provider_transaction_id) for o in others)
+        outcome = await channel.query_refund(_request(row, "janitor", row.updated_at, siblings))
         async with self.db.write() as conn:
             await self.settle(conn, refund_id, outcome)
         return outcome.status

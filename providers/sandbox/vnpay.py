@@ -15,9 +15,11 @@ answers JSON; ``POST /paymentv2/resend_ipn`` ``{"txn_ref"}`` sends the IPN again
 request hash; signed answers: 00, 02, 03, 04, 91, 93, 94, 95, 97 as VNPAY documents them).
 A refund it accepts is kept in status ``05`` (VNPAY processing it); once a payment has a
 refund, ``querydr`` answers about its latest refund (``vnp_TransactionType`` 02/03, the
-refund's amount and status: specs/vnpay-reference.md §3.4), as the janitor's refund query
-expects. A test moves a refund on (``Transaction.refunds[i].status = "06"`` or ``"09"``) and
-loses answers with :class:`Switches`.
+refund's amount, status and its own ``vnp_TransactionNo``, given when it was accepted:
+specs/vnpay-reference.md §3.4 — whether VNPAY numbers a refund apart from its payment is
+[U]), as the janitor's refund query expects. A test moves a refund on
+(``Transaction.refunds[i].status = "06"`` or ``"09"``) and loses answers with
+:class:`Switches`.
 ``GET /transactions`` lists what it holds. One terminal per app; state is in memory.
 """
 
@@ -83,6 +85,8 @@ class Refund:
 
     kind: str
     amount_vnd: int
+    #: The refund's own ``vnp_TransactionNo`` (in its answer and in querydr about it).
+    transaction_no: str = ""
     status: str = "05"  # VNPAY đang xử lý; 06 sent to the bank; 09 declined
 
 
@@ -143,7 +147,12 @@ class Transaction:
             "refunded_vnd": self.refunded_vnd,
             "refundable_vnd": self.amount_vnd - self.refunded_vnd if self.status == "00" else 0,
             "refunds": [
-                {"kind": r.kind, "amount_vnd": r.amount_vnd, "status": r.status}
+                {
+                    "kind": r.kind,
+                    "amount_vnd": r.amount_vnd,
+                    "transaction_no": r.transaction_no,
+                    "status": r.status,
+                }
                 for r in self.refunds
             ],
             "ipn_attempts": [
@@ -335,7 +344,10 @@ async def _finish(app: web.Application, txn: Transaction, outcome: str) -> None:
 
 def _new_transaction_no(app: web.Application) -> str:
     # Random rather than counted: unique across restarts, as the gateway may key on it.
-    used = {txn.transaction_no for txn in app[TRANSACTIONS].values()}
+    held = app[TRANSACTIONS].values()
+    used = {txn.transaction_no for txn in held} | {
+        r.transaction_no for t in held for r in t.refunds
+    }
     while (number := str(10_000_000 + secrets.randbelow(90_000_000))) in used:
         pass
     return number
@@ -426,7 +438,7 @@ async def transaction_api(request: web.Request) -> web.Response:
         return _answer(config, command, "91", body)
     if command == "querydr":
         return _answer(config, command, "00", body, txn)
-    answer = _refund(config, body, txn, amount)
+    answer = _refund(config, body, txn, amount, _new_transaction_no(request.app))
     if switches.lose_refund_answers > 0:
         switches.lose_refund_answers -= 1
         return web.Response(status=503, text="answer lost by the sandbox")
@@ -434,7 +446,11 @@ async def transaction_api(request: web.Request) -> web.Response:
 
 
 def _refund(
-    config: SandboxVnpayConfig, body: dict[str, str], txn: Transaction, amount: int
+    config: SandboxVnpayConfig,
+    body: dict[str, str],
+    txn: Transaction,
+    amount: int,
+    transaction_no: str,
 ) -> web.Response:
     kind = body.get("vnp_TransactionType")
     if kind not in ("02", "03") or not body.get("vnp_CreateBy"):
@@ -452,8 +468,16 @@ def _refund(
     else:
         code = "00"
         txn.refunded_vnd += amount
-        txn.refunds.append(Refund(kind, amount))
-    return _answer(config, "refund", code, body, txn, refund_amount=amount)
+        txn.refunds.append(Refund(kind, amount, transaction_no))
+    return _answer(
+        config,
+        "refund",
+        code,
+        body,
+        txn,
+        refund_amount=amount,
+        refund_no=transaction_no if code == "00" else txn.transaction_no,
+    )
 
 
 def _answer(
@@ -463,6 +487,7 @@ def _answer(
     request: Mapping[str, Any],
     txn: Transaction | None = None,
     refund_amount: int | None = None,
+    refund_no: str = "",
 ) -> web.Response:
     """A signed API answer; transaction fields only when a transaction was found."""
     answer = {
@@ -480,7 +505,7 @@ def _answer(
             "vnp_OrderInfo": txn.order_info,
             "vnp_BankCode": txn.bank_code,
             "vnp_PayDate": txn.pay_date,
-            "vnp_TransactionNo": txn.transaction_no,
+            "vnp_TransactionNo": latest.transaction_no,
             "vnp_TransactionType": latest.kind,
             "vnp_TransactionStatus": latest.status,
             "vnp_PromotionCode": "",
@@ -504,7 +529,7 @@ def _answer(
             "vnp_OrderInfo": str(request.get("vnp_OrderInfo", "")),
             "vnp_BankCode": txn.bank_code,
             "vnp_PayDate": format_date(config.clock(), "pay_date"),
-            "vnp_TransactionNo": txn.transaction_no,
+            "vnp_TransactionNo": refund_no,
             "vnp_TransactionType": str(request.get("vnp_TransactionType", "")),
             # 05: VNPAY is processing the refund (accepted); else the payment's own status.
             "vnp_TransactionStatus": "05" if code == "00" else txn.status,

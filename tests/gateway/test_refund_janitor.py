@@ -8,6 +8,7 @@ real sandbox servers (specs/vnpay-reference.md §3.4, specs/momo-zalopay.md §A)
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,9 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from tests_support import pay_at_vnpay, staff_login
 
+from gateway.channels.base import AttemptRef, OtherRefund, RefundRequest
+from gateway.channels.vnpay import about_this_refund
 from gateway.core.db.schema import audit_log, outbox_events
 from gateway.core.roles import Role
 from gateway.keys import DATABASE, POLLER, STAFF
+from providers.payment.vnpay import QueryResult
 from providers.sandbox.momo import SWITCHES as MOMO_SWITCHES
 from providers.sandbox.vnpay import SWITCHES as VNPAY_SWITCHES
 from providers.sandbox.vnpay import TRANSACTIONS, Transaction
@@ -129,6 +133,129 @@ async def test_querydr_about_another_refund_of_the_payment_does_not_settle_this_
     assert await wallets.client.app[POLLER].run_once() == 1
     assert (await _refund_now(wallets, second))["status"] == "pending"
     assert (await wallets.payment(payment["id"]))["status"] == "partially_refunded"
+
+
+async def test_querydr_about_an_equal_refund_of_the_payment_settles_neither(
+    wallets: Wallets,
+) -> None:
+    """Two pending partial refunds of the same amount: VNPAY's answer about one cannot be
+    told from an answer about the other, so neither is settled by it; both reach finance."""
+    payment, txn = await _paid_vnpay(wallets)
+    wallets.vnpay.app[VNPAY_SWITCHES].lose_refund_answers = 1  # made at VNPAY, answer lost
+    first = await _refund(wallets, payment, 50000)
+    wallets.vnpay.app[VNPAY_SWITCHES].drop_refund_requests = 1  # never reaches VNPAY
+    second = await _refund(wallets, payment, 50000)
+    assert (first["status"], second["status"]) == ("pending", "pending")
+    [made] = txn.refunds
+    made.status = "06"  # the first one went to the bank; VNPAY answers about it
+
+    wallets.clock.advance(seconds=VNPAY_WINDOW)
+    assert await wallets.client.app[POLLER].run_once() == 2
+
+    assert (await _refund_now(wallets, first))["status"] == "pending"
+    assert (await _refund_now(wallets, second))["status"] == "pending"
+    assert (await wallets.payment(payment["id"]))["status"] == "paid"
+    assert txn.refunded_vnd == 50000  # what VNPAY gave back: only the first
+    wallets.clock.advance(hours=72)
+    await wallets.client.app[POLLER].run_once()
+    assert await _events(wallets, "refund.needs_review") == 2
+
+
+async def test_querydr_about_an_earlier_settled_refund_does_not_settle_a_new_one(
+    wallets: Wallets,
+) -> None:
+    """VNPAY declined a refund (querydr 09, its transaction number kept); a second refund of
+    the same amount never reached VNPAY: querydr still answers about the first one."""
+    payment, txn = await _paid_vnpay(wallets)
+    wallets.vnpay.app[VNPAY_SWITCHES].lose_refund_answers = 1
+    first = await _refund(wallets, payment, 50000)
+    txn.refunds[-1].status = "09"
+    wallets.clock.advance(seconds=VNPAY_WINDOW)
+    assert await wallets.client.app[POLLER].run_once() == 1
+    declined = await _refund_now(wallets, first)
+    assert (declined["status"], declined["provider_transaction_id"]) == (
+        "failed",
+        txn.refunds[-1].transaction_no,
+    )
+    wallets.vnpay.app[VNPAY_SWITCHES].drop_refund_requests = 1
+    second = await _refund(wallets, payment, 50000)
+
+    wallets.clock.advance(seconds=VNPAY_WINDOW)
+    assert await wallets.client.app[POLLER].run_once() == 1
+
+    assert (await _refund_now(wallets, second))["status"] == "pending"
+
+
+async def test_querydr_about_a_refund_of_another_kind_does_not_settle_this_one(
+    wallets: Wallets,
+) -> None:
+    payment, txn = await _paid_vnpay(wallets)
+    wallets.vnpay.app[VNPAY_SWITCHES].lose_refund_answers = 1
+    refund = await _refund(wallets, payment, 50000)  # partial: VNPAY type 03
+    [made] = txn.refunds
+    made.kind, made.status = "02", "06"  # VNPAY reports a full refund of that amount
+
+    wallets.clock.advance(seconds=VNPAY_WINDOW)
+    assert await wallets.client.app[POLLER].run_once() == 1
+
+    assert (await _refund_now(wallets, refund))["status"] == "pending"
+    made.kind = "03"  # now it is this refund's own kind: settled
+    wallets.clock.advance(seconds=2 * VNPAY_WINDOW)
+    assert await wallets.client.app[POLLER].run_once() == 1
+    settled = await _refund_now(wallets, refund)
+    assert (settled["status"], settled["provider_transaction_id"]) == (
+        "succeeded",
+        made.transaction_no,
+    )
+
+
+def _answer(**fields: Any) -> QueryResult:
+    stated: dict[str, Any] = {
+        "response_id": "r",
+        "response_code": "00",
+        "message": "",
+        "tmn_code": VNPAY_TMN,
+        "txn_ref": "DVC1",
+        "amount_vnd": 50000,
+        "order_info": "",
+        "bank_code": "NCB",
+        "pay_date": None,
+        "transaction_no": "20000001",
+        "transaction_type": "03",
+        "transaction_status": "06",
+        "raw": {},
+        "promotion_code": None,
+        "promotion_amount": None,
+    }
+    return QueryResult(**(stated | fields))
+
+
+def _pending_refund(amount: int, *others: OtherRefund) -> RefundRequest:
+    at = datetime(2026, 11, 22, 2, tzinfo=UTC)
+    attempt = AttemptRef("att_1", "DVC1", "HCM", 185000, None, at)
+    return RefundRequest(
+        "ref_1", "R1", attempt, "14422574", amount, amount == 185000, "x", "janitor", at, others
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "others", "tied"),
+    [
+        ({}, (), True),
+        ({"amount_vnd": None}, (), False),  # no vnp_Amount: cannot be tied
+        ({"amount_vnd": 60000}, (), False),  # another refund's amount
+        ({"transaction_type": "02"}, (), False),  # a full refund, this one is partial
+        ({}, (OtherRefund(50000, "pending", None),), False),  # an equal refund pending
+        ({}, (OtherRefund(50000, "succeeded", "20000009"),), False),  # or succeeded
+        ({}, (OtherRefund(50000, "failed", None),), True),  # a failed one is no candidate
+        ({}, (OtherRefund(30000, "failed", "20000001"),), False),  # its number: about it
+        ({}, (OtherRefund(30000, "succeeded", "20000002"),), True),
+    ],
+)
+def test_a_querydr_answer_settles_a_refund_only_when_it_is_tied_to_it(
+    answer: dict[str, Any], others: tuple[OtherRefund, ...], tied: bool
+) -> None:
+    assert about_this_refund(_answer(**answer), _pending_refund(50000, *others)) is tied
 
 
 async def test_a_vnpay_refund_still_pending_at_its_horizon_is_handed_to_finance(
