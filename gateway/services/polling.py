@@ -277,14 +277,17 @@ class Poller:
 
     async def _flag_refunds(self, now: datetime) -> int:
         """Hand to finance, once, the refunds still pending past their channel's refund
-        horizon (counted from when they were asked for); how many were handed over."""
+        horizon (counted from when they were asked for); how many were handed over. The
+        candidates are read without a lock; each is then flagged in its own transaction in
+        the one lock order (:meth:`RefundService.flag`: the bill, then the refund), so the
+        janitor never holds a refund while it waits for a bill a settlement holds."""
         if self.refunds is None or not self.refund_horizons:
             return 0
         over = [
             and_(attempts.c.channel == name, refunds.c.created_at <= now - horizon)
             for name, horizon in self.refund_horizons.items()
         ]
-        async with self.db.write() as conn:
+        async with self.db.read() as conn:
             rows = (
                 await conn.execute(
                     select(refunds.c.id, attempts.c.channel, refunds.c.query_count)
@@ -296,18 +299,20 @@ class Poller:
                     )
                     .order_by(refunds.c.created_at, refunds.c.id)
                     .limit(self.batch)
-                    .with_for_update(of=refunds, skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                await self.refunds.flag(conn, row.id, now)
-                log.warning(
-                    "refund_flagged_for_review",
-                    refund_id=row.id,
-                    provider=row.channel,
-                    queries=row.query_count,
-                )
-        return len(rows)
+        flagged = 0
+        for row in rows:
+            if not await self.refunds.flag(row.id, now):
+                continue  # settled, flagged or held meanwhile
+            flagged += 1
+            log.warning(
+                "refund_flagged_for_review",
+                refund_id=row.id,
+                provider=row.channel,
+                queries=row.query_count,
+            )
+        return flagged
 
     async def _claim(self, now: datetime) -> list[str]:
         """Take the due attempts — open ones not yet handed to finance, and those our side

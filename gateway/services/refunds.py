@@ -281,29 +281,42 @@ class RefundService:
             )
             await state.move(conn, self.context, row.payment_id, current, new)
 
-    async def flag(self, conn: AsyncConnection, refund_id: str, now: datetime) -> None:
-        """Hand a refund still pending past its channel's horizon to finance (the janitor,
-        in its transaction holding the refund): ``flagged_at`` and ``refund.needs_review``,
-        once. It stays pending, and is still asked about where it can be."""
-        flagged = await conn.execute(
-            update(refunds)
-            .where(
-                refunds.c.id == refund_id,
-                refunds.c.status == RefundStatus.PENDING.value,
-                refunds.c.flagged_at.is_(None),
+    async def flag(self, refund_id: str, now: datetime) -> bool:
+        """Hand a refund still pending past its channel's horizon to finance (the janitor):
+        ``flagged_at`` and ``refund.needs_review``, once; whether it was flagged now. In its
+        own transaction, in the lock order of gateway.core.money — the bill, then the refund
+        (skipped if another transaction holds it) — and re-checked under the lock. It stays
+        pending, and is still asked about where it can be."""
+        async with self.db.write() as conn:
+            payment_id = (
+                await conn.execute(select(refunds.c.payment_id).where(refunds.c.id == refund_id))
+            ).scalar_one()
+            await lock_bill(conn, payment_id)
+            held = (
+                await conn.execute(
+                    select(refunds.c.id)
+                    .where(
+                        refunds.c.id == refund_id,
+                        refunds.c.status == RefundStatus.PENDING.value,
+                        refunds.c.flagged_at.is_(None),
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            ).first()
+            if held is None:
+                return False
+            await conn.execute(
+                update(refunds).where(refunds.c.id == refund_id).values(flagged_at=now)
             )
-            .values(flagged_at=now)
-        )
-        if flagged.rowcount != 1:
-            return
-        row = await self._joined(conn, refund_id)
-        await outbox.emit(
-            conn,
-            now=now,
-            type="refund.needs_review",
-            payment_id=row.payment_id,
-            data={"refund": refund_view(row), "payment_id": row.payment_id},
-        )
+            row = await self._joined(conn, refund_id)
+            await outbox.emit(
+                conn,
+                now=now,
+                type="refund.needs_review",
+                payment_id=row.payment_id,
+                data={"refund": refund_view(row), "payment_id": row.payment_id},
+            )
+            return True
 
     async def flagged(
         self, agency_ids: frozenset[int], *, all_agencies: bool = False, limit: int = 500

@@ -7,19 +7,22 @@ real sandbox servers (specs/vnpay-reference.md §3.4, specs/momo-zalopay.md §A)
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import METRICS_AUTH, VNPAY_TMN, Wallets
+from conftest import METRICS_AUTH, VNPAY_TMN, FixedClock, Wallets, open_wallets
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import select, text
 from tests_support import pay_at_vnpay, staff_login
 
 from gateway.channels.base import AttemptRef, OtherRefund, RefundRequest
 from gateway.channels.vnpay import about_this_refund
-from gateway.core.db.schema import audit_log, outbox_events
+from gateway.core.db import Database
+from gateway.core.db.schema import audit_log, outbox_events, refunds
+from gateway.core.money import lock_bill
 from gateway.core.roles import Role
 from gateway.keys import DATABASE, POLLER, STAFF
 from providers.payment.vnpay import QueryResult
@@ -306,6 +309,55 @@ async def test_a_vnpay_refund_still_pending_at_its_horizon_is_handed_to_finance(
     await janitor.run_once()
     assert await _gauge(wallets, "vnpay") == 0
     assert (await wallets.payment(payment["id"]))["status"] == "paid"  # refundable again
+
+
+async def _waiting_for_a_lock(conn: Any) -> int:
+    found = await conn.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    )
+    return int(found.scalar_one())
+
+
+async def test_the_janitor_never_holds_a_refund_while_it_waits_for_its_bill(
+    aiohttp_server: Any, postgres_url: str, clock: FixedClock, unused_tcp_port_factory: Any
+) -> None:
+    """The one lock order (gateway.core.money): the bill, then the refund. A settlement
+    holding the bill takes the refund next; the janitor flagging that refund waits for the
+    bill without holding the refund, so the two never deadlock (PostgreSQL: row locks)."""
+    wallets = await open_wallets(aiohttp_server, postgres_url, clock, unused_tcp_port_factory())
+    settlement = Database(postgres_url)
+    try:
+        payment, _ = await _paid_vnpay(wallets)
+        wallets.vnpay.app[VNPAY_SWITCHES].drop_refund_requests = 1  # VNPAY never saw it
+        refund = await _refund(wallets, payment, payment["amount"])
+        wallets.clock.advance(hours=71)
+        await wallets.client.app[POLLER].run_once()  # the bill's other attempts are done with
+        wallets.clock.advance(hours=2)  # past VNPAY's refund horizon
+
+        async with settlement.write() as conn:
+            await lock_bill(conn, payment["id"])  # as RefundService.settle does first
+            janitor = asyncio.create_task(wallets.client.app[POLLER].run_once())
+            async with settlement.read() as watch:
+                for _ in range(100_000):  # each look is a query: no sleeping
+                    if await _waiting_for_a_lock(watch) or janitor.done():
+                        break
+                assert await _waiting_for_a_lock(watch) == 1, "the janitor waits for the bill"
+            taken = await conn.execute(
+                select(refunds.c.id)
+                .where(refunds.c.id == refund["id"])
+                .with_for_update(nowait=True)
+            )
+            assert taken.first() is not None  # the refund is free: the settlement goes on
+        await janitor
+
+        assert (await _refund_now(wallets, refund))["flagged_at"] is not None
+        assert await _events(wallets, "refund.needs_review") == 1
+    finally:
+        await settlement.close()
+        await wallets.client.close()
 
 
 def txn_ref(wallets: Wallets) -> str:
