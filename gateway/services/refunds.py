@@ -211,32 +211,39 @@ class RefundService:
         self, principal: Principal, refund_id: str, outcome: RefundOutcome
     ) -> dict[str, Any]:
         """Finance staff record the result of a refund they made by hand, or of one handed to
-        them at its horizon once they asked its provider; written to the audit log."""
+        them at its horizon once they asked its provider; written to the audit log. Checked
+        under the locks (the bill, then the refund): a refund the provider's word or another
+        person settled meanwhile is refused (``409 invalid_transition``), and the audit log
+        holds only a result that was applied."""
         async with self.db.write() as conn:
             row = await self._joined(conn, refund_id)
             if row.agency_id not in principal.agency_ids:
                 raise NotFound("refund not found")
+            await lock_bill(conn, row.payment_id)
+            row = await self._joined(conn, refund_id, lock=True)
             REFUNDS.check(RefundStatus(row.status), RefundStatus(outcome.status))
-            await self.settle(conn, refund_id, outcome)
-            await record(
-                conn,
-                self.clock(),
-                principal.client_id,
-                "refund_completed",
-                "refund",
-                refund_id,
-                {
-                    "status": outcome.status,
-                    "provider_transaction_id": outcome.provider_transaction_id,
-                    "flagged_at": iso(row.flagged_at),
-                },
-            )
+            if await self.settle(conn, refund_id, outcome):
+                await record(
+                    conn,
+                    self.clock(),
+                    principal.client_id,
+                    "refund_completed",
+                    "refund",
+                    refund_id,
+                    {
+                        "status": outcome.status,
+                        "provider_transaction_id": outcome.provider_transaction_id,
+                        "flagged_at": iso(row.flagged_at),
+                    },
+                )
             return refund_view(await self._joined(conn, refund_id))
 
-    async def settle(self, conn: AsyncConnection, refund_id: str, outcome: RefundOutcome) -> None:
+    async def settle(self, conn: AsyncConnection, refund_id: str, outcome: RefundOutcome) -> bool:
+        """Apply a final word to a refund still pending, under the locks; whether it moved
+        (``False``: the word says pending, or the refund was settled already)."""
         settled = RefundStatus(outcome.status)
         if settled is RefundStatus.PENDING:
-            return
+            return False
         # The lock order of gateway.core.money: the payment and its attempts, then the refund.
         payment_id = (
             await conn.execute(select(refunds.c.payment_id).where(refunds.c.id == refund_id))
@@ -244,7 +251,7 @@ class RefundService:
         await lock_bill(conn, payment_id)
         row = await self._joined(conn, refund_id, lock=True)
         if row.status != RefundStatus.PENDING:
-            return
+            return False
         now = self.clock()
         await REFUNDS.move(
             conn,
@@ -280,6 +287,7 @@ class RefundService:
                 else PaymentStatus.PARTIALLY_REFUNDED
             )
             await state.move(conn, self.context, row.payment_id, current, new)
+        return True
 
     async def flag(self, refund_id: str, now: datetime) -> bool:
         """Hand a refund still pending past its channel's horizon to finance (the janitor):

@@ -18,13 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 from tests_support import pay_at_vnpay, staff_login
 
-from gateway.channels.base import AttemptRef, OtherRefund, RefundRequest
+from gateway.channels.base import AttemptRef, OtherRefund, RefundOutcome, RefundRequest
 from gateway.channels.vnpay import about_this_refund
 from gateway.core.db import Database
 from gateway.core.db.schema import audit_log, outbox_events, refunds
 from gateway.core.money import lock_bill
 from gateway.core.roles import Role
 from gateway.keys import DATABASE, POLLER, STAFF
+from gateway.keys import REFUNDS as REFUND_SERVICE
 from providers.payment.vnpay import QueryResult
 from providers.sandbox.momo import SWITCHES as MOMO_SWITCHES
 from providers.sandbox.vnpay import SWITCHES as VNPAY_SWITCHES
@@ -358,6 +359,74 @@ async def test_the_janitor_never_holds_a_refund_while_it_waits_for_its_bill(
     finally:
         await settlement.close()
         await wallets.client.close()
+
+
+async def _audited(wallets: Wallets, refund_id: str) -> list[Any]:
+    async with wallets.client.app[DATABASE].read() as conn:
+        return list(
+            (await conn.execute(select(audit_log).where(audit_log.c.object_id == refund_id))).all()
+        )
+
+
+async def test_finance_recording_a_refund_settled_meanwhile_is_refused_and_not_audited(
+    aiohttp_server: Any, postgres_url: str, clock: FixedClock, unused_tcp_port_factory: Any
+) -> None:
+    """VNPAY's word settles the refund while finance records theirs: finance's request waits
+    for the bill, then finds the refund settled — 409 ``invalid_transition``, and the audit
+    log does not claim a result that was never applied."""
+    wallets = await open_wallets(aiohttp_server, postgres_url, clock, unused_tcp_port_factory())
+    provider = Database(postgres_url)
+    try:
+        payment, _ = await _paid_vnpay(wallets)
+        wallets.vnpay.app[VNPAY_SWITCHES].drop_refund_requests = 1
+        refund = await _refund(wallets, payment, payment["amount"])
+        service = wallets.client.app[REFUND_SERVICE]
+
+        async with provider.write() as conn:  # the provider's word, not yet committed
+            declined = RefundOutcome("failed", failure_code="vnpay_refund_declined")
+            assert await service.settle(conn, refund["id"], declined)
+            finance = asyncio.create_task(
+                wallets.client.post(
+                    f"/v1/refunds/{refund['id']}/complete",
+                    json={"status": "succeeded", "provider_transaction_id": "14422999"},
+                    headers=wallets.auth("finance"),
+                )
+            )
+            async with provider.read() as watch:
+                for _ in range(100_000):  # each look is a query: no sleeping
+                    if await _waiting_for_a_lock(watch) or finance.done():
+                        break
+                assert await _waiting_for_a_lock(watch) == 1, "finance waits for the bill"
+
+        answer = await finance
+        assert answer.status == 409, await answer.text()
+        assert (await answer.json())["code"] == "invalid_transition"
+        settled = await _refund_now(wallets, refund)
+        assert (settled["status"], settled["failure_code"]) == ("failed", "vnpay_refund_declined")
+        assert await _audited(wallets, refund["id"]) == []
+        assert await _events(wallets, "refund.succeeded") == 0
+    finally:
+        await provider.close()
+        await wallets.client.close()
+
+
+async def test_finance_recording_a_settled_refund_is_refused_and_not_audited(
+    wallets: Wallets,
+) -> None:
+    payment, _ = await _paid_vnpay(wallets)
+    refund = await _refund(wallets, payment, 50000)
+    assert refund["status"] == "succeeded"
+
+    answer = await wallets.client.post(
+        f"/v1/refunds/{refund['id']}/complete",
+        json={"status": "failed"},
+        headers=wallets.auth("finance"),
+    )
+
+    assert answer.status == 409
+    assert (await answer.json())["code"] == "invalid_transition"
+    assert (await _refund_now(wallets, refund))["status"] == "succeeded"
+    assert await _audited(wallets, refund["id"]) == []
 
 
 def txn_ref(wallets: Wallets) -> str:
