@@ -8,6 +8,7 @@ reconciliation pairs it with VNPAY's one line of the day."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 from typing import Any
@@ -93,6 +94,23 @@ async def test_a_vnpay_success_after_its_failure_puts_the_unpaid_bill_up_for_rev
     again = vnpay_ipn(attempt, vnp_PayDate="20261122091501")
     assert await _ipn(channels, again) == "02"
     assert len(await _attempts(channels, payment["id"])) == 1
+    assert (await _recorded(channels))[1].count("payment.needs_review") == 1
+
+
+async def test_two_vnpay_successes_after_its_failure_at_once_are_recorded_once(
+    channels: Channels,
+) -> None:
+    payment, attempt = await channels.start("vnpay")
+    await pay_at_vnpay(channels, attempt, "failure")
+
+    answers = await asyncio.gather(
+        _ipn(channels, vnpay_ipn(attempt)),
+        _ipn(channels, vnpay_ipn(attempt, vnp_PayDate="20261122091501")),
+    )
+
+    assert sorted(answers) == ["00", "02"]
+    [money] = await _attempts(channels, payment["id"])
+    assert (money.status, money.review_reason) == ("succeeded", "succeeded_after_failure")
     assert (await _recorded(channels))[1].count("payment.needs_review") == 1
 
 
