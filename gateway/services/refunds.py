@@ -190,10 +190,7 @@ class RefundService:
         ``ProviderUnavailable`` when it cannot be asked now."""
         async with self.db.read() as conn:
             row = await self._joined(conn, refund_id)
-        channel = self.channels.get(row.channel)
-        if row.status != RefundStatus.PENDING or not isinstance(channel, RefundQueryable):
-            return str(row.status)
-        async with self.db.read() as conn:
+            # The payment's other refunds: the channel's answer may be about one of them.
             others = (
                 await conn.execute(
                     select(
@@ -201,6 +198,9 @@ class RefundService:
                     ).where(refunds.c.payment_id == row.payment_id, refunds.c.id != refund_id)
                 )
             ).all()
+        channel = self.channels.get(row.channel)
+        if row.status != RefundStatus.PENDING or not isinstance(channel, RefundQueryable):
+            return str(row.status)
         siblings = tuple(OtherRefund(o.amount, o.status, o.provider_transaction_id) for o in others)
         outcome = await channel.query_refund(_request(row, "janitor", row.updated_at, siblings))
         async with self.db.write() as conn:
