@@ -119,6 +119,9 @@ class VnpaySettings(_Section):
     query_after_seconds: float = Field(300, gt=0)
     #: Give-up horizon: an attempt still open at this age goes to finance review.
     give_up_after_hours: float = Field(24, gt=0)
+    #: Refund horizon: a refund still pending at this age is handed to finance
+    #: (``refunds.flagged_at``); it is still asked about with querydr (docs/channels.md).
+    refund_give_up_after_hours: float = Field(72, gt=0)
     timeout_seconds: float = Field(10, gt=0, le=60)
     #: How the sandbox VNPAY redelivers IPNs (VNPAY: up to 10 times).
     sandbox_ipn_retry_seconds: float = Field(5, gt=0)
@@ -210,6 +213,9 @@ class MomoSettings(_Section):
     query_after_seconds: float = Field(120, gt=0)
     #: Give-up horizon: past this age an attempt still open goes to finance review.
     give_up_after_hours: float = Field(48, gt=0)
+    #: Refund horizon: a refund still pending at this age (its answer was lost; MoMo's refund
+    #: query is not in the spec, so it is never asked about) is handed to finance.
+    refund_give_up_after_hours: float = Field(24, gt=0)
     #: Sandbox MoMo: how often it resends an IPN not answered 204, and how many tries in all.
     sandbox_ipn_retry_seconds: float = Field(5, gt=0)
     sandbox_ipn_max_attempts: int = Field(3, ge=1)
@@ -235,6 +241,9 @@ class ZalopaySettings(_Section):
     #: Callback window (ZaloPay calls back on success only, so failures are found by query).
     query_after_seconds: float = Field(60, gt=0)
     give_up_after_hours: float = Field(48, gt=0)
+    #: Refund horizon: a refund still pending at this age is handed to finance; it is still
+    #: asked about with ``/v2/query_refund`` (ZaloPay settles refunds in 3–5 working days).
+    refund_give_up_after_hours: float = Field(168, gt=0)
     #: Sandbox ZaloPay: seconds between callback tries (ZaloPay: at most 3 tries).
     sandbox_callback_retry_seconds: float = Field(5, gt=0)
     sandbox_callback_max_attempts: int = Field(3, ge=1, le=3)

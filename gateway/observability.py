@@ -97,6 +97,15 @@ class Metrics:
             registry=self.registry,
         )
         self._open_seen: set[tuple[str, str]] = set()
+        #: An alert while above 0: refunds still pending past their channel's refund
+        #: horizon, handed to finance (gateway/services/polling.py).
+        self.flagged_refunds = Gauge(
+            "gateway_refunds_flagged",
+            "Refunds still pending past their channel's refund horizon, handed to finance (alert)",
+            ["channel"],
+            registry=self.registry,
+        )
+        self._flagged_refunds_seen: set[str] = set()
         self.notices = Counter(
             "gateway_provider_notices",
             "Inbound provider notices by outcome",
@@ -158,3 +167,12 @@ class Metrics:
         for (channel, age), count in counts.items():
             self.open_attempts.labels(channel, age).set(count)
         self._open_seen |= set(counts)
+
+    def set_flagged_refunds(self, counts: Mapping[str, int]) -> None:
+        """The janitor's count of flagged pending refunds by channel; a channel no longer
+        counted drops to 0."""
+        for channel in self._flagged_refunds_seen - set(counts):
+            self.flagged_refunds.labels(channel).set(0)
+        for channel, count in counts.items():
+            self.flagged_refunds.labels(channel).set(count)
+        self._flagged_refunds_seen |= set(counts)

@@ -19,6 +19,8 @@ from gateway.models.payments import (
     AttemptList,
     FlaggedAttempt,
     FlaggedAttemptList,
+    FlaggedRefund,
+    FlaggedRefundList,
     Refund,
     Terminal,
     TerminalList,
@@ -102,6 +104,12 @@ async def get_refund(request: web.Request) -> web.Response:
     who = await principal(request, *PORTAL_ROLES, *FINANCE_ROLES)
     refund = await request.app[REFUNDS].get(who, request.match_info["refund_id"])
     return respond(Refund.model_validate(refund))
+
+
+async def flagged_refunds(request: web.Request) -> web.Response:
+    who = await principal(request, *FINANCE_ROLES)
+    views = await request.app[REFUNDS].flagged(who.agency_ids, all_agencies=who.all_agencies)
+    return respond(FlaggedRefundList(data=[FlaggedRefund.model_validate(v) for v in views]))
 
 
 async def complete_refund(request: web.Request) -> web.Response:
@@ -243,6 +251,22 @@ ROUTES = (
     ),
     Route(
         "GET",
+        "/v1/refunds/flagged",
+        flagged_refunds,
+        "Refunds handed to finance: still pending when their channel's refund horizon passed",
+        FINANCE_ROLES,
+        {
+            200: Reply(
+                "The caller's agencies' flagged refunds (still `pending`, with `flagged_at`), "
+                "oldest first. Finance asks the provider and records the result with "
+                "`POST /v1/refunds/{refund_id}/complete`; the provider's word, if the janitor "
+                "still gets it, applies too",
+                FlaggedRefundList,
+            )
+        },
+    ),
+    Route(
+        "GET",
         "/v1/refunds/{refund_id}",
         get_refund,
         "Get a refund",
@@ -254,7 +278,8 @@ ROUTES = (
         "POST",
         "/v1/refunds/{refund_id}/complete",
         complete_refund,
-        "Record the result of a refund finance staff made by bank transfer or at the terminal",
+        "Record the result of a refund finance staff made by bank transfer or at the terminal, "
+        "or of a refund handed to finance (`flagged_at`) once they asked its provider",
         FINANCE_ROLES,
         {200: Reply("The settled refund", Refund)},
         {

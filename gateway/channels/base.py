@@ -109,6 +109,18 @@ class RefundRequest:
     reason: str
     requested_by: str
     requested_at: datetime
+    #: The payment's other refunds, for a provider whose query answers about the payment
+    #: (VNPAY querydr): to tell an answer about this refund from one about another.
+    others: tuple[OtherRefund, ...] = ()
+
+
+@dataclass(frozen=True)
+class OtherRefund:
+    """Another refund of the same payment, as :class:`RefundRequest` carries it."""
+
+    amount: int
+    status: str  # pending | succeeded | failed
+    provider_transaction_id: str | None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,13 @@
 """VNPAY (API 2.1.0) through :mod:`providers.payment.vnpay`: redirect attempts, IPN parsing,
-``querydr`` polling and refunds. Each agency pays into its own VNPAY terminal (TmnCode and
-secret from configuration); agencies without one use the default terminal."""
+``querydr`` polling, refunds and their re-query. Each agency pays into its own VNPAY terminal
+(TmnCode and secret from configuration); agencies without one use the default terminal.
+
+A refund VNPAY accepted (``00``) is ``succeeded``; a declined one ``failed``; one whose answer
+was lost or says nothing final (``94``, ``98``, ``99``: specs/vnpay-reference.md §3.3, §4)
+stays ``pending`` and the janitor asks ``querydr`` about it (:meth:`VnpayChannel.query_refund`):
+an answer about a refund (``vnp_TransactionType`` 02/03, §3.4) that can be tied to this refund
+(:func:`about_this_refund`) settles it (05 processing, 06 sent to the bank / 00 →
+``succeeded``, 09 → ``failed``)."""
 
 from __future__ import annotations
 
@@ -9,20 +16,24 @@ from datetime import datetime
 from typing import ClassVar
 
 import aiohttp
+import structlog
 
 from gateway.channels.base import (
     AttemptRef,
     AttemptRequest,
     Outcome,
     PerAgency,
+    ProviderUnavailable,
     RefundOutcome,
     RefundRequest,
     Started,
 )
 from gateway.core.ids import Clock
 from gateway.core.money import ChannelName
-from gateway.core.statuses import AttemptStatus
+from gateway.core.statuses import AttemptStatus, RefundStatus
 from providers.payment import vnpay
+
+log = structlog.get_logger(__name__)
 
 _ATTEMPT_STATUS = {
     vnpay.Outcome.SUCCEEDED: AttemptStatus.SUCCEEDED,
@@ -119,7 +130,9 @@ class VnpayChannel:
             return None
         return outcome_of(
             result.outcome,
-            amount=result.amount_vnd,
+            # An answer about a refund of the payment (05/06/09: the payment went through)
+            # carries the refund's amount, not the payment's: the amount is not stated.
+            amount=None if result.about_refund else result.amount_vnd,
             transaction_no=result.transaction_no,
             response_code=result.transaction_status,
             details={"bank_code": result.bank_code},
@@ -145,4 +158,65 @@ class VnpayChannel:
             return RefundOutcome("failed", failure_code=exc.code[:32])
         if result.accepted:
             return RefundOutcome("succeeded", provider_transaction_id=result.transaction_no)
-        return RefundOutcome("failed", failure_code=f"vnpay_{result.response_code}")
+        if result.outcome is vnpay.Outcome.FAILED:
+            return RefundOutcome("failed", failure_code=f"vnpay_{result.response_code}")
+        # 94 (a request with this id is in progress), 98 (VNPAY timed out), 99 and codes no
+        # table names: VNPAY did not say no, so it may refund — query, never resend.
+        return RefundOutcome("pending", failure_code=f"vnpay_{result.response_code}")
+
+    async def query_refund(self, request: RefundRequest) -> RefundOutcome:
+        """VNPAY's word on a refund still pending, by ``querydr`` on the refunded payment
+        (:class:`~gateway.channels.base.RefundQueryable`). VNPAY answers about one transaction
+        per payment (its latest), so only an answer that can be tied to this refund settles
+        it (:func:`about_this_refund`); any other leaves it pending, to be asked again and,
+        past its horizon, handed to finance."""
+        try:
+            result = await self._client(request.attempt.agency_code).query(
+                txn_ref=request.attempt.provider_reference,
+                transaction_date=request.attempt.created_at,
+                ip_addr=request.attempt.client_ip,
+                order_info=f"Truy van hoan tien {request.provider_reference}",
+            )
+        except vnpay.VnpayError as exc:
+            raise ProviderUnavailable(f"VNPAY did not answer querydr: {exc.code}") from exc
+        outcome = result.refund_outcome
+        if outcome is not vnpay.Outcome.PENDING and not about_this_refund(result, request):
+            log.warning(
+                "vnpay_refund_answer_not_tied",
+                refund_id=request.refund_id,
+                transaction_type=result.transaction_type,
+                transaction_no=result.transaction_no,
+            )
+            outcome = vnpay.Outcome.PENDING
+        if outcome is vnpay.Outcome.SUCCEEDED:
+            return RefundOutcome("succeeded", provider_transaction_id=result.transaction_no)
+        if outcome is vnpay.Outcome.FAILED:
+            return RefundOutcome(
+                "failed",
+                provider_transaction_id=result.transaction_no,
+                failure_code="vnpay_refund_declined",
+            )
+        return RefundOutcome("pending")
+
+
+def about_this_refund(result: vnpay.QueryResult, request: RefundRequest) -> bool:
+    """Whether a querydr answer about a refund (type 02/03) can only be about ``request``.
+    The answer names no refund of ours, so it is tied by what it states: its amount
+    (``vnp_Amount``, which must be there) and kind (02 full, 03 partial) are this refund's,
+    no other pending or succeeded refund of the payment has that amount (VNPAY could be
+    answering about that one), and its ``vnp_TransactionNo`` is not one an already settled
+    refund of ours carries (an answer about an earlier refund). Refund code 94 means "a
+    refund request for this transaction is already being processed"
+    (specs/vnpay-reference.md §3.3): the payment, not the refund, is what VNPAY keys on."""
+    kind = vnpay.FULL_REFUND if request.full else vnpay.PARTIAL_REFUND
+    if result.amount_vnd != request.amount or result.transaction_type != kind:
+        return False
+    live = (RefundStatus.PENDING.value, RefundStatus.SUCCEEDED.value)
+    if any(o.amount == request.amount and o.status in live for o in request.others):
+        return False
+    settled = {
+        o.provider_transaction_id
+        for o in request.others
+        if o.status != RefundStatus.PENDING.value and o.provider_transaction_id
+    }
+    return not (result.transaction_no and result.transaction_no in settled)

@@ -15,6 +15,8 @@ after the expiry
 ``expired``, the money moved in time (heard of  ``needs_review``  ``reported_after_expiry``
 only after the bill was expired)
 ``cancelled``                                   ``needs_review``  ``paid_after_cancellation``
+``pending``/``expired``/``cancelled``, through  ``needs_review``  ``succeeded_after_failure``
+an attempt its provider had called failed
 already ``paid``, ``needs_review``, refunded    unchanged         ``duplicate_payment``
 ==============================================  ================  =============================
 
@@ -112,6 +114,9 @@ class ReviewReason(StrEnum):
     REPORTED_AFTER_EXPIRY = "reported_after_expiry"
     PAID_AFTER_CANCELLATION = "paid_after_cancellation"
     DUPLICATE_PAYMENT = "duplicate_payment"
+    #: The provider said the attempt failed, then that it took the money (a late or
+    #: contradictory success): the money is real, but which word is right a person checks.
+    SUCCEEDED_AFTER_FAILURE = "succeeded_after_failure"
 
 
 @dataclass(frozen=True)
@@ -149,15 +154,20 @@ def money_arrived(
     received: int | None,
     expires_at: datetime,
     at: datetime,
+    review: ReviewReason | None = None,
 ) -> MoneyDecision:
     """What ``received`` VND arriving for a bill in status ``bill`` does (the table above).
     ``received`` is ``None`` when the provider did not state the amount (then it is taken to
     be the bill's amount, ``due``); ``at`` is when the money moved
-    (:func:`money_time`)."""
+    (:func:`money_time`); ``review``: a reason the money needs a person even if it fits the
+    bill (``succeeded_after_failure``) — the bill goes to ``needs_review`` instead of
+    ``paid``."""
     if bill not in _UNPAID:
         return MoneyDecision(None, ReviewReason.DUPLICATE_PAYMENT)
     if received is not None and received != due:
         return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.AMOUNT_MISMATCH)
+    if review is not None:
+        return MoneyDecision(PaymentStatus.NEEDS_REVIEW, review)
     if bill is PaymentStatus.CANCELLED:
         return MoneyDecision(PaymentStatus.NEEDS_REVIEW, ReviewReason.PAID_AFTER_CANCELLATION)
     if expires_at <= at:

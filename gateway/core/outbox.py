@@ -51,6 +51,9 @@ EVENT_TYPES: Mapping[str, str] = {
     "within the channel's horizon; it is not failed.",
     "refund.succeeded": "A refund succeeded.",
     "refund.failed": "A refund failed.",
+    "refund.needs_review": "A refund is still `pending` past its channel's refund horizon: "
+    "the janitor handed it to finance (`flagged_at`); it is neither failed nor succeeded, and "
+    "`refund.succeeded` or `refund.failed` follows once the provider or finance settles it.",
     "receipt.issued": "An e-receipt (biên lai điện tử) was issued for a paid payment: numbered "
     "and signed (`xml_url`, `view_url`); one per payment, or one for phí and one for lệ phí.",
     "receipt.replaced": "A receipt was replaced (TT 91/2026 Điều 20): `receipt` is the "

@@ -92,7 +92,10 @@ ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
     AttemptStatus.EXPIRED: frozenset({AttemptStatus.SUCCEEDED}),
     AttemptStatus.CANCELLED: frozenset({AttemptStatus.SUCCEEDED}),
     AttemptStatus.SUCCEEDED: frozenset(),
-    AttemptStatus.FAILED: frozenset(),
+    # The provider called it failed, then says it took the money (a late or contradictory
+    # IPN, callback or query answer): the money is real, so the attempt records it, with
+    # ``review_reason = succeeded_after_failure`` (gateway/services/attempts.py).
+    AttemptStatus.FAILED: frozenset({AttemptStatus.SUCCEEDED}),
 }
 
 

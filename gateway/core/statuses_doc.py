@@ -48,6 +48,13 @@ Choices:
   `created`, `submit_failed` or `cancelled`. No carrier event moves it meanwhile.
 - **A COD attempt** is born `pending` and moves to `succeeded` at once (the postman has the
   money): attempts are born `created` or `pending` only.
+- **Money on a closed attempt.** An `expired`, `cancelled` or `failed` attempt moves to
+  `succeeded` when its provider reports the money taken all the same (a late transfer, a
+  contradictory or late IPN, callback or query answer): the money is real, so it is recorded
+  on the attempt the provider named, with a `review_reason` (`reported_after_expiry`,
+  `paid_after_cancellation`, `succeeded_after_failure`, or `duplicate_payment` when the bill
+  was paid meanwhile) for a person to check (`gateway/services/attempts.py`). No other word
+  moves a final attempt.
 """
 
 

@@ -171,14 +171,38 @@ class Refund(ResponseModel):
     amount: Vnd
     reason: str
     status: RefundStatus = Field(
-        description="VNPAY refunds settle at once (`pending` only if its answer was lost); "
-        "bank-transfer and card refunds stay `pending` until finance staff record the result"
+        description="VNPAY refunds settle at once (`pending` only if its answer was lost or "
+        "VNPAY gave no final word; the janitor then asks querydr); ZaloPay's may stay "
+        "`pending` while ZaloPay processes them (asked again); bank-transfer and card refunds "
+        "stay `pending` until finance staff record the result"
     )
     failure_code: str | None
     provider_reference: str
     provider_transaction_id: str | None
     created_at: Time
     updated_at: Time
+    query_count: int = Field(description="How often the janitor asked the provider about it")
+    flagged_at: Time | None = Field(
+        description="When the janitor handed the still-pending refund to finance: its "
+        "channel's refund horizon passed without a final word (never assumed failed); it "
+        "stays `pending` until the provider's word or finance's `complete`"
+    )
+
+
+class FlaggedRefund(Refund):
+    """A refund the janitor handed to finance, with what finance looks it up by."""
+
+    channel: str = Field(description="The channel that took the money and was sent the refund")
+    agency_code: str
+    dossier_code: str
+    attempt_reference: str = Field(
+        description="The refunded attempt's reference at the provider (VNPAY vnp_TxnRef, "
+        "MoMo orderId, ZaloPay app_trans_id)"
+    )
+
+
+class FlaggedRefundList(ListOf[FlaggedRefund]):
+    pass
 
 
 class Terminal(ResponseModel):

@@ -63,6 +63,9 @@ REVIEW_REASONS = {
         "đến sau khi yêu cầu thanh toán đã hết hạn."
     ),
     ReviewReason.PAID_AFTER_CANCELLATION: ("Khoản tiền đến sau khi yêu cầu thanh toán đã bị hủy."),
+    ReviewReason.SUCCEEDED_AFTER_FAILURE: (
+        "Nhà cung cấp đã báo giao dịch không thành công, sau đó lại báo đã nhận tiền của bạn."
+    ),
 }
 #: What happens next, whatever the reason: a person decides; the citizen pays nothing more.
 REVIEW_NEXT = (

@@ -24,6 +24,7 @@ from gateway.keys import (
     RECEIPT_SUMMARIES,
     RECEIPT_TAX_NOTICES,
     RECON_RUNS,
+    REFUNDS,
     REPORTS,
     WORKFLOW,
 )
@@ -117,6 +118,9 @@ async def _dashboard(
     summary = run["summary"] if run else {}
     exceptions = summary.get("exceptions", {})
     flagged = await request.app[ATTEMPTS].flagged(scope.agency_ids, all_agencies=scope.all_agencies)
+    flagged_refunds = await request.app[REFUNDS].flagged(
+        scope.agency_ids, all_agencies=scope.all_agencies
+    )
     summaries = request.app[RECEIPT_SUMMARIES]
     open_summaries = await summaries.open_items(scope.agency_ids, all_agencies=scope.all_agencies)
     summary_warnings = await summaries.close_warnings(
@@ -152,6 +156,7 @@ async def _dashboard(
         by_status=[(key, by_status.get(key, 0)) for key in labels.EXCEPTION_STATUSES],
         labels=labels,
         flagged=flagged,
+        flagged_refunds=flagged_refunds,
         open_summaries=open_summaries,
         summary_warnings=summary_warnings,
         summary_labels=SUMMARY_STATUS_LABELS,

@@ -14,6 +14,18 @@ it ``succeeded`` (the money is real); if it does not fit, the attempt carries th
 bill stays ``paid``. Money that arrives outside an attempt that could still take it — COD
 collected by the postman, a further transfer to a QR that took money already — is given an
 attempt of its own by :func:`record_money` and decided the same way.
+
+A success its provider reports for an attempt it had reported ``failed`` (a late or
+contradictory word: ARCHITECTURE §4) is money on a closed attempt, treated like money landing
+on an ``expired`` or ``cancelled`` one: the attempt itself moves ``failed → succeeded`` (the
+one backward-looking row of the attempt table, gateway/core/statuses.py) with
+``review_reason = succeeded_after_failure`` — the bill goes to ``needs_review`` if it was
+unpaid (``payment.needs_review``), or the money is a ``duplicate_payment``
+(``attempt.needs_review``) if the bill was paid meanwhile. The provider's own reference and
+transaction date stay the money's, so a refund of it goes through (VNPAY refunds by
+``vnp_TxnRef`` and ``vnp_TransactionDate``) and reconciliation sees one succeeded line, as the
+provider's day file has; a repeat of the success finds the attempt ``succeeded``
+(``already_final``), once however often it comes.
 """
 
 from __future__ import annotations
@@ -503,15 +515,25 @@ async def apply_outcome(
     puts it up for review rather than being lost. Money that lands on an attempt closed with
     its bill (``expired``, ``cancelled``) is recorded the same way. Whether it came in time
     is judged by the money's own time (:func:`gateway.core.money.money_time`; ``not_before``:
-    a later bound than the bill's creation, e.g. COD's postal order). ``locked``: the
-    attempt as :func:`joined` read it *in this transaction* after locking its bill (e.g.
-    :meth:`AttemptService.find_by_reference`), so it is not looked up and locked again."""
+    a later bound than the bill's creation, e.g. COD's postal order). A success for an
+    attempt its provider had called ``failed`` is recorded for review (the module doc).
+    ``locked``: the attempt as :func:`joined` read it *in this transaction* after locking its
+    bill (e.g. :meth:`AttemptService.find_by_reference`), so it is not looked up and locked
+    again."""
     if locked is not None and locked.id == attempt_id:
         row = locked  # the bill is locked by this transaction: the row cannot have changed
     else:
         row = await joined(conn, attempt_id, lock=True)
     current = AttemptStatus(row.status)
     new = outcome.status
+    late: ReviewReason | None = None
+    reported_failure: dict[str, Any] = {}
+    if current is AttemptStatus.FAILED and new is AttemptStatus.SUCCEEDED:
+        # Money on an attempt its provider had called failed (the module doc): recorded on
+        # the attempt, for a person; the earlier word is kept in its details.
+        log.warning("attempt_success_after_failure", attempt_id=row.id, provider=row.channel)
+        late = ReviewReason.SUCCEEDED_AFTER_FAILURE
+        reported_failure = {"reported_failure_code": row.failure_code}
     if new is current and new not in OPEN_ATTEMPTS:
         await _sale_over(conn, row)
         return Applied("already_final", row.id, row.payment_id)
@@ -534,8 +556,10 @@ async def apply_outcome(
         values["provider_transaction_id"] = outcome.provider_transaction_id
     if outcome.failure_code:
         values["failure_code"] = outcome.failure_code
-    if outcome.details:
-        values["details"] = {**(row.details or {}), **outcome.details}
+    if outcome.details or reported_failure:
+        values["details"] = {**(row.details or {}), **outcome.details, **reported_failure}
+    if reported_failure:
+        values["failure_code"] = None  # it took the money; the failure is in ``details``
     decision: MoneyDecision | None = None
     if new is AttemptStatus.SUCCEEDED:
         decision = money_arrived(
@@ -544,6 +568,7 @@ async def apply_outcome(
             received=outcome.amount,
             expires_at=row.payment_expires_at,
             at=_money_time(row, outcome, context.clock(), not_before),
+            review=late,
         )
         if decision.review is not None:
             values["review_reason"] = decision.review.value

@@ -33,6 +33,20 @@ asked — it is closed, so nothing is handed to finance — and each pass clears
 ``next_query_at`` nobody will act on any more (:meth:`Poller._sweep`), so the claim's
 candidates stay the attempts still being asked about. (DVCQG asks integrators to re-poll a
 pending transaction for at least 3 days: specs/dvcqg-payment-platform.md §13.2.)
+
+**Refunds.** A refund still ``pending`` (its answer was lost, or the provider is still at
+work) is asked about the same way where its channel has a refund query (ZaloPay's
+``/v2/query_refund``, VNPAY's ``querydr``: :class:`~gateway.channels.base.RefundQueryable`),
+through :meth:`RefundService.requery` — one loop, one claim for attempts and refunds. Each
+channel that sends refunds has a **refund horizon** (``Window.refund_give_up``, settings
+``<channel>.refund_give_up_after_hours``): a refund still pending at that age is handed to
+finance (``refunds.flagged_at``, event ``refund.needs_review``, the
+``gateway_refunds_flagged`` gauge) — never assumed failed or succeeded. A flagged refund is
+**still asked about**, at the capped back-off (:data:`MAX_BACKOFF`, at most once an hour):
+the provider's late word settles it as before (finance sees it leave the list); finance may
+record the result first (``POST /v1/refunds/{id}/complete``). MoMo's refund query is not in
+the spec (specs/momo-zalopay.md §A.1 lists no refund-query path or signature), so a pending
+MoMo refund is never asked about, only handed to finance at its horizon.
 """
 
 from __future__ import annotations
@@ -47,7 +61,7 @@ import structlog
 from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.channels.base import Channel, Outcome, Queryable, RefundQueryable
+from gateway.channels.base import Channel, Outcome, Queryable, Refundable, RefundQueryable
 from gateway.core.db import Database
 from gateway.core.db.schema import attempts, refunds
 from gateway.core.statuses import OPEN_ATTEMPTS, AttemptStatus, RefundStatus
@@ -75,10 +89,12 @@ AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
 
 @dataclass(frozen=True)
 class Window:
-    """A channel's timing, as data: when to start asking, when to hand over to finance."""
+    """A channel's timing, as data: when to start asking, when to hand over to finance; and
+    when a refund still pending is handed over (``None``: the channel sends no refunds)."""
 
     callback: timedelta
     give_up: timedelta
+    refund_give_up: timedelta | None = None
 
     def backoff(self, count: int) -> timedelta:
         """The wait after the ``count``-th query (1, 2, …): doubling, capped."""
@@ -131,6 +147,7 @@ class Poller:
         batch: int = 100,
         on_open: Callable[[Mapping[tuple[str, str], int]], None] | None = None,
         refunds_service: RefundService | None = None,
+        on_flagged_refunds: Callable[[Mapping[str, int]], None] | None = None,
     ) -> None:
         self.db = db
         self.attempts = attempts_service
@@ -149,8 +166,18 @@ class Poller:
             for name, window in self.windows.items()
             if isinstance(channels.get(name), RefundQueryable)
         }
+        #: The refund horizons of the channels that send refunds themselves (refunds made by
+        #: hand — VietQR, POS — are finance's from the start).
+        self.refund_horizons = {
+            name: window.refund_give_up
+            for name, window in self.windows.items()
+            if window.refund_give_up is not None and isinstance(channels.get(name), Refundable)
+        }
         #: Told the open attempts by (channel, age bucket) after each pass (the gauge).
         self.on_open = on_open
+        #: Told the pending refunds handed to finance, by channel, after each pass (the
+        #: ``gateway_refunds_flagged`` gauge: an alert while above 0).
+        self.on_flagged_refunds = on_flagged_refunds
 
     async def run_once(self) -> int:
         """Query one batch of quiet attempts; return how many were queried."""
@@ -170,8 +197,11 @@ class Poller:
                 log.exception("refund_query_failed", refund_id=refund_id)
             else:
                 log.info("refund_queried", refund_id=refund_id, status=status)
+        await self._flag_refunds(self.clock())
         if self.on_open is not None:
             self.on_open(await self.open_by_age())
+        if self.on_flagged_refunds is not None and self.refunds is not None:
+            self.on_flagged_refunds(await self.refunds.flagged_by_channel())
         return len(claimed) + len(refunds_claimed)
 
     async def query_now(self, payment_id: str, channel: str, reference: str) -> None:
@@ -244,6 +274,45 @@ class Poller:
                 )
             ).all()
             return await _take(conn, refunds, rows, self.refund_windows, now)
+
+    async def _flag_refunds(self, now: datetime) -> int:
+        """Hand to finance, once, the refunds still pending past their channel's refund
+        horizon (counted from when they were asked for); how many were handed over. The
+        candidates are read without a lock; each is then flagged in its own transaction in
+        the one lock order (:meth:`RefundService.flag`: the bill, then the refund), so the
+        janitor never holds a refund while it waits for a bill a settlement holds."""
+        if self.refunds is None or not self.refund_horizons:
+            return 0
+        over = [
+            and_(attempts.c.channel == name, refunds.c.created_at <= now - horizon)
+            for name, horizon in self.refund_horizons.items()
+        ]
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(refunds.c.id, attempts.c.channel, refunds.c.query_count)
+                    .join(attempts, attempts.c.id == refunds.c.attempt_id)
+                    .where(
+                        refunds.c.status == RefundStatus.PENDING.value,
+                        refunds.c.flagged_at.is_(None),
+                        or_(*over),
+                    )
+                    .order_by(refunds.c.created_at, refunds.c.id)
+                    .limit(self.batch)
+                )
+            ).all()
+        flagged = 0
+        for row in rows:
+            if not await self.refunds.flag(row.id, now):
+                continue  # settled, flagged or held meanwhile
+            flagged += 1
+            log.warning(
+                "refund_flagged_for_review",
+                refund_id=row.id,
+                provider=row.channel,
+                queries=row.query_count,
+            )
+        return flagged
 
     async def _claim(self, now: datetime) -> list[str]:
         """Take the due attempts — open ones not yet handed to finance, and those our side

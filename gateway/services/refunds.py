@@ -8,6 +8,12 @@ a refund whose outcome is unknown stays ``pending`` — and where the channel ca
 (:meth:`RefundService.requery`, gateway/services/polling.py). Money taken by bank transfer
 (VietQR) or card terminal is refunded by finance staff, who then record the result
 (``POST /v1/refunds/{id}/complete``).
+
+A refund its channel sent that is still pending past the channel's refund horizon is handed
+to finance by the janitor (:meth:`RefundService.flag`: ``flagged_at``, event
+``refund.needs_review``; listed by :meth:`RefundService.flagged`, ``GET /v1/refunds/flagged``
+and the finance console). Finance finds out from the provider and records the result the same
+way (``complete``); the provider's own later word settles it too, whichever comes first.
 """
 
 from __future__ import annotations
@@ -16,12 +22,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Select, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
     AttemptRef,
     Channel,
+    OtherRefund,
     Refundable,
     RefundOutcome,
     RefundQueryable,
@@ -39,6 +46,7 @@ from gateway.models.requests import CreateRefund
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 from gateway.services.receipts.refund_shares import shares_for
+from reconciliation.audit import record
 
 _REFUNDABLE = (
     PaymentStatus.PAID.value,
@@ -47,8 +55,14 @@ _REFUNDABLE = (
 )
 
 
-def _request(row: Row[Any], requested_by: str, requested_at: datetime) -> RefundRequest:
-    """The refund as its channel is (or was) sent it."""
+def _request(
+    row: Row[Any],
+    requested_by: str,
+    requested_at: datetime,
+    others: tuple[OtherRefund, ...] = (),
+) -> RefundRequest:
+    """The refund as its channel is (or was) sent it (``others``: the payment's other
+    refunds, for a query that answers about the payment)."""
     return RefundRequest(
         refund_id=row.id,
         provider_reference=row.provider_reference,
@@ -66,6 +80,7 @@ def _request(row: Row[Any], requested_by: str, requested_at: datetime) -> Refund
         reason=row.reason,
         requested_by=requested_by,
         requested_at=requested_at,
+        others=others,
     )
 
 
@@ -82,6 +97,8 @@ def refund_view(row: Row[Any]) -> dict[str, Any]:
         "provider_transaction_id": row.provider_transaction_id,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
+        "query_count": row.query_count,
+        "flagged_at": iso(row.flagged_at),
     }
 
 
@@ -161,10 +178,12 @@ class RefundService:
             outcome = await channel.refund(_request(row, requested_by, requested_at))
             async with self.db.write() as conn:
                 if RefundStatus(outcome.status) is RefundStatus.PENDING:
+                    # Why it is pending (``outcome_unknown``, the provider's code) is kept,
+                    # as for a failed one (docs/errors.md, "Refund failure codes").
                     await conn.execute(
                         update(refunds)
                         .where(refunds.c.id == refund_id)
-                        .values(updated_at=requested_at)
+                        .values(updated_at=requested_at, failure_code=outcome.failure_code)
                     )
                 await self.settle(conn, refund_id, outcome)
         async with self.db.read() as conn:
@@ -176,10 +195,19 @@ class RefundService:
         ``ProviderUnavailable`` when it cannot be asked now."""
         async with self.db.read() as conn:
             row = await self._joined(conn, refund_id)
+            # The payment's other refunds: the channel's answer may be about one of them.
+            others = (
+                await conn.execute(
+                    select(
+                        refunds.c.amount, refunds.c.status, refunds.c.provider_transaction_id
+                    ).where(refunds.c.payment_id == row.payment_id, refunds.c.id != refund_id)
+                )
+            ).all()
         channel = self.channels.get(row.channel)
         if row.status != RefundStatus.PENDING or not isinstance(channel, RefundQueryable):
             return str(row.status)
-        outcome = await channel.query_refund(_request(row, "janitor", row.updated_at))
+        siblings = tuple(OtherRefund(o.amount, o.status, o.provider_transaction_id) for o in others)
+        outcome = await channel.query_refund(_request(row, "janitor", row.updated_at, siblings))
         async with self.db.write() as conn:
             await self.settle(conn, refund_id, outcome)
         return outcome.status
@@ -187,19 +215,40 @@ class RefundService:
     async def complete(
         self, principal: Principal, refund_id: str, outcome: RefundOutcome
     ) -> dict[str, Any]:
-        """Finance staff record the result of a refund they made by hand."""
+        """Finance staff record the result of a refund they made by hand, or of one handed to
+        them at its horizon once they asked its provider; written to the audit log. Checked
+        under the locks (the bill, then the refund): a refund the provider's word or another
+        person settled meanwhile is refused (``409 invalid_transition``), and the audit log
+        holds only a result that was applied."""
         async with self.db.write() as conn:
             row = await self._joined(conn, refund_id)
             if row.agency_id not in principal.agency_ids:
                 raise NotFound("refund not found")
+            await lock_bill(conn, row.payment_id)
+            row = await self._joined(conn, refund_id, lock=True)
             REFUNDS.check(RefundStatus(row.status), RefundStatus(outcome.status))
-            await self.settle(conn, refund_id, outcome)
+            if await self.settle(conn, refund_id, outcome):
+                await record(
+                    conn,
+                    self.clock(),
+                    principal.client_id,
+                    "refund_completed",
+                    "refund",
+                    refund_id,
+                    {
+                        "status": outcome.status,
+                        "provider_transaction_id": outcome.provider_transaction_id,
+                        "flagged_at": iso(row.flagged_at),
+                    },
+                )
             return refund_view(await self._joined(conn, refund_id))
 
-    async def settle(self, conn: AsyncConnection, refund_id: str, outcome: RefundOutcome) -> None:
+    async def settle(self, conn: AsyncConnection, refund_id: str, outcome: RefundOutcome) -> bool:
+        """Apply a final word to a refund still pending, under the locks; whether it moved
+        (``False``: the word says pending, or the refund was settled already)."""
         settled = RefundStatus(outcome.status)
         if settled is RefundStatus.PENDING:
-            return
+            return False
         # The lock order of gateway.core.money: the payment and its attempts, then the refund.
         payment_id = (
             await conn.execute(select(refunds.c.payment_id).where(refunds.c.id == refund_id))
@@ -207,7 +256,7 @@ class RefundService:
         await lock_bill(conn, payment_id)
         row = await self._joined(conn, refund_id, lock=True)
         if row.status != RefundStatus.PENDING:
-            return
+            return False
         now = self.clock()
         await REFUNDS.move(
             conn,
@@ -243,6 +292,90 @@ class RefundService:
                 else PaymentStatus.PARTIALLY_REFUNDED
             )
             await state.move(conn, self.context, row.payment_id, current, new)
+        return True
+
+    async def flag(self, refund_id: str, now: datetime) -> bool:
+        """Hand a refund still pending past its channel's horizon to finance (the janitor):
+        ``flagged_at`` and ``refund.needs_review``, once; whether it was flagged now. In its
+        own transaction, in the lock order of gateway.core.money — the bill, then the refund
+        (skipped if another transaction holds it) — and re-checked under the lock. It stays
+        pending, and is still asked about where it can be."""
+        async with self.db.write() as conn:
+            payment_id = (
+                await conn.execute(select(refunds.c.payment_id).where(refunds.c.id == refund_id))
+            ).scalar_one()
+            await lock_bill(conn, payment_id)
+            held = (
+                await conn.execute(
+                    select(refunds.c.id)
+                    .where(
+                        refunds.c.id == refund_id,
+                        refunds.c.status == RefundStatus.PENDING.value,
+                        refunds.c.flagged_at.is_(None),
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            ).first()
+            if held is None:
+                return False
+            await conn.execute(
+                update(refunds).where(refunds.c.id == refund_id).values(flagged_at=now)
+            )
+            row = await self._joined(conn, refund_id)
+            await outbox.emit(
+                conn,
+                now=now,
+                type="refund.needs_review",
+                payment_id=row.payment_id,
+                data={"refund": refund_view(row), "payment_id": row.payment_id},
+            )
+            return True
+
+    async def flagged(
+        self, agency_ids: frozenset[int], *, all_agencies: bool = False, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Refunds handed to finance and still pending, of ``agency_ids`` (or every agency),
+        oldest first, with what finance looks them up by at the provider."""
+        scope = true() if all_agencies else payments.c.agency_id.in_(sorted(agency_ids))
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    self._select()
+                    .where(
+                        refunds.c.flagged_at.is_not(None),
+                        refunds.c.status == RefundStatus.PENDING.value,
+                        scope,
+                    )
+                    .order_by(refunds.c.created_at, refunds.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {
+                **refund_view(row),
+                "channel": row.channel,
+                "agency_code": row.agency_code,
+                "dossier_code": row.dossier_code,
+                "attempt_reference": row.attempt_reference,
+            }
+            for row in rows
+        ]
+
+    async def flagged_by_channel(self) -> dict[str, int]:
+        """How many pending refunds are handed to finance, by channel (the alert gauge)."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(attempts.c.channel, func.count())
+                    .select_from(refunds.join(attempts, attempts.c.id == refunds.c.attempt_id))
+                    .where(
+                        refunds.c.flagged_at.is_not(None),
+                        refunds.c.status == RefundStatus.PENDING.value,
+                    )
+                    .group_by(attempts.c.channel)
+                )
+            ).all()
+        return {str(channel): int(count) for channel, count in rows}
 
     async def get(self, principal: Principal, refund_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
@@ -267,7 +400,18 @@ class RefundService:
     async def _joined(
         self, conn: AsyncConnection, refund_id: str, *, lock: bool = False
     ) -> Row[Any]:
-        statement = (
+        statement = self._select().where(refunds.c.id == refund_id)
+        if lock:
+            statement = statement.with_for_update(of=[refunds])
+        row: Row[Any] | None = (await conn.execute(statement)).first()
+        if row is None:
+            raise NotFound("refund not found")
+        return row
+
+    @staticmethod
+    def _select() -> Select[Any]:
+        """A refund with what it needs of its attempt, payment and agency."""
+        return (
             select(
                 refunds,
                 attempts.c.channel,
@@ -279,16 +423,10 @@ class RefundService:
                 payments.c.amount.label("payment_amount"),
                 payments.c.status.label("payment_status"),
                 payments.c.agency_id,
+                payments.c.dossier_code,
                 agencies.c.code.label("agency_code"),
             )
             .join(attempts, attempts.c.id == refunds.c.attempt_id)
             .join(payments, payments.c.id == refunds.c.payment_id)
             .join(agencies, agencies.c.id == payments.c.agency_id)
-            .where(refunds.c.id == refund_id)
         )
-        if lock:
-            statement = statement.with_for_update(of=[refunds])
-        row = (await conn.execute(statement)).first()
-        if row is None:
-            raise NotFound("refund not found")
-        return row

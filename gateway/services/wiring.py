@@ -133,15 +133,32 @@ def recon_rules(settings: Settings) -> dict[Source, SourceRules]:
 def janitor_windows(settings: Settings) -> dict[str, Window]:
     """Each queryable channel's callback window and give-up horizon (docs/channels.md)."""
 
-    def window(query_after_seconds: float, give_up_after_hours: float) -> Window:
-        return Window(timedelta(seconds=query_after_seconds), timedelta(hours=give_up_after_hours))
+    def window(
+        query_after_seconds: float,
+        give_up_after_hours: float,
+        refund_give_up_after_hours: float | None = None,
+    ) -> Window:
+        return Window(
+            timedelta(seconds=query_after_seconds),
+            timedelta(hours=give_up_after_hours),
+            None
+            if refund_give_up_after_hours is None
+            else timedelta(hours=refund_give_up_after_hours),
+        )
 
+    vnpay, momo, zalopay = settings.vnpay, settings.momo, settings.zalopay
     return {
-        "vnpay": window(settings.vnpay.query_after_seconds, settings.vnpay.give_up_after_hours),
+        "vnpay": window(
+            vnpay.query_after_seconds, vnpay.give_up_after_hours, vnpay.refund_give_up_after_hours
+        ),
         "pos": window(settings.pos.query_after_seconds, settings.pos.give_up_after_hours),
-        "momo": window(settings.momo.query_after_seconds, settings.momo.give_up_after_hours),
+        "momo": window(
+            momo.query_after_seconds, momo.give_up_after_hours, momo.refund_give_up_after_hours
+        ),
         "zalopay": window(
-            settings.zalopay.query_after_seconds, settings.zalopay.give_up_after_hours
+            zalopay.query_after_seconds,
+            zalopay.give_up_after_hours,
+            zalopay.refund_give_up_after_hours,
         ),
         "dvcqg": window(settings.dvcqg.query_after_seconds, settings.dvcqg.give_up_after_hours),
     }
@@ -310,6 +327,7 @@ async def build_services(
                 janitor_windows(settings),
                 on_open=metrics.set_open_attempts,
                 refunds_service=refunds,
+                on_flagged_refunds=metrics.set_flagged_refunds,
             )
             carrier = vnpost_client(settings, provider_session, clock)
             notify = settings.notifications

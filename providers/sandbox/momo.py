@@ -9,7 +9,8 @@ POSTs the signed IPN (JSON) to ``ipnUrl`` — MoMo wants HTTP 204, and resends o
 ``redirectUrl`` with the same signed fields. ``lose_ipn`` (config, or ``"lose_ipn": true`` in
 ``POST /simulate``) drops the IPN, as a lost one. ``POST /simulate {"order_id", "outcome"}``
 completes without a browser; ``POST /resend_ipn {"order_id"}`` sends the IPN again;
-``GET /transactions`` lists what it holds. One merchant per app; state is in memory.
+``GET /transactions`` lists what it holds. One merchant per app; state is in memory. A test
+loses refund answers with :class:`Switches` (the refund is made; MoMo's answer never comes).
 """
 
 from __future__ import annotations
@@ -72,7 +73,16 @@ class Order:
         }
 
 
+@dataclass
+class Switches:
+    """What a test can turn on while the sandbox runs."""
+
+    #: The next this many refunds are made, but their answer is lost (HTTP 503).
+    lose_refund_answers: int = 0
+
+
 CONFIG = web.AppKey("sandbox_momo_config", SandboxMomoConfig)
+SWITCHES = web.AppKey("sandbox_momo_switches", Switches)
 ORDERS = web.AppKey("sandbox_momo_orders", dict[str, Order])
 REQUEST_IDS = web.AppKey("sandbox_momo_request_ids", set[str])
 SESSION = web.AppKey("sandbox_momo_session", aiohttp.ClientSession)
@@ -92,6 +102,7 @@ def create_momo_app(config: SandboxMomoConfig) -> web.Application:
     app[CONFIG] = config
     app[ORDERS] = {}
     app[REQUEST_IDS] = set()
+    app[SWITCHES] = Switches()
     app[BACKGROUND] = Background()
     app.cleanup_ctx.append(_session)
     app.router.add_post(f"{API}/create", create)
@@ -227,6 +238,9 @@ async def refund(request: web.Request) -> web.Response:
     if not isinstance(amount, int) or amount <= 0 or order.refunded + amount > order.amount:
         return _answer(app, body, 1081)
     order.refunded += amount
+    if app[SWITCHES].lose_refund_answers > 0:
+        app[SWITCHES].lose_refund_answers -= 1
+        return web.Response(status=503, text="answer lost by the sandbox")
     return _answer(app, body, 0, amount=amount, transId=secrets.randbelow(10**10) + 10**10)
 
 

@@ -13,6 +13,13 @@ vnp_ReturnUrl with the same signed parameters.
 answers JSON; ``POST /paymentv2/resend_ipn`` ``{"txn_ref"}`` sends the IPN again (a duplicate).
 ``POST /merchant_webapi/api/transaction`` serves ``querydr`` and ``refund`` (pipe-joined
 request hash; signed answers: 00, 02, 03, 04, 91, 93, 94, 95, 97 as VNPAY documents them).
+A refund it accepts is kept in status ``05`` (VNPAY processing it); once a payment has a
+refund, ``querydr`` answers about its latest refund (``vnp_TransactionType`` 02/03, the
+refund's amount, status and its own ``vnp_TransactionNo``, given when it was accepted:
+specs/vnpay-reference.md §3.4 — whether VNPAY numbers a refund apart from its payment is
+[U]), as the janitor's refund query expects. A test moves a refund on
+(``Transaction.refunds[i].status = "06"`` or ``"09"``) and loses answers with
+:class:`Switches`.
 ``GET /transactions`` lists what it holds. One terminal per app; state is in memory.
 """
 
@@ -73,6 +80,27 @@ class IpnAttempt:
 
 
 @dataclass
+class Refund:
+    """A refund VNPAY accepted: ``vnp_TransactionType`` 02 (full) or 03 (partial)."""
+
+    kind: str
+    amount_vnd: int
+    #: The refund's own ``vnp_TransactionNo`` (in its answer and in querydr about it).
+    transaction_no: str = ""
+    status: str = "05"  # VNPAY đang xử lý; 06 sent to the bank; 09 declined
+
+
+@dataclass
+class Switches:
+    """What a test can turn on while the sandbox runs."""
+
+    #: The next this many refunds are made, but their answer is lost (HTTP 503).
+    lose_refund_answers: int = 0
+    #: The next this many refund requests are dropped unseen (HTTP 503, nothing refunded).
+    drop_refund_requests: int = 0
+
+
+@dataclass
 class Transaction:
     tmn_code: str
     txn_ref: str
@@ -86,6 +114,7 @@ class Transaction:
     transaction_no: str = ""
     pay_date: str = ""
     refunded_vnd: int = 0
+    refunds: list[Refund] = field(default_factory=list)
     ipn_attempts: list[IpnAttempt] = field(default_factory=list)
 
     def result_params(self) -> dict[str, str]:
@@ -117,6 +146,15 @@ class Transaction:
             "transaction_no": self.transaction_no,
             "refunded_vnd": self.refunded_vnd,
             "refundable_vnd": self.amount_vnd - self.refunded_vnd if self.status == "00" else 0,
+            "refunds": [
+                {
+                    "kind": r.kind,
+                    "amount_vnd": r.amount_vnd,
+                    "transaction_no": r.transaction_no,
+                    "status": r.status,
+                }
+                for r in self.refunds
+            ],
             "ipn_attempts": [
                 {"http_status": a.http_status, "rsp_code": a.rsp_code} for a in self.ipn_attempts
             ],
@@ -126,6 +164,7 @@ class Transaction:
 CONFIG = web.AppKey("sandbox_vnpay_config", SandboxVnpayConfig)
 TRANSACTIONS = web.AppKey("sandbox_vnpay_transactions", dict[tuple[str, str], Transaction])
 REQUEST_IDS = web.AppKey("sandbox_vnpay_request_ids", set[tuple[str, str]])
+SWITCHES = web.AppKey("sandbox_vnpay_switches", Switches)
 SESSION = web.AppKey("sandbox_vnpay_session", aiohttp.ClientSession)
 REDELIVERIES = web.AppKey("sandbox_vnpay_redeliveries", Background)
 
@@ -160,6 +199,7 @@ def create_vnpay_app(config: SandboxVnpayConfig) -> web.Application:
     app[CONFIG] = config
     app[TRANSACTIONS] = {}
     app[REQUEST_IDS] = set()
+    app[SWITCHES] = Switches()
     app[REDELIVERIES] = Background()
     app.cleanup_ctx.append(_session)
     app.router.add_get("/paymentv2/vpcpay.html", payment_page)
@@ -304,7 +344,10 @@ async def _finish(app: web.Application, txn: Transaction, outcome: str) -> None:
 
 def _new_transaction_no(app: web.Application) -> str:
     # Random rather than counted: unique across restarts, as the gateway may key on it.
-    used = {txn.transaction_no for txn in app[TRANSACTIONS].values()}
+    held = app[TRANSACTIONS].values()
+    used = {txn.transaction_no for txn in held} | {
+        r.transaction_no for t in held for r in t.refunds
+    }
     while (number := str(10_000_000 + secrets.randbelow(90_000_000))) in used:
         pass
     return number
@@ -367,6 +410,10 @@ async def transaction_api(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or body.get("vnp_Command") not in ("querydr", "refund"):
         return _answer(config, "querydr", "03", {})
     command = body["vnp_Command"]
+    switches = request.app[SWITCHES]
+    if command == "refund" and switches.drop_refund_requests > 0:
+        switches.drop_refund_requests -= 1
+        return web.Response(status=503, text="dropped by the sandbox")
     fields = QUERYDR_REQUEST_FIELDS if command == "querydr" else REFUND_REQUEST_FIELDS
     if any(not isinstance(body.get(name, ""), str) for name in fields):
         return _answer(config, command, "03", body)
@@ -391,11 +438,19 @@ async def transaction_api(request: web.Request) -> web.Response:
         return _answer(config, command, "91", body)
     if command == "querydr":
         return _answer(config, command, "00", body, txn)
-    return _refund(config, body, txn, amount)
+    answer = _refund(config, body, txn, amount, _new_transaction_no(request.app))
+    if switches.lose_refund_answers > 0:
+        switches.lose_refund_answers -= 1
+        return web.Response(status=503, text="answer lost by the sandbox")
+    return answer
 
 
 def _refund(
-    config: SandboxVnpayConfig, body: dict[str, str], txn: Transaction, amount: int
+    config: SandboxVnpayConfig,
+    body: dict[str, str],
+    txn: Transaction,
+    amount: int,
+    transaction_no: str,
 ) -> web.Response:
     kind = body.get("vnp_TransactionType")
     if kind not in ("02", "03") or not body.get("vnp_CreateBy"):
@@ -413,7 +468,16 @@ def _refund(
     else:
         code = "00"
         txn.refunded_vnd += amount
-    return _answer(config, "refund", code, body, txn, refund_amount=amount)
+        txn.refunds.append(Refund(kind, amount, transaction_no))
+    return _answer(
+        config,
+        "refund",
+        code,
+        body,
+        txn,
+        refund_amount=amount,
+        refund_no=transaction_no if code == "00" else txn.transaction_no,
+    )
 
 
 def _answer(
@@ -423,6 +487,7 @@ def _answer(
     request: Mapping[str, Any],
     txn: Transaction | None = None,
     refund_amount: int | None = None,
+    refund_no: str = "",
 ) -> web.Response:
     """A signed API answer; transaction fields only when a transaction was found."""
     answer = {
@@ -433,7 +498,20 @@ def _answer(
         "vnp_TmnCode": config.tmn_code,
         "vnp_TxnRef": str(request.get("vnp_TxnRef", "")),
     }
-    if txn is not None and refund_amount is None:
+    if txn is not None and refund_amount is None and txn.refunds:
+        latest = txn.refunds[-1]  # querydr about a refunded payment: its latest refund
+        answer |= {
+            "vnp_Amount": str(latest.amount_vnd * 100),
+            "vnp_OrderInfo": txn.order_info,
+            "vnp_BankCode": txn.bank_code,
+            "vnp_PayDate": txn.pay_date,
+            "vnp_TransactionNo": latest.transaction_no,
+            "vnp_TransactionType": latest.kind,
+            "vnp_TransactionStatus": latest.status,
+            "vnp_PromotionCode": "",
+            "vnp_PromotionAmount": "",
+        }
+    elif txn is not None and refund_amount is None:
         answer |= {
             "vnp_Amount": str(txn.amount_vnd * 100),
             "vnp_OrderInfo": txn.order_info,
@@ -451,7 +529,7 @@ def _answer(
             "vnp_OrderInfo": str(request.get("vnp_OrderInfo", "")),
             "vnp_BankCode": txn.bank_code,
             "vnp_PayDate": format_date(config.clock(), "pay_date"),
-            "vnp_TransactionNo": txn.transaction_no,
+            "vnp_TransactionNo": refund_no,
             "vnp_TransactionType": str(request.get("vnp_TransactionType", "")),
             # 05: VNPAY is processing the refund (accepted); else the payment's own status.
             "vnp_TransactionStatus": "05" if code == "00" else txn.status,

@@ -147,7 +147,12 @@ async def test_replayed_callback_is_answered_2_and_applied_once(wallets: Wallets
     assert (await wallets.payment(payment["id"]))["status"] == "paid"
 
 
-async def test_a_callback_for_an_attempt_already_final_changes_nothing(wallets: Wallets) -> None:
+async def test_a_success_callback_for_an_attempt_zalopay_called_failed_is_put_up_for_review(
+    wallets: Wallets,
+) -> None:
+    """ZaloPay's query said cancelled, then its signed callback says paid: the money is
+    real, so the attempt moves to ``succeeded``, once, for a person
+    (``succeeded_after_failure``)."""
     payment, attempt = await wallets.start("zalopay")
     await _simulate(wallets, attempt, "cancel")
     wallets.clock.advance(seconds=61)
@@ -155,9 +160,14 @@ async def test_a_callback_for_an_attempt_already_final_changes_nothing(wallets: 
     assert (await wallets.payment_attempt(payment["id"], attempt["id"]))["status"] == "failed"
 
     status, reply = await _callback(wallets, _callback_for(wallets, attempt))
+    assert (status, reply["return_code"]) == (200, 1)
+    paid = await wallets.payment_attempt(payment["id"], attempt["id"])
+    assert (paid["status"], paid["review_reason"]) == ("succeeded", "succeeded_after_failure")
+    bill = await wallets.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "succeeded_after_failure")
+    assert await _stored(wallets) == [("needs_review", None)]
+    status, reply = await _callback(wallets, _callback_for(wallets, attempt))  # ZaloPay retries
     assert (status, reply["return_code"]) == (200, 2)
-    assert (await wallets.payment_attempt(payment["id"], attempt["id"]))["status"] == "failed"
-    assert (await wallets.payment(payment["id"]))["status"] == "pending"
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ ADDED = [
     "GET /v1/receipts/{receipt_id}.xml",
     "GET /v1/receipts/{receipt_id}/corrections",
     "GET /v1/reconciliation/bank-mappings/{account}",
+    "GET /v1/refunds/flagged",
     "POST /callbacks/dvcqg",
     "POST /callbacks/momo/ipn",
     "POST /callbacks/zalopay",

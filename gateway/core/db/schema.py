@@ -209,6 +209,8 @@ refunds = Table(
     #: ``fee``, ``charge``; ``postal`` for lines on no receipt): docs/receipts.md, "Refunds".
     #: NULL for a payment without receipts, and for refunds made before it was recorded.
     Column("receipt_shares", JSON),
+    #: When the janitor handed it to finance: still pending past its channel's refund horizon.
+    Column("flagged_at", UTCDateTime),
     REFUNDS.check_constraint(),
 )
 

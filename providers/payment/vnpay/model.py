@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .statuses import Outcome, payment_outcome, query_outcome, refund_outcome
+from .statuses import (
+    REFUND_TRANSACTION_TYPES,
+    Outcome,
+    payment_outcome,
+    query_outcome,
+    refund_outcome,
+    refund_query_outcome,
+)
 
 FULL_REFUND = "02"
 PARTIAL_REFUND = "03"
@@ -77,6 +84,19 @@ class QueryResult(Answer):
     @property
     def outcome(self) -> Outcome:
         return query_outcome(self.response_code, self.transaction_status or "")
+
+    @property
+    def about_refund(self) -> bool:
+        """The answer reports a refund of the payment (``vnp_TransactionType`` 02/03), not
+        the payment itself: its amount is the refund's."""
+        return (self.transaction_type or "") in REFUND_TRANSACTION_TYPES
+
+    @property
+    def refund_outcome(self) -> Outcome:
+        """What the answer says about a refund (:func:`~.statuses.refund_query_outcome`)."""
+        return refund_query_outcome(
+            self.response_code, self.transaction_type or "", self.transaction_status or ""
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -111,6 +111,22 @@ REFUND_RESPONSE_CODES: Final[Mapping[str, Outcome]] = {
 }
 
 
+#: ``vnp_TransactionType`` of a querydr answer about a refund (02 full, 03 partial); 01 is a
+#: payment (specs/vnpay-reference.md §2.3, §3.4).
+REFUND_TRANSACTION_TYPES: Final[frozenset[str]] = frozenset({"02", "03"})
+
+#: ``vnp_TransactionStatus`` of a querydr answer about a refund (type 02/03), and what it
+#: means for the refund (specs/vnpay-reference.md §3.4).
+REFUND_TRANSACTION_STATUSES: Final[Mapping[str, Outcome]] = {
+    "05": _P,  # VNPAY đang xử lý giao dịch này (GD hoàn tiền) — VNPAY is processing it
+    # VNPAY đã gửi yêu cầu hoàn tiền sang Ngân hàng (GD hoàn tiền) — VNPAY sent it to the
+    # payer's bank: the refund left VNPAY, as a refund answered 00 has (our ``succeeded``).
+    "06": _S,
+    "00": _S,  # Giao dịch thành công — done
+    "09": _F,  # GD hoàn trả bị từ chối — the refund was declined
+}
+
+
 def payment_outcome(response_code: str, transaction_status: str) -> Outcome:
     """Combine the two codes of an IPN or return URL.
 
@@ -143,6 +159,18 @@ def query_outcome(response_code: str, transaction_status: str) -> Outcome:
     if response_code != "00":
         return Outcome.UNKNOWN
     return TRANSACTION_STATUSES.get(transaction_status, Outcome.UNKNOWN)
+
+
+def refund_query_outcome(
+    response_code: str, transaction_type: str, transaction_status: str
+) -> Outcome:
+    """What a querydr answer says about a refund: ``pending`` unless the query was answered
+    (``00``) about a refund (type 02/03) in a status the table above names. A payment's
+    answer (type 01), ``91`` (not found) or another code says nothing about the refund, so
+    it stays pending — never assumed failed; past its horizon a person decides."""
+    if response_code != "00" or transaction_type not in REFUND_TRANSACTION_TYPES:
+        return Outcome.PENDING
+    return REFUND_TRANSACTION_STATUSES.get(transaction_status, Outcome.PENDING)
 
 
 def refund_outcome(response_code: str) -> Outcome:

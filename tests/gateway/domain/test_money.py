@@ -97,6 +97,33 @@ def test_money_for_a_settled_bill_is_a_duplicate_and_leaves_it_alone(
     assert decide(bill, received=1) == MoneyDecision(None, ReviewReason.DUPLICATE_PAYMENT)
 
 
+@pytest.mark.parametrize(
+    "bill", [PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED]
+)
+def test_money_after_its_attempt_was_reported_failed_puts_an_unpaid_bill_up_for_review(
+    bill: PaymentStatus,
+) -> None:
+    after_failure = ReviewReason.SUCCEEDED_AFTER_FAILURE
+
+    def decide_late(received: int) -> MoneyDecision:
+        return money_arrived(
+            bill, due=185000, received=received, expires_at=LATER, at=NOW, review=after_failure
+        )
+
+    assert decide_late(185000) == MoneyDecision(PaymentStatus.NEEDS_REVIEW, after_failure)
+    # Another amount says more about the money; a paid bill makes it a duplicate.
+    assert decide_late(1).review is ReviewReason.AMOUNT_MISMATCH
+    paid = money_arrived(
+        PaymentStatus.PAID,
+        due=185000,
+        received=185000,
+        expires_at=LATER,
+        at=NOW,
+        review=after_failure,
+    )
+    assert paid == MoneyDecision(None, ReviewReason.DUPLICATE_PAYMENT)
+
+
 def test_every_decision_is_a_move_the_payment_table_allows() -> None:
     from gateway.core.statuses import PAYMENTS
 

@@ -37,6 +37,7 @@ ALLOWED_ATTEMPT_MOVES = {
     A.UNKNOWN: {A.SUCCEEDED, A.FAILED, A.EXPIRED},
     A.EXPIRED: {A.SUCCEEDED},
     A.CANCELLED: {A.SUCCEEDED},
+    A.FAILED: {A.SUCCEEDED},  # money its provider reports after calling it failed: for review
 }
 
 TABLES = {

@@ -29,6 +29,7 @@ from providers.payment.vnpay.statuses import (
     payment_outcome,
     query_outcome,
     refund_outcome,
+    refund_query_outcome,
 )
 
 
@@ -236,6 +237,38 @@ def test_refund_outcome_separates_declines_from_unknowns() -> None:
     }
     assert refund_outcome("02") is Outcome.FAILED
     assert refund_outcome("77") is Outcome.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("response_code", "transaction_type", "transaction_status", "outcome"),
+    [
+        ("00", "02", "05", Outcome.PENDING),  # VNPAY is processing the refund
+        ("00", "03", "06", Outcome.SUCCEEDED),  # sent to the payer's bank
+        ("00", "02", "00", Outcome.SUCCEEDED),
+        ("00", "03", "09", Outcome.FAILED),  # the refund was declined
+        ("00", "02", "77", Outcome.PENDING),  # a status no table names: not guessed
+        ("00", "01", "00", Outcome.PENDING),  # about the payment: nothing about the refund
+        ("00", "01", "09", Outcome.PENDING),
+        ("91", "", "", Outcome.PENDING),  # not found
+        ("94", "02", "06", Outcome.PENDING),  # the query itself was not answered
+    ],
+)
+def test_refund_query_outcome_is_read_only_from_an_answer_about_a_refund(
+    response_code: str, transaction_type: str, transaction_status: str, outcome: Outcome
+) -> None:
+    assert refund_query_outcome(response_code, transaction_type, transaction_status) is outcome
+
+
+def test_a_query_answer_about_a_refund_says_so_and_carries_the_refunds_amount() -> None:
+    answer = _query_answer(
+        vnp_TransactionType="03", vnp_TransactionStatus="06", vnp_Amount="2000000"
+    )
+    result = parse_query_response(SECRET, answer)
+    assert (result.about_refund, result.amount_vnd) == (True, 20_000)
+    assert result.refund_outcome is Outcome.SUCCEEDED
+    assert result.outcome is Outcome.SUCCEEDED  # the payment itself went through
+    payment = parse_query_response(SECRET, _query_answer())
+    assert (payment.about_refund, payment.refund_outcome) == (False, Outcome.PENDING)
 
 
 def test_tables_use_two_digit_codes_and_known_outcomes() -> None:
