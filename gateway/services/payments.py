@@ -38,6 +38,7 @@ from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, notification_intake, payment_items, payments
 from gateway.core.errors import (
     AgencyNotInScope,
+    DatabaseBusy,
     FieldError,
     GatewayError,
     InvalidCursor,
@@ -178,7 +179,8 @@ class PaymentService:
             if not row.agency_unchanged:
                 self.agencies.forget(request.agency_code)  # read it again
             # else the reference was taken (50 random bits: rare): another one
-        raise RuntimeError("could not create the payment: reference taken or agency changed 5x")
+        # Nothing was written: the portal retries with the same Idempotency-Key.
+        raise DatabaseBusy("the payment could not be created now (its agency kept changing); retry")
 
     def _draft(self, principal: Principal, request: CreatePayment, agency: Agency | None) -> _Draft:
         """What creating the payment writes, but its reference; the request's refusals
@@ -321,7 +323,7 @@ class PaymentService:
             )
             if inserted:
                 return reference, payload
-        raise RuntimeError("could not allocate a unique payment reference")
+        raise DatabaseBusy("no unique payment reference could be allocated now; retry")
 
     # -- read ---------------------------------------------------------------------------
 
