@@ -101,7 +101,7 @@ LINE_KINDS: Mapping[str, frozenset[str]] = {
     "charge": frozenset({"charge"}),
 }
 #: The receipts of a payment, by split mode.
-_KINDS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
+RECEIPTS_BY_MODE: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
     "single": (("all", LINE_KINDS["all"]),),
     "split": (("fee", LINE_KINDS["fee"]), ("charge", LINE_KINDS["charge"])),
 }
@@ -185,7 +185,7 @@ class ReceiptIssuance:
         lines = (await conn.execute(_LINES, by_payment)).all()
         reference = await _transaction_reference(conn, payment_id)
         issued = []
-        for kind, kinds in _KINDS[config.split]:
+        for kind, kinds in RECEIPTS_BY_MODE[config.split]:
             chosen = [line for line in lines if line.kind in kinds]
             if not chosen:
                 continue
