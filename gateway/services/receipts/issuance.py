@@ -356,7 +356,50 @@ class ReceiptIssuance:
             "external_key": outcome.external_key,
         }
         await self._now_issued(conn, payment, receipt_id, numbered, now)
+        if receipt.replaces is not None:
+            await self._now_replaced(conn, payment, receipt.replaces, receipt_id, now)
         return True
+
+    async def _now_replaced(
+        self,
+        conn: AsyncConnection,
+        payment: Any,
+        original_id: str,
+        replacement_id: str,
+        now: datetime,
+    ) -> None:
+        """The provider published the replacement of ``original_id``: the original becomes
+        ``replaced`` only now, with ``receipt.replaced`` (both), in the publish's transaction;
+        until then it stayed as it was, so a replacement the provider refuses leaves it valid
+        (docs/receipts.md, "Issuer")."""
+        original = (
+            await conn.execute(
+                select(receipts.c.status).where(receipts.c.id == original_id).with_for_update()
+            )
+        ).one()
+        current = ReceiptStatus(original.status)
+        if current is not ReceiptStatus.REPLACED:
+            await RECEIPTS.move(conn, original_id, current, ReceiptStatus.REPLACED, updated_at=now)
+        await outbox.emit(
+            conn,
+            now=now,
+            type="receipt.replaced",
+            payment_id=payment.id,
+            data={
+                "receipt": await self._view(conn, replacement_id),
+                "replaced": await self._view(conn, original_id),
+            },
+        )
+
+    async def pending_replacement(self, conn: AsyncConnection, original_id: str) -> str | None:
+        """The replacement of ``original_id`` still waiting for its provider, if any."""
+        found = await conn.execute(
+            select(receipts.c.id).where(
+                receipts.c.replaces == original_id,
+                receipts.c.status == ReceiptStatus.PENDING.value,
+            )
+        )
+        return found.scalar_one_or_none()
 
     async def _lock_pending(self, conn: AsyncConnection, receipt_id: str) -> tuple[Any, Any] | None:
         """The payment, then the receipt, locked (the one lock order); ``None`` unless the
