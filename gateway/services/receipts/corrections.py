@@ -121,6 +121,13 @@ class CorrectionService:
         if isinstance(fields, dict):  # a field given as null is a field not corrected
             fields = {name: value for name, value in fields.items() if value is not None}
         kind = check_correctable(receipt, fields)
+        if kind == REPLACE:
+            agency_code = (
+                await conn.execute(
+                    select(agencies.c.code).where(agencies.c.id == receipt.agency_id)
+                )
+            ).scalar_one()
+            self.issuance.check_replaceable(agency_code)
         corrected = validated(receipt, reason, fields, self.sealer)
         if "items" in corrected:
             share = await receipt_share(conn, receipt.payment_id, receipt.kind)

@@ -494,6 +494,7 @@ class ReceiptIssuance:
             raise ReceiptNotIssuable(
                 "this agency's receipts are not issued by the gateway", reason="not_configured"
             )
+        self.check_replaceable(payment.agency_code)
         issuer = self.issuers[payment.agency_code]
         external = config.issuer != "gateway"
         if external and not isinstance(issuer, ReplacingIssuer):
@@ -541,6 +542,17 @@ class ReceiptIssuance:
             )
         await RECEIPTS.insert(conn, ReceiptStatus.ISSUED, **{**values, **numbered})
         return await self._issued(conn, receipt_id, payment.agency_code)
+
+    def check_replaceable(self, agency_code: str) -> None:
+        """Refuse replacing a receipt of a VNPT agency whose ``vnpt_replacements`` is off
+        (the default until VNPT confirms the operation; docs/receipts.md, "Issuer")."""
+        config = self.settings.agencies.get(agency_code)
+        if config is not None and config.issuer == "vnpt" and not config.vnpt_replacements:
+            raise ReceiptNotIssuable(
+                "this agency's receipts are replaced at VNPT's portal until VNPT confirms "
+                "replacing through its web service (vnpt_replacements)",
+                reason="vnpt_replacements_off",
+            )
 
     # -- the one way a receipt gets its number and signature ----------------------------
 

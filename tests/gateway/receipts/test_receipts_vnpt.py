@@ -204,6 +204,32 @@ def test_an_agency_issuing_through_vnpt_needs_the_vnpt_tenant(identity: Identity
     assert "issuer" in str(unknown.value)
 
 
+async def test_replacing_through_vnpt_is_off_until_the_agency_turns_it_on(
+    world: VnptWorld,
+) -> None:
+    """``vnpt_replacements`` is off by default until VNPT confirms the operation: a
+    replacement is refused at proposal, nothing is recorded, and a notice is still possible."""
+    gateway = world.gateway
+    payment = await gateway.create_payment()
+    await pay_by_transfer(gateway, payment)
+    await world.loop_round()
+    [original] = await receipts_of(gateway, payment["id"])
+    before = await counts(gateway)
+
+    status, problem = await propose(gateway, original["id"], WRONG_AMOUNT)
+
+    assert (status, problem["code"], problem["reason"]) == (
+        409,
+        "receipt_not_issuable",
+        "vnpt_replacements_off",
+    )
+    assert await counts(gateway) == before
+    [still] = await receipts_of(gateway, payment["id"])
+    assert still["status"] == "issued"
+    assert len(await world.held()) == 1
+
+
+@pytest.mark.parametrize("world", [{"vnpt_replacements": True}], indirect=True)
 async def test_a_vnpt_receipt_is_replaced_through_vnpt_once_another_person_approves(
     world: VnptWorld,
 ) -> None:
@@ -265,6 +291,7 @@ async def test_a_vnpt_receipt_is_replaced_through_vnpt_once_another_person_appro
     assert replaced["data"]["replaced"]["status"] == "replaced"
 
 
+@pytest.mark.parametrize("world", [{"vnpt_replacements": True}], indirect=True)
 async def test_a_replacement_vnpt_refuses_waits_with_its_reason_and_issues_nothing(
     world: VnptWorld,
 ) -> None:
@@ -332,6 +359,7 @@ async def test_in_sandbox_mode_a_vnpt_agency_issues_through_the_mounted_sandbox(
         await client.close()
 
 
+@pytest.mark.parametrize("world", [{"vnpt_replacements": True}], indirect=True)
 async def test_a_receipt_vnpt_does_not_hold_is_not_replaced_through_it(world: VnptWorld) -> None:
     gateway = world.gateway
     payment = await gateway.create_payment()
