@@ -67,18 +67,13 @@ async def _lines(conn: AsyncConnection, payment_id: str) -> dict[str, int]:
     return amounts
 
 
-async def remaining(conn: AsyncConnection, payment_id: str) -> dict[str, int] | None:
-    """What each receipt of the payment (and its postal lines) still holds: its lines, less
-    the refunds recorded against it that are pending or succeeded; unattributed refunds
-    count against none. ``None`` when the payment has no receipts."""
-    return (await _held(conn, payment_id, await _lines(conn, payment_id)))[0]
-
-
 async def _held(
     conn: AsyncConnection, payment_id: str, lines: Mapping[str, int]
 ) -> tuple[dict[str, int] | None, str, bool]:
-    """What each receipt still holds (``None`` without receipts), the receipt mode, and
-    whether a pending or succeeded refund of the payment is unattributed."""
+    """What each receipt of the payment (and its postal lines) still holds — its lines, less
+    the refunds recorded against it that are pending or succeeded; unattributed refunds count
+    against none — (``None`` without receipts), the receipt mode, and whether a pending or
+    succeeded refund of the payment is unattributed."""
     kinds = set(
         (
             await conn.execute(
