@@ -548,6 +548,11 @@ class ReceiptAgencySettings(_Section):
     #: signs the agency's receipts (docs/receipts.md, "Issuers"). The signing identity is still
     #: the agency's: it signs the same-day summaries.
     issuer: Literal["gateway", "vnpt"] = "gateway"
+    #: Whether a receipt of an ``issuer = "vnpt"`` agency may be replaced through VNPT: off
+    #: until VNPT confirms the operation (its replacement shape is unverified, docs/receipts.md,
+    #: "Issuer"); off, a replacement is refused at proposal (``receipt_not_issuable``, reason
+    #: ``vnpt_replacements_off``) and made at VNPT's portal instead.
+    vnpt_replacements: bool = False
     #: Whom the gateway's receipts name as their issuer: ``agency`` (the gateway is the
     #: agency's own software), or ``delegate`` (the gateway operator of ``[receipts.delegate]``
     #: issues as the agency's delegate under a recorded agreement, NĐ 254/2026 Điều 4.6 and

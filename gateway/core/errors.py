@@ -115,17 +115,6 @@ class ReplacementTotalMismatch(BadRequest):
     title = "A replacement receipt must total the money collected for the receipt it replaces"
 
 
-class RefundItemsRequired(BadRequest):
-    """A partial refund of a payment whose lines are on more than one receipt (or on none:
-    postal) must say what it gives back (``items``), so that it is recorded against the right
-    receipt; pro rata would be a guess. ``remaining`` gives what can still be refunded per
-    receipt kind (docs/receipts.md, "Refunds")."""
-
-    code = "refund_items_required"
-    http_status = 422
-    title = "Say which lines the refund gives back"
-
-
 class UnsupportedMediaType(BadRequest):
     code = "unsupported_media_type"
     http_status = 415

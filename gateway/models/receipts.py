@@ -31,8 +31,12 @@ class ReceiptRefund(ResponseModel):
     against it (docs/receipts.md, "Refunds")."""
 
     id: str
-    amount: int = Field(description="VND of this refund that concerns this receipt")
-    refund_amount: int = Field(description="VND of the whole refund")
+    amount: int = Field(description="VND of the whole refund")
+    share: int | None = Field(
+        description="VND of this refund that concerns this receipt; null when the refund is "
+        "unattributed (made without `items` when its receipt was ambiguous, or before shares "
+        "were recorded): it is then listed on every receipt of the payment"
+    )
     status: Literal["pending", "succeeded", "failed"]
     created_at: Time
 

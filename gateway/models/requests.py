@@ -95,9 +95,10 @@ class CreateRefund(RequestModel):
         None,
         max_length=50,
         description="What the refund gives back, by kind of line (amounts add up to `amount`): "
-        "it is recorded against the receipt(s) of those lines. Needed only when the payment "
-        "has lines on more than one receipt (or postal lines) and the refund is not of "
-        "everything still refundable (`refund_items_required`); docs/receipts.md, Refunds",
+        "it is recorded against the receipt(s) of those lines. Without it, a refund of part of "
+        "a payment whose lines are on more than one receipt (or postal lines) is accepted but "
+        "recorded unattributed (listed on every receipt): send `items` to have it attributed; "
+        "docs/receipts.md, Refunds",
     )
 
 

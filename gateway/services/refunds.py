@@ -147,7 +147,7 @@ class RefundService:
             raise InvalidTransition(payment.status, "refunded")
         # Recorded against the receipt(s) whose money it gives back (docs/receipts.md).
         items = None if body.items is None else [item.model_dump() for item in body.items]
-        shares = await shares_for(conn, payment_id, body.amount, items)
+        shares = await shares_for(conn, payment_id, body.amount, items, refundable)
         now = self.clock()
         refund_id = new_id("ref")
         await REFUNDS.insert(

@@ -8,9 +8,11 @@ upwards (``ERR:20`` for a pattern/serial not registered, ``ERR:6`` once its rang
 up, ``ERR:3`` for a bad ``xmlInvData``); a second publish under an fkey answers ``ERR:13``
 and numbers nothing. A publish naming a receipt it replaces (``codec.REPLACES_TAGS``, the
 unverified replacement shape) needs that receipt issued here with the pattern, serial and
-number named (else ``ERR:8``) and marks it replaced (status 3). Cancelling needs the
-payment un-confirmed first (``ERR:9``), and a receipt cancelled already answers ``ERR:8``.
-The view is a Vietnamese HTML page; the download is the receipt's XML with its number.
+number named (else ``ERR:8``, checked before ``ERR:13``: VNPT's order is unverified, and a
+replacement sent again is then refused as replaced already) and marks it replaced (status 3).
+Cancelling needs the payment un-confirmed first (``ERR:9``), and a receipt cancelled already
+answers ``ERR:8``. The view is a Vietnamese HTML page; the download is the receipt's XML with
+its number.
 
 Faults and inspection are unsigned control routes (they stand for VNPT's systems, not for
 the protocol)::
@@ -166,10 +168,10 @@ def publish(app: web.Application, params: dict[str, str]) -> str | web.Response:
     if len(invoices) != 1:
         return "ERR:10"
     [invoice] = invoices
-    if invoice.fkey in tenant.receipts:
-        return "ERR:13"
     replaced = None
     if invoice.replaces is not None:  # a replacement: the original must be issued here
+        # Checked before the fkey: VNPT's order is unverified, and this is the harder one for
+        # the gateway (a replacement sent again is refused ERR:8, not ERR:13).
         replaced = tenant.receipts.get(invoice.replaces.fkey)
         named = invoice.replaces
         if (
@@ -179,6 +181,8 @@ def publish(app: web.Application, params: dict[str, str]) -> str | web.Response:
             != (named.pattern, named.serial, named.number)
         ):
             return "ERR:8"
+    if invoice.fkey in tenant.receipts:
+        return "ERR:13"
     number = tenant.last_number.get((pattern, serial), 0) + 1
     if number > last:
         return "ERR:6"

@@ -28,7 +28,10 @@ number ranges): the receipt's move through its machine, the replacement, the cor
 move and the event — ``receipt.replaced`` (the new receipt and the replaced one) or
 ``receipt.error_notified`` (the receipt and the notice) — through the outbox. A second
 approval finds the correction ``approved`` (``invalid_transition``): nothing is issued twice.
-Every step is written to the audit log.
+Every step is written to the audit log. A provider's replacement (VNPT) is born pending and
+the original stays as it is: it becomes ``replaced``, with ``receipt.replaced``, only when the
+provider has published the replacement (``ReceiptIssuance.record_published``), so a
+replacement the provider refuses never leaves it stuck (docs/receipts.md, "Issuer").
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from gateway.core.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    ReceiptNotIssuable,
     ReceiptReplaced,
     SelfApproval,
     ValidationFailed,
@@ -78,7 +82,7 @@ class Decided:
     """What approving a correction did to the receipt: the event to emit, and what the
     correction row records (``replacement_id`` or ``notice``)."""
 
-    event: str
+    event: str | None  # None: nothing to tell yet (a replacement VNPT has still to publish)
     data: dict[str, Any]
     values: dict[str, Any]
 
@@ -117,6 +121,13 @@ class CorrectionService:
         if isinstance(fields, dict):  # a field given as null is a field not corrected
             fields = {name: value for name, value in fields.items() if value is not None}
         kind = check_correctable(receipt, fields)
+        if kind == REPLACE:
+            agency_code = (
+                await conn.execute(
+                    select(agencies.c.code).where(agencies.c.id == receipt.agency_id)
+                )
+            ).scalar_one()
+            self.issuance.check_replaceable(agency_code)
         corrected = validated(receipt, reason, fields, self.sealer)
         if "items" in corrected:
             share = await receipt_share(conn, receipt.payment_id, receipt.kind)
@@ -195,13 +206,14 @@ class CorrectionService:
                 updated_at=now,
                 **decided.values,
             )
-            await outbox.emit(
-                conn,
-                now=now,
-                type=decided.event,
-                payment_id=original.payment_id,
-                data=decided.data,
-            )
+            if decided.event is not None:
+                await outbox.emit(
+                    conn,
+                    now=now,
+                    type=decided.event,
+                    payment_id=original.payment_id,
+                    data=decided.data,
+                )
             await record(
                 conn,
                 now,
@@ -309,6 +321,12 @@ class CorrectionService:
         if current is ReceiptStatus.REPLACED:
             raise ReceiptReplaced(current.value, ReceiptStatus.REPLACED.value)
         RECEIPTS.check(current, ReceiptStatus.REPLACED)
+        if await self.issuance.pending_replacement(conn, original.id) is not None:
+            # Its provider has yet to publish the replacement approved before: never two.
+            raise ReceiptNotIssuable(
+                "a replacement of this receipt is waiting for its provider",
+                reason="replacement_pending",
+            )
         changes: dict[str, Any] = {}
         if "items" in correction.fields:
             # Checked again under the locks: a proposal made before the rule is held to it.
@@ -319,6 +337,11 @@ class CorrectionService:
         if payer != original.payer:
             changes["payer"] = payer
         replacement = await self.issuance.issue_replacement(conn, original, changes, now)
+        if replacement["status"] == ReceiptStatus.PENDING.value:
+            # A provider's replacement (VNPT) is born pending: the original stays as it is
+            # until the provider has published the replacement, and becomes ``replaced`` (with
+            # ``receipt.replaced``) in that same transaction (ReceiptIssuance.record_published).
+            return Decided(None, {}, {"replacement_id": replacement["id"]})
         await RECEIPTS.move(conn, original.id, current, ReceiptStatus.REPLACED, updated_at=now)
         return Decided(
             "receipt.replaced",

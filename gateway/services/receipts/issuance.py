@@ -101,7 +101,7 @@ LINE_KINDS: Mapping[str, frozenset[str]] = {
     "charge": frozenset({"charge"}),
 }
 #: The receipts of a payment, by split mode.
-_KINDS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
+RECEIPTS_BY_MODE: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
     "single": (("all", LINE_KINDS["all"]),),
     "split": (("fee", LINE_KINDS["fee"]), ("charge", LINE_KINDS["charge"])),
 }
@@ -185,7 +185,7 @@ class ReceiptIssuance:
         lines = (await conn.execute(_LINES, by_payment)).all()
         reference = await _transaction_reference(conn, payment_id)
         issued = []
-        for kind, kinds in _KINDS[config.split]:
+        for kind, kinds in RECEIPTS_BY_MODE[config.split]:
             chosen = [line for line in lines if line.kind in kinds]
             if not chosen:
                 continue
@@ -356,7 +356,50 @@ class ReceiptIssuance:
             "external_key": outcome.external_key,
         }
         await self._now_issued(conn, payment, receipt_id, numbered, now)
+        if receipt.replaces is not None:
+            await self._now_replaced(conn, payment, receipt.replaces, receipt_id, now)
         return True
+
+    async def _now_replaced(
+        self,
+        conn: AsyncConnection,
+        payment: Any,
+        original_id: str,
+        replacement_id: str,
+        now: datetime,
+    ) -> None:
+        """The provider published the replacement of ``original_id``: the original becomes
+        ``replaced`` only now, with ``receipt.replaced`` (both), in the publish's transaction;
+        until then it stayed as it was, so a replacement the provider refuses leaves it valid
+        (docs/receipts.md, "Issuer")."""
+        original = (
+            await conn.execute(
+                select(receipts.c.status).where(receipts.c.id == original_id).with_for_update()
+            )
+        ).one()
+        current = ReceiptStatus(original.status)
+        if current is not ReceiptStatus.REPLACED:
+            await RECEIPTS.move(conn, original_id, current, ReceiptStatus.REPLACED, updated_at=now)
+        await outbox.emit(
+            conn,
+            now=now,
+            type="receipt.replaced",
+            payment_id=payment.id,
+            data={
+                "receipt": await self._view(conn, replacement_id),
+                "replaced": await self._view(conn, original_id),
+            },
+        )
+
+    async def pending_replacement(self, conn: AsyncConnection, original_id: str) -> str | None:
+        """The replacement of ``original_id`` still waiting for its provider, if any."""
+        found = await conn.execute(
+            select(receipts.c.id).where(
+                receipts.c.replaces == original_id,
+                receipts.c.status == ReceiptStatus.PENDING.value,
+            )
+        )
+        return found.scalar_one_or_none()
 
     async def _lock_pending(self, conn: AsyncConnection, receipt_id: str) -> tuple[Any, Any] | None:
         """The payment, then the receipt, locked (the one lock order); ``None`` unless the
@@ -451,6 +494,7 @@ class ReceiptIssuance:
             raise ReceiptNotIssuable(
                 "this agency's receipts are not issued by the gateway", reason="not_configured"
             )
+        self.check_replaceable(payment.agency_code)
         issuer = self.issuers[payment.agency_code]
         external = config.issuer != "gateway"
         if external and not isinstance(issuer, ReplacingIssuer):
@@ -498,6 +542,17 @@ class ReceiptIssuance:
             )
         await RECEIPTS.insert(conn, ReceiptStatus.ISSUED, **{**values, **numbered})
         return await self._issued(conn, receipt_id, payment.agency_code)
+
+    def check_replaceable(self, agency_code: str) -> None:
+        """Refuse replacing a receipt of a VNPT agency whose ``vnpt_replacements`` is off
+        (the default until VNPT confirms the operation; docs/receipts.md, "Issuer")."""
+        config = self.settings.agencies.get(agency_code)
+        if config is not None and config.issuer == "vnpt" and not config.vnpt_replacements:
+            raise ReceiptNotIssuable(
+                "this agency's receipts are replaced at VNPT's portal until VNPT confirms "
+                "replacing through its web service (vnpt_replacements)",
+                reason="vnpt_replacements_off",
+            )
 
     # -- the one way a receipt gets its number and signature ----------------------------
 

@@ -377,17 +377,18 @@ class ReceiptService:
 
 
 def _refunds_on(receipt_kind: str, found: Sequence[Any]) -> list[dict[str, Any]]:
-    """The refunds recorded against a receipt of ``receipt_kind``, each with the part that
-    concerns it (``amount``) and the whole refund (``refund_amount``)."""
+    """The refunds recorded against a receipt of ``receipt_kind``: each whole refund
+    (``amount``) with the part that concerns this receipt (``share``); an unattributed
+    refund (``share`` null) is listed on every receipt of its payment (docs/receipts.md)."""
     listed = []
     for refund in found:
-        share = share_on(receipt_kind, refund.amount, refund.receipt_shares)
-        if share > 0:
+        share = share_on(receipt_kind, refund.receipt_shares)
+        if share is None or share > 0:
             listed.append(
                 {
                     "id": refund.id,
-                    "amount": share,
-                    "refund_amount": refund.amount,
+                    "amount": refund.amount,
+                    "share": share,
                     "status": refund.status,
                     "created_at": iso(refund.created_at),
                 }

@@ -89,7 +89,8 @@ class VnptClient:
         publish under the replacement's own fkey, naming the original (``codec``: the
         operation and tags are unverified data). VNPT numbers it and marks the original
         replaced. Raises as :meth:`publish`; ``rejected`` (``ERR:8``) when the original is not
-        there to replace."""
+        there to replace — unless VNPT already holds this replacement issued under its fkey
+        (an earlier round's lost answer), which is adopted."""
         invoice = codec.invoice_from_document(document, replaces_fkey=original_key)
         published = await self.publish(invoice, document.template_code, document.symbol)
         xml = await self.download_xml(invoice.fkey)
@@ -115,6 +116,15 @@ class VnptClient:
             except VnptError as error:
                 if error.code == DUPLICATE_KEY:
                     adopted = await self._adopt(invoice.fkey, pattern, serial)
+                    if adopted is not None:
+                        return adopted
+                    raise
+                if error.code == REJECTED and invoice.replaces is not None:
+                    # VNPT's order of checks is unverified: a replacement published by an
+                    # earlier round whose answer was lost may be refused as "the original is
+                    # replaced already" (ERR:8) rather than ERR:13. Look its fkey up first and
+                    # adopt it if VNPT holds it issued.
+                    adopted = await self._adopted_replacement(invoice.fkey, pattern, serial)
                     if adopted is not None:
                         return adopted
                     raise
@@ -153,6 +163,16 @@ class VnptClient:
             state = await self.lookup(external_key)
             if state is None or state.state != "cancelled":
                 raise
+
+    async def _adopted_replacement(self, fkey: str, pattern: str, serial: str) -> Published | None:
+        """After a refused replacement: the receipt VNPT holds issued under its ``fkey`` (the
+        one we asked for), else ``None`` and the refusal stands."""
+        try:
+            return await self._adopt(fkey, pattern, serial)
+        except VnptError as error:
+            if error.code == DUPLICATE_KEY:
+                return None
+            raise
 
     async def _adopt(self, fkey: str, pattern: str, serial: str) -> Published | None:
         """The receipt already published under ``fkey``, if it is the one we asked for."""

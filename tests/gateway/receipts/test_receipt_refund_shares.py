@@ -1,7 +1,8 @@
 """In split mode (a receipt for the phí, one for the lệ phí) each refund is recorded against
 the receipt whose money it gives back, and a receipt lists only those (docs/receipts.md,
 "Refunds"): by the lines the refund names, or without lines when that is unambiguous; a part
-of money held on two receipts without lines is refused and changes nothing."""
+of money held on two receipts without lines is accepted, as the API always accepted it, and
+recorded unattributed (listed on every receipt)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import receipt_support
 from conftest import Channels
 from receipt_support import Identity, open_receipting, receipts_of
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from test_receipt_corrections import decide, propose
 from tests_support import signed_notice
 
-from gateway.core.db.schema import refunds
+from gateway.core.db.schema import payment_items, payments, refunds
 from gateway.keys import DATABASE
+
+receipting = receipt_support.receipting
 
 
 @pytest.fixture
@@ -35,9 +39,10 @@ async def split(
     await gateway.client.close()
 
 
-async def paid(gateway: Channels) -> dict[str, Any]:
-    """A payment of 135,000 lệ phí + 50,000 phí, paid by transfer: two receipts."""
-    payment = await gateway.create_payment()
+async def paid(gateway: Channels, **overrides: Any) -> dict[str, Any]:
+    """A payment (by default 135,000 lệ phí + 50,000 phí), paid by transfer: two receipts in
+    split mode."""
+    payment = await gateway.create_payment(**overrides)
     body, headers = signed_notice(payment, int(gateway.clock().timestamp()))
     response = await gateway.client.post("/callbacks/bank/testbank", data=body, headers=headers)
     assert response.status == 200, await response.text()
@@ -53,12 +58,12 @@ async def refund(gateway: Channels, payment_id: str, amount: int, **more: Any) -
     return response.status, await response.json()
 
 
-async def listed(gateway: Channels, payment_id: str) -> dict[str, list[tuple[str, int, int]]]:
+async def listed(
+    gateway: Channels, payment_id: str
+) -> dict[str, list[tuple[str, int | None, int]]]:
     """Per receipt (kind, number): the refunds it lists (id, its part, the whole refund)."""
     return {
-        f"{r['kind']}#{r['number']}": [
-            (f["id"], f["amount"], f["refund_amount"]) for f in r["refunds"]
-        ]
+        f"{r['kind']}#{r['number']}": [(f["id"], f["share"], f["amount"]) for f in r["refunds"]]
         for r in await receipts_of(gateway, payment_id)
     }
 
@@ -99,17 +104,108 @@ async def test_a_refund_of_everything_is_listed_on_each_receipt_with_its_own_par
     }
 
 
-async def test_a_part_without_lines_is_refused_rather_than_split_pro_rata(
+async def test_a_part_without_lines_is_accepted_unattributed_and_listed_on_every_receipt(
     split: Channels,
 ) -> None:
     payment = await paid(split)
 
-    status, problem = await refund(split, payment["id"], 100_000)
+    status, made = await refund(split, payment["id"], 100_000)
 
-    assert (status, problem["code"]) == (422, "refund_items_required")
-    assert problem["remaining"] == {"charge": 135_000, "fee": 50_000}
-    assert await refund_count(split) == 0
-    assert (await split.payment(payment["id"]))["status"] == "paid"
+    assert status == 201, made
+    assert made["amount"] == 100_000
+    assert await listed(split, payment["id"]) == {
+        "charge#2": [(made["id"], None, 100_000)],
+        "fee#1": [(made["id"], None, 100_000)],
+    }
+
+
+async def test_the_rest_after_a_refund_without_shares_is_accepted(split: Channels) -> None:
+    """A refund made before shares were recorded counts against no receipt; refunding the
+    rest compares with what the payment can still refund, not the receipts' total."""
+    payment = await paid(
+        split,
+        items=[
+            {"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 100_000},
+            {"kind": "charge", "description": "Lệ phí cấp giấy phép", "amount": 200_000},
+        ],
+    )
+    status, old = await refund(
+        split, payment["id"], 100_000, items=[{"kind": "fee", "amount": 100_000}]
+    )
+    assert status == 201, old
+    async with split.client.app[DATABASE].write() as conn:  # as before migration 0023
+        await conn.execute(
+            update(refunds).where(refunds.c.id == old["id"]).values(receipt_shares=None)
+        )
+
+    split.clock.advance(minutes=1)
+    status, rest = await refund(split, payment["id"], 200_000)
+
+    assert status == 201, rest
+    assert await refund_count(split) == 2
+    assert await listed(split, payment["id"]) == {
+        "charge#2": [(old["id"], None, 100_000), (rest["id"], None, 200_000)],
+        "fee#1": [(old["id"], None, 100_000), (rest["id"], None, 200_000)],
+    }
+
+
+async def with_postage(gateway: Channels, postage: int, **overrides: Any) -> dict[str, Any]:
+    """A paid payment that also carries a postal line of ``postage`` VND (cước bưu chính, on
+    no receipt). No API creates one yet: the line is added to the stored payment."""
+    payment = await paid(gateway, **overrides)
+    async with gateway.client.app[DATABASE].write() as conn:
+        await conn.execute(
+            insert(payment_items).values(
+                payment_id=payment["id"],
+                position=len(overrides.get("items", [])) + 10,
+                kind="postal",
+                description="Cước chuyển phát kết quả",
+                amount=postage,
+            )
+        )
+        await conn.execute(
+            update(payments)
+            .where(payments.c.id == payment["id"])
+            .values(amount=payments.c.amount + postage)
+        )
+    return payment
+
+
+async def test_postage_refunded_without_lines_in_single_mode_is_accepted(
+    receipting: Channels,
+) -> None:
+    fee_only = [{"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 100_000}]
+    payment = await with_postage(receipting, 30_000, items=fee_only)
+
+    status, made = await refund(receipting, payment["id"], 30_000)
+
+    assert status == 201, made
+    [receipt] = await receipts_of(receipting, payment["id"])
+    assert [(r["id"], r["amount"], r["share"]) for r in receipt["refunds"]] == [
+        (made["id"], 30_000, None)
+    ]
+
+
+async def test_a_line_kind_the_payment_does_not_have_is_refused(receipting: Channels) -> None:
+    fee_only = [{"kind": "fee", "description": "Phí thẩm định hồ sơ", "amount": 100_000}]
+    payment = await with_postage(receipting, 30_000, items=fee_only)
+
+    status, problem = await refund(
+        receipting, payment["id"], 30_000, items=[{"kind": "charge", "amount": 30_000}]
+    )
+
+    assert (status, problem["code"]) == (422, "validation_failed")
+    assert {"field": "items", "code": "no_such_lines"} in [
+        {"field": e["field"], "code": e["code"]} for e in problem["errors"]
+    ]
+    assert await refund_count(receipting) == 0
+    # The postage named as postage is recorded as postage: not on the receipt.
+    status, made = await refund(
+        receipting, payment["id"], 30_000, items=[{"kind": "postal", "amount": 30_000}]
+    )
+    assert status == 201, made
+    [receipt] = await receipts_of(receipting, payment["id"])
+    assert receipt["refunds"] == []
 
 
 @pytest.mark.parametrize(

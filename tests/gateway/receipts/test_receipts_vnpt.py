@@ -15,7 +15,7 @@ from conftest import Channels, FixedClock, make_settings, open_channels
 from receipt_support import Identity, event_types, receipt_settings, receipt_xml, receipts_of
 from sqlalchemy import update
 from structlog.testing import capture_logs
-from test_receipt_corrections import WRONG_AMOUNT, counts, decide, propose
+from test_receipt_corrections import WRONG_AMOUNT, counts, decide, last_event, propose
 from test_receipts_issue import pay_by_transfer
 from tests_support import DEMO_PORTAL, pay_demo_bill, start_sandbox
 
@@ -204,6 +204,32 @@ def test_an_agency_issuing_through_vnpt_needs_the_vnpt_tenant(identity: Identity
     assert "issuer" in str(unknown.value)
 
 
+async def test_replacing_through_vnpt_is_off_until_the_agency_turns_it_on(
+    world: VnptWorld,
+) -> None:
+    """``vnpt_replacements`` is off by default until VNPT confirms the operation: a
+    replacement is refused at proposal, nothing is recorded, and a notice is still possible."""
+    gateway = world.gateway
+    payment = await gateway.create_payment()
+    await pay_by_transfer(gateway, payment)
+    await world.loop_round()
+    [original] = await receipts_of(gateway, payment["id"])
+    before = await counts(gateway)
+
+    status, problem = await propose(gateway, original["id"], WRONG_AMOUNT)
+
+    assert (status, problem["code"], problem["reason"]) == (
+        409,
+        "receipt_not_issuable",
+        "vnpt_replacements_off",
+    )
+    assert await counts(gateway) == before
+    [still] = await receipts_of(gateway, payment["id"])
+    assert still["status"] == "issued"
+    assert len(await world.held()) == 1
+
+
+@pytest.mark.parametrize("world", [{"vnpt_replacements": True}], indirect=True)
 async def test_a_vnpt_receipt_is_replaced_through_vnpt_once_another_person_approves(
     world: VnptWorld,
 ) -> None:
@@ -220,14 +246,16 @@ async def test_a_vnpt_receipt_is_replaced_through_vnpt_once_another_person_appro
 
     status, approved = await decide(gateway, correction["id"], "approve", "approver")
 
-    # Approval calls no provider: the replacement is born pending, like VNPT's receipts.
+    # Approval calls no provider: the replacement is born pending, like VNPT's receipts,
+    # and the original stays issued until VNPT has published it.
     assert status == 200, approved
     old, new = await receipts_of(gateway, payment["id"])
     assert (old["status"], new["status"], new["pending_reason"]) == (
-        "replaced",
+        "issued",
         "pending",
         "external_issuer",
     )
+    assert await event_types(gateway, payment["id"]) == ["payment.paid", "receipt.issued"]
     assert (new["id"], new["replaces"], new["amount"]) == (
         approved["replacement_id"],
         original["id"],
@@ -239,19 +267,31 @@ async def test_a_vnpt_receipt_is_replaced_through_vnpt_once_another_person_appro
     await world.faults(publish=["lost_answer"])
     assert await world.loop_round() == 1
     assert await world.loop_round() == 0
-    _, new = await receipts_of(gateway, payment["id"])
-    assert (new["status"], new["provider"], new["number"]) == ("issued", "vnpt", 2)
+    old, new = await receipts_of(gateway, payment["id"])
+    assert (old["status"], new["status"], new["provider"], new["number"]) == (
+        "replaced",
+        "issued",
+        "vnpt",
+        2,
+    )
     held = {r["fkey"]: (r["number"], r["status"], r["replaces"]) for r in await world.held()}
     assert held == {original["id"]: (1, 3, None), new["id"]: (2, 1, original["id"])}
     assert b"<ReplacedFkey>" in await receipt_xml(gateway, new)
     assert await event_types(gateway, payment["id"]) == [
         "payment.paid",
         "receipt.issued",
-        "receipt.replaced",
         "receipt.issued",
+        "receipt.replaced",
     ]
+    replaced = await last_event(gateway)
+    assert (replaced["data"]["receipt"]["id"], replaced["data"]["replaced"]["id"]) == (
+        new["id"],
+        original["id"],
+    )
+    assert replaced["data"]["replaced"]["status"] == "replaced"
 
 
+@pytest.mark.parametrize("world", [{"vnpt_replacements": True}], indirect=True)
 async def test_a_replacement_vnpt_refuses_waits_with_its_reason_and_issues_nothing(
     world: VnptWorld,
 ) -> None:
@@ -270,7 +310,7 @@ async def test_a_replacement_vnpt_refuses_waits_with_its_reason_and_issues_nothi
     with capture_logs() as logs:
         assert await world.loop_round() == 0
 
-    _, new = await receipts_of(gateway, payment["id"])
+    old, new = await receipts_of(gateway, payment["id"])
     assert (new["status"], new["pending_reason"], new["number"]) == (
         "pending",
         "vnpt_rejected",
@@ -278,6 +318,18 @@ async def test_a_replacement_vnpt_refuses_waits_with_its_reason_and_issues_nothi
     )
     assert [log["reason"] for log in logs if log["event"] == "receipt_pending"] == ["vnpt_rejected"]
     assert len(await world.held()) == 1
+    # The original is not stuck as replaced by a replacement VNPT never accepted.
+    assert old["status"] == "issued"
+    assert "receipt.replaced" not in await event_types(gateway, payment["id"])
+    # and no second replacement while this one waits.
+    _, second = await propose(gateway, original["id"], WRONG_AMOUNT)
+    status, problem = await decide(gateway, second["id"], "approve", "approver2")
+    assert (status, problem["code"], problem["reason"]) == (
+        409,
+        "receipt_not_issuable",
+        "replacement_pending",
+    )
+    assert len(await receipts_of(gateway, payment["id"])) == 2
 
 
 async def test_in_sandbox_mode_a_vnpt_agency_issues_through_the_mounted_sandbox(
@@ -307,6 +359,7 @@ async def test_in_sandbox_mode_a_vnpt_agency_issues_through_the_mounted_sandbox(
         await client.close()
 
 
+@pytest.mark.parametrize("world", [{"vnpt_replacements": True}], indirect=True)
 async def test_a_receipt_vnpt_does_not_hold_is_not_replaced_through_it(world: VnptWorld) -> None:
     gateway = world.gateway
     payment = await gateway.create_payment()

@@ -315,6 +315,21 @@ async def test_a_lost_replacement_answer_is_adopted_without_a_second_replacement
     ]
 
 
+async def test_a_replacement_sent_again_and_refused_as_replaced_is_adopted(world: World) -> None:
+    """A round whose answer was lost after VNPT published: sent again, VNPT refuses it because
+    the original is replaced already (ERR:8); the replacement's fkey is looked up and adopted."""
+    await world.client.publish(invoice("rct_0001"), PATTERN, SERIAL)
+    first = await world.client.publish(_replacement(), PATTERN, SERIAL)
+
+    again = await world.client.publish(_replacement(), PATTERN, SERIAL)
+
+    assert again == first
+    assert [(r["fkey"], r["number"], r["status"]) for r in await world.receipts()] == [
+        ("rct_0001", 1, 3),
+        ("rct_0002", 2, 1),
+    ]
+
+
 async def test_replacing_a_receipt_that_is_not_there_to_replace_is_refused_and_numbers_nothing(
     world: World,
 ) -> None:
