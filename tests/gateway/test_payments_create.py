@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 import uuid
+from typing import Any
 
 import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, Gateway, payment_body
 from sqlalchemy import delete, event, func, select, update
 
-from gateway.core.db.schema import agencies, api_client_agencies, attempts, payments
+from gateway.core.db.schema import (
+    agencies,
+    api_client_agencies,
+    attempts,
+    idempotency_keys,
+    notification_intake,
+    payment_items,
+    payments,
+)
 from gateway.core.errors import InvalidTransition
 from gateway.core.statuses import PAYMENTS, PaymentStatus
 from gateway.keys import DATABASE
+from gateway.services import payments as payments_service
 from providers.payment.vietqr import decode
 
 
@@ -246,3 +258,144 @@ async def test_a_creation_on_postgresql_is_one_statement(gateway: Gateway) -> No
     else:
         assert len(statements) == 1 and statements[0].startswith("WITH found AS")
     assert await gateway.payment(payment["id"]) == payment
+
+
+async def _post_with_one_key_and_two_bodies(gateway: Gateway, key: str) -> list[asyncio.Task[Any]]:
+    """Eight POSTs at once with one Idempotency-Key, alternating two bodies: (status,
+    replayed?, raw body) of each."""
+    bodies = [payment_body(), payment_body(dossier_code="OTHER-1")]
+
+    async def post(index: int) -> tuple[int, bool, bytes]:
+        response = await gateway.client.post(
+            "/v1/payments",
+            json=bodies[index % 2],
+            headers={**gateway.auth(), "Idempotency-Key": key},
+        )
+        replayed = response.headers.get("Idempotent-Replayed") == "true"
+        return response.status, replayed, await response.read()
+
+    return [asyncio.ensure_future(post(index)) for index in range(8)]
+
+
+async def _one_payment_and_replays_or_409s(
+    gateway: Gateway, results: list[tuple[int, bool, bytes]]
+) -> None:
+    """One payment was created; every other answer is that 201,
+    replayed byte for byte, or a 409 idempotency_key_reused; never a 500."""
+    assert {status for status, _, _ in results} <= {201, 409}, results
+    created = [raw for status, replayed, raw in results if status == 201 and not replayed]
+    replays = [raw for status, replayed, raw in results if status == 201 and replayed]
+    refused = [json.loads(raw)["code"] for status, _, raw in results if status == 409]
+    assert len(created) == 1
+    assert replays == [created[0]] * len(replays)
+    assert refused == ["idempotency_key_reused"] * len(refused)
+    assert len(replays) + len(refused) == 7
+    async with gateway.client.app[DATABASE].read() as conn:
+        ids = (await conn.execute(select(payments.c.id))).scalars().all()
+    assert ids == [json.loads(created[0])["id"]]
+
+
+async def test_one_key_with_two_bodies_at_once_is_one_payment_and_409s(gateway: Gateway) -> None:
+    """Eight POSTs at once with one Idempotency-Key and two bodies (docs/design.md#idempotency):
+    one payment; every answer is the first 201, replayed byte for byte, or a 409."""
+    racing = await _post_with_one_key_and_two_bodies(gateway, uuid.uuid4().hex)
+    await _one_payment_and_replays_or_409s(gateway, await asyncio.gather(*racing))
+
+
+class _RepeatedDraws:
+    """The random bytes payment references are drawn from, given in order; then random."""
+
+    def __init__(self, *draws: bytes) -> None:
+        self.draws = list(draws)
+        self.count = 0
+
+    def token_bytes(self, size: int) -> bytes:
+        self.count += 1
+        return self.draws.pop(0) if self.draws else secrets.token_bytes(size)
+
+
+async def _written_for(gateway: Gateway, payment_id: str, key: str) -> dict[str, int]:
+    """How many rows of each kind a creation wrote for ``payment_id`` and ``key``."""
+    counted = {
+        "payments": select(func.count()).where(payments.c.id == payment_id),
+        "items": select(func.count()).where(payment_items.c.payment_id == payment_id),
+        "attempts": select(func.count()).where(attempts.c.payment_id == payment_id),
+        "intake": select(func.count()).where(notification_intake.c.payment_id == payment_id),
+        "keys": select(func.count()).where(idempotency_keys.c.key == key),
+    }
+    async with gateway.client.app[DATABASE].read() as conn:
+        return {name: (await conn.execute(query)).scalar_one() for name, query in counted.items()}
+
+
+async def test_a_taken_reference_is_drawn_again_within_the_creation(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second payment's first reference is the first payment's: a fresh one is drawn
+    (on PostgreSQL: the one statement runs again); everything is written once."""
+    draws = _RepeatedDraws(b"\x01" * 8, b"\x01" * 8)
+    monkeypatch.setattr(payments_service, "secrets", draws)
+    first = await gateway.create_payment()
+
+    second = await gateway.create_payment(key="dossier-2")
+
+    assert draws.count == 3
+    assert second["reference"] != first["reference"]
+    assert decode(second["vietqr"]["payload"]).purpose == second["reference"]
+    assert await _written_for(gateway, second["id"], "dossier-2") == {
+        "payments": 1,
+        "items": 2,
+        "attempts": 1,
+        "intake": 1,
+        "keys": 1,
+    }
+    async with gateway.client.app[DATABASE].read() as conn:
+        attempt = (
+            await conn.execute(select(attempts).where(attempts.c.payment_id == second["id"]))
+        ).one()
+    assert attempt.provider_reference == second["reference"]
+    assert await gateway.payment(second["id"]) == second
+    replay = await gateway.client.post(
+        "/v1/payments",
+        json=payment_body(),
+        headers={**gateway.auth(), "Idempotency-Key": "dossier-2"},
+    )
+    assert (replay.status, replay.headers["Idempotent-Replayed"]) == (201, "true")
+    assert await replay.json() == second
+
+
+async def test_no_free_reference_in_five_draws_is_503_with_nothing_written(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five references drawn, all taken: 503 database_busy, nothing written; the portal's
+    retry with its key then creates the payment."""
+    draws = _RepeatedDraws(*[b"\x01" * 8] * 6)
+    monkeypatch.setattr(payments_service, "secrets", draws)
+    await gateway.create_payment()
+
+    async def post() -> Any:
+        return await gateway.client.post(
+            "/v1/payments",
+            json=payment_body(),
+            headers={**gateway.auth(), "Idempotency-Key": "dossier-2"},
+        )
+
+    refused = await post()
+
+    assert (refused.status, (await refused.json())["code"]) == (503, "database_busy")
+    assert draws.count == 6
+    async with gateway.client.app[DATABASE].read() as conn:
+        counts = [
+            (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+            for table in (payments, payment_items, attempts, notification_intake, idempotency_keys)
+        ]
+    assert counts == [1, 2, 1, 1, 1]  # the first payment's only
+    retried = await post()
+    assert (retried.status, retried.headers.get("Idempotent-Replayed")) == (201, None)
+    payment = await retried.json()
+    assert await _written_for(gateway, payment["id"], "dossier-2") == {
+        "payments": 1,
+        "items": 2,
+        "attempts": 1,
+        "intake": 1,
+        "keys": 1,
+    }

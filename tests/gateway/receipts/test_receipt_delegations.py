@@ -25,7 +25,7 @@ from receipt_support import (
 from sqlalchemy import select
 from structlog.testing import capture_logs
 from test_receipt_corrections import WRONG_AMOUNT, decide, propose
-from tests_support import signed_notice
+from tests_support import signed_notice, staff_login
 
 from config import ConfigError
 from gateway.core.db.schema import audit_log
@@ -34,7 +34,8 @@ from gateway.core.errors import (
     ReceiptDelegationOverlaps,
     ValidationFailed,
 )
-from gateway.keys import DATABASE, RECEIPTS
+from gateway.core.roles import Role
+from gateway.keys import DATABASE, RECEIPTS, STAFF
 from gateway.services.receipts import delegations
 from gateway.services.receipts.pdf import find_font
 from providers.receipts.signer import verify_xml
@@ -44,6 +45,7 @@ DELEGATE = {
     "address": "12 Nguyễn Huệ, Phường Sài Gòn, Thành phố Hồ Chí Minh",
     "tax_code": "0319876543",
 }
+PASSWORD = "mat-khau-thu-nghiem-2026"
 #: The clock's day is 2026-11-22 (09:00 in Asia/Ho_Chi_Minh).
 AGREEMENT = {
     "agreement_number": "01/2026/UN-STP",
@@ -136,6 +138,22 @@ async def test_inside_an_agreement_the_receipt_names_the_delegate_everywhere(
             page.extract_text() for page in PdfReader(io.BytesIO(await pdf.read())).pages
         )
         assert DELEGATE["name"] in text and DELEGATE["address"] in text
+    await delegate.client.app[STAFF].create_user(
+        username="ketoan",
+        display_name="Kế toán",
+        role=Role.FINANCE,
+        password=PASSWORD,
+        agency_codes=["HCM"],
+    )
+    session = await staff_login(delegate.client, "ketoan", PASSWORD, "/console")
+    console = await delegate.client.get(
+        f"/console/receipts/{receipt['id']}", headers=session.cookie
+    )
+    shown = await console.text()
+    assert console.status == 200, shown
+    assert "Tổ chức nhận ủy nhiệm lập biên lai" in shown
+    assert f'data-testid="delegate-name">{DELEGATE["name"]}<' in shown
+    assert f'data-testid="delegate-address">{DELEGATE["address"]}<' in shown
 
 
 async def test_before_three_days_after_the_notification_the_receipt_waits_then_is_issued(
