@@ -180,11 +180,21 @@ def money_arrived(
 async def lock_bill(conn: AsyncConnection, payment_id: str) -> bool:
     """Lock the payment, then all its attempts in ``id`` order; ``False`` if there is no such
     payment. On SQLite (one writer at a time) the statements run without ``FOR UPDATE``."""
-    found = (await conn.execute(_LOCK_PAYMENT, {"payment_id": payment_id})).first()
-    if found is None:
+    if not await lock_payment(conn, payment_id):
         return False
     await conn.execute(_LOCK_ATTEMPTS, {"payment_id": payment_id})
     return True
+
+
+async def lock_payment(conn: AsyncConnection, payment_id: str) -> bool:
+    """The first half of :func:`lock_bill`: the payment alone (``False``: no such payment).
+    Only for a caller whose very next statement locks all the payment's attempts in ``id``
+    order itself (``FOR UPDATE OF attempts … ORDER BY attempts.id``, e.g.
+    :func:`gateway.services.attempts.lock_joined`), so the lock order stays the one above. It
+    must be a statement of its own: a single statement's snapshot is taken before it waits
+    for the payment's lock, so it would miss an attempt inserted by the transaction it
+    waited for."""
+    return (await conn.execute(_LOCK_PAYMENT, {"payment_id": payment_id})).first() is not None
 
 
 # Built once (no per-request statement construction): the two statements of lock_bill.

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, NewType, overload
 
 import structlog
 from sqlalchemy import Row, bindparam, select, true
@@ -62,6 +62,7 @@ from gateway.core.money import (
     MoneyDecision,
     ReviewReason,
     lock_bill,
+    lock_payment,
     money_arrived,
     money_time,
     plausible,
@@ -73,6 +74,15 @@ from gateway.services import terminals
 from gateway.services.clients import Principal
 
 log = structlog.get_logger(__name__)
+
+#: An attempt as :func:`joined` reads it, read *by this transaction after its bill was locked*
+#: (the payment, then its attempts: the one lock order of :mod:`gateway.core.money`), so
+#: nothing else can change it or its payment until the commit. Built only by the locking
+#: look-ups (:func:`lock_joined`, :meth:`AttemptService.find_by_reference`); what
+#: :func:`apply_outcome` takes as ``locked`` instead of looking the attempt up and locking
+#: it again — a row read without the lock is a plain ``Row`` and mypy refuses it there. A
+#: type only (no wrapper at run time: the IPN path reads its columns many times).
+LockedAttempt = NewType("LockedAttempt", Row[Any])
 
 
 @dataclass(frozen=True)
@@ -451,7 +461,7 @@ class AttemptService:
         attempt_id: str,
         outcome: Outcome,
         *,
-        locked: Row[Any] | None = None,
+        locked: LockedAttempt | None = None,
     ) -> Applied:
         return await apply_outcome(conn, self.context, attempt_id, outcome, locked=locked)
 
@@ -481,18 +491,29 @@ class AttemptService:
             raise NotFound("attempt not found")
         return row
 
+    @overload
+    async def find_by_reference(
+        self, conn: AsyncConnection, channel: str, reference: str, *, lock: Literal[True] = ...
+    ) -> LockedAttempt | None: ...
+
+    @overload
+    async def find_by_reference(
+        self, conn: AsyncConnection, channel: str, reference: str, *, lock: Literal[False]
+    ) -> Row[Any] | None: ...
+
     async def find_by_reference(
         self, conn: AsyncConnection, channel: str, reference: str, *, lock: bool = True
-    ) -> Row[Any] | None:
+    ) -> LockedAttempt | Row[Any] | None:
         """The attempt of ``channel`` with provider ``reference``, as :func:`joined` reads it
-        (``lock``: the bill and its attempts locked first, in the one lock order)."""
+        (``lock``: the bill and its attempts locked first, in the one lock order: then it is
+        a :data:`LockedAttempt`)."""
         found = (
             await conn.execute(_BY_REFERENCE, {"channel": channel, "reference": reference})
         ).first()
         if found is None:
             return None
         if lock:  # its payment is known already: no second look-up of it (joined's)
-            await lock_bill(conn, found.payment_id)
+            return await _lock_joined(conn, found.payment_id, found.id)
         return await joined(conn, found.id)
 
 
@@ -506,7 +527,7 @@ async def apply_outcome(
     outcome: Outcome,
     *,
     not_before: datetime | None = None,
-    locked: Row[Any] | None = None,
+    locked: LockedAttempt | None = None,
 ) -> Applied:
     """Apply a provider's word about an attempt, once — for every channel (VNPAY IPN or
     query, POS result or query, a VietQR bank notice). A final attempt never moves backwards
@@ -517,13 +538,13 @@ async def apply_outcome(
     is judged by the money's own time (:func:`gateway.core.money.money_time`; ``not_before``:
     a later bound than the bill's creation, e.g. COD's postal order). A success for an
     attempt its provider had called ``failed`` is recorded for review (the module doc).
-    ``locked``: the attempt as :func:`joined` read it *in this transaction* after locking its
-    bill (e.g. :meth:`AttemptService.find_by_reference`), so it is not looked up and locked
-    again."""
+    ``locked``: the attempt as a locking look-up read it *in this transaction*
+    (:data:`LockedAttempt`, e.g. from :meth:`AttemptService.find_by_reference`), so it is
+    not looked up and locked again."""
     if locked is not None and locked.id == attempt_id:
         row = locked  # the bill is locked by this transaction: the row cannot have changed
     else:
-        row = await joined(conn, attempt_id, lock=True)
+        row = await lock_joined(conn, attempt_id)
     current = AttemptStatus(row.status)
     new = outcome.status
     late: ReviewReason | None = None
@@ -735,7 +756,7 @@ _BY_REFERENCE = select(attempts.c.id, attempts.c.payment_id).where(
 
 
 _PAYMENT_OF = select(attempts.c.payment_id).where(attempts.c.id == bindparam("attempt_id"))
-_JOINED = (
+_JOINED_ALL = (
     select(
         attempts,
         payments.c.status.label("payment_status"),
@@ -749,33 +770,61 @@ _JOINED = (
     )
     .join(payments, payments.c.id == attempts.c.payment_id)
     .join(agencies, agencies.c.id == payments.c.agency_id)
-    .where(attempts.c.id == bindparam("attempt_id"))
+)
+_JOINED = _JOINED_ALL.where(attempts.c.id == bindparam("attempt_id"))
+# Every attempt of a locked payment, locked in id order (lock_bill's second statement) and
+# read joined at once; only the attempts' rows are locked (the payment is, by then).
+_JOINED_LOCKING = (
+    _JOINED_ALL.where(attempts.c.payment_id == bindparam("payment_id"))
+    .order_by(attempts.c.id)
+    .with_for_update(of=attempts)
 )
 
 
 async def joined(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) -> Row[Any]:
     """The attempt with what it needs of its payment and agency. ``lock``: in the one lock
-    order (:mod:`gateway.core.money`) — the payment, then its attempts."""
+    order (:mod:`gateway.core.money`) — the payment, then its attempts (:func:`lock_joined`)."""
     if lock:
-        payment_id = (await conn.execute(_PAYMENT_OF, {"attempt_id": attempt_id})).scalar()
-        if payment_id is None:
-            raise NotFound("attempt not found")
-        await lock_bill(conn, payment_id)
+        return await lock_joined(conn, attempt_id)
     row = (await conn.execute(_JOINED, {"attempt_id": attempt_id})).first()
     if row is None:
         raise NotFound("attempt not found")
     return row
 
 
+async def lock_joined(conn: AsyncConnection, attempt_id: str) -> LockedAttempt:
+    """The attempt as :func:`joined` reads it, its bill locked first in the one lock order
+    (:mod:`gateway.core.money`): the payment, then its attempts."""
+    payment_id = (await conn.execute(_PAYMENT_OF, {"attempt_id": attempt_id})).scalar()
+    if payment_id is None:
+        raise NotFound("attempt not found")
+    return await _lock_joined(conn, payment_id, attempt_id)
+
+
+async def _lock_joined(conn: AsyncConnection, payment_id: str, attempt_id: str) -> LockedAttempt:
+    """Lock the payment (its own statement: :func:`~gateway.core.money.lock_payment`), then
+    its attempts in ``id`` order *and* read them joined in one statement (``FOR UPDATE OF
+    attempts`` over the join; one statement fewer than :func:`~gateway.core.money.lock_bill`
+    followed by :func:`joined`; docs/performance.md); the one asked for is returned."""
+    if not await lock_payment(conn, payment_id):
+        raise NotFound("attempt not found")
+    for row in (await conn.execute(_JOINED_LOCKING, {"payment_id": payment_id})).all():
+        if row.id == attempt_id:
+            return LockedAttempt(row)
+    raise NotFound("attempt not found")
+
+
 __all__ = [
     "Applied",
     "AttemptService",
     "Conflict",
+    "LockedAttempt",
     "apply_outcome",
     "attempt_view",
     "emit_attempt",
     "joined",
     "load_bill",
+    "lock_joined",
     "record_money",
     "reference_for",
 ]

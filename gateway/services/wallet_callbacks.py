@@ -23,10 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import Outcome
@@ -40,7 +38,7 @@ from gateway.core.ids import Clock
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import ChannelName
 from gateway.core.statuses import AttemptStatus
-from gateway.services.attempts import AttemptService
+from gateway.services.attempts import AttemptService, LockedAttempt
 from gateway.services.refusals import PartnerMismatch, amount_mismatch, outcome_or_raise, refused
 from providers.payment import momo, zalopay
 
@@ -178,7 +176,7 @@ class WalletCallbacks:
     # -- shared ------------------------------------------------------------------------------
 
     async def _apply(
-        self, conn: AsyncConnection, row: Row[Any], outcome: Outcome, amount: int
+        self, conn: AsyncConnection, row: LockedAttempt, outcome: Outcome, amount: int
     ) -> inbox.Settled[GatewayError | None]:
         """Apply the wallet's word; money of another amount is recorded (``money_arrived``
         puts it up for review) and the wallet is told the amount was wrong."""
