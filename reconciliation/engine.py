@@ -266,11 +266,13 @@ def reconcile(
         batch = pl.col("document_no").is_not_null() & pl.col("document_no").is_duplicated()
         waiting = passes.batch_credits(book.internal, book.external, window_days)
         pairs, _, _ = passes.amount_candidates(
-            book.internal.filter(~batch),
-            book.external.filter(~pl.col("line_id").is_in(waiting.implode())),
+            book.internal.lazy().filter(~batch),
+            book.external.lazy().join(
+                waiting, left_on="line_id", right_on="external_id", how="anti"
+            ),
             window_days,
         )
-        book.take(passes.unique_amount_matches(pairs))
+        book.take(passes.unique_amount_matches(pairs).collect())
 
     # 5: group sums.
     book.take(passes.document_groups(book.internal, book.external, window_days), grouped=True)
@@ -290,9 +292,15 @@ def reconcile(
         .then(pl.lit(ExceptionType.EXPECTED_IN_TRANSIT.value))
         .otherwise(pl.lit(MISSING_IN[side].value))
     )
-    book.take(exceptions=passes.one_sided(book.internal, in_transit, True, candidates_i))
     missing = pl.lit(ExceptionType.MISSING_IN_GATEWAY.value)
-    book.take(exceptions=passes.one_sided(book.external, missing, False, candidates_e))
+    # Both sides' leftovers and their candidates in one call (the lists are plans so far).
+    left_i, left_e = pl.collect_all(
+        [
+            passes.one_sided(book.internal, in_transit, True, candidates_i),
+            passes.one_sided(book.external, missing, False, candidates_e),
+        ]
+    )
+    book.take(exceptions=pl.concat([left_i, left_e]))
     return _result(book, work_i, work_e, business_date, side)
 
 

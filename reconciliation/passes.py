@@ -131,14 +131,19 @@ def near_references(
     lines; the equal amount and the uniqueness do (another of our references one symbol
     away from the same typo, of the same amount, is one in 10¹³ or so).
     """
-    left = external.select(pl.col("line_id").alias("external_id"), "amount")
-    typed = mistyped.join(left, on="external_id")
-    # Only lines of an amount the other side has.
-    ours = internal.filter(
-        pl.col("reference").is_not_null()
-        & pl.col("amount").is_in(typed.get_column("amount").unique().implode())
-    ).select(pl.col("line_id").alias("internal_id"), pl.col("reference").alias("key"), "amount")
-    typed = typed.filter(pl.col("amount").is_in(ours.get_column("amount").unique().implode()))
+    if mistyped.is_empty():
+        return MATCH_SCHEMA.to_frame()
+    left = external.lazy().select(pl.col("line_id").alias("external_id"), "amount")
+    typed_all = mistyped.lazy().join(left, on="external_id")
+    # Only lines of an amount the other side has (semi joins: both sides in one call).
+    ours_plan = (
+        internal.lazy()
+        .filter(pl.col("reference").is_not_null())
+        .select(pl.col("line_id").alias("internal_id"), pl.col("reference").alias("key"), "amount")
+        .join(typed_all.select("amount").unique(), on="amount", how="semi")
+    )
+    typed_plan = typed_all.join(ours_plan.select("amount").unique(), on="amount", how="semi")
+    ours, typed = pl.collect_all([ours_plan, typed_plan])
     if typed.is_empty() or ours.is_empty():
         return MATCH_SCHEMA.to_frame()
 
@@ -161,7 +166,7 @@ def near_references(
             for half in ("head", "tail")
         ]
     )
-    longest = int(ours.select(pl.col("key").str.len_chars().max()).item() or 0)
+    longest = int(ours.get_column("key").str.len_chars().max() or 0)  # type: ignore[arg-type]
     differing = pl.sum_horizontal(
         pl.col("key").str.slice(position, 1) != pl.col("key_e").str.slice(position, 1)
         for position in range(longest)
@@ -188,18 +193,21 @@ def near_references(
 
 
 def amount_candidates(
-    internal: pl.DataFrame, external: pl.DataFrame, window_days: int
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    internal: pl.DataFrame | pl.LazyFrame, external: pl.DataFrame | pl.LazyFrame, window_days: int
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
     """Pairs of equal signed amount, days at most ``window_days`` apart, and nothing that
     contradicts (agency code, fee kind, outcome: equal where both sides have one; not both
     carrying a reference, since equal references were paired in passes 1–3).
 
     Works on buckets of identical lines, so the counts are exact without building every pair:
     returns the pairs (``internal_id, external_id``) listed per :data:`MAX_CANDIDATES`, and
-    each line's candidate count (``internal_id, count`` and ``external_id, count``).
+    each line's candidate count (``internal_id, count`` and ``external_id, count``). Only the
+    buckets are collected here; the three results are plans, for the caller to collect with
+    what it builds on them (one call instead of a dozen small ones: each polars call has a
+    fixed cost, and after the text pass the engine's time was mostly that, bench/RECON.md).
     """
 
-    def buckets(lines: pl.DataFrame, name: str) -> pl.LazyFrame:
+    def buckets(lines: pl.DataFrame | pl.LazyFrame, name: str) -> pl.LazyFrame:
         grouped = lines.lazy().with_columns(_HAS_REF).group_by(_BUCKET)
         return grouped.agg(pl.col("line_id").alias("ids"), pl.len().alias("n")).with_row_index(name)
 
@@ -253,25 +261,22 @@ def amount_candidates(
             .explode(name)
         )
 
-    pairs, counts_i, counts_e = pl.collect_all(
-        [
-            listed,
-            counts("bucket_i", ids_i, "i", "internal_id"),
-            counts("bucket_e", ids_e, "e", "external_id"),
-        ]
+    return (
+        listed,
+        counts("bucket_i", ids_i, "i", "internal_id"),
+        counts("bucket_e", ids_e, "e", "external_id"),
     )
-    return pairs, counts_i, counts_e
 
 
-def unique_amount_matches(pairs: pl.DataFrame) -> pl.DataFrame:
+def unique_amount_matches(pairs: pl.LazyFrame) -> pl.LazyFrame:
     return pairs.filter((pl.col("count_i") == 1) & (pl.col("count_e") == 1)).select(
         "internal_id", "external_id", rule=pl.lit(MatchRule.AMOUNT_DATE.value, RULE_DTYPE)
     )
 
 
 def candidate_lists(
-    pairs: pl.DataFrame, counts: pl.DataFrame, own: str, other: str
-) -> pl.DataFrame:
+    pairs: pl.LazyFrame, counts: pl.LazyFrame, own: str, other: str
+) -> pl.LazyFrame:
     """Per line that has amount candidates (``own`` is ``internal_id`` or ``external_id``):
     ``line_id``, ``listed`` (its candidates' ids, sorted; cut short per
     :data:`MAX_CANDIDATES`), ``count`` (all of them) and ``ambiguous``."""
@@ -287,7 +292,7 @@ def candidate_lists(
 # -- pass 5: group sums --------------------------------------------------------------------
 
 
-def _unique_groups(candidates: pl.DataFrame, group: str, rule: MatchRule) -> pl.DataFrame:
+def _unique_groups(candidates: pl.LazyFrame, group: str, rule: MatchRule) -> pl.LazyFrame:
     """Matches of the groups that have exactly one candidate line which has no other group."""
     unique = candidates.filter(pl.col(group).is_unique() & pl.col("external_id").is_unique())
     return (
@@ -299,12 +304,13 @@ def _unique_groups(candidates: pl.DataFrame, group: str, rule: MatchRule) -> pl.
 
 def _document_candidates(
     internal: pl.DataFrame, external: pl.DataFrame, window_days: int
-) -> pl.DataFrame:
+) -> pl.LazyFrame:
     """Each batch (≥ 2 internal lines sharing ``document_no``) beside every external line
     equal to its signed sum whose day is within the window of every line of the batch (and
     whose own ``document_no``, when it has one, is the batch's)."""
     groups = (
-        internal.filter(pl.col("document_no").is_not_null())
+        internal.lazy()
+        .filter(pl.col("document_no").is_not_null())
         .group_by("document_no")
         .agg(
             pl.col("line_id").sort().alias("ids"),
@@ -315,7 +321,7 @@ def _document_candidates(
         )
         .filter(pl.col("n") >= 2)
     )
-    lines = external.select(
+    lines = external.lazy().select(
         pl.col("line_id").alias("external_id"),
         "amount",
         "day",
@@ -328,11 +334,11 @@ def _document_candidates(
     )
 
 
-def batch_credits(internal: pl.DataFrame, external: pl.DataFrame, window_days: int) -> pl.Series:
-    """The external lines equal to the sum of a batch of ours (see :func:`document_groups`):
-    they wait for pass 5a, as the batch's own lines do, rather than pair by amount with a
-    single payment that happens to be as large."""
-    return _document_candidates(internal, external, window_days).get_column("external_id")
+def batch_credits(internal: pl.DataFrame, external: pl.DataFrame, window_days: int) -> pl.LazyFrame:
+    """The external lines (``external_id``, a plan) equal to the sum of a batch of ours (see
+    :func:`document_groups`): they wait for pass 5a, as the batch's own lines do, rather than
+    pair by amount with a single payment that happens to be as large."""
+    return _document_candidates(internal, external, window_days).select("external_id")
 
 
 def document_groups(
@@ -342,7 +348,7 @@ def document_groups(
     one external line whose day is within the window of every line of the batch (and whose
     own ``document_no``, when it has one, is the batch's)."""
     candidates = _document_candidates(internal, external, window_days)
-    return _unique_groups(candidates, "document_no", MatchRule.GROUP_DOCUMENT)
+    return _unique_groups(candidates, "document_no", MatchRule.GROUP_DOCUMENT).collect()
 
 
 def agency_day_groups(
@@ -351,17 +357,22 @@ def agency_day_groups(
     """Pass 5b: one external document (treasury) against the internal lines of one day, one
     agency and one fee kind (``fee`` phí / ``charge`` lệ phí), by signed sum."""
     groups = (
-        internal.filter(pl.col("agency_code").is_not_null())
+        internal.lazy()
+        .filter(pl.col("agency_code").is_not_null())
         .group_by("agency_code", "fee_kind", "day")
         .agg(pl.col("line_id").sort().alias("ids"), pl.col("amount").sum())
         .with_columns(group=pl.col("ids").list.first())
     )
-    lines = external.filter(pl.col("agency_code").is_not_null()).select(
-        pl.col("line_id").alias("external_id"),
-        "agency_code",
-        "amount",
-        pl.col("day").alias("day_e"),
-        pl.col("fee_kind").alias("fee_kind_e"),
+    lines = (
+        external.lazy()
+        .filter(pl.col("agency_code").is_not_null())
+        .select(
+            pl.col("line_id").alias("external_id"),
+            "agency_code",
+            "amount",
+            pl.col("day").alias("day_e"),
+            pl.col("fee_kind").alias("fee_kind_e"),
+        )
     )
     candidates = groups.join(lines, on=["agency_code", "amount"]).filter(
         ((pl.col("day") - pl.col("day_e")).abs() <= window_days)
@@ -371,15 +382,15 @@ def agency_day_groups(
             | (pl.col("fee_kind") == pl.col("fee_kind_e"))
         )
     )
-    return _unique_groups(candidates, "group", MatchRule.GROUP_AGENCY_DAY)
+    return _unique_groups(candidates, "group", MatchRule.GROUP_AGENCY_DAY).collect()
 
 
 # -- leftovers -----------------------------------------------------------------------------
 
 
 def one_sided(
-    lines: pl.DataFrame, kind: pl.Expr, internal: bool, candidates: pl.DataFrame | None = None
-) -> pl.DataFrame:
+    lines: pl.DataFrame, kind: pl.Expr, internal: bool, candidates: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
     """One exception per line: ``ambiguous`` where ``candidates`` (:func:`candidate_lists`)
     says so, else typed by ``kind`` (an expression over the work frame); either way with its
     equal-amount candidates listed and counted.
@@ -388,40 +399,48 @@ def one_sided(
     all two such lines can ever be paired by. A line that carries a reference (a payment whose
     credit did not show it, or a credit naming a reference we do not have) is not made
     ambiguous by credits of the same common fee; it keeps its own type, and its candidates
-    are there for whoever looks into it.
+    are there for whoever looks into it. A plan, for the caller to collect (both sides at once).
     """
     if candidates is None:
-        candidates = pl.DataFrame(
+        candidates = pl.LazyFrame(
             schema={"line_id": pl.Int64, "listed": IDS, "count": pl.Int64, "ambiguous": pl.Boolean}
         )
     amount, nothing = pl.col("amount"), pl.lit(0, pl.Int64)
     listed = pl.col("listed").fill_null(pl.lit([], dtype=IDS))
-    return exception_rows(
-        [
-            lines.join(candidates, on="line_id", how="left").select(
-                type=pl.when(pl.col("ambiguous").fill_null(False))
-                .then(pl.lit(ExceptionType.AMBIGUOUS.value))
-                .otherwise(kind)
-                .cast(TYPE_DTYPE),
-                internal_ids=pl.concat_list("line_id") if internal else NO_IDS,
-                external_ids=NO_IDS if internal else pl.concat_list("line_id"),
-                internal_amount=amount if internal else nothing,
-                external_amount=nothing if internal else amount,
-                key=pl.col("own_key"),
-                candidates=listed if internal else NO_IDS,
-                internal_candidates=NO_IDS if internal else listed,
-                candidate_count=pl.col("count").fill_null(0),
-            )
-        ]
+    return _exception_columns(
+        lines.lazy()
+        .join(candidates, on="line_id", how="left")
+        .select(
+            type=pl.when(pl.col("ambiguous").fill_null(False))
+            .then(pl.lit(ExceptionType.AMBIGUOUS.value))
+            .otherwise(kind)
+            .cast(TYPE_DTYPE),
+            internal_ids=pl.concat_list("line_id") if internal else NO_IDS,
+            external_ids=NO_IDS if internal else pl.concat_list("line_id"),
+            internal_amount=amount if internal else nothing,
+            external_amount=nothing if internal else amount,
+            key=pl.col("own_key"),
+            candidates=listed if internal else NO_IDS,
+            internal_candidates=NO_IDS if internal else listed,
+            candidate_count=pl.col("count").fill_null(0),
+        )
+    )
+
+
+_ROW_COLUMNS = [name for name in EXCEPTION_SCHEMA.names() if name != "amount"]
+
+
+def _exception_columns(rows: pl.LazyFrame) -> pl.LazyFrame:
+    concerned = pl.max_horizontal(pl.col("internal_amount").abs(), pl.col("external_amount").abs())
+    return (
+        rows.select(_ROW_COLUMNS)
+        .with_columns(amount=concerned)
+        .select(pl.col(name).cast(dtype) for name, dtype in EXCEPTION_SCHEMA.items())
     )
 
 
 def exception_rows(parts: list[pl.DataFrame]) -> pl.DataFrame:
     """Exception rows in :data:`EXCEPTION_SCHEMA` (``amount`` derived from the two sums)."""
-    columns = [name for name in EXCEPTION_SCHEMA.names() if name != "amount"]
-    present = [part.select(columns) for part in parts if part.height]
-    rows = pl.concat(present) if present else EXCEPTION_SCHEMA.to_frame().select(columns)
-    concerned = pl.max_horizontal(pl.col("internal_amount").abs(), pl.col("external_amount").abs())
-    return rows.with_columns(amount=concerned).select(
-        pl.col(name).cast(dtype) for name, dtype in EXCEPTION_SCHEMA.items()
-    )
+    present = [part.select(_ROW_COLUMNS) for part in parts if part.height]
+    rows = pl.concat(present) if present else EXCEPTION_SCHEMA.to_frame().select(_ROW_COLUMNS)
+    return _exception_columns(rows.lazy()).collect()
