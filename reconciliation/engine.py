@@ -233,10 +233,13 @@ def reconcile(
     book.take(
         exceptions=keypasses.duplicates(
             pl.concat(
-                [direct.select(*ids, "key").filter(lost), text.select(*ids, "key").filter(lost)]
+                [
+                    direct.lazy().select(*ids, "key").filter(lost),
+                    text.lazy().select(*ids, "key").filter(lost),
+                ]
             ),
             # Settled text pairs are no line's rival (their lines have no other pair).
-            pl.concat([chosen_direct.select(ids), chosen_text.select(ids)]),
+            pl.concat([chosen_direct.lazy().select(ids), chosen_text.lazy().select(ids)]),
             book.internal,
             book.external,
         )
@@ -245,18 +248,20 @@ def reconcile(
     # A line's own reference (the smallest found in its text, on the external side) names it in
     # the exceptions; two lines that both carry one never pair by amount (they would have
     # paired by key).
-    book.internal = book.internal.with_columns(own_key=pl.col("reference"))
     in_text = (
-        found.found.filter(
-            pl.col("external_id").is_in(book.external.get_column("line_id").implode())
-        )
+        found.found.lazy()
+        .filter(pl.col("external_id").is_in(book.external.get_column("line_id").implode()))
         .group_by("external_id")
         .agg(pl.col("key").min().alias("text_key"))
     )
-    book.external = (
-        book.external.join(in_text, left_on="line_id", right_on="external_id", how="left")
-        .with_columns(own_key=pl.coalesce("reference", "text_key"))
-        .drop("text_key")
+    book.internal, book.external = pl.collect_all(
+        [
+            book.internal.lazy().with_columns(own_key=pl.col("reference")),
+            book.external.lazy()
+            .join(in_text, left_on="line_id", right_on="external_id", how="left")
+            .with_columns(own_key=pl.coalesce("reference", "text_key"))
+            .drop("text_key"),
+        ]
     )
     by_amount = side not in GROUPED_COUNTERPARTS
 
@@ -310,48 +315,17 @@ def _result(
     if book.internal.height or book.external.height:
         raise RuntimeError("engine bug: lines left in no match and no exception")
     matches = (
-        pl.concat(book.matches).select(
+        pl.concat([part.lazy() for part in book.matches]).select(
             pl.col(name).cast(dtype) for name, dtype in MATCH_SCHEMA.items()
         )
         if book.matches
-        else MATCH_SCHEMA.to_frame()
+        else MATCH_SCHEMA.to_frame().lazy()
     ).sort("external_id", maintain_order=True)  # a group's lines come in id order already
-    exceptions = passes.exception_rows(book.exceptions).sort(
+    exceptions = passes.exception_plan(book.exceptions).sort(
         pl.col("type"),
         pl.col("internal_ids").list.first(),
         pl.col("external_ids").list.first(),
         nulls_last=True,
-    )
-    totals = _totals(matches, book.matched_external, exceptions, internal, external)
-    return Result(matches, exceptions, totals, day, side)
-
-
-def _totals(
-    matches: pl.DataFrame,
-    matched_external: int,
-    exceptions: pl.DataFrame,
-    internal: pl.DataFrame,
-    external: pl.DataFrame,
-) -> pl.DataFrame:
-    """The summary. Every line is in exactly one place (:class:`_Book` checked it), so the
-    matched sums are the inputs' sums less the exceptions', and must agree between the sides
-    (every match is amount-exact)."""
-    sums: dict[str, int] = {}
-    for column, lines in (("internal", internal), ("external", external)):
-        sums[column] = int(lines.get_column("amount").sum()) - int(
-            exceptions.get_column(f"{column}_amount").sum()
-        )
-    if sums["internal"] != sums["external"]:
-        raise RuntimeError("engine bug: matched sums differ between the sides")
-    matched_row = pl.DataFrame(
-        {
-            "status": ["matched"],
-            "items": [matched_external],
-            "internal_lines": [matches.height],
-            "external_lines": [matched_external],
-            "internal_amount": [sums["internal"]],
-            "external_amount": [sums["external"]],
-        }
     )
     per_type = exceptions.group_by("type").agg(
         pl.len().alias("items"),
@@ -360,11 +334,49 @@ def _totals(
         pl.col("internal_amount").sum(),
         pl.col("external_amount").sum(),
     )
-    statuses = pl.DataFrame({"status": STATUS_DTYPE.categories}).cast(STATUS_DTYPE)
+    # One call for the three (each polars call has a fixed cost: bench/RECON.md, fifth round).
+    matches_frame, exceptions_frame, per_type_frame = pl.collect_all(
+        [matches, exceptions, per_type]
+    )
+    totals = _totals(
+        matches_frame.height, book.matched_external, per_type_frame, internal, external
+    )
+    return Result(matches_frame, exceptions_frame, totals, day, side)
+
+
+def _totals(
+    matched_lines: int,
+    matched_external: int,
+    per_type: pl.DataFrame,
+    internal: pl.DataFrame,
+    external: pl.DataFrame,
+) -> pl.DataFrame:
+    """The summary, from the exceptions' sums per type. Every line is in exactly one place
+    (:class:`_Book` checked it), so the matched sums are the inputs' sums less the
+    exceptions', and must agree between the sides (every match is amount-exact)."""
+    sums: dict[str, int] = {}
+    for column, lines in (("internal", internal), ("external", external)):
+        sums[column] = int(lines.get_column("amount").sum()) - int(
+            per_type.get_column(f"{column}_amount").sum()
+        )
+    if sums["internal"] != sums["external"]:
+        raise RuntimeError("engine bug: matched sums differ between the sides")
+    matched_row = pl.LazyFrame(
+        {
+            "status": ["matched"],
+            "items": [matched_external],
+            "internal_lines": [matched_lines],
+            "external_lines": [matched_external],
+            "internal_amount": [sums["internal"]],
+            "external_amount": [sums["external"]],
+        }
+    )
+    statuses = pl.LazyFrame({"status": STATUS_DTYPE.categories}).cast(STATUS_DTYPE)
     rows = pl.concat(
         [
             matched_row.cast({"status": STATUS_DTYPE}),
-            per_type.rename({"type": "status"})
+            per_type.lazy()
+            .rename({"type": "status"})
             .cast({"status": pl.String})
             .cast({"status": STATUS_DTYPE}),
         ],
@@ -375,4 +387,5 @@ def _totals(
         .fill_null(0)
         .with_columns(difference=pl.col("external_amount") - pl.col("internal_amount"))
         .select(pl.col(name).cast(dtype) for name, dtype in SUMMARY_SCHEMA.items())
+        .collect()
     )

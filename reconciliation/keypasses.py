@@ -185,26 +185,30 @@ def text_references(
         .collect(engine="streaming")
         .drop("candidates")
     )
-    # The texts with a candidate that is not ours (never a settled row: those name ours) are
-    # scanned again (:func:`_rescan`).
-    texts = (
-        joined.select("external_id", "row_e", "internal_id")
-        .filter(pl.col("internal_id").is_null())
-        .select("external_id", "row_e")
-        .unique()
-    )
-    unsure = texts.get_column("external_id")
     if joined.height and joined.get_column("found").max() != joined.height - 1:
         # A key found is the reference of several lines of ours: no text's list length
         # counts its rows, so nothing settles in the query; key_pass sorts it all out.
-        joined = joined.with_columns(settled=pl.lit(False))
+        joined = joined.with_columns(settled=pl.lit(False)).drop("found")
     else:
-        joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"]))
-    joined = joined.drop("found")
-    settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
-        "settled"
+        joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"])).drop(
+            "found"
+        )
+    # The texts with a candidate that is not ours (never a settled row: those name ours) are
+    # scanned again (:func:`_rescan`). The three cuts of the query's output in one call.
+    texts, settled, rest = pl.collect_all(
+        [
+            joined.lazy()
+            .select("external_id", "row_e", "internal_id")
+            .filter(pl.col("internal_id").is_null())
+            .select("external_id", "row_e")
+            .unique(),
+            joined.lazy()
+            .select("internal_id", "external_id", "row_i", "row_e", "settled")
+            .filter("settled"),
+            joined.lazy().filter(~pl.col("settled")).drop("settled", "row_i"),
+        ]
     )
-    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i")
+    unsure = texts.get_column("external_id")
     pairs = rest.drop("row_e").filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
@@ -404,8 +408,8 @@ def key_pass(pairs: pl.DataFrame, window_days: int) -> tuple[pl.DataFrame, pl.Da
 
 
 def duplicates(
-    participants: pl.DataFrame,
-    taken: pl.DataFrame,
+    participants: pl.LazyFrame,
+    taken: pl.LazyFrame,
     internal_left: pl.DataFrame,
     external_left: pl.DataFrame,
 ) -> pl.DataFrame:
@@ -414,7 +418,7 @@ def duplicates(
 
     ``participants`` are all key pairs of passes 1–3 (``internal_id, external_id, key``);
     ``taken`` the pairs chosen from them. Candidates: the counterpart lines the key named,
-    and the same-side lines that took them.
+    and the same-side lines that took them. Both sides are one call.
     """
     found = []
     for own, other, left, own_list, other_list in (
@@ -423,10 +427,7 @@ def duplicates(
     ):
         ids = left.get_column("line_id").implode()
         lost = participants.filter(pl.col(own).is_in(ids))
-        if lost.is_empty():
-            continue
-        named = lost.get_column(other).unique().implode()
-        winners = taken.filter(pl.col(other).is_in(named)).select(
+        winners = taken.join(lost.select(other).unique(), on=other, how="semi").select(
             pl.col(other), pl.col(own).alias("winner")
         )
         rows = (
@@ -437,7 +438,7 @@ def duplicates(
                 pl.col(other).unique().sort().alias(other_list),
                 pl.col("winner").drop_nulls().unique().sort().alias(own_list),
             )
-            .join(left.select(pl.col("line_id").alias(own), "amount"), on=own)
+            .join(left.lazy().select(pl.col("line_id").alias(own), "amount"), on=own)
         )
         amount, nothing = pl.col("amount"), pl.lit(0, pl.Int64)
         internal = own == "internal_id"
@@ -454,4 +455,4 @@ def duplicates(
                 candidate_count=pl.col(other_list).list.len().cast(pl.Int64),
             )
         )
-    return exception_rows(found)
+    return exception_rows(pl.collect_all(found))

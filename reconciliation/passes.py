@@ -439,8 +439,16 @@ def _exception_columns(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def exception_plan(parts: list[pl.DataFrame]) -> pl.LazyFrame:
+    """Exception rows in :data:`EXCEPTION_SCHEMA` (``amount`` derived from the two sums), as
+    a plan."""
+    present = [part.lazy().select(_ROW_COLUMNS) for part in parts if part.height]
+    rows = (
+        pl.concat(present) if present else EXCEPTION_SCHEMA.to_frame().lazy().select(_ROW_COLUMNS)
+    )
+    return _exception_columns(rows)
+
+
 def exception_rows(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """Exception rows in :data:`EXCEPTION_SCHEMA` (``amount`` derived from the two sums)."""
-    present = [part.select(_ROW_COLUMNS) for part in parts if part.height]
-    rows = pl.concat(present) if present else EXCEPTION_SCHEMA.to_frame().select(_ROW_COLUMNS)
-    return _exception_columns(rows.lazy()).collect()
+    """:func:`exception_plan`, collected."""
+    return exception_plan(parts).collect()
