@@ -233,13 +233,10 @@ def reconcile(
     book.take(
         exceptions=keypasses.duplicates(
             pl.concat(
-                [
-                    direct.lazy().select(*ids, "key").filter(lost),
-                    text.lazy().select(*ids, "key").filter(lost),
-                ]
+                [direct.select(*ids, "key").filter(lost), text.select(*ids, "key").filter(lost)]
             ),
             # Settled text pairs are no line's rival (their lines have no other pair).
-            pl.concat([chosen_direct.lazy().select(ids), chosen_text.lazy().select(ids)]),
+            pl.concat([chosen_direct.select(ids), chosen_text.select(ids)]),
             book.internal,
             book.external,
         )
@@ -315,11 +312,11 @@ def _result(
     if book.internal.height or book.external.height:
         raise RuntimeError("engine bug: lines left in no match and no exception")
     matches = (
-        pl.concat([part.lazy() for part in book.matches]).select(
+        pl.concat(book.matches).select(
             pl.col(name).cast(dtype) for name, dtype in MATCH_SCHEMA.items()
         )
         if book.matches
-        else MATCH_SCHEMA.to_frame().lazy()
+        else MATCH_SCHEMA.to_frame()
     ).sort("external_id", maintain_order=True)  # a group's lines come in id order already
     exceptions = passes.exception_plan(book.exceptions).sort(
         pl.col("type"),
@@ -334,14 +331,10 @@ def _result(
         pl.col("internal_amount").sum(),
         pl.col("external_amount").sum(),
     )
-    # One call for the three (each polars call has a fixed cost: bench/RECON.md, fifth round).
-    matches_frame, exceptions_frame, per_type_frame = pl.collect_all(
-        [matches, exceptions, per_type]
-    )
-    totals = _totals(
-        matches_frame.height, book.matched_external, per_type_frame, internal, external
-    )
-    return Result(matches_frame, exceptions_frame, totals, day, side)
+    # Both in one call (each polars call has a fixed cost: bench/RECON.md, fifth round).
+    exceptions_frame, per_type_frame = pl.collect_all([exceptions, per_type])
+    totals = _totals(matches.height, book.matched_external, per_type_frame, internal, external)
+    return Result(matches, exceptions_frame, totals, day, side)
 
 
 def _totals(

@@ -408,8 +408,8 @@ def key_pass(pairs: pl.DataFrame, window_days: int) -> tuple[pl.DataFrame, pl.Da
 
 
 def duplicates(
-    participants: pl.LazyFrame,
-    taken: pl.LazyFrame,
+    participants: pl.DataFrame,
+    taken: pl.DataFrame,
     internal_left: pl.DataFrame,
     external_left: pl.DataFrame,
 ) -> pl.DataFrame:
@@ -418,7 +418,7 @@ def duplicates(
 
     ``participants`` are all key pairs of passes 1–3 (``internal_id, external_id, key``);
     ``taken`` the pairs chosen from them. Candidates: the counterpart lines the key named,
-    and the same-side lines that took them. Both sides are one call.
+    and the same-side lines that took them.
     """
     found = []
     for own, other, left, own_list, other_list in (
@@ -427,7 +427,10 @@ def duplicates(
     ):
         ids = left.get_column("line_id").implode()
         lost = participants.filter(pl.col(own).is_in(ids))
-        winners = taken.join(lost.select(other).unique(), on=other, how="semi").select(
+        if lost.is_empty():
+            continue
+        named = lost.get_column(other).unique().implode()
+        winners = taken.filter(pl.col(other).is_in(named)).select(
             pl.col(other), pl.col(own).alias("winner")
         )
         rows = (
@@ -438,7 +441,7 @@ def duplicates(
                 pl.col(other).unique().sort().alias(other_list),
                 pl.col("winner").drop_nulls().unique().sort().alias(own_list),
             )
-            .join(left.lazy().select(pl.col("line_id").alias(own), "amount"), on=own)
+            .join(left.select(pl.col("line_id").alias(own), "amount"), on=own)
         )
         amount, nothing = pl.col("amount"), pl.lit(0, pl.Int64)
         internal = own == "internal_id"
@@ -455,4 +458,4 @@ def duplicates(
                 candidate_count=pl.col(other_list).list.len().cast(pl.Int64),
             )
         )
-    return exception_rows(pl.collect_all(found))
+    return exception_rows(found)
