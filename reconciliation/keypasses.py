@@ -185,30 +185,26 @@ def text_references(
         .collect(engine="streaming")
         .drop("candidates")
     )
+    # The texts with a candidate that is not ours (never a settled row: those name ours) are
+    # scanned again (:func:`_rescan`).
+    texts = (
+        joined.select("external_id", "row_e", "internal_id")
+        .filter(pl.col("internal_id").is_null())
+        .select("external_id", "row_e")
+        .unique()
+    )
+    unsure = texts.get_column("external_id")
     if joined.height and joined.get_column("found").max() != joined.height - 1:
         # A key found is the reference of several lines of ours: no text's list length
         # counts its rows, so nothing settles in the query; key_pass sorts it all out.
-        joined = joined.with_columns(settled=pl.lit(False)).drop("found")
+        joined = joined.with_columns(settled=pl.lit(False))
     else:
-        joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"])).drop(
-            "found"
-        )
-    # The texts with a candidate that is not ours (never a settled row: those name ours) are
-    # scanned again (:func:`_rescan`). The three cuts of the query's output in one call.
-    texts, settled, rest = pl.collect_all(
-        [
-            joined.lazy()
-            .select("external_id", "row_e", "internal_id")
-            .filter(pl.col("internal_id").is_null())
-            .select("external_id", "row_e")
-            .unique(),
-            joined.lazy()
-            .select("internal_id", "external_id", "row_i", "row_e", "settled")
-            .filter("settled"),
-            joined.lazy().filter(~pl.col("settled")).drop("settled", "row_i"),
-        ]
+        joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"]))
+    joined = joined.drop("found")
+    settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
+        "settled"
     )
-    unsure = texts.get_column("external_id")
+    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i")
     pairs = rest.drop("row_e").filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )

@@ -131,19 +131,14 @@ def near_references(
     lines; the equal amount and the uniqueness do (another of our references one symbol
     away from the same typo, of the same amount, is one in 10¹³ or so).
     """
-    if mistyped.is_empty():
-        return MATCH_SCHEMA.to_frame()
-    left = external.lazy().select(pl.col("line_id").alias("external_id"), "amount")
-    typed_all = mistyped.lazy().join(left, on="external_id")
-    # Only lines of an amount the other side has (semi joins: both sides in one call).
-    ours_plan = (
-        internal.lazy()
-        .filter(pl.col("reference").is_not_null())
-        .select(pl.col("line_id").alias("internal_id"), pl.col("reference").alias("key"), "amount")
-        .join(typed_all.select("amount").unique(), on="amount", how="semi")
-    )
-    typed_plan = typed_all.join(ours_plan.select("amount").unique(), on="amount", how="semi")
-    ours, typed = pl.collect_all([ours_plan, typed_plan])
+    left = external.select(pl.col("line_id").alias("external_id"), "amount")
+    typed = mistyped.join(left, on="external_id")
+    # Only lines of an amount the other side has.
+    ours = internal.filter(
+        pl.col("reference").is_not_null()
+        & pl.col("amount").is_in(typed.get_column("amount").unique().implode())
+    ).select(pl.col("line_id").alias("internal_id"), pl.col("reference").alias("key"), "amount")
+    typed = typed.filter(pl.col("amount").is_in(ours.get_column("amount").unique().implode()))
     if typed.is_empty() or ours.is_empty():
         return MATCH_SCHEMA.to_frame()
 
@@ -166,7 +161,7 @@ def near_references(
             for half in ("head", "tail")
         ]
     )
-    longest = int(ours.get_column("key").str.len_chars().max() or 0)  # type: ignore[arg-type]
+    longest = int(ours.select(pl.col("key").str.len_chars().max()).item() or 0)
     differing = pl.sum_horizontal(
         pl.col("key").str.slice(position, 1) != pl.col("key_e").str.slice(position, 1)
         for position in range(longest)
