@@ -331,7 +331,7 @@ def _result(
         pl.col("internal_amount").sum(),
         pl.col("external_amount").sum(),
     )
-    # Both in one call (each polars call has a fixed cost: bench/RECON.md, fifth round).
+    # Both in one call (bench/RECON.md, fifth round).
     exceptions_frame, per_type_frame = pl.collect_all([exceptions, per_type])
     totals = _totals(matches.height, book.matched_external, per_type_frame, internal, external)
     return Result(matches, exceptions_frame, totals, day, side)

@@ -198,8 +198,8 @@ def amount_candidates(
     returns the pairs (``internal_id, external_id``) listed per :data:`MAX_CANDIDATES`, and
     each line's candidate count (``internal_id, count`` and ``external_id, count``). Only the
     buckets are collected here; the three results are plans, for the caller to collect with
-    what it builds on them (one call instead of a dozen small ones: each polars call has a
-    fixed cost, and after the text pass the engine's time was mostly that, bench/RECON.md).
+    what it builds on them (pass 4 needs only the pairs; the leftovers collect both sides'
+    lists in one call).
     """
 
     def buckets(lines: pl.DataFrame | pl.LazyFrame, name: str) -> pl.LazyFrame:
