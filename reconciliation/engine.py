@@ -245,20 +245,18 @@ def reconcile(
     # A line's own reference (the smallest found in its text, on the external side) names it in
     # the exceptions; two lines that both carry one never pair by amount (they would have
     # paired by key).
+    book.internal = book.internal.with_columns(own_key=pl.col("reference"))
     in_text = (
-        found.found.lazy()
-        .filter(pl.col("external_id").is_in(book.external.get_column("line_id").implode()))
+        found.found.filter(
+            pl.col("external_id").is_in(book.external.get_column("line_id").implode())
+        )
         .group_by("external_id")
         .agg(pl.col("key").min().alias("text_key"))
     )
-    book.internal, book.external = pl.collect_all(
-        [
-            book.internal.lazy().with_columns(own_key=pl.col("reference")),
-            book.external.lazy()
-            .join(in_text, left_on="line_id", right_on="external_id", how="left")
-            .with_columns(own_key=pl.coalesce("reference", "text_key"))
-            .drop("text_key"),
-        ]
+    book.external = (
+        book.external.join(in_text, left_on="line_id", right_on="external_id", how="left")
+        .with_columns(own_key=pl.coalesce("reference", "text_key"))
+        .drop("text_key")
     )
     by_amount = side not in GROUPED_COUNTERPARTS
 
@@ -268,13 +266,11 @@ def reconcile(
         batch = pl.col("document_no").is_not_null() & pl.col("document_no").is_duplicated()
         waiting = passes.batch_credits(book.internal, book.external, window_days)
         pairs, _, _ = passes.amount_candidates(
-            book.internal.lazy().filter(~batch),
-            book.external.lazy().join(
-                waiting, left_on="line_id", right_on="external_id", how="anti"
-            ),
+            book.internal.filter(~batch),
+            book.external.filter(~pl.col("line_id").is_in(waiting.implode())),
             window_days,
         )
-        book.take(passes.unique_amount_matches(pairs).collect())
+        book.take(passes.unique_amount_matches(pairs))
 
     # 5: group sums.
     book.take(passes.document_groups(book.internal, book.external, window_days), grouped=True)
@@ -294,15 +290,9 @@ def reconcile(
         .then(pl.lit(ExceptionType.EXPECTED_IN_TRANSIT.value))
         .otherwise(pl.lit(MISSING_IN[side].value))
     )
+    book.take(exceptions=passes.one_sided(book.internal, in_transit, True, candidates_i))
     missing = pl.lit(ExceptionType.MISSING_IN_GATEWAY.value)
-    # Both sides' leftovers and their candidates in one call (the lists are plans so far).
-    left_i, left_e = pl.collect_all(
-        [
-            passes.one_sided(book.internal, in_transit, True, candidates_i),
-            passes.one_sided(book.external, missing, False, candidates_e),
-        ]
-    )
-    book.take(exceptions=pl.concat([left_i, left_e]))
+    book.take(exceptions=passes.one_sided(book.external, missing, False, candidates_e))
     return _result(book, work_i, work_e, business_date, side)
 
 
@@ -318,11 +308,42 @@ def _result(
         if book.matches
         else MATCH_SCHEMA.to_frame()
     ).sort("external_id", maintain_order=True)  # a group's lines come in id order already
-    exceptions = passes.exception_plan(book.exceptions).sort(
+    exceptions = passes.exception_rows(book.exceptions).sort(
         pl.col("type"),
         pl.col("internal_ids").list.first(),
         pl.col("external_ids").list.first(),
         nulls_last=True,
+    )
+    totals = _totals(matches, book.matched_external, exceptions, internal, external)
+    return Result(matches, exceptions, totals, day, side)
+
+
+def _totals(
+    matches: pl.DataFrame,
+    matched_external: int,
+    exceptions: pl.DataFrame,
+    internal: pl.DataFrame,
+    external: pl.DataFrame,
+) -> pl.DataFrame:
+    """The summary. Every line is in exactly one place (:class:`_Book` checked it), so the
+    matched sums are the inputs' sums less the exceptions', and must agree between the sides
+    (every match is amount-exact)."""
+    sums: dict[str, int] = {}
+    for column, lines in (("internal", internal), ("external", external)):
+        sums[column] = int(lines.get_column("amount").sum()) - int(
+            exceptions.get_column(f"{column}_amount").sum()
+        )
+    if sums["internal"] != sums["external"]:
+        raise RuntimeError("engine bug: matched sums differ between the sides")
+    matched_row = pl.DataFrame(
+        {
+            "status": ["matched"],
+            "items": [matched_external],
+            "internal_lines": [matches.height],
+            "external_lines": [matched_external],
+            "internal_amount": [sums["internal"]],
+            "external_amount": [sums["external"]],
+        }
     )
     per_type = exceptions.group_by("type").agg(
         pl.len().alias("items"),
@@ -331,45 +352,11 @@ def _result(
         pl.col("internal_amount").sum(),
         pl.col("external_amount").sum(),
     )
-    # Both in one call (bench/RECON.md, fifth round).
-    exceptions_frame, per_type_frame = pl.collect_all([exceptions, per_type])
-    totals = _totals(matches.height, book.matched_external, per_type_frame, internal, external)
-    return Result(matches, exceptions_frame, totals, day, side)
-
-
-def _totals(
-    matched_lines: int,
-    matched_external: int,
-    per_type: pl.DataFrame,
-    internal: pl.DataFrame,
-    external: pl.DataFrame,
-) -> pl.DataFrame:
-    """The summary, from the exceptions' sums per type. Every line is in exactly one place
-    (:class:`_Book` checked it), so the matched sums are the inputs' sums less the
-    exceptions', and must agree between the sides (every match is amount-exact)."""
-    sums: dict[str, int] = {}
-    for column, lines in (("internal", internal), ("external", external)):
-        sums[column] = int(lines.get_column("amount").sum()) - int(
-            per_type.get_column(f"{column}_amount").sum()
-        )
-    if sums["internal"] != sums["external"]:
-        raise RuntimeError("engine bug: matched sums differ between the sides")
-    matched_row = pl.LazyFrame(
-        {
-            "status": ["matched"],
-            "items": [matched_external],
-            "internal_lines": [matched_lines],
-            "external_lines": [matched_external],
-            "internal_amount": [sums["internal"]],
-            "external_amount": [sums["external"]],
-        }
-    )
-    statuses = pl.LazyFrame({"status": STATUS_DTYPE.categories}).cast(STATUS_DTYPE)
+    statuses = pl.DataFrame({"status": STATUS_DTYPE.categories}).cast(STATUS_DTYPE)
     rows = pl.concat(
         [
             matched_row.cast({"status": STATUS_DTYPE}),
-            per_type.lazy()
-            .rename({"type": "status"})
+            per_type.rename({"type": "status"})
             .cast({"status": pl.String})
             .cast({"status": STATUS_DTYPE}),
         ],
@@ -380,5 +367,4 @@ def _totals(
         .fill_null(0)
         .with_columns(difference=pl.col("external_amount") - pl.col("internal_amount"))
         .select(pl.col(name).cast(dtype) for name, dtype in SUMMARY_SCHEMA.items())
-        .collect()
     )

@@ -188,21 +188,18 @@ def near_references(
 
 
 def amount_candidates(
-    internal: pl.DataFrame | pl.LazyFrame, external: pl.DataFrame | pl.LazyFrame, window_days: int
-) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    internal: pl.DataFrame, external: pl.DataFrame, window_days: int
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Pairs of equal signed amount, days at most ``window_days`` apart, and nothing that
     contradicts (agency code, fee kind, outcome: equal where both sides have one; not both
     carrying a reference, since equal references were paired in passes 1–3).
 
     Works on buckets of identical lines, so the counts are exact without building every pair:
     returns the pairs (``internal_id, external_id``) listed per :data:`MAX_CANDIDATES`, and
-    each line's candidate count (``internal_id, count`` and ``external_id, count``). Only the
-    buckets are collected here; the three results are plans, for the caller to collect with
-    what it builds on them (pass 4 needs only the pairs; the leftovers collect both sides'
-    lists in one call).
+    each line's candidate count (``internal_id, count`` and ``external_id, count``).
     """
 
-    def buckets(lines: pl.DataFrame | pl.LazyFrame, name: str) -> pl.LazyFrame:
+    def buckets(lines: pl.DataFrame, name: str) -> pl.LazyFrame:
         grouped = lines.lazy().with_columns(_HAS_REF).group_by(_BUCKET)
         return grouped.agg(pl.col("line_id").alias("ids"), pl.len().alias("n")).with_row_index(name)
 
@@ -256,22 +253,25 @@ def amount_candidates(
             .explode(name)
         )
 
-    return (
-        listed,
-        counts("bucket_i", ids_i, "i", "internal_id"),
-        counts("bucket_e", ids_e, "e", "external_id"),
+    pairs, counts_i, counts_e = pl.collect_all(
+        [
+            listed,
+            counts("bucket_i", ids_i, "i", "internal_id"),
+            counts("bucket_e", ids_e, "e", "external_id"),
+        ]
     )
+    return pairs, counts_i, counts_e
 
 
-def unique_amount_matches(pairs: pl.LazyFrame) -> pl.LazyFrame:
+def unique_amount_matches(pairs: pl.DataFrame) -> pl.DataFrame:
     return pairs.filter((pl.col("count_i") == 1) & (pl.col("count_e") == 1)).select(
         "internal_id", "external_id", rule=pl.lit(MatchRule.AMOUNT_DATE.value, RULE_DTYPE)
     )
 
 
 def candidate_lists(
-    pairs: pl.LazyFrame, counts: pl.LazyFrame, own: str, other: str
-) -> pl.LazyFrame:
+    pairs: pl.DataFrame, counts: pl.DataFrame, own: str, other: str
+) -> pl.DataFrame:
     """Per line that has amount candidates (``own`` is ``internal_id`` or ``external_id``):
     ``line_id``, ``listed`` (its candidates' ids, sorted; cut short per
     :data:`MAX_CANDIDATES`), ``count`` (all of them) and ``ambiguous``."""
@@ -287,7 +287,7 @@ def candidate_lists(
 # -- pass 5: group sums --------------------------------------------------------------------
 
 
-def _unique_groups(candidates: pl.LazyFrame, group: str, rule: MatchRule) -> pl.LazyFrame:
+def _unique_groups(candidates: pl.DataFrame, group: str, rule: MatchRule) -> pl.DataFrame:
     """Matches of the groups that have exactly one candidate line which has no other group."""
     unique = candidates.filter(pl.col(group).is_unique() & pl.col("external_id").is_unique())
     return (
@@ -299,13 +299,12 @@ def _unique_groups(candidates: pl.LazyFrame, group: str, rule: MatchRule) -> pl.
 
 def _document_candidates(
     internal: pl.DataFrame, external: pl.DataFrame, window_days: int
-) -> pl.LazyFrame:
+) -> pl.DataFrame:
     """Each batch (≥ 2 internal lines sharing ``document_no``) beside every external line
     equal to its signed sum whose day is within the window of every line of the batch (and
     whose own ``document_no``, when it has one, is the batch's)."""
     groups = (
-        internal.lazy()
-        .filter(pl.col("document_no").is_not_null())
+        internal.filter(pl.col("document_no").is_not_null())
         .group_by("document_no")
         .agg(
             pl.col("line_id").sort().alias("ids"),
@@ -316,7 +315,7 @@ def _document_candidates(
         )
         .filter(pl.col("n") >= 2)
     )
-    lines = external.lazy().select(
+    lines = external.select(
         pl.col("line_id").alias("external_id"),
         "amount",
         "day",
@@ -329,11 +328,11 @@ def _document_candidates(
     )
 
 
-def batch_credits(internal: pl.DataFrame, external: pl.DataFrame, window_days: int) -> pl.LazyFrame:
-    """The external lines (``external_id``, a plan) equal to the sum of a batch of ours (see
-    :func:`document_groups`): they wait for pass 5a, as the batch's own lines do, rather than
-    pair by amount with a single payment that happens to be as large."""
-    return _document_candidates(internal, external, window_days).select("external_id")
+def batch_credits(internal: pl.DataFrame, external: pl.DataFrame, window_days: int) -> pl.Series:
+    """The external lines equal to the sum of a batch of ours (see :func:`document_groups`):
+    they wait for pass 5a, as the batch's own lines do, rather than pair by amount with a
+    single payment that happens to be as large."""
+    return _document_candidates(internal, external, window_days).get_column("external_id")
 
 
 def document_groups(
@@ -343,7 +342,7 @@ def document_groups(
     one external line whose day is within the window of every line of the batch (and whose
     own ``document_no``, when it has one, is the batch's)."""
     candidates = _document_candidates(internal, external, window_days)
-    return _unique_groups(candidates, "document_no", MatchRule.GROUP_DOCUMENT).collect()
+    return _unique_groups(candidates, "document_no", MatchRule.GROUP_DOCUMENT)
 
 
 def agency_day_groups(
@@ -352,22 +351,17 @@ def agency_day_groups(
     """Pass 5b: one external document (treasury) against the internal lines of one day, one
     agency and one fee kind (``fee`` phí / ``charge`` lệ phí), by signed sum."""
     groups = (
-        internal.lazy()
-        .filter(pl.col("agency_code").is_not_null())
+        internal.filter(pl.col("agency_code").is_not_null())
         .group_by("agency_code", "fee_kind", "day")
         .agg(pl.col("line_id").sort().alias("ids"), pl.col("amount").sum())
         .with_columns(group=pl.col("ids").list.first())
     )
-    lines = (
-        external.lazy()
-        .filter(pl.col("agency_code").is_not_null())
-        .select(
-            pl.col("line_id").alias("external_id"),
-            "agency_code",
-            "amount",
-            pl.col("day").alias("day_e"),
-            pl.col("fee_kind").alias("fee_kind_e"),
-        )
+    lines = external.filter(pl.col("agency_code").is_not_null()).select(
+        pl.col("line_id").alias("external_id"),
+        "agency_code",
+        "amount",
+        pl.col("day").alias("day_e"),
+        pl.col("fee_kind").alias("fee_kind_e"),
     )
     candidates = groups.join(lines, on=["agency_code", "amount"]).filter(
         ((pl.col("day") - pl.col("day_e")).abs() <= window_days)
@@ -377,15 +371,15 @@ def agency_day_groups(
             | (pl.col("fee_kind") == pl.col("fee_kind_e"))
         )
     )
-    return _unique_groups(candidates, "group", MatchRule.GROUP_AGENCY_DAY).collect()
+    return _unique_groups(candidates, "group", MatchRule.GROUP_AGENCY_DAY)
 
 
 # -- leftovers -----------------------------------------------------------------------------
 
 
 def one_sided(
-    lines: pl.DataFrame, kind: pl.Expr, internal: bool, candidates: pl.LazyFrame | None = None
-) -> pl.LazyFrame:
+    lines: pl.DataFrame, kind: pl.Expr, internal: bool, candidates: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One exception per line: ``ambiguous`` where ``candidates`` (:func:`candidate_lists`)
     says so, else typed by ``kind`` (an expression over the work frame); either way with its
     equal-amount candidates listed and counted.
@@ -394,56 +388,40 @@ def one_sided(
     all two such lines can ever be paired by. A line that carries a reference (a payment whose
     credit did not show it, or a credit naming a reference we do not have) is not made
     ambiguous by credits of the same common fee; it keeps its own type, and its candidates
-    are there for whoever looks into it. A plan, for the caller to collect (both sides at once).
+    are there for whoever looks into it.
     """
     if candidates is None:
-        candidates = pl.LazyFrame(
+        candidates = pl.DataFrame(
             schema={"line_id": pl.Int64, "listed": IDS, "count": pl.Int64, "ambiguous": pl.Boolean}
         )
     amount, nothing = pl.col("amount"), pl.lit(0, pl.Int64)
     listed = pl.col("listed").fill_null(pl.lit([], dtype=IDS))
-    return _exception_columns(
-        lines.lazy()
-        .join(candidates, on="line_id", how="left")
-        .select(
-            type=pl.when(pl.col("ambiguous").fill_null(False))
-            .then(pl.lit(ExceptionType.AMBIGUOUS.value))
-            .otherwise(kind)
-            .cast(TYPE_DTYPE),
-            internal_ids=pl.concat_list("line_id") if internal else NO_IDS,
-            external_ids=NO_IDS if internal else pl.concat_list("line_id"),
-            internal_amount=amount if internal else nothing,
-            external_amount=nothing if internal else amount,
-            key=pl.col("own_key"),
-            candidates=listed if internal else NO_IDS,
-            internal_candidates=NO_IDS if internal else listed,
-            candidate_count=pl.col("count").fill_null(0),
-        )
+    return exception_rows(
+        [
+            lines.join(candidates, on="line_id", how="left").select(
+                type=pl.when(pl.col("ambiguous").fill_null(False))
+                .then(pl.lit(ExceptionType.AMBIGUOUS.value))
+                .otherwise(kind)
+                .cast(TYPE_DTYPE),
+                internal_ids=pl.concat_list("line_id") if internal else NO_IDS,
+                external_ids=NO_IDS if internal else pl.concat_list("line_id"),
+                internal_amount=amount if internal else nothing,
+                external_amount=nothing if internal else amount,
+                key=pl.col("own_key"),
+                candidates=listed if internal else NO_IDS,
+                internal_candidates=NO_IDS if internal else listed,
+                candidate_count=pl.col("count").fill_null(0),
+            )
+        ]
     )
-
-
-_ROW_COLUMNS = [name for name in EXCEPTION_SCHEMA.names() if name != "amount"]
-
-
-def _exception_columns(rows: pl.LazyFrame) -> pl.LazyFrame:
-    concerned = pl.max_horizontal(pl.col("internal_amount").abs(), pl.col("external_amount").abs())
-    return (
-        rows.select(_ROW_COLUMNS)
-        .with_columns(amount=concerned)
-        .select(pl.col(name).cast(dtype) for name, dtype in EXCEPTION_SCHEMA.items())
-    )
-
-
-def exception_plan(parts: list[pl.DataFrame]) -> pl.LazyFrame:
-    """Exception rows in :data:`EXCEPTION_SCHEMA` (``amount`` derived from the two sums), as
-    a plan."""
-    present = [part.lazy().select(_ROW_COLUMNS) for part in parts if part.height]
-    rows = (
-        pl.concat(present) if present else EXCEPTION_SCHEMA.to_frame().lazy().select(_ROW_COLUMNS)
-    )
-    return _exception_columns(rows)
 
 
 def exception_rows(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """:func:`exception_plan`, collected."""
-    return exception_plan(parts).collect()
+    """Exception rows in :data:`EXCEPTION_SCHEMA` (``amount`` derived from the two sums)."""
+    columns = [name for name in EXCEPTION_SCHEMA.names() if name != "amount"]
+    present = [part.select(columns) for part in parts if part.height]
+    rows = pl.concat(present) if present else EXCEPTION_SCHEMA.to_frame().select(columns)
+    concerned = pl.max_horizontal(pl.col("internal_amount").abs(), pl.col("external_amount").abs())
+    return rows.with_columns(amount=concerned).select(
+        pl.col(name).cast(dtype) for name, dtype in EXCEPTION_SCHEMA.items()
+    )
