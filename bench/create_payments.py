@@ -75,6 +75,9 @@ TARGET_RATIO = 0.5
 STATS_SETTLE_SECONDS = 11.0
 API_KEY = re.compile(r"gw_[a-z0-9]{10}_[A-Za-z0-9_-]{32,64}")
 AGENCY_CODE = "BENCH"
+#: PostgreSQL connections per process of both servers: the gateway's documented default
+#: ``database_pool_size`` (docs/deployment.md, connection budget) and the floor's pool maximum.
+POOL_SIZE = 30
 
 
 # -- the database ------------------------------------------------------------------------
@@ -425,6 +428,7 @@ def write_config(path: Path, database_url: str, port: int) -> None:
         "# written by bench/create_payments.py\n"
         "sandbox = false\n"
         f'database_url = "{database_url}"\n'
+        f"database_pool_size = {POOL_SIZE}\n"
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
         f'public_base_url = "http://127.0.0.1:{port}"\n'
@@ -550,6 +554,7 @@ async def _run_on(
         [
             *(sys.executable, str(FLOOR_SERVER), "--dsn", pg.dsn(database)),
             *("--port", str(floor_port), "--processes", str(args.processes)),
+            *("--pool-max", str(POOL_SIZE)),
         ],
         floor_log,
         env,

@@ -149,8 +149,8 @@ def main() -> None:
     parser.add_argument("--dsn", required=True, help="postgresql://... (asyncpg form)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    # The gateway's engine keeps 10 connections and opens up to 20 more under load
-    # (gateway/core/db/database.py); the floor may hold as many, but keeps them open.
+    # As the gateway's pool (database_pool_size, default 30; create_payments.py passes it):
+    # connections opened on demand up to the maximum and kept open.
     parser.add_argument("--pool-min", type=int, default=10)
     parser.add_argument("--pool-max", type=int, default=30)
     parser.add_argument("--processes", type=int, default=1, help="servers on the one port")

@@ -704,6 +704,11 @@ class Settings(_Section):
     port: int = Field(8080, ge=0, le=65535)
     data_dir: Path = Path("./var")
     database_url: SecretStr | None = None
+    #: PostgreSQL connections each process keeps open at most (docs/deployment.md, connection
+    #: budget). Opened on demand and kept: none is closed on return to the pool, so a burst
+    #: past the usual concurrency does not open and close backends (~1 ms of server CPU each).
+    #: A request finding all of them busy waits for one. Not used with SQLite.
+    database_pool_size: int = Field(30, ge=1, le=1000)
     public_base_url: str | None = None
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -468,7 +468,7 @@ async def _unreachable(dsn: str) -> str | None:
     from gateway.core.db import Database
     from gateway.core.errors import DatabaseUnavailable
 
-    database = Database(dsn, pool_size=1, max_overflow=0)
+    database = Database(dsn, pool_size=1)
     try:
         await database.ping()
     except DatabaseUnavailable as exc:

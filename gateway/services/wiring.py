@@ -260,7 +260,7 @@ async def build_services(
     """Open the database and the HTTP client sessions, build every service from
     ``settings``, and close them all when the block ends."""
     metrics = metrics if metrics is not None else Metrics()
-    database = Database(settings.database_dsn)
+    database = Database(settings.database_dsn, pool_size=settings.database_pool_size)
     try:
         sealer = Sealer(settings.pii.keyring(), settings.pii.current_key_id)
         issuers = load_issuers(settings, clock())

@@ -37,6 +37,12 @@ def test_defaults_are_the_sandbox() -> None:
     assert settings.vnpost.status_profile == "partner_order"
 
 
+def test_the_database_pool_size_is_a_setting_of_30_by_default() -> None:
+    # docs/deployment.md, connection budget: 30 connections per process unless configured.
+    assert load_settings(environ={}).database_pool_size == 30
+    assert load_settings(environ={"GATEWAY_DATABASE_POOL_SIZE": "12"}).database_pool_size == 12
+
+
 def test_the_vnpost_status_profile_is_chosen_in_the_configuration() -> None:
     settings = load_settings(environ={"GATEWAY_VNPOST_STATUS_PROFILE": "myvnpost"})
     assert settings.vnpost.status_profile == "myvnpost"
@@ -102,6 +108,7 @@ def test_an_unknown_key_in_the_file_is_refused_by_name(tmp_path: Path, text: str
         ({"GATEWAY_PAYMENTS_REFERENCE_PREFIX": "dvc"}, "payments.reference_prefix"),
         ({"GATEWAY_SANDBOX_BANK_BIN": "97049"}, "sandbox_bank.bin"),
         ({"GATEWAY_VNPOST_STATUS_PROFILE": "bccp"}, "vnpost.status_profile"),
+        ({"GATEWAY_DATABASE_POOL_SIZE": "0"}, "database_pool_size"),
     ],
 )
 def test_an_invalid_value_is_refused_naming_the_key(environ: dict[str, str], key: str) -> None:

@@ -60,9 +60,7 @@ def _log_retry(state: RetryCallState) -> None:
 
 
 class Database:
-    def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 20, max_overflow: int = 10
-    ) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 30) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # Statement parameters hold personal data (payer and recipient names): an error's
@@ -74,9 +72,12 @@ class Database:
         else:
             # No pre-ping: with asyncpg it is BEGIN/SELECT/ROLLBACK on every checkout (measured:
             # 9 of 28 round trips of a payment creation). A connection the server dropped is
-            # noticed on first use instead and answered 503 (see _unavailable), and the pool
-            # is sized for the expected concurrency so connections are not churned.
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
+            # noticed on first use instead and answered 503 (see _unavailable).
+            # No overflow: SQLAlchemy closes an overflow connection when it is returned, so
+            # concurrency past pool_size opened and closed a backend per checkout (measured:
+            # docs/performance.md, "connection churn"). All ``pool_size`` connections are
+            # opened on demand and kept; a checkout finding them all busy waits for one.
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
