@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import (
@@ -31,7 +31,7 @@ from gateway.core.db.schema import (
     postal_orders,
     refunds,
 )
-from gateway.core.money import ChannelName
+from gateway.core.money import MONEY_AT, ChannelName
 from reconciliation.model import BUSINESS_TZ, Direction, Source, StatementLine
 
 PAID_STATUSES = ("paid", "partially_refunded", "refunded", "needs_review")
@@ -45,6 +45,18 @@ CHANNELS: Mapping[Source, tuple[str, ...]] = MappingProxyType(
         Source.POS: (ChannelName.POS,),
     }
 )
+
+
+def money_day(details: Mapping[str, object] | None, updated_at: datetime) -> date:
+    """The business day an attempt's line belongs to: the day of the money's own time
+    (:data:`gateway.core.money.MONEY_AT`) when the gateway recorded it apart from the attempt's
+    last change — a success its provider sent after having said ``failed``, perhaps days
+    later, is on the day the provider's day file has it (VNPAY's ``vnp_PayDate``), so a re-run
+    of that day matches it and the later day does not see it again — else the day of
+    ``updated_at`` (when the attempt reached its final status)."""
+    stated = (details or {}).get(MONEY_AT)
+    moment = datetime.fromisoformat(stated) if isinstance(stated, str) else updated_at
+    return moment.astimezone(BUSINESS_TZ).date()
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -108,14 +120,24 @@ async def ledger(
             .join(agencies, agencies.c.id == payments.c.agency_id)
             .where(
                 attempts.c.channel.in_(channels),
-                attempts.c.updated_at >= start,
-                attempts.c.updated_at < end,
                 attempts.c.status.in_(["succeeded", "failed"]),
+                or_(
+                    and_(attempts.c.updated_at >= start, attempts.c.updated_at < end),
+                    # Money of this day recorded on a later one (a success after its
+                    # provider's failure, which is always up for review): see money_day.
+                    and_(
+                        attempts.c.review_reason.is_not(None),
+                        attempts.c.created_at < end,
+                        attempts.c.updated_at >= end,
+                    ),
+                ),
             )
             .order_by(attempts.c.updated_at, attempts.c.id)
         )
     ).all()
     for row in rows:
+        if money_day(row.details, row.updated_at) != day:
+            continue
         if counterpart is Source.BANK:
             if row.status != "succeeded":
                 continue
