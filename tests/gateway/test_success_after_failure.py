@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from conftest import VNPAY_TMN, Channels, Wallets
 from sqlalchemy import select
 from tests_support import pay_at_vnpay, vnpay_ipn
@@ -20,6 +21,7 @@ from tests_support import pay_at_vnpay, vnpay_ipn
 from gateway.core.db.schema import attempts, outbox_events, provider_events
 from gateway.keys import DATABASE
 from providers.sandbox.momo import ORDERS
+from providers.sandbox.statements import PaidPayment, vnpay_day_file
 from providers.sandbox.vnpay import TRANSACTIONS
 from reconciliation.engine import reconcile
 from reconciliation.frame import to_frame
@@ -225,3 +227,76 @@ async def test_a_momo_success_ipn_after_its_failure_is_recorded_for_review(
     assert status == 200 and body["ipn_statuses"][-1] == 204
     assert len(await _attempts(wallets, payment["id"])) == 1
     assert (await _recorded(wallets))[1].count("payment.needs_review") == 1
+
+
+async def _upload_vnpay_day(channels: Channels, data: bytes, name: str) -> None:
+    form = aiohttp.FormData()
+    form.add_field("source", "vnpay_day")
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    response = await channels.client.post(
+        "/v1/reconciliation/statements", data=form, headers=channels.auth("finance")
+    )
+    assert response.status in (200, 201), await response.text()
+    assert (await response.json())["status"] == "accepted"
+
+
+async def _run(channels: Channels, day: date) -> list[dict[str, Any]]:
+    """Run ``day`` and return its exceptions still to be dealt with (not superseded)."""
+    response = await channels.client.post(
+        "/v1/reconciliation/runs",
+        json={"business_date": day.isoformat()},
+        headers=channels.auth("finance"),
+    )
+    assert response.status == 201, await response.text()
+    listed = await channels.client.get(
+        "/v1/reconciliation/exceptions",
+        params={"business_date": day.isoformat()},
+        headers=channels.auth("finance"),
+    )
+    assert listed.status == 200, await listed.text()
+    return list((await listed.json())["data"])
+
+
+async def test_a_success_on_a_later_day_than_its_failure_is_one_match_on_the_moneys_day(
+    channels: Channels,
+) -> None:
+    """VNPAY calls the payment failed on day 1; its day file of day 1 has it succeeded (its
+    last word); the success IPN comes on day 2 with ``vnp_PayDate`` on day 1. The gateway's
+    ledger puts the money on its own day (the day VNPAY's file has it), so the re-run of day 1
+    matches it and day 2 does not see it again: one amount, at most one exception — the
+    first run's, which the re-run supersedes."""
+    payment, attempt = await channels.start("vnpay")
+    await pay_at_vnpay(channels, attempt, "failure")
+    day1 = channels.clock().astimezone(BUSINESS_TZ).date()
+    day2 = day1 + timedelta(days=1)
+    channels.clock.advance(days=1, hours=1)  # the next morning: VNPAY's file of day 1 comes
+    day_file = vnpay_day_file(
+        [
+            PaidPayment(
+                reference=attempt["provider_reference"],
+                amount=payment["amount"],
+                paid_at=datetime(2026, 11, 22, 9, 15, tzinfo=BUSINESS_TZ),
+                channel="vnpay",
+                provider_txn_id="14422574",
+                agency_code=payment["agency_code"],
+            )
+        ],
+        day1,
+        tmn_code=VNPAY_TMN,
+    )
+    await _upload_vnpay_day(channels, day_file, f"vnpay_{day1}")
+    first = [e for e in await _run(channels, day1) if e["source"] == "vnpay"]
+    assert [e["type"] for e in first] == ["status_mismatch"]  # our failed line, its success
+
+    # Day 2: VNPAY's success IPN, its money's time on day 1.
+    assert await _ipn(channels, vnpay_ipn(attempt, vnp_PayDate="20261122091500")) == "00"
+    bill = await channels.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "succeeded_after_failure")
+
+    rerun = await _run(channels, day1)
+    assert [e for e in rerun if e["source"] == "vnpay" and e["status"] != "superseded"] == []
+    lines, keys = await _vnpay_day(channels, day1)
+    assert (keys, [line.status for line in lines]) == ([f"attempt:{attempt['id']}"], ["succeeded"])
+    assert await _vnpay_day(channels, day2) == ([], [])
+    later = await _run(channels, day2)
+    assert [e for e in later if e["source"] == "vnpay"] == []
