@@ -240,21 +240,22 @@ async def _upload_vnpay_day(channels: Channels, data: bytes, name: str) -> None:
     assert (await response.json())["status"] == "accepted"
 
 
-async def _run(channels: Channels, day: date) -> list[dict[str, Any]]:
-    """Run ``day`` and return its exceptions still to be dealt with (not superseded)."""
+async def _run(channels: Channels, day: date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run ``day``: the run's VNPAY totals, and the day's exceptions (not superseded)."""
     response = await channels.client.post(
         "/v1/reconciliation/runs",
         json={"business_date": day.isoformat()},
         headers=channels.auth("finance"),
     )
     assert response.status == 201, await response.text()
+    vnpay_totals = (await response.json())["summary"]["sources"].get("vnpay", {})
     listed = await channels.client.get(
         "/v1/reconciliation/exceptions",
         params={"business_date": day.isoformat()},
         headers=channels.auth("finance"),
     )
     assert listed.status == 200, await listed.text()
-    return list((await listed.json())["data"])
+    return vnpay_totals, list((await listed.json())["data"])
 
 
 async def test_a_success_on_a_later_day_than_its_failure_is_one_match_on_the_moneys_day(
@@ -285,18 +286,18 @@ async def test_a_success_on_a_later_day_than_its_failure_is_one_match_on_the_mon
         tmn_code=VNPAY_TMN,
     )
     await _upload_vnpay_day(channels, day_file, f"vnpay_{day1}")
-    first = [e for e in await _run(channels, day1) if e["source"] == "vnpay"]
-    assert [e["type"] for e in first] == ["status_mismatch"]  # our failed line, its success
+    _, first = await _run(channels, day1)
+    assert [(e["source"], e["type"]) for e in first] == [("vnpay", "status_mismatch")]
 
     # Day 2: VNPAY's success IPN, its money's time on day 1.
     assert await _ipn(channels, vnpay_ipn(attempt, vnp_PayDate="20261122091500")) == "00"
     bill = await channels.payment(payment["id"])
     assert (bill["status"], bill["review_reason"]) == ("needs_review", "succeeded_after_failure")
 
-    rerun = await _run(channels, day1)
-    assert [e for e in rerun if e["source"] == "vnpay" and e["status"] != "superseded"] == []
+    totals, rerun = await _run(channels, day1)
+    assert rerun == []  # the first run's status_mismatch is superseded: the difference is gone
+    assert (totals["matched"], totals["matched_amount"]) == (1, payment["amount"])
     lines, keys = await _vnpay_day(channels, day1)
     assert (keys, [line.status for line in lines]) == ([f"attempt:{attempt['id']}"], ["succeeded"])
     assert await _vnpay_day(channels, day2) == ([], [])
-    later = await _run(channels, day2)
-    assert [e for e in later if e["source"] == "vnpay"] == []
+    assert (await _run(channels, day2))[1] == []  # no expected_in_transit, no missing_in_vnpay
