@@ -16,16 +16,18 @@ ones have an attempt; ``cod`` attempts are read by no counterpart (see :data:`CH
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import (
     agencies,
     attempts,
+    day_closes,
     payment_items,
     payments,
     postal_orders,
@@ -47,16 +49,27 @@ CHANNELS: Mapping[Source, tuple[str, ...]] = MappingProxyType(
 )
 
 
-def money_day(details: Mapping[str, object] | None, updated_at: datetime) -> date:
+def money_day(
+    details: Mapping[str, object] | None,
+    updated_at: datetime,
+    closed_at: Mapping[date, datetime] = MappingProxyType({}),
+) -> date:
     """The business day an attempt's line belongs to: the day of the money's own time
     (:data:`gateway.core.money.MONEY_AT`) when the gateway recorded it apart from the attempt's
     last change — a success its provider sent after having said ``failed``, perhaps days
     later, is on the day the provider's day file has it (VNPAY's ``vnp_PayDate``), so a re-run
     of that day matches it and the later day does not see it again — else the day of
-    ``updated_at`` (when the attempt reached its final status)."""
+    ``updated_at`` (when the attempt reached its final status). A money day already closed
+    (``closed_at``: the closes of days) when the success was recorded cannot be re-run: the
+    line is then on the day it was recorded, the first day that can still see it, so the
+    money is on some day's ledger, never on none."""
+    recorded = updated_at.astimezone(BUSINESS_TZ).date()
     stated = (details or {}).get(MONEY_AT)
-    moment = datetime.fromisoformat(stated) if isinstance(stated, str) else updated_at
-    return moment.astimezone(BUSINESS_TZ).date()
+    if not isinstance(stated, str):
+        return recorded
+    day = datetime.fromisoformat(stated).astimezone(BUSINESS_TZ).date()
+    closed = closed_at.get(day)
+    return recorded if closed is not None and closed <= updated_at else day
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -135,8 +148,9 @@ async def ledger(
             .order_by(attempts.c.updated_at, attempts.c.id)
         )
     ).all()
+    closed_at = await _closes(conn, rows)
     for row in rows:
-        if money_day(row.details, row.updated_at) != day:
+        if money_day(row.details, row.updated_at, closed_at) != day:
             continue
         if counterpart is Source.BANK:
             if row.status != "succeeded":
@@ -201,6 +215,24 @@ async def ledger(
                 status="succeeded",
             )
     return lines, keys
+
+
+async def _closes(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> dict[date, datetime]:
+    """When the money days of ``rows`` (those recorded apart from their attempt's last
+    change) were closed, for :func:`money_day`."""
+    days = {
+        money_day(row.details, row.updated_at)
+        for row in rows
+        if isinstance((row.details or {}).get(MONEY_AT), str)
+    }
+    if not days:
+        return {}
+    found = await conn.execute(
+        select(day_closes.c.business_date, day_closes.c.closed_at).where(
+            day_closes.c.business_date.in_(sorted(days))
+        )
+    )
+    return {row.business_date: row.closed_at for row in found}
 
 
 async def _cod(

@@ -301,3 +301,35 @@ async def test_a_success_on_a_later_day_than_its_failure_is_one_match_on_the_mon
     assert (keys, [line.status for line in lines]) == ([f"attempt:{attempt['id']}"], ["succeeded"])
     assert await _vnpay_day(channels, day2) == ([], [])
     assert (await _run(channels, day2))[1] == []  # no expected_in_transit, no missing_in_vnpay
+
+
+async def test_a_success_after_its_failures_day_was_closed_is_on_the_day_it_came(
+    channels: Channels,
+) -> None:
+    """Day 1 was reconciled and closed with the attempt failed; VNPAY's success comes on day 2
+    (``vnp_PayDate`` on day 1). Day 1 cannot be re-run, so the money is on day 2's ledger —
+    on some day's, never lost — and day 2's run, once VNPAY reported day 2, raises it once
+    for finance (VNPAY has it on the closed day)."""
+    payment, attempt = await channels.start("vnpay")
+    await pay_at_vnpay(channels, attempt, "failure")
+    day1 = channels.clock().astimezone(BUSINESS_TZ).date()
+    day2 = day1 + timedelta(days=1)
+    channels.clock.advance(days=1, hours=1)
+    assert (await _run(channels, day1))[1] == []
+    close = await channels.client.post(
+        f"/v1/reconciliation/days/{day1}/close", headers=channels.auth("approver")
+    )
+    assert close.status == 200, await close.text()
+
+    assert await _ipn(channels, vnpay_ipn(attempt, vnp_PayDate="20261122091500")) == "00"
+
+    assert await _vnpay_day(channels, day1) == ([], [])
+    assert (await _vnpay_day(channels, day2))[1] == [f"attempt:{attempt['id']}"]
+    assert (await _run(channels, day2))[1] == []  # VNPAY has not reported day 2 yet
+    channels.clock.advance(days=1)
+    day_file = vnpay_day_file([], day2, tmn_code=VNPAY_TMN)  # VNPAY has it on day 1
+    await _upload_vnpay_day(channels, day_file, f"vnpay_{day2}")
+    _, raised = await _run(channels, day2)
+    assert [(e["source"], e["type"], e["amount"]) for e in raised] == [
+        ("vnpay", "expected_in_transit", payment["amount"])
+    ]
