@@ -139,6 +139,7 @@ async def ledger(
                     # Money of this day recorded on a later one (a success after its
                     # provider's failure, which is always up for review): see money_day.
                     and_(
+                        attempts.c.status == "succeeded",
                         attempts.c.review_reason.is_not(None),
                         attempts.c.created_at < end,
                         attempts.c.updated_at >= end,

@@ -365,8 +365,9 @@ class DvcqgCallbacks:
         return inbox.Settled(outcome, hint, reason, payment_id)
 
     async def _rematch(self, conn: AsyncConnection, callback: dvcqg.Callback) -> _Hint:
-        """A second copy: refused again for the same reason, or — the attempt still open —
-        another QUERY (the platform sending again is a chance to settle sooner)."""
+        """A second copy: refused again for the same reason, or — the attempt still open, or
+        failed while the callback says paid — another QUERY (the platform sending again is a
+        chance to settle sooner)."""
         row = await self.attempts.find_by_reference(conn, ChannelName.DVCQG, callback.reference)
         hint = _hint_for(callback, row)
         return _Hint("duplicate") if hint.code == "already_final" else hint
