@@ -138,10 +138,11 @@ async def ledger(
                     and_(attempts.c.updated_at >= start, attempts.c.updated_at < end),
                     # Money of this day recorded on a later one (a success after its
                     # provider's failure, which is always up for review): see money_day.
+                    # The money's time is never before its bill's creation (money_time).
                     and_(
                         attempts.c.status == "succeeded",
                         attempts.c.review_reason.is_not(None),
-                        attempts.c.created_at < end,
+                        payments.c.created_at < end,
                         attempts.c.updated_at >= end,
                     ),
                 ),
