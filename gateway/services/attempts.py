@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -569,7 +569,7 @@ async def apply_outcome(
             # that day, so the gateway's ledger does too (reconciliation/ledger.py).
             values["details"] = {
                 **values.get("details", row.details or {}),
-                MONEY_AT: iso(moved_at),
+                MONEY_AT: iso(moved_at.astimezone(UTC)),
             }
         decision = money_arrived(
             PaymentStatus(row.payment_status),

@@ -293,6 +293,8 @@ async def test_a_success_on_a_later_day_than_its_failure_is_one_match_on_the_mon
     assert await _ipn(channels, vnpay_ipn(attempt, vnp_PayDate="20261122091500")) == "00"
     bill = await channels.payment(payment["id"])
     assert (bill["status"], bill["review_reason"]) == ("needs_review", "succeeded_after_failure")
+    [money] = await _attempts(channels, payment["id"])
+    assert money.details["money_at"] == "2026-11-22T02:15:00Z"  # vnp_PayDate 09:15 in Vietnam
 
     totals, rerun = await _run(channels, day1)
     assert rerun == []  # the first run's status_mismatch is superseded: the difference is gone
