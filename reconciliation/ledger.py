@@ -16,22 +16,24 @@ ones have an attempt; ``cod`` attempts are read by no counterpart (see :data:`CH
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.db.schema import (
     agencies,
     attempts,
+    day_closes,
     payment_items,
     payments,
     postal_orders,
     refunds,
 )
-from gateway.core.money import ChannelName
+from gateway.core.money import MONEY_AT, ChannelName
 from reconciliation.model import BUSINESS_TZ, Direction, Source, StatementLine
 
 PAID_STATUSES = ("paid", "partially_refunded", "refunded", "needs_review")
@@ -45,6 +47,29 @@ CHANNELS: Mapping[Source, tuple[str, ...]] = MappingProxyType(
         Source.POS: (ChannelName.POS,),
     }
 )
+
+
+def money_day(
+    details: Mapping[str, object] | None,
+    updated_at: datetime,
+    closed_at: Mapping[date, datetime] = MappingProxyType({}),
+) -> date:
+    """The business day an attempt's line belongs to: the day of the money's own time
+    (:data:`gateway.core.money.MONEY_AT`) when the gateway recorded it apart from the attempt's
+    last change — a success its provider sent after having said ``failed``, perhaps days
+    later, is on the day the provider's day file has it (VNPAY's ``vnp_PayDate``), so a re-run
+    of that day matches it and the later day does not see it again — else the day of
+    ``updated_at`` (when the attempt reached its final status). A money day already closed
+    (``closed_at``: the closes of days) when the success was recorded cannot be re-run: the
+    line is then on the day it was recorded, the first day that can still see it, so the
+    money is on some day's ledger, never on none."""
+    recorded = updated_at.astimezone(BUSINESS_TZ).date()
+    stated = (details or {}).get(MONEY_AT)
+    if not isinstance(stated, str):
+        return recorded
+    day = datetime.fromisoformat(stated).astimezone(BUSINESS_TZ).date()
+    closed = closed_at.get(day)
+    return recorded if closed is not None and closed <= updated_at else day
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -108,14 +133,27 @@ async def ledger(
             .join(agencies, agencies.c.id == payments.c.agency_id)
             .where(
                 attempts.c.channel.in_(channels),
-                attempts.c.updated_at >= start,
-                attempts.c.updated_at < end,
                 attempts.c.status.in_(["succeeded", "failed"]),
+                or_(
+                    and_(attempts.c.updated_at >= start, attempts.c.updated_at < end),
+                    # Money of this day recorded on a later one (a success after its
+                    # provider's failure, which is always up for review): see money_day.
+                    # The money's time is never before its bill's creation (money_time).
+                    and_(
+                        attempts.c.status == "succeeded",
+                        attempts.c.review_reason.is_not(None),
+                        payments.c.created_at < end,
+                        attempts.c.updated_at >= end,
+                    ),
+                ),
             )
             .order_by(attempts.c.updated_at, attempts.c.id)
         )
     ).all()
+    closed_at = await _closes(conn, rows)
     for row in rows:
+        if money_day(row.details, row.updated_at, closed_at) != day:
+            continue
         if counterpart is Source.BANK:
             if row.status != "succeeded":
                 continue
@@ -179,6 +217,24 @@ async def ledger(
                 status="succeeded",
             )
     return lines, keys
+
+
+async def _closes(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> dict[date, datetime]:
+    """When the money days of ``rows`` (those recorded apart from their attempt's last
+    change) were closed, for :func:`money_day`."""
+    days = {
+        money_day(row.details, row.updated_at)
+        for row in rows
+        if isinstance((row.details or {}).get(MONEY_AT), str)
+    }
+    if not days:
+        return {}
+    found = await conn.execute(
+        select(day_closes.c.business_date, day_closes.c.closed_at).where(
+            day_closes.c.business_date.in_(sorted(days))
+        )
+    )
+    return {row.business_date: row.closed_at for row in found}
 
 
 async def _cod(

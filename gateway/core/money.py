@@ -131,6 +131,12 @@ _UNPAID = (PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED
 #: How far ahead of the receiving time a provider's stated time of money may be.
 MONEY_CLOCK_SKEW = timedelta(minutes=10)
 
+#: The attempt ``details`` key of the money's own time (:func:`money_time`, ISO 8601 UTC) when
+#: it is not the attempt's ``updated_at``: a success that came after its provider had said
+#: ``failed``, perhaps on a later day. Reconciliation puts the attempt on this moment's day,
+#: the day the provider's own day file has the money on (reconciliation/ledger.py).
+MONEY_AT = "money_at"
+
 
 def money_time(stated: datetime | None, *, received_at: datetime, not_before: datetime) -> datetime:
     """When the money moved (see "The time of the money" above): ``stated``, the provider's

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NewType, overload
 
 import structlog
@@ -58,6 +58,7 @@ from gateway.core.fields import iso
 from gateway.core.ids import new_id
 from gateway.core.inbox import EventOutcome
 from gateway.core.money import (
+    MONEY_AT,
     ChannelName,
     MoneyDecision,
     ReviewReason,
@@ -583,12 +584,20 @@ async def apply_outcome(
         values["failure_code"] = None  # it took the money; the failure is in ``details``
     decision: MoneyDecision | None = None
     if new is AttemptStatus.SUCCEEDED:
+        moved_at = _money_time(row, outcome, context.clock(), not_before)
+        if late is not None:
+            # The money's own time, for reconciliation: the provider's day file has it on
+            # that day, so the gateway's ledger does too (reconciliation/ledger.py).
+            values["details"] = {
+                **values.get("details", row.details or {}),
+                MONEY_AT: iso(moved_at.astimezone(UTC)),
+            }
         decision = money_arrived(
             PaymentStatus(row.payment_status),
             due=row.payment_amount,
             received=outcome.amount,
             expires_at=row.payment_expires_at,
-            at=_money_time(row, outcome, context.clock(), not_before),
+            at=moved_at,
             review=late,
         )
         if decision.review is not None:

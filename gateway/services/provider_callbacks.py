@@ -20,7 +20,9 @@ through ``apply_outcome``. Every reply is HTTP 200 with the documented echo (spe
 whatever it said: a pending or failed answer is applied as such, an unanswered QUERY is left
 to the poller), ``duplicate`` for a replay, ``already_final`` for an attempt that had the
 platform's final word (succeeded, failed — one closed with its bill, expired or cancelled, is
-still queried: a bank can take the money after that, and it is recorded for review); and
+still queried: a bank can take the money after that, and it is recorded for review; so is a
+``failed`` one the callback says is paid: QUERY is asked again, and a success it now
+confirms is recorded for review, ``succeeded_after_failure``); and
 ``99``/"Các lỗi khác" for any refusal, echoing what could be read: ``signature_invalid``
 (stored when it is JSON, so a forgery is on record — at most
 ``dvcqg.max_forged_per_day`` a Vietnam day, beyond that only logged and counted),
@@ -363,8 +365,9 @@ class DvcqgCallbacks:
         return inbox.Settled(outcome, hint, reason, payment_id)
 
     async def _rematch(self, conn: AsyncConnection, callback: dvcqg.Callback) -> _Hint:
-        """A second copy: refused again for the same reason, or — the attempt still open —
-        another QUERY (the platform sending again is a chance to settle sooner)."""
+        """A second copy: refused again for the same reason, or — the attempt still open, or
+        failed while the callback says paid — another QUERY (the platform sending again is a
+        chance to settle sooner)."""
         row = await self.attempts.find_by_reference(conn, ChannelName.DVCQG, callback.reference)
         hint = _hint_for(callback, row)
         return _Hint("duplicate") if hint.code == "already_final" else hint
@@ -422,14 +425,20 @@ class DvcqgCallbacks:
 
 def _hint_for(callback: dvcqg.Callback, row: Any) -> _Hint:
     """In the order of the checks: unknown reference, another amount, an attempt that had the
-    platform's final word (succeeded, failed), else query the attempt — also one closed with
-    its bill (expired, cancelled): a bank can take the money after that, and money is
-    recorded, never lost."""
+    platform's final word (succeeded; failed, unless the callback says paid: then QUERY is
+    asked again), else query the attempt — also one closed with its bill (expired,
+    cancelled): a bank can take the money after that, and money is recorded, never lost."""
     if row is None:
         return _Hint("unknown_reference")
     if callback.amount != row.amount:
         return _Hint("amount_mismatch")
-    if AttemptStatus(row.status) in _SALE_SETTLED:
+    status = AttemptStatus(row.status)
+    if status is AttemptStatus.FAILED and callback.says_paid:
+        # The platform says paid what QUERY had called failed: only QUERY settles it (spec
+        # §13), so it is asked again, the way an open attempt's callback asks it; a success
+        # now is money recorded for review (succeeded_after_failure), a failure changes nothing.
+        return _Hint("query", str(row.id))
+    if status in _SALE_SETTLED:
         return _Hint("already_final")
     return _Hint("query", str(row.id))
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, METRICS_AUTH, FixedClock, Gateway
 from dvcqg_support import PARTNER, Platform, open_platform
@@ -275,17 +276,79 @@ async def test_a_replayed_callback_is_stored_once_and_answered_duplicate(
     assert types.count("payment.paid") == 1
 
 
-async def test_a_callback_for_a_final_attempt_changes_nothing(platform: Platform) -> None:
+async def test_a_failure_callback_for_a_final_attempt_changes_nothing(platform: Platform) -> None:
     payment, attempt = await platform.start("dvcqg")
     await platform.pay(attempt, "failure")  # failed by callback + QUERY
     platform.clock.advance(seconds=5)
 
-    status, reply, code = await platform.post_callback(platform.callback(attempt, MaLoi="00"))
+    status, reply, code = await platform.post_callback(platform.callback(attempt, MaLoi="24"))
 
     assert (status, reply["MaLoi"], code) == (200, "00", "already_final")
     assert (await platform.payment(payment["id"]))["status"] == "pending"
     assert (await platform.payment_attempt(payment["id"], attempt["id"]))["status"] == "failed"
     assert (await _stored(platform))[-1] == ("already_final", "already_final")
+
+
+async def test_a_paid_callback_for_a_failed_attempt_changes_nothing_while_query_says_failed(
+    platform: Platform,
+) -> None:
+    """The callback is only a hint (spec §13): it says paid, QUERY is asked again and still
+    says failed — nothing changes; a forged one is refused before anything is asked."""
+    payment, attempt = await platform.start("dvcqg")
+    await platform.pay(attempt, "failure")  # failed by callback + QUERY
+    platform.clock.advance(seconds=5)
+
+    status, reply, code = await platform.post_callback(platform.callback(attempt, MaLoi="00"))
+    forged = await platform.post_callback(platform.callback(attempt, secret="not-the-secret"))
+
+    assert (status, reply["MaLoi"], code) == (200, "00", "recorded")
+    assert (forged[0], forged[1]["MaLoi"], forged[2]) == (200, "99", "signature_invalid")
+    bill = await platform.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("pending", None)
+    late = await platform.payment_attempt(payment["id"], attempt["id"])
+    assert (late["status"], late["failure_code"]) == ("failed", "dvcqg_4")
+    assert (await _stored(platform))[-2:] == [
+        ("deferred_to_query", None),
+        ("rejected", "signature_invalid"),
+    ]
+    async with platform.client.app[DATABASE].read() as conn:
+        types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
+    assert "payment.needs_review" not in types and "payment.paid" not in types
+
+
+async def test_a_paid_callback_query_confirms_after_its_failure_puts_the_bill_up_for_review(
+    platform: Platform,
+) -> None:
+    """QUERY had said failed; the platform then takes the money and sends its callback: the
+    callback makes the gateway ask QUERY again, which now says paid — the attempt moves
+    ``failed → succeeded`` for review (``succeeded_after_failure``), like VNPAY's."""
+    payment, attempt = await platform.start("dvcqg")
+    await platform.pay(attempt, "failure")
+    assert (await platform.payment_attempt(payment["id"], attempt["id"]))["status"] == "failed"
+    platform.clock.advance(seconds=5)
+    txn = platform.transaction(attempt)
+    txn.state, txn.result_code, txn.transaction_id = "1", "00", "PP000000004242"
+
+    async with aiohttp.ClientSession() as session:  # the platform sends its callback again
+        resent = await session.post(
+            platform.platform.make_url("/resend_callback"),
+            json={"MaThamChieu": attempt["provider_reference"]},
+        )
+        assert resent.status == 200, await resent.text()
+
+    bill = await platform.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "succeeded_after_failure")
+    late = await platform.payment_attempt(payment["id"], attempt["id"])
+    assert (late["status"], late["review_reason"]) == ("succeeded", "succeeded_after_failure")
+    assert (await _stored(platform))[-1] == ("deferred_to_query", None)
+    platform.clock.advance(seconds=1)  # another copy (another time): the attempt is final
+    status, reply, code = await platform.post_callback(
+        platform.callback(attempt, MaGiaoDich="PP000000004242")
+    )
+    assert (status, reply["MaLoi"], code) == (200, "00", "already_final")
+    async with platform.client.app[DATABASE].read() as conn:
+        types = (await conn.execute(select(outbox_events.c.type))).scalars().all()
+    assert types.count("payment.needs_review") == 1
 
 
 async def test_money_taken_after_the_bill_expired_is_recorded_for_review(

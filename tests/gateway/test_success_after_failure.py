@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from conftest import VNPAY_TMN, Channels, Wallets
 from sqlalchemy import select
 from tests_support import pay_at_vnpay, vnpay_ipn
@@ -20,6 +21,7 @@ from tests_support import pay_at_vnpay, vnpay_ipn
 from gateway.core.db.schema import attempts, outbox_events, provider_events
 from gateway.keys import DATABASE
 from providers.sandbox.momo import ORDERS
+from providers.sandbox.statements import PaidPayment, vnpay_day_file
 from providers.sandbox.vnpay import TRANSACTIONS
 from reconciliation.engine import reconcile
 from reconciliation.frame import to_frame
@@ -225,3 +227,111 @@ async def test_a_momo_success_ipn_after_its_failure_is_recorded_for_review(
     assert status == 200 and body["ipn_statuses"][-1] == 204
     assert len(await _attempts(wallets, payment["id"])) == 1
     assert (await _recorded(wallets))[1].count("payment.needs_review") == 1
+
+
+async def _upload_vnpay_day(channels: Channels, data: bytes, name: str) -> None:
+    form = aiohttp.FormData()
+    form.add_field("source", "vnpay_day")
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    response = await channels.client.post(
+        "/v1/reconciliation/statements", data=form, headers=channels.auth("finance")
+    )
+    assert response.status in (200, 201), await response.text()
+    assert (await response.json())["status"] == "accepted"
+
+
+async def _run(channels: Channels, day: date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run ``day``: the run's VNPAY totals, and the day's exceptions (not superseded)."""
+    response = await channels.client.post(
+        "/v1/reconciliation/runs",
+        json={"business_date": day.isoformat()},
+        headers=channels.auth("finance"),
+    )
+    assert response.status == 201, await response.text()
+    vnpay_totals = (await response.json())["summary"]["sources"].get("vnpay", {})
+    listed = await channels.client.get(
+        "/v1/reconciliation/exceptions",
+        params={"business_date": day.isoformat()},
+        headers=channels.auth("finance"),
+    )
+    assert listed.status == 200, await listed.text()
+    return vnpay_totals, list((await listed.json())["data"])
+
+
+async def test_a_success_on_a_later_day_than_its_failure_is_one_match_on_the_moneys_day(
+    channels: Channels,
+) -> None:
+    """VNPAY calls the payment failed on day 1; its day file of day 1 has it succeeded (its
+    last word); the success IPN comes on day 2 with ``vnp_PayDate`` on day 1. The gateway's
+    ledger puts the money on its own day (the day VNPAY's file has it), so the re-run of day 1
+    matches it and day 2 does not see it again: one amount, at most one exception — the
+    first run's, which the re-run supersedes."""
+    payment, attempt = await channels.start("vnpay")
+    await pay_at_vnpay(channels, attempt, "failure")
+    day1 = channels.clock().astimezone(BUSINESS_TZ).date()
+    day2 = day1 + timedelta(days=1)
+    channels.clock.advance(days=1, hours=1)  # the next morning: VNPAY's file of day 1 comes
+    day_file = vnpay_day_file(
+        [
+            PaidPayment(
+                reference=attempt["provider_reference"],
+                amount=payment["amount"],
+                paid_at=datetime(2026, 11, 22, 9, 15, tzinfo=BUSINESS_TZ),
+                channel="vnpay",
+                provider_txn_id="14422574",
+                agency_code=payment["agency_code"],
+            )
+        ],
+        day1,
+        tmn_code=VNPAY_TMN,
+    )
+    await _upload_vnpay_day(channels, day_file, f"vnpay_{day1}")
+    _, first = await _run(channels, day1)
+    assert [(e["source"], e["type"]) for e in first] == [("vnpay", "status_mismatch")]
+
+    # Day 2: VNPAY's success IPN, its money's time on day 1.
+    assert await _ipn(channels, vnpay_ipn(attempt, vnp_PayDate="20261122091500")) == "00"
+    bill = await channels.payment(payment["id"])
+    assert (bill["status"], bill["review_reason"]) == ("needs_review", "succeeded_after_failure")
+    [money] = await _attempts(channels, payment["id"])
+    assert money.details["money_at"] == "2026-11-22T02:15:00Z"  # vnp_PayDate 09:15 in Vietnam
+
+    totals, rerun = await _run(channels, day1)
+    assert rerun == []  # the first run's status_mismatch is superseded: the difference is gone
+    assert (totals["matched"], totals["matched_amount"]) == (1, payment["amount"])
+    lines, keys = await _vnpay_day(channels, day1)
+    assert (keys, [line.status for line in lines]) == ([f"attempt:{attempt['id']}"], ["succeeded"])
+    assert await _vnpay_day(channels, day2) == ([], [])
+    assert (await _run(channels, day2))[1] == []  # no expected_in_transit, no missing_in_vnpay
+
+
+async def test_a_success_after_its_failures_day_was_closed_is_on_the_day_it_came(
+    channels: Channels,
+) -> None:
+    """Day 1 was reconciled and closed with the attempt failed; VNPAY's success comes on day 2
+    (``vnp_PayDate`` on day 1). Day 1 cannot be re-run, so the money is on day 2's ledger —
+    on some day's, never lost — and day 2's run, once VNPAY reported day 2, raises it once
+    for finance (VNPAY has it on the closed day)."""
+    payment, attempt = await channels.start("vnpay")
+    await pay_at_vnpay(channels, attempt, "failure")
+    day1 = channels.clock().astimezone(BUSINESS_TZ).date()
+    day2 = day1 + timedelta(days=1)
+    channels.clock.advance(days=1, hours=1)
+    assert (await _run(channels, day1))[1] == []
+    close = await channels.client.post(
+        f"/v1/reconciliation/days/{day1}/close", headers=channels.auth("approver")
+    )
+    assert close.status == 200, await close.text()
+
+    assert await _ipn(channels, vnpay_ipn(attempt, vnp_PayDate="20261122091500")) == "00"
+
+    assert await _vnpay_day(channels, day1) == ([], [])
+    assert (await _vnpay_day(channels, day2))[1] == [f"attempt:{attempt['id']}"]
+    assert (await _run(channels, day2))[1] == []  # VNPAY has not reported day 2 yet
+    channels.clock.advance(days=1)
+    day_file = vnpay_day_file([], day2, tmn_code=VNPAY_TMN)  # VNPAY has it on day 1
+    await _upload_vnpay_day(channels, day_file, f"vnpay_{day2}")
+    _, raised = await _run(channels, day2)
+    assert [(e["source"], e["type"], e["amount"]) for e in raised] == [
+        ("vnpay", "expected_in_transit", payment["amount"])
+    ]
