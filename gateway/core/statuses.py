@@ -68,9 +68,13 @@ class AttemptStatus(StrEnum):
 
 
 ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
+    # SUCCEEDED straight from CREATED: the provider's callback (a card approved at once) can
+    # be faster than the provider's answer to our push; the money is real, and the push's
+    # answer then finds the attempt already decided (AttemptService._record_start).
     AttemptStatus.CREATED: frozenset(
         {
             AttemptStatus.PENDING,
+            AttemptStatus.SUCCEEDED,
             AttemptStatus.FAILED,
             AttemptStatus.UNKNOWN,
             AttemptStatus.CANCELLED,

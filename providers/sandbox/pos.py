@@ -12,9 +12,12 @@ at the counter, not for the protocol)::
 
     POST /sandbox/terminals/{terminal_id}/script
          {"outcome": "approve"|"decline"|"no_answer", "delay_ms": 0,
-          "card_brand": "VISA" (optional), "decline_reason": "insufficient_funds" (optional)}
+          "card_brand": "VISA" (optional), "decline_reason": "insufficient_funds" (optional),
+          "before_reply": false (optional)}
          what happens to every later sale on that terminal, until replaced; the default is
          approve after 0 ms. ``no_answer`` leaves a sale ``sent_to_terminal`` until cancelled.
+         ``before_reply``: the card is tapped, and the callback's first delivery made, before
+         the push is answered (a card faster than the cloud's reply to the push).
     POST /sandbox/terminals/{terminal_id}/complete
          {"outcome": "approve"|"decline"|"time_out", ...}: finish the current sale now
          (deterministic tests: no timers), callback first attempt before answering.
@@ -70,6 +73,7 @@ class Script:
     delay_ms: int = 0
     card_brand: CardBrand | None = None  # None: a brand drawn at random per sale
     decline_reason: str = "insufficient_funds"
+    before_reply: bool = False
 
 
 @dataclass
@@ -190,7 +194,9 @@ async def push_sale(request: web.Request) -> web.Response:
     )
     app[SALES][sale.result.sale_id] = sale
     terminal.current = sale
-    if terminal.script.outcome != "no_answer":
+    if terminal.script.outcome != "no_answer" and terminal.script.before_reply:
+        await _card(app, terminal, sale, terminal.script)  # the callback lands first
+    elif terminal.script.outcome != "no_answer":
         terminal.cardholder = app[BACKGROUND].start(_cardholder(app, terminal, sale))
     return _signed(app, accepted, 202)
 
@@ -287,8 +293,11 @@ def _script(data: Any, outcomes: frozenset[str]) -> tuple[Script | None, str]:
     reason = data.get("decline_reason", Script.decline_reason)
     if not isinstance(reason, str) or not 0 < len(reason) <= 128:
         return None, "decline_reason must be text of 1–128 characters"
+    before_reply = data.get("before_reply", False)
+    if type(before_reply) is not bool:
+        return None, "before_reply must be true or false"
     card_brand = CardBrand(brand) if brand is not None else None
-    return Script(data["outcome"], delay, card_brand, reason), ""
+    return Script(data["outcome"], delay, card_brand, reason, before_reply), ""
 
 
 def _script_json(script: Script) -> dict[str, Any]:
@@ -298,6 +307,7 @@ def _script_json(script: Script) -> dict[str, Any]:
         "delay_ms": script.delay_ms,
         "card_brand": brand,
         "decline_reason": script.decline_reason,
+        "before_reply": script.before_reply,
     }
 
 

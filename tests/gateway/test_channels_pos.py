@@ -57,6 +57,26 @@ async def test_card_payment_on_the_terminal_pays_the_bill_with_card_details(
     assert paid["provider_transaction_id"] == details["rrn"]
 
 
+@pytest.mark.parametrize("outcome", ["approve", "decline"])
+async def test_a_card_faster_than_the_clouds_reply_to_the_push_decides_the_sale(
+    channels: Channels, outcome: str
+) -> None:
+    """The cardholder taps before the POS cloud has answered our push: its callback reaches
+    the gateway while the attempt is still ``created``. The money (or the decline) counts at
+    once; it is not acknowledged and then dropped, leaving the bill waiting for the janitor."""
+    await _cloud(
+        channels, "/sandbox/terminals/T-HCM-1/script", {"outcome": outcome, "before_reply": True}
+    )
+    payment, attempt = await _push(channels)
+    decided = await channels.payment_attempt(payment["id"], attempt["id"])
+    assert decided["status"] == ("succeeded" if outcome == "approve" else "failed")
+    bill = await channels.payment(payment["id"])
+    assert bill["status"] == ("paid" if outcome == "approve" else "pending")
+    [sale] = await _sandbox_sales(channels)
+    assert sale["deliveries"] == [200]  # one delivery, taken the first time
+    assert not await _terminal_busy(channels, "T-HCM-1")
+
+
 async def test_declined_card_fails_the_attempt_and_frees_the_terminal(channels: Channels) -> None:
     await _script(channels, "T-HCM-1", "decline")
     payment, attempt = await _push(channels)
