@@ -159,8 +159,13 @@ async def add_range(conn: AsyncConnection, new: NewRange, now: datetime) -> dict
         errors.append(FieldError("last", "out_of_range", f"1..{MAX_NUMBER}"))
     if not errors and new.first > new.last:
         errors.append(FieldError("last", "before_first", "last must not be below first"))
+    # The agency's row first (``FOR UPDATE``), as for delegation agreements: two ranges added
+    # at once are checked one after the other — with none there yet, the series lock below
+    # locks nothing, and both would pass and overlap (the same number given twice).
     agency_id = (
-        await conn.execute(select(agencies.c.id).where(agencies.c.code == new.agency_code))
+        await conn.execute(
+            select(agencies.c.id).where(agencies.c.code == new.agency_code).with_for_update()
+        )
     ).scalar()
     if agency_id is None:
         errors.append(FieldError("agency", "unknown_agency", "no agency has this code"))
@@ -172,7 +177,12 @@ async def add_range(conn: AsyncConnection, new: NewRange, now: datetime) -> dict
         receipt_ranges.c.symbol == new.symbol,
     )
     existing = (
-        await conn.execute(select(receipt_ranges).where(same_series).with_for_update())
+        await conn.execute(
+            select(receipt_ranges)
+            .where(same_series)
+            .order_by(receipt_ranges.c.first_number)  # the order issuance locks them in
+            .with_for_update()
+        )
     ).all()
     for row in existing:
         if new.first <= row.last_number and row.first_number <= new.last:

@@ -17,6 +17,7 @@ from receipt_support import (
 from tests_support import signed_notice
 
 from gateway.app import create_app
+from gateway.core.errors import ReceiptRangeOverlaps
 from gateway.keys import RECEIPTS
 
 PAYMENTS = 50
@@ -53,3 +54,33 @@ async def test_fifty_concurrent_payments_through_two_instances_get_numbers_1_to_
     assert sorted(numbers) == list(range(1, PAYMENTS + 1))
     [online] = await first.app[RECEIPTS].ranges("HCM")
     assert online["next_number"] == PAYMENTS + 1
+
+
+async def test_overlapping_ranges_added_at_once_through_two_instances_only_one_is_added(
+    aiohttp_client: Any,
+    database_url: str,
+    clock: FixedClock,
+    identity: Identity,
+) -> None:
+    """Staff add overlapping number ranges for the same symbol at the same moment, through two
+    processes: the overlap check must see the other's range, or the same receipt number could
+    be given twice. One range is added; the other is refused as overlapping."""
+    settings = make_settings(database_url, receipts=receipt_settings(identity))
+    first = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    second = await aiohttp_client(create_app(settings, clock=clock, background=False))
+    await seed(first)
+
+    points = ("online", "counter", "postal")
+    results = await asyncio.gather(
+        *(
+            (first, second)[i % 2]
+            .app[RECEIPTS]
+            .add_range("HCM", "26TAB", points[i % 3], 1 + 100 * i, 1000 + 100 * i)
+            for i in range(8)
+        ),
+        return_exceptions=True,
+    )
+
+    refused = [result for result in results if isinstance(result, BaseException)]
+    assert [type(error) for error in refused] == [ReceiptRangeOverlaps] * 7, results
+    assert len(await first.app[RECEIPTS].ranges("HCM")) == 1
