@@ -63,6 +63,7 @@ from providers.notify.sms import SmsAccount, SmsClient
 from providers.notify.zalo_zns import ZnsAccount, ZnsClient
 from providers.postal.vnpost import PROFILES as VNPOST_PROFILES
 from providers.postal.vnpost import VnpostAccount, VnpostClient
+from providers.receipts.signer import SigningIdentity
 from providers.receipts.tax_authority import TaxAuthorityClient, TaxAuthorityEndpoint
 from providers.receipts.vnpt import VnptAccount, VnptClient
 from reconciliation.imports import ImportService
@@ -306,6 +307,12 @@ async def build_services(
             aiohttp.ClientSession() as provider_session,
         ):
             channels = build_channels(settings, provider_session, clock)
+            # One client for both messages the tax authority takes: summaries and notices.
+            tax_client = tax_authority_client(settings, provider_session)
+
+            def signing_identity(code: str) -> SigningIdentity | None:
+                return issuers[code].identity if code in issuers else None
+
             # Agencies issuing through VNPT: their receipts are born pending and published by
             # the pending-receipts loop, outside any transaction (the session opens only here).
             issuer.issuers.update(vnpt_issuers(settings, provider_session))
@@ -408,8 +415,8 @@ async def build_services(
                     clock,
                     settings.receipts,
                     settings.tax_authority,
-                    lambda code: issuers[code].identity if code in issuers else None,
-                    tax_authority_client(settings, provider_session),
+                    signing_identity,
+                    tax_client,
                     SummaryAlerts(
                         sent=lambda agency, outcome: metrics.receipt_summary_sends.labels(
                             agency, outcome
@@ -421,8 +428,8 @@ async def build_services(
                     clock,
                     settings.receipts,
                     settings.tax_authority,
-                    lambda code: issuers[code].identity if code in issuers else None,
-                    tax_authority_client(settings, provider_session),
+                    signing_identity,
+                    tax_client,
                     TaxNoticeAlerts(
                         sent=lambda agency, outcome: metrics.receipt_tax_notice_sends.labels(
                             agency, outcome
