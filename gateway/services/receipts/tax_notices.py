@@ -122,8 +122,12 @@ async def notice_state(conn: AsyncConnection, correction_id: str) -> dict[str, A
     ).first()
     if row is None:
         return None
+    return {"id": row.id, **_sending(row)}
+
+
+def _sending(row: Any) -> dict[str, Any]:
+    """Where a notice's sending stands: in the correction's view and in :func:`notice_view`."""
     return {
-        "id": row.id,
         "status": row.status,
         "message_id": row.message_id,
         "attempts": row.attempts,
@@ -168,13 +172,7 @@ def notice_view(row: Any) -> dict[str, Any]:
             "issued_on": row.issued_at.astimezone(BUSINESS_TZ).date().isoformat(),
         },
         "notified_at": iso(row.decided_at),
-        "status": row.status,
-        "message_id": row.message_id,
-        "attempts": row.attempts,
-        "next_try_at": iso(row.next_try_at) if row.status in SENDABLE else None,
-        "last_error": row.last_error,
-        "reasons": list(row.reasons or []),
-        "reference": row.reference,
+        **_sending(row),
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
     }
