@@ -11,8 +11,9 @@ Status codes are those of the configured status profile
 (:mod:`providers.postal.vnpost.statuses`: ``partner_order`` 0–29 or ``myvnpost`` 10–170), as
 the gateway reads them. Orders live in memory and, when ``state_path`` is set (sandbox mode:
 the gateway's data directory), in a JSON-lines file the sandbox owns: one line per change,
-replayed at start, so a restarted carrier knows its orders and never issues an item code
-twice. The file holds no personal data (the parties are not kept).
+replayed at start (and then written back as one line per order), so a restarted carrier
+knows its orders and never issues an item code twice. The file holds no personal data (the
+parties are not kept).
 
 What postmen do is played by unsigned control routes (they stand for the network, not for
 the protocol)::
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -121,15 +123,24 @@ class Carrier:
         """Write the order as it now is to the state file (a line per change)."""
         if self.state_path is None:
             return
-        line = {
-            "item_code": order.item_code,
-            "serial": order.serial,
-            "request": order.request,
-            "status": order.status,
-            "events": order.events,
-        }
         with self.state_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            handle.write(_state_line(order))
+
+    def compact(self) -> None:
+        """Rewrite the state file with one line per order, as it now is.
+
+        Each change appends the whole order, so a file a long-running demo kept would hold every
+        order once per event; a start writes it back to one line each. The new file is written
+        beside the old one and then put in its place, so a crash leaves one or the other whole.
+        """
+        if self.state_path is None:
+            return
+        fresh = self.state_path.with_name(self.state_path.name + ".new")
+        with fresh.open("w", encoding="utf-8") as handle:
+            handle.writelines(_state_line(order) for order in self.orders.values())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(fresh, self.state_path)
 
     @classmethod
     def load(cls, state_path: Path | None) -> Carrier:
@@ -137,6 +148,7 @@ class Carrier:
         carrier = cls(state_path=state_path)
         if state_path is None or not state_path.exists():
             return carrier
+        lines = 0  # read whole; a line cut short counts too, so the rewrite drops it
         with state_path.open(encoding="utf-8") as handle:
             for raw in handle:
                 if not raw.strip():
@@ -144,6 +156,7 @@ class Carrier:
                 try:
                     line = json.loads(raw)
                 except json.JSONDecodeError:
+                    lines += 1
                     continue  # a line cut short by a crash: the line before it stands
                 order = CarrierOrder(
                     line["item_code"], line["request"], line["status"], line["serial"]
@@ -152,7 +165,21 @@ class Carrier:
                 carrier.orders[order.item_code] = order
                 carrier.by_reference[order.request["sale_order_code"]] = order.item_code
                 carrier.serial = max(carrier.serial, order.serial)
+                lines += 1
+        if lines > len(carrier.orders):
+            carrier.compact()
         return carrier
+
+
+def _state_line(order: CarrierOrder) -> str:
+    line = {
+        "item_code": order.item_code,
+        "serial": order.serial,
+        "request": order.request,
+        "status": order.status,
+        "events": order.events,
+    }
+    return json.dumps(line, ensure_ascii=False) + "\n"
 
 
 CONFIG = web.AppKey("sandbox_vnpost_config", SandboxVnpostConfig)

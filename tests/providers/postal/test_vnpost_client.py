@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,8 +240,15 @@ async def test_a_restarted_carrier_keeps_its_orders_and_never_reissues_an_item_c
         ]
         assert (await session.post(first.make_url(f"/orders/{before[0].item_code}/step"))).ok
         await first.close()
+        assert len(state.read_text(encoding="utf-8").splitlines()) == 3  # two creates, a step
+        with state.open("a", encoding="utf-8") as handle:
+            handle.write('{"item_code": "EB')  # a line a crash cut short
 
         second = await started()  # the same directory
+        written_back = state.read_text(encoding="utf-8").splitlines()
+        assert [json.loads(line)["item_code"] for line in written_back] == [
+            order.item_code for order in before
+        ]  # one line per order, as it now is; the cut line is gone
         account = VnpostAccount("u", "p", "KH001", str(second.make_url("/")))
         client = VnpostClient(session, account, 5, clock)
         after = await client.create_order(OrderRequest("PR03-delivery-1", AGENCY, CITIZEN, 250))
