@@ -209,7 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     notice_list.add_argument(
         "--date", type=_day, help="approved that day, YYYY-MM-DD (Asia/Ho_Chi_Minh)"
     )
-    notice_list.add_argument("--limit", type=int, default=100, help="at most this many")
+    notice_list.add_argument("--limit", type=_count, default=100, help="at most this many")
     notice_dismiss = notices.add_parser(
         "dismiss",
         help="dismiss a rejected or failed notice with a reason: kept and listed, no longer "
@@ -265,6 +265,13 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def _count(text: str) -> int:
+    """A count of 1..1000; anything else is a usage error naming the value."""
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"not a count 1..1000: {text!r}")
+    return int(text)
 
 
 def _add_scope(parser: argparse.ArgumentParser, *, office_help: str) -> None:
