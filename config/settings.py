@@ -506,6 +506,11 @@ class PiiSettings(_Section):
     @model_validator(mode="after")
     def _usable(self) -> PiiSettings:
         for key_id, key in self.keys.items():
+            if key.get_secret_value().upper().startswith("REPLACE-WITH-"):
+                raise ValueError(
+                    f"key {key_id!r} is still the example's placeholder: put the base64 of 32 "
+                    "random bytes (config/production.example.toml says how)"
+                )
             try:
                 raw = base64.b64decode(key.get_secret_value(), validate=True)
             except ValueError:

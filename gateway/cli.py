@@ -196,6 +196,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     delegation_end.add_argument("--reason", required=True, help="why it ends early")
 
+    notices = receipt_areas.add_parser(
+        "notices",
+        help="notices of receipt errors sent to the tax authority (04/SS-CTĐT): list them, "
+        "dismiss a rejected or failed one",
+    ).add_subparsers(dest="action", required=True)
+    notice_list = notices.add_parser("list", help="list notices, newest first")
+    notice_list.add_argument("--agency", help="agency code (default: all)")
+    notice_list.add_argument(
+        "--status", choices=[status.value for status in TaxNoticeStatus], help="only this status"
+    )
+    notice_list.add_argument(
+        "--date", type=_day, help="approved that day, YYYY-MM-DD (Asia/Ho_Chi_Minh)"
+    )
+    notice_list.add_argument("--limit", type=_count, default=100, help="at most this many")
+    notice_dismiss = notices.add_parser(
+        "dismiss",
+        help="dismiss a rejected or failed notice with a reason: kept and listed, no longer "
+        "warned of (a corrected notice is a new notify correction)",
+    )
+    notice_dismiss.add_argument("--notice", required=True, help="the notice's id (rtn_…)")
+    notice_dismiss.add_argument("--reason", required=True, help="why it needs no further send")
+
     recon = commands.add_parser("recon", help="daily reconciliation").add_subparsers(
         dest="action", required=True
     )
@@ -243,6 +265,13 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def _count(text: str) -> int:
+    """A count of 1..1000; anything else is a usage error naming the value."""
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"not a count 1..1000: {text!r}")
+    return int(text)
 
 
 def _add_scope(parser: argparse.ArgumentParser, *, office_help: str) -> None:
@@ -689,6 +718,8 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             await _post_offices(services, args)
         elif args.command == "receipts" and args.area == "summary":
             return await _receipt_summary(services, args)
+        elif args.command == "receipts" and args.area == "notices":
+            return await _receipt_notices(services, args)
         elif args.command == "receipts" and args.area == "delegations":
             await _receipt_delegations(services, args)
         elif args.command == "receipts":
@@ -937,6 +968,40 @@ async def _receipt_summary(services: Services, args: argparse.Namespace) -> int:
         for notice in await services.receipt_tax_notices.of_day(day, code):
             _print_notice(day, notice)
     return 1 if failed else 0
+
+
+async def _receipt_notices(services: Services, args: argparse.Namespace) -> int:
+    """``gateway receipts notices list|dismiss``: the CLI is the operator at the keyboard
+    (actor ``cli``, every agency, as for reconciliation); a dismissal is audit-logged. A
+    refusal is a :class:`GatewayError` (its code on stderr, exit 1, by :func:`main`)."""
+    from reconciliation.scope import EVERYWHERE
+    from reconciliation.workflow import Actor
+
+    notices = services.receipt_tax_notices
+    if args.action == "dismiss":
+        actor = Actor("cli", Role.ADMIN, EVERYWHERE)
+        done = await notices.dismiss(actor, args.notice, args.reason)
+        print(f"{done['id']}\t{done['status']}\t{NOTICE_LABELS[TaxNoticeStatus.DISMISSED]}")
+        return 0
+    page = await notices.list_page(
+        EVERYWHERE, agency_code=args.agency, status=args.status, day=args.date, limit=args.limit
+    )
+    print("notice\tagency\tday\treceipt\tstatus\tlabel\treference/error/dismissal")
+    for item in page["data"]:
+        receipt, dismissal = item["receipt"], item["dismissal"]
+        outcome = item["reference"] or item["last_error"] or ""
+        if dismissal:
+            outcome = f"{dismissal['by']} {dismissal['at']}: {dismissal['reason']}"
+        print(
+            f"{item['id']}\t{item['agency_code']}\t{item['notified_on']}\t"
+            f"{receipt['template_code']} {receipt['symbol']} số {receipt['number']}\t"
+            f"{item['status']}\t{NOTICE_LABELS[TaxNoticeStatus(item['status'])]}\t{outcome}"
+        )
+        for reason in item["reasons"]:
+            print(f"\tlý do {reason['code']}: {reason['message']}")
+    if page["next_cursor"]:
+        print(f"gateway: more than {args.limit} notices; narrow with --date or --status")
+    return 0
 
 
 def _print_notice(day: date, item: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/console", console.dashboard)
     add.add_post("/console/days/{day}/run", console.run_day)
     add.add_post("/console/days/{day}/close", console.close_day)
+    add.add_post("/console/tax-notices/{notice_id}/dismiss", console.dismiss_notice)
     add.add_get("/console/days/{day}/report.{format:xlsx|csv}", console.day_report)
     add.add_get("/console/payments", console_payments.payment_list)
     add.add_get("/console/payments/{payment_id}", console_payments.payment_detail)

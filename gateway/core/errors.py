@@ -391,6 +391,15 @@ class NotCancellable(InvalidTransition):
     title = "The order can no longer be cancelled"
 
 
+class TaxNoticeNotDismissible(InvalidTransition):
+    """Only a notice the tax authority rejected, or one that cannot be sent as it is
+    (``failed``), is dismissed: a pending or sent one is still on its way, an accepted one
+    is done, a dismissed one stays as it was dismissed (``current``: its status)."""
+
+    code = "receipt_tax_notice_not_dismissible"
+    title = "Only a rejected or failed notice to the tax authority can be dismissed"
+
+
 class ReceiptReplaced(InvalidTransition):
     """A replaced receipt is final: a correction is made to its replacement."""
 

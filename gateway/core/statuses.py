@@ -476,6 +476,9 @@ class TaxNoticeStatus(StrEnum):
     REJECTED = "rejected"
     #: A message we cannot send as it is (``too_large``, ``invalid_message``).
     FAILED = "failed"
+    #: A rejected or failed notice finance dealt with, with who, when and why (kept visible,
+    #: no longer warned about; docs/receipts.md, "Dealing with a rejected or failed notice").
+    DISMISSED = "dismissed"
 
 
 _NOTICE_ANSWERED = frozenset(
@@ -485,8 +488,9 @@ TAX_NOTICE_TRANSITIONS: Mapping[TaxNoticeStatus, frozenset[TaxNoticeStatus]] = {
     TaxNoticeStatus.PENDING: frozenset({TaxNoticeStatus.SENT}) | _NOTICE_ANSWERED,
     TaxNoticeStatus.SENT: _NOTICE_ANSWERED,
     TaxNoticeStatus.ACCEPTED: frozenset(),
-    TaxNoticeStatus.REJECTED: frozenset(),
-    TaxNoticeStatus.FAILED: frozenset(),
+    TaxNoticeStatus.REJECTED: frozenset({TaxNoticeStatus.DISMISSED}),
+    TaxNoticeStatus.FAILED: frozenset({TaxNoticeStatus.DISMISSED}),
+    TaxNoticeStatus.DISMISSED: frozenset(),
 }
 
 #: The only writer of ``receipt_tax_notices.status``.

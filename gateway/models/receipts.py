@@ -187,13 +187,26 @@ class NoticeReason(ResponseModel):
     message: str = Field(description="The tax authority's text (Vietnamese)")
 
 
+TaxNoticeId = Annotated[str, public_id("rtn")]
+
+
+class TaxNoticeDismissal(ResponseModel):
+    """Finance dealt with a rejected or failed notice: who, when, why."""
+
+    by: str = Field(description="The API key or console user who dismissed it")
+    at: Time
+    reason: str
+
+
 class TaxNoticeState(ResponseModel):
     """The notice as sent to the tax authority, its own signed message (04/SS-CTĐT)."""
 
-    id: str = Field(description="`rtn_…`")
+    id: TaxNoticeId
     status: TaxNoticeStatus = Field(
         description="`pending` (not sent yet, or not reached), `sent` (no answer yet: the same "
-        "message is sent again), `accepted`, `rejected` (with `reasons`), `failed`"
+        "message is sent again), `accepted`, `rejected` (with `reasons`), `failed` "
+        "(`last_error`), `dismissed` (a rejected or failed notice finance dealt with: "
+        "`dismissal`)"
     )
     message_id: str | None = Field(description="Our message id, once signed and sent")
     attempts: int
@@ -201,6 +214,46 @@ class TaxNoticeState(ResponseModel):
     last_error: str | None
     reasons: list[NoticeReason]
     reference: str | None = Field(description="The tax authority's reference, once accepted")
+    dismissal: TaxNoticeDismissal | None = Field(description="Set once `dismissed`")
+
+
+class TaxNotice(TaxNoticeState):
+    """A notice of receipt errors (04/SS-CTĐT) sent to the tax authority on its own."""
+
+    correction_id: str = Field(description="The approved `notify` correction (`rcc_…`)")
+    receipt_id: ReceiptId
+    agency_code: str
+    tax_code: str = Field(description="Mã số thuế of the agency")
+    receipt: NoticeReceipt = Field(description="The receipt the notice concerns")
+    notified_at: Time = Field(description="When the correction was approved")
+    notified_on: date = Field(description="Its day (Asia/Ho_Chi_Minh): the `day` filter")
+    created_at: Time
+    updated_at: Time
+
+
+class TaxNoticePage(Page[TaxNotice]):
+    """A page of notices, newest first."""
+
+
+class TaxNoticeQuery(QueryModel):
+    agency_code: str | None = Field(None, description="one of the caller's agencies")
+    status: TaxNoticeStatus | None = None
+    day: date | None = Field(
+        None, description="The day the notice was approved, YYYY-MM-DD (Asia/Ho_Chi_Minh)"
+    )
+    limit: PageSize = 20
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
+
+
+class DismissTaxNotice(BaseModel):
+    """Other fields are ignored."""
+
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"\S",
+        description="Why the notice needs no further send (e.g. the new notice that corrects it)",
+    )
 
 
 class ReceiptCorrection(ResponseModel):

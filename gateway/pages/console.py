@@ -188,6 +188,23 @@ def _day_action(
     return handle
 
 
+async def _dismiss_notice(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
+    """Dismiss a rejected or failed notice to the tax authority from the dashboard, with a
+    reason (docs/receipts.md, "Dealing with a rejected or failed notice"); back to the day
+    the form was on."""
+    day = _parse_day(form.get("date")) or request.app[WORKFLOW].today()
+    try:
+        await request.app[RECEIPT_TAX_NOTICES].dismiss(
+            staff_actor(user), request.match_info["notice_id"], form.get("reason")
+        )
+    except GatewayError as exc:
+        return await _dashboard(
+            request, user, day, error=labels.error_message(exc), status=exc.http_status
+        )
+    return back_to(PREFIX, date=day.isoformat(), msg="notice_dismissed")
+
+
+dismiss_notice = action(_dismiss_notice)
 run_day = action(_day_action("run", lambda app, actor, day: app[RECON_RUNS].run(actor, day)))
 close_day = action(
     _day_action("closed", lambda app, actor, day: app[WORKFLOW].close_day(actor, day))

@@ -3,7 +3,12 @@ sentence a finance officer reads for each error (never the English detail or a t
 
 from __future__ import annotations
 
-from gateway.core.errors import GatewayError, InvalidTransition, ValidationFailed
+from gateway.core.errors import (
+    GatewayError,
+    InvalidTransition,
+    TaxNoticeNotDismissible,
+    ValidationFailed,
+)
 from gateway.core.money import CHANNEL_LABELS
 
 # The words for reconciliation's codes are shared with its reports (re-exported as they are).
@@ -141,6 +146,11 @@ def error_message(error: GatewayError) -> str:
                 for item in error.errors
             )
         )
+    if isinstance(error, TaxNoticeNotDismissible):
+        return (
+            "Chỉ bỏ qua được thông báo sai sót bị cơ quan thuế từ chối hoặc không gửi được; "
+            "thông báo này không còn ở trạng thái đó."
+        )
     if isinstance(error, InvalidTransition):
         if error.current == "not_reconciled":
             return "Ngày này chưa chạy đối soát; hãy chạy đối soát trước khi khóa sổ."
@@ -211,4 +221,5 @@ NOTICES = {
     "proposed": "Đã ghi nhận đề xuất; cần người phê duyệt khác xác nhận.",
     "resolution_approved": "Đã phê duyệt; kết quả đã được áp dụng cho giao dịch.",
     "resolution_rejected": "Đã từ chối đề xuất; có thể lập đề xuất mới.",
+    "notice_dismissed": "Đã ghi nhận xử lý thông báo sai sót; thông báo vẫn được lưu kèm lý do.",
 }

@@ -24,7 +24,7 @@ from gateway.keys import LEDGER, RECEIPT_CORRECTIONS
 from gateway.pages import console_labels
 from gateway.pages.console import staff_actor
 from gateway.pages.console_auth import APPROVER_ROLES, PREFIX, Form, action, page, see_other, view
-from gateway.pages.receipts import KIND_LABELS, STATUS_LABELS
+from gateway.pages.receipts import KIND_LABELS, REFUND_LABELS, STATUS_LABELS
 from gateway.pages.render import vnd
 from gateway.services.receipts.correction_rules import FIELD_LABELS, REASON_MAX
 from gateway.services.staff import StaffUser
@@ -137,6 +137,7 @@ async def _detail(
         can_decide=user.role in APPROVER_ROLES,
         status_labels=STATUS_LABELS,
         kind_labels=KIND_LABELS,
+        refund_labels=REFUND_LABELS,
         correction_kinds=CORRECTION_KINDS,
         correction_statuses=CORRECTION_STATUSES,
         field_labels=FIELD_LABELS,

@@ -959,6 +959,10 @@ receipt_tax_notices = Table(
     Column("last_error", String(32)),
     Column("reasons", JSON),
     Column("reference", String(128)),
+    # A rejected or failed notice dismissed by finance (migration 0026): who, when, why.
+    Column("dismissed_by", String(64)),
+    Column("dismissed_at", UTCDateTime),
+    Column("dismissal_reason", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_receipt_tax_notices_status_next", "status", "next_try_at"),

@@ -72,6 +72,7 @@ from gateway.services.receipts.correction_rules import (
 from gateway.services.receipts.issuance import ReceiptIssuance, receipt_share
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render
 from gateway.services.receipts.tax_notices import notice_state, record_notice
+from gateway.services.receipts.views import rendered
 from gateway.services.sealing import Sealer
 from reconciliation.audit import record
 from reconciliation.workflow import CHECKERS, MAKERS, Actor, person_of
@@ -286,7 +287,9 @@ class CorrectionService:
         """A receipt as finance staff see it (their agencies only, else 404)."""
         async with self.db.read() as conn:
             await self._receipt(conn, actor, receipt_id)
-            return await self._receipt_view(conn, receipt_id)
+            row = await self._receipt_row(conn, receipt_id)
+            [view] = await rendered(conn, [row], self.base_url, self.sealer)  # with its refunds
+            return view
 
     async def find(
         self, actor: Actor, *, symbol: str = "", number: int | None = None, limit: int = 50
@@ -389,14 +392,17 @@ class CorrectionService:
         return row
 
     async def _receipt_view(self, conn: AsyncConnection, receipt_id: str) -> dict[str, Any]:
-        row = (
+        return render(await self._receipt_row(conn, receipt_id), self.base_url, self.sealer)
+
+    @staticmethod
+    async def _receipt_row(conn: AsyncConnection, receipt_id: str) -> Any:
+        return (
             await conn.execute(
                 select(*RECEIPT_COLUMNS)
                 .join(agencies, agencies.c.id == receipts.c.agency_id)
                 .where(receipts.c.id == receipt_id)
             )
         ).one()
-        return render(row, self.base_url, self.sealer)
 
     async def _view(self, conn: AsyncConnection, correction_id: str) -> dict[str, Any]:
         row = (

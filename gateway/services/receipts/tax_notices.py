@@ -29,6 +29,11 @@ Notify the tax office with Mẫu 04/SS-CTĐT").
                                           tried after back-off    unsigned``; ``unsigned``
   ======================================  ======================  =========================
 
+Finance reads every notice (:meth:`TaxNotices.list_page`: ``GET /v1/receipts/tax-notices``,
+``gateway receipts notices list``) and deals with a ``rejected`` or ``failed`` one: the
+corrected notice is a new ``notify`` correction (maker-checker), and the old one is dismissed
+with a reason (:meth:`TaxNotices.dismiss`: kept, audit-logged, no longer warned of).
+
 The day's summary (01/TH-BLĐT) still lists each notice as a row ``Sai sót đã thông báo``
 (:mod:`.summary_table`); the separate message is what §7 asks for, the row keeps the day's
 table complete. Both are kept until the tax authority says which it wants ([U]).
@@ -50,10 +55,19 @@ from config import ReceiptSettings
 from config.settings import TaxAuthoritySettings
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, receipt_corrections, receipt_tax_notices, receipts
+from gateway.core.errors import (
+    FieldError,
+    Forbidden,
+    NotFound,
+    TaxNoticeNotDismissible,
+    ValidationFailed,
+)
 from gateway.core.fields import iso
 from gateway.core.ids import Clock, new_id
 from gateway.core.machines import StaleStatus
 from gateway.core.statuses import TAX_NOTICES, TaxNoticeStatus
+from gateway.services.payments import after_cursor, encode_cursor
+from gateway.services.receipts.correction_rules import REASON_MAX
 from gateway.services.receipts.issuance import BUSINESS_TZ
 from gateway.services.receipts.summary_table import day_bounds
 from gateway.services.receipts.transmission import (
@@ -73,6 +87,9 @@ from providers.receipts.tax_authority import (
     TaxAuthorityError,
     message_id,
 )
+from reconciliation.audit import record
+from reconciliation.scope import Scope
+from reconciliation.workflow import MAKERS, Actor
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +107,11 @@ STATUS_LABELS: Final = {
     TaxNoticeStatus.ACCEPTED: "Cơ quan thuế đã tiếp nhận",
     TaxNoticeStatus.REJECTED: "Cơ quan thuế từ chối",
     TaxNoticeStatus.FAILED: "Không gửi được (thông điệp không hợp lệ)",
+    TaxNoticeStatus.DISMISSED: "Đã xử lý, không gửi lại (kế toán ghi lý do)",
 }
+#: What finance may dismiss (:meth:`TaxNotices.dismiss`): the tax authority's refusal, or a
+#: message that can never be sent as it is.
+DISMISSIBLE: Final = (TaxNoticeStatus.REJECTED, TaxNoticeStatus.FAILED)
 
 
 async def record_notice(conn: AsyncConnection, correction_id: str, receipt: Any, now: Any) -> str:
@@ -135,6 +156,15 @@ def _sending(row: Any) -> dict[str, Any]:
         "last_error": row.last_error,
         "reasons": list(row.reasons or []),
         "reference": row.reference,
+        "dismissal": (
+            {
+                "by": row.dismissed_by,
+                "at": iso(row.dismissed_at),
+                "reason": row.dismissal_reason,
+            }
+            if row.status == TaxNoticeStatus.DISMISSED
+            else None
+        ),
     }
 
 
@@ -172,6 +202,7 @@ def notice_view(row: Any) -> dict[str, Any]:
             "issued_on": row.issued_at.astimezone(BUSINESS_TZ).date().isoformat(),
         },
         "notified_at": iso(row.decided_at),
+        "notified_on": row.decided_at.astimezone(BUSINESS_TZ).date().isoformat(),
         **_sending(row),
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
@@ -423,7 +454,104 @@ class TaxNotices:
         log.error("receipt_tax_notice_rejected", reasons=[r["code"] for r in reasons], **facts)
         return "rejected"
 
+    # -- finance deals with a rejected or failed notice -----------------------------------
+
+    async def dismiss(self, actor: Actor, notice_id: str, reason: str) -> dict[str, Any]:
+        """Dismiss a ``rejected`` or ``failed`` notice (one finance person, with a reason):
+        it is kept and listed with who, when and why, and no longer warned of (dashboard,
+        day close); audit-logged. A corrected notice is a new ``notify`` correction
+        (maker-checker), never a re-send of this message (docs/receipts.md)."""
+        if actor.role not in MAKERS:
+            raise Forbidden("dismissing a notice to the tax authority needs a finance role")
+        reason = reason.strip() if isinstance(reason, str) else ""
+        if not reason:
+            raise ValidationFailed([FieldError("reason", "required", "say why")])
+        if len(reason) > REASON_MAX:
+            raise ValidationFailed([FieldError("reason", "too_long", f"≤ {REASON_MAX}")])
+        async with self.db.write() as conn:
+            row = (
+                await conn.execute(
+                    select(receipt_tax_notices)
+                    .where(receipt_tax_notices.c.id == notice_id)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None or not actor.scope.covers(row.agency_id):
+                raise NotFound("notice not found")
+            current = TaxNoticeStatus(row.status)
+            if current not in DISMISSIBLE:
+                raise TaxNoticeNotDismissible(current.value, TaxNoticeStatus.DISMISSED.value)
+            now = self.clock()
+            await TAX_NOTICES.move(
+                conn,
+                row.id,
+                current,
+                TaxNoticeStatus.DISMISSED,
+                dismissed_by=actor.id,
+                dismissed_at=now,
+                dismissal_reason=reason,
+                locked_until=None,
+                updated_at=now,
+            )
+            await record(
+                conn,
+                now,
+                actor.id,
+                "receipt_tax_notice_dismissed",
+                "receipt",
+                row.receipt_id,
+                {
+                    "notice_id": row.id,
+                    "correction_id": row.correction_id,
+                    "status": current.value,
+                    "reasons": list(row.reasons or []),
+                    "last_error": row.last_error,
+                    "reason": reason,
+                },
+            )
+        log.info("receipt_tax_notice_dismissed", notice_id=notice_id, was=current.value)
+        return await self.get(notice_id)
+
     # -- reading ------------------------------------------------------------------------
+
+    async def list_page(
+        self,
+        scope: Scope,
+        *,
+        agency_code: str | None = None,
+        status: str | None = None,
+        day: date | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """Notices of the scope's agencies in every status, newest first, with a cursor;
+        ``day``: those approved that day (GMT+7)."""
+        conditions: list[ColumnElement[bool]] = [scope.clause(receipt_tax_notices.c.agency_id)]
+        if agency_code:
+            conditions.append(agencies.c.code == agency_code)
+        if status:
+            conditions.append(receipt_tax_notices.c.status == status)
+        if day is not None:
+            start, end = day_bounds(day)
+            conditions.append(receipt_corrections.c.decided_at >= start)
+            conditions.append(receipt_corrections.c.decided_at < end)
+        if cursor:
+            conditions.append(
+                after_cursor(
+                    receipt_tax_notices.c.created_at, receipt_tax_notices.c.id, cursor, "rtn_"
+                )
+            )
+        rows = await self._views(
+            conditions,
+            order=(receipt_tax_notices.c.created_at.desc(), receipt_tax_notices.c.id.desc()),
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        more = len(rows) > limit
+        return {
+            "data": [notice_view(row) for row in page],
+            "next_cursor": encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        }
 
     async def get(self, notice_id: str) -> dict[str, Any]:
         [row] = await self._views([receipt_tax_notices.c.id == notice_id])
@@ -479,7 +607,13 @@ class TaxNotices:
             for item in await self.open_items(agency_ids, all_agencies=all_agencies, day=day)
         ]
 
-    async def _views(self, conditions: list[ColumnElement[bool]]) -> list[Any]:
+    async def _views(
+        self,
+        conditions: list[ColumnElement[bool]],
+        *,
+        order: tuple[Any, ...] = (receipt_tax_notices.c.created_at, receipt_tax_notices.c.id),
+        limit: int | None = None,
+    ) -> list[Any]:
         statement = (
             select(*NOTICE_COLUMNS)
             .join(agencies, agencies.c.id == receipt_tax_notices.c.agency_id)
@@ -489,7 +623,9 @@ class TaxNotices:
                 receipt_corrections.c.id == receipt_tax_notices.c.correction_id,
             )
             .where(*conditions)
-            .order_by(receipt_tax_notices.c.created_at, receipt_tax_notices.c.id)
+            .order_by(*order)
         )
+        if limit is not None:
+            statement = statement.limit(limit)
         async with self.db.read() as conn:
             return list((await conn.execute(statement)).all())

@@ -346,25 +346,7 @@ class ReceiptService:
             return await self._rendered(conn, rows)
 
     async def _rendered(self, conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        """The API views of receipt rows, each with the refunds recorded against it: a
-        refunded payment keeps its receipts (docs/receipts.md, "Refunds")."""
-        by_payment: dict[str, list[Any]] = {row.payment_id: [] for row in rows}
-        if by_payment:
-            found = await conn.execute(
-                select(refunds.c.id, refunds.c.payment_id, refunds.c.amount)
-                .add_columns(refunds.c.status, refunds.c.created_at, refunds.c.receipt_shares)
-                .where(refunds.c.payment_id.in_(sorted(by_payment)))
-                .order_by(refunds.c.created_at, refunds.c.id)
-            )
-            for refund in found:
-                by_payment[refund.payment_id].append(refund)
-        return [
-            {
-                **render(row, self.base_url, self.sealer),
-                "refunds": _refunds_on(row.kind, by_payment[row.payment_id]),
-            }
-            for row in rows
-        ]
+        return await rendered(conn, rows, self.base_url, self.sealer)
 
     async def _row(self, conn: AsyncConnection, receipt_id: str) -> Any:
         return (
@@ -374,6 +356,31 @@ class ReceiptService:
                 .where(receipts.c.id == receipt_id)
             )
         ).first()
+
+
+async def rendered(
+    conn: AsyncConnection, rows: Sequence[Any], base_url: str, sealer: Sealer
+) -> list[dict[str, Any]]:
+    """The API views of receipt rows, each with the refunds recorded against it: a refunded
+    payment keeps its receipts (docs/receipts.md, "Refunds"). The API, the citizen's page and
+    the finance console (:meth:`.corrections.CorrectionService.receipt`) read receipts so."""
+    by_payment: dict[str, list[Any]] = {row.payment_id: [] for row in rows}
+    if by_payment:
+        found = await conn.execute(
+            select(refunds.c.id, refunds.c.payment_id, refunds.c.amount)
+            .add_columns(refunds.c.status, refunds.c.created_at, refunds.c.receipt_shares)
+            .where(refunds.c.payment_id.in_(sorted(by_payment)))
+            .order_by(refunds.c.created_at, refunds.c.id)
+        )
+        for refund in found:
+            by_payment[refund.payment_id].append(refund)
+    return [
+        {
+            **render(row, base_url, sealer),
+            "refunds": _refunds_on(row.kind, by_payment[row.payment_id]),
+        }
+        for row in rows
+    ]
 
 
 def _refunds_on(receipt_kind: str, found: Sequence[Any]) -> list[dict[str, Any]]:

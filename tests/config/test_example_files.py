@@ -1,0 +1,56 @@
+"""Every example configuration (``config/*.example.toml``) loads once its placeholders are
+filled by the rule written at the top of the file: a value ``REPLACE-WITH-BASE64-OF-<n>-
+RANDOM-BYTES`` becomes the base64 of ``n`` random bytes, and ``database_url`` comes from
+``GATEWAY_DATABASE_URL``; every other ``replace-with-…`` value is free text the loader takes
+as written. As it is, an example never starts: its key placeholder is refused, naming the key,
+so no one runs production on a key printed in the repository."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+EXAMPLES = sorted(CONFIG.glob("*.example.toml"))
+RANDOM_BYTES = re.compile(r'"REPLACE-WITH-BASE64-OF-(\d+)-RANDOM-BYTES"', re.IGNORECASE)
+ENVIRONMENT = {"GATEWAY_DATABASE_URL": "postgresql+asyncpg://gateway:secret@db.internal/gateway"}
+
+
+def filled(text: str) -> str:
+    """The example with its placeholders filled by the documented rule."""
+    return RANDOM_BYTES.sub(
+        lambda match: '"' + base64.b64encode(secrets.token_bytes(int(match[1]))).decode() + '"',
+        text,
+    )
+
+
+def test_there_are_examples_and_each_documents_the_rule() -> None:
+    assert [path.name for path in EXAMPLES] == ["production.example.toml"]
+    for path in EXAMPLES:
+        assert "REPLACE-WITH-BASE64-OF-<n>-RANDOM-BYTES" in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
+def test_an_example_loads_once_its_placeholders_are_filled(example: Path, tmp_path: Path) -> None:
+    text = example.read_text(encoding="utf-8")
+    assert RANDOM_BYTES.search(text)
+    path = tmp_path / example.name
+    path.write_text(filled(text), encoding="utf-8")
+
+    settings = load_settings(path, environ=ENVIRONMENT)
+
+    assert settings.sandbox is False
+    assert [len(key) for key in settings.pii.keyring().values()] == [32]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
+def test_an_example_as_it_is_refuses_to_load_naming_the_key(example: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(example, environ=ENVIRONMENT)
+    assert "'pii'" in str(refused.value) and "placeholder" in str(refused.value)
