@@ -100,6 +100,12 @@ _FIELD_MESSAGES = {
         "not_allowed",
     ): "Giao dịch không thành công thì không có mã giao dịch làm bằng chứng; hãy để trống.",
     ("decision", "invalid_choice"): "Hãy chọn Phê duyệt hoặc Từ chối đề xuất.",
+    # finance's result of a refund (the API's field names)
+    ("status", "invalid_choice"): "Hãy chọn kết quả hoàn tiền đã xác nhận.",
+    (
+        "provider_transaction_id",
+        "invalid",
+    ): "Mã giao dịch hoàn tiền không hợp lệ (tối đa 64 ký tự in được).",
 }
 
 _CODE_MESSAGES = {
@@ -115,8 +121,8 @@ _CODE_MESSAGES = {
     "thay đổi kết quả; hãy chạy đối soát lại ngày này trước.",
     "day_closed": "Ngày này đã khóa sổ; dữ liệu của ngày không thể thay đổi.",
     "forbidden": "Bạn không có quyền thực hiện thao tác này.",
-    "resolution_pending": "Giao dịch đã có đề xuất xử lý đang chờ phê duyệt; hãy phê duyệt "
-    "hoặc từ chối đề xuất đó trước.",
+    "resolution_pending": "Đã có đề xuất xử lý đang chờ phê duyệt; hãy phê duyệt hoặc từ chối "
+    "đề xuất đó trước.",
     "not_found": "Không tìm thấy dữ liệu yêu cầu.",
     "payload_too_large": "Tệp quá lớn.",
     "parse_timeout": "Tệp đọc quá lâu nên không được nhận; hãy chia nhỏ tệp rồi tải lên lại.",
@@ -199,6 +205,12 @@ RESOLUTION_STATUSES = {
     "proposed": "Chờ phê duyệt",
     "approved": "Đã phê duyệt",
     "rejected": "Đã từ chối",
+    "superseded": "Không còn hiệu lực (nhà cung cấp đã trả kết quả trước)",
+}
+#: Finance's proposals on a refund made by hand or handed over at its horizon.
+REFUND_OUTCOMES = {
+    "succeeded": "Thành công (tiền đã hoàn cho người nộp)",
+    "failed": "Thất bại (tiền chưa được hoàn)",
 }
 
 #: Confirmations after a form succeeded (the redirect carries only the key, never text).
@@ -211,4 +223,5 @@ NOTICES = {
     "proposed": "Đã ghi nhận đề xuất; cần người phê duyệt khác xác nhận.",
     "resolution_approved": "Đã phê duyệt; kết quả đã được áp dụng cho giao dịch.",
     "resolution_rejected": "Đã từ chối đề xuất; có thể lập đề xuất mới.",
+    "refund_approved": "Đã phê duyệt; kết quả đã được áp dụng cho khoản hoàn tiền.",
 }
