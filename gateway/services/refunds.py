@@ -300,7 +300,8 @@ class RefundService:
                 evidence=evidence or None,
                 reason=text or None,
             )
-            [proposal] = [p for p in await PROPOSALS.of(conn, refund_id) if p.id == resolution_id]
+            proposal = await PROPOSALS.get(conn, refund_id, resolution_id)
+            assert proposal is not None  # inserted just now, in this transaction
             return resolution_view(proposal)
 
     async def decide(

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Column, Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.core.errors import Conflict, FieldError, InvalidTransition, SelfApproval
+from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, SelfApproval
 from gateway.core.ids import new_id
 from gateway.core.machines import Machine
 from reconciliation.audit import record
@@ -147,8 +147,12 @@ class Proposals(Generic[S]):
         proposal = await self.open(conn, subject_id)
         wanted = "approved" if approve else "rejected"
         if proposal is None or (resolution_id is not None and proposal.id != resolution_id):
-            decided = await self._status_of(conn, subject_id, resolution_id)
-            raise InvalidTransition(decided or "none", wanted)
+            decided = (
+                None if resolution_id is None else await self.get(conn, subject_id, resolution_id)
+            )
+            if resolution_id is not None and decided is None:
+                raise NotFound("proposal not found")
+            raise InvalidTransition("none" if decided is None else decided.status, wanted)
         if await person_of(conn, proposal.proposed_by) == await person_of(conn, actor):
             raise SelfApproval("the proposal must be decided by someone else")
         new = self._status(wanted)
@@ -205,16 +209,12 @@ class Proposals(Generic[S]):
         )
         return True
 
-    async def _status_of(
-        self, conn: AsyncConnection, subject_id: str, resolution_id: str | None
-    ) -> str | None:
-        if resolution_id is None:
-            return None
-        found = (
+    async def get(
+        self, conn: AsyncConnection, subject_id: str, resolution_id: str
+    ) -> Row[Any] | None:
+        """One of the subject's proposals."""
+        return (
             await conn.execute(
-                select(self.table.c.status).where(
-                    self.table.c.id == resolution_id, self._of == subject_id
-                )
+                select(self.table).where(self.table.c.id == resolution_id, self._of == subject_id)
             )
-        ).scalar_one_or_none()
-        return None if found is None else str(found)
+        ).first()

@@ -280,6 +280,11 @@ async def test_a_rejected_proposal_changes_nothing_and_one_proposal_waits_at_a_t
     assert [r["status"] for r in (await _refund_now(gateway, refund["id"]))["resolutions"]] == [
         "proposed"
     ]
+    # Another refund's, or no, proposal: not found.
+    unknown = await _decide(
+        gateway, refund["id"], "rres_" + "a" * 26, "approve", gateway.auth("approver")
+    )
+    assert (unknown.status, (await unknown.json())["code"]) == (404, "not_found")
     # finance proposes, never decides.
     refused = await _decide(
         gateway, refund["id"], proposal["id"], "approve", gateway.auth("finance2")
