@@ -207,6 +207,12 @@ RESOLUTION_STATUSES = {
     "rejected": "Đã từ chối",
     "superseded": "Không còn hiệu lực (nhà cung cấp đã trả kết quả trước)",
 }
+#: A refund's status on its own page (``refunds.status``).
+REFUND_STATUSES = {
+    "pending": "Chờ xác nhận kết quả hoàn tiền",
+    "succeeded": "Đã hoàn tiền thành công",
+    "failed": "Hoàn tiền thất bại",
+}
 #: Finance's proposals on a refund made by hand or handed over at its horizon.
 REFUND_OUTCOMES = {
     "succeeded": "Thành công (tiền đã hoàn cho người nộp)",

@@ -26,7 +26,9 @@ DECISIONS = ("approve", "reject")
 
 def _message(error: GatewayError) -> str:
     if isinstance(error, InvalidTransition):
-        status = labels.LEDGER_STATUSES.get(error.current, error.current)
+        status = labels.REFUND_STATUSES.get(
+            error.current, labels.RESOLUTION_STATUSES.get(error.current, error.current)
+        )
         return (
             f"Khoản hoàn tiền hoặc đề xuất không còn chờ xử lý (trạng thái: “{status}”); nhà "
             "cung cấp có thể đã trả kết quả, hoặc đề xuất đã được người khác quyết định."
