@@ -11,6 +11,7 @@ from gateway.pages import (
     console_auth,
     console_payments,
     console_receipts,
+    console_refunds,
     console_webhooks,
 )
 from gateway.pages.front import setup_front
@@ -37,6 +38,9 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/console/attempts/{attempt_id}", console_attempts.attempt_detail)
     add.add_post("/console/attempts/{attempt_id}/propose", console_attempts.propose_resolution)
     add.add_post("/console/attempts/{attempt_id}/decide", console_attempts.decide_resolution)
+    add.add_get("/console/refunds/{refund_id}", console_refunds.refund_detail)
+    add.add_post("/console/refunds/{refund_id}/propose", console_refunds.propose_resolution)
+    add.add_post("/console/refunds/{refund_id}/decide", console_refunds.decide_resolution)
     add.add_get("/console/webhooks", console_webhooks.endpoint_list)
     add.add_get("/console/webhooks/{endpoint_id}", console_webhooks.endpoint_detail)
     add.add_post("/console/webhooks/{endpoint_id}/test", console_webhooks.send_test)

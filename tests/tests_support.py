@@ -115,6 +115,35 @@ async def pay_at_vnpay(channels: Any, attempt: dict[str, Any], outcome: str) -> 
         return result
 
 
+async def complete_refund(
+    gateway: Any,
+    refund_id: str,
+    status: str,
+    provider_transaction_id: str | None = None,
+    *,
+    maker: str = "finance",
+    checker: str = "approver",
+) -> dict[str, Any]:
+    """Finance records a refund's result as the API wants it: ``maker`` proposes it
+    (``POST /v1/refunds/{id}/complete``, 202), ``checker`` — another person — approves it;
+    the refund as the approval answers it."""
+    body: dict[str, Any] = {"status": status}
+    if provider_transaction_id is not None:
+        body["provider_transaction_id"] = provider_transaction_id
+    proposed = await gateway.client.post(
+        f"/v1/refunds/{refund_id}/complete", json=body, headers=gateway.auth(maker)
+    )
+    assert proposed.status == 202, await proposed.text()
+    resolution = await proposed.json()
+    approved = await gateway.client.post(
+        f"/v1/refunds/{refund_id}/resolutions/{resolution['id']}/approve",
+        headers=gateway.auth(checker),
+    )
+    assert approved.status == 200, await approved.text()
+    refund: dict[str, Any] = await approved.json()
+    return refund
+
+
 def signed_notice(
     payment: dict[str, Any],
     now: int,

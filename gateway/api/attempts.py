@@ -8,7 +8,6 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.spec import IDEMPOTENCY_KEY, Header, Reply, Route
-from gateway.channels.base import RefundOutcome
 from gateway.core.roles import Role
 from gateway.http.auth import principal
 from gateway.http.idempotent import create_once, replay_headers
@@ -22,10 +21,17 @@ from gateway.models.payments import (
     FlaggedRefund,
     FlaggedRefundList,
     Refund,
+    RefundResolution,
     Terminal,
     TerminalList,
 )
-from gateway.models.requests import CompleteRefund, CreateAttempt, CreateRefund, CreateTerminal
+from gateway.models.requests import (
+    CompleteRefund,
+    CreateAttempt,
+    CreateRefund,
+    CreateTerminal,
+    DecideRefundResolution,
+)
 
 PORTAL_ROLES = (Role.PORTAL, Role.COUNTER)
 FINANCE_ROLES = (Role.FINANCE, Role.FINANCE_APPROVER)
@@ -113,15 +119,42 @@ async def flagged_refunds(request: web.Request) -> web.Response:
 
 
 async def complete_refund(request: web.Request) -> web.Response:
-    """Finance staff record a refund they made by bank transfer or at the terminal."""
+    """Finance staff propose the result of a refund they made by bank transfer or at the
+    terminal (the maker); another person approves it."""
     who = await principal(request, *FINANCE_ROLES)
     body = parse_body(CompleteRefund, await read_json(request))
-    outcome = RefundOutcome(
-        body.status,
-        provider_transaction_id=body.provider_transaction_id,
-        failure_code="manual" if body.status == "failed" else None,
+    view = await request.app[REFUNDS].propose(
+        who.client_id,
+        who.agency_ids,
+        request.match_info["refund_id"],
+        outcome=body.status,
+        provider_transaction_id=body.provider_transaction_id or "",
+        reason=body.reason or "",
     )
-    view = await request.app[REFUNDS].complete(who, request.match_info["refund_id"], outcome)
+    return respond(RefundResolution.model_validate(view), status=202)
+
+
+async def approve_refund_resolution(request: web.Request) -> web.Response:
+    return await _decide(request, approve=True, reason="")
+
+
+async def reject_refund_resolution(request: web.Request) -> web.Response:
+    body = parse_body(DecideRefundResolution, await read_json(request))
+    return await _decide(request, approve=False, reason=body.reason or "")
+
+
+async def _decide(request: web.Request, *, approve: bool, reason: str) -> web.Response:
+    """The checker: a ``finance_approver`` (or ``admin``) who is not the maker."""
+    who = await principal(request, Role.FINANCE_APPROVER)
+    view = await request.app[REFUNDS].decide(
+        who.client_id,
+        who.agency_ids,
+        request.match_info["refund_id"],
+        request.match_info["resolution_id"],
+        approver=True,
+        approve=approve,
+        reason=reason,
+    )
     return respond(Refund.model_validate(view))
 
 
@@ -271,24 +304,68 @@ ROUTES = (
         get_refund,
         "Get a refund",
         _REFUND_ROLES,
-        {200: Reply("The refund", Refund)},
+        {
+            200: Reply(
+                "The refund, with finance's proposed results (`resolutions`, newest first)",
+                Refund,
+            )
+        },
         {404: "`not_found`"},
     ),
     Route(
         "POST",
         "/v1/refunds/{refund_id}/complete",
         complete_refund,
-        "Record the result of a refund finance staff made by bank transfer or at the terminal, "
-        "or of a refund handed to finance (`flagged_at`) once they asked its provider",
+        "Propose the result of a refund finance staff made by bank transfer or at the "
+        "terminal, or of a refund handed to finance (`flagged_at`) once they asked its "
+        "provider. Maker-checker: nothing changes until another person approves it",
         FINANCE_ROLES,
-        {200: Reply("The settled refund", Refund)},
+        {
+            202: Reply(
+                "The proposal (`proposed`); the refund stays `pending` until a "
+                "`finance_approver` who is not the maker approves it",
+                RefundResolution,
+            )
+        },
         {
             404: "`not_found`",
-            409: "`invalid_transition`: the refund is not `pending`",
+            409: "`invalid_transition`: the refund is not `pending`; `resolution_pending`: a "
+            "proposal already waits for a decision",
             422: "`validation_failed`: `status` → `invalid_choice`, `provider_transaction_id` "
-            "→ `invalid`",
+            "→ `invalid`, `reason` → `too_long`",
         },
         body=CompleteRefund,
+    ),
+    Route(
+        "POST",
+        "/v1/refunds/{refund_id}/resolutions/{resolution_id}/approve",
+        approve_refund_resolution,
+        "Approve finance's proposed result of a refund (the checker): applied at once, as the "
+        "provider's word would be (the refund's status, its webhook, the payment's status)",
+        (Role.FINANCE_APPROVER,),
+        {200: Reply("The settled refund, with its proposals", Refund)},
+        {
+            404: "`not_found`",
+            409: "`self_approval`: the approver is the person who proposed it (whichever key "
+            "or console login); `invalid_transition`: the proposal is not `proposed` (decided, "
+            "or `superseded` by the provider's word) or the refund is no longer `pending`",
+        },
+    ),
+    Route(
+        "POST",
+        "/v1/refunds/{refund_id}/resolutions/{resolution_id}/reject",
+        reject_refund_resolution,
+        "Reject finance's proposed result of a refund (the checker): nothing changes, another "
+        "proposal can be made",
+        (Role.FINANCE_APPROVER,),
+        {200: Reply("The refund, still `pending`, with its proposals", Refund)},
+        {
+            404: "`not_found`",
+            409: "`self_approval`: the approver is the person who proposed it; "
+            "`invalid_transition`: the proposal is not `proposed`",
+            422: "`validation_failed`: `reason` → `too_long`",
+        },
+        body=DecideRefundResolution,
     ),
     Route(
         "POST",

@@ -527,6 +527,35 @@ RESOLUTIONS: Machine[DecisionStatus] = Machine(
     initial={DecisionStatus.PROPOSED},
 )
 
+
+class SupersedableStatus(StrEnum):
+    """A maker-checker proposal (:class:`DecisionStatus`) that the subject's own outcome can
+    overtake: finance's result of a refund, which the provider's word, arriving before the
+    approval, makes moot (``superseded``)."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+
+
+SUPERSEDABLE_TRANSITIONS: Mapping[SupersedableStatus, frozenset[SupersedableStatus]] = {
+    SupersedableStatus.PROPOSED: frozenset(
+        {SupersedableStatus.APPROVED, SupersedableStatus.REJECTED, SupersedableStatus.SUPERSEDED}
+    ),
+    SupersedableStatus.APPROVED: frozenset(),
+    SupersedableStatus.REJECTED: frozenset(),
+    SupersedableStatus.SUPERSEDED: frozenset(),
+}
+
+#: The only writer of ``refund_resolutions.status``.
+REFUND_RESOLUTIONS: Machine[SupersedableStatus] = Machine(
+    "refund resolution",
+    "refund_resolutions",
+    SUPERSEDABLE_TRANSITIONS,
+    initial={SupersedableStatus.PROPOSED},
+)
+
 #: The only writer of ``receipt_corrections.status``.
 CORRECTIONS: Machine[DecisionStatus] = Machine(
     "receipt correction",
@@ -552,5 +581,6 @@ MACHINES: tuple[Machine[Any], ...] = (
     RECEIPT_SUMMARIES,
     TAX_NOTICES,
     RESOLUTIONS,
+    REFUND_RESOLUTIONS,
     CORRECTIONS,
 )

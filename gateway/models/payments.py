@@ -20,6 +20,7 @@ def public_id(prefix: str) -> Any:
 PaymentId = Annotated[str, public_id("pay")]
 AttemptId = Annotated[str, public_id("att")]
 RefundId = Annotated[str, public_id("ref")]
+RefundResolutionId = Annotated[str, public_id("rres")]
 Vnd = Annotated[int, Field(description="VND")]
 
 #: Why money taken through an attempt needs a person. Documented, not enforced on the way out:
@@ -164,6 +165,31 @@ class AttemptList(ListOf[Attempt]):
     """A payment's attempts, oldest first."""
 
 
+class RefundResolution(ResponseModel):
+    """Finance's word on a refund made by hand or handed over at its horizon, maker-checker:
+    proposed by one person, applied only once another person approves it."""
+
+    id: RefundResolutionId
+    refund_id: RefundId
+    outcome: Literal["succeeded", "failed"] = Field(
+        description="What finance found out: the refund's status once approved"
+    )
+    provider_transaction_id: str | None = Field(
+        description="The bank's or terminal's reference of the refund made by hand"
+    )
+    reason: str | None = Field(description="How the maker confirmed it")
+    status: Literal["proposed", "approved", "rejected", "superseded"] = Field(
+        description="`proposed` waits for a `finance_approver` who is not the maker; "
+        "`approved` was applied to the refund; `superseded`: the provider's word settled the "
+        "refund first"
+    )
+    proposed_by: str = Field(description="The maker's API client or console user id")
+    proposed_at: Time
+    decided_by: str | None = Field(description="Who approved or rejected it (not the maker)")
+    decided_at: Time | None = Field(description="When it was decided or superseded")
+    decision_reason: str | None = Field(description="The checker's reason, if given")
+
+
 class Refund(ResponseModel):
     id: RefundId
     payment_id: PaymentId
@@ -185,7 +211,12 @@ class Refund(ResponseModel):
     flagged_at: Time | None = Field(
         description="When the janitor handed the still-pending refund to finance: its "
         "channel's refund horizon passed without a final word (never assumed failed); it "
-        "stays `pending` until the provider's word or finance's `complete`"
+        "stays `pending` until the provider's word or finance's approved `complete`"
+    )
+    resolutions: list[RefundResolution] | None = Field(
+        None,
+        description="Finance's proposed results (`POST /v1/refunds/{refund_id}/complete`), "
+        "newest first; in `GET /v1/refunds/{refund_id}` and the answers of approve and reject",
     )
 
 

@@ -113,6 +113,15 @@ class CompleteRefund(RequestModel):
     provider_transaction_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         None, description="The bank's or terminal's reference of the refund made by hand"
     )
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        None, description="How it was confirmed (the bank statement, the provider's answer)"
+    )
+
+
+class DecideRefundResolution(RequestModel):
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        None, description="Why (kept with the decision; say it when rejecting)"
+    )
 
 
 class PaymentQuery(QueryModel):

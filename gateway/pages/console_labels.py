@@ -105,6 +105,12 @@ _FIELD_MESSAGES = {
         "not_allowed",
     ): "Giao dịch không thành công thì không có mã giao dịch làm bằng chứng; hãy để trống.",
     ("decision", "invalid_choice"): "Hãy chọn Phê duyệt hoặc Từ chối đề xuất.",
+    # finance's result of a refund (the API's field names)
+    ("status", "invalid_choice"): "Hãy chọn kết quả hoàn tiền đã xác nhận.",
+    (
+        "provider_transaction_id",
+        "invalid",
+    ): "Mã giao dịch hoàn tiền không hợp lệ (tối đa 64 ký tự in được).",
 }
 
 _CODE_MESSAGES = {
@@ -120,8 +126,8 @@ _CODE_MESSAGES = {
     "thay đổi kết quả; hãy chạy đối soát lại ngày này trước.",
     "day_closed": "Ngày này đã khóa sổ; dữ liệu của ngày không thể thay đổi.",
     "forbidden": "Bạn không có quyền thực hiện thao tác này.",
-    "resolution_pending": "Giao dịch đã có đề xuất xử lý đang chờ phê duyệt; hãy phê duyệt "
-    "hoặc từ chối đề xuất đó trước.",
+    "resolution_pending": "Đã có đề xuất xử lý đang chờ phê duyệt; hãy phê duyệt hoặc từ chối "
+    "đề xuất đó trước.",
     "not_found": "Không tìm thấy dữ liệu yêu cầu.",
     "payload_too_large": "Tệp quá lớn.",
     "parse_timeout": "Tệp đọc quá lâu nên không được nhận; hãy chia nhỏ tệp rồi tải lên lại.",
@@ -209,6 +215,18 @@ RESOLUTION_STATUSES = {
     "proposed": "Chờ phê duyệt",
     "approved": "Đã phê duyệt",
     "rejected": "Đã từ chối",
+    "superseded": "Không còn hiệu lực (nhà cung cấp đã trả kết quả trước)",
+}
+#: A refund's status on its own page (``refunds.status``).
+REFUND_STATUSES = {
+    "pending": "Chờ xác nhận kết quả hoàn tiền",
+    "succeeded": "Đã hoàn tiền thành công",
+    "failed": "Hoàn tiền thất bại",
+}
+#: Finance's proposals on a refund made by hand or handed over at its horizon.
+REFUND_OUTCOMES = {
+    "succeeded": "Thành công (tiền đã hoàn cho người nộp)",
+    "failed": "Thất bại (tiền chưa được hoàn)",
 }
 
 #: Confirmations after a form succeeded (the redirect carries only the key, never text).
@@ -222,4 +240,5 @@ NOTICES = {
     "resolution_approved": "Đã phê duyệt; kết quả đã được áp dụng cho giao dịch.",
     "resolution_rejected": "Đã từ chối đề xuất; có thể lập đề xuất mới.",
     "notice_dismissed": "Đã ghi nhận xử lý thông báo sai sót; thông báo vẫn được lưu kèm lý do.",
+    "refund_approved": "Đã phê duyệt; kết quả đã được áp dụng cho khoản hoàn tiền.",
 }

@@ -9,47 +9,40 @@ applied to the attempt, through :func:`gateway.services.attempts.apply_outcome` 
 provider's word would be (a success pays the bill, or puts it up for review when the money
 does not fit). Or the approver **rejects** it and another proposal can be made. Every step is
 in the audit log. The provider's own message, should it still come, applies as ever: an
-attempt it has closed can no longer be resolved (``409 invalid_transition``).
+attempt it has closed can no longer be resolved (``409 invalid_transition``). The
+maker-checker itself is :class:`gateway.services.resolutions.Proposals`, shared with refunds.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import Outcome
 from gateway.core.db import Database
-from gateway.core.db.schema import attempt_resolutions
 from gateway.core.errors import (
-    Conflict,
     FieldError,
     Forbidden,
     InvalidTransition,
     NotFound,
-    SelfApproval,
     ValidationFailed,
 )
 from gateway.core.fields import iso
-from gateway.core.ids import new_id
 from gateway.core.statuses import OPEN_ATTEMPTS, RESOLUTIONS, AttemptStatus, DecisionStatus
 from gateway.services import payment_state as state
 from gateway.services.attempts import apply_outcome, attempt_view, joined
-from reconciliation.audit import record
+from gateway.services.resolutions import REASON_MAX, Proposals, reason_problem
 
-REASON_MAX = 2000
+__all__ = ["REASON_MAX", "AttemptResolutions"]
+
+PROPOSALS = Proposals("attempt", RESOLUTIONS, DecisionStatus, "ares")
 EVIDENCE_MAX = 64
 #: Fits the ``BigInteger`` column on every database.
 AMOUNT_MAX = 10**12
 OUTCOMES = {"failed": AttemptStatus.FAILED, "succeeded": AttemptStatus.SUCCEEDED}
 #: The ``failure_code`` of an attempt finance confirmed failed with the provider.
 CONFIRMED_FAILED = "confirmed_failed_by_finance"
-
-
-class ResolutionPending(Conflict):
-    code = "resolution_pending"
-    title = "A proposed resolution of this attempt waits for approval"
 
 
 def _view(row: Any) -> dict[str, Any]:
@@ -75,10 +68,8 @@ def _checked(outcome: str, reason: str, evidence: str, amount: str) -> tuple[str
     if outcome not in OUTCOMES:
         problems.append(FieldError("outcome", "invalid_choice", "failed or succeeded"))
     text = reason.strip()
-    if not text:
-        problems.append(FieldError("reason", "required", "say how the outcome was confirmed"))
-    elif len(text) > REASON_MAX or "\x00" in text:
-        problems.append(FieldError("reason", "too_long", f"at most {REASON_MAX} characters"))
+    if (problem := reason_problem(text, required=True)) is not None:
+        problems.append(problem)
     received: int | None = None
     proof, digits = evidence.strip(), amount.strip()
     if len(proof) > EVIDENCE_MAX or not proof.isprintable():
@@ -109,13 +100,7 @@ class AttemptResolutions:
         proposals, newest first; 404 outside ``agency_ids``."""
         async with self.db.read() as conn:
             row = await self._attempt(conn, agency_ids, attempt_id)
-            proposals = (
-                await conn.execute(
-                    select(attempt_resolutions)
-                    .where(attempt_resolutions.c.attempt_id == attempt_id)
-                    .order_by(attempt_resolutions.c.proposed_at.desc(), attempt_resolutions.c.id)
-                )
-            ).all()
+            proposals = await PROPOSALS.of(conn, attempt_id)
         return {
             "attempt": {
                 **attempt_view(row),
@@ -144,31 +129,17 @@ class AttemptResolutions:
             row = await self._attempt(conn, agency_ids, attempt_id, lock=True)
             if row.flagged_at is None or AttemptStatus(row.status) not in OPEN_ATTEMPTS:
                 raise InvalidTransition(row.status, outcome)
-            if await self._open(conn, attempt_id) is not None:
-                raise ResolutionPending("approve or reject the proposal waiting first")
-            resolution_id = new_id("ares")
-            await RESOLUTIONS.insert(
+            return await PROPOSALS.propose(
                 conn,
-                DecisionStatus.PROPOSED,
-                id=resolution_id,
-                attempt_id=attempt_id,
+                now,
+                actor,
+                attempt_id,
+                {"outcome": outcome, "amount": received},
                 outcome=outcome,
                 amount=received,
                 evidence=evidence.strip() or None,
                 reason=text,
-                proposed_by=actor,
-                proposed_at=now,
             )
-            await record(
-                conn,
-                now,
-                actor,
-                "attempt_resolution_proposed",
-                "attempt",
-                attempt_id,
-                {"resolution_id": resolution_id, "outcome": outcome, "amount": received},
-            )
-        return resolution_id
 
     async def decide(
         self,
@@ -186,13 +157,8 @@ class AttemptResolutions:
         now = self.context.clock()
         async with self.db.write() as conn:
             row = await self._attempt(conn, agency_ids, attempt_id, lock=True)
-            proposal = await self._open(conn, attempt_id)
-            if proposal is None:
-                raise InvalidTransition("none", "approved" if approve else "rejected")
-            if proposal.proposed_by == actor:
-                raise SelfApproval("the proposal must be decided by someone else")
-            new = DecisionStatus.APPROVED if approve else DecisionStatus.REJECTED
-            if approve:
+
+            async def apply(proposal: Any) -> None:
                 if AttemptStatus(row.status) not in OPEN_ATTEMPTS:  # the provider spoke since
                     raise InvalidTransition(row.status, proposal.outcome)
                 succeeded = proposal.outcome == "succeeded"
@@ -211,23 +177,9 @@ class AttemptResolutions:
                         paid_at=row.created_at if succeeded else None,
                     ),
                 )
-            await RESOLUTIONS.move(
-                conn,
-                proposal.id,
-                DecisionStatus.PROPOSED,
-                new,
-                decided_by=actor,
-                decided_at=now,
-                decision_reason=reason.strip()[:REASON_MAX] or None,
-            )
-            await record(
-                conn,
-                now,
-                actor,
-                f"attempt_resolution_{new.value}",
-                "attempt",
-                attempt_id,
-                {"resolution_id": proposal.id, "outcome": proposal.outcome},
+
+            await PROPOSALS.decide(
+                conn, now, actor, attempt_id, approve=approve, reason=reason, apply=apply
             )
 
     async def _attempt(
@@ -245,13 +197,3 @@ class AttemptResolutions:
         if row.agency_id not in agency_ids:
             raise NotFound("attempt not found")
         return row
-
-    async def _open(self, conn: AsyncConnection, attempt_id: str) -> Any:
-        return (
-            await conn.execute(
-                select(attempt_resolutions).where(
-                    attempt_resolutions.c.attempt_id == attempt_id,
-                    attempt_resolutions.c.status == DecisionStatus.PROPOSED.value,
-                )
-            )
-        ).first()

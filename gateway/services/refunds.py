@@ -7,13 +7,16 @@ a refund whose outcome is unknown stays ``pending`` — and where the channel ca
 (ZaloPay's refund query), the janitor asks with the attempts' back-off until it is final
 (:meth:`RefundService.requery`, gateway/services/polling.py). Money taken by bank transfer
 (VietQR) or card terminal is refunded by finance staff, who then record the result
-(``POST /v1/refunds/{id}/complete``).
+(``POST /v1/refunds/{id}/complete``) — with maker-checker: one person proposes the outcome,
+another approves it and only then does it apply (:meth:`RefundService.propose`,
+:meth:`RefundService.decide`, :class:`gateway.services.resolutions.Proposals`).
 
 A refund its channel sent that is still pending past the channel's refund horizon is handed
 to finance by the janitor (:meth:`RefundService.flag`: ``flagged_at``, event
 ``refund.needs_review``; listed by :meth:`RefundService.flagged`, ``GET /v1/refunds/flagged``
 and the finance console). Finance finds out from the provider and records the result the same
-way (``complete``); the provider's own later word settles it too, whichever comes first.
+way; the provider's own later word settles it too, whichever comes first — a proposal still
+waiting is then ``superseded`` (audit log ``refund_resolution_superseded``).
 """
 
 from __future__ import annotations
@@ -37,16 +40,28 @@ from gateway.channels.base import (
 from gateway.core import outbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments, refunds
-from gateway.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from gateway.core.errors import (
+    FieldError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from gateway.core.fields import iso
 from gateway.core.ids import new_id
 from gateway.core.money import lock_bill, paying_attempt
-from gateway.core.statuses import REFUNDS, PaymentStatus, RefundStatus
+from gateway.core.statuses import (
+    REFUND_RESOLUTIONS,
+    REFUNDS,
+    PaymentStatus,
+    RefundStatus,
+    SupersedableStatus,
+)
 from gateway.models.requests import CreateRefund
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 from gateway.services.receipts.refund_shares import shares_for
-from reconciliation.audit import record
+from gateway.services.resolutions import REASON_MAX, Proposals, reason_problem
 
 _REFUNDABLE = (
     PaymentStatus.PAID.value,
@@ -82,6 +97,45 @@ def _request(
         requested_at=requested_at,
         others=others,
     )
+
+
+#: Finance's word on a refund, maker-checker.
+PROPOSALS = Proposals("refund", REFUND_RESOLUTIONS, SupersedableStatus, "rres")
+OUTCOMES = ("succeeded", "failed")
+EVIDENCE_MAX = 64
+
+
+def resolution_view(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "refund_id": row.refund_id,
+        "outcome": row.outcome,
+        "provider_transaction_id": row.evidence,
+        "reason": row.reason,
+        "status": row.status,
+        "proposed_by": row.proposed_by,
+        "proposed_at": iso(row.proposed_at),
+        "decided_by": row.decided_by,
+        "decided_at": iso(row.decided_at),
+        "decision_reason": row.decision_reason,
+    }
+
+
+def _checked(outcome: str, provider_transaction_id: str, reason: str) -> tuple[str, str]:
+    """The evidence and reason (stripped) of a proposal, or ``validation_failed``."""
+    problems = []
+    if outcome not in OUTCOMES:
+        problems.append(FieldError("status", "invalid_choice", "succeeded or failed"))
+    evidence, text = provider_transaction_id.strip(), reason.strip()
+    if len(evidence) > EVIDENCE_MAX or not evidence.isprintable():
+        problems.append(
+            FieldError("provider_transaction_id", "invalid", f"at most {EVIDENCE_MAX} characters")
+        )
+    if (problem := reason_problem(text, required=False)) is not None:
+        problems.append(problem)
+    if problems:
+        raise ValidationFailed(problems)
+    return evidence, text
 
 
 def refund_view(row: Row[Any]) -> dict[str, Any]:
@@ -212,36 +266,107 @@ class RefundService:
             await self.settle(conn, refund_id, outcome)
         return outcome.status
 
-    async def complete(
-        self, principal: Principal, refund_id: str, outcome: RefundOutcome
+    async def propose(
+        self,
+        actor: str,
+        agency_ids: frozenset[int],
+        refund_id: str,
+        *,
+        outcome: str,
+        provider_transaction_id: str = "",
+        reason: str = "",
     ) -> dict[str, Any]:
-        """Finance staff record the result of a refund they made by hand, or of one handed to
-        them at its horizon once they asked its provider; written to the audit log. Checked
-        under the locks (the bill, then the refund): a refund the provider's word or another
-        person settled meanwhile is refused (``409 invalid_transition``), and the audit log
-        holds only a result that was applied."""
+        """Finance staff propose the result of a refund they made by hand, or of one handed to
+        them at its horizon once they asked its provider (the maker): ``succeeded`` with the
+        bank's or terminal's reference, or ``failed``. Nothing moves until another person
+        approves it (:meth:`decide`). Checked under the locks (the bill, then the refund): a
+        refund no longer pending is refused (``409 invalid_transition``), as is a second
+        proposal while one waits (``409 resolution_pending``). The proposal."""
+        evidence, text = _checked(outcome, provider_transaction_id, reason)
         async with self.db.write() as conn:
-            row = await self._joined(conn, refund_id)
-            if row.agency_id not in principal.agency_ids:
-                raise NotFound("refund not found")
-            await lock_bill(conn, row.payment_id)
-            row = await self._joined(conn, refund_id, lock=True)
-            REFUNDS.check(RefundStatus(row.status), RefundStatus(outcome.status))
-            if await self.settle(conn, refund_id, outcome):
-                await record(
-                    conn,
-                    self.clock(),
-                    principal.client_id,
-                    "refund_completed",
-                    "refund",
-                    refund_id,
-                    {
-                        "status": outcome.status,
-                        "provider_transaction_id": outcome.provider_transaction_id,
-                        "flagged_at": iso(row.flagged_at),
-                    },
+            row = await self._locked(conn, agency_ids, refund_id)
+            REFUNDS.check(RefundStatus(row.status), RefundStatus(outcome))
+            resolution_id = await PROPOSALS.propose(
+                conn,
+                self.clock(),
+                actor,
+                refund_id,
+                {
+                    "outcome": outcome,
+                    "provider_transaction_id": evidence or None,
+                    "flagged_at": iso(row.flagged_at),
+                },
+                outcome=outcome,
+                evidence=evidence or None,
+                reason=text or None,
+            )
+            proposal = await PROPOSALS.get(conn, refund_id, resolution_id)
+            assert proposal is not None  # inserted just now, in this transaction
+            return resolution_view(proposal)
+
+    async def decide(
+        self,
+        actor: str,
+        agency_ids: frozenset[int],
+        refund_id: str,
+        resolution_id: str | None = None,
+        *,
+        approver: bool,
+        approve: bool,
+        reason: str = "",
+    ) -> dict[str, Any]:
+        """Approve or reject the proposal waiting — ``resolution_id``'s, when named (the
+        checker: ``finance_approver`` or ``admin``, another person than the maker, else
+        ``self_approval``). An approved outcome is applied in the same transaction through
+        :meth:`settle`, exactly as the provider's word would be (the refund's move, its
+        event, the payment's state). A proposal the provider's word overtook is
+        ``superseded``: nothing is left to decide (``409 invalid_transition``). The refund,
+        with its proposals."""
+        if not approver:
+            raise Forbidden("only an approver decides on a proposed refund result")
+        text = reason.strip()[:REASON_MAX]
+        async with self.db.write() as conn:
+            row = await self._locked(conn, agency_ids, refund_id)
+
+            async def apply(proposal: Any) -> None:
+                REFUNDS.check(RefundStatus(row.status), RefundStatus(proposal.outcome))
+                failed = proposal.outcome == RefundStatus.FAILED
+                outcome = RefundOutcome(
+                    proposal.outcome,
+                    provider_transaction_id=proposal.evidence,
+                    failure_code="manual" if failed else None,  # made outside the gateway
                 )
-            return refund_view(await self._joined(conn, refund_id))
+                await self.settle(conn, refund_id, outcome)
+
+            await PROPOSALS.decide(
+                conn,
+                self.clock(),
+                actor,
+                refund_id,
+                approve=approve,
+                reason=text,
+                apply=apply,
+                resolution_id=resolution_id,
+                details={"flagged_at": iso(row.flagged_at)},
+            )
+            return await self._with_resolution(conn, refund_id)
+
+    async def _locked(
+        self, conn: AsyncConnection, agency_ids: frozenset[int], refund_id: str
+    ) -> Row[Any]:
+        """The refund of ``agency_ids`` (else 404), locked in the order of
+        gateway.core.money: the bill, then the refund."""
+        row = await self._joined(conn, refund_id)
+        if row.agency_id not in agency_ids:
+            raise NotFound("refund not found")
+        await lock_bill(conn, row.payment_id)
+        return await self._joined(conn, refund_id, lock=True)
+
+    async def _with_resolution(self, conn: AsyncConnection, refund_id: str) -> dict[str, Any]:
+        """The refund with its proposals, newest first (``resolutions``)."""
+        row = await self._joined(conn, refund_id)
+        proposals = await PROPOSALS.of(conn, refund_id)
+        return {**refund_view(row), "resolutions": [resolution_view(p) for p in proposals]}
 
     async def settle(self, conn: AsyncConnection, refund_id: str, outcome: RefundOutcome) -> bool:
         """Apply a final word to a refund still pending, under the locks; whether it moved
@@ -267,6 +392,14 @@ class RefundService:
             provider_transaction_id=outcome.provider_transaction_id,
             updated_at=now,
             next_query_at=None,  # final: nothing more to ask
+        )
+        # The provider's word came before finance's proposal was approved: it is moot.
+        await PROPOSALS.supersede(
+            conn,
+            now,
+            f"provider:{row.channel}",
+            refund_id,
+            {"status": outcome.status, "provider_transaction_id": outcome.provider_transaction_id},
         )
         view = refund_view(await self._joined(conn, refund_id))
         await outbox.emit(
@@ -378,11 +511,28 @@ class RefundService:
         return {str(channel): int(count) for channel, count in rows}
 
     async def get(self, principal: Principal, refund_id: str) -> dict[str, Any]:
+        """The refund with its proposals (finance's word on it, maker-checker)."""
         async with self.db.read() as conn:
             row = await self._joined(conn, refund_id)
-        if row.agency_id not in principal.agency_ids:
-            raise NotFound("refund not found")
-        return refund_view(row)
+            if row.agency_id not in principal.agency_ids:
+                raise NotFound("refund not found")
+            return await self._with_resolution(conn, refund_id)
+
+    async def detail(self, agency_ids: frozenset[int], refund_id: str) -> dict[str, Any]:
+        """The refund with its proposals, newest first, and what the
+        console shows of its bill (``channel``, ``agency_code``, ``dossier_code``); 404
+        outside ``agency_ids``."""
+        async with self.db.read() as conn:
+            row = await self._joined(conn, refund_id)
+            if row.agency_id not in agency_ids:
+                raise NotFound("refund not found")
+            view = await self._with_resolution(conn, refund_id)
+        return {
+            **view,
+            "channel": row.channel,
+            "agency_code": row.agency_code,
+            "dossier_code": row.dossier_code,
+        }
 
     async def of_payment(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
         """A payment's refunds, oldest first (404 unless the caller's agencies own it)."""

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from conftest import METRICS_AUTH, POS_SECRET, Channels
 from sqlalchemy import select
-from tests_support import signed_notice
+from tests_support import complete_refund, signed_notice
 
 from gateway.core.db.schema import outbox_events, provider_events
 from gateway.keys import ATTEMPTS, DATABASE, POLLER
@@ -433,12 +433,8 @@ async def test_card_refund_is_completed_by_finance_staff(channels: Channels) -> 
         headers=channels.auth(),
     )
     assert portal_try.status == 403
-    done = await channels.client.post(
-        f"/v1/refunds/{refund['id']}/complete",
-        json={"status": "succeeded", "provider_transaction_id": "RF-001"},
-        headers=channels.auth("finance"),
-    )
-    assert (done.status, (await done.json())["status"]) == (200, "succeeded")
+    done = await complete_refund(channels, refund["id"], "succeeded", "RF-001")
+    assert done["status"] == "succeeded"
     assert (await channels.payment(payment["id"]))["status"] == "refunded"
     again = await channels.client.post(
         f"/v1/refunds/{refund['id']}/complete",

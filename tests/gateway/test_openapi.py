@@ -295,6 +295,7 @@ UNKNOWN = {
     "{day}": "2026-11-22",  # never reconciled
     "{format}": "csv",
     "{order_id}": "pso_" + "a" * 26,
+    "{resolution_id}": "rres_" + "a" * 26,
     "{secret}": "not-configured-here",
 }
 TERMINAL = {"agency_code": "HCM", "terminal_id": "T-1", "name": "Quầy 1"}
@@ -394,6 +395,30 @@ MORE_PROBLEMS: list[tuple[str | None, str, str, dict[str, Any], int, str]] = [
         {"json": {"status": "done"}},
         422,
         "validation_failed",
+    ),
+    (
+        "finance",
+        "post",
+        "/v1/refunds/{refund_id}/resolutions/{resolution_id}/approve",
+        {},
+        403,
+        "forbidden",
+    ),
+    (
+        "approver",
+        "post",
+        "/v1/refunds/{refund_id}/resolutions/{resolution_id}/reject",
+        {"json": {"reason": "x" * 2001}},
+        422,
+        "validation_failed",
+    ),
+    (
+        "approver",
+        "post",
+        "/v1/refunds/{refund_id}/resolutions/{resolution_id}/approve",
+        {},
+        404,
+        "not_found",
     ),
     ("portal", "post", "/v1/terminals", {"json": TERMINAL}, 403, "forbidden"),
     ("finance", "get", "/v1/terminals", {}, 403, "forbidden"),
@@ -1205,11 +1230,42 @@ async def test_card_terminal_responses_and_pos_callbacks_match_their_schemas(
         channels,
         f"/v1/refunds/{refund['id']}/complete",
         "finance",
-        json={"status": "succeeded", "provider_transaction_id": "RF-001"},
+        json={"status": "succeeded", "provider_transaction_id": "RF-001", "reason": "Sao kê"},
     )
-    assert completed.status == 200
-    done = await assert_documented(document, "post", "/v1/refunds/{refund_id}/complete", completed)
+    assert completed.status == 202
+    proposal = await assert_documented(
+        document, "post", "/v1/refunds/{refund_id}/complete", completed
+    )
+    assert proposal["status"] == "proposed"
+    again = await post(
+        channels, f"/v1/refunds/{refund['id']}/complete", "finance", json={"status": "failed"}
+    )
+    assert again.status == 409
+    await assert_documented(document, "post", "/v1/refunds/{refund_id}/complete", again)
+    fetched = await get(channels, f"/v1/refunds/{refund['id']}", "finance")
+    waiting = await assert_documented(document, "get", "/v1/refunds/{refund_id}", fetched)
+    assert [r["status"] for r in waiting["resolutions"]] == ["proposed"]
+    decide = f"/v1/refunds/{refund['id']}/resolutions/{proposal['id']}"
+    not_a_checker = await post(channels, f"{decide}/approve", "finance")
+    assert not_a_checker.status == 403
+    await assert_documented(
+        document,
+        "post",
+        "/v1/refunds/{refund_id}/resolutions/{resolution_id}/approve",
+        not_a_checker,
+    )
+    approved = await post(channels, f"{decide}/approve", "approver")
+    assert approved.status == 200, await approved.text()
+    done = await assert_documented(
+        document, "post", "/v1/refunds/{refund_id}/resolutions/{resolution_id}/approve", approved
+    )
     assert done["status"] == "succeeded"
+    assert [r["status"] for r in done["resolutions"]] == ["approved"]
+    rejected = await post(channels, f"{decide}/reject", "approver", json={"reason": "Trễ"})
+    assert rejected.status == 409
+    await assert_documented(
+        document, "post", "/v1/refunds/{refund_id}/resolutions/{resolution_id}/reject", rejected
+    )
 
 
 async def test_card_attempt_cancel_matches_its_schema(channels: Channels) -> None:

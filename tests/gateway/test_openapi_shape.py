@@ -49,6 +49,8 @@ ADDED = [
     "POST /v1/receipts/tax-notices/{notice_id}/dismiss",
     "POST /v1/receipts/{receipt_id}/corrections",
     "POST /v1/reconciliation/exceptions/{exception_id}/reject",
+    "POST /v1/refunds/{refund_id}/resolutions/{resolution_id}/approve",
+    "POST /v1/refunds/{refund_id}/resolutions/{resolution_id}/reject",
     "POST /v1/webhook-endpoints/{endpoint_id}/recover",
     "POST /v1/webhook-endpoints/{endpoint_id}/test",
     "PUT /v1/reconciliation/bank-mappings/{account}",
@@ -61,6 +63,15 @@ RENAMED = {
     "409: self_approval",
 }
 
+#: Answers changed since (each noted in docs/api.md): the old answer → the one it became. Its
+#: fields are no longer the old answer's; the new answer must be documented.
+CHANGED_ANSWERS = {
+    # Maker-checker: finance's result of a refund is a proposal another person approves.
+    "POST /v1/refunds/{refund_id}/complete 200 application/json": (
+        "POST /v1/refunds/{refund_id}/complete 202 application/json"
+    ),
+}
+
 
 def test_the_generated_document_serves_the_same_operations_and_the_noted_additions() -> None:
     now = shape(document())["operations"]
@@ -70,6 +81,13 @@ def test_the_generated_document_serves_the_same_operations_and_the_noted_additio
 
 def test_no_parameter_field_or_error_code_of_the_hand_written_document_is_lost() -> None:
     now = shape(document())
+    for new in CHANGED_ANSWERS.values():
+        assert any(field.startswith(f"{new}: ") for field in now["fields"]), new
     for part in ("parameters", "fields", "errors"):
-        lost = sorted({RENAMED.get(item, item) for item in BEFORE[part]} - set(now[part]))
+        kept = {
+            RENAMED.get(item, item)
+            for item in BEFORE[part]
+            if not any(item.startswith(f"{old}: ") for old in CHANGED_ANSWERS)
+        }
+        lost = sorted(kept - set(now[part]))
         assert lost == [], f"{part} no longer documented: {lost}"

@@ -16,7 +16,7 @@ import pytest
 from conftest import METRICS_AUTH, VNPAY_TMN, FixedClock, Wallets, open_wallets
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
-from tests_support import pay_at_vnpay, staff_login
+from tests_support import complete_refund, pay_at_vnpay, staff_login
 
 from gateway.channels.base import AttemptRef, OtherRefund, RefundOutcome, RefundRequest
 from gateway.channels.vnpay import about_this_refund
@@ -299,13 +299,8 @@ async def test_a_vnpay_refund_still_pending_at_its_horizon_is_handed_to_finance(
     assert await _events(wallets, "refund.needs_review") == 1
 
     # Finance asked VNPAY (the refund never arrived) and records it failed: off the list.
-    done = await wallets.client.post(
-        f"/v1/refunds/{refund['id']}/complete",
-        json={"status": "failed"},
-        headers=wallets.auth("finance"),
-    )
-    assert done.status == 200, await done.text()
-    assert (await done.json())["status"] == "failed"
+    done = await complete_refund(wallets, refund["id"], "failed")
+    assert done["status"] == "failed"
     assert await _flagged(wallets) == (200, {"data": []})
     await janitor.run_once()
     assert await _gauge(wallets, "vnpay") == 0
@@ -475,20 +470,20 @@ async def test_a_momo_refund_is_never_asked_about_and_reaches_finance_at_its_hor
     detail = await wallets.client.get(f"/console/payments/{payment['id']}", headers=session.cookie)
     assert 'data-testid="refund-flagged"' in await detail.text()
 
-    # Finance confirmed with MoMo that the money went back: recorded, the bill refunded.
-    done = await wallets.client.post(
-        f"/v1/refunds/{refund['id']}/complete",
-        json={"status": "succeeded", "provider_transaction_id": "4100000001"},
-        headers=wallets.auth("finance"),
-    )
-    assert done.status == 200, await done.text()
+    # Finance confirmed with MoMo that the money went back: proposed by one person, approved
+    # by another, the bill refunded.
+    await complete_refund(wallets, refund["id"], "succeeded", "4100000001")
     assert (await wallets.payment(payment["id"]))["status"] == "refunded"
     assert await _events(wallets, "refund.succeeded") == 1
-    async with wallets.client.app[DATABASE].read() as conn:
-        [audit] = (
-            await conn.execute(select(audit_log).where(audit_log.c.object_id == refund["id"]))
-        ).all()
-    assert (audit.action, audit.details["status"]) == ("refund_completed", "succeeded")
-    assert audit.details["flagged_at"] == flagged["flagged_at"]
+    proposed, approved = sorted(await _audited(wallets, refund["id"]), key=lambda a: a.id)
+    assert (proposed.action, proposed.details["outcome"]) == (
+        "refund_resolution_proposed",
+        "succeeded",
+    )
+    assert proposed.details["flagged_at"] == flagged["flagged_at"]
+    assert (approved.action, approved.details["outcome"]) == (
+        "refund_resolution_approved",
+        "succeeded",
+    )
     html = await (await wallets.client.get("/console", headers=session.cookie)).text()
     assert 'data-testid="flagged-refunds"' not in html

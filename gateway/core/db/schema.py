@@ -37,6 +37,7 @@ from gateway.core.statuses import (
     POSTAL_ORDERS,
     RECEIPT_SUMMARIES,
     RECEIPTS,
+    REFUND_RESOLUTIONS,
     REFUNDS,
     RESOLUTIONS,
     RUNS,
@@ -212,6 +213,27 @@ refunds = Table(
     #: When the janitor handed it to finance: still pending past its channel's refund horizon.
     Column("flagged_at", UTCDateTime),
     REFUNDS.check_constraint(),
+)
+
+#: Finance's word on a refund made by hand or handed over at its horizon, with maker-checker
+#: (gateway.services.resolutions): the shape of ``attempt_resolutions``, the evidence being the
+#: bank's or terminal's reference of the refund; ``superseded`` when the provider's word came
+#: first.
+refund_resolutions = Table(
+    "refund_resolutions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("refund_id", ForeignKey("refunds.id"), nullable=False, index=True),
+    Column("outcome", String(16), nullable=False),  # failed | succeeded
+    Column("evidence", String(64)),
+    Column("reason", Text),
+    Column("status", String(16), nullable=False),
+    Column("proposed_by", String(64), nullable=False),
+    Column("proposed_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", UTCDateTime),
+    Column("decision_reason", Text),
+    REFUND_RESOLUTIONS.check_constraint(),
 )
 
 pos_terminals = Table(

@@ -16,7 +16,7 @@ from conftest import Channels
 from receipt_support import Identity, open_receipting, receipts_of
 from sqlalchemy import func, insert, select, update
 from test_receipt_corrections import decide, propose
-from tests_support import signed_notice
+from tests_support import complete_refund, signed_notice
 
 from gateway.core.db.schema import payment_items, payments, refunds
 from gateway.keys import DATABASE
@@ -240,12 +240,7 @@ async def test_a_failed_refund_gives_its_part_back_and_a_replacement_lists_the_s
         split, payment["id"], 50_000, items=[{"kind": "fee", "amount": 50_000}]
     )
     assert status == 201, failed
-    done = await split.client.post(
-        f"/v1/refunds/{failed['id']}/complete",
-        json={"status": "failed"},
-        headers=split.auth("finance"),
-    )
-    assert done.status == 200, await done.text()
+    await complete_refund(split, failed["id"], "failed")
     split.clock.advance(minutes=1)
     status, again = await refund(
         split, payment["id"], 50_000, items=[{"kind": "fee", "amount": 50_000}]

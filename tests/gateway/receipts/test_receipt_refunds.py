@@ -10,7 +10,7 @@ from typing import Any
 import receipt_support
 from conftest import Channels
 from receipt_support import receipts_of
-from tests_support import signed_notice
+from tests_support import complete_refund, signed_notice
 
 from gateway.core.money import paying_attempt
 from gateway.keys import DATABASE
@@ -43,12 +43,7 @@ async def test_a_refunded_payment_keeps_its_receipt_and_shows_the_refund_against
     receipting.clock.advance(hours=1)
 
     made = await refund(receipting, payment["id"], 185_000)
-    done = await receipting.client.post(
-        f"/v1/refunds/{made['id']}/complete",
-        json={"status": "succeeded", "provider_transaction_id": "RF-001"},
-        headers=receipting.auth("finance"),
-    )
-    assert done.status == 200, await done.text()
+    await complete_refund(receipting, made["id"], "succeeded", "RF-001")
 
     assert (await receipting.payment(payment["id"]))["status"] == "refunded"
     [receipt] = await receipts_of(receipting, payment["id"])

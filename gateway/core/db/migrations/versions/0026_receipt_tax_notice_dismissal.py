@@ -1,7 +1,7 @@
 """notices of receipt errors: a rejected or failed notice may be dismissed by finance
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-05
 
 ``receipt_tax_notices`` gets the status ``dismissed`` (from ``rejected`` or ``failed`` only)
@@ -19,7 +19,7 @@ from alembic import op
 from gateway.core.db.types import UTCDateTime
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
