@@ -25,6 +25,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -172,15 +173,12 @@ class Database:
             raise RuntimeError("Database.driver_row() is for PostgreSQL; use write()")
         compiled = statement.compiled(self.engine.dialect)
         args = arguments(compiled, params)
-        conn = await self._connect(self.engine)
         try:
-            return await fetch_row(conn, compiled, args)
+            return await greenlet_spawn(fetch_row, self.engine.sync_engine, compiled, args)
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise DatabaseUnavailable() from exc
             raise
-        finally:
-            await conn.close()
 
     @staticmethod
     async def _connect(engine: AsyncEngine) -> AsyncConnection:

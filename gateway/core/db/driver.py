@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Dialect
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only
+
+from gateway.core.errors import DatabaseUnavailable
 
 
 @dataclass(frozen=True)
@@ -92,26 +94,31 @@ def arguments(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
     return values
 
 
-async def fetch_row(conn: AsyncConnection, compiled: _Compiled, args: list[Any]) -> Any:
-    """Run the statement on ``conn``'s asyncpg connection (``conn`` holds no transaction):
-    its first row, or ``None``; errors as SQLAlchemy's execution raises them."""
-    sync = conn.sync_connection
-    assert sync is not None, "the connection is started"
-    raw = sync.connection  # checked out by conn.start(): no I/O here
-    driver: Any = raw.driver_connection
-    if sync._has_events or sync.engine._has_events:  # listeners see it as any statement
-        sync.dispatch.before_cursor_execute(sync, None, compiled.sql, args, None, False)
+def fetch_row(engine: Engine, compiled: _Compiled, args: list[Any]) -> Any:
+    """Check a connection out of ``engine``'s pool, run the statement on its asyncpg
+    connection outside any transaction, return the connection; the first row or ``None``.
+    In a greenlet (``greenlet_spawn``): one for the checkout, the statement and the return.
+    Failing to get a connection is :class:`DatabaseUnavailable`; the statement's errors are
+    raised as SQLAlchemy's execution raises them."""
     try:
-        record = await driver.fetchrow(compiled.sql, *args)
-    except BaseException as error:
-        await greenlet_spawn(_raise_as_sqlalchemy, sync, error, compiled.sql)
-        raise  # not reached: _raise_as_sqlalchemy raises
+        conn = engine.connect()
+    except (OSError, DBAPIError) as exc:
+        raise DatabaseUnavailable() from exc
+    with conn:
+        raw = conn.connection  # checked out: no I/O here
+        if conn._has_events or engine._has_events:  # listeners see it as any statement
+            conn.dispatch.before_cursor_execute(conn, None, compiled.sql, args, None, False)
+        driver: Any = raw.driver_connection
+        try:
+            record = await_only(driver.fetchrow(compiled.sql, *args))
+        except BaseException as error:
+            _raise_as_sqlalchemy(conn, error, compiled.sql)
+            raise  # not reached: _raise_as_sqlalchemy raises
     return None if record is None else compiled.row(*record.values())
 
 
 def _raise_as_sqlalchemy(sync: Connection, error: BaseException, sql: str) -> None:
-    """Raise what SQLAlchemy's execution raises for a driver error (in a greenlet:
-    invalidating a connection closes it)."""
+    """Raise what SQLAlchemy's execution raises for a driver error."""
     if isinstance(error, Exception):
         adapted: Any = sync.connection.dbapi_connection
         try:
