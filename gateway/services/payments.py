@@ -133,7 +133,7 @@ class PaymentService:
     ) -> idempotency.StoredResponse:
         """:meth:`create` at most once per ``Idempotency-Key`` (:mod:`~gateway.services.
         idempotency`). On PostgreSQL it is one statement, its own transaction, one round trip
-        (:data:`_CREATE_IN_ONE`): the key's look-up, the payment, its intake note, lines and
+        (:data:`_CREATE_IN_ONE`, run by :meth:`Database.driver_row`): the key's look-up, the payment, its intake note, lines and
         VietQR attempt, and the stored response; the agency comes from :class:`AgencyCache`,
         checked in that statement. SQLite (in-process, no round trips) runs :meth:`create`
         in a write transaction."""

@@ -7,19 +7,21 @@ driver_row` runs it on the pooled connection's asyncpg connection (``fetchrow``,
 prepared-statement cache), outside any transaction: the statement is its own transaction, as
 with :meth:`Database.statement`. What SQLAlchemy's execution did per call and this does not:
 the compiled-cache look-up, ``construct_params``, the execution context, the autocommit
-isolation option set on checkout and reset on return, and the result object. Measured: 225
-against 431 µs of CPU per execution of the payment's creation (docs/performance.md).
+isolation option set on checkout and reset on return, the :class:`AsyncConnection` around the
+connection (the checkout, the statement and the return run in one greenlet), and the result
+object. Measured: 165–182 against 349–378 µs of CPU per execution of the payment's creation
+(docs/performance.md, "Payment creation, third round").
 
 What it keeps, so callers see what they saw through SQLAlchemy: the pool (checkout, return,
-recycle), and the errors. A driver error is translated by the asyncpg adapter of the dialect
-(``UniqueViolationError`` → the adapter's ``IntegrityError``) and then handled by the
-connection as its own execution would (:meth:`Connection._handle_dbapi_exception`): raised as
-:class:`sqlalchemy.exc.IntegrityError`, :class:`~sqlalchemy.exc.DBAPIError` …, with
-``connection_invalidated`` set and the pool invalidated when the server dropped the connection
-(which :meth:`Database.driver_row` answers :class:`DatabaseUnavailable`, 503); a cancelled
-execution invalidates its connection too. Parameters stay hidden in the error's text. And
-``before_cursor_execute`` listeners of the engine see the statement (with no cursor and no
-context), so what counts statements counts it.
+recycle, invalidation), and the errors. A driver error is translated by the asyncpg adapter
+of the dialect (``UniqueViolationError`` → the adapter's ``IntegrityError``) and then handled
+by the connection as its own execution would (:meth:`Connection._handle_dbapi_exception`):
+raised as :class:`sqlalchemy.exc.IntegrityError`, :class:`~sqlalchemy.exc.DBAPIError` …,
+with ``connection_invalidated`` set and the pool invalidated when the server dropped the
+connection (which :meth:`Database.driver_row` answers :class:`DatabaseUnavailable`, 503); a
+cancelled execution invalidates its connection too. Parameters stay hidden in the error's
+text. And ``before_cursor_execute`` listeners of the engine see the statement (with no
+cursor and no context), so what counts statements counts it.
 """
 
 from __future__ import annotations
