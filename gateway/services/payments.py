@@ -133,10 +133,10 @@ class PaymentService:
     ) -> idempotency.StoredResponse:
         """:meth:`create` at most once per ``Idempotency-Key`` (:mod:`~gateway.services.
         idempotency`). On PostgreSQL it is one statement, its own transaction, one round trip
-        (:data:`_CREATE_IN_ONE`, run by :meth:`Database.driver_row`): the key's look-up, the payment, its intake note, lines and
-        VietQR attempt, and the stored response; the agency comes from :class:`AgencyCache`,
-        checked in that statement. SQLite (in-process, no round trips) runs :meth:`create`
-        in a write transaction."""
+        (:data:`_CREATE_IN_ONE`, run by :meth:`Database.driver_row`): the key's look-up, the
+        payment, its intake note, lines and VietQR attempt, and the stored response; the
+        agency comes from :class:`AgencyCache`, checked in that statement. SQLite (in-process,
+        no round trips) runs :meth:`create` in a write transaction."""
         if self.db.is_sqlite:
 
             async def created(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:

@@ -65,6 +65,8 @@ class DriverStatement:
         compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         if compiled.positiontup is None:
             raise ValueError("DriverStatement needs a positional dialect (asyncpg)")
+        if "POSTCOMPILE" in compiled.string:  # expanding IN or literal_execute parameters
+            raise ValueError("DriverStatement cannot run parameters rendered per execution")
         processors = compiled._bind_processors
         fixed = {
             compiled.bind_names[bind]: bind.effective_value
