@@ -30,7 +30,12 @@ def loads(data: bytes | str) -> Any:
 
 
 def _check(value: Any, text: str) -> None:
-    """Walk ``value`` without recursion: depth and NUL characters."""
+    """Walk ``value`` without recursion: depth and NUL characters. Not needed when the text
+    cannot hold either: a NUL in a parsed string comes only from a ``\\u0000`` escape (``json``
+    refuses raw control characters), and no container is nested deeper than the number of
+    ``{`` and ``[`` in the text (the walk costs more than the parse of a small body)."""
+    if "\\u0000" not in text and text.count("{") + text.count("[") <= MAX_DEPTH:
+        return
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, Gateway, payment_body
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.core.db.schema import (
     agencies,
@@ -393,6 +394,51 @@ async def test_no_free_reference_in_five_draws_is_503_with_nothing_written(
     assert (retried.status, retried.headers.get("Idempotent-Replayed")) == (201, None)
     payment = await retried.json()
     assert await _written_for(gateway, payment["id"], "dossier-2") == {
+        "payments": 1,
+        "items": 2,
+        "attempts": 1,
+        "intake": 1,
+        "keys": 1,
+    }
+
+
+async def test_a_creation_on_a_connection_the_server_dropped_is_503_then_created(
+    gateway: Gateway,
+) -> None:
+    """PostgreSQL ended the gateway's pooled connections (a restart, a failover): the
+    creation that meets a dead connection is answered 503 ``service_unavailable`` with
+    nothing written, and the portal's retry with its key creates the payment."""
+    db = gateway.client.app[DATABASE]
+    if db.is_sqlite:
+        pytest.skip("SQLite has no server to drop a connection")
+    await gateway.create_payment()  # a pooled connection, kept
+    admin = create_async_engine(db.url)
+    try:
+        async with admin.connect() as conn:
+            ended = await conn.scalar(
+                text(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM"
+                    " (SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() OFFSET 0) AS others"
+                )
+            )
+    finally:
+        await admin.dispose()
+    assert ended is not None and ended >= 1
+
+    async def post() -> Any:
+        return await gateway.client.post(
+            "/v1/payments",
+            json=payment_body(),
+            headers={**gateway.auth(), "Idempotency-Key": "after-restart"},
+        )
+
+    refused = await post()
+    assert (refused.status, (await refused.json())["code"]) == (503, "service_unavailable")
+    retried = await post()
+    assert (retried.status, retried.headers.get("Idempotent-Replayed")) == (201, None)
+    payment = await retried.json()
+    assert await _written_for(gateway, payment["id"], "after-restart") == {
         "payments": 1,
         "items": 2,
         "attempts": 1,

@@ -33,3 +33,15 @@ def test_deep_nesting_and_nul_characters_are_a_decode_error(body: bytes) -> None
 def test_nesting_up_to_the_limit_is_accepted() -> None:
     depth = json_text.MAX_DEPTH
     assert json_text.loads("[" * depth + "]" * depth) is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" + ",".join(["{}"] * (3 * json_text.MAX_DEPTH)) + "]",  # many, side by side
+        '{"text": "a backslash then u0000: \\\\u0000"}',  # no NUL character in it
+    ],
+    ids=["wide", "escaped-backslash"],
+)
+def test_wide_json_and_a_written_out_escape_are_accepted(body: str) -> None:
+    assert json_text.loads(body) == json.loads(body)

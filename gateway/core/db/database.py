@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import structlog
@@ -25,6 +25,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -33,6 +34,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from gateway.core.db.driver import DriverStatement, arguments, fetch_row
 from gateway.core.errors import DatabaseBusy, DatabaseUnavailable
 
 _IMMEDIATE = "gateway_sqlite_immediate"
@@ -160,6 +162,23 @@ class Database:
             raise
         finally:
             await conn.close()
+
+    async def driver_row(self, statement: DriverStatement, params: Mapping[str, Any]) -> Any:
+        """Run ``statement`` (one statement, its own transaction) with ``params`` on the
+        pooled connection's asyncpg connection, without SQLAlchemy's per-execution work
+        (:mod:`gateway.core.db.driver`); return its first row (attributes by column name) or
+        ``None``. Errors are SQLAlchemy's, as through :meth:`statement`: a dropped connection
+        is :class:`DatabaseUnavailable`. PostgreSQL only."""
+        if self.is_sqlite:
+            raise RuntimeError("Database.driver_row() is for PostgreSQL; use write()")
+        compiled = statement.compiled(self.engine.dialect)
+        args = arguments(compiled, params)
+        try:
+            return await greenlet_spawn(fetch_row, self.engine.sync_engine, compiled, args)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise DatabaseUnavailable() from exc
+            raise
 
     @staticmethod
     async def _connect(engine: AsyncEngine) -> AsyncConnection:

@@ -13,7 +13,7 @@ from .errors import UNSUPPORTED_CHARACTER, VALUE_TOO_LONG, VietQRError
 
 def is_qr_text(text: str) -> bool:
     """True if every character is printable ASCII (0x20–0x7E)."""
-    return all(" " <= c <= "~" for c in text)
+    return text.isascii() and text.isprintable()  # ASCII and printable: 0x20–0x7E
 
 
 def to_qr_text(text: str, field: str, max_len: int) -> str:
@@ -26,7 +26,7 @@ def to_qr_text(text: str, field: str, max_len: int) -> str:
     The result may be empty; callers that need a value check that themselves.
     """
     folded = " ".join(fold_vietnamese(text).split())
-    for index, char in enumerate(folded):
+    for index, char in enumerate("" if is_qr_text(folded) else folded):  # the first bad one
         if not " " <= char <= "~":
             raise VietQRError(
                 UNSUPPORTED_CHARACTER,
