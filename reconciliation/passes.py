@@ -82,15 +82,13 @@ def _key(lines: pl.DataFrame, column: str) -> pl.Expr:
 
 
 def _outcome(status: pl.Expr) -> pl.Expr:
-    succeeded = [name for name, outcome in STATUS_OUTCOME.items() if outcome]
-    failed = [name for name, outcome in STATUS_OUTCOME.items() if not outcome]
-    return (
-        pl.when(status.is_in(failed))
-        .then(False)
-        .when(status.is_in(succeeded))
-        .then(True)
-        .otherwise(None)
-    )
+    """Per :data:`STATUS_OUTCOME` (null where not listed), by equality with each status: a
+    comparison with a short literal is cheaper than hashing a million statuses."""
+    (first, value), *others = STATUS_OUTCOME.items()
+    outcome = pl.when(status == first).then(value)
+    for name, value in others:
+        outcome = outcome.when(status == name).then(value)
+    return outcome.otherwise(None)
 
 
 # -- pass 4: equal amount within the window ------------------------------------------------
