@@ -283,16 +283,17 @@ def _rescan(
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
     if prefix is not None:
-        # A column first: an expression inside a window is evaluated once per group.
-        rescanned = rescanned.with_columns(
-            known=pl.col("ours") | valid_reference(pl.col("key"), prefix)
+        # A text left with one of ours has only ours: the check symbols are read only in the
+        # others (a column first: an expression inside a window is evaluated once per group).
+        theirs = rescanned.filter(~pl.col("ours")).with_columns(
+            known=valid_reference(pl.col("key"), prefix)
         )
         mistyped = (
-            rescanned.filter(~pl.col("known").any().over("external_id"))
+            theirs.filter(~pl.col("known").any().over("external_id"))
             .select(MISTYPED_SCHEMA.names())
             .unique()
         )
-        rescanned = rescanned.filter("known")
+        rescanned = pl.concat([rescanned.filter("ours"), theirs.filter("known").drop("known")])
     return rescanned, mistyped
 
 
