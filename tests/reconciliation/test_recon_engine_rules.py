@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import polars as pl
 import pytest
 
 from gateway.core.references import is_valid_reference, make_reference
@@ -572,3 +573,18 @@ def test_lines_that_break_the_invariants_are_refused(
         frame = frame.with_columns(line_id=0)
     with pytest.raises(ValueError, match=message):
         reconcile(frame, to_frame([]), business_date=D, counterpart=Source.BANK)
+
+
+@pytest.mark.parametrize("ids", [[3, 1, 3], [1, 2, 2], [2, 1, 1]])
+def test_a_line_id_given_twice_is_refused_in_any_order(ids: list[int]) -> None:
+    frame = to_frame([gw(1_000), gw(2_000), gw(3_000)]).with_columns(line_id=pl.Series(ids))
+    with pytest.raises(ValueError, match="line_id must be present and unique"):
+        reconcile(frame, to_frame([]), business_date=D, counterpart=Source.BANK)
+
+
+def test_line_ids_out_of_order_are_accepted() -> None:
+    frame = to_frame([gw(1_000), gw(2_000)]).with_columns(line_id=pl.Series([7, 3]))
+    result = reconcile(frame, to_frame([]), business_date=D, counterpart=Source.BANK)
+    assert sorted(
+        ids for row in result.exceptions.iter_rows(named=True) for ids in row["internal_ids"]
+    ) == [3, 7]
