@@ -44,16 +44,11 @@ def prepare(frame: pl.DataFrame, side: str) -> pl.LazyFrame:
     """The work frame of one side, to collect (the engine collects both sides at once); a
     frame that breaks the line invariants is a ValueError, raised here."""
     lines = conform(frame)
-    # Ids in increasing order (as statements are numbered) are unique without hashing them.
-    increasing = (pl.col("line_id").diff() > 0).all()
     problems = lines.select(
-        ids=pl.col("line_id").is_null().any(),
-        increasing=increasing,
+        ids=pl.col("line_id").is_null().any() | (pl.col("line_id").n_unique() < pl.len()),
         amounts=(pl.col("amount").is_null() | (pl.col("amount") <= 0)).any(),
         required=pl.any_horizontal(pl.col("direction", "booking_date").is_null().any()),
     ).row(0, named=True)
-    if not problems.pop("increasing"):
-        problems["ids"] = problems["ids"] or lines.get_column("line_id").n_unique() < lines.height
     messages = {
         "ids": "line_id must be present and unique",
         "amounts": "amount must be a positive number of VND",
