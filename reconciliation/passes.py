@@ -84,11 +84,10 @@ def _key(lines: pl.DataFrame, column: str) -> pl.Expr:
 def _outcome(status: pl.Expr) -> pl.Expr:
     """Per :data:`STATUS_OUTCOME` (null where not listed), by equality with each status: a
     comparison with a short literal is cheaper than hashing a million statuses."""
-    (first, value), *others = STATUS_OUTCOME.items()
-    outcome = pl.when(status == first).then(value)
-    for name, value in others:
-        outcome = outcome.when(status == name).then(value)
-    return outcome.otherwise(None)
+    outcome: pl.Expr = pl.lit(None, pl.Boolean)
+    for name, value in reversed(list(STATUS_OUTCOME.items())):
+        outcome = pl.when(status == name).then(value).otherwise(outcome)
+    return outcome
 
 
 # -- pass 4: equal amount within the window ------------------------------------------------
