@@ -169,6 +169,33 @@ def test_an_empty_key_is_no_key() -> None:
     assert raised(result) == {("missing_in_bank", (0,), ()), ("missing_in_gateway", (), (0,))}
 
 
+@pytest.mark.parametrize(
+    ("amount", "day"),
+    [
+        (100_000, D),
+        (100_000, date(1969, 12, 30)),  # before 1970: the text pass carries the day as it is
+        (2**45, D),  # beyond what the text pass packs with the day: carried as it is
+    ],
+)
+def test_text_pairs_are_told_apart_the_same_for_any_amount_and_date(amount: int, day: date) -> None:
+    result = run(
+        [
+            gw(amount, day, reference=R1),
+            gw(amount, day, reference=R2, status="failed"),
+            gw(amount, day, reference=R3),
+            gw(amount, day - timedelta(days=1), reference=R4, status="succeeded"),
+        ],
+        [
+            ext(amount, day, text=f"TT {R1}"),
+            ext(amount, day, text=f"IBFT {R2}", status="succeeded"),
+            ext(amount - 1_000, day, text=R3.lower()),
+            ext(amount, day, text=f"{R4[:7]} {R4[7:]}", status="succeeded"),
+        ],
+    )
+    assert matched(result) == {(0, 0, "text_reference"), (3, 3, "text_reference")}
+    assert raised(result) == {("status_mismatch", (1,), (1,)), ("amount_mismatch", (2,), (2,))}
+
+
 # -- pass 3: our reference in the transfer text --------------------------------------------
 
 
