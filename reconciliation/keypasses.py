@@ -167,23 +167,11 @@ def text_references(
     )
     if offered is not None:
         settles = settles & pl.col("internal_id").is_in(offered.implode())
-    # Amount, day and outcome travel through the explode and the join packed in one integer
-    # per side where they fit (:func:`_packs`): fewer columns to carry through both.
-    packs = _packs(ours, "amount_i", "day_i") and _packs(external, "amount", "day")
-    sides, right = _external_columns(), ours.lazy()
-    if packs:
-        sides = [sides[0], _packed("amount", "day", "outcome").alias("packed_e")]
-        right = right.select(
-            "key",
-            "internal_id",
-            "row_i",
-            _packed("amount_i", "day_i", "outcome_i").alias("packed_i"),
-        )
-    query = (
+    joined = (
         external.lazy()
         .with_row_index("row_e")
         .select(
-            *sides,
+            *_external_columns(),
             "row_e",
             normalise_text(pl.col("text")).str.extract_all(pattern).alias("key"),
         )
@@ -191,15 +179,12 @@ def text_references(
         .explode("key")
         .drop_nulls("key")
         .with_row_index("found")
-        .join(right, on="key", how="left")
+        .join(ours.lazy(), on="key", how="left")
+        .with_columns(settled=settles)
+        # The in-memory engine runs a string expression on one core; streaming splits it.
+        .collect(engine="streaming")
+        .drop("candidates")
     )
-    if packs:  # unpacked only to tell which settle
-        query = query.with_columns(_unpacked()).with_columns(settled=settles).drop(_UNPACKED)
-    else:
-        query = query.with_columns(settled=settles)
-    # The in-memory engine runs a string expression on one core; streaming splits it.
-    joined = query.collect(engine="streaming").drop("candidates")
-    unpack = _unpack if packs else _as_they_are
     # The texts with a candidate that is not ours (never a settled row: those name ours) are
     # scanned again (:func:`_rescan`).
     texts = (
@@ -219,7 +204,7 @@ def text_references(
     settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
         "settled"
     )
-    rest = unpack(joined.filter(~pl.col("settled")).drop("settled", "row_i"))
+    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i")
     pairs = rest.drop("row_e").filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
@@ -229,9 +214,7 @@ def text_references(
         named_again = rescanned.filter("ours").get_column("internal_id")
         if not named_again.is_empty():  # contested after all: back among the pairs
             again = pl.col("internal_id").is_in(named_again.implode())
-            back = unpack(
-                joined.filter(pl.col("settled") & again).drop("settled", "row_i", "row_e")
-            )
+            back = joined.filter(pl.col("settled") & again).drop("settled", "row_i", "row_e")
             pairs = pl.concat([pairs, back])
             settled = settled.filter(~again)
         pairs = pl.concat([pairs, rescanned.filter("ours").select(pairs.columns)])
@@ -253,53 +236,6 @@ def text_references(
         found.select("external_id", "key"),
         mistyped,
     )
-
-
-#: Where a side's amount, day and outcome are packed into one integer (:func:`_packed`):
-#: ``amount × _SPAN + day × 4 + outcome code`` (0 failed, 1 succeeded, 2 unknown), exact
-#: while ``0 ≤ day < _DAYS`` (1970 to 2149) and ``|amount| < _AMOUNTS`` VND (:func:`_packs`).
-_DAYS, _AMOUNTS = 1 << 16, 1 << 44
-_SPAN = _DAYS * 4
-_UNPACKED = [f"{name}_{side}" for side in "ie" for name in ("amount", "day", "outcome")]
-
-
-def _packs(lines: pl.DataFrame, amount: str, day: str) -> bool:
-    largest, first, last = lines.select(
-        pl.col(amount).abs().max().alias("largest"),
-        pl.col(day).min().alias("first"),
-        pl.col(day).max().alias("last"),
-    ).row(0)
-    return largest is None or (largest < _AMOUNTS and first >= 0 and last < _DAYS)
-
-
-def _packed(amount: str, day: str, outcome: str) -> pl.Expr:
-    code = pl.col(outcome).cast(pl.Int64).fill_null(2)
-    return pl.col(amount) * _SPAN + pl.col(day).cast(pl.Int64) * 4 + code
-
-
-def _unpacked() -> list[pl.Expr]:
-    """``amount_*``, ``day_*`` and ``outcome_*`` of both sides from ``packed_i`` and
-    ``packed_e`` (null where the side is)."""
-    columns = []
-    for side in "ie":
-        packed = pl.col(f"packed_{side}")
-        amount = packed // _SPAN
-        rest = packed - amount * _SPAN
-        code = rest % 4
-        columns += [
-            amount.alias(f"amount_{side}"),
-            (rest // 4).cast(pl.Int32).alias(f"day_{side}"),
-            pl.when(code != 2).then(code == 1).alias(f"outcome_{side}"),
-        ]
-    return columns
-
-
-def _unpack(pairs: pl.DataFrame) -> pl.DataFrame:
-    return pairs.with_columns(_unpacked()).drop("packed_i", "packed_e")
-
-
-def _as_they_are(pairs: pl.DataFrame) -> pl.DataFrame:
-    return pairs
 
 
 def _named_once(rows: pl.Series) -> pl.Series:

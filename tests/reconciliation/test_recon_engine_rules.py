@@ -173,8 +173,8 @@ def test_an_empty_key_is_no_key() -> None:
     ("amount", "day"),
     [
         (100_000, D),
-        (100_000, date(1969, 12, 30)),  # before 1970: the text pass carries the day as it is
-        (2**45, D),  # beyond what the text pass packs with the day: carried as it is
+        (100_000, date(1969, 12, 30)),  # before 1970: a negative day number
+        (2**45, D),  # 35 trillion VND
     ],
 )
 def test_text_pairs_are_told_apart_the_same_for_any_amount_and_date(amount: int, day: date) -> None:
