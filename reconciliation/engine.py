@@ -265,12 +265,13 @@ def reconcile(
         book.take(passes.near_references(book.internal, book.external, found.mistyped, window_days))
         batch = pl.col("document_no").is_not_null() & pl.col("document_no").is_duplicated()
         waiting = passes.batch_credits(book.internal, book.external, window_days)
-        pairs, _, _ = passes.amount_candidates(
-            book.internal.filter(~batch),
-            book.external.filter(~pl.col("line_id").is_in(waiting.implode())),
-            window_days,
+        book.take(
+            passes.unique_amount_matches(
+                book.internal.filter(~batch),
+                book.external.filter(~pl.col("line_id").is_in(waiting.implode())),
+                window_days,
+            )
         )
-        book.take(passes.unique_amount_matches(pairs))
 
     # 5: group sums.
     book.take(passes.document_groups(book.internal, book.external, window_days), grouped=True)

@@ -267,8 +267,12 @@ def _rescan(
     """The texts (``external_id, row_e``) with a candidate that is not ours, scanned again for
     overlapping candidates (:func:`text_references`): the references kept per text (a column
     ``ours`` telling ours apart) and the mistyped candidates (:data:`MISTYPED_SCHEMA`)."""
-    # By position: a gather, not a look-up of each of a million ids.
-    lines = external.select(pl.all().gather(texts.get_column("row_e").sort()))
+    # By position: a gather, not a look-up of each of a million ids; only what the scan reads.
+    lines = external.select(
+        pl.col("line_id", "amount", "day", "outcome", "text").gather(
+            texts.get_column("row_e").sort()
+        )
+    )
     scanned = _overlapping(lines, pattern)
     named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
     rescanned = (
@@ -279,23 +283,26 @@ def _rescan(
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
     if prefix is not None:
-        # A column first: an expression inside a window is evaluated once per group.
-        rescanned = rescanned.with_columns(
-            known=pl.col("ours") | valid_reference(pl.col("key"), prefix)
+        # A text left with one of ours has only ours: the check symbols are read only in the
+        # others (a column first: an expression inside a window is evaluated once per group).
+        theirs = rescanned.filter(~pl.col("ours")).with_columns(
+            known=valid_reference(pl.col("key"), prefix)
         )
         mistyped = (
-            rescanned.filter(~pl.col("known").any().over("external_id"))
+            theirs.filter(~pl.col("known").any().over("external_id"))
             .select(MISTYPED_SCHEMA.names())
             .unique()
         )
-        rescanned = rescanned.filter("known")
+        rescanned = pl.concat([rescanned.filter("ours"), theirs.filter("known").drop("known")])
     return rescanned, mistyped
 
 
 def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
     """Every match of ``pattern`` in each line's normalised text, overlapping ones included
-    (``re`` can look ahead; polars' regex engine cannot)."""
-    scan = re.compile(f"(?=({pattern}))")
+    (polars' regex engine cannot look ahead): at each position where it matches, the match
+    that starts there — ``re`` searching again from one past the start of the last match,
+    which skips to the next candidate as fast as ``re`` can find one."""
+    search = re.compile(pattern).search
     # One chunk (a gather makes one): polars builds the fold table's automaton once per chunk.
     texts = (
         external.select("line_id", "text")
@@ -305,9 +312,11 @@ def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
     ids: list[int] = []
     keys: list[str] = []
     for line_id, text in zip(texts["line_id"].to_list(), texts["text"].to_list(), strict=True):
-        for match in scan.finditer(text or ""):
+        match = search(text or "")
+        while match is not None:
             ids.append(line_id)
-            keys.append(match.group(1))
+            keys.append(match.group())
+            match = search(text or "", match.start() + 1)
     found = pl.DataFrame(
         {"external_id": ids, "key": keys}, schema={"external_id": pl.Int64, "key": pl.String}
     )

@@ -82,15 +82,12 @@ def _key(lines: pl.DataFrame, column: str) -> pl.Expr:
 
 
 def _outcome(status: pl.Expr) -> pl.Expr:
-    succeeded = [name for name, outcome in STATUS_OUTCOME.items() if outcome]
-    failed = [name for name, outcome in STATUS_OUTCOME.items() if not outcome]
-    return (
-        pl.when(status.is_in(failed))
-        .then(False)
-        .when(status.is_in(succeeded))
-        .then(True)
-        .otherwise(None)
-    )
+    """Per :data:`STATUS_OUTCOME` (null where not listed), by equality with each status: a
+    comparison with a short literal is cheaper than hashing a million statuses."""
+    outcome: pl.Expr = pl.lit(None, pl.Boolean)
+    for name, value in reversed(list(STATUS_OUTCOME.items())):
+        outcome = pl.when(status == name).then(value).otherwise(outcome)
+    return outcome
 
 
 # -- pass 4: equal amount within the window ------------------------------------------------
@@ -187,17 +184,13 @@ def near_references(
     return candidates.with_columns(rule=pl.lit(MatchRule.NEAR_REFERENCE.value, RULE_DTYPE))
 
 
-def amount_candidates(
+def _amount_links(
     internal: pl.DataFrame, external: pl.DataFrame, window_days: int
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Pairs of equal signed amount, days at most ``window_days`` apart, and nothing that
-    contradicts (agency code, fee kind, outcome: equal where both sides have one; not both
-    carrying a reference, since equal references were paired in passes 1–3).
-
-    Works on buckets of identical lines, so the counts are exact without building every pair:
-    returns the pairs (``internal_id, external_id``) listed per :data:`MAX_CANDIDATES`, and
-    each line's candidate count (``internal_id, count`` and ``external_id, count``).
-    """
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """Pass 4's candidates by buckets of identical lines (see :func:`amount_candidates`): the
+    links between an internal and an external bucket that may pair, each with both buckets'
+    candidate counts, and each bucket's line ids (``bucket_i, internal_id`` and
+    ``bucket_e, external_id``, lists)."""
 
     def buckets(lines: pl.DataFrame, name: str) -> pl.LazyFrame:
         grouped = lines.lazy().with_columns(_HAS_REF).group_by(_BUCKET)
@@ -226,15 +219,33 @@ def amount_candidates(
             keyless_e=pl.when(~pl.col("has_ref")).then("n").otherwise(0).sum().over("bucket_e"),
         )
     )
-    few = (pl.col("count_i") <= MAX_CANDIDATES) | (pl.col("count_e") <= MAX_CANDIDATES)
-    listed = (
-        links.filter(few)
-        .join(ids_i, on="bucket_i")
+    return links, ids_i, ids_e
+
+
+def _link_pairs(links: pl.LazyFrame, ids_i: pl.LazyFrame, ids_e: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        links.join(ids_i, on="bucket_i")
         .join(ids_e, on="bucket_e")
         .select("internal_id", "external_id", "count_i", "count_e")
         .explode("internal_id")
         .explode("external_id")
     )
+
+
+def amount_candidates(
+    internal: pl.DataFrame, external: pl.DataFrame, window_days: int
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Pairs of equal signed amount, days at most ``window_days`` apart, and nothing that
+    contradicts (agency code, fee kind, outcome: equal where both sides have one; not both
+    carrying a reference, since equal references were paired in passes 1–3).
+
+    Works on buckets of identical lines, so the counts are exact without building every pair:
+    returns the pairs (``internal_id, external_id``) listed per :data:`MAX_CANDIDATES`, and
+    each line's candidate count (``internal_id, count`` and ``external_id, count``).
+    """
+    links, ids_i, ids_e = _amount_links(internal, external, window_days)
+    few = (pl.col("count_i") <= MAX_CANDIDATES) | (pl.col("count_e") <= MAX_CANDIDATES)
+    listed = _link_pairs(links.filter(few), ids_i, ids_e)
 
     def counts(bucket: str, ids: pl.LazyFrame, suffix: str, name: str) -> pl.LazyFrame:
         """Per line (``name``): its bucket's candidate count, and whether it is ambiguous."""
@@ -263,9 +274,17 @@ def amount_candidates(
     return pairs, counts_i, counts_e
 
 
-def unique_amount_matches(pairs: pl.DataFrame) -> pl.DataFrame:
-    return pairs.filter((pl.col("count_i") == 1) & (pl.col("count_e") == 1)).select(
-        "internal_id", "external_id", rule=pl.lit(MatchRule.AMOUNT_DATE.value, RULE_DTYPE)
+def unique_amount_matches(
+    internal: pl.DataFrame, external: pl.DataFrame, window_days: int
+) -> pl.DataFrame:
+    """Pass 4, then: the pairs of :func:`amount_candidates` that are the only candidate of
+    both their lines (only those links are listed; the counts are not needed)."""
+    links, ids_i, ids_e = _amount_links(internal, external, window_days)
+    unique = links.filter((pl.col("count_i") == 1) & (pl.col("count_e") == 1))
+    return (
+        _link_pairs(unique, ids_i, ids_e)
+        .select("internal_id", "external_id", rule=pl.lit(MatchRule.AMOUNT_DATE.value, RULE_DTYPE))
+        .collect()
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import polars as pl
 import pytest
 
 from gateway.core.references import is_valid_reference, make_reference
@@ -166,6 +167,33 @@ def test_an_empty_key_is_no_key() -> None:
         [ext(20_000, reference="", provider_txn_id="")],
     )
     assert raised(result) == {("missing_in_bank", (0,), ()), ("missing_in_gateway", (), (0,))}
+
+
+@pytest.mark.parametrize(
+    ("amount", "day"),
+    [
+        (100_000, D),
+        (100_000, date(1969, 12, 30)),  # before 1970: a negative day number
+        (2**45, D),  # 35 trillion VND
+    ],
+)
+def test_text_pairs_are_told_apart_the_same_for_any_amount_and_date(amount: int, day: date) -> None:
+    result = run(
+        [
+            gw(amount, day, reference=R1),
+            gw(amount, day, reference=R2, status="failed"),
+            gw(amount, day, reference=R3),
+            gw(amount, day - timedelta(days=1), reference=R4, status="succeeded"),
+        ],
+        [
+            ext(amount, day, text=f"TT {R1}"),
+            ext(amount, day, text=f"IBFT {R2}", status="succeeded"),
+            ext(amount - 1_000, day, text=R3.lower()),
+            ext(amount, day, text=f"{R4[:7]} {R4[7:]}", status="succeeded"),
+        ],
+    )
+    assert matched(result) == {(0, 0, "text_reference"), (3, 3, "text_reference")}
+    assert raised(result) == {("status_mismatch", (1,), (1,)), ("amount_mismatch", (2,), (2,))}
 
 
 # -- pass 3: our reference in the transfer text --------------------------------------------
@@ -572,3 +600,18 @@ def test_lines_that_break_the_invariants_are_refused(
         frame = frame.with_columns(line_id=0)
     with pytest.raises(ValueError, match=message):
         reconcile(frame, to_frame([]), business_date=D, counterpart=Source.BANK)
+
+
+@pytest.mark.parametrize("ids", [[3, 1, 3], [1, 2, 2], [2, 1, 1]])
+def test_a_line_id_given_twice_is_refused_in_any_order(ids: list[int]) -> None:
+    frame = to_frame([gw(1_000), gw(2_000), gw(3_000)]).with_columns(line_id=pl.Series(ids))
+    with pytest.raises(ValueError, match="line_id must be present and unique"):
+        reconcile(frame, to_frame([]), business_date=D, counterpart=Source.BANK)
+
+
+def test_line_ids_out_of_order_are_accepted() -> None:
+    frame = to_frame([gw(1_000), gw(2_000)]).with_columns(line_id=pl.Series([7, 3]))
+    result = reconcile(frame, to_frame([]), business_date=D, counterpart=Source.BANK)
+    assert sorted(
+        ids for row in result.exceptions.iter_rows(named=True) for ids in row["internal_ids"]
+    ) == [3, 7]
