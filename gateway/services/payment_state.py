@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Update, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
@@ -39,6 +39,30 @@ _VIEW = (
     select(*PAYMENT_COLUMNS)
     .join(agencies, agencies.c.id == payments.c.agency_id)
     .where(payments.c.id == bindparam("payment_id"))
+)
+
+
+def _agency(column: Any) -> Any:
+    return select(column).where(agencies.c.id == payments.c.agency_id).scalar_subquery()
+
+
+def _advance_and_view(statement: Update) -> Update:
+    """:func:`move`'s guarded ``UPDATE``, also advancing the payment's event sequence
+    (:func:`gateway.core.outbox.emit`'s ``advanced``) and returning the payment as
+    :data:`PAYMENT_COLUMNS` reads it (its agency's columns as sub-queries: SQLite's
+    ``RETURNING`` names only the table it updates)."""
+    return statement.values(sequence=outbox.ADVANCE_PAYMENT_SEQUENCE).returning(
+        payments,
+        *(_agency(column).label(label) for label, column in _AGENCY_COLUMNS),
+    )
+
+
+_AGENCY_COLUMNS = (
+    ("agency_code", agencies.c.code),
+    ("agency_name", agencies.c.name),
+    ("bank_bin", agencies.c.bank_bin),
+    ("account_number", agencies.c.account_number),
+    ("account_name", agencies.c.account_name),
 )
 
 #: What closing a bill does to the attempts still open on it. Once it is paid the others are
@@ -146,6 +170,7 @@ async def move(
     new: PaymentStatus,
     *,
     channel: str | None = None,
+    others_open: bool = True,
     **values: Any,
 ) -> None:
     """Move a payment from ``current`` to ``new`` (checked against the table), close its open
@@ -156,15 +181,24 @@ async def move(
     guarded by ``current``, so if another transaction moved the payment first,
     :class:`~gateway.core.machines.StaleStatus` (a :class:`Conflict`) is raised rather than
     overwriting its decision.
+
+    ``others_open=False``: the caller read, after locking the bill in this transaction, that
+    none of the payment's attempts other than the one it moved is open (``others_open`` of
+    :func:`gateway.services.attempts.lock_joined`'s row): closing the bill then has no
+    attempt to close, and its ``UPDATE`` is not sent.
     """
     now = context.clock()
     if new is PaymentStatus.PAID:
         values.setdefault("paid_at", now)
-    await PAYMENTS.move(conn, payment_id, current, new, updated_at=now, **values)
+    # One statement: the guarded move, the event's sequence advanced, and the payment as
+    # the API shows it read back (docs/performance.md).
+    moved = await PAYMENTS.move_returning(
+        conn, "view", _advance_and_view, payment_id, current, new, updated_at=now, **values
+    )
     if new is PaymentStatus.PAID:
         context.on_paid(channel or "unknown")
     closing = _CLOSES_ATTEMPTS.get(new)
-    if closing is not None:
+    if closing is not None and others_open:
         # Only the moves the attempt table allows: a ``created`` attempt (its provider call
         # still under way) is not expired here; the poller settles it once its time is up.
         # Closed by our side, not by its provider: ``next_query_at`` asks the janitor to
@@ -177,12 +211,14 @@ async def move(
             updated_at=now,
             next_query_at=now,
         )
+    lines = await items_of(conn, [payment_id])
     await outbox.emit(
         conn,
         now=now,
         type=f"payment.{new.value}",
         payment_id=payment_id,
-        data={"payment": await view(conn, payment_id, context.base_url)},
+        data={"payment": render(moved, lines.get(payment_id, []), context.base_url)},
+        advanced=(moved.sequence, moved.client_id),
     )
     if new is not PaymentStatus.PAID or context.issue_receipts is None:
         return
