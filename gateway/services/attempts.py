@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NewType, overload
 
 import structlog
-from sqlalchemy import Row, bindparam, func, select, true
+from sqlalchemy import Row, bindparam, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
@@ -811,7 +811,8 @@ _JOINED_LOCKING = (
         .where(
             _OTHERS.c.payment_id == attempts.c.payment_id,
             _OTHERS.c.id != attempts.c.id,
-            _OTHERS.c.status.in_(sorted(status.value for status in OPEN_ATTEMPTS)),
+            # Not ``in_``: a list there is rendered into the SQL at every execution.
+            or_(*(_OTHERS.c.status == status.value for status in sorted(OPEN_ATTEMPTS))),
         )
         .scalar_subquery()
         .label("others_open")

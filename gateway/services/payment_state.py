@@ -35,6 +35,11 @@ _ITEMS_OF = (
     .where(payment_items.c.payment_id.in_(bindparam("payment_ids", expanding=True)))
     .order_by(payment_items.c.payment_id, payment_items.c.position)
 )
+_LINES_OF = (
+    select(payment_items)
+    .where(payment_items.c.payment_id == bindparam("payment_id"))
+    .order_by(payment_items.c.position)
+)
 _VIEW = (
     select(*PAYMENT_COLUMNS)
     .join(agencies, agencies.c.id == payments.c.agency_id)
@@ -101,16 +106,25 @@ async def items_of(
     rows = (await conn.execute(_ITEMS_OF, {"payment_ids": list(payment_ids)})).all()
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        grouped.setdefault(row.payment_id, []).append(
-            {
-                "kind": row.kind,
-                "code": row.code,
-                "description": row.description,
-                "amount": row.amount,
-                "budget_subitem": row.budget_subitem,
-            }
-        )
+        grouped.setdefault(row.payment_id, []).append(_line(row))
     return grouped
+
+
+async def lines_of(conn: AsyncConnection, payment_id: str) -> list[dict[str, Any]]:
+    """The lines of one payment as :func:`items_of` gives them (a statement without the
+    expanding ``IN``, which SQLAlchemy renders into the SQL at every execution)."""
+    rows = (await conn.execute(_LINES_OF, {"payment_id": payment_id})).all()
+    return [_line(row) for row in rows]
+
+
+def _line(row: Any) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "code": row.code,
+        "description": row.description,
+        "amount": row.amount,
+        "budget_subitem": row.budget_subitem,
+    }
 
 
 def render(row: Any, lines: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
@@ -158,8 +172,7 @@ async def require_owned(conn: AsyncConnection, agency_ids: frozenset[int], payme
 
 async def view(conn: AsyncConnection, payment_id: str, base_url: str) -> dict[str, Any]:
     row = (await conn.execute(_VIEW, {"payment_id": payment_id})).one()
-    lines = await items_of(conn, [payment_id])
-    return render(row, lines.get(payment_id, []), base_url)
+    return render(row, await lines_of(conn, payment_id), base_url)
 
 
 async def move(
@@ -211,13 +224,13 @@ async def move(
             updated_at=now,
             next_query_at=now,
         )
-    lines = await items_of(conn, [payment_id])
+    lines = await lines_of(conn, payment_id)
     await outbox.emit(
         conn,
         now=now,
         type=f"payment.{new.value}",
         payment_id=payment_id,
-        data={"payment": render(moved, lines.get(payment_id, []), context.base_url)},
+        data={"payment": render(moved, lines, context.base_url)},
         advanced=(moved.sequence, moved.client_id),
     )
     if new is not PaymentStatus.PAID or context.issue_receipts is None:
