@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, select
+from sqlalchemy import JSON, Update, bindparam, func, select, text, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
@@ -61,6 +62,28 @@ def _advance_and_view(statement: Update) -> Update:
         *(_agency(column).label(label) for label, column in _AGENCY_COLUMNS),
     )
 
+
+def _advance_view_and_lines(statement: Update) -> Update:
+    """PostgreSQL: :func:`_advance_and_view`, and the payment's lines as :func:`lines_of`
+    reads them (one JSON array, in ``position`` order): one round trip fewer."""
+    line = func.json_build_object(
+        *(part for name in _LINE_FIELDS for part in (text(f"'{name}'"), payment_items.c[name]))
+    )
+    lines = (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(line, payment_items.c.position)),
+                text("'[]'::json"),
+            )
+        )
+        .where(payment_items.c.payment_id == payments.c.id)
+        .scalar_subquery()
+    )
+    return _advance_and_view(statement).returning(type_coerce(lines, JSON).label("lines"))
+
+
+#: The fields of a payment's line, in the order the API shows them.
+_LINE_FIELDS = ("kind", "code", "description", "amount", "budget_subitem")
 
 _AGENCY_COLUMNS = (
     ("agency_code", agencies.c.code),
@@ -118,13 +141,7 @@ async def lines_of(conn: AsyncConnection, payment_id: str) -> list[dict[str, Any
 
 
 def _line(row: Any) -> dict[str, Any]:
-    return {
-        "kind": row.kind,
-        "code": row.code,
-        "description": row.description,
-        "amount": row.amount,
-        "budget_subitem": row.budget_subitem,
-    }
+    return {name: getattr(row, name) for name in _LINE_FIELDS}
 
 
 def render(row: Any, lines: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
@@ -205,8 +222,16 @@ async def move(
         values.setdefault("paid_at", now)
     # One statement: the guarded move, the event's sequence advanced, and the payment as
     # the API shows it read back (docs/performance.md).
+    on_postgresql = conn.dialect.name == "postgresql"
     moved = await PAYMENTS.move_returning(
-        conn, "view", _advance_and_view, payment_id, current, new, updated_at=now, **values
+        conn,
+        "view+lines" if on_postgresql else "view",
+        _advance_view_and_lines if on_postgresql else _advance_and_view,
+        payment_id,
+        current,
+        new,
+        updated_at=now,
+        **values,
     )
     if new is PaymentStatus.PAID:
         context.on_paid(channel or "unknown")
@@ -224,7 +249,7 @@ async def move(
             updated_at=now,
             next_query_at=now,
         )
-    lines = await lines_of(conn, payment_id)
+    lines = moved.lines if on_postgresql else await lines_of(conn, payment_id)
     await outbox.emit(
         conn,
         now=now,
