@@ -179,6 +179,10 @@ async def seed(dsn: str, count: int) -> list[str]:
         await conn.copy_records_to_table(
             "floor_attempts", records=[(ref, "pending", 50000) for ref in refs]
         )
+        # Statistics, as autovacuum keeps them in a running database: without them the
+        # planner may find a payment by the status index (every seeded payment is pending)
+        # instead of its key, and scan all of them per UPDATE (docs/performance.md).
+        await conn.execute("ANALYZE")
     finally:
         await conn.close()
     return refs

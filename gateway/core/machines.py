@@ -22,7 +22,7 @@ constraints from the machines, so a machine names its table and finds it on firs
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -32,8 +32,10 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Insert,
+    Row,
     Select,
     Table,
+    Update,
     bindparam,
     insert,
     literal,
@@ -84,8 +86,9 @@ class Machine(Generic[S]):
         self.key_name = key
         #: :meth:`insert_unless_taken`'s statements, by dialect and unique columns.
         self._insert_unless_taken: dict[tuple[str, tuple[str, ...]], Any] = {}
-        #: :meth:`move`'s statements, by the names of the other columns a move writes.
-        self._moves: dict[tuple[str, ...], Any] = {}
+        #: :meth:`move`'s statements, by the names of the other columns a move writes (and
+        #: :meth:`move_returning`'s, by its shape and those names).
+        self._moves: dict[Any, Any] = {}
         self._insert: Any = None
 
     @property
@@ -210,6 +213,33 @@ class Machine(Generic[S]):
             result = await conn.execute(self._move_statement(tuple(values)), params)
         if result.rowcount != 1:
             raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
+
+    async def move_returning(
+        self,
+        conn: AsyncConnection,
+        shape: str,
+        extend: Callable[[Update], Update],
+        key: Any,
+        current: S,
+        new: S,
+        **values: Any,
+    ) -> Row[Any]:
+        """:meth:`move`, as one statement that also does what ``extend`` adds to the guarded
+        ``UPDATE`` (more columns set by SQL, a ``RETURNING``), and the row it returns. Built
+        once per ``shape`` (the caller's name for what ``extend`` adds: the same ``shape``
+        must always come with the same ``extend``) and set of column names."""
+        self.check(current, new)
+        names = tuple(values)
+        statement = self._moves.get((shape, names))
+        if statement is None:
+            statement = extend(self._move_statement(names))
+            self._moves[(shape, names)] = statement
+        params = {f"v_{name}": value for name, value in values.items()}
+        params.update(k_key=key, k_from=current.value, k_to=new.value)
+        row = (await conn.execute(statement, params)).first()
+        if row is None:
+            raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
+        return row
 
     def _move_statement(self, names: tuple[str, ...]) -> Any:
         """:meth:`move`'s guarded ``UPDATE`` writing the columns ``names``, built once per set

@@ -16,7 +16,7 @@ given up).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -109,17 +109,23 @@ async def emit(
     data: dict[str, Any],
     payment_id: str | None = None,
     postal_order_id: str | None = None,
+    advanced: tuple[int, str] | None = None,
 ) -> str:
     """Write one event about ``payment_id`` or ``postal_order_id`` (exactly one) and queue
-    its deliveries; return the event id."""
+    its deliveries; return the event id. ``advanced``: the payment's ``sequence`` and
+    ``client_id`` as the caller's own ``UPDATE`` of it returned them, in this transaction,
+    having advanced the sequence for this event (:data:`ADVANCE_PAYMENT_SEQUENCE`)."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
     if (payment_id is None) == (postal_order_id is None):
         raise ValueError("an event is about one payment or one postal order")
-    next_sequence = _NEXT_SEQUENCE["payment" if payment_id is not None else "postal_order"]
-    sequence, client_id = (
-        await conn.execute(next_sequence, {"subject_id": payment_id or postal_order_id})
-    ).one()
+    if advanced is None:
+        next_sequence = _NEXT_SEQUENCE["payment" if payment_id is not None else "postal_order"]
+        sequence, client_id = (
+            await conn.execute(next_sequence, {"subject_id": payment_id or postal_order_id})
+        ).one()
+    else:
+        sequence, client_id = advanced
     event_id = new_id("evt")
     body = {
         "id": event_id,
@@ -127,31 +133,40 @@ async def emit(
         "created_at": iso(now),
         "data": {**data, "sequence": sequence},
     }
-    await conn.execute(
-        _EVENT,
-        {
-            "id": event_id,
-            "type": type,
-            "client_id": client_id,
-            "payment_id": payment_id,
-            "postal_order_id": postal_order_id,
-            "sequence": sequence,
-            "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-            "created_at": now,
-        },
-    )
-    if type in NOTIFYING_EVENT_TYPES:
-        postal_order = data.get("postal_order")
-        await note_for_citizen(
-            conn,
-            now=now,
-            source_key=event_id,
-            event_type=type,
-            payment_id=payment_id,
-            postal_order_id=postal_order_id,
-            subject_status=postal_order.get("status") if isinstance(postal_order, dict) else None,
-        )
-    subscribed = await subscribed_endpoints(conn, client_id, type)
+    event = {
+        "id": event_id,
+        "type": type,
+        "client_id": client_id,
+        "payment_id": payment_id,
+        "postal_order_id": postal_order_id,
+        "sequence": sequence,
+        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "created_at": now,
+    }
+    notifying = type in NOTIFYING_EVENT_TYPES
+    postal_order = data.get("postal_order")
+    note = {
+        "source_key": event_id,
+        "event_type": type,
+        "payment_id": payment_id,
+        "postal_order_id": postal_order_id,
+        "subject_status": postal_order.get("status") if isinstance(postal_order, dict) else None,
+        "created_at": now,
+    }
+    if conn.dialect.name == "postgresql":
+        # One statement and one round trip: the event, its intake note and the endpoints'
+        # read (``WITH … INSERT``; the inserts run whether or not the SELECT reads them).
+        params = {f"e_{name}": value for name, value in event.items()}
+        params["client_id"] = client_id
+        if notifying:
+            params.update({f"n_{name}": value for name, value in note.items()})
+        rows = (await conn.execute(_EVENT_AND_ENDPOINTS[notifying], params)).all()
+        subscribed = _taking(rows, type)
+    else:
+        await conn.execute(_EVENT, event)
+        if notifying:
+            await conn.execute(_NOTE, note)
+        subscribed = await subscribed_endpoints(conn, client_id, type)
     if subscribed:
         await conn.execute(insert(deliveries), [new_delivery(event_id, e, now) for e in subscribed])
     return event_id
@@ -166,12 +181,55 @@ _NEXT_SEQUENCE = {
     .returning(subject.c.sequence, subject.c.client_id)
     for name, subject in (("payment", payments), ("postal_order", postal_orders))
 }
+#: What advances a payment's ``sequence`` for one event, for a caller that writes it in its
+#: own ``UPDATE`` of the payment and passes what it returns to :func:`emit` (``advanced``).
+ADVANCE_PAYMENT_SEQUENCE = payments.c.sequence + 1
 _EVENT = insert(outbox_events)
 _NOTE = insert(notification_intake)
 _ENDPOINTS = select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
     webhook_endpoints.c.client_id == bindparam("client_id"),
     webhook_endpoints.c.disabled_at.is_(None),
 )
+
+
+_EVENT_COLUMNS = (
+    "id",
+    "type",
+    "client_id",
+    "payment_id",
+    "postal_order_id",
+    "sequence",
+    "body",
+    "created_at",
+)
+_NOTE_COLUMNS = (
+    "source_key",
+    "event_type",
+    "payment_id",
+    "postal_order_id",
+    "subject_status",
+    "created_at",
+)
+
+
+def _typed_values(table: Any, names: Sequence[str], prefix: str) -> dict[str, Any]:
+    """The columns ``names`` of ``table``, each as a parameter named ``prefix`` + its name."""
+    return {name: bindparam(prefix + name, type_=table.c[name].type) for name in names}
+
+
+def _event_and_endpoints(notifying: bool) -> Select[Any]:
+    event = insert(outbox_events).values(_typed_values(outbox_events, _EVENT_COLUMNS, "e_"))
+    statement = _ENDPOINTS.add_cte(event.returning(outbox_events.c.id).cte("event"))
+    if notifying:
+        values = _typed_values(notification_intake, _NOTE_COLUMNS, "n_")
+        note = insert(notification_intake).values(values)
+        statement = statement.add_cte(note.returning(notification_intake.c.id).cte("note"))
+    return statement
+
+
+#: PostgreSQL: the event, its intake note (if its type notifies), and the client's enabled
+#: endpoints, in one statement (by whether the event notifies).
+_EVENT_AND_ENDPOINTS = {notifying: _event_and_endpoints(notifying) for notifying in (False, True)}
 
 
 async def note_for_citizen(
@@ -208,7 +266,11 @@ def note_for_citizen_from(rows: Select[Any]) -> Insert:
 
 async def subscribed_endpoints(conn: AsyncConnection, client_id: str, event_type: str) -> list[str]:
     """The ids of ``client_id``'s enabled endpoints that take events of ``event_type``."""
-    endpoints = (await conn.execute(_ENDPOINTS, {"client_id": client_id})).all()
+    return _taking((await conn.execute(_ENDPOINTS, {"client_id": client_id})).all(), event_type)
+
+
+def _taking(endpoints: Sequence[Any], event_type: str) -> list[str]:
+    """The ids of the ``endpoints`` rows that take events of ``event_type``."""
     return [row.id for row in endpoints if "*" in row.events or event_type in row.events]
 
 

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NewType, overload
 
 import structlog
-from sqlalchemy import Row, bindparam, select, true
+from sqlalchemy import Row, bindparam, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import (
@@ -508,13 +508,20 @@ class AttemptService:
         """The attempt of ``channel`` with provider ``reference``, as :func:`joined` reads it
         (``lock``: the bill and its attempts locked first, in the one lock order: then it is
         a :data:`LockedAttempt`)."""
-        found = (
-            await conn.execute(_BY_REFERENCE, {"channel": channel, "reference": reference})
-        ).first()
+        by_reference = {"channel": channel, "reference": reference}
+        if lock:
+            # Its payment found and locked in one statement (the lock order's first step),
+            # then its attempts locked and read (docs/performance.md).
+            payment_id = (await conn.execute(_LOCK_BY_REFERENCE, by_reference)).scalar()
+            if payment_id is None:
+                return None
+            for row in (await conn.execute(_JOINED_LOCKING, {"payment_id": payment_id})).all():
+                if row.channel == channel and row.provider_reference == reference:
+                    return LockedAttempt(row)
+            return None  # pragma: no cover - an attempt never changes its payment
+        found = (await conn.execute(_BY_REFERENCE, by_reference)).first()
         if found is None:
             return None
-        if lock:  # its payment is known already: no second look-up of it (joined's)
-            return await _lock_joined(conn, found.payment_id, found.id)
         return await joined(conn, found.id)
 
 
@@ -618,6 +625,7 @@ async def apply_outcome(
             PaymentStatus(row.payment_status),
             decision.payment,
             channel=row.channel,
+            others_open=row.others_open > 0,
             **({"review_reason": review.value} if review is not None else {}),
         )
     if new not in OPEN_ATTEMPTS:
@@ -763,7 +771,16 @@ _BY_REFERENCE = select(attempts.c.id, attempts.c.payment_id).where(
     attempts.c.provider_reference == bindparam("reference"),
 )
 
-
+# The payment of the attempt with that reference, locked (``lock_payment``'s statement, found
+# by the reference: the attempt's payment never changes, so this statement's snapshot, taken
+# before it waits for the lock, finds the right one; the attempts are read by the next).
+_LOCK_BY_REFERENCE = (
+    select(payments.c.id)
+    .where(
+        payments.c.id == _BY_REFERENCE.with_only_columns(attempts.c.payment_id).scalar_subquery()
+    )
+    .with_for_update(of=payments)
+)
 _PAYMENT_OF = select(attempts.c.payment_id).where(attempts.c.id == bindparam("attempt_id"))
 _JOINED_ALL = (
     select(
@@ -782,9 +799,25 @@ _JOINED_ALL = (
 )
 _JOINED = _JOINED_ALL.where(attempts.c.id == bindparam("attempt_id"))
 # Every attempt of a locked payment, locked in id order (lock_bill's second statement) and
-# read joined at once; only the attempts' rows are locked (the payment is, by then).
+# read joined at once; only the attempts' rows are locked (the payment is, by then). With
+# each, how many *other* attempts of its payment are still open (``others_open``): read
+# after the payment's lock was taken (its own statement, before this one), and an attempt
+# is born or opened only under that lock, so the count cannot grow before the commit —
+# closing the bill skips its attempts' ``UPDATE`` when it is 0 (docs/performance.md).
+_OTHERS = attempts.alias("others")
 _JOINED_LOCKING = (
-    _JOINED_ALL.where(attempts.c.payment_id == bindparam("payment_id"))
+    _JOINED_ALL.add_columns(
+        select(func.count())
+        .where(
+            _OTHERS.c.payment_id == attempts.c.payment_id,
+            _OTHERS.c.id != attempts.c.id,
+            # Not ``in_``: a list there is rendered into the SQL at every execution.
+            or_(*(_OTHERS.c.status == status.value for status in sorted(OPEN_ATTEMPTS))),
+        )
+        .scalar_subquery()
+        .label("others_open")
+    )
+    .where(attempts.c.payment_id == bindparam("payment_id"))
     .order_by(attempts.c.id)
     .with_for_update(of=attempts)
 )

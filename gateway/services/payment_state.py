@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import JSON, Update, bindparam, func, select, text, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core import outbox
@@ -35,10 +36,61 @@ _ITEMS_OF = (
     .where(payment_items.c.payment_id.in_(bindparam("payment_ids", expanding=True)))
     .order_by(payment_items.c.payment_id, payment_items.c.position)
 )
+_LINES_OF = (
+    select(payment_items)
+    .where(payment_items.c.payment_id == bindparam("payment_id"))
+    .order_by(payment_items.c.position)
+)
 _VIEW = (
     select(*PAYMENT_COLUMNS)
     .join(agencies, agencies.c.id == payments.c.agency_id)
     .where(payments.c.id == bindparam("payment_id"))
+)
+
+
+def _agency(column: Any) -> Any:
+    return select(column).where(agencies.c.id == payments.c.agency_id).scalar_subquery()
+
+
+def _advance_and_view(statement: Update) -> Update:
+    """:func:`move`'s guarded ``UPDATE``, also advancing the payment's event sequence
+    (:func:`gateway.core.outbox.emit`'s ``advanced``) and returning the payment as
+    :data:`PAYMENT_COLUMNS` reads it (its agency's columns as sub-queries: SQLite's
+    ``RETURNING`` names only the table it updates)."""
+    return statement.values(sequence=outbox.ADVANCE_PAYMENT_SEQUENCE).returning(
+        payments,
+        *(_agency(column).label(label) for label, column in _AGENCY_COLUMNS),
+    )
+
+
+def _advance_view_and_lines(statement: Update) -> Update:
+    """PostgreSQL: :func:`_advance_and_view`, and the payment's lines as :func:`lines_of`
+    reads them (one JSON array, in ``position`` order): one round trip fewer."""
+    line = func.json_build_object(
+        *(part for name in _LINE_FIELDS for part in (text(f"'{name}'"), payment_items.c[name]))
+    )
+    lines = (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(line, payment_items.c.position)),
+                text("'[]'::json"),
+            )
+        )
+        .where(payment_items.c.payment_id == payments.c.id)
+        .scalar_subquery()
+    )
+    return _advance_and_view(statement).returning(type_coerce(lines, JSON).label("lines"))
+
+
+#: The fields of a payment's line, in the order the API shows them.
+_LINE_FIELDS = ("kind", "code", "description", "amount", "budget_subitem")
+
+_AGENCY_COLUMNS = (
+    ("agency_code", agencies.c.code),
+    ("agency_name", agencies.c.name),
+    ("bank_bin", agencies.c.bank_bin),
+    ("account_number", agencies.c.account_number),
+    ("account_name", agencies.c.account_name),
 )
 
 #: What closing a bill does to the attempts still open on it. Once it is paid the others are
@@ -77,16 +129,19 @@ async def items_of(
     rows = (await conn.execute(_ITEMS_OF, {"payment_ids": list(payment_ids)})).all()
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        grouped.setdefault(row.payment_id, []).append(
-            {
-                "kind": row.kind,
-                "code": row.code,
-                "description": row.description,
-                "amount": row.amount,
-                "budget_subitem": row.budget_subitem,
-            }
-        )
+        grouped.setdefault(row.payment_id, []).append(_line(row))
     return grouped
+
+
+async def lines_of(conn: AsyncConnection, payment_id: str) -> list[dict[str, Any]]:
+    """The lines of one payment as :func:`items_of` gives them (a statement without the
+    expanding ``IN``, which SQLAlchemy renders into the SQL at every execution)."""
+    rows = (await conn.execute(_LINES_OF, {"payment_id": payment_id})).all()
+    return [_line(row) for row in rows]
+
+
+def _line(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _LINE_FIELDS}
 
 
 def render(row: Any, lines: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
@@ -134,8 +189,7 @@ async def require_owned(conn: AsyncConnection, agency_ids: frozenset[int], payme
 
 async def view(conn: AsyncConnection, payment_id: str, base_url: str) -> dict[str, Any]:
     row = (await conn.execute(_VIEW, {"payment_id": payment_id})).one()
-    lines = await items_of(conn, [payment_id])
-    return render(row, lines.get(payment_id, []), base_url)
+    return render(row, await lines_of(conn, payment_id), base_url)
 
 
 async def move(
@@ -146,6 +200,7 @@ async def move(
     new: PaymentStatus,
     *,
     channel: str | None = None,
+    others_open: bool = True,
     **values: Any,
 ) -> None:
     """Move a payment from ``current`` to ``new`` (checked against the table), close its open
@@ -156,15 +211,32 @@ async def move(
     guarded by ``current``, so if another transaction moved the payment first,
     :class:`~gateway.core.machines.StaleStatus` (a :class:`Conflict`) is raised rather than
     overwriting its decision.
+
+    ``others_open=False``: the caller read, after locking the bill in this transaction, that
+    none of the payment's attempts other than the one it moved is open (``others_open`` of
+    :func:`gateway.services.attempts.lock_joined`'s row): closing the bill then has no
+    attempt to close, and its ``UPDATE`` is not sent.
     """
     now = context.clock()
     if new is PaymentStatus.PAID:
         values.setdefault("paid_at", now)
-    await PAYMENTS.move(conn, payment_id, current, new, updated_at=now, **values)
+    # One statement: the guarded move, the event's sequence advanced, and the payment as
+    # the API shows it read back (docs/performance.md).
+    on_postgresql = conn.dialect.name == "postgresql"
+    moved = await PAYMENTS.move_returning(
+        conn,
+        "view+lines" if on_postgresql else "view",
+        _advance_view_and_lines if on_postgresql else _advance_and_view,
+        payment_id,
+        current,
+        new,
+        updated_at=now,
+        **values,
+    )
     if new is PaymentStatus.PAID:
         context.on_paid(channel or "unknown")
     closing = _CLOSES_ATTEMPTS.get(new)
-    if closing is not None:
+    if closing is not None and others_open:
         # Only the moves the attempt table allows: a ``created`` attempt (its provider call
         # still under way) is not expired here; the poller settles it once its time is up.
         # Closed by our side, not by its provider: ``next_query_at`` asks the janitor to
@@ -177,12 +249,14 @@ async def move(
             updated_at=now,
             next_query_at=now,
         )
+    lines = moved.lines if on_postgresql else await lines_of(conn, payment_id)
     await outbox.emit(
         conn,
         now=now,
         type=f"payment.{new.value}",
         payment_id=payment_id,
-        data={"payment": await view(conn, payment_id, context.base_url)},
+        data={"payment": render(moved, lines, context.base_url)},
+        advanced=(moved.sequence, moved.client_id),
     )
     if new is not PaymentStatus.PAID or context.issue_receipts is None:
         return

@@ -3,6 +3,7 @@ and every way an IPN can be wrong."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -10,10 +11,16 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import pytest
 from conftest import VNPAY_SECRET, VNPAY_TMN, Channels
-from sqlalchemy import select
-from tests_support import pay_at_vnpay, vnpay_ipn
+from sqlalchemy import event, select
+from tests_support import pay_at_vnpay, signed_ipn, vnpay_ipn
 
-from gateway.core.db.schema import attempts, outbox_events, provider_events
+from gateway.core.db.schema import (
+    attempts,
+    notification_intake,
+    outbox_events,
+    payments,
+    provider_events,
+)
 from gateway.keys import DATABASE, POLLER
 from providers.payment.vnpay import canonical_query, sign
 from providers.sandbox.vnpay import CONFIG
@@ -345,3 +352,45 @@ async def test_unknown_method_and_missing_terminal_are_refused(channels: Channel
     assert (status, problem["errors"][0]["field"]) == (422, "method")
     status, problem = await channels.attempt(payment["id"], method="pos")
     assert (status, problem["errors"][0]["field"]) == (422, "terminal_id")
+
+
+async def test_an_ipn_paying_a_bill_on_postgresql_is_eight_statements(channels: Channels) -> None:
+    """On PostgreSQL an IPN that pays a bill is eight statements in one transaction
+    (docs/performance.md): the inbox's store, the payment found by the reference and locked,
+    its attempts locked and read, the attempt's move, the payment's move (which advances its
+    event sequence and reads it back as the API shows it, lines included), the other open
+    attempt (the VietQR one) closed, the event with its intake note and the endpoints' read,
+    the inbox's settle. What it did is what it always did."""
+    payment, attempt = await channels.start("vnpay")
+    db = channels.client.app[DATABASE]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        answer = await _ipn(channels, signed_ipn(attempt))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+
+    assert answer == {"RspCode": "00", "Message": "Confirm Success"}
+    if not db.is_sqlite:
+        assert len(statements) == 8
+        assert statements[-2].startswith("WITH event AS")
+    paid = await channels.payment(payment["id"])
+    assert paid["status"] == "paid"
+    async with db.read() as conn:
+        statuses = dict((await conn.execute(select(attempts.c.id, attempts.c.status))).all())
+        paid_event = outbox_events.c.type == "payment.paid"
+        body = (await conn.execute(select(outbox_events.c.body).where(paid_event))).scalar_one()
+        noted = select(notification_intake.c.source_key).where(
+            notification_intake.c.event_type == "payment.paid"
+        )
+        notes = (await conn.execute(noted)).scalars().all()
+        sequence = (await conn.execute(select(payments.c.sequence))).scalar_one()
+    assert statuses.pop(attempt["id"]) == "succeeded"
+    assert list(statuses.values()) == ["cancelled"]  # the VietQR attempt, closed with the bill
+    sent = json.loads(body)
+    assert sent["data"] == {"payment": paid, "sequence": sequence}
+    assert notes == [sent["id"]]
