@@ -290,6 +290,8 @@ class Machine(Generic[S]):
                 .values({self.column_name: new.value, **values})
             )
             return int(result.rowcount)
+        if any(isinstance(value, ClauseElement) for value in values.values()):
+            raise ValueError("a move_all built once writes values, not SQL expressions")
         shape = (id(where), sources, new, tuple(values))
         built = self._move_alls.get(shape)
         if built is None or built[0] is not where:
