@@ -39,6 +39,7 @@ from sqlalchemy import (
     bindparam,
     insert,
     literal,
+    or_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -89,6 +90,8 @@ class Machine(Generic[S]):
         #: :meth:`move`'s statements, by the names of the other columns a move writes (and
         #: :meth:`move_returning`'s, by its shape and those names).
         self._moves: dict[Any, Any] = {}
+        #: :meth:`move_all`'s statements built once, by their ``where`` and shape.
+        self._move_alls: dict[Any, tuple[ColumnElement[bool], Any]] = {}
         self._insert: Any = None
 
     @property
@@ -266,17 +269,49 @@ class Machine(Generic[S]):
         where: ColumnElement[bool],
         current: Iterable[S],
         new: S,
+        *,
+        where_params: Mapping[str, Any] | None = None,
         **values: Any,
     ) -> int:
-        """Move every row matching ``where`` that is in one of ``current`` to ``new``."""
-        sources = list(current)
+        """Move every row matching ``where`` that is in one of ``current`` to ``new``.
+
+        ``where_params``: ``where`` was built once (at import) with bound parameters, whose
+        values these are; the statement is then built once too (per ``where``, statuses and
+        names of ``values``, which become parameters), with no per-call construction or
+        cache key (docs/performance.md). Without it, ``where`` carries its values and the
+        statement is built for this call."""
+        sources = tuple(current)
         for status in sources:
             self.check(status, new)
-        result = await conn.execute(
-            update(self.table)
-            .where(where, self.column.in_([status.value for status in sources]))
-            .values({self.column_name: new.value, **values})
-        )
+        if where_params is None:
+            result = await conn.execute(
+                update(self.table)
+                .where(where, self.column.in_([status.value for status in sources]))
+                .values({self.column_name: new.value, **values})
+            )
+            return int(result.rowcount)
+        if any(isinstance(value, ClauseElement) for value in values.values()):
+            raise ValueError("a move_all built once writes values, not SQL expressions")
+        shape = (id(where), sources, new, tuple(values))
+        built = self._move_alls.get(shape)
+        if built is None or built[0] is not where:
+            statement = (
+                update(self.table)
+                # ``=``/``OR`` of fixed values, not ``IN``: SQLAlchemy renders an ``IN`` list
+                # into the SQL on every execution.
+                .where(where, or_(*(self.column == status.value for status in sources)))
+                .values(
+                    {
+                        self.column_name: new.value,
+                        **{name: bindparam(f"v_{name}") for name in values},
+                    }
+                )
+            )
+            built = (where, statement)  # ``where`` kept: its id is not reused
+            self._move_alls[shape] = built
+        params = {f"v_{name}": value for name, value in values.items()}
+        params.update(where_params)
+        result = await conn.execute(built[1], params)
         return int(result.rowcount)
 
     async def move_each(

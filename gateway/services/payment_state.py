@@ -101,6 +101,9 @@ _CLOSES_ATTEMPTS = {
     PaymentStatus.PAID: AttemptStatus.CANCELLED,
 }
 _STILL_OPEN = (AttemptStatus.CREATED, AttemptStatus.PENDING)
+#: The open attempts closed with their bill, by that bill's id (``w_payment_id``); built
+#: once, so :meth:`~gateway.core.machines.Machine.move_all` builds its statement once.
+_OF_PAYMENT = attempts.c.payment_id == bindparam("w_payment_id")
 
 
 @dataclass(frozen=True)
@@ -243,9 +246,10 @@ async def move(
         # ask the provider whether money moved all the same (gateway/services/polling.py).
         await ATTEMPTS.move_all(
             conn,
-            attempts.c.payment_id == payment_id,
+            _OF_PAYMENT,
             [status for status in _STILL_OPEN if ATTEMPTS.can(status, closing)],
             closing,
+            where_params={"w_payment_id": payment_id},
             updated_at=now,
             next_query_at=now,
         )

@@ -92,6 +92,7 @@ def test_ipn_apply_with_two_processes_pays_every_bill_it_sends_an_ipn_for(
         assert 0 < report[name]["pss_peak_mb"] <= report[name]["rss_peak_mb"]
         assert 0 <= report[name]["machine_idle_percent"] <= 100
     assert report["paid"] == 110  # the warm-up's and the measured IPNs' bills, nothing else
+    assert report["vietqr_closed"] == 110  # each paid bill's VietQR attempt, as in production
     assert report["ratio"] > 0
 
 

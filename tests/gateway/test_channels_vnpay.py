@@ -301,6 +301,44 @@ async def test_second_success_through_another_channel_is_flagged_not_lost(
     assert "attempt.needs_review" in types and types.count("payment.paid") == 1
 
 
+async def test_paying_a_bill_closes_its_own_open_attempts_and_no_other_bills(
+    channels: Channels,
+) -> None:
+    first, first_vnpay = await channels.start("vnpay")
+    second, second_vnpay = await channels.start("vnpay")
+    await channels.attempt(second["id"], method="vnpay")  # a second open VNPAY attempt
+
+    async def statuses() -> dict[tuple[str, str], list[str]]:
+        async with channels.client.app[DATABASE].read() as conn:
+            rows = (
+                await conn.execute(
+                    select(attempts.c.payment_id, attempts.c.channel, attempts.c.status)
+                )
+            ).all()
+        found: dict[tuple[str, str], list[str]] = {}
+        for row in rows:
+            found.setdefault((row.payment_id, row.channel), []).append(row.status)
+        return {key: sorted(value) for key, value in found.items()}
+
+    assert await _ipn(channels, signed_ipn(first_vnpay)) == {
+        "RspCode": "00",
+        "Message": "Confirm Success",
+    }
+    assert await statuses() == {
+        (first["id"], "vietqr"): ["cancelled"],
+        (first["id"], "vnpay"): ["succeeded"],
+        (second["id"], "vietqr"): ["pending"],  # another bill's attempts stay open
+        (second["id"], "vnpay"): ["pending", "pending"],
+    }
+    assert (await _ipn(channels, signed_ipn(second_vnpay)))["RspCode"] == "00"
+    assert await statuses() == {
+        (first["id"], "vietqr"): ["cancelled"],
+        (first["id"], "vnpay"): ["succeeded"],
+        (second["id"], "vietqr"): ["cancelled"],
+        (second["id"], "vnpay"): ["cancelled", "succeeded"],  # its other VNPAY attempt too
+    }
+
+
 async def test_attempt_on_a_paid_or_expired_bill_is_refused(channels: Channels) -> None:
     payment, attempt = await channels.start("vnpay")
     await pay_at_vnpay(channels, attempt, "success")
