@@ -231,8 +231,10 @@ class ProviderCallbacks:
             ipn = self.verify_vnpay(params)
         except vnpay.VnpayError:
             return None
-        async with self.db.read() as conn:
-            row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
+        async with self.db.read() as conn:  # no lock: a reload must not hold up an IPN
+            row = await self.attempts.find_by_reference(
+                conn, ChannelName.VNPAY, ipn.txn_ref, lock=False
+            )
         return None if row is None else str(row.payment_id)
 
     # -- POS -----------------------------------------------------------------------------

@@ -339,6 +339,36 @@ async def test_paying_a_bill_closes_its_own_open_attempts_and_no_other_bills(
     }
 
 
+@pytest.mark.parametrize(("left", "becomes"), [("created", "cancelled"), ("unknown", "unknown")])
+async def test_paying_a_bill_closes_an_attempt_left_created_and_never_guesses_an_unknown_one(
+    channels: Channels, left: str, becomes: str
+) -> None:
+    """An attempt whose start never finished (``created``: the process stopped before the
+    provider was asked) is still open: the IPN that pays the bill cancels it too, short cut
+    for bills with no other open attempt or not. One whose provider call timed out
+    (``unknown``) is not guessed at: it stays for the janitor's query."""
+    payment, paid_by = await channels.start("vnpay")
+    _, other = await channels.attempt(payment["id"], method="vnpay")
+    async with channels.client.app[DATABASE].write() as conn:
+        await conn.execute(  # what a crash mid-start, or a timed-out call, leaves behind
+            attempts.update().where(attempts.c.id == other["id"]).values(status=left)
+        )
+
+    assert (await _ipn(channels, signed_ipn(paid_by)))["RspCode"] == "00"
+    async with channels.client.app[DATABASE].read() as conn:
+        rows = (
+            await conn.execute(
+                select(attempts.c.id, attempts.c.channel, attempts.c.status).where(
+                    attempts.c.payment_id == payment["id"]
+                )
+            )
+        ).all()
+    assert {(row.id, row.channel): row.status for row in rows if row.id != paid_by["id"]} == {
+        (other["id"], "vnpay"): becomes,
+        **{(row.id, "vietqr"): "cancelled" for row in rows if row.channel == "vietqr"},
+    }
+
+
 async def test_attempt_on_a_paid_or_expired_bill_is_refused(channels: Channels) -> None:
     payment, attempt = await channels.start("vnpay")
     await pay_at_vnpay(channels, attempt, "success")

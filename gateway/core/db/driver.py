@@ -130,5 +130,8 @@ def _raise_as_sqlalchemy(sync: Connection, error: BaseException, sql: str) -> No
         except Exception as translated:
             error = translated
         if not isinstance(error, sync.dialect.loaded_dbapi.Error):
-            raise error  # not the driver's: SQLAlchemy's execution re-raises it as it is
+            # Not the driver's (none is known to reach here): the connection's state is not
+            # known, so it is not handed back to the pool as it is.
+            sync.invalidate(error)
+            raise error
     sync._handle_dbapi_exception(error, sql, None, None, None)
