@@ -176,10 +176,12 @@ def text_references(
         .with_columns(candidates=pl.col("key").list.len())
         .explode("key")
         .drop_nulls("key")
+        .with_row_index("found")
         .join(ours.lazy(), on="key", how="left")
         .with_columns(settled=settles)
         # The in-memory engine runs a string expression on one core; streaming splits it.
         .collect(engine="streaming")
+        .drop("candidates")
     )
     # The texts with a candidate that is not ours (never a settled row: those name ours) are
     # scanned again (:func:`_rescan`).
@@ -190,13 +192,13 @@ def text_references(
         .unique()
     )
     unsure = texts.get_column("external_id")
-    if _expanded(joined, external.height):
+    if joined.height and joined.get_column("found").max() != joined.height - 1:
         # A key found is the reference of several lines of ours: no text's list length
         # counts its rows, so nothing settles in the query; key_pass sorts it all out.
         joined = joined.with_columns(settled=pl.lit(False))
     else:
         joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"]))
-    joined = joined.drop("candidates")
+    joined = joined.drop("found")
     settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
         "settled"
     )
@@ -232,18 +234,6 @@ def text_references(
         found.select("external_id", "key"),
         mistyped,
     )
-
-
-def _expanded(joined: pl.DataFrame, texts: int) -> bool:
-    """Whether the text query's join gave a found key more than one row (it is the reference
-    of several lines of ours): then some text has more rows than candidates. By position, not
-    by a row index through the query: each text's count written at its slot once, summed."""
-    if not joined.height:
-        return False
-    counts = pl.repeat(0, texts, dtype=pl.UInt64, eager=True).scatter(
-        joined.get_column("row_e"), joined.get_column("candidates")
-    )
-    return counts.sum() != joined.height
 
 
 def _named_once(rows: pl.Series) -> pl.Series:
