@@ -161,9 +161,7 @@ def text_references(
     # reference of two lines of ours: checked below; the line's is found after the query,
     # by position: :func:`_named_once`.)
     settles = (
-        pl.col("internal_id").is_not_null()
-        & (pl.col("candidates") == 1)
-        & (_category(window_days) == EXACT)
+        pl.col("internal_id").is_not_null() & (pl.col("candidates") == 1) & _is_exact(window_days)
     )
     if offered is not None:
         settles = settles & pl.col("internal_id").is_in(offered.implode())
@@ -323,24 +321,39 @@ def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
     return external.select(_external_columns()).join(found, on="external_id")
 
 
-def _category(window_days: int) -> pl.Expr:
-    """A key pair's category (:data:`EXACT` or the conflict it shows) from its two sides'
-    ``amount_*``, ``day_*`` and ``outcome_*``."""
-    conflict = (
+def _conflicts(window_days: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """What tells a key pair's conflict, in order (:data:`STATUS`, :data:`AMOUNT`,
+    :data:`DATE`), from its two sides' ``amount_*``, ``day_*`` and ``outcome_*``."""
+    status = (
         pl.col("outcome_i").is_not_null()
         & pl.col("outcome_e").is_not_null()
         & (pl.col("outcome_i") != pl.col("outcome_e"))
     )
+    amount = pl.col("amount_i") != pl.col("amount_e")
+    date = (pl.col("day_i") - pl.col("day_e")).abs() > window_days
+    return status, amount, date
+
+
+def _category(window_days: int) -> pl.Expr:
+    """A key pair's category (:data:`EXACT` or the first conflict it shows)."""
+    status, amount, date = _conflicts(window_days)
     return (
-        pl.when(conflict)
+        pl.when(status)
         .then(STATUS)
-        .when(pl.col("amount_i") != pl.col("amount_e"))
+        .when(amount)
         .then(AMOUNT)
-        .when((pl.col("day_i") - pl.col("day_e")).abs() > window_days)
+        .when(date)
         .then(DATE)
         .otherwise(EXACT)
         .cast(pl.Int8)
     )
+
+
+def _is_exact(window_days: int) -> pl.Expr:
+    """Whether :func:`_category` is :data:`EXACT`: no conflict holds (a null one does not,
+    as in ``when``), without building the category column."""
+    status, amount, date = _conflicts(window_days)
+    return ~(status.fill_null(False) | amount.fill_null(False) | date.fill_null(False))
 
 
 def classify(pairs: pl.DataFrame, window_days: int) -> pl.DataFrame:
