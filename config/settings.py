@@ -13,7 +13,7 @@ import os
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -506,7 +506,7 @@ class PiiSettings(_Section):
     @model_validator(mode="after")
     def _usable(self) -> PiiSettings:
         for key_id, key in self.keys.items():
-            if key.get_secret_value().upper().startswith("REPLACE-WITH-"):
+            if is_placeholder(key.get_secret_value()):
                 raise ValueError(
                     f"key {key_id!r} is still the example's placeholder: put the base64 of 32 "
                     "random bytes (config/production.example.toml says how)"
@@ -780,6 +780,20 @@ class Settings(_Section):
         return value
 
     @model_validator(mode="after")
+    def _no_placeholder_left(self) -> Settings:
+        """Outside sandbox mode no value is still an example's placeholder
+        (config/production.example.toml): a secret printed in the repository is no secret."""
+        if self.sandbox:
+            return self
+        for key, value in _values(self, ()):
+            if is_placeholder(value):
+                raise ValueError(
+                    f"{key} is still the example's placeholder: put the real value there "
+                    "(refused outside sandbox mode)"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _personal_data_is_sealed(self) -> Settings:
         if self.pii.keys:
             return self
@@ -925,6 +939,35 @@ class Settings(_Section):
             if configured.get_secret_value() == getattr(defaults, name).get_secret_value():
                 raise ValueError(f"receipts.vnpt.{name} must be set outside sandbox mode")
         return self
+
+
+#: What the example configurations print where a value is to be put
+#: (config/production.example.toml): refused outside sandbox mode.
+PLACEHOLDER_PREFIX = "replace-with-"
+PLACEHOLDER_VALUES = frozenset({"change-me"})
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether ``value`` is one of the example configurations' placeholders."""
+    text = value.strip().casefold()
+    return text.startswith(PLACEHOLDER_PREFIX) or text in PLACEHOLDER_VALUES
+
+
+def _values(node: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """Every text and secret value of the settings below ``node``, by its dotted key."""
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _values(getattr(node, name), (*path, name))
+    elif isinstance(node, Mapping):
+        for name, value in node.items():
+            yield from _values(value, (*path, str(name)))
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            yield from _values(value, (*path, str(index)))
+    elif isinstance(node, SecretStr):
+        yield ".".join(path), node.get_secret_value()
+    elif isinstance(node, str):
+        yield ".".join(path), node
 
 
 def load_settings(

@@ -286,7 +286,7 @@ class Workflow:
         async with self.db.write() as conn:
             row = await self._row_of_open_day(conn, exception_id, actor.scope)
             EXCEPTIONS.check(ExceptionStatus(row.status), ExceptionStatus.APPROVED)
-            if await person_of(conn, row.resolved_by) == await person_of(conn, actor.id):
+            if await same_person(conn, row.resolved_by, actor.id):
                 raise SelfApproval(f"{actor.id} resolved this exception and cannot approve it")
             now = self.clock()
             return await self._move(
@@ -475,10 +475,16 @@ async def _newer_statement(conn: AsyncConnection, day: date, run: Any) -> str | 
 
 
 async def person_of(conn: AsyncConnection, actor_id: str | None) -> str | None:
-    """The staff member behind an API key or a console user id (``person``), else the id
-    itself: maker ≠ checker compares people, not credentials."""
+    """The staff member behind an API key or a console user id (``person``, as typed: spaces
+    around it and case do not make another person), else the id itself: maker ≠ checker
+    compares people, not credentials."""
     for table in (api_clients, staff_users):
         found = (await conn.execute(select(table.c.person).where(table.c.id == actor_id))).first()
-        if found is not None and found.person:
-            return f"person:{found.person}"
+        if found is not None and found.person and found.person.strip():
+            return f"person:{found.person.strip().casefold()}"
     return actor_id
+
+
+async def same_person(conn: AsyncConnection, one: str | None, other: str | None) -> bool:
+    """Whether two actors (API keys, console users) are one person: maker ≠ checker."""
+    return await person_of(conn, one) == await person_of(conn, other)

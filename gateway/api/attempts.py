@@ -139,7 +139,8 @@ async def approve_refund_resolution(request: web.Request) -> web.Response:
 
 
 async def reject_refund_resolution(request: web.Request) -> web.Response:
-    body = parse_body(DecideRefundResolution, await read_json(request))
+    """Its body is optional (``reason`` only): none is no reason."""
+    body = parse_body(DecideRefundResolution, await read_json(request, optional=True))
     return await _decide(request, approve=False, reason=body.reason or "")
 
 
@@ -318,7 +319,8 @@ ROUTES = (
         complete_refund,
         "Propose the result of a refund finance staff made by bank transfer or at the "
         "terminal, or of a refund handed to finance (`flagged_at`) once they asked its "
-        "provider. Maker-checker: nothing changes until another person approves it",
+        "provider (not before: while the janitor still asks the provider, its word settles "
+        "it). Maker-checker: nothing changes until another person approves it",
         FINANCE_ROLES,
         {
             202: Reply(
@@ -330,9 +332,12 @@ ROUTES = (
         {
             404: "`not_found`",
             409: "`invalid_transition`: the refund is not `pending`; `resolution_pending`: a "
-            "proposal already waits for a decision",
+            "proposal already waits for a decision; `refund_still_queried`: the refund's "
+            "channel is still asked about it (VNPAY, ZaloPay) and it is not yet handed to "
+            "finance (`flagged_at`) — the provider's word may yet settle it",
             422: "`validation_failed`: `status` → `invalid_choice`, `provider_transaction_id` "
-            "→ `invalid`, `reason` → `too_long`",
+            "→ `invalid` or `not_allowed` (with `failed`: a failure moved no money), "
+            "`reason` → `too_long`",
         },
         body=CompleteRefund,
     ),
@@ -356,7 +361,7 @@ ROUTES = (
         "/v1/refunds/{refund_id}/resolutions/{resolution_id}/reject",
         reject_refund_resolution,
         "Reject finance's proposed result of a refund (the checker): nothing changes, another "
-        "proposal can be made",
+        "proposal can be made. The body is optional (`reason` only)",
         (Role.FINANCE_APPROVER,),
         {200: Reply("The refund, still `pending`, with its proposals", Refund)},
         {
@@ -366,6 +371,7 @@ ROUTES = (
             422: "`validation_failed`: `reason` → `too_long`",
         },
         body=DecideRefundResolution,
+        body_required=False,
     ),
     Route(
         "POST",

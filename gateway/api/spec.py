@@ -80,6 +80,9 @@ class Route:
     #: Status → the error codes it stands for, in backticks (``"`not_found`"``).
     errors: Mapping[int, str] = field(default_factory=dict)
     body: type[BaseModel] | None = None
+    #: Whether the body must be sent; ``False`` for a body of optional fields only, read
+    #: with ``read_json(request, optional=True)`` (no body is ``{}``).
+    body_required: bool = True
     query: type[BaseModel] | None = None
     params: tuple[Param, ...] = ()
     description: str = ""
@@ -200,7 +203,7 @@ def _operation(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
         operation["parameters"] = params
     if route.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": route.body_required,
             "content": {route.body_media: {"schema": refs[(route.body, "validation")]}},
         }
     responses: dict[str, Any] = {}

@@ -27,6 +27,7 @@ one middleware (:mod:`gateway.http.middleware`) renders them as ``application/pr
     │   ├── DuplicateHandover           409 duplicate_handover            (postal handovers)
     │   ├── SelfApproval                409 self_approval                 (every maker-checker)
     │   ├── ResolutionPending           409 resolution_pending            (attempts, refunds)
+    │   ├── RefundStillQueried          409 refund_still_queried          (refunds)
     │   ├── OpenExceptions              409 open_exceptions               (reconciliation)
     │   ├── StaleRun                    409 stale_run                     (reconciliation)
     │   ├── ConcurrentRun               409 conflict                      (reconciliation)

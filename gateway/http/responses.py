@@ -96,11 +96,16 @@ def problem(
     )
 
 
-async def read_json(request: web.Request) -> Any:
-    """The body as JSON; 415 for another media type, 400 for bad JSON, 413 when too large."""
+async def read_json(request: web.Request, *, optional: bool = False) -> Any:
+    """The body as JSON; 415 for another media type, 400 for bad JSON, 413 when too large.
+    ``optional``: no body (or an empty one) is ``{}`` — a body of optional fields only."""
+    if optional and not request.body_exists:
+        return {}
     if request.content_type != "application/json":
         raise UnsupportedMediaType()
     raw = await read_body(request)
+    if optional and not raw.strip():
+        return {}
     try:
         return json_text.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -111,7 +111,9 @@ class CreateTerminal(RequestModel):
 class CompleteRefund(RequestModel):
     status: Literal["succeeded", "failed"]
     provider_transaction_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        None, description="The bank's or terminal's reference of the refund made by hand"
+        None,
+        description="The bank's or terminal's reference of the refund made by hand (only "
+        "with `succeeded`: a failure moved no money)",
     )
     reason: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
         None, description="How it was confirmed (the bank statement, the provider's answer)"

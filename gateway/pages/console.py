@@ -43,6 +43,7 @@ from gateway.pages.console_auth import (
 from gateway.pages.console_ledger import ledger_entries
 from gateway.services.receipts.summary_views import STATUS_LABELS as SUMMARY_STATUS_LABELS
 from gateway.services.receipts.tax_notices import STATUS_LABELS as NOTICE_STATUS_LABELS
+from gateway.services.resolutions import REASON_MAX
 from gateway.services.staff import StaffUser
 from reconciliation.bank_layouts import BANK_FORMATS, parsed_json
 from reconciliation.imports import ONLY_REPEATS
@@ -50,7 +51,6 @@ from reconciliation.model import business_day
 from reconciliation.scope import Scope
 from reconciliation.workflow import Actor
 
-REASON_MAX = 2000
 QUEUE_LIMIT = 500
 ACCOUNT_MAX = 34
 #: Row errors listed per quarantined file on the day page (the upload's answer lists all).

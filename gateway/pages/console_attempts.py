@@ -50,7 +50,7 @@ async def _detail(
     form: Form | None = None,
 ) -> web.Response:
     found = await request.app[ATTEMPT_RESOLUTIONS].of_attempt(
-        user.agency_ids, request.match_info["attempt_id"]
+        user.agency_ids, request.match_info["attempt_id"], viewer=user.id
     )
     attempt = found["attempt"]
     waiting = [r for r in found["resolutions"] if r["status"] == "proposed"]
@@ -68,10 +68,9 @@ async def _detail(
         can_propose=is_open and attempt["flagged_at"] is not None and not waiting,
         # A proposal whose attempt the provider closed meanwhile can still be rejected (so
         # it stops waiting), never approved.
-        can_decide=bool(waiting)
-        and user.role in APPROVER_ROLES
-        and waiting[0]["proposed_by"] != user.id,
+        can_decide=bool(waiting) and user.role in APPROVER_ROLES and not found["viewer_proposed"],
         can_approve=is_open,
+        viewer_proposed=found["viewer_proposed"],
         form=form.fields if form else {},
         reason_max=REASON_MAX,
         labels=labels,
@@ -116,6 +115,7 @@ async def _decide(request: web.Request, user: StaffUser, form: Form) -> web.Stre
             approver=user.role in APPROVER_ROLES,
             approve=approve,
             reason=form.get("reason"),
+            resolution_id=form.get("resolution_id") or None,
         )
     except NotFound:
         raise

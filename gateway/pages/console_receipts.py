@@ -26,7 +26,8 @@ from gateway.pages.console import staff_actor
 from gateway.pages.console_auth import APPROVER_ROLES, PREFIX, Form, action, page, see_other, view
 from gateway.pages.receipts import KIND_LABELS, REFUND_LABELS, STATUS_LABELS
 from gateway.pages.render import vnd
-from gateway.services.receipts.correction_rules import FIELD_LABELS, REASON_MAX
+from gateway.services.receipts.correction_rules import FIELD_LABELS
+from gateway.services.resolutions import REASON_MAX
 from gateway.services.staff import StaffUser
 
 CORRECTION_KINDS = {

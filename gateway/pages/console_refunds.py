@@ -52,7 +52,9 @@ async def _detail(
     status: int = 200,
     form: Form | None = None,
 ) -> web.Response:
-    refund = await request.app[REFUNDS].detail(user.agency_ids, request.match_info["refund_id"])
+    refund = await request.app[REFUNDS].detail(
+        user.agency_ids, request.match_info["refund_id"], viewer=user.id
+    )
     waiting = [r for r in refund["resolutions"] if r["status"] == "proposed"]
     return page(
         "console_refund.html",
@@ -64,8 +66,10 @@ async def _detail(
         refund=refund,
         resolutions=refund["resolutions"],
         waiting=waiting[0] if waiting else None,
-        can_propose=refund["status"] == "pending" and not waiting,
-        can_decide=bool(waiting) and user.role in APPROVER_ROLES,
+        can_propose=refund["status"] == "pending" and not waiting and not refund["still_queried"],
+        # The maker — whichever login or key they proposed with — is offered no decision.
+        can_decide=bool(waiting) and user.role in APPROVER_ROLES and not refund["viewer_proposed"],
+        viewer_proposed=refund["viewer_proposed"],
         form=form.fields if form else {},
         reason_max=REASON_MAX,
         labels=labels,

@@ -32,12 +32,17 @@ from gateway.core.fields import iso
 from gateway.core.statuses import OPEN_ATTEMPTS, RESOLUTIONS, AttemptStatus, DecisionStatus
 from gateway.services import payment_state as state
 from gateway.services.attempts import apply_outcome, attempt_view, joined
-from gateway.services.resolutions import REASON_MAX, Proposals, reason_problem
+from gateway.services.resolutions import (
+    REASON_MAX,
+    Proposals,
+    evidence_problem,
+    reason_problem,
+)
+from reconciliation.workflow import same_person
 
 __all__ = ["REASON_MAX", "AttemptResolutions"]
 
 PROPOSALS = Proposals("attempt", RESOLUTIONS, DecisionStatus, "ares")
-EVIDENCE_MAX = 64
 #: Fits the ``BigInteger`` column on every database.
 AMOUNT_MAX = 10**12
 OUTCOMES = {"failed": AttemptStatus.FAILED, "succeeded": AttemptStatus.SUCCEEDED}
@@ -72,13 +77,8 @@ def _checked(outcome: str, reason: str, evidence: str, amount: str) -> tuple[str
         problems.append(problem)
     received: int | None = None
     proof, digits = evidence.strip(), amount.strip()
-    if len(proof) > EVIDENCE_MAX or not proof.isprintable():
-        problems.append(FieldError("evidence", "invalid", f"1..{EVIDENCE_MAX} characters"))
-    elif outcome == "succeeded" and not proof:
-        problems.append(FieldError("evidence", "required", "the provider's transaction id"))
-    elif outcome == "failed" and proof:
-        # A failure took no money: there is no transaction to prove, and nothing would keep it.
-        problems.append(FieldError("evidence", "not_allowed", "only for succeeded"))
+    if (problem := evidence_problem("evidence", outcome, proof, required=True)) is not None:
+        problems.append(problem)
     if outcome == "succeeded":
         # ASCII digits only: "²" or "٣" pass str.isdigit() but int() refuses or reads them.
         if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) <= AMOUNT_MAX:
@@ -95,12 +95,17 @@ class AttemptResolutions:
         self.db = db
         self.context = context
 
-    async def of_attempt(self, agency_ids: frozenset[int], attempt_id: str) -> dict[str, Any]:
+    async def of_attempt(
+        self, agency_ids: frozenset[int], attempt_id: str, viewer: str | None = None
+    ) -> dict[str, Any]:
         """The attempt (with ``dossier_code``, ``agency_code``, ``payment_amount``) and its
-        proposals, newest first; 404 outside ``agency_ids``."""
+        proposals, newest first; 404 outside ``agency_ids``. ``viewer_proposed``: whether
+        the proposal waiting is ``viewer``'s — the same person's — who cannot decide it."""
         async with self.db.read() as conn:
             row = await self._attempt(conn, agency_ids, attempt_id)
             proposals = await PROPOSALS.of(conn, attempt_id)
+            waiting = [p for p in proposals if p.status == "proposed"]
+            mine = bool(waiting) and await same_person(conn, waiting[0].proposed_by, viewer)
         return {
             "attempt": {
                 **attempt_view(row),
@@ -109,6 +114,7 @@ class AttemptResolutions:
                 "payment_amount": row.payment_amount,
             },
             "resolutions": [_view(p) for p in proposals],
+            "viewer_proposed": mine,
         }
 
     async def propose(
@@ -150,15 +156,18 @@ class AttemptResolutions:
         approver: bool,
         approve: bool,
         reason: str = "",
+        resolution_id: str | None = None,
     ) -> None:
-        """Approve (apply it to the attempt) or reject the proposal waiting (the checker)."""
+        """Approve (apply it to the attempt) or reject the proposal waiting — ``resolution_id``'s
+        when named, so a page showing an older proposal never decides a newer one (the
+        checker)."""
         if not approver:
             raise Forbidden("only an approver decides on a proposed resolution")
         now = self.context.clock()
         async with self.db.write() as conn:
             row = await self._attempt(conn, agency_ids, attempt_id, lock=True)
 
-            async def apply(proposal: Any) -> None:
+            async def apply(proposal: Any) -> dict[str, Any]:
                 if AttemptStatus(row.status) not in OPEN_ATTEMPTS:  # the provider spoke since
                     raise InvalidTransition(row.status, proposal.outcome)
                 succeeded = proposal.outcome == "succeeded"
@@ -177,9 +186,17 @@ class AttemptResolutions:
                         paid_at=row.created_at if succeeded else None,
                     ),
                 )
+                return {"amount": proposal.amount, "provider_transaction_id": proposal.evidence}
 
             await PROPOSALS.decide(
-                conn, now, actor, attempt_id, approve=approve, reason=reason, apply=apply
+                conn,
+                now,
+                actor,
+                attempt_id,
+                approve=approve,
+                reason=reason,
+                apply=apply,
+                resolution_id=resolution_id,
             )
 
     async def _attempt(

@@ -44,9 +44,11 @@ finance (``refunds.flagged_at``, event ``refund.needs_review``, the
 ``gateway_refunds_flagged`` gauge) — never assumed failed or succeeded. A flagged refund is
 **still asked about**, at the capped back-off (:data:`MAX_BACKOFF`, at most once an hour):
 the provider's late word settles it as before (finance sees it leave the list); finance may
-record the result first (``POST /v1/refunds/{id}/complete``). MoMo's refund query is not in
-the spec (specs/momo-zalopay.md §A.1 lists no refund-query path or signature), so a pending
-MoMo refund is never asked about, only handed to finance at its horizon.
+record the result first (``POST /v1/refunds/{id}/complete``) — only once it is flagged:
+before, the janitor's query is the refund's only judge (``409 refund_still_queried``).
+MoMo's refund query is not in the spec (specs/momo-zalopay.md §A.1 lists no refund-query
+path or signature), so a pending MoMo refund is never asked about, only handed to finance
+at its horizon.
 """
 
 from __future__ import annotations

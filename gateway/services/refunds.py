@@ -41,6 +41,7 @@ from gateway.core import outbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payments, refunds
 from gateway.core.errors import (
+    Conflict,
     FieldError,
     Forbidden,
     InvalidTransition,
@@ -61,7 +62,13 @@ from gateway.models.requests import CreateRefund
 from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 from gateway.services.receipts.refund_shares import shares_for
-from gateway.services.resolutions import REASON_MAX, Proposals, reason_problem
+from gateway.services.resolutions import (
+    REASON_MAX,
+    Proposals,
+    evidence_problem,
+    reason_problem,
+)
+from reconciliation.workflow import same_person
 
 _REFUNDABLE = (
     PaymentStatus.PAID.value,
@@ -102,7 +109,14 @@ def _request(
 #: Finance's word on a refund, maker-checker.
 PROPOSALS = Proposals("refund", REFUND_RESOLUTIONS, SupersedableStatus, "rres")
 OUTCOMES = ("succeeded", "failed")
-EVIDENCE_MAX = 64
+
+
+class RefundStillQueried(Conflict):
+    """A refund its channel can still be asked about, not yet handed to finance: the
+    janitor's query settles it (or hands it over at the channel's refund horizon)."""
+
+    code = "refund_still_queried"
+    title = "The refund's provider is still being asked about it"
 
 
 def resolution_view(row: Row[Any]) -> dict[str, Any]:
@@ -127,10 +141,9 @@ def _checked(outcome: str, provider_transaction_id: str, reason: str) -> tuple[s
     if outcome not in OUTCOMES:
         problems.append(FieldError("status", "invalid_choice", "succeeded or failed"))
     evidence, text = provider_transaction_id.strip(), reason.strip()
-    if len(evidence) > EVIDENCE_MAX or not evidence.isprintable():
-        problems.append(
-            FieldError("provider_transaction_id", "invalid", f"at most {EVIDENCE_MAX} characters")
-        )
+    field = "provider_transaction_id"
+    if (problem := evidence_problem(field, outcome, evidence, required=False)) is not None:
+        problems.append(problem)
     if (problem := reason_problem(text, required=False)) is not None:
         problems.append(problem)
     if problems:
@@ -281,11 +294,18 @@ class RefundService:
         bank's or terminal's reference, or ``failed``. Nothing moves until another person
         approves it (:meth:`decide`). Checked under the locks (the bill, then the refund): a
         refund no longer pending is refused (``409 invalid_transition``), as is a second
-        proposal while one waits (``409 resolution_pending``). The proposal."""
+        proposal while one waits (``409 resolution_pending``), and one its channel can still
+        be asked about until the janitor hands it over (``409 refund_still_queried``: the
+        provider may yet say it refunded). The proposal."""
         evidence, text = _checked(outcome, provider_transaction_id, reason)
         async with self.db.write() as conn:
             row = await self._locked(conn, agency_ids, refund_id)
             REFUNDS.check(RefundStatus(row.status), RefundStatus(outcome))
+            if self._still_queried(row):
+                raise RefundStillQueried(
+                    "the janitor still asks the provider about this refund; it is handed to "
+                    "finance (flagged_at) if still pending at the channel's refund horizon"
+                )
             resolution_id = await PROPOSALS.propose(
                 conn,
                 self.clock(),
@@ -328,7 +348,7 @@ class RefundService:
         async with self.db.write() as conn:
             row = await self._locked(conn, agency_ids, refund_id)
 
-            async def apply(proposal: Any) -> None:
+            async def apply(proposal: Any) -> dict[str, Any]:
                 REFUNDS.check(RefundStatus(row.status), RefundStatus(proposal.outcome))
                 failed = proposal.outcome == RefundStatus.FAILED
                 outcome = RefundOutcome(
@@ -337,6 +357,10 @@ class RefundService:
                     failure_code="manual" if failed else None,  # made outside the gateway
                 )
                 await self.settle(conn, refund_id, outcome)
+                return {
+                    "provider_transaction_id": outcome.provider_transaction_id,
+                    "failure_code": outcome.failure_code,
+                }
 
             await PROPOSALS.decide(
                 conn,
@@ -518,21 +542,39 @@ class RefundService:
                 raise NotFound("refund not found")
             return await self._with_resolution(conn, refund_id)
 
-    async def detail(self, agency_ids: frozenset[int], refund_id: str) -> dict[str, Any]:
+    async def detail(
+        self, agency_ids: frozenset[int], refund_id: str, viewer: str | None = None
+    ) -> dict[str, Any]:
         """The refund with its proposals, newest first, and what the
         console shows of its bill (``channel``, ``agency_code``, ``dossier_code``); 404
-        outside ``agency_ids``."""
+        outside ``agency_ids``. ``viewer_proposed``: whether the proposal waiting is
+        ``viewer``'s — the same person's — who cannot decide it. ``still_queried``: whether
+        its channel is still asked about it (no proposal yet, ``refund_still_queried``)."""
         async with self.db.read() as conn:
             row = await self._joined(conn, refund_id)
             if row.agency_id not in agency_ids:
                 raise NotFound("refund not found")
             view = await self._with_resolution(conn, refund_id)
+            waiting = [r for r in view["resolutions"] if r["status"] == "proposed"]
+            mine = bool(waiting) and await same_person(conn, waiting[0]["proposed_by"], viewer)
         return {
             **view,
             "channel": row.channel,
             "agency_code": row.agency_code,
             "dossier_code": row.dossier_code,
+            "viewer_proposed": mine,
+            "still_queried": self._still_queried(row),
         }
+
+    def _still_queried(self, row: Row[Any]) -> bool:
+        """Whether a refund is pending, its channel can be asked about it (the janitor does)
+        and it is not yet handed to finance: only the provider's word may settle it then.
+        Refunds made by hand (bank transfer, card terminal) are finance's at once."""
+        return (
+            row.status == RefundStatus.PENDING
+            and row.flagged_at is None
+            and isinstance(self.channels.get(row.channel), RefundQueryable)
+        )
 
     async def of_payment(self, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
         """A payment's refunds, oldest first (404 unless the caller's agencies own it)."""

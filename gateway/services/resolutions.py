@@ -26,9 +26,13 @@ from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFoun
 from gateway.core.ids import new_id
 from gateway.core.machines import Machine
 from reconciliation.audit import record
-from reconciliation.workflow import person_of
+from reconciliation.workflow import same_person
 
+#: The longest reason a maker or checker gives (here, for receipts' corrections, for
+#: reconciliation's exceptions).
 REASON_MAX = 2000
+#: The longest evidence of a proposal (the provider's or bank's transaction id).
+EVIDENCE_MAX = 64
 S = TypeVar("S", bound=StrEnum)
 
 
@@ -47,6 +51,21 @@ def reason_problem(text: str, *, required: bool) -> FieldError | None:
         )
     if len(text) > REASON_MAX or "\x00" in text:
         return FieldError("reason", "too_long", f"at most {REASON_MAX} characters")
+    return None
+
+
+def evidence_problem(
+    field: str, outcome: str, evidence: str, *, required: bool
+) -> FieldError | None:
+    """What is wrong with a proposal's (stripped) evidence for ``outcome``, if anything: a
+    transaction id proves a success (``required``: it must), and a failure moved no money, so
+    there is no transaction to prove and nothing would keep one (``not_allowed``)."""
+    if len(evidence) > EVIDENCE_MAX or not evidence.isprintable():
+        return FieldError(field, "invalid", f"at most {EVIDENCE_MAX} printable characters")
+    if outcome == "succeeded" and required and not evidence:
+        return FieldError(field, "required", "the provider's transaction id")
+    if outcome == "failed" and evidence:
+        return FieldError(field, "not_allowed", "only for succeeded")
     return None
 
 
@@ -137,13 +156,14 @@ class Proposals(Generic[S]):
         *,
         approve: bool,
         reason: str,
-        apply: Callable[[Row[Any]], Awaitable[None]],
+        apply: Callable[[Row[Any]], Awaitable[Mapping[str, Any]]],
         resolution_id: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> Row[Any]:
         """Approve (``apply`` it, after the proposal's move) or reject the proposal waiting —
-        ``resolution_id``'s, when named (the checker), the subject locked by the caller. The
-        proposal as it was."""
+        ``resolution_id``'s, when named (the checker), the subject locked by the caller. What
+        ``apply`` answers it applied goes into the audit log with the approval. The proposal
+        as it was."""
         proposal = await self.open(conn, subject_id)
         wanted = "approved" if approve else "rejected"
         if proposal is None or (resolution_id is not None and proposal.id != resolution_id):
@@ -153,7 +173,7 @@ class Proposals(Generic[S]):
             if resolution_id is not None and decided is None:
                 raise NotFound("proposal not found")
             raise InvalidTransition("none" if decided is None else decided.status, wanted)
-        if await person_of(conn, proposal.proposed_by) == await person_of(conn, actor):
+        if await same_person(conn, proposal.proposed_by, actor):
             raise SelfApproval("the proposal must be decided by someone else")
         new = self._status(wanted)
         await self.machine.move(
@@ -165,8 +185,7 @@ class Proposals(Generic[S]):
             decided_at=now,
             decision_reason=reason.strip()[:REASON_MAX] or None,
         )
-        if approve:
-            await apply(proposal)
+        applied = await apply(proposal) if approve else {}
         await record(
             conn,
             now,
@@ -174,7 +193,12 @@ class Proposals(Generic[S]):
             f"{self.subject}_resolution_{new.value}",
             self.subject,
             subject_id,
-            {"resolution_id": proposal.id, "outcome": proposal.outcome, **(details or {})},
+            {
+                "resolution_id": proposal.id,
+                "outcome": proposal.outcome,
+                **(details or {}),
+                **applied,
+            },
         )
         return proposal
 

@@ -4,6 +4,7 @@ person proposes what the provider confirmed, another approves it and only then d
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -265,3 +266,52 @@ async def test_a_proposal_overtaken_by_the_provider_can_be_rejected_but_not_appr
     assert (await wallets.payment(bill["id"]))["status"] == "paid"  # the provider's word stands
     page = await (await wallets.client.get(path, headers=checker.cookie)).text()
     assert 'data-testid="waiting"' not in page
+
+
+async def test_a_stale_page_never_decides_a_newer_proposal(
+    wallets: Wallets, flagged: dict[str, Any]
+) -> None:
+    """The approver's page shows a proposal; meanwhile another approver rejects it and the
+    maker proposes anew. Approving from the stale page names the proposal it showed: refused,
+    the newer proposal still waits (and the page shows that one next)."""
+    bill, attempt = flagged["bill"], flagged["attempt"]
+    path, checker = await failure_proposed(wallets, attempt["id"])
+    stale = await (await wallets.client.get(path, headers=checker.cookie)).text()
+    [shown] = re.findall(r'name="resolution_id" value="([^"]+)"', stale)
+
+    other = await login(wallets, "phophong")
+    rejected = await submit(wallets, other, f"{path}/decide", decision="reject")
+    assert rejected.headers["Location"] == f"{path}?msg=resolution_rejected"
+    wallets.clock.advance(minutes=1)
+    maker = await login(wallets, "ketoan")
+    await submit(wallets, maker, f"{path}/propose", outcome="failed", reason="Lần hai.")
+
+    response = await submit(
+        wallets, checker, f"{path}/decide", decision="approve", resolution_id=shown
+    )
+    assert response.status == 409
+    assert (await wallets.payment_attempt(bill["id"], attempt["id"]))["status"] == "pending"
+    assert await proposals(wallets) == [("failed", "rejected"), ("failed", "proposed")]
+    fresh = await (await wallets.client.get(path, headers=checker.cookie)).text()
+    [newer] = re.findall(r'name="resolution_id" value="([^"]+)"', fresh)
+    assert newer != shown
+    response = await submit(
+        wallets, checker, f"{path}/decide", decision="approve", resolution_id=newer
+    )
+    assert response.status == 303
+    assert await proposals(wallets) == [("failed", "rejected"), ("failed", "approved")]
+
+
+async def test_the_maker_is_offered_no_decision_on_their_own_proposal(
+    wallets: Wallets, flagged: dict[str, Any]
+) -> None:
+    attempt = flagged["attempt"]
+    path = f"/console/attempts/{attempt['id']}"
+    maker = await login(wallets, "truongphong")  # an approver, proposing
+    await submit(wallets, maker, f"{path}/propose", outcome="failed", reason="MoMo xác nhận.")
+
+    own = await (await wallets.client.get(path, headers=maker.cookie)).text()
+    assert 'data-testid="own-proposal"' in own and 'value="approve"' not in own
+    checker = await login(wallets, "phophong")
+    other = await (await wallets.client.get(path, headers=checker.cookie)).text()
+    assert 'data-testid="own-proposal"' not in other and 'value="approve"' in other

@@ -12,7 +12,7 @@ from typing import Any
 
 from conftest import Gateway, Wallets
 from sqlalchemy import select
-from test_refund_janitor import VNPAY_WINDOW, _paid_vnpay
+from test_refund_janitor import _paid_vnpay
 from tests_support import signed_notice, staff_login
 
 from gateway.core.db.schema import audit_log, outbox_events
@@ -85,6 +85,16 @@ async def _audit(gateway: Gateway, refund_id: str) -> list[tuple[str, str]]:
         return [(row.action, row.actor) for row in rows]
 
 
+async def _audit_details(gateway: Gateway, refund_id: str) -> list[dict[str, Any]]:
+    async with gateway.client.app[DATABASE].read() as conn:
+        rows = await conn.execute(
+            select(audit_log.c.details)
+            .where(audit_log.c.object_id == refund_id)
+            .order_by(audit_log.c.id)
+        )
+        return [dict(row.details) for row in rows]
+
+
 async def test_a_result_proposed_by_one_person_applies_only_once_another_approves_it(
     gateway: Gateway,
 ) -> None:
@@ -129,6 +139,11 @@ async def test_a_result_proposed_by_one_person_applies_only_once_another_approve
         "refund_resolution_proposed",
         "refund_resolution_approved",
     ]
+    approval = (await _audit_details(gateway, refund["id"]))[-1]
+    assert (approval["outcome"], approval["provider_transaction_id"]) == (
+        "succeeded",
+        "FT26330123456",
+    )
     # Approved once: nothing is left to decide.
     again = await _decide(
         gateway, refund["id"], proposal["id"], "approve", gateway.auth("approver")
@@ -194,6 +209,8 @@ async def test_the_same_person_cannot_approve_with_another_key_or_their_console_
     gateway.client.session.cookie_jar.clear()
     page = await (await gateway.client.get(path, headers=lan.cookie)).text()
     assert 'data-testid="waiting"' in page and "Ngân hàng trả lại lệnh chuyển." in page
+    # Her own proposal, made with another credential: no decision offered, the page says why.
+    assert 'data-testid="own-proposal"' in page and 'value="approve"' not in page
     by_console = await gateway.client.post(
         f"{path}/decide",
         data={"csrf": lan.csrf, "decision": "approve", "resolution_id": proposal["id"]},
@@ -207,6 +224,8 @@ async def test_the_same_person_cannot_approve_with_another_key_or_their_console_
 
     minh = await staff_login(gateway.client, "minh", PASSWORD, "/console")
     gateway.client.session.cookie_jar.clear()
+    page = await (await gateway.client.get(path, headers=minh.cookie)).text()
+    assert 'data-testid="own-proposal"' not in page and 'value="approve"' in page
     approved = await gateway.client.post(
         f"{path}/decide",
         data={"csrf": minh.csrf, "decision": "approve", "resolution_id": proposal["id"]},
@@ -251,9 +270,9 @@ async def test_a_result_proposed_in_the_console_is_approved_with_an_api_key_of_a
         allow_redirects=False,
     )
     assert response.status == 303 and response.headers["Location"] == f"{path}?msg=proposed"
-    # A finance user is no checker: the page offers no decision.
+    # The maker is offered no decision: the page says why.
     page = await (await gateway.client.get(path, headers=maker.cookie)).text()
-    assert "Cần một người phê duyệt khác người đề xuất." in page
+    assert 'data-testid="own-proposal"' in page and "Phê duyệt</button>" not in page
     [proposal] = (await _refund_now(gateway, refund["id"]))["resolutions"]
 
     approved = await _decide(
@@ -314,15 +333,41 @@ async def test_a_rejected_proposal_changes_nothing_and_one_proposal_waits_at_a_t
     ]
 
 
-async def test_the_providers_word_arriving_first_supersedes_the_proposal(
+async def test_a_refund_still_asked_about_waits_for_the_janitor_then_the_providers_word_wins(
     wallets: Wallets,
 ) -> None:
-    """VNPAY made the refund but its answer was lost; finance proposes it failed; the
-    janitor's querydr then hears VNPAY succeeded it: VNPAY's word applies, the proposal is
-    superseded (in the audit log) and can no longer be approved."""
+    """VNPAY made the refund but its answer was lost. While the janitor still asks VNPAY,
+    finance cannot propose a result (``refund_still_queried``: VNPAY may yet say it refunded),
+    and the console offers no form. Past VNPAY's refund horizon it is handed to finance,
+    who propose it failed; the janitor's querydr then hears VNPAY succeeded it: VNPAY's word
+    applies, the proposal is superseded (in the audit log) and can no longer be approved."""
     payment, txn = await _paid_vnpay(wallets)
     wallets.vnpay.app[VNPAY_SWITCHES].lose_refund_answers = 1
     refund = await _refund(wallets, payment, payment["amount"])
+    early = await _propose(
+        wallets, refund["id"], wallets.auth("finance"), status="failed", reason="VNPAY chưa hoàn."
+    )
+    assert (early.status, (await early.json())["code"]) == (409, "refund_still_queried")
+    await wallets.client.app[STAFF].create_user(
+        username="ketoan",
+        display_name="Kế toán",
+        role=Role.FINANCE,
+        password=PASSWORD,
+        agency_codes=["HCM"],
+    )
+    session = await staff_login(wallets.client, "ketoan", PASSWORD, "/console")
+    path = f"/console/refunds/{refund['id']}"
+    page = await (await wallets.client.get(path, headers=session.cookie)).text()
+    assert 'data-testid="still-queried"' in page and f'action="{path}/propose"' not in page
+    janitor = wallets.client.app[POLLER]
+    wallets.clock.advance(hours=72, seconds=1)  # VNPAY's refund horizon: handed to finance
+    assert await janitor.run_once() == 1  # querydr: VNPAY is still processing it
+    assert (await _refund_now(wallets, refund["id"]))["flagged_at"] is not None
+    wallets.client.session.cookie_jar.clear()
+    session = await staff_login(wallets.client, "ketoan", PASSWORD, "/console")  # days later
+    page = await (await wallets.client.get(path, headers=session.cookie)).text()
+    assert 'data-testid="still-queried"' not in page and f'action="{path}/propose"' in page
+
     proposed = await _propose(
         wallets, refund["id"], wallets.auth("finance"), status="failed", reason="VNPAY chưa hoàn."
     )
@@ -330,8 +375,8 @@ async def test_the_providers_word_arriving_first_supersedes_the_proposal(
     proposal = await proposed.json()
 
     txn.refunds[-1].status = "06"  # VNPAY sent the money back
-    wallets.clock.advance(seconds=VNPAY_WINDOW)
-    assert await wallets.client.app[POLLER].run_once() == 1
+    wallets.clock.advance(hours=1)  # flagged, still asked about at most hourly
+    assert await janitor.run_once() == 1
 
     settled = await _refund_now(wallets, refund["id"])
     assert settled["status"] == "succeeded"
@@ -351,3 +396,75 @@ async def test_the_providers_word_arriving_first_supersedes_the_proposal(
         ("refund_resolution_proposed", proposal["proposed_by"]),
         ("refund_resolution_superseded", "provider:vnpay"),
     ]
+
+
+async def test_the_same_person_typed_in_another_case_or_with_spaces_is_still_the_maker(
+    gateway: Gateway,
+) -> None:
+    db, clock = gateway.client.app[DATABASE], gateway.client.app[CLOCK]
+    _, maker = await create_client(
+        db, clock, name="lan-ketoan", role=Role.FINANCE, agency_codes=["HCM"], person="Lan@stc"
+    )
+    _, checker = await create_client(
+        db,
+        clock,
+        name="lan-pheduyet",
+        role=Role.FINANCE_APPROVER,
+        agency_codes=["HCM"],
+        person="lan@stc ",
+    )
+    payment = await _transfer_paid(gateway)
+    refund = await _refund(gateway, payment, 50_000)
+    proposed = await _propose(
+        gateway, refund["id"], {"Authorization": f"Bearer {maker}"}, status="failed"
+    )
+    assert proposed.status == 202, await proposed.text()
+    proposal = await proposed.json()
+
+    for decision in ("approve", "reject"):
+        refused = await _decide(
+            gateway, refund["id"], proposal["id"], decision, {"Authorization": f"Bearer {checker}"}
+        )
+        assert (refused.status, (await refused.json())["code"]) == (409, "self_approval")
+    assert (await _refund_now(gateway, refund["id"]))["status"] == "pending"
+
+
+async def test_a_proposal_is_rejected_without_a_body(gateway: Gateway) -> None:
+    """``reason`` is optional, so is the body that carries it."""
+    payment = await _transfer_paid(gateway)
+    refund = await _refund(gateway, payment, 50_000)
+    proposal = await (
+        await _propose(gateway, refund["id"], gateway.auth("finance"), status="failed")
+    ).json()
+
+    rejected = await gateway.client.post(
+        f"/v1/refunds/{refund['id']}/resolutions/{proposal['id']}/reject",
+        headers=gateway.auth("approver"),
+    )
+
+    assert rejected.status == 200, await rejected.text()
+    after = await rejected.json()
+    assert [(r["status"], r["decision_reason"]) for r in after["resolutions"]] == [
+        ("rejected", None)
+    ]
+
+
+async def test_a_failed_result_carries_no_bank_reference(gateway: Gateway) -> None:
+    """A refund that failed moved no money: there is no transaction to reference."""
+    payment = await _transfer_paid(gateway)
+    refund = await _refund(gateway, payment, 50_000)
+
+    refused = await _propose(
+        gateway,
+        refund["id"],
+        gateway.auth("finance"),
+        status="failed",
+        provider_transaction_id="FT26330123456",
+    )
+
+    assert refused.status == 422, await refused.text()
+    problem = await refused.json()
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [
+        ("provider_transaction_id", "not_allowed")
+    ]
+    assert (await _refund_now(gateway, refund["id"]))["resolutions"] == []

@@ -17,6 +17,7 @@ from gateway.core.errors import (
 )
 from gateway.core.statuses import RECEIPTS, ReceiptStatus
 from gateway.services.receipts.issuance import LINE_KINDS
+from gateway.services.resolutions import REASON_MAX
 from gateway.services.sealing import Sealer
 from providers.receipts.document import xml_date
 from providers.receipts.words import amount_in_words
@@ -35,7 +36,6 @@ FIELD_LABELS = {
     "items": "Khoản thu và số tiền",
 }
 NOTICE_FORM = "04/SS-CTĐT"
-REASON_MAX = 2000
 TEXT_MAX = 255
 ITEMS_MAX = 50
 #: A sealed value is bound to its field: the address as the payment's payer block seals it.

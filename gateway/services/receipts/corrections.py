@@ -60,7 +60,6 @@ from gateway.core.ids import Clock, new_id
 from gateway.core.statuses import CORRECTIONS, RECEIPTS, DecisionStatus, ReceiptStatus
 from gateway.services.receipts.correction_rules import (
     ADDRESS_FIELD,
-    REASON_MAX,
     REPLACE,
     check_correctable,
     check_total,
@@ -73,9 +72,10 @@ from gateway.services.receipts.issuance import ReceiptIssuance, receipt_share
 from gateway.services.receipts.render import RECEIPT_COLUMNS, render
 from gateway.services.receipts.tax_notices import notice_state, record_notice
 from gateway.services.receipts.views import rendered
+from gateway.services.resolutions import REASON_MAX
 from gateway.services.sealing import Sealer
 from reconciliation.audit import record
-from reconciliation.workflow import CHECKERS, MAKERS, Actor, person_of
+from reconciliation.workflow import CHECKERS, MAKERS, Actor, same_person
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class CorrectionService:
         async with self.db.write() as conn:
             correction = await self._correction(conn, actor, correction_id)
             CORRECTIONS.check(DecisionStatus(correction.status), DecisionStatus.APPROVED)
-            if await person_of(conn, correction.proposed_by) == await person_of(conn, actor.id):
+            if await same_person(conn, correction.proposed_by, actor.id):
                 raise SelfApproval(f"{actor.id} proposed this correction and cannot approve it")
             now = self.clock()
             # The one lock order: the payment, then its receipt (then the number ranges).

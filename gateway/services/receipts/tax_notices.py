@@ -67,7 +67,6 @@ from gateway.core.ids import Clock, new_id
 from gateway.core.machines import StaleStatus
 from gateway.core.statuses import TAX_NOTICES, TaxNoticeStatus
 from gateway.services.payments import after_cursor, encode_cursor
-from gateway.services.receipts.correction_rules import REASON_MAX
 from gateway.services.receipts.issuance import BUSINESS_TZ
 from gateway.services.receipts.summary_table import day_bounds
 from gateway.services.receipts.transmission import (
@@ -77,6 +76,7 @@ from gateway.services.receipts.transmission import (
     send_each,
     still_ours,
 )
+from gateway.services.resolutions import REASON_MAX
 from providers.receipts.error_notice import ErrorNotice, NoticeRow, build_notice_xml
 from providers.receipts.errors import InvalidDocument, ReceiptError
 from providers.receipts.signer import SigningIdentity, sign_xml
