@@ -402,6 +402,7 @@ async def test_no_free_reference_in_five_draws_is_503_with_nothing_written(
     }
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no server
 async def test_a_creation_on_a_connection_the_server_dropped_is_503_then_created(
     gateway: Gateway,
 ) -> None:
@@ -409,8 +410,6 @@ async def test_a_creation_on_a_connection_the_server_dropped_is_503_then_created
     creation that meets a dead connection is answered 503 ``service_unavailable`` with
     nothing written, and the portal's retry with its key creates the payment."""
     db = gateway.client.app[DATABASE]
-    if db.is_sqlite:
-        pytest.skip("SQLite has no server to drop a connection")
     await gateway.create_payment()  # a pooled connection, kept
     admin = create_async_engine(db.url)
     try:
