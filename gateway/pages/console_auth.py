@@ -31,10 +31,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 from gateway.core.errors import (
     AccountLocked,
     BadRequest,
+    FieldError,
     GatewayError,
     LoginThrottled,
     PayloadTooLarge,
     Unauthenticated,
+    ValidationFailed,
 )
 from gateway.core.roles import Role
 from gateway.http.responses import read_body
@@ -229,6 +231,15 @@ def action(handler: FormPage, *, upload_limit: bool = False) -> Handler:
 
     functools.update_wrapper(checked, handler)
     return _guarded(checked)
+
+
+def approves(form: Form) -> bool:
+    """A maker-checker form's ``decision``: ``approve`` or ``reject``. A missing or unknown one
+    is refused (``invalid_choice``), never read as approval."""
+    decision = form.get("decision")
+    if decision not in ("approve", "reject"):
+        raise ValidationFailed([FieldError("decision", "invalid_choice", "approve or reject")])
+    return decision == "approve"
 
 
 def csrf_ok(form: Form, user: StaffUser) -> bool:

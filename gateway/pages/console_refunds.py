@@ -9,19 +9,24 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.core.errors import (
-    FieldError,
     GatewayError,
     InvalidTransition,
     NotFound,
-    ValidationFailed,
 )
 from gateway.keys import REFUNDS
 from gateway.pages import console_labels as labels
-from gateway.pages.console_auth import APPROVER_ROLES, PREFIX, Form, action, back_to, page, view
+from gateway.pages.console_auth import (
+    APPROVER_ROLES,
+    PREFIX,
+    Form,
+    action,
+    approves,
+    back_to,
+    page,
+    view,
+)
 from gateway.services.resolutions import REASON_MAX
 from gateway.services.staff import StaffUser
-
-DECISIONS = ("approve", "reject")
 
 
 def _message(error: GatewayError) -> str:
@@ -100,12 +105,8 @@ async def _propose(request: web.Request, user: StaffUser, form: Form) -> web.Str
 
 async def _decide(request: web.Request, user: StaffUser, form: Form) -> web.StreamResponse:
     refund_id = request.match_info["refund_id"]
-    decision = form.get("decision")
-    if decision not in DECISIONS:  # never read a missing or unknown decision as approval
-        refused = ValidationFailed([FieldError("decision", "invalid_choice", "approve or reject")])
-        return await _detail(request, user, error=_message(refused), status=refused.http_status)
-    approve = decision == "approve"
     try:
+        approve = approves(form)
         await request.app[REFUNDS].decide(
             user.id,
             user.agency_ids,
