@@ -63,7 +63,6 @@ from gateway.services import payment_state as state
 from gateway.services.clients import Principal
 from gateway.services.receipts.refund_shares import shares_for
 from gateway.services.resolutions import (
-    REASON_MAX,
     Proposals,
     evidence_problem,
     reason_problem,
@@ -344,7 +343,6 @@ class RefundService:
         with its proposals."""
         if not approver:
             raise Forbidden("only an approver decides on a proposed refund result")
-        text = reason.strip()[:REASON_MAX]
         async with self.db.write() as conn:
             row = await self._locked(conn, agency_ids, refund_id)
 
@@ -368,7 +366,7 @@ class RefundService:
                 actor,
                 refund_id,
                 approve=approve,
-                reason=text,
+                reason=reason,  # stripped and bounded where it is stored
                 apply=apply,
                 resolution_id=resolution_id,
                 details={"flagged_at": iso(row.flagged_at)},
