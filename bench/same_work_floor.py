@@ -395,6 +395,7 @@ def create_app(settings: argparse.Namespace) -> web.Application:
             settings.agency_code,
         )
         app[AGENCY] = dict(agency) if agency is not None else {}
+        app[POOL] = pool
         yield
         await pool.close()
 
