@@ -353,8 +353,10 @@ async def vnpay_ipn(request: web.Request) -> web.Response:
             "id": event_id_text,
             "type": "payment.paid",
             "created_at": _iso(now),
-            "data": {"payment": _payment_json(payment, agency, json.loads(paid["lines"]))},
-            "sequence": paid["sequence"],
+            "data": {
+                "payment": _payment_json(payment, agency, json.loads(paid["lines"])),
+                "sequence": paid["sequence"],
+            },
         }
         await conn.fetch(
             IPN_OUTBOX,
