@@ -15,9 +15,10 @@ What it does, in order:
    table): parse the same body, one asyncpg ``INSERT``, answer 201; and
    ``bench/same_work_floor.py``, the same-work floor: a bare aiohttp + asyncpg handler that
    sends the gateway's own creation statement with the same parameters (the idempotency
-   look-up and 5 rows in 5 tables: payment, 2 lines, VietQR attempt, notification intake
+   look-up and 6 rows in 5 tables: payment, 2 lines, VietQR attempt, notification intake
    note, idempotency key), for a second portal client of the same agency so its rows can be
-   counted apart;
+   counted apart; servers are measured in turn (odd rounds gateway, same-work floor, floor;
+   even rounds the reverse);
 4. drives each server with the same closed-loop load from this process: ``C`` aiohttp
    workers, a warm-up (``--warmup`` requests, not counted), then ``N`` requests, each one a
    realistic create-payment body with a fresh ``Idempotency-Key`` and the bearer key.
@@ -26,11 +27,13 @@ What it does, in order:
    PostgreSQL and by this load generator, how busy the machine was (other processes
    included), and with ``--pg-stats`` the PostgreSQL sessions opened and transactions
    committed/rolled back per request;
-5. counts the rows each of the gateway and the same-work floor wrote per request (5 each:
-   the same database work), prints a table, the ratio gateway/floor (target >= 0.5x) and the
-   ratios gateway/same-work floor (how much of the gap is the gateway's Python) and
-   same-work floor/floor (how much is the database work), writes ``--json`` if asked, and
-   drops the database. Child processes are stopped on every exit path.
+5. counts the rows each of the gateway and the same-work floor wrote per request (6 each:
+   the same database work; the intake notes, which the gateway's notification worker takes
+   as they come, by their id sequence around each server's runs), prints a table, the
+   ratio gateway/floor (target >= 0.5x) and the ratios gateway/same-work floor (how much
+   of the gap is the gateway's Python) and same-work floor/floor (how much is the database
+   work), writes ``--json`` if asked, and drops the database. Child processes are stopped
+   on every exit path.
 
 The exit status is non-zero only when the benchmark could not run; missing the target is a
 result, not a failure.
@@ -614,6 +617,10 @@ async def _run_on(
         "same_work_floor": (same_work, f"{same_work_base}/v1/payments", same_work_log),
     }
     rounds: list[dict[str, Measurement]] = []
+    # Notification intake notes written by each server: the gateway's notification worker
+    # takes (deletes) them as they come, so they are counted by their id sequence, read
+    # around each server's runs (one server runs at a time).
+    notes = dict.fromkeys(targets, 0)
     first = 0
     for number in range(1, args.rounds + 1):
         measured: dict[str, Measurement] = {}
@@ -622,9 +629,11 @@ async def _run_on(
         for name in order:
             process, target, log = targets[name]
             try:
+                notes_before = await notes_so_far(pg, database)
                 measured[name] = await measure(
                     name, process, target, api_key, args, pg, database, first
                 )
+                notes[name] += await notes_so_far(pg, database) - notes_before
             except BenchError as exc:
                 raise BenchError(f"{exc}\n{tail(log)}") from exc
             first += args.warmup + args.requests
@@ -637,8 +646,10 @@ async def _run_on(
         rounds.append(measured)
     sent = args.rounds * (args.warmup + args.requests)
     rows = {
-        "gateway": await rows_written(pg, database, api_key.split("_")[1], sent),
-        "same_work_floor": await rows_written(pg, database, same_work_client, sent),
+        "gateway": await rows_written(pg, database, api_key.split("_")[1], notes["gateway"], sent),
+        "same_work_floor": await rows_written(
+            pg, database, same_work_client, notes["same_work_floor"], sent
+        ),
     }
 
     return {
@@ -662,8 +673,25 @@ async def _run_on(
     }
 
 
-async def rows_written(pg: Postgres, database: str, client_id: str, sent: int) -> dict[str, float]:
-    """Rows per request (warm-up included) that ``client_id``'s creations left, per table."""
+async def notes_so_far(pg: Postgres, database: str) -> int:
+    """Notification intake notes ever written in ``database`` (their id sequence's value)."""
+    conn = await asyncpg.connect(pg.dsn(database))
+    try:
+        value = await conn.fetchval(
+            "SELECT coalesce(max(last_value), 0) FROM pg_sequences"
+            " WHERE format('%I.%I', schemaname, sequencename)"
+            " = pg_get_serial_sequence('notification_intake', 'id')"
+        )
+    finally:
+        await conn.close()
+    return int(value)
+
+
+async def rows_written(
+    pg: Postgres, database: str, client_id: str, notes: int, sent: int
+) -> dict[str, float]:
+    """Rows per request (warm-up included) that ``client_id``'s creations wrote, per table
+    (``notes``: the intake notes its server wrote, counted by :func:`notes_so_far`)."""
     conn = await asyncpg.connect(pg.dsn(database))
     try:
         row = await conn.fetchrow(
@@ -674,11 +702,11 @@ async def rows_written(pg: Postgres, database: str, client_id: str, sent: int) -
                 WHERE p.client_id = $1) AS payment_items,
               (SELECT count(*) FROM attempts JOIN payments p ON p.id = payment_id
                 WHERE p.client_id = $1 AND channel = 'vietqr') AS attempts,
-              (SELECT count(*) FROM notification_intake JOIN payments p ON p.id = payment_id
-                WHERE p.client_id = $1) AS notification_intake,
+              $2::bigint AS notification_intake,
               (SELECT count(*) FROM idempotency_keys WHERE client_id = $1) AS idempotency_keys
             """,
             client_id,
+            notes,
         )
     finally:
         await conn.close()

@@ -11,12 +11,13 @@ much of the gateway's cost is the database work itself and how much its Python
 - ``POST /v1/payments`` (``bench/create_payments.py``): parse the JSON body, total its items,
   and run the gateway's one creation statement, in autocommit as the gateway's
   ``Database.driver_row`` does: the idempotency look-up and, in one ``WITH``, the payment,
-  its lines, its VietQR attempt, the notification intake note and the idempotency key (5
-  rows). A stored key is answered from its row. Not done: authentication (the gateway's key
-  cache sends no statement), validation, the PII encryption of the phone (a stand-in of the
-  same length is stored), the EMVCo payload (a stand-in of the same length) and the request
-  fingerprint's canonical form (SHA-256 of the body instead). Rows go to ``--client-id``, an
-  API client of the agency ``--agency-code``, so the bench can count them apart.
+  its lines, its VietQR attempt, the notification intake note and the idempotency key (6
+  rows in 5 tables). A stored key is answered from its row. Not done: authentication (the
+  gateway's key cache sends no statement), validation, the PII encryption of the phone (a
+  stand-in of the same length is stored), the EMVCo payload (a stand-in of the same
+  length) and the request fingerprint's canonical form (SHA-256 of the body instead). Rows
+  go to ``--client-id``, an API client of the agency ``--agency-code``, so the bench can
+  count them apart.
 - ``GET /ipn`` (``bench/ipn_apply.py``): verify the HMAC-SHA512 of the ``vnp_*`` query
   parameters under ``--vnpay-secret`` (and the terminal code), then, in one transaction, the
   gateway's 8 statements: inbox event (``provider_events``), lock of the payment, lock and read
