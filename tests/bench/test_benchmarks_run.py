@@ -115,6 +115,18 @@ def test_ipn_apply_with_two_processes_pays_every_bill_it_sends_an_ipn_for(
     assert report["ratio_same_work_floor_floor"] > 0
 
 
+def test_same_work_floor_sends_the_statements_the_gateway_sends(postgres: str) -> None:
+    """The same-work floor's copy of the gateway's SQL (bench/same_work_floor.py) is current."""
+    done = subprocess.run(  # noqa: S603 -- our own script, a fixed argument list
+        [sys.executable, str(BENCH / "same_work_check.py"), "--pg", postgres],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
+
+
 def test_webhook_delivery_delivers_every_event_once_in_order(postgres: str, tmp_path: Path) -> None:
     report = run_bench(
         "webhook_delivery.py",
