@@ -1,5 +1,5 @@
-"""Payment creation throughput of the gateway on PostgreSQL, beside a floor measured in the
-same run.
+"""Payment creation throughput of the gateway on PostgreSQL, beside a floor and a same-work
+floor measured in the same run.
 
     .venv/bin/python bench/create_payments.py [--requests N] [--concurrency C] [--json out.json]
 
@@ -12,7 +12,13 @@ What it does, in order:
    CLI, and starts ``gateway serve`` as a separate process (``python -m gateway.cli``, run
    from the source tree this script sits in);
 3. starts ``bench/floor_server.py`` as a separate process on the same database (its own
-   table): parse the same body, one asyncpg ``INSERT``, answer 201;
+   table): parse the same body, one asyncpg ``INSERT``, answer 201; and
+   ``bench/same_work_floor.py``, the same-work floor: a bare aiohttp + asyncpg handler that
+   sends the gateway's own creation statement with the same parameters (the idempotency
+   look-up and 6 rows in 5 tables: payment, 2 lines, VietQR attempt, notification intake
+   note, idempotency key), for a second portal client of the same agency so its rows can be
+   counted apart; servers are measured in turn (odd rounds gateway, same-work floor, floor;
+   even rounds the reverse);
 4. drives each server with the same closed-loop load from this process: ``C`` aiohttp
    workers, a warm-up (``--warmup`` requests, not counted), then ``N`` requests, each one a
    realistic create-payment body with a fresh ``Idempotency-Key`` and the bearer key.
@@ -21,8 +27,13 @@ What it does, in order:
    PostgreSQL and by this load generator, how busy the machine was (other processes
    included), and with ``--pg-stats`` the PostgreSQL sessions opened and transactions
    committed/rolled back per request;
-5. prints a table and the ratio gateway/floor (target >= 0.5x), writes ``--json`` if asked,
-   and drops the database. Child processes are stopped on every exit path.
+5. counts the rows each of the gateway and the same-work floor wrote per request (6 each:
+   the same database work; the intake notes, which the gateway's notification worker takes
+   as they come, by their id sequence around each server's runs), prints a table, the
+   ratio gateway/floor (target >= 0.5x) and the ratios gateway/same-work floor (how much
+   of the gap is the gateway's Python) and same-work floor/floor (how much is the database
+   work), writes ``--json`` if asked, and drops the database. Child processes are stopped
+   on every exit path.
 
 The exit status is non-zero only when the benchmark could not run; missing the target is a
 result, not a failure.
@@ -69,6 +80,9 @@ from processes import (
 from rss import RssSampler
 
 FLOOR_SERVER = Path(__file__).resolve().with_name("floor_server.py")
+SAME_WORK_FLOOR = Path(__file__).resolve().with_name("same_work_floor.py")
+#: The servers, in the order of the table; odd rounds run them in this order, even ones reversed.
+SERVERS = ("gateway", "same_work_floor", "floor")
 TARGET_RATIO = 0.5
 #: An idle PostgreSQL 15 backend may hold its statistics back for up to 10 s
 #: (PGSTAT_IDLE_INTERVAL), so exact pg_stat_database deltas need this long a pause.
@@ -526,7 +540,7 @@ async def _run_on(
     print(f"database {database}: applying migrations", flush=True)
     await asyncio.to_thread(upgrade, url)
 
-    gateway_port, floor_port = free_port(), free_port()
+    gateway_port, floor_port, same_work_port = free_port(), free_port(), free_port()
     config = workdir / "gateway.toml"
     write_config(config, url, gateway_port)
     run_cli(
@@ -539,9 +553,16 @@ async def _run_on(
     if match is None:
         raise BenchError(f"no API key in the output of 'gateway clients create':\n{printed}")
     api_key = match.group(0)
+    # The same-work floor writes its rows as a second portal client of the same agency.
+    printed = run_cli(config, "clients", "create", "--agency", AGENCY_CODE, "--role", "portal")
+    match = API_KEY.search(printed)
+    if match is None:
+        raise BenchError(f"no API key in the output of 'gateway clients create':\n{printed}")
+    same_work_client = match.group(0).split("_")[1]
 
     env = child_env()
     gateway_log, floor_log = workdir / "gateway.log", workdir / "floor.log"
+    same_work_log = workdir / "same-work-floor.log"
     gateway = spawn(
         [
             *(sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"),
@@ -559,11 +580,24 @@ async def _run_on(
         floor_log,
         env,
     )
+    same_work = spawn(
+        [
+            *(sys.executable, str(SAME_WORK_FLOOR), "--dsn", pg.dsn(database)),
+            *("--port", str(same_work_port), "--processes", str(args.processes)),
+            *("--pool-max", str(POOL_SIZE), "--agency-code", AGENCY_CODE),
+            *("--client-id", same_work_client),
+        ],
+        same_work_log,
+        env,
+    )
     gateway_base, floor_base = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{floor_port}"
+    same_work_base = f"http://127.0.0.1:{same_work_port}"
     await wait_ready("gateway", f"{gateway_base}/readyz", gateway, gateway_log)
     await wait_ready("floor", f"{floor_base}/readyz", floor, floor_log)
+    await wait_ready("same-work floor", f"{same_work_base}/readyz", same_work, same_work_log)
     print(
-        f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}; "
+        f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}, "
+        f"same-work floor pid {same_work.pid} on :{same_work_port}; "
         f"{args.rounds} round(s) of {args.warmup} warm-up + {args.requests} requests, "
         f"concurrency {args.concurrency}, {args.processes} process(es) each",
         flush=True,
@@ -580,29 +614,43 @@ async def _run_on(
     targets = {
         "floor": (floor, f"{floor_base}/v1/payments", floor_log),
         "gateway": (gateway, f"{gateway_base}/v1/payments", gateway_log),
+        "same_work_floor": (same_work, f"{same_work_base}/v1/payments", same_work_log),
     }
     rounds: list[dict[str, Measurement]] = []
+    # Notification intake notes written by each server: the gateway's notification worker
+    # takes (deletes) them as they come, so they are counted by their id sequence, read
+    # around each server's runs (one server runs at a time).
+    notes = dict.fromkeys(targets, 0)
     first = 0
     for number in range(1, args.rounds + 1):
         measured: dict[str, Measurement] = {}
         # Alternate the order so neither server always runs on a table the other just grew.
-        order = ("floor", "gateway") if number % 2 else ("gateway", "floor")
+        order = SERVERS if number % 2 else SERVERS[::-1]
         for name in order:
             process, target, log = targets[name]
             try:
+                notes_before = await notes_so_far(pg, database)
                 measured[name] = await measure(
                     name, process, target, api_key, args, pg, database, first
                 )
+                notes[name] += await notes_so_far(pg, database) - notes_before
             except BenchError as exc:
                 raise BenchError(f"{exc}\n{tail(log)}") from exc
             first += args.warmup + args.requests
             m = measured[name]
             print(
-                f"  round {number} {name:8s} {m.rps:8.1f} req/s  p50 {m.p50_ms:7.2f} ms  "
+                f"  round {number} {name:15s} {m.rps:8.1f} req/s  p50 {m.p50_ms:7.2f} ms  "
                 f"p99 {m.p99_ms:7.2f} ms  errors {m.errors}",
                 flush=True,
             )
         rounds.append(measured)
+    sent = args.rounds * (args.warmup + args.requests)
+    rows = {
+        "gateway": await rows_written(pg, database, api_key.split("_")[1], notes["gateway"], sent),
+        "same_work_floor": await rows_written(
+            pg, database, same_work_client, notes["same_work_floor"], sent
+        ),
+    }
 
     return {
         "benchmark": "create_payments",
@@ -621,7 +669,49 @@ async def _run_on(
         },
         "rounds": [{name: asdict(m) for name, m in measured.items()} for measured in rounds],
         "summary": summarise(rounds),
+        "rows_per_request": rows,
     }
+
+
+async def notes_so_far(pg: Postgres, database: str) -> int:
+    """Notification intake notes ever written in ``database`` (their id sequence's value)."""
+    conn = await asyncpg.connect(pg.dsn(database))
+    try:
+        value = await conn.fetchval(
+            "SELECT coalesce(max(last_value), 0) FROM pg_sequences"
+            " WHERE format('%I.%I', schemaname, sequencename)"
+            " = pg_get_serial_sequence('notification_intake', 'id')"
+        )
+    finally:
+        await conn.close()
+    return int(value)
+
+
+async def rows_written(
+    pg: Postgres, database: str, client_id: str, notes: int, sent: int
+) -> dict[str, float]:
+    """Rows per request (warm-up included) that ``client_id``'s creations wrote, per table
+    (``notes``: the intake notes its server wrote, counted by :func:`notes_so_far`)."""
+    conn = await asyncpg.connect(pg.dsn(database))
+    try:
+        row = await conn.fetchrow(
+            """
+            SELECT
+              (SELECT count(*) FROM payments WHERE client_id = $1) AS payments,
+              (SELECT count(*) FROM payment_items JOIN payments p ON p.id = payment_id
+                WHERE p.client_id = $1) AS payment_items,
+              (SELECT count(*) FROM attempts JOIN payments p ON p.id = payment_id
+                WHERE p.client_id = $1 AND channel = 'vietqr') AS attempts,
+              $2::bigint AS notification_intake,
+              (SELECT count(*) FROM idempotency_keys WHERE client_id = $1) AS idempotency_keys
+            """,
+            client_id,
+            notes,
+        )
+    finally:
+        await conn.close()
+    counts = {name: round(int(row[name]) / sent, 3) for name in row.keys()}
+    return {**counts, "total": round(sum(counts.values()), 3)}
 
 
 def summarise(rounds: list[dict[str, Measurement]]) -> dict[str, Any]:
@@ -632,14 +722,22 @@ def summarise(rounds: list[dict[str, Measurement]]) -> dict[str, Any]:
         ordered = sorted((measured[name] for measured in rounds), key=lambda m: m.rps)
         return ordered[(len(ordered) - 1) // 2]
 
-    gateway, floor = pick("gateway"), pick("floor")
+    gateway, floor, same_work = pick("gateway"), pick("floor"), pick("same_work_floor")
     ratio = gateway.rps / floor.rps if floor.rps else math.nan
     return {
         "gateway": asdict(gateway),
         "floor": asdict(floor),
+        "same_work_floor": asdict(same_work),
         "ratio": round(ratio, 3),
         "target_ratio": TARGET_RATIO,
         "meets_target": ratio >= TARGET_RATIO,
+        # How much of the gap is the gateway's Python, and how much the database work.
+        "ratio_gateway_same_work_floor": round(gateway.rps / same_work.rps, 3)
+        if same_work.rps
+        else math.nan,
+        "ratio_same_work_floor_floor": round(same_work.rps / floor.rps, 3)
+        if floor.rps
+        else math.nan,
     }
 
 
@@ -678,19 +776,28 @@ def print_table(report: dict[str, Any]) -> None:
         f"concurrency {params['concurrency']} (median round shown)"
     )
     print(f"machine busy before the load: {report['background_cpu_percent']:.0f}% of one core")
-    print(f"{'':32s}{'gateway':>12s}{'floor':>12s}")
+    print(f"{'':32s}{'gateway':>12s}{'floor':>12s}{'same-work floor':>17s}")
     for label, key, fmt in rows:
         values = [
             "-" if summary[name][key] is None else fmt.format(summary[name][key])
-            for name in ("gateway", "floor")
+            for name in ("gateway", "floor", "same_work_floor")
         ]
-        print(f"{label:32s}{values[0]:>12s}{values[1]:>12s}")
+        print(f"{label:32s}{values[0]:>12s}{values[1]:>12s}{values[2]:>17s}")
     verdict = "meets" if summary["meets_target"] else "MISSES"
     print(
         f"\nratio gateway/floor = {summary['ratio']:.3f}x "
         f"(target >= {summary['target_ratio']}x: {verdict})"
     )
-    for name in ("gateway", "floor"):
+    print(
+        f"ratio gateway/same-work floor = {summary['ratio_gateway_same_work_floor']:.3f}x, "
+        f"same-work floor/floor = {summary['ratio_same_work_floor_floor']:.3f}x"
+    )
+    written = report["rows_per_request"]
+    print(
+        f"rows written per request: gateway {written['gateway']['total']}, "
+        f"same-work floor {written['same_work_floor']['total']}"
+    )
+    for name in ("gateway", "floor", "same_work_floor"):
         for sample in summary[name]["error_samples"]:
             print(f"  {name} error: {sample}")
 

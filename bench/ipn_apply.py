@@ -1,24 +1,33 @@
-"""VNPAY IPN apply throughput of the gateway on PostgreSQL, beside a floor in the same run.
+"""VNPAY IPN apply throughput of the gateway on PostgreSQL, beside two floors in the same run.
 
     .venv/bin/python bench/ipn_apply.py [--ipns N] [--warmup W] [--concurrency C] [--json PATH]
 
-Both servers run as separate processes against one fresh PostgreSQL database:
+The three servers run as separate processes against one fresh PostgreSQL database:
 
 - the gateway (``gateway serve``, not sandbox, a VNPAY terminal configured), with N pending
   payments written straight into the tables, each with what creation leaves (its pending
   VietQR attempt) and one pending VNPAY attempt;
-- the floor: a bare aiohttp handler that reads ``vnp_TxnRef`` and does one asyncpg ``UPDATE``.
+- the floor: a bare aiohttp handler that reads ``vnp_TxnRef`` and does one asyncpg ``UPDATE``;
+- the same-work floor (``bench/same_work_floor.py``): a bare aiohttp + asyncpg handler that
+  verifies the HMAC-SHA512 with the same secret and sends, in one transaction, the gateway's
+  own 8 statements with the same parameters (inbox event, locks, attempt succeeded, payment
+  paid, VietQR attempt closed, outbox event and notification note, inbox event applied), and
+  answers as the gateway does. It tells how much of the gap to the floor is that database work
+  and how much the gateway's Python.
 
 ``--processes N`` runs each as N processes on one port (``gateway serve --processes N``).
 
 The same closed-loop client sends each server N correctly signed success IPNs (each a
-different attempt) and records requests/s and p50/p99 latency. The gateway does everything an
+different attempt, each server its own bills; the floor, then the gateway, then the
+same-work floor) and records requests/s and p50/p99 latency. The gateway does everything an
 IPN needs — verify the HMAC-SHA512, store it in the inbox, lock and update the attempt and the
 payment, close the bill's VietQR attempt, write the outbox event and its deliveries — in one
 transaction. Each IPN states the time it is sent as ``vnp_PayDate`` (GMT+7), as VNPAY does.
 Beside requests/s and latency it records the CPU per request of each server (its process and
 any children) and of PostgreSQL for the bench database's backends, and the machine's load
-before the run. Target: ≥ 0.5× the floor. Exits non-zero only when the benchmark cannot run.
+before the run. After the run it counts what the gateway and the same-work floor left: each
+of its bills paid, its VietQR attempt closed, one outbox event. Target: ≥ 0.5× the floor.
+Exits non-zero only when the benchmark cannot run.
 """
 
 from __future__ import annotations
@@ -63,6 +72,9 @@ from gateway.core.db.migrate import upgrade
 from providers.payment.vnpay import GMT7, canonical_query, sign
 
 TMN, SECRET = "BENCHTMN", "bench-vnpay-secret"
+SAME_WORK_FLOOR = Path(__file__).resolve().with_name("same_work_floor.py")
+#: The gateway's default ``database_pool_size``, which this bench's configuration keeps.
+POOL_SIZE = 30
 
 FLOOR = """
 import multiprocessing, multiprocessing.connection, os, signal, sys, asyncpg, json
@@ -275,6 +287,25 @@ async def drive(url: str, refs: list[str], concurrency: int) -> dict[str, Any]:
     }
 
 
+async def left_by(conn: asyncpg.Connection, numbers: range) -> dict[str, int]:
+    """What the IPNs of the bills ``pay_<number>`` left: bills paid, VietQR attempts closed,
+    outbox events, inbox events applied."""
+    ids = [f"pay_{number:026d}" for number in numbers]
+    row = await conn.fetchrow(
+        """
+        SELECT
+          (SELECT count(*) FROM payments WHERE id = ANY($1) AND status = 'paid') AS paid,
+          (SELECT count(*) FROM attempts WHERE payment_id = ANY($1) AND channel = 'vietqr'
+            AND status <> 'pending') AS vietqr_closed,
+          (SELECT count(*) FROM outbox_events WHERE payment_id = ANY($1)) AS outbox_events,
+          (SELECT count(*) FROM provider_events WHERE payment_id = ANY($1)
+            AND outcome = 'applied') AS inbox_applied
+        """,
+        ids,
+    )
+    return {key: int(value) for key, value in row.items()}
+
+
 def write_config(path: Path, database_url: str, port: int) -> None:
     path.write_text(
         f'sandbox = false\nport = {port}\nlog_level = "warning"\n'
@@ -304,8 +335,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     try:
         await asyncio.to_thread(upgrade, url)
         total = args.ipns + args.warmup
-        refs = await seed(dsn, total * 2)
-        gateway_port, floor_port = free_port(), free_port()
+        refs = await seed(dsn, total * 3)
+        gateway_port, floor_port, same_work_port = free_port(), free_port(), free_port()
         config = workdir / "gateway.toml"
         write_config(config, url, gateway_port)
         env = child_env()
@@ -321,16 +352,33 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         floor = spawn(
             [sys.executable, "-c", FLOOR, str(floor_port), dsn, str(args.processes)], floor_log, env
         )
+        same_work_log = workdir / "same-work-floor.log"
+        same_work = spawn(
+            [
+                *(sys.executable, str(SAME_WORK_FLOOR), "--dsn", dsn),
+                *("--port", str(same_work_port), "--processes", str(args.processes)),
+                *("--pool-max", str(POOL_SIZE), "--vnpay-tmn", TMN, "--vnpay-secret", SECRET),
+            ],
+            same_work_log,
+            env,
+        )
         base = f"http://127.0.0.1:{gateway_port}"
+        same_work_base = f"http://127.0.0.1:{same_work_port}"
         await wait_ready("gateway", f"{base}/readyz", gateway, gateway_log)
         await wait_ready("floor", f"http://127.0.0.1:{floor_port}/readyz", floor, floor_log)
+        await wait_ready("same-work floor", f"{same_work_base}/readyz", same_work, same_work_log)
         print(
-            f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}",
+            f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}"
+            f", same-work floor pid {same_work.pid} on :{same_work_port}",
             flush=True,
         )
         load_before = os.getloadavg()[0]
         gateway_url, floor_url = f"{base}/callbacks/vnpay/ipn", f"http://127.0.0.1:{floor_port}/ipn"
-        gateway_refs, floor_refs = refs[:total], refs[total:]
+        gateway_refs, floor_refs, same_work_refs = (
+            refs[:total],
+            refs[total : 2 * total],
+            refs[2 * total :],
+        )
         floor_process, gateway_process = psutil.Process(floor.pid), psutil.Process(gateway.pid)
         await drive(floor_url, floor_refs[: args.warmup], args.concurrency)
         floor_result = await measure(
@@ -341,15 +389,28 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         gateway_result = await measure(
             gateway_url, gateway_refs[args.warmup :], args.concurrency, gateway_process, name
         )
-        for label, process in (("gateway", gateway), ("floor", floor)):
+        print(f"  gateway {gateway_result['rps']:8.1f} req/s", flush=True)
+        same_work_url = f"{same_work_base}/ipn"
+        await drive(same_work_url, same_work_refs[: args.warmup], args.concurrency)
+        same_work_result = await measure(
+            same_work_url,
+            same_work_refs[args.warmup :],
+            args.concurrency,
+            psutil.Process(same_work.pid),
+            name,
+        )
+        print(f"  same-work floor {same_work_result['rps']:8.1f} req/s", flush=True)
+        for label, process in (
+            ("gateway", gateway),
+            ("floor", floor),
+            ("same-work floor", same_work),
+        ):
             if process.poll() is not None:
                 raise BenchError(f"{label} exited during the run ({process.returncode})")
         conn = await asyncpg.connect(dsn)
         try:
-            paid = await conn.fetchval("SELECT count(*) FROM payments WHERE status = 'paid'")
-            vietqr_closed = await conn.fetchval(
-                "SELECT count(*) FROM attempts WHERE channel = 'vietqr' AND status <> 'pending'"
-            )
+            gateway_left = await left_by(conn, range(total))
+            same_work_left = await left_by(conn, range(2 * total, 3 * total))
         finally:
             await conn.close()
         return {
@@ -364,9 +425,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "load_average_after": round(os.getloadavg()[0], 2),
             "gateway": gateway_result,
             "floor": floor_result,
-            "paid": paid,
-            "vietqr_closed": vietqr_closed,
+            "same_work_floor": same_work_result,
+            "paid": gateway_left["paid"],
+            "vietqr_closed": gateway_left["vietqr_closed"],
+            "outbox_events": gateway_left["outbox_events"],
+            "same_work_floor_left": same_work_left,
             "ratio": round(gateway_result["rps"] / floor_result["rps"], 3),
+            "ratio_gateway_same_work_floor": round(
+                gateway_result["rps"] / same_work_result["rps"], 3
+            ),
+            "ratio_same_work_floor_floor": round(same_work_result["rps"] / floor_result["rps"], 3),
         }
     finally:
         stop_children()  # before the drop: they hold connections
@@ -407,17 +475,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before the run: {result['load_average_before']}")
     header = f"{'':10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
     print(f"{header}{'CPU ms/req':>12}{'PG ms/req':>11}{'RSS MiB':>9}{'PSS MiB':>9}{'idle %':>8}")
-    for side in ("floor", "gateway"):
+    for side in ("floor", "gateway", "same_work_floor"):
         r = result[side]
+        label = "same-work" if side == "same_work_floor" else side
         print(
-            f"{side:10}{r['rps']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['errors']:>8}"
+            f"{label:10}{r['rps']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['errors']:>8}"
             f"{r['server_cpu_ms_per_request']:>12}{r['postgres_cpu_ms_per_request']:>11}"
             f"{r['rss_peak_mb']:>9}{r['pss_peak_mb']:>9}{r['machine_idle_percent']:>8}"
         )
     print(f"payments paid by the gateway run: {result['paid']}")
     print(f"VietQR attempts closed by those IPNs: {result['vietqr_closed']}")
+    left = result["same_work_floor_left"]
+    print(
+        f"same-work floor run: {left['paid']} paid, {left['vietqr_closed']} VietQR closed, "
+        f"{left['outbox_events']} outbox events, {left['inbox_applied']} inbox events applied"
+    )
     verdict = "meets" if result["ratio"] >= 0.5 else "misses"
     print(f"ratio gateway/floor: {result['ratio']}x (target >= 0.5x) — {verdict}")
+    print(
+        f"ratio gateway/same-work floor: {result['ratio_gateway_same_work_floor']}x, "
+        f"same-work floor/floor: {result['ratio_same_work_floor_floor']}x"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,7 +1,8 @@
 """The PostgreSQL benchmarks keep running, at a tiny size: each script starts its servers (the
-gateway and its floor, or a receiver), drives them, reports its figures and cleans up. The
-figures are not judged here (no timings asserted); what is asserted is what a run must have
-done: every request answered, every IPN applied, every delivery received once and in order.
+gateway, its floor and its same-work floor, or a receiver), drives them, reports its figures
+and cleans up. The figures are not judged here (no timings asserted); what is asserted is what
+a run must have done: every request answered, every IPN applied, every delivery received once
+and in order, and the same-work floor leaving the rows the gateway leaves.
 The reconciliation benchmark has its own (tests/reconciliation/test_recon_bench.py).
 
 A run that cannot start exits non-zero and fails here, with the script's output."""
@@ -42,7 +43,7 @@ def run_bench(script: str, tmp_path: Path, *arguments: str) -> dict[str, Any]:
     return result
 
 
-def test_create_payments_runs_two_processes_of_gateway_and_floor_and_reports_both(
+def test_create_payments_runs_two_processes_of_gateway_and_floors_and_reports_them(
     postgres: str, tmp_path: Path
 ) -> None:
     report = run_bench(
@@ -52,7 +53,7 @@ def test_create_payments_runs_two_processes_of_gateway_and_floor_and_reports_bot
         *("--pg", postgres),
     )
     assert report["parameters"]["processes"] == 2
-    for name in ("gateway", "floor"):
+    for name in ("gateway", "floor", "same_work_floor"):
         figures = report["summary"][name]
         assert figures["requests"] == 100
         assert figures["errors"] == 0, figures["error_samples"]
@@ -61,7 +62,15 @@ def test_create_payments_runs_two_processes_of_gateway_and_floor_and_reports_bot
         assert figures["rss_peak_mb"] > 0
         assert 0 < figures["pss_peak_mb"] <= figures["rss_peak_mb"]
         assert 0 <= figures["machine_idle_percent"] <= 100
+        assert figures["postgres_cpu_ms_per_request"] >= 0
     assert report["summary"]["ratio"] > 0
+    assert report["summary"]["ratio_gateway_same_work_floor"] > 0
+    assert report["summary"]["ratio_same_work_floor_floor"] > 0
+    # The same database work: per creation a payment, its 2 lines, its VietQR attempt, the
+    # notification intake note and the idempotency key, for the gateway and the same-work floor.
+    rows = {"payments": 1, "payment_items": 2, "attempts": 1, "notification_intake": 1}
+    expected = {**rows, "idempotency_keys": 1, "total": 6}
+    assert report["rows_per_request"] == {"gateway": expected, "same_work_floor": expected}
 
 
 def test_create_counts_reports_one_statement_and_one_round_trip_per_creation(
@@ -85,7 +94,7 @@ def test_ipn_apply_with_two_processes_pays_every_bill_it_sends_an_ipn_for(
         *("--pg", f"{postgres}/postgres"),
     )
     assert report["parameters"]["processes"] == 2
-    for name in ("gateway", "floor"):
+    for name in ("gateway", "floor", "same_work_floor"):
         assert report[name]["requests"] == 100
         assert report[name]["errors"] == 0
         assert report[name]["server_cpu_ms_per_request"] > 0
@@ -93,7 +102,29 @@ def test_ipn_apply_with_two_processes_pays_every_bill_it_sends_an_ipn_for(
         assert 0 <= report[name]["machine_idle_percent"] <= 100
     assert report["paid"] == 110  # the warm-up's and the measured IPNs' bills, nothing else
     assert report["vietqr_closed"] == 110  # each paid bill's VietQR attempt, as in production
+    assert report["outbox_events"] == 110  # one payment.paid event per IPN
+    # The same-work floor's IPNs leave its own bills as the gateway's leave theirs.
+    assert report["same_work_floor_left"] == {
+        "paid": 110,
+        "vietqr_closed": 110,
+        "outbox_events": 110,
+        "inbox_applied": 110,
+    }
     assert report["ratio"] > 0
+    assert report["ratio_gateway_same_work_floor"] > 0
+    assert report["ratio_same_work_floor_floor"] > 0
+
+
+def test_same_work_floor_sends_the_statements_the_gateway_sends(postgres: str) -> None:
+    """The same-work floor's copy of the gateway's SQL (bench/same_work_floor.py) is current."""
+    done = subprocess.run(  # noqa: S603 -- our own script, a fixed argument list
+        [sys.executable, str(BENCH / "same_work_check.py"), "--pg", postgres],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
 
 
 def test_webhook_delivery_delivers_every_event_once_in_order(postgres: str, tmp_path: Path) -> None:
