@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from aiohttp import web
 
 from gateway.api.spec import IDEMPOTENCY_KEY, Reply, Route
 from gateway.core.roles import Role
 from gateway.http.auth import principal
-from gateway.http.idempotent import keyed_request, replay_headers
-from gateway.http.responses import parse_body, parse_query, read_json, respond
+from gateway.http.idempotent import answer, keyed_request
+from gateway.http.responses import model_text, parse_body, parse_query, read_json, respond
 from gateway.keys import ATTEMPTS, METRICS, PAYMENTS
 from gateway.models.payments import Payment, PaymentList
 from gateway.models.requests import CreatePayment, PaymentQuery
@@ -23,17 +25,22 @@ async def create_payment(request: web.Request) -> web.Response:
     data = await read_json(request)
     body = parse_body(CreatePayment, data)
     service = request.app[PAYMENTS]
-    stored = await service.create_once(who, body, keyed_request(request, who, data))
-    payment = Payment.model_validate(stored.body)
+    stored = await service.create_once(who, body, keyed_request(request, who, data), payment_text)
     if not stored.replayed:
         request.app[METRICS].payments_created.inc()
+        created = stored.body
         log.info(
             "payment_created",
-            payment_id=payment.id,
-            agency_code=payment.agency_code,
-            amount=payment.amount,
+            payment_id=created["id"],
+            agency_code=created["agency_code"],
+            amount=created["amount"],
         )
-    return respond(payment, status=stored.status, headers=replay_headers(stored))
+    return answer(stored, payment_text)
+
+
+def payment_text(view: dict[str, Any]) -> str:
+    """A payment's view (the service's dict) as the API answers it: through :class:`Payment`."""
+    return model_text(Payment.model_validate(view))
 
 
 async def get_payment(request: web.Request) -> web.Response:

@@ -33,6 +33,13 @@ def _times_two(value: int) -> int:
     return value ^ 0b100101 if value & 0b100000 else value
 
 
+#: The two functions above as tables (every payment's creation computes a check): the value
+#: of each of A–Z and 0–9, and ``_times_two`` of each value.
+_CODE = {char: _code_point(char) for char in "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"}
+_TWICE = tuple(_times_two(value) for value in range(len(ALPHABET)))
+_BODY_SHIFTS = tuple(5 * i for i in range(BODY_LENGTH))
+
+
 def check_symbol(text: str) -> str:
     """Damm check symbol over the quasigroup ``a * b = 2a XOR b`` in GF(32).
 
@@ -41,9 +48,11 @@ def check_symbol(text: str) -> str:
     neighbours, including one with the check symbol itself. (Luhn mod 32 misses ``0``↔``Z``.)
     """
     interim = 0
+    code, twice = _CODE, _TWICE
     for char in text:
-        interim = _times_two(interim) ^ _code_point(char)
-    return ALPHABET[_times_two(interim)]  # the symbol that brings the interim back to 0
+        value = code.get(char)
+        interim = twice[interim] ^ (_code_point(char) if value is None else value)
+    return ALPHABET[twice[interim]]  # the symbol that brings the interim back to 0
 
 
 def make_reference(prefix: str, random_bytes: bytes) -> str:
@@ -51,7 +60,7 @@ def make_reference(prefix: str, random_bytes: bytes) -> str:
     if len(random_bytes) < 7:
         raise ValueError("need at least 7 random bytes")
     number = int.from_bytes(random_bytes[:7], "big")
-    body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(BODY_LENGTH))
+    body = "".join([ALPHABET[(number >> shift) & 31] for shift in _BODY_SHIFTS])
     return prefix + body + check_symbol(prefix + body)
 
 

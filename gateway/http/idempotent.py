@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.http.responses import respond_text
 from gateway.keys import CLOCK, DATABASE
 from gateway.services import idempotency
 from gateway.services.clients import Principal
@@ -48,3 +49,14 @@ def keyed_request(request: web.Request, who: Principal, data: Any) -> idempotenc
 
 def replay_headers(stored: idempotency.StoredResponse) -> dict[str, str] | None:
     return {"Idempotent-Replayed": "true"} if stored.replayed else None
+
+
+def answer(
+    stored: idempotency.StoredResponse, render: Callable[[dict[str, Any]], str]
+) -> web.Response:
+    """The answer of a creation run once: its body as ``render`` writes it — the text the
+    creation already rendered and stored (:attr:`~idempotency.StoredResponse.text`), else
+    ``render(body)`` (a replay, or a creation that did not render it) — with its status and,
+    on a replay, ``Idempotent-Replayed``."""
+    text = stored.text if stored.text is not None else render(stored.body)
+    return respond_text(text, status=stored.status, headers=replay_headers(stored))

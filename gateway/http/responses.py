@@ -64,13 +64,22 @@ def json_response(
 def respond(
     model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """A response model as JSON (times with ``Z``, text as UTF-8); a field left unset (one with
-    a default) is left out."""
+    """A response model as JSON (:func:`model_text`)."""
+    return respond_text(model_text(model), status=status, headers=headers)
+
+
+def model_text(model: BaseModel) -> str:
+    """A response model's JSON as the API writes it (times with ``Z``, text as UTF-8); a
+    field left unset (one with a default) is left out."""
+    return model.model_dump_json(exclude_unset=True)
+
+
+def respond_text(
+    text: str, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """JSON already written by :func:`model_text` (an answer rendered once, and stored)."""
     return web.Response(
-        body=model.model_dump_json(exclude_unset=True).encode(),
-        status=status,
-        content_type="application/json",
-        headers=headers,
+        body=text.encode(), status=status, content_type="application/json", headers=headers
     )
 
 

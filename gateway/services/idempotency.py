@@ -32,6 +32,10 @@ class StoredResponse:
     status: int
     body: dict[str, Any]
     replayed: bool
+    #: ``body`` as the JSON text the creation rendered for its answer and stored under the key,
+    #: when it rendered it before storing (a payment's creation on PostgreSQL); else ``None``
+    #: and the answer renders ``body`` (:func:`gateway.http.idempotent.answer`).
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,13 +147,14 @@ def store_after(created: CTE, status: int, created_at: Any) -> Insert:
     )
 
 
-def key_params(keyed: Keyed, body: dict[str, Any]) -> dict[str, Any]:
-    """The one statement's parameters of the key: who, which key, and the response to store."""
+def key_params(keyed: Keyed, text: str) -> dict[str, Any]:
+    """The one statement's parameters of the key: who, which key, and the response to store
+    (``text``: its body as JSON)."""
     return {
         "key_client_id": keyed.client_id,
         "key_key": keyed.key,
         "key_request_hash": keyed.fingerprint,
-        "key_response_body": json.dumps(body, ensure_ascii=False),
+        "key_response_body": text,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -129,14 +130,23 @@ class PaymentService:
         return self._view_of(draft, reference, payload)
 
     async def create_once(
-        self, principal: Principal, request: CreatePayment, keyed: idempotency.Keyed
+        self,
+        principal: Principal,
+        request: CreatePayment,
+        keyed: idempotency.Keyed,
+        render: Callable[[dict[str, Any]], str],
     ) -> idempotency.StoredResponse:
         """:meth:`create` at most once per ``Idempotency-Key`` (:mod:`~gateway.services.
         idempotency`). On PostgreSQL it is one statement, its own transaction, one round trip
         (:data:`_CREATE_IN_ONE`, run by :meth:`Database.driver_row`): the key's look-up, the
         payment, its intake note, lines and VietQR attempt, and the stored response; the
         agency comes from :class:`AgencyCache`, checked in that statement. SQLite (in-process,
-        no round trips) runs :meth:`create` in a write transaction."""
+        no round trips) runs :meth:`create` in a write transaction.
+
+        ``render``: the API's JSON text of a payment's view, the one way it is answered. On
+        PostgreSQL the new payment's view is rendered once, before the statement: that text
+        is stored under the key and returned as the answer's (:attr:`StoredResponse.text`),
+        so the answer and a later replay of it are the same bytes."""
         if self.db.is_sqlite:
 
             async def created(conn: AsyncConnection) -> tuple[int, dict[str, Any]]:
@@ -163,9 +173,10 @@ class PaymentService:
                 raise
             reference, payload = self._fresh_reference(draft)
             view = self._view_of(draft, reference, payload)
+            text = render(view)
             try:
                 row = await self.db.driver_row(
-                    _CREATE_IN_ONE, self._params(draft, reference, payload, view, keyed)
+                    _CREATE_IN_ONE, self._params(draft, reference, payload, text, keyed)
                 )
             except IntegrityError as exc:
                 return await idempotency.after_conflict(self.db, keyed, exc)
@@ -173,7 +184,7 @@ class PaymentService:
             if found is not None:
                 return found
             if row.payment_id is not None:
-                return idempotency.StoredResponse(201, view, replayed=False)
+                return idempotency.StoredResponse(201, view, replayed=False, text=text)
             if not row.agency_unchanged:
                 self.agencies.forget(request.agency_code)  # read it again
             # else the reference was taken (50 random bits: rare): another one
@@ -242,9 +253,9 @@ class PaymentService:
 
     @staticmethod
     def _params(
-        draft: _Draft, reference: str, payload: str, view: dict[str, Any], keyed: idempotency.Keyed
+        draft: _Draft, reference: str, payload: str, text: str, keyed: idempotency.Keyed
     ) -> dict[str, Any]:
-        """The parameters of :data:`_CREATE_IN_ONE`."""
+        """The parameters of :data:`_CREATE_IN_ONE` (``text``: the answer's body, stored)."""
         params = {f"p_{name}": value for name, value in draft.values.items()}
         params["p_reference"] = reference
         params["p_vietqr_payload"] = payload
@@ -257,7 +268,7 @@ class PaymentService:
                 else [line[name] for line in draft.lines]
             )
         params.update(AgencyCache.params(draft.agency, "agency_"))
-        params.update(idempotency.key_params(keyed, view))
+        params.update(idempotency.key_params(keyed, text))
         return params
 
     def _sealed_payer(self, request: CreatePayment) -> dict[str, str]:

@@ -65,6 +65,31 @@ async def test_same_key_and_body_returns_the_same_payment(gateway: Gateway) -> N
     assert await response.json() == first
 
 
+async def test_a_replay_answers_the_same_bytes_as_the_creation(gateway: Gateway) -> None:
+    """The answer is rendered once through the Payment model; the replay renders what was
+    stored through it too, so both are the same text (on PostgreSQL the stored text is it)."""
+    headers = {**gateway.auth(), "Idempotency-Key": "dossier-bytes"}
+    body = payment_body(metadata={"ghi_chú": "Nguyễn Văn An", "n": [1, 2.5, None, True]})
+    first = await gateway.client.post("/v1/payments", json=body, headers=headers)
+    replay = await gateway.client.post("/v1/payments", json=body, headers=headers)
+    assert (first.status, replay.status) == (201, 201)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    text = await first.read()
+    assert await replay.read() == text
+    assert json.loads(text)["metadata"] == body["metadata"]
+    async with gateway.client.app[DATABASE].read() as conn:
+        stored = (await conn.execute(select(idempotency_keys.c.response_body))).scalar_one()
+    assert json.loads(stored) == json.loads(text)
+    if not gateway.client.app[DATABASE].is_sqlite:
+        assert stored.encode() == text
+    # A key stored by an earlier version (``json.dumps`` of the view) still replays the same.
+    async with gateway.client.app[DATABASE].write() as conn:
+        earlier = json.dumps(json.loads(stored), ensure_ascii=False)
+        await conn.execute(update(idempotency_keys).values(response_body=earlier))
+    again = await gateway.client.post("/v1/payments", json=body, headers=headers)
+    assert await again.read() == text
+
+
 async def test_same_key_with_another_body_is_refused(gateway: Gateway) -> None:
     await gateway.create_payment(key="dossier-1")
     response = await gateway.client.post(

@@ -20,6 +20,10 @@ MAX_VALUE_LEN = 99
 _TWO_DIGITS = frozenset(f"{n:02d}" for n in range(100))
 
 
+#: A value's length as its two digits, by length (0–99): every payment's QR writes a dozen.
+_LENGTH_TEXT = tuple(f"{n:02d}" for n in range(MAX_VALUE_LEN + 1))
+
+
 def _is_two_digits(s: str) -> bool:
     return s in _TWO_DIGITS
 
@@ -73,16 +77,18 @@ def serialize(fields: Iterable[Field]) -> str:
     ``value_too_long`` for a value longer than 99 characters.
     """
     parts: list[str] = []
+    two_digits = _TWO_DIGITS
     for tag, value in fields:
-        if not _is_two_digits(tag):
+        if tag not in two_digits:
             raise VietQRError(INVALID_FIELD, f"bad TLV id {tag!r}", tag)
         if not value:
             raise VietQRError(INVALID_FIELD, f"id {tag} has an empty value", tag)
-        if len(value) > MAX_VALUE_LEN:
+        length = len(value)
+        if length > MAX_VALUE_LEN:
             raise VietQRError(
                 VALUE_TOO_LONG,
-                f"id {tag} value is {len(value)} characters, max {MAX_VALUE_LEN}",
+                f"id {tag} value is {length} characters, max {MAX_VALUE_LEN}",
                 tag,
             )
-        parts.append(f"{tag}{len(value):02d}{value}")
+        parts.append(tag + _LENGTH_TEXT[length] + value)
     return "".join(parts)
