@@ -241,18 +241,24 @@ def _named_once(rows: pl.Series) -> pl.Series:
     position among our lines, null where the key is not ours: false there).
 
     By position rather than by hash (a window over a million ids hashes each one): each key
-    writes its own index at its line's slot; one that does not read its own index back
-    shares the line with another, and the lines so shared are marked in a second array.
+    writes its own position at its line's slot; one that does not read its own position back
+    shares the line with a later one. The keys naming a shared line are those and the last
+    writer of each such line (few): only their positions are marked, no million-row look-up.
     """
+    present = rows.is_not_null()
     named = rows.drop_nulls()
     if named.is_empty():
-        return pl.repeat(False, rows.len(), eager=True)
+        return present
     size = int(named.max()) + 1  # type: ignore[arg-type]
-    index = pl.int_range(0, named.len(), dtype=pl.UInt32, eager=True)
+    index = pl.int_range(0, rows.len(), dtype=pl.UInt32, eager=True)
+    if named.len() < rows.len():
+        index = index.filter(present)
     owner = pl.repeat(0, size, dtype=pl.UInt32, eager=True).scatter(named, index)
-    shared = named.filter(owner.gather(named) != index)
-    marked = pl.repeat(False, size, eager=True).scatter(shared, True)
-    return (~marked.gather(rows)).fill_null(False)
+    overwritten = owner.gather(named) != index
+    if not overwritten.any():
+        return present
+    sharing = pl.concat([index.filter(overwritten), owner.gather(named.filter(overwritten))])
+    return present & pl.repeat(True, rows.len(), eager=True).scatter(sharing, False)
 
 
 def _rescan(
