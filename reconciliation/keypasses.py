@@ -278,7 +278,12 @@ def _rescan(
         )
     )
     scanned = _overlapping(lines, pattern)
-    named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
+    # Hashing a million keys of ours: on the streaming engine, which splits it over the cores.
+    named = (
+        ours.lazy()
+        .filter(pl.col("key").is_in(scanned.get_column("key").implode()))
+        .collect(engine="streaming")
+    )
     rescanned = (
         scanned.unique(["external_id", "key"])
         .join(named, on="key", how="left")  # not all of ours: hashing them costs more
