@@ -202,13 +202,17 @@ def text_references(
     settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
         "settled"
     )
-    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i")
+    unsettled = joined.filter(~pl.col("settled"))
+    rest = unsettled.drop("settled", "row_i")
     pairs = rest.drop("row_e").filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
     if texts.height:
-        rescanned, mistyped = _rescan(external, texts, pattern, ours, prefix)
+        # What the query found in these texts (none of their rows settled: each names a
+        # candidate that is not ours) and, by its join, which of it is ours.
+        seen = unsettled.filter(pl.col("external_id").is_in(unsure.implode()))
+        rescanned, mistyped = _rescan(external, texts, pattern, ours, prefix, seen)
         named_again = rescanned.filter("ours").get_column("internal_id")
         if not named_again.is_empty():  # contested after all: back among the pairs
             again = pl.col("internal_id").is_in(named_again.implode())
@@ -267,10 +271,12 @@ def _rescan(
     pattern: str,
     ours: pl.DataFrame,
     prefix: str | None,
+    seen: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The texts (``external_id, row_e``) with a candidate that is not ours, scanned again for
     overlapping candidates (:func:`text_references`): the references kept per text (a column
-    ``ours`` telling ours apart) and the mistyped candidates (:data:`MISTYPED_SCHEMA`)."""
+    ``ours`` telling ours apart) and the mistyped candidates (:data:`MISTYPED_SCHEMA`).
+    ``seen``: the text query's rows for these texts (their keys joined to ``ours``)."""
     # By position: a gather, not a look-up of each of a million ids; only what the scan reads.
     lines = external.select(
         pl.col("line_id", "amount", "day", "outcome", "text").gather(
@@ -278,12 +284,18 @@ def _rescan(
         )
     )
     scanned = _overlapping(lines, pattern)
-    # Hashing a million keys of ours: on the streaming engine, which splits it over the cores.
-    named = (
-        ours.lazy()
-        .filter(pl.col("key").is_in(scanned.get_column("key").implode()))
-        .collect(engine="streaming")
-    )
+    ids = ["external_id", "key"]
+    if scanned.height <= seen.height and scanned.join(seen, on=ids, how="anti").is_empty():
+        # Nothing the query had not found (no overlapping candidate): its join told which
+        # keys are ours, and a million keys of ours need not be hashed again.
+        named = seen.filter(pl.col("internal_id").is_not_null()).select(ours.columns).unique()
+    else:
+        # Hashing a million keys of ours: on the streaming engine, which splits it over cores.
+        named = (
+            ours.lazy()
+            .filter(pl.col("key").is_in(scanned.get_column("key").implode()))
+            .collect(engine="streaming")
+        )
     rescanned = (
         scanned.unique(["external_id", "key"])
         .join(named, on="key", how="left")  # not all of ours: hashing them costs more
