@@ -199,7 +199,7 @@ def text_references(
     else:
         joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"]))
     joined = joined.drop("found")
-    settles = joined.get_column("settled")
+    settling = joined.get_column("settled")
     unsettled = joined.filter(~pl.col("settled"))
     rest = unsettled.drop("settled", "row_i")
     pairs = rest.drop("row_e").filter(
@@ -214,9 +214,9 @@ def text_references(
         named_again = rescanned.filter("ours").get_column("internal_id")
         if not named_again.is_empty():  # contested after all: back among the pairs
             again = joined.select(pl.col("internal_id").is_in(named_again.implode())).to_series()
-            back = joined.filter(settles & again).drop("settled", "row_i", "row_e")
+            back = joined.filter(settling & again).drop("settled", "row_i", "row_e")
             pairs = pl.concat([pairs, back])
-            settles = settles & ~again
+            settling = settling & ~again
         pairs = pl.concat([pairs, rescanned.filter("ours").select(pairs.columns)])
         found = pl.concat([pairs, rescanned.filter(~pl.col("ours")).select(pairs.columns)])
     else:
@@ -225,7 +225,7 @@ def text_references(
         rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE), rank=pl.lit(0, pl.Int8)
     )
     # The settled pairs are taken out once, when the rescan has said which are contested.
-    settled = joined.select("internal_id", "external_id", "row_i", "row_e").filter(settles)
+    settled = joined.select("internal_id", "external_id", "row_i", "row_e").filter(settling)
     return TextPairs(
         settled.with_columns(rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE)),
         pairs.select(PAIR_SCHEMA.names()),
