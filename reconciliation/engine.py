@@ -146,7 +146,9 @@ class _Book:
 def _without_rows(lines: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
     keep = pl.repeat(True, lines.height, eager=True)
     keep.scatter(rows, False)
-    return lines.filter(keep)
+    # What is left is a few per cent of the lines: one chunk, so that no later pass pays per
+    # chunk of the input (a frame read from CSV comes in dozens).
+    return lines.filter(keep).rechunk()
 
 
 def _without(lines: pl.DataFrame, taken: list[pl.Series]) -> pl.LazyFrame:

@@ -199,22 +199,24 @@ def text_references(
     else:
         joined = joined.with_columns(settled=pl.col("settled") & _named_once(joined["row_i"]))
     joined = joined.drop("found")
-    settled = joined.select("internal_id", "external_id", "row_i", "row_e", "settled").filter(
-        "settled"
-    )
-    rest = joined.filter(~pl.col("settled")).drop("settled", "row_i")
+    settling = joined.get_column("settled")
+    unsettled = joined.filter(~pl.col("settled"))
+    rest = unsettled.drop("settled", "row_i")
     pairs = rest.drop("row_e").filter(
         pl.col("internal_id").is_not_null() & ~pl.col("external_id").is_in(unsure.implode())
     )
     mistyped = MISTYPED_SCHEMA.to_frame()
     if texts.height:
-        rescanned, mistyped = _rescan(external, texts, pattern, ours, prefix)
+        # What the query found in these texts (none of their rows settled: each names a
+        # candidate that is not ours) and, by its join, which of it is ours.
+        seen = unsettled.filter(pl.col("external_id").is_in(unsure.implode()))
+        rescanned, mistyped = _rescan(external, texts, pattern, ours, prefix, seen)
         named_again = rescanned.filter("ours").get_column("internal_id")
         if not named_again.is_empty():  # contested after all: back among the pairs
-            again = pl.col("internal_id").is_in(named_again.implode())
-            back = joined.filter(pl.col("settled") & again).drop("settled", "row_i", "row_e")
+            again = joined.select(pl.col("internal_id").is_in(named_again.implode())).to_series()
+            back = joined.filter(settling & again).drop("settled", "row_i", "row_e")
             pairs = pl.concat([pairs, back])
-            settled = settled.filter(~again)
+            settling = settling & ~again
         pairs = pl.concat([pairs, rescanned.filter("ours").select(pairs.columns)])
         found = pl.concat([pairs, rescanned.filter(~pl.col("ours")).select(pairs.columns)])
     else:
@@ -222,14 +224,10 @@ def text_references(
     pairs = pairs.with_columns(
         rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE), rank=pl.lit(0, pl.Int8)
     )
+    # The settled pairs are taken out once, when the rescan has said which are contested.
+    settled = joined.select("internal_id", "external_id", "row_i", "row_e").filter(settling)
     return TextPairs(
-        settled.select(
-            "internal_id",
-            "external_id",
-            "row_i",
-            "row_e",
-            rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE),
-        ),
+        settled.with_columns(rule=pl.lit(MatchRule.TEXT_REFERENCE.value, RULE_DTYPE)),
         pairs.select(PAIR_SCHEMA.names()),
         found.select("external_id", "key"),
         mistyped,
@@ -241,18 +239,24 @@ def _named_once(rows: pl.Series) -> pl.Series:
     position among our lines, null where the key is not ours: false there).
 
     By position rather than by hash (a window over a million ids hashes each one): each key
-    writes its own index at its line's slot; one that does not read its own index back
-    shares the line with another, and the lines so shared are marked in a second array.
+    writes its own position at its line's slot; one that does not read its own position back
+    shares the line with a later one. The keys naming a shared line are those and the last
+    writer of each such line (few): only their positions are marked, no million-row look-up.
     """
+    present = rows.is_not_null()
     named = rows.drop_nulls()
     if named.is_empty():
-        return pl.repeat(False, rows.len(), eager=True)
+        return present
     size = int(named.max()) + 1  # type: ignore[arg-type]
-    index = pl.int_range(0, named.len(), dtype=pl.UInt32, eager=True)
+    index = pl.int_range(0, rows.len(), dtype=pl.UInt32, eager=True)
+    if named.len() < rows.len():
+        index = index.filter(present)
     owner = pl.repeat(0, size, dtype=pl.UInt32, eager=True).scatter(named, index)
-    shared = named.filter(owner.gather(named) != index)
-    marked = pl.repeat(False, size, eager=True).scatter(shared, True)
-    return (~marked.gather(rows)).fill_null(False)
+    overwritten = owner.gather(named) != index
+    if not overwritten.any():
+        return present
+    sharing = pl.concat([index.filter(overwritten), owner.gather(named.filter(overwritten))])
+    return present & pl.repeat(True, rows.len(), eager=True).scatter(sharing, False)
 
 
 def _rescan(
@@ -261,10 +265,12 @@ def _rescan(
     pattern: str,
     ours: pl.DataFrame,
     prefix: str | None,
+    seen: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The texts (``external_id, row_e``) with a candidate that is not ours, scanned again for
     overlapping candidates (:func:`text_references`): the references kept per text (a column
-    ``ours`` telling ours apart) and the mistyped candidates (:data:`MISTYPED_SCHEMA`)."""
+    ``ours`` telling ours apart) and the mistyped candidates (:data:`MISTYPED_SCHEMA`).
+    ``seen``: the text query's rows for these texts (their keys joined to ``ours``)."""
     # By position: a gather, not a look-up of each of a million ids; only what the scan reads.
     lines = external.select(
         pl.col("line_id", "amount", "day", "outcome", "text").gather(
@@ -272,7 +278,18 @@ def _rescan(
         )
     )
     scanned = _overlapping(lines, pattern)
-    named = ours.filter(pl.col("key").is_in(scanned.get_column("key").implode()))
+    ids = ["external_id", "key"]
+    if scanned.height <= seen.height and scanned.join(seen, on=ids, how="anti").is_empty():
+        # Nothing the query had not found (no overlapping candidate): its join told which
+        # keys are ours, and a million keys of ours need not be hashed again.
+        named = seen.filter(pl.col("internal_id").is_not_null()).select(ours.columns).unique()
+    else:
+        # Hashing a million keys of ours: on the streaming engine, which splits it over cores.
+        named = (
+            ours.lazy()
+            .filter(pl.col("key").is_in(scanned.get_column("key").implode()))
+            .collect(engine="streaming")
+        )
     rescanned = (
         scanned.unique(["external_id", "key"])
         .join(named, on="key", how="left")  # not all of ours: hashing them costs more
@@ -301,11 +318,12 @@ def _overlapping(external: pl.DataFrame, pattern: str) -> pl.DataFrame:
     that starts there — ``re`` searching again from one past the start of the last match,
     which skips to the next candidate as fast as ``re`` can find one."""
     search = re.compile(pattern).search
-    # One chunk (a gather makes one): polars builds the fold table's automaton once per chunk.
+    # On the streaming engine: the in-memory one runs a string expression on one core (the
+    # normalisation is most of this function's polars time).
     texts = (
-        external.select("line_id", "text")
-        .rechunk()
+        external.lazy()
         .select("line_id", normalise_text(pl.col("text")))
+        .collect(engine="streaming")
     )
     ids: list[int] = []
     keys: list[str] = []

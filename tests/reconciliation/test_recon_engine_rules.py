@@ -320,6 +320,34 @@ def test_a_reference_two_payments_carry_named_once_in_a_text_is_one_match_and_a_
     assert raised(result) == {("duplicate", (1,), ())}
 
 
+def test_a_payment_three_texts_name_among_others_is_one_match_and_two_duplicates() -> None:
+    # Every text settles alone but the three naming R1: none of those may settle in the query
+    # (the first, the middle and the last to name it are each told it is shared), and a text
+    # with a candidate that is not ours sits between them.
+    unknown = make_reference("DVC", (10**9).to_bytes(7, "big"))
+    result = run(
+        [gw(100_000, reference=R1), gw(70_000, reference=R2), gw(80_000, reference=R3)],
+        [
+            ext(100_000, days(-1), text=f"TT {R1}"),
+            ext(70_000, text=f"TT {R2}"),
+            ext(100_000, text=f"lan 2 {R1}"),
+            ext(90_000, text=f"TT {unknown}"),
+            ext(100_000, days(-2), text=f"{R1} lan 3"),
+            ext(80_000, text=f"TT {R3}"),
+        ],
+    )
+    assert matched(result) == {
+        (0, 2, "text_reference"),  # the nearest date wins
+        (1, 1, "text_reference"),
+        (2, 5, "text_reference"),
+    }
+    assert raised(result) == {
+        ("duplicate", (), (0,)),
+        ("duplicate", (), (4,)),
+        ("missing_in_gateway", (), (3,)),
+    }
+
+
 def test_a_credit_the_overlapping_scan_finds_competes_with_the_plain_one() -> None:
     # The plain text names R1 alone, but the stray-prefix text names it too (found only by
     # the rescan): the payment is contested, not matched twice.
