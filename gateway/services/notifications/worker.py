@@ -4,8 +4,9 @@
 share them and nothing is sent twice by two of them:
 
 1. **take events** — rows of ``notification_intake`` (written with the change that caused
-   them) are claimed with ``FOR UPDATE SKIP LOCKED`` (SQLite: one writer), turned into
-   notifications by :class:`~.compose.Composer` and deleted, in one transaction. A new bill
+   them) are claimed with ``FOR UPDATE SKIP LOCKED`` (SQLite: one writer) and deleted in one
+   statement (``DELETE … RETURNING``), then turned into notifications by
+   :class:`~.compose.Composer`, in one transaction. A new bill
    also schedules its "expiring soon" reminder (``expiring:<payment id>``) for
    ``expires_at − notifications.expiring_lead_seconds``, when the bill lives at least twice
    that long; when its time comes, a bill no longer pending is not reminded
@@ -84,6 +85,20 @@ class NotificationWorker:
         self.sealer = sealer
         self.notifiers = dict(notifiers)
         self.jitter = jitter
+        #: The oldest waiting events, locked (others skip them) and deleted, in one statement.
+        self._take = (
+            delete(notification_intake)
+            .where(
+                notification_intake.c.id.in_(
+                    select(notification_intake.c.id)
+                    .order_by(notification_intake.c.id)
+                    .limit(settings.batch_size)
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
+                )
+            )
+            .returning(*notification_intake.c)
+        )
 
     async def run_once(self) -> int:
         """Take the waiting events, then send one batch of what is due; return how many
@@ -101,22 +116,10 @@ class NotificationWorker:
     async def take_events(self) -> int:
         now = self.clock()
         async with self.db.write() as conn:
-            rows = (
-                await conn.execute(
-                    select(notification_intake)
-                    .order_by(notification_intake.c.id)
-                    .limit(self.settings.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            # Claimed and deleted in one statement; a failure below rolls the deletion back.
+            rows = sorted((await conn.execute(self._take)).all(), key=lambda row: row.id)
             for row in rows:
                 await self._decide(conn, row, now)
-            if rows:
-                await conn.execute(
-                    delete(notification_intake).where(
-                        notification_intake.c.id.in_([row.id for row in rows])
-                    )
-                )
         return len(rows)
 
     async def _decide(self, conn: Any, row: Any, now: datetime) -> None:
