@@ -45,6 +45,7 @@ from gateway.services.notifications.compose import (
     PHONE_FIELD,
     POSTAL_KINDS,
     Composer,
+    Subject,
 )
 from gateway.services.sealing import Sealer
 from providers.common.errors import ProviderError
@@ -118,20 +119,27 @@ class NotificationWorker:
         async with self.db.write() as conn:
             # Claimed and deleted in one statement; a failure below rolls the deletion back.
             rows = sorted((await conn.execute(self._take)).all(), key=lambda row: row.id)
-            for row in rows:
-                await self._decide(conn, row, now)
+            kinds = [self._kind(row) for row in rows] if self.settings.enabled else []
+            told = [(row, kind) for row, kind in zip(rows, kinds, strict=True) if kind]
+            # Every subject of the batch read at once, in the events' order.
+            subjects = await self.composer.subjects(
+                conn, [(row.payment_id, row.postal_order_id) for row, _ in told]
+            )
+            for (row, kind), subject in zip(told, subjects, strict=True):
+                if subject is not None:
+                    await self._decide(conn, row, kind, subject, now)
         return len(rows)
 
-    async def _decide(self, conn: Any, row: Any, now: datetime) -> None:
+    @staticmethod
+    def _kind(row: Any) -> str | None:
+        """The notification an event calls for, if any."""
         if row.event_type in PAYMENT_KINDS:
-            kind: str | None = PAYMENT_KINDS[row.event_type]
-        else:
-            kind = POSTAL_KINDS.get(row.subject_status or "")
-        if kind is None or not self.settings.enabled:
-            return
-        subject = await self.composer.subject(conn, row.payment_id, row.postal_order_id)
-        if subject is None:
-            return
+            return PAYMENT_KINDS[row.event_type]
+        return POSTAL_KINDS.get(row.subject_status or "")
+
+    async def _decide(
+        self, conn: Any, row: Any, kind: str, subject: Subject, now: datetime
+    ) -> None:
         # Due when the event happened: one subject's messages go out in the order of its events.
         await self._queue_first(conn, now, row.source_key, kind, subject, row.created_at, row.id)
         if row.event_type == PAYMENT_CREATED and subject.expires_at and subject.created_at:
