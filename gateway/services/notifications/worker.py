@@ -4,8 +4,9 @@
 share them and nothing is sent twice by two of them:
 
 1. **take events** — rows of ``notification_intake`` (written with the change that caused
-   them) are claimed with ``FOR UPDATE SKIP LOCKED`` (SQLite: one writer), turned into
-   notifications by :class:`~.compose.Composer` and deleted, in one transaction. A new bill
+   them) are claimed with ``FOR UPDATE SKIP LOCKED`` (SQLite: one writer) and deleted in one
+   statement (``DELETE … RETURNING``), then turned into notifications by
+   :class:`~.compose.Composer`, in one transaction. A new bill
    also schedules its "expiring soon" reminder (``expiring:<payment id>``) for
    ``expires_at − notifications.expiring_lead_seconds``, when the bill lives at least twice
    that long; when its time comes, a bill no longer pending is not reminded
@@ -44,6 +45,7 @@ from gateway.services.notifications.compose import (
     PHONE_FIELD,
     POSTAL_KINDS,
     Composer,
+    Subject,
 )
 from gateway.services.sealing import Sealer
 from providers.common.errors import ProviderError
@@ -84,6 +86,20 @@ class NotificationWorker:
         self.sealer = sealer
         self.notifiers = dict(notifiers)
         self.jitter = jitter
+        #: The oldest waiting events, locked (others skip them) and deleted, in one statement.
+        self._take = (
+            delete(notification_intake)
+            .where(
+                notification_intake.c.id.in_(
+                    select(notification_intake.c.id)
+                    .order_by(notification_intake.c.id)
+                    .limit(settings.batch_size)
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
+                )
+            )
+            .returning(*notification_intake.c)
+        )
 
     async def run_once(self) -> int:
         """Take the waiting events, then send one batch of what is due; return how many
@@ -101,34 +117,29 @@ class NotificationWorker:
     async def take_events(self) -> int:
         now = self.clock()
         async with self.db.write() as conn:
-            rows = (
-                await conn.execute(
-                    select(notification_intake)
-                    .order_by(notification_intake.c.id)
-                    .limit(self.settings.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for row in rows:
-                await self._decide(conn, row, now)
-            if rows:
-                await conn.execute(
-                    delete(notification_intake).where(
-                        notification_intake.c.id.in_([row.id for row in rows])
-                    )
-                )
+            # Claimed and deleted in one statement; a failure below rolls the deletion back.
+            rows = sorted((await conn.execute(self._take)).all(), key=lambda row: row.id)
+            kinds = [self._kind(row) for row in rows] if self.settings.enabled else []
+            told = [(row, kind) for row, kind in zip(rows, kinds, strict=True) if kind]
+            # Every subject of the batch read at once, in the events' order.
+            subjects = await self.composer.subjects(
+                conn, [(row.payment_id, row.postal_order_id) for row, _ in told]
+            )
+            for (row, kind), subject in zip(told, subjects, strict=True):
+                if subject is not None:
+                    await self._decide(conn, row, kind, subject, now)
         return len(rows)
 
-    async def _decide(self, conn: Any, row: Any, now: datetime) -> None:
+    @staticmethod
+    def _kind(row: Any) -> str | None:
+        """The notification an event calls for, if any."""
         if row.event_type in PAYMENT_KINDS:
-            kind: str | None = PAYMENT_KINDS[row.event_type]
-        else:
-            kind = POSTAL_KINDS.get(row.subject_status or "")
-        if kind is None or not self.settings.enabled:
-            return
-        subject = await self.composer.subject(conn, row.payment_id, row.postal_order_id)
-        if subject is None:
-            return
+            return PAYMENT_KINDS[row.event_type]
+        return POSTAL_KINDS.get(row.subject_status or "")
+
+    async def _decide(
+        self, conn: Any, row: Any, kind: str, subject: Subject, now: datetime
+    ) -> None:
         # Due when the event happened: one subject's messages go out in the order of its events.
         await self._queue_first(conn, now, row.source_key, kind, subject, row.created_at, row.id)
         if row.event_type == PAYMENT_CREATED and subject.expires_at and subject.created_at:
