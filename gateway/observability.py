@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from structlog._config import _CONFIG
 
 #: Keys whose values never reach a log line, whatever a caller binds.
 REDACTED_KEYS = frozenset(
@@ -44,75 +43,21 @@ def configure_logging(fmt: Literal["json", "console"] = "json", level: str = "in
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
     )
-    processors: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _redact,
-        structlog.processors.format_exc_info,
-        renderer,
-    ]
-    factory = structlog.PrintLoggerFactory(sys.stdout)
     structlog.configure(
-        processors=processors,
-        wrapper_class=_cached_wrapper(logging.getLevelNamesMapping()[level.upper()], factory),
-        logger_factory=factory,
-        cache_logger_on_first_use=True,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
     )
-
-
-#: The logging methods of structlog's filtering loggers (``make_filtering_bound_logger``).
-_LOG_METHODS = tuple(
-    f"{prefix}{name}"
-    for prefix in ("", "a")
-    for name in (
-        "debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "msg", "log"
-    )
-)  # fmt: skip
-
-
-def _cached_wrapper(min_level: int, factory: object) -> type[structlog.typing.FilteringBoundLogger]:
-    """structlog's filtering logger at ``min_level``, safe to cache in module-level loggers.
-
-    ``log = structlog.get_logger(...)`` is a lazy proxy: without caching it assembles a bound
-    logger (context, output, wrapper) on *every* call, even when the level filters the call
-    out (about 4.5 µs, docs/performance.md). With ``cache_logger_on_first_use`` it assembles
-    one the first time and keeps it for good — with the processors, output and level of
-    that moment. Tests reconfigure logging (``configure_logging`` onto a captured stdout, then
-    ``structlog.reset_defaults()``; ``capture_logs`` swaps the processors in place), so a
-    logger cached under one configuration must not keep writing with it under the next.
-    Every logging call of this class therefore checks that the configuration is still the
-    one it was made for (the processor list, the output factory, this class); if not, the
-    call goes to a logger assembled from the current configuration, with the same bound
-    context. ``capture_logs`` keeps the processor list itself, so it captures from loggers
-    cached under this configuration as well."""
-    base: type[Any] = structlog.make_filtering_bound_logger(min_level)
-
-    class Checked:
-        """A logging method that first checks the configuration (a descriptor: the call
-        itself then goes straight to structlog's method, arguments untouched)."""
-
-        def __init__(self, name: str) -> None:
-            self.name = name
-            self.method = getattr(base, name)
-
-        def __get__(self, logger: Any, owner: object = None) -> Any:
-            if logger is None:  # looked up on the class
-                return self.method
-            # structlog's own record of the configuration, read directly:
-            # ``structlog.get_config()`` copies it into a new dict on every call.
-            if (
-                _CONFIG.default_wrapper_class is wrapper
-                and _CONFIG.default_processors is logger._processors
-                and _CONFIG.logger_factory is factory
-            ):
-                return self.method.__get__(logger, owner)
-            return getattr(structlog.get_logger().bind(**logger._context), self.name)
-
-    wrapper: type[Any] = type(
-        base.__name__, (base,), {name: Checked(name) for name in _LOG_METHODS}
-    )
-    return wrapper
 
 
 class Metrics:

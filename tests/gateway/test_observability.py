@@ -12,7 +12,6 @@ import pytest
 import structlog
 from conftest import METRICS_AUTH, Gateway, make_settings, payment_body
 from prometheus_client.parser import text_string_to_metric_families
-from structlog.testing import capture_logs
 
 from gateway.app import create_app
 from gateway.observability import configure_logging
@@ -220,29 +219,3 @@ def test_personal_fields_are_redacted_wherever_a_caller_binds_them(
     assert PHONE not in out
     assert EMAIL not in out
     assert "s" * 32 not in out
-
-
-def test_a_cached_module_logger_follows_each_new_logging_configuration(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    # Module-level loggers keep what they assembled on first use (configure_logging caches
-    # them); a later configuration, a reset or capture_logs still decides where lines go.
-    log = structlog.get_logger("tests.cached")
-    configure_logging("json", "warning")
-    log.info("filtered_out")
-    log.warning("kept", n=1)
-    assert [line["event"] for line in log_lines(capsys.readouterr().out)] == ["kept"]
-
-    with capture_logs() as captured:  # under the same configuration
-        log.bind(k=2).warning("captured")
-    assert captured == [{"event": "captured", "k": 2, "log_level": "warning"}]
-
-    configure_logging("json", "info")  # a new level
-    log.info("now_kept")
-    assert [line["event"] for line in log_lines(capsys.readouterr().out)] == ["now_kept"]
-
-    structlog.reset_defaults()  # the defaults: nothing filtered, captured by capture_logs
-    with capture_logs() as captured:
-        log.debug("after_reset")
-    assert captured == [{"event": "after_reset", "log_level": "debug"}]
-    assert capsys.readouterr().out == ""
