@@ -18,7 +18,9 @@ What it does, in order:
    look-up and 6 rows in 5 tables: payment, 2 lines, VietQR attempt, notification intake
    note, idempotency key), for a second portal client of the same agency so its rows can be
    counted apart; servers are measured in turn (odd rounds gateway, same-work floor, floor;
-   even rounds the reverse);
+   even rounds the reverse), each started for its own phase and stopped after it, and the
+   next one starts when the stopped one's backends are gone (three servers of 2 processes
+   holding 16 connections each would pass PostgreSQL's default ``max_connections``);
 4. drives each server with the same closed-loop load from this process: ``C`` aiohttp
    workers, a warm-up (``--warmup`` requests, not counted), then ``N`` requests, each one a
    realistic create-payment body with a fresh ``Idempotency-Key`` and the bearer key.
@@ -66,12 +68,14 @@ import psutil
 from processes import (
     ROOT,
     BenchError,
+    backends_gone,
     child_env,
     free_port,
     idle_percent,
     machine_busy_seconds,
     on_sigterm,
     spawn,
+    stop,
     stop_children,
     tail,
     tree_cpu_seconds,
@@ -563,43 +567,43 @@ async def _run_on(
     env = child_env()
     gateway_log, floor_log = workdir / "gateway.log", workdir / "floor.log"
     same_work_log = workdir / "same-work-floor.log"
-    gateway = spawn(
-        [
-            *(sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"),
-            *("--processes", str(args.processes)),
-        ],
-        gateway_log,
-        env,
-    )
-    floor = spawn(
-        [
-            *(sys.executable, str(FLOOR_SERVER), "--dsn", pg.dsn(database)),
-            *("--port", str(floor_port), "--processes", str(args.processes)),
-            *("--pool-max", str(POOL_SIZE)),
-        ],
-        floor_log,
-        env,
-    )
-    same_work = spawn(
-        [
-            *(sys.executable, str(SAME_WORK_FLOOR), "--dsn", pg.dsn(database)),
-            *("--port", str(same_work_port), "--processes", str(args.processes)),
-            *("--pool-max", str(POOL_SIZE), "--agency-code", AGENCY_CODE),
-            *("--client-id", same_work_client),
-        ],
-        same_work_log,
-        env,
-    )
     gateway_base, floor_base = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{floor_port}"
     same_work_base = f"http://127.0.0.1:{same_work_port}"
-    await wait_ready("gateway", f"{gateway_base}/readyz", gateway, gateway_log)
-    await wait_ready("floor", f"{floor_base}/readyz", floor, floor_log)
-    await wait_ready("same-work floor", f"{same_work_base}/readyz", same_work, same_work_log)
+    # name → (command, log, base URL); each server runs for its own phase of each round only
+    # (processes.stop), so no two hold PostgreSQL connections at once.
+    servers = {
+        "floor": (
+            [
+                *(sys.executable, str(FLOOR_SERVER), "--dsn", pg.dsn(database)),
+                *("--port", str(floor_port), "--processes", str(args.processes)),
+                *("--pool-max", str(POOL_SIZE)),
+            ],
+            floor_log,
+            floor_base,
+        ),
+        "gateway": (
+            [
+                *(sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"),
+                *("--processes", str(args.processes)),
+            ],
+            gateway_log,
+            gateway_base,
+        ),
+        "same_work_floor": (
+            [
+                *(sys.executable, str(SAME_WORK_FLOOR), "--dsn", pg.dsn(database)),
+                *("--port", str(same_work_port), "--processes", str(args.processes)),
+                *("--pool-max", str(POOL_SIZE), "--agency-code", AGENCY_CODE),
+                *("--client-id", same_work_client),
+            ],
+            same_work_log,
+            same_work_base,
+        ),
+    }
     print(
-        f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}, "
-        f"same-work floor pid {same_work.pid} on :{same_work_port}; "
         f"{args.rounds} round(s) of {args.warmup} warm-up + {args.requests} requests, "
-        f"concurrency {args.concurrency}, {args.processes} process(es) each",
+        f"concurrency {args.concurrency}, {args.processes} process(es) each; each server "
+        "started for its own phase",
         flush=True,
     )
 
@@ -611,31 +615,31 @@ async def _run_on(
             flush=True,
         )
 
-    targets = {
-        "floor": (floor, f"{floor_base}/v1/payments", floor_log),
-        "gateway": (gateway, f"{gateway_base}/v1/payments", gateway_log),
-        "same_work_floor": (same_work, f"{same_work_base}/v1/payments", same_work_log),
-    }
     rounds: list[dict[str, Measurement]] = []
     # Notification intake notes written by each server: the gateway's notification worker
     # takes (deletes) them as they come, so they are counted by their id sequence, read
     # around each server's runs (one server runs at a time).
-    notes = dict.fromkeys(targets, 0)
+    notes = dict.fromkeys(servers, 0)
     first = 0
     for number in range(1, args.rounds + 1):
         measured: dict[str, Measurement] = {}
         # Alternate the order so neither server always runs on a table the other just grew.
         order = SERVERS if number % 2 else SERVERS[::-1]
         for name in order:
-            process, target, log = targets[name]
+            command, log, base = servers[name]
+            process = spawn(command, log, env)
             try:
+                await wait_ready(name, f"{base}/readyz", process, log)
                 notes_before = await notes_so_far(pg, database)
                 measured[name] = await measure(
-                    name, process, target, api_key, args, pg, database, first
+                    name, process, f"{base}/v1/payments", api_key, args, pg, database, first
                 )
                 notes[name] += await notes_so_far(pg, database) - notes_before
             except BenchError as exc:
                 raise BenchError(f"{exc}\n{tail(log)}") from exc
+            finally:
+                stop(process)
+                await backends_gone(pg.dsn(database))
             first += args.warmup + args.requests
             m = measured[name]
             print(

@@ -16,6 +16,8 @@ The three servers run as separate processes against one fresh PostgreSQL databas
   and how much the gateway's Python.
 
 ``--processes N`` runs each as N processes on one port (``gateway serve --processes N``).
+Each server runs only for its own phase (started, warmed up, measured, stopped; the next one
+starts once its PostgreSQL backends are gone), so no two hold connections at once.
 
 The same closed-loop client sends each server N correctly signed success IPNs (each a
 different attempt, each server its own bills; the floor, then the gateway, then the
@@ -52,12 +54,14 @@ import psutil
 from processes import (
     ROOT,
     BenchError,
+    backends_gone,
     child_env,
     free_port,
     idle_percent,
     machine_busy_seconds,
     on_sigterm,
     spawn,
+    stop,
     stop_children,
     tree_cpu_seconds,
     wait_ready,
@@ -341,72 +345,67 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         write_config(config, url, gateway_port)
         env = child_env()
         gateway_log, floor_log = workdir / "gateway.log", workdir / "floor.log"
-        gateway = spawn(
-            [
-                *(sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"),
-                *("--processes", str(args.processes)),
-            ],
-            gateway_log,
-            env,
-        )
-        floor = spawn(
-            [sys.executable, "-c", FLOOR, str(floor_port), dsn, str(args.processes)], floor_log, env
-        )
         same_work_log = workdir / "same-work-floor.log"
-        same_work = spawn(
-            [
-                *(sys.executable, str(SAME_WORK_FLOOR), "--dsn", dsn),
-                *("--port", str(same_work_port), "--processes", str(args.processes)),
-                *("--pool-max", str(POOL_SIZE), "--vnpay-tmn", TMN, "--vnpay-secret", SECRET),
-            ],
-            same_work_log,
-            env,
-        )
         base = f"http://127.0.0.1:{gateway_port}"
         same_work_base = f"http://127.0.0.1:{same_work_port}"
-        await wait_ready("gateway", f"{base}/readyz", gateway, gateway_log)
-        await wait_ready("floor", f"http://127.0.0.1:{floor_port}/readyz", floor, floor_log)
-        await wait_ready("same-work floor", f"{same_work_base}/readyz", same_work, same_work_log)
-        print(
-            f"gateway pid {gateway.pid} on :{gateway_port}, floor pid {floor.pid} on :{floor_port}"
-            f", same-work floor pid {same_work.pid} on :{same_work_port}",
-            flush=True,
-        )
+        floor_base = f"http://127.0.0.1:{floor_port}"
+        # name → (command, log, base URL, IPN path); each server runs for its own phase only
+        # (processes.stop), so no two hold PostgreSQL connections at once.
+        servers = {
+            "floor": (
+                [sys.executable, "-c", FLOOR, str(floor_port), dsn, str(args.processes)],
+                floor_log,
+                floor_base,
+                "/ipn",
+            ),
+            "gateway": (
+                [
+                    *(sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"),
+                    *("--processes", str(args.processes)),
+                ],
+                gateway_log,
+                base,
+                "/callbacks/vnpay/ipn",
+            ),
+            "same-work floor": (
+                [
+                    *(sys.executable, str(SAME_WORK_FLOOR), "--dsn", dsn),
+                    *("--port", str(same_work_port), "--processes", str(args.processes)),
+                    *("--pool-max", str(POOL_SIZE), "--vnpay-tmn", TMN, "--vnpay-secret", SECRET),
+                ],
+                same_work_log,
+                same_work_base,
+                "/ipn",
+            ),
+        }
         load_before = os.getloadavg()[0]
-        gateway_url, floor_url = f"{base}/callbacks/vnpay/ipn", f"http://127.0.0.1:{floor_port}/ipn"
-        gateway_refs, floor_refs, same_work_refs = (
-            refs[:total],
-            refs[total : 2 * total],
-            refs[2 * total :],
-        )
-        floor_process, gateway_process = psutil.Process(floor.pid), psutil.Process(gateway.pid)
-        await drive(floor_url, floor_refs[: args.warmup], args.concurrency)
-        floor_result = await measure(
-            floor_url, floor_refs[args.warmup :], args.concurrency, floor_process, name
-        )
-        print(f"  floor   {floor_result['rps']:8.1f} req/s", flush=True)
-        await drive(gateway_url, gateway_refs[: args.warmup], args.concurrency)
-        gateway_result = await measure(
-            gateway_url, gateway_refs[args.warmup :], args.concurrency, gateway_process, name
-        )
-        print(f"  gateway {gateway_result['rps']:8.1f} req/s", flush=True)
-        same_work_url = f"{same_work_base}/ipn"
-        await drive(same_work_url, same_work_refs[: args.warmup], args.concurrency)
-        same_work_result = await measure(
-            same_work_url,
-            same_work_refs[args.warmup :],
-            args.concurrency,
-            psutil.Process(same_work.pid),
-            name,
-        )
-        print(f"  same-work floor {same_work_result['rps']:8.1f} req/s", flush=True)
-        for label, process in (
-            ("gateway", gateway),
-            ("floor", floor),
-            ("same-work floor", same_work),
-        ):
-            if process.poll() is not None:
-                raise BenchError(f"{label} exited during the run ({process.returncode})")
+        refs_of = {
+            "floor": refs[total : 2 * total],
+            "gateway": refs[:total],
+            "same-work floor": refs[2 * total :],
+        }
+        results: dict[str, dict[str, Any]] = {}
+        for label, (command, log, url, path) in servers.items():
+            process = spawn(command, log, env)
+            try:
+                await wait_ready(label, f"{url}/readyz", process, log)
+                print(f"  {label} pid {process.pid} on :{url.rsplit(':', 1)[1]}", flush=True)
+                await drive(url + path, refs_of[label][: args.warmup], args.concurrency)
+                results[label] = await measure(
+                    url + path,
+                    refs_of[label][args.warmup :],
+                    args.concurrency,
+                    psutil.Process(process.pid),
+                    name,
+                )
+                if process.poll() is not None:
+                    raise BenchError(f"{label} exited during the run ({process.returncode})")
+            finally:
+                stop(process)
+                await backends_gone(dsn)
+            print(f"  {label:15s} {results[label]['rps']:8.1f} req/s", flush=True)
+        gateway_result, floor_result = results["gateway"], results["floor"]
+        same_work_result = results["same-work floor"]
         conn = await asyncpg.connect(dsn)
         try:
             gateway_left = await left_by(conn, range(total))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +37,9 @@ def _die_with_parent() -> None:
 
 
 def spawn(argv: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start ``argv`` from the repository root, its output in ``log_path``; stopped by
-    :func:`stop_children`."""
-    log = log_path.open("wb")
+    """Start ``argv`` from the repository root, its output appended to ``log_path``; stopped
+    by :func:`stop` or :func:`stop_children`."""
+    log = log_path.open("ab")
     try:
         process = subprocess.Popen(
             argv,
@@ -57,19 +58,50 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Po
 
 
 def stop_children() -> None:
-    for process in _children:
+    _stop(list(_children))
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop one child of :func:`spawn` (and the processes it started) and wait for it: a
+    server started for its own phase of a bench, so that no two servers hold PostgreSQL
+    connections at once (three servers of 2 processes with 16 busy connections each would
+    pass PostgreSQL's default ``max_connections`` of 100)."""
+    _stop([process])
+
+
+async def backends_gone(dsn: str, limit_seconds: float = 10) -> None:
+    """Wait until no other session is connected to ``dsn``'s database: the backends of a
+    server just stopped exit a moment after it, and the CPU of exited backends is counted
+    into the next phase's PostgreSQL figure otherwise."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            others = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if not others:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 process.terminate()
     deadline = time.monotonic() + 10
-    for process in _children:
+    for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             process.wait(timeout=5)
-    _children.clear()
+        _children.remove(process)
 
 
 def on_sigterm(_signum: int, _frame: Any) -> None:
