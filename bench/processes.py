@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +180,28 @@ def idle_percent(before: tuple[float, float], after: tuple[float, float]) -> flo
     its cores (100 = nothing ran; on a shared machine, what the run could have had more)."""
     busy, total = after[0] - before[0], after[1] - before[1]
     return round(max(0.0, 100 * (1 - busy / max(1e-9, total))), 1)
+
+
+def serve_on_one_port(serve: Callable[[bool], None], processes: int) -> None:
+    """Run a floor server as ``gateway serve --processes N`` runs the gateway: ``serve(False)``
+    in this process when ``processes`` is 1, else ``serve(True)`` (SO_REUSEPORT) in that many
+    forked children, all stopped on SIGTERM or SIGINT, or when one of them exits."""
+    if processes == 1:
+        serve(False)
+        return
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=serve, args=(True,)) for _ in range(processes)]
+    for child in children:
+        child.start()
+
+    def stop(_signum: int, _frame: object) -> None:
+        for child in children:
+            if child.exitcode is None and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    multiprocessing.connection.wait([child.sentinel for child in children])
+    stop(signal.SIGTERM, None)
+    for child in children:
+        child.join()

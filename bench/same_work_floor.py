@@ -40,11 +40,7 @@ import base64
 import hashlib
 import hmac
 import json
-import multiprocessing
-import multiprocessing.connection
-import os
 import secrets
-import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +48,7 @@ from urllib.parse import quote_plus
 
 import asyncpg
 from aiohttp import web
+from processes import serve_on_one_port
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 AGENCY = web.AppKey("agency", dict)
@@ -424,28 +421,7 @@ def main() -> None:
     parser.add_argument("--vnpay-secret", default="")
     parser.add_argument("--processes", type=int, default=1, help="servers on the one port")
     args = parser.parse_args()
-    if args.processes == 1:
-        serve(args, reuse_port=False)
-        return
-    context = multiprocessing.get_context("fork")
-    children = [
-        context.Process(target=serve, args=(args,), kwargs={"reuse_port": True})
-        for _ in range(args.processes)
-    ]
-    for child in children:
-        child.start()
-
-    def stop(_signum: int, _frame: object) -> None:
-        for child in children:
-            if child.exitcode is None and child.pid is not None:
-                os.kill(child.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    multiprocessing.connection.wait([child.sentinel for child in children])
-    stop(signal.SIGTERM, None)
-    for child in children:
-        child.join()
+    serve_on_one_port(lambda reuse_port: serve(args, reuse_port=reuse_port), args.processes)
 
 
 def serve(args: argparse.Namespace, *, reuse_port: bool) -> None:
