@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiohttp import web
-from processes import serve_on_one_port
+from processes import floor_parser, serve_on_one_port
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 
@@ -142,15 +142,7 @@ def create_app(dsn: str, pool_min: int, pool_max: int) -> web.Application:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dsn", required=True, help="postgresql://... (asyncpg form)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    # As the gateway's pool (database_pool_size, default 30; create_payments.py passes it):
-    # connections opened on demand up to the maximum and kept open.
-    parser.add_argument("--pool-min", type=int, default=10)
-    parser.add_argument("--pool-max", type=int, default=30)
-    parser.add_argument("--processes", type=int, default=1, help="servers on the one port")
+    parser = floor_parser(__doc__.splitlines()[0])
     args = parser.parse_args()
     if args.processes > 1:
         # The table first, here: concurrent CREATE TABLE IF NOT EXISTS may collide.

@@ -4,6 +4,7 @@ Shared by the benchmarks, which run as scripts from this folder."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import ctypes
@@ -205,3 +206,18 @@ def serve_on_one_port(serve: Callable[[bool], None], processes: int) -> None:
     stop(signal.SIGTERM, None)
     for child in children:
         child.join()
+
+
+def floor_parser(description: str) -> argparse.ArgumentParser:
+    """The command line every floor server shares (more options may be added): where its
+    database is, where it listens, its pool — as the gateway's (``database_pool_size``,
+    default 30; the benches pass it): connections opened on demand up to the maximum and kept
+    open — and how many processes share the port (:func:`serve_on_one_port`)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dsn", required=True, help="postgresql://... (asyncpg form)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--pool-min", type=int, default=10)
+    parser.add_argument("--pool-max", type=int, default=30)
+    parser.add_argument("--processes", type=int, default=1, help="servers on the one port")
+    return parser

@@ -48,7 +48,7 @@ from urllib.parse import quote_plus
 
 import asyncpg
 from aiohttp import web
-from processes import serve_on_one_port
+from processes import floor_parser, serve_on_one_port
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 AGENCY = web.AppKey("agency", dict)
@@ -409,17 +409,11 @@ def create_app(settings: argparse.Namespace) -> web.Application:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dsn", required=True, help="postgresql://... (asyncpg form)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--pool-min", type=int, default=10)
-    parser.add_argument("--pool-max", type=int, default=30)
+    parser = floor_parser(__doc__.splitlines()[0])
     parser.add_argument("--agency-code", default="BENCH")
     parser.add_argument("--client-id", default="", help="the API client creations belong to")
     parser.add_argument("--vnpay-tmn", default="")
     parser.add_argument("--vnpay-secret", default="")
-    parser.add_argument("--processes", type=int, default=1, help="servers on the one port")
     args = parser.parse_args()
     serve_on_one_port(lambda reuse_port: serve(args, reuse_port=reuse_port), args.processes)
 
