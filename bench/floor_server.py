@@ -16,7 +16,6 @@ this one measured in the same run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import json
@@ -147,7 +146,7 @@ def main() -> None:
     if args.processes > 1:
         # The table first, here: concurrent CREATE TABLE IF NOT EXISTS may collide.
         asyncio.run(create_schema(args.dsn))
-    serve_on_one_port(lambda reuse_port: serve(args, reuse_port=reuse_port), args.processes)
+    serve_on_one_port(lambda: create_app(args.dsn, args.pool_min, args.pool_max), args)
 
 
 async def create_schema(dsn: str) -> None:
@@ -156,17 +155,6 @@ async def create_schema(dsn: str) -> None:
         await conn.execute(SCHEMA)
     finally:
         await conn.close()
-
-
-def serve(args: argparse.Namespace, *, reuse_port: bool) -> None:
-    web.run_app(
-        create_app(args.dsn, args.pool_min, args.pool_max),
-        host=args.host,
-        port=args.port,
-        print=None,
-        access_log=None,
-        reuse_port=reuse_port or None,
-    )
 
 
 if __name__ == "__main__":

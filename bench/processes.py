@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import asyncpg
 import psutil
 
@@ -183,15 +184,27 @@ def idle_percent(before: tuple[float, float], after: tuple[float, float]) -> flo
     return round(max(0.0, 100 * (1 - busy / max(1e-9, total))), 1)
 
 
-def serve_on_one_port(serve: Callable[[bool], None], processes: int) -> None:
-    """Run a floor server as ``gateway serve --processes N`` runs the gateway: ``serve(False)``
-    in this process when ``processes`` is 1, else ``serve(True)`` (SO_REUSEPORT) in that many
-    forked children, all stopped on SIGTERM or SIGINT, or when one of them exits."""
-    if processes == 1:
+def serve_on_one_port(make_app: Callable[[], aiohttp.web.Application], args: Any) -> None:
+    """Run a floor server as ``gateway serve --processes N`` runs the gateway, with the options
+    of :func:`floor_parser`: ``make_app()`` served in this process when ``--processes`` is 1,
+    else in that many forked children on one port (SO_REUSEPORT), all stopped on SIGTERM or
+    SIGINT, or when one of them exits."""
+
+    def serve(reuse_port: bool) -> None:
+        aiohttp.web.run_app(
+            make_app(),
+            host=args.host,
+            port=args.port,
+            print=None,
+            access_log=None,
+            reuse_port=reuse_port or None,
+        )
+
+    if args.processes == 1:
         serve(False)
         return
     context = multiprocessing.get_context("fork")
-    children = [context.Process(target=serve, args=(True,)) for _ in range(processes)]
+    children = [context.Process(target=serve, args=(True,)) for _ in range(args.processes)]
     for child in children:
         child.start()
 

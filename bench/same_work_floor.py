@@ -415,18 +415,7 @@ def main() -> None:
     parser.add_argument("--vnpay-tmn", default="")
     parser.add_argument("--vnpay-secret", default="")
     args = parser.parse_args()
-    serve_on_one_port(lambda reuse_port: serve(args, reuse_port=reuse_port), args.processes)
-
-
-def serve(args: argparse.Namespace, *, reuse_port: bool) -> None:
-    web.run_app(
-        create_app(args),
-        host=args.host,
-        port=args.port,
-        print=None,
-        access_log=None,
-        reuse_port=reuse_port or None,
-    )
+    serve_on_one_port(lambda: create_app(args), args)
 
 
 if __name__ == "__main__":
