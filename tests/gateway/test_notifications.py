@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import FixedClock, Gateway, make_settings, seed
-from sqlalchemy import select
+from sqlalchemy import func, select
 from structlog.testing import capture_logs
 from tests_support import (
     DEMO_PORTAL,
@@ -29,7 +29,12 @@ from tests_support import (
 )
 
 from gateway.app import create_app
-from gateway.core.db.schema import notification_opt_outs, notifications, provider_events
+from gateway.core.db.schema import (
+    notification_intake,
+    notification_opt_outs,
+    notifications,
+    provider_events,
+)
 from gateway.keys import DATABASE, NOTIFICATIONS
 from gateway.services.wiring import build_services
 
@@ -522,3 +527,18 @@ async def test_a_bad_sms_report_gets_a_stable_code_and_changes_nothing(
     response = await notified.client.get(f"/callbacks/sms/{secret}", params=query)
 
     await _assert_refused_and_unchanged(notified, response, (status, code), before, "sms")
+
+
+async def test_switched_off_notifications_take_and_drop_each_event(gateway: Gateway) -> None:
+    """Notifications off (the default outside the sandbox's demo): the worker still takes
+    every waiting event, tells no one, and leaves the intake empty (a round once failed on
+    every event and the intake grew without end)."""
+    await gateway.create_payment()
+    app = gateway.client.app
+    assert await app[NOTIFICATIONS].take_events() == 1
+    async with app[DATABASE].read() as conn:
+        waiting = (
+            await conn.execute(select(func.count()).select_from(notification_intake))
+        ).scalar()
+        told = (await conn.execute(select(func.count()).select_from(notifications))).scalar()
+    assert (waiting, told) == (0, 0)
