@@ -91,6 +91,9 @@ async def backends_gone(dsn: str, limit_seconds: float = 10) -> None:
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
+    raise BenchError(
+        f"{others} sessions still connected {limit_seconds:.0f}s after the server stopped"
+    )
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -103,8 +106,9 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            # Its session (spawn's start_new_session): the processes it forked too.
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
         _children.remove(process)
 
