@@ -122,8 +122,12 @@ async def test_body_that_is_not_a_json_object_is_refused(
         # nesting that would exhaust the parser's recursion
         b'{"metadata": ' + b"[" * 5000 + b"]" * 5000 + b"}",
         b'{"metadata": {"a": ' + b'{"a": ' * 40 + b"1" + b"}" * 41 + b"}",
+        # numbers Python reads but JSON has not, which PostgreSQL's json refuses written back
+        json.dumps(payment_body(metadata={"rate": float("nan")})).encode(),
+        json.dumps(payment_body(metadata={"rate": float("-inf")})).encode(),
+        json.dumps(payment_body(metadata={"rate": 1}))[:-1].encode() + b', "big": 1e999}',
     ],
-    ids=["nul-procedure", "nul-item", "nul-key", "deep-5000", "deep-42"],
+    ids=["nul-procedure", "nul-item", "nul-key", "deep-5000", "deep-42", "nan", "-inf", "1e999"],
 )
 async def test_a_nul_character_or_deep_nesting_is_malformed_json_on_every_database(
     gateway: Gateway, raw: bytes

@@ -10,7 +10,7 @@ from providers.common import json_text
 
 
 def test_ordinary_json_reads_as_json_does() -> None:
-    body = '{"a": [1, {"b": "Lệ phí"}], "c": null}'
+    body = '{"a": [1, {"b": "Lệ phí"}], "c": null, "d": [1.5, -0.0, 1e308, 2.5e-300, "NaN"]}'
     assert json_text.loads(body.encode()) == json.loads(body)
 
 
@@ -22,8 +22,24 @@ def test_ordinary_json_reads_as_json_does() -> None:
         b'{"a": "x\\u0000y"}',
         b'{"x\\u0000": 1}',
         b'[["\\u0000"]]',
+        b'{"a": NaN}',
+        b"[Infinity]",
+        b"[-Infinity]",
+        b"[1e999]",
+        b"[-2.5e400]",
     ],
-    ids=["deep-100000", "one-too-deep", "nul-value", "nul-key", "nul-nested"],
+    ids=[
+        "deep-100000",
+        "one-too-deep",
+        "nul-value",
+        "nul-key",
+        "nul-nested",
+        "nan",
+        "infinity",
+        "-infinity",
+        "1e999",
+        "-2.5e400",
+    ],
 )
 def test_deep_nesting_and_nul_characters_are_a_decode_error(body: bytes) -> None:
     with pytest.raises(json.JSONDecodeError):
