@@ -60,6 +60,12 @@ def configure_logging(fmt: Literal["json", "console"] = "json", level: str = "in
     )
 
 
+#: The request methods counted under their own name in the metrics (RFC 9110 and PATCH).
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
 class Metrics:
     """Metrics live in a registry per application, so several apps (tests) can coexist."""
 
@@ -165,7 +171,10 @@ class Metrics:
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request and its latency."""
+        """Count one answered request and its latency; a method HTTP does not define is
+        counted as ``OTHER`` (labels stay bounded whatever a client sends)."""
+        if method not in HTTP_METHODS:
+            method = "OTHER"
         children = self._request_children.get((method, route, status))
         if children is None:
             children = self._request_children[method, route, status] = (

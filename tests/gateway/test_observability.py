@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import structlog
 from conftest import METRICS_AUTH, Gateway, make_settings, payment_body
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
-from gateway.observability import configure_logging
+from gateway.observability import Metrics, configure_logging
 
 PHONE = "0987654321"
 EMAIL = "nguyen.van.an.private@example.vn"
@@ -91,6 +92,23 @@ async def test_unknown_paths_share_one_metrics_label(gateway: Gateway) -> None:
     assert not any(route.startswith("/no/") for route in routes)
     unmatched = frozenset({("method", "GET"), ("route", "unmatched"), ("status", "404")})
     assert samples[("gateway_http_requests_total", unmatched)] == 3
+
+
+def test_methods_http_does_not_define_share_one_metrics_label() -> None:
+    """aiohttp's C parser refuses such methods before any handler; its pure-Python parser
+    (``AIOHTTP_NO_EXTENSIONS``) lets them through, and each would add labels for good."""
+    metrics = Metrics()
+    for method in ("FOO", "BAR", "get", "POST"):
+        metrics.observe_request(method, "unmatched", 404, 0.001)
+    families = text_string_to_metric_families(generate_latest(metrics.registry).decode())
+    methods = sorted(
+        sample.labels["method"]
+        for family in families
+        if family.name == "gateway_http_requests"
+        for sample in family.samples
+        if sample.name == "gateway_http_requests_total"
+    )
+    assert methods == ["OTHER", "POST"]
 
 
 @pytest.mark.parametrize(
