@@ -578,10 +578,16 @@ def _serve_one(settings: Settings, index: int, listeners: _Listeners) -> None:
 
     from gateway.app import create_app
 
-    # Not the supervisor's handlers (inherited through fork): until this process's own are
-    # installed, a signal ends it plainly and the supervisor stops the group.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Not the supervisor's handlers (inherited through fork): a signal that comes while this
+    # process starts (a loaded machine may take seconds) is remembered and honoured once its
+    # own handlers are installed, so a group stopped while it starts still cleans up and
+    # exits 0 (it was killed by the signal, and the group exited 1).
+    # The supervisor forked this process with both signals blocked (_serve_many): they wait
+    # until these handlers are in place.
+    early: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _frame: early.append(received))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     mine = listeners.per_process[index]
     for number, group in enumerate(listeners.per_process):
         if number != index:
@@ -591,7 +597,7 @@ def _serve_one(settings: Settings, index: int, listeners: _Listeners) -> None:
         # /metrics answers on this process's own metrics socket (gateway.api.health).
         settings = settings.model_copy(update={"metrics_port": settings.metrics_port + index})
     app = create_app(settings, background=settings.workers_in_process, first_process=index == 0)
-    asyncio.run(_run_until_stopped(app, mine))
+    asyncio.run(_run_until_stopped(app, mine, early))
 
 
 def _serve_many(settings: Settings, listeners: _Listeners) -> int:
@@ -627,7 +633,14 @@ def _serve_many(settings: Settings, listeners: _Listeners) -> int:
     for child in children:
         if stopping:
             break
-        child.start()
+        # Forked with both signals blocked, so none reaches the child while it still has
+        # this process's handlers (it would stop its siblings and go on serving);
+        # _serve_one unblocks them once its own are installed.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            child.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     children = [child for child in children if child.pid is not None]
     if stopping:
         stop(signal.SIGTERM, None)  # the ones started before the signal
@@ -662,12 +675,15 @@ async def _worker(settings: Settings) -> int:
     return 0
 
 
-async def _run_until_stopped(app: web.Application, socks: Sequence[socket.socket] = ()) -> None:
+async def _run_until_stopped(
+    app: web.Application, socks: Sequence[socket.socket] = (), early: Sequence[int] = ()
+) -> None:
     """Run ``app`` (its background loops, and an HTTP site on each of ``socks``) until
     SIGINT or SIGTERM, then clean up once. A second signal changes nothing: Ctrl-C reaches
     every process of a group, and systemd signals the whole control group while the
     supervisor passes its own signal on, so a process may be told twice — and must not
-    abandon its clean-up (requests in flight, the database pool) the second time."""
+    abandon its clean-up (requests in flight, the database pool) the second time.
+    ``early``: signals received before this was called (it stops at once after start-up)."""
     import signal
 
     # No aiohttp access logger: the ``http_request`` event (gateway/http/middleware.py) is the
@@ -681,6 +697,8 @@ async def _run_until_stopped(app: web.Application, socks: Sequence[socket.socket
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if early:  # read after the handlers are in place: no signal falls between
+        stop.set()
     try:
         await stop.wait()
     finally:

@@ -264,6 +264,31 @@ async def test_ctrl_c_to_the_whole_group_stops_every_process_cleanly(
         _kill([server])
 
 
+async def test_a_group_stopped_while_its_processes_start_exits_cleanly(
+    postgres_url: str, tmp_path: Path, _no_gateway_environment: None
+) -> None:
+    """systemd may stop the service while it starts: the signal reaches the server processes
+    before they serve (here: as soon as both are forked). Each still starts, cleans up and
+    exits 0 — not killed by the signal, which made the whole group exit 1."""
+    await _portal_key(postgres_url)
+    port = _free_port()
+    config = _config(tmp_path / "gateway.toml", postgres_url, port)
+    log = tmp_path / "serve.log"
+    server = _start_serve(config, log, 2)
+    try:
+        parent = psutil.Process(server.pid)
+        for _ in range(600):
+            if len(parent.children()) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(parent.children()) == 2, _text(log)
+        os.killpg(server.pid, signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, _text(log)
+        assert "Traceback" not in _text(log)
+    finally:
+        _kill([server])
+
+
 @pytest.mark.parametrize(
     "config_text",
     [
