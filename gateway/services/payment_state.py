@@ -106,6 +106,36 @@ _STILL_OPEN = (AttemptStatus.CREATED, AttemptStatus.PENDING)
 _OF_PAYMENT = attempts.c.payment_id == bindparam("w_payment_id")
 
 
+#: The open attempts a closing bill may close, by what it closes them to: only the moves the
+#: attempt table allows (a ``created`` attempt, its provider call still under way, is not
+#: expired with its bill; the poller settles it once its time is up).
+_CLOSABLE = {
+    closing: tuple(status for status in _STILL_OPEN if ATTEMPTS.can(status, closing))
+    for closing in set(_CLOSES_ATTEMPTS.values())
+}
+
+
+def _move_and_close(closing: AttemptStatus) -> Callable[[Update], Update]:
+    """PostgreSQL: :func:`_advance_view_and_lines`, with the bill's open attempts closed to
+    ``closing`` in the same statement (``WITH closed AS (UPDATE attempts …)``, through the
+    attempts' machine: :meth:`~gateway.core.machines.Machine.move_all_statement`), as
+    :func:`move`'s ``move_all`` closes them: ``updated_at`` and ``next_query_at`` now
+    (parameters ``c_…``), the bill's id as ``w_payment_id``. PostgreSQL runs a data-modifying
+    ``WITH`` to completion; if the payment's move finds no row, :class:`StaleStatus` rolls
+    the transaction back, the attempts' close with it."""
+    close = ATTEMPTS.move_all_statement(
+        _OF_PAYMENT, _CLOSABLE[closing], closing, ("updated_at", "next_query_at"), prefix="c_"
+    )
+
+    def extend(statement: Update) -> Update:
+        return _advance_view_and_lines(statement).add_cte(close.cte("closed"))
+
+    return extend
+
+
+_MOVE_AND_CLOSE = {closing: _move_and_close(closing) for closing in _CLOSABLE}
+
+
 @dataclass(frozen=True)
 class Context:
     """What rendering and changing payments needs besides a connection."""
@@ -226,20 +256,37 @@ async def move(
     # One statement: the guarded move, the event's sequence advanced, and the payment as
     # the API shows it read back (docs/performance.md).
     on_postgresql = conn.dialect.name == "postgresql"
-    moved = await PAYMENTS.move_returning(
-        conn,
-        "view+lines" if on_postgresql else "view",
-        _advance_view_and_lines if on_postgresql else _advance_and_view,
-        payment_id,
-        current,
-        new,
-        updated_at=now,
-        **values,
-    )
+    closing = _CLOSES_ATTEMPTS.get(new)
+    closes = closing is not None and others_open
+    if on_postgresql and closing is not None and others_open:
+        # PostgreSQL: the bill's open attempts closed in the same statement (``WITH closed AS
+        # (UPDATE attempts …) UPDATE payments …``): one round trip fewer (docs/performance.md).
+        moved = await PAYMENTS.move_returning(
+            conn,
+            f"view+lines+close:{closing.value}",
+            _MOVE_AND_CLOSE[closing],
+            payment_id,
+            current,
+            new,
+            extra_params={"w_payment_id": payment_id, "c_updated_at": now, "c_next_query_at": now},
+            updated_at=now,
+            **values,
+        )
+        closes = False
+    else:
+        moved = await PAYMENTS.move_returning(
+            conn,
+            "view+lines" if on_postgresql else "view",
+            _advance_view_and_lines if on_postgresql else _advance_and_view,
+            payment_id,
+            current,
+            new,
+            updated_at=now,
+            **values,
+        )
     if new is PaymentStatus.PAID:
         context.on_paid(channel or "unknown")
-    closing = _CLOSES_ATTEMPTS.get(new)
-    if closing is not None and others_open:
+    if closing is not None and closes:
         # Only the moves the attempt table allows: a ``created`` attempt (its provider call
         # still under way) is not expired here; the poller settles it once its time is up.
         # Closed by our side, not by its provider: ``next_query_at`` asks the janitor to
@@ -247,7 +294,7 @@ async def move(
         await ATTEMPTS.move_all(
             conn,
             _OF_PAYMENT,
-            [status for status in _STILL_OPEN if ATTEMPTS.can(status, closing)],
+            _CLOSABLE[closing],
             closing,
             where_params={"w_payment_id": payment_id},
             updated_at=now,
