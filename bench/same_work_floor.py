@@ -20,11 +20,11 @@ much of the gateway's cost is the database work itself and how much its Python
   count them apart.
 - ``GET /ipn`` (``bench/ipn_apply.py``): verify the HMAC-SHA512 of the ``vnp_*`` query
   parameters under ``--vnpay-secret`` (and the terminal code), then, in one transaction, the
-  gateway's 6 statements: inbox event (``provider_events``) with the lock of the payment,
-  lock and read of its attempts, the VNPAY attempt succeeded, the payment paid (returning the
-  row the event body is made of) with the VietQR attempt closed, outbox event + notification
-  note (and the webhook endpoints' look-up), the inbox event applied. Answers ``{"RspCode": "00",
-  "Message": "Confirm Success"}``. Deliveries would follow for each webhook endpoint; the
+  gateway's 5 statements: inbox event (``provider_events``) with the lock of the payment,
+  lock and read of its attempts, the payment paid (returning the row the event body is made
+  of) with the VNPAY attempt succeeded and the VietQR attempt closed, outbox event +
+  notification note (and the webhook endpoints' look-up), the inbox event applied. Answers
+  ``{"RspCode": "00", "Message": "Confirm Success"}``. Deliveries would follow for each webhook endpoint; the
   bench registers none, as for the gateway, so neither writes one.
 
     python bench/same_work_floor.py --dsn postgresql://postgres@127.0.0.1:5432/DB --port 8182 \\
@@ -86,10 +86,10 @@ FROM found) AS found_request_hash, (SELECT found.status_code
 FROM found) AS found_status_code, (SELECT found.response_body
 FROM found) AS found_response_body"""  # noqa: E501 -- verbatim
 
-#: The gateway's 6 statements of a VNPAY IPN (gateway/core/inbox.py, the attempts and
+#: The gateway's 5 statements of a VNPAY IPN (gateway/core/inbox.py, the attempts and
 #: payments repositories, the outbox), in the order it sends them in one transaction: the
-#: inbox event stored with the payment locked, its attempts locked and read, the VNPAY
-#: attempt succeeded, the payment paid with its VietQR attempt closed, the outbox event
+#: inbox event stored with the payment locked, its attempts locked and read, the payment
+#: paid with the VNPAY attempt succeeded and the VietQR attempt closed, the outbox event
 #: with its note and the endpoints' look-up, the inbox event applied.
 IPN_RECEIVE = """WITH stored AS
 (INSERT INTO provider_events (provider, event_key, received_at, payload, outcome, amount) VALUES ($1::VARCHAR, $2::VARCHAR, $3::TIMESTAMP WITH TIME ZONE, $4::VARCHAR, $5::VARCHAR, $6::BIGINT) ON CONFLICT (provider, event_key) DO NOTHING RETURNING provider_events.id)
@@ -104,10 +104,11 @@ FROM attempts AS others
 WHERE others.payment_id = attempts.payment_id AND others.id != attempts.id AND (others.status = $1::VARCHAR OR others.status = $2::VARCHAR OR others.status = $3::VARCHAR)) AS others_open
 FROM attempts JOIN payments ON payments.id = attempts.payment_id JOIN agencies ON agencies.id = payments.agency_id
 WHERE attempts.payment_id = $4::VARCHAR ORDER BY attempts.id FOR UPDATE OF attempts"""  # noqa: E501
-IPN_ATTEMPT_SUCCEEDED = "UPDATE attempts SET status=$1::VARCHAR, provider_transaction_id=$2::VARCHAR, details=$3::JSON, updated_at=$4::TIMESTAMP WITH TIME ZONE, next_query_at=$5::TIMESTAMP WITH TIME ZONE WHERE attempts.id = $6::VARCHAR AND attempts.status = $7::VARCHAR"  # noqa: E501
-IPN_PAYMENT_PAID = """WITH closed AS
-(UPDATE attempts SET status=$5::VARCHAR, updated_at=$6::TIMESTAMP WITH TIME ZONE, next_query_at=$7::TIMESTAMP WITH TIME ZONE WHERE attempts.payment_id = $8::VARCHAR AND (attempts.status = $9::VARCHAR OR attempts.status = $10::VARCHAR))
- UPDATE payments SET status=$1::VARCHAR, updated_at=$2::TIMESTAMP WITH TIME ZONE, paid_at=$3::TIMESTAMP WITH TIME ZONE, sequence=(payments.sequence + $4::INTEGER) WHERE payments.id = $11::VARCHAR AND payments.status = $12::VARCHAR RETURNING payments.id, payments.agency_id, payments.client_id, payments.dossier_code, payments.procedure_code, payments.procedure_name, payments.payer, payments.amount, payments.currency, payments.reference, payments.status, payments.review_reason, payments.vietqr_payload, payments.return_url, payments.metadata, payments.expires_at, payments.created_at, payments.updated_at, payments.paid_at, payments.sequence, (SELECT agencies.code
+IPN_PAYMENT_PAID = """WITH moved AS
+(UPDATE attempts SET status=$5::VARCHAR, provider_transaction_id=$6::VARCHAR, details=$7::JSON, updated_at=$8::TIMESTAMP WITH TIME ZONE, next_query_at=$9::TIMESTAMP WITH TIME ZONE WHERE attempts.id = $10::VARCHAR AND attempts.status = $11::VARCHAR RETURNING attempts.id),
+closed AS
+(UPDATE attempts SET status=$12::VARCHAR, updated_at=$13::TIMESTAMP WITH TIME ZONE, next_query_at=$14::TIMESTAMP WITH TIME ZONE WHERE attempts.payment_id = $15::VARCHAR AND attempts.id != $16::VARCHAR AND (attempts.status = $17::VARCHAR OR attempts.status = $18::VARCHAR))
+ UPDATE payments SET status=$1::VARCHAR, updated_at=$2::TIMESTAMP WITH TIME ZONE, paid_at=$3::TIMESTAMP WITH TIME ZONE, sequence=(payments.sequence + $4::INTEGER) WHERE payments.id = $19::VARCHAR AND payments.status = $20::VARCHAR RETURNING payments.id, payments.agency_id, payments.client_id, payments.dossier_code, payments.procedure_code, payments.procedure_name, payments.payer, payments.amount, payments.currency, payments.reference, payments.status, payments.review_reason, payments.vietqr_payload, payments.return_url, payments.metadata, payments.expires_at, payments.created_at, payments.updated_at, payments.paid_at, payments.sequence, (SELECT agencies.code
 FROM agencies
 WHERE agencies.id = payments.agency_id) AS agency_code, (SELECT agencies.name
 FROM agencies
@@ -119,7 +120,8 @@ WHERE agencies.id = payments.agency_id) AS account_number, (SELECT agencies.acco
 FROM agencies
 WHERE agencies.id = payments.agency_id) AS account_name, (SELECT coalesce(json_agg(json_build_object('kind', payment_items.kind, 'code', payment_items.code, 'description', payment_items.description, 'amount', payment_items.amount, 'budget_subitem', payment_items.budget_subitem) ORDER BY payment_items.position), '[]'::json) AS coalesce_1
 FROM payment_items
-WHERE payment_items.payment_id = payments.id) AS lines"""  # noqa: E501
+WHERE payment_items.payment_id = payments.id) AS lines, (SELECT count(*) AS count_1
+FROM moved) AS attempt_moved"""  # noqa: E501
 IPN_OUTBOX = """WITH event AS
 (INSERT INTO outbox_events (id, type, client_id, payment_id, postal_order_id, sequence, body, created_at) VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::INTEGER, $7::VARCHAR, $8::TIMESTAMP WITH TIME ZONE) RETURNING outbox_events.id),
 note AS
@@ -327,8 +329,12 @@ async def vnpay_ipn(request: web.Request) -> web.Response:
             "response_code": query.get("vnp_ResponseCode"),
             "transaction_status": query.get("vnp_TransactionStatus"),
         }
-        await conn.execute(
-            IPN_ATTEMPT_SUCCEEDED,
+        paid = await conn.fetchrow(
+            IPN_PAYMENT_PAID,
+            "paid",
+            now,
+            now,
+            1,
             "succeeded",
             query.get("vnp_TransactionNo"),
             json.dumps(details),
@@ -336,17 +342,11 @@ async def vnpay_ipn(request: web.Request) -> web.Response:
             None,
             attempt["id"],
             "pending",
-        )
-        paid = await conn.fetchrow(
-            IPN_PAYMENT_PAID,
-            "paid",
-            now,
-            now,
-            1,
             "cancelled",
             now,
             now,
             payment_id,
+            attempt["id"],
             "created",
             "pending",
             payment_id,

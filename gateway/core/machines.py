@@ -250,6 +250,43 @@ class Machine(Generic[S]):
             raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
         return row
 
+    def move_within(
+        self, key: Any, current: S, new: S, *, prefix: str, **values: Any
+    ) -> tuple[Update, dict[str, Any]]:
+        """:meth:`move` (checked against the table) as a statement built once and its
+        parameters (named ``prefix`` + ``key``/``from``/``to``/``v_<name>``), for a caller
+        that runs it inside a larger statement (``WITH moved AS (UPDATE …)`` on PostgreSQL):
+        the guarded ``UPDATE … RETURNING`` the key. The caller raises :meth:`stale` when it
+        returned no row."""
+        self.check(current, new)
+        names = tuple(values)
+        statement = self._moves.get(("within", prefix, names))
+        if statement is None:
+            statement = (
+                update(self.table)
+                .where(
+                    self.key == bindparam(f"{prefix}key"),
+                    self.column == bindparam(f"{prefix}from"),
+                )
+                .values(
+                    {
+                        self.column_name: bindparam(f"{prefix}to"),
+                        **{name: bindparam(f"{prefix}v_{name}") for name in names},
+                    }
+                )
+                .returning(self.key)
+            )
+            self._moves[("within", prefix, names)] = statement
+        params = {f"{prefix}v_{name}": value for name, value in values.items()}
+        params.update(
+            {f"{prefix}key": key, f"{prefix}from": current.value, f"{prefix}to": new.value}
+        )
+        return statement, params
+
+    def stale(self, key: Any, current: S) -> StaleStatus:
+        """What a move of ``key`` from ``current`` raises when the row is no longer there."""
+        return StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
+
     def _move_statement(self, names: tuple[str, ...]) -> Any:
         """:meth:`move`'s guarded ``UPDATE`` writing the columns ``names``, built once per set
         of columns and executed with the values as parameters: no per-move construction,

@@ -640,10 +640,10 @@ async def apply_outcome(
                 **values.get("details", row.details or {}),
                 "received_amount": outcome.amount,
             }
-    # The attempt first: closing the bill below closes only the *other* open attempts.
-    await ATTEMPTS.move(conn, row.id, current, new, **values)
     review = decision.review if decision is not None else None
     if decision is not None and decision.payment is not None:
+        # The attempt first, by the bill's move (on PostgreSQL in its statement): closing the
+        # bill closes only the *other* open attempts.
         await state.move(
             conn,
             context,
@@ -652,8 +652,11 @@ async def apply_outcome(
             decision.payment,
             channel=row.channel,
             others_open=row.others_open > 0,
+            attempt=state.AttemptMove(row.id, current, new, values),
             **({"review_reason": review.value} if review is not None else {}),
         )
+    else:
+        await ATTEMPTS.move(conn, row.id, current, new, **values)
     if new not in OPEN_ATTEMPTS:
         await _closed(conn, context, row, new)
     if review is ReviewReason.DUPLICATE_PAYMENT:
