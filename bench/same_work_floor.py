@@ -24,8 +24,8 @@ much of the gateway's cost is the database work itself and how much its Python
   lock and read of its attempts, the payment paid (returning the row the event body is made
   of) with the VNPAY attempt succeeded and the VietQR attempt closed, outbox event +
   notification note (and the webhook endpoints' look-up), the inbox event applied. Answers
-  ``{"RspCode": "00", "Message": "Confirm Success"}``. Deliveries would follow for each webhook endpoint; the
-  bench registers none, as for the gateway, so neither writes one.
+  ``{"RspCode": "00", "Message": "Confirm Success"}``. Deliveries would follow for each
+  webhook endpoint; the bench registers none, as for the gateway, so neither writes one.
 
     python bench/same_work_floor.py --dsn postgresql://postgres@127.0.0.1:5432/DB --port 8182 \\
         [--agency-code BENCH] [--client-id ID] [--vnpay-tmn T --vnpay-secret S] [--processes N]
