@@ -10,8 +10,9 @@ The three servers run as separate processes against one fresh PostgreSQL databas
 - the floor: a bare aiohttp handler that reads ``vnp_TxnRef`` and does one asyncpg ``UPDATE``;
 - the same-work floor (``bench/same_work_floor.py``): a bare aiohttp + asyncpg handler that
   verifies the HMAC-SHA512 with the same secret and sends, in one transaction, the gateway's
-  own 8 statements with the same parameters (inbox event, locks, attempt succeeded, payment
-  paid, VietQR attempt closed, outbox event and notification note, inbox event applied), and
+  own statements with the same parameters (5 since branch ``perf6-ipn``: inbox event with the
+  payment's lock, the attempts' lock and read, payment paid with the attempt succeeded and the
+  VietQR attempt closed, outbox event and notification note, inbox event applied; 8 before), and
   answers as the gateway does. It tells how much of the gap to the floor is that database work
   and how much the gateway's Python.
 

@@ -20,12 +20,12 @@ much of the gateway's cost is the database work itself and how much its Python
   count them apart.
 - ``GET /ipn`` (``bench/ipn_apply.py``): verify the HMAC-SHA512 of the ``vnp_*`` query
   parameters under ``--vnpay-secret`` (and the terminal code), then, in one transaction, the
-  gateway's 8 statements: inbox event (``provider_events``), lock of the payment, lock and read
-  of its attempts, the VNPAY attempt succeeded, the payment paid (returning the row the event
-  body is made of), the VietQR attempt closed, outbox event + notification note (and the
-  webhook endpoints' look-up), the inbox event applied. Answers ``{"RspCode": "00",
-  "Message": "Confirm Success"}``. Deliveries would follow for each webhook endpoint; the
-  bench registers none, as for the gateway, so neither writes one.
+  gateway's 5 statements: inbox event (``provider_events``) with the lock of the payment,
+  lock and read of its attempts, the payment paid (returning the row the event body is made
+  of) with the VNPAY attempt succeeded and the VietQR attempt closed, outbox event +
+  notification note (and the webhook endpoints' look-up), the inbox event applied. Answers
+  ``{"RspCode": "00", "Message": "Confirm Success"}``. Deliveries would follow for each
+  webhook endpoint; the bench registers none, as for the gateway, so neither writes one.
 
     python bench/same_work_floor.py --dsn postgresql://postgres@127.0.0.1:5432/DB --port 8182 \\
         [--agency-code BENCH] [--client-id ID] [--vnpay-tmn T --vnpay-secret S] [--processes N]
@@ -86,21 +86,29 @@ FROM found) AS found_request_hash, (SELECT found.status_code
 FROM found) AS found_status_code, (SELECT found.response_body
 FROM found) AS found_response_body"""  # noqa: E501 -- verbatim
 
-#: The gateway's 8 statements of a VNPAY IPN (gateway/core/inbox.py, the attempts and
-#: payments repositories, the outbox), in the order it sends them in one transaction.
-IPN_RECEIVE = "INSERT INTO provider_events (provider, event_key, received_at, payload, outcome, amount) VALUES ($1::VARCHAR, $2::VARCHAR, $3::TIMESTAMP WITH TIME ZONE, $4::VARCHAR, $5::VARCHAR, $6::BIGINT) ON CONFLICT (provider, event_key) DO NOTHING RETURNING provider_events.id"  # noqa: E501
-IPN_LOCK_PAYMENT = """SELECT payments.id
+#: The gateway's 5 statements of a VNPAY IPN (gateway/core/inbox.py, the attempts and
+#: payments repositories, the outbox), in the order it sends them in one transaction: the
+#: inbox event stored with the payment locked, its attempts locked and read, the payment
+#: paid with the VNPAY attempt succeeded and the VietQR attempt closed, the outbox event
+#: with its note and the endpoints' look-up, the inbox event applied.
+IPN_RECEIVE = """WITH stored AS
+(INSERT INTO provider_events (provider, event_key, received_at, payload, outcome, amount) VALUES ($1::VARCHAR, $2::VARCHAR, $3::TIMESTAMP WITH TIME ZONE, $4::VARCHAR, $5::VARCHAR, $6::BIGINT) ON CONFLICT (provider, event_key) DO NOTHING RETURNING provider_events.id)
+ SELECT (SELECT stored.id
+FROM stored) AS event_id, (SELECT payments.id
 FROM payments
 WHERE payments.id = (SELECT attempts.payment_id
 FROM attempts
-WHERE attempts.channel = $1::VARCHAR AND attempts.provider_reference = $2::VARCHAR) FOR UPDATE OF payments"""  # noqa: E501
+WHERE attempts.channel = $7::VARCHAR AND attempts.provider_reference = $8::VARCHAR) FOR UPDATE OF payments) AS alongside"""  # noqa: E501
 IPN_LOCK_ATTEMPTS = """SELECT attempts.id, attempts.payment_id, attempts.channel, attempts.status, attempts.provider_reference, attempts.provider_transaction_id, attempts.amount, attempts.terminal_id, attempts.next_action, attempts.details, attempts.failure_code, attempts.review_reason, attempts.expires_at, attempts.created_at, attempts.updated_at, attempts.next_query_at, attempts.query_count, attempts.flagged_at, payments.status AS payment_status, payments.amount AS payment_amount, payments.expires_at AS payment_expires_at, payments.created_at AS payment_created_at, payments.reference AS payment_reference, payments.dossier_code, payments.agency_id, agencies.code AS agency_code, (SELECT count(*) AS count_1
 FROM attempts AS others
 WHERE others.payment_id = attempts.payment_id AND others.id != attempts.id AND (others.status = $1::VARCHAR OR others.status = $2::VARCHAR OR others.status = $3::VARCHAR)) AS others_open
 FROM attempts JOIN payments ON payments.id = attempts.payment_id JOIN agencies ON agencies.id = payments.agency_id
 WHERE attempts.payment_id = $4::VARCHAR ORDER BY attempts.id FOR UPDATE OF attempts"""  # noqa: E501
-IPN_ATTEMPT_SUCCEEDED = "UPDATE attempts SET status=$1::VARCHAR, provider_transaction_id=$2::VARCHAR, details=$3::JSON, updated_at=$4::TIMESTAMP WITH TIME ZONE, next_query_at=$5::TIMESTAMP WITH TIME ZONE WHERE attempts.id = $6::VARCHAR AND attempts.status = $7::VARCHAR"  # noqa: E501
-IPN_PAYMENT_PAID = """UPDATE payments SET status=$1::VARCHAR, updated_at=$2::TIMESTAMP WITH TIME ZONE, paid_at=$3::TIMESTAMP WITH TIME ZONE, sequence=(payments.sequence + $4::INTEGER) WHERE payments.id = $5::VARCHAR AND payments.status = $6::VARCHAR RETURNING payments.id, payments.agency_id, payments.client_id, payments.dossier_code, payments.procedure_code, payments.procedure_name, payments.payer, payments.amount, payments.currency, payments.reference, payments.status, payments.review_reason, payments.vietqr_payload, payments.return_url, payments.metadata, payments.expires_at, payments.created_at, payments.updated_at, payments.paid_at, payments.sequence, (SELECT agencies.code
+IPN_PAYMENT_PAID = """WITH moved AS
+(UPDATE attempts SET status=$5::VARCHAR, provider_transaction_id=$6::VARCHAR, details=$7::JSON, updated_at=$8::TIMESTAMP WITH TIME ZONE, next_query_at=$9::TIMESTAMP WITH TIME ZONE WHERE attempts.id = $10::VARCHAR AND attempts.status = $11::VARCHAR RETURNING attempts.id),
+closed AS
+(UPDATE attempts SET status=$12::VARCHAR, updated_at=$13::TIMESTAMP WITH TIME ZONE, next_query_at=$14::TIMESTAMP WITH TIME ZONE WHERE attempts.payment_id = $15::VARCHAR AND attempts.id != $16::VARCHAR AND (attempts.status = $17::VARCHAR OR attempts.status = $18::VARCHAR))
+ UPDATE payments SET status=$1::VARCHAR, updated_at=$2::TIMESTAMP WITH TIME ZONE, paid_at=$3::TIMESTAMP WITH TIME ZONE, sequence=(payments.sequence + $4::INTEGER) WHERE payments.id = $19::VARCHAR AND payments.status = $20::VARCHAR RETURNING payments.id, payments.agency_id, payments.client_id, payments.dossier_code, payments.procedure_code, payments.procedure_name, payments.payer, payments.amount, payments.currency, payments.reference, payments.status, payments.review_reason, payments.vietqr_payload, payments.return_url, payments.metadata, payments.expires_at, payments.created_at, payments.updated_at, payments.paid_at, payments.sequence, (SELECT agencies.code
 FROM agencies
 WHERE agencies.id = payments.agency_id) AS agency_code, (SELECT agencies.name
 FROM agencies
@@ -112,8 +120,8 @@ WHERE agencies.id = payments.agency_id) AS account_number, (SELECT agencies.acco
 FROM agencies
 WHERE agencies.id = payments.agency_id) AS account_name, (SELECT coalesce(json_agg(json_build_object('kind', payment_items.kind, 'code', payment_items.code, 'description', payment_items.description, 'amount', payment_items.amount, 'budget_subitem', payment_items.budget_subitem) ORDER BY payment_items.position), '[]'::json) AS coalesce_1
 FROM payment_items
-WHERE payment_items.payment_id = payments.id) AS lines"""  # noqa: E501
-IPN_CLOSE_OTHERS = "UPDATE attempts SET status=$1::VARCHAR, updated_at=$2::TIMESTAMP WITH TIME ZONE, next_query_at=$3::TIMESTAMP WITH TIME ZONE WHERE attempts.payment_id = $4::VARCHAR AND (attempts.status = $5::VARCHAR OR attempts.status = $6::VARCHAR)"  # noqa: E501
+WHERE payment_items.payment_id = payments.id) AS lines, (SELECT count(*) AS count_1
+FROM moved) AS attempt_moved"""  # noqa: E501
 IPN_OUTBOX = """WITH event AS
 (INSERT INTO outbox_events (id, type, client_id, payment_id, postal_order_id, sequence, body, created_at) VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::INTEGER, $7::VARCHAR, $8::TIMESTAMP WITH TIME ZONE) RETURNING outbox_events.id),
 note AS
@@ -296,7 +304,7 @@ async def vnpay_ipn(request: web.Request) -> web.Response:
     raw = request.rel_url.raw_query_string
     now = datetime.now(UTC)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        event_id = await conn.fetchval(
+        event_id, payment_id = await conn.fetchrow(
             IPN_RECEIVE,
             "vnpay",
             hashlib.sha256(raw.encode()).hexdigest(),
@@ -304,10 +312,11 @@ async def vnpay_ipn(request: web.Request) -> web.Response:
             raw,
             "received",
             amount,
+            "vnpay",
+            ref,
         )
         if event_id is None:  # a copy already received
             return web.json_response({"RspCode": "02", "Message": "Order already confirmed"})
-        payment_id = await conn.fetchval(IPN_LOCK_PAYMENT, "vnpay", ref)
         attempts = await conn.fetch(IPN_LOCK_ATTEMPTS, "created", "pending", "unknown", payment_id)
         attempt = next(
             (a for a in attempts if a["channel"] == "vnpay" and a["provider_reference"] == ref),
@@ -320,8 +329,12 @@ async def vnpay_ipn(request: web.Request) -> web.Response:
             "response_code": query.get("vnp_ResponseCode"),
             "transaction_status": query.get("vnp_TransactionStatus"),
         }
-        await conn.execute(
-            IPN_ATTEMPT_SUCCEEDED,
+        paid = await conn.fetchrow(
+            IPN_PAYMENT_PAID,
+            "paid",
+            now,
+            now,
+            1,
             "succeeded",
             query.get("vnp_TransactionNo"),
             json.dumps(details),
@@ -329,10 +342,15 @@ async def vnpay_ipn(request: web.Request) -> web.Response:
             None,
             attempt["id"],
             "pending",
-        )
-        paid = await conn.fetchrow(IPN_PAYMENT_PAID, "paid", now, now, 1, payment_id, "pending")
-        await conn.execute(
-            IPN_CLOSE_OTHERS, "cancelled", now, now, payment_id, "created", "pending"
+            "cancelled",
+            now,
+            now,
+            payment_id,
+            attempt["id"],
+            "created",
+            "pending",
+            payment_id,
+            "pending",
         )
         payment = {
             **dict(paid),

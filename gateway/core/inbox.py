@@ -18,13 +18,13 @@ the same way for all of them, in one transaction (retried on a deadlock by
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -95,6 +95,58 @@ _SETTLE = (
         payment_id=bindparam("payment_id"),
     )
 )
+_STORED_COLUMNS = ("provider", "event_key", "received_at", "payload", "outcome", "amount")
+
+
+class Alongside:
+    """A locking read the caller's ``apply`` (and ``replay``) starts with, sent on PostgreSQL
+    with the store in one statement (one round trip fewer; docs/performance.md):
+    ``statement``, a one-column ``SELECT`` built once (at import) with bound parameters, and
+    ``params``, their values. :func:`receive` sets ``read`` (it was sent, in this
+    transaction) and ``value`` (its scalar, ``None`` for no row); on SQLite it is not sent
+    and ``apply`` reads it itself. Its result is read by the store's statement, whose snapshot
+    is taken before the message's copy is waited for: a read it locks is fresh (``FOR
+    UPDATE``), the rest must be read by a later statement."""
+
+    __slots__ = ("params", "read", "statement", "value")
+
+    def __init__(self, statement: Select[Any], params: Mapping[str, Any]) -> None:
+        self.statement = statement
+        self.params = params
+        self.read = False
+        self.value: Any = None
+
+
+#: PostgreSQL: the store with an :class:`Alongside` read, by the read's statement (kept, so its
+#: id is not reused): ``WITH stored AS (INSERT … RETURNING id) SELECT (SELECT id FROM
+#: stored), (<the read>)``. The store comes first in the select list, so it is evaluated first.
+_STORE_WITH: dict[int, tuple[Select[Any], Select[Any]]] = {}
+
+
+def _store_with(statement: Select[Any]) -> Select[Any]:
+    built = _STORE_WITH.get(id(statement))
+    if built is None or built[0] is not statement:
+        stored = (
+            postgres_insert(provider_events)
+            .values(
+                {
+                    name: bindparam(name, type_=provider_events.c[name].type)
+                    for name in _STORED_COLUMNS
+                }
+            )
+            .on_conflict_do_nothing(index_elements=["provider", "event_key"])
+            .returning(provider_events.c.id)
+            .cte("stored")
+        )
+        combined: Select[Any] = select(
+            select(stored.c.id).scalar_subquery().label("event_id"),
+            statement.scalar_subquery().label("alongside"),
+        )
+        built = (statement, combined)
+        _STORE_WITH[id(statement)] = built
+    return built[1]
+
+
 _FIND = select(provider_events).where(
     provider_events.c.provider == bindparam("provider"),
     provider_events.c.event_key == bindparam("event_key"),
@@ -111,12 +163,15 @@ async def receive(
     apply: Callable[[AsyncConnection], Awaitable[Settled[R]]],
     amount: int | None = None,
     replay: Callable[[AsyncConnection], Awaitable[R]] | None = None,
+    alongside: Alongside | None = None,
 ) -> Received[R]:
     """Store a verified message once and apply it once (see the module docstring).
-    ``replay`` answers a second copy from the current state (it must change nothing)."""
+    ``replay`` answers a second copy from the current state (it must change nothing).
+    ``alongside``: the read ``apply`` and ``replay`` start with, sent with the store on
+    PostgreSQL (:class:`Alongside`)."""
 
     async def work(conn: AsyncConnection) -> Received[R]:
-        event_id = await _store(conn, provider, event_key, raw, received_at, amount)
+        event_id = await _store(conn, provider, event_key, raw, received_at, amount, alongside)
         if event_id is None:
             first = await find(conn, provider, event_key)
             if first is None:  # pragma: no cover - the conflicting row is committed
@@ -145,19 +200,25 @@ async def _store(
     raw: str,
     received_at: datetime,
     amount: int | None,
+    alongside: Alongside | None = None,
 ) -> int | None:
-    """Insert the message; ``None`` if it was stored before."""
-    result = await conn.execute(
-        _STORE[conn.dialect.name],
-        {
-            "provider": provider,
-            "event_key": event_key,
-            "received_at": received_at,
-            "payload": raw,
-            "outcome": EventOutcome.RECEIVED.value,
-            "amount": amount,
-        },
-    )
+    """Insert the message; ``None`` if it was stored before. ``alongside``: read with it on
+    PostgreSQL (:class:`Alongside`)."""
+    params = {
+        "provider": provider,
+        "event_key": event_key,
+        "received_at": received_at,
+        "payload": raw,
+        "outcome": EventOutcome.RECEIVED.value,
+        "amount": amount,
+    }
+    if alongside is not None and conn.dialect.name == "postgresql":
+        row = (
+            await conn.execute(_store_with(alongside.statement), {**params, **alongside.params})
+        ).one()
+        alongside.read, alongside.value = True, row.alongside
+        return None if row.event_id is None else int(row.event_id)
+    result = await conn.execute(_STORE[conn.dialect.name], params)
     event_id = result.scalar()
     return None if event_id is None else int(event_id)
 

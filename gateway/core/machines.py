@@ -225,12 +225,16 @@ class Machine(Generic[S]):
         key: Any,
         current: S,
         new: S,
+        *,
+        extra_params: Mapping[str, Any] | None = None,
         **values: Any,
     ) -> Row[Any]:
         """:meth:`move`, as one statement that also does what ``extend`` adds to the guarded
-        ``UPDATE`` (more columns set by SQL, a ``RETURNING``), and the row it returns. Built
+        ``UPDATE`` (more columns set by SQL, a ``RETURNING``, a ``WITH`` moving rows of
+        another machine: :meth:`move_all_statement`), and the row it returns. Built
         once per ``shape`` (the caller's name for what ``extend`` adds: the same ``shape``
-        must always come with the same ``extend``) and set of column names."""
+        must always come with the same ``extend``) and set of column names.
+        ``extra_params``: the values of the parameters ``extend`` added."""
         self.check(current, new)
         names = tuple(values)
         statement = self._moves.get((shape, names))
@@ -239,10 +243,49 @@ class Machine(Generic[S]):
             self._moves[(shape, names)] = statement
         params = {f"v_{name}": value for name, value in values.items()}
         params.update(k_key=key, k_from=current.value, k_to=new.value)
+        if extra_params:
+            params.update(extra_params)
         row = (await conn.execute(statement, params)).first()
         if row is None:
             raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
         return row
+
+    def move_within(
+        self, key: Any, current: S, new: S, *, prefix: str, **values: Any
+    ) -> tuple[Update, dict[str, Any]]:
+        """:meth:`move` (checked against the table) as a statement built once and its
+        parameters (named ``prefix`` + ``key``/``from``/``to``/``v_<name>``), for a caller
+        that runs it inside a larger statement (``WITH moved AS (UPDATE …)`` on PostgreSQL):
+        the guarded ``UPDATE … RETURNING`` the key. The caller raises :meth:`stale` when it
+        returned no row."""
+        self.check(current, new)
+        names = tuple(values)
+        statement = self._moves.get(("within", prefix, names))
+        if statement is None:
+            statement = (
+                update(self.table)
+                .where(
+                    self.key == bindparam(f"{prefix}key"),
+                    self.column == bindparam(f"{prefix}from"),
+                )
+                .values(
+                    {
+                        self.column_name: bindparam(f"{prefix}to"),
+                        **{name: bindparam(f"{prefix}v_{name}") for name in names},
+                    }
+                )
+                .returning(self.key)
+            )
+            self._moves[("within", prefix, names)] = statement
+        params = {f"{prefix}v_{name}": value for name, value in values.items()}
+        params.update(
+            {f"{prefix}key": key, f"{prefix}from": current.value, f"{prefix}to": new.value}
+        )
+        return statement, params
+
+    def stale(self, key: Any, current: S) -> StaleStatus:
+        """What a move of ``key`` from ``current`` raises when the row is no longer there."""
+        return StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
 
     def _move_statement(self, names: tuple[str, ...]) -> Any:
         """:meth:`move`'s guarded ``UPDATE`` writing the columns ``names``, built once per set
@@ -292,7 +335,30 @@ class Machine(Generic[S]):
             return int(result.rowcount)
         if any(isinstance(value, ClauseElement) for value in values.values()):
             raise ValueError("a move_all built once writes values, not SQL expressions")
-        shape = (id(where), sources, new, tuple(values))
+        statement = self.move_all_statement(where, sources, new, tuple(values))
+        params = {f"v_{name}": value for name, value in values.items()}
+        params.update(where_params)
+        result = await conn.execute(statement, params)
+        return int(result.rowcount)
+
+    def move_all_statement(
+        self,
+        where: ColumnElement[bool],
+        current: Iterable[S],
+        new: S,
+        names: tuple[str, ...],
+        *,
+        prefix: str = "v_",
+    ) -> Update:
+        """:meth:`move_all`'s statement built once (checked against the table): rows matching
+        ``where`` (built once, with bound parameters) in one of ``current`` moved to ``new``,
+        writing the columns ``names`` from the parameters ``prefix`` + name. For
+        :meth:`move_all` and for a statement that moves them with others (``WITH … UPDATE``
+        on PostgreSQL, e.g. a bill's open attempts closed in the bill's own move)."""
+        sources = tuple(current)
+        for status in sources:
+            self.check(status, new)
+        shape = (id(where), sources, new, names, prefix)
         built = self._move_alls.get(shape)
         if built is None or built[0] is not where:
             statement = (
@@ -303,16 +369,13 @@ class Machine(Generic[S]):
                 .values(
                     {
                         self.column_name: new.value,
-                        **{name: bindparam(f"v_{name}") for name in values},
+                        **{name: bindparam(f"{prefix}{name}") for name in names},
                     }
                 )
             )
             built = (where, statement)  # ``where`` kept: its id is not reused
             self._move_alls[shape] = built
-        params = {f"v_{name}": value for name, value in values.items()}
-        params.update(where_params)
-        result = await conn.execute(built[1], params)
-        return int(result.rowcount)
+        return built[1]
 
     async def move_each(
         self,

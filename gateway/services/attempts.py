@@ -50,7 +50,7 @@ from gateway.channels.base import (
     OwnReference,
     Started,
 )
-from gateway.core import outbox
+from gateway.core import inbox, outbox
 from gateway.core.db import Database
 from gateway.core.db.schema import agencies, attempts, payment_items, payments, pos_terminals
 from gateway.core.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
@@ -492,9 +492,22 @@ class AttemptService:
             raise NotFound("attempt not found")
         return row
 
+    @staticmethod
+    def lock_by_reference(channel: str, reference: str) -> inbox.Alongside:
+        """The first step of a locking :meth:`find_by_reference` — its bill found by the
+        reference and locked — as a read the inbox sends with its store
+        (:class:`gateway.core.inbox.Alongside`); pass it back as ``alongside``."""
+        return inbox.Alongside(_LOCK_BY_REFERENCE, {"channel": channel, "reference": reference})
+
     @overload
     async def find_by_reference(
-        self, conn: AsyncConnection, channel: str, reference: str, *, lock: Literal[True] = ...
+        self,
+        conn: AsyncConnection,
+        channel: str,
+        reference: str,
+        *,
+        lock: Literal[True] = ...,
+        alongside: inbox.Alongside | None = ...,
     ) -> LockedAttempt | None: ...
 
     @overload
@@ -503,16 +516,29 @@ class AttemptService:
     ) -> Row[Any] | None: ...
 
     async def find_by_reference(
-        self, conn: AsyncConnection, channel: str, reference: str, *, lock: bool = True
+        self,
+        conn: AsyncConnection,
+        channel: str,
+        reference: str,
+        *,
+        lock: bool = True,
+        alongside: inbox.Alongside | None = None,
     ) -> LockedAttempt | Row[Any] | None:
         """The attempt of ``channel`` with provider ``reference``, as :func:`joined` reads it
         (``lock``: the bill and its attempts locked first, in the one lock order: then it is
-        a :data:`LockedAttempt`)."""
+        a :data:`LockedAttempt`). ``alongside``: :meth:`lock_by_reference` of the same
+        channel and reference, given to the inbox's store in this transaction; if the store
+        read it (PostgreSQL), the bill is locked already and its id is taken from it."""
         by_reference = {"channel": channel, "reference": reference}
         if lock:
             # Its payment found and locked in one statement (the lock order's first step),
             # then its attempts locked and read (docs/performance.md).
-            payment_id = (await conn.execute(_LOCK_BY_REFERENCE, by_reference)).scalar()
+            if alongside is not None and alongside.read:
+                if alongside.params != by_reference:  # pragma: no cover - a caller's mistake
+                    raise ValueError("the inbox locked another reference's bill")
+                payment_id = alongside.value
+            else:
+                payment_id = (await conn.execute(_LOCK_BY_REFERENCE, by_reference)).scalar()
             if payment_id is None:
                 return None
             for row in (await conn.execute(_JOINED_LOCKING, {"payment_id": payment_id})).all():
@@ -614,10 +640,10 @@ async def apply_outcome(
                 **values.get("details", row.details or {}),
                 "received_amount": outcome.amount,
             }
-    # The attempt first: closing the bill below closes only the *other* open attempts.
-    await ATTEMPTS.move(conn, row.id, current, new, **values)
     review = decision.review if decision is not None else None
     if decision is not None and decision.payment is not None:
+        # The attempt first, by the bill's move (on PostgreSQL in its statement): closing the
+        # bill closes only the *other* open attempts.
         await state.move(
             conn,
             context,
@@ -626,8 +652,11 @@ async def apply_outcome(
             decision.payment,
             channel=row.channel,
             others_open=row.others_open > 0,
+            attempt=state.AttemptMove(row.id, current, new, values),
             **({"review_reason": review.value} if review is not None else {}),
         )
+    else:
+        await ATTEMPTS.move(conn, row.id, current, new, **values)
     if new not in OPEN_ATTEMPTS:
         await _closed(conn, context, row, new)
     if review is ReviewReason.DUPLICATE_PAYMENT:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Update, bindparam, func, select, text, type_coerce
+from sqlalchemy import JSON, Update, and_, bindparam, func, select, text, type_coerce
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -104,6 +104,54 @@ _STILL_OPEN = (AttemptStatus.CREATED, AttemptStatus.PENDING)
 #: The open attempts closed with their bill, by that bill's id (``w_payment_id``); built
 #: once, so :meth:`~gateway.core.machines.Machine.move_all` builds its statement once.
 _OF_PAYMENT = attempts.c.payment_id == bindparam("w_payment_id")
+
+
+#: The open attempts a closing bill may close, by what it closes them to: only the moves the
+#: attempt table allows (a ``created`` attempt, its provider call still under way, is not
+#: expired with its bill; the poller settles it once its time is up).
+_CLOSABLE = {
+    closing: tuple(status for status in _STILL_OPEN if ATTEMPTS.can(status, closing))
+    for closing in set(_CLOSES_ATTEMPTS.values())
+}
+
+
+#: The bill's open attempts but one (``w_except``: the attempt moved in the same statement,
+#: still open in that statement's snapshot), by the bill's id (``w_payment_id``).
+_OTHERS_OF_PAYMENT = and_(_OF_PAYMENT, attempts.c.id != bindparam("w_except"))
+
+
+@dataclass(frozen=True)
+class AttemptMove:
+    """The move of the attempt whose provider's word moves the bill (``attempt_id`` from
+    ``current`` to ``new``, writing ``values``), made by :func:`move` before the bill's —
+    on PostgreSQL in the bill's own statement."""
+
+    attempt_id: str
+    current: AttemptStatus
+    new: AttemptStatus
+    values: dict[str, Any]
+
+
+def _with_attempts(attempt: Update | None, close: Update | None) -> Callable[[Update], Update]:
+    """PostgreSQL: :func:`_advance_view_and_lines`, with in the same statement the attempt's
+    own move (``WITH moved AS (UPDATE attempts … RETURNING id)``, returning how many rows it
+    moved as ``attempt_moved``) and the bill's other open attempts closed (``closed``), both
+    through the attempts' machine (:meth:`~gateway.core.machines.Machine.move_within`,
+    :meth:`~gateway.core.machines.Machine.move_all_statement`). PostgreSQL runs a
+    data-modifying ``WITH`` to completion; if the payment's move finds no row,
+    :class:`StaleStatus` rolls the transaction back, the attempts' moves with it."""
+
+    def extend(statement: Update) -> Update:
+        statement = _advance_view_and_lines(statement)
+        if attempt is not None:
+            moved = attempt.cte("moved")
+            count = select(func.count()).select_from(moved).scalar_subquery()
+            statement = statement.add_cte(moved).returning(count.label("attempt_moved"))
+        if close is not None:
+            statement = statement.add_cte(close.cte("closed"))
+        return statement
+
+    return extend
 
 
 @dataclass(frozen=True)
@@ -204,6 +252,7 @@ async def move(
     *,
     channel: str | None = None,
     others_open: bool = True,
+    attempt: AttemptMove | None = None,
     **values: Any,
 ) -> None:
     """Move a payment from ``current`` to ``new`` (checked against the table), close its open
@@ -219,40 +268,78 @@ async def move(
     none of the payment's attempts other than the one it moved is open (``others_open`` of
     :func:`gateway.services.attempts.lock_joined`'s row): closing the bill then has no
     attempt to close, and its ``UPDATE`` is not sent.
+
+    ``attempt``: the move of the attempt that moves the bill, made first (its machine's
+    check, :class:`StaleStatus` if the attempt is no longer in its ``current``); closing the
+    bill closes the *other* open attempts. On PostgreSQL the attempts' moves and the bill's
+    are one statement.
     """
     now = context.clock()
     if new is PaymentStatus.PAID:
         values.setdefault("paid_at", now)
-    # One statement: the guarded move, the event's sequence advanced, and the payment as
-    # the API shows it read back (docs/performance.md).
     on_postgresql = conn.dialect.name == "postgresql"
-    moved = await PAYMENTS.move_returning(
-        conn,
-        "view+lines" if on_postgresql else "view",
-        _advance_view_and_lines if on_postgresql else _advance_and_view,
-        payment_id,
-        current,
-        new,
-        updated_at=now,
-        **values,
-    )
+    closing = _CLOSES_ATTEMPTS.get(new) if others_open else None
+    if on_postgresql:
+        # One statement (docs/performance.md): the attempt's move, the guarded move of the
+        # bill, its event's sequence advanced, the payment as the API shows it read back
+        # with its lines, and its other open attempts closed.
+        params: dict[str, Any] = {}
+        shape = "view+lines"
+        attempt_move: Update | None = None
+        if attempt is not None:
+            attempt_move, attempt_params = ATTEMPTS.move_within(
+                attempt.attempt_id, attempt.current, attempt.new, prefix="a_", **attempt.values
+            )
+            params.update(attempt_params)
+            shape += f"+attempt:{','.join(attempt.values)}"
+        close: Update | None = None
+        if closing is not None:
+            # Only the moves the attempt table allows (:data:`_CLOSABLE`); closed by our
+            # side, not by its provider: ``next_query_at`` asks the janitor to ask the
+            # provider whether money moved all the same (gateway/services/polling.py).
+            where = _OF_PAYMENT if attempt is None else _OTHERS_OF_PAYMENT
+            close = ATTEMPTS.move_all_statement(
+                where, _CLOSABLE[closing], closing, ("updated_at", "next_query_at"), prefix="c_"
+            )
+            params.update(w_payment_id=payment_id, c_updated_at=now, c_next_query_at=now)
+            if attempt is not None:
+                params["w_except"] = attempt.attempt_id
+            shape += f"+close:{closing.value}"
+        moved = await PAYMENTS.move_returning(
+            conn,
+            shape,
+            _with_attempts(attempt_move, close),
+            payment_id,
+            current,
+            new,
+            extra_params=params,
+            updated_at=now,
+            **values,
+        )
+        if attempt is not None and moved.attempt_moved != 1:
+            raise ATTEMPTS.stale(attempt.attempt_id, attempt.current)
+    else:
+        if attempt is not None:  # the attempt first: closing the bill closes the others
+            await ATTEMPTS.move(
+                conn, attempt.attempt_id, attempt.current, attempt.new, **attempt.values
+            )
+        # One statement: the guarded move, the event's sequence advanced, and the payment
+        # as the API shows it read back (docs/performance.md).
+        moved = await PAYMENTS.move_returning(
+            conn, "view", _advance_and_view, payment_id, current, new, updated_at=now, **values
+        )
+        if closing is not None:
+            await ATTEMPTS.move_all(
+                conn,
+                _OF_PAYMENT,
+                _CLOSABLE[closing],
+                closing,
+                where_params={"w_payment_id": payment_id},
+                updated_at=now,
+                next_query_at=now,
+            )
     if new is PaymentStatus.PAID:
         context.on_paid(channel or "unknown")
-    closing = _CLOSES_ATTEMPTS.get(new)
-    if closing is not None and others_open:
-        # Only the moves the attempt table allows: a ``created`` attempt (its provider call
-        # still under way) is not expired here; the poller settles it once its time is up.
-        # Closed by our side, not by its provider: ``next_query_at`` asks the janitor to
-        # ask the provider whether money moved all the same (gateway/services/polling.py).
-        await ATTEMPTS.move_all(
-            conn,
-            _OF_PAYMENT,
-            [status for status in _STILL_OPEN if ATTEMPTS.can(status, closing)],
-            closing,
-            where_params={"w_payment_id": payment_id},
-            updated_at=now,
-            next_query_at=now,
-        )
     lines = moved.lines if on_postgresql else await lines_of(conn, payment_id)
     await outbox.emit(
         conn,

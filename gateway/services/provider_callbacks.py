@@ -172,6 +172,9 @@ class ProviderCallbacks:
         except vnpay.VnpayError as exc:
             log.warning("callback_rejected", provider="vnpay", code=exc.code)
             return IpnAnswer(exc.rsp_code or "99", exc.code)
+        # Both the first copy and a replay start by locking the attempt's bill: on PostgreSQL
+        # the inbox's store takes that lock in the same statement (docs/performance.md).
+        bill = self.attempts.lock_by_reference(ChannelName.VNPAY, ipn.txn_ref)
         received = await inbox.receive(
             self.db,
             provider="vnpay",
@@ -179,8 +182,9 @@ class ProviderCallbacks:
             raw=raw_query,
             received_at=self.clock(),
             amount=ipn.amount_vnd,
-            apply=lambda conn: self._apply_ipn(conn, ipn),
-            replay=lambda conn: self._replay_ipn(conn, ipn),
+            apply=lambda conn: self._apply_ipn(conn, ipn, bill),
+            replay=lambda conn: self._replay_ipn(conn, ipn, bill),
+            alongside=bill,
         )
         answer = received.value
         assert answer is not None  # both the first copy and a replay are answered
@@ -188,9 +192,11 @@ class ProviderCallbacks:
         return answer
 
     async def _apply_ipn(
-        self, conn: AsyncConnection, ipn: vnpay.IpnResult
+        self, conn: AsyncConnection, ipn: vnpay.IpnResult, bill: inbox.Alongside
     ) -> inbox.Settled[IpnAnswer]:
-        row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
+        row = await self.attempts.find_by_reference(
+            conn, ChannelName.VNPAY, ipn.txn_ref, alongside=bill
+        )
         if row is None:
             return _ipn_settled(_rsp_code(ipn, None), EventOutcome.UNMATCHED, None)
         outcome = vnpay_outcome(
@@ -216,11 +222,15 @@ class ProviderCallbacks:
         rsp_code = _rsp_code(ipn, row, final=applied.result == "already_final")
         return _ipn_settled(rsp_code, applied.event_outcome, row.payment_id, applied.review)
 
-    async def _replay_ipn(self, conn: AsyncConnection, ipn: vnpay.IpnResult) -> IpnAnswer:
+    async def _replay_ipn(
+        self, conn: AsyncConnection, ipn: vnpay.IpnResult, bill: inbox.Alongside
+    ) -> IpnAnswer:
         """A second copy of an IPN, answered from its attempt as it is now (nothing is
         applied): 02 once the attempt is final — even if the first copy was deferred to
         querydr or ignored — 04 again for another amount, else 00."""
-        row = await self.attempts.find_by_reference(conn, ChannelName.VNPAY, ipn.txn_ref)
+        row = await self.attempts.find_by_reference(
+            conn, ChannelName.VNPAY, ipn.txn_ref, alongside=bill
+        )
         final = row is not None and AttemptStatus(row.status) in FINAL_ATTEMPTS
         return IpnAnswer(_rsp_code(ipn, row, final=final), EventOutcome.DUPLICATE)
 

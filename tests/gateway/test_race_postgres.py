@@ -234,3 +234,61 @@ async def test_the_same_notice_at_both_processes_at_once_is_applied_once(
         async with first.app[DATABASE].read() as conn:
             paid = await _paid_events(conn, payment["id"])
         assert paid == 1
+
+
+async def test_the_same_ipn_at_both_processes_at_once_is_applied_once(
+    two_gateways: tuple[TestClient, TestClient, dict[str, str]],  # type: ignore[type-arg]
+) -> None:
+    """VNPAY delivers one IPN twice, to both processes at the same moment. On PostgreSQL the
+    inbox's store and the bill's lock are one statement: one copy is applied (``00``); the
+    other waits for it and, as a replay, is answered from the attempt as it is now (``02``).
+    The bill is paid once, its VietQR attempt closed once, one ``payment.paid`` event."""
+    first, second, keys = two_gateways
+    auth = {"Authorization": f"Bearer {keys['portal']}"}
+    for round_ in range(10):
+        created = await first.post(
+            "/v1/payments",
+            json=payment_body(dossier_code=f"000.00.12.H29-241122-8{round_:03d}"),
+            headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        payment = await created.json()
+        started = await first.post(
+            f"/v1/payments/{payment['id']}/attempts",
+            json={"method": "vnpay"},
+            headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        attempt = await started.json()
+        params = signed_ipn(attempt)
+        answers = await asyncio.gather(
+            first.get("/callbacks/vnpay/ipn", params=params),
+            second.get("/callbacks/vnpay/ipn", params=params),
+        )
+        assert [answer.status for answer in answers] == [200, 200]
+        codes = sorted([(await answer.json())["RspCode"] for answer in answers])
+        assert codes == ["00", "02"], f"round {round_}"
+        async with first.app[DATABASE].read() as conn:
+            statuses = (
+                await conn.execute(
+                    select(attempts.c.channel, attempts.c.status)
+                    .where(attempts.c.payment_id == payment["id"])
+                    .order_by(attempts.c.channel)
+                )
+            ).all()
+            bill = (
+                await conn.execute(select(payments.c.status).where(payments.c.id == payment["id"]))
+            ).scalar_one()
+            paid = await _paid_events(conn, payment["id"])
+            outcomes = (
+                (
+                    await conn.execute(
+                        select(provider_events.c.outcome).where(
+                            provider_events.c.payment_id == payment["id"]
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert [tuple(row) for row in statuses] == [("vietqr", "cancelled"), ("vnpay", "succeeded")]
+        assert (bill, paid) == ("paid", 1)
+        assert outcomes == ["applied"]  # stored once
