@@ -175,17 +175,23 @@ class ProviderCallbacks:
         # Both the first copy and a replay start by locking the attempt's bill: on PostgreSQL
         # the inbox's store takes that lock in the same statement (docs/performance.md).
         bill = self.attempts.lock_by_reference(ChannelName.VNPAY, ipn.txn_ref)
-        received = await inbox.receive(
-            self.db,
-            provider="vnpay",
-            event_key=hashlib.sha256(raw_query.encode()).hexdigest(),
-            raw=raw_query,
-            received_at=self.clock(),
-            amount=ipn.amount_vnd,
-            apply=lambda conn: self._apply_ipn(conn, ipn, bill),
-            replay=lambda conn: self._replay_ipn(conn, ipn, bill),
-            alongside=bill,
-        )
+        try:
+            received = await inbox.receive(
+                self.db,
+                provider="vnpay",
+                event_key=hashlib.sha256(raw_query.encode()).hexdigest(),
+                raw=raw_query,
+                received_at=self.clock(),
+                amount=ipn.amount_vnd,
+                apply=lambda conn: self._apply_ipn(conn, ipn, bill),
+                replay=lambda conn: self._replay_ipn(conn, ipn, bill),
+                alongside=bill,
+            )
+        except Exception:
+            # The transaction rolled back whole (nothing stored, nothing moved); VNPAY is
+            # answered in its own format, 99 ("Unknow error"), and sends the IPN again.
+            log.exception("callback_failed", provider="vnpay", code="internal_error")
+            return IpnAnswer("99", "internal_error")
         answer = received.value
         assert answer is not None  # both the first copy and a replay are answered
         log.info("vnpay_ipn", txn_ref=ipn.txn_ref, rsp_code=answer.rsp_code, outcome=answer.outcome)

@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import pytest
 from conftest import VNPAY_SECRET, VNPAY_TMN, Channels
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 from tests_support import pay_at_vnpay, signed_ipn, vnpay_ipn
 
 from gateway.core.db.schema import (
@@ -75,6 +76,45 @@ async def test_failed_vnpay_payment_leaves_the_bill_open_and_is_recorded(
     assert types == ["attempt.failed"]
     status, again = await channels.attempt(payment["id"], method="vnpay")
     assert status == 201 and again["id"] != attempt["id"]  # the citizen can try again
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no server
+async def test_an_ipn_the_database_failed_is_answered_99_and_applied_when_sent_again(
+    channels: Channels,
+) -> None:
+    """PostgreSQL ended the gateway's pooled connections (a restart, a failover) as an IPN
+    came: VNPAY is answered in its own format, 99 "Unknow error" (it was a 503 problem+json),
+    nothing is stored, and VNPAY's next try pays the bill once."""
+    payment, attempt = await channels.start("vnpay")
+    db = channels.client.app[DATABASE]
+    admin = create_async_engine(db.url)
+    try:
+        async with admin.connect() as conn:
+            ended = await conn.scalar(
+                text(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM"
+                    " (SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() OFFSET 0) AS others"
+                )
+            )
+    finally:
+        await admin.dispose()
+    assert ended is not None and ended >= 1
+    params = signed_ipn(attempt)
+
+    failed = await channels.client.get("/callbacks/vnpay/ipn", params=params)
+    assert (failed.status, await failed.json()) == (
+        200,
+        {"RspCode": "99", "Message": "Unknow error"},  # as VNPAY spells it
+    )
+    async with db.read() as conn:
+        stored = (await conn.execute(select(provider_events.c.id))).all()
+    assert stored == []
+    assert (await channels.payment(payment["id"]))["status"] == "pending"
+
+    again = await (await channels.client.get("/callbacks/vnpay/ipn", params=params)).json()
+    assert again["RspCode"] == "00"
+    assert (await channels.payment(payment["id"]))["status"] == "paid"
 
 
 async def test_replayed_ipn_is_answered_02_and_changes_nothing(channels: Channels) -> None:
