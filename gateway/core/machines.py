@@ -259,6 +259,8 @@ class Machine(Generic[S]):
         the guarded ``UPDATE … RETURNING`` the key. The caller raises :meth:`stale` when it
         returned no row."""
         self.check(current, new)
+        if any(isinstance(value, ClauseElement) for value in values.values()):
+            raise ValueError("a move_within built once writes values, not SQL expressions")
         names = tuple(values)
         statement = self._moves.get(("within", prefix, names))
         if statement is None:

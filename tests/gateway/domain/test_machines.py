@@ -229,3 +229,28 @@ async def test_rows_of_one_insert_must_name_the_same_columns() -> None:
     rows = [(E.OPEN, {"id": "a"}), (E.RESOLVED, {"id": "b", "resolution": "write_off"})]
     with pytest.raises(ValueError, match="same columns"):
         await EXCEPTIONS.insert_many(None, rows)  # type: ignore[arg-type]  # never reached
+
+
+def test_a_move_built_once_refuses_sql_expressions_as_values() -> None:
+    """``move_within`` binds each value as a parameter of a statement built once: an SQL
+    expression would fail only in the database (a 500); it is refused here, as by
+    ``move_all``."""
+    with pytest.raises(ValueError, match="not SQL expressions"):
+        ATTEMPTS.move_within(
+            "att_1",
+            AttemptStatus.PENDING,
+            AttemptStatus.SUCCEEDED,
+            prefix="a_",
+            provider_transaction_id=literal("1"),
+        )
+    _, params = ATTEMPTS.move_within(
+        "att_1",
+        AttemptStatus.PENDING,
+        AttemptStatus.SUCCEEDED,
+        prefix="a_",
+        provider_transaction_id="ok",
+    )
+    assert (
+        params["a_v_provider_transaction_id"] == "ok"
+        and params["a_to"] == AttemptStatus.SUCCEEDED.value
+    )
