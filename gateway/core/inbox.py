@@ -119,7 +119,9 @@ class Alongside:
 
 #: PostgreSQL: the store with an :class:`Alongside` read, by the read's statement (kept, so its
 #: id is not reused): ``WITH stored AS (INSERT … RETURNING id) SELECT (SELECT id FROM
-#: stored), (<the read>)``. The store comes first in the select list, so it is evaluated first.
+#: stored), (<the read>)``. PostgreSQL promises no order between the store and the read (a
+#: data-modifying CTE runs to completion whatever the outer query reads); nothing depends on
+#: it: every copy of a message sends this same statement, and a deadlock is retried.
 _STORE_WITH: dict[int, tuple[Select[Any], Select[Any]]] = {}
 
 
