@@ -52,6 +52,24 @@ async def on_fresh_engine(database_url: str, function: Callable[[Connection], T]
         await engine.dispose()
 
 
+async def end_other_sessions(database_url: str) -> int:
+    """PostgreSQL ends every other session of the database (a restart, a failover, as the
+    gateway's pooled connections meet it); how many it ended."""
+    admin = create_async_engine(database_url)
+    try:
+        async with admin.connect() as conn:
+            ended = await conn.scalar(
+                text(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM"
+                    " (SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() OFFSET 0) AS others"
+                )
+            )
+    finally:
+        await admin.dispose()
+    return int(ended or 0)
+
+
 @contextlib.asynccontextmanager
 async def inbox_refuses_writes(db: Any) -> AsyncIterator[None]:
     """The real database refuses to store any inbound message (a trigger that fails every

@@ -11,9 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import pytest
 from conftest import VNPAY_SECRET, VNPAY_TMN, Channels
-from sqlalchemy import event, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
-from tests_support import pay_at_vnpay, signed_ipn, vnpay_ipn
+from sqlalchemy import event, select
+from tests_support import end_other_sessions, pay_at_vnpay, signed_ipn, vnpay_ipn
 
 from gateway.core.db.schema import (
     attempts,
@@ -87,19 +86,7 @@ async def test_an_ipn_the_database_failed_is_answered_99_and_applied_when_sent_a
     nothing is stored, and VNPAY's next try pays the bill once."""
     payment, attempt = await channels.start("vnpay")
     db = channels.client.app[DATABASE]
-    admin = create_async_engine(db.url)
-    try:
-        async with admin.connect() as conn:
-            ended = await conn.scalar(
-                text(
-                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM"
-                    " (SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND pid <> pg_backend_pid() OFFSET 0) AS others"
-                )
-            )
-    finally:
-        await admin.dispose()
-    assert ended is not None and ended >= 1
+    assert await end_other_sessions(db.url) >= 1
     params = signed_ipn(attempt)
 
     failed = await channels.client.get("/callbacks/vnpay/ipn", params=params)

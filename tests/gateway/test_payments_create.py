@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from conftest import AGENCY_ACCOUNT, AGENCY_BIN, Gateway, payment_body
-from sqlalchemy import delete, event, func, select, text, update
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import delete, event, func, select, update
+from tests_support import end_other_sessions
 
 from gateway.core.db.schema import (
     agencies,
@@ -443,19 +443,7 @@ async def test_a_creation_on_a_connection_the_server_dropped_is_503_then_created
     nothing written, and the portal's retry with its key creates the payment."""
     db = gateway.client.app[DATABASE]
     await gateway.create_payment()  # a pooled connection, kept
-    admin = create_async_engine(db.url)
-    try:
-        async with admin.connect() as conn:
-            ended = await conn.scalar(
-                text(
-                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM"
-                    " (SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND pid <> pg_backend_pid() OFFSET 0) AS others"
-                )
-            )
-    finally:
-        await admin.dispose()
-    assert ended is not None and ended >= 1
+    assert await end_other_sessions(db.url) >= 1
 
     async def post() -> Any:
         return await gateway.client.post(

@@ -64,6 +64,16 @@ async def two_gateways(
     await second.close()
 
 
+async def _create(client: TestClient, auth: dict[str, str], dossier_code: str) -> Any:  # type: ignore[type-arg]
+    created = await client.post(
+        "/v1/payments",
+        json=payment_body(dossier_code=dossier_code),
+        headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert created.status == 201, await created.text()
+    return await created.json()
+
+
 async def _paid_events(conn: AsyncConnection, payment_id: str) -> int:
     """How many ``payment.paid`` events the payment has in the outbox."""
     count = await conn.execute(
@@ -82,13 +92,7 @@ async def test_bank_notice_and_vnpay_ipn_racing_on_two_processes_pay_the_bill_on
     auth = {"Authorization": f"Bearer {keys['portal']}"}
     failures: list[str] = []
     for round_ in range(ROUNDS):
-        created = await first.post(
-            "/v1/payments",
-            json=payment_body(dossier_code=f"000.00.12.H29-241122-{round_:04d}"),
-            headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert created.status == 201, await created.text()
-        payment = await created.json()
+        payment = await _create(first, auth, f"000.00.12.H29-241122-{round_:04d}")
         started = await first.post(
             f"/v1/payments/{payment['id']}/attempts",
             json={"method": "vnpay"},
@@ -216,12 +220,7 @@ async def test_the_same_notice_at_both_processes_at_once_is_applied_once(
     first, second, keys = two_gateways
     auth = {"Authorization": f"Bearer {keys['portal']}"}
     for round_ in range(10):
-        created = await first.post(
-            "/v1/payments",
-            json=payment_body(dossier_code=f"000.00.12.H29-241122-9{round_:03d}"),
-            headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
-        )
-        payment = await created.json()
+        payment = await _create(first, auth, f"000.00.12.H29-241122-9{round_:03d}")
         body, headers = signed_notice(payment, int(clock().timestamp()))
         answers = await asyncio.gather(
             first.post("/callbacks/bank/testbank", data=body, headers=headers),
@@ -246,12 +245,7 @@ async def test_the_same_ipn_at_both_processes_at_once_is_applied_once(
     first, second, keys = two_gateways
     auth = {"Authorization": f"Bearer {keys['portal']}"}
     for round_ in range(10):
-        created = await first.post(
-            "/v1/payments",
-            json=payment_body(dossier_code=f"000.00.12.H29-241122-8{round_:03d}"),
-            headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
-        )
-        payment = await created.json()
+        payment = await _create(first, auth, f"000.00.12.H29-241122-8{round_:03d}")
         started = await first.post(
             f"/v1/payments/{payment['id']}/attempts",
             json={"method": "vnpay"},

@@ -143,6 +143,15 @@ def _start_serve(config: Path, log: Path, processes: int) -> subprocess.Popen[by
     return _start(config, log, "serve", "--processes", str(processes))
 
 
+def _start_group(postgres_url: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
+    """``gateway serve --processes 2`` on a free port of its own: the process, its log, the
+    port."""
+    port = _free_port()
+    config = _config(tmp_path / "gateway.toml", postgres_url, port)
+    log = tmp_path / "serve.log"
+    return _start_serve(config, log, 2), log, port
+
+
 def _start(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
     """``gateway --config CONFIG COMMAND...`` as a child process, its output in ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -190,10 +199,7 @@ async def test_two_server_processes_on_one_port_create_each_payment_exactly_once
     postgres_url: str, tmp_path: Path, _no_gateway_environment: None
 ) -> None:
     key = await _portal_key(postgres_url)
-    port = _free_port()
-    config = _config(tmp_path / "gateway.toml", postgres_url, port)
-    log = tmp_path / "serve.log"
-    server = _start_serve(config, log, 2)
+    server, log, port = _start_group(postgres_url, tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
         await _wait_ready(f"{base}/readyz", server, log)
@@ -246,10 +252,7 @@ async def test_ctrl_c_to_the_whole_group_stops_every_process_cleanly(
     supervisor passes its own signal on: each server is told twice and must still finish its
     clean-up — exit status 0, no traceback."""
     await _portal_key(postgres_url)
-    port = _free_port()
-    config = _config(tmp_path / "gateway.toml", postgres_url, port)
-    log = tmp_path / "serve.log"
-    server = _start_serve(config, log, 2)
+    server, log, port = _start_group(postgres_url, tmp_path)
     try:
         await _wait_ready(f"http://127.0.0.1:{port}/readyz", server, log)
         parent = psutil.Process(server.pid)
@@ -271,10 +274,7 @@ async def test_a_group_stopped_while_its_processes_start_exits_cleanly(
     before they serve (here: as soon as both are forked). Each still starts, cleans up and
     exits 0 — not killed by the signal, which made the whole group exit 1."""
     await _portal_key(postgres_url)
-    port = _free_port()
-    config = _config(tmp_path / "gateway.toml", postgres_url, port)
-    log = tmp_path / "serve.log"
-    server = _start_serve(config, log, 2)
+    server, log, _port = _start_group(postgres_url, tmp_path)
     try:
         parent = psutil.Process(server.pid)
         for _ in range(600):
@@ -326,10 +326,7 @@ def test_zero_processes_is_refused(
 async def test_when_one_server_process_dies_the_group_stops_with_status_1(
     postgres_url: str, tmp_path: Path, _no_gateway_environment: None
 ) -> None:
-    port = _free_port()
-    config = _config(tmp_path / "gateway.toml", postgres_url, port)
-    log = tmp_path / "serve.log"
-    server = _start_serve(config, log, 2)
+    server, log, port = _start_group(postgres_url, tmp_path)
     try:
         await _wait_ready(f"http://127.0.0.1:{port}/readyz", server, log)
         parent = psutil.Process(server.pid)
