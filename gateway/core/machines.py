@@ -215,7 +215,7 @@ class Machine(Generic[S]):
             params.update(k_key=key, k_from=current.value, k_to=new.value)
             result = await conn.execute(self._move_statement(tuple(values)), params)
         if result.rowcount != 1:
-            raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
+            raise self.stale(key, current)
 
     async def move_returning(
         self,
@@ -247,7 +247,7 @@ class Machine(Generic[S]):
             params.update(extra_params)
         row = (await conn.execute(statement, params)).first()
         if row is None:
-            raise StaleStatus(f"{self.name} {key} is no longer {current.value}; try again")
+            raise self.stale(key, current)
         return row
 
     def move_within(
